@@ -1,0 +1,326 @@
+#!/usr/bin/env python3
+"""The whole product on one machine, for the demo and the integration tests.
+
+Starts real parts, privately, under a run directory (nothing system-wide):
+a MariaDB server on a unix socket, the waba-connect pool (standalone
+supervisor or spawned by lighttpd), lighttpd on 127.0.0.1 in front, and,
+when present, the Meta sandbox. Every process is stopped by close().
+"""
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SANDBOX = os.path.join(ROOT, "tests", "sandbox", "meta_sandbox.py")
+APP_ID = "1234567890123456"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(pred, timeout=20.0, what="condition"):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            if pred():
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError("timed out waiting for " + what)
+
+
+class Stack:
+    def __init__(self, run_dir, port=None, workers=3, quiet=True):
+        self.run = os.path.abspath(run_dir)
+        self.port = port or free_port()
+        self.workers = workers
+        self.quiet = quiet
+        self.procs = {}
+        self.base_url = "http://127.0.0.1:%d" % self.port
+        os.makedirs(self.run, exist_ok=True)
+        self.db_socket = os.path.join(self.run, "mysql.sock")
+        self.pool_socket = os.path.join(self.run, "waba.sock")
+        self.config_path = os.path.join(self.run, "waba-connect.conf")
+        self.sandbox_port = None
+        self.db_password = secrets.token_urlsafe(18)
+        self.app_secret = secrets.token_hex(16)
+        self.verify_token = secrets.token_urlsafe(12)
+        self.config_extra = {}
+
+    # -- helpers ---------------------------------------------------------
+    def path(self, *p):
+        return os.path.join(self.run, *p)
+
+    def _spawn(self, name, argv, **kw):
+        log = open(self.path(name + ".log"), "ab")
+        p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL, **kw)
+        self.procs[name] = p
+        return p
+
+    def _stop(self, name, sig=signal.SIGTERM, timeout=30):
+        p = self.procs.pop(name, None)
+        if p is None or p.poll() is not None:
+            return
+        p.send_signal(sig)
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+    # -- MariaDB ---------------------------------------------------------
+    def start_mariadb(self):
+        data = self.path("mariadb")
+        fresh = not os.path.isdir(os.path.join(data, "mysql"))
+        if fresh:
+            os.makedirs(data, exist_ok=True)
+            subprocess.run(["mariadb-install-db", "--no-defaults",
+                            "--datadir=" + data, "--user=root",
+                            "--auth-root-authentication-method=socket",
+                            "--skip-test-db"], check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._spawn("mariadb", ["mariadbd", "--no-defaults", "--user=root",
+                                "--datadir=" + data,
+                                "--socket=" + self.db_socket,
+                                "--pid-file=" + self.path("mariadb.pid"),
+                                "--skip-networking",
+                                "--innodb-buffer-pool-size=64M",
+                                "--innodb-log-file-size=16M",
+                                "--log-error=" + self.path("mariadb.err")])
+        wait_for(lambda: self.sql("SELECT 1") is not None, 60, "MariaDB")
+        if fresh:
+            pw = self.db_password
+            self.sql("CREATE USER 'waba'@'localhost' IDENTIFIED BY '%s';"
+                     "GRANT ALL ON `waba\\_%%`.* TO 'waba'@'localhost';"
+                     % pw)
+            with open(self.path("db-password"), "w") as f:
+                f.write(pw + "\n")
+            os.chmod(self.path("db-password"), 0o600)
+
+    def stop_mariadb(self):
+        self._stop("mariadb", timeout=60)
+
+    def sql(self, statement, db=None):
+        """Runs SQL as the server's root over the socket; returns stdout."""
+        argv = ["mariadb", "--no-defaults", "-uroot",
+                "--socket=" + self.db_socket, "-N", "-B", "-e", statement]
+        if db:
+            argv.append(db)
+        r = subprocess.run(argv, capture_output=True, text=True)
+        if r.returncode != 0:
+            if "Can't connect" in r.stderr:
+                return None
+            raise RuntimeError("SQL failed: %s" % r.stderr.strip())
+        return r.stdout
+
+    # -- configuration ---------------------------------------------------
+    def write_config(self, **extra):
+        self.config_extra.update(extra)
+        graph = dialog = "http://127.0.0.1:%d" % (self.sandbox_port or 9)
+        with open(self.path("app-secret"), "w") as f:
+            f.write(self.app_secret + "\n")
+        with open(self.path("verify-token"), "w") as f:
+            f.write(self.verify_token + "\n")
+        for n in ("app-secret", "verify-token"):
+            os.chmod(self.path(n), 0o600)
+        conf = {
+            "server": {"base_url": self.base_url, "workers": self.workers,
+                       "max_requests": 10000,
+                       "template_dir": os.path.join(ROOT, "templates"),
+                       "log_level": "info", "drain_seconds": 20},
+            "database": {"socket": self.db_socket, "user": "waba",
+                         "password_file": self.path("db-password"),
+                         "control_db": "waba_control",
+                         "workspace_db_prefix": "waba_ws_"},
+            "crypto": {"key_ring_file": self.path("keyring")},
+            "meta": {"app_id": APP_ID,
+                     "app_secret_file": self.path("app-secret"),
+                     "graph_version": "v25.0",
+                     "graph_base_url": graph, "dialog_base_url": dialog,
+                     "webhook_verify_token_file": self.path("verify-token"),
+                     "connect_timeout_ms": 2000, "timeout_ms": 3000,
+                     "max_retries": 2},
+        }
+        for key, val in self.config_extra.items():
+            sec, k = key.split(".", 1)
+            if val is None:
+                conf[sec].pop(k, None)
+            else:
+                conf[sec][k] = val
+        with open(self.config_path, "w") as f:
+            for sec, kv in conf.items():
+                f.write("[%s]\n" % sec)
+                for k, v in kv.items():
+                    f.write("%s = %s\n" % (k, v))
+        os.chmod(self.config_path, 0o600)
+
+    # -- the pool and the web server -------------------------------------
+    def start_pool(self, workers=None):
+        binary = os.path.join(ROOT, "waba-connect")
+        self._spawn("pool", [binary, "--config", self.config_path,
+                             "--listen", "unix:" + self.pool_socket,
+                             "--workers", str(workers or self.workers)])
+        want = workers or self.workers
+        wait_for(lambda: len(self.worker_pids()) >= want, 20, "workers")
+        wait_for(lambda: os.path.exists(self.pool_socket), 20, "pool socket")
+
+    def stop_pool(self, sig=signal.SIGTERM):
+        self._stop("pool", sig)
+
+    def worker_pids(self):
+        p = self.procs.get("pool")
+        if p is None:
+            return []
+        try:
+            out = subprocess.run(["pgrep", "-P", str(p.pid)],
+                                 capture_output=True, text=True).stdout
+        except OSError:
+            return []
+        return [int(x) for x in out.split()]
+
+    def write_lighttpd(self, spawn=False, workers=None):
+        fcgi = ('"socket" => "%s",\n' % (self.path("spawn.sock") if spawn
+                                         else self.pool_socket))
+        if spawn:
+            fcgi += ('    "bin-path" => "%s",\n'
+                     '    "bin-environment" => ("WABA_CONNECT_CONFIG" => "%s"),\n'
+                     '    "max-procs" => %d,\n'
+                     % (os.path.join(ROOT, "waba-connect"), self.config_path,
+                        workers or self.workers))
+        conf = """
+server.modules = ( "mod_alias", "mod_fastcgi" )
+server.document-root = "{static}"
+server.bind = "127.0.0.1"
+server.port = {port}
+server.pid-file = "{run}/lighttpd.pid"
+server.errorlog = "{run}/lighttpd-error.log"
+server.max-request-size = 4096
+alias.url = ( "/static/" => "{static}/" )
+mimetype.assign = ( ".css" => "text/css; charset=utf-8" )
+$HTTP["url"] !~ "^/static/" {{
+  fastcgi.server = ( "/" => ((
+    {fcgi}
+    "check-local" => "disable",
+    "fix-root-scriptname" => "enable",
+  )))
+}}
+""".format(static=os.path.join(ROOT, "static"), port=self.port, run=self.run,
+           fcgi=fcgi)
+        path = self.path("lighttpd.conf")
+        with open(path, "w") as f:
+            f.write(conf)
+        return path
+
+    def start_lighttpd(self, spawn=False, workers=None):
+        conf = self.write_lighttpd(spawn, workers)
+        subprocess.run(["lighttpd", "-tt", "-f", conf], check=True,
+                       stdout=subprocess.DEVNULL)
+        self._spawn("lighttpd", ["lighttpd", "-D", "-f", conf])
+        wait_for(lambda: socket.create_connection(("127.0.0.1", self.port),
+                                                  0.2).close() or True,
+                 20, "lighttpd")
+
+    def stop_lighttpd(self):
+        self._stop("lighttpd")
+
+    # -- the Meta sandbox --------------------------------------------------
+    def start_sandbox(self):
+        if not os.path.exists(SANDBOX):
+            return False
+        self.sandbox_port = free_port()
+        self._spawn("sandbox", [sys.executable, SANDBOX, "--listen",
+                                "127.0.0.1:%d" % self.sandbox_port,
+                                "--app-id", APP_ID,
+                                "--app-secret-file", self.path("app-secret"),
+                                "--app-name", "waba-connect demo",
+                                "--webhook-url",
+                                self.base_url + "/webhooks/meta"])
+        wait_for(lambda: socket.create_connection(
+            ("127.0.0.1", self.sandbox_port), 0.2).close() or True,
+            20, "Meta sandbox")
+        return True
+
+    # -- the admin tool ----------------------------------------------------
+    def admin(self, *args, input=None, check=True):
+        binary = os.path.join(ROOT, "waba-connect-admin")
+        r = subprocess.run([binary, "--config", self.config_path] + list(args),
+                           input=input, capture_output=True, text=True)
+        if check and r.returncode != 0:
+            raise RuntimeError("admin %s: %s" % (" ".join(args), r.stderr))
+        return r
+
+    def close(self):
+        for name in ("lighttpd", "pool", "sandbox", "mariadb"):
+            self._stop(name)
+
+
+def demo():
+    run = os.path.join(ROOT, "run", "demo")
+    port = int(os.environ.get("WABA_DEMO_PORT", "8080"))
+    st = Stack(run, port=port, workers=2)
+    # The sandbox reads the app secret the config names; write it first.
+    st.write_config()
+    try:
+        st.start_mariadb()
+        has_sandbox = st.start_sandbox()
+        st.write_config()
+        admin = os.path.exists(os.path.join(ROOT, "waba-connect-admin"))
+        login = None
+        if admin:
+            if not os.path.exists(st.path("keyring")):
+                st.admin("keys", "init")
+            st.admin("migrate")
+            if "demo" not in st.admin("workspace", "list").stdout.split():
+                st.admin("workspace", "add", "demo", "Demo Merchant")
+            pw_file = st.path("demo-password")
+            if not os.path.exists(pw_file):
+                pw = secrets.token_urlsafe(9)
+                st.admin("user", "add", "demo", "merchant@demo.example",
+                         input=pw + "\n")
+                with open(pw_file, "w") as f:
+                    f.write(pw)
+            login = ("merchant@demo.example", open(pw_file).read().strip())
+        st.start_pool()
+        st.start_lighttpd()
+        print()
+        print("waba-connect demo is running:")
+        print("  %s/login" % st.base_url)
+        if login:
+            print("  sign in as %s with password %s" % login)
+        print("  health: %s/healthz" % st.base_url)
+        if has_sandbox:
+            print("  Meta sandbox: http://127.0.0.1:%d/_sandbox/"
+                  % st.sandbox_port)
+        else:
+            print("  (no Meta sandbox yet: pages that need Meta say so)")
+        print("  logs: %s/*.log" % run)
+        print("Press Ctrl-C to stop.")
+        sys.stdout.flush()
+        signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+        while all(p.poll() is None for p in st.procs.values()):
+            time.sleep(0.5)
+        print("a process stopped unexpectedly; see %s/*.log" % run)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("\nstopping...")
+        st.close()
+        print("stopped.")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["demo"]:
+        demo()
+    else:
+        print("usage: stack.py demo", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,42 @@
+/*
+ * app: what one worker holds for its whole life (config, compiled
+ * templates, database connections), and the per-request context handed
+ * to every handler.
+ */
+#ifndef WABA_APP_H
+#define WABA_APP_H
+
+#include <stdint.h>
+
+struct config;
+struct tmpl_set;
+struct db;
+struct req;
+struct resp;
+struct json_object;
+struct FCGX_Request;
+
+struct app {
+	struct config	*cfg;
+	struct tmpl_set	*tmpl;
+	struct db	*db;
+	char		 mount[256];	/* path of server.base_url, "" for / */
+};
+
+/* One request's world. Handlers return 0 when resp is ready, -1 on a bug. */
+struct ctx {
+	struct app	*app;
+	struct req	*req;
+	struct resp	*resp;
+};
+
+/*
+ * Loads config-derived state for a worker. On error returns -1 with one
+ * line in err (a broken template names file:line).
+ */
+int	 app_init(struct app *, struct config *, char *err, size_t errlen);
+void	 app_free(struct app *);
+/* Answers one FastCGI request, start to finish, and logs it. */
+void	 app_handle(struct app *, struct FCGX_Request *);
+
+#endif

@@ -1,0 +1,559 @@
+/*
+ * INI parsing is table driven: each known [section] key has a type and an
+ * offset into struct config, so an unknown key, a bad number or a missing
+ * required value all produce the same kind of one-line message.
+ */
+#include <arpa/inet.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <sodium.h>
+
+#include "buf.h"
+#include "config.h"
+
+enum ctype { C_STR, C_SECRET, C_INT, C_LONG, C_SIZE, C_LEVEL };
+
+struct ckey {
+	const char	*section;
+	const char	*key;
+	enum ctype	 type;
+	size_t		 off;
+	long		 min, max;	/* numbers only */
+};
+
+#define O(f) offsetof(struct config, f)
+static const struct ckey ckeys[] = {
+	{ "server", "base_url", C_STR, O(base_url), 0, 0 },
+	{ "server", "workers", C_INT, O(workers), 1, 256 },
+	{ "server", "max_requests", C_LONG, O(max_requests), 0, LONG_MAX },
+	{ "server", "listen", C_STR, O(listen), 0, 0 },
+	{ "server", "template_dir", C_STR, O(template_dir), 0, 0 },
+	{ "server", "log_level", C_LEVEL, O(log_level), 0, 0 },
+	{ "server", "max_body", C_SIZE, O(max_body), 1024, 64L << 20 },
+	{ "server", "drain_seconds", C_INT, O(drain_seconds), 1, 3600 },
+	{ "server", "session_idle_minutes", C_INT, O(session_idle_minutes),
+	    1, 60 * 24 * 30 },
+	{ "server", "session_max_hours", C_INT, O(session_max_hours),
+	    1, 24 * 90 },
+	{ "database", "host", C_STR, O(db_host), 0, 0 },
+	{ "database", "port", C_INT, O(db_port), 1, 65535 },
+	{ "database", "socket", C_STR, O(db_socket), 0, 0 },
+	{ "database", "user", C_STR, O(db_user), 0, 0 },
+	{ "database", "password", C_SECRET, O(db_password), 0, 0 },
+	{ "database", "password_file", C_SECRET, O(db_password), 1, 0 },
+	{ "database", "control_db", C_STR, O(control_db), 0, 0 },
+	{ "database", "workspace_db_prefix", C_STR, O(workspace_db_prefix),
+	    0, 0 },
+	{ "crypto", "key_ring_file", C_STR, O(key_ring_file), 0, 0 },
+	{ "meta", "app_id", C_STR, O(app_id), 0, 0 },
+	{ "meta", "app_secret", C_SECRET, O(app_secret), 0, 0 },
+	{ "meta", "app_secret_file", C_SECRET, O(app_secret), 1, 0 },
+	{ "meta", "config_id", C_STR, O(config_id), 0, 0 },
+	{ "meta", "graph_version", C_STR, O(graph_version), 0, 0 },
+	{ "meta", "graph_base_url", C_STR, O(graph_base_url), 0, 0 },
+	{ "meta", "dialog_base_url", C_STR, O(dialog_base_url), 0, 0 },
+	{ "meta", "webhook_verify_token", C_SECRET, O(webhook_verify_token),
+	    0, 0 },
+	{ "meta", "webhook_verify_token_file", C_SECRET,
+	    O(webhook_verify_token), 1, 0 },
+	{ "meta", "ca_file", C_STR, O(ca_file), 0, 0 },
+	{ "meta", "connect_timeout_ms", C_LONG, O(connect_timeout_ms),
+	    100, 60000 },
+	{ "meta", "timeout_ms", C_LONG, O(timeout_ms), 100, 300000 },
+	{ "meta", "max_retries", C_INT, O(max_retries), 0, 10 },
+	{ "meta", "webhook_max_body", C_SIZE, O(webhook_max_body), 1024,
+	    64L << 20 },
+	{ "meta", "webhook_silence_minutes", C_INT,
+	    O(webhook_silence_minutes), 1, 60 * 24 * 30 },
+};
+#undef O
+
+static char **
+cfg_str(struct config *c, const struct ckey *k)
+{
+	return (char **)((char *)c + k->off);
+}
+
+static void
+cfg_seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+cfg_seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static char *
+cfg_trim(char *s)
+{
+	char	*e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+static void
+cfg_free_secret(char **p)
+{
+	if (*p) {
+		sodium_memzero(*p, strlen(*p));
+		free(*p);
+		*p = NULL;
+	}
+}
+
+/*
+ * Reads a secret from a file: the first line, without its newline. The
+ * file's contents are wiped from our buffer after copying.
+ */
+static int
+cfg_read_secret_file(const char *path, char **out, char *err, size_t errlen)
+{
+	FILE		*f;
+	struct buf	 b = BUF_INIT;
+	char		 chunk[256];
+	size_t		 n;
+	char		*nl;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		cfg_seterr(err, errlen, "cannot read %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && b.len < 65536)
+		if (buf_append(&b, chunk, n) == -1)
+			break;
+	sodium_memzero(chunk, sizeof(chunk));
+	fclose(f);
+	if ((nl = strchr(buf_str(&b), '\n')) != NULL)
+		*nl = '\0';
+	if (b.data == NULL || b.data[0] == '\0') {
+		buf_free_secret(&b);
+		cfg_seterr(err, errlen, "%s is empty", path);
+		return -1;
+	}
+	*out = strdup(b.data);
+	buf_free_secret(&b);
+	return *out ? 0 : -1;
+}
+
+static int
+cfg_number(const char *v, long min, long max, long *out)
+{
+	char	*end;
+	long	 n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno || end == v || *end != '\0' || n < min || n > max)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+static int
+cfg_set(struct config *c, const struct ckey *k, const char *v,
+    const char *where, char *err, size_t errlen)
+{
+	long	 n;
+	char	**sp;
+
+	switch (k->type) {
+	case C_STR:
+	case C_SECRET:
+		sp = cfg_str(c, k);
+		if (*sp != NULL) {
+			cfg_seterr(err, errlen, "%s: [%s] %s: given twice "
+			    "(or together with its _file form)", where,
+			    k->section, k->key);
+			return -1;
+		}
+		if (*v == '\0') {
+			cfg_seterr(err, errlen, "%s: [%s] %s: empty value",
+			    where, k->section, k->key);
+			return -1;
+		}
+		if (k->type == C_SECRET && k->min == 1) {
+			if (cfg_read_secret_file(v, sp, err, errlen) == -1) {
+				/* err names the file; add the key. */
+				char tmp[512];
+				snprintf(tmp, sizeof(tmp), "%s", err);
+				cfg_seterr(err, errlen, "%s: [%s] %s: %s",
+				    where, k->section, k->key, tmp);
+				return -1;
+			}
+			return 0;
+		}
+		return (*sp = strdup(v)) ? 0 : -1;
+	case C_INT:
+	case C_LONG:
+	case C_SIZE:
+		if (cfg_number(v, k->min, k->max, &n) == -1) {
+			cfg_seterr(err, errlen, "%s: [%s] %s: \"%s\" is not a "
+			    "whole number from %ld to %ld", where, k->section,
+			    k->key, v, k->min, k->max);
+			return -1;
+		}
+		if (k->type == C_INT)
+			*(int *)((char *)c + k->off) = (int)n;
+		else if (k->type == C_LONG)
+			*(long *)((char *)c + k->off) = n;
+		else
+			*(size_t *)((char *)c + k->off) = (size_t)n;
+		return 0;
+	case C_LEVEL:
+		if (strcmp(v, "error") == 0)
+			c->log_level = LOG_LVL_ERROR;
+		else if (strcmp(v, "warn") == 0)
+			c->log_level = LOG_LVL_WARN;
+		else if (strcmp(v, "info") == 0)
+			c->log_level = LOG_LVL_INFO;
+		else if (strcmp(v, "debug") == 0)
+			c->log_level = LOG_LVL_DEBUG;
+		else {
+			cfg_seterr(err, errlen, "%s: [%s] %s: \"%s\" is not "
+			    "one of error, warn, info, debug", where,
+			    k->section, k->key, v);
+			return -1;
+		}
+		return 0;
+	}
+	return -1;
+}
+
+static int
+cfg_default(char **p, const char *v)
+{
+	if (*p == NULL && (*p = strdup(v)) == NULL)
+		return -1;
+	return 0;
+}
+
+int
+config_url_is_loopback(const char *url)
+{
+	CURLU	*u;
+	char	*host = NULL;
+	int	 rc = 0;
+
+	if ((u = curl_url()) == NULL)
+		return 0;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+		struct in_addr a4;
+		/* A literal address, not a name that merely starts with 127. */
+		rc = strcmp(host, "localhost") == 0 ||
+		    strcmp(host, "[::1]") == 0 ||
+		    (inet_pton(AF_INET, host, &a4) == 1 &&
+		    (ntohl(a4.s_addr) >> 24) == 127);
+		curl_free(host);
+	}
+	curl_url_cleanup(u);
+	return rc;
+}
+
+/*
+ * A base URL must be absolute http(s) with a host, and plain http only
+ * where the traffic cannot leave the machine (DESIGN §5).
+ */
+static int
+cfg_check_url(char *url, const char *section, const char *key,
+    int http_loopback_only, int *is_https, char *err, size_t errlen)
+{
+	CURLU	*u;
+	char	*scheme = NULL, *host = NULL;
+	size_t	 len;
+	int	 rc = -1;
+
+	if ((u = curl_url()) == NULL)
+		return -1;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+		cfg_seterr(err, errlen, "[%s] %s: \"%s\" is not an absolute "
+		    "URL", section, key, url);
+		goto out;
+	}
+	if (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0) {
+		cfg_seterr(err, errlen, "[%s] %s: scheme must be http or https",
+		    section, key);
+		goto out;
+	}
+	if (http_loopback_only && strcmp(scheme, "http") == 0 &&
+	    !config_url_is_loopback(url)) {
+		cfg_seterr(err, errlen, "[%s] %s: http:// is only allowed for "
+		    "loopback addresses; use https://", section, key);
+		goto out;
+	}
+	if (strchr(url, '?') || strchr(url, '#')) {
+		cfg_seterr(err, errlen, "[%s] %s: must not have a query or "
+		    "fragment", section, key);
+		goto out;
+	}
+	if (is_https)
+		*is_https = strcmp(scheme, "https") == 0;
+	len = strlen(url);
+	while (len > 0 && url[len - 1] == '/')
+		url[--len] = '\0';
+	rc = 0;
+out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+static int
+cfg_validate(struct config *c, const char *name, char *err, size_t errlen)
+{
+	static const struct {
+		size_t		 off;
+		const char	*what;
+	} required[] = {
+		{ offsetof(struct config, base_url), "[server] base_url" },
+		{ offsetof(struct config, db_user), "[database] user" },
+		{ offsetof(struct config, key_ring_file),
+		    "[crypto] key_ring_file" },
+		{ offsetof(struct config, app_id), "[meta] app_id" },
+		{ offsetof(struct config, app_secret),
+		    "[meta] app_secret (or app_secret_file)" },
+		{ offsetof(struct config, webhook_verify_token),
+		    "[meta] webhook_verify_token (or webhook_verify_token_file)" },
+	};
+	size_t	 i;
+	const char *p;
+
+	for (i = 0; i < sizeof(required) / sizeof(required[0]); i++)
+		if (*(char **)((char *)c + required[i].off) == NULL) {
+			cfg_seterr(err, errlen, "%s: %s is required", name,
+			    required[i].what);
+			return -1;
+		}
+	for (p = c->app_id; *p; p++)
+		if (!isdigit((unsigned char)*p)) {
+			cfg_seterr(err, errlen, "%s: [meta] app_id: must be "
+			    "the numeric app id", name);
+			return -1;
+		}
+	if (c->graph_version != NULL) {
+		p = c->graph_version;
+		if (*p++ != 'v' || !isdigit((unsigned char)*p) ||
+		    strspn(p, "0123456789.") != strlen(p)) {
+			cfg_seterr(err, errlen, "%s: [meta] graph_version: "
+			    "\"%s\" is not like v25.0", name, c->graph_version);
+			return -1;
+		}
+	}
+	if (c->db_host && c->db_socket) {
+		cfg_seterr(err, errlen, "%s: [database] host and socket: give "
+		    "one, not both", name);
+		return -1;
+	}
+	if (cfg_default(&c->graph_version, "v25.0") == -1 ||
+	    cfg_default(&c->graph_base_url, "https://graph.facebook.com") ==
+	    -1 ||
+	    cfg_default(&c->dialog_base_url, "https://www.facebook.com") == -1 ||
+	    cfg_default(&c->control_db, "waba_control") == -1 ||
+	    cfg_default(&c->workspace_db_prefix, "waba_ws_") == -1 ||
+	    cfg_default(&c->listen, "127.0.0.1:9000") == -1 ||
+	    cfg_default(&c->template_dir, TEMPLATE_DIR) == -1)
+		return -1;
+	if (c->db_host == NULL && c->db_socket == NULL &&
+	    cfg_default(&c->db_host, "localhost") == -1)
+		return -1;
+	/* Database names are built from these: keep them identifier-safe. */
+	if (strspn(c->control_db, "abcdefghijklmnopqrstuvwxyz0123456789_") !=
+	    strlen(c->control_db) || strlen(c->control_db) > 48) {
+		cfg_seterr(err, errlen, "%s: [database] control_db: use a-z, "
+		    "0-9 and _ only (at most 48)", name);
+		return -1;
+	}
+	if (strspn(c->workspace_db_prefix,
+	    "abcdefghijklmnopqrstuvwxyz0123456789_") !=
+	    strlen(c->workspace_db_prefix) ||
+	    strlen(c->workspace_db_prefix) > 32) {
+		cfg_seterr(err, errlen, "%s: [database] workspace_db_prefix: "
+		    "use a-z, 0-9 and _ only (at most 32)", name);
+		return -1;
+	}
+	if (cfg_check_url(c->base_url, "server", "base_url", 0,
+	    &c->base_https, err, errlen) == -1 ||
+	    cfg_check_url(c->graph_base_url, "meta", "graph_base_url", 1,
+	    NULL, err, errlen) == -1 ||
+	    cfg_check_url(c->dialog_base_url, "meta", "dialog_base_url", 1,
+	    NULL, err, errlen) == -1) {
+		char tmp[512];
+		snprintf(tmp, sizeof(tmp), "%s", err);
+		cfg_seterr(err, errlen, "%s: %s", name, tmp);
+		return -1;
+	}
+	if (strncmp(c->listen, "unix:", 5) != 0 && strchr(c->listen, ':') ==
+	    NULL) {
+		cfg_seterr(err, errlen, "%s: [server] listen: \"%s\" is not "
+		    "HOST:PORT or unix:PATH", name, c->listen);
+		return -1;
+	}
+	return 0;
+}
+
+struct config *
+config_parse(const char *name, const char *text, char *err, size_t errlen)
+{
+	struct config	*c;
+	char		*copy = NULL, *line, *next, *eq, *k, *v;
+	char		 section[32] = "", where[512];
+	size_t		 i, lineno = 0;
+	const struct ckey *key;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->workers = 4;
+	c->max_requests = 10000;
+	c->log_level = LOG_LVL_INFO;
+	c->max_body = 1L << 20;
+	c->drain_seconds = 30;
+	c->session_idle_minutes = 120;
+	c->session_max_hours = 24 * 7;
+	c->db_port = 3306;
+	c->connect_timeout_ms = 5000;
+	c->timeout_ms = 20000;
+	c->max_retries = 3;
+	c->webhook_max_body = 1L << 20;
+	c->webhook_silence_minutes = 24 * 60;
+	if ((copy = strdup(text)) == NULL)
+		goto fail;
+
+	for (line = copy; line != NULL; line = next) {
+		lineno++;
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		line = cfg_trim(line);
+		snprintf(where, sizeof(where), "%s:%zu", name, lineno);
+		if (*line == '\0' || *line == '#' || *line == ';')
+			continue;
+		if (*line == '[') {
+			v = strchr(line, ']');
+			if (v == NULL || v[1] != '\0' ||
+			    (size_t)(v - line - 1) >= sizeof(section)) {
+				cfg_seterr(err, errlen, "%s: bad section line",
+				    where);
+				goto fail;
+			}
+			*v = '\0';
+			snprintf(section, sizeof(section), "%s", line + 1);
+			if (strcmp(section, "server") && strcmp(section,
+			    "database") && strcmp(section, "crypto") &&
+			    strcmp(section, "meta")) {
+				cfg_seterr(err, errlen, "%s: unknown section "
+				    "[%s]", where, section);
+				goto fail;
+			}
+			continue;
+		}
+		if ((eq = strchr(line, '=')) == NULL) {
+			cfg_seterr(err, errlen, "%s: expected key = value",
+			    where);
+			goto fail;
+		}
+		*eq = '\0';
+		k = cfg_trim(line);
+		v = cfg_trim(eq + 1);
+		if (*section == '\0') {
+			cfg_seterr(err, errlen, "%s: %s: key outside of a "
+			    "[section]", where, k);
+			goto fail;
+		}
+		key = NULL;
+		for (i = 0; i < sizeof(ckeys) / sizeof(ckeys[0]); i++)
+			if (strcmp(ckeys[i].section, section) == 0 &&
+			    strcmp(ckeys[i].key, k) == 0)
+				key = &ckeys[i];
+		if (key == NULL) {
+			cfg_seterr(err, errlen, "%s: unknown key [%s] %s",
+			    where, section, k);
+			goto fail;
+		}
+		if (cfg_set(c, key, v, where, err, errlen) == -1)
+			goto fail;
+	}
+	if (cfg_validate(c, name, err, errlen) == -1)
+		goto fail;
+	sodium_memzero(copy, strlen(text));
+	free(copy);
+	return c;
+fail:
+	if (copy) {
+		sodium_memzero(copy, strlen(text));
+		free(copy);
+	}
+	config_free(c);
+	return NULL;
+}
+
+struct config *
+config_load(const char *path, char *err, size_t errlen)
+{
+	FILE		*f;
+	struct buf	 b = BUF_INIT;
+	char		 chunk[4096];
+	size_t		 n;
+	struct config	*c;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		cfg_seterr(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (b.len > (1 << 20) || buf_append(&b, chunk, n) == -1) {
+			cfg_seterr(err, errlen, "%s: too large", path);
+			fclose(f);
+			buf_free_secret(&b);
+			return NULL;
+		}
+	fclose(f);
+	sodium_memzero(chunk, sizeof(chunk));
+	if (memchr(buf_str(&b), '\0', b.len) != NULL) {
+		cfg_seterr(err, errlen, "%s: contains a NUL byte", path);
+		buf_free_secret(&b);
+		return NULL;
+	}
+	c = config_parse(path, buf_str(&b), err, errlen);
+	buf_free_secret(&b);
+	return c;
+}
+
+void
+config_free(struct config *c)
+{
+	size_t	 i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < sizeof(ckeys) / sizeof(ckeys[0]); i++) {
+		if (ckeys[i].type == C_SECRET)
+			cfg_free_secret(cfg_str(c, &ckeys[i]));
+		else if (ckeys[i].type == C_STR) {
+			free(*cfg_str(c, &ckeys[i]));
+			*cfg_str(c, &ckeys[i]) = NULL;
+		}
+	}
+	free(c);
+}

@@ -1,0 +1,163 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <errmsg.h>
+#include <mysql.h>
+
+#include "config.h"
+#include "db.h"
+#include "log.h"
+
+#define DB_MAX_SERVERS	16
+
+struct db_slot {
+	struct db_server srv;
+	MYSQL		*my;
+};
+
+struct db {
+	const struct config *cfg;
+	struct db_slot	 slots[DB_MAX_SERVERS];
+	size_t		 n;
+};
+
+struct db *
+db_new(const struct config *cfg)
+{
+	struct db	*db;
+
+	if ((db = calloc(1, sizeof(*db))) == NULL)
+		return NULL;
+	db->cfg = cfg;
+	return db;
+}
+
+void
+db_free(struct db *db)
+{
+	size_t	 i;
+
+	if (db == NULL)
+		return;
+	for (i = 0; i < db->n; i++)
+		if (db->slots[i].my)
+			mysql_close(db->slots[i].my);
+	free(db);
+}
+
+/* Fills in the control server's coordinates where srv leaves them out. */
+static void
+db_resolve(const struct db *db, const struct db_server *in,
+    struct db_server *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (in && (in->host[0] || in->socket[0])) {
+		*out = *in;
+		if (out->port == 0)
+			out->port = db->cfg->db_port;
+		return;
+	}
+	if (db->cfg->db_host)
+		snprintf(out->host, sizeof(out->host), "%s", db->cfg->db_host);
+	if (db->cfg->db_socket)
+		snprintf(out->socket, sizeof(out->socket), "%s",
+		    db->cfg->db_socket);
+	out->port = db->cfg->db_port;
+}
+
+static MYSQL *
+db_open(const struct db *db, const struct db_server *s, char *err,
+    size_t errlen)
+{
+	MYSQL		*my;
+	unsigned int	 ctimeout = 3, rwtimeout = 15;
+	my_bool		 off = 0;
+
+	if ((my = mysql_init(NULL)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	mysql_optionsv(my, MYSQL_OPT_CONNECT_TIMEOUT, &ctimeout);
+	mysql_optionsv(my, MYSQL_OPT_READ_TIMEOUT, &rwtimeout);
+	mysql_optionsv(my, MYSQL_OPT_WRITE_TIMEOUT, &rwtimeout);
+	mysql_optionsv(my, MYSQL_OPT_RECONNECT, &off);
+	mysql_optionsv(my, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	if (mysql_real_connect(my, s->socket[0] ? NULL : s->host,
+	    db->cfg->db_user, db->cfg->db_password, NULL,
+	    s->socket[0] ? 0 : s->port, s->socket[0] ? s->socket : NULL,
+	    CLIENT_FOUND_ROWS) == NULL) {
+		/* The connector's message names host and cause, never the password. */
+		snprintf(err, errlen, "database %s: %s",
+		    s->socket[0] ? s->socket : s->host, mysql_error(my));
+		mysql_close(my);
+		return NULL;
+	}
+	return my;
+}
+
+MYSQL *
+db_conn(struct db *db, const struct db_server *srv, char *err, size_t errlen)
+{
+	struct db_server s;
+	struct db_slot	*slot = NULL;
+	size_t		 i;
+
+	db_resolve(db, srv, &s);
+	for (i = 0; i < db->n; i++)
+		if (memcmp(&db->slots[i].srv, &s, sizeof(s)) == 0) {
+			slot = &db->slots[i];
+			break;
+		}
+	if (slot == NULL) {
+		if (db->n == DB_MAX_SERVERS) {
+			snprintf(err, errlen, "too many database servers");
+			return NULL;
+		}
+		slot = &db->slots[db->n++];
+		slot->srv = s;
+		slot->my = NULL;
+	}
+	if (slot->my == NULL)
+		slot->my = db_open(db, &s, err, errlen);
+	return slot->my;
+}
+
+void
+db_drop(struct db *db, MYSQL *my)
+{
+	size_t	 i;
+
+	for (i = 0; i < db->n; i++)
+		if (db->slots[i].my == my) {
+			mysql_close(my);
+			db->slots[i].my = NULL;
+		}
+}
+
+int
+db_is_gone(MYSQL *my)
+{
+	unsigned int	 e = mysql_errno(my);
+
+	return e == CR_SERVER_GONE_ERROR || e == CR_SERVER_LOST ||
+	    e == CR_CONNECTION_ERROR || e == CR_CONN_HOST_ERROR ||
+	    e == 4031 /* ER_CLIENT_INTERACTION_TIMEOUT */;
+}
+
+int
+db_ping(struct db *db, char *err, size_t errlen)
+{
+	MYSQL	*my;
+	int	 attempt;
+
+	for (attempt = 0; attempt < 2; attempt++) {
+		if ((my = db_conn(db, NULL, err, errlen)) == NULL)
+			continue;
+		if (mysql_ping(my) == 0)
+			return 0;
+		snprintf(err, errlen, "database ping: %s", mysql_error(my));
+		db_drop(db, my);
+	}
+	return -1;
+}

@@ -1,0 +1,40 @@
+/*
+ * db: the worker's MySQL connections, one per database server it has
+ * used (the control DB's server, and any server a workspace lives on).
+ * No MYSQL_OPT_RECONNECT: a lost connection is noticed, reopened once,
+ * and only work that is safe to repeat is retried (DESIGN §1).
+ */
+#ifndef WABA_DB_H
+#define WABA_DB_H
+
+#include <stddef.h>
+
+#include <mysql.h>
+
+struct config;
+
+/* Where a database lives; an empty host and socket mean the control server. */
+struct db_server {
+	char		 host[256];
+	unsigned int	 port;
+	char		 socket[256];
+};
+
+struct db;
+
+struct db	*db_new(const struct config *);
+void		 db_free(struct db *);
+/*
+ * The connection to srv (NULL: the control DB's server), opened when
+ * needed. NULL with a message in err when the server cannot be reached.
+ */
+MYSQL		*db_conn(struct db *, const struct db_server *, char *err,
+		    size_t errlen);
+/* Forgets a connection that failed, so the next db_conn reopens it. */
+void		 db_drop(struct db *, MYSQL *);
+/* 1 when the last error on my means the server went away. */
+int		 db_is_gone(MYSQL *);
+/* Pings the control server, reconnecting once; 0 when it answers. */
+int		 db_ping(struct db *, char *err, size_t errlen);
+
+#endif

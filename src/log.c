@@ -1,0 +1,73 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static const char	*log_prog = "waba-connect";
+static enum log_level	 log_lvl = LOG_LVL_INFO;
+
+void
+log_init(const char *progname, enum log_level lvl)
+{
+	log_prog = progname;
+	log_lvl = lvl;
+}
+
+void
+log_set_level(enum log_level lvl)
+{
+	log_lvl = lvl;
+}
+
+/*
+ * Control characters in a message (which may quote a path or a value
+ * Meta sent us) are replaced, so one event is always one line and nobody
+ * can forge log lines through input.
+ */
+static void
+log_emit(enum log_level lvl, const char *fmt, va_list ap)
+{
+	static const char *names[] = { "error", "warn", "info", "debug" };
+	char		 msg[2048], ts[32];
+	struct timespec	 now;
+	struct tm	 tm;
+	char		*p;
+
+	if (lvl > log_lvl)
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	for (p = msg; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	fprintf(stderr, "%s.%03ldZ %s[%ld] %s: %s\n", ts,
+	    now.tv_nsec / 1000000, log_prog, (long)getpid(), names[lvl], msg);
+	fflush(stderr);
+}
+
+#define LOG_FN(name, lvl)			\
+void						\
+name(const char *fmt, ...)			\
+{						\
+	va_list	ap;				\
+						\
+	va_start(ap, fmt);			\
+	log_emit(lvl, fmt, ap);			\
+	va_end(ap);				\
+}
+LOG_FN(log_err, LOG_LVL_ERROR)
+LOG_FN(log_warn, LOG_LVL_WARN)
+LOG_FN(log_info, LOG_LVL_INFO)
+LOG_FN(log_debug, LOG_LVL_DEBUG)
+
+void
+log_request(const char *method, const char *path, int status,
+    long long duration_us)
+{
+	log_info("%s %s %d %lldus", method, path, status, duration_us);
+}

@@ -1,0 +1,155 @@
+/*
+ * waba-connect: the FastCGI application. Two ways to run (DESIGN §1):
+ * spawned by the web server with the listening socket on
+ * FCGI_LISTENSOCK_FILENO, or standalone with --listen and a supervisor.
+ */
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <fastcgi.h>
+#include <fcgiapp.h>
+#include <sodium.h>
+
+#include "config.h"
+#include "log.h"
+#include "pool.h"
+#include "template.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: waba-connect [--config FILE] [--listen ADDR] "
+	    "[--workers N] [--check]\n"
+	    "\n"
+	    "  --config FILE   configuration (default: $WABA_CONNECT_CONFIG)\n"
+	    "  --listen ADDR   standalone mode: HOST:PORT or unix:PATH\n"
+	    "                  (default: [server] listen)\n"
+	    "  --workers N     standalone mode: worker processes "
+	    "(default: [server] workers)\n"
+	    "  --check         load config and templates, report, and exit\n"
+	    "  --help, --version\n"
+	    "\n"
+	    "Without --listen/--workers, when standard input is a listening\n"
+	    "socket (spawned by lighttpd, mod_fcgid or spawn-fcgi), runs one\n"
+	    "worker on it. Otherwise runs the standalone supervisor.\n"
+	    "Signals (standalone): SIGHUP reloads config and templates,\n"
+	    "SIGTERM drains in-flight requests and stops.\n");
+}
+
+/* The web server hands us a listening socket as fd 0 when it spawns us. */
+static int
+stdin_is_listener(void)
+{
+	int		 v = 0;
+	socklen_t	 len = sizeof(v);
+
+	return getsockopt(FCGI_LISTENSOCK_FILENO, SOL_SOCKET, SO_ACCEPTCONN,
+	    &v, &len) == 0 && v;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "check", no_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char	*path = getenv("WABA_CONNECT_CONFIG");
+	const char	*listen_addr = NULL;
+	struct config	*cfg;
+	struct tmpl_set	*t;
+	char		 err[512], *end;
+	long		 workers = 0;
+	int		 ch, check = 0, fd;
+
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'l':
+			listen_addr = optarg;
+			break;
+		case 'w':
+			errno = 0;
+			workers = strtol(optarg, &end, 10);
+			if (errno || *end || workers < 1 || workers > 256) {
+				fprintf(stderr, "waba-connect: --workers: "
+				    "give 1 to 256\n");
+				return 2;
+			}
+			break;
+		case 'k':
+			check = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("waba-connect %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (path == NULL) {
+		fprintf(stderr, "waba-connect: no configuration: give --config "
+		    "FILE or set WABA_CONNECT_CONFIG\n");
+		return 2;
+	}
+	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+		fprintf(stderr, "waba-connect: library initialisation failed\n");
+		return 1;
+	}
+	if ((cfg = config_load(path, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "waba-connect: %s\n", err);
+		return 1;
+	}
+	log_init("waba-connect", cfg->log_level);
+	/* A broken template stops start-up here, naming file:line. */
+	if ((t = tmpl_load_dir(cfg->template_dir, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "waba-connect: %s/%s\n", cfg->template_dir, err);
+		config_free(cfg);
+		return 1;
+	}
+	tmpl_free(t);
+	if (check) {
+		printf("%s: ok\n", path);
+		config_free(cfg);
+		return 0;
+	}
+
+	if (listen_addr == NULL && workers == 0 && stdin_is_listener())
+		return pool_worker(path, cfg, FCGI_LISTENSOCK_FILENO, 1);
+
+	/* A copy: the supervisor replaces cfg on reload. */
+	if ((listen_addr = strdup(listen_addr ? listen_addr : cfg->listen)) ==
+	    NULL)
+		return 1;
+	if (workers == 0)
+		workers = cfg->workers;
+	if ((fd = pool_listen(listen_addr, err, sizeof(err))) == -1) {
+		fprintf(stderr, "waba-connect: %s\n", err);
+		config_free(cfg);
+		return 1;
+	}
+	return pool_supervise(path, cfg, fd, (int)workers, listen_addr);
+}

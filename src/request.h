@@ -1,0 +1,81 @@
+/*
+ * request: FastCGI parameters and body -> a typed, validated struct req.
+ * Everything the network sends is checked here, once: strict
+ * percent-decoding, UTF-8, no NULs, bounded sizes, no duplicate keys.
+ * Handlers read the result and never parse raw strings themselves.
+ */
+#ifndef WABA_REQUEST_H
+#define WABA_REQUEST_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+struct FCGX_Request;
+
+#define REQ_MAX_PAIRS	64	/* fields in a query string or form */
+#define REQ_MAX_KEY	64
+#define REQ_MAX_QUERY	8192
+#define REQ_MAX_PATH	2048
+
+enum req_method {
+	REQ_GET = 1, REQ_HEAD = 2, REQ_POST = 4, REQ_OTHER = 8
+};
+
+struct kv {
+	char	*key;
+	char	*val;	/* NUL-terminated, valid UTF-8, no NUL inside */
+	size_t	 len;
+};
+
+struct kvlist {
+	struct kv	*v;
+	size_t		 n;
+};
+
+struct req {
+	struct FCGX_Request *fcgi;
+	enum req_method	 method;
+	char		 method_str[12];
+	char		*path;		/* decoded, below the mount point */
+	struct kvlist	 query;
+	struct kvlist	 form;		/* urlencoded POST bodies */
+	struct kvlist	 cookies;
+	struct buf	 body;		/* the exact bytes (webhook signatures) */
+	size_t		 content_length;
+	char		 remote_addr[64];
+	char		 slug[64];	/* the {slug} of the route, validated */
+	long long	 start_us;
+};
+
+/* Outcome of parsing: 0 or the HTTP status to answer instead. */
+int	 req_init(struct req *, struct FCGX_Request *, const char *mount,
+	    char *why, size_t whylen);
+/*
+ * Reads the body, at most max bytes (else 413 before reading any of it),
+ * and parses it as a form when parse_form is set and the content type is
+ * application/x-www-form-urlencoded.
+ */
+int	 req_read_body(struct req *, size_t max, int parse_form, char *why,
+	    size_t whylen);
+void	 req_free(struct req *);
+const char *req_param(const struct req *, const char *fcgi_name);
+
+/* Looks a key up; NULL when absent. */
+const char *kv_get(const struct kvlist *, const char *key);
+void	 kv_free(struct kvlist *);
+
+/*
+ * Pure parsers, exported for the unit tests. Return 0, or -1 with a
+ * reason a person can read in why.
+ */
+int	 req_parse_urlencoded(const char *, size_t, struct kvlist *,
+	    char *why, size_t whylen);
+void	 req_parse_cookies(const char *, struct kvlist *);
+/* Decodes %XX (and '+' as space when plus is set) into out, checking UTF-8. */
+int	 req_percent_decode(const char *, size_t, int plus, struct buf *out);
+int	 req_utf8_valid(const char *, size_t);
+/* Timestamps for durations. */
+long long req_now_us(void);
+
+#endif

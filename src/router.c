@@ -1,0 +1,71 @@
+#include <string.h>
+
+#include "request.h"
+#include "router.h"
+
+int
+router_slug_valid(const char *s, size_t len)
+{
+	size_t	 i;
+
+	if (len == 0 || len > 63)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+			return 0;
+	return 1;
+}
+
+/* Matches path against pattern, segment by segment. */
+static int
+router_path_match(const char *pat, const char *path, char slug[64])
+{
+	const char	*pe, *se;
+	size_t		 plen, slen;
+
+	for (;;) {
+		if (*pat != '/' || *path != '/')
+			return 0;
+		pat++;
+		path++;
+		pe = strchr(pat, '/');
+		plen = pe ? (size_t)(pe - pat) : strlen(pat);
+		se = strchr(path, '/');
+		slen = se ? (size_t)(se - path) : strlen(path);
+		if (plen == 6 && strncmp(pat, "{slug}", 6) == 0) {
+			if (!router_slug_valid(path, slen))
+				return 0;
+			memcpy(slug, path, slen);
+			slug[slen] = '\0';
+		} else if (plen != slen || strncmp(pat, path, plen) != 0)
+			return 0;
+		pat += plen;
+		path += slen;
+		if (*pat == '\0' && *path == '\0')
+			return 1;
+		/* A trailing slash is a different path: 404, not a guess. */
+		if (*pat == '\0' || *path == '\0')
+			return 0;
+	}
+}
+
+const struct route *
+router_match(const struct route *t, size_t n, int method, const char *path,
+    char slug[64], int *status, int *allowed)
+{
+	size_t	 i;
+	int	 m = method == REQ_HEAD ? REQ_GET : method;
+
+	*allowed = 0;
+	for (i = 0; i < n; i++) {
+		if (!router_path_match(t[i].pattern, path, slug))
+			continue;
+		if (t[i].methods & m)
+			return &t[i];
+		*allowed |= t[i].methods;
+	}
+	*status = *allowed ? 405 : 404;
+	slug[0] = '\0';
+	return NULL;
+}

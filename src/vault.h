@@ -1,0 +1,91 @@
+/*
+ * vault: encryption of the Meta access tokens stored in workspace
+ * databases (DESIGN.md section 4).
+ *
+ * A key ring file (mode 0600, never in the database) holds versioned
+ * 32-byte master keys, one "VERSION BASE64KEY" line each, versions
+ * strictly increasing; the highest is the current one and encrypts new
+ * tokens. Each workspace's key is derived from a master key and the
+ * workspace id (crypto_kdf_derive_from_key, context "wabatokn"), and the
+ * associated data binds a ciphertext to its workspace, its kind and its
+ * key version, so a box copied into another row fails to decrypt instead
+ * of yielding another workspace's token.
+ *
+ * Rotation is two steps: vault_ring_add() appends a new version, then the
+ * caller re-encrypts every row with vault_reencrypt(). Rows record their
+ * key version, so an interrupted rotation can simply be run again; only
+ * when no row uses a version any more may vault_ring_drop() remove it.
+ *
+ * An opened vault is read-only: it may be shared by threads. Error
+ * messages never contain key material or plaintext.
+ */
+#ifndef WABA_VAULT_H
+#define WABA_VAULT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define VAULT_NONCE_BYTES 24
+#define VAULT_KIND_WABA "waba"
+#define VAULT_KIND_CATALOG "catalog"
+
+struct vault;	/* an opened key ring */
+
+/* One stored secret, as it goes to/comes from the database row. */
+struct vault_box {
+	uint32_t	 key_version;
+	unsigned char	 nonce[VAULT_NONCE_BYTES];
+	unsigned char	*ct;	/* ciphertext || tag, malloc'd, owned by the box */
+	size_t		 ctlen;
+};
+
+/* Plaintext secret: sodium_malloc'd, NUL-terminated for convenience (len excludes the NUL); wipe with vault_secret_free. */
+struct vault_secret {
+	char	*data;
+	size_t	 len;
+};
+
+int  vault_sodium_init(void);	/* sodium_init wrapper; 0 ok */
+/* Creates a new key ring file with version 1 (O_CREAT|O_EXCL, mode 0600). Fails if it exists. */
+int  vault_ring_init(const char *path, char *err, size_t errlen);
+/*
+ * Appends a new key version to the ring file atomically (write temp file
+ * 0600 in same dir, fsync, rename). Returns the new version in *newver.
+ * Comments and existing lines are kept as they are. Writers of the same
+ * ring are serialized with flock(2), so two concurrent rotations cannot
+ * lose a key.
+ */
+int  vault_ring_add(const char *path, uint32_t *newver, char *err, size_t errlen);
+/* Rewrites the ring without version `ver` (refuses to drop the current/highest one). */
+int  vault_ring_drop(const char *path, uint32_t ver, char *err, size_t errlen);
+/*
+ * Returns NULL with a message in err on failure. Keys live in
+ * sodium_malloc'd memory (locked where the system allows), read-only
+ * while open; vault_close() wipes them. Memory locks are not inherited
+ * across fork(2): open the vault in the process that uses it.
+ */
+struct vault *vault_open(const char *path, char *err, size_t errlen);	/* checks mode 0600 (no group/other bits) and ownership-independent */
+void vault_close(struct vault *);
+uint32_t vault_current_version(const struct vault *);
+int  vault_has_version(const struct vault *, uint32_t ver);
+/*
+ * Encrypts with the current key version. kind is VAULT_KIND_WABA or
+ * VAULT_KIND_CATALOG (anything else: error). On success the caller owns
+ * out (vault_box_free); on failure out is left empty.
+ */
+int  vault_encrypt(const struct vault *, uint64_t workspace_id, const char *kind,
+	    const char *plaintext, size_t len, struct vault_box *out, char *err, size_t errlen);
+/*
+ * On success the caller owns out (vault_secret_free); on failure out is
+ * left empty ({ NULL, 0 }) and -1 returned: a box that does not decrypt
+ * never becomes an empty token.
+ */
+int  vault_decrypt(const struct vault *, uint64_t workspace_id, const char *kind,
+	    const struct vault_box *in, struct vault_secret *out, char *err, size_t errlen);
+/* Decrypts with in->key_version and re-encrypts with the current version; no-op copy when already current. */
+int  vault_reencrypt(const struct vault *, uint64_t workspace_id, const char *kind,
+	    const struct vault_box *in, struct vault_box *out, char *err, size_t errlen);
+void vault_box_free(struct vault_box *);
+void vault_secret_free(struct vault_secret *);	/* sodium_memzero + free; safe on zeroed struct */
+
+#endif

@@ -1,0 +1,22 @@
+/*
+ * view: the only way a handler produces HTML. Pages are templates
+ * rendered from a json-c object; the engine escapes every {{value}}, so
+ * no handler ever writes markup or escapes by hand.
+ */
+#ifndef WABA_VIEW_H
+#define WABA_VIEW_H
+
+struct ctx;
+struct json_object;
+
+/*
+ * Renders template tmpl with data (ownership taken, may be NULL) into
+ * the response with status. Adds the fields every page uses: "base"
+ * (mount path) and "title" when missing.
+ */
+int	 view_page(struct ctx *, int status, const char *tmpl,
+	    struct json_object *data);
+/* The error page for status, with a plain-words message and a way forward. */
+int	 view_error(struct ctx *, int status, const char *message);
+
+#endif

@@ -1,0 +1,1442 @@
+#!/usr/bin/env python3
+"""Meta sandbox: plays graph.facebook.com and Facebook Login's OAuth dialog.
+
+waba-connect's integration tests and demo point meta.graph_base_url and
+meta.dialog_base_url here, because tests cannot reach Meta.  Only the slice of
+Meta that waba-connect uses is implemented, with Meta's response and error
+shapes (see README.md in this directory for the sources and for the places
+where Meta's documentation is silent and a plausible shape was chosen).
+
+    python3 tests/sandbox/meta_sandbox.py --listen 127.0.0.1:8089 \\
+        --app-id 1234567890 --app-secret-file secret.txt --app-name "WABA Connect" \\
+        [--webhook-url http://127.0.0.1:8080/webhooks/meta] [--state-file state.json]
+
+Python 3.11 standard library only.  All state sits behind one lock; request
+threads never sleep or do network I/O while holding it.
+"""
+
+import argparse
+import base64
+import copy
+import hashlib
+import hmac
+import html
+import http.server
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import string
+import sys
+import threading
+import time
+import traceback
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections import deque
+from datetime import datetime, timezone
+
+# --- Fixture (deterministic; documented in README.md) ------------------------
+
+BUSINESS_ID = "100220012345678"  # the merchant's business portfolio
+BUSINESS_NAME = "Demo Merchant Ltd"
+PARTNER_BUSINESS_ID = "200330098765432"  # our (the app owner's) portfolio
+USER_ID = "10229870011223344"
+USER_NAME = "Dana Demo"
+WABA_1, WABA_2 = "102290129340398", "102290129340399"
+PHONE_1, PHONE_2, PHONE_3 = "106540352242922", "106540352242923", "106540352242924"
+CATALOG_ID = "880011223344556"
+CUSTOMER_WA_ID, CUSTOMER_NAME = "16505551234", "Sheena Nelson"
+
+SHORT_LIVED = 5400  # "expiring in hours"
+LONG_LIVED = 5183944  # Meta's documented fb_exchange_token sample
+DATA_ACCESS = 90 * 86400
+CODE_TTL = 600
+MAX_BODY = 1 << 20
+
+ES_SCOPES = ["whatsapp_business_management", "whatsapp_business_messaging",
+             "business_management"]
+SCENARIOS = {"one_waba": ("One WABA with two phone numbers", [WABA_1]),
+             "two_wabas": ("Two WABAs", [WABA_1, WABA_2])}
+CODE_GRANTS = {"short": ("user_short", SHORT_LIVED),
+               "long": ("user_long", LONG_LIVED),
+               "system_user": ("system_user", 0)}
+PERMISSIONS = {
+    "whatsapp_business_management": "Manage your WhatsApp accounts and phone numbers",
+    "whatsapp_business_messaging": "Send and receive WhatsApp messages for your business",
+    "business_management": "Manage your business",
+    "public_profile": "Your name and profile picture",
+}
+INJECT_ENDPOINTS = ("access_token", "exchange_token", "debug_token", "phone_numbers",
+                    "phone", "register", "subscribed_apps", "messages", "catalog")
+INJECT_ERRORS = ("190", "429", "500", "timeout", "badjson")
+WA_RATE_CODES = (80007, 80008, 130429, 131048, 131056)
+
+# Messages Meta sends with OAuthException code 190, by error_subcode.
+REVOKE_MESSAGES = {
+    458: "Error validating access token: The user has not authorized application {app}.",
+    459: "Error validating access token: The user is enrolled in a blocking, logged-in checkpoint",
+    460: ("Error validating access token: The session has been invalidated because the user "
+          "changed their password or Facebook has changed the session for security reasons."),
+    464: ("Error validating access token: Sessions for the user are not allowed because the "
+          "user is not a confirmed user."),
+    467: "Error validating access token: The session is invalid because the user logged out.",
+}
+ALNUM = string.ascii_letters + string.digits
+SAFE_QUERY_KEYS = {"client_id", "redirect_uri", "response_type", "config_id", "scope",
+                   "fields", "grant_type", "endpoint", "limit", "decision", "scenario", "msg"}
+# urllib must never send loopback webhooks through an environment proxy.
+OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def now():
+    return int(time.time())
+
+
+def new_token():
+    """A user access token; Meta's start with EAA and are long and alphanumeric."""
+    return "EAAG" + "".join(secrets.choice(ALNUM) for _ in range(180))
+
+
+def fbtrace():
+    return "A" + secrets.token_urlsafe(16)[:22]
+
+
+def wamid(wa_id):
+    """A message id shaped like Meta's: base64 of a small protobuf-ish record."""
+    digits = wa_id.encode()[:30]
+    raw = (b"\x1c\x18" + bytes([len(digits)]) + digits + b"\x15\x02\x00\x11\x18\x12"
+           + secrets.token_hex(9).upper().encode() + b"\x00")
+    return "wamid." + base64.b64encode(raw).decode()
+
+
+def fb_time(ts):
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%A, %d-%b-%y %H:%M:%S UTC")
+
+
+def expired_message(expires_at, at):
+    return (f"Error validating access token: Session has expired on {fb_time(expires_at)}. "
+            f"The current time is {fb_time(at)}.")
+
+
+def digits_of(s):
+    return re.sub(r"\D", "", str(s))
+
+
+def redact_target(target):
+    """A request target with every query value that could be a secret blanked."""
+    path, _, query = target.partition("?")
+    if not query:
+        return path
+    pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
+    shown = [f"{k}={v if k in SAFE_QUERY_KEYS else '[redacted]'}" for k, v in pairs]
+    return path + "?" + "&".join(shown)
+
+
+class GraphError(Exception):
+    """A Graph API error: {"error": {message, type, code, error_subcode?, ...}}."""
+
+    def __init__(self, status, message, code, type_="OAuthException", subcode=None,
+                 transient=None, error_data=None, www=None):
+        super().__init__(message)
+        self.status, self.message, self.code, self.type = status, message, code, type_
+        self.subcode, self.transient, self.error_data = subcode, transient, error_data
+        self.www = www  # WWW-Authenticate reason, as Meta sends on OAuth errors
+
+    def body(self):
+        err = {"message": self.message, "type": self.type, "code": self.code}
+        if self.subcode is not None:
+            err["error_subcode"] = self.subcode
+        if self.transient is not None:
+            err["is_transient"] = self.transient
+        if self.error_data is not None:
+            err["error_data"] = self.error_data
+        err["fbtrace_id"] = fbtrace()
+        return {"error": err}
+
+
+class ControlError(Exception):
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+
+
+class DialogError(Exception):
+    def __init__(self, title, text):
+        super().__init__(title)
+        self.title, self.text = title, text
+
+
+def err_object(obj_id, method):
+    verb = method.lower()
+    return GraphError(
+        400, f"Unsupported {verb} request. Object with ID '{obj_id}' does not exist, cannot "
+        "be loaded due to missing permissions, or does not support this operation. Please "
+        "read the Graph API documentation at https://developers.facebook.com/docs/graph-api",
+        100, type_="GraphMethodException", subcode=33)
+
+
+def err_param(message, details=None):
+    data = {"messaging_product": "whatsapp", "details": details} if details else None
+    return GraphError(400, message, 100, error_data=data)
+
+
+def select_fields(obj, fields, default, node_type):
+    """Graph's ?fields= projection; unknown names fail as Graph does."""
+    names = default
+    if fields:
+        names = [re.sub(r"\{.*$", "", f).strip() for f in re.split(r",(?![^{]*\})", fields)]
+        for name in names:
+            if name and name not in obj:
+                raise GraphError(400, f"(#100) Tried accessing nonexisting field ({name}) "
+                                 f"on node type ({node_type})", 100)
+        names = [n for n in names if n] + ["id"]
+    return {n: obj[n] for n in names if obj.get(n) is not None}
+
+
+def fixture(app_id):
+    """The initial world: one business, two WABAs, three numbers, one catalog."""
+    def number(pid, waba, display, name, quality, status):
+        return {"id": pid, "waba_id": waba, "display_phone_number": display,
+                "verified_name": name, "quality_rating": quality, "status": status,
+                "code_verification_status": "VERIFIED", "name_status": "APPROVED",
+                "throughput": {"level": "STANDARD"}, "messaging_limit_tier": "TIER_1K",
+                "account_mode": "LIVE", "is_official_business_account": False,
+                "registered": False, "pin": None}
+
+    def waba(wid, name):
+        return {"id": wid, "name": name, "business_id": BUSINESS_ID, "currency": "USD",
+                "timezone_id": "1", "account_review_status": "APPROVED",
+                "message_template_namespace": hashlib.md5(wid.encode()).hexdigest()[:24],
+                "subscribed_apps": {}}
+
+    return {
+        "config": {"scenario": "one_waba", "code_grant": "short", "dialog_auto": None,
+                   "require_appsecret_proof": True, "pins": {}, "allowed_redirect_uris": []},
+        "wabas": {WABA_1: waba(WABA_1, "Demo Merchant"),
+                  WABA_2: waba(WABA_2, "Demo Merchant EU")},
+        "numbers": {
+            PHONE_1: number(PHONE_1, WABA_1, "+1 555 0100", "Demo Merchant", "GREEN", "CONNECTED"),
+            PHONE_2: number(PHONE_2, WABA_1, "+1 555 0101", "Demo Merchant Support", "YELLOW",
+                            "CONNECTED"),
+            PHONE_3: number(PHONE_3, WABA_2, "+1 555 0102", "Demo Merchant EU", "GREEN",
+                            "CONNECTED")},
+        "catalogs": {CATALOG_ID: {"id": CATALOG_ID, "name": "Demo Merchant Products",
+                                  "product_count": 12, "vertical": "commerce"}},
+        "codes": {}, "tokens": {}, "messages": [], "webhooks": [], "app_id": app_id,
+    }
+
+
+class Sandbox:
+    """Everything the sandbox knows.  Public methods take self.lock."""
+
+    def __init__(self, app_id, app_secret, app_name, webhook_url=None, state_file=None):
+        self.app_id, self.app_name, self.webhook_url = app_id, app_name, webhook_url
+        self._secret = app_secret.encode()
+        self.state_file = state_file
+        self.lock = threading.RLock()
+        self.requests = deque(maxlen=2000)
+        self.injects = {}
+        self.state = self._load() or self._fresh()
+
+    # -- persistence --------------------------------------------------------
+
+    def _fresh(self):
+        st = fixture(self.app_id)
+        self._add_token(st, new_token(), "catalog", [], ["catalog_management",
+                                                         "business_management"],
+                        0, catalogs=[CATALOG_ID])
+        return st
+
+    def _load(self):
+        if not self.state_file or not os.path.exists(self.state_file):
+            return None
+        try:
+            with open(self.state_file, encoding="utf-8") as f:
+                st = json.load(f)
+        except (OSError, ValueError):
+            return None
+        return st if st.get("app_id") == self.app_id else None
+
+    def _save(self):
+        if not self.state_file:
+            return
+        tmp = self.state_file + ".tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(self.state, f)
+        os.replace(tmp, self.state_file)
+
+    # -- helpers ------------------------------------------------------------
+
+    @property
+    def app_token(self):
+        return f"{self.app_id}|{self._secret.decode()}"
+
+    def proof_for(self, token):
+        return hmac.new(self._secret, token.encode(), hashlib.sha256).hexdigest()
+
+    def _add_token(self, st, token, kind, wabas, scopes, lifetime, **extra):
+        t = now()
+        rec = {"token": token, "kind": kind,
+               "type": "USER" if kind.startswith("user") else "SYSTEM_USER",
+               "user_id": USER_ID, "wabas": list(wabas), "scopes": list(scopes),
+               "issued_at": t, "expires_at": t + lifetime if lifetime else 0,
+               "data_access_expires_at": t + DATA_ACCESS if kind.startswith("user") else 0,
+               "revoked_subcode": None}
+        rec.update(extra)
+        st["tokens"][token] = rec
+        return rec
+
+    def _problem(self, rec):
+        """(subcode, message) when a token is unusable, else None."""
+        if rec.get("revoked_subcode"):
+            sc = rec["revoked_subcode"]
+            msg = REVOKE_MESSAGES.get(sc, "Error validating access token: The session has "
+                                          "been invalidated.")
+            return sc, msg.format(app=self.app_id)
+        if rec["expires_at"] and now() >= rec["expires_at"]:
+            return 463, expired_message(rec["expires_at"], now())
+        return None
+
+    def _token_state(self, rec):
+        if rec.get("revoked_subcode"):
+            return "revoked"
+        return "expired" if self._problem(rec) else "valid"
+
+    # -- OAuth dialog -------------------------------------------------------
+
+    def dialog_context(self, p):
+        """Validate the dialog's query like Meta does, before showing anything."""
+        with self.lock:
+            if p.get("client_id") != self.app_id:
+                raise DialogError("Invalid App ID",
+                                  "The provided app ID does not look like a valid app ID.")
+            uri = p.get("redirect_uri") or ""
+            parts = urllib.parse.urlsplit(uri)
+            allowed = self.state["config"]["allowed_redirect_uris"]
+            if (parts.scheme not in ("http", "https") or not parts.netloc
+                    or (allowed and uri not in allowed)):
+                raise DialogError("URL Blocked",
+                                  "This redirect failed because the redirect URI is not "
+                                  "whitelisted in the app's Client OAuth Settings.")
+            if p.get("response_type", "code") != "code":
+                raise DialogError("Unsupported response_type",
+                                  "The sandbox implements response_type=code only.")
+            if p.get("config_id"):
+                scopes = list(ES_SCOPES)
+            else:
+                scopes = [s for s in re.split(r"[,\s]+", p.get("scope", "")) if s]
+            if "public_profile" not in scopes:
+                scopes.append("public_profile")
+            scenario = p.get("scenario") or self.state["config"]["scenario"]
+            if scenario not in SCENARIOS:
+                scenario = "one_waba"
+            return {"redirect_uri": uri, "state": p.get("state"), "scopes": scopes,
+                    "scenario": scenario, "auto": self.state["config"]["dialog_auto"]}
+
+    def dialog_assets(self):
+        with self.lock:
+            return {w: {"name": self.state["wabas"][w]["name"],
+                        "numbers": [(n["display_phone_number"], n["verified_name"])
+                                    for n in self.state["numbers"].values()
+                                    if n["waba_id"] == w]}
+                    for w in SCENARIOS["two_wabas"][1]}
+
+    def issue_code(self, ctx):
+        with self.lock:
+            codes = self.state["codes"]
+            for old in [c for c, r in codes.items() if r["expires_at"] < now() - 3600]:
+                del codes[old]
+            code = "AQ" + "".join(secrets.choice(ALNUM + "-_") for _ in range(120))
+            codes[code] = {
+                "redirect_uri": ctx["redirect_uri"], "scopes": ctx["scopes"],
+                "wabas": list(SCENARIOS[ctx["scenario"]][1]), "scenario": ctx["scenario"],
+                "created_at": now(), "expires_at": now() + CODE_TTL, "used": False}
+            self._save()
+            return code
+
+    # -- oauth/access_token -------------------------------------------------
+
+    def _check_client(self, p):
+        if not p.get("client_id"):
+            raise GraphError(400, "Missing client_id parameter.", 101)
+        if str(p["client_id"]) != self.app_id:
+            raise GraphError(400, "Error validating application. Invalid application ID.", 101)
+        if not hmac.compare_digest(str(p.get("client_secret", "")).encode(), self._secret):
+            raise GraphError(400, "Error validating client secret.", 1)
+
+    def access_token(self, p):
+        with self.lock:
+            self._check_client(p)
+            grant = p.get("grant_type")
+            if grant == "fb_exchange_token":
+                return self._exchange(p)
+            if grant == "client_credentials":
+                return {"access_token": self.app_token, "token_type": "bearer"}
+            if not p.get("code"):
+                raise GraphError(400, "(#100) The parameter code is required", 100)
+            if "redirect_uri" not in p:
+                raise GraphError(400, "Missing redirect_uri parameter.", 191)
+            rec = self.state["codes"].get(p["code"])
+            if rec is None:
+                raise GraphError(400, "Invalid verification code format.", 100, www="invalid_code")
+            if rec["used"]:
+                raise GraphError(400, "This authorization code has been used.", 100,
+                                 subcode=36009, www="invalid_code")
+            if now() >= rec["expires_at"]:
+                raise GraphError(400, "This authorization code has expired.", 100,
+                                 subcode=36007, www="invalid_code")
+            # Meta spends the code on the first attempt, even one that fails.
+            rec["used"] = True
+            self._save()
+            if p["redirect_uri"] != rec["redirect_uri"]:
+                raise GraphError(400, "Error validating verification code. Please make sure "
+                                 "your redirect_uri is identical to the one you used in the "
+                                 "OAuth dialog request", 100, subcode=36008, www="invalid_code")
+            kind, lifetime = CODE_GRANTS[self.state["config"]["code_grant"]]
+            tok = self._add_token(self.state, new_token(), kind, rec["wabas"], rec["scopes"],
+                                  lifetime, origin="code")
+            self._save()
+            out = {"access_token": tok["token"], "token_type": "bearer"}
+            if lifetime:
+                out["expires_in"] = lifetime
+            return out
+
+    def _exchange(self, p):
+        old = p.get("fb_exchange_token")
+        if not old:
+            raise GraphError(400, "(#100) The parameter fb_exchange_token is required", 100)
+        rec = self.state["tokens"].get(old)
+        if rec is None:
+            raise GraphError(400, "Invalid OAuth access token - Cannot parse access token",
+                             190, www="invalid_token")
+        problem = self._problem(rec)
+        if problem:
+            raise GraphError(400, problem[1], 190, subcode=problem[0], www="invalid_token")
+        tok = self._add_token(self.state, new_token(), "user_long", rec["wabas"], rec["scopes"],
+                              LONG_LIVED, origin="fb_exchange_token")
+        self._save()
+        return {"access_token": tok["token"], "token_type": "bearer", "expires_in": LONG_LIVED}
+
+    # -- debug_token --------------------------------------------------------
+
+    def debug_token(self, req):
+        with self.lock:
+            if req.token != self.app_token:
+                if req.token and "|" in req.token:
+                    raise GraphError(400, "Invalid OAuth access token signature.", 190,
+                                     www="invalid_token")
+                raise GraphError(400, "(#100) You must provide an app access token, or a user "
+                                 "access token that is an owner or developer of the app", 100)
+            if req.proof:
+                self._check_proof(req)
+            token = req.params.get("input_token")
+            if not token:
+                raise GraphError(400, "(#100) The parameter input_token is required", 100)
+            if token == self.app_token:
+                return {"data": {"app_id": self.app_id, "type": "APP",
+                                 "application": self.app_name, "is_valid": True}}
+            rec = self.state["tokens"].get(token)
+            if rec is None:
+                return {"data": {"error": {"code": 190, "message": "Invalid OAuth access token "
+                                           "- Cannot parse access token"},
+                                 "is_valid": False, "scopes": []}}
+            data = {"app_id": self.app_id, "type": rec["type"], "application": self.app_name,
+                    "data_access_expires_at": rec["data_access_expires_at"],
+                    "expires_at": rec["expires_at"], "is_valid": True}
+            if rec["kind"] != "user_short":  # "not returned for short-lived tokens"
+                data["issued_at"] = rec["issued_at"]
+            data["scopes"] = list(rec["scopes"])
+            data["granular_scopes"] = self._granular(rec)
+            data["user_id"] = rec["user_id"]
+            problem = self._problem(rec)
+            if problem:
+                data["is_valid"] = False
+                data["error"] = {"code": 190, "message": problem[1], "subcode": problem[0]}
+            return {"data": data}
+
+    def _granular(self, rec):
+        out = []
+        for scope in rec["scopes"]:
+            entry = {"scope": scope}
+            if scope.startswith("whatsapp_business_") and rec["wabas"]:
+                entry["target_ids"] = list(rec["wabas"])
+            elif scope == "business_management" and rec["wabas"]:
+                entry["target_ids"] = [BUSINESS_ID]
+            elif scope == "catalog_management":
+                entry["target_ids"] = list(rec.get("catalogs", []))
+            out.append(entry)
+        return out
+
+    # -- Graph objects ------------------------------------------------------
+
+    def _check_proof(self, req):
+        if not req.proof:
+            if self.state["config"]["require_appsecret_proof"]:
+                raise GraphError(400, "API calls from the server require an appsecret_proof "
+                                 "argument", 100, type_="GraphMethodException")
+            return
+        if not hmac.compare_digest(str(req.proof), self.proof_for(req.token)):
+            raise GraphError(400, "Invalid appsecret_proof provided in the API argument", 100,
+                             type_="GraphMethodException")
+
+    def _authenticate(self, req):
+        if not req.token:
+            raise GraphError(400, "An access token is required to request this resource.", 104,
+                             www="invalid_request")
+        rec = self.state["tokens"].get(req.token)
+        if rec is None:
+            raise GraphError(400, "Invalid OAuth access token - Cannot parse access token",
+                             190, www="invalid_token")
+        self._check_proof(req)
+        problem = self._problem(rec)
+        if problem:
+            raise GraphError(400, problem[1], 190, subcode=problem[0], www="invalid_token")
+        return rec
+
+    def _waba_for(self, rec, waba_id, method, scope="whatsapp_business_management"):
+        waba = self.state["wabas"].get(waba_id)
+        if waba is None or waba_id not in rec["wabas"]:
+            raise err_object(waba_id, method)
+        if scope not in rec["scopes"]:
+            raise GraphError(403, "(#200) Permissions error", 200)
+        return waba
+
+    def _number_for(self, rec, pid, method, scope="whatsapp_business_management"):
+        number = self.state["numbers"].get(pid)
+        if number is None:
+            raise err_object(pid, method)
+        self._waba_for(rec, number["waba_id"], method, scope)
+        return number
+
+    def _number_view(self, n):
+        view = {k: v for k, v in n.items() if k not in ("waba_id", "registered", "pin")}
+        view["platform_type"] = "CLOUD_API" if n["registered"] else "NOT_APPLICABLE"
+        view["is_pin_enabled"] = n["pin"] is not None
+        # Present even when unset, so ?fields=webhook_configuration is not "nonexisting".
+        view["webhook_configuration"] = ({"application": self.webhook_url}
+                                         if self.webhook_url else None)
+        return view
+
+    PHONE_DEFAULT = ["verified_name", "code_verification_status", "display_phone_number",
+                     "quality_rating", "platform_type", "throughput", "webhook_configuration",
+                     "id"]
+
+    def graph(self, req, endpoint, node):
+        """Every token-authenticated Graph call, dispatched by endpoint name."""
+        with self.lock:
+            rec = self._authenticate(req)
+            p, m = req.params, req.method
+            if endpoint == "phone_numbers":
+                if m != "GET":
+                    raise err_object(node, m)
+                self._waba_for(rec, node, m)
+                rows = [select_fields(self._number_view(n), p.get("fields"),
+                                      self.PHONE_DEFAULT, "WhatsAppBusinessPhoneNumber")
+                        for n in self.state["numbers"].values() if n["waba_id"] == node]
+                return self._page(rows, p, req.url)
+            if endpoint == "phone":
+                number = self._number_for(rec, node, m)
+                return select_fields(self._number_view(number), p.get("fields"),
+                                     self.PHONE_DEFAULT, "WhatsAppBusinessPhoneNumber")
+            if endpoint == "register":
+                return self._register(self._number_for(rec, node, m), p)
+            if endpoint == "subscribed_apps":
+                return self._subscribed_apps(self._waba_for(rec, node, m), p, m)
+            if endpoint == "messages":
+                number = self._number_for(rec, node, m, "whatsapp_business_messaging")
+                return self._send_message(number, p)
+            if endpoint == "waba":
+                waba = dict(self._waba_for(rec, node, m))
+                waba["owner_business_info"] = {"id": BUSINESS_ID, "name": BUSINESS_NAME}
+                return select_fields(waba, p.get("fields"),
+                                     ["id", "name", "currency", "timezone_id",
+                                      "message_template_namespace"],
+                                     "WhatsAppBusinessAccount")
+            if endpoint == "catalog":
+                cat = self.state["catalogs"].get(node)
+                if cat is None or node not in rec.get("catalogs", []):
+                    raise err_object(node, m)
+                return select_fields(cat, p.get("fields"), ["id", "name"], "ProductCatalog")
+            if endpoint == "me":
+                return {"id": rec["user_id"], "name": USER_NAME}
+            raise err_object(node, m)
+
+    @staticmethod
+    def _page(rows, p, url):
+        """Graph cursor paging over a small list; "next" repeats the query, as Meta's does."""
+        try:
+            limit = max(1, min(int(p.get("limit", 25)), 100))
+            start = int(base64.b64decode(p["after"]).decode()) + 1 if p.get("after") else 0
+        except (ValueError, TypeError):
+            raise GraphError(400, "(#100) Invalid cursor or limit", 100) from None
+        chunk = rows[start:start + limit]
+        out = {"data": chunk}
+        if chunk:
+            enc = lambda i: base64.b64encode(str(i).encode()).decode()  # noqa: E731
+            out["paging"] = {"cursors": {"before": enc(start),
+                                         "after": enc(start + len(chunk) - 1)}}
+            if start + len(chunk) < len(rows):
+                query = {k: v for k, v in p.items() if isinstance(v, str)}
+                query.update(limit=str(limit), after=enc(start + len(chunk) - 1))
+                out["paging"]["next"] = url + "?" + urllib.parse.urlencode(query)
+        return out
+
+    def _register(self, number, p):
+        if p.get("messaging_product") != "whatsapp":
+            raise err_param("(#100) The parameter messaging_product is required.")
+        pin = str(p.get("pin", ""))
+        if not re.fullmatch(r"\d{6}", pin):
+            err = err_param("(#100) Invalid parameter",
+                            "Invalid value for parameter pin: it must be a 6-digit number.")
+            err.subcode = 2494010  # plausible; Meta does not document one (see README)
+            raise err
+        expected = self.state["config"]["pins"].get(number["id"]) or number["pin"]
+        if expected and expected != pin:
+            raise GraphError(400, "(#133005) Two step verification PIN Mismatch", 133005,
+                             error_data={"messaging_product": "whatsapp",
+                                         "details": "Two step verification PIN Mismatch"})
+        number.update(registered=True, pin=pin, status="CONNECTED")
+        self._save()
+        return {"success": True}
+
+    def _subscribed_apps(self, waba, p, method):
+        subs = waba["subscribed_apps"]
+        if method == "POST":
+            subs[self.app_id] = {"override_callback_uri": p.get("override_callback_uri")}
+            self._save()
+            return {"success": True}
+        if method == "DELETE":
+            subs.pop(self.app_id, None)
+            self._save()
+            return {"success": True}
+        rows = []
+        for app, sub in subs.items():
+            row = {"whatsapp_business_api_data": {
+                "id": app, "link": f"https://www.facebook.com/apps/{app}/",
+                "name": self.app_name if app == self.app_id else f"App {app}"}}
+            if sub.get("override_callback_uri"):
+                row["override_callback_uri"] = sub["override_callback_uri"]
+            rows.append(row)
+        return {"data": rows}
+
+    def _send_message(self, number, p):
+        if p.get("messaging_product") != "whatsapp":
+            raise err_param("(#100) The parameter messaging_product is required.")
+        to = str(p.get("to") or "")
+        if not to:
+            raise err_param("(#100) The parameter to is required.")
+        kind = p.get("type", "text")
+        text = p.get("text")
+        if kind == "text" and not (isinstance(text, dict) and isinstance(text.get("body"), str)
+                                   and text["body"]):
+            raise err_param("(#100) The parameter text['body'] is required.")
+        if not number["registered"]:
+            raise GraphError(400, "(#133010) Account not registered", 133010,
+                             error_data={"messaging_product": "whatsapp",
+                                         "details": "Account not registered"})
+        wa_id = digits_of(to)
+        mid = wamid(wa_id)
+        self.state["messages"].append({
+            "id": mid, "phone_number_id": number["id"], "waba_id": number["waba_id"],
+            "to": to, "wa_id": wa_id, "type": kind, "recipient_type":
+            p.get("recipient_type", "individual"),
+            "body": text.get("body") if isinstance(text, dict) else None, "timestamp": now()})
+        self._save()
+        return {"messaging_product": "whatsapp", "contacts": [{"input": to, "wa_id": wa_id}],
+                "messages": [{"id": mid}]}
+
+    # -- failure injection --------------------------------------------------
+
+    def add_inject(self, body):
+        endpoint, error = body.get("endpoint"), str(body.get("error", ""))
+        if endpoint not in INJECT_ENDPOINTS:
+            raise ControlError(400, f"endpoint must be one of {', '.join(INJECT_ENDPOINTS)}")
+        if error not in INJECT_ERRORS:
+            raise ControlError(400, f"error must be one of {', '.join(INJECT_ERRORS)}")
+        try:
+            rule = {"error": error, "count": int(body.get("count", 1)),
+                    "delay": float(body.get("delay", 30))}
+            for key in ("subcode", "code", "http_status"):
+                if body.get(key) is not None:
+                    rule[key] = int(body[key])
+        except (TypeError, ValueError):
+            raise ControlError(400, "count, delay, subcode, code, http_status must be numbers")
+        rule["variant"] = body.get("variant", "truncated")
+        with self.lock:
+            self.injects.setdefault(endpoint, []).append(rule)
+            return {"ok": True, "pending": copy.deepcopy(self.injects)}
+
+    def clear_injects(self):
+        with self.lock:
+            self.injects.clear()
+            return {"ok": True}
+
+    def take_inject(self, endpoint):
+        """The rule the next call of this endpoint obeys, consuming one use."""
+        with self.lock:
+            rules = self.injects.get(endpoint)
+            if not rules:
+                return None
+            rule = dict(rules[0])
+            rules[0]["count"] -= 1
+            if rules[0]["count"] <= 0:
+                rules.pop(0)
+            return rule
+
+    def injected_error(self, endpoint, rule):
+        code = rule.get("code")
+        if rule["error"] == "190":
+            sc = rule.get("subcode", 463)
+            msg = (expired_message(now() - 60, now()) if sc == 463 else
+                   REVOKE_MESSAGES.get(sc, "Error validating access token: The session has "
+                                           "been invalidated.").format(app=self.app_id))
+            err = GraphError(400, msg, 190, subcode=sc, www="invalid_token")
+        elif rule["error"] == "429":
+            if code is None:
+                code = (130429 if endpoint == "messages" else 80007
+                        if endpoint in ("phone_numbers", "phone", "register", "subscribed_apps")
+                        else 4)
+            texts = {4: "(#4) Application request limit reached",
+                     17: "(#17) User request limit reached",
+                     32: "(#32) Page request limit reached",
+                     613: "(#613) Calls to this api have exceeded the rate limit.",
+                     80007: "(#80007) Rate limit issues",
+                     80008: "(#80008) There have been too many calls to this WhatsApp Business "
+                            "account. Wait a bit and try again.",
+                     130429: "(#130429) Rate limit hit"}
+            details = {80007: "The WhatsApp Business Account has reached its rate limit.",
+                       130429: "Cloud API message throughput has been reached."}
+            status = rule.get("http_status") or (429 if code in WA_RATE_CODES else 400)
+            err = GraphError(status, texts.get(code, f"(#{code}) Rate limit reached"), code,
+                             transient=True if code in (4, 17, 32, 613) else None,
+                             error_data={"messaging_product": "whatsapp",
+                                         "details": details[code]} if code in details else None,
+                             subcode=rule.get("subcode") or (2494055 if code == 130429 else None))
+        else:  # "500"
+            code = code if code is not None else 2
+            msg = {1: "An unknown error occurred",
+                   2: "An unexpected error has occurred. Please retry your request later."}
+            err = GraphError(rule.get("http_status") or 500, msg.get(code, f"(#{code}) Service "
+                             "temporarily unavailable"), code, transient=True,
+                             subcode=rule.get("subcode"))
+        if rule.get("http_status"):
+            err.status = rule["http_status"]
+        return err
+
+    # -- control API --------------------------------------------------------
+
+    def record_request(self, entry):
+        with self.lock:
+            self._seq = getattr(self, "_seq", 0) + 1
+            entry["seq"] = self._seq
+            self.requests.append(entry)
+
+    def list_requests(self, endpoint=None):
+        with self.lock:
+            return [copy.deepcopy(r) for r in self.requests
+                    if endpoint is None or r["endpoint"] == endpoint]
+
+    def clear_requests(self):
+        with self.lock:
+            self.requests.clear()
+
+    def reset(self):
+        with self.lock:
+            self.state = self._fresh()
+            self.requests.clear()
+            self.injects.clear()
+            self._save()
+
+    def snapshot(self):
+        with self.lock:
+            st = copy.deepcopy(self.state)
+            for rec in st["tokens"].values():
+                rec["state"] = self._token_state(rec)
+            st["tokens"] = list(st["tokens"].values())
+            st["codes"] = [dict(v, code=k) for k, v in st["codes"].items()]
+            for cat in st["catalogs"].values():
+                cat["tokens"] = [t["token"] for t in st["tokens"]
+                                 if cat["id"] in t.get("catalogs", [])]
+            st["app"] = {"id": self.app_id, "name": self.app_name,
+                         "webhook_url": self.webhook_url}
+            st["pending_injections"] = copy.deepcopy(self.injects)
+            return st
+
+    def set_config(self, body):
+        with self.lock:
+            cfg = self.state["config"]
+            checks = {"scenario": lambda v: v in SCENARIOS,
+                      "code_grant": lambda v: v in CODE_GRANTS,
+                      "dialog_auto": lambda v: v in (None, "continue", "cancel"),
+                      "require_appsecret_proof": lambda v: isinstance(v, bool),
+                      "pins": lambda v: isinstance(v, dict) and all(
+                          re.fullmatch(r"\d{6}", str(x)) for x in v.values()),
+                      "allowed_redirect_uris": lambda v: isinstance(v, list)}
+            for key, value in body.items():
+                if key not in checks or not checks[key](value):
+                    raise ControlError(400, f"bad config value for {key!r}")
+            for key, value in body.items():
+                if key == "pins":
+                    cfg["pins"].update({k: str(v) for k, v in value.items()})
+                else:
+                    cfg[key] = value
+            self._save()
+            return copy.deepcopy(cfg)
+
+    def _select_tokens(self, body):
+        if body.get("all"):
+            return list(self.state["tokens"].values())
+        rec = self.state["tokens"].get(body.get("token"))
+        if rec is None:
+            raise ControlError(404, "unknown token")
+        return [rec]
+
+    def revoke(self, body):
+        with self.lock:
+            try:
+                subcode = int(body.get("subcode", 460))
+            except (TypeError, ValueError):
+                raise ControlError(400, "subcode must be a number") from None
+            recs = self._select_tokens(body)
+            for rec in recs:
+                rec["revoked_subcode"] = subcode
+            self._save()
+            return {"revoked": len(recs)}
+
+    def expire(self, body):
+        with self.lock:
+            recs = self._select_tokens(body)
+            for rec in recs:
+                rec["expires_at"] = now() - 1
+            self._save()
+            return {"expired": len(recs)}
+
+    def create_catalog(self, body):
+        with self.lock:
+            cid = str(body.get("catalog_id") or "".join(secrets.choice(string.digits)
+                                                        for _ in range(15)))
+            if not re.fullmatch(r"[A-Za-z0-9_]{1,64}", cid):
+                raise ControlError(400, "catalog_id must be 1-64 letters, digits or _")
+            token = str(body.get("token") or new_token())
+            if token in self.state["tokens"]:
+                raise ControlError(409, "that token already exists")
+            self.state["catalogs"][cid] = {
+                "id": cid, "name": str(body.get("name") or "Sandbox catalog"),
+                "product_count": int(body.get("product_count", 0)), "vertical": "commerce"}
+            self._add_token(self.state, token, "catalog", [], ["catalog_management",
+                                                               "business_management"],
+                            0, catalogs=[cid])
+            self._save()
+            return {"catalog_id": cid, "name": self.state["catalogs"][cid]["name"],
+                    "token": token}
+
+    # -- webhooks -----------------------------------------------------------
+
+    def build_webhooks(self, body):
+        """Real-shaped payloads for /_sandbox/webhook, plus the URL to post them to."""
+        with self.lock:
+            kind = body.get("kind", "message")
+            if kind not in ("message", "status", "error", "account_update"):
+                raise ControlError(400, "kind must be message, status, error or account_update")
+            try:
+                count = int(body.get("count", 1))
+            except (TypeError, ValueError):
+                count = 0
+            if not 1 <= count <= 100:
+                raise ControlError(400, "count must be 1..100")
+            numbers = self.state["numbers"]
+            pid = str(body["phone_number_id"]) if body.get("phone_number_id") else None
+            waba = body.get("waba_id")
+            if pid and not waba:
+                waba = numbers[pid]["waba_id"] if pid in numbers else WABA_1
+            waba = str(waba or WABA_1)
+            if not pid:
+                pid = next((n["id"] for n in numbers.values() if n["waba_id"] == waba), PHONE_1)
+            pid = str(pid)
+            display = digits_of(numbers[pid]["display_phone_number"]) if pid in numbers \
+                else str(body.get("display_phone_number", "15550000000"))
+            sub = self.state["wabas"].get(waba, {}).get("subscribed_apps", {}).get(self.app_id)
+            url = (body.get("url") or (sub or {}).get("override_callback_uri")
+                   or self.webhook_url)
+            if not url:
+                raise ControlError(400, "no webhook URL: start with --webhook-url or pass \"url\"")
+            meta = {"display_phone_number": display, "phone_number_id": pid}
+            payloads = [self._payload(kind, body, waba, pid, meta, i, count)
+                        for i in range(count)]
+            if kind == "account_update" and body.get("revoke_tokens", True) and \
+                    payloads[0]["entry"][0]["changes"][0]["value"]["event"] in (
+                        "PARTNER_REMOVED", "PARTNER_APP_UNINSTALLED"):
+                # Meta cuts the app off before it tells the app so.
+                for rec in self.state["tokens"].values():
+                    if waba in rec["wabas"] and not rec.get("revoked_subcode"):
+                        rec["revoked_subcode"] = 458
+                self.state["wabas"].get(waba, {}).get("subscribed_apps", {}).pop(
+                    self.app_id, None)
+                self._save()
+            return url, payloads
+
+    def _payload(self, kind, body, waba, pid, meta, i, count):
+        t = now()
+        suffix = f" #{i + 1}" if count > 1 else ""
+        if kind == "message":
+            sender = digits_of(body.get("from", CUSTOMER_WA_ID)) or CUSTOMER_WA_ID
+            value = {"messaging_product": "whatsapp", "metadata": meta,
+                     "contacts": [{"profile": {"name": body.get("name", CUSTOMER_NAME)},
+                                   "wa_id": sender}],
+                     "messages": [{"from": sender, "id": wamid(sender), "timestamp": str(t),
+                                   "type": "text", "text": {"body": body.get(
+                                       "text", "Hello from the Meta sandbox") + suffix}}]}
+            return self._envelope(waba, value, "messages")
+        if kind == "status":
+            status = body.get("status", "delivered")
+            if status not in ("sent", "delivered", "read", "failed", "played"):
+                raise ControlError(400, "status must be sent, delivered, read, failed or played")
+            last = next((m for m in reversed(self.state["messages"])
+                         if m["phone_number_id"] == pid), None)
+            mid = body.get("message_id") or (last["id"] if last else wamid(CUSTOMER_WA_ID))
+            st = {"id": mid, "status": status, "timestamp": str(t),
+                  "recipient_id": last["wa_id"] if last else CUSTOMER_WA_ID}
+            if status in ("sent", "delivered"):
+                st["pricing"] = {"billable": False, "pricing_model": "PMP",
+                                 "type": "free_customer_service", "category": "service"}
+            if status == "failed":
+                text = "This message was not delivered to maintain healthy ecosystem engagement."
+                st["errors"] = [{"code": 131049, "title": text, "message": text,
+                                 "error_data": {"details": "In order to maintain a healthy "
+                                                "ecosystem engagement, the message failed to "
+                                                "be delivered."},
+                                 "href": "/documentation/business-messaging/whatsapp/support/"
+                                         "error-codes"}]
+            value = {"messaging_product": "whatsapp", "metadata": meta, "statuses": [st]}
+            return self._envelope(waba, value, "messages")
+        if kind == "error":
+            value = {"messaging_product": "whatsapp", "metadata": meta, "errors": [{
+                "code": 131000, "title": "Something went wrong", "message":
+                "Something went wrong", "error_data": {"details": "Message failed to send "
+                                                       "due to an unknown error."},
+                "href": "https://developers.facebook.com/docs/whatsapp/cloud-api/support/"
+                        "error-codes/"}]}
+            return self._envelope(waba, value, "messages")
+        event = str(body.get("event", "PARTNER_REMOVED"))
+        value = {"event": event}
+        partner = event.startswith("PARTNER_") and "CERTIFICATION" not in event
+        if partner:
+            value["waba_info"] = {"waba_id": waba, "owner_business_id": BUSINESS_ID}
+            if event in ("PARTNER_APP_INSTALLED", "PARTNER_APP_UNINSTALLED"):
+                value["waba_info"]["partner_app_id"] = self.app_id
+        elif event == "ACCOUNT_RESTRICTION":
+            value["restriction_info"] = [{"restriction_type": "RESTRICTED_BIZ_INITIATED_MESSAGING",
+                                          "expiration": t + 7 * 86400}]
+        elif event == "DISABLED_UPDATE":
+            day = datetime.fromtimestamp(t, timezone.utc)
+            value["ban_info"] = {"waba_ban_state": body.get("ban_state", "DISABLE"),
+                                 "waba_ban_date": f"{day:%B} {day.day}, {day.year}"}
+        elif event == "ACCOUNT_VIOLATION":
+            value["violation_info"] = {"violation_type": body.get("violation_type", "ADULT")}
+        # PARTNER_* events arrive on the partner's (our) business id; others on the WABA.
+        return self._envelope(PARTNER_BUSINESS_ID if partner else waba, value,
+                              "account_update", t)
+
+    @staticmethod
+    def _envelope(entry_id, value, field, t=None):
+        entry = {"id": entry_id}
+        if t is not None:
+            entry["time"] = t
+        entry["changes"] = [{"value": value, "field": field}]
+        return {"object": "whatsapp_business_account", "entry": [entry]}
+
+    def deliver(self, url, raw, signature):
+        """POST one webhook body as Meta does; (status or None, error text or None)."""
+        headers = {"Content-Type": "application/json", "User-Agent": "facebookexternalua"}
+        if signature != "none":
+            key = b"not-the-app-secret" if signature == "bad" else self._secret
+            headers["X-Hub-Signature-256"] = "sha256=" + hmac.new(key, raw,
+                                                                  hashlib.sha256).hexdigest()
+            headers["X-Hub-Signature"] = "sha1=" + hmac.new(key, raw, hashlib.sha1).hexdigest()
+        req = urllib.request.Request(url, data=raw, headers=headers, method="POST")
+        try:
+            with OPENER.open(req, timeout=10) as resp:
+                resp.read()
+                return resp.status, None
+        except urllib.error.HTTPError as e:
+            return e.code, None
+        except (urllib.error.URLError, OSError) as e:
+            return None, str(getattr(e, "reason", e))
+
+    def send_webhooks(self, body):
+        url, payloads = self.build_webhooks(body)
+        times = 2 if body.get("redeliver") else 1
+        sent, codes, errors, bodies = 0, [], [], []
+        for payload in payloads:
+            raw = json.dumps(payload, separators=(",", ":")).encode()
+            for _ in range(times):
+                code, error = self.deliver(url, raw, body.get("signature"))
+                sent += 1
+                codes.append(code)
+                bodies.append(payload)
+                if error:
+                    errors.append(error)
+        with self.lock:
+            self.state["webhooks"].append({"time": now(), "kind": body.get("kind", "message"),
+                                           "url": url, "responses": codes})
+            del self.state["webhooks"][:-50]
+            self._save()
+        out = {"sent": sent, "url": url, "responses": codes, "bodies": bodies}
+        if errors:
+            out["errors"] = errors
+        return out
+
+
+# --- HTML --------------------------------------------------------------------
+
+CSS = """
+body{margin:0;background:#f0f2f5;font:14px/1.4 Helvetica,Arial,sans-serif;color:#1c1e21}
+header{background:#1877f2;color:#fff;padding:10px 20px;font-weight:bold;font-size:20px}
+header small{font-size:12px;font-weight:normal;background:#fff3;border-radius:4px;padding:2px 6px}
+main{max-width:560px;margin:24px auto;background:#fff;border-radius:8px;padding:24px;
+box-shadow:0 1px 2px #0003}
+main.wide{max-width:900px}
+h1{font-size:20px;margin:0 0 4px}h2{font-size:15px;margin:18px 0 6px}
+ul{padding-left:20px}li span{display:block;color:#65676b;font-size:13px}
+.muted{color:#65676b;font-size:12px}
+button{border:0;border-radius:6px;padding:9px 18px;font-weight:bold;font-size:14px;cursor:pointer}
+.primary{background:#1877f2;color:#fff}.secondary{background:#e4e6eb;color:#050505}
+.buttons{display:flex;justify-content:flex-end;gap:8px;margin-top:18px}
+select{padding:6px;border-radius:6px;border:1px solid #ccd0d5}
+table{border-collapse:collapse;width:100%;font-size:12px}td,th{border-bottom:1px solid #e4e6eb;
+padding:4px;text-align:left}form.inline{display:inline}form.inline button{padding:4px 8px;
+font-size:12px}.flash{background:#e7f3ff;padding:8px;border-radius:6px}
+"""
+
+
+def page(title, inner, wide=False):
+    cls = ' class="wide"' if wide else ""
+    return (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>"
+            f"{html.escape(title)}</title><style>{CSS}</style></head><body><header>facebook "
+            f"<small>Meta sandbox</small></header><main{cls}>"
+            f"{inner}</main></body></html>").encode()
+
+
+def dialog_page(sb, prefix, p, ctx):
+    esc = html.escape
+    perms = "".join(f"<li><strong>{esc(s)}</strong><span>{esc(PERMISSIONS.get(s, ''))}"
+                    "</span></li>" for s in ctx["scopes"])
+    hidden = "".join(f"<input type=\"hidden\" name=\"{esc(k)}\" value=\"{esc(v)}\">"
+                     for k, v in p.items() if k not in ("decision", "scenario"))
+    options = "".join(f"<option value=\"{k}\"{' selected' if k == ctx['scenario'] else ''}>"
+                      f"{esc(label)}</option>" for k, (label, _) in SCENARIOS.items())
+    assets = ""
+    for wid, info in sb.dialog_assets().items():
+        nums = ", ".join(f"{esc(d)} ({esc(n)})" for d, n in info["numbers"])
+        note = "" if wid in SCENARIOS["one_waba"][1] else " <em>(Two WABAs only)</em>"
+        assets += (f"<li>WhatsApp Business Account <strong>{esc(info['name'])}</strong> "
+                   f"<span>ID {esc(wid)}: {nums}</span>{note}</li>")
+    inner = (f"<h1>{esc(sb.app_name)}</h1><p>{esc(sb.app_name)} is requesting access to:</p>"
+             f"<ul>{perms}</ul><form method=\"get\" action=\"{esc(prefix)}/dialog/oauth/decide\">"
+             f"{hidden}<h2>Business assets that will be shared</h2><p>Business: <strong>"
+             f"{esc(BUSINESS_NAME)}</strong> <span class=\"muted\">(ID {BUSINESS_ID})</span></p>"
+             f"<ul>{assets}</ul><label for=\"scenario\">Share: </label><select id=\"scenario\" "
+             f"name=\"scenario\">{options}</select><div class=\"buttons\"><button type=\"submit\" "
+             f"id=\"cancel\" name=\"decision\" value=\"cancel\" class=\"secondary\">Cancel"
+             f"</button><button type=\"submit\" id=\"continue\" name=\"decision\" "
+             f"value=\"continue\" class=\"primary\">Continue</button></div></form>"
+             f"<p class=\"muted\">By continuing, {esc(sb.app_name)} will receive ongoing access "
+             f"to the information you share. App ID {esc(sb.app_id)}.</p>"
+             f"<p class=\"muted\"><a href=\"/_sandbox/\">Sandbox control page</a></p>")
+    return page(f"Log in with Facebook | {sb.app_name}", inner)
+
+
+def control_page(sb, flash):
+    esc = html.escape
+    st = sb.snapshot()
+
+    def button(action, label, **fields):
+        hidden = "".join(f"<input type=\"hidden\" name=\"{esc(k)}\" value=\"{esc(str(v))}\">"
+                         for k, v in fields.items())
+        return (f"<form class=\"inline\" method=\"post\" action=\"/_sandbox/ui/{action}\">"
+                f"{hidden}<button class=\"secondary\">{esc(label)}</button></form> ")
+
+    rows = ""
+    for n in st["numbers"].values():
+        subscribed = sb.app_id in st["wabas"][n["waba_id"]]["subscribed_apps"]
+        hooks = (button("webhook", "Inbound message", kind="message", phone_number_id=n["id"])
+                 + "".join(button("webhook", f"Status: {s}", kind="status", status=s,
+                                  phone_number_id=n["id"]) for s in ("delivered", "read")))
+        rows += (f"<tr><td>{esc(n['display_phone_number'])}<br><span class=\"muted\">"
+                 f"{esc(n['id'])}</span></td><td>{esc(n['waba_id'])}</td>"
+                 f"<td>{'yes' if n['registered'] else 'no'}</td>"
+                 f"<td>{'yes' if subscribed else 'no'}</td><td>{hooks}</td></tr>")
+    tokens = "".join(f"<tr><td>{esc(t['token'][:14])}…</td><td>{esc(t['kind'])}</td><td>"
+                     f"{esc(t['state'])}</td><td>{esc(', '.join(t['wabas']))}</td></tr>"
+                     for t in st["tokens"])
+    sent = "".join(f"<tr><td>{esc(m['phone_number_id'])}</td><td>{esc(m['to'])}</td><td>"
+                   f"{esc(m['body'] or m['type'])}</td></tr>" for m in st["messages"][-20:])
+    scen = "".join(button("scenario", f"Default: {label}", scenario=k)
+                   for k, (label, _) in SCENARIOS.items())
+    wabas = "".join(button("webhook", f"PARTNER_REMOVED {w}", kind="account_update",
+                           event="PARTNER_REMOVED", waba_id=w) for w in st["wabas"])
+    inner = (f"<h1>Meta sandbox control</h1><p class=\"muted\">App {esc(sb.app_name)} "
+             f"({esc(sb.app_id)}); webhooks go to {esc(sb.webhook_url or '(no --webhook-url)')}"
+             f"; dialog scenario {esc(st['config']['scenario'])}</p>"
+             + (f"<p class=\"flash\">{esc(flash)}</p>" if flash else "")
+             + f"<h2>Phone numbers</h2><table><tr><th>Number</th><th>WABA</th><th>Registered"
+             f"</th><th>Subscribed</th><th>Send webhook</th></tr>{rows}</table>"
+             f"<h2>Account</h2>{wabas}<h2>Tokens</h2><p>{button('revoke_all', 'Revoke all tokens')}"
+             f"{button('expire_all', 'Expire all tokens')}{button('reset', 'Reset everything')}"
+             f"</p><table><tr><th>Token</th><th>Kind</th><th>State</th><th>WABAs</th></tr>"
+             f"{tokens}</table><h2>Dialog scenario</h2><p>{scen}</p><h2>Messages sent</h2>"
+             f"<table><tr><th>From</th><th>To</th><th>Text</th></tr>{sent}</table>")
+    return page("Meta sandbox control", inner, wide=True)
+
+
+# --- HTTP ----------------------------------------------------------------------
+
+class Req:
+    """One parsed request: method, path, merged params, token and proof."""
+
+    def __init__(self, method, path, query, body_params, headers):
+        self.method, self.path, self.query = method, path, query
+        self.params = {**query, **body_params}
+        auth = headers.get("Authorization", "")
+        scheme, _, value = auth.partition(" ")
+        token = self.params.get("access_token")
+        if not token and scheme.lower() in ("bearer", "oauth"):
+            token = value.strip()
+        self.token = str(token) if token else None
+        proof = self.params.get("appsecret_proof")
+        self.proof = str(proof) if proof else None
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    server_version = "meta-sandbox/1.0"
+    sys_version = ""
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        self._handle("GET")
+
+    def do_POST(self):
+        self._handle("POST")
+
+    def do_DELETE(self):
+        self._handle("DELETE")
+
+    # -- logging: never a token, secret, code or proof ----------------------
+
+    def log_request(self, code="-", size="-"):
+        sys.stderr.write(f"{self.log_date_time_string()} {self.client_address[0]} "
+                         f"\"{self.command} {redact_target(self.path)}\" {code}\n")
+
+    def log_message(self, format, *args):  # noqa: A002 - BaseHTTPRequestHandler's name
+        text = re.sub(r"\?[^\s'\"]*", "?[redacted]", format % args)
+        sys.stderr.write(f"{self.log_date_time_string()} {text}\n")
+
+    # -- responses ----------------------------------------------------------
+
+    def _send(self, status, body=b"", ctype="application/json; charset=UTF-8", headers=None):
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _json(self, status, obj, headers=None):
+        self._send(status, json.dumps(obj).encode(), headers=headers)
+
+    def _graph_error(self, err):
+        body = err.body()
+        headers = {"x-fb-trace-id": body["error"]["fbtrace_id"]}
+        if err.www:
+            headers["WWW-Authenticate"] = (f"OAuth \"Facebook Platform\" \"{err.www}\" "
+                                           f"\"{err.message.replace(chr(34), '')}\"")
+        self._json(err.status, body, headers)
+
+    def _redirect(self, status, location):
+        self._send(status, b"", "text/plain", {"Location": location})
+
+    # -- request entry ------------------------------------------------------
+
+    def _handle(self, method):
+        sb = self.server.sandbox
+        try:
+            parts = urllib.parse.urlsplit(self.path)
+            query = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
+            raw = self._read_body()
+            if raw is None:
+                self.close_connection = True
+                return self._json(413, {"error": {"message": "Request body too large",
+                                                  "type": "OAuthException", "code": 1}})
+            if parts.path == "/_sandbox" or parts.path.startswith("/_sandbox/"):
+                return self._control(sb, method, parts.path, query, raw)
+            return self._meta(sb, method, parts.path, query, raw)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        except Exception:  # a bug here must not kill the sandbox; say so and go on
+            traceback.print_exc(file=sys.stderr)
+            self._json(500, {"error": {"message": "An unknown error occurred",
+                                       "type": "OAuthException", "code": 1,
+                                       "is_transient": True, "fbtrace_id": fbtrace()}})
+
+    def _read_body(self):
+        """The raw request body (Content-Length or chunked); None when over MAX_BODY."""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            raw = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0 or len(raw) + size > MAX_BODY:
+                    break
+                raw += self.rfile.read(size)
+                self.rfile.readline()
+            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                pass  # trailers
+            return raw if size == 0 else None
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            return None
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _body_params(self, raw):
+        if not raw:
+            return {}
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if ctype == "application/json":
+            try:
+                obj = json.loads(raw)
+            except ValueError:
+                obj = None
+            if not isinstance(obj, dict):
+                raise GraphError(400, "(#100) The request body must be a JSON object", 100)
+            return obj
+        return dict(urllib.parse.parse_qsl(raw.decode("utf-8", "replace"),
+                                           keep_blank_values=True))
+
+    def _classify(self, sb, method, path, params):
+        """(endpoint name, object id) for a version-stripped Graph path."""
+        segs = [s for s in path.split("/") if s]
+        if segs[:2] == ["dialog", "oauth"]:
+            return ("dialog" if len(segs) == 2 else
+                    "dialog_decide" if segs[2:] == ["decide"] else "unknown"), None
+        if segs == ["oauth", "access_token"]:
+            grant = params.get("grant_type")
+            return ("exchange_token" if grant == "fb_exchange_token" else "access_token"), None
+        if segs == ["debug_token"]:
+            return "debug_token", None
+        if len(segs) == 2 and segs[1] in ("phone_numbers", "register", "subscribed_apps",
+                                          "messages"):
+            return segs[1], segs[0]
+        if len(segs) == 1:
+            node = segs[0]
+            with sb.lock:
+                kind = ("phone" if node in sb.state["numbers"] else
+                        "waba" if node in sb.state["wabas"] else
+                        "catalog" if node in sb.state["catalogs"] else
+                        "me" if node == "me" else "object")
+            return kind, node
+        return "unknown", None
+
+    def _meta(self, sb, method, path, query, raw):
+        m = re.match(r"^/v\d+\.\d+(?=/|$)", path)
+        prefix = m.group(0) if m else ""
+        path = path[len(prefix):] or "/"
+        try:
+            body_params = self._body_params(raw)
+        except GraphError as err:
+            return self._graph_error(err)
+        req = Req(method, path, query, body_params, self.headers)
+        host = self.headers.get("Host") or "%s:%d" % self.server.server_address[:2]
+        req.url = f"http://{host}{prefix}{path}"
+        endpoint, node = self._classify(sb, method, path, req.params)
+        sb.record_request({"time": time.time(), "endpoint": endpoint, "method": method,
+                           "path": prefix + path, "version": prefix.lstrip("/") or None,
+                           "query": query, "body": body_params or None,
+                           "access_token": req.token, "appsecret_proof": req.proof,
+                           "authorization": self.headers.get("Authorization")})
+        if endpoint in ("dialog", "dialog_decide"):
+            return self._dialog(sb, endpoint, prefix, req)
+        rule = sb.take_inject(endpoint)
+        if rule and rule["error"] == "timeout":
+            time.sleep(max(0.0, rule["delay"]))  # then answer normally, late
+        elif rule and rule["error"] == "badjson":
+            return self._badjson(endpoint, rule)
+        elif rule:
+            return self._graph_error(sb.injected_error(endpoint, rule))
+        extra = {"facebook-api-version": prefix.lstrip("/") or "v25.0"}
+        try:
+            if endpoint == "unknown":
+                raise GraphError(400, f"Unknown path components: {path}", 2500)
+            if endpoint in ("access_token", "exchange_token"):
+                return self._json(200, sb.access_token(req.params), extra)
+            if endpoint == "debug_token":
+                return self._json(200, sb.debug_token(req), extra)
+            return self._json(200, sb.graph(req, endpoint, node), extra)
+        except GraphError as err:
+            return self._graph_error(err)
+
+    def _badjson(self, endpoint, rule):
+        if rule["variant"] == "html":
+            return self._send(200, b"<html><body>Sorry, something went wrong.</body></html>",
+                              "text/html; charset=utf-8")
+        if rule["variant"] == "wrongtype":
+            wrong = {"access_token": {"access_token": 12345, "token_type": None,
+                                      "expires_in": "soon"},
+                     "debug_token": {"data": {"is_valid": "yes", "expires_at": "never",
+                                              "scopes": "all", "granular_scopes": {}}},
+                     "phone_numbers": {"data": {"id": 106540352242922}, "paging": []},
+                     "messages": {"messaging_product": "whatsapp", "messages": "wamid.x",
+                                  "contacts": {}}}
+            obj = wrong.get(endpoint, wrong["access_token"] if endpoint == "exchange_token"
+                            else {"success": "true", "id": 42, "data": "unexpected"})
+            return self._json(200, obj)
+        return self._send(200, b'{"data": [{"id": "1065403522', "application/json; charset=UTF-8")
+
+    def _dialog(self, sb, endpoint, prefix, req):
+        try:
+            ctx = sb.dialog_context(req.query)
+        except DialogError as e:
+            inner = (f"<h1>{html.escape(e.title)}</h1><p>{html.escape(e.text)}</p>"
+                     "<p class=\"muted\"><a href=\"/_sandbox/\">Sandbox control page</a></p>")
+            return self._send(400, page(e.title, inner), "text/html; charset=utf-8")
+        decision = req.query.get("decision") if endpoint == "dialog_decide" else ctx["auto"]
+        if decision not in ("continue", "cancel"):
+            return self._send(200, dialog_page(sb, prefix, req.query, ctx),
+                              "text/html; charset=utf-8",
+                              {"Cache-Control": "no-store", "X-Frame-Options": "DENY"})
+        if decision == "cancel":
+            params = {"error": "access_denied", "error_code": "200",
+                      "error_description": "Permissions error", "error_reason": "user_denied"}
+        else:
+            params = {"code": sb.issue_code(ctx)}
+        if ctx["state"] is not None:
+            params["state"] = ctx["state"]
+        parts = urllib.parse.urlsplit(ctx["redirect_uri"])
+        extra = urllib.parse.urlencode(params)
+        q = f"{parts.query}&{extra}" if parts.query else extra
+        # Meta appends "#_=_" to the redirect; browsers keep it client-side.
+        location = urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, q, "_=_"))
+        return self._redirect(302, location)
+
+    # -- control API ----------------------------------------------------------
+
+    def _control(self, sb, method, path, query, raw):
+        if self.client_address[0] not in ("127.0.0.1", "::1", "::ffff:127.0.0.1"):
+            return self._json(403, {"error": "the control API answers loopback clients only"})
+        try:
+            if path.startswith("/_sandbox/ui/") and method == "POST":
+                return self._ui(sb, path[len("/_sandbox/ui/"):], raw)
+            if path in ("/_sandbox", "/_sandbox/") and method == "GET":
+                return self._send(200, control_page(sb, query.get("msg")),
+                                  "text/html; charset=utf-8", {"Cache-Control": "no-store"})
+            body = {}
+            if raw:
+                try:
+                    body = json.loads(raw)
+                except ValueError:
+                    raise ControlError(400, "body must be JSON") from None
+                if not isinstance(body, dict):
+                    raise ControlError(400, "body must be a JSON object")
+            routes = {
+                ("POST", "/_sandbox/reset"): lambda: (sb.reset(), {"ok": True})[1],
+                ("GET", "/_sandbox/state"): sb.snapshot,
+                ("GET", "/_sandbox/config"): lambda: sb.snapshot()["config"],
+                ("POST", "/_sandbox/config"): lambda: sb.set_config(body),
+                ("POST", "/_sandbox/tokens/revoke"): lambda: sb.revoke(body),
+                ("POST", "/_sandbox/tokens/expire"): lambda: sb.expire(body),
+                ("POST", "/_sandbox/inject"): lambda: sb.add_inject(body),
+                ("POST", "/_sandbox/inject/clear"): sb.clear_injects,
+                ("GET", "/_sandbox/requests"):
+                    lambda: {"requests": sb.list_requests(query.get("endpoint"))},
+                ("POST", "/_sandbox/requests/clear"):
+                    lambda: (sb.clear_requests(), {"ok": True})[1],
+                ("POST", "/_sandbox/catalogs"): lambda: sb.create_catalog(body),
+                ("POST", "/_sandbox/webhook"): lambda: sb.send_webhooks(body),
+            }
+            route = routes.get((method, path.rstrip("/")))
+            if route is None:
+                raise ControlError(404, f"no control route {method} {path}")
+            return self._json(200, route())
+        except ControlError as e:
+            return self._json(e.status, {"error": str(e)})
+
+    def _ui(self, sb, action, raw):
+        """The HTML control page's forms: act, then 303 back with a note."""
+        form = dict(urllib.parse.parse_qsl(raw.decode("utf-8", "replace")))
+        try:
+            if action == "webhook":
+                out = sb.send_webhooks(form)
+                note = f"Sent {out['sent']} webhook(s) to {out['url']}: {out['responses']}"
+                if out.get("errors"):
+                    note += f" ({'; '.join(out['errors'])})"
+            elif action == "revoke_all":
+                note = f"Revoked {sb.revoke({'all': True})['revoked']} token(s) (subcode 460)"
+            elif action == "expire_all":
+                note = f"Expired {sb.expire({'all': True})['expired']} token(s)"
+            elif action == "reset":
+                sb.reset()
+                note = "Reset to the initial fixture"
+            elif action == "scenario":
+                sb.set_config({"scenario": form.get("scenario")})
+                note = f"Dialog scenario is now {form.get('scenario')}"
+            else:
+                raise ControlError(404, f"unknown action {action}")
+        except ControlError as e:
+            note = f"Error: {e}"
+        return self._redirect(303, "/_sandbox/?" + urllib.parse.urlencode({"msg": note}))
+
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class Server6(Server):
+    address_family = socket.AF_INET6
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="Meta (Graph API + OAuth dialog) sandbox")
+    ap.add_argument("--listen", required=True, help="HOST:PORT (port 0 picks a free one)")
+    ap.add_argument("--app-id", required=True)
+    ap.add_argument("--app-secret-file", required=True)
+    ap.add_argument("--app-name", required=True)
+    ap.add_argument("--webhook-url")
+    ap.add_argument("--state-file")
+    args = ap.parse_args(argv)
+
+    host, sep, port = args.listen.rpartition(":")
+    if not sep or not port.isdigit():
+        ap.error("--listen must be HOST:PORT")
+    host = host.strip("[]") or "127.0.0.1"
+    try:
+        with open(args.app_secret_file, encoding="utf-8") as f:
+            secret = f.read().strip()
+    except OSError as e:
+        ap.error(f"--app-secret-file: {e.strerror}")
+    if not secret:
+        ap.error("--app-secret-file is empty")
+
+    sandbox = Sandbox(args.app_id, secret, args.app_name, args.webhook_url, args.state_file)
+    server = (Server6 if ":" in host else Server)((host, int(port)), Handler)
+    server.sandbox = sandbox
+    signal.signal(signal.SIGTERM,
+                  lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
+    shown = f"[{host}]" if ":" in host else host
+    print(f"meta-sandbox listening on http://{shown}:{server.server_address[1]}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

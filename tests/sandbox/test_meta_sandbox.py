@@ -1,0 +1,681 @@
+"""Tests for the Meta sandbox (tests/sandbox/meta_sandbox.py).
+
+Run from the repository root:  python3 -m unittest tests/sandbox/test_meta_sandbox.py -v
+
+The sandbox runs as a subprocess on a free port, exactly as the integration
+tests and the demo run it; every test starts from POST /_sandbox/reset.
+"""
+
+import hashlib
+import hmac
+import html.parser
+import http.client
+import http.server
+import json
+import os
+import queue
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import urllib.parse
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SANDBOX = os.path.join(HERE, "meta_sandbox.py")
+APP_ID = "1234567890123"
+APP_SECRET = "0123456789abcdef0123456789abcdef"
+APP_NAME = "WABA Connect Test"
+REDIRECT = "http://127.0.0.1:9/oauth/meta/callback"
+WABA_1, WABA_2 = "102290129340398", "102290129340399"
+PHONE_1, PHONE_2, PHONE_3 = "106540352242922", "106540352242923", "106540352242924"
+
+
+def proof(token):
+    return hmac.new(APP_SECRET.encode(), token.encode(), hashlib.sha256).hexdigest()
+
+
+class FormParser(html.parser.HTMLParser):
+    """Collects the dialog's form: action, hidden inputs, buttons, selects."""
+
+    def __init__(self):
+        super().__init__()
+        self.action, self.hidden, self.buttons, self.selects = None, {}, {}, {}
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form":
+            self.action = a.get("action")
+        elif tag == "input" and a.get("type") == "hidden":
+            self.hidden[a["name"]] = a.get("value", "")
+        elif tag == "button":
+            self.buttons[a.get("id")] = (a.get("name"), a.get("value"))
+        elif tag == "select":
+            self.selects[a.get("name")] = []
+            self._select = a.get("name")
+        elif tag == "option":
+            self.selects[self._select].append(a.get("value"))
+
+
+class Receiver(http.server.BaseHTTPRequestHandler):
+    """A stand-in for the app's /webhooks/meta: records what arrives."""
+
+    def do_POST(self):
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.server.got.put((dict(self.headers), raw))
+        self.send_response(self.server.status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+class SandboxTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        secret_file = os.path.join(cls.tmp.name, "app_secret")
+        with open(secret_file, "w") as f:
+            f.write(APP_SECRET + "\n")
+        cls.receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+        cls.receiver.got, cls.receiver.status = queue.Queue(), 200
+        threading.Thread(target=cls.receiver.serve_forever, daemon=True).start()
+        cls.hook_url = f"http://127.0.0.1:{cls.receiver.server_address[1]}/webhooks/meta"
+        cls.stderr = open(os.path.join(cls.tmp.name, "stderr.log"), "w+")
+        cls.proc = subprocess.Popen(
+            [sys.executable, SANDBOX, "--listen", "127.0.0.1:0", "--app-id", APP_ID,
+             "--app-secret-file", secret_file, "--app-name", APP_NAME,
+             "--webhook-url", cls.hook_url],
+            stdout=subprocess.PIPE, stderr=cls.stderr, text=True)
+        line = cls.proc.stdout.readline().strip()
+        if not line.startswith("meta-sandbox listening on http://127.0.0.1:"):
+            cls.proc.kill()
+            raise RuntimeError(f"sandbox did not start: {line!r}")
+        cls.port = int(line.rsplit(":", 1)[1])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proc.terminate()
+        try:
+            cls.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            cls.proc.kill()
+        cls.proc.stdout.close()
+        cls.receiver.shutdown()
+        cls.receiver.server_close()
+        cls.stderr.close()
+        cls.tmp.cleanup()
+
+    def setUp(self):
+        self.control("POST", "/_sandbox/reset")
+        self.receiver.status = 200
+        while not self.receiver.got.empty():
+            self.receiver.got.get_nowait()
+
+    # -- helpers ------------------------------------------------------------
+
+    def call(self, method, path, params=None, json_body=None, form=None, headers=None):
+        """One HTTP request; returns (status, headers, parsed JSON or text)."""
+        if params:
+            path += ("&" if "?" in path else "?") + urllib.parse.urlencode(params)
+        body, hdrs = None, dict(headers or {})
+        if json_body is not None:
+            body, hdrs["Content-Type"] = json.dumps(json_body).encode(), "application/json"
+        elif form is not None:
+            body = urllib.parse.urlencode(form).encode()
+            hdrs["Content-Type"] = "application/x-www-form-urlencoded"
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            conn.request(method, path, body=body, headers=hdrs)
+            resp = conn.getresponse()
+            raw = resp.read()
+        finally:
+            conn.close()
+        ctype = resp.getheader("Content-Type", "")
+        try:
+            data = json.loads(raw) if ctype.startswith("application/json") else raw.decode()
+        except ValueError:
+            data = raw.decode()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+
+    def control(self, method, path, body=None, params=None):
+        status, _, data = self.call(method, path, params=params, json_body=body)
+        self.assertEqual(status, 200, data)
+        return data
+
+    def graph(self, method, path, token, params=None, json_body=None, form=None,
+              with_proof=True, bearer=False):
+        params = dict(params or {})
+        headers = {}
+        if bearer:
+            headers["Authorization"] = f"Bearer {token}"
+        else:
+            params["access_token"] = token
+        if with_proof:
+            params["appsecret_proof"] = proof(token)
+        return self.call(method, "/v25.0" + path, params=params, json_body=json_body,
+                         form=form, headers=headers)
+
+    def dialog_query(self, **extra):
+        q = {"client_id": APP_ID, "redirect_uri": REDIRECT, "state": "st4te-xyz",
+             "response_type": "code", "config_id": "987654321"}
+        q.update(extra)
+        return q
+
+    def get_code(self, scenario=None):
+        q = self.dialog_query(decision="continue")
+        if scenario:
+            q["scenario"] = scenario
+        status, headers, _ = self.call("GET", "/v25.0/dialog/oauth/decide", params=q)
+        self.assertEqual(status, 302)
+        loc = urllib.parse.urlsplit(headers["location"])
+        qs = dict(urllib.parse.parse_qsl(loc.query))
+        self.assertEqual(qs["state"], "st4te-xyz")
+        return qs["code"]
+
+    def exchange(self, code, **over):
+        params = {"client_id": APP_ID, "client_secret": APP_SECRET, "redirect_uri": REDIRECT,
+                  "code": code}
+        params.update(over)
+        return self.call("GET", "/v25.0/oauth/access_token", params=params)
+
+    def user_token(self, scenario=None, long_lived=True):
+        status, _, data = self.exchange(self.get_code(scenario))
+        self.assertEqual(status, 200, data)
+        if not long_lived:
+            return data["access_token"]
+        status, _, data = self.call("GET", "/v25.0/oauth/access_token", params={
+            "grant_type": "fb_exchange_token", "client_id": APP_ID,
+            "client_secret": APP_SECRET, "fb_exchange_token": data["access_token"]})
+        self.assertEqual(status, 200, data)
+        return data["access_token"]
+
+    def debug(self, token):
+        app = f"{APP_ID}|{APP_SECRET}"
+        status, _, data = self.call("GET", "/v25.0/debug_token", params={
+            "input_token": token, "access_token": app, "appsecret_proof": proof(app)})
+        self.assertEqual(status, 200, data)
+        return data["data"]
+
+    def assertGraphError(self, result, status, code, subcode=None, type_=None):
+        got_status, _, data = result
+        self.assertEqual(got_status, status, data)
+        err = data["error"]
+        self.assertEqual(err["code"], code, err)
+        self.assertIsInstance(err["message"], str)
+        self.assertTrue(err["fbtrace_id"])
+        if subcode is not None:
+            self.assertEqual(err.get("error_subcode"), subcode, err)
+        if type_ is not None:
+            self.assertEqual(err["type"], type_, err)
+        return err
+
+    def register(self, token, phone=PHONE_1, pin="123456"):
+        return self.graph("POST", f"/{phone}/register", token,
+                          form={"messaging_product": "whatsapp", "pin": pin})
+
+    def next_hook(self):
+        return self.receiver.got.get(timeout=5)
+
+    # -- OAuth dialog -------------------------------------------------------
+
+    def test_dialog_page_shows_app_permissions_and_buttons(self):
+        status, headers, page = self.call("GET", "/v25.0/dialog/oauth",
+                                          params=self.dialog_query())
+        self.assertEqual(status, 200)
+        self.assertIn("text/html", headers["content-type"])
+        self.assertIn(APP_NAME, page)
+        for perm in ("whatsapp_business_management", "whatsapp_business_messaging",
+                     "business_management"):
+            self.assertIn(perm, page)
+        self.assertIn("Demo Merchant Ltd", page)
+        self.assertIn(WABA_1, page)
+        self.assertIn('href="/_sandbox/"', page)
+        form = FormParser()
+        form.feed(page)
+        self.assertEqual(form.buttons["continue"], ("decision", "continue"))
+        self.assertEqual(form.buttons["cancel"], ("decision", "cancel"))
+        self.assertEqual(form.selects["scenario"], ["one_waba", "two_wabas"])
+        self.assertEqual(form.hidden["state"], "st4te-xyz")
+
+        # Submitting the page's own form (as a browser would) redirects with a code.
+        q = dict(form.hidden, decision="continue", scenario="one_waba")
+        status, headers, _ = self.call("GET", form.action, params=q)
+        self.assertEqual(status, 302)
+        self.assertTrue(headers["location"].startswith(REDIRECT + "?code="))
+
+    def test_dialog_scope_parameter_and_bad_client_id(self):
+        _, _, page = self.call("GET", "/v25.0/dialog/oauth", params=self.dialog_query(
+            config_id="", scope="whatsapp_business_management,business_management"))
+        self.assertIn("whatsapp_business_management", page)
+        self.assertNotIn("whatsapp_business_messaging", page)
+        status, _, page = self.call("GET", "/v25.0/dialog/oauth",
+                                    params=self.dialog_query(client_id="999"))
+        self.assertEqual(status, 400)
+        self.assertIn("Invalid App ID", page)
+        self.assertNotIn('id="continue"', page)
+        status, _, page = self.call("GET", "/v25.0/dialog/oauth",
+                                    params=self.dialog_query(redirect_uri="javascript:x"))
+        self.assertEqual(status, 400)
+        self.assertIn("URL Blocked", page)
+
+    def test_cancel_redirects_with_access_denied(self):
+        status, headers, _ = self.call("GET", "/v25.0/dialog/oauth/decide",
+                                       params=self.dialog_query(decision="cancel"))
+        self.assertEqual(status, 302)
+        qs = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(headers["location"]).query))
+        self.assertEqual(qs, {"error": "access_denied", "error_code": "200",
+                              "error_description": "Permissions error",
+                              "error_reason": "user_denied", "state": "st4te-xyz"})
+
+    def test_dialog_auto_continue(self):
+        self.control("POST", "/_sandbox/config", {"dialog_auto": "continue"})
+        status, headers, _ = self.call("GET", "/v25.0/dialog/oauth", params=self.dialog_query())
+        self.assertEqual(status, 302)
+        self.assertIn("code=", headers["location"])
+
+    # -- oauth/access_token ---------------------------------------------------
+
+    def test_code_exchange_gives_short_lived_token_once(self):
+        code = self.get_code()
+        status, _, data = self.exchange(code)
+        self.assertEqual(status, 200, data)
+        self.assertTrue(data["access_token"].startswith("EAAG"))
+        self.assertEqual(data["token_type"], "bearer")
+        self.assertLessEqual(data["expires_in"], 7200)
+        err = self.assertGraphError(self.exchange(code), 400, 100, 36009, "OAuthException")
+        self.assertEqual(err["message"], "This authorization code has been used.")
+
+    def test_code_exchange_failures(self):
+        self.assertGraphError(self.exchange(self.get_code(), client_secret="wrong"), 400, 1)
+        self.assertGraphError(self.exchange(self.get_code(), client_id="42"), 400, 101)
+        self.assertGraphError(self.exchange("AQnot-a-code"), 400, 100)
+        code = self.get_code()
+        self.assertGraphError(self.exchange(code, redirect_uri=REDIRECT + "x"), 400, 100, 36008)
+        # Meta spends the code even on a failed attempt.
+        self.assertGraphError(self.exchange(code), 400, 100, 36009)
+
+    def test_fb_exchange_token_gives_long_lived_token(self):
+        short = self.user_token(long_lived=False)
+        status, _, data = self.call("GET", "/v25.0/oauth/access_token", params={
+            "grant_type": "fb_exchange_token", "client_id": APP_ID,
+            "client_secret": APP_SECRET, "fb_exchange_token": short})
+        self.assertEqual(status, 200, data)
+        self.assertEqual(data["expires_in"], 5183944)
+        self.assertNotEqual(data["access_token"], short)
+        info = self.debug(data["access_token"])
+        self.assertTrue(info["is_valid"])
+        self.assertIn("issued_at", info)
+        self.assertAlmostEqual(info["expires_at"], time.time() + 5183944, delta=60)
+
+    # -- debug_token ----------------------------------------------------------
+
+    def test_debug_token_granular_scopes_name_the_wabas(self):
+        info = self.debug(self.user_token())
+        self.assertEqual(info["app_id"], APP_ID)
+        self.assertEqual(info["application"], APP_NAME)
+        self.assertEqual(info["type"], "USER")
+        self.assertTrue(info["is_valid"])
+        self.assertIn("whatsapp_business_messaging", info["scopes"])
+        targets = {g["scope"]: g.get("target_ids") for g in info["granular_scopes"]}
+        self.assertEqual(targets["whatsapp_business_management"], [WABA_1])
+        self.assertEqual(targets["whatsapp_business_messaging"], [WABA_1])
+
+        info = self.debug(self.user_token(scenario="two_wabas"))
+        targets = {g["scope"]: g.get("target_ids") for g in info["granular_scopes"]}
+        self.assertEqual(targets["whatsapp_business_management"], [WABA_1, WABA_2])
+
+    def test_debug_token_of_unknown_token_and_bad_app_token(self):
+        info = self.debug("EAAGnonsense")
+        self.assertFalse(info["is_valid"])
+        self.assertEqual(info["error"]["code"], 190)
+        self.assertGraphError(self.call("GET", "/v25.0/debug_token", params={
+            "input_token": "x", "access_token": f"{APP_ID}|wrong"}), 400, 190)
+
+    # -- appsecret_proof --------------------------------------------------------
+
+    def test_appsecret_proof_missing_or_wrong_is_rejected(self):
+        token = self.user_token()
+        err = self.assertGraphError(self.graph("GET", f"/{WABA_1}/phone_numbers", token,
+                                               with_proof=False),
+                                    400, 100, type_="GraphMethodException")
+        self.assertIn("appsecret_proof", err["message"])
+        err = self.assertGraphError(self.graph("GET", f"/{WABA_1}/phone_numbers", token,
+                                               params={"appsecret_proof": "00" * 32},
+                                               with_proof=False),
+                                    400, 100, type_="GraphMethodException")
+        self.assertEqual(err["message"], "Invalid appsecret_proof provided in the API argument")
+
+    # -- phone numbers ----------------------------------------------------------
+
+    def test_phone_numbers_listing_and_single_number(self):
+        token = self.user_token()
+        status, headers, data = self.graph("GET", f"/{WABA_1}/phone_numbers", token)
+        self.assertEqual(status, 200, data)
+        self.assertEqual([n["id"] for n in data["data"]], [PHONE_1, PHONE_2])
+        first = data["data"][0]
+        self.assertEqual(first["display_phone_number"], "+1 555 0100")
+        self.assertEqual(first["verified_name"], "Demo Merchant")
+        self.assertEqual(first["quality_rating"], "GREEN")
+        self.assertIn("before", data["paging"]["cursors"])
+        self.assertIn("after", data["paging"]["cursors"])
+        self.assertNotIn("next", data["paging"])
+        _, _, page1 = self.graph("GET", f"/{WABA_1}/phone_numbers", token, params={"limit": 1})
+        self.assertEqual([n["id"] for n in page1["data"]], [PHONE_1])
+        nxt = urllib.parse.urlsplit(page1["paging"]["next"])
+        self.assertEqual(nxt.path, f"/v25.0/{WABA_1}/phone_numbers")
+        _, _, page2 = self.call("GET", nxt.path + "?" + nxt.query)
+        self.assertEqual([n["id"] for n in page2["data"]], [PHONE_2])
+
+        status, _, data = self.graph("GET", f"/{PHONE_2}", token, bearer=True,
+                                     params={"fields": "id,display_phone_number,status,"
+                                                       "quality_rating,throughput{level}"})
+        self.assertEqual(status, 200, data)
+        self.assertEqual(data, {"id": PHONE_2, "display_phone_number": "+1 555 0101",
+                                "status": "CONNECTED", "quality_rating": "YELLOW",
+                                "throughput": {"level": "STANDARD"}})
+        self.assertGraphError(self.graph("GET", f"/{PHONE_1}", token,
+                                         params={"fields": "nope"}), 400, 100)
+
+    def test_token_sees_only_granted_wabas(self):
+        token = self.user_token()  # one_waba
+        err = self.assertGraphError(self.graph("GET", f"/{WABA_2}/phone_numbers", token),
+                                    400, 100, 33, "GraphMethodException")
+        self.assertIn(f"Object with ID '{WABA_2}' does not exist", err["message"])
+        self.assertGraphError(self.graph("GET", f"/{PHONE_3}", token), 400, 100, 33)
+        token2 = self.user_token(scenario="two_wabas")
+        status, _, data = self.graph("GET", f"/{WABA_2}/phone_numbers", token2)
+        self.assertEqual([n["id"] for n in data["data"]], [PHONE_3])
+
+    # -- register / subscribed_apps / messages ------------------------------------
+
+    def test_register(self):
+        token = self.user_token()
+        self.assertGraphError(self.register(token, pin="12345"), 400, 100)
+        status, _, data = self.register(token)
+        self.assertEqual((status, data), (200, {"success": True}))
+        state = self.control("GET", "/_sandbox/state")
+        self.assertTrue(state["numbers"][PHONE_1]["registered"])
+        _, _, data = self.graph("GET", f"/{PHONE_1}", token, params={"fields": "platform_type"})
+        self.assertEqual(data["platform_type"], "CLOUD_API")
+        # JSON bodies work too; a PIN set on the number must match.
+        self.control("POST", "/_sandbox/config", {"pins": {PHONE_2: "654321"}})
+        self.assertGraphError(self.graph("POST", f"/{PHONE_2}/register", token, json_body={
+            "messaging_product": "whatsapp", "pin": "111111"}), 400, 133005)
+        status, _, _ = self.graph("POST", f"/{PHONE_2}/register", token, json_body={
+            "messaging_product": "whatsapp", "pin": "654321"})
+        self.assertEqual(status, 200)
+
+    def test_subscribed_apps(self):
+        token = self.user_token()
+        status, _, data = self.graph("POST", f"/{WABA_1}/subscribed_apps", token)
+        self.assertEqual((status, data), (200, {"success": True}))
+        _, _, data = self.graph("GET", f"/{WABA_1}/subscribed_apps", token)
+        self.assertEqual(data["data"][0]["whatsapp_business_api_data"]["id"], APP_ID)
+        self.assertEqual(data["data"][0]["whatsapp_business_api_data"]["name"], APP_NAME)
+        status, _, data = self.graph("DELETE", f"/{WABA_1}/subscribed_apps", token)
+        self.assertEqual((status, data), (200, {"success": True}))
+        _, _, data = self.graph("GET", f"/{WABA_1}/subscribed_apps", token)
+        self.assertEqual(data, {"data": []})
+
+    def test_messages(self):
+        token = self.user_token()
+        body = {"messaging_product": "whatsapp", "recipient_type": "individual",
+                "to": "+1 650 555 1234", "type": "text", "text": {"body": "Hello!"}}
+        self.assertGraphError(self.graph("POST", f"/{PHONE_1}/messages", token,
+                                         json_body=body), 400, 133010)
+        self.register(token)
+        status, _, data = self.graph("POST", f"/{PHONE_1}/messages", token, json_body=body,
+                                     bearer=True)
+        self.assertEqual(status, 200, data)
+        self.assertEqual(data["messaging_product"], "whatsapp")
+        self.assertEqual(data["contacts"], [{"input": "+1 650 555 1234",
+                                             "wa_id": "16505551234"}])
+        self.assertTrue(data["messages"][0]["id"].startswith("wamid."))
+        sent = self.control("GET", "/_sandbox/state")["messages"]
+        self.assertEqual(len(sent), 1)
+        self.assertEqual((sent[0]["body"], sent[0]["phone_number_id"]), ("Hello!", PHONE_1))
+        self.assertGraphError(self.graph("POST", f"/{PHONE_1}/messages", token,
+                                         json_body=dict(body, text={})), 400, 100)
+
+    # -- revoked / expired tokens -------------------------------------------------
+
+    def test_revoked_token_gets_190_460(self):
+        token = self.user_token()
+        self.assertEqual(self.control("POST", "/_sandbox/tokens/revoke", {"token": token}),
+                         {"revoked": 1})
+        err = self.assertGraphError(self.graph("GET", f"/{WABA_1}/phone_numbers", token),
+                                    400, 190, 460, "OAuthException")
+        self.assertIn("Error validating access token", err["message"])
+        info = self.debug(token)
+        self.assertFalse(info["is_valid"])
+        self.assertEqual((info["error"]["code"], info["error"]["subcode"]), (190, 460))
+        other = self.user_token()
+        self.control("POST", "/_sandbox/tokens/revoke", {"all": True, "subcode": 458})
+        err = self.assertGraphError(self.graph("GET", f"/{PHONE_1}", other), 400, 190, 458)
+        self.assertIn(f"has not authorized application {APP_ID}", err["message"])
+
+    def test_expired_token_gets_190_463(self):
+        token = self.user_token()
+        self.assertEqual(self.control("POST", "/_sandbox/tokens/expire", {"all": True})
+                         ["expired"] >= 1, True)
+        err = self.assertGraphError(self.graph("GET", f"/{WABA_1}/phone_numbers", token),
+                                    400, 190, 463)
+        self.assertIn("Session has expired", err["message"])
+        self.assertEqual(self.debug(token)["error"]["subcode"], 463)
+        self.assertGraphError(self.call("GET", "/v25.0/oauth/access_token", params={
+            "grant_type": "fb_exchange_token", "client_id": APP_ID,
+            "client_secret": APP_SECRET, "fb_exchange_token": token}), 400, 190, 463)
+
+    # -- injected failures ----------------------------------------------------------
+
+    def test_inject_429_once_then_success(self):
+        token = self.user_token()
+        self.register(token)
+        self.control("POST", "/_sandbox/inject", {"endpoint": "messages", "error": "429"})
+        body = {"messaging_product": "whatsapp", "to": "16505551234", "type": "text",
+                "text": {"body": "hi"}}
+        err = self.assertGraphError(self.graph("POST", f"/{PHONE_1}/messages", token,
+                                               json_body=body), 429, 130429)
+        self.assertEqual(err["error_data"]["messaging_product"], "whatsapp")
+        status, _, _ = self.graph("POST", f"/{PHONE_1}/messages", token, json_body=body)
+        self.assertEqual(status, 200)
+        self.control("POST", "/_sandbox/inject", {"endpoint": "phone_numbers", "error": "429",
+                                                  "count": 2})
+        for _ in range(2):
+            self.assertGraphError(self.graph("GET", f"/{WABA_1}/phone_numbers", token),
+                                  429, 80007)
+        self.assertEqual(self.graph("GET", f"/{WABA_1}/phone_numbers", token)[0], 200)
+        self.control("POST", "/_sandbox/inject", {"endpoint": "debug_token", "error": "429"})
+        status, _, data = self.call("GET", "/v25.0/debug_token", params={
+            "input_token": token, "access_token": f"{APP_ID}|{APP_SECRET}"})
+        self.assertEqual((status, data["error"]["code"], data["error"]["is_transient"]),
+                         (400, 4, True))
+
+    def test_inject_500_190_timeout_and_badjson(self):
+        token = self.user_token()
+        self.control("POST", "/_sandbox/inject", {"endpoint": "phone", "error": "500"})
+        err = self.assertGraphError(self.graph("GET", f"/{PHONE_1}", token), 500, 2)
+        self.assertIs(err["is_transient"], True)
+        self.control("POST", "/_sandbox/inject", {"endpoint": "subscribed_apps", "error": "190",
+                                                  "subcode": 460})
+        self.assertGraphError(self.graph("POST", f"/{WABA_1}/subscribed_apps", token),
+                              400, 190, 460)
+        self.control("POST", "/_sandbox/inject", {"endpoint": "phone", "error": "timeout",
+                                                  "delay": 0.6})
+        started = time.monotonic()
+        status, _, _ = self.graph("GET", f"/{PHONE_1}", token)
+        self.assertEqual(status, 200)
+        self.assertGreaterEqual(time.monotonic() - started, 0.5)
+        self.control("POST", "/_sandbox/inject", {"endpoint": "access_token", "error": "badjson"})
+        status, _, data = self.exchange(self.get_code())
+        self.assertEqual(status, 200)
+        self.assertIsInstance(data, str)  # not JSON
+        with self.assertRaises(ValueError):
+            json.loads(data)
+        self.control("POST", "/_sandbox/inject", {"endpoint": "debug_token", "error": "badjson",
+                                                  "variant": "wrongtype"})
+        _, _, data = self.call("GET", "/v25.0/debug_token", params={
+            "input_token": token, "access_token": f"{APP_ID}|{APP_SECRET}"})
+        self.assertIsInstance(data["data"]["is_valid"], str)
+        status, _, data = self.call("POST", "/_sandbox/inject", json_body={
+            "endpoint": "nowhere", "error": "500"})
+        self.assertEqual(status, 400)
+
+    # -- catalog --------------------------------------------------------------------
+
+    def test_catalog(self):
+        created = self.control("POST", "/_sandbox/catalogs",
+                               {"catalog_id": "CATALOG_ID", "name": "Spring range"})
+        token = created["token"]
+        status, _, data = self.graph("GET", "/CATALOG_ID", token)
+        self.assertEqual((status, data), (200, {"id": "CATALOG_ID", "name": "Spring range"}))
+        _, _, data = self.graph("GET", "/CATALOG_ID", token,
+                                params={"fields": "id,name,product_count"})
+        self.assertEqual(data["product_count"], 0)
+        self.assertGraphError(self.graph("GET", "/CATALOG_ID", "EAAGwrong"), 400, 190)
+        # A WABA token is not a catalog token.
+        self.assertGraphError(self.graph("GET", "/CATALOG_ID", self.user_token()), 400, 100, 33)
+        fixture = self.control("GET", "/_sandbox/state")["catalogs"]["880011223344556"]
+        status, _, _ = self.graph("GET", "/880011223344556", fixture["tokens"][0])
+        self.assertEqual(status, 200)
+
+    # -- request log ----------------------------------------------------------------
+
+    def test_requests_log_shows_token_and_proof(self):
+        token = self.user_token()
+        self.control("POST", "/_sandbox/requests/clear")
+        self.graph("GET", f"/{WABA_1}/phone_numbers", token)
+        self.graph("GET", f"/{PHONE_1}", token, bearer=True)
+        reqs = self.control("GET", "/_sandbox/requests",
+                            params={"endpoint": "phone_numbers"})["requests"]
+        self.assertEqual(len(reqs), 1)
+        self.assertEqual(reqs[0]["access_token"], token)
+        self.assertEqual(reqs[0]["appsecret_proof"], proof(token))
+        self.assertEqual(reqs[0]["path"], f"/v25.0/{WABA_1}/phone_numbers")
+        phone = self.control("GET", "/_sandbox/requests", params={"endpoint": "phone"})
+        self.assertEqual(phone["requests"][0]["authorization"], f"Bearer {token}")
+        self.assertEqual(len(self.control("GET", "/_sandbox/requests")["requests"]), 2)
+
+    # -- webhooks -------------------------------------------------------------------
+
+    def test_webhook_message_is_signed(self):
+        out = self.control("POST", "/_sandbox/webhook",
+                           {"kind": "message", "phone_number_id": PHONE_2})
+        self.assertEqual((out["sent"], out["responses"]), (1, [200]))
+        headers, raw = self.next_hook()
+        expected = "sha256=" + hmac.new(APP_SECRET.encode(), raw, hashlib.sha256).hexdigest()
+        self.assertEqual(headers["X-Hub-Signature-256"], expected)
+        payload = json.loads(raw)
+        self.assertEqual(payload, out["bodies"][0])
+        self.assertEqual(payload["object"], "whatsapp_business_account")
+        entry = payload["entry"][0]
+        self.assertEqual(entry["id"], WABA_1)
+        change = entry["changes"][0]
+        self.assertEqual(change["field"], "messages")
+        value = change["value"]
+        self.assertEqual(value["metadata"], {"display_phone_number": "15550101",
+                                             "phone_number_id": PHONE_2})
+        msg = value["messages"][0]
+        self.assertEqual((msg["type"], msg["from"]), ("text", value["contacts"][0]["wa_id"]))
+        self.assertTrue(msg["id"].startswith("wamid."))
+
+    def test_webhook_status_redelivery_and_signature_modes(self):
+        token = self.user_token()
+        self.register(token)
+        _, _, sent = self.graph("POST", f"/{PHONE_1}/messages", token, json_body={
+            "messaging_product": "whatsapp", "to": "447700900123", "type": "text",
+            "text": {"body": "order ready"}})
+        out = self.control("POST", "/_sandbox/webhook", {"kind": "status", "status": "read",
+                                                         "phone_number_id": PHONE_1,
+                                                         "redeliver": True})
+        self.assertEqual((out["sent"], out["responses"]), (2, [200, 200]))
+        first, second = self.next_hook(), self.next_hook()
+        self.assertEqual(first[1], second[1])  # byte-identical redelivery
+        status = json.loads(first[1])["entry"][0]["changes"][0]["value"]["statuses"][0]
+        self.assertEqual((status["id"], status["status"], status["recipient_id"]),
+                         (sent["messages"][0]["id"], "read", "447700900123"))
+
+        self.control("POST", "/_sandbox/webhook", {"kind": "message", "signature": "bad"})
+        headers, raw = self.next_hook()
+        good = "sha256=" + hmac.new(APP_SECRET.encode(), raw, hashlib.sha256).hexdigest()
+        self.assertNotEqual(headers["X-Hub-Signature-256"], good)
+        self.control("POST", "/_sandbox/webhook", {"kind": "message", "signature": "none"})
+        headers, _ = self.next_hook()
+        self.assertNotIn("X-Hub-Signature-256", headers)
+
+        self.receiver.status = 403
+        out = self.control("POST", "/_sandbox/webhook", {"kind": "error", "count": 2})
+        self.assertEqual(out["responses"], [403, 403])
+        value = json.loads(self.next_hook()[1])["entry"][0]["changes"][0]["value"]
+        self.assertEqual(value["errors"][0]["code"], 131000)
+
+    def test_webhook_account_update(self):
+        token = self.user_token()
+        out = self.control("POST", "/_sandbox/webhook", {"kind": "account_update",
+                                                         "waba_id": WABA_1,
+                                                         "event": "PARTNER_REMOVED"})
+        payload = json.loads(self.next_hook()[1])
+        self.assertEqual(payload, out["bodies"][0])
+        change = payload["entry"][0]["changes"][0]
+        self.assertEqual(change["field"], "account_update")
+        self.assertEqual(change["value"]["event"], "PARTNER_REMOVED")
+        self.assertEqual(change["value"]["waba_info"]["waba_id"], WABA_1)
+        # Removing the app also cuts off its tokens for that WABA.
+        self.assertGraphError(self.graph("GET", f"/{PHONE_1}", token), 400, 190, 458)
+
+        self.control("POST", "/_sandbox/webhook", {"kind": "account_update", "waba_id": WABA_2,
+                                                   "event": "ACCOUNT_RESTRICTION"})
+        entry = json.loads(self.next_hook()[1])["entry"][0]
+        self.assertEqual(entry["id"], WABA_2)
+        self.assertIn("restriction_info", entry["changes"][0]["value"])
+
+    def test_webhook_without_receiver_reports_failure(self):
+        out = self.control("POST", "/_sandbox/webhook",
+                           {"kind": "message", "url": "http://127.0.0.1:9/nothing"})
+        self.assertEqual(out["responses"], [None])
+        self.assertTrue(out["errors"])
+
+    # -- control page and logging -----------------------------------------------------
+
+    def test_control_page_and_forms(self):
+        status, _, page = self.call("GET", "/_sandbox/")
+        self.assertEqual(status, 200)
+        self.assertIn("Meta sandbox control", page)
+        self.assertIn('action="/_sandbox/ui/revoke_all"', page)
+        token = self.user_token()
+        status, headers, _ = self.call("POST", "/_sandbox/ui/expire_all", form={})
+        self.assertEqual(status, 303)
+        self.assertTrue(headers["location"].startswith("/_sandbox/?msg="))
+        self.assertGraphError(self.graph("GET", f"/{PHONE_1}", token), 400, 190, 463)
+        status, _, _ = self.call("POST", "/_sandbox/ui/webhook",
+                                 form={"kind": "message", "phone_number_id": PHONE_1})
+        self.assertEqual(status, 303)
+        self.next_hook()
+
+    def test_stderr_log_has_no_secrets(self):
+        token = self.user_token()
+        self.graph("GET", f"/{WABA_1}/phone_numbers", token)
+        code = self.get_code()
+        self.exchange(code)
+        time.sleep(0.2)
+        self.stderr.flush()
+        with open(self.stderr.name) as f:
+            log = f.read()
+        self.assertIn("/phone_numbers", log)
+        for secret in (APP_SECRET, token, code, proof(token), "st4te-xyz"):
+            self.assertNotIn(secret, log)
+
+    def test_unknown_path_and_state_shape(self):
+        self.assertGraphError(self.call("GET", "/v25.0/some/odd/path"), 400, 2500)
+        state = self.control("GET", "/_sandbox/state")
+        self.assertEqual(set(state["wabas"]), {WABA_1, WABA_2})
+        self.assertEqual(state["app"], {"id": APP_ID, "name": APP_NAME,
+                                        "webhook_url": self.hook_url})
+        self.assertNotIn(APP_SECRET, json.dumps(state))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,158 @@
+/* Config errors must name the key (and line) in one clear line. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <CUnit/Basic.h>
+
+#include "../../src/config.h"
+
+#define BASE \
+	"[server]\nbase_url = http://127.0.0.1:8080/\n" \
+	"[database]\nuser = waba\n" \
+	"[crypto]\nkey_ring_file = /tmp/k\n" \
+	"[meta]\napp_id = 1234\napp_secret = s3cret-value\n" \
+	"webhook_verify_token = vt\n"
+
+static char	 err[512];
+
+static struct config *
+parse(const char *text)
+{
+	err[0] = '\0';
+	return config_parse("t.conf", text, err, sizeof(err));
+}
+
+static void
+expect_err(const char *text, const char *needle)
+{
+	struct config *c = parse(text);
+
+	CU_ASSERT_PTR_NULL(c);
+	config_free(c);
+	if (strstr(err, needle) == NULL)
+		fprintf(stderr, "\nwanted \"%s\" in \"%s\"\n", needle, err);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, needle));
+	/* One line, and never the secret. */
+	CU_ASSERT_PTR_NULL(strchr(err, '\n'));
+	CU_ASSERT_PTR_NULL(strstr(err, "s3cret"));
+}
+
+static void
+test_good_and_defaults(void)
+{
+	struct config *c = parse(BASE);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_STRING_EQUAL(c->base_url, "http://127.0.0.1:8080");
+	CU_ASSERT_EQUAL(c->base_https, 0);
+	CU_ASSERT_STRING_EQUAL(c->graph_version, "v25.0");
+	CU_ASSERT_STRING_EQUAL(c->graph_base_url, "https://graph.facebook.com");
+	CU_ASSERT_STRING_EQUAL(c->dialog_base_url, "https://www.facebook.com");
+	CU_ASSERT_STRING_EQUAL(c->control_db, "waba_control");
+	CU_ASSERT_STRING_EQUAL(c->workspace_db_prefix, "waba_ws_");
+	CU_ASSERT_STRING_EQUAL(c->app_secret, "s3cret-value");
+	CU_ASSERT_EQUAL(c->workers, 4);
+	config_free(c);
+}
+
+static void
+test_unknown_key_and_section(void)
+{
+	expect_err(BASE "colour = blue\n", "t.conf:11: unknown key [meta] colour");
+	expect_err("[nope]\n", "t.conf:1: unknown section [nope]");
+	expect_err("x = 1\n", "t.conf:1: x: key outside of a [section]");
+	expect_err("[server]\njunk\n", "t.conf:2: expected key = value");
+	expect_err("[server\n", "t.conf:1: bad section line");
+}
+
+static void
+test_bad_values(void)
+{
+	expect_err(BASE "[server]\nworkers = many\n",
+	    "[server] workers: \"many\" is not a whole number from 1 to 256");
+	expect_err(BASE "[server]\nworkers = 0\n", "[server] workers");
+	expect_err(BASE "[server]\nlog_level = loud\n", "[server] log_level");
+	expect_err(BASE "[meta]\ngraph_base_url = http://graph.example.com\n",
+	    "[meta] graph_base_url: http:// is only allowed for loopback");
+	expect_err(BASE "[meta]\ndialog_base_url = ftp://x\n",
+	    "[meta] dialog_base_url");
+	expect_err(BASE "[meta]\ngraph_version = 25\n", "[meta] graph_version");
+	expect_err(BASE "[database]\ncontrol_db = a;drop\n",
+	    "[database] control_db");
+	expect_err(BASE "[meta]\napp_secret = other\n",
+	    "[meta] app_secret: given twice");
+	expect_err(BASE "[meta]\nconfig_id = \n", "[meta] config_id: empty value");
+}
+
+static void
+test_missing_required(void)
+{
+	expect_err("[server]\nbase_url = https://x.example\n",
+	    "t.conf: [database] user is required");
+	expect_err("[server]\nbase_url = https://x.example\n[database]\n"
+	    "user = u\n[crypto]\nkey_ring_file = k\n[meta]\napp_id = 1\n"
+	    "webhook_verify_token = v\n",
+	    "[meta] app_secret (or app_secret_file) is required");
+}
+
+static void
+test_secret_file(void)
+{
+	char		 path[] = "/tmp/waba-cfg-XXXXXX", text[1024];
+	FILE		*f;
+	int		 fd;
+	struct config	*c;
+
+	fd = mkstemp(path);
+	CU_ASSERT_FATAL(fd >= 0);
+	f = fdopen(fd, "w");
+	fputs("from-file-secret\nignored second line\n", f);
+	fclose(f);
+	snprintf(text, sizeof(text), "[server]\nbase_url = https://a.example/"
+	    "app\n[database]\nuser = u\n[crypto]\nkey_ring_file = k\n[meta]\n"
+	    "app_id = 1\napp_secret_file = %s\nwebhook_verify_token = v\n", path);
+	c = parse(text);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_STRING_EQUAL(c->app_secret, "from-file-secret");
+	CU_ASSERT_EQUAL(c->base_https, 1);
+	CU_ASSERT_STRING_EQUAL(c->base_url, "https://a.example/app");
+	config_free(c);
+	unlink(path);
+	snprintf(text, sizeof(text), BASE "[database]\npassword_file = %s\n",
+	    path);
+	expect_err(text, "[database] password_file: cannot read");
+}
+
+static void
+test_loopback(void)
+{
+	CU_ASSERT_TRUE(config_url_is_loopback("http://127.0.0.1:9/x"));
+	CU_ASSERT_TRUE(config_url_is_loopback("http://localhost/"));
+	CU_ASSERT_TRUE(config_url_is_loopback("http://[::1]:80/"));
+	CU_ASSERT_FALSE(config_url_is_loopback("http://127.0.0.1.evil.com/"));
+	CU_ASSERT_FALSE(config_url_is_loopback("http://10.0.0.1/"));
+}
+
+int
+main(void)
+{
+	CU_pSuite	 s;
+	unsigned int	 f;
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	s = CU_add_suite("config", NULL, NULL);
+	CU_add_test(s, "good file and defaults", test_good_and_defaults);
+	CU_add_test(s, "unknown key and section", test_unknown_key_and_section);
+	CU_add_test(s, "bad values", test_bad_values);
+	CU_add_test(s, "missing required", test_missing_required);
+	CU_add_test(s, "secret from file", test_secret_file);
+	CU_add_test(s, "loopback check", test_loopback);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	f = CU_get_number_of_failures();
+	CU_cleanup_registry();
+	return f ? 1 : 0;
+}

@@ -1,0 +1,197 @@
+/* Form, query string and cookie parsing: the edge every request crosses. */
+#include <string.h>
+
+#include <CUnit/Basic.h>
+
+#include "../../src/buf.h"
+#include "../../src/request.h"
+
+static int
+parse(const char *s, struct kvlist *l)
+{
+	char	 why[128];
+
+	memset(l, 0, sizeof(*l));
+	return req_parse_urlencoded(s, strlen(s), l, why, sizeof(why));
+}
+
+static void
+test_simple_pairs(void)
+{
+	struct kvlist	 l;
+
+	CU_ASSERT_EQUAL(parse("a=1&b=two+words&c=%C3%A9t%C3%A9", &l), 0);
+	CU_ASSERT_EQUAL(l.n, 3);
+	CU_ASSERT_STRING_EQUAL(kv_get(&l, "a"), "1");
+	CU_ASSERT_STRING_EQUAL(kv_get(&l, "b"), "two words");
+	CU_ASSERT_STRING_EQUAL(kv_get(&l, "c"), "\xc3\xa9t\xc3\xa9");
+	CU_ASSERT_PTR_NULL(kv_get(&l, "d"));
+	kv_free(&l);
+}
+
+static void
+test_empty_and_valueless(void)
+{
+	struct kvlist	 l;
+
+	CU_ASSERT_EQUAL(parse("", &l), 0);
+	CU_ASSERT_EQUAL(l.n, 0);
+	CU_ASSERT_EQUAL(parse("&&a&b=&&", &l), 0);
+	CU_ASSERT_EQUAL(l.n, 2);
+	CU_ASSERT_STRING_EQUAL(kv_get(&l, "a"), "");
+	CU_ASSERT_STRING_EQUAL(kv_get(&l, "b"), "");
+	kv_free(&l);
+	CU_ASSERT_EQUAL(parse("=value", &l), -1);
+	CU_ASSERT_EQUAL(l.n, 0);
+}
+
+static void
+test_malformed_percent(void)
+{
+	struct kvlist	 l;
+
+	CU_ASSERT_EQUAL(parse("a=%", &l), -1);
+	CU_ASSERT_EQUAL(parse("a=%4", &l), -1);
+	CU_ASSERT_EQUAL(parse("a=%zz", &l), -1);
+	CU_ASSERT_EQUAL(parse("a=%g1", &l), -1);
+	CU_ASSERT_EQUAL(parse("%=1", &l), -1);
+	CU_ASSERT_EQUAL(parse("a=100%25", &l), 0);
+	CU_ASSERT_STRING_EQUAL(kv_get(&l, "a"), "100%");
+	kv_free(&l);
+}
+
+static void
+test_embedded_nul(void)
+{
+	struct kvlist	 l;
+	const char	 raw[] = "a=x\0y";
+
+	CU_ASSERT_EQUAL(parse("a=x%00y", &l), -1);
+	CU_ASSERT_EQUAL(parse("a%00b=1", &l), -1);
+	memset(&l, 0, sizeof(l));
+	{
+		char why[64];
+		CU_ASSERT_EQUAL(req_parse_urlencoded(raw, sizeof(raw) - 1, &l,
+		    why, sizeof(why)), -1);
+	}
+}
+
+static void
+test_bad_utf8(void)
+{
+	struct kvlist	 l;
+
+	CU_ASSERT_EQUAL(parse("a=%C3", &l), -1);		/* truncated */
+	CU_ASSERT_EQUAL(parse("a=%C0%AF", &l), -1);	/* overlong '/' */
+	CU_ASSERT_EQUAL(parse("a=%ED%A0%80", &l), -1);	/* surrogate */
+	CU_ASSERT_EQUAL(parse("a=%F4%90%80%80", &l), -1);	/* > U+10FFFF */
+	CU_ASSERT_EQUAL(parse("a=%FF", &l), -1);
+	CU_ASSERT_EQUAL(parse("a=%01", &l), -1);		/* control */
+	CU_ASSERT_EQUAL(parse("a=%F0%9F%98%80", &l), 0);	/* emoji ok */
+	kv_free(&l);
+}
+
+static void
+test_duplicates_refused(void)
+{
+	struct kvlist	 l;
+	char		 why[128];
+
+	memset(&l, 0, sizeof(l));
+	CU_ASSERT_EQUAL(req_parse_urlencoded("a=1&a=2", 7, &l, why,
+	    sizeof(why)), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "twice"));
+	CU_ASSERT_EQUAL(l.n, 0);
+	/* Same key once encoded and once not is still a duplicate. */
+	CU_ASSERT_EQUAL(parse("ab=1&a%62=2", &l), -1);
+}
+
+static void
+test_overlong(void)
+{
+	struct kvlist	 l;
+	struct buf	 b = BUF_INIT;
+	int		 i;
+
+	/* Key longer than REQ_MAX_KEY. */
+	for (i = 0; i < REQ_MAX_KEY + 1; i++)
+		buf_putc(&b, 'k');
+	buf_puts(&b, "=1");
+	CU_ASSERT_EQUAL(parse(b.data, &l), -1);
+	buf_reset(&b);
+	/* More than REQ_MAX_PAIRS fields. */
+	for (i = 0; i < REQ_MAX_PAIRS + 1; i++)
+		buf_printf(&b, "k%d=v&", i);
+	CU_ASSERT_EQUAL(parse(b.data, &l), -1);
+	buf_reset(&b);
+	for (i = 0; i < REQ_MAX_PAIRS; i++)
+		buf_printf(&b, "k%d=v&", i);
+	CU_ASSERT_EQUAL(parse(b.data, &l), 0);
+	CU_ASSERT_EQUAL(l.n, REQ_MAX_PAIRS);
+	kv_free(&l);
+	buf_free(&b);
+}
+
+static void
+test_cookies(void)
+{
+	struct kvlist	 l;
+
+	memset(&l, 0, sizeof(l));
+	req_parse_cookies("sid=abc123; theme=dark;other=\"q\"", &l);
+	CU_ASSERT_EQUAL(l.n, 3);
+	CU_ASSERT_STRING_EQUAL(kv_get(&l, "sid"), "abc123");
+	CU_ASSERT_STRING_EQUAL(kv_get(&l, "theme"), "dark");
+	CU_ASSERT_STRING_EQUAL(kv_get(&l, "other"), "q");
+	kv_free(&l);
+
+	/* Malformed pairs are skipped, the rest kept; first name wins. */
+	req_parse_cookies("junk; =x; b@d=1; sid=first; sid=second; "
+	    "v=has\\slash; ok=1", &l);
+	CU_ASSERT_EQUAL(l.n, 2);
+	CU_ASSERT_STRING_EQUAL(kv_get(&l, "sid"), "first");
+	CU_ASSERT_STRING_EQUAL(kv_get(&l, "ok"), "1");
+	CU_ASSERT_PTR_NULL(kv_get(&l, "v"));
+	kv_free(&l);
+
+	req_parse_cookies("", &l);
+	CU_ASSERT_EQUAL(l.n, 0);
+}
+
+static void
+test_percent_decode_path(void)
+{
+	struct buf	 b = BUF_INIT;
+
+	CU_ASSERT_EQUAL(req_percent_decode("/a+b%20c", 8, 0, &b), 0);
+	CU_ASSERT_STRING_EQUAL(b.data, "/a+b c");
+	CU_ASSERT_EQUAL(req_percent_decode("/a%00", 5, 0, &b), -1);
+	CU_ASSERT_EQUAL(req_percent_decode("/%", 2, 0, &b), -1);
+	buf_free(&b);
+}
+
+int
+main(void)
+{
+	CU_pSuite	 s;
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	s = CU_add_suite("request", NULL, NULL);
+	CU_add_test(s, "simple pairs", test_simple_pairs);
+	CU_add_test(s, "empty and valueless", test_empty_and_valueless);
+	CU_add_test(s, "malformed percent escapes", test_malformed_percent);
+	CU_add_test(s, "embedded NUL", test_embedded_nul);
+	CU_add_test(s, "bad UTF-8", test_bad_utf8);
+	CU_add_test(s, "duplicate keys refused", test_duplicates_refused);
+	CU_add_test(s, "overlong input", test_overlong);
+	CU_add_test(s, "cookies", test_cookies);
+	CU_add_test(s, "path decoding", test_percent_decode_path);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	{
+		unsigned int f = CU_get_number_of_failures();
+		CU_cleanup_registry();
+		return f ? 1 : 0;
+	}
+}
