@@ -31,16 +31,13 @@
 #define VAULT_AD_MAX		(8 + 1 + 7 + 4)
 /* Longer base64 cannot be a 32-byte key; bounds the decoding scratch. */
 #define VAULT_B64_MAX		128
-/* "65535 " || base64 key || "\n" || NUL, with room to spare */
+/* "65535 " || 44 characters of base64 || "\n" || NUL, with room to spare */
 #define VAULT_LINE_MAX		64
-#define VAULT_B64_LEN \
-	sodium_base64_ENCODED_LEN(VAULT_KEY_BYTES, sodium_base64_VARIANT_ORIGINAL)
 
 _Static_assert(crypto_kdf_KEYBYTES == VAULT_KEY_BYTES &&
     crypto_aead_xchacha20poly1305_ietf_KEYBYTES == VAULT_KEY_BYTES &&
     crypto_aead_xchacha20poly1305_ietf_NPUBBYTES == VAULT_NONCE_BYTES &&
-    sizeof(VAULT_KDF_CTX) - 1 == crypto_kdf_CONTEXTBYTES &&
-    6 + VAULT_B64_LEN + 1 <= VAULT_LINE_MAX, "vault sizes");
+    sizeof(VAULT_KDF_CTX) - 1 == crypto_kdf_CONTEXTBYTES, "vault sizes");
 
 struct vault {
 	size_t		 n;
@@ -50,21 +47,22 @@ struct vault {
 };
 
 static const char vault_ring_header[] =
-    "# waba-connect key ring: \"VERSION BASE64KEY\" lines, versions increasing.\n"
-    "# The highest version encrypts new tokens; older ones still decrypt rows\n"
-    "# not yet re-encrypted. Keep this file mode 0600 and backed up: without\n"
-    "# it no stored token can be decrypted.\n";
+    "# waba-connect key ring: \"VERSION BASE64KEY\" lines; the highest version\n"
+    "# encrypts new tokens. Keep it mode 0600 and backed up: without it no\n"
+    "# stored token can be decrypted.\n";
 
-static void __attribute__((format(printf, 3, 4)))
+/* Always -1, so that failing reads "return vault_err(...)". */
+static int __attribute__((format(printf, 3, 4)))
 vault_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list	 ap;
 
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
+	if (err != NULL && errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
 }
 
 int
@@ -81,9 +79,8 @@ vault_blank(char c)
 }
 
 /*
- * Parses one ring line of n bytes into *ver and key (VAULT_KEY_BYTES).
- * Returns 1 for a key line, 0 for a blank or comment line, -1 with a
- * reason in why. Reasons never quote the line: it may hold a key.
+ * Parses one line of n bytes into *ver and key: 1 for a key line, 0 for a
+ * blank or comment, -1 with a reason that never quotes the line (a key).
  */
 static int
 vault_parse_line(const char *s, size_t n, uint32_t *ver, unsigned char *key,
@@ -91,9 +88,9 @@ vault_parse_line(const char *s, size_t n, uint32_t *ver, unsigned char *key,
 {
 	unsigned char	 bin[VAULT_B64_MAX / 4 * 3];
 	const char	*e = s + n, *tok;
-	size_t		 binlen;
+	size_t		 binlen = 0;
 	unsigned long	 v = 0;
-	int		 rc = -1;
+	int		 rc;
 
 	while (s < e && vault_blank(*s))
 		s++;
@@ -104,47 +101,43 @@ vault_parse_line(const char *s, size_t n, uint32_t *ver, unsigned char *key,
 	for (tok = s; s < e && *s >= '0' && *s <= '9'; s++)
 		if (v <= VAULT_VERSION_MAX)	/* saturate, don't overflow */
 			v = v * 10 + (unsigned long)(*s - '0');
-	if (s == tok || s == e || !vault_blank(*s)) {
-		snprintf(why, whylen, "expected \"VERSION BASE64KEY\"");
-		return -1;
-	}
-	if (v == 0 || v > VAULT_VERSION_MAX) {
-		snprintf(why, whylen, "key version must be 1..%d",
+	if (s == tok || s == e || !vault_blank(*s))
+		return vault_err(why, whylen, "expected \"VERSION BASE64KEY\"");
+	if (v == 0 || v > VAULT_VERSION_MAX)
+		return vault_err(why, whylen, "key version must be 1..%d",
 		    VAULT_VERSION_MAX);
-		return -1;
-	}
 	while (s < e && vault_blank(*s))
 		s++;
 	for (tok = s; s < e && !vault_blank(*s); s++)
 		continue;
 	if (s < e)
-		snprintf(why, whylen, "unexpected text after the key");
-	else if (s - tok > VAULT_B64_MAX)
-		snprintf(why, whylen, "key is longer than 32 bytes");
-	else if (sodium_base642bin(bin, sizeof(bin), tok, (size_t)(s - tok),
-	    NULL, &binlen, NULL, sodium_base64_VARIANT_ORIGINAL) != 0)
-		snprintf(why, whylen, "key is not valid base64");
-	else if (binlen != VAULT_KEY_BYTES)
-		snprintf(why, whylen, "key is %zu bytes, expected 32", binlen);
-	else {
+		return vault_err(why, whylen, "unexpected text after the key");
+	if (s - tok > VAULT_B64_MAX)
+		return vault_err(why, whylen, "key is longer than 32 bytes");
+	rc = sodium_base642bin(bin, sizeof(bin), tok, (size_t)(s - tok), NULL,
+	    &binlen, NULL, sodium_base64_VARIANT_ORIGINAL);
+	if (rc == 0 && binlen == VAULT_KEY_BYTES)
 		memcpy(key, bin, VAULT_KEY_BYTES);
-		*ver = (uint32_t)v;
-		rc = 1;
-	}
 	sodium_memzero(bin, sizeof(bin));
-	return rc;
+	if (rc != 0)
+		return vault_err(why, whylen, "key is not valid base64");
+	if (binlen != VAULT_KEY_BYTES)
+		return vault_err(why, whylen, "key is %zu bytes, expected 32",
+		    binlen);
+	*ver = (uint32_t)v;
+	return 1;
 }
 
 /* Parses a whole ring; errors are "FILE:LINE: reason". */
 static struct vault *
-vault_parse(const char *path, const char *text, size_t len, char *err,
-    size_t errlen)
+vault_parse(const char *path, const char *text, size_t len, int empty_ok,
+    char *err, size_t errlen)
 {
 	struct vault	*v;
 	const char	*p, *nl, *end = text + len;
 	char		 why[128];
 	size_t		 lineno, maxkeys = 1;
-	uint32_t	 ver;
+	uint32_t	 ver = 0;
 	int		 rc;
 
 	for (p = text; (nl = memchr(p, '\n', (size_t)(end - p))) != NULL;
@@ -157,7 +150,7 @@ vault_parse(const char *path, const char *text, size_t len, char *err,
 		vault_err(err, errlen, "%s: out of memory", path);
 		goto fail;
 	}
-	for (lineno = 1, p = text; p < end; lineno++) {
+	for (lineno = 1, p = text; p < end; lineno++, p = nl ? nl + 1 : end) {
 		nl = memchr(p, '\n', (size_t)(end - p));
 		rc = vault_parse_line(p, (size_t)((nl ? nl : end) - p), &ver,
 		    v->keys + v->n * VAULT_KEY_BYTES, why, sizeof(why));
@@ -165,19 +158,18 @@ vault_parse(const char *path, const char *text, size_t len, char *err,
 			vault_err(err, errlen, "%s:%zu: %s", path, lineno, why);
 			goto fail;
 		}
-		if (rc == 1 && v->n > 0 && ver <= v->vers[v->n - 1]) {
+		if (rc == 0)
+			continue;
+		if (v->n > 0 && ver <= v->vers[v->n - 1]) {
 			vault_err(err, errlen, "%s:%zu: key version %" PRIu32
 			    " after version %" PRIu32 "; versions must strictly "
 			    "increase", path, lineno, ver, v->vers[v->n - 1]);
 			goto fail;
 		}
-		if (rc == 1) {
-			v->line[v->n] = (size_t)(p - text);
-			v->vers[v->n++] = ver;
-		}
-		p = nl ? nl + 1 : end;
+		v->line[v->n] = (size_t)(p - text);
+		v->vers[v->n++] = ver;
 	}
-	if (v->n == 0) {
+	if (v->n == 0 && !empty_ok) {
 		vault_err(err, errlen, "%s: the key ring holds no keys", path);
 		goto fail;
 	}
@@ -190,63 +182,52 @@ fail:
 }
 
 /*
- * Reads and parses the ring open on fd, after checking it is a regular
- * file that neither group nor others may touch: the ring is as secret as
- * every token it protects, and checking the descriptor means the file
- * checked is the file read. With textp, the text is handed over too
- * (sodium_malloc'd: sodium_free it), with room to append one key line.
+ * Reads and parses the ring open on fd. It must be a file that neither
+ * group nor others may touch: it is as secret as every token it protects.
+ * *textp (sodium_free it) has room to append one key line.
  */
-static struct vault *
-vault_load(const char *path, int fd, char **textp, size_t *lenp, char *err,
-    size_t errlen)
+static int
+vault_load(const char *path, int fd, int empty_ok, struct vault **vp,
+    char **textp, size_t *lenp, char *err, size_t errlen)
 {
 	struct stat	 st;
-	struct vault	*v = NULL;
-	char		*text = NULL;
+	char		*text;
 	size_t		 len = 0;
-	ssize_t		 n;
+	ssize_t		 n = 0;
 
 	if (fstat(fd, &st) == -1)
-		goto syserr;
-	if (!S_ISREG(st.st_mode) || st.st_size > VAULT_RING_MAX) {
-		vault_err(err, errlen, "%s: not a key ring (a regular file of "
-		    "at most %d bytes)", path, VAULT_RING_MAX);
-		return NULL;
-	}
-	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-		vault_err(err, errlen, "%s: mode %04o lets group or others "
-		    "access the key ring; it must be 0600", path,
+		return vault_err(err, errlen, "%s: %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode) || st.st_size > VAULT_RING_MAX)
+		return vault_err(err, errlen, "%s: not a key ring (a regular "
+		    "file of at most %d bytes)", path, VAULT_RING_MAX);
+	if (st.st_mode & (S_IRWXG | S_IRWXO))
+		return vault_err(err, errlen, "%s: mode %04o lets group or "
+		    "others access the key ring; it must be 0600", path,
 		    (unsigned int)(st.st_mode & 07777));
-		return NULL;
-	}
 	if ((text = sodium_malloc((size_t)st.st_size + 1 + VAULT_LINE_MAX)) ==
 	    NULL)
-		goto syserr;
-	while (len < (size_t)st.st_size && (n = read(fd, text + len,
-	    (size_t)st.st_size - len)) != 0) {
-		if (n == -1 && errno != EINTR)
-			goto syserr;
-		if (n > 0)
-			len += (size_t)n;
-	}
-	if ((v = vault_parse(path, text, len, err, errlen)) != NULL &&
-	    textp != NULL) {
+		return vault_err(err, errlen, "%s: out of memory", path);
+	while (len < (size_t)st.st_size && ((n = read(fd, text + len,
+	    (size_t)st.st_size - len)) > 0 || (n == -1 && errno == EINTR)))
+		len += n > 0 ? (size_t)n : 0;
+	if (n == -1)
+		vault_err(err, errlen, "%s: %s", path, strerror(errno));
+	else if ((*vp = vault_parse(path, text, len, empty_ok, err,
+	    errlen)) != NULL) {
 		*textp = text;
 		*lenp = len;
-		text = NULL;
+		return 0;
 	}
 	sodium_free(text);
-	return v;
-syserr:
-	vault_err(err, errlen, "%s: %s", path, strerror(errno));
-	sodium_free(text);
-	return NULL;
+	return -1;
 }
 
 struct vault *
 vault_open(const char *path, char *err, size_t errlen)
 {
 	struct vault	*v = NULL;
+	char		*text;
+	size_t		 len;
 	int		 fd;
 
 	if (vault_sodium_init() == -1)
@@ -254,7 +235,8 @@ vault_open(const char *path, char *err, size_t errlen)
 	else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		vault_err(err, errlen, "%s: %s", path, strerror(errno));
 	else {
-		v = vault_load(path, fd, NULL, NULL, err, errlen);
+		if (vault_load(path, fd, 0, &v, &text, &len, err, errlen) == 0)
+			sodium_free(text);
 		close(fd);
 	}
 	return v;
@@ -297,40 +279,47 @@ vault_has_version(const struct vault *v, uint32_t ver)
 }
 
 static int
-vault_kind_ok(uint64_t ws, const char *kind, char *err, size_t errlen)
+vault_kind(uint64_t ws, const char *kind, char *err, size_t errlen)
 {
 	if (kind != NULL && (strcmp(kind, VAULT_KIND_WABA) == 0 ||
 	    strcmp(kind, VAULT_KIND_CATALOG) == 0))
-		return 1;
-	vault_err(err, errlen, "workspace %" PRIu64 ": unknown token kind "
-	    "(expected \"%s\" or \"%s\")", ws, VAULT_KIND_WABA,
+		return 0;
+	return vault_err(err, errlen, "workspace %" PRIu64 ": unknown token "
+	    "kind (expected \"%s\" or \"%s\")", ws, VAULT_KIND_WABA,
 	    VAULT_KIND_CATALOG);
-	return 0;
 }
 
 /*
- * Derives the workspace's key from master into sub and writes the
- * associated data to ad, returning its length: 8-byte big-endian
- * workspace id, kind length and kind, 4-byte big-endian key version.
- * Fixed widths and the length prefix make the encoding unambiguous: no
- * two (workspace, kind, version) share it.
+ * Derives the workspace's key for version ver into sub and writes the
+ * associated data to ad: 8-byte big-endian workspace id, kind length and
+ * kind, 4-byte big-endian version. Fixed widths and the length prefix
+ * make it unambiguous: no two (workspace, kind, version) share it.
  */
-static size_t
-vault_bind(const unsigned char *master, uint64_t ws, const char *kind,
-    uint32_t ver, unsigned char *sub, unsigned char *ad)
+static int
+vault_bind(const struct vault *v, uint64_t ws, const char *kind, uint32_t ver,
+    unsigned char *sub, unsigned char *ad, size_t *adlen, char *err,
+    size_t errlen)
 {
-	size_t	 i, n = 0, klen = strlen(kind);
+	const unsigned char	*master;
+	size_t			 i, n = 0;
 
+	if (vault_kind(ws, kind, err, errlen) == -1)
+		return -1;
+	if ((master = vault_key(v, ver)) == NULL)
+		return vault_err(err, errlen, "workspace %" PRIu64 ": %s token "
+		    "needs key version %" PRIu32 ", which is not in the key "
+		    "ring", ws, kind, ver);
 	crypto_kdf_derive_from_key(sub, VAULT_KEY_BYTES, ws, VAULT_KDF_CTX,
 	    master);
 	for (i = 0; i < 8; i++)
 		ad[n++] = (unsigned char)(ws >> (56 - 8 * i));
-	ad[n++] = (unsigned char)klen;
-	memcpy(ad + n, kind, klen);
-	n += klen;
+	ad[n++] = (unsigned char)strlen(kind);
+	memcpy(ad + n, kind, strlen(kind));
+	n += strlen(kind);
 	for (i = 0; i < 4; i++)
 		ad[n++] = (unsigned char)(ver >> (24 - 8 * i));
-	return n;
+	*adlen = n;
+	return 0;
 }
 
 int
@@ -341,26 +330,26 @@ vault_encrypt(const struct vault *v, uint64_t workspace_id, const char *kind,
 	unsigned char		 ad[VAULT_AD_MAX], sub[VAULT_KEY_BYTES];
 	unsigned long long	 clen;
 	size_t			 adlen;
-	uint32_t		 ver = vault_current_version(v);
 
 	memset(out, 0, sizeof(*out));
-	if (!vault_kind_ok(workspace_id, kind, err, errlen))
-		return -1;
 	if ((plaintext == NULL && len > 0) ||
-	    len > crypto_aead_xchacha20poly1305_ietf_MESSAGEBYTES_MAX ||
-	    (out->ct = malloc(len + VAULT_ABYTES)) == NULL) {
-		vault_err(err, errlen, "workspace %" PRIu64 ": cannot encrypt "
-		    "a %s token of %zu bytes", workspace_id, kind, len);
+	    len > crypto_aead_xchacha20poly1305_ietf_MESSAGEBYTES_MAX)
+		return vault_err(err, errlen, "workspace %" PRIu64 ": cannot "
+		    "encrypt a token of %zu bytes", workspace_id, len);
+	out->key_version = vault_current_version(v);
+	if (vault_bind(v, workspace_id, kind, out->key_version, sub, ad,
+	    &adlen, err, errlen) == -1)
 		return -1;
+	if ((out->ct = malloc(len + VAULT_ABYTES)) == NULL) {
+		sodium_memzero(sub, sizeof(sub));
+		return vault_err(err, errlen, "out of memory");
 	}
 	/* 192-bit random nonces don't collide in practice: no nonce state. */
 	randombytes_buf(out->nonce, sizeof(out->nonce));
-	adlen = vault_bind(vault_key(v, ver), workspace_id, kind, ver, sub, ad);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(out->ct, &clen,
 	    (const unsigned char *)(plaintext ? plaintext : ""), len, ad, adlen,
 	    NULL, out->nonce, sub);
 	sodium_memzero(sub, sizeof(sub));
-	out->key_version = ver;
 	out->ctlen = (size_t)clen;
 	return 0;
 }
@@ -371,7 +360,6 @@ vault_decrypt(const struct vault *v, uint64_t workspace_id, const char *kind,
     size_t errlen)
 {
 	unsigned char		 ad[VAULT_AD_MAX], sub[VAULT_KEY_BYTES];
-	const unsigned char	*master;
 	unsigned long long	 mlen;
 	size_t			 adlen;
 	char			*p;
@@ -379,41 +367,30 @@ vault_decrypt(const struct vault *v, uint64_t workspace_id, const char *kind,
 
 	out->data = NULL;
 	out->len = 0;
-	if (!vault_kind_ok(workspace_id, kind, err, errlen))
+	if (vault_bind(v, workspace_id, kind, in->key_version, sub, ad, &adlen,
+	    err, errlen) == -1)
 		return -1;
-	if ((master = vault_key(v, in->key_version)) == NULL) {
-		vault_err(err, errlen, "workspace %" PRIu64 ": %s token needs "
-		    "key version %" PRIu32 ", which is not in the key ring",
-		    workspace_id, kind, in->key_version);
-		return -1;
-	}
-	if (in->ct == NULL || in->ctlen < VAULT_ABYTES) {
-		vault_err(err, errlen, "workspace %" PRIu64 ": %s token is "
+	if (in->ct == NULL || in->ctlen < VAULT_ABYTES)
+		rc = vault_err(err, errlen, "workspace %" PRIu64 ": %s token is "
 		    "truncated (%zu bytes)", workspace_id, kind,
 		    in->ct == NULL ? 0 : in->ctlen);
-		return -1;
-	}
-	if ((p = sodium_malloc(in->ctlen - VAULT_ABYTES + 1)) == NULL) {
-		vault_err(err, errlen, "workspace %" PRIu64 ": out of memory",
-		    workspace_id);
-		return -1;
-	}
-	adlen = vault_bind(master, workspace_id, kind, in->key_version, sub,
-	    ad);
-	rc = crypto_aead_xchacha20poly1305_ietf_decrypt((unsigned char *)p,
-	    &mlen, NULL, in->ct, in->ctlen, ad, adlen, in->nonce, sub);
-	sodium_memzero(sub, sizeof(sub));
-	if (rc != 0) {
+	else if ((p = sodium_malloc(in->ctlen - VAULT_ABYTES + 1)) == NULL)
+		rc = vault_err(err, errlen, "out of memory");
+	else if ((rc = crypto_aead_xchacha20poly1305_ietf_decrypt(
+	    (unsigned char *)p, &mlen, NULL, in->ct, in->ctlen, ad, adlen,
+	    in->nonce, sub)) != 0) {
 		sodium_free(p);
-		vault_err(err, errlen, "workspace %" PRIu64 ": %s token does not "
-		    "decrypt with key version %" PRIu32 " (tampered, moved, or "
-		    "wrong key ring)", workspace_id, kind, in->key_version);
-		return -1;
+		rc = vault_err(err, errlen, "workspace %" PRIu64 ": %s token "
+		    "does not decrypt with key version %" PRIu32 " (tampered, "
+		    "moved, or wrong key ring)", workspace_id, kind,
+		    in->key_version);
+	} else {
+		p[mlen] = '\0';
+		out->data = p;
+		out->len = (size_t)mlen;
 	}
-	p[mlen] = '\0';
-	out->data = p;
-	out->len = (size_t)mlen;
-	return 0;
+	sodium_memzero(sub, sizeof(sub));
+	return rc;
 }
 
 int
@@ -422,34 +399,27 @@ vault_reencrypt(const struct vault *v, uint64_t workspace_id, const char *kind,
     size_t errlen)
 {
 	struct vault_secret	 s;
-	struct vault_box	 b;
-	int			 rc = -1;
+	int			 rc;
 
-	memset(&b, 0, sizeof(b));
-	if (!vault_kind_ok(workspace_id, kind, err, errlen))
-		goto done;
-	if (in->key_version != vault_current_version(v)) {
-		if (vault_decrypt(v, workspace_id, kind, in, &s, err,
-		    errlen) == 0) {
+	memset(out, 0, sizeof(*out));
+	if (in->key_version != vault_current_version(v) || in->ct == NULL ||
+	    in->ctlen < VAULT_ABYTES) {
+		rc = vault_decrypt(v, workspace_id, kind, in, &s, err, errlen);
+		if (rc == 0)
 			rc = vault_encrypt(v, workspace_id, kind, s.data,
-			    s.len, &b, err, errlen);
-			vault_secret_free(&s);
-		}
-	} else if ((b.ct = malloc(in->ctlen ? in->ctlen : 1)) == NULL) {
-		vault_err(err, errlen, "workspace %" PRIu64 ": out of memory",
-		    workspace_id);
-	} else {
-		b.key_version = in->key_version;
-		memcpy(b.nonce, in->nonce, sizeof(b.nonce));
-		if ((b.ctlen = in->ctlen) > 0)
-			memcpy(b.ct, in->ct, in->ctlen);
-		rc = 0;
+			    s.len, out, err, errlen);
+		vault_secret_free(&s);
+		return rc;
 	}
-done:
-	/* Rotation may pass the row's box as both: keep it if this failed. */
-	if (rc == 0 || out != in)
-		*out = b;
-	return rc;
+	if (vault_kind(workspace_id, kind, err, errlen) == -1)
+		return -1;
+	if ((out->ct = malloc(in->ctlen)) == NULL)
+		return vault_err(err, errlen, "out of memory");
+	memcpy(out->ct, in->ct, in->ctlen);
+	memcpy(out->nonce, in->nonce, sizeof(out->nonce));
+	out->key_version = in->key_version;
+	out->ctlen = in->ctlen;
+	return 0;
 }
 
 void
@@ -464,39 +434,18 @@ vault_box_free(struct vault_box *b)
 void
 vault_secret_free(struct vault_secret *s)
 {
-	if (s == NULL)
+	if (s == NULL || s->data == NULL)
 		return;
-	if (s->data != NULL) {
-		sodium_memzero(s->data, s->len);
-		sodium_free(s->data);
-	}
+	sodium_memzero(s->data, s->len);
+	sodium_free(s->data);
 	s->data = NULL;
 	s->len = 0;
 }
 
-/* Writes a fresh key's ring line to out (VAULT_LINE_MAX bytes). */
-static size_t
-vault_keyline(char *out, uint32_t ver)
-{
-	unsigned char	 key[VAULT_KEY_BYTES];
-	char		 b64[VAULT_B64_LEN];
-	int		 n;
-
-	crypto_kdf_keygen(key);
-	sodium_bin2base64(b64, sizeof(b64), key, sizeof(key),
-	    sodium_base64_VARIANT_ORIGINAL);
-	n = snprintf(out, VAULT_LINE_MAX, "%" PRIu32 " %s\n", ver, b64);
-	sodium_memzero(key, sizeof(key));
-	sodium_memzero(b64, sizeof(b64));
-	return (size_t)n;
-}
-
 /*
- * Opens and locks the directory of the ring at real. The lock serializes
- * writers, so two rotations cannot each append "the next version" and
- * lose a key; it is on the directory because writers replace the ring by
- * rename. The descriptor also syncs the directory after a create or a
- * rename, which neither survives a crash without.
+ * Opens and locks the ring's directory: two rotations must not each add
+ * "the next version" and lose a key, and the ring itself is replaced by
+ * rename. The descriptor also syncs the directory after a rename.
  */
 static int
 vault_lockdir(const char *real)
@@ -515,11 +464,10 @@ vault_lockdir(const char *real)
 }
 
 /*
- * Writes the ring at real, in the directory open on dfd (path is the name
- * the operator gave). A new ring is created O_EXCL, mode 0600: overwriting
- * one makes every token stored with it unreadable. An existing ring is
- * replaced by a synced temporary file renamed over it, so a crash leaves
- * the old ring or the new, never half of one.
+ * Writes the ring at real (path is the operator's name for it). A new one
+ * is created O_EXCL, mode 0600: overwriting a ring loses every token. An
+ * old one is replaced by a synced temporary file renamed over it, so a
+ * crash leaves the old ring or the new, never half of one.
  */
 static int
 vault_write(const char *path, const char *real, int dfd, int create,
@@ -558,88 +506,93 @@ vault_write(const char *path, const char *real, int dfd, int create,
 		if (e != 0)
 			unlink(create ? real : tmp);
 	}
+	free(tmp);
 	if (e != 0)
-		vault_err(err, errlen, "%s: %s", path, e == EEXIST ?
+		return vault_err(err, errlen, "%s: %s", path, e == EEXIST ?
 		    "already exists; refusing to overwrite a key ring" :
 		    strerror(e));
-	free(tmp);
-	return e ? -1 : 0;
+	return 0;
 }
 
+/*
+ * Creates the ring with just its header, then adds version 1 as any
+ * other. A crash in between leaves a ring without keys, which vault_open
+ * refuses and vault_ring_add completes.
+ */
 int
 vault_ring_init(const char *path, char *err, size_t errlen)
 {
-	char	 text[sizeof(vault_ring_header) + VAULT_LINE_MAX];
-	size_t	 len = sizeof(vault_ring_header) - 1;
-	int	 dfd, rc = -1;
+	int	 dfd, rc;
 
-	if (vault_sodium_init() == -1 || (dfd = vault_lockdir(path)) == -1) {
-		vault_err(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	memcpy(text, vault_ring_header, len);
-	len += vault_keyline(text + len, 1);
-	rc = vault_write(path, path, dfd, 1, text, len, err, errlen);
-	sodium_memzero(text, sizeof(text));
+	if (vault_sodium_init() == -1 || (dfd = vault_lockdir(path)) == -1)
+		return vault_err(err, errlen, "%s: %s", path, strerror(errno));
+	rc = vault_write(path, path, dfd, 1, vault_ring_header,
+	    sizeof(vault_ring_header) - 1, err, errlen);
 	close(dfd);
+	if (rc == 0 && (rc = vault_ring_add(path, NULL, err, errlen)) == -1)
+		unlink(path);
 	return rc;
 }
 
 /*
- * Rewrites the ring with a new version appended (add) or without version
- * ver; comments and other lines stay byte for byte. Symlinks are resolved
- * so the rename replaces the ring, not the link.
+ * Appends a new version (add) or removes version ver, editing the ring's
+ * text in place (vault_load left room for a line) so that comments and
+ * other lines stay byte for byte. Symlinks are resolved so the rename
+ * replaces the ring, not the link.
  */
 static int
 vault_ring_edit(const char *path, int add, uint32_t ver, uint32_t *newver,
     char *err, size_t errlen)
 {
 	struct vault	*v = NULL;
+	unsigned char	 key[VAULT_KEY_BYTES];
 	const char	*nl;
-	char		*real, *text = NULL;
+	char		 b64[VAULT_LINE_MAX], *real, *text = NULL;
 	size_t		 len, i, end;
 	int		 dfd = -1, fd = -1, rc = -1;
 
 	if (vault_sodium_init() == -1 ||
-	    (real = realpath(path, NULL)) == NULL) {
-		vault_err(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
+	    (real = realpath(path, NULL)) == NULL)
+		return vault_err(err, errlen, "%s: %s", path, strerror(errno));
 	if ((dfd = vault_lockdir(real)) == -1 ||
 	    (fd = open(real, O_RDONLY | O_CLOEXEC)) == -1) {
 		vault_err(err, errlen, "%s: %s", path, strerror(errno));
 		goto done;
 	}
-	if ((v = vault_load(path, fd, &text, &len, err, errlen)) == NULL)
+	if (vault_load(path, fd, add, &v, &text, &len, err, errlen) == -1)
 		goto done;
 	for (i = 0; i < v->n && v->vers[i] != ver; i++)
 		continue;
-	if (add && (ver = vault_current_version(v)) >= VAULT_VERSION_MAX) {
+	if (add && (ver = (v->n ? vault_current_version(v) : 0) + 1) >
+	    VAULT_VERSION_MAX)
 		vault_err(err, errlen, "%s: key version %d is the last possible",
 		    path, VAULT_VERSION_MAX);
-		goto done;
-	} else if (!add && i >= v->n - 1) {
+	else if (!add && i + 1 >= v->n)
 		vault_err(err, errlen, "%s: key version %" PRIu32 " %s", path,
 		    ver, i == v->n ? "is not in the key ring" : "is the current "
 		    "key and cannot be dropped");
-		goto done;
-	}
-	if (add) {
-		if (len > 0 && text[len - 1] != '\n')
+	else {
+		if (add && len > 0 && text[len - 1] != '\n')
 			text[len++] = '\n';
-		len += vault_keyline(text + len, ++ver);
-	} else {
-		nl = memchr(text + v->line[i], '\n', len - v->line[i]);
-		end = nl ? (size_t)(nl - text) + 1 : len;
-		memmove(text + v->line[i], text + end, len - end);
-		len -= end - v->line[i];
+		if (add) {
+			crypto_kdf_keygen(key);
+			sodium_bin2base64(b64, sizeof(b64), key, sizeof(key),
+			    sodium_base64_VARIANT_ORIGINAL);
+			len += (size_t)snprintf(text + len, VAULT_LINE_MAX,
+			    "%" PRIu32 " %s\n", ver, b64);
+		} else {
+			nl = memchr(text + v->line[i], '\n', len - v->line[i]);
+			end = nl ? (size_t)(nl - text) + 1 : len;
+			memmove(text + v->line[i], text + end, len - end);
+			len -= end - v->line[i];
+		}
+		rc = vault_write(path, real, dfd, 0, text, len, err, errlen);
 	}
-	if (vault_write(path, real, dfd, 0, text, len, err, errlen) == -1)
-		goto done;
-	if (newver != NULL)
+	if (rc == 0 && newver != NULL)
 		*newver = ver;
-	rc = 0;
 done:
+	sodium_memzero(key, sizeof(key));
+	sodium_memzero(b64, sizeof(b64));
 	sodium_free(text);
 	vault_close(v);
 	if (fd != -1)

@@ -1,0 +1,52 @@
+"""A running stack per test class: MariaDB, the pool, lighttpd (and the
+Meta sandbox when a class asks for it)."""
+import os
+import shutil
+import unittest
+
+from stack import ROOT, Stack
+
+OUT = os.path.join(ROOT, "tests", "out")
+
+
+class StackCase(unittest.TestCase):
+    workers = 3
+    sandbox = False
+    spawn = False        # lighttpd spawns the workers itself
+    config = {}
+    admin_setup = True   # keys init + migrate when the admin tool exists
+
+    @classmethod
+    def setUpClass(cls):
+        run = os.path.join(OUT, "run", cls.__module__ + "." + cls.__name__)
+        shutil.rmtree(run, ignore_errors=True)
+        cls.st = Stack(run, workers=cls.workers)
+        try:
+            cls.st.write_config(**cls.config)
+            cls.st.start_mariadb()
+            if cls.sandbox:
+                cls.st.start_sandbox()
+                cls.st.write_config()
+            if cls.admin_setup and os.path.exists(
+                    os.path.join(ROOT, "waba-connect-admin")):
+                cls.st.admin("keys", "init")
+                cls.st.admin("migrate")
+            cls.setUpStack()
+            if not cls.spawn:
+                cls.st.start_pool()
+            cls.st.start_lighttpd(spawn=cls.spawn)
+        except BaseException:
+            cls.st.close()
+            raise
+
+    @classmethod
+    def setUpStack(cls):
+        """Hook: workspaces, users... before the pool starts."""
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.st.close()
+
+    @property
+    def port(self):
+        return self.st.port
