@@ -84,11 +84,14 @@ class Stack:
         fresh = not os.path.isdir(os.path.join(data, "mysql"))
         if fresh:
             os.makedirs(data, exist_ok=True)
-            subprocess.run(["mariadb-install-db", "--no-defaults",
-                            "--datadir=" + data, "--user=root",
-                            "--auth-root-authentication-method=socket",
-                            "--skip-test-db"], check=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            r = subprocess.run(["mariadb-install-db", "--no-defaults",
+                                "--datadir=" + data, "--user=root",
+                                "--auth-root-authentication-method=socket",
+                                "--skip-test-db"], capture_output=True,
+                               text=True)
+            if r.returncode != 0:
+                raise RuntimeError("mariadb-install-db failed:\n" +
+                                   r.stdout[-2000:] + r.stderr[-2000:])
         self._spawn("mariadb", ["mariadbd", "--no-defaults", "--user=root",
                                 "--datadir=" + data,
                                 "--socket=" + self.db_socket,

@@ -8,11 +8,15 @@
 #include "app.h"
 #include "config.h"
 #include "db.h"
+#include "graph.h"
 #include "handlers/handlers.h"
 #include "log.h"
 #include "request.h"
 #include "response.h"
 #include "router.h"
+#include "session.h"
+#include "store/tenants.h"
+#include "vault.h"
 #include "template.h"
 #include "view.h"
 
@@ -20,7 +24,79 @@
 static const struct route routes[] = {
 	{ REQ_GET, "/healthz", h_healthz, 0 },
 	{ REQ_GET, "/login", h_login_get, 0 },
+	{ REQ_POST, "/login", h_login_post, 0 },
+	{ REQ_POST, "/logout", h_logout, ROUTE_SESSION },
+	{ REQ_GET, "/w/{slug}/settings/whatsapp", h_settings, ROUTE_SESSION },
+	{ REQ_POST, "/w/{slug}/settings/whatsapp/connect", h_connect,
+	    ROUTE_SESSION },
+	{ REQ_GET, "/oauth/meta/callback", h_oauth_callback, ROUTE_SESSION },
+	{ REQ_GET, "/w/{slug}/settings/whatsapp/phone-numbers", h_phones_get,
+	    ROUTE_SESSION },
+	{ REQ_POST, "/w/{slug}/settings/whatsapp/phone-numbers", h_phones_post,
+	    ROUTE_SESSION },
+	{ REQ_POST, "/w/{slug}/settings/whatsapp/catalog", h_catalog,
+	    ROUTE_SESSION },
+	{ REQ_POST, "/w/{slug}/settings/whatsapp/catalog/disconnect",
+	    h_catalog_disconnect, ROUTE_SESSION },
+	{ REQ_POST, "/w/{slug}/settings/whatsapp/verify", h_verify,
+	    ROUTE_SESSION },
+	{ REQ_POST, "/w/{slug}/settings/whatsapp/test-message", h_test_message,
+	    ROUTE_SESSION },
+	{ REQ_POST, "/w/{slug}/settings/whatsapp/disconnect", h_disconnect,
+	    ROUTE_SESSION },
+	{ REQ_GET, "/webhooks/meta", h_webhook_verify, 0 },
+	{ REQ_POST, "/webhooks/meta", h_webhook_event, ROUTE_RAW_BODY },
 };
+
+/*
+ * The gate in front of every signed-in route, in this order: a session
+ * (else 303 to sign-in), membership of the {slug} workspace (else 404,
+ * which does not confirm the workspace exists), and for POST the
+ * session's CSRF token (else 403, before the handler changes anything).
+ * Returns 0 to go on to the handler, 1 when resp already holds the answer.
+ */
+static int
+app_gate(struct ctx *c, const struct route *rt)
+{
+	char		 loc[300];
+	enum store_rc	 rc;
+
+	rc = session_load(c);
+	if (rc == STORE_NOTFOUND) {
+		snprintf(loc, sizeof(loc), "%s/login", c->app->mount);
+		resp_redirect(c->resp, 303, loc);
+		return 1;
+	}
+	if (rc != STORE_OK)
+		goto unavailable;
+	if (strstr(rt->pattern, "{slug}") != NULL) {
+		rc = tenants_workspace_by_slug(c->app->db, c->req->slug, &c->ws);
+		if (rc == STORE_OK)
+			rc = tenants_is_member(c->app->db, c->sess.user_id,
+			    c->ws.id);
+		if (rc == STORE_NOTFOUND) {
+			view_error(c, 404, "There is nothing at this address. "
+			    "Check the link, or go back to your workspace "
+			    "settings.");
+			return 1;
+		}
+		if (rc != STORE_OK)
+			goto unavailable;
+		c->has_ws = 1;
+	}
+	if (c->req->method == REQ_POST && !session_csrf_ok(c,
+	    kv_get(&c->req->form, "csrf_token"))) {
+		view_error(c, 403, "This form has expired or did not come from "
+		    "this site, so nothing was changed. Reload the page and "
+		    "try again.");
+		return 1;
+	}
+	return 0;
+unavailable:
+	view_error(c, 503, "The database is not answering. Please try again "
+	    "in a moment.");
+	return 1;
+}
 
 /* The path part of base_url is where the web server mounts us. */
 static int
@@ -64,6 +140,13 @@ app_init(struct app *a, struct config *cfg, char *err, size_t errlen)
 		    cfg->template_dir);
 		goto fail;
 	}
+	/* The key ring is checked (mode 0600, well-formed) at start-up. */
+	if ((a->vault = vault_open(cfg->key_ring_file, err, errlen)) == NULL)
+		goto fail;
+	if ((a->graph = graph_new(cfg)) == NULL) {
+		snprintf(err, errlen, "cannot set up the Meta Graph client");
+		goto fail;
+	}
 	if ((a->db = db_new(cfg)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -82,6 +165,10 @@ app_free(struct app *a)
 {
 	tmpl_free(a->tmpl);
 	db_free(a->db);
+	vault_close(a->vault);
+	graph_free(a->graph);
+	a->vault = NULL;
+	a->graph = NULL;
 	a->tmpl = NULL;
 	a->db = NULL;
 }
@@ -97,6 +184,7 @@ app_handle(struct app *a, FCGX_Request *f)
 	int		 status, allowed;
 
 	resp_init(&resp);
+	memset(&c, 0, sizeof(c));
 	c.app = a;
 	c.req = &req;
 	c.resp = &resp;
@@ -136,6 +224,8 @@ app_handle(struct app *a, FCGX_Request *f)
 		view_error(&c, status, why);
 		goto send;
 	}
+	if ((rt->flags & ROUTE_SESSION) && app_gate(&c, rt) != 0)
+		goto send;
 	if (rt->fn(&c) == -1) {
 		log_err("%s %s: handler failed", req.method_str, req.path);
 		view_error(&c, 500, "Please try again in a moment.");

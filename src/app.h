@@ -6,11 +6,17 @@
 #ifndef WABA_APP_H
 #define WABA_APP_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include "store/sessions.h"
+#include "store/tenants.h"
 
 struct config;
 struct tmpl_set;
 struct db;
+struct vault;
+struct graph;
 struct req;
 struct resp;
 struct json_object;
@@ -20,6 +26,8 @@ struct app {
 	struct config	*cfg;
 	struct tmpl_set	*tmpl;
 	struct db	*db;
+	struct vault	*vault;	/* key ring, opened at start-up */
+	struct graph	*graph;	/* Meta Graph client: one curl handle */
 	char		 mount[256];	/* path of server.base_url, "" for / */
 };
 
@@ -28,6 +36,12 @@ struct ctx {
 	struct app	*app;
 	struct req	*req;
 	struct resp	*resp;
+	/* Filled by the dispatcher for routes that need them. */
+	int		 has_sess;
+	struct session_row sess;
+	unsigned char	 sess_hash[SESSION_HASH_BYTES];
+	int		 has_ws;
+	struct workspace ws;
 };
 
 /*

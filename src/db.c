@@ -161,3 +161,9 @@ db_ping(struct db *db, char *err, size_t errlen)
 	}
 	return -1;
 }
+
+const struct config *
+db_config(const struct db *db)
+{
+	return db->cfg;
+}

@@ -34,6 +34,8 @@ MYSQL		*db_conn(struct db *, const struct db_server *, char *err,
 void		 db_drop(struct db *, MYSQL *);
 /* 1 when the last error on my means the server went away. */
 int		 db_is_gone(MYSQL *);
+/* The config the connections were opened with. */
+const struct config *db_config(const struct db *);
 /* Pings the control server, reconnecting once; 0 when it answers. */
 int		 db_ping(struct db *, char *err, size_t errlen);
 

@@ -41,15 +41,15 @@ _Static_assert(crypto_kdf_KEYBYTES == VAULT_KEY_BYTES &&
 
 struct vault {
 	size_t		 n;
-	uint32_t	*vers;	/* strictly increasing; vers[n - 1] is current */
+	uint32_t	*vers;	/* strictly increasing; the last is current */
 	size_t		*line;	/* where each key's line starts in the ring */
-	unsigned char	*keys;	/* n keys, sodium_malloc'd, read-only once open */
+	unsigned char	*keys;	/* sodium_malloc'd, read-only once open */
 };
 
 static const char vault_ring_header[] =
-    "# waba-connect key ring: \"VERSION BASE64KEY\" lines; the highest version\n"
-    "# encrypts new tokens. Keep it mode 0600 and backed up: without it no\n"
-    "# stored token can be decrypted.\n";
+    "# waba-connect key ring: \"VERSION BASE64KEY\" lines; the highest\n"
+    "# version encrypts new tokens. Keep it mode 0600 and backed up:\n"
+    "# without it no stored token can be decrypted.\n";
 
 /* Always -1, so that failing reads "return vault_err(...)". */
 static int __attribute__((format(printf, 3, 4)))
@@ -79,12 +79,12 @@ vault_blank(char c)
 }
 
 /*
- * Parses one line of n bytes into *ver and key: 1 for a key line, 0 for a
- * blank or comment, -1 with a reason that never quotes the line (a key).
+ * Parses one line of n bytes into *ver (> prev) and key: 1 for a key line,
+ * 0 for a blank or comment, -1 with a reason that never quotes the line.
  */
 static int
-vault_parse_line(const char *s, size_t n, uint32_t *ver, unsigned char *key,
-    char *why, size_t whylen)
+vault_parse_line(const char *s, size_t n, uint32_t prev, uint32_t *ver,
+    unsigned char *key, char *why, size_t whylen)
 {
 	unsigned char	 bin[VAULT_B64_MAX / 4 * 3];
 	const char	*e = s + n, *tok;
@@ -103,13 +103,15 @@ vault_parse_line(const char *s, size_t n, uint32_t *ver, unsigned char *key,
 			v = v * 10 + (unsigned long)(*s - '0');
 	if (s == tok || s == e || !vault_blank(*s))
 		return vault_err(why, whylen, "expected \"VERSION BASE64KEY\"");
-	if (v == 0 || v > VAULT_VERSION_MAX)
-		return vault_err(why, whylen, "key version must be 1..%d",
+	if (v <= prev || v > VAULT_VERSION_MAX)
+		return vault_err(why, whylen, "key version must be %" PRIu32
+		    "..%d (versions strictly increase)", prev + 1,
 		    VAULT_VERSION_MAX);
 	while (s < e && vault_blank(*s))
 		s++;
-	for (tok = s; s < e && !vault_blank(*s); s++)
-		continue;
+	tok = s;
+	while (s < e && !vault_blank(*s))
+		s++;
 	if (s < e)
 		return vault_err(why, whylen, "unexpected text after the key");
 	if (s - tok > VAULT_B64_MAX)
@@ -128,20 +130,57 @@ vault_parse_line(const char *s, size_t n, uint32_t *ver, unsigned char *key,
 	return 1;
 }
 
-/* Parses a whole ring; errors are "FILE:LINE: reason". */
+/*
+ * Reads and parses the ring at real (path is the operator's name for it);
+ * a bad line is reported as "FILE:LINE: reason". Neither group nor others
+ * may touch the ring: it is as secret as every token it protects, and
+ * fstat checks the very file read. With textp, for editing, an empty
+ * ring is fine and the text is handed over (sodium_free it) with room to
+ * append a key line.
+ */
 static struct vault *
-vault_parse(const char *path, const char *text, size_t len, int empty_ok,
+vault_load(const char *path, const char *real, char **textp, size_t *lenp,
     char *err, size_t errlen)
 {
-	struct vault	*v;
-	const char	*p, *nl, *end = text + len;
-	char		 why[128];
-	size_t		 lineno, maxkeys = 1;
+	struct stat	 st;
+	struct vault	*v = NULL;
+	const char	*p, *nl, *end;
+	char		*text = NULL, why[128];
+	size_t		 len = 0, lineno, maxkeys = 1;
+	ssize_t		 n = 0;
 	uint32_t	 ver = 0;
-	int		 rc;
+	int		 fd, rc;
 
-	for (p = text; (nl = memchr(p, '\n', (size_t)(end - p))) != NULL;
-	    p = nl + 1)
+	if (vault_sodium_init() == -1 ||
+	    (fd = open(real, O_RDONLY | O_CLOEXEC)) == -1) {
+		vault_err(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1)
+		vault_err(err, errlen, "%s: %s", path, strerror(errno));
+	else if (!S_ISREG(st.st_mode) || st.st_size > VAULT_RING_MAX)
+		vault_err(err, errlen, "%s: not a key ring (a regular file of "
+		    "at most %d bytes)", path, VAULT_RING_MAX);
+	else if (st.st_mode & (S_IRWXG | S_IRWXO))
+		vault_err(err, errlen, "%s: mode %04o lets group or others "
+		    "access the key ring; it must be 0600", path,
+		    (unsigned int)(st.st_mode & 07777));
+	else if ((text = sodium_malloc((size_t)st.st_size + 1 +
+	    VAULT_LINE_MAX)) == NULL)
+		vault_err(err, errlen, "%s: out of memory", path);
+	else
+		while (len < (size_t)st.st_size && ((n = read(fd, text + len,
+		    (size_t)st.st_size - len)) > 0 || (n == -1 &&
+		    errno == EINTR)))
+			len += n > 0 ? (size_t)n : 0;
+	if (text != NULL && n == -1)
+		vault_err(err, errlen, "%s: %s", path, strerror(errno));
+	close(fd);
+	if (text == NULL || n == -1)
+		goto fail;
+
+	for (p = text, end = text + len; (nl = memchr(p, '\n',
+	    (size_t)(end - p))) != NULL; p = nl + 1)
 		maxkeys++;
 	if ((v = calloc(1, sizeof(*v))) == NULL ||
 	    (v->vers = calloc(maxkeys, sizeof(*v->vers))) == NULL ||
@@ -152,94 +191,41 @@ vault_parse(const char *path, const char *text, size_t len, int empty_ok,
 	}
 	for (lineno = 1, p = text; p < end; lineno++, p = nl ? nl + 1 : end) {
 		nl = memchr(p, '\n', (size_t)(end - p));
-		rc = vault_parse_line(p, (size_t)((nl ? nl : end) - p), &ver,
+		rc = vault_parse_line(p, (size_t)((nl ? nl : end) - p),
+		    v->n ? v->vers[v->n - 1] : 0, &ver,
 		    v->keys + v->n * VAULT_KEY_BYTES, why, sizeof(why));
 		if (rc == -1) {
 			vault_err(err, errlen, "%s:%zu: %s", path, lineno, why);
 			goto fail;
 		}
-		if (rc == 0)
-			continue;
-		if (v->n > 0 && ver <= v->vers[v->n - 1]) {
-			vault_err(err, errlen, "%s:%zu: key version %" PRIu32
-			    " after version %" PRIu32 "; versions must strictly "
-			    "increase", path, lineno, ver, v->vers[v->n - 1]);
-			goto fail;
+		if (rc == 1) {
+			v->line[v->n] = (size_t)(p - text);
+			v->vers[v->n++] = ver;
 		}
-		v->line[v->n] = (size_t)(p - text);
-		v->vers[v->n++] = ver;
 	}
-	if (v->n == 0 && !empty_ok) {
+	if (v->n == 0 && textp == NULL) {
 		vault_err(err, errlen, "%s: the key ring holds no keys", path);
 		goto fail;
 	}
-	/* Nothing writes keys while open: a stray write faults, not corrupts. */
+	/* Nothing writes keys while open: stray writes fault, not corrupt. */
 	sodium_mprotect_readonly(v->keys);
-	return v;
-fail:
-	vault_close(v);
-	return NULL;
-}
-
-/*
- * Reads and parses the ring open on fd. It must be a file that neither
- * group nor others may touch: it is as secret as every token it protects.
- * *textp (sodium_free it) has room to append one key line.
- */
-static int
-vault_load(const char *path, int fd, int empty_ok, struct vault **vp,
-    char **textp, size_t *lenp, char *err, size_t errlen)
-{
-	struct stat	 st;
-	char		*text;
-	size_t		 len = 0;
-	ssize_t		 n = 0;
-
-	if (fstat(fd, &st) == -1)
-		return vault_err(err, errlen, "%s: %s", path, strerror(errno));
-	if (!S_ISREG(st.st_mode) || st.st_size > VAULT_RING_MAX)
-		return vault_err(err, errlen, "%s: not a key ring (a regular "
-		    "file of at most %d bytes)", path, VAULT_RING_MAX);
-	if (st.st_mode & (S_IRWXG | S_IRWXO))
-		return vault_err(err, errlen, "%s: mode %04o lets group or "
-		    "others access the key ring; it must be 0600", path,
-		    (unsigned int)(st.st_mode & 07777));
-	if ((text = sodium_malloc((size_t)st.st_size + 1 + VAULT_LINE_MAX)) ==
-	    NULL)
-		return vault_err(err, errlen, "%s: out of memory", path);
-	while (len < (size_t)st.st_size && ((n = read(fd, text + len,
-	    (size_t)st.st_size - len)) > 0 || (n == -1 && errno == EINTR)))
-		len += n > 0 ? (size_t)n : 0;
-	if (n == -1)
-		vault_err(err, errlen, "%s: %s", path, strerror(errno));
-	else if ((*vp = vault_parse(path, text, len, empty_ok, err,
-	    errlen)) != NULL) {
+	if (textp != NULL) {
 		*textp = text;
 		*lenp = len;
-		return 0;
+		text = NULL;
 	}
 	sodium_free(text);
-	return -1;
+	return v;
+fail:
+	sodium_free(text);
+	vault_close(v);
+	return NULL;
 }
 
 struct vault *
 vault_open(const char *path, char *err, size_t errlen)
 {
-	struct vault	*v = NULL;
-	char		*text;
-	size_t		 len;
-	int		 fd;
-
-	if (vault_sodium_init() == -1)
-		vault_err(err, errlen, "libsodium failed to initialize");
-	else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		vault_err(err, errlen, "%s: %s", path, strerror(errno));
-	else {
-		if (vault_load(path, fd, 0, &v, &text, &len, err, errlen) == 0)
-			sodium_free(text);
-		close(fd);
-	}
-	return v;
+	return vault_load(path, path, NULL, NULL, err, errlen);
 }
 
 void
@@ -278,22 +264,11 @@ vault_has_version(const struct vault *v, uint32_t ver)
 	return vault_key(v, ver) != NULL;
 }
 
-static int
-vault_kind(uint64_t ws, const char *kind, char *err, size_t errlen)
-{
-	if (kind != NULL && (strcmp(kind, VAULT_KIND_WABA) == 0 ||
-	    strcmp(kind, VAULT_KIND_CATALOG) == 0))
-		return 0;
-	return vault_err(err, errlen, "workspace %" PRIu64 ": unknown token "
-	    "kind (expected \"%s\" or \"%s\")", ws, VAULT_KIND_WABA,
-	    VAULT_KIND_CATALOG);
-}
-
 /*
- * Derives the workspace's key for version ver into sub and writes the
- * associated data to ad: 8-byte big-endian workspace id, kind length and
- * kind, 4-byte big-endian version. Fixed widths and the length prefix
- * make it unambiguous: no two (workspace, kind, version) share it.
+ * Checks kind, derives the workspace's key for version ver into sub and
+ * writes the associated data to ad: 8-byte big-endian workspace id, kind
+ * length and kind, 4-byte big-endian version. Fixed widths and the length
+ * prefix make it unambiguous: no two (workspace, kind, version) share it.
  */
 static int
 vault_bind(const struct vault *v, uint64_t ws, const char *kind, uint32_t ver,
@@ -303,8 +278,11 @@ vault_bind(const struct vault *v, uint64_t ws, const char *kind, uint32_t ver,
 	const unsigned char	*master;
 	size_t			 i, n = 0;
 
-	if (vault_kind(ws, kind, err, errlen) == -1)
-		return -1;
+	if (kind == NULL || (strcmp(kind, VAULT_KIND_WABA) != 0 &&
+	    strcmp(kind, VAULT_KIND_CATALOG) != 0))
+		return vault_err(err, errlen, "workspace %" PRIu64 ": unknown "
+		    "token kind (expected \"%s\" or \"%s\")", ws,
+		    VAULT_KIND_WABA, VAULT_KIND_CATALOG);
 	if ((master = vault_key(v, ver)) == NULL)
 		return vault_err(err, errlen, "workspace %" PRIu64 ": %s token "
 		    "needs key version %" PRIu32 ", which is not in the key "
@@ -333,16 +311,15 @@ vault_encrypt(const struct vault *v, uint64_t workspace_id, const char *kind,
 
 	memset(out, 0, sizeof(*out));
 	if ((plaintext == NULL && len > 0) ||
-	    len > crypto_aead_xchacha20poly1305_ietf_MESSAGEBYTES_MAX)
+	    len > crypto_aead_xchacha20poly1305_ietf_MESSAGEBYTES_MAX ||
+	    (out->ct = malloc(len + VAULT_ABYTES)) == NULL)
 		return vault_err(err, errlen, "workspace %" PRIu64 ": cannot "
 		    "encrypt a token of %zu bytes", workspace_id, len);
 	out->key_version = vault_current_version(v);
 	if (vault_bind(v, workspace_id, kind, out->key_version, sub, ad,
-	    &adlen, err, errlen) == -1)
+	    &adlen, err, errlen) == -1) {
+		vault_box_free(out);
 		return -1;
-	if ((out->ct = malloc(len + VAULT_ABYTES)) == NULL) {
-		sodium_memzero(sub, sizeof(sub));
-		return vault_err(err, errlen, "out of memory");
 	}
 	/* 192-bit random nonces don't collide in practice: no nonce state. */
 	randombytes_buf(out->nonce, sizeof(out->nonce));
@@ -371,8 +348,8 @@ vault_decrypt(const struct vault *v, uint64_t workspace_id, const char *kind,
 	    err, errlen) == -1)
 		return -1;
 	if (in->ct == NULL || in->ctlen < VAULT_ABYTES)
-		rc = vault_err(err, errlen, "workspace %" PRIu64 ": %s token is "
-		    "truncated (%zu bytes)", workspace_id, kind,
+		rc = vault_err(err, errlen, "workspace %" PRIu64 ": %s token "
+		    "is truncated (%zu bytes)", workspace_id, kind,
 		    in->ct == NULL ? 0 : in->ctlen);
 	else if ((p = sodium_malloc(in->ctlen - VAULT_ABYTES + 1)) == NULL)
 		rc = vault_err(err, errlen, "out of memory");
@@ -402,24 +379,23 @@ vault_reencrypt(const struct vault *v, uint64_t workspace_id, const char *kind,
 	int			 rc;
 
 	memset(out, 0, sizeof(*out));
-	if (in->key_version != vault_current_version(v) || in->ct == NULL ||
-	    in->ctlen < VAULT_ABYTES) {
-		rc = vault_decrypt(v, workspace_id, kind, in, &s, err, errlen);
-		if (rc == 0)
-			rc = vault_encrypt(v, workspace_id, kind, s.data,
-			    s.len, out, err, errlen);
-		vault_secret_free(&s);
-		return rc;
-	}
-	if (vault_kind(workspace_id, kind, err, errlen) == -1)
+	/* Decrypting first means that even a box only copied is checked. */
+	if (vault_decrypt(v, workspace_id, kind, in, &s, err, errlen) == -1)
 		return -1;
-	if ((out->ct = malloc(in->ctlen)) == NULL)
-		return vault_err(err, errlen, "out of memory");
-	memcpy(out->ct, in->ct, in->ctlen);
-	memcpy(out->nonce, in->nonce, sizeof(out->nonce));
-	out->key_version = in->key_version;
-	out->ctlen = in->ctlen;
-	return 0;
+	if (in->key_version != vault_current_version(v))
+		rc = vault_encrypt(v, workspace_id, kind, s.data, s.len, out,
+		    err, errlen);
+	else if ((out->ct = malloc(in->ctlen)) == NULL)
+		rc = vault_err(err, errlen, "out of memory");
+	else {
+		memcpy(out->ct, in->ct, in->ctlen);
+		memcpy(out->nonce, in->nonce, sizeof(out->nonce));
+		out->key_version = in->key_version;
+		out->ctlen = in->ctlen;
+		rc = 0;
+	}
+	vault_secret_free(&s);
+	return rc;
 }
 
 void
@@ -464,27 +440,21 @@ vault_lockdir(const char *real)
 }
 
 /*
- * Writes the ring at real (path is the operator's name for it). A new one
- * is created O_EXCL, mode 0600: overwriting a ring loses every token. An
- * old one is replaced by a synced temporary file renamed over it, so a
- * crash leaves the old ring or the new, never half of one.
+ * Replaces the ring at real (path is the operator's name for it) by a
+ * synced temporary file renamed over it: a crash leaves the old ring or
+ * the new, never half of one.
  */
 static int
-vault_write(const char *path, const char *real, int dfd, int create,
-    const char *text, size_t len, char *err, size_t errlen)
+vault_write(const char *path, const char *real, int dfd, const char *text,
+    size_t len, char *err, size_t errlen)
 {
-	char	*tmp = NULL;
+	char	*tmp;
 	ssize_t	 n;
 	int	 fd = -1, e = 0;
 
-	if (create)
-		fd = open(real, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-		    O_CLOEXEC, 0600);
-	else if (asprintf(&tmp, "%s.XXXXXX", real) == -1)
-		tmp = NULL;
-	else
-		fd = mkstemp(tmp);	/* mode 0600, as a ring must be */
-	if (fd == -1)
+	if (asprintf(&tmp, "%s.XXXXXX", real) == -1)
+		return vault_err(err, errlen, "out of memory");
+	if ((fd = mkstemp(tmp)) == -1)	/* mode 0600, as a ring must be */
 		e = errno;
 	while (e == 0 && len > 0) {
 		if ((n = write(fd, text, len)) == -1 && errno != EINTR)
@@ -499,46 +469,50 @@ vault_write(const char *path, const char *real, int dfd, int create,
 			e = errno;
 		if (close(fd) == -1 && e == 0)
 			e = errno;
-		if (e == 0 && tmp != NULL && rename(tmp, real) == -1)
+		if (e == 0 && rename(tmp, real) == -1)
 			e = errno;
 		if (e == 0 && fsync(dfd) == -1)
 			e = errno;
 		if (e != 0)
-			unlink(create ? real : tmp);
+			unlink(tmp);
 	}
 	free(tmp);
 	if (e != 0)
-		return vault_err(err, errlen, "%s: %s", path, e == EEXIST ?
-		    "already exists; refusing to overwrite a key ring" :
-		    strerror(e));
+		return vault_err(err, errlen, "%s: %s", path, strerror(e));
 	return 0;
 }
 
 /*
- * Creates the ring with just its header, then adds version 1 as any
- * other. A crash in between leaves a ring without keys, which vault_open
- * refuses and vault_ring_add completes.
+ * Creates the ring with just its header, O_EXCL since overwriting a ring
+ * would lose every token stored with it, then adds version 1 as any other
+ * version. A crash in between leaves a ring without keys: vault_open
+ * refuses it and vault_ring_add completes it.
  */
 int
 vault_ring_init(const char *path, char *err, size_t errlen)
 {
-	int	 dfd, rc;
+	size_t	 len = sizeof(vault_ring_header) - 1;
+	ssize_t	 n;
+	int	 fd, rc = 0;
 
-	if (vault_sodium_init() == -1 || (dfd = vault_lockdir(path)) == -1)
-		return vault_err(err, errlen, "%s: %s", path, strerror(errno));
-	rc = vault_write(path, path, dfd, 1, vault_ring_header,
-	    sizeof(vault_ring_header) - 1, err, errlen);
-	close(dfd);
-	if (rc == 0 && (rc = vault_ring_add(path, NULL, err, errlen)) == -1)
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1)
+		return vault_err(err, errlen, "%s: %s", path, errno == EEXIST ?
+		    "already exists; refusing to overwrite a key ring" :
+		    strerror(errno));
+	if ((n = write(fd, vault_ring_header, len)) != (ssize_t)len)
+		rc = vault_err(err, errlen, "%s: %s", path, n == -1 ?
+		    strerror(errno) : "short write");
+	close(fd);
+	if (rc == -1 || (rc = vault_ring_add(path, NULL, err, errlen)) == -1)
 		unlink(path);
 	return rc;
 }
 
 /*
  * Appends a new version (add) or removes version ver, editing the ring's
- * text in place (vault_load left room for a line) so that comments and
- * other lines stay byte for byte. Symlinks are resolved so the rename
- * replaces the ring, not the link.
+ * text in place so that comments and other lines stay byte for byte.
+ * Symlinks are resolved so the rename replaces the ring, not the link.
  */
 static int
 vault_ring_edit(const char *path, int add, uint32_t ver, uint32_t *newver,
@@ -549,28 +523,26 @@ vault_ring_edit(const char *path, int add, uint32_t ver, uint32_t *newver,
 	const char	*nl;
 	char		 b64[VAULT_LINE_MAX], *real, *text = NULL;
 	size_t		 len, i, end;
-	int		 dfd = -1, fd = -1, rc = -1;
+	int		 dfd = -1, rc = -1;
 
-	if (vault_sodium_init() == -1 ||
-	    (real = realpath(path, NULL)) == NULL)
-		return vault_err(err, errlen, "%s: %s", path, strerror(errno));
-	if ((dfd = vault_lockdir(real)) == -1 ||
-	    (fd = open(real, O_RDONLY | O_CLOEXEC)) == -1) {
+	if ((real = realpath(path, NULL)) == NULL ||
+	    (dfd = vault_lockdir(real)) == -1) {
 		vault_err(err, errlen, "%s: %s", path, strerror(errno));
 		goto done;
 	}
-	if (vault_load(path, fd, add, &v, &text, &len, err, errlen) == -1)
+	if ((v = vault_load(path, real, &text, &len, err, errlen)) == NULL)
 		goto done;
-	for (i = 0; i < v->n && v->vers[i] != ver; i++)
-		continue;
+	i = 0;
+	while (i < v->n && v->vers[i] != ver)
+		i++;
 	if (add && (ver = (v->n ? vault_current_version(v) : 0) + 1) >
 	    VAULT_VERSION_MAX)
-		vault_err(err, errlen, "%s: key version %d is the last possible",
+		vault_err(err, errlen, "%s: key version %d is the last one",
 		    path, VAULT_VERSION_MAX);
 	else if (!add && i + 1 >= v->n)
 		vault_err(err, errlen, "%s: key version %" PRIu32 " %s", path,
-		    ver, i == v->n ? "is not in the key ring" : "is the current "
-		    "key and cannot be dropped");
+		    ver, i == v->n ? "is not in the key ring" :
+		    "is the current key and cannot be dropped");
 	else {
 		if (add && len > 0 && text[len - 1] != '\n')
 			text[len++] = '\n';
@@ -586,7 +558,7 @@ vault_ring_edit(const char *path, int add, uint32_t ver, uint32_t *newver,
 			memmove(text + v->line[i], text + end, len - end);
 			len -= end - v->line[i];
 		}
-		rc = vault_write(path, real, dfd, 0, text, len, err, errlen);
+		rc = vault_write(path, real, dfd, text, len, err, errlen);
 	}
 	if (rc == 0 && newver != NULL)
 		*newver = ver;
@@ -595,8 +567,6 @@ done:
 	sodium_memzero(b64, sizeof(b64));
 	sodium_free(text);
 	vault_close(v);
-	if (fd != -1)
-		close(fd);
 	if (dfd != -1)
 		close(dfd);	/* releases the lock, after the rename */
 	free(real);

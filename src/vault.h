@@ -46,17 +46,24 @@ struct vault_secret {
 };
 
 int  vault_sodium_init(void);	/* sodium_init wrapper; 0 ok */
-/* Creates a new key ring file with version 1 (O_CREAT|O_EXCL, mode 0600). Fails if it exists. */
+/*
+ * Creates a new key ring file with version 1 (O_CREAT|O_EXCL, mode 0600).
+ * Fails if it exists. The file starts with a comment explaining itself.
+ */
 int  vault_ring_init(const char *path, char *err, size_t errlen);
 /*
  * Appends a new key version to the ring file atomically (write temp file
  * 0600 in same dir, fsync, rename). Returns the new version in *newver.
- * Comments and existing lines are kept as they are. Writers of the same
- * ring are serialized with flock(2), so two concurrent rotations cannot
- * lose a key.
+ * Comments and existing lines are kept byte for byte; a ring with no key
+ * yet gets version 1. newver may be NULL. Writers are serialized with
+ * flock(2) on the ring's directory, so two concurrent rotations cannot
+ * lose a key. A symlinked ring is rewritten at its target.
  */
 int  vault_ring_add(const char *path, uint32_t *newver, char *err, size_t errlen);
-/* Rewrites the ring without version `ver` (refuses to drop the current/highest one). */
+/*
+ * Rewrites the ring without version `ver` (refuses to drop the current/highest one).
+ * Same atomic write and locking as vault_ring_add; other lines are kept.
+ */
 int  vault_ring_drop(const char *path, uint32_t ver, char *err, size_t errlen);
 /*
  * Returns NULL with a message in err on failure. Keys live in
@@ -82,7 +89,12 @@ int  vault_encrypt(const struct vault *, uint64_t workspace_id, const char *kind
  */
 int  vault_decrypt(const struct vault *, uint64_t workspace_id, const char *kind,
 	    const struct vault_box *in, struct vault_secret *out, char *err, size_t errlen);
-/* Decrypts with in->key_version and re-encrypts with the current version; no-op copy when already current. */
+/*
+ * Decrypts with in->key_version and re-encrypts with the current version;
+ * no-op copy when already current (made only once in decrypts, so a
+ * rotation also finds tampered rows). out must not be in; on failure out
+ * is left empty.
+ */
 int  vault_reencrypt(const struct vault *, uint64_t workspace_id, const char *kind,
 	    const struct vault_box *in, struct vault_box *out, char *err, size_t errlen);
 void vault_box_free(struct vault_box *);

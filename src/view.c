@@ -22,7 +22,19 @@ view_page(struct ctx *c, int status, const char *tmpl,
 		goto fail;
 	json_object_object_add(data, "base",
 	    json_object_new_string(c->app->mount));
-	resp_reset(c->resp);
+	/* The header's sign-out form needs the user and the CSRF token. */
+	if (c->has_sess) {
+		struct json_object *u = json_object_new_object();
+		json_object_object_add(u, "email",
+		    json_object_new_string(c->sess.email));
+		json_object_object_add(data, "user", u);
+		json_object_object_add(data, "csrf_token",
+		    json_object_new_string(c->sess.csrf));
+	}
+	/* Headers stay: a page may go with a Set-Cookie set before it. */
+	buf_reset(&c->resp->body);
+	snprintf(c->resp->ctype, sizeof(c->resp->ctype),
+	    "text/html; charset=utf-8");
 	c->resp->status = status;
 	if (tmpl_render(c->app->tmpl, tmpl, data, &c->resp->body, err,
 	    sizeof(err)) == -1) {
@@ -47,16 +59,21 @@ view_title(int status)
 	case 404: return "Page not found";
 	case 405: return "This action is not available here";
 	case 413: return "What you sent is too large";
+	case 429: return "Please wait a moment";
+	case 502: return "Meta could not complete this";
 	case 503: return "Temporarily unavailable";
+	case 504: return "Meta did not answer in time";
 	default: return status >= 500 ? "Something went wrong on our side" :
 	    "This request could not be completed";
 	}
 }
 
 int
-view_error(struct ctx *c, int status, const char *message)
+view_error_with(struct ctx *c, int status, const char *message,
+    const char *retry_url, const char *reference, int reconnect)
 {
 	struct json_object *d;
+	char		 url[512];
 
 	if ((d = json_object_new_object()) == NULL)
 		return view_page(c, status, "error", NULL);
@@ -64,5 +81,23 @@ view_error(struct ctx *c, int status, const char *message)
 	json_object_object_add(d, "title",
 	    json_object_new_string(view_title(status)));
 	json_object_object_add(d, "message", json_object_new_string(message));
+	if (retry_url)
+		json_object_object_add(d, "retry_url",
+		    json_object_new_string(retry_url));
+	if (reference && *reference)
+		json_object_object_add(d, "reference",
+		    json_object_new_string(reference));
+	if (reconnect && c->has_ws) {
+		snprintf(url, sizeof(url), "%s/w/%s/settings/whatsapp/connect",
+		    c->app->mount, c->ws.slug);
+		json_object_object_add(d, "reconnect_url",
+		    json_object_new_string(url));
+	}
 	return view_page(c, status, "error", d);
+}
+
+int
+view_error(struct ctx *c, int status, const char *message)
+{
+	return view_error_with(c, status, message, NULL, NULL, 0);
 }

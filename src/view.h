@@ -19,4 +19,12 @@ int	 view_page(struct ctx *, int status, const char *tmpl,
 /* The error page for status, with a plain-words message and a way forward. */
 int	 view_error(struct ctx *, int status, const char *message);
 
+/*
+ * The same with a way forward: retry_url (a link back), reference (Meta's
+ * fbtrace_id, for support), and reconnect (a Reconnect button for the
+ * workspace in c->ws). Any may be NULL/0.
+ */
+int	 view_error_with(struct ctx *, int status, const char *message,
+	    const char *retry_url, const char *reference, int reconnect);
+
 #endif

@@ -1,18 +1,166 @@
-#include <stddef.h>
+/*
+ * Sign-in and sign-out. Unknown email and wrong password look exactly
+ * alike (same page, same status, and a password hash is verified either
+ * way, so the timing matches too), and failures are throttled per email
+ * and per client address.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
 
 #include <json-c/json.h>
+#include <sodium.h>
 
 #include "../app.h"
+#include "../log.h"
+#include "../request.h"
+#include "../response.h"
+#include "../session.h"
+#include "../store/sessions.h"
+#include "../store/tenants.h"
 #include "../view.h"
 #include "handlers.h"
+
+#define THROTTLE_EMAIL		10	/* failures per account ... */
+#define THROTTLE_ADDR		30	/* ... or per client address (offices share one) ... */
+#define THROTTLE_MINUTES	15	/* ... in this window */
+
+static int
+login_page(struct ctx *c, int status, const char *email, const char *error)
+{
+	struct json_object *d = json_object_new_object();
+	char		 token[65];
+
+	if (d == NULL || session_login_token(c, token) == -1) {
+		json_object_put(d);
+		return -1;
+	}
+	json_object_object_add(d, "title", json_object_new_string("Sign in"));
+	json_object_object_add(d, "login_token", json_object_new_string(token));
+	if (email)
+		json_object_object_add(d, "email",
+		    json_object_new_string(email));
+	if (error)
+		json_object_object_add(d, "error",
+		    json_object_new_string(error));
+	return view_page(c, status, "login", d);
+}
+
+/* Where a signed-in user belongs: their (first) workspace's settings. */
+static int
+login_landing(struct ctx *c, uint64_t user)
+{
+	struct workspace ws;
+	char		 loc[512];
+
+	switch (tenants_first_workspace(c->app->db, user, &ws)) {
+	case STORE_OK:
+		snprintf(loc, sizeof(loc), "%s/w/%s/settings/whatsapp",
+		    c->app->mount, ws.slug);
+		return resp_redirect(c->resp, 303, loc);
+	case STORE_NOTFOUND:
+		return view_error(c, 403, "You are signed in, but your account "
+		    "does not belong to any workspace yet. Ask your "
+		    "administrator to add you.");
+	default:
+		return view_error(c, 503, "The database is not answering. "
+		    "Please try again in a moment.");
+	}
+}
 
 int
 h_login_get(struct ctx *c)
 {
-	struct json_object *d = json_object_new_object();
+	enum store_rc	 rc = session_load(c);
 
-	if (d)
-		json_object_object_add(d, "title",
-		    json_object_new_string("Sign in"));
-	return view_page(c, 200, "login", d);
+	if (rc == STORE_OK)
+		return login_landing(c, c->sess.user_id);
+	return login_page(c, 200, NULL, NULL);
+}
+
+static int
+login_email_ok(const char *e)
+{
+	const char	*at = strchr(e, '@');
+	size_t		 len = strlen(e);
+
+	return len >= 3 && len <= 254 && at && at != e && at[1] &&
+	    strchr(at + 1, '@') == NULL && strpbrk(e, " \t\r\n") == NULL;
+}
+
+int
+h_login_post(struct ctx *c)
+{
+	static char	 dummy[crypto_pwhash_STRBYTES];
+	const char	*email_in = kv_get(&c->req->form, "email");
+	const char	*pw = kv_get(&c->req->form, "password");
+	char		 email[255], hash[crypto_pwhash_STRBYTES + 1] = "";
+	struct user	 u;
+	enum store_rc	 rc;
+	int		 by_email = 0, by_addr = 0, ok;
+	size_t		 i;
+
+	if (!session_login_token_ok(c, kv_get(&c->req->form, "csrf_token")))
+		return view_error(c, 403, "This sign-in form has expired. "
+		    "Reload the sign-in page and try again.");
+	if (email_in == NULL || pw == NULL || !login_email_ok(email_in) ||
+	    *pw == '\0' || strlen(pw) > 1024)
+		return login_page(c, 400, email_in && strlen(email_in) < 255 ?
+		    email_in : NULL, "Enter your email address and password.");
+	for (i = 0; i < sizeof(email) - 1 && email_in[i]; i++)
+		email[i] = (char)tolower((unsigned char)email_in[i]);
+	email[i] = '\0';
+
+	rc = sessions_failures(c->app->db, email, c->req->remote_addr,
+	    THROTTLE_MINUTES, &by_email, &by_addr);
+	if (rc != STORE_OK)
+		goto unavailable;
+	if (by_email >= THROTTLE_EMAIL || by_addr >= THROTTLE_ADDR) {
+		log_warn("sign-in throttled for a client after %d/%d failures",
+		    by_email, by_addr);
+		return login_page(c, 429, email, "Too many failed sign-in "
+		    "attempts. Wait 15 minutes, then try again.");
+	}
+
+	rc = tenants_user_by_email(c->app->db, email, &u, hash, sizeof(hash));
+	if (rc != STORE_OK && rc != STORE_NOTFOUND)
+		goto unavailable;
+	if (rc == STORE_NOTFOUND) {
+		/* Spend the same time as for a real account. */
+		if (dummy[0] == '\0' && crypto_pwhash_str(dummy,
+		    "not a password", 14, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+		    crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+			return -1;
+		/* The result is irrelevant: no account means no sign-in. */
+		ok = crypto_pwhash_str_verify(dummy, pw, strlen(pw)) == 0;
+		ok = 0;
+	} else
+		ok = crypto_pwhash_str_verify(hash, pw, strlen(pw)) == 0;
+	sodium_memzero(hash, sizeof(hash));
+	if (!ok) {
+		if (sessions_fail(c->app->db, email, c->req->remote_addr) !=
+		    STORE_OK)
+			goto unavailable;
+		return login_page(c, 401, email, "That email and password do "
+		    "not match an account.");
+	}
+	if ((rc = session_start(c, u.id)) != STORE_OK)
+		goto unavailable;
+	log_info("user %llu signed in", (unsigned long long)u.id);
+	return login_landing(c, u.id);
+unavailable:
+	return view_error(c, 503, "The database is not answering. Please try "
+	    "again in a moment.");
+}
+
+int
+h_logout(struct ctx *c)
+{
+	char	 loc[300];
+
+	if (session_end(c) != STORE_OK)
+		return view_error(c, 503, "The database is not answering. "
+		    "Please try again in a moment.");
+	snprintf(loc, sizeof(loc), "%s/login", c->app->mount);
+	return resp_redirect(c->resp, 303, loc);
 }

@@ -138,6 +138,16 @@ test_ring_init(void)
 	CU_ASSERT(vault_has_version(v, 1));
 	CU_ASSERT(!vault_has_version(v, 2));
 	vault_close(v);
+	/* Only the ring itself is there: no temporary left behind. */
+	CU_ASSERT_EQUAL(count_files(), 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(before, "# waba-connect key ring"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(before, "\n1 "));
+
+	/* Nowhere to put it: the error names the file, nothing is left. */
+	snprintf(ring, sizeof(ring), "%s/missing/keyring", dir);
+	CU_ASSERT_EQUAL(vault_ring_init(ring, err, sizeof(err)), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, ring));
+	CU_ASSERT_EQUAL(count_files(), 1);
 	teardown();
 }
 
@@ -215,17 +225,17 @@ test_malformed(void)
 	snprintf(t, sizeof(t), "# c\n1 %s\n", k33);
 	expect_bad(t, 2, "33 bytes, expected 32", k33);
 	snprintf(t, sizeof(t), "1 %s\n1 %s\n", k32, k32);
-	expect_bad(t, 2, "strictly increase", k32);
+	expect_bad(t, 2, "must be 2..65535 (versions strictly increase)", k32);
 	snprintf(t, sizeof(t), "3 %s\n# later\n2 %s\n", k32, k32);
-	expect_bad(t, 3, "strictly increase", k32);
+	expect_bad(t, 3, "must be 4..65535", k32);
 	snprintf(t, sizeof(t), "1 %s\nhello world\n", k32);
 	expect_bad(t, 2, "VERSION BASE64KEY", k32);
 	snprintf(t, sizeof(t), "0 %s\n", k32);
-	expect_bad(t, 1, "1..65535", k32);
+	expect_bad(t, 1, "key version must be 1..65535", k32);
 	snprintf(t, sizeof(t), "65536 %s\n", k32);
-	expect_bad(t, 1, "1..65535", k32);
+	expect_bad(t, 1, "key version must be 1..65535", k32);
 	snprintf(t, sizeof(t), "99999999999999999999999 %s\n", k32);
-	expect_bad(t, 1, "1..65535", k32);
+	expect_bad(t, 1, "key version must be 1..65535", k32);
 	snprintf(t, sizeof(t), "-1 %s\n", k32);
 	expect_bad(t, 1, "VERSION BASE64KEY", k32);
 	snprintf(t, sizeof(t), "1 %s extra\n", k32);
@@ -241,6 +251,26 @@ test_malformed(void)
 	CU_ASSERT_EQUAL(vault_current_version(v), 7);
 	CU_ASSERT(vault_has_version(v, 1));
 	CU_ASSERT(!vault_has_version(v, 2));
+
+	/*
+	 * Versions 1 and 7 share a key here, so only the version in the
+	 * associated data stops a relabelled box from decrypting.
+	 */
+	{
+		struct vault_box	b;
+		struct vault_secret	s;
+
+		CU_ASSERT_EQUAL_FATAL(vault_encrypt(v, 7, VAULT_KIND_WABA,
+		    TOKEN, strlen(TOKEN), &b, err, sizeof(err)), 0);
+		CU_ASSERT_EQUAL(b.key_version, 7);
+		b.key_version = 1;
+		CU_ASSERT_EQUAL(vault_decrypt(v, 7, VAULT_KIND_WABA, &b, &s,
+		    err, sizeof(err)), -1);
+		CU_ASSERT_PTR_NULL(s.data);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "workspace 7: waba token "
+		    "does not decrypt with key version 1"));
+		vault_box_free(&b);
+	}
 	vault_close(v);
 	teardown();
 }
@@ -470,6 +500,14 @@ test_rotation(void)
 	    VAULT_NONCE_BYTES) == 0);
 	CU_ASSERT(same.ct != re.ct);
 	vault_box_free(&same);
+	/* Even a current box is copied only if it decrypts. */
+	re.ct[3] ^= 0x10;
+	CU_ASSERT_EQUAL(vault_reencrypt(v, 7, VAULT_KIND_WABA, &re, &same,
+	    err, sizeof(err)), -1);
+	CU_ASSERT_PTR_NULL(same.ct);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "workspace 7: waba token does not "
+	    "decrypt with key version 2"));
+	re.ct[3] ^= 0x10;
 	/* Re-encryption of a box that does not decrypt fails, naming it. */
 	CU_ASSERT_EQUAL(vault_reencrypt(v, 9, VAULT_KIND_WABA, &old, &same,
 	    err, sizeof(err)), -1);
@@ -549,6 +587,18 @@ test_ring_edit(void)
 	write_file(ring, t, 0600);
 	CU_ASSERT_EQUAL(vault_ring_add(ring, &nv, err, sizeof(err)), -1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "65535"));
+
+	/* A ring of comments only gets version 1, after its text. */
+	write_file(ring, "# only a comment", 0600);
+	CU_ASSERT_PTR_NULL(vault_open(ring, err, sizeof(err)));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "no keys"));
+	CU_ASSERT_EQUAL(vault_ring_add(ring, &nv, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(nv, 1);
+	read_file(ring, text, sizeof(text));
+	CU_ASSERT_EQUAL(strncmp(text, "# only a comment\n1 ", 19), 0);
+	CU_ASSERT_EQUAL(vault_ring_drop(ring, 1, err, sizeof(err)), -1);
+	CU_ASSERT_EQUAL(vault_ring_drop(ring, 0, err, sizeof(err)), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "key version 0 is not in"));
 
 	/* A malformed ring is reported, not rewritten. */
 	snprintf(t, sizeof(t), "1 %s\nbroken\n", k);

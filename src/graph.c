@@ -1,0 +1,730 @@
+/*
+ * graph: the Graph API transport and calls (the model is in graph.h;
+ * the JSON is read by graph_parse.c).
+ *
+ * One curl easy handle per worker, reset between calls but never
+ * cleaned up, so libcurl keeps the connection and the TLS session to
+ * Meta alive for the next request. URLs are only built with curl's URL
+ * API. Buffers that carry a token, the app secret, a code or a PIN (URLs,
+ * request bodies, access_token answers) are wiped before they are freed;
+ * the copies libcurl makes internally are beyond our reach.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <sodium.h>
+
+#include "buf.h"
+#include "config.h"
+#include "graph.h"
+#include "log.h"
+
+#define GRAPH_USER_AGENT	"waba-connect/0.1"
+/* Backoff: full jitter over 250 ms * 2^attempt, at most 4 s ("Exponential
+   Backoff And Jitter", AWS Architecture Blog; Meta: "wait and retry"). */
+#define GRAPH_BACKOFF_BASE_MS	250
+#define GRAPH_BACKOFF_CAP_MS	4000
+/* Our answers are small; this much room up front means an access_token
+   answer never moves (realloc would leave a copy of the token behind). */
+#define GRAPH_RESP_PRIME	16384
+#define GRAPH_PHONE_FIELDS	"id,display_phone_number,verified_name," \
+	"quality_rating,status,code_verification_status"
+
+static const char graph_zeros[GRAPH_RESP_PRIME];
+
+struct graph {
+	CURL	*curl;
+	char	*base;		/* graph_base_url, no trailing slash */
+	char	*version;
+	char	*app_id;
+	char	*app_secret;	/* wiped by graph_free */
+	char	*ca_file;	/* NULL: the system's CAs */
+	long	 connect_timeout_ms;
+	long	 timeout_ms;
+	int	 max_retries;
+	CURLcode last;		/* the last transfer's result, for the log */
+};
+
+/* One call: what to send, and how it may be retried. */
+struct graph_req {
+	const char		*endpoint;	/* for logs, never the URL */
+	const char		*path;
+	const char *const	*params;	/* query: key, value, ..., NULL */
+	const char		*ctype;		/* NULL: GET, else POST */
+	const char		*body;
+	size_t			 bodylen;
+	int			 idempotent;
+};
+
+/* Response body collector: stops at GRAPH_MAX_BODY. */
+struct graph_sink {
+	struct buf	*b;
+	int		 too_big;
+};
+
+/*
+ * DESIGN §5: https, or plain http only where the traffic cannot leave
+ * the host. config.c checks this too; a handle must not rely on it.
+ */
+static int
+graph_base_ok(const char *base)
+{
+	CURLU	*u;
+	char	*scheme = NULL;
+	int	 ok = 0;
+
+	if (base == NULL || (u = curl_url()) == NULL)
+		return 0;
+	if (curl_url_set(u, CURLUPART_URL, base, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK)
+		ok = strcmp(scheme, "https") == 0 ||
+		    (strcmp(scheme, "http") == 0 &&
+		    config_url_is_loopback(base));
+	curl_free(scheme);
+	curl_url_cleanup(u);
+	return ok;
+}
+
+struct graph *
+graph_new(const struct config *cfg)
+{
+	struct graph	*g;
+
+	if (sodium_init() < 0)
+		return NULL;
+	if (!graph_base_ok(cfg->graph_base_url)) {
+		log_err("graph: [meta] graph_base_url must be https:// "
+		    "(http:// only for loopback)");
+		return NULL;
+	}
+	if ((g = calloc(1, sizeof(*g))) == NULL)
+		return NULL;
+	g->connect_timeout_ms = cfg->connect_timeout_ms;
+	g->timeout_ms = cfg->timeout_ms;
+	g->max_retries = cfg->max_retries < 0 ? 0 : cfg->max_retries;
+	if (cfg->graph_version == NULL || cfg->app_id == NULL ||
+	    cfg->app_secret == NULL ||
+	    (g->base = strdup(cfg->graph_base_url)) == NULL ||
+	    (g->version = strdup(cfg->graph_version)) == NULL ||
+	    (g->app_id = strdup(cfg->app_id)) == NULL ||
+	    (g->app_secret = strdup(cfg->app_secret)) == NULL ||
+	    (cfg->ca_file != NULL &&
+	    (g->ca_file = strdup(cfg->ca_file)) == NULL) ||
+	    (g->curl = curl_easy_init()) == NULL) {
+		log_err("graph: out of memory");
+		graph_free(g);
+		return NULL;
+	}
+	return g;
+}
+
+void
+graph_free(struct graph *g)
+{
+	if (g == NULL)
+		return;
+	if (g->curl != NULL)
+		curl_easy_cleanup(g->curl);
+	free(g->base);
+	free(g->version);
+	free(g->app_id);
+	if (g->app_secret != NULL) {
+		sodium_memzero(g->app_secret, strlen(g->app_secret));
+		free(g->app_secret);
+	}
+	free(g->ca_file);
+	free(g);
+}
+
+/*
+ * Graph "Securing Requests": appsecret_proof is the hex SHA-256 HMAC of
+ * the access token keyed with the app secret. The multi-part API takes a
+ * key of any length (crypto_auth_hmacsha256() wants exactly 32 bytes).
+ */
+void
+graph_appsecret_proof(const char *app_secret, const char *token,
+    char out[65])
+{
+	crypto_auth_hmacsha256_state	 st;
+	unsigned char			 mac[crypto_auth_hmacsha256_BYTES];
+
+	crypto_auth_hmacsha256_init(&st, (const unsigned char *)app_secret,
+	    strlen(app_secret));
+	crypto_auth_hmacsha256_update(&st, (const unsigned char *)token,
+	    strlen(token));
+	crypto_auth_hmacsha256_final(&st, mac);
+	sodium_bin2hex(out, 65, mac, sizeof(mac));
+	sodium_memzero(&st, sizeof(st));
+	sodium_memzero(mac, sizeof(mac));
+}
+
+/* Path segments are ids and fixed names: nothing to escape, no dots. */
+static int
+graph_path_ok(const char *path)
+{
+	const char	*seg, *end;
+	size_t		 n;
+
+	if (*path == '\0' || strspn(path, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_/.-") != strlen(path) ||
+	    strstr(path, "..") != NULL)
+		return 0;
+	for (seg = path; ; seg = end + 1) {
+		end = strchr(seg, '/');
+		n = end != NULL ? (size_t)(end - seg) : strlen(seg);
+		if (n == 0 || (n == 1 && *seg == '.'))
+			return 0;
+		if (end == NULL)
+			return 1;
+	}
+}
+
+char *
+graph_build_url(const char *base, const char *version, const char *path,
+    const char *const *params)
+{
+	CURLU		*u;
+	struct buf	 p = BUF_INIT, kv = BUF_INIT;
+	char		*bpath = NULL, *curl_s = NULL, *url = NULL;
+	size_t		 n;
+
+	if (base == NULL || version == NULL || path == NULL || *version ==
+	    '\0' || strspn(version, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.") != strlen(version) ||
+	    strstr(version, "..") != NULL || !graph_path_ok(path))
+		return NULL;
+	if ((u = curl_url()) == NULL)
+		return NULL;
+	if (curl_url_set(u, CURLUPART_URL, base, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PATH, &bpath, 0) != CURLUE_OK)
+		goto fail;
+	/* The base may carry a path of its own (a proxy prefix). */
+	n = strlen(bpath);
+	while (n > 0 && bpath[n - 1] == '/')
+		n--;
+	if (buf_append(&p, bpath, n) == -1 ||
+	    buf_printf(&p, "/%s/%s", version, path) == -1 ||
+	    curl_url_set(u, CURLUPART_PATH, buf_str(&p), 0) != CURLUE_OK ||
+	    curl_url_set(u, CURLUPART_QUERY, NULL, 0) != CURLUE_OK ||
+	    curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0) != CURLUE_OK)
+		goto fail;
+	for (; params != NULL && params[0] != NULL; params += 2) {
+		if (params[1] == NULL || *params[0] == '\0' ||
+		    strspn(params[0], "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.") !=
+		    strlen(params[0]))
+			goto fail;
+		/* With APPENDQUERY, URLENCODE escapes all after the first
+		   '=': the value, never the key we checked above. */
+		buf_reset(&kv);
+		if (buf_printf(&kv, "%s=%s", params[0], params[1]) == -1 ||
+		    curl_url_set(u, CURLUPART_QUERY, buf_str(&kv),
+		    CURLU_APPENDQUERY | CURLU_URLENCODE) != CURLUE_OK)
+			goto fail;
+	}
+	/* Hand back plain malloc'd memory (free()), as documented. */
+	if (curl_url_get(u, CURLUPART_URL, &curl_s, 0) != CURLUE_OK)
+		goto fail;
+	url = strdup(curl_s);
+	sodium_memzero(curl_s, strlen(curl_s));
+fail:
+	curl_free(curl_s);
+	curl_free(bpath);
+	buf_free(&p);
+	buf_free_secret(&kv);	/* may hold a token or a secret */
+	curl_url_cleanup(u);
+	return url;
+}
+
+static size_t
+graph_write(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct graph_sink	*s = arg;
+	size_t			 n = size * nmemb;
+
+	if (n > GRAPH_MAX_BODY - s->b->len) {
+		s->too_big = 1;
+		return 0;	/* aborts the transfer: CURLE_WRITE_ERROR */
+	}
+	if (buf_append(s->b, data, n) == -1)
+		return 0;
+	return n;
+}
+
+/*
+ * Transport failures into err. unsent is set when the request cannot
+ * have reached Meta (no connection was made), the only failures a call
+ * that is not idempotent may repeat.
+ */
+static void
+graph_transport_err(CURLcode cc, const struct graph_sink *sink,
+    const char *errbuf, struct graph_err *err, int *unsent)
+{
+	const char	*why = *errbuf != '\0' ? errbuf : curl_easy_strerror(cc);
+
+	*unsent = 0;
+	switch (cc) {
+	case CURLE_OPERATION_TIMEDOUT:
+		err->timeout = err->transient = 1;
+		snprintf(err->message, sizeof(err->message), "Meta did not "
+		    "answer in time (%s)", why);
+		return;
+	case CURLE_FILESIZE_EXCEEDED:
+	case CURLE_WRITE_ERROR:
+		err->bad_response = 1;
+		snprintf(err->message, sizeof(err->message), "Meta's answer %s",
+		    sink->too_big || cc == CURLE_FILESIZE_EXCEEDED ?
+		    "is larger than 4 MiB" : "could not be stored");
+		return;
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_CONNECT:
+		*unsent = 1;
+		err->transient = 1;
+		break;
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		/* Configuration or an impostor: asking again won't help. */
+		break;
+	default:
+		err->transient = 1;
+		break;
+	}
+	err->network = 1;
+	snprintf(err->message, sizeof(err->message), "could not reach Meta "
+	    "(%s)", why);
+}
+
+/*
+ * One HTTP exchange on the reused handle. 0 when Meta answered (status
+ * in err->http_status, body in resp), -1 with err filled otherwise.
+ */
+static int
+graph_perform(struct graph *g, const struct graph_req *r, const char *url,
+    struct buf *resp, struct graph_err *err, int *unsent)
+{
+	CURL			*c = g->curl;
+	struct curl_slist	*hdrs = NULL;
+	struct graph_sink	 sink = { resp, 0 };
+	char			 errbuf[CURL_ERROR_SIZE], ctype[128];
+	CURLcode		 cc;
+	int			 rc = -1;
+
+	errbuf[0] = '\0';
+	*unsent = 0;
+	curl_easy_reset(c);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS, CURLPROTO_HTTP | CURLPROTO_HTTPS);
+#endif
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, g->connect_timeout_ms);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, g->timeout_ms);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (g->ca_file != NULL)
+		curl_easy_setopt(c, CURLOPT_CAINFO, g->ca_file);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, GRAPH_USER_AGENT);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE,
+	    (curl_off_t)GRAPH_MAX_BODY);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, graph_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+	if (r->ctype != NULL) {
+		snprintf(ctype, sizeof(ctype), "Content-Type: %s", r->ctype);
+		/* No "Expect: 100-continue" round trip on larger bodies. */
+		if ((hdrs = curl_slist_append(NULL, ctype)) == NULL ||
+		    curl_slist_append(hdrs, "Expect:") == NULL) {
+			g->last = CURLE_OUT_OF_MEMORY;
+			snprintf(err->message, sizeof(err->message),
+			    "out of memory");
+			goto out;
+		}
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+		curl_easy_setopt(c, CURLOPT_POST, 1L);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, r->body ? r->body : "");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)r->bodylen);
+	}
+	if ((g->last = cc = curl_easy_perform(c)) != CURLE_OK) {
+		graph_transport_err(cc, &sink, errbuf, err, unsent);
+		goto out;
+	}
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &err->http_status);
+	rc = 0;
+out:
+	/* The handle must not point at our stack or our headers after. */
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(hdrs);
+	return rc;
+}
+
+static void
+graph_backoff(int attempt)
+{
+	struct timespec	 ts;
+	uint32_t	 cap = GRAPH_BACKOFF_CAP_MS, ms;
+
+	if (attempt < 5 && (GRAPH_BACKOFF_BASE_MS << attempt) < (int)cap)
+		cap = (uint32_t)(GRAPH_BACKOFF_BASE_MS << attempt);
+	ms = randombytes_uniform(cap + 1);
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/*
+ * Runs a call with its retries. 0 with a 2xx body in resp, which the
+ * caller parses (a bad one is not retried) and then wipes with
+ * buf_free_secret: some answers hold tokens, none need to outlive the
+ * parse. -1 with err filled and resp already wiped.
+ */
+static int
+graph_do(struct graph *g, const struct graph_req *r, struct buf *resp,
+    struct graph_err *err)
+{
+	char	*url;
+	int	 attempt, answered, unsent, retry, rc = -1;
+
+	buf_init(resp);
+	memset(err, 0, sizeof(*err));
+	if ((url = graph_build_url(g->base, g->version, r->path,
+	    r->params)) == NULL) {
+		snprintf(err->message, sizeof(err->message), "cannot build the "
+		    "Graph URL for %s (an id with unexpected characters?)",
+		    r->endpoint);
+		return -1;
+	}
+	/* Room up front, so a token in the answer is never realloc'd. */
+	if (buf_append(resp, graph_zeros, sizeof(graph_zeros)) == -1) {
+		snprintf(err->message, sizeof(err->message), "out of memory");
+		goto out;
+	}
+	for (attempt = 0; ; attempt++) {
+		buf_reset(resp);
+		memset(err, 0, sizeof(*err));
+		answered = graph_perform(g, r, url, resp, err, &unsent) == 0;
+		if (answered && err->http_status >= 200 &&
+		    err->http_status < 300) {
+			log_debug("graph %s: HTTP %ld", r->endpoint,
+			    err->http_status);
+			rc = 0;
+			break;
+		}
+		if (answered)
+			graph_error_parse(err->http_status, buf_str(resp),
+			    resp->len, err);
+		retry = err->transient && attempt < g->max_retries &&
+		    (r->idempotent || answered || unsent);
+		if (answered)
+			log_warn("graph %s: HTTP %ld, code %ld/%ld, fbtrace_id "
+			    "%s%s", r->endpoint, err->http_status, err->code,
+			    err->subcode, err->fbtrace_id[0] ?
+			    err->fbtrace_id : "-", retry ? ", retrying" : "");
+		else
+			/* curl's own text, never its error buffer: that may
+			   quote more than we want in a log. */
+			log_warn("graph %s: %s%s", r->endpoint,
+			    curl_easy_strerror(g->last), retry ?
+			    ", retrying" : "");
+		if (!retry)
+			break;
+		graph_backoff(attempt);
+	}
+out:
+	sodium_memzero(url, strlen(url));
+	free(url);
+	if (rc == -1)
+		buf_free_secret(resp);
+	return rc;
+}
+
+/* Always -1: a call that failed before reaching the network. */
+static int
+graph_fail(struct graph_err *err, const char *why)
+{
+	memset(err, 0, sizeof(*err));
+	snprintf(err->message, sizeof(err->message), "%s", why);
+	return -1;
+}
+
+static int
+graph_token_answer(struct graph *g, const struct graph_req *r,
+    struct buf *token_out, long *expires_in, struct graph_err *err)
+{
+	struct buf	 resp;
+	int		 rc = -1;
+
+	*expires_in = 0;
+	if (graph_do(g, r, &resp, err) == -1)
+		return -1;
+	rc = graph_parse_access_token(resp.data, resp.len, token_out,
+	    expires_in, err);
+	buf_free_secret(&resp);
+	return rc;
+}
+
+int
+graph_exchange_code(struct graph *g, const char *code,
+    const char *redirect_uri, struct buf *token_out, long *expires_in,
+    struct graph_err *err)
+{
+	const char *const	 params[] = { "client_id", g->app_id,
+	    "client_secret", g->app_secret, "redirect_uri", redirect_uri,
+	    "code", code, NULL };
+	/* Not idempotent: Meta spends a code on its first use, even one
+	   that then fails ("Manually Build a Login Flow"). */
+	const struct graph_req	 r = { "access_token", "oauth/access_token",
+	    params, NULL, NULL, 0, 0 };
+
+	return graph_token_answer(g, &r, token_out, expires_in, err);
+}
+
+int
+graph_exchange_long_lived(struct graph *g, const char *short_token,
+    struct buf *token_out, long *expires_in, struct graph_err *err)
+{
+	char			 proof[65];
+	const char *const	 params[] = { "grant_type", "fb_exchange_token",
+	    "client_id", g->app_id, "client_secret", g->app_secret,
+	    "fb_exchange_token", short_token, "appsecret_proof", proof, NULL };
+	const struct graph_req	 r = { "exchange_token", "oauth/access_token",
+	    params, NULL, NULL, 0, 1 };
+	int			 rc;
+
+	if (short_token == NULL)
+		return graph_fail(err, "no access token to exchange");
+	graph_appsecret_proof(g->app_secret, short_token, proof);
+	rc = graph_token_answer(g, &r, token_out, expires_in, err);
+	sodium_memzero(proof, sizeof(proof));
+	return rc;
+}
+
+int
+graph_debug_token(struct graph *g, const char *token,
+    struct graph_token_info *ti, struct graph_err *err)
+{
+	struct buf		 app = BUF_INIT, resp;
+	char			 proof[65];
+	const char		*params[] = { "input_token", token,
+	    "access_token", NULL, "appsecret_proof", proof, NULL };
+	const struct graph_req	 r = { "debug_token", "debug_token", params,
+	    NULL, NULL, 0, 1 };
+	int			 rc = -1;
+
+	memset(ti, 0, sizeof(*ti));
+	if (token == NULL)
+		return graph_fail(err, "no access token to inspect");
+	/* "debug_token" reference: inspected with an app access token,
+	   APPID|APPSECRET, whose proof is computed like any token's. */
+	if (buf_printf(&app, "%s|%s", g->app_id, g->app_secret) == -1)
+		return graph_fail(err, "out of memory");
+	params[3] = buf_str(&app);
+	graph_appsecret_proof(g->app_secret, buf_str(&app), proof);
+	if (graph_do(g, &r, &resp, err) == 0) {
+		rc = graph_parse_token_info(resp.data, resp.len, ti, err);
+		buf_free_secret(&resp);
+	}
+	buf_free_secret(&app);
+	sodium_memzero(proof, sizeof(proof));
+	return rc;
+}
+
+int
+graph_phone_numbers(struct graph *g, const char *token, const char *waba_id,
+    struct graph_phone **list, size_t *n, struct graph_err *err)
+{
+	struct buf		 path = BUF_INIT, resp;
+	char			 proof[65], after[GRAPH_CURSOR_MAX];
+	const char		*params[] = { "fields", GRAPH_PHONE_FIELDS,
+	    "access_token", token, "appsecret_proof", proof, NULL, NULL,
+	    NULL };
+	const struct graph_req	 r = { "phone_numbers", NULL, params, NULL,
+	    NULL, 0, 1 };
+	struct graph_req	 rr = r;
+	int			 page, rc = -1;
+
+	*list = NULL;
+	*n = 0;
+	if (token == NULL || waba_id == NULL)
+		return graph_fail(err, "no access token or WABA id");
+	if (buf_printf(&path, "%s/phone_numbers", waba_id) == -1)
+		return graph_fail(err, "out of memory");
+	rr.path = buf_str(&path);
+	graph_appsecret_proof(g->app_secret, token, proof);
+	after[0] = '\0';
+	/* Graph cursor paging, bounded: a WABA has a handful of numbers. */
+	for (page = 0; page < GRAPH_PHONE_PAGES; page++) {
+		if (after[0] != '\0') {
+			params[6] = "after";
+			params[7] = after;
+		}
+		if (graph_do(g, &rr, &resp, err) == -1)
+			goto out;
+		rc = graph_parse_phones(resp.data, resp.len, list, n, after,
+		    err);
+		buf_free_secret(&resp);
+		if (rc == -1)
+			goto out;
+		if (after[0] == '\0')
+			break;
+	}
+	rc = 0;
+out:
+	if (rc == -1) {
+		free(*list);
+		*list = NULL;
+		*n = 0;
+	}
+	sodium_memzero(proof, sizeof(proof));
+	buf_free(&path);
+	return rc;
+}
+
+/* GET {id}?fields=... or POST {id}/{edge}: the shape of the rest. */
+static int
+graph_node(struct graph *g, const char *endpoint, const char *token,
+    const char *id, const char *edge, const char *fields, const char *ctype,
+    const char *body, int idempotent, struct buf *resp,
+    struct graph_err *err)
+{
+	struct buf		 path = BUF_INIT;
+	char			 proof[65];
+	const char *const	 params[] = { "access_token", token,
+	    "appsecret_proof", proof, fields ? "fields" : NULL, fields,
+	    NULL };
+	struct graph_req	 r = { endpoint, NULL, params, ctype, body,
+	    body ? strlen(body) : 0, idempotent };
+	int			 rc;
+
+	if (token == NULL || id == NULL)
+		return graph_fail(err, "no access token or object id");
+	if (buf_printf(&path, "%s%s%s", id, edge ? "/" : "", edge ? edge : "")
+	    == -1)
+		return graph_fail(err, "out of memory");
+	r.path = buf_str(&path);
+	graph_appsecret_proof(g->app_secret, token, proof);
+	rc = graph_do(g, &r, resp, err);
+	sodium_memzero(proof, sizeof(proof));
+	buf_free(&path);
+	return rc;
+}
+
+int
+graph_phone(struct graph *g, const char *token, const char *phone_id,
+    struct graph_phone *p, struct graph_err *err)
+{
+	struct buf	 resp;
+	int		 rc;
+
+	memset(p, 0, sizeof(*p));
+	if (graph_node(g, "phone", token, phone_id, NULL, GRAPH_PHONE_FIELDS,
+	    NULL, NULL, 1, &resp, err) == -1)
+		return -1;
+	rc = graph_parse_phone(resp.data, resp.len, p, err);
+	buf_free_secret(&resp);
+	return rc;
+}
+
+int
+graph_register(struct graph *g, const char *token, const char *phone_id,
+    const char *pin, struct graph_err *err)
+{
+	struct buf	 body = BUF_INIT, resp;
+	char		*epin;
+	int		 rc = -1;
+
+	if (pin == NULL)
+		return graph_fail(err, "no PIN");
+
+	/* Cloud API "Registration": messaging_product and the two-step
+	   verification PIN, form-encoded. The body holds the PIN. */
+	if ((epin = curl_easy_escape(g->curl, pin, 0)) == NULL ||
+	    buf_printf(&body, "messaging_product=whatsapp&pin=%s", epin) ==
+	    -1) {
+		graph_fail(err, "out of memory");
+		goto out;
+	}
+	/* Registering again with the same PIN is harmless: idempotent. */
+	if (graph_node(g, "register", token, phone_id, "register", NULL,
+	    "application/x-www-form-urlencoded", buf_str(&body), 1, &resp,
+	    err) == -1)
+		goto out;
+	rc = graph_parse_success(resp.data, resp.len, err);
+	buf_free_secret(&resp);
+out:
+	if (epin != NULL) {
+		sodium_memzero(epin, strlen(epin));
+		curl_free(epin);
+	}
+	buf_free_secret(&body);
+	return rc;
+}
+
+int
+graph_subscribe(struct graph *g, const char *token, const char *waba_id,
+    struct graph_err *err)
+{
+	struct buf	 resp;
+	int		 rc;
+
+	if (graph_node(g, "subscribed_apps", token, waba_id,
+	    "subscribed_apps", NULL, "application/x-www-form-urlencoded", "",
+	    1, &resp, err) == -1)
+		return -1;
+	rc = graph_parse_success(resp.data, resp.len, err);
+	buf_free_secret(&resp);
+	return rc;
+}
+
+int
+graph_send_text(struct graph *g, const char *token, const char *phone_id,
+    const char *to, const char *body, char message_id[256],
+    struct graph_err *err)
+{
+	struct buf	 resp;
+	char		*json;
+	int		 rc;
+
+	message_id[0] = '\0';
+	if (to == NULL || body == NULL)
+		return graph_fail(err, "no recipient or text");
+	if ((json = graph_json_text_message(to, body)) == NULL)
+		return graph_fail(err, "out of memory");
+	/* Not idempotent: a repeated send is a second message. */
+	rc = graph_node(g, "messages", token, phone_id, "messages", NULL,
+	    "application/json", json, 0, &resp, err);
+	free(json);
+	if (rc == -1)
+		return -1;
+	rc = graph_parse_message_id(resp.data, resp.len, message_id, err);
+	buf_free_secret(&resp);
+	return rc;
+}
+
+int
+graph_catalog(struct graph *g, const char *token, const char *catalog_id,
+    char name[201], struct graph_err *err)
+{
+	struct buf	 resp;
+	int		 rc;
+
+	name[0] = '\0';
+	if (graph_node(g, "catalog", token, catalog_id, NULL, "id,name", NULL,
+	    NULL, 1, &resp, err) == -1)
+		return -1;
+	rc = graph_parse_catalog(resp.data, resp.len, name, err);
+	buf_free_secret(&resp);
+	return rc;
+}

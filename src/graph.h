@@ -1,0 +1,204 @@
+/*
+ * graph: the client for Meta's Graph API (DESIGN.md §3): the OAuth code
+ * exchange, debug_token, and the WhatsApp Business endpoints the
+ * connection flow uses.
+ *
+ * One struct graph per worker holds one reusable curl handle, so
+ * connections and TLS sessions to Graph survive between requests. Every
+ * call that carries an access token also carries its appsecret_proof;
+ * transient failures are retried with jittered exponential backoff;
+ * every answer is parsed into typed, length-bounded fields, and a body
+ * that is not what Meta documents becomes a bad_response error, never a
+ * crash. Tokens are taken and given in plain text: the caller owns and
+ * wipes them. Nothing here logs a token, a secret, a code, a PIN or a
+ * URL; logs name the endpoint, the HTTP status, Meta's code/subcode and
+ * fbtrace_id.
+ *
+ * graph.c is the transport and the calls; graph_parse.c turns Meta's
+ * JSON into these structs (pure functions, unit-tested without network).
+ */
+#ifndef WABA_GRAPH_H
+#define WABA_GRAPH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct buf;
+struct config;
+
+/* Limits on what one answer may hold. */
+#define GRAPH_MAX_BODY		(4 * 1024 * 1024)	/* response bytes */
+#define GRAPH_PHONES_MAX	200	/* numbers listed per WABA */
+#define GRAPH_PHONE_PAGES	10	/* pages followed per listing */
+#define GRAPH_CURSOR_MAX	512	/* paging.cursors.after, with NUL */
+
+struct graph_err {
+	long	 http_status;	/* 0 when no HTTP answer came */
+	long	 code;		/* Graph error.code, 0 if none */
+	long	 subcode;	/* error.error_subcode, 0 if none */
+	int	 transient;	/* worth retrying: 429, 5xx, is_transient,
+				   rate-limit codes, timeouts */
+	int	 timeout;	/* the call timed out */
+	int	 network;	/* could not connect / TLS / other transport */
+	int	 bad_response;	/* 2xx but body not JSON or fields missing or
+				   wrong-typed */
+	char	 type[64];
+	char	 message[512];	/* Meta's message, or ours for transport and
+				   parse errors */
+	char	 user_msg[512];	/* error_user_msg when Meta gives one */
+	char	 fbtrace_id[64];
+};
+
+struct graph;
+
+/*
+ * Copies what it needs from the config (the app secret too, wiped by
+ * graph_free), so the config may be reloaded while the handle lives.
+ * NULL on failure (logged), e.g. an http:// graph_base_url that is not
+ * loopback.
+ */
+struct graph	*graph_new(const struct config *);
+void		 graph_free(struct graph *);
+
+/* --- Pure helpers ------------------------------------------------------ */
+
+/* Hex HMAC-SHA256(key = app_secret, message = token), NUL-terminated. */
+void	 graph_appsecret_proof(const char *app_secret, const char *token,
+	    char out[65]);
+/*
+ * base/version/path?k=v&... built with curl's URL API; a malloc'd string
+ * (free()) or NULL. path is ids and fixed names: anything but
+ * [A-Za-z0-9_/.-], an empty, "." or ".." segment, is refused (NULL), and
+ * so is a version that is not [A-Za-z0-9.]. params is NULL or a
+ * NULL-terminated array of key, value pairs; keys must be
+ * [A-Za-z0-9_.], values are URL-encoded by curl. The result may hold a
+ * token: wipe it before freeing when it does.
+ */
+char	*graph_build_url(const char *base, const char *version,
+	    const char *path, const char *const *params);
+/*
+ * Fills err (zeroed first) from an HTTP status and a response body.
+ * Returns 0 when the body held a Graph error object, -1 otherwise (err
+ * still has a generic message). Sets transient per Meta's "Handling
+ * Errors" guidance and the WhatsApp Cloud API error code table.
+ */
+int	 graph_error_parse(long http_status, const char *body, size_t len,
+	    struct graph_err *);
+/* 1 when code (Graph error.code) is one Meta says to wait out and retry. */
+int	 graph_code_is_transient(long code);
+/* Plain words for the settings page: why Meta refused a token (190). */
+const char *graph_reason_190(long subcode);
+/* 1 when err means the token is unusable (code 190, or 102). */
+int	 graph_err_is_token(const struct graph_err *);
+
+/* --- Answers, and their parsers (graph_parse.c) ------------------------- */
+
+struct graph_token_info {
+	int	 is_valid;
+	int64_t	 expires_at;	/* unix time, 0 = never */
+	char	 scopes[1001];	/* comma-separated */
+	char	 waba_ids[1001];	/* comma-separated, from granular_scopes
+					   whatsapp_business_management
+					   target_ids, de-duplicated, in order */
+	size_t	 nwaba;
+	long	 error_code, error_subcode;	/* data.error when !is_valid */
+	char	 error_message[256];
+};
+
+struct graph_phone {
+	char	 id[33];
+	char	 display_phone_number[65];
+	char	 verified_name[201];
+	char	 quality_rating[33];
+	char	 status[65];		/* "status" field, may be empty */
+	char	 code_verification_status[65];
+};
+
+/*
+ * Each parses a 2xx body: 0, or -1 with err->bad_response set and a
+ * message naming the missing or wrong-typed field.
+ */
+/* {"access_token","expires_in"?}: the token into tok, an initialized
+   buf that is wiped first (the caller wipes it after use with
+   buf_free_secret); expires_in 0 when absent. */
+int	 graph_parse_access_token(const char *body, size_t len,
+	    struct buf *tok, long *expires_in, struct graph_err *);
+/* debug_token's {"data":{...}}. */
+int	 graph_parse_token_info(const char *body, size_t len,
+	    struct graph_token_info *, struct graph_err *);
+/*
+ * One page of {"data":[numbers],"paging":{...}}: appends to *list and *n
+ * (realloc'd; at most GRAPH_PHONES_MAX in all) and writes the next page's
+ * cursor into after (GRAPH_CURSOR_MAX bytes), "" on the last page.
+ */
+int	 graph_parse_phones(const char *body, size_t len,
+	    struct graph_phone **list, size_t *n, char *after,
+	    struct graph_err *);
+/* One phone number object. */
+int	 graph_parse_phone(const char *body, size_t len, struct graph_phone *,
+	    struct graph_err *);
+/* {"success":true}; false or anything else is an error. */
+int	 graph_parse_success(const char *body, size_t len, struct graph_err *);
+/* The send-message answer: messages[0].id. */
+int	 graph_parse_message_id(const char *body, size_t len,
+	    char message_id[256], struct graph_err *);
+/* A catalog's {"id","name"}: the name. */
+int	 graph_parse_catalog(const char *body, size_t len, char name[201],
+	    struct graph_err *);
+
+/*
+ * The JSON body of a text message (Cloud API "Messages"), malloc'd
+ * (free()), or NULL.
+ */
+char	*graph_json_text_message(const char *to, const char *body);
+
+/* --- Calls --------------------------------------------------------------- */
+
+/*
+ * token: the user/business access token in plain text (the caller
+ * decrypts it from the vault and wipes it after). Every call sends
+ * access_token and the appsecret_proof computed from the token it sends.
+ * Transient failures are retried up to max_retries times with full-jitter
+ * exponential backoff (250 ms doubling, at most 4 s); other 4xx never
+ * are. The code exchange and sending a message are not idempotent (a
+ * code is spent by its first use, a message would go out twice), so they
+ * retry only failures that prove Meta did not act: a connection that was
+ * never made, or an error answer Meta marks transient, not a timeout.
+ * Each returns 0, or -1 with err filled.
+ */
+
+/* GET /{ver}/oauth/access_token?client_id&client_secret&redirect_uri&code.
+   No appsecret_proof: there is no token yet, client_secret authenticates. */
+int	 graph_exchange_code(struct graph *, const char *code,
+	    const char *redirect_uri, struct buf *token_out, long *expires_in,
+	    struct graph_err *);
+/* grant_type=fb_exchange_token: a long-lived token for a short one. */
+int	 graph_exchange_long_lived(struct graph *, const char *short_token,
+	    struct buf *token_out, long *expires_in, struct graph_err *);
+/* GET /{ver}/debug_token?input_token=TOKEN with the app token. */
+int	 graph_debug_token(struct graph *, const char *token,
+	    struct graph_token_info *, struct graph_err *);
+/* GET /{ver}/{waba_id}/phone_numbers, following cursors (at most
+   GRAPH_PHONE_PAGES pages, GRAPH_PHONES_MAX numbers). *list is malloc'd
+   (free()), NULL when there are none. */
+int	 graph_phone_numbers(struct graph *, const char *token,
+	    const char *waba_id, struct graph_phone **list, size_t *n,
+	    struct graph_err *);
+/* GET /{ver}/{phone_id}?fields=... */
+int	 graph_phone(struct graph *, const char *token, const char *phone_id,
+	    struct graph_phone *, struct graph_err *);
+/* POST /{ver}/{phone_id}/register, messaging_product=whatsapp&pin=PIN. */
+int	 graph_register(struct graph *, const char *token,
+	    const char *phone_id, const char *pin, struct graph_err *);
+/* POST /{ver}/{waba_id}/subscribed_apps. */
+int	 graph_subscribe(struct graph *, const char *token,
+	    const char *waba_id, struct graph_err *);
+/* POST /{ver}/{phone_id}/messages: one text message; the wamid out. */
+int	 graph_send_text(struct graph *, const char *token,
+	    const char *phone_id, const char *to, const char *body,
+	    char message_id[256], struct graph_err *);
+/* GET /{ver}/{catalog_id}?fields=id,name: the catalog's name. */
+int	 graph_catalog(struct graph *, const char *token,
+	    const char *catalog_id, char name[201], struct graph_err *);
+
+#endif

@@ -1,0 +1,732 @@
+/*
+ * graph_parse: Meta's JSON answers into the typed structs of graph.h,
+ * and the one JSON request body we send.
+ *
+ * Everything Meta sends is untrusted input: each field we use is looked
+ * up, type-checked and length-checked, and a 2xx answer that does not
+ * have the documented shape is a bad_response error naming the field.
+ * Error objects are read leniently instead (a wrong-typed member is
+ * ignored), because a partial error is still more use to a person than
+ * "bad response".
+ *
+ * References: Graph API "Handling Errors"
+ * (developers.facebook.com/docs/graph-api/guides/error-handling);
+ * WhatsApp Cloud API "Error codes"
+ * (developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes);
+ * "debug_token" reference; Cloud API "Phone Numbers" and "Messages".
+ */
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+#include <sodium.h>
+
+#include "buf.h"
+#include "graph.h"
+
+/* Meta's answers nest a few levels; anything deeper is not one. */
+#define GP_DEPTH	32
+/* Tokens are a few hundred characters; a longer one is not a token. */
+#define GP_TOKEN_MAX	4096
+
+/* Always -1: a 2xx answer we cannot use. http_status is kept. */
+static int __attribute__((format(printf, 2, 3)))
+gp_bad(struct graph_err *err, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	err->bad_response = 1;
+	err->transient = 0;
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int
+gp_missing(struct graph_err *err, const char *field, const char *want)
+{
+	return gp_bad(err, "Meta's answer has no valid \"%s\" (%s expected)",
+	    field, want);
+}
+
+/*
+ * The whole body must be one JSON value (strict RFC 8259, bounded depth);
+ * NULL otherwise. The caller puts the result.
+ */
+static struct json_object *
+gp_parse(const char *body, size_t len)
+{
+	struct json_tokener	*tok;
+	struct json_object	*obj;
+	size_t			 end;
+
+	if (body == NULL || len == 0 || len > GRAPH_MAX_BODY)
+		return NULL;
+	if ((tok = json_tokener_new_ex(GP_DEPTH)) == NULL)
+		return NULL;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	obj = json_tokener_parse_ex(tok, body, (int)len);
+	if (obj != NULL && json_tokener_get_error(tok) == json_tokener_success) {
+		end = json_tokener_get_parse_end(tok);
+		while (end < len && strchr(" \t\r\n", body[end]) != NULL)
+			end++;
+		if (end != len) {
+			json_object_put(obj);
+			obj = NULL;
+		}
+	} else if (obj != NULL) {
+		json_object_put(obj);
+		obj = NULL;
+	}
+	json_tokener_free(tok);
+	return obj;
+}
+
+/* The member key of o when it has type t; NULL when absent, null or not. */
+static struct json_object *
+gp_get(struct json_object *o, const char *key, enum json_type t)
+{
+	struct json_object	*v;
+
+	if (o == NULL || !json_object_is_type(o, json_type_object) ||
+	    !json_object_object_get_ex(o, key, &v) || v == NULL)
+		return NULL;
+	return json_object_is_type(v, t) ? v : NULL;
+}
+
+/* 1 when key is absent or null: optional fields may be either. */
+static int
+gp_absent(struct json_object *o, const char *key)
+{
+	struct json_object	*v;
+
+	return !json_object_object_get_ex(o, key, &v) || v == NULL;
+}
+
+/* A string member without NULs, or NULL. */
+static const char *
+gp_str(struct json_object *o, const char *key, size_t *len)
+{
+	struct json_object	*v;
+	const char		*s;
+	size_t			 n;
+
+	if ((v = gp_get(o, key, json_type_string)) == NULL)
+		return NULL;
+	s = json_object_get_string(v);
+	n = (size_t)json_object_get_string_len(v);
+	if (strlen(s) != n)
+		return NULL;
+	if (len != NULL)
+		*len = n;
+	return s;
+}
+
+/*
+ * Copies s into dst (size > 0), cutting at a UTF-8 character boundary
+ * when it does not fit, so a long name never ends in half a character.
+ */
+static void
+gp_copy(char *dst, size_t size, const char *s)
+{
+	size_t	 n = strlen(s);
+
+	if (n >= size) {
+		n = size - 1;
+		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+	}
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+}
+
+/* Graph object ids are decimal strings; they end up in URL paths. */
+static int
+gp_is_id(const char *s, size_t max)
+{
+	size_t	 n = strlen(s);
+
+	return n > 0 && n < max && strspn(s, "0123456789") == n;
+}
+
+/* Lenient integer for error objects: a number, or a string of digits. */
+static long
+gp_long_lenient(struct json_object *o, const char *key)
+{
+	struct json_object	*v;
+	const char		*s;
+	char			*end;
+	long			 n;
+
+	if ((v = gp_get(o, key, json_type_int)) != NULL)
+		return (long)json_object_get_int64(v);
+	if ((s = gp_str(o, key, NULL)) == NULL || *s < '0' || *s > '9')
+		return 0;
+	n = strtol(s, &end, 10);
+	return *end == '\0' && n != LONG_MAX ? n : 0;
+}
+
+static void
+gp_copy_lenient(struct json_object *o, const char *key, char *dst,
+    size_t size)
+{
+	const char	*s;
+
+	if ((s = gp_str(o, key, NULL)) != NULL)
+		gp_copy(dst, size, s);
+}
+
+/* --- Errors --------------------------------------------------------------- */
+
+/*
+ * Codes Meta says are temporary (wait and retry). Graph "Handling Errors":
+ * 1 API Unknown, 2 API Service, 4 / 17 / 32 / 613 throttling, 341
+ * application limit; 80000-80014 business use case rate limits (80007 is
+ * WhatsApp Business Account's). Cloud API error codes: 130429 throughput
+ * reached, 131056 pair rate limit, 131016 service unavailable, 133004
+ * server temporarily unavailable.
+ */
+int
+graph_code_is_transient(long code)
+{
+	switch (code) {
+	case 1: case 2: case 4: case 17: case 32: case 341: case 613:
+	case 130429: case 131016: case 131056: case 133004:
+		return 1;
+	default:
+		return code >= 80000 && code <= 80014;
+	}
+}
+
+int
+graph_error_parse(long http_status, const char *body, size_t len,
+    struct graph_err *err)
+{
+	struct json_object	*root, *e, *v;
+	int			 rc = -1;
+
+	memset(err, 0, sizeof(*err));
+	err->http_status = http_status;
+	/* Throttled or failing upstream, whatever the body says. */
+	if (http_status == 429 || http_status >= 500)
+		err->transient = 1;
+	root = gp_parse(body, len);
+	if ((e = gp_get(root, "error", json_type_object)) != NULL) {
+		err->code = gp_long_lenient(e, "code");
+		err->subcode = gp_long_lenient(e, "error_subcode");
+		if ((v = gp_get(e, "is_transient", json_type_boolean)) != NULL &&
+		    json_object_get_boolean(v))
+			err->transient = 1;
+		if (graph_code_is_transient(err->code))
+			err->transient = 1;
+		gp_copy_lenient(e, "type", err->type, sizeof(err->type));
+		gp_copy_lenient(e, "message", err->message,
+		    sizeof(err->message));
+		gp_copy_lenient(e, "error_user_msg", err->user_msg,
+		    sizeof(err->user_msg));
+		gp_copy_lenient(e, "fbtrace_id", err->fbtrace_id,
+		    sizeof(err->fbtrace_id));
+		if (err->message[0] == '\0')
+			snprintf(err->message, sizeof(err->message),
+			    "Meta returned error code %ld", err->code);
+		rc = 0;
+	} else
+		snprintf(err->message, sizeof(err->message), "Meta answered "
+		    "HTTP %ld without a Graph error object", http_status);
+	json_object_put(root);
+	return rc;
+}
+
+const char *
+graph_reason_190(long subcode)
+{
+	/* Graph "Handling Errors", authentication error subcodes. */
+	switch (subcode) {
+	case 458:
+		return "the app was removed from the business";
+	case 459:
+		return "the Facebook account is locked until its owner "
+		    "logs in to Facebook";
+	case 460:
+		return "the Facebook password was changed";
+	case 463:
+		return "the access token expired";
+	case 464:
+		return "the Facebook user is not confirmed";
+	case 467:
+		return "the access token is no longer valid (the user logged "
+		    "out)";
+	case 492:
+		return "the user no longer has a role in the business";
+	default:
+		return "Meta no longer accepts the access token";
+	}
+}
+
+int
+graph_err_is_token(const struct graph_err *err)
+{
+	/* 102 API Session: "the login status or access token has expired,
+	   been revoked, or is otherwise invalid", like 190. */
+	return err != NULL && (err->code == 190 || err->code == 102);
+}
+
+/* --- 2xx answers ---------------------------------------------------------- */
+
+/* Root object of a 2xx answer, or NULL after gp_bad. */
+static struct json_object *
+gp_root(const char *body, size_t len, struct graph_err *err)
+{
+	struct json_object	*root;
+
+	if ((root = gp_parse(body, len)) == NULL) {
+		gp_bad(err, "Meta's answer is not JSON");
+		return NULL;
+	}
+	if (!json_object_is_type(root, json_type_object)) {
+		json_object_put(root);
+		gp_bad(err, "Meta's answer is not a JSON object");
+		return NULL;
+	}
+	return root;
+}
+
+int
+graph_parse_access_token(const char *body, size_t len, struct buf *tok,
+    long *expires_in, struct graph_err *err)
+{
+	struct json_object	*root, *v;
+	const char		*s;
+	size_t			 n, i;
+	int			 rc = -1;
+
+	buf_free_secret(tok);
+	*expires_in = 0;
+	if ((root = gp_root(body, len, err)) == NULL)
+		return -1;
+	if ((s = gp_str(root, "access_token", &n)) == NULL || n == 0 ||
+	    n > GP_TOKEN_MAX) {
+		gp_missing(err, "access_token", "a string");
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f) {
+			gp_bad(err, "Meta's \"access_token\" has characters "
+			    "a token cannot have");
+			goto out;
+		}
+	if ((v = gp_get(root, "expires_in", json_type_int)) != NULL)
+		*expires_in = (long)json_object_get_int64(v);
+	else if (!gp_absent(root, "expires_in")) {
+		gp_missing(err, "expires_in", "a number");
+		goto out;
+	}
+	if (*expires_in < 0) {
+		gp_missing(err, "expires_in", "a number of seconds");
+		goto out;
+	}
+	if (buf_append(tok, s, n) == -1) {
+		gp_bad(err, "out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	/* json-c's copy of the token is writable memory the tree owns;
+	   wipe it before the tree is freed. */
+	if ((v = gp_get(root, "access_token", json_type_string)) != NULL)
+		sodium_memzero((char *)json_object_get_string(v),
+		    (size_t)json_object_get_string_len(v));
+	if (rc == -1) {
+		buf_free_secret(tok);
+		*expires_in = 0;
+	}
+	json_object_put(root);
+	return rc;
+}
+
+/* Appends s to the comma-separated list dst; -1 when it does not fit. */
+static int
+gp_list_add(char *dst, size_t size, const char *s)
+{
+	size_t	 have = strlen(dst), n = strlen(s);
+
+	if (have + (have > 0) + n >= size)
+		return -1;
+	if (have > 0)
+		dst[have++] = ',';
+	memcpy(dst + have, s, n + 1);
+	return 0;
+}
+
+static int
+gp_list_has(const char *list, const char *s)
+{
+	size_t	 n = strlen(s);
+
+	for (;;) {
+		if (strncmp(list, s, n) == 0 &&
+		    (list[n] == ',' || list[n] == '\0'))
+			return 1;
+		if ((list = strchr(list, ',')) == NULL)
+			return 0;
+		list++;
+	}
+}
+
+/*
+ * granular_scopes[]: {"scope", "target_ids"?}. The WABAs the business
+ * shared are the target_ids of whatsapp_business_management ("Embedded
+ * Signup: ... call debug_token ... granular_scopes").
+ */
+static int
+gp_granular(struct json_object *data, struct graph_token_info *ti,
+    struct graph_err *err)
+{
+	struct json_object	*gs, *g, *ids, *idv;
+	const char		*scope, *id;
+	size_t			 i, j;
+
+	if ((gs = gp_get(data, "granular_scopes", json_type_array)) == NULL)
+		return gp_absent(data, "granular_scopes") ? 0 :
+		    gp_missing(err, "data.granular_scopes", "an array");
+	for (i = 0; i < json_object_array_length(gs); i++) {
+		g = json_object_array_get_idx(gs, i);
+		if (g == NULL || !json_object_is_type(g, json_type_object) ||
+		    (scope = gp_str(g, "scope", NULL)) == NULL)
+			return gp_missing(err, "data.granular_scopes[].scope",
+			    "a string");
+		if ((ids = gp_get(g, "target_ids", json_type_array)) == NULL) {
+			if (!gp_absent(g, "target_ids"))
+				return gp_missing(err, "data.granular_scopes[]"
+				    ".target_ids", "an array");
+			continue;
+		}
+		if (strcmp(scope, "whatsapp_business_management") != 0)
+			continue;
+		for (j = 0; j < json_object_array_length(ids); j++) {
+			idv = json_object_array_get_idx(ids, j);
+			if (idv == NULL ||
+			    !json_object_is_type(idv, json_type_string) ||
+			    !gp_is_id(id = json_object_get_string(idv), 33))
+				return gp_missing(err, "data.granular_scopes[]"
+				    ".target_ids[]", "an id string");
+			if (gp_list_has(ti->waba_ids, id))
+				continue;
+			if (gp_list_add(ti->waba_ids, sizeof(ti->waba_ids),
+			    id) == -1)
+				return gp_bad(err, "Meta's answer lists more "
+				    "WhatsApp Business Accounts than we keep");
+			ti->nwaba++;
+		}
+	}
+	return 0;
+}
+
+int
+graph_parse_token_info(const char *body, size_t len,
+    struct graph_token_info *ti, struct graph_err *err)
+{
+	struct json_object	*root, *data, *v, *e;
+	const char		*s;
+	size_t			 i;
+	int			 rc = -1;
+
+	memset(ti, 0, sizeof(*ti));
+	if ((root = gp_root(body, len, err)) == NULL)
+		return -1;
+	if ((data = gp_get(root, "data", json_type_object)) == NULL) {
+		gp_missing(err, "data", "an object");
+		goto out;
+	}
+	if ((v = gp_get(data, "is_valid", json_type_boolean)) == NULL) {
+		gp_missing(err, "data.is_valid", "true or false");
+		goto out;
+	}
+	ti->is_valid = json_object_get_boolean(v);
+	if ((v = gp_get(data, "expires_at", json_type_int)) != NULL)
+		ti->expires_at = json_object_get_int64(v);
+	else if (!gp_absent(data, "expires_at")) {
+		gp_missing(err, "data.expires_at", "a number");
+		goto out;
+	}
+	if ((v = gp_get(data, "scopes", json_type_array)) != NULL) {
+		for (i = 0; i < json_object_array_length(v); i++) {
+			e = json_object_array_get_idx(v, i);
+			if (e == NULL ||
+			    !json_object_is_type(e, json_type_string) ||
+			    strchr(s = json_object_get_string(e), ',') != NULL) {
+				gp_missing(err, "data.scopes[]", "a string");
+				goto out;
+			}
+			if (gp_list_add(ti->scopes, sizeof(ti->scopes),
+			    s) == -1) {
+				gp_bad(err, "Meta's answer lists more scopes "
+				    "than we keep");
+				goto out;
+			}
+		}
+	} else if (!gp_absent(data, "scopes")) {
+		gp_missing(err, "data.scopes", "an array");
+		goto out;
+	}
+	if (gp_granular(data, ti, err) == -1)
+		goto out;
+	/* A token Meta no longer accepts: keep why, leniently. */
+	if ((e = gp_get(data, "error", json_type_object)) != NULL) {
+		ti->error_code = gp_long_lenient(e, "code");
+		ti->error_subcode = gp_long_lenient(e, "subcode");
+		gp_copy_lenient(e, "message", ti->error_message,
+		    sizeof(ti->error_message));
+	}
+	rc = 0;
+out:
+	if (rc == -1)
+		memset(ti, 0, sizeof(*ti));
+	json_object_put(root);
+	return rc;
+}
+
+/* An optional string member into dst; absent or null leaves "". */
+static int
+gp_opt_copy(struct json_object *o, const char *key, char *dst, size_t size,
+    const char *field, struct graph_err *err)
+{
+	const char	*s;
+
+	dst[0] = '\0';
+	if ((s = gp_str(o, key, NULL)) != NULL)
+		gp_copy(dst, size, s);
+	else if (!gp_absent(o, key))
+		return gp_missing(err, field, "a string");
+	return 0;
+}
+
+/* One WhatsAppBusinessPhoneNumber node; where names it in messages. */
+static int
+gp_phone(struct json_object *o, struct graph_phone *p, const char *where,
+    struct graph_err *err)
+{
+	const char	*s;
+	char		 f[64];
+
+	memset(p, 0, sizeof(*p));
+	if (o == NULL || !json_object_is_type(o, json_type_object)) {
+		/* where is "data[]." here: name the element, not its dot */
+		snprintf(f, sizeof(f), "%.*s", (int)strcspn(where, "."), where);
+		return gp_missing(err, f, "an object");
+	}
+	snprintf(f, sizeof(f), "%sid", where);
+	if ((s = gp_str(o, "id", NULL)) == NULL ||
+	    !gp_is_id(s, sizeof(p->id)))
+		return gp_missing(err, f, "an id string");
+	memcpy(p->id, s, strlen(s) + 1);
+	snprintf(f, sizeof(f), "%sdisplay_phone_number", where);
+	if ((s = gp_str(o, "display_phone_number", NULL)) == NULL)
+		return gp_missing(err, f, "a string");
+	gp_copy(p->display_phone_number, sizeof(p->display_phone_number), s);
+	snprintf(f, sizeof(f), "%sverified_name", where);
+	if (gp_opt_copy(o, "verified_name", p->verified_name,
+	    sizeof(p->verified_name), f, err) == -1)
+		return -1;
+	snprintf(f, sizeof(f), "%squality_rating", where);
+	if (gp_opt_copy(o, "quality_rating", p->quality_rating,
+	    sizeof(p->quality_rating), f, err) == -1)
+		return -1;
+	snprintf(f, sizeof(f), "%sstatus", where);
+	if (gp_opt_copy(o, "status", p->status, sizeof(p->status), f,
+	    err) == -1)
+		return -1;
+	snprintf(f, sizeof(f), "%scode_verification_status", where);
+	return gp_opt_copy(o, "code_verification_status",
+	    p->code_verification_status, sizeof(p->code_verification_status),
+	    f, err);
+}
+
+int
+graph_parse_phone(const char *body, size_t len, struct graph_phone *p,
+    struct graph_err *err)
+{
+	struct json_object	*root;
+	int			 rc;
+
+	memset(p, 0, sizeof(*p));
+	if ((root = gp_root(body, len, err)) == NULL)
+		return -1;
+	rc = gp_phone(root, p, "", err);
+	json_object_put(root);
+	return rc;
+}
+
+/*
+ * Graph cursor paging: "next" is present only when there is another
+ * page, and cursors.after names it (Graph API "Paginated Results").
+ */
+int
+graph_parse_phones(const char *body, size_t len, struct graph_phone **list,
+    size_t *n, char *after, struct graph_err *err)
+{
+	struct json_object	*root, *data, *paging, *cur;
+	struct graph_phone	 p, *nl;
+	const char		*s;
+	size_t			 i, cnt;
+	int			 rc = -1;
+
+	after[0] = '\0';
+	if ((root = gp_root(body, len, err)) == NULL)
+		return -1;
+	if ((data = gp_get(root, "data", json_type_array)) == NULL) {
+		gp_missing(err, "data", "an array");
+		goto out;
+	}
+	cnt = json_object_array_length(data);
+	for (i = 0; i < cnt && *n < GRAPH_PHONES_MAX; i++) {
+		if (gp_phone(json_object_array_get_idx(data, i), &p,
+		    "data[].", err) == -1)
+			goto out;
+		/* *n <= GRAPH_PHONES_MAX: the size cannot overflow. */
+		if ((nl = realloc(*list, (*n + 1) * sizeof(**list))) == NULL) {
+			gp_bad(err, "out of memory");
+			goto out;
+		}
+		*list = nl;
+		(*list)[(*n)++] = p;
+	}
+	if ((paging = gp_get(root, "paging", json_type_object)) == NULL) {
+		if (!gp_absent(root, "paging")) {
+			gp_missing(err, "paging", "an object");
+			goto out;
+		}
+	} else if (!gp_absent(paging, "next") && *n < GRAPH_PHONES_MAX) {
+		cur = gp_get(paging, "cursors", json_type_object);
+		if ((s = gp_str(cur, "after", NULL)) == NULL || *s == '\0' ||
+		    strlen(s) >= GRAPH_CURSOR_MAX) {
+			gp_missing(err, "paging.cursors.after", "a string");
+			goto out;
+		}
+		memcpy(after, s, strlen(s) + 1);
+	}
+	rc = 0;
+out:
+	json_object_put(root);
+	return rc;
+}
+
+int
+graph_parse_success(const char *body, size_t len, struct graph_err *err)
+{
+	struct json_object	*root, *v;
+	int			 rc = -1;
+
+	if ((root = gp_root(body, len, err)) == NULL)
+		return -1;
+	if ((v = gp_get(root, "success", json_type_boolean)) == NULL)
+		gp_missing(err, "success", "true or false");
+	else if (!json_object_get_boolean(v))
+		gp_bad(err, "Meta answered \"success\": false");
+	else
+		rc = 0;
+	json_object_put(root);
+	return rc;
+}
+
+int
+graph_parse_message_id(const char *body, size_t len, char message_id[256],
+    struct graph_err *err)
+{
+	struct json_object	*root, *msgs;
+	const char		*s;
+	size_t			 n;
+	int			 rc = -1;
+
+	message_id[0] = '\0';
+	if ((root = gp_root(body, len, err)) == NULL)
+		return -1;
+	if ((msgs = gp_get(root, "messages", json_type_array)) == NULL ||
+	    json_object_array_length(msgs) == 0) {
+		gp_missing(err, "messages", "a non-empty array");
+		goto out;
+	}
+	/* A wamid is an id: refuse, never truncate, one that does not fit. */
+	if ((s = gp_str(json_object_array_get_idx(msgs, 0), "id", &n)) ==
+	    NULL || n == 0 || n >= 256) {
+		gp_missing(err, "messages[0].id", "a message id string");
+		goto out;
+	}
+	memcpy(message_id, s, n + 1);
+	rc = 0;
+out:
+	json_object_put(root);
+	return rc;
+}
+
+int
+graph_parse_catalog(const char *body, size_t len, char name[201],
+    struct graph_err *err)
+{
+	struct json_object	*root;
+	const char		*s;
+	int			 rc = -1;
+
+	name[0] = '\0';
+	if ((root = gp_root(body, len, err)) == NULL)
+		return -1;
+	if ((s = gp_str(root, "name", NULL)) == NULL)
+		gp_missing(err, "name", "a string");
+	else {
+		gp_copy(name, 201, s);
+		rc = 0;
+	}
+	json_object_put(root);
+	return rc;
+}
+
+/* --- Requests ------------------------------------------------------------- */
+
+static int
+gp_add(struct json_object *o, const char *key, const char *val)
+{
+	struct json_object	*v;
+
+	if ((v = json_object_new_string(val)) == NULL)
+		return -1;
+	if (json_object_object_add(o, key, v) != 0) {
+		json_object_put(v);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Cloud API "Messages", a text message. json-c writes it, so whatever
+ * the body holds (quotes, newlines, any UTF-8) stays one JSON string.
+ */
+char *
+graph_json_text_message(const char *to, const char *body)
+{
+	struct json_object	*o, *t = NULL;
+	const char		*s;
+	char			*out = NULL;
+
+	if (to == NULL || body == NULL || (o = json_object_new_object()) == NULL)
+		return NULL;
+	if (gp_add(o, "messaging_product", "whatsapp") == -1 ||
+	    gp_add(o, "recipient_type", "individual") == -1 ||
+	    gp_add(o, "to", to) == -1 ||
+	    gp_add(o, "type", "text") == -1 ||
+	    (t = json_object_new_object()) == NULL ||
+	    gp_add(t, "body", body) == -1 ||
+	    json_object_object_add(o, "text", t) != 0)
+		goto out;
+	t = NULL;	/* o owns it now */
+	if ((s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE)) != NULL)
+		out = strdup(s);
+out:
+	json_object_put(t);
+	json_object_put(o);
+	return out;
+}

@@ -1,0 +1,187 @@
+/*
+ * What the merchant can do on a connection: verify it, send a test
+ * message, disconnect it, and connect or remove a Meta Catalog token.
+ * Every success answers 303 back to the settings page.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "../app.h"
+#include "../graph.h"
+#include "../log.h"
+#include "../request.h"
+#include "../response.h"
+#include "../store/connection.h"
+#include "../store/tenants.h"
+#include "../vault.h"
+#include "../view.h"
+#include "handlers.h"
+#include "meta.h"
+
+#define TEST_TEXT "This is a test message from waba-connect: your WhatsApp " \
+	"connection works."
+
+int
+h_verify(struct ctx *c)
+{
+	struct conn_row	 r;
+	struct vault_secret tok;
+	struct graph_token_info ti;
+	struct graph_phone ph;
+	struct conn_phone cp, *cpp = NULL;
+	struct graph_err e;
+
+	if (connection_get(c->app->db, &c->ws, &r) != STORE_OK)
+		return hm_db_down(c);
+	if (!r.has_token)
+		return hm_back(c, "not_connected");
+	if (hm_token(c, VAULT_KIND_WABA, &tok) != 0)
+		return 0;
+	if (graph_debug_token(c->app->graph, tok.data, &ti, &e) == -1) {
+		vault_secret_free(&tok);
+		return hm_graph_failed(c, "verifying the connection", &e, 1);
+	}
+	if (!ti.is_valid) {
+		vault_secret_free(&tok);
+		log_info("workspace %llu: token no longer valid (code %ld "
+		    "subcode %ld)", (unsigned long long)c->ws.id,
+		    ti.error_code, ti.error_subcode);
+		if (connection_mark(c->app->db, &c->ws, "needs_reconnect",
+		    graph_reason_190(ti.error_subcode)) != STORE_OK)
+			return hm_db_down(c);
+		return hm_back(c, "needs_reconnect");
+	}
+	if (*r.phone_number_id) {
+		if (graph_phone(c->app->graph, tok.data, r.phone_number_id, &ph,
+		    &e) == -1) {
+			vault_secret_free(&tok);
+			return hm_graph_failed(c, "reading your phone number",
+			    &e, 1);
+		}
+		cp.id = ph.id;
+		cp.display_phone_number = ph.display_phone_number;
+		cp.verified_name = ph.verified_name;
+		cp.quality_rating = ph.quality_rating;
+		cpp = &cp;
+	}
+	vault_secret_free(&tok);
+	if (connection_verified(c->app->db, &c->ws, ti.expires_at, ti.scopes,
+	    cpp) != STORE_OK)
+		return hm_db_down(c);
+	return hm_back(c, "verified");
+}
+
+/* E.164 without the plus: 8 to 15 digits, no leading zero. */
+static int
+e164(const char *in, char out[16])
+{
+	if (in == NULL)
+		return 0;
+	if (*in == '+')
+		in++;
+	if (!hm_digits(in, 8, 15) || *in == '0')
+		return 0;
+	snprintf(out, 16, "%s", in);
+	return 1;
+}
+
+int
+h_test_message(struct ctx *c)
+{
+	struct conn_row	 r;
+	struct vault_secret tok;
+	struct graph_err e;
+	char		 to[16], id[256], detail[400], url[512];
+	int		 rc;
+
+	hm_settings_url(c, url, sizeof(url));
+	if (!e164(kv_get(&c->req->form, "to"), to))
+		return view_error_with(c, 400, "Enter the recipient's number in "
+		    "international format, digits only (for example "
+		    "4915112345678).", url, NULL, 0);
+	if (connection_get(c->app->db, &c->ws, &r) != STORE_OK)
+		return hm_db_down(c);
+	if (strcmp(r.status, "connected") != 0 || *r.phone_number_id == '\0')
+		return view_error_with(c, 409, "Connect WhatsApp and select a "
+		    "phone number before sending a test message.", url, NULL,
+		    0);
+	if (hm_token(c, VAULT_KIND_WABA, &tok) != 0)
+		return 0;
+	rc = graph_send_text(c->app->graph, tok.data, r.phone_number_id, to,
+	    TEST_TEXT, id, &e);
+	vault_secret_free(&tok);
+	if (rc == -1)
+		return hm_graph_failed(c, "sending the test message", &e, 1);
+	snprintf(detail, sizeof(detail), "to %s: %s", to, id);
+	connection_audit(c->app->db, &c->ws, c->sess.email, "test_message",
+	    detail);
+	return hm_back(c, "test_sent");
+}
+
+int
+h_disconnect(struct ctx *c)
+{
+	if (tenants_routes_clear(c->app->db, c->ws.id) != STORE_OK ||
+	    connection_disconnect(c->app->db, &c->ws, c->sess.email) !=
+	    STORE_OK)
+		return hm_db_down(c);
+	log_info("workspace %llu: WhatsApp disconnected",
+	    (unsigned long long)c->ws.id);
+	return hm_back(c, "disconnected");
+}
+
+int
+h_catalog(struct ctx *c)
+{
+	const char	*id = kv_get(&c->req->form, "catalog_id");
+	const char	*token = kv_get(&c->req->form, "catalog_token");
+	struct vault_box box;
+	struct graph_err e;
+	char		 name[201], err[256], url[512], msg[900];
+	enum store_rc	 rc;
+
+	hm_settings_url(c, url, sizeof(url));
+	if (!hm_digits(id, 1, 32))
+		return view_error_with(c, 400, "The catalog ID is the number "
+		    "shown in Commerce Manager (digits only).", url, NULL, 0);
+	if (!hm_printable(token, 1, 4096))
+		return view_error_with(c, 400, "Paste the catalog's access "
+		    "token (no spaces).", url, NULL, 0);
+	/* Validated by reading the catalog with it: a bad token is refused. */
+	if (graph_catalog(c->app->graph, token, id, name, &e) == -1) {
+		if (graph_err_is_token(&e) || (e.http_status >= 400 &&
+		    e.http_status < 500 && !e.transient)) {
+			log_info("workspace %llu: catalog token refused (code "
+			    "%ld, fbtrace_id %s)", (unsigned long long)c->ws.id,
+			    e.code, e.fbtrace_id);
+			snprintf(msg, sizeof(msg), "Meta did not accept this "
+			    "token for catalog %s: %s Nothing was stored.", id,
+			    e.message);
+			return view_error_with(c, 400, msg, url, e.fbtrace_id,
+			    0);
+		}
+		return hm_graph_failed(c, "reading the catalog", &e, 0);
+	}
+	if (vault_encrypt(c->app->vault, c->ws.id, VAULT_KIND_CATALOG, token,
+	    strlen(token), &box, err, sizeof(err)) == -1) {
+		log_err("%s", err);
+		return -1;
+	}
+	rc = connection_catalog_save(c->app->db, &c->ws, id, name, &box,
+	    c->sess.email);
+	vault_box_free(&box);
+	if (rc != STORE_OK)
+		return hm_db_down(c);
+	return hm_back(c, "catalog_connected");
+}
+
+int
+h_catalog_disconnect(struct ctx *c)
+{
+	if (connection_catalog_delete(c->app->db, &c->ws, c->sess.email) !=
+	    STORE_OK)
+		return hm_db_down(c);
+	return hm_back(c, "catalog_disconnected");
+}

@@ -1,0 +1,171 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "../app.h"
+#include "../graph.h"
+#include "../log.h"
+#include "../response.h"
+#include "../store/connection.h"
+#include "../vault.h"
+#include "../view.h"
+#include "meta.h"
+
+void
+hm_settings_url(const struct ctx *c, char *out, size_t len)
+{
+	snprintf(out, len, "%s/w/%s/settings/whatsapp", c->app->mount,
+	    c->ws.slug);
+}
+
+int
+hm_back(struct ctx *c, const char *flash)
+{
+	char	 url[512];
+	size_t	 n;
+
+	hm_settings_url(c, url, sizeof(url));
+	n = strlen(url);
+	if (flash)
+		snprintf(url + n, sizeof(url) - n, "?m=%s", flash);
+	return resp_redirect(c->resp, 303, url);
+}
+
+int
+hm_db_down(struct ctx *c)
+{
+	return view_error(c, 503, "The database is not answering, so nothing "
+	    "was changed. Please try again in a moment.");
+}
+
+int
+hm_digits(const char *s, size_t min, size_t max)
+{
+	size_t	 n;
+
+	if (s == NULL)
+		return 0;
+	n = strlen(s);
+	return n >= min && n <= max && strspn(s, "0123456789") == n;
+}
+
+int
+hm_printable(const char *s, size_t min, size_t max)
+{
+	size_t	 n, i;
+
+	if (s == NULL)
+		return 0;
+	n = strlen(s);
+	if (n < min || n > max)
+		return 0;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+			return 0;
+	return 1;
+}
+
+int
+hm_token(struct ctx *c, const char *kind, struct vault_secret *out)
+{
+	struct vault_box box;
+	char		 err[256], url[512];
+	enum store_rc	 rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = connection_token_get(c->app->db, &c->ws, kind, &box);
+	if (rc == STORE_NOTFOUND) {
+		hm_back(c, "not_connected");
+		return 1;
+	}
+	if (rc != STORE_OK) {
+		hm_db_down(c);
+		return 1;
+	}
+	/*
+	 * `keys rotate` moves rows to a key this worker has not loaded yet:
+	 * reread the ring once rather than fail until the next SIGHUP.
+	 */
+	if (!vault_has_version(c->app->vault, box.key_version)) {
+		struct vault *nv = vault_open(c->app->cfg->key_ring_file, err,
+		    sizeof(err));
+		if (nv != NULL) {
+			vault_close(c->app->vault);
+			c->app->vault = nv;
+			log_info("key ring reloaded: now at version %u",
+			    (unsigned)vault_current_version(nv));
+		} else
+			log_err("key ring reload: %s", err);
+	}
+	if (vault_decrypt(c->app->vault, c->ws.id, kind, &box, out, err,
+	    sizeof(err)) == -1) {
+		/* Names the workspace; says nothing of the token. */
+		log_err("%s", err);
+		vault_box_free(&box);
+		hm_settings_url(c, url, sizeof(url));
+		view_error_with(c, 500, "This workspace's stored access could "
+		    "not be decrypted (the server's key ring does not match). "
+		    "Your administrator has been told in the server log; "
+		    "reconnecting WhatsApp stores a fresh token.", url, NULL, 1);
+		return 1;
+	}
+	vault_box_free(&box);
+	return 0;
+}
+
+int
+hm_graph_failed(struct ctx *c, const char *what, const struct graph_err *e,
+    int stored)
+{
+	char		 msg[2048], url[512];
+	const char	*reason;
+	int		 status = 502;
+
+	log_warn("workspace %llu: Meta call failed while %s: http %ld code "
+	    "%ld subcode %ld fbtrace_id %s", (unsigned long long)c->ws.id,
+	    what, e->http_status, e->code, e->subcode,
+	    *e->fbtrace_id ? e->fbtrace_id : "-");
+	hm_settings_url(c, url, sizeof(url));
+	if (graph_err_is_token(e)) {
+		reason = graph_reason_190(e->subcode);
+		if (stored && connection_mark(c->app->db, &c->ws,
+		    "needs_reconnect", reason) != STORE_OK)
+			log_err("workspace %llu: could not mark "
+			    "needs_reconnect", (unsigned long long)c->ws.id);
+		if (stored)
+			snprintf(msg, sizeof(msg), "Meta no longer accepts this "
+			    "workspace's access (%s), so %s did not work. "
+			    "Reconnect WhatsApp to continue.", reason, what);
+		else
+			snprintf(msg, sizeof(msg), "Meta did not accept the new "
+			    "access (%s) while %s. Nothing was changed. Try "
+			    "connecting again.", reason, what);
+		return view_error_with(c, 502, msg, url, e->fbtrace_id, 1);
+	}
+	if (e->timeout) {
+		status = 504;
+		snprintf(msg, sizeof(msg), "Meta did not answer in time while "
+		    "%s. Nothing was changed. Try again in a minute.", what);
+	} else if (e->network)
+		snprintf(msg, sizeof(msg), "We could not reach Meta while %s. "
+		    "Nothing was changed. Try again in a minute; if it keeps "
+		    "happening, the server's connection to Meta needs "
+		    "checking.", what);
+	else if (e->http_status == 429 || (e->transient &&
+	    e->http_status < 500))
+		snprintf(msg, sizeof(msg), "Meta is limiting requests right "
+		    "now, even after several tries, while %s. Nothing was "
+		    "changed. Wait a few minutes and try again.", what);
+	else if (e->http_status >= 500)
+		snprintf(msg, sizeof(msg), "Meta had a problem on its side "
+		    "while %s. Nothing was changed. Try again later.", what);
+	else if (e->bad_response)
+		snprintf(msg, sizeof(msg), "Meta sent an answer we could not "
+		    "read while %s. Nothing was changed. Try again; if it "
+		    "persists, contact support with the reference below.",
+		    what);
+	else
+		snprintf(msg, sizeof(msg), "Meta refused %s: %s%s%s "
+		    "(code %ld). Nothing was changed.", what, e->message,
+		    *e->user_msg ? " " : "", e->user_msg, e->code);
+	return view_error_with(c, status, msg, url, e->fbtrace_id, 0);
+}

@@ -1,0 +1,279 @@
+/*
+ * The OAuth round trip with Meta (DESIGN §3): prepareToConnect builds
+ * the dialog URL with a single-use state; connect (the callback) checks
+ * the state, exchanges the code, makes the token long-lived, reads what
+ * it grants, and stores it encrypted in one statement. Any failure on
+ * the way stores nothing.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "../app.h"
+#include "../config.h"
+#include "../graph.h"
+#include "../log.h"
+#include "../request.h"
+#include "../response.h"
+#include "../store/connection.h"
+#include "../store/oauth.h"
+#include "../store/tenants.h"
+#include "../vault.h"
+#include "../view.h"
+#include "handlers.h"
+#include "meta.h"
+
+#define STATE_BYTES	32
+#define STATE_TTL	600		/* seconds: DESIGN §3 */
+#define LONG_LIVED	(7 * 86400)	/* shorter-lived tokens are exchanged */
+
+int
+h_connect(struct ctx *c)
+{
+	const struct config *cfg = c->app->cfg;
+	unsigned char	 raw[STATE_BYTES], hash[32];
+	char		 state[STATE_BYTES * 2 + 1], redirect[600], path[64];
+	char		*url;
+	const char	*params[14];
+	size_t		 n = 0;
+
+	randombytes_buf(raw, sizeof(raw));
+	sodium_bin2hex(state, sizeof(state), raw, sizeof(raw));
+	crypto_hash_sha256(hash, raw, sizeof(raw));
+	sodium_memzero(raw, sizeof(raw));
+	if (oauth_state_put(c->app->db, hash, c->ws.id, c->sess_hash,
+	    STATE_TTL) != STORE_OK)
+		return hm_db_down(c);
+
+	snprintf(redirect, sizeof(redirect), "%s/oauth/meta/callback",
+	    cfg->base_url);
+	params[n++] = "client_id";
+	params[n++] = cfg->app_id;
+	params[n++] = "redirect_uri";
+	params[n++] = redirect;
+	params[n++] = "state";
+	params[n++] = state;
+	params[n++] = "response_type";
+	params[n++] = "code";
+	if (cfg->config_id) {
+		/* Facebook Login for Business: the configuration names the
+		 * permissions and the Embedded Signup flow. */
+		params[n++] = "config_id";
+		params[n++] = cfg->config_id;
+	} else {
+		params[n++] = "scope";
+		params[n++] = "whatsapp_business_management,"
+		    "whatsapp_business_messaging,business_management";
+	}
+	params[n] = NULL;
+	snprintf(path, sizeof(path), "dialog/oauth");
+	if ((url = graph_build_url(cfg->dialog_base_url, cfg->graph_version,
+	    path, params)) == NULL)
+		return -1;
+	resp_redirect(c->resp, 303, url);
+	free(url);
+	log_info("workspace %llu: OAuth round trip started",
+	    (unsigned long long)c->ws.id);
+	return 0;
+}
+
+/* Finds needle in a comma-separated list. */
+static int
+in_list(const char *list, const char *needle)
+{
+	size_t		 n = strlen(needle);
+	const char	*p = list;
+
+	if (n == 0)
+		return 0;
+	while ((p = strstr(p, needle)) != NULL) {
+		if ((p == list || p[-1] == ',') && (p[n] == ',' ||
+		    p[n] == '\0'))
+			return 1;
+		p += n;
+	}
+	return 0;
+}
+
+/*
+ * A reconnect keeps the selected number when the new token still sees it
+ * in the same WABA; *keep says so. 0, or 1 when the page says why not.
+ */
+static int
+callback_keep_phone(struct ctx *c, const char *token, const char *waba,
+    const struct conn_row *old, int *keep)
+{
+	struct graph_phone *list = NULL;
+	struct graph_err e;
+	size_t		 n = 0, i;
+
+	*keep = 0;
+	if (waba == NULL || *old->phone_number_id == '\0' ||
+	    strcmp(waba, old->waba_id) != 0)
+		return 0;
+	if (graph_phone_numbers(c->app->graph, token, waba, &list, &n,
+	    &e) == -1) {
+		hm_graph_failed(c, "checking your phone numbers", &e, 0);
+		return 1;
+	}
+	for (i = 0; i < n; i++)
+		if (strcmp(list[i].id, old->phone_number_id) == 0)
+			*keep = 1;
+	free(list);
+	return 0;
+}
+
+static int
+callback_finish(struct ctx *c, const char *token,
+    const struct graph_token_info *ti)
+{
+	struct conn_row	 old;
+	struct conn_oauth o;
+	struct vault_box box;
+	char		 err[256], first[33];
+	const char	*waba = NULL;
+	enum store_rc	 rc;
+	int		 keep;
+	size_t		 len;
+
+	if (connection_get(c->app->db, &c->ws, &old) != STORE_OK)
+		return hm_db_down(c);
+	if (ti->nwaba == 1) {
+		len = strcspn(ti->waba_ids, ",");
+		snprintf(first, sizeof(first), "%.*s", (int)len, ti->waba_ids);
+		waba = first;
+	} else if (in_list(ti->waba_ids, old.waba_id))
+		waba = old.waba_id;
+	if (callback_keep_phone(c, token, waba, &old, &keep) != 0)
+		return 0;
+	if (vault_encrypt(c->app->vault, c->ws.id, VAULT_KIND_WABA, token,
+	    strlen(token), &box, err, sizeof(err)) == -1) {
+		log_err("%s", err);
+		return -1;
+	}
+	memset(&o, 0, sizeof(o));
+	o.box = &box;
+	o.waba_ids = ti->waba_ids;
+	o.waba_id = waba;
+	o.scopes = ti->scopes;
+	o.expires_at = ti->expires_at;
+	o.keep_phone = keep;
+	rc = connection_save_oauth(c->app->db, &c->ws, &o, c->sess.email);
+	vault_box_free(&box);
+	if (rc != STORE_OK)
+		return hm_db_down(c);
+	log_info("workspace %llu: token stored (%zu WABA%s)%s",
+	    (unsigned long long)c->ws.id, ti->nwaba, ti->nwaba == 1 ? "" : "s",
+	    keep ? ", number kept" : "");
+	if (keep) {
+		if (tenants_route_set(c->app->db, "waba", old.waba_id,
+		    c->ws.id) != STORE_OK)
+			log_warn("workspace %llu: webhook route not refreshed",
+			    (unsigned long long)c->ws.id);
+		return hm_back(c, "reconnected");
+	}
+	{
+		char url[512];
+		hm_settings_url(c, url, sizeof(url));
+		strncat(url, "/phone-numbers", sizeof(url) - strlen(url) - 1);
+		return resp_redirect(c->resp, 303, url);
+	}
+}
+
+int
+h_oauth_callback(struct ctx *c)
+{
+	const struct config *cfg = c->app->cfg;
+	const char	*state = kv_get(&c->req->query, "state");
+	const char	*code = kv_get(&c->req->query, "code");
+	const char	*error = kv_get(&c->req->query, "error");
+	unsigned char	 raw[STATE_BYTES], hash[32];
+	char		 redirect[600], url[512];
+	struct buf	 tok = BUF_INIT, ltok = BUF_INIT;
+	struct graph_token_info ti;
+	struct graph_err e;
+	uint64_t	 wsid;
+	long		 expires_in = 0, lexp = 0;
+	size_t		 len;
+	enum store_rc	 rc;
+	int		 ret = 0;
+
+	if (state == NULL || strlen(state) != STATE_BYTES * 2 ||
+	    sodium_hex2bin(raw, sizeof(raw), state, STATE_BYTES * 2, NULL,
+	    &len, NULL) != 0 || len != STATE_BYTES)
+		return view_error(c, 400, "This link from Meta is incomplete. "
+		    "Start again from your WhatsApp settings page.");
+	crypto_hash_sha256(hash, raw, sizeof(raw));
+	rc = oauth_state_take(c->app->db, hash, c->sess_hash, &wsid);
+	if (rc == STORE_NOTFOUND)
+		return view_error(c, 400, "This connection attempt has expired, "
+		    "was already used, or was started in another browser "
+		    "session, so nothing was changed. Start again from your "
+		    "WhatsApp settings page.");
+	if (rc != STORE_OK)
+		return hm_db_down(c);
+	rc = tenants_workspace_by_id(c->app->db, wsid, &c->ws);
+	if (rc == STORE_OK)
+		rc = tenants_is_member(c->app->db, c->sess.user_id, wsid);
+	if (rc == STORE_NOTFOUND)
+		return view_error(c, 404, "There is nothing at this address.");
+	if (rc != STORE_OK)
+		return hm_db_down(c);
+	c->has_ws = 1;
+	hm_settings_url(c, url, sizeof(url));
+
+	if (error != NULL)
+		return view_error_with(c, 200, "You cancelled connecting "
+		    "WhatsApp on Meta's page, so nothing was changed. You can "
+		    "connect whenever you are ready.", url, NULL, 0);
+	if (!hm_printable(code, 1, 2048))
+		return view_error_with(c, 400, "Meta's answer did not include "
+		    "a valid authorization code, so nothing was changed. "
+		    "Try connecting again.", url, NULL, 0);
+
+	snprintf(redirect, sizeof(redirect), "%s/oauth/meta/callback",
+	    cfg->base_url);
+	if (graph_exchange_code(c->app->graph, code, redirect, &tok,
+	    &expires_in, &e) == -1) {
+		ret = hm_graph_failed(c, "exchanging Meta's authorization code",
+		    &e, 0);
+		goto out;
+	}
+	/* A short-lived user token is traded for a long-lived one. */
+	if (expires_in > 0 && expires_in < LONG_LIVED) {
+		if (graph_exchange_long_lived(c->app->graph, tok.data, &ltok,
+		    &lexp, &e) == -1) {
+			ret = hm_graph_failed(c, "getting a long-lived token",
+			    &e, 0);
+			goto out;
+		}
+		buf_free_secret(&tok);
+		tok = ltok;
+		buf_init(&ltok);
+	}
+	if (graph_debug_token(c->app->graph, tok.data, &ti, &e) == -1) {
+		ret = hm_graph_failed(c, "checking the new token", &e, 0);
+		goto out;
+	}
+	if (!ti.is_valid) {
+		ret = view_error_with(c, 502, "Meta says the new access token "
+		    "is not valid, so nothing was changed. Try connecting "
+		    "again.", url, NULL, 0);
+		goto out;
+	}
+	if (ti.nwaba == 0) {
+		ret = view_error_with(c, 400, "No WhatsApp Business Account "
+		    "was shared with this app, so nothing was changed. Connect "
+		    "again and choose an account on Meta's page.", url, NULL,
+		    0);
+		goto out;
+	}
+	ret = callback_finish(c, tok.data, &ti);
+out:
+	buf_free_secret(&tok);
+	buf_free_secret(&ltok);
+	sodium_memzero(raw, sizeof(raw));
+	return ret;
+}

@@ -1,0 +1,234 @@
+/*
+ * Phone number selection: list the WABA's numbers (or, when the token
+ * grants several WABAs, let the merchant pick one first), then register
+ * the chosen number with its two-step-verification PIN and subscribe our
+ * app to the WABA's webhooks. Only then is it the active sending number.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "../app.h"
+#include "../graph.h"
+#include "../log.h"
+#include "../request.h"
+#include "../response.h"
+#include "../store/connection.h"
+#include "../store/tenants.h"
+#include "../vault.h"
+#include "../view.h"
+#include "handlers.h"
+#include "meta.h"
+
+static int
+phones_page(struct ctx *c, int status, const struct conn_row *r,
+    const struct graph_phone *list, size_t n, const char *error)
+{
+	struct json_object *d, *arr, *o;
+	char		 ids[1001], *tok, *save;
+	size_t		 i;
+
+	if ((d = json_object_new_object()) == NULL)
+		return -1;
+	json_object_object_add(d, "title",
+	    json_object_new_string("Choose a phone number"));
+	json_object_object_add(d, "workspace_name",
+	    json_object_new_string(c->ws.name));
+	json_object_object_add(d, "slug", json_object_new_string(c->ws.slug));
+	if (error)
+		json_object_object_add(d, "error", json_object_new_string(error));
+	arr = json_object_new_array();
+	if (*r->waba_id == '\0') {
+		/* Several WABAs granted: the merchant picks one first. */
+		snprintf(ids, sizeof(ids), "%s", r->waba_ids);
+		for (tok = strtok_r(ids, ",", &save); tok;
+		    tok = strtok_r(NULL, ",", &save)) {
+			o = json_object_new_object();
+			json_object_object_add(o, "id",
+			    json_object_new_string(tok));
+			json_object_array_add(arr, o);
+		}
+		json_object_object_add(d, "wabas", arr);
+		json_object_object_add(d, "choose_waba",
+		    json_object_new_boolean(1));
+		json_object_object_add(d, "title", json_object_new_string(
+		    "Choose a business account"));
+		return view_page(c, status, "phone_numbers", d);
+	}
+	json_object_object_add(d, "waba_id", json_object_new_string(r->waba_id));
+	for (i = 0; i < n; i++) {
+		o = json_object_new_object();
+		json_object_object_add(o, "id", json_object_new_string(list[i].id));
+		json_object_object_add(o, "display_phone_number",
+		    json_object_new_string(list[i].display_phone_number));
+		json_object_object_add(o, "verified_name",
+		    json_object_new_string(list[i].verified_name));
+		json_object_object_add(o, "quality_rating",
+		    json_object_new_string(list[i].quality_rating));
+		json_object_object_add(o, "status",
+		    json_object_new_string(list[i].status));
+		if (strcmp(list[i].id, r->phone_number_id) == 0)
+			json_object_object_add(o, "selected",
+			    json_object_new_boolean(1));
+		json_object_array_add(arr, o);
+	}
+	json_object_object_add(d, "numbers", arr);
+	if (n == 0)
+		json_object_object_add(d, "no_numbers",
+		    json_object_new_boolean(1));
+	return view_page(c, status, "phone_numbers", d);
+}
+
+/* The row, with a token, and (when one is chosen) the WABA's numbers. */
+static int
+phones_load(struct ctx *c, struct conn_row *r, struct graph_phone **list,
+    size_t *n)
+{
+	struct vault_secret tok;
+	struct graph_err e;
+	int		 rc;
+
+	*list = NULL;
+	*n = 0;
+	if (connection_get(c->app->db, &c->ws, r) != STORE_OK) {
+		hm_db_down(c);
+		return 1;
+	}
+	if (!r->has_token) {
+		hm_back(c, "not_connected");
+		return 1;
+	}
+	if (*r->waba_id == '\0')
+		return 0;
+	if (hm_token(c, VAULT_KIND_WABA, &tok) != 0)
+		return 1;
+	rc = graph_phone_numbers(c->app->graph, tok.data, r->waba_id, list, n,
+	    &e);
+	vault_secret_free(&tok);
+	if (rc == -1) {
+		hm_graph_failed(c, "listing your phone numbers", &e, 1);
+		return 1;
+	}
+	return 0;
+}
+
+int
+h_phones_get(struct ctx *c)
+{
+	struct conn_row	 r;
+	struct graph_phone *list;
+	size_t		 n;
+	int		 rc;
+
+	if (phones_load(c, &r, &list, &n) != 0)
+		return 0;
+	rc = phones_page(c, 200, &r, list, n, NULL);
+	free(list);
+	return rc;
+}
+
+static int
+phones_choose_waba(struct ctx *c, const char *waba)
+{
+	char		 url[512];
+	enum store_rc	 rc;
+
+	hm_settings_url(c, url, sizeof(url));
+	strncat(url, "/phone-numbers", sizeof(url) - strlen(url) - 1);
+	if (!hm_digits(waba, 1, 32))
+		return view_error_with(c, 400, "Choose one of the listed "
+		    "WhatsApp Business Accounts.", url, NULL, 0);
+	rc = connection_choose_waba(c->app->db, &c->ws, waba, c->sess.email);
+	if (rc == STORE_NOTFOUND)
+		return view_error_with(c, 400, "That WhatsApp Business Account "
+		    "was not shared with this app. Choose one of the listed "
+		    "accounts, or connect again.", url, NULL, 0);
+	if (rc != STORE_OK)
+		return hm_db_down(c);
+	return resp_redirect(c->resp, 303, url);
+}
+
+int
+h_phones_post(struct ctx *c)
+{
+	const char	*phone = kv_get(&c->req->form, "phone_number_id");
+	const char	*pin = kv_get(&c->req->form, "pin");
+	const char	*waba = kv_get(&c->req->form, "waba_id");
+	struct conn_row	 r;
+	struct graph_phone *list = NULL, *pick = NULL;
+	struct conn_phone cp;
+	struct vault_secret tok;
+	struct graph_err e;
+	size_t		 n = 0, i;
+	int		 ret = 0;
+
+	if (waba != NULL && phone == NULL)
+		return phones_choose_waba(c, waba);
+	if (phones_load(c, &r, &list, &n) != 0)
+		return 0;
+	if (*r.waba_id == '\0') {
+		ret = phones_page(c, 400, &r, NULL, 0, "Choose a WhatsApp "
+		    "Business Account first.");
+		goto out;
+	}
+	for (i = 0; hm_digits(phone, 1, 32) && i < n; i++)
+		if (strcmp(list[i].id, phone) == 0)
+			pick = &list[i];
+	if (pick == NULL) {
+		ret = phones_page(c, 400, &r, list, n, "Choose one of the "
+		    "phone numbers listed below.");
+		goto out;
+	}
+	/* Two-step verification PINs are exactly six digits. */
+	if (!hm_digits(pin, 6, 6)) {
+		ret = phones_page(c, 400, &r, list, n, "Enter the number's "
+		    "six-digit two-step verification PIN.");
+		goto out;
+	}
+	if (hm_token(c, VAULT_KIND_WABA, &tok) != 0)
+		goto out;
+	if (graph_register(c->app->graph, tok.data, pick->id, pin, &e) == -1) {
+		vault_secret_free(&tok);
+		if (e.code == 133005)
+			ret = phones_page(c, 400, &r, list, n, "Meta says this "
+			    "two-step verification PIN is not right for the "
+			    "number. Check it in WhatsApp Manager and try "
+			    "again.");
+		else
+			ret = hm_graph_failed(c, "registering the number", &e,
+			    1);
+		goto out;
+	}
+	if (graph_subscribe(c->app->graph, tok.data, r.waba_id, &e) == -1) {
+		vault_secret_free(&tok);
+		ret = hm_graph_failed(c, "subscribing to your account's "
+		    "webhooks", &e, 1);
+		goto out;
+	}
+	vault_secret_free(&tok);
+	/* Routes first: a webhook for the new number must find us. */
+	if (tenants_routes_clear(c->app->db, c->ws.id) != STORE_OK ||
+	    tenants_route_set(c->app->db, "phone", pick->id, c->ws.id) !=
+	    STORE_OK || tenants_route_set(c->app->db, "waba", r.waba_id,
+	    c->ws.id) != STORE_OK) {
+		ret = hm_db_down(c);
+		goto out;
+	}
+	cp.id = pick->id;
+	cp.display_phone_number = pick->display_phone_number;
+	cp.verified_name = pick->verified_name;
+	cp.quality_rating = pick->quality_rating;
+	if (connection_select_phone(c->app->db, &c->ws, &cp, c->sess.email) !=
+	    STORE_OK) {
+		ret = hm_db_down(c);
+		goto out;
+	}
+	log_info("workspace %llu: number %s active", (unsigned long long)c->ws.id,
+	    pick->id);
+	ret = hm_back(c, "connected");
+out:
+	free(list);
+	return ret;
+}

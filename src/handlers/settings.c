@@ -1,0 +1,177 @@
+/*
+ * Settings → WhatsApp Connection: the connection's state at a glance,
+ * read from the workspace's own database.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "../app.h"
+#include "../config.h"
+#include "../request.h"
+#include "../store/connection.h"
+#include "../store/webhooks.h"
+#include "../view.h"
+#include "handlers.h"
+
+static const char *
+settings_label(const char *status)
+{
+	if (strcmp(status, "connected") == 0)
+		return "Connected";
+	if (strcmp(status, "pending_phone_selection") == 0)
+		return "Waiting for phone number selection";
+	if (strcmp(status, "needs_reconnect") == 0)
+		return "Needs reconnect";
+	return "Not connected";
+}
+
+/*
+ * Flash messages come back as a key in the query string, never as text:
+ * nothing a link carries is shown to the merchant verbatim.
+ */
+static const struct {
+	const char	*key, *kind, *text;
+} flashes[] = {
+	{ "connected", "ok", "WhatsApp is connected: this number now sends "
+	    "your workspace's messages." },
+	{ "reconnected", "ok", "Reconnected. Your phone number was kept." },
+	{ "verified", "ok", "Verified with Meta just now." },
+	{ "needs_reconnect", "bad", "Meta no longer accepts this connection. "
+	    "Reconnect to continue." },
+	{ "test_sent", "ok", "Test message sent." },
+	{ "disconnected", "ok", "WhatsApp was disconnected from this "
+	    "workspace." },
+	{ "not_connected", "warn", "Connect WhatsApp first." },
+	{ "catalog_connected", "ok", "The catalog is connected." },
+	{ "catalog_disconnected", "ok", "The catalog was removed." },
+};
+
+static void
+settings_add(struct json_object *o, const char *k, const char *v)
+{
+	if (v && *v)
+		json_object_object_add(o, k, json_object_new_string(v));
+}
+
+/*
+ * Webhook health: when the last delivery came, how many in 24 hours, and
+ * a warning when we sent messages but Meta has been silent for longer
+ * than [meta] webhook_silence_minutes: the callback URL, the verify
+ * token or the app's subscription is probably wrong.
+ */
+static void
+settings_webhooks(struct ctx *c, struct json_object *d,
+    const struct conn_row *r)
+{
+	char		 detail[500], sent[32] = "", last[32], limit[32];
+	struct json_object *t, *w;
+	time_t		 now = time(NULL) - (time_t)c->app->cfg->
+			    webhook_silence_minutes * 60;
+	struct tm	 tm;
+	long		 count = 0;
+
+	if (connection_last_audit(c->app->db, &c->ws, "test_message", detail,
+	    sizeof(detail), sent, sizeof(sent)) == STORE_OK && *sent) {
+		t = json_object_new_object();
+		settings_add(t, "detail", detail);
+		settings_add(t, "at", sent);
+		json_object_object_add(d, "last_test", t);
+	}
+	if (webhooks_health(c->app->db, &c->ws, last, &count) != STORE_OK)
+		return;
+	w = json_object_new_object();
+	settings_add(w, "last_at", last);
+	json_object_object_add(w, "count_24h", json_object_new_int64(count));
+	json_object_object_add(d, "webhooks", w);
+	/* "YYYY-MM-DD HH:MM:SS" strings compare like the times they name. */
+	gmtime_r(&now, &tm);
+	strftime(limit, sizeof(limit), "%Y-%m-%d %H:%M:%S", &tm);
+	if (strcmp(r->status, "connected") == 0 && *sent &&
+	    strcmp(sent, limit) < 0 && strcmp(last, sent) < 0)
+		json_object_object_add(d, "webhooks_silent",
+		    json_object_new_boolean(1));
+}
+
+int
+h_settings(struct ctx *c)
+{
+	struct conn_row	 r;
+	struct json_object *d, *ws, *cat;
+	enum store_rc	 rc;
+
+	rc = connection_get(c->app->db, &c->ws, &r);
+	if (rc == STORE_GONE)
+		return view_error(c, 503, "The database is not answering. "
+		    "Please try again in a moment.");
+	if (rc != STORE_OK)
+		return view_error(c, 500, "This workspace's data could not be "
+		    "read. If this persists, ask your administrator to run "
+		    "`waba-connect-admin migrate`.");
+	if ((d = json_object_new_object()) == NULL)
+		return -1;
+	json_object_object_add(d, "title",
+	    json_object_new_string("WhatsApp Connection"));
+	ws = json_object_new_object();
+	settings_add(ws, "name", c->ws.name);
+	settings_add(ws, "slug", c->ws.slug);
+	json_object_object_add(d, "workspace", ws);
+	settings_add(d, "status", r.status);
+	settings_add(d, "status_label", settings_label(r.status));
+	settings_add(d, "reason", r.reason);
+	json_object_object_add(d, strcmp(r.status, "not_connected") == 0 ?
+	    "not_connected" : "has_connection", json_object_new_boolean(1));
+	if (strcmp(r.status, "connected") == 0)
+		json_object_object_add(d, "connected",
+		    json_object_new_boolean(1));
+	if (strcmp(r.status, "needs_reconnect") == 0)
+		json_object_object_add(d, "needs_reconnect",
+		    json_object_new_boolean(1));
+	if (strcmp(r.status, "pending_phone_selection") == 0)
+		json_object_object_add(d, "pending",
+		    json_object_new_boolean(1));
+	settings_add(d, "waba_id", r.waba_id);
+	settings_add(d, "phone_number_id", r.phone_number_id);
+	settings_add(d, "display_phone_number", r.display_phone_number);
+	settings_add(d, "verified_name", r.verified_name);
+	settings_add(d, "quality_rating", r.quality_rating);
+	settings_add(d, "token_expires_at", r.token_expires_at);
+	settings_add(d, "last_verified_at", r.last_verified_at);
+	if (r.has_catalog) {
+		cat = json_object_new_object();
+		settings_add(cat, "id", r.catalog_id);
+		settings_add(cat, "name", r.catalog_name);
+		settings_add(cat, "status", r.catalog_status);
+		settings_add(cat, "reason", r.catalog_reason);
+		json_object_object_add(d, "catalog", cat);
+	}
+	{
+		const char *m = kv_get(&c->req->query, "m");
+		size_t i;
+		for (i = 0; m && i < sizeof(flashes) / sizeof(flashes[0]); i++)
+			if (strcmp(m, flashes[i].key) == 0) {
+				struct json_object *f = json_object_new_object();
+				settings_add(f, "kind", flashes[i].kind);
+				settings_add(f, "text", flashes[i].text);
+				json_object_object_add(d, "flash", f);
+			}
+	}
+	/* Warn a week ahead, before anything fails. */
+	if (r.has_token && *r.token_expires_at && r.token_expires_in <
+	    7 * 86400 && strcmp(r.status, "needs_reconnect") != 0) {
+		json_object_object_add(d, "expiry_warning",
+		    json_object_new_boolean(1));
+		json_object_object_add(d, "expired",
+		    json_object_new_boolean(r.token_expires_in <= 0));
+	}
+	settings_webhooks(c, d, &r);
+	{
+		char cb[600];
+		snprintf(cb, sizeof(cb), "%s/webhooks/meta",
+		    c->app->cfg->base_url);
+		settings_add(d, "callback_url", cb);
+	}
+	return view_page(c, 200, "settings_whatsapp", d);
+}

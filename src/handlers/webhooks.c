@@ -1,0 +1,181 @@
+/*
+ * Meta's callbacks (DESIGN §7). The signature is checked over the raw
+ * bytes before anything is parsed. Each change is routed to its
+ * workspace through the control database; what cannot be routed or
+ * parsed is logged and acknowledged (Meta would otherwise redeliver it
+ * for days), while a database outage answers 503 so Meta retries.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "../app.h"
+#include "../config.h"
+#include "../log.h"
+#include "../request.h"
+#include "../response.h"
+#include "../store/connection.h"
+#include "../store/tenants.h"
+#include "../store/webhooks.h"
+#include "../webhook.h"
+#include "handlers.h"
+
+/* Equal length or not, compared without leaking where they differ. */
+static int
+wh_token_eq(const char *a, const char *b)
+{
+	unsigned char	 ha[crypto_generichash_BYTES], hb[crypto_generichash_BYTES];
+
+	if (a == NULL || b == NULL)
+		return 0;
+	crypto_generichash(ha, sizeof(ha), (const unsigned char *)a, strlen(a),
+	    NULL, 0);
+	crypto_generichash(hb, sizeof(hb), (const unsigned char *)b, strlen(b),
+	    NULL, 0);
+	return sodium_memcmp(ha, hb, sizeof(ha)) == 0;
+}
+
+int
+h_webhook_verify(struct ctx *c)
+{
+	const char	*mode = kv_get(&c->req->query, "hub.mode");
+	const char	*token = kv_get(&c->req->query, "hub.verify_token");
+	const char	*challenge = kv_get(&c->req->query, "hub.challenge");
+	size_t		 i, n;
+
+	if (mode == NULL || strcmp(mode, "subscribe") != 0 ||
+	    !wh_token_eq(token, c->app->cfg->webhook_verify_token) ||
+	    challenge == NULL || (n = strlen(challenge)) == 0 || n > 256) {
+		log_warn("webhook verification refused");
+		return resp_text(c->resp, 403, "verification refused\n");
+	}
+	for (i = 0; i < n; i++)
+		if ((unsigned char)challenge[i] < 0x21 ||
+		    (unsigned char)challenge[i] > 0x7e)
+			return resp_text(c->resp, 403, "verification refused\n");
+	log_info("webhook verification accepted");
+	return resp_text(c->resp, 200, challenge);
+}
+
+/* The workspace an event belongs to: its number, else its WABA. */
+static enum store_rc
+wh_route(struct ctx *c, const struct webhook_event *e, uint64_t *ws)
+{
+	enum store_rc	 rc = STORE_NOTFOUND;
+
+	if (*e->phone_number_id)
+		rc = tenants_route_find(c->app->db, "phone", e->phone_number_id,
+		    ws);
+	if (rc == STORE_NOTFOUND && *e->waba_id)
+		rc = tenants_route_find(c->app->db, "waba", e->waba_id, ws);
+	return rc;
+}
+
+static int
+wh_unavailable(struct ctx *c)
+{
+	return resp_text(c->resp, 503, "database unavailable, retry later\n");
+}
+
+/* Stores the events routed to one workspace, then acts on losses. */
+static enum store_rc
+wh_deliver(struct ctx *c, uint64_t wsid, const struct webhook_event **evs,
+    size_t n)
+{
+	struct workspace ws;
+	char		 reason[256];
+	enum store_rc	 rc;
+	int		 stored;
+	size_t		 i;
+
+	if ((rc = tenants_workspace_by_id(c->app->db, wsid, &ws)) != STORE_OK)
+		return rc == STORE_NOTFOUND ? STORE_OK : rc;
+	if ((rc = webhooks_store(c->app->db, &ws, evs, n, &stored)) !=
+	    STORE_OK)
+		return rc;
+	log_info("webhook: workspace %llu: %zu events, %d new",
+	    (unsigned long long)wsid, n, stored);
+	for (i = 0; i < n; i++)
+		if (evs[i]->kind == WEBHOOK_ACCOUNT_UPDATE &&
+		    webhook_event_is_loss(evs[i], reason, sizeof(reason))) {
+			log_info("webhook: workspace %llu: %s",
+			    (unsigned long long)wsid, evs[i]->event);
+			if ((rc = connection_mark(c->app->db, &ws,
+			    "needs_reconnect", reason)) != STORE_OK)
+				return rc;
+		}
+	return STORE_OK;
+}
+
+int
+h_webhook_event(struct ctx *c)
+{
+	struct webhook_batch b;
+	const struct webhook_event **group = NULL;
+	uint64_t	*owner = NULL, ws;
+	char		 err[256];
+	enum store_rc	 rc;
+	size_t		 i, j, n;
+	int		 ret = 0;
+
+	if (!webhook_signature_ok(c->app->cfg->app_secret,
+	    req_param(c->req, "HTTP_X_HUB_SIGNATURE_256"), c->req->body.data,
+	    c->req->body.len)) {
+		log_warn("webhook: bad or missing signature (%zu bytes)",
+		    c->req->body.len);
+		return resp_text(c->resp, 403, "bad signature\n");
+	}
+	if (webhook_parse(c->req->body.data, c->req->body.len, &b, err,
+	    sizeof(err)) == -1) {
+		log_warn("webhook: malformed delivery acknowledged: %s", err);
+		webhook_batch_free(&b);
+		return resp_text(c->resp, 200, "ok\n");
+	}
+	if (b.skipped)
+		log_warn("webhook: %zu malformed items acknowledged", b.skipped);
+	if (b.n == 0)
+		goto ok;
+	if ((owner = calloc(b.n, sizeof(*owner))) == NULL ||
+	    (group = calloc(b.n, sizeof(*group))) == NULL) {
+		ret = -1;
+		goto out;
+	}
+	for (i = 0; i < b.n; i++) {
+		rc = wh_route(c, &b.ev[i], &owner[i]);
+		if (rc == STORE_NOTFOUND) {
+			log_warn("webhook: no workspace for number %s / WABA %s: "
+			    "acknowledged", *b.ev[i].phone_number_id ?
+			    b.ev[i].phone_number_id : "-", *b.ev[i].waba_id ?
+			    b.ev[i].waba_id : "-");
+			owner[i] = 0;
+		} else if (rc != STORE_OK) {
+			ret = wh_unavailable(c);
+			goto out;
+		}
+	}
+	/* One transaction per workspace the delivery touches. */
+	for (i = 0; i < b.n; i++) {
+		if ((ws = owner[i]) == 0)
+			continue;
+		for (n = 0, j = i; j < b.n; j++)
+			if (owner[j] == ws) {
+				group[n++] = &b.ev[j];
+				if (j > i)
+					owner[j] = 0;
+			}
+		if ((rc = wh_deliver(c, ws, group, n)) != STORE_OK) {
+			ret = rc == STORE_GONE ? wh_unavailable(c) :
+			    resp_text(c->resp, 500, "storage error\n");
+			goto out;
+		}
+	}
+ok:
+	ret = resp_text(c->resp, 200, "ok\n");
+out:
+	free(owner);
+	free(group);
+	webhook_batch_free(&b);
+	return ret;
+}

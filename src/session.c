@@ -1,0 +1,144 @@
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "app.h"
+#include "config.h"
+#include "log.h"
+#include "request.h"
+#include "response.h"
+#include "session.h"
+#include "store/sessions.h"
+
+#define ID_BYTES	32
+#define HEX_LEN		(ID_BYTES * 2)
+
+/*
+ * With https, the __Host- prefix makes the browser refuse the cookie
+ * unless it is Secure, host-only and Path=/ (RFC 6265bis §4.1.3.2).
+ */
+static const char *
+sess_cookie(const struct ctx *c, int login)
+{
+	if (c->app->cfg->base_https)
+		return login ? "__Host-waba_login" : "__Host-waba_session";
+	return login ? "waba_login" : "waba_session";
+}
+
+static int
+sess_set_cookie(struct ctx *c, int login, const char *value, int clear)
+{
+	char	 h[256];
+
+	snprintf(h, sizeof(h), "%s=%s; Path=/; HttpOnly; SameSite=Lax%s%s",
+	    sess_cookie(c, login), value, c->app->cfg->base_https ?
+	    "; Secure" : "", clear ? "; Max-Age=0" : "");
+	return resp_header(c->resp, "Set-Cookie", h);
+}
+
+/* Parses the cookie's 64 hex digits into the raw id; -1 if malformed. */
+static int
+sess_parse(const char *hex, unsigned char id[ID_BYTES])
+{
+	size_t	 len;
+
+	if (hex == NULL || strlen(hex) != HEX_LEN)
+		return -1;
+	if (sodium_hex2bin(id, ID_BYTES, hex, HEX_LEN, NULL, &len, NULL) != 0 ||
+	    len != ID_BYTES)
+		return -1;
+	return 0;
+}
+
+enum store_rc
+session_load(struct ctx *c)
+{
+	unsigned char	 id[ID_BYTES];
+	enum store_rc	 rc;
+
+	c->has_sess = 0;
+	if (sess_parse(kv_get(&c->req->cookies, sess_cookie(c, 0)), id) == -1)
+		return STORE_NOTFOUND;
+	crypto_hash_sha256(c->sess_hash, id, sizeof(id));
+	sodium_memzero(id, sizeof(id));
+	rc = sessions_get(c->app->db, c->sess_hash, &c->sess);
+	if (rc == STORE_OK)
+		c->has_sess = 1;
+	return rc;
+}
+
+enum store_rc
+session_start(struct ctx *c, uint64_t user)
+{
+	unsigned char	 id[ID_BYTES], csrf[ID_BYTES];
+	char		 hex[HEX_LEN + 1], csrfhex[HEX_LEN + 1];
+	enum store_rc	 rc;
+
+	/* A session the browser already had is ended: no fixation. */
+	if (c->has_sess || session_load(c) == STORE_OK)
+		sessions_delete(c->app->db, c->sess_hash);
+	randombytes_buf(id, sizeof(id));
+	randombytes_buf(csrf, sizeof(csrf));
+	sodium_bin2hex(hex, sizeof(hex), id, sizeof(id));
+	sodium_bin2hex(csrfhex, sizeof(csrfhex), csrf, sizeof(csrf));
+	crypto_hash_sha256(c->sess_hash, id, sizeof(id));
+	rc = sessions_create(c->app->db, c->sess_hash, user, csrfhex);
+	if (rc == STORE_OK) {
+		sess_set_cookie(c, 0, hex, 0);
+		/* The sign-in token has done its job. */
+		sess_set_cookie(c, 1, "", 1);
+	}
+	sodium_memzero(id, sizeof(id));
+	sodium_memzero(hex, sizeof(hex));
+	return rc;
+}
+
+enum store_rc
+session_end(struct ctx *c)
+{
+	enum store_rc	 rc = STORE_OK;
+
+	if (c->has_sess)
+		rc = sessions_delete(c->app->db, c->sess_hash);
+	c->has_sess = 0;
+	sess_set_cookie(c, 0, "", 1);
+	return rc;
+}
+
+static int
+sess_token_eq(const char *want, const char *got)
+{
+	if (want == NULL || got == NULL || strlen(want) != HEX_LEN ||
+	    strlen(got) != HEX_LEN)
+		return 0;
+	return sodium_memcmp(want, got, HEX_LEN) == 0;
+}
+
+int
+session_csrf_ok(const struct ctx *c, const char *token)
+{
+	return c->has_sess && sess_token_eq(c->sess.csrf, token);
+}
+
+int
+session_login_token(struct ctx *c, char out[HEX_LEN + 1])
+{
+	const char	*have = kv_get(&c->req->cookies, sess_cookie(c, 1));
+	unsigned char	 raw[ID_BYTES];
+
+	if (sess_parse(have, raw) == 0) {
+		snprintf(out, HEX_LEN + 1, "%s", have);
+		return 0;
+	}
+	randombytes_buf(raw, sizeof(raw));
+	sodium_bin2hex(out, HEX_LEN + 1, raw, sizeof(raw));
+	return sess_set_cookie(c, 1, out, 0);
+}
+
+int
+session_login_token_ok(const struct ctx *c, const char *token)
+{
+	return sess_token_eq(kv_get(&c->req->cookies, sess_cookie(c, 1)),
+	    token);
+}

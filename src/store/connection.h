@@ -1,0 +1,114 @@
+/*
+ * connection: a workspace's WhatsApp connection and catalog connection,
+ * in the workspace's own database. Tokens are stored only as vault boxes
+ * (key version, nonce, ciphertext) and leave this module only as boxes.
+ */
+#ifndef WABA_CONNECTION_H
+#define WABA_CONNECTION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sql.h"
+
+struct db;
+struct workspace;
+struct vault;
+struct vault_box;
+
+struct conn_row {
+	char		 status[32];	/* not_connected | pending_phone_selection | ... */
+	char		 reason[501];
+	char		 waba_id[33];
+	char		 waba_ids[1001];
+	char		 scopes[1001];
+	int		 has_token;
+	uint32_t	 key_version;
+	char		 token_expires_at[32];	/* "YYYY-MM-DD HH:MM:SS" UTC or "" */
+	long long	 token_expires_in;	/* seconds from now; 0 when unknown */
+	char		 phone_number_id[33];
+	char		 display_phone_number[65];
+	char		 verified_name[201];
+	char		 quality_rating[33];
+	char		 connected_at[32];
+	char		 last_verified_at[32];
+	int		 has_catalog;
+	char		 catalog_id[33];
+	char		 catalog_name[201];
+	char		 catalog_status[32];
+	char		 catalog_reason[501];
+};
+
+enum store_rc	 connection_get(struct db *, const struct workspace *,
+		    struct conn_row *);
+/* The stored box of kind (VAULT_KIND_*); STORE_NOTFOUND when none. */
+enum store_rc	 connection_token_get(struct db *, const struct workspace *,
+		    const char *kind, struct vault_box *);
+/*
+ * Stores a token obtained outside the OAuth flow (admin `token set`):
+ * waba → the connection's token, status needs checking; catalog → the
+ * catalog row for catalog_id.
+ */
+enum store_rc	 connection_token_put(struct db *, const struct workspace *,
+		    const char *kind, const struct vault_box *,
+		    const char *catalog_id, const char *actor);
+/*
+ * Re-encrypts every token of the workspace that is not on the vault's
+ * current key version, in one transaction. *changed counts them.
+ */
+enum store_rc	 connection_rekey(struct db *, const struct workspace *,
+		    const struct vault *, int *changed, char *err,
+		    size_t errlen);
+/* Key versions still in use by this workspace's rows (bit i = version i+1, up to 64). */
+enum store_rc	 connection_versions(struct db *, const struct workspace *,
+		    uint64_t *mask);
+enum store_rc	 connection_audit(struct db *, const struct workspace *,
+		    const char *actor, const char *action, const char *detail);
+
+/* What one OAuth round trip (or a reconnect) stores, in one transaction. */
+struct conn_oauth {
+	const struct vault_box *box;
+	const char	*waba_ids;	/* comma-separated, all granted */
+	const char	*waba_id;	/* chosen, or NULL: the merchant picks */
+	const char	*scopes;
+	int64_t		 expires_at;	/* unix time; 0 = does not expire */
+	int		 keep_phone;	/* reconnect: the number is still there */
+};
+
+/* A phone number as shown and stored. */
+struct conn_phone {
+	const char	*id;
+	const char	*display_phone_number;
+	const char	*verified_name;
+	const char	*quality_rating;
+};
+
+enum store_rc	 connection_save_oauth(struct db *, const struct workspace *,
+		    const struct conn_oauth *, const char *actor);
+/* Picks one of the granted WABAs (STORE_NOTFOUND when not granted). */
+enum store_rc	 connection_choose_waba(struct db *, const struct workspace *,
+		    const char *waba_id, const char *actor);
+enum store_rc	 connection_select_phone(struct db *, const struct workspace *,
+		    const struct conn_phone *, const char *actor);
+/* needs_reconnect (or another status) with a reason for people. */
+enum store_rc	 connection_mark(struct db *, const struct workspace *,
+		    const char *status, const char *reason);
+/* After a successful Verify: expiry, scopes and the number's details. */
+enum store_rc	 connection_verified(struct db *, const struct workspace *,
+		    int64_t expires_at, const char *scopes,
+		    const struct conn_phone *);
+enum store_rc	 connection_disconnect(struct db *, const struct workspace *,
+		    const char *actor);
+enum store_rc	 connection_catalog_save(struct db *, const struct workspace *,
+		    const char *catalog_id, const char *name,
+		    const struct vault_box *, const char *actor);
+enum store_rc	 connection_catalog_mark(struct db *, const struct workspace *,
+		    const char *reason);
+enum store_rc	 connection_catalog_delete(struct db *,
+		    const struct workspace *, const char *actor);
+/* The newest audit entry of action: its detail and time ("" when none). */
+enum store_rc	 connection_last_audit(struct db *, const struct workspace *,
+		    const char *action, char *detail, size_t dlen, char *at,
+		    size_t alen);
+
+#endif

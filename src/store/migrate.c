@@ -1,0 +1,311 @@
+/*
+ * Migrations are append-only lists of statements. Each statement is
+ * written to be safe to run again (IF NOT EXISTS), because DDL commits
+ * implicitly in MySQL: a migration interrupted half-way is finished by
+ * the next run, and a version is recorded only after all of its
+ * statements succeeded. A named lock keeps two admins from migrating the
+ * same server at once.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../buf.h"
+#include "../config.h"
+#include "../db.h"
+#include "../log.h"
+#include "migrate.h"
+#include "sql.h"
+#include "tenants.h"
+
+/* "%1$s" stands for the database name in every statement. */
+static const char *const control_v1[] = {
+	"CREATE TABLE IF NOT EXISTS `%1$s`.workspaces ("
+	" id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,"
+	" slug VARCHAR(63) NOT NULL UNIQUE,"
+	" name VARCHAR(200) NOT NULL,"
+	" db_name VARCHAR(64) NULL UNIQUE,"
+	" db_host VARCHAR(255) NOT NULL DEFAULT '',"
+	" db_port INT UNSIGNED NOT NULL DEFAULT 0,"
+	" db_socket VARCHAR(255) NOT NULL DEFAULT '',"
+	" created_at DATETIME NOT NULL DEFAULT UTC_TIMESTAMP()"
+	") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+	"CREATE TABLE IF NOT EXISTS `%1$s`.users ("
+	" id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,"
+	" email VARCHAR(254) NOT NULL UNIQUE,"
+	" password_hash VARCHAR(255) NOT NULL,"
+	" created_at DATETIME NOT NULL DEFAULT UTC_TIMESTAMP()"
+	") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+	"CREATE TABLE IF NOT EXISTS `%1$s`.memberships ("
+	" user_id BIGINT UNSIGNED NOT NULL,"
+	" workspace_id BIGINT UNSIGNED NOT NULL,"
+	" PRIMARY KEY (user_id, workspace_id),"
+	" FOREIGN KEY (user_id) REFERENCES `%1$s`.users(id) ON DELETE CASCADE,"
+	" FOREIGN KEY (workspace_id) REFERENCES `%1$s`.workspaces(id)"
+	"  ON DELETE CASCADE"
+	") ENGINE=InnoDB",
+	"CREATE TABLE IF NOT EXISTS `%1$s`.sessions ("
+	" id_hash BINARY(32) NOT NULL PRIMARY KEY,"
+	" user_id BIGINT UNSIGNED NOT NULL,"
+	" csrf_token CHAR(64) NOT NULL,"
+	" created_at DATETIME NOT NULL,"
+	" last_seen_at DATETIME NOT NULL,"
+	" expires_at DATETIME NOT NULL,"
+	" INDEX (expires_at),"
+	" FOREIGN KEY (user_id) REFERENCES `%1$s`.users(id) ON DELETE CASCADE"
+	") ENGINE=InnoDB",
+	"CREATE TABLE IF NOT EXISTS `%1$s`.login_failures ("
+	" id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,"
+	" email VARCHAR(254) NOT NULL,"
+	" addr VARCHAR(64) NOT NULL,"
+	" at DATETIME NOT NULL,"
+	" INDEX (email, at), INDEX (addr, at), INDEX (at)"
+	") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+	"CREATE TABLE IF NOT EXISTS `%1$s`.oauth_states ("
+	" state_hash BINARY(32) NOT NULL PRIMARY KEY,"
+	" workspace_id BIGINT UNSIGNED NOT NULL,"
+	" session_hash BINARY(32) NOT NULL,"
+	" expires_at DATETIME NOT NULL,"
+	" INDEX (expires_at)"
+	") ENGINE=InnoDB",
+	"CREATE TABLE IF NOT EXISTS `%1$s`.webhook_routes ("
+	" kind ENUM('phone','waba') NOT NULL,"
+	" external_id VARCHAR(32) NOT NULL,"
+	" workspace_id BIGINT UNSIGNED NOT NULL,"
+	" PRIMARY KEY (kind, external_id),"
+	" INDEX (workspace_id)"
+	") ENGINE=InnoDB",
+	NULL
+};
+
+static const char *const workspace_v1[] = {
+	/* One row: the WABA connection. Tokens only as ciphertext. */
+	"CREATE TABLE IF NOT EXISTS `%1$s`.connection ("
+	" id TINYINT UNSIGNED NOT NULL PRIMARY KEY DEFAULT 1,"
+	" status ENUM('not_connected','pending_phone_selection','connected',"
+	"  'needs_reconnect') NOT NULL DEFAULT 'not_connected',"
+	" reason VARCHAR(500) NULL,"
+	" waba_id VARCHAR(32) NULL,"
+	" waba_ids VARCHAR(1000) NULL,"
+	" scopes VARCHAR(1000) NULL,"
+	" token_key_version INT UNSIGNED NULL,"
+	" token_nonce BINARY(24) NULL,"
+	" token_ct VARBINARY(8192) NULL,"
+	" token_expires_at DATETIME NULL,"
+	" phone_number_id VARCHAR(32) NULL,"
+	" display_phone_number VARCHAR(64) NULL,"
+	" verified_name VARCHAR(200) NULL,"
+	" quality_rating VARCHAR(32) NULL,"
+	" connected_at DATETIME NULL,"
+	" last_verified_at DATETIME NULL,"
+	" updated_at DATETIME NOT NULL DEFAULT UTC_TIMESTAMP()"
+	") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+	"INSERT IGNORE INTO `%1$s`.connection (id) VALUES (1)",
+	"CREATE TABLE IF NOT EXISTS `%1$s`.phone_numbers ("
+	" id VARCHAR(32) NOT NULL PRIMARY KEY,"
+	" waba_id VARCHAR(32) NOT NULL,"
+	" display_phone_number VARCHAR(64) NOT NULL,"
+	" verified_name VARCHAR(200) NULL,"
+	" quality_rating VARCHAR(32) NULL,"
+	" status VARCHAR(64) NULL,"
+	" fetched_at DATETIME NOT NULL"
+	") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+	"CREATE TABLE IF NOT EXISTS `%1$s`.catalog ("
+	" id TINYINT UNSIGNED NOT NULL PRIMARY KEY DEFAULT 1,"
+	" catalog_id VARCHAR(32) NOT NULL,"
+	" catalog_name VARCHAR(200) NULL,"
+	" status ENUM('connected','needs_reconnect') NOT NULL,"
+	" reason VARCHAR(500) NULL,"
+	" token_key_version INT UNSIGNED NOT NULL,"
+	" token_nonce BINARY(24) NOT NULL,"
+	" token_ct VARBINARY(8192) NOT NULL,"
+	" connected_at DATETIME NOT NULL"
+	") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+	"CREATE TABLE IF NOT EXISTS `%1$s`.webhook_events ("
+	" id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,"
+	" dedup_key VARCHAR(191) NOT NULL UNIQUE,"
+	" kind VARCHAR(32) NOT NULL,"
+	" phone_number_id VARCHAR(32) NULL,"
+	" message_id VARCHAR(191) NULL,"
+	" status VARCHAR(32) NULL,"
+	" wa_from VARCHAR(32) NULL,"
+	" body TEXT NULL,"
+	" event_at DATETIME NULL,"
+	" received_at DATETIME NOT NULL,"
+	" INDEX (received_at)"
+	") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+	"CREATE TABLE IF NOT EXISTS `%1$s`.audit_log ("
+	" id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,"
+	" at DATETIME NOT NULL,"
+	" actor VARCHAR(254) NOT NULL,"
+	" action VARCHAR(64) NOT NULL,"
+	" detail VARCHAR(500) NULL"
+	") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+	NULL
+};
+
+static const char *const *const control_migrations[] = { control_v1 };
+static const char *const *const workspace_migrations[] = { workspace_v1 };
+
+#define NCONTROL (int)(sizeof(control_migrations) / sizeof(control_migrations[0]))
+#define NWORKSPACE (int)(sizeof(workspace_migrations) / \
+	sizeof(workspace_migrations[0]))
+
+int
+migrate_control_latest(void)
+{
+	return NCONTROL;
+}
+
+int
+migrate_workspace_latest(void)
+{
+	return NWORKSPACE;
+}
+
+static void
+report(migrate_report fn, void *arg, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+report(migrate_report fn, void *arg, const char *fmt, ...)
+{
+	char	 line[512];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (fn)
+		fn(line, arg);
+}
+
+static enum store_rc
+mig_exec(struct db *db, const struct db_server *srv, const char *fmt,
+    const char *dbname)
+{
+	struct buf	 sql = BUF_INIT;
+	const char	*p, *hit;
+	enum store_rc	 rc = STORE_ERR;
+
+	/*
+	 * The database name is ours ([a-z0-9_], checked by config and by
+	 * tenants), the only thing spliced; identifiers cannot be bound.
+	 */
+	for (p = fmt; (hit = strstr(p, "%1$s")) != NULL; p = hit + 4)
+		if (buf_append(&sql, p, (size_t)(hit - p)) == -1 ||
+		    buf_puts(&sql, dbname) == -1)
+			goto out;
+	if (buf_puts(&sql, p) == 0)
+		rc = sq_exec(db, srv, sql.data);
+out:
+	buf_free(&sql);
+	return rc;
+}
+
+static enum store_rc
+mig_version(struct db *db, const struct db_server *srv, const char *dbname,
+    int *version)
+{
+	struct sq	 q;
+	char		 sql[256];
+	enum store_rc	 rc;
+
+	snprintf(sql, sizeof(sql), "SELECT COALESCE(MAX(version), 0) FROM "
+	    "`%s`.schema_version", dbname);
+	if ((rc = sq_open(&q, db, srv, sql)) != STORE_OK)
+		return rc;
+	if ((rc = sq_run(&q)) == STORE_OK && sq_fetch(&q) == 1)
+		*version = (int)sq_colint(&q, 0);
+	sq_close(&q);
+	return rc;
+}
+
+static enum store_rc
+mig_lock(struct db *db, const struct db_server *srv, int take)
+{
+	struct sq	 q;
+	enum store_rc	 rc;
+
+	if ((rc = sq_open(&q, db, srv, take ?
+	    "SELECT GET_LOCK('waba_connect_migrate', 60)" :
+	    "SELECT RELEASE_LOCK('waba_connect_migrate')")) != STORE_OK)
+		return rc;
+	if ((rc = sq_run(&q)) == STORE_OK && take &&
+	    (sq_fetch(&q) != 1 || sq_colint(&q, 0) != 1)) {
+		log_err("migrate: another migration holds the lock");
+		rc = STORE_ERR;
+	}
+	sq_close(&q);
+	return rc;
+}
+
+static enum store_rc
+mig_apply(struct db *db, const struct db_server *srv, const char *dbname,
+    const char *const *const *list, int n, const char *what,
+    migrate_report fn, void *arg)
+{
+	struct sq	 q;
+	char		 sql[256];
+	const char	*const *stmt;
+	enum store_rc	 rc;
+	int		 have = 0, v;
+
+	if ((rc = mig_lock(db, srv, 1)) != STORE_OK)
+		return rc;
+	snprintf(sql, sizeof(sql), "CREATE DATABASE IF NOT EXISTS `%s` "
+	    "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci", dbname);
+	if ((rc = sq_exec(db, srv, sql)) != STORE_OK)
+		goto out;
+	snprintf(sql, sizeof(sql), "CREATE TABLE IF NOT EXISTS "
+	    "`%s`.schema_version (version INT NOT NULL PRIMARY KEY, "
+	    "applied_at DATETIME NOT NULL) ENGINE=InnoDB", dbname);
+	if ((rc = sq_exec(db, srv, sql)) != STORE_OK ||
+	    (rc = mig_version(db, srv, dbname, &have)) != STORE_OK)
+		goto out;
+	if (have > n) {
+		report(fn, arg, "%s %s: at version %d, newer than this "
+		    "program (%d): refusing", what, dbname, have, n);
+		rc = STORE_ERR;
+		goto out;
+	}
+	if (have == n)
+		report(fn, arg, "%s %s: up to date (version %d)", what,
+		    dbname, n);
+	for (v = have + 1; v <= n; v++) {
+		for (stmt = list[v - 1]; *stmt; stmt++)
+			if ((rc = mig_exec(db, srv, *stmt, dbname)) != STORE_OK)
+				goto out;
+		snprintf(sql, sizeof(sql), "INSERT INTO `%s`.schema_version "
+		    "(version, applied_at) VALUES (?, UTC_TIMESTAMP())", dbname);
+		if ((rc = sq_open(&q, db, srv, sql)) != STORE_OK)
+			goto out;
+		sq_int(&q, v);
+		rc = sq_run(&q);
+		sq_close(&q);
+		if (rc != STORE_OK)
+			goto out;
+		report(fn, arg, "%s %s: applied version %d", what, dbname, v);
+	}
+out:
+	mig_lock(db, srv, 0);
+	return rc;
+}
+
+enum store_rc
+migrate_control(struct db *db, migrate_report fn, void *arg)
+{
+	return mig_apply(db, NULL, db_config(db)->control_db,
+	    control_migrations, NCONTROL, "control database", fn, arg);
+}
+
+enum store_rc
+migrate_workspace(struct db *db, const struct workspace *ws,
+    migrate_report fn, void *arg)
+{
+	char	 what[128];
+
+	snprintf(what, sizeof(what), "workspace %s: database", ws->slug);
+	return mig_apply(db, &ws->srv, ws->db_name, workspace_migrations,
+	    NWORKSPACE, what, fn, arg);
+}

@@ -1,0 +1,24 @@
+/*
+ * migrate: numbered schema migrations for the control database and for
+ * every workspace database (DESIGN §4). Each database records the
+ * versions it has; re-running applies nothing twice.
+ */
+#ifndef WABA_MIGRATE_H
+#define WABA_MIGRATE_H
+
+#include "sql.h"
+
+struct db;
+struct workspace;
+
+/* Called with one human-readable line per thing done. */
+typedef void (*migrate_report)(const char *line, void *arg);
+
+enum store_rc	 migrate_control(struct db *, migrate_report, void *);
+enum store_rc	 migrate_workspace(struct db *, const struct workspace *,
+		    migrate_report, void *);
+/* Latest versions, for status output and tests. */
+int		 migrate_control_latest(void);
+int		 migrate_workspace_latest(void);
+
+#endif

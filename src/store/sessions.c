@@ -1,0 +1,155 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "../config.h"
+#include "../db.h"
+#include "sessions.h"
+#include "sql.h"
+
+static const char *
+ctl(struct db *db)
+{
+	return db_config(db)->control_db;
+}
+
+enum store_rc
+sessions_create(struct db *db, const unsigned char hash[SESSION_HASH_BYTES],
+    uint64_t user, const char *csrf)
+{
+	const struct config *c = db_config(db);
+	struct sq	 q;
+	char		 sql[512];
+	enum store_rc	 rc;
+
+	snprintf(sql, sizeof(sql), "INSERT INTO `%s`.sessions (id_hash, "
+	    "user_id, csrf_token, created_at, last_seen_at, expires_at) "
+	    "VALUES (?, ?, ?, UTC_TIMESTAMP(), UTC_TIMESTAMP(), "
+	    "LEAST(UTC_TIMESTAMP() + INTERVAL ? MINUTE, "
+	    "UTC_TIMESTAMP() + INTERVAL ? HOUR))", ctl(db));
+	if ((rc = sq_open(&q, db, NULL, sql)) != STORE_OK)
+		return rc;
+	sq_bin(&q, hash, SESSION_HASH_BYTES);
+	sq_int(&q, (long long)user);
+	sq_str(&q, csrf);
+	sq_int(&q, c->session_idle_minutes);
+	sq_int(&q, c->session_max_hours);
+	rc = sq_run(&q);
+	sq_close(&q);
+	return rc;
+}
+
+enum store_rc
+sessions_get(struct db *db, const unsigned char hash[SESSION_HASH_BYTES],
+    struct session_row *s)
+{
+	const struct config *c = db_config(db);
+	struct sq	 q;
+	char		 sql[512];
+	enum store_rc	 rc;
+	int		 stale = 0;
+
+	snprintf(sql, sizeof(sql), "SELECT s.user_id, u.email, s.csrf_token, "
+	    "s.last_seen_at < UTC_TIMESTAMP() - INTERVAL 1 MINUTE "
+	    "FROM `%s`.sessions s JOIN `%s`.users u ON u.id = s.user_id "
+	    "WHERE s.id_hash = ? AND s.expires_at > UTC_TIMESTAMP()",
+	    ctl(db), ctl(db));
+	if ((rc = sq_open(&q, db, NULL, sql)) != STORE_OK)
+		return rc;
+	sq_bin(&q, hash, SESSION_HASH_BYTES);
+	if ((rc = sq_run(&q)) == STORE_OK) {
+		if (sq_fetch(&q) == 1) {
+			s->user_id = (uint64_t)sq_colint(&q, 0);
+			snprintf(s->email, sizeof(s->email), "%s",
+			    sq_col(&q, 1));
+			snprintf(s->csrf, sizeof(s->csrf), "%s", sq_col(&q, 2));
+			stale = sq_colint(&q, 3) != 0;
+		} else
+			rc = STORE_NOTFOUND;
+	}
+	sq_close(&q);
+	if (rc != STORE_OK || !stale)
+		return rc;
+	/*
+	 * Slide the idle expiry, never past the absolute one. At most once
+	 * a minute: a page view should not always cost a write.
+	 */
+	snprintf(sql, sizeof(sql), "UPDATE `%s`.sessions SET last_seen_at = "
+	    "UTC_TIMESTAMP(), expires_at = LEAST(created_at + INTERVAL ? "
+	    "HOUR, UTC_TIMESTAMP() + INTERVAL ? MINUTE) WHERE id_hash = ?",
+	    ctl(db));
+	if ((rc = sq_open(&q, db, NULL, sql)) != STORE_OK)
+		return rc;
+	sq_int(&q, c->session_max_hours);
+	sq_int(&q, c->session_idle_minutes);
+	sq_bin(&q, hash, SESSION_HASH_BYTES);
+	rc = sq_run(&q);
+	sq_close(&q);
+	return rc;
+}
+
+enum store_rc
+sessions_delete(struct db *db, const unsigned char hash[SESSION_HASH_BYTES])
+{
+	struct sq	 q;
+	char		 sql[256];
+	enum store_rc	 rc;
+
+	snprintf(sql, sizeof(sql), "DELETE FROM `%s`.sessions WHERE "
+	    "id_hash = ? OR expires_at < UTC_TIMESTAMP()", ctl(db));
+	if ((rc = sq_open(&q, db, NULL, sql)) != STORE_OK)
+		return rc;
+	sq_bin(&q, hash, SESSION_HASH_BYTES);
+	rc = sq_run(&q);
+	sq_close(&q);
+	return rc;
+}
+
+enum store_rc
+sessions_failures(struct db *db, const char *email, const char *addr,
+    int minutes, int *by_email, int *by_addr)
+{
+	struct sq	 q;
+	char		 sql[512];
+	enum store_rc	 rc;
+
+	snprintf(sql, sizeof(sql), "SELECT "
+	    "(SELECT COUNT(*) FROM `%s`.login_failures WHERE email = ? AND "
+	    "at > UTC_TIMESTAMP() - INTERVAL ? MINUTE), "
+	    "(SELECT COUNT(*) FROM `%s`.login_failures WHERE addr = ? AND "
+	    "at > UTC_TIMESTAMP() - INTERVAL ? MINUTE)", ctl(db), ctl(db));
+	if ((rc = sq_open(&q, db, NULL, sql)) != STORE_OK)
+		return rc;
+	sq_str(&q, email);
+	sq_int(&q, minutes);
+	sq_str(&q, addr);
+	sq_int(&q, minutes);
+	if ((rc = sq_run(&q)) == STORE_OK && sq_fetch(&q) == 1) {
+		*by_email = (int)sq_colint(&q, 0);
+		*by_addr = (int)sq_colint(&q, 1);
+	}
+	sq_close(&q);
+	return rc;
+}
+
+enum store_rc
+sessions_fail(struct db *db, const char *email, const char *addr)
+{
+	struct sq	 q;
+	char		 sql[256];
+	enum store_rc	 rc;
+
+	snprintf(sql, sizeof(sql), "INSERT INTO `%s`.login_failures (email, "
+	    "addr, at) VALUES (?, ?, UTC_TIMESTAMP())", ctl(db));
+	if ((rc = sq_open(&q, db, NULL, sql)) != STORE_OK)
+		return rc;
+	sq_str(&q, email);
+	sq_str(&q, addr);
+	rc = sq_run(&q);
+	sq_close(&q);
+	if (rc != STORE_OK)
+		return rc;
+	/* Old attempts only cost space: prune as we go. */
+	snprintf(sql, sizeof(sql), "DELETE FROM `%s`.login_failures WHERE "
+	    "at < UTC_TIMESTAMP() - INTERVAL 1 DAY LIMIT 100", ctl(db));
+	return sq_exec(db, NULL, sql);
+}

@@ -1,0 +1,327 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mysql.h>
+#include <mysqld_error.h>
+
+#include "../db.h"
+#include "../log.h"
+#include "sql.h"
+
+enum store_rc
+sq_classify(MYSQL *my)
+{
+	unsigned int	 e = mysql_errno(my);
+
+	if (db_is_gone(my))
+		return STORE_GONE;
+	if (e == ER_DUP_ENTRY)
+		return STORE_DUP;
+	return STORE_ERR;
+}
+
+static enum store_rc
+sq_stmt_fail(struct sq *q, const char *what)
+{
+	unsigned int	 e = mysql_stmt_errno(q->st);
+	enum store_rc	 rc;
+
+	if (e == ER_DUP_ENTRY)
+		return STORE_DUP;
+	rc = (e >= 2000 && e < 3000) || e == 4031 ? STORE_GONE : STORE_ERR;
+	/* Messages name tables and columns, never bound values. */
+	log_err("sql %s: %u %s", what, e, mysql_stmt_error(q->st));
+	return rc;
+}
+
+enum store_rc
+sq_open(struct sq *q, struct db *db, const struct db_server *srv,
+    const char *sql)
+{
+	char		 err[256];
+	int		 attempt;
+	unsigned int	 e;
+
+	memset(q, 0, sizeof(*q));
+	for (attempt = 0; attempt < 2; attempt++) {
+		if ((q->my = db_conn(db, srv, err, sizeof(err))) == NULL) {
+			log_warn("%s", err);
+			return STORE_GONE;
+		}
+		if ((q->st = mysql_stmt_init(q->my)) == NULL)
+			return STORE_ERR;
+		if (mysql_stmt_prepare(q->st, sql, strlen(sql)) == 0)
+			return STORE_OK;
+		e = mysql_stmt_errno(q->st);
+		mysql_stmt_close(q->st);
+		q->st = NULL;
+		if (!((e >= 2000 && e < 3000) || e == 4031)) {
+			log_err("sql prepare: %u %s [%.80s]", e,
+			    mysql_error(q->my), sql);
+			return STORE_ERR;
+		}
+		db_drop(db, q->my);
+	}
+	return STORE_GONE;
+}
+
+enum store_rc
+sq_open_on(struct sq *q, MYSQL *my, const char *sql)
+{
+	memset(q, 0, sizeof(*q));
+	q->my = my;
+	if ((q->st = mysql_stmt_init(my)) == NULL)
+		return STORE_ERR;
+	if (mysql_stmt_prepare(q->st, sql, strlen(sql)) != 0)
+		return sq_stmt_fail(q, "prepare");
+	return STORE_OK;
+}
+
+enum store_rc
+sq_begin(struct db *db, const struct db_server *srv, MYSQL **out)
+{
+	struct sq	 q;
+	enum store_rc	 rc;
+
+	/* sq_open reconnects if needed; nothing is in flight yet. */
+	if ((rc = sq_open(&q, db, srv, "START TRANSACTION")) != STORE_OK)
+		return rc;
+	rc = sq_run(&q);
+	*out = q.my;
+	sq_close(&q);
+	return rc;
+}
+
+enum store_rc
+sq_commit(struct db *db, MYSQL *my)
+{
+	enum store_rc	 rc;
+
+	if (mysql_commit(my) == 0)
+		return STORE_OK;
+	rc = sq_classify(my);
+	log_err("sql commit: %s", mysql_error(my));
+	if (rc == STORE_GONE)
+		db_drop(db, my);
+	else
+		mysql_rollback(my);
+	return rc;
+}
+
+void
+sq_rollback(struct db *db, MYSQL *my)
+{
+	if (mysql_rollback(my) != 0 && db_is_gone(my))
+		db_drop(db, my);
+}
+
+static MYSQL_BIND *
+sq_next(struct sq *q)
+{
+	if (q->np >= SQ_MAX_PARAMS) {
+		q->bad = 1;
+		return NULL;
+	}
+	memset(&q->p[q->np], 0, sizeof(q->p[0]));
+	return &q->p[q->np];
+}
+
+void
+sq_str(struct sq *q, const char *s)
+{
+	if (s == NULL) {
+		sq_null(q);
+		return;
+	}
+	sq_bin(q, s, strlen(s));
+	if (!q->bad)
+		q->p[q->np - 1].buffer_type = MYSQL_TYPE_STRING;
+}
+
+void
+sq_bin(struct sq *q, const void *p, size_t len)
+{
+	MYSQL_BIND	*b;
+
+	if ((b = sq_next(q)) == NULL)
+		return;
+	b->buffer_type = MYSQL_TYPE_BLOB;
+	b->buffer = (void *)p;
+	q->plen[q->np] = (unsigned long)len;
+	b->buffer_length = (unsigned long)len;
+	b->length = &q->plen[q->np];
+	q->np++;
+}
+
+void
+sq_int(struct sq *q, long long v)
+{
+	MYSQL_BIND	*b;
+
+	if ((b = sq_next(q)) == NULL)
+		return;
+	q->pint[q->np] = v;
+	b->buffer_type = MYSQL_TYPE_LONGLONG;
+	b->buffer = &q->pint[q->np];
+	q->np++;
+}
+
+void
+sq_null(struct sq *q)
+{
+	MYSQL_BIND	*b;
+
+	if ((b = sq_next(q)) == NULL)
+		return;
+	b->buffer_type = MYSQL_TYPE_NULL;
+	q->pnull[q->np] = 1;
+	b->is_null = &q->pnull[q->np];
+	q->np++;
+}
+
+enum store_rc
+sq_run(struct sq *q)
+{
+	MYSQL_RES	*meta;
+	MYSQL_FIELD	*f;
+	my_bool		 on = 1;
+	unsigned int	 i;
+	unsigned long	 sz;
+
+	if (q->bad || q->np != mysql_stmt_param_count(q->st)) {
+		log_err("sql: %u parameters bound, %lu expected", q->np,
+		    mysql_stmt_param_count(q->st));
+		return STORE_ERR;
+	}
+	if (q->np && mysql_stmt_bind_param(q->st, q->p))
+		return sq_stmt_fail(q, "bind");
+	if ((meta = mysql_stmt_result_metadata(q->st)) != NULL)
+		mysql_stmt_attr_set(q->st, STMT_ATTR_UPDATE_MAX_LENGTH, &on);
+	if (mysql_stmt_execute(q->st)) {
+		if (meta)
+			mysql_free_result(meta);
+		return sq_stmt_fail(q, "execute");
+	}
+	if (meta == NULL)
+		return STORE_OK;
+	if (mysql_stmt_store_result(q->st)) {
+		mysql_free_result(meta);
+		return sq_stmt_fail(q, "store");
+	}
+	q->nr = mysql_num_fields(meta);
+	if (q->nr > SQ_MAX_COLS) {
+		mysql_free_result(meta);
+		log_err("sql: too many columns");
+		return STORE_ERR;
+	}
+	/* max_length is known now that the rows are buffered. */
+	for (i = 0; i < q->nr; i++) {
+		f = mysql_fetch_field_direct(meta, i);
+		sz = (f->max_length > 0 ? f->max_length : 1) + 1;
+		if (sz < 32)
+			sz = 32;	/* numbers and dates as text */
+		if ((q->rbuf[i] = calloc(1, sz)) == NULL) {
+			mysql_free_result(meta);
+			return STORE_ERR;
+		}
+		memset(&q->r[i], 0, sizeof(q->r[i]));
+		q->r[i].buffer_type = MYSQL_TYPE_STRING;
+		q->r[i].buffer = q->rbuf[i];
+		q->r[i].buffer_length = sz - 1;
+		q->r[i].length = &q->rlen[i];
+		q->r[i].is_null = &q->rnull[i];
+	}
+	mysql_free_result(meta);
+	if (mysql_stmt_bind_result(q->st, q->r))
+		return sq_stmt_fail(q, "bind result");
+	return STORE_OK;
+}
+
+int
+sq_fetch(struct sq *q)
+{
+	unsigned int	 i;
+	int		 rc;
+
+	if (q->nr == 0)
+		return 0;
+	rc = mysql_stmt_fetch(q->st);
+	if (rc == MYSQL_NO_DATA)
+		return 0;
+	if (rc != 0 && rc != MYSQL_DATA_TRUNCATED) {
+		sq_stmt_fail(q, "fetch");
+		return -1;
+	}
+	for (i = 0; i < q->nr; i++)
+		if (!q->rnull[i])
+			q->rbuf[i][q->rlen[i] < q->r[i].buffer_length ?
+			    q->rlen[i] : q->r[i].buffer_length] = '\0';
+	return 1;
+}
+
+const char *
+sq_col(const struct sq *q, unsigned int i)
+{
+	if (i >= q->nr || q->rnull[i])
+		return NULL;
+	return q->rbuf[i];
+}
+
+size_t
+sq_collen(const struct sq *q, unsigned int i)
+{
+	if (i >= q->nr || q->rnull[i])
+		return 0;
+	return q->rlen[i];
+}
+
+long long
+sq_colint(const struct sq *q, unsigned int i)
+{
+	const char	*s = sq_col(q, i);
+
+	return s ? strtoll(s, NULL, 10) : 0;
+}
+
+uint64_t
+sq_affected(const struct sq *q)
+{
+	return mysql_stmt_affected_rows(q->st);
+}
+
+uint64_t
+sq_insert_id(const struct sq *q)
+{
+	return mysql_stmt_insert_id(q->st);
+}
+
+void
+sq_close(struct sq *q)
+{
+	unsigned int	 i;
+
+	for (i = 0; i < q->nr; i++) {
+		/* Result buffers may have held ciphertext or hashes. */
+		if (q->rbuf[i]) {
+			explicit_bzero(q->rbuf[i], q->r[i].buffer_length);
+			free(q->rbuf[i]);
+		}
+	}
+	if (q->st)
+		mysql_stmt_close(q->st);
+	memset(q, 0, sizeof(*q));
+}
+
+enum store_rc
+sq_exec(struct db *db, const struct db_server *srv, const char *sql)
+{
+	struct sq	 q;
+	enum store_rc	 rc;
+
+	if ((rc = sq_open(&q, db, srv, sql)) != STORE_OK)
+		return rc;
+	rc = sq_run(&q);
+	sq_close(&q);
+	return rc;
+}

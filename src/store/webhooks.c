@@ -1,0 +1,136 @@
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "../db.h"
+#include "../log.h"
+#include "../webhook.h"
+#include "sql.h"
+#include "tenants.h"
+#include "webhooks.h"
+
+static const char *
+wh_kind(enum webhook_kind k)
+{
+	switch (k) {
+	case WEBHOOK_MESSAGE:
+		return "message";
+	case WEBHOOK_STATUS:
+		return "status";
+	case WEBHOOK_ERROR:
+		return "error";
+	default:
+		return "account_update";
+	}
+}
+
+/*
+ * What makes an event "the same" across redeliveries: a message by its
+ * id, a status by message id and status (delivered and read are two
+ * events), and events without an id by a hash of what they say.
+ */
+static void
+wh_dedup_key(const struct webhook_event *e, char *out, size_t len)
+{
+	unsigned char	 h[crypto_hash_sha256_BYTES];
+	char		 hex[sizeof(h) * 2 + 1], raw[1400];
+
+	switch (e->kind) {
+	case WEBHOOK_MESSAGE:
+		snprintf(raw, sizeof(raw), "m:%s", e->id);
+		break;
+	case WEBHOOK_STATUS:
+		snprintf(raw, sizeof(raw), "s:%s:%s", e->id, e->status);
+		break;
+	default:
+		snprintf(raw, sizeof(raw), "%s|%s|%s|%s|%ld|%lld|%s",
+		    wh_kind(e->kind), e->waba_id, e->phone_number_id, e->event,
+		    e->code, (long long)e->timestamp, e->text);
+		crypto_hash_sha256(h, (const unsigned char *)raw, strlen(raw));
+		sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
+		snprintf(out, len, "%c:%s", e->kind == WEBHOOK_ERROR ? 'e' : 'a',
+		    hex);
+		return;
+	}
+	/* Ids are at most 191 bytes, but with a status they may not fit. */
+	if (strlen(raw) < len) {
+		snprintf(out, len, "%s", raw);
+		return;
+	}
+	crypto_hash_sha256(h, (const unsigned char *)raw, strlen(raw));
+	sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
+	snprintf(out, len, "%c#%s", raw[0], hex);
+}
+
+enum store_rc
+webhooks_store(struct db *db, const struct workspace *ws,
+    const struct webhook_event *const *ev, size_t n, int *stored)
+{
+	struct sq	 q;
+	MYSQL		*my;
+	char		 sql[512], key[192], msgid[192];
+
+	const struct webhook_event *e;
+	enum store_rc	 rc;
+	size_t		 i;
+
+	*stored = 0;
+	if ((rc = sq_begin(db, &ws->srv, &my)) != STORE_OK)
+		return rc;
+	snprintf(sql, sizeof(sql), "INSERT IGNORE INTO `%s`.webhook_events "
+	    "(dedup_key, kind, phone_number_id, message_id, status, wa_from, "
+	    "body, event_at, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, "
+	    "IF(? = 0, NULL, FROM_UNIXTIME(?)), UTC_TIMESTAMP())", ws->db_name);
+	for (i = 0; i < n; i++) {
+		e = ev[i];
+		wh_dedup_key(e, key, sizeof(key));
+		snprintf(msgid, sizeof(msgid), "%s", e->id);
+		if ((rc = sq_open_on(&q, my, sql)) != STORE_OK)
+			goto fail;
+		sq_str(&q, key);
+		sq_str(&q, wh_kind(e->kind));
+		sq_str(&q, *e->phone_number_id ? e->phone_number_id : NULL);
+		sq_str(&q, *msgid ? msgid : NULL);
+		sq_str(&q, *e->status ? e->status : (*e->event ? e->event :
+		    NULL));
+		sq_str(&q, *e->from ? e->from : NULL);
+		sq_str(&q, *e->text ? e->text : NULL);
+		sq_int(&q, e->timestamp);
+		sq_int(&q, e->timestamp);
+		rc = sq_run(&q);
+		if (rc == STORE_OK)
+			*stored += (int)sq_affected(&q);
+		sq_close(&q);
+		if (rc != STORE_OK)
+			goto fail;
+	}
+	return sq_commit(db, my);
+fail:
+	sq_rollback(db, my);
+	*stored = 0;
+	return rc;
+}
+
+enum store_rc
+webhooks_health(struct db *db, const struct workspace *ws, char last[32],
+    long *count)
+{
+	struct sq	 q;
+	char		 sql[512];
+	enum store_rc	 rc;
+
+	*last = '\0';
+	*count = 0;
+	snprintf(sql, sizeof(sql), "SELECT MAX(received_at), "
+	    "SUM(received_at > UTC_TIMESTAMP() - INTERVAL 1 DAY) FROM "
+	    "`%s`.webhook_events", ws->db_name);
+	if ((rc = sq_open(&q, db, &ws->srv, sql)) != STORE_OK)
+		return rc;
+	if ((rc = sq_run(&q)) == STORE_OK && sq_fetch(&q) == 1) {
+		snprintf(last, 32, "%s", sq_col(&q, 0) ? sq_col(&q, 0) : "");
+		*count = (long)sq_colint(&q, 1);
+	}
+	sq_close(&q);
+	return rc;
+}

@@ -1,0 +1,29 @@
+/*
+ * webhooks: Meta's deliveries, stored in the workspace's database once
+ * each (Meta redelivers until it gets a 200, so the same message or
+ * status arrives more than once), and what the settings page shows of
+ * them.
+ */
+#ifndef WABA_WEBHOOKS_STORE_H
+#define WABA_WEBHOOKS_STORE_H
+
+#include <stddef.h>
+
+#include "sql.h"
+
+struct db;
+struct workspace;
+struct webhook_event;
+
+/*
+ * Stores the n events of one delivery that belong to ws, in one
+ * transaction; *stored counts the ones not seen before.
+ */
+enum store_rc	 webhooks_store(struct db *, const struct workspace *,
+		    const struct webhook_event *const *, size_t n,
+		    int *stored);
+/* When the last delivery arrived ("" never), and how many in 24 h. */
+enum store_rc	 webhooks_health(struct db *, const struct workspace *,
+		    char last[32], long *count_24h);
+
+#endif

@@ -1,0 +1,643 @@
+/*
+ * webhook: Meta's WhatsApp Business webhook deliveries, checked and
+ * parsed at the edge (DESIGN.md §7). Every field used is type- and
+ * length-checked. Only a body that is not a delivery fails as a whole;
+ * an entry, change or item lacking what we need is skipped and counted,
+ * because Meta redelivers what we refuse for days, and one odd item must
+ * not hold back the good ones next to it.
+ *
+ * References: WhatsApp Cloud API webhooks reference, "messages" and
+ * "account_update" (developers.facebook.com/documentation/
+ * business-messaging/whatsapp/webhooks/reference/); Graph API Webhooks,
+ * "Validating Payloads"; RFC 8259.
+ */
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+#include <sodium.h>
+
+#include "buf.h"
+#include "webhook.h"
+
+/* Meta's deliveries nest 11 levels at most (status → errors → error_data). */
+#define WH_DEPTH	16
+#define WH_SIG_PREFIX	"sha256="
+#define WH_MAC		crypto_auth_hmacsha256_BYTES
+#define WH_SIG_HEX	(2 * WH_MAC)
+#define WH_DIGITS	"0123456789"
+#define WH_NAME		WH_DIGITS "ABCDEFGHIJKLMNOPQRSTUVWXYZ" \
+			"abcdefghijklmnopqrstuvwxyz._-+/="
+
+struct wh_ctx {
+	struct webhook_batch	*out;
+	size_t			 cap;
+	char			*err;
+	size_t			 errlen;
+};
+
+static void __attribute__((format(printf, 3, 4)))
+wh_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Meta signs the exact body bytes with the app secret as HMAC key, which
+ * has no fixed length: hence init/update/final, not the one-shot call
+ * that wants 32 bytes. sodium_hex2bin takes either case and stops at the
+ * first non-hex character, which the end check turns into a refusal.
+ */
+int
+webhook_signature_ok(const char *app_secret, const char *header,
+    const void *body, size_t len)
+{
+	crypto_auth_hmacsha256_state	 st;
+	unsigned char			 want[WH_MAC], got[WH_MAC];
+	const char			*hex, *end;
+	size_t				 binlen;
+	int				 ok;
+
+	/* An empty secret is a configuration mistake, never a valid key. */
+	if (app_secret == NULL || *app_secret == '\0' || header == NULL ||
+	    (body == NULL && len > 0))
+		return 0;
+	if (strncmp(header, WH_SIG_PREFIX, sizeof(WH_SIG_PREFIX) - 1) != 0)
+		return 0;
+	hex = header + sizeof(WH_SIG_PREFIX) - 1;
+	if (strnlen(hex, WH_SIG_HEX + 1) != WH_SIG_HEX)
+		return 0;
+	if (sodium_hex2bin(got, sizeof(got), hex, WH_SIG_HEX, NULL, &binlen,
+	    &end) != 0 || binlen != sizeof(got) || end != hex + WH_SIG_HEX)
+		return 0;
+	crypto_auth_hmacsha256_init(&st, (const unsigned char *)app_secret,
+	    strlen(app_secret));
+	crypto_auth_hmacsha256_update(&st, body != NULL ? body : "", len);
+	crypto_auth_hmacsha256_final(&st, want);
+	ok = sodium_memcmp(want, got, sizeof(want)) == 0;
+	/* The state holds the key-derived pads. */
+	sodium_memzero(&st, sizeof(st));
+	return ok;
+}
+
+/* The member key of o when it has type t; NULL when absent, null or not. */
+static struct json_object *
+wh_get(struct json_object *o, const char *key, enum json_type t)
+{
+	struct json_object	*v;
+
+	if (o == NULL || !json_object_is_type(o, json_type_object) ||
+	    !json_object_object_get_ex(o, key, &v) || v == NULL)
+		return NULL;
+	return json_object_is_type(v, t) ? v : NULL;
+}
+
+/* 1 when key is absent or null: optional fields may be either. */
+static int
+wh_absent(struct json_object *o, const char *key)
+{
+	struct json_object	*v;
+
+	return !json_object_object_get_ex(o, key, &v) || v == NULL;
+}
+
+/* A string member without embedded NULs (\u0000), or NULL. */
+static const char *
+wh_str(struct json_object *o, const char *key)
+{
+	struct json_object	*v;
+	const char		*s;
+
+	if ((v = wh_get(o, key, json_type_string)) == NULL)
+		return NULL;
+	s = json_object_get_string(v);
+	return strlen(s) == (size_t)json_object_get_string_len(v) ? s : NULL;
+}
+
+/*
+ * Copies s into dst (size > 0), cut on a UTF-8 character boundary when
+ * it does not fit; the tokener validated UTF-8, so backing over
+ * continuation bytes is enough.
+ */
+static void
+wh_copy(char *dst, size_t size, const char *s)
+{
+	size_t	 n = strlen(s);
+
+	if (n >= size) {
+		n = size - 1;
+		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+	}
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+}
+
+/*
+ * Identifiers are refused, never cut, when they do not fit: a cut id is
+ * another id. Graph ids and WhatsApp ids (phone numbers) are decimal;
+ * wamids (base64 after "wamid."), status, type and event names are
+ * WH_NAME. Both end up in logs, URLs and database keys.
+ */
+static int
+wh_id(char *dst, size_t size, const char *s, const char *charset)
+{
+	size_t	 n;
+
+	if (s == NULL || (n = strlen(s)) == 0 || n >= size ||
+	    strspn(s, charset) != n)
+		return -1;
+	memcpy(dst, s, n + 1);
+	return 0;
+}
+
+/*
+ * Unix time, as a decimal string (messages[].timestamp) or a number
+ * (entry.time). Anything else is 0 ("absent"): no reason to drop a message.
+ */
+static int64_t
+wh_time(struct json_object *o, const char *key)
+{
+	struct json_object	*v;
+	const char		*s;
+	int64_t			 t;
+
+	if ((v = wh_get(o, key, json_type_int)) != NULL) {
+		t = json_object_get_int64(v);
+		return t > 0 ? t : 0;
+	}
+	if ((s = wh_str(o, key)) == NULL || *s == '\0' ||
+	    strspn(s, WH_DIGITS) != strlen(s) || strlen(s) > 18)
+		return 0;
+	return (int64_t)strtoll(s, NULL, 10);
+}
+
+/* An error object's code, if any, and words ("message", else "title"). */
+static void
+wh_error_detail(struct webhook_event *ev, struct json_object *e)
+{
+	struct json_object	*code;
+	const char		*s;
+
+	if ((code = wh_get(e, "code", json_type_int)) != NULL)
+		ev->code = (long)json_object_get_int64(code);
+	if ((s = wh_str(e, "message")) == NULL || *s == '\0')
+		s = wh_str(e, "title");
+	if (s != NULL)
+		wh_copy(ev->text, sizeof(ev->text), s);
+}
+
+static int
+wh_push(struct wh_ctx *c, const struct webhook_event *ev)
+{
+	struct webhook_batch	*b = c->out;
+	struct webhook_event	*p;
+	size_t			 ncap;
+
+	if (b->n >= WEBHOOK_MAX_EVENTS) {
+		wh_err(c->err, c->errlen, "more than %d events in one delivery",
+		    WEBHOOK_MAX_EVENTS);
+		return -1;
+	}
+	if (b->n == c->cap) {
+		ncap = c->cap == 0 ? 8 : c->cap * 2;
+		if (ncap > WEBHOOK_MAX_EVENTS)
+			ncap = WEBHOOK_MAX_EVENTS;
+		if ((p = realloc(b->ev, ncap * sizeof(*p))) == NULL) {
+			wh_err(c->err, c->errlen, "out of memory");
+			return -1;
+		}
+		b->ev = p;
+		c->cap = ncap;
+	}
+	b->ev[b->n++] = *ev;
+	return 0;
+}
+
+/* messages[]: an inbound message. -1 when it lacks a required field. */
+static int
+wh_message(struct webhook_event *ev, struct json_object *m)
+{
+	struct json_object	*t;
+	const char		*s;
+
+	ev->kind = WEBHOOK_MESSAGE;
+	if (wh_id(ev->id, sizeof(ev->id), wh_str(m, "id"), WH_NAME) == -1 ||
+	    wh_id(ev->from, sizeof(ev->from), wh_str(m, "from"),
+	    WH_DIGITS) == -1)
+		return -1;
+	/* Meta always names the type; a wrong one is not a message we know. */
+	if (!wh_absent(m, "type") &&
+	    wh_id(ev->type, sizeof(ev->type), wh_str(m, "type"), WH_NAME) == -1)
+		return -1;
+	ev->timestamp = wh_time(m, "timestamp");
+	if (strcmp(ev->type, "text") == 0 &&
+	    (t = wh_get(m, "text", json_type_object)) != NULL &&
+	    (s = wh_str(t, "body")) != NULL)
+		wh_copy(ev->text, sizeof(ev->text), s);
+	return 0;
+}
+
+/* statuses[]: what became of a message we sent. */
+static int
+wh_status(struct webhook_event *ev, struct json_object *st)
+{
+	struct json_object	*errs, *e;
+
+	ev->kind = WEBHOOK_STATUS;
+	if (wh_id(ev->id, sizeof(ev->id), wh_str(st, "id"), WH_NAME) == -1 ||
+	    wh_id(ev->status, sizeof(ev->status), wh_str(st, "status"),
+	    WH_NAME) == -1)
+		return -1;
+	if (!wh_absent(st, "recipient_id") && wh_id(ev->from,
+	    sizeof(ev->from), wh_str(st, "recipient_id"), WH_DIGITS) == -1)
+		return -1;
+	ev->timestamp = wh_time(st, "timestamp");
+	if (strcmp(ev->status, "failed") != 0)
+		return 0;
+	/* A failure is kept even when its error object is odd. */
+	if ((errs = wh_get(st, "errors", json_type_array)) != NULL &&
+	    json_object_array_length(errs) > 0 &&
+	    (e = json_object_array_get_idx(errs, 0)) != NULL &&
+	    json_object_is_type(e, json_type_object))
+		wh_error_detail(ev, e);
+	return 0;
+}
+
+/* value.errors[]: a problem Meta reports outside of any one message. */
+static int
+wh_error(struct webhook_event *ev, struct json_object *e)
+{
+	ev->kind = WEBHOOK_ERROR;
+	if (wh_get(e, "code", json_type_int) == NULL)
+		return -1;
+	wh_error_detail(ev, e);
+	return 0;
+}
+
+/* field "messages": one value may carry messages, statuses and errors. */
+static int
+wh_messages(struct wh_ctx *c, const char *waba, struct json_object *value)
+{
+	static const struct {
+		const char	*key;
+		int		(*item)(struct webhook_event *,
+				    struct json_object *);
+	} lists[] = {
+		{ "messages", wh_message }, { "statuses", wh_status },
+		{ "errors", wh_error },
+	};
+	struct webhook_event	 ev, base;
+	struct json_object	*arr, *it;
+	size_t			 i, j, n;
+
+	memset(&base, 0, sizeof(base));
+	memcpy(base.waba_id, waba, strlen(waba) + 1);
+	if (wh_id(base.phone_number_id, sizeof(base.phone_number_id),
+	    wh_str(wh_get(value, "metadata", json_type_object),
+	    "phone_number_id"), WH_DIGITS) == -1) {
+		c->out->skipped++;
+		return 0;
+	}
+	for (i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+		if (wh_absent(value, lists[i].key))
+			continue;
+		if ((arr = wh_get(value, lists[i].key,
+		    json_type_array)) == NULL) {
+			c->out->skipped++;
+			continue;
+		}
+		n = json_object_array_length(arr);
+		for (j = 0; j < n; j++) {
+			it = json_object_array_get_idx(arr, j);
+			ev = base;
+			if (it == NULL ||
+			    !json_object_is_type(it, json_type_object) ||
+			    lists[i].item(&ev, it) == -1) {
+				c->out->skipped++;
+				continue;
+			}
+			if (wh_push(c, &ev) == -1)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* A token from Meta's payload fit for a summary, or "unknown". */
+static const char *
+wh_word(struct json_object *o, const char *key)
+{
+	char		 tmp[64];
+	const char	*s = wh_str(o, key);
+
+	return wh_id(tmp, sizeof(tmp), s, WH_NAME) == 0 ? s : "unknown";
+}
+
+/*
+ * restriction_info[]: what is restricted and until when, a Unix time
+ * (Meta's reference, shown in UTC) or a date string (seen in the wild).
+ */
+static void
+wh_restrictions(struct buf *b, struct json_object *value)
+{
+	struct json_object	*arr, *r;
+	const char		*s;
+	char			 when[32];
+	struct tm		 tm;
+	time_t			 t;
+	size_t			 i, n, shown = 0;
+
+	if ((arr = wh_get(value, "restriction_info", json_type_array)) == NULL)
+		return;
+	n = json_object_array_length(arr);
+	/* The summary is cut at 1024 bytes anyway. */
+	for (i = 0; i < n && b->len < 1024; i++) {
+		r = json_object_array_get_idx(arr, i);
+		if (r == NULL || !json_object_is_type(r, json_type_object))
+			continue;
+		buf_printf(b, "%s %s", shown++ == 0 ? ":" : ",",
+		    wh_word(r, "restriction_type"));
+		if ((t = (time_t)wh_time(r, "expiration")) > 0 &&
+		    gmtime_r(&t, &tm) != NULL &&
+		    strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm) > 0)
+			buf_printf(b, " until %s", when);
+		else if ((s = wh_str(r, "expiration")) != NULL)
+			buf_printf(b, " until %s", s);
+	}
+}
+
+/*
+ * The account_update summary, for people and for webhook_event_is_loss():
+ * the event name, then ": " and details ("ban state X (date)", the
+ * restrictions, the violation); payload tokens pass wh_word() first, so
+ * the format reads back reliably.
+ */
+static int
+wh_summary(struct webhook_event *ev, struct json_object *value)
+{
+	struct buf		 b = BUF_INIT;
+	struct json_object	*o;
+	const char		*s;
+
+	buf_puts(&b, ev->event);
+	if (strcmp(ev->event, "ACCOUNT_RESTRICTION") == 0)
+		wh_restrictions(&b, value);
+	else if (strcmp(ev->event, "DISABLED_UPDATE") == 0 &&
+	    (o = wh_get(value, "ban_info", json_type_object)) != NULL) {
+		buf_printf(&b, ": ban state %s", wh_word(o, "waba_ban_state"));
+		if ((s = wh_str(o, "waba_ban_date")) != NULL && *s != '\0')
+			buf_printf(&b, " (%s)", s);
+	} else if (strcmp(ev->event, "ACCOUNT_VIOLATION") == 0 &&
+	    (o = wh_get(value, "violation_info", json_type_object)) != NULL)
+		buf_printf(&b, ": %s", wh_word(o, "violation_type"));
+	if (b.data == NULL)
+		return -1;
+	wh_copy(ev->text, sizeof(ev->text), buf_str(&b));
+	buf_free(&b);
+	return 0;
+}
+
+/*
+ * field "account_update": one event per change. PARTNER_* events concern
+ * a customer's WABA but arrive on our partner business's entry, so the
+ * WABA comes from waba_info; the partner-led business verification event
+ * (PARTNER_CLIENT_CERTIFICATION_STATUS_UPDATE) is the exception, arriving
+ * on the WABA's own entry without waba_info.
+ */
+static int
+wh_account_update(struct wh_ctx *c, const char *waba, int64_t when,
+    struct json_object *value)
+{
+	struct webhook_event	 ev;
+	int			 partner;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = WEBHOOK_ACCOUNT_UPDATE;
+	ev.timestamp = when;
+	memcpy(ev.waba_id, waba, strlen(waba) + 1);
+	if (wh_id(ev.event, sizeof(ev.event), wh_str(value, "event"),
+	    WH_NAME) == -1)
+		goto skip;
+	partner = strncmp(ev.event, "PARTNER_", 8) == 0 &&
+	    strstr(ev.event, "CERTIFICATION") == NULL;
+	if (partner && wh_id(ev.waba_id, sizeof(ev.waba_id),
+	    wh_str(wh_get(value, "waba_info", json_type_object), "waba_id"),
+	    WH_DIGITS) == -1)
+		goto skip;
+	if (wh_summary(&ev, value) == -1) {
+		wh_err(c->err, c->errlen, "out of memory");
+		return -1;
+	}
+	return wh_push(c, &ev);
+skip:
+	c->out->skipped++;
+	return 0;
+}
+
+static int
+wh_entry(struct wh_ctx *c, struct json_object *entry)
+{
+	struct json_object	*changes, *ch, *value;
+	const char		*field;
+	char			 waba[33];
+	int64_t			 when;
+	size_t			 i, n;
+	int			 rc;
+
+	if (entry == NULL || !json_object_is_type(entry, json_type_object) ||
+	    wh_id(waba, sizeof(waba), wh_str(entry, "id"), WH_DIGITS) == -1 ||
+	    (changes = wh_get(entry, "changes", json_type_array)) == NULL) {
+		c->out->skipped++;
+		return 0;
+	}
+	when = wh_time(entry, "time");
+	n = json_object_array_length(changes);
+	for (i = 0; i < n; i++) {
+		ch = json_object_array_get_idx(changes, i);
+		if ((field = wh_str(ch, "field")) == NULL ||
+		    (value = wh_get(ch, "value", json_type_object)) == NULL) {
+			c->out->skipped++;
+			continue;
+		}
+		if (strcmp(field, "messages") == 0)
+			rc = wh_messages(c, waba, value);
+		else if (strcmp(field, "account_update") == 0)
+			rc = wh_account_update(c, waba, when, value);
+		else {
+			/* Template, quality and other fields: not ours. */
+			c->out->skipped++;
+			rc = 0;
+		}
+		if (rc == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * The whole body must be one JSON value: strict RFC 8259, valid UTF-8,
+ * at most WH_DEPTH levels, nothing after it but whitespace. The caller
+ * refused NULs, which strchr() would take for whitespace.
+ */
+static struct json_object *
+wh_json(const char *body, size_t len, char *err, size_t errlen)
+{
+	struct json_tokener	*tok;
+	struct json_object	*obj;
+	enum json_tokener_error	 jerr;
+	size_t			 end;
+
+	if ((tok = json_tokener_new_ex(WH_DEPTH)) == NULL) {
+		wh_err(err, errlen, "out of memory");
+		return NULL;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+	    JSON_TOKENER_ALLOW_TRAILING_CHARS | JSON_TOKENER_VALIDATE_UTF8);
+	obj = json_tokener_parse_ex(tok, body, (int)len);
+	jerr = json_tokener_get_error(tok);
+	end = json_tokener_get_parse_end(tok);
+	while (obj != NULL && end < len && strchr(" \t\r\n", body[end]))
+		end++;
+	if (obj == NULL || jerr != json_tokener_success || end != len) {
+		wh_err(err, errlen, "not JSON: %s",
+		    jerr == json_tokener_continue ? "truncated" :
+		    jerr != json_tokener_success ?
+		    json_tokener_error_desc(jerr) : "data after the value");
+		json_object_put(obj);
+		obj = NULL;
+	}
+	json_tokener_free(tok);
+	return obj;
+}
+
+int
+webhook_parse(const char *body, size_t len, struct webhook_batch *out,
+    char *err, size_t errlen)
+{
+	struct wh_ctx		 c;
+	struct json_object	*root = NULL, *entries;
+	const char		*s;
+	size_t			 i, n;
+
+	wh_err(err, errlen, "%s", "");
+	if (out == NULL)
+		return -1;
+	memset(out, 0, sizeof(*out));
+	c = (struct wh_ctx){ out, 0, err, errlen };
+	if (body == NULL || len == 0 || len > INT_MAX) {
+		wh_err(err, errlen, "body empty or too large (%zu bytes)", len);
+		goto fail;
+	}
+	/* The tokener would stop at a NUL and call the rest "trailing". */
+	if (memchr(body, '\0', len) != NULL) {
+		wh_err(err, errlen, "body contains a NUL byte");
+		goto fail;
+	}
+	if ((root = wh_json(body, len, err, errlen)) == NULL)
+		goto fail;
+	/* wh_str() also refuses a root that is not an object. */
+	if ((s = wh_str(root, "object")) == NULL ||
+	    strcmp(s, "whatsapp_business_account") != 0) {
+		wh_err(err, errlen, "not an object with \"object\": "
+		    "\"whatsapp_business_account\"");
+		goto fail;
+	}
+	if ((entries = wh_get(root, "entry", json_type_array)) == NULL) {
+		wh_err(err, errlen, "\"entry\" is not an array");
+		goto fail;
+	}
+	n = json_object_array_length(entries);
+	for (i = 0; i < n; i++)
+		if (wh_entry(&c, json_object_array_get_idx(entries, i)) == -1)
+			goto fail;
+	json_object_put(root);
+	return 0;
+fail:
+	/* A refused delivery yields no events, so none can be half-stored. */
+	json_object_put(root);
+	webhook_batch_free(out);
+	return -1;
+}
+
+void
+webhook_batch_free(struct webhook_batch *b)
+{
+	if (b == NULL)
+		return;
+	free(b->ev);
+	memset(b, 0, sizeof(*b));
+}
+
+/*
+ * Events after which the workspace can do nothing until the business
+ * connects again (DESIGN.md §7: needs_reconnect). A restriction counts:
+ * what it stops (mostly business-initiated messages) is what this app is
+ * for; a ban only once in force (DISABLE, not SCHEDULE_FOR_DISABLE or
+ * REINSTATE). ACCOUNT_VIOLATION is a warning. need, when set, is what
+ * the summary must start with; the details after it (or after the event
+ * name) end the reason.
+ */
+static const struct {
+	const char	*event;
+	const char	*need;
+	const char	*reason;
+} wh_losses[] = {
+	{ "PARTNER_REMOVED", NULL,
+	    "the business removed this app from its WhatsApp account" },
+	{ "PARTNER_APP_UNINSTALLED", NULL,
+	    "the business withdrew this app's permissions on its WhatsApp "
+	    "account" },
+	{ "ACCOUNT_DELETED", NULL,
+	    "the WhatsApp Business Account was deleted" },
+	{ "ACCOUNT_OFFBOARDED", NULL,
+	    "the WhatsApp Business Account was disconnected after its number "
+	    "moved to another device or was registered again" },
+	{ "DISABLED_UPDATE", "DISABLED_UPDATE: ban state DISABLE",
+	    "Meta disabled the WhatsApp Business Account" },
+	{ "ACCOUNT_RESTRICTION", NULL,
+	    "Meta restricted the WhatsApp Business Account" },
+};
+
+int
+webhook_event_is_loss(const struct webhook_event *ev, char *reason,
+    size_t reasonlen)
+{
+	char		 tmp[1200];	/* reason and summary */
+	const char	*p, *rest;
+	size_t		 i, n;
+
+	wh_err(reason, reasonlen, "%s", "");
+	if (ev == NULL || ev->kind != WEBHOOK_ACCOUNT_UPDATE)
+		return 0;
+	for (i = 0; i < sizeof(wh_losses) / sizeof(wh_losses[0]); i++) {
+		if (strcmp(ev->event, wh_losses[i].event) != 0)
+			continue;
+		p = wh_losses[i].need != NULL ? wh_losses[i].need :
+		    wh_losses[i].event;
+		n = strlen(p);
+		rest = strncmp(ev->text, p, n) == 0 ? ev->text + n : NULL;
+		/* "DISABLE" must not match "DISABLED_...". */
+		if (rest != NULL && *rest != '\0' && *rest != ' ' &&
+		    *rest != ':')
+			rest = NULL;
+		if (wh_losses[i].need != NULL && rest == NULL)
+			return 0;
+		snprintf(tmp, sizeof(tmp), "%s%s", wh_losses[i].reason,
+		    rest != NULL ? rest : "");
+		if (reason != NULL && reasonlen > 0)
+			wh_copy(reason, reasonlen, tmp);
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,70 @@
+/*
+ * webhook: Meta's WhatsApp Business webhook deliveries (DESIGN.md §7),
+ * checked and parsed at the edge into typed, length-bounded events.
+ *
+ * webhook_signature_ok() says whether a raw body really comes from Meta;
+ * webhook_parse() turns a delivery into a flat list of events (inbound
+ * messages, delivery statuses, asynchronous errors, account_update
+ * notices); webhook_event_is_loss() says which account_update events
+ * mean the connection is gone. Nothing here touches the database or the
+ * network: the webhooks handler routes the events and stores them.
+ *
+ * Details the declarations below leave open:
+ * - ids, status, type and event names must be [A-Za-z0-9._+/=-] and fit
+ *   their field, else the item is skipped; a message's type may be absent
+ *   (""); ids in waba_id, phone_number_id and from are digits only.
+ * - on -1 the batch is emptied (n 0, ev NULL): nothing half-stored.
+ * - PARTNER_CLIENT_CERTIFICATION_* events arrive on the WABA's own entry
+ *   and need no waba_info; all other PARTNER_* events do.
+ * - account_update text is "EVENT" or "EVENT: details", e.g.
+ *   "DISABLED_UPDATE: ban state DISABLE (June 15, 2025)" or
+ *   "ACCOUNT_RESTRICTION: RESTRICTED_BIZ_INITIATED_MESSAGING until
+ *   2025-06-22 15:08 UTC"; webhook_event_is_loss() reads it back.
+ * - losses: PARTNER_REMOVED, PARTNER_APP_UNINSTALLED, ACCOUNT_DELETED,
+ *   ACCOUNT_OFFBOARDED, ACCOUNT_RESTRICTION, DISABLED_UPDATE with ban
+ *   state DISABLE (not SCHEDULE_FOR_DISABLE or REINSTATE). reason is
+ *   always set ("" when 0) if reasonlen > 0.
+ */
+#ifndef WABA_WEBHOOK_H
+#define WABA_WEBHOOK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define WEBHOOK_MAX_EVENTS 1000	/* per delivery; more is malformed */
+
+enum webhook_kind { WEBHOOK_MESSAGE, WEBHOOK_STATUS, WEBHOOK_ERROR, WEBHOOK_ACCOUNT_UPDATE };
+
+struct webhook_event {
+	enum webhook_kind kind;
+	char	 waba_id[33];		/* entry[].id — except PARTNER_* account_update events, whose entry.id is the partner business: there value.waba_info.waba_id */
+	char	 phone_number_id[33];	/* value.metadata.phone_number_id; "" for account_update */
+	char	 id[192];		/* message: messages[].id; status: statuses[].id; error: "" ; account_update: "" */
+	char	 status[32];		/* status: sent|delivered|read|failed|...; else "" */
+	char	 from[33];		/* message: messages[].from; status: recipient_id */
+	char	 type[32];		/* message: type (text, image, ...) */
+	char	 text[1025];		/* message: text.body (other types: "" ); status failed: errors[0].title/message; error: errors[].message or title; account_update: a short human summary, e.g. "PARTNER_REMOVED" or restriction/ban info */
+	long	 code;			/* error code for errors/failed statuses, else 0 */
+	int64_t	 timestamp;		/* messages/statuses: their "timestamp" (a decimal string in Meta's payloads); entry.time for account_update; 0 if absent */
+	char	 event[64];		/* account_update: value.event; else "" */
+};
+
+struct webhook_batch {
+	struct webhook_event	*ev;
+	size_t			 n;
+	size_t			 skipped;	/* malformed entries/changes/items skipped */
+};
+
+/* 1 when header is exactly "sha256=" + 64 hex digits (lowercase or uppercase accepted) equal to HMAC-SHA256(app_secret, body), compared in constant time; 0 otherwise (NULL header, wrong prefix, truncated, non-hex, wrong value). */
+int	 webhook_signature_ok(const char *app_secret, const char *header, const void *body, size_t len);
+/*
+ * Parses a delivery. Returns -1 (err says why) when the body is not JSON, is nested deeper than 16, is not an object, or "object" is not "whatsapp_business_account" or "entry" is not an array. Otherwise 0: every well-formed item becomes an event; an entry, change or item with missing or wrong-typed required fields is skipped and counted in skipped (never a crash). Fields other than messages/account_update are skipped (counted). More than WEBHOOK_MAX_EVENTS events → -1.
+ * Required: entry[].id (string of digits) ; changes[].field (string) ; changes[].value (object); for field "messages": value.metadata.phone_number_id (digit string); messages[].id (string, 1..191), messages[].from (digits), statuses[].id, statuses[].status (string), statuses[].recipient_id (digit string, may be absent for some types: then ""); errors[].code (int). For "account_update": value.event (string); PARTNER_* events need value.waba_info.waba_id (digit string).
+ * Strings that are too long for their field: skip that item (ids) or truncate on a UTF-8 boundary (text). out is zeroed first; free with webhook_batch_free even on error.
+ */
+int	 webhook_parse(const char *body, size_t len, struct webhook_batch *out, char *err, size_t errlen);
+void	 webhook_batch_free(struct webhook_batch *);
+/* For account_update: 1 when the event means our access is gone or the account can't be used (PARTNER_REMOVED, PARTNER_APP_UNINSTALLED, ACCOUNT_DELETED, DISABLED_UPDATE with ban state, ACCOUNT_RESTRICTION...), with a plain-words reason for the settings page in reason (e.g. "the business removed this app from its WhatsApp account"). 0 for PARTNER_ADDED and informational events. */
+int	 webhook_event_is_loss(const struct webhook_event *, char *reason, size_t reasonlen);
+
+#endif

@@ -1,0 +1,409 @@
+"""waba-connect-admin against a real MariaDB (DESIGN §4, §6)."""
+import base64
+import binascii
+import collections
+import json
+import os
+import re
+import secrets
+import subprocess
+
+from base import StackCase
+from stack import ROOT
+
+ADMIN = os.path.join(ROOT, "waba-connect-admin")
+STATUS_KEYS = ["workspace", "status", "reason", "waba_id", "phone_number_id",
+               "display_phone_number", "token_expires_at", "catalog",
+               "last_webhook_at", "webhook_events"]
+GOOD_PASSWORD = "correct horse battery staple"
+
+
+def bad_utf8(b):
+    """An argv entry holding raw bytes (subprocess encodes it back)."""
+    return os.fsdecode(b)
+
+
+class AdminCase(StackCase):
+    workers = 1
+
+    def admin(self, *args, **kw):
+        kw.setdefault("check", False)
+        return self.st.admin(*args, **kw)
+
+    def ok(self, *args, **kw):
+        r = self.admin(*args, **kw)
+        self.assertEqual(r.returncode, 0, "admin %s: %s" % (args, r.stderr))
+        return r
+
+    def q(self, sql):
+        return self.st.sql(sql).strip()
+
+    def ws_id(self, slug):
+        return int(self.q("SELECT id FROM waba_control.workspaces "
+                          "WHERE slug = '%s'" % slug))
+
+    def add_ws(self, slug, name=None):
+        self.ok("workspace", "add", slug, name or slug.title())
+        return self.ws_id(slug)
+
+    def versions(self, ws):
+        """Key versions of the rows holding a token in workspace ws."""
+        db = "waba_ws_%d" % ws
+        out = self.q("SELECT token_key_version FROM %s.connection WHERE "
+                     "token_ct IS NOT NULL UNION ALL SELECT "
+                     "token_key_version FROM %s.catalog" % (db, db))
+        return sorted(int(x) for x in out.split())
+
+    def set_token(self, slug, kind="waba", token=None, catalog_id=None):
+        token = token or "EAAG" + secrets.token_urlsafe(48)
+        args = ["token", "set", slug, kind]
+        if catalog_id:
+            args += ["--catalog-id", catalog_id]
+        r = self.ok(*args, input=token + "\n")
+        self.assertNotIn(token, r.stdout + r.stderr)
+        return token
+
+
+class AdminCommands(AdminCase):
+    def test_migrate_twice_changes_nothing(self):
+        self.add_ws("mig-ws")
+        before = self.q("SELECT version, applied_at FROM "
+                        "waba_control.schema_version")
+        ws_before = self.q("SELECT COUNT(*) FROM waba_ws_%d.schema_version"
+                           % self.ws_id("mig-ws"))
+        r = self.ok("migrate")
+        lines = r.stdout.splitlines()
+        self.assertTrue(lines)
+        for line in lines:
+            self.assertIn("up to date", line)
+        self.assertTrue(any("mig-ws" in line for line in lines))
+        self.ok("migrate")
+        self.assertEqual(before, self.q("SELECT version, applied_at FROM "
+                                        "waba_control.schema_version"))
+        self.assertEqual(ws_before, self.q(
+            "SELECT COUNT(*) FROM waba_ws_%d.schema_version"
+            % self.ws_id("mig-ws")))
+
+    def test_workspace_add_creates_a_database_each(self):
+        r = self.ok("workspace", "add", "alpha", "Alpha Ltd")
+        a = self.ws_id("alpha")
+        self.assertIn('created workspace alpha "Alpha Ltd" (id %d, '
+                      'database waba_ws_%d)' % (a, a), r.stdout)
+        self.ok("workspace", "add", "beta-2", "Bêta & Söhne \"GmbH\"")
+        b = self.ws_id("beta-2")
+        dbs = self.q("SHOW DATABASES").split()
+        self.assertIn("waba_ws_%d" % a, dbs)
+        self.assertIn("waba_ws_%d" % b, dbs)
+        self.assertNotEqual(a, b)
+        self.assertEqual(self.q("SELECT status FROM waba_ws_%d.connection"
+                                % b), "not_connected")
+
+        listed = json.loads(self.ok("workspace", "list", "--json").stdout)
+        by_slug = {w["slug"]: w for w in listed}
+        self.assertEqual(by_slug["alpha"], {"id": a, "slug": "alpha",
+                                            "name": "Alpha Ltd",
+                                            "database": "waba_ws_%d" % a})
+        self.assertEqual(by_slug["beta-2"]["name"], "Bêta & Söhne \"GmbH\"")
+        table = self.ok("workspace", "list").stdout
+        self.assertIn("alpha", table.split())
+        self.assertIn("waba_ws_%d" % b, table.split())
+
+    def test_duplicate_slug_is_refused(self):
+        self.add_ws("dup")
+        r = self.admin("workspace", "add", "dup", "Another")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("workspace dup already exists", r.stderr)
+        self.assertTrue(r.stderr.startswith("waba-connect-admin: "))
+        self.assertEqual(self.q("SELECT COUNT(*) FROM waba_control.workspaces "
+                                "WHERE slug = 'dup'"), "1")
+
+    def test_bad_slug_or_name_creates_nothing(self):
+        count = self.q("SELECT COUNT(*) FROM waba_control.workspaces")
+        dbs = self.q("SHOW DATABASES")
+        for slug, name in [("Upper", "x"), ("under_score", "x"),
+                           ("", "x"), ("a" * 64, "x"), ("sp ace", "x"),
+                           ("../x", "x"), ("ok-slug", ""),
+                           ("ok-slug", "n" * 201), ("ok-slug", "tab\there"),
+                           ("ok-slug", "new\nline"), ("ok-slug", "del\x7f"),
+                           ("ok-slug", "c1\u0085x"), ("ok-slug", "   "),
+                           ("ok-slug", bad_utf8(b"bad \xff utf8"))]:
+            r = self.admin("workspace", "add", slug, name)
+            self.assertIn(r.returncode, (1, 2), (slug, name))
+            self.assertTrue(r.stderr.startswith("waba-connect-admin: ") or
+                            r.stderr.startswith("usage:"), r.stderr)
+        self.assertEqual(count, self.q("SELECT COUNT(*) FROM "
+                                       "waba_control.workspaces"))
+        self.assertEqual(dbs, self.q("SHOW DATABASES"))
+        # 200 bytes of UTF-8 is the limit, not 200 characters.
+        self.assertEqual(self.admin("workspace", "add", "long-name",
+                                    "é" * 101).returncode, 1)
+        self.ok("workspace", "add", "long-name", "é" * 100)
+
+    def test_user_add(self):
+        a = self.add_ws("users-a")
+        b = self.add_ws("users-b")
+        email = "Merchant@Example.COM"
+        for pw in ("short", "elevenchars", "", "x" * 1025):
+            r = self.admin("user", "add", "users-a", email, input=pw + "\n")
+            self.assertEqual(r.returncode, 1, pw)
+            self.assertTrue(r.stderr.startswith("waba-connect-admin: "))
+        self.assertEqual(self.q("SELECT COUNT(*) FROM waba_control.users"),
+                         "0")
+
+        r = self.ok("user", "add", "users-a", email,
+                    input=GOOD_PASSWORD + "\nsecond line\n")
+        self.assertNotIn(GOOD_PASSWORD, r.stdout + r.stderr)
+        row = self.q("SELECT id, email, password_hash FROM waba_control.users")
+        uid, stored, hashed = row.split("\t")
+        self.assertEqual(stored, "merchant@example.com")
+        self.assertTrue(hashed.startswith("$argon2id$"), hashed)
+        self.assertNotIn(GOOD_PASSWORD, hashed)
+
+        # Existing user: only the membership; stdin is not read as a password
+        # (this one would be refused as too short).
+        r = self.ok("user", "add", "users-b", "merchant@example.com",
+                    input="short\n")
+        self.assertIn("password unchanged", r.stdout)
+        self.assertEqual(self.q("SELECT password_hash FROM waba_control.users"),
+                         hashed)
+        self.assertEqual(self.q(
+            "SELECT GROUP_CONCAT(workspace_id ORDER BY workspace_id) FROM "
+            "waba_control.memberships WHERE user_id = %s" % uid),
+            "%d,%d" % (a, b))
+
+        # 1024 bytes is the longest password; 12 the shortest.
+        self.ok("user", "add", "users-a", "long@example.com",
+                input="p" * 1024 + "\n")
+        self.ok("user", "add", "users-a", "twelve@example.com",
+                input="p" * 12 + "\n")
+        for bad in ("no-at", "two@@example.com", "@example.com", "x@",
+                    "sp ace@example.com", "a@b" + "c" * 252):
+            r = self.admin("user", "add", "users-a", bad,
+                           input=GOOD_PASSWORD + "\n")
+            self.assertEqual(r.returncode, 1, bad)
+        r = self.admin("user", "add", "no-such-ws", "x@example.com",
+                       input=GOOD_PASSWORD + "\n")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no workspace no-such-ws", r.stderr)
+        self.assertEqual(self.q("SELECT COUNT(*) FROM waba_control.users"),
+                         "3")
+
+    def test_status_json_shape(self):
+        ws = self.add_ws("stat")
+        r = self.ok("status", "stat", "--json")
+        self.assertEqual(len(r.stdout.strip().splitlines()), 1)
+        doc = json.loads(r.stdout,
+                         object_pairs_hook=collections.OrderedDict)
+        self.assertEqual(list(doc.keys()), STATUS_KEYS)
+        self.assertEqual(doc["workspace"], "stat")
+        self.assertEqual(doc["status"], "not_connected")
+        for k in ("reason", "waba_id", "phone_number_id",
+                  "display_phone_number", "token_expires_at",
+                  "last_webhook_at"):
+            self.assertIsNone(doc[k], k)
+        self.assertEqual(list(doc["catalog"].items()),
+                         [("catalog_id", None), ("status", "not_connected")])
+        self.assertEqual(doc["webhook_events"], 0)
+
+        # Webhook counts are real: one event today, one two days ago.
+        db = "waba_ws_%d" % ws
+        self.st.sql(
+            "INSERT INTO %s.webhook_events (dedup_key, kind, received_at) "
+            "VALUES ('a', 'message', UTC_TIMESTAMP() - INTERVAL 2 DAY), "
+            "('b', 'message', '2030-01-02 03:04:05'); "
+            "UPDATE %s.connection SET token_expires_at = "
+            "'2031-05-06 07:08:09', waba_id = '1029384756'" % (db, db))
+        doc = json.loads(self.ok("status", "stat", "--json").stdout)
+        self.assertEqual(doc["last_webhook_at"], "2030-01-02T03:04:05Z")
+        self.assertEqual(doc["webhook_events"], 1)
+        self.assertEqual(doc["token_expires_at"], "2031-05-06T07:08:09Z")
+        self.assertEqual(doc["waba_id"], "1029384756")
+
+        text = self.ok("status", "stat").stdout
+        self.assertIn("not_connected", text)
+        self.assertIn("1029384756", text)
+
+    def test_status_unknown_workspace(self):
+        r = self.admin("status", "nobody-here", "--json")
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stdout, "")
+        self.assertEqual(r.stderr.strip(),
+                         "waba-connect-admin: no workspace nobody-here")
+
+    def test_usage_errors_exit_2(self):
+        for args in (["frobnicate"], [], ["workspace"], ["workspace", "nuke"],
+                     ["workspace", "add", "only-slug"],
+                     ["status"], ["status", "a", "b"],
+                     ["status", "a", "--yaml"], ["keys", "drop"],
+                     ["token", "set", "x", "waba", "--catalog-id", "1"],
+                     ["token", "set", "x", "catalog"],
+                     ["token", "set", "x", "other"]):
+            r = self.admin(*args)
+            self.assertEqual(r.returncode, 2, (args, r.stderr))
+            self.assertIn("usage:", r.stderr + r.stdout, args)
+        r = subprocess.run([ADMIN, "--help"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0)
+        for word in ("migrate", "workspace add", "user add", "keys rotate",
+                     "keys rekey", "keys drop", "status", "token set"):
+            self.assertIn(word, r.stdout)
+        r = subprocess.run([ADMIN, "--version"], capture_output=True,
+                           text=True)
+        self.assertEqual(r.returncode, 0)
+        self.assertTrue(r.stdout.startswith("waba-connect-admin "))
+
+    def test_unreachable_database_and_unmigrated_control_db(self):
+        conf = open(self.st.config_path).read()
+        path = self.st.path("broken.conf")
+        for old, new, want in [
+                (self.st.db_socket, self.st.path("no-such.sock"),
+                 "cannot reach the database"),
+                ("control_db = waba_control", "control_db = waba_fresh",
+                 "run `waba-connect-admin migrate` first")]:
+            with open(path, "w") as f:
+                f.write(conf.replace(old, new))
+            os.chmod(path, 0o600)
+            r = subprocess.run([ADMIN, "--config", path, "workspace", "add",
+                                "never", "Never"], capture_output=True,
+                               text=True)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn(want, r.stderr)
+        self.assertEqual(self.q("SELECT COUNT(*) FROM waba_control.workspaces"
+                                " WHERE slug = 'never'"), "0")
+
+    def test_token_set_never_stores_plaintext(self):
+        ws = self.add_ws("tok")
+        token = self.set_token("tok")
+        catalog = self.set_token("tok", "catalog", catalog_id="5550123")
+        doc = json.loads(self.ok("status", "tok", "--json").stdout)
+        self.assertEqual(doc["status"], "pending_phone_selection")
+        self.assertEqual(doc["catalog"], {"catalog_id": "5550123",
+                                          "status": "connected"})
+        self.assertEqual(self.versions(ws), [1, 1])
+        self.assertEqual(self.q("SELECT actor FROM waba_ws_%d.audit_log "
+                                "LIMIT 1" % ws), "admin")
+
+        for bad, why in [("", "empty"), ("has space", "space"),
+                         ("x" * 4097, "too long"), ("tab\tx", "control")]:
+            r = self.admin("token", "set", "tok", "waba", input=bad + "\n")
+            self.assertEqual(r.returncode, 1, why)
+        r = self.admin("token", "set", "tok", "catalog", "--catalog-id",
+                       "12ab", input="abc\n")
+        self.assertEqual(r.returncode, 1)
+
+        ct = self.q("SELECT HEX(token_ct) FROM waba_ws_%d.connection" % ws)
+        self.assertGreater(len(ct), 2 * len(token))
+        for extra in ([], ["--hex-blob"]):
+            dump = subprocess.run(
+                ["mariadb-dump", "--no-defaults", "-uroot",
+                 "--socket=" + self.st.db_socket, "--all-databases"] + extra,
+                capture_output=True, check=True).stdout
+            if extra:   # the dump does hold the rows, encrypted
+                self.assertIn(b"0x" + ct.encode(), dump)
+            for secret in (token, catalog):
+                raw = secret.encode()
+                for form in (raw, base64.b64encode(raw),
+                             base64.urlsafe_b64encode(raw),
+                             binascii.hexlify(raw),
+                             binascii.hexlify(raw).upper()):
+                    self.assertNotIn(form, dump)
+                    self.assertNotIn(form[:24], dump)
+
+
+class KeyRotation(AdminCase):
+    @classmethod
+    def setUpStack(cls):
+        for slug in ("rot-a", "rot-b", "rot-empty"):
+            cls.st.admin("workspace", "add", slug, slug)
+        for slug in ("rot-a", "rot-b"):
+            cls.st.admin("token", "set", slug, "waba",
+                         input="EAAG" + secrets.token_urlsafe(40) + "\n")
+        cls.st.admin("token", "set", "rot-a", "catalog", "--catalog-id",
+                     "42", input="EAAC" + secrets.token_urlsafe(40) + "\n")
+
+    def keys(self):
+        return self.ok("keys", "list").stdout.split("\n")[:-1]
+
+    def test_rotate_rekey_drop(self):
+        a, b = self.ws_id("rot-a"), self.ws_id("rot-b")
+        self.assertEqual(self.keys(), ["1 (current)"])
+        self.assertEqual(self.versions(a), [1, 1])
+        self.assertEqual(self.versions(b), [1])
+        r = self.admin("keys", "drop", "1")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("current", r.stderr)
+
+        r = self.ok("keys", "rotate")
+        self.assertIn("keys rekey", r.stdout)
+        self.assertIn("workspace rot-a (id %d): re-encrypted 2" % a, r.stdout)
+        self.assertIn("workspace rot-b (id %d): re-encrypted 1" % b, r.stdout)
+        self.assertIn("re-encrypted 3 token(s) in 3 workspace(s)", r.stdout)
+        self.assertEqual(self.keys(), ["1", "2 (current)"])
+        self.assertEqual(self.versions(a), [2, 2])
+        self.assertEqual(self.versions(b), [2])
+        for slug in ("rot-a", "rot-b"):
+            doc = json.loads(self.ok("status", slug, "--json").stdout)
+            self.assertEqual(doc["status"], "pending_phone_selection")
+        self.assertEqual(json.loads(self.ok("status", "rot-a", "--json")
+                                    .stdout)["catalog"]["status"],
+                         "connected")
+
+        r = self.admin("keys", "drop", "2")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("current", r.stderr)
+        self.ok("keys", "drop", "1")
+        self.assertEqual(self.keys(), ["2 (current)"])
+        r = self.admin("keys", "drop", "1")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("not in the key ring", r.stderr)
+        self.assertEqual(self.admin("keys", "drop", "0").returncode, 1)
+        self.assertEqual(self.admin("keys", "drop", "x1").returncode, 1)
+
+        # An interrupted rotation: a key was added, nothing re-encrypted.
+        with open(self.st.path("keyring"), "a") as f:
+            f.write("3 %s\n" % base64.b64encode(os.urandom(32)).decode())
+        r = self.admin("keys", "drop", "2")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("still encrypts tokens of workspace rot-a", r.stderr)
+        # rekey decrypts with key 2: proof that the tokens survived drop 1.
+        r = self.ok("keys", "rekey")
+        self.assertIn("re-encrypted 3 token(s)", r.stdout)
+        self.assertEqual(self.versions(a), [3, 3])
+        self.assertEqual(self.versions(b), [3])
+        self.assertEqual(self.keys(), ["2", "3 (current)"])
+        r = self.ok("keys", "rekey")
+        self.assertIn("re-encrypted 0 token(s)", r.stdout)
+        self.ok("keys", "drop", "2")
+        self.assertEqual(self.admin("keys", "init").returncode, 1)
+        self.assertEqual(self.keys(), ["3 (current)"])
+
+
+class CopiedToken(AdminCase):
+    @classmethod
+    def setUpStack(cls):
+        for slug in ("copy-a", "copy-b"):
+            cls.st.admin("workspace", "add", slug, slug)
+            cls.st.admin("token", "set", slug, "waba",
+                         input="EAAG" + secrets.token_urlsafe(40) + "\n")
+
+    def test_token_moved_between_workspaces_is_refused(self):
+        a, b = self.ws_id("copy-a"), self.ws_id("copy-b")
+        self.st.sql(
+            "UPDATE waba_ws_%d.connection dst JOIN waba_ws_%d.connection src "
+            "ON src.id = 1 SET dst.token_key_version = src.token_key_version,"
+            " dst.token_nonce = src.token_nonce, dst.token_ct = src.token_ct "
+            "WHERE dst.id = 1" % (b, a))
+        for args in (("keys", "rotate"), ("keys", "rekey")):
+            r = self.admin(*args)
+            self.assertEqual(r.returncode, 1, args)
+            self.assertRegex(r.stderr, r"workspace copy-b \(id %d\)" % b)
+            self.assertIn("workspace %d: waba token does not decrypt" % b,
+                          r.stderr)
+            self.assertNotRegex(r.stderr, r"workspace copy-a")
+        # A's rotation went through; B's row is untouched, so key 1 stays.
+        self.assertEqual(self.versions(a), [2])
+        self.assertEqual(self.versions(b), [1])
+        r = self.admin("keys", "drop", "1")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("copy-b", r.stderr)
+        self.assertTrue(re.search(r"2 \(current\)",
+                                  self.ok("keys", "list").stdout))

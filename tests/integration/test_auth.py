@@ -1,0 +1,211 @@
+"""Issue 3: sign-in, sessions, authorization and CSRF, against the real stack."""
+import re
+import time
+
+from base import StackCase
+from client import Browser, FastCGIRequest, request
+
+PW_A = "correct horse battery staple"
+PW_B = "another long password 42"
+
+
+def login_token(page):
+    m = re.search(r'name="csrf_token" value="([0-9a-f]{64})"', page.text)
+    return m.group(1) if m else None
+
+
+class Auth(StackCase):
+    workers = 2
+
+    @classmethod
+    def setUpStack(cls):
+        st = cls.st
+        st.admin("workspace", "add", "acme", "Acme & Sons <Ltd>")
+        st.admin("workspace", "add", "beta", "Beta GmbH")
+        st.admin("user", "add", "acme", "alice@acme.example", input=PW_A + "\n")
+        st.admin("user", "add", "beta", "bob@beta.example", input=PW_B + "\n")
+
+    def sign_in(self, email, password):
+        b = Browser(self.port)
+        page = b.get("/login")
+        self.assertEqual(page.status, 200)
+        r = b.post("/login", {"csrf_token": login_token(page),
+                              "email": email, "password": password})
+        return b, r
+
+    def session_cookie(self, r):
+        for c in r.cookies():
+            if c.startswith("waba_session=") and "Max-Age=0" not in c:
+                return c
+        return None
+
+    def test_login_lands_on_own_settings(self):
+        b, r = self.sign_in("alice@acme.example", PW_A)
+        self.assertEqual(r.status, 303)
+        self.assertEqual(r.header("Location"), "/w/acme/settings/whatsapp")
+        page = b.get("/w/acme/settings/whatsapp")
+        self.assertEqual(page.status, 200)
+        # The workspace name is escaped, and the status comes from the DB.
+        self.assertIn("Acme &amp; Sons &lt;Ltd&gt;", page.text)
+        self.assertIn("Not connected", page.text)
+        self.assertIn("alice@acme.example", page.text)
+        # Already signed in: /login sends you home.
+        self.assertEqual(b.get("/login").status, 303)
+
+    def test_email_is_case_insensitive(self):
+        _, r = self.sign_in("Alice@ACME.example", PW_A)
+        self.assertEqual(r.status, 303)
+
+    def test_cookie_flags_and_new_id_at_login(self):
+        b = Browser(self.port)
+        page = b.get("/login")
+        b.jar["waba_session"] = "ab" * 32          # planted by an attacker
+        r = b.post("/login", {"csrf_token": login_token(page),
+                              "email": "alice@acme.example", "password": PW_A})
+        self.assertEqual(r.status, 303)
+        c = self.session_cookie(r)
+        self.assertIsNotNone(c)
+        self.assertRegex(c, r"^waba_session=[0-9a-f]{64};")
+        self.assertNotIn("ab" * 32, c)
+        for flag in ("HttpOnly", "SameSite=Lax", "Path=/"):
+            self.assertIn(flag, c)
+        self.assertNotIn("Secure", c)   # base_url is http here
+        # Only the hash is stored.
+        sid = c.split("=", 1)[1].split(";")[0]
+        dump = self.st.sql("SELECT HEX(id_hash) FROM waba_control.sessions")
+        self.assertNotIn(sid.upper(), dump)
+        self.assertIn(__import__("hashlib").sha256(
+            bytes.fromhex(sid)).hexdigest().upper(), dump)
+
+    def test_wrong_password_and_unknown_email_look_the_same(self):
+        _, r1 = self.sign_in("alice@acme.example", "wrong password!!")
+        _, r2 = self.sign_in("nobody@acme.example", "wrong password!!")
+        self.assertEqual(r1.status, r2.status)
+        self.assertEqual(r1.status, 401)
+
+        def norm(r):
+            t = r.text.replace("alice@acme.example", "E")
+            t = t.replace("nobody@acme.example", "E")
+            return re.sub(r'value="[0-9a-f]{64}"', 'value="T"', t)
+        self.assertEqual(norm(r1), norm(r2))
+        self.assertIn("do not match", r1.text)
+
+    def test_login_without_form_token_is_403(self):
+        r = request(self.port, "POST", "/login",
+                    body={"email": "alice@acme.example", "password": PW_A})
+        self.assertEqual(r.status, 403)
+        self.assertIsNone(self.session_cookie(r))
+
+    def test_eleventh_failure_is_throttled(self):
+        email = "throttle@acme.example"
+        self.st.admin("user", "add", "acme", email, input=PW_A + "\n")
+        for i in range(10):
+            _, r = self.sign_in(email, "not the password %d" % i)
+            self.assertEqual(r.status, 401, i)
+        _, r = self.sign_in(email, "not the password 11")
+        self.assertEqual(r.status, 429)
+        self.assertIn("Too many failed sign-in attempts", r.text)
+        # Even the right password is refused while throttled.
+        _, r = self.sign_in(email, PW_A)
+        self.assertEqual(r.status, 429)
+
+    def test_other_workspace_is_404(self):
+        b, _ = self.sign_in("alice@acme.example", PW_A)
+        theirs = b.get("/w/beta/settings/whatsapp")
+        missing = b.get("/w/no-such-ws/settings/whatsapp")
+        self.assertEqual(theirs.status, 404)
+        self.assertEqual(missing.status, 404)
+        self.assertEqual(theirs.text, missing.text)
+        self.assertNotIn("Beta", theirs.text)
+
+    def test_without_session_redirects_to_login(self):
+        r = request(self.port, "GET", "/w/acme/settings/whatsapp")
+        self.assertEqual(r.status, 303)
+        self.assertEqual(r.header("Location"), "/login")
+        r = request(self.port, "GET", "/w/acme/settings/whatsapp",
+                    headers={"Cookie": "waba_session=" + "00" * 32})
+        self.assertEqual(r.status, 303)
+        r = request(self.port, "GET", "/w/acme/settings/whatsapp",
+                    headers={"Cookie": "waba_session=garbage"})
+        self.assertEqual(r.status, 303)
+
+    def test_post_without_or_with_wrong_csrf_is_403(self):
+        b, _ = self.sign_in("alice@acme.example", PW_A)
+        r = b.post("/logout", {})
+        self.assertEqual(r.status, 403)
+        r = b.post("/logout", {"csrf_token": "0" * 64})
+        self.assertEqual(r.status, 403)
+        # Nothing changed: still signed in.
+        self.assertEqual(b.get("/w/acme/settings/whatsapp").status, 200)
+
+    def test_logout_invalidates_server_side(self):
+        b, _ = self.sign_in("alice@acme.example", PW_A)
+        page = b.get("/w/acme/settings/whatsapp")
+        token = login_token(page)
+        self.assertIsNotNone(token)
+        old = dict(b.jar)
+        r = b.post("/logout", {"csrf_token": token})
+        self.assertEqual(r.status, 303)
+        self.assertEqual(r.header("Location"), "/login")
+        # The old cookie, replayed, is worthless.
+        r = request(self.port, "GET", "/w/acme/settings/whatsapp",
+                    headers={"Cookie": "waba_session=" + old["waba_session"]})
+        self.assertEqual(r.status, 303)
+
+    def test_bad_login_input_changes_nothing(self):
+        before = self.st.sql("SELECT COUNT(*) FROM waba_control.login_failures")
+        b = Browser(self.port)
+        tok = login_token(b.get("/login"))
+        for form in ({"csrf_token": tok},
+                     {"csrf_token": tok, "email": "no-at-sign", "password": "x"},
+                     {"csrf_token": tok, "email": "a@b.example", "password": ""}):
+            r = b.post("/login", form)
+            self.assertEqual(r.status, 400)
+        r = b.post("/login", raw=b"email=a%ZZ&password=x",
+                   headers={"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(r.status, 400)
+        after = self.st.sql("SELECT COUNT(*) FROM waba_control.login_failures")
+        self.assertEqual(before, after)
+
+
+class AddressThrottle(StackCase):
+    """Guessing across many accounts from one address is throttled too."""
+    workers = 2
+
+    def test_thirty_first_failure_from_one_address_is_throttled(self):
+        b = Browser(self.port)
+        tok = login_token(b.get("/login"))
+        for i in range(30):
+            r = b.post("/login", {"csrf_token": tok, "password": "x" * 12,
+                                  "email": "guess%d@example.com" % i})
+            self.assertEqual(r.status, 401, i)
+        r = b.post("/login", {"csrf_token": tok, "password": "x" * 12,
+                              "email": "fresh@example.com"})
+        self.assertEqual(r.status, 429)
+
+
+class HttpsCookies(StackCase):
+    """With an https base_url the cookies are Secure and __Host- prefixed."""
+    workers = 1
+
+    @classmethod
+    def setUpStack(cls):
+        cls.st.base_url = "https://127.0.0.1:%d" % cls.st.port
+        cls.st.write_config(**{"server.base_url": cls.st.base_url})
+        cls.st.admin("workspace", "add", "acme", "Acme")
+        cls.st.admin("user", "add", "acme", "alice@acme.example",
+                     input=PW_A + "\n")
+
+    def test_host_prefix_and_secure(self):
+        b = Browser(self.port)
+        page = b.get("/login")
+        lc = [c for c in page.cookies() if c.startswith("__Host-waba_login=")]
+        self.assertTrue(lc and "Secure" in lc[0], page.cookies())
+        r = b.post("/login", {"csrf_token": login_token(page),
+                              "email": "alice@acme.example", "password": PW_A})
+        self.assertEqual(r.status, 303)
+        sc = [c for c in r.cookies() if c.startswith("__Host-waba_session=")]
+        self.assertEqual(len(sc), 1)
+        for flag in ("Secure", "HttpOnly", "SameSite=Lax", "Path=/"):
+            self.assertIn(flag, sc[0])
+        self.assertNotIn("Domain", sc[0])

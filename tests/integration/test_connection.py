@@ -1,0 +1,392 @@
+"""Issue 4: the WhatsApp connection flow over HTTP, through lighttpd, the
+pool, MariaDB and the Meta sandbox."""
+import html
+import json
+import subprocess
+import urllib.parse
+
+from base import StackCase
+from client import request
+from meta import (PHONE, PHONE_EU, WABA, WABA2, Sandbox, csrf, post_form,
+                  settings_path, sign_in, start_connect)
+
+PW = "connection test password"
+SLUG = "acme"
+S = settings_path(SLUG)
+
+
+class Connection(StackCase):
+    workers = 2
+    sandbox = True
+    config = {"meta.timeout_ms": 1500, "meta.max_retries": 1}
+
+    @classmethod
+    def setUpStack(cls):
+        cls.st.admin("workspace", "add", SLUG, "Acme Ltd")
+        cls.st.admin("workspace", "add", "other", "Other Co")
+        cls.st.admin("user", "add", SLUG, "alice@acme.example", input=PW + "\n")
+        cls.st.admin("user", "add", "other", "olga@other.example",
+                     input=PW + "\n")
+
+    def setUp(self):
+        self.sb = Sandbox(self.st.sandbox_port, self.st.app_secret)
+        self.sb.reset()
+        self.b = sign_in(self.port, "alice@acme.example", PW)
+        r = post_form(self.b, S + "/disconnect", {})
+        self.assertEqual(r.status, 303)
+        r = post_form(self.b, S + "/catalog/disconnect", {})
+        self.assertEqual(r.status, 303)
+
+    # -- helpers -------------------------------------------------------
+    def row(self):
+        out = self.st.sql("SELECT status, IFNULL(waba_id,''), "
+                          "IFNULL(phone_number_id,''), token_ct IS NOT NULL, "
+                          "IFNULL(reason,'') FROM connection", db="waba_ws_1")
+        return tuple(out.rstrip("\n").split("\t"))
+
+    def status_json(self):
+        return json.loads(self.st.admin("status", SLUG, "--json").stdout)
+
+    def callback(self, **kw):
+        dialog = start_connect(self.b, SLUG)
+        return self.b.get(self.sb.decide(dialog, **kw))
+
+    def connect(self, phone=PHONE, pin="123456"):
+        r = self.callback()
+        self.assertEqual(r.status, 303, r.text[:800])
+        self.assertEqual(r.header("Location"), S + "/phone-numbers")
+        page = self.b.get(S + "/phone-numbers")
+        self.assertEqual(page.status, 200, page.text[:800])
+        self.assertIn("+1 555 0100", page.text)
+        r = self.b.post(S + "/phone-numbers", {"csrf_token": csrf(page),
+                                               "phone_number_id": phone,
+                                               "pin": pin})
+        self.assertEqual(r.status, 303, r.text[:800])
+        self.assertEqual(r.header("Location"), S + "?m=connected")
+
+    def waba_token(self):
+        toks = [v["token"] for v in self.sb.state()["tokens"]
+                if v.get("kind") == "user_long" and v.get("state") == "valid"]
+        self.assertEqual(len(toks), 1)
+        return toks[0]
+
+    # -- the flow --------------------------------------------------------
+    def test_dialog_url(self):
+        loc = start_connect(self.b, SLUG)
+        self.assertTrue(loc.startswith("http://127.0.0.1:%d/v25.0/dialog/oauth?"
+                                       % self.st.sandbox_port), loc)
+        q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(loc).query))
+        self.assertEqual(q["client_id"], "1234567890123456")
+        self.assertEqual(q["response_type"], "code")
+        self.assertEqual(q["redirect_uri"],
+                         self.st.base_url + "/oauth/meta/callback")
+        self.assertEqual(q["scope"], "whatsapp_business_management,"
+                         "whatsapp_business_messaging,business_management")
+        self.assertRegex(q["state"], r"^[0-9a-f]{64}$")
+        self.assertNotIn("config_id", q)
+
+    def test_happy_path(self):
+        self.connect()
+        page = self.b.get(S + "?m=connected")
+        self.assertIn("Connected", page.text)
+        self.assertIn("+1 555 0100", page.text)
+        self.assertIn("Demo Merchant", page.text)
+        self.assertIn("WhatsApp is connected", page.text)
+        self.assertEqual(self.row()[:4], ("connected", WABA, PHONE, "1"))
+        st = self.sb.state()
+        self.assertTrue(st["numbers"][PHONE]["registered"])
+        self.assertTrue(st["wabas"][WABA]["subscribed_apps"])
+        js = self.status_json()
+        self.assertEqual(js["status"], "connected")
+        self.assertEqual(js["waba_id"], WABA)
+        self.assertEqual(js["phone_number_id"], PHONE)
+        self.assertRegex(js["token_expires_at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        # Every Graph call carried the proof for the token it used.
+        for q in self.sb.requests():
+            if q["endpoint"] in ("dialog", "dialog_decide", "access_token",
+                                 "exchange_token"):
+                continue
+            self.assertTrue(q["access_token"], q["endpoint"])
+            self.assertEqual(q["appsecret_proof"],
+                             self.sb.proof(q["access_token"]), q["endpoint"])
+
+    def test_test_message_reaches_sandbox(self):
+        self.connect()
+        r = post_form(self.b, S + "/test-message", {"to": "+4915112345678"})
+        self.assertEqual(r.status, 303, r.text[:800])
+        msgs = self.sb.requests("messages")
+        self.assertEqual(len(msgs), 1)
+        tok = self.waba_token()
+        self.assertEqual(msgs[0]["access_token"], tok)
+        self.assertEqual(msgs[0]["appsecret_proof"], self.sb.proof(tok))
+        body = msgs[0]["body"]
+        self.assertEqual(body["to"], "4915112345678")
+        self.assertEqual(body["type"], "text")
+        page = self.b.get(S + "?m=test_sent")
+        self.assertIn("Test message sent", page.text)
+        wamid = self.sb.state()["messages"][-1]["id"]
+        self.assertIn(wamid, html.unescape(page.text))
+        # Bad recipients are refused before Meta is asked.
+        r = post_form(self.b, S + "/test-message", {"to": "12ab"})
+        self.assertEqual(r.status, 400)
+        self.assertEqual(len(self.sb.requests("messages")), 1)
+
+    def test_test_message_error_is_shown_exactly(self):
+        self.connect()
+        self.sb.inject("messages", "429", count=5)
+        r = post_form(self.b, S + "/test-message", {"to": "4915112345678"})
+        self.assertEqual(r.status, 502)
+        self.assertIn("limiting requests", r.text)
+        self.assertEqual(self.row()[0], "connected")
+
+    def test_state_replayed_is_refused(self):
+        dialog = start_connect(self.b, SLUG)
+        cb = self.sb.decide(dialog)
+        self.assertEqual(self.b.get(cb).status, 303)
+        before = self.row()
+        r = self.b.get(cb)
+        self.assertEqual(r.status, 400)
+        self.assertIn("already used", r.text)
+        self.assertEqual(self.row(), before)
+
+    def test_state_expired_is_refused(self):
+        dialog = start_connect(self.b, SLUG)
+        cb = self.sb.decide(dialog)
+        self.st.sql("UPDATE oauth_states SET expires_at = UTC_TIMESTAMP() - "
+                    "INTERVAL 1 SECOND", db="waba_control")
+        r = self.b.get(cb)
+        self.assertEqual(r.status, 400)
+        self.assertEqual(self.row()[0], "not_connected")
+
+    def test_state_from_another_session_is_refused(self):
+        dialog = start_connect(self.b, SLUG)
+        cb = self.sb.decide(dialog)
+        other = sign_in(self.port, "alice@acme.example", PW)
+        r = other.get(cb)
+        self.assertEqual(r.status, 400)
+        self.assertEqual(self.row()[0], "not_connected")
+        # ...and it is spent: the right session cannot use it afterwards.
+        self.assertEqual(self.b.get(cb).status, 400)
+
+    def test_state_malformed(self):
+        for q in ("", "?state=zz&code=x", "?state=" + "0" * 64 + "&code=x"):
+            r = self.b.get("/oauth/meta/callback" + q)
+            self.assertEqual(r.status, 400, q)
+
+    def test_access_denied(self):
+        r = self.callback(decision="cancel")
+        self.assertEqual(r.status, 200)
+        self.assertIn("You cancelled connecting", r.text)
+        self.assertEqual(self.row()[0], "not_connected")
+        self.assertEqual(self.sb.requests("access_token"), [])
+
+    def assert_nothing_stored(self, r, status_before="not_connected"):
+        self.assertIn(r.status, (400, 502, 504), r.text[:500])
+        self.assertIn("Nothing was changed", r.text)
+        self.assertEqual(self.row()[0], status_before)
+        if status_before == "not_connected":
+            self.assertEqual(self.row()[3], "0")
+
+    def test_callback_failures_store_nothing(self):
+        cases = [("access_token", "190"), ("access_token", "500"),
+                 ("exchange_token", "190"), ("exchange_token", "500"),
+                 ("debug_token", "500"), ("debug_token", "badjson"),
+                 ("exchange_token", "timeout"), ("debug_token", "timeout")]
+        for endpoint, error in cases:
+            with self.subTest(endpoint=endpoint, error=error):
+                self.sb.clear_injections()
+                self.sb.inject(endpoint, error, count=5, delay=4)
+                r = self.callback()
+                self.assert_nothing_stored(r)
+                if error == "timeout":
+                    self.assertEqual(r.status, 504)
+                    self.assertIn("did not answer in time", r.text)
+                if error == "190":
+                    self.assertIn("Reconnect", r.text)
+        self.sb.clear_injections()
+
+    def test_429_then_success(self):
+        self.sb.inject("exchange_token", "429", count=1)
+        self.sb.inject("phone_numbers", "429", count=1)
+        self.connect()
+        self.assertEqual(self.row()[0], "connected")
+        self.assertEqual(len(self.sb.requests("exchange_token")), 2)
+
+    def test_selection_failures_store_nothing(self):
+        r = self.callback()
+        self.assertEqual(r.status, 303)
+        before = self.row()
+        self.assertEqual(before[0], "pending_phone_selection")
+        page = self.b.get(S + "/phone-numbers")
+        for endpoint, error in (("register", "500"), ("subscribed_apps", "500"),
+                                ("register", "timeout"),
+                                ("subscribed_apps", "429"),
+                                ("phone_numbers", "badjson")):
+            with self.subTest(endpoint=endpoint, error=error):
+                self.sb.clear_injections()
+                self.sb.inject(endpoint, error, count=5, delay=4)
+                r = self.b.post(S + "/phone-numbers", {
+                    "csrf_token": csrf(page), "phone_number_id": PHONE,
+                    "pin": "123456"})
+                self.assertIn(r.status, (502, 504), r.text[:500])
+                self.assertEqual(self.row(), before)
+        self.sb.clear_injections()
+        # 190 while selecting: the stored token is dead → needs_reconnect.
+        self.sb.inject("register", "190", subcode=460)
+        r = self.b.post(S + "/phone-numbers", {
+            "csrf_token": csrf(page), "phone_number_id": PHONE, "pin": "123456"})
+        self.assertEqual(r.status, 502)
+        self.assertEqual(self.row()[0], "needs_reconnect")
+        self.assertIn("password", self.row()[4])
+
+    def test_bad_phone_input(self):
+        self.assertEqual(self.callback().status, 303)
+        page = self.b.get(S + "/phone-numbers")
+        for fields in ({"phone_number_id": PHONE, "pin": "12345"},
+                       {"phone_number_id": PHONE, "pin": "abcdef"},
+                       {"phone_number_id": PHONE},
+                       {"phone_number_id": PHONE_EU, "pin": "123456"},
+                       {"phone_number_id": "1; DROP", "pin": "123456"}):
+            fields = dict(fields, csrf_token=csrf(page))
+            r = self.b.post(S + "/phone-numbers", fields)
+            self.assertEqual(r.status, 400, fields)
+        self.assertEqual(self.row()[0], "pending_phone_selection")
+        self.assertEqual(self.sb.requests("register"), [])
+
+    def test_wrong_pin(self):
+        self.sb.config(pins={PHONE: "654321"})
+        self.assertEqual(self.callback().status, 303)
+        page = self.b.get(S + "/phone-numbers")
+        r = self.b.post(S + "/phone-numbers", {"csrf_token": csrf(page),
+                                               "phone_number_id": PHONE,
+                                               "pin": "123456"})
+        self.assertEqual(r.status, 400)
+        self.assertIn("PIN is not right", r.text)
+        self.assertEqual(self.row()[0], "pending_phone_selection")
+
+    def test_two_wabas_let_the_merchant_choose(self):
+        r = self.callback(scenario="two_wabas")
+        self.assertEqual(r.status, 303)
+        page = self.b.get(S + "/phone-numbers")
+        self.assertIn("Choose a business account", page.text)
+        self.assertIn(WABA2, page.text)
+        r = self.b.post(S + "/phone-numbers", {"csrf_token": csrf(page),
+                                               "waba_id": "999"})
+        self.assertEqual(r.status, 400)
+        r = self.b.post(S + "/phone-numbers", {"csrf_token": csrf(page),
+                                               "waba_id": WABA2})
+        self.assertEqual(r.status, 303)
+        page = self.b.get(S + "/phone-numbers")
+        self.assertIn("+1 555 0102", page.text)
+        r = self.b.post(S + "/phone-numbers", {"csrf_token": csrf(page),
+                                               "phone_number_id": PHONE_EU,
+                                               "pin": "123456"})
+        self.assertEqual(r.status, 303)
+        self.assertEqual(self.row()[:3], ("connected", WABA2, PHONE_EU))
+
+    def test_revoke_verify_reconnect_keeps_number(self):
+        self.connect()
+        self.sb.call("POST", "/_sandbox/tokens/revoke", {"all": True})
+        r = post_form(self.b, S + "/verify", {})
+        self.assertEqual(r.status, 303)
+        page = self.b.get(S)
+        self.assertIn("Needs reconnect", page.text)
+        self.assertIn("password", page.text)
+        self.assertIn('id="reconnect-banner"', page.text)
+        self.assertEqual(self.status_json()["status"], "needs_reconnect")
+        # Reconnect: the same flow, and the number is kept.
+        r = self.callback()
+        self.assertEqual(r.status, 303)
+        self.assertEqual(r.header("Location"), S + "?m=reconnected")
+        self.assertEqual(self.row()[:3], ("connected", WABA, PHONE))
+        r = post_form(self.b, S + "/verify", {})
+        self.assertEqual(self.b.get(S).text.count("Needs reconnect"), 0)
+
+    def test_verify_updates_last_verified(self):
+        self.connect()
+        self.st.sql("UPDATE connection SET last_verified_at = '2020-01-01', "
+                    "quality_rating = 'RED'", db="waba_ws_1")
+        r = post_form(self.b, S + "/verify", {})
+        self.assertEqual(r.status, 303)
+        page = self.b.get(S)
+        self.assertNotIn("2020-01-01", page.text)
+        self.assertIn("GREEN", page.text)
+
+    def test_expiry_warning(self):
+        self.connect()
+        self.st.sql("UPDATE connection SET token_expires_at = UTC_TIMESTAMP() "
+                    "+ INTERVAL 2 DAY", db="waba_ws_1")
+        page = self.b.get(S)
+        self.assertIn('id="expiry-warning"', page.text)
+        self.st.sql("UPDATE connection SET token_expires_at = UTC_TIMESTAMP() "
+                    "+ INTERVAL 30 DAY", db="waba_ws_1")
+        self.assertNotIn('id="expiry-warning"', self.b.get(S).text)
+
+    def test_catalog(self):
+        cat = self.sb.call("POST", "/_sandbox/catalogs",
+                           {"catalog_id": "770011", "name": "Spring <Range>"})
+        r = post_form(self.b, S + "/catalog", {"catalog_id": "770011",
+                                               "catalog_token": "EAAGwrong"})
+        self.assertEqual(r.status, 400)
+        self.assertIn("did not accept", r.text)
+        self.assertNotIn("EAAGwrong", r.text)
+        self.assertEqual(self.st.sql("SELECT COUNT(*) FROM catalog",
+                                     db="waba_ws_1").strip(), "0")
+        r = post_form(self.b, S + "/catalog", {"catalog_id": "77x",
+                                               "catalog_token": cat["token"]})
+        self.assertEqual(r.status, 400)
+        r = post_form(self.b, S + "/catalog", {"catalog_id": "770011",
+                                               "catalog_token": cat["token"]})
+        self.assertEqual(r.status, 303)
+        page = self.b.get(S)
+        self.assertIn("Spring &lt;Range&gt;", page.text)
+        self.assertNotIn(cat["token"], page.text)
+        js = self.status_json()
+        self.assertEqual(js["catalog"], {"catalog_id": "770011",
+                                         "status": "connected"})
+        r = post_form(self.b, S + "/catalog/disconnect", {})
+        self.assertEqual(r.status, 303)
+        self.assertIn('id="catalog-connect"', self.b.get(S).text)
+
+    def test_disconnect_forgets_everything(self):
+        self.connect()
+        r = post_form(self.b, S + "/disconnect", {})
+        self.assertEqual(r.status, 303)
+        self.assertEqual(self.row(), ("not_connected", "", "", "0", ""))
+        self.assertEqual(self.st.sql("SELECT COUNT(*) FROM webhook_routes",
+                                     db="waba_control").strip(), "0")
+
+    def test_other_workspace_and_csrf_on_every_route(self):
+        olga = sign_in(self.port, "olga@other.example", PW)
+        tok = csrf(olga.get(settings_path("other")))
+        posts = ["/connect", "/phone-numbers", "/catalog", "/catalog/disconnect",
+                 "/verify", "/test-message", "/disconnect"]
+        for p in posts:
+            r = olga.post(S + p, {"csrf_token": tok})
+            self.assertEqual(r.status, 404, p)
+        for p in ("", "/phone-numbers"):
+            self.assertEqual(olga.get(S + p).status, 404, p)
+        for p in posts:
+            r = self.b.post(S + p, {"csrf_token": "f" * 64})
+            self.assertEqual(r.status, 403, p)
+            r = self.b.post(S + p, {})
+            self.assertEqual(r.status, 403, p)
+        self.assertEqual(self.sb.requests("dialog"), [])
+
+    def test_secrets_stay_out_of_pages_and_logs(self):
+        self.connect()
+        post_form(self.b, S + "/test-message", {"to": "4915112345678"})
+        tok = self.waba_token()
+        for path in (S, S + "/phone-numbers"):
+            self.assertNotIn(tok, self.b.get(path).text)
+        for name in ("pool.log", "lighttpd-error.log"):
+            with open(self.st.path(name), errors="replace") as f:
+                text = f.read()
+            self.assertNotIn(tok, text)
+            self.assertNotIn(self.st.app_secret, text)
+        dump = subprocess.run(["mariadb-dump", "--no-defaults", "-uroot",
+                               "--socket=" + self.st.db_socket,
+                               "--all-databases"], capture_output=True,
+                              text=True, errors="replace").stdout
+        self.assertIn("connection", dump)
+        self.assertNotIn(tok, dump)

@@ -1,0 +1,234 @@
+"""Issue 5: Meta's webhooks through lighttpd, the pool and MariaDB, sent
+by the Meta sandbox (signed as Meta signs them) and by the test itself."""
+import hashlib
+import hmac
+import json
+import threading
+import urllib.parse
+
+from base import StackCase
+from client import request
+from meta import (PHONE, PHONE_EU, WABA, Sandbox, csrf, post_form,
+                  settings_path, sign_in, start_connect)
+
+PW = "webhook test password"
+
+
+class WebhookBase(StackCase):
+    workers = 3
+    sandbox = True
+
+    @classmethod
+    def setUpStack(cls):
+        cls.st.admin("workspace", "add", "alpha", "Alpha")
+        cls.st.admin("workspace", "add", "beta", "Beta")
+        cls.st.admin("user", "add", "alpha", "a@alpha.example", input=PW + "\n")
+        cls.st.admin("user", "add", "beta", "b@beta.example", input=PW + "\n")
+
+    @classmethod
+    def connect(cls, email, slug, phone, scenario=None, waba=None):
+        b = sign_in(cls.st.port, email, PW)
+        sb = Sandbox(cls.st.sandbox_port, cls.st.app_secret)
+        cb = sb.decide(start_connect(b, slug), scenario=scenario)
+        r = b.get(cb)
+        assert r.status == 303, r.text[:500]
+        S = settings_path(slug)
+        page = b.get(S + "/phone-numbers")
+        if waba:
+            b.post(S + "/phone-numbers", {"csrf_token": csrf(page),
+                                          "waba_id": waba})
+            page = b.get(S + "/phone-numbers")
+        r = b.post(S + "/phone-numbers", {"csrf_token": csrf(page),
+                                          "phone_number_id": phone,
+                                          "pin": "123456"})
+        assert r.status == 303, r.text[:500]
+        return b
+
+    def setUp(self):
+        self.sb = Sandbox(self.st.sandbox_port, self.st.app_secret)
+
+    def count(self, db, where="1"):
+        return int(self.st.sql("SELECT COUNT(*) FROM webhook_events WHERE "
+                               + where, db=db).strip())
+
+    def sign(self, body):
+        return "sha256=" + hmac.new(self.st.app_secret.encode(), body,
+                                    hashlib.sha256).hexdigest()
+
+    def post(self, body, signature=None):
+        h = {"Content-Type": "application/json"}
+        sig = self.sign(body) if signature is None else signature
+        if sig:
+            h["X-Hub-Signature-256"] = sig
+        return request(self.port, "POST", "/webhooks/meta", body=body,
+                       headers=h)
+
+    def send(self, **kw):
+        return self.sb.call("POST", "/_sandbox/webhook", kw)
+
+
+class Webhooks(WebhookBase):
+    @classmethod
+    def setUpStack(cls):
+        super().setUpStack()
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.alpha = cls.connect("a@alpha.example", "alpha", PHONE)
+        cls.beta = cls.connect("b@beta.example", "beta", PHONE_EU,
+                               scenario="two_wabas", waba="102290129340399")
+
+    def test_handshake(self):
+        q = {"hub.mode": "subscribe", "hub.verify_token": self.st.verify_token,
+             "hub.challenge": "1158201444"}
+        r = request(self.port, "GET", "/webhooks/meta?" +
+                    urllib.parse.urlencode(q))
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.text, "1158201444")
+        self.assertTrue(r.header("Content-Type").startswith("text/plain"))
+        for bad in ({"hub.verify_token": "wrong"}, {"hub.mode": "unsubscribe"},
+                    {"hub.verify_token": self.st.verify_token + "x"},
+                    {"hub.challenge": ""}):
+            r = request(self.port, "GET", "/webhooks/meta?" +
+                        urllib.parse.urlencode(dict(q, **bad)))
+            self.assertEqual(r.status, 403, bad)
+        r = request(self.port, "GET", "/webhooks/meta")
+        self.assertEqual(r.status, 403)
+
+    def test_delivery_lands_in_the_right_workspace(self):
+        a0, b0 = self.count("waba_ws_1"), self.count("waba_ws_2")
+        r = self.send(kind="message", phone_number_id=PHONE, text="hello alpha")
+        self.assertEqual(r["responses"], [200])
+        r = self.send(kind="message", phone_number_id=PHONE_EU, text="hi beta")
+        self.assertEqual(r["responses"], [200])
+        self.assertEqual(self.count("waba_ws_1"), a0 + 1)
+        self.assertEqual(self.count("waba_ws_2"), b0 + 1)
+        self.assertEqual(self.count("waba_ws_1", "body = 'hello alpha'"), 1)
+        self.assertEqual(self.count("waba_ws_2", "body = 'hello alpha'"), 0)
+        # ...and shows on that workspace's page and in status --json.
+        page = self.alpha.get(settings_path("alpha"))
+        self.assertIn('id="webhook-health"', page.text)
+        self.assertNotIn("none yet", page.text)
+        js = json.loads(self.st.admin("status", "alpha", "--json").stdout)
+        self.assertIsNotNone(js["last_webhook_at"])
+        self.assertGreaterEqual(js["webhook_events"], 1)
+
+    def test_statuses_deduplicated_per_status(self):
+        post_form(self.alpha, settings_path("alpha") + "/test-message",
+                  {"to": "4915112345678"})
+        before = self.count("waba_ws_1", "kind = 'status'")
+        for st in ("sent", "delivered", "read"):
+            r = self.send(kind="status", phone_number_id=PHONE, status=st,
+                          redeliver=True)
+            self.assertEqual(r["responses"], [200, 200])
+        self.assertEqual(self.count("waba_ws_1", "kind = 'status'"), before + 3)
+
+    def test_100_deliveries_twice_concurrently_stored_once(self):
+        before = self.count("waba_ws_1")
+        r = self.send(kind="message", phone_number_id=PHONE, count=100)
+        self.assertEqual(r["sent"], 100)
+        self.assertEqual(set(r["responses"]), {200})
+        bodies = [json.dumps(b, separators=(",", ":")).encode()
+                  if not isinstance(b, str) else b.encode()
+                  for b in r["bodies"]]
+        results, lock = [], threading.Lock()
+
+        def client(part):
+            for body in part:
+                st = self.post(body).status
+                with lock:
+                    results.append(st)
+        work = bodies + bodies          # Meta redelivers every one
+        threads = [threading.Thread(target=client, args=(work[i::5],))
+                   for i in range(5)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(len(results), 200)
+        self.assertEqual(set(results), {200})
+        self.assertEqual(self.count("waba_ws_1"), before + 100)
+
+    def test_bad_signature_stores_nothing(self):
+        before = self.count("waba_ws_1")
+        for sig in ("bad", "none"):
+            r = self.send(kind="message", phone_number_id=PHONE, signature=sig)
+            self.assertEqual(r["responses"], [403], sig)
+        body = json.dumps({"object": "whatsapp_business_account",
+                           "entry": []}).encode()
+        for sig in ("sha256=" + "0" * 64, "sha1=" + "0" * 40,
+                    self.sign(body)[:-1], self.sign(body + b" ")):
+            self.assertEqual(self.post(body, sig).status, 403, sig)
+        self.assertEqual(self.count("waba_ws_1"), before)
+
+    def test_unknown_number_and_malformed_are_acknowledged(self):
+        before = self.count("waba_ws_1") + self.count("waba_ws_2")
+        # A number and a WABA nobody connected: logged and acknowledged.
+        r = self.send(kind="message", phone_number_id=PHONE, count=1,
+                      url="http://127.0.0.1:9/")   # just to get a body
+        body = r["bodies"][0]
+        body = body if isinstance(body, str) else json.dumps(body)
+        body = body.replace(PHONE, "999000999").replace(WABA, "888000888")
+        self.assertEqual(self.post(body.encode()).status, 200)
+        for body in (b"not json", b'{"object":"page"}', b"[1,2]",
+                     b'{"object":"whatsapp_business_account","entry":[{"id":5}]}'):
+            self.assertEqual(self.post(body).status, 200, body)
+        self.assertEqual(self.count("waba_ws_1") + self.count("waba_ws_2"),
+                         before)
+
+    def test_oversized_body_is_413(self):
+        body = b'{"object":"whatsapp_business_account","entry":[],"pad":"' + \
+            b"x" * (2 << 20) + b'"}'
+        r = self.post(body)
+        self.assertEqual(r.status, 413)
+
+    def test_zz_account_update_removal_needs_reconnect(self):
+        r = self.send(kind="account_update", waba_id="102290129340399",
+                      event="PARTNER_REMOVED")
+        self.assertEqual(r["responses"], [200])
+        page = self.beta.get(settings_path("beta"))
+        self.assertIn("Needs reconnect", page.text)
+        self.assertIn('id="reconnect-banner"', page.text)
+        js = json.loads(self.st.admin("status", "beta", "--json").stdout)
+        self.assertEqual(js["status"], "needs_reconnect")
+        self.assertTrue(js["reason"])
+        # The other workspace is untouched.
+        self.assertEqual(json.loads(self.st.admin(
+            "status", "alpha", "--json").stdout)["status"], "connected")
+
+    def test_zz_database_outage_is_503_then_redelivery_stored(self):
+        before = self.count("waba_ws_1")
+        self.st.stop_mariadb()
+        try:
+            r = self.send(kind="message", phone_number_id=PHONE,
+                          text="during the outage")
+            self.assertEqual(r["responses"], [503])
+        finally:
+            self.st.start_mariadb()
+        body = r["bodies"][0]
+        body = body.encode() if isinstance(body, str) else \
+            json.dumps(body, separators=(",", ":")).encode()
+        self.assertEqual(self.post(body).status, 200)
+        self.assertEqual(self.count("waba_ws_1"), before + 1)
+        self.assertEqual(self.count("waba_ws_1", "body = 'during the outage'"), 1)
+
+
+class Silence(WebhookBase):
+    config = {"meta.webhook_silence_minutes": 60}
+
+    def test_silent_webhooks_warning(self):
+        b = self.connect("a@alpha.example", "alpha", PHONE)
+        S = settings_path("alpha")
+        r = post_form(b, S + "/test-message", {"to": "4915112345678"})
+        self.assertEqual(r.status, 303)
+        self.assertNotIn('id="webhooks-silent"', b.get(S).text)
+        # Two hours later, still nothing from Meta.
+        self.st.sql("UPDATE audit_log SET at = UTC_TIMESTAMP() - INTERVAL 2 "
+                    "HOUR WHERE action = 'test_message'", db="waba_ws_1")
+        page = b.get(S)
+        self.assertIn('id="webhooks-silent"', page.text)
+        self.assertIn("/webhooks/meta", page.text)
+        # A delivery arrives: the warning goes away.
+        self.send(kind="status", phone_number_id=PHONE, status="delivered")
+        self.assertNotIn('id="webhooks-silent"', b.get(S).text)
