@@ -237,10 +237,10 @@ $HTTP["url"] !~ "^/static/" {{
         self._stop("lighttpd")
 
     # -- the Meta sandbox --------------------------------------------------
-    def start_sandbox(self):
+    def start_sandbox(self, port=None):
         if not os.path.exists(SANDBOX):
             return False
-        self.sandbox_port = free_port()
+        self.sandbox_port = port or free_port()
         self._spawn("sandbox", [sys.executable, SANDBOX, "--listen",
                                 "127.0.0.1:%d" % self.sandbox_port,
                                 "--app-id", APP_ID,
@@ -275,7 +275,8 @@ def demo():
     st.write_config()
     try:
         st.start_mariadb()
-        has_sandbox = st.start_sandbox()
+        has_sandbox = st.start_sandbox(
+            int(os.environ.get("WABA_DEMO_SANDBOX_PORT", "8089")))
         st.write_config()
         admin = os.path.exists(os.path.join(ROOT, "waba-connect-admin"))
         login = None

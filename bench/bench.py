@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""Throughput and latency of the real stack (lighttpd + pool + MariaDB),
+measured with wrk over loopback. Not a test: it prints numbers against
+targets, and exits 1 when a target is missed, so a regression is visible.
+
+usage: bench/run [SECONDS]    (default 10 per scenario)
+"""
+import hashlib
+import hmac
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+
+from client import Browser  # noqa: E402
+from stack import Stack      # noqa: E402
+
+# (name, method, path, minimum req/s, maximum p99 ms) on the 2-core machine.
+TARGETS = {
+    "healthz": (3000, 50),
+    "login page": (2000, 50),
+    "settings page (signed in)": (800, 100),
+    "webhook delivery (signed, deduplicated)": (800, 100),
+}
+
+
+def wrk(url, seconds, script=None):
+    argv = ["wrk", "-t2", "-c16", "-d%ds" % seconds, "--latency", url]
+    if script:
+        argv[1:1] = ["-s", script]
+    out = subprocess.run(argv, capture_output=True, text=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    m = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    p99 = float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return rps, p99, int(non2xx.group(1)) if non2xx else 0
+
+
+def lua(method, headers, body=None):
+    f = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+    f.write('wrk.method = "%s"\n' % method)
+    for k, v in headers.items():
+        f.write('wrk.headers["%s"] = "%s"\n' % (k, v))
+    if body is not None:
+        f.write("wrk.body = [[%s]]\n" % body)
+    f.close()
+    return f.name
+
+
+def main():
+    seconds = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    run = os.path.join(ROOT, "run", "bench")
+    shutil.rmtree(run, ignore_errors=True)
+    st = Stack(run, workers=2)
+    try:
+        st.write_config(**{"server.log_level": "warn"})
+        st.start_mariadb()
+        st.admin("keys", "init")
+        st.admin("migrate")
+        st.admin("workspace", "add", "bench", "Bench")
+        st.admin("user", "add", "bench", "b@bench.example",
+                 input="bench password 123\n")
+        st.start_pool()
+        st.start_lighttpd()
+        b = Browser(st.port)
+        page = b.get("/login")
+        tok = re.search(r'csrf_token" value="(\w+)"', page.text).group(1)
+        b.post("/login", {"csrf_token": tok, "email": "b@bench.example",
+                          "password": "bench password 123"})
+        cookie = "; ".join("%s=%s" % kv for kv in b.jar.items())
+        st.sql("INSERT INTO waba_control.webhook_routes VALUES "
+               "('phone', '106540352242922', 1)")
+        body = json.dumps({"object": "whatsapp_business_account", "entry": [{
+            "id": "102290129340398", "changes": [{"field": "messages", "value": {
+                "messaging_product": "whatsapp",
+                "metadata": {"display_phone_number": "15550100",
+                             "phone_number_id": "106540352242922"},
+                "messages": [{"from": "16505551234", "id": "wamid.bench",
+                              "timestamp": "1700000000", "type": "text",
+                              "text": {"body": "hi"}}]}}]}]},
+            separators=(",", ":"))
+        sig = "sha256=" + hmac.new(st.app_secret.encode(), body.encode(),
+                                   hashlib.sha256).hexdigest()
+        scenarios = [
+            ("healthz", st.base_url + "/healthz", None),
+            ("login page", st.base_url + "/login", None),
+            ("settings page (signed in)",
+             st.base_url + "/w/bench/settings/whatsapp",
+             lua("GET", {"Cookie": cookie})),
+            ("webhook delivery (signed, deduplicated)",
+             st.base_url + "/webhooks/meta",
+             lua("POST", {"Content-Type": "application/json",
+                          "X-Hub-Signature-256": sig}, body)),
+        ]
+        missed = 0
+        print("%-42s %10s %9s %8s   target" % ("scenario", "req/s", "p99 ms",
+                                              "errors"))
+        for name, url, script in scenarios:
+            rps, p99, errs = wrk(url, seconds, script)
+            want_rps, want_p99 = TARGETS[name]
+            ok = rps >= want_rps and p99 <= want_p99 and errs == 0
+            missed += not ok
+            print("%-42s %10.0f %9.2f %8d   >= %d req/s, p99 <= %d ms  %s" % (
+                name, rps, p99, errs, want_rps, want_p99,
+                "ok" if ok else "MISSED"))
+        return 1 if missed else 0
+    finally:
+        st.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
