@@ -189,6 +189,7 @@ app_handle(struct app *a, FCGX_Request *f)
 	c.req = &req;
 	c.resp = &resp;
 
+	db_request_begin(a->db);
 	if ((status = req_init(&req, f, a->mount, why, sizeof(why))) != 0) {
 		view_error(&c, status, why);
 		goto send;

@@ -10,17 +10,86 @@
 #include "log.h"
 
 #define DB_MAX_SERVERS	16
+#define DB_MAX_STMTS	128	/* more than the app has distinct queries */
+
+struct db_stmt {
+	MYSQL		*my;
+	MYSQL_STMT	*st;
+	char		*sql;
+};
 
 struct db_slot {
 	struct db_server srv;
 	MYSQL		*my;
+	int		 verified;	/* pinged during this request */
 };
 
 struct db {
 	const struct config *cfg;
 	struct db_slot	 slots[DB_MAX_SERVERS];
 	size_t		 n;
+	struct db_stmt	 stmts[DB_MAX_STMTS];
+	size_t		 nstmts;
+	size_t		 evict;		/* round robin when full */
 };
+
+static void
+db_stmt_forget(struct db *db, MYSQL *my)
+{
+	size_t	 i;
+
+	for (i = 0; i < DB_MAX_STMTS; i++)
+		if (db->stmts[i].st && (my == NULL || db->stmts[i].my == my)) {
+			mysql_stmt_close(db->stmts[i].st);
+			free(db->stmts[i].sql);
+			memset(&db->stmts[i], 0, sizeof(db->stmts[i]));
+			db->nstmts--;
+		}
+}
+
+MYSQL_STMT *
+db_stmt(struct db *db, MYSQL *my, const char *sql, unsigned int *err)
+{
+	struct db_stmt	*e = NULL;
+	size_t		 i;
+
+	for (i = 0; i < DB_MAX_STMTS; i++) {
+		if (db->stmts[i].st == NULL) {
+			if (e == NULL)
+				e = &db->stmts[i];
+			continue;
+		}
+		if (db->stmts[i].my == my && strcmp(db->stmts[i].sql, sql) == 0)
+			return db->stmts[i].st;
+	}
+	if (e == NULL) {
+		e = &db->stmts[db->evict++ % DB_MAX_STMTS];
+		mysql_stmt_close(e->st);
+		free(e->sql);
+		db->nstmts--;
+	}
+	memset(e, 0, sizeof(*e));
+	*err = 0;
+	if ((e->sql = strdup(sql)) == NULL ||
+	    (e->st = mysql_stmt_init(my)) == NULL)
+		goto fail;
+	if (mysql_stmt_prepare(e->st, sql, strlen(sql)) != 0) {
+		*err = mysql_stmt_errno(e->st);
+		if (!((*err >= 2000 && *err < 3000) || *err == 4031))
+			log_err("sql prepare: %u %s [%.80s]", *err,
+			    mysql_stmt_error(e->st), sql);
+		goto fail;
+	}
+	e->my = my;
+	db->nstmts++;
+	return e->st;
+fail:
+	if (e->st)
+		mysql_stmt_close(e->st);
+	free(e->sql);
+	memset(e, 0, sizeof(*e));
+	return NULL;
+}
 
 struct db *
 db_new(const struct config *cfg)
@@ -40,6 +109,7 @@ db_free(struct db *db)
 
 	if (db == NULL)
 		return;
+	db_stmt_forget(db, NULL);
 	for (i = 0; i < db->n; i++)
 		if (db->slots[i].my)
 			mysql_close(db->slots[i].my);
@@ -118,9 +188,29 @@ db_conn(struct db *db, const struct db_server *srv, char *err, size_t errlen)
 		slot->srv = s;
 		slot->my = NULL;
 	}
+	/*
+	 * Cached statements skip the prepare round trip that would have
+	 * found a dead connection, so the first use in each request pings:
+	 * a MariaDB restart costs nobody a 503 (DESIGN §1).
+	 */
+	if (slot->my != NULL && !slot->verified && mysql_ping(slot->my) != 0) {
+		log_info("database connection lost (%s): reconnecting",
+		    mysql_error(slot->my));
+		db_drop(db, slot->my);
+	}
 	if (slot->my == NULL)
 		slot->my = db_open(db, &s, err, errlen);
+	slot->verified = slot->my != NULL;
 	return slot->my;
+}
+
+void
+db_request_begin(struct db *db)
+{
+	size_t	 i;
+
+	for (i = 0; i < db->n; i++)
+		db->slots[i].verified = 0;
 }
 
 void
@@ -128,6 +218,7 @@ db_drop(struct db *db, MYSQL *my)
 {
 	size_t	 i;
 
+	db_stmt_forget(db, my);
 	for (i = 0; i < db->n; i++)
 		if (db->slots[i].my == my) {
 			mysql_close(my);

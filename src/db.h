@@ -30,6 +30,16 @@ void		 db_free(struct db *);
  */
 MYSQL		*db_conn(struct db *, const struct db_server *, char *err,
 		    size_t errlen);
+/*
+ * The worker's prepared statements, kept per connection (DESIGN §1):
+ * the same SQL text on the same connection is prepared once. Returns a
+ * statement ready to bind and execute, or NULL with the server's error
+ * number in *err. Statements are closed with their connection.
+ */
+MYSQL_STMT	*db_stmt(struct db *, MYSQL *, const char *sql,
+		    unsigned int *err);
+/* A new request: each connection is checked once before its first use. */
+void		 db_request_begin(struct db *);
 /* Forgets a connection that failed, so the next db_conn reopens it. */
 void		 db_drop(struct db *, MYSQL *);
 /* 1 when the last error on my means the server went away. */

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "pool.h"
 #include "template.h"
+#include "vault.h"
 
 static void
 usage(FILE *f)
@@ -34,7 +35,7 @@ usage(FILE *f)
 	    "                  (default: [server] listen)\n"
 	    "  --workers N     standalone mode: worker processes "
 	    "(default: [server] workers)\n"
-	    "  --check         load config and templates, report, and exit\n"
+	    "  --check         load config, key ring and templates, report, and exit\n"
 	    "  --help, --version\n"
 	    "\n"
 	    "Without --listen/--workers, when standard input is a listening\n"
@@ -71,6 +72,7 @@ main(int argc, char *argv[])
 	const char	*listen_addr = NULL;
 	struct config	*cfg;
 	struct tmpl_set	*t;
+	struct vault	*v;
 	char		 err[512], *end;
 	long		 workers = 0;
 	int		 ch, check = 0, fd;
@@ -131,6 +133,13 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	tmpl_free(t);
+	/* So is a key ring that is missing, malformed or readable by others. */
+	if ((v = vault_open(cfg->key_ring_file, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "waba-connect: %s\n", err);
+		config_free(cfg);
+		return 1;
+	}
+	vault_close(v);
 	if (check) {
 		printf("%s: ok\n", path);
 		config_free(cfg);

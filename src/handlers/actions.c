@@ -23,6 +23,34 @@
 #define TEST_TEXT "This is a test message from waba-connect: your WhatsApp " \
 	"connection works."
 
+/*
+ * The catalog token is checked along with the connection: Meta revokes
+ * it independently. Returns 0, or 1 when the page already says why not.
+ */
+static int
+verify_catalog(struct ctx *c, const struct conn_row *r)
+{
+	struct vault_secret tok;
+	struct graph_err e;
+	char		 name[201];
+	int		 rc;
+
+	if (hm_token(c, VAULT_KIND_CATALOG, &tok) != 0)
+		return 1;
+	rc = graph_catalog(c->app->graph, tok.data, r->catalog_id, name, &e);
+	vault_secret_free(&tok);
+	if (rc == 0 || !graph_err_is_token(&e))
+		return 0;	/* transient trouble is not the token's fault */
+	log_info("workspace %llu: catalog token no longer valid (subcode %ld)",
+	    (unsigned long long)c->ws.id, e.subcode);
+	if (connection_catalog_mark(c->app->db, &c->ws,
+	    graph_reason_190(e.subcode)) != STORE_OK) {
+		hm_db_down(c);
+		return 1;
+	}
+	return 0;
+}
+
 int
 h_verify(struct ctx *c)
 {
@@ -70,6 +98,8 @@ h_verify(struct ctx *c)
 	if (connection_verified(c->app->db, &c->ws, ti.expires_at, ti.scopes,
 	    cpp) != STORE_OK)
 		return hm_db_down(c);
+	if (r.has_catalog && verify_catalog(c, &r) != 0)
+		return 0;
 	return hm_back(c, "verified");
 }
 

@@ -32,6 +32,18 @@ sq_stmt_fail(struct sq *q, const char *what)
 	rc = (e >= 2000 && e < 3000) || e == 4031 ? STORE_GONE : STORE_ERR;
 	/* Messages name tables and columns, never bound values. */
 	log_err("sql %s: %u %s", what, e, mysql_stmt_error(q->st));
+	if (rc == STORE_GONE && q->db != NULL) {
+		/*
+		 * The connection is dead: drop it (and its cached statements,
+		 * ours included) so the next request reconnects.
+		 */
+		if (!q->cached)
+			mysql_stmt_close(q->st);
+		q->st = NULL;
+		q->nr = 0;
+		db_drop(q->db, q->my);
+		q->my = NULL;
+	}
 	return rc;
 }
 
@@ -49,18 +61,13 @@ sq_open(struct sq *q, struct db *db, const struct db_server *srv,
 			log_warn("%s", err);
 			return STORE_GONE;
 		}
-		if ((q->st = mysql_stmt_init(q->my)) == NULL)
-			return STORE_ERR;
-		if (mysql_stmt_prepare(q->st, sql, strlen(sql)) == 0)
+		if ((q->st = db_stmt(db, q->my, sql, &e)) != NULL) {
+			q->cached = 1;
+			q->db = db;
 			return STORE_OK;
-		e = mysql_stmt_errno(q->st);
-		mysql_stmt_close(q->st);
-		q->st = NULL;
-		if (!((e >= 2000 && e < 3000) || e == 4031)) {
-			log_err("sql prepare: %u %s [%.80s]", e,
-			    mysql_error(q->my), sql);
-			return STORE_ERR;
 		}
+		if (!((e >= 2000 && e < 3000) || e == 4031))
+			return STORE_ERR;
 		db_drop(db, q->my);
 	}
 	return STORE_GONE;
@@ -287,13 +294,13 @@ sq_colint(const struct sq *q, unsigned int i)
 uint64_t
 sq_affected(const struct sq *q)
 {
-	return mysql_stmt_affected_rows(q->st);
+	return q->st ? mysql_stmt_affected_rows(q->st) : 0;
 }
 
 uint64_t
 sq_insert_id(const struct sq *q)
 {
-	return mysql_stmt_insert_id(q->st);
+	return q->st ? mysql_stmt_insert_id(q->st) : 0;
 }
 
 void
@@ -308,7 +315,11 @@ sq_close(struct sq *q)
 			free(q->rbuf[i]);
 		}
 	}
-	if (q->st)
+	/* A cached statement is kept, ready for the next execute. */
+	if (q->st && q->cached) {
+		mysql_stmt_free_result(q->st);
+		mysql_stmt_reset(q->st);
+	} else if (q->st)
 		mysql_stmt_close(q->st);
 	memset(q, 0, sizeof(*q));
 }

@@ -28,6 +28,7 @@ enum store_rc {
 };
 
 struct sq {
+	struct db	*db;	/* set by sq_open: a dead connection is dropped */
 	MYSQL		*my;
 	MYSQL_STMT	*st;
 	MYSQL_BIND	 p[SQ_MAX_PARAMS];
@@ -41,6 +42,7 @@ struct sq {
 	my_bool		 rnull[SQ_MAX_COLS];
 	unsigned int	 nr;
 	int		 bad;	/* a bind failed: sq_run refuses */
+	int		 cached;	/* owned by the db's statement cache */
 };
 
 /*

@@ -190,7 +190,8 @@ class Connection(StackCase):
     def test_callback_failures_store_nothing(self):
         cases = [("access_token", "190"), ("access_token", "500"),
                  ("exchange_token", "190"), ("exchange_token", "500"),
-                 ("debug_token", "500"), ("debug_token", "badjson"),
+                 ("debug_token", "190"), ("debug_token", "500"),
+                 ("debug_token", "badjson"), ("access_token", "timeout"),
                  ("exchange_token", "timeout"), ("debug_token", "timeout")]
         for endpoint, error in cases:
             with self.subTest(endpoint=endpoint, error=error):
@@ -344,6 +345,15 @@ class Connection(StackCase):
         js = self.status_json()
         self.assertEqual(js["catalog"], {"catalog_id": "770011",
                                          "status": "connected"})
+        # Meta revokes the catalog token: Verify notices and says so.
+        self.connect()
+        self.sb.call("POST", "/_sandbox/tokens/revoke",
+                     {"token": cat["token"], "subcode": 458})
+        r = post_form(self.b, S + "/verify", {})
+        self.assertEqual(r.status, 303)
+        self.assertEqual(self.status_json()["catalog"]["status"],
+                         "needs_reconnect")
+        self.assertEqual(self.row()[0], "connected")
         r = post_form(self.b, S + "/catalog/disconnect", {})
         self.assertEqual(r.status, 303)
         self.assertIn('id="catalog-connect"', self.b.get(S).text)
