@@ -33,6 +33,7 @@
 #include "store/migrate.h"
 #include "store/sql.h"
 #include "store/tenants.h"
+#include "store/webhooks.h"
 
 #define PROG		"waba-connect-admin"
 #define EX_FAIL		1
@@ -721,34 +722,6 @@ cmd_keys_list(struct ctx *c)
 
 /* ---- status ---------------------------------------------------------- */
 
-/*
- * The newest webhook ever received and how many arrived in the last day;
- * both read the received_at index.
- */
-static enum store_rc
-webhook_stats(struct db *db, const struct workspace *ws, char last[32],
-    long long *day)
-{
-	struct sq	 q;
-	char		 sql[512];
-	enum store_rc	 rc;
-
-	last[0] = '\0';
-	*day = 0;
-	snprintf(sql, sizeof(sql), "SELECT (SELECT MAX(received_at) FROM "
-	    "`%s`.webhook_events), (SELECT COUNT(*) FROM `%s`.webhook_events "
-	    "WHERE received_at > UTC_TIMESTAMP() - INTERVAL 1 DAY)",
-	    ws->db_name, ws->db_name);
-	if ((rc = sq_open(&q, db, &ws->srv, sql)) != STORE_OK)
-		return rc;
-	if ((rc = sq_run(&q)) == STORE_OK && sq_fetch(&q) == 1) {
-		snprintf(last, 32, "%s", sq_col(&q, 0) ? sq_col(&q, 0) : "");
-		*day = sq_colint(&q, 1);
-	}
-	sq_close(&q);
-	return rc;
-}
-
 static int
 status_json(const struct workspace *ws, const struct conn_row *r,
     const char *last, long long day)
@@ -828,7 +801,7 @@ cmd_status(struct ctx *c)
 	struct workspace ws;
 	struct conn_row	 r;
 	char		 last[32];
-	long long	 day;
+	long		 day;
 	enum store_rc	 rc;
 	int		 ret;
 
@@ -836,7 +809,7 @@ cmd_status(struct ctx *c)
 		return ret;
 	if ((rc = connection_get(c->db, &ws, &r)) != STORE_OK)
 		return store_fail(rc, "reading the connection");
-	if ((rc = webhook_stats(c->db, &ws, last, &day)) != STORE_OK)
+	if ((rc = webhooks_health(c->db, &ws, last, &day)) != STORE_OK)
 		return store_fail(rc, "reading webhook events");
 	if (c->json)
 		return status_json(&ws, &r, last, day);
