@@ -25,6 +25,7 @@
 #include <sodium.h>
 
 #include "buf.h"
+#include "jsonx.h"
 #include "graph.h"
 
 /* Meta's answers nest a few levels; anything deeper is not one. */
@@ -86,27 +87,6 @@ gp_parse(const char *body, size_t len)
 	return obj;
 }
 
-/* The member key of o when it has type t; NULL when absent, null or not. */
-static struct json_object *
-gp_get(struct json_object *o, const char *key, enum json_type t)
-{
-	struct json_object	*v;
-
-	if (o == NULL || !json_object_is_type(o, json_type_object) ||
-	    !json_object_object_get_ex(o, key, &v) || v == NULL)
-		return NULL;
-	return json_object_is_type(v, t) ? v : NULL;
-}
-
-/* 1 when key is absent or null: optional fields may be either. */
-static int
-gp_absent(struct json_object *o, const char *key)
-{
-	struct json_object	*v;
-
-	return !json_object_object_get_ex(o, key, &v) || v == NULL;
-}
-
 /* A string member without NULs, or NULL. */
 static const char *
 gp_str(struct json_object *o, const char *key, size_t *len)
@@ -115,7 +95,7 @@ gp_str(struct json_object *o, const char *key, size_t *len)
 	const char		*s;
 	size_t			 n;
 
-	if ((v = gp_get(o, key, json_type_string)) == NULL)
+	if ((v = jx_get(o, key, json_type_string)) == NULL)
 		return NULL;
 	s = json_object_get_string(v);
 	n = (size_t)json_object_get_string_len(v);
@@ -162,7 +142,7 @@ gp_long_lenient(struct json_object *o, const char *key)
 	char			*end;
 	long			 n;
 
-	if ((v = gp_get(o, key, json_type_int)) != NULL)
+	if ((v = jx_get(o, key, json_type_int)) != NULL)
 		return (long)json_object_get_int64(v);
 	if ((s = gp_str(o, key, NULL)) == NULL || *s < '0' || *s > '9')
 		return 0;
@@ -215,10 +195,10 @@ graph_error_parse(long http_status, const char *body, size_t len,
 	if (http_status == 429 || http_status >= 500)
 		err->transient = 1;
 	root = gp_parse(body, len);
-	if ((e = gp_get(root, "error", json_type_object)) != NULL) {
+	if ((e = jx_get(root, "error", json_type_object)) != NULL) {
 		err->code = gp_long_lenient(e, "code");
 		err->subcode = gp_long_lenient(e, "error_subcode");
-		if ((v = gp_get(e, "is_transient", json_type_boolean)) != NULL &&
+		if ((v = jx_get(e, "is_transient", json_type_boolean)) != NULL &&
 		    json_object_get_boolean(v))
 			err->transient = 1;
 		if (graph_code_is_transient(err->code))
@@ -319,9 +299,9 @@ graph_parse_access_token(const char *body, size_t len, struct buf *tok,
 			    "a token cannot have");
 			goto out;
 		}
-	if ((v = gp_get(root, "expires_in", json_type_int)) != NULL)
+	if ((v = jx_get(root, "expires_in", json_type_int)) != NULL)
 		*expires_in = (long)json_object_get_int64(v);
-	else if (!gp_absent(root, "expires_in")) {
+	else if (!jx_absent(root, "expires_in")) {
 		gp_missing(err, "expires_in", "a number");
 		goto out;
 	}
@@ -337,7 +317,7 @@ graph_parse_access_token(const char *body, size_t len, struct buf *tok,
 out:
 	/* json-c's copy of the token is writable memory the tree owns;
 	   wipe it before the tree is freed. */
-	if ((v = gp_get(root, "access_token", json_type_string)) != NULL)
+	if ((v = jx_get(root, "access_token", json_type_string)) != NULL)
 		sodium_memzero((char *)json_object_get_string(v),
 		    (size_t)json_object_get_string_len(v));
 	if (rc == -1) {
@@ -390,8 +370,8 @@ gp_granular(struct json_object *data, struct graph_token_info *ti,
 	const char		*scope, *id;
 	size_t			 i, j;
 
-	if ((gs = gp_get(data, "granular_scopes", json_type_array)) == NULL)
-		return gp_absent(data, "granular_scopes") ? 0 :
+	if ((gs = jx_get(data, "granular_scopes", json_type_array)) == NULL)
+		return jx_absent(data, "granular_scopes") ? 0 :
 		    gp_missing(err, "data.granular_scopes", "an array");
 	for (i = 0; i < json_object_array_length(gs); i++) {
 		g = json_object_array_get_idx(gs, i);
@@ -399,8 +379,8 @@ gp_granular(struct json_object *data, struct graph_token_info *ti,
 		    (scope = gp_str(g, "scope", NULL)) == NULL)
 			return gp_missing(err, "data.granular_scopes[].scope",
 			    "a string");
-		if ((ids = gp_get(g, "target_ids", json_type_array)) == NULL) {
-			if (!gp_absent(g, "target_ids"))
+		if ((ids = jx_get(g, "target_ids", json_type_array)) == NULL) {
+			if (!jx_absent(g, "target_ids"))
 				return gp_missing(err, "data.granular_scopes[]"
 				    ".target_ids", "an array");
 			continue;
@@ -438,22 +418,22 @@ graph_parse_token_info(const char *body, size_t len,
 	memset(ti, 0, sizeof(*ti));
 	if ((root = gp_root(body, len, err)) == NULL)
 		return -1;
-	if ((data = gp_get(root, "data", json_type_object)) == NULL) {
+	if ((data = jx_get(root, "data", json_type_object)) == NULL) {
 		gp_missing(err, "data", "an object");
 		goto out;
 	}
-	if ((v = gp_get(data, "is_valid", json_type_boolean)) == NULL) {
+	if ((v = jx_get(data, "is_valid", json_type_boolean)) == NULL) {
 		gp_missing(err, "data.is_valid", "true or false");
 		goto out;
 	}
 	ti->is_valid = json_object_get_boolean(v);
-	if ((v = gp_get(data, "expires_at", json_type_int)) != NULL)
+	if ((v = jx_get(data, "expires_at", json_type_int)) != NULL)
 		ti->expires_at = json_object_get_int64(v);
-	else if (!gp_absent(data, "expires_at")) {
+	else if (!jx_absent(data, "expires_at")) {
 		gp_missing(err, "data.expires_at", "a number");
 		goto out;
 	}
-	if ((v = gp_get(data, "scopes", json_type_array)) != NULL) {
+	if ((v = jx_get(data, "scopes", json_type_array)) != NULL) {
 		for (i = 0; i < json_object_array_length(v); i++) {
 			e = json_object_array_get_idx(v, i);
 			if (e == NULL ||
@@ -469,14 +449,14 @@ graph_parse_token_info(const char *body, size_t len,
 				goto out;
 			}
 		}
-	} else if (!gp_absent(data, "scopes")) {
+	} else if (!jx_absent(data, "scopes")) {
 		gp_missing(err, "data.scopes", "an array");
 		goto out;
 	}
 	if (gp_granular(data, ti, err) == -1)
 		goto out;
 	/* A token Meta no longer accepts: keep why, leniently. */
-	if ((e = gp_get(data, "error", json_type_object)) != NULL) {
+	if ((e = jx_get(data, "error", json_type_object)) != NULL) {
 		ti->error_code = gp_long_lenient(e, "code");
 		ti->error_subcode = gp_long_lenient(e, "subcode");
 		gp_copy_lenient(e, "message", ti->error_message,
@@ -500,7 +480,7 @@ gp_opt_copy(struct json_object *o, const char *key, char *dst, size_t size,
 	dst[0] = '\0';
 	if ((s = gp_str(o, key, NULL)) != NULL)
 		gp_copy(dst, size, s);
-	else if (!gp_absent(o, key))
+	else if (!jx_absent(o, key))
 		return gp_missing(err, field, "a string");
 	return 0;
 }
@@ -578,7 +558,7 @@ graph_parse_phones(const char *body, size_t len, struct graph_phone **list,
 	after[0] = '\0';
 	if ((root = gp_root(body, len, err)) == NULL)
 		return -1;
-	if ((data = gp_get(root, "data", json_type_array)) == NULL) {
+	if ((data = jx_get(root, "data", json_type_array)) == NULL) {
 		gp_missing(err, "data", "an array");
 		goto out;
 	}
@@ -595,13 +575,13 @@ graph_parse_phones(const char *body, size_t len, struct graph_phone **list,
 		*list = nl;
 		(*list)[(*n)++] = p;
 	}
-	if ((paging = gp_get(root, "paging", json_type_object)) == NULL) {
-		if (!gp_absent(root, "paging")) {
+	if ((paging = jx_get(root, "paging", json_type_object)) == NULL) {
+		if (!jx_absent(root, "paging")) {
 			gp_missing(err, "paging", "an object");
 			goto out;
 		}
-	} else if (!gp_absent(paging, "next") && *n < GRAPH_PHONES_MAX) {
-		cur = gp_get(paging, "cursors", json_type_object);
+	} else if (!jx_absent(paging, "next") && *n < GRAPH_PHONES_MAX) {
+		cur = jx_get(paging, "cursors", json_type_object);
 		if ((s = gp_str(cur, "after", NULL)) == NULL || *s == '\0' ||
 		    strlen(s) >= GRAPH_CURSOR_MAX) {
 			gp_missing(err, "paging.cursors.after", "a string");
@@ -623,7 +603,7 @@ graph_parse_success(const char *body, size_t len, struct graph_err *err)
 
 	if ((root = gp_root(body, len, err)) == NULL)
 		return -1;
-	if ((v = gp_get(root, "success", json_type_boolean)) == NULL)
+	if ((v = jx_get(root, "success", json_type_boolean)) == NULL)
 		gp_missing(err, "success", "true or false");
 	else if (!json_object_get_boolean(v))
 		gp_bad(err, "Meta answered \"success\": false");
@@ -645,7 +625,7 @@ graph_parse_message_id(const char *body, size_t len, char message_id[256],
 	message_id[0] = '\0';
 	if ((root = gp_root(body, len, err)) == NULL)
 		return -1;
-	if ((msgs = gp_get(root, "messages", json_type_array)) == NULL ||
+	if ((msgs = jx_get(root, "messages", json_type_array)) == NULL ||
 	    json_object_array_length(msgs) == 0) {
 		gp_missing(err, "messages", "a non-empty array");
 		goto out;

@@ -22,6 +22,7 @@
 #include <sodium.h>
 
 #include "buf.h"
+#include "jsonx.h"
 #include "webhook.h"
 
 /* Meta's deliveries nest 11 levels at most (status → errors → error_data). */
@@ -90,27 +91,6 @@ webhook_signature_ok(const char *app_secret, const char *header,
 	return ok;
 }
 
-/* The member key of o when it has type t; NULL when absent, null or not. */
-static struct json_object *
-wh_get(struct json_object *o, const char *key, enum json_type t)
-{
-	struct json_object	*v;
-
-	if (o == NULL || !json_object_is_type(o, json_type_object) ||
-	    !json_object_object_get_ex(o, key, &v) || v == NULL)
-		return NULL;
-	return json_object_is_type(v, t) ? v : NULL;
-}
-
-/* 1 when key is absent or null: optional fields may be either. */
-static int
-wh_absent(struct json_object *o, const char *key)
-{
-	struct json_object	*v;
-
-	return !json_object_object_get_ex(o, key, &v) || v == NULL;
-}
-
 /* A string member without embedded NULs (\u0000), or NULL. */
 static const char *
 wh_str(struct json_object *o, const char *key)
@@ -118,7 +98,7 @@ wh_str(struct json_object *o, const char *key)
 	struct json_object	*v;
 	const char		*s;
 
-	if ((v = wh_get(o, key, json_type_string)) == NULL)
+	if ((v = jx_get(o, key, json_type_string)) == NULL)
 		return NULL;
 	s = json_object_get_string(v);
 	return strlen(s) == (size_t)json_object_get_string_len(v) ? s : NULL;
@@ -172,7 +152,7 @@ wh_time(struct json_object *o, const char *key)
 	const char		*s;
 	int64_t			 t;
 
-	if ((v = wh_get(o, key, json_type_int)) != NULL) {
+	if ((v = jx_get(o, key, json_type_int)) != NULL) {
 		t = json_object_get_int64(v);
 		return t > 0 ? t : 0;
 	}
@@ -189,7 +169,7 @@ wh_error_detail(struct webhook_event *ev, struct json_object *e)
 	struct json_object	*code;
 	const char		*s;
 
-	if ((code = wh_get(e, "code", json_type_int)) != NULL)
+	if ((code = jx_get(e, "code", json_type_int)) != NULL)
 		ev->code = (long)json_object_get_int64(code);
 	if ((s = wh_str(e, "message")) == NULL || *s == '\0')
 		s = wh_str(e, "title");
@@ -237,12 +217,12 @@ wh_message(struct webhook_event *ev, struct json_object *m)
 	    WH_DIGITS) == -1)
 		return -1;
 	/* Meta always names the type; a wrong one is not a message we know. */
-	if (!wh_absent(m, "type") &&
+	if (!jx_absent(m, "type") &&
 	    wh_id(ev->type, sizeof(ev->type), wh_str(m, "type"), WH_NAME) == -1)
 		return -1;
 	ev->timestamp = wh_time(m, "timestamp");
 	if (strcmp(ev->type, "text") == 0 &&
-	    (t = wh_get(m, "text", json_type_object)) != NULL &&
+	    (t = jx_get(m, "text", json_type_object)) != NULL &&
 	    (s = wh_str(t, "body")) != NULL)
 		wh_copy(ev->text, sizeof(ev->text), s);
 	return 0;
@@ -259,14 +239,14 @@ wh_status(struct webhook_event *ev, struct json_object *st)
 	    wh_id(ev->status, sizeof(ev->status), wh_str(st, "status"),
 	    WH_NAME) == -1)
 		return -1;
-	if (!wh_absent(st, "recipient_id") && wh_id(ev->from,
+	if (!jx_absent(st, "recipient_id") && wh_id(ev->from,
 	    sizeof(ev->from), wh_str(st, "recipient_id"), WH_DIGITS) == -1)
 		return -1;
 	ev->timestamp = wh_time(st, "timestamp");
 	if (strcmp(ev->status, "failed") != 0)
 		return 0;
 	/* A failure is kept even when its error object is odd. */
-	if ((errs = wh_get(st, "errors", json_type_array)) != NULL &&
+	if ((errs = jx_get(st, "errors", json_type_array)) != NULL &&
 	    json_object_array_length(errs) > 0 &&
 	    (e = json_object_array_get_idx(errs, 0)) != NULL &&
 	    json_object_is_type(e, json_type_object))
@@ -279,7 +259,7 @@ static int
 wh_error(struct webhook_event *ev, struct json_object *e)
 {
 	ev->kind = WEBHOOK_ERROR;
-	if (wh_get(e, "code", json_type_int) == NULL)
+	if (jx_get(e, "code", json_type_int) == NULL)
 		return -1;
 	wh_error_detail(ev, e);
 	return 0;
@@ -304,15 +284,15 @@ wh_messages(struct wh_ctx *c, const char *waba, struct json_object *value)
 	memset(&base, 0, sizeof(base));
 	memcpy(base.waba_id, waba, strlen(waba) + 1);
 	if (wh_id(base.phone_number_id, sizeof(base.phone_number_id),
-	    wh_str(wh_get(value, "metadata", json_type_object),
+	    wh_str(jx_get(value, "metadata", json_type_object),
 	    "phone_number_id"), WH_DIGITS) == -1) {
 		c->out->skipped++;
 		return 0;
 	}
 	for (i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
-		if (wh_absent(value, lists[i].key))
+		if (jx_absent(value, lists[i].key))
 			continue;
-		if ((arr = wh_get(value, lists[i].key,
+		if ((arr = jx_get(value, lists[i].key,
 		    json_type_array)) == NULL) {
 			c->out->skipped++;
 			continue;
@@ -358,7 +338,7 @@ wh_restrictions(struct buf *b, struct json_object *value)
 	time_t			 t;
 	size_t			 i, n, shown = 0;
 
-	if ((arr = wh_get(value, "restriction_info", json_type_array)) == NULL)
+	if ((arr = jx_get(value, "restriction_info", json_type_array)) == NULL)
 		return;
 	n = json_object_array_length(arr);
 	/* The summary is cut at 1024 bytes anyway. */
@@ -394,12 +374,12 @@ wh_summary(struct webhook_event *ev, struct json_object *value)
 	if (strcmp(ev->event, "ACCOUNT_RESTRICTION") == 0)
 		wh_restrictions(&b, value);
 	else if (strcmp(ev->event, "DISABLED_UPDATE") == 0 &&
-	    (o = wh_get(value, "ban_info", json_type_object)) != NULL) {
+	    (o = jx_get(value, "ban_info", json_type_object)) != NULL) {
 		buf_printf(&b, ": ban state %s", wh_word(o, "waba_ban_state"));
 		if ((s = wh_str(o, "waba_ban_date")) != NULL && *s != '\0')
 			buf_printf(&b, " (%s)", s);
 	} else if (strcmp(ev->event, "ACCOUNT_VIOLATION") == 0 &&
-	    (o = wh_get(value, "violation_info", json_type_object)) != NULL)
+	    (o = jx_get(value, "violation_info", json_type_object)) != NULL)
 		buf_printf(&b, ": %s", wh_word(o, "violation_type"));
 	if (b.data == NULL)
 		return -1;
@@ -432,7 +412,7 @@ wh_account_update(struct wh_ctx *c, const char *waba, int64_t when,
 	partner = strncmp(ev.event, "PARTNER_", 8) == 0 &&
 	    strstr(ev.event, "CERTIFICATION") == NULL;
 	if (partner && wh_id(ev.waba_id, sizeof(ev.waba_id),
-	    wh_str(wh_get(value, "waba_info", json_type_object), "waba_id"),
+	    wh_str(jx_get(value, "waba_info", json_type_object), "waba_id"),
 	    WH_DIGITS) == -1)
 		goto skip;
 	if (wh_summary(&ev, value) == -1) {
@@ -457,7 +437,7 @@ wh_entry(struct wh_ctx *c, struct json_object *entry)
 
 	if (entry == NULL || !json_object_is_type(entry, json_type_object) ||
 	    wh_id(waba, sizeof(waba), wh_str(entry, "id"), WH_DIGITS) == -1 ||
-	    (changes = wh_get(entry, "changes", json_type_array)) == NULL) {
+	    (changes = jx_get(entry, "changes", json_type_array)) == NULL) {
 		c->out->skipped++;
 		return 0;
 	}
@@ -466,7 +446,7 @@ wh_entry(struct wh_ctx *c, struct json_object *entry)
 	for (i = 0; i < n; i++) {
 		ch = json_object_array_get_idx(changes, i);
 		if ((field = wh_str(ch, "field")) == NULL ||
-		    (value = wh_get(ch, "value", json_type_object)) == NULL) {
+		    (value = jx_get(ch, "value", json_type_object)) == NULL) {
 			c->out->skipped++;
 			continue;
 		}
@@ -553,7 +533,7 @@ webhook_parse(const char *body, size_t len, struct webhook_batch *out,
 		    "\"whatsapp_business_account\"");
 		goto fail;
 	}
-	if ((entries = wh_get(root, "entry", json_type_array)) == NULL) {
+	if ((entries = jx_get(root, "entry", json_type_array)) == NULL) {
 		wh_err(err, errlen, "\"entry\" is not an array");
 		goto fail;
 	}
