@@ -1,0 +1,76 @@
+/*
+ * config: the INI file of DESIGN §5, parsed once into a typed struct.
+ * Every value is validated here (numbers in range, URLs absolute, http://
+ * only for loopback, identifier-safe database names), so the rest of the
+ * program reads fields without re-checking them. Secrets (database
+ * password, app secret, verify token) are wiped when the struct is freed.
+ */
+#ifndef WABA_CONFIG_H
+#define WABA_CONFIG_H
+
+#include <stddef.h>
+
+enum log_level {
+	LOG_LVL_ERROR = 0,
+	LOG_LVL_WARN,
+	LOG_LVL_INFO,
+	LOG_LVL_DEBUG
+};
+
+struct config {
+	/* [server] */
+	char		*base_url;	/* no trailing slash */
+	int		 base_https;	/* base_url is https: __Host- cookies */
+	int		 workers;
+	long		 max_requests;	/* 0: never recycle */
+	char		*listen;	/* HOST:PORT or unix:PATH */
+	char		*template_dir;
+	enum log_level	 log_level;
+	size_t		 max_body;	/* form bodies; larger is 413 */
+	int		 drain_seconds;	/* SIGTERM grace for in-flight work */
+	int		 session_idle_minutes;
+	int		 session_max_hours;
+
+	/* [database] */
+	char		*db_host;	/* exactly one of host and socket */
+	int		 db_port;
+	char		*db_socket;
+	char		*db_user;
+	char		*db_password;	/* secret; may be NULL */
+	char		*control_db;
+	char		*workspace_db_prefix;
+
+	/* [crypto] */
+	char		*key_ring_file;
+
+	/* [meta] */
+	char		*app_id;	/* digits only */
+	char		*app_secret;	/* secret */
+	char		*config_id;	/* may be NULL: scope= is sent instead */
+	char		*graph_version;	/* like v25.0 */
+	char		*graph_base_url;
+	char		*dialog_base_url;
+	char		*webhook_verify_token; /* secret */
+	char		*ca_file;	/* may be NULL: the system's CAs */
+	long		 connect_timeout_ms;
+	long		 timeout_ms;
+	int		 max_retries;
+	size_t		 webhook_max_body;
+	int		 webhook_silence_minutes;
+};
+
+/*
+ * Parse `text` (named `name` in messages). On error returns NULL and
+ * leaves one line in err naming the file, line and key; the line never
+ * contains a secret's value. The caller owns the result: config_free().
+ */
+struct config	*config_parse(const char *name, const char *text, char *err,
+		    size_t errlen);
+/* Read and parse the file at path; as config_parse otherwise. */
+struct config	*config_load(const char *path, char *err, size_t errlen);
+/* Frees c and wipes its secrets; NULL is fine. */
+void		 config_free(struct config *c);
+/* 1 when url's host is a loopback literal (127/8, [::1]) or localhost. */
+int		 config_url_is_loopback(const char *url);
+
+#endif
