@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -55,6 +56,7 @@ class Stack:
         self.app_secret = secrets.token_hex(16)
         self.verify_token = secrets.token_urlsafe(12)
         self.config_extra = {}
+        self.cleanup = []    # directories close() removes
 
     # -- helpers ---------------------------------------------------------
     def path(self, *p):
@@ -168,14 +170,23 @@ class Stack:
         os.chmod(self.config_path, 0o600)
 
     # -- the pool and the web server -------------------------------------
-    def start_pool(self, workers=None):
+    def start_pool(self, workers=None, tcp_port=None):
+        """The standalone pool on the unix socket, or on 127.0.0.1:tcp_port."""
         binary = os.path.join(ROOT, "waba-connect")
+        listen = ("127.0.0.1:%d" % tcp_port if tcp_port
+                  else "unix:" + self.pool_socket)
         self._spawn("pool", [binary, "--config", self.config_path,
-                             "--listen", "unix:" + self.pool_socket,
+                             "--listen", listen,
                              "--workers", str(workers or self.workers)])
         want = workers or self.workers
         wait_for(lambda: len(self.worker_pids()) >= want, 20, "workers")
-        wait_for(lambda: os.path.exists(self.pool_socket), 20, "pool socket")
+        if tcp_port:
+            wait_for(lambda: socket.create_connection(
+                ("127.0.0.1", tcp_port), 0.2).close() or True, 20,
+                "pool port")
+        else:
+            wait_for(lambda: os.path.exists(self.pool_socket), 20,
+                     "pool socket")
 
     def stop_pool(self, sig=signal.SIGTERM):
         self._stop("pool", sig)
@@ -236,6 +247,69 @@ $HTTP["url"] !~ "^/static/" {{
     def stop_lighttpd(self):
         self._stop("lighttpd")
 
+    def write_apache(self, pool_port):
+        """Apache 2.4 with mod_proxy_fcgi to the standalone pool on TCP, as
+        etc/apache-waba-connect.conf deploys it (minus TLS)."""
+        mods = "/usr/lib/apache2/modules"
+        # Apache's children run as www-data and serve /static/ themselves;
+        # the checkout may sit where www-data cannot read (/root/...), so
+        # they get a world-readable copy.
+        static = tempfile.mkdtemp(prefix="waba-static-")
+        os.chmod(static, 0o755)
+        for name in os.listdir(os.path.join(ROOT, "static")):
+            dst = os.path.join(static, name)
+            shutil.copyfile(os.path.join(ROOT, "static", name), dst)
+            os.chmod(dst, 0o644)
+        self.cleanup.append(static)
+        conf = """
+ServerRoot "{run}"
+Listen 127.0.0.1:{port}
+ServerName 127.0.0.1
+PidFile "{run}/apache.pid"
+ErrorLog "{run}/apache-error.log"
+LogLevel warn
+DefaultRuntimeDir "{run}"
+Mutex file:{run} default
+LoadModule mpm_event_module {mods}/mod_mpm_event.so
+LoadModule authz_core_module {mods}/mod_authz_core.so
+LoadModule alias_module {mods}/mod_alias.so
+LoadModule mime_module {mods}/mod_mime.so
+LoadModule proxy_module {mods}/mod_proxy.so
+LoadModule proxy_fcgi_module {mods}/mod_proxy_fcgi.so
+User www-data
+Group www-data
+StartServers 1
+ServerLimit 1
+ThreadsPerChild 16
+MaxRequestWorkers 16
+TypesConfig /dev/null
+AddType text/css .css
+DocumentRoot "{static}"
+Alias /static/ "{static}/"
+<Directory "{static}">
+    Require all granted
+</Directory>
+ProxyPass /static/ !
+ProxyPass / fcgi://127.0.0.1:{pool_port}/ enablereuse=on timeout=60
+LimitRequestBody 4194304
+""".format(run=self.run, port=self.port, pool_port=pool_port,
+           static=static, mods=mods)
+        path = self.path("apache.conf")
+        with open(path, "w") as f:
+            f.write(conf)
+        return path
+
+    def start_apache(self, pool_port):
+        conf = self.write_apache(pool_port)
+        r = subprocess.run(["apache2", "-t", "-f", conf],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError("apache2 -t: " + r.stderr.strip())
+        self._spawn("apache", ["apache2", "-DFOREGROUND", "-f", conf])
+        wait_for(lambda: socket.create_connection(("127.0.0.1", self.port),
+                                                  0.2).close() or True,
+                 20, "Apache")
+
     # -- the Meta sandbox --------------------------------------------------
     def start_sandbox(self, port=None):
         if not os.path.exists(SANDBOX):
@@ -263,8 +337,10 @@ $HTTP["url"] !~ "^/static/" {{
         return r
 
     def close(self):
-        for name in ("lighttpd", "pool", "sandbox", "mariadb"):
+        for name in ("lighttpd", "apache", "pool", "sandbox", "mariadb"):
             self._stop(name)
+        for d in self.cleanup:
+            shutil.rmtree(d, ignore_errors=True)
 
 
 def demo():

@@ -4,7 +4,7 @@ import os
 import shutil
 import unittest
 
-from stack import ROOT, Stack
+from stack import ROOT, Stack, free_port
 
 OUT = os.path.join(ROOT, "tests", "out")
 
@@ -13,6 +13,7 @@ class StackCase(unittest.TestCase):
     workers = 3
     sandbox = False
     spawn = False        # lighttpd spawns the workers itself
+    web = "lighttpd"     # or "apache": mod_proxy_fcgi to the pool on TCP
     config = {}
     admin_setup = True   # keys init + migrate when the admin tool exists
 
@@ -32,9 +33,14 @@ class StackCase(unittest.TestCase):
                 cls.st.admin("keys", "init")
                 cls.st.admin("migrate")
             cls.setUpStack()
-            if not cls.spawn:
-                cls.st.start_pool()
-            cls.st.start_lighttpd(spawn=cls.spawn)
+            if cls.web == "apache":
+                pool_port = free_port()
+                cls.st.start_pool(tcp_port=pool_port)
+                cls.st.start_apache(pool_port)
+            else:
+                if not cls.spawn:
+                    cls.st.start_pool()
+                cls.st.start_lighttpd(spawn=cls.spawn)
         except BaseException:
             cls.st.close()
             raise
