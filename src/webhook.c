@@ -39,6 +39,7 @@ struct wh_ctx {
 	size_t			 cap;
 	char			*err;
 	size_t			 errlen;
+	int			 nomem;	/* the refusal is ours, not Meta's */
 };
 
 static void __attribute__((format(printf, 3, 4)))
@@ -195,6 +196,7 @@ wh_push(struct wh_ctx *c, const struct webhook_event *ev)
 			ncap = WEBHOOK_MAX_EVENTS;
 		if ((p = realloc(b->ev, ncap * sizeof(*p))) == NULL) {
 			wh_err(c->err, c->errlen, "out of memory");
+			c->nomem = 1;
 			return -1;
 		}
 		b->ev = p;
@@ -202,6 +204,30 @@ wh_push(struct wh_ctx *c, const struct webhook_event *ev)
 	}
 	b->ev[b->n++] = *ev;
 	return 0;
+}
+
+/*
+ * A business-scoped user id: an ISO country code, ".", an optional
+ * "ENT." (a parent id shared across portfolios), then up to 128
+ * alphanumerics (Meta, "Business-scoped user IDs").
+ */
+static int
+wh_bsuid(char *dst, size_t size, const char *s)
+{
+	const char	*p;
+	size_t		 n;
+
+	if (s == NULL || strlen(s) < 4 || s[0] < 'A' || s[0] > 'Z' ||
+	    s[1] < 'A' || s[1] > 'Z' || s[2] != '.')
+		return -1;
+	p = s + 3;
+	if (strncmp(p, "ENT.", 4) == 0)
+		p += 4;
+	n = strspn(p, WH_DIGITS "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz");
+	if (n == 0 || n > 128 || p[n] != '\0')
+		return -1;
+	return wh_id(dst, size, s, WH_NAME);
 }
 
 /* messages[]: an inbound message. -1 when it lacks a required field. */
@@ -212,9 +238,15 @@ wh_message(struct webhook_event *ev, struct json_object *m)
 	const char		*s;
 
 	ev->kind = WEBHOOK_MESSAGE;
-	if (wh_id(ev->id, sizeof(ev->id), wh_str(m, "id"), WH_NAME) == -1 ||
-	    wh_id(ev->from, sizeof(ev->from), wh_str(m, "from"),
-	    WH_DIGITS) == -1)
+	if (wh_id(ev->id, sizeof(ev->id), wh_str(m, "id"), WH_NAME) == -1)
+		return -1;
+	/* Users with a username may have their number withheld. */
+	if (jx_absent(m, "from")) {
+		if (wh_bsuid(ev->from, sizeof(ev->from),
+		    wh_str(m, "from_user_id")) == -1)
+			return -1;
+	} else if (wh_id(ev->from, sizeof(ev->from), wh_str(m, "from"),
+	    WH_DIGITS) == -1 || strlen(ev->from) > 32)
 		return -1;
 	/* Meta always names the type; a wrong one is not a message we know. */
 	if (!jx_absent(m, "type") &&
@@ -239,8 +271,9 @@ wh_status(struct webhook_event *ev, struct json_object *st)
 	    wh_id(ev->status, sizeof(ev->status), wh_str(st, "status"),
 	    WH_NAME) == -1)
 		return -1;
-	if (!jx_absent(st, "recipient_id") && wh_id(ev->from,
-	    sizeof(ev->from), wh_str(st, "recipient_id"), WH_DIGITS) == -1)
+	if (!jx_absent(st, "recipient_id") && (wh_id(ev->from,
+	    sizeof(ev->from), wh_str(st, "recipient_id"), WH_DIGITS) == -1 ||
+	    strlen(ev->from) > 32))
 		return -1;
 	ev->timestamp = wh_time(st, "timestamp");
 	if (strcmp(ev->status, "failed") != 0)
@@ -417,6 +450,7 @@ wh_account_update(struct wh_ctx *c, const char *waba, int64_t when,
 		goto skip;
 	if (wh_summary(&ev, value) == -1) {
 		wh_err(c->err, c->errlen, "out of memory");
+		c->nomem = 1;
 		return -1;
 	}
 	return wh_push(c, &ev);
@@ -471,7 +505,7 @@ wh_entry(struct wh_ctx *c, struct json_object *entry)
  * refused NULs, which strchr() would take for whitespace.
  */
 static struct json_object *
-wh_json(const char *body, size_t len, char *err, size_t errlen)
+wh_json(const char *body, size_t len, int *nomem, char *err, size_t errlen)
 {
 	struct json_tokener	*tok;
 	struct json_object	*obj;
@@ -480,6 +514,7 @@ wh_json(const char *body, size_t len, char *err, size_t errlen)
 
 	if ((tok = json_tokener_new_ex(WH_DEPTH)) == NULL) {
 		wh_err(err, errlen, "out of memory");
+		*nomem = 1;
 		return NULL;
 	}
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
@@ -514,7 +549,7 @@ webhook_parse(const char *body, size_t len, struct webhook_batch *out,
 	if (out == NULL)
 		return -1;
 	memset(out, 0, sizeof(*out));
-	c = (struct wh_ctx){ out, 0, err, errlen };
+	c = (struct wh_ctx){ out, 0, err, errlen, 0 };
 	if (body == NULL || len == 0 || len > INT_MAX) {
 		wh_err(err, errlen, "body empty or too large (%zu bytes)", len);
 		goto fail;
@@ -524,7 +559,7 @@ webhook_parse(const char *body, size_t len, struct webhook_batch *out,
 		wh_err(err, errlen, "body contains a NUL byte");
 		goto fail;
 	}
-	if ((root = wh_json(body, len, err, errlen)) == NULL)
+	if ((root = wh_json(body, len, &c.nomem, err, errlen)) == NULL)
 		goto fail;
 	/* wh_str() also refuses a root that is not an object. */
 	if ((s = wh_str(root, "object")) == NULL ||
@@ -547,7 +582,7 @@ fail:
 	/* A refused delivery yields no events, so none can be half-stored. */
 	json_object_put(root);
 	webhook_batch_free(out);
-	return -1;
+	return c.nomem ? -2 : -1;
 }
 
 void

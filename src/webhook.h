@@ -12,7 +12,9 @@
  * Details the declarations below leave open:
  * - ids, status, type and event names must be [A-Za-z0-9._+/=-] and fit
  *   their field, else the item is skipped; a message's type may be absent
- *   (""); ids in waba_id, phone_number_id and from are digits only.
+ *   (""); ids in waba_id and phone_number_id are digits only; a message's
+ *   sender is its "from" (digits) or, for users whose number Meta
+ *   withholds, its "from_user_id" (CC.[ENT.]alphanumerics).
  * - on -1 the batch is emptied (n 0, ev NULL): nothing half-stored.
  * - PARTNER_CLIENT_CERTIFICATION_* events arrive on the WABA's own entry
  *   and need no waba_info; all other PARTNER_* events do.
@@ -41,7 +43,7 @@ struct webhook_event {
 	char	 phone_number_id[33];	/* value.metadata.phone_number_id; "" for account_update */
 	char	 id[192];		/* message: messages[].id; status: statuses[].id; error: "" ; account_update: "" */
 	char	 status[32];		/* status: sent|delivered|read|failed|...; else "" */
-	char	 from[33];		/* message: messages[].from; status: recipient_id */
+	char	 from[160];		/* message: messages[].from (digits), else from_user_id (a business-scoped user id, "US.1349…", when Meta withholds the number); status: recipient_id */
 	char	 type[32];		/* message: type (text, image, ...) */
 	char	 text[1025];		/* message: text.body (other types: "" ); status failed: errors[0].title/message; error: errors[].message or title; account_update: a short human summary, e.g. "PARTNER_REMOVED" or restriction/ban info */
 	long	 code;			/* error code for errors/failed statuses, else 0 */
@@ -58,7 +60,7 @@ struct webhook_batch {
 /* 1 when header is exactly "sha256=" + 64 hex digits (lowercase or uppercase accepted) equal to HMAC-SHA256(app_secret, body), compared in constant time; 0 otherwise (NULL header, wrong prefix, truncated, non-hex, wrong value). */
 int	 webhook_signature_ok(const char *app_secret, const char *header, const void *body, size_t len);
 /*
- * Parses a delivery. Returns -1 (err says why) when the body is not JSON, is nested deeper than 16, is not an object, or "object" is not "whatsapp_business_account" or "entry" is not an array. Otherwise 0: every well-formed item becomes an event; an entry, change or item with missing or wrong-typed required fields is skipped and counted in skipped (never a crash). Fields other than messages/account_update are skipped (counted). More than WEBHOOK_MAX_EVENTS events → -1.
+ * Parses a delivery. Returns -2 when we ran out of memory (not Meta's fault: answer so that Meta retries), -1 (err says why) when the body is not JSON, is nested deeper than 16, is not an object, or "object" is not "whatsapp_business_account" or "entry" is not an array. Otherwise 0: every well-formed item becomes an event; an entry, change or item with missing or wrong-typed required fields is skipped and counted in skipped (never a crash). Fields other than messages/account_update are skipped (counted). More than WEBHOOK_MAX_EVENTS events → -1.
  * Required: entry[].id (string of digits) ; changes[].field (string) ; changes[].value (object); for field "messages": value.metadata.phone_number_id (digit string); messages[].id (string, 1..191), messages[].from (digits), statuses[].id, statuses[].status (string), statuses[].recipient_id (digit string, may be absent for some types: then ""); errors[].code (int). For "account_update": value.event (string); PARTNER_* events need value.waba_info.waba_id (digit string).
  * Strings that are too long for their field: skip that item (ids) or truncate on a UTF-8 boundary (text). out is zeroed first; free with webhook_batch_free even on error.
  */

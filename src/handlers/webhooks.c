@@ -16,7 +16,6 @@
 #include "../log.h"
 #include "../request.h"
 #include "../response.h"
-#include "../store/connection.h"
 #include "../store/tenants.h"
 #include "../store/webhooks.h"
 #include "../webhook.h"
@@ -79,34 +78,52 @@ wh_unavailable(struct ctx *c)
 	return resp_text(c->resp, 503, "database unavailable, retry later\n");
 }
 
-/* Stores the events routed to one workspace, then acts on losses. */
+/*
+ * Stores the events routed to one workspace; what an account_update
+ * loss does to the connection is part of the same transaction.
+ */
 static enum store_rc
 wh_deliver(struct ctx *c, uint64_t wsid, const struct webhook_event **evs,
     size_t n)
 {
 	struct workspace ws;
-	char		 reason[256];
+	char		(*why)[256] = NULL;
+	const char	**loss = NULL;
 	enum store_rc	 rc;
 	int		 stored;
 	size_t		 i;
 
-	if ((rc = tenants_workspace_by_id(c->app->db, wsid, &ws)) != STORE_OK)
-		return rc == STORE_NOTFOUND ? STORE_OK : rc;
-	if ((rc = webhooks_store(c->app->db, &ws, evs, n, &stored)) !=
-	    STORE_OK)
-		return rc;
-	log_info("webhook: workspace %llu: %zu events, %d new",
-	    (unsigned long long)wsid, n, stored);
-	for (i = 0; i < n; i++)
-		if (evs[i]->kind == WEBHOOK_ACCOUNT_UPDATE &&
-		    webhook_event_is_loss(evs[i], reason, sizeof(reason))) {
-			log_info("webhook: workspace %llu: %s",
-			    (unsigned long long)wsid, evs[i]->event);
-			if ((rc = connection_mark(c->app->db, &ws,
-			    "needs_reconnect", reason)) != STORE_OK)
-				return rc;
+	if ((rc = tenants_workspace_by_id(c->app->db, wsid, &ws)) != STORE_OK) {
+		if (rc == STORE_NOTFOUND) {
+			log_warn("webhook: routed to workspace %llu, which is "
+			    "gone: %zu events acknowledged",
+			    (unsigned long long)wsid, n);
+			return STORE_OK;
 		}
-	return STORE_OK;
+		return rc;
+	}
+	if ((why = calloc(n, sizeof(*why))) == NULL ||
+	    (loss = calloc(n, sizeof(*loss))) == NULL) {
+		rc = STORE_ERR;
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		if (webhook_event_is_loss(evs[i], why[i], sizeof(why[i])))
+			loss[i] = why[i];
+	if ((rc = webhooks_store(c->app->db, &ws, evs, loss, n, &stored)) !=
+	    STORE_OK)
+		goto out;
+	log_info("webhook: workspace %s: %zu events, %d new", ws.slug, n,
+	    stored);
+	for (i = 0; i < n; i++)
+		if (evs[i]->kind == WEBHOOK_ACCOUNT_UPDATE)
+			log_info("webhook: workspace %s: account_update %s%s",
+			    ws.slug, evs[i]->event, loss[i] ?
+			    " (connection lost, unless already recorded)" : "");
+out:
+	free(why);
+	free(loss);
+	return rc;
 }
 
 int
@@ -127,8 +144,16 @@ h_webhook_event(struct ctx *c)
 		    c->req->body.len);
 		return resp_text(c->resp, 403, "bad signature\n");
 	}
-	if (webhook_parse(c->req->body.data, c->req->body.len, &b, err,
-	    sizeof(err)) == -1) {
+	switch (webhook_parse(c->req->body.data, c->req->body.len, &b, err,
+	    sizeof(err))) {
+	case 0:
+		break;
+	case -2:
+		/* Our failure, not the delivery's: let Meta try again. */
+		log_err("webhook: %s", err);
+		webhook_batch_free(&b);
+		return resp_text(c->resp, 500, "try again later\n");
+	default:
 		log_warn("webhook: malformed delivery acknowledged: %s", err);
 		webhook_batch_free(&b);
 		return resp_text(c->resp, 200, "ok\n");

@@ -144,8 +144,27 @@ static const char *const workspace_v1[] = {
 	NULL
 };
 
+/*
+ * v2: webhook_events compared text case-insensitively (the database's
+ * default collation), so two wamids differing only in case (base64:
+ * different ids) deduplicated into one row. Keys become bytes; status
+ * holds account_update event names (up to 42 characters seen); senders
+ * may be business-scoped user ids (CC.[ENT.]up to 128 alphanumerics)
+ * when the user hides the phone number behind a username.
+ */
+static const char *const workspace_v2[] = {
+	"ALTER TABLE `%1$s`.webhook_events"
+	" MODIFY dedup_key VARBINARY(191) NOT NULL,"
+	" MODIFY message_id VARCHAR(191) CHARACTER SET utf8mb4"
+	"  COLLATE utf8mb4_bin NULL,"
+	" MODIFY status VARCHAR(64) NULL,"
+	" MODIFY wa_from VARCHAR(160) NULL",
+	NULL
+};
+
 static const char *const *const control_migrations[] = { control_v1 };
-static const char *const *const workspace_migrations[] = { workspace_v1 };
+static const char *const *const workspace_migrations[] = { workspace_v1,
+	workspace_v2 };
 
 #define NCONTROL (int)(sizeof(control_migrations) / sizeof(control_migrations[0]))
 #define NWORKSPACE (int)(sizeof(workspace_migrations) / \

@@ -76,12 +76,20 @@ sq_open(struct sq *q, struct db *db, const struct db_server *srv,
 enum store_rc
 sq_open_on(struct sq *q, MYSQL *my, const char *sql)
 {
+	enum store_rc	 rc;
+
 	memset(q, 0, sizeof(*q));
 	q->my = my;
 	if ((q->st = mysql_stmt_init(my)) == NULL)
 		return STORE_ERR;
-	if (mysql_stmt_prepare(q->st, sql, strlen(sql)) != 0)
-		return sq_stmt_fail(q, "prepare");
+	if (mysql_stmt_prepare(q->st, sql, strlen(sql)) != 0) {
+		rc = sq_stmt_fail(q, "prepare");
+		/* Nothing to close for the caller: it never had a statement. */
+		if (q->st != NULL)
+			mysql_stmt_close(q->st);
+		q->st = NULL;
+		return rc;
+	}
 	return STORE_OK;
 }
 

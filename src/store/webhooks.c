@@ -63,25 +63,76 @@ wh_dedup_key(const struct webhook_event *e, char *out, size_t len)
 	snprintf(out, len, "%c#%s", raw[0], hex);
 }
 
+/* Runs one statement with string parameters (NULL binds NULL) on my. */
+static enum store_rc
+wh_exec_on(MYSQL *my, const char *sql, const char *const *args, size_t n,
+    uint64_t *affected)
+{
+	struct sq	 q;
+	enum store_rc	 rc;
+	size_t		 i;
+
+	if ((rc = sq_open_on(&q, my, sql)) != STORE_OK)
+		return rc;
+	for (i = 0; i < n; i++)
+		sq_str(&q, args[i]);
+	if ((rc = sq_run(&q)) == STORE_OK && affected != NULL)
+		*affected = sq_affected(&q);
+	sq_close(&q);
+	return rc;
+}
+
+/* An account_update that is new: audit it, and apply a loss. */
+static enum store_rc
+wh_account_update(MYSQL *my, const struct workspace *ws,
+    const struct webhook_event *e, const char *loss)
+{
+	char		 sql[512];
+	const char	*audit[3] = { "meta", "account_update", e->text };
+	const char	*mark[1] = { loss };
+	enum store_rc	 rc;
+
+	snprintf(sql, sizeof(sql), "INSERT INTO `%s`.audit_log (at, actor, "
+	    "action, detail) VALUES (UTC_TIMESTAMP(), ?, ?, LEFT(?, 500))",
+	    ws->db_name);
+	if ((rc = wh_exec_on(my, sql, audit, 3, NULL)) != STORE_OK ||
+	    loss == NULL)
+		return rc;
+	/* Only a stored token can be lost; not_connected stays as it is. */
+	snprintf(sql, sizeof(sql), "UPDATE `%s`.connection SET status = "
+	    "'needs_reconnect', reason = LEFT(?, 500), updated_at = "
+	    "UTC_TIMESTAMP() WHERE id = 1 AND token_ct IS NOT NULL",
+	    ws->db_name);
+	return wh_exec_on(my, sql, mark, 1, NULL);
+}
+
 enum store_rc
 webhooks_store(struct db *db, const struct workspace *ws,
-    const struct webhook_event *const *ev, size_t n, int *stored)
+    const struct webhook_event *const *ev, const char *const *loss,
+    size_t n, int *stored)
 {
 	struct sq	 q;
 	MYSQL		*my;
 	char		 sql[512], key[192], msgid[192];
-
 	const struct webhook_event *e;
 	enum store_rc	 rc;
+	int		 fresh;
 	size_t		 i;
 
 	*stored = 0;
 	if ((rc = sq_begin(db, &ws->srv, &my)) != STORE_OK)
 		return rc;
-	snprintf(sql, sizeof(sql), "INSERT IGNORE INTO `%s`.webhook_events "
+	/*
+	 * Not INSERT IGNORE: that would also turn a too-long value or any
+	 * other error into a warning and a silently wrong row. A duplicate
+	 * key fails only its own statement, not the transaction: that is
+	 * how a redelivered event is told from a new one.
+	 */
+	snprintf(sql, sizeof(sql), "INSERT INTO `%s`.webhook_events "
 	    "(dedup_key, kind, phone_number_id, message_id, status, wa_from, "
 	    "body, event_at, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, "
-	    "IF(? = 0, NULL, FROM_UNIXTIME(?)), UTC_TIMESTAMP())", ws->db_name);
+	    "IF(? = 0, NULL, FROM_UNIXTIME(?)), UTC_TIMESTAMP())",
+	    ws->db_name);
 	for (i = 0; i < n; i++) {
 		e = ev[i];
 		wh_dedup_key(e, key, sizeof(key));
@@ -99,10 +150,16 @@ webhooks_store(struct db *db, const struct workspace *ws,
 		sq_int(&q, e->timestamp);
 		sq_int(&q, e->timestamp);
 		rc = sq_run(&q);
-		if (rc == STORE_OK)
-			*stored += (int)sq_affected(&q);
+		fresh = rc == STORE_OK;
 		sq_close(&q);
+		if (rc == STORE_DUP)
+			rc = STORE_OK;
 		if (rc != STORE_OK)
+			goto fail;
+		*stored += fresh;
+		if (fresh && e->kind == WEBHOOK_ACCOUNT_UPDATE &&
+		    (rc = wh_account_update(my, ws, e, loss ? loss[i] : NULL)) !=
+		    STORE_OK)
 			goto fail;
 	}
 	return sq_commit(db, my);

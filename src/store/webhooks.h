@@ -17,11 +17,16 @@ struct webhook_event;
 
 /*
  * Stores the n events of one delivery that belong to ws, in one
- * transaction; *stored counts the ones not seen before.
+ * transaction; *stored counts the ones not seen before. What an
+ * account_update event changes happens in that same transaction and
+ * only when the event is new (a redelivery of an old removal must not
+ * undo a reconnect made since): it is written to the audit log, and
+ * when loss[i] is not NULL the connection turns needs_reconnect with
+ * loss[i] as its reason. loss may be NULL (no losses).
  */
 enum store_rc	 webhooks_store(struct db *, const struct workspace *,
-		    const struct webhook_event *const *, size_t n,
-		    int *stored);
+		    const struct webhook_event *const *,
+		    const char *const *loss, size_t n, int *stored);
 /* When the last delivery arrived ("" never), and how many in 24 h. */
 enum store_rc	 webhooks_health(struct db *, const struct workspace *,
 		    char last[32], long *count_24h);

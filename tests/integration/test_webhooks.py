@@ -8,10 +8,43 @@ import urllib.parse
 
 from base import StackCase
 from client import request
-from meta import (PHONE, PHONE_EU, WABA, Sandbox, csrf, post_form,
+from meta import (PHONE, PHONE_EU, WABA, WABA2, Sandbox, csrf, post_form,
                   settings_path, sign_in, start_connect)
 
 PW = "webhook test password"
+
+
+def msg(wamid, text, sender="4915112345678"):
+    return {"from": sender, "id": wamid, "timestamp": "1764570000",
+            "type": "text", "text": {"body": text}}
+
+
+def entry(waba, phone, messages):
+    return {"id": waba, "changes": [{"field": "messages", "value": {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550100",
+                     "phone_number_id": phone},
+        "contacts": [{"profile": {"name": "Test"}, "wa_id": "4915112345678"}],
+        "messages": messages}}]}
+
+
+def messages_body(phone, messages, waba=WABA):
+    return json.dumps({"object": "whatsapp_business_account",
+                       "entry": [entry(waba, phone, messages)]}).encode()
+
+
+def account_update(waba, event, **value):
+    """An account_update delivery as Meta sends it (PARTNER_* events on
+    the partner's entry, naming the customer's WABA in waba_info)."""
+    v = {"event": event}
+    v.update(value)
+    if event.startswith("PARTNER_"):
+        v.setdefault("waba_info", {"waba_id": waba,
+                                   "owner_business_id": "77000"})
+    return json.dumps({"object": "whatsapp_business_account", "entry": [{
+        "id": "55000" if event.startswith("PARTNER_") else waba,
+        "time": 1764570000,
+        "changes": [{"field": "account_update", "value": v}]}]}).encode()
 
 
 class WebhookBase(StackCase):
@@ -126,29 +159,77 @@ class Webhooks(WebhookBase):
 
     def test_100_deliveries_twice_concurrently_stored_once(self):
         before = self.count("waba_ws_1")
-        r = self.send(kind="message", phone_number_id=PHONE, count=100)
-        self.assertEqual(r["sent"], 100)
-        self.assertEqual(set(r["responses"]), {200})
+        # Signed by the sandbox as Meta signs them, but delivered by us
+        # (its own delivery goes to a closed port), so that both copies
+        # of each delivery are in flight at the same moment.
+        r = self.send(kind="message", phone_number_id=PHONE, count=100,
+                      url="http://127.0.0.1:9/")
+        self.assertEqual(self.count("waba_ws_1"), before)
         bodies = [json.dumps(b, separators=(",", ":")).encode()
                   if not isinstance(b, str) else b.encode()
                   for b in r["bodies"]]
+        self.assertEqual(len(set(bodies)), 100)
         results, lock = [], threading.Lock()
 
-        def client(part):
-            for body in part:
-                st = self.post(body).status
-                with lock:
-                    results.append(st)
-        work = bodies + bodies          # Meta redelivers every one
-        threads = [threading.Thread(target=client, args=(work[i::5],))
-                   for i in range(5)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        def client(body, barrier):
+            barrier.wait()
+            st = self.post(body).status
+            with lock:
+                results.append(st)
+        for i in range(0, 100, 4):
+            batch = bodies[i:i + 4] * 2     # Meta redelivers every one
+            barrier = threading.Barrier(len(batch))
+            threads = [threading.Thread(target=client, args=(b, barrier))
+                       for b in batch]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
         self.assertEqual(len(results), 200)
         self.assertEqual(set(results), {200})
         self.assertEqual(self.count("waba_ws_1"), before + 100)
+
+    def test_message_ids_differing_in_case_are_two_messages(self):
+        # wamids are base64 after "wamid.": case matters.
+        body = messages_body(PHONE, [msg("wamid.CaseTestAbC", "upper"),
+                                     msg("wamid.casetestabc", "lower")])
+        self.assertEqual(self.post(body).status, 200)
+        self.assertEqual(self.post(body).status, 200)
+        self.assertEqual(self.count(
+            "waba_ws_1", "message_id = 'wamid.CaseTestAbC' AND "
+            "body = 'upper'"), 1)
+        self.assertEqual(self.count(
+            "waba_ws_1", "message_id = 'wamid.casetestabc' AND "
+            "body = 'lower'"), 1)
+
+    def test_sender_without_phone_number_is_stored(self):
+        # A user with a username: Meta withholds "from" and sends the
+        # business-scoped user id instead.
+        m = msg("wamid.bsuid-only-1", "from a username")
+        del m["from"]
+        m["from_user_id"] = "US.13491208655302741918"
+        self.assertEqual(self.post(messages_body(PHONE, [m])).status, 200)
+        self.assertEqual(self.count(
+            "waba_ws_1", "wa_from = 'US.13491208655302741918' AND "
+            "body = 'from a username'"), 1)
+        # Neither a number nor a user id: skipped, acknowledged.
+        del m["from_user_id"]
+        m["id"] = "wamid.nobody-1"
+        self.assertEqual(self.post(messages_body(PHONE, [m])).status, 200)
+        self.assertEqual(self.count(
+            "waba_ws_1", "message_id = 'wamid.nobody-1'"), 0)
+
+    def test_one_delivery_for_two_workspaces(self):
+        doc = {"object": "whatsapp_business_account", "entry": [
+            entry(WABA, PHONE, [msg("wamid.two-ws-a", "for alpha")]),
+            entry(WABA2, PHONE_EU, [msg("wamid.two-ws-b", "for beta")])]}
+        body = json.dumps(doc).encode()
+        self.assertEqual(self.post(body).status, 200)
+        self.assertEqual(self.post(body).status, 200)
+        self.assertEqual(self.count("waba_ws_1", "body = 'for alpha'"), 1)
+        self.assertEqual(self.count("waba_ws_1", "body = 'for beta'"), 0)
+        self.assertEqual(self.count("waba_ws_2", "body = 'for beta'"), 1)
+        self.assertEqual(self.count("waba_ws_2", "body = 'for alpha'"), 0)
 
     def test_bad_signature_stores_nothing(self):
         before = self.count("waba_ws_1")
@@ -196,6 +277,44 @@ class Webhooks(WebhookBase):
         # The other workspace is untouched.
         self.assertEqual(json.loads(self.st.admin(
             "status", "alpha", "--json").stdout)["status"], "connected")
+        # The merchant reconnects; then Meta redelivers the old removal:
+        # it was recorded once already and must not undo the reconnect.
+        self.st.sql("UPDATE connection SET status = 'connected', "
+                    "reason = NULL", db="waba_ws_2")
+        body = r["bodies"][0]
+        body = body.encode() if isinstance(body, str) else \
+            json.dumps(body, separators=(",", ":")).encode()
+        self.assertEqual(self.post(body).status, 200)
+        self.assertEqual(json.loads(self.st.admin(
+            "status", "beta", "--json").stdout)["status"], "connected")
+
+    def test_zz_account_restriction_and_partner_added(self):
+        audits = int(self.st.sql("SELECT COUNT(*) FROM audit_log WHERE "
+                                 "action = 'account_update'",
+                                 db="waba_ws_1").strip())
+        # A business finishing Embedded Signup: recorded, nothing lost.
+        self.assertEqual(self.post(account_update(
+            WABA, "PARTNER_ADDED")).status, 200)
+        self.assertEqual(json.loads(self.st.admin(
+            "status", "alpha", "--json").stdout)["status"], "connected")
+        # The account restricted: the page says so, with Meta's words.
+        body = account_update(WABA, "ACCOUNT_RESTRICTION", restriction_info=[
+            {"restriction_type": "RESTRICTED_BIZ_INITIATED_MESSAGING",
+             "expiration": 1766000000}])
+        self.assertEqual(self.post(body).status, 200)
+        js = json.loads(self.st.admin("status", "alpha", "--json").stdout)
+        self.assertEqual(js["status"], "needs_reconnect")
+        self.assertIn("RESTRICTED_BIZ_INITIATED_MESSAGING", js["reason"])
+        page = self.alpha.get(settings_path("alpha"))
+        self.assertIn("Needs reconnect", page.text)
+        self.assertEqual(int(self.st.sql(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'account_update'",
+            db="waba_ws_1").strip()), audits + 2)
+        self.assertEqual(self.count(
+            "waba_ws_1", "kind = 'account_update' AND status = "
+            "'ACCOUNT_RESTRICTION'"), 1)
+        self.st.sql("UPDATE connection SET status = 'connected', "
+                    "reason = NULL", db="waba_ws_1")
 
     def test_zz_database_outage_is_503_then_redelivery_stored(self):
         before = self.count("waba_ws_1")
@@ -212,6 +331,21 @@ class Webhooks(WebhookBase):
         self.assertEqual(self.post(body).status, 200)
         self.assertEqual(self.count("waba_ws_1"), before + 1)
         self.assertEqual(self.count("waba_ws_1", "body = 'during the outage'"), 1)
+
+
+class SmallBodyLimit(WebhookBase):
+    """The body limit is the operator's: [meta] webhook_max_body."""
+    config = {"meta.webhook_max_body": 4096}
+
+    def test_limit_is_configurable(self):
+        self.connect("a@alpha.example", "alpha", PHONE)
+        small = messages_body(PHONE, [msg("wamid.small-1", "x" * 2000)])
+        big = messages_body(PHONE, [msg("wamid.big-1", "x" * 5000)])
+        self.assertLess(len(small), 4096)
+        self.assertEqual(self.post(big).status, 413)
+        self.assertEqual(self.count("waba_ws_1"), 0)
+        self.assertEqual(self.post(small).status, 200)
+        self.assertEqual(self.count("waba_ws_1"), 1)
 
 
 class Silence(WebhookBase):

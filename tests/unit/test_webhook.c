@@ -239,6 +239,57 @@ test_text_message(void)
 	CU_ASSERT_EQUAL(b.n, 0);
 }
 
+/*
+ * Users with a username may have their number withheld: the sender is
+ * then only the business-scoped user id (Meta, "Business-scoped user
+ * IDs"). A message with neither, or a malformed id, is skipped.
+ */
+#define BSUID_MSG(fromfield) "{'object':'whatsapp_business_account'," \
+	"'entry':[{'id':'" WABA "','changes':[{'field':'messages','value':" \
+	"{'messaging_product':'whatsapp','metadata':{'phone_number_id':'" \
+	PNID "'},'messages':[{" fromfield "'id':'wamid.B1'," \
+	"'timestamp':'1749416383','type':'text','text':{'body':'hi'}}]}}]}]}"
+
+static void
+test_bsuid_sender(void)
+{
+	static const char *bad[] = {
+		BSUID_MSG(""),
+		BSUID_MSG("'from_user_id':'us.1349',"),
+		BSUID_MSG("'from_user_id':'US1349',"),
+		BSUID_MSG("'from_user_id':'US.',"),
+		BSUID_MSG("'from_user_id':'US.13-49',"),
+		BSUID_MSG("'from_user_id':7,"),
+		BSUID_MSG("'from':'12345678901234567890123456789012345',"),
+	};
+	struct webhook_batch	 b;
+	size_t			 i;
+
+	CU_ASSERT_EQUAL_FATAL(parse(BSUID_MSG(
+	    "'from_user_id':'US.13491208655302741918',"), &b), 0);
+	CU_ASSERT_EQUAL_FATAL(b.n, 1);
+	CU_ASSERT_STRING_EQUAL(b.ev[0].from, "US.13491208655302741918");
+	CU_ASSERT_STRING_EQUAL(b.ev[0].text, "hi");
+	webhook_batch_free(&b);
+	CU_ASSERT_EQUAL_FATAL(parse(BSUID_MSG(
+	    "'from_user_id':'US.ENT.11815799212886844830',"), &b), 0);
+	CU_ASSERT_EQUAL_FATAL(b.n, 1);
+	CU_ASSERT_STRING_EQUAL(b.ev[0].from, "US.ENT.11815799212886844830");
+	webhook_batch_free(&b);
+	/* A number, when there is one, is what we keep. */
+	CU_ASSERT_EQUAL_FATAL(parse(BSUID_MSG("'from':'16505551234',"
+	    "'from_user_id':'US.13491208655302741918',"), &b), 0);
+	CU_ASSERT_EQUAL_FATAL(b.n, 1);
+	CU_ASSERT_STRING_EQUAL(b.ev[0].from, "16505551234");
+	webhook_batch_free(&b);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CU_ASSERT_EQUAL(parse(bad[i], &b), 0);
+		CU_ASSERT_EQUAL(b.n, 0);
+		CU_ASSERT_EQUAL(b.skipped, 1);
+		webhook_batch_free(&b);
+	}
+}
+
 static void
 test_image_message(void)
 {
@@ -902,6 +953,7 @@ main(void)
 	    CU_add_test(s, "signature bad", test_sig_bad) == NULL ||
 	    CU_add_test(s, "text message", test_text_message) == NULL ||
 	    CU_add_test(s, "image message", test_image_message) == NULL ||
+	    CU_add_test(s, "sender by user id", test_bsuid_sender) == NULL ||
 	    CU_add_test(s, "statuses", test_statuses) == NULL ||
 	    CU_add_test(s, "value errors", test_value_errors) == NULL ||
 	    CU_add_test(s, "partner events", test_partner_events) == NULL ||
