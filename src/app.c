@@ -160,6 +160,25 @@ fail:
 	return -1;
 }
 
+struct vault *
+app_vault(struct app *a)
+{
+	char	 err[512];
+
+	switch (vault_refresh(&a->vault, a->cfg->key_ring_file, err,
+	    sizeof(err))) {
+	case 1:
+		log_info("key ring reloaded: now at version %u",
+		    (unsigned)vault_current_version(a->vault));
+		break;
+	case -1:
+		log_err("key ring not reloaded, still at version %u: %s",
+		    (unsigned)vault_current_version(a->vault), err);
+		break;
+	}
+	return a->vault;
+}
+
 void
 app_free(struct app *a)
 {
