@@ -388,6 +388,11 @@ vault_decrypt(const struct vault *v, uint64_t workspace_id, const char *kind,
 
 	out->data = NULL;
 	out->len = 0;
+	if (in->damaged)
+		return vault_err(err, errlen, "workspace %" PRIu64 ": %s token "
+		    "is stored damaged (its key version or nonce is missing or "
+		    "malformed) and cannot be decrypted", workspace_id,
+		    kind ? kind : "?");
 	if (vault_bind(v, workspace_id, kind, in->key_version, sub, ad, &adlen,
 	    err, errlen) == -1)
 		return -1;

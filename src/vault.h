@@ -38,6 +38,12 @@ struct vault_box {
 	unsigned char	 nonce[VAULT_NONCE_BYTES];
 	unsigned char	*ct;	/* ciphertext || tag, malloc'd, owned by the box */
 	size_t		 ctlen;
+	/*
+	 * Set by whoever read the box from storage when the row's version
+	 * or nonce was missing or malformed: such a box never decrypts, and
+	 * vault_decrypt says so with the workspace, as for any bad box.
+	 */
+	int		 damaged;
 };
 
 /* Plaintext secret: sodium_malloc'd, NUL-terminated for convenience (len excludes the NUL); wipe with vault_secret_free. */
