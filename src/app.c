@@ -140,6 +140,10 @@ app_init(struct app *a, struct config *cfg, char *err, size_t errlen)
 		    cfg->template_dir);
 		goto fail;
 	}
+	if (auth_init() == -1) {
+		snprintf(err, errlen, "out of memory (sign-in set-up)");
+		goto fail;
+	}
 	/* The key ring is checked (mode 0600, well-formed) at start-up. */
 	if ((a->vault = vault_open(cfg->key_ring_file, err, errlen)) == NULL)
 		goto fail;

@@ -105,12 +105,26 @@ sessions_delete(struct db *db, const unsigned char hash[SESSION_HASH_BYTES])
 }
 
 enum store_rc
-sessions_failures(struct db *db, const char *email, const char *addr,
-    int minutes, int *by_email, int *by_addr)
+sessions_attempt(struct db *db, const char *email, const char *addr,
+    int minutes, uint64_t *id, int *by_email, int *by_addr)
 {
 	struct sq	 q;
 	char		 sql[512];
 	enum store_rc	 rc;
+
+	*id = 0;
+	*by_email = *by_addr = 0;
+	snprintf(sql, sizeof(sql), "INSERT INTO `%s`.login_failures (email, "
+	    "addr, at) VALUES (?, ?, UTC_TIMESTAMP())", ctl(db));
+	if ((rc = sq_open(&q, db, NULL, sql)) != STORE_OK)
+		return rc;
+	sq_str(&q, email);
+	sq_str(&q, addr);
+	if ((rc = sq_run(&q)) == STORE_OK)
+		*id = sq_insert_id(&q);
+	sq_close(&q);
+	if (rc != STORE_OK)
+		return rc;
 
 	snprintf(sql, sizeof(sql), "SELECT "
 	    "(SELECT COUNT(*) FROM `%s`.login_failures WHERE email = ? AND "
@@ -123,28 +137,13 @@ sessions_failures(struct db *db, const char *email, const char *addr,
 	sq_int(&q, minutes);
 	sq_str(&q, addr);
 	sq_int(&q, minutes);
-	if ((rc = sq_run(&q)) == STORE_OK && sq_fetch(&q) == 1) {
-		*by_email = (int)sq_colint(&q, 0);
-		*by_addr = (int)sq_colint(&q, 1);
+	if ((rc = sq_run(&q)) == STORE_OK) {
+		if (sq_fetch(&q) == 1) {
+			*by_email = (int)sq_colint(&q, 0);
+			*by_addr = (int)sq_colint(&q, 1);
+		} else
+			rc = STORE_ERR;
 	}
-	sq_close(&q);
-	return rc;
-}
-
-enum store_rc
-sessions_fail(struct db *db, const char *email, const char *addr)
-{
-	struct sq	 q;
-	char		 sql[256];
-	enum store_rc	 rc;
-
-	snprintf(sql, sizeof(sql), "INSERT INTO `%s`.login_failures (email, "
-	    "addr, at) VALUES (?, ?, UTC_TIMESTAMP())", ctl(db));
-	if ((rc = sq_open(&q, db, NULL, sql)) != STORE_OK)
-		return rc;
-	sq_str(&q, email);
-	sq_str(&q, addr);
-	rc = sq_run(&q);
 	sq_close(&q);
 	if (rc != STORE_OK)
 		return rc;
@@ -152,4 +151,21 @@ sessions_fail(struct db *db, const char *email, const char *addr)
 	snprintf(sql, sizeof(sql), "DELETE FROM `%s`.login_failures WHERE "
 	    "at < UTC_TIMESTAMP() - INTERVAL 1 DAY LIMIT 100", ctl(db));
 	return sq_exec(db, NULL, sql);
+}
+
+enum store_rc
+sessions_attempt_forget(struct db *db, uint64_t id)
+{
+	struct sq	 q;
+	char		 sql[256];
+	enum store_rc	 rc;
+
+	snprintf(sql, sizeof(sql), "DELETE FROM `%s`.login_failures WHERE "
+	    "id = ?", ctl(db));
+	if ((rc = sq_open(&q, db, NULL, sql)) != STORE_OK)
+		return rc;
+	sq_int(&q, (long long)id);
+	rc = sq_run(&q);
+	sq_close(&q);
+	return rc;
 }
