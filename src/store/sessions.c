@@ -48,14 +48,24 @@ sessions_get(struct db *db, const unsigned char hash[SESSION_HASH_BYTES],
 	enum store_rc	 rc;
 	int		 stale = 0;
 
+	/*
+	 * expires_at already holds both limits as they were when the row
+	 * was last touched; checking them against the configuration too
+	 * makes a lowered session_idle_minutes or session_max_hours end
+	 * existing sessions at once rather than after their old expiry.
+	 */
 	snprintf(sql, sizeof(sql), "SELECT s.user_id, u.email, s.csrf_token, "
 	    "s.last_seen_at < UTC_TIMESTAMP() - INTERVAL 1 MINUTE "
 	    "FROM `%s`.sessions s JOIN `%s`.users u ON u.id = s.user_id "
-	    "WHERE s.id_hash = ? AND s.expires_at > UTC_TIMESTAMP()",
+	    "WHERE s.id_hash = ? AND s.expires_at > UTC_TIMESTAMP() AND "
+	    "s.last_seen_at > UTC_TIMESTAMP() - INTERVAL ? MINUTE AND "
+	    "s.created_at > UTC_TIMESTAMP() - INTERVAL ? HOUR",
 	    ctl(db), ctl(db));
 	if ((rc = sq_open(&q, db, NULL, sql)) != STORE_OK)
 		return rc;
 	sq_bin(&q, hash, SESSION_HASH_BYTES);
+	sq_int(&q, c->session_idle_minutes);
+	sq_int(&q, c->session_max_hours);
 	if ((rc = sq_run(&q)) == STORE_OK) {
 		if (sq_fetch(&q) == 1) {
 			s->user_id = (uint64_t)sq_colint(&q, 0);
