@@ -224,6 +224,32 @@ class AdminCommands(AdminCase):
                                    text=True).stdout
         self.assertIn("12+ characters", help_text)
 
+    def test_app_refuses_a_key_ring_others_can_read(self):
+        ring = self.st.path("keyring-0644")
+        with open(self.st.path("keyring")) as src, open(ring, "w") as dst:
+            dst.write(src.read())
+        os.chmod(ring, 0o644)
+        conf = self.st.path("ring-0644.conf")
+        with open(self.st.config_path) as f:
+            text = f.read()
+        with open(conf, "w") as f:
+            f.write(text.replace(self.st.path("keyring"), ring))
+        os.chmod(conf, 0o600)
+        app = os.path.join(ROOT, "waba-connect")
+        sock = self.st.path("ring-0644.sock")
+        for extra in (["--listen", "unix:" + sock, "--workers", "1"],
+                      ["--check"]):
+            r = subprocess.run([app, "--config", conf] + extra,
+                               capture_output=True, text=True, timeout=30,
+                               stdin=subprocess.DEVNULL)
+            self.assertNotEqual(r.returncode, 0, extra)
+            lines = r.stderr.strip().splitlines()
+            self.assertEqual(len(lines), 1, r.stderr)
+            self.assertIn(ring, lines[0])
+            self.assertIn("0644", lines[0])
+            self.assertIn("must be 0600", lines[0])
+            self.assertFalse(os.path.exists(sock))
+
     def test_status_json_shape(self):
         ws = self.add_ws("stat")
         r = self.ok("status", "stat", "--json")
