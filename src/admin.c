@@ -40,6 +40,10 @@
 #define EX_USAGE	2
 #define OPT_JSON	0x1	/* the command takes --json */
 #define OPT_CATALOG	0x2	/* the command takes --catalog-id ID */
+/* Characters (code points), not bytes: "é" is one character, as people count. */
+#define PASSWORD_MIN_CHARS	12
+/* The sign-in form's limit (handlers/auth.c), in bytes. */
+#define PASSWORD_MAX_BYTES	1024
 
 struct ctx {
 	struct config	*cfg;
@@ -55,6 +59,7 @@ struct walk {
 	struct ctx	*c;
 	struct vault	*v;
 	uint32_t	 ver;
+	uint32_t	 lo, hi;	/* key versions in use (keys rotate) */
 	int		 failed, tokens, n;
 	enum store_rc	 rc;
 	struct workspace *list;
@@ -174,11 +179,24 @@ find_workspace(struct ctx *c, const char *slug, struct workspace *ws)
 	return 0;
 }
 
+/* Code points of valid UTF-8: what a person calls characters. */
+static size_t
+utf8_chars(const char *s, size_t len)
+{
+	size_t	 i, n = 0;
+
+	for (i = 0; i < len; i++)
+		n += ((unsigned char)s[i] & 0xc0) != 0x80;
+	return n;
+}
+
 /*
  * Reads the first line of standard input (newline stripped) into
  * sodium_malloc'd *out, which the caller wipes and frees with
  * secret_free(). At a terminal it prompts on stderr with echo off.
- * Returns the length, or -1 after saying why.
+ * It must be UTF-8 (the sign-in form accepts nothing else) of at least
+ * min characters and at most max bytes. Returns the length in bytes,
+ * or -1 after saying why.
  */
 static long
 read_secret(const char *what, size_t min, size_t max, char **out)
@@ -230,9 +248,11 @@ read_secret(const char *what, size_t min, size_t max, char **out)
 	else if (len == 0)
 		fail("no %s: give it as the first line of standard input",
 		    what);
-	else if (len < min)
-		fail("the %s is too short: at least %zu characters", what,
-		    min);
+	else if (!req_utf8_valid(s, len))
+		fail("the %s is not valid UTF-8 text", what);
+	else if (utf8_chars(s, len) < min)
+		fail("the %s is too short: %zu characters, it needs at least "
+		    "%zu characters", what, utf8_chars(s, len), min);
 	else
 		return (long)len;
 	return -1;
@@ -396,11 +416,7 @@ list_one(const struct workspace *ws, void *arg)
 static int
 width(const char *s)
 {
-	int	 n = 0;
-
-	for (; *s; s++)
-		n += ((unsigned char)*s & 0xc0) != 0x80;
-	return n;
+	return (int)utf8_chars(s, strlen(s));
 }
 
 static int
@@ -488,13 +504,14 @@ cmd_user_add(struct ctx *c)
 	}
 	if (rc != STORE_NOTFOUND)
 		return store_fail(rc, "looking up the user");
-	if ((len = read_secret("password", 12, 1024, &pw)) == -1)
+	if ((len = read_secret("password", PASSWORD_MIN_CHARS,
+	    PASSWORD_MAX_BYTES, &pw)) == -1)
 		goto fail;
 	/* argon2id, as the sign-in check (crypto_pwhash_str_verify) expects. */
 	ret = crypto_pwhash_str_alg(hash, pw, (unsigned long long)len,
 	    crypto_pwhash_OPSLIMIT_INTERACTIVE,
 	    crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13);
-	secret_free(pw, 1025);
+	secret_free(pw, PASSWORD_MAX_BYTES + 1);
 	pw = NULL;
 	if (ret != 0) {
 		fail("hashing the password: out of memory");
@@ -517,7 +534,7 @@ cmd_user_add(struct ctx *c)
 	    ws.slug);
 	return 0;
 fail:
-	secret_free(pw, 1025);
+	secret_free(pw, PASSWORD_MAX_BYTES + 1);
 	return EX_FAIL;
 }
 
@@ -578,9 +595,10 @@ rekey_all(struct ctx *c)
 	if (rc != STORE_OK)
 		return store_fail(rc, "listing workspaces");
 	if (w.failed)
-		return fail("%d workspace(s) still have tokens on an older key; "
-		    "once fixed, `" PROG " keys rekey` finishes the job",
-		    w.failed);
+		return fail("%d workspace(s) still have tokens that are not on "
+		    "key version %" PRIu32 "; once fixed, run `" PROG " keys "
+		    "rotate` again: it finishes this rotation without adding "
+		    "another key", w.failed, w.ver);
 	printf("re-encrypted %d token(s) in %d workspace(s); every token is on "
 	    "key version %" PRIu32 "\n", w.tokens, w.n, w.ver);
 	return 0;
@@ -594,27 +612,78 @@ cmd_keys_rekey(struct ctx *c)
 	return rekey_all(c);
 }
 
+/* Finds the oldest and newest key version any workspace's tokens use. */
+static int
+span_one(const struct workspace *ws, void *arg)
+{
+	struct walk	*w = arg;
+	uint32_t	 lo, hi;
+
+	if ((w->rc = connection_version_span(w->c->db, ws, &lo, &hi)) !=
+	    STORE_OK)
+		return 1;
+	if (hi == 0)
+		return 0;
+	if (w->lo == 0 || lo < w->lo)
+		w->lo = lo;
+	if (hi > w->hi) {
+		w->hi = hi;
+		w->hit = *ws;
+	}
+	return 0;
+}
+
+/*
+ * Rows record their key version, so the database itself says whether a
+ * rotation is unfinished: a token older than the ring's newest key means
+ * the last rotation stopped (interrupted, or a workspace failed) after
+ * adding its key. Then this run finishes it with that key instead of
+ * adding another, so re-running `keys rotate` is always safe. A token
+ * newer than the ring's newest key means the ring is not the one the
+ * tokens were written with (an old backup?): adding a key would reuse
+ * that version number for a different key, so nothing is done.
+ */
 static int
 cmd_keys_rotate(struct ctx *c)
 {
+	struct walk	 w = { .c = c };
+	struct vault	*v;
 	char		 err[512];
-	uint32_t	 ver;
-	int		 ret;
+	uint32_t	 cur;
+	enum store_rc	 rc;
 
-	/* Reachable first: a key added but never used is a half rotation. */
 	if (need_db(c, 1) == -1)
 		return EX_FAIL;
-	if (vault_ring_add(c->cfg->key_ring_file, &ver, err, sizeof(err)) == -1)
+	if ((v = vault_open(c->cfg->key_ring_file, err, sizeof(err))) == NULL)
 		return fail("%s", err);
-	printf("added key version %" PRIu32 " to %s; re-encrypting tokens (if "
-	    "this is interrupted, `" PROG " keys rekey` finishes it without "
-	    "adding another key)\n", ver, c->cfg->key_ring_file);
-	fflush(stdout);
-	ret = rekey_all(c);
-	/* Workers read the ring at start-up and on reload only. */
-	printf("reload waba-connect (SIGHUP or restart) so that its workers "
-	    "load key version %" PRIu32 "\n", ver);
-	return ret;
+	cur = vault_current_version(v);
+	vault_close(v);
+	w.rc = STORE_OK;
+	if ((rc = tenants_workspace_each(c->db, span_one, &w)) != STORE_OK ||
+	    (rc = w.rc) != STORE_OK)
+		return store_fail(rc, "reading the key versions in use");
+	if (w.hi > cur)
+		return fail("workspace %s (id %" PRIu64 ") has tokens on key "
+		    "version %" PRIu32 ", newer than the newest key in %s "
+		    "(%" PRIu32 "): that is not the key ring they were stored "
+		    "with; nothing was changed", w.hit.slug, w.hit.id, w.hi,
+		    c->cfg->key_ring_file, cur);
+	if (w.lo != 0 && w.lo < cur)
+		printf("tokens on key version %" PRIu32 " are left from an "
+		    "unfinished rotation: finishing the rotation to version %"
+		    PRIu32 " (no key added)\n", w.lo, cur);
+	else {
+		if (vault_ring_add(c->cfg->key_ring_file, &cur, err,
+		    sizeof(err)) == -1)
+			return fail("%s", err);
+		printf("added key version %" PRIu32 " to %s; re-encrypting "
+		    "tokens (if this is interrupted or a workspace fails, run "
+		    "`" PROG " keys rotate` again: it finishes the rotation "
+		    "without adding another key, as `keys rekey` does)\n", cur,
+		    c->cfg->key_ring_file);
+	}
+	/* Workers stat the ring before they encrypt (vault_refresh). */
+	return rekey_all(c);
 }
 
 /* Whether any token of ws is encrypted with key version ver. */
@@ -692,8 +761,9 @@ cmd_keys_drop(struct ctx *c)
 		return store_fail(rc, "checking key versions in use");
 	if (w.hit.id != 0)
 		return fail("key version %" PRIu32 " still encrypts tokens of "
-		    "workspace %s (id %" PRIu64 "): run `" PROG " keys rekey` "
-		    "first", w.ver, w.hit.slug, w.hit.id);
+		    "workspace %s (id %" PRIu64 "): run `" PROG " keys rotate` "
+		    "first, which finishes the unfinished rotation", w.ver,
+		    w.hit.slug, w.hit.id);
 	if (vault_ring_drop(c->cfg->key_ring_file, w.ver, err, sizeof(err)) ==
 	    -1)
 		return fail("%s", err);
@@ -896,12 +966,12 @@ static const struct command {
 	{ "workspace", "list", 0, OPT_JSON, cmd_workspace_list, "[--json]",
 	    "list workspaces" },
 	{ "user", "add", 2, 0, cmd_user_add, "SLUG EMAIL",
-	    "add a user to a workspace (password on stdin)" },
+	    "add a user (password on stdin, 12+ characters)" },
 	{ "keys", "init", 0, 0, cmd_keys_init, "", "create the key ring" },
 	{ "keys", "rotate", 0, 0, cmd_keys_rotate, "",
 	    "add a key, re-encrypt every token with it" },
 	{ "keys", "rekey", 0, 0, cmd_keys_rekey, "",
-	    "re-encrypt tokens still on older keys" },
+	    "re-encrypt tokens on older keys, add no key" },
 	{ "keys", "drop", 1, 0, cmd_keys_drop, "VERSION",
 	    "remove a key no token uses any more" },
 	{ "keys", "list", 0, 0, cmd_keys_list, "", "list key versions" },
@@ -938,9 +1008,10 @@ usage(FILE *f, const char *group, int help)
 	}
 	if (help)
 		fprintf(f, "\n  --config FILE   configuration (default: "
-		    "$WABA_CONNECT_CONFIG)\n  --help, --version\n\nExit "
-		    "status: 0 ok, 1 failure, 2 bad usage. See "
-		    "waba-connect-admin(8).\n");
+		    "$WABA_CONNECT_CONFIG)\n  --help, --version\n\n"
+		    "An interrupted or failed `keys rotate` is finished by "
+		    "running it again:\nit then adds no key. Exit status: 0 ok, "
+		    "1 failure, 2 bad usage.\nSee waba-connect-admin(8).\n");
 }
 
 /*

@@ -140,6 +140,10 @@ app_init(struct app *a, struct config *cfg, char *err, size_t errlen)
 		    cfg->template_dir);
 		goto fail;
 	}
+	if (auth_init() == -1) {
+		snprintf(err, errlen, "out of memory (sign-in set-up)");
+		goto fail;
+	}
 	/* The key ring is checked (mode 0600, well-formed) at start-up. */
 	if ((a->vault = vault_open(cfg->key_ring_file, err, errlen)) == NULL)
 		goto fail;
@@ -158,6 +162,25 @@ app_init(struct app *a, struct config *cfg, char *err, size_t errlen)
 fail:
 	app_free(a);
 	return -1;
+}
+
+struct vault *
+app_vault(struct app *a)
+{
+	char	 err[512];
+
+	switch (vault_refresh(&a->vault, a->cfg->key_ring_file, err,
+	    sizeof(err))) {
+	case 1:
+		log_info("key ring reloaded: now at version %u",
+		    (unsigned)vault_current_version(a->vault));
+		break;
+	case -1:
+		log_err("key ring not reloaded, still at version %u: %s",
+		    (unsigned)vault_current_version(a->vault), err);
+		break;
+	}
+	return a->vault;
 }
 
 void

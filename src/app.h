@@ -50,6 +50,13 @@ struct ctx {
  */
 int	 app_init(struct app *, struct config *, char *err, size_t errlen);
 void	 app_free(struct app *);
+/*
+ * The key ring to encrypt with: reread first when the file changed on
+ * disk (vault_refresh), so a token stored after `keys rotate` uses the
+ * new key. A ring that no longer loads is logged and the loaded one
+ * kept: its keys still decrypt and encrypt what they did.
+ */
+struct vault *app_vault(struct app *);
 /* Answers one FastCGI request, start to finish, and logs it. */
 void	 app_handle(struct app *, struct FCGX_Request *);
 

@@ -40,6 +40,11 @@ _Static_assert(crypto_kdf_KEYBYTES == VAULT_KEY_BYTES &&
     sizeof(VAULT_KDF_CTX) - 1 == crypto_kdf_CONTEXTBYTES, "vault sizes");
 
 struct vault {
+	/* Which file this is, for vault_refresh(): see vault_same_file(). */
+	dev_t		 dev;
+	ino_t		 ino;
+	off_t		 size;
+	struct timespec	 mtime, ctime;
 	size_t		 n;
 	uint32_t	*vers;	/* strictly increasing; the last is current */
 	size_t		*line;	/* where each key's line starts in the ring */
@@ -203,6 +208,11 @@ vault_load(const char *path, const char *real, char **textp, size_t *lenp,
 			v->vers[v->n++] = ver;
 		}
 	}
+	v->dev = st.st_dev;
+	v->ino = st.st_ino;
+	v->size = st.st_size;
+	v->mtime = st.st_mtim;
+	v->ctime = st.st_ctim;
 	if (v->n == 0 && textp == NULL) {
 		vault_err(err, errlen, "%s: the key ring holds no keys", path);
 		goto fail;
@@ -226,6 +236,40 @@ struct vault *
 vault_open(const char *path, char *err, size_t errlen)
 {
 	return vault_load(path, path, NULL, NULL, err, errlen);
+}
+
+/*
+ * A ring is replaced by rename (new inode) or, by hand, edited in place
+ * (new size or times): comparing all of them catches both, and the
+ * nanosecond times catch two edits within one second. ctime also moves
+ * on chmod, so a ring made readable by others is noticed (and refused).
+ */
+static int
+vault_same_file(const struct vault *v, const struct stat *st)
+{
+	return v->dev == st->st_dev && v->ino == st->st_ino &&
+	    v->size == st->st_size &&
+	    v->mtime.tv_sec == st->st_mtim.tv_sec &&
+	    v->mtime.tv_nsec == st->st_mtim.tv_nsec &&
+	    v->ctime.tv_sec == st->st_ctim.tv_sec &&
+	    v->ctime.tv_nsec == st->st_ctim.tv_nsec;
+}
+
+int
+vault_refresh(struct vault **vp, const char *path, char *err, size_t errlen)
+{
+	struct stat	 st;
+	struct vault	*nv;
+
+	if (stat(path, &st) == -1)
+		return vault_err(err, errlen, "%s: %s", path, strerror(errno));
+	if (*vp != NULL && vault_same_file(*vp, &st))
+		return 0;
+	if ((nv = vault_open(path, err, errlen)) == NULL)
+		return -1;
+	vault_close(*vp);
+	*vp = nv;
+	return 1;
 }
 
 void
@@ -344,6 +388,11 @@ vault_decrypt(const struct vault *v, uint64_t workspace_id, const char *kind,
 
 	out->data = NULL;
 	out->len = 0;
+	if (in->damaged)
+		return vault_err(err, errlen, "workspace %" PRIu64 ": %s token "
+		    "is stored damaged (its key version or nonce is missing or "
+		    "malformed) and cannot be decrypted", workspace_id,
+		    kind ? kind : "?");
 	if (vault_bind(v, workspace_id, kind, in->key_version, sub, ad, &adlen,
 	    err, errlen) == -1)
 		return -1;

@@ -16,7 +16,8 @@
  * key version, so an interrupted rotation can simply be run again; only
  * when no row uses a version any more may vault_ring_drop() remove it.
  *
- * An opened vault is read-only: it may be shared by threads. Error
+ * An opened vault is read-only: it may be shared by threads (but see
+ * vault_refresh). Error
  * messages never contain key material or plaintext.
  */
 #ifndef WABA_VAULT_H
@@ -37,6 +38,12 @@ struct vault_box {
 	unsigned char	 nonce[VAULT_NONCE_BYTES];
 	unsigned char	*ct;	/* ciphertext || tag, malloc'd, owned by the box */
 	size_t		 ctlen;
+	/*
+	 * Set by whoever read the box from storage when the row's version
+	 * or nonce was missing or malformed: such a box never decrypts, and
+	 * vault_decrypt says so with the workspace, as for any bad box.
+	 */
+	int		 damaged;
 };
 
 /* Plaintext secret: sodium_malloc'd, NUL-terminated for convenience (len excludes the NUL); wipe with vault_secret_free. */
@@ -73,6 +80,18 @@ int  vault_ring_drop(const char *path, uint32_t ver, char *err, size_t errlen);
  */
 struct vault *vault_open(const char *path, char *err, size_t errlen);	/* checks mode 0600 (no group/other bits) and ownership-independent */
 void vault_close(struct vault *);
+/*
+ * Rereads the ring at path when the file is no longer the one *vp was
+ * read from (one stat(2): cheap enough before every encryption), so that
+ * new tokens are always encrypted with the newest key on disk, not with
+ * the key a long-lived worker loaded before `keys rotate`; a later
+ * `keys drop` of that older key would make them undecryptable.
+ * Returns 0 when *vp is current, 1 after replacing it (the old vault is
+ * closed), -1 with err when the file cannot be read or is not a valid
+ * ring: *vp is then kept as it was. *vp may be NULL (nothing loaded
+ * yet). Not for a vault other threads are using.
+ */
+int  vault_refresh(struct vault **vp, const char *path, char *err, size_t errlen);
 uint32_t vault_current_version(const struct vault *);
 int  vault_has_version(const struct vault *, uint32_t ver);
 /*

@@ -194,8 +194,8 @@ h_catalog(struct ctx *c)
 		}
 		return hm_graph_failed(c, "reading the catalog", &e, 0);
 	}
-	if (vault_encrypt(c->app->vault, c->ws.id, VAULT_KIND_CATALOG, token,
-	    strlen(token), &box, err, sizeof(err)) == -1) {
+	if (vault_encrypt(app_vault(c->app), c->ws.id, VAULT_KIND_CATALOG,
+	    token, strlen(token), &box, err, sizeof(err)) == -1) {
 		log_err("%s", err);
 		return -1;
 	}

@@ -25,6 +25,30 @@
 #define THROTTLE_ADDR		30	/* ... or per client address (offices share one) ... */
 #define THROTTLE_MINUTES	15	/* ... in this window */
 
+/* What unknown emails are checked against: see auth_init(). */
+static char	 dummy_hash[crypto_pwhash_STRBYTES];
+
+int
+auth_init(void)
+{
+	if (dummy_hash[0] != '\0')
+		return 0;	/* a reload: the hash is as good as before */
+	/*
+	 * Same algorithm and limits as the accounts' hashes, so verifying
+	 * it costs what verifying a real one does. Made here, not at the
+	 * first unknown email: that attempt would otherwise cost two argon2
+	 * runs and be told apart by its time.
+	 */
+	if (crypto_pwhash_str_alg(dummy_hash, "not a password", 14,
+	    crypto_pwhash_OPSLIMIT_INTERACTIVE,
+	    crypto_pwhash_MEMLIMIT_INTERACTIVE,
+	    crypto_pwhash_ALG_ARGON2ID13) != 0) {
+		dummy_hash[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
 static int
 login_page(struct ctx *c, int status, const char *email, const char *error)
 {
@@ -91,12 +115,12 @@ login_email_ok(const char *e)
 int
 h_login_post(struct ctx *c)
 {
-	static char	 dummy[crypto_pwhash_STRBYTES];
 	const char	*email_in = kv_get(&c->req->form, "email");
 	const char	*pw = kv_get(&c->req->form, "password");
 	char		 email[255], hash[crypto_pwhash_STRBYTES + 1] = "";
 	struct user	 u;
 	enum store_rc	 rc;
+	uint64_t	 attempt = 0;
 	int		 by_email = 0, by_addr = 0, ok;
 	size_t		 i;
 
@@ -111,13 +135,21 @@ h_login_post(struct ctx *c)
 		email[i] = (char)tolower((unsigned char)email_in[i]);
 	email[i] = '\0';
 
-	rc = sessions_failures(c->app->db, email, c->req->remote_addr,
-	    THROTTLE_MINUTES, &by_email, &by_addr);
+	/*
+	 * Counted as a failure before the password is even looked at, so
+	 * that parallel guesses cannot all pass one count taken before any
+	 * of them is recorded; taken back below when it was not a failure.
+	 */
+	rc = sessions_attempt(c->app->db, email, c->req->remote_addr,
+	    THROTTLE_MINUTES, &attempt, &by_email, &by_addr);
 	if (rc != STORE_OK)
 		goto unavailable;
-	if (by_email >= THROTTLE_EMAIL || by_addr >= THROTTLE_ADDR) {
+	if (by_email > THROTTLE_EMAIL || by_addr > THROTTLE_ADDR) {
+		/* Refused unread: it must not extend the lock-out. */
+		if (sessions_attempt_forget(c->app->db, attempt) != STORE_OK)
+			goto unavailable;
 		log_warn("sign-in throttled for a client after %d/%d failures",
-		    by_email, by_addr);
+		    by_email - 1, by_addr - 1);
 		return login_page(c, 429, email, "Too many failed sign-in "
 		    "attempts. Wait 15 minutes, then try again.");
 	}
@@ -127,24 +159,19 @@ h_login_post(struct ctx *c)
 		goto unavailable;
 	if (rc == STORE_NOTFOUND) {
 		/* Spend the same time as for a real account. */
-		if (dummy[0] == '\0' && crypto_pwhash_str(dummy,
-		    "not a password", 14, crypto_pwhash_OPSLIMIT_INTERACTIVE,
-		    crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
-			return -1;
+		if (dummy_hash[0] == '\0')
+			return -1;	/* auth_init() was not run: a bug */
 		/* The result is irrelevant: no account means no sign-in. */
-		ok = crypto_pwhash_str_verify(dummy, pw, strlen(pw)) == 0;
+		ok = crypto_pwhash_str_verify(dummy_hash, pw, strlen(pw)) == 0;
 		ok = 0;
 	} else
 		ok = crypto_pwhash_str_verify(hash, pw, strlen(pw)) == 0;
 	sodium_memzero(hash, sizeof(hash));
-	if (!ok) {
-		if (sessions_fail(c->app->db, email, c->req->remote_addr) !=
-		    STORE_OK)
-			goto unavailable;
+	if (!ok)
 		return login_page(c, 401, email, "That email and password do "
 		    "not match an account.");
-	}
-	if ((rc = session_start(c, u.id)) != STORE_OK)
+	if (sessions_attempt_forget(c->app->db, attempt) != STORE_OK ||
+	    (rc = session_start(c, u.id)) != STORE_OK)
 		goto unavailable;
 	log_info("user %llu signed in", (unsigned long long)u.id);
 	return login_landing(c, u.id);

@@ -7,6 +7,12 @@ struct ctx;
 /* health.c */
 int	h_healthz(struct ctx *);
 /* auth.c */
+/*
+ * Once per worker, before it serves: the hash that unknown emails are
+ * checked against, so that no sign-in pays for making it. -1 when out
+ * of memory.
+ */
+int	auth_init(void);
 int	h_login_get(struct ctx *);
 int	h_login_post(struct ctx *);
 int	h_logout(struct ctx *);

@@ -148,7 +148,7 @@ callback_finish(struct ctx *c, const char *token,
 		waba = old.waba_id;
 	if (callback_keep_phone(c, token, waba, &old, &keep) != 0)
 		return 0;
-	if (vault_encrypt(c->app->vault, c->ws.id, VAULT_KIND_WABA, token,
+	if (vault_encrypt(app_vault(c->app), c->ws.id, VAULT_KIND_WABA, token,
 	    strlen(token), &box, err, sizeof(err)) == -1) {
 		log_err("%s", err);
 		return -1;

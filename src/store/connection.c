@@ -73,20 +73,37 @@ conn_table(const char *kind)
 	    "connection";
 }
 
-/* Copies the current row's (version, nonce, ct) columns at i.. into box. */
+/*
+ * Copies the current row's (version, nonce, ct) columns at i.. into box.
+ * A row whose version or nonce is missing or malformed still becomes a
+ * box, marked damaged: it is that workspace's undecryptable token (the
+ * vault says so, naming the workspace), not a database failure. -1 only
+ * when out of memory.
+ */
 static int
 conn_box_from_row(const struct sq *q, unsigned int i, struct vault_box *b)
 {
+	long long	 ver;
+
 	memset(b, 0, sizeof(*b));
-	if (sq_col(q, i) == NULL || sq_col(q, i + 2) == NULL ||
-	    sq_collen(q, i + 1) != VAULT_NONCE_BYTES)
-		return -1;
-	b->key_version = (uint32_t)sq_colint(q, i);
-	memcpy(b->nonce, sq_col(q, i + 1), VAULT_NONCE_BYTES);
-	b->ctlen = sq_collen(q, i + 2);
+	ver = sq_col(q, i) != NULL ? sq_colint(q, i) : 0;
+	if (ver >= 1 && ver <= UINT32_MAX)
+		b->key_version = (uint32_t)ver;
+	else
+		b->damaged = 1;
+	if (sq_col(q, i + 1) != NULL &&
+	    sq_collen(q, i + 1) == VAULT_NONCE_BYTES)
+		memcpy(b->nonce, sq_col(q, i + 1), VAULT_NONCE_BYTES);
+	else
+		b->damaged = 1;
+	if (sq_col(q, i + 2) != NULL)
+		b->ctlen = sq_collen(q, i + 2);
+	else
+		b->damaged = 1;
 	if ((b->ct = malloc(b->ctlen ? b->ctlen : 1)) == NULL)
 		return -1;
-	memcpy(b->ct, sq_col(q, i + 2), b->ctlen);
+	if (b->ctlen > 0)
+		memcpy(b->ct, sq_col(q, i + 2), b->ctlen);
 	return 0;
 }
 
@@ -198,7 +215,8 @@ conn_rekey_one(MYSQL *my, const struct workspace *ws, const char *kind,
 	sq_close(&q);
 	if (!have || rc != STORE_OK)
 		return rc;
-	if (in.key_version == vault_current_version(v)) {
+	/* A damaged row goes on, to be reported by the vault with its workspace. */
+	if (!in.damaged && in.key_version == vault_current_version(v)) {
 		vault_box_free(&in);
 		return STORE_OK;
 	}
@@ -243,6 +261,30 @@ connection_rekey(struct db *db, const struct workspace *ws,
 		return rc;
 	}
 	return sq_commit(db, my);
+}
+
+enum store_rc
+connection_version_span(struct db *db, const struct workspace *ws,
+    uint32_t *lo, uint32_t *hi)
+{
+	struct sq	 q;
+	char		 sql[512];
+	enum store_rc	 rc;
+
+	*lo = *hi = 0;
+	snprintf(sql, sizeof(sql), "SELECT MIN(v), MAX(v) FROM (SELECT "
+	    "token_key_version AS v FROM `%s`.connection WHERE token_ct IS NOT "
+	    "NULL UNION ALL SELECT token_key_version FROM `%s`.catalog WHERE "
+	    "token_ct IS NOT NULL) t", ws->db_name, ws->db_name);
+	if ((rc = sq_open(&q, db, &ws->srv, sql)) != STORE_OK)
+		return rc;
+	if ((rc = sq_run(&q)) == STORE_OK && sq_fetch(&q) == 1 &&
+	    sq_col(&q, 0) != NULL) {
+		*lo = (uint32_t)sq_colint(&q, 0);
+		*hi = (uint32_t)sq_colint(&q, 1);
+	}
+	sq_close(&q);
+	return rc;
 }
 
 enum store_rc

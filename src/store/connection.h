@@ -59,6 +59,13 @@ enum store_rc	 connection_token_put(struct db *, const struct workspace *,
 enum store_rc	 connection_rekey(struct db *, const struct workspace *,
 		    const struct vault *, int *changed, char *err,
 		    size_t errlen);
+/*
+ * The oldest and newest key version of the workspace's stored tokens
+ * (0 and 0 when it has none): `keys rotate` uses them to tell an
+ * unfinished rotation from a finished one.
+ */
+enum store_rc	 connection_version_span(struct db *,
+		    const struct workspace *, uint32_t *lo, uint32_t *hi);
 /* Key versions still in use by this workspace's rows (bit i = version i+1, up to 64). */
 enum store_rc	 connection_versions(struct db *, const struct workspace *,
 		    uint64_t *mask);

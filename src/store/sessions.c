@@ -48,14 +48,24 @@ sessions_get(struct db *db, const unsigned char hash[SESSION_HASH_BYTES],
 	enum store_rc	 rc;
 	int		 stale = 0;
 
+	/*
+	 * expires_at already holds both limits as they were when the row
+	 * was last touched; checking them against the configuration too
+	 * makes a lowered session_idle_minutes or session_max_hours end
+	 * existing sessions at once rather than after their old expiry.
+	 */
 	snprintf(sql, sizeof(sql), "SELECT s.user_id, u.email, s.csrf_token, "
 	    "s.last_seen_at < UTC_TIMESTAMP() - INTERVAL 1 MINUTE "
 	    "FROM `%s`.sessions s JOIN `%s`.users u ON u.id = s.user_id "
-	    "WHERE s.id_hash = ? AND s.expires_at > UTC_TIMESTAMP()",
+	    "WHERE s.id_hash = ? AND s.expires_at > UTC_TIMESTAMP() AND "
+	    "s.last_seen_at > UTC_TIMESTAMP() - INTERVAL ? MINUTE AND "
+	    "s.created_at > UTC_TIMESTAMP() - INTERVAL ? HOUR",
 	    ctl(db), ctl(db));
 	if ((rc = sq_open(&q, db, NULL, sql)) != STORE_OK)
 		return rc;
 	sq_bin(&q, hash, SESSION_HASH_BYTES);
+	sq_int(&q, c->session_idle_minutes);
+	sq_int(&q, c->session_max_hours);
 	if ((rc = sq_run(&q)) == STORE_OK) {
 		if (sq_fetch(&q) == 1) {
 			s->user_id = (uint64_t)sq_colint(&q, 0);
@@ -105,12 +115,26 @@ sessions_delete(struct db *db, const unsigned char hash[SESSION_HASH_BYTES])
 }
 
 enum store_rc
-sessions_failures(struct db *db, const char *email, const char *addr,
-    int minutes, int *by_email, int *by_addr)
+sessions_attempt(struct db *db, const char *email, const char *addr,
+    int minutes, uint64_t *id, int *by_email, int *by_addr)
 {
 	struct sq	 q;
 	char		 sql[512];
 	enum store_rc	 rc;
+
+	*id = 0;
+	*by_email = *by_addr = 0;
+	snprintf(sql, sizeof(sql), "INSERT INTO `%s`.login_failures (email, "
+	    "addr, at) VALUES (?, ?, UTC_TIMESTAMP())", ctl(db));
+	if ((rc = sq_open(&q, db, NULL, sql)) != STORE_OK)
+		return rc;
+	sq_str(&q, email);
+	sq_str(&q, addr);
+	if ((rc = sq_run(&q)) == STORE_OK)
+		*id = sq_insert_id(&q);
+	sq_close(&q);
+	if (rc != STORE_OK)
+		return rc;
 
 	snprintf(sql, sizeof(sql), "SELECT "
 	    "(SELECT COUNT(*) FROM `%s`.login_failures WHERE email = ? AND "
@@ -123,28 +147,13 @@ sessions_failures(struct db *db, const char *email, const char *addr,
 	sq_int(&q, minutes);
 	sq_str(&q, addr);
 	sq_int(&q, minutes);
-	if ((rc = sq_run(&q)) == STORE_OK && sq_fetch(&q) == 1) {
-		*by_email = (int)sq_colint(&q, 0);
-		*by_addr = (int)sq_colint(&q, 1);
+	if ((rc = sq_run(&q)) == STORE_OK) {
+		if (sq_fetch(&q) == 1) {
+			*by_email = (int)sq_colint(&q, 0);
+			*by_addr = (int)sq_colint(&q, 1);
+		} else
+			rc = STORE_ERR;
 	}
-	sq_close(&q);
-	return rc;
-}
-
-enum store_rc
-sessions_fail(struct db *db, const char *email, const char *addr)
-{
-	struct sq	 q;
-	char		 sql[256];
-	enum store_rc	 rc;
-
-	snprintf(sql, sizeof(sql), "INSERT INTO `%s`.login_failures (email, "
-	    "addr, at) VALUES (?, ?, UTC_TIMESTAMP())", ctl(db));
-	if ((rc = sq_open(&q, db, NULL, sql)) != STORE_OK)
-		return rc;
-	sq_str(&q, email);
-	sq_str(&q, addr);
-	rc = sq_run(&q);
 	sq_close(&q);
 	if (rc != STORE_OK)
 		return rc;
@@ -152,4 +161,21 @@ sessions_fail(struct db *db, const char *email, const char *addr)
 	snprintf(sql, sizeof(sql), "DELETE FROM `%s`.login_failures WHERE "
 	    "at < UTC_TIMESTAMP() - INTERVAL 1 DAY LIMIT 100", ctl(db));
 	return sq_exec(db, NULL, sql);
+}
+
+enum store_rc
+sessions_attempt_forget(struct db *db, uint64_t id)
+{
+	struct sq	 q;
+	char		 sql[256];
+	enum store_rc	 rc;
+
+	snprintf(sql, sizeof(sql), "DELETE FROM `%s`.login_failures WHERE "
+	    "id = ?", ctl(db));
+	if ((rc = sq_open(&q, db, NULL, sql)) != STORE_OK)
+		return rc;
+	sq_int(&q, (long long)id);
+	rc = sq_run(&q);
+	sq_close(&q);
+	return rc;
 }

@@ -32,10 +32,17 @@ enum store_rc	 sessions_get(struct db *,
 		    struct session_row *);
 enum store_rc	 sessions_delete(struct db *,
 		    const unsigned char hash[SESSION_HASH_BYTES]);
-/* Failed sign-ins in the last `minutes`, by email and by client address. */
-enum store_rc	 sessions_failures(struct db *, const char *email,
-		    const char *addr, int minutes, int *by_email, int *by_addr);
-enum store_rc	 sessions_fail(struct db *, const char *email,
-		    const char *addr);
+/*
+ * Records a sign-in attempt as a failure first, then counts the failures
+ * of the last `minutes` by email and by client address, this one
+ * included: of any number of attempts racing each other, only those
+ * that fit under a limit see a count under it. *id names the row for
+ * sessions_attempt_forget().
+ */
+enum store_rc	 sessions_attempt(struct db *, const char *email,
+		    const char *addr, int minutes, uint64_t *id,
+		    int *by_email, int *by_addr);
+/* Takes back an attempt that was not a failure (signed in, or throttled). */
+enum store_rc	 sessions_attempt_forget(struct db *, uint64_t id);
 
 #endif

@@ -7,8 +7,10 @@ import os
 import re
 import secrets
 import subprocess
+import urllib.parse
 
 from base import StackCase
+from meta import Sandbox, csrf, post_form, settings_path, sign_in
 from stack import ROOT
 
 ADMIN = os.path.join(ROOT, "waba-connect-admin")
@@ -187,6 +189,66 @@ class AdminCommands(AdminCase):
         self.assertIn("no workspace no-such-ws", r.stderr)
         self.assertEqual(self.q("SELECT COUNT(*) FROM waba_control.users"),
                          "3")
+
+    def test_password_minimum_counts_characters(self):
+        self.add_ws("pw-chars")
+        # 11 characters but 22 bytes: too short, whatever the byte count.
+        for pw in ("é" * 11, "päßwörd-äö"):
+            r = self.admin("user", "add", "pw-chars", "short@example.com",
+                           input=pw + "\n")
+            self.assertEqual(r.returncode, 1, pw)
+            self.assertIn("too short", r.stderr)
+            self.assertIn("at least 12 characters", r.stderr)
+            self.assertEqual(len(r.stderr.strip().splitlines()), 1)
+        r = subprocess.run([ADMIN, "--config", self.st.config_path, "user",
+                            "add", "pw-chars", "bytes@example.com"],
+                           input=b"\xff\xfe" * 8 + b"\n",
+                           capture_output=True)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(b"not valid UTF-8", r.stderr)
+        self.assertEqual(self.q("SELECT COUNT(*) FROM waba_control.users"),
+                         "0")
+        # 12 characters in 18 bytes: accepted, and it signs in on the form.
+        pw = "päßwörd-äöü!"
+        self.assertEqual((len(pw), len(pw.encode())), (12, 18))
+        # The class shares one database: leave the users table as found.
+        who = "(SELECT id FROM users WHERE email = 'multi@example.com')"
+        self.addCleanup(self.st.sql, "DELETE FROM sessions WHERE user_id IN "
+                        "%s; DELETE FROM memberships WHERE user_id IN %s; "
+                        "DELETE FROM users WHERE email = 'multi@example.com'"
+                        % (who, who), db="waba_control")
+        self.ok("user", "add", "pw-chars", "multi@example.com",
+                input=pw + "\n")
+        sign_in(self.port, "multi@example.com", pw)
+        help_text = subprocess.run([ADMIN, "--help"], capture_output=True,
+                                   text=True).stdout
+        self.assertIn("12+ characters", help_text)
+
+    def test_app_refuses_a_key_ring_others_can_read(self):
+        ring = self.st.path("keyring-0644")
+        with open(self.st.path("keyring")) as src, open(ring, "w") as dst:
+            dst.write(src.read())
+        os.chmod(ring, 0o644)
+        conf = self.st.path("ring-0644.conf")
+        with open(self.st.config_path) as f:
+            text = f.read()
+        with open(conf, "w") as f:
+            f.write(text.replace(self.st.path("keyring"), ring))
+        os.chmod(conf, 0o600)
+        app = os.path.join(ROOT, "waba-connect")
+        sock = self.st.path("ring-0644.sock")
+        for extra in (["--listen", "unix:" + sock, "--workers", "1"],
+                      ["--check"]):
+            r = subprocess.run([app, "--config", conf] + extra,
+                               capture_output=True, text=True, timeout=30,
+                               stdin=subprocess.DEVNULL)
+            self.assertNotEqual(r.returncode, 0, extra)
+            lines = r.stderr.strip().splitlines()
+            self.assertEqual(len(lines), 1, r.stderr)
+            self.assertIn(ring, lines[0])
+            self.assertIn("0644", lines[0])
+            self.assertIn("must be 0600", lines[0])
+            self.assertFalse(os.path.exists(sock))
 
     def test_status_json_shape(self):
         ws = self.add_ws("stat")
@@ -407,3 +469,152 @@ class CopiedToken(AdminCase):
         self.assertIn("copy-b", r.stderr)
         self.assertTrue(re.search(r"2 \(current\)",
                                   self.ok("keys", "list").stdout))
+
+
+def query_param(req, name):
+    """A parameter the sandbox saw, whether it logged a dict or a string."""
+    q = req.get("query") or {}
+    if isinstance(q, str):
+        q = dict(urllib.parse.parse_qsl(q))
+    v = q.get(name)
+    return v[0] if isinstance(v, list) else v
+
+
+class InterruptedRotation(AdminCase):
+    """A rotation that stops half way is finished by running it again."""
+    sandbox = True
+    PW = "interrupted rotation pw"
+
+    @classmethod
+    def setUpStack(cls):
+        cls.tokens = {}
+        for slug in ("int-a", "int-b"):
+            cls.st.admin("workspace", "add", slug, slug)
+            cls.st.admin("user", "add", slug, "ops@%s.example" % slug,
+                         input=cls.PW + "\n")
+            tok = "EAAG" + secrets.token_urlsafe(40)
+            cls.st.admin("token", "set", slug, "waba", input=tok + "\n")
+            cls.tokens[slug] = tok
+        cls.st.admin("token", "set", "int-b", "catalog", "--catalog-id",
+                     "77", input="EAAC" + secrets.token_urlsafe(40) + "\n")
+
+    def keys(self):
+        return self.ok("keys", "list").stdout.split("\n")[:-1]
+
+    def box(self, ws):
+        return self.q("SELECT token_key_version, HEX(token_nonce), "
+                      "HEX(token_ct) FROM waba_ws_%d.connection" % ws)
+
+    def assert_decrypts(self, slug):
+        """The app decrypts the stored token: Meta gets the very token."""
+        sb = Sandbox(self.st.sandbox_port, self.st.app_secret)
+        b = sign_in(self.port, "ops@%s.example" % slug, self.PW)
+        r = post_form(b, settings_path(slug) + "/verify", {})
+        self.assertEqual(r.status, 303, r.text[:500])
+        seen = [query_param(q, "input_token")
+                for q in sb.requests("debug_token")]
+        self.assertIn(self.tokens[slug], seen)
+
+    def test_rerun_finishes_without_adding_a_key(self):
+        a, b = self.ws_id("int-a"), self.ws_id("int-b")
+        good_b = self.box(b).split("\t")
+        self.assertEqual(good_b[0], "1")
+        # B's waba row now holds A's box: it cannot decrypt there, so the
+        # rotation stops at B after A is done (deterministically).
+        self.st.sql(
+            "UPDATE waba_ws_%d.connection dst JOIN waba_ws_%d.connection src "
+            "ON src.id = 1 SET dst.token_nonce = src.token_nonce, "
+            "dst.token_ct = src.token_ct WHERE dst.id = 1" % (b, a))
+        r = self.admin("keys", "rotate")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("added key version 2", r.stdout)
+        self.assertIn("workspace int-b (id %d): tokens not re-encrypted" % b,
+                      r.stderr)
+        self.assertIn("keys rotate` again", r.stderr)
+        self.assertEqual(self.keys(), ["1", "2 (current)"])
+        self.assertEqual(self.versions(a), [2])
+        self.assertEqual(self.versions(b), [1, 1])   # one transaction
+        r = self.admin("keys", "drop", "1")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("int-b", r.stderr)
+
+        # Running it again while B is still broken adds nothing either.
+        r = self.admin("keys", "rotate")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("finishing the rotation to version 2", r.stdout)
+        self.assertEqual(self.keys(), ["1", "2 (current)"])
+
+        # Fixed (the operator restores B's row), then re-run: finished.
+        self.st.sql("UPDATE waba_ws_%d.connection SET token_nonce = "
+                    "UNHEX('%s'), token_ct = UNHEX('%s') WHERE id = 1"
+                    % (b, good_b[1], good_b[2]))
+        r = self.ok("keys", "rotate")
+        self.assertIn("finishing the rotation to version 2 (no key added)",
+                      r.stdout)
+        self.assertNotIn("added key", r.stdout)
+        self.assertIn("workspace int-a (id %d): re-encrypted 0" % a, r.stdout)
+        self.assertIn("workspace int-b (id %d): re-encrypted 2" % b, r.stdout)
+        self.assertIn("every token is on key version 2", r.stdout)
+        self.assertEqual(self.keys(), ["1", "2 (current)"])
+        self.assertEqual(self.versions(a), [2])
+        self.assertEqual(self.versions(b), [2, 2])
+        self.ok("keys", "drop", "1")
+        for slug in ("int-a", "int-b"):
+            self.assert_decrypts(slug)
+
+        # Nothing unfinished: the next rotation adds exactly one key.
+        r = self.ok("keys", "rotate")
+        self.assertIn("added key version 3", r.stdout)
+        self.assertNotIn("finishing", r.stdout)
+        self.assertEqual(self.keys(), ["2", "3 (current)"])
+        self.assertEqual(self.versions(a), [3])
+        self.assertEqual(self.versions(b), [3, 3])
+        self.assert_decrypts("int-b")
+
+
+class DamagedToken(AdminCase):
+    """A token row with no usable nonce is that workspace's problem, said
+    with its name: not a database outage (503)."""
+    PW = "damaged token password"
+
+    @classmethod
+    def setUpStack(cls):
+        for slug in ("dmg-a", "dmg-b"):
+            cls.st.admin("workspace", "add", slug, slug)
+            cls.st.admin("token", "set", slug, "waba",
+                         input="EAAG" + secrets.token_urlsafe(40) + "\n")
+        cls.st.admin("user", "add", "dmg-b", "ops@dmg-b.example",
+                     input=cls.PW + "\n")
+
+    def test_damaged_row_names_the_workspace(self):
+        a, b = self.ws_id("dmg-a"), self.ws_id("dmg-b")
+        b_db = "waba_ws_%d" % b
+        stored_damaged = "waba token is stored damaged"
+        for damage, why in (("token_nonce = NULL", stored_damaged),
+                            ("token_key_version = NULL", stored_damaged),
+                            ("token_nonce = UNHEX(REPEAT('00', 24)), "
+                             "token_key_version = 1, token_ct = UNHEX('00ff')",
+                             "waba token is truncated (2 bytes)")):
+            with self.subTest(damage=damage):
+                self.st.sql("UPDATE %s.connection SET %s WHERE id = 1"
+                            % (b_db, damage))
+                br = sign_in(self.port, "ops@dmg-b.example", self.PW)
+                r = post_form(br, settings_path("dmg-b") + "/verify", {})
+                self.assertEqual(r.status, 500, r.text[:500])
+                self.assertIn("could not be decrypted", r.text)
+                self.assertIn("reconnect", r.text.lower())
+                self.assertNotIn("database is not answering", r.text)
+                with open(self.st.path("pool.log"), errors="replace") as f:
+                    log = f.read()
+                self.assertIn("workspace %d: %s" % (b, why), log)
+
+                r = self.admin("keys", "rotate")
+                self.assertEqual(r.returncode, 1)
+                self.assertIn("workspace dmg-b (id %d): tokens not "
+                              "re-encrypted: workspace %d: %s" % (b, b, why),
+                              r.stderr)
+                self.assertNotIn("database error", r.stderr)
+                self.assertNotIn("dmg-a", r.stderr)
+        # The healthy workspace went through each time; B kept its row.
+        self.assertEqual(self.versions(a),
+                         [int(self.ok("keys", "list").stdout.split()[-2])])

@@ -209,3 +209,132 @@ class HttpsCookies(StackCase):
         for flag in ("Secure", "HttpOnly", "SameSite=Lax", "Path=/"):
             self.assertIn(flag, sc[0])
         self.assertNotIn("Domain", sc[0])
+
+
+class ConcurrentFailures(StackCase):
+    """Guesses sent at once cannot all slip under the per-email limit:
+    each attempt is recorded before it is counted."""
+    workers = 2
+
+    @classmethod
+    def setUpStack(cls):
+        cls.st.admin("workspace", "add", "acme", "Acme")
+        cls.st.admin("user", "add", "acme", "race@acme.example",
+                     input=PW_A + "\n")
+
+    def test_parallel_failures_stop_at_ten(self):
+        import threading
+        b = Browser(self.port)
+        tok = login_token(b.get("/login"))
+        cookie = "; ".join("%s=%s" % kv for kv in b.jar.items())
+        statuses = []
+
+        def guess(i):
+            r = request(self.port, "POST", "/login",
+                        body={"csrf_token": tok, "email": "race@acme.example",
+                              "password": "wrong guess %d" % i},
+                        headers={"Cookie": cookie}, timeout=60)
+            statuses.append(r.status)
+        threads = [threading.Thread(target=guess, args=(i,))
+                   for i in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(len(statuses), 16)
+        self.assertEqual(set(statuses) - {401, 429}, set())
+        self.assertEqual(statuses.count(401), 10, statuses)
+        # Only real failures are kept: the throttled ones are taken back.
+        self.assertEqual(self.st.sql(
+            "SELECT COUNT(*) FROM waba_control.login_failures WHERE "
+            "email = 'race@acme.example'").strip(), "10")
+        _, r = Auth.sign_in(self, "race@acme.example", PW_A)
+        self.assertEqual(r.status, 429)
+
+
+class SessionExpiry(StackCase):
+    """session_idle_minutes (120 here) and session_max_hours (168): the
+    rows' times are moved back with SQL instead of waiting."""
+    workers = 1
+    config = {"server.session_idle_minutes": 120,
+              "server.session_max_hours": 168}
+
+    @classmethod
+    def setUpStack(cls):
+        cls.st.admin("workspace", "add", "acme", "Acme")
+        cls.st.admin("user", "add", "acme", "alice@acme.example",
+                     input=PW_A + "\n")
+
+    def signed_in(self):
+        b, r = Auth.sign_in(self, "alice@acme.example", PW_A)
+        self.assertEqual(r.status, 303)
+        page = b.get("/w/acme/settings/whatsapp")
+        self.assertEqual(page.status, 200)
+        b.csrf = login_token(page)
+        where = ("id_hash = UNHEX(SHA2(UNHEX('%s'), 256))"
+                 % b.jar["waba_session"])
+        self.assertEqual(self.sql("SELECT COUNT(*) FROM sessions WHERE "
+                                  + where), "1")
+        return b, where
+
+    def sql(self, q):
+        return self.st.sql(q, db="waba_control").strip()
+
+    def assert_signed_out(self, b):
+        r = b.get("/w/acme/settings/whatsapp")
+        self.assertEqual(r.status, 303)
+        self.assertEqual(r.header("Location"), "/login")
+        self.assertEqual(b.get("/login").status, 200)   # not sent home
+        # Its form token no longer does anything either.
+        audit = self.st.sql("SELECT COUNT(*) FROM audit_log", db="waba_ws_1")
+        r = b.post("/w/acme/settings/whatsapp/disconnect",
+                   {"csrf_token": b.csrf})
+        self.assertEqual(r.status, 303)
+        self.assertEqual(r.header("Location"), "/login")
+        self.assertEqual(audit, self.st.sql("SELECT COUNT(*) FROM audit_log",
+                                            db="waba_ws_1"))
+
+    def test_idle_expiry(self):
+        b, where = self.signed_in()
+        # As the app leaves a row idle for 121 minutes.
+        self.sql("UPDATE sessions SET last_seen_at = UTC_TIMESTAMP() - "
+                 "INTERVAL 121 MINUTE, expires_at = UTC_TIMESTAMP() - "
+                 "INTERVAL 1 MINUTE WHERE " + where)
+        self.assert_signed_out(b)
+        # Idle too long by the configuration, even if expires_at says
+        # otherwise (the limit was lowered since the row was written).
+        b, where = self.signed_in()
+        self.sql("UPDATE sessions SET last_seen_at = UTC_TIMESTAMP() - "
+                 "INTERVAL 121 MINUTE WHERE " + where)
+        self.assert_signed_out(b)
+
+    def test_activity_slides_the_idle_expiry(self):
+        b, where = self.signed_in()
+        self.sql("UPDATE sessions SET last_seen_at = UTC_TIMESTAMP() - "
+                 "INTERVAL 119 MINUTE, expires_at = UTC_TIMESTAMP() + "
+                 "INTERVAL 1 MINUTE WHERE " + where)
+        self.assertEqual(b.get("/w/acme/settings/whatsapp").status, 200)
+        left = int(self.sql("SELECT TIMESTAMPDIFF(MINUTE, UTC_TIMESTAMP(), "
+                            "expires_at) FROM sessions WHERE " + where))
+        self.assertGreaterEqual(left, 118)
+        self.assertLessEqual(left, 120)
+
+    def test_absolute_expiry(self):
+        b, where = self.signed_in()
+        # Active a moment ago, but signed in more than 168 hours ago.
+        self.sql("UPDATE sessions SET created_at = UTC_TIMESTAMP() - "
+                 "INTERVAL 169 HOUR WHERE " + where)
+        self.assert_signed_out(b)
+        # Sliding never goes past the absolute limit.
+        b, where = self.signed_in()
+        self.sql("UPDATE sessions SET created_at = UTC_TIMESTAMP() - "
+                 "INTERVAL 10075 MINUTE, last_seen_at = UTC_TIMESTAMP() - "
+                 "INTERVAL 2 MINUTE WHERE " + where)
+        self.assertEqual(b.get("/w/acme/settings/whatsapp").status, 200)
+        left = int(self.sql("SELECT TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), "
+                            "expires_at) FROM sessions WHERE " + where))
+        self.assertLessEqual(left, 5 * 60)
+        self.sql("UPDATE sessions SET created_at = UTC_TIMESTAMP() - "
+                 "INTERVAL 168 HOUR - INTERVAL 1 SECOND, expires_at = "
+                 "UTC_TIMESTAMP() - INTERVAL 1 SECOND WHERE " + where)
+        self.assert_signed_out(b)

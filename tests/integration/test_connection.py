@@ -383,6 +383,58 @@ class Connection(StackCase):
             self.assertEqual(r.status, 403, p)
         self.assertEqual(self.sb.requests("dialog"), [])
 
+    def snapshot(self):
+        """Every row a POST could change, as checksums and counts."""
+        ws = self.st.sql("CHECKSUM TABLE connection, phone_numbers, catalog, "
+                         "audit_log, webhook_events EXTENDED", db="waba_ws_1")
+        ctl = self.st.sql("CHECKSUM TABLE oauth_states, webhook_routes, users, "
+                          "memberships EXTENDED; SELECT COUNT(*), "
+                          "GROUP_CONCAT(HEX(id_hash), csrf_token ORDER BY "
+                          "id_hash) FROM sessions", db="waba_control")
+        audit = self.st.sql("SELECT id, action, IFNULL(detail, '') FROM "
+                            "audit_log ORDER BY id", db="waba_ws_1")
+        return ws, ctl, audit, len(self.sb.requests())
+
+    def test_csrf_refusals_change_nothing(self):
+        # A workspace with state: connected, a number, a stored catalog
+        # token; every route then has something it could change.
+        self.connect()
+        r = self.st.admin("token", "set", SLUG, "catalog", "--catalog-id",
+                          "880022", input="EAACcsrf" + "x" * 40 + "\n")
+        self.assertEqual(r.returncode, 0)
+        self.assertEqual(self.row()[:4], ("connected", WABA, PHONE, "1"))
+        own = csrf(self.b.get(S))
+        # A valid token, but of another user's session.
+        olga = sign_in(self.port, "olga@other.example", PW)
+        theirs = csrf(olga.get(settings_path("other")))
+        self.assertNotEqual(own, theirs)
+        forms = {"/connect": {}, "/verify": {}, "/disconnect": {},
+                 "/catalog/disconnect": {},
+                 "/test-message": {"to": "4915112345678"},
+                 "/catalog": {"catalog_id": "770011",
+                              "catalog_token": "EAAGnew"},
+                 "/phone-numbers": {"phone_number_id": PHONE,
+                                    "pin": "123456"}}
+        before = self.snapshot()
+        for path, fields in sorted(forms.items()) + [("/logout", {})]:
+            url = path if path == "/logout" else S + path
+            for label, tok in (("none", None), ("wrong", "0" * 64),
+                               ("other session", theirs),
+                               ("own, altered", own[:-1] + (
+                                   "0" if own[-1] != "0" else "1"))):
+                with self.subTest(path=path, token=label):
+                    data = dict(fields)
+                    if tok is not None:
+                        data["csrf_token"] = tok
+                    r = self.b.post(url, data)
+                    self.assertEqual(r.status, 403, r.text[:300])
+                    self.assertEqual(self.snapshot(), before)
+        # Still signed in and connected; the right token still works.
+        self.assertEqual(self.b.get(S).status, 200)
+        self.assertEqual(self.row()[:4], ("connected", WABA, PHONE, "1"))
+        r = self.b.post(S + "/verify", {"csrf_token": own})
+        self.assertEqual(r.status, 303)
+
     def test_secrets_stay_out_of_pages_and_logs(self):
         self.connect()
         post_form(self.b, S + "/test-message", {"to": "4915112345678"})

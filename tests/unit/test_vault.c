@@ -610,6 +610,76 @@ test_ring_edit(void)
 	teardown();
 }
 
+/*
+ * A worker's vault follows the ring on disk: after `keys rotate` (a new
+ * file renamed over the old) and after an edit in place, the next
+ * refresh loads the new key, and tokens are encrypted with it. A ring
+ * that stops loading keeps the old vault.
+ */
+static void
+test_refresh(void)
+{
+	struct vault		*v = NULL, *was;
+	struct vault_box	 b;
+	struct vault_secret	 s;
+	char			 k[64], t[256];
+	uint32_t		 nv = 0;
+	FILE			*f;
+
+	setup();
+	CU_ASSERT_EQUAL_FATAL(vault_ring_init(ring, err, sizeof(err)), 0);
+	/* Nothing loaded yet: the first refresh opens the ring. */
+	CU_ASSERT_EQUAL_FATAL(vault_refresh(&v, ring, err, sizeof(err)), 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+	was = v;
+	CU_ASSERT_EQUAL(vault_refresh(&v, ring, err, sizeof(err)), 0);
+	CU_ASSERT_PTR_EQUAL(v, was);
+	CU_ASSERT_EQUAL(vault_current_version(v), 1);
+
+	CU_ASSERT_EQUAL_FATAL(vault_ring_add(ring, &nv, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(nv, 2);
+	CU_ASSERT_EQUAL(vault_refresh(&v, ring, err, sizeof(err)), 1);
+	CU_ASSERT_EQUAL(vault_current_version(v), 2);
+	CU_ASSERT_EQUAL(vault_refresh(&v, ring, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL_FATAL(vault_encrypt(v, 7, VAULT_KIND_WABA, TOKEN,
+	    strlen(TOKEN), &b, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(b.key_version, 2);
+	vault_box_free(&b);
+
+	/* Appended by hand, same inode: size and mtime tell. */
+	b64key(k, sizeof(k), 32, 0x33);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f = fopen(ring, "a"));
+	snprintf(t, sizeof(t), "3 %s\n", k);
+	fputs(t, f);
+	fclose(f);
+	CU_ASSERT_EQUAL(vault_refresh(&v, ring, err, sizeof(err)), 1);
+	CU_ASSERT_EQUAL(vault_current_version(v), 3);
+	CU_ASSERT(vault_has_version(v, 1));
+
+	/* Broken on disk: refused, and the loaded keys stay usable. */
+	CU_ASSERT_EQUAL_FATAL(chmod(ring, 0644), 0);
+	was = v;
+	CU_ASSERT_EQUAL(vault_refresh(&v, ring, err, sizeof(err)), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "0644"));
+	CU_ASSERT_PTR_EQUAL(v, was);
+	CU_ASSERT_EQUAL_FATAL(vault_encrypt(v, 7, VAULT_KIND_WABA, TOKEN,
+	    strlen(TOKEN), &b, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(b.key_version, 3);
+	CU_ASSERT_EQUAL(vault_decrypt(v, 7, VAULT_KIND_WABA, &b, &s, err,
+	    sizeof(err)), 0);
+	vault_secret_free(&s);
+	vault_box_free(&b);
+	CU_ASSERT_EQUAL_FATAL(chmod(ring, 0600), 0);
+	CU_ASSERT_EQUAL(vault_refresh(&v, ring, err, sizeof(err)), 1);
+	CU_ASSERT_EQUAL(vault_current_version(v), 3);
+
+	unlink(ring);
+	CU_ASSERT_EQUAL(vault_refresh(&v, ring, err, sizeof(err)), -1);
+	CU_ASSERT_PTR_NOT_NULL(v);
+	vault_close(v);
+	teardown();
+}
+
 int
 main(void)
 {
@@ -629,7 +699,8 @@ main(void)
 	    CU_add_test(s, "tampering and moving", test_tamper) == NULL ||
 	    CU_add_test(s, "token kinds", test_kind) == NULL ||
 	    CU_add_test(s, "rotation", test_rotation) == NULL ||
-	    CU_add_test(s, "ring editing", test_ring_edit) == NULL) {
+	    CU_add_test(s, "ring editing", test_ring_edit) == NULL ||
+	    CU_add_test(s, "refresh from disk", test_refresh) == NULL) {
 		CU_cleanup_registry();
 		return 1;
 	}
