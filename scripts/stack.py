@@ -81,8 +81,13 @@ class Stack:
             p.wait()
 
     # -- MariaDB ---------------------------------------------------------
-    def start_mariadb(self):
-        data = self.path("mariadb")
+    def start_mariadb(self, name="mariadb"):
+        """Starts a private MariaDB server; "mariadb" is the control
+        server, other names are further servers for workspaces (same
+        database user and password). Returns its socket path."""
+        data = self.path(name)
+        sock = self.db_socket if name == "mariadb" else self.path(
+            name + ".sock")
         fresh = not os.path.isdir(os.path.join(data, "mysql"))
         if fresh:
             os.makedirs(data, exist_ok=True)
@@ -94,31 +99,35 @@ class Stack:
             if r.returncode != 0:
                 raise RuntimeError("mariadb-install-db failed:\n" +
                                    r.stdout[-2000:] + r.stderr[-2000:])
-        self._spawn("mariadb", ["mariadbd", "--no-defaults", "--user=root",
-                                "--datadir=" + data,
-                                "--socket=" + self.db_socket,
-                                "--pid-file=" + self.path("mariadb.pid"),
-                                "--skip-networking",
-                                "--innodb-buffer-pool-size=64M",
-                                "--innodb-log-file-size=16M",
-                                "--log-error=" + self.path("mariadb.err")])
-        wait_for(lambda: self.sql("SELECT 1") is not None, 60, "MariaDB")
+        self._spawn(name, ["mariadbd", "--no-defaults", "--user=root",
+                           "--datadir=" + data,
+                           "--socket=" + sock,
+                           "--pid-file=" + self.path(name + ".pid"),
+                           "--skip-networking",
+                           "--innodb-buffer-pool-size=64M",
+                           "--innodb-log-file-size=16M",
+                           "--log-error=" + self.path(name + ".err")])
+        wait_for(lambda: self.sql("SELECT 1", socket=sock) is not None, 60,
+                 "MariaDB " + name)
         if fresh:
             pw = self.db_password
             self.sql("CREATE USER 'waba'@'localhost' IDENTIFIED BY '%s';"
                      "GRANT ALL ON `waba\\_%%`.* TO 'waba'@'localhost';"
-                     % pw)
-            with open(self.path("db-password"), "w") as f:
-                f.write(pw + "\n")
-            os.chmod(self.path("db-password"), 0o600)
+                     % pw, socket=sock)
+            if name == "mariadb":
+                with open(self.path("db-password"), "w") as f:
+                    f.write(pw + "\n")
+                os.chmod(self.path("db-password"), 0o600)
+        return sock
 
-    def stop_mariadb(self):
-        self._stop("mariadb", timeout=60)
+    def stop_mariadb(self, name="mariadb"):
+        self._stop(name, timeout=60)
 
-    def sql(self, statement, db=None):
+    def sql(self, statement, db=None, socket=None):
         """Runs SQL as the server's root over the socket; returns stdout."""
         argv = ["mariadb", "--no-defaults", "-uroot",
-                "--socket=" + self.db_socket, "-N", "-B", "-e", statement]
+                "--socket=" + (socket or self.db_socket), "-N", "-B", "-e",
+                statement]
         if db:
             argv.append(db)
         r = subprocess.run(argv, capture_output=True, text=True)
@@ -337,8 +346,11 @@ LimitRequestBody 4194304
         return r
 
     def close(self):
-        for name in ("lighttpd", "apache", "pool", "sandbox", "mariadb"):
+        for name in ("lighttpd", "apache", "pool", "sandbox"):
             self._stop(name)
+        # Every MariaDB server last: the control one and any other.
+        for name in [n for n in self.procs if n.startswith("mariadb")]:
+            self._stop(name, timeout=60)
         for d in self.cleanup:
             shutil.rmtree(d, ignore_errors=True)
 

@@ -40,6 +40,7 @@
 #define EX_USAGE	2
 #define OPT_JSON	0x1	/* the command takes --json */
 #define OPT_CATALOG	0x2	/* the command takes --catalog-id ID */
+#define OPT_SERVER	0x4	/* --db-host HOST [--db-port N] | --db-socket P */
 /* Characters (code points), not bytes: "é" is one character, as people count. */
 #define PASSWORD_MIN_CHARS	12
 /* The sign-in form's limit (handlers/auth.c), in bytes. */
@@ -50,6 +51,7 @@ struct ctx {
 	struct db	*db;
 	int		 json;
 	const char	*catalog_id;
+	const char	*db_host, *db_port, *db_socket;	/* OPT_SERVER */
 	int		 argc;	/* operands, options taken out */
 	char		**argv;
 };
@@ -359,13 +361,76 @@ name_valid(const char *s)
 	return !blank;
 }
 
+/*
+ * The server a new workspace's database goes on, from --db-host/--db-port
+ * or --db-socket; all empty: the control DB's server. The database user
+ * and password are the config's, on every server.
+ */
+static int
+server_opts(const struct ctx *c, struct db_server *srv)
+{
+	const char	*h = c->db_host, *s = c->db_socket;
+	char		*end;
+	long		 port;
+	size_t		 i;
+
+	memset(srv, 0, sizeof(*srv));
+	if (h && s)
+		return misuse("workspace", "give --db-host or --db-socket, "
+		    "not both");
+	if (c->db_port && !h)
+		return misuse("workspace", "--db-port goes with --db-host");
+	if (h) {
+		if (*h == '\0' || strlen(h) >= sizeof(srv->host) ||
+		    strspn(h, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") != strlen(h))
+			return fail("bad --db-host: a host name or address");
+		snprintf(srv->host, sizeof(srv->host), "%s", h);
+	}
+	if (c->db_port) {
+		errno = 0;
+		port = strtol(c->db_port, &end, 10);
+		if (errno || end == c->db_port || *end || port < 1 ||
+		    port > 65535)
+			return fail("bad --db-port: a number from 1 to 65535");
+		srv->port = (unsigned int)port;
+	}
+	if (s) {
+		if (*s != '/' || strlen(s) >= sizeof(srv->socket))
+			return fail("bad --db-socket: an absolute path");
+		for (i = 0; s[i]; i++)
+			if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+				return fail("bad --db-socket: an absolute path");
+		snprintf(srv->socket, sizeof(srv->socket), "%s", s);
+	}
+	return 0;
+}
+
+/* "the control server", "host:port" or "unix:path", for people. */
+static void
+server_name(const struct db_server *srv, char *out, size_t len)
+{
+	if (srv->socket[0])
+		snprintf(out, len, "unix:%s", srv->socket);
+	else if (srv->host[0] && srv->port)
+		snprintf(out, len, "%s:%u", srv->host, srv->port);
+	else if (srv->host[0])
+		snprintf(out, len, "%s", srv->host);
+	else
+		snprintf(out, len, "%s", "");
+}
+
 static int
 cmd_workspace_add(struct ctx *c)
 {
 	const char	*slug = c->argv[0], *name = c->argv[1];
 	struct workspace ws;
-	enum store_rc	 rc;
+	struct db_server srv;
+	char		 where[300];
+	int		 rc;
 
+	if ((rc = server_opts(c, &srv)) != 0)
+		return rc;
 	if (!router_slug_valid(slug, strlen(slug)))
 		return fail("bad workspace slug: use 1 to 63 of a-z, 0-9 and -");
 	if (!name_valid(name))
@@ -373,7 +438,13 @@ cmd_workspace_add(struct ctx *c)
 		    "text without control characters");
 	if (need_db(c, 1) == -1)
 		return EX_FAIL;
-	if ((rc = tenants_workspace_add(c->db, slug, name, &ws)) == STORE_DUP)
+	/* A server we cannot reach must not leave a workspace behind. */
+	if ((srv.host[0] || srv.socket[0]) &&
+	    db_conn(c->db, &srv, where, sizeof(where)) == NULL)
+		return fail("cannot reach the workspace's database server: %s",
+		    where);
+	if ((rc = tenants_workspace_add(c->db, slug, name, &srv, &ws)) ==
+	    STORE_DUP)
 		return fail("workspace %s already exists", slug);
 	if (rc != STORE_OK)
 		return store_fail(rc, "adding the workspace");
@@ -381,8 +452,10 @@ cmd_workspace_add(struct ctx *c)
 		return fail("workspace %s (id %" PRIu64 ") was added but its "
 		    "database %s was not created: run `" PROG " migrate`",
 		    ws.slug, ws.id, ws.db_name);
-	printf("created workspace %s \"%s\" (id %" PRIu64 ", database %s)\n",
-	    ws.slug, ws.name, ws.id, ws.db_name);
+	server_name(&ws.srv, where, sizeof(where));
+	printf("created workspace %s \"%s\" (id %" PRIu64 ", database %s%s%s)"
+	    "\n", ws.slug, ws.name, ws.id, ws.db_name, *where ? " on " : "",
+	    where);
 	return 0;
 }
 
@@ -391,6 +464,7 @@ list_one(const struct workspace *ws, void *arg)
 {
 	struct walk		*w = arg;
 	struct workspace	*n;
+	char			 where[300];
 
 	if (w->arr) {
 		json_object	*o;
@@ -402,6 +476,10 @@ list_one(const struct workspace *ws, void *arg)
 		json_object_object_add(o, "slug", jstr(ws->slug));
 		json_object_object_add(o, "name", jstr(ws->name));
 		json_object_object_add(o, "database", jstr(ws->db_name));
+		server_name(&ws->srv, where, sizeof(where));
+		/* null: the control DB's server. */
+		json_object_object_add(o, "server", *where ? jstr(where) :
+		    NULL);
 		json_object_array_add(w->arr, o);
 		return 0;
 	}
@@ -424,6 +502,7 @@ cmd_workspace_list(struct ctx *c)
 {
 	struct walk	 w = { .c = c };
 	enum store_rc	 rc;
+	char		 where[300];
 	int		 i, wslug = 4, wname = 4;
 
 	if (need_db(c, 1) == -1)
@@ -444,10 +523,13 @@ cmd_workspace_list(struct ctx *c)
 	if (rc == STORE_OK && !c->json)
 		printf("%-6s  %-*s  %-*s  %s\n", "ID", wslug, "SLUG", wname,
 		    "NAME", "DATABASE");
-	for (i = 0; rc == STORE_OK && i < w.n; i++)
-		printf("%-6" PRIu64 "  %-*s  %s%*s  %s\n", w.list[i].id, wslug,
-		    w.list[i].slug, w.list[i].name,
-		    wname - width(w.list[i].name), "", w.list[i].db_name);
+	for (i = 0; rc == STORE_OK && i < w.n; i++) {
+		server_name(&w.list[i].srv, where, sizeof(where));
+		printf("%-6" PRIu64 "  %-*s  %s%*s  %s%s%s\n", w.list[i].id,
+		    wslug, w.list[i].slug, w.list[i].name,
+		    wname - width(w.list[i].name), "", w.list[i].db_name,
+		    *where ? " on " : "", where);
+	}
 	json_object_put(w.arr);
 	free(w.list);
 	return rc == STORE_OK ? 0 : store_fail(rc, "listing workspaces");
@@ -961,8 +1043,9 @@ static const struct command {
 } commands[] = {
 	{ "migrate", NULL, 0, 0, cmd_migrate, "",
 	    "create or upgrade the control and workspace DBs" },
-	{ "workspace", "add", 2, 0, cmd_workspace_add, "SLUG NAME",
-	    "create a workspace and its database" },
+	{ "workspace", "add", 2, OPT_SERVER, cmd_workspace_add,
+	    "SLUG NAME [--db-host HOST [--db-port N] | --db-socket PATH]",
+	    "create a workspace and its database (on another server)" },
 	{ "workspace", "list", 0, OPT_JSON, cmd_workspace_list, "[--json]",
 	    "list workspaces" },
 	{ "user", "add", 2, 0, cmd_user_add, "SLUG EMAIL",
@@ -1058,6 +1141,15 @@ parse_command(int argc, char **argv, struct ctx *c)
 		else if ((cmd->opts & OPT_CATALOG) &&
 		    strncmp(a, "--catalog-id=", 13) == 0)
 			c->catalog_id = a + 13;
+		else if ((cmd->opts & OPT_SERVER) && k + 1 < argc &&
+		    strcmp(a, "--db-host") == 0)
+			c->db_host = argv[++k];
+		else if ((cmd->opts & OPT_SERVER) && k + 1 < argc &&
+		    strcmp(a, "--db-port") == 0)
+			c->db_port = argv[++k];
+		else if ((cmd->opts & OPT_SERVER) && k + 1 < argc &&
+		    strcmp(a, "--db-socket") == 0)
+			c->db_socket = argv[++k];
 		else {
 			fprintf(stderr, PROG ": %s: unknown option \"%s\"\n",
 			    cmd->name, a);

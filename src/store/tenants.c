@@ -90,7 +90,7 @@ tenants_workspace_by_id(struct db *db, uint64_t id, struct workspace *ws)
 
 enum store_rc
 tenants_workspace_add(struct db *db, const char *slug, const char *name,
-    struct workspace *ws)
+    const struct db_server *srv, struct workspace *ws)
 {
 	struct sq	 q;
 	MYSQL		*my;
@@ -100,12 +100,15 @@ tenants_workspace_add(struct db *db, const char *slug, const char *name,
 
 	if ((rc = sq_begin(db, NULL, &my)) != STORE_OK)
 		return rc;
-	snprintf(sql, sizeof(sql), "INSERT INTO `%s`.workspaces (slug, name) "
-	    "VALUES (?, ?)", ctl(db));
+	snprintf(sql, sizeof(sql), "INSERT INTO `%s`.workspaces (slug, name, "
+	    "db_host, db_port, db_socket) VALUES (?, ?, ?, ?, ?)", ctl(db));
 	if ((rc = sq_open_on(&q, my, sql)) != STORE_OK)
 		goto fail;
 	sq_str(&q, slug);
 	sq_str(&q, name);
+	sq_str(&q, srv ? srv->host : "");
+	sq_int(&q, srv ? srv->port : 0);
+	sq_str(&q, srv ? srv->socket : "");
 	rc = sq_run(&q);
 	id = sq_insert_id(&q);
 	sq_close(&q);

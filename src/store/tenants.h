@@ -29,8 +29,13 @@ enum store_rc	 tenants_workspace_by_slug(struct db *, const char *slug,
 enum store_rc	 tenants_workspace_by_id(struct db *, uint64_t,
 		    struct workspace *);
 /* Creates the row (and names its database); STORE_DUP when slug exists. */
+/*
+ * Adds a workspace whose database lives on srv (NULL, or empty host and
+ * socket: the control DB's server), named from its id.
+ */
 enum store_rc	 tenants_workspace_add(struct db *, const char *slug,
-		    const char *name, struct workspace *);
+		    const char *name, const struct db_server *srv,
+		    struct workspace *);
 /* Calls fn for every workspace, by id; stops at the first non-zero. */
 enum store_rc	 tenants_workspace_each(struct db *,
 		    int (*fn)(const struct workspace *, void *), void *);

@@ -104,7 +104,8 @@ class AdminCommands(AdminCase):
         by_slug = {w["slug"]: w for w in listed}
         self.assertEqual(by_slug["alpha"], {"id": a, "slug": "alpha",
                                             "name": "Alpha Ltd",
-                                            "database": "waba_ws_%d" % a})
+                                            "database": "waba_ws_%d" % a,
+                                            "server": None})
         self.assertEqual(by_slug["beta-2"]["name"], "Bêta & Söhne \"GmbH\"")
         table = self.ok("workspace", "list").stdout
         self.assertIn("alpha", table.split())
