@@ -290,7 +290,8 @@ Alias /static/ "{static}/"
     Require all granted
 </Directory>
 ProxyPass /static/ !
-ProxyPass / fcgi://127.0.0.1:{pool_port}/ enablereuse=on timeout=60
+# enablereuse=off, as in etc/: kept connections would pin the workers.
+ProxyPass / fcgi://127.0.0.1:{pool_port}/ enablereuse=off timeout=60
 LimitRequestBody 4194304
 """.format(run=self.run, port=self.port, pool_port=pool_port,
            static=static, mods=mods)
