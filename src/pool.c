@@ -112,24 +112,25 @@ pool_reload(const char *path, struct app *app)
 }
 
 /*
- * Waits until the listener has a connection or a signal arrived. Signals
- * are blocked everywhere else in the worker and only let in here, by
- * ppoll's atomic mask swap: a SIGTERM or SIGHUP can't slip in between
- * the check of the flags and a wait that would then sleep until the
- * next request. Returns 1 when a connection is waiting, 0 on a signal.
+ * Waits until fd is readable or a signal arrived. Signals are blocked
+ * everywhere else in the worker and only let in here, by ppoll's atomic
+ * mask swap: a SIGTERM or SIGHUP can't slip in between the check of the
+ * flags and a wait that would then sleep until the next request.
+ * Returns 1 when fd is readable, 0 on a signal, -1 on an error.
  */
 static int
-pool_wait(int fd, const sigset_t *open)
+pool_wait(int fd, const sigset_t *mask)
 {
 	struct pollfd	 pfd;
 
 	pfd.fd = fd;
 	pfd.events = POLLIN;
 	pfd.revents = 0;
-	if (ppoll(&pfd, 1, NULL, open) == -1) {
-		if (errno != EINTR)
-			log_warn("poll: %s", strerror(errno));
-		return 0;
+	if (ppoll(&pfd, 1, NULL, mask) == -1) {
+		if (errno == EINTR)
+			return 0;
+		log_err("poll: %s", strerror(errno));
+		return -1;
 	}
 	return 1;
 }
@@ -202,7 +203,13 @@ pool_worker(const char *config_path, struct app *app, int fd,
 			log_info("recycling after %ld requests", served);
 			break;
 		}
-		if (!pool_wait(fd, &old))
+		/*
+		 * A connection the web server keeps open (FCGI_KEEP_CONN)
+		 * brings the next request on itself, not on the listener.
+		 */
+		if ((rc = pool_wait(r.ipcFd >= 0 ? r.ipcFd : fd, &old)) == -1)
+			break;
+		if (rc == 0)
 			continue;
 		rc = FCGX_Accept_r(&r);
 		if (rc == -EAGAIN || rc == -EWOULDBLOCK || rc == -EINTR)
