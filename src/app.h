@@ -23,7 +23,7 @@ struct json_object;
 struct FCGX_Request;
 
 struct app {
-	struct config	*cfg;
+	struct config	*cfg;	/* owned: app_free() frees it */
 	struct tmpl_set	*tmpl;
 	struct db	*db;
 	struct vault	*vault;	/* key ring, opened at start-up */
