@@ -64,8 +64,12 @@ class Stack:
 
     def _spawn(self, name, argv, **kw):
         log = open(self.path(name + ".log"), "ab")
+        # Own session: a Ctrl-C on the terminal reaches only Python,
+        # which stops the parts in order (close()); otherwise they all
+        # die at once and the demo reports a false "stopped unexpectedly".
         p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                             stdin=subprocess.DEVNULL, **kw)
+                             stdin=subprocess.DEVNULL, start_new_session=True,
+                             **kw)
         self.procs[name] = p
         return p
 
@@ -299,7 +303,8 @@ Alias /static/ "{static}/"
     Require all granted
 </Directory>
 ProxyPass /static/ !
-ProxyPass / fcgi://127.0.0.1:{pool_port}/ enablereuse=on timeout=60
+# enablereuse=off, as in etc/: kept connections would pin the workers.
+ProxyPass / fcgi://127.0.0.1:{pool_port}/ enablereuse=off timeout=60
 LimitRequestBody 4194304
 """.format(run=self.run, port=self.port, pool_port=pool_port,
            static=static, mods=mods)
@@ -363,38 +368,32 @@ def demo():
     st.write_config()
     try:
         st.start_mariadb()
-        has_sandbox = st.start_sandbox(
-            int(os.environ.get("WABA_DEMO_SANDBOX_PORT", "8089")))
+        st.start_sandbox(int(os.environ.get("WABA_DEMO_SANDBOX_PORT",
+                                            "8089")))
         st.write_config()
-        admin = os.path.exists(os.path.join(ROOT, "waba-connect-admin"))
-        login = None
-        if admin:
-            if not os.path.exists(st.path("keyring")):
-                st.admin("keys", "init")
-            st.admin("migrate")
-            if "demo" not in st.admin("workspace", "list").stdout.split():
-                st.admin("workspace", "add", "demo", "Demo Merchant")
-            pw_file = st.path("demo-password")
-            if not os.path.exists(pw_file):
-                pw = secrets.token_urlsafe(9)
-                st.admin("user", "add", "demo", "merchant@demo.example",
-                         input=pw + "\n")
-                with open(pw_file, "w") as f:
-                    f.write(pw)
-            login = ("merchant@demo.example", open(pw_file).read().strip())
+        if not os.path.exists(st.path("keyring")):
+            st.admin("keys", "init")
+        st.admin("migrate")
+        if "demo" not in st.admin("workspace", "list").stdout.split():
+            st.admin("workspace", "add", "demo", "Demo Merchant")
+        pw_file = st.path("demo-password")
+        if not os.path.exists(pw_file):
+            pw = secrets.token_urlsafe(9)
+            st.admin("user", "add", "demo", "merchant@demo.example",
+                     input=pw + "\n")
+            with open(pw_file, "w") as f:
+                f.write(pw)
+        with open(pw_file) as f:
+            login = ("merchant@demo.example", f.read().strip())
         st.start_pool()
         st.start_lighttpd()
         print()
         print("waba-connect demo is running:")
         print("  %s/login" % st.base_url)
-        if login:
-            print("  sign in as %s with password %s" % login)
+        print("  sign in as %s with password %s" % login)
         print("  health: %s/healthz" % st.base_url)
-        if has_sandbox:
-            print("  Meta sandbox: http://127.0.0.1:%d/_sandbox/"
-                  % st.sandbox_port)
-        else:
-            print("  (no Meta sandbox yet: pages that need Meta say so)")
+        print("  Meta sandbox: http://127.0.0.1:%d/_sandbox/"
+              % st.sandbox_port)
         print("  logs: %s/*.log" % run)
         print("Press Ctrl-C to stop.")
         sys.stdout.flush()
@@ -405,6 +404,8 @@ def demo():
     except KeyboardInterrupt:
         pass
     finally:
+        # A second, impatient Ctrl-C must not leave parts running.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         print("\nstopping...")
         st.close()
         print("stopped.")

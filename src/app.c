@@ -124,44 +124,74 @@ app_mount(struct app *a, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Everything here is read from disk and can be wrong there, so it is
+ * what a reload validates. The supervisor calls app_load at start-up and
+ * on SIGHUP and keeps the result; a forked worker inherits that memory
+ * and never reads these files again, so a worker started after a refused
+ * reload runs the last good state, not the broken files.
+ */
 int
-app_init(struct app *a, struct config *cfg, char *err, size_t errlen)
+app_load(struct app *a, const char *config_path, char *err, size_t errlen)
 {
-	char	 origin[512];
+	char	 why[512];
 
 	memset(a, 0, sizeof(*a));
-	a->cfg = cfg;
+	if ((a->cfg = config_load(config_path, err, errlen)) == NULL)
+		return -1;
 	if (app_mount(a, err, errlen) == -1)
-		return -1;
-	if ((a->tmpl = tmpl_load_dir(cfg->template_dir, err, errlen)) == NULL)
-		return -1;
+		goto fail;
+	/* template.c names file:line; the operator also needs the directory. */
+	if ((a->tmpl = tmpl_load_dir(a->cfg->template_dir, why,
+	    sizeof(why))) == NULL) {
+		snprintf(err, errlen, "%s/%s", a->cfg->template_dir, why);
+		goto fail;
+	}
 	if (!tmpl_exists(a->tmpl, "error")) {
-		snprintf(err, errlen, "%s: error.html is missing",
-		    cfg->template_dir);
+		snprintf(err, errlen, "%s/error.html: missing",
+		    a->cfg->template_dir);
 		goto fail;
 	}
 	if (auth_init() == -1) {
 		snprintf(err, errlen, "out of memory (sign-in set-up)");
 		goto fail;
 	}
-	/* The key ring is checked (mode 0600, well-formed) at start-up. */
-	if ((a->vault = vault_open(cfg->key_ring_file, err, errlen)) == NULL)
+	/*
+	 * The key ring is checked (mode 0600, well-formed) here too. Workers
+	 * share the supervisor's opened ring: its pages are locked in the
+	 * supervisor and read-only, so they stay shared and resident in
+	 * every child. A worker re-opens the ring by itself when it changed
+	 * on disk (app_vault) or when it meets a newer key version.
+	 */
+	if ((a->vault = vault_open(a->cfg->key_ring_file, err, errlen)) ==
+	    NULL)
 		goto fail;
-	if ((a->graph = graph_new(cfg)) == NULL) {
-		snprintf(err, errlen, "cannot set up the Meta Graph client");
-		goto fail;
-	}
-	if ((a->db = db_new(cfg)) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		goto fail;
-	}
-	/* Connect button → 303 to Meta's dialog: the CSP must allow it. */
-	snprintf(origin, sizeof(origin), "%s", cfg->dialog_base_url);
-	resp_set_form_origins(origin);
 	return 0;
 fail:
 	app_free(a);
 	return -1;
+}
+
+/*
+ * What must not be shared across fork: the curl handle (its connections
+ * and TLS sessions) and the MySQL connections are opened per process.
+ */
+int
+app_start(struct app *a, char *err, size_t errlen)
+{
+	if ((a->graph = graph_new(a->cfg)) == NULL) {
+		snprintf(err, errlen, "cannot set up the Meta Graph client");
+		return -1;
+	}
+	if ((a->db = db_new(a->cfg)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		graph_free(a->graph);
+		a->graph = NULL;
+		return -1;
+	}
+	/* Connect button → 303 to Meta's dialog: the CSP must allow it. */
+	resp_set_form_origins(a->cfg->dialog_base_url);
+	return 0;
 }
 
 struct vault *
@@ -190,10 +220,12 @@ app_free(struct app *a)
 	db_free(a->db);
 	vault_close(a->vault);
 	graph_free(a->graph);
+	config_free(a->cfg);
 	a->vault = NULL;
 	a->graph = NULL;
 	a->tmpl = NULL;
 	a->db = NULL;
+	a->cfg = NULL;
 }
 
 void

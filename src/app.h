@@ -23,7 +23,7 @@ struct json_object;
 struct FCGX_Request;
 
 struct app {
-	struct config	*cfg;
+	struct config	*cfg;	/* owned: app_free() frees it */
 	struct tmpl_set	*tmpl;
 	struct db	*db;
 	struct vault	*vault;	/* key ring, opened at start-up */
@@ -45,10 +45,19 @@ struct ctx {
 };
 
 /*
- * Loads config-derived state for a worker. On error returns -1 with one
- * line in err (a broken template names file:line).
+ * Reads the config at config_path and everything it points at that can
+ * be broken on disk (templates, key ring), once. On error returns -1
+ * with one line in err naming the file (a broken template names
+ * dir/file:line: reason) and *a empty. On success a owns the config.
  */
-int	 app_init(struct app *, struct config *, char *err, size_t errlen);
+int	 app_load(struct app *, const char *config_path, char *err,
+	    size_t errlen);
+/*
+ * Opens the per-process parts (Graph client, database handle) of a
+ * loaded app; call it in the process that serves, after fork.
+ */
+int	 app_start(struct app *, char *err, size_t errlen);
+/* Frees everything app_load and app_start made, the config too. */
 void	 app_free(struct app *);
 /*
  * The key ring to encrypt with: reread first when the file changed on

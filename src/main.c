@@ -17,11 +17,10 @@
 #include <fcgiapp.h>
 #include <sodium.h>
 
+#include "app.h"
 #include "config.h"
 #include "log.h"
 #include "pool.h"
-#include "template.h"
-#include "vault.h"
 
 static void
 usage(FILE *f)
@@ -70,9 +69,7 @@ main(int argc, char *argv[])
 	};
 	const char	*path = getenv("WABA_CONNECT_CONFIG");
 	const char	*listen_addr = NULL;
-	struct config	*cfg;
-	struct tmpl_set	*t;
-	struct vault	*v;
+	struct app	 app;
 	char		 err[512], *end;
 	long		 workers = 0;
 	int		 ch, check = 0, fd;
@@ -121,44 +118,36 @@ main(int argc, char *argv[])
 		fprintf(stderr, "waba-connect: library initialisation failed\n");
 		return 1;
 	}
-	if ((cfg = config_load(path, err, sizeof(err))) == NULL) {
+	log_init("waba-connect", LOG_LVL_INFO);
+	/*
+	 * A bad config value, a broken template (dir/file:line: reason) or
+	 * a key ring that is missing, malformed or readable by others stops
+	 * start-up here with one line.
+	 */
+	if (app_load(&app, path, err, sizeof(err)) == -1) {
 		fprintf(stderr, "waba-connect: %s\n", err);
 		return 1;
 	}
-	log_init("waba-connect", cfg->log_level);
-	/* A broken template stops start-up here, naming file:line. */
-	if ((t = tmpl_load_dir(cfg->template_dir, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "waba-connect: %s/%s\n", cfg->template_dir, err);
-		config_free(cfg);
-		return 1;
-	}
-	tmpl_free(t);
-	/* So is a key ring that is missing, malformed or readable by others. */
-	if ((v = vault_open(cfg->key_ring_file, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "waba-connect: %s\n", err);
-		config_free(cfg);
-		return 1;
-	}
-	vault_close(v);
+	log_set_level(app.cfg->log_level);
 	if (check) {
 		printf("%s: ok\n", path);
-		config_free(cfg);
+		app_free(&app);
 		return 0;
 	}
 
 	if (listen_addr == NULL && workers == 0 && stdin_is_listener())
-		return pool_worker(path, cfg, FCGI_LISTENSOCK_FILENO, 1);
+		return pool_worker(path, &app, FCGI_LISTENSOCK_FILENO, 1);
 
-	/* A copy: the supervisor replaces cfg on reload. */
-	if ((listen_addr = strdup(listen_addr ? listen_addr : cfg->listen)) ==
-	    NULL)
+	/* A copy: the supervisor replaces the config on reload. */
+	if ((listen_addr = strdup(listen_addr ? listen_addr :
+	    app.cfg->listen)) == NULL)
 		return 1;
 	if (workers == 0)
-		workers = cfg->workers;
+		workers = app.cfg->workers;
 	if ((fd = pool_listen(listen_addr, err, sizeof(err))) == -1) {
 		fprintf(stderr, "waba-connect: %s\n", err);
-		config_free(cfg);
+		app_free(&app);
 		return 1;
 	}
-	return pool_supervise(path, cfg, fd, (int)workers, listen_addr);
+	return pool_supervise(path, &app, fd, (int)workers, listen_addr);
 }

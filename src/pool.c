@@ -4,6 +4,8 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +19,6 @@
 #include "config.h"
 #include "log.h"
 #include "pool.h"
-#include "template.h"
 
 #define POOL_MAX_WORKERS 256
 
@@ -26,17 +27,15 @@ static volatile sig_atomic_t pool_term, pool_hup, pool_chld;
 static void
 pool_on_signal(int sig)
 {
-	if (sig == SIGTERM || sig == SIGINT) {
+	if (sig == SIGTERM || sig == SIGINT)
 		pool_term = 1;
-		/* Makes libfcgi's accept loop give up instead of retrying. */
-		FCGX_ShutdownPending();
-	} else if (sig == SIGHUP)
+	else if (sig == SIGHUP)
 		pool_hup = 1;
 	else if (sig == SIGCHLD)
 		pool_chld = 1;
 }
 
-/* No SA_RESTART: a blocked accept() must return EINTR so we can stop. */
+/* No SA_RESTART: a wait interrupted by a signal returns to the loop. */
 static void
 pool_catch(int sig)
 {
@@ -82,42 +81,69 @@ pool_listen(const char *addr, char *err, size_t errlen)
 	return fd;
 }
 
-static int
-pool_reload(const char *path, struct app *app, struct config **cfg)
+/*
+ * Spawned mode's SIGHUP: a new config and templates replace the running
+ * ones only when all of them load; otherwise the worker keeps serving
+ * with what it has.
+ */
+static void
+pool_reload(const char *path, struct app *app)
 {
-	struct config	*ncfg;
 	struct app	 napp;
 	char		 err[512];
 
 	if (path == NULL) {
 		log_warn("SIGHUP: no --config file to reload");
-		return -1;
+		return;
 	}
-	if ((ncfg = config_load(path, err, sizeof(err))) == NULL ||
-	    app_init(&napp, ncfg, err, sizeof(err)) == -1) {
+	if (app_load(&napp, path, err, sizeof(err)) == -1) {
 		log_err("reload refused, keeping the running config: %s", err);
-		config_free(ncfg);
-		return -1;
+		return;
+	}
+	if (app_start(&napp, err, sizeof(err)) == -1) {
+		log_err("reload refused, keeping the running config: %s", err);
+		app_free(&napp);
+		return;
 	}
 	app_free(app);
-	config_free(*cfg);
 	*app = napp;
-	*cfg = ncfg;
-	log_set_level(ncfg->log_level);
+	log_set_level(app->cfg->log_level);
 	log_info("reloaded %s", path);
-	return 0;
+}
+
+/*
+ * Waits until fd is readable or a signal arrived. Signals are blocked
+ * everywhere else in the worker and only let in here, by ppoll's atomic
+ * mask swap: a SIGTERM or SIGHUP can't slip in between the check of the
+ * flags and a wait that would then sleep until the next request.
+ * Returns 1 when fd is readable, 0 on a signal, -1 on an error.
+ */
+static int
+pool_wait(int fd, const sigset_t *mask)
+{
+	struct pollfd	 pfd;
+
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	if (ppoll(&pfd, 1, NULL, mask) == -1) {
+		if (errno == EINTR)
+			return 0;
+		log_err("poll: %s", strerror(errno));
+		return -1;
+	}
+	return 1;
 }
 
 int
-pool_worker(const char *config_path, struct config *cfg, int fd,
+pool_worker(const char *config_path, struct app *app, int fd,
     int reload_on_hup)
 {
-	struct app	 app;
 	FCGX_Request	 r;
 	sigset_t	 block, old;
 	char		 err[512];
 	long		 served = 0;
-	int		 rc;
+	int		 rc, fl;
 
 	pool_catch(SIGTERM);
 	pool_catch(SIGINT);
@@ -128,56 +154,79 @@ pool_worker(const char *config_path, struct config *cfg, int fd,
 	pool_default(SIGCHLD);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (app_init(&app, cfg, err, sizeof(err)) == -1) {
-		log_err("%s", err);
-		config_free(cfg);
-		return 1;
-	}
-	if (FCGX_Init() != 0 || FCGX_InitRequest(&r, fd,
-	    FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
-		log_err("FastCGI initialisation failed");
-		app_free(&app);
-		config_free(cfg);
-		return 1;
-	}
-
 	/*
-	 * Signals are blocked while a request runs, so a SIGTERM lets it
-	 * finish (drain) and only then stops the loop.
+	 * Signals are blocked except while waiting for a connection, so a
+	 * SIGTERM lets the running request finish (drain) and a SIGHUP
+	 * reloads between two requests, never in the middle of one.
 	 */
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGHUP);
 	sigprocmask(SIG_BLOCK, &block, &old);
+	sigdelset(&old, SIGTERM);
+	sigdelset(&old, SIGINT);
+	sigdelset(&old, SIGHUP);
+
+	if (app_start(app, err, sizeof(err)) == -1) {
+		log_err("%s", err);
+		app_free(app);
+		return 1;
+	}
+	/*
+	 * Siblings share the listener: after a wake-up another worker may
+	 * take the connection first. Non-blocking, our accept then fails
+	 * with EAGAIN and we wait again, instead of sleeping in accept()
+	 * with signals blocked and missing a SIGTERM.
+	 */
+	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1) {
+		log_err("listening socket: %s", strerror(errno));
+		app_free(app);
+		return 1;
+	}
+	if (FCGX_Init() != 0 || FCGX_InitRequest(&r, fd, 0) != 0) {
+		log_err("FastCGI initialisation failed");
+		app_free(app);
+		return 1;
+	}
+
 	for (;;) {
-		if (cfg->max_requests > 0 && served >= cfg->max_requests) {
+		if (pool_term)
+			break;
+		if (pool_hup) {
+			pool_hup = 0;
+			pool_reload(config_path, app);
+		}
+		if (app->cfg->max_requests > 0 &&
+		    served >= app->cfg->max_requests) {
 			log_info("recycling after %ld requests", served);
 			break;
 		}
-		sigprocmask(SIG_SETMASK, &old, NULL);
-		if (pool_term) {
-			sigprocmask(SIG_BLOCK, &block, NULL);
+		/*
+		 * A connection the web server keeps open (FCGI_KEEP_CONN)
+		 * brings the next request on itself, not on the listener.
+		 */
+		if ((rc = pool_wait(r.ipcFd >= 0 ? r.ipcFd : fd, &old)) == -1)
 			break;
-		}
+		if (rc == 0)
+			continue;
 		rc = FCGX_Accept_r(&r);
-		sigprocmask(SIG_BLOCK, &block, NULL);
+		if (rc == -EAGAIN || rc == -EWOULDBLOCK || rc == -EINTR)
+			continue;
 		if (rc < 0) {
-			if (!pool_term)
-				log_err("accept failed: %d", rc);
+			log_err("accept failed: %s", strerror(-rc));
 			break;
 		}
-		app_handle(&app, &r);
+		/* Where accept(2) passes O_NONBLOCK on, libfcgi wants blocking. */
+		if ((fl = fcntl(r.ipcFd, F_GETFL)) != -1 && (fl & O_NONBLOCK))
+			fcntl(r.ipcFd, F_SETFL, fl & ~O_NONBLOCK);
+		app_handle(app, &r);
 		FCGX_Finish_r(&r);
 		served++;
-		if (pool_hup) {
-			pool_hup = 0;
-			pool_reload(config_path, &app, &cfg);
-		}
 	}
 	FCGX_Free(&r, 0);
-	app_free(&app);
-	config_free(cfg);
+	app_free(app);
 	return 0;
 }
 
@@ -188,11 +237,14 @@ struct pool_child {
 
 static struct pool_child pool_kids[2 * POOL_MAX_WORKERS];
 
+/*
+ * The child inherits app, the state the supervisor validated last, and
+ * re-reads nothing: so a file broken after that (reload refused, or an
+ * edit never followed by SIGHUP) cannot reach a replacement worker.
+ */
 static int
-pool_spawn(const char *config_path, int fd, unsigned int gen)
+pool_spawn(struct app *app, int fd, unsigned int gen)
 {
-	struct config	*wcfg;
-	char		 err[512];
 	pid_t		 pid;
 	size_t		 i;
 
@@ -210,16 +262,7 @@ pool_spawn(const char *config_path, int fd, unsigned int gen)
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		pool_term = pool_hup = pool_chld = 0;
-		/*
-		 * The worker gets its own copy of the config: the supervisor's
-		 * may be replaced on reload, and a worker owns what it frees.
-		 */
-		if ((wcfg = config_load(config_path, err, sizeof(err))) ==
-		    NULL) {
-			log_err("%s", err);
-			_exit(1);
-		}
-		_exit(pool_worker(config_path, wcfg, fd, 0));
+		_exit(pool_worker(NULL, app, fd, 0));
 	}
 	pool_kids[i].pid = pid;
 	pool_kids[i].gen = gen;
@@ -275,15 +318,14 @@ pool_reap(unsigned int gen, int *crashes)
 }
 
 int
-pool_supervise(const char *config_path, struct config *cfg, int fd,
+pool_supervise(const char *config_path, struct app *app, int fd,
     int nworkers, const char *listen_addr)
 {
 	sigset_t	 block, old;
 	unsigned int	 gen = 1;
 	int		 crashes = 0, want = nworkers;
 	struct timespec	 until, now;
-	struct config	*ncfg;
-	struct tmpl_set	*t;
+	struct app	 napp;
 	char		 err[512];
 
 	if (config_path == NULL) {
@@ -309,21 +351,19 @@ pool_supervise(const char *config_path, struct config *cfg, int fd,
 		if (pool_hup) {
 			pool_hup = 0;
 			/*
-			 * Validate everything a worker would load before
-			 * touching the running generation; a bad file keeps
-			 * the old workers serving.
+			 * Load everything a worker needs before touching the
+			 * running generation; a bad file keeps the old
+			 * workers serving, and their replacements on the
+			 * state they were started with.
 			 */
-			if ((ncfg = config_load(config_path, err,
-			    sizeof(err))) == NULL ||
-			    (t = tmpl_load_dir(ncfg->template_dir, err,
-			    sizeof(err))) == NULL) {
-				log_err("reload refused: %s", err);
-				config_free(ncfg);
-			} else {
-				tmpl_free(t);
-				config_free(cfg);
-				cfg = ncfg;
-				log_set_level(cfg->log_level);
+			if (app_load(&napp, config_path, err,
+			    sizeof(err)) == -1)
+				log_err("reload refused, keeping the running "
+				    "config: %s", err);
+			else {
+				app_free(app);
+				*app = napp;
+				log_set_level(app->cfg->log_level);
 				/* The listener stays open: no request lost. */
 				pool_signal_gen(gen, 0, SIGTERM);
 				gen++;
@@ -336,7 +376,7 @@ pool_supervise(const char *config_path, struct config *cfg, int fd,
 				sleep(1);
 				crashes = 0;
 			}
-			if (pool_spawn(config_path, fd, gen) == -1)
+			if (pool_spawn(app, fd, gen) == -1)
 				break;
 		}
 		if (!pool_term && !pool_hup && !pool_chld)
@@ -346,7 +386,7 @@ pool_supervise(const char *config_path, struct config *cfg, int fd,
 	log_info("draining %zu workers", pool_count(gen, 1));
 	pool_signal_gen(gen, 1, SIGTERM);
 	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += cfg->drain_seconds;
+	until.tv_sec += app->cfg->drain_seconds;
 	while (pool_count(gen, 1) > 0) {
 		pool_reap(gen, &crashes);
 		clock_gettime(CLOCK_MONOTONIC, &now);
@@ -361,7 +401,7 @@ pool_supervise(const char *config_path, struct config *cfg, int fd,
 	}
 	if (strncmp(listen_addr, "unix:", 5) == 0)
 		unlink(listen_addr + 5);
-	config_free(cfg);
+	app_free(app);
 	log_info("supervisor stopped");
 	return 0;
 }

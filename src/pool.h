@@ -9,18 +9,24 @@
 
 #include <stddef.h>
 
-struct config;
+struct app;
 
 /*
- * Serves requests on fd until SIGTERM or max_requests. Takes ownership
- * of cfg. With reload_on_hup (spawned mode, no supervisor) a SIGHUP
- * re-reads config_path and the templates between two requests. Returns
- * the process exit status.
+ * Serves requests on fd until SIGTERM or max_requests, with app as
+ * app_load() left it (app_start() is done here). Takes ownership of
+ * app. With reload_on_hup (spawned mode, no supervisor) a SIGHUP
+ * re-reads config_path and what it names between two requests, and
+ * keeps the running state when any of it is broken. Returns the
+ * process exit status.
  */
-int	 pool_worker(const char *config_path, struct config *cfg, int fd,
+int	 pool_worker(const char *config_path, struct app *app, int fd,
 	    int reload_on_hup);
-/* Runs the supervisor until SIGTERM/SIGINT; returns the exit status. */
-int	 pool_supervise(const char *config_path, struct config *cfg, int fd,
+/*
+ * Runs the supervisor until SIGTERM/SIGINT; returns the exit status.
+ * Takes ownership of app (loaded, not started); workers are forked with
+ * it and SIGHUP replaces it only with a state that loaded completely.
+ */
+int	 pool_supervise(const char *config_path, struct app *app, int fd,
 	    int nworkers, const char *listen_addr);
 /* Opens "HOST:PORT" or "unix:PATH" for FastCGI; -1 with err on failure. */
 int	 pool_listen(const char *addr, char *err, size_t errlen);

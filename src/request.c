@@ -301,6 +301,26 @@ req_param(const struct req *r, const char *name)
 	return FCGX_GetParam(name, r->fcgi->envp);
 }
 
+/*
+ * A refused request still gets its access line, and the operator wants
+ * to see what was asked: the path as sent (no query string, which may
+ * carry secrets), cut short so one client can't flood the log. log.c
+ * replaces control characters. Nothing but the log reads this path.
+ */
+static char *
+req_raw_path(const char *uri, size_t len)
+{
+	char	*p;
+
+	if (len <= REQ_LOG_PATH)
+		return strndup(uri, len);
+	if ((p = malloc(REQ_LOG_PATH + 4)) == NULL)
+		return NULL;
+	memcpy(p, uri, REQ_LOG_PATH);
+	memcpy(p + REQ_LOG_PATH, "...", 4);
+	return p;
+}
+
 int
 req_init(struct req *r, struct FCGX_Request *f, const char *mount,
     char *why, size_t whylen)
@@ -345,13 +365,13 @@ req_init(struct req *r, struct FCGX_Request *f, const char *mount,
 	ulen = q ? (size_t)(q - uri) : strlen(uri);
 	if (ulen > REQ_MAX_PATH || (q && strlen(q + 1) > REQ_MAX_QUERY)) {
 		req_why(why, whylen, "the address is too long", NULL);
-		r->path = strdup("/");
+		r->path = req_raw_path(uri, ulen);
 		return 414;
 	}
 	if (req_percent_decode(uri, ulen, 0, &path) == -1) {
 		buf_free(&path);
 		req_why(why, whylen, "the address is malformed", NULL);
-		r->path = strdup("/");
+		r->path = req_raw_path(uri, ulen);
 		return 400;
 	}
 	mlen = mount ? strlen(mount) : 0;

@@ -17,6 +17,7 @@ struct FCGX_Request;
 #define REQ_MAX_KEY	64
 #define REQ_MAX_QUERY	8192
 #define REQ_MAX_PATH	2048
+#define REQ_LOG_PATH	256	/* bytes of a refused path the log shows */
 
 enum req_method {
 	REQ_GET = 1, REQ_HEAD = 2, REQ_POST = 4, REQ_OTHER = 8
@@ -37,7 +38,12 @@ struct req {
 	struct FCGX_Request *fcgi;
 	enum req_method	 method;
 	char		 method_str[12];
-	char		*path;		/* decoded, below the mount point */
+	/*
+	 * Decoded, below the mount point. When req_init refuses the
+	 * request, the raw path as sent (at most REQ_LOG_PATH bytes and
+	 * "..."), only for the access line.
+	 */
+	char		*path;
 	struct kvlist	 query;
 	struct kvlist	 form;		/* urlencoded POST bodies */
 	struct kvlist	 cookies;

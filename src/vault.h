@@ -76,7 +76,9 @@ int  vault_ring_drop(const char *path, uint32_t ver, char *err, size_t errlen);
  * Returns NULL with a message in err on failure. Keys live in
  * sodium_malloc'd memory (locked where the system allows), read-only
  * while open; vault_close() wipes them. Memory locks are not inherited
- * across fork(2): open the vault in the process that uses it.
+ * across fork(2), but a child that only reads the keys shares the
+ * parent's locked pages, which stay resident while the parent holds
+ * them (the pool's workers use the supervisor's vault this way).
  */
 struct vault *vault_open(const char *path, char *err, size_t errlen);	/* checks mode 0600 (no group/other bits) and ownership-independent */
 void vault_close(struct vault *);

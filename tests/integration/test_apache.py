@@ -5,6 +5,8 @@ SCRIPT_NAME, PATH_INFO and request headers."""
 import hashlib
 import hmac
 import json
+import threading
+import time
 
 from base import StackCase
 from client import request
@@ -92,3 +94,27 @@ class BehindApache(StackCase):
                             % SLUG, db="waba_control").strip()
         n = self.st.sql("SELECT COUNT(*) FROM webhook_events", db=ws_db)
         self.assertEqual(int(n.strip()), 1)
+
+    def test_concurrency_beyond_the_workers(self):
+        # 8 clients on 2 workers: with enablereuse=on, connections Apache
+        # kept open pinned both workers and requests timed out.
+        statuses, lock = [], threading.Lock()
+        end = time.monotonic() + 3.0
+
+        def loop():
+            while time.monotonic() < end:
+                try:
+                    st = request(self.port, "GET", "/healthz",
+                                 timeout=10).status
+                except OSError as e:
+                    st = "error: %s" % e
+                with lock:
+                    statuses.append(st)
+
+        ts = [threading.Thread(target=loop) for _ in range(8)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        self.assertEqual([s for s in statuses if s != 200], [])
+        self.assertGreater(len(statuses), 100)

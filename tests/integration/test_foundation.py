@@ -1,5 +1,7 @@
 """Issue 2: the pool behind lighttpd, against a real MariaDB."""
 import os
+import re
+import shutil
 import signal
 import subprocess
 import threading
@@ -7,7 +9,12 @@ import time
 
 from base import StackCase
 from client import FastCGIRequest, request
-from stack import wait_for
+from stack import ROOT, wait_for
+
+# One access line (src/log.c, src/app.c): the worker's pid in the prefix,
+# then method, path without the query string, status and microseconds.
+ACCESS = re.compile(r"^\S+ waba-connect\[(\d+)\] info: (\S+) (\S+) (\d{3}) "
+                    r"(\d+)us$", re.M)
 
 SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
@@ -139,6 +146,40 @@ class PoolBehindLighttpd(StackCase):
             self.st.write_config(**{"server.template_dir": os.path.join(
                 ROOT, "templates")})
 
+    def test_access_log_line(self):
+        log = self.st.path("pool.log")
+
+        def lines():
+            with open(log) as f:
+                return [m for m in ACCESS.finditer(f.read())
+                        if m.group(3) == "/healthz"]
+
+        n = len(lines())
+        r = request(self.port, "GET", "/healthz?secret=xyz")
+        self.assertEqual(r.status, 200)
+        wait_for(lambda: len(lines()) == n + 1, 5, "the access line")
+        m = lines()[-1]
+        self.assertEqual(m.group(2), "GET")
+        self.assertEqual(m.group(4), "200")
+        self.assertGreater(int(m.group(5)), 0)
+        self.assertIn(int(m.group(1)), self.st.worker_pids())
+        with open(log) as f:
+            self.assertNotIn("xyz", f.read())
+
+    def test_refused_path_is_logged_as_asked(self):
+        log = self.st.path("pool.log")
+        r = request(self.port, "GET", "/w/%zz/settings/whatsapp?secret=xyz")
+        self.assertEqual(r.status, 400)
+
+        def seen():
+            with open(log) as f:
+                return [m for m in ACCESS.finditer(f.read())
+                        if m.group(3) == "/w/%zz/settings/whatsapp"]
+        wait_for(lambda: seen(), 5, "the access line")
+        self.assertEqual(seen()[-1].group(4), "400")
+        with open(log) as f:
+            self.assertNotIn("xyz", f.read())
+
     def test_zz_mariadb_outage(self):
         self.assertEqual(request(self.port, "GET", "/healthz").status, 200)
         self.st.stop_mariadb()
@@ -166,6 +207,112 @@ class Recycling(StackCase):
             self.assertEqual(request(self.port, "GET", "/healthz").status, 200)
         wait_for(lambda: len(self.st.worker_pids()) == 2, 10, "workers")
         self.assertFalse(before & set(self.st.worker_pids()))
+
+
+class ReloadKeepsValidatedState(StackCase):
+    """Workers run what the supervisor validated last: a recycled or
+    replaced worker never reads the files again, so a broken file that a
+    SIGHUP refused, or an edit nobody reloaded, cannot reach it."""
+    workers = 2
+    config = {"server.max_requests": 5}
+    TITLE = "<h1>Sign in</h1>"
+
+    @classmethod
+    def setUpStack(cls):
+        cls.tdir = cls.st.path("templates")
+        shutil.copytree(os.path.join(ROOT, "templates"), cls.tdir)
+        with open(os.path.join(cls.tdir, "login.html")) as f:
+            cls.login = f.read()
+        cls.st.write_config(**{"server.template_dir": cls.tdir})
+
+    def tearDown(self):
+        self.write_login(self.login)
+        os.chmod(self.st.path("keyring"), 0o600)
+
+    def write_login(self, text):
+        with open(os.path.join(self.tdir, "login.html"), "w") as f:
+            f.write(text)
+
+    def log(self):
+        with open(self.st.path("pool.log")) as f:
+            return f.read()
+
+    def hup_and_wait_refused(self):
+        n = self.log().count("reload refused")
+        self.st.procs["pool"].send_signal(signal.SIGHUP)
+        wait_for(lambda: self.log().count("reload refused") > n, 10,
+                 "the refusal")
+
+    def recycle_all(self, want_title):
+        """Enough requests that every worker is replaced at least once."""
+        before = set(self.st.worker_pids())
+        for i in range(40):
+            r = request(self.port, "GET", "/login" if i % 2 else "/healthz")
+            self.assertEqual(r.status, 200, r.text[:300])
+            if i % 2:
+                self.assertIn(want_title, r.text)
+        wait_for(lambda: len(self.st.worker_pids()) == self.workers, 10,
+                 "workers")
+        self.assertFalse(before & set(self.st.worker_pids()))
+
+    def test_broken_template_refused_then_workers_recycle(self):
+        self.write_login(self.login + "{{#oops}}\n")
+        crashes = self.log().count("exited with status")
+        self.hup_and_wait_refused()
+        self.assertRegex(self.log(), r"reload refused.*login\.html:\d+: ")
+        self.recycle_all(self.TITLE)
+        self.assertEqual(self.log().count("exited with status"), crashes)
+
+    def test_key_ring_readable_by_others_refused_then_workers_recycle(self):
+        os.chmod(self.st.path("keyring"), 0o644)
+        self.hup_and_wait_refused()
+        self.assertRegex(self.log(), r"reload refused.*keyring: mode 0644")
+        self.recycle_all(self.TITLE)
+
+    def test_edit_applies_on_sighup_only(self):
+        new = "<h1>Sign in to your shop</h1>"
+        self.write_login(self.login.replace(self.TITLE, new))
+        # Not reloaded: recycled workers keep the validated page.
+        self.recycle_all(self.TITLE)
+        self.st.procs["pool"].send_signal(signal.SIGHUP)
+        wait_for(lambda: new in request(self.port, "GET", "/login").text,
+                 10, "the new page")
+        self.recycle_all(new)
+        # Back to the original for the other tests.
+        self.write_login(self.login)
+        self.st.procs["pool"].send_signal(signal.SIGHUP)
+        wait_for(lambda: self.TITLE in request(self.port, "GET",
+                                               "/login").text,
+                 10, "the original page")
+
+    def test_idle_worker_stops_at_once_on_sigterm(self):
+        for _ in range(5):
+            wait_for(lambda: len(self.st.worker_pids()) == self.workers, 10,
+                     "workers")
+            pid = self.st.worker_pids()[0]
+            os.kill(pid, signal.SIGTERM)
+            wait_for(lambda: pid not in self.st.worker_pids(), 2,
+                     "worker %d to stop" % pid)
+        self.assertEqual(request(self.port, "GET", "/healthz").status, 200)
+
+    def test_startup_with_broken_template_fails_naming_the_line(self):
+        bad = self.st.path("templates-bad")
+        shutil.copytree(self.tdir, bad, dirs_exist_ok=True)
+        with open(os.path.join(bad, "header.html"), "a") as f:
+            f.write("ok\n{{#open}}\n")
+        with open(self.st.config_path) as f:
+            conf = f.read().replace(self.tdir, bad)
+        path = self.st.path("bad.conf")
+        with open(path, "w") as f:
+            f.write(conf)
+        os.chmod(path, 0o600)
+        sock = self.st.path("bad.sock")
+        r = subprocess.run([os.path.join(ROOT, "waba-connect"), "--config",
+                            path, "--listen", "unix:" + sock, "--workers",
+                            "1"], capture_output=True, text=True, timeout=20)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertRegex(r.stderr, r"header\.html:\d+: \S")
+        self.assertFalse(os.path.exists(sock))
 
 
 class Draining(StackCase):
@@ -207,3 +354,52 @@ class SpawnedByLighttpd(StackCase):
         r = request(self.port, "GET", "/nope")
         self.assertEqual(r.status, 404)
         self.assertIn("Page not found", r.text)
+
+    def kids(self):
+        lighttpd = self.st.procs["lighttpd"].pid
+        return sorted(int(p) for p in subprocess.run(
+            ["pgrep", "-P", str(lighttpd)], capture_output=True,
+            text=True).stdout.split())
+
+    def log_count(self, what):
+        # The spawned workers' stderr is lighttpd's.
+        with open(self.st.path("lighttpd.log")) as f:
+            return f.read().count(what)
+
+    def test_sighup_reloads_spawned_worker_in_place(self):
+        for _ in range(4):
+            self.assertEqual(request(self.port, "GET", "/healthz").status, 200)
+        before = self.kids()
+        self.assertEqual(len(before), self.workers)
+        n = self.log_count("info: reloaded ")
+        for pid in before:
+            os.kill(pid, signal.SIGHUP)
+        wait_for(lambda: self.log_count("info: reloaded ") == n + 2, 5,
+                 "both workers to reload")
+        for _ in range(8):
+            r = request(self.port, "GET", "/login")
+            self.assertEqual(r.status, 200)
+        self.assertEqual(self.kids(), before)
+
+    def test_sighup_with_broken_template_keeps_spawned_worker(self):
+        bad = self.st.path("templates-bad")
+        shutil.copytree(os.path.join(ROOT, "templates"), bad,
+                        dirs_exist_ok=True)
+        with open(os.path.join(bad, "login.html"), "a") as f:
+            f.write("{{#oops}}\n")
+        before = self.kids()
+        n = self.log_count("reload refused")
+        self.st.write_config(**{"server.template_dir": bad})
+        try:
+            for pid in before:
+                os.kill(pid, signal.SIGHUP)
+            wait_for(lambda: self.log_count("reload refused") == n + 2, 5,
+                     "both workers to refuse")
+            for _ in range(8):
+                r = request(self.port, "GET", "/login")
+                self.assertEqual(r.status, 200)
+                self.assertIn("<h1>Sign in</h1>", r.text)
+            self.assertEqual(self.kids(), before)
+        finally:
+            self.st.write_config(**{"server.template_dir": os.path.join(
+                ROOT, "templates")})

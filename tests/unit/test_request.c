@@ -1,7 +1,9 @@
 /* Form, query string and cookie parsing: the edge every request crosses. */
+#include <stdlib.h>
 #include <string.h>
 
 #include <CUnit/Basic.h>
+#include <fcgiapp.h>
 
 #include "../../src/buf.h"
 #include "../../src/request.h"
@@ -170,6 +172,116 @@ test_percent_decode_path(void)
 	buf_free(&b);
 }
 
+static void
+test_cookie_limits(void)
+{
+	struct kvlist	 l;
+	struct buf	 b = BUF_INIT;
+	int		 i;
+
+	memset(&l, 0, sizeof(l));
+	/* A value of 4096 bytes is kept, one of 4097 skipped. */
+	buf_puts(&b, "big=");
+	for (i = 0; i < 4096; i++)
+		buf_putc(&b, 'v');
+	buf_puts(&b, "; bigger=");
+	for (i = 0; i < 4097; i++)
+		buf_putc(&b, 'v');
+	buf_puts(&b, "; ok=1");
+	req_parse_cookies(b.data, &l);
+	CU_ASSERT_EQUAL(l.n, 2);
+	CU_ASSERT_PTR_NOT_NULL(kv_get(&l, "big"));
+	if (kv_get(&l, "big") != NULL)
+		CU_ASSERT_EQUAL(strlen(kv_get(&l, "big")), 4096);
+	CU_ASSERT_PTR_NULL(kv_get(&l, "bigger"));
+	CU_ASSERT_STRING_EQUAL(kv_get(&l, "ok"), "1");
+	kv_free(&l);
+
+	/* A name of REQ_MAX_KEY bytes is kept, one byte more skipped. */
+	buf_reset(&b);
+	for (i = 0; i < REQ_MAX_KEY; i++)
+		buf_putc(&b, 'k');
+	buf_puts(&b, "=1; ");
+	for (i = 0; i < REQ_MAX_KEY + 1; i++)
+		buf_putc(&b, 'n');
+	buf_puts(&b, "=2");
+	req_parse_cookies(b.data, &l);
+	CU_ASSERT_EQUAL(l.n, 1);
+	CU_ASSERT_EQUAL(strlen(l.n ? l.v[0].key : ""), REQ_MAX_KEY);
+	kv_free(&l);
+
+	/* At most REQ_MAX_PAIRS cookies; the rest is ignored. */
+	buf_reset(&b);
+	for (i = 0; i < REQ_MAX_PAIRS + 5; i++)
+		buf_printf(&b, "c%d=v; ", i);
+	req_parse_cookies(b.data, &l);
+	CU_ASSERT_EQUAL(l.n, REQ_MAX_PAIRS);
+	CU_ASSERT_PTR_NOT_NULL(kv_get(&l, "c0"));
+	CU_ASSERT_PTR_NULL(kv_get(&l, "c64"));
+	kv_free(&l);
+	buf_free(&b);
+}
+
+/* req_init reads only envp of the FastCGI request: a fake one will do. */
+static int
+init_uri(struct req *r, const char *uri)
+{
+	static FCGX_Request f;
+	char		*env[3], why[128];
+	struct buf	 u = BUF_INIT;
+	int		 status;
+
+	buf_printf(&u, "REQUEST_URI=%s", uri);
+	env[0] = "REQUEST_METHOD=GET";
+	env[1] = u.data;
+	env[2] = NULL;
+	memset(&f, 0, sizeof(f));
+	f.envp = env;
+	status = req_init(r, &f, "", why, sizeof(why));
+	r->fcgi = NULL;
+	buf_free(&u);
+	return status;
+}
+
+static void
+test_query_and_path_limits(void)
+{
+	struct req	 r;
+	struct buf	 b = BUF_INIT;
+	int		 i;
+
+	/* A query string of exactly REQ_MAX_QUERY bytes is read... */
+	buf_puts(&b, "/healthz?q=");
+	for (i = 2; i < REQ_MAX_QUERY; i++)
+		buf_putc(&b, 'x');
+	CU_ASSERT_EQUAL(init_uri(&r, b.data), 0);
+	CU_ASSERT_STRING_EQUAL(r.path, "/healthz");
+	CU_ASSERT_EQUAL(strlen(kv_get(&r.query, "q")), REQ_MAX_QUERY - 2);
+	req_free(&r);
+	/* ...one more is 414, and the log sees the path, not the query. */
+	buf_putc(&b, 'x');
+	CU_ASSERT_EQUAL(init_uri(&r, b.data), 414);
+	CU_ASSERT_STRING_EQUAL(r.path, "/healthz");
+	req_free(&r);
+
+	/* A path longer than REQ_MAX_PATH is 414, logged cut short. */
+	buf_reset(&b);
+	for (i = 0; i < REQ_MAX_PATH + 1; i++)
+		buf_putc(&b, i == 0 ? '/' : 'p');
+	buf_puts(&b, "?secret=xyz");
+	CU_ASSERT_EQUAL(init_uri(&r, b.data), 414);
+	CU_ASSERT_EQUAL(strlen(r.path), REQ_LOG_PATH + 3);
+	CU_ASSERT_EQUAL(strncmp(r.path, b.data, REQ_LOG_PATH), 0);
+	CU_ASSERT_STRING_EQUAL(r.path + REQ_LOG_PATH, "...");
+	req_free(&r);
+
+	/* A malformed path is 400 and logged as it was sent. */
+	CU_ASSERT_EQUAL(init_uri(&r, "/w/%zz/settings?secret=xyz"), 400);
+	CU_ASSERT_STRING_EQUAL(r.path, "/w/%zz/settings");
+	req_free(&r);
+	buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -187,6 +299,8 @@ main(void)
 	CU_add_test(s, "overlong input", test_overlong);
 	CU_add_test(s, "cookies", test_cookies);
 	CU_add_test(s, "path decoding", test_percent_decode_path);
+	CU_add_test(s, "cookie limits", test_cookie_limits);
+	CU_add_test(s, "query and path limits", test_query_and_path_limits);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	{
