@@ -94,15 +94,22 @@ class Stack:
             name + ".sock")
         fresh = not os.path.isdir(os.path.join(data, "mysql"))
         if fresh:
-            os.makedirs(data, exist_ok=True)
-            r = subprocess.run(["mariadb-install-db", "--no-defaults",
-                                "--datadir=" + data, "--user=root",
-                                "--auth-root-authentication-method=socket",
-                                "--skip-test-db"], capture_output=True,
-                               text=True)
-            if r.returncode != 0:
-                raise RuntimeError("mariadb-install-db failed:\n" +
-                                   r.stdout[-2000:] + r.stderr[-2000:])
+            # Its bootstrap has been seen to fail once on a loaded
+            # machine ("Unknown table mysql.tmp_user_nopasswd"): a
+            # half-made data directory is removed and made again, once.
+            for attempt in (1, 2):
+                shutil.rmtree(data, ignore_errors=True)
+                os.makedirs(data)
+                r = subprocess.run(
+                    ["mariadb-install-db", "--no-defaults",
+                     "--datadir=" + data, "--user=root",
+                     "--auth-root-authentication-method=socket",
+                     "--skip-test-db"], capture_output=True, text=True)
+                if r.returncode == 0:
+                    break
+                if attempt == 2:
+                    raise RuntimeError("mariadb-install-db failed:\n" +
+                                       r.stdout[-2000:] + r.stderr[-2000:])
         self._spawn(name, ["mariadbd", "--no-defaults", "--user=root",
                            "--datadir=" + data,
                            "--socket=" + sock,
