@@ -153,8 +153,11 @@ h_test_message(struct ctx *c)
 int
 h_disconnect(struct ctx *c)
 {
-	if (tenants_routes_clear(c->app->db, c->ws.id) != STORE_OK ||
-	    connection_disconnect(c->app->db, &c->ws, c->sess.email) !=
+	if (connection_disconnect(c->app->db, &c->ws, c->sess.email) !=
+	    STORE_OK)
+		return hm_db_down(c);
+	/* A disconnected workspace must not keep receiving its webhooks. */
+	if (tenants_routes_replace(c->app->db, c->ws.id, NULL, NULL) !=
 	    STORE_OK)
 		return hm_db_down(c);
 	log_info("workspace %llu: WhatsApp disconnected",

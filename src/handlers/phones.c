@@ -208,14 +208,6 @@ h_phones_post(struct ctx *c)
 		goto out;
 	}
 	vault_secret_free(&tok);
-	/* Routes first: a webhook for the new number must find us. */
-	if (tenants_routes_clear(c->app->db, c->ws.id) != STORE_OK ||
-	    tenants_route_set(c->app->db, "phone", pick->id, c->ws.id) !=
-	    STORE_OK || tenants_route_set(c->app->db, "waba", r.waba_id,
-	    c->ws.id) != STORE_OK) {
-		ret = hm_db_down(c);
-		goto out;
-	}
 	cp.id = pick->id;
 	cp.display_phone_number = pick->display_phone_number;
 	cp.verified_name = pick->verified_name;
@@ -225,6 +217,11 @@ h_phones_post(struct ctx *c)
 		ret = hm_db_down(c);
 		goto out;
 	}
+	/* After the row, in one transaction of their own (see oauth.c). */
+	if (tenants_routes_replace(c->app->db, c->ws.id, r.waba_id,
+	    pick->id) != STORE_OK)
+		log_err("workspace %llu: webhook routes not updated",
+		    (unsigned long long)c->ws.id);
 	log_info("workspace %llu: number %s active", (unsigned long long)c->ws.id,
 	    pick->id);
 	ret = hm_back(c, "connected");
