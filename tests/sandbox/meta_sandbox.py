@@ -823,6 +823,20 @@ class Sandbox:
             self._save()
             return {"revoked": len(recs)}
 
+    def unshare(self, body):
+        """The business stops sharing a WABA with the app: the token stays valid,
+        debug_token no longer lists the WABA, and its objects are out of reach."""
+        with self.lock:
+            waba = str(body.get("waba_id"))
+            recs = self._select_tokens(body)
+            n = 0
+            for rec in recs:
+                if waba in rec["wabas"]:
+                    rec["wabas"] = [w for w in rec["wabas"] if w != waba]
+                    n += 1
+            self._save()
+            return {"unshared": n}
+
     def expire(self, body):
         with self.lock:
             recs = self._select_tokens(body)
@@ -1399,6 +1413,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 ("POST", "/_sandbox/config"): lambda: sb.set_config(body),
                 ("POST", "/_sandbox/tokens/revoke"): lambda: sb.revoke(body),
                 ("POST", "/_sandbox/tokens/expire"): lambda: sb.expire(body),
+                ("POST", "/_sandbox/tokens/unshare"): lambda: sb.unshare(body),
                 ("POST", "/_sandbox/inject"): lambda: sb.add_inject(body),
                 ("POST", "/_sandbox/inject/clear"): sb.clear_injects,
                 ("GET", "/_sandbox/requests"):
