@@ -41,8 +41,9 @@ verify_catalog(struct ctx *c, const struct conn_row *r)
 	vault_secret_free(&tok);
 	if (rc == 0 || !graph_err_is_token(&e))
 		return 0;	/* transient trouble is not the token's fault */
-	log_info("workspace %llu: catalog token no longer valid (subcode %ld)",
-	    (unsigned long long)c->ws.id, e.subcode);
+	log_info("workspace %llu: catalog token no longer valid (subcode %ld "
+	    "fbtrace_id %s)", (unsigned long long)c->ws.id, e.subcode,
+	    *e.fbtrace_id ? e.fbtrace_id : "-");
 	if (connection_catalog_mark(c->app->db, &c->ws,
 	    graph_reason_190(e.subcode)) != STORE_OK) {
 		hm_db_down(c);
@@ -102,8 +103,9 @@ h_verify(struct ctx *c)
 	if (!ti.is_valid) {
 		vault_secret_free(&tok);
 		log_info("workspace %llu: token no longer valid (code %ld "
-		    "subcode %ld)", (unsigned long long)c->ws.id,
-		    ti.error_code, ti.error_subcode);
+		    "subcode %ld fbtrace_id %s)", (unsigned long long)c->ws.id,
+		    ti.error_code, ti.error_subcode,
+		    *e.fbtrace_id ? e.fbtrace_id : "-");
 		if (connection_mark(c->app->db, &c->ws, "needs_reconnect",
 		    graph_reason_190(ti.error_subcode)) != STORE_OK)
 			return hm_db_down(c);
@@ -115,8 +117,9 @@ h_verify(struct ctx *c)
 		snprintf(reason, sizeof(reason), "this connection no longer has "
 		    "access to the WhatsApp Business Account %s; reconnect and "
 		    "share it again on Meta's page", r.waba_id);
-		log_info("workspace %llu: WABA %s no longer granted",
-		    (unsigned long long)c->ws.id, r.waba_id);
+		log_info("workspace %llu: WABA %s no longer granted "
+		    "(fbtrace_id %s)", (unsigned long long)c->ws.id, r.waba_id,
+		    *e.fbtrace_id ? e.fbtrace_id : "-");
 		if (connection_mark(c->app->db, &c->ws, "needs_reconnect",
 		    reason) != STORE_OK)
 			return hm_db_down(c);

@@ -299,17 +299,22 @@ h_oauth_callback(struct ctx *c)
 		ret = hm_graph_failed(c, "checking the new token", &e, 0);
 		goto out;
 	}
+	if (!ti.is_valid || ti.nwaba == 0)
+		log_warn("workspace %llu: new token %s (code %ld subcode %ld "
+		    "fbtrace_id %s)", (unsigned long long)c->ws.id,
+		    !ti.is_valid ? "not valid" : "grants no WABA", ti.error_code,
+		    ti.error_subcode, *e.fbtrace_id ? e.fbtrace_id : "-");
 	if (!ti.is_valid) {
 		ret = view_error_with(c, 502, "Meta says the new access token "
 		    "is not valid, so nothing was changed. Try connecting "
-		    "again.", url, NULL, 0);
+		    "again.", url, e.fbtrace_id, 0);
 		goto out;
 	}
 	if (ti.nwaba == 0) {
 		ret = view_error_with(c, 400, "No WhatsApp Business Account "
 		    "was shared with this app, so nothing was changed. Connect "
-		    "again and choose an account on Meta's page.", url, NULL,
-		    0);
+		    "again and choose an account on Meta's page.", url,
+		    e.fbtrace_id, 0);
 		goto out;
 	}
 	ret = callback_finish(c, tok.data, &ti);
