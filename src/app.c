@@ -245,6 +245,7 @@ app_handle(struct app *a, FCGX_Request *f)
 	c.resp = &resp;
 
 	db_request_begin(a->db);
+	graph_budget_start(a->graph);
 	if ((status = req_init(&req, f, a->mount, why, sizeof(why))) != 0) {
 		view_error(&c, status, why);
 		goto send;

@@ -70,6 +70,8 @@ static const struct ckey ckeys[] = {
 	    100, 60000 },
 	{ "meta", "timeout_ms", C_LONG, O(timeout_ms), 100, 300000 },
 	{ "meta", "max_retries", C_INT, O(max_retries), 0, 10 },
+	{ "meta", "request_budget_ms", C_LONG, O(request_budget_ms), 1000,
+	    600000 },
 	{ "meta", "webhook_max_body", C_SIZE, O(webhook_max_body), 1024,
 	    64L << 20 },
 	{ "meta", "webhook_silence_minutes", C_INT,
@@ -436,6 +438,9 @@ config_parse(const char *name, const char *text, char *err, size_t errlen)
 	c->connect_timeout_ms = 5000;
 	c->timeout_ms = 20000;
 	c->max_retries = 3;
+	/* Below Apache's default ProxyTimeout (60 s), with room for the
+	   database and the page. */
+	c->request_budget_ms = 30000;
 	c->webhook_max_body = 1L << 20;
 	c->webhook_silence_minutes = 24 * 60;
 	if ((copy = strdup(text)) == NULL)

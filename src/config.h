@@ -55,6 +55,7 @@ struct config {
 	long		 connect_timeout_ms;
 	long		 timeout_ms;
 	int		 max_retries;
+	long		 request_budget_ms;	/* all Graph calls of one request */
 	size_t		 webhook_max_body;
 	int		 webhook_silence_minutes;
 };

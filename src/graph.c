@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -46,6 +47,8 @@ struct graph {
 	long	 connect_timeout_ms;
 	long	 timeout_ms;
 	int	 max_retries;
+	long	 budget_ms;	/* [meta] request_budget_ms */
+	int64_t	 deadline_ms;	/* monotonic; 0: no budget (admin tool) */
 	CURLcode last;		/* the last transfer's result, for the log */
 };
 
@@ -65,6 +68,80 @@ struct graph_sink {
 	struct buf	*b;
 	int		 too_big;
 };
+
+/* Response headers: only Meta's trace id is kept. */
+struct graph_hdrs {
+	char		 trace[64];
+};
+
+static int64_t
+graph_now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* What is left of the request's budget: -1 none set, else >= 0. */
+static long
+graph_remaining_ms(const struct graph *g)
+{
+	int64_t	 left;
+
+	if (g->deadline_ms == 0)
+		return -1;
+	left = g->deadline_ms - graph_now_ms();
+	return left > 0 ? (long)left : 0;
+}
+
+void
+graph_budget_start(struct graph *g)
+{
+	if (g != NULL)
+		g->deadline_ms = graph_now_ms() + g->budget_ms;
+}
+
+long
+graph_attempt_timeout_ms(long timeout_ms, long remaining_ms)
+{
+	if (remaining_ms < 0)
+		return timeout_ms;
+	return remaining_ms < timeout_ms ? remaining_ms : timeout_ms;
+}
+
+int
+graph_retry_fits(long backoff_ms, long remaining_ms)
+{
+	if (remaining_ms < 0)
+		return 1;
+	return backoff_ms + GRAPH_MIN_ATTEMPT_MS <= remaining_ms;
+}
+
+int
+graph_trace_header(const char *line, size_t len, char *out, size_t size)
+{
+	static const char name[] = "x-fb-trace-id:";
+	size_t		 i, n;
+
+	if (len < sizeof(name) - 1 ||
+	    strncasecmp(line, name, sizeof(name) - 1) != 0)
+		return 0;
+	for (i = sizeof(name) - 1; i < len && (line[i] == ' ' ||
+	    line[i] == '\t'); i++)
+		;
+	for (n = 0; i + n < len && line[i + n] != '\r' &&
+	    line[i + n] != '\n'; n++)
+		if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "0123456789_/+=-", line[i + n]) == NULL || line[i + n] ==
+		    '\0')
+			return 0;
+	if (n == 0 || n >= size)
+		return 0;
+	memcpy(out, line + i, n);
+	out[n] = '\0';
+	return 1;
+}
 
 /*
  * DESIGN §5: https, or plain http only where the traffic cannot leave
@@ -106,6 +183,8 @@ graph_new(const struct config *cfg)
 	g->connect_timeout_ms = cfg->connect_timeout_ms;
 	g->timeout_ms = cfg->timeout_ms;
 	g->max_retries = cfg->max_retries < 0 ? 0 : cfg->max_retries;
+	g->budget_ms = cfg->request_budget_ms > 0 ? cfg->request_budget_ms :
+	    30000;
 	if (cfg->graph_version == NULL || cfg->app_id == NULL ||
 	    cfg->app_secret == NULL ||
 	    (g->base = strdup(cfg->graph_base_url)) == NULL ||
@@ -255,6 +334,16 @@ graph_write(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+static size_t
+graph_header(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct graph_hdrs	*h = arg;
+	size_t			 n = size * nmemb;
+
+	graph_trace_header(data, n, h->trace, sizeof(h->trace));
+	return n;
+}
+
 /*
  * Transport failures into err. unsent is set when the request cannot
  * have reached Meta (no connection was made), the only failures a call
@@ -306,7 +395,8 @@ graph_transport_err(CURLcode cc, const struct graph_sink *sink,
  */
 static int
 graph_perform(struct graph *g, const struct graph_req *r, const char *url,
-    struct buf *resp, struct graph_err *err, int *unsent)
+    long timeout_ms, struct buf *resp, struct graph_hdrs *h,
+    struct graph_err *err, int *unsent)
 {
 	CURL			*c = g->curl;
 	struct curl_slist	*hdrs = NULL;
@@ -316,6 +406,7 @@ graph_perform(struct graph *g, const struct graph_req *r, const char *url,
 	int			 rc = -1;
 
 	errbuf[0] = '\0';
+	h->trace[0] = '\0';
 	*unsent = 0;
 	curl_easy_reset(c);
 #if LIBCURL_VERSION_NUM >= 0x075500
@@ -327,8 +418,10 @@ graph_perform(struct graph *g, const struct graph_req *r, const char *url,
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, g->connect_timeout_ms);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, g->timeout_ms);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+	    g->connect_timeout_ms < timeout_ms ? g->connect_timeout_ms :
+	    timeout_ms);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (g->ca_file != NULL)
@@ -339,6 +432,8 @@ graph_perform(struct graph *g, const struct graph_req *r, const char *url,
 	    (curl_off_t)GRAPH_MAX_BODY);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, graph_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, graph_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, h);
 	if (r->ctype != NULL) {
 		snprintf(ctype, sizeof(ctype), "Content-Type: %s", r->ctype);
 		/* No "Expect: 100-continue" round trip on larger bodies. */
@@ -369,15 +464,22 @@ out:
 	return rc;
 }
 
-static void
-graph_backoff(int attempt)
+/* Full jitter: uniform in [0, min(cap, base * 2^attempt)]. */
+static uint32_t
+graph_backoff_ms(int attempt)
 {
-	struct timespec	 ts;
-	uint32_t	 cap = GRAPH_BACKOFF_CAP_MS, ms;
+	uint32_t	 cap = GRAPH_BACKOFF_CAP_MS;
 
 	if (attempt < 5 && (GRAPH_BACKOFF_BASE_MS << attempt) < (int)cap)
 		cap = (uint32_t)(GRAPH_BACKOFF_BASE_MS << attempt);
-	ms = randombytes_uniform(cap + 1);
+	return randombytes_uniform(cap + 1);
+}
+
+static void
+graph_sleep_ms(uint32_t ms)
+{
+	struct timespec	 ts;
+
 	ts.tv_sec = ms / 1000;
 	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
 	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
@@ -394,7 +496,11 @@ static int
 graph_do(struct graph *g, const struct graph_req *r, struct buf *resp,
     struct graph_err *err)
 {
+	struct graph_hdrs h;
 	char	*url;
+	const char *why;
+	long	 tmo;
+	uint32_t backoff = 0;
 	int	 attempt, answered, unsent, retry, rc = -1;
 
 	buf_init(resp);
@@ -414,33 +520,59 @@ graph_do(struct graph *g, const struct graph_req *r, struct buf *resp,
 	for (attempt = 0; ; attempt++) {
 		buf_reset(resp);
 		memset(err, 0, sizeof(*err));
-		answered = graph_perform(g, r, url, resp, err, &unsent) == 0;
+		if ((tmo = graph_attempt_timeout_ms(g->timeout_ms,
+		    graph_remaining_ms(g))) == 0) {
+			err->timeout = 1;
+			snprintf(err->message, sizeof(err->message), "the time "
+			    "this page may spend on Meta ran out");
+			log_warn("graph %s: request budget spent, not called, "
+			    "fbtrace_id -", r->endpoint);
+			break;
+		}
+		answered = graph_perform(g, r, url, tmo, resp, &h, err,
+		    &unsent) == 0;
 		if (answered && err->http_status >= 200 &&
 		    err->http_status < 300) {
+			/* A 2xx body can still be unreadable: the parser's
+			   error keeps this reference for the log and page. */
+			memcpy(err->fbtrace_id, h.trace, sizeof(h.trace));
 			log_debug("graph %s: HTTP %ld", r->endpoint,
 			    err->http_status);
 			rc = 0;
 			break;
 		}
-		if (answered)
+		if (answered) {
 			graph_error_parse(err->http_status, buf_str(resp),
 			    resp->len, err);
+			/* HTML error pages from Meta's edge carry only the
+			   header. */
+			if (err->fbtrace_id[0] == '\0')
+				memcpy(err->fbtrace_id, h.trace,
+				    sizeof(h.trace));
+		}
 		retry = err->transient && attempt < g->max_retries &&
 		    (r->idempotent || answered || unsent);
+		why = retry ? ", retrying" : "";
+		if (retry) {
+			backoff = graph_backoff_ms(attempt);
+			if (!graph_retry_fits(backoff, graph_remaining_ms(g))) {
+				retry = 0;
+				why = ", no time left to retry";
+			}
+		}
 		if (answered)
 			log_warn("graph %s: HTTP %ld, code %ld/%ld, fbtrace_id "
 			    "%s%s", r->endpoint, err->http_status, err->code,
 			    err->subcode, err->fbtrace_id[0] ?
-			    err->fbtrace_id : "-", retry ? ", retrying" : "");
+			    err->fbtrace_id : "-", why);
 		else
 			/* curl's own text, never its error buffer: that may
 			   quote more than we want in a log. */
-			log_warn("graph %s: %s%s", r->endpoint,
-			    curl_easy_strerror(g->last), retry ?
-			    ", retrying" : "");
+			log_warn("graph %s: %s, fbtrace_id -%s", r->endpoint,
+			    curl_easy_strerror(g->last), why);
 		if (!retry)
 			break;
-		graph_backoff(attempt);
+		graph_sleep_ms(backoff);
 	}
 out:
 	sodium_memzero(url, strlen(url));

@@ -31,6 +31,7 @@ struct config;
 #define GRAPH_PHONES_MAX	200	/* numbers listed per WABA */
 #define GRAPH_PHONE_PAGES	10	/* pages followed per listing */
 #define GRAPH_CURSOR_MAX	512	/* paging.cursors.after, with NUL */
+#define GRAPH_MIN_ATTEMPT_MS	200	/* a retry shorter than this is no use */
 
 struct graph_err {
 	long	 http_status;	/* 0 when no HTTP answer came */
@@ -46,7 +47,9 @@ struct graph_err {
 	char	 message[512];	/* Meta's message, or ours for transport and
 				   parse errors */
 	char	 user_msg[512];	/* error_user_msg when Meta gives one */
-	char	 fbtrace_id[64];
+	char	 details[512];	/* error_data.details (Cloud API errors) */
+	char	 fbtrace_id[64];	/* error.fbtrace_id, else the
+					   x-fb-trace-id response header */
 };
 
 struct graph;
@@ -59,8 +62,34 @@ struct graph;
  */
 struct graph	*graph_new(const struct config *);
 void		 graph_free(struct graph *);
+/*
+ * Starts the time budget ([meta] request_budget_ms) that every Graph call
+ * until the next graph_budget_start shares, retries and backoff included:
+ * one page must answer before the web server's proxy timeout, however
+ * many calls it makes. Called at the start of each HTTP request. Without
+ * it (the admin tool) calls have no overall deadline.
+ */
+void		 graph_budget_start(struct graph *);
 
 /* --- Pure helpers ------------------------------------------------------ */
+
+/*
+ * Budget arithmetic. The time one attempt may take: min(timeout_ms,
+ * remaining_ms), 0 when nothing remains (do not start it); remaining_ms
+ * < 0 means no budget.
+ */
+long	 graph_attempt_timeout_ms(long timeout_ms, long remaining_ms);
+/* 1 when sleeping backoff_ms still leaves GRAPH_MIN_ATTEMPT_MS for the
+   retry within remaining_ms (< 0: no budget, always 1). */
+int	 graph_retry_fits(long backoff_ms, long remaining_ms);
+/*
+ * The value of an x-fb-trace-id header line ("Name: value\r\n", any
+ * case) into out (size >= 2): 1 when line is that header and its value
+ * is a plausible trace id ([A-Za-z0-9_/+=-], shorter than size), else 0
+ * and out untouched. Header values reach our logs: nothing else passes.
+ */
+int	 graph_trace_header(const char *line, size_t len, char *out,
+	    size_t size);
 
 /* Hex HMAC-SHA256(key = app_secret, message = token), NUL-terminated. */
 void	 graph_appsecret_proof(const char *app_secret, const char *token,
@@ -104,6 +133,10 @@ struct graph_token_info {
 	long	 error_code, error_subcode;	/* data.error when !is_valid */
 	char	 error_message[256];
 };
+
+/* 1 when waba_id is one of the WABAs debug_token says the token grants. */
+int	 graph_token_has_waba(const struct graph_token_info *,
+	    const char *waba_id);
 
 struct graph_phone {
 	char	 id[33];
@@ -160,7 +193,9 @@ char	*graph_json_text_message(const char *to, const char *body);
  * access_token and the appsecret_proof computed from the token it sends.
  * Transient failures are retried up to max_retries times with full-jitter
  * exponential backoff (250 ms doubling, at most 4 s); other 4xx never
- * are. The code exchange and sending a message are not idempotent (a
+ * are. Every attempt and backoff stays within the request's budget
+ * (graph_budget_start): an attempt gets min(timeout_ms, what is left),
+ * and no retry starts that the budget cannot hold. The code exchange and sending a message are not idempotent (a
  * code is spent by its first use, a message would go out twice), so they
  * retry only failures that prove Meta did not act: a connection that was
  * never made, or an error answer Meta marks transient, not a timeout.

@@ -210,6 +210,8 @@ graph_error_parse(long http_status, const char *body, size_t len,
 		    sizeof(err->user_msg));
 		gp_copy_lenient(e, "fbtrace_id", err->fbtrace_id,
 		    sizeof(err->fbtrace_id));
+		gp_copy_lenient(jx_get(e, "error_data", json_type_object),
+		    "details", err->details, sizeof(err->details));
 		if (err->message[0] == '\0')
 			snprintf(err->message, sizeof(err->message),
 			    "Meta returned error code %ld", err->code);
@@ -355,6 +357,13 @@ gp_list_has(const char *list, const char *s)
 			return 0;
 		list++;
 	}
+}
+
+int
+graph_token_has_waba(const struct graph_token_info *ti, const char *waba_id)
+{
+	return waba_id != NULL && *waba_id != '\0' && ti->waba_ids[0] != '\0' &&
+	    gp_list_has(ti->waba_ids, waba_id);
 }
 
 /*

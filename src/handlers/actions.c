@@ -41,14 +41,35 @@ verify_catalog(struct ctx *c, const struct conn_row *r)
 	vault_secret_free(&tok);
 	if (rc == 0 || !graph_err_is_token(&e))
 		return 0;	/* transient trouble is not the token's fault */
-	log_info("workspace %llu: catalog token no longer valid (subcode %ld)",
-	    (unsigned long long)c->ws.id, e.subcode);
+	log_info("workspace %llu: catalog token no longer valid (subcode %ld "
+	    "fbtrace_id %s)", (unsigned long long)c->ws.id, e.subcode,
+	    *e.fbtrace_id ? e.fbtrace_id : "-");
 	if (connection_catalog_mark(c->app->db, &c->ws,
 	    graph_reason_190(e.subcode)) != STORE_OK) {
 		hm_db_down(c);
 		return 1;
 	}
 	return 0;
+}
+
+/* Meta refused our own app token: nothing the merchant can fix. */
+static int
+verify_app_refused(struct ctx *c, const struct graph_err *e)
+{
+	char		 msg[1200], url[512];
+
+	log_err("workspace %llu: Meta refused the app token on debug_token "
+	    "(code %ld subcode %ld fbtrace_id %s): check [meta] app_id and "
+	    "app_secret", (unsigned long long)c->ws.id, e->code, e->subcode,
+	    *e->fbtrace_id ? e->fbtrace_id : "-");
+	hm_settings_url(c, url, sizeof(url));
+	snprintf(msg, sizeof(msg), "Meta refused this app's own credentials "
+	    "while verifying the connection, so it could not be checked. This "
+	    "is a problem with the server's app configuration (its app ID or "
+	    "app secret), not with your WhatsApp connection, which was left "
+	    "as it was. Please tell your administrator, with the reference "
+	    "below. Meta's answer: \"%s\" (code %ld).", e->message, e->code);
+	return view_error_with(c, 502, msg, url, e->fbtrace_id, 0);
 }
 
 int
@@ -60,6 +81,7 @@ h_verify(struct ctx *c)
 	struct graph_phone ph;
 	struct conn_phone cp, *cpp = NULL;
 	struct graph_err e;
+	char		 reason[200];
 
 	if (connection_get(c->app->db, &c->ws, &r) != STORE_OK)
 		return hm_db_down(c);
@@ -69,15 +91,37 @@ h_verify(struct ctx *c)
 		return 0;
 	if (graph_debug_token(c->app->graph, tok.data, &ti, &e) == -1) {
 		vault_secret_free(&tok);
+		/*
+		 * debug_token is called with the app's token: a 190 here is
+		 * about app_id/app_secret. The merchant's token's troubles
+		 * come inside a 200, as data.is_valid false and data.error.
+		 */
+		if (graph_err_is_token(&e))
+			return verify_app_refused(c, &e);
 		return hm_graph_failed(c, "verifying the connection", &e, 1);
 	}
 	if (!ti.is_valid) {
 		vault_secret_free(&tok);
 		log_info("workspace %llu: token no longer valid (code %ld "
-		    "subcode %ld)", (unsigned long long)c->ws.id,
-		    ti.error_code, ti.error_subcode);
+		    "subcode %ld fbtrace_id %s)", (unsigned long long)c->ws.id,
+		    ti.error_code, ti.error_subcode,
+		    *e.fbtrace_id ? e.fbtrace_id : "-");
 		if (connection_mark(c->app->db, &c->ws, "needs_reconnect",
 		    graph_reason_190(ti.error_subcode)) != STORE_OK)
+			return hm_db_down(c);
+		return hm_back(c, "needs_reconnect");
+	}
+	/* The business can stop sharing the WABA and keep the token valid. */
+	if (*r.waba_id && !graph_token_has_waba(&ti, r.waba_id)) {
+		vault_secret_free(&tok);
+		snprintf(reason, sizeof(reason), "this connection no longer has "
+		    "access to the WhatsApp Business Account %s; reconnect and "
+		    "share it again on Meta's page", r.waba_id);
+		log_info("workspace %llu: WABA %s no longer granted "
+		    "(fbtrace_id %s)", (unsigned long long)c->ws.id, r.waba_id,
+		    *e.fbtrace_id ? e.fbtrace_id : "-");
+		if (connection_mark(c->app->db, &c->ws, "needs_reconnect",
+		    reason) != STORE_OK)
 			return hm_db_down(c);
 		return hm_back(c, "needs_reconnect");
 	}
@@ -153,8 +197,11 @@ h_test_message(struct ctx *c)
 int
 h_disconnect(struct ctx *c)
 {
-	if (tenants_routes_clear(c->app->db, c->ws.id) != STORE_OK ||
-	    connection_disconnect(c->app->db, &c->ws, c->sess.email) !=
+	if (connection_disconnect(c->app->db, &c->ws, c->sess.email) !=
+	    STORE_OK)
+		return hm_db_down(c);
+	/* A disconnected workspace must not keep receiving its webhooks. */
+	if (tenants_routes_replace(c->app->db, c->ws.id, NULL, NULL) !=
 	    STORE_OK)
 		return hm_db_down(c);
 	log_info("workspace %llu: WhatsApp disconnected",

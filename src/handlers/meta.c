@@ -83,19 +83,11 @@ hm_token(struct ctx *c, const char *kind, struct vault_secret *out)
 	}
 	/*
 	 * `keys rotate` moves rows to a key this worker has not loaded yet:
-	 * reread the ring once rather than fail until the next SIGHUP.
+	 * reread the ring (when it changed on disk) rather than fail until
+	 * the next SIGHUP.
 	 */
-	if (!vault_has_version(c->app->vault, box.key_version)) {
-		struct vault *nv = vault_open(c->app->cfg->key_ring_file, err,
-		    sizeof(err));
-		if (nv != NULL) {
-			vault_close(c->app->vault);
-			c->app->vault = nv;
-			log_info("key ring reloaded: now at version %u",
-			    (unsigned)vault_current_version(nv));
-		} else
-			log_err("key ring reload: %s", err);
-	}
+	if (!vault_has_version(c->app->vault, box.key_version))
+		(void)app_vault(c->app);
 	if (vault_decrypt(c->app->vault, c->ws.id, kind, &box, out, err,
 	    sizeof(err)) == -1) {
 		/* Names the workspace; says nothing of the token. */
@@ -112,11 +104,31 @@ hm_token(struct ctx *c, const char *kind, struct vault_secret *out)
 	return 0;
 }
 
+/*
+ * Meta's own words, for the page: people quote them to support, and
+ * Meta's docs are indexed by code. "" when Meta gave no error object
+ * (timeouts, unreachable, unreadable answers).
+ */
+static void
+hm_meta_said(const struct graph_err *e, char *out, size_t len)
+{
+	char	 sub[32] = "";
+
+	out[0] = '\0';
+	if (e->code == 0)
+		return;
+	if (e->subcode != 0)
+		snprintf(sub, sizeof(sub), "/%ld", e->subcode);
+	snprintf(out, len, " Meta's answer: \"%s\"%s%s%s%s (code %ld%s).",
+	    e->message, *e->details ? " " : "", e->details,
+	    *e->user_msg ? " " : "", e->user_msg, e->code, sub);
+}
+
 int
 hm_graph_failed(struct ctx *c, const char *what, const struct graph_err *e,
     int stored)
 {
-	char		 msg[2048], url[512];
+	char		 msg[2048], said[1700], url[512];
 	const char	*reason;
 	int		 status = 502;
 
@@ -125,6 +137,7 @@ hm_graph_failed(struct ctx *c, const char *what, const struct graph_err *e,
 	    what, e->http_status, e->code, e->subcode,
 	    *e->fbtrace_id ? e->fbtrace_id : "-");
 	hm_settings_url(c, url, sizeof(url));
+	hm_meta_said(e, said, sizeof(said));
 	if (graph_err_is_token(e)) {
 		reason = graph_reason_190(e->subcode);
 		if (stored && connection_mark(c->app->db, &c->ws,
@@ -134,11 +147,12 @@ hm_graph_failed(struct ctx *c, const char *what, const struct graph_err *e,
 		if (stored)
 			snprintf(msg, sizeof(msg), "Meta no longer accepts this "
 			    "workspace's access (%s), so %s did not work. "
-			    "Reconnect WhatsApp to continue.", reason, what);
+			    "Reconnect WhatsApp to continue.%s", reason, what,
+			    said);
 		else
 			snprintf(msg, sizeof(msg), "Meta did not accept the new "
 			    "access (%s) while %s. Nothing was changed. Try "
-			    "connecting again.", reason, what);
+			    "connecting again.%s", reason, what, said);
 		return view_error_with(c, 502, msg, url, e->fbtrace_id, 1);
 	}
 	if (e->timeout) {
@@ -150,22 +164,25 @@ hm_graph_failed(struct ctx *c, const char *what, const struct graph_err *e,
 		    "Nothing was changed. Try again in a minute; if it keeps "
 		    "happening, the server's connection to Meta needs "
 		    "checking.", what);
-	else if (e->http_status == 429 || (e->transient &&
-	    e->http_status < 500))
-		snprintf(msg, sizeof(msg), "Meta is limiting requests right "
-		    "now, even after several tries, while %s. Nothing was "
-		    "changed. Wait a few minutes and try again.", what);
-	else if (e->http_status >= 500)
-		snprintf(msg, sizeof(msg), "Meta had a problem on its side "
-		    "while %s. Nothing was changed. Try again later.", what);
 	else if (e->bad_response)
 		snprintf(msg, sizeof(msg), "Meta sent an answer we could not "
 		    "read while %s. Nothing was changed. Try again; if it "
 		    "persists, contact support with the reference below.",
 		    what);
+	else if (e->http_status == 429 || (e->transient &&
+	    e->http_status < 500))
+		snprintf(msg, sizeof(msg), "Meta is limiting requests right "
+		    "now, even after several tries, while %s. Nothing was "
+		    "changed. Wait a few minutes and try again.%s", what, said);
+	else if (e->http_status >= 500)
+		snprintf(msg, sizeof(msg), "Meta had a problem on its side "
+		    "while %s. Nothing was changed. Try again later.%s", what,
+		    said);
+	else if (*said)
+		snprintf(msg, sizeof(msg), "Meta refused %s. Nothing was "
+		    "changed.%s", what, said);
 	else
-		snprintf(msg, sizeof(msg), "Meta refused %s: %s%s%s "
-		    "(code %ld). Nothing was changed.", what, e->message,
-		    *e->user_msg ? " " : "", e->user_msg, e->code);
+		snprintf(msg, sizeof(msg), "Meta refused %s: %s. Nothing was "
+		    "changed.", what, e->message);
 	return view_error_with(c, status, msg, url, e->fbtrace_id, 0);
 }

@@ -132,7 +132,8 @@ callback_finish(struct ctx *c, const char *token,
 	struct conn_row	 old;
 	struct conn_oauth o;
 	struct vault_box box;
-	char		 err[256], first[33];
+	struct graph_err e;
+	char		 err[256], first[33], url[512];
 	const char	*waba = NULL;
 	enum store_rc	 rc;
 	int		 keep;
@@ -148,6 +149,15 @@ callback_finish(struct ctx *c, const char *token,
 		waba = old.waba_id;
 	if (callback_keep_phone(c, token, waba, &old, &keep) != 0)
 		return 0;
+	/*
+	 * A kept number skips the phone page, and with it the subscription;
+	 * but a reconnect usually follows PARTNER_REMOVED, which unsubscribed
+	 * us. Subscribe again before anything is stored, so a failure leaves
+	 * the old connection as it was (subscribing twice is harmless).
+	 */
+	if (keep && graph_subscribe(c->app->graph, token, waba, &e) == -1)
+		return hm_graph_failed(c, "subscribing to your account's "
+		    "webhooks", &e, 0);
 	if (vault_encrypt(app_vault(c->app), c->ws.id, VAULT_KIND_WABA, token,
 	    strlen(token), &box, err, sizeof(err)) == -1) {
 		log_err("%s", err);
@@ -167,19 +177,49 @@ callback_finish(struct ctx *c, const char *token,
 	log_info("workspace %llu: token stored (%zu WABA%s)%s",
 	    (unsigned long long)c->ws.id, ti->nwaba, ti->nwaba == 1 ? "" : "s",
 	    keep ? ", number kept" : "");
-	if (keep) {
-		if (tenants_route_set(c->app->db, "waba", old.waba_id,
-		    c->ws.id) != STORE_OK)
-			log_warn("workspace %llu: webhook route not refreshed",
-			    (unsigned long long)c->ws.id);
+	/*
+	 * Routes after the row: every granted WABA, so account_update
+	 * (PARTNER_ADDED…) finds us before a number is chosen, and the kept
+	 * number. The control and workspace databases may be on different
+	 * servers, so this cannot share the row's transaction; a failure is
+	 * logged and the next selection or reconnect writes them again.
+	 */
+	if (tenants_routes_replace(c->app->db, c->ws.id, ti->waba_ids,
+	    keep ? old.phone_number_id : NULL) != STORE_OK)
+		log_err("workspace %llu: webhook routes not updated",
+		    (unsigned long long)c->ws.id);
+	if (keep)
 		return hm_back(c, "reconnected");
-	}
-	{
-		char url[512];
-		hm_settings_url(c, url, sizeof(url));
-		strncat(url, "/phone-numbers", sizeof(url) - strlen(url) - 1);
-		return resp_redirect(c->resp, 303, url);
-	}
+	hm_settings_url(c, url, sizeof(url));
+	strncat(url, "/phone-numbers", sizeof(url) - strlen(url) - 1);
+	return resp_redirect(c->resp, 303, url);
+}
+
+/*
+ * Meta ended the dialog with an error other than the merchant's Cancel
+ * ("Manually Build a Login Flow": error, error_code, error_description,
+ * error_reason). Its description is shown as plain text (the template
+ * escapes it); control characters and length are bounded here.
+ */
+static int
+callback_meta_error(struct ctx *c, const char *error, const char *url)
+{
+	const char	*desc = kv_get(&c->req->query, "error_description");
+	char		 d[301], msg[700];
+	size_t		 i;
+
+	snprintf(d, sizeof(d), "%s", desc != NULL && *desc ? desc : error);
+	for (i = 0; d[i] != '\0'; i++)
+		if ((unsigned char)d[i] < 0x20 || d[i] == 0x7f)
+			d[i] = ' ';
+	log_warn("workspace %llu: Meta's dialog returned an error (%.40s)",
+	    (unsigned long long)c->ws.id, hm_printable(error, 1, 40) ? error :
+	    "unprintable");
+	snprintf(msg, sizeof(msg), "Meta could not complete the connection "
+	    "and said: \"%s\". Nothing was changed. Try connecting again; if "
+	    "it keeps happening, check that you may manage this business in "
+	    "Meta Business Suite.", d);
+	return view_error_with(c, 502, msg, url, NULL, 0);
 }
 
 int
@@ -224,10 +264,12 @@ h_oauth_callback(struct ctx *c)
 	c->has_ws = 1;
 	hm_settings_url(c, url, sizeof(url));
 
-	if (error != NULL)
+	if (error != NULL && strcmp(error, "access_denied") == 0)
 		return view_error_with(c, 200, "You cancelled connecting "
 		    "WhatsApp on Meta's page, so nothing was changed. You can "
 		    "connect whenever you are ready.", url, NULL, 0);
+	if (error != NULL)
+		return callback_meta_error(c, error, url);
 	if (!hm_printable(code, 1, 2048))
 		return view_error_with(c, 400, "Meta's answer did not include "
 		    "a valid authorization code, so nothing was changed. "
@@ -257,17 +299,22 @@ h_oauth_callback(struct ctx *c)
 		ret = hm_graph_failed(c, "checking the new token", &e, 0);
 		goto out;
 	}
+	if (!ti.is_valid || ti.nwaba == 0)
+		log_warn("workspace %llu: new token %s (code %ld subcode %ld "
+		    "fbtrace_id %s)", (unsigned long long)c->ws.id,
+		    !ti.is_valid ? "not valid" : "grants no WABA", ti.error_code,
+		    ti.error_subcode, *e.fbtrace_id ? e.fbtrace_id : "-");
 	if (!ti.is_valid) {
 		ret = view_error_with(c, 502, "Meta says the new access token "
 		    "is not valid, so nothing was changed. Try connecting "
-		    "again.", url, NULL, 0);
+		    "again.", url, e.fbtrace_id, 0);
 		goto out;
 	}
 	if (ti.nwaba == 0) {
 		ret = view_error_with(c, 400, "No WhatsApp Business Account "
 		    "was shared with this app, so nothing was changed. Connect "
-		    "again and choose an account on Meta's page.", url, NULL,
-		    0);
+		    "again and choose an account on Meta's page.", url,
+		    e.fbtrace_id, 0);
 		goto out;
 	}
 	ret = callback_finish(c, tok.data, &ti);

@@ -24,7 +24,8 @@
 
 static int
 phones_page(struct ctx *c, int status, const struct conn_row *r,
-    const struct graph_phone *list, size_t n, const char *error)
+    const struct graph_phone *list, size_t n, const char *error,
+    const char *reference)
 {
 	struct json_object *d, *arr, *o;
 	char		 ids[1001], *tok, *save;
@@ -39,6 +40,9 @@ phones_page(struct ctx *c, int status, const struct conn_row *r,
 	json_object_object_add(d, "slug", json_object_new_string(c->ws.slug));
 	if (error)
 		json_object_object_add(d, "error", json_object_new_string(error));
+	if (reference && *reference)
+		json_object_object_add(d, "reference",
+		    json_object_new_string(reference));
 	arr = json_object_new_array();
 	if (*r->waba_id == '\0') {
 		/* Several WABAs granted: the merchant picks one first. */
@@ -124,7 +128,7 @@ h_phones_get(struct ctx *c)
 
 	if (phones_load(c, &r, &list, &n) != 0)
 		return 0;
-	rc = phones_page(c, 200, &r, list, n, NULL);
+	rc = phones_page(c, 200, &r, list, n, NULL, NULL);
 	free(list);
 	return rc;
 }
@@ -170,7 +174,7 @@ h_phones_post(struct ctx *c)
 		return 0;
 	if (*r.waba_id == '\0') {
 		ret = phones_page(c, 400, &r, NULL, 0, "Choose a WhatsApp "
-		    "Business Account first.");
+		    "Business Account first.", NULL);
 		goto out;
 	}
 	for (i = 0; hm_digits(phone, 1, 32) && i < n; i++)
@@ -178,24 +182,29 @@ h_phones_post(struct ctx *c)
 			pick = &list[i];
 	if (pick == NULL) {
 		ret = phones_page(c, 400, &r, list, n, "Choose one of the "
-		    "phone numbers listed below.");
+		    "phone numbers listed below.", NULL);
 		goto out;
 	}
 	/* Two-step verification PINs are exactly six digits. */
 	if (!hm_digits(pin, 6, 6)) {
 		ret = phones_page(c, 400, &r, list, n, "Enter the number's "
-		    "six-digit two-step verification PIN.");
+		    "six-digit two-step verification PIN.", NULL);
 		goto out;
 	}
 	if (hm_token(c, VAULT_KIND_WABA, &tok) != 0)
 		goto out;
 	if (graph_register(c->app->graph, tok.data, pick->id, pin, &e) == -1) {
 		vault_secret_free(&tok);
-		if (e.code == 133005)
+		if (e.code == 133005) {
+			log_info("workspace %llu: PIN refused for number %s "
+			    "(code 133005 fbtrace_id %s)",
+			    (unsigned long long)c->ws.id, pick->id,
+			    *e.fbtrace_id ? e.fbtrace_id : "-");
 			ret = phones_page(c, 400, &r, list, n, "Meta says this "
 			    "two-step verification PIN is not right for the "
 			    "number. Check it in WhatsApp Manager and try "
-			    "again.");
+			    "again.", e.fbtrace_id);
+		}
 		else
 			ret = hm_graph_failed(c, "registering the number", &e,
 			    1);
@@ -208,14 +217,6 @@ h_phones_post(struct ctx *c)
 		goto out;
 	}
 	vault_secret_free(&tok);
-	/* Routes first: a webhook for the new number must find us. */
-	if (tenants_routes_clear(c->app->db, c->ws.id) != STORE_OK ||
-	    tenants_route_set(c->app->db, "phone", pick->id, c->ws.id) !=
-	    STORE_OK || tenants_route_set(c->app->db, "waba", r.waba_id,
-	    c->ws.id) != STORE_OK) {
-		ret = hm_db_down(c);
-		goto out;
-	}
 	cp.id = pick->id;
 	cp.display_phone_number = pick->display_phone_number;
 	cp.verified_name = pick->verified_name;
@@ -225,6 +226,11 @@ h_phones_post(struct ctx *c)
 		ret = hm_db_down(c);
 		goto out;
 	}
+	/* After the row, in one transaction of their own (see oauth.c). */
+	if (tenants_routes_replace(c->app->db, c->ws.id, r.waba_id,
+	    pick->id) != STORE_OK)
+		log_err("workspace %llu: webhook routes not updated",
+		    (unsigned long long)c->ws.id);
 	log_info("workspace %llu: number %s active", (unsigned long long)c->ws.id,
 	    pick->id);
 	ret = hm_back(c, "connected");

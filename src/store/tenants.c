@@ -290,21 +290,21 @@ tenants_first_workspace(struct db *db, uint64_t user, struct workspace *ws)
 	return rc;
 }
 
-enum store_rc
-tenants_route_set(struct db *db, const char *kind, const char *external_id,
+/* One REPLACE inside the open transaction on my. */
+static enum store_rc
+route_put(struct db *db, MYSQL *my, const char *kind, const char *id,
     uint64_t workspace)
 {
 	struct sq	 q;
 	char		 sql[256];
 	enum store_rc	 rc;
 
-	/* A number moved to another workspace is routed to its new home. */
 	snprintf(sql, sizeof(sql), "REPLACE INTO `%s`.webhook_routes (kind, "
 	    "external_id, workspace_id) VALUES (?, ?, ?)", ctl(db));
-	if ((rc = sq_open(&q, db, NULL, sql)) != STORE_OK)
+	if ((rc = sq_open_on(&q, my, sql)) != STORE_OK)
 		return rc;
 	sq_str(&q, kind);
-	sq_str(&q, external_id);
+	sq_str(&q, id);
 	sq_int(&q, (long long)workspace);
 	rc = sq_run(&q);
 	sq_close(&q);
@@ -312,19 +312,47 @@ tenants_route_set(struct db *db, const char *kind, const char *external_id,
 }
 
 enum store_rc
-tenants_routes_clear(struct db *db, uint64_t workspace)
+tenants_routes_replace(struct db *db, uint64_t workspace,
+    const char *waba_ids, const char *phone_id)
 {
 	struct sq	 q;
-	char		 sql[256];
+	MYSQL		*my;
+	char		 sql[256], id[33];
+	const char	*p;
+	size_t		 n;
 	enum store_rc	 rc;
 
+	if ((rc = sq_begin(db, NULL, &my)) != STORE_OK)
+		return rc;
 	snprintf(sql, sizeof(sql), "DELETE FROM `%s`.webhook_routes WHERE "
 	    "workspace_id = ?", ctl(db));
-	if ((rc = sq_open(&q, db, NULL, sql)) != STORE_OK)
-		return rc;
+	if ((rc = sq_open_on(&q, my, sql)) != STORE_OK)
+		goto fail;
 	sq_int(&q, (long long)workspace);
 	rc = sq_run(&q);
 	sq_close(&q);
+	if (rc != STORE_OK)
+		goto fail;
+	for (p = waba_ids; p != NULL && *p != '\0'; p += n + (p[n] == ',')) {
+		n = strcspn(p, ",");
+		if (n == 0)
+			continue;
+		/* Ids are what debug_token gave, checked to be digits. */
+		if (n >= sizeof(id)) {
+			rc = STORE_ERR;
+			goto fail;
+		}
+		memcpy(id, p, n);
+		id[n] = '\0';
+		if ((rc = route_put(db, my, "waba", id, workspace)) != STORE_OK)
+			goto fail;
+	}
+	if (phone_id != NULL && *phone_id != '\0' &&
+	    (rc = route_put(db, my, "phone", phone_id, workspace)) != STORE_OK)
+		goto fail;
+	return sq_commit(db, my);
+fail:
+	sq_rollback(db, my);
 	return rc;
 }
 

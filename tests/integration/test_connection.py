@@ -133,10 +133,30 @@ class Connection(StackCase):
 
     def test_test_message_error_is_shown_exactly(self):
         self.connect()
-        self.sb.inject("messages", "429", count=5)
+        self.sb.inject("messages", "429", count=5, fbtrace_id="TraceRate429")
         r = post_form(self.b, S + "/test-message", {"to": "4915112345678"})
         self.assertEqual(r.status, 502)
         self.assertIn("limiting requests", r.text)
+        # Meta's own words, code and reference, not only ours.
+        text = html.unescape(r.text)
+        self.assertIn('"(#130429) Rate limit hit" Cloud API message '
+                      'throughput has been reached. (code 130429/2494055)',
+                      text)
+        self.assertIn("<code>TraceRate429</code>", r.text)
+        self.assertEqual(self.row()[0], "connected")
+        # A failure Meta does not retry: its exact text too.
+        self.sb.clear_injections()
+        self.sb.inject("messages", "131047")
+        r = post_form(self.b, S + "/test-message", {"to": "4915112345678"})
+        self.assertEqual(r.status, 502)
+        text = html.unescape(r.text)
+        self.assertIn("Meta refused sending the test message.", text)
+        self.assertIn('"(#131047) Re-engagement message" Message failed to '
+                      'send because more than 24 hours have passed since the '
+                      'customer last replied to this number. (code 131047)',
+                      text)
+        # 130429 was retried once (max_retries 1), 131047 never.
+        self.assertEqual(len(self.sb.requests("messages")), 3)
         self.assertEqual(self.row()[0], "connected")
 
     def test_state_replayed_is_refused(self):
@@ -172,6 +192,21 @@ class Connection(StackCase):
         for q in ("", "?state=zz&code=x", "?state=" + "0" * 64 + "&code=x"):
             r = self.b.get("/oauth/meta/callback" + q)
             self.assertEqual(r.status, 400, q)
+
+    def test_other_dialog_errors_are_not_a_cancel(self):
+        loc = start_connect(self.b, SLUG)
+        state = dict(urllib.parse.parse_qsl(
+            urllib.parse.urlsplit(loc).query))["state"]
+        r = self.b.get("/oauth/meta/callback?" + urllib.parse.urlencode({
+            "state": state, "error": "server_error", "error_code": "2",
+            "error_description": "Temporarily <b>unavailable</b>"}))
+        self.assertEqual(r.status, 502)
+        self.assertNotIn("You cancelled", r.text)
+        self.assertIn("Meta could not complete the connection", r.text)
+        self.assertIn("Temporarily &lt;b&gt;unavailable&lt;/b&gt;", r.text)
+        self.assertNotIn("<b>unavailable", r.text)
+        self.assertEqual(self.row()[0], "not_connected")
+        self.assertEqual(self.sb.requests("access_token"), [])
 
     def test_access_denied(self):
         r = self.callback(decision="cancel")
@@ -302,6 +337,121 @@ class Connection(StackCase):
         self.assertEqual(self.row()[:3], ("connected", WABA, PHONE))
         r = post_form(self.b, S + "/verify", {})
         self.assertEqual(self.b.get(S).text.count("Needs reconnect"), 0)
+
+    def routes(self):
+        return self.st.sql("SELECT kind, external_id, workspace_id FROM "
+                           "webhook_routes ORDER BY kind, external_id",
+                           db="waba_control").strip()
+
+    def test_reconnect_after_partner_removed_subscribes_again(self):
+        self.connect()
+        self.assertEqual(self.routes(), "phone\t%s\t1\nwaba\t%s\t1"
+                         % (PHONE, WABA))
+        # The business removes the app: Meta unsubscribes it and cuts off
+        # its token, and says so with PARTNER_REMOVED.
+        out = self.sb.call("POST", "/_sandbox/webhook", {
+            "kind": "account_update", "waba_id": WABA,
+            "event": "PARTNER_REMOVED"})
+        self.assertEqual(out["responses"], [200])
+        self.assertEqual(self.sb.state()["wabas"][WABA]["subscribed_apps"], {})
+        self.assertEqual(self.row()[0], "needs_reconnect")
+        # Unsubscribed, Meta sends nothing more for the number.
+        self.assertEqual(self.sb.call("POST", "/_sandbox/webhook", {
+            "kind": "message", "phone_number_id": PHONE})["sent"], 0)
+        before = (self.row(), self.routes())
+        # A reconnect whose subscribe fails stores nothing.
+        self.sb.inject("subscribed_apps", "500", count=5)
+        r = self.callback()
+        self.assertEqual(r.status, 502, r.text[:800])
+        self.assertIn("subscribing", r.text)
+        self.assertEqual((self.row(), self.routes()), before)
+        self.sb.clear_injections()
+        # The reconnect that works keeps the number and subscribes again.
+        r = self.callback()
+        self.assertEqual(r.header("Location"), S + "?m=reconnected")
+        self.assertEqual(self.row()[:3], ("connected", WABA, PHONE))
+        self.assertIn("1234567890123456",
+                      self.sb.state()["wabas"][WABA]["subscribed_apps"])
+        self.assertEqual(self.routes(), "phone\t%s\t1\nwaba\t%s\t1"
+                         % (PHONE, WABA))
+        out = self.sb.call("POST", "/_sandbox/webhook", {
+            "kind": "message", "phone_number_id": PHONE, "text": "back"})
+        self.assertEqual(out["responses"], [200])
+
+    def test_reconnect_to_another_waba_replaces_routes(self):
+        # Connected on the second WABA's number...
+        r = self.callback(scenario="two_wabas")
+        self.assertEqual(r.status, 303)
+        # Both granted WABAs route here before a number is chosen, so
+        # account_update (PARTNER_ADDED...) finds the workspace.
+        self.assertEqual(self.routes(), "waba\t%s\t1\nwaba\t%s\t1"
+                         % (WABA, WABA2))
+        page = self.b.get(S + "/phone-numbers")
+        self.b.post(S + "/phone-numbers", {"csrf_token": csrf(page),
+                                           "waba_id": WABA2})
+        page = self.b.get(S + "/phone-numbers")
+        r = self.b.post(S + "/phone-numbers", {"csrf_token": csrf(page),
+                                               "phone_number_id": PHONE_EU,
+                                               "pin": "123456"})
+        self.assertEqual(r.status, 303)
+        self.assertEqual(self.routes(), "phone\t%s\t1\nwaba\t%s\t1"
+                         % (PHONE_EU, WABA2))
+        # ...reconnects granting only the first: nothing of the old stays.
+        r = self.callback()
+        self.assertEqual(r.header("Location"), S + "/phone-numbers")
+        self.assertEqual(self.row()[:3], ("pending_phone_selection", WABA, ""))
+        self.assertEqual(self.routes(), "waba\t%s\t1" % WABA)
+        # A reconnect that keeps the number keeps its route.
+        page = self.b.get(S + "/phone-numbers")
+        r = self.b.post(S + "/phone-numbers", {"csrf_token": csrf(page),
+                                               "phone_number_id": PHONE,
+                                               "pin": "123456"})
+        self.assertEqual(r.status, 303)
+        r = self.callback(scenario="two_wabas")
+        self.assertEqual(r.header("Location"), S + "?m=reconnected")
+        self.assertEqual(self.routes(), "phone\t%s\t1\nwaba\t%s\t1\n"
+                         "waba\t%s\t1" % (PHONE, WABA, WABA2))
+
+    def test_verify_app_token_refused_is_not_the_merchants(self):
+        self.connect()
+        before = self.row()
+        self.sb.inject("debug_token", "190", subcode=0)
+        r = post_form(self.b, S + "/verify", {})
+        self.assertEqual(r.status, 502)
+        self.assertIn("app configuration", r.text)
+        self.assertEqual(self.row(), before)
+        self.assertEqual(self.status_json()["status"], "connected")
+
+    def test_verify_waba_no_longer_shared(self):
+        self.connect()
+        self.sb.call("POST", "/_sandbox/tokens/unshare",
+                     {"all": True, "waba_id": WABA})
+        r = post_form(self.b, S + "/verify", {})
+        self.assertEqual(r.status, 303)
+        row = self.row()
+        self.assertEqual(row[0], "needs_reconnect")
+        self.assertIn("no longer has access to the WhatsApp Business "
+                      "Account " + WABA, row[4])
+        self.assertIn("no longer has access", self.b.get(S).text)
+
+    def test_expired_token_needs_reconnect(self):
+        self.connect()
+        self.sb.call("POST", "/_sandbox/tokens/expire", {"all": True})
+        # Any call: the test message gets 190/463...
+        r = post_form(self.b, S + "/test-message", {"to": "4915112345678"})
+        self.assertEqual(r.status, 502)
+        self.assertIn("Reconnect", r.text)
+        self.assertEqual(self.row()[0], "needs_reconnect")
+        self.assertEqual(self.row()[4], "the access token expired")
+        # ...and Verify reads it from debug_token's data.error.
+        self.st.sql("UPDATE connection SET status = 'connected', reason = "
+                    "NULL", db="waba_ws_1")
+        r = post_form(self.b, S + "/verify", {})
+        self.assertEqual(r.status, 303)
+        self.assertEqual(r.header("Location"), S + "?m=needs_reconnect")
+        self.assertEqual(self.row()[0], "needs_reconnect")
+        self.assertEqual(self.row()[4], "the access token expired")
+        self.assertIn("expired", self.b.get(S).text)
 
     def test_verify_updates_last_verified(self):
         self.connect()
@@ -436,16 +586,38 @@ class Connection(StackCase):
         self.assertEqual(r.status, 303)
 
     def test_secrets_stay_out_of_pages_and_logs(self):
-        self.connect()
+        pin = "864209"
+        cb = self.sb.decide(start_connect(self.b, SLUG))
+        code = dict(urllib.parse.parse_qsl(
+            urllib.parse.urlsplit(cb).query))["code"]
+        self.assertEqual(self.b.get(cb).status, 303)
+        page = self.b.get(S + "/phone-numbers")
+        r = self.b.post(S + "/phone-numbers", {"csrf_token": csrf(page),
+                                               "phone_number_id": PHONE,
+                                               "pin": pin})
+        self.assertEqual(r.status, 303, r.text[:500])
+        cat = self.sb.call("POST", "/_sandbox/catalogs", {})
+        r = post_form(self.b, S + "/catalog", {
+            "catalog_id": cat["catalog_id"], "catalog_token": cat["token"]})
+        self.assertEqual(r.status, 303)
         post_form(self.b, S + "/test-message", {"to": "4915112345678"})
+        post_form(self.b, S + "/verify", {})
         tok = self.waba_token()
         for path in (S, S + "/phone-numbers"):
-            self.assertNotIn(tok, self.b.get(path).text)
-        for name in ("pool.log", "lighttpd-error.log"):
-            with open(self.st.path(name), errors="replace") as f:
-                text = f.read()
+            text = self.b.get(path).text
             self.assertNotIn(tok, text)
-            self.assertNotIn(self.st.app_secret, text)
+            self.assertNotIn(cat["token"], text)
+        for name in ("pool.log", "lighttpd-error.log", "lighttpd.log"):
+            try:
+                with open(self.st.path(name), errors="replace") as f:
+                    text = f.read()
+            except FileNotFoundError:
+                continue
+            self.assertNotIn(tok, text, name)
+            self.assertNotIn(self.st.app_secret, text, name)
+            self.assertNotIn(cat["token"], text, name)
+            self.assertNotIn(code, text, name)
+            self.assertNotIn(pin, text, name)
         dump = subprocess.run(["mariadb-dump", "--no-defaults", "-uroot",
                                "--socket=" + self.st.db_socket,
                                "--all-databases"], capture_output=True,

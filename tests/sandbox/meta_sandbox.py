@@ -72,7 +72,7 @@ PERMISSIONS = {
 }
 INJECT_ENDPOINTS = ("access_token", "exchange_token", "debug_token", "phone_numbers",
                     "phone", "register", "subscribed_apps", "messages", "catalog")
-INJECT_ERRORS = ("190", "429", "500", "timeout", "badjson")
+INJECT_ERRORS = ("190", "429", "500", "131047", "timeout", "badjson")
 WA_RATE_CODES = (80007, 80008, 130429, 131048, 131056)
 
 # Messages Meta sends with OAuthException code 190, by error_subcode.
@@ -140,8 +140,9 @@ class GraphError(Exception):
     """A Graph API error: {"error": {message, type, code, error_subcode?, ...}}."""
 
     def __init__(self, status, message, code, type_="OAuthException", subcode=None,
-                 transient=None, error_data=None, www=None):
+                 transient=None, error_data=None, www=None, trace=None):
         super().__init__(message)
+        self.trace = trace  # fbtrace_id to send; random when None
         self.status, self.message, self.code, self.type = status, message, code, type_
         self.subcode, self.transient, self.error_data = subcode, transient, error_data
         self.www = www  # WWW-Authenticate reason, as Meta sends on OAuth errors
@@ -154,7 +155,7 @@ class GraphError(Exception):
             err["is_transient"] = self.transient
         if self.error_data is not None:
             err["error_data"] = self.error_data
-        err["fbtrace_id"] = fbtrace()
+        err["fbtrace_id"] = self.trace or fbtrace()
         return {"error": err}
 
 
@@ -667,6 +668,11 @@ class Sandbox:
         except (TypeError, ValueError):
             raise ControlError(400, "count, delay, subcode, code, http_status must be numbers")
         rule["variant"] = body.get("variant", "truncated")
+        trace = body.get("fbtrace_id")
+        if trace is not None:
+            if not (isinstance(trace, str) and re.fullmatch(r"[A-Za-z0-9_-]{1,40}", trace)):
+                raise ControlError(400, "fbtrace_id must be 1..40 of [A-Za-z0-9_-]")
+            rule["fbtrace_id"] = trace
         with self.lock:
             self.injects.setdefault(endpoint, []).append(rule)
             return {"ok": True, "pending": copy.deepcopy(self.injects)}
@@ -717,6 +723,14 @@ class Sandbox:
                              error_data={"messaging_product": "whatsapp",
                                          "details": details[code]} if code in details else None,
                              subcode=rule.get("subcode") or (2494055 if code == 130429 else None))
+        elif rule["error"] == "131047":
+            # Cloud API: a free-form message outside the 24-hour window.
+            err = GraphError(rule.get("http_status") or 400, "(#131047) Re-engagement message",
+                             131047, error_data={
+                                 "messaging_product": "whatsapp",
+                                 "details": "Message failed to send because more than 24 hours "
+                                            "have passed since the customer last replied to "
+                                            "this number."})
         else:  # "500"
             code = code if code is not None else 2
             msg = {1: "An unknown error occurred",
@@ -726,6 +740,7 @@ class Sandbox:
                              subcode=rule.get("subcode"))
         if rule.get("http_status"):
             err.status = rule["http_status"]
+        err.trace = rule.get("fbtrace_id")
         return err
 
     # -- control API --------------------------------------------------------
@@ -808,6 +823,20 @@ class Sandbox:
             self._save()
             return {"revoked": len(recs)}
 
+    def unshare(self, body):
+        """The business stops sharing a WABA with the app: the token stays valid,
+        debug_token no longer lists the WABA, and its objects are out of reach."""
+        with self.lock:
+            waba = str(body.get("waba_id"))
+            recs = self._select_tokens(body)
+            n = 0
+            for rec in recs:
+                if waba in rec["wabas"]:
+                    rec["wabas"] = [w for w in rec["wabas"] if w != waba]
+                    n += 1
+            self._save()
+            return {"unshared": n}
+
     def expire(self, body):
         with self.lock:
             recs = self._select_tokens(body)
@@ -815,6 +844,21 @@ class Sandbox:
                 rec["expires_at"] = now() - 1
             self._save()
             return {"expired": len(recs)}
+
+    def set_subscription(self, body, subscribed):
+        """What POST / DELETE /{waba}/subscribed_apps do, and what PARTNER_REMOVED
+        does to the subscription, without a token."""
+        with self.lock:
+            waba = self.state["wabas"].get(str(body.get("waba_id")))
+            if waba is None:
+                raise ControlError(400, "waba_id must be a fixture WABA")
+            if subscribed:
+                waba["subscribed_apps"][self.app_id] = {
+                    "override_callback_uri": body.get("override_callback_uri")}
+            else:
+                waba["subscribed_apps"].pop(self.app_id, None)
+            self._save()
+            return {"subscribed_apps": sorted(waba["subscribed_apps"])}
 
     def create_catalog(self, body):
         with self.lock:
@@ -868,6 +912,14 @@ class Sandbox:
             meta = {"display_phone_number": display, "phone_number_id": pid}
             payloads = [self._payload(kind, body, waba, pid, meta, i, count)
                         for i in range(count)]
+            # Like Meta: a WABA's messages, statuses and account changes reach only
+            # apps it subscribed (POST /{waba}/subscribed_apps). PARTNER_* events are
+            # about the partnership itself and go to the partner app regardless, as
+            # PARTNER_ADDED must arrive before the app can subscribe. WABAs the
+            # sandbox does not know are sent as given (tests of unknown ids).
+            value = payloads[0]["entry"][0]["changes"][0]["value"]
+            partner = kind == "account_update" and "waba_info" in value
+            blocked = (waba in self.state["wabas"] and sub is None and not partner)
             if kind == "account_update" and body.get("revoke_tokens", True) and \
                     payloads[0]["entry"][0]["changes"][0]["value"]["event"] in (
                         "PARTNER_REMOVED", "PARTNER_APP_UNINSTALLED"):
@@ -878,7 +930,7 @@ class Sandbox:
                 self.state["wabas"].get(waba, {}).get("subscribed_apps", {}).pop(
                     self.app_id, None)
                 self._save()
-            return url, payloads
+            return url, payloads, blocked
 
     def _payload(self, kind, body, waba, pid, meta, i, count):
         t = now()
@@ -969,7 +1021,11 @@ class Sandbox:
             return None, str(getattr(e, "reason", e))
 
     def send_webhooks(self, body):
-        url, payloads = self.build_webhooks(body)
+        url, payloads, blocked = self.build_webhooks(body)
+        if blocked:
+            return {"sent": 0, "url": url, "responses": [], "bodies": payloads,
+                    "not_delivered": "the app is not subscribed to this WABA "
+                                     "(POST /{waba_id}/subscribed_apps)"}
         times = 2 if body.get("redeliver") else 1
         sent, codes, errors, bodies = 0, [], [], []
         for payload in payloads:
@@ -1139,6 +1195,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
     # -- responses ----------------------------------------------------------
 
     def _send(self, status, body=b"", ctype="application/json; charset=UTF-8", headers=None):
+        entry = getattr(self, "_entry", None)
+        if entry is not None and headers and "x-fb-trace-id" in headers:
+            entry["fbtrace_id"] = headers["x-fb-trace-id"]
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -1254,11 +1313,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         host = self.headers.get("Host") or "%s:%d" % self.server.server_address[:2]
         req.url = f"http://{host}{prefix}{path}"
         endpoint, node = self._classify(sb, method, path, req.params)
-        sb.record_request({"time": time.time(), "endpoint": endpoint, "method": method,
-                           "path": prefix + path, "version": prefix.lstrip("/") or None,
-                           "query": query, "body": body_params or None,
-                           "access_token": req.token, "appsecret_proof": req.proof,
-                           "authorization": self.headers.get("Authorization")})
+        self._entry = {"time": time.time(), "endpoint": endpoint, "method": method,
+                       "path": prefix + path, "version": prefix.lstrip("/") or None,
+                       "query": query, "body": body_params or None,
+                       "access_token": req.token, "appsecret_proof": req.proof,
+                       "authorization": self.headers.get("Authorization")}
+        sb.record_request(self._entry)
         if endpoint in ("dialog", "dialog_decide"):
             return self._dialog(sb, endpoint, prefix, req)
         rule = sb.take_inject(endpoint)
@@ -1268,7 +1328,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self._badjson(endpoint, rule)
         elif rule:
             return self._graph_error(sb.injected_error(endpoint, rule))
-        extra = {"facebook-api-version": prefix.lstrip("/") or "v25.0"}
+        extra = {"facebook-api-version": prefix.lstrip("/") or "v25.0",
+                 "x-fb-trace-id": fbtrace()}
         try:
             if endpoint == "unknown":
                 raise GraphError(400, f"Unknown path components: {path}", 2500)
@@ -1281,9 +1342,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self._graph_error(err)
 
     def _badjson(self, endpoint, rule):
+        # Meta's edge sends the trace header even when the body is not Graph JSON.
+        trace = {"x-fb-trace-id": rule.get("fbtrace_id") or fbtrace()}
         if rule["variant"] == "html":
             return self._send(200, b"<html><body>Sorry, something went wrong.</body></html>",
-                              "text/html; charset=utf-8")
+                              "text/html; charset=utf-8", trace)
         if rule["variant"] == "wrongtype":
             wrong = {"access_token": {"access_token": 12345, "token_type": None,
                                       "expires_in": "soon"},
@@ -1294,8 +1357,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                   "contacts": {}}}
             obj = wrong.get(endpoint, wrong["access_token"] if endpoint == "exchange_token"
                             else {"success": "true", "id": 42, "data": "unexpected"})
-            return self._json(200, obj)
-        return self._send(200, b'{"data": [{"id": "1065403522', "application/json; charset=UTF-8")
+            return self._json(200, obj, trace)
+        return self._send(200, b'{"data": [{"id": "1065403522', "application/json; charset=UTF-8",
+                          trace)
 
     def _dialog(self, sb, endpoint, prefix, req):
         try:
@@ -1349,6 +1413,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 ("POST", "/_sandbox/config"): lambda: sb.set_config(body),
                 ("POST", "/_sandbox/tokens/revoke"): lambda: sb.revoke(body),
                 ("POST", "/_sandbox/tokens/expire"): lambda: sb.expire(body),
+                ("POST", "/_sandbox/tokens/unshare"): lambda: sb.unshare(body),
                 ("POST", "/_sandbox/inject"): lambda: sb.add_inject(body),
                 ("POST", "/_sandbox/inject/clear"): sb.clear_injects,
                 ("GET", "/_sandbox/requests"):
@@ -1356,6 +1421,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 ("POST", "/_sandbox/requests/clear"):
                     lambda: (sb.clear_requests(), {"ok": True})[1],
                 ("POST", "/_sandbox/catalogs"): lambda: sb.create_catalog(body),
+                ("POST", "/_sandbox/subscribe"): lambda: sb.set_subscription(body, True),
+                ("POST", "/_sandbox/unsubscribe"): lambda: sb.set_subscription(body, False),
                 ("POST", "/_sandbox/webhook"): lambda: sb.send_webhooks(body),
             }
             route = routes.get((method, path.rstrip("/")))
@@ -1372,6 +1439,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if action == "webhook":
                 out = sb.send_webhooks(form)
                 note = f"Sent {out['sent']} webhook(s) to {out['url']}: {out['responses']}"
+                if out.get("not_delivered"):
+                    note = f"Not sent: {out['not_delivered']}"
                 if out.get("errors"):
                     note += f" ({'; '.join(out['errors'])})"
             elif action == "revoke_all":

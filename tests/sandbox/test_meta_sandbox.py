@@ -561,7 +561,11 @@ class SandboxTest(unittest.TestCase):
 
     # -- webhooks -------------------------------------------------------------------
 
+    def subscribe(self, waba=WABA_1):
+        self.control("POST", "/_sandbox/subscribe", {"waba_id": waba})
+
     def test_webhook_message_is_signed(self):
+        self.subscribe()
         out = self.control("POST", "/_sandbox/webhook",
                            {"kind": "message", "phone_number_id": PHONE_2})
         self.assertEqual((out["sent"], out["responses"]), (1, [200]))
@@ -585,6 +589,7 @@ class SandboxTest(unittest.TestCase):
     def test_webhook_status_redelivery_and_signature_modes(self):
         token = self.user_token()
         self.register(token)
+        self.subscribe()
         _, _, sent = self.graph("POST", f"/{PHONE_1}/messages", token, json_body={
             "messaging_product": "whatsapp", "to": "447700900123", "type": "text",
             "text": {"body": "order ready"}})
@@ -626,13 +631,72 @@ class SandboxTest(unittest.TestCase):
         # Removing the app also cuts off its tokens for that WABA.
         self.assertGraphError(self.graph("GET", f"/{PHONE_1}", token), 400, 190, 458)
 
+        self.subscribe(WABA_2)
         self.control("POST", "/_sandbox/webhook", {"kind": "account_update", "waba_id": WABA_2,
                                                    "event": "ACCOUNT_RESTRICTION"})
         entry = json.loads(self.next_hook()[1])["entry"][0]
         self.assertEqual(entry["id"], WABA_2)
         self.assertIn("restriction_info", entry["changes"][0]["value"])
 
+    def test_webhook_only_for_subscribed_wabas(self):
+        # Nothing subscribed yet: built, not delivered.
+        out = self.control("POST", "/_sandbox/webhook", {"kind": "message"})
+        self.assertEqual((out["sent"], out["responses"]), (0, []))
+        self.assertIn("not subscribed", out["not_delivered"])
+        self.assertEqual(out["bodies"][0]["entry"][0]["id"], WABA_1)
+        self.assertTrue(self.receiver.got.empty())
+        # Subscribed through Graph, as the app does: delivered.
+        token = self.user_token()
+        status, _, _ = self.graph("POST", f"/{WABA_1}/subscribed_apps", token)
+        self.assertEqual(status, 200)
+        out = self.control("POST", "/_sandbox/webhook", {"kind": "message"})
+        self.assertEqual(out["responses"], [200])
+        self.next_hook()
+        # PARTNER_REMOVED still arrives (it is about the partnership) and
+        # leaves the WABA unsubscribed; the control API can do the same.
+        out = self.control("POST", "/_sandbox/webhook", {"kind": "account_update",
+                                                         "event": "PARTNER_REMOVED"})
+        self.assertEqual(out["responses"], [200])
+        self.next_hook()
+        self.assertEqual(self.control("GET", "/_sandbox/state")["wabas"][WABA_1]
+                         ["subscribed_apps"], {})
+        self.assertEqual(self.control("POST", "/_sandbox/webhook",
+                                      {"kind": "status"})["sent"], 0)
+        self.subscribe()
+        self.assertEqual(self.control("POST", "/_sandbox/unsubscribe",
+                                      {"waba_id": WABA_1}), {"subscribed_apps": []})
+        self.assertEqual(self.control("POST", "/_sandbox/webhook",
+                                      {"kind": "message"})["sent"], 0)
+
+    def test_fbtrace_header_on_every_graph_answer(self):
+        token = self.user_token()
+        status, headers, body = self.graph("GET", f"/{PHONE_1}", token)
+        self.assertEqual(status, 200)
+        self.assertRegex(headers["x-fb-trace-id"], r"^[A-Za-z0-9_-]+$")
+        self.control("POST", "/_sandbox/inject", {"endpoint": "phone", "error": "500",
+                                                  "fbtrace_id": "TraceFive00"})
+        status, headers, body = self.graph("GET", f"/{PHONE_1}", token)
+        self.assertEqual((status, headers["x-fb-trace-id"]), (500, "TraceFive00"))
+        self.assertEqual(body["error"]["fbtrace_id"], "TraceFive00")
+        self.control("POST", "/_sandbox/inject", {"endpoint": "phone", "error": "badjson",
+                                                  "variant": "html",
+                                                  "fbtrace_id": "TraceHtml"})
+        status, headers, _ = self.graph("GET", f"/{PHONE_1}", token)
+        self.assertEqual((status, headers["x-fb-trace-id"]), (200, "TraceHtml"))
+        reqs = self.control("GET", "/_sandbox/requests", params={"endpoint": "phone"})
+        self.assertEqual([r.get("fbtrace_id") for r in reqs["requests"]][1:],
+                         ["TraceFive00", "TraceHtml"])
+        self.control("POST", "/_sandbox/inject", {"endpoint": "messages", "error": "131047"})
+        self.register(token)
+        status, _, body = self.graph("POST", f"/{PHONE_1}/messages", token, json_body={
+            "messaging_product": "whatsapp", "to": "447700900123", "type": "text",
+            "text": {"body": "hi"}})
+        self.assertEqual((status, body["error"]["code"]), (400, 131047))
+        self.assertEqual(body["error"]["message"], "(#131047) Re-engagement message")
+        self.assertIn("more than 24 hours", body["error"]["error_data"]["details"])
+
     def test_webhook_without_receiver_reports_failure(self):
+        self.subscribe()
         out = self.control("POST", "/_sandbox/webhook",
                            {"kind": "message", "url": "http://127.0.0.1:9/nothing"})
         self.assertEqual(out["responses"], [None])
@@ -650,6 +714,7 @@ class SandboxTest(unittest.TestCase):
         self.assertEqual(status, 303)
         self.assertTrue(headers["location"].startswith("/_sandbox/?msg="))
         self.assertGraphError(self.graph("GET", f"/{PHONE_1}", token), 400, 190, 463)
+        self.subscribe()
         status, _, _ = self.call("POST", "/_sandbox/ui/webhook",
                                  form={"kind": "message", "phone_number_id": PHONE_1})
         self.assertEqual(status, 303)

@@ -54,6 +54,7 @@ test_good_and_defaults(void)
 	CU_ASSERT_STRING_EQUAL(c->workspace_db_prefix, "waba_ws_");
 	CU_ASSERT_STRING_EQUAL(c->app_secret, "s3cret-value");
 	CU_ASSERT_EQUAL(c->workers, 4);
+	CU_ASSERT_EQUAL(c->request_budget_ms, 30000);
 	config_free(c);
 }
 
@@ -84,6 +85,10 @@ test_bad_values(void)
 	expect_err(BASE "[meta]\napp_secret = other\n",
 	    "[meta] app_secret: given twice");
 	expect_err(BASE "[meta]\nconfig_id = \n", "[meta] config_id: empty value");
+	expect_err(BASE "[meta]\nrequest_budget_ms = 999\n",
+	    "[meta] request_budget_ms");
+	expect_err(BASE "[meta]\nrequest_budget_ms = 600001\n",
+	    "[meta] request_budget_ms");
 }
 
 static void

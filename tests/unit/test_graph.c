@@ -55,6 +55,55 @@ test_proof(void)
 	CU_ASSERT_EQUAL(strlen(out), 64);
 }
 
+/* --- the per-request budget and the trace header ---------------------- */
+
+static void
+test_budget(void)
+{
+	/* No budget (admin tool): the configured timeout, retries allowed. */
+	CU_ASSERT_EQUAL(graph_attempt_timeout_ms(20000, -1), 20000);
+	CU_ASSERT_TRUE(graph_retry_fits(4000, -1));
+	/* An attempt never outlives the budget... */
+	CU_ASSERT_EQUAL(graph_attempt_timeout_ms(20000, 30000), 20000);
+	CU_ASSERT_EQUAL(graph_attempt_timeout_ms(20000, 7000), 7000);
+	CU_ASSERT_EQUAL(graph_attempt_timeout_ms(20000, 0), 0);
+	/* ...and a retry starts only when it still gets a useful attempt. */
+	CU_ASSERT_TRUE(graph_retry_fits(1000, 1000 + GRAPH_MIN_ATTEMPT_MS));
+	CU_ASSERT_FALSE(graph_retry_fits(1000, 1000 + GRAPH_MIN_ATTEMPT_MS -
+	    1));
+	CU_ASSERT_FALSE(graph_retry_fits(4000, 3000));
+	CU_ASSERT_FALSE(graph_retry_fits(0, 0));
+}
+
+static void
+test_trace_header(void)
+{
+	char	 out[64];
+	const char *l;
+
+	strcpy(out, "keep");
+	l = "x-fb-trace-id: AbC/12+x=_-\r\n";
+	CU_ASSERT_EQUAL(graph_trace_header(l, strlen(l), out, sizeof(out)), 1);
+	CU_ASSERT_STRING_EQUAL(out, "AbC/12+x=_-");
+	l = "X-FB-Trace-ID:\tZz9\r\n";
+	CU_ASSERT_EQUAL(graph_trace_header(l, strlen(l), out, sizeof(out)), 1);
+	CU_ASSERT_STRING_EQUAL(out, "Zz9");
+	/* Other headers, empty values, and anything that could forge a log
+	   line leave out as it was. */
+	strcpy(out, "keep");
+	l = "x-fb-debug: abc\r\n";
+	CU_ASSERT_EQUAL(graph_trace_header(l, strlen(l), out, sizeof(out)), 0);
+	l = "x-fb-trace-id: \r\n";
+	CU_ASSERT_EQUAL(graph_trace_header(l, strlen(l), out, sizeof(out)), 0);
+	l = "x-fb-trace-id: a b\r\n";
+	CU_ASSERT_EQUAL(graph_trace_header(l, strlen(l), out, sizeof(out)), 0);
+	l = "x-fb-trace-id: abc\"def\r\n";
+	CU_ASSERT_EQUAL(graph_trace_header(l, strlen(l), out, sizeof(out)), 0);
+	l = "x-fb-trace-id: 0123456789\r\n";
+	CU_ASSERT_EQUAL(graph_trace_header(l, strlen(l), out, 8), 0);
+	CU_ASSERT_STRING_EQUAL(out, "keep");
+}
+
 /* --- URLs --------------------------------------------------------------- */
 
 static void
@@ -224,6 +273,8 @@ test_err_rate_limits(void)
 	CU_ASSERT_EQUAL(e.subcode, 2494055);
 	CU_ASSERT_TRUE(e.transient);
 	CU_ASSERT_STRING_EQUAL(e.fbtrace_id, "Az8or2yhqkZfEZ-_4Qn_Bam");
+	CU_ASSERT_STRING_EQUAL(e.details,
+	    "Cloud API message throughput has been reached.");
 	/* 429 alone is enough, whatever the code. */
 	PARSE_ERR(429, "{\"error\":{\"message\":\"x\",\"code\":100}}", &e);
 	CU_ASSERT_TRUE(e.transient);
@@ -870,7 +921,9 @@ main(void)
 	    CU_add_test(s, "message id", test_message_id) == NULL ||
 	    CU_add_test(s, "success and catalog", test_success_and_catalog) ==
 	    NULL ||
-	    CU_add_test(s, "text message json", test_text_json) == NULL) {
+	    CU_add_test(s, "text message json", test_text_json) == NULL ||
+	    CU_add_test(s, "request budget", test_budget) == NULL ||
+	    CU_add_test(s, "trace header", test_trace_header) == NULL) {
 		CU_cleanup_registry();
 		return 1;
 	}
