@@ -201,7 +201,7 @@ h_disconnect(struct ctx *c)
 	    STORE_OK)
 		return hm_db_down(c);
 	/* A disconnected workspace must not keep receiving its webhooks. */
-	if (tenants_routes_replace(c->app->db, c->ws.id, NULL, NULL) !=
+	if (tenants_routes_replace(c->app->db, c->ws.id, NULL, 0, NULL) !=
 	    STORE_OK)
 		return hm_db_down(c);
 	log_info("workspace %llu: WhatsApp disconnected",

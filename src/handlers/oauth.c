@@ -184,7 +184,7 @@ callback_finish(struct ctx *c, const char *token,
 	 * servers, so this cannot share the row's transaction; a failure is
 	 * logged and the next selection or reconnect writes them again.
 	 */
-	if (tenants_routes_replace(c->app->db, c->ws.id, ti->waba_ids,
+	if (tenants_routes_replace(c->app->db, c->ws.id, ti->waba_ids, 0,
 	    keep ? old.phone_number_id : NULL) != STORE_OK)
 		log_err("workspace %llu: webhook routes not updated",
 		    (unsigned long long)c->ws.id);

@@ -227,7 +227,7 @@ h_phones_post(struct ctx *c)
 		goto out;
 	}
 	/* After the row, in one transaction of their own (see oauth.c). */
-	if (tenants_routes_replace(c->app->db, c->ws.id, r.waba_id,
+	if (tenants_routes_replace(c->app->db, c->ws.id, r.waba_id, 1,
 	    pick->id) != STORE_OK)
 		log_err("workspace %llu: webhook routes not updated",
 		    (unsigned long long)c->ws.id);

@@ -290,22 +290,28 @@ tenants_first_workspace(struct db *db, uint64_t user, struct workspace *ws)
 	return rc;
 }
 
-/* One REPLACE inside the open transaction on my. */
+/*
+ * One route inside the open transaction on my. An id routed to another
+ * workspace moves here only when take is set.
+ */
 static enum store_rc
 route_put(struct db *db, MYSQL *my, const char *kind, const char *id,
-    uint64_t workspace)
+    uint64_t workspace, int take)
 {
 	struct sq	 q;
 	char		 sql[256];
 	enum store_rc	 rc;
 
-	snprintf(sql, sizeof(sql), "REPLACE INTO `%s`.webhook_routes (kind, "
-	    "external_id, workspace_id) VALUES (?, ?, ?)", ctl(db));
+	snprintf(sql, sizeof(sql), "INSERT INTO `%s`.webhook_routes (kind, "
+	    "external_id, workspace_id) VALUES (?, ?, ?) ON DUPLICATE KEY "
+	    "UPDATE workspace_id = IF(?, VALUES(workspace_id), workspace_id)",
+	    ctl(db));
 	if ((rc = sq_open_on(&q, my, sql)) != STORE_OK)
 		return rc;
 	sq_str(&q, kind);
 	sq_str(&q, id);
 	sq_int(&q, (long long)workspace);
+	sq_int(&q, take);
 	rc = sq_run(&q);
 	sq_close(&q);
 	return rc;
@@ -313,7 +319,7 @@ route_put(struct db *db, MYSQL *my, const char *kind, const char *id,
 
 enum store_rc
 tenants_routes_replace(struct db *db, uint64_t workspace,
-    const char *waba_ids, const char *phone_id)
+    const char *waba_ids, int take_wabas, const char *phone_id)
 {
 	struct sq	 q;
 	MYSQL		*my;
@@ -344,11 +350,13 @@ tenants_routes_replace(struct db *db, uint64_t workspace,
 		}
 		memcpy(id, p, n);
 		id[n] = '\0';
-		if ((rc = route_put(db, my, "waba", id, workspace)) != STORE_OK)
+		if ((rc = route_put(db, my, "waba", id, workspace,
+		    take_wabas)) != STORE_OK)
 			goto fail;
 	}
 	if (phone_id != NULL && *phone_id != '\0' &&
-	    (rc = route_put(db, my, "phone", phone_id, workspace)) != STORE_OK)
+	    (rc = route_put(db, my, "phone", phone_id, workspace, 1)) !=
+	    STORE_OK)
 		goto fail;
 	return sq_commit(db, my);
 fail:

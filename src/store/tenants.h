@@ -55,14 +55,17 @@ enum store_rc	 tenants_first_workspace(struct db *, uint64_t user,
 
 /*
  * Webhook routing (DESIGN §7): Meta's phone_number_id and WABA id → the
- * workspace. tenants_routes_replace makes the workspace's routes exactly
+ * workspace. tenants_routes_replace makes the workspace's routes
  * waba_ids (comma-separated, may be NULL) plus phone_id (may be NULL), in
- * one transaction: its other routes go, and an id routed to another
- * workspace moves to this one (the number or WABA was connected here
- * since). Both NULL clears them (disconnect).
+ * one transaction: its other routes go. A number routed to another
+ * workspace moves to this one (it sends from here now); a WABA does only
+ * with take_wabas (the merchant chose it), so a token that merely grants
+ * a WABA another workspace sends from does not take its account_update
+ * webhooks away. Both NULL clears them (disconnect).
  */
 enum store_rc	 tenants_routes_replace(struct db *, uint64_t workspace,
-		    const char *waba_ids, const char *phone_id);
+		    const char *waba_ids, int take_wabas,
+		    const char *phone_id);
 enum store_rc	 tenants_route_find(struct db *, const char *kind,
 		    const char *external_id, uint64_t *workspace);
 

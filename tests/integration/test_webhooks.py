@@ -340,6 +340,40 @@ class Webhooks(WebhookBase):
         self.assertEqual(self.count("waba_ws_1", "body = 'during the outage'"), 1)
 
 
+class Routing(WebhookBase):
+    """The routing table follows the connection: filled when a WABA is
+    connected (before any number is chosen), cleared on disconnect."""
+
+    def test_pending_workspace_then_disconnected(self):
+        b = sign_in(self.st.port, "a@alpha.example", PW)
+        cb = self.sb.decide(start_connect(b, "alpha"))
+        self.assertEqual(b.get(cb).status, 303)
+        js = json.loads(self.st.admin("status", "alpha", "--json").stdout)
+        self.assertEqual(js["status"], "pending_phone_selection")
+        # No number yet, but the WABA routes here: Meta's account_update
+        # for it is recorded and acted on.
+        self.assertEqual(self.post(account_update(
+            WABA, "PARTNER_ADDED")).status, 200)
+        self.assertEqual(self.count("waba_ws_1", "kind = 'account_update'"),
+                         1)
+        self.assertEqual(self.post(account_update(
+            WABA, "PARTNER_REMOVED")).status, 200)
+        js = json.loads(self.st.admin("status", "alpha", "--json").stdout)
+        self.assertEqual(js["status"], "needs_reconnect")
+        # Disconnected: nothing routes here any more; Meta is answered
+        # 200 so it stops, and nothing is stored.
+        self.assertEqual(post_form(b, settings_path("alpha") + "/disconnect",
+                                   {}).status, 303)
+        before = self.count("waba_ws_1")
+        self.assertEqual(self.post(messages_body(
+            PHONE, [msg("wamid.after-disconnect", "late")])).status, 200)
+        self.assertEqual(self.post(account_update(
+            WABA, "PARTNER_REMOVED")).status, 200)
+        self.assertEqual(self.count("waba_ws_1"), before)
+        self.assertEqual(json.loads(self.st.admin(
+            "status", "alpha", "--json").stdout)["status"], "not_connected")
+
+
 class SmallBodyLimit(WebhookBase):
     """The body limit is the operator's: [meta] webhook_max_body."""
     config = {"meta.webhook_max_body": 4096}
