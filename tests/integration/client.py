@@ -2,6 +2,8 @@
 import http.client
 import socket
 import struct
+import threading
+import time
 import urllib.parse
 
 
@@ -35,6 +37,27 @@ def request(port, method, path, body=None, headers=None, timeout=15):
         return Response(r.status, r.getheaders(), r.read())
     finally:
         conn.close()
+
+
+def hammer(port, seconds, path="/healthz", clients=4):
+    """GETs path from `clients` threads for a while; returns the threads
+    (join them) and the list their status codes are collected in."""
+    statuses, lock = [], threading.Lock()
+    end = time.monotonic() + seconds
+
+    def loop():
+        while time.monotonic() < end:
+            try:
+                st = request(port, "GET", path, timeout=10).status
+            except OSError as e:
+                st = "error: %s" % e
+            with lock:
+                statuses.append(st)
+
+    ts = [threading.Thread(target=loop) for _ in range(clients)]
+    for t in ts:
+        t.start()
+    return ts, statuses
 
 
 class Browser:

@@ -5,11 +5,10 @@ SCRIPT_NAME, PATH_INFO and request headers."""
 import hashlib
 import hmac
 import json
-import threading
 import time
 
 from base import StackCase
-from client import request
+from client import hammer, request
 from meta import (PHONE, WABA, Sandbox, csrf, settings_path, sign_in,
                   start_connect)
 
@@ -98,22 +97,7 @@ class BehindApache(StackCase):
     def test_concurrency_beyond_the_workers(self):
         # 8 clients on 2 workers: with enablereuse=on, connections Apache
         # kept open pinned both workers and requests timed out.
-        statuses, lock = [], threading.Lock()
-        end = time.monotonic() + 3.0
-
-        def loop():
-            while time.monotonic() < end:
-                try:
-                    st = request(self.port, "GET", "/healthz",
-                                 timeout=10).status
-                except OSError as e:
-                    st = "error: %s" % e
-                with lock:
-                    statuses.append(st)
-
-        ts = [threading.Thread(target=loop) for _ in range(8)]
-        for t in ts:
-            t.start()
+        ts, statuses = hammer(self.port, 3.0, clients=8)
         for t in ts:
             t.join()
         self.assertEqual([s for s in statuses if s != 200], [])

@@ -8,7 +8,7 @@ import threading
 import time
 
 from base import StackCase
-from client import FastCGIRequest, request
+from client import FastCGIRequest, hammer, request
 from stack import ROOT, wait_for
 
 # One access line (src/log.c, src/app.c): the worker's pid in the prefix,
@@ -21,26 +21,6 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
-
-
-def hammer(port, seconds, path="/healthz"):
-    """GETs path from 4 threads for a while; returns the status codes."""
-    statuses, lock = [], threading.Lock()
-    end = time.monotonic() + seconds
-
-    def loop():
-        while time.monotonic() < end:
-            try:
-                st = request(port, "GET", path, timeout=10).status
-            except OSError as e:
-                st = "error: %s" % e
-            with lock:
-                statuses.append(st)
-
-    ts = [threading.Thread(target=loop) for _ in range(4)]
-    for t in ts:
-        t.start()
-    return ts, statuses
 
 
 class PoolBehindLighttpd(StackCase):
