@@ -4,7 +4,6 @@ import re
 import shutil
 import signal
 import subprocess
-import threading
 import time
 
 from base import StackCase
