@@ -102,38 +102,16 @@ store_fail(enum store_rc rc, const char *what)
 	return fail("%s: database error", what);
 }
 
-/* One integer from the control server; SQL NULL reads as 0. */
-static enum store_rc
-query_int(struct db *db, const char *sql, const char *param, long long *out)
-{
-	struct sq	 q;
-	enum store_rc	 rc;
-
-	if ((rc = sq_open(&q, db, NULL, sql)) != STORE_OK)
-		return rc;
-	if (param)
-		sq_str(&q, param);
-	if ((rc = sq_run(&q)) == STORE_OK) {
-		if (sq_fetch(&q) == 1)
-			*out = sq_colint(&q, 0);
-		else
-			rc = STORE_ERR;
-	}
-	sq_close(&q);
-	return rc;
-}
-
 /*
  * Connects, and with schema checks that the control database carries
  * this program's schema: on a fresh server a command then says what to
- * do instead of failing on a missing table. information_schema is asked
- * first because preparing against a missing table would log an error.
+ * do instead of failing on a missing table.
  */
 static int
 need_db(struct ctx *c, int schema)
 {
 	char		 err[512];
-	long long	 n = 0, have = 0;
+	int		 have;
 	enum store_rc	 rc;
 
 	if (db_ping(c->db, err, sizeof(err)) == -1) {
@@ -142,17 +120,7 @@ need_db(struct ctx *c, int schema)
 	}
 	if (!schema)
 		return 0;
-	rc = query_int(c->db, "SELECT COUNT(*) FROM information_schema.tables "
-	    "WHERE table_schema = ? AND table_name = 'schema_version'",
-	    c->cfg->control_db, &n);
-	if (rc == STORE_OK && n > 0) {
-		char	 sql[256];
-
-		snprintf(sql, sizeof(sql), "SELECT COALESCE(MAX(version), 0) "
-		    "FROM `%s`.schema_version", c->cfg->control_db);
-		rc = query_int(c->db, sql, NULL, &have);
-	}
-	if (rc != STORE_OK) {
+	if ((rc = migrate_control_version(c->db, &have)) != STORE_OK) {
 		store_fail(rc, "checking the control database");
 		return -1;
 	}
@@ -768,42 +736,14 @@ cmd_keys_rotate(struct ctx *c)
 	return rekey_all(c);
 }
 
-/* Whether any token of ws is encrypted with key version ver. */
-static enum store_rc
-version_in_use(struct db *db, const struct workspace *ws, uint32_t ver,
-    int *used)
-{
-	struct sq	 q;
-	char		 sql[512];
-	uint64_t	 mask;
-	enum store_rc	 rc;
-
-	if (ver <= 64) {	/* what connection_versions() can answer */
-		rc = connection_versions(db, ws, &mask);
-		*used = (mask >> (ver - 1)) & 1;
-		return rc;
-	}
-	snprintf(sql, sizeof(sql), "SELECT (SELECT COUNT(*) FROM "
-	    "`%s`.connection WHERE token_ct IS NOT NULL AND "
-	    "token_key_version = ?) + (SELECT COUNT(*) FROM `%s`.catalog "
-	    "WHERE token_key_version = ?)", ws->db_name, ws->db_name);
-	if ((rc = sq_open(&q, db, &ws->srv, sql)) != STORE_OK)
-		return rc;
-	sq_int(&q, ver);
-	sq_int(&q, ver);
-	if ((rc = sq_run(&q)) == STORE_OK)
-		*used = sq_fetch(&q) == 1 && sq_colint(&q, 0) > 0;
-	sq_close(&q);
-	return rc;
-}
-
 static int
 drop_check(const struct workspace *ws, void *arg)
 {
 	struct walk	*w = arg;
 	int		 used = 0;
 
-	if ((w->rc = version_in_use(w->c->db, ws, w->ver, &used)) != STORE_OK)
+	if ((w->rc = connection_version_used(w->c->db, ws, w->ver,
+	    &used)) != STORE_OK)
 		return 1;
 	if (used)
 		w->hit = *ws;
