@@ -313,6 +313,34 @@ connection_versions(struct db *db, const struct workspace *ws,
 	return rc;
 }
 
+enum store_rc
+connection_version_used(struct db *db, const struct workspace *ws,
+    uint32_t ver, int *used)
+{
+	struct sq	 q;
+	char		 sql[512];
+	uint64_t	 mask;
+	enum store_rc	 rc;
+
+	if (ver <= 64) {	/* what connection_versions() can answer */
+		rc = connection_versions(db, ws, &mask);
+		*used = (mask >> (ver - 1)) & 1;
+		return rc;
+	}
+	snprintf(sql, sizeof(sql), "SELECT (SELECT COUNT(*) FROM "
+	    "`%s`.connection WHERE token_ct IS NOT NULL AND "
+	    "token_key_version = ?) + (SELECT COUNT(*) FROM `%s`.catalog "
+	    "WHERE token_key_version = ?)", ws->db_name, ws->db_name);
+	if ((rc = sq_open(&q, db, &ws->srv, sql)) != STORE_OK)
+		return rc;
+	sq_int(&q, ver);
+	sq_int(&q, ver);
+	if ((rc = sq_run(&q)) == STORE_OK)
+		*used = sq_fetch(&q) == 1 && sq_colint(&q, 0) > 0;
+	sq_close(&q);
+	return rc;
+}
+
 /* Runs one UPDATE/DELETE of the connection's own row(s) with string args. */
 static enum store_rc
 conn_update(struct db *db, const struct workspace *ws, const char *sql,

@@ -69,6 +69,9 @@ enum store_rc	 connection_version_span(struct db *,
 /* Key versions still in use by this workspace's rows (bit i = version i+1, up to 64). */
 enum store_rc	 connection_versions(struct db *, const struct workspace *,
 		    uint64_t *mask);
+/* *used: whether any token of the workspace is on key version ver. */
+enum store_rc	 connection_version_used(struct db *,
+		    const struct workspace *, uint32_t ver, int *used);
 enum store_rc	 connection_audit(struct db *, const struct workspace *,
 		    const char *actor, const char *action, const char *detail);
 

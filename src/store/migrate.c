@@ -318,6 +318,45 @@ migrate_control(struct db *db, migrate_report fn, void *arg)
 	    control_migrations, NCONTROL, "control database", fn, arg);
 }
 
+/*
+ * information_schema is asked first because preparing against a missing
+ * table would log an error.
+ */
+enum store_rc
+migrate_control_version(struct db *db, int *version)
+{
+	struct sq	 q;
+	char		 sql[256];
+	const char	*dbname = db_config(db)->control_db;
+	enum store_rc	 rc;
+	int		 found;
+
+	*version = 0;
+	if ((rc = sq_open(&q, db, NULL, "SELECT COUNT(*) FROM "
+	    "information_schema.tables WHERE table_schema = ? AND "
+	    "table_name = 'schema_version'")) != STORE_OK)
+		return rc;
+	sq_str(&q, dbname);
+	if ((rc = sq_run(&q)) == STORE_OK && sq_fetch(&q) != 1)
+		rc = STORE_ERR;
+	found = rc == STORE_OK && sq_colint(&q, 0) > 0;
+	sq_close(&q);
+	if (!found)
+		return rc;
+	snprintf(sql, sizeof(sql), "SELECT COALESCE(MAX(version), 0) FROM "
+	    "`%s`.schema_version", dbname);
+	if ((rc = sq_open(&q, db, NULL, sql)) != STORE_OK)
+		return rc;
+	if ((rc = sq_run(&q)) == STORE_OK) {
+		if (sq_fetch(&q) == 1)
+			*version = (int)sq_colint(&q, 0);
+		else
+			rc = STORE_ERR;
+	}
+	sq_close(&q);
+	return rc;
+}
+
 enum store_rc
 migrate_workspace(struct db *db, const struct workspace *ws,
     migrate_report fn, void *arg)
