@@ -6,8 +6,9 @@
  * cleaned up, so libcurl keeps the connection and the TLS session to
  * Meta alive for the next request. URLs are only built with curl's URL
  * API. Buffers that carry a token, the app secret, a code or a PIN (URLs,
- * request bodies, access_token answers) are wiped before they are freed;
- * the copies libcurl makes internally are beyond our reach.
+ * request bodies, Authorization header lines and their curl_slist
+ * copies, access_token answers) are wiped before they are freed; the
+ * copies libcurl makes internally are beyond our reach.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -508,7 +509,7 @@ graph_perform(struct graph *g, const struct graph_req *r, const char *url,
     struct graph_err *err, int *unsent)
 {
 	CURL			*c = g->curl;
-	struct curl_slist	*hdrs = NULL;
+	struct curl_slist	*hdrs = NULL, *l;
 	struct graph_sink	 sink = { resp, 0 };
 	char			 errbuf[CURL_ERROR_SIZE], ctype[128], *auth = NULL;
 	CURLcode		 cc;
@@ -550,8 +551,6 @@ graph_perform(struct graph *g, const struct graph_req *r, const char *url,
 	 * examples use it).
 	 */
 	if (r->token != NULL) {
-		struct curl_slist *l;
-
 		if ((auth = graph_bearer_header(r->token)) == NULL) {
 			snprintf(err->message, sizeof(err->message), "the "
 			    "access token has unexpected characters");
@@ -563,8 +562,6 @@ graph_perform(struct graph *g, const struct graph_req *r, const char *url,
 		hdrs = l;
 	}
 	if (r->ctype != NULL) {
-		struct curl_slist *l;
-
 		snprintf(ctype, sizeof(ctype), "Content-Type: %s", r->ctype);
 		/* No "Expect: 100-continue" round trip on larger bodies. */
 		if ((l = curl_slist_append(hdrs, ctype)) == NULL)
