@@ -52,6 +52,8 @@ class Stack:
         self.pool_socket = os.path.join(self.run, "waba.sock")
         self.config_path = os.path.join(self.run, "waba-connect.conf")
         self.sandbox_port = None
+        self.sandbox_scheme = "http"
+        self.sandbox_ca = None   # the test CA when the sandbox speaks https
         self.db_password = secrets.token_urlsafe(18)
         self.app_secret = secrets.token_hex(16)
         self.verify_token = secrets.token_urlsafe(12)
@@ -151,7 +153,8 @@ class Stack:
     # -- configuration ---------------------------------------------------
     def write_config(self, **extra):
         self.config_extra.update(extra)
-        graph = dialog = "http://127.0.0.1:%d" % (self.sandbox_port or 9)
+        graph = dialog = "%s://127.0.0.1:%d" % (self.sandbox_scheme,
+                                                self.sandbox_port or 9)
         with open(self.path("app-secret"), "w") as f:
             f.write(self.app_secret + "\n")
         with open(self.path("verify-token"), "w") as f:
@@ -176,6 +179,8 @@ class Stack:
                      "connect_timeout_ms": 2000, "timeout_ms": 3000,
                      "max_retries": 2},
         }
+        if self.sandbox_ca:
+            conf["meta"]["ca_file"] = self.sandbox_ca
         for key, val in self.config_extra.items():
             sec, k = key.split(".", 1)
             if val is None:
@@ -331,22 +336,80 @@ LimitRequestBody 4194304
                                                   0.2).close() or True,
                  20, "Apache")
 
+    # -- test certificates (openssl CLI) ------------------------------------
+    def _openssl(self, *args):
+        r = subprocess.run(["openssl"] + list(args), capture_output=True,
+                           text=True)
+        if r.returncode != 0:
+            raise RuntimeError("openssl %s: %s" % (args[0], r.stderr[-2000:]))
+
+    def test_ca(self):
+        """A throw-away CA in the run directory, made on first use: its
+        key never leaves the run directory and none is committed.
+        Returns the CA certificate's path."""
+        ca, key = self.path("tls", "ca.pem"), self.path("tls", "ca.key")
+        if not os.path.exists(ca):
+            os.makedirs(self.path("tls"), mode=0o700, exist_ok=True)
+            self._openssl("req", "-x509", "-newkey", "ec", "-pkeyopt",
+                          "ec_paramgen_curve:prime256v1", "-nodes",
+                          "-days", "7", "-subj", "/CN=waba-connect test CA",
+                          "-addext", "basicConstraints=critical,CA:TRUE",
+                          "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+                          "-keyout", key, "-out", ca)
+        return ca
+
+    def tls_cert(self, name, san="IP:127.0.0.1"):
+        """A server certificate issued by test_ca() for san (an openssl
+        subjectAltName, e.g. "IP:127.0.0.1" or "DNS:example.invalid").
+        Returns (certificate, key) paths."""
+        ca = self.test_ca()
+        d = self.path("tls")
+        cert, key = os.path.join(d, name + ".pem"), os.path.join(d, name + ".key")
+        if not os.path.exists(cert):
+            csr, ext = os.path.join(d, name + ".csr"), os.path.join(d, name + ".ext")
+            with open(ext, "w") as f:
+                f.write("subjectAltName=%s\nbasicConstraints=CA:FALSE\n"
+                        "keyUsage=critical,digitalSignature\n"
+                        "extendedKeyUsage=serverAuth\n" % san)
+            self._openssl("req", "-newkey", "ec", "-pkeyopt",
+                          "ec_paramgen_curve:prime256v1", "-nodes",
+                          "-subj", "/CN=" + san.split(":", 1)[1],
+                          "-keyout", key, "-out", csr)
+            self._openssl("x509", "-req", "-in", csr, "-CA", ca, "-CAkey",
+                          os.path.join(d, "ca.key"), "-CAcreateserial",
+                          "-days", "7", "-extfile", ext, "-out", cert)
+        return cert, key
+
     # -- the Meta sandbox --------------------------------------------------
-    def start_sandbox(self, port=None):
+    def start_sandbox(self, port=None, tls=None):
+        """The sandbox on port (a free one by default). tls: None for
+        http, True for https with a certificate for 127.0.0.1 from
+        test_ca(), or a (certificate, key) pair. With https, write_config
+        points graph_base_url and dialog_base_url at https:// and sets
+        [meta] ca_file to the test CA."""
         if not os.path.exists(SANDBOX):
             return False
-        self.sandbox_port = port or free_port()
-        self._spawn("sandbox", [sys.executable, SANDBOX, "--listen",
-                                "127.0.0.1:%d" % self.sandbox_port,
-                                "--app-id", APP_ID,
-                                "--app-secret-file", self.path("app-secret"),
-                                "--app-name", "waba-connect demo",
-                                "--webhook-url",
-                                self.base_url + "/webhooks/meta"])
+        self.sandbox_port = port or self.sandbox_port or free_port()
+        argv = [sys.executable, SANDBOX, "--listen",
+                "127.0.0.1:%d" % self.sandbox_port,
+                "--app-id", APP_ID,
+                "--app-secret-file", self.path("app-secret"),
+                "--app-name", "waba-connect demo",
+                "--webhook-url", self.base_url + "/webhooks/meta"]
+        if tls:
+            cert, key = self.tls_cert("sandbox") if tls is True else tls
+            argv += ["--tls-cert", cert, "--tls-key", key]
+            self.sandbox_scheme, self.sandbox_ca = "https", self.test_ca()
+        else:
+            self.sandbox_scheme, self.sandbox_ca = "http", None
+        self._spawn("sandbox", argv)
         wait_for(lambda: socket.create_connection(
             ("127.0.0.1", self.sandbox_port), 0.2).close() or True,
             20, "Meta sandbox")
         return True
+
+    def stop_sandbox(self):
+        self._stop("sandbox")
 
     # -- the admin tool ----------------------------------------------------
     def admin(self, *args, input=None, check=True):

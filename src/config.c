@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <sodium.h>
@@ -405,6 +406,16 @@ cfg_validate(struct config *c, const char *name, char *err, size_t errlen)
 		char tmp[512];
 		snprintf(tmp, sizeof(tmp), "%s", err);
 		cfg_seterr(err, errlen, "%s: %s", name, tmp);
+		return -1;
+	}
+	/*
+	 * An unreadable CA file would make every Graph call fail TLS
+	 * verification at run time; say so at start-up instead. (It must
+	 * hold PEM certificates; curl checks that on first use.)
+	 */
+	if (c->ca_file != NULL && access(c->ca_file, R_OK) == -1) {
+		cfg_seterr(err, errlen, "%s: [meta] ca_file: %s: %s", name,
+		    c->ca_file, strerror(errno));
 		return -1;
 	}
 	if (strncmp(c->listen, "unix:", 5) != 0 && strchr(c->listen, ':') ==

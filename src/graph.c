@@ -6,8 +6,9 @@
  * cleaned up, so libcurl keeps the connection and the TLS session to
  * Meta alive for the next request. URLs are only built with curl's URL
  * API. Buffers that carry a token, the app secret, a code or a PIN (URLs,
- * request bodies, access_token answers) are wiped before they are freed;
- * the copies libcurl makes internally are beyond our reach.
+ * request bodies, Authorization header lines and their curl_slist
+ * copies, access_token answers) are wiped before they are freed; the
+ * copies libcurl makes internally are beyond our reach.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -57,6 +58,8 @@ struct graph_req {
 	const char		*endpoint;	/* for logs, never the URL */
 	const char		*path;
 	const char *const	*params;	/* query: key, value, ..., NULL */
+	const char		*token;		/* Authorization: Bearer; NULL:
+						   none (oauth/access_token) */
 	const char		*ctype;		/* NULL: GET, else POST */
 	const char		*body;
 	size_t			 bodylen;
@@ -319,6 +322,98 @@ fail:
 	return url;
 }
 
+char *
+graph_bearer_header(const char *token)
+{
+	static const char pfx[] = "Authorization: Bearer ";
+	const char	*p;
+	char		*h;
+	size_t		 n;
+
+	if (token == NULL || *token == '\0')
+		return NULL;
+	for (p = token; *p != '\0'; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+			return NULL;
+	n = strlen(token);
+	if ((h = malloc(sizeof(pfx) + n)) == NULL)
+		return NULL;
+	memcpy(h, pfx, sizeof(pfx) - 1);
+	memcpy(h + sizeof(pfx) - 1, token, n + 1);
+	return h;
+}
+
+/* RFC 3986 §2.3 unreserved: sent as is; everything else as %XX. */
+static int
+graph_unreserved(unsigned char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' ||
+	    ch == '~';
+}
+
+char *
+graph_form_encode(const char *const *params)
+{
+	static const char	 hex[] = "0123456789ABCDEF";
+	const char *const	*kv;
+	const unsigned char	*v;
+	char			*out, *o;
+	size_t			 n = 0;
+
+	/* Sized first and written once: no realloc leaves a secret behind. */
+	for (kv = params; kv != NULL && kv[0] != NULL; kv += 2) {
+		if (kv[1] == NULL || *kv[0] == '\0' ||
+		    strspn(kv[0], "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.") != strlen(kv[0]))
+			return NULL;
+		n += (kv != params) + strlen(kv[0]) + 1;
+		for (v = (const unsigned char *)kv[1]; *v != '\0'; v++)
+			n += graph_unreserved(*v) ? 1 : 3;
+	}
+	if ((out = o = malloc(n + 1)) == NULL)
+		return NULL;
+	for (kv = params; kv != NULL && kv[0] != NULL; kv += 2) {
+		if (kv != params)
+			*o++ = '&';
+		memcpy(o, kv[0], strlen(kv[0]));
+		o += strlen(kv[0]);
+		*o++ = '=';
+		for (v = (const unsigned char *)kv[1]; *v != '\0'; v++) {
+			if (graph_unreserved(*v))
+				*o++ = (char)*v;
+			else {
+				*o++ = '%';
+				*o++ = hex[*v >> 4];
+				*o++ = hex[*v & 0x0f];
+			}
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+void
+graph_secret_free(char *s)
+{
+	if (s == NULL)
+		return;
+	sodium_memzero(s, strlen(s));
+	free(s);
+}
+
+/* curl_slist_append copies each line: wipe those copies, then free. */
+static void
+graph_slist_free_secret(struct curl_slist *l)
+{
+	struct curl_slist	*p;
+
+	for (p = l; p != NULL; p = p->next)
+		if (p->data != NULL)
+			sodium_memzero(p->data, strlen(p->data));
+	curl_slist_free_all(l);
+}
+
 static size_t
 graph_write(char *data, size_t size, size_t nmemb, void *arg)
 {
@@ -377,8 +472,23 @@ graph_transport_err(CURLcode cc, const struct graph_sink *sink,
 		break;
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_CRL_BADFILE:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+		/*
+		 * The peer is not who graph_base_url names (untrusted CA,
+		 * wrong host name, expired) or ca_file is unusable: nothing
+		 * was sent (the handshake comes first). Configuration or an
+		 * impostor: asking again won't help. curl's text names the
+		 * certificate problem and the host, never the URL's query.
+		 */
+		err->network = err->tls = 1;
+		snprintf(err->message, sizeof(err->message), "Meta's TLS "
+		    "certificate was not accepted (%s)", why);
+		return;
 	case CURLE_UNSUPPORTED_PROTOCOL:
-		/* Configuration or an impostor: asking again won't help. */
+		/* Configuration: asking again won't help. */
 		break;
 	default:
 		err->transient = 1;
@@ -399,9 +509,9 @@ graph_perform(struct graph *g, const struct graph_req *r, const char *url,
     struct graph_err *err, int *unsent)
 {
 	CURL			*c = g->curl;
-	struct curl_slist	*hdrs = NULL;
+	struct curl_slist	*hdrs = NULL, *l;
 	struct graph_sink	 sink = { resp, 0 };
-	char			 errbuf[CURL_ERROR_SIZE], ctype[128];
+	char			 errbuf[CURL_ERROR_SIZE], ctype[128], *auth = NULL;
 	CURLcode		 cc;
 	int			 rc = -1;
 
@@ -434,33 +544,56 @@ graph_perform(struct graph *g, const struct graph_req *r, const char *url,
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, graph_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, h);
+	/*
+	 * The token travels in a header, not in the URL: query strings are
+	 * written to proxies' and servers' access logs (Graph accepts
+	 * "Authorization: Bearer" on every call; WhatsApp Cloud API's
+	 * examples use it).
+	 */
+	if (r->token != NULL) {
+		if ((auth = graph_bearer_header(r->token)) == NULL) {
+			snprintf(err->message, sizeof(err->message), "the "
+			    "access token has unexpected characters");
+			g->last = CURLE_BAD_FUNCTION_ARGUMENT;
+			goto out;
+		}
+		if ((l = curl_slist_append(hdrs, auth)) == NULL)
+			goto oom;
+		hdrs = l;
+	}
 	if (r->ctype != NULL) {
 		snprintf(ctype, sizeof(ctype), "Content-Type: %s", r->ctype);
 		/* No "Expect: 100-continue" round trip on larger bodies. */
-		if ((hdrs = curl_slist_append(NULL, ctype)) == NULL ||
-		    curl_slist_append(hdrs, "Expect:") == NULL) {
-			g->last = CURLE_OUT_OF_MEMORY;
-			snprintf(err->message, sizeof(err->message),
-			    "out of memory");
-			goto out;
-		}
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+		if ((l = curl_slist_append(hdrs, ctype)) == NULL)
+			goto oom;
+		hdrs = l;
+		if (curl_slist_append(hdrs, "Expect:") == NULL)
+			goto oom;
 		curl_easy_setopt(c, CURLOPT_POST, 1L);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, r->body ? r->body : "");
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
 		    (curl_off_t)r->bodylen);
 	}
+	if (hdrs != NULL)
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	if ((g->last = cc = curl_easy_perform(c)) != CURLE_OK) {
 		graph_transport_err(cc, &sink, errbuf, err, unsent);
 		goto out;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &err->http_status);
 	rc = 0;
+	goto out;
+oom:
+	g->last = CURLE_OUT_OF_MEMORY;
+	snprintf(err->message, sizeof(err->message), "out of memory");
 out:
-	/* The handle must not point at our stack or our headers after. */
+	/* The handle must not point at our stack, our headers or the
+	   caller's body after. */
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
-	curl_slist_free_all(hdrs);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
+	graph_slist_free_secret(hdrs);
+	graph_secret_free(auth);
 	return rc;
 }
 
@@ -565,6 +698,12 @@ graph_do(struct graph *g, const struct graph_req *r, struct buf *resp,
 			    "%s%s", r->endpoint, err->http_status, err->code,
 			    err->subcode, err->fbtrace_id[0] ?
 			    err->fbtrace_id : "-", why);
+		else if (err->tls)
+			/* The operator needs the certificate problem and the
+			   host it was checked against; curl's text for a
+			   failed verification holds no URL or secret. */
+			log_warn("graph %s: %s, fbtrace_id -%s", r->endpoint,
+			    err->message, why);
 		else
 			/* curl's own text, never its error buffer: that may
 			   quote more than we want in a log. */
@@ -607,20 +746,51 @@ graph_token_answer(struct graph *g, const struct graph_req *r,
 	return rc;
 }
 
+/*
+ * The oauth/access_token calls carry the app secret, the code and the
+ * short-lived token: all go in a POST form body. Meta's Login guides
+ * show a GET with a query string, but this is an OAuth 2.0 token
+ * endpoint, which must take POST (RFC 6749 §3.2), with client
+ * credentials in the body and never in the URI (§2.3.1); Graph takes
+ * any call's parameters from a form body.
+ */
+static int
+graph_token_post(struct graph *g, const char *endpoint,
+    const char *const *query, const char *const *form, int idempotent,
+    struct buf *token_out, long *expires_in, struct graph_err *err)
+{
+	struct graph_req	 r = { .endpoint = endpoint,
+	    .path = "oauth/access_token", .params = query,
+	    .ctype = "application/x-www-form-urlencoded",
+	    .idempotent = idempotent };
+	char			*body;
+	int			 rc;
+
+	*expires_in = 0;
+	if ((body = graph_form_encode(form)) == NULL)
+		return graph_fail(err, "out of memory");
+	r.body = body;
+	r.bodylen = strlen(body);
+	rc = graph_token_answer(g, &r, token_out, expires_in, err);
+	graph_secret_free(body);
+	return rc;
+}
+
 int
 graph_exchange_code(struct graph *g, const char *code,
     const char *redirect_uri, struct buf *token_out, long *expires_in,
     struct graph_err *err)
 {
-	const char *const	 params[] = { "client_id", g->app_id,
+	const char *const	 form[] = { "client_id", g->app_id,
 	    "client_secret", g->app_secret, "redirect_uri", redirect_uri,
 	    "code", code, NULL };
+
+	if (code == NULL || redirect_uri == NULL)
+		return graph_fail(err, "no code or redirect_uri to exchange");
 	/* Not idempotent: Meta spends a code on its first use, even one
 	   that then fails ("Manually Build a Login Flow"). */
-	const struct graph_req	 r = { "access_token", "oauth/access_token",
-	    params, NULL, NULL, 0, 0 };
-
-	return graph_token_answer(g, &r, token_out, expires_in, err);
+	return graph_token_post(g, "access_token", NULL, form, 0, token_out,
+	    expires_in, err);
 }
 
 int
@@ -628,17 +798,17 @@ graph_exchange_long_lived(struct graph *g, const char *short_token,
     struct buf *token_out, long *expires_in, struct graph_err *err)
 {
 	char			 proof[65];
-	const char *const	 params[] = { "grant_type", "fb_exchange_token",
+	const char *const	 query[] = { "appsecret_proof", proof, NULL };
+	const char *const	 form[] = { "grant_type", "fb_exchange_token",
 	    "client_id", g->app_id, "client_secret", g->app_secret,
-	    "fb_exchange_token", short_token, "appsecret_proof", proof, NULL };
-	const struct graph_req	 r = { "exchange_token", "oauth/access_token",
-	    params, NULL, NULL, 0, 1 };
+	    "fb_exchange_token", short_token, NULL };
 	int			 rc;
 
 	if (short_token == NULL)
 		return graph_fail(err, "no access token to exchange");
 	graph_appsecret_proof(g->app_secret, short_token, proof);
-	rc = graph_token_answer(g, &r, token_out, expires_in, err);
+	rc = graph_token_post(g, "exchange_token", query, form, 1, token_out,
+	    expires_in, err);
 	sodium_memzero(proof, sizeof(proof));
 	return rc;
 }
@@ -649,20 +819,27 @@ graph_debug_token(struct graph *g, const char *token,
 {
 	struct buf		 app = BUF_INIT, resp;
 	char			 proof[65];
-	const char		*params[] = { "input_token", token,
-	    "access_token", NULL, "appsecret_proof", proof, NULL };
-	const struct graph_req	 r = { "debug_token", "debug_token", params,
-	    NULL, NULL, 0, 1 };
+	/*
+	 * The "debug_token" reference documents only GET with input_token
+	 * in the query (the endpoint has no POST), so the inspected token
+	 * stays in the URL; the app token that authenticates the call
+	 * goes in the header like any other.
+	 */
+	const char *const	 params[] = { "input_token", token,
+	    "appsecret_proof", proof, NULL };
+	struct graph_req	 r = { .endpoint = "debug_token",
+	    .path = "debug_token", .params = params, .idempotent = 1 };
 	int			 rc = -1;
 
 	memset(ti, 0, sizeof(*ti));
 	if (token == NULL)
 		return graph_fail(err, "no access token to inspect");
 	/* "debug_token" reference: inspected with an app access token,
-	   APPID|APPSECRET, whose proof is computed like any token's. */
+	   APPID|APPSECRET, whose proof is computed like any token's (one
+	   printf into an empty buf: one allocation, no stale copy). */
 	if (buf_printf(&app, "%s|%s", g->app_id, g->app_secret) == -1)
 		return graph_fail(err, "out of memory");
-	params[3] = buf_str(&app);
+	r.token = buf_str(&app);
 	graph_appsecret_proof(g->app_secret, buf_str(&app), proof);
 	if (graph_do(g, &r, &resp, err) == 0) {
 		rc = graph_parse_token_info(resp.data, resp.len, ti, err);
@@ -680,11 +857,9 @@ graph_phone_numbers(struct graph *g, const char *token, const char *waba_id,
 	struct buf		 path = BUF_INIT, resp;
 	char			 proof[65], after[GRAPH_CURSOR_MAX];
 	const char		*params[] = { "fields", GRAPH_PHONE_FIELDS,
-	    "access_token", token, "appsecret_proof", proof, NULL, NULL,
-	    NULL };
-	const struct graph_req	 r = { "phone_numbers", NULL, params, NULL,
-	    NULL, 0, 1 };
-	struct graph_req	 rr = r;
+	    "appsecret_proof", proof, NULL, NULL, NULL };
+	struct graph_req	 rr = { .endpoint = "phone_numbers",
+	    .params = params, .token = token, .idempotent = 1 };
 	int			 page, rc = -1;
 
 	*list = NULL;
@@ -699,8 +874,8 @@ graph_phone_numbers(struct graph *g, const char *token, const char *waba_id,
 	/* Graph cursor paging, bounded: a WABA has a handful of numbers. */
 	for (page = 0; page < GRAPH_PHONE_PAGES; page++) {
 		if (after[0] != '\0') {
-			params[6] = "after";
-			params[7] = after;
+			params[4] = "after";
+			params[5] = after;
 		}
 		if (graph_do(g, &rr, &resp, err) == -1)
 			goto out;
@@ -733,11 +908,11 @@ graph_node(struct graph *g, const char *endpoint, const char *token,
 {
 	struct buf		 path = BUF_INIT;
 	char			 proof[65];
-	const char *const	 params[] = { "access_token", token,
-	    "appsecret_proof", proof, fields ? "fields" : NULL, fields,
-	    NULL };
-	struct graph_req	 r = { endpoint, NULL, params, ctype, body,
-	    body ? strlen(body) : 0, idempotent };
+	const char *const	 params[] = { "appsecret_proof", proof,
+	    fields ? "fields" : NULL, fields, NULL };
+	struct graph_req	 r = { .endpoint = endpoint, .params = params,
+	    .token = token, .ctype = ctype, .body = body,
+	    .bodylen = body ? strlen(body) : 0, .idempotent = idempotent };
 	int			 rc;
 
 	if (token == NULL || id == NULL)
@@ -773,34 +948,25 @@ int
 graph_register(struct graph *g, const char *token, const char *phone_id,
     const char *pin, struct graph_err *err)
 {
-	struct buf	 body = BUF_INIT, resp;
-	char		*epin;
-	int		 rc = -1;
+	struct buf		 resp;
+	const char *const	 form[] = { "messaging_product", "whatsapp",
+	    "pin", pin, NULL };
+	char			*body;
+	int			 rc = -1;
 
 	if (pin == NULL)
 		return graph_fail(err, "no PIN");
-
 	/* Cloud API "Registration": messaging_product and the two-step
 	   verification PIN, form-encoded. The body holds the PIN. */
-	if ((epin = curl_easy_escape(g->curl, pin, 0)) == NULL ||
-	    buf_printf(&body, "messaging_product=whatsapp&pin=%s", epin) ==
-	    -1) {
-		graph_fail(err, "out of memory");
-		goto out;
-	}
+	if ((body = graph_form_encode(form)) == NULL)
+		return graph_fail(err, "out of memory");
 	/* Registering again with the same PIN is harmless: idempotent. */
 	if (graph_node(g, "register", token, phone_id, "register", NULL,
-	    "application/x-www-form-urlencoded", buf_str(&body), 1, &resp,
-	    err) == -1)
-		goto out;
-	rc = graph_parse_success(resp.data, resp.len, err);
-	buf_free_secret(&resp);
-out:
-	if (epin != NULL) {
-		sodium_memzero(epin, strlen(epin));
-		curl_free(epin);
+	    "application/x-www-form-urlencoded", body, 1, &resp, err) == 0) {
+		rc = graph_parse_success(resp.data, resp.len, err);
+		buf_free_secret(&resp);
 	}
-	buf_free_secret(&body);
+	graph_secret_free(body);
 	return rc;
 }
 

@@ -41,6 +41,8 @@ struct graph_err {
 				   rate-limit codes, timeouts */
 	int	 timeout;	/* the call timed out */
 	int	 network;	/* could not connect / TLS / other transport */
+	int	 tls;		/* with network: Meta's certificate was not
+				   verified (untrusted CA, wrong host name) */
 	int	 bad_response;	/* 2xx but body not JSON or fields missing or
 				   wrong-typed */
 	char	 type[64];
@@ -105,6 +107,24 @@ void	 graph_appsecret_proof(const char *app_secret, const char *token,
  */
 char	*graph_build_url(const char *base, const char *version,
 	    const char *path, const char *const *params);
+/*
+ * "Authorization: Bearer TOKEN" (RFC 6750 §2.1), malloc'd to its exact
+ * size so no copy of the token is left behind by a realloc; wipe it with
+ * graph_secret_free. NULL when token is empty or holds a byte outside
+ * visible ASCII (a CR or LF would start a header of its own), or on
+ * allocation failure.
+ */
+char	*graph_bearer_header(const char *token);
+/*
+ * params (key, value, ..., NULL; keys [A-Za-z0-9_.], as for
+ * graph_build_url) as an application/x-www-form-urlencoded body: values
+ * percent-encoded except RFC 3986 unreserved characters. malloc'd to its
+ * exact size (it may hold a secret: wipe it with graph_secret_free);
+ * NULL on a bad key or allocation failure. An empty list gives "".
+ */
+char	*graph_form_encode(const char *const *params);
+/* Wipes a NUL-terminated string with sodium_memzero, then free()s it. */
+void	 graph_secret_free(char *);
 /*
  * Fills err (zeroed first) from an HTTP status and a response body.
  * Returns 0 when the body held a Graph error object, -1 otherwise (err
@@ -189,8 +209,11 @@ char	*graph_json_text_message(const char *to, const char *body);
 
 /*
  * token: the user/business access token in plain text (the caller
- * decrypts it from the vault and wipes it after). Every call sends
- * access_token and the appsecret_proof computed from the token it sends.
+ * decrypts it from the vault and wipes it after). Every call sends its
+ * token in an "Authorization: Bearer" header, never in the URL, and the
+ * appsecret_proof computed from that token in the query (a proof is no
+ * secret: it is worthless without the token). URLs end up in proxies'
+ * and servers' logs; headers and bodies do not.
  * Transient failures are retried up to max_retries times with full-jitter
  * exponential backoff (250 ms doubling, at most 4 s); other 4xx never
  * are. Every attempt and backoff stays within the request's budget
@@ -202,15 +225,20 @@ char	*graph_json_text_message(const char *to, const char *body);
  * Each returns 0, or -1 with err filled.
  */
 
-/* GET /{ver}/oauth/access_token?client_id&client_secret&redirect_uri&code.
-   No appsecret_proof: there is no token yet, client_secret authenticates. */
+/* POST /{ver}/oauth/access_token, form body client_id, client_secret,
+   redirect_uri, code. No appsecret_proof: there is no token yet,
+   client_secret authenticates. */
 int	 graph_exchange_code(struct graph *, const char *code,
 	    const char *redirect_uri, struct buf *token_out, long *expires_in,
 	    struct graph_err *);
-/* grant_type=fb_exchange_token: a long-lived token for a short one. */
+/* POST /{ver}/oauth/access_token, form body grant_type=fb_exchange_token,
+   client_id, client_secret, fb_exchange_token: a long-lived token for a
+   short one. */
 int	 graph_exchange_long_lived(struct graph *, const char *short_token,
 	    struct buf *token_out, long *expires_in, struct graph_err *);
-/* GET /{ver}/debug_token?input_token=TOKEN with the app token. */
+/* GET /{ver}/debug_token?input_token=TOKEN with the app token
+   (APPID|APPSECRET) as the Bearer token. input_token stays in the query:
+   Meta documents debug_token as a GET with that parameter only. */
 int	 graph_debug_token(struct graph *, const char *token,
 	    struct graph_token_info *, struct graph_err *);
 /* GET /{ver}/{waba_id}/phone_numbers, following cursors (at most

@@ -159,7 +159,17 @@ hm_graph_failed(struct ctx *c, const char *what, const struct graph_err *e,
 		status = 504;
 		snprintf(msg, sizeof(msg), "Meta did not answer in time while "
 		    "%s. Nothing was changed. Try again in a minute.", what);
-	} else if (e->network)
+	} else if (e->tls)
+		/* Not the merchant's doing, and not a blip: say who can fix
+		   it. The details (which certificate problem, which host)
+		   are in the server log, not on the page. */
+		snprintf(msg, sizeof(msg), "We could not confirm that we were "
+		    "talking to Meta while %s: the server's secure connection "
+		    "to Meta was refused because Meta's certificate could not "
+		    "be verified. Nothing was sent and nothing was changed. "
+		    "This needs your administrator: the server log says "
+		    "which certificate check failed.", what);
+	else if (e->network)
 		snprintf(msg, sizeof(msg), "We could not reach Meta while %s. "
 		    "Nothing was changed. Try again in a minute; if it keeps "
 		    "happening, the server's connection to Meta needs "

@@ -12,6 +12,7 @@ OUT = os.path.join(ROOT, "tests", "out")
 class StackCase(unittest.TestCase):
     workers = 3
     sandbox = False
+    sandbox_tls = False  # the sandbox on https, [meta] ca_file = its test CA
     spawn = False        # lighttpd spawns the workers itself
     web = "lighttpd"     # or "apache": mod_proxy_fcgi to the pool on TCP
     config = {}
@@ -26,7 +27,7 @@ class StackCase(unittest.TestCase):
             cls.st.write_config(**cls.config)
             cls.st.start_mariadb()
             if cls.sandbox:
-                cls.st.start_sandbox()
+                cls.st.start_sandbox(tls=cls.sandbox_tls or None)
                 cls.st.write_config()
             if cls.admin_setup and os.path.exists(
                     os.path.join(ROOT, "waba-connect-admin")):

@@ -24,9 +24,15 @@ class Response:
         return [v for k, v in self.headers if k.lower() == "set-cookie"]
 
 
-def request(port, method, path, body=None, headers=None, timeout=15):
-    """One request on its own connection; never follows redirects."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+def request(port, method, path, body=None, headers=None, timeout=15,
+            context=None):
+    """One request on its own connection; never follows redirects.
+    context: an ssl.SSLContext to speak https (the TLS sandbox)."""
+    if context is not None:
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout,
+                                           context=context)
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         h = dict(headers or {})
         if isinstance(body, dict):

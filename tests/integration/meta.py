@@ -3,6 +3,7 @@ import hashlib
 import hmac
 import json
 import re
+import ssl
 import urllib.parse
 
 from client import Browser, request
@@ -20,15 +21,18 @@ def csrf(page):
 
 
 class Sandbox:
-    def __init__(self, port, app_secret):
+    def __init__(self, port, app_secret, ca_file=None):
+        """ca_file: the test CA of a sandbox that speaks https."""
         self.port = port
         self.secret = app_secret
+        self.context = (ssl.create_default_context(cafile=ca_file)
+                        if ca_file else None)
 
     def call(self, method, path, body=None):
         data = json.dumps(body).encode() if body is not None else None
         r = request(self.port, method, path, body=data,
                     headers={"Content-Type": "application/json"} if data else {},
-                    timeout=60)
+                    timeout=60, context=self.context)
         assert r.status == 200, (path, r.status, r.text[:300])
         return json.loads(r.text) if r.text else None
 
@@ -64,7 +68,8 @@ class Sandbox:
         q = u.query + "&decision=" + decision
         if scenario:
             q += "&scenario=" + scenario
-        r = request(self.port, "GET", u.path + "/decide?" + q)
+        r = request(self.port, "GET", u.path + "/decide?" + q,
+                    context=self.context)
         assert r.status == 302, (r.status, r.text[:300])
         loc = r.header("Location").split("#", 1)[0]
         cb = urllib.parse.urlsplit(loc)

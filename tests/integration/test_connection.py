@@ -109,6 +109,42 @@ class Connection(StackCase):
             self.assertTrue(q["access_token"], q["endpoint"])
             self.assertEqual(q["appsecret_proof"],
                              self.sb.proof(q["access_token"]), q["endpoint"])
+        self.assert_no_secret_in_urls()
+
+    def assert_no_secret_in_urls(self):
+        """No token or secret went in a URL (proxies and servers log
+        those): access tokens in the Authorization header, the OAuth
+        exchanges' client_secret, code and short-lived token in a POST
+        body. Only debug_token's input_token stays in its query, as Meta
+        documents that call."""
+        reqs = [q for q in self.sb.requests()
+                if q["endpoint"] not in ("dialog", "dialog_decide")]
+        seen = {q["endpoint"] for q in reqs}
+        self.assertLessEqual({"access_token", "exchange_token", "debug_token",
+                              "phone_numbers", "register", "subscribed_apps"},
+                             seen)
+        secrets = [self.st.app_secret] + [
+            t["token"] for t in self.sb.state()["tokens"]]
+        for q in reqs:
+            what = (q["endpoint"], sorted(q["query"]))
+            self.assertFalse({"access_token", "client_secret", "code",
+                              "fb_exchange_token"} & set(q["query"]), what)
+            url = q["path"] + "?" + urllib.parse.urlencode(
+                {k: v for k, v in q["query"].items()
+                 if not (q["endpoint"] == "debug_token" and
+                         k == "input_token")})
+            for s in secrets:
+                self.assertNotIn(s, url, what)
+                self.assertNotIn(urllib.parse.quote(s, safe=""), url, what)
+            if q["endpoint"] in ("access_token", "exchange_token"):
+                self.assertEqual(q["method"], "POST", what)
+                self.assertEqual(q["body"]["client_secret"],
+                                 self.st.app_secret)
+                self.assertIsNone(q["token_via"], what)
+            else:
+                self.assertEqual(q["token_via"], "header", what)
+                self.assertEqual(q["authorization"],
+                                 "Bearer " + q["access_token"], what)
 
     def test_test_message_reaches_sandbox(self):
         self.connect()
@@ -119,6 +155,8 @@ class Connection(StackCase):
         tok = self.waba_token()
         self.assertEqual(msgs[0]["access_token"], tok)
         self.assertEqual(msgs[0]["appsecret_proof"], self.sb.proof(tok))
+        self.assertEqual(msgs[0]["token_via"], "header")
+        self.assertNotIn("access_token", msgs[0]["query"])
         body = msgs[0]["body"]
         self.assertEqual(body["to"], "4915112345678")
         self.assertEqual(body["type"], "text")

@@ -28,6 +28,7 @@ import re
 import secrets
 import signal
 import socket
+import ssl
 import string
 import sys
 import threading
@@ -1153,16 +1154,24 @@ def control_page(sb, flash):
 # --- HTTP ----------------------------------------------------------------------
 
 class Req:
-    """One parsed request: method, path, merged params, token and proof."""
+    """One parsed request: method, path, merged params, token and proof.
+
+    Like Graph, the access token may come as the access_token parameter
+    (query or form/JSON body) or in an "Authorization: Bearer|OAuth" header;
+    token_via records which ("query", "body", "header", or None), so tests
+    can assert that no token travelled in a URL.  appsecret_proof is checked
+    against whichever token was used."""
 
     def __init__(self, method, path, query, body_params, headers):
         self.method, self.path, self.query = method, path, query
         self.params = {**query, **body_params}
         auth = headers.get("Authorization", "")
         scheme, _, value = auth.partition(" ")
-        token = self.params.get("access_token")
-        if not token and scheme.lower() in ("bearer", "oauth"):
-            token = value.strip()
+        token, self.token_via = self.params.get("access_token"), None
+        if token:
+            self.token_via = "body" if "access_token" in body_params else "query"
+        elif scheme.lower() in ("bearer", "oauth") and value.strip():
+            token, self.token_via = value.strip(), "header"
         self.token = str(token) if token else None
         proof = self.params.get("appsecret_proof")
         self.proof = str(proof) if proof else None
@@ -1311,13 +1320,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self._graph_error(err)
         req = Req(method, path, query, body_params, self.headers)
         host = self.headers.get("Host") or "%s:%d" % self.server.server_address[:2]
-        req.url = f"http://{host}{prefix}{path}"
+        scheme = "https" if self.server.tls else "http"
+        req.url = f"{scheme}://{host}{prefix}{path}"
         endpoint, node = self._classify(sb, method, path, req.params)
         self._entry = {"time": time.time(), "endpoint": endpoint, "method": method,
                        "path": prefix + path, "version": prefix.lstrip("/") or None,
                        "query": query, "body": body_params or None,
                        "access_token": req.token, "appsecret_proof": req.proof,
-                       "authorization": self.headers.get("Authorization")}
+                       "authorization": self.headers.get("Authorization"),
+                       "token_via": req.token_via, "scheme": scheme}
         sb.record_request(self._entry)
         if endpoint in ("dialog", "dialog_decide"):
             return self._dialog(sb, endpoint, prefix, req)
@@ -1463,6 +1474,28 @@ class Handler(http.server.BaseHTTPRequestHandler):
 class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    tls = None  # an ssl.SSLContext when serving https
+
+    def get_request(self):
+        sock, addr = super().get_request()
+        if self.tls is not None:
+            # The handshake runs in the request's thread (on first read),
+            # so a client that stalls or refuses our certificate holds up
+            # nobody else.
+            sock = self.tls.wrap_socket(sock, server_side=True,
+                                        do_handshake_on_connect=False)
+        return sock, addr
+
+    def handle_error(self, request, client_address):
+        err = sys.exc_info()[1]
+        if isinstance(err, (ssl.SSLError, ConnectionError, TimeoutError)):
+            # A client that refused our certificate (the app without our
+            # CA, or checking another host name) is expected in tests: one
+            # line, not a traceback.
+            sys.stderr.write(f"{client_address[0]} TLS/connection error: "
+                             f"{type(err).__name__}: {err}\n")
+            return
+        super().handle_error(request, client_address)
 
 
 class Server6(Server):
@@ -1477,7 +1510,11 @@ def main(argv=None):
     ap.add_argument("--app-name", required=True)
     ap.add_argument("--webhook-url")
     ap.add_argument("--state-file")
+    ap.add_argument("--tls-cert", help="PEM certificate (chain): serve https")
+    ap.add_argument("--tls-key", help="PEM private key of --tls-cert")
     args = ap.parse_args(argv)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        ap.error("--tls-cert and --tls-key go together")
 
     host, sep, port = args.listen.rpartition(":")
     if not sep or not port.isdigit():
@@ -1494,10 +1531,20 @@ def main(argv=None):
     sandbox = Sandbox(args.app_id, secret, args.app_name, args.webhook_url, args.state_file)
     server = (Server6 if ":" in host else Server)((host, int(port)), Handler)
     server.sandbox = sandbox
+    if args.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        try:
+            ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        except (OSError, ssl.SSLError) as e:
+            ap.error(f"--tls-cert/--tls-key: {e}")
+        server.tls = ctx
     signal.signal(signal.SIGTERM,
                   lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     shown = f"[{host}]" if ":" in host else host
-    print(f"meta-sandbox listening on http://{shown}:{server.server_address[1]}", flush=True)
+    scheme = "https" if server.tls else "http"
+    print(f"meta-sandbox listening on {scheme}://{shown}:{server.server_address[1]}",
+          flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

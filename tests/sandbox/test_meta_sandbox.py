@@ -14,6 +14,7 @@ import http.server
 import json
 import os
 import queue
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -558,6 +559,56 @@ class SandboxTest(unittest.TestCase):
         phone = self.control("GET", "/_sandbox/requests", params={"endpoint": "phone"})
         self.assertEqual(phone["requests"][0]["authorization"], f"Bearer {token}")
         self.assertEqual(len(self.control("GET", "/_sandbox/requests")["requests"]), 2)
+        # Which way the token came, so tests can tell a URL from a header.
+        self.assertEqual(reqs[0]["token_via"], "query")
+        self.assertEqual(phone["requests"][0]["token_via"], "header")
+        self.assertEqual(phone["requests"][0]["access_token"], token)
+        self.assertEqual(phone["requests"][0]["scheme"], "http")
+
+    def test_bearer_token_proof_and_body_token(self):
+        token = self.user_token()
+        # Bearer: the proof is checked against the header's token.
+        status, _, _ = self.graph("GET", f"/{PHONE_1}", token, bearer=True)
+        self.assertEqual(status, 200)
+        self.assertGraphError(self.call("GET", f"/v25.0/{PHONE_1}", params={
+            "appsecret_proof": proof("another token")},
+            headers={"Authorization": f"Bearer {token}"}), 400, 100)
+        self.assertGraphError(self.call("GET", f"/v25.0/{PHONE_1}",
+                                        headers={"Authorization": f"Bearer {token}"}),
+                              400, 100)
+        # "OAuth" is Graph's other scheme; an empty Bearer is no token.
+        status, _, _ = self.call("GET", f"/v25.0/{PHONE_1}", params={
+            "appsecret_proof": proof(token)}, headers={"Authorization": f"OAuth {token}"})
+        self.assertEqual(status, 200)
+        self.assertGraphError(self.call("GET", f"/v25.0/{PHONE_1}",
+                                        headers={"Authorization": "Bearer "}), 400, 104)
+        # A token in a form body counts as "body".
+        self.control("POST", "/_sandbox/requests/clear")
+        status, _, _ = self.call("POST", f"/v25.0/{WABA_1}/subscribed_apps",
+                                 params={"appsecret_proof": proof(token)},
+                                 form={"access_token": token})
+        self.assertEqual(status, 200)
+        req = self.control("GET", "/_sandbox/requests")["requests"][0]
+        self.assertEqual(req["token_via"], "body")
+        self.assertNotIn("access_token", req["query"])
+
+    def test_oauth_exchange_by_post_form(self):
+        code = self.get_code()
+        self.control("POST", "/_sandbox/requests/clear")
+        status, _, data = self.call("POST", "/v25.0/oauth/access_token", form={
+            "client_id": APP_ID, "client_secret": APP_SECRET, "redirect_uri": REDIRECT,
+            "code": code})
+        self.assertEqual(status, 200, data)
+        status, _, data = self.call("POST", "/v25.0/oauth/access_token", form={
+            "grant_type": "fb_exchange_token", "client_id": APP_ID,
+            "client_secret": APP_SECRET, "fb_exchange_token": data["access_token"]})
+        self.assertEqual(status, 200, data)
+        self.assertEqual(data["expires_in"], 5183944)
+        reqs = self.control("GET", "/_sandbox/requests")["requests"]
+        self.assertEqual([r["endpoint"] for r in reqs], ["access_token", "exchange_token"])
+        for r in reqs:
+            self.assertEqual(r["query"], {})
+            self.assertEqual(r["body"]["client_secret"], APP_SECRET)
 
     # -- webhooks -------------------------------------------------------------------
 
@@ -740,6 +791,94 @@ class SandboxTest(unittest.TestCase):
         self.assertEqual(state["app"], {"id": APP_ID, "name": APP_NAME,
                                         "webhook_url": self.hook_url})
         self.assertNotIn(APP_SECRET, json.dumps(state))
+
+
+class SandboxTLSTest(unittest.TestCase):
+    """--tls-cert/--tls-key: the same sandbox over https, with a test CA
+    made here by the openssl CLI (no key is ever committed)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        d = cls.tmp.name
+
+        def openssl(*args):
+            subprocess.run(["openssl"] + list(args), check=True, capture_output=True)
+
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                "-subj", "/CN=sandbox test CA", "-keyout", f"{d}/ca.key",
+                "-out", f"{d}/ca.pem")
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+                "-keyout", f"{d}/srv.key", "-out", f"{d}/srv.csr")
+        with open(f"{d}/ext.cnf", "w") as f:
+            f.write("subjectAltName=IP:127.0.0.1\n")
+        openssl("x509", "-req", "-in", f"{d}/srv.csr", "-CA", f"{d}/ca.pem",
+                "-CAkey", f"{d}/ca.key", "-CAcreateserial", "-days", "2",
+                "-extfile", f"{d}/ext.cnf", "-out", f"{d}/srv.pem")
+        with open(f"{d}/secret", "w") as f:
+            f.write(APP_SECRET + "\n")
+        cls.stderr = open(os.path.join(d, "stderr.log"), "w+")
+        cls.proc = subprocess.Popen(
+            [sys.executable, SANDBOX, "--listen", "127.0.0.1:0", "--app-id", APP_ID,
+             "--app-secret-file", f"{d}/secret", "--app-name", APP_NAME,
+             "--tls-cert", f"{d}/srv.pem", "--tls-key", f"{d}/srv.key"],
+            stdout=subprocess.PIPE, stderr=cls.stderr, text=True)
+        line = cls.proc.stdout.readline().strip()
+        if not line.startswith("meta-sandbox listening on https://127.0.0.1:"):
+            cls.proc.kill()
+            raise RuntimeError(f"sandbox did not start: {line!r}")
+        cls.port = int(line.rsplit(":", 1)[1])
+        cls.ctx = ssl.create_default_context(cafile=f"{d}/ca.pem")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proc.terminate()
+        try:
+            cls.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            cls.proc.kill()
+        cls.proc.stdout.close()
+        cls.stderr.close()
+        cls.tmp.cleanup()
+
+    def get(self, path, ctx):
+        conn = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=10, context=ctx)
+        try:
+            conn.request("GET", path)
+            r = conn.getresponse()
+            return r.status, r.read()
+        finally:
+            conn.close()
+
+    def test_https_with_the_test_ca(self):
+        status, body = self.get("/_sandbox/state", self.ctx)
+        self.assertEqual(status, 200)
+        self.assertIn(b'"wabas"', body)
+        status, _ = self.get("/v25.0/debug_token?input_token=x", self.ctx)
+        self.assertEqual(status, 400)
+        status, body = self.get("/_sandbox/requests", self.ctx)
+        self.assertEqual(json.loads(body)["requests"][-1]["scheme"], "https")
+
+    def test_refused_without_the_ca_and_serving_on(self):
+        with self.assertRaises(ssl.SSLCertVerificationError):
+            self.get("/_sandbox/state", ssl.create_default_context())
+        # A refused handshake is one log line, and the next client is served.
+        status, _ = self.get("/_sandbox/state", self.ctx)
+        self.assertEqual(status, 200)
+        time.sleep(0.2)
+        self.stderr.flush()
+        with open(self.stderr.name) as f:
+            log = f.read()
+        self.assertNotIn("Traceback", log)
+
+    def test_plain_http_is_not_served(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        try:
+            with self.assertRaises((ConnectionError, http.client.HTTPException, OSError)):
+                conn.request("GET", "/_sandbox/state")
+                conn.getresponse().read()
+        finally:
+            conn.close()
 
 
 if __name__ == "__main__":

@@ -89,6 +89,8 @@ test_bad_values(void)
 	    "[meta] request_budget_ms");
 	expect_err(BASE "[meta]\nrequest_budget_ms = 600001\n",
 	    "[meta] request_budget_ms");
+	expect_err(BASE "[meta]\nca_file = /nonexistent/ca.pem\n",
+	    "[meta] ca_file: /nonexistent/ca.pem: No such file or directory");
 }
 
 static void

@@ -55,6 +55,77 @@ test_proof(void)
 	CU_ASSERT_EQUAL(strlen(out), 64);
 }
 
+/* --- secrets outside the URL: the Bearer header and form bodies ------- */
+
+static void
+test_bearer_header(void)
+{
+	char	*h;
+
+	h = graph_bearer_header("EAAGtoken");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	CU_ASSERT_STRING_EQUAL(h, "Authorization: Bearer EAAGtoken");
+	graph_secret_free(h);
+	/* The app token of debug_token has a '|'. */
+	h = graph_bearer_header("1234|s3cr3t");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	CU_ASSERT_STRING_EQUAL(h, "Authorization: Bearer 1234|s3cr3t");
+	graph_secret_free(h);
+	/* Nothing that could end the header or start another one. */
+	CU_ASSERT_PTR_NULL(graph_bearer_header(NULL));
+	CU_ASSERT_PTR_NULL(graph_bearer_header(""));
+	CU_ASSERT_PTR_NULL(graph_bearer_header("EAAG\r\nX-Evil: 1"));
+	CU_ASSERT_PTR_NULL(graph_bearer_header("EAAG\n"));
+	CU_ASSERT_PTR_NULL(graph_bearer_header("EAAG token"));
+	CU_ASSERT_PTR_NULL(graph_bearer_header("EAAG\ttoken"));
+	CU_ASSERT_PTR_NULL(graph_bearer_header("EAAG\x7f"));
+	CU_ASSERT_PTR_NULL(graph_bearer_header("EAAG\xc3\xa9"));
+	graph_secret_free(NULL);
+}
+
+static void
+test_form_encode(void)
+{
+	const char *const	 p1[] = { "client_id", "1234", "client_secret",
+	    "s3cr&t=x y", "redirect_uri",
+	    "https://app.example/oauth/meta/callback?a=1", "code",
+	    "AQ-_.~+/", NULL };
+	const char *const	 p2[] = { "messaging_product", "whatsapp",
+	    "pin", "123456", NULL };
+	const char *const	 utf8[] = { "t", "\xc3\xa9\x01", NULL };
+	const char *const	 empty[] = { NULL };
+	const char *const	 badkey[] = { "a&b", "1", NULL };
+	const char *const	 nokey[] = { "", "1", NULL };
+	const char *const	 noval[] = { "a", NULL, NULL };
+	char			*b;
+
+	b = graph_form_encode(p1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	CU_ASSERT_STRING_EQUAL(b, "client_id=1234&client_secret=s3cr%26t%3Dx"
+	    "%20y&redirect_uri=https%3A%2F%2Fapp.example%2Foauth%2Fmeta%2F"
+	    "callback%3Fa%3D1&code=AQ-_.~%2B%2F");
+	graph_secret_free(b);
+	b = graph_form_encode(p2);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	CU_ASSERT_STRING_EQUAL(b, "messaging_product=whatsapp&pin=123456");
+	graph_secret_free(b);
+	b = graph_form_encode(utf8);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	CU_ASSERT_STRING_EQUAL(b, "t=%C3%A9%01");
+	graph_secret_free(b);
+	b = graph_form_encode(empty);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	CU_ASSERT_STRING_EQUAL(b, "");
+	graph_secret_free(b);
+	b = graph_form_encode(NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	CU_ASSERT_STRING_EQUAL(b, "");
+	graph_secret_free(b);
+	CU_ASSERT_PTR_NULL(graph_form_encode(badkey));
+	CU_ASSERT_PTR_NULL(graph_form_encode(nokey));
+	CU_ASSERT_PTR_NULL(graph_form_encode(noval));
+}
+
 /* --- the per-request budget and the trace header ---------------------- */
 
 static void
@@ -923,7 +994,9 @@ main(void)
 	    NULL ||
 	    CU_add_test(s, "text message json", test_text_json) == NULL ||
 	    CU_add_test(s, "request budget", test_budget) == NULL ||
-	    CU_add_test(s, "trace header", test_trace_header) == NULL) {
+	    CU_add_test(s, "trace header", test_trace_header) == NULL ||
+	    CU_add_test(s, "bearer header", test_bearer_header) == NULL ||
+	    CU_add_test(s, "form encode", test_form_encode) == NULL) {
 		CU_cleanup_registry();
 		return 1;
 	}
