@@ -143,7 +143,7 @@ pool_worker(const char *config_path, struct app *app, int fd,
 	sigset_t	 block, old;
 	char		 err[512];
 	long		 served = 0;
-	int		 rc, fl;
+	int		 rc, fl, status = 0;
 
 	pool_catch(SIGTERM);
 	pool_catch(SIGINT);
@@ -167,6 +167,7 @@ pool_worker(const char *config_path, struct app *app, int fd,
 	sigdelset(&old, SIGTERM);
 	sigdelset(&old, SIGINT);
 	sigdelset(&old, SIGHUP);
+	sigdelset(&old, SIGCHLD);	/* blocked by the supervisor */
 
 	if (app_start(app, err, sizeof(err)) == -1) {
 		log_err("%s", err);
@@ -207,15 +208,21 @@ pool_worker(const char *config_path, struct app *app, int fd,
 		 * A connection the web server keeps open (FCGI_KEEP_CONN)
 		 * brings the next request on itself, not on the listener.
 		 */
-		if ((rc = pool_wait(r.ipcFd >= 0 ? r.ipcFd : fd, &old)) == -1)
+		if ((rc = pool_wait(r.ipcFd >= 0 ? r.ipcFd : fd, &old)) == -1) {
+			status = 1;
 			break;
+		}
 		if (rc == 0)
 			continue;
 		rc = FCGX_Accept_r(&r);
-		if (rc == -EAGAIN || rc == -EWOULDBLOCK || rc == -EINTR)
+		/* A client gone before we took its connection is not ours. */
+		if (rc == -EAGAIN || rc == -EWOULDBLOCK || rc == -EINTR ||
+		    rc == -ECONNABORTED)
 			continue;
 		if (rc < 0) {
+			/* Exit 1: the supervisor's crash-loop guard applies. */
 			log_err("accept failed: %s", strerror(-rc));
+			status = 1;
 			break;
 		}
 		/* Where accept(2) passes O_NONBLOCK on, libfcgi wants blocking. */
@@ -227,7 +234,7 @@ pool_worker(const char *config_path, struct app *app, int fd,
 	}
 	FCGX_Free(&r, 0);
 	app_free(app);
-	return 0;
+	return status;
 }
 
 struct pool_child {
@@ -258,9 +265,12 @@ pool_spawn(struct app *app, int fd, unsigned int gen)
 		return -1;
 	}
 	if (pid == 0) {
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
+		/*
+		 * The supervisor's flags are not ours. The inherited mask
+		 * still blocks SIGTERM and SIGHUP: one sent to us now stays
+		 * pending until pool_worker's ppoll lets it in, rather than
+		 * being caught here and erased by this reset.
+		 */
 		pool_term = pool_hup = pool_chld = 0;
 		_exit(pool_worker(NULL, app, fd, 0));
 	}

@@ -111,7 +111,12 @@ h_verify(struct ctx *c)
 			return hm_db_down(c);
 		return hm_back(c, "needs_reconnect");
 	}
-	/* The business can stop sharing the WABA and keep the token valid. */
+	/*
+	 * The business can stop sharing the WABA and keep the token valid.
+	 * A token without any WABA in its granular scopes counts as not
+	 * sharing it, as at the callback, which refuses such a token: the
+	 * flow that stored this one found the WABA there.
+	 */
 	if (*r.waba_id && !graph_token_has_waba(&ti, r.waba_id)) {
 		vault_secret_free(&tok);
 		snprintf(reason, sizeof(reason), "this connection no longer has "
@@ -197,11 +202,16 @@ h_test_message(struct ctx *c)
 int
 h_disconnect(struct ctx *c)
 {
-	if (connection_disconnect(c->app->db, &c->ws, c->sess.email) !=
+	/*
+	 * Routes first: a disconnected workspace must not keep receiving its
+	 * webhooks, and a failure here leaves everything as it was. Should
+	 * the row fail after them, the merchant sees 503 and disconnects
+	 * again; meanwhile nothing is routed to a connection being dropped.
+	 */
+	if (tenants_routes_replace(c->app->db, c->ws.id, NULL, 0, NULL) !=
 	    STORE_OK)
 		return hm_db_down(c);
-	/* A disconnected workspace must not keep receiving its webhooks. */
-	if (tenants_routes_replace(c->app->db, c->ws.id, NULL, 0, NULL) !=
+	if (connection_disconnect(c->app->db, &c->ws, c->sess.email) !=
 	    STORE_OK)
 		return hm_db_down(c);
 	log_info("workspace %llu: WhatsApp disconnected",

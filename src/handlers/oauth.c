@@ -185,9 +185,17 @@ callback_finish(struct ctx *c, const char *token,
 	 * logged and the next selection or reconnect writes them again.
 	 */
 	if (tenants_routes_replace(c->app->db, c->ws.id, ti->waba_ids, 0,
-	    keep ? old.phone_number_id : NULL) != STORE_OK)
+	    keep ? old.phone_number_id : NULL) != STORE_OK) {
 		log_err("workspace %llu: webhook routes not updated",
 		    (unsigned long long)c->ws.id);
+		/* The state is spent; choosing the number writes them. */
+		if (keep)
+			return view_error(c, 503, "Your WhatsApp access was "
+			    "renewed, but the database did not answer while we "
+			    "finished, so messages cannot reach this workspace "
+			    "yet. Open the phone numbers page and choose your "
+			    "number again.");
+	}
 	if (keep)
 		return hm_back(c, "reconnected");
 	hm_settings_url(c, url, sizeof(url));

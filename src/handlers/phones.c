@@ -226,11 +226,22 @@ h_phones_post(struct ctx *c)
 		ret = hm_db_down(c);
 		goto out;
 	}
-	/* After the row, in one transaction of their own (see oauth.c). */
+	/*
+	 * After the row, in one transaction of their own (see oauth.c).
+	 * Without its route the number's messages would be dropped as
+	 * unknown: say so, and let the merchant choose it again (register
+	 * and subscribe are safe to repeat).
+	 */
 	if (tenants_routes_replace(c->app->db, c->ws.id, r.waba_id, 1,
-	    pick->id) != STORE_OK)
+	    pick->id) != STORE_OK) {
 		log_err("workspace %llu: webhook routes not updated",
 		    (unsigned long long)c->ws.id);
+		ret = view_error(c, 503, "The number was registered, but the "
+		    "database did not answer while we finished, so its "
+		    "messages cannot reach this workspace yet. Please choose "
+		    "the number again in a moment.");
+		goto out;
+	}
 	log_info("workspace %llu: number %s active", (unsigned long long)c->ws.id,
 	    pick->id);
 	ret = hm_back(c, "connected");

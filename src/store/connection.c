@@ -330,7 +330,8 @@ connection_version_used(struct db *db, const struct workspace *ws,
 	snprintf(sql, sizeof(sql), "SELECT (SELECT COUNT(*) FROM "
 	    "`%s`.connection WHERE token_ct IS NOT NULL AND "
 	    "token_key_version = ?) + (SELECT COUNT(*) FROM `%s`.catalog "
-	    "WHERE token_key_version = ?)", ws->db_name, ws->db_name);
+	    "WHERE token_ct IS NOT NULL AND token_key_version = ?)",
+	    ws->db_name, ws->db_name);
 	if ((rc = sq_open(&q, db, &ws->srv, sql)) != STORE_OK)
 		return rc;
 	sq_int(&q, ver);

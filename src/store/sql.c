@@ -27,6 +27,7 @@ sq_stmt_fail(struct sq *q, const char *what)
 	unsigned int	 e = mysql_stmt_errno(q->st);
 	enum store_rc	 rc;
 
+	q->err = e;
 	if (e == ER_DUP_ENTRY)
 		return STORE_DUP;
 	rc = (e >= 2000 && e < 3000) || e == 4031 ? STORE_GONE : STORE_ERR;

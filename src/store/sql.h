@@ -42,6 +42,7 @@ struct sq {
 	my_bool		 rnull[SQ_MAX_COLS];
 	unsigned int	 nr;
 	int		 bad;	/* a bind failed: sq_run refuses */
+	unsigned int	 err;	/* the server's error number of the last failure */
 	int		 cached;	/* owned by the db's statement cache */
 };
 

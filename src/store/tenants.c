@@ -125,8 +125,11 @@ tenants_workspace_add(struct db *db, const char *slug, const char *name,
 	sq_int(&q, (long long)id);
 	rc = sq_run(&q);
 	sq_close(&q);
-	if (rc != STORE_OK || (rc = sq_commit(db, my)) != STORE_OK)
+	if (rc != STORE_OK)
 		goto fail;
+	/* A failed COMMIT has dropped (closed) the connection: no rollback. */
+	if ((rc = sq_commit(db, my)) != STORE_OK)
+		return rc;
 	return tenants_workspace_by_id(db, id, ws);
 fail:
 	sq_rollback(db, my);

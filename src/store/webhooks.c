@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <mysqld_error.h>
 #include <sodium.h>
 
 #include "../db.h"
@@ -89,7 +90,7 @@ wh_account_update(MYSQL *my, const struct workspace *ws,
 {
 	char		 sql[512];
 	const char	*audit[3] = { "meta", "account_update", e->text };
-	const char	*mark[1] = { loss };
+	const char	*mark[2] = { loss, e->waba_id };
 	enum store_rc	 rc;
 
 	snprintf(sql, sizeof(sql), "INSERT INTO `%s`.audit_log (at, actor, "
@@ -98,12 +99,16 @@ wh_account_update(MYSQL *my, const struct workspace *ws,
 	if ((rc = wh_exec_on(my, sql, audit, 3, NULL)) != STORE_OK ||
 	    loss == NULL)
 		return rc;
-	/* Only a stored token can be lost; not_connected stays as it is. */
+	/*
+	 * Only a stored token can be lost; not_connected stays as it is.
+	 * The token may grant WABAs this workspace does not send from (they
+	 * route here for account_update): losing one of those loses nothing.
+	 */
 	snprintf(sql, sizeof(sql), "UPDATE `%s`.connection SET status = "
 	    "'needs_reconnect', reason = LEFT(?, 500), updated_at = "
-	    "UTC_TIMESTAMP() WHERE id = 1 AND token_ct IS NOT NULL",
-	    ws->db_name);
-	return wh_exec_on(my, sql, mark, 1, NULL);
+	    "UTC_TIMESTAMP() WHERE id = 1 AND token_ct IS NOT NULL AND "
+	    "(waba_id IS NULL OR waba_id = '' OR waba_id = ?)", ws->db_name);
+	return wh_exec_on(my, sql, mark, 2, NULL);
 }
 
 enum store_rc
@@ -116,7 +121,7 @@ webhooks_store(struct db *db, const struct workspace *ws,
 	char		 sql[512], key[192], msgid[192];
 	const struct webhook_event *e;
 	enum store_rc	 rc;
-	int		 fresh;
+	int		 fresh, toolong;
 	size_t		 i;
 
 	*stored = 0;
@@ -151,9 +156,21 @@ webhooks_store(struct db *db, const struct workspace *ws,
 		sq_int(&q, e->timestamp);
 		rc = sq_run(&q);
 		fresh = rc == STORE_OK;
+		toolong = rc == STORE_ERR && q.err == ER_DATA_TOO_LONG;
 		sq_close(&q);
 		if (rc == STORE_DUP)
 			rc = STORE_OK;
+		/*
+		 * Only a database older than this program is too small for
+		 * what the parser let through: keep the delivery's other
+		 * events rather than fail it forever.
+		 */
+		if (toolong) {
+			log_err("webhook: workspace %s: a %s event does not fit "
+			    "its database; run waba-connect-admin migrate",
+			    ws->slug, wh_kind(e->kind));
+			rc = STORE_OK;
+		}
 		if (rc != STORE_OK)
 			goto fail;
 		*stored += fresh;

@@ -546,6 +546,48 @@ class Connection(StackCase):
         self.assertEqual(r.status, 303)
         self.assertIn('id="catalog-connect"', self.b.get(S).text)
 
+    def routes_table_gone(self, gone):
+        """Makes the routing table fail (as a control server in trouble
+        would) while the workspace's own database answers."""
+        a, b = ("webhook_routes", "webhook_routes_away") if gone else \
+            ("webhook_routes_away", "webhook_routes")
+        self.st.sql("RENAME TABLE %s TO %s" % (a, b), db="waba_control")
+
+    def test_route_failures_are_said_and_heal(self):
+        r = self.callback()
+        self.assertEqual(r.status, 303)
+        page = self.b.get(S + "/phone-numbers")
+        self.routes_table_gone(True)
+        try:
+            r = self.b.post(S + "/phone-numbers", {"csrf_token": csrf(page),
+                                                   "phone_number_id": PHONE,
+                                                   "pin": "123456"})
+        finally:
+            self.routes_table_gone(False)
+        self.assertEqual(r.status, 503)
+        self.assertIn("choose the number again", r.text)
+        # Choosing it again completes what the failure left undone.
+        page = self.b.get(S + "/phone-numbers")
+        r = self.b.post(S + "/phone-numbers", {"csrf_token": csrf(page),
+                                               "phone_number_id": PHONE,
+                                               "pin": "123456"})
+        self.assertEqual(r.status, 303, r.text[:500])
+        self.assertEqual(self.st.sql(
+            "SELECT kind, external_id FROM webhook_routes ORDER BY kind",
+            db="waba_control").split(), ["phone", PHONE, "waba", WABA])
+        # Disconnect clears the routes first: when that fails, nothing
+        # at all has changed.
+        self.routes_table_gone(True)
+        try:
+            r = post_form(self.b, S + "/disconnect", {})
+        finally:
+            self.routes_table_gone(False)
+        self.assertEqual(r.status, 503)
+        self.assertEqual(self.row()[:3], ("connected", WABA, PHONE))
+        self.assertEqual(post_form(self.b, S + "/disconnect", {}).status, 303)
+        self.assertEqual(self.st.sql("SELECT COUNT(*) FROM webhook_routes",
+                                     db="waba_control").strip(), "0")
+
     def test_disconnect_forgets_everything(self):
         self.connect()
         r = post_form(self.b, S + "/disconnect", {})

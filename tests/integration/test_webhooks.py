@@ -226,6 +226,26 @@ class Webhooks(WebhookBase):
         self.assertEqual(self.count(
             "waba_ws_1", "message_id = 'wamid.nobody-1'"), 0)
 
+    def test_database_not_yet_migrated_keeps_the_other_events(self):
+        # As a workspace database still on schema 1 would be: senders
+        # longer than 32 characters do not fit.
+        self.st.sql("ALTER TABLE webhook_events MODIFY wa_from "
+                    "VARCHAR(32) NULL", db="waba_ws_1")
+        try:
+            long_sender = msg("wamid.old-schema-1", "long sender")
+            del long_sender["from"]
+            long_sender["from_user_id"] = "US.ENT." + "1" * 40
+            body = messages_body(PHONE, [long_sender,
+                                         msg("wamid.old-schema-2", "fits")])
+            self.assertEqual(self.post(body).status, 200)
+        finally:
+            self.st.sql("ALTER TABLE webhook_events MODIFY wa_from "
+                        "VARCHAR(160) NULL", db="waba_ws_1")
+        self.assertEqual(self.count("waba_ws_1", "body = 'fits'"), 1)
+        self.assertEqual(self.count("waba_ws_1", "body = 'long sender'"), 0)
+        log = open(self.st.path("pool.log")).read()
+        self.assertIn("run waba-connect-admin migrate", log)
+
     def test_one_delivery_for_two_workspaces(self):
         doc = {"object": "whatsapp_business_account", "entry": [
             entry(WABA, PHONE, [msg("wamid.two-ws-a", "for alpha")]),
@@ -372,6 +392,30 @@ class Routing(WebhookBase):
         self.assertEqual(self.count("waba_ws_1"), before)
         self.assertEqual(json.loads(self.st.admin(
             "status", "alpha", "--json").stdout)["status"], "not_connected")
+
+
+class UnusedWaba(WebhookBase):
+    """A token may grant WABAs the workspace does not send from."""
+
+    def test_loss_of_a_waba_not_in_use_loses_nothing(self):
+        b = self.connect("a@alpha.example", "alpha", PHONE_EU,
+                         scenario="two_wabas", waba=WABA2)
+        # Reconnect keeping the number: both granted WABAs route here.
+        cb = self.sb.decide(start_connect(b, "alpha"), scenario="two_wabas")
+        r = b.get(cb)
+        self.assertEqual(r.status, 303, r.text[:300])
+        routes = self.st.sql("SELECT kind, external_id FROM webhook_routes "
+                             "ORDER BY kind, external_id", db="waba_control")
+        self.assertEqual(routes.split(), ["phone", PHONE_EU, "waba", WABA,
+                                          "waba", WABA2])
+        self.assertEqual(self.post(account_update(
+            WABA, "PARTNER_REMOVED")).status, 200)
+        js = json.loads(self.st.admin("status", "alpha", "--json").stdout)
+        self.assertEqual(js["status"], "connected")
+        self.assertEqual(self.post(account_update(
+            WABA2, "PARTNER_REMOVED")).status, 200)
+        js = json.loads(self.st.admin("status", "alpha", "--json").stdout)
+        self.assertEqual(js["status"], "needs_reconnect")
 
 
 class SmallBodyLimit(WebhookBase):
