@@ -148,7 +148,10 @@ admin_keys_rotate(struct ctx *c)
 	if (w.lo != 0 && w.lo < cur)
 		printf("tokens on key version %" PRIu32 " are left from an "
 		    "unfinished rotation: finishing the rotation to version %"
-		    PRIu32 " (no key added)\n", w.lo, cur);
+		    PRIu32 " (no key added; a new key is added once every "
+		    "token is on version %" PRIu32 ": a workspace that fails "
+		    "below must be fixed or disconnected first)\n", w.lo, cur,
+		    cur);
 	else {
 		if (vault_ring_add(c->cfg->key_ring_file, &cur, err,
 		    sizeof(err)) == -1)
