@@ -1,6 +1,6 @@
 /*
- * template_int: what the template compiler (template.c, template_parse.c)
- * and the renderer (template_render.c) share: the compiled node array,
+ * template_int: what the template loader (template.c), the parser
+ * (template_parse.c) and the renderer (template_render.c) share: the compiled node array,
  * the limits, and the error writer. Not part of the public surface: only
  * the template files include it; everyone else uses template.h.
  */
@@ -59,5 +59,7 @@ int	tmpl_fail(char *, size_t, const struct tmpl *, unsigned,
 	    const char *, ...) __attribute__((format(printf, 5, 6)));
 /* Index of the template called name, or set->n when there is none. */
 size_t	tmpl_index(const struct tmpl_set *, const char *name);
+/* Compiles t->src into t->nodes: 0, or -1 with "file:line: reason". */
+int	tmpl_parse(struct tmpl *t, char *err, size_t errlen);
 
 #endif
