@@ -14,8 +14,9 @@
  * URL; logs name the endpoint, the HTTP status, Meta's code/subcode and
  * fbtrace_id.
  *
- * graph.c is the transport and the calls; graph_parse.c turns Meta's
- * JSON into these structs (pure functions, unit-tested without network).
+ * graph.c is the handle and the transport, graph_calls.c the calls;
+ * graph_parse.c turns Meta's JSON into these structs (pure functions,
+ * unit-tested without network).
  */
 #ifndef WABA_GRAPH_H
 #define WABA_GRAPH_H

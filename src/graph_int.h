@@ -1,0 +1,55 @@
+/*
+ * graph_int: what the Graph transport (graph.c) shares with the
+ * per-endpoint calls (graph_calls.c): the handle, one call's description
+ * and the retry loop. Not part of the public surface: only the graph
+ * files include it; everyone else uses graph.h.
+ */
+#ifndef WABA_GRAPH_INT_H
+#define WABA_GRAPH_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+
+struct buf;
+struct graph_err;
+
+/* The handle, one per worker (graph_new). */
+struct graph {
+	CURL	*curl;
+	char	*base;		/* graph_base_url, no trailing slash */
+	char	*version;
+	char	*app_id;
+	char	*app_secret;	/* wiped by graph_free */
+	char	*ca_file;	/* NULL: the system's CAs */
+	long	 connect_timeout_ms;
+	long	 timeout_ms;
+	int	 max_retries;
+	long	 budget_ms;	/* [meta] request_budget_ms */
+	int64_t	 deadline_ms;	/* monotonic; 0: no budget (admin tool) */
+	CURLcode last;		/* the last transfer's result, for the log */
+};
+
+/* One call: what to send, and how it may be retried. */
+struct graph_req {
+	const char		*endpoint;	/* for logs, never the URL */
+	const char		*path;
+	const char *const	*params;	/* query: key, value, ..., NULL */
+	const char		*token;		/* Authorization: Bearer; NULL:
+						   none (oauth/access_token) */
+	const char		*ctype;		/* NULL: GET, else POST */
+	const char		*body;
+	size_t			 bodylen;
+	int			 idempotent;
+};
+
+/*
+ * Runs a call with its retries within the budget. 0 with a 2xx body in
+ * resp (the caller parses it, then wipes it with buf_free_secret); -1
+ * with err filled and resp already wiped.
+ */
+int	graph_do(struct graph *, const struct graph_req *, struct buf *resp,
+	    struct graph_err *);
+
+#endif
