@@ -15,8 +15,8 @@
  * fbtrace_id.
  *
  * graph.c is the handle and the transport, graph_calls.c the calls;
- * graph_parse.c turns Meta's JSON into these structs (pure functions,
- * unit-tested without network).
+ * graph_encode.c builds what we send and graph_parse.c turns Meta's JSON
+ * into these structs (pure functions, unit-tested without network).
  */
 #ifndef WABA_GRAPH_H
 #define WABA_GRAPH_H

@@ -1,6 +1,6 @@
 /*
- * graph_parse: Meta's JSON answers into the typed structs of graph.h,
- * and the one JSON request body we send.
+ * graph_parse: Meta's JSON answers into the typed structs of graph.h
+ * (the one JSON body we send is built by graph_encode.c).
  *
  * Everything Meta sends is untrusted input: each field we use is looked
  * up, type-checked and length-checked, and a 2xx answer that does not
@@ -671,51 +671,4 @@ graph_parse_catalog(const char *body, size_t len, char name[201],
 	}
 	json_object_put(root);
 	return rc;
-}
-
-/* --- Requests ------------------------------------------------------------- */
-
-static int
-gp_add(struct json_object *o, const char *key, const char *val)
-{
-	struct json_object	*v;
-
-	if ((v = json_object_new_string(val)) == NULL)
-		return -1;
-	if (json_object_object_add(o, key, v) != 0) {
-		json_object_put(v);
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * Cloud API "Messages", a text message. json-c writes it, so whatever
- * the body holds (quotes, newlines, any UTF-8) stays one JSON string.
- */
-char *
-graph_json_text_message(const char *to, const char *body)
-{
-	struct json_object	*o, *t = NULL;
-	const char		*s;
-	char			*out = NULL;
-
-	if (to == NULL || body == NULL || (o = json_object_new_object()) == NULL)
-		return NULL;
-	if (gp_add(o, "messaging_product", "whatsapp") == -1 ||
-	    gp_add(o, "recipient_type", "individual") == -1 ||
-	    gp_add(o, "to", to) == -1 ||
-	    gp_add(o, "type", "text") == -1 ||
-	    (t = json_object_new_object()) == NULL ||
-	    gp_add(t, "body", body) == -1 ||
-	    json_object_object_add(o, "text", t) != 0)
-		goto out;
-	t = NULL;	/* o owns it now */
-	if ((s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-	    JSON_C_TO_STRING_NOSLASHESCAPE)) != NULL)
-		out = strdup(s);
-out:
-	json_object_put(t);
-	json_object_put(o);
-	return out;
 }
