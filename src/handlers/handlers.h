@@ -28,6 +28,7 @@ int	h_phones_post(struct ctx *);
 int	h_verify(struct ctx *);
 int	h_test_message(struct ctx *);
 int	h_disconnect(struct ctx *);
+/* catalog.c */
 int	h_catalog(struct ctx *);
 int	h_catalog_disconnect(struct ctx *);
 /* webhooks.c */
