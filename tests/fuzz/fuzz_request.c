@@ -1,0 +1,77 @@
+/*
+ * The request parsers (src/request.h) on what a client sends: a query
+ * string or form body, a Cookie header, a path to percent-decode. What
+ * they accept must keep the promises struct kv makes to the handlers:
+ * values NUL-terminated with no NUL inside, valid UTF-8, keys unique.
+ */
+#include "buf.h"
+#include "fuzz.h"
+#include "request.h"
+
+static void
+check_kvlist(const struct kvlist *l, int utf8)
+{
+	size_t	 i;
+
+	FUZZ_CHECK(l->n <= REQ_MAX_PAIRS);
+	for (i = 0; i < l->n; i++) {
+		FUZZ_CHECK(l->v[i].key != NULL && l->v[i].val != NULL);
+		FUZZ_CHECK(l->v[i].key[0] != '\0');
+		FUZZ_CHECK(strlen(l->v[i].key) <= REQ_MAX_KEY);
+		FUZZ_CHECK(strlen(l->v[i].val) == l->v[i].len);
+		if (utf8) {
+			FUZZ_CHECK(req_utf8_valid(l->v[i].key,
+			    strlen(l->v[i].key)));
+			FUZZ_CHECK(req_utf8_valid(l->v[i].val, l->v[i].len));
+		}
+		/* Unique keys: a lookup finds this very pair. */
+		FUZZ_CHECK(kv_get(l, l->v[i].key) == l->v[i].val);
+	}
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char	*s = (const char *)data;
+	struct kvlist	 l = { NULL, 0 };
+	struct buf	 out = BUF_INIT;
+	char		 why[256], *cs;
+	int		 plus, rc;
+
+	why[0] = '\0';
+	rc = req_parse_urlencoded(s, size, &l, why, sizeof(why));
+	FUZZ_CHECK(rc == 0 || rc == -1);
+	FUZZ_CHECK(FUZZ_TERMINATED(why));
+	if (rc == 0)
+		check_kvlist(&l, 1);
+	else
+		FUZZ_CHECK(l.n == 0 && l.v == NULL && why[0] != '\0');
+	kv_free(&l);
+
+	cs = fuzz_cstr(data, size);
+	req_parse_cookies(cs, &l);
+	check_kvlist(&l, 0);
+	kv_free(&l);
+	free(cs);
+
+	for (plus = 0; plus <= 1; plus++) {
+		rc = req_percent_decode(s, size, plus, &out);
+		FUZZ_CHECK(rc == 0 || rc == -1);
+		if (rc == 0) {
+			FUZZ_CHECK(out.len <= size);
+			FUZZ_CHECK(memchr(out.data, '\0', out.len) == NULL);
+			FUZZ_CHECK(req_utf8_valid(out.data, out.len));
+		}
+	}
+	buf_free(&out);
+
+	/* Valid input stays valid when cut at a character boundary. */
+	if (req_utf8_valid(s, size) && size > 0) {
+		size_t cut = size - 1;
+
+		while (cut > 0 && ((unsigned char)s[cut] & 0xc0) == 0x80)
+			cut--;
+		FUZZ_CHECK(req_utf8_valid(s, cut));
+	}
+	return 0;
+}
