@@ -73,6 +73,31 @@ class Receiver(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def start_sandbox(tmpdir, secret_file, scheme, *extra):
+    """Starts the sandbox on a free port; returns (process, its stderr
+    file, port). Its first stdout line says where it listens."""
+    stderr = open(os.path.join(tmpdir, "stderr.log"), "w+")
+    proc = subprocess.Popen(
+        [sys.executable, SANDBOX, "--listen", "127.0.0.1:0", "--app-id", APP_ID,
+         "--app-secret-file", secret_file, "--app-name", APP_NAME] + list(extra),
+        stdout=subprocess.PIPE, stderr=stderr, text=True)
+    line = proc.stdout.readline().strip()
+    if not line.startswith(f"meta-sandbox listening on {scheme}://127.0.0.1:"):
+        proc.kill()
+        raise RuntimeError(f"sandbox did not start: {line!r}")
+    return proc, stderr, int(line.rsplit(":", 1)[1])
+
+
+def stop_sandbox(proc, stderr):
+    proc.terminate()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    proc.stdout.close()
+    stderr.close()
+
+
 class SandboxTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -84,29 +109,14 @@ class SandboxTest(unittest.TestCase):
         cls.receiver.got, cls.receiver.status = queue.Queue(), 200
         threading.Thread(target=cls.receiver.serve_forever, daemon=True).start()
         cls.hook_url = f"http://127.0.0.1:{cls.receiver.server_address[1]}/webhooks/meta"
-        cls.stderr = open(os.path.join(cls.tmp.name, "stderr.log"), "w+")
-        cls.proc = subprocess.Popen(
-            [sys.executable, SANDBOX, "--listen", "127.0.0.1:0", "--app-id", APP_ID,
-             "--app-secret-file", secret_file, "--app-name", APP_NAME,
-             "--webhook-url", cls.hook_url],
-            stdout=subprocess.PIPE, stderr=cls.stderr, text=True)
-        line = cls.proc.stdout.readline().strip()
-        if not line.startswith("meta-sandbox listening on http://127.0.0.1:"):
-            cls.proc.kill()
-            raise RuntimeError(f"sandbox did not start: {line!r}")
-        cls.port = int(line.rsplit(":", 1)[1])
+        cls.proc, cls.stderr, cls.port = start_sandbox(
+            cls.tmp.name, secret_file, "http", "--webhook-url", cls.hook_url)
 
     @classmethod
     def tearDownClass(cls):
-        cls.proc.terminate()
-        try:
-            cls.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            cls.proc.kill()
-        cls.proc.stdout.close()
+        stop_sandbox(cls.proc, cls.stderr)
         cls.receiver.shutdown()
         cls.receiver.server_close()
-        cls.stderr.close()
         cls.tmp.cleanup()
 
     def setUp(self):
@@ -817,28 +827,14 @@ class SandboxTLSTest(unittest.TestCase):
                 "-extfile", f"{d}/ext.cnf", "-out", f"{d}/srv.pem")
         with open(f"{d}/secret", "w") as f:
             f.write(APP_SECRET + "\n")
-        cls.stderr = open(os.path.join(d, "stderr.log"), "w+")
-        cls.proc = subprocess.Popen(
-            [sys.executable, SANDBOX, "--listen", "127.0.0.1:0", "--app-id", APP_ID,
-             "--app-secret-file", f"{d}/secret", "--app-name", APP_NAME,
-             "--tls-cert", f"{d}/srv.pem", "--tls-key", f"{d}/srv.key"],
-            stdout=subprocess.PIPE, stderr=cls.stderr, text=True)
-        line = cls.proc.stdout.readline().strip()
-        if not line.startswith("meta-sandbox listening on https://127.0.0.1:"):
-            cls.proc.kill()
-            raise RuntimeError(f"sandbox did not start: {line!r}")
-        cls.port = int(line.rsplit(":", 1)[1])
+        cls.proc, cls.stderr, cls.port = start_sandbox(
+            d, f"{d}/secret", "https", "--tls-cert", f"{d}/srv.pem",
+            "--tls-key", f"{d}/srv.key")
         cls.ctx = ssl.create_default_context(cafile=f"{d}/ca.pem")
 
     @classmethod
     def tearDownClass(cls):
-        cls.proc.terminate()
-        try:
-            cls.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            cls.proc.kill()
-        cls.proc.stdout.close()
-        cls.stderr.close()
+        stop_sandbox(cls.proc, cls.stderr)
         cls.tmp.cleanup()
 
     def get(self, path, ctx):
