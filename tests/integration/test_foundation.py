@@ -22,6 +22,16 @@ SECURITY_HEADERS = {
 }
 
 
+def broken_templates(dest, src=os.path.join(ROOT, "templates"),
+                     name="login.html", text="{{#oops}}\n"):
+    """A copy of the templates in dest whose file name ends with text
+    (by default an unclosed section); returns dest."""
+    shutil.copytree(src, dest, dirs_exist_ok=True)
+    with open(os.path.join(dest, name), "a") as f:
+        f.write(text)
+    return dest
+
+
 class PoolBehindLighttpd(StackCase):
     workers = 3
 
@@ -105,13 +115,7 @@ class PoolBehindLighttpd(StackCase):
         self.assertEqual(request(self.port, "GET", "/healthz").status, 200)
 
     def test_sighup_with_broken_template_keeps_serving(self):
-        bad = os.path.join(self.st.path(), "templates-bad")
-        import shutil
-        from stack import ROOT
-        shutil.copytree(os.path.join(ROOT, "templates"), bad,
-                        dirs_exist_ok=True)
-        with open(os.path.join(bad, "login.html"), "a") as f:
-            f.write("{{#oops}}\n")
+        bad = broken_templates(self.st.path("templates-bad"))
         before = set(self.st.worker_pids())
         self.st.write_config(**{"server.template_dir": bad})
         try:
@@ -275,10 +279,8 @@ class ReloadKeepsValidatedState(StackCase):
         self.assertEqual(request(self.port, "GET", "/healthz").status, 200)
 
     def test_startup_with_broken_template_fails_naming_the_line(self):
-        bad = self.st.path("templates-bad")
-        shutil.copytree(self.tdir, bad, dirs_exist_ok=True)
-        with open(os.path.join(bad, "header.html"), "a") as f:
-            f.write("ok\n{{#open}}\n")
+        bad = broken_templates(self.st.path("templates-bad"), self.tdir,
+                               "header.html", "ok\n{{#open}}\n")
         with open(self.st.config_path) as f:
             conf = f.read().replace(self.tdir, bad)
         path = self.st.path("bad.conf")
@@ -361,11 +363,7 @@ class SpawnedByLighttpd(StackCase):
         self.assertEqual(self.kids(), before)
 
     def test_sighup_with_broken_template_keeps_spawned_worker(self):
-        bad = self.st.path("templates-bad")
-        shutil.copytree(os.path.join(ROOT, "templates"), bad,
-                        dirs_exist_ok=True)
-        with open(os.path.join(bad, "login.html"), "a") as f:
-            f.write("{{#oops}}\n")
+        bad = broken_templates(self.st.path("templates-bad"))
         before = self.kids()
         n = self.log_count("reload refused")
         self.st.write_config(**{"server.template_dir": bad})
