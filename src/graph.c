@@ -488,8 +488,7 @@ graph_do(struct graph *g, const struct graph_req *r, struct buf *resp,
 		if (answered)
 			log_warn("graph %s: HTTP %ld, code %ld/%ld, fbtrace_id "
 			    "%s%s", r->endpoint, err->http_status, err->code,
-			    err->subcode, err->fbtrace_id[0] ?
-			    err->fbtrace_id : "-", why);
+			    err->subcode, graph_err_trace(err), why);
 		else if (err->tls)
 			/* The operator needs the certificate problem and the
 			   host it was checked against; curl's text for a

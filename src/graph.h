@@ -138,6 +138,8 @@ int	 graph_error_parse(long http_status, const char *body, size_t len,
 int	 graph_code_is_transient(long code);
 /* Plain words for the settings page: why Meta refused a token (190). */
 const char *graph_reason_190(long subcode);
+/* e's fbtrace_id for a log line, or "-" when Meta gave none. */
+const char *graph_err_trace(const struct graph_err *e);
 /* 1 when err means the token is unusable (code 190, or 102). */
 int	 graph_err_is_token(const struct graph_err *);
 

@@ -224,6 +224,12 @@ graph_error_parse(long http_status, const char *body, size_t len,
 }
 
 const char *
+graph_err_trace(const struct graph_err *e)
+{
+	return e->fbtrace_id[0] != '\0' ? e->fbtrace_id : "-";
+}
+
+const char *
 graph_reason_190(long subcode)
 {
 	/* Graph "Handling Errors", authentication error subcodes. */

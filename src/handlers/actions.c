@@ -44,7 +44,7 @@ verify_catalog(struct ctx *c, const struct conn_row *r)
 		return 0;	/* transient trouble is not the token's fault */
 	log_info("workspace %llu: catalog token no longer valid (subcode %ld "
 	    "fbtrace_id %s)", (unsigned long long)c->ws.id, e.subcode,
-	    *e.fbtrace_id ? e.fbtrace_id : "-");
+	    graph_err_trace(&e));
 	if (connection_catalog_mark(c->app->db, &c->ws,
 	    graph_reason_190(e.subcode)) != STORE_OK) {
 		hm_db_down(c);
@@ -62,7 +62,7 @@ verify_app_refused(struct ctx *c, const struct graph_err *e)
 	log_err("workspace %llu: Meta refused the app token on debug_token "
 	    "(code %ld subcode %ld fbtrace_id %s): check [meta] app_id and "
 	    "app_secret", (unsigned long long)c->ws.id, e->code, e->subcode,
-	    *e->fbtrace_id ? e->fbtrace_id : "-");
+	    graph_err_trace(e));
 	hm_settings_url(c, url, sizeof(url));
 	snprintf(msg, sizeof(msg), "Meta refused this app's own credentials "
 	    "while verifying the connection, so it could not be checked. This "
@@ -106,7 +106,7 @@ h_verify(struct ctx *c)
 		log_info("workspace %llu: token no longer valid (code %ld "
 		    "subcode %ld fbtrace_id %s)", (unsigned long long)c->ws.id,
 		    ti.error_code, ti.error_subcode,
-		    *e.fbtrace_id ? e.fbtrace_id : "-");
+		    graph_err_trace(&e));
 		if (connection_mark(c->app->db, &c->ws, "needs_reconnect",
 		    graph_reason_190(ti.error_subcode)) != STORE_OK)
 			return hm_db_down(c);
@@ -125,7 +125,7 @@ h_verify(struct ctx *c)
 		    "share it again on Meta's page", r.waba_id);
 		log_info("workspace %llu: WABA %s no longer granted "
 		    "(fbtrace_id %s)", (unsigned long long)c->ws.id, r.waba_id,
-		    *e.fbtrace_id ? e.fbtrace_id : "-");
+		    graph_err_trace(&e));
 		if (connection_mark(c->app->db, &c->ws, "needs_reconnect",
 		    reason) != STORE_OK)
 			return hm_db_down(c);

@@ -135,7 +135,7 @@ hm_graph_failed(struct ctx *c, const char *what, const struct graph_err *e,
 	log_warn("workspace %llu: Meta call failed while %s: http %ld code "
 	    "%ld subcode %ld fbtrace_id %s", (unsigned long long)c->ws.id,
 	    what, e->http_status, e->code, e->subcode,
-	    *e->fbtrace_id ? e->fbtrace_id : "-");
+	    graph_err_trace(e));
 	hm_settings_url(c, url, sizeof(url));
 	hm_meta_said(e, said, sizeof(said));
 	if (graph_err_is_token(e)) {

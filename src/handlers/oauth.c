@@ -311,7 +311,7 @@ h_oauth_callback(struct ctx *c)
 		log_warn("workspace %llu: new token %s (code %ld subcode %ld "
 		    "fbtrace_id %s)", (unsigned long long)c->ws.id,
 		    !ti.is_valid ? "not valid" : "grants no WABA", ti.error_code,
-		    ti.error_subcode, *e.fbtrace_id ? e.fbtrace_id : "-");
+		    ti.error_subcode, graph_err_trace(&e));
 	if (!ti.is_valid) {
 		ret = view_error_with(c, 502, "Meta says the new access token "
 		    "is not valid, so nothing was changed. Try connecting "

@@ -199,7 +199,7 @@ h_phones_post(struct ctx *c)
 			log_info("workspace %llu: PIN refused for number %s "
 			    "(code 133005 fbtrace_id %s)",
 			    (unsigned long long)c->ws.id, pick->id,
-			    *e.fbtrace_id ? e.fbtrace_id : "-");
+			    graph_err_trace(&e));
 			ret = phones_page(c, 400, &r, list, n, "Meta says this "
 			    "two-step verification PIN is not right for the "
 			    "number. Check it in WhatsApp Manager and try "
