@@ -77,6 +77,13 @@ static const struct ckey ckeys[] = {
 	    64L << 20 },
 	{ "meta", "webhook_silence_minutes", C_INT,
 	    O(webhook_silence_minutes), 1, 60 * 24 * 30 },
+	/*
+	 * Stored events are the dedupe table: pruned sooner than Meta's
+	 * redelivery window (up to 7 days), a late retry would be stored
+	 * as new.
+	 */
+	{ "webhooks", "retention_days", C_INT, O(webhook_retention_days),
+	    7, 3650 },
 };
 #undef O
 
@@ -454,6 +461,7 @@ config_parse(const char *name, const char *text, char *err, size_t errlen)
 	c->request_budget_ms = 30000;
 	c->webhook_max_body = 1L << 20;
 	c->webhook_silence_minutes = 24 * 60;
+	c->webhook_retention_days = 30;
 	if ((copy = strdup(text)) == NULL)
 		goto fail;
 
@@ -477,7 +485,7 @@ config_parse(const char *name, const char *text, char *err, size_t errlen)
 			snprintf(section, sizeof(section), "%s", line + 1);
 			if (strcmp(section, "server") && strcmp(section,
 			    "database") && strcmp(section, "crypto") &&
-			    strcmp(section, "meta")) {
+			    strcmp(section, "meta") && strcmp(section, "webhooks")) {
 				cfg_seterr(err, errlen, "%s: unknown section "
 				    "[%s]", where, section);
 				goto fail;

@@ -58,6 +58,8 @@ struct config {
 	long		 request_budget_ms;	/* all Graph calls of one request */
 	size_t		 webhook_max_body;
 	int		 webhook_silence_minutes;
+	/* [webhooks]: stored events and hourly counters older are pruned. */
+	int		 webhook_retention_days;
 };
 
 /*

@@ -142,6 +142,29 @@ test_loopback(void)
 	CU_ASSERT_FALSE(config_url_is_loopback("http://10.0.0.1/"));
 }
 
+/* [webhooks] retention_days: 30 by default, never below Meta's 7-day
+   redelivery window (the stored events are what deduplicates). */
+static void
+test_webhook_retention(void)
+{
+	struct config *c = parse(BASE);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(c->webhook_retention_days, 30);
+	config_free(c);
+	c = parse(BASE "[webhooks]\nretention_days = 7\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(c->webhook_retention_days, 7);
+	config_free(c);
+	expect_err(BASE "[webhooks]\nretention_days = 6\n",
+	    "t.conf:12: [webhooks] retention_days: \"6\" is not a whole "
+	    "number from 7 to 3650");
+	expect_err(BASE "[webhooks]\nretention_days = forever\n",
+	    "[webhooks] retention_days: \"forever\"");
+	expect_err(BASE "[webhooks]\nretention = 30\n",
+	    "unknown key [webhooks] retention");
+}
+
 int
 main(void)
 {
@@ -157,6 +180,7 @@ main(void)
 	CU_add_test(s, "missing required", test_missing_required);
 	CU_add_test(s, "secret from file", test_secret_file);
 	CU_add_test(s, "loopback check", test_loopback);
+	CU_add_test(s, "webhook retention", test_webhook_retention);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	f = CU_get_number_of_failures();
