@@ -5,7 +5,7 @@
  * each checks its operands before it touches the database, so a typo
  * never leaves half a change behind. This file holds main, the table and
  * the helpers the commands share (admin.h); the commands live in
- * admin_workspace.c, admin_keys.c and admin_status.c.
+ * admin_workspace.c, admin_keys.c, admin_status.c and admin_prune.c.
  *
  * Exit status: 0 ok, 1 failure (one line on stderr), 2 bad usage.
  * Passwords and tokens are read from standard input with read(2) into
@@ -38,6 +38,7 @@
 #define OPT_JSON	0x1	/* the command takes --json */
 #define OPT_CATALOG	0x2	/* the command takes --catalog-id ID */
 #define OPT_SERVER	0x4	/* --db-host HOST [--db-port N] | --db-socket P */
+#define OPT_WORKSPACE	0x8	/* --workspace SLUG */
 
 static void	usage(FILE *, const char *, int);
 
@@ -258,6 +259,8 @@ static const struct command {
 	{ "keys", "list", 0, 0, admin_keys_list, "", "list key versions" },
 	{ "status", NULL, 1, OPT_JSON, admin_status, "SLUG [--json]",
 	    "a workspace's WhatsApp connection" },
+	{ "prune", NULL, 0, OPT_WORKSPACE, admin_prune, "[--workspace SLUG]",
+	    "delete webhook events older than [webhooks] retention_days" },
 	{ "token", "set", 2, OPT_CATALOG, admin_token_set,
 	    "SLUG waba|catalog [--catalog-id ID]",
 	    "store a token read from stdin" },
@@ -348,6 +351,9 @@ parse_command(int argc, char **argv, struct ctx *c)
 		else if ((cmd->opts & OPT_SERVER) && k + 1 < argc &&
 		    strcmp(a, "--db-socket") == 0)
 			c->db_socket = argv[++k];
+		else if ((cmd->opts & OPT_WORKSPACE) && k + 1 < argc &&
+		    strcmp(a, "--workspace") == 0)
+			c->workspace = argv[++k];
 		else {
 			fprintf(stderr, PROG ": %s: unknown option \"%s\"\n",
 			    cmd->name, a);

@@ -2,9 +2,9 @@
  * admin: what the commands of waba-connect-admin share. admin.c holds
  * main, the command table and these helpers; each admin_*.c holds one
  * family of commands (admin_workspace.c: migrate, workspace, user;
- * admin_keys.c: keys, token; admin_status.c: status). Every helper that
- * reports a failure prints one line on stderr itself, so a command only
- * returns what the helper returned. Only the admin tool includes this.
+ * admin_keys.c: keys, token; admin_status.c: status; admin_prune.c:
+ * prune). Every helper that reports a failure prints one line on stderr
+ * itself, so a command only returns what the helper returned. Only the admin tool includes this.
  */
 #ifndef WABA_ADMIN_H
 #define WABA_ADMIN_H
@@ -31,6 +31,7 @@ struct ctx {
 	int		 json;
 	const char	*catalog_id;
 	const char	*db_host, *db_port, *db_socket;	/* OPT_SERVER */
+	const char	*workspace;	/* OPT_WORKSPACE */
 	int		 argc;	/* operands, options taken out */
 	char		**argv;
 };
@@ -93,5 +94,7 @@ int		 admin_keys_list(struct ctx *);
 int		 admin_token_set(struct ctx *);
 /* admin_status.c: */
 int		 admin_status(struct ctx *);
+/* admin_prune.c: */
+int		 admin_prune(struct ctx *);
 
 #endif
