@@ -184,9 +184,9 @@ class Stack:
         for key, val in self.config_extra.items():
             sec, k = key.split(".", 1)
             if val is None:
-                conf[sec].pop(k, None)
+                conf.get(sec, {}).pop(k, None)
             else:
-                conf[sec][k] = val
+                conf.setdefault(sec, {})[k] = val
         with open(self.config_path, "w") as f:
             for sec, kv in conf.items():
                 f.write("[%s]\n" % sec)
