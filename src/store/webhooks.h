@@ -27,7 +27,11 @@ struct webhook_event;
 enum store_rc	 webhooks_store(struct db *, const struct workspace *,
 		    const struct webhook_event *const *,
 		    const char *const *loss, size_t n, int *stored);
-/* When the last delivery arrived ("" never), and how many in 24 h. */
+/*
+ * When the last event was stored ("" never), and how many in the last
+ * 24 hours counted by whole UTC hours (the current one and the 23
+ * before it), read from the hourly counters webhooks_store() keeps.
+ */
 enum store_rc	 webhooks_health(struct db *, const struct workspace *,
 		    char last[32], long *count_24h);
 

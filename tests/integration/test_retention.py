@@ -178,6 +178,20 @@ class Retention(WebhookBase):
         self.assertEqual(self.shown()[0], before + 2)
         self.assert_coherent()
 
+    def test_6_unmigrated_database_keeps_storing(self):
+        """A database still at version 2 (program upgraded, migrate not
+        yet run) stores deliveries; the upgrade's backfill counts them."""
+        self.sql("DROP TABLE webhook_hourly; DELETE FROM schema_version "
+                 "WHERE version = 3")
+        try:
+            self.deliver("wamid.ret-v2a", "wamid.ret-v2b")
+        finally:
+            self.st.admin("migrate")
+        self.assertEqual(self.sql("SELECT COUNT(*) FROM webhook_events WHERE "
+                                  "message_id LIKE 'wamid.ret-v2%'").strip(),
+                         "2")
+        self.assert_coherent()
+
     def page_reads(self):
         """Rows the database read for one view of the settings page."""
         q = ("SHOW GLOBAL STATUS WHERE Variable_name IN ('Handler_read_next',"
