@@ -178,13 +178,15 @@ callback_finish(struct ctx *c, const char *token,
 	    (unsigned long long)c->ws.id, ti->nwaba, ti->nwaba == 1 ? "" : "s",
 	    keep ? ", number kept" : "");
 	/*
-	 * Routes after the row: every granted WABA, so account_update
-	 * (PARTNER_ADDED…) finds us before a number is chosen, and the kept
-	 * number. The control and workspace databases may be on different
-	 * servers, so this cannot share the row's transaction; a failure is
-	 * logged and the next selection or reconnect writes them again.
+	 * Routes after the row, as it now says (tenants.h): the chosen WABA
+	 * (taken from a workspace merely granted it), every other granted
+	 * WABA, so account_update (PARTNER_ADDED…) finds us before a number
+	 * is chosen, and the kept number. The control and workspace
+	 * databases may be on different servers, so this cannot share the
+	 * row's transaction; a failure is logged and the next selection or
+	 * reconnect writes them again.
 	 */
-	if (tenants_routes_replace(c->app->db, c->ws.id, ti->waba_ids, 0,
+	if (tenants_routes_replace(c->app->db, c->ws.id, ti->waba_ids, waba,
 	    keep ? old.phone_number_id : NULL) != STORE_OK) {
 		log_err("workspace %llu: webhook routes not updated",
 		    (unsigned long long)c->ws.id);

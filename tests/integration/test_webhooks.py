@@ -5,6 +5,7 @@ import hmac
 import json
 import re
 import threading
+import time
 import urllib.parse
 
 from base import StackCase
@@ -34,9 +35,10 @@ def messages_body(phone, messages, waba=WABA):
                        "entry": [entry(waba, phone, messages)]}).encode()
 
 
-def account_update(waba, event, **value):
+def account_update(waba, event, when=None, **value):
     """An account_update delivery as Meta sends it (PARTNER_* events on
-    the partner's entry, naming the customer's WABA in waba_info)."""
+    the partner's entry, naming the customer's WABA in waba_info), sent
+    at when (Unix time; default now)."""
     v = {"event": event}
     v.update(value)
     if event.startswith("PARTNER_"):
@@ -44,7 +46,7 @@ def account_update(waba, event, **value):
                                    "owner_business_id": "77000"})
     return json.dumps({"object": "whatsapp_business_account", "entry": [{
         "id": "55000" if event.startswith("PARTNER_") else waba,
-        "time": 1764570000,
+        "time": int(time.time()) if when is None else when,
         "changes": [{"field": "account_update", "value": v}]}]}).encode()
 
 
