@@ -136,7 +136,7 @@ callback_finish(struct ctx *c, const char *token,
 	char		 err[256], first[33], url[512];
 	const char	*waba = NULL;
 	enum store_rc	 rc;
-	int		 keep;
+	int		 keep, restricted;
 	size_t		 len;
 
 	if (connection_get(c->app->db, &c->ws, &old) != STORE_OK)
@@ -198,6 +198,10 @@ callback_finish(struct ctx *c, const char *token,
 			    "yet. Open the phone numbers page and choose your "
 			    "number again.");
 	}
+	/* A new token does not lift a restriction Meta reported. */
+	if (keep && connection_restricted(c->app->db, &c->ws, &restricted) ==
+	    STORE_OK && restricted)
+		return hm_back(c, "restricted");
 	if (keep)
 		return hm_back(c, "reconnected");
 	hm_settings_url(c, url, sizeof(url));

@@ -182,7 +182,7 @@ h_phones_post(struct ctx *c)
 	struct vault_secret tok;
 	struct graph_err e;
 	size_t		 n = 0, i;
-	int		 ret = 0;
+	int		 ret = 0, restricted;
 
 	if (waba != NULL && phone == NULL)
 		return phones_choose_waba(c, waba);
@@ -260,7 +260,10 @@ h_phones_post(struct ctx *c)
 	}
 	log_info("workspace %llu: number %s active", (unsigned long long)c->ws.id,
 	    pick->id);
-	ret = hm_back(c, "connected");
+	/* A restriction Meta reported still holds: say so, not "connected". */
+	if (connection_restricted(c->app->db, &c->ws, &restricted) != STORE_OK)
+		restricted = 0;
+	ret = hm_back(c, restricted ? "restricted" : "connected");
 out:
 	free(list);
 	return ret;

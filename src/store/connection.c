@@ -535,9 +535,21 @@ connection_verified(struct db *db, const struct workspace *ws,
 	sq_close(&q);
 	if (rc != STORE_OK)
 		return rc;
-	/* After the update: the status says whether a restriction held. */
-	snprintf(sql, sizeof(sql), "SELECT status = 'needs_reconnect' FROM "
-	    "`%s`.connection WHERE id = 1", ws->db_name);
+	return connection_restricted(db, ws, restricted);
+}
+
+enum store_rc
+connection_restricted(struct db *db, const struct workspace *ws,
+    int *restricted)
+{
+	struct sq	 q;
+	char		 sql[512];
+	enum store_rc	 rc;
+
+	*restricted = 0;
+	snprintf(sql, sizeof(sql), "SELECT " CONN_RESTRICTED " FROM "
+	    "`%s`.connection WHERE id = 1 AND token_ct IS NOT NULL",
+	    ws->db_name);
 	if ((rc = sq_open(&q, db, &ws->srv, sql)) != STORE_OK)
 		return rc;
 	if ((rc = sq_run(&q)) == STORE_OK && sq_fetch(&q) == 1)

@@ -113,6 +113,13 @@ enum store_rc	 connection_mark(struct db *, const struct workspace *,
 enum store_rc	 connection_verified(struct db *, const struct workspace *,
 		    int64_t expires_at, const char *scopes,
 		    const struct conn_phone *, int *restricted);
+/*
+ * *restricted: whether a restriction or ban Meta reported holds the
+ * connection at needs_reconnect now (a token, a reconnect, a number do
+ * not lift it: only a later account_update, or the end Meta gave).
+ */
+enum store_rc	 connection_restricted(struct db *, const struct workspace *,
+		    int *restricted);
 enum store_rc	 connection_disconnect(struct db *, const struct workspace *,
 		    const char *actor);
 enum store_rc	 connection_catalog_save(struct db *, const struct workspace *,

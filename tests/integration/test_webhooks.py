@@ -533,8 +533,11 @@ class Restrictions(WebhookBase):
                       b.get(settings_path("alpha") + "?m=restricted").text)
         # A reconnect proves no more than Verify.
         cb = self.sb.decide(start_connect(b, "alpha"))
-        self.assertEqual(b.get(cb).status, 303)
-        self.assertIn("Meta disabled", status(self.st, "alpha")["reason"])
+        self.assertEqual(b.get(cb).header("Location"),
+                         settings_path("alpha") + "?m=restricted")
+        js = status(self.st, "alpha")
+        self.assertEqual(js["status"], "needs_reconnect")
+        self.assertIn("Meta disabled", js["reason"])
         # Meta reinstates the account: connected again.
         self.assertEqual(self.post(account_update(
             WABA, "DISABLED_UPDATE", when=t + 1, ban_info={
