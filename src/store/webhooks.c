@@ -84,8 +84,13 @@ wh_exec_on(MYSQL *my, const char *sql, const char *const *args, size_t n,
 	return rc;
 }
 
-/* Meta's Unix time as a DATETIME in UTC, whatever the session's zone. */
-#define WH_UTC "DATE_ADD('1970-01-01 00:00:00', INTERVAL ? SECOND)"
+/*
+ * Meta's Unix time as a DATETIME in UTC, whatever the session's zone;
+ * past 9999-12-31 DATE_ADD overflows, which strict mode makes an error:
+ * such a time is treated as absent.
+ */
+#define WH_UTC		"DATE_ADD('1970-01-01 00:00:00', INTERVAL ? SECOND)"
+#define WH_TIME_MAX	253402300799LL
 
 /*
  * What the connection row says about an account_update, read with the
@@ -160,7 +165,9 @@ wh_account_update(MYSQL *my, const struct workspace *ws,
 	const char	*audit[3] = { "meta", "account_update", detail };
 	const char	*mark[2] = { loss, e->waba_id };
 	const char	*restrict_args[4] = { loss, loss, e->event, e->waba_id };
-	long long	 t = e->timestamp > 0 ? e->timestamp : (long long)time(NULL);
+	long long	 t = e->timestamp > 0 && e->timestamp <= WH_TIME_MAX ?
+			    e->timestamp : (long long)time(NULL);
+	long long	 until = e->until <= WH_TIME_MAX ? e->until : 0;
 	int		 standing = webhook_event_standing(e), apply;
 	enum store_rc	 rc;
 	struct sq	 q;
@@ -218,8 +225,8 @@ wh_account_update(MYSQL *my, const struct workspace *ws,
 		for (i = 0; i < 4; i++)
 			sq_str(&q, restrict_args[i]);
 		sq_int(&q, t);
-		sq_int(&q, e->until);
-		sq_int(&q, e->until);
+		sq_int(&q, until);
+		sq_int(&q, until);
 		rc = sq_run(&q);
 		sq_close(&q);
 		return rc;
@@ -247,6 +254,7 @@ webhooks_store(struct db *db, const struct workspace *ws,
 	const struct webhook_event *e;
 	enum store_rc	 rc;
 	int		 fresh, toolong;
+	long long	 ts;
 	size_t		 i;
 
 	*stored = 0;
@@ -261,7 +269,7 @@ webhooks_store(struct db *db, const struct workspace *ws,
 	snprintf(sql, sizeof(sql), "INSERT INTO `%s`.webhook_events "
 	    "(dedup_key, kind, phone_number_id, message_id, status, wa_from, "
 	    "body, event_at, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, "
-	    "IF(? = 0, NULL, FROM_UNIXTIME(?)), UTC_TIMESTAMP())",
+	    "IF(? = 0, NULL, " WH_UTC "), UTC_TIMESTAMP())",
 	    ws->db_name);
 	for (i = 0; i < n; i++) {
 		e = ev[i];
@@ -277,8 +285,10 @@ webhooks_store(struct db *db, const struct workspace *ws,
 		    NULL));
 		sq_str(&q, *e->from ? e->from : NULL);
 		sq_str(&q, *e->text ? e->text : NULL);
-		sq_int(&q, e->timestamp);
-		sq_int(&q, e->timestamp);
+		/* In UTC like received_at; out of range is absent. */
+		ts = e->timestamp <= WH_TIME_MAX ? e->timestamp : 0;
+		sq_int(&q, ts);
+		sq_int(&q, ts);
 		rc = sq_run(&q);
 		fresh = rc == STORE_OK;
 		toolong = rc == STORE_ERR && q.err == ER_DATA_TOO_LONG;

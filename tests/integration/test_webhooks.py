@@ -579,6 +579,22 @@ class Restrictions(WebhookBase):
         self.assertEqual((js["status"], js["reason"]), ("connected", None))
 
 
+    def test_times_out_of_range_are_absent(self):
+        # Past year 9999 DATE_ADD overflows: the delivery must not fail
+        # for ever (Meta would redeliver it for days).
+        b = self.connect("a@alpha.example", "alpha", PHONE)
+        self.assertEqual(self.post(account_update(
+            WABA, "ACCOUNT_RESTRICTION", when=10 ** 17, restriction_info=[
+                {"restriction_type": "RESTRICTED_ADD_PHONE_NUMBER_ACTION",
+                 "expiration": 10 ** 17}])).status, 200)
+        js = status(self.st, "alpha")
+        self.assertEqual(js["status"], "needs_reconnect")
+        self.assertIn("RESTRICTED_ADD_PHONE_NUMBER_ACTION", js["reason"])
+        self.assertTrue(self.verify(b).endswith("?m=restricted"))
+        self.assertEqual(post_form(b, settings_path("alpha") + "/disconnect",
+                                   {}).status, 303)
+
+
 class RoutesFollowRows(WebhookBase):
     """Issue 8.4: routes are what the connection rows say."""
 
