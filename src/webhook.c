@@ -360,9 +360,11 @@ wh_word(struct json_object *o, const char *key)
 /*
  * restriction_info[]: what is restricted and until when, a Unix time
  * (Meta's reference, shown in UTC) or a date string (seen in the wild).
+ * *until: the latest Unix expiration, 0 when one of them has none we
+ * can read (then nobody can say when the restriction ends).
  */
 static void
-wh_restrictions(struct buf *b, struct json_object *value)
+wh_restrictions(struct buf *b, struct json_object *value, int64_t *until)
 {
 	struct json_object	*arr, *r;
 	const char		*s;
@@ -370,7 +372,10 @@ wh_restrictions(struct buf *b, struct json_object *value)
 	struct tm		 tm;
 	time_t			 t;
 	size_t			 i, n, shown = 0;
+	int64_t			 last = 0;
+	int			 open = 0;
 
+	*until = 0;
 	if ((arr = jx_get(value, "restriction_info", json_type_array)) == NULL)
 		return;
 	n = json_object_array_length(arr);
@@ -381,13 +386,19 @@ wh_restrictions(struct buf *b, struct json_object *value)
 			continue;
 		buf_printf(b, "%s %s", shown++ == 0 ? ":" : ",",
 		    wh_word(r, "restriction_type"));
-		if ((t = (time_t)wh_time(r, "expiration")) > 0 &&
+		if ((t = (time_t)wh_time(r, "expiration")) <= 0)
+			open = 1;
+		else if ((int64_t)t > last)
+			last = (int64_t)t;
+		if (t > 0 &&
 		    gmtime_r(&t, &tm) != NULL &&
 		    strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm) > 0)
 			buf_printf(b, " until %s", when);
 		else if ((s = wh_str(r, "expiration")) != NULL)
 			buf_printf(b, " until %s", s);
 	}
+	/* Items not looked at may last longer. */
+	*until = open || shown == 0 || i < n ? 0 : last;
 }
 
 /*
@@ -405,7 +416,7 @@ wh_summary(struct webhook_event *ev, struct json_object *value)
 
 	buf_puts(&b, ev->event);
 	if (strcmp(ev->event, "ACCOUNT_RESTRICTION") == 0)
-		wh_restrictions(&b, value);
+		wh_restrictions(&b, value, &ev->until);
 	else if (strcmp(ev->event, "DISABLED_UPDATE") == 0 &&
 	    (o = jx_get(value, "ban_info", json_type_object)) != NULL) {
 		buf_printf(&b, ": ban state %s", wh_word(o, "waba_ban_state"));
@@ -654,5 +665,29 @@ webhook_event_is_loss(const struct webhook_event *ev, char *reason,
 			wh_copy(reason, reasonlen, tmp);
 		return 1;
 	}
+	return 0;
+}
+
+int
+webhook_event_standing(const struct webhook_event *ev)
+{
+	static const char ban[] = "DISABLED_UPDATE: ban state ";
+	const char	*state;
+	size_t		 n;
+
+	if (ev == NULL || ev->kind != WEBHOOK_ACCOUNT_UPDATE)
+		return 0;
+	if (strcmp(ev->event, "ACCOUNT_RESTRICTION") == 0)
+		return 1;
+	if (strcmp(ev->event, "DISABLED_UPDATE") != 0 ||
+	    strncmp(ev->text, ban, sizeof(ban) - 1) != 0)
+		return 0;
+	/* wh_summary() wrote the state as a WH_NAME word. */
+	state = ev->text + sizeof(ban) - 1;
+	n = strcspn(state, " ");
+	if (n == 7 && strncmp(state, "DISABLE", 7) == 0)
+		return 1;
+	if (n == 9 && strncmp(state, "REINSTATE", 9) == 0)
+		return -1;
 	return 0;
 }

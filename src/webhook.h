@@ -49,6 +49,7 @@ struct webhook_event {
 	long	 code;			/* error code for errors/failed statuses, else 0 */
 	int64_t	 timestamp;		/* messages/statuses: their "timestamp" (a decimal string in Meta's payloads); entry.time for account_update; 0 if absent */
 	char	 event[64];		/* account_update: value.event; else "" */
+	int64_t	 until;			/* ACCOUNT_RESTRICTION: when the last of its restrictions ends (Unix time), 0 when any has no numeric expiration */
 };
 
 struct webhook_batch {
@@ -68,5 +69,13 @@ int	 webhook_parse(const char *body, size_t len, struct webhook_batch *out, char
 void	 webhook_batch_free(struct webhook_batch *);
 /* For account_update: 1 when the event means our access is gone or the account can't be used (PARTNER_REMOVED, PARTNER_APP_UNINSTALLED, ACCOUNT_DELETED, DISABLED_UPDATE with ban state, ACCOUNT_RESTRICTION...), with a plain-words reason for the settings page in reason (e.g. "the business removed this app from its WhatsApp account"). 0 for PARTNER_ADDED and informational events. */
 int	 webhook_event_is_loss(const struct webhook_event *, char *reason, size_t reasonlen);
+/*
+ * For account_update: what it says about the account's standing with
+ * Meta, which a new token does not change: 1 restricted or banned
+ * (ACCOUNT_RESTRICTION; DISABLED_UPDATE with ban state DISABLE), -1 a ban
+ * lifted (DISABLED_UPDATE with ban state REINSTATE), 0 anything else
+ * (our access lost or granted, informational events).
+ */
+int	 webhook_event_standing(const struct webhook_event *);
 
 #endif

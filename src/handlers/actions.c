@@ -83,6 +83,7 @@ h_verify(struct ctx *c)
 	struct conn_phone cp, *cpp = NULL;
 	struct graph_err e;
 	char		 reason[200];
+	int		 restricted;
 
 	if (connection_get(c->app->db, &c->ws, &r) != STORE_OK)
 		return hm_db_down(c);
@@ -146,11 +147,16 @@ h_verify(struct ctx *c)
 	}
 	vault_secret_free(&tok);
 	if (connection_verified(c->app->db, &c->ws, ti.expires_at, ti.scopes,
-	    cpp) != STORE_OK)
+	    cpp, &restricted) != STORE_OK)
 		return hm_db_down(c);
 	if (r.has_catalog && verify_catalog(c, &r) != 0)
 		return 0;
-	return hm_back(c, "verified");
+	/* The token works, but only Meta can lift what it restricted. */
+	if (restricted)
+		log_info("workspace %llu: token valid, but Meta's restriction "
+		    "of WABA %s still holds", (unsigned long long)c->ws.id,
+		    *r.waba_id ? r.waba_id : "-");
+	return hm_back(c, restricted ? "restricted" : "verified");
 }
 
 /* E.164 without the plus: 8 to 15 digits, no leading zero. */
@@ -209,7 +215,7 @@ h_disconnect(struct ctx *c)
 	 * the row fail after them, the merchant sees 503 and disconnects
 	 * again; meanwhile nothing is routed to a connection being dropped.
 	 */
-	if (tenants_routes_replace(c->app->db, c->ws.id, NULL, 0, NULL) !=
+	if (tenants_routes_replace(c->app->db, c->ws.id, NULL, NULL, NULL) !=
 	    STORE_OK)
 		return hm_db_down(c);
 	if (connection_disconnect(c->app->db, &c->ws, c->sess.email) !=

@@ -136,7 +136,7 @@ callback_finish(struct ctx *c, const char *token,
 	char		 err[256], first[33], url[512];
 	const char	*waba = NULL;
 	enum store_rc	 rc;
-	int		 keep;
+	int		 keep, restricted;
 	size_t		 len;
 
 	if (connection_get(c->app->db, &c->ws, &old) != STORE_OK)
@@ -178,13 +178,15 @@ callback_finish(struct ctx *c, const char *token,
 	    (unsigned long long)c->ws.id, ti->nwaba, ti->nwaba == 1 ? "" : "s",
 	    keep ? ", number kept" : "");
 	/*
-	 * Routes after the row: every granted WABA, so account_update
-	 * (PARTNER_ADDED…) finds us before a number is chosen, and the kept
-	 * number. The control and workspace databases may be on different
-	 * servers, so this cannot share the row's transaction; a failure is
-	 * logged and the next selection or reconnect writes them again.
+	 * Routes after the row, as it now says (tenants.h): the chosen WABA
+	 * (taken from a workspace merely granted it), every other granted
+	 * WABA, so account_update (PARTNER_ADDED…) finds us before a number
+	 * is chosen, and the kept number. The control and workspace
+	 * databases may be on different servers, so this cannot share the
+	 * row's transaction; a failure is logged and the next selection or
+	 * reconnect writes them again.
 	 */
-	if (tenants_routes_replace(c->app->db, c->ws.id, ti->waba_ids, 0,
+	if (tenants_routes_replace(c->app->db, c->ws.id, ti->waba_ids, waba,
 	    keep ? old.phone_number_id : NULL) != STORE_OK) {
 		log_err("workspace %llu: webhook routes not updated",
 		    (unsigned long long)c->ws.id);
@@ -196,6 +198,10 @@ callback_finish(struct ctx *c, const char *token,
 			    "yet. Open the phone numbers page and choose your "
 			    "number again.");
 	}
+	/* A new token does not lift a restriction Meta reported. */
+	if (keep && connection_restricted(c->app->db, &c->ws, &restricted) ==
+	    STORE_OK && restricted)
+		return hm_back(c, "restricted");
 	if (keep)
 		return hm_back(c, "reconnected");
 	hm_settings_url(c, url, sizeof(url));

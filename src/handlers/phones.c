@@ -136,6 +136,7 @@ h_phones_get(struct ctx *c)
 static int
 phones_choose_waba(struct ctx *c, const char *waba)
 {
+	struct conn_row	 r;
 	char		 url[512];
 	enum store_rc	 rc;
 
@@ -151,6 +152,21 @@ phones_choose_waba(struct ctx *c, const char *waba)
 		    "accounts, or connect again.", url, NULL, 0);
 	if (rc != STORE_OK)
 		return hm_db_down(c);
+	/*
+	 * The row forgot the number: so must the routes, or the abandoned
+	 * number's messages would still land here; and the chosen WABA is
+	 * taken from a workspace merely granted it (tenants.h).
+	 */
+	if (connection_get(c->app->db, &c->ws, &r) != STORE_OK ||
+	    tenants_routes_replace(c->app->db, c->ws.id, r.waba_ids, r.waba_id,
+	    *r.phone_number_id ? r.phone_number_id : NULL) != STORE_OK) {
+		log_err("workspace %llu: webhook routes not updated",
+		    (unsigned long long)c->ws.id);
+		return view_error_with(c, 503, "The business account was "
+		    "chosen, but the database did not answer while we "
+		    "finished. Please choose it again in a moment.", url, NULL,
+		    0);
+	}
 	return resp_redirect(c->resp, 303, url);
 }
 
@@ -166,7 +182,7 @@ h_phones_post(struct ctx *c)
 	struct vault_secret tok;
 	struct graph_err e;
 	size_t		 n = 0, i;
-	int		 ret = 0;
+	int		 ret = 0, restricted;
 
 	if (waba != NULL && phone == NULL)
 		return phones_choose_waba(c, waba);
@@ -232,7 +248,7 @@ h_phones_post(struct ctx *c)
 	 * unknown: say so, and let the merchant choose it again (register
 	 * and subscribe are safe to repeat).
 	 */
-	if (tenants_routes_replace(c->app->db, c->ws.id, r.waba_id, 1,
+	if (tenants_routes_replace(c->app->db, c->ws.id, r.waba_ids, r.waba_id,
 	    pick->id) != STORE_OK) {
 		log_err("workspace %llu: webhook routes not updated",
 		    (unsigned long long)c->ws.id);
@@ -244,7 +260,10 @@ h_phones_post(struct ctx *c)
 	}
 	log_info("workspace %llu: number %s active", (unsigned long long)c->ws.id,
 	    pick->id);
-	ret = hm_back(c, "connected");
+	/* A restriction Meta reported still holds: say so, not "connected". */
+	if (connection_restricted(c->app->db, &c->ws, &restricted) != STORE_OK)
+		restricted = 0;
+	ret = hm_back(c, restricted ? "restricted" : "connected");
 out:
 	free(list);
 	return ret;

@@ -41,6 +41,9 @@ static const struct {
 	{ "verified", "ok", "Verified with Meta just now." },
 	{ "needs_reconnect", "bad", "Meta no longer accepts this connection. "
 	    "Reconnect to continue." },
+	{ "restricted", "bad", "The connection works, but Meta still "
+	    "restricts this WhatsApp Business Account (see the reason). It "
+	    "stays so until Meta lifts it." },
 	{ "test_sent", "ok", "Test message sent." },
 	{ "disconnected", "ok", "WhatsApp was disconnected from this "
 	    "workspace." },

@@ -58,18 +58,22 @@ h_webhook_verify(struct ctx *c)
 	return resp_text(c->resp, 200, challenge);
 }
 
-/* The workspace an event belongs to: its number, else its WABA. */
+/*
+ * The workspace an event belongs to (the rule: tenants.h). An event that
+ * names a number goes by the number only: the workspace that selected
+ * it. Falling back to its WABA would deliver a number the workspace
+ * abandoned (or never chose) wherever the WABA routes. The WABA is for
+ * account_update, which names none.
+ */
 static enum store_rc
 wh_route(struct ctx *c, const struct webhook_event *e, uint64_t *ws)
 {
-	enum store_rc	 rc = STORE_NOTFOUND;
-
 	if (*e->phone_number_id)
-		rc = tenants_route_find(c->app->db, "phone", e->phone_number_id,
-		    ws);
-	if (rc == STORE_NOTFOUND && *e->waba_id)
-		rc = tenants_route_find(c->app->db, "waba", e->waba_id, ws);
-	return rc;
+		return tenants_route_find(c->app->db, "phone",
+		    e->phone_number_id, ws);
+	if (*e->waba_id)
+		return tenants_route_find(c->app->db, "waba", e->waba_id, ws);
+	return STORE_NOTFOUND;
 }
 
 static int

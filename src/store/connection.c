@@ -9,6 +9,18 @@
 #include "sql.h"
 #include "tenants.h"
 
+/*
+ * A restriction or ban Meta reported (account_update) holds the
+ * connection at needs_reconnect, with its words as the reason, until
+ * Meta lifts it (a later account_update) or the end Meta gave for it
+ * has passed. A valid token, a reconnect or a chosen number prove
+ * nothing about it, so they keep it; it counts for the WABA it was
+ * reported on. Used after waba_id has its new value in a statement.
+ */
+#define CONN_RESTRICTED "(restriction IS NOT NULL AND " \
+	"restriction_waba <=> waba_id AND (restriction_until IS NULL OR " \
+	"restriction_until > UTC_TIMESTAMP()))"
+
 static void
 cp(char *dst, size_t len, const char *s)
 {
@@ -173,6 +185,7 @@ connection_token_put(struct db *db, const struct workspace *ws,
 		    "token_key_version = ?, token_nonce = ?, token_ct = ?, "
 		    "status = IF(status = 'not_connected', "
 		    "'pending_phone_selection', status), "
+		    "token_stored_at = UTC_TIMESTAMP(), "
 		    "updated_at = UTC_TIMESTAMP() WHERE id = 1", ws->db_name);
 	if ((rc = sq_open(&q, db, &ws->srv, sql)) != STORE_OK)
 		return rc;
@@ -365,7 +378,7 @@ connection_save_oauth(struct db *db, const struct workspace *ws,
     const struct conn_oauth *o, const char *actor)
 {
 	struct sq	 q;
-	char		 sql[1024];
+	char		 sql[2048];
 	enum store_rc	 rc;
 
 	/*
@@ -376,9 +389,12 @@ connection_save_oauth(struct db *db, const struct workspace *ws,
 	snprintf(sql, sizeof(sql), "UPDATE `%s`.connection SET "
 	    "token_key_version = ?, token_nonce = ?, token_ct = ?, "
 	    "token_expires_at = IF(? = 0, NULL, FROM_UNIXTIME(?)), "
-	    "waba_ids = ?, scopes = ?, reason = NULL, "
+	    "waba_ids = ?, scopes = ?, "
 	    "waba_id = IF(? = 1, waba_id, ?), "
-	    "status = IF(? = 1, 'connected', 'pending_phone_selection'), "
+	    "status = IF(? = 1, IF(" CONN_RESTRICTED ", 'needs_reconnect', "
+	    "'connected'), 'pending_phone_selection'), "
+	    "reason = IF(" CONN_RESTRICTED ", restriction, NULL), "
+	    "token_stored_at = UTC_TIMESTAMP(), "
 	    "phone_number_id = IF(? = 1, phone_number_id, NULL), "
 	    "display_phone_number = IF(? = 1, display_phone_number, NULL), "
 	    "verified_name = IF(? = 1, verified_name, NULL), "
@@ -441,14 +457,16 @@ enum store_rc
 connection_select_phone(struct db *db, const struct workspace *ws,
     const struct conn_phone *p, const char *actor)
 {
-	char		 sql[512];
+	char		 sql[1024];
 	const char	*args[4] = { p->id, p->display_phone_number,
 	    p->verified_name, p->quality_rating };
 	enum store_rc	 rc;
 
 	snprintf(sql, sizeof(sql), "UPDATE `%s`.connection SET "
 	    "phone_number_id = ?, display_phone_number = ?, verified_name = ?, "
-	    "quality_rating = ?, status = 'connected', reason = NULL, "
+	    "quality_rating = ?, "
+	    "status = IF(" CONN_RESTRICTED ", 'needs_reconnect', 'connected'), "
+	    "reason = IF(" CONN_RESTRICTED ", restriction, NULL), "
 	    "last_verified_at = UTC_TIMESTAMP(), updated_at = UTC_TIMESTAMP() "
 	    "WHERE id = 1", ws->db_name);
 	rc = conn_update(db, ws, sql, args, 4);
@@ -476,20 +494,33 @@ connection_mark(struct db *db, const struct workspace *ws,
 
 enum store_rc
 connection_verified(struct db *db, const struct workspace *ws,
-    int64_t expires_at, const char *scopes, const struct conn_phone *p)
+    int64_t expires_at, const char *scopes, const struct conn_phone *p,
+    int *restricted)
 {
 	struct sq	 q;
-	char		 sql[1024];
+	char		 sql[1536];
 	enum store_rc	 rc;
 
+	*restricted = 0;
 	snprintf(sql, sizeof(sql), "UPDATE `%s`.connection SET "
 	    "token_expires_at = IF(? = 0, NULL, FROM_UNIXTIME(?)), "
 	    "scopes = COALESCE(?, scopes), "
 	    "display_phone_number = COALESCE(?, display_phone_number), "
 	    "verified_name = COALESCE(?, verified_name), "
 	    "quality_rating = COALESCE(?, quality_rating), "
-	    "status = IF(phone_number_id IS NULL, 'pending_phone_selection', "
-	    "'connected'), reason = NULL, last_verified_at = UTC_TIMESTAMP(), "
+	    "status = IF(" CONN_RESTRICTED ", 'needs_reconnect', "
+	    "IF(phone_number_id IS NULL, 'pending_phone_selection', "
+	    "'connected')), "
+	    "reason = IF(" CONN_RESTRICTED ", restriction, NULL), "
+	    "restriction = IF(restriction_until <= UTC_TIMESTAMP(), NULL, "
+	    "restriction), "
+	    "restriction_event = IF(restriction IS NULL, NULL, "
+	    "restriction_event), "
+	    "restriction_waba = IF(restriction IS NULL, NULL, "
+	    "restriction_waba), "
+	    "restriction_until = IF(restriction IS NULL, NULL, "
+	    "restriction_until), "
+	    "last_verified_at = UTC_TIMESTAMP(), "
 	    "updated_at = UTC_TIMESTAMP() WHERE id = 1 AND token_ct IS NOT NULL",
 	    ws->db_name);
 	if ((rc = sq_open(&q, db, &ws->srv, sql)) != STORE_OK)
@@ -502,6 +533,28 @@ connection_verified(struct db *db, const struct workspace *ws,
 	sq_str(&q, p ? p->quality_rating : NULL);
 	rc = sq_run(&q);
 	sq_close(&q);
+	if (rc != STORE_OK)
+		return rc;
+	return connection_restricted(db, ws, restricted);
+}
+
+enum store_rc
+connection_restricted(struct db *db, const struct workspace *ws,
+    int *restricted)
+{
+	struct sq	 q;
+	char		 sql[512];
+	enum store_rc	 rc;
+
+	*restricted = 0;
+	snprintf(sql, sizeof(sql), "SELECT " CONN_RESTRICTED " FROM "
+	    "`%s`.connection WHERE id = 1 AND token_ct IS NOT NULL",
+	    ws->db_name);
+	if ((rc = sq_open(&q, db, &ws->srv, sql)) != STORE_OK)
+		return rc;
+	if ((rc = sq_run(&q)) == STORE_OK && sq_fetch(&q) == 1)
+		*restricted = sq_colint(&q, 0) != 0;
+	sq_close(&q);
 	return rc;
 }
 
@@ -509,7 +562,7 @@ enum store_rc
 connection_disconnect(struct db *db, const struct workspace *ws,
     const char *actor)
 {
-	char		 sql[512];
+	char		 sql[1024];
 	enum store_rc	 rc;
 
 	snprintf(sql, sizeof(sql), "UPDATE `%s`.connection SET "
@@ -518,7 +571,10 @@ connection_disconnect(struct db *db, const struct workspace *ws,
 	    "token_nonce = NULL, token_ct = NULL, token_expires_at = NULL, "
 	    "phone_number_id = NULL, display_phone_number = NULL, "
 	    "verified_name = NULL, quality_rating = NULL, connected_at = NULL, "
-	    "last_verified_at = NULL, updated_at = UTC_TIMESTAMP() WHERE id = 1",
+	    "last_verified_at = NULL, token_stored_at = NULL, "
+	    "restriction = NULL, restriction_event = NULL, "
+	    "restriction_waba = NULL, restriction_at = NULL, "
+	    "restriction_until = NULL, updated_at = UTC_TIMESTAMP() WHERE id = 1",
 	    ws->db_name);
 	rc = conn_update(db, ws, sql, NULL, 0);
 	if (rc == STORE_OK)

@@ -103,10 +103,23 @@ enum store_rc	 connection_select_phone(struct db *, const struct workspace *,
 /* needs_reconnect (or another status) with a reason for people. */
 enum store_rc	 connection_mark(struct db *, const struct workspace *,
 		    const char *status, const char *reason);
-/* After a successful Verify: expiry, scopes and the number's details. */
+/*
+ * After a successful Verify: expiry, scopes and the number's details;
+ * connected (or pending_phone_selection) again, unless a restriction or
+ * ban Meta reported still holds (*restricted 1: needs_reconnect with its
+ * reason). Verify proves the token and the grant, nothing more; a
+ * restriction whose end Meta gave has passed is forgotten here.
+ */
 enum store_rc	 connection_verified(struct db *, const struct workspace *,
 		    int64_t expires_at, const char *scopes,
-		    const struct conn_phone *);
+		    const struct conn_phone *, int *restricted);
+/*
+ * *restricted: whether a restriction or ban Meta reported holds the
+ * connection at needs_reconnect now (a token, a reconnect, a number do
+ * not lift it: only a later account_update, or the end Meta gave).
+ */
+enum store_rc	 connection_restricted(struct db *, const struct workspace *,
+		    int *restricted);
 enum store_rc	 connection_disconnect(struct db *, const struct workspace *,
 		    const char *actor);
 enum store_rc	 connection_catalog_save(struct db *, const struct workspace *,

@@ -188,12 +188,40 @@ static const char *const workspace_v3[] = {
 	" last_at = VALUES(last_at)",
 	"ALTER TABLE `%1$s`.audit_log"
 	" ADD INDEX IF NOT EXISTS action_id (action, id)",
+ * v4 (issue 8): when the current token was stored, so that a late
+ * redelivery of an older removal cannot undo a reconnect made since;
+ * and the restriction or ban Meta reported, kept apart from reason
+ * (which Verify and a reconnect rewrite) until Meta lifts it: its words,
+ * event, WABA, the event's time (to order redeliveries) and when Meta
+ * said it ends (NULL: not said). Existing rows: connected_at is no later
+ * than the current token was stored, so it is a safe lower bound; a
+ * needs_reconnect whose reason is a restriction or ban becomes one.
+ * Numbered 4, not 3: version 3 belongs to another change of the same
+ * issue; every statement is safe to run again whatever ran before.
+ */
+static const char *const workspace_v4[] = {
+	"ALTER TABLE `%1$s`.connection"
+	" ADD COLUMN IF NOT EXISTS token_stored_at DATETIME NULL,"
+	" ADD COLUMN IF NOT EXISTS restriction VARCHAR(500) NULL,"
+	" ADD COLUMN IF NOT EXISTS restriction_event VARCHAR(64) NULL,"
+	" ADD COLUMN IF NOT EXISTS restriction_waba VARCHAR(32) NULL,"
+	" ADD COLUMN IF NOT EXISTS restriction_at DATETIME NULL,"
+	" ADD COLUMN IF NOT EXISTS restriction_until DATETIME NULL",
+	"UPDATE `%1$s`.connection SET token_stored_at = connected_at"
+	" WHERE token_ct IS NOT NULL AND token_stored_at IS NULL",
+	"UPDATE `%1$s`.connection SET restriction = reason,"
+	" restriction_event = IF(reason LIKE 'Meta disabled%',"
+	"  'DISABLED_UPDATE', 'ACCOUNT_RESTRICTION'),"
+	" restriction_waba = waba_id"
+	" WHERE status = 'needs_reconnect' AND restriction IS NULL AND"
+	" (reason LIKE 'Meta restricted the WhatsApp Business Account%' OR"
+	"  reason LIKE 'Meta disabled the WhatsApp Business Account%')",
 	NULL
 };
 
 static const char *const *const control_migrations[] = { control_v1 };
 static const char *const *const workspace_migrations[] = { workspace_v1,
-	workspace_v2, workspace_v3 };
+	workspace_v2, workspace_v3, workspace_v4 };
 
 #define NCONTROL (int)(sizeof(control_migrations) / sizeof(control_migrations[0]))
 #define NWORKSPACE (int)(sizeof(workspace_migrations) / \

@@ -322,7 +322,7 @@ route_put(struct db *db, MYSQL *my, const char *kind, const char *id,
 
 enum store_rc
 tenants_routes_replace(struct db *db, uint64_t workspace,
-    const char *waba_ids, int take_wabas, const char *phone_id)
+    const char *granted, const char *chosen, const char *phone_id)
 {
 	struct sq	 q;
 	MYSQL		*my;
@@ -342,7 +342,11 @@ tenants_routes_replace(struct db *db, uint64_t workspace,
 	sq_close(&q);
 	if (rc != STORE_OK)
 		goto fail;
-	for (p = waba_ids; p != NULL && *p != '\0'; p += n + (p[n] == ',')) {
+	/* The chosen WABA first: it is taken, the others only granted. */
+	if (chosen != NULL && *chosen != '\0' &&
+	    (rc = route_put(db, my, "waba", chosen, workspace, 1)) != STORE_OK)
+		goto fail;
+	for (p = granted; p != NULL && *p != '\0'; p += n + (p[n] == ',')) {
 		n = strcspn(p, ",");
 		if (n == 0)
 			continue;
@@ -353,8 +357,10 @@ tenants_routes_replace(struct db *db, uint64_t workspace,
 		}
 		memcpy(id, p, n);
 		id[n] = '\0';
-		if ((rc = route_put(db, my, "waba", id, workspace,
-		    take_wabas)) != STORE_OK)
+		if (chosen != NULL && strcmp(id, chosen) == 0)
+			continue;
+		if ((rc = route_put(db, my, "waba", id, workspace, 0)) !=
+		    STORE_OK)
 			goto fail;
 	}
 	if (phone_id != NULL && *phone_id != '\0' &&

@@ -55,16 +55,22 @@ enum store_rc	 tenants_first_workspace(struct db *, uint64_t user,
 
 /*
  * Webhook routing (DESIGN §7): Meta's phone_number_id and WABA id → the
- * workspace. tenants_routes_replace makes the workspace's routes
- * waba_ids (comma-separated, may be NULL) plus phone_id (may be NULL), in
- * one transaction: its other routes go. A number routed to another
- * workspace moves to this one (it sends from here now); a WABA does only
- * with take_wabas (the merchant chose it), so a token that merely grants
- * a WABA another workspace sends from does not take its account_update
- * webhooks away. Both NULL clears them (disconnect).
+ * workspace. The routes are what the connection rows say:
+ * - a number routes to the workspace whose connection selected it (the
+ *   latest selection wins: it sends from there now); events that name a
+ *   number (messages, statuses, errors) go by its route only;
+ * - a WABA routes to the workspace whose connection chose it (waba_id),
+ *   taking it from any other; a WABA a token merely grants (waba_ids,
+ *   not chosen) routes to that workspace only while no route for it
+ *   exists, for account_update (PARTNER_ADDED...) before the merchant
+ *   chooses, and is taken over as soon as another workspace chooses it.
+ * tenants_routes_replace makes the workspace's routes exactly granted
+ * (comma-separated, may be NULL), chosen (may be NULL) and phone_id (may
+ * be NULL), in one transaction: its other routes go. All NULL clears
+ * them (disconnect).
  */
 enum store_rc	 tenants_routes_replace(struct db *, uint64_t workspace,
-		    const char *waba_ids, int take_wabas,
+		    const char *granted, const char *chosen,
 		    const char *phone_id);
 enum store_rc	 tenants_route_find(struct db *, const char *kind,
 		    const char *external_id, uint64_t *workspace);

@@ -1,5 +1,6 @@
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <mysqld_error.h>
 #include <sodium.h>
@@ -83,22 +84,153 @@ wh_exec_on(MYSQL *my, const char *sql, const char *const *args, size_t n,
 	return rc;
 }
 
-/* An account_update that is new: audit it, and apply a loss. */
+/*
+ * Meta's Unix time as a DATETIME in UTC, whatever the session's zone;
+ * past 9999-12-31 DATE_ADD overflows, which strict mode makes an error:
+ * such a time is treated as absent.
+ */
+#define WH_UTC		"DATE_ADD('1970-01-01 00:00:00', INTERVAL ? SECOND)"
+#define WH_TIME_MAX	253402300799LL
+
+/*
+ * What the connection row says about an account_update, read with the
+ * row locked: whether the event is about the WABA in use (mine), about
+ * the ban recorded for its WABA (ban), whether something it would
+ * overrule is newer than it (stale, with that time in newer), and
+ * whether the status is needs_reconnect only because of the recorded
+ * restriction (held).
+ */
+struct wh_row {
+	int	 mine, ban, stale, held;
+	char	 newer[32];
+};
+
+static enum store_rc
+wh_row_get(MYSQL *my, const struct workspace *ws,
+    const struct webhook_event *e, long long t, int standing,
+    struct wh_row *r)
+{
+	struct sq	 q;
+	char		 sql[1024];
+	enum store_rc	 rc;
+
+	memset(r, 0, sizeof(*r));
+	snprintf(sql, sizeof(sql), "SELECT token_ct IS NOT NULL AND "
+	    "(waba_id IS NULL OR waba_id = '' OR waba_id = ?), "
+	    "restriction_waba <=> ? AND restriction_event = 'DISABLED_UPDATE', "
+	    "IFNULL(IF(?, restriction_at, token_stored_at) > " WH_UTC ", 0), "
+	    "IF(?, restriction_at, token_stored_at), "
+	    "status = 'needs_reconnect' AND restriction IS NOT NULL AND "
+	    "reason <=> restriction "
+	    "FROM `%s`.connection WHERE id = 1 FOR UPDATE", ws->db_name);
+	if ((rc = sq_open_on(&q, my, sql)) != STORE_OK)
+		return rc;
+	sq_str(&q, e->waba_id);
+	sq_str(&q, e->waba_id);
+	sq_int(&q, standing != 0);
+	sq_int(&q, t);
+	sq_int(&q, standing != 0);
+	if ((rc = sq_run(&q)) == STORE_OK && sq_fetch(&q) == 1) {
+		r->mine = sq_colint(&q, 0) != 0;
+		r->ban = sq_colint(&q, 1) != 0;
+		r->stale = sq_colint(&q, 2) != 0;
+		snprintf(r->newer, sizeof(r->newer), "%s",
+		    sq_col(&q, 3) ? sq_col(&q, 3) : "");
+		r->held = sq_colint(&q, 4) != 0;
+	}
+	sq_close(&q);
+	return rc;
+}
+
+/*
+ * An account_update that is new to the dedupe table: audit it, and
+ * apply what it says unless something newer overrules it. New to the
+ * table is not new: Meta redelivers for days what was not answered 200
+ * (while the database was down, say), so the event's own time decides:
+ * - a loss of our access (PARTNER_REMOVED, ...) older than the current
+ *   token happened before the merchant connected again, which the new
+ *   token supersedes;
+ * - a restriction, ban or lifted ban older than the one recorded is
+ *   overtaken by it; a reconnect changes nothing about those.
+ * Such an event is audited as not applied. The time is entry.time, or
+ * when it reached us if Meta sent none; equal times apply (a second is
+ * all Meta gives).
+ */
 static enum store_rc
 wh_account_update(MYSQL *my, const struct workspace *ws,
     const struct webhook_event *e, const char *loss)
 {
-	char		 sql[512];
-	const char	*audit[3] = { "meta", "account_update", e->text };
+	struct wh_row	 r;
+	char		 sql[1024], detail[1200];
+	const char	*audit[3] = { "meta", "account_update", detail };
 	const char	*mark[2] = { loss, e->waba_id };
+	const char	*restrict_args[4] = { loss, loss, e->event, e->waba_id };
+	long long	 t = e->timestamp > 0 && e->timestamp <= WH_TIME_MAX ?
+			    e->timestamp : (long long)time(NULL);
+	long long	 until = e->until <= WH_TIME_MAX ? e->until : 0;
+	int		 standing = webhook_event_standing(e), apply;
 	enum store_rc	 rc;
+	struct sq	 q;
+	size_t		 i;
 
+	memset(&r, 0, sizeof(r));
+	if ((loss != NULL || standing == -1) &&
+	    (rc = wh_row_get(my, ws, e, t, standing, &r)) != STORE_OK)
+		return rc;
+	apply = standing == -1 ? r.ban : loss != NULL && r.mine;
+	if (apply && r.stale) {
+		apply = 0;
+		/* The note first: LEFT(, 500) may cut the text. */
+		snprintf(detail, sizeof(detail), "not applied, older than the "
+		    "%s of %s UTC: %s", standing != 0 ? "restriction update" :
+		    "connection", r.newer, e->text);
+	} else
+		snprintf(detail, sizeof(detail), "%s", e->text);
 	snprintf(sql, sizeof(sql), "INSERT INTO `%s`.audit_log (at, actor, "
 	    "action, detail) VALUES (UTC_TIMESTAMP(), ?, ?, LEFT(?, 500))",
 	    ws->db_name);
-	if ((rc = wh_exec_on(my, sql, audit, 3, NULL)) != STORE_OK ||
-	    loss == NULL)
+	if ((rc = wh_exec_on(my, sql, audit, 3, NULL)) != STORE_OK || !apply)
 		return rc;
+	if (standing == -1) {
+		/*
+		 * The ban is lifted: forget it, and when it alone held the
+		 * connection back, the connection is what it was before.
+		 */
+		snprintf(sql, sizeof(sql), "UPDATE `%s`.connection SET "
+		    "status = IF(?, IF(phone_number_id IS NULL, "
+		    "'pending_phone_selection', 'connected'), status), "
+		    "reason = IF(?, NULL, reason), restriction = NULL, "
+		    "restriction_event = NULL, restriction_waba = NULL, "
+		    "restriction_until = NULL, restriction_at = " WH_UTC ", "
+		    "updated_at = UTC_TIMESTAMP() WHERE id = 1", ws->db_name);
+		if ((rc = sq_open_on(&q, my, sql)) != STORE_OK)
+			return rc;
+		sq_int(&q, r.held);
+		sq_int(&q, r.held);
+		sq_int(&q, t);
+		rc = sq_run(&q);
+		sq_close(&q);
+		return rc;
+	}
+	if (standing == 1) {
+		/* Kept apart from reason, which Verify may rewrite. */
+		snprintf(sql, sizeof(sql), "UPDATE `%s`.connection SET "
+		    "status = 'needs_reconnect', reason = LEFT(?, 500), "
+		    "restriction = LEFT(?, 500), restriction_event = ?, "
+		    "restriction_waba = ?, restriction_at = " WH_UTC ", "
+		    "restriction_until = IF(? = 0, NULL, " WH_UTC "), "
+		    "updated_at = UTC_TIMESTAMP() WHERE id = 1", ws->db_name);
+		if ((rc = sq_open_on(&q, my, sql)) != STORE_OK)
+			return rc;
+		for (i = 0; i < 4; i++)
+			sq_str(&q, restrict_args[i]);
+		sq_int(&q, t);
+		sq_int(&q, until);
+		sq_int(&q, until);
+		rc = sq_run(&q);
+		sq_close(&q);
+		return rc;
+	}
 	/*
 	 * Only a stored token can be lost; not_connected stays as it is.
 	 * The token may grant WABAs this workspace does not send from (they
@@ -158,6 +290,7 @@ webhooks_store(struct db *db, const struct workspace *ws,
 	const struct webhook_event *e;
 	enum store_rc	 rc;
 	int		 fresh, toolong;
+	long long	 ts;
 	size_t		 i;
 
 	*stored = 0;
@@ -172,7 +305,7 @@ webhooks_store(struct db *db, const struct workspace *ws,
 	snprintf(sql, sizeof(sql), "INSERT INTO `%s`.webhook_events "
 	    "(dedup_key, kind, phone_number_id, message_id, status, wa_from, "
 	    "body, event_at, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, "
-	    "IF(? = 0, NULL, FROM_UNIXTIME(?)), UTC_TIMESTAMP())",
+	    "IF(? = 0, NULL, " WH_UTC "), UTC_TIMESTAMP())",
 	    ws->db_name);
 	for (i = 0; i < n; i++) {
 		e = ev[i];
@@ -188,8 +321,10 @@ webhooks_store(struct db *db, const struct workspace *ws,
 		    NULL));
 		sq_str(&q, *e->from ? e->from : NULL);
 		sq_str(&q, *e->text ? e->text : NULL);
-		sq_int(&q, e->timestamp);
-		sq_int(&q, e->timestamp);
+		/* In UTC like received_at; out of range is absent. */
+		ts = e->timestamp <= WH_TIME_MAX ? e->timestamp : 0;
+		sq_int(&q, ts);
+		sq_int(&q, ts);
 		rc = sq_run(&q);
 		fresh = rc == STORE_OK;
 		toolong = rc == STORE_ERR && q.err == ER_DATA_TOO_LONG;

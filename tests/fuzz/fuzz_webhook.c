@@ -108,6 +108,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(FUZZ_TERMINATED(reason));
 		/* A reason with no room is never written. */
 		(void)webhook_event_is_loss(ev, NULL, 0);
+		/* A restriction or ban is a loss; only account_update has one. */
+		if (webhook_event_standing(ev) == 1)
+			FUZZ_CHECK(webhook_event_is_loss(ev, NULL, 0));
+		if (webhook_event_standing(ev) != 0)
+			FUZZ_CHECK(ev->kind == WEBHOOK_ACCOUNT_UPDATE);
+		FUZZ_CHECK(ev->until >= 0);
 	}
 	webhook_batch_free(&b);
 	return 0;

@@ -86,6 +86,29 @@ class AdminCommands(AdminCase):
             "SELECT COUNT(*) FROM waba_ws_%d.schema_version"
             % self.ws_id("mig-ws")))
 
+    def test_migration_keeps_restrictions_and_token_time(self):
+        # A database on the schema before restrictions were kept apart
+        # (issue 8): a token, and a restriction only in the reason.
+        self.add_ws("mig-old")
+        db = "waba_ws_%d" % self.ws_id("mig-old")
+        self.set_token("mig-old")
+        reason = ("Meta restricted the WhatsApp Business Account: "
+                  "RESTRICTED_BIZ_INITIATED_MESSAGING")
+        self.q("ALTER TABLE %s.connection DROP COLUMN token_stored_at, "
+               "DROP COLUMN restriction, DROP COLUMN restriction_event, "
+               "DROP COLUMN restriction_waba, DROP COLUMN restriction_at, "
+               "DROP COLUMN restriction_until" % db)
+        self.q("DELETE FROM %s.schema_version ORDER BY version DESC LIMIT 1"
+               % db)
+        self.q("UPDATE %s.connection SET status = 'needs_reconnect', "
+               "reason = '%s', waba_id = '123', connected_at = "
+               "'2026-01-02 03:04:05'" % (db, reason))
+        self.assertIn("applied version", self.ok("migrate").stdout)
+        self.assertEqual(self.q(
+            "SELECT token_stored_at, restriction, restriction_event, "
+            "restriction_waba FROM %s.connection" % db).split("\t"),
+            ["2026-01-02 03:04:05", reason, "ACCOUNT_RESTRICTION", "123"])
+
     def test_workspace_add_creates_a_database_each(self):
         r = self.ok("workspace", "add", "alpha", "Alpha Ltd")
         a = self.ws_id("alpha")

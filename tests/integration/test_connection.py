@@ -432,8 +432,10 @@ class Connection(StackCase):
                                                "phone_number_id": PHONE_EU,
                                                "pin": "123456"})
         self.assertEqual(r.status, 303)
-        self.assertEqual(self.routes(), "phone\t%s\t1\nwaba\t%s\t1"
-                         % (PHONE_EU, WABA2))
+        # The row still grants the first WABA, unchosen: its route stays
+        # (no other workspace chose it), as after a reconnect.
+        self.assertEqual(self.routes(), "phone\t%s\t1\nwaba\t%s\t1\n"
+                         "waba\t%s\t1" % (PHONE_EU, WABA, WABA2))
         # ...reconnects granting only the first: nothing of the old stays.
         r = self.callback()
         self.assertEqual(r.header("Location"), S + "/phone-numbers")

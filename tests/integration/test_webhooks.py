@@ -5,6 +5,7 @@ import hmac
 import json
 import re
 import threading
+import time
 import urllib.parse
 
 from base import StackCase
@@ -34,9 +35,10 @@ def messages_body(phone, messages, waba=WABA):
                        "entry": [entry(waba, phone, messages)]}).encode()
 
 
-def account_update(waba, event, **value):
+def account_update(waba, event, when=None, **value):
     """An account_update delivery as Meta sends it (PARTNER_* events on
-    the partner's entry, naming the customer's WABA in waba_info)."""
+    the partner's entry, naming the customer's WABA in waba_info), sent
+    at when (Unix time; default now)."""
     v = {"event": event}
     v.update(value)
     if event.startswith("PARTNER_"):
@@ -44,7 +46,7 @@ def account_update(waba, event, **value):
                                    "owner_business_id": "77000"})
     return json.dumps({"object": "whatsapp_business_account", "entry": [{
         "id": "55000" if event.startswith("PARTNER_") else waba,
-        "time": 1764570000,
+        "time": int(time.time()) if when is None else when,
         "changes": [{"field": "account_update", "value": v}]}]}).encode()
 
 
@@ -451,3 +453,243 @@ class Silence(WebhookBase):
         # A delivery arrives: the warning goes away.
         self.send(kind="status", phone_number_id=PHONE, status="delivered")
         self.assertNotIn('id="webhooks-silent"', b.get(S).text)
+
+
+def audits(st, db, like):
+    return int(st.sql("SELECT COUNT(*) FROM audit_log WHERE action = "
+                      "'account_update' AND detail LIKE '%s'" % like,
+                      db=db).strip())
+
+
+def status(st, slug):
+    return json.loads(st.admin("status", slug, "--json").stdout)
+
+
+class LateRedelivery(WebhookBase):
+    """Issue 8.2: a removal first refused (503) and redelivered after the
+    merchant connected again is older than the new token: audited, not
+    applied. A newer one still is."""
+
+    def test_old_removal_after_reconnect_is_audited_not_applied(self):
+        b = self.connect("a@alpha.example", "alpha", PHONE)
+        self.st.stop_mariadb()
+        try:
+            # Meta's token stays as it was: only the order matters here.
+            r = self.send(kind="account_update", waba_id=WABA,
+                          event="PARTNER_REMOVED", revoke_tokens=False)
+            self.assertEqual(r["responses"], [503])
+        finally:
+            self.st.start_mariadb()
+        time.sleep(1.1)     # entry.time has whole seconds
+        # The merchant connects again (the number is kept)...
+        cb = self.sb.decide(start_connect(b, "alpha"))
+        self.assertEqual(b.get(cb).header("Location"),
+                         settings_path("alpha") + "?m=reconnected")
+        # ...then Meta redelivers the removal: stored, audited, not applied.
+        body = json.dumps(r["bodies"][0], separators=(",", ":")).encode()
+        self.assertEqual(self.post(body).status, 200)
+        self.assertEqual(self.count("waba_ws_1", "kind = 'account_update'"),
+                         1)
+        self.assertEqual(status(self.st, "alpha")["status"], "connected")
+        self.assertEqual(audits(self.st, "waba_ws_1",
+                                "not applied, older than the connection "
+                                "of % UTC: PARTNER_REMOVED"), 1)
+        self.assertEqual(self.post(body).status, 200)   # and only once
+        self.assertEqual(audits(self.st, "waba_ws_1", "not applied%"), 1)
+        # A removal after the reconnect is applied.
+        self.assertEqual(self.post(account_update(
+            WABA, "PARTNER_REMOVED", when=int(time.time()) + 1)).status, 200)
+        js = status(self.st, "alpha")
+        self.assertEqual(js["status"], "needs_reconnect")
+        self.assertIn("removed this app", js["reason"])
+
+
+class Restrictions(WebhookBase):
+    """Issue 8.3: Verify proves the token, not that Meta lifted a
+    restriction or ban; only Meta's word (a later account_update, or the
+    end it gave passing) lifts it."""
+
+    def verify(self, b):
+        r = post_form(b, settings_path("alpha") + "/verify", {})
+        self.assertEqual(r.status, 303, r.text[:500])
+        return r.header("Location")
+
+    def test_ban_outlives_verify_until_reinstated(self):
+        b = self.connect("a@alpha.example", "alpha", PHONE)
+        t = int(time.time())
+        self.assertEqual(self.post(account_update(
+            WABA, "DISABLED_UPDATE", when=t, ban_info={
+                "waba_ban_state": "DISABLE",
+                "waba_ban_date": "December 1, 2026"})).status, 200)
+        js = status(self.st, "alpha")
+        self.assertEqual(js["status"], "needs_reconnect")
+        self.assertIn("Meta disabled", js["reason"])
+        # The token is valid, but the ban stays, and the page says why.
+        self.assertTrue(self.verify(b).endswith("?m=restricted"))
+        js = status(self.st, "alpha")
+        self.assertEqual(js["status"], "needs_reconnect")
+        self.assertIn("Meta disabled", js["reason"])
+        self.assertIn("Meta still restricts",
+                      b.get(settings_path("alpha") + "?m=restricted").text)
+        # A reconnect proves no more than Verify.
+        cb = self.sb.decide(start_connect(b, "alpha"))
+        self.assertEqual(b.get(cb).header("Location"),
+                         settings_path("alpha") + "?m=restricted")
+        js = status(self.st, "alpha")
+        self.assertEqual(js["status"], "needs_reconnect")
+        self.assertIn("Meta disabled", js["reason"])
+        # Meta reinstates the account: connected again.
+        self.assertEqual(self.post(account_update(
+            WABA, "DISABLED_UPDATE", when=t + 1, ban_info={
+                "waba_ban_state": "REINSTATE",
+                "waba_ban_date": "December 2, 2026"})).status, 200)
+        js = status(self.st, "alpha")
+        self.assertEqual((js["status"], js["reason"]), ("connected", None))
+        # A late redelivery of an older ban does not undo that.
+        self.assertEqual(self.post(account_update(
+            WABA, "DISABLED_UPDATE", when=t - 5, ban_info={
+                "waba_ban_state": "DISABLE",
+                "waba_ban_date": "November 30, 2026"})).status, 200)
+        self.assertEqual(status(self.st, "alpha")["status"], "connected")
+        self.assertEqual(audits(self.st, "waba_ws_1", "not applied, older "
+                                "than the restriction update%"), 1)
+        self.assertTrue(self.verify(b).endswith("?m=verified"))
+
+    def test_restriction_outlives_verify_until_its_end(self):
+        b = self.connect("a@alpha.example", "alpha", PHONE)
+        end = int(time.time()) + 3
+        self.assertEqual(self.post(account_update(
+            WABA, "ACCOUNT_RESTRICTION", restriction_info=[
+                {"restriction_type": "RESTRICTED_BIZ_INITIATED_MESSAGING",
+                 "expiration": end}])).status, 200)
+        self.assertTrue(self.verify(b).endswith("?m=restricted"))
+        js = status(self.st, "alpha")
+        self.assertEqual(js["status"], "needs_reconnect")
+        self.assertIn("RESTRICTED_BIZ_INITIATED_MESSAGING", js["reason"])
+        # A token-invalid reason is Verify's to clear, not the restriction.
+        self.st.sql("UPDATE connection SET reason = 'token expired'",
+                    db="waba_ws_1")
+        self.assertTrue(self.verify(b).endswith("?m=restricted"))
+        self.assertIn("RESTRICTED_BIZ_INITIATED_MESSAGING",
+                      status(self.st, "alpha")["reason"])
+        # The end Meta gave has passed: Verify may say so.
+        time.sleep(max(0, end - time.time()) + 1.1)
+        self.assertTrue(self.verify(b).endswith("?m=verified"))
+        js = status(self.st, "alpha")
+        self.assertEqual((js["status"], js["reason"]), ("connected", None))
+
+
+    def test_times_out_of_range_are_absent(self):
+        # Past year 9999 DATE_ADD overflows: the delivery must not fail
+        # for ever (Meta would redeliver it for days).
+        b = self.connect("a@alpha.example", "alpha", PHONE)
+        self.assertEqual(self.post(account_update(
+            WABA, "ACCOUNT_RESTRICTION", when=10 ** 17, restriction_info=[
+                {"restriction_type": "RESTRICTED_ADD_PHONE_NUMBER_ACTION",
+                 "expiration": 10 ** 17}])).status, 200)
+        js = status(self.st, "alpha")
+        self.assertEqual(js["status"], "needs_reconnect")
+        self.assertIn("RESTRICTED_ADD_PHONE_NUMBER_ACTION", js["reason"])
+        self.assertTrue(self.verify(b).endswith("?m=restricted"))
+        self.assertEqual(post_form(b, settings_path("alpha") + "/disconnect",
+                                   {}).status, 303)
+
+
+class RoutesFollowRows(WebhookBase):
+    """Issue 8.4: routes are what the connection rows say."""
+
+    def routes(self):
+        return self.st.sql("SELECT kind, external_id, workspace_id FROM "
+                           "webhook_routes ORDER BY kind, external_id",
+                           db="waba_control").split()
+
+    def log_has(self, text, since):
+        with open(self.st.path("pool.log")) as f:
+            f.seek(since)
+            return text in f.read()
+
+    def log_size(self):
+        import os
+        return os.path.getsize(self.st.path("pool.log"))
+
+    def test_another_waba_drops_the_old_number(self):
+        b = self.connect("a@alpha.example", "alpha", PHONE,
+                         scenario="two_wabas", waba=WABA)
+        self.assertEqual(self.post(messages_body(
+            PHONE, [msg("wamid.route-x-1", "for x")])).status, 200)
+        self.assertEqual(self.count("waba_ws_1", "body = 'for x'"), 1)
+        # Reconnect (the number is kept), then choose the other WABA.
+        cb = self.sb.decide(start_connect(b, "alpha"), scenario="two_wabas")
+        self.assertEqual(b.get(cb).status, 303)
+        S = settings_path("alpha")
+        page = b.get(S + "/phone-numbers")
+        r = b.post(S + "/phone-numbers", {"csrf_token": csrf(page),
+                                          "waba_id": WABA2})
+        self.assertEqual(r.status, 303, r.text[:500])
+        self.assertEqual(self.routes(), ["waba", WABA, "1",
+                                         "waba", WABA2, "1"])
+        # The abandoned number's messages no longer land here, though its
+        # WABA still routes here for account_update.
+        at = self.log_size()
+        self.assertEqual(self.post(messages_body(
+            PHONE, [msg("wamid.route-x-2", "after leaving x")])).status, 200)
+        self.assertEqual(self.count("waba_ws_1", "body = 'after leaving x'"),
+                         0)
+        self.assertTrue(self.log_has("no workspace for number %s" % PHONE,
+                                     at))
+        page = b.get(S + "/phone-numbers")
+        r = b.post(S + "/phone-numbers", {"csrf_token": csrf(page),
+                                          "phone_number_id": PHONE_EU,
+                                          "pin": "123456"})
+        self.assertEqual(r.status, 303, r.text[:500])
+        self.assertEqual(self.routes(), ["phone", PHONE_EU, "1",
+                                         "waba", WABA, "1",
+                                         "waba", WABA2, "1"])
+        self.assertEqual(self.post(messages_body(
+            PHONE_EU, [msg("wamid.route-y-1", "for y")], waba=WABA2)).status,
+            200)
+        self.assertEqual(self.count("waba_ws_1", "body = 'for y'"), 1)
+        self.assertEqual(post_form(b, S + "/disconnect", {}).status, 303)
+
+    def test_granted_waba_yields_to_the_workspace_that_chooses_it(self):
+        # Alpha is granted both WABAs and has chosen neither yet.
+        a = sign_in(self.st.port, "a@alpha.example", PW)
+        cb = self.sb.decide(start_connect(a, "alpha"), scenario="two_wabas")
+        self.assertEqual(a.get(cb).status, 303)
+        self.assertEqual(self.routes(), ["waba", WABA, "1",
+                                         "waba", WABA2, "1"])
+        # Beta is granted only the first, which so is its choice: the
+        # route is beta's at once, before any number is chosen.
+        bb = sign_in(self.st.port, "b@beta.example", PW)
+        cb = self.sb.decide(start_connect(bb, "beta"))
+        self.assertEqual(bb.get(cb).status, 303)
+        self.assertEqual(self.routes(), ["waba", WABA, "2",
+                                         "waba", WABA2, "1"])
+        a0 = self.count("waba_ws_1", "kind = 'account_update'")
+        self.assertEqual(self.post(account_update(
+            WABA, "PARTNER_ADDED")).status, 200)
+        self.assertEqual(self.count("waba_ws_2", "kind = 'account_update'"),
+                         1)
+        self.assertEqual(self.count("waba_ws_1", "kind = 'account_update'"),
+                         a0)
+        # Alpha connecting again, still undecided, takes nothing back.
+        cb = self.sb.decide(start_connect(a, "alpha"), scenario="two_wabas")
+        self.assertEqual(a.get(cb).status, 303)
+        self.assertEqual(self.routes(), ["waba", WABA, "2",
+                                         "waba", WABA2, "1"])
+        S = settings_path("beta")
+        page = bb.get(S + "/phone-numbers")
+        r = bb.post(S + "/phone-numbers", {"csrf_token": csrf(page),
+                                           "phone_number_id": PHONE,
+                                           "pin": "123456"})
+        self.assertEqual(r.status, 303, r.text[:500])
+        self.assertEqual(self.routes(), ["phone", PHONE, "2",
+                                         "waba", WABA, "2",
+                                         "waba", WABA2, "1"])
+        self.assertEqual(self.post(messages_body(
+            PHONE, [msg("wamid.granted-1", "for beta")])).status, 200)
+        self.assertEqual(self.count("waba_ws_2", "body = 'for beta'"), 1)
+        self.assertEqual(self.count("waba_ws_1", "body = 'for beta'"), 0)
+        for br, slug in ((a, "alpha"), (bb, "beta")):
+            self.assertEqual(post_form(br, settings_path(slug) +
+                                       "/disconnect", {}).status, 303)

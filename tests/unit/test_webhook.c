@@ -937,6 +937,75 @@ test_loss(void)
 	CU_ASSERT_EQUAL(webhook_event_is_loss(NULL, r, sizeof(r)), 0);
 }
 
+/* The first event's standing and restriction end, or -9 when unparsed. */
+static int
+standing(const char *value, int64_t *until)
+{
+	struct webhook_batch	 b;
+	char			 d[1024];
+	int			 rc;
+
+	snprintf(d, sizeof(d), DELIVERY(ACCOUNT(WABA, "%s")), value);
+	if (parse(d, &b) != 0 || b.n != 1) {
+		webhook_batch_free(&b);
+		return -9;
+	}
+	rc = webhook_event_standing(&b.ev[0]);
+	if (until != NULL)
+		*until = b.ev[0].until;
+	webhook_batch_free(&b);
+	return rc;
+}
+
+static void
+test_standing(void)
+{
+	struct webhook_event	 ev;
+	int64_t			 until;
+
+	/* Restricted or banned: a new token changes nothing about it. */
+	CU_ASSERT_EQUAL(standing("{'event':'ACCOUNT_RESTRICTION',"
+	    "'restriction_info':[{'restriction_type':'RESTRICTED_ADD_PHONE_"
+	    "NUMBER_ACTION','expiration':1750604900},{'restriction_type':"
+	    "'RESTRICTED_BIZ_INITIATED_MESSAGING','expiration':1750000000}]}",
+	    &until), 1);
+	CU_ASSERT_EQUAL(until, 1750604900);	/* the later of the two */
+	/* One end unknown (a date string, or none): nobody knows the end. */
+	CU_ASSERT_EQUAL(standing("{'event':'ACCOUNT_RESTRICTION',"
+	    "'restriction_info':[{'restriction_type':'A','expiration':"
+	    "1750604900},{'restriction_type':'B','expiration':"
+	    "'2022-12-12T07:09:27.000Z'}]}", &until), 1);
+	CU_ASSERT_EQUAL(until, 0);
+	CU_ASSERT_EQUAL(standing("{'event':'ACCOUNT_RESTRICTION',"
+	    "'restriction_info':[{'restriction_type':'A'}]}", &until), 1);
+	CU_ASSERT_EQUAL(until, 0);
+	CU_ASSERT_EQUAL(standing("{'event':'ACCOUNT_RESTRICTION'}", &until),
+	    1);
+	CU_ASSERT_EQUAL(until, 0);
+	CU_ASSERT_EQUAL(standing("{'event':'DISABLED_UPDATE','ban_info':"
+	    "{'waba_ban_state':'DISABLE','waba_ban_date':'June 15, 2025'}}",
+	    NULL), 1);
+	/* Lifted: REINSTATE; neither: scheduled, unknown, access events. */
+	CU_ASSERT_EQUAL(standing("{'event':'DISABLED_UPDATE','ban_info':"
+	    "{'waba_ban_state':'REINSTATE'}}", NULL), -1);
+	CU_ASSERT_EQUAL(standing("{'event':'DISABLED_UPDATE','ban_info':"
+	    "{'waba_ban_state':'SCHEDULE_FOR_DISABLE'}}", NULL), 0);
+	CU_ASSERT_EQUAL(standing("{'event':'DISABLED_UPDATE','ban_info':"
+	    "{'waba_ban_state':'DISABLED_SOMEHOW'}}", NULL), 0);
+	CU_ASSERT_EQUAL(standing("{'event':'DISABLED_UPDATE','ban_info':"
+	    "{'waba_ban_state':'REINSTATED'}}", NULL), 0);
+	CU_ASSERT_EQUAL(standing("{'event':'DISABLED_UPDATE'}", NULL), 0);
+	CU_ASSERT_EQUAL(standing("{'event':'PARTNER_REMOVED'," WI "}", NULL),
+	    0);
+	CU_ASSERT_EQUAL(standing("{'event':'ACCOUNT_VIOLATION',"
+	    "'violation_info':{'violation_type':'SCAM'}}", NULL), 0);
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = WEBHOOK_MESSAGE;
+	strcpy(ev.event, "ACCOUNT_RESTRICTION");
+	CU_ASSERT_EQUAL(webhook_event_standing(&ev), 0);
+	CU_ASSERT_EQUAL(webhook_event_standing(NULL), 0);
+}
+
 int
 main(void)
 {
@@ -965,7 +1034,8 @@ main(void)
 	    CU_add_test(s, "skipped", test_skipped) == NULL ||
 	    CU_add_test(s, "limits", test_limits) == NULL ||
 	    CU_add_test(s, "long text", test_long_text) == NULL ||
-	    CU_add_test(s, "loss", test_loss) == NULL) {
+	    CU_add_test(s, "loss", test_loss) == NULL ||
+	    CU_add_test(s, "standing", test_standing) == NULL) {
 		CU_cleanup_registry();
 		return 1;
 	}
