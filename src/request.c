@@ -1,3 +1,4 @@
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdint.h>
 #include <strings.h>
@@ -323,6 +324,40 @@ req_parse_cookies(const char *h, struct kvlist *out)
 	}
 	buf_free(&k);
 	buf_free_secret(&v);
+}
+
+/*
+ * One IPv6 host usually holds a whole /64 (SLAAC, privacy addresses, a
+ * hosting provider's allocation), so a per-address limit keyed on the
+ * full address is one fresh address away. IPv4 (and IPv4-mapped IPv6)
+ * stays a single address. Anything else is used as given.
+ */
+void
+req_addr_key(const char *addr, char *out, size_t outlen)
+{
+	struct in6_addr	 a6;
+	struct in_addr	 a4;
+	char		 s[INET6_ADDRSTRLEN];
+
+	if (outlen == 0)
+		return;
+	if (inet_pton(AF_INET, addr, &a4) == 1)
+		snprintf(out, outlen, "%s", inet_ntop(AF_INET, &a4, s,
+		    sizeof(s)) ? s : addr);
+	else if (inet_pton(AF_INET6, addr, &a6) == 1) {
+		if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+			memcpy(&a4, &a6.s6_addr[12], 4);
+			snprintf(out, outlen, "%s", inet_ntop(AF_INET, &a4, s,
+			    sizeof(s)) ? s : addr);
+			return;
+		}
+		memset(&a6.s6_addr[8], 0, 8);
+		if (inet_ntop(AF_INET6, &a6, s, sizeof(s)) != NULL)
+			snprintf(out, outlen, "%s/64", s);
+		else
+			snprintf(out, outlen, "%s", addr);
+	} else
+		snprintf(out, outlen, "%s", addr);
 }
 
 const char *

@@ -1,4 +1,5 @@
 /* Form, query string and cookie parsing: the edge every request crosses. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -377,6 +378,47 @@ test_decode_sized_once(void)
 	buf_free(&in);
 }
 
+/* Issue 8 item 12: per-address throttling groups IPv6 by its /64. */
+static void
+test_addr_key(void)
+{
+	static const struct {
+		const char	*in, *want;
+	} cases[] = {
+		{ "203.0.113.7", "203.0.113.7" },
+		{ "::ffff:203.0.113.7", "203.0.113.7" },
+		{ "2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64" },
+		{ "2001:db8:1:2::1", "2001:db8:1:2::/64" },
+		{ "2001:DB8:1:2:ffff::", "2001:db8:1:2::/64" },
+		{ "2001:db8:1:3::1", "2001:db8:1:3::/64" },
+		{ "::1", "::/64" },
+		{ "fe80::1%eth0", "fe80::1%eth0" },	/* not for inet_pton */
+		{ "", "" },
+	};
+	char	 out[80];
+	size_t	 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		req_addr_key(cases[i].in, out, sizeof(out));
+		if (strcmp(out, cases[i].want) != 0)
+			fprintf(stderr, "\n%s: have %s, want %s\n",
+			    cases[i].in, out, cases[i].want);
+		CU_ASSERT_STRING_EQUAL(out, cases[i].want);
+	}
+	/* Two privacy addresses of one host share one key. */
+	{
+		char a[80], b[80];
+
+		req_addr_key("2001:db8:0:7:1111:2222:3333:4444", a, sizeof(a));
+		req_addr_key("2001:db8:0:7:9999:8888:7777:6666", b, sizeof(b));
+		CU_ASSERT_STRING_EQUAL(a, b);
+	}
+	/* The longest key fits the login_failures.addr column (64). */
+	req_addr_key("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", out,
+	    sizeof(out));
+	CU_ASSERT(strlen(out) <= 64);
+}
+
 int
 main(void)
 {
@@ -399,6 +441,7 @@ main(void)
 	    test_cookies_behind_many);
 	CU_add_test(s, "encoded slash in the path", test_encoded_slash);
 	CU_add_test(s, "decoding sized once", test_decode_sized_once);
+	CU_add_test(s, "address key for throttling", test_addr_key);
 	CU_add_test(s, "query and path limits", test_query_and_path_limits);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
