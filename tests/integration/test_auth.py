@@ -442,3 +442,67 @@ class SessionExpiry(StackCase):
                  "INTERVAL 168 HOUR - INTERVAL 1 SECOND, expires_at = "
                  "UTC_TIMESTAMP() - INTERVAL 1 SECOND WHERE " + where)
         self.assert_signed_out(b)
+
+
+class FastCGIAllowList(StackCase):
+    """What the README says of FCGI_WEB_SERVER_ADDRS (issue 8 item 12): on
+    TCP, libfcgi serves only the listed web server addresses. A second
+    pool on a TCP port, once not listing 127.0.0.1 and once listing it."""
+    workers = 1
+
+    def fastcgi_get(self, port):
+        import socket
+        import struct
+        from client import FCGI_BEGIN, FCGI_PARAMS, FCGI_STDIN, _nv, _record
+        params = {"REQUEST_METHOD": "GET", "REQUEST_URI": "/login",
+                  "SCRIPT_NAME": "/login", "REMOTE_ADDR": "127.0.0.1",
+                  "SERVER_PROTOCOL": "HTTP/1.1"}
+        s = socket.create_connection(("127.0.0.1", port), 5)
+        s.settimeout(10)
+        out = b""
+        try:
+            s.sendall(_record(FCGI_BEGIN, struct.pack("!HB5x", 1, 0)))
+            s.sendall(_record(FCGI_PARAMS, b"".join(
+                _nv(k, v) for k, v in params.items())))
+            s.sendall(_record(FCGI_PARAMS, b""))
+            s.sendall(_record(FCGI_STDIN, b""))
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                out += chunk
+        except OSError:
+            pass        # closed by the pool: a reset or a broken pipe
+        finally:
+            s.close()
+        return out
+
+    def test_only_listed_addresses_are_served(self):
+        import os
+        import socket
+        import subprocess
+        from stack import ROOT, free_port
+        for allow, served in (("127.0.0.2", False),
+                              ("127.0.0.2,127.0.0.1", True)):
+            port = free_port()
+            env = dict(os.environ, FCGI_WEB_SERVER_ADDRS=allow)
+            p = subprocess.Popen(
+                [os.path.join(ROOT, "waba-connect"), "--config",
+                 self.st.config_path, "--listen", "127.0.0.1:%d" % port,
+                 "--workers", "1"], env=env, stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                deadline = time.time() + 20
+                while True:
+                    try:
+                        socket.create_connection(("127.0.0.1", port),
+                                                 0.2).close()
+                        break
+                    except OSError:
+                        self.assertLess(time.time(), deadline)
+                        time.sleep(0.05)
+                out = self.fastcgi_get(port)
+                self.assertEqual(b"Status: 200" in out, served, (allow, out))
+            finally:
+                p.terminate()
+                p.wait(30)
