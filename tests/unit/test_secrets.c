@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <CUnit/Basic.h>
+#include <fcgiapp.h>
 
 #include "../../src/buf.h"
 #include "../../src/config.h"
@@ -134,6 +135,58 @@ test_form(void)
 	buf_free_secret(&body);
 }
 
+/*
+ * A FastCGI stdin that hands the body over in pieces of 1000 bytes, as
+ * the web server's records would. The body is longer than the 8 KiB
+ * req_read_body reads at a time: it must not grow its buffer per read.
+ */
+static struct buf	 feed;
+static size_t		 fed;
+
+static void
+feed_fill(FCGX_Stream *st)
+{
+	size_t	 n = feed.len - fed < 1000 ? feed.len - fed : 1000;
+
+	st->rdNext = (unsigned char *)feed.data + fed;
+	st->stop = st->rdNext + n;
+	fed += n;
+	if (n == 0)
+		st->isClosed = 1;
+}
+
+static void
+test_request_body(void)
+{
+	FCGX_Stream	 in;
+	FCGX_Request	 f;
+	struct req	 r;
+	char		 cl[32], why[128];
+	char		*env[] = { "REQUEST_METHOD=POST", "REQUEST_URI=/login",
+			    "CONTENT_TYPE=application/x-www-form-urlencoded",
+			    cl, NULL };
+
+	buf_init(&feed);
+	buf_puts(&feed, "email=a%40example.com&password=");
+	long_secret(&feed, 20000, "%41");
+	fed = 0;
+	snprintf(cl, sizeof(cl), "CONTENT_LENGTH=%zu", feed.len);
+	memset(&in, 0, sizeof(in));
+	in.isReader = 1;
+	in.fillBuffProc = feed_fill;
+	memset(&f, 0, sizeof(f));
+	f.envp = env;
+	f.in = &in;
+	watch();
+	CU_ASSERT_EQUAL(req_init(&r, &f, "", why, sizeof(why)), 0);
+	CU_ASSERT_EQUAL(req_read_body(&r, 1 << 20, 1, why, sizeof(why)), 0);
+	CU_ASSERT_EQUAL(r.body.len, feed.len);
+	CU_ASSERT_PTR_NOT_NULL(kv_get(&r.form, "password"));
+	req_free(&r);
+	unwatch("request body and form");
+	buf_free_secret(&feed);
+}
+
 static void
 test_config_files(void)
 {
@@ -208,6 +261,7 @@ main(void)
 		return 1;
 	s = CU_add_suite("secrets", NULL, NULL);
 	CU_add_test(s, "form decoding", test_form);
+	CU_add_test(s, "request body and form", test_request_body);
 	CU_add_test(s, "config and secret file", test_config_files);
 	CU_add_test(s, "Graph answer with a token", test_graph_token);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
