@@ -12,13 +12,9 @@
 /*
  * Servers a worker keeps a connection to at once. When a new one is
  * needed and the table is full, the least recently used connection not
- * in use by the current request is closed (db_conn()). A build-time
- * knob (-DDB_MAX_SERVERS=n) only so the eviction can be watched with
- * fewer servers.
+ * in use by the current request is closed (db_conn()).
  */
-#ifndef DB_MAX_SERVERS
 #define DB_MAX_SERVERS	16
-#endif
 #define DB_MAX_STMTS	128	/* more than the app has distinct queries */
 
 struct db_stmt {
