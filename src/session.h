@@ -26,7 +26,7 @@ int		 session_csrf_ok(const struct ctx *, const char *token);
 int		 session_login_token(struct ctx *, char out[65]);
 int		 session_login_token_ok(const struct ctx *, const char *token);
 /*
- * The device cookie (see session.c): 1 when the browser's proves it
+ * The device cookie (see session.c): 1 when the browser's cookie proves it
  * signed in to email before, with its nonce in device (16 bytes).
  */
 int		 session_device_check(struct ctx *, const char *email,
