@@ -274,7 +274,8 @@ $HTTP["url"] !~ "^/static/" {{
 
     def write_apache(self, pool_port):
         """Apache 2.4 with mod_proxy_fcgi to the standalone pool on TCP, as
-        etc/apache-waba-connect.conf deploys it (minus TLS)."""
+        etc/apache-waba-connect.conf deploys it (minus TLS, and on the TCP
+        variant it describes: www-data cannot reach a socket in run/)."""
         mods = "/usr/lib/apache2/modules"
         # Apache's children run as www-data and serve /static/ themselves;
         # the checkout may sit where www-data cannot read (/root/...), so

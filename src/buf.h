@@ -21,6 +21,12 @@ struct buf {
 void	 buf_init(struct buf *);
 /* All appenders return 0, or -1 on allocation failure (buffer unchanged). */
 int	 buf_append(struct buf *, const void *, size_t);
+/*
+ * Makes room for n more bytes at once, so appending up to n bytes never
+ * moves the data: for secrets, whose old copies a realloc would leave
+ * in freed memory. Call it on an empty buf.
+ */
+int	 buf_reserve(struct buf *, size_t n);
 int	 buf_puts(struct buf *, const char *);
 int	 buf_putc(struct buf *, char);
 int	 buf_printf(struct buf *, const char *, ...)

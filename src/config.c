@@ -3,13 +3,17 @@
  * offset into struct config, so an unknown key, a bad number or a missing
  * required value all produce the same kind of one-line message.
  */
+#include <sys/stat.h>
+
 #include <arpa/inet.h>
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,37 +135,91 @@ cfg_free_secret(char **p)
 }
 
 /*
+ * A whole file in memory sized once from its length (at most max bytes),
+ * read with read(2): no stdio buffer and no growing buffer is left in
+ * freed memory holding a password. NUL-terminated; *len its length.
+ * The caller wipes and frees it.
+ */
+static char *
+cfg_slurp(const char *path, size_t max, size_t *len, char *err,
+    size_t errlen)
+{
+	struct stat	 st;
+	char		*text = NULL;
+	ssize_t		 n = 0;
+	size_t		 got = 0, size;
+	int		 fd;
+
+	*len = 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		cfg_seterr(err, errlen, "cannot read %s: %s", path,
+		    strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1) {
+		cfg_seterr(err, errlen, "cannot read %s: %s", path,
+		    strerror(errno));
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode) || (uintmax_t)st.st_size > max) {
+		cfg_seterr(err, errlen, "%s: not a regular file of at most "
+		    "%zu bytes", path, max);
+		goto fail;
+	}
+	/* One byte more than its size: a file growing meanwhile is seen. */
+	size = (size_t)st.st_size;
+	if ((text = malloc(size + 2)) == NULL) {
+		cfg_seterr(err, errlen, "%s: out of memory", path);
+		goto fail;
+	}
+	while (got < size + 1 && ((n = read(fd, text + got, size + 1 - got)) >
+	    0 || (n == -1 && errno == EINTR)))
+		got += n > 0 ? (size_t)n : 0;
+	if (n == -1) {
+		cfg_seterr(err, errlen, "cannot read %s: %s", path,
+		    strerror(errno));
+		goto fail;
+	}
+	if (got > size) {
+		cfg_seterr(err, errlen, "%s: changed while being read", path);
+		goto fail;
+	}
+	close(fd);
+	text[got] = '\0';
+	*len = got;
+	return text;
+fail:
+	if (text != NULL) {
+		sodium_memzero(text, size + 2);
+		free(text);
+	}
+	close(fd);
+	return NULL;
+}
+
+/*
  * Reads a secret from a file: the first line, without its newline. The
  * file's contents are wiped from our buffer after copying.
  */
 static int
 cfg_read_secret_file(const char *path, char **out, char *err, size_t errlen)
 {
-	FILE		*f;
-	struct buf	 b = BUF_INIT;
-	char		 chunk[256];
-	size_t		 n;
-	char		*nl;
+	char		*text, *nl;
+	size_t		 len;
 
-	if ((f = fopen(path, "r")) == NULL) {
-		cfg_seterr(err, errlen, "cannot read %s: %s", path,
-		    strerror(errno));
+	if ((text = cfg_slurp(path, 65536, &len, err, errlen)) == NULL)
 		return -1;
-	}
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && b.len < 65536)
-		if (buf_append(&b, chunk, n) == -1)
-			break;
-	sodium_memzero(chunk, sizeof(chunk));
-	fclose(f);
-	if ((nl = strchr(buf_str(&b), '\n')) != NULL)
+	if ((nl = strchr(text, '\n')) != NULL)
 		*nl = '\0';
-	if (b.data == NULL || b.data[0] == '\0') {
-		buf_free_secret(&b);
+	if (text[0] == '\0') {
+		sodium_memzero(text, len);
+		free(text);
 		cfg_seterr(err, errlen, "%s is empty", path);
 		return -1;
 	}
-	*out = strdup(b.data);
-	buf_free_secret(&b);
+	*out = strdup(text);
+	sodium_memzero(text, len);
+	free(text);
 	return *out ? 0 : -1;
 }
 
@@ -535,32 +593,20 @@ fail:
 struct config *
 config_load(const char *path, char *err, size_t errlen)
 {
-	FILE		*f;
-	struct buf	 b = BUF_INIT;
-	char		 chunk[4096];
-	size_t		 n;
 	struct config	*c;
+	char		*text;
+	size_t		 len;
 
-	if ((f = fopen(path, "r")) == NULL) {
-		cfg_seterr(err, errlen, "%s: %s", path, strerror(errno));
+	/* The file may hold [database] password: see cfg_slurp(). */
+	if ((text = cfg_slurp(path, 1 << 20, &len, err, errlen)) == NULL)
 		return NULL;
-	}
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		if (b.len > (1 << 20) || buf_append(&b, chunk, n) == -1) {
-			cfg_seterr(err, errlen, "%s: too large", path);
-			fclose(f);
-			buf_free_secret(&b);
-			return NULL;
-		}
-	fclose(f);
-	sodium_memzero(chunk, sizeof(chunk));
-	if (memchr(buf_str(&b), '\0', b.len) != NULL) {
+	if (memchr(text, '\0', len) != NULL) {
 		cfg_seterr(err, errlen, "%s: contains a NUL byte", path);
-		buf_free_secret(&b);
-		return NULL;
-	}
-	c = config_parse(path, buf_str(&b), err, errlen);
-	buf_free_secret(&b);
+		c = NULL;
+	} else
+		c = config_parse(path, text, err, errlen);
+	sodium_memzero(text, len);
+	free(text);
 	return c;
 }
 

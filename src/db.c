@@ -9,6 +9,11 @@
 #include "db.h"
 #include "log.h"
 
+/*
+ * Servers a worker keeps a connection to at once. When a new one is
+ * needed and the table is full, the least recently used connection not
+ * in use by the current request is closed (db_conn()).
+ */
 #define DB_MAX_SERVERS	16
 #define DB_MAX_STMTS	128	/* more than the app has distinct queries */
 
@@ -22,6 +27,7 @@ struct db_slot {
 	struct db_server srv;
 	MYSQL		*my;
 	int		 verified;	/* pinged during this request */
+	unsigned long long used;	/* db->clock at the last db_conn() */
 };
 
 struct db {
@@ -31,6 +37,7 @@ struct db {
 	struct db_stmt	 stmts[DB_MAX_STMTS];
 	size_t		 nstmts;
 	size_t		 evict;		/* round robin when full */
+	unsigned long long clock;	/* counts db_conn() calls */
 };
 
 static void
@@ -166,6 +173,25 @@ db_open(const struct db *db, const struct db_server *s, char *err,
 	return my;
 }
 
+/*
+ * The slot to reuse when the table is full: the least recently used one
+ * that the current request has not touched (its connection may hold a
+ * transaction or a result being read). NULL when the request itself
+ * uses every slot.
+ */
+static struct db_slot *
+db_slot_victim(struct db *db)
+{
+	struct db_slot	*v = NULL;
+	size_t		 i;
+
+	for (i = 0; i < db->n; i++)
+		if (!db->slots[i].verified &&
+		    (v == NULL || db->slots[i].used < v->used))
+			v = &db->slots[i];
+	return v;
+}
+
 MYSQL *
 db_conn(struct db *db, const struct db_server *srv, char *err, size_t errlen)
 {
@@ -180,14 +206,24 @@ db_conn(struct db *db, const struct db_server *srv, char *err, size_t errlen)
 			break;
 		}
 	if (slot == NULL) {
-		if (db->n == DB_MAX_SERVERS) {
-			snprintf(err, errlen, "too many database servers");
+		if (db->n < DB_MAX_SERVERS)
+			slot = &db->slots[db->n++];
+		else if ((slot = db_slot_victim(db)) == NULL) {
+			snprintf(err, errlen, "too many database servers in "
+			    "one request");
 			return NULL;
+		} else if (slot->my != NULL) {
+			log_debug("database %s: connection closed to make "
+			    "room for %s", slot->srv.socket[0] ?
+			    slot->srv.socket : slot->srv.host,
+			    s.socket[0] ? s.socket : s.host);
+			db_drop(db, slot->my);
 		}
-		slot = &db->slots[db->n++];
 		slot->srv = s;
 		slot->my = NULL;
+		slot->verified = 0;
 	}
+	slot->used = ++db->clock;
 	/*
 	 * Cached statements skip the prepare round trip that would have
 	 * found a dead connection, so the first use in each request pings:

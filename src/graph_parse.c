@@ -67,7 +67,8 @@ gp_parse(const char *body, size_t len)
 
 	if (body == NULL || len == 0 || len > GRAPH_MAX_BODY)
 		return NULL;
-	if ((tok = json_tokener_new_ex(GP_DEPTH)) == NULL)
+	/* Answers carry tokens: a tokener that leaves no copy behind. */
+	if ((tok = jx_tokener_new(GP_DEPTH, len)) == NULL)
 		return NULL;
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	obj = json_tokener_parse_ex(tok, body, (int)len);
@@ -83,7 +84,7 @@ gp_parse(const char *body, size_t len)
 		json_object_put(obj);
 		obj = NULL;
 	}
-	json_tokener_free(tok);
+	jx_tokener_free(tok);
 	return obj;
 }
 

@@ -14,4 +14,19 @@ struct json_object *jx_get(struct json_object *, const char *key,
 /* 1 when key is absent or null: optional fields may be either. */
 int		 jx_absent(struct json_object *, const char *key);
 
+/*
+ * json-c's tokener gathers each string of the text in its printbuf (pb),
+ * which grows by realloc and is freed unwiped: parsing an answer that
+ * carries a token would leave copies of it in freed memory. This one has
+ * room up front for any string of a len-byte text (a string is never
+ * longer than the text it is in), so pb never moves. The struct is still
+ * public in json-c 0.16 (its fields marked "do not use outside
+ * json_tokener.c"); this is the one place that does.
+ */
+struct json_tokener *jx_tokener_new(int depth, size_t len);
+/* Zeroes the string buffer (what the last string parsed left there). */
+void		 jx_tokener_wipe(struct json_tokener *);
+/* Wipes, then frees. */
+void		 jx_tokener_free(struct json_tokener *);
+
 #endif

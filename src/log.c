@@ -22,31 +22,56 @@ log_set_level(enum log_level lvl)
 	log_lvl = lvl;
 }
 
+size_t
+log_escape(char *dst, size_t dstlen, const char *src)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p;
+	size_t		 n = 0;
+
+	if (dstlen == 0)
+		return 0;
+	for (p = (const unsigned char *)src; *p; p++) {
+		if (*p >= 0x20 && *p < 0x7f && *p != '\\') {
+			if (dstlen - n < 2)
+				break;
+			dst[n++] = (char)*p;
+			continue;
+		}
+		/* An escape is written whole or not at all. */
+		if (dstlen - n < 5)
+			break;
+		dst[n++] = '\\';
+		dst[n++] = 'x';
+		dst[n++] = hex[*p >> 4];
+		dst[n++] = hex[*p & 0xf];
+	}
+	dst[n] = '\0';
+	return n;
+}
+
 /*
- * Control characters in a message (which may quote a path or a value
- * Meta sent us) are replaced, so one event is always one line and nobody
- * can forge log lines through input.
+ * A message may quote a path or a value Meta sent us: see log_escape().
+ * One event is always one line, and nobody can forge log lines or hide
+ * text from the operator's terminal through input.
  */
 static void
 log_emit(enum log_level lvl, const char *fmt, va_list ap)
 {
 	static const char *names[] = { "error", "warn", "info", "debug" };
-	char		 msg[2048], ts[32];
+	char		 msg[2048], esc[sizeof(msg) * 4], ts[32];
 	struct timespec	 now;
 	struct tm	 tm;
-	char		*p;
 
 	if (lvl > log_lvl)
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	for (p = msg; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
+	log_escape(esc, sizeof(esc), msg);
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 	fprintf(stderr, "%s.%03ldZ %s[%ld] %s: %s\n", ts,
-	    now.tv_nsec / 1000000, log_prog, (long)getpid(), names[lvl], msg);
+	    now.tv_nsec / 1000000, log_prog, (long)getpid(), names[lvl], esc);
 	fflush(stderr);
 }
 

@@ -7,6 +7,8 @@
 #ifndef WABA_LOG_H
 #define WABA_LOG_H
 
+#include <stddef.h>
+
 #include "config.h"
 
 void	log_init(const char *progname, enum log_level);
@@ -15,6 +17,15 @@ void	log_err(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * What every line goes through: each byte that is not printable ASCII
+ * (C0 and C1 controls, DEL, and every byte of a non-ASCII character, so
+ * bidi overrides such as U+202E too) and the backslash itself become
+ * \xNN, so the line is ASCII and can be read back unambiguously. Writes
+ * at most dstlen bytes with the NUL, never half an escape; returns the
+ * length written.
+ */
+size_t	log_escape(char *dst, size_t dstlen, const char *src);
 /* The access line: method, path without query string, status, µs. */
 void	log_request(const char *method, const char *path, int status,
 	    long long duration_us);

@@ -1,3 +1,4 @@
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdint.h>
 #include <strings.h>
@@ -84,8 +85,15 @@ req_percent_decode(const char *s, size_t len, int plus, struct buf *out)
 	int	 hi, lo;
 	char	 c;
 
+	/*
+	 * The decoded text is never longer than the encoded one: room for
+	 * all of it is made once, so a password being decoded is never
+	 * moved by a realloc that would leave a copy in freed memory.
+	 */
+	if (out->cap < len + 1)
+		buf_free_secret(out);
 	buf_reset(out);
-	if (buf_append(out, "", 0) == -1)
+	if (buf_reserve(out, len) == -1 || buf_append(out, "", 0) == -1)
 		return -1;
 	for (i = 0; i < len; i++) {
 		c = s[i];
@@ -232,10 +240,28 @@ fail:
 }
 
 /*
+ * Ours are named waba_* (or __Host-waba_* over https): see session.c.
+ * Anything else on the host is none of our business and is not kept.
+ */
+static int
+req_cookie_ours(const char *name, size_t len)
+{
+	if (len > 7 && strncmp(name, "__Host-", 7) == 0) {
+		name += 7;
+		len -= 7;
+	}
+	return len > 5 && strncmp(name, "waba_", 5) == 0;
+}
+
+/*
  * Cookie header (RFC 6265 §5.4): "a=b; c=d". A malformed pair is skipped,
  * not fatal: other applications on the same host may set cookies we do
- * not understand, and that must not lock users out. When a name repeats,
- * the first wins (browsers send the most specific path first).
+ * not understand, and that must not lock users out. Only our own
+ * cookies are kept, however many others come first: the work is bounded
+ * by the header's length (which the web server limits), never by a count
+ * of pairs, so a browser full of other sites' cookies stays signed in.
+ * When a name repeats, the first wins (browsers send the most specific
+ * path first).
  */
 void
 req_parse_cookies(const char *h, struct kvlist *out)
@@ -243,7 +269,7 @@ req_parse_cookies(const char *h, struct kvlist *out)
 	struct buf	 k = BUF_INIT, v = BUF_INIT;
 	const char	*p = h, *semi, *eq, *ks, *ke, *vs, *ve;
 
-	while (p && *p && out->n < REQ_MAX_PAIRS) {
+	while (p && *p) {
 		semi = strchr(p, ';');
 		ve = semi ? semi : p + strlen(p);
 		eq = memchr(p, '=', (size_t)(ve - p));
@@ -256,6 +282,8 @@ req_parse_cookies(const char *h, struct kvlist *out)
 		ke = eq;
 		while (ke > ks && ke[-1] == ' ')
 			ke--;
+		if (!req_cookie_ours(ks, (size_t)(ke - ks)))
+			continue;
 		vs = eq + 1;
 		while (vs < ve && *vs == ' ')
 			vs++;
@@ -282,17 +310,54 @@ req_parse_cookies(const char *h, struct kvlist *out)
 				continue;
 		}
 		buf_reset(&k);
-		buf_reset(&v);
-		if (buf_append(&k, ks, (size_t)(ke - ks)) == -1 ||
-		    buf_append(&v, vs, (size_t)(ve - vs)) == -1)
+		if (buf_append(&k, ks, (size_t)(ke - ks)) == -1)
 			break;
 		if (kv_get(out, k.data) != NULL)
 			continue;
+		/* Sized once: a session id is never left behind by a realloc. */
+		buf_free_secret(&v);
+		if (buf_reserve(&v, (size_t)(ve - vs)) == -1 ||
+		    buf_append(&v, vs, (size_t)(ve - vs)) == -1)
+			break;
 		if (kv_add(out, &k, &v) == -1)
 			break;
 	}
 	buf_free(&k);
 	buf_free_secret(&v);
+}
+
+/*
+ * One IPv6 host usually holds a whole /64 (SLAAC, privacy addresses, a
+ * hosting provider's allocation), so a per-address limit keyed on the
+ * full address is one fresh address away. IPv4 (and IPv4-mapped IPv6)
+ * stays a single address. Anything else is used as given.
+ */
+void
+req_addr_key(const char *addr, char *out, size_t outlen)
+{
+	struct in6_addr	 a6;
+	struct in_addr	 a4;
+	char		 s[INET6_ADDRSTRLEN];
+
+	if (outlen == 0)
+		return;
+	if (inet_pton(AF_INET, addr, &a4) == 1)
+		snprintf(out, outlen, "%s", inet_ntop(AF_INET, &a4, s,
+		    sizeof(s)) ? s : addr);
+	else if (inet_pton(AF_INET6, addr, &a6) == 1) {
+		if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+			memcpy(&a4, &a6.s6_addr[12], 4);
+			snprintf(out, outlen, "%s", inet_ntop(AF_INET, &a4, s,
+			    sizeof(s)) ? s : addr);
+			return;
+		}
+		memset(&a6.s6_addr[8], 0, 8);
+		if (inet_ntop(AF_INET6, &a6, s, sizeof(s)) != NULL)
+			snprintf(out, outlen, "%s/64", s);
+		else
+			snprintf(out, outlen, "%s", addr);
+	} else
+		snprintf(out, outlen, "%s", addr);
 }
 
 const char *
@@ -305,7 +370,7 @@ req_param(const struct req *r, const char *name)
  * A refused request still gets its access line, and the operator wants
  * to see what was asked: the path as sent (no query string, which may
  * carry secrets), cut short so one client can't flood the log. log.c
- * replaces control characters. Nothing but the log reads this path.
+ * escapes control and non-ASCII bytes. Nothing but the log reads this path.
  */
 static char *
 req_raw_path(const char *uri, size_t len)
@@ -368,6 +433,18 @@ req_init(struct req *r, struct FCGX_Request *f, const char *mount,
 		r->path = req_raw_path(uri, ulen);
 		return 414;
 	}
+	/*
+	 * An encoded slash would turn one path segment into two after
+	 * decoding (/w/acme%2Fsettings is not /w/acme/settings): refused, as
+	 * Apache (AllowEncodedSlashes Off) and nginx do. The query string
+	 * may carry one.
+	 */
+	if (memmem(uri, ulen, "%2f", 3) != NULL ||
+	    memmem(uri, ulen, "%2F", 3) != NULL) {
+		req_why(why, whylen, "the address has an encoded slash", NULL);
+		r->path = req_raw_path(uri, ulen);
+		return 400;
+	}
 	if (req_percent_decode(uri, ulen, 0, &path) == -1) {
 		buf_free(&path);
 		req_why(why, whylen, "the address is malformed", NULL);
@@ -416,6 +493,12 @@ req_read_body(struct req *r, size_t max, int parse_form, char *why,
 		return 413;
 	}
 	want = r->content_length;
+	/*
+	 * Room for the whole body at once (it is at most max): a form's
+	 * password is never moved by a growing buffer.
+	 */
+	if (buf_reserve(&r->body, want) == -1)
+		return 500;
 	while (want > 0) {
 		n = FCGX_GetStr(chunk, want < sizeof(chunk) ? (int)want :
 		    (int)sizeof(chunk), r->fcgi->in);

@@ -81,6 +81,11 @@ void	 req_parse_cookies(const char *, struct kvlist *);
 /* Decodes %XX (and '+' as space when plus is set) into out, checking UTF-8. */
 int	 req_percent_decode(const char *, size_t, int plus, struct buf *out);
 int	 req_utf8_valid(const char *, size_t);
+/*
+ * The client address as sign-in throttling counts it: IPv4 as is (also
+ * when IPv4-mapped), IPv6 as its /64 ("2001:db8:1:2::/64").
+ */
+void	 req_addr_key(const char *addr, char *out, size_t outlen);
 /* Timestamps for durations. */
 long long req_now_us(void);
 

@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -10,6 +11,7 @@
 #include "response.h"
 #include "session.h"
 #include "store/sessions.h"
+#include "vault.h"
 
 #define ID_BYTES	32
 #define HEX_LEN		(ID_BYTES * 2)
@@ -141,4 +143,100 @@ session_login_token_ok(const struct ctx *c, const char *token)
 {
 	return sess_token_eq(kv_get(&c->req->cookies, sess_cookie(c, 1)),
 	    token);
+}
+
+/*
+ * Device cookies (OWASP "Slow Down Online Guessing Attacks with Device
+ * Cookies"): a browser that signed in to an account gets
+ * "VERSION.NONCE.MAC", MAC = HMAC-SHA256 under a key derived from key
+ * ring version VERSION (context "wabadevc") over the nonce and the
+ * account's email. The email is not in the cookie; nothing in it is a
+ * secret; it proves only that this browser once signed in to that
+ * account, which exempts it from the per-email and per-address lockouts
+ * (its own failures are limited per nonce instead).
+ */
+#define DEV_CTX		"wabadevc"
+#define DEV_HEX		(SESSION_DEVICE_BYTES * 2)
+#define DEV_MAC_HEX	(crypto_auth_hmacsha256_BYTES * 2)
+#define DEV_MAX_AGE	(180L * 24 * 3600)
+
+static const char *
+dev_cookie(const struct ctx *c)
+{
+	return c->app->cfg->base_https ? "__Host-waba_device" : "waba_device";
+}
+
+static int
+dev_mac(struct ctx *c, uint32_t ver,
+    const unsigned char nonce[SESSION_DEVICE_BYTES], const char *email,
+    unsigned char mac[crypto_auth_hmacsha256_BYTES])
+{
+	crypto_auth_hmacsha256_state st;
+	unsigned char	 key[VAULT_SUBKEY_BYTES];
+	struct vault	*v = app_vault(c->app);
+
+	if (v == NULL || vault_derive(v, ver, DEV_CTX, key) == -1)
+		return -1;
+	crypto_auth_hmacsha256_init(&st, key, sizeof(key));
+	crypto_auth_hmacsha256_update(&st, nonce, SESSION_DEVICE_BYTES);
+	crypto_auth_hmacsha256_update(&st, (const unsigned char *)email,
+	    strlen(email));
+	crypto_auth_hmacsha256_final(&st, mac);
+	sodium_memzero(key, sizeof(key));
+	sodium_memzero(&st, sizeof(st));
+	return 0;
+}
+
+int
+session_device_check(struct ctx *c, const char *email,
+    unsigned char device[SESSION_DEVICE_BYTES])
+{
+	const char	*v = kv_get(&c->req->cookies, dev_cookie(c));
+	unsigned char	 mac[crypto_auth_hmacsha256_BYTES];
+	unsigned char	 want[crypto_auth_hmacsha256_BYTES];
+	unsigned long	 ver;
+	size_t		 len;
+	char		*end;
+	int		 ok;
+
+	if (v == NULL || *v < '1' || *v > '9')
+		return 0;
+	ver = strtoul(v, &end, 10);
+	if (ver > UINT32_MAX || *end != '.' ||
+	    strlen(end + 1) != DEV_HEX + 1 + DEV_MAC_HEX ||
+	    end[1 + DEV_HEX] != '.' ||
+	    sodium_hex2bin(device, SESSION_DEVICE_BYTES, end + 1, DEV_HEX,
+	    NULL, &len, NULL) != 0 || len != SESSION_DEVICE_BYTES ||
+	    sodium_hex2bin(mac, sizeof(mac), end + 2 + DEV_HEX, DEV_MAC_HEX,
+	    NULL, &len, NULL) != 0 || len != sizeof(mac))
+		return 0;
+	/* A version dropped from the ring: the cookie is simply not valid. */
+	if (dev_mac(c, (uint32_t)ver, device, email, want) == -1)
+		return 0;
+	ok = crypto_verify_32(mac, want) == 0;
+	sodium_memzero(want, sizeof(want));
+	return ok;
+}
+
+int
+session_device_issue(struct ctx *c, const char *email)
+{
+	unsigned char	 nonce[SESSION_DEVICE_BYTES];
+	unsigned char	 mac[crypto_auth_hmacsha256_BYTES];
+	char		 nhex[DEV_HEX + 1], mhex[DEV_MAC_HEX + 1], h[320];
+	struct vault	*v = app_vault(c->app);
+	uint32_t	 ver;
+
+	if (v == NULL)
+		return -1;
+	ver = vault_current_version(v);
+	randombytes_buf(nonce, sizeof(nonce));
+	if (dev_mac(c, ver, nonce, email, mac) == -1)
+		return -1;
+	sodium_bin2hex(nhex, sizeof(nhex), nonce, sizeof(nonce));
+	sodium_bin2hex(mhex, sizeof(mhex), mac, sizeof(mac));
+	snprintf(h, sizeof(h), "%s=%u.%s.%s; Path=/; Max-Age=%ld; HttpOnly; "
+	    "SameSite=Lax%s", dev_cookie(c), (unsigned)ver, nhex, mhex,
+	    DEV_MAX_AGE, c->app->cfg->base_https ? "; Secure" : "");
+	return resp_header(c->resp, "Set-Cookie", h);
 }

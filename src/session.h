@@ -25,5 +25,13 @@ int		 session_csrf_ok(const struct ctx *, const char *token);
 /* The sign-in form's token: reuses a valid cookie or sets a new one. */
 int		 session_login_token(struct ctx *, char out[65]);
 int		 session_login_token_ok(const struct ctx *, const char *token);
+/*
+ * The device cookie (see session.c): 1 when the browser's cookie proves it
+ * signed in to email before, with its nonce in device (16 bytes).
+ */
+int		 session_device_check(struct ctx *, const char *email,
+		    unsigned char device[16]);
+/* Sets a new device cookie for email (after a successful sign-in). */
+int		 session_device_issue(struct ctx *, const char *email);
 
 #endif

@@ -308,6 +308,21 @@ vault_has_version(const struct vault *v, uint32_t ver)
 	return vault_key(v, ver) != NULL;
 }
 
+int
+vault_derive(const struct vault *v, uint32_t ver, const char *ctx,
+    unsigned char out[VAULT_SUBKEY_BYTES])
+{
+	const unsigned char *master;
+
+	if (strlen(ctx) != crypto_kdf_CONTEXTBYTES ||
+	    strcmp(ctx, VAULT_KDF_CTX) == 0 ||
+	    (master = vault_key(v, ver)) == NULL)
+		return -1;
+	/* Subkey id 0: a context names one key, unlike workspaces' ids. */
+	return crypto_kdf_derive_from_key(out, VAULT_SUBKEY_BYTES, 0, ctx,
+	    master) == 0 ? 0 : -1;
+}
+
 /*
  * Checks kind, derives the workspace's key for version ver into sub and
  * writes the associated data to ad: 8-byte big-endian workspace id, kind

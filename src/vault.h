@@ -97,6 +97,15 @@ int  vault_refresh(struct vault **vp, const char *path, char *err, size_t errlen
 uint32_t vault_current_version(const struct vault *);
 int  vault_has_version(const struct vault *, uint32_t ver);
 /*
+ * A 32-byte key for another purpose (signing cookies...), derived from
+ * master key ver under ctx, 8 characters other than the token context:
+ * unrelated to every workspace's key. -1 when the ring has no such
+ * version. The caller wipes out.
+ */
+#define VAULT_SUBKEY_BYTES 32
+int  vault_derive(const struct vault *, uint32_t ver, const char *ctx,
+	    unsigned char out[VAULT_SUBKEY_BYTES]);
+/*
  * Encrypts with the current key version. kind is VAULT_KIND_WABA or
  * VAULT_KIND_CATALOG (anything else: error). On success the caller owns
  * out (vault_box_free); on failure out is left empty.

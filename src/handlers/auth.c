@@ -2,7 +2,11 @@
  * Sign-in and sign-out. Unknown email and wrong password look exactly
  * alike (same page, same status, and a password hash is verified either
  * way, so the timing matches too), and failures are throttled per email
- * and per client address.
+ * and per client address (an IPv6 /64) - except for a browser holding a
+ * device cookie from an earlier sign-in to that account, whose failures
+ * are throttled per device instead (OWASP, "Slow Down Online Guessing
+ * Attacks with Device Cookies"): someone guessing a password cannot lock
+ * its owner out.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -23,6 +27,7 @@
 
 #define THROTTLE_EMAIL		10	/* failures per account ... */
 #define THROTTLE_ADDR		30	/* ... or per client address (offices share one) ... */
+#define THROTTLE_DEVICE		10	/* ... or per trusted device ... */
 #define THROTTLE_MINUTES	15	/* ... in this window */
 
 /* What unknown emails are checked against: see auth_init(). */
@@ -118,10 +123,13 @@ h_login_post(struct ctx *c)
 	const char	*email_in = kv_get(&c->req->form, "email");
 	const char	*pw = kv_get(&c->req->form, "password");
 	char		 email[255], hash[crypto_pwhash_STRBYTES + 1] = "";
+	char		 addr[80];
+	unsigned char	 device[SESSION_DEVICE_BYTES];
+	struct sessions_counts n;
 	struct user	 u;
 	enum store_rc	 rc;
 	uint64_t	 attempt = 0;
-	int		 by_email = 0, by_addr = 0, ok;
+	int		 trusted, limited, ok;
 	size_t		 i;
 
 	if (!session_login_token_ok(c, kv_get(&c->req->form, "csrf_token")))
@@ -140,16 +148,28 @@ h_login_post(struct ctx *c)
 	 * that parallel guesses cannot all pass one count taken before any
 	 * of them is recorded; taken back below when it was not a failure.
 	 */
-	rc = sessions_attempt(c->app->db, email, c->req->remote_addr,
-	    THROTTLE_MINUTES, &attempt, &by_email, &by_addr);
+	trusted = session_device_check(c, email, device);
+	req_addr_key(c->req->remote_addr, addr, sizeof(addr));
+	rc = sessions_attempt(c->app->db, email, addr, trusted ? device : NULL,
+	    THROTTLE_MINUTES, &attempt, &n);
 	if (rc != STORE_OK)
 		goto unavailable;
-	if (by_email > THROTTLE_EMAIL || by_addr > THROTTLE_ADDR) {
+	/*
+	 * A locked-out device is refused rather than demoted to untrusted:
+	 * it could otherwise spend the account's untrusted budget too.
+	 */
+	limited = trusted ? n.by_device > THROTTLE_DEVICE :
+	    n.by_email > THROTTLE_EMAIL || n.by_addr > THROTTLE_ADDR;
+	if (limited) {
 		/* Refused unread: it must not extend the lock-out. */
 		if (sessions_attempt_forget(c->app->db, attempt) != STORE_OK)
 			goto unavailable;
-		log_warn("sign-in throttled for a client after %d/%d failures",
-		    by_email - 1, by_addr - 1);
+		if (trusted)
+			log_warn("sign-in throttled for a trusted device after "
+			    "%d failures", n.by_device - 1);
+		else
+			log_warn("sign-in throttled for a client after %d/%d "
+			    "failures", n.by_email - 1, n.by_addr - 1);
 		return login_page(c, 429, email, "Too many failed sign-in "
 		    "attempts. Wait 15 minutes, then try again.");
 	}
@@ -173,6 +193,10 @@ h_login_post(struct ctx *c)
 	if (sessions_attempt_forget(c->app->db, attempt) != STORE_OK ||
 	    (rc = session_start(c, u.id)) != STORE_OK)
 		goto unavailable;
+	/* A fresh one each time (OWASP); without it, only the lockout bites. */
+	if (session_device_issue(c, email) == -1)
+		log_warn("user %llu: no device cookie issued (key ring?)",
+		    (unsigned long long)u.id);
 	log_info("user %llu signed in", (unsigned long long)u.id);
 	return login_landing(c, u.id);
 unavailable:

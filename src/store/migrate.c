@@ -188,6 +188,10 @@ static const char *const workspace_v3[] = {
 	" last_at = VALUES(last_at)",
 	"ALTER TABLE `%1$s`.audit_log"
 	" ADD INDEX IF NOT EXISTS action_id (action, id)",
+	NULL
+};
+
+/*
  * v4 (issue 8): when the current token was stored, so that a late
  * redelivery of an older removal cannot undo a reconnect made since;
  * and the restriction or ban Meta reported, kept apart from reason
@@ -219,7 +223,22 @@ static const char *const workspace_v4[] = {
 	NULL
 };
 
-static const char *const *const control_migrations[] = { control_v1 };
+/*
+ * Control v2: sign-in throttling by device cookie (OWASP "Slow Down
+ * Online Guessing Attacks with Device Cookies"). A failure from a
+ * browser with a valid device cookie names that device and counts only
+ * against it; the others (device NULL) count per email and per address,
+ * which for IPv6 is now the /64 ("2001:db8::/64", still within 64).
+ */
+static const char *const control_v2[] = {
+	"ALTER TABLE `%1$s`.login_failures"
+	" ADD COLUMN IF NOT EXISTS device BINARY(16) NULL AFTER addr,"
+	" ADD INDEX IF NOT EXISTS device_at (device, at)",
+	NULL
+};
+
+static const char *const *const control_migrations[] = { control_v1,
+	control_v2 };
 static const char *const *const workspace_migrations[] = { workspace_v1,
 	workspace_v2, workspace_v3, workspace_v4 };
 

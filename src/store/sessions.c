@@ -116,41 +116,60 @@ sessions_delete(struct db *db, const unsigned char hash[SESSION_HASH_BYTES])
 
 enum store_rc
 sessions_attempt(struct db *db, const char *email, const char *addr,
-    int minutes, uint64_t *id, int *by_email, int *by_addr)
+    const unsigned char *device, int minutes, uint64_t *id,
+    struct sessions_counts *n)
 {
 	struct sq	 q;
-	char		 sql[512];
+	char		 sql[768];
 	enum store_rc	 rc;
 
 	*id = 0;
-	*by_email = *by_addr = 0;
+	memset(n, 0, sizeof(*n));
 	snprintf(sql, sizeof(sql), "INSERT INTO `%s`.login_failures (email, "
-	    "addr, at) VALUES (?, ?, UTC_TIMESTAMP())", ctl(db));
+	    "addr, device, at) VALUES (?, ?, ?, UTC_TIMESTAMP())", ctl(db));
 	if ((rc = sq_open(&q, db, NULL, sql)) != STORE_OK)
 		return rc;
 	sq_str(&q, email);
 	sq_str(&q, addr);
+	if (device)
+		sq_bin(&q, device, SESSION_DEVICE_BYTES);
+	else
+		sq_null(&q);
 	if ((rc = sq_run(&q)) == STORE_OK)
 		*id = sq_insert_id(&q);
 	sq_close(&q);
 	if (rc != STORE_OK)
 		return rc;
 
+	/*
+	 * A trusted device's failures count only against that device, so
+	 * that nobody else's guessing can lock its owner out; everyone
+	 * else's count per email and per address.
+	 */
 	snprintf(sql, sizeof(sql), "SELECT "
 	    "(SELECT COUNT(*) FROM `%s`.login_failures WHERE email = ? AND "
-	    "at > UTC_TIMESTAMP() - INTERVAL ? MINUTE), "
+	    "device IS NULL AND at > UTC_TIMESTAMP() - INTERVAL ? MINUTE), "
 	    "(SELECT COUNT(*) FROM `%s`.login_failures WHERE addr = ? AND "
-	    "at > UTC_TIMESTAMP() - INTERVAL ? MINUTE)", ctl(db), ctl(db));
+	    "device IS NULL AND at > UTC_TIMESTAMP() - INTERVAL ? MINUTE), "
+	    "(SELECT COUNT(*) FROM `%s`.login_failures WHERE device = ? AND "
+	    "at > UTC_TIMESTAMP() - INTERVAL ? MINUTE)", ctl(db), ctl(db),
+	    ctl(db));
 	if ((rc = sq_open(&q, db, NULL, sql)) != STORE_OK)
 		return rc;
 	sq_str(&q, email);
 	sq_int(&q, minutes);
 	sq_str(&q, addr);
 	sq_int(&q, minutes);
+	if (device)
+		sq_bin(&q, device, SESSION_DEVICE_BYTES);
+	else
+		sq_null(&q);	/* = NULL matches nothing: 0 */
+	sq_int(&q, minutes);
 	if ((rc = sq_run(&q)) == STORE_OK) {
 		if (sq_fetch(&q) == 1) {
-			*by_email = (int)sq_colint(&q, 0);
-			*by_addr = (int)sq_colint(&q, 1);
+			n->by_email = (int)sq_colint(&q, 0);
+			n->by_addr = (int)sq_colint(&q, 1);
+			n->by_device = (int)sq_colint(&q, 2);
 		} else
 			rc = STORE_ERR;
 	}

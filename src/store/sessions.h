@@ -32,16 +32,25 @@ enum store_rc	 sessions_get(struct db *,
 		    struct session_row *);
 enum store_rc	 sessions_delete(struct db *,
 		    const unsigned char hash[SESSION_HASH_BYTES]);
+#define SESSION_DEVICE_BYTES 16	/* a device cookie's nonce */
+
+/* Failures in the window, this attempt included. */
+struct sessions_counts {
+	int	 by_email;	/* from untrusted clients, for this email */
+	int	 by_addr;	/* from untrusted clients, at this address */
+	int	 by_device;	/* from this device (0 without one) */
+};
+
 /*
  * Records a sign-in attempt as a failure first, then counts the failures
- * of the last `minutes` by email and by client address, this one
- * included: of any number of attempts racing each other, only those
- * that fit under a limit see a count under it. *id names the row for
- * sessions_attempt_forget().
+ * of the last `minutes`, this one included: of any number of attempts
+ * racing each other, only those that fit under a limit see a count under
+ * it. device is the nonce of a valid device cookie, or NULL for an
+ * untrusted client. *id names the row for sessions_attempt_forget().
  */
 enum store_rc	 sessions_attempt(struct db *, const char *email,
-		    const char *addr, int minutes, uint64_t *id,
-		    int *by_email, int *by_addr);
+		    const char *addr, const unsigned char *device, int minutes,
+		    uint64_t *id, struct sessions_counts *);
 /* Takes back an attempt that was not a failure (signed in, or throttled). */
 enum store_rc	 sessions_attempt_forget(struct db *, uint64_t id);
 

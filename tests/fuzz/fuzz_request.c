@@ -3,17 +3,23 @@
  * string or form body, a Cookie header, a path to percent-decode. What
  * they accept must keep the promises struct kv makes to the handlers:
  * values NUL-terminated with no NUL inside, valid UTF-8, keys unique.
+ * Cookies: only ours (waba_*, __Host-waba_*) are kept, as many as the
+ * header holds. log_escape() turns anything into printable ASCII that
+ * decodes back to the input.
  */
+#include <ctype.h>
+
 #include "buf.h"
 #include "fuzz.h"
+#include "log.h"
 #include "request.h"
 
 static void
-check_kvlist(const struct kvlist *l, int utf8)
+check_kvlist(const struct kvlist *l, int utf8, size_t max)
 {
 	size_t	 i;
 
-	FUZZ_CHECK(l->n <= REQ_MAX_PAIRS);
+	FUZZ_CHECK(l->n <= max);
 	for (i = 0; i < l->n; i++) {
 		FUZZ_CHECK(l->v[i].key != NULL && l->v[i].val != NULL);
 		FUZZ_CHECK(l->v[i].key[0] != '\0');
@@ -29,6 +35,39 @@ check_kvlist(const struct kvlist *l, int utf8)
 	}
 }
 
+static int
+hexval(int c)
+{
+	return c <= '9' ? c - '0' : c - 'a' + 10;
+}
+
+/* Printable ASCII only, and unambiguous: it decodes back to s. */
+static void
+check_log_escape(const char *s)
+{
+	static char	 out[4 * 4096 + 1];
+	size_t		 n, i, j = 0;
+
+	if (strlen(s) > 4096)
+		return;
+	n = log_escape(out, sizeof(out), s);
+	FUZZ_CHECK(n == strlen(out));
+	for (i = 0; i < n; i++) {
+		FUZZ_CHECK(out[i] >= 0x20 && out[i] < 0x7f);
+		if (out[i] == '\\') {
+			FUZZ_CHECK(i + 3 < n && out[i + 1] == 'x' &&
+			    isxdigit((unsigned char)out[i + 2]) &&
+			    isxdigit((unsigned char)out[i + 3]));
+			FUZZ_CHECK((unsigned char)s[j] ==
+			    (hexval(out[i + 2]) << 4 | hexval(out[i + 3])));
+			i += 3;
+		} else
+			FUZZ_CHECK(s[j] == out[i]);
+		j++;
+	}
+	FUZZ_CHECK(s[j] == '\0');
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -37,21 +76,27 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct buf	 out = BUF_INIT;
 	char		 why[256], *cs;
 	int		 plus, rc;
+	size_t		 i;
 
 	why[0] = '\0';
 	rc = req_parse_urlencoded(s, size, &l, why, sizeof(why));
 	FUZZ_CHECK(rc == 0 || rc == -1);
 	FUZZ_CHECK(FUZZ_TERMINATED(why));
 	if (rc == 0)
-		check_kvlist(&l, 1);
+		check_kvlist(&l, 1, REQ_MAX_PAIRS);
 	else
 		FUZZ_CHECK(l.n == 0 && l.v == NULL && why[0] != '\0');
 	kv_free(&l);
 
 	cs = fuzz_cstr(data, size);
 	req_parse_cookies(cs, &l);
-	check_kvlist(&l, 0);
+	/* A pair takes at least "waba_x=" and a separator. */
+	check_kvlist(&l, 0, size / 8 + 1);
+	for (i = 0; i < l.n; i++)
+		FUZZ_CHECK(strncmp(l.v[i].key, "waba_", 5) == 0 ||
+		    strncmp(l.v[i].key, "__Host-waba_", 12) == 0);
 	kv_free(&l);
+	check_log_escape(cs);
 	free(cs);
 
 	for (plus = 0; plus <= 1; plus++) {

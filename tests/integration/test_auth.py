@@ -109,6 +109,34 @@ class Auth(StackCase):
         _, r = self.sign_in(email, PW_A)
         self.assertEqual(r.status, 429)
 
+    def test_session_found_behind_many_cookies(self):
+        # Issue 8 item 5: other applications on the host set cookies;
+        # ours come last, after far more than 64 others (some quoted).
+        b, r = self.sign_in("alice@acme.example", PW_A)
+        self.assertEqual(r.status, 303)
+        others = ["other%d=%s" % (i, '"quoted-%d"' % i if i % 3 else
+                                  "v%030d" % i) for i in range(120)]
+        ours = ["%s=%s" % kv for kv in b.jar.items()]
+        cookie = "; ".join(others + ours)
+        self.assertGreater(len(cookie), 3000)
+        r = request(self.port, "GET", "/w/acme/settings/whatsapp",
+                    headers={"Cookie": cookie})
+        self.assertEqual(r.status, 200, r.text[:300])
+        self.assertIn("alice@acme.example", r.text)
+
+    def test_encoded_slash_in_path_is_400(self):
+        # Issue 8 item 6: through lighttpd, which passes REQUEST_URI as
+        # sent; the app refuses it whatever the web server made of it.
+        b, r = self.sign_in("alice@acme.example", PW_A)
+        for path in ("/w/acme%2Fsettings/whatsapp",
+                     "/w/acme%2fsettings/whatsapp",
+                     "/w/acme/settings%2Fwhatsapp"):
+            r = b.get(path)
+            self.assertEqual(r.status, 400, path)
+        # In the query string an encoded slash is just data.
+        self.assertEqual(b.get("/w/acme/settings/whatsapp?x=%2F").status,
+                         200)
+
     def test_other_workspace_is_404(self):
         b, _ = self.sign_in("alice@acme.example", PW_A)
         theirs = b.get("/w/beta/settings/whatsapp")
@@ -182,6 +210,82 @@ class AddressThrottle(StackCase):
         r = b.post("/login", {"csrf_token": tok, "password": "x" * 12,
                               "email": "fresh@example.com"})
         self.assertEqual(r.status, 429)
+
+
+class DeviceCookies(StackCase):
+    """Issue 8 item 12, OWASP's device cookies: a browser that signed in
+    to an account before is not locked out by others' failures on it;
+    every other client still is. Its own failures are limited per device."""
+    workers = 2
+
+    @classmethod
+    def setUpStack(cls):
+        cls.st.admin("workspace", "add", "acme", "Acme")
+        for e in ("owner@acme.example", "other@acme.example",
+                  "dev@acme.example"):
+            cls.st.admin("user", "add", "acme", e, input=PW_A + "\n")
+
+    def attempt(self, b, email, pw):
+        tok = login_token(b.get("/login"))
+        return b.post("/login", {"csrf_token": tok, "email": email,
+                                 "password": pw})
+
+    def owner_browser(self, email):
+        b = Browser(self.port)
+        r = self.attempt(b, email, PW_A)
+        self.assertEqual(r.status, 303)
+        dc = [c for c in r.cookies() if c.startswith("waba_device=")]
+        self.assertEqual(len(dc), 1, r.cookies())
+        self.assertRegex(dc[0], r"^waba_device=\d+\.[0-9a-f]{32}\."
+                         r"[0-9a-f]{64}; Path=/; Max-Age=\d+; HttpOnly")
+        # The email is not in the cookie.
+        value = dc[0].split(";")[0].split("=", 1)[1]
+        self.assertNotIn(email.split("@")[0], value)
+        tok = login_token(b.get("/w/acme/settings/whatsapp"))
+        self.assertEqual(b.post("/logout", {"csrf_token": tok}).status, 303)
+        self.assertIn("waba_device", b.jar)
+        self.assertNotIn("waba_session", b.jar)
+        return b
+
+    def test_owner_signs_in_while_others_are_locked_out(self):
+        email = "owner@acme.example"
+        owner = self.owner_browser(email)
+        for i in range(10):
+            r = self.attempt(Browser(self.port), email, "guess %d" % i)
+            self.assertEqual(r.status, 401, i)
+        # A browser without the cookie is locked out, right password or not.
+        r = self.attempt(Browser(self.port), email, PW_A)
+        self.assertEqual(r.status, 429)
+        # A forged or tampered device cookie is no better.
+        forged = Browser(self.port)
+        v = owner.jar["waba_device"]
+        forged.jar["waba_device"] = v[:-1] + ("0" if v[-1] != "0" else "1")
+        self.assertEqual(self.attempt(forged, email, PW_A).status, 429)
+        # The owner's browser still signs in, and mistypes are 401.
+        self.assertEqual(self.attempt(owner, email, "typo").status, 401)
+        r = self.attempt(owner, email, PW_A)
+        self.assertEqual(r.status, 303, r.text[:300])
+        # Its cookie is for that account only.
+        cookie = "waba_device=" + owner.jar["waba_device"]
+        b = Browser(self.port)
+        b.jar["waba_device"] = owner.jar["waba_device"]
+        for i in range(10):
+            self.assertEqual(self.attempt(Browser(self.port),
+                                          "other@acme.example",
+                                          "x %d" % i).status, 401)
+        self.assertEqual(self.attempt(b, "other@acme.example", PW_A).status,
+                         429, cookie)
+
+    def test_trusted_device_is_limited_on_its_own(self):
+        email = "dev@acme.example"
+        dev = self.owner_browser(email)
+        for i in range(10):
+            self.assertEqual(self.attempt(dev, email, "no %d" % i).status,
+                             401, i)
+        self.assertEqual(self.attempt(dev, email, PW_A).status, 429)
+        # Its failures did not lock the account for untrusted clients.
+        self.assertEqual(self.attempt(Browser(self.port), email,
+                                      PW_A).status, 303)
 
 
 class HttpsCookies(StackCase):
@@ -338,3 +442,67 @@ class SessionExpiry(StackCase):
                  "INTERVAL 168 HOUR - INTERVAL 1 SECOND, expires_at = "
                  "UTC_TIMESTAMP() - INTERVAL 1 SECOND WHERE " + where)
         self.assert_signed_out(b)
+
+
+class FastCGIAllowList(StackCase):
+    """What the README says of FCGI_WEB_SERVER_ADDRS (issue 8 item 12): on
+    TCP, libfcgi serves only the listed web server addresses. A second
+    pool on a TCP port, once not listing 127.0.0.1 and once listing it."""
+    workers = 1
+
+    def fastcgi_get(self, port):
+        import socket
+        import struct
+        from client import FCGI_BEGIN, FCGI_PARAMS, FCGI_STDIN, _nv, _record
+        params = {"REQUEST_METHOD": "GET", "REQUEST_URI": "/login",
+                  "SCRIPT_NAME": "/login", "REMOTE_ADDR": "127.0.0.1",
+                  "SERVER_PROTOCOL": "HTTP/1.1"}
+        s = socket.create_connection(("127.0.0.1", port), 5)
+        s.settimeout(10)
+        out = b""
+        try:
+            s.sendall(_record(FCGI_BEGIN, struct.pack("!HB5x", 1, 0)))
+            s.sendall(_record(FCGI_PARAMS, b"".join(
+                _nv(k, v) for k, v in params.items())))
+            s.sendall(_record(FCGI_PARAMS, b""))
+            s.sendall(_record(FCGI_STDIN, b""))
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                out += chunk
+        except OSError:
+            pass        # closed by the pool: a reset or a broken pipe
+        finally:
+            s.close()
+        return out
+
+    def test_only_listed_addresses_are_served(self):
+        import os
+        import socket
+        import subprocess
+        from stack import ROOT, free_port
+        for allow, served in (("127.0.0.2", False),
+                              ("127.0.0.2,127.0.0.1", True)):
+            port = free_port()
+            env = dict(os.environ, FCGI_WEB_SERVER_ADDRS=allow)
+            p = subprocess.Popen(
+                [os.path.join(ROOT, "waba-connect"), "--config",
+                 self.st.config_path, "--listen", "127.0.0.1:%d" % port,
+                 "--workers", "1"], env=env, stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                deadline = time.time() + 20
+                while True:
+                    try:
+                        socket.create_connection(("127.0.0.1", port),
+                                                 0.2).close()
+                        break
+                    except OSError:
+                        self.assertLess(time.time(), deadline)
+                        time.sleep(0.05)
+                out = self.fastcgi_get(port)
+                self.assertEqual(b"Status: 200" in out, served, (allow, out))
+            finally:
+                p.terminate()
+                p.wait(30)

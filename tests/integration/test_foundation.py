@@ -163,6 +163,23 @@ class PoolBehindLighttpd(StackCase):
         with open(log) as f:
             self.assertNotIn("xyz", f.read())
 
+    def test_controls_in_a_path_are_escaped_in_the_log(self):
+        # Issue 8 item 13: a decoded path with U+0085 (NEL), U+009B (CSI)
+        # and U+202E (RTL override) reaches the access line as \xNN text.
+        log = self.st.path("pool.log")
+        request(self.port, "GET", "/w/a%C2%85b%C2%9Bc%E2%80%AEd/x")
+        want = "/w/a\\xc2\\x85b\\xc2\\x9bc\\xe2\\x80\\xaed/x"
+
+        def seen():
+            with open(log, "rb") as f:
+                return [m for m in ACCESS.finditer(f.read().decode(
+                    "utf-8", "replace")) if m.group(3) == want]
+        wait_for(lambda: seen(), 5, "the access line")
+        with open(log, "rb") as f:
+            data = f.read()
+        for bad in (b"\xc2\x85", b"\xc2\x9b", b"\xe2\x80\xae"):
+            self.assertNotIn(bad, data)
+
     def test_zz_mariadb_outage(self):
         self.assertEqual(request(self.port, "GET", "/healthz").status, 200)
         self.st.stop_mariadb()

@@ -2,6 +2,7 @@
 workspace row names the server that holds its database, and workers keep
 one connection per server they have used."""
 import json
+import os
 
 from base import StackCase
 from client import request
@@ -115,3 +116,41 @@ class TwoServers(StackCase):
         finally:
             self.st.start_mariadb("mariadb2")
         self.assertEqual(br.get(settings_path("remote")).status, 200)
+
+
+class MoreServersThanSlots(StackCase):
+    """A worker keeps at most 16 server connections (db.c DB_MAX_SERVERS);
+    a 17th server must cost the least recently used idle connection, not
+    a 503 until the worker recycles (issue 8, item 7). Seventeen servers
+    without seventeen MariaDBs: each workspace names its own path to the
+    one server's socket (a symlink), and a server is its address to db.c."""
+    workers = 1
+    SERVERS = 17
+
+    @classmethod
+    def setUpStack(cls):
+        st = cls.st
+        for i in range(cls.SERVERS):
+            link = st.path("srv%d.sock" % i)
+            os.symlink(st.db_socket, link)
+            st.admin("workspace", "add", "s%d" % i, "Shop %d" % i,
+                     "--db-socket", link)
+            st.admin("user", "add", "s%d" % i, "many@servers.example",
+                     input=PW + "\n")
+
+    def waba_connections(self):
+        return int(self.st.sql(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE "
+            "USER = 'waba'"))
+
+    def test_lru_connection_makes_room(self):
+        b = sign_in(self.port, "many@servers.example", PW)
+        # Twice round: the second round reopens what the first evicted.
+        for _ in range(2):
+            for i in range(self.SERVERS):
+                r = b.get(settings_path("s%d" % i))
+                self.assertEqual(r.status, 200, (i, r.text[:300]))
+        # The evicted connections were closed, not leaked: the control
+        # server's and at most 15 others (one worker).
+        self.assertLessEqual(self.waba_connections(), 16)
+        self.assertEqual(request(self.port, "GET", "/healthz").status, 200)

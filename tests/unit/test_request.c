@@ -1,4 +1,5 @@
 /* Form, query string and cookie parsing: the edge every request crosses. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -140,24 +141,65 @@ test_cookies(void)
 	struct kvlist	 l;
 
 	memset(&l, 0, sizeof(l));
-	req_parse_cookies("sid=abc123; theme=dark;other=\"q\"", &l);
-	CU_ASSERT_EQUAL(l.n, 3);
-	CU_ASSERT_STRING_EQUAL(kv_get(&l, "sid"), "abc123");
-	CU_ASSERT_STRING_EQUAL(kv_get(&l, "theme"), "dark");
-	CU_ASSERT_STRING_EQUAL(kv_get(&l, "other"), "q");
+	req_parse_cookies("waba_session=abc123; theme=dark;"
+	    "__Host-waba_login=\"q\"", &l);
+	CU_ASSERT_EQUAL(l.n, 2);
+	CU_ASSERT_STRING_EQUAL(kv_get(&l, "waba_session"), "abc123");
+	CU_ASSERT_STRING_EQUAL(kv_get(&l, "__Host-waba_login"), "q");
+	/* Other applications' cookies are not ours to keep. */
+	CU_ASSERT_PTR_NULL(kv_get(&l, "theme"));
 	kv_free(&l);
 
 	/* Malformed pairs are skipped, the rest kept; first name wins. */
-	req_parse_cookies("junk; =x; b@d=1; sid=first; sid=second; "
-	    "v=has\\slash; ok=1", &l);
+	req_parse_cookies("junk; =x; waba_b@d=1; waba_sid=first; "
+	    "waba_sid=second; waba_v=has\\slash; waba_ok=1", &l);
 	CU_ASSERT_EQUAL(l.n, 2);
-	CU_ASSERT_STRING_EQUAL(kv_get(&l, "sid"), "first");
-	CU_ASSERT_STRING_EQUAL(kv_get(&l, "ok"), "1");
-	CU_ASSERT_PTR_NULL(kv_get(&l, "v"));
+	CU_ASSERT_STRING_EQUAL(kv_get(&l, "waba_sid"), "first");
+	CU_ASSERT_STRING_EQUAL(kv_get(&l, "waba_ok"), "1");
+	CU_ASSERT_PTR_NULL(kv_get(&l, "waba_v"));
 	kv_free(&l);
 
+	/* A bare prefix is nobody's name. */
+	req_parse_cookies("waba_=1; __Host-=2; __Host-waba_=3", &l);
+	CU_ASSERT_EQUAL(l.n, 0);
 	req_parse_cookies("", &l);
 	CU_ASSERT_EQUAL(l.n, 0);
+}
+
+/*
+ * Issue 8 item 5: a browser carrying many cookies of other sites on the
+ * host sends ours after them; we must find ours however many come first.
+ */
+static void
+test_cookies_behind_many(void)
+{
+	struct kvlist	 l;
+	struct buf	 b = BUF_INIT;
+	int		 i;
+
+	memset(&l, 0, sizeof(l));
+	for (i = 0; i < REQ_MAX_PAIRS + 36; i++)
+		buf_printf(&b, "c%d=v; ", i);
+	buf_puts(&b, "waba_session=s1");
+	req_parse_cookies(b.data, &l);
+	CU_ASSERT_EQUAL(l.n, 1);
+	CU_ASSERT_PTR_NOT_NULL(kv_get(&l, "waba_session"));
+	kv_free(&l);
+
+	/* Quoted values of others, ours quoted too, at the end of 8 KB. */
+	buf_reset(&b);
+	for (i = 0; b.len < 8000; i++)
+		buf_printf(&b, "other_%d=\"%040d\"; ", i, i);
+	buf_puts(&b, "__Host-waba_session=\"0123abcd\"");
+	CU_ASSERT(b.len > 8000);
+	req_parse_cookies(b.data, &l);
+	CU_ASSERT_EQUAL(l.n, 1);
+	CU_ASSERT_PTR_NOT_NULL(kv_get(&l, "__Host-waba_session"));
+	if (kv_get(&l, "__Host-waba_session") != NULL)
+		CU_ASSERT_STRING_EQUAL(kv_get(&l, "__Host-waba_session"),
+		    "0123abcd");
+	kv_free(&l);
+	buf_free(&b);
 }
 
 static void
@@ -181,28 +223,29 @@ test_cookie_limits(void)
 
 	memset(&l, 0, sizeof(l));
 	/* A value of 4096 bytes is kept, one of 4097 skipped. */
-	buf_puts(&b, "big=");
+	buf_puts(&b, "waba_big=");
 	for (i = 0; i < 4096; i++)
 		buf_putc(&b, 'v');
-	buf_puts(&b, "; bigger=");
+	buf_puts(&b, "; waba_bigger=");
 	for (i = 0; i < 4097; i++)
 		buf_putc(&b, 'v');
-	buf_puts(&b, "; ok=1");
+	buf_puts(&b, "; waba_ok=1");
 	req_parse_cookies(b.data, &l);
 	CU_ASSERT_EQUAL(l.n, 2);
-	CU_ASSERT_PTR_NOT_NULL(kv_get(&l, "big"));
-	if (kv_get(&l, "big") != NULL)
-		CU_ASSERT_EQUAL(strlen(kv_get(&l, "big")), 4096);
-	CU_ASSERT_PTR_NULL(kv_get(&l, "bigger"));
-	CU_ASSERT_STRING_EQUAL(kv_get(&l, "ok"), "1");
+	CU_ASSERT_PTR_NOT_NULL(kv_get(&l, "waba_big"));
+	if (kv_get(&l, "waba_big") != NULL)
+		CU_ASSERT_EQUAL(strlen(kv_get(&l, "waba_big")), 4096);
+	CU_ASSERT_PTR_NULL(kv_get(&l, "waba_bigger"));
+	CU_ASSERT_STRING_EQUAL(kv_get(&l, "waba_ok"), "1");
 	kv_free(&l);
 
 	/* A name of REQ_MAX_KEY bytes is kept, one byte more skipped. */
 	buf_reset(&b);
-	for (i = 0; i < REQ_MAX_KEY; i++)
+	buf_puts(&b, "waba_");
+	for (i = 5; i < REQ_MAX_KEY; i++)
 		buf_putc(&b, 'k');
-	buf_puts(&b, "=1; ");
-	for (i = 0; i < REQ_MAX_KEY + 1; i++)
+	buf_puts(&b, "=1; waba_");
+	for (i = 5; i < REQ_MAX_KEY + 1; i++)
 		buf_putc(&b, 'n');
 	buf_puts(&b, "=2");
 	req_parse_cookies(b.data, &l);
@@ -210,15 +253,6 @@ test_cookie_limits(void)
 	CU_ASSERT_EQUAL(strlen(l.n ? l.v[0].key : ""), REQ_MAX_KEY);
 	kv_free(&l);
 
-	/* At most REQ_MAX_PAIRS cookies; the rest is ignored. */
-	buf_reset(&b);
-	for (i = 0; i < REQ_MAX_PAIRS + 5; i++)
-		buf_printf(&b, "c%d=v; ", i);
-	req_parse_cookies(b.data, &l);
-	CU_ASSERT_EQUAL(l.n, REQ_MAX_PAIRS);
-	CU_ASSERT_PTR_NOT_NULL(kv_get(&l, "c0"));
-	CU_ASSERT_PTR_NULL(kv_get(&l, "c64"));
-	kv_free(&l);
 	buf_free(&b);
 }
 
@@ -282,6 +316,109 @@ test_query_and_path_limits(void)
 	buf_free(&b);
 }
 
+/* Issue 8 item 6: an encoded slash in the path is 400, as web servers do. */
+static void
+test_encoded_slash(void)
+{
+	struct req	 r;
+
+	CU_ASSERT_EQUAL(init_uri(&r, "/w/acme%2Fsettings/whatsapp"), 400);
+	/* Logged as sent, so the operator sees what was refused. */
+	CU_ASSERT_STRING_EQUAL(r.path, "/w/acme%2Fsettings/whatsapp");
+	req_free(&r);
+	CU_ASSERT_EQUAL(init_uri(&r, "/w/acme%2fsettings/whatsapp"), 400);
+	req_free(&r);
+	CU_ASSERT_EQUAL(init_uri(&r, "/w/acme/settings%2F"), 400);
+	req_free(&r);
+	/* Other escapes still decode, and the query string may carry %2F. */
+	CU_ASSERT_EQUAL(init_uri(&r, "/w/acme/settings/whatsapp?next=%2Fw%2Fx"),
+	    0);
+	CU_ASSERT_STRING_EQUAL(r.path, "/w/acme/settings/whatsapp");
+	CU_ASSERT_STRING_EQUAL(kv_get(&r.query, "next"), "/w/x");
+	req_free(&r);
+	CU_ASSERT_EQUAL(init_uri(&r, "/w/a%2Db/settings"), 0);
+	CU_ASSERT_STRING_EQUAL(r.path, "/w/a-b/settings");
+	req_free(&r);
+}
+
+/*
+ * Issue 8 item 14: a decoded value (a password) is written into memory
+ * sized once for the whole of it, never moved by a growing buffer. The
+ * capacity is the proof: growth by doubling from 64 would give 64, 128,
+ * ... and the data pointer would change on the way; room made up front
+ * for the encoded length holds it all in the first allocation.
+ */
+static void
+test_decode_sized_once(void)
+{
+	struct buf	 b = BUF_INIT, in = BUF_INIT;
+	char		*before;
+	int		 i;
+
+	for (i = 0; i < 3000; i++)
+		buf_puts(&in, i % 3 ? "p" : "%41");
+	/* A reused buf too small for the input is wiped and replaced... */
+	CU_ASSERT_EQUAL(req_percent_decode("ab", 2, 0, &b), 0);
+	CU_ASSERT_EQUAL(req_percent_decode(in.data, in.len, 1, &b), 0);
+	CU_ASSERT_EQUAL(b.len, 3000);
+	CU_ASSERT(b.cap >= in.len + 1);
+	/* ...and one big enough is written in place. */
+	before = b.data;
+	CU_ASSERT_EQUAL(req_percent_decode(in.data, in.len - 2, 1, &b), 0);
+	CU_ASSERT_PTR_EQUAL(b.data, before);
+	buf_free(&b);
+
+	/* buf_reserve(): the appends that follow never move the data. */
+	CU_ASSERT_EQUAL(buf_reserve(&b, 5000), 0);
+	before = b.data;
+	for (i = 0; i < 5000; i++)
+		buf_putc(&b, 'x');
+	CU_ASSERT_PTR_EQUAL(b.data, before);
+	buf_free(&b);
+	buf_free(&in);
+}
+
+/* Issue 8 item 12: per-address throttling groups IPv6 by its /64. */
+static void
+test_addr_key(void)
+{
+	static const struct {
+		const char	*in, *want;
+	} cases[] = {
+		{ "203.0.113.7", "203.0.113.7" },
+		{ "::ffff:203.0.113.7", "203.0.113.7" },
+		{ "2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64" },
+		{ "2001:db8:1:2::1", "2001:db8:1:2::/64" },
+		{ "2001:DB8:1:2:ffff::", "2001:db8:1:2::/64" },
+		{ "2001:db8:1:3::1", "2001:db8:1:3::/64" },
+		{ "::1", "::/64" },
+		{ "fe80::1%eth0", "fe80::1%eth0" },	/* not for inet_pton */
+		{ "", "" },
+	};
+	char	 out[80];
+	size_t	 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		req_addr_key(cases[i].in, out, sizeof(out));
+		if (strcmp(out, cases[i].want) != 0)
+			fprintf(stderr, "\n%s: have %s, want %s\n",
+			    cases[i].in, out, cases[i].want);
+		CU_ASSERT_STRING_EQUAL(out, cases[i].want);
+	}
+	/* Two privacy addresses of one host share one key. */
+	{
+		char a[80], b[80];
+
+		req_addr_key("2001:db8:0:7:1111:2222:3333:4444", a, sizeof(a));
+		req_addr_key("2001:db8:0:7:9999:8888:7777:6666", b, sizeof(b));
+		CU_ASSERT_STRING_EQUAL(a, b);
+	}
+	/* The longest key fits the login_failures.addr column (64). */
+	req_addr_key("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", out,
+	    sizeof(out));
+	CU_ASSERT(strlen(out) <= 64);
+}
+
 int
 main(void)
 {
@@ -300,6 +437,11 @@ main(void)
 	CU_add_test(s, "cookies", test_cookies);
 	CU_add_test(s, "path decoding", test_percent_decode_path);
 	CU_add_test(s, "cookie limits", test_cookie_limits);
+	CU_add_test(s, "our cookies behind many others",
+	    test_cookies_behind_many);
+	CU_add_test(s, "encoded slash in the path", test_encoded_slash);
+	CU_add_test(s, "decoding sized once", test_decode_sized_once);
+	CU_add_test(s, "address key for throttling", test_addr_key);
 	CU_add_test(s, "query and path limits", test_query_and_path_limits);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
