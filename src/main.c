@@ -70,9 +70,9 @@ main(int argc, char *argv[])
 	const char	*path = getenv("WABA_CONNECT_CONFIG");
 	const char	*listen_addr = NULL;
 	struct app	 app;
-	char		 err[512], *end;
+	char		 err[512], *end, *addr;
 	long		 workers = 0;
-	int		 ch, check = 0, fd;
+	int		 ch, check = 0, fd, rc;
 
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
@@ -139,15 +139,20 @@ main(int argc, char *argv[])
 		return pool_worker(path, &app, FCGI_LISTENSOCK_FILENO, 1);
 
 	/* A copy: the supervisor replaces the config on reload. */
-	if ((listen_addr = strdup(listen_addr ? listen_addr :
-	    app.cfg->listen)) == NULL)
-		return 1;
-	if (workers == 0)
-		workers = app.cfg->workers;
-	if ((fd = pool_listen(listen_addr, err, sizeof(err))) == -1) {
-		fprintf(stderr, "waba-connect: %s\n", err);
+	if ((addr = strdup(listen_addr ? listen_addr :
+	    app.cfg->listen)) == NULL) {
 		app_free(&app);
 		return 1;
 	}
-	return pool_supervise(path, &app, fd, (int)workers, listen_addr);
+	if (workers == 0)
+		workers = app.cfg->workers;
+	if ((fd = pool_listen(addr, err, sizeof(err))) == -1) {
+		fprintf(stderr, "waba-connect: %s\n", err);
+		free(addr);
+		app_free(&app);
+		return 1;
+	}
+	rc = pool_supervise(path, &app, fd, (int)workers, addr);
+	free(addr);
+	return rc;
 }
