@@ -18,6 +18,13 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SANDBOX = os.path.join(ROOT, "tests", "sandbox", "meta_sandbox.py")
+# Where waba-connect and waba-connect-admin are: the checkout, or a
+# separate build (scripts/test --sanitize sets it to its sanitizer build).
+BIN_DIR = os.path.abspath(os.environ.get("WABA_BIN_DIR") or ROOT)
+
+
+def binary(name):
+    return os.path.join(BIN_DIR, name)
 APP_ID = "1234567890123456"
 
 
@@ -197,10 +204,10 @@ class Stack:
     # -- the pool and the web server -------------------------------------
     def start_pool(self, workers=None, tcp_port=None):
         """The standalone pool on the unix socket, or on 127.0.0.1:tcp_port."""
-        binary = os.path.join(ROOT, "waba-connect")
+        exe = binary("waba-connect")
         listen = ("127.0.0.1:%d" % tcp_port if tcp_port
                   else "unix:" + self.pool_socket)
-        self._spawn("pool", [binary, "--config", self.config_path,
+        self._spawn("pool", [exe, "--config", self.config_path,
                              "--listen", listen,
                              "--workers", str(workers or self.workers)])
         want = workers or self.workers
@@ -234,7 +241,7 @@ class Stack:
             fcgi += ('    "bin-path" => "%s",\n'
                      '    "bin-environment" => ("WABA_CONNECT_CONFIG" => "%s"),\n'
                      '    "max-procs" => %d,\n'
-                     % (os.path.join(ROOT, "waba-connect"), self.config_path,
+                     % (binary("waba-connect"), self.config_path,
                         workers or self.workers))
         conf = """
 server.modules = ( "mod_alias", "mod_fastcgi" )
@@ -413,8 +420,8 @@ LimitRequestBody 4194304
 
     # -- the admin tool ----------------------------------------------------
     def admin(self, *args, input=None, check=True):
-        binary = os.path.join(ROOT, "waba-connect-admin")
-        r = subprocess.run([binary, "--config", self.config_path] + list(args),
+        exe = binary("waba-connect-admin")
+        r = subprocess.run([exe, "--config", self.config_path] + list(args),
                            input=input, capture_output=True, text=True)
         if check and r.returncode != 0:
             raise RuntimeError("admin %s: %s" % (" ".join(args), r.stderr))
