@@ -18,7 +18,28 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SANDBOX = os.path.join(ROOT, "tests", "sandbox", "meta_sandbox.py")
+# Where waba-connect and waba-connect-admin are: the checkout, or a
+# separate build (scripts/test --sanitize sets it to its sanitizer build).
+BIN_DIR = os.path.abspath(os.environ.get("WABA_BIN_DIR") or ROOT)
+
+
+def binary(name):
+    return os.path.join(BIN_DIR, name)
 APP_ID = "1234567890123456"
+
+
+def shipped_block(name, block):
+    """The lines between "# begin BLOCK" and "# end BLOCK" in etc/NAME:
+    the limits the shipped web-server configs set, which the test stack's
+    servers use as they are (so the tests test what ships)."""
+    with open(os.path.join(ROOT, "etc", name)) as f:
+        lines = f.read().splitlines()
+    marks = [i for i, l in enumerate(lines)
+             if l.strip() in ("# begin " + block, "# end " + block)]
+    if len(marks) != 2:
+        raise RuntimeError("etc/%s: no '# begin %s' ... '# end %s' block"
+                           % (name, block, block))
+    return "\n".join(l.strip() for l in lines[marks[0] + 1:marks[1]]) + "\n"
 
 
 def free_port():
@@ -197,10 +218,10 @@ class Stack:
     # -- the pool and the web server -------------------------------------
     def start_pool(self, workers=None, tcp_port=None):
         """The standalone pool on the unix socket, or on 127.0.0.1:tcp_port."""
-        binary = os.path.join(ROOT, "waba-connect")
+        exe = binary("waba-connect")
         listen = ("127.0.0.1:%d" % tcp_port if tcp_port
                   else "unix:" + self.pool_socket)
-        self._spawn("pool", [binary, "--config", self.config_path,
+        self._spawn("pool", [exe, "--config", self.config_path,
                              "--listen", listen,
                              "--workers", str(workers or self.workers)])
         want = workers or self.workers
@@ -234,8 +255,9 @@ class Stack:
             fcgi += ('    "bin-path" => "%s",\n'
                      '    "bin-environment" => ("WABA_CONNECT_CONFIG" => "%s"),\n'
                      '    "max-procs" => %d,\n'
-                     % (os.path.join(ROOT, "waba-connect"), self.config_path,
+                     % (binary("waba-connect"), self.config_path,
                         workers or self.workers))
+        src = "lighttpd-spawn.conf" if spawn else "lighttpd.conf"
         conf = """
 server.modules = ( "mod_alias", "mod_fastcgi" )
 server.document-root = "{static}"
@@ -243,7 +265,8 @@ server.bind = "127.0.0.1"
 server.port = {port}
 server.pid-file = "{run}/lighttpd.pid"
 server.errorlog = "{run}/lighttpd-error.log"
-server.max-request-size = 4096
+# The limits of etc/{src}, as shipped:
+{limits}
 alias.url = ( "/static/" => "{static}/" )
 mimetype.assign = ( ".css" => "text/css; charset=utf-8" )
 $HTTP["url"] !~ "^/static/" {{
@@ -251,10 +274,12 @@ $HTTP["url"] !~ "^/static/" {{
     {fcgi}
     "check-local" => "disable",
     "fix-root-scriptname" => "enable",
+    {backend}
   )))
 }}
 """.format(static=os.path.join(ROOT, "static"), port=self.port, run=self.run,
-           fcgi=fcgi)
+           fcgi=fcgi, src=src, limits=shipped_block(src, "limits"),
+           backend=shipped_block(src, "backend limits"))
         path = self.path("lighttpd.conf")
         with open(path, "w") as f:
             f.write(conf)
@@ -302,6 +327,7 @@ LoadModule alias_module {mods}/mod_alias.so
 LoadModule mime_module {mods}/mod_mime.so
 LoadModule proxy_module {mods}/mod_proxy.so
 LoadModule proxy_fcgi_module {mods}/mod_proxy_fcgi.so
+LoadModule reqtimeout_module {mods}/mod_reqtimeout.so
 User www-data
 Group www-data
 StartServers 1
@@ -317,10 +343,12 @@ Alias /static/ "{static}/"
 </Directory>
 ProxyPass /static/ !
 # enablereuse=off, as in etc/: kept connections would pin the workers.
-ProxyPass / fcgi://127.0.0.1:{pool_port}/ enablereuse=off timeout=60
-LimitRequestBody 4194304
+ProxyPass / fcgi://127.0.0.1:{pool_port}/ enablereuse=off
+# The limits of etc/apache-waba-connect.conf, as shipped:
+{limits}
 """.format(run=self.run, port=self.port, pool_port=pool_port,
-           static=static, mods=mods)
+           static=static, mods=mods,
+           limits=shipped_block("apache-waba-connect.conf", "limits"))
         path = self.path("apache.conf")
         with open(path, "w") as f:
             f.write(conf)
@@ -414,8 +442,8 @@ LimitRequestBody 4194304
 
     # -- the admin tool ----------------------------------------------------
     def admin(self, *args, input=None, check=True):
-        binary = os.path.join(ROOT, "waba-connect-admin")
-        r = subprocess.run([binary, "--config", self.config_path] + list(args),
+        exe = binary("waba-connect-admin")
+        r = subprocess.run([exe, "--config", self.config_path] + list(args),
                            input=input, capture_output=True, text=True)
         if check and r.returncode != 0:
             raise RuntimeError("admin %s: %s" % (" ".join(args), r.stderr))

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,9 +71,10 @@ main(int argc, char *argv[])
 	const char	*path = getenv("WABA_CONNECT_CONFIG");
 	const char	*listen_addr = NULL;
 	struct app	 app;
-	char		 err[512], *end;
+	char		 err[512], *end, *addr;
 	long		 workers = 0;
-	int		 ch, check = 0, fd;
+	int		 ch, check = 0, fd, rc, spawned;
+	sigset_t	 early;
 
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
@@ -120,6 +122,21 @@ main(int argc, char *argv[])
 	}
 	log_init("waba-connect", LOG_LVL_INFO);
 	/*
+	 * Spawned: a SIGHUP (or SIGTERM) sent while we still load would
+	 * kill us with its default action. Blocked, it stays pending until
+	 * pool_worker waits for requests with its handlers in place. (The
+	 * supervisor installs its own handlers before it blocks anything.)
+	 */
+	spawned = listen_addr == NULL && workers == 0 && !check &&
+	    stdin_is_listener();
+	if (spawned) {
+		sigemptyset(&early);
+		sigaddset(&early, SIGHUP);
+		sigaddset(&early, SIGTERM);
+		sigaddset(&early, SIGINT);
+		sigprocmask(SIG_BLOCK, &early, NULL);
+	}
+	/*
 	 * A bad config value, a broken template (dir/file:line: reason) or
 	 * a key ring that is missing, malformed or readable by others stops
 	 * start-up here with one line.
@@ -135,19 +152,24 @@ main(int argc, char *argv[])
 		return 0;
 	}
 
-	if (listen_addr == NULL && workers == 0 && stdin_is_listener())
+	if (spawned)
 		return pool_worker(path, &app, FCGI_LISTENSOCK_FILENO, 1);
 
 	/* A copy: the supervisor replaces the config on reload. */
-	if ((listen_addr = strdup(listen_addr ? listen_addr :
-	    app.cfg->listen)) == NULL)
-		return 1;
-	if (workers == 0)
-		workers = app.cfg->workers;
-	if ((fd = pool_listen(listen_addr, err, sizeof(err))) == -1) {
-		fprintf(stderr, "waba-connect: %s\n", err);
+	if ((addr = strdup(listen_addr ? listen_addr :
+	    app.cfg->listen)) == NULL) {
 		app_free(&app);
 		return 1;
 	}
-	return pool_supervise(path, &app, fd, (int)workers, listen_addr);
+	if (workers == 0)
+		workers = app.cfg->workers;
+	if ((fd = pool_listen(addr, err, sizeof(err))) == -1) {
+		fprintf(stderr, "waba-connect: %s\n", err);
+		free(addr);
+		app_free(&app);
+		return 1;
+	}
+	rc = pool_supervise(path, &app, fd, (int)workers, addr);
+	free(addr);
+	return rc;
 }

@@ -15,6 +15,17 @@
 
 #include <fcgiapp.h>
 
+#if defined(__SANITIZE_ADDRESS__)
+#define WABA_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(leak_sanitizer)
+#define WABA_LSAN 1
+#endif
+#endif
+#ifdef WABA_LSAN
+#include <sanitizer/lsan_interface.h>
+#endif
+
 #include "app.h"
 #include "config.h"
 #include "log.h"
@@ -237,6 +248,55 @@ pool_worker(const char *config_path, struct app *app, int fd,
 	return status;
 }
 
+void
+pool_crash_add(struct pool_crashes *c, long long now_ms)
+{
+	if (c->n == POOL_CRASH_RING) {
+		/* Full: the oldest is the least relevant. */
+		c->head = (c->head + 1) % POOL_CRASH_RING;
+		c->n--;
+	}
+	c->at[(c->head + c->n) % POOL_CRASH_RING] = now_ms;
+	c->n++;
+}
+
+unsigned int
+pool_crash_recent(struct pool_crashes *c, long long now_ms,
+    long long window_ms)
+{
+	/* Crashes are added in time order: the old ones are at the head. */
+	while (c->n > 0 && c->at[c->head] <= now_ms - window_ms) {
+		c->head = (c->head + 1) % POOL_CRASH_RING;
+		c->n--;
+	}
+	return c->n;
+}
+
+static long long
+pool_now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * A forked worker leaves by _exit(): the supervisor's atexit handlers
+ * and stdio buffers are not the worker's to run. _exit() skips
+ * LeakSanitizer's check too, so a sanitizer build (scripts/test
+ * --sanitize) runs that check here first: a leak in a worker is then
+ * reported like one in the supervisor.
+ */
+static void
+pool_child_exit(int status)
+{
+#ifdef WABA_LSAN
+	__lsan_do_leak_check();
+#endif
+	_exit(status);
+}
+
 struct pool_child {
 	pid_t		 pid;
 	unsigned int	 gen;
@@ -272,7 +332,7 @@ pool_spawn(struct app *app, int fd, unsigned int gen)
 		 * being caught here and erased by this reset.
 		 */
 		pool_term = pool_hup = pool_chld = 0;
-		_exit(pool_worker(NULL, app, fd, 0));
+		pool_child_exit(pool_worker(NULL, app, fd, 0));
 	}
 	pool_kids[i].pid = pid;
 	pool_kids[i].gen = gen;
@@ -300,9 +360,9 @@ pool_signal_gen(unsigned int gen, int all, int sig)
 			kill(pool_kids[i].pid, sig);
 }
 
-/* Collects dead children; returns how many of generation gen died badly. */
+/* Collects dead children; notes when one of generation gen died badly. */
 static void
-pool_reap(unsigned int gen, int *crashes)
+pool_reap(unsigned int gen, struct pool_crashes *crashes)
 {
 	pid_t	 pid;
 	int	 st;
@@ -322,7 +382,7 @@ pool_reap(unsigned int gen, int *crashes)
 			    (long)pid, WEXITSTATUS(st));
 		if (pool_kids[i].gen == gen && (WIFSIGNALED(st) ||
 		    WEXITSTATUS(st) != 0))
-			(*crashes)++;
+			pool_crash_add(crashes, pool_now_ms());
 		pool_kids[i].pid = 0;
 	}
 }
@@ -332,9 +392,10 @@ pool_supervise(const char *config_path, struct app *app, int fd,
     int nworkers, const char *listen_addr)
 {
 	sigset_t	 block, old;
+	static struct pool_crashes crashes;
 	unsigned int	 gen = 1;
-	int		 crashes = 0, want = nworkers;
-	struct timespec	 until, now;
+	int		 want = nworkers, hold;
+	struct timespec	 until, now, pause = { 1, 0 };
 	struct app	 napp;
 	char		 err[512];
 
@@ -380,17 +441,32 @@ pool_supervise(const char *config_path, struct app *app, int fd,
 				log_info("reloading: generation %u", gen);
 			}
 		}
+		hold = 0;
 		while ((int)pool_count(gen, 0) < want) {
-			if (crashes > want * 3) {
-				/* Crash loop: don't fork-bomb, wait a bit. */
-				sleep(1);
-				crashes = 0;
-			}
-			if (pool_spawn(app, fd, gen) == -1)
+			/*
+			 * Crash loop: more than 3 crashes per worker within
+			 * the last POOL_CRASH_WINDOW_MS. Don't fork-bomb:
+			 * respawn after a pause, reaping and taking signals
+			 * meanwhile. Crashes spread over the pool's life
+			 * leave the window and never trigger it.
+			 */
+			if (pool_crash_recent(&crashes, pool_now_ms(),
+			    POOL_CRASH_WINDOW_MS) > (unsigned int)want * 3) {
+				hold = 1;
 				break;
+			}
+			/* fork failed: try again after the pause too. */
+			if (pool_spawn(app, fd, gen) == -1) {
+				hold = 1;
+				break;
+			}
 		}
-		if (!pool_term && !pool_hup && !pool_chld)
-			sigsuspend(&old);
+		if (!pool_term && !pool_hup && !pool_chld) {
+			if (hold)
+				ppoll(NULL, 0, &pause, &old);
+			else
+				sigsuspend(&old);
+		}
 	}
 
 	log_info("draining %zu workers", pool_count(gen, 1));

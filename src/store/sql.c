@@ -21,6 +21,26 @@ sq_classify(MYSQL *my)
 	return STORE_ERR;
 }
 
+/*
+ * Frees the result buffers sq_run allocated and forgets the columns. Every
+ * path that sets nr back to 0 goes through here, or the buffers leak.
+ */
+static void
+sq_free_cols(struct sq *q)
+{
+	unsigned int	 i;
+
+	for (i = 0; i < SQ_MAX_COLS; i++) {
+		/* Result buffers may have held ciphertext or hashes. */
+		if (q->rbuf[i] != NULL) {
+			explicit_bzero(q->rbuf[i], q->r[i].buffer_length);
+			free(q->rbuf[i]);
+			q->rbuf[i] = NULL;
+		}
+	}
+	q->nr = 0;
+}
+
 static enum store_rc
 sq_stmt_fail(struct sq *q, const char *what)
 {
@@ -41,7 +61,7 @@ sq_stmt_fail(struct sq *q, const char *what)
 		if (!q->cached)
 			mysql_stmt_close(q->st);
 		q->st = NULL;
-		q->nr = 0;
+		sq_free_cols(q);
 		db_drop(q->db, q->my);
 		q->my = NULL;
 	}
@@ -202,7 +222,7 @@ sq_run(struct sq *q)
 	MYSQL_RES	*meta;
 	MYSQL_FIELD	*f;
 	my_bool		 on = 1;
-	unsigned int	 i;
+	unsigned int	 i, n;
 	unsigned long	 sz;
 
 	if (q->bad || q->np != mysql_stmt_param_count(q->st)) {
@@ -225,12 +245,15 @@ sq_run(struct sq *q)
 		mysql_free_result(meta);
 		return sq_stmt_fail(q, "store");
 	}
-	q->nr = mysql_num_fields(meta);
-	if (q->nr > SQ_MAX_COLS) {
+	/* nr stays 0 until it is known to fit the arrays sq_close walks. */
+	if ((n = mysql_num_fields(meta)) > SQ_MAX_COLS) {
 		mysql_free_result(meta);
-		log_err("sql: too many columns");
+		log_err("sql: %u columns, at most %d", n, SQ_MAX_COLS);
 		return STORE_ERR;
 	}
+	/* Buffers of an earlier run on this q are not left behind. */
+	sq_free_cols(q);
+	q->nr = n;
 	/* max_length is known now that the rows are buffered. */
 	for (i = 0; i < q->nr; i++) {
 		f = mysql_fetch_field_direct(meta, i);
@@ -289,7 +312,12 @@ sq_collen(const struct sq *q, unsigned int i)
 {
 	if (i >= q->nr || q->rnull[i])
 		return 0;
-	return q->rlen[i];
+	/*
+	 * A truncated fetch reports the column's full length; only
+	 * buffer_length bytes of it are in rbuf (sq_fetch cut it there).
+	 */
+	return q->rlen[i] < q->r[i].buffer_length ? q->rlen[i] :
+	    q->r[i].buffer_length;
 }
 
 long long
@@ -315,15 +343,7 @@ sq_insert_id(const struct sq *q)
 void
 sq_close(struct sq *q)
 {
-	unsigned int	 i;
-
-	for (i = 0; i < q->nr; i++) {
-		/* Result buffers may have held ciphertext or hashes. */
-		if (q->rbuf[i]) {
-			explicit_bzero(q->rbuf[i], q->r[i].buffer_length);
-			free(q->rbuf[i]);
-		}
-	}
+	sq_free_cols(q);
 	/* A cached statement is kept, ready for the next execute. */
 	if (q->st && q->cached) {
 		mysql_stmt_free_result(q->st);

@@ -4,7 +4,7 @@ import os
 import shutil
 import unittest
 
-from stack import ROOT, Stack, free_port
+from stack import ROOT, Stack, binary, free_port
 
 OUT = os.path.join(ROOT, "tests", "out")
 
@@ -30,7 +30,7 @@ class StackCase(unittest.TestCase):
                 cls.st.start_sandbox(tls=cls.sandbox_tls or None)
                 cls.st.write_config()
             if cls.admin_setup and os.path.exists(
-                    os.path.join(ROOT, "waba-connect-admin")):
+                    binary("waba-connect-admin")):
                 cls.st.admin("keys", "init")
                 cls.st.admin("migrate")
             cls.setUpStack()

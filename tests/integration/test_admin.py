@@ -11,9 +11,9 @@ import urllib.parse
 
 from base import StackCase
 from meta import Sandbox, csrf, post_form, settings_path, sign_in
-from stack import ROOT
+from stack import binary
 
-ADMIN = os.path.join(ROOT, "waba-connect-admin")
+ADMIN = binary("waba-connect-admin")
 STATUS_KEYS = ["workspace", "status", "reason", "waba_id", "phone_number_id",
                "display_phone_number", "token_expires_at", "catalog",
                "last_webhook_at", "webhook_events"]
@@ -259,7 +259,7 @@ class AdminCommands(AdminCase):
         with open(conf, "w") as f:
             f.write(text.replace(self.st.path("keyring"), ring))
         os.chmod(conf, 0o600)
-        app = os.path.join(ROOT, "waba-connect")
+        app = binary("waba-connect")
         sock = self.st.path("ring-0644.sock")
         for extra in (["--listen", "unix:" + sock, "--workers", "1"],
                       ["--check"]):

@@ -8,7 +8,7 @@ import time
 
 from base import StackCase
 from client import FastCGIRequest, hammer, request
-from stack import ROOT, wait_for
+from stack import ROOT, binary, wait_for
 
 # One access line (src/log.c, src/app.c): the worker's pid in the prefix,
 # then method, path without the query string, status and microseconds.
@@ -305,7 +305,7 @@ class ReloadKeepsValidatedState(StackCase):
             f.write(conf)
         os.chmod(path, 0o600)
         sock = self.st.path("bad.sock")
-        r = subprocess.run([os.path.join(ROOT, "waba-connect"), "--config",
+        r = subprocess.run([binary("waba-connect"), "--config",
                             path, "--listen", "unix:" + sock, "--workers",
                             "1"], capture_output=True, text=True, timeout=20)
         self.assertNotEqual(r.returncode, 0)

@@ -16,7 +16,7 @@ import urllib.parse
 from base import StackCase
 from meta import PHONE, Sandbox, csrf, post_form, settings_path, sign_in, \
     start_connect
-from stack import wait_for
+from stack import binary, wait_for
 
 PW = "tls test password 1"
 SLUG = "tls"
@@ -159,7 +159,6 @@ class TLS(StackCase):
         """--check names the key: an unreadable CA file would otherwise
         refuse every Graph call at run time."""
         import subprocess
-        from stack import ROOT
         conf = self.st.path("bad-ca.conf")
         with open(self.st.config_path) as f:
             text = f.read()
@@ -167,7 +166,7 @@ class TLS(StackCase):
             f.write(re.sub(r"^ca_file = .*$", "ca_file = /nonexistent/ca.pem",
                            text, flags=re.M))
         os.chmod(conf, 0o600)
-        r = subprocess.run([os.path.join(ROOT, "waba-connect"), "--config",
+        r = subprocess.run([binary("waba-connect"), "--config",
                             conf, "--check"], capture_output=True, text=True)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("[meta] ca_file: /nonexistent/ca.pem: No such file",
