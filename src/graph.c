@@ -305,6 +305,7 @@ graph_perform(struct graph *g, const struct graph_req *r, const char *url,
 	struct graph_sink	 sink = { resp, 0 };
 	char			 errbuf[CURL_ERROR_SIZE], ctype[128], *auth = NULL;
 	CURLcode		 cc;
+	long			 reqsize = -1;
 	int			 rc = -1;
 
 	errbuf[0] = '\0';
@@ -370,6 +371,14 @@ graph_perform(struct graph *g, const struct graph_req *r, const char *url,
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	if ((g->last = cc = curl_easy_perform(c)) != CURLE_OK) {
 		graph_transport_err(cc, &sink, errbuf, err, unsent);
+		/*
+		 * A timeout or a reset before a single request byte was
+		 * written (still connecting, or in the TLS handshake) cannot
+		 * have reached Meta either.
+		 */
+		if (curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &reqsize) ==
+		    CURLE_OK && reqsize == 0)
+			*unsent = 1;
 		goto out;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &err->http_status);
@@ -475,8 +484,18 @@ graph_do(struct graph *g, const struct graph_req *r, struct buf *resp,
 				memcpy(err->fbtrace_id, h.trace,
 				    sizeof(h.trace));
 		}
+		/*
+		 * A call that is not idempotent is repeated only when Meta
+		 * provably did not act: nothing left us, or Meta's answer
+		 * says it turned the call away. Otherwise (a bare 5xx from
+		 * an edge proxy, an HTML page, a timeout with the request
+		 * sent) it may have been done: say so, never do it twice.
+		 */
+		if (!r->idempotent && !unsent && !err->rejected &&
+		    (answered || err->timeout || err->network))
+			err->maybe_done = 1;
 		retry = err->transient && attempt < g->max_retries &&
-		    (r->idempotent || answered || unsent);
+		    (r->idempotent || unsent || err->rejected);
 		why = retry ? ", retrying" : "";
 		if (retry) {
 			backoff = graph_backoff_ms(attempt);

@@ -130,6 +130,7 @@ hm_graph_failed(struct ctx *c, const char *what, const struct graph_err *e,
 {
 	char		 msg[2048], said[1700], url[512];
 	const char	*reason;
+	size_t		 n;
 	int		 status = 502;
 
 	log_warn("workspace %llu: Meta call failed while %s: http %ld code "
@@ -194,5 +195,13 @@ hm_graph_failed(struct ctx *c, const char *what, const struct graph_err *e,
 	else
 		snprintf(msg, sizeof(msg), "Meta refused %s: %s. Nothing was "
 		    "changed.", what, e->message);
+	/* "Nothing was changed" is about our side; Meta's is unknown. */
+	if (e->maybe_done) {
+		n = strlen(msg);
+		snprintf(msg + n, sizeof(msg) - n, " The request had reached "
+		    "Meta, so Meta may have acted on it anyway; it was not "
+		    "repeated, so that it cannot happen twice. Check before "
+		    "trying again.");
+	}
 	return view_error_with(c, status, msg, url, e->fbtrace_id, 0);
 }
