@@ -26,6 +26,7 @@
 #include "graph.h"
 #include "graph_int.h"
 #include "log.h"
+#include "meta_gate.h"
 
 #define GRAPH_USER_AGENT	"waba-connect/0.1"
 /* Backoff: full jitter over 250 ms * 2^attempt, at most 4 s ("Exponential
@@ -160,6 +161,14 @@ graph_new(const struct config *cfg)
 	g->max_retries = cfg->max_retries < 0 ? 0 : cfg->max_retries;
 	g->budget_ms = cfg->request_budget_ms > 0 ? cfg->request_budget_ms :
 	    30000;
+	g->gate.max_calls = cfg->max_concurrent_calls;
+	g->gate.breaker_failures = cfg->breaker_failures > 0 ?
+	    cfg->breaker_failures : 5;
+	g->gate.breaker_seconds = cfg->breaker_seconds > 0 ?
+	    cfg->breaker_seconds : 30;
+	/* A probe outlives no page: past the budget its process is gone
+	   or has given up. */
+	g->gate.probe_ms = g->budget_ms + 1000;
 	if (cfg->graph_version == NULL || cfg->app_id == NULL ||
 	    cfg->app_secret == NULL ||
 	    (g->base = strdup(cfg->graph_base_url)) == NULL ||
@@ -431,9 +440,11 @@ graph_do(struct graph *g, const struct graph_req *r, struct buf *resp,
     struct graph_err *err)
 {
 	struct graph_hdrs h;
+	struct gate_pass pass;
+	enum gate_rc gr;
 	char	*url;
 	const char *why;
-	long	 tmo;
+	long	 tmo, wait_s;
 	uint32_t backoff = 0;
 	int	 attempt, answered, unsent, retry, rc = -1;
 
@@ -444,6 +455,25 @@ graph_do(struct graph *g, const struct graph_req *r, struct buf *resp,
 		snprintf(err->message, sizeof(err->message), "cannot build the "
 		    "Graph URL for %s (an id with unexpected characters?)",
 		    r->endpoint);
+		return -1;
+	}
+	/*
+	 * Not one worker more than the bulkhead allows waits on Meta, and
+	 * none while the breaker is open: the others keep serving pages
+	 * and webhooks. A refusal is immediate; nothing was sent.
+	 */
+	if ((gr = gate_enter(&g->gate, r->endpoint, &pass, &wait_s)) !=
+	    GATE_OK) {
+		err->unavailable = 1;
+		err->retry_after = wait_s;
+		snprintf(err->message, sizeof(err->message), "%s",
+		    gr == GATE_BUSY ? "too many calls to Meta are waiting for "
+		    "an answer" : "Meta failed repeatedly; calls are paused "
+		    "(circuit breaker open)");
+		log_info("graph %s: not called: %s, fbtrace_id -", r->endpoint,
+		    err->message);
+		sodium_memzero(url, strlen(url));
+		free(url);
 		return -1;
 	}
 	/* Room up front, so a token in the answer is never realloc'd. */
@@ -465,6 +495,10 @@ graph_do(struct graph *g, const struct graph_req *r, struct buf *resp,
 		}
 		answered = graph_perform(g, r, url, tmo, resp, &h, err,
 		    &unsent) == 0;
+		gate_report(&g->gate, r->endpoint, &pass,
+		    (answered && err->http_status < 500) ? GATE_UP :
+		    ((answered && err->http_status >= 500) || err->timeout) ?
+		    GATE_DOWN : GATE_NEUTRAL);
 		if (answered && err->http_status >= 200 &&
 		    err->http_status < 300) {
 			/* A 2xx body can still be unreadable: the parser's
@@ -497,6 +531,10 @@ graph_do(struct graph *g, const struct graph_req *r, struct buf *resp,
 		retry = err->transient && attempt < g->max_retries &&
 		    (r->idempotent || unsent || err->rejected);
 		why = retry ? ", retrying" : "";
+		if (retry && !gate_may_retry(&pass)) {
+			retry = 0;
+			why = ", circuit breaker open, not retrying";
+		}
 		if (retry) {
 			backoff = graph_backoff_ms(attempt);
 			if (!graph_retry_fits(backoff, graph_remaining_ms(g))) {
@@ -524,6 +562,7 @@ graph_do(struct graph *g, const struct graph_req *r, struct buf *resp,
 		graph_sleep_ms(backoff);
 	}
 out:
+	gate_leave(&pass);
 	sodium_memzero(url, strlen(url));
 	free(url);
 	if (rc == -1)

@@ -50,6 +50,10 @@ struct graph_err {
 				   5xx, an HTML answer, a timeout after
 				   sending): Meta may have acted, so it was
 				   not repeated */
+	int	 unavailable;	/* Meta was not called: max_concurrent_calls
+				   in flight, or the circuit breaker open
+				   (meta_gate.h) */
+	long	 retry_after;	/* with unavailable: seconds to wait */
 	int	 timeout;	/* the call timed out */
 	int	 network;	/* could not connect / TLS / other transport */
 	int	 tls;		/* with network: Meta's certificate was not
