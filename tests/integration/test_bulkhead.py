@@ -195,6 +195,75 @@ class Bulkhead(Base):
         self.assertEqual(r.status, 303, r.text[:400])
 
 
+    def slow_verifies(self, n, token):
+        """n Verify posts in threads, each held by the sandbox."""
+        out, lock = [], threading.Lock()
+
+        def one():
+            try:
+                r = request(self.port, "POST", S + "/verify",
+                            body={"csrf_token": token},
+                            headers=self.session_headers(), timeout=SLOW + 15)
+                st = r.status
+            except OSError as e:
+                st = "error %s" % e
+            with lock:
+                out.append(st)
+        ts = [threading.Thread(target=one, daemon=True) for _ in range(n)]
+        for t in ts:
+            t.start()
+        return ts, out
+
+    def test_killed_worker_frees_its_slot(self):
+        """SIGKILL inside a Meta call: the slot comes back, not leaked."""
+        if self.spawn:
+            self.skipTest("no supervisor to kill workers under")
+        token = csrf(self.b.get(S))
+        self.sb.clear_injections()
+        self.sb.inject("debug_token", "timeout", count=100, delay=SLOW)
+        base = len(self.sb.requests("debug_token"))
+        ts, out = self.slow_verifies(3, token)
+        threads = list(ts)
+        try:
+            deadline = time.monotonic() + 10
+            while (len(self.sb.requests("debug_token")) - base < 3
+                   and time.monotonic() < deadline):
+                time.sleep(0.05)
+            self.assertEqual(len(self.sb.requests("debug_token")) - base, 3)
+            old = set(self.st.worker_pids())
+            for pid in old:
+                os.kill(pid, 9)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                now = set(self.st.worker_pids())
+                if len(now) >= self.workers and not now & old:
+                    break
+                time.sleep(0.05)
+            for t in ts:
+                t.join(timeout=10)
+            # The three slots the dead held are free: three new calls
+            # reach Meta, none is turned away.
+            ts, out2 = self.slow_verifies(3, token)
+            threads += ts
+            deadline = time.monotonic() + 10
+            while (len(self.sb.requests("debug_token")) - base < 6
+                   and time.monotonic() < deadline and not out2):
+                time.sleep(0.05)
+            self.assertEqual(out2, [])
+            self.assertEqual(len(self.sb.requests("debug_token")) - base, 6)
+            self.assertIn("died inside a Meta call", self.pool_log())
+        finally:
+            self.sb.clear_injections()
+            for t in threads:
+                t.join(timeout=SLOW + 20)
+        self.assertFalse([t for t in threads if t.is_alive()])
+        self.assertEqual(sorted(out2), [303, 303, 303])
+
+    def pool_log(self):
+        with open(self.st.path("pool.log"), errors="replace") as f:
+            return f.read()
+
+
 class BulkheadSpawned(Bulkhead):
     """lighttpd spawns the six workers: no supervisor, the same limit
     across them. But lighttpd gives each process its own socket and
