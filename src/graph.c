@@ -446,7 +446,7 @@ graph_do(struct graph *g, const struct graph_req *r, struct buf *resp,
 	const char *why;
 	long	 tmo, wait_s;
 	uint32_t backoff = 0;
-	int	 attempt, answered, unsent, retry, rc = -1;
+	int	 attempt, answered, unsent, retry, graph_obj, rc = -1;
 
 	buf_init(resp);
 	memset(err, 0, sizeof(*err));
@@ -509,9 +509,10 @@ graph_do(struct graph *g, const struct graph_req *r, struct buf *resp,
 			rc = 0;
 			break;
 		}
+		graph_obj = 0;
 		if (answered) {
-			graph_error_parse(err->http_status, buf_str(resp),
-			    resp->len, err);
+			graph_obj = graph_error_parse(err->http_status,
+			    buf_str(resp), resp->len, err) == 0;
 			/* HTML error pages from Meta's edge carry only the
 			   header. */
 			if (err->fbtrace_id[0] == '\0')
@@ -524,9 +525,11 @@ graph_do(struct graph *g, const struct graph_req *r, struct buf *resp,
 		 * says it turned the call away. Otherwise (a bare 5xx from
 		 * an edge proxy, an HTML page, a timeout with the request
 		 * sent) it may have been done: say so, never do it twice.
+		 * A 4xx Graph error is Meta's own refusal: not done.
 		 */
 		if (!r->idempotent && !unsent && !err->rejected &&
-		    (answered || err->timeout || err->network))
+		    ((answered && (err->http_status >= 500 || !graph_obj)) ||
+		    err->timeout || err->network))
 			err->maybe_done = 1;
 		retry = err->transient && attempt < g->max_retries &&
 		    (r->idempotent || unsent || err->rejected);

@@ -249,8 +249,10 @@ char	*graph_json_text_message(const char *to, const char *body);
  * failures that prove Meta did not act: a request that never left us
  * (no connection, nothing written), or an answer with err.rejected set.
  * A bare 5xx, an HTML page or a timeout after sending is reported with
- * err.maybe_done, never repeated. Each returns 0, or -1 with err
- * filled.
+ * err.maybe_done, never repeated. Every call first passes the pool's
+ * bulkhead and circuit breaker (meta_gate.h): when either refuses, it
+ * fails at once with err.unavailable and Meta is not called. Each
+ * returns 0, or -1 with err filled.
  */
 
 /* POST /{ver}/oauth/access_token, form body client_id, client_secret,

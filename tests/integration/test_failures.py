@@ -298,6 +298,17 @@ class Failures(StackCase):
         r = post_form(self.b, S + "/test-message", {"to": "4915112345678"})
         self.assertEqual(r.status, 502, r.text[:600])
         self.assertEqual(self.posts("messages") - n, 1)
+        self.assertIn("may have acted on it anyway", html.unescape(r.text))
+        # A 4xx Graph error is Meta's own refusal: not repeated, and not
+        # "may have acted" either.
+        self.sb.clear_injections()
+        self.sb.inject("messages", "131047", count=1)
+        n = self.posts("messages")
+        r = post_form(self.b, S + "/test-message", {"to": "4915112345678"})
+        self.assertEqual(r.status, 502, r.text[:600])
+        self.assertEqual(self.posts("messages") - n, 1)
+        self.assertIn("131047", r.text)
+        self.assertNotIn("may have acted", html.unescape(r.text))
         self.sb.clear_injections()
 
     def test_register_not_repeated_on_bare_5xx(self):
