@@ -74,8 +74,17 @@ graph_remaining_ms(const struct graph *g)
 void
 graph_budget_start(struct graph *g)
 {
+	if (g == NULL)
+		return;
+	gate_leave(&g->pass);
+	g->deadline_ms = graph_now_ms() + g->budget_ms;
+}
+
+void
+graph_budget_end(struct graph *g)
+{
 	if (g != NULL)
-		g->deadline_ms = graph_now_ms() + g->budget_ms;
+		gate_leave(&g->pass);
 }
 
 long
@@ -190,6 +199,7 @@ graph_free(struct graph *g)
 {
 	if (g == NULL)
 		return;
+	gate_leave(&g->pass);
 	if (g->curl != NULL)
 		curl_easy_cleanup(g->curl);
 	free(g->base);
@@ -440,7 +450,6 @@ graph_do(struct graph *g, const struct graph_req *r, struct buf *resp,
     struct graph_err *err)
 {
 	struct graph_hdrs h;
-	struct gate_pass pass;
 	enum gate_rc gr;
 	char	*url;
 	const char *why;
@@ -460,10 +469,11 @@ graph_do(struct graph *g, const struct graph_req *r, struct buf *resp,
 	/*
 	 * Not one worker more than the bulkhead allows waits on Meta, and
 	 * none while the breaker is open: the others keep serving pages
-	 * and webhooks. A refusal is immediate; nothing was sent.
+	 * and webhooks. A refusal is immediate; nothing was sent. The
+	 * slot is the request's (graph_budget_end).
 	 */
-	if ((gr = gate_enter(&g->gate, r->endpoint, &pass, &wait_s)) !=
-	    GATE_OK) {
+	if (!g->pass.active && (gr = gate_enter(&g->gate, r->endpoint,
+	    &g->pass, &wait_s)) != GATE_OK) {
 		err->unavailable = 1;
 		err->retry_after = wait_s;
 		snprintf(err->message, sizeof(err->message), "%s",
@@ -495,7 +505,7 @@ graph_do(struct graph *g, const struct graph_req *r, struct buf *resp,
 		}
 		answered = graph_perform(g, r, url, tmo, resp, &h, err,
 		    &unsent) == 0;
-		gate_report(&g->gate, r->endpoint, &pass,
+		gate_report(&g->gate, r->endpoint, &g->pass,
 		    (answered && err->http_status < 500) ? GATE_UP :
 		    ((answered && err->http_status >= 500) || err->timeout) ?
 		    GATE_DOWN : GATE_NEUTRAL);
@@ -534,7 +544,7 @@ graph_do(struct graph *g, const struct graph_req *r, struct buf *resp,
 		retry = err->transient && attempt < g->max_retries &&
 		    (r->idempotent || unsent || err->rejected);
 		why = retry ? ", retrying" : "";
-		if (retry && !gate_may_retry(&pass)) {
+		if (retry && !gate_may_retry(&g->pass)) {
 			retry = 0;
 			why = ", circuit breaker open, not retrying";
 		}
@@ -565,7 +575,6 @@ graph_do(struct graph *g, const struct graph_req *r, struct buf *resp,
 		graph_sleep_ms(backoff);
 	}
 out:
-	gate_leave(&pass);
 	sodium_memzero(url, strlen(url));
 	free(url);
 	if (rc == -1)

@@ -87,6 +87,14 @@ void		 graph_free(struct graph *);
  * it (the admin tool) calls have no overall deadline.
  */
 void		 graph_budget_start(struct graph *);
+/*
+ * The request's Meta calls are over. A request takes one slot of the
+ * pool's Meta bulkhead (meta_gate.h) at its first Graph call and keeps
+ * it for the calls after, so a flow is never cut off half-way (a code
+ * exchanged, then "no capacity" for the rest); this gives it back.
+ * graph_budget_start and graph_free do too.
+ */
+void		 graph_budget_end(struct graph *);
 
 /* --- Pure helpers ------------------------------------------------------ */
 
@@ -249,10 +257,10 @@ char	*graph_json_text_message(const char *to, const char *body);
  * failures that prove Meta did not act: a request that never left us
  * (no connection, nothing written), or an answer with err.rejected set.
  * A bare 5xx, an HTML page or a timeout after sending is reported with
- * err.maybe_done, never repeated. Every call first passes the pool's
- * bulkhead and circuit breaker (meta_gate.h): when either refuses, it
- * fails at once with err.unavailable and Meta is not called. Each
- * returns 0, or -1 with err filled.
+ * err.maybe_done, never repeated. A request's first call passes the
+ * pool's bulkhead and circuit breaker (meta_gate.h, graph_budget_end):
+ * when either refuses, it fails at once with err.unavailable and Meta is
+ * not called. Each returns 0, or -1 with err filled.
  */
 
 /* POST /{ver}/oauth/access_token, form body client_id, client_secret,
