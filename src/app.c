@@ -288,6 +288,9 @@ app_handle(struct app *a, FCGX_Request *f)
 		view_error(&c, 500, "Please try again in a moment.");
 	}
 send:
+	/* Its slot in the Meta bulkhead is free before a slow client
+	   reads the answer. */
+	graph_budget_end(a->graph);
 	resp_send(&resp, f->out, req.method == REQ_HEAD);
 	log_request(req.method_str, req.path ? req.path : "-", resp.status,
 	    req_now_us() - req.start_us);

@@ -77,6 +77,10 @@ static const struct ckey ckeys[] = {
 	{ "meta", "max_retries", C_INT, O(max_retries), 0, 10 },
 	{ "meta", "request_budget_ms", C_LONG, O(request_budget_ms), 1000,
 	    600000 },
+	{ "meta", "max_concurrent_calls", C_INT, O(max_concurrent_calls),
+	    1, 256 },
+	{ "meta", "breaker_failures", C_INT, O(breaker_failures), 1, 1000 },
+	{ "meta", "breaker_seconds", C_INT, O(breaker_seconds), 1, 3600 },
 	{ "meta", "webhook_max_body", C_SIZE, O(webhook_max_body), 1024,
 	    64L << 20 },
 	{ "meta", "webhook_silence_minutes", C_INT,
@@ -517,6 +521,9 @@ config_parse(const char *name, const char *text, char *err, size_t errlen)
 	/* Below Apache's default ProxyTimeout (60 s), with room for the
 	   database and the page. */
 	c->request_budget_ms = 30000;
+	/* Bulkhead 0: half the pool's workers (meta_gate.c). */
+	c->breaker_failures = 5;
+	c->breaker_seconds = 30;
 	c->webhook_max_body = 1L << 20;
 	c->webhook_silence_minutes = 24 * 60;
 	c->webhook_retention_days = 30;

@@ -56,6 +56,9 @@ struct config {
 	long		 timeout_ms;
 	int		 max_retries;
 	long		 request_budget_ms;	/* all Graph calls of one request */
+	int		 max_concurrent_calls;	/* 0: half the workers, >= 1 */
+	int		 breaker_failures;
+	int		 breaker_seconds;
 	size_t		 webhook_max_body;
 	int		 webhook_silence_minutes;
 	/* [webhooks]: stored events and hourly counters older are pruned. */

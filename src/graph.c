@@ -26,6 +26,7 @@
 #include "graph.h"
 #include "graph_int.h"
 #include "log.h"
+#include "meta_gate.h"
 
 #define GRAPH_USER_AGENT	"waba-connect/0.1"
 /* Backoff: full jitter over 250 ms * 2^attempt, at most 4 s ("Exponential
@@ -73,8 +74,17 @@ graph_remaining_ms(const struct graph *g)
 void
 graph_budget_start(struct graph *g)
 {
+	if (g == NULL)
+		return;
+	gate_leave(&g->pass);
+	g->deadline_ms = graph_now_ms() + g->budget_ms;
+}
+
+void
+graph_budget_end(struct graph *g)
+{
 	if (g != NULL)
-		g->deadline_ms = graph_now_ms() + g->budget_ms;
+		gate_leave(&g->pass);
 }
 
 long
@@ -160,6 +170,14 @@ graph_new(const struct config *cfg)
 	g->max_retries = cfg->max_retries < 0 ? 0 : cfg->max_retries;
 	g->budget_ms = cfg->request_budget_ms > 0 ? cfg->request_budget_ms :
 	    30000;
+	g->gate.max_calls = cfg->max_concurrent_calls;
+	g->gate.breaker_failures = cfg->breaker_failures > 0 ?
+	    cfg->breaker_failures : 5;
+	g->gate.breaker_seconds = cfg->breaker_seconds > 0 ?
+	    cfg->breaker_seconds : 30;
+	/* A probe outlives no page: past the budget its process is gone
+	   or has given up. */
+	g->gate.probe_ms = g->budget_ms + 1000;
 	if (cfg->graph_version == NULL || cfg->app_id == NULL ||
 	    cfg->app_secret == NULL ||
 	    (g->base = strdup(cfg->graph_base_url)) == NULL ||
@@ -181,6 +199,7 @@ graph_free(struct graph *g)
 {
 	if (g == NULL)
 		return;
+	gate_leave(&g->pass);
 	if (g->curl != NULL)
 		curl_easy_cleanup(g->curl);
 	free(g->base);
@@ -305,6 +324,7 @@ graph_perform(struct graph *g, const struct graph_req *r, const char *url,
 	struct graph_sink	 sink = { resp, 0 };
 	char			 errbuf[CURL_ERROR_SIZE], ctype[128], *auth = NULL;
 	CURLcode		 cc;
+	long			 reqsize = -1;
 	int			 rc = -1;
 
 	errbuf[0] = '\0';
@@ -370,6 +390,14 @@ graph_perform(struct graph *g, const struct graph_req *r, const char *url,
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	if ((g->last = cc = curl_easy_perform(c)) != CURLE_OK) {
 		graph_transport_err(cc, &sink, errbuf, err, unsent);
+		/*
+		 * A timeout or a reset before a single request byte was
+		 * written (still connecting, or in the TLS handshake) cannot
+		 * have reached Meta either.
+		 */
+		if (curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &reqsize) ==
+		    CURLE_OK && reqsize == 0)
+			*unsent = 1;
 		goto out;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &err->http_status);
@@ -422,11 +450,12 @@ graph_do(struct graph *g, const struct graph_req *r, struct buf *resp,
     struct graph_err *err)
 {
 	struct graph_hdrs h;
+	enum gate_rc gr;
 	char	*url;
 	const char *why;
-	long	 tmo;
+	long	 tmo, wait_s;
 	uint32_t backoff = 0;
-	int	 attempt, answered, unsent, retry, rc = -1;
+	int	 attempt, answered, unsent, retry, graph_obj, rc = -1;
 
 	buf_init(resp);
 	memset(err, 0, sizeof(*err));
@@ -435,6 +464,26 @@ graph_do(struct graph *g, const struct graph_req *r, struct buf *resp,
 		snprintf(err->message, sizeof(err->message), "cannot build the "
 		    "Graph URL for %s (an id with unexpected characters?)",
 		    r->endpoint);
+		return -1;
+	}
+	/*
+	 * Not one worker more than the bulkhead allows waits on Meta, and
+	 * none while the breaker is open: the others keep serving pages
+	 * and webhooks. A refusal is immediate; nothing was sent. The
+	 * slot is the request's (graph_budget_end).
+	 */
+	if (!g->pass.active && (gr = gate_enter(&g->gate, r->endpoint,
+	    &g->pass, &wait_s)) != GATE_OK) {
+		err->unavailable = 1;
+		err->retry_after = wait_s;
+		snprintf(err->message, sizeof(err->message), "%s",
+		    gr == GATE_BUSY ? "too many calls to Meta are waiting for "
+		    "an answer" : "Meta failed repeatedly; calls are paused "
+		    "(circuit breaker open)");
+		log_info("graph %s: not called: %s, fbtrace_id -", r->endpoint,
+		    err->message);
+		sodium_memzero(url, strlen(url));
+		free(url);
 		return -1;
 	}
 	/* Room up front, so a token in the answer is never realloc'd. */
@@ -456,6 +505,10 @@ graph_do(struct graph *g, const struct graph_req *r, struct buf *resp,
 		}
 		answered = graph_perform(g, r, url, tmo, resp, &h, err,
 		    &unsent) == 0;
+		gate_report(&g->gate, r->endpoint, &g->pass,
+		    (answered && err->http_status < 500) ? GATE_UP :
+		    ((answered && err->http_status >= 500) || err->timeout) ?
+		    GATE_DOWN : GATE_NEUTRAL);
 		if (answered && err->http_status >= 200 &&
 		    err->http_status < 300) {
 			/* A 2xx body can still be unreadable: the parser's
@@ -466,18 +519,35 @@ graph_do(struct graph *g, const struct graph_req *r, struct buf *resp,
 			rc = 0;
 			break;
 		}
+		graph_obj = 0;
 		if (answered) {
-			graph_error_parse(err->http_status, buf_str(resp),
-			    resp->len, err);
+			graph_obj = graph_error_parse(err->http_status,
+			    buf_str(resp), resp->len, err) == 0;
 			/* HTML error pages from Meta's edge carry only the
 			   header. */
 			if (err->fbtrace_id[0] == '\0')
 				memcpy(err->fbtrace_id, h.trace,
 				    sizeof(h.trace));
 		}
+		/*
+		 * A call that is not idempotent is repeated only when Meta
+		 * provably did not act: nothing left us, or Meta's answer
+		 * says it turned the call away. Otherwise (a bare 5xx from
+		 * an edge proxy, an HTML page, a timeout with the request
+		 * sent) it may have been done: say so, never do it twice.
+		 * A 4xx Graph error is Meta's own refusal: not done.
+		 */
+		if (!r->idempotent && !unsent && !err->rejected &&
+		    ((answered && (err->http_status >= 500 || !graph_obj)) ||
+		    err->timeout || err->network))
+			err->maybe_done = 1;
 		retry = err->transient && attempt < g->max_retries &&
-		    (r->idempotent || answered || unsent);
+		    (r->idempotent || unsent || err->rejected);
 		why = retry ? ", retrying" : "";
+		if (retry && !gate_may_retry(&g->pass)) {
+			retry = 0;
+			why = ", circuit breaker open, not retrying";
+		}
 		if (retry) {
 			backoff = graph_backoff_ms(attempt);
 			if (!graph_retry_fits(backoff, graph_remaining_ms(g))) {

@@ -40,6 +40,20 @@ struct graph_err {
 	long	 subcode;	/* error.error_subcode, 0 if none */
 	int	 transient;	/* worth retrying: 429, 5xx, is_transient,
 				   rate-limit codes, timeouts */
+	int	 rejected;	/* Meta's answer says it turned the call
+				   away without acting on it: HTTP 429, or a
+				   Graph error whose code Meta documents as
+				   throttling or downtime (not code 1, which
+				   Meta calls only "possibly" temporary) */
+	int	 maybe_done;	/* a call that is not idempotent failed
+				   after it may have reached Meta (a bare
+				   5xx, an HTML answer, a timeout after
+				   sending): Meta may have acted, so it was
+				   not repeated */
+	int	 unavailable;	/* Meta was not called: max_concurrent_calls
+				   in flight, or the circuit breaker open
+				   (meta_gate.h) */
+	long	 retry_after;	/* with unavailable: seconds to wait */
 	int	 timeout;	/* the call timed out */
 	int	 network;	/* could not connect / TLS / other transport */
 	int	 tls;		/* with network: Meta's certificate was not
@@ -73,6 +87,14 @@ void		 graph_free(struct graph *);
  * it (the admin tool) calls have no overall deadline.
  */
 void		 graph_budget_start(struct graph *);
+/*
+ * The request's Meta calls are over. A request takes one slot of the
+ * pool's Meta bulkhead (meta_gate.h) at its first Graph call and keeps
+ * it for the calls after, so a flow is never cut off half-way (a code
+ * exchanged, then "no capacity" for the rest); this gives it back.
+ * graph_budget_start and graph_free do too.
+ */
+void		 graph_budget_end(struct graph *);
 
 /* --- Pure helpers ------------------------------------------------------ */
 
@@ -129,13 +151,20 @@ void	 graph_secret_free(char *);
 /*
  * Fills err (zeroed first) from an HTTP status and a response body.
  * Returns 0 when the body held a Graph error object, -1 otherwise (err
- * still has a generic message). Sets transient per Meta's "Handling
- * Errors" guidance and the WhatsApp Cloud API error code table.
+ * still has a generic message). Sets transient (worth asking again,
+ * for a call that may be repeated) and rejected (Meta did not act on
+ * it) per Meta's "Handling Errors" guidance and the WhatsApp Cloud API
+ * error code table. A 5xx without a Graph error object is transient
+ * but never rejected: an edge proxy's 502/504 says nothing about
+ * whether the call behind it ran.
  */
 int	 graph_error_parse(long http_status, const char *body, size_t len,
 	    struct graph_err *);
 /* 1 when code (Graph error.code) is one Meta says to wait out and retry. */
 int	 graph_code_is_transient(long code);
+/* 1 when code says Meta turned the call away unprocessed (throttling,
+   downtime): graph_code_is_transient but for 1, "API Unknown". */
+int	 graph_code_is_rejection(long code);
 /* Plain words for the settings page: why Meta refused a token (190). */
 const char *graph_reason_190(long subcode);
 /* e's fbtrace_id for a log line, or "-" when Meta gave none. */
@@ -221,11 +250,17 @@ char	*graph_json_text_message(const char *to, const char *body);
  * exponential backoff (250 ms doubling, at most 4 s); other 4xx never
  * are. Every attempt and backoff stays within the request's budget
  * (graph_budget_start): an attempt gets min(timeout_ms, what is left),
- * and no retry starts that the budget cannot hold. The code exchange and sending a message are not idempotent (a
- * code is spent by its first use, a message would go out twice), so they
- * retry only failures that prove Meta did not act: a connection that was
- * never made, or an error answer Meta marks transient, not a timeout.
- * Each returns 0, or -1 with err filled.
+ * and no retry starts that the budget cannot hold. The code exchange,
+ * fb_exchange_token, register and sending a message are not idempotent
+ * (a code is spent by its first use, a token exchange or a registration
+ * may have happened, a message would go out twice), so they retry only
+ * failures that prove Meta did not act: a request that never left us
+ * (no connection, nothing written), or an answer with err.rejected set.
+ * A bare 5xx, an HTML page or a timeout after sending is reported with
+ * err.maybe_done, never repeated. A request's first call passes the
+ * pool's bulkhead and circuit breaker (meta_gate.h, graph_budget_end):
+ * when either refuses, it fails at once with err.unavailable and Meta is
+ * not called. Each returns 0, or -1 with err filled.
  */
 
 /* POST /{ver}/oauth/access_token, form body client_id, client_secret,

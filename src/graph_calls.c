@@ -104,7 +104,9 @@ graph_exchange_long_lived(struct graph *g, const char *short_token,
 	if (short_token == NULL)
 		return graph_fail(err, "no access token to exchange");
 	graph_appsecret_proof(g->app_secret, short_token, proof);
-	rc = graph_token_post(g, "exchange_token", query, form, 1, token_out,
+	/* Not idempotent: each exchange mints a token; one lost in a 5xx
+	   may exist, and a repeat is not the same call. */
+	rc = graph_token_post(g, "exchange_token", query, form, 0, token_out,
 	    expires_in, err);
 	sodium_memzero(proof, sizeof(proof));
 	return rc;
@@ -257,9 +259,11 @@ graph_register(struct graph *g, const char *token, const char *phone_id,
 	   verification PIN, form-encoded. The body holds the PIN. */
 	if ((body = graph_form_encode(form)) == NULL)
 		return graph_fail(err, "out of memory");
-	/* Registering again with the same PIN is harmless: idempotent. */
+	/* Not idempotent: registration sets the PIN and moves the number
+	   off any other host, and Cloud API limits register calls per
+	   number; a repeat after an unknown outcome is not harmless. */
 	if (graph_node(g, "register", token, phone_id, "register", NULL,
-	    "application/x-www-form-urlencoded", body, 1, &resp, err) == 0) {
+	    "application/x-www-form-urlencoded", body, 0, &resp, err) == 0) {
 		rc = graph_parse_success(resp.data, resp.len, err);
 		buf_free_secret(&resp);
 	}

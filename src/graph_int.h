@@ -12,6 +12,8 @@
 
 #include <curl/curl.h>
 
+#include "meta_gate.h"
+
 struct buf;
 struct graph_err;
 
@@ -28,6 +30,8 @@ struct graph {
 	int	 max_retries;
 	long	 budget_ms;	/* [meta] request_budget_ms */
 	int64_t	 deadline_ms;	/* monotonic; 0: no budget (admin tool) */
+	struct gate_limits gate;	/* bulkhead and breaker, [meta] */
+	struct gate_pass pass;	/* this request's slot (graph_budget_end) */
 	CURLcode last;		/* the last transfer's result, for the log */
 };
 

@@ -183,6 +183,19 @@ graph_code_is_transient(long code)
 	}
 }
 
+/*
+ * "Handling Errors" gives 1 (API Unknown) as "possibly a temporary issue
+ * due to downtime" and the Messenger Platform's error table records it
+ * after sends that went out: it does not prove the call was not acted
+ * on. The others are throttling (the call was refused for the rate) or
+ * the service being down.
+ */
+int
+graph_code_is_rejection(long code)
+{
+	return code != 1 && graph_code_is_transient(code);
+}
+
 int
 graph_error_parse(long http_status, const char *body, size_t len,
     struct graph_err *err)
@@ -192,9 +205,12 @@ graph_error_parse(long http_status, const char *body, size_t len,
 
 	memset(err, 0, sizeof(*err));
 	err->http_status = http_status;
-	/* Throttled or failing upstream, whatever the body says. */
+	/* Throttled or failing upstream, whatever the body says. Only a
+	   429 also says the call was not processed (RFC 6585 §4). */
 	if (http_status == 429 || http_status >= 500)
 		err->transient = 1;
+	if (http_status == 429)
+		err->rejected = 1;
 	root = gp_parse(body, len);
 	if ((e = jx_get(root, "error", json_type_object)) != NULL) {
 		err->code = gp_long_lenient(e, "code");
@@ -204,6 +220,8 @@ graph_error_parse(long http_status, const char *body, size_t len,
 			err->transient = 1;
 		if (graph_code_is_transient(err->code))
 			err->transient = 1;
+		if (graph_code_is_rejection(err->code))
+			err->rejected = 1;
 		gp_copy_lenient(e, "type", err->type, sizeof(err->type));
 		gp_copy_lenient(e, "message", err->message,
 		    sizeof(err->message));

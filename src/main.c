@@ -21,6 +21,7 @@
 #include "app.h"
 #include "config.h"
 #include "log.h"
+#include "meta_gate.h"
 #include "pool.h"
 
 static void
@@ -152,8 +153,14 @@ main(int argc, char *argv[])
 		return 0;
 	}
 
-	if (spawned)
+	if (spawned) {
+		/* No supervisor: the spawned siblings share a named gate. */
+		if (gate_init_spawned(path, app.cfg->workers, err,
+		    sizeof(err)) == -1)
+			log_warn("%s: Meta calls are not limited across "
+			    "processes", err);
 		return pool_worker(path, &app, FCGI_LISTENSOCK_FILENO, 1);
+	}
 
 	/* A copy: the supervisor replaces the config on reload. */
 	if ((addr = strdup(listen_addr ? listen_addr :

@@ -29,6 +29,7 @@
 #include "app.h"
 #include "config.h"
 #include "log.h"
+#include "meta_gate.h"
 #include "pool.h"
 
 #define POOL_MAX_WORKERS 256
@@ -374,6 +375,9 @@ pool_reap(unsigned int gen, struct pool_crashes *crashes)
 				break;
 		if (i == sizeof(pool_kids) / sizeof(pool_kids[0]))
 			continue;
+		/* Killed inside a Meta call, it could not give its slot
+		   back: before its pid can be anyone's again. */
+		gate_forget(pid);
 		if (WIFSIGNALED(st))
 			log_warn("worker %ld killed by signal %d",
 			    (long)pid, WTERMSIG(st));
@@ -415,6 +419,11 @@ pool_supervise(const char *config_path, struct app *app, int fd,
 	sigaddset(&block, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &block, &old);
 
+	/* Shared by every worker forked from here (meta_gate.h). */
+	if (gate_init_pool(nworkers, err, sizeof(err)) == -1) {
+		log_err("%s", err);
+		return 1;
+	}
 	log_info("supervisor started, %d workers", want);
 	while (!pool_term) {
 		pool_chld = 0;

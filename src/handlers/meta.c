@@ -4,6 +4,7 @@
 #include "../app.h"
 #include "../graph.h"
 #include "../log.h"
+#include "../request.h"
 #include "../response.h"
 #include "../store/connection.h"
 #include "../vault.h"
@@ -124,14 +125,47 @@ hm_meta_said(const struct graph_err *e, char *out, size_t len)
 	    *e->user_msg ? " " : "", e->user_msg, e->code, sub);
 }
 
+/*
+ * Meta was not called (meta_gate.h): at once, so the page does not wait
+ * for a slow Meta either. An API route (DESIGN §10) gets its JSON error.
+ */
+static int
+hm_meta_slow(struct ctx *c, const char *what, const struct graph_err *e)
+{
+	char	 msg[512], url[512], secs[24];
+
+	snprintf(secs, sizeof(secs), "%ld", e->retry_after > 0 ?
+	    e->retry_after : 1);
+	if (c->req != NULL && c->req->path != NULL &&
+	    strncmp(c->req->path, "/api/", 5) == 0) {
+		resp_text(c->resp, 503, "{\"error\":{\"code\":\"unavailable\","
+		    "\"message\":\"Meta is slow right now: no capacity for a "
+		    "Meta call. Try again in a moment.\"}}");
+		snprintf(c->resp->ctype, sizeof(c->resp->ctype),
+		    "application/json");
+		resp_header(c->resp, "Retry-After", secs);
+		return 0;
+	}
+	hm_settings_url(c, url, sizeof(url));
+	snprintf(msg, sizeof(msg), "Meta is slow right now, try again in a "
+	    "moment. So as not to keep you waiting, %s was not started: "
+	    "nothing was sent to Meta and nothing was changed.", what);
+	view_error_with(c, 503, msg, url, NULL, 0);
+	resp_header(c->resp, "Retry-After", secs);
+	return 0;
+}
+
 int
 hm_graph_failed(struct ctx *c, const char *what, const struct graph_err *e,
     int stored)
 {
 	char		 msg[2048], said[1700], url[512];
 	const char	*reason;
+	size_t		 n;
 	int		 status = 502;
 
+	if (e->unavailable)
+		return hm_meta_slow(c, what, e);
 	log_warn("workspace %llu: Meta call failed while %s: http %ld code "
 	    "%ld subcode %ld fbtrace_id %s", (unsigned long long)c->ws.id,
 	    what, e->http_status, e->code, e->subcode,
@@ -194,5 +228,13 @@ hm_graph_failed(struct ctx *c, const char *what, const struct graph_err *e,
 	else
 		snprintf(msg, sizeof(msg), "Meta refused %s: %s. Nothing was "
 		    "changed.", what, e->message);
+	/* "Nothing was changed" is about our side; Meta's is unknown. */
+	if (e->maybe_done) {
+		n = strlen(msg);
+		snprintf(msg + n, sizeof(msg) - n, " The request had reached "
+		    "Meta, so Meta may have acted on it anyway; it was not "
+		    "repeated, so that it cannot happen twice. Check before "
+		    "trying again.");
+	}
 	return view_error_with(c, status, msg, url, e->fbtrace_id, 0);
 }

@@ -242,6 +242,109 @@ class Failures(StackCase):
                         self.assertIn("(code 2)", html.unescape(r.text))
         self.sb.clear_injections()
 
+    # -- calls that must not be repeated (issue 8, item 1) ----------------
+    def posts(self, endpoint):
+        return len([q for q in self.sb.requests(endpoint)
+                    if q["method"] == "POST"])
+
+    def assert_not_repeated(self, r, endpoint, before_posts, what):
+        """One POST reached Meta, and the page says it may have acted."""
+        self.assertEqual(self.posts(endpoint) - before_posts, 1, what)
+        self.assertEqual(r.status, 502, (what, r.text[:600]))
+        text = html.unescape(r.text)
+        self.assertIn("Meta had a problem on its side", text, what)
+        self.assertIn("may have acted on it anyway", text, what)
+        self.assertIn("was not repeated", text, what)
+        self.assertIn('id="go-back"', r.text, what)
+
+    def test_send_not_repeated_on_bare_5xx(self):
+        self.connected()
+        sent = len(self.sb.state()["messages"])
+        for status in (504, 502, 500):
+            what = "test message, HTML %d" % status
+            self.inject("messages", "html", http_status=status)
+            n = self.posts("messages")
+            r = post_form(self.b, S + "/test-message", {"to": "4915112345678"})
+            self.assert_not_repeated(r, "messages", n, what)
+        # The sandbox did send each (the answer was lost at its edge).
+        self.assertEqual(len(self.sb.state()["messages"]), sent + 3)
+        # A timeout after the body went out is not repeated either.
+        self.inject("messages", "timeout")
+        n = self.posts("messages")
+        r = post_form(self.b, S + "/test-message", {"to": "4915112345678"})
+        self.assertEqual(r.status, 504)
+        self.assertEqual(self.posts("messages") - n, 1)
+        self.assertIn("may have acted on it anyway", html.unescape(r.text))
+        self.sb.clear_injections()
+
+    def test_send_retried_when_meta_refused(self):
+        """429 and Meta's documented transient codes mean nothing was done:
+        those are retried, to success."""
+        self.connected()
+        for error, kw in (("429", {}), ("500", {}), ("500", {"code": 131016,
+                                                            "http_status": 503})):
+            what = "test message %s %s" % (error, kw)
+            self.sb.clear_injections()
+            self.sb.inject("messages", error, count=1, **kw)
+            n = self.posts("messages")
+            r = post_form(self.b, S + "/test-message", {"to": "4915112345678"})
+            self.assertEqual(r.status, 303, (what, r.text[:600]))
+            self.assertEqual(r.header("Location"), S + "?m=test_sent", what)
+            self.assertEqual(self.posts("messages") - n, 2, what)
+        # Code 1 ("possibly temporary") does not prove it was not sent.
+        self.sb.clear_injections()
+        self.sb.inject("messages", "500", count=1, code=1)
+        n = self.posts("messages")
+        r = post_form(self.b, S + "/test-message", {"to": "4915112345678"})
+        self.assertEqual(r.status, 502, r.text[:600])
+        self.assertEqual(self.posts("messages") - n, 1)
+        self.assertIn("may have acted on it anyway", html.unescape(r.text))
+        # A 4xx Graph error is Meta's own refusal: not repeated, and not
+        # "may have acted" either.
+        self.sb.clear_injections()
+        self.sb.inject("messages", "131047", count=1)
+        n = self.posts("messages")
+        r = post_form(self.b, S + "/test-message", {"to": "4915112345678"})
+        self.assertEqual(r.status, 502, r.text[:600])
+        self.assertEqual(self.posts("messages") - n, 1)
+        self.assertIn("131047", r.text)
+        self.assertNotIn("may have acted", html.unescape(r.text))
+        self.sb.clear_injections()
+
+    def test_register_not_repeated_on_bare_5xx(self):
+        self.pending()
+        before = self.snap()
+        self.inject("register", "html")
+        n = self.posts("register")
+        r = self.select()
+        self.assert_not_repeated(r, "register", n, "register HTML 504")
+        self.assertEqual(self.snap(), before)
+        self.sb.clear_injections()
+
+    def test_code_exchange_not_repeated_on_bare_5xx(self):
+        for endpoint in ("access_token", "exchange_token"):
+            what = "connect, %s HTML 504" % endpoint
+            post_form(self.b, S + "/disconnect", {})
+            before = self.snap()
+            self.inject(endpoint, "html")
+            n = self.posts(endpoint)
+            r = self.callback()
+            self.assert_not_repeated(r, endpoint, n, what)
+            self.assertIn("Nothing was changed", r.text, what)
+            self.assertEqual(self.snap(), before, what)
+        self.sb.clear_injections()
+
+    def test_idempotent_get_retried_on_bare_5xx(self):
+        self.pending()
+        self.sb.clear_injections()
+        self.sb.inject("phone_numbers", "html", count=1)
+        n = len(self.sb.requests("phone_numbers"))
+        r = self.b.get(S + "/phone-numbers")
+        self.assertEqual(r.status, 200, r.text[:600])
+        self.assertIn("+1 555 0100", r.text)
+        self.assertEqual(len(self.sb.requests("phone_numbers")) - n, 2)
+        self.sb.clear_injections()
+
     # -- Meta down --------------------------------------------------------
     def test_meta_down(self):
         self.connected()

@@ -73,7 +73,7 @@ PERMISSIONS = {
 }
 INJECT_ENDPOINTS = ("access_token", "exchange_token", "debug_token", "phone_numbers",
                     "phone", "register", "subscribed_apps", "messages", "catalog")
-INJECT_ERRORS = ("190", "429", "500", "131047", "timeout", "badjson")
+INJECT_ERRORS = ("190", "429", "500", "131047", "timeout", "badjson", "html")
 WA_RATE_CODES = (80007, 80008, 130429, 131048, 131056)
 
 # Messages Meta sends with OAuthException code 190, by error_subcode.
@@ -242,6 +242,9 @@ class Sandbox:
         self.lock = threading.RLock()
         self.requests = deque(maxlen=2000)
         self.injects = {}
+        # Set (and replaced) by clear_injects: wakes every "timeout" sleep,
+        # so a test's teardown never waits out a long injected delay.
+        self._wake = threading.Event()
         self.state = self._load() or self._fresh()
 
     # -- persistence --------------------------------------------------------
@@ -681,7 +684,15 @@ class Sandbox:
     def clear_injects(self):
         with self.lock:
             self.injects.clear()
+            self._wake.set()
+            self._wake = threading.Event()
             return {"ok": True}
+
+    def pause(self, seconds):
+        """An injected delay, cut short by clear_injects (never under the lock)."""
+        with self.lock:
+            wake = self._wake
+        wake.wait(max(0.0, seconds))
 
     def take_inject(self, endpoint):
         """The rule the next call of this endpoint obeys, consuming one use."""
@@ -1333,8 +1344,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if endpoint in ("dialog", "dialog_decide"):
             return self._dialog(sb, endpoint, prefix, req)
         rule = sb.take_inject(endpoint)
+        edge = None
         if rule and rule["error"] == "timeout":
-            time.sleep(max(0.0, rule["delay"]))  # then answer normally, late
+            sb.pause(rule["delay"])  # then answer normally, late
+        elif rule and rule["error"] == "html":
+            edge = rule  # acted on below, then lost behind the edge's page
         elif rule and rule["error"] == "badjson":
             return self._badjson(endpoint, rule)
         elif rule:
@@ -1345,12 +1359,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if endpoint == "unknown":
                 raise GraphError(400, f"Unknown path components: {path}", 2500)
             if endpoint in ("access_token", "exchange_token"):
-                return self._json(200, sb.access_token(req.params), extra)
-            if endpoint == "debug_token":
-                return self._json(200, sb.debug_token(req), extra)
-            return self._json(200, sb.graph(req, endpoint, node), extra)
+                answer = sb.access_token(req.params)
+            elif endpoint == "debug_token":
+                answer = sb.debug_token(req)
+            else:
+                answer = sb.graph(req, endpoint, node)
         except GraphError as err:
-            return self._graph_error(err)
+            if edge is None:
+                return self._graph_error(err)
+        if edge is not None:
+            return self._edge_error(edge)
+        return self._json(200, answer, extra)
+
+    def _edge_error(self, rule):
+        """What Meta's edge proxy sends when the backend was slow: a bare 5xx
+        with an HTML page, no Graph error object, after the call was done."""
+        status = rule.get("http_status") or 504
+        trace = {"x-fb-trace-id": rule.get("fbtrace_id") or fbtrace()}
+        body = (f"<html><head><title>{status} Gateway Time-out</title></head><body>"
+                f"<h1>{status} Gateway Time-out</h1><p>The server didn't respond in "
+                "time.</p></body></html>").encode()
+        return self._send(status, body, "text/html; charset=utf-8", trace)
 
     def _badjson(self, endpoint, rule):
         # Meta's edge sends the trace header even when the body is not Graph JSON.

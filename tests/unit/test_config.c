@@ -55,6 +55,17 @@ test_good_and_defaults(void)
 	CU_ASSERT_STRING_EQUAL(c->app_secret, "s3cret-value");
 	CU_ASSERT_EQUAL(c->workers, 4);
 	CU_ASSERT_EQUAL(c->request_budget_ms, 30000);
+	/* 0: half the pool's workers (meta_gate.c). */
+	CU_ASSERT_EQUAL(c->max_concurrent_calls, 0);
+	CU_ASSERT_EQUAL(c->breaker_failures, 5);
+	CU_ASSERT_EQUAL(c->breaker_seconds, 30);
+	config_free(c);
+	c = parse(BASE "max_concurrent_calls = 3\nbreaker_failures = 7\n"
+	    "breaker_seconds = 2\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(c->max_concurrent_calls, 3);
+	CU_ASSERT_EQUAL(c->breaker_failures, 7);
+	CU_ASSERT_EQUAL(c->breaker_seconds, 2);
 	config_free(c);
 }
 
@@ -89,6 +100,13 @@ test_bad_values(void)
 	    "[meta] request_budget_ms");
 	expect_err(BASE "[meta]\nrequest_budget_ms = 600001\n",
 	    "[meta] request_budget_ms");
+	expect_err(BASE "[meta]\nmax_concurrent_calls = 0\n",
+	    "[meta] max_concurrent_calls: \"0\" is not a whole number from 1 "
+	    "to 256");
+	expect_err(BASE "[meta]\nbreaker_failures = none\n",
+	    "[meta] breaker_failures");
+	expect_err(BASE "[meta]\nbreaker_seconds = 3601\n",
+	    "[meta] breaker_seconds");
 	expect_err(BASE "[meta]\nca_file = /nonexistent/ca.pem\n",
 	    "[meta] ca_file: /nonexistent/ca.pem: No such file or directory");
 }

@@ -351,6 +351,58 @@ test_err_rate_limits(void)
 	CU_ASSERT_TRUE(e.transient);
 }
 
+/*
+ * rejected: what a call that must not run twice may retry on. Table:
+ * status, body, want transient, want rejected.
+ */
+static void
+test_err_rejected(void)
+{
+	static const struct {
+		long		 status;
+		const char	*body;
+		int		 transient, rejected;
+	} t[] = {
+		/* Meta's throttling and downtime codes: refused, not done. */
+		{ 400, "{\"error\":{\"message\":\"x\",\"code\":4}}", 1, 1 },
+		{ 400, "{\"error\":{\"message\":\"x\",\"code\":80007}}", 1, 1 },
+		{ 500, "{\"error\":{\"message\":\"x\",\"code\":2,"
+		    "\"is_transient\":true}}", 1, 1 },
+		{ 503, "{\"error\":{\"message\":\"x\",\"code\":131016}}", 1, 1 },
+		{ 429, "{\"error\":{\"message\":\"x\",\"code\":130429}}", 1, 1 },
+		/* 429 says not processed, whatever the body. */
+		{ 429, "<html>Too Many Requests</html>", 1, 1 },
+		/* Code 1 is only "possibly" temporary: may have been done. */
+		{ 500, "{\"error\":{\"message\":\"x\",\"code\":1}}", 1, 0 },
+		/* is_transient alone does not say the call did not run. */
+		{ 400, "{\"error\":{\"message\":\"x\",\"code\":12345,"
+		    "\"is_transient\":true}}", 1, 0 },
+		/* An edge proxy's bare 5xx: worth a retry if idempotent only. */
+		{ 504, "<html><body>504 Gateway Time-out</body></html>", 1, 0 },
+		{ 502, "", 1, 0 },
+		{ 500, "{\"message\":\"no error object\"}", 1, 0 },
+		{ 400, "{\"error\":{\"message\":\"x\",\"code\":100}}", 0, 0 },
+	};
+	struct graph_err	 e;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		graph_error_parse(t[i].status, t[i].body, strlen(t[i].body), &e);
+		if (e.transient != t[i].transient || e.rejected != t[i].rejected)
+			fprintf(stderr, "case %zu (%ld %s): have transient %d "
+			    "rejected %d, want %d %d\n", i, t[i].status,
+			    t[i].body, e.transient, e.rejected, t[i].transient,
+			    t[i].rejected);
+		CU_ASSERT_EQUAL(e.transient, t[i].transient);
+		CU_ASSERT_EQUAL(e.rejected, t[i].rejected);
+		CU_ASSERT_FALSE(e.maybe_done);	/* graph_do's to decide */
+	}
+	CU_ASSERT_FALSE(graph_code_is_rejection(1));
+	CU_ASSERT_TRUE(graph_code_is_rejection(2));
+	CU_ASSERT_TRUE(graph_code_is_rejection(341));
+	CU_ASSERT_FALSE(graph_code_is_rejection(190));
+}
+
 static void
 test_err_not_transient(void)
 {
@@ -972,6 +1024,7 @@ main(void)
 	    CU_add_test(s, "url rejects", test_url_rejects) == NULL ||
 	    CU_add_test(s, "error 190", test_err_190) == NULL ||
 	    CU_add_test(s, "error rate limits", test_err_rate_limits) == NULL ||
+	    CU_add_test(s, "error rejected", test_err_rejected) == NULL ||
 	    CU_add_test(s, "error not transient", test_err_not_transient) ==
 	    NULL ||
 	    CU_add_test(s, "error whatsapp", test_err_whatsapp) == NULL ||

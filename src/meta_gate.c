@@ -1,0 +1,320 @@
+/*
+ * meta_gate: the bulkhead and the circuit breaker around Meta calls, in
+ * memory shared by the pool's processes (the model is in meta_gate.h).
+ *
+ * Everything shared is a lock-free C11 atomic: a lock would be held by
+ * a worker that is then killed, and nothing could take it back. Times
+ * are CLOCK_MONOTONIC milliseconds, one clock for every process on the
+ * host. An all-zero state is valid (breaker closed, slots free), so a
+ * fresh mapping needs no initialisation and a segment two spawned
+ * processes create at once is consistent.
+ */
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "meta_gate.h"
+
+/* Bump when struct gate_shm changes: a named segment outlives us. */
+#define GATE_NAME_FMT	"/waba-connect-gate-v1.%lu.%08lx"
+
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "process-shared atomics");
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "process-shared atomics");
+
+struct gate_shm {
+	atomic_int	 pool_workers;
+	atomic_int	 fails;		/* consecutive timeouts/5xx */
+	atomic_llong	 open_until;	/* 0: closed; else open until, then
+					   half-open */
+	atomic_llong	 probe_until;	/* half-open: the probe's claim */
+	atomic_int	 probe_pid;
+	atomic_int	 slot[GATE_SLOTS];	/* owner pid, 0: free */
+};
+
+static struct gate_shm *gate;
+
+static long long
+gate_now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+gate_init_pool(int nworkers, char *err, size_t errlen)
+{
+	void	*p;
+
+	p = mmap(NULL, sizeof(*gate), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		snprintf(err, errlen, "meta gate: shared memory: %s",
+		    strerror(errno));
+		return -1;
+	}
+	gate = p;
+	atomic_store(&gate->pool_workers, nworkers);
+	return 0;
+}
+
+/* FNV-1a: a short, stable name for a path; not a secret, not security. */
+static unsigned long
+gate_hash(const char *s)
+{
+	uint32_t	 h = 2166136261u;
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+int
+gate_init_spawned(const char *config_path, int nworkers, char *err,
+    size_t errlen)
+{
+	char		 name[96], *real;
+	struct stat	 st;
+	void		*p;
+	int		 fd;
+
+	if ((real = realpath(config_path, NULL)) == NULL) {
+		snprintf(err, errlen, "meta gate: %s: %s", config_path,
+		    strerror(errno));
+		return -1;
+	}
+	snprintf(name, sizeof(name), GATE_NAME_FMT, (unsigned long)geteuid(),
+	    gate_hash(real));
+	free(real);
+	if ((fd = shm_open(name, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
+		snprintf(err, errlen, "meta gate: shm_open %s: %s", name,
+		    strerror(errno));
+		return -1;
+	}
+	/* Someone else's object under our name could steer our calls. */
+	if (fstat(fd, &st) == -1 || st.st_uid != geteuid() ||
+	    (st.st_mode & 077) != 0) {
+		snprintf(err, errlen, "meta gate: /dev/shm%s is not ours alone "
+		    "(owner or mode)", name);
+		goto fail;
+	}
+	/* Growing zero-fills: two processes doing it at once agree. */
+	if (st.st_size < (off_t)sizeof(*gate) &&
+	    ftruncate(fd, sizeof(*gate)) == -1) {
+		snprintf(err, errlen, "meta gate: %s: %s", name,
+		    strerror(errno));
+		goto fail;
+	}
+	p = mmap(NULL, sizeof(*gate), PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+	    0);
+	if (p == MAP_FAILED) {
+		snprintf(err, errlen, "meta gate: mmap %s: %s", name,
+		    strerror(errno));
+		goto fail;
+	}
+	close(fd);
+	gate = p;
+	atomic_store(&gate->pool_workers, nworkers);
+	return 0;
+fail:
+	close(fd);
+	return -1;
+}
+
+void
+gate_forget(pid_t pid)
+{
+	int	 i, owner;
+
+	if (gate == NULL || pid <= 0)
+		return;
+	for (i = 0; i < GATE_SLOTS; i++) {
+		owner = (int)pid;
+		if (atomic_compare_exchange_strong(&gate->slot[i], &owner, 0))
+			log_warn("meta gate: worker %ld died inside a Meta "
+			    "call; its call slot is free again", (long)pid);
+	}
+	owner = (int)pid;
+	if (atomic_compare_exchange_strong(&gate->probe_pid, &owner, 0))
+		atomic_store(&gate->probe_until, 0);
+}
+
+int
+gate_capacity(const struct gate_limits *lim)
+{
+	int	 n = lim->max_calls;
+
+	if (n <= 0 && gate != NULL)
+		n = atomic_load(&gate->pool_workers) / 2;
+	if (n < 1)
+		n = 1;
+	return n > GATE_SLOTS ? GATE_SLOTS : n;
+}
+
+/*
+ * Frees slots whose owner no longer exists: a worker killed inside a
+ * call whose death no supervisor reported (spawned mode), or one not
+ * reaped yet. kill(pid, 0) fails with ESRCH only for a pid nobody has.
+ */
+static int
+gate_reclaim(int n)
+{
+	int	 i, pid, freed = 0;
+
+	for (i = 0; i < n; i++) {
+		pid = atomic_load(&gate->slot[i]);
+		if (pid <= 0 || pid == (int)getpid() ||
+		    kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		if (atomic_compare_exchange_strong(&gate->slot[i], &pid, 0)) {
+			log_warn("meta gate: process %d died inside a Meta "
+			    "call; its call slot is free again", pid);
+			freed++;
+		}
+	}
+	return freed;
+}
+
+static int
+gate_take_slot(int n)
+{
+	int	 i, pass, free_;
+
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < n; i++) {
+			free_ = 0;
+			if (atomic_compare_exchange_strong(&gate->slot[i],
+			    &free_, (int)getpid()))
+				return i;
+		}
+		if (pass == 0 && gate_reclaim(n) == 0)
+			break;
+	}
+	return -1;
+}
+
+enum gate_rc
+gate_enter(const struct gate_limits *lim, const char *endpoint,
+    struct gate_pass *p, long *retry_after_s)
+{
+	long long	 now, until, claim;
+	int		 n;
+
+	p->slot = -1;
+	p->probe = p->active = 0;
+	*retry_after_s = 0;
+	if (gate == NULL)
+		return GATE_OK;
+	now = gate_now_ms();
+	if ((until = atomic_load(&gate->open_until)) != 0) {
+		if (now < until) {
+			*retry_after_s = (long)((until - now + 999) / 1000);
+			return GATE_OPEN;
+		}
+		/* Half-open: the first to claim the probe goes. */
+		claim = atomic_load(&gate->probe_until);
+		if (claim > now || !atomic_compare_exchange_strong(
+		    &gate->probe_until, &claim, now + lim->probe_ms)) {
+			*retry_after_s = 1;
+			return GATE_OPEN;
+		}
+		atomic_store(&gate->probe_pid, (int)getpid());
+		p->probe = 1;
+	}
+	n = gate_capacity(lim);
+	if ((p->slot = gate_take_slot(n)) == -1) {
+		if (p->probe) {
+			atomic_store(&gate->probe_pid, 0);
+			atomic_store(&gate->probe_until, 0);
+			p->probe = 0;
+		}
+		*retry_after_s = 1;
+		log_warn("meta gate: %d Meta calls in flight "
+		    "(max_concurrent_calls), %s refused", n, endpoint);
+		return GATE_BUSY;
+	}
+	if (p->probe)
+		log_info("meta gate: circuit breaker half-open: %s is the "
+		    "probe", endpoint);
+	p->active = 1;
+	return GATE_OK;
+}
+
+void
+gate_report(const struct gate_limits *lim, const char *endpoint,
+    struct gate_pass *p, enum gate_outcome o)
+{
+	long long	 closed = 0, until;
+	int		 n;
+
+	if (!p->active || o == GATE_NEUTRAL)
+		return;
+	until = gate_now_ms() + (long long)lim->breaker_seconds * 1000;
+	if (o == GATE_UP) {
+		atomic_store(&gate->fails, 0);
+		if (atomic_exchange(&gate->open_until, 0) != 0)
+			log_info("meta gate: circuit breaker closed: Meta "
+			    "answered %s", endpoint);
+		if (p->probe) {
+			atomic_store(&gate->probe_pid, 0);
+			atomic_store(&gate->probe_until, 0);
+			p->probe = 0;
+		}
+		return;
+	}
+	if (p->probe) {
+		atomic_store(&gate->open_until, until);
+		atomic_store(&gate->probe_pid, 0);
+		atomic_store(&gate->probe_until, 0);
+		p->probe = 0;
+		log_warn("meta gate: circuit breaker probe %s failed: open "
+		    "again, Meta calls fail fast for %d s", endpoint,
+		    lim->breaker_seconds);
+		return;
+	}
+	n = atomic_fetch_add(&gate->fails, 1) + 1;
+	if (n >= lim->breaker_failures &&
+	    atomic_compare_exchange_strong(&gate->open_until, &closed, until))
+		log_warn("meta gate: circuit breaker open after %d consecutive "
+		    "timeouts/5xx from Meta (last: %s): Meta calls fail fast "
+		    "for %d s", n, endpoint, lim->breaker_seconds);
+}
+
+int
+gate_may_retry(const struct gate_pass *p)
+{
+	return !p->active || atomic_load(&gate->open_until) == 0;
+}
+
+void
+gate_leave(struct gate_pass *p)
+{
+	int	 me = (int)getpid();
+
+	if (!p->active)
+		return;
+	if (p->slot >= 0)
+		atomic_compare_exchange_strong(&gate->slot[p->slot], &me, 0);
+	/* A probe that ended without a verdict lets the next one go. */
+	if (p->probe) {
+		atomic_store(&gate->probe_pid, 0);
+		atomic_store(&gate->probe_until, 0);
+	}
+	p->slot = -1;
+	p->probe = p->active = 0;
+}
