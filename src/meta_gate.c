@@ -265,16 +265,22 @@ gate_report(const struct gate_limits *lim, const char *endpoint,
 	if (!p->active || o == GATE_NEUTRAL)
 		return;
 	until = gate_now_ms() + (long long)lim->breaker_seconds * 1000;
+	/*
+	 * Only the probe closes an open breaker: a call that was already
+	 * under way when it opened and then got an answer says little
+	 * about Meta now, and must not let every worker in again.
+	 */
 	if (o == GATE_UP) {
-		atomic_store(&gate->fails, 0);
-		if (atomic_exchange(&gate->open_until, 0) != 0)
-			log_info("meta gate: circuit breaker closed: Meta "
-			    "answered %s", endpoint);
 		if (p->probe) {
+			atomic_store(&gate->fails, 0);
+			if (atomic_exchange(&gate->open_until, 0) != 0)
+				log_info("meta gate: circuit breaker closed: "
+				    "Meta answered %s", endpoint);
 			atomic_store(&gate->probe_pid, 0);
 			atomic_store(&gate->probe_until, 0);
 			p->probe = 0;
-		}
+		} else if (atomic_load(&gate->open_until) == 0)
+			atomic_store(&gate->fails, 0);
 		return;
 	}
 	if (p->probe) {

@@ -144,6 +144,8 @@ test_breaker(void)
 	gate_report(&lim6, "t", &p, GATE_NEUTRAL);
 	CU_ASSERT_TRUE(gate_may_retry(&p));
 	gate_leave(&p);
+	/* A call already under way when it opens... */
+	CU_ASSERT_EQUAL(gate_enter(&lim6, "t", &q, &ra), GATE_OK);
 	/* The third consecutive failure opens it, and stops retries. */
 	CU_ASSERT_EQUAL(gate_enter(&lim6, "t", &p, &ra), GATE_OK);
 	gate_report(&lim6, "t", &p, GATE_DOWN);
@@ -151,6 +153,10 @@ test_breaker(void)
 	gate_leave(&p);
 	CU_ASSERT_EQUAL(gate_enter(&lim6, "t", &p, &ra), GATE_OPEN);
 	CU_ASSERT_EQUAL(ra, 1);
+	/* ...that then succeeds is no probe: the breaker stays open. */
+	gate_report(&lim6, "t", &q, GATE_UP);
+	gate_leave(&q);
+	CU_ASSERT_EQUAL(gate_enter(&lim6, "t", &p, &ra), GATE_OPEN);
 	/* After breaker_seconds: one probe, the others still fail fast. */
 	sleep_ms(1100);
 	CU_ASSERT_EQUAL(gate_enter(&lim6, "t", &p, &ra), GATE_OK);
