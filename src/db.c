@@ -160,6 +160,17 @@ db_open(const struct db *db, const struct db_server *s, char *err,
 	mysql_optionsv(my, MYSQL_OPT_WRITE_TIMEOUT, &rwtimeout);
 	mysql_optionsv(my, MYSQL_OPT_RECONNECT, &off);
 	mysql_optionsv(my, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	/*
+	 * Our statements mean what they say only in this mode, whatever
+	 * the server's default: strict (a too-long value is an error, not
+	 * cut), and SET assignments applied left to right (an UPDATE reads
+	 * a column it assigned earlier in the same SET; the server's
+	 * SIMULTANEOUS_ASSIGNMENT would read the old value). Sent with the
+	 * handshake of every connection, reconnects included.
+	 */
+	mysql_optionsv(my, MYSQL_INIT_COMMAND, "SET SESSION sql_mode = "
+	    "'STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,"
+	    "NO_ENGINE_SUBSTITUTION'");
 	if (mysql_real_connect(my, s->socket[0] ? NULL : s->host,
 	    db->cfg->db_user, db->cfg->db_password, NULL,
 	    s->socket[0] ? 0 : s->port, s->socket[0] ? s->socket : NULL,
