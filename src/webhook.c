@@ -378,7 +378,15 @@ wh_restrictions(struct buf *b, struct json_object *value, int64_t *until)
 	*until = 0;
 	if ((arr = jx_get(value, "restriction_info", json_type_array)) == NULL)
 		return;
-	n = json_object_array_length(arr);
+	/*
+	 * Meta lists the restrictions in force; an empty list says there
+	 * are none left (webhook_event_standing: lifted). An absent list
+	 * says nothing, and is kept as a restriction of unknown end.
+	 */
+	if ((n = json_object_array_length(arr)) == 0) {
+		buf_puts(b, ": none");
+		return;
+	}
 	/* The summary is cut at 1024 bytes anyway. */
 	for (i = 0; i < n && b->len < 1024; i++) {
 		r = json_object_array_get_idx(arr, i);
@@ -397,6 +405,9 @@ wh_restrictions(struct buf *b, struct json_object *value, int64_t *until)
 		else if ((s = wh_str(r, "expiration")) != NULL)
 			buf_printf(b, " until %s", s);
 	}
+	/* Not "none": a list we cannot read is not an empty one. */
+	if (shown == 0)
+		buf_puts(b, ": unreadable");
 	/* Items not looked at may last longer. */
 	*until = open || shown == 0 || i < n ? 0 : last;
 }
@@ -644,7 +655,8 @@ webhook_event_is_loss(const struct webhook_event *ev, char *reason,
 	size_t		 i, n;
 
 	wh_err(reason, reasonlen, "%s", "");
-	if (ev == NULL || ev->kind != WEBHOOK_ACCOUNT_UPDATE)
+	if (ev == NULL || ev->kind != WEBHOOK_ACCOUNT_UPDATE ||
+	    webhook_event_standing(ev) == -1)
 		return 0;
 	for (i = 0; i < sizeof(wh_losses) / sizeof(wh_losses[0]); i++) {
 		if (strcmp(ev->event, wh_losses[i].event) != 0)
@@ -678,7 +690,8 @@ webhook_event_standing(const struct webhook_event *ev)
 	if (ev == NULL || ev->kind != WEBHOOK_ACCOUNT_UPDATE)
 		return 0;
 	if (strcmp(ev->event, "ACCOUNT_RESTRICTION") == 0)
-		return 1;
+		return strcmp(ev->text, "ACCOUNT_RESTRICTION: none") == 0 ?
+		    -1 : 1;
 	if (strcmp(ev->event, "DISABLED_UPDATE") != 0 ||
 	    strncmp(ev->text, ban, sizeof(ban) - 1) != 0)
 		return 0;

@@ -72,8 +72,9 @@ int	 webhook_event_is_loss(const struct webhook_event *, char *reason, size_t re
 /*
  * For account_update: what it says about the account's standing with
  * Meta, which a new token does not change: 1 restricted or banned
- * (ACCOUNT_RESTRICTION; DISABLED_UPDATE with ban state DISABLE), -1 a ban
- * lifted (DISABLED_UPDATE with ban state REINSTATE), 0 anything else
+ * (ACCOUNT_RESTRICTION; DISABLED_UPDATE with ban state DISABLE), -1
+ * lifted (DISABLED_UPDATE with ban state REINSTATE; ACCOUNT_RESTRICTION
+ * whose restriction_info is an empty list), 0 anything else
  * (our access lost or granted, informational events).
  */
 int	 webhook_event_standing(const struct webhook_event *);

@@ -95,8 +95,9 @@ wh_exec_on(MYSQL *my, const char *sql, const char *const *args, size_t n,
 /*
  * What the connection row says about an account_update, read with the
  * row locked: whether the event is about the WABA in use (mine), about
- * the ban recorded for its WABA (ban), whether something it would
- * overrule is newer than it (stale, with that time in newer), and
+ * the restriction or ban of its own kind recorded for its WABA (ban),
+ * whether something it would overrule is newer than it (stale, with
+ * that time in newer), and
  * whether the status is needs_reconnect only because of the recorded
  * restriction (held).
  */
@@ -117,7 +118,7 @@ wh_row_get(MYSQL *my, const struct workspace *ws,
 	memset(r, 0, sizeof(*r));
 	snprintf(sql, sizeof(sql), "SELECT token_ct IS NOT NULL AND "
 	    "(waba_id IS NULL OR waba_id = '' OR waba_id = ?), "
-	    "restriction_waba <=> ? AND restriction_event = 'DISABLED_UPDATE', "
+	    "restriction_waba <=> ? AND restriction_event = ?, "
 	    "IFNULL(IF(?, restriction_at, token_stored_at) > " WH_UTC ", 0), "
 	    "IF(?, restriction_at, token_stored_at), "
 	    "status = 'needs_reconnect' AND restriction IS NOT NULL AND "
@@ -127,6 +128,8 @@ wh_row_get(MYSQL *my, const struct workspace *ws,
 		return rc;
 	sq_str(&q, e->waba_id);
 	sq_str(&q, e->waba_id);
+	/* What lifts it is of its kind: REINSTATE a ban, "none" a restriction. */
+	sq_str(&q, e->event);
 	sq_int(&q, standing != 0);
 	sq_int(&q, t);
 	sq_int(&q, standing != 0);

@@ -586,6 +586,31 @@ class Restrictions(WebhookBase):
             db="waba_ws_1").strip(), "")
 
 
+    def test_open_ended_restriction_lifted_by_an_empty_list(self):
+        b = self.connect("a@alpha.example", "alpha", PHONE)
+        t = int(time.time())
+        self.assertEqual(self.post(account_update(
+            WABA, "ACCOUNT_RESTRICTION", when=t, restriction_info=[
+                {"restriction_type": "RESTRICTED_CUSTOMER_INITIATED_"
+                 "MESSAGING"}])).status, 200)
+        # No end given: Verify keeps it however valid the token is.
+        self.assertTrue(self.verify(b).endswith("?m=restricted"))
+        self.assertEqual(status(self.st, "alpha")["status"],
+                         "needs_reconnect")
+        # An older "none" redelivered late does not lift the newer one.
+        self.assertEqual(self.post(account_update(
+            WABA, "ACCOUNT_RESTRICTION", when=t - 5,
+            restriction_info=[])).status, 200)
+        self.assertEqual(status(self.st, "alpha")["status"],
+                         "needs_reconnect")
+        # Meta lists no restriction left: lifted.
+        self.assertEqual(self.post(account_update(
+            WABA, "ACCOUNT_RESTRICTION", when=t + 1,
+            restriction_info=[])).status, 200)
+        js = status(self.st, "alpha")
+        self.assertEqual((js["status"], js["reason"]), ("connected", None))
+        self.assertTrue(self.verify(b).endswith("?m=verified"))
+
     def test_times_out_of_range_are_absent(self):
         # Past year 9999 DATE_ADD overflows: the delivery must not fail
         # for ever (Meta would redeliver it for days).

@@ -985,6 +985,13 @@ test_standing(void)
 	CU_ASSERT_EQUAL(standing("{'event':'DISABLED_UPDATE','ban_info':"
 	    "{'waba_ban_state':'DISABLE','waba_ban_date':'June 15, 2025'}}",
 	    NULL), 1);
+	/* A list we cannot read is not an empty one. */
+	CU_ASSERT_EQUAL(standing("{'event':'ACCOUNT_RESTRICTION',"
+	    "'restriction_info':['x', 3]}", &until), 1);
+	CU_ASSERT_EQUAL(until, 0);
+	/* Meta lists no restriction left: lifted, and no loss. */
+	CU_ASSERT_EQUAL(standing("{'event':'ACCOUNT_RESTRICTION',"
+	    "'restriction_info':[]}", NULL), -1);
 	/* Lifted: REINSTATE; neither: scheduled, unknown, access events. */
 	CU_ASSERT_EQUAL(standing("{'event':'DISABLED_UPDATE','ban_info':"
 	    "{'waba_ban_state':'REINSTATE'}}", NULL), -1);
