@@ -55,6 +55,9 @@ jx_tokener_wipe(struct json_tokener *tok)
 void
 jx_tokener_free(struct json_tokener *tok)
 {
+	/* json_tokener_free(NULL) crashes; a goto-fail path may pass NULL. */
+	if (tok == NULL)
+		return;
 	jx_tokener_wipe(tok);
 	json_tokener_free(tok);
 }

@@ -26,7 +26,7 @@ int		 jx_absent(struct json_object *, const char *key);
 struct json_tokener *jx_tokener_new(int depth, size_t len);
 /* Zeroes the string buffer (what the last string parsed left there). */
 void		 jx_tokener_wipe(struct json_tokener *);
-/* Wipes, then frees. */
+/* Wipes, then frees; NULL is a no-op, as for free(). */
 void		 jx_tokener_free(struct json_tokener *);
 
 #endif

@@ -1,4 +1,6 @@
 /* jsonx: the tokener that parses Meta's answers leaves no token behind. */
+#include <limits.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <CUnit/Basic.h>
@@ -7,6 +9,7 @@
 
 #include "../../src/buf.h"
 #include "../../src/jsonx.h"
+#include "harness.h"
 
 #define TOKEN_LEN	3000
 
@@ -101,20 +104,141 @@ test_tokener_escapes(void)
 	jx_tokener_free(tok);
 }
 
-int
-main(void)
+/* jx_get gives the member only when it is there with the wanted type. */
+static void
+test_get(void)
 {
-	CU_pSuite	 s;
-	unsigned int	 f;
+	static const struct {
+		const char	*key;
+		enum json_type	 type;
+		int		 found;
+	} t[] = {
+		{ "s", json_type_string, 1 },
+		{ "s", json_type_int, 0 },
+		{ "n", json_type_int, 1 },
+		{ "n", json_type_double, 0 },
+		{ "n", json_type_string, 0 },
+		{ "d", json_type_double, 1 },
+		{ "b", json_type_boolean, 1 },
+		{ "o", json_type_object, 1 },
+		{ "a", json_type_array, 1 },
+		{ "a", json_type_object, 0 },
+		{ "z", json_type_null, 0 },	/* null is absent, not a value */
+		{ "z", json_type_string, 0 },
+		{ "missing", json_type_string, 0 },
+		{ "", json_type_string, 1 },
+	};
+	struct json_object	*o, *v;
+	size_t			 i;
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("jsonx", NULL, NULL);
-	CU_add_test(s, "tokener buffer never moves", test_tokener_never_moves);
-	CU_add_test(s, "tokener with escapes", test_tokener_escapes);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	f = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return f ? 1 : 0;
+	o = json_tokener_parse("{\"s\":\"x\",\"n\":7,\"d\":1.5,\"b\":false,"
+	    "\"o\":{},\"a\":[1],\"z\":null,\"\":\"empty key\"}");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		ut_case("%s as %s", t[i].key, json_type_to_name(t[i].type));
+		v = jx_get(o, t[i].key, t[i].type);
+		UT_EQ_INT(v != NULL, t[i].found);
+		if (v != NULL)
+			UT_EQ_INT(json_object_get_type(v), t[i].type);
+	}
+	ut_case(NULL);
+	UT_EQ_STR(json_object_get_string(jx_get(o, "", json_type_string)),
+	    "empty key");
+	/* Not an object (an answer that is an array, or nothing): NULL. */
+	CU_ASSERT_PTR_NULL(jx_get(NULL, "s", json_type_string));
+	CU_ASSERT_PTR_NULL(jx_get(jx_get(o, "a", json_type_array), "s",
+	    json_type_string));
+	CU_ASSERT_PTR_NULL(jx_get(jx_get(o, "s", json_type_string), "s",
+	    json_type_string));
+	json_object_put(o);
 }
+
+/* Optional fields may be absent or null; false, 0 and "" are present. */
+static void
+test_absent(void)
+{
+	static const struct {
+		const char	*key;
+		int		 absent;
+	} t[] = {
+		{ "missing", 1 }, { "z", 1 }, { "f", 0 }, { "zero", 0 },
+		{ "e", 0 }, { "o", 0 },
+	};
+	struct json_object	*o;
+	size_t			 i;
+
+	o = json_tokener_parse("{\"z\":null,\"f\":false,\"zero\":0,"
+	    "\"e\":\"\",\"o\":{}}");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		ut_case("%s", t[i].key);
+		UT_EQ_INT(jx_absent(o, t[i].key), t[i].absent);
+	}
+	json_object_put(o);
+}
+
+/* Sizes a tokener cannot promise are refused; NULL is safe to wipe. */
+static void
+test_tokener_limits(void)
+{
+	struct json_tokener	*tok;
+
+	CU_ASSERT_PTR_NULL(jx_tokener_new(8, (size_t)INT_MAX));
+	CU_ASSERT_PTR_NULL(jx_tokener_new(8, (size_t)INT_MAX - 63));
+	CU_ASSERT_PTR_NULL(jx_tokener_new(8, SIZE_MAX));
+	tok = jx_tokener_new(8, 0);
+	CU_ASSERT_PTR_NOT_NULL(tok);
+	CU_ASSERT(tok == NULL || tok->pb->size >= 8);
+	jx_tokener_free(tok);
+	jx_tokener_wipe(NULL);
+	jx_tokener_free(NULL);
+}
+
+/*
+ * The depth given is the one enforced (json-c's default, 32, would take
+ * both): with 3, json-c takes two levels of nesting, not three.
+ */
+static void
+test_tokener_depth(void)
+{
+	static const struct {
+		const char	*text;
+		int		 ok;
+	} t[] = {
+		{ "[[1]]", 1 },
+		{ "{\"a\":{\"b\":1}}", 1 },
+		{ "[[[1]]]", 0 },
+		{ "{\"a\":{\"b\":[1]}}", 0 },
+	};
+	struct json_tokener	*tok;
+	struct json_object	*o;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		ut_case("%s", t[i].text);
+		tok = jx_tokener_new(3, strlen(t[i].text));
+		CU_ASSERT_PTR_NOT_NULL_FATAL(tok);
+		o = json_tokener_parse_ex(tok, t[i].text,
+		    (int)strlen(t[i].text));
+		UT_EQ_INT(o != NULL, t[i].ok);
+		UT_EQ_INT(json_tokener_get_error(tok), t[i].ok ?
+		    json_tokener_success : json_tokener_error_depth);
+		json_object_put(o);
+		jx_tokener_free(tok);
+	}
+}
+
+static const struct ut_test tests[] = {
+	{ "tokener buffer never moves", test_tokener_never_moves },
+	{ "tokener with escapes", test_tokener_escapes },
+	{ "typed member lookup", test_get },
+	{ "absent or null", test_absent },
+	{ "tokener size limits", test_tokener_limits },
+	{ "tokener depth", test_tokener_depth },
+	{ NULL, NULL }
+};
+
+const struct ut_suite ut_suites[] = {
+	{ "jsonx", NULL, NULL, NULL, tests },
+	{ NULL, NULL, NULL, NULL, NULL }
+};
