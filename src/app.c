@@ -70,9 +70,9 @@ app_gate(struct ctx *c, const struct route *rt)
 	if (rc != STORE_OK)
 		goto unavailable;
 	if (strstr(rt->pattern, "{slug}") != NULL) {
-		rc = tenants_workspace_by_slug(c->app->db, c->req->slug, &c->ws);
+		rc = store_ws_by_slug(c->app->db, c->req->slug, &c->ws);
 		if (rc == STORE_OK)
-			rc = tenants_is_member(c->app->db, c->sess.user_id,
+			rc = store_user_is_member(c->app->db, c->sess.user_id,
 			    c->ws.id);
 		if (rc == STORE_NOTFOUND) {
 			view_error(c, 404, "There is nothing at this address. "

@@ -45,7 +45,7 @@ verify_catalog(struct ctx *c, const struct conn_row *r)
 	log_info("workspace %llu: catalog token no longer valid (subcode %ld "
 	    "fbtrace_id %s)", (unsigned long long)c->ws.id, e.subcode,
 	    graph_err_trace(&e));
-	if (connection_catalog_mark(c->app->db, &c->ws,
+	if (store_conn_catalog_mark(c->app->db, &c->ws,
 	    graph_reason_190(e.subcode)) != STORE_OK) {
 		hm_db_down(c);
 		return 1;
@@ -85,7 +85,7 @@ h_verify(struct ctx *c)
 	char		 reason[200];
 	int		 restricted;
 
-	if (connection_get(c->app->db, &c->ws, &r) != STORE_OK)
+	if (store_conn_get(c->app->db, &c->ws, &r) != STORE_OK)
 		return hm_db_down(c);
 	if (!r.has_token)
 		return hm_back(c, "not_connected");
@@ -108,7 +108,7 @@ h_verify(struct ctx *c)
 		    "subcode %ld fbtrace_id %s)", (unsigned long long)c->ws.id,
 		    ti.error_code, ti.error_subcode,
 		    graph_err_trace(&e));
-		if (connection_mark(c->app->db, &c->ws, "needs_reconnect",
+		if (store_conn_mark(c->app->db, &c->ws, "needs_reconnect",
 		    graph_reason_190(ti.error_subcode)) != STORE_OK)
 			return hm_db_down(c);
 		return hm_back(c, "needs_reconnect");
@@ -127,7 +127,7 @@ h_verify(struct ctx *c)
 		log_info("workspace %llu: WABA %s no longer granted "
 		    "(fbtrace_id %s)", (unsigned long long)c->ws.id, r.waba_id,
 		    graph_err_trace(&e));
-		if (connection_mark(c->app->db, &c->ws, "needs_reconnect",
+		if (store_conn_mark(c->app->db, &c->ws, "needs_reconnect",
 		    reason) != STORE_OK)
 			return hm_db_down(c);
 		return hm_back(c, "needs_reconnect");
@@ -146,7 +146,7 @@ h_verify(struct ctx *c)
 		cpp = &cp;
 	}
 	vault_secret_free(&tok);
-	if (connection_verified(c->app->db, &c->ws, ti.expires_at, ti.scopes,
+	if (store_conn_verified(c->app->db, &c->ws, ti.expires_at, ti.scopes,
 	    cpp, &restricted) != STORE_OK)
 		return hm_db_down(c);
 	if (r.has_catalog && verify_catalog(c, &r) != 0)
@@ -187,7 +187,7 @@ h_test_message(struct ctx *c)
 		return view_error_with(c, 400, "Enter the recipient's number in "
 		    "international format, digits only (for example "
 		    "4915112345678).", url, NULL, 0);
-	if (connection_get(c->app->db, &c->ws, &r) != STORE_OK)
+	if (store_conn_get(c->app->db, &c->ws, &r) != STORE_OK)
 		return hm_db_down(c);
 	if (strcmp(r.status, "connected") != 0 || *r.phone_number_id == '\0')
 		return view_error_with(c, 409, "Connect WhatsApp and select a "
@@ -201,7 +201,7 @@ h_test_message(struct ctx *c)
 	if (rc == -1)
 		return hm_graph_failed(c, "sending the test message", &e, 1);
 	snprintf(detail, sizeof(detail), "to %s: %s", to, id);
-	connection_audit(c->app->db, &c->ws, c->sess.email, "test_message",
+	store_conn_audit(c->app->db, &c->ws, c->sess.email, "test_message",
 	    detail);
 	return hm_back(c, "test_sent");
 }
@@ -215,10 +215,10 @@ h_disconnect(struct ctx *c)
 	 * the row fail after them, the merchant sees 503 and disconnects
 	 * again; meanwhile nothing is routed to a connection being dropped.
 	 */
-	if (tenants_routes_replace(c->app->db, c->ws.id, NULL, NULL, NULL) !=
+	if (store_route_replace(c->app->db, c->ws.id, NULL, NULL, NULL) !=
 	    STORE_OK)
 		return hm_db_down(c);
-	if (connection_disconnect(c->app->db, &c->ws, c->sess.email) !=
+	if (store_conn_disconnect(c->app->db, &c->ws, c->sess.email) !=
 	    STORE_OK)
 		return hm_db_down(c);
 	log_info("workspace %llu: WhatsApp disconnected",

@@ -82,7 +82,7 @@ login_landing(struct ctx *c, uint64_t user)
 	struct workspace ws;
 	char		 loc[512];
 
-	switch (tenants_first_workspace(c->app->db, user, &ws)) {
+	switch (store_user_first_ws(c->app->db, user, &ws)) {
 	case STORE_OK:
 		snprintf(loc, sizeof(loc), "%s/w/%s/settings/whatsapp",
 		    c->app->mount, ws.slug);
@@ -125,7 +125,7 @@ h_login_post(struct ctx *c)
 	char		 email[255], hash[crypto_pwhash_STRBYTES + 1] = "";
 	char		 addr[80];
 	unsigned char	 device[SESSION_DEVICE_BYTES];
-	struct sessions_counts n;
+	struct store_sess_counts n;
 	struct user	 u;
 	enum store_rc	 rc;
 	uint64_t	 attempt = 0;
@@ -150,7 +150,7 @@ h_login_post(struct ctx *c)
 	 */
 	trusted = session_device_check(c, email, device);
 	req_addr_key(c->req->remote_addr, addr, sizeof(addr));
-	rc = sessions_attempt(c->app->db, email, addr, trusted ? device : NULL,
+	rc = store_sess_attempt(c->app->db, email, addr, trusted ? device : NULL,
 	    THROTTLE_MINUTES, &attempt, &n);
 	if (rc != STORE_OK)
 		goto unavailable;
@@ -162,7 +162,7 @@ h_login_post(struct ctx *c)
 	    n.by_email > THROTTLE_EMAIL || n.by_addr > THROTTLE_ADDR;
 	if (limited) {
 		/* Refused unread: it must not extend the lock-out. */
-		if (sessions_attempt_forget(c->app->db, attempt) != STORE_OK)
+		if (store_sess_attempt_forget(c->app->db, attempt) != STORE_OK)
 			goto unavailable;
 		if (trusted)
 			log_warn("sign-in throttled for a trusted device after "
@@ -174,7 +174,7 @@ h_login_post(struct ctx *c)
 		    "attempts. Wait 15 minutes, then try again.");
 	}
 
-	rc = tenants_user_by_email(c->app->db, email, &u, hash, sizeof(hash));
+	rc = store_user_by_email(c->app->db, email, &u, hash, sizeof(hash));
 	if (rc != STORE_OK && rc != STORE_NOTFOUND)
 		goto unavailable;
 	if (rc == STORE_NOTFOUND) {
@@ -190,7 +190,7 @@ h_login_post(struct ctx *c)
 	if (!ok)
 		return login_page(c, 401, email, "That email and password do "
 		    "not match an account.");
-	if (sessions_attempt_forget(c->app->db, attempt) != STORE_OK ||
+	if (store_sess_attempt_forget(c->app->db, attempt) != STORE_OK ||
 	    (rc = session_start(c, u.id)) != STORE_OK)
 		goto unavailable;
 	/* A fresh one each time (OWASP); without it, only the lockout bites. */

@@ -54,7 +54,7 @@ h_catalog(struct ctx *c)
 		log_err("%s", err);
 		return -1;
 	}
-	rc = connection_catalog_save(c->app->db, &c->ws, id, name, &box,
+	rc = store_conn_catalog_save(c->app->db, &c->ws, id, name, &box,
 	    c->sess.email);
 	vault_box_free(&box);
 	if (rc != STORE_OK)
@@ -65,7 +65,7 @@ h_catalog(struct ctx *c)
 int
 h_catalog_disconnect(struct ctx *c)
 {
-	if (connection_catalog_delete(c->app->db, &c->ws, c->sess.email) !=
+	if (store_conn_catalog_delete(c->app->db, &c->ws, c->sess.email) !=
 	    STORE_OK)
 		return hm_db_down(c);
 	return hm_back(c, "catalog_disconnected");

@@ -73,7 +73,7 @@ hm_token(struct ctx *c, const char *kind, struct vault_secret *out)
 	enum store_rc	 rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = connection_token_get(c->app->db, &c->ws, kind, &box);
+	rc = store_conn_token_get(c->app->db, &c->ws, kind, &box);
 	if (rc == STORE_NOTFOUND) {
 		hm_back(c, "not_connected");
 		return 1;
@@ -174,7 +174,7 @@ hm_graph_failed(struct ctx *c, const char *what, const struct graph_err *e,
 	hm_meta_said(e, said, sizeof(said));
 	if (graph_err_is_token(e)) {
 		reason = graph_reason_190(e->subcode);
-		if (stored && connection_mark(c->app->db, &c->ws,
+		if (stored && store_conn_mark(c->app->db, &c->ws,
 		    "needs_reconnect", reason) != STORE_OK)
 			log_err("workspace %llu: could not mark "
 			    "needs_reconnect", (unsigned long long)c->ws.id);

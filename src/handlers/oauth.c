@@ -43,7 +43,7 @@ h_connect(struct ctx *c)
 	sodium_bin2hex(state, sizeof(state), raw, sizeof(raw));
 	crypto_hash_sha256(hash, raw, sizeof(raw));
 	sodium_memzero(raw, sizeof(raw));
-	if (oauth_state_put(c->app->db, hash, c->ws.id, c->sess_hash,
+	if (store_oauth_put(c->app->db, hash, c->ws.id, c->sess_hash,
 	    STATE_TTL) != STORE_OK)
 		return hm_db_down(c);
 
@@ -139,7 +139,7 @@ callback_finish(struct ctx *c, const char *token,
 	int		 keep, restricted;
 	size_t		 len;
 
-	if (connection_get(c->app->db, &c->ws, &old) != STORE_OK)
+	if (store_conn_get(c->app->db, &c->ws, &old) != STORE_OK)
 		return hm_db_down(c);
 	if (ti->nwaba == 1) {
 		len = strcspn(ti->waba_ids, ",");
@@ -170,7 +170,7 @@ callback_finish(struct ctx *c, const char *token,
 	o.scopes = ti->scopes;
 	o.expires_at = ti->expires_at;
 	o.keep_phone = keep;
-	rc = connection_save_oauth(c->app->db, &c->ws, &o, c->sess.email);
+	rc = store_conn_save_oauth(c->app->db, &c->ws, &o, c->sess.email);
 	vault_box_free(&box);
 	if (rc != STORE_OK)
 		return hm_db_down(c);
@@ -186,7 +186,7 @@ callback_finish(struct ctx *c, const char *token,
 	 * row's transaction; a failure is logged and the next selection or
 	 * reconnect writes them again.
 	 */
-	if (tenants_routes_replace(c->app->db, c->ws.id, ti->waba_ids, waba,
+	if (store_route_replace(c->app->db, c->ws.id, ti->waba_ids, waba,
 	    keep ? old.phone_number_id : NULL) != STORE_OK) {
 		log_err("workspace %llu: webhook routes not updated",
 		    (unsigned long long)c->ws.id);
@@ -199,7 +199,7 @@ callback_finish(struct ctx *c, const char *token,
 			    "number again.");
 	}
 	/* A new token does not lift a restriction Meta reported. */
-	if (keep && connection_restricted(c->app->db, &c->ws, &restricted) ==
+	if (keep && store_conn_restricted(c->app->db, &c->ws, &restricted) ==
 	    STORE_OK && restricted)
 		return hm_back(c, "restricted");
 	if (keep)
@@ -260,7 +260,7 @@ h_oauth_callback(struct ctx *c)
 		return view_error(c, 400, "This link from Meta is incomplete. "
 		    "Start again from your WhatsApp settings page.");
 	crypto_hash_sha256(hash, raw, sizeof(raw));
-	rc = oauth_state_take(c->app->db, hash, c->sess_hash, &wsid);
+	rc = store_oauth_take(c->app->db, hash, c->sess_hash, &wsid);
 	if (rc == STORE_NOTFOUND)
 		return view_error(c, 400, "This connection attempt has expired, "
 		    "was already used, or was started in another browser "
@@ -268,9 +268,9 @@ h_oauth_callback(struct ctx *c)
 		    "WhatsApp settings page.");
 	if (rc != STORE_OK)
 		return hm_db_down(c);
-	rc = tenants_workspace_by_id(c->app->db, wsid, &c->ws);
+	rc = store_ws_by_id(c->app->db, wsid, &c->ws);
 	if (rc == STORE_OK)
-		rc = tenants_is_member(c->app->db, c->sess.user_id, wsid);
+		rc = store_user_is_member(c->app->db, c->sess.user_id, wsid);
 	if (rc == STORE_NOTFOUND)
 		return view_error(c, 404, "There is nothing at this address.");
 	if (rc != STORE_OK)

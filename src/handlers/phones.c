@@ -96,7 +96,7 @@ phones_load(struct ctx *c, struct conn_row *r, struct graph_phone **list,
 
 	*list = NULL;
 	*n = 0;
-	if (connection_get(c->app->db, &c->ws, r) != STORE_OK) {
+	if (store_conn_get(c->app->db, &c->ws, r) != STORE_OK) {
 		hm_db_down(c);
 		return 1;
 	}
@@ -145,7 +145,7 @@ phones_choose_waba(struct ctx *c, const char *waba)
 	if (!hm_digits(waba, 1, 32))
 		return view_error_with(c, 400, "Choose one of the listed "
 		    "WhatsApp Business Accounts.", url, NULL, 0);
-	rc = connection_choose_waba(c->app->db, &c->ws, waba, c->sess.email);
+	rc = store_conn_choose_waba(c->app->db, &c->ws, waba, c->sess.email);
 	if (rc == STORE_NOTFOUND)
 		return view_error_with(c, 400, "That WhatsApp Business Account "
 		    "was not shared with this app. Choose one of the listed "
@@ -157,8 +157,8 @@ phones_choose_waba(struct ctx *c, const char *waba)
 	 * number's messages would still land here; and the chosen WABA is
 	 * taken from a workspace merely granted it (tenants.h).
 	 */
-	if (connection_get(c->app->db, &c->ws, &r) != STORE_OK ||
-	    tenants_routes_replace(c->app->db, c->ws.id, r.waba_ids, r.waba_id,
+	if (store_conn_get(c->app->db, &c->ws, &r) != STORE_OK ||
+	    store_route_replace(c->app->db, c->ws.id, r.waba_ids, r.waba_id,
 	    *r.phone_number_id ? r.phone_number_id : NULL) != STORE_OK) {
 		log_err("workspace %llu: webhook routes not updated",
 		    (unsigned long long)c->ws.id);
@@ -237,7 +237,7 @@ h_phones_post(struct ctx *c)
 	cp.display_phone_number = pick->display_phone_number;
 	cp.verified_name = pick->verified_name;
 	cp.quality_rating = pick->quality_rating;
-	if (connection_select_phone(c->app->db, &c->ws, &cp, c->sess.email) !=
+	if (store_conn_select_phone(c->app->db, &c->ws, &cp, c->sess.email) !=
 	    STORE_OK) {
 		ret = hm_db_down(c);
 		goto out;
@@ -248,7 +248,7 @@ h_phones_post(struct ctx *c)
 	 * unknown: say so, and let the merchant choose it again (register
 	 * and subscribe are safe to repeat).
 	 */
-	if (tenants_routes_replace(c->app->db, c->ws.id, r.waba_ids, r.waba_id,
+	if (store_route_replace(c->app->db, c->ws.id, r.waba_ids, r.waba_id,
 	    pick->id) != STORE_OK) {
 		log_err("workspace %llu: webhook routes not updated",
 		    (unsigned long long)c->ws.id);
@@ -261,7 +261,7 @@ h_phones_post(struct ctx *c)
 	log_info("workspace %llu: number %s active", (unsigned long long)c->ws.id,
 	    pick->id);
 	/* A restriction Meta reported still holds: say so, not "connected". */
-	if (connection_restricted(c->app->db, &c->ws, &restricted) != STORE_OK)
+	if (store_conn_restricted(c->app->db, &c->ws, &restricted) != STORE_OK)
 		restricted = 0;
 	ret = hm_back(c, restricted ? "restricted" : "connected");
 out:

@@ -76,14 +76,14 @@ settings_webhooks(struct ctx *c, struct json_object *d,
 	struct tm	 tm;
 	long		 count = 0;
 
-	if (connection_last_audit(c->app->db, &c->ws, "test_message", detail,
+	if (store_conn_last_audit(c->app->db, &c->ws, "test_message", detail,
 	    sizeof(detail), sent, sizeof(sent)) == STORE_OK && *sent) {
 		t = json_object_new_object();
 		settings_add(t, "detail", detail);
 		settings_add(t, "at", sent);
 		json_object_object_add(d, "last_test", t);
 	}
-	if (webhooks_health(c->app->db, &c->ws, last, &count) != STORE_OK)
+	if (store_wh_health(c->app->db, &c->ws, last, &count) != STORE_OK)
 		return;
 	w = json_object_new_object();
 	settings_add(w, "last_at", last);
@@ -105,7 +105,7 @@ h_settings(struct ctx *c)
 	struct json_object *d, *ws, *cat;
 	enum store_rc	 rc;
 
-	rc = connection_get(c->app->db, &c->ws, &r);
+	rc = store_conn_get(c->app->db, &c->ws, &r);
 	if (rc == STORE_GONE)
 		return view_error(c, 503, "The database is not answering. "
 		    "Please try again in a moment.");

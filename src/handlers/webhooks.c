@@ -69,10 +69,10 @@ static enum store_rc
 wh_route(struct ctx *c, const struct webhook_event *e, uint64_t *ws)
 {
 	if (*e->phone_number_id)
-		return tenants_route_find(c->app->db, "phone",
+		return store_route_find(c->app->db, "phone",
 		    e->phone_number_id, ws);
 	if (*e->waba_id)
-		return tenants_route_find(c->app->db, "waba", e->waba_id, ws);
+		return store_route_find(c->app->db, "waba", e->waba_id, ws);
 	return STORE_NOTFOUND;
 }
 
@@ -97,7 +97,7 @@ wh_deliver(struct ctx *c, uint64_t wsid, const struct webhook_event **evs,
 	int		 stored;
 	size_t		 i;
 
-	if ((rc = tenants_workspace_by_id(c->app->db, wsid, &ws)) != STORE_OK) {
+	if ((rc = store_ws_by_id(c->app->db, wsid, &ws)) != STORE_OK) {
 		if (rc == STORE_NOTFOUND) {
 			log_warn("webhook: routed to workspace %llu, which is "
 			    "gone: %zu events acknowledged",
@@ -114,7 +114,7 @@ wh_deliver(struct ctx *c, uint64_t wsid, const struct webhook_event **evs,
 	for (i = 0; i < n; i++)
 		if (webhook_event_is_loss(evs[i], why[i], sizeof(why[i])))
 			loss[i] = why[i];
-	if ((rc = webhooks_store(c->app->db, &ws, evs, loss, n, &stored)) !=
+	if ((rc = store_wh_save(c->app->db, &ws, evs, loss, n, &stored)) !=
 	    STORE_OK)
 		goto out;
 	log_info("webhook: workspace %s: %zu events, %d new", ws.slug, n,
