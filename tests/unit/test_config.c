@@ -7,6 +7,7 @@
 #include <CUnit/Basic.h>
 
 #include "../../src/config.h"
+#include "harness.h"
 
 #define BASE \
 	"[server]\nbase_url = http://127.0.0.1:8080/\n" \
@@ -183,25 +184,18 @@ test_webhook_retention(void)
 	    "unknown key [webhooks] retention");
 }
 
-int
-main(void)
-{
-	CU_pSuite	 s;
-	unsigned int	 f;
+static const struct ut_test tests[] = {
+	{ "good file and defaults", test_good_and_defaults },
+	{ "unknown key and section", test_unknown_key_and_section },
+	{ "bad values", test_bad_values },
+	{ "missing required", test_missing_required },
+	{ "secret from file", test_secret_file },
+	{ "loopback check", test_loopback },
+	{ "webhook retention", test_webhook_retention },
+	{ NULL, NULL }
+};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("config", NULL, NULL);
-	CU_add_test(s, "good file and defaults", test_good_and_defaults);
-	CU_add_test(s, "unknown key and section", test_unknown_key_and_section);
-	CU_add_test(s, "bad values", test_bad_values);
-	CU_add_test(s, "missing required", test_missing_required);
-	CU_add_test(s, "secret from file", test_secret_file);
-	CU_add_test(s, "loopback check", test_loopback);
-	CU_add_test(s, "webhook retention", test_webhook_retention);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	f = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return f ? 1 : 0;
-}
+const struct ut_suite ut_suites[] = {
+	{ "config", NULL, NULL, NULL, tests },
+	{ NULL, NULL, NULL, NULL, NULL }
+};

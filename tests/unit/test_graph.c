@@ -13,6 +13,7 @@
 
 #include "buf.h"
 #include "graph.h"
+#include "harness.h"
 
 #define PARSE_ERR(status, s, e)	graph_error_parse((status), (s), strlen(s), (e))
 /* A literal body and its length. */
@@ -1008,54 +1009,39 @@ test_text_json(void)
 	CU_ASSERT_PTR_NULL(graph_json_text_message(NULL, "x"));
 }
 
-int
-main(void)
-{
-	CU_pSuite	 s;
-	unsigned int	 failures;
+static const struct ut_test tests[] = {
+	{ "appsecret_proof", test_proof },
+	{ "url basic", test_url_basic },
+	{ "url escaping", test_url_escaping },
+	{ "url rejects", test_url_rejects },
+	{ "error 190", test_err_190 },
+	{ "error rate limits", test_err_rate_limits },
+	{ "error rejected", test_err_rejected },
+	{ "error not transient", test_err_not_transient },
+	{ "error whatsapp", test_err_whatsapp },
+	{ "error is_transient", test_err_is_transient_flag },
+	{ "error no object", test_err_no_object },
+	{ "error wrong types", test_err_wrong_types },
+	{ "error long fields", test_err_long_fields },
+	{ "access_token", test_access_token },
+	{ "token info", test_token_info },
+	{ "token info bad", test_token_info_bad },
+	{ "token info overflow", test_token_info_overflow },
+	{ "phones", test_phones },
+	{ "phones bad", test_phones_bad },
+	{ "phones cap", test_phones_cap },
+	{ "phone", test_phone_single },
+	{ "message id", test_message_id },
+	{ "success and catalog", test_success_and_catalog },
+	{ "text message json", test_text_json },
+	{ "request budget", test_budget },
+	{ "trace header", test_trace_header },
+	{ "bearer header", test_bearer_header },
+	{ "form encode", test_form_encode },
+	{ NULL, NULL }
+};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("graph", NULL, NULL);
-	if (s == NULL ||
-	    CU_add_test(s, "appsecret_proof", test_proof) == NULL ||
-	    CU_add_test(s, "url basic", test_url_basic) == NULL ||
-	    CU_add_test(s, "url escaping", test_url_escaping) == NULL ||
-	    CU_add_test(s, "url rejects", test_url_rejects) == NULL ||
-	    CU_add_test(s, "error 190", test_err_190) == NULL ||
-	    CU_add_test(s, "error rate limits", test_err_rate_limits) == NULL ||
-	    CU_add_test(s, "error rejected", test_err_rejected) == NULL ||
-	    CU_add_test(s, "error not transient", test_err_not_transient) ==
-	    NULL ||
-	    CU_add_test(s, "error whatsapp", test_err_whatsapp) == NULL ||
-	    CU_add_test(s, "error is_transient", test_err_is_transient_flag) ==
-	    NULL ||
-	    CU_add_test(s, "error no object", test_err_no_object) == NULL ||
-	    CU_add_test(s, "error wrong types", test_err_wrong_types) == NULL ||
-	    CU_add_test(s, "error long fields", test_err_long_fields) == NULL ||
-	    CU_add_test(s, "access_token", test_access_token) == NULL ||
-	    CU_add_test(s, "token info", test_token_info) == NULL ||
-	    CU_add_test(s, "token info bad", test_token_info_bad) == NULL ||
-	    CU_add_test(s, "token info overflow", test_token_info_overflow) ==
-	    NULL ||
-	    CU_add_test(s, "phones", test_phones) == NULL ||
-	    CU_add_test(s, "phones bad", test_phones_bad) == NULL ||
-	    CU_add_test(s, "phones cap", test_phones_cap) == NULL ||
-	    CU_add_test(s, "phone", test_phone_single) == NULL ||
-	    CU_add_test(s, "message id", test_message_id) == NULL ||
-	    CU_add_test(s, "success and catalog", test_success_and_catalog) ==
-	    NULL ||
-	    CU_add_test(s, "text message json", test_text_json) == NULL ||
-	    CU_add_test(s, "request budget", test_budget) == NULL ||
-	    CU_add_test(s, "trace header", test_trace_header) == NULL ||
-	    CU_add_test(s, "bearer header", test_bearer_header) == NULL ||
-	    CU_add_test(s, "form encode", test_form_encode) == NULL) {
-		CU_cleanup_registry();
-		return 1;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failures = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failures ? 1 : 0;
-}
+const struct ut_suite ut_suites[] = {
+	{ "graph", NULL, NULL, NULL, tests },
+	{ NULL, NULL, NULL, NULL, NULL }
+};

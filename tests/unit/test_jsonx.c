@@ -7,6 +7,7 @@
 
 #include "../../src/buf.h"
 #include "../../src/jsonx.h"
+#include "harness.h"
 
 #define TOKEN_LEN	3000
 
@@ -101,20 +102,13 @@ test_tokener_escapes(void)
 	jx_tokener_free(tok);
 }
 
-int
-main(void)
-{
-	CU_pSuite	 s;
-	unsigned int	 f;
+static const struct ut_test tests[] = {
+	{ "tokener buffer never moves", test_tokener_never_moves },
+	{ "tokener with escapes", test_tokener_escapes },
+	{ NULL, NULL }
+};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("jsonx", NULL, NULL);
-	CU_add_test(s, "tokener buffer never moves", test_tokener_never_moves);
-	CU_add_test(s, "tokener with escapes", test_tokener_escapes);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	f = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return f ? 1 : 0;
-}
+const struct ut_suite ut_suites[] = {
+	{ "jsonx", NULL, NULL, NULL, tests },
+	{ NULL, NULL, NULL, NULL, NULL }
+};

@@ -4,6 +4,7 @@
 #include <CUnit/Basic.h>
 
 #include "../../src/log.h"
+#include "harness.h"
 
 static const struct {
 	const char	*in, *want;
@@ -79,21 +80,14 @@ test_truncation(void)
 	CU_ASSERT_STRING_EQUAL(out, "");
 }
 
-int
-main(void)
-{
-	CU_pSuite	 s;
-	unsigned int	 f;
+static const struct ut_test tests[] = {
+	{ "escape table", test_escape_table },
+	{ "every byte", test_every_byte },
+	{ "truncation", test_truncation },
+	{ NULL, NULL }
+};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("log", NULL, NULL);
-	CU_add_test(s, "escape table", test_escape_table);
-	CU_add_test(s, "every byte", test_every_byte);
-	CU_add_test(s, "truncation", test_truncation);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	f = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return f ? 1 : 0;
-}
+const struct ut_suite ut_suites[] = {
+	{ "log", NULL, NULL, NULL, tests },
+	{ NULL, NULL, NULL, NULL, NULL }
+};

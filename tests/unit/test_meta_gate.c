@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "meta_gate.h"
+#include "harness.h"
 
 static const struct gate_limits lim6 = { 0, 3, 1, 5000 };
 
@@ -178,27 +179,22 @@ test_breaker(void)
 	gate_leave(&p);
 }
 
-int
-main(void)
+static int
+before_meta_gate(void)
 {
-	CU_pSuite	 s;
-	unsigned int	 failures;
-
 	log_init("test_meta_gate", LOG_LVL_ERROR);
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("meta_gate", NULL, NULL);
-	if (s == NULL ||
-	    CU_add_test(s, "no gate", test_no_gate) == NULL ||
-	    CU_add_test(s, "bulkhead", test_bulkhead) == NULL ||
-	    CU_add_test(s, "dead owner", test_dead_owner) == NULL ||
-	    CU_add_test(s, "breaker", test_breaker) == NULL) {
-		CU_cleanup_registry();
-		return 1;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failures = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failures == 0 ? 0 : 1;
+	return 0;
 }
+
+static const struct ut_test tests[] = {
+	{ "no gate", test_no_gate },
+	{ "bulkhead", test_bulkhead },
+	{ "dead owner", test_dead_owner },
+	{ "breaker", test_breaker },
+	{ NULL, NULL }
+};
+
+const struct ut_suite ut_suites[] = {
+	{ "meta_gate", before_meta_gate, NULL, NULL, tests },
+	{ NULL, NULL, NULL, NULL, NULL }
+};

@@ -9,6 +9,7 @@
 #include <CUnit/Basic.h>
 
 #include "pool.h"
+#include "harness.h"
 
 static struct pool_crashes	 c;
 
@@ -59,25 +60,14 @@ test_ring_full(void)
 	    POOL_CRASH_WINDOW_MS, POOL_CRASH_WINDOW_MS), 0);
 }
 
-int
-main(void)
-{
-	CU_pSuite	 s;
-	unsigned int	 failures;
+static const struct ut_test tests[] = {
+	{ "crashes spread out", test_spread },
+	{ "crash burst", test_burst },
+	{ "ring full", test_ring_full },
+	{ NULL, NULL }
+};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("pool", NULL, NULL);
-	if (s == NULL ||
-	    CU_add_test(s, "crashes spread out", test_spread) == NULL ||
-	    CU_add_test(s, "crash burst", test_burst) == NULL ||
-	    CU_add_test(s, "ring full", test_ring_full) == NULL) {
-		CU_cleanup_registry();
-		return 1;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failures = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failures ? 1 : 0;
-}
+const struct ut_suite ut_suites[] = {
+	{ "pool", NULL, NULL, NULL, tests },
+	{ NULL, NULL, NULL, NULL, NULL }
+};

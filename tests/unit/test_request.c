@@ -8,6 +8,7 @@
 
 #include "../../src/buf.h"
 #include "../../src/request.h"
+#include "harness.h"
 
 static int
 parse(const char *s, struct kvlist *l)
@@ -419,35 +420,26 @@ test_addr_key(void)
 	CU_ASSERT(strlen(out) <= 64);
 }
 
-int
-main(void)
-{
-	CU_pSuite	 s;
+static const struct ut_test tests[] = {
+	{ "simple pairs", test_simple_pairs },
+	{ "empty and valueless", test_empty_and_valueless },
+	{ "malformed percent escapes", test_malformed_percent },
+	{ "embedded NUL", test_embedded_nul },
+	{ "bad UTF-8", test_bad_utf8 },
+	{ "duplicate keys refused", test_duplicates_refused },
+	{ "overlong input", test_overlong },
+	{ "cookies", test_cookies },
+	{ "path decoding", test_percent_decode_path },
+	{ "cookie limits", test_cookie_limits },
+	{ "our cookies behind many others", test_cookies_behind_many },
+	{ "encoded slash in the path", test_encoded_slash },
+	{ "decoding sized once", test_decode_sized_once },
+	{ "address key for throttling", test_addr_key },
+	{ "query and path limits", test_query_and_path_limits },
+	{ NULL, NULL }
+};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("request", NULL, NULL);
-	CU_add_test(s, "simple pairs", test_simple_pairs);
-	CU_add_test(s, "empty and valueless", test_empty_and_valueless);
-	CU_add_test(s, "malformed percent escapes", test_malformed_percent);
-	CU_add_test(s, "embedded NUL", test_embedded_nul);
-	CU_add_test(s, "bad UTF-8", test_bad_utf8);
-	CU_add_test(s, "duplicate keys refused", test_duplicates_refused);
-	CU_add_test(s, "overlong input", test_overlong);
-	CU_add_test(s, "cookies", test_cookies);
-	CU_add_test(s, "path decoding", test_percent_decode_path);
-	CU_add_test(s, "cookie limits", test_cookie_limits);
-	CU_add_test(s, "our cookies behind many others",
-	    test_cookies_behind_many);
-	CU_add_test(s, "encoded slash in the path", test_encoded_slash);
-	CU_add_test(s, "decoding sized once", test_decode_sized_once);
-	CU_add_test(s, "address key for throttling", test_addr_key);
-	CU_add_test(s, "query and path limits", test_query_and_path_limits);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	{
-		unsigned int f = CU_get_number_of_failures();
-		CU_cleanup_registry();
-		return f ? 1 : 0;
-	}
-}
+const struct ut_suite ut_suites[] = {
+	{ "request", NULL, NULL, NULL, tests },
+	{ NULL, NULL, NULL, NULL, NULL }
+};

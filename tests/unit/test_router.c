@@ -5,6 +5,7 @@
 
 #include "../../src/request.h"
 #include "../../src/router.h"
+#include "harness.h"
 
 static int fa(struct ctx *c) { (void)c; return 0; }
 static int fb(struct ctx *c) { (void)c; return 0; }
@@ -95,21 +96,14 @@ test_method(void)
 	CU_ASSERT_PTR_NOT_NULL(match(REQ_POST, "/login", slug, &st, &al));
 }
 
-int
-main(void)
-{
-	CU_pSuite	 s;
-	unsigned int	 f;
+static const struct ut_test tests[] = {
+	{ "literal paths", test_literal },
+	{ "slug segments", test_slug },
+	{ "405 with allowed methods", test_method },
+	{ NULL, NULL }
+};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("router", NULL, NULL);
-	CU_add_test(s, "literal paths", test_literal);
-	CU_add_test(s, "slug segments", test_slug);
-	CU_add_test(s, "405 with allowed methods", test_method);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	f = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return f ? 1 : 0;
-}
+const struct ut_suite ut_suites[] = {
+	{ "router", NULL, NULL, NULL, tests },
+	{ NULL, NULL, NULL, NULL, NULL }
+};

@@ -23,6 +23,7 @@
 #include "../../src/config.h"
 #include "../../src/graph.h"
 #include "../../src/request.h"
+#include "harness.h"
 
 #define MARKER	"Zq7MARKERsecretXw"
 
@@ -247,26 +248,22 @@ test_graph_token(void)
 	buf_free_secret(&body);
 }
 
-int
-main(void)
+/* The interposition cannot run under a sanitizer's allocator. */
+static int
+before_secrets(void)
 {
-	CU_pSuite	 s;
-	unsigned int	 f;
-
-	if (!INTERPOSE) {
-		fprintf(stderr, "test_secrets: sanitizer build, skipped\n");
-		return 77;	/* automake: SKIP */
-	}
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("secrets", NULL, NULL);
-	CU_add_test(s, "form decoding", test_form);
-	CU_add_test(s, "request body and form", test_request_body);
-	CU_add_test(s, "config and secret file", test_config_files);
-	CU_add_test(s, "Graph answer with a token", test_graph_token);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	f = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return f ? 1 : 0;
+	return INTERPOSE ? 0 : UT_SKIP;
 }
+
+static const struct ut_test tests[] = {
+	{ "form decoding", test_form },
+	{ "request body and form", test_request_body },
+	{ "config and secret file", test_config_files },
+	{ "Graph answer with a token", test_graph_token },
+	{ NULL, NULL }
+};
+
+const struct ut_suite ut_suites[] = {
+	{ "secrets", before_secrets, NULL, NULL, tests },
+	{ NULL, NULL, NULL, NULL, NULL }
+};

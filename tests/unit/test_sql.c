@@ -11,6 +11,7 @@
 #include <CUnit/Basic.h>
 
 #include "store/sql.h"
+#include "harness.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define ASAN 1
@@ -103,26 +104,14 @@ test_close_frees_after_loss(void)
 	CU_ASSERT_PTR_NULL(q.rbuf[3]);
 }
 
-int
-main(void)
-{
-	CU_pSuite	 s;
-	unsigned int	 failures;
+static const struct ut_test tests[] = {
+	{ "collen clamped", test_collen_clamped },
+	{ "close bounded", test_close_bounded },
+	{ "close frees after loss", test_close_frees_after_loss },
+	{ NULL, NULL }
+};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("sql", NULL, NULL);
-	if (s == NULL ||
-	    CU_add_test(s, "collen clamped", test_collen_clamped) == NULL ||
-	    CU_add_test(s, "close bounded", test_close_bounded) == NULL ||
-	    CU_add_test(s, "close frees after loss",
-	    test_close_frees_after_loss) == NULL) {
-		CU_cleanup_registry();
-		return 1;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failures = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failures ? 1 : 0;
-}
+const struct ut_suite ut_suites[] = {
+	{ "sql", NULL, NULL, NULL, tests },
+	{ NULL, NULL, NULL, NULL, NULL }
+};

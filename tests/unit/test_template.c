@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "template.h"
+#include "harness.h"
 
 static struct buf	 out = BUF_INIT;
 static char		 err[512];
@@ -580,49 +581,35 @@ test_load_dir(void)
 	buf_free(&b);
 }
 
-int
-main(void)
+static int
+cleanup_template(void)
 {
-	static const struct {
-		const char	*name;
-		CU_TestFunc	 fn;
-	} tests[] = {
-		{ "escape_html", test_escape_html },
-		{ "variables_escape", test_variables_escape },
-		{ "variables_values", test_variables_values },
-		{ "numbers", test_numbers },
-		{ "dotted_names", test_dotted_names },
-		{ "sections", test_sections },
-		{ "inverted", test_inverted },
-		{ "nested_lookup", test_nested_lookup },
-		{ "partials", test_partials },
-		{ "comments", test_comments },
-		{ "standalone", test_standalone },
-		{ "load_errors", test_load_errors },
-		{ "partial_recursion", test_partial_recursion },
-		{ "section_depth", test_section_depth },
-		{ "context_depth", test_context_depth },
-		{ "render_api", test_render_api },
-		{ "load_dir", test_load_dir },
-	};
-	CU_pSuite	 suite;
-	size_t		 i;
-	int		 failed;
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	if ((suite = CU_add_suite("template", NULL, NULL)) == NULL)
-		goto fail;
-	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (CU_add_test(suite, tests[i].name, tests[i].fn) == NULL)
-			goto fail;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures() ? 1 : 0;
-	CU_cleanup_registry();
 	buf_free(&out);
-	return failed;
- fail:
-	CU_cleanup_registry();
-	return 1;
+	return 0;
 }
+
+static const struct ut_test tests[] = {
+	{ "escape_html", test_escape_html },
+	{ "variables_escape", test_variables_escape },
+	{ "variables_values", test_variables_values },
+	{ "numbers", test_numbers },
+	{ "dotted_names", test_dotted_names },
+	{ "sections", test_sections },
+	{ "inverted", test_inverted },
+	{ "nested_lookup", test_nested_lookup },
+	{ "partials", test_partials },
+	{ "comments", test_comments },
+	{ "standalone", test_standalone },
+	{ "load_errors", test_load_errors },
+	{ "partial_recursion", test_partial_recursion },
+	{ "section_depth", test_section_depth },
+	{ "context_depth", test_context_depth },
+	{ "render_api", test_render_api },
+	{ "load_dir", test_load_dir },
+	{ NULL, NULL }
+};
+
+const struct ut_suite ut_suites[] = {
+	{ "template", NULL, NULL, cleanup_template, tests },
+	{ NULL, NULL, NULL, NULL, NULL }
+};

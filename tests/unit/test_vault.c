@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "vault.h"
+#include "harness.h"
 
 #define TOKEN	"EAAGsecretTOKENvalue1234567890"
 
@@ -680,36 +681,30 @@ test_refresh(void)
 	teardown();
 }
 
-int
-main(void)
+static int
+before_vault(void)
 {
-	CU_pSuite	 s;
-
 	if (vault_sodium_init() != 0) {
 		fprintf(stderr, "libsodium failed to initialize\n");
-		return 1;
+		return -1;
 	}
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	if ((s = CU_add_suite("vault", NULL, NULL)) == NULL ||
-	    CU_add_test(s, "ring init", test_ring_init) == NULL ||
-	    CU_add_test(s, "open checks mode", test_open_mode) == NULL ||
-	    CU_add_test(s, "malformed rings", test_malformed) == NULL ||
-	    CU_add_test(s, "round trip", test_roundtrip) == NULL ||
-	    CU_add_test(s, "tampering and moving", test_tamper) == NULL ||
-	    CU_add_test(s, "token kinds", test_kind) == NULL ||
-	    CU_add_test(s, "rotation", test_rotation) == NULL ||
-	    CU_add_test(s, "ring editing", test_ring_edit) == NULL ||
-	    CU_add_test(s, "refresh from disk", test_refresh) == NULL) {
-		CU_cleanup_registry();
-		return 1;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	{
-		unsigned int failures = CU_get_number_of_failures();
-
-		CU_cleanup_registry();
-		return failures ? 1 : 0;
-	}
+	return 0;
 }
+
+static const struct ut_test tests[] = {
+	{ "ring init", test_ring_init },
+	{ "open checks mode", test_open_mode },
+	{ "malformed rings", test_malformed },
+	{ "round trip", test_roundtrip },
+	{ "tampering and moving", test_tamper },
+	{ "token kinds", test_kind },
+	{ "rotation", test_rotation },
+	{ "ring editing", test_ring_edit },
+	{ "refresh from disk", test_refresh },
+	{ NULL, NULL }
+};
+
+const struct ut_suite ut_suites[] = {
+	{ "vault", before_vault, NULL, NULL, tests },
+	{ NULL, NULL, NULL, NULL, NULL }
+};

@@ -18,6 +18,7 @@
 
 #include "buf.h"
 #include "webhook.h"
+#include "harness.h"
 
 #define DELIVERY(entries) \
 	"{'object':'whatsapp_business_account','entry':[" entries "]}"
@@ -1006,42 +1007,35 @@ test_standing(void)
 	CU_ASSERT_EQUAL(webhook_event_standing(NULL), 0);
 }
 
-int
-main(void)
+static int
+before_webhook(void)
 {
-	CU_pSuite	 s;
-	unsigned int	 failures;
-
-	if (sodium_init() < 0)
-		return 1;
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("webhook", NULL, NULL);
-	if (s == NULL ||
-	    CU_add_test(s, "signature ok", test_sig_ok) == NULL ||
-	    CU_add_test(s, "signature bad", test_sig_bad) == NULL ||
-	    CU_add_test(s, "text message", test_text_message) == NULL ||
-	    CU_add_test(s, "image message", test_image_message) == NULL ||
-	    CU_add_test(s, "sender by user id", test_bsuid_sender) == NULL ||
-	    CU_add_test(s, "statuses", test_statuses) == NULL ||
-	    CU_add_test(s, "value errors", test_value_errors) == NULL ||
-	    CU_add_test(s, "partner events", test_partner_events) == NULL ||
-	    CU_add_test(s, "account events", test_account_events) == NULL ||
-	    CU_add_test(s, "several entries", test_multi) == NULL ||
-	    CU_add_test(s, "redelivery", test_redelivery) == NULL ||
-	    CU_add_test(s, "refused", test_refused) == NULL ||
-	    CU_add_test(s, "empty entry", test_empty) == NULL ||
-	    CU_add_test(s, "skipped", test_skipped) == NULL ||
-	    CU_add_test(s, "limits", test_limits) == NULL ||
-	    CU_add_test(s, "long text", test_long_text) == NULL ||
-	    CU_add_test(s, "loss", test_loss) == NULL ||
-	    CU_add_test(s, "standing", test_standing) == NULL) {
-		CU_cleanup_registry();
-		return 1;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failures = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failures ? 1 : 0;
+	return sodium_init() < 0 ? -1 : 0;
 }
+
+static const struct ut_test tests[] = {
+	{ "signature ok", test_sig_ok },
+	{ "signature bad", test_sig_bad },
+	{ "text message", test_text_message },
+	{ "image message", test_image_message },
+	{ "sender by user id", test_bsuid_sender },
+	{ "statuses", test_statuses },
+	{ "value errors", test_value_errors },
+	{ "partner events", test_partner_events },
+	{ "account events", test_account_events },
+	{ "several entries", test_multi },
+	{ "redelivery", test_redelivery },
+	{ "refused", test_refused },
+	{ "empty entry", test_empty },
+	{ "skipped", test_skipped },
+	{ "limits", test_limits },
+	{ "long text", test_long_text },
+	{ "loss", test_loss },
+	{ "standing", test_standing },
+	{ NULL, NULL }
+};
+
+const struct ut_suite ut_suites[] = {
+	{ "webhook", before_webhook, NULL, NULL, tests },
+	{ NULL, NULL, NULL, NULL, NULL }
+};
