@@ -29,7 +29,7 @@
 #include "db.h"
 #include "log.h"
 #include "request.h"
-#include "router.h"
+#include "input.h"	/* router_slug_valid */
 #include "vault.h"
 #include "store/migrate.h"
 #include "store/sql.h"

@@ -15,7 +15,7 @@
 #include "admin.h"
 #include "db.h"
 #include "request.h"
-#include "router.h"
+#include "input.h"	/* router_slug_valid */
 #include "store/migrate.h"
 #include "store/sql.h"
 #include "store/tenants.h"

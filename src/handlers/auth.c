@@ -54,7 +54,7 @@ auth_init(void)
 	return 0;
 }
 
-static int
+static enum answer
 login_page(struct ctx *c, int status, const char *email, const char *error)
 {
 	struct json_object *d = json_object_new_object();
@@ -62,7 +62,7 @@ login_page(struct ctx *c, int status, const char *email, const char *error)
 
 	if (d == NULL || session_login_token(c, token) == -1) {
 		json_object_put(d);
-		return -1;
+		return view_internal(c, "sign-in page: out of memory");
 	}
 	json_object_object_add(d, "title", json_object_new_string("Sign in"));
 	json_object_object_add(d, "login_token", json_object_new_string(token));
@@ -76,7 +76,7 @@ login_page(struct ctx *c, int status, const char *email, const char *error)
 }
 
 /* Where a signed-in user belongs: their (first) workspace's settings. */
-static int
+static enum answer
 login_landing(struct ctx *c, uint64_t user)
 {
 	struct workspace ws;
@@ -86,7 +86,8 @@ login_landing(struct ctx *c, uint64_t user)
 	case STORE_OK:
 		snprintf(loc, sizeof(loc), "%s/w/%s/settings/whatsapp",
 		    c->app->mount, ws.slug);
-		return resp_redirect(c->resp, 303, loc);
+		resp_redirect(c->resp, 303, loc);
+		return ANSWERED;
 	case STORE_NOTFOUND:
 		return view_error(c, 403, "You are signed in, but your account "
 		    "does not belong to any workspace yet. Ask your "
@@ -97,7 +98,7 @@ login_landing(struct ctx *c, uint64_t user)
 	}
 }
 
-int
+enum answer
 h_login_get(struct ctx *c)
 {
 	enum store_rc	 rc = session_load(c);
@@ -117,11 +118,11 @@ login_email_ok(const char *e)
 	    strchr(at + 1, '@') == NULL && strpbrk(e, " \t\r\n") == NULL;
 }
 
-int
+enum answer
 h_login_post(struct ctx *c)
 {
-	const char	*email_in = kv_get(&c->req->form, "email");
-	const char	*pw = kv_get(&c->req->form, "password");
+	const char	*email_in = c->in[LOGIN_EMAIL].s;
+	const char	*pw = c->in[LOGIN_PASSWORD].s;
 	char		 email[255], hash[crypto_pwhash_STRBYTES + 1] = "";
 	char		 addr[80];
 	unsigned char	 device[SESSION_DEVICE_BYTES];
@@ -132,7 +133,7 @@ h_login_post(struct ctx *c)
 	int		 trusted, limited, ok;
 	size_t		 i;
 
-	if (!session_login_token_ok(c, kv_get(&c->req->form, "csrf_token")))
+	if (!session_login_token_ok(c, c->in[LOGIN_TOKEN].s))
 		return view_error(c, 403, "This sign-in form has expired. "
 		    "Reload the sign-in page and try again.");
 	if (email_in == NULL || pw == NULL || !login_email_ok(email_in) ||
@@ -180,7 +181,7 @@ h_login_post(struct ctx *c)
 	if (rc == STORE_NOTFOUND) {
 		/* Spend the same time as for a real account. */
 		if (dummy_hash[0] == '\0')
-			return -1;	/* auth_init() was not run: a bug */
+			return view_internal(c, "auth_init() was not run");
 		/* The result is irrelevant: no account means no sign-in. */
 		ok = crypto_pwhash_str_verify(dummy_hash, pw, strlen(pw)) == 0;
 		ok = 0;
@@ -204,7 +205,7 @@ unavailable:
 	    "again in a moment.");
 }
 
-int
+enum answer
 h_logout(struct ctx *c)
 {
 	char	 loc[300];
@@ -213,5 +214,6 @@ h_logout(struct ctx *c)
 		return view_error(c, 503, "The database is not answering. "
 		    "Please try again in a moment.");
 	snprintf(loc, sizeof(loc), "%s/login", c->app->mount);
-	return resp_redirect(c->resp, 303, loc);
+	resp_redirect(c->resp, 303, loc);
+	return ANSWERED;
 }

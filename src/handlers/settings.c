@@ -98,7 +98,7 @@ settings_webhooks(struct ctx *c, struct json_object *d,
 		    json_object_new_boolean(1));
 }
 
-int
+enum answer
 h_settings(struct ctx *c)
 {
 	struct conn_row	 r;
@@ -114,7 +114,7 @@ h_settings(struct ctx *c)
 		    "read. If this persists, ask your administrator to run "
 		    "`waba-connect-admin migrate`.");
 	if ((d = json_object_new_object()) == NULL)
-		return -1;
+		return view_internal(c, "out of memory");
 	json_object_object_add(d, "title",
 	    json_object_new_string("WhatsApp Connection"));
 	ws = json_object_new_object();
@@ -151,7 +151,7 @@ h_settings(struct ctx *c)
 		json_object_object_add(d, "catalog", cat);
 	}
 	{
-		const char *m = kv_get(&c->req->query, "m");
+		const char *m = c->in[SETTINGS_FLASH].s;
 		size_t i;
 		for (i = 0; m && i < sizeof(flashes) / sizeof(flashes[0]); i++)
 			if (strcmp(m, flashes[i].key) == 0) {
