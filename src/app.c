@@ -47,7 +47,7 @@ static const struct route routes[] = {
 	    { { 0 } } },
 	{ REQ_GET, "/w/{slug}/settings/whatsapp", h_settings, ROUTE_SESSION,
 	    ROUTE_PAGE, NULL, {
-	    [SETTINGS_FLASH] = PRINT("m", IN_QUERY, 1, 64, 0, NULL) } },
+	    [SETTINGS_FLASH] = PRINT("m", IN_QUERY, 0, 64, 0, NULL) } },
 	{ REQ_POST, "/w/{slug}/settings/whatsapp/connect", h_connect,
 	    ROUTE_SESSION, ROUTE_PAGE, NULL, { { 0 } } },
 	{ REQ_GET, "/oauth/meta/callback", h_oauth_callback, ROUTE_SESSION,
@@ -177,9 +177,11 @@ app_fields(struct ctx *c, const struct route *rt)
 	    IN_OK)
 		return GO_ON;
 	f = &rt->in[bad];
-	log_info("%s %s: field %s %s", c->req->method_str, c->req->path,
-	    f->name, err == IN_MISSING ? "missing" : err == IN_BODY ?
-	    "(body is not a JSON object)" : "refused");
+	/* Meta's callbacks refused are worth a warning: a misconfiguration. */
+	(rt->kind == ROUTE_HOOK ? log_warn : log_info)("%s %s: field %s %s",
+	    c->req->method_str, c->req->path, f->name, err == IN_MISSING ?
+	    "missing" : err == IN_BODY ? "(body is not a JSON object)" :
+	    "refused");
 	switch (rt->kind) {
 	case ROUTE_HOOK:
 		resp_text(c->resp, 403, rt->refusal);
