@@ -1,3 +1,4 @@
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,24 +165,35 @@ static enum answer
 app_fields(struct ctx *c, const struct route *rt)
 {
 	const struct in_field *f;
+	const char	*what;
+	struct json_tokener *tk;
 	struct json_object *o, *e;
 	enum in_err	 err;
 	char		 msg[600], url[512];
 	size_t		 n = route_nfields(rt), i, bad;
 
-	for (i = 0; i < n; i++)
-		if (rt->in[i].where == IN_JSON && c->json == NULL &&
-		    c->req->body.len > 0)
-			c->json = json_tokener_parse(c->req->body.data);
+	/* Parsed by its length: the body's bytes need not end in a NUL. */
+	for (i = 0; i < n && c->json == NULL; i++)
+		if (rt->in[i].where == IN_JSON && c->req->body.len > 0 &&
+		    c->req->body.len <= INT_MAX && (tk = json_tokener_new()) !=
+		    NULL) {
+			c->json = json_tokener_parse_ex(tk, c->req->body.data,
+			    (int)c->req->body.len);
+			json_tokener_free(tk);
+		}
 	if ((err = in_check(rt->in, n, c->req, c->json, c->in, &bad)) ==
 	    IN_OK)
 		return GO_ON;
 	f = &rt->in[bad];
-	/* Meta's callbacks refused are worth a warning: a misconfiguration. */
-	(rt->kind == ROUTE_HOOK ? log_warn : log_info)("%s %s: field %s %s",
-	    c->req->method_str, c->req->path, f->name, err == IN_MISSING ?
-	    "missing" : err == IN_BODY ? "(body is not a JSON object)" :
-	    "refused");
+	what = err == IN_MISSING ? "missing" : err == IN_BODY ?
+	    "(body is not a JSON object)" : "refused";
+	/* A refused callback from Meta is worth a warning: misconfigured. */
+	if (rt->kind == ROUTE_HOOK)
+		log_warn("%s %s: field %s %s", c->req->method_str,
+		    c->req->path, f->name, what);
+	else
+		log_info("%s %s: field %s %s", c->req->method_str,
+		    c->req->path, f->name, what);
 	switch (rt->kind) {
 	case ROUTE_HOOK:
 		resp_text(c->resp, 403, rt->refusal);
