@@ -29,7 +29,7 @@
 #include "db.h"
 #include "log.h"
 #include "request.h"
-#include "router.h"
+#include "input.h"	/* router_slug_valid */
 #include "vault.h"
 #include "store/migrate.h"
 #include "store/sql.h"
@@ -92,11 +92,11 @@ admin_need_db(struct ctx *c, int schema)
 	}
 	if (!schema)
 		return 0;
-	if ((rc = migrate_control_version(c->db, &have)) != STORE_OK) {
+	if ((rc = store_mig_control_version(c->db, &have)) != STORE_OK) {
 		admin_store_fail(rc, "checking the control database");
 		return -1;
 	}
-	if (have < migrate_control_latest()) {
+	if (have < store_mig_control_latest()) {
 		admin_fail("the control database %s is not migrated: run `" PROG
 		    " migrate` first", c->cfg->control_db);
 		return -1;
@@ -115,7 +115,7 @@ admin_find_workspace(struct ctx *c, const char *slug, struct workspace *ws)
 		    "and -");
 	if (admin_need_db(c, 1) == -1)
 		return EX_FAIL;
-	if ((rc = tenants_workspace_by_slug(c->db, slug, ws)) == STORE_NOTFOUND)
+	if ((rc = store_ws_by_slug(c->db, slug, ws)) == STORE_NOTFOUND)
 		return admin_fail("no workspace %s", slug);
 	if (rc != STORE_OK)
 		return admin_store_fail(rc, "looking up the workspace");

@@ -36,7 +36,7 @@ struct ctx {
 	char		**argv;
 };
 
-/* State carried through tenants_workspace_each() by the walkers below. */
+/* State carried through store_ws_each() by the walkers below. */
 struct walk {
 	struct ctx	*c;
 	struct vault	*v;

@@ -38,7 +38,7 @@ rekey_one(const struct workspace *ws, void *arg)
 	int		 changed = 0;
 	enum store_rc	 rc;
 
-	rc = connection_rekey(w->c->db, ws, w->v, &changed, err, sizeof(err));
+	rc = store_conn_rekey(w->c->db, ws, w->v, &changed, err, sizeof(err));
 	if (rc == STORE_OK) {
 		w->tokens += changed;
 		w->n++;
@@ -54,7 +54,7 @@ rekey_one(const struct workspace *ws, void *arg)
 
 /*
  * Brings every token to the ring's current version, one transaction per
- * workspace (connection_rekey), so an interruption loses nothing and a
+ * workspace (store_conn_rekey), so an interruption loses nothing and a
  * re-run only does what is left.
  */
 static int
@@ -67,7 +67,7 @@ rekey_all(struct ctx *c)
 	if ((w.v = vault_open(c->cfg->key_ring_file, err, sizeof(err))) == NULL)
 		return admin_fail("%s", err);
 	w.ver = vault_current_version(w.v);
-	rc = tenants_workspace_each(c->db, rekey_one, &w);
+	rc = store_ws_each(c->db, rekey_one, &w);
 	vault_close(w.v);
 	if (rc != STORE_OK)
 		return admin_store_fail(rc, "listing workspaces");
@@ -96,7 +96,7 @@ span_one(const struct workspace *ws, void *arg)
 	struct walk	*w = arg;
 	uint32_t	 lo, hi;
 
-	if ((w->rc = connection_version_span(w->c->db, ws, &lo, &hi)) !=
+	if ((w->rc = store_conn_version_span(w->c->db, ws, &lo, &hi)) !=
 	    STORE_OK)
 		return 1;
 	if (hi == 0)
@@ -136,7 +136,7 @@ admin_keys_rotate(struct ctx *c)
 	cur = vault_current_version(v);
 	vault_close(v);
 	w.rc = STORE_OK;
-	if ((rc = tenants_workspace_each(c->db, span_one, &w)) != STORE_OK ||
+	if ((rc = store_ws_each(c->db, span_one, &w)) != STORE_OK ||
 	    (rc = w.rc) != STORE_OK)
 		return admin_store_fail(rc, "reading the key versions in use");
 	if (w.hi > cur)
@@ -172,7 +172,7 @@ drop_check(const struct workspace *ws, void *arg)
 	struct walk	*w = arg;
 	int		 used = 0;
 
-	if ((w->rc = connection_version_used(w->c->db, ws, w->ver,
+	if ((w->rc = store_conn_version_used(w->c->db, ws, w->ver,
 	    &used)) != STORE_OK)
 		return 1;
 	if (used)
@@ -210,7 +210,7 @@ admin_keys_drop(struct ctx *c)
 	if (admin_need_db(c, 1) == -1)
 		return EX_FAIL;
 	w.rc = STORE_OK;
-	if ((rc = tenants_workspace_each(c->db, drop_check, &w)) != STORE_OK ||
+	if ((rc = store_ws_each(c->db, drop_check, &w)) != STORE_OK ||
 	    (rc = w.rc) != STORE_OK)
 		return admin_store_fail(rc, "checking key versions in use");
 	if (w.hit.id != 0)
@@ -295,7 +295,7 @@ admin_token_set(struct ctx *c)
 		admin_fail("%s", err);
 		goto out;
 	}
-	rc = connection_token_put(c->db, &ws, kind, &box, cid, "admin");
+	rc = store_conn_token_put(c->db, &ws, kind, &box, cid, "admin");
 	if (rc != STORE_OK) {
 		admin_store_fail(rc, "storing the token");
 		goto out;

@@ -36,7 +36,7 @@ prune_one(const struct workspace *ws, void *arg)
 	enum store_rc	 rc;
 	uint64_t	 ev, hr;
 
-	rc = retention_prune(p->c->db, ws, p->c->cfg->webhook_retention_days,
+	rc = store_wh_prune(p->c->db, ws, p->c->cfg->webhook_retention_days,
 	    prune_progress, (void *)ws->slug, &ev, &hr);
 	p->workspaces++;
 	p->events += ev;
@@ -71,7 +71,7 @@ admin_prune(struct ctx *c)
 	} else {
 		if (admin_need_db(c, 1) == -1)
 			return EX_FAIL;
-		if ((rc = tenants_workspace_each(c->db, prune_one, &p)) !=
+		if ((rc = store_ws_each(c->db, prune_one, &p)) !=
 		    STORE_OK && p.failed == 0)
 			return admin_store_fail(rc, "listing workspaces");
 	}

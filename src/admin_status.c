@@ -111,9 +111,9 @@ admin_status(struct ctx *c)
 
 	if ((ret = admin_find_workspace(c, c->argv[0], &ws)) != 0)
 		return ret;
-	if ((rc = connection_get(c->db, &ws, &r)) != STORE_OK)
+	if ((rc = store_conn_get(c->db, &ws, &r)) != STORE_OK)
 		return admin_store_fail(rc, "reading the connection");
-	if ((rc = webhooks_health(c->db, &ws, last, &day)) != STORE_OK)
+	if ((rc = store_wh_health(c->db, &ws, last, &day)) != STORE_OK)
 		return admin_store_fail(rc, "reading webhook events");
 	if (c->json)
 		return status_json(&ws, &r, last, day);

@@ -15,7 +15,7 @@
 #include "admin.h"
 #include "db.h"
 #include "request.h"
-#include "router.h"
+#include "input.h"	/* router_slug_valid */
 #include "store/migrate.h"
 #include "store/sql.h"
 #include "store/tenants.h"
@@ -40,7 +40,7 @@ migrate_one(const struct workspace *ws, void *arg)
 	struct walk	*w = arg;
 	enum store_rc	 rc;
 
-	if ((rc = migrate_workspace(w->c->db, ws, report_line, NULL)) ==
+	if ((rc = store_mig_workspace(w->c->db, ws, report_line, NULL)) ==
 	    STORE_OK)
 		return 0;
 	w->failed++;
@@ -57,9 +57,9 @@ admin_migrate(struct ctx *c)
 
 	if (admin_need_db(c, 0) == -1)
 		return EX_FAIL;
-	if ((rc = migrate_control(c->db, report_line, NULL)) != STORE_OK)
+	if ((rc = store_mig_control(c->db, report_line, NULL)) != STORE_OK)
 		return admin_store_fail(rc, "migrating the control database");
-	if ((rc = tenants_workspace_each(c->db, migrate_one, &w)) != STORE_OK)
+	if ((rc = store_ws_each(c->db, migrate_one, &w)) != STORE_OK)
 		return admin_store_fail(rc, "listing workspaces");
 	if (w.failed)
 		return admin_fail("%d workspace database(s) not migrated",
@@ -177,12 +177,12 @@ admin_workspace_add(struct ctx *c)
 	    db_conn(c->db, &srv, where, sizeof(where)) == NULL)
 		return admin_fail("cannot reach the workspace's database "
 		    "server: %s", where);
-	if ((rc = tenants_workspace_add(c->db, slug, name, &srv, &ws)) ==
+	if ((rc = store_ws_add(c->db, slug, name, &srv, &ws)) ==
 	    STORE_DUP)
 		return admin_fail("workspace %s already exists", slug);
 	if (rc != STORE_OK)
 		return admin_store_fail(rc, "adding the workspace");
-	if (migrate_workspace(c->db, &ws, NULL, NULL) != STORE_OK)
+	if (store_mig_workspace(c->db, &ws, NULL, NULL) != STORE_OK)
 		return admin_fail("workspace %s (id %" PRIu64 ") was added but "
 		    "its database %s was not created: run `" PROG " migrate`",
 		    ws.slug, ws.id, ws.db_name);
@@ -243,7 +243,7 @@ admin_workspace_list(struct ctx *c)
 		return EX_FAIL;
 	if (c->json && (w.arr = json_object_new_array()) == NULL)
 		return admin_fail("out of memory");
-	if ((rc = tenants_workspace_each(c->db, list_one, &w)) == STORE_OK &&
+	if ((rc = store_ws_each(c->db, list_one, &w)) == STORE_OK &&
 	    w.failed)
 		rc = STORE_ERR;		/* out of memory: no half a list */
 	if (rc == STORE_OK && c->json && admin_print_json(w.arr) != 0)
@@ -310,9 +310,9 @@ admin_user_add(struct ctx *c)
 		    "no spaces");
 	if ((ret = admin_find_workspace(c, c->argv[0], &ws)) != 0)
 		return ret;
-	rc = tenants_user_by_email(c->db, email, &u, NULL, 0);
+	rc = store_user_by_email(c->db, email, &u, NULL, 0);
 	if (rc == STORE_OK) {
-		if ((rc = tenants_member_add(c->db, u.id, ws.id)) != STORE_OK)
+		if ((rc = store_user_member_add(c->db, u.id, ws.id)) != STORE_OK)
 			return admin_store_fail(rc, "adding the membership");
 		printf("added existing user %s to workspace %s (password "
 		    "unchanged)\n", email, ws.slug);
@@ -333,7 +333,7 @@ admin_user_add(struct ctx *c)
 		admin_fail("hashing the password: out of memory");
 		goto fail;
 	}
-	if ((rc = tenants_user_add(c->db, email, hash, &id)) == STORE_DUP) {
+	if ((rc = store_user_add(c->db, email, hash, &id)) == STORE_DUP) {
 		admin_fail("user %s was created meanwhile: run the command "
 		    "again", email);
 		goto fail;
@@ -342,7 +342,7 @@ admin_user_add(struct ctx *c)
 		admin_store_fail(rc, "adding the user");
 		goto fail;
 	}
-	if ((rc = tenants_member_add(c->db, id, ws.id)) != STORE_OK) {
+	if ((rc = store_user_member_add(c->db, id, ws.id)) != STORE_OK) {
 		admin_store_fail(rc, "adding the membership (run the command "
 		    "again)");
 		goto fail;

@@ -1,15 +1,18 @@
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <curl/curl.h>
 #include <fcgiapp.h>
+#include <json-c/json.h>
 
 #include "app.h"
 #include "config.h"
 #include "db.h"
 #include "graph.h"
 #include "handlers/handlers.h"
+#include "input.h"
 #include "log.h"
 #include "request.h"
 #include "response.h"
@@ -20,42 +23,114 @@
 #include "template.h"
 #include "view.h"
 
-/* The whole of DESIGN §2 that the app serves, in one table. */
+/* Declared inputs, spelled the same way everywhere in the table. */
+#define DIGITS(nm, w, lo, hi, req, y) \
+	{ (nm), (w), IN_DIGITS, (lo), (hi), NULL, (req), (y) }
+#define PRINT(nm, w, lo, hi, req, y) \
+	{ (nm), (w), IN_PRINTABLE, (lo), (hi), NULL, (req), (y) }
+#define TEXT(nm, w, lo, hi, req, y) \
+	{ (nm), (w), IN_TEXT, (lo), (hi), NULL, (req), (y) }
+
+static const char *const hub_modes[] = { "subscribe", NULL };
+
+/*
+ * The whole of DESIGN §2 that the app serves, in one table, with what
+ * each route accepts. Field order is the handler's enum (handlers.h).
+ */
 static const struct route routes[] = {
-	{ REQ_GET, "/healthz", h_healthz, 0 },
-	{ REQ_GET, "/login", h_login_get, 0 },
-	{ REQ_POST, "/login", h_login_post, 0 },
-	{ REQ_POST, "/logout", h_logout, ROUTE_SESSION },
-	{ REQ_GET, "/w/{slug}/settings/whatsapp", h_settings, ROUTE_SESSION },
+	{ REQ_GET, "/healthz", h_healthz, 0, ROUTE_PAGE, NULL, { { 0 } } },
+	{ REQ_GET, "/login", h_login_get, 0, ROUTE_PAGE, NULL, { { 0 } } },
+	{ REQ_POST, "/login", h_login_post, 0, ROUTE_PAGE, NULL, {
+	    [LOGIN_EMAIL] = TEXT("email", IN_FORM, 0, 1024, 0, NULL),
+	    [LOGIN_PASSWORD] = TEXT("password", IN_FORM, 0, 4096, 0, NULL),
+	    [LOGIN_TOKEN] = TEXT("csrf_token", IN_FORM, 0, 128, 0, NULL) } },
+	{ REQ_POST, "/logout", h_logout, ROUTE_SESSION, ROUTE_PAGE, NULL,
+	    { { 0 } } },
+	{ REQ_GET, "/w/{slug}/settings/whatsapp", h_settings, ROUTE_SESSION,
+	    ROUTE_PAGE, NULL, {
+	    [SETTINGS_FLASH] = PRINT("m", IN_QUERY, 0, 64, 0, NULL) } },
 	{ REQ_POST, "/w/{slug}/settings/whatsapp/connect", h_connect,
-	    ROUTE_SESSION },
-	{ REQ_GET, "/oauth/meta/callback", h_oauth_callback, ROUTE_SESSION },
+	    ROUTE_SESSION, ROUTE_PAGE, NULL, { { 0 } } },
+	{ REQ_GET, "/oauth/meta/callback", h_oauth_callback, ROUTE_SESSION,
+	    ROUTE_PAGE, NULL, {
+	    [CB_STATE] = { "state", IN_QUERY, IN_HEX, 32, 32, NULL, 1,
+		"This link from Meta is incomplete. Start again from your "
+		"WhatsApp settings page." },
+	    [CB_CODE] = PRINT("code", IN_QUERY, 1, 2048, 0, "Meta's answer "
+		"did not include a valid authorization code, so nothing was "
+		"changed. Try connecting again."),
+	    [CB_ERROR] = TEXT("error", IN_QUERY, 1, 300, 0, NULL),
+	    [CB_ERROR_DESC] = TEXT("error_description", IN_QUERY, 0, 4096, 0,
+		NULL) } },
 	{ REQ_GET, "/w/{slug}/settings/whatsapp/phone-numbers", h_phones_get,
-	    ROUTE_SESSION },
+	    ROUTE_SESSION, ROUTE_PAGE, NULL, { { 0 } } },
 	{ REQ_POST, "/w/{slug}/settings/whatsapp/phone-numbers", h_phones_post,
-	    ROUTE_SESSION },
+	    ROUTE_SESSION, ROUTE_PAGE, NULL, {
+	    [PHONES_PHONE] = DIGITS("phone_number_id", IN_FORM, 1, 32, 0,
+		"Choose one of the phone numbers listed below."),
+	    /* Two-step verification PINs are exactly six digits. */
+	    [PHONES_PIN] = DIGITS("pin", IN_FORM, 6, 6, 0, "Enter the "
+		"number's six-digit two-step verification PIN."),
+	    [PHONES_WABA] = DIGITS("waba_id", IN_FORM, 1, 32, 0, "Choose one "
+		"of the listed WhatsApp Business Accounts.") } },
 	{ REQ_POST, "/w/{slug}/settings/whatsapp/catalog", h_catalog,
-	    ROUTE_SESSION },
+	    ROUTE_SESSION, ROUTE_PAGE, NULL, {
+	    [CATALOG_ID] = DIGITS("catalog_id", IN_FORM, 1, 32, 1, "The "
+		"catalog ID is the number shown in Commerce Manager (digits "
+		"only)."),
+	    [CATALOG_TOKEN] = PRINT("catalog_token", IN_FORM, 1, 4096, 1,
+		"Paste the catalog's access token (no spaces).") } },
 	{ REQ_POST, "/w/{slug}/settings/whatsapp/catalog/disconnect",
-	    h_catalog_disconnect, ROUTE_SESSION },
+	    h_catalog_disconnect, ROUTE_SESSION, ROUTE_PAGE, NULL, { { 0 } } },
 	{ REQ_POST, "/w/{slug}/settings/whatsapp/verify", h_verify,
-	    ROUTE_SESSION },
+	    ROUTE_SESSION, ROUTE_PAGE, NULL, { { 0 } } },
 	{ REQ_POST, "/w/{slug}/settings/whatsapp/test-message", h_test_message,
-	    ROUTE_SESSION },
+	    ROUTE_SESSION, ROUTE_PAGE, NULL, {
+	    [TEST_TO] = { "to", IN_FORM, IN_E164, 0, 0, NULL, 1, "Enter the "
+		"recipient's number in international format, digits only "
+		"(for example 4915112345678)." } } },
 	{ REQ_POST, "/w/{slug}/settings/whatsapp/disconnect", h_disconnect,
-	    ROUTE_SESSION },
-	{ REQ_GET, "/webhooks/meta", h_webhook_verify, 0 },
-	{ REQ_POST, "/webhooks/meta", h_webhook_event, ROUTE_RAW_BODY },
+	    ROUTE_SESSION, ROUTE_PAGE, NULL, { { 0 } } },
+	{ REQ_GET, "/webhooks/meta", h_webhook_verify, 0, ROUTE_HOOK,
+	    "verification refused\n", {
+	    [HUB_MODE] = { "hub.mode", IN_QUERY, IN_ENUM, 0, 0, hub_modes, 1,
+		NULL },
+	    [HUB_TOKEN] = TEXT("hub.verify_token", IN_QUERY, 1, 1024, 1, NULL),
+	    [HUB_CHALLENGE] = PRINT("hub.challenge", IN_QUERY, 1, 256, 1,
+		NULL) } },
+	{ REQ_POST, "/webhooks/meta", h_webhook_event, ROUTE_RAW_BODY,
+	    ROUTE_HOOK, "bad signature\n", {
+	    [HOOK_SIGNATURE] = PRINT("HTTP_X_HUB_SIGNATURE_256", IN_HEADER, 1,
+		256, 1, NULL) } },
 };
+
+enum answer
+app_member(struct ctx *c, const char *slug, uint64_t id)
+{
+	enum store_rc	 rc;
+
+	rc = slug != NULL ? store_ws_by_slug(c->app->db, slug, &c->ws) :
+	    store_ws_by_id(c->app->db, id, &c->ws);
+	if (rc == STORE_OK)
+		rc = store_user_is_member(c->app->db, c->sess.user_id,
+		    c->ws.id);
+	if (rc == STORE_NOTFOUND)
+		return view_error(c, 404, "There is nothing at this address. "
+		    "Check the link, or go back to your workspace settings.");
+	if (rc != STORE_OK)
+		return view_error(c, 503, "The database is not answering. "
+		    "Please try again in a moment.");
+	c->has_ws = 1;
+	return GO_ON;
+}
 
 /*
  * The gate in front of every signed-in route, in this order: a session
  * (else 303 to sign-in), membership of the {slug} workspace (else 404,
  * which does not confirm the workspace exists), and for POST the
  * session's CSRF token (else 403, before the handler changes anything).
- * Returns 0 to go on to the handler, 1 when resp already holds the answer.
  */
-static int
+static enum answer
 app_gate(struct ctx *c, const struct route *rt)
 {
 	char		 loc[300];
@@ -65,37 +140,96 @@ app_gate(struct ctx *c, const struct route *rt)
 	if (rc == STORE_NOTFOUND) {
 		snprintf(loc, sizeof(loc), "%s/login", c->app->mount);
 		resp_redirect(c->resp, 303, loc);
-		return 1;
+		return ANSWERED;
 	}
 	if (rc != STORE_OK)
-		goto unavailable;
-	if (strstr(rt->pattern, "{slug}") != NULL) {
-		rc = tenants_workspace_by_slug(c->app->db, c->req->slug, &c->ws);
-		if (rc == STORE_OK)
-			rc = tenants_is_member(c->app->db, c->sess.user_id,
-			    c->ws.id);
-		if (rc == STORE_NOTFOUND) {
-			view_error(c, 404, "There is nothing at this address. "
-			    "Check the link, or go back to your workspace "
-			    "settings.");
-			return 1;
-		}
-		if (rc != STORE_OK)
-			goto unavailable;
-		c->has_ws = 1;
-	}
+		return view_error(c, 503, "The database is not answering. "
+		    "Please try again in a moment.");
+	if (strstr(rt->pattern, "{slug}") != NULL &&
+	    app_member(c, c->req->slug, 0) == ANSWERED)
+		return ANSWERED;
 	if (c->req->method == REQ_POST && !session_csrf_ok(c,
-	    kv_get(&c->req->form, "csrf_token"))) {
-		view_error(c, 403, "This form has expired or did not come from "
-		    "this site, so nothing was changed. Reload the page and "
-		    "try again.");
-		return 1;
+	    kv_get(&c->req->form, "csrf_token")))
+		return view_error(c, 403, "This form has expired or did not "
+		    "come from this site, so nothing was changed. Reload the "
+		    "page and try again.");
+	return GO_ON;
+}
+
+/*
+ * The declared fields, checked before the handler runs. A refusal names
+ * the field: in the route's own words (its why) on a page, as
+ * invalid_request for an API client, as the route's text for Meta.
+ */
+static enum answer
+app_fields(struct ctx *c, const struct route *rt)
+{
+	const struct in_field *f;
+	const char	*what;
+	struct json_tokener *tk;
+	struct json_object *o, *e;
+	enum in_err	 err;
+	char		 msg[600], url[512];
+	size_t		 n = route_nfields(rt), i, bad;
+
+	/* Parsed by its length: the body's bytes need not end in a NUL. */
+	for (i = 0; i < n && c->json == NULL; i++)
+		if (rt->in[i].where == IN_JSON && c->req->body.len > 0 &&
+		    c->req->body.len <= INT_MAX && (tk = json_tokener_new()) !=
+		    NULL) {
+			c->json = json_tokener_parse_ex(tk, c->req->body.data,
+			    (int)c->req->body.len);
+			json_tokener_free(tk);
+		}
+	if ((err = in_check(rt->in, n, c->req, c->json, c->in, &bad)) ==
+	    IN_OK)
+		return GO_ON;
+	f = &rt->in[bad];
+	what = err == IN_MISSING ? "missing" : err == IN_BODY ?
+	    "(body is not a JSON object)" : "refused";
+	/* A refused callback from Meta is worth a warning: misconfigured. */
+	if (rt->kind == ROUTE_HOOK)
+		log_warn("%s %s: field %s %s", c->req->method_str,
+		    c->req->path, f->name, what);
+	else
+		log_info("%s %s: field %s %s", c->req->method_str,
+		    c->req->path, f->name, what);
+	switch (rt->kind) {
+	case ROUTE_HOOK:
+		resp_text(c->resp, 403, rt->refusal);
+		return ANSWERED;
+	case ROUTE_API:
+		snprintf(msg, sizeof(msg), err == IN_BODY ? "the body must be "
+		    "a JSON object" : err == IN_MISSING ? "%s is required" :
+		    "%s is not valid", f->name);
+		if ((o = json_object_new_object()) == NULL ||
+		    (e = json_object_new_object()) == NULL) {
+			json_object_put(o);
+			return view_internal(c, "JSON error");
+		}
+		json_object_object_add(e, "code",
+		    json_object_new_string("invalid_request"));
+		json_object_object_add(e, "message", json_object_new_string(msg));
+		json_object_object_add(o, "error", e);
+		resp_text(c->resp, 400, json_object_to_json_string_ext(o,
+		    JSON_C_TO_STRING_PLAIN));
+		snprintf(c->resp->ctype, sizeof(c->resp->ctype),
+		    "application/json");
+		json_object_put(o);
+		return ANSWERED;
+	case ROUTE_PAGE:
+		break;
 	}
-	return 0;
-unavailable:
-	view_error(c, 503, "The database is not answering. Please try again "
-	    "in a moment.");
-	return 1;
+	if (f->why != NULL)
+		snprintf(msg, sizeof(msg), "%s", f->why);
+	else
+		snprintf(msg, sizeof(msg), "The field \"%s\" is %s.", f->name,
+		    err == IN_MISSING ? "missing" : "not valid");
+	if (!c->has_ws)
+		return view_error(c, 400, msg);
+	snprintf(url, sizeof(url), "%s/w/%s/settings/whatsapp", c->app->mount,
+	    c->ws.slug);
+	return view_error_with(c, 400, msg, url, NULL, 0);
 }
 
 /* The path part of base_url is where the web server mounts us. */
@@ -281,12 +415,11 @@ app_handle(struct app *a, FCGX_Request *f)
 		view_error(&c, status, why);
 		goto send;
 	}
-	if ((rt->flags & ROUTE_SESSION) && app_gate(&c, rt) != 0)
+	if ((rt->flags & ROUTE_SESSION) && app_gate(&c, rt) == ANSWERED)
 		goto send;
-	if (rt->fn(&c) == -1) {
-		log_err("%s %s: handler failed", req.method_str, req.path);
-		view_error(&c, 500, "Please try again in a moment.");
-	}
+	if (app_fields(&c, rt) == ANSWERED)
+		goto send;
+	(void)rt->fn(&c);	/* always ANSWERED: see app.h */
 send:
 	/* Its slot in the Meta bulkhead is free before a slow client
 	   reads the answer. */
@@ -294,6 +427,7 @@ send:
 	resp_send(&resp, f->out, req.method == REQ_HEAD);
 	log_request(req.method_str, req.path ? req.path : "-", resp.status,
 	    req_now_us() - req.start_us);
+	json_object_put(c.json);
 	resp_free(&resp);
 	req_free(&req);
 }

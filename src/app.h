@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "input.h"
 #include "store/sessions.h"
 #include "store/tenants.h"
 
@@ -31,7 +32,28 @@ struct app {
 	char		 mount[256];	/* path of server.base_url, "" for / */
 };
 
-/* One request's world. Handlers return 0 when resp is ready, -1 on a bug. */
+/*
+ * How handlers, the gate and the helpers they call answer: one enum.
+ *  - A handler always returns ANSWERED: c->resp is ready. On a bug of
+ *    its own (out of memory, a template that does not render) it has
+ *    itself written the 500 page, through view_internal().
+ *  - The gate's checks and the helpers a handler calls (hm_token,
+ *    phones_load...) return GO_ON (carry on, nothing was answered) or
+ *    ANSWERED (c->resp holds the answer, e.g. a 503 page: stop, return
+ *    ANSWERED in turn).
+ *  - Page writers (view_page, view_error*, hm_back, hm_db_down,
+ *    hm_graph_failed) always return ANSWERED, so `return view_error(...)`
+ *    reads as what it does.
+ * Parsers do not answer: they return an enum naming the failure
+ * (enum in_err for declared fields, enum store_rc for the store), and
+ * their caller decides the page. Plain predicates return 0/1.
+ */
+enum answer {
+	GO_ON,
+	ANSWERED
+};
+
+/* One request's world, handed to every handler. */
 struct ctx {
 	struct app	*app;
 	struct req	*req;
@@ -42,7 +64,23 @@ struct ctx {
 	unsigned char	 sess_hash[SESSION_HASH_BYTES];
 	int		 has_ws;
 	struct workspace ws;
+	/*
+	 * The route's declared fields (struct route's in[]), checked: in[i]
+	 * is field i. Handlers name the index by their route's enum in
+	 * handlers.h.
+	 */
+	struct in_val	 in[IN_MAX_FIELDS];
+	struct json_object *json;	/* the parsed JSON body, owned */
 };
+
+/*
+ * The membership gate: c->ws becomes the workspace (by slug, or by id
+ * when slug is NULL) only when the signed-in user is a member. Answers
+ * 404 (which does not confirm the workspace exists) or 503 otherwise.
+ * The dispatcher uses it for {slug} routes; the OAuth callback, whose
+ * workspace comes from the state, goes through it too.
+ */
+enum answer app_member(struct ctx *, const char *slug, uint64_t id);
 
 /*
  * Reads the config at config_path and everything it points at that can

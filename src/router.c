@@ -1,7 +1,19 @@
 #include <string.h>
 
+#include "app.h"
+
 #include "request.h"
 #include "router.h"
+
+size_t
+route_nfields(const struct route *rt)
+{
+	size_t	 n = 0;
+
+	while (n < IN_MAX_FIELDS && rt->in[n].name != NULL)
+		n++;
+	return n;
+}
 
 int
 router_slug_valid(const char *s, size_t len)

@@ -8,9 +8,21 @@
 
 #include <stddef.h>
 
-struct ctx;
+#include "app.h"
+#include "input.h"
 
-typedef int (*route_fn)(struct ctx *);
+typedef enum answer (*route_fn)(struct ctx *);
+
+/*
+ * How a route refuses what it was sent (a declared field that does not
+ * fit, mainly): a page in the merchant's words, the JSON error of
+ * DESIGN §10 for /api/ routes, or a short text for Meta's callbacks.
+ */
+enum route_kind {
+	ROUTE_PAGE,	/* HTML error page, 400 */
+	ROUTE_API,	/* {"error":{"code":"invalid_request",...}}, 400 */
+	ROUTE_HOOK	/* refusal text with status 403 */
+};
 
 #define ROUTE_RAW_BODY	0x01	/* keep the body as bytes (webhooks) */
 #define ROUTE_SESSION	0x02	/* needs a signed-in user */
@@ -20,7 +32,14 @@ struct route {
 	const char	*pattern;
 	route_fn	 fn;
 	int		 flags;
+	enum route_kind	 kind;
+	/* ROUTE_HOOK: what a refusal answers, e.g. "bad signature\n". */
+	const char	*refusal;
+	/* Its inputs, checked before fn runs; the rest of in[] is zero. */
+	struct in_field	 in[IN_MAX_FIELDS];
 };
+/* How many fields a route declares. */
+size_t		 route_nfields(const struct route *);
 
 /*
  * Finds the route for method and path. Returns it, or NULL with *status
@@ -30,6 +49,5 @@ struct route {
 const struct route *router_match(const struct route *, size_t,
 		    int method, const char *path, char slug[64],
 		    int *status, int *allowed);
-int		 router_slug_valid(const char *, size_t);
 
 #endif

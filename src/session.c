@@ -64,7 +64,7 @@ session_load(struct ctx *c)
 		return STORE_NOTFOUND;
 	crypto_hash_sha256(c->sess_hash, id, sizeof(id));
 	sodium_memzero(id, sizeof(id));
-	rc = sessions_get(c->app->db, c->sess_hash, &c->sess);
+	rc = store_sess_get(c->app->db, c->sess_hash, &c->sess);
 	if (rc == STORE_OK)
 		c->has_sess = 1;
 	return rc;
@@ -79,13 +79,13 @@ session_start(struct ctx *c, uint64_t user)
 
 	/* A session the browser already had is ended: no fixation. */
 	if (c->has_sess || session_load(c) == STORE_OK)
-		sessions_delete(c->app->db, c->sess_hash);
+		store_sess_delete(c->app->db, c->sess_hash);
 	randombytes_buf(id, sizeof(id));
 	randombytes_buf(csrf, sizeof(csrf));
 	sodium_bin2hex(hex, sizeof(hex), id, sizeof(id));
 	sodium_bin2hex(csrfhex, sizeof(csrfhex), csrf, sizeof(csrf));
 	crypto_hash_sha256(c->sess_hash, id, sizeof(id));
-	rc = sessions_create(c->app->db, c->sess_hash, user, csrfhex);
+	rc = store_sess_create(c->app->db, c->sess_hash, user, csrfhex);
 	if (rc == STORE_OK) {
 		sess_set_cookie(c, 0, hex, 0);
 		/* The sign-in token has done its job. */
@@ -102,7 +102,7 @@ session_end(struct ctx *c)
 	enum store_rc	 rc = STORE_OK;
 
 	if (c->has_sess)
-		rc = sessions_delete(c->app->db, c->sess_hash);
+		rc = store_sess_delete(c->app->db, c->sess_hash);
 	c->has_sess = 0;
 	sess_set_cookie(c, 0, "", 1);
 	return rc;

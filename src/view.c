@@ -6,11 +6,12 @@
 #include "app.h"
 #include "buf.h"
 #include "log.h"
+#include "request.h"
 #include "response.h"
 #include "template.h"
 #include "view.h"
 
-int
+enum answer
 view_page(struct ctx *c, int status, const char *tmpl,
     struct json_object *data)
 {
@@ -42,12 +43,12 @@ view_page(struct ctx *c, int status, const char *tmpl,
 		goto fail;
 	}
 	json_object_put(data);
-	return 0;
+	return ANSWERED;
 fail:
 	json_object_put(data);
 	resp_text(c->resp, 500, "Internal error: the page could not be "
 	    "rendered. Please try again.\n");
-	return 0;
+	return ANSWERED;
 }
 
 static const char *
@@ -68,7 +69,7 @@ view_title(int status)
 	}
 }
 
-int
+enum answer
 view_error_with(struct ctx *c, int status, const char *message,
     const char *retry_url, const char *reference, int reconnect)
 {
@@ -96,8 +97,16 @@ view_error_with(struct ctx *c, int status, const char *message,
 	return view_page(c, status, "error", d);
 }
 
-int
+enum answer
 view_error(struct ctx *c, int status, const char *message)
 {
 	return view_error_with(c, status, message, NULL, NULL, 0);
+}
+
+enum answer
+view_internal(struct ctx *c, const char *what)
+{
+	log_err("%s %s: %s", c->req != NULL ? c->req->method_str : "-",
+	    c->req != NULL && c->req->path != NULL ? c->req->path : "-", what);
+	return view_error(c, 500, "Please try again in a moment.");
 }

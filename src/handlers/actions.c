@@ -26,9 +26,9 @@
 
 /*
  * The catalog token is checked along with the connection: Meta revokes
- * it independently. Returns 0, or 1 when the page already says why not.
+ * it independently. GO_ON, or ANSWERED when the page says why not.
  */
-static int
+static enum answer
 verify_catalog(struct ctx *c, const struct conn_row *r)
 {
 	struct vault_secret tok;
@@ -36,25 +36,23 @@ verify_catalog(struct ctx *c, const struct conn_row *r)
 	char		 name[201];
 	int		 rc;
 
-	if (hm_token(c, VAULT_KIND_CATALOG, &tok) != 0)
-		return 1;
+	if (hm_token(c, VAULT_KIND_CATALOG, &tok) == ANSWERED)
+		return ANSWERED;
 	rc = graph_catalog(c->app->graph, tok.data, r->catalog_id, name, &e);
 	vault_secret_free(&tok);
 	if (rc == 0 || !graph_err_is_token(&e))
-		return 0;	/* transient trouble is not the token's fault */
+		return GO_ON;	/* transient trouble is not the token's fault */
 	log_info("workspace %llu: catalog token no longer valid (subcode %ld "
 	    "fbtrace_id %s)", (unsigned long long)c->ws.id, e.subcode,
 	    graph_err_trace(&e));
-	if (connection_catalog_mark(c->app->db, &c->ws,
-	    graph_reason_190(e.subcode)) != STORE_OK) {
-		hm_db_down(c);
-		return 1;
-	}
-	return 0;
+	if (store_conn_catalog_mark(c->app->db, &c->ws,
+	    graph_reason_190(e.subcode)) != STORE_OK)
+		return hm_db_down(c);
+	return GO_ON;
 }
 
 /* Meta refused our own app token: nothing the merchant can fix. */
-static int
+static enum answer
 verify_app_refused(struct ctx *c, const struct graph_err *e)
 {
 	char		 msg[1200], url[512];
@@ -73,7 +71,7 @@ verify_app_refused(struct ctx *c, const struct graph_err *e)
 	return view_error_with(c, 502, msg, url, e->fbtrace_id, 0);
 }
 
-int
+enum answer
 h_verify(struct ctx *c)
 {
 	struct conn_row	 r;
@@ -85,12 +83,12 @@ h_verify(struct ctx *c)
 	char		 reason[200];
 	int		 restricted;
 
-	if (connection_get(c->app->db, &c->ws, &r) != STORE_OK)
+	if (store_conn_get(c->app->db, &c->ws, &r) != STORE_OK)
 		return hm_db_down(c);
 	if (!r.has_token)
 		return hm_back(c, "not_connected");
-	if (hm_token(c, VAULT_KIND_WABA, &tok) != 0)
-		return 0;
+	if (hm_token(c, VAULT_KIND_WABA, &tok) == ANSWERED)
+		return ANSWERED;
 	if (graph_debug_token(c->app->graph, tok.data, &ti, &e) == -1) {
 		vault_secret_free(&tok);
 		/*
@@ -108,7 +106,7 @@ h_verify(struct ctx *c)
 		    "subcode %ld fbtrace_id %s)", (unsigned long long)c->ws.id,
 		    ti.error_code, ti.error_subcode,
 		    graph_err_trace(&e));
-		if (connection_mark(c->app->db, &c->ws, "needs_reconnect",
+		if (store_conn_mark(c->app->db, &c->ws, "needs_reconnect",
 		    graph_reason_190(ti.error_subcode)) != STORE_OK)
 			return hm_db_down(c);
 		return hm_back(c, "needs_reconnect");
@@ -127,7 +125,7 @@ h_verify(struct ctx *c)
 		log_info("workspace %llu: WABA %s no longer granted "
 		    "(fbtrace_id %s)", (unsigned long long)c->ws.id, r.waba_id,
 		    graph_err_trace(&e));
-		if (connection_mark(c->app->db, &c->ws, "needs_reconnect",
+		if (store_conn_mark(c->app->db, &c->ws, "needs_reconnect",
 		    reason) != STORE_OK)
 			return hm_db_down(c);
 		return hm_back(c, "needs_reconnect");
@@ -146,11 +144,11 @@ h_verify(struct ctx *c)
 		cpp = &cp;
 	}
 	vault_secret_free(&tok);
-	if (connection_verified(c->app->db, &c->ws, ti.expires_at, ti.scopes,
+	if (store_conn_verified(c->app->db, &c->ws, ti.expires_at, ti.scopes,
 	    cpp, &restricted) != STORE_OK)
 		return hm_db_down(c);
-	if (r.has_catalog && verify_catalog(c, &r) != 0)
-		return 0;
+	if (r.has_catalog && verify_catalog(c, &r) == ANSWERED)
+		return ANSWERED;
 	/* The token works, but only Meta can lift what it restricted. */
 	if (restricted)
 		log_info("workspace %llu: token valid, but Meta's restriction "
@@ -159,54 +157,37 @@ h_verify(struct ctx *c)
 	return hm_back(c, restricted ? "restricted" : "verified");
 }
 
-/* E.164 without the plus: 8 to 15 digits, no leading zero. */
-static int
-e164(const char *in, char out[16])
-{
-	if (in == NULL)
-		return 0;
-	if (*in == '+')
-		in++;
-	if (!hm_digits(in, 8, 15) || *in == '0')
-		return 0;
-	snprintf(out, 16, "%s", in);
-	return 1;
-}
-
-int
+enum answer
 h_test_message(struct ctx *c)
 {
 	struct conn_row	 r;
 	struct vault_secret tok;
 	struct graph_err e;
-	char		 to[16], id[256], detail[400], url[512];
+	const char	*to = c->in[TEST_TO].s;
+	char		 id[256], detail[400], url[512];
 	int		 rc;
 
 	hm_settings_url(c, url, sizeof(url));
-	if (!e164(kv_get(&c->req->form, "to"), to))
-		return view_error_with(c, 400, "Enter the recipient's number in "
-		    "international format, digits only (for example "
-		    "4915112345678).", url, NULL, 0);
-	if (connection_get(c->app->db, &c->ws, &r) != STORE_OK)
+	if (store_conn_get(c->app->db, &c->ws, &r) != STORE_OK)
 		return hm_db_down(c);
 	if (strcmp(r.status, "connected") != 0 || *r.phone_number_id == '\0')
 		return view_error_with(c, 409, "Connect WhatsApp and select a "
 		    "phone number before sending a test message.", url, NULL,
 		    0);
-	if (hm_token(c, VAULT_KIND_WABA, &tok) != 0)
-		return 0;
+	if (hm_token(c, VAULT_KIND_WABA, &tok) == ANSWERED)
+		return ANSWERED;
 	rc = graph_send_text(c->app->graph, tok.data, r.phone_number_id, to,
 	    TEST_TEXT, id, &e);
 	vault_secret_free(&tok);
 	if (rc == -1)
 		return hm_graph_failed(c, "sending the test message", &e, 1);
 	snprintf(detail, sizeof(detail), "to %s: %s", to, id);
-	connection_audit(c->app->db, &c->ws, c->sess.email, "test_message",
+	store_conn_audit(c->app->db, &c->ws, c->sess.email, "test_message",
 	    detail);
 	return hm_back(c, "test_sent");
 }
 
-int
+enum answer
 h_disconnect(struct ctx *c)
 {
 	/*
@@ -215,10 +196,10 @@ h_disconnect(struct ctx *c)
 	 * the row fail after them, the merchant sees 503 and disconnects
 	 * again; meanwhile nothing is routed to a connection being dropped.
 	 */
-	if (tenants_routes_replace(c->app->db, c->ws.id, NULL, NULL, NULL) !=
+	if (store_route_replace(c->app->db, c->ws.id, NULL, NULL, NULL) !=
 	    STORE_OK)
 		return hm_db_down(c);
-	if (connection_disconnect(c->app->db, &c->ws, c->sess.email) !=
+	if (store_conn_disconnect(c->app->db, &c->ws, c->sess.email) !=
 	    STORE_OK)
 		return hm_db_down(c);
 	log_info("workspace %llu: WhatsApp disconnected",

@@ -54,7 +54,7 @@ auth_init(void)
 	return 0;
 }
 
-static int
+static enum answer
 login_page(struct ctx *c, int status, const char *email, const char *error)
 {
 	struct json_object *d = json_object_new_object();
@@ -62,7 +62,7 @@ login_page(struct ctx *c, int status, const char *email, const char *error)
 
 	if (d == NULL || session_login_token(c, token) == -1) {
 		json_object_put(d);
-		return -1;
+		return view_internal(c, "sign-in page: out of memory");
 	}
 	json_object_object_add(d, "title", json_object_new_string("Sign in"));
 	json_object_object_add(d, "login_token", json_object_new_string(token));
@@ -76,17 +76,18 @@ login_page(struct ctx *c, int status, const char *email, const char *error)
 }
 
 /* Where a signed-in user belongs: their (first) workspace's settings. */
-static int
+static enum answer
 login_landing(struct ctx *c, uint64_t user)
 {
 	struct workspace ws;
 	char		 loc[512];
 
-	switch (tenants_first_workspace(c->app->db, user, &ws)) {
+	switch (store_user_first_ws(c->app->db, user, &ws)) {
 	case STORE_OK:
 		snprintf(loc, sizeof(loc), "%s/w/%s/settings/whatsapp",
 		    c->app->mount, ws.slug);
-		return resp_redirect(c->resp, 303, loc);
+		resp_redirect(c->resp, 303, loc);
+		return ANSWERED;
 	case STORE_NOTFOUND:
 		return view_error(c, 403, "You are signed in, but your account "
 		    "does not belong to any workspace yet. Ask your "
@@ -97,7 +98,7 @@ login_landing(struct ctx *c, uint64_t user)
 	}
 }
 
-int
+enum answer
 h_login_get(struct ctx *c)
 {
 	enum store_rc	 rc = session_load(c);
@@ -117,22 +118,22 @@ login_email_ok(const char *e)
 	    strchr(at + 1, '@') == NULL && strpbrk(e, " \t\r\n") == NULL;
 }
 
-int
+enum answer
 h_login_post(struct ctx *c)
 {
-	const char	*email_in = kv_get(&c->req->form, "email");
-	const char	*pw = kv_get(&c->req->form, "password");
+	const char	*email_in = c->in[LOGIN_EMAIL].s;
+	const char	*pw = c->in[LOGIN_PASSWORD].s;
 	char		 email[255], hash[crypto_pwhash_STRBYTES + 1] = "";
 	char		 addr[80];
 	unsigned char	 device[SESSION_DEVICE_BYTES];
-	struct sessions_counts n;
+	struct store_sess_counts n;
 	struct user	 u;
 	enum store_rc	 rc;
 	uint64_t	 attempt = 0;
 	int		 trusted, limited, ok;
 	size_t		 i;
 
-	if (!session_login_token_ok(c, kv_get(&c->req->form, "csrf_token")))
+	if (!session_login_token_ok(c, c->in[LOGIN_TOKEN].s))
 		return view_error(c, 403, "This sign-in form has expired. "
 		    "Reload the sign-in page and try again.");
 	if (email_in == NULL || pw == NULL || !login_email_ok(email_in) ||
@@ -150,7 +151,7 @@ h_login_post(struct ctx *c)
 	 */
 	trusted = session_device_check(c, email, device);
 	req_addr_key(c->req->remote_addr, addr, sizeof(addr));
-	rc = sessions_attempt(c->app->db, email, addr, trusted ? device : NULL,
+	rc = store_sess_attempt(c->app->db, email, addr, trusted ? device : NULL,
 	    THROTTLE_MINUTES, &attempt, &n);
 	if (rc != STORE_OK)
 		goto unavailable;
@@ -162,7 +163,7 @@ h_login_post(struct ctx *c)
 	    n.by_email > THROTTLE_EMAIL || n.by_addr > THROTTLE_ADDR;
 	if (limited) {
 		/* Refused unread: it must not extend the lock-out. */
-		if (sessions_attempt_forget(c->app->db, attempt) != STORE_OK)
+		if (store_sess_attempt_forget(c->app->db, attempt) != STORE_OK)
 			goto unavailable;
 		if (trusted)
 			log_warn("sign-in throttled for a trusted device after "
@@ -174,13 +175,13 @@ h_login_post(struct ctx *c)
 		    "attempts. Wait 15 minutes, then try again.");
 	}
 
-	rc = tenants_user_by_email(c->app->db, email, &u, hash, sizeof(hash));
+	rc = store_user_by_email(c->app->db, email, &u, hash, sizeof(hash));
 	if (rc != STORE_OK && rc != STORE_NOTFOUND)
 		goto unavailable;
 	if (rc == STORE_NOTFOUND) {
 		/* Spend the same time as for a real account. */
 		if (dummy_hash[0] == '\0')
-			return -1;	/* auth_init() was not run: a bug */
+			return view_internal(c, "auth_init() was not run");
 		/* The result is irrelevant: no account means no sign-in. */
 		ok = crypto_pwhash_str_verify(dummy_hash, pw, strlen(pw)) == 0;
 		ok = 0;
@@ -190,7 +191,7 @@ h_login_post(struct ctx *c)
 	if (!ok)
 		return login_page(c, 401, email, "That email and password do "
 		    "not match an account.");
-	if (sessions_attempt_forget(c->app->db, attempt) != STORE_OK ||
+	if (store_sess_attempt_forget(c->app->db, attempt) != STORE_OK ||
 	    (rc = session_start(c, u.id)) != STORE_OK)
 		goto unavailable;
 	/* A fresh one each time (OWASP); without it, only the lockout bites. */
@@ -204,7 +205,7 @@ unavailable:
 	    "again in a moment.");
 }
 
-int
+enum answer
 h_logout(struct ctx *c)
 {
 	char	 loc[300];
@@ -213,5 +214,6 @@ h_logout(struct ctx *c)
 		return view_error(c, 503, "The database is not answering. "
 		    "Please try again in a moment.");
 	snprintf(loc, sizeof(loc), "%s/login", c->app->mount);
-	return resp_redirect(c->resp, 303, loc);
+	resp_redirect(c->resp, 303, loc);
+	return ANSWERED;
 }

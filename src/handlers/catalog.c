@@ -17,23 +17,17 @@
 #include "handlers.h"
 #include "meta.h"
 
-int
+enum answer
 h_catalog(struct ctx *c)
 {
-	const char	*id = kv_get(&c->req->form, "catalog_id");
-	const char	*token = kv_get(&c->req->form, "catalog_token");
+	const char	*id = c->in[CATALOG_ID].s;
+	const char	*token = c->in[CATALOG_TOKEN].s;
 	struct vault_box box;
 	struct graph_err e;
 	char		 name[201], err[256], url[512], msg[900];
 	enum store_rc	 rc;
 
 	hm_settings_url(c, url, sizeof(url));
-	if (!hm_digits(id, 1, 32))
-		return view_error_with(c, 400, "The catalog ID is the number "
-		    "shown in Commerce Manager (digits only).", url, NULL, 0);
-	if (!hm_printable(token, 1, 4096))
-		return view_error_with(c, 400, "Paste the catalog's access "
-		    "token (no spaces).", url, NULL, 0);
 	/* Validated by reading the catalog with it: a bad token is refused. */
 	if (graph_catalog(c->app->graph, token, id, name, &e) == -1) {
 		if (graph_err_is_token(&e) || (e.http_status >= 400 &&
@@ -51,10 +45,9 @@ h_catalog(struct ctx *c)
 	}
 	if (vault_encrypt(app_vault(c->app), c->ws.id, VAULT_KIND_CATALOG,
 	    token, strlen(token), &box, err, sizeof(err)) == -1) {
-		log_err("%s", err);
-		return -1;
+		return view_internal(c, err);
 	}
-	rc = connection_catalog_save(c->app->db, &c->ws, id, name, &box,
+	rc = store_conn_catalog_save(c->app->db, &c->ws, id, name, &box,
 	    c->sess.email);
 	vault_box_free(&box);
 	if (rc != STORE_OK)
@@ -62,10 +55,10 @@ h_catalog(struct ctx *c)
 	return hm_back(c, "catalog_connected");
 }
 
-int
+enum answer
 h_catalog_disconnect(struct ctx *c)
 {
-	if (connection_catalog_delete(c->app->db, &c->ws, c->sess.email) !=
+	if (store_conn_catalog_delete(c->app->db, &c->ws, c->sess.email) !=
 	    STORE_OK)
 		return hm_db_down(c);
 	return hm_back(c, "catalog_disconnected");

@@ -1,38 +1,51 @@
-/* Every route handler; one file per route family (STYLE.md). */
+/*
+ * Every route handler; one file per route family (STYLE.md). Each
+ * returns ANSWERED (app.h). A route's declared fields (app.c's table)
+ * arrive checked in c->in[]: the enums below name their indexes, in the
+ * order the table declares them.
+ */
 #ifndef WABA_HANDLERS_H
 #define WABA_HANDLERS_H
 
-struct ctx;
+#include "../app.h"
 
 /* health.c */
-int	h_healthz(struct ctx *);
+enum answer	h_healthz(struct ctx *);
 /* auth.c */
 /*
  * Once per worker, before it serves: the hash that unknown emails are
  * checked against, so that no sign-in pays for making it. -1 when out
  * of memory.
  */
-int	auth_init(void);
-int	h_login_get(struct ctx *);
-int	h_login_post(struct ctx *);
-int	h_logout(struct ctx *);
+int		auth_init(void);
+enum answer	h_login_get(struct ctx *);
+enum { LOGIN_EMAIL, LOGIN_PASSWORD, LOGIN_TOKEN };
+enum answer	h_login_post(struct ctx *);
+enum answer	h_logout(struct ctx *);
 /* settings.c */
-int	h_settings(struct ctx *);
+enum { SETTINGS_FLASH };
+enum answer	h_settings(struct ctx *);
 /* oauth.c */
-int	h_connect(struct ctx *);
-int	h_oauth_callback(struct ctx *);
+enum answer	h_connect(struct ctx *);
+enum { CB_STATE, CB_CODE, CB_ERROR, CB_ERROR_DESC };
+enum answer	h_oauth_callback(struct ctx *);
 /* phones.c */
-int	h_phones_get(struct ctx *);
-int	h_phones_post(struct ctx *);
+enum answer	h_phones_get(struct ctx *);
+enum { PHONES_PHONE, PHONES_PIN, PHONES_WABA };
+enum answer	h_phones_post(struct ctx *);
 /* actions.c */
-int	h_verify(struct ctx *);
-int	h_test_message(struct ctx *);
-int	h_disconnect(struct ctx *);
+enum answer	h_verify(struct ctx *);
+enum { TEST_TO };
+enum answer	h_test_message(struct ctx *);
+enum answer	h_disconnect(struct ctx *);
 /* catalog.c */
-int	h_catalog(struct ctx *);
-int	h_catalog_disconnect(struct ctx *);
+enum { CATALOG_ID, CATALOG_TOKEN };
+enum answer	h_catalog(struct ctx *);
+enum answer	h_catalog_disconnect(struct ctx *);
 /* webhooks.c */
-int	h_webhook_verify(struct ctx *);
-int	h_webhook_event(struct ctx *);
+enum { HUB_MODE, HUB_TOKEN, HUB_CHALLENGE };
+enum answer	h_webhook_verify(struct ctx *);
+enum { HOOK_SIGNATURE };
+enum answer	h_webhook_event(struct ctx *);
 
 #endif

@@ -12,14 +12,16 @@
  * database. db_ping reconnects once, so a restarted MariaDB turns this
  * green again without restarting the pool.
  */
-int
+enum answer
 h_healthz(struct ctx *c)
 {
 	char	 err[256];
 
 	if (db_ping(c->app->db, err, sizeof(err)) == -1) {
 		log_warn("healthz: %s", err);
-		return resp_text(c->resp, 503, "database unavailable\n");
+		resp_text(c->resp, 503, "database unavailable\n");
+		return ANSWERED;
 	}
-	return resp_text(c->resp, 200, "ok\n");
+	resp_text(c->resp, 200, "ok\n");
+	return ANSWERED;
 }

@@ -18,7 +18,7 @@ hm_settings_url(const struct ctx *c, char *out, size_t len)
 	    c->ws.slug);
 }
 
-int
+enum answer
 hm_back(struct ctx *c, const char *flash)
 {
 	char	 url[512];
@@ -28,44 +28,18 @@ hm_back(struct ctx *c, const char *flash)
 	n = strlen(url);
 	if (flash)
 		snprintf(url + n, sizeof(url) - n, "?m=%s", flash);
-	return resp_redirect(c->resp, 303, url);
+	resp_redirect(c->resp, 303, url);
+	return ANSWERED;
 }
 
-int
+enum answer
 hm_db_down(struct ctx *c)
 {
 	return view_error(c, 503, "The database is not answering, so nothing "
 	    "was changed. Please try again in a moment.");
 }
 
-int
-hm_digits(const char *s, size_t min, size_t max)
-{
-	size_t	 n;
-
-	if (s == NULL)
-		return 0;
-	n = strlen(s);
-	return n >= min && n <= max && strspn(s, "0123456789") == n;
-}
-
-int
-hm_printable(const char *s, size_t min, size_t max)
-{
-	size_t	 n, i;
-
-	if (s == NULL)
-		return 0;
-	n = strlen(s);
-	if (n < min || n > max)
-		return 0;
-	for (i = 0; i < n; i++)
-		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
-			return 0;
-	return 1;
-}
-
-int
+enum answer
 hm_token(struct ctx *c, const char *kind, struct vault_secret *out)
 {
 	struct vault_box box;
@@ -73,15 +47,11 @@ hm_token(struct ctx *c, const char *kind, struct vault_secret *out)
 	enum store_rc	 rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = connection_token_get(c->app->db, &c->ws, kind, &box);
-	if (rc == STORE_NOTFOUND) {
-		hm_back(c, "not_connected");
-		return 1;
-	}
-	if (rc != STORE_OK) {
-		hm_db_down(c);
-		return 1;
-	}
+	rc = store_conn_token_get(c->app->db, &c->ws, kind, &box);
+	if (rc == STORE_NOTFOUND)
+		return hm_back(c, "not_connected");
+	if (rc != STORE_OK)
+		return hm_db_down(c);
 	/*
 	 * `keys rotate` moves rows to a key this worker has not loaded yet:
 	 * reread the ring (when it changed on disk) rather than fail until
@@ -99,10 +69,10 @@ hm_token(struct ctx *c, const char *kind, struct vault_secret *out)
 		    "not be decrypted (the server's key ring does not match). "
 		    "Your administrator has been told in the server log; "
 		    "reconnecting WhatsApp stores a fresh token.", url, NULL, 1);
-		return 1;
+		return ANSWERED;
 	}
 	vault_box_free(&box);
-	return 0;
+	return GO_ON;
 }
 
 /*
@@ -129,7 +99,7 @@ hm_meta_said(const struct graph_err *e, char *out, size_t len)
  * Meta was not called (meta_gate.h): at once, so the page does not wait
  * for a slow Meta either. An API route (DESIGN §10) gets its JSON error.
  */
-static int
+static enum answer
 hm_meta_slow(struct ctx *c, const char *what, const struct graph_err *e)
 {
 	char	 msg[512], url[512], secs[24];
@@ -144,7 +114,7 @@ hm_meta_slow(struct ctx *c, const char *what, const struct graph_err *e)
 		snprintf(c->resp->ctype, sizeof(c->resp->ctype),
 		    "application/json");
 		resp_header(c->resp, "Retry-After", secs);
-		return 0;
+		return ANSWERED;
 	}
 	hm_settings_url(c, url, sizeof(url));
 	snprintf(msg, sizeof(msg), "Meta is slow right now, try again in a "
@@ -152,10 +122,10 @@ hm_meta_slow(struct ctx *c, const char *what, const struct graph_err *e)
 	    "nothing was sent to Meta and nothing was changed.", what);
 	view_error_with(c, 503, msg, url, NULL, 0);
 	resp_header(c->resp, "Retry-After", secs);
-	return 0;
+	return ANSWERED;
 }
 
-int
+enum answer
 hm_graph_failed(struct ctx *c, const char *what, const struct graph_err *e,
     int stored)
 {
@@ -174,7 +144,7 @@ hm_graph_failed(struct ctx *c, const char *what, const struct graph_err *e,
 	hm_meta_said(e, said, sizeof(said));
 	if (graph_err_is_token(e)) {
 		reason = graph_reason_190(e->subcode);
-		if (stored && connection_mark(c->app->db, &c->ws,
+		if (stored && store_conn_mark(c->app->db, &c->ws,
 		    "needs_reconnect", reason) != STORE_OK)
 			log_err("workspace %llu: could not mark "
 			    "needs_reconnect", (unsigned long long)c->ws.id);

@@ -29,7 +29,7 @@
 #define STATE_TTL	600		/* seconds: DESIGN §3 */
 #define LONG_LIVED	(7 * 86400)	/* shorter-lived tokens are exchanged */
 
-int
+enum answer
 h_connect(struct ctx *c)
 {
 	const struct config *cfg = c->app->cfg;
@@ -43,7 +43,7 @@ h_connect(struct ctx *c)
 	sodium_bin2hex(state, sizeof(state), raw, sizeof(raw));
 	crypto_hash_sha256(hash, raw, sizeof(raw));
 	sodium_memzero(raw, sizeof(raw));
-	if (oauth_state_put(c->app->db, hash, c->ws.id, c->sess_hash,
+	if (store_oauth_put(c->app->db, hash, c->ws.id, c->sess_hash,
 	    STATE_TTL) != STORE_OK)
 		return hm_db_down(c);
 
@@ -71,12 +71,12 @@ h_connect(struct ctx *c)
 	snprintf(path, sizeof(path), "dialog/oauth");
 	if ((url = graph_build_url(cfg->dialog_base_url, cfg->graph_version,
 	    path, params)) == NULL)
-		return -1;
+		return view_internal(c, "out of memory (dialog URL)");
 	resp_redirect(c->resp, 303, url);
 	free(url);
 	log_info("workspace %llu: OAuth round trip started",
 	    (unsigned long long)c->ws.id);
-	return 0;
+	return ANSWERED;
 }
 
 /* Finds needle in a comma-separated list. */
@@ -99,9 +99,10 @@ in_list(const char *list, const char *needle)
 
 /*
  * A reconnect keeps the selected number when the new token still sees it
- * in the same WABA; *keep says so. 0, or 1 when the page says why not.
+ * in the same WABA; *keep says so. GO_ON, or ANSWERED when the page
+ * says why not.
  */
-static int
+static enum answer
 callback_keep_phone(struct ctx *c, const char *token, const char *waba,
     const struct conn_row *old, int *keep)
 {
@@ -112,20 +113,18 @@ callback_keep_phone(struct ctx *c, const char *token, const char *waba,
 	*keep = 0;
 	if (waba == NULL || *old->phone_number_id == '\0' ||
 	    strcmp(waba, old->waba_id) != 0)
-		return 0;
+		return GO_ON;
 	if (graph_phone_numbers(c->app->graph, token, waba, &list, &n,
-	    &e) == -1) {
-		hm_graph_failed(c, "checking your phone numbers", &e, 0);
-		return 1;
-	}
+	    &e) == -1)
+		return hm_graph_failed(c, "checking your phone numbers", &e, 0);
 	for (i = 0; i < n; i++)
 		if (strcmp(list[i].id, old->phone_number_id) == 0)
 			*keep = 1;
 	free(list);
-	return 0;
+	return GO_ON;
 }
 
-static int
+static enum answer
 callback_finish(struct ctx *c, const char *token,
     const struct graph_token_info *ti)
 {
@@ -139,7 +138,7 @@ callback_finish(struct ctx *c, const char *token,
 	int		 keep, restricted;
 	size_t		 len;
 
-	if (connection_get(c->app->db, &c->ws, &old) != STORE_OK)
+	if (store_conn_get(c->app->db, &c->ws, &old) != STORE_OK)
 		return hm_db_down(c);
 	if (ti->nwaba == 1) {
 		len = strcspn(ti->waba_ids, ",");
@@ -147,8 +146,8 @@ callback_finish(struct ctx *c, const char *token,
 		waba = first;
 	} else if (in_list(ti->waba_ids, old.waba_id))
 		waba = old.waba_id;
-	if (callback_keep_phone(c, token, waba, &old, &keep) != 0)
-		return 0;
+	if (callback_keep_phone(c, token, waba, &old, &keep) == ANSWERED)
+		return ANSWERED;
 	/*
 	 * A kept number skips the phone page, and with it the subscription;
 	 * but a reconnect usually follows PARTNER_REMOVED, which unsubscribed
@@ -160,8 +159,7 @@ callback_finish(struct ctx *c, const char *token,
 		    "webhooks", &e, 0);
 	if (vault_encrypt(app_vault(c->app), c->ws.id, VAULT_KIND_WABA, token,
 	    strlen(token), &box, err, sizeof(err)) == -1) {
-		log_err("%s", err);
-		return -1;
+		return view_internal(c, err);
 	}
 	memset(&o, 0, sizeof(o));
 	o.box = &box;
@@ -170,7 +168,7 @@ callback_finish(struct ctx *c, const char *token,
 	o.scopes = ti->scopes;
 	o.expires_at = ti->expires_at;
 	o.keep_phone = keep;
-	rc = connection_save_oauth(c->app->db, &c->ws, &o, c->sess.email);
+	rc = store_conn_save_oauth(c->app->db, &c->ws, &o, c->sess.email);
 	vault_box_free(&box);
 	if (rc != STORE_OK)
 		return hm_db_down(c);
@@ -186,7 +184,7 @@ callback_finish(struct ctx *c, const char *token,
 	 * row's transaction; a failure is logged and the next selection or
 	 * reconnect writes them again.
 	 */
-	if (tenants_routes_replace(c->app->db, c->ws.id, ti->waba_ids, waba,
+	if (store_route_replace(c->app->db, c->ws.id, ti->waba_ids, waba,
 	    keep ? old.phone_number_id : NULL) != STORE_OK) {
 		log_err("workspace %llu: webhook routes not updated",
 		    (unsigned long long)c->ws.id);
@@ -199,26 +197,27 @@ callback_finish(struct ctx *c, const char *token,
 			    "number again.");
 	}
 	/* A new token does not lift a restriction Meta reported. */
-	if (keep && connection_restricted(c->app->db, &c->ws, &restricted) ==
+	if (keep && store_conn_restricted(c->app->db, &c->ws, &restricted) ==
 	    STORE_OK && restricted)
 		return hm_back(c, "restricted");
 	if (keep)
 		return hm_back(c, "reconnected");
 	hm_settings_url(c, url, sizeof(url));
 	strncat(url, "/phone-numbers", sizeof(url) - strlen(url) - 1);
-	return resp_redirect(c->resp, 303, url);
+	resp_redirect(c->resp, 303, url);
+	return ANSWERED;
 }
 
 /*
  * Meta ended the dialog with an error other than the merchant's Cancel
  * ("Manually Build a Login Flow": error, error_code, error_description,
  * error_reason). Its description is shown as plain text (the template
- * escapes it); control characters and length are bounded here.
+ * escapes it); app.c declared both as text, shortened here for the page.
  */
-static int
+static enum answer
 callback_meta_error(struct ctx *c, const char *error, const char *url)
 {
-	const char	*desc = kv_get(&c->req->query, "error_description");
+	const char	*desc = c->in[CB_ERROR_DESC].s;
 	char		 d[301], msg[700];
 	size_t		 i;
 
@@ -227,8 +226,7 @@ callback_meta_error(struct ctx *c, const char *error, const char *url)
 		if ((unsigned char)d[i] < 0x20 || d[i] == 0x7f)
 			d[i] = ' ';
 	log_warn("workspace %llu: Meta's dialog returned an error (%.40s)",
-	    (unsigned long long)c->ws.id, hm_printable(error, 1, 40) ? error :
-	    "unprintable");
+	    (unsigned long long)c->ws.id, error);
 	snprintf(msg, sizeof(msg), "Meta could not complete the connection "
 	    "and said: \"%s\". Nothing was changed. Try connecting again; if "
 	    "it keeps happening, check that you may manage this business in "
@@ -236,31 +234,26 @@ callback_meta_error(struct ctx *c, const char *error, const char *url)
 	return view_error_with(c, 502, msg, url, NULL, 0);
 }
 
-int
+enum answer
 h_oauth_callback(struct ctx *c)
 {
 	const struct config *cfg = c->app->cfg;
-	const char	*state = kv_get(&c->req->query, "state");
-	const char	*code = kv_get(&c->req->query, "code");
-	const char	*error = kv_get(&c->req->query, "error");
-	unsigned char	 raw[STATE_BYTES], hash[32];
+	const struct in_val *state = &c->in[CB_STATE];
+	const char	*code = c->in[CB_CODE].s;
+	const char	*error = c->in[CB_ERROR].s;
+	unsigned char	 hash[32];
 	char		 redirect[600], url[512];
 	struct buf	 tok = BUF_INIT, ltok = BUF_INIT;
 	struct graph_token_info ti;
 	struct graph_err e;
 	uint64_t	 wsid;
 	long		 expires_in = 0, lexp = 0;
-	size_t		 len;
 	enum store_rc	 rc;
-	int		 ret = 0;
+	enum answer	 ret;
 
-	if (state == NULL || strlen(state) != STATE_BYTES * 2 ||
-	    sodium_hex2bin(raw, sizeof(raw), state, STATE_BYTES * 2, NULL,
-	    &len, NULL) != 0 || len != STATE_BYTES)
-		return view_error(c, 400, "This link from Meta is incomplete. "
-		    "Start again from your WhatsApp settings page.");
-	crypto_hash_sha256(hash, raw, sizeof(raw));
-	rc = oauth_state_take(c->app->db, hash, c->sess_hash, &wsid);
+	/* Declared hex{32} (app.c): the state arrives decoded. */
+	crypto_hash_sha256(hash, state->bin, state->binlen);
+	rc = store_oauth_take(c->app->db, hash, c->sess_hash, &wsid);
 	if (rc == STORE_NOTFOUND)
 		return view_error(c, 400, "This connection attempt has expired, "
 		    "was already used, or was started in another browser "
@@ -268,14 +261,9 @@ h_oauth_callback(struct ctx *c)
 		    "WhatsApp settings page.");
 	if (rc != STORE_OK)
 		return hm_db_down(c);
-	rc = tenants_workspace_by_id(c->app->db, wsid, &c->ws);
-	if (rc == STORE_OK)
-		rc = tenants_is_member(c->app->db, c->sess.user_id, wsid);
-	if (rc == STORE_NOTFOUND)
-		return view_error(c, 404, "There is nothing at this address.");
-	if (rc != STORE_OK)
-		return hm_db_down(c);
-	c->has_ws = 1;
+	/* The workspace comes from the state: the same gate as {slug}. */
+	if (app_member(c, NULL, wsid) == ANSWERED)
+		return ANSWERED;
 	hm_settings_url(c, url, sizeof(url));
 
 	if (error != NULL && strcmp(error, "access_denied") == 0)
@@ -284,7 +272,7 @@ h_oauth_callback(struct ctx *c)
 		    "connect whenever you are ready.", url, NULL, 0);
 	if (error != NULL)
 		return callback_meta_error(c, error, url);
-	if (!hm_printable(code, 1, 2048))
+	if (code == NULL)
 		return view_error_with(c, 400, "Meta's answer did not include "
 		    "a valid authorization code, so nothing was changed. "
 		    "Try connecting again.", url, NULL, 0);
@@ -335,6 +323,5 @@ h_oauth_callback(struct ctx *c)
 out:
 	buf_free_secret(&tok);
 	buf_free_secret(&ltok);
-	sodium_memzero(raw, sizeof(raw));
 	return ret;
 }

@@ -22,7 +22,7 @@
 #include "handlers.h"
 #include "meta.h"
 
-static int
+static enum answer
 phones_page(struct ctx *c, int status, const struct conn_row *r,
     const struct graph_phone *list, size_t n, const char *error,
     const char *reference)
@@ -32,7 +32,7 @@ phones_page(struct ctx *c, int status, const struct conn_row *r,
 	size_t		 i;
 
 	if ((d = json_object_new_object()) == NULL)
-		return -1;
+		return view_internal(c, "out of memory");
 	json_object_object_add(d, "title",
 	    json_object_new_string("Choose a phone number"));
 	json_object_object_add(d, "workspace_name",
@@ -86,7 +86,7 @@ phones_page(struct ctx *c, int status, const struct conn_row *r,
 }
 
 /* The row, with a token, and (when one is chosen) the WABA's numbers. */
-static int
+static enum answer
 phones_load(struct ctx *c, struct conn_row *r, struct graph_phone **list,
     size_t *n)
 {
@@ -96,44 +96,38 @@ phones_load(struct ctx *c, struct conn_row *r, struct graph_phone **list,
 
 	*list = NULL;
 	*n = 0;
-	if (connection_get(c->app->db, &c->ws, r) != STORE_OK) {
-		hm_db_down(c);
-		return 1;
-	}
-	if (!r->has_token) {
-		hm_back(c, "not_connected");
-		return 1;
-	}
+	if (store_conn_get(c->app->db, &c->ws, r) != STORE_OK)
+		return hm_db_down(c);
+	if (!r->has_token)
+		return hm_back(c, "not_connected");
 	if (*r->waba_id == '\0')
-		return 0;
-	if (hm_token(c, VAULT_KIND_WABA, &tok) != 0)
-		return 1;
+		return GO_ON;
+	if (hm_token(c, VAULT_KIND_WABA, &tok) == ANSWERED)
+		return ANSWERED;
 	rc = graph_phone_numbers(c->app->graph, tok.data, r->waba_id, list, n,
 	    &e);
 	vault_secret_free(&tok);
-	if (rc == -1) {
-		hm_graph_failed(c, "listing your phone numbers", &e, 1);
-		return 1;
-	}
-	return 0;
+	if (rc == -1)
+		return hm_graph_failed(c, "listing your phone numbers", &e, 1);
+	return GO_ON;
 }
 
-int
+enum answer
 h_phones_get(struct ctx *c)
 {
 	struct conn_row	 r;
 	struct graph_phone *list;
 	size_t		 n;
-	int		 rc;
+	enum answer	 rc;
 
-	if (phones_load(c, &r, &list, &n) != 0)
-		return 0;
+	if (phones_load(c, &r, &list, &n) == ANSWERED)
+		return ANSWERED;
 	rc = phones_page(c, 200, &r, list, n, NULL, NULL);
 	free(list);
 	return rc;
 }
 
-static int
+static enum answer
 phones_choose_waba(struct ctx *c, const char *waba)
 {
 	struct conn_row	 r;
@@ -142,10 +136,7 @@ phones_choose_waba(struct ctx *c, const char *waba)
 
 	hm_settings_url(c, url, sizeof(url));
 	strncat(url, "/phone-numbers", sizeof(url) - strlen(url) - 1);
-	if (!hm_digits(waba, 1, 32))
-		return view_error_with(c, 400, "Choose one of the listed "
-		    "WhatsApp Business Accounts.", url, NULL, 0);
-	rc = connection_choose_waba(c->app->db, &c->ws, waba, c->sess.email);
+	rc = store_conn_choose_waba(c->app->db, &c->ws, waba, c->sess.email);
 	if (rc == STORE_NOTFOUND)
 		return view_error_with(c, 400, "That WhatsApp Business Account "
 		    "was not shared with this app. Choose one of the listed "
@@ -157,8 +148,8 @@ phones_choose_waba(struct ctx *c, const char *waba)
 	 * number's messages would still land here; and the chosen WABA is
 	 * taken from a workspace merely granted it (tenants.h).
 	 */
-	if (connection_get(c->app->db, &c->ws, &r) != STORE_OK ||
-	    tenants_routes_replace(c->app->db, c->ws.id, r.waba_ids, r.waba_id,
+	if (store_conn_get(c->app->db, &c->ws, &r) != STORE_OK ||
+	    store_route_replace(c->app->db, c->ws.id, r.waba_ids, r.waba_id,
 	    *r.phone_number_id ? r.phone_number_id : NULL) != STORE_OK) {
 		log_err("workspace %llu: webhook routes not updated",
 		    (unsigned long long)c->ws.id);
@@ -167,33 +158,35 @@ phones_choose_waba(struct ctx *c, const char *waba)
 		    "finished. Please choose it again in a moment.", url, NULL,
 		    0);
 	}
-	return resp_redirect(c->resp, 303, url);
+	resp_redirect(c->resp, 303, url);
+	return ANSWERED;
 }
 
-int
+enum answer
 h_phones_post(struct ctx *c)
 {
-	const char	*phone = kv_get(&c->req->form, "phone_number_id");
-	const char	*pin = kv_get(&c->req->form, "pin");
-	const char	*waba = kv_get(&c->req->form, "waba_id");
+	const char	*phone = c->in[PHONES_PHONE].s;
+	const char	*pin = c->in[PHONES_PIN].s;
+	const char	*waba = c->in[PHONES_WABA].s;
 	struct conn_row	 r;
 	struct graph_phone *list = NULL, *pick = NULL;
 	struct conn_phone cp;
 	struct vault_secret tok;
 	struct graph_err e;
 	size_t		 n = 0, i;
-	int		 ret = 0, restricted;
+	enum answer	 ret;
+	int		 restricted;
 
 	if (waba != NULL && phone == NULL)
 		return phones_choose_waba(c, waba);
-	if (phones_load(c, &r, &list, &n) != 0)
-		return 0;
+	if (phones_load(c, &r, &list, &n) == ANSWERED)
+		return ANSWERED;
 	if (*r.waba_id == '\0') {
 		ret = phones_page(c, 400, &r, NULL, 0, "Choose a WhatsApp "
 		    "Business Account first.", NULL);
 		goto out;
 	}
-	for (i = 0; hm_digits(phone, 1, 32) && i < n; i++)
+	for (i = 0; phone != NULL && i < n; i++)
 		if (strcmp(list[i].id, phone) == 0)
 			pick = &list[i];
 	if (pick == NULL) {
@@ -201,13 +194,13 @@ h_phones_post(struct ctx *c)
 		    "phone numbers listed below.", NULL);
 		goto out;
 	}
-	/* Two-step verification PINs are exactly six digits. */
-	if (!hm_digits(pin, 6, 6)) {
+	/* Declared six digits (app.c); only its presence is left. */
+	if (pin == NULL) {
 		ret = phones_page(c, 400, &r, list, n, "Enter the number's "
 		    "six-digit two-step verification PIN.", NULL);
 		goto out;
 	}
-	if (hm_token(c, VAULT_KIND_WABA, &tok) != 0)
+	if ((ret = hm_token(c, VAULT_KIND_WABA, &tok)) == ANSWERED)
 		goto out;
 	if (graph_register(c->app->graph, tok.data, pick->id, pin, &e) == -1) {
 		vault_secret_free(&tok);
@@ -237,7 +230,7 @@ h_phones_post(struct ctx *c)
 	cp.display_phone_number = pick->display_phone_number;
 	cp.verified_name = pick->verified_name;
 	cp.quality_rating = pick->quality_rating;
-	if (connection_select_phone(c->app->db, &c->ws, &cp, c->sess.email) !=
+	if (store_conn_select_phone(c->app->db, &c->ws, &cp, c->sess.email) !=
 	    STORE_OK) {
 		ret = hm_db_down(c);
 		goto out;
@@ -248,7 +241,7 @@ h_phones_post(struct ctx *c)
 	 * unknown: say so, and let the merchant choose it again (register
 	 * and subscribe are safe to repeat).
 	 */
-	if (tenants_routes_replace(c->app->db, c->ws.id, r.waba_ids, r.waba_id,
+	if (store_route_replace(c->app->db, c->ws.id, r.waba_ids, r.waba_id,
 	    pick->id) != STORE_OK) {
 		log_err("workspace %llu: webhook routes not updated",
 		    (unsigned long long)c->ws.id);
@@ -261,7 +254,7 @@ h_phones_post(struct ctx *c)
 	log_info("workspace %llu: number %s active", (unsigned long long)c->ws.id,
 	    pick->id);
 	/* A restriction Meta reported still holds: say so, not "connected". */
-	if (connection_restricted(c->app->db, &c->ws, &restricted) != STORE_OK)
+	if (store_conn_restricted(c->app->db, &c->ws, &restricted) != STORE_OK)
 		restricted = 0;
 	ret = hm_back(c, restricted ? "restricted" : "connected");
 out:

@@ -76,14 +76,14 @@ settings_webhooks(struct ctx *c, struct json_object *d,
 	struct tm	 tm;
 	long		 count = 0;
 
-	if (connection_last_audit(c->app->db, &c->ws, "test_message", detail,
+	if (store_conn_last_audit(c->app->db, &c->ws, "test_message", detail,
 	    sizeof(detail), sent, sizeof(sent)) == STORE_OK && *sent) {
 		t = json_object_new_object();
 		settings_add(t, "detail", detail);
 		settings_add(t, "at", sent);
 		json_object_object_add(d, "last_test", t);
 	}
-	if (webhooks_health(c->app->db, &c->ws, last, &count) != STORE_OK)
+	if (store_wh_health(c->app->db, &c->ws, last, &count) != STORE_OK)
 		return;
 	w = json_object_new_object();
 	settings_add(w, "last_at", last);
@@ -98,14 +98,14 @@ settings_webhooks(struct ctx *c, struct json_object *d,
 		    json_object_new_boolean(1));
 }
 
-int
+enum answer
 h_settings(struct ctx *c)
 {
 	struct conn_row	 r;
 	struct json_object *d, *ws, *cat;
 	enum store_rc	 rc;
 
-	rc = connection_get(c->app->db, &c->ws, &r);
+	rc = store_conn_get(c->app->db, &c->ws, &r);
 	if (rc == STORE_GONE)
 		return view_error(c, 503, "The database is not answering. "
 		    "Please try again in a moment.");
@@ -114,7 +114,7 @@ h_settings(struct ctx *c)
 		    "read. If this persists, ask your administrator to run "
 		    "`waba-connect-admin migrate`.");
 	if ((d = json_object_new_object()) == NULL)
-		return -1;
+		return view_internal(c, "out of memory");
 	json_object_object_add(d, "title",
 	    json_object_new_string("WhatsApp Connection"));
 	ws = json_object_new_object();
@@ -151,7 +151,7 @@ h_settings(struct ctx *c)
 		json_object_object_add(d, "catalog", cat);
 	}
 	{
-		const char *m = kv_get(&c->req->query, "m");
+		const char *m = c->in[SETTINGS_FLASH].s;
 		size_t i;
 		for (i = 0; m && i < sizeof(flashes) / sizeof(flashes[0]); i++)
 			if (strcmp(m, flashes[i].key) == 0) {

@@ -18,6 +18,7 @@
 #include "../response.h"
 #include "../store/tenants.h"
 #include "../store/webhooks.h"
+#include "../view.h"
 #include "../webhook.h"
 #include "handlers.h"
 
@@ -36,26 +37,19 @@ wh_token_eq(const char *a, const char *b)
 	return sodium_memcmp(ha, hb, sizeof(ha)) == 0;
 }
 
-int
+enum answer
 h_webhook_verify(struct ctx *c)
 {
-	const char	*mode = kv_get(&c->req->query, "hub.mode");
-	const char	*token = kv_get(&c->req->query, "hub.verify_token");
-	const char	*challenge = kv_get(&c->req->query, "hub.challenge");
-	size_t		 i, n;
-
-	if (mode == NULL || strcmp(mode, "subscribe") != 0 ||
-	    !wh_token_eq(token, c->app->cfg->webhook_verify_token) ||
-	    challenge == NULL || (n = strlen(challenge)) == 0 || n > 256) {
+	/* hub.mode is "subscribe" and the challenge printable: app.c. */
+	if (!wh_token_eq(c->in[HUB_TOKEN].s,
+	    c->app->cfg->webhook_verify_token)) {
 		log_warn("webhook verification refused");
-		return resp_text(c->resp, 403, "verification refused\n");
+		resp_text(c->resp, 403, "verification refused\n");
+		return ANSWERED;
 	}
-	for (i = 0; i < n; i++)
-		if ((unsigned char)challenge[i] < 0x21 ||
-		    (unsigned char)challenge[i] > 0x7e)
-			return resp_text(c->resp, 403, "verification refused\n");
 	log_info("webhook verification accepted");
-	return resp_text(c->resp, 200, challenge);
+	resp_text(c->resp, 200, c->in[HUB_CHALLENGE].s);
+	return ANSWERED;
 }
 
 /*
@@ -69,17 +63,18 @@ static enum store_rc
 wh_route(struct ctx *c, const struct webhook_event *e, uint64_t *ws)
 {
 	if (*e->phone_number_id)
-		return tenants_route_find(c->app->db, "phone",
+		return store_route_find(c->app->db, "phone",
 		    e->phone_number_id, ws);
 	if (*e->waba_id)
-		return tenants_route_find(c->app->db, "waba", e->waba_id, ws);
+		return store_route_find(c->app->db, "waba", e->waba_id, ws);
 	return STORE_NOTFOUND;
 }
 
-static int
+static enum answer
 wh_unavailable(struct ctx *c)
 {
-	return resp_text(c->resp, 503, "database unavailable, retry later\n");
+	resp_text(c->resp, 503, "database unavailable, retry later\n");
+	return ANSWERED;
 }
 
 /*
@@ -97,7 +92,7 @@ wh_deliver(struct ctx *c, uint64_t wsid, const struct webhook_event **evs,
 	int		 stored;
 	size_t		 i;
 
-	if ((rc = tenants_workspace_by_id(c->app->db, wsid, &ws)) != STORE_OK) {
+	if ((rc = store_ws_by_id(c->app->db, wsid, &ws)) != STORE_OK) {
 		if (rc == STORE_NOTFOUND) {
 			log_warn("webhook: routed to workspace %llu, which is "
 			    "gone: %zu events acknowledged",
@@ -114,7 +109,7 @@ wh_deliver(struct ctx *c, uint64_t wsid, const struct webhook_event **evs,
 	for (i = 0; i < n; i++)
 		if (webhook_event_is_loss(evs[i], why[i], sizeof(why[i])))
 			loss[i] = why[i];
-	if ((rc = webhooks_store(c->app->db, &ws, evs, loss, n, &stored)) !=
+	if ((rc = store_wh_save(c->app->db, &ws, evs, loss, n, &stored)) !=
 	    STORE_OK)
 		goto out;
 	log_info("webhook: workspace %s: %zu events, %d new", ws.slug, n,
@@ -130,7 +125,7 @@ out:
 	return rc;
 }
 
-int
+enum answer
 h_webhook_event(struct ctx *c)
 {
 	struct webhook_batch b;
@@ -139,14 +134,15 @@ h_webhook_event(struct ctx *c)
 	char		 err[256];
 	enum store_rc	 rc;
 	size_t		 i, j, n;
-	int		 ret = 0;
+	enum answer	 ret = ANSWERED;
 
 	if (!webhook_signature_ok(c->app->cfg->app_secret,
-	    req_param(c->req, "HTTP_X_HUB_SIGNATURE_256"), c->req->body.data,
+	    c->in[HOOK_SIGNATURE].s, c->req->body.data,
 	    c->req->body.len)) {
 		log_warn("webhook: bad or missing signature (%zu bytes)",
 		    c->req->body.len);
-		return resp_text(c->resp, 403, "bad signature\n");
+		resp_text(c->resp, 403, "bad signature\n");
+		return ANSWERED;
 	}
 	switch (webhook_parse(c->req->body.data, c->req->body.len, &b, err,
 	    sizeof(err))) {
@@ -156,11 +152,13 @@ h_webhook_event(struct ctx *c)
 		/* Our failure, not the delivery's: let Meta try again. */
 		log_err("webhook: %s", err);
 		webhook_batch_free(&b);
-		return resp_text(c->resp, 500, "try again later\n");
+		resp_text(c->resp, 500, "try again later\n");
+		return ANSWERED;
 	default:
 		log_warn("webhook: malformed delivery acknowledged: %s", err);
 		webhook_batch_free(&b);
-		return resp_text(c->resp, 200, "ok\n");
+		resp_text(c->resp, 200, "ok\n");
+		return ANSWERED;
 	}
 	if (b.skipped)
 		log_warn("webhook: %zu malformed items acknowledged", b.skipped);
@@ -168,7 +166,7 @@ h_webhook_event(struct ctx *c)
 		goto ok;
 	if ((owner = calloc(b.n, sizeof(*owner))) == NULL ||
 	    (group = calloc(b.n, sizeof(*group))) == NULL) {
-		ret = -1;
+		ret = view_internal(c, "webhook: out of memory");
 		goto out;
 	}
 	for (i = 0; i < b.n; i++) {
@@ -195,13 +193,15 @@ h_webhook_event(struct ctx *c)
 					owner[j] = 0;
 			}
 		if ((rc = wh_deliver(c, ws, group, n)) != STORE_OK) {
-			ret = rc == STORE_GONE ? wh_unavailable(c) :
-			    resp_text(c->resp, 500, "storage error\n");
+			if (rc == STORE_GONE)
+				ret = wh_unavailable(c);
+			else
+				resp_text(c->resp, 500, "storage error\n");
 			goto out;
 		}
 	}
 ok:
-	ret = resp_text(c->resp, 200, "ok\n");
+	resp_text(c->resp, 200, "ok\n");
 out:
 	free(owner);
 	free(group);

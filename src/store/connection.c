@@ -28,7 +28,7 @@ cp(char *dst, size_t len, const char *s)
 }
 
 enum store_rc
-connection_get(struct db *db, const struct workspace *ws, struct conn_row *r)
+store_conn_get(struct db *db, const struct workspace *ws, struct conn_row *r)
 {
 	struct sq	 q;
 	char		 sql[1024];
@@ -120,7 +120,7 @@ conn_box_from_row(const struct sq *q, unsigned int i, struct vault_box *b)
 }
 
 enum store_rc
-connection_token_get(struct db *db, const struct workspace *ws,
+store_conn_token_get(struct db *db, const struct workspace *ws,
     const char *kind, struct vault_box *b)
 {
 	struct sq	 q;
@@ -143,7 +143,7 @@ connection_token_get(struct db *db, const struct workspace *ws,
 }
 
 enum store_rc
-connection_audit(struct db *db, const struct workspace *ws,
+store_conn_audit(struct db *db, const struct workspace *ws,
     const char *actor, const char *action, const char *detail)
 {
 	struct sq	 q;
@@ -163,7 +163,7 @@ connection_audit(struct db *db, const struct workspace *ws,
 }
 
 enum store_rc
-connection_token_put(struct db *db, const struct workspace *ws,
+store_conn_token_put(struct db *db, const struct workspace *ws,
     const char *kind, const struct vault_box *b, const char *catalog_id,
     const char *actor)
 {
@@ -197,7 +197,7 @@ connection_token_put(struct db *db, const struct workspace *ws,
 	rc = sq_run(&q);
 	sq_close(&q);
 	if (rc == STORE_OK)
-		connection_audit(db, ws, actor, "token_set", kind);
+		store_conn_audit(db, ws, actor, "token_set", kind);
 	return rc;
 }
 
@@ -255,7 +255,7 @@ conn_rekey_one(MYSQL *my, const struct workspace *ws, const char *kind,
 }
 
 enum store_rc
-connection_rekey(struct db *db, const struct workspace *ws,
+store_conn_rekey(struct db *db, const struct workspace *ws,
     const struct vault *v, int *changed, char *err, size_t errlen)
 {
 	MYSQL		*my;
@@ -277,7 +277,7 @@ connection_rekey(struct db *db, const struct workspace *ws,
 }
 
 enum store_rc
-connection_version_span(struct db *db, const struct workspace *ws,
+store_conn_version_span(struct db *db, const struct workspace *ws,
     uint32_t *lo, uint32_t *hi)
 {
 	struct sq	 q;
@@ -301,7 +301,7 @@ connection_version_span(struct db *db, const struct workspace *ws,
 }
 
 enum store_rc
-connection_versions(struct db *db, const struct workspace *ws,
+store_conn_versions(struct db *db, const struct workspace *ws,
     uint64_t *mask)
 {
 	struct sq	 q;
@@ -327,7 +327,7 @@ connection_versions(struct db *db, const struct workspace *ws,
 }
 
 enum store_rc
-connection_version_used(struct db *db, const struct workspace *ws,
+store_conn_version_used(struct db *db, const struct workspace *ws,
     uint32_t ver, int *used)
 {
 	struct sq	 q;
@@ -335,8 +335,8 @@ connection_version_used(struct db *db, const struct workspace *ws,
 	uint64_t	 mask;
 	enum store_rc	 rc;
 
-	if (ver <= 64) {	/* what connection_versions() can answer */
-		rc = connection_versions(db, ws, &mask);
+	if (ver <= 64) {	/* what store_conn_versions() can answer */
+		rc = store_conn_versions(db, ws, &mask);
 		*used = (mask >> (ver - 1)) & 1;
 		return rc;
 	}
@@ -374,7 +374,7 @@ conn_update(struct db *db, const struct workspace *ws, const char *sql,
 }
 
 enum store_rc
-connection_save_oauth(struct db *db, const struct workspace *ws,
+store_conn_save_oauth(struct db *db, const struct workspace *ws,
     const struct conn_oauth *o, const char *actor)
 {
 	struct sq	 q;
@@ -421,13 +421,13 @@ connection_save_oauth(struct db *db, const struct workspace *ws,
 	rc = sq_run(&q);
 	sq_close(&q);
 	if (rc == STORE_OK)
-		connection_audit(db, ws, actor, o->keep_phone ? "reconnected" :
+		store_conn_audit(db, ws, actor, o->keep_phone ? "reconnected" :
 		    "token_stored", o->waba_id ? o->waba_id : o->waba_ids);
 	return rc;
 }
 
 enum store_rc
-connection_choose_waba(struct db *db, const struct workspace *ws,
+store_conn_choose_waba(struct db *db, const struct workspace *ws,
     const char *waba_id, const char *actor)
 {
 	struct sq	 q;
@@ -449,12 +449,12 @@ connection_choose_waba(struct db *db, const struct workspace *ws,
 		rc = STORE_NOTFOUND;
 	sq_close(&q);
 	if (rc == STORE_OK)
-		connection_audit(db, ws, actor, "waba_chosen", waba_id);
+		store_conn_audit(db, ws, actor, "waba_chosen", waba_id);
 	return rc;
 }
 
 enum store_rc
-connection_select_phone(struct db *db, const struct workspace *ws,
+store_conn_select_phone(struct db *db, const struct workspace *ws,
     const struct conn_phone *p, const char *actor)
 {
 	char		 sql[1024];
@@ -471,12 +471,12 @@ connection_select_phone(struct db *db, const struct workspace *ws,
 	    "WHERE id = 1", ws->db_name);
 	rc = conn_update(db, ws, sql, args, 4);
 	if (rc == STORE_OK)
-		connection_audit(db, ws, actor, "phone_selected", p->id);
+		store_conn_audit(db, ws, actor, "phone_selected", p->id);
 	return rc;
 }
 
 enum store_rc
-connection_mark(struct db *db, const struct workspace *ws,
+store_conn_mark(struct db *db, const struct workspace *ws,
     const char *status, const char *reason)
 {
 	char		 sql[256];
@@ -488,12 +488,12 @@ connection_mark(struct db *db, const struct workspace *ws,
 	    "token_ct IS NOT NULL", ws->db_name);
 	rc = conn_update(db, ws, sql, args, 2);
 	if (rc == STORE_OK)
-		connection_audit(db, ws, "meta", status, reason);
+		store_conn_audit(db, ws, "meta", status, reason);
 	return rc;
 }
 
 enum store_rc
-connection_verified(struct db *db, const struct workspace *ws,
+store_conn_verified(struct db *db, const struct workspace *ws,
     int64_t expires_at, const char *scopes, const struct conn_phone *p,
     int *restricted)
 {
@@ -535,11 +535,11 @@ connection_verified(struct db *db, const struct workspace *ws,
 	sq_close(&q);
 	if (rc != STORE_OK)
 		return rc;
-	return connection_restricted(db, ws, restricted);
+	return store_conn_restricted(db, ws, restricted);
 }
 
 enum store_rc
-connection_restricted(struct db *db, const struct workspace *ws,
+store_conn_restricted(struct db *db, const struct workspace *ws,
     int *restricted)
 {
 	struct sq	 q;
@@ -559,7 +559,7 @@ connection_restricted(struct db *db, const struct workspace *ws,
 }
 
 enum store_rc
-connection_disconnect(struct db *db, const struct workspace *ws,
+store_conn_disconnect(struct db *db, const struct workspace *ws,
     const char *actor)
 {
 	char		 sql[1024];
@@ -578,12 +578,12 @@ connection_disconnect(struct db *db, const struct workspace *ws,
 	    ws->db_name);
 	rc = conn_update(db, ws, sql, NULL, 0);
 	if (rc == STORE_OK)
-		connection_audit(db, ws, actor, "disconnected", NULL);
+		store_conn_audit(db, ws, actor, "disconnected", NULL);
 	return rc;
 }
 
 enum store_rc
-connection_catalog_save(struct db *db, const struct workspace *ws,
+store_conn_catalog_save(struct db *db, const struct workspace *ws,
     const char *catalog_id, const char *name, const struct vault_box *b,
     const char *actor)
 {
@@ -605,12 +605,12 @@ connection_catalog_save(struct db *db, const struct workspace *ws,
 	rc = sq_run(&q);
 	sq_close(&q);
 	if (rc == STORE_OK)
-		connection_audit(db, ws, actor, "catalog_connected", catalog_id);
+		store_conn_audit(db, ws, actor, "catalog_connected", catalog_id);
 	return rc;
 }
 
 enum store_rc
-connection_catalog_mark(struct db *db, const struct workspace *ws,
+store_conn_catalog_mark(struct db *db, const struct workspace *ws,
     const char *reason)
 {
 	char		 sql[256];
@@ -622,7 +622,7 @@ connection_catalog_mark(struct db *db, const struct workspace *ws,
 }
 
 enum store_rc
-connection_catalog_delete(struct db *db, const struct workspace *ws,
+store_conn_catalog_delete(struct db *db, const struct workspace *ws,
     const char *actor)
 {
 	char		 sql[256];
@@ -632,12 +632,12 @@ connection_catalog_delete(struct db *db, const struct workspace *ws,
 	    ws->db_name);
 	rc = conn_update(db, ws, sql, NULL, 0);
 	if (rc == STORE_OK)
-		connection_audit(db, ws, actor, "catalog_disconnected", NULL);
+		store_conn_audit(db, ws, actor, "catalog_disconnected", NULL);
 	return rc;
 }
 
 enum store_rc
-connection_last_audit(struct db *db, const struct workspace *ws,
+store_conn_last_audit(struct db *db, const struct workspace *ws,
     const char *action, char *detail, size_t dlen, char *at, size_t alen)
 {
 	struct sq	 q;

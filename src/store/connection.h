@@ -39,24 +39,24 @@ struct conn_row {
 	char		 catalog_reason[501];
 };
 
-enum store_rc	 connection_get(struct db *, const struct workspace *,
+enum store_rc	 store_conn_get(struct db *, const struct workspace *,
 		    struct conn_row *);
 /* The stored box of kind (VAULT_KIND_*); STORE_NOTFOUND when none. */
-enum store_rc	 connection_token_get(struct db *, const struct workspace *,
+enum store_rc	 store_conn_token_get(struct db *, const struct workspace *,
 		    const char *kind, struct vault_box *);
 /*
  * Stores a token obtained outside the OAuth flow (admin `token set`):
  * waba → the connection's token, status needs checking; catalog → the
  * catalog row for catalog_id.
  */
-enum store_rc	 connection_token_put(struct db *, const struct workspace *,
+enum store_rc	 store_conn_token_put(struct db *, const struct workspace *,
 		    const char *kind, const struct vault_box *,
 		    const char *catalog_id, const char *actor);
 /*
  * Re-encrypts every token of the workspace that is not on the vault's
  * current key version, in one transaction. *changed counts them.
  */
-enum store_rc	 connection_rekey(struct db *, const struct workspace *,
+enum store_rc	 store_conn_rekey(struct db *, const struct workspace *,
 		    const struct vault *, int *changed, char *err,
 		    size_t errlen);
 /*
@@ -64,15 +64,15 @@ enum store_rc	 connection_rekey(struct db *, const struct workspace *,
  * (0 and 0 when it has none): `keys rotate` uses them to tell an
  * unfinished rotation from a finished one.
  */
-enum store_rc	 connection_version_span(struct db *,
+enum store_rc	 store_conn_version_span(struct db *,
 		    const struct workspace *, uint32_t *lo, uint32_t *hi);
 /* Key versions still in use by this workspace's rows (bit i = version i+1, up to 64). */
-enum store_rc	 connection_versions(struct db *, const struct workspace *,
+enum store_rc	 store_conn_versions(struct db *, const struct workspace *,
 		    uint64_t *mask);
 /* *used: whether any token of the workspace is on key version ver. */
-enum store_rc	 connection_version_used(struct db *,
+enum store_rc	 store_conn_version_used(struct db *,
 		    const struct workspace *, uint32_t ver, int *used);
-enum store_rc	 connection_audit(struct db *, const struct workspace *,
+enum store_rc	 store_conn_audit(struct db *, const struct workspace *,
 		    const char *actor, const char *action, const char *detail);
 
 /* What one OAuth round trip (or a reconnect) stores, in one transaction. */
@@ -93,15 +93,15 @@ struct conn_phone {
 	const char	*quality_rating;
 };
 
-enum store_rc	 connection_save_oauth(struct db *, const struct workspace *,
+enum store_rc	 store_conn_save_oauth(struct db *, const struct workspace *,
 		    const struct conn_oauth *, const char *actor);
 /* Picks one of the granted WABAs (STORE_NOTFOUND when not granted). */
-enum store_rc	 connection_choose_waba(struct db *, const struct workspace *,
+enum store_rc	 store_conn_choose_waba(struct db *, const struct workspace *,
 		    const char *waba_id, const char *actor);
-enum store_rc	 connection_select_phone(struct db *, const struct workspace *,
+enum store_rc	 store_conn_select_phone(struct db *, const struct workspace *,
 		    const struct conn_phone *, const char *actor);
 /* needs_reconnect (or another status) with a reason for people. */
-enum store_rc	 connection_mark(struct db *, const struct workspace *,
+enum store_rc	 store_conn_mark(struct db *, const struct workspace *,
 		    const char *status, const char *reason);
 /*
  * After a successful Verify: expiry, scopes and the number's details;
@@ -110,7 +110,7 @@ enum store_rc	 connection_mark(struct db *, const struct workspace *,
  * reason). Verify proves the token and the grant, nothing more; a
  * restriction whose end Meta gave has passed is forgotten here.
  */
-enum store_rc	 connection_verified(struct db *, const struct workspace *,
+enum store_rc	 store_conn_verified(struct db *, const struct workspace *,
 		    int64_t expires_at, const char *scopes,
 		    const struct conn_phone *, int *restricted);
 /*
@@ -118,19 +118,19 @@ enum store_rc	 connection_verified(struct db *, const struct workspace *,
  * connection at needs_reconnect now (a token, a reconnect, a number do
  * not lift it: only a later account_update, or the end Meta gave).
  */
-enum store_rc	 connection_restricted(struct db *, const struct workspace *,
+enum store_rc	 store_conn_restricted(struct db *, const struct workspace *,
 		    int *restricted);
-enum store_rc	 connection_disconnect(struct db *, const struct workspace *,
+enum store_rc	 store_conn_disconnect(struct db *, const struct workspace *,
 		    const char *actor);
-enum store_rc	 connection_catalog_save(struct db *, const struct workspace *,
+enum store_rc	 store_conn_catalog_save(struct db *, const struct workspace *,
 		    const char *catalog_id, const char *name,
 		    const struct vault_box *, const char *actor);
-enum store_rc	 connection_catalog_mark(struct db *, const struct workspace *,
+enum store_rc	 store_conn_catalog_mark(struct db *, const struct workspace *,
 		    const char *reason);
-enum store_rc	 connection_catalog_delete(struct db *,
+enum store_rc	 store_conn_catalog_delete(struct db *,
 		    const struct workspace *, const char *actor);
 /* The newest audit entry of action: its detail and time ("" when none). */
-enum store_rc	 connection_last_audit(struct db *, const struct workspace *,
+enum store_rc	 store_conn_last_audit(struct db *, const struct workspace *,
 		    const char *action, char *detail, size_t dlen, char *at,
 		    size_t alen);
 

@@ -166,7 +166,7 @@ static const char *const workspace_v2[] = {
  * v3: the settings page and status counted webhook_events over 24 hours
  * on every view, a cost growing with traffic. webhook_hourly holds, per
  * UTC hour of received_at, how many events were stored and when the
- * last one came; webhooks_store() adds to it in the delivery's
+ * last one came; store_wh_save() adds to it in the delivery's
  * transaction. The backfill recounts from the events themselves
  * (events = the count, not + it), so running it again after an
  * interrupted upgrade, or while deliveries go on (INSERT ... SELECT
@@ -247,23 +247,23 @@ static const char *const *const workspace_migrations[] = { workspace_v1,
 	sizeof(workspace_migrations[0]))
 
 int
-migrate_control_latest(void)
+store_mig_control_latest(void)
 {
 	return NCONTROL;
 }
 
 int
-migrate_workspace_latest(void)
+store_mig_workspace_latest(void)
 {
 	return NWORKSPACE;
 }
 
 static void
-report(migrate_report fn, void *arg, const char *fmt, ...)
+report(store_mig_report fn, void *arg, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
-report(migrate_report fn, void *arg, const char *fmt, ...)
+report(store_mig_report fn, void *arg, const char *fmt, ...)
 {
 	char	 line[512];
 	va_list	 ap;
@@ -338,7 +338,7 @@ mig_lock(struct db *db, const struct db_server *srv, int take)
 static enum store_rc
 mig_apply(struct db *db, const struct db_server *srv, const char *dbname,
     const char *const *const *list, int n, const char *what,
-    migrate_report fn, void *arg)
+    store_mig_report fn, void *arg)
 {
 	struct sq	 q;
 	char		 sql[256];
@@ -388,7 +388,7 @@ out:
 }
 
 enum store_rc
-migrate_control(struct db *db, migrate_report fn, void *arg)
+store_mig_control(struct db *db, store_mig_report fn, void *arg)
 {
 	return mig_apply(db, NULL, db_config(db)->control_db,
 	    control_migrations, NCONTROL, "control database", fn, arg);
@@ -399,7 +399,7 @@ migrate_control(struct db *db, migrate_report fn, void *arg)
  * table would log an error.
  */
 enum store_rc
-migrate_control_version(struct db *db, int *version)
+store_mig_control_version(struct db *db, int *version)
 {
 	struct sq	 q;
 	char		 sql[256];
@@ -434,8 +434,8 @@ migrate_control_version(struct db *db, int *version)
 }
 
 enum store_rc
-migrate_workspace(struct db *db, const struct workspace *ws,
-    migrate_report fn, void *arg)
+store_mig_workspace(struct db *db, const struct workspace *ws,
+    store_mig_report fn, void *arg)
 {
 	char	 what[128];
 

@@ -9,7 +9,7 @@
 #include "sql.h"
 
 enum store_rc
-oauth_state_put(struct db *db, const unsigned char hash[32],
+store_oauth_put(struct db *db, const unsigned char hash[32],
     uint64_t workspace, const unsigned char session[32], int ttl)
 {
 	struct sq	 q;
@@ -38,7 +38,7 @@ oauth_state_put(struct db *db, const unsigned char hash[32],
 }
 
 enum store_rc
-oauth_state_take(struct db *db, const unsigned char hash[32],
+store_oauth_take(struct db *db, const unsigned char hash[32],
     const unsigned char session[32], uint64_t *workspace)
 {
 	struct sq	 q;

@@ -12,7 +12,7 @@
 
 struct db;
 
-enum store_rc	 oauth_state_put(struct db *, const unsigned char hash[32],
+enum store_rc	 store_oauth_put(struct db *, const unsigned char hash[32],
 		    uint64_t workspace, const unsigned char session[32],
 		    int ttl_seconds);
 /*
@@ -20,7 +20,7 @@ enum store_rc	 oauth_state_put(struct db *, const unsigned char hash[32],
  * expired and belongs to session; it is deleted either way, so it can
  * be used once. STORE_NOTFOUND otherwise.
  */
-enum store_rc	 oauth_state_take(struct db *, const unsigned char hash[32],
+enum store_rc	 store_oauth_take(struct db *, const unsigned char hash[32],
 		    const unsigned char session[32], uint64_t *workspace);
 
 #endif

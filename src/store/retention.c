@@ -38,7 +38,7 @@ ret_cutoff(struct db *db, const struct workspace *ws, int days, char out[32])
 
 static enum store_rc
 ret_batches(struct db *db, const struct workspace *ws, const char *sql,
-    const char *table, const char *cutoff, retention_report fn, void *arg,
+    const char *table, const char *cutoff, store_wh_prune_report fn, void *arg,
     uint64_t *deleted)
 {
 	struct sq	 q;
@@ -63,8 +63,8 @@ ret_batches(struct db *db, const struct workspace *ws, const char *sql,
 }
 
 enum store_rc
-retention_prune(struct db *db, const struct workspace *ws, int days,
-    retention_report fn, void *arg, uint64_t *events, uint64_t *hours)
+store_wh_prune(struct db *db, const struct workspace *ws, int days,
+    store_wh_prune_report fn, void *arg, uint64_t *events, uint64_t *hours)
 {
 	char		 cutoff[32], sql[256];
 	enum store_rc	 rc;

@@ -18,7 +18,7 @@ struct workspace;
 #define RETENTION_BATCH	1000
 
 /* Called after each batch: the table and the rows it lost so far. */
-typedef void	(*retention_report)(const char *table, uint64_t deleted,
+typedef void	(*store_wh_prune_report)(const char *table, uint64_t deleted,
 		    void *arg);
 
 /*
@@ -28,8 +28,8 @@ typedef void	(*retention_report)(const char *table, uint64_t deleted,
  * exactly the events left in its hour. *events and *hours get the rows
  * deleted (also when a later batch fails). fn may be NULL.
  */
-enum store_rc	 retention_prune(struct db *, const struct workspace *,
-		    int days, retention_report fn, void *arg,
+enum store_rc	 store_wh_prune(struct db *, const struct workspace *,
+		    int days, store_wh_prune_report fn, void *arg,
 		    uint64_t *events, uint64_t *hours);
 
 #endif

@@ -13,7 +13,7 @@ ctl(struct db *db)
 }
 
 enum store_rc
-sessions_create(struct db *db, const unsigned char hash[SESSION_HASH_BYTES],
+store_sess_create(struct db *db, const unsigned char hash[SESSION_HASH_BYTES],
     uint64_t user, const char *csrf)
 {
 	const struct config *c = db_config(db);
@@ -39,7 +39,7 @@ sessions_create(struct db *db, const unsigned char hash[SESSION_HASH_BYTES],
 }
 
 enum store_rc
-sessions_get(struct db *db, const unsigned char hash[SESSION_HASH_BYTES],
+store_sess_get(struct db *db, const unsigned char hash[SESSION_HASH_BYTES],
     struct session_row *s)
 {
 	const struct config *c = db_config(db);
@@ -98,7 +98,7 @@ sessions_get(struct db *db, const unsigned char hash[SESSION_HASH_BYTES],
 }
 
 enum store_rc
-sessions_delete(struct db *db, const unsigned char hash[SESSION_HASH_BYTES])
+store_sess_delete(struct db *db, const unsigned char hash[SESSION_HASH_BYTES])
 {
 	struct sq	 q;
 	char		 sql[256];
@@ -115,9 +115,9 @@ sessions_delete(struct db *db, const unsigned char hash[SESSION_HASH_BYTES])
 }
 
 enum store_rc
-sessions_attempt(struct db *db, const char *email, const char *addr,
+store_sess_attempt(struct db *db, const char *email, const char *addr,
     const unsigned char *device, int minutes, uint64_t *id,
-    struct sessions_counts *n)
+    struct store_sess_counts *n)
 {
 	struct sq	 q;
 	char		 sql[768];
@@ -187,7 +187,7 @@ sessions_attempt(struct db *db, const char *email, const char *addr,
 }
 
 enum store_rc
-sessions_attempt_forget(struct db *db, uint64_t id)
+store_sess_attempt_forget(struct db *db, uint64_t id)
 {
 	struct sq	 q;
 	char		 sql[256];

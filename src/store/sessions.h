@@ -20,22 +20,22 @@ struct session_row {
 	char		 csrf[65];	/* hex, compared in constant time */
 };
 
-enum store_rc	 sessions_create(struct db *,
+enum store_rc	 store_sess_create(struct db *,
 		    const unsigned char hash[SESSION_HASH_BYTES], uint64_t user,
 		    const char *csrf);
 /*
  * The live session with that hash (STORE_NOTFOUND when absent or past
  * its idle or absolute expiry). Slides the idle expiry forward.
  */
-enum store_rc	 sessions_get(struct db *,
+enum store_rc	 store_sess_get(struct db *,
 		    const unsigned char hash[SESSION_HASH_BYTES],
 		    struct session_row *);
-enum store_rc	 sessions_delete(struct db *,
+enum store_rc	 store_sess_delete(struct db *,
 		    const unsigned char hash[SESSION_HASH_BYTES]);
 #define SESSION_DEVICE_BYTES 16	/* a device cookie's nonce */
 
 /* Failures in the window, this attempt included. */
-struct sessions_counts {
+struct store_sess_counts {
 	int	 by_email;	/* from untrusted clients, for this email */
 	int	 by_addr;	/* from untrusted clients, at this address */
 	int	 by_device;	/* from this device (0 without one) */
@@ -46,12 +46,12 @@ struct sessions_counts {
  * of the last `minutes`, this one included: of any number of attempts
  * racing each other, only those that fit under a limit see a count under
  * it. device is the nonce of a valid device cookie, or NULL for an
- * untrusted client. *id names the row for sessions_attempt_forget().
+ * untrusted client. *id names the row for store_sess_attempt_forget().
  */
-enum store_rc	 sessions_attempt(struct db *, const char *email,
+enum store_rc	 store_sess_attempt(struct db *, const char *email,
 		    const char *addr, const unsigned char *device, int minutes,
-		    uint64_t *id, struct sessions_counts *);
+		    uint64_t *id, struct store_sess_counts *);
 /* Takes back an attempt that was not a failure (signed in, or throttled). */
-enum store_rc	 sessions_attempt_forget(struct db *, uint64_t id);
+enum store_rc	 store_sess_attempt_forget(struct db *, uint64_t id);
 
 #endif

@@ -76,20 +76,20 @@ ws_one(struct db *db, const char *where, const char *s, uint64_t id,
 }
 
 enum store_rc
-tenants_workspace_by_slug(struct db *db, const char *slug,
+store_ws_by_slug(struct db *db, const char *slug,
     struct workspace *ws)
 {
 	return ws_one(db, "slug", slug, 0, ws);
 }
 
 enum store_rc
-tenants_workspace_by_id(struct db *db, uint64_t id, struct workspace *ws)
+store_ws_by_id(struct db *db, uint64_t id, struct workspace *ws)
 {
 	return ws_one(db, "id", NULL, id, ws);
 }
 
 enum store_rc
-tenants_workspace_add(struct db *db, const char *slug, const char *name,
+store_ws_add(struct db *db, const char *slug, const char *name,
     const struct db_server *srv, struct workspace *ws)
 {
 	struct sq	 q;
@@ -130,14 +130,14 @@ tenants_workspace_add(struct db *db, const char *slug, const char *name,
 	/* A failed COMMIT has dropped (closed) the connection: no rollback. */
 	if ((rc = sq_commit(db, my)) != STORE_OK)
 		return rc;
-	return tenants_workspace_by_id(db, id, ws);
+	return store_ws_by_id(db, id, ws);
 fail:
 	sq_rollback(db, my);
 	return rc;
 }
 
 enum store_rc
-tenants_workspace_each(struct db *db,
+store_ws_each(struct db *db,
     int (*fn)(const struct workspace *, void *), void *arg)
 {
 	struct sq	 q;
@@ -179,7 +179,7 @@ tenants_workspace_each(struct db *db,
 }
 
 enum store_rc
-tenants_user_by_email(struct db *db, const char *email, struct user *u,
+store_user_by_email(struct db *db, const char *email, struct user *u,
     char *hash, size_t hashlen)
 {
 	struct sq	 q;
@@ -212,7 +212,7 @@ tenants_user_by_email(struct db *db, const char *email, struct user *u,
 }
 
 enum store_rc
-tenants_user_add(struct db *db, const char *email, const char *hash,
+store_user_add(struct db *db, const char *email, const char *hash,
     uint64_t *id)
 {
 	struct sq	 q;
@@ -232,7 +232,7 @@ tenants_user_add(struct db *db, const char *email, const char *hash,
 }
 
 enum store_rc
-tenants_member_add(struct db *db, uint64_t user, uint64_t workspace)
+store_user_member_add(struct db *db, uint64_t user, uint64_t workspace)
 {
 	struct sq	 q;
 	char		 sql[256];
@@ -250,7 +250,7 @@ tenants_member_add(struct db *db, uint64_t user, uint64_t workspace)
 }
 
 enum store_rc
-tenants_is_member(struct db *db, uint64_t user, uint64_t workspace)
+store_user_is_member(struct db *db, uint64_t user, uint64_t workspace)
 {
 	struct sq	 q;
 	char		 sql[256];
@@ -269,7 +269,7 @@ tenants_is_member(struct db *db, uint64_t user, uint64_t workspace)
 }
 
 enum store_rc
-tenants_first_workspace(struct db *db, uint64_t user, struct workspace *ws)
+store_user_first_ws(struct db *db, uint64_t user, struct workspace *ws)
 {
 	struct sq	 q;
 	char		 sql[320];
@@ -321,7 +321,7 @@ route_put(struct db *db, MYSQL *my, const char *kind, const char *id,
 }
 
 enum store_rc
-tenants_routes_replace(struct db *db, uint64_t workspace,
+store_route_replace(struct db *db, uint64_t workspace,
     const char *granted, const char *chosen, const char *phone_id)
 {
 	struct sq	 q;
@@ -374,7 +374,7 @@ fail:
 }
 
 enum store_rc
-tenants_route_find(struct db *db, const char *kind, const char *external_id,
+store_route_find(struct db *db, const char *kind, const char *external_id,
     uint64_t *workspace)
 {
 	struct sq	 q;

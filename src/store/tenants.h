@@ -24,33 +24,33 @@ struct user {
 	char		 email[255];
 };
 
-enum store_rc	 tenants_workspace_by_slug(struct db *, const char *slug,
+enum store_rc	 store_ws_by_slug(struct db *, const char *slug,
 		    struct workspace *);
-enum store_rc	 tenants_workspace_by_id(struct db *, uint64_t,
+enum store_rc	 store_ws_by_id(struct db *, uint64_t,
 		    struct workspace *);
 /* Creates the row (and names its database); STORE_DUP when slug exists. */
 /*
  * Adds a workspace whose database lives on srv (NULL, or empty host and
  * socket: the control DB's server), named from its id.
  */
-enum store_rc	 tenants_workspace_add(struct db *, const char *slug,
+enum store_rc	 store_ws_add(struct db *, const char *slug,
 		    const char *name, const struct db_server *srv,
 		    struct workspace *);
 /* Calls fn for every workspace, by id; stops at the first non-zero. */
-enum store_rc	 tenants_workspace_each(struct db *,
+enum store_rc	 store_ws_each(struct db *,
 		    int (*fn)(const struct workspace *, void *), void *);
 /* The user with that email and the stored password hash (caller's buffer). */
-enum store_rc	 tenants_user_by_email(struct db *, const char *email,
+enum store_rc	 store_user_by_email(struct db *, const char *email,
 		    struct user *, char *hash, size_t hashlen);
-enum store_rc	 tenants_user_add(struct db *, const char *email,
+enum store_rc	 store_user_add(struct db *, const char *email,
 		    const char *hash, uint64_t *id);
-enum store_rc	 tenants_member_add(struct db *, uint64_t user,
+enum store_rc	 store_user_member_add(struct db *, uint64_t user,
 		    uint64_t workspace);
 /* STORE_OK when user belongs to workspace, STORE_NOTFOUND when not. */
-enum store_rc	 tenants_is_member(struct db *, uint64_t user,
+enum store_rc	 store_user_is_member(struct db *, uint64_t user,
 		    uint64_t workspace);
 /* The user's first workspace (where sign-in lands). */
-enum store_rc	 tenants_first_workspace(struct db *, uint64_t user,
+enum store_rc	 store_user_first_ws(struct db *, uint64_t user,
 		    struct workspace *);
 
 /*
@@ -64,15 +64,15 @@ enum store_rc	 tenants_first_workspace(struct db *, uint64_t user,
  *   not chosen) routes to that workspace only while no route for it
  *   exists, for account_update (PARTNER_ADDED...) before the merchant
  *   chooses, and is taken over as soon as another workspace chooses it.
- * tenants_routes_replace makes the workspace's routes exactly granted
+ * store_route_replace makes the workspace's routes exactly granted
  * (comma-separated, may be NULL), chosen (may be NULL) and phone_id (may
  * be NULL), in one transaction: its other routes go. All NULL clears
  * them (disconnect).
  */
-enum store_rc	 tenants_routes_replace(struct db *, uint64_t workspace,
+enum store_rc	 store_route_replace(struct db *, uint64_t workspace,
 		    const char *granted, const char *chosen,
 		    const char *phone_id);
-enum store_rc	 tenants_route_find(struct db *, const char *kind,
+enum store_rc	 store_route_find(struct db *, const char *kind,
 		    const char *external_id, uint64_t *workspace);
 
 #endif

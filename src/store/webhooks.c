@@ -283,7 +283,7 @@ wh_count(MYSQL *my, const struct workspace *ws)
 }
 
 enum store_rc
-webhooks_store(struct db *db, const struct workspace *ws,
+store_wh_save(struct db *db, const struct workspace *ws,
     const struct webhook_event *const *ev, const char *const *loss,
     size_t n, int *stored)
 {
@@ -363,7 +363,7 @@ fail:
 }
 
 enum store_rc
-webhooks_health(struct db *db, const struct workspace *ws, char last[32],
+store_wh_health(struct db *db, const struct workspace *ws, char last[32],
     long *count)
 {
 	struct sq	 q;

@@ -9,8 +9,8 @@ from client import request
 from meta import PHONE, WABA, settings_path
 from test_webhooks import WebhookBase, account_update, messages_body, msg
 
-# The counters work by whole UTC hours (see webhooks_health,
-# retention_prune): the ages below are on the safe side of each edge.
+# The counters work by whole UTC hours (see store_wh_health,
+# store_wh_prune): the ages below are on the safe side of each edge.
 DB = "waba_ws_1"
 HOUR = 3600
 DAY = 24 * HOUR

@@ -1,0 +1,161 @@
+/*
+ * input: checks a route's declared fields (input.h) against one request,
+ * so that every raw string is looked at here and nowhere else.
+ */
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "input.h"
+#include "request.h"
+#include "router.h"
+
+static int
+in_digits(const char *s, size_t len, size_t min, size_t max)
+{
+	return len >= min && len <= max && strspn(s, "0123456789") == len;
+}
+
+static int
+in_hexval(int ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+int
+in_value_ok(const struct in_field *f, const char *s, size_t len,
+    struct in_val *v)
+{
+	size_t	 i;
+	int	 hi, lo;
+
+	v->s = s;
+	v->len = len;
+	if (strlen(s) != len)
+		return 0;	/* a NUL inside: request.c refuses it already */
+	switch (f->type) {
+	case IN_SLUG:
+		return router_slug_valid(s, len);
+	case IN_DIGITS:
+		return in_digits(s, len, f->min, f->max);
+	case IN_E164:
+		if (len > 0 && *s == '+') {
+			v->s = ++s;
+			v->len = --len;
+		}
+		return in_digits(s, len, 8, 15) && *s != '0';
+	case IN_HEX:
+		if (f->max > IN_HEX_MAX || len != f->max * 2)
+			return 0;
+		for (i = 0; i < f->max; i++) {
+			if ((hi = in_hexval(s[2 * i])) < 0 ||
+			    (lo = in_hexval(s[2 * i + 1])) < 0)
+				return 0;
+			v->bin[i] = (unsigned char)(hi << 4 | lo);
+		}
+		v->binlen = f->max;
+		return 1;
+	case IN_PRINTABLE:
+		if (len < f->min || len > f->max)
+			return 0;
+		for (i = 0; i < len; i++)
+			if ((unsigned char)s[i] <= 0x20 ||
+			    (unsigned char)s[i] >= 0x7f)
+				return 0;
+		return 1;
+	case IN_TEXT:
+		return len >= f->min && len <= f->max && req_utf8_valid(s, len);
+	case IN_ENUM:
+		for (i = 0; f->values != NULL && f->values[i] != NULL; i++)
+			if (strcmp(s, f->values[i]) == 0) {
+				v->choice = i;
+				return 1;
+			}
+		return 0;
+	case IN_OBJECT:
+		return 0;	/* only in a JSON body: see in_json */
+	}
+	return 0;
+}
+
+/* A member of the JSON body: a string for the string types, an object
+   (bounded by its size as we would send it back) for IN_OBJECT. */
+static enum in_err
+in_json(const struct in_field *f, struct json_object *body,
+    struct in_val *v)
+{
+	struct json_object *m;
+	const char	*s;
+
+	if (body == NULL || !json_object_is_type(body, json_type_object))
+		return IN_BODY;
+	if (!json_object_object_get_ex(body, f->name, &m) || m == NULL)
+		return f->required ? IN_MISSING : IN_OK;
+	if (f->type == IN_OBJECT) {
+		if (!json_object_is_type(m, json_type_object) ||
+		    strlen(json_object_to_json_string_ext(m,
+		    JSON_C_TO_STRING_PLAIN)) > f->max)
+			return IN_INVALID;
+		v->obj = m;
+		v->set = 1;
+		return IN_OK;
+	}
+	if (!json_object_is_type(m, json_type_string))
+		return IN_INVALID;
+	s = json_object_get_string(m);
+	if (!in_value_ok(f, s, (size_t)json_object_get_string_len(m), v))
+		return IN_INVALID;
+	v->set = 1;
+	return IN_OK;
+}
+
+enum in_err
+in_check(const struct in_field *fs, size_t n, const struct req *r,
+    struct json_object *body, struct in_val *out, size_t *bad)
+{
+	const struct in_field *f;
+	const char	*s;
+	enum in_err	 e;
+	size_t		 i;
+
+	for (i = 0; i < n; i++) {
+		f = &fs[i];
+		memset(&out[i], 0, sizeof(out[i]));
+		*bad = i;
+		if (f->where == IN_JSON) {
+			if ((e = in_json(f, body, &out[i])) != IN_OK)
+				return e;
+			continue;
+		}
+		switch (f->where) {
+		case IN_PATH:
+			s = *r->slug ? r->slug : NULL;
+			break;
+		case IN_QUERY:
+			s = kv_get(&r->query, f->name);
+			break;
+		case IN_FORM:
+			s = kv_get(&r->form, f->name);
+			break;
+		default:
+			s = r->fcgi != NULL ? req_param(r, f->name) : NULL;
+			break;
+		}
+		if (s == NULL) {
+			if (f->required)
+				return IN_MISSING;
+			continue;
+		}
+		if (f->type == IN_OBJECT || !in_value_ok(f, s, strlen(s),
+		    &out[i]))
+			return IN_INVALID;
+		out[i].set = 1;
+	}
+	return IN_OK;
+}
