@@ -509,6 +509,16 @@ class Restrictions(WebhookBase):
     restriction or ban; only Meta's word (a later account_update, or the
     end it gave passing) lifts it."""
 
+    def setUp(self):
+        super().setUp()
+        # Each test starts with no restriction on record: the previous
+        # test's events (some dated a second ahead) would otherwise
+        # overtake this one's.
+        self.st.sql("UPDATE connection SET restriction = NULL, "
+                    "restriction_event = NULL, restriction_waba = NULL, "
+                    "restriction_at = NULL, restriction_until = NULL",
+                    db="waba_ws_1")
+
     def verify(self, b):
         r = post_form(b, settings_path("alpha") + "/verify", {})
         self.assertEqual(r.status, 303, r.text[:500])
