@@ -39,7 +39,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,27 +47,6 @@
 #include "buf.h"
 #include "template.h"
 #include "template_int.h"
-
-int
-tmpl_fail(char *err, size_t errlen, const struct tmpl *t, unsigned line,
-    const char *fmt, ...)
-{
-	char	 msg[256];
-	va_list	 ap;
-
-	if (err == NULL || errlen == 0)
-		return -1;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (t == NULL)
-		snprintf(err, errlen, "%s", msg);
-	else if (line > 0)
-		snprintf(err, errlen, "%s.html:%u: %s", t->name, line, msg);
-	else
-		snprintf(err, errlen, "%s.html: %s", t->name, msg);
-	return -1;
-}
 
 size_t
 tmpl_index(const struct tmpl_set *set, const char *name)

@@ -54,6 +54,7 @@ struct tmpl_set {
 /*
  * Writes "file:line: message" into err, "file: message" when line is 0,
  * or just the message when there is no template t. Always returns -1.
+ * In template_parse.c, which depends on no other template file.
  */
 int	tmpl_fail(char *, size_t, const struct tmpl *, unsigned,
 	    const char *, ...) __attribute__((format(printf, 5, 6)));

@@ -9,10 +9,38 @@
 #define _POSIX_C_SOURCE 200809L	/* strndup */
 #endif
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "template_int.h"
+
+/*
+ * The error writer of the whole engine lives here, at its bottom:
+ * template.c and template_render.c call into this file and it calls
+ * into neither, so the three depend on each other in one direction.
+ */
+int
+tmpl_fail(char *err, size_t errlen, const struct tmpl *t, unsigned line,
+    const char *fmt, ...)
+{
+	char	 msg[256];
+	va_list	 ap;
+
+	if (err == NULL || errlen == 0)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (t == NULL)
+		snprintf(err, errlen, "%s", msg);
+	else if (line > 0)
+		snprintf(err, errlen, "%s.html:%u: %s", t->name, line, msg);
+	else
+		snprintf(err, errlen, "%s.html: %s", t->name, msg);
+	return -1;
+}
 
 /* One scanned tag, before it becomes a node. */
 struct tmpl_tag {
