@@ -832,22 +832,31 @@ test_long_text(void)
 
 /* --- Loss ----------------------------------------------------------- */
 
-/* The first event of a one-change account_update delivery. */
+/* The one event of a one-change account_update delivery, in *ev: 0 or -1. */
 static int
-loss(const char *value, char *reason, size_t reasonlen)
+account_event(const char *value, struct webhook_event *ev)
 {
 	struct webhook_batch	 b;
 	char			 d[1024];
-	int			 rc;
+	int			 rc = -1;
 
 	snprintf(d, sizeof(d), DELIVERY(ACCOUNT(WABA, "%s")), value);
-	if (parse(d, &b) != 0 || b.n != 1) {
-		webhook_batch_free(&b);
-		return -1;
+	if (parse(d, &b) == 0 && b.n == 1) {
+		*ev = b.ev[0];
+		rc = 0;
 	}
-	rc = webhook_event_is_loss(&b.ev[0], reason, reasonlen);
 	webhook_batch_free(&b);
 	return rc;
+}
+
+static int
+loss(const char *value, char *reason, size_t reasonlen)
+{
+	struct webhook_event	 ev;
+
+	if (account_event(value, &ev) == -1)
+		return -1;
+	return webhook_event_is_loss(&ev, reason, reasonlen);
 }
 
 #define WI "'waba_info':{'waba_id':'" WABA "','owner_business_id':'3'}"
@@ -942,20 +951,13 @@ test_loss(void)
 static int
 standing(const char *value, int64_t *until)
 {
-	struct webhook_batch	 b;
-	char			 d[1024];
-	int			 rc;
+	struct webhook_event	 ev;
 
-	snprintf(d, sizeof(d), DELIVERY(ACCOUNT(WABA, "%s")), value);
-	if (parse(d, &b) != 0 || b.n != 1) {
-		webhook_batch_free(&b);
+	if (account_event(value, &ev) == -1)
 		return -9;
-	}
-	rc = webhook_event_standing(&b.ev[0]);
 	if (until != NULL)
-		*until = b.ev[0].until;
-	webhook_batch_free(&b);
-	return rc;
+		*until = ev.until;
+	return webhook_event_standing(&ev);
 }
 
 static void
@@ -963,6 +965,7 @@ test_standing(void)
 {
 	struct webhook_event	 ev;
 	int64_t			 until;
+	char			 r[256];
 
 	/* Restricted or banned: a new token changes nothing about it. */
 	CU_ASSERT_EQUAL(standing("{'event':'ACCOUNT_RESTRICTION',"
@@ -993,6 +996,10 @@ test_standing(void)
 	/* Meta lists no restriction left: lifted, and no loss. */
 	CU_ASSERT_EQUAL(standing("{'event':'ACCOUNT_RESTRICTION',"
 	    "'restriction_info':[]}", NULL), -1);
+	CU_ASSERT_EQUAL(loss("{'event':'ACCOUNT_RESTRICTION',"
+	    "'restriction_info':[]}", r, sizeof(r)), 0);
+	CU_ASSERT_EQUAL(loss("{'event':'ACCOUNT_RESTRICTION',"
+	    "'restriction_info':['x']}", r, sizeof(r)), 1);
 	/* Lifted: REINSTATE; neither: scheduled, unknown, access events. */
 	CU_ASSERT_EQUAL(standing("{'event':'DISABLED_UPDATE','ban_info':"
 	    "{'waba_ban_state':'REINSTATE'}}", NULL), -1);
