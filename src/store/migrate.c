@@ -237,8 +237,29 @@ static const char *const control_v2[] = {
 	NULL
 };
 
+/*
+ * Control v3: which workspaces a token grants each WABA, kept beside the
+ * routes, so that when the workspace that chose a WABA lets it go the
+ * route passes at once to a workspace still granted it (routes always
+ * say what the connection rows say). Existing WABA routes are grants of
+ * their workspace; the others are written at the workspace's next
+ * connect or choice.
+ */
+static const char *const control_v3[] = {
+	"CREATE TABLE IF NOT EXISTS `%1$s`.webhook_grants ("
+	" waba_id VARCHAR(32) NOT NULL,"
+	" workspace_id BIGINT UNSIGNED NOT NULL,"
+	" PRIMARY KEY (waba_id, workspace_id),"
+	" INDEX (workspace_id)"
+	") ENGINE=InnoDB",
+	"INSERT IGNORE INTO `%1$s`.webhook_grants (waba_id, workspace_id)"
+	" SELECT external_id, workspace_id FROM `%1$s`.webhook_routes"
+	" WHERE kind = 'waba'",
+	NULL
+};
+
 static const char *const *const control_migrations[] = { control_v1,
-	control_v2 };
+	control_v2, control_v3 };
 static const char *const *const workspace_migrations[] = { workspace_v1,
 	workspace_v2, workspace_v3, workspace_v4 };
 

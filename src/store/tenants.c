@@ -320,27 +320,85 @@ route_put(struct db *db, MYSQL *my, const char *kind, const char *id,
 	return rc;
 }
 
+/* Deletes workspace's rows of table (webhook_routes or webhook_grants). */
+static enum store_rc
+route_forget(struct db *db, MYSQL *my, const char *table, uint64_t workspace)
+{
+	struct sq	 q;
+	char		 sql[256];
+	enum store_rc	 rc;
+
+	snprintf(sql, sizeof(sql), "DELETE FROM `%s`.%s WHERE workspace_id = ?",
+	    ctl(db), table);
+	if ((rc = sq_open_on(&q, my, sql)) != STORE_OK)
+		return rc;
+	sq_int(&q, (long long)workspace);
+	rc = sq_run(&q);
+	sq_close(&q);
+	return rc;
+}
+
+/* Records that workspace's token grants waba_id. */
+static enum store_rc
+route_grant(struct db *db, MYSQL *my, const char *waba_id, uint64_t workspace)
+{
+	struct sq	 q;
+	char		 sql[256];
+	enum store_rc	 rc;
+
+	snprintf(sql, sizeof(sql), "INSERT IGNORE INTO `%s`.webhook_grants "
+	    "(waba_id, workspace_id) VALUES (?, ?)", ctl(db));
+	if ((rc = sq_open_on(&q, my, sql)) != STORE_OK)
+		return rc;
+	sq_str(&q, waba_id);
+	sq_int(&q, (long long)workspace);
+	rc = sq_run(&q);
+	sq_close(&q);
+	return rc;
+}
+
+/*
+ * A WABA that some token still grants but nobody routes (its chooser let
+ * it go just now) routes to one of the workspaces granted it, the one
+ * with the lowest id, so that PARTNER_ADDED and account_update keep
+ * finding a workspace. Only WABAs without a route are touched.
+ */
+static enum store_rc
+route_regrant(struct db *db, MYSQL *my)
+{
+	struct sq	 q;
+	char		 sql[512];
+	enum store_rc	 rc;
+
+	snprintf(sql, sizeof(sql), "INSERT IGNORE INTO `%1$s`.webhook_routes "
+	    "(kind, external_id, workspace_id) SELECT 'waba', g.waba_id, "
+	    "MIN(g.workspace_id) FROM `%1$s`.webhook_grants g LEFT JOIN "
+	    "`%1$s`.webhook_routes r ON r.kind = 'waba' AND "
+	    "r.external_id = g.waba_id WHERE r.external_id IS NULL "
+	    "GROUP BY g.waba_id", ctl(db));
+	if ((rc = sq_open_on(&q, my, sql)) != STORE_OK)
+		return rc;
+	rc = sq_run(&q);
+	sq_close(&q);
+	return rc;
+}
+
 enum store_rc
 store_route_replace(struct db *db, uint64_t workspace,
     const char *granted, const char *chosen, const char *phone_id)
 {
-	struct sq	 q;
 	MYSQL		*my;
-	char		 sql[256], id[33];
+	char		 id[33];
 	const char	*p;
 	size_t		 n;
 	enum store_rc	 rc;
 
 	if ((rc = sq_begin(db, NULL, &my)) != STORE_OK)
 		return rc;
-	snprintf(sql, sizeof(sql), "DELETE FROM `%s`.webhook_routes WHERE "
-	    "workspace_id = ?", ctl(db));
-	if ((rc = sq_open_on(&q, my, sql)) != STORE_OK)
-		goto fail;
-	sq_int(&q, (long long)workspace);
-	rc = sq_run(&q);
-	sq_close(&q);
-	if (rc != STORE_OK)
+	if ((rc = route_forget(db, my, "webhook_routes", workspace)) !=
+	    STORE_OK ||
+	    (rc = route_forget(db, my, "webhook_grants", workspace)) !=
+	    STORE_OK)
 		goto fail;
 	/* The chosen WABA first: it is taken, the others only granted. */
 	if (chosen != NULL && *chosen != '\0' &&
@@ -357,6 +415,8 @@ store_route_replace(struct db *db, uint64_t workspace,
 		}
 		memcpy(id, p, n);
 		id[n] = '\0';
+		if ((rc = route_grant(db, my, id, workspace)) != STORE_OK)
+			goto fail;
 		if (chosen != NULL && strcmp(id, chosen) == 0)
 			continue;
 		if ((rc = route_put(db, my, "waba", id, workspace, 0)) !=
@@ -366,6 +426,8 @@ store_route_replace(struct db *db, uint64_t workspace,
 	if (phone_id != NULL && *phone_id != '\0' &&
 	    (rc = route_put(db, my, "phone", phone_id, workspace, 1)) !=
 	    STORE_OK)
+		goto fail;
+	if ((rc = route_regrant(db, my)) != STORE_OK)
 		goto fail;
 	return sq_commit(db, my);
 fail:

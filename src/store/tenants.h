@@ -63,7 +63,9 @@ enum store_rc	 store_user_first_ws(struct db *, uint64_t user,
  *   taking it from any other; a WABA a token merely grants (waba_ids,
  *   not chosen) routes to that workspace only while no route for it
  *   exists, for account_update (PARTNER_ADDED...) before the merchant
- *   chooses, and is taken over as soon as another workspace chooses it.
+ *   chooses, and is taken over as soon as another workspace chooses it;
+ * - when the workspace that chose a WABA lets it go, a workspace still
+ *   granted it (webhook_grants) gets its route at once.
  * store_route_replace makes the workspace's routes exactly granted
  * (comma-separated, may be NULL), chosen (may be NULL) and phone_id (may
  * be NULL), in one transaction: its other routes go. All NULL clears

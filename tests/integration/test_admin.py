@@ -109,6 +109,24 @@ class AdminCommands(AdminCase):
             "restriction_waba FROM %s.connection" % db).split("\t"),
             ["2026-01-02 03:04:05", reason, "ACCOUNT_RESTRICTION", "123"])
 
+    def test_control_migration_3_backfills_grants_from_routes(self):
+        # Before control version 3 a WABA route was the only record of a
+        # grant: the upgrade keeps each as a grant of its workspace.
+        ws = self.add_ws("mig-grants")
+        self.q("DROP TABLE waba_control.webhook_grants; "
+               "DELETE FROM waba_control.schema_version WHERE version = 3; "
+               "INSERT INTO waba_control.webhook_routes (kind, external_id, "
+               "workspace_id) VALUES ('waba', '8800771', %d), "
+               "('phone', '8800772', %d)" % (ws, ws))
+        self.assertIn("applied version 3", self.ok("migrate").stdout)
+        self.assertEqual(self.q(
+            "SELECT waba_id, workspace_id FROM waba_control.webhook_grants "
+            "WHERE workspace_id = %d" % ws).split("\t"),
+            ["8800771", str(ws)])
+        self.q("DELETE FROM waba_control.webhook_routes WHERE "
+               "external_id IN ('8800771', '8800772'); DELETE FROM "
+               "waba_control.webhook_grants WHERE workspace_id = %d" % ws)
+
     def test_workspace_add_creates_a_database_each(self):
         r = self.ok("workspace", "add", "alpha", "Alpha Ltd")
         a = self.ws_id("alpha")

@@ -744,6 +744,17 @@ class RoutesFollowRows(WebhookBase):
             PHONE, [msg("wamid.granted-1", "for beta")])).status, 200)
         self.assertEqual(self.count("waba_ws_2", "body = 'for beta'"), 1)
         self.assertEqual(self.count("waba_ws_1", "body = 'for beta'"), 0)
-        for br, slug in ((a, "alpha"), (bb, "beta")):
-            self.assertEqual(post_form(br, settings_path(slug) +
-                                       "/disconnect", {}).status, 303)
+        # Beta lets the WABA go: at once it routes to alpha again, which
+        # is still granted it, and alpha's account_update finds alpha.
+        self.assertEqual(post_form(bb, S + "/disconnect", {}).status, 303)
+        self.assertEqual(self.routes(), ["waba", WABA, "1",
+                                         "waba", WABA2, "1"])
+        a0 = self.count("waba_ws_1", "kind = 'account_update'")
+        self.assertEqual(self.post(account_update(
+            WABA, "PARTNER_ADDED")).status, 200)
+        self.assertEqual(self.count("waba_ws_1", "kind = 'account_update'"),
+                         a0 + 1)
+        # Nobody is granted anything any more: no route is left.
+        self.assertEqual(post_form(a, settings_path("alpha") +
+                                   "/disconnect", {}).status, 303)
+        self.assertEqual(self.routes(), [])
