@@ -1,11 +1,12 @@
 /*
- * waba-connect-admin: the operator's tool (DESIGN §6). It reuses the
- * services the workers use (config, db, store, vault) and adds only
- * argument checks and output. A table maps "NAME [SUB]" to a function;
- * each checks its operands before it touches the database, so a typo
- * never leaves half a change behind. This file holds main, the table and
- * the helpers the commands share (admin.h); the commands live in
- * admin_workspace.c, admin_keys.c, admin_status.c and admin_prune.c.
+ * waba-connect-admin: the operator's tool (doc/contract.md, Admin
+ * commands). It reuses the services the workers use (config, db, store,
+ * vault) and adds only argument checks and output. A table maps "NAME
+ * [SUB]" to a function; each checks its operands before it touches the
+ * database, so a typo never leaves half a change behind. This file holds
+ * main, the table and the helpers the commands share (admin.h); the
+ * commands live in admin_workspace.c, admin_keys.c, admin_status.c and
+ * admin_prune.c.
  *
  * Exit status: 0 ok, 1 failure (one line on stderr), 2 bad usage.
  * Passwords and tokens are read from standard input with read(2) into

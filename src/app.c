@@ -34,8 +34,8 @@
 static const char *const hub_modes[] = { "subscribe", NULL };
 
 /*
- * The whole of DESIGN §2 that the app serves, in one table, with what
- * each route accepts. Field order is the handler's enum (handlers.h).
+ * The whole of doc/contract.md, Routes, that the app serves, in one table,
+ * with what each route accepts. Field order is the handler's enum (handlers.h).
  */
 static const struct route routes[] = {
 	{ REQ_GET, "/healthz", h_healthz, 0, ROUTE_PAGE, NULL, { { 0 } } },

@@ -344,7 +344,8 @@ config_url_is_loopback(const char *url)
 
 /*
  * A base URL must be absolute http(s) with a host, and plain http only
- * where the traffic cannot leave the machine (DESIGN §5).
+ * where the traffic cannot leave the machine (doc/contract.md,
+ * Configuration keys).
  */
 static int
 cfg_check_url(char *url, const char *section, const char *key,

@@ -1,9 +1,10 @@
 /*
- * config: the INI file of DESIGN §5, parsed once into a typed struct.
- * Every value is validated here (numbers in range, URLs absolute, http://
- * only for loopback, identifier-safe database names), so the rest of the
- * program reads fields without re-checking them. Secrets (database
- * password, app secret, verify token) are wiped when the struct is freed.
+ * config: the INI file of doc/contract.md, Configuration keys, parsed once
+ * into a typed struct. Every value is validated here (numbers in range,
+ * URLs absolute, http:// only for loopback, identifier-safe database
+ * names), so the rest of the program reads fields without re-checking
+ * them. Secrets (database password, app secret, verify token) are wiped
+ * when the struct is freed.
  */
 #ifndef WABA_CONFIG_H
 #define WABA_CONFIG_H

@@ -238,7 +238,8 @@ db_conn(struct db *db, const struct db_server *srv, char *err, size_t errlen)
 	/*
 	 * Cached statements skip the prepare round trip that would have
 	 * found a dead connection, so the first use in each request pings:
-	 * a MariaDB restart costs nobody a 503 (DESIGN §1).
+	 * a MariaDB restart costs nobody a 503 (doc/architecture.md,
+	 * Processes).
 	 */
 	if (slot->my != NULL && !slot->verified && mysql_ping(slot->my) != 0) {
 		log_info("database connection lost (%s): reconnecting",

@@ -2,7 +2,8 @@
  * db: the worker's MySQL connections, one per database server it has
  * used (the control DB's server, and any server a workspace lives on).
  * No MYSQL_OPT_RECONNECT: a lost connection is noticed, reopened once,
- * and only work that is safe to repeat is retried (DESIGN §1).
+ * and only work that is safe to repeat is retried (doc/architecture.md,
+ * Processes).
  */
 #ifndef WABA_DB_H
 #define WABA_DB_H
@@ -31,10 +32,11 @@ void		 db_free(struct db *);
 MYSQL		*db_conn(struct db *, const struct db_server *, char *err,
 		    size_t errlen);
 /*
- * The worker's prepared statements, kept per connection (DESIGN §1):
- * the same SQL text on the same connection is prepared once. Returns a
- * statement ready to bind and execute, or NULL with the server's error
- * number in *err. Statements are closed with their connection.
+ * The worker's prepared statements, kept per connection
+ * (doc/architecture.md, Processes): the same SQL text on the same
+ * connection is prepared once. Returns a statement ready to bind and
+ * execute, or NULL with the server's error number in *err. Statements are
+ * closed with their connection.
  */
 MYSQL_STMT	*db_stmt(struct db *, MYSQL *, const char *sql,
 		    unsigned int *err);

@@ -129,8 +129,9 @@ graph_trace_header(const char *line, size_t len, char *out, size_t size)
 }
 
 /*
- * DESIGN §5: https, or plain http only where the traffic cannot leave
- * the host. config.c checks this too; a handle must not rely on it.
+ * doc/contract.md, Configuration keys: https, or plain http only where the
+ * traffic cannot leave the host. config.c checks this too; a handle must
+ * not rely on it.
  */
 static int
 graph_base_ok(const char *base)

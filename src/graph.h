@@ -1,7 +1,7 @@
 /*
- * graph: the client for Meta's Graph API (DESIGN.md §3): the OAuth code
- * exchange, debug_token, and the WhatsApp Business endpoints the
- * connection flow uses.
+ * graph: the client for Meta's Graph API (doc/architecture.md, The OAuth
+ * round trip): the OAuth code exchange, debug_token, and the WhatsApp
+ * Business endpoints the connection flow uses.
  *
  * One struct graph per worker holds one reusable curl handle, so
  * connections and TLS sessions to Graph survive between requests. Every

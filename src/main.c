@@ -1,7 +1,8 @@
 /*
- * waba-connect: the FastCGI application. Two ways to run (DESIGN §1):
- * spawned by the web server with the listening socket on
- * FCGI_LISTENSOCK_FILENO, or standalone with --listen and a supervisor.
+ * waba-connect: the FastCGI application. Two ways to run
+ * (doc/architecture.md, Processes): spawned by the web server with the
+ * listening socket on FCGI_LISTENSOCK_FILENO, or standalone with --listen
+ * and a supervisor.
  */
 #include <sys/socket.h>
 

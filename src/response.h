@@ -1,7 +1,8 @@
 /*
  * response: status, headers and body of one answer, sent in one go with
- * the security headers of DESIGN §2 always present. Header values are
- * refused when they contain CR or LF, so no input can split a response.
+ * the security headers of doc/contract.md, Routes always present. Header
+ * values are refused when they contain CR or LF, so no input can split a
+ * response.
  */
 #ifndef WABA_RESPONSE_H
 #define WABA_RESPONSE_H

@@ -1,5 +1,5 @@
 /*
- * router: the route table of DESIGN §2. A pattern is a path whose
+ * router: the route table of doc/contract.md, Routes. A pattern is a path whose
  * segments are literal or "{slug}"; a slug must match [a-z0-9-]{1,63}, so
  * handlers get a validated workspace slug or are never called.
  */
@@ -16,7 +16,8 @@ typedef enum answer (*route_fn)(struct ctx *);
 /*
  * How a route refuses what it was sent (a declared field that does not
  * fit, mainly): a page in the merchant's words, the JSON error of
- * DESIGN §10 for /api/ routes, or a short text for Meta's callbacks.
+ * doc/contract.md, Routes, for /api/ routes, or a short text for Meta's
+ * callbacks.
  */
 enum route_kind {
 	ROUTE_PAGE,	/* HTML error page, 400 */

@@ -1,6 +1,6 @@
 /*
  * vault: encryption of the Meta access tokens stored in workspace
- * databases (DESIGN.md section 4).
+ * databases (doc/architecture.md, Storage).
  *
  * A key ring file (mode 0600, never in the database) holds versioned
  * 32-byte master keys, one "VERSION BASE64KEY" line each, versions

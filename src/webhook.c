@@ -1,10 +1,10 @@
 /*
  * webhook: Meta's WhatsApp Business webhook deliveries, checked and
- * parsed at the edge (DESIGN.md §7). Every field used is type- and
- * length-checked. Only a body that is not a delivery fails as a whole;
- * an entry, change or item lacking what we need is skipped and counted,
- * because Meta redelivers what we refuse for days, and one odd item must
- * not hold back the good ones next to it.
+ * parsed at the edge (doc/architecture.md, The webhook path). Every field
+ * used is type- and length-checked. Only a body that is not a delivery
+ * fails as a whole; an entry, change or item lacking what we need is
+ * skipped and counted, because Meta redelivers what we refuse for days,
+ * and one odd item must not hold back the good ones next to it.
  *
  * References: WhatsApp Cloud API webhooks reference, "messages" and
  * "account_update" (developers.facebook.com/documentation/
@@ -618,12 +618,12 @@ webhook_batch_free(struct webhook_batch *b)
 
 /*
  * Events after which the workspace can do nothing until the business
- * connects again (DESIGN.md §7: needs_reconnect). A restriction counts:
- * what it stops (mostly business-initiated messages) is what this app is
- * for; a ban only once in force (DISABLE, not SCHEDULE_FOR_DISABLE or
- * REINSTATE). ACCOUNT_VIOLATION is a warning. need, when set, is what
- * the summary must start with; the details after it (or after the event
- * name) end the reason.
+ * connects again (doc/architecture.md, The webhook path: needs_reconnect).
+ * A restriction counts: what it stops (mostly business-initiated messages)
+ * is what this app is for; a ban only once in force (DISABLE, not
+ * SCHEDULE_FOR_DISABLE or REINSTATE). ACCOUNT_VIOLATION is a warning.
+ * need, when set, is what the summary must start with; the details after
+ * it (or after the event name) end the reason.
  */
 static const struct {
 	const char	*event;

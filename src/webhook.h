@@ -1,6 +1,7 @@
 /*
- * webhook: Meta's WhatsApp Business webhook deliveries (DESIGN.md §7),
- * checked and parsed at the edge into typed, length-bounded events.
+ * webhook: Meta's WhatsApp Business webhook deliveries
+ * (doc/architecture.md, The webhook path), checked and parsed at the edge
+ * into typed, length-bounded events.
  *
  * webhook_signature_ok() says whether a raw body really comes from Meta;
  * webhook_parse() turns a delivery into a flat list of events (inbound

@@ -1,5 +1,5 @@
 /*
- * Every route handler; one file per route family (STYLE.md). Each
+ * Every route handler; one file per route family (doc/conventions.md). Each
  * returns ANSWERED (app.h). A route's declared fields (app.c's table)
  * arrive checked in c->in[]: the enums below name their indexes, in the
  * order the table declares them.

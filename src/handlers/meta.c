@@ -97,7 +97,8 @@ hm_meta_said(const struct graph_err *e, char *out, size_t len)
 
 /*
  * Meta was not called (meta_gate.h): at once, so the page does not wait
- * for a slow Meta either. An API route (DESIGN §10) gets its JSON error.
+ * for a slow Meta either. An API route (doc/contract.md, Routes) gets its
+ * JSON error.
  */
 static enum answer
 hm_meta_slow(struct ctx *c, const char *what, const struct graph_err *e)

@@ -1,9 +1,9 @@
 /*
- * The OAuth round trip with Meta (DESIGN §3): prepareToConnect builds
- * the dialog URL with a single-use state; connect (the callback) checks
- * the state, exchanges the code, makes the token long-lived, reads what
- * it grants, and stores it encrypted in one statement. Any failure on
- * the way stores nothing.
+ * The OAuth round trip with Meta (doc/architecture.md, The OAuth round
+ * trip): prepareToConnect builds the dialog URL with a single-use state;
+ * connect (the callback) checks the state, exchanges the code, makes the
+ * token long-lived, reads what it grants, and stores it encrypted in one
+ * statement. Any failure on the way stores nothing.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +26,7 @@
 #include "meta.h"
 
 #define STATE_BYTES	32
-#define STATE_TTL	600		/* seconds: DESIGN §3 */
+#define STATE_TTL	600		/* seconds: doc/architecture.md */
 #define LONG_LIVED	(7 * 86400)	/* shorter-lived tokens are exchanged */
 
 enum answer

@@ -1,9 +1,10 @@
 /*
- * Meta's callbacks (DESIGN §7). The signature is checked over the raw
- * bytes before anything is parsed. Each change is routed to its
- * workspace through the control database; what cannot be routed or
- * parsed is logged and acknowledged (Meta would otherwise redeliver it
- * for days), while a database outage answers 503 so Meta retries.
+ * Meta's callbacks (doc/architecture.md, The webhook path). The signature
+ * is checked over the raw bytes before anything is parsed. Each change is
+ * routed to its workspace through the control database; what cannot be
+ * routed or parsed is logged and acknowledged (Meta would otherwise
+ * redeliver it for days), while a database outage answers 503 so Meta
+ * retries.
  */
 #include <stdio.h>
 #include <stdlib.h>

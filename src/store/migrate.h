@@ -1,7 +1,7 @@
 /*
  * migrate: numbered schema migrations for the control database and for
- * every workspace database (DESIGN §4). Each database records the
- * versions it has; re-running applies nothing twice.
+ * every workspace database (doc/contract.md, Database layout). Each
+ * database records the versions it has; re-running applies nothing twice.
  */
 #ifndef WABA_MIGRATE_H
 #define WABA_MIGRATE_H

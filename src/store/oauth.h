@@ -1,6 +1,7 @@
 /*
- * oauth: the single-use `state` of the OAuth round trip (DESIGN §3),
- * stored by hash with the workspace and the session that started it.
+ * oauth: the single-use `state` of the OAuth round trip
+ * (doc/architecture.md, The OAuth round trip), stored by hash with the
+ * workspace and the session that started it.
  */
 #ifndef WABA_OAUTH_STORE_H
 #define WABA_OAUTH_STORE_H

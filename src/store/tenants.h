@@ -54,8 +54,9 @@ enum store_rc	 store_user_first_ws(struct db *, uint64_t user,
 		    struct workspace *);
 
 /*
- * Webhook routing (DESIGN §7): Meta's phone_number_id and WABA id → the
- * workspace. The routes are what the connection rows say:
+ * Webhook routing (doc/architecture.md, The webhook path): Meta's
+ * phone_number_id and WABA id → the workspace. The routes are what the
+ * connection rows say:
  * - a number routes to the workspace whose connection selected it (the
  *   latest selection wins: it sends from there now); events that name a
  *   number (messages, statuses, errors) go by its route only;

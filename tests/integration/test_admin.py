@@ -1,4 +1,5 @@
-"""waba-connect-admin against a real MariaDB (DESIGN §4, §6)."""
+"""waba-connect-admin against a real MariaDB (doc/contract.md: Admin
+commands, Database layout)."""
 import base64
 import binascii
 import collections

@@ -1,6 +1,6 @@
-"""Workspaces on more than one MariaDB server (DESIGN §1, §4): each
-workspace row names the server that holds its database, and workers keep
-one connection per server they have used."""
+"""Workspaces on more than one MariaDB server (doc/architecture.md,
+Processes, Storage): each workspace row names the server that holds its
+database, and workers keep one connection per server they have used."""
 import json
 import os
 
