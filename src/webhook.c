@@ -532,7 +532,7 @@ wh_json(const char *body, size_t len, int *nomem, char *err, size_t errlen)
 	return obj;
 }
 
-int
+enum webhook_err
 webhook_parse(const char *body, size_t len, struct webhook_batch *out,
     char *err, size_t errlen)
 {
@@ -543,7 +543,7 @@ webhook_parse(const char *body, size_t len, struct webhook_batch *out,
 
 	wh_err(err, errlen, "%s", "");
 	if (out == NULL)
-		return -1;
+		return WEBHOOK_MALFORMED;
 	memset(out, 0, sizeof(*out));
 	c = (struct wh_ctx){ out, 0, err, errlen, 0 };
 	if (body == NULL || len == 0 || len > INT_MAX) {
@@ -573,12 +573,12 @@ webhook_parse(const char *body, size_t len, struct webhook_batch *out,
 		if (wh_entry(&c, json_object_array_get_idx(entries, i)) == -1)
 			goto fail;
 	json_object_put(root);
-	return 0;
+	return WEBHOOK_OK;
 fail:
 	/* A refused delivery yields no events, so none can be half-stored. */
 	json_object_put(root);
 	webhook_batch_free(out);
-	return c.nomem ? -2 : -1;
+	return c.nomem ? WEBHOOK_NOMEM : WEBHOOK_MALFORMED;
 }
 
 void
