@@ -23,13 +23,16 @@
 #include "template.h"
 #include "view.h"
 
-/* Declared inputs, spelled the same way everywhere in the table. */
-#define DIGITS(nm, w, lo, hi, req, y) \
-	{ (nm), (w), IN_DIGITS, (lo), (hi), NULL, (req), (y) }
-#define PRINT(nm, w, lo, hi, req, y) \
-	{ (nm), (w), IN_PRINTABLE, (lo), (hi), NULL, (req), (y) }
-#define TEXT(nm, w, lo, hi, req, y) \
-	{ (nm), (w), IN_TEXT, (lo), (hi), NULL, (req), (y) }
+/*
+ * Declared inputs, spelled the same way everywhere in the table. need is
+ * enum in_need: 0 optional, 1 required, or IN_IGNORE_BAD.
+ */
+#define DIGITS(nm, w, lo, hi, need, y) \
+	{ (nm), (w), IN_DIGITS, (lo), (hi), NULL, (need), (y) }
+#define PRINT(nm, w, lo, hi, need, y) \
+	{ (nm), (w), IN_PRINTABLE, (lo), (hi), NULL, (need), (y) }
+#define TEXT(nm, w, lo, hi, need, y) \
+	{ (nm), (w), IN_TEXT, (lo), (hi), NULL, (need), (y) }
 
 static const char *const hub_modes[] = { "subscribe", NULL };
 
@@ -48,7 +51,8 @@ static const struct route routes[] = {
 	    { { 0 } } },
 	{ REQ_GET, "/w/{slug}/settings/whatsapp", h_settings, ROUTE_SESSION,
 	    ROUTE_PAGE, NULL, {
-	    [SETTINGS_FLASH] = PRINT("m", IN_QUERY, 0, 64, 0, NULL) } },
+	    [SETTINGS_FLASH] = PRINT("m", IN_QUERY, 0, 64, IN_IGNORE_BAD,
+		NULL) } },
 	{ REQ_POST, "/w/{slug}/settings/whatsapp/connect", h_connect,
 	    ROUTE_SESSION, ROUTE_PAGE, NULL, { { 0 } } },
 	{ REQ_GET, "/oauth/meta/callback", h_oauth_callback, ROUTE_SESSION,
