@@ -1,3 +1,10 @@
+/*
+ * app: one request from the first byte to the access line, and the route
+ * table it runs on. Every route goes through the same steps here, in one
+ * order (parse, route, body, gate, declared fields, handler), so what a
+ * handler may assume is decided in one place (doc/architecture.md, The
+ * request path).
+ */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>

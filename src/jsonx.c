@@ -1,3 +1,8 @@
+/*
+ * jsonx: json-c as the parsers of outside JSON need it: typed lookups,
+ * bounded copies, and a tokener that leaves no copy of a token behind
+ * in freed memory. The one file that reaches into json-c's tokener.
+ */
 #include <limits.h>
 #include <stddef.h>
 #include <string.h>

@@ -1,3 +1,9 @@
+/*
+ * request: the edge. Everything the web server hands us (parameters,
+ * query string, cookies, body) is decoded and checked here once, strictly,
+ * into struct req, so nothing downstream sees bytes it would have to
+ * re-check. A refusal names its cause (enum req_err); app.c picks the page.
+ */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <stdint.h>

@@ -1,3 +1,8 @@
+/*
+ * router and input: the route table is matched exactly (404, 405 with
+ * Allow, {slug} checked), and declared fields are checked by their type
+ * and need before any handler could see them.
+ */
 #include <stdio.h>
 #include <string.h>
 
