@@ -1,3 +1,10 @@
+/*
+ * app: one request from the first byte to the access line, and the route
+ * table it runs on. Every route goes through the same steps here, in one
+ * order (parse, route, body, gate, declared fields, handler), so what a
+ * handler may assume is decided in one place (doc/architecture.md, The
+ * request path).
+ */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,13 +30,16 @@
 #include "template.h"
 #include "view.h"
 
-/* Declared inputs, spelled the same way everywhere in the table. */
-#define DIGITS(nm, w, lo, hi, req, y) \
-	{ (nm), (w), IN_DIGITS, (lo), (hi), NULL, (req), (y) }
-#define PRINT(nm, w, lo, hi, req, y) \
-	{ (nm), (w), IN_PRINTABLE, (lo), (hi), NULL, (req), (y) }
-#define TEXT(nm, w, lo, hi, req, y) \
-	{ (nm), (w), IN_TEXT, (lo), (hi), NULL, (req), (y) }
+/*
+ * Declared inputs, spelled the same way everywhere in the table. need is
+ * enum in_need: 0 optional, 1 required, or IN_IGNORE_BAD.
+ */
+#define DIGITS(nm, w, lo, hi, need, y) \
+	{ (nm), (w), IN_DIGITS, (lo), (hi), NULL, (need), (y) }
+#define PRINT(nm, w, lo, hi, need, y) \
+	{ (nm), (w), IN_PRINTABLE, (lo), (hi), NULL, (need), (y) }
+#define TEXT(nm, w, lo, hi, need, y) \
+	{ (nm), (w), IN_TEXT, (lo), (hi), NULL, (need), (y) }
 
 static const char *const hub_modes[] = { "subscribe", NULL };
 
@@ -48,7 +58,8 @@ static const struct route routes[] = {
 	    { { 0 } } },
 	{ REQ_GET, "/w/{slug}/settings/whatsapp", h_settings, ROUTE_SESSION,
 	    ROUTE_PAGE, NULL, {
-	    [SETTINGS_FLASH] = PRINT("m", IN_QUERY, 0, 64, 0, NULL) } },
+	    [SETTINGS_FLASH] = PRINT("m", IN_QUERY, 0, 64, IN_IGNORE_BAD,
+		NULL) } },
 	{ REQ_POST, "/w/{slug}/settings/whatsapp/connect", h_connect,
 	    ROUTE_SESSION, ROUTE_PAGE, NULL, { { 0 } } },
 	{ REQ_GET, "/oauth/meta/callback", h_oauth_callback, ROUTE_SESSION,
@@ -362,6 +373,39 @@ app_free(struct app *a)
 	a->cfg = NULL;
 }
 
+/*
+ * A request the parser refused: the status says whose fault it is (414,
+ * 413, 415, 400 for the client; 500 when we ran out of memory) and the
+ * page says what, in request.c's words.
+ */
+static void
+app_refuse(struct ctx *c, enum req_err err, const char *why)
+{
+	int	 status = 400;
+
+	switch (err) {
+	case REQ_TOO_LONG:
+		status = 414;
+		break;
+	case REQ_TOO_LARGE:
+		status = 413;
+		break;
+	case REQ_NOT_FORM:
+		status = 415;
+		break;
+	case REQ_NOMEM:
+		(void)view_internal(c, why);
+		return;
+	case REQ_BAD_ENCODING:
+	case REQ_BAD_FIELDS:
+	case REQ_BAD_LENGTH:
+	case REQ_CUT_SHORT:
+	case REQ_OK:
+		break;
+	}
+	(void)view_error(c, status, why);
+}
+
 void
 app_handle(struct app *a, FCGX_Request *f)
 {
@@ -370,6 +414,7 @@ app_handle(struct app *a, FCGX_Request *f)
 	struct ctx	 c;
 	const struct route *rt;
 	char		 why[256] = "", allow[32];
+	enum req_err	 err;
 	int		 status, allowed;
 
 	resp_init(&resp);
@@ -380,8 +425,8 @@ app_handle(struct app *a, FCGX_Request *f)
 
 	db_request_begin(a->db);
 	graph_budget_start(a->graph);
-	if ((status = req_init(&req, f, a->mount, why, sizeof(why))) != 0) {
-		view_error(&c, status, why);
+	if ((err = req_init(&req, f, a->mount, why, sizeof(why))) != REQ_OK) {
+		app_refuse(&c, err, why);
 		goto send;
 	}
 	/* No route takes more than the larger limit: refuse before routing. */
@@ -408,11 +453,10 @@ app_handle(struct app *a, FCGX_Request *f)
 			    "workspace settings.");
 		goto send;
 	}
-	status = req_read_body(&req, rt->flags & ROUTE_RAW_BODY ?
+	if ((err = req_read_body(&req, rt->flags & ROUTE_RAW_BODY ?
 	    a->cfg->webhook_max_body : a->cfg->max_body,
-	    !(rt->flags & ROUTE_RAW_BODY), why, sizeof(why));
-	if (status != 0) {
-		view_error(&c, status, why);
+	    !(rt->flags & ROUTE_RAW_BODY), why, sizeof(why))) != REQ_OK) {
+		app_refuse(&c, err, why);
 		goto send;
 	}
 	if ((rt->flags & ROUTE_SESSION) && app_gate(&c, rt) == ANSWERED)

@@ -1,3 +1,9 @@
+/*
+ * buf: the one growable buffer, so that no module juggles char[] and
+ * lengths by hand. Growth is checked for overflow and fails without
+ * touching the data; secrets get buf_reserve (no realloc copies) and
+ * buf_free_secret (wiped before free).
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

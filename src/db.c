@@ -1,3 +1,10 @@
+/*
+ * db: a worker's MySQL connections and their prepared statements, so
+ * that the store never opens, pings or re-prepares anything itself. A
+ * lost server is noticed here (no MYSQL_OPT_RECONNECT, whose silent
+ * reconnects lose session state): the first use in a request pings, and
+ * a dead connection is reopened.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -88,43 +88,6 @@ gp_parse(const char *body, size_t len)
 	return obj;
 }
 
-/* A string member without NULs, or NULL. */
-static const char *
-gp_str(struct json_object *o, const char *key, size_t *len)
-{
-	struct json_object	*v;
-	const char		*s;
-	size_t			 n;
-
-	if ((v = jx_get(o, key, json_type_string)) == NULL)
-		return NULL;
-	s = json_object_get_string(v);
-	n = (size_t)json_object_get_string_len(v);
-	if (strlen(s) != n)
-		return NULL;
-	if (len != NULL)
-		*len = n;
-	return s;
-}
-
-/*
- * Copies s into dst (size > 0), cutting at a UTF-8 character boundary
- * when it does not fit, so a long name never ends in half a character.
- */
-static void
-gp_copy(char *dst, size_t size, const char *s)
-{
-	size_t	 n = strlen(s);
-
-	if (n >= size) {
-		n = size - 1;
-		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-			n--;
-	}
-	memcpy(dst, s, n);
-	dst[n] = '\0';
-}
-
 /* Graph object ids are decimal strings; they end up in URL paths. */
 static int
 gp_is_id(const char *s, size_t max)
@@ -145,7 +108,7 @@ gp_long_lenient(struct json_object *o, const char *key)
 
 	if ((v = jx_get(o, key, json_type_int)) != NULL)
 		return (long)json_object_get_int64(v);
-	if ((s = gp_str(o, key, NULL)) == NULL || *s < '0' || *s > '9')
+	if ((s = jx_str(o, key, NULL)) == NULL || *s < '0' || *s > '9')
 		return 0;
 	n = strtol(s, &end, 10);
 	return *end == '\0' && n != LONG_MAX ? n : 0;
@@ -157,8 +120,8 @@ gp_copy_lenient(struct json_object *o, const char *key, char *dst,
 {
 	const char	*s;
 
-	if ((s = gp_str(o, key, NULL)) != NULL)
-		gp_copy(dst, size, s);
+	if ((s = jx_str(o, key, NULL)) != NULL)
+		jx_copy(dst, size, s);
 }
 
 /* --- Errors --------------------------------------------------------------- */
@@ -315,7 +278,7 @@ graph_parse_access_token(const char *body, size_t len, struct buf *tok,
 	*expires_in = 0;
 	if ((root = gp_root(body, len, err)) == NULL)
 		return -1;
-	if ((s = gp_str(root, "access_token", &n)) == NULL || n == 0 ||
+	if ((s = jx_str(root, "access_token", &n)) == NULL || n == 0 ||
 	    n > GP_TOKEN_MAX) {
 		gp_missing(err, "access_token", "a string");
 		goto out;
@@ -410,7 +373,7 @@ gp_granular(struct json_object *data, struct graph_token_info *ti,
 	for (i = 0; i < json_object_array_length(gs); i++) {
 		g = json_object_array_get_idx(gs, i);
 		if (g == NULL || !json_object_is_type(g, json_type_object) ||
-		    (scope = gp_str(g, "scope", NULL)) == NULL)
+		    (scope = jx_str(g, "scope", NULL)) == NULL)
 			return gp_missing(err, "data.granular_scopes[].scope",
 			    "a string");
 		if ((ids = jx_get(g, "target_ids", json_type_array)) == NULL) {
@@ -512,8 +475,8 @@ gp_opt_copy(struct json_object *o, const char *key, char *dst, size_t size,
 	const char	*s;
 
 	dst[0] = '\0';
-	if ((s = gp_str(o, key, NULL)) != NULL)
-		gp_copy(dst, size, s);
+	if ((s = jx_str(o, key, NULL)) != NULL)
+		jx_copy(dst, size, s);
 	else if (!jx_absent(o, key))
 		return gp_missing(err, field, "a string");
 	return 0;
@@ -534,14 +497,14 @@ gp_phone(struct json_object *o, struct graph_phone *p, const char *where,
 		return gp_missing(err, f, "an object");
 	}
 	snprintf(f, sizeof(f), "%sid", where);
-	if ((s = gp_str(o, "id", NULL)) == NULL ||
+	if ((s = jx_str(o, "id", NULL)) == NULL ||
 	    !gp_is_id(s, sizeof(p->id)))
 		return gp_missing(err, f, "an id string");
 	memcpy(p->id, s, strlen(s) + 1);
 	snprintf(f, sizeof(f), "%sdisplay_phone_number", where);
-	if ((s = gp_str(o, "display_phone_number", NULL)) == NULL)
+	if ((s = jx_str(o, "display_phone_number", NULL)) == NULL)
 		return gp_missing(err, f, "a string");
-	gp_copy(p->display_phone_number, sizeof(p->display_phone_number), s);
+	jx_copy(p->display_phone_number, sizeof(p->display_phone_number), s);
 	snprintf(f, sizeof(f), "%sverified_name", where);
 	if (gp_opt_copy(o, "verified_name", p->verified_name,
 	    sizeof(p->verified_name), f, err) == -1)
@@ -616,7 +579,7 @@ graph_parse_phones(const char *body, size_t len, struct graph_phone **list,
 		}
 	} else if (!jx_absent(paging, "next") && *n < GRAPH_PHONES_MAX) {
 		cur = jx_get(paging, "cursors", json_type_object);
-		if ((s = gp_str(cur, "after", NULL)) == NULL || *s == '\0' ||
+		if ((s = jx_str(cur, "after", NULL)) == NULL || *s == '\0' ||
 		    strlen(s) >= GRAPH_CURSOR_MAX) {
 			gp_missing(err, "paging.cursors.after", "a string");
 			goto out;
@@ -665,7 +628,7 @@ graph_parse_message_id(const char *body, size_t len, char message_id[256],
 		goto out;
 	}
 	/* A wamid is an id: refuse, never truncate, one that does not fit. */
-	if ((s = gp_str(json_object_array_get_idx(msgs, 0), "id", &n)) ==
+	if ((s = jx_str(json_object_array_get_idx(msgs, 0), "id", &n)) ==
 	    NULL || n == 0 || n >= 256) {
 		gp_missing(err, "messages[0].id", "a message id string");
 		goto out;
@@ -688,10 +651,10 @@ graph_parse_catalog(const char *body, size_t len, char name[201],
 	name[0] = '\0';
 	if ((root = gp_root(body, len, err)) == NULL)
 		return -1;
-	if ((s = gp_str(root, "name", NULL)) == NULL)
+	if ((s = jx_str(root, "name", NULL)) == NULL)
 		gp_missing(err, "name", "a string");
 	else {
-		gp_copy(name, 201, s);
+		jx_copy(name, 201, s);
 		rc = 0;
 	}
 	json_object_put(root);

@@ -84,6 +84,14 @@ in_value_ok(const struct in_field *f, const char *s, size_t len,
 	return 0;
 }
 
+/* A value that does not fit its field: refused, or (IN_IGNORE_BAD) unset. */
+static enum in_err
+in_bad(const struct in_field *f, struct in_val *v)
+{
+	memset(v, 0, sizeof(*v));
+	return f->need == IN_IGNORE_BAD ? IN_OK : IN_INVALID;
+}
+
 /* A member of the JSON body: a string for the string types, an object
    (bounded by its size as we would send it back) for IN_OBJECT. */
 static enum in_err
@@ -96,21 +104,21 @@ in_json(const struct in_field *f, struct json_object *body,
 	if (body == NULL || !json_object_is_type(body, json_type_object))
 		return IN_BODY;
 	if (!json_object_object_get_ex(body, f->name, &m) || m == NULL)
-		return f->required ? IN_MISSING : IN_OK;
+		return f->need == IN_REQUIRED ? IN_MISSING : IN_OK;
 	if (f->type == IN_OBJECT) {
 		if (!json_object_is_type(m, json_type_object) ||
 		    strlen(json_object_to_json_string_ext(m,
 		    JSON_C_TO_STRING_PLAIN)) > f->max)
-			return IN_INVALID;
+			return in_bad(f, v);
 		v->obj = m;
 		v->set = 1;
 		return IN_OK;
 	}
 	if (!json_object_is_type(m, json_type_string))
-		return IN_INVALID;
+		return in_bad(f, v);
 	s = json_object_get_string(m);
 	if (!in_value_ok(f, s, (size_t)json_object_get_string_len(m), v))
-		return IN_INVALID;
+		return in_bad(f, v);
 	v->set = 1;
 	return IN_OK;
 }
@@ -148,13 +156,16 @@ in_check(const struct in_field *fs, size_t n, const struct req *r,
 			break;
 		}
 		if (s == NULL) {
-			if (f->required)
+			if (f->need == IN_REQUIRED)
 				return IN_MISSING;
 			continue;
 		}
 		if (f->type == IN_OBJECT || !in_value_ok(f, s, strlen(s),
-		    &out[i]))
-			return IN_INVALID;
+		    &out[i])) {
+			if ((e = in_bad(f, &out[i])) != IN_OK)
+				return e;
+			continue;
+		}
 		out[i].set = 1;
 	}
 	return IN_OK;

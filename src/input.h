@@ -34,13 +34,26 @@ enum in_type {
 	IN_OBJECT	/* a JSON object, at most max bytes as sent */
 };
 
+/* Whether a field may be absent, and what a bad value does. */
+enum in_need {
+	IN_OPTIONAL,	/* may be absent; a bad value is refused */
+	IN_REQUIRED,	/* must be there, and valid */
+	/*
+	 * May be absent, and a bad value counts as absent: only for what
+	 * decorates a page and changes nothing, such as the flash key
+	 * (?m=) a redirect back to the settings page carries. Refusing
+	 * the page over it would lock a user out of it for a typo.
+	 */
+	IN_IGNORE_BAD
+};
+
 struct in_field {
 	const char		*name;
 	enum in_where		 where;
 	enum in_type		 type;
 	size_t			 min, max;	/* see enum in_type */
 	const char *const	*values;	/* IN_ENUM: NULL-terminated */
-	int			 required;
+	enum in_need		 need;
 	/* What the refusal page says, in words the merchant can act on. */
 	const char		*why;
 };

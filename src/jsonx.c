@@ -1,5 +1,11 @@
+/*
+ * jsonx: json-c as the parsers of outside JSON need it: typed lookups,
+ * bounded copies, and a tokener that leaves no copy of a token behind
+ * in freed memory. The one file that reaches into json-c's tokener.
+ */
 #include <limits.h>
 #include <stddef.h>
+#include <string.h>
 
 #include <json-c/printbuf.h>
 #include <sodium.h>
@@ -23,6 +29,43 @@ jx_absent(struct json_object *o, const char *key)
 	struct json_object	*v;
 
 	return !json_object_object_get_ex(o, key, &v) || v == NULL;
+}
+
+const char *
+jx_str(struct json_object *o, const char *key, size_t *len)
+{
+	struct json_object	*v;
+	const char		*s;
+	size_t			 n;
+
+	if ((v = jx_get(o, key, json_type_string)) == NULL)
+		return NULL;
+	s = json_object_get_string(v);
+	n = (size_t)json_object_get_string_len(v);
+	if (strlen(s) != n)
+		return NULL;
+	if (len != NULL)
+		*len = n;
+	return s;
+}
+
+/*
+ * Backing over continuation bytes (10xxxxxx) from the cut finds the
+ * start of the character that did not fit; for valid UTF-8 that is
+ * enough. Invalid input still gives a terminated string that fits.
+ */
+void
+jx_copy(char *dst, size_t size, const char *s)
+{
+	size_t	 n = strlen(s);
+
+	if (n >= size) {
+		n = size - 1;
+		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+	}
+	memcpy(dst, s, n);
+	dst[n] = '\0';
 }
 
 struct json_tokener *

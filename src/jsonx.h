@@ -1,10 +1,13 @@
 /*
- * jsonx: the typed member lookups every parser of outside JSON (Meta's
- * Graph answers, Meta's webhooks) needs, so a missing or wrong-typed field
- * is a NULL to check, never a crash.
+ * jsonx: the typed member lookups and bounded copies every parser of
+ * outside JSON (Meta's Graph answers, Meta's webhooks) needs, so a
+ * missing or wrong-typed field is a NULL to check, never a crash, and a
+ * long one fits its field.
  */
 #ifndef WABA_JSONX_H
 #define WABA_JSONX_H
+
+#include <stddef.h>
 
 #include <json-c/json.h>
 
@@ -13,6 +16,19 @@ struct json_object *jx_get(struct json_object *, const char *key,
 		    enum json_type);
 /* 1 when key is absent or null: optional fields may be either. */
 int		 jx_absent(struct json_object *, const char *key);
+/*
+ * The string member key of o, or NULL when it is absent, not a string,
+ * or has a NUL inside (\u0000), which C strings would silently cut.
+ * *len (when len is not NULL) gets its length. Borrowed from o.
+ */
+const char	*jx_str(struct json_object *, const char *key, size_t *len);
+/*
+ * Copies the string s into the field dst of size bytes (size > 0), cut
+ * on a UTF-8 character boundary when it does not fit, so a long name or
+ * text never ends in half a character. Meant for text; an identifier
+ * that does not fit must be refused, not cut (a cut id is another id).
+ */
+void		 jx_copy(char *dst, size_t size, const char *s);
 
 /*
  * json-c's tokener gathers each string of the text in its printbuf (pb),

@@ -1,3 +1,9 @@
+/*
+ * log: every log line the programs write, in one format, on stderr.
+ * Messages may quote what a client or Meta sent, so all of it is escaped
+ * here: one event is one line, and input cannot forge lines or hide text
+ * from the operator's terminal.
+ */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>

@@ -1,3 +1,9 @@
+/*
+ * pool: the process model (doc/architecture.md, Processes). The
+ * supervisor keeps N workers on one listening socket and outlives their
+ * crashes, reloads and recycling; each worker serves one request at a
+ * time, so nothing a worker holds needs a lock.
+ */
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/stat.h>

@@ -1,3 +1,9 @@
+/*
+ * request: the edge. Everything the web server hands us (parameters,
+ * query string, cookies, body) is decoded and checked here once, strictly,
+ * into struct req, so nothing downstream sees bytes it would have to
+ * re-check. A refusal names its cause (enum req_err); app.c picks the page.
+ */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <stdint.h>
@@ -183,13 +189,14 @@ req_why(char *why, size_t whylen, const char *msg, const char *key)
  * error rather than first-wins or last-wins: no form of ours repeats a
  * field, and ambiguity is how parameter pollution starts.
  */
-int
+enum req_err
 req_parse_urlencoded(const char *s, size_t len, struct kvlist *out,
     char *why, size_t whylen)
 {
 	struct buf	 k = BUF_INIT, v = BUF_INIT;
 	const char	*p = s, *e = s + len, *amp, *eq;
 	size_t		 klen;
+	enum req_err	 err = REQ_BAD_FIELDS;
 
 	while (p < e) {
 		if ((amp = memchr(p, '&', (size_t)(e - p))) == NULL)
@@ -204,13 +211,18 @@ req_parse_urlencoded(const char *s, size_t len, struct kvlist *out,
 			req_why(why, whylen, "a field has no name", NULL);
 			goto fail;
 		}
-		if (req_percent_decode(p, klen, 1, &k) == -1 ||
-		    k.len == 0 || k.len > REQ_MAX_KEY) {
+		if (req_percent_decode(p, klen, 1, &k) == -1) {
+			err = REQ_BAD_ENCODING;
 			req_why(why, whylen, "a field name is malformed", NULL);
+			goto fail;
+		}
+		if (k.len > REQ_MAX_KEY) {
+			req_why(why, whylen, "a field name is too long", NULL);
 			goto fail;
 		}
 		if (req_percent_decode(eq ? eq + 1 : amp,
 		    eq ? (size_t)(amp - eq - 1) : 0, 1, &v) == -1) {
+			err = REQ_BAD_ENCODING;
 			req_why(why, whylen, "malformed value for field",
 			    k.data);
 			goto fail;
@@ -224,6 +236,7 @@ req_parse_urlencoded(const char *s, size_t len, struct kvlist *out,
 			goto fail;
 		}
 		if (kv_add(out, &k, &v) == -1) {
+			err = REQ_NOMEM;
 			req_why(why, whylen, "out of memory", NULL);
 			goto fail;
 		}
@@ -231,12 +244,12 @@ req_parse_urlencoded(const char *s, size_t len, struct kvlist *out,
 	}
 	buf_free(&k);
 	buf_free_secret(&v);
-	return 0;
+	return REQ_OK;
 fail:
 	buf_free(&k);
 	buf_free_secret(&v);
 	kv_free(out);
-	return -1;
+	return err;
 }
 
 /*
@@ -386,7 +399,7 @@ req_raw_path(const char *uri, size_t len)
 	return p;
 }
 
-int
+enum req_err
 req_init(struct req *r, struct FCGX_Request *f, const char *mount,
     char *why, size_t whylen)
 {
@@ -395,6 +408,7 @@ req_init(struct req *r, struct FCGX_Request *f, const char *mount,
 	size_t		 ulen, mlen;
 	char		*end;
 	unsigned long long n;
+	enum req_err	 err;
 
 	memset(r, 0, sizeof(*r));
 	r->fcgi = f;
@@ -431,7 +445,7 @@ req_init(struct req *r, struct FCGX_Request *f, const char *mount,
 	if (ulen > REQ_MAX_PATH || (q && strlen(q + 1) > REQ_MAX_QUERY)) {
 		req_why(why, whylen, "the address is too long", NULL);
 		r->path = req_raw_path(uri, ulen);
-		return 414;
+		return REQ_TOO_LONG;
 	}
 	/*
 	 * An encoded slash would turn one path segment into two after
@@ -443,13 +457,13 @@ req_init(struct req *r, struct FCGX_Request *f, const char *mount,
 	    memmem(uri, ulen, "%2F", 3) != NULL) {
 		req_why(why, whylen, "the address has an encoded slash", NULL);
 		r->path = req_raw_path(uri, ulen);
-		return 400;
+		return REQ_BAD_ENCODING;
 	}
 	if (req_percent_decode(uri, ulen, 0, &path) == -1) {
 		buf_free(&path);
 		req_why(why, whylen, "the address is malformed", NULL);
 		r->path = req_raw_path(uri, ulen);
-		return 400;
+		return REQ_BAD_ENCODING;
 	}
 	mlen = mount ? strlen(mount) : 0;
 	if (mlen > 0 && strncmp(path.data, mount, mlen) == 0 &&
@@ -458,12 +472,14 @@ req_init(struct req *r, struct FCGX_Request *f, const char *mount,
 	else
 		r->path = strdup(path.data);
 	buf_free(&path);
-	if (r->path == NULL)
-		return 500;
+	if (r->path == NULL) {
+		req_why(why, whylen, "out of memory", NULL);
+		return REQ_NOMEM;
+	}
 
-	if (q && req_parse_urlencoded(q + 1, strlen(q + 1), &r->query, why,
-	    whylen) == -1)
-		return 400;
+	if (q && (err = req_parse_urlencoded(q + 1, strlen(q + 1), &r->query,
+	    why, whylen)) != REQ_OK)
+		return err;
 	if ((ck = FCGX_GetParam("HTTP_COOKIE", f->envp)) != NULL)
 		req_parse_cookies(ck, &r->cookies);
 
@@ -472,14 +488,14 @@ req_init(struct req *r, struct FCGX_Request *f, const char *mount,
 		n = strtoull(cl, &end, 10);
 		if (*end != '\0' || !isdigit((unsigned char)*cl)) {
 			req_why(why, whylen, "bad Content-Length", NULL);
-			return 400;
+			return REQ_BAD_LENGTH;
 		}
 		r->content_length = n > SIZE_MAX ? SIZE_MAX : (size_t)n;
 	}
-	return 0;
+	return REQ_OK;
 }
 
-int
+enum req_err
 req_read_body(struct req *r, size_t max, int parse_form, char *why,
     size_t whylen)
 {
@@ -490,7 +506,7 @@ req_read_body(struct req *r, size_t max, int parse_form, char *why,
 
 	if (r->content_length > max) {
 		req_why(why, whylen, "the request body is too large", NULL);
-		return 413;
+		return REQ_TOO_LARGE;
 	}
 	want = r->content_length;
 	/*
@@ -498,36 +514,37 @@ req_read_body(struct req *r, size_t max, int parse_form, char *why,
 	 * password is never moved by a growing buffer.
 	 */
 	if (buf_reserve(&r->body, want) == -1)
-		return 500;
+		goto nomem;
 	while (want > 0) {
 		n = FCGX_GetStr(chunk, want < sizeof(chunk) ? (int)want :
 		    (int)sizeof(chunk), r->fcgi->in);
 		if (n <= 0)
 			break;
-		if (buf_append(&r->body, chunk, (size_t)n) == -1)
-			return 500;
+		if (buf_append(&r->body, chunk, (size_t)n) == -1) {
+			explicit_bzero(chunk, sizeof(chunk));
+			goto nomem;
+		}
 		want -= (size_t)n;
 	}
 	explicit_bzero(chunk, sizeof(chunk));
 	if (want > 0) {
 		req_why(why, whylen, "the request body was cut short", NULL);
-		return 400;
+		return REQ_CUT_SHORT;
 	}
-	if (!parse_form)
-		return 0;
+	if (!parse_form || r->body.len == 0)
+		return REQ_OK;
 	ct = FCGX_GetParam("CONTENT_TYPE", r->fcgi->envp);
-	if (r->body.len == 0)
-		return 0;
 	if (ct == NULL || strncasecmp(ct, "application/x-www-form-urlencoded",
 	    33) != 0) {
 		req_why(why, whylen, "expected a form "
 		    "(application/x-www-form-urlencoded)", NULL);
-		return 415;
+		return REQ_NOT_FORM;
 	}
-	if (req_parse_urlencoded(r->body.data, r->body.len, &r->form, why,
-	    whylen) == -1)
-		return 400;
-	return 0;
+	return req_parse_urlencoded(r->body.data, r->body.len, &r->form, why,
+	    whylen);
+nomem:
+	req_why(why, whylen, "out of memory", NULL);
+	return REQ_NOMEM;
 }
 
 void

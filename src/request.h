@@ -54,16 +54,37 @@ struct req {
 	long long	 start_us;
 };
 
-/* Outcome of parsing: 0 or the HTTP status to answer instead. */
-int	 req_init(struct req *, struct FCGX_Request *, const char *mount,
+/*
+ * Why a request was refused: the parsers below name the failure, the
+ * caller (app.c) picks the status and the page. why says which field or
+ * header, in words for the log and the error page.
+ */
+enum req_err {
+	REQ_OK,
+	REQ_TOO_LONG,		/* path or query string over its limit */
+	REQ_BAD_ENCODING,	/* not strict %XX of UTF-8; a NUL; a %2F */
+	REQ_BAD_FIELDS,		/* a field unnamed, given twice, too many */
+	REQ_BAD_LENGTH,		/* Content-Length is not a decimal number */
+	REQ_TOO_LARGE,		/* the body is over the route's limit */
+	REQ_CUT_SHORT,		/* the body ended before Content-Length */
+	REQ_NOT_FORM,		/* a form route's body is not urlencoded */
+	REQ_NOMEM		/* ours, not the client's */
+};
+
+/*
+ * Reads the parameters (method, path below mount, query, cookies,
+ * Content-Length). On a refusal r->path is still set when it can be
+ * (the raw path, for the access line) and req_free() frees r.
+ */
+enum req_err req_init(struct req *, struct FCGX_Request *, const char *mount,
 	    char *why, size_t whylen);
 /*
- * Reads the body, at most max bytes (else 413 before reading any of it),
- * and parses it as a form when parse_form is set and the content type is
- * application/x-www-form-urlencoded.
+ * Reads the body, at most max bytes (else REQ_TOO_LARGE before reading
+ * any of it), and parses it as a form when parse_form is set and the
+ * body is not empty: then it must be application/x-www-form-urlencoded.
  */
-int	 req_read_body(struct req *, size_t max, int parse_form, char *why,
-	    size_t whylen);
+enum req_err req_read_body(struct req *, size_t max, int parse_form,
+	    char *why, size_t whylen);
 void	 req_free(struct req *);
 const char *req_param(const struct req *, const char *fcgi_name);
 
@@ -72,14 +93,19 @@ const char *kv_get(const struct kvlist *, const char *key);
 void	 kv_free(struct kvlist *);
 
 /*
- * Pure parsers, exported for the unit tests. Return 0, or -1 with a
- * reason a person can read in why.
+ * Pure parsers, exported for the unit tests. req_parse_urlencoded
+ * returns REQ_OK, or REQ_BAD_ENCODING, REQ_BAD_FIELDS or REQ_NOMEM with
+ * a reason a person can read in why and the list emptied.
  */
-int	 req_parse_urlencoded(const char *, size_t, struct kvlist *,
+enum req_err req_parse_urlencoded(const char *, size_t, struct kvlist *,
 	    char *why, size_t whylen);
 void	 req_parse_cookies(const char *, struct kvlist *);
-/* Decodes %XX (and '+' as space when plus is set) into out, checking UTF-8. */
+/*
+ * Decodes %XX (and '+' as space when plus is set) into out, checking
+ * UTF-8: 0, or -1 (malformed or out of memory; callers refuse either).
+ */
 int	 req_percent_decode(const char *, size_t, int plus, struct buf *out);
+/* 1 when the bytes are UTF-8 (RFC 3629) with no control but tab, CR, LF. */
 int	 req_utf8_valid(const char *, size_t);
 /*
  * The client address as sign-in throttling counts it: IPv4 as is (also

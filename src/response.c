@@ -1,3 +1,9 @@
+/*
+ * response: the one way an answer leaves the process. Collecting status,
+ * headers and body first and sending them in one go is what lets every
+ * answer carry the security headers and lets a header that could split
+ * the response be refused before anything is written.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,3 +1,9 @@
+/*
+ * router: which route a method and path mean, against app.c's table.
+ * Matching is exact, segment by segment ({slug} validated as it is
+ * read), so a handler is reached only by the paths doc/contract.md
+ * lists, never by a near miss.
+ */
 #include <string.h>
 
 #include "app.h"

@@ -1,3 +1,9 @@
+/*
+ * session: who is asking, from cookies, and whether a form really came
+ * from our page. Only random ids and MACs travel in cookies; a session
+ * is stored by the hash of its id (store/sessions.c), so a leaked table
+ * signs nobody in, and a forged device cookie fails its MAC.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

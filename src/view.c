@@ -1,3 +1,8 @@
+/*
+ * view: the page writers, so that a handler never writes HTML or picks
+ * an error page's look itself. Every page gets the same frame (mount
+ * point, signed-in user, CSRF token) and every error the same template.
+ */
 #include <stdio.h>
 #include <string.h>
 

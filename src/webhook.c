@@ -92,38 +92,6 @@ webhook_signature_ok(const char *app_secret, const char *header,
 	return ok;
 }
 
-/* A string member without embedded NULs (\u0000), or NULL. */
-static const char *
-wh_str(struct json_object *o, const char *key)
-{
-	struct json_object	*v;
-	const char		*s;
-
-	if ((v = jx_get(o, key, json_type_string)) == NULL)
-		return NULL;
-	s = json_object_get_string(v);
-	return strlen(s) == (size_t)json_object_get_string_len(v) ? s : NULL;
-}
-
-/*
- * Copies s into dst (size > 0), cut on a UTF-8 character boundary when
- * it does not fit; the tokener validated UTF-8, so backing over
- * continuation bytes is enough.
- */
-static void
-wh_copy(char *dst, size_t size, const char *s)
-{
-	size_t	 n = strlen(s);
-
-	if (n >= size) {
-		n = size - 1;
-		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-			n--;
-	}
-	memcpy(dst, s, n);
-	dst[n] = '\0';
-}
-
 /*
  * Identifiers are refused, never cut, when they do not fit: a cut id is
  * another id. Graph ids and WhatsApp ids (phone numbers) are decimal;
@@ -157,7 +125,7 @@ wh_time(struct json_object *o, const char *key)
 		t = json_object_get_int64(v);
 		return t > 0 ? t : 0;
 	}
-	if ((s = wh_str(o, key)) == NULL || *s == '\0' ||
+	if ((s = jx_str(o, key, NULL)) == NULL || *s == '\0' ||
 	    strspn(s, WH_DIGITS) != strlen(s) || strlen(s) > 18)
 		return 0;
 	return (int64_t)strtoll(s, NULL, 10);
@@ -172,10 +140,10 @@ wh_error_detail(struct webhook_event *ev, struct json_object *e)
 
 	if ((code = jx_get(e, "code", json_type_int)) != NULL)
 		ev->code = (long)json_object_get_int64(code);
-	if ((s = wh_str(e, "message")) == NULL || *s == '\0')
-		s = wh_str(e, "title");
+	if ((s = jx_str(e, "message", NULL)) == NULL || *s == '\0')
+		s = jx_str(e, "title", NULL);
 	if (s != NULL)
-		wh_copy(ev->text, sizeof(ev->text), s);
+		jx_copy(ev->text, sizeof(ev->text), s);
 }
 
 static int
@@ -238,25 +206,27 @@ wh_message(struct webhook_event *ev, struct json_object *m)
 	const char		*s;
 
 	ev->kind = WEBHOOK_MESSAGE;
-	if (wh_id(ev->id, sizeof(ev->id), wh_str(m, "id"), WH_NAME) == -1)
+	if (wh_id(ev->id, sizeof(ev->id), jx_str(m, "id", NULL),
+	    WH_NAME) == -1)
 		return -1;
 	/* Users with a username may have their number withheld. */
 	if (jx_absent(m, "from")) {
 		if (wh_bsuid(ev->from, sizeof(ev->from),
-		    wh_str(m, "from_user_id")) == -1)
+		    jx_str(m, "from_user_id", NULL)) == -1)
 			return -1;
-	} else if (wh_id(ev->from, sizeof(ev->from), wh_str(m, "from"),
+	} else if (wh_id(ev->from, sizeof(ev->from), jx_str(m, "from", NULL),
 	    WH_DIGITS) == -1 || strlen(ev->from) > 32)
 		return -1;
 	/* Meta always names the type; a wrong one is not a message we know. */
 	if (!jx_absent(m, "type") &&
-	    wh_id(ev->type, sizeof(ev->type), wh_str(m, "type"), WH_NAME) == -1)
+	    wh_id(ev->type, sizeof(ev->type), jx_str(m, "type", NULL),
+	    WH_NAME) == -1)
 		return -1;
 	ev->timestamp = wh_time(m, "timestamp");
 	if (strcmp(ev->type, "text") == 0 &&
 	    (t = jx_get(m, "text", json_type_object)) != NULL &&
-	    (s = wh_str(t, "body")) != NULL)
-		wh_copy(ev->text, sizeof(ev->text), s);
+	    (s = jx_str(t, "body", NULL)) != NULL)
+		jx_copy(ev->text, sizeof(ev->text), s);
 	return 0;
 }
 
@@ -267,12 +237,14 @@ wh_status(struct webhook_event *ev, struct json_object *st)
 	struct json_object	*errs, *e;
 
 	ev->kind = WEBHOOK_STATUS;
-	if (wh_id(ev->id, sizeof(ev->id), wh_str(st, "id"), WH_NAME) == -1 ||
-	    wh_id(ev->status, sizeof(ev->status), wh_str(st, "status"),
+	if (wh_id(ev->id, sizeof(ev->id), jx_str(st, "id", NULL),
+	    WH_NAME) == -1 ||
+	    wh_id(ev->status, sizeof(ev->status), jx_str(st, "status", NULL),
 	    WH_NAME) == -1)
 		return -1;
 	if (!jx_absent(st, "recipient_id") && (wh_id(ev->from,
-	    sizeof(ev->from), wh_str(st, "recipient_id"), WH_DIGITS) == -1 ||
+	    sizeof(ev->from), jx_str(st, "recipient_id", NULL),
+	    WH_DIGITS) == -1 ||
 	    strlen(ev->from) > 32))
 		return -1;
 	ev->timestamp = wh_time(st, "timestamp");
@@ -317,8 +289,8 @@ wh_messages(struct wh_ctx *c, const char *waba, struct json_object *value)
 	memset(&base, 0, sizeof(base));
 	memcpy(base.waba_id, waba, strlen(waba) + 1);
 	if (wh_id(base.phone_number_id, sizeof(base.phone_number_id),
-	    wh_str(jx_get(value, "metadata", json_type_object),
-	    "phone_number_id"), WH_DIGITS) == -1) {
+	    jx_str(jx_get(value, "metadata", json_type_object),
+	    "phone_number_id", NULL), WH_DIGITS) == -1) {
 		c->out->skipped++;
 		return 0;
 	}
@@ -352,7 +324,7 @@ static const char *
 wh_word(struct json_object *o, const char *key)
 {
 	char		 tmp[64];
-	const char	*s = wh_str(o, key);
+	const char	*s = jx_str(o, key, NULL);
 
 	return wh_id(tmp, sizeof(tmp), s, WH_NAME) == 0 ? s : "unknown";
 }
@@ -402,7 +374,7 @@ wh_restrictions(struct buf *b, struct json_object *value, int64_t *until)
 		    gmtime_r(&t, &tm) != NULL &&
 		    strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm) > 0)
 			buf_printf(b, " until %s", when);
-		else if ((s = wh_str(r, "expiration")) != NULL)
+		else if ((s = jx_str(r, "expiration", NULL)) != NULL)
 			buf_printf(b, " until %s", s);
 	}
 	/* Not "none": a list we cannot read is not an empty one. */
@@ -431,14 +403,15 @@ wh_summary(struct webhook_event *ev, struct json_object *value)
 	else if (strcmp(ev->event, "DISABLED_UPDATE") == 0 &&
 	    (o = jx_get(value, "ban_info", json_type_object)) != NULL) {
 		buf_printf(&b, ": ban state %s", wh_word(o, "waba_ban_state"));
-		if ((s = wh_str(o, "waba_ban_date")) != NULL && *s != '\0')
+		if ((s = jx_str(o, "waba_ban_date", NULL)) != NULL &&
+		    *s != '\0')
 			buf_printf(&b, " (%s)", s);
 	} else if (strcmp(ev->event, "ACCOUNT_VIOLATION") == 0 &&
 	    (o = jx_get(value, "violation_info", json_type_object)) != NULL)
 		buf_printf(&b, ": %s", wh_word(o, "violation_type"));
 	if (b.data == NULL)
 		return -1;
-	wh_copy(ev->text, sizeof(ev->text), buf_str(&b));
+	jx_copy(ev->text, sizeof(ev->text), buf_str(&b));
 	buf_free(&b);
 	return 0;
 }
@@ -461,14 +434,14 @@ wh_account_update(struct wh_ctx *c, const char *waba, int64_t when,
 	ev.kind = WEBHOOK_ACCOUNT_UPDATE;
 	ev.timestamp = when;
 	memcpy(ev.waba_id, waba, strlen(waba) + 1);
-	if (wh_id(ev.event, sizeof(ev.event), wh_str(value, "event"),
+	if (wh_id(ev.event, sizeof(ev.event), jx_str(value, "event", NULL),
 	    WH_NAME) == -1)
 		goto skip;
 	partner = strncmp(ev.event, "PARTNER_", 8) == 0 &&
 	    strstr(ev.event, "CERTIFICATION") == NULL;
 	if (partner && wh_id(ev.waba_id, sizeof(ev.waba_id),
-	    wh_str(jx_get(value, "waba_info", json_type_object), "waba_id"),
-	    WH_DIGITS) == -1)
+	    jx_str(jx_get(value, "waba_info", json_type_object), "waba_id",
+	    NULL), WH_DIGITS) == -1)
 		goto skip;
 	if (wh_summary(&ev, value) == -1) {
 		wh_err(c->err, c->errlen, "out of memory");
@@ -492,7 +465,8 @@ wh_entry(struct wh_ctx *c, struct json_object *entry)
 	int			 rc;
 
 	if (entry == NULL || !json_object_is_type(entry, json_type_object) ||
-	    wh_id(waba, sizeof(waba), wh_str(entry, "id"), WH_DIGITS) == -1 ||
+	    wh_id(waba, sizeof(waba), jx_str(entry, "id", NULL),
+	    WH_DIGITS) == -1 ||
 	    (changes = jx_get(entry, "changes", json_type_array)) == NULL) {
 		c->out->skipped++;
 		return 0;
@@ -501,7 +475,7 @@ wh_entry(struct wh_ctx *c, struct json_object *entry)
 	n = json_object_array_length(changes);
 	for (i = 0; i < n; i++) {
 		ch = json_object_array_get_idx(changes, i);
-		if ((field = wh_str(ch, "field")) == NULL ||
+		if ((field = jx_str(ch, "field", NULL)) == NULL ||
 		    (value = jx_get(ch, "value", json_type_object)) == NULL) {
 			c->out->skipped++;
 			continue;
@@ -558,7 +532,7 @@ wh_json(const char *body, size_t len, int *nomem, char *err, size_t errlen)
 	return obj;
 }
 
-int
+enum webhook_err
 webhook_parse(const char *body, size_t len, struct webhook_batch *out,
     char *err, size_t errlen)
 {
@@ -569,7 +543,7 @@ webhook_parse(const char *body, size_t len, struct webhook_batch *out,
 
 	wh_err(err, errlen, "%s", "");
 	if (out == NULL)
-		return -1;
+		return WEBHOOK_MALFORMED;
 	memset(out, 0, sizeof(*out));
 	c = (struct wh_ctx){ out, 0, err, errlen, 0 };
 	if (body == NULL || len == 0 || len > INT_MAX) {
@@ -583,8 +557,8 @@ webhook_parse(const char *body, size_t len, struct webhook_batch *out,
 	}
 	if ((root = wh_json(body, len, &c.nomem, err, errlen)) == NULL)
 		goto fail;
-	/* wh_str() also refuses a root that is not an object. */
-	if ((s = wh_str(root, "object")) == NULL ||
+	/* jx_str() also refuses a root that is not an object. */
+	if ((s = jx_str(root, "object", NULL)) == NULL ||
 	    strcmp(s, "whatsapp_business_account") != 0) {
 		wh_err(err, errlen, "not an object with \"object\": "
 		    "\"whatsapp_business_account\"");
@@ -599,12 +573,12 @@ webhook_parse(const char *body, size_t len, struct webhook_batch *out,
 		if (wh_entry(&c, json_object_array_get_idx(entries, i)) == -1)
 			goto fail;
 	json_object_put(root);
-	return 0;
+	return WEBHOOK_OK;
 fail:
 	/* A refused delivery yields no events, so none can be half-stored. */
 	json_object_put(root);
 	webhook_batch_free(out);
-	return c.nomem ? -2 : -1;
+	return c.nomem ? WEBHOOK_NOMEM : WEBHOOK_MALFORMED;
 }
 
 void
@@ -674,7 +648,7 @@ webhook_event_is_loss(const struct webhook_event *ev, char *reason,
 		snprintf(tmp, sizeof(tmp), "%s%s", wh_losses[i].reason,
 		    rest != NULL ? rest : "");
 		if (reason != NULL && reasonlen > 0)
-			wh_copy(reason, reasonlen, tmp);
+			jx_copy(reason, reasonlen, tmp);
 		return 1;
 	}
 	return 0;

@@ -16,7 +16,8 @@
  *   (""); ids in waba_id and phone_number_id are digits only; a message's
  *   sender is its "from" (digits) or, for users whose number Meta
  *   withholds, its "from_user_id" (CC.[ENT.]alphanumerics).
- * - on -1 the batch is emptied (n 0, ev NULL): nothing half-stored.
+ * - on a refusal the batch is emptied (n 0, ev NULL): nothing
+ *   half-stored.
  * - PARTNER_CLIENT_CERTIFICATION_* events arrive on the WABA's own entry
  *   and need no waba_info; all other PARTNER_* events do.
  * - account_update text is "EVENT" or "EVENT: details", e.g.
@@ -61,12 +62,19 @@ struct webhook_batch {
 
 /* 1 when header is exactly "sha256=" + 64 hex digits (lowercase or uppercase accepted) equal to HMAC-SHA256(app_secret, body), compared in constant time; 0 otherwise (NULL header, wrong prefix, truncated, non-hex, wrong value). */
 int	 webhook_signature_ok(const char *app_secret, const char *header, const void *body, size_t len);
+/* What webhook_parse made of a delivery. */
+enum webhook_err {
+	WEBHOOK_OK,
+	WEBHOOK_MALFORMED,	/* not a delivery: acknowledge, never retried */
+	WEBHOOK_NOMEM		/* ours, not Meta's: answer so that Meta retries */
+};
+
 /*
- * Parses a delivery. Returns -2 when we ran out of memory (not Meta's fault: answer so that Meta retries), -1 (err says why) when the body is not JSON, is nested deeper than 16, is not an object, or "object" is not "whatsapp_business_account" or "entry" is not an array. Otherwise 0: every well-formed item becomes an event; an entry, change or item with missing or wrong-typed required fields is skipped and counted in skipped (never a crash). Fields other than messages/account_update are skipped (counted). More than WEBHOOK_MAX_EVENTS events → -1.
+ * Parses a delivery. Returns WEBHOOK_NOMEM when we ran out of memory, WEBHOOK_MALFORMED (err says why) when the body is not JSON, is nested deeper than 16, is not an object, or "object" is not "whatsapp_business_account" or "entry" is not an array, or it holds more than WEBHOOK_MAX_EVENTS events. Otherwise WEBHOOK_OK: every well-formed item becomes an event; an entry, change or item with missing or wrong-typed required fields is skipped and counted in skipped (never a crash). Fields other than messages/account_update are skipped (counted).
  * Required: entry[].id (string of digits) ; changes[].field (string) ; changes[].value (object); for field "messages": value.metadata.phone_number_id (digit string); messages[].id (string, 1..191), messages[].from (digits), statuses[].id, statuses[].status (string), statuses[].recipient_id (digit string, may be absent for some types: then ""); errors[].code (int). For "account_update": value.event (string); PARTNER_* events need value.waba_info.waba_id (digit string).
  * Strings that are too long for their field: skip that item (ids) or truncate on a UTF-8 boundary (text). out is zeroed first; free with webhook_batch_free even on error.
  */
-int	 webhook_parse(const char *body, size_t len, struct webhook_batch *out, char *err, size_t errlen);
+enum webhook_err webhook_parse(const char *body, size_t len, struct webhook_batch *out, char *err, size_t errlen);
 void	 webhook_batch_free(struct webhook_batch *);
 /* For account_update: 1 when the event means our access is gone or the account can't be used (PARTNER_REMOVED, PARTNER_APP_UNINSTALLED, ACCOUNT_DELETED, DISABLED_UPDATE with ban state, ACCOUNT_RESTRICTION...), with a plain-words reason for the settings page in reason (e.g. "the business removed this app from its WhatsApp account"). 0 for PARTNER_ADDED and informational events. */
 int	 webhook_event_is_loss(const struct webhook_event *, char *reason, size_t reasonlen);

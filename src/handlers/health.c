@@ -1,3 +1,8 @@
+/*
+ * /healthz: what a load balancer or monitor asks before it sends this
+ * worker traffic. It answers from the one dependency every page needs,
+ * and does nothing else, so it stays cheap to poll.
+ */
 #include <stddef.h>
 
 #include "../app.h"

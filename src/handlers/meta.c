@@ -1,3 +1,9 @@
+/*
+ * hm_*: the steps every handler that calls Meta repeats (the workspace's
+ * token, decrypted only for the call; a failed call turned into stored
+ * state and a page that says what to do; the redirect back), written
+ * once so the handlers read as the flow they implement.
+ */
 #include <stdio.h>
 #include <string.h>
 

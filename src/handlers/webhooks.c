@@ -147,15 +147,15 @@ h_webhook_event(struct ctx *c)
 	}
 	switch (webhook_parse(c->req->body.data, c->req->body.len, &b, err,
 	    sizeof(err))) {
-	case 0:
+	case WEBHOOK_OK:
 		break;
-	case -2:
+	case WEBHOOK_NOMEM:
 		/* Our failure, not the delivery's: let Meta try again. */
 		log_err("webhook: %s", err);
 		webhook_batch_free(&b);
 		resp_text(c->resp, 500, "try again later\n");
 		return ANSWERED;
-	default:
+	case WEBHOOK_MALFORMED:
 		log_warn("webhook: malformed delivery acknowledged: %s", err);
 		webhook_batch_free(&b);
 		resp_text(c->resp, 200, "ok\n");

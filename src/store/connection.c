@@ -1,3 +1,9 @@
+/*
+ * store_conn_*: a workspace's WhatsApp and catalog connection, in its own
+ * database, so one workspace's tokens never sit in a table another can
+ * reach. Tokens come and go only as vault boxes; every change that a
+ * merchant may ask about later also goes to the audit log.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,3 +1,9 @@
+/*
+ * store_oauth_*: the OAuth round trip's state, stored by hash and taken
+ * at most once (read and deleted in one transaction, the row locked), so
+ * a replayed or raced callback finds nothing (doc/architecture.md, The
+ * OAuth round trip).
+ */
 #include <stdio.h>
 #include <string.h>
 

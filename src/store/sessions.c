@@ -1,3 +1,8 @@
+/*
+ * store_sess_*: sessions and failed sign-ins in the control database,
+ * where any worker on any host finds them. Expiry is decided by the
+ * database's clock in the query, so workers never disagree about it.
+ */
 #include <stdio.h>
 #include <string.h>
 

@@ -1,3 +1,9 @@
+/*
+ * sq_*: the only code that speaks MariaDB's prepared-statement API, so
+ * that values are always bound, never spliced into SQL, and the
+ * MYSQL_BIND bookkeeping and the error classification (STORE_DUP,
+ * STORE_GONE...) live in one file.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,3 +1,9 @@
+/*
+ * store_wh_*: Meta's deliveries in the workspace's database. Meta
+ * redelivers until it gets a 200, so each event is stored once by its
+ * own key; what a delivery does to the connection (a lost grant, a
+ * restriction) is stored in the same transaction as the event.
+ */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>

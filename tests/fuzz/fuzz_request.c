@@ -75,14 +75,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct kvlist	 l = { NULL, 0 };
 	struct buf	 out = BUF_INIT;
 	char		 why[256], *cs;
+	enum req_err	 err;
 	int		 plus, rc;
 	size_t		 i;
 
 	why[0] = '\0';
-	rc = req_parse_urlencoded(s, size, &l, why, sizeof(why));
-	FUZZ_CHECK(rc == 0 || rc == -1);
+	err = req_parse_urlencoded(s, size, &l, why, sizeof(why));
+	FUZZ_CHECK(err == REQ_OK || err == REQ_BAD_ENCODING ||
+	    err == REQ_BAD_FIELDS || err == REQ_NOMEM);
 	FUZZ_CHECK(FUZZ_TERMINATED(why));
-	if (rc == 0)
+	if (err == REQ_OK)
 		check_kvlist(&l, 1, REQ_MAX_PAIRS);
 	else
 		FUZZ_CHECK(l.n == 0 && l.v == NULL && why[0] != '\0');

@@ -76,14 +76,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct webhook_batch	 b;
 	char			 err[256], reason[256];
 	size_t			 i;
-	int			 rc;
+	enum webhook_err	 rc;
 
 	check_signature(data, size);
 
 	rc = webhook_parse((const char *)data, size, &b, err, sizeof(err));
-	FUZZ_CHECK(rc == 0 || rc == -1 || rc == -2);
+	FUZZ_CHECK(rc == WEBHOOK_OK || rc == WEBHOOK_MALFORMED ||
+	    rc == WEBHOOK_NOMEM);
 	FUZZ_CHECK(FUZZ_TERMINATED(err));
-	if (rc != 0)
+	/* A refusal says why; an empty reason would log nothing useful. */
+	if (rc != WEBHOOK_OK)
+		FUZZ_CHECK(err[0] != '\0');
+	if (rc != WEBHOOK_OK)
 		FUZZ_CHECK(b.n == 0 && b.ev == NULL);
 	FUZZ_CHECK(b.n <= WEBHOOK_MAX_EVENTS);
 	for (i = 0; i < b.n; i++) {

@@ -180,6 +180,54 @@ class Auth(StackCase):
                     headers={"Cookie": "waba_session=" + old["waba_session"]})
         self.assertEqual(r.status, 303)
 
+    def test_bad_flash_parameter_is_ignored(self):
+        """?m= only picks the banner a redirect back shows: a value that
+        is not one of ours, or not even a key, shows the page without a
+        banner rather than a 400 that locks the user out of it."""
+        b, _ = self.sign_in("alice@acme.example", PW_A)
+        for m in ("x" * 65, "a%20b", "%C3%A9", "no_such_flash", ""):
+            page = b.get("/w/acme/settings/whatsapp?m=" + m)
+            self.assertEqual(page.status, 200, m)
+            self.assertNotIn('id="flash"', page.text, m)
+            self.assertIn("Not connected", page.text, m)
+        page = b.get("/w/acme/settings/whatsapp?m=not_connected")
+        self.assertEqual(page.status, 200)
+        self.assertIn('id="flash"', page.text)
+        self.assertIn("Connect WhatsApp first.", page.text)
+        # A query string that is not one at all is still refused whole.
+        self.assertEqual(b.get("/w/acme/settings/whatsapp?m=%zz").status,
+                         400)
+
+    def test_bad_field_is_refused_before_the_state_is_read(self):
+        """Declared fields are checked at the edge, before the handler
+        looks at the workspace: a malformed PIN or number is 400 (the
+        field's own words) even where WhatsApp is not connected, and
+        only a well-formed request learns that it is not."""
+        b, _ = self.sign_in("alice@acme.example", PW_A)
+        tok = login_token(b.get("/w/acme/settings/whatsapp"))
+        self.assertIsNotNone(tok)
+        base = "/w/acme/settings/whatsapp"
+        r = b.post(base + "/phone-numbers", {"csrf_token": tok,
+                                              "phone_number_id": "1",
+                                              "pin": "12"})
+        self.assertEqual(r.status, 400)
+        self.assertIn("six-digit two-step verification PIN", r.text)
+        r = b.post(base + "/phone-numbers", {"csrf_token": tok,
+                                              "phone_number_id": "1",
+                                              "pin": "123456"})
+        self.assertEqual(r.status, 303)
+        self.assertEqual(r.header("Location"), base + "?m=not_connected")
+        r = b.post(base + "/test-message", {"csrf_token": tok, "to": "abc"})
+        self.assertEqual(r.status, 400)
+        self.assertIn("international format", r.text)
+        r = b.post(base + "/test-message", {"csrf_token": tok,
+                                             "to": "4915112345678"})
+        self.assertEqual(r.status, 409)
+        # The CSRF check still comes first: a bad field without the
+        # token is 403, not 400.
+        r = b.post(base + "/test-message", {"to": "abc"})
+        self.assertEqual(r.status, 403)
+
     def test_bad_login_input_changes_nothing(self):
         before = self.st.sql("SELECT COUNT(*) FROM waba_control.login_failures")
         b = Browser(self.port)

@@ -70,6 +70,27 @@ class PoolBehindLighttpd(StackCase):
         self.assertEqual(r.status, 413)
         self.assertIn("too large", r.text)
 
+    def test_request_refusals_have_their_status(self):
+        """request.c names why it refused (enum req_err) and app.c picks
+        the status: too long an address, a form that is not one, a
+        field given twice. Each is an error page, not a 500."""
+        r = request(self.port, "GET", "/healthz/" + "p" * 2100)
+        self.assertEqual(r.status, 414)
+        self.assertIn("too long", r.text)
+        r = request(self.port, "POST", "/login", body=b"a=1",
+                    headers={"Content-Type": "text/plain"})
+        self.assertEqual(r.status, 415)
+        self.assertIn("expected a form", r.text)
+        r = request(self.port, "POST", "/login", body=b"a=1&a=2",
+                    headers={"Content-Type":
+                             "application/x-www-form-urlencoded"})
+        self.assertEqual(r.status, 400)
+        self.assertIn("field given twice", r.text)
+        # The webhook's body is raw: any type reaches the signature check.
+        r = request(self.port, "POST", "/webhooks/meta", body=b"{}",
+                    headers={"Content-Type": "text/plain"})
+        self.assertEqual(r.status, 403)
+
     def test_login_page_is_styled(self):
         r = request(self.port, "GET", "/login")
         self.assertEqual(r.status, 200)

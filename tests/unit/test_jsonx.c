@@ -228,6 +228,86 @@ test_tokener_depth(void)
 	}
 }
 
+/*
+ * jx_copy cuts on a character boundary: a field of size bytes holds at
+ * most size - 1 bytes and never the first bytes of a character alone.
+ * "\xe2\x82\xac" is U+20AC (3 bytes), "\xf0\x9f\x98\x80" U+1F600 (4).
+ */
+static void
+test_copy(void)
+{
+	static const struct {
+		const char	*in;
+		size_t		 size;
+		const char	*want;
+	} t[] = {
+		{ "abc", 4, "abc" },		/* fits exactly */
+		{ "abcd", 4, "abc" },		/* ASCII: cut anywhere */
+		{ "", 1, "" },
+		{ "abc", 1, "" },
+		{ "a\xe2\x82\xac", 5, "a\xe2\x82\xac" },
+		{ "a\xe2\x82\xac", 4, "a" },	/* not "a\xe2\x82" */
+		{ "a\xe2\x82\xac", 3, "a" },
+		{ "a\xe2\x82\xac", 2, "a" },
+		{ "\xe2\x82\xac\xe2\x82\xac", 6, "\xe2\x82\xac" },
+		{ "\xe2\x82\xac\xe2\x82\xac", 7, "\xe2\x82\xac\xe2\x82\xac" },
+		{ "\xf0\x9f\x98\x80!", 5, "\xf0\x9f\x98\x80" },
+		{ "\xf0\x9f\x98\x80!", 4, "" },
+		{ "\xc3\xa9t\xc3\xa9", 5, "\xc3\xa9t" },
+	};
+	char	 dst[16];
+	size_t	 i, j;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		ut_case("\"%s\" into %zu", t[i].in, t[i].size);
+		memset(dst, 'X', sizeof(dst));
+		jx_copy(dst, t[i].size, t[i].in);
+		UT_EQ_STR(dst, t[i].want);
+		/* Nothing written past the copy and its NUL. */
+		for (j = strlen(dst) + 1; j < sizeof(dst); j++)
+			if (!UT_EQ_INT(dst[j], 'X'))
+				break;
+	}
+}
+
+/* String members: absent, wrong-typed and NUL-carrying ones are NULL. */
+static void
+test_str(void)
+{
+	static const struct {
+		const char	*key;
+		const char	*want;
+		size_t		 len;
+	} t[] = {
+		{ "s", "x y", 3 },
+		{ "e", "", 0 },
+		{ "u", "\xc3\xa9", 2 },
+		{ "nul", NULL, 0 },	/* "a\u0000b" would read as "a" */
+		{ "n", NULL, 0 },
+		{ "z", NULL, 0 },
+		{ "missing", NULL, 0 },
+	};
+	struct json_object	*o;
+	const char		*s;
+	size_t			 i, len;
+
+	o = json_tokener_parse("{\"s\":\"x y\",\"e\":\"\",\"u\":\"\\u00e9\","
+	    "\"nul\":\"a\\u0000b\",\"n\":7,\"z\":null}");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		ut_case("%s", t[i].key);
+		len = 99;
+		s = jx_str(o, t[i].key, &len);
+		UT_EQ_STR(s, t[i].want);
+		/* len is only written for a string that is returned. */
+		UT_EQ_UINT(len, s != NULL ? t[i].len : 99);
+		UT_EQ_STR(jx_str(o, t[i].key, NULL), t[i].want);
+	}
+	ut_case(NULL);
+	CU_ASSERT_PTR_NULL(jx_str(NULL, "s", NULL));
+	json_object_put(o);
+}
+
 static const struct ut_test tests[] = {
 	{ "tokener buffer never moves", test_tokener_never_moves },
 	{ "tokener with escapes", test_tokener_escapes },
@@ -235,6 +315,8 @@ static const struct ut_test tests[] = {
 	{ "absent or null", test_absent },
 	{ "tokener size limits", test_tokener_limits },
 	{ "tokener depth", test_tokener_depth },
+	{ "bounded copy on a character boundary", test_copy },
+	{ "string members", test_str },
 	{ NULL, NULL }
 };
 

@@ -10,7 +10,7 @@
 #include "../../src/request.h"
 #include "harness.h"
 
-static int
+static enum req_err
 parse(const char *s, struct kvlist *l)
 {
 	char	 why[128];
@@ -24,7 +24,7 @@ test_simple_pairs(void)
 {
 	struct kvlist	 l;
 
-	CU_ASSERT_EQUAL(parse("a=1&b=two+words&c=%C3%A9t%C3%A9", &l), 0);
+	CU_ASSERT_EQUAL(parse("a=1&b=two+words&c=%C3%A9t%C3%A9", &l), REQ_OK);
 	CU_ASSERT_EQUAL(l.n, 3);
 	CU_ASSERT_STRING_EQUAL(kv_get(&l, "a"), "1");
 	CU_ASSERT_STRING_EQUAL(kv_get(&l, "b"), "two words");
@@ -38,14 +38,14 @@ test_empty_and_valueless(void)
 {
 	struct kvlist	 l;
 
-	CU_ASSERT_EQUAL(parse("", &l), 0);
+	CU_ASSERT_EQUAL(parse("", &l), REQ_OK);
 	CU_ASSERT_EQUAL(l.n, 0);
-	CU_ASSERT_EQUAL(parse("&&a&b=&&", &l), 0);
+	CU_ASSERT_EQUAL(parse("&&a&b=&&", &l), REQ_OK);
 	CU_ASSERT_EQUAL(l.n, 2);
 	CU_ASSERT_STRING_EQUAL(kv_get(&l, "a"), "");
 	CU_ASSERT_STRING_EQUAL(kv_get(&l, "b"), "");
 	kv_free(&l);
-	CU_ASSERT_EQUAL(parse("=value", &l), -1);
+	CU_ASSERT_EQUAL(parse("=value", &l), REQ_BAD_FIELDS);
 	CU_ASSERT_EQUAL(l.n, 0);
 }
 
@@ -54,12 +54,12 @@ test_malformed_percent(void)
 {
 	struct kvlist	 l;
 
-	CU_ASSERT_EQUAL(parse("a=%", &l), -1);
-	CU_ASSERT_EQUAL(parse("a=%4", &l), -1);
-	CU_ASSERT_EQUAL(parse("a=%zz", &l), -1);
-	CU_ASSERT_EQUAL(parse("a=%g1", &l), -1);
-	CU_ASSERT_EQUAL(parse("%=1", &l), -1);
-	CU_ASSERT_EQUAL(parse("a=100%25", &l), 0);
+	CU_ASSERT_EQUAL(parse("a=%", &l), REQ_BAD_ENCODING);
+	CU_ASSERT_EQUAL(parse("a=%4", &l), REQ_BAD_ENCODING);
+	CU_ASSERT_EQUAL(parse("a=%zz", &l), REQ_BAD_ENCODING);
+	CU_ASSERT_EQUAL(parse("a=%g1", &l), REQ_BAD_ENCODING);
+	CU_ASSERT_EQUAL(parse("%=1", &l), REQ_BAD_ENCODING);
+	CU_ASSERT_EQUAL(parse("a=100%25", &l), REQ_OK);
 	CU_ASSERT_STRING_EQUAL(kv_get(&l, "a"), "100%");
 	kv_free(&l);
 }
@@ -70,29 +70,39 @@ test_embedded_nul(void)
 	struct kvlist	 l;
 	const char	 raw[] = "a=x\0y";
 
-	CU_ASSERT_EQUAL(parse("a=x%00y", &l), -1);
-	CU_ASSERT_EQUAL(parse("a%00b=1", &l), -1);
+	CU_ASSERT_EQUAL(parse("a=x%00y", &l), REQ_BAD_ENCODING);
+	CU_ASSERT_EQUAL(parse("a%00b=1", &l), REQ_BAD_ENCODING);
 	memset(&l, 0, sizeof(l));
 	{
 		char why[64];
 		CU_ASSERT_EQUAL(req_parse_urlencoded(raw, sizeof(raw) - 1, &l,
-		    why, sizeof(why)), -1);
+		    why, sizeof(why)), REQ_BAD_ENCODING);
 	}
 }
 
 static void
 test_bad_utf8(void)
 {
+	static const struct {
+		const char	*in;
+		enum req_err	 want;
+	} t[] = {
+		{ "a=%C3", REQ_BAD_ENCODING },		/* truncated */
+		{ "a=%C0%AF", REQ_BAD_ENCODING },	/* overlong '/' */
+		{ "a=%ED%A0%80", REQ_BAD_ENCODING },	/* surrogate */
+		{ "a=%F4%90%80%80", REQ_BAD_ENCODING },	/* > U+10FFFF */
+		{ "a=%FF", REQ_BAD_ENCODING },
+		{ "a=%01", REQ_BAD_ENCODING },		/* control */
+		{ "a=%F0%9F%98%80", REQ_OK },		/* emoji ok */
+	};
 	struct kvlist	 l;
+	size_t		 i;
 
-	CU_ASSERT_EQUAL(parse("a=%C3", &l), -1);		/* truncated */
-	CU_ASSERT_EQUAL(parse("a=%C0%AF", &l), -1);	/* overlong '/' */
-	CU_ASSERT_EQUAL(parse("a=%ED%A0%80", &l), -1);	/* surrogate */
-	CU_ASSERT_EQUAL(parse("a=%F4%90%80%80", &l), -1);	/* > U+10FFFF */
-	CU_ASSERT_EQUAL(parse("a=%FF", &l), -1);
-	CU_ASSERT_EQUAL(parse("a=%01", &l), -1);		/* control */
-	CU_ASSERT_EQUAL(parse("a=%F0%9F%98%80", &l), 0);	/* emoji ok */
-	kv_free(&l);
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		ut_case("%s", t[i].in);
+		UT_EQ_INT(parse(t[i].in, &l), t[i].want);
+		kv_free(&l);
+	}
 }
 
 static void
@@ -103,11 +113,11 @@ test_duplicates_refused(void)
 
 	memset(&l, 0, sizeof(l));
 	CU_ASSERT_EQUAL(req_parse_urlencoded("a=1&a=2", 7, &l, why,
-	    sizeof(why)), -1);
+	    sizeof(why)), REQ_BAD_FIELDS);
 	CU_ASSERT_PTR_NOT_NULL(strstr(why, "twice"));
 	CU_ASSERT_EQUAL(l.n, 0);
 	/* Same key once encoded and once not is still a duplicate. */
-	CU_ASSERT_EQUAL(parse("ab=1&a%62=2", &l), -1);
+	CU_ASSERT_EQUAL(parse("ab=1&a%62=2", &l), REQ_BAD_FIELDS);
 }
 
 static void
@@ -121,16 +131,16 @@ test_overlong(void)
 	for (i = 0; i < REQ_MAX_KEY + 1; i++)
 		buf_putc(&b, 'k');
 	buf_puts(&b, "=1");
-	CU_ASSERT_EQUAL(parse(b.data, &l), -1);
+	CU_ASSERT_EQUAL(parse(b.data, &l), REQ_BAD_FIELDS);
 	buf_reset(&b);
 	/* More than REQ_MAX_PAIRS fields. */
 	for (i = 0; i < REQ_MAX_PAIRS + 1; i++)
 		buf_printf(&b, "k%d=v&", i);
-	CU_ASSERT_EQUAL(parse(b.data, &l), -1);
+	CU_ASSERT_EQUAL(parse(b.data, &l), REQ_BAD_FIELDS);
 	buf_reset(&b);
 	for (i = 0; i < REQ_MAX_PAIRS; i++)
 		buf_printf(&b, "k%d=v&", i);
-	CU_ASSERT_EQUAL(parse(b.data, &l), 0);
+	CU_ASSERT_EQUAL(parse(b.data, &l), REQ_OK);
 	CU_ASSERT_EQUAL(l.n, REQ_MAX_PAIRS);
 	kv_free(&l);
 	buf_free(&b);
@@ -258,13 +268,13 @@ test_cookie_limits(void)
 }
 
 /* req_init reads only envp of the FastCGI request: a fake one will do. */
-static int
+static enum req_err
 init_uri(struct req *r, const char *uri)
 {
 	static FCGX_Request f;
 	char		*env[3], why[128];
 	struct buf	 u = BUF_INIT;
-	int		 status;
+	enum req_err	 status;
 
 	buf_printf(&u, "REQUEST_URI=%s", uri);
 	env[0] = "REQUEST_METHOD=GET";
@@ -289,13 +299,13 @@ test_query_and_path_limits(void)
 	buf_puts(&b, "/healthz?q=");
 	for (i = 2; i < REQ_MAX_QUERY; i++)
 		buf_putc(&b, 'x');
-	CU_ASSERT_EQUAL(init_uri(&r, b.data), 0);
+	CU_ASSERT_EQUAL(init_uri(&r, b.data), REQ_OK);
 	CU_ASSERT_STRING_EQUAL(r.path, "/healthz");
 	CU_ASSERT_EQUAL(strlen(kv_get(&r.query, "q")), REQ_MAX_QUERY - 2);
 	req_free(&r);
 	/* ...one more is 414, and the log sees the path, not the query. */
 	buf_putc(&b, 'x');
-	CU_ASSERT_EQUAL(init_uri(&r, b.data), 414);
+	CU_ASSERT_EQUAL(init_uri(&r, b.data), REQ_TOO_LONG);
 	CU_ASSERT_STRING_EQUAL(r.path, "/healthz");
 	req_free(&r);
 
@@ -304,14 +314,15 @@ test_query_and_path_limits(void)
 	for (i = 0; i < REQ_MAX_PATH + 1; i++)
 		buf_putc(&b, i == 0 ? '/' : 'p');
 	buf_puts(&b, "?secret=xyz");
-	CU_ASSERT_EQUAL(init_uri(&r, b.data), 414);
+	CU_ASSERT_EQUAL(init_uri(&r, b.data), REQ_TOO_LONG);
 	CU_ASSERT_EQUAL(strlen(r.path), REQ_LOG_PATH + 3);
 	CU_ASSERT_EQUAL(strncmp(r.path, b.data, REQ_LOG_PATH), 0);
 	CU_ASSERT_STRING_EQUAL(r.path + REQ_LOG_PATH, "...");
 	req_free(&r);
 
 	/* A malformed path is 400 and logged as it was sent. */
-	CU_ASSERT_EQUAL(init_uri(&r, "/w/%zz/settings?secret=xyz"), 400);
+	CU_ASSERT_EQUAL(init_uri(&r, "/w/%zz/settings?secret=xyz"),
+	    REQ_BAD_ENCODING);
 	CU_ASSERT_STRING_EQUAL(r.path, "/w/%zz/settings");
 	req_free(&r);
 	buf_free(&b);
@@ -323,21 +334,24 @@ test_encoded_slash(void)
 {
 	struct req	 r;
 
-	CU_ASSERT_EQUAL(init_uri(&r, "/w/acme%2Fsettings/whatsapp"), 400);
+	CU_ASSERT_EQUAL(init_uri(&r, "/w/acme%2Fsettings/whatsapp"),
+	    REQ_BAD_ENCODING);
 	/* Logged as sent, so the operator sees what was refused. */
 	CU_ASSERT_STRING_EQUAL(r.path, "/w/acme%2Fsettings/whatsapp");
 	req_free(&r);
-	CU_ASSERT_EQUAL(init_uri(&r, "/w/acme%2fsettings/whatsapp"), 400);
+	CU_ASSERT_EQUAL(init_uri(&r, "/w/acme%2fsettings/whatsapp"),
+	    REQ_BAD_ENCODING);
 	req_free(&r);
-	CU_ASSERT_EQUAL(init_uri(&r, "/w/acme/settings%2F"), 400);
+	CU_ASSERT_EQUAL(init_uri(&r, "/w/acme/settings%2F"),
+	    REQ_BAD_ENCODING);
 	req_free(&r);
 	/* Other escapes still decode, and the query string may carry %2F. */
 	CU_ASSERT_EQUAL(init_uri(&r, "/w/acme/settings/whatsapp?next=%2Fw%2Fx"),
-	    0);
+	    REQ_OK);
 	CU_ASSERT_STRING_EQUAL(r.path, "/w/acme/settings/whatsapp");
 	CU_ASSERT_STRING_EQUAL(kv_get(&r.query, "next"), "/w/x");
 	req_free(&r);
-	CU_ASSERT_EQUAL(init_uri(&r, "/w/a%2Db/settings"), 0);
+	CU_ASSERT_EQUAL(init_uri(&r, "/w/a%2Db/settings"), REQ_OK);
 	CU_ASSERT_STRING_EQUAL(r.path, "/w/a-b/settings");
 	req_free(&r);
 }
@@ -420,6 +434,98 @@ test_addr_key(void)
 	CU_ASSERT(strlen(out) <= 64);
 }
 
+/* A FastCGI stdin that holds body and then ends, as a closed record would. */
+static const char	*body_data;
+
+static void
+body_fill(FCGX_Stream *st)
+{
+	st->rdNext = (unsigned char *)body_data;
+	st->stop = st->rdNext + (body_data != NULL ? strlen(body_data) : 0);
+	body_data = NULL;
+	if (st->stop == st->rdNext)
+		st->isClosed = 1;
+}
+
+/*
+ * What req_init and req_read_body make of a POST: each refusal names
+ * its cause, so that app.c can answer 413, 415 or 400 by it.
+ */
+static void
+test_body_refusals(void)
+{
+	static const struct {
+		const char	*cl;	/* CONTENT_LENGTH=..., NULL: none */
+		const char	*ct;
+		const char	*body;
+		size_t		 max;
+		int		 form;
+		enum req_err	 init, read;
+	} t[] = {
+		{ "3", "application/x-www-form-urlencoded", "a=1", 3, 1,
+		    REQ_OK, REQ_OK },
+		{ "3", "application/x-www-form-urlencoded", "a=1", 2, 1,
+		    REQ_OK, REQ_TOO_LARGE },
+		{ "10", "application/x-www-form-urlencoded", "a=1", 100, 1,
+		    REQ_OK, REQ_CUT_SHORT },
+		{ "3", "text/plain", "a=1", 100, 1, REQ_OK, REQ_NOT_FORM },
+		{ "3", NULL, "a=1", 100, 1, REQ_OK, REQ_NOT_FORM },
+		/* A raw body (webhooks) takes any type. */
+		{ "3", "application/json", "a=1", 100, 0, REQ_OK, REQ_OK },
+		/* An empty body needs no type. */
+		{ NULL, NULL, "", 100, 1, REQ_OK, REQ_OK },
+		{ "7", "application/x-www-form-urlencoded", "a=1&a=2", 100, 1,
+		    REQ_OK, REQ_BAD_FIELDS },
+		{ "5", "application/x-www-form-urlencoded", "a=%zz", 100, 1,
+		    REQ_OK, REQ_BAD_ENCODING },
+		{ "3x", NULL, "a=1", 100, 1, REQ_BAD_LENGTH, REQ_OK },
+		{ "-3", NULL, "a=1", 100, 1, REQ_BAD_LENGTH, REQ_OK },
+	};
+	FCGX_Stream	 in;
+	FCGX_Request	 f;
+	struct req	 r;
+	struct buf	 cl = BUF_INIT, ct = BUF_INIT;
+	char		*env[6], why[128];
+	size_t		 i, n;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		ut_case("%s %s \"%s\" max %zu", t[i].cl ? t[i].cl : "-",
+		    t[i].ct ? t[i].ct : "-", t[i].body, t[i].max);
+		n = 0;
+		env[n++] = "REQUEST_METHOD=POST";
+		env[n++] = "REQUEST_URI=/login";
+		buf_reset(&cl);
+		buf_reset(&ct);
+		if (t[i].cl != NULL) {
+			buf_printf(&cl, "CONTENT_LENGTH=%s", t[i].cl);
+			env[n++] = cl.data;
+		}
+		if (t[i].ct != NULL) {
+			buf_printf(&ct, "CONTENT_TYPE=%s", t[i].ct);
+			env[n++] = ct.data;
+		}
+		env[n] = NULL;
+		memset(&in, 0, sizeof(in));
+		in.isReader = 1;
+		in.fillBuffProc = body_fill;
+		body_data = t[i].body;
+		memset(&f, 0, sizeof(f));
+		f.envp = env;
+		f.in = &in;
+		why[0] = '\0';
+		if (UT_EQ_INT(req_init(&r, &f, "", why, sizeof(why)),
+		    t[i].init) && t[i].init == REQ_OK)
+			UT_EQ_INT(req_read_body(&r, t[i].max, t[i].form, why,
+			    sizeof(why)), t[i].read);
+		/* Every refusal says why, for the log and the page. */
+		if (t[i].init != REQ_OK || t[i].read != REQ_OK)
+			CU_ASSERT(why[0] != '\0');
+		req_free(&r);
+	}
+	buf_free(&cl);
+	buf_free(&ct);
+}
+
 static const struct ut_test tests[] = {
 	{ "simple pairs", test_simple_pairs },
 	{ "empty and valueless", test_empty_and_valueless },
@@ -436,6 +542,7 @@ static const struct ut_test tests[] = {
 	{ "decoding sized once", test_decode_sized_once },
 	{ "address key for throttling", test_addr_key },
 	{ "query and path limits", test_query_and_path_limits },
+	{ "body refusals named", test_body_refusals },
 	{ NULL, NULL }
 };
 

@@ -1,3 +1,8 @@
+/*
+ * router and input: the route table is matched exactly (404, 405 with
+ * Allow, {slug} checked), and declared fields are checked by their type
+ * and need before any handler could see them.
+ */
 #include <stdio.h>
 #include <string.h>
 
@@ -171,7 +176,7 @@ test_in_digits(void)
 		CU_ASSERT_EQUAL(in_check(&f, 1, &rq, NULL, &v, &bad),
 		    IN_MISSING);
 		CU_ASSERT_EQUAL(bad, 0);
-		f.required = 0;
+		f.need = IN_OPTIONAL;
 		CU_ASSERT_EQUAL(in_check(&f, 1, &rq, NULL, &v, &bad), IN_OK);
 		CU_ASSERT(!v.set);
 	}
@@ -264,6 +269,56 @@ test_in_json(void)
 	json_object_put(o);
 }
 
+/*
+ * IN_IGNORE_BAD: a bad value is dropped (unset), not refused, and the
+ * fields after it are still checked; a good one is kept.
+ */
+static void
+test_in_ignore_bad(void)
+{
+	struct in_field	 fs[2] = {
+		{ "m", IN_QUERY, IN_PRINTABLE, 0, 8, NULL, IN_IGNORE_BAD,
+		    NULL },
+		{ "pin", IN_FORM, IN_DIGITS, 6, 6, NULL, IN_REQUIRED, NULL },
+	};
+	struct in_field	 j = { "m", IN_JSON, IN_PRINTABLE, 0, 8, NULL,
+			    IN_IGNORE_BAD, NULL };
+	struct in_val	 v[2];
+	struct json_object *o;
+	size_t		 bad = 99;
+
+	set_req("m", "connected", "pin", "123456");	/* 9 > 8 bytes */
+	CU_ASSERT_EQUAL(in_check(fs, 2, &rq, NULL, v, &bad), IN_OK);
+	CU_ASSERT(!v[0].set);
+	CU_ASSERT_PTR_NULL(v[0].s);
+	CU_ASSERT(v[1].set);
+	set_req("m", "a b", "pin", "123456");
+	CU_ASSERT_EQUAL(in_check(fs, 2, &rq, NULL, v, &bad), IN_OK);
+	CU_ASSERT(!v[0].set);
+	set_req("m", "verified", "pin", "123456");
+	CU_ASSERT_EQUAL(in_check(fs, 2, &rq, NULL, v, &bad), IN_OK);
+	CU_ASSERT(v[0].set);
+	CU_ASSERT_STRING_EQUAL(v[0].s, "verified");
+	/* The next field is still checked after a dropped one. */
+	set_req("m", "a b", "pin", "12345");
+	CU_ASSERT_EQUAL(in_check(fs, 2, &rq, NULL, v, &bad), IN_INVALID);
+	CU_ASSERT_EQUAL(bad, 1);
+	/* Absent is fine too. */
+	set_req(NULL, NULL, "pin", "123456");
+	CU_ASSERT_EQUAL(in_check(fs, 2, &rq, NULL, v, &bad), IN_OK);
+	CU_ASSERT(!v[0].set);
+	/* The same in a JSON body: a wrong type is dropped. */
+	o = json_tokener_parse("{\"m\":7}");
+	CU_ASSERT_EQUAL(in_check(&j, 1, &rq, o, v, &bad), IN_OK);
+	CU_ASSERT(!v[0].set);
+	json_object_put(o);
+	/* The same field declared optional is refused. */
+	fs[0].need = IN_OPTIONAL;
+	set_req("m", "a b", "pin", "123456");
+	CU_ASSERT_EQUAL(in_check(fs, 2, &rq, NULL, v, &bad), IN_INVALID);
+	CU_ASSERT_EQUAL(bad, 0);
+}
+
 /* The route kind is a declared property: a table says how it refuses. */
 static void
 test_route_kind(void)
@@ -295,6 +350,8 @@ static const struct ut_test tests[] = {
 	    test_in_e164_slug_printable },
 	{ "declared field: hex, enum", test_in_hex_enum },
 	{ "declared field: JSON members and objects", test_in_json },
+	{ "declared field: a bad cosmetic one is dropped",
+	    test_in_ignore_bad },
 	{ "route kind is declared", test_route_kind },
 	{ NULL, NULL }
 };

@@ -129,7 +129,7 @@ test_form(void)
 	buf_puts(&body, "&csrf_token=x");
 	watch();
 	CU_ASSERT_EQUAL(req_parse_urlencoded(body.data, body.len, &l, why,
-	    sizeof(why)), 0);
+	    sizeof(why)), REQ_OK);
 	CU_ASSERT_PTR_NOT_NULL(kv_get(&l, "password"));
 	kv_free(&l);
 	unwatch("form decoding");
@@ -179,8 +179,9 @@ test_request_body(void)
 	f.envp = env;
 	f.in = &in;
 	watch();
-	CU_ASSERT_EQUAL(req_init(&r, &f, "", why, sizeof(why)), 0);
-	CU_ASSERT_EQUAL(req_read_body(&r, 1 << 20, 1, why, sizeof(why)), 0);
+	CU_ASSERT_EQUAL(req_init(&r, &f, "", why, sizeof(why)), REQ_OK);
+	CU_ASSERT_EQUAL(req_read_body(&r, 1 << 20, 1, why, sizeof(why)),
+	    REQ_OK);
 	CU_ASSERT_EQUAL(r.body.len, feed.len);
 	CU_ASSERT_PTR_NOT_NULL(kv_get(&r.form, "password"));
 	req_free(&r);

@@ -47,18 +47,18 @@ sq(const char *s)
 	return p;
 }
 
-static int
+static enum webhook_err
 parse(const char *squoted, struct webhook_batch *b)
 {
-	char	*j = sq(squoted);
-	int	 rc;
+	char		*j = sq(squoted);
+	enum webhook_err rc;
 
 	rc = webhook_parse(j, strlen(j), b, errbuf, sizeof(errbuf));
 	free(j);
 	return rc;
 }
 
-/* Parses a body that must be refused: -1, a reason, and no events. */
+/* Parses a body that must be refused: MALFORMED, a reason, no events. */
 static void
 refused(const char *body, size_t len)
 {
@@ -66,7 +66,7 @@ refused(const char *body, size_t len)
 
 	errbuf[0] = '\0';
 	CU_ASSERT_EQUAL(webhook_parse(body, len, &b, errbuf, sizeof(errbuf)),
-	    -1);
+	    WEBHOOK_MALFORMED);
 	CU_ASSERT(errbuf[0] != '\0');
 	CU_ASSERT_EQUAL(b.n, 0);
 	CU_ASSERT_PTR_NULL(b.ev);
@@ -219,7 +219,7 @@ test_text_message(void)
 	struct webhook_batch	 b;
 	struct webhook_event	*e;
 
-	CU_ASSERT_EQUAL_FATAL(parse(text_example, &b), 0);
+	CU_ASSERT_EQUAL_FATAL(parse(text_example, &b), WEBHOOK_OK);
 	CU_ASSERT_EQUAL_FATAL(b.n, 1);
 	CU_ASSERT_EQUAL(b.skipped, 0);
 	e = &b.ev[0];
@@ -267,24 +267,24 @@ test_bsuid_sender(void)
 	size_t			 i;
 
 	CU_ASSERT_EQUAL_FATAL(parse(BSUID_MSG(
-	    "'from_user_id':'US.13491208655302741918',"), &b), 0);
+	    "'from_user_id':'US.13491208655302741918',"), &b), WEBHOOK_OK);
 	CU_ASSERT_EQUAL_FATAL(b.n, 1);
 	CU_ASSERT_STRING_EQUAL(b.ev[0].from, "US.13491208655302741918");
 	CU_ASSERT_STRING_EQUAL(b.ev[0].text, "hi");
 	webhook_batch_free(&b);
 	CU_ASSERT_EQUAL_FATAL(parse(BSUID_MSG(
-	    "'from_user_id':'US.ENT.11815799212886844830',"), &b), 0);
+	    "'from_user_id':'US.ENT.11815799212886844830',"), &b), WEBHOOK_OK);
 	CU_ASSERT_EQUAL_FATAL(b.n, 1);
 	CU_ASSERT_STRING_EQUAL(b.ev[0].from, "US.ENT.11815799212886844830");
 	webhook_batch_free(&b);
 	/* A number, when there is one, is what we keep. */
 	CU_ASSERT_EQUAL_FATAL(parse(BSUID_MSG("'from':'16505551234',"
-	    "'from_user_id':'US.13491208655302741918',"), &b), 0);
+	    "'from_user_id':'US.13491208655302741918',"), &b), WEBHOOK_OK);
 	CU_ASSERT_EQUAL_FATAL(b.n, 1);
 	CU_ASSERT_STRING_EQUAL(b.ev[0].from, "16505551234");
 	webhook_batch_free(&b);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		CU_ASSERT_EQUAL(parse(bad[i], &b), 0);
+		CU_ASSERT_EQUAL(parse(bad[i], &b), WEBHOOK_OK);
 		CU_ASSERT_EQUAL(b.n, 0);
 		CU_ASSERT_EQUAL(b.skipped, 1);
 		webhook_batch_free(&b);
@@ -301,7 +301,7 @@ test_image_message(void)
 	    "'16505551234'}],'messages':[{'from':'16505551234','id':"
 	    "'wamid.IMG1','timestamp':'1749416500','type':'image','image':"
 	    "{'caption':'the red one','mime_type':'image/jpeg','sha256':"
-	    "'abc','id':'1003383421387256'}}]")))), &b), 0);
+	    "'abc','id':'1003383421387256'}}]")))), &b), WEBHOOK_OK);
 	CU_ASSERT_EQUAL_FATAL(b.n, 1);
 	CU_ASSERT_EQUAL(b.ev[0].kind, WEBHOOK_MESSAGE);
 	CU_ASSERT_STRING_EQUAL(b.ev[0].type, "image");
@@ -338,7 +338,7 @@ test_statuses(void)
 	    "'In order to maintain a healthy ecosystem engagement, the message "
 	    "failed to be delivered.'},'href':'/documentation/'}]},"
 	    "{'id':'wamid.OUT3','status':'played','timestamp':'1750000005'}"
-	    "]")))), &b), 0);
+	    "]")))), &b), WEBHOOK_OK);
 	CU_ASSERT_EQUAL_FATAL(b.n, 5);
 	CU_ASSERT_EQUAL(b.skipped, 0);
 	e = &b.ev[0];
@@ -372,7 +372,7 @@ test_statuses(void)
 	    "title'}]},"
 	    "{'id':'wamid.F2','status':'failed','errors':'nope'},"
 	    "{'id':'wamid.F3','status':'sent','errors':[{'code':1}]}"
-	    "]")))), &b), 0);
+	    "]")))), &b), WEBHOOK_OK);
 	CU_ASSERT_EQUAL_FATAL(b.n, 3);
 	CU_ASSERT_EQUAL(b.ev[0].code, 0);
 	CU_ASSERT_STRING_EQUAL(b.ev[0].text, "Only a title");
@@ -396,7 +396,7 @@ test_value_errors(void)
 	    "error-codes/'},"
 	    "{'code':130429,'title':'Rate limit hit'},"
 	    "{'title':'no code'},"
-	    "{'code':'131000','title':'code as string'}]")))), &b), 0);
+	    "{'code':'131000','title':'code as string'}]")))), &b), WEBHOOK_OK);
 	CU_ASSERT_EQUAL_FATAL(b.n, 2);
 	CU_ASSERT_EQUAL(b.skipped, 2);
 	CU_ASSERT_EQUAL(b.ev[0].kind, WEBHOOK_ERROR);
@@ -428,7 +428,7 @@ test_partner_events(void)
 	    "{'waba_id':'" WABA "','owner_business_id':'3000000000003'}}") ","
 	    ACCOUNT(PARTNER, "{'event':'PARTNER_APP_UNINSTALLED','waba_info':"
 	    "{'waba_id':'" WABA "','owner_business_id':'3000000000003',"
-	    "'partner_app_id':'4000000000004'}}")), &b), 0);
+	    "'partner_app_id':'4000000000004'}}")), &b), WEBHOOK_OK);
 	CU_ASSERT_EQUAL_FATAL(b.n, 3);
 	e = &b.ev[0];
 	CU_ASSERT_EQUAL(e->kind, WEBHOOK_ACCOUNT_UPDATE);
@@ -456,7 +456,8 @@ test_partner_events(void)
 	    "{'waba_id':'act_1'}}") ","
 	    ACCOUNT(PARTNER, "{'event':42}") ","
 	    ACCOUNT(PARTNER, "{'event':''}") ","
-	    ACCOUNT(PARTNER, "{'waba_info':{'waba_id':'" WABA "'}}")), &b), 0);
+	    ACCOUNT(PARTNER, "{'waba_info':{'waba_id':'" WABA "'}}")), &b),
+	    WEBHOOK_OK);
 	CU_ASSERT_EQUAL(b.n, 0);
 	CU_ASSERT_EQUAL(b.skipped, 7);
 	webhook_batch_free(&b);
@@ -479,7 +480,7 @@ test_account_events(void)
 	    "{'violation_type':'ADULT'}}") ","
 	    ACCOUNT(WABA, "{'event':'ACCOUNT_DELETED'}") ","
 	    "{'id':'" WABA "','changes':[{'value':{'event':'ACCOUNT_UPDATE'},"
-	    "'field':'account_update'}]}"), &b), 0);
+	    "'field':'account_update'}]}"), &b), WEBHOOK_OK);
 	CU_ASSERT_EQUAL_FATAL(b.n, 5);
 	CU_ASSERT_EQUAL(b.skipped, 0);
 	CU_ASSERT_STRING_EQUAL(b.ev[0].event, "ACCOUNT_RESTRICTION");
@@ -503,7 +504,7 @@ test_account_events(void)
 	    ACCOUNT(WABA, "{'event':'DISABLED_UPDATE','ban_info':"
 	    "{'waba_ban_state':'DISABLE now'}}") ","
 	    ACCOUNT(WABA, "{'event':'DISABLED_UPDATE','ban_info':'DISABLE'}")),
-	    &b), 0);
+	    &b), WEBHOOK_OK);
 	CU_ASSERT_EQUAL_FATAL(b.n, 2);
 	CU_ASSERT_STRING_EQUAL(b.ev[0].text,
 	    "DISABLED_UPDATE: ban state unknown");
@@ -531,7 +532,7 @@ test_multi(void)
 {
 	struct webhook_batch	 b;
 
-	CU_ASSERT_EQUAL_FATAL(parse(multi, &b), 0);
+	CU_ASSERT_EQUAL_FATAL(parse(multi, &b), WEBHOOK_OK);
 	CU_ASSERT_EQUAL_FATAL(b.n, 4);
 	/* The template field is not ours: counted, not fatal. */
 	CU_ASSERT_EQUAL(b.skipped, 1);
@@ -564,8 +565,8 @@ test_redelivery(void)
 	struct webhook_batch	 a, b;
 	size_t			 i;
 
-	CU_ASSERT_EQUAL_FATAL(parse(multi, &a), 0);
-	CU_ASSERT_EQUAL_FATAL(parse(multi, &b), 0);
+	CU_ASSERT_EQUAL_FATAL(parse(multi, &a), WEBHOOK_OK);
+	CU_ASSERT_EQUAL_FATAL(parse(multi, &b), WEBHOOK_OK);
 	CU_ASSERT_EQUAL_FATAL(a.n, b.n);
 	CU_ASSERT_EQUAL(a.skipped, b.skipped);
 	for (i = 0; i < a.n; i++)
@@ -583,7 +584,7 @@ test_refused(void)
 	struct buf		 d = BUF_INIT;
 	char			 deep[200];
 	size_t			 i;
-	int			 rc;
+	enum webhook_err	 rc;
 
 	refused_sq("not json");
 	refused_sq("{'object':'whatsapp_business_account','entry':[");
@@ -629,9 +630,10 @@ test_refused(void)
 	buf_free(&d);
 	/* Trailing whitespace is fine, and errors may be ignored. */
 	rc = webhook_parse(SIGBODY "\r\n", strlen(SIGBODY) + 2, &b, NULL, 0);
-	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_EQUAL(rc, WEBHOOK_OK);
 	webhook_batch_free(&b);
-	CU_ASSERT_EQUAL(webhook_parse("[]", 2, &b, NULL, 0), -1);
+	CU_ASSERT_EQUAL(webhook_parse("[]", 2, &b, NULL, 0),
+	    WEBHOOK_MALFORMED);
 	webhook_batch_free(&b);
 }
 
@@ -641,7 +643,7 @@ test_empty(void)
 	struct webhook_batch	 b;
 
 	CU_ASSERT_EQUAL(parse("{'object':'whatsapp_business_account',"
-	    "'entry':[]}", &b), 0);
+	    "'entry':[]}", &b), WEBHOOK_OK);
 	CU_ASSERT_EQUAL(b.n, 0);
 	CU_ASSERT_EQUAL(b.skipped, 0);
 	CU_ASSERT_PTR_NULL(b.ev);
@@ -656,7 +658,7 @@ skips(const char *delivery, size_t want_n, size_t want_skipped)
 {
 	struct webhook_batch	 b;
 
-	CU_ASSERT_EQUAL_FATAL(parse(delivery, &b), 0);
+	CU_ASSERT_EQUAL_FATAL(parse(delivery, &b), WEBHOOK_OK);
 	CU_ASSERT_EQUAL(b.n, want_n);
 	CU_ASSERT_EQUAL(b.skipped, want_skipped);
 	if (b.n != want_n || b.skipped != want_skipped)
@@ -749,7 +751,7 @@ test_skipped(void)
 		    "'read','timestamp':'12x'},{'id':'wamid.T','status':"
 		    "'read','timestamp':-5},{'id':'wamid.U','status':'read',"
 		    "'timestamp':1750000000},{'id':'wamid.V','status':'read',"
-		    "'timestamp':'99999999999999999999'}"), &b), 0);
+		    "'timestamp':'99999999999999999999'}"), &b), WEBHOOK_OK);
 		CU_ASSERT_EQUAL_FATAL(b.n, 4);
 		CU_ASSERT_EQUAL(b.ev[0].timestamp, 0);
 		CU_ASSERT_EQUAL(b.ev[1].timestamp, 0);
@@ -786,7 +788,7 @@ test_limits(void)
 
 	statuses(&body, WEBHOOK_MAX_EVENTS);
 	CU_ASSERT_EQUAL(webhook_parse(body.data, body.len, &b, errbuf,
-	    sizeof(errbuf)), 0);
+	    sizeof(errbuf)), WEBHOOK_OK);
 	CU_ASSERT_EQUAL(b.n, WEBHOOK_MAX_EVENTS);
 	CU_ASSERT_STRING_EQUAL(b.ev[WEBHOOK_MAX_EVENTS - 1].id, "wamid.999");
 	webhook_batch_free(&b);
@@ -821,7 +823,7 @@ test_long_text(void)
 		buf_puts(&body, "\xe2\x82\xac");	/* U+20AC EURO SIGN */
 	buf_puts(&body, "\"}}]}}]}]}");
 	CU_ASSERT_EQUAL_FATAL(webhook_parse(body.data, body.len, &b, errbuf,
-	    sizeof(errbuf)), 0);
+	    sizeof(errbuf)), WEBHOOK_OK);
 	CU_ASSERT_EQUAL_FATAL(b.n, 1);
 	/* 341 whole characters; the 342nd would need bytes 1023..1025. */
 	CU_ASSERT_EQUAL(strlen(b.ev[0].text), 1023);
@@ -841,7 +843,7 @@ account_event(const char *value, struct webhook_event *ev)
 	int			 rc = -1;
 
 	snprintf(d, sizeof(d), DELIVERY(ACCOUNT(WABA, "%s")), value);
-	if (parse(d, &b) == 0 && b.n == 1) {
+	if (parse(d, &b) == WEBHOOK_OK && b.n == 1) {
 		*ev = b.ev[0];
 		rc = 0;
 	}
