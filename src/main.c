@@ -67,8 +67,7 @@ stdin_is_listener(void)
 static int
 become_user(const char *path, struct app *app, char *err, size_t errlen)
 {
-	if (priv_drop(app->cfg, err, errlen) == -1 ||
-	    priv_check_files(path, app->cfg, err, errlen) == -1)
+	if (priv_drop(path, app->cfg, err, errlen) == -1)
 		return -1;
 	log_info("serving as user %s (uid %lu, gid %lu)", app->cfg->user,
 	    (unsigned long)app->cfg->user_uid,

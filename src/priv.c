@@ -80,18 +80,74 @@ priv_socket(const char *listen_addr, const struct config *cfg, char *err,
 	return 0;
 }
 
+/*
+ * The files a running pool reads again, tried as the user (the effective
+ * ids are the user's here). The key ring is re-read by the workers when
+ * it is rotated (app_vault): unreadable, it is an error. The config file,
+ * its secret files and the templates are read again only on SIGHUP: a
+ * warning.
+ */
+static int
+priv_check_files(const char *config_path, const struct config *cfg,
+    char *err, size_t errlen)
+{
+	struct config	*again;
+	char		 why[512];
+	int		 fd;
+
+	if ((fd = open(cfg->key_ring_file, O_RDONLY | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "%s: %s as user %s: the workers re-read "
+		    "the key ring when keys are rotated; make it owned by %s, "
+		    "mode 0600", cfg->key_ring_file, strerror(errno),
+		    cfg->user, cfg->user);
+		return -1;
+	}
+	close(fd);
+	/* config_load reads every *_file secret and checks ca_file too. */
+	if ((again = config_load(config_path, why, sizeof(why))) == NULL)
+		log_warn("as user %s: %s; SIGHUP will refuse to reload until "
+		    "it is readable", cfg->user, why);
+	config_free(again);
+	if (access(cfg->template_dir, R_OK | X_OK) == -1)
+		log_warn("as user %s: %s: %s; SIGHUP will refuse to reload "
+		    "until it is readable", cfg->user, cfg->template_dir,
+		    strerror(errno));
+	return 0;
+}
+
 int
-priv_drop(const struct config *cfg, char *err, size_t errlen)
+priv_drop(const char *config_path, const struct config *cfg, char *err,
+    size_t errlen)
 {
 	uid_t	 ru, eu, su;
 	gid_t	 rg, eg, sg;
 	const char *what;
+	int	 rc;
 
 	/* initgroups: the user's own supplementary groups, not root's. */
 	if (initgroups(cfg->user, cfg->user_gid) == -1) {
 		what = "initgroups";
 		goto fail;
 	}
+	/*
+	 * First as the user only for a while (the saved ids stay root's):
+	 * a refusal then leaves the caller root, to clean up its socket.
+	 */
+	if (setegid(cfg->user_gid) == -1) {
+		what = "setegid";
+		goto fail;
+	}
+	if (seteuid(cfg->user_uid) == -1) {
+		what = "seteuid";
+		goto fail;
+	}
+	rc = priv_check_files(config_path, cfg, err, errlen);
+	if (seteuid(0) == -1 || setegid(0) == -1) {
+		what = "back to root for the drop";
+		goto fail;
+	}
+	if (rc == -1)
+		return -1;
 	if (setresgid(cfg->user_gid, cfg->user_gid, cfg->user_gid) == -1) {
 		what = "setresgid";
 		goto fail;
@@ -127,32 +183,4 @@ fail:
 	snprintf(err, errlen, "privilege drop to user %s: %s: %s", cfg->user,
 	    what, strerror(errno));
 	return -1;
-}
-
-int
-priv_check_files(const char *config_path, const struct config *cfg,
-    char *err, size_t errlen)
-{
-	struct config	*again;
-	char		 why[512];
-	int		 fd;
-
-	if ((fd = open(cfg->key_ring_file, O_RDONLY | O_CLOEXEC)) == -1) {
-		snprintf(err, errlen, "%s: %s as user %s: the workers re-read "
-		    "the key ring when keys are rotated; make it owned by %s, "
-		    "mode 0600", cfg->key_ring_file, strerror(errno),
-		    cfg->user, cfg->user);
-		return -1;
-	}
-	close(fd);
-	/* config_load reads every *_file secret and checks ca_file too. */
-	if ((again = config_load(config_path, why, sizeof(why))) == NULL)
-		log_warn("as user %s: %s; SIGHUP will refuse to reload until "
-		    "it is readable", cfg->user, why);
-	config_free(again);
-	if (access(cfg->template_dir, R_OK | X_OK) == -1)
-		log_warn("as user %s: %s: %s; SIGHUP will refuse to reload "
-		    "until it is readable", cfg->user, cfg->template_dir,
-		    strerror(errno));
-	return 0;
 }

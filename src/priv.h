@@ -35,17 +35,14 @@ int	 priv_socket(const char *listen_addr, const struct config *cfg,
 /*
  * Becomes [server] user: its groups (initgroups), then its gid, then its
  * uid, real, effective and saved, and checks that root cannot be had
- * back. -1 with err: the caller must then exit, not serve.
+ * back. First, as the user, it checks that what a running pool reads
+ * again stays readable: the key ring (re-read by the workers after a
+ * rotation) must be, or the drop is refused; the config file, its
+ * secret files and the templates (read again on SIGHUP) are only warned
+ * about. -1 with err: the caller must exit, not serve; after a refused
+ * key ring it is still root.
  */
-int	 priv_drop(const struct config *cfg, char *err, size_t errlen);
-/*
- * After the drop: the files a running pool reads again must be readable
- * as the user. The key ring is re-read by the workers when it is
- * rotated (app_vault), so an unreadable ring is an error (-1 with err);
- * the config file, the secret files and the template directory are read
- * again only on SIGHUP, so for them a warning is logged.
- */
-int	 priv_check_files(const char *config_path, const struct config *cfg,
+int	 priv_drop(const char *config_path, const struct config *cfg,
 	    char *err, size_t errlen);
 
 #endif
