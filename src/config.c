@@ -511,9 +511,12 @@ cfg_validate(struct config *c, const char *name, char *err, size_t errlen)
 	/*
 	 * An unreadable CA file would make every Graph call fail TLS
 	 * verification at run time; say so at start-up instead. (It must
-	 * hold PEM certificates; curl checks that on first use.)
+	 * hold PEM certificates; curl checks that on first use.) The
+	 * effective ids: priv.c checks this file as [server] user while
+	 * its real uid is still root's.
 	 */
-	if (c->ca_file != NULL && access(c->ca_file, R_OK) == -1) {
+	if (c->ca_file != NULL && faccessat(AT_FDCWD, c->ca_file, R_OK,
+	    AT_EACCESS) == -1) {
 		cfg_seterr(err, errlen, "%s: [meta] ca_file: %s: %s", name,
 		    c->ca_file, strerror(errno));
 		return -1;

@@ -108,7 +108,8 @@ priv_check_files(const char *config_path, const struct config *cfg,
 		log_warn("as user %s: %s; SIGHUP will refuse to reload until "
 		    "it is readable", cfg->user, why);
 	config_free(again);
-	if (access(cfg->template_dir, R_OK | X_OK) == -1)
+	if (faccessat(AT_FDCWD, cfg->template_dir, R_OK | X_OK,
+	    AT_EACCESS) == -1)
 		log_warn("as user %s: %s: %s; SIGHUP will refuse to reload "
 		    "until it is readable", cfg->user, cfg->template_dir,
 		    strerror(errno));
