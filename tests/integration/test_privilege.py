@@ -13,7 +13,7 @@ import unittest
 from base import StackCase
 from client import request
 from meta import sign_in
-from stack import POOL_USER, binary, free_port, wait_for
+from stack import POOL_USER, ROOT, binary, free_port, wait_for
 
 EMAIL, PW = "owner@priv.example", "a long enough password"
 
@@ -66,9 +66,9 @@ class Privilege(StackCase):
                            timeout=30, stdin=subprocess.DEVNULL, **kw)
         return r, sock
 
-    def conf_with(self, name, user=None, ring=None):
+    def conf_with(self, name, user=None, ring=None, templates=None):
         """A copy of the stack's config with [server] user replaced (None:
-        no such line) and, if given, another key ring."""
+        no such line) and, if given, another key ring or templates."""
         with open(self.st.config_path) as f:
             text = f.read()
         self.assertIn("user = %s\n" % POOL_USER, text)
@@ -76,6 +76,8 @@ class Privilege(StackCase):
                             "" if user is None else "user = %s\n" % user)
         if ring:
             text = text.replace(self.st.path("keyring"), ring)
+        if templates:
+            text = text.replace(os.path.join(ROOT, "templates"), templates)
         path = self.st.path(name)
         with open(path, "w") as f:
             f.write(text)
@@ -217,3 +219,56 @@ class Privilege(StackCase):
         text = open(self.st.path("as-nobody.log")).read()
         self.assertNotIn("serving as user", text)
         self.assertEqual(p.returncode, 0, text)
+
+    def test_templates_the_user_cannot_read_are_a_warning(self):
+        tdir = self.st.path("templates-root")
+        shutil.rmtree(tdir, ignore_errors=True)
+        shutil.copytree(os.path.join(ROOT, "templates"), tdir)
+        os.chmod(tdir, 0o700)
+        conf = self.conf_with("tmpl-root.conf", user=POOL_USER,
+                              templates=tdir)
+        port = free_port()
+        path = self.st.path("tmpl-root.log")
+        with open(path, "w") as log:
+            p = subprocess.Popen([binary("waba-connect"), "--config", conf,
+                                  "--listen", "127.0.0.1:%d" % port,
+                                  "--workers", "1"], stdout=log,
+                                 stderr=subprocess.STDOUT,
+                                 stdin=subprocess.DEVNULL)
+        try:
+            wait_for(lambda: "supervisor started" in open(path).read(), 20,
+                     "the pool")
+        finally:
+            p.send_signal(signal.SIGTERM)
+            p.wait(30)
+        text = open(path).read()
+        # The config itself (root's, 0600) and the templates, each named.
+        self.assertIn("warn: as user %s: cannot read %s: Permission denied"
+                      % (POOL_USER, conf), text)
+        self.assertIn("warn: as user %s: %s: Permission denied; SIGHUP "
+                      "will refuse to reload" % (POOL_USER, tdir), text)
+        self.assertIn("serving as user %s" % POOL_USER, text)
+        self.assertEqual(p.returncode, 0, text)
+
+    def test_sighup_cannot_change_the_user(self):
+        other = next(p for p in pwd.getpwall()
+                     if p.pw_uid not in (0, self.st.pool_uid))
+        pool = self.st.procs["pool"]
+        try:
+            self.st.write_config(**{"server.user": other.pw_name})
+            n = self.log().count("reloading: generation")
+            pool.send_signal(signal.SIGHUP)
+            wait_for(lambda: self.log().count("reloading: generation") > n,
+                     10, "the reload")
+            self.assertIn("[server] user changed: it takes effect at the "
+                          "next start", self.log())
+            wait_for(lambda: len(self.st.worker_pids()) == self.workers,
+                     10, "workers")
+            for pid in [pool.pid] + self.st.worker_pids():
+                self.assertEqual(proc_ids(pid)["Uid"][0], self.st.pool_uid)
+        finally:
+            self.st.write_config(**{"server.user": POOL_USER})
+            n = self.log().count("reloading: generation")
+            pool.send_signal(signal.SIGHUP)
+            wait_for(lambda: self.log().count("reloading: generation") > n,
+                     10, "the reload back")
