@@ -5,7 +5,6 @@
  * longer change its groups.
  */
 #include <sys/types.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -14,14 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-
-#if defined(__SANITIZE_ADDRESS__)
-#define WABA_LSAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(leak_sanitizer)
-#define WABA_LSAN 1
-#endif
-#endif
 
 #include "config.h"
 #include "log.h"
@@ -171,14 +162,6 @@ priv_drop(const char *config_path, const struct config *cfg, char *err,
 		    "set", cfg->user);
 		return -1;
 	}
-#ifdef WABA_LSAN
-	/*
-	 * A changed uid makes the process non-dumpable, and LeakSanitizer's
-	 * tracer can then not ptrace it: the sanitizer build (never
-	 * shipped) turns that back on so its leak check still runs.
-	 */
-	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
-#endif
 	return 0;
 fail:
 	snprintf(err, errlen, "privilege drop to user %s: %s: %s", cfg->user,
