@@ -27,6 +27,28 @@ def binary(name):
     return os.path.join(BIN_DIR, name)
 APP_ID = "1234567890123456"
 
+# Started as root, the pool must drop to [server] user (src/priv.h): the
+# stack names nobody, so every test exercises the drop. The files the
+# pool reads again after it (config, secrets, CA) are root's with
+# nobody's group, mode 0640; the key ring is nobody's, mode 0600, as
+# vault.c demands, and the admin tool (root) keeps that owner.
+POOL_USER = "nobody" if os.geteuid() == 0 else None
+
+
+def pool_ids():
+    """(uid, gid) the pool serves as: POOL_USER's, or ours."""
+    if POOL_USER is None:
+        return os.geteuid(), os.getegid()
+    import pwd
+    pw = pwd.getpwnam(POOL_USER)
+    return pw.pw_uid, pw.pw_gid
+
+
+def readable_by_pool(path, mode=0o640):
+    """path is ours; the pool's group may read it (mode 0640)."""
+    os.chown(path, -1, pool_ids()[1])
+    os.chmod(path, mode)
+
 
 def shipped_block(name, block):
     """The lines between "# begin BLOCK" and "# end BLOCK" in etc/NAME:
@@ -80,6 +102,7 @@ class Stack:
         self.verify_token = secrets.token_urlsafe(12)
         self.config_extra = {}
         self.cleanup = []    # directories close() removes
+        self.pool_uid, self.pool_gid = pool_ids()
 
     # -- helpers ---------------------------------------------------------
     def path(self, *p):
@@ -151,7 +174,7 @@ class Stack:
             if name == "mariadb":
                 with open(self.path("db-password"), "w") as f:
                     f.write(pw + "\n")
-                os.chmod(self.path("db-password"), 0o600)
+                readable_by_pool(self.path("db-password"))
         return sock
 
     def stop_mariadb(self, name="mariadb"):
@@ -181,7 +204,7 @@ class Stack:
         with open(self.path("verify-token"), "w") as f:
             f.write(self.verify_token + "\n")
         for n in ("app-secret", "verify-token"):
-            os.chmod(self.path(n), 0o600)
+            readable_by_pool(self.path(n))
         conf = {
             "server": {"base_url": self.base_url, "workers": self.workers,
                        "max_requests": 10000,
@@ -200,6 +223,8 @@ class Stack:
                      "connect_timeout_ms": 2000, "timeout_ms": 3000,
                      "max_retries": 2},
         }
+        if POOL_USER:
+            conf["server"]["user"] = POOL_USER
         if self.sandbox_ca:
             conf["meta"]["ca_file"] = self.sandbox_ca
         for key, val in self.config_extra.items():
@@ -213,7 +238,7 @@ class Stack:
                 f.write("[%s]\n" % sec)
                 for k, v in kv.items():
                     f.write("%s = %s\n" % (k, v))
-        os.chmod(self.config_path, 0o600)
+        readable_by_pool(self.config_path)
 
     # -- the pool and the web server -------------------------------------
     def start_pool(self, workers=None, tcp_port=None):
@@ -379,12 +404,17 @@ ProxyPass / fcgi://127.0.0.1:{pool_port}/ enablereuse=off
         ca, key = self.path("tls", "ca.pem"), self.path("tls", "ca.key")
         if not os.path.exists(ca):
             os.makedirs(self.path("tls"), mode=0o700, exist_ok=True)
+            # The workers load the CA when they connect (after the
+            # drop); the keys here stay 0600, root's.
+            readable_by_pool(self.path("tls"), 0o750)
             self._openssl("req", "-x509", "-newkey", "ec", "-pkeyopt",
                           "ec_paramgen_curve:prime256v1", "-nodes",
                           "-days", "7", "-subj", "/CN=waba-connect test CA",
                           "-addext", "basicConstraints=critical,CA:TRUE",
                           "-addext", "keyUsage=critical,keyCertSign,cRLSign",
                           "-keyout", key, "-out", ca)
+            os.chmod(key, 0o600)
+            readable_by_pool(ca)
         return ca
 
     def tls_cert(self, name, san="IP:127.0.0.1"):
@@ -404,6 +434,7 @@ ProxyPass / fcgi://127.0.0.1:{pool_port}/ enablereuse=off
                           "ec_paramgen_curve:prime256v1", "-nodes",
                           "-subj", "/CN=" + san.split(":", 1)[1],
                           "-keyout", key, "-out", csr)
+            os.chmod(key, 0o600)
             self._openssl("x509", "-req", "-in", csr, "-CA", ca, "-CAkey",
                           os.path.join(d, "ca.key"), "-CAcreateserial",
                           "-days", "7", "-extfile", ext, "-out", cert)

@@ -3,10 +3,12 @@
  * the commands that handle the key ring (vault.c) and the tokens it
  * encrypts.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "admin.h"
 #include "config.h"
@@ -24,9 +26,21 @@ admin_keys_init(struct ctx *c)
 
 	if (vault_ring_init(c->cfg->key_ring_file, err, sizeof(err)) == -1)
 		return admin_fail("%s", err);
-	printf("created key ring %s (key version 1, mode 0600); back it up: "
-	    "without it no stored token can be decrypted\n",
-	    c->cfg->key_ring_file);
+	/*
+	 * A pool started as root reads the ring as root, but its workers
+	 * re-read it as [server] user after a rotation (priv.h): the ring
+	 * is that user's. Rotations keep the owner (vault_ring_add).
+	 */
+	if (geteuid() == 0 && c->cfg->user != NULL &&
+	    chown(c->cfg->key_ring_file, c->cfg->user_uid,
+	    c->cfg->user_gid) == -1)
+		return admin_fail("%s: created, but cannot give it to user %s: "
+		    "%s", c->cfg->key_ring_file, c->cfg->user, strerror(errno));
+	printf("created key ring %s (key version 1, mode 0600%s%s); back it "
+	    "up: without it no stored token can be decrypted\n",
+	    c->cfg->key_ring_file, geteuid() == 0 && c->cfg->user != NULL ?
+	    ", owned by " : "", geteuid() == 0 && c->cfg->user != NULL ?
+	    c->cfg->user : "");
 	return 0;
 }
 

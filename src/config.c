@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,6 +50,7 @@ static const struct ckey ckeys[] = {
 	    1, 60 * 24 * 30 },
 	{ "server", "session_max_hours", C_INT, O(session_max_hours),
 	    1, 24 * 90 },
+	{ "server", "user", C_STR, O(user), 0, 0 },
 	{ "database", "host", C_STR, O(db_host), 0, 0 },
 	{ "database", "port", C_INT, O(db_port), 1, 65535 },
 	{ "database", "socket", C_STR, O(db_socket), 0, 0 },
@@ -394,6 +396,34 @@ out:
 	return rc;
 }
 
+/*
+ * [server] user is looked up once, here, so that a typo stops start-up
+ * (and --check) with its name rather than at the privilege drop. Root
+ * is refused: dropping to root would be no drop at all (priv.c).
+ */
+static int
+cfg_user(struct config *c, const char *name, char *err, size_t errlen)
+{
+	struct passwd	*pw;
+
+	if (c->user == NULL)
+		return 0;
+	errno = 0;
+	if ((pw = getpwnam(c->user)) == NULL) {
+		cfg_seterr(err, errlen, "%s: [server] user: %s \"%s\"", name,
+		    errno != 0 ? strerror(errno) : "no such user", c->user);
+		return -1;
+	}
+	if (pw->pw_uid == 0) {
+		cfg_seterr(err, errlen, "%s: [server] user: \"%s\" is root; "
+		    "name the unprivileged user to serve as", name, c->user);
+		return -1;
+	}
+	c->user_uid = pw->pw_uid;
+	c->user_gid = pw->pw_gid;
+	return 0;
+}
+
 static int
 cfg_validate(struct config *c, const char *name, char *err, size_t errlen)
 {
@@ -481,9 +511,12 @@ cfg_validate(struct config *c, const char *name, char *err, size_t errlen)
 	/*
 	 * An unreadable CA file would make every Graph call fail TLS
 	 * verification at run time; say so at start-up instead. (It must
-	 * hold PEM certificates; curl checks that on first use.)
+	 * hold PEM certificates; curl checks that on first use.) The
+	 * effective ids: priv.c checks this file as [server] user while
+	 * its real uid is still root's.
 	 */
-	if (c->ca_file != NULL && access(c->ca_file, R_OK) == -1) {
+	if (c->ca_file != NULL && faccessat(AT_FDCWD, c->ca_file, R_OK,
+	    AT_EACCESS) == -1) {
 		cfg_seterr(err, errlen, "%s: [meta] ca_file: %s: %s", name,
 		    c->ca_file, strerror(errno));
 		return -1;
@@ -494,7 +527,7 @@ cfg_validate(struct config *c, const char *name, char *err, size_t errlen)
 		    "HOST:PORT or unix:PATH", name, c->listen);
 		return -1;
 	}
-	return 0;
+	return cfg_user(c, name, err, errlen);
 }
 
 struct config *

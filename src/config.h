@@ -9,6 +9,8 @@
 #ifndef WABA_CONFIG_H
 #define WABA_CONFIG_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 
 enum log_level {
@@ -31,6 +33,13 @@ struct config {
 	int		 drain_seconds;	/* SIGTERM grace for in-flight work */
 	int		 session_idle_minutes;
 	int		 session_max_hours;
+	/*
+	 * Who the pool serves as when started as root (priv.h); NULL: not
+	 * given. The ids are looked up when the file is parsed.
+	 */
+	char		*user;
+	uid_t		 user_uid;
+	gid_t		 user_gid;
 
 	/* [database] */
 	char		*db_host;	/* exactly one of host and socket */

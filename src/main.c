@@ -24,6 +24,7 @@
 #include "log.h"
 #include "meta_gate.h"
 #include "pool.h"
+#include "priv.h"
 
 static void
 usage(FILE *f)
@@ -58,6 +59,22 @@ stdin_is_listener(void)
 	    &v, &len) == 0 && v;
 }
 
+/*
+ * Root's part of start-up is over (socket open, key ring, secrets and
+ * templates read): become [server] user for the rest of the process's
+ * life, and every worker forked from it. -1 with err: do not serve.
+ */
+static int
+become_user(const char *path, struct app *app, char *err, size_t errlen)
+{
+	if (priv_drop(path, app->cfg, err, errlen) == -1)
+		return -1;
+	log_info("serving as user %s (uid %lu, gid %lu)", app->cfg->user,
+	    (unsigned long)app->cfg->user_uid,
+	    (unsigned long)app->cfg->user_gid);
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -77,6 +94,7 @@ main(int argc, char *argv[])
 	long		 workers = 0;
 	int		 ch, check = 0, fd, rc, spawned;
 	sigset_t	 early;
+	enum priv_plan	 plan;
 
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
@@ -153,8 +171,20 @@ main(int argc, char *argv[])
 		app_free(&app);
 		return 0;
 	}
+	if (priv_plan(app.cfg, &plan, err, sizeof(err)) == -1) {
+		fprintf(stderr, "waba-connect: %s\n", err);
+		app_free(&app);
+		return 1;
+	}
 
 	if (spawned) {
+		/* The web server opened the socket: nothing else needs root. */
+		if (plan == PRIV_DROP && become_user(path, &app, err,
+		    sizeof(err)) == -1) {
+			fprintf(stderr, "waba-connect: %s\n", err);
+			app_free(&app);
+			return 1;
+		}
 		/* No supervisor: the spawned siblings share a named gate. */
 		if (gate_init_spawned(path, app.cfg->workers, err,
 		    sizeof(err)) == -1)
@@ -173,6 +203,19 @@ main(int argc, char *argv[])
 		workers = app.cfg->workers;
 	if ((fd = pool_listen(addr, err, sizeof(err))) == -1) {
 		fprintf(stderr, "waba-connect: %s\n", err);
+		free(addr);
+		app_free(&app);
+		return 1;
+	}
+	/* The socket may be in a root-only place, or a port below 1024. */
+	if (plan == PRIV_DROP && (priv_socket(addr, app.cfg, err,
+	    sizeof(err)) == -1 || become_user(path, &app, err,
+	    sizeof(err)) == -1)) {
+		fprintf(stderr, "waba-connect: %s\n", err);
+		/* Not serving: no socket left behind for the web server. */
+		if (strncmp(addr, "unix:", 5) == 0)
+			unlink(addr + 5);
+		close(fd);
 		free(addr);
 		app_free(&app);
 		return 1;

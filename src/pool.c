@@ -447,6 +447,12 @@ pool_supervise(const char *config_path, struct app *app, int fd,
 				log_err("reload refused, keeping the running "
 				    "config: %s", err);
 			else {
+				/* We are that user now: no way back to root. */
+				if ((napp.cfg->user == NULL) !=
+				    (app->cfg->user == NULL) || (napp.cfg->user &&
+				    strcmp(napp.cfg->user, app->cfg->user) != 0))
+					log_warn("[server] user changed: it takes "
+					    "effect at the next start");
 				app_free(app);
 				*app = napp;
 				log_set_level(app->cfg->log_level);

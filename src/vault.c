@@ -506,20 +506,27 @@ vault_lockdir(const char *real)
 /*
  * Replaces the ring at real (path is the operator's name for it) by a
  * synced temporary file renamed over it: a crash leaves the old ring or
- * the new, never half of one.
+ * the new, never half of one. The new ring keeps the old one's owner:
+ * root rotating the keys of a pool that dropped to [server] user
+ * (priv.h) must leave a ring that user can still read, mode 0600.
  */
 static int
 vault_write(const char *path, const char *real, int dfd, const char *text,
     size_t len, char *err, size_t errlen)
 {
-	char	*tmp;
-	ssize_t	 n;
-	int	 fd = -1, e = 0;
+	struct stat	 st;
+	char		*tmp;
+	ssize_t		 n;
+	int		 fd = -1, e = 0;
 
 	if (asprintf(&tmp, "%s.XXXXXX", real) == -1)
 		return vault_err(err, errlen, "out of memory");
 	if ((fd = mkstemp(tmp)) == -1)	/* mode 0600, as a ring must be */
 		e = errno;
+	else if (stat(real, &st) == 0 && (st.st_uid != geteuid() ||
+	    st.st_gid != getegid()) && fchown(fd, st.st_uid, st.st_gid) == -1 &&
+	    st.st_uid != geteuid())
+		e = errno;	/* only a group we are not in may stay ours */
 	while (e == 0 && len > 0) {
 		if ((n = write(fd, text, len)) == -1 && errno != EINTR)
 			e = errno;

@@ -60,7 +60,9 @@ int  vault_sodium_init(void);	/* sodium_init wrapper; 0 ok */
 int  vault_ring_init(const char *path, char *err, size_t errlen);
 /*
  * Appends a new key version to the ring file atomically (write temp file
- * 0600 in same dir, fsync, rename). Returns the new version in *newver.
+ * 0600 in same dir, fsync, rename); the new file keeps the old one's
+ * owner and group (root may rewrite the ring of the user the pool serves
+ * as). Returns the new version in *newver.
  * Comments and existing lines are kept byte for byte; a ring with no key
  * yet gets version 1. newver may be NULL. Writers are serialized with
  * flock(2) on the ring's directory, so two concurrent rotations cannot

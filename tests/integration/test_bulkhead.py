@@ -57,9 +57,10 @@ class Base(StackCase):
     @classmethod
     def tearDownClass(cls):
         super().tearDownClass()
-        # Spawned mode's named segment (meta_gate.c): ours, by its name.
+        # Spawned mode's named segment (meta_gate.c), named for the
+        # uid the pool serves as (stack.POOL_USER when we are root).
         name = "/dev/shm/waba-connect-gate-v1.%d.%08x" % (
-            os.geteuid(), fnv1a(os.path.realpath(cls.st.config_path)))
+            cls.st.pool_uid, fnv1a(os.path.realpath(cls.st.config_path)))
         if os.path.exists(name):
             os.unlink(name)
 

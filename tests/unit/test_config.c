@@ -1,4 +1,5 @@
 /* Config errors must name the key (and line) in one clear line. */
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,6 +185,46 @@ test_webhook_retention(void)
 	    "unknown key [webhooks] retention");
 }
 
+/* [server] user is looked up at parse time; root is no drop at all. */
+static void
+test_user(void)
+{
+	struct config	*c;
+	struct passwd	*pw;
+	char		 text[1024], name[64] = "";
+	uid_t		 uid = 0;
+	gid_t		 gid = 0;
+
+	c = parse(BASE);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_PTR_NULL(c->user);
+	config_free(c);
+
+	/* Any account but root's, as the system has one. */
+	setpwent();
+	while ((pw = getpwent()) != NULL)
+		if (pw->pw_uid != 0 && strlen(pw->pw_name) < sizeof(name)) {
+			snprintf(name, sizeof(name), "%s", pw->pw_name);
+			uid = pw->pw_uid;
+			gid = pw->pw_gid;
+			break;
+		}
+	endpwent();
+	CU_ASSERT_FATAL(name[0] != '\0');
+	snprintf(text, sizeof(text), BASE "[server]\nuser = %s\n", name);
+	c = parse(text);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_STRING_EQUAL(c->user, name);
+	CU_ASSERT_EQUAL(c->user_uid, uid);
+	CU_ASSERT_EQUAL(c->user_gid, gid);
+	config_free(c);
+
+	expect_err(BASE "[server]\nuser = no-such-user-w9\n",
+	    "t.conf: [server] user: no such user \"no-such-user-w9\"");
+	expect_err(BASE "[server]\nuser = root\n",
+	    "t.conf: [server] user: \"root\" is root");
+}
+
 static const struct ut_test tests[] = {
 	{ "good file and defaults", test_good_and_defaults },
 	{ "unknown key and section", test_unknown_key_and_section },
@@ -192,6 +233,7 @@ static const struct ut_test tests[] = {
 	{ "secret from file", test_secret_file },
 	{ "loopback check", test_loopback },
 	{ "webhook retention", test_webhook_retention },
+	{ "server user", test_user },
 	{ NULL, NULL }
 };
 
