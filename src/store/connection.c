@@ -7,7 +7,7 @@
 #include "../vault.h"
 #include "connection.h"
 #include "sql.h"
-#include "tenants.h"
+#include "workspaces.h"
 
 /*
  * A restriction or ban Meta reported (account_update) holds the

@@ -16,7 +16,7 @@
 #include "../log.h"
 #include "migrate.h"
 #include "sql.h"
-#include "tenants.h"
+#include "workspaces.h"
 
 /* "%1$s" stands for the database name in every statement. */
 static const char *const control_v1[] = {
@@ -306,7 +306,7 @@ mig_exec(struct db *db, const struct db_server *srv, const char *fmt,
 
 	/*
 	 * The database name is ours ([a-z0-9_], checked by config and by
-	 * tenants), the only thing spliced; identifiers cannot be bound.
+	 * workspaces.c), the only thing spliced; identifiers cannot be bound.
 	 */
 	for (p = fmt; (hit = strstr(p, "%1$s")) != NULL; p = hit + 4)
 		if (buf_append(&sql, p, (size_t)(hit - p)) == -1 ||

@@ -11,7 +11,7 @@
 #include "../db.h"
 #include "retention.h"
 #include "sql.h"
-#include "tenants.h"
+#include "workspaces.h"
 
 /* The cut, "YYYY-MM-DD HH:00:00", from the database's clock (UTC). */
 static enum store_rc

@@ -9,8 +9,8 @@
 #include "../log.h"
 #include "../webhook.h"
 #include "sql.h"
-#include "tenants.h"
 #include "webhooks.h"
+#include "workspaces.h"
 
 static const char *
 wh_kind(enum webhook_kind k)
