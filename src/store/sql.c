@@ -418,7 +418,8 @@ sq_vrows(struct sq *q, struct db *db, const struct db_server *srv, MYSQL *my,
 	n = vsnprintf(sql, sizeof(sql), fmt, ap);
 	if (n < 0 || (size_t)n >= sizeof(sql)) {
 		/* A cut statement might still prepare, as another one. */
-		log_err("sql: a statement longer than %d bytes", SQ_MAX_SQL - 1);
+		log_err("sql: a statement longer than %d bytes",
+		    SQ_MAX_SQL - 1);
 		return STORE_ERR;
 	}
 	rc = my != NULL ? sq_open_on(q, my, sql) : sq_open(q, db, srv, sql);

@@ -143,9 +143,9 @@ enum store_rc	 sq_do_on(MYSQL *, const struct sq_arg *, const char *fmt,
  * q is closed already (sq_close again is harmless) but q->err still
  * holds the server's error number.
  */
-enum store_rc	 sq_rows(struct sq *, struct db *, const struct db_server *,
-		    const struct sq_arg *, const char *fmt, ...)
-		    __attribute__((format(printf, 5, 6)));
+enum store_rc	 sq_rows(struct sq *, struct db *,
+		    const struct db_server *, const struct sq_arg *,
+		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 enum store_rc	 sq_rows_on(struct sq *, MYSQL *, const struct sq_arg *,
 		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /*

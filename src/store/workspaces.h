@@ -41,7 +41,8 @@ enum store_rc	 store_ws_each(struct db *,
  * them, and the row as a workspace. STORE_ERR when its database name is
  * not one we generate (it is spliced into SQL).
  */
-#define STORE_WS_COLS	"id, slug, name, db_name, db_host, db_port, db_socket"
+#define STORE_WS_COLS	"id, slug, name, db_name, db_host, db_port, " \
+			"db_socket"
 enum store_rc	 store_ws_from_row(const struct sq *, struct workspace *);
 
 #endif
