@@ -146,20 +146,9 @@ enum store_rc
 store_conn_audit(struct db *db, const struct workspace *ws,
     const char *actor, const char *action, const char *detail)
 {
-	struct sq	 q;
-	char		 sql[256];
-	enum store_rc	 rc;
-
-	snprintf(sql, sizeof(sql), "INSERT INTO `%s`.audit_log (at, actor, "
-	    "action, detail) VALUES (UTC_TIMESTAMP(), ?, ?, ?)", ws->db_name);
-	if ((rc = sq_open(&q, db, &ws->srv, sql)) != STORE_OK)
-		return rc;
-	sq_str(&q, actor);
-	sq_str(&q, action);
-	sq_str(&q, detail);
-	rc = sq_run(&q);
-	sq_close(&q);
-	return rc;
+	return sq_do(db, &ws->srv, SQ_ARGS(SQ_S(actor), SQ_S(action),
+	    SQ_S(detail)), "INSERT INTO `%s`.audit_log (at, actor, action, "
+	    "detail) VALUES (UTC_TIMESTAMP(), ?, ?, ?)", ws->db_name);
 }
 
 enum store_rc
@@ -167,12 +156,12 @@ store_conn_token_put(struct db *db, const struct workspace *ws,
     const char *kind, const struct vault_box *b, const char *catalog_id,
     const char *actor)
 {
-	struct sq	 q;
-	char		 sql[512];
 	enum store_rc	 rc;
 
 	if (strcmp(kind, VAULT_KIND_CATALOG) == 0)
-		snprintf(sql, sizeof(sql), "REPLACE INTO `%s`.catalog (id, "
+		rc = sq_do(db, &ws->srv, SQ_ARGS(SQ_S(catalog_id),
+		    SQ_I(b->key_version), SQ_B(b->nonce, VAULT_NONCE_BYTES),
+		    SQ_B(b->ct, b->ctlen)), "REPLACE INTO `%s`.catalog (id, "
 		    "catalog_id, status, token_key_version, token_nonce, "
 		    "token_ct, connected_at) VALUES (1, ?, 'connected', ?, ?, "
 		    "?, UTC_TIMESTAMP())", ws->db_name);
@@ -181,21 +170,14 @@ store_conn_token_put(struct db *db, const struct workspace *ws,
 		 * Not yet checked against Meta: the page says so, and
 		 * Verify (or the OAuth flow) settles the status.
 		 */
-		snprintf(sql, sizeof(sql), "UPDATE `%s`.connection SET "
+		rc = sq_do(db, &ws->srv, SQ_ARGS(SQ_I(b->key_version),
+		    SQ_B(b->nonce, VAULT_NONCE_BYTES), SQ_B(b->ct, b->ctlen)),
+		    "UPDATE `%s`.connection SET "
 		    "token_key_version = ?, token_nonce = ?, token_ct = ?, "
 		    "status = IF(status = 'not_connected', "
 		    "'pending_phone_selection', status), "
 		    "token_stored_at = UTC_TIMESTAMP(), "
 		    "updated_at = UTC_TIMESTAMP() WHERE id = 1", ws->db_name);
-	if ((rc = sq_open(&q, db, &ws->srv, sql)) != STORE_OK)
-		return rc;
-	if (strcmp(kind, VAULT_KIND_CATALOG) == 0)
-		sq_str(&q, catalog_id);
-	sq_int(&q, b->key_version);
-	sq_bin(&q, b->nonce, VAULT_NONCE_BYTES);
-	sq_bin(&q, b->ct, b->ctlen);
-	rc = sq_run(&q);
-	sq_close(&q);
 	if (rc == STORE_OK)
 		store_conn_audit(db, ws, actor, "token_set", kind);
 	return rc;
@@ -208,25 +190,20 @@ conn_rekey_one(MYSQL *my, const struct workspace *ws, const char *kind,
 {
 	struct sq	 q;
 	struct vault_box in, out;
-	char		 sql[256];
 	enum store_rc	 rc;
-	int		 have;
 
 	memset(&out, 0, sizeof(out));
-	snprintf(sql, sizeof(sql), "SELECT token_key_version, token_nonce, "
+	rc = sq_one_on(&q, my, NULL, "SELECT token_key_version, token_nonce, "
 	    "token_ct FROM `%s`.%s WHERE id = 1 AND token_ct IS NOT NULL "
 	    "FOR UPDATE", ws->db_name, conn_table(kind));
-	if ((rc = sq_open_on(&q, my, sql)) != STORE_OK)
+	if (rc == STORE_NOTFOUND)
+		return STORE_OK;	/* no token: nothing to re-encrypt */
+	if (rc != STORE_OK)
 		return rc;
-	if ((rc = sq_run(&q)) != STORE_OK) {
-		sq_close(&q);
-		return rc;
-	}
-	have = sq_fetch(&q) == 1;
-	if (have && conn_box_from_row(&q, 0, &in) == -1)
+	if (conn_box_from_row(&q, 0, &in) == -1)
 		rc = STORE_ERR;
 	sq_close(&q);
-	if (!have || rc != STORE_OK)
+	if (rc != STORE_OK)
 		return rc;
 	/* A damaged row goes on, to be reported by the vault with its workspace. */
 	if (!in.damaged && in.key_version == vault_current_version(v)) {
@@ -238,16 +215,10 @@ conn_rekey_one(MYSQL *my, const struct workspace *ws, const char *kind,
 		return STORE_ERR;
 	}
 	vault_box_free(&in);
-	snprintf(sql, sizeof(sql), "UPDATE `%s`.%s SET token_key_version = ?, "
-	    "token_nonce = ?, token_ct = ? WHERE id = 1", ws->db_name,
-	    conn_table(kind));
-	if ((rc = sq_open_on(&q, my, sql)) == STORE_OK) {
-		sq_int(&q, out.key_version);
-		sq_bin(&q, out.nonce, VAULT_NONCE_BYTES);
-		sq_bin(&q, out.ct, out.ctlen);
-		rc = sq_run(&q);
-		sq_close(&q);
-	}
+	rc = sq_do_on(my, SQ_ARGS(SQ_I(out.key_version),
+	    SQ_B(out.nonce, VAULT_NONCE_BYTES), SQ_B(out.ct, out.ctlen)),
+	    "UPDATE `%s`.%s SET token_key_version = ?, token_nonce = ?, "
+	    "token_ct = ? WHERE id = 1", ws->db_name, conn_table(kind));
 	vault_box_free(&out);
 	if (rc == STORE_OK)
 		(*changed)++;
@@ -355,30 +326,10 @@ store_conn_version_used(struct db *db, const struct workspace *ws,
 	return rc;
 }
 
-/* Runs one UPDATE/DELETE of the connection's own row(s) with string args. */
-static enum store_rc
-conn_update(struct db *db, const struct workspace *ws, const char *sql,
-    const char *const *args, size_t n)
-{
-	struct sq	 q;
-	enum store_rc	 rc;
-	size_t		 i;
-
-	if ((rc = sq_open(&q, db, &ws->srv, sql)) != STORE_OK)
-		return rc;
-	for (i = 0; i < n; i++)
-		sq_str(&q, args[i]);
-	rc = sq_run(&q);
-	sq_close(&q);
-	return rc;
-}
-
 enum store_rc
 store_conn_save_oauth(struct db *db, const struct workspace *ws,
     const struct conn_oauth *o, const char *actor)
 {
-	struct sq	 q;
-	char		 sql[2048];
 	enum store_rc	 rc;
 
 	/*
@@ -386,7 +337,13 @@ store_conn_save_oauth(struct db *db, const struct workspace *ws,
 	 * together or not at all. A kept number stays; otherwise the number
 	 * is forgotten and the merchant picks one again.
 	 */
-	snprintf(sql, sizeof(sql), "UPDATE `%s`.connection SET "
+	rc = sq_do(db, &ws->srv, SQ_ARGS(SQ_I(o->box->key_version),
+	    SQ_B(o->box->nonce, VAULT_NONCE_BYTES),
+	    SQ_B(o->box->ct, o->box->ctlen), SQ_I(o->expires_at),
+	    SQ_I(o->expires_at), SQ_S(o->waba_ids), SQ_S(o->scopes),
+	    SQ_I(o->keep_phone), SQ_S(o->waba_id), SQ_I(o->keep_phone),
+	    SQ_I(o->keep_phone), SQ_I(o->keep_phone), SQ_I(o->keep_phone),
+	    SQ_I(o->keep_phone)), "UPDATE `%s`.connection SET "
 	    "token_key_version = ?, token_nonce = ?, token_ct = ?, "
 	    "token_expires_at = IF(? = 0, NULL, FROM_UNIXTIME(?)), "
 	    "waba_ids = ?, scopes = ?, "
@@ -402,24 +359,6 @@ store_conn_save_oauth(struct db *db, const struct workspace *ws,
 	    "connected_at = COALESCE(connected_at, UTC_TIMESTAMP()), "
 	    "last_verified_at = UTC_TIMESTAMP(), updated_at = UTC_TIMESTAMP() "
 	    "WHERE id = 1", ws->db_name);
-	if ((rc = sq_open(&q, db, &ws->srv, sql)) != STORE_OK)
-		return rc;
-	sq_int(&q, o->box->key_version);
-	sq_bin(&q, o->box->nonce, VAULT_NONCE_BYTES);
-	sq_bin(&q, o->box->ct, o->box->ctlen);
-	sq_int(&q, o->expires_at);
-	sq_int(&q, o->expires_at);
-	sq_str(&q, o->waba_ids);
-	sq_str(&q, o->scopes);
-	sq_int(&q, o->keep_phone);
-	sq_str(&q, o->waba_id);
-	sq_int(&q, o->keep_phone);
-	sq_int(&q, o->keep_phone);
-	sq_int(&q, o->keep_phone);
-	sq_int(&q, o->keep_phone);
-	sq_int(&q, o->keep_phone);
-	rc = sq_run(&q);
-	sq_close(&q);
 	if (rc == STORE_OK)
 		store_conn_audit(db, ws, actor, o->keep_phone ? "reconnected" :
 		    "token_stored", o->waba_id ? o->waba_id : o->waba_ids);
@@ -431,21 +370,18 @@ store_conn_choose_waba(struct db *db, const struct workspace *ws,
     const char *waba_id, const char *actor)
 {
 	struct sq	 q;
-	char		 sql[512];
 	enum store_rc	 rc;
 
 	/* FIND_IN_SET: only a WABA the token was granted can be chosen. */
-	snprintf(sql, sizeof(sql), "UPDATE `%s`.connection SET waba_id = ?, "
+	if ((rc = sq_rows(&q, db, &ws->srv, SQ_ARGS(SQ_S(waba_id),
+	    SQ_S(waba_id)), "UPDATE `%s`.connection SET waba_id = ?, "
 	    "phone_number_id = NULL, display_phone_number = NULL, "
 	    "verified_name = NULL, quality_rating = NULL, "
 	    "status = 'pending_phone_selection', updated_at = UTC_TIMESTAMP() "
 	    "WHERE id = 1 AND token_ct IS NOT NULL AND "
-	    "FIND_IN_SET(?, waba_ids) > 0", ws->db_name);
-	if ((rc = sq_open(&q, db, &ws->srv, sql)) != STORE_OK)
+	    "FIND_IN_SET(?, waba_ids) > 0", ws->db_name)) != STORE_OK)
 		return rc;
-	sq_str(&q, waba_id);
-	sq_str(&q, waba_id);
-	if ((rc = sq_run(&q)) == STORE_OK && sq_affected(&q) == 0)
+	if (sq_affected(&q) == 0)
 		rc = STORE_NOTFOUND;
 	sq_close(&q);
 	if (rc == STORE_OK)
@@ -457,19 +393,17 @@ enum store_rc
 store_conn_select_phone(struct db *db, const struct workspace *ws,
     const struct conn_phone *p, const char *actor)
 {
-	char		 sql[1024];
-	const char	*args[4] = { p->id, p->display_phone_number,
-	    p->verified_name, p->quality_rating };
 	enum store_rc	 rc;
 
-	snprintf(sql, sizeof(sql), "UPDATE `%s`.connection SET "
+	rc = sq_do(db, &ws->srv, SQ_ARGS(SQ_S(p->id),
+	    SQ_S(p->display_phone_number), SQ_S(p->verified_name),
+	    SQ_S(p->quality_rating)), "UPDATE `%s`.connection SET "
 	    "phone_number_id = ?, display_phone_number = ?, verified_name = ?, "
 	    "quality_rating = ?, "
 	    "status = IF(" CONN_RESTRICTED ", 'needs_reconnect', 'connected'), "
 	    "reason = IF(" CONN_RESTRICTED ", restriction, NULL), "
 	    "last_verified_at = UTC_TIMESTAMP(), updated_at = UTC_TIMESTAMP() "
 	    "WHERE id = 1", ws->db_name);
-	rc = conn_update(db, ws, sql, args, 4);
 	if (rc == STORE_OK)
 		store_conn_audit(db, ws, actor, "phone_selected", p->id);
 	return rc;
@@ -479,14 +413,12 @@ enum store_rc
 store_conn_mark(struct db *db, const struct workspace *ws,
     const char *status, const char *reason)
 {
-	char		 sql[256];
-	const char	*args[2] = { status, reason };
 	enum store_rc	 rc;
 
-	snprintf(sql, sizeof(sql), "UPDATE `%s`.connection SET status = ?, "
-	    "reason = ?, updated_at = UTC_TIMESTAMP() WHERE id = 1 AND "
+	rc = sq_do(db, &ws->srv, SQ_ARGS(SQ_S(status), SQ_S(reason)),
+	    "UPDATE `%s`.connection SET status = ?, reason = ?, "
+	    "updated_at = UTC_TIMESTAMP() WHERE id = 1 AND "
 	    "token_ct IS NOT NULL", ws->db_name);
-	rc = conn_update(db, ws, sql, args, 2);
 	if (rc == STORE_OK)
 		store_conn_audit(db, ws, "meta", status, reason);
 	return rc;
@@ -497,12 +429,14 @@ store_conn_verified(struct db *db, const struct workspace *ws,
     int64_t expires_at, const char *scopes, const struct conn_phone *p,
     int *restricted)
 {
-	struct sq	 q;
-	char		 sql[1536];
 	enum store_rc	 rc;
 
 	*restricted = 0;
-	snprintf(sql, sizeof(sql), "UPDATE `%s`.connection SET "
+	if ((rc = sq_do(db, &ws->srv, SQ_ARGS(SQ_I(expires_at),
+	    SQ_I(expires_at), SQ_S(scopes && *scopes ? scopes : NULL),
+	    SQ_S(p ? p->display_phone_number : NULL),
+	    SQ_S(p ? p->verified_name : NULL),
+	    SQ_S(p ? p->quality_rating : NULL)), "UPDATE `%s`.connection SET "
 	    "token_expires_at = IF(? = 0, NULL, FROM_UNIXTIME(?)), "
 	    "scopes = COALESCE(?, scopes), "
 	    "display_phone_number = COALESCE(?, display_phone_number), "
@@ -522,18 +456,7 @@ store_conn_verified(struct db *db, const struct workspace *ws,
 	    "restriction_until), "
 	    "last_verified_at = UTC_TIMESTAMP(), "
 	    "updated_at = UTC_TIMESTAMP() WHERE id = 1 AND token_ct IS NOT NULL",
-	    ws->db_name);
-	if ((rc = sq_open(&q, db, &ws->srv, sql)) != STORE_OK)
-		return rc;
-	sq_int(&q, expires_at);
-	sq_int(&q, expires_at);
-	sq_str(&q, scopes && *scopes ? scopes : NULL);
-	sq_str(&q, p ? p->display_phone_number : NULL);
-	sq_str(&q, p ? p->verified_name : NULL);
-	sq_str(&q, p ? p->quality_rating : NULL);
-	rc = sq_run(&q);
-	sq_close(&q);
-	if (rc != STORE_OK)
+	    ws->db_name)) != STORE_OK)
 		return rc;
 	return store_conn_restricted(db, ws, restricted);
 }
@@ -562,10 +485,9 @@ enum store_rc
 store_conn_disconnect(struct db *db, const struct workspace *ws,
     const char *actor)
 {
-	char		 sql[1024];
 	enum store_rc	 rc;
 
-	snprintf(sql, sizeof(sql), "UPDATE `%s`.connection SET "
+	rc = sq_do(db, &ws->srv, NULL, "UPDATE `%s`.connection SET "
 	    "status = 'not_connected', reason = NULL, waba_id = NULL, "
 	    "waba_ids = NULL, scopes = NULL, token_key_version = NULL, "
 	    "token_nonce = NULL, token_ct = NULL, token_expires_at = NULL, "
@@ -576,7 +498,6 @@ store_conn_disconnect(struct db *db, const struct workspace *ws,
 	    "restriction_waba = NULL, restriction_at = NULL, "
 	    "restriction_until = NULL, updated_at = UTC_TIMESTAMP() WHERE id = 1",
 	    ws->db_name);
-	rc = conn_update(db, ws, sql, NULL, 0);
 	if (rc == STORE_OK)
 		store_conn_audit(db, ws, actor, "disconnected", NULL);
 	return rc;
@@ -587,23 +508,14 @@ store_conn_catalog_save(struct db *db, const struct workspace *ws,
     const char *catalog_id, const char *name, const struct vault_box *b,
     const char *actor)
 {
-	struct sq	 q;
-	char		 sql[512];
 	enum store_rc	 rc;
 
-	snprintf(sql, sizeof(sql), "REPLACE INTO `%s`.catalog (id, catalog_id, "
-	    "catalog_name, status, reason, token_key_version, token_nonce, "
-	    "token_ct, connected_at) VALUES (1, ?, ?, 'connected', NULL, ?, ?, "
-	    "?, UTC_TIMESTAMP())", ws->db_name);
-	if ((rc = sq_open(&q, db, &ws->srv, sql)) != STORE_OK)
-		return rc;
-	sq_str(&q, catalog_id);
-	sq_str(&q, name);
-	sq_int(&q, b->key_version);
-	sq_bin(&q, b->nonce, VAULT_NONCE_BYTES);
-	sq_bin(&q, b->ct, b->ctlen);
-	rc = sq_run(&q);
-	sq_close(&q);
+	rc = sq_do(db, &ws->srv, SQ_ARGS(SQ_S(catalog_id), SQ_S(name),
+	    SQ_I(b->key_version), SQ_B(b->nonce, VAULT_NONCE_BYTES),
+	    SQ_B(b->ct, b->ctlen)), "REPLACE INTO `%s`.catalog (id, "
+	    "catalog_id, catalog_name, status, reason, token_key_version, "
+	    "token_nonce, token_ct, connected_at) VALUES (1, ?, ?, "
+	    "'connected', NULL, ?, ?, ?, UTC_TIMESTAMP())", ws->db_name);
 	if (rc == STORE_OK)
 		store_conn_audit(db, ws, actor, "catalog_connected", catalog_id);
 	return rc;
@@ -613,24 +525,19 @@ enum store_rc
 store_conn_catalog_mark(struct db *db, const struct workspace *ws,
     const char *reason)
 {
-	char		 sql[256];
-	const char	*args[1] = { reason };
-
-	snprintf(sql, sizeof(sql), "UPDATE `%s`.catalog SET status = "
-	    "'needs_reconnect', reason = ? WHERE id = 1", ws->db_name);
-	return conn_update(db, ws, sql, args, 1);
+	return sq_do(db, &ws->srv, SQ_ARGS(SQ_S(reason)), "UPDATE "
+	    "`%s`.catalog SET status = 'needs_reconnect', reason = ? "
+	    "WHERE id = 1", ws->db_name);
 }
 
 enum store_rc
 store_conn_catalog_delete(struct db *db, const struct workspace *ws,
     const char *actor)
 {
-	char		 sql[256];
 	enum store_rc	 rc;
 
-	snprintf(sql, sizeof(sql), "DELETE FROM `%s`.catalog WHERE id = 1",
+	rc = sq_do(db, &ws->srv, NULL, "DELETE FROM `%s`.catalog WHERE id = 1",
 	    ws->db_name);
-	rc = conn_update(db, ws, sql, NULL, 0);
 	if (rc == STORE_OK)
 		store_conn_audit(db, ws, actor, "catalog_disconnected", NULL);
 	return rc;
