@@ -252,23 +252,21 @@ store_conn_version_span(struct db *db, const struct workspace *ws,
     uint32_t *lo, uint32_t *hi)
 {
 	struct sq	 q;
-	char		 sql[512];
 	enum store_rc	 rc;
 
 	*lo = *hi = 0;
-	snprintf(sql, sizeof(sql), "SELECT MIN(v), MAX(v) FROM (SELECT "
-	    "token_key_version AS v FROM `%s`.connection WHERE token_ct IS NOT "
-	    "NULL UNION ALL SELECT token_key_version FROM `%s`.catalog WHERE "
-	    "token_ct IS NOT NULL) t", ws->db_name, ws->db_name);
-	if ((rc = sq_open(&q, db, &ws->srv, sql)) != STORE_OK)
-		return rc;
-	if ((rc = sq_run(&q)) == STORE_OK && sq_fetch(&q) == 1 &&
-	    sq_col(&q, 0) != NULL) {
+	rc = sq_one(&q, db, &ws->srv, NULL, "SELECT MIN(v), MAX(v) FROM "
+	    "(SELECT token_key_version AS v FROM `%1$s`.connection WHERE "
+	    "token_ct IS NOT NULL UNION ALL SELECT token_key_version FROM "
+	    "`%1$s`.catalog WHERE token_ct IS NOT NULL) t", ws->db_name);
+	if (rc != STORE_OK)
+		return rc == STORE_NOTFOUND ? STORE_OK : rc;
+	if (sq_col(&q, 0) != NULL) {
 		*lo = (uint32_t)sq_colint(&q, 0);
 		*hi = (uint32_t)sq_colint(&q, 1);
 	}
 	sq_close(&q);
-	return rc;
+	return STORE_OK;
 }
 
 enum store_rc
@@ -276,25 +274,22 @@ store_conn_versions(struct db *db, const struct workspace *ws,
     uint64_t *mask)
 {
 	struct sq	 q;
-	char		 sql[512];
 	enum store_rc	 rc;
 	long long	 ver;
 	int		 r;
 
 	*mask = 0;
-	snprintf(sql, sizeof(sql), "SELECT token_key_version FROM "
-	    "`%s`.connection WHERE token_ct IS NOT NULL UNION SELECT "
-	    "token_key_version FROM `%s`.catalog", ws->db_name, ws->db_name);
-	if ((rc = sq_open(&q, db, &ws->srv, sql)) != STORE_OK)
+	if ((rc = sq_rows(&q, db, &ws->srv, NULL, "SELECT token_key_version "
+	    "FROM `%1$s`.connection WHERE token_ct IS NOT NULL UNION SELECT "
+	    "token_key_version FROM `%1$s`.catalog", ws->db_name)) != STORE_OK)
 		return rc;
-	if ((rc = sq_run(&q)) == STORE_OK)
-		while ((r = sq_fetch(&q)) == 1) {
-			ver = sq_colint(&q, 0);
-			if (ver >= 1 && ver <= 64)
-				*mask |= 1ULL << (ver - 1);
-		}
+	while ((r = sq_fetch(&q)) == 1) {
+		ver = sq_colint(&q, 0);
+		if (ver >= 1 && ver <= 64)
+			*mask |= 1ULL << (ver - 1);
+	}
 	sq_close(&q);
-	return rc;
+	return r == -1 ? STORE_ERR : STORE_OK;
 }
 
 enum store_rc
@@ -302,28 +297,25 @@ store_conn_version_used(struct db *db, const struct workspace *ws,
     uint32_t ver, int *used)
 {
 	struct sq	 q;
-	char		 sql[512];
 	uint64_t	 mask;
 	enum store_rc	 rc;
 
-	if (ver <= 64) {	/* what store_conn_versions() can answer */
+	*used = 0;
+	if (ver >= 1 && ver <= 64) {	/* what store_conn_versions() answers */
 		rc = store_conn_versions(db, ws, &mask);
 		*used = (mask >> (ver - 1)) & 1;
 		return rc;
 	}
-	snprintf(sql, sizeof(sql), "SELECT (SELECT COUNT(*) FROM "
-	    "`%s`.connection WHERE token_ct IS NOT NULL AND "
-	    "token_key_version = ?) + (SELECT COUNT(*) FROM `%s`.catalog "
-	    "WHERE token_ct IS NOT NULL AND token_key_version = ?)",
-	    ws->db_name, ws->db_name);
-	if ((rc = sq_open(&q, db, &ws->srv, sql)) != STORE_OK)
-		return rc;
-	sq_int(&q, ver);
-	sq_int(&q, ver);
-	if ((rc = sq_run(&q)) == STORE_OK)
-		*used = sq_fetch(&q) == 1 && sq_colint(&q, 0) > 0;
+	rc = sq_one(&q, db, &ws->srv, SQ_ARGS(SQ_I(ver), SQ_I(ver)), "SELECT "
+	    "(SELECT COUNT(*) FROM `%1$s`.connection WHERE token_ct IS NOT "
+	    "NULL AND token_key_version = ?) + (SELECT COUNT(*) FROM "
+	    "`%1$s`.catalog WHERE token_ct IS NOT NULL AND "
+	    "token_key_version = ?)", ws->db_name);
+	if (rc != STORE_OK)
+		return rc == STORE_NOTFOUND ? STORE_OK : rc;
+	*used = sq_colint(&q, 0) > 0;
 	sq_close(&q);
-	return rc;
+	return STORE_OK;
 }
 
 enum store_rc
