@@ -12,6 +12,8 @@
 
 #include <CUnit/Basic.h>
 
+#include "config.h"
+#include "db.h"
 #include "store/sql.h"
 #include "harness.h"
 
@@ -223,7 +225,24 @@ test_sql_too_long(void)
 	free(big);
 }
 
+/* sq_ctl names the control database the configuration gives. */
+static void
+test_ctl_is_config(void)
+{
+	struct config	 cfg;
+	struct db	*db;
+	char		 name[] = "ctl_under_test";
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.control_db = name;
+	db = db_new(&cfg);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+	UT_EQ_STR(sq_ctl(db), "ctl_under_test");
+	db_free(db);
+}
+
 static const struct ut_test tests[] = {
+	{ "ctl is config", test_ctl_is_config },
 	{ "bind kinds", test_bind_kinds },
 	{ "bind appends", test_bind_appends },
 	{ "bind refuses", test_bind_refuses },
