@@ -115,7 +115,11 @@ struct sq_arg {
 	long long	 i;
 };
 
-/* Typed by their fields: a value of the wrong kind does not compile. */
+/*
+ * Typed by their fields: a value of the wrong kind is a compiler
+ * diagnostic (-Wint-conversion, -Wincompatible-pointer-types; errors
+ * with --enable-werror).
+ */
 #define SQ_S(v)		((struct sq_arg){ .type = SQ_T_STR, .s = (v) })
 #define SQ_B(p, n)	((struct sq_arg){ .type = SQ_T_BIN, .b = (p), \
 			    .len = (n) })
