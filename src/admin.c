@@ -31,10 +31,10 @@
 #include "log.h"
 #include "request.h"
 #include "input.h"	/* router_slug_valid */
+#include "store/workspaces.h"
 #include "vault.h"
 #include "store/migrate.h"
 #include "store/sql.h"
-#include "store/tenants.h"
 
 #define OPT_JSON	0x1	/* the command takes --json */
 #define OPT_CATALOG	0x2	/* the command takes --catalog-id ID */

@@ -15,7 +15,7 @@
 #include <json-c/json.h>
 
 #include "store/sql.h"
-#include "store/tenants.h"
+#include "store/workspaces.h"
 
 #define PROG		"waba-connect-admin"
 #define EX_FAIL		1

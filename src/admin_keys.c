@@ -12,10 +12,10 @@
 
 #include "admin.h"
 #include "config.h"
+#include "store/workspaces.h"
 #include "vault.h"
 #include "store/connection.h"
 #include "store/sql.h"
-#include "store/tenants.h"
 
 /* ---- keys ------------------------------------------------------------ */
 

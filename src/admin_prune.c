@@ -13,7 +13,7 @@
 #include "config.h"
 #include "store/retention.h"
 #include "store/sql.h"
-#include "store/tenants.h"
+#include "store/workspaces.h"
 
 struct prune {
 	struct ctx	*c;

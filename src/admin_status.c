@@ -11,8 +11,8 @@
 #include "admin.h"
 #include "store/connection.h"
 #include "store/sql.h"
-#include "store/tenants.h"
 #include "store/webhooks.h"
+#include "store/workspaces.h"
 
 /* "YYYY-MM-DD HH:MM:SS" (UTC, as the store gives it) to ISO 8601. */
 static const char *

@@ -18,7 +18,8 @@
 #include "input.h"	/* router_slug_valid */
 #include "store/migrate.h"
 #include "store/sql.h"
-#include "store/tenants.h"
+#include "store/users.h"
+#include "store/workspaces.h"
 
 /* Characters (code points), not bytes: "é" is one character, as people count. */
 #define PASSWORD_MIN_CHARS	12

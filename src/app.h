@@ -11,7 +11,7 @@
 
 #include "input.h"
 #include "store/sessions.h"
-#include "store/tenants.h"
+#include "store/workspaces.h"
 
 struct config;
 struct tmpl_set;

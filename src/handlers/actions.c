@@ -15,7 +15,7 @@
 #include "../request.h"
 #include "../response.h"
 #include "../store/connection.h"
-#include "../store/tenants.h"
+#include "../store/routes.h"
 #include "../vault.h"
 #include "../view.h"
 #include "handlers.h"

@@ -21,7 +21,7 @@
 #include "../response.h"
 #include "../session.h"
 #include "../store/sessions.h"
-#include "../store/tenants.h"
+#include "../store/users.h"
 #include "../view.h"
 #include "handlers.h"
 

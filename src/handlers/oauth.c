@@ -19,7 +19,7 @@
 #include "../response.h"
 #include "../store/connection.h"
 #include "../store/oauth.h"
-#include "../store/tenants.h"
+#include "../store/routes.h"
 #include "../vault.h"
 #include "../view.h"
 #include "handlers.h"
@@ -176,7 +176,7 @@ callback_finish(struct ctx *c, const char *token,
 	    (unsigned long long)c->ws.id, ti->nwaba, ti->nwaba == 1 ? "" : "s",
 	    keep ? ", number kept" : "");
 	/*
-	 * Routes after the row, as it now says (tenants.h): the chosen WABA
+	 * Routes after the row, as it now says (routes.h): the chosen WABA
 	 * (taken from a workspace merely granted it), every other granted
 	 * WABA, so account_update (PARTNER_ADDED…) finds us before a number
 	 * is chosen, and the kept number. The control and workspace

@@ -16,7 +16,7 @@
 #include "../request.h"
 #include "../response.h"
 #include "../store/connection.h"
-#include "../store/tenants.h"
+#include "../store/routes.h"
 #include "../vault.h"
 #include "../view.h"
 #include "handlers.h"
@@ -146,7 +146,7 @@ phones_choose_waba(struct ctx *c, const char *waba)
 	/*
 	 * The row forgot the number: so must the routes, or the abandoned
 	 * number's messages would still land here; and the chosen WABA is
-	 * taken from a workspace merely granted it (tenants.h).
+	 * taken from a workspace merely granted it (routes.h).
 	 */
 	if (store_conn_get(c->app->db, &c->ws, &r) != STORE_OK ||
 	    store_route_replace(c->app->db, c->ws.id, r.waba_ids, r.waba_id,

@@ -17,8 +17,9 @@
 #include "../log.h"
 #include "../request.h"
 #include "../response.h"
-#include "../store/tenants.h"
+#include "../store/routes.h"
 #include "../store/webhooks.h"
+#include "../store/workspaces.h"
 #include "../view.h"
 #include "../webhook.h"
 #include "handlers.h"
@@ -54,7 +55,7 @@ h_webhook_verify(struct ctx *c)
 }
 
 /*
- * The workspace an event belongs to (the rule: tenants.h). An event that
+ * The workspace an event belongs to (the rule: routes.h). An event that
  * names a number goes by the number only: the workspace that selected
  * it. Falling back to its WABA would deliver a number the workspace
  * abandoned (or never chose) wherever the WABA routes. The WABA is for

@@ -13,7 +13,7 @@
 #include "../vault.h"
 #include "connection.h"
 #include "sql.h"
-#include "tenants.h"
+#include "workspaces.h"
 
 /*
  * A restriction or ban Meta reported (account_update) holds the
@@ -152,20 +152,9 @@ enum store_rc
 store_conn_audit(struct db *db, const struct workspace *ws,
     const char *actor, const char *action, const char *detail)
 {
-	struct sq	 q;
-	char		 sql[256];
-	enum store_rc	 rc;
-
-	snprintf(sql, sizeof(sql), "INSERT INTO `%s`.audit_log (at, actor, "
-	    "action, detail) VALUES (UTC_TIMESTAMP(), ?, ?, ?)", ws->db_name);
-	if ((rc = sq_open(&q, db, &ws->srv, sql)) != STORE_OK)
-		return rc;
-	sq_str(&q, actor);
-	sq_str(&q, action);
-	sq_str(&q, detail);
-	rc = sq_run(&q);
-	sq_close(&q);
-	return rc;
+	return sq_do(db, &ws->srv, SQ_ARGS(SQ_S(actor), SQ_S(action),
+	    SQ_S(detail)), "INSERT INTO `%s`.audit_log (at, actor, action, "
+	    "detail) VALUES (UTC_TIMESTAMP(), ?, ?, ?)", ws->db_name);
 }
 
 enum store_rc
@@ -173,12 +162,12 @@ store_conn_token_put(struct db *db, const struct workspace *ws,
     const char *kind, const struct vault_box *b, const char *catalog_id,
     const char *actor)
 {
-	struct sq	 q;
-	char		 sql[512];
 	enum store_rc	 rc;
 
 	if (strcmp(kind, VAULT_KIND_CATALOG) == 0)
-		snprintf(sql, sizeof(sql), "REPLACE INTO `%s`.catalog (id, "
+		rc = sq_do(db, &ws->srv, SQ_ARGS(SQ_S(catalog_id),
+		    SQ_I(b->key_version), SQ_B(b->nonce, VAULT_NONCE_BYTES),
+		    SQ_B(b->ct, b->ctlen)), "REPLACE INTO `%s`.catalog (id, "
 		    "catalog_id, status, token_key_version, token_nonce, "
 		    "token_ct, connected_at) VALUES (1, ?, 'connected', ?, ?, "
 		    "?, UTC_TIMESTAMP())", ws->db_name);
@@ -187,21 +176,14 @@ store_conn_token_put(struct db *db, const struct workspace *ws,
 		 * Not yet checked against Meta: the page says so, and
 		 * Verify (or the OAuth flow) settles the status.
 		 */
-		snprintf(sql, sizeof(sql), "UPDATE `%s`.connection SET "
+		rc = sq_do(db, &ws->srv, SQ_ARGS(SQ_I(b->key_version),
+		    SQ_B(b->nonce, VAULT_NONCE_BYTES), SQ_B(b->ct, b->ctlen)),
+		    "UPDATE `%s`.connection SET "
 		    "token_key_version = ?, token_nonce = ?, token_ct = ?, "
 		    "status = IF(status = 'not_connected', "
 		    "'pending_phone_selection', status), "
 		    "token_stored_at = UTC_TIMESTAMP(), "
 		    "updated_at = UTC_TIMESTAMP() WHERE id = 1", ws->db_name);
-	if ((rc = sq_open(&q, db, &ws->srv, sql)) != STORE_OK)
-		return rc;
-	if (strcmp(kind, VAULT_KIND_CATALOG) == 0)
-		sq_str(&q, catalog_id);
-	sq_int(&q, b->key_version);
-	sq_bin(&q, b->nonce, VAULT_NONCE_BYTES);
-	sq_bin(&q, b->ct, b->ctlen);
-	rc = sq_run(&q);
-	sq_close(&q);
 	if (rc == STORE_OK)
 		store_conn_audit(db, ws, actor, "token_set", kind);
 	return rc;
@@ -214,25 +196,20 @@ conn_rekey_one(MYSQL *my, const struct workspace *ws, const char *kind,
 {
 	struct sq	 q;
 	struct vault_box in, out;
-	char		 sql[256];
 	enum store_rc	 rc;
-	int		 have;
 
 	memset(&out, 0, sizeof(out));
-	snprintf(sql, sizeof(sql), "SELECT token_key_version, token_nonce, "
+	rc = sq_one_on(&q, my, NULL, "SELECT token_key_version, token_nonce, "
 	    "token_ct FROM `%s`.%s WHERE id = 1 AND token_ct IS NOT NULL "
 	    "FOR UPDATE", ws->db_name, conn_table(kind));
-	if ((rc = sq_open_on(&q, my, sql)) != STORE_OK)
+	if (rc == STORE_NOTFOUND)
+		return STORE_OK;	/* no token: nothing to re-encrypt */
+	if (rc != STORE_OK)
 		return rc;
-	if ((rc = sq_run(&q)) != STORE_OK) {
-		sq_close(&q);
-		return rc;
-	}
-	have = sq_fetch(&q) == 1;
-	if (have && conn_box_from_row(&q, 0, &in) == -1)
+	if (conn_box_from_row(&q, 0, &in) == -1)
 		rc = STORE_ERR;
 	sq_close(&q);
-	if (!have || rc != STORE_OK)
+	if (rc != STORE_OK)
 		return rc;
 	/* A damaged row goes on, to be reported by the vault with its workspace. */
 	if (!in.damaged && in.key_version == vault_current_version(v)) {
@@ -244,16 +221,10 @@ conn_rekey_one(MYSQL *my, const struct workspace *ws, const char *kind,
 		return STORE_ERR;
 	}
 	vault_box_free(&in);
-	snprintf(sql, sizeof(sql), "UPDATE `%s`.%s SET token_key_version = ?, "
-	    "token_nonce = ?, token_ct = ? WHERE id = 1", ws->db_name,
-	    conn_table(kind));
-	if ((rc = sq_open_on(&q, my, sql)) == STORE_OK) {
-		sq_int(&q, out.key_version);
-		sq_bin(&q, out.nonce, VAULT_NONCE_BYTES);
-		sq_bin(&q, out.ct, out.ctlen);
-		rc = sq_run(&q);
-		sq_close(&q);
-	}
+	rc = sq_do_on(my, SQ_ARGS(SQ_I(out.key_version),
+	    SQ_B(out.nonce, VAULT_NONCE_BYTES), SQ_B(out.ct, out.ctlen)),
+	    "UPDATE `%s`.%s SET token_key_version = ?, token_nonce = ?, "
+	    "token_ct = ? WHERE id = 1", ws->db_name, conn_table(kind));
 	vault_box_free(&out);
 	if (rc == STORE_OK)
 		(*changed)++;
@@ -287,23 +258,21 @@ store_conn_version_span(struct db *db, const struct workspace *ws,
     uint32_t *lo, uint32_t *hi)
 {
 	struct sq	 q;
-	char		 sql[512];
 	enum store_rc	 rc;
 
 	*lo = *hi = 0;
-	snprintf(sql, sizeof(sql), "SELECT MIN(v), MAX(v) FROM (SELECT "
-	    "token_key_version AS v FROM `%s`.connection WHERE token_ct IS NOT "
-	    "NULL UNION ALL SELECT token_key_version FROM `%s`.catalog WHERE "
-	    "token_ct IS NOT NULL) t", ws->db_name, ws->db_name);
-	if ((rc = sq_open(&q, db, &ws->srv, sql)) != STORE_OK)
-		return rc;
-	if ((rc = sq_run(&q)) == STORE_OK && sq_fetch(&q) == 1 &&
-	    sq_col(&q, 0) != NULL) {
+	rc = sq_one(&q, db, &ws->srv, NULL, "SELECT MIN(v), MAX(v) FROM "
+	    "(SELECT token_key_version AS v FROM `%1$s`.connection WHERE "
+	    "token_ct IS NOT NULL UNION ALL SELECT token_key_version FROM "
+	    "`%1$s`.catalog WHERE token_ct IS NOT NULL) t", ws->db_name);
+	if (rc != STORE_OK)
+		return rc == STORE_NOTFOUND ? STORE_OK : rc;
+	if (sq_col(&q, 0) != NULL) {
 		*lo = (uint32_t)sq_colint(&q, 0);
 		*hi = (uint32_t)sq_colint(&q, 1);
 	}
 	sq_close(&q);
-	return rc;
+	return STORE_OK;
 }
 
 enum store_rc
@@ -311,25 +280,22 @@ store_conn_versions(struct db *db, const struct workspace *ws,
     uint64_t *mask)
 {
 	struct sq	 q;
-	char		 sql[512];
 	enum store_rc	 rc;
 	long long	 ver;
 	int		 r;
 
 	*mask = 0;
-	snprintf(sql, sizeof(sql), "SELECT token_key_version FROM "
-	    "`%s`.connection WHERE token_ct IS NOT NULL UNION SELECT "
-	    "token_key_version FROM `%s`.catalog", ws->db_name, ws->db_name);
-	if ((rc = sq_open(&q, db, &ws->srv, sql)) != STORE_OK)
+	if ((rc = sq_rows(&q, db, &ws->srv, NULL, "SELECT token_key_version "
+	    "FROM `%1$s`.connection WHERE token_ct IS NOT NULL UNION SELECT "
+	    "token_key_version FROM `%1$s`.catalog", ws->db_name)) != STORE_OK)
 		return rc;
-	if ((rc = sq_run(&q)) == STORE_OK)
-		while ((r = sq_fetch(&q)) == 1) {
-			ver = sq_colint(&q, 0);
-			if (ver >= 1 && ver <= 64)
-				*mask |= 1ULL << (ver - 1);
-		}
+	while ((r = sq_fetch(&q)) == 1) {
+		ver = sq_colint(&q, 0);
+		if (ver >= 1 && ver <= 64)
+			*mask |= 1ULL << (ver - 1);
+	}
 	sq_close(&q);
-	return rc;
+	return r == -1 ? STORE_ERR : STORE_OK;
 }
 
 enum store_rc
@@ -337,54 +303,31 @@ store_conn_version_used(struct db *db, const struct workspace *ws,
     uint32_t ver, int *used)
 {
 	struct sq	 q;
-	char		 sql[512];
 	uint64_t	 mask;
 	enum store_rc	 rc;
 
-	if (ver <= 64) {	/* what store_conn_versions() can answer */
+	*used = 0;
+	if (ver >= 1 && ver <= 64) {	/* what store_conn_versions() answers */
 		rc = store_conn_versions(db, ws, &mask);
 		*used = (mask >> (ver - 1)) & 1;
 		return rc;
 	}
-	snprintf(sql, sizeof(sql), "SELECT (SELECT COUNT(*) FROM "
-	    "`%s`.connection WHERE token_ct IS NOT NULL AND "
-	    "token_key_version = ?) + (SELECT COUNT(*) FROM `%s`.catalog "
-	    "WHERE token_ct IS NOT NULL AND token_key_version = ?)",
-	    ws->db_name, ws->db_name);
-	if ((rc = sq_open(&q, db, &ws->srv, sql)) != STORE_OK)
-		return rc;
-	sq_int(&q, ver);
-	sq_int(&q, ver);
-	if ((rc = sq_run(&q)) == STORE_OK)
-		*used = sq_fetch(&q) == 1 && sq_colint(&q, 0) > 0;
+	rc = sq_one(&q, db, &ws->srv, SQ_ARGS(SQ_I(ver), SQ_I(ver)), "SELECT "
+	    "(SELECT COUNT(*) FROM `%1$s`.connection WHERE token_ct IS NOT "
+	    "NULL AND token_key_version = ?) + (SELECT COUNT(*) FROM "
+	    "`%1$s`.catalog WHERE token_ct IS NOT NULL AND "
+	    "token_key_version = ?)", ws->db_name);
+	if (rc != STORE_OK)
+		return rc == STORE_NOTFOUND ? STORE_OK : rc;
+	*used = sq_colint(&q, 0) > 0;
 	sq_close(&q);
-	return rc;
-}
-
-/* Runs one UPDATE/DELETE of the connection's own row(s) with string args. */
-static enum store_rc
-conn_update(struct db *db, const struct workspace *ws, const char *sql,
-    const char *const *args, size_t n)
-{
-	struct sq	 q;
-	enum store_rc	 rc;
-	size_t		 i;
-
-	if ((rc = sq_open(&q, db, &ws->srv, sql)) != STORE_OK)
-		return rc;
-	for (i = 0; i < n; i++)
-		sq_str(&q, args[i]);
-	rc = sq_run(&q);
-	sq_close(&q);
-	return rc;
+	return STORE_OK;
 }
 
 enum store_rc
 store_conn_save_oauth(struct db *db, const struct workspace *ws,
     const struct conn_oauth *o, const char *actor)
 {
-	struct sq	 q;
-	char		 sql[2048];
 	enum store_rc	 rc;
 
 	/*
@@ -392,7 +335,13 @@ store_conn_save_oauth(struct db *db, const struct workspace *ws,
 	 * together or not at all. A kept number stays; otherwise the number
 	 * is forgotten and the merchant picks one again.
 	 */
-	snprintf(sql, sizeof(sql), "UPDATE `%s`.connection SET "
+	rc = sq_do(db, &ws->srv, SQ_ARGS(SQ_I(o->box->key_version),
+	    SQ_B(o->box->nonce, VAULT_NONCE_BYTES),
+	    SQ_B(o->box->ct, o->box->ctlen), SQ_I(o->expires_at),
+	    SQ_I(o->expires_at), SQ_S(o->waba_ids), SQ_S(o->scopes),
+	    SQ_I(o->keep_phone), SQ_S(o->waba_id), SQ_I(o->keep_phone),
+	    SQ_I(o->keep_phone), SQ_I(o->keep_phone), SQ_I(o->keep_phone),
+	    SQ_I(o->keep_phone)), "UPDATE `%s`.connection SET "
 	    "token_key_version = ?, token_nonce = ?, token_ct = ?, "
 	    "token_expires_at = IF(? = 0, NULL, FROM_UNIXTIME(?)), "
 	    "waba_ids = ?, scopes = ?, "
@@ -408,24 +357,6 @@ store_conn_save_oauth(struct db *db, const struct workspace *ws,
 	    "connected_at = COALESCE(connected_at, UTC_TIMESTAMP()), "
 	    "last_verified_at = UTC_TIMESTAMP(), updated_at = UTC_TIMESTAMP() "
 	    "WHERE id = 1", ws->db_name);
-	if ((rc = sq_open(&q, db, &ws->srv, sql)) != STORE_OK)
-		return rc;
-	sq_int(&q, o->box->key_version);
-	sq_bin(&q, o->box->nonce, VAULT_NONCE_BYTES);
-	sq_bin(&q, o->box->ct, o->box->ctlen);
-	sq_int(&q, o->expires_at);
-	sq_int(&q, o->expires_at);
-	sq_str(&q, o->waba_ids);
-	sq_str(&q, o->scopes);
-	sq_int(&q, o->keep_phone);
-	sq_str(&q, o->waba_id);
-	sq_int(&q, o->keep_phone);
-	sq_int(&q, o->keep_phone);
-	sq_int(&q, o->keep_phone);
-	sq_int(&q, o->keep_phone);
-	sq_int(&q, o->keep_phone);
-	rc = sq_run(&q);
-	sq_close(&q);
 	if (rc == STORE_OK)
 		store_conn_audit(db, ws, actor, o->keep_phone ? "reconnected" :
 		    "token_stored", o->waba_id ? o->waba_id : o->waba_ids);
@@ -437,21 +368,18 @@ store_conn_choose_waba(struct db *db, const struct workspace *ws,
     const char *waba_id, const char *actor)
 {
 	struct sq	 q;
-	char		 sql[512];
 	enum store_rc	 rc;
 
 	/* FIND_IN_SET: only a WABA the token was granted can be chosen. */
-	snprintf(sql, sizeof(sql), "UPDATE `%s`.connection SET waba_id = ?, "
+	if ((rc = sq_rows(&q, db, &ws->srv, SQ_ARGS(SQ_S(waba_id),
+	    SQ_S(waba_id)), "UPDATE `%s`.connection SET waba_id = ?, "
 	    "phone_number_id = NULL, display_phone_number = NULL, "
 	    "verified_name = NULL, quality_rating = NULL, "
 	    "status = 'pending_phone_selection', updated_at = UTC_TIMESTAMP() "
 	    "WHERE id = 1 AND token_ct IS NOT NULL AND "
-	    "FIND_IN_SET(?, waba_ids) > 0", ws->db_name);
-	if ((rc = sq_open(&q, db, &ws->srv, sql)) != STORE_OK)
+	    "FIND_IN_SET(?, waba_ids) > 0", ws->db_name)) != STORE_OK)
 		return rc;
-	sq_str(&q, waba_id);
-	sq_str(&q, waba_id);
-	if ((rc = sq_run(&q)) == STORE_OK && sq_affected(&q) == 0)
+	if (sq_affected(&q) == 0)
 		rc = STORE_NOTFOUND;
 	sq_close(&q);
 	if (rc == STORE_OK)
@@ -463,19 +391,17 @@ enum store_rc
 store_conn_select_phone(struct db *db, const struct workspace *ws,
     const struct conn_phone *p, const char *actor)
 {
-	char		 sql[1024];
-	const char	*args[4] = { p->id, p->display_phone_number,
-	    p->verified_name, p->quality_rating };
 	enum store_rc	 rc;
 
-	snprintf(sql, sizeof(sql), "UPDATE `%s`.connection SET "
+	rc = sq_do(db, &ws->srv, SQ_ARGS(SQ_S(p->id),
+	    SQ_S(p->display_phone_number), SQ_S(p->verified_name),
+	    SQ_S(p->quality_rating)), "UPDATE `%s`.connection SET "
 	    "phone_number_id = ?, display_phone_number = ?, verified_name = ?, "
 	    "quality_rating = ?, "
 	    "status = IF(" CONN_RESTRICTED ", 'needs_reconnect', 'connected'), "
 	    "reason = IF(" CONN_RESTRICTED ", restriction, NULL), "
 	    "last_verified_at = UTC_TIMESTAMP(), updated_at = UTC_TIMESTAMP() "
 	    "WHERE id = 1", ws->db_name);
-	rc = conn_update(db, ws, sql, args, 4);
 	if (rc == STORE_OK)
 		store_conn_audit(db, ws, actor, "phone_selected", p->id);
 	return rc;
@@ -485,14 +411,12 @@ enum store_rc
 store_conn_mark(struct db *db, const struct workspace *ws,
     const char *status, const char *reason)
 {
-	char		 sql[256];
-	const char	*args[2] = { status, reason };
 	enum store_rc	 rc;
 
-	snprintf(sql, sizeof(sql), "UPDATE `%s`.connection SET status = ?, "
-	    "reason = ?, updated_at = UTC_TIMESTAMP() WHERE id = 1 AND "
+	rc = sq_do(db, &ws->srv, SQ_ARGS(SQ_S(status), SQ_S(reason)),
+	    "UPDATE `%s`.connection SET status = ?, reason = ?, "
+	    "updated_at = UTC_TIMESTAMP() WHERE id = 1 AND "
 	    "token_ct IS NOT NULL", ws->db_name);
-	rc = conn_update(db, ws, sql, args, 2);
 	if (rc == STORE_OK)
 		store_conn_audit(db, ws, "meta", status, reason);
 	return rc;
@@ -503,12 +427,14 @@ store_conn_verified(struct db *db, const struct workspace *ws,
     int64_t expires_at, const char *scopes, const struct conn_phone *p,
     int *restricted)
 {
-	struct sq	 q;
-	char		 sql[1536];
 	enum store_rc	 rc;
 
 	*restricted = 0;
-	snprintf(sql, sizeof(sql), "UPDATE `%s`.connection SET "
+	if ((rc = sq_do(db, &ws->srv, SQ_ARGS(SQ_I(expires_at),
+	    SQ_I(expires_at), SQ_S(scopes && *scopes ? scopes : NULL),
+	    SQ_S(p ? p->display_phone_number : NULL),
+	    SQ_S(p ? p->verified_name : NULL),
+	    SQ_S(p ? p->quality_rating : NULL)), "UPDATE `%s`.connection SET "
 	    "token_expires_at = IF(? = 0, NULL, FROM_UNIXTIME(?)), "
 	    "scopes = COALESCE(?, scopes), "
 	    "display_phone_number = COALESCE(?, display_phone_number), "
@@ -528,18 +454,7 @@ store_conn_verified(struct db *db, const struct workspace *ws,
 	    "restriction_until), "
 	    "last_verified_at = UTC_TIMESTAMP(), "
 	    "updated_at = UTC_TIMESTAMP() WHERE id = 1 AND token_ct IS NOT NULL",
-	    ws->db_name);
-	if ((rc = sq_open(&q, db, &ws->srv, sql)) != STORE_OK)
-		return rc;
-	sq_int(&q, expires_at);
-	sq_int(&q, expires_at);
-	sq_str(&q, scopes && *scopes ? scopes : NULL);
-	sq_str(&q, p ? p->display_phone_number : NULL);
-	sq_str(&q, p ? p->verified_name : NULL);
-	sq_str(&q, p ? p->quality_rating : NULL);
-	rc = sq_run(&q);
-	sq_close(&q);
-	if (rc != STORE_OK)
+	    ws->db_name)) != STORE_OK)
 		return rc;
 	return store_conn_restricted(db, ws, restricted);
 }
@@ -568,10 +483,9 @@ enum store_rc
 store_conn_disconnect(struct db *db, const struct workspace *ws,
     const char *actor)
 {
-	char		 sql[1024];
 	enum store_rc	 rc;
 
-	snprintf(sql, sizeof(sql), "UPDATE `%s`.connection SET "
+	rc = sq_do(db, &ws->srv, NULL, "UPDATE `%s`.connection SET "
 	    "status = 'not_connected', reason = NULL, waba_id = NULL, "
 	    "waba_ids = NULL, scopes = NULL, token_key_version = NULL, "
 	    "token_nonce = NULL, token_ct = NULL, token_expires_at = NULL, "
@@ -582,7 +496,6 @@ store_conn_disconnect(struct db *db, const struct workspace *ws,
 	    "restriction_waba = NULL, restriction_at = NULL, "
 	    "restriction_until = NULL, updated_at = UTC_TIMESTAMP() WHERE id = 1",
 	    ws->db_name);
-	rc = conn_update(db, ws, sql, NULL, 0);
 	if (rc == STORE_OK)
 		store_conn_audit(db, ws, actor, "disconnected", NULL);
 	return rc;
@@ -593,23 +506,14 @@ store_conn_catalog_save(struct db *db, const struct workspace *ws,
     const char *catalog_id, const char *name, const struct vault_box *b,
     const char *actor)
 {
-	struct sq	 q;
-	char		 sql[512];
 	enum store_rc	 rc;
 
-	snprintf(sql, sizeof(sql), "REPLACE INTO `%s`.catalog (id, catalog_id, "
-	    "catalog_name, status, reason, token_key_version, token_nonce, "
-	    "token_ct, connected_at) VALUES (1, ?, ?, 'connected', NULL, ?, ?, "
-	    "?, UTC_TIMESTAMP())", ws->db_name);
-	if ((rc = sq_open(&q, db, &ws->srv, sql)) != STORE_OK)
-		return rc;
-	sq_str(&q, catalog_id);
-	sq_str(&q, name);
-	sq_int(&q, b->key_version);
-	sq_bin(&q, b->nonce, VAULT_NONCE_BYTES);
-	sq_bin(&q, b->ct, b->ctlen);
-	rc = sq_run(&q);
-	sq_close(&q);
+	rc = sq_do(db, &ws->srv, SQ_ARGS(SQ_S(catalog_id), SQ_S(name),
+	    SQ_I(b->key_version), SQ_B(b->nonce, VAULT_NONCE_BYTES),
+	    SQ_B(b->ct, b->ctlen)), "REPLACE INTO `%s`.catalog (id, "
+	    "catalog_id, catalog_name, status, reason, token_key_version, "
+	    "token_nonce, token_ct, connected_at) VALUES (1, ?, ?, "
+	    "'connected', NULL, ?, ?, ?, UTC_TIMESTAMP())", ws->db_name);
 	if (rc == STORE_OK)
 		store_conn_audit(db, ws, actor, "catalog_connected", catalog_id);
 	return rc;
@@ -619,24 +523,19 @@ enum store_rc
 store_conn_catalog_mark(struct db *db, const struct workspace *ws,
     const char *reason)
 {
-	char		 sql[256];
-	const char	*args[1] = { reason };
-
-	snprintf(sql, sizeof(sql), "UPDATE `%s`.catalog SET status = "
-	    "'needs_reconnect', reason = ? WHERE id = 1", ws->db_name);
-	return conn_update(db, ws, sql, args, 1);
+	return sq_do(db, &ws->srv, SQ_ARGS(SQ_S(reason)), "UPDATE "
+	    "`%s`.catalog SET status = 'needs_reconnect', reason = ? "
+	    "WHERE id = 1", ws->db_name);
 }
 
 enum store_rc
 store_conn_catalog_delete(struct db *db, const struct workspace *ws,
     const char *actor)
 {
-	char		 sql[256];
 	enum store_rc	 rc;
 
-	snprintf(sql, sizeof(sql), "DELETE FROM `%s`.catalog WHERE id = 1",
+	rc = sq_do(db, &ws->srv, NULL, "DELETE FROM `%s`.catalog WHERE id = 1",
 	    ws->db_name);
-	rc = conn_update(db, ws, sql, NULL, 0);
 	if (rc == STORE_OK)
 		store_conn_audit(db, ws, actor, "catalog_disconnected", NULL);
 	return rc;

@@ -11,12 +11,11 @@
 #include <string.h>
 
 #include "../buf.h"
-#include "../config.h"
 #include "../db.h"
 #include "../log.h"
 #include "migrate.h"
 #include "sql.h"
-#include "tenants.h"
+#include "workspaces.h"
 
 /* "%1$s" stands for the database name in every statement. */
 static const char *const control_v1[] = {
@@ -306,7 +305,7 @@ mig_exec(struct db *db, const struct db_server *srv, const char *fmt,
 
 	/*
 	 * The database name is ours ([a-z0-9_], checked by config and by
-	 * tenants), the only thing spliced; identifiers cannot be bound.
+	 * workspaces.c), the only thing spliced; identifiers cannot be bound.
 	 */
 	for (p = fmt; (hit = strstr(p, "%1$s")) != NULL; p = hit + 4)
 		if (buf_append(&sql, p, (size_t)(hit - p)) == -1 ||
@@ -324,17 +323,15 @@ mig_version(struct db *db, const struct db_server *srv, const char *dbname,
     int *version)
 {
 	struct sq	 q;
-	char		 sql[256];
 	enum store_rc	 rc;
 
-	snprintf(sql, sizeof(sql), "SELECT COALESCE(MAX(version), 0) FROM "
-	    "`%s`.schema_version", dbname);
-	if ((rc = sq_open(&q, db, srv, sql)) != STORE_OK)
-		return rc;
-	if ((rc = sq_run(&q)) == STORE_OK && sq_fetch(&q) == 1)
-		*version = (int)sq_colint(&q, 0);
+	if ((rc = sq_one(&q, db, srv, NULL, "SELECT COALESCE(MAX(version), 0) "
+	    "FROM `%s`.schema_version", dbname)) != STORE_OK)
+		/* MAX() always has a row: none is a failure. */
+		return rc == STORE_NOTFOUND ? STORE_ERR : rc;
+	*version = (int)sq_colint(&q, 0);
 	sq_close(&q);
-	return rc;
+	return STORE_OK;
 }
 
 static enum store_rc
@@ -343,16 +340,18 @@ mig_lock(struct db *db, const struct db_server *srv, int take)
 	struct sq	 q;
 	enum store_rc	 rc;
 
-	if ((rc = sq_open(&q, db, srv, take ?
-	    "SELECT GET_LOCK('waba_connect_migrate', 60)" :
-	    "SELECT RELEASE_LOCK('waba_connect_migrate')")) != STORE_OK)
-		return rc;
-	if ((rc = sq_run(&q)) == STORE_OK && take &&
-	    (sq_fetch(&q) != 1 || sq_colint(&q, 0) != 1)) {
+	if (!take)
+		return sq_do(db, srv, NULL,
+		    "SELECT RELEASE_LOCK('waba_connect_migrate')");
+	rc = sq_one(&q, db, srv, NULL,
+	    "SELECT GET_LOCK('waba_connect_migrate', 60)");
+	if (rc == STORE_OK && sq_colint(&q, 0) != 1)
+		rc = STORE_NOTFOUND;
+	sq_close(&q);
+	if (rc == STORE_NOTFOUND) {
 		log_err("migrate: another migration holds the lock");
 		rc = STORE_ERR;
 	}
-	sq_close(&q);
 	return rc;
 }
 
@@ -361,22 +360,19 @@ mig_apply(struct db *db, const struct db_server *srv, const char *dbname,
     const char *const *const *list, int n, const char *what,
     store_mig_report fn, void *arg)
 {
-	struct sq	 q;
-	char		 sql[256];
 	const char	*const *stmt;
 	enum store_rc	 rc;
 	int		 have = 0, v;
 
 	if ((rc = mig_lock(db, srv, 1)) != STORE_OK)
 		return rc;
-	snprintf(sql, sizeof(sql), "CREATE DATABASE IF NOT EXISTS `%s` "
-	    "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci", dbname);
-	if ((rc = sq_exec(db, srv, sql)) != STORE_OK)
-		goto out;
-	snprintf(sql, sizeof(sql), "CREATE TABLE IF NOT EXISTS "
+	if ((rc = sq_do(db, srv, NULL, "CREATE DATABASE IF NOT EXISTS `%s` "
+	    "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci", dbname)) !=
+	    STORE_OK ||
+	    (rc = sq_do(db, srv, NULL, "CREATE TABLE IF NOT EXISTS "
 	    "`%s`.schema_version (version INT NOT NULL PRIMARY KEY, "
-	    "applied_at DATETIME NOT NULL) ENGINE=InnoDB", dbname);
-	if ((rc = sq_exec(db, srv, sql)) != STORE_OK ||
+	    "applied_at DATETIME NOT NULL) ENGINE=InnoDB", dbname)) !=
+	    STORE_OK ||
 	    (rc = mig_version(db, srv, dbname, &have)) != STORE_OK)
 		goto out;
 	if (have > n) {
@@ -392,14 +388,9 @@ mig_apply(struct db *db, const struct db_server *srv, const char *dbname,
 		for (stmt = list[v - 1]; *stmt; stmt++)
 			if ((rc = mig_exec(db, srv, *stmt, dbname)) != STORE_OK)
 				goto out;
-		snprintf(sql, sizeof(sql), "INSERT INTO `%s`.schema_version "
-		    "(version, applied_at) VALUES (?, UTC_TIMESTAMP())", dbname);
-		if ((rc = sq_open(&q, db, srv, sql)) != STORE_OK)
-			goto out;
-		sq_int(&q, v);
-		rc = sq_run(&q);
-		sq_close(&q);
-		if (rc != STORE_OK)
+		if ((rc = sq_do(db, srv, SQ_ARGS(SQ_I(v)), "INSERT INTO "
+		    "`%s`.schema_version (version, applied_at) VALUES (?, "
+		    "UTC_TIMESTAMP())", dbname)) != STORE_OK)
 			goto out;
 		report(fn, arg, "%s %s: applied version %d", what, dbname, v);
 	}
@@ -411,7 +402,7 @@ out:
 enum store_rc
 store_mig_control(struct db *db, store_mig_report fn, void *arg)
 {
-	return mig_apply(db, NULL, db_config(db)->control_db,
+	return mig_apply(db, NULL, sq_ctl(db),
 	    control_migrations, NCONTROL, "control database", fn, arg);
 }
 
@@ -423,35 +414,21 @@ enum store_rc
 store_mig_control_version(struct db *db, int *version)
 {
 	struct sq	 q;
-	char		 sql[256];
-	const char	*dbname = db_config(db)->control_db;
+	const char	*dbname = sq_ctl(db);
 	enum store_rc	 rc;
 	int		 found;
 
 	*version = 0;
-	if ((rc = sq_open(&q, db, NULL, "SELECT COUNT(*) FROM "
-	    "information_schema.tables WHERE table_schema = ? AND "
-	    "table_name = 'schema_version'")) != STORE_OK)
-		return rc;
-	sq_str(&q, dbname);
-	if ((rc = sq_run(&q)) == STORE_OK && sq_fetch(&q) != 1)
-		rc = STORE_ERR;
-	found = rc == STORE_OK && sq_colint(&q, 0) > 0;
+	if ((rc = sq_one(&q, db, NULL, SQ_ARGS(SQ_S(dbname)), "SELECT "
+	    "COUNT(*) FROM information_schema.tables WHERE table_schema = ? "
+	    "AND table_name = 'schema_version'")) != STORE_OK)
+		/* COUNT() always has a row too. */
+		return rc == STORE_NOTFOUND ? STORE_ERR : rc;
+	found = sq_colint(&q, 0) > 0;
 	sq_close(&q);
 	if (!found)
-		return rc;
-	snprintf(sql, sizeof(sql), "SELECT COALESCE(MAX(version), 0) FROM "
-	    "`%s`.schema_version", dbname);
-	if ((rc = sq_open(&q, db, NULL, sql)) != STORE_OK)
-		return rc;
-	if ((rc = sq_run(&q)) == STORE_OK) {
-		if (sq_fetch(&q) == 1)
-			*version = (int)sq_colint(&q, 0);
-		else
-			rc = STORE_ERR;
-	}
-	sq_close(&q);
-	return rc;
+		return STORE_OK;
+	return mig_version(db, NULL, dbname, version);
 }
 
 enum store_rc

@@ -9,7 +9,6 @@
 
 #include <sodium.h>
 
-#include "../config.h"
 #include "../db.h"
 #include "oauth.h"
 #include "sql.h"
@@ -18,29 +17,18 @@ enum store_rc
 store_oauth_put(struct db *db, const unsigned char hash[32],
     uint64_t workspace, const unsigned char session[32], int ttl)
 {
-	struct sq	 q;
-	char		 sql[256];
 	enum store_rc	 rc;
 
-	snprintf(sql, sizeof(sql), "INSERT INTO `%s`.oauth_states "
+	if ((rc = sq_do(db, NULL, SQ_ARGS(SQ_B(hash, 32), SQ_I(workspace),
+	    SQ_B(session, 32), SQ_I(ttl)), "INSERT INTO `%s`.oauth_states "
 	    "(state_hash, workspace_id, session_hash, expires_at) VALUES "
-	    "(?, ?, ?, UTC_TIMESTAMP() + INTERVAL ? SECOND)",
-	    db_config(db)->control_db);
-	if ((rc = sq_open(&q, db, NULL, sql)) != STORE_OK)
-		return rc;
-	sq_bin(&q, hash, 32);
-	sq_int(&q, (long long)workspace);
-	sq_bin(&q, session, 32);
-	sq_int(&q, ttl);
-	rc = sq_run(&q);
-	sq_close(&q);
-	if (rc != STORE_OK)
+	    "(?, ?, ?, UTC_TIMESTAMP() + INTERVAL ? SECOND)", sq_ctl(db))) !=
+	    STORE_OK)
 		return rc;
 	/* Abandoned round trips only cost space: prune as we go. */
-	snprintf(sql, sizeof(sql), "DELETE FROM `%s`.oauth_states WHERE "
+	return sq_do(db, NULL, NULL, "DELETE FROM `%s`.oauth_states WHERE "
 	    "expires_at < UTC_TIMESTAMP() - INTERVAL 1 DAY LIMIT 100",
-	    db_config(db)->control_db);
-	return sq_exec(db, NULL, sql);
+	    sq_ctl(db));
 }
 
 enum store_rc
@@ -49,40 +37,34 @@ store_oauth_take(struct db *db, const unsigned char hash[32],
 {
 	struct sq	 q;
 	MYSQL		*my;
-	char		 sql[256], stored[32];
+	char		 stored[32];
 	enum store_rc	 rc;
-	int		 live = 0, found = 0;
+	int		 live = 0, found;
 
 	if ((rc = sq_begin(db, NULL, &my)) != STORE_OK)
 		return rc;
-	snprintf(sql, sizeof(sql), "SELECT workspace_id, session_hash, "
-	    "expires_at > UTC_TIMESTAMP() FROM `%s`.oauth_states WHERE "
-	    "state_hash = ? FOR UPDATE", db_config(db)->control_db);
-	if ((rc = sq_open_on(&q, my, sql)) != STORE_OK)
+	rc = sq_one_on(&q, my, SQ_ARGS(SQ_B(hash, 32)), "SELECT workspace_id, "
+	    "session_hash, expires_at > UTC_TIMESTAMP() FROM `%s`.oauth_states "
+	    "WHERE state_hash = ? FOR UPDATE", sq_ctl(db));
+	if (rc == STORE_NOTFOUND) {
+		sq_rollback(db, my);
+		return STORE_NOTFOUND;
+	}
+	if (rc != STORE_OK)
 		goto fail;
-	sq_bin(&q, hash, 32);
-	if ((rc = sq_run(&q)) == STORE_OK && sq_fetch(&q) == 1 &&
-	    sq_collen(&q, 1) == 32) {
-		found = 1;
+	/* A row whose session hash is not 32 bytes is taken as none. */
+	if ((found = sq_collen(&q, 1) == 32)) {
 		*workspace = (uint64_t)sq_colint(&q, 0);
 		memcpy(stored, sq_col(&q, 1), 32);
 		live = sq_colint(&q, 2) != 0;
 	}
 	sq_close(&q);
-	if (rc != STORE_OK)
-		goto fail;
 	if (!found) {
 		sq_rollback(db, my);
 		return STORE_NOTFOUND;
 	}
-	snprintf(sql, sizeof(sql), "DELETE FROM `%s`.oauth_states WHERE "
-	    "state_hash = ?", db_config(db)->control_db);
-	if ((rc = sq_open_on(&q, my, sql)) != STORE_OK)
-		goto fail;
-	sq_bin(&q, hash, 32);
-	rc = sq_run(&q);
-	sq_close(&q);
-	if (rc != STORE_OK)
+	if ((rc = sq_do_on(my, SQ_ARGS(SQ_B(hash, 32)), "DELETE FROM "
+	    "`%s`.oauth_states WHERE state_hash = ?", sq_ctl(db))) != STORE_OK)
 		goto fail;
 	if ((rc = sq_commit(db, my)) != STORE_OK)
 		return rc;

@@ -4,6 +4,7 @@
  * MYSQL_BIND bookkeeping and the error classification (STORE_DUP,
  * STORE_GONE...) live in one file.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <mysql.h>
 #include <mysqld_error.h>
 
+#include "../config.h"
 #include "../db.h"
 #include "../log.h"
 #include "sql.h"
@@ -370,4 +372,184 @@ sq_exec(struct db *db, const struct db_server *srv, const char *sql)
 	rc = sq_run(&q);
 	sq_close(&q);
 	return rc;
+}
+
+unsigned int
+sq_bind(struct sq *q, const struct sq_arg *a)
+{
+	unsigned int	 n = 0;
+
+	for (; a != NULL && a->type != SQ_T_END; a++, n++)
+		switch (a->type) {
+		case SQ_T_STR:
+			sq_str(q, a->s);
+			break;
+		case SQ_T_BIN:
+			sq_bin(q, a->b, a->len);
+			break;
+		case SQ_T_INT:
+			sq_int(q, a->i);
+			break;
+		case SQ_T_NULL:
+			sq_null(q);
+			break;
+		default:
+			/* Not made by SQ_*: refuse rather than guess. */
+			q->bad = 1;
+			break;
+		}
+	return n;
+}
+
+/*
+ * The one body of the row helpers: the SQL formatted from fmt, opened
+ * on my (a transaction) or through the cache (my NULL), bound, run.
+ * Whatever fails leaves q closed, with the server's error number kept
+ * for callers that tell one failure from another (ER_DATA_TOO_LONG...).
+ */
+static enum store_rc sq_vrows(struct sq *, struct db *,
+    const struct db_server *, MYSQL *, const struct sq_arg *, const char *,
+    va_list) __attribute__((format(printf, 6, 0)));
+
+static enum store_rc
+sq_vrows(struct sq *q, struct db *db, const struct db_server *srv, MYSQL *my,
+    const struct sq_arg *args, const char *fmt, va_list ap)
+{
+	char		 sql[SQ_MAX_SQL];
+	enum store_rc	 rc;
+	unsigned int	 err;
+	int		 n;
+
+	memset(q, 0, sizeof(*q));
+	n = vsnprintf(sql, sizeof(sql), fmt, ap);
+	if (n < 0 || (size_t)n >= sizeof(sql)) {
+		/* A cut statement might still prepare, as another one. */
+		log_err("sql: a statement longer than %d bytes",
+		    SQ_MAX_SQL - 1);
+		return STORE_ERR;
+	}
+	rc = my != NULL ? sq_open_on(q, my, sql) : sq_open(q, db, srv, sql);
+	if (rc == STORE_OK) {
+		sq_bind(q, args);
+		rc = sq_run(q);
+	}
+	if (rc != STORE_OK) {
+		err = q->err;
+		sq_close(q);
+		q->err = err;
+	}
+	return rc;
+}
+
+/* The first row of what sq_vrows ran, or q closed (err kept). */
+static enum store_rc
+sq_first(struct sq *q, enum store_rc rc)
+{
+	unsigned int	 err;
+
+	if (rc != STORE_OK)
+		return rc;
+	switch (sq_fetch(q)) {
+	case 1:
+		return STORE_OK;
+	case 0:
+		rc = STORE_NOTFOUND;
+		break;
+	default:
+		rc = STORE_ERR;
+		break;
+	}
+	err = q->err;
+	sq_close(q);
+	q->err = err;
+	return rc;
+}
+
+enum store_rc
+sq_do(struct db *db, const struct db_server *srv, const struct sq_arg *args,
+    const char *fmt, ...)
+{
+	struct sq	 q;
+	va_list		 ap;
+	enum store_rc	 rc;
+
+	va_start(ap, fmt);
+	rc = sq_vrows(&q, db, srv, NULL, args, fmt, ap);
+	va_end(ap);
+	if (rc == STORE_OK)
+		sq_close(&q);
+	return rc;
+}
+
+enum store_rc
+sq_do_on(MYSQL *my, const struct sq_arg *args, const char *fmt, ...)
+{
+	struct sq	 q;
+	va_list		 ap;
+	enum store_rc	 rc;
+
+	va_start(ap, fmt);
+	rc = sq_vrows(&q, NULL, NULL, my, args, fmt, ap);
+	va_end(ap);
+	if (rc == STORE_OK)
+		sq_close(&q);
+	return rc;
+}
+
+enum store_rc
+sq_rows(struct sq *q, struct db *db, const struct db_server *srv,
+    const struct sq_arg *args, const char *fmt, ...)
+{
+	va_list		 ap;
+	enum store_rc	 rc;
+
+	va_start(ap, fmt);
+	rc = sq_vrows(q, db, srv, NULL, args, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+enum store_rc
+sq_rows_on(struct sq *q, MYSQL *my, const struct sq_arg *args,
+    const char *fmt, ...)
+{
+	va_list		 ap;
+	enum store_rc	 rc;
+
+	va_start(ap, fmt);
+	rc = sq_vrows(q, NULL, NULL, my, args, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+enum store_rc
+sq_one(struct sq *q, struct db *db, const struct db_server *srv,
+    const struct sq_arg *args, const char *fmt, ...)
+{
+	va_list		 ap;
+	enum store_rc	 rc;
+
+	va_start(ap, fmt);
+	rc = sq_vrows(q, db, srv, NULL, args, fmt, ap);
+	va_end(ap);
+	return sq_first(q, rc);
+}
+
+enum store_rc
+sq_one_on(struct sq *q, MYSQL *my, const struct sq_arg *args,
+    const char *fmt, ...)
+{
+	va_list		 ap;
+	enum store_rc	 rc;
+
+	va_start(ap, fmt);
+	rc = sq_vrows(q, NULL, NULL, my, args, fmt, ap);
+	va_end(ap);
+	return sq_first(q, rc);
+}
+
+const char *
+sq_ctl(const struct db *db)
+{
+	return db_config(db)->control_db;
 }

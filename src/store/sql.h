@@ -81,4 +81,88 @@ enum store_rc	 sq_classify(MYSQL *);
 /* Runs one statement without parameters or results (DDL, BEGIN, COMMIT). */
 enum store_rc	 sq_exec(struct db *, const struct db_server *, const char *sql);
 
+/*
+ * Row helpers: one call opens the statement, binds its parameters, runs
+ * it and, for sq_one, fetches the first row; what each store function
+ * used to spell out in five steps. The SQL is a printf format, checked
+ * by the compiler, for what cannot be bound (database names: ours,
+ * [a-z0-9_], checked where they come from); values are always bound, as
+ * a list built with SQ_ARGS:
+ *
+ *	rc = sq_do(db, NULL, SQ_ARGS(SQ_I(user), SQ_S(email)),
+ *	    "INSERT INTO `%s`.users (id, email) VALUES (?, ?)", sq_ctl(db));
+ *
+ * A list NULL binds nothing. The _on forms run inside the transaction on
+ * my (sq_begin); the others through the db's statement cache, as sq_open.
+ * Outcomes are sq_run's (STORE_DUP for a unique key, STORE_GONE when the
+ * server went away); a statement longer than SQ_MAX_SQL is STORE_ERR.
+ */
+#define SQ_MAX_SQL	4096
+
+enum sq_type {
+	SQ_T_END = 0,
+	SQ_T_STR,		/* s; NULL binds NULL */
+	SQ_T_BIN,		/* b, len bytes */
+	SQ_T_INT,		/* i */
+	SQ_T_NULL
+};
+
+struct sq_arg {
+	enum sq_type	 type;
+	const char	*s;
+	const void	*b;
+	size_t		 len;
+	long long	 i;
+};
+
+/*
+ * Typed by their fields: a value of the wrong kind is a compiler
+ * diagnostic (-Wint-conversion, -Wincompatible-pointer-types; errors
+ * with --enable-werror).
+ */
+#define SQ_S(v)		((struct sq_arg){ .type = SQ_T_STR, .s = (v) })
+#define SQ_B(p, n)	((struct sq_arg){ .type = SQ_T_BIN, .b = (p), \
+			    .len = (n) })
+#define SQ_I(v)		((struct sq_arg){ .type = SQ_T_INT, .i = (v) })
+#define SQ_NULL		((struct sq_arg){ .type = SQ_T_NULL })
+/* The list, ended by its terminator: SQ_ARGS(SQ_S(a), SQ_I(b)). */
+#define SQ_ARGS(...)	((const struct sq_arg[]){ __VA_ARGS__, \
+			    { .type = SQ_T_END } })
+
+/*
+ * Binds the list (NULL: nothing) after what q already holds, through
+ * sq_str/sq_bin/sq_int/sq_null; more than SQ_MAX_PARAMS marks q bad, so
+ * sq_run refuses it. Returns how many it bound.
+ */
+unsigned int	 sq_bind(struct sq *, const struct sq_arg *);
+/* Runs a statement whose rows, if any, nobody reads. */
+enum store_rc	 sq_do(struct db *, const struct db_server *,
+		    const struct sq_arg *, const char *fmt, ...)
+		    __attribute__((format(printf, 4, 5)));
+enum store_rc	 sq_do_on(MYSQL *, const struct sq_arg *, const char *fmt,
+		    ...) __attribute__((format(printf, 3, 4)));
+/*
+ * Runs a statement and keeps q for its rows (sq_fetch), sq_affected or
+ * sq_insert_id: on STORE_OK the caller sq_closes q. On any other outcome
+ * q is closed already (sq_close again is harmless) but q->err still
+ * holds the server's error number.
+ */
+enum store_rc	 sq_rows(struct sq *, struct db *,
+		    const struct db_server *, const struct sq_arg *,
+		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+enum store_rc	 sq_rows_on(struct sq *, MYSQL *, const struct sq_arg *,
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/*
+ * As sq_rows, with the first row fetched: STORE_OK, the row is ready
+ * (sq_col...) and the caller sq_closes q; STORE_NOTFOUND when there is
+ * none (q closed).
+ */
+enum store_rc	 sq_one(struct sq *, struct db *, const struct db_server *,
+		    const struct sq_arg *, const char *fmt, ...)
+		    __attribute__((format(printf, 5, 6)));
+enum store_rc	 sq_one_on(struct sq *, MYSQL *, const struct sq_arg *,
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* The control database's name, for the tables every workspace shares. */
+const char	*sq_ctl(const struct db *);
+
 #endif

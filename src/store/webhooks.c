@@ -15,8 +15,8 @@
 #include "../log.h"
 #include "../webhook.h"
 #include "sql.h"
-#include "tenants.h"
 #include "webhooks.h"
+#include "workspaces.h"
 
 static const char *
 wh_kind(enum webhook_kind k)
@@ -71,25 +71,6 @@ wh_dedup_key(const struct webhook_event *e, char *out, size_t len)
 	snprintf(out, len, "%c#%s", raw[0], hex);
 }
 
-/* Runs one statement with string parameters (NULL binds NULL) on my. */
-static enum store_rc
-wh_exec_on(MYSQL *my, const char *sql, const char *const *args, size_t n,
-    uint64_t *affected)
-{
-	struct sq	 q;
-	enum store_rc	 rc;
-	size_t		 i;
-
-	if ((rc = sq_open_on(&q, my, sql)) != STORE_OK)
-		return rc;
-	for (i = 0; i < n; i++)
-		sq_str(&q, args[i]);
-	if ((rc = sq_run(&q)) == STORE_OK && affected != NULL)
-		*affected = sq_affected(&q);
-	sq_close(&q);
-	return rc;
-}
-
 /*
  * Meta's Unix time as a DATETIME in UTC, whatever the session's zone;
  * past 9999-12-31 DATE_ADD overflows, which strict mode makes an error:
@@ -118,11 +99,13 @@ wh_row_get(MYSQL *my, const struct workspace *ws,
     struct wh_row *r)
 {
 	struct sq	 q;
-	char		 sql[1024];
 	enum store_rc	 rc;
 
 	memset(r, 0, sizeof(*r));
-	snprintf(sql, sizeof(sql), "SELECT token_ct IS NOT NULL AND "
+	/* What lifts it is of its kind: REINSTATE a ban, "none" a restriction. */
+	rc = sq_one_on(&q, my, SQ_ARGS(SQ_S(e->waba_id), SQ_S(e->waba_id),
+	    SQ_S(e->event), SQ_I(standing != 0), SQ_I(t), SQ_I(standing != 0)),
+	    "SELECT token_ct IS NOT NULL AND "
 	    "(waba_id IS NULL OR waba_id = '' OR waba_id = ?), "
 	    "restriction_waba <=> ? AND restriction_event = ?, "
 	    "IFNULL(IF(?, restriction_at, token_stored_at) > " WH_UTC ", 0), "
@@ -130,25 +113,18 @@ wh_row_get(MYSQL *my, const struct workspace *ws,
 	    "status = 'needs_reconnect' AND restriction IS NOT NULL AND "
 	    "reason <=> restriction "
 	    "FROM `%s`.connection WHERE id = 1 FOR UPDATE", ws->db_name);
-	if ((rc = sq_open_on(&q, my, sql)) != STORE_OK)
+	if (rc == STORE_NOTFOUND)
+		return STORE_OK;	/* no connection row: nothing is mine */
+	if (rc != STORE_OK)
 		return rc;
-	sq_str(&q, e->waba_id);
-	sq_str(&q, e->waba_id);
-	/* What lifts it is of its kind: REINSTATE a ban, "none" a restriction. */
-	sq_str(&q, e->event);
-	sq_int(&q, standing != 0);
-	sq_int(&q, t);
-	sq_int(&q, standing != 0);
-	if ((rc = sq_run(&q)) == STORE_OK && sq_fetch(&q) == 1) {
-		r->mine = sq_colint(&q, 0) != 0;
-		r->ban = sq_colint(&q, 1) != 0;
-		r->stale = sq_colint(&q, 2) != 0;
-		snprintf(r->newer, sizeof(r->newer), "%s",
-		    sq_col(&q, 3) ? sq_col(&q, 3) : "");
-		r->held = sq_colint(&q, 4) != 0;
-	}
+	r->mine = sq_colint(&q, 0) != 0;
+	r->ban = sq_colint(&q, 1) != 0;
+	r->stale = sq_colint(&q, 2) != 0;
+	snprintf(r->newer, sizeof(r->newer), "%s",
+	    sq_col(&q, 3) ? sq_col(&q, 3) : "");
+	r->held = sq_colint(&q, 4) != 0;
 	sq_close(&q);
-	return rc;
+	return STORE_OK;
 }
 
 /*
@@ -170,17 +146,12 @@ wh_account_update(MYSQL *my, const struct workspace *ws,
     const struct webhook_event *e, const char *loss)
 {
 	struct wh_row	 r;
-	char		 sql[1024], detail[1200];
-	const char	*audit[3] = { "meta", "account_update", detail };
-	const char	*mark[2] = { loss, e->waba_id };
-	const char	*restrict_args[4] = { loss, loss, e->event, e->waba_id };
+	char		 detail[1200];
 	long long	 t = e->timestamp > 0 && e->timestamp <= WH_TIME_MAX ?
 			    e->timestamp : (long long)time(NULL);
 	long long	 until = e->until <= WH_TIME_MAX ? e->until : 0;
 	int		 standing = webhook_event_standing(e), apply;
 	enum store_rc	 rc;
-	struct sq	 q;
-	size_t		 i;
 
 	memset(&r, 0, sizeof(r));
 	if ((loss != NULL || standing == -1) &&
@@ -195,61 +166,44 @@ wh_account_update(MYSQL *my, const struct workspace *ws,
 		    "connection", r.newer, e->text);
 	} else
 		snprintf(detail, sizeof(detail), "%s", e->text);
-	snprintf(sql, sizeof(sql), "INSERT INTO `%s`.audit_log (at, actor, "
-	    "action, detail) VALUES (UTC_TIMESTAMP(), ?, ?, LEFT(?, 500))",
-	    ws->db_name);
-	if ((rc = wh_exec_on(my, sql, audit, 3, NULL)) != STORE_OK || !apply)
+	if ((rc = sq_do_on(my, SQ_ARGS(SQ_S("meta"), SQ_S("account_update"),
+	    SQ_S(detail)), "INSERT INTO `%s`.audit_log (at, actor, action, "
+	    "detail) VALUES (UTC_TIMESTAMP(), ?, ?, LEFT(?, 500))",
+	    ws->db_name)) != STORE_OK || !apply)
 		return rc;
-	if (standing == -1) {
+	if (standing == -1)
 		/*
 		 * The ban is lifted: forget it, and when it alone held the
 		 * connection back, the connection is what it was before.
 		 */
-		snprintf(sql, sizeof(sql), "UPDATE `%s`.connection SET "
+		return sq_do_on(my, SQ_ARGS(SQ_I(r.held), SQ_I(r.held),
+		    SQ_I(t)), "UPDATE `%s`.connection SET "
 		    "status = IF(?, IF(phone_number_id IS NULL, "
 		    "'pending_phone_selection', 'connected'), status), "
 		    "reason = IF(?, NULL, reason), restriction = NULL, "
 		    "restriction_event = NULL, restriction_waba = NULL, "
 		    "restriction_until = NULL, restriction_at = " WH_UTC ", "
 		    "updated_at = UTC_TIMESTAMP() WHERE id = 1", ws->db_name);
-		if ((rc = sq_open_on(&q, my, sql)) != STORE_OK)
-			return rc;
-		sq_int(&q, r.held);
-		sq_int(&q, r.held);
-		sq_int(&q, t);
-		rc = sq_run(&q);
-		sq_close(&q);
-		return rc;
-	}
-	if (standing == 1) {
+	if (standing == 1)
 		/* Kept apart from reason, which Verify may rewrite. */
-		snprintf(sql, sizeof(sql), "UPDATE `%s`.connection SET "
+		return sq_do_on(my, SQ_ARGS(SQ_S(loss), SQ_S(loss),
+		    SQ_S(e->event), SQ_S(e->waba_id), SQ_I(t), SQ_I(until),
+		    SQ_I(until)), "UPDATE `%s`.connection SET "
 		    "status = 'needs_reconnect', reason = LEFT(?, 500), "
 		    "restriction = LEFT(?, 500), restriction_event = ?, "
 		    "restriction_waba = ?, restriction_at = " WH_UTC ", "
 		    "restriction_until = IF(? = 0, NULL, " WH_UTC "), "
 		    "updated_at = UTC_TIMESTAMP() WHERE id = 1", ws->db_name);
-		if ((rc = sq_open_on(&q, my, sql)) != STORE_OK)
-			return rc;
-		for (i = 0; i < 4; i++)
-			sq_str(&q, restrict_args[i]);
-		sq_int(&q, t);
-		sq_int(&q, until);
-		sq_int(&q, until);
-		rc = sq_run(&q);
-		sq_close(&q);
-		return rc;
-	}
 	/*
 	 * Only a stored token can be lost; not_connected stays as it is.
 	 * The token may grant WABAs this workspace does not send from (they
 	 * route here for account_update): losing one of those loses nothing.
 	 */
-	snprintf(sql, sizeof(sql), "UPDATE `%s`.connection SET status = "
-	    "'needs_reconnect', reason = LEFT(?, 500), updated_at = "
-	    "UTC_TIMESTAMP() WHERE id = 1 AND token_ct IS NOT NULL AND "
-	    "(waba_id IS NULL OR waba_id = '' OR waba_id = ?)", ws->db_name);
-	return wh_exec_on(my, sql, mark, 2, NULL);
+	return sq_do_on(my, SQ_ARGS(SQ_S(loss), SQ_S(e->waba_id)), "UPDATE "
+	    "`%s`.connection SET status = 'needs_reconnect', reason = "
+	    "LEFT(?, 500), updated_at = UTC_TIMESTAMP() WHERE id = 1 AND "
+	    "token_ct IS NOT NULL AND (waba_id IS NULL OR waba_id = '' OR "
+	    "waba_id = ?)", ws->db_name);
 }
 
 /*
@@ -263,19 +217,15 @@ static enum store_rc
 wh_count(MYSQL *my, const struct workspace *ws)
 {
 	struct sq	 q;
-	char		 sql[512];
 	enum store_rc	 rc;
 
-	snprintf(sql, sizeof(sql), "INSERT INTO `%s`.webhook_hourly (hour, "
-	    "events, last_at) SELECT DATE_FORMAT(received_at, "
-	    "'%%Y-%%m-%%d %%H:00:00'), 1, received_at FROM `%s`.webhook_events "
-	    "WHERE id = LAST_INSERT_ID() ON DUPLICATE KEY UPDATE events = "
-	    "events + 1, last_at = GREATEST(last_at, VALUES(last_at))",
-	    ws->db_name, ws->db_name);
-	if ((rc = sq_open_on(&q, my, sql)) == STORE_OK) {
-		rc = sq_run(&q);
+	if ((rc = sq_rows_on(&q, my, NULL, "INSERT INTO `%1$s`.webhook_hourly "
+	    "(hour, events, last_at) SELECT DATE_FORMAT(received_at, "
+	    "'%%Y-%%m-%%d %%H:00:00'), 1, received_at FROM "
+	    "`%1$s`.webhook_events WHERE id = LAST_INSERT_ID() ON DUPLICATE "
+	    "KEY UPDATE events = events + 1, last_at = GREATEST(last_at, "
+	    "VALUES(last_at))", ws->db_name)) == STORE_OK)
 		sq_close(&q);
-	}
 	/*
 	 * A database not yet at version 3 keeps storing events: the
 	 * migration's backfill counts them from the events afterwards.
@@ -295,7 +245,7 @@ store_wh_save(struct db *db, const struct workspace *ws,
 {
 	struct sq	 q;
 	MYSQL		*my;
-	char		 sql[512], key[192], msgid[192];
+	char		 key[192], msgid[192];
 	const struct webhook_event *e;
 	enum store_rc	 rc;
 	int		 fresh, toolong;
@@ -305,39 +255,36 @@ store_wh_save(struct db *db, const struct workspace *ws,
 	*stored = 0;
 	if ((rc = sq_begin(db, &ws->srv, &my)) != STORE_OK)
 		return rc;
-	/*
-	 * Not INSERT IGNORE: that would also turn a too-long value or any
-	 * other error into a warning and a silently wrong row. A duplicate
-	 * key fails only its own statement, not the transaction: that is
-	 * how a redelivered event is told from a new one.
-	 */
-	snprintf(sql, sizeof(sql), "INSERT INTO `%s`.webhook_events "
-	    "(dedup_key, kind, phone_number_id, message_id, status, wa_from, "
-	    "body, event_at, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, "
-	    "IF(? = 0, NULL, " WH_UTC "), UTC_TIMESTAMP())",
-	    ws->db_name);
 	for (i = 0; i < n; i++) {
 		e = ev[i];
 		wh_dedup_key(e, key, sizeof(key));
 		snprintf(msgid, sizeof(msgid), "%s", e->id);
-		if ((rc = sq_open_on(&q, my, sql)) != STORE_OK)
-			goto fail;
-		sq_str(&q, key);
-		sq_str(&q, wh_kind(e->kind));
-		sq_str(&q, *e->phone_number_id ? e->phone_number_id : NULL);
-		sq_str(&q, *msgid ? msgid : NULL);
-		sq_str(&q, *e->status ? e->status : (*e->event ? e->event :
-		    NULL));
-		sq_str(&q, *e->from ? e->from : NULL);
-		sq_str(&q, *e->text ? e->text : NULL);
 		/* In UTC like received_at; out of range is absent. */
 		ts = e->timestamp <= WH_TIME_MAX ? e->timestamp : 0;
-		sq_int(&q, ts);
-		sq_int(&q, ts);
-		rc = sq_run(&q);
+		/*
+		 * Not INSERT IGNORE: that would also turn a too-long value
+		 * or any other error into a warning and a silently wrong
+		 * row. A duplicate key fails only its own statement, not the
+		 * transaction: that is how a redelivered event is told from
+		 * a new one.
+		 */
+		rc = sq_rows_on(&q, my, SQ_ARGS(SQ_S(key),
+		    SQ_S(wh_kind(e->kind)),
+		    SQ_S(*e->phone_number_id ? e->phone_number_id : NULL),
+		    SQ_S(*msgid ? msgid : NULL),
+		    SQ_S(*e->status ? e->status : *e->event ? e->event :
+		    NULL),
+		    SQ_S(*e->from ? e->from : NULL),
+		    SQ_S(*e->text ? e->text : NULL), SQ_I(ts), SQ_I(ts)),
+		    "INSERT INTO `%s`.webhook_events (dedup_key, kind, "
+		    "phone_number_id, message_id, status, wa_from, body, "
+		    "event_at, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, "
+		    "IF(? = 0, NULL, " WH_UTC "), UTC_TIMESTAMP())",
+		    ws->db_name);
 		fresh = rc == STORE_OK;
 		toolong = rc == STORE_ERR && q.err == ER_DATA_TOO_LONG;
-		sq_close(&q);
+		if (fresh)
+			sq_close(&q);
 		if (rc == STORE_DUP)
 			rc = STORE_OK;
 		/*
@@ -373,7 +320,6 @@ store_wh_health(struct db *db, const struct workspace *ws, char last[32],
     long *count)
 {
 	struct sq	 q;
-	char		 sql[512];
 	enum store_rc	 rc;
 
 	*last = '\0';
@@ -385,17 +331,15 @@ store_wh_health(struct db *db, const struct workspace *ws, char last[32],
 	 * before it, so an event is counted for 23 to 24 hours after it
 	 * arrived and never once it is older than 24 hours.
 	 */
-	snprintf(sql, sizeof(sql), "SELECT (SELECT last_at FROM "
-	    "`%s`.webhook_hourly ORDER BY hour DESC LIMIT 1), (SELECT "
-	    "COALESCE(SUM(events), 0) FROM `%s`.webhook_hourly WHERE hour >= "
+	rc = sq_one(&q, db, &ws->srv, NULL, "SELECT (SELECT last_at FROM "
+	    "`%1$s`.webhook_hourly ORDER BY hour DESC LIMIT 1), (SELECT "
+	    "COALESCE(SUM(events), 0) FROM `%1$s`.webhook_hourly WHERE hour >= "
 	    "DATE_FORMAT(UTC_TIMESTAMP(), '%%Y-%%m-%%d %%H:00:00') - "
-	    "INTERVAL 23 HOUR)", ws->db_name, ws->db_name);
-	if ((rc = sq_open(&q, db, &ws->srv, sql)) != STORE_OK)
-		return rc;
-	if ((rc = sq_run(&q)) == STORE_OK && sq_fetch(&q) == 1) {
-		snprintf(last, 32, "%s", sq_col(&q, 0) ? sq_col(&q, 0) : "");
-		*count = (long)sq_colint(&q, 1);
-	}
+	    "INTERVAL 23 HOUR)", ws->db_name);
+	if (rc != STORE_OK)
+		return rc == STORE_NOTFOUND ? STORE_OK : rc;
+	snprintf(last, 32, "%s", sq_col(&q, 0) ? sq_col(&q, 0) : "");
+	*count = (long)sq_colint(&q, 1);
 	sq_close(&q);
-	return rc;
+	return STORE_OK;
 }
