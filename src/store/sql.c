@@ -68,9 +68,10 @@ sq_stmt_fail(struct sq *q, const char *what)
 	return rc;
 }
 
-enum store_rc
-sq_open(struct sq *q, struct db *db, const struct db_server *srv,
-    const char *sql)
+/* checked: db_conn (ping a kept connection first) or db_conn_unchecked. */
+static enum store_rc
+sq_open_at(struct sq *q, struct db *db, const struct db_server *srv,
+    const char *sql, int checked)
 {
 	char		 err[256];
 	int		 attempt;
@@ -78,7 +79,10 @@ sq_open(struct sq *q, struct db *db, const struct db_server *srv,
 
 	memset(q, 0, sizeof(*q));
 	for (attempt = 0; attempt < 2; attempt++) {
-		if ((q->my = db_conn(db, srv, err, sizeof(err))) == NULL) {
+		/* A retry has dropped the connection: it reopens, no ping. */
+		q->my = checked || attempt ? db_conn(db, srv, err, sizeof(err)) :
+		    db_conn_unchecked(db, srv, err, sizeof(err));
+		if (q->my == NULL) {
 			log_warn("%s", err);
 			return STORE_GONE;
 		}
@@ -92,6 +96,26 @@ sq_open(struct sq *q, struct db *db, const struct db_server *srv,
 		db_drop(db, q->my);
 	}
 	return STORE_GONE;
+}
+
+enum store_rc
+sq_open(struct sq *q, struct db *db, const struct db_server *srv,
+    const char *sql)
+{
+	return sq_open_at(q, db, srv, sql, 1);
+}
+
+enum store_rc
+sq_open_read(struct sq *q, struct db *db, const struct db_server *srv,
+    const char *sql)
+{
+	enum store_rc	 rc;
+
+	if ((rc = sq_open_at(q, db, srv, sql, 0)) == STORE_OK) {
+		q->again_srv = srv;
+		q->again_sql = sql;
+	}
+	return rc;
 }
 
 enum store_rc
@@ -216,8 +240,8 @@ sq_null(struct sq *q)
 	q->np++;
 }
 
-enum store_rc
-sq_run(struct sq *q)
+static enum store_rc
+sq_run_once(struct sq *q)
 {
 	MYSQL_RES	*meta;
 	MYSQL_FIELD	*f;
@@ -275,6 +299,29 @@ sq_run(struct sq *q)
 	if (mysql_stmt_bind_result(q->st, q->r))
 		return sq_stmt_fail(q, "bind result");
 	return STORE_OK;
+}
+
+enum store_rc
+sq_run(struct sq *q)
+{
+	struct sq	 again;
+	enum store_rc	 rc;
+
+	if ((rc = sq_run_once(q)) != STORE_GONE || q->again_sql == NULL)
+		return rc;
+	/*
+	 * sq_stmt_fail has dropped the dead connection (sq_open_read's, not
+	 * yet proved by anything in this request): the read goes once more
+	 * on a new one, with the same parameters.
+	 */
+	log_info("database connection lost: reading again");
+	if ((rc = sq_open(&again, q->db, q->again_srv, q->again_sql)) !=
+	    STORE_OK)
+		return rc;
+	q->my = again.my;
+	q->st = again.st;
+	q->again_sql = NULL;
+	return sq_run_once(q);
 }
 
 int
