@@ -18,6 +18,7 @@ import hashlib
 
 from base import StackCase
 from meta import settings_path, sign_in
+from stack import wait_for
 
 PW = "round trip test password"
 SLUG = "trips"
@@ -33,29 +34,34 @@ class RoundTrips(StackCase):
 
     @classmethod
     def setUpStack(cls):
-        cls.st.admin("workspace", "add", SLUG, "Trips Ltd")
-        cls.st.admin("user", "add", SLUG, "tess@trips.example",
-                     input=PW + "\n")
+        st = cls.st
+        cls.sock2 = st.start_mariadb("mariadb2")
+        st.admin("workspace", "add", SLUG, "Trips Ltd")
+        st.admin("workspace", "add", "afar", "Afar Ltd", "--db-socket",
+                 cls.sock2)
+        st.admin("user", "add", SLUG, "tess@trips.example", input=PW + "\n")
+        st.admin("user", "add", "afar", "tess@trips.example")
 
-    def status(self):
+    def status(self, socket=None):
         out = self.st.sql("SHOW GLOBAL STATUS WHERE Variable_name IN (%s)"
-                          % ", ".join("'%s'" % n for n in SHOWN))
+                          % ", ".join("'%s'" % n for n in SHOWN),
+                          socket=socket)
         return {k: int(v) for k, v in
                 (line.split("\t") for line in out.splitlines())}
 
-    def counted(self, fn):
+    def counted(self, fn, socket=None):
         """What fn() cost the server, the counters' own reading taken off."""
-        a = self.status()
-        b = self.status()
+        a = self.status(socket)
+        b = self.status(socket)
         fn()
-        c = self.status()
+        c = self.status(socket)
         return {k: (c[k] - b[k]) - (b[k] - a[k]) for k in SHOWN}
 
-    def load(self, b, n=1):
+    def load(self, b, n=1, slug=SLUG, name="Trips Ltd"):
         for _ in range(n):
-            r = b.get(S)
+            r = b.get(settings_path(slug))
             self.assertEqual(r.status, 200, r.text[:500])
-            self.assertIn("Trips Ltd", r.text)
+            self.assertIn(name, r.text)
 
     def trips(self, d):
         return sum(d[k] for k in TRIPS)
@@ -121,3 +127,41 @@ class RoundTrips(StackCase):
         r = b.get(S)
         self.assertEqual(r.status, 303)
         self.assertTrue(r.header("Location").endswith("/login"))
+
+    def test_workspace_on_another_server(self):
+        """One round trip on each server: the gate on the control
+        server, the page's data where the workspace lives, and no ping
+        before either."""
+        b = sign_in(self.port, "tess@trips.example", PW)
+        afar = lambda n=1: self.load(b, n, "afar", "Afar Ltd")  # noqa: E731
+        afar(3)
+        here, there = {}, {}
+
+        def both():
+            there.update(self.counted(lambda: afar(LOADS), self.sock2))
+        here.update(self.counted(both))
+        # The inner reading of the second server is a client of its
+        # own, not of the control server: nothing of it lands here.
+        for d in (here, there):
+            self.assertEqual(d["Com_stmt_prepare"], 0, d)
+            self.assertEqual(d["Com_admin_commands"], 0, d)
+            self.assertEqual(self.trips(d), LOADS, d)
+
+    def test_zz_mariadb_restarted(self):
+        """The gate is the connection's check: a connection the restart
+        killed costs the next page a second try of its read, not a 503."""
+        b = sign_in(self.port, "tess@trips.example", PW)
+        self.load(b, 3)
+        pids = self.st.worker_pids()
+        self.st.stop_mariadb()
+        self.st.start_mariadb()
+        self.load(b)
+        d = self.counted(lambda: self.load(b, 5))
+        self.assertLessEqual(self.trips(d), 2 * 5, d)
+        self.assertEqual(self.st.worker_pids(), pids)
+        wait_for(lambda: "reading again" in self.pool_log(), 5,
+                 "the log line of the second try")
+
+    def pool_log(self):
+        with open(self.st.path("pool.log"), errors="replace") as f:
+            return f.read()
