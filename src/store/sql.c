@@ -310,9 +310,10 @@ sq_run(struct sq *q)
 	if ((rc = sq_run_once(q)) != STORE_GONE || q->again_sql == NULL)
 		return rc;
 	/*
-	 * sq_stmt_fail has dropped the dead connection (sq_open_read's, not
-	 * yet proved by anything in this request): the read goes once more
-	 * on a new one, with the same parameters.
+	 * sq_stmt_fail has dropped the dead connection: the read goes once
+	 * more on a new one, with the same parameters. Outside a
+	 * transaction it means the same there, and a read changes nothing
+	 * that running it twice could double.
 	 */
 	log_info("database connection lost: reading again");
 	if ((rc = sq_open(&again, q->db, q->again_srv, q->again_sql)) !=
