@@ -10,6 +10,9 @@ counts each in one of these:
 - Com_admin_commands (COM_PING among them).
 Reading the counters is itself a client (one SHOW, a connect): its own
 share is measured by two reads with nothing between them and taken off.
+Nothing else talks to this MariaDB meanwhile: no health check polls the
+stack, and the workers touch the database only for a request (the exact
+count of executes below would show anything else).
 The worker prepares each statement once per connection, so the loads
 counted come after a warm-up, and the test checks that they prepared
 nothing.
