@@ -5,6 +5,11 @@ targets, and exits 1 when a target is missed, so a regression is visible.
 
 usage: bench/run [SECONDS]    (default 10 per scenario)
 
+For the settings page it also prints, per request, the database
+commands MariaDB counted (SHOW GLOBAL STATUS before and after):
+Com_stmt_execute, Com_stmt_reset, Com_stmt_prepare, Com_admin_commands
+(pings) and the round trips they add up to (issue 9, item 3: at most 2).
+
 The last scenario seeds 200,000 webhook events received in the last 23
 hours and measures the settings page again: its rate must stay within
 10 % of the empty page's (issue 8, item 10).
@@ -44,6 +49,22 @@ MIN_RATIO = 0.90
 PAIRS = 9
 
 
+# Every command a client sends is one round trip, counted by MariaDB in
+# Questions (queries, executes, fetches) or, for the commands left out of
+# it, in the others (see tests/integration/test_roundtrips.py).
+TRIPS = ("Questions", "Com_stmt_prepare", "Com_stmt_close",
+         "Com_stmt_reset", "Com_admin_commands")
+SHOWN = ("Com_stmt_execute", "Com_stmt_reset", "Com_stmt_prepare",
+         "Com_admin_commands")
+
+
+def db_status(st):
+    out = st.sql("SHOW GLOBAL STATUS WHERE Variable_name IN (%s)" % ", ".join(
+        "'%s'" % n for n in set(TRIPS + SHOWN)))
+    return {k: int(v) for k, v in
+            (line.split("\t") for line in out.splitlines())}
+
+
 def seed_events(st, n):
     """n events received over the last 23 hours, inserted in one statement
     (MariaDB's sequence engine), then the per-hour counters rebuilt by
@@ -72,7 +93,8 @@ def wrk(url, seconds, script=None):
     m = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
     p99 = float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return rps, p99, int(non2xx.group(1)) if non2xx else 0
+    n = int(re.search(r"(\d+) requests in", out).group(1))
+    return rps, p99, int(non2xx.group(1)) if non2xx else 0, n
 
 
 def quiesce(st, timeout=30):
@@ -153,13 +175,20 @@ def main():
                                               "errors"))
 
         def measure(name, url, script):
-            rps, p99, errs = wrk(url, seconds, script)
+            before = db_status(st)
+            rps, p99, errs, n = wrk(url, seconds, script)
+            after = db_status(st)
             rates[name] = rps
             want_rps, want_p99 = TARGETS[name]
             ok = rps >= want_rps and p99 <= want_p99 and errs == 0
             print("%-42s %10.0f %9.2f %8d   >= %d req/s, p99 <= %d ms  %s" % (
                 name, rps, p99, errs, want_rps, want_p99,
                 "ok" if ok else "MISSED"))
+            if name.startswith("settings page") and n > 0:
+                d = {k: (after[k] - before[k]) / n for k in after}
+                print("  database, per request: %s; round trips %.2f" % (
+                    ", ".join("%s %.2f" % (k, d[k]) for k in SHOWN),
+                    sum(d[k] for k in TRIPS)))
             return not ok
 
         for name, url, script in scenarios:
@@ -175,7 +204,7 @@ def main():
         for _ in range(PAIRS):
             empty.append(wrk(st.base_url + "/w/empty/settings/whatsapp",
                              turn, scenarios[2][2])[0])
-            rps, p99, errs = wrk(scenarios[2][1], turn, scenarios[2][2])
+            rps, p99, errs, _ = wrk(scenarios[2][1], turn, scenarios[2][2])
             seeded.append(rps)
             ratios.append(rps / empty[-1])
             missed += errs > 0

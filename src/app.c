@@ -116,6 +116,10 @@ static const struct route routes[] = {
 		256, 1, NULL) } },
 };
 
+/* Not a member and no such workspace look alike: nothing is confirmed. */
+#define APP_NOTHING_HERE "There is nothing at this address. Check the " \
+	"link, or go back to your workspace settings."
+
 enum answer
 app_member(struct ctx *c, const char *slug, uint64_t id)
 {
@@ -127,8 +131,7 @@ app_member(struct ctx *c, const char *slug, uint64_t id)
 		rc = store_user_is_member(c->app->db, c->sess.user_id,
 		    c->ws.id);
 	if (rc == STORE_NOTFOUND)
-		return view_error(c, 404, "There is nothing at this address. "
-		    "Check the link, or go back to your workspace settings.");
+		return view_error(c, 404, APP_NOTHING_HERE);
 	if (rc != STORE_OK)
 		return view_error(c, 503, "The database is not answering. "
 		    "Please try again in a moment.");
@@ -147,8 +150,15 @@ app_gate(struct ctx *c, const struct route *rt)
 {
 	char		 loc[300];
 	enum store_rc	 rc;
+	int		 want_ws, member;
 
-	rc = session_load(c);
+	/*
+	 * Session, user, workspace and membership in one statement, the
+	 * request's first round trip (doc/architecture.md, The request
+	 * path); app_member is for a workspace known only later.
+	 */
+	want_ws = strstr(rt->pattern, "{slug}") != NULL;
+	rc = session_gate(c, want_ws ? c->req->slug : NULL, &member);
 	if (rc == STORE_NOTFOUND) {
 		snprintf(loc, sizeof(loc), "%s/login", c->app->mount);
 		resp_redirect(c->resp, 303, loc);
@@ -157,9 +167,9 @@ app_gate(struct ctx *c, const struct route *rt)
 	if (rc != STORE_OK)
 		return view_error(c, 503, "The database is not answering. "
 		    "Please try again in a moment.");
-	if (strstr(rt->pattern, "{slug}") != NULL &&
-	    app_member(c, c->req->slug, 0) == ANSWERED)
-		return ANSWERED;
+	if (want_ws && !member)
+		return view_error(c, 404, APP_NOTHING_HERE);
+	c->has_ws = want_ws;
 	if (c->req->method == REQ_POST && !session_csrf_ok(c,
 	    kv_get(&c->req->form, "csrf_token")))
 		return view_error(c, 403, "This form has expired or did not "

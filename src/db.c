@@ -33,7 +33,7 @@ struct db_stmt {
 struct db_slot {
 	struct db_server srv;
 	MYSQL		*my;
-	int		 verified;	/* pinged during this request */
+	int		 verified;	/* checked in this request (see db_conn) */
 	unsigned long long used;	/* db->clock at the last db_conn() */
 };
 
@@ -210,8 +210,10 @@ db_slot_victim(struct db *db)
 	return v;
 }
 
-MYSQL *
-db_conn(struct db *db, const struct db_server *srv, char *err, size_t errlen)
+/* ping: check a connection kept from an earlier request before its use. */
+static MYSQL *
+db_conn_at(struct db *db, const struct db_server *srv, int ping, char *err,
+    size_t errlen)
 {
 	struct db_server s;
 	struct db_slot	*slot = NULL;
@@ -246,9 +248,11 @@ db_conn(struct db *db, const struct db_server *srv, char *err, size_t errlen)
 	 * Cached statements skip the prepare round trip that would have
 	 * found a dead connection, so the first use in each request pings:
 	 * a MariaDB restart costs nobody a 503 (doc/architecture.md,
-	 * Processes).
+	 * Processes). Unless the caller's own statement is the check: it
+	 * repeats a read that finds the connection dead (db_conn_unchecked).
 	 */
-	if (slot->my != NULL && !slot->verified && mysql_ping(slot->my) != 0) {
+	if (ping && slot->my != NULL && !slot->verified &&
+	    mysql_ping(slot->my) != 0) {
 		log_info("database connection lost (%s): reconnecting",
 		    mysql_error(slot->my));
 		db_drop(db, slot->my);
@@ -257,6 +261,19 @@ db_conn(struct db *db, const struct db_server *srv, char *err, size_t errlen)
 		slot->my = db_open(db, &s, err, errlen);
 	slot->verified = slot->my != NULL;
 	return slot->my;
+}
+
+MYSQL *
+db_conn(struct db *db, const struct db_server *srv, char *err, size_t errlen)
+{
+	return db_conn_at(db, srv, 1, err, errlen);
+}
+
+MYSQL *
+db_conn_unchecked(struct db *db, const struct db_server *srv, char *err,
+    size_t errlen)
+{
+	return db_conn_at(db, srv, 0, err, errlen);
 }
 
 void

@@ -32,6 +32,15 @@ void		 db_free(struct db *);
 MYSQL		*db_conn(struct db *, const struct db_server *, char *err,
 		    size_t errlen);
 /*
+ * db_conn without the ping before a kept connection's first use in this
+ * request, for a caller that proves the connection with a statement it
+ * can repeat: a read that, should the connection turn out dead, runs
+ * once more on a new one (sq_open_read). Its success counts as the
+ * ping for the rest of the request; its failure drops the connection.
+ */
+MYSQL		*db_conn_unchecked(struct db *, const struct db_server *,
+		    char *err, size_t errlen);
+/*
  * The worker's prepared statements, kept per connection
  * (doc/architecture.md, Processes): the same SQL text on the same
  * connection is prepared once. Returns a statement ready to bind and

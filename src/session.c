@@ -60,20 +60,29 @@ sess_parse(const char *hex, unsigned char id[ID_BYTES])
 }
 
 enum store_rc
-session_load(struct ctx *c)
+session_gate(struct ctx *c, const char *slug, int *member)
 {
 	unsigned char	 id[ID_BYTES];
 	enum store_rc	 rc;
 
 	c->has_sess = 0;
+	if (member != NULL)
+		*member = 0;
 	if (sess_parse(kv_get(&c->req->cookies, sess_cookie(c, 0)), id) == -1)
 		return STORE_NOTFOUND;
 	crypto_hash_sha256(c->sess_hash, id, sizeof(id));
 	sodium_memzero(id, sizeof(id));
-	rc = store_sess_get(c->app->db, c->sess_hash, &c->sess);
+	rc = store_sess_gate(c->app->db, c->sess_hash, slug, &c->sess, &c->ws,
+	    member);
 	if (rc == STORE_OK)
 		c->has_sess = 1;
 	return rc;
+}
+
+enum store_rc
+session_load(struct ctx *c)
+{
+	return session_gate(c, NULL, NULL);
 }
 
 enum store_rc

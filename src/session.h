@@ -16,6 +16,12 @@ struct ctx;
 
 /* Loads c->sess from the cookie: STORE_OK, STORE_NOTFOUND, STORE_GONE... */
 enum store_rc	 session_load(struct ctx *);
+/*
+ * session_load and, in the same statement (store_sess_gate), c->ws when
+ * slug is not NULL and the user is a member of that workspace (*member
+ * 1; else 0).
+ */
+enum store_rc	 session_gate(struct ctx *, const char *slug, int *member);
 /* Starts a new session for user (ending the old one) and sets the cookie. */
 enum store_rc	 session_start(struct ctx *, uint64_t user);
 /* Ends the current session server-side and clears the cookie. */

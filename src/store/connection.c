@@ -13,6 +13,7 @@
 #include "../vault.h"
 #include "connection.h"
 #include "sql.h"
+#include "webhooks.h"
 #include "workspaces.h"
 
 /*
@@ -33,6 +34,47 @@ cp(char *dst, size_t len, const char *s)
 	snprintf(dst, len, "%s", s ? s : "");
 }
 
+/*
+ * The connection row with its catalog: store_conn_get's statement and
+ * the first CONN_NCOLS columns of store_conn_page's, read by conn_row().
+ */
+#define CONN_COLS "c.status, c.reason, c.waba_id, c.waba_ids, c.scopes, " \
+	"c.token_ct IS NOT NULL, c.token_key_version, c.token_expires_at, " \
+	"TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), c.token_expires_at), " \
+	"c.phone_number_id, c.display_phone_number, c.verified_name, " \
+	"c.quality_rating, c.connected_at, c.last_verified_at, " \
+	"k.catalog_id, k.catalog_name, k.status, k.reason"
+#define CONN_NCOLS 19
+#define CONN_FROM "FROM `%s`.connection c LEFT JOIN `%s`.catalog k ON " \
+	"k.id = 1"
+
+static void
+conn_row(const struct sq *q, struct conn_row *r)
+{
+	memset(r, 0, sizeof(*r));
+	cp(r->status, sizeof(r->status), sq_col(q, 0));
+	cp(r->reason, sizeof(r->reason), sq_col(q, 1));
+	cp(r->waba_id, sizeof(r->waba_id), sq_col(q, 2));
+	cp(r->waba_ids, sizeof(r->waba_ids), sq_col(q, 3));
+	cp(r->scopes, sizeof(r->scopes), sq_col(q, 4));
+	r->has_token = sq_colint(q, 5) != 0;
+	r->key_version = (uint32_t)sq_colint(q, 6);
+	cp(r->token_expires_at, sizeof(r->token_expires_at), sq_col(q, 7));
+	r->token_expires_in = sq_colint(q, 8);
+	cp(r->phone_number_id, sizeof(r->phone_number_id), sq_col(q, 9));
+	cp(r->display_phone_number, sizeof(r->display_phone_number),
+	    sq_col(q, 10));
+	cp(r->verified_name, sizeof(r->verified_name), sq_col(q, 11));
+	cp(r->quality_rating, sizeof(r->quality_rating), sq_col(q, 12));
+	cp(r->connected_at, sizeof(r->connected_at), sq_col(q, 13));
+	cp(r->last_verified_at, sizeof(r->last_verified_at), sq_col(q, 14));
+	r->has_catalog = sq_col(q, 15) != NULL;
+	cp(r->catalog_id, sizeof(r->catalog_id), sq_col(q, 15));
+	cp(r->catalog_name, sizeof(r->catalog_name), sq_col(q, 16));
+	cp(r->catalog_status, sizeof(r->catalog_status), sq_col(q, 17));
+	cp(r->catalog_reason, sizeof(r->catalog_reason), sq_col(q, 18));
+}
+
 enum store_rc
 store_conn_get(struct db *db, const struct workspace *ws, struct conn_row *r)
 {
@@ -41,15 +83,8 @@ store_conn_get(struct db *db, const struct workspace *ws, struct conn_row *r)
 	enum store_rc	 rc;
 
 	memset(r, 0, sizeof(*r));
-	snprintf(sql, sizeof(sql), "SELECT c.status, c.reason, c.waba_id, "
-	    "c.waba_ids, c.scopes, c.token_ct IS NOT NULL, "
-	    "c.token_key_version, c.token_expires_at, "
-	    "TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), c.token_expires_at), "
-	    "c.phone_number_id, c.display_phone_number, c.verified_name, "
-	    "c.quality_rating, c.connected_at, c.last_verified_at, "
-	    "k.catalog_id, k.catalog_name, k.status, k.reason "
-	    "FROM `%s`.connection c LEFT JOIN `%s`.catalog k ON k.id = 1 "
-	    "WHERE c.id = 1", ws->db_name, ws->db_name);
+	snprintf(sql, sizeof(sql), "SELECT " CONN_COLS " " CONN_FROM
+	    " WHERE c.id = 1", ws->db_name, ws->db_name);
 	if ((rc = sq_open(&q, db, &ws->srv, sql)) != STORE_OK)
 		return rc;
 	if ((rc = sq_run(&q)) != STORE_OK)
@@ -58,27 +93,46 @@ store_conn_get(struct db *db, const struct workspace *ws, struct conn_row *r)
 		rc = STORE_NOTFOUND;
 		goto out;
 	}
-	cp(r->status, sizeof(r->status), sq_col(&q, 0));
-	cp(r->reason, sizeof(r->reason), sq_col(&q, 1));
-	cp(r->waba_id, sizeof(r->waba_id), sq_col(&q, 2));
-	cp(r->waba_ids, sizeof(r->waba_ids), sq_col(&q, 3));
-	cp(r->scopes, sizeof(r->scopes), sq_col(&q, 4));
-	r->has_token = sq_colint(&q, 5) != 0;
-	r->key_version = (uint32_t)sq_colint(&q, 6);
-	cp(r->token_expires_at, sizeof(r->token_expires_at), sq_col(&q, 7));
-	r->token_expires_in = sq_colint(&q, 8);
-	cp(r->phone_number_id, sizeof(r->phone_number_id), sq_col(&q, 9));
-	cp(r->display_phone_number, sizeof(r->display_phone_number),
-	    sq_col(&q, 10));
-	cp(r->verified_name, sizeof(r->verified_name), sq_col(&q, 11));
-	cp(r->quality_rating, sizeof(r->quality_rating), sq_col(&q, 12));
-	cp(r->connected_at, sizeof(r->connected_at), sq_col(&q, 13));
-	cp(r->last_verified_at, sizeof(r->last_verified_at), sq_col(&q, 14));
-	r->has_catalog = sq_col(&q, 15) != NULL;
-	cp(r->catalog_id, sizeof(r->catalog_id), sq_col(&q, 15));
-	cp(r->catalog_name, sizeof(r->catalog_name), sq_col(&q, 16));
-	cp(r->catalog_status, sizeof(r->catalog_status), sq_col(&q, 17));
-	cp(r->catalog_reason, sizeof(r->catalog_reason), sq_col(&q, 18));
+	conn_row(&q, r);
+out:
+	sq_close(&q);
+	return rc;
+}
+
+enum store_rc
+store_conn_page(struct db *db, const struct workspace *ws,
+    struct conn_page *p)
+{
+	struct sq	 q;
+	char		 sql[2048], hooks[400];
+	enum store_rc	 rc;
+
+	memset(p, 0, sizeof(*p));
+	if (store_wh_health_cols(hooks, sizeof(hooks), ws) == -1)
+		return STORE_ERR;
+	/*
+	 * The page's one round trip in the workspace's database: the
+	 * connection row, the newest test message (a derived table: one
+	 * dive into audit_log's action_id index) and the webhook counters.
+	 */
+	snprintf(sql, sizeof(sql), "SELECT " CONN_COLS ", a.detail, a.at, "
+	    "%s " CONN_FROM " LEFT JOIN (SELECT detail, at FROM "
+	    "`%s`.audit_log WHERE action = 'test_message' ORDER BY id DESC "
+	    "LIMIT 1) a ON 1 = 1 WHERE c.id = 1", hooks, ws->db_name,
+	    ws->db_name, ws->db_name);
+	if ((rc = sq_open_read(&q, db, &ws->srv, sql)) != STORE_OK)
+		return rc;
+	if ((rc = sq_run(&q)) != STORE_OK)
+		goto out;
+	if (sq_fetch(&q) != 1) {
+		rc = STORE_NOTFOUND;
+		goto out;
+	}
+	conn_row(&q, &p->conn);
+	cp(p->test_detail, sizeof(p->test_detail), sq_col(&q, CONN_NCOLS));
+	cp(p->test_at, sizeof(p->test_at), sq_col(&q, CONN_NCOLS + 1));
+	cp(p->hooks_last, sizeof(p->hooks_last), sq_col(&q, CONN_NCOLS + 2));
+	p->hooks_24h = (long)sq_colint(&q, CONN_NCOLS + 3);
 out:
 	sq_close(&q);
 	return rc;
@@ -538,27 +592,5 @@ store_conn_catalog_delete(struct db *db, const struct workspace *ws,
 	    ws->db_name);
 	if (rc == STORE_OK)
 		store_conn_audit(db, ws, actor, "catalog_disconnected", NULL);
-	return rc;
-}
-
-enum store_rc
-store_conn_last_audit(struct db *db, const struct workspace *ws,
-    const char *action, char *detail, size_t dlen, char *at, size_t alen)
-{
-	struct sq	 q;
-	char		 sql[256];
-	enum store_rc	 rc;
-
-	*detail = *at = '\0';
-	snprintf(sql, sizeof(sql), "SELECT detail, at FROM `%s`.audit_log "
-	    "WHERE action = ? ORDER BY id DESC LIMIT 1", ws->db_name);
-	if ((rc = sq_open(&q, db, &ws->srv, sql)) != STORE_OK)
-		return rc;
-	sq_str(&q, action);
-	if ((rc = sq_run(&q)) == STORE_OK && sq_fetch(&q) == 1) {
-		cp(detail, dlen, sq_col(&q, 0));
-		cp(at, alen, sq_col(&q, 1));
-	}
-	sq_close(&q);
 	return rc;
 }

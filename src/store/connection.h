@@ -41,6 +41,22 @@ struct conn_row {
 
 enum store_rc	 store_conn_get(struct db *, const struct workspace *,
 		    struct conn_row *);
+
+/* What the settings page shows, read in one statement. */
+struct conn_page {
+	struct conn_row	 conn;
+	char		 test_detail[501];	/* the newest test message's audit entry */
+	char		 test_at[32];		/* its time, "" when none */
+	char		 hooks_last[32];	/* as store_wh_health's last */
+	long		 hooks_24h;		/* and its count_24h */
+};
+
+/*
+ * The settings page's data in one round trip: store_conn_get's row,
+ * the newest test_message audit entry, store_wh_health's counters.
+ */
+enum store_rc	 store_conn_page(struct db *, const struct workspace *,
+		    struct conn_page *);
 /* The stored box of kind (VAULT_KIND_*); STORE_NOTFOUND when none. */
 enum store_rc	 store_conn_token_get(struct db *, const struct workspace *,
 		    const char *kind, struct vault_box *);
@@ -129,9 +145,5 @@ enum store_rc	 store_conn_catalog_mark(struct db *, const struct workspace *,
 		    const char *reason);
 enum store_rc	 store_conn_catalog_delete(struct db *,
 		    const struct workspace *, const char *actor);
-/* The newest audit entry of action: its detail and time ("" when none). */
-enum store_rc	 store_conn_last_audit(struct db *, const struct workspace *,
-		    const char *action, char *detail, size_t dlen, char *at,
-		    size_t alen);
 
 #endif

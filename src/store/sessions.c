@@ -8,8 +8,10 @@
 
 #include "../config.h"
 #include "../db.h"
+#include "../log.h"
 #include "sessions.h"
 #include "sql.h"
+#include "workspaces.h"
 
 static const char *
 ctl(struct db *db)
@@ -43,50 +45,106 @@ store_sess_create(struct db *db, const unsigned char hash[SESSION_HASH_BYTES],
 	return rc;
 }
 
+/*
+ * The gate's row as a workspace: columns 0-6 in workspaces.c's order
+ * (id, slug, name, db_name, db_host, db_port, db_socket).
+ */
+static enum store_rc
+sess_ws_from_row(const struct sq *q, struct workspace *ws)
+{
+	const char	*dbname = sq_col(q, 3) ? sq_col(q, 3) : "";
+
+	memset(ws, 0, sizeof(*ws));
+	ws->id = (uint64_t)sq_colint(q, 0);
+	snprintf(ws->slug, sizeof(ws->slug), "%s", sq_col(q, 1));
+	snprintf(ws->name, sizeof(ws->name), "%s", sq_col(q, 2));
+	snprintf(ws->db_name, sizeof(ws->db_name), "%s", dbname);
+	snprintf(ws->srv.host, sizeof(ws->srv.host), "%s", sq_col(q, 4));
+	ws->srv.port = (unsigned int)sq_colint(q, 5);
+	snprintf(ws->srv.socket, sizeof(ws->srv.socket), "%s", sq_col(q, 6));
+	/* The name is spliced into SQL: it must be one we generate. */
+	if (*dbname == '\0' || strlen(dbname) >= sizeof(ws->db_name) ||
+	    strspn(dbname, "abcdefghijklmnopqrstuvwxyz0123456789_") !=
+	    strlen(dbname)) {
+		log_err("workspace %llu: bad database name",
+		    (unsigned long long)ws->id);
+		return STORE_ERR;
+	}
+	return STORE_OK;
+}
+
 enum store_rc
-store_sess_get(struct db *db, const unsigned char hash[SESSION_HASH_BYTES],
-    struct session_row *s)
+store_sess_gate(struct db *db, const unsigned char hash[SESSION_HASH_BYTES],
+    const char *slug, struct session_row *s, struct workspace *ws,
+    int *member)
 {
 	const struct config *c = db_config(db);
 	struct sq	 q;
-	char		 sql[512];
+	char		 sql[1024];
 	enum store_rc	 rc;
 	int		 stale = 0;
 
+	if (member != NULL)
+		*member = 0;
 	/*
+	 * One statement, the request's first round trip (sq_open_read: it
+	 * is a read, so it is also the connection's check). The workspace
+	 * comes only through a membership of this user: a workspace the
+	 * user does not belong to reads as no workspace, never as its row.
 	 * expires_at already holds both limits as they were when the row
 	 * was last touched; checking them against the configuration too
 	 * makes a lowered session_idle_minutes or session_max_hours end
 	 * existing sessions at once rather than after their old expiry.
 	 */
-	snprintf(sql, sizeof(sql), "SELECT s.user_id, u.email, s.csrf_token, "
-	    "s.last_seen_at < UTC_TIMESTAMP() - INTERVAL 1 MINUTE "
-	    "FROM `%s`.sessions s JOIN `%s`.users u ON u.id = s.user_id "
-	    "WHERE s.id_hash = ? AND s.expires_at > UTC_TIMESTAMP() AND "
-	    "s.last_seen_at > UTC_TIMESTAMP() - INTERVAL ? MINUTE AND "
-	    "s.created_at > UTC_TIMESTAMP() - INTERVAL ? HOUR",
-	    ctl(db), ctl(db));
-	if ((rc = sq_open(&q, db, NULL, sql)) != STORE_OK)
+	snprintf(sql, sizeof(sql), "SELECT w.id, w.slug, w.name, w.db_name, "
+	    "w.db_host, w.db_port, w.db_socket, s.user_id, u.email, "
+	    "s.csrf_token, s.last_seen_at < UTC_TIMESTAMP() - INTERVAL 1 "
+	    "MINUTE FROM `%s`.sessions s JOIN `%s`.users u ON u.id = "
+	    "s.user_id LEFT JOIN (`%s`.memberships m JOIN `%s`.workspaces w "
+	    "ON w.id = m.workspace_id AND w.slug = ?) ON m.user_id = "
+	    "s.user_id WHERE s.id_hash = ? AND s.expires_at > "
+	    "UTC_TIMESTAMP() AND s.last_seen_at > UTC_TIMESTAMP() - "
+	    "INTERVAL ? MINUTE AND s.created_at > UTC_TIMESTAMP() - "
+	    "INTERVAL ? HOUR", ctl(db), ctl(db), ctl(db), ctl(db));
+	if ((rc = sq_open_read(&q, db, NULL, sql)) != STORE_OK)
 		return rc;
+	sq_str(&q, slug);	/* NULL: = NULL matches no workspace */
 	sq_bin(&q, hash, SESSION_HASH_BYTES);
 	sq_int(&q, c->session_idle_minutes);
 	sq_int(&q, c->session_max_hours);
-	if ((rc = sq_run(&q)) == STORE_OK) {
-		if (sq_fetch(&q) == 1) {
-			s->user_id = (uint64_t)sq_colint(&q, 0);
-			snprintf(s->email, sizeof(s->email), "%s",
-			    sq_col(&q, 1));
-			snprintf(s->csrf, sizeof(s->csrf), "%s", sq_col(&q, 2));
-			stale = sq_colint(&q, 3) != 0;
-		} else
-			rc = STORE_NOTFOUND;
+	if ((rc = sq_run(&q)) != STORE_OK)
+		goto out;
+	switch (sq_fetch(&q)) {
+	case 1:
+		break;
+	case 0:
+		rc = STORE_NOTFOUND;
+		goto out;
+	default:
+		rc = STORE_ERR;
+		goto out;
 	}
+	s->user_id = (uint64_t)sq_colint(&q, 7);
+	snprintf(s->email, sizeof(s->email), "%s", sq_col(&q, 8));
+	snprintf(s->csrf, sizeof(s->csrf), "%s", sq_col(&q, 9));
+	stale = sq_colint(&q, 10) != 0;
+	if (ws != NULL && member != NULL && sq_col(&q, 0) != NULL) {
+		if ((rc = sess_ws_from_row(&q, ws)) != STORE_OK)
+			goto out;
+		*member = 1;
+	}
+out:
 	sq_close(&q);
 	if (rc != STORE_OK || !stale)
 		return rc;
 	/*
-	 * Slide the idle expiry, never past the absolute one. At most once
-	 * a minute: a page view should not always cost a write.
+	 * Slide the idle expiry, never past the absolute one: a write, so
+	 * a statement of its own, but at most once a minute per session
+	 * (the stale column), so one page view a minute pays this one
+	 * more round trip and the others none. Folding it into the read
+	 * would take a multi-statement text query (SQL only goes through
+	 * prepared statements here) or a stored procedure; a minute of
+	 * granularity on a limit counted in minutes costs nothing.
 	 */
 	snprintf(sql, sizeof(sql), "UPDATE `%s`.sessions SET last_seen_at = "
 	    "UTC_TIMESTAMP(), expires_at = LEAST(created_at + INTERVAL ? "
@@ -100,6 +158,13 @@ store_sess_get(struct db *db, const unsigned char hash[SESSION_HASH_BYTES],
 	rc = sq_run(&q);
 	sq_close(&q);
 	return rc;
+}
+
+enum store_rc
+store_sess_get(struct db *db, const unsigned char hash[SESSION_HASH_BYTES],
+    struct session_row *s)
+{
+	return store_sess_gate(db, hash, NULL, s, NULL, NULL);
 }
 
 enum store_rc

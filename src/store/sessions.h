@@ -11,6 +11,7 @@
 #include "sql.h"
 
 struct db;
+struct workspace;
 
 #define SESSION_HASH_BYTES 32
 
@@ -24,9 +25,19 @@ enum store_rc	 store_sess_create(struct db *,
 		    const unsigned char hash[SESSION_HASH_BYTES], uint64_t user,
 		    const char *csrf);
 /*
- * The live session with that hash (STORE_NOTFOUND when absent or past
- * its idle or absolute expiry). Slides the idle expiry forward.
+ * The gate in front of signed-in pages, in one statement: the live
+ * session with that hash (STORE_NOTFOUND when absent or past its idle
+ * or absolute expiry), its user, and, when slug is not NULL and that
+ * user is a member of the workspace with that slug, the workspace in
+ * *ws with *member 1 (else *member 0 and *ws untouched; ws and member
+ * may be NULL). Slides the idle expiry forward, at most once a minute:
+ * the one page view a minute that slides it costs a second statement.
  */
+enum store_rc	 store_sess_gate(struct db *,
+		    const unsigned char hash[SESSION_HASH_BYTES],
+		    const char *slug, struct session_row *, struct workspace *,
+		    int *member);
+/* store_sess_gate without a workspace. */
 enum store_rc	 store_sess_get(struct db *,
 		    const unsigned char hash[SESSION_HASH_BYTES],
 		    struct session_row *);

@@ -76,9 +76,10 @@ sq_stmt_fail(struct sq *q, const char *what)
 	return rc;
 }
 
-enum store_rc
-sq_open(struct sq *q, struct db *db, const struct db_server *srv,
-    const char *sql)
+/* checked: db_conn (ping a kept connection first) or db_conn_unchecked. */
+static enum store_rc
+sq_open_at(struct sq *q, struct db *db, const struct db_server *srv,
+    const char *sql, int checked)
 {
 	char		 err[256];
 	int		 attempt;
@@ -86,7 +87,10 @@ sq_open(struct sq *q, struct db *db, const struct db_server *srv,
 
 	memset(q, 0, sizeof(*q));
 	for (attempt = 0; attempt < 2; attempt++) {
-		if ((q->my = db_conn(db, srv, err, sizeof(err))) == NULL) {
+		/* A retry has dropped the connection: it reopens, no ping. */
+		q->my = checked || attempt ? db_conn(db, srv, err, sizeof(err)) :
+		    db_conn_unchecked(db, srv, err, sizeof(err));
+		if (q->my == NULL) {
 			log_warn("%s", err);
 			return STORE_GONE;
 		}
@@ -100,6 +104,26 @@ sq_open(struct sq *q, struct db *db, const struct db_server *srv,
 		db_drop(db, q->my);
 	}
 	return STORE_GONE;
+}
+
+enum store_rc
+sq_open(struct sq *q, struct db *db, const struct db_server *srv,
+    const char *sql)
+{
+	return sq_open_at(q, db, srv, sql, 1);
+}
+
+enum store_rc
+sq_open_read(struct sq *q, struct db *db, const struct db_server *srv,
+    const char *sql)
+{
+	enum store_rc	 rc;
+
+	if ((rc = sq_open_at(q, db, srv, sql, 0)) == STORE_OK) {
+		q->again_srv = srv;
+		q->again_sql = sql;
+	}
+	return rc;
 }
 
 enum store_rc
@@ -224,8 +248,8 @@ sq_null(struct sq *q)
 	q->np++;
 }
 
-enum store_rc
-sq_run(struct sq *q)
+static enum store_rc
+sq_run_once(struct sq *q)
 {
 	MYSQL_RES	*meta;
 	MYSQL_FIELD	*f;
@@ -283,6 +307,30 @@ sq_run(struct sq *q)
 	if (mysql_stmt_bind_result(q->st, q->r))
 		return sq_stmt_fail(q, "bind result");
 	return STORE_OK;
+}
+
+enum store_rc
+sq_run(struct sq *q)
+{
+	struct sq	 again;
+	enum store_rc	 rc;
+
+	if ((rc = sq_run_once(q)) != STORE_GONE || q->again_sql == NULL)
+		return rc;
+	/*
+	 * sq_stmt_fail has dropped the dead connection: the read goes once
+	 * more on a new one, with the same parameters. Outside a
+	 * transaction it means the same there, and a read changes nothing
+	 * that running it twice could double.
+	 */
+	log_info("database connection lost: reading again");
+	if ((rc = sq_open(&again, q->db, q->again_srv, q->again_sql)) !=
+	    STORE_OK)
+		return rc;
+	q->my = again.my;
+	q->st = again.st;
+	q->again_sql = NULL;
+	return sq_run_once(q);
 }
 
 int
@@ -352,11 +400,19 @@ void
 sq_close(struct sq *q)
 {
 	sq_free_cols(q);
-	/* A cached statement is kept, ready for the next execute. */
-	if (q->st && q->cached) {
+	/*
+	 * A cached statement is kept, ready for the next execute. Freeing
+	 * its result is all it needs, and costs no round trip: in MariaDB
+	 * Connector/C mysql_stmt_free_result frees the buffered rows and
+	 * clears the error client-side, and mysql_stmt_execute itself
+	 * discards anything left of an earlier result. mysql_stmt_reset
+	 * would add a COM_STMT_RESET round trip to every statement for
+	 * what it resets on the server, long data and cursors, which sq_
+	 * never uses (no mysql_stmt_send_long_data, no STMT_ATTR_CURSOR_TYPE).
+	 */
+	if (q->st && q->cached)
 		mysql_stmt_free_result(q->st);
-		mysql_stmt_reset(q->st);
-	} else if (q->st)
+	else if (q->st)
 		mysql_stmt_close(q->st);
 	memset(q, 0, sizeof(*q));
 }

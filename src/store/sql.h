@@ -44,6 +44,9 @@ struct sq {
 	int		 bad;	/* a bind failed: sq_run refuses */
 	unsigned int	 err;	/* the server's error number of the last failure */
 	int		 cached;	/* owned by the db's statement cache */
+	/* sq_open_read: what to run again on a new connection, once. */
+	const struct db_server *again_srv;
+	const char	*again_sql;
 };
 
 /*
@@ -53,6 +56,16 @@ struct sq {
  */
 enum store_rc	 sq_open(struct sq *, struct db *, const struct db_server *,
 		    const char *sql);
+/*
+ * sq_open for a read, outside a transaction, that is safe to run twice:
+ * without the ping before the connection's first use in the request
+ * (db_conn_unchecked), so the read is the request's first round trip
+ * rather than its second. Should the connection turn out dead, sq_run
+ * runs the read once more on a new connection, as the ping would have
+ * reconnected. srv and sql must stay valid until sq_close.
+ */
+enum store_rc	 sq_open_read(struct sq *, struct db *,
+		    const struct db_server *, const char *sql);
 /*
  * Transactions: every statement of one runs on the same connection, with
  * no reconnect in between (a reconnect would silently split it).

@@ -315,15 +315,11 @@ fail:
 	return rc;
 }
 
-enum store_rc
-store_wh_health(struct db *db, const struct workspace *ws, char last[32],
-    long *count)
+int
+store_wh_health_cols(char *buf, size_t len, const struct workspace *ws)
 {
-	struct sq	 q;
-	enum store_rc	 rc;
+	int	 n;
 
-	*last = '\0';
-	*count = 0;
 	/*
 	 * From the hourly counters, not the events: at most 24 rows and
 	 * one index dive, however many events arrived. "The last 24 hours"
@@ -331,11 +327,27 @@ store_wh_health(struct db *db, const struct workspace *ws, char last[32],
 	 * before it, so an event is counted for 23 to 24 hours after it
 	 * arrived and never once it is older than 24 hours.
 	 */
-	rc = sq_one(&q, db, &ws->srv, NULL, "SELECT (SELECT last_at FROM "
-	    "`%1$s`.webhook_hourly ORDER BY hour DESC LIMIT 1), (SELECT "
-	    "COALESCE(SUM(events), 0) FROM `%1$s`.webhook_hourly WHERE hour >= "
-	    "DATE_FORMAT(UTC_TIMESTAMP(), '%%Y-%%m-%%d %%H:00:00') - "
-	    "INTERVAL 23 HOUR)", ws->db_name);
+	n = snprintf(buf, len, "(SELECT last_at FROM `%s`.webhook_hourly "
+	    "ORDER BY hour DESC LIMIT 1), (SELECT COALESCE(SUM(events), 0) "
+	    "FROM `%s`.webhook_hourly WHERE hour >= DATE_FORMAT("
+	    "UTC_TIMESTAMP(), '%%Y-%%m-%%d %%H:00:00') - INTERVAL 23 HOUR)",
+	    ws->db_name, ws->db_name);
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+enum store_rc
+store_wh_health(struct db *db, const struct workspace *ws, char last[32],
+    long *count)
+{
+	struct sq	 q;
+	char		 cols[400];
+	enum store_rc	 rc;
+
+	*last = '\0';
+	*count = 0;
+	if (store_wh_health_cols(cols, sizeof(cols), ws) == -1)
+		return STORE_ERR;
+	rc = sq_one(&q, db, &ws->srv, NULL, "SELECT %s", cols);
 	if (rc != STORE_OK)
 		return rc == STORE_NOTFOUND ? STORE_OK : rc;
 	snprintf(last, 32, "%s", sq_col(&q, 0) ? sq_col(&q, 0) : "");

@@ -34,5 +34,12 @@ enum store_rc	 store_wh_save(struct db *, const struct workspace *,
  */
 enum store_rc	 store_wh_health(struct db *, const struct workspace *,
 		    char last[32], long *count_24h);
+/*
+ * store_wh_health's two columns (last, count_24h) as select
+ * expressions, for a statement that reads them along with other data
+ * (store_conn_page). -1 when buf is too small.
+ */
+int		 store_wh_health_cols(char *buf, size_t len,
+		    const struct workspace *);
 
 #endif

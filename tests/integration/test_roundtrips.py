@@ -1,0 +1,170 @@
+"""Issue 9, item 3: the settings page in at most 2 database round trips.
+
+Counted by the server itself: SHOW GLOBAL STATUS before and after N page
+loads on a stack nobody else uses (its own MariaDB, one worker, no Meta
+calls). Every command a client sends costs one round trip; the server
+counts each in one of these:
+- Questions: COM_QUERY, COM_STMT_EXECUTE, COM_STMT_FETCH...: everything
+  but the commands MariaDB leaves out of it, which are
+- Com_stmt_prepare, Com_stmt_close, Com_stmt_reset, and
+- Com_admin_commands (COM_PING among them).
+Reading the counters is itself a client (one SHOW, a connect): its own
+share is measured by two reads with nothing between them and taken off.
+Nothing else talks to this MariaDB meanwhile: no health check polls the
+stack, and the workers touch the database only for a request (the exact
+count of executes below would show anything else).
+The worker prepares each statement once per connection, so the loads
+counted come after a warm-up, and the test checks that they prepared
+nothing.
+"""
+import hashlib
+
+from base import StackCase
+from meta import settings_path, sign_in
+from stack import wait_for
+
+PW = "round trip test password"
+SLUG = "trips"
+S = settings_path(SLUG)
+LOADS = 20
+TRIPS = ("Questions", "Com_stmt_prepare", "Com_stmt_close",
+         "Com_stmt_reset", "Com_admin_commands")
+SHOWN = TRIPS + ("Com_stmt_execute", "Com_select", "Com_update")
+
+
+class RoundTrips(StackCase):
+    workers = 1  # one statement cache: the warm-up fills it
+
+    @classmethod
+    def setUpStack(cls):
+        st = cls.st
+        cls.sock2 = st.start_mariadb("mariadb2")
+        st.admin("workspace", "add", SLUG, "Trips Ltd")
+        st.admin("workspace", "add", "afar", "Afar Ltd", "--db-socket",
+                 cls.sock2)
+        st.admin("user", "add", SLUG, "tess@trips.example", input=PW + "\n")
+        st.admin("user", "add", "afar", "tess@trips.example")
+
+    def status(self, socket=None):
+        out = self.st.sql("SHOW GLOBAL STATUS WHERE Variable_name IN (%s)"
+                          % ", ".join("'%s'" % n for n in SHOWN),
+                          socket=socket)
+        return {k: int(v) for k, v in
+                (line.split("\t") for line in out.splitlines())}
+
+    def counted(self, fn, socket=None):
+        """What fn() cost the server, the counters' own reading taken off."""
+        a = self.status(socket)
+        b = self.status(socket)
+        fn()
+        c = self.status(socket)
+        return {k: (c[k] - b[k]) - (b[k] - a[k]) for k in SHOWN}
+
+    def load(self, b, n=1, slug=SLUG, name="Trips Ltd"):
+        for _ in range(n):
+            r = b.get(settings_path(slug))
+            self.assertEqual(r.status, 200, r.text[:500])
+            self.assertIn(name, r.text)
+
+    def trips(self, d):
+        return sum(d[k] for k in TRIPS)
+
+    def where(self, b):
+        """The browser's session row (stored by the SHA-256 of its id)."""
+        raw = bytes.fromhex(b.jar["waba_session"])
+        return "id_hash = X'%s'" % hashlib.sha256(raw).hexdigest()
+
+    def seen_minutes_ago(self, b, minutes):
+        self.st.sql("UPDATE waba_control.sessions SET last_seen_at = "
+                    "UTC_TIMESTAMP() - INTERVAL %d MINUTE WHERE %s"
+                    % (minutes, self.where(b)))
+
+    def last_seen_age(self, b):
+        return int(self.st.sql("SELECT TIMESTAMPDIFF(SECOND, last_seen_at, "
+                               "UTC_TIMESTAMP()) FROM waba_control.sessions "
+                               "WHERE %s" % self.where(b)))
+
+    def test_settings_page_costs_two_round_trips(self):
+        b = sign_in(self.port, "tess@trips.example", PW)
+        self.load(b, 3)  # prepares what the page runs, once
+        d = self.counted(lambda: self.load(b, LOADS))
+        per = {k: d[k] / LOADS for k in SHOWN}
+        print("\nsettings page, per load: %s" % ", ".join(
+            "%s %.2f" % kv for kv in per.items()))
+        self.assertLessEqual(self.trips(d), 2 * LOADS, per)
+        self.assertEqual(d["Com_stmt_prepare"], 0, per)
+        self.assertEqual(d["Com_stmt_reset"], 0, per)
+        # Not fewer either: the page did read its data (two statements).
+        self.assertEqual(d["Com_stmt_execute"], 2 * LOADS, per)
+
+    def test_idle_slide_costs_one_write(self):
+        """The idle expiry slides at most once a minute: the view that
+        slides it pays one more round trip (the UPDATE), the next ones
+        do not."""
+        b = sign_in(self.port, "tess@trips.example", PW)
+        self.load(b, 3)
+        self.seen_minutes_ago(b, 2)
+        self.load(b)  # prepares the slide's UPDATE, once
+        self.seen_minutes_ago(b, 2)
+        d = self.counted(lambda: self.load(b))
+        self.assertLess(self.last_seen_age(b), 60)
+        self.assertEqual(d["Com_update"], 1, d)
+        self.assertEqual(d["Com_stmt_prepare"], 0, d)
+        self.assertLessEqual(self.trips(d), 3, d)
+        d = self.counted(lambda: self.load(b, 5))
+        self.assertEqual(d["Com_update"], 0, d)
+        self.assertLessEqual(self.trips(d), 2 * 5, d)
+
+    def test_gate_refuses_in_its_one_statement(self):
+        """The one gate statement still tells its three refusals apart."""
+        b = sign_in(self.port, "tess@trips.example", PW)
+        self.load(b)
+        r = b.get(settings_path("nosuch"))
+        self.assertEqual(r.status, 404)
+        self.st.admin("workspace", "add", "elsewhere", "Elsewhere")
+        r = b.get(settings_path("elsewhere"))
+        self.assertEqual(r.status, 404)
+        self.assertNotIn("Elsewhere", r.text)
+        # Idle past the limit: signed out, not 404.
+        self.seen_minutes_ago(b, 24 * 60)
+        r = b.get(S)
+        self.assertEqual(r.status, 303)
+        self.assertTrue(r.header("Location").endswith("/login"))
+
+    def test_workspace_on_another_server(self):
+        """One round trip on each server: the gate on the control
+        server, the page's data where the workspace lives, and no ping
+        before either."""
+        b = sign_in(self.port, "tess@trips.example", PW)
+        afar = lambda n=1: self.load(b, n, "afar", "Afar Ltd")  # noqa: E731
+        afar(3)
+        here, there = {}, {}
+
+        def both():
+            there.update(self.counted(lambda: afar(LOADS), self.sock2))
+        here.update(self.counted(both))
+        # The inner reading of the second server is a client of its
+        # own, not of the control server: nothing of it lands here.
+        for d in (here, there):
+            self.assertEqual(d["Com_stmt_prepare"], 0, d)
+            self.assertEqual(d["Com_admin_commands"], 0, d)
+            self.assertEqual(self.trips(d), LOADS, d)
+
+    def test_zz_mariadb_restarted(self):
+        """The gate is the connection's check: a connection the restart
+        killed costs the next page a second try of its read, not a 503."""
+        b = sign_in(self.port, "tess@trips.example", PW)
+        self.load(b, 3)
+        pids = self.st.worker_pids()
+        self.st.stop_mariadb()
+        self.st.start_mariadb()
+        self.load(b)
+        d = self.counted(lambda: self.load(b, 5))
+        self.assertLessEqual(self.trips(d), 2 * 5, d)
+        self.assertEqual(self.st.worker_pids(), pids)
+        wait_for(lambda: "reading again" in self.pool_log(), 5,
+                 "the log line of the second try")
+
+    def pool_log(self):
+        with open(self.st.path("pool.log"), errors="replace") as f:
+            return f.read()
