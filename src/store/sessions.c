@@ -13,12 +13,6 @@
 #include "sql.h"
 #include "workspaces.h"
 
-static const char *
-ctl(struct db *db)
-{
-	return db_config(db)->control_db;
-}
-
 enum store_rc
 store_sess_create(struct db *db, const unsigned char hash[SESSION_HASH_BYTES],
     uint64_t user, const char *csrf)
@@ -32,7 +26,7 @@ store_sess_create(struct db *db, const unsigned char hash[SESSION_HASH_BYTES],
 	    "user_id, csrf_token, created_at, last_seen_at, expires_at) "
 	    "VALUES (?, ?, ?, UTC_TIMESTAMP(), UTC_TIMESTAMP(), "
 	    "LEAST(UTC_TIMESTAMP() + INTERVAL ? MINUTE, "
-	    "UTC_TIMESTAMP() + INTERVAL ? HOUR))", ctl(db));
+	    "UTC_TIMESTAMP() + INTERVAL ? HOUR))", sq_ctl(db));
 	if ((rc = sq_open(&q, db, NULL, sql)) != STORE_OK)
 		return rc;
 	sq_bin(&q, hash, SESSION_HASH_BYTES);
@@ -105,7 +99,7 @@ store_sess_gate(struct db *db, const unsigned char hash[SESSION_HASH_BYTES],
 	    "s.user_id WHERE s.id_hash = ? AND s.expires_at > "
 	    "UTC_TIMESTAMP() AND s.last_seen_at > UTC_TIMESTAMP() - "
 	    "INTERVAL ? MINUTE AND s.created_at > UTC_TIMESTAMP() - "
-	    "INTERVAL ? HOUR", ctl(db), ctl(db), ctl(db), ctl(db));
+	    "INTERVAL ? HOUR", sq_ctl(db), sq_ctl(db), sq_ctl(db), sq_ctl(db));
 	if ((rc = sq_open_read(&q, db, NULL, sql)) != STORE_OK)
 		return rc;
 	sq_str(&q, slug);	/* NULL: = NULL matches no workspace */
@@ -149,7 +143,7 @@ out:
 	snprintf(sql, sizeof(sql), "UPDATE `%s`.sessions SET last_seen_at = "
 	    "UTC_TIMESTAMP(), expires_at = LEAST(created_at + INTERVAL ? "
 	    "HOUR, UTC_TIMESTAMP() + INTERVAL ? MINUTE) WHERE id_hash = ?",
-	    ctl(db));
+	    sq_ctl(db));
 	if ((rc = sq_open(&q, db, NULL, sql)) != STORE_OK)
 		return rc;
 	sq_int(&q, c->session_max_hours);
@@ -175,7 +169,7 @@ store_sess_delete(struct db *db, const unsigned char hash[SESSION_HASH_BYTES])
 	enum store_rc	 rc;
 
 	snprintf(sql, sizeof(sql), "DELETE FROM `%s`.sessions WHERE "
-	    "id_hash = ? OR expires_at < UTC_TIMESTAMP()", ctl(db));
+	    "id_hash = ? OR expires_at < UTC_TIMESTAMP()", sq_ctl(db));
 	if ((rc = sq_open(&q, db, NULL, sql)) != STORE_OK)
 		return rc;
 	sq_bin(&q, hash, SESSION_HASH_BYTES);
@@ -196,7 +190,7 @@ store_sess_attempt(struct db *db, const char *email, const char *addr,
 	*id = 0;
 	memset(n, 0, sizeof(*n));
 	snprintf(sql, sizeof(sql), "INSERT INTO `%s`.login_failures (email, "
-	    "addr, device, at) VALUES (?, ?, ?, UTC_TIMESTAMP())", ctl(db));
+	    "addr, device, at) VALUES (?, ?, ?, UTC_TIMESTAMP())", sq_ctl(db));
 	if ((rc = sq_open(&q, db, NULL, sql)) != STORE_OK)
 		return rc;
 	sq_str(&q, email);
@@ -222,8 +216,8 @@ store_sess_attempt(struct db *db, const char *email, const char *addr,
 	    "(SELECT COUNT(*) FROM `%s`.login_failures WHERE addr = ? AND "
 	    "device IS NULL AND at > UTC_TIMESTAMP() - INTERVAL ? MINUTE), "
 	    "(SELECT COUNT(*) FROM `%s`.login_failures WHERE device = ? AND "
-	    "at > UTC_TIMESTAMP() - INTERVAL ? MINUTE)", ctl(db), ctl(db),
-	    ctl(db));
+	    "at > UTC_TIMESTAMP() - INTERVAL ? MINUTE)", sq_ctl(db), sq_ctl(db),
+	    sq_ctl(db));
 	if ((rc = sq_open(&q, db, NULL, sql)) != STORE_OK)
 		return rc;
 	sq_str(&q, email);
@@ -251,7 +245,7 @@ store_sess_attempt(struct db *db, const char *email, const char *addr,
 	 * matters; a failed prune must not fail the sign-in.
 	 */
 	snprintf(sql, sizeof(sql), "DELETE FROM `%s`.login_failures WHERE "
-	    "at < UTC_TIMESTAMP() - INTERVAL 1 DAY LIMIT 100", ctl(db));
+	    "at < UTC_TIMESTAMP() - INTERVAL 1 DAY LIMIT 100", sq_ctl(db));
 	(void)sq_exec(db, NULL, sql);
 	return STORE_OK;
 }
@@ -264,7 +258,7 @@ store_sess_attempt_forget(struct db *db, uint64_t id)
 	enum store_rc	 rc;
 
 	snprintf(sql, sizeof(sql), "DELETE FROM `%s`.login_failures WHERE "
-	    "id = ?", ctl(db));
+	    "id = ?", sq_ctl(db));
 	if ((rc = sq_open(&q, db, NULL, sql)) != STORE_OK)
 		return rc;
 	sq_int(&q, (long long)id);
