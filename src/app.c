@@ -32,6 +32,7 @@
 	{ (nm), (w), IN_TEXT, (lo), (hi), NULL, (req), (y) }
 
 static const char *const hub_modes[] = { "subscribe", NULL };
+static const char *const one[] = { "1", NULL };	/* a ticked box */
 
 /*
  * The whole of doc/contract.md, Routes, that the app serves, in one table,
@@ -73,6 +74,20 @@ static const struct route routes[] = {
 		"number's six-digit two-step verification PIN."),
 	    [PHONES_WABA] = DIGITS("waba_id", IN_FORM, 1, 32, 0, "Choose one "
 		"of the listed WhatsApp Business Accounts.") } },
+	{ REQ_POST, "/w/{slug}/settings/whatsapp/phone-numbers/"
+	    "{phone_number_id}/default", h_phone_default, ROUTE_SESSION,
+	    ROUTE_PAGE, NULL, {
+	    [PHONE_ID] = DIGITS("phone_number_id", IN_PATH, 1, 32, 1,
+		"That is not a phone number ID.") } },
+	{ REQ_POST, "/w/{slug}/settings/whatsapp/phone-numbers/"
+	    "{phone_number_id}/remove", h_phone_remove, ROUTE_SESSION,
+	    ROUTE_PAGE, NULL, {
+	    [REMOVE_ID] = DIGITS("phone_number_id", IN_PATH, 1, 32, 1,
+		"That is not a phone number ID."),
+	    [REMOVE_DEREGISTER] = { "deregister", IN_FORM, IN_ENUM, 0, 0,
+		one, 0, "To deregister the number too, tick the box." },
+	    [REMOVE_CONFIRM] = { "confirm", IN_FORM, IN_ENUM, 0, 0, one, 0,
+		NULL } } },
 	{ REQ_POST, "/w/{slug}/settings/whatsapp/catalog", h_catalog,
 	    ROUTE_SESSION, ROUTE_PAGE, NULL, {
 	    [CATALOG_ID] = DIGITS("catalog_id", IN_FORM, 1, 32, 1, "The "
@@ -392,7 +407,7 @@ app_handle(struct app *a, FCGX_Request *f)
 		goto send;
 	}
 	rt = router_match(routes, sizeof(routes) / sizeof(routes[0]),
-	    req.method, req.path, req.slug, &status, &allowed);
+	    req.method, req.path, req.slug, &req.var, &status, &allowed);
 	if (rt == NULL) {
 		if (status == 405) {
 			snprintf(allow, sizeof(allow), "%s%s%s",

@@ -16,7 +16,8 @@
 #include "graph_int.h"
 
 #define GRAPH_PHONE_FIELDS	"id,display_phone_number,verified_name," \
-	"quality_rating,status,code_verification_status"
+	"quality_rating,status,code_verification_status,name_status," \
+	"messaging_limit_tier,platform_type,is_on_biz_app"
 
 /* Always -1: a call that failed before reaching the network. */
 static int
@@ -268,6 +269,22 @@ graph_register(struct graph *g, const char *token, const char *phone_id,
 		buf_free_secret(&resp);
 	}
 	graph_secret_free(body);
+	return rc;
+}
+
+int
+graph_deregister(struct graph *g, const char *token, const char *phone_id,
+    struct graph_err *err)
+{
+	struct buf		 resp;
+	int			 rc = -1;
+
+	/* Not repeated blindly either: it is limited like register. */
+	if (graph_node(g, "deregister", token, phone_id, "deregister", NULL,
+	    "application/x-www-form-urlencoded", "", 0, &resp, err) == 0) {
+		rc = graph_parse_success(resp.data, resp.len, err);
+		buf_free_secret(&resp);
+	}
 	return rc;
 }
 

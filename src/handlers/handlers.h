@@ -33,6 +33,10 @@ enum answer	h_oauth_callback(struct ctx *);
 enum answer	h_phones_get(struct ctx *);
 enum { PHONES_PHONE, PHONES_PIN, PHONES_WABA };
 enum answer	h_phones_post(struct ctx *);
+enum { PHONE_ID };
+enum answer	h_phone_default(struct ctx *);
+enum { REMOVE_ID, REMOVE_DEREGISTER, REMOVE_CONFIRM };
+enum answer	h_phone_remove(struct ctx *);
 /* actions.c */
 enum answer	h_verify(struct ctx *);
 enum { TEST_TO };

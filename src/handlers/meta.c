@@ -7,6 +7,8 @@
 #include "../request.h"
 #include "../response.h"
 #include "../store/connection.h"
+#include "../store/numbers.h"
+#include "../store/tenants.h"
 #include "../vault.h"
 #include "../view.h"
 #include "meta.h"
@@ -208,4 +210,28 @@ hm_graph_failed(struct ctx *c, const char *what, const struct graph_err *e,
 		    "trying again.");
 	}
 	return view_error_with(c, status, msg, url, e->fbtrace_id, 0);
+}
+
+enum store_rc
+hm_routes(struct ctx *c)
+{
+	struct conn_row	 r;
+	char		 ids[2048];
+	enum store_rc	 rc;
+
+	/*
+	 * The control and workspace databases may be on different servers,
+	 * so the routes cannot share the rows' transaction: they follow
+	 * them, and the next change writes them again after a failure.
+	 */
+	if ((rc = store_conn_get(c->app->db, &c->ws, &r)) == STORE_OK &&
+	    (rc = store_num_ids(c->app->db, &c->ws, ids, sizeof(ids))) ==
+	    STORE_OK)
+		rc = store_route_replace(c->app->db, c->ws.id,
+		    r.has_token ? r.waba_ids : NULL,
+		    r.has_token ? r.waba_id : NULL, r.has_token ? ids : NULL);
+	if (rc != STORE_OK && rc != STORE_DUP)
+		log_err("workspace %llu: webhook routes not updated",
+		    (unsigned long long)c->ws.id);
+	return rc;
 }

@@ -1,8 +1,11 @@
 /*
- * Phone number selection: list the WABA's numbers (or, when the token
- * grants several WABAs, let the merchant pick one first), then register
- * the chosen number with its two-step-verification PIN and subscribe our
- * app to the WABA's webhooks. Only then is it the active sending number.
+ * Phone numbers: list the numbers a workspace can add (those of its
+ * chosen WABA and of the other WABAs its token grants, that no workspace
+ * uses yet; when the token grants several WABAs and none is chosen, the
+ * merchant picks one first), add one (register it with its two-step
+ * verification PIN, subscribe our app to its WABA's webhooks), make one
+ * the default sender, or stop using one (and, when asked and confirmed,
+ * deregister it at Meta).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,16 +19,69 @@
 #include "../request.h"
 #include "../response.h"
 #include "../store/connection.h"
+#include "../store/numbers.h"
 #include "../store/tenants.h"
 #include "../vault.h"
 #include "../view.h"
 #include "handlers.h"
 #include "meta.h"
 
+/* Granted WABAs whose numbers are listed: a merchant has a handful. */
+#define PHONES_MAX_WABAS	10
+
+/* A number that can be added, and the WABA it is on. */
+struct phones_item {
+	struct graph_phone	 p;
+	char			 waba_id[33];
+};
+
+struct phones_list {
+	struct phones_item	*v;
+	size_t			 n;
+	struct num_row		*mine;	/* the workspace's numbers */
+	size_t			 nmine;
+};
+
+static void
+phones_list_free(struct phones_list *l)
+{
+	free(l->v);
+	free(l->mine);
+	memset(l, 0, sizeof(*l));
+}
+
+static void
+phones_add_str(struct json_object *o, const char *k, const char *v)
+{
+	json_object_object_add(o, k, json_object_new_string(v ? v : ""));
+}
+
+/* Plain words for Meta's messaging_limit_tier. */
+static const char *
+phones_limit(const char *tier)
+{
+	static const struct {
+		const char *tier, *words;
+	} t[] = {
+		{ "TIER_50", "50 customers a day" },
+		{ "TIER_250", "250 customers a day" },
+		{ "TIER_1K", "1,000 customers a day" },
+		{ "TIER_2K", "2,000 customers a day" },
+		{ "TIER_10K", "10,000 customers a day" },
+		{ "TIER_100K", "100,000 customers a day" },
+		{ "TIER_UNLIMITED", "no daily limit" },
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (strcmp(tier, t[i].tier) == 0)
+			return t[i].words;
+	return tier;
+}
+
 static enum answer
 phones_page(struct ctx *c, int status, const struct conn_row *r,
-    const struct graph_phone *list, size_t n, const char *error,
-    const char *reference)
+    const struct phones_list *l, const char *error, const char *reference)
 {
 	struct json_object *d, *arr, *o;
 	char		 ids[1001], *tok, *save;
@@ -33,16 +89,14 @@ phones_page(struct ctx *c, int status, const struct conn_row *r,
 
 	if ((d = json_object_new_object()) == NULL)
 		return view_internal(c, "out of memory");
-	json_object_object_add(d, "title",
-	    json_object_new_string("Choose a phone number"));
-	json_object_object_add(d, "workspace_name",
-	    json_object_new_string(c->ws.name));
-	json_object_object_add(d, "slug", json_object_new_string(c->ws.slug));
+	phones_add_str(d, "title", l->nmine > 0 ? "Add a phone number" :
+	    "Choose a phone number");
+	phones_add_str(d, "workspace_name", c->ws.name);
+	phones_add_str(d, "slug", c->ws.slug);
 	if (error)
-		json_object_object_add(d, "error", json_object_new_string(error));
+		phones_add_str(d, "error", error);
 	if (reference && *reference)
-		json_object_object_add(d, "reference",
-		    json_object_new_string(reference));
+		phones_add_str(d, "reference", reference);
 	arr = json_object_new_array();
 	if (*r->waba_id == '\0') {
 		/* Several WABAs granted: the merchant picks one first. */
@@ -50,53 +104,123 @@ phones_page(struct ctx *c, int status, const struct conn_row *r,
 		for (tok = strtok_r(ids, ",", &save); tok;
 		    tok = strtok_r(NULL, ",", &save)) {
 			o = json_object_new_object();
-			json_object_object_add(o, "id",
-			    json_object_new_string(tok));
+			phones_add_str(o, "id", tok);
 			json_object_array_add(arr, o);
 		}
 		json_object_object_add(d, "wabas", arr);
 		json_object_object_add(d, "choose_waba",
 		    json_object_new_boolean(1));
-		json_object_object_add(d, "title", json_object_new_string(
-		    "Choose a business account"));
+		phones_add_str(d, "title", "Choose a business account");
 		return view_page(c, status, "phone_numbers", d);
 	}
-	json_object_object_add(d, "waba_id", json_object_new_string(r->waba_id));
-	for (i = 0; i < n; i++) {
+	phones_add_str(d, "waba_id", r->waba_id);
+	if (l->nmine > 0)
+		json_object_object_add(d, "adding", json_object_new_boolean(1));
+	for (i = 0; i < l->n; i++) {
+		const struct graph_phone *p = &l->v[i].p;
+
 		o = json_object_new_object();
-		json_object_object_add(o, "id", json_object_new_string(list[i].id));
-		json_object_object_add(o, "display_phone_number",
-		    json_object_new_string(list[i].display_phone_number));
-		json_object_object_add(o, "verified_name",
-		    json_object_new_string(list[i].verified_name));
-		json_object_object_add(o, "quality_rating",
-		    json_object_new_string(list[i].quality_rating));
-		json_object_object_add(o, "status",
-		    json_object_new_string(list[i].status));
-		if (strcmp(list[i].id, r->phone_number_id) == 0)
+		phones_add_str(o, "id", p->id);
+		phones_add_str(o, "waba_id", l->v[i].waba_id);
+		phones_add_str(o, "display_phone_number",
+		    p->display_phone_number);
+		phones_add_str(o, "verified_name", p->verified_name);
+		phones_add_str(o, "quality_rating", p->quality_rating);
+		phones_add_str(o, "status", p->status);
+		if (*p->messaging_limit_tier)
+			phones_add_str(o, "messaging_limit",
+			    phones_limit(p->messaging_limit_tier));
+		if (p->on_biz_app)
+			json_object_object_add(o, "coexistence",
+			    json_object_new_boolean(1));
+		if (strcmp(l->v[i].waba_id, r->waba_id) != 0)
+			json_object_object_add(o, "other_waba",
+			    json_object_new_boolean(1));
+		if (i == 0)
 			json_object_object_add(o, "selected",
 			    json_object_new_boolean(1));
 		json_object_array_add(arr, o);
 	}
 	json_object_object_add(d, "numbers", arr);
-	if (n == 0)
+	if (l->n == 0)
 		json_object_object_add(d, "no_numbers",
 		    json_object_new_boolean(1));
 	return view_page(c, status, "phone_numbers", d);
 }
 
-/* The row, with a token, and (when one is chosen) the WABA's numbers. */
+/* Whether a number is in use: by this workspace (its rows or routes) or
+   another one (its route). *other says which. */
 static enum answer
-phones_load(struct ctx *c, struct conn_row *r, struct graph_phone **list,
-    size_t *n)
+phones_used(struct ctx *c, const struct phones_list *l, const char *id,
+    int *used, int *other)
+{
+	uint64_t	 owner;
+	enum store_rc	 rc;
+	size_t		 i;
+
+	*used = *other = 0;
+	for (i = 0; i < l->nmine; i++)
+		if (strcmp(l->mine[i].id, id) == 0) {
+			*used = 1;
+			return GO_ON;
+		}
+	rc = store_route_find(c->app->db, "phone", id, &owner);
+	if (rc == STORE_NOTFOUND)
+		return GO_ON;
+	if (rc != STORE_OK)
+		return hm_db_down(c);
+	*used = 1;
+	*other = owner != c->ws.id;
+	return GO_ON;
+}
+
+/* The numbers of one WABA that no workspace uses yet, appended to l. */
+static enum answer
+phones_fetch(struct ctx *c, const char *token, const char *waba,
+    struct phones_list *l)
+{
+	struct graph_phone *list = NULL;
+	struct phones_item *nv;
+	struct graph_err e;
+	size_t		 n = 0, i;
+	int		 used, other;
+
+	if (graph_phone_numbers(c->app->graph, token, waba, &list, &n, &e) ==
+	    -1)
+		return hm_graph_failed(c, "listing your phone numbers", &e, 1);
+	for (i = 0; i < n; i++) {
+		if (phones_used(c, l, list[i].id, &used, &other) == ANSWERED) {
+			free(list);
+			return ANSWERED;
+		}
+		if (used)
+			continue;
+		if ((nv = realloc(l->v, (l->n + 1) * sizeof(*nv))) == NULL) {
+			free(list);
+			return view_internal(c, "out of memory");
+		}
+		l->v = nv;
+		l->v[l->n].p = list[i];
+		snprintf(l->v[l->n].waba_id, sizeof(l->v[l->n].waba_id), "%s",
+		    waba);
+		l->n++;
+	}
+	free(list);
+	return GO_ON;
+}
+
+/* The row, the workspace's numbers, and the numbers it can add. */
+static enum answer
+phones_load(struct ctx *c, struct conn_row *r, struct phones_list *l)
 {
 	struct vault_secret tok;
-	struct graph_err e;
-	int		 rc;
+	char		 ids[1001], *w, *save;
+	int		 count = 0;
 
-	*list = NULL;
-	*n = 0;
-	if (store_conn_get(c->app->db, &c->ws, r) != STORE_OK)
+	memset(l, 0, sizeof(*l));
+	if (store_conn_get(c->app->db, &c->ws, r) != STORE_OK ||
+	    store_num_list(c->app->db, &c->ws, &l->mine, &l->nmine) !=
+	    STORE_OK)
 		return hm_db_down(c);
 	if (!r->has_token)
 		return hm_back(c, "not_connected");
@@ -104,33 +228,48 @@ phones_load(struct ctx *c, struct conn_row *r, struct graph_phone **list,
 		return GO_ON;
 	if (hm_token(c, VAULT_KIND_WABA, &tok) == ANSWERED)
 		return ANSWERED;
-	rc = graph_phone_numbers(c->app->graph, tok.data, r->waba_id, list, n,
-	    &e);
+	/* The chosen WABA first, then the others the token grants. */
+	if (phones_fetch(c, tok.data, r->waba_id, l) == ANSWERED)
+		goto answered;
+	snprintf(ids, sizeof(ids), "%s", r->waba_ids);
+	for (w = strtok_r(ids, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+		if (strcmp(w, r->waba_id) == 0)
+			continue;
+		if (++count >= PHONES_MAX_WABAS) {
+			log_info("workspace %llu: numbers of WABAs after the "
+			    "%dth not listed", (unsigned long long)c->ws.id,
+			    PHONES_MAX_WABAS);
+			break;
+		}
+		if (phones_fetch(c, tok.data, w, l) == ANSWERED)
+			goto answered;
+	}
 	vault_secret_free(&tok);
-	if (rc == -1)
-		return hm_graph_failed(c, "listing your phone numbers", &e, 1);
 	return GO_ON;
+answered:
+	vault_secret_free(&tok);
+	return ANSWERED;
 }
 
 enum answer
 h_phones_get(struct ctx *c)
 {
 	struct conn_row	 r;
-	struct graph_phone *list;
-	size_t		 n;
+	struct phones_list l;
 	enum answer	 rc;
 
-	if (phones_load(c, &r, &list, &n) == ANSWERED)
+	if (phones_load(c, &r, &l) == ANSWERED) {
+		phones_list_free(&l);
 		return ANSWERED;
-	rc = phones_page(c, 200, &r, list, n, NULL, NULL);
-	free(list);
+	}
+	rc = phones_page(c, 200, &r, &l, NULL, NULL);
+	phones_list_free(&l);
 	return rc;
 }
 
 static enum answer
 phones_choose_waba(struct ctx *c, const char *waba)
 {
-	struct conn_row	 r;
 	char		 url[512];
 	enum store_rc	 rc;
 
@@ -144,22 +283,55 @@ phones_choose_waba(struct ctx *c, const char *waba)
 	if (rc != STORE_OK)
 		return hm_db_down(c);
 	/*
-	 * The row forgot the number: so must the routes, or the abandoned
-	 * number's messages would still land here; and the chosen WABA is
+	 * The rows forgot the numbers: so must the routes, or the abandoned
+	 * numbers' messages would still land here; and the chosen WABA is
 	 * taken from a workspace merely granted it (tenants.h).
 	 */
-	if (store_conn_get(c->app->db, &c->ws, &r) != STORE_OK ||
-	    store_route_replace(c->app->db, c->ws.id, r.waba_ids, r.waba_id,
-	    *r.phone_number_id ? r.phone_number_id : NULL) != STORE_OK) {
-		log_err("workspace %llu: webhook routes not updated",
-		    (unsigned long long)c->ws.id);
+	if (hm_routes(c) != STORE_OK)
 		return view_error_with(c, 503, "The business account was "
 		    "chosen, but the database did not answer while we "
 		    "finished. Please choose it again in a moment.", url, NULL,
 		    0);
-	}
 	resp_redirect(c->resp, 303, url);
 	return ANSWERED;
+}
+
+/* Registers pick (unless it is also on the WhatsApp Business app, which
+   registration would take off the app) and subscribes to its WABA. */
+static enum answer
+phones_register(struct ctx *c, const struct conn_row *r,
+    const struct phones_list *l, const struct phones_item *pick,
+    const char *pin)
+{
+	struct vault_secret tok;
+	struct graph_err e;
+	enum answer	 ret;
+
+	if ((ret = hm_token(c, VAULT_KIND_WABA, &tok)) == ANSWERED)
+		return ANSWERED;
+	if (!pick->p.on_biz_app && graph_register(c->app->graph, tok.data,
+	    pick->p.id, pin, &e) == -1) {
+		vault_secret_free(&tok);
+		if (e.code == 133005) {
+			log_info("workspace %llu: PIN refused for number %s "
+			    "(code 133005 fbtrace_id %s)",
+			    (unsigned long long)c->ws.id, pick->p.id,
+			    graph_err_trace(&e));
+			return phones_page(c, 400, r, l, "Meta says this "
+			    "two-step verification PIN is not right for the "
+			    "number. Check it in WhatsApp Manager and try "
+			    "again.", e.fbtrace_id);
+		}
+		return hm_graph_failed(c, "registering the number", &e, 1);
+	}
+	if (graph_subscribe(c->app->graph, tok.data, pick->waba_id, &e) ==
+	    -1) {
+		vault_secret_free(&tok);
+		return hm_graph_failed(c, "subscribing to your account's "
+		    "webhooks", &e, 1);
+	}
+	vault_secret_free(&tok);
+	return GO_ON;
 }
 
 enum answer
@@ -169,95 +341,174 @@ h_phones_post(struct ctx *c)
 	const char	*pin = c->in[PHONES_PIN].s;
 	const char	*waba = c->in[PHONES_WABA].s;
 	struct conn_row	 r;
-	struct graph_phone *list = NULL, *pick = NULL;
-	struct conn_phone cp;
-	struct vault_secret tok;
-	struct graph_err e;
-	size_t		 n = 0, i;
+	struct phones_list l;
+	const struct phones_item *pick = NULL;
+	struct num_add	 a;
+	size_t		 i;
 	enum answer	 ret;
-	int		 restricted;
+	enum store_rc	 rc;
+	int		 restricted, made_default, used, other;
 
 	if (waba != NULL && phone == NULL)
 		return phones_choose_waba(c, waba);
-	if (phones_load(c, &r, &list, &n) == ANSWERED)
-		return ANSWERED;
+	if (phones_load(c, &r, &l) == ANSWERED) {
+		ret = ANSWERED;
+		goto out;
+	}
 	if (*r.waba_id == '\0') {
-		ret = phones_page(c, 400, &r, NULL, 0, "Choose a WhatsApp "
+		ret = phones_page(c, 400, &r, &l, "Choose a WhatsApp "
 		    "Business Account first.", NULL);
 		goto out;
 	}
-	for (i = 0; phone != NULL && i < n; i++)
-		if (strcmp(list[i].id, phone) == 0)
-			pick = &list[i];
+	for (i = 0; phone != NULL && i < l.n; i++)
+		if (strcmp(l.v[i].p.id, phone) == 0)
+			pick = &l.v[i];
 	if (pick == NULL) {
-		ret = phones_page(c, 400, &r, list, n, "Choose one of the "
-		    "phone numbers listed below.", NULL);
+		if (phone != NULL && (ret = phones_used(c, &l, phone, &used,
+		    &other)) == ANSWERED)
+			goto out;
+		ret = phones_page(c, phone != NULL && used ? 409 : 400, &r,
+		    &l, phone == NULL || !used ? "Choose one of the phone "
+		    "numbers listed below." : other ? "That number is already "
+		    "used by another workspace. A number sends for one "
+		    "workspace only: remove it there first." : "This "
+		    "workspace already uses that number.", NULL);
 		goto out;
 	}
 	/* Declared six digits (app.c); only its presence is left. */
-	if (pin == NULL) {
-		ret = phones_page(c, 400, &r, list, n, "Enter the number's "
+	if (pin == NULL && !pick->p.on_biz_app) {
+		ret = phones_page(c, 400, &r, &l, "Enter the number's "
 		    "six-digit two-step verification PIN.", NULL);
 		goto out;
 	}
-	if ((ret = hm_token(c, VAULT_KIND_WABA, &tok)) == ANSWERED)
+	if ((ret = phones_register(c, &r, &l, pick, pin)) == ANSWERED)
 		goto out;
-	if (graph_register(c->app->graph, tok.data, pick->id, pin, &e) == -1) {
-		vault_secret_free(&tok);
-		if (e.code == 133005) {
-			log_info("workspace %llu: PIN refused for number %s "
-			    "(code 133005 fbtrace_id %s)",
-			    (unsigned long long)c->ws.id, pick->id,
-			    graph_err_trace(&e));
-			ret = phones_page(c, 400, &r, list, n, "Meta says this "
-			    "two-step verification PIN is not right for the "
-			    "number. Check it in WhatsApp Manager and try "
-			    "again.", e.fbtrace_id);
-		}
-		else
-			ret = hm_graph_failed(c, "registering the number", &e,
-			    1);
-		goto out;
-	}
-	if (graph_subscribe(c->app->graph, tok.data, r.waba_id, &e) == -1) {
-		vault_secret_free(&tok);
-		ret = hm_graph_failed(c, "subscribing to your account's "
-		    "webhooks", &e, 1);
-		goto out;
-	}
-	vault_secret_free(&tok);
-	cp.id = pick->id;
-	cp.display_phone_number = pick->display_phone_number;
-	cp.verified_name = pick->verified_name;
-	cp.quality_rating = pick->quality_rating;
-	if (store_conn_select_phone(c->app->db, &c->ws, &cp, c->sess.email) !=
-	    STORE_OK) {
+	memset(&a, 0, sizeof(a));
+	a.id = pick->p.id;
+	a.waba_id = pick->waba_id;
+	a.display_phone_number = pick->p.display_phone_number;
+	a.verified_name = pick->p.verified_name;
+	a.quality_rating = pick->p.quality_rating;
+	a.status = pick->p.status;
+	a.code_verification_status = pick->p.code_verification_status;
+	a.messaging_limit = pick->p.messaging_limit_tier;
+	a.state = NUM_ACTIVE;
+	a.coexistence = pick->p.on_biz_app;
+	if (store_num_put(c->app->db, &c->ws, &a, c->sess.email,
+	    &made_default) != STORE_OK) {
 		ret = hm_db_down(c);
 		goto out;
 	}
 	/*
-	 * After the row, in one transaction of their own (see oauth.c).
-	 * Without its route the number's messages would be dropped as
-	 * unknown: say so, and let the merchant choose it again (register
-	 * and subscribe are safe to repeat).
+	 * After the rows. Without its route the number's messages would be
+	 * dropped as unknown: say so, and let the merchant add it again
+	 * (register and subscribe are safe to repeat). Another workspace
+	 * that added the same number a moment before keeps it.
 	 */
-	if (store_route_replace(c->app->db, c->ws.id, r.waba_ids, r.waba_id,
-	    pick->id) != STORE_OK) {
-		log_err("workspace %llu: webhook routes not updated",
-		    (unsigned long long)c->ws.id);
+	if ((rc = hm_routes(c)) == STORE_DUP) {
+		(void)store_num_remove(c->app->db, &c->ws, pick->p.id,
+		    c->sess.email);
+		ret = phones_page(c, 409, &r, &l, "That number is already used "
+		    "by another workspace. A number sends for one workspace "
+		    "only: remove it there first.", NULL);
+		goto out;
+	}
+	if (rc != STORE_OK) {
 		ret = view_error(c, 503, "The number was registered, but the "
 		    "database did not answer while we finished, so its "
-		    "messages cannot reach this workspace yet. Please choose "
+		    "messages cannot reach this workspace yet. Please add "
 		    "the number again in a moment.");
 		goto out;
 	}
-	log_info("workspace %llu: number %s active", (unsigned long long)c->ws.id,
-	    pick->id);
+	log_info("workspace %llu: number %s active%s",
+	    (unsigned long long)c->ws.id, pick->p.id,
+	    made_default ? " (default)" : "");
 	/* A restriction Meta reported still holds: say so, not "connected". */
 	if (store_conn_restricted(c->app->db, &c->ws, &restricted) != STORE_OK)
 		restricted = 0;
-	ret = hm_back(c, restricted ? "restricted" : "connected");
+	ret = hm_back(c, restricted ? "restricted" : l.nmine == 0 ?
+	    "connected" : "phone_added");
 out:
-	free(list);
+	phones_list_free(&l);
 	return ret;
+}
+
+enum answer
+h_phone_default(struct ctx *c)
+{
+	const char	*id = c->in[PHONE_ID].s;
+	enum store_rc	 rc;
+
+	rc = store_num_default(c->app->db, &c->ws, id, c->sess.email);
+	if (rc == STORE_NOTFOUND)
+		return view_error(c, 400, "Only a registered number this "
+		    "workspace uses can be its default sender.");
+	if (rc != STORE_OK)
+		return hm_db_down(c);
+	log_info("workspace %llu: number %s is the default",
+	    (unsigned long long)c->ws.id, id);
+	return hm_back(c, "default_changed");
+}
+
+/* Deregistering takes the number off Cloud API: ask before doing it. */
+static enum answer
+phones_confirm(struct ctx *c, const struct num_row *n)
+{
+	struct json_object *d;
+
+	if ((d = json_object_new_object()) == NULL)
+		return view_internal(c, "out of memory");
+	phones_add_str(d, "title", "Deregister this number?");
+	phones_add_str(d, "workspace_name", c->ws.name);
+	phones_add_str(d, "slug", c->ws.slug);
+	phones_add_str(d, "id", n->id);
+	phones_add_str(d, "display_phone_number", n->display_phone_number);
+	return view_page(c, 200, "phone_remove", d);
+}
+
+enum answer
+h_phone_remove(struct ctx *c)
+{
+	const char	*id = c->in[REMOVE_ID].s;
+	int		 dereg = c->in[REMOVE_DEREGISTER].set;
+	struct vault_secret tok;
+	struct num_row	 n;
+	struct graph_err e;
+	enum store_rc	 rc;
+
+	rc = store_num_get(c->app->db, &c->ws, id, &n);
+	if (rc == STORE_NOTFOUND)
+		return view_error(c, 404, "This workspace does not use that "
+		    "number.");
+	if (rc != STORE_OK)
+		return hm_db_down(c);
+	if (dereg && !c->in[REMOVE_CONFIRM].set)
+		return phones_confirm(c, &n);
+	/*
+	 * Deregister before forgetting: when Meta refuses, the number stays
+	 * in use here, as it still is at Meta. Coexistence numbers are not
+	 * registered with us, so there is nothing to deregister.
+	 */
+	if (dereg && !n.coexistence) {
+		if (hm_token(c, VAULT_KIND_WABA, &tok) == ANSWERED)
+			return ANSWERED;
+		if (graph_deregister(c->app->graph, tok.data, id, &e) == -1) {
+			vault_secret_free(&tok);
+			return hm_graph_failed(c, "deregistering the number",
+			    &e, 1);
+		}
+		vault_secret_free(&tok);
+		log_info("workspace %llu: number %s deregistered",
+		    (unsigned long long)c->ws.id, id);
+	}
+	rc = store_num_remove(c->app->db, &c->ws, id, c->sess.email);
+	if (rc != STORE_OK && rc != STORE_NOTFOUND)
+		return hm_db_down(c);
+	if (hm_routes(c) != STORE_OK)
+		return view_error(c, 503, "The number was removed, but the "
+		    "database did not answer while we finished. Please remove "
+		    "it again in a moment.");
+	log_info("workspace %llu: number %s removed",
+	    (unsigned long long)c->ws.id, id);
+	return hm_back(c, dereg ? "phone_deregistered" : "phone_removed");
 }

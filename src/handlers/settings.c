@@ -3,6 +3,7 @@
  * read from the workspace's own database.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -12,6 +13,7 @@
 #include "../config.h"
 #include "../request.h"
 #include "../store/connection.h"
+#include "../store/numbers.h"
 #include "../store/webhooks.h"
 #include "../view.h"
 #include "handlers.h"
@@ -50,6 +52,12 @@ static const struct {
 	{ "not_connected", "warn", "Connect WhatsApp first." },
 	{ "catalog_connected", "ok", "The catalog is connected." },
 	{ "catalog_disconnected", "ok", "The catalog was removed." },
+	{ "phone_added", "ok", "The number was added: it can send now." },
+	{ "default_changed", "ok", "The default sending number was changed." },
+	{ "phone_removed", "ok", "The number was removed from this "
+	    "workspace. It is still registered with WhatsApp." },
+	{ "phone_deregistered", "ok", "The number was deregistered and "
+	    "removed from this workspace." },
 };
 
 static void
@@ -96,6 +104,62 @@ settings_webhooks(struct ctx *c, struct json_object *d,
 	    strcmp(sent, limit) < 0 && strcmp(last, sent) < 0)
 		json_object_object_add(d, "webhooks_silent",
 		    json_object_new_boolean(1));
+}
+
+/* A number's state (numbers.h) in the merchant's words. */
+static const char *
+settings_state(const char *state)
+{
+	if (strcmp(state, NUM_ACTIVE) == 0)
+		return "Sending";
+	if (strcmp(state, NUM_UNVERIFIED) == 0)
+		return "Needs its verification code";
+	if (strcmp(state, NUM_PENDING_NAME) == 0)
+		return "Waiting for Meta to approve the display name";
+	if (strcmp(state, NUM_REGISTER_FAILED) == 0)
+		return "Not registered";
+	return state;
+}
+
+/* The workspace's numbers, the default first. -1: not read. */
+static int
+settings_numbers(struct ctx *c, struct json_object *d)
+{
+	struct num_row	*l;
+	struct json_object *arr, *o;
+	size_t		 n, i;
+
+	if (store_num_list(c->app->db, &c->ws, &l, &n) != STORE_OK)
+		return -1;
+	arr = json_object_new_array();
+	for (i = 0; i < n; i++) {
+		o = json_object_new_object();
+		settings_add(o, "id", l[i].id);
+		settings_add(o, "display_phone_number",
+		    l[i].display_phone_number);
+		settings_add(o, "verified_name", l[i].verified_name);
+		settings_add(o, "quality_rating", l[i].quality_rating);
+		settings_add(o, "messaging_limit", l[i].messaging_limit);
+		settings_add(o, "state", l[i].state);
+		settings_add(o, "state_label", settings_state(l[i].state));
+		settings_add(o, "state_detail", l[i].state_detail);
+		if (l[i].is_default)
+			json_object_object_add(o, "is_default",
+			    json_object_new_boolean(1));
+		else if (strcmp(l[i].state, NUM_ACTIVE) == 0)
+			json_object_object_add(o, "can_default",
+			    json_object_new_boolean(1));
+		if (l[i].coexistence)
+			json_object_object_add(o, "coexistence",
+			    json_object_new_boolean(1));
+		json_object_array_add(arr, o);
+	}
+	json_object_object_add(d, "phone_numbers", arr);
+	if (n > 0)
+		json_object_object_add(d, "has_numbers",
+		    json_object_new_boolean(1));
+	free(l);
+	return 0;
 }
 
 enum answer
@@ -170,6 +234,11 @@ h_settings(struct ctx *c)
 		    json_object_new_boolean(r.token_expires_in <= 0));
 	}
 	settings_webhooks(c, d, &r);
+	if (r.has_token && settings_numbers(c, d) == -1) {
+		json_object_put(d);
+		return view_error(c, 503, "The database is not answering. "
+		    "Please try again in a moment.");
+	}
 	{
 		char cb[600];
 		snprintf(cb, sizeof(cb), "%s/webhooks/meta",

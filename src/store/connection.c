@@ -6,6 +6,7 @@
 #include "../log.h"
 #include "../vault.h"
 #include "connection.h"
+#include "numbers.h"
 #include "sql.h"
 #include "tenants.h"
 
@@ -373,11 +374,40 @@ conn_update(struct db *db, const struct workspace *ws, const char *sql,
 	return rc;
 }
 
+/*
+ * Inside the transaction on my: forgets the workspace's numbers, all of
+ * them, or (keep_wabas not NULL) those on a WABA not in that
+ * comma-separated list.
+ */
+static enum store_rc
+conn_numbers_forget_on(MYSQL *my, const struct workspace *ws,
+    const char *keep_wabas)
+{
+	struct sq	 q;
+	char		 sql[256];
+	enum store_rc	 rc;
+
+	if (keep_wabas != NULL)
+		snprintf(sql, sizeof(sql), "DELETE FROM `%s`.phone_numbers "
+		    "WHERE FIND_IN_SET(waba_id, ?) = 0", ws->db_name);
+	else
+		snprintf(sql, sizeof(sql), "DELETE FROM `%s`.phone_numbers",
+		    ws->db_name);
+	if ((rc = sq_open_on(&q, my, sql)) != STORE_OK)
+		return rc;
+	if (keep_wabas != NULL)
+		sq_str(&q, keep_wabas);
+	rc = sq_run(&q);
+	sq_close(&q);
+	return rc;
+}
+
 enum store_rc
 store_conn_save_oauth(struct db *db, const struct workspace *ws,
     const struct conn_oauth *o, const char *actor)
 {
 	struct sq	 q;
+	MYSQL		*my;
 	char		 sql[2048];
 	enum store_rc	 rc;
 
@@ -402,8 +432,10 @@ store_conn_save_oauth(struct db *db, const struct workspace *ws,
 	    "connected_at = COALESCE(connected_at, UTC_TIMESTAMP()), "
 	    "last_verified_at = UTC_TIMESTAMP(), updated_at = UTC_TIMESTAMP() "
 	    "WHERE id = 1", ws->db_name);
-	if ((rc = sq_open(&q, db, &ws->srv, sql)) != STORE_OK)
+	if ((rc = sq_begin(db, &ws->srv, &my)) != STORE_OK)
 		return rc;
+	if ((rc = sq_open_on(&q, my, sql)) != STORE_OK)
+		goto fail;
 	sq_int(&q, o->box->key_version);
 	sq_bin(&q, o->box->nonce, VAULT_NONCE_BYTES);
 	sq_bin(&q, o->box->ct, o->box->ctlen);
@@ -420,9 +452,22 @@ store_conn_save_oauth(struct db *db, const struct workspace *ws,
 	sq_int(&q, o->keep_phone);
 	rc = sq_run(&q);
 	sq_close(&q);
-	if (rc == STORE_OK)
-		store_conn_audit(db, ws, actor, o->keep_phone ? "reconnected" :
-		    "token_stored", o->waba_id ? o->waba_id : o->waba_ids);
+	/*
+	 * The numbers go with the number: a kept default keeps the others
+	 * the new token still grants; otherwise the merchant adds them
+	 * again.
+	 */
+	if (rc != STORE_OK ||
+	    (rc = conn_numbers_forget_on(my, ws, o->keep_phone ? o->waba_ids :
+	    NULL)) != STORE_OK)
+		goto fail;
+	if ((rc = sq_commit(db, my)) != STORE_OK)
+		return rc;
+	store_conn_audit(db, ws, actor, o->keep_phone ? "reconnected" :
+	    "token_stored", o->waba_id ? o->waba_id : o->waba_ids);
+	return STORE_OK;
+fail:
+	sq_rollback(db, my);
 	return rc;
 }
 
@@ -431,6 +476,7 @@ store_conn_choose_waba(struct db *db, const struct workspace *ws,
     const char *waba_id, const char *actor)
 {
 	struct sq	 q;
+	MYSQL		*my;
 	char		 sql[512];
 	enum store_rc	 rc;
 
@@ -441,37 +487,60 @@ store_conn_choose_waba(struct db *db, const struct workspace *ws,
 	    "status = 'pending_phone_selection', updated_at = UTC_TIMESTAMP() "
 	    "WHERE id = 1 AND token_ct IS NOT NULL AND "
 	    "FIND_IN_SET(?, waba_ids) > 0", ws->db_name);
-	if ((rc = sq_open(&q, db, &ws->srv, sql)) != STORE_OK)
+	if ((rc = sq_begin(db, &ws->srv, &my)) != STORE_OK)
 		return rc;
+	if ((rc = sq_open_on(&q, my, sql)) != STORE_OK)
+		goto fail;
 	sq_str(&q, waba_id);
 	sq_str(&q, waba_id);
 	if ((rc = sq_run(&q)) == STORE_OK && sq_affected(&q) == 0)
 		rc = STORE_NOTFOUND;
 	sq_close(&q);
-	if (rc == STORE_OK)
-		store_conn_audit(db, ws, actor, "waba_chosen", waba_id);
+	/* The numbers belonged to the choice made before. */
+	if (rc != STORE_OK ||
+	    (rc = conn_numbers_forget_on(my, ws, NULL)) != STORE_OK)
+		goto fail;
+	if ((rc = sq_commit(db, my)) != STORE_OK)
+		return rc;
+	store_conn_audit(db, ws, actor, "waba_chosen", waba_id);
+	return STORE_OK;
+fail:
+	sq_rollback(db, my);
 	return rc;
 }
 
 enum store_rc
-store_conn_select_phone(struct db *db, const struct workspace *ws,
-    const struct conn_phone *p, const char *actor)
+store_conn_default_on(MYSQL *my, const struct workspace *ws,
+    const struct num_row *n)
 {
+	struct sq	 q;
 	char		 sql[1024];
-	const char	*args[4] = { p->id, p->display_phone_number,
-	    p->verified_name, p->quality_rating };
 	enum store_rc	 rc;
 
+	/*
+	 * A default makes a waiting connection connected (unless a
+	 * restriction holds it); none makes it wait. A needs_reconnect for
+	 * the token stays: a number proves nothing about the token.
+	 */
 	snprintf(sql, sizeof(sql), "UPDATE `%s`.connection SET "
 	    "phone_number_id = ?, display_phone_number = ?, verified_name = ?, "
 	    "quality_rating = ?, "
-	    "status = IF(" CONN_RESTRICTED ", 'needs_reconnect', 'connected'), "
-	    "reason = IF(" CONN_RESTRICTED ", restriction, NULL), "
-	    "last_verified_at = UTC_TIMESTAMP(), updated_at = UTC_TIMESTAMP() "
-	    "WHERE id = 1", ws->db_name);
-	rc = conn_update(db, ws, sql, args, 4);
-	if (rc == STORE_OK)
-		store_conn_audit(db, ws, actor, "phone_selected", p->id);
+	    "status = IF(? IS NULL, IF(status = 'connected', "
+	    "'pending_phone_selection', status), IF(" CONN_RESTRICTED ", "
+	    "'needs_reconnect', IF(status = 'pending_phone_selection', "
+	    "'connected', status))), "
+	    "reason = IF(" CONN_RESTRICTED ", restriction, reason), "
+	    "updated_at = UTC_TIMESTAMP() WHERE id = 1 AND token_ct IS NOT NULL",
+	    ws->db_name);
+	if ((rc = sq_open_on(&q, my, sql)) != STORE_OK)
+		return rc;
+	sq_str(&q, n ? n->id : NULL);
+	sq_str(&q, n ? n->display_phone_number : NULL);
+	sq_str(&q, n ? n->verified_name : NULL);
+	sq_str(&q, n ? n->quality_rating : NULL);
+	sq_str(&q, n ? n->id : NULL);
+	rc = sq_run(&q);
+	sq_close(&q);
 	return rc;
 }
 
@@ -562,6 +631,8 @@ enum store_rc
 store_conn_disconnect(struct db *db, const struct workspace *ws,
     const char *actor)
 {
+	struct sq	 q;
+	MYSQL		*my;
 	char		 sql[1024];
 	enum store_rc	 rc;
 
@@ -576,9 +647,21 @@ store_conn_disconnect(struct db *db, const struct workspace *ws,
 	    "restriction_waba = NULL, restriction_at = NULL, "
 	    "restriction_until = NULL, updated_at = UTC_TIMESTAMP() WHERE id = 1",
 	    ws->db_name);
-	rc = conn_update(db, ws, sql, NULL, 0);
-	if (rc == STORE_OK)
-		store_conn_audit(db, ws, actor, "disconnected", NULL);
+	if ((rc = sq_begin(db, &ws->srv, &my)) != STORE_OK)
+		return rc;
+	if ((rc = sq_open_on(&q, my, sql)) != STORE_OK)
+		goto fail;
+	rc = sq_run(&q);
+	sq_close(&q);
+	if (rc != STORE_OK ||
+	    (rc = conn_numbers_forget_on(my, ws, NULL)) != STORE_OK)
+		goto fail;
+	if ((rc = sq_commit(db, my)) != STORE_OK)
+		return rc;
+	store_conn_audit(db, ws, actor, "disconnected", NULL);
+	return STORE_OK;
+fail:
+	sq_rollback(db, my);
 	return rc;
 }
 

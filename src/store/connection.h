@@ -15,6 +15,7 @@ struct db;
 struct workspace;
 struct vault;
 struct vault_box;
+struct num_row;
 
 struct conn_row {
 	char		 status[32];	/* not_connected | pending_phone_selection | ... */
@@ -98,8 +99,12 @@ enum store_rc	 store_conn_save_oauth(struct db *, const struct workspace *,
 /* Picks one of the granted WABAs (STORE_NOTFOUND when not granted). */
 enum store_rc	 store_conn_choose_waba(struct db *, const struct workspace *,
 		    const char *waba_id, const char *actor);
-enum store_rc	 store_conn_select_phone(struct db *, const struct workspace *,
-		    const struct conn_phone *, const char *actor);
+/*
+ * Inside a transaction of the workspace (numbers.c): the connection row
+ * mirrors default number n, or no number (NULL), and its status follows.
+ */
+enum store_rc	 store_conn_default_on(MYSQL *, const struct workspace *,
+		    const struct num_row *);
 /* needs_reconnect (or another status) with a reason for people. */
 enum store_rc	 store_conn_mark(struct db *, const struct workspace *,
 		    const char *status, const char *reason);

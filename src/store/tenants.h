@@ -57,9 +57,10 @@ enum store_rc	 store_user_first_ws(struct db *, uint64_t user,
  * Webhook routing (doc/architecture.md, The webhook path): Meta's
  * phone_number_id and WABA id → the workspace. The routes are what the
  * connection rows say:
- * - a number routes to the workspace whose connection selected it (the
- *   latest selection wins: it sends from there now); events that name a
- *   number (messages, statuses, errors) go by its route only;
+ * - a number routes to the one workspace that uses it (phone_numbers):
+ *   a number another workspace uses cannot be added (STORE_DUP), so
+ *   events that name a number (messages, statuses, errors) go by its
+ *   route only;
  * - a WABA routes to the workspace whose connection chose it (waba_id),
  *   taking it from any other; a WABA a token merely grants (waba_ids,
  *   not chosen) routes to that workspace only while no route for it
@@ -68,13 +69,14 @@ enum store_rc	 store_user_first_ws(struct db *, uint64_t user,
  * - when the workspace that chose a WABA lets it go, a workspace still
  *   granted it (webhook_grants) gets its route at once.
  * store_route_replace makes the workspace's routes exactly granted
- * (comma-separated, may be NULL), chosen (may be NULL) and phone_id (may
- * be NULL), in one transaction: its other routes go. All NULL clears
- * them (disconnect).
+ * (comma-separated, may be NULL), chosen (may be NULL) and phones
+ * (comma-separated, may be NULL), in one transaction: its other routes
+ * go. All NULL clears them (disconnect). STORE_DUP, with nothing
+ * changed, when one of phones routes to another workspace.
  */
 enum store_rc	 store_route_replace(struct db *, uint64_t workspace,
 		    const char *granted, const char *chosen,
-		    const char *phone_id);
+		    const char *phones);
 enum store_rc	 store_route_find(struct db *, const char *kind,
 		    const char *external_id, uint64_t *workspace);
 
