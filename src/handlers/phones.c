@@ -148,8 +148,12 @@ phones_page(struct ctx *c, int status, const struct conn_row *r,
 	return view_page(c, status, "phone_numbers", d);
 }
 
-/* Whether a number is in use: by this workspace (its rows or routes) or
-   another one (its route). *other says which. */
+/*
+ * Whether a number is in use: by another workspace (its route says so),
+ * or by this one (its row and its route). A row of ours without its
+ * route is a number whose adding did not finish: it can be added again,
+ * which finishes it (register and subscribe are safe to repeat).
+ */
 static enum answer
 phones_used(struct ctx *c, const struct phones_list *l, const char *id,
     int *used, int *other)
@@ -159,18 +163,18 @@ phones_used(struct ctx *c, const struct phones_list *l, const char *id,
 	size_t		 i;
 
 	*used = *other = 0;
-	for (i = 0; i < l->nmine; i++)
-		if (strcmp(l->mine[i].id, id) == 0) {
-			*used = 1;
-			return GO_ON;
-		}
 	rc = store_route_find(c->app->db, "phone", id, &owner);
 	if (rc == STORE_NOTFOUND)
 		return GO_ON;
 	if (rc != STORE_OK)
 		return hm_db_down(c);
-	*used = 1;
-	*other = owner != c->ws.id;
+	if (owner != c->ws.id) {
+		*used = *other = 1;
+		return GO_ON;
+	}
+	for (i = 0; i < l->nmine; i++)
+		if (strcmp(l->mine[i].id, id) == 0)
+			*used = 1;
 	return GO_ON;
 }
 

@@ -207,7 +207,7 @@ def fixture(app_id):
                 "code_verification_status": "VERIFIED", "name_status": "APPROVED",
                 "throughput": {"level": "STANDARD"}, "messaging_limit_tier": "TIER_1K",
                 "account_mode": "LIVE", "is_official_business_account": False,
-                "registered": False, "pin": None}
+                "registered": False, "pin": None, "is_on_biz_app": False}
 
     def waba(wid, name):
         return {"id": wid, "name": name, "business_id": BUSINESS_ID, "currency": "USD",
