@@ -235,3 +235,26 @@ hm_routes(struct ctx *c)
 		    (unsigned long long)c->ws.id);
 	return rc;
 }
+
+/* Plain words for Meta's messaging_limit_tier. */
+const char *
+hm_limit_words(const char *tier)
+{
+	static const struct {
+		const char *tier, *words;
+	} t[] = {
+		{ "TIER_50", "50 customers a day" },
+		{ "TIER_250", "250 customers a day" },
+		{ "TIER_1K", "1,000 customers a day" },
+		{ "TIER_2K", "2,000 customers a day" },
+		{ "TIER_10K", "10,000 customers a day" },
+		{ "TIER_100K", "100,000 customers a day" },
+		{ "TIER_UNLIMITED", "no daily limit" },
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (strcmp(tier, t[i].tier) == 0)
+			return t[i].words;
+	return tier;
+}

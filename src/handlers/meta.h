@@ -35,6 +35,8 @@ void	 hm_settings_url(const struct ctx *, char *, size_t);
  * to another workspace; a failure is logged here.
  */
 enum store_rc hm_routes(struct ctx *);
+/* Meta's messaging_limit_tier (TIER_1K...) in words; unknown as given. */
+const char *hm_limit_words(const char *tier);
 /* 503 page for a database that does not answer. */
 enum answer hm_db_down(struct ctx *);
 

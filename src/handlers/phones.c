@@ -33,6 +33,7 @@
 struct phones_item {
 	struct graph_phone	 p;
 	char			 waba_id[33];
+	int			 mine;	/* used here already: not offered */
 };
 
 struct phones_list {
@@ -56,36 +57,13 @@ phones_add_str(struct json_object *o, const char *k, const char *v)
 	json_object_object_add(o, k, json_object_new_string(v ? v : ""));
 }
 
-/* Plain words for Meta's messaging_limit_tier. */
-static const char *
-phones_limit(const char *tier)
-{
-	static const struct {
-		const char *tier, *words;
-	} t[] = {
-		{ "TIER_50", "50 customers a day" },
-		{ "TIER_250", "250 customers a day" },
-		{ "TIER_1K", "1,000 customers a day" },
-		{ "TIER_2K", "2,000 customers a day" },
-		{ "TIER_10K", "10,000 customers a day" },
-		{ "TIER_100K", "100,000 customers a day" },
-		{ "TIER_UNLIMITED", "no daily limit" },
-	};
-	size_t	 i;
-
-	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-		if (strcmp(tier, t[i].tier) == 0)
-			return t[i].words;
-	return tier;
-}
-
 static enum answer
 phones_page(struct ctx *c, int status, const struct conn_row *r,
     const struct phones_list *l, const char *error, const char *reference)
 {
 	struct json_object *d, *arr, *o;
 	char		 ids[1001], *tok, *save;
-	size_t		 i;
+	size_t		 i, shown;
 
 	if ((d = json_object_new_object()) == NULL)
 		return view_internal(c, "out of memory");
@@ -116,9 +94,11 @@ phones_page(struct ctx *c, int status, const struct conn_row *r,
 	phones_add_str(d, "waba_id", r->waba_id);
 	if (l->nmine > 0)
 		json_object_object_add(d, "adding", json_object_new_boolean(1));
-	for (i = 0; i < l->n; i++) {
+	for (i = 0, shown = 0; i < l->n; i++) {
 		const struct graph_phone *p = &l->v[i].p;
 
+		if (l->v[i].mine)
+			continue;
 		o = json_object_new_object();
 		phones_add_str(o, "id", p->id);
 		phones_add_str(o, "waba_id", l->v[i].waba_id);
@@ -129,20 +109,20 @@ phones_page(struct ctx *c, int status, const struct conn_row *r,
 		phones_add_str(o, "status", p->status);
 		if (*p->messaging_limit_tier)
 			phones_add_str(o, "messaging_limit",
-			    phones_limit(p->messaging_limit_tier));
+			    hm_limit_words(p->messaging_limit_tier));
 		if (p->on_biz_app)
 			json_object_object_add(o, "coexistence",
 			    json_object_new_boolean(1));
 		if (strcmp(l->v[i].waba_id, r->waba_id) != 0)
 			json_object_object_add(o, "other_waba",
 			    json_object_new_boolean(1));
-		if (i == 0)
+		if (shown++ == 0)
 			json_object_object_add(o, "selected",
 			    json_object_new_boolean(1));
 		json_object_array_add(arr, o);
 	}
 	json_object_object_add(d, "numbers", arr);
-	if (l->n == 0)
+	if (shown == 0)
 		json_object_object_add(d, "no_numbers",
 		    json_object_new_boolean(1));
 	return view_page(c, status, "phone_numbers", d);
@@ -178,7 +158,12 @@ phones_used(struct ctx *c, const struct phones_list *l, const char *id,
 	return GO_ON;
 }
 
-/* The numbers of one WABA that no workspace uses yet, appended to l. */
+/*
+ * The numbers of one WABA that no other workspace uses, appended to l;
+ * this workspace's own are marked: adding one again registers it again
+ * and refreshes its details, as choosing it did before there were
+ * several.
+ */
 static enum answer
 phones_fetch(struct ctx *c, const char *token, const char *waba,
     struct phones_list *l)
@@ -197,7 +182,7 @@ phones_fetch(struct ctx *c, const char *token, const char *waba,
 			free(list);
 			return ANSWERED;
 		}
-		if (used)
+		if (other)
 			continue;
 		if ((nv = realloc(l->v, (l->n + 1) * sizeof(*nv))) == NULL) {
 			free(list);
@@ -207,6 +192,7 @@ phones_fetch(struct ctx *c, const char *token, const char *waba,
 		l->v[l->n].p = list[i];
 		snprintf(l->v[l->n].waba_id, sizeof(l->v[l->n].waba_id), "%s",
 		    waba);
+		l->v[l->n].mine = used;
 		l->n++;
 	}
 	free(list);

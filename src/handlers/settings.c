@@ -17,6 +17,7 @@
 #include "../store/webhooks.h"
 #include "../view.h"
 #include "handlers.h"
+#include "meta.h"
 
 static const char *
 settings_label(const char *status)
@@ -139,7 +140,8 @@ settings_numbers(struct ctx *c, struct json_object *d)
 		    l[i].display_phone_number);
 		settings_add(o, "verified_name", l[i].verified_name);
 		settings_add(o, "quality_rating", l[i].quality_rating);
-		settings_add(o, "messaging_limit", l[i].messaging_limit);
+		settings_add(o, "messaging_limit",
+		    hm_limit_words(l[i].messaging_limit));
 		settings_add(o, "state", l[i].state);
 		settings_add(o, "state_label", settings_state(l[i].state));
 		settings_add(o, "state_detail", l[i].state_detail);
