@@ -295,6 +295,16 @@ int	 graph_phone(struct graph *, const char *token, const char *phone_id,
 /* POST /{ver}/{phone_id}/register, messaging_product=whatsapp&pin=PIN. */
 int	 graph_register(struct graph *, const char *token,
 	    const char *phone_id, const char *pin, struct graph_err *);
+/* POST /{ver}/{phone_id}/request_code: code_method SMS or VOICE. */
+int	 graph_request_code(struct graph *, const char *token,
+	    const char *phone_id, const char *method, const char *language,
+	    struct graph_err *);
+/* POST /{ver}/{phone_id}/verify_code with the code Meta sent. */
+int	 graph_verify_code(struct graph *, const char *token,
+	    const char *phone_id, const char *code, struct graph_err *);
+/* POST /{ver}/{phone_id} with pin: sets the two-step verification PIN. */
+int	 graph_set_pin(struct graph *, const char *token, const char *phone_id,
+	    const char *pin, struct graph_err *);
 /* POST /{ver}/{phone_id}/deregister. */
 int	 graph_deregister(struct graph *, const char *token,
 	    const char *phone_id, struct graph_err *);

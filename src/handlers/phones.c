@@ -130,9 +130,9 @@ phones_page(struct ctx *c, int status, const struct conn_row *r,
 
 /*
  * Whether a number is in use: by another workspace (its route says so),
- * or by this one (its row and its route). A row of ours without its
- * route is a number whose adding did not finish: it can be added again,
- * which finishes it (register and subscribe are safe to repeat).
+ * or by this one (its route, and its row says it sends). A row of ours
+ * without its route, or one still waiting, is a number whose adding did
+ * not finish: it is offered again, and adding it finishes it.
  */
 static enum answer
 phones_used(struct ctx *c, const struct phones_list *l, const char *id,
@@ -153,7 +153,8 @@ phones_used(struct ctx *c, const struct phones_list *l, const char *id,
 		return GO_ON;
 	}
 	for (i = 0; i < l->nmine; i++)
-		if (strcmp(l->mine[i].id, id) == 0)
+		if (strcmp(l->mine[i].id, id) == 0 &&
+		    strcmp(l->mine[i].state, NUM_ACTIVE) == 0)
 			*used = 1;
 	return GO_ON;
 }
@@ -286,42 +287,225 @@ phones_choose_waba(struct ctx *c, const char *waba)
 	return ANSWERED;
 }
 
-/* Registers pick (unless it is also on the WhatsApp Business app, which
-   registration would take off the app) and subscribes to its WABA. */
+/* What a stored number needs to become an item (verify-code). */
+static void
+phones_item_from_row(const struct num_row *n, struct phones_item *it)
+{
+	memset(it, 0, sizeof(*it));
+	snprintf(it->p.id, sizeof(it->p.id), "%s", n->id);
+	snprintf(it->p.display_phone_number,
+	    sizeof(it->p.display_phone_number), "%s", n->display_phone_number);
+	snprintf(it->p.verified_name, sizeof(it->p.verified_name), "%s",
+	    n->verified_name);
+	snprintf(it->p.quality_rating, sizeof(it->p.quality_rating), "%s",
+	    n->quality_rating);
+	snprintf(it->p.status, sizeof(it->p.status), "%s", n->status);
+	snprintf(it->p.code_verification_status,
+	    sizeof(it->p.code_verification_status), "%s",
+	    n->code_verification_status);
+	snprintf(it->p.messaging_limit_tier,
+	    sizeof(it->p.messaging_limit_tier), "%s", n->messaging_limit);
+	it->p.on_biz_app = n->coexistence;
+	snprintf(it->waba_id, sizeof(it->waba_id), "%s", n->waba_id);
+	it->mine = 1;
+}
+
+/*
+ * Stores pick in state (with words for the merchant and, for a failed
+ * registration, when to try again), then its route. GO_ON, or ANSWERED
+ * with the page: the database did not answer, or another workspace took
+ * the number a moment before (it keeps it).
+ */
+static enum answer
+phones_store(struct ctx *c, const struct phones_item *pick,
+    const char *state, const char *detail, int retry_seconds,
+    int *made_default)
+{
+	struct num_add	 a;
+	enum store_rc	 rc;
+
+	memset(&a, 0, sizeof(a));
+	a.id = pick->p.id;
+	a.waba_id = pick->waba_id;
+	a.display_phone_number = pick->p.display_phone_number;
+	a.verified_name = pick->p.verified_name;
+	a.quality_rating = pick->p.quality_rating;
+	a.status = pick->p.status;
+	a.code_verification_status = pick->p.code_verification_status;
+	a.messaging_limit = pick->p.messaging_limit_tier;
+	a.state = state;
+	a.state_detail = detail;
+	a.retry_seconds = retry_seconds;
+	a.coexistence = pick->p.on_biz_app;
+	if (store_num_put(c->app->db, &c->ws, &a, c->sess.email,
+	    made_default) != STORE_OK)
+		return hm_db_down(c);
+	/*
+	 * After the rows. Without its route the number's messages would be
+	 * dropped as unknown: say so, and let the merchant add it again
+	 * (register and subscribe are safe to repeat).
+	 */
+	if ((rc = hm_routes(c)) == STORE_DUP) {
+		(void)store_num_remove(c->app->db, &c->ws, pick->p.id,
+		    c->sess.email);
+		return view_error(c, 409, "That number is already used by "
+		    "another workspace. A number sends for one workspace only: "
+		    "remove it there first.");
+	}
+	if (rc != STORE_OK)
+		return view_error(c, 503, "The number was registered, but the "
+		    "database did not answer while we finished, so its "
+		    "messages cannot reach this workspace yet. Please add "
+		    "the number again in a moment.");
+	return GO_ON;
+}
+
+/* Registration refused in a way that waits: stored with what to do. */
+static enum answer
+phones_wait(struct ctx *c, const struct phones_item *pick, const char *state,
+    const char *detail, int retry_seconds, const char *flash)
+{
+	int		 made;
+
+	log_info("workspace %llu: number %s waits: %s",
+	    (unsigned long long)c->ws.id, pick->p.id, state);
+	if (phones_store(c, pick, state, detail, retry_seconds, &made) ==
+	    ANSWERED)
+		return ANSWERED;
+	return hm_back(c, flash);
+}
+
+/* A refusal on the numbers page, or (l NULL: no list at hand) alone. */
+static enum answer
+phones_refuse(struct ctx *c, int status, const struct conn_row *r,
+    const struct phones_list *l, const char *msg, const char *reference)
+{
+	if (l == NULL)
+		return view_error(c, status, msg);
+	return phones_page(c, status, r, l, msg, reference);
+}
+
+/*
+ * Registration refused: Meta's reasons (Cloud API "Registration" error
+ * codes) in plain words, with what to do. Those that only need time or
+ * Meta's review keep the number as waiting; a wrong PIN or a number that
+ * belongs elsewhere is said on the page, and nothing is kept.
+ */
+static enum answer
+phones_register_failed(struct ctx *c, const struct conn_row *r,
+    const struct phones_list *l, const struct phones_item *pick,
+    const struct graph_err *e)
+{
+	log_info("workspace %llu: register refused for number %s (code %ld "
+	    "subcode %ld fbtrace_id %s)", (unsigned long long)c->ws.id,
+	    pick->p.id, e->code, e->subcode, graph_err_trace(e));
+	switch (e->code) {
+	case 133005:
+		return phones_refuse(c, 400, r, l, "Meta says this two-step "
+		    "verification PIN is not right for the number. Check it "
+		    "in WhatsApp Manager and try again. If the number has no "
+		    "PIN yet, or nobody knows it, tick \"set this as the "
+		    "number's new PIN\".", e->fbtrace_id);
+	case 133009:
+		return phones_refuse(c, 429, r, l, "Meta saw too many PIN "
+		    "attempts for this number in a short time. Wait a few "
+		    "minutes before trying again.", e->fbtrace_id);
+	case 133006:
+		return phones_wait(c, pick, NUM_UNVERIFIED, "Meta needs to "
+		    "confirm this number with a code first: send one by SMS or "
+		    "voice call, then enter it.", 0, "needs_code");
+	case 133015:
+		return phones_wait(c, pick, NUM_REGISTER_FAILED, "Meta asked "
+		    "us to wait a few minutes before registering this number. "
+		    "Verify the connection after that to try again.", 300,
+		    "register_wait");
+	case 133016:
+		/* 10 register calls per number in a moving 72-hour window. */
+		return phones_wait(c, pick, NUM_REGISTER_FAILED, "Meta allows "
+		    "10 registration attempts per number in 72 hours, and "
+		    "this number has used them. Try again after the time "
+		    "shown.", 72 * 3600, "register_limit");
+	case 100:
+		if (e->subcode != 2388001)
+			break;
+		/*
+		 * "Cannot Create Certificate": Meta makes the number's
+		 * certificate from its approved display name, so this is
+		 * either a name still in review or a number still
+		 * registered to another WhatsApp account.
+		 */
+		if (*pick->p.name_status != '\0' &&
+		    strcmp(pick->p.name_status, "APPROVED") != 0)
+			return phones_wait(c, pick, NUM_PENDING_NAME, "Meta "
+			    "has not approved the number's display name yet. "
+			    "Registration is tried again when you verify the "
+			    "connection.", 0, "pending_display_name");
+		return phones_refuse(c, 409, r, l, "This number is still "
+		    "registered to another WhatsApp account (the WhatsApp "
+		    "or WhatsApp Business app, or another provider). "
+		    "Disconnect it there first, then add it again.",
+		    e->fbtrace_id);
+	default:
+		break;
+	}
+	return hm_graph_failed(c, "registering the number", e, 1);
+}
+
+/*
+ * Registers pick (unless it is also on the WhatsApp Business app: a
+ * coexistence number stays on the app and is not registered), after
+ * setting pin as its two-step verification PIN when asked, and
+ * subscribes to its WABA. GO_ON, or ANSWERED with the page.
+ */
 static enum answer
 phones_register(struct ctx *c, const struct conn_row *r,
     const struct phones_list *l, const struct phones_item *pick,
-    const char *pin)
+    const char *pin, int set_pin)
 {
 	struct vault_secret tok;
 	struct graph_err e;
-	enum answer	 ret;
+	enum answer	 ret = GO_ON;
 
-	if ((ret = hm_token(c, VAULT_KIND_WABA, &tok)) == ANSWERED)
+	if (hm_token(c, VAULT_KIND_WABA, &tok) == ANSWERED)
 		return ANSWERED;
-	if (!pick->p.on_biz_app && graph_register(c->app->graph, tok.data,
-	    pick->p.id, pin, &e) == -1) {
-		vault_secret_free(&tok);
-		if (e.code == 133005) {
-			log_info("workspace %llu: PIN refused for number %s "
-			    "(code 133005 fbtrace_id %s)",
-			    (unsigned long long)c->ws.id, pick->p.id,
-			    graph_err_trace(&e));
-			return phones_page(c, 400, r, l, "Meta says this "
-			    "two-step verification PIN is not right for the "
-			    "number. Check it in WhatsApp Manager and try "
-			    "again.", e.fbtrace_id);
+	if (!pick->p.on_biz_app) {
+		if (set_pin && graph_set_pin(c->app->graph, tok.data,
+		    pick->p.id, pin, &e) == -1) {
+			ret = hm_graph_failed(c, "setting the number's PIN",
+			    &e, 1);
+			goto out;
 		}
-		return hm_graph_failed(c, "registering the number", &e, 1);
+		if (graph_register(c->app->graph, tok.data, pick->p.id, pin,
+		    &e) == -1) {
+			ret = phones_register_failed(c, r, l, pick, &e);
+			goto out;
+		}
 	}
-	if (graph_subscribe(c->app->graph, tok.data, pick->waba_id, &e) ==
-	    -1) {
-		vault_secret_free(&tok);
-		return hm_graph_failed(c, "subscribing to your account's "
+	if (graph_subscribe(c->app->graph, tok.data, pick->waba_id, &e) == -1)
+		ret = hm_graph_failed(c, "subscribing to your account's "
 		    "webhooks", &e, 1);
-	}
+out:
 	vault_secret_free(&tok);
-	return GO_ON;
+	return ret;
+}
+
+/* Registered: stored as active, and the merchant told so. */
+static enum answer
+phones_active(struct ctx *c, const struct phones_item *pick, int first)
+{
+	int		 restricted, made_default;
+
+	if (phones_store(c, pick, NUM_ACTIVE, NULL, 0, &made_default) ==
+	    ANSWERED)
+		return ANSWERED;
+	log_info("workspace %llu: number %s active%s",
+	    (unsigned long long)c->ws.id, pick->p.id,
+	    made_default ? " (default)" : "");
+	/* A restriction Meta reported still holds: say so, not "connected". */
+	if (store_conn_restricted(c->app->db, &c->ws, &restricted) != STORE_OK)
+		restricted = 0;
+	return hm_back(c, restricted ? "restricted" : first ? "connected" :
+	    "phone_added");
 }
 
 enum answer
@@ -330,14 +514,13 @@ h_phones_post(struct ctx *c)
 	const char	*phone = c->in[PHONES_PHONE].s;
 	const char	*pin = c->in[PHONES_PIN].s;
 	const char	*waba = c->in[PHONES_WABA].s;
+	int		 set_pin = c->in[PHONES_SET_PIN].set;
 	struct conn_row	 r;
 	struct phones_list l;
 	const struct phones_item *pick = NULL;
-	struct num_add	 a;
 	size_t		 i;
 	enum answer	 ret;
-	enum store_rc	 rc;
-	int		 restricted, made_default, used, other;
+	int		 used, other;
 
 	if (waba != NULL && phone == NULL)
 		return phones_choose_waba(c, waba);
@@ -357,12 +540,23 @@ h_phones_post(struct ctx *c)
 		if (phone != NULL && (ret = phones_used(c, &l, phone, &used,
 		    &other)) == ANSWERED)
 			goto out;
-		ret = phones_page(c, phone != NULL && used ? 409 : 400, &r,
-		    &l, phone == NULL || !used ? "Choose one of the phone "
-		    "numbers listed below." : other ? "That number is already "
-		    "used by another workspace. A number sends for one "
-		    "workspace only: remove it there first." : "This "
-		    "workspace already uses that number.", NULL);
+		ret = phones_page(c, phone != NULL && other ? 409 : 400, &r,
+		    &l, phone != NULL && other ? "That number is already used "
+		    "by another workspace. A number sends for one workspace "
+		    "only: remove it there first." : "Choose one of the phone "
+		    "numbers listed below.", NULL);
+		goto out;
+	}
+	/*
+	 * A number Meta has not confirmed yet waits for its code: the PIN
+	 * comes with the code, when it can be used.
+	 */
+	if (!pick->p.on_biz_app &&
+	    strcmp(pick->p.code_verification_status, "VERIFIED") != 0 &&
+	    *pick->p.code_verification_status != '\0') {
+		ret = phones_wait(c, pick, NUM_UNVERIFIED, "Meta needs to "
+		    "confirm this number with a code first: send one by SMS or "
+		    "voice call, then enter it.", 0, "needs_code");
 		goto out;
 	}
 	/* Declared six digits (app.c); only its presence is left. */
@@ -371,55 +565,115 @@ h_phones_post(struct ctx *c)
 		    "six-digit two-step verification PIN.", NULL);
 		goto out;
 	}
-	if ((ret = phones_register(c, &r, &l, pick, pin)) == ANSWERED)
+	if ((ret = phones_register(c, &r, &l, pick, pin, set_pin)) ==
+	    ANSWERED)
 		goto out;
-	memset(&a, 0, sizeof(a));
-	a.id = pick->p.id;
-	a.waba_id = pick->waba_id;
-	a.display_phone_number = pick->p.display_phone_number;
-	a.verified_name = pick->p.verified_name;
-	a.quality_rating = pick->p.quality_rating;
-	a.status = pick->p.status;
-	a.code_verification_status = pick->p.code_verification_status;
-	a.messaging_limit = pick->p.messaging_limit_tier;
-	a.state = NUM_ACTIVE;
-	a.coexistence = pick->p.on_biz_app;
-	if (store_num_put(c->app->db, &c->ws, &a, c->sess.email,
-	    &made_default) != STORE_OK) {
-		ret = hm_db_down(c);
-		goto out;
-	}
-	/*
-	 * After the rows. Without its route the number's messages would be
-	 * dropped as unknown: say so, and let the merchant add it again
-	 * (register and subscribe are safe to repeat). Another workspace
-	 * that added the same number a moment before keeps it.
-	 */
-	if ((rc = hm_routes(c)) == STORE_DUP) {
-		(void)store_num_remove(c->app->db, &c->ws, pick->p.id,
-		    c->sess.email);
-		ret = phones_page(c, 409, &r, &l, "That number is already used "
-		    "by another workspace. A number sends for one workspace "
-		    "only: remove it there first.", NULL);
-		goto out;
-	}
-	if (rc != STORE_OK) {
-		ret = view_error(c, 503, "The number was registered, but the "
-		    "database did not answer while we finished, so its "
-		    "messages cannot reach this workspace yet. Please add "
-		    "the number again in a moment.");
-		goto out;
-	}
-	log_info("workspace %llu: number %s active%s",
-	    (unsigned long long)c->ws.id, pick->p.id,
-	    made_default ? " (default)" : "");
-	/* A restriction Meta reported still holds: say so, not "connected". */
-	if (store_conn_restricted(c->app->db, &c->ws, &restricted) != STORE_OK)
-		restricted = 0;
-	ret = hm_back(c, restricted ? "restricted" : l.nmine == 0 ?
-	    "connected" : "phone_added");
+	ret = phones_active(c, pick, l.nmine == 0);
 out:
 	phones_list_free(&l);
+	return ret;
+}
+
+/* The number named in the path, which must be one of the workspace's. */
+static enum answer
+phones_mine(struct ctx *c, const char *id, struct num_row *n)
+{
+	enum store_rc	 rc;
+
+	rc = store_num_get(c->app->db, &c->ws, id, n);
+	if (rc == STORE_NOTFOUND)
+		return view_error(c, 404, "This workspace does not use that "
+		    "number.");
+	if (rc != STORE_OK)
+		return hm_db_down(c);
+	return GO_ON;
+}
+
+enum answer
+h_phone_request_code(struct ctx *c)
+{
+	static const char *const methods[] = { "SMS", "VOICE" };
+	const char	*id = c->in[CODE_ID].s;
+	const char	*method = methods[c->in[CODE_METHOD].choice];
+	const char	*lang = c->in[CODE_LANGUAGE].set ?
+			    c->in[CODE_LANGUAGE].s : "en_US";
+	struct vault_secret tok;
+	struct phones_item it;
+	struct num_row	 n;
+	struct graph_err e;
+	char		 detail[200];
+	int		 made;
+
+	if (phones_mine(c, id, &n) == ANSWERED)
+		return ANSWERED;
+	if (strcmp(n.state, NUM_UNVERIFIED) != 0)
+		return view_error(c, 400, "This number does not need a "
+		    "verification code.");
+	if (hm_token(c, VAULT_KIND_WABA, &tok) == ANSWERED)
+		return ANSWERED;
+	if (graph_request_code(c->app->graph, tok.data, id, method, lang,
+	    &e) == -1) {
+		vault_secret_free(&tok);
+		return hm_graph_failed(c, "sending the verification code", &e,
+		    1);
+	}
+	vault_secret_free(&tok);
+	phones_item_from_row(&n, &it);
+	snprintf(detail, sizeof(detail), "Meta sent a code by %s. Enter it "
+	    "with the number's PIN.", strcmp(method, "SMS") == 0 ? "SMS" :
+	    "voice call");
+	if (phones_store(c, &it, NUM_UNVERIFIED, detail, 0, &made) ==
+	    ANSWERED)
+		return ANSWERED;
+	log_info("workspace %llu: verification code requested for number %s "
+	    "(%s)", (unsigned long long)c->ws.id, id, method);
+	return hm_back(c, "code_sent");
+}
+
+enum answer
+h_phone_verify_code(struct ctx *c)
+{
+	const char	*id = c->in[VERIFY_ID].s;
+	struct vault_secret tok;
+	struct phones_item it;
+	struct conn_row	 r;
+	struct num_row	 n;
+	struct graph_err e;
+	enum answer	 ret;
+	int		 rc, made;
+
+	if (phones_mine(c, id, &n) == ANSWERED)
+		return ANSWERED;
+	if (strcmp(n.state, NUM_UNVERIFIED) != 0)
+		return view_error(c, 400, "This number does not need a "
+		    "verification code.");
+	if (hm_token(c, VAULT_KIND_WABA, &tok) == ANSWERED)
+		return ANSWERED;
+	rc = graph_verify_code(c->app->graph, tok.data, id,
+	    c->in[VERIFY_CODE].s, &e);
+	vault_secret_free(&tok);
+	if (rc == -1) {
+		if (e.http_status == 400 && !e.maybe_done)
+			return view_error(c, 400, "Meta did not accept this "
+			    "code: it does not match the last code sent, or "
+			    "it expired. Send a new code and try again.");
+		return hm_graph_failed(c, "checking the verification code", &e,
+		    1);
+	}
+	phones_item_from_row(&n, &it);
+	snprintf(it.p.code_verification_status,
+	    sizeof(it.p.code_verification_status), "VERIFIED");
+	/* Verified now, whatever registration says next. */
+	if (phones_store(c, &it, NUM_REGISTER_FAILED, "Verified. It is not "
+	    "registered yet: add it again with its PIN.", 0, &made) ==
+	    ANSWERED)
+		return ANSWERED;
+	if (store_conn_get(c->app->db, &c->ws, &r) != STORE_OK)
+		return hm_db_down(c);
+	ret = phones_register(c, &r, NULL, &it, c->in[VERIFY_PIN].s,
+	    c->in[VERIFY_SET_PIN].set);
+	if (ret == GO_ON)
+		ret = phones_active(c, &it, 0);
 	return ret;
 }
 
@@ -466,12 +720,8 @@ h_phone_remove(struct ctx *c)
 	struct graph_err e;
 	enum store_rc	 rc;
 
-	rc = store_num_get(c->app->db, &c->ws, id, &n);
-	if (rc == STORE_NOTFOUND)
-		return view_error(c, 404, "This workspace does not use that "
-		    "number.");
-	if (rc != STORE_OK)
-		return hm_db_down(c);
+	if (phones_mine(c, id, &n) == ANSWERED)
+		return ANSWERED;
 	if (dereg && !c->in[REMOVE_CONFIRM].set)
 		return phones_confirm(c, &n);
 	/*

@@ -59,6 +59,19 @@ static const struct {
 	    "workspace. It is still registered with WhatsApp." },
 	{ "phone_deregistered", "ok", "The number was deregistered and "
 	    "removed from this workspace." },
+	{ "needs_code", "warn", "Meta needs to confirm the number first: "
+	    "send yourself a code by SMS or voice call, then enter it below." },
+	{ "code_sent", "ok", "Meta is sending the code. Enter it below with "
+	    "the number's PIN." },
+	{ "register_wait", "warn", "Meta asked us to wait a few minutes "
+	    "before registering the number. Verify the connection to try "
+	    "again." },
+	{ "register_limit", "bad", "Meta refused to register the number: it "
+	    "had too many registration attempts in 72 hours. See below when "
+	    "to try again." },
+	{ "pending_display_name", "warn", "The number waits for Meta to "
+	    "approve its display name. Registration is tried again when you "
+	    "verify the connection." },
 };
 
 static void
@@ -145,6 +158,10 @@ settings_numbers(struct ctx *c, struct json_object *d)
 		settings_add(o, "state", l[i].state);
 		settings_add(o, "state_label", settings_state(l[i].state));
 		settings_add(o, "state_detail", l[i].state_detail);
+		settings_add(o, "retry_after", l[i].retry_after);
+		if (strcmp(l[i].state, NUM_UNVERIFIED) == 0)
+			json_object_object_add(o, "unverified",
+			    json_object_new_boolean(1));
 		if (l[i].is_default)
 			json_object_object_add(o, "is_default",
 			    json_object_new_boolean(1));

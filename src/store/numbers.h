@@ -30,7 +30,7 @@ struct num_row {
 	char		 quality_rating[33];
 	char		 status[65];		/* Meta's "status", may be "" */
 	char		 code_verification_status[33];
-	char		 messaging_limit[65];
+	char		 messaging_limit[33];
 	char		 state[32];		/* NUM_* */
 	char		 state_detail[501];	/* for people, "" when none */
 	char		 retry_after[32];	/* UTC, "" when none */
