@@ -1632,8 +1632,24 @@ def es_dialog_page(sb, prefix, p, ctx):
              f"class=\"secondary\">Finish without a number</button><button type=\"submit\" "
              f"id=\"finish\" name=\"outcome\" value=\"finish\" class=\"primary\">Finish"
              f"</button></div></form><p class=\"muted\">Meta sandbox: this popup stands in "
-             f"for Embedded Signup; it answers the page at {esc(ctx['origin'])}.</p>")
+             f"for Embedded Signup; it answers the page at {esc(ctx['origin'])}.</p>"
+             f"<script>{ES_ABANDON_JS.replace('__ORIGIN__', js_string(ctx['origin']))}</script>")
     return page(f"Embedded Signup | {sb.app_name}", inner)
+
+
+def js_string(value):
+    """A JSON string literal that is safe inside a <script> element."""
+    return json.dumps(value).replace("<", "\\u003c")
+
+
+# Closing the popup before finishing is Meta's "abandoned flow": a CANCEL
+# with the screen the merchant was on (here: the step chosen on the page).
+ES_ABANDON_JS = ("(function(){var f=document.getElementById('es'),sent=false;"
+                 "f.addEventListener('submit',function(){sent=true;});"
+                 "window.addEventListener('pagehide',function(){var o=window.opener;"
+                 "if(sent||!o||o.closed)return;o.postMessage(JSON.stringify({data:{"
+                 "current_step:document.getElementById('current_step').value},"
+                 "type:'WA_EMBEDDED_SIGNUP',event:'CANCEL'}),__ORIGIN__);});})();")
 
 
 def es_result_page(origin, session, login):
@@ -1738,9 +1754,28 @@ def control_page(sb, flash):
         hooks = (button("webhook", "Inbound message", kind="message", phone_number_id=n["id"])
                  + "".join(button("webhook", f"Status: {s}", kind="status", status=s,
                                   phone_number_id=n["id"]) for s in ("delivered", "read")))
+        states, fixes = [], ""
+        if n["code_verification_status"] != "VERIFIED":
+            sent = n.get("verification")
+            states.append(f"code {n['code_verification_status']}"
+                          + (f", last code sent: {sent['code']}" if sent else ""))
+        if n["name_status"] != "APPROVED":
+            states.append(f"display name {n['name_status']}")
+            fixes += button("number", "Approve display name", phone_number_id=n["id"],
+                            change="approve_name")
+        if n.get("in_use_elsewhere"):
+            states.append("on another WhatsApp account")
+            fixes += button("number", "Free the number", phone_number_id=n["id"],
+                            change="free")
+        if n.get("is_on_biz_app"):
+            states.append("WhatsApp Business app; synced: "
+                          + (", ".join(n.get("smb_sync") or {}) or "nothing"))
+            hooks += button("webhook", "Echo from the app", kind="smb_message_echoes",
+                            phone_number_id=n["id"])
         rows += (f"<tr><td>{esc(n['display_phone_number'])}<br><span class=\"muted\">"
                  f"{esc(n['id'])}</span></td><td>{esc(n['waba_id'])}</td>"
                  f"<td>{'yes' if n['registered'] else 'no'}</td>"
+                 f"<td>{esc('; '.join(states) or 'ready')}{'<br>' if fixes else ''}{fixes}</td>"
                  f"<td>{'yes' if subscribed else 'no'}</td><td>{hooks}</td></tr>")
     tokens = "".join(f"<tr><td>{esc(t['token'][:14])}…</td><td>{esc(t['kind'])}</td><td>"
                      f"{esc(t['state'])}</td><td>{esc(', '.join(t['wabas']))}</td></tr>"
@@ -1756,7 +1791,7 @@ def control_page(sb, flash):
              f"; dialog scenario {esc(st['config']['scenario'])}</p>"
              + (f"<p class=\"flash\">{esc(flash)}</p>" if flash else "")
              + f"<h2>Phone numbers</h2><table><tr><th>Number</th><th>WABA</th><th>Registered"
-             f"</th><th>Subscribed</th><th>Send webhook</th></tr>{rows}</table>"
+             f"</th><th>State</th><th>Subscribed</th><th>Send webhook</th></tr>{rows}</table>"
              f"<h2>Account</h2>{wabas}<h2>Tokens</h2><p>{button('revoke_all', 'Revoke all tokens')}"
              f"{button('expire_all', 'Expire all tokens')}{button('reset', 'Reset everything')}"
              f"</p><table><tr><th>Token</th><th>Kind</th><th>State</th><th>WABAs</th></tr>"
@@ -2085,6 +2120,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = SDK_JS.replace("__ORIGIN__", json.dumps(origin)).encode()
         return self._send(200, body, "application/javascript; charset=utf-8",
                           {"Cache-Control": "no-store",
+                           # Meta's snippet loads it with crossorigin="anonymous".
+                           "Access-Control-Allow-Origin": "*",
                            "Cross-Origin-Resource-Policy": "cross-origin"})
 
     # -- control API ----------------------------------------------------------
@@ -2154,6 +2191,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             elif action == "scenario":
                 sb.set_config({"scenario": form.get("scenario")})
                 note = f"Dialog scenario is now {form.get('scenario')}"
+            elif action == "number":
+                change = {"approve_name": {"name_status": "APPROVED"},
+                          "free": {"in_use_elsewhere": False}}.get(form.get("change"))
+                if change is None:
+                    raise ControlError(400, "change must be approve_name or free")
+                sb.update_number(dict(change, phone_number_id=form.get("phone_number_id")))
+                note = f"Number {form.get('phone_number_id')}: {form.get('change')}"
             else:
                 raise ControlError(404, f"unknown action {action}")
         except ControlError as e:

@@ -790,6 +790,31 @@ class SandboxTest(unittest.TestCase):
         self.assertEqual(status, 303)
         self.next_hook()
 
+    def test_control_page_shows_and_fixes_number_states(self):
+        token = self.user_token(scenario="all_states")
+        self.graph("POST", f"/{UNVERIFIED}/request_code", token,
+                   params={"code_method": "SMS", "language": "en_US"})
+        code = self.number_state(UNVERIFIED)["verification"]["code"]
+        _, _, page = self.call("GET", "/_sandbox/")
+        self.assertIn(f"code NOT_VERIFIED, last code sent: {code}", page)
+        self.assertIn("display name PENDING_REVIEW", page)
+        self.assertIn("on another WhatsApp account", page)
+        self.assertIn("WhatsApp Business app; synced: nothing", page)
+        for change, phone, key, value in (("approve_name", NAME_PENDING, "name_status",
+                                           "APPROVED"),
+                                          ("free", ELSEWHERE, "in_use_elsewhere", False)):
+            status, headers, _ = self.call("POST", "/_sandbox/ui/number", form={
+                "phone_number_id": phone, "change": change})
+            self.assertEqual(status, 303)
+            self.assertEqual(self.number_state(phone)[key], value)
+        status, headers, _ = self.call("POST", "/_sandbox/ui/number", form={
+            "phone_number_id": PHONE_1, "change": "delete"})
+        self.assertIn("Error", urllib.parse.unquote_plus(headers["location"]))
+        self.subscribe(WABA_4)
+        self.call("POST", "/_sandbox/ui/webhook", form={"kind": "smb_message_echoes",
+                                                        "phone_number_id": COEX})
+        self.hook_value("smb_message_echoes")
+
     def test_stderr_log_has_no_secrets(self):
         token = self.user_token()
         self.graph("GET", f"/{WABA_1}/phone_numbers", token)
@@ -1139,6 +1164,7 @@ class SandboxTest(unittest.TestCase):
             status, headers, body = self.call("GET", path)
             self.assertEqual(status, 200)
             self.assertTrue(headers["content-type"].startswith("application/javascript"))
+            self.assertEqual(headers["access-control-allow-origin"], "*")
             self.assertIn("window.FB", body)
             self.assertIn(json.dumps(f"http://127.0.0.1:{self.port}"), body)
             self.assertIn("/dialog/embedded_signup?", body)
@@ -1273,6 +1299,88 @@ class SandboxTest(unittest.TestCase):
                                          params=self.es_query(**q))
                 self.assertEqual(status, 400)
 
+
+
+class SdkPopupTest(unittest.TestCase):
+    """The SDK stand-in in a real browser (headless Chromium through the
+    browser tests' Playwright, tests/browser): sdk_popup.mjs serves an app
+    page on another origin, clicks FB.login and acts in the popup."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pw = os.path.join(HERE, "..", "browser")
+        missing = [what for what, ok in (
+            ("node", shutil.which("node")),
+            ("chromium", os.path.exists(os.environ.get("CHROMIUM", "/usr/bin/chromium"))),
+            ("playwright-core", os.path.isdir(os.path.join(cls.pw, "node_modules",
+                                                            "playwright-core")))) if not ok]
+        if missing:
+            raise unittest.SkipTest("needs " + ", ".join(missing))
+        cls.tmp = tempfile.TemporaryDirectory()
+        secret = os.path.join(cls.tmp.name, "secret")
+        with open(secret, "w") as f:
+            f.write(APP_SECRET + "\n")
+        cls.proc, cls.stderr, cls.port = start_sandbox(cls.tmp.name, secret, "http")
+
+    @classmethod
+    def tearDownClass(cls):
+        stop_sandbox(cls.proc, cls.stderr)
+        cls.tmp.cleanup()
+
+    def control(self, method, path, body=None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            conn.request(method, path, body=json.dumps(body or {}),
+                         headers={"Content-Type": "application/json"})
+            r = conn.getresponse()
+            return r.status, json.loads(r.read())
+        finally:
+            conn.close()
+
+    def exchange(self, code):
+        q = urllib.parse.urlencode({"client_id": APP_ID, "client_secret": APP_SECRET,
+                                    "code": code})
+        return self.control("GET", "/v25.0/oauth/access_token?" + q)
+
+    def test_popup_flows_in_chromium(self):
+        self.control("POST", "/_sandbox/reset")
+        # The whole run takes longer than Meta's 30 seconds.
+        self.assertEqual(self.control("POST", "/_sandbox/config", {"sdk_code_ttl": 600})[0],
+                         200)
+        env = dict(os.environ, SANDBOX_URL=f"http://127.0.0.1:{self.port}", APP_ID=APP_ID,
+                   PLAYWRIGHT_DIR=self.pw)
+        r = subprocess.run(["node", os.path.join(HERE, "sdk_popup.mjs")], env=env,
+                           capture_output=True, text=True, timeout=240)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        got = {o["name"]: o for o in map(json.loads, r.stdout.splitlines())}
+        events = {k: [e["event"] for e in v["events"]] for k, v in got.items()}
+        self.assertEqual(events, {"finish": ["FINISH"],
+                                  "coexistence": ["FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING"],
+                                  "only_waba": ["FINISH_ONLY_WABA"], "cancel": ["CANCEL"],
+                                  "closed": ["CANCEL"]})
+        self.assertEqual(got["finish"]["events"][0]["data"], {
+            "phone_number_id": PHONE_2, "waba_id": WABA_1, "business_id": BUSINESS_ID})
+        self.assertEqual(got["coexistence"]["events"][0]["data"]["phone_number_id"], COEX)
+        self.assertEqual(got["cancel"]["events"][0]["data"], {"current_step": "PERMISSIONS"})
+        self.assertEqual(got["closed"]["events"][0]["data"],
+                         {"current_step": "PHONE_NUMBER_SETUP"})
+        for name in ("finish", "coexistence", "only_waba"):
+            with self.subTest(name=name):
+                login = got[name]["login"]
+                # The session event reached the page before the callback ran.
+                self.assertEqual(login["events"], 1)
+                self.assertEqual(login["response"]["status"], "connected")
+                status, data = self.exchange(login["response"]["authResponse"]["code"])
+                self.assertEqual(status, 200, data)
+                self.assertTrue(data["access_token"].startswith("EAAG"))
+        for name in ("cancel", "closed"):
+            self.assertEqual(got[name]["login"]["response"],
+                             {"authResponse": None, "status": "unknown"})
+        _, state = self.control("GET", "/_sandbox/requests")
+        dialogs = [q for q in state["requests"] if q["endpoint"] == "es_dialog"]
+        self.assertEqual(len(dialogs), 5)
+        self.assertEqual(json.loads(dialogs[1]["query"]["extras"])["featureType"],
+                         "whatsapp_business_app_onboarding")
 
 
 class SandboxTLSTest(unittest.TestCase):
