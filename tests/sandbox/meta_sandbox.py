@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Meta sandbox: plays graph.facebook.com and Facebook Login's OAuth dialog.
+"""Meta sandbox: plays graph.facebook.com, Facebook Login's OAuth dialog and
+the JavaScript SDK's Embedded Signup popup (connect.facebook.net/…/sdk.js).
 
 waba-connect's integration tests and demo point meta.graph_base_url and
 meta.dialog_base_url here, because tests cannot reach Meta.  Only the slice of
@@ -303,7 +304,7 @@ def select_fields(obj, fields, default, node_type):
 
 
 def fixture(app_id):
-    """The initial world: one business, two WABAs, three numbers, one catalog."""
+    """The initial world: one business, four WABAs, seven numbers, one catalog."""
     def number(pid, waba, display, name, quality, status, **over):
         n = {"id": pid, "waba_id": waba, "display_phone_number": display,
              "verified_name": name, "quality_rating": quality, "status": status,
