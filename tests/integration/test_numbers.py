@@ -154,7 +154,7 @@ class Numbers(StackCase):
     def test_deregister_refused_keeps_the_number(self):
         self.callback(self.b, "acme")
         add_number(self.b, "acme", PHONE)
-        self.sb.inject("deregister", "429")
+        self.sb.inject("deregister", "133016")
         page = self.b.get(S)
         r = self.b.post(S + "/phone-numbers/%s/remove" % PHONE,
                         {"csrf_token": csrf(page), "deregister": "1",
@@ -242,3 +242,138 @@ class Numbers(StackCase):
         self.st.admin("migrate")
         self.assertEqual(self.numbers(), [(PHONE, "1", "active"),
                                           (PHONE2, "0", "active")])
+
+
+UNVERIFIED = "106540352242925"
+NAME_PENDING = "106540352242926"
+ELSEWHERE = "106540352242927"
+WABA3 = "102290129340400"
+
+
+class NumberStates(StackCase):
+    """Item 2: numbers Meta has not confirmed, and every register refusal
+    in the merchant's words."""
+    workers = 2
+    sandbox = True
+
+    @classmethod
+    def setUpStack(cls):
+        cls.st.admin("workspace", "add", "acme", "Acme Ltd")
+        cls.st.admin("user", "add", "acme", "alice@acme.example",
+                     input=PW + "\n")
+
+    def setUp(self):
+        self.sb = Sandbox(self.st.sandbox_port, self.st.app_secret)
+        self.sb.reset()
+        self.b = sign_in(self.port, "alice@acme.example", PW)
+        self.assertEqual(post_form(self.b, S + "/disconnect", {}).status, 303)
+        r = self.b.get(self.sb.decide(start_connect(self.b, "acme"),
+                                      scenario="all_states"))
+        self.assertEqual(r.status, 303)
+        page = self.b.get(S + "/phone-numbers")
+        r = self.b.post(S + "/phone-numbers", {"csrf_token": csrf(page),
+                                               "waba_id": WABA3})
+        self.assertEqual(r.status, 303)
+
+    def row(self, pid):
+        out = self.st.sql("SELECT state, IFNULL(state_detail, ''), "
+                          "IFNULL(retry_after, '') FROM phone_numbers WHERE "
+                          "id = '%s'" % pid, db="waba_ws_1")
+        return tuple(out.rstrip("\n").split("\t")) if out.strip() else None
+
+    def registers(self, pid):
+        return [q for q in self.sb.requests("register") if node(q) == pid]
+
+    def test_unverified_number_gets_its_code_first(self):
+        page = self.b.get(S + "/phone-numbers")
+        self.assertIn('value="%s"' % UNVERIFIED, page.text)
+        r = add_number(self.b, "acme", UNVERIFIED, pin=None)
+        self.assertEqual(r.header("Location"), S + "?m=needs_code")
+        self.assertEqual(self.row(UNVERIFIED)[0], "unverified")
+        self.assertEqual(self.registers(UNVERIFIED), [])
+        page = self.b.get(S + "?m=needs_code")
+        self.assertIn('id="code-sms-%s"' % UNVERIFIED, page.text)
+        self.assertIn("Needs its verification code", page.text)
+        # A wrong method is refused with its name; nothing is sent.
+        r = post_form(self.b, S + "/phone-numbers/%s/request-code" %
+                      UNVERIFIED, {"code_method": "FAX"})
+        self.assertEqual(r.status, 400)
+        self.assertEqual(self.sb.requests("request_code"), [])
+        r = post_form(self.b, S + "/phone-numbers/%s/request-code" %
+                      UNVERIFIED, {"code_method": "SMS", "language": "en_US"})
+        self.assertEqual(r.header("Location"), S + "?m=code_sent")
+        self.assertIn("by SMS", self.row(UNVERIFIED)[1])
+        code = self.sb.state()["numbers"][UNVERIFIED]["verification"]["code"]
+        # A wrong code: Meta's refusal in plain words, still unverified.
+        wrong = "000000" if code != "000000" else "111111"
+        r = post_form(self.b, S + "/phone-numbers/%s/verify-code" %
+                      UNVERIFIED, {"code": wrong, "pin": "123456"})
+        self.assertEqual(r.status, 400)
+        self.assertIn("does not match the last code sent", r.text)
+        self.assertEqual(self.row(UNVERIFIED)[0], "unverified")
+        r = post_form(self.b, S + "/phone-numbers/%s/verify-code" %
+                      UNVERIFIED, {"code": code, "pin": "123456"})
+        self.assertEqual(r.status, 303, r.text[:600])
+        self.assertEqual(self.row(UNVERIFIED)[0], "active")
+        self.assertEqual(len(self.registers(UNVERIFIED)), 1)
+        self.assertEqual(self.st.sql("SELECT phone_number_id, status FROM "
+                                     "connection", db="waba_ws_1").split(),
+                         [UNVERIFIED, "connected"])
+        # Done: no more code to send.
+        r = post_form(self.b, S + "/phone-numbers/%s/request-code" %
+                      UNVERIFIED, {"code_method": "VOICE"})
+        self.assertEqual(r.status, 400)
+
+    def test_display_name_in_review_waits(self):
+        r = add_number(self.b, "acme", NAME_PENDING)
+        self.assertEqual(r.header("Location"), S + "?m=pending_display_name")
+        self.assertEqual(self.row(NAME_PENDING)[0], "pending_display_name")
+        page = self.b.get(S)
+        self.assertIn("Waiting for Meta to approve the display name",
+                      page.text)
+        self.assertEqual(self.st.sql("SELECT status FROM connection",
+                                     db="waba_ws_1").strip(),
+                         "pending_phone_selection")
+
+    def test_number_on_another_account_is_refused(self):
+        r = add_number(self.b, "acme", ELSEWHERE, status=409)
+        self.assertIn("still registered to another WhatsApp account", r.text)
+        self.assertIsNone(self.row(ELSEWHERE))
+
+    def test_pin_mismatch_then_a_new_pin(self):
+        self.sb.config(pins={UNVERIFIED: "111111"})
+        self.sb.call("POST", "/_sandbox/numbers/update",
+                     {"phone_number_id": UNVERIFIED,
+                      "code_verification_status": "VERIFIED"})
+        r = add_number(self.b, "acme", UNVERIFIED, status=400)
+        self.assertIn("two-step verification PIN is not right", r.text)
+        self.assertIn("set this as the number", r.text)
+        self.assertIsNone(self.row(UNVERIFIED))
+        page = self.b.get(S + "/phone-numbers")
+        r = self.b.post(S + "/phone-numbers", {"csrf_token": csrf(page),
+                                               "phone_number_id": UNVERIFIED,
+                                               "pin": "123456",
+                                               "set_pin": "1"})
+        self.assertEqual(r.status, 303, r.text[:600])
+        self.assertEqual(self.row(UNVERIFIED)[0], "active")
+        self.assertEqual([node(q) for q in self.sb.requests("set_pin")],
+                         [UNVERIFIED])
+        self.assertEqual(self.sb.state()["numbers"][UNVERIFIED]["pin"],
+                         "123456")
+
+    def test_register_limit_says_when(self):
+        self.sb.call("POST", "/_sandbox/numbers/update",
+                     {"phone_number_id": UNVERIFIED,
+                      "code_verification_status": "VERIFIED"})
+        self.sb.config(register_limit=0)
+        r = add_number(self.b, "acme", UNVERIFIED)
+        self.assertEqual(r.header("Location"), S + "?m=register_limit")
+        state, detail, retry = self.row(UNVERIFIED)
+        self.assertEqual(state, "register_failed")
+        self.assertIn("72 hours", detail)
+        self.assertTrue(retry, "a time to try again")
+        delta = self.st.sql("SELECT TIMESTAMPDIFF(HOUR, UTC_TIMESTAMP(), "
+                            "retry_after) FROM phone_numbers",
+                            db="waba_ws_1").strip()
+        self.assertIn(delta, ("71", "72"))
+        self.assertIn("Try again after", self.b.get(S).text)
