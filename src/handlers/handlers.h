@@ -41,6 +41,8 @@ enum { CODE_ID, CODE_METHOD, CODE_LANGUAGE };
 enum answer	h_phone_request_code(struct ctx *);
 enum { VERIFY_ID, VERIFY_CODE, VERIFY_PIN, VERIFY_SET_PIN };
 enum answer	h_phone_verify_code(struct ctx *);
+/* Verify's part for the numbers (phones.c), with the decrypted token. */
+enum answer	phones_refresh(struct ctx *, const char *token, int *done);
 /* actions.c */
 enum answer	h_verify(struct ctx *);
 enum { TEST_TO };

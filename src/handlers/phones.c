@@ -319,7 +319,7 @@ phones_item_from_row(const struct num_row *n, struct phones_item *it)
 static enum answer
 phones_store(struct ctx *c, const struct phones_item *pick,
     const char *state, const char *detail, int retry_seconds,
-    int *made_default)
+    const struct vault_box *pin, int *made_default)
 {
 	struct num_add	 a;
 	enum store_rc	 rc;
@@ -337,6 +337,7 @@ phones_store(struct ctx *c, const struct phones_item *pick,
 	a.state_detail = detail;
 	a.retry_seconds = retry_seconds;
 	a.coexistence = pick->p.on_biz_app;
+	a.pin = pin;
 	if (store_num_put(c->app->db, &c->ws, &a, c->sess.email,
 	    made_default) != STORE_OK)
 		return hm_db_down(c);
@@ -360,19 +361,31 @@ phones_store(struct ctx *c, const struct phones_item *pick,
 	return GO_ON;
 }
 
-/* Registration refused in a way that waits: stored with what to do. */
+/*
+ * Registration refused in a way that waits: stored with what to do, and
+ * (pin not NULL) the PIN sealed by the vault, so that registering can be
+ * tried again without asking for it (Verify, the health monitor).
+ */
 static enum answer
 phones_wait(struct ctx *c, const struct phones_item *pick, const char *state,
-    const char *detail, int retry_seconds, const char *flash)
+    const char *detail, int retry_seconds, const char *pin,
+    const char *flash)
 {
+	struct vault_box box;
+	char		 err[256];
+	enum answer	 ret;
 	int		 made;
 
+	memset(&box, 0, sizeof(box));
 	log_info("workspace %llu: number %s waits: %s",
 	    (unsigned long long)c->ws.id, pick->p.id, state);
-	if (phones_store(c, pick, state, detail, retry_seconds, &made) ==
-	    ANSWERED)
-		return ANSWERED;
-	return hm_back(c, flash);
+	if (pin != NULL && vault_encrypt(app_vault(c->app), c->ws.id,
+	    VAULT_KIND_PIN, pin, strlen(pin), &box, err, sizeof(err)) == -1)
+		return view_internal(c, err);
+	ret = phones_store(c, pick, state, detail, retry_seconds,
+	    pin != NULL ? &box : NULL, &made);
+	vault_box_free(&box);
+	return ret == ANSWERED ? ANSWERED : hm_back(c, flash);
 }
 
 /* A refusal on the numbers page, or (l NULL: no list at hand) alone. */
@@ -394,7 +407,7 @@ phones_refuse(struct ctx *c, int status, const struct conn_row *r,
 static enum answer
 phones_register_failed(struct ctx *c, const struct conn_row *r,
     const struct phones_list *l, const struct phones_item *pick,
-    const struct graph_err *e)
+    const char *pin, const struct graph_err *e)
 {
 	log_info("workspace %llu: register refused for number %s (code %ld "
 	    "subcode %ld fbtrace_id %s)", (unsigned long long)c->ws.id,
@@ -413,18 +426,18 @@ phones_register_failed(struct ctx *c, const struct conn_row *r,
 	case 133006:
 		return phones_wait(c, pick, NUM_UNVERIFIED, "Meta needs to "
 		    "confirm this number with a code first: send one by SMS or "
-		    "voice call, then enter it.", 0, "needs_code");
+		    "voice call, then enter it.", 0, NULL, "needs_code");
 	case 133015:
 		return phones_wait(c, pick, NUM_REGISTER_FAILED, "Meta asked "
 		    "us to wait a few minutes before registering this number. "
 		    "Verify the connection after that to try again.", 300,
-		    "register_wait");
+		    NULL, "register_wait");
 	case 133016:
 		/* 10 register calls per number in a moving 72-hour window. */
 		return phones_wait(c, pick, NUM_REGISTER_FAILED, "Meta allows "
 		    "10 registration attempts per number in 72 hours, and "
 		    "this number has used them. Try again after the time "
-		    "shown.", 72 * 3600, "register_limit");
+		    "shown.", 72 * 3600, NULL, "register_limit");
 	case 100:
 		if (e->subcode != 2388001)
 			break;
@@ -439,7 +452,7 @@ phones_register_failed(struct ctx *c, const struct conn_row *r,
 			return phones_wait(c, pick, NUM_PENDING_NAME, "Meta "
 			    "has not approved the number's display name yet. "
 			    "Registration is tried again when you verify the "
-			    "connection.", 0, "pending_display_name");
+			    "connection.", 0, pin, "pending_display_name");
 		return phones_refuse(c, 409, r, l, "This number is still "
 		    "registered to another WhatsApp account (the WhatsApp "
 		    "or WhatsApp Business app, or another provider). "
@@ -477,7 +490,7 @@ phones_register(struct ctx *c, const struct conn_row *r,
 		}
 		if (graph_register(c->app->graph, tok.data, pick->p.id, pin,
 		    &e) == -1) {
-			ret = phones_register_failed(c, r, l, pick, &e);
+			ret = phones_register_failed(c, r, l, pick, pin, &e);
 			goto out;
 		}
 	}
@@ -495,7 +508,7 @@ phones_active(struct ctx *c, const struct phones_item *pick, int first)
 {
 	int		 restricted, made_default;
 
-	if (phones_store(c, pick, NUM_ACTIVE, NULL, 0, &made_default) ==
+	if (phones_store(c, pick, NUM_ACTIVE, NULL, 0, NULL, &made_default) ==
 	    ANSWERED)
 		return ANSWERED;
 	log_info("workspace %llu: number %s active%s",
@@ -556,7 +569,7 @@ h_phones_post(struct ctx *c)
 	    *pick->p.code_verification_status != '\0') {
 		ret = phones_wait(c, pick, NUM_UNVERIFIED, "Meta needs to "
 		    "confirm this number with a code first: send one by SMS or "
-		    "voice call, then enter it.", 0, "needs_code");
+		    "voice call, then enter it.", 0, NULL, "needs_code");
 		goto out;
 	}
 	/* Declared six digits (app.c); only its presence is left. */
@@ -622,7 +635,7 @@ h_phone_request_code(struct ctx *c)
 	snprintf(detail, sizeof(detail), "Meta sent a code by %s. Enter it "
 	    "with the number's PIN.", strcmp(method, "SMS") == 0 ? "SMS" :
 	    "voice call");
-	if (phones_store(c, &it, NUM_UNVERIFIED, detail, 0, &made) ==
+	if (phones_store(c, &it, NUM_UNVERIFIED, detail, 0, NULL, &made) ==
 	    ANSWERED)
 		return ANSWERED;
 	log_info("workspace %llu: verification code requested for number %s "
@@ -665,7 +678,7 @@ h_phone_verify_code(struct ctx *c)
 	    sizeof(it.p.code_verification_status), "VERIFIED");
 	/* Verified now, whatever registration says next. */
 	if (phones_store(c, &it, NUM_REGISTER_FAILED, "Verified. It is not "
-	    "registered yet: add it again with its PIN.", 0, &made) ==
+	    "registered yet: add it again with its PIN.", 0, NULL, &made) ==
 	    ANSWERED)
 		return ANSWERED;
 	if (store_conn_get(c->app->db, &c->ws, &r) != STORE_OK)
@@ -751,4 +764,95 @@ h_phone_remove(struct ctx *c)
 	log_info("workspace %llu: number %s removed",
 	    (unsigned long long)c->ws.id, id);
 	return hm_back(c, dereg ? "phone_deregistered" : "phone_removed");
+}
+
+/*
+ * Verify's part for the numbers: each number's details as Meta has them
+ * now, and a number that waited for its display name registered once
+ * Meta approved it, with the PIN kept for that (then wiped). *done counts
+ * the numbers registered. GO_ON, or ANSWERED with the page of a failed
+ * call.
+ */
+enum answer
+phones_refresh(struct ctx *c, const char *token, int *done)
+{
+	struct num_row	*l = NULL;
+	struct phones_item it;
+	struct graph_phone ph;
+	struct graph_err e;
+	struct vault_box box;
+	struct vault_secret pin;
+	struct num_add	 a;
+	char		 err[256];
+	size_t		 n = 0, i;
+	enum answer	 ret = GO_ON;
+	int		 made;
+
+	*done = 0;
+	if (store_num_list(c->app->db, &c->ws, &l, &n) != STORE_OK)
+		return hm_db_down(c);
+	for (i = 0; i < n && ret == GO_ON; i++) {
+		if (graph_phone(c->app->graph, token, l[i].id, &ph, &e) == -1) {
+			ret = hm_graph_failed(c, "reading your phone numbers",
+			    &e, 1);
+			break;
+		}
+		phones_item_from_row(&l[i], &it);
+		it.p = ph;
+		memset(&a, 0, sizeof(a));
+		a.id = ph.id;
+		a.display_phone_number = ph.display_phone_number;
+		a.verified_name = ph.verified_name;
+		a.quality_rating = ph.quality_rating;
+		a.status = ph.status;
+		a.code_verification_status = ph.code_verification_status;
+		a.messaging_limit = ph.messaging_limit_tier;
+		a.coexistence = ph.on_biz_app;
+		if (store_num_refresh(c->app->db, &c->ws, &a) != STORE_OK) {
+			ret = hm_db_down(c);
+			break;
+		}
+		if (strcmp(l[i].state, NUM_PENDING_NAME) != 0 ||
+		    strcmp(ph.name_status, "APPROVED") != 0)
+			continue;
+		if (store_num_pin(c->app->db, &c->ws, l[i].id, &box) !=
+		    STORE_OK) {
+			log_info("workspace %llu: number %s: display name "
+			    "approved, no PIN kept: waits to be added again",
+			    (unsigned long long)c->ws.id, l[i].id);
+			continue;
+		}
+		if (vault_decrypt(app_vault(c->app), c->ws.id, VAULT_KIND_PIN,
+		    &box, &pin, err, sizeof(err)) == -1) {
+			vault_box_free(&box);
+			log_err("%s", err);
+			continue;
+		}
+		vault_box_free(&box);
+		if (graph_register(c->app->graph, token, ph.id, pin.data,
+		    &e) == -1 ||
+		    graph_subscribe(c->app->graph, token, it.waba_id, &e) ==
+		    -1) {
+			vault_secret_free(&pin);
+			/* Said on the number's row; Verify itself goes on. */
+			log_info("workspace %llu: number %s: register tried "
+			    "again, refused (code %ld subcode %ld)",
+			    (unsigned long long)c->ws.id, ph.id, e.code,
+			    e.subcode);
+			continue;
+		}
+		vault_secret_free(&pin);
+		/* Active: the stored PIN is wiped with the waiting. */
+		if (phones_store(c, &it, NUM_ACTIVE, NULL, 0, NULL, &made) ==
+		    ANSWERED) {
+			ret = ANSWERED;
+			break;
+		}
+		log_info("workspace %llu: number %s registered after its "
+		    "display name was approved", (unsigned long long)c->ws.id,
+		    ph.id);
+		(*done)++;
+	}
+	free(l);
+	return ret;
 }

@@ -42,6 +42,9 @@ static const struct {
 	    "your workspace's messages." },
 	{ "reconnected", "ok", "Reconnected. Your phone number was kept." },
 	{ "verified", "ok", "Verified with Meta just now." },
+	{ "verified_registered", "ok", "Verified with Meta just now. Meta "
+	    "approved a display name, so its number is registered and sends "
+	    "now." },
 	{ "needs_reconnect", "bad", "Meta no longer accepts this connection. "
 	    "Reconnect to continue." },
 	{ "restricted", "bad", "The connection works, but Meta still "

@@ -228,7 +228,9 @@ static const char *const workspace_v4[] = {
  * in v1, never written until now) holds each number in use, with where
  * it is on its way to sending (state and why), Meta's details, whether
  * it is also on the WhatsApp Business app (coexistence) and the one-time
- * syncs that ran; one of the active numbers is the default sender, which
+ * syncs that ran, and, only while its registration waits for Meta to
+ * approve its display name, its PIN as a vault box (retried then without
+ * asking again); one of the active numbers is the default sender, which
  * the connection row mirrors. default_one makes "at most one default" a
  * unique key, not a hope. Today's number moves in as the default.
  */
@@ -248,6 +250,9 @@ static const char *const workspace_v5[] = {
 	" ADD COLUMN IF NOT EXISTS synced_state_at DATETIME NULL,"
 	" ADD COLUMN IF NOT EXISTS synced_history_at DATETIME NULL,"
 	" ADD COLUMN IF NOT EXISTS added_at DATETIME NULL,"
+	" ADD COLUMN IF NOT EXISTS pin_key_version INT UNSIGNED NULL,"
+	" ADD COLUMN IF NOT EXISTS pin_nonce BINARY(24) NULL,"
+	" ADD COLUMN IF NOT EXISTS pin_ct VARBINARY(256) NULL,"
 	" ADD UNIQUE INDEX IF NOT EXISTS default_one (default_one)",
 	"INSERT INTO `%1$s`.phone_numbers (id, waba_id, display_phone_number,"
 	" verified_name, quality_rating, fetched_at, state, is_default,"

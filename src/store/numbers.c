@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../db.h"
+#include "../vault.h"
 #include "connection.h"
 #include "numbers.h"
 #include "sql.h"
@@ -183,7 +184,7 @@ store_num_put(struct db *db, const struct workspace *ws,
 {
 	struct sq	 q;
 	MYSQL		*my;
-	char		 sql[1536];
+	char		 sql[2048];
 	enum store_rc	 rc;
 
 	*made_default = 0;
@@ -196,10 +197,13 @@ store_num_put(struct db *db, const struct workspace *ws,
 	snprintf(sql, sizeof(sql), "INSERT INTO `%s`.phone_numbers (id, "
 	    "waba_id, display_phone_number, verified_name, quality_rating, "
 	    "status, code_verification_status, messaging_limit, state, "
-	    "state_detail, retry_after, coexistence, fetched_at, added_at) "
+	    "state_detail, retry_after, coexistence, pin_key_version, "
+	    "pin_nonce, pin_ct, fetched_at, added_at) "
 	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, IF(? = 0, NULL, "
-	    "UTC_TIMESTAMP() + INTERVAL ? SECOND), ?, UTC_TIMESTAMP(), "
-	    "UTC_TIMESTAMP()) ON DUPLICATE KEY UPDATE waba_id = "
+	    "UTC_TIMESTAMP() + INTERVAL ? SECOND), ?, ?, ?, ?, "
+	    "UTC_TIMESTAMP(), UTC_TIMESTAMP()) ON DUPLICATE KEY UPDATE "
+	    "pin_key_version = VALUES(pin_key_version), pin_nonce = "
+	    "VALUES(pin_nonce), pin_ct = VALUES(pin_ct), waba_id = "
 	    "VALUES(waba_id), display_phone_number = "
 	    "VALUES(display_phone_number), verified_name = "
 	    "VALUES(verified_name), quality_rating = VALUES(quality_rating), "
@@ -224,6 +228,15 @@ store_num_put(struct db *db, const struct workspace *ws,
 	sq_int(&q, a->retry_seconds);
 	sq_int(&q, a->retry_seconds);
 	sq_int(&q, a->coexistence);
+	if (a->pin != NULL) {
+		sq_int(&q, a->pin->key_version);
+		sq_bin(&q, a->pin->nonce, VAULT_NONCE_BYTES);
+		sq_bin(&q, a->pin->ct, a->pin->ctlen);
+	} else {
+		sq_null(&q);
+		sq_null(&q);
+		sq_null(&q);
+	}
 	rc = sq_run(&q);
 	sq_close(&q);
 	if (rc != STORE_OK)
@@ -431,5 +444,124 @@ store_num_synced(struct db *db, const struct workspace *ws, const char *id,
 	sq_close(&q);
 	if (rc == STORE_OK)
 		store_conn_audit(db, ws, actor, "coexistence_sync", sync_type);
+	return rc;
+}
+
+/* The box in columns i.. of the current row (see conn_box_from_row). */
+static int
+num_box_from_row(const struct sq *q, unsigned int i, struct vault_box *b)
+{
+	long long	 ver;
+
+	memset(b, 0, sizeof(*b));
+	ver = sq_col(q, i) != NULL ? sq_colint(q, i) : 0;
+	if (ver >= 1 && ver <= UINT32_MAX)
+		b->key_version = (uint32_t)ver;
+	else
+		b->damaged = 1;
+	if (sq_col(q, i + 1) != NULL &&
+	    sq_collen(q, i + 1) == VAULT_NONCE_BYTES)
+		memcpy(b->nonce, sq_col(q, i + 1), VAULT_NONCE_BYTES);
+	else
+		b->damaged = 1;
+	b->ctlen = sq_col(q, i + 2) != NULL ? sq_collen(q, i + 2) : 0;
+	if ((b->ct = malloc(b->ctlen ? b->ctlen : 1)) == NULL)
+		return -1;
+	if (b->ctlen > 0)
+		memcpy(b->ct, sq_col(q, i + 2), b->ctlen);
+	return 0;
+}
+
+enum store_rc
+store_num_pin(struct db *db, const struct workspace *ws, const char *id,
+    struct vault_box *b)
+{
+	struct sq	 q;
+	char		 sql[256];
+	enum store_rc	 rc;
+
+	memset(b, 0, sizeof(*b));
+	snprintf(sql, sizeof(sql), "SELECT pin_key_version, pin_nonce, "
+	    "pin_ct FROM `%s`.phone_numbers WHERE id = ? AND pin_ct IS NOT "
+	    "NULL", ws->db_name);
+	if ((rc = sq_open(&q, db, &ws->srv, sql)) != STORE_OK)
+		return rc;
+	sq_str(&q, id);
+	if ((rc = sq_run(&q)) == STORE_OK) {
+		if (sq_fetch(&q) != 1)
+			rc = STORE_NOTFOUND;
+		else if (num_box_from_row(&q, 0, b) == -1)
+			rc = STORE_ERR;
+	}
+	sq_close(&q);
+	return rc;
+}
+
+enum store_rc
+store_num_rekey_on(MYSQL *my, const struct workspace *ws,
+    const struct vault *v, int *changed, char *err, size_t errlen)
+{
+	struct sq	 q;
+	struct vault_box *in = NULL, *nb, out;
+	char		 sql[256], (*ids)[33] = NULL, (*ni)[33];
+	size_t		 n = 0, i;
+	enum store_rc	 rc;
+
+	snprintf(sql, sizeof(sql), "SELECT id, pin_key_version, pin_nonce, "
+	    "pin_ct FROM `%s`.phone_numbers WHERE pin_ct IS NOT NULL FOR "
+	    "UPDATE", ws->db_name);
+	if ((rc = sq_open_on(&q, my, sql)) != STORE_OK)
+		return rc;
+	if ((rc = sq_run(&q)) == STORE_OK)
+		while (sq_fetch(&q) == 1) {
+			if ((nb = realloc(in, (n + 1) * sizeof(*in))) == NULL) {
+				rc = STORE_ERR;
+				break;
+			}
+			in = nb;
+			if ((ni = realloc(ids, (n + 1) * sizeof(*ids))) ==
+			    NULL) {
+				rc = STORE_ERR;
+				break;
+			}
+			ids = ni;
+			snprintf(ids[n], sizeof(ids[n]), "%s",
+			    sq_col(&q, 0) ? sq_col(&q, 0) : "");
+			if (num_box_from_row(&q, 1, &in[n]) == -1) {
+				rc = STORE_ERR;
+				break;
+			}
+			n++;
+		}
+	sq_close(&q);
+	for (i = 0; rc == STORE_OK && i < n; i++) {
+		/* A damaged box is reported by the vault, with its workspace. */
+		if (!in[i].damaged &&
+		    in[i].key_version == vault_current_version(v))
+			continue;
+		if (vault_reencrypt(v, ws->id, VAULT_KIND_PIN, &in[i], &out,
+		    err, errlen) == -1) {
+			rc = STORE_ERR;
+			break;
+		}
+		snprintf(sql, sizeof(sql), "UPDATE `%s`.phone_numbers SET "
+		    "pin_key_version = ?, pin_nonce = ?, pin_ct = ? WHERE "
+		    "id = ?", ws->db_name);
+		if ((rc = sq_open_on(&q, my, sql)) == STORE_OK) {
+			sq_int(&q, out.key_version);
+			sq_bin(&q, out.nonce, VAULT_NONCE_BYTES);
+			sq_bin(&q, out.ct, out.ctlen);
+			sq_str(&q, ids[i]);
+			rc = sq_run(&q);
+			sq_close(&q);
+		}
+		vault_box_free(&out);
+		if (rc == STORE_OK)
+			(*changed)++;
+	}
+	for (i = 0; i < n; i++)
+		vault_box_free(&in[i]);
+	free(in);
+	free(ids);
 	return rc;
 }

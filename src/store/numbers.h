@@ -15,6 +15,8 @@
 
 struct db;
 struct workspace;
+struct vault;
+struct vault_box;
 
 /* Where a number is on its way to sending (phone_numbers.state). */
 #define NUM_ACTIVE		"active"	/* registered: it sends */
@@ -55,6 +57,8 @@ struct num_add {
 	const char	*state_detail;	/* NULL: none */
 	int		 retry_seconds;	/* 0: no retry time */
 	int		 coexistence;
+	/* The PIN (VAULT_KIND_PIN) while registration waits; NULL wipes it. */
+	const struct vault_box *pin;
 };
 
 /*
@@ -91,6 +95,17 @@ enum store_rc	 store_num_default(struct db *, const struct workspace *,
  */
 enum store_rc	 store_num_remove(struct db *, const struct workspace *,
 		    const char *id, const char *actor);
+/* The stored PIN of a waiting number (STORE_NOTFOUND: none kept). */
+enum store_rc	 store_num_pin(struct db *, const struct workspace *,
+		    const char *id, struct vault_box *);
+/*
+ * Key rotation, inside the open transaction on my of the workspace's
+ * server (store_conn_rekey): every kept PIN not on the vault's current
+ * version is re-encrypted; *changed counts them.
+ */
+enum store_rc	 store_num_rekey_on(MYSQL *, const struct workspace *,
+		    const struct vault *, int *changed, char *err,
+		    size_t errlen);
 /* Forgets every number (a new WABA chosen, a disconnect). */
 enum store_rc	 store_num_clear(struct db *, const struct workspace *);
 /*

@@ -334,6 +334,31 @@ class NumberStates(StackCase):
         self.assertEqual(self.st.sql("SELECT status FROM connection",
                                      db="waba_ws_1").strip(),
                          "pending_phone_selection")
+        # The PIN is kept sealed, never as typed, only while it waits.
+        pin = self.st.sql("SELECT HEX(pin_ct), pin_key_version FROM "
+                          "phone_numbers", db="waba_ws_1").split()
+        self.assertEqual(len(pin), 2)
+        self.assertNotIn("123456".encode().hex().upper(), pin[0])
+        # Verify while Meta still reviews: it stays waiting.
+        r = post_form(self.b, S + "/verify", {})
+        self.assertEqual(r.header("Location"), S + "?m=verified")
+        self.assertEqual(self.row(NAME_PENDING)[0], "pending_display_name")
+        # Not tried while Meta says the name is still in review.
+        self.assertEqual(len(self.registers(NAME_PENDING)), 1)
+        # Meta approves the name: Verify registers it with the kept PIN.
+        self.sb.call("POST", "/_sandbox/numbers/update",
+                     {"phone_number_id": NAME_PENDING,
+                      "name_status": "APPROVED"})
+        r = post_form(self.b, S + "/verify", {})
+        self.assertEqual(r.header("Location"), S + "?m=verified_registered")
+        self.assertEqual(self.row(NAME_PENDING)[0], "active")
+        self.assertEqual(len(self.registers(NAME_PENDING)), 2)
+        self.assertEqual(self.st.sql("SELECT phone_number_id, status FROM "
+                                     "connection", db="waba_ws_1").split(),
+                         [NAME_PENDING, "connected"])
+        self.assertEqual(self.st.sql("SELECT COUNT(*) FROM phone_numbers "
+                                     "WHERE pin_ct IS NOT NULL",
+                                     db="waba_ws_1").strip(), "0")
 
     def test_number_on_another_account_is_refused(self):
         r = add_number(self.b, "acme", ELSEWHERE, status=409)
