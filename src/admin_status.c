@@ -4,12 +4,14 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
 
 #include "admin.h"
 #include "store/connection.h"
+#include "store/numbers.h"
 #include "store/sql.h"
 #include "store/webhooks.h"
 #include "store/workspaces.h"
@@ -26,10 +28,11 @@ iso_utc(const char *sql, char out[24])
 
 static int
 status_json(const struct workspace *ws, const struct conn_row *r,
-    const char *last, long long day)
+    const struct num_row *nums, size_t n, const char *last, long long day)
 {
-	json_object	*o, *k;
+	json_object	*o, *k, *arr, *p;
 	char		 t1[24], t2[24];
+	size_t		 i;
 	int		 ret;
 
 	o = json_object_new_object();
@@ -47,6 +50,25 @@ status_json(const struct workspace *ws, const struct conn_row *r,
 	    admin_jstr(r->phone_number_id));
 	json_object_object_add(o, "display_phone_number",
 	    admin_jstr(r->display_phone_number));
+	/* doc/contract.md, JSON shapes: the default first. */
+	arr = json_object_new_array();
+	for (i = 0; i < n; i++) {
+		p = json_object_new_object();
+		json_object_object_add(p, "phone_number_id",
+		    admin_jstr(nums[i].id));
+		json_object_object_add(p, "display_phone_number",
+		    admin_jstr(nums[i].display_phone_number));
+		json_object_object_add(p, "verified_name",
+		    admin_jstr(nums[i].verified_name));
+		json_object_object_add(p, "quality_rating",
+		    admin_jstr(nums[i].quality_rating));
+		json_object_object_add(p, "status",
+		    admin_jstr(nums[i].state));
+		json_object_object_add(p, "is_default",
+		    json_object_new_boolean(nums[i].is_default));
+		json_object_array_add(arr, p);
+	}
+	json_object_object_add(o, "phone_numbers", arr);
 	json_object_object_add(o, "token_expires_at",
 	    admin_jstr(iso_utc(r->token_expires_at, t1)));
 	json_object_object_add(k, "catalog_id",
@@ -71,8 +93,10 @@ dash(const char *s)
 
 static void
 status_text(const struct workspace *ws, const struct conn_row *r,
-    const char *last, long long day)
+    const struct num_row *nums, size_t n, const char *last, long long day)
 {
+	size_t		 i;
+
 	printf("workspace       %s (%s)\n", ws->slug, ws->name);
 	printf("status          %s\n", r->status);
 	printf("reason          %s\n", dash(r->reason));
@@ -82,6 +106,10 @@ status_text(const struct workspace *ws, const struct conn_row *r,
 		    dash(r->display_phone_number), r->phone_number_id);
 	else
 		printf("phone number    -\n");
+	for (i = 0; i < n; i++)
+		printf("  number        %s (id %s) %s%s\n",
+		    dash(nums[i].display_phone_number), nums[i].id,
+		    nums[i].state, nums[i].is_default ? ", default" : "");
 	if (!r->has_token)
 		printf("token           none\n");
 	else
@@ -104,6 +132,8 @@ admin_status(struct ctx *c)
 {
 	struct workspace ws;
 	struct conn_row	 r;
+	struct num_row	*nums;
+	size_t		 n;
 	char		 last[32];
 	long		 day;
 	enum store_rc	 rc;
@@ -115,8 +145,14 @@ admin_status(struct ctx *c)
 		return admin_store_fail(rc, "reading the connection");
 	if ((rc = store_wh_health(c->db, &ws, last, &day)) != STORE_OK)
 		return admin_store_fail(rc, "reading webhook events");
+	if ((rc = store_num_list(c->db, &ws, &nums, &n)) != STORE_OK)
+		return admin_store_fail(rc, "reading the phone numbers");
 	if (c->json)
-		return status_json(&ws, &r, last, day);
-	status_text(&ws, &r, last, day);
-	return 0;
+		ret = status_json(&ws, &r, nums, n, last, day);
+	else {
+		status_text(&ws, &r, nums, n, last, day);
+		ret = 0;
+	}
+	free(nums);
+	return ret;
 }

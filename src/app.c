@@ -43,6 +43,8 @@
 	{ (nm), (w), IN_TEXT, (lo), (hi), NULL, (need), (y) }
 
 static const char *const hub_modes[] = { "subscribe", NULL };
+static const char *const one[] = { "1", NULL };	/* a ticked box */
+static const char *const code_methods[] = { "SMS", "VOICE", NULL };
 
 /*
  * The whole of doc/contract.md, Routes, that the app serves, in one table,
@@ -84,7 +86,44 @@ static const struct route routes[] = {
 	    [PHONES_PIN] = DIGITS("pin", IN_FORM, 6, 6, 0, "Enter the "
 		"number's six-digit two-step verification PIN."),
 	    [PHONES_WABA] = DIGITS("waba_id", IN_FORM, 1, 32, 0, "Choose one "
-		"of the listed WhatsApp Business Accounts.") } },
+		"of the listed WhatsApp Business Accounts."),
+	    [PHONES_SET_PIN] = { "set_pin", IN_FORM, IN_ENUM, 0, 0, one, 0,
+		NULL } } },
+	{ REQ_POST, "/w/{slug}/settings/whatsapp/phone-numbers/"
+	    "{phone_number_id}/request-code", h_phone_request_code,
+	    ROUTE_SESSION, ROUTE_PAGE, NULL, {
+	    [CODE_ID] = DIGITS("phone_number_id", IN_PATH, 1, 32, 1,
+		"That is not a phone number ID."),
+	    [CODE_METHOD] = { "code_method", IN_FORM, IN_ENUM, 0, 0,
+		code_methods, 1, "Choose SMS or voice call." },
+	    /* A locale as Meta takes it: en_US, pt_BR, de. */
+	    [CODE_LANGUAGE] = PRINT("language", IN_FORM, 2, 10, 0,
+		"Choose the language of the message.") } },
+	{ REQ_POST, "/w/{slug}/settings/whatsapp/phone-numbers/"
+	    "{phone_number_id}/verify-code", h_phone_verify_code,
+	    ROUTE_SESSION, ROUTE_PAGE, NULL, {
+	    [VERIFY_ID] = DIGITS("phone_number_id", IN_PATH, 1, 32, 1,
+		"That is not a phone number ID."),
+	    [VERIFY_CODE] = DIGITS("code", IN_FORM, 6, 6, 1, "Enter the "
+		"six-digit code Meta sent."),
+	    [VERIFY_PIN] = DIGITS("pin", IN_FORM, 6, 6, 1, "Enter the "
+		"number's six-digit two-step verification PIN."),
+	    [VERIFY_SET_PIN] = { "set_pin", IN_FORM, IN_ENUM, 0, 0, one, 0,
+		NULL } } },
+	{ REQ_POST, "/w/{slug}/settings/whatsapp/phone-numbers/"
+	    "{phone_number_id}/default", h_phone_default, ROUTE_SESSION,
+	    ROUTE_PAGE, NULL, {
+	    [PHONE_ID] = DIGITS("phone_number_id", IN_PATH, 1, 32, 1,
+		"That is not a phone number ID.") } },
+	{ REQ_POST, "/w/{slug}/settings/whatsapp/phone-numbers/"
+	    "{phone_number_id}/remove", h_phone_remove, ROUTE_SESSION,
+	    ROUTE_PAGE, NULL, {
+	    [REMOVE_ID] = DIGITS("phone_number_id", IN_PATH, 1, 32, 1,
+		"That is not a phone number ID."),
+	    [REMOVE_DEREGISTER] = { "deregister", IN_FORM, IN_ENUM, 0, 0,
+		one, 0, "To deregister the number too, tick the box." },
+	    [REMOVE_CONFIRM] = { "confirm", IN_FORM, IN_ENUM, 0, 0, one, 0,
+		NULL } } },
 	{ REQ_POST, "/w/{slug}/settings/whatsapp/catalog", h_catalog,
 	    ROUTE_SESSION, ROUTE_PAGE, NULL, {
 	    [CATALOG_ID] = DIGITS("catalog_id", IN_FORM, 1, 32, 1, "The "
@@ -448,7 +487,7 @@ app_handle(struct app *a, FCGX_Request *f)
 		goto send;
 	}
 	rt = router_match(routes, sizeof(routes) / sizeof(routes[0]),
-	    req.method, req.path, req.slug, &status, &allowed);
+	    req.method, req.path, req.slug, &req.var, &status, &allowed);
 	if (rt == NULL) {
 		if (status == 405) {
 			snprintf(allow, sizeof(allow), "%s%s%s",

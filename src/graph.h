@@ -197,6 +197,10 @@ struct graph_phone {
 	char	 quality_rating[33];
 	char	 status[65];		/* "status" field, may be empty */
 	char	 code_verification_status[65];
+	char	 name_status[33];	/* APPROVED, PENDING_REVIEW, ... */
+	char	 messaging_limit_tier[33];	/* TIER_1K, ... */
+	char	 platform_type[33];	/* CLOUD_API, NOT_APPLICABLE, ... */
+	int	 on_biz_app;	/* is_on_biz_app: coexistence */
 };
 
 /*
@@ -291,6 +295,19 @@ int	 graph_phone(struct graph *, const char *token, const char *phone_id,
 /* POST /{ver}/{phone_id}/register, messaging_product=whatsapp&pin=PIN. */
 int	 graph_register(struct graph *, const char *token,
 	    const char *phone_id, const char *pin, struct graph_err *);
+/* POST /{ver}/{phone_id}/request_code: code_method SMS or VOICE. */
+int	 graph_request_code(struct graph *, const char *token,
+	    const char *phone_id, const char *method, const char *language,
+	    struct graph_err *);
+/* POST /{ver}/{phone_id}/verify_code with the code Meta sent. */
+int	 graph_verify_code(struct graph *, const char *token,
+	    const char *phone_id, const char *code, struct graph_err *);
+/* POST /{ver}/{phone_id} with pin: sets the two-step verification PIN. */
+int	 graph_set_pin(struct graph *, const char *token, const char *phone_id,
+	    const char *pin, struct graph_err *);
+/* POST /{ver}/{phone_id}/deregister. */
+int	 graph_deregister(struct graph *, const char *token,
+	    const char *phone_id, struct graph_err *);
 /* POST /{ver}/{waba_id}/subscribed_apps. */
 int	 graph_subscribe(struct graph *, const char *token,
 	    const char *waba_id, struct graph_err *);

@@ -16,7 +16,8 @@
 #include "graph_int.h"
 
 #define GRAPH_PHONE_FIELDS	"id,display_phone_number,verified_name," \
-	"quality_rating,status,code_verification_status"
+	"quality_rating,status,code_verification_status,name_status," \
+	"messaging_limit_tier,platform_type,is_on_biz_app"
 
 /* Always -1: a call that failed before reaching the network. */
 static int
@@ -268,6 +269,79 @@ graph_register(struct graph *g, const char *token, const char *phone_id,
 		buf_free_secret(&resp);
 	}
 	graph_secret_free(body);
+	return rc;
+}
+
+/*
+ * A form-encoded POST to one of a number's edges (edge NULL: the node
+ * itself), answered {"success":true}. None is repeated blindly: each
+ * sends a code, counts an attempt or changes the PIN at Meta.
+ */
+static int
+graph_phone_post(struct graph *g, const char *endpoint, const char *token,
+    const char *phone_id, const char *edge, const char *const *form,
+    struct graph_err *err)
+{
+	struct buf	 resp;
+	char		*body;
+	int		 rc = -1;
+
+	if ((body = graph_form_encode(form)) == NULL)
+		return graph_fail(err, "out of memory");
+	if (graph_node(g, endpoint, token, phone_id, edge, NULL,
+	    "application/x-www-form-urlencoded", body, 0, &resp, err) == 0) {
+		rc = graph_parse_success(resp.data, resp.len, err);
+		buf_free_secret(&resp);
+	}
+	graph_secret_free(body);
+	return rc;
+}
+
+int
+graph_request_code(struct graph *g, const char *token, const char *phone_id,
+    const char *method, const char *language, struct graph_err *err)
+{
+	const char *const form[] = { "code_method", method, "language",
+	    language, NULL };
+
+	return graph_phone_post(g, "request_code", token, phone_id,
+	    "request_code", form, err);
+}
+
+int
+graph_verify_code(struct graph *g, const char *token, const char *phone_id,
+    const char *code, struct graph_err *err)
+{
+	const char *const form[] = { "code", code, NULL };
+
+	return graph_phone_post(g, "verify_code", token, phone_id,
+	    "verify_code", form, err);
+}
+
+int
+graph_set_pin(struct graph *g, const char *token, const char *phone_id,
+    const char *pin, struct graph_err *err)
+{
+	const char *const form[] = { "pin", pin, NULL };
+
+	/* Cloud API "Two-Step Verification": POST /{phone} with pin. */
+	return graph_phone_post(g, "set_pin", token, phone_id, NULL, form,
+	    err);
+}
+
+int
+graph_deregister(struct graph *g, const char *token, const char *phone_id,
+    struct graph_err *err)
+{
+	struct buf		 resp;
+	int			 rc = -1;
+
+	/* Not repeated blindly either: it is limited like register. */
+	if (graph_node(g, "deregister", token, phone_id, "deregister", NULL,
+	    "application/x-www-form-urlencoded", "", 0, &resp, err) == 0) {
+		rc = graph_parse_success(resp.data, resp.len, err);
+		buf_free_secret(&resp);
+	}
 	return rc;
 }
 

@@ -482,6 +482,22 @@ gp_opt_copy(struct json_object *o, const char *key, char *dst, size_t size,
 	return 0;
 }
 
+/* An optional boolean: absent is 0, another type an error. */
+static int
+gp_opt_bool(struct json_object *o, const char *key, int *dst,
+    const char *field, struct graph_err *err)
+{
+	struct json_object *v;
+
+	*dst = 0;
+	if (!json_object_object_get_ex(o, key, &v) || v == NULL)
+		return 0;
+	if (!json_object_is_type(v, json_type_boolean))
+		return gp_missing(err, field, "a boolean");
+	*dst = json_object_get_boolean(v);
+	return 0;
+}
+
 /* One WhatsAppBusinessPhoneNumber node; where names it in messages. */
 static int
 gp_phone(struct json_object *o, struct graph_phone *p, const char *where,
@@ -518,9 +534,24 @@ gp_phone(struct json_object *o, struct graph_phone *p, const char *where,
 	    err) == -1)
 		return -1;
 	snprintf(f, sizeof(f), "%scode_verification_status", where);
-	return gp_opt_copy(o, "code_verification_status",
+	if (gp_opt_copy(o, "code_verification_status",
 	    p->code_verification_status, sizeof(p->code_verification_status),
-	    f, err);
+	    f, err) == -1)
+		return -1;
+	snprintf(f, sizeof(f), "%sname_status", where);
+	if (gp_opt_copy(o, "name_status", p->name_status,
+	    sizeof(p->name_status), f, err) == -1)
+		return -1;
+	snprintf(f, sizeof(f), "%smessaging_limit_tier", where);
+	if (gp_opt_copy(o, "messaging_limit_tier", p->messaging_limit_tier,
+	    sizeof(p->messaging_limit_tier), f, err) == -1)
+		return -1;
+	snprintf(f, sizeof(f), "%splatform_type", where);
+	if (gp_opt_copy(o, "platform_type", p->platform_type,
+	    sizeof(p->platform_type), f, err) == -1)
+		return -1;
+	snprintf(f, sizeof(f), "%sis_on_biz_app", where);
+	return gp_opt_bool(o, "is_on_biz_app", &p->on_biz_app, f, err);
 }
 
 int

@@ -143,7 +143,11 @@ in_check(const struct in_field *fs, size_t n, const struct req *r,
 		}
 		switch (f->where) {
 		case IN_PATH:
-			s = *r->slug ? r->slug : NULL;
+			if (strcmp(f->name, "slug") == 0)
+				s = *r->slug ? r->slug : NULL;
+			else
+				s = strcmp(f->name, r->var.name) == 0 ?
+				    r->var.value : NULL;
 			break;
 		case IN_QUERY:
 			s = kv_get(&r->query, f->name);

@@ -51,6 +51,15 @@ struct req {
 	size_t		 content_length;
 	char		 remote_addr[64];
 	char		 slug[64];	/* the {slug} of the route, validated */
+	/*
+	 * The route's other variable segment, e.g. {phone_number_id}: its
+	 * name and the segment as sent, which its declared IN_PATH field
+	 * checks (router.c only bounds the length).
+	 */
+	struct req_var {
+		char	 name[32];
+		char	 value[65];
+	}		 var;
 	long long	 start_us;
 };
 

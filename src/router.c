@@ -37,7 +37,8 @@ router_slug_valid(const char *s, size_t len)
 
 /* Matches path against pattern, segment by segment. */
 static int
-router_path_match(const char *pat, const char *path, char slug[64])
+router_path_match(const char *pat, const char *path, char slug[64],
+    struct req_var *var)
 {
 	const char	*pe, *se;
 	size_t		 plen, slen;
@@ -56,6 +57,14 @@ router_path_match(const char *pat, const char *path, char slug[64])
 				return 0;
 			memcpy(slug, path, slen);
 			slug[slen] = '\0';
+		} else if (plen > 2 && pat[0] == '{' && pat[plen - 1] == '}') {
+			if (slen == 0 || slen >= sizeof(var->value) ||
+			    plen - 2 >= sizeof(var->name))
+				return 0;
+			memcpy(var->name, pat + 1, plen - 2);
+			var->name[plen - 2] = '\0';
+			memcpy(var->value, path, slen);
+			var->value[slen] = '\0';
 		} else if (plen != slen || strncmp(pat, path, plen) != 0)
 			return 0;
 		pat += plen;
@@ -70,14 +79,15 @@ router_path_match(const char *pat, const char *path, char slug[64])
 
 const struct route *
 router_match(const struct route *t, size_t n, int method, const char *path,
-    char slug[64], int *status, int *allowed)
+    char slug[64], struct req_var *var, int *status, int *allowed)
 {
 	size_t	 i;
 	int	 m = method == REQ_HEAD ? REQ_GET : method;
 
 	*allowed = 0;
 	for (i = 0; i < n; i++) {
-		if (!router_path_match(t[i].pattern, path, slug))
+		memset(var, 0, sizeof(*var));
+		if (!router_path_match(t[i].pattern, path, slug, var))
 			continue;
 		if (t[i].methods & m)
 			return &t[i];
@@ -85,5 +95,6 @@ router_match(const struct route *t, size_t n, int method, const char *path,
 	}
 	*status = *allowed ? 405 : 404;
 	slug[0] = '\0';
+	memset(var, 0, sizeof(*var));
 	return NULL;
 }

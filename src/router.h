@@ -1,7 +1,9 @@
 /*
  * router: the route table of doc/contract.md, Routes. A pattern is a path whose
- * segments are literal or "{slug}"; a slug must match [a-z0-9-]{1,63}, so
- * handlers get a validated workspace slug or are never called.
+ * segments are literal, "{slug}" or one other "{name}"; a slug must match
+ * [a-z0-9-]{1,63}, so handlers get a validated workspace slug or are never
+ * called, and the other segment (at most 64 bytes) is checked by the
+ * route's IN_PATH field of that name before the handler runs.
  */
 #ifndef WABA_ROUTER_H
 #define WABA_ROUTER_H
@@ -10,6 +12,7 @@
 
 #include "app.h"
 #include "input.h"
+#include "request.h"
 
 typedef enum answer (*route_fn)(struct ctx *);
 
@@ -49,6 +52,6 @@ size_t		 route_nfields(const struct route *);
  */
 const struct route *router_match(const struct route *, size_t,
 		    int method, const char *path, char slug[64],
-		    int *status, int *allowed);
+		    struct req_var *, int *status, int *allowed);
 
 #endif

@@ -338,10 +338,11 @@ vault_bind(const struct vault *v, uint64_t ws, const char *kind, uint32_t ver,
 	size_t			 i, n = 0;
 
 	if (kind == NULL || (strcmp(kind, VAULT_KIND_WABA) != 0 &&
-	    strcmp(kind, VAULT_KIND_CATALOG) != 0))
+	    strcmp(kind, VAULT_KIND_CATALOG) != 0 &&
+	    strcmp(kind, VAULT_KIND_PIN) != 0))
 		return vault_err(err, errlen, "workspace %" PRIu64 ": unknown "
-		    "token kind (expected \"%s\" or \"%s\")", ws,
-		    VAULT_KIND_WABA, VAULT_KIND_CATALOG);
+		    "token kind (expected \"%s\", \"%s\" or \"%s\")", ws,
+		    VAULT_KIND_WABA, VAULT_KIND_CATALOG, VAULT_KIND_PIN);
 	if ((master = vault_key(v, ver)) == NULL)
 		return vault_err(err, errlen, "workspace %" PRIu64 ": %s token "
 		    "needs key version %" PRIu32 ", which is not in the key "

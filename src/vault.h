@@ -29,6 +29,9 @@
 #define VAULT_NONCE_BYTES 24
 #define VAULT_KIND_WABA "waba"
 #define VAULT_KIND_CATALOG "catalog"
+/* A number's two-step verification PIN, kept only while its registration
+   waits for Meta (a display name in review) and wiped once it is done. */
+#define VAULT_KIND_PIN "pin"
 
 struct vault;	/* an opened key ring */
 
@@ -108,8 +111,8 @@ int  vault_has_version(const struct vault *, uint32_t ver);
 int  vault_derive(const struct vault *, uint32_t ver, const char *ctx,
 	    unsigned char out[VAULT_SUBKEY_BYTES]);
 /*
- * Encrypts with the current key version. kind is VAULT_KIND_WABA or
- * VAULT_KIND_CATALOG (anything else: error). On success the caller owns
+ * Encrypts with the current key version. kind is VAULT_KIND_WABA,
+ * VAULT_KIND_CATALOG or VAULT_KIND_PIN (anything else: error). On success the caller owns
  * out (vault_box_free); on failure out is left empty.
  */
 int  vault_encrypt(const struct vault *, uint64_t workspace_id, const char *kind,

@@ -81,7 +81,7 @@ h_verify(struct ctx *c)
 	struct conn_phone cp, *cpp = NULL;
 	struct graph_err e;
 	char		 reason[200];
-	int		 restricted;
+	int		 restricted, registered = 0;
 
 	if (store_conn_get(c->app->db, &c->ws, &r) != STORE_OK)
 		return hm_db_down(c);
@@ -143,6 +143,10 @@ h_verify(struct ctx *c)
 		cp.quality_rating = ph.quality_rating;
 		cpp = &cp;
 	}
+	if (phones_refresh(c, tok.data, &registered) == ANSWERED) {
+		vault_secret_free(&tok);
+		return ANSWERED;
+	}
 	vault_secret_free(&tok);
 	if (store_conn_verified(c->app->db, &c->ws, ti.expires_at, ti.scopes,
 	    cpp, &restricted) != STORE_OK)
@@ -154,7 +158,8 @@ h_verify(struct ctx *c)
 		log_info("workspace %llu: token valid, but Meta's restriction "
 		    "of WABA %s still holds", (unsigned long long)c->ws.id,
 		    *r.waba_id ? r.waba_id : "-");
-	return hm_back(c, restricted ? "restricted" : "verified");
+	return hm_back(c, restricted ? "restricted" : registered ?
+	    "verified_registered" : "verified");
 }
 
 enum answer

@@ -31,8 +31,18 @@ enum { CB_STATE, CB_CODE, CB_ERROR, CB_ERROR_DESC };
 enum answer	h_oauth_callback(struct ctx *);
 /* phones.c */
 enum answer	h_phones_get(struct ctx *);
-enum { PHONES_PHONE, PHONES_PIN, PHONES_WABA };
+enum { PHONES_PHONE, PHONES_PIN, PHONES_WABA, PHONES_SET_PIN };
 enum answer	h_phones_post(struct ctx *);
+enum { PHONE_ID };
+enum answer	h_phone_default(struct ctx *);
+enum { REMOVE_ID, REMOVE_DEREGISTER, REMOVE_CONFIRM };
+enum answer	h_phone_remove(struct ctx *);
+enum { CODE_ID, CODE_METHOD, CODE_LANGUAGE };
+enum answer	h_phone_request_code(struct ctx *);
+enum { VERIFY_ID, VERIFY_CODE, VERIFY_PIN, VERIFY_SET_PIN };
+enum answer	h_phone_verify_code(struct ctx *);
+/* Verify's part for the numbers (phones.c), with the decrypted token. */
+enum answer	phones_refresh(struct ctx *, const char *token, int *done);
 /* actions.c */
 enum answer	h_verify(struct ctx *);
 enum { TEST_TO };

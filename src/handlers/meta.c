@@ -13,6 +13,8 @@
 #include "../request.h"
 #include "../response.h"
 #include "../store/connection.h"
+#include "../store/numbers.h"
+#include "../store/routes.h"
 #include "../vault.h"
 #include "../view.h"
 #include "meta.h"
@@ -214,4 +216,51 @@ hm_graph_failed(struct ctx *c, const char *what, const struct graph_err *e,
 		    "trying again.");
 	}
 	return view_error_with(c, status, msg, url, e->fbtrace_id, 0);
+}
+
+enum store_rc
+hm_routes(struct ctx *c)
+{
+	struct conn_row	 r;
+	char		 ids[2048];
+	enum store_rc	 rc;
+
+	/*
+	 * The control and workspace databases may be on different servers,
+	 * so the routes cannot share the rows' transaction: they follow
+	 * them, and the next change writes them again after a failure.
+	 */
+	if ((rc = store_conn_get(c->app->db, &c->ws, &r)) == STORE_OK &&
+	    (rc = store_num_ids(c->app->db, &c->ws, ids, sizeof(ids))) ==
+	    STORE_OK)
+		rc = store_route_replace(c->app->db, c->ws.id,
+		    r.has_token ? r.waba_ids : NULL,
+		    r.has_token ? r.waba_id : NULL, r.has_token ? ids : NULL);
+	if (rc != STORE_OK && rc != STORE_DUP)
+		log_err("workspace %llu: webhook routes not updated",
+		    (unsigned long long)c->ws.id);
+	return rc;
+}
+
+/* Plain words for Meta's messaging_limit_tier. */
+const char *
+hm_limit_words(const char *tier)
+{
+	static const struct {
+		const char *tier, *words;
+	} t[] = {
+		{ "TIER_50", "50 customers a day" },
+		{ "TIER_250", "250 customers a day" },
+		{ "TIER_1K", "1,000 customers a day" },
+		{ "TIER_2K", "2,000 customers a day" },
+		{ "TIER_10K", "10,000 customers a day" },
+		{ "TIER_100K", "100,000 customers a day" },
+		{ "TIER_UNLIMITED", "no daily limit" },
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (strcmp(tier, t[i].tier) == 0)
+			return t[i].words;
+	return tier;
 }

@@ -8,6 +8,7 @@
 #define WABA_HANDLERS_META_H
 
 #include "../app.h"
+#include "../store/sql.h"
 
 struct graph_err;
 struct vault_secret;
@@ -28,6 +29,14 @@ enum answer hm_graph_failed(struct ctx *, const char *what,
 enum answer hm_back(struct ctx *, const char *flash);
 /* The settings page's address, for links. */
 void	 hm_settings_url(const struct ctx *, char *, size_t);
+/*
+ * Rewrites the workspace's webhook routes from its rows as they are now
+ * (its WABAs, its numbers; routes.h). STORE_DUP when a number routes
+ * to another workspace; a failure is logged here.
+ */
+enum store_rc hm_routes(struct ctx *);
+/* Meta's messaging_limit_tier (TIER_1K...) in words; unknown as given. */
+const char *hm_limit_words(const char *tier);
 /* 503 page for a database that does not answer. */
 enum answer hm_db_down(struct ctx *);
 

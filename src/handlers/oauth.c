@@ -176,26 +176,17 @@ callback_finish(struct ctx *c, const char *token,
 	    (unsigned long long)c->ws.id, ti->nwaba, ti->nwaba == 1 ? "" : "s",
 	    keep ? ", number kept" : "");
 	/*
-	 * Routes after the row, as it now says (routes.h): the chosen WABA
-	 * (taken from a workspace merely granted it), every other granted
-	 * WABA, so account_update (PARTNER_ADDED…) finds us before a number
-	 * is chosen, and the kept number. The control and workspace
-	 * databases may be on different servers, so this cannot share the
-	 * row's transaction; a failure is logged and the next selection or
-	 * reconnect writes them again.
+	 * Routes after the rows, as they now say (routes.h): the chosen
+	 * WABA (taken from a workspace merely granted it), every other
+	 * granted WABA, so account_update (PARTNER_ADDED…) finds us before
+	 * a number is chosen, and the kept numbers.
 	 */
-	if (store_route_replace(c->app->db, c->ws.id, ti->waba_ids, waba,
-	    keep ? old.phone_number_id : NULL) != STORE_OK) {
-		log_err("workspace %llu: webhook routes not updated",
-		    (unsigned long long)c->ws.id);
-		/* The state is spent; choosing the number writes them. */
-		if (keep)
-			return view_error(c, 503, "Your WhatsApp access was "
-			    "renewed, but the database did not answer while we "
-			    "finished, so messages cannot reach this workspace "
-			    "yet. Open the phone numbers page and choose your "
-			    "number again.");
-	}
+	if (hm_routes(c) != STORE_OK && keep)
+		/* The state is spent; adding the number writes them. */
+		return view_error(c, 503, "Your WhatsApp access was renewed, "
+		    "but the database did not answer while we finished, so "
+		    "messages cannot reach this workspace yet. Open the phone "
+		    "numbers page and add your number again.");
 	/* A new token does not lift a restriction Meta reported. */
 	if (keep && store_conn_restricted(c->app->db, &c->ws, &restricted) ==
 	    STORE_OK && restricted)

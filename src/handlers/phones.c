@@ -1,8 +1,11 @@
 /*
- * Phone number selection: list the WABA's numbers (or, when the token
- * grants several WABAs, let the merchant pick one first), then register
- * the chosen number with its two-step-verification PIN and subscribe our
- * app to the WABA's webhooks. Only then is it the active sending number.
+ * Phone numbers: list the numbers a workspace can add (those of its
+ * chosen WABA and of the other WABAs its token grants, that no workspace
+ * uses yet; when the token grants several WABAs and none is chosen, the
+ * merchant picks one first), add one (register it with its two-step
+ * verification PIN, subscribe our app to its WABA's webhooks), make one
+ * the default sender, or stop using one (and, when asked and confirmed,
+ * deregister it at Meta).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,33 +19,62 @@
 #include "../request.h"
 #include "../response.h"
 #include "../store/connection.h"
+#include "../store/numbers.h"
 #include "../store/routes.h"
 #include "../vault.h"
 #include "../view.h"
 #include "handlers.h"
 #include "meta.h"
 
+/* Granted WABAs whose numbers are listed: a merchant has a handful. */
+#define PHONES_MAX_WABAS	10
+
+/* A number that can be added, and the WABA it is on. */
+struct phones_item {
+	struct graph_phone	 p;
+	char			 waba_id[33];
+	int			 mine;	/* used here already: not offered */
+};
+
+struct phones_list {
+	struct phones_item	*v;
+	size_t			 n;
+	struct num_row		*mine;	/* the workspace's numbers */
+	size_t			 nmine;
+};
+
+static void
+phones_list_free(struct phones_list *l)
+{
+	free(l->v);
+	free(l->mine);
+	memset(l, 0, sizeof(*l));
+}
+
+static void
+phones_add_str(struct json_object *o, const char *k, const char *v)
+{
+	json_object_object_add(o, k, json_object_new_string(v ? v : ""));
+}
+
 static enum answer
 phones_page(struct ctx *c, int status, const struct conn_row *r,
-    const struct graph_phone *list, size_t n, const char *error,
-    const char *reference)
+    const struct phones_list *l, const char *error, const char *reference)
 {
 	struct json_object *d, *arr, *o;
 	char		 ids[1001], *tok, *save;
-	size_t		 i;
+	size_t		 i, shown;
 
 	if ((d = json_object_new_object()) == NULL)
 		return view_internal(c, "out of memory");
-	json_object_object_add(d, "title",
-	    json_object_new_string("Choose a phone number"));
-	json_object_object_add(d, "workspace_name",
-	    json_object_new_string(c->ws.name));
-	json_object_object_add(d, "slug", json_object_new_string(c->ws.slug));
+	phones_add_str(d, "title", l->nmine > 0 ? "Add a phone number" :
+	    "Choose a phone number");
+	phones_add_str(d, "workspace_name", c->ws.name);
+	phones_add_str(d, "slug", c->ws.slug);
 	if (error)
-		json_object_object_add(d, "error", json_object_new_string(error));
+		phones_add_str(d, "error", error);
 	if (reference && *reference)
-		json_object_object_add(d, "reference",
-		    json_object_new_string(reference));
+		phones_add_str(d, "reference", reference);
 	arr = json_object_new_array();
 	if (*r->waba_id == '\0') {
 		/* Several WABAs granted: the merchant picks one first. */
@@ -50,53 +82,136 @@ phones_page(struct ctx *c, int status, const struct conn_row *r,
 		for (tok = strtok_r(ids, ",", &save); tok;
 		    tok = strtok_r(NULL, ",", &save)) {
 			o = json_object_new_object();
-			json_object_object_add(o, "id",
-			    json_object_new_string(tok));
+			phones_add_str(o, "id", tok);
 			json_object_array_add(arr, o);
 		}
 		json_object_object_add(d, "wabas", arr);
 		json_object_object_add(d, "choose_waba",
 		    json_object_new_boolean(1));
-		json_object_object_add(d, "title", json_object_new_string(
-		    "Choose a business account"));
+		phones_add_str(d, "title", "Choose a business account");
 		return view_page(c, status, "phone_numbers", d);
 	}
-	json_object_object_add(d, "waba_id", json_object_new_string(r->waba_id));
-	for (i = 0; i < n; i++) {
+	phones_add_str(d, "waba_id", r->waba_id);
+	if (l->nmine > 0)
+		json_object_object_add(d, "adding", json_object_new_boolean(1));
+	for (i = 0, shown = 0; i < l->n; i++) {
+		const struct graph_phone *p = &l->v[i].p;
+
+		if (l->v[i].mine)
+			continue;
 		o = json_object_new_object();
-		json_object_object_add(o, "id", json_object_new_string(list[i].id));
-		json_object_object_add(o, "display_phone_number",
-		    json_object_new_string(list[i].display_phone_number));
-		json_object_object_add(o, "verified_name",
-		    json_object_new_string(list[i].verified_name));
-		json_object_object_add(o, "quality_rating",
-		    json_object_new_string(list[i].quality_rating));
-		json_object_object_add(o, "status",
-		    json_object_new_string(list[i].status));
-		if (strcmp(list[i].id, r->phone_number_id) == 0)
+		phones_add_str(o, "id", p->id);
+		phones_add_str(o, "waba_id", l->v[i].waba_id);
+		phones_add_str(o, "display_phone_number",
+		    p->display_phone_number);
+		phones_add_str(o, "verified_name", p->verified_name);
+		phones_add_str(o, "quality_rating", p->quality_rating);
+		phones_add_str(o, "status", p->status);
+		if (*p->messaging_limit_tier)
+			phones_add_str(o, "messaging_limit",
+			    hm_limit_words(p->messaging_limit_tier));
+		if (p->on_biz_app)
+			json_object_object_add(o, "coexistence",
+			    json_object_new_boolean(1));
+		if (strcmp(l->v[i].waba_id, r->waba_id) != 0)
+			json_object_object_add(o, "other_waba",
+			    json_object_new_boolean(1));
+		if (shown++ == 0)
 			json_object_object_add(o, "selected",
 			    json_object_new_boolean(1));
 		json_object_array_add(arr, o);
 	}
 	json_object_object_add(d, "numbers", arr);
-	if (n == 0)
+	if (shown == 0)
 		json_object_object_add(d, "no_numbers",
 		    json_object_new_boolean(1));
 	return view_page(c, status, "phone_numbers", d);
 }
 
-/* The row, with a token, and (when one is chosen) the WABA's numbers. */
+/*
+ * Whether a number is in use: by another workspace (its route says so),
+ * or by this one (its route, and its row says it sends). A row of ours
+ * without its route, or one still waiting, is a number whose adding did
+ * not finish: it is offered again, and adding it finishes it.
+ */
 static enum answer
-phones_load(struct ctx *c, struct conn_row *r, struct graph_phone **list,
-    size_t *n)
+phones_used(struct ctx *c, const struct phones_list *l, const char *id,
+    int *used, int *other)
+{
+	uint64_t	 owner;
+	enum store_rc	 rc;
+	size_t		 i;
+
+	*used = *other = 0;
+	rc = store_route_find(c->app->db, "phone", id, &owner);
+	if (rc == STORE_NOTFOUND)
+		return GO_ON;
+	if (rc != STORE_OK)
+		return hm_db_down(c);
+	if (owner != c->ws.id) {
+		*used = *other = 1;
+		return GO_ON;
+	}
+	for (i = 0; i < l->nmine; i++)
+		if (strcmp(l->mine[i].id, id) == 0 &&
+		    strcmp(l->mine[i].state, NUM_ACTIVE) == 0)
+			*used = 1;
+	return GO_ON;
+}
+
+/*
+ * The numbers of one WABA that no other workspace uses, appended to l;
+ * this workspace's own are marked: adding one again registers it again
+ * and refreshes its details, as choosing it did before there were
+ * several.
+ */
+static enum answer
+phones_fetch(struct ctx *c, const char *token, const char *waba,
+    struct phones_list *l)
+{
+	struct graph_phone *list = NULL;
+	struct phones_item *nv;
+	struct graph_err e;
+	size_t		 n = 0, i;
+	int		 used, other;
+
+	if (graph_phone_numbers(c->app->graph, token, waba, &list, &n, &e) ==
+	    -1)
+		return hm_graph_failed(c, "listing your phone numbers", &e, 1);
+	for (i = 0; i < n; i++) {
+		if (phones_used(c, l, list[i].id, &used, &other) == ANSWERED) {
+			free(list);
+			return ANSWERED;
+		}
+		if (other)
+			continue;
+		if ((nv = realloc(l->v, (l->n + 1) * sizeof(*nv))) == NULL) {
+			free(list);
+			return view_internal(c, "out of memory");
+		}
+		l->v = nv;
+		l->v[l->n].p = list[i];
+		snprintf(l->v[l->n].waba_id, sizeof(l->v[l->n].waba_id), "%s",
+		    waba);
+		l->v[l->n].mine = used;
+		l->n++;
+	}
+	free(list);
+	return GO_ON;
+}
+
+/* The row, the workspace's numbers, and the numbers it can add. */
+static enum answer
+phones_load(struct ctx *c, struct conn_row *r, struct phones_list *l)
 {
 	struct vault_secret tok;
-	struct graph_err e;
-	int		 rc;
+	char		 ids[1001], *w, *save;
+	int		 count = 0;
 
-	*list = NULL;
-	*n = 0;
-	if (store_conn_get(c->app->db, &c->ws, r) != STORE_OK)
+	memset(l, 0, sizeof(*l));
+	if (store_conn_get(c->app->db, &c->ws, r) != STORE_OK ||
+	    store_num_list(c->app->db, &c->ws, &l->mine, &l->nmine) !=
+	    STORE_OK)
 		return hm_db_down(c);
 	if (!r->has_token)
 		return hm_back(c, "not_connected");
@@ -104,33 +219,48 @@ phones_load(struct ctx *c, struct conn_row *r, struct graph_phone **list,
 		return GO_ON;
 	if (hm_token(c, VAULT_KIND_WABA, &tok) == ANSWERED)
 		return ANSWERED;
-	rc = graph_phone_numbers(c->app->graph, tok.data, r->waba_id, list, n,
-	    &e);
+	/* The chosen WABA first, then the others the token grants. */
+	if (phones_fetch(c, tok.data, r->waba_id, l) == ANSWERED)
+		goto answered;
+	snprintf(ids, sizeof(ids), "%s", r->waba_ids);
+	for (w = strtok_r(ids, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+		if (strcmp(w, r->waba_id) == 0)
+			continue;
+		if (++count >= PHONES_MAX_WABAS) {
+			log_info("workspace %llu: numbers of WABAs after the "
+			    "%dth not listed", (unsigned long long)c->ws.id,
+			    PHONES_MAX_WABAS);
+			break;
+		}
+		if (phones_fetch(c, tok.data, w, l) == ANSWERED)
+			goto answered;
+	}
 	vault_secret_free(&tok);
-	if (rc == -1)
-		return hm_graph_failed(c, "listing your phone numbers", &e, 1);
 	return GO_ON;
+answered:
+	vault_secret_free(&tok);
+	return ANSWERED;
 }
 
 enum answer
 h_phones_get(struct ctx *c)
 {
 	struct conn_row	 r;
-	struct graph_phone *list;
-	size_t		 n;
+	struct phones_list l;
 	enum answer	 rc;
 
-	if (phones_load(c, &r, &list, &n) == ANSWERED)
+	if (phones_load(c, &r, &l) == ANSWERED) {
+		phones_list_free(&l);
 		return ANSWERED;
-	rc = phones_page(c, 200, &r, list, n, NULL, NULL);
-	free(list);
+	}
+	rc = phones_page(c, 200, &r, &l, NULL, NULL);
+	phones_list_free(&l);
 	return rc;
 }
 
 static enum answer
 phones_choose_waba(struct ctx *c, const char *waba)
 {
-	struct conn_row	 r;
 	char		 url[512];
 	enum store_rc	 rc;
 
@@ -144,22 +274,251 @@ phones_choose_waba(struct ctx *c, const char *waba)
 	if (rc != STORE_OK)
 		return hm_db_down(c);
 	/*
-	 * The row forgot the number: so must the routes, or the abandoned
-	 * number's messages would still land here; and the chosen WABA is
+	 * The rows forgot the numbers: so must the routes, or the abandoned
+	 * numbers' messages would still land here; and the chosen WABA is
 	 * taken from a workspace merely granted it (routes.h).
 	 */
-	if (store_conn_get(c->app->db, &c->ws, &r) != STORE_OK ||
-	    store_route_replace(c->app->db, c->ws.id, r.waba_ids, r.waba_id,
-	    *r.phone_number_id ? r.phone_number_id : NULL) != STORE_OK) {
-		log_err("workspace %llu: webhook routes not updated",
-		    (unsigned long long)c->ws.id);
+	if (hm_routes(c) != STORE_OK)
 		return view_error_with(c, 503, "The business account was "
 		    "chosen, but the database did not answer while we "
 		    "finished. Please choose it again in a moment.", url, NULL,
 		    0);
-	}
 	resp_redirect(c->resp, 303, url);
 	return ANSWERED;
+}
+
+/* What a stored number needs to become an item (verify-code). */
+static void
+phones_item_from_row(const struct num_row *n, struct phones_item *it)
+{
+	memset(it, 0, sizeof(*it));
+	snprintf(it->p.id, sizeof(it->p.id), "%s", n->id);
+	snprintf(it->p.display_phone_number,
+	    sizeof(it->p.display_phone_number), "%s", n->display_phone_number);
+	snprintf(it->p.verified_name, sizeof(it->p.verified_name), "%s",
+	    n->verified_name);
+	snprintf(it->p.quality_rating, sizeof(it->p.quality_rating), "%s",
+	    n->quality_rating);
+	snprintf(it->p.status, sizeof(it->p.status), "%s", n->status);
+	snprintf(it->p.code_verification_status,
+	    sizeof(it->p.code_verification_status), "%s",
+	    n->code_verification_status);
+	snprintf(it->p.messaging_limit_tier,
+	    sizeof(it->p.messaging_limit_tier), "%s", n->messaging_limit);
+	it->p.on_biz_app = n->coexistence;
+	snprintf(it->waba_id, sizeof(it->waba_id), "%s", n->waba_id);
+	it->mine = 1;
+}
+
+/*
+ * Stores pick in state (with words for the merchant and, for a failed
+ * registration, when to try again), then its route. GO_ON, or ANSWERED
+ * with the page: the database did not answer, or another workspace took
+ * the number a moment before (it keeps it).
+ */
+static enum answer
+phones_store(struct ctx *c, const struct phones_item *pick,
+    const char *state, const char *detail, int retry_seconds,
+    const struct vault_box *pin, int *made_default)
+{
+	struct num_add	 a;
+	enum store_rc	 rc;
+
+	memset(&a, 0, sizeof(a));
+	a.id = pick->p.id;
+	a.waba_id = pick->waba_id;
+	a.display_phone_number = pick->p.display_phone_number;
+	a.verified_name = pick->p.verified_name;
+	a.quality_rating = pick->p.quality_rating;
+	a.status = pick->p.status;
+	a.code_verification_status = pick->p.code_verification_status;
+	a.messaging_limit = pick->p.messaging_limit_tier;
+	a.state = state;
+	a.state_detail = detail;
+	a.retry_seconds = retry_seconds;
+	a.coexistence = pick->p.on_biz_app;
+	a.pin = pin;
+	if (store_num_put(c->app->db, &c->ws, &a, c->sess.email,
+	    made_default) != STORE_OK)
+		return hm_db_down(c);
+	/*
+	 * After the rows. Without its route the number's messages would be
+	 * dropped as unknown: say so, and let the merchant add it again
+	 * (register and subscribe are safe to repeat).
+	 */
+	if ((rc = hm_routes(c)) == STORE_DUP) {
+		(void)store_num_remove(c->app->db, &c->ws, pick->p.id,
+		    c->sess.email);
+		return view_error(c, 409, "That number is already used by "
+		    "another workspace. A number sends for one workspace only: "
+		    "remove it there first.");
+	}
+	if (rc != STORE_OK)
+		return view_error(c, 503, "The number was registered, but the "
+		    "database did not answer while we finished, so its "
+		    "messages cannot reach this workspace yet. Please add "
+		    "the number again in a moment.");
+	return GO_ON;
+}
+
+/*
+ * Registration refused in a way that waits: stored with what to do, and
+ * (pin not NULL) the PIN sealed by the vault, so that registering can be
+ * tried again without asking for it (Verify, the health monitor).
+ */
+static enum answer
+phones_wait(struct ctx *c, const struct phones_item *pick, const char *state,
+    const char *detail, int retry_seconds, const char *pin,
+    const char *flash)
+{
+	struct vault_box box;
+	char		 err[256];
+	enum answer	 ret;
+	int		 made;
+
+	memset(&box, 0, sizeof(box));
+	log_info("workspace %llu: number %s waits: %s",
+	    (unsigned long long)c->ws.id, pick->p.id, state);
+	if (pin != NULL && vault_encrypt(app_vault(c->app), c->ws.id,
+	    VAULT_KIND_PIN, pin, strlen(pin), &box, err, sizeof(err)) == -1)
+		return view_internal(c, err);
+	ret = phones_store(c, pick, state, detail, retry_seconds,
+	    pin != NULL ? &box : NULL, &made);
+	vault_box_free(&box);
+	return ret == ANSWERED ? ANSWERED : hm_back(c, flash);
+}
+
+/* A refusal on the numbers page, or (l NULL: no list at hand) alone. */
+static enum answer
+phones_refuse(struct ctx *c, int status, const struct conn_row *r,
+    const struct phones_list *l, const char *msg, const char *reference)
+{
+	if (l == NULL)
+		return view_error(c, status, msg);
+	return phones_page(c, status, r, l, msg, reference);
+}
+
+/*
+ * Registration refused: Meta's reasons (Cloud API "Registration" error
+ * codes) in plain words, with what to do. Those that only need time or
+ * Meta's review keep the number as waiting; a wrong PIN or a number that
+ * belongs elsewhere is said on the page, and nothing is kept.
+ */
+static enum answer
+phones_register_failed(struct ctx *c, const struct conn_row *r,
+    const struct phones_list *l, const struct phones_item *pick,
+    const char *pin, const struct graph_err *e)
+{
+	log_info("workspace %llu: register refused for number %s (code %ld "
+	    "subcode %ld fbtrace_id %s)", (unsigned long long)c->ws.id,
+	    pick->p.id, e->code, e->subcode, graph_err_trace(e));
+	switch (e->code) {
+	case 133005:
+		return phones_refuse(c, 400, r, l, "Meta says this two-step "
+		    "verification PIN is not right for the number. Check it "
+		    "in WhatsApp Manager and try again. If the number has no "
+		    "PIN yet, or nobody knows it, tick \"set this as the "
+		    "number's new PIN\".", e->fbtrace_id);
+	case 133009:
+		return phones_refuse(c, 429, r, l, "Meta saw too many PIN "
+		    "attempts for this number in a short time. Wait a few "
+		    "minutes before trying again.", e->fbtrace_id);
+	case 133006:
+		return phones_wait(c, pick, NUM_UNVERIFIED, "Meta needs to "
+		    "confirm this number with a code first: send one by SMS or "
+		    "voice call, then enter it.", 0, NULL, "needs_code");
+	case 133015:
+		return phones_wait(c, pick, NUM_REGISTER_FAILED, "Meta asked "
+		    "us to wait a few minutes before registering this number. "
+		    "Verify the connection after that to try again.", 300,
+		    NULL, "register_wait");
+	case 133016:
+		/* 10 register calls per number in a moving 72-hour window. */
+		return phones_wait(c, pick, NUM_REGISTER_FAILED, "Meta allows "
+		    "10 registration attempts per number in 72 hours, and "
+		    "this number has used them. Try again after the time "
+		    "shown.", 72 * 3600, NULL, "register_limit");
+	case 100:
+		if (e->subcode != 2388001)
+			break;
+		/*
+		 * "Cannot Create Certificate": Meta makes the number's
+		 * certificate from its approved display name, so this is
+		 * either a name still in review or a number still
+		 * registered to another WhatsApp account.
+		 */
+		if (*pick->p.name_status != '\0' &&
+		    strcmp(pick->p.name_status, "APPROVED") != 0)
+			return phones_wait(c, pick, NUM_PENDING_NAME, "Meta "
+			    "has not approved the number's display name yet. "
+			    "Registration is tried again when you verify the "
+			    "connection.", 0, pin, "pending_display_name");
+		return phones_refuse(c, 409, r, l, "This number is still "
+		    "registered to another WhatsApp account (the WhatsApp "
+		    "or WhatsApp Business app, or another provider). "
+		    "Disconnect it there first, then add it again.",
+		    e->fbtrace_id);
+	default:
+		break;
+	}
+	return hm_graph_failed(c, "registering the number", e, 1);
+}
+
+/*
+ * Registers pick (unless it is also on the WhatsApp Business app: a
+ * coexistence number stays on the app and is not registered), after
+ * setting pin as its two-step verification PIN when asked, and
+ * subscribes to its WABA. GO_ON, or ANSWERED with the page.
+ */
+static enum answer
+phones_register(struct ctx *c, const struct conn_row *r,
+    const struct phones_list *l, const struct phones_item *pick,
+    const char *pin, int set_pin)
+{
+	struct vault_secret tok;
+	struct graph_err e;
+	enum answer	 ret = GO_ON;
+
+	if (hm_token(c, VAULT_KIND_WABA, &tok) == ANSWERED)
+		return ANSWERED;
+	if (!pick->p.on_biz_app) {
+		if (set_pin && graph_set_pin(c->app->graph, tok.data,
+		    pick->p.id, pin, &e) == -1) {
+			ret = hm_graph_failed(c, "setting the number's PIN",
+			    &e, 1);
+			goto out;
+		}
+		if (graph_register(c->app->graph, tok.data, pick->p.id, pin,
+		    &e) == -1) {
+			ret = phones_register_failed(c, r, l, pick, pin, &e);
+			goto out;
+		}
+	}
+	if (graph_subscribe(c->app->graph, tok.data, pick->waba_id, &e) == -1)
+		ret = hm_graph_failed(c, "subscribing to your account's "
+		    "webhooks", &e, 1);
+out:
+	vault_secret_free(&tok);
+	return ret;
+}
+
+/* Registered: stored as active, and the merchant told so. */
+static enum answer
+phones_active(struct ctx *c, const struct phones_item *pick, int first)
+{
+	int		 restricted, made_default;
+
+	if (phones_store(c, pick, NUM_ACTIVE, NULL, 0, NULL, &made_default) ==
+	    ANSWERED)
+		return ANSWERED;
+	log_info("workspace %llu: number %s active%s",
+	    (unsigned long long)c->ws.id, pick->p.id,
+	    made_default ? " (default)" : "");
+	/* A restriction Meta reported still holds: say so, not "connected". */
+	if (store_conn_restricted(c->app->db, &c->ws, &restricted) != STORE_OK)
+		restricted = 0;
+	return hm_back(c, restricted ? "restricted" : first ? "connected" :
+	    "phone_added");
 }
 
 enum answer
@@ -168,96 +527,332 @@ h_phones_post(struct ctx *c)
 	const char	*phone = c->in[PHONES_PHONE].s;
 	const char	*pin = c->in[PHONES_PIN].s;
 	const char	*waba = c->in[PHONES_WABA].s;
+	int		 set_pin = c->in[PHONES_SET_PIN].set;
 	struct conn_row	 r;
-	struct graph_phone *list = NULL, *pick = NULL;
-	struct conn_phone cp;
-	struct vault_secret tok;
-	struct graph_err e;
-	size_t		 n = 0, i;
+	struct phones_list l;
+	const struct phones_item *pick = NULL;
+	size_t		 i;
 	enum answer	 ret;
-	int		 restricted;
+	int		 used, other;
 
 	if (waba != NULL && phone == NULL)
 		return phones_choose_waba(c, waba);
-	if (phones_load(c, &r, &list, &n) == ANSWERED)
-		return ANSWERED;
+	if (phones_load(c, &r, &l) == ANSWERED) {
+		ret = ANSWERED;
+		goto out;
+	}
 	if (*r.waba_id == '\0') {
-		ret = phones_page(c, 400, &r, NULL, 0, "Choose a WhatsApp "
+		ret = phones_page(c, 400, &r, &l, "Choose a WhatsApp "
 		    "Business Account first.", NULL);
 		goto out;
 	}
-	for (i = 0; phone != NULL && i < n; i++)
-		if (strcmp(list[i].id, phone) == 0)
-			pick = &list[i];
+	for (i = 0; phone != NULL && i < l.n; i++)
+		if (strcmp(l.v[i].p.id, phone) == 0)
+			pick = &l.v[i];
 	if (pick == NULL) {
-		ret = phones_page(c, 400, &r, list, n, "Choose one of the "
-		    "phone numbers listed below.", NULL);
-		goto out;
-	}
-	/* Declared six digits (app.c); only its presence is left. */
-	if (pin == NULL) {
-		ret = phones_page(c, 400, &r, list, n, "Enter the number's "
-		    "six-digit two-step verification PIN.", NULL);
-		goto out;
-	}
-	if ((ret = hm_token(c, VAULT_KIND_WABA, &tok)) == ANSWERED)
-		goto out;
-	if (graph_register(c->app->graph, tok.data, pick->id, pin, &e) == -1) {
-		vault_secret_free(&tok);
-		if (e.code == 133005) {
-			log_info("workspace %llu: PIN refused for number %s "
-			    "(code 133005 fbtrace_id %s)",
-			    (unsigned long long)c->ws.id, pick->id,
-			    graph_err_trace(&e));
-			ret = phones_page(c, 400, &r, list, n, "Meta says this "
-			    "two-step verification PIN is not right for the "
-			    "number. Check it in WhatsApp Manager and try "
-			    "again.", e.fbtrace_id);
-		}
-		else
-			ret = hm_graph_failed(c, "registering the number", &e,
-			    1);
-		goto out;
-	}
-	if (graph_subscribe(c->app->graph, tok.data, r.waba_id, &e) == -1) {
-		vault_secret_free(&tok);
-		ret = hm_graph_failed(c, "subscribing to your account's "
-		    "webhooks", &e, 1);
-		goto out;
-	}
-	vault_secret_free(&tok);
-	cp.id = pick->id;
-	cp.display_phone_number = pick->display_phone_number;
-	cp.verified_name = pick->verified_name;
-	cp.quality_rating = pick->quality_rating;
-	if (store_conn_select_phone(c->app->db, &c->ws, &cp, c->sess.email) !=
-	    STORE_OK) {
-		ret = hm_db_down(c);
+		if (phone != NULL && (ret = phones_used(c, &l, phone, &used,
+		    &other)) == ANSWERED)
+			goto out;
+		ret = phones_page(c, phone != NULL && other ? 409 : 400, &r,
+		    &l, phone != NULL && other ? "That number is already used "
+		    "by another workspace. A number sends for one workspace "
+		    "only: remove it there first." : "Choose one of the phone "
+		    "numbers listed below.", NULL);
 		goto out;
 	}
 	/*
-	 * After the row, in one transaction of their own (see oauth.c).
-	 * Without its route the number's messages would be dropped as
-	 * unknown: say so, and let the merchant choose it again (register
-	 * and subscribe are safe to repeat).
+	 * A number Meta has not confirmed yet waits for its code: the PIN
+	 * comes with the code, when it can be used.
 	 */
-	if (store_route_replace(c->app->db, c->ws.id, r.waba_ids, r.waba_id,
-	    pick->id) != STORE_OK) {
-		log_err("workspace %llu: webhook routes not updated",
-		    (unsigned long long)c->ws.id);
-		ret = view_error(c, 503, "The number was registered, but the "
-		    "database did not answer while we finished, so its "
-		    "messages cannot reach this workspace yet. Please choose "
-		    "the number again in a moment.");
+	if (!pick->p.on_biz_app &&
+	    strcmp(pick->p.code_verification_status, "VERIFIED") != 0 &&
+	    *pick->p.code_verification_status != '\0') {
+		ret = phones_wait(c, pick, NUM_UNVERIFIED, "Meta needs to "
+		    "confirm this number with a code first: send one by SMS or "
+		    "voice call, then enter it.", 0, NULL, "needs_code");
 		goto out;
 	}
-	log_info("workspace %llu: number %s active", (unsigned long long)c->ws.id,
-	    pick->id);
-	/* A restriction Meta reported still holds: say so, not "connected". */
-	if (store_conn_restricted(c->app->db, &c->ws, &restricted) != STORE_OK)
-		restricted = 0;
-	ret = hm_back(c, restricted ? "restricted" : "connected");
+	/* Declared six digits (app.c); only its presence is left. */
+	if (pin == NULL && !pick->p.on_biz_app) {
+		ret = phones_page(c, 400, &r, &l, "Enter the number's "
+		    "six-digit two-step verification PIN.", NULL);
+		goto out;
+	}
+	if ((ret = phones_register(c, &r, &l, pick, pin, set_pin)) ==
+	    ANSWERED)
+		goto out;
+	ret = phones_active(c, pick, l.nmine == 0);
 out:
-	free(list);
+	phones_list_free(&l);
+	return ret;
+}
+
+/* The number named in the path, which must be one of the workspace's. */
+static enum answer
+phones_mine(struct ctx *c, const char *id, struct num_row *n)
+{
+	enum store_rc	 rc;
+
+	rc = store_num_get(c->app->db, &c->ws, id, n);
+	if (rc == STORE_NOTFOUND)
+		return view_error(c, 404, "This workspace does not use that "
+		    "number.");
+	if (rc != STORE_OK)
+		return hm_db_down(c);
+	return GO_ON;
+}
+
+enum answer
+h_phone_request_code(struct ctx *c)
+{
+	static const char *const methods[] = { "SMS", "VOICE" };
+	const char	*id = c->in[CODE_ID].s;
+	const char	*method = methods[c->in[CODE_METHOD].choice];
+	const char	*lang = c->in[CODE_LANGUAGE].set ?
+			    c->in[CODE_LANGUAGE].s : "en_US";
+	struct vault_secret tok;
+	struct phones_item it;
+	struct num_row	 n;
+	struct graph_err e;
+	char		 detail[200];
+	int		 made;
+
+	if (phones_mine(c, id, &n) == ANSWERED)
+		return ANSWERED;
+	if (strcmp(n.state, NUM_UNVERIFIED) != 0)
+		return view_error(c, 400, "This number does not need a "
+		    "verification code.");
+	if (hm_token(c, VAULT_KIND_WABA, &tok) == ANSWERED)
+		return ANSWERED;
+	if (graph_request_code(c->app->graph, tok.data, id, method, lang,
+	    &e) == -1) {
+		vault_secret_free(&tok);
+		return hm_graph_failed(c, "sending the verification code", &e,
+		    1);
+	}
+	vault_secret_free(&tok);
+	phones_item_from_row(&n, &it);
+	snprintf(detail, sizeof(detail), "Meta sent a code by %s. Enter it "
+	    "with the number's PIN.", strcmp(method, "SMS") == 0 ? "SMS" :
+	    "voice call");
+	if (phones_store(c, &it, NUM_UNVERIFIED, detail, 0, NULL, &made) ==
+	    ANSWERED)
+		return ANSWERED;
+	log_info("workspace %llu: verification code requested for number %s "
+	    "(%s)", (unsigned long long)c->ws.id, id, method);
+	return hm_back(c, "code_sent");
+}
+
+enum answer
+h_phone_verify_code(struct ctx *c)
+{
+	const char	*id = c->in[VERIFY_ID].s;
+	struct vault_secret tok;
+	struct phones_item it;
+	struct conn_row	 r;
+	struct num_row	 n;
+	struct graph_err e;
+	enum answer	 ret;
+	int		 rc, made;
+
+	if (phones_mine(c, id, &n) == ANSWERED)
+		return ANSWERED;
+	if (strcmp(n.state, NUM_UNVERIFIED) != 0)
+		return view_error(c, 400, "This number does not need a "
+		    "verification code.");
+	if (hm_token(c, VAULT_KIND_WABA, &tok) == ANSWERED)
+		return ANSWERED;
+	rc = graph_verify_code(c->app->graph, tok.data, id,
+	    c->in[VERIFY_CODE].s, &e);
+	vault_secret_free(&tok);
+	if (rc == -1) {
+		if (e.http_status == 400 && !e.maybe_done)
+			return view_error(c, 400, "Meta did not accept this "
+			    "code: it does not match the last code sent, or "
+			    "it expired. Send a new code and try again.");
+		return hm_graph_failed(c, "checking the verification code", &e,
+		    1);
+	}
+	phones_item_from_row(&n, &it);
+	snprintf(it.p.code_verification_status,
+	    sizeof(it.p.code_verification_status), "VERIFIED");
+	/* Verified now, whatever registration says next. */
+	if (phones_store(c, &it, NUM_REGISTER_FAILED, "Verified. It is not "
+	    "registered yet: add it again with its PIN.", 0, NULL, &made) ==
+	    ANSWERED)
+		return ANSWERED;
+	if (store_conn_get(c->app->db, &c->ws, &r) != STORE_OK)
+		return hm_db_down(c);
+	ret = phones_register(c, &r, NULL, &it, c->in[VERIFY_PIN].s,
+	    c->in[VERIFY_SET_PIN].set);
+	if (ret == GO_ON)
+		ret = phones_active(c, &it, 0);
+	return ret;
+}
+
+enum answer
+h_phone_default(struct ctx *c)
+{
+	const char	*id = c->in[PHONE_ID].s;
+	enum store_rc	 rc;
+
+	rc = store_num_default(c->app->db, &c->ws, id, c->sess.email);
+	if (rc == STORE_NOTFOUND)
+		return view_error(c, 400, "Only a registered number this "
+		    "workspace uses can be its default sender.");
+	if (rc != STORE_OK)
+		return hm_db_down(c);
+	log_info("workspace %llu: number %s is the default",
+	    (unsigned long long)c->ws.id, id);
+	return hm_back(c, "default_changed");
+}
+
+/* Deregistering takes the number off Cloud API: ask before doing it. */
+static enum answer
+phones_confirm(struct ctx *c, const struct num_row *n)
+{
+	struct json_object *d;
+
+	if ((d = json_object_new_object()) == NULL)
+		return view_internal(c, "out of memory");
+	phones_add_str(d, "title", "Deregister this number?");
+	phones_add_str(d, "workspace_name", c->ws.name);
+	phones_add_str(d, "slug", c->ws.slug);
+	phones_add_str(d, "id", n->id);
+	phones_add_str(d, "display_phone_number", n->display_phone_number);
+	return view_page(c, 200, "phone_remove", d);
+}
+
+enum answer
+h_phone_remove(struct ctx *c)
+{
+	const char	*id = c->in[REMOVE_ID].s;
+	int		 dereg = c->in[REMOVE_DEREGISTER].set;
+	struct vault_secret tok;
+	struct num_row	 n;
+	struct graph_err e;
+	enum store_rc	 rc;
+
+	if (phones_mine(c, id, &n) == ANSWERED)
+		return ANSWERED;
+	if (dereg && !c->in[REMOVE_CONFIRM].set)
+		return phones_confirm(c, &n);
+	/*
+	 * Deregister before forgetting: when Meta refuses, the number stays
+	 * in use here, as it still is at Meta. Coexistence numbers are not
+	 * registered with us, so there is nothing to deregister.
+	 */
+	if (dereg && !n.coexistence) {
+		if (hm_token(c, VAULT_KIND_WABA, &tok) == ANSWERED)
+			return ANSWERED;
+		if (graph_deregister(c->app->graph, tok.data, id, &e) == -1) {
+			vault_secret_free(&tok);
+			return hm_graph_failed(c, "deregistering the number",
+			    &e, 1);
+		}
+		vault_secret_free(&tok);
+		log_info("workspace %llu: number %s deregistered",
+		    (unsigned long long)c->ws.id, id);
+	}
+	rc = store_num_remove(c->app->db, &c->ws, id, c->sess.email);
+	if (rc != STORE_OK && rc != STORE_NOTFOUND)
+		return hm_db_down(c);
+	if (hm_routes(c) != STORE_OK)
+		return view_error(c, 503, "The number was removed, but the "
+		    "database did not answer while we finished. Please remove "
+		    "it again in a moment.");
+	log_info("workspace %llu: number %s removed",
+	    (unsigned long long)c->ws.id, id);
+	return hm_back(c, dereg ? "phone_deregistered" : "phone_removed");
+}
+
+/*
+ * Verify's part for the numbers: each number's details as Meta has them
+ * now, and a number that waited for its display name registered once
+ * Meta approved it, with the PIN kept for that (then wiped). *done counts
+ * the numbers registered. GO_ON, or ANSWERED with the page of a failed
+ * call.
+ */
+enum answer
+phones_refresh(struct ctx *c, const char *token, int *done)
+{
+	struct num_row	*l = NULL;
+	struct phones_item it;
+	struct graph_phone ph;
+	struct graph_err e;
+	struct vault_box box;
+	struct vault_secret pin;
+	struct num_add	 a;
+	char		 err[256];
+	size_t		 n = 0, i;
+	enum answer	 ret = GO_ON;
+	int		 made;
+
+	*done = 0;
+	if (store_num_list(c->app->db, &c->ws, &l, &n) != STORE_OK)
+		return hm_db_down(c);
+	for (i = 0; i < n && ret == GO_ON; i++) {
+		if (graph_phone(c->app->graph, token, l[i].id, &ph, &e) == -1) {
+			ret = hm_graph_failed(c, "reading your phone numbers",
+			    &e, 1);
+			break;
+		}
+		phones_item_from_row(&l[i], &it);
+		it.p = ph;
+		memset(&a, 0, sizeof(a));
+		a.id = ph.id;
+		a.display_phone_number = ph.display_phone_number;
+		a.verified_name = ph.verified_name;
+		a.quality_rating = ph.quality_rating;
+		a.status = ph.status;
+		a.code_verification_status = ph.code_verification_status;
+		a.messaging_limit = ph.messaging_limit_tier;
+		a.coexistence = ph.on_biz_app;
+		if (store_num_refresh(c->app->db, &c->ws, &a) != STORE_OK) {
+			ret = hm_db_down(c);
+			break;
+		}
+		if (strcmp(l[i].state, NUM_PENDING_NAME) != 0 ||
+		    strcmp(ph.name_status, "APPROVED") != 0)
+			continue;
+		if (store_num_pin(c->app->db, &c->ws, l[i].id, &box) !=
+		    STORE_OK) {
+			log_info("workspace %llu: number %s: display name "
+			    "approved, no PIN kept: waits to be added again",
+			    (unsigned long long)c->ws.id, l[i].id);
+			continue;
+		}
+		if (vault_decrypt(app_vault(c->app), c->ws.id, VAULT_KIND_PIN,
+		    &box, &pin, err, sizeof(err)) == -1) {
+			vault_box_free(&box);
+			log_err("%s", err);
+			continue;
+		}
+		vault_box_free(&box);
+		if (graph_register(c->app->graph, token, ph.id, pin.data,
+		    &e) == -1 ||
+		    graph_subscribe(c->app->graph, token, it.waba_id, &e) ==
+		    -1) {
+			vault_secret_free(&pin);
+			/* Said on the number's row; Verify itself goes on. */
+			log_info("workspace %llu: number %s: register tried "
+			    "again, refused (code %ld subcode %ld)",
+			    (unsigned long long)c->ws.id, ph.id, e.code,
+			    e.subcode);
+			continue;
+		}
+		vault_secret_free(&pin);
+		/* Active: the stored PIN is wiped with the waiting. */
+		if (phones_store(c, &it, NUM_ACTIVE, NULL, 0, NULL, &made) ==
+		    ANSWERED) {
+			ret = ANSWERED;
+			break;
+		}
+		log_info("workspace %llu: number %s registered after its "
+		    "display name was approved", (unsigned long long)c->ws.id,
+		    ph.id);
+		(*done)++;
+	}
+	free(l);
 	return ret;
 }

@@ -3,6 +3,7 @@
  * read from the workspace's own database.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -12,9 +13,11 @@
 #include "../config.h"
 #include "../request.h"
 #include "../store/connection.h"
+#include "../store/numbers.h"
 #include "../store/webhooks.h"
 #include "../view.h"
 #include "handlers.h"
+#include "meta.h"
 
 static const char *
 settings_label(const char *status)
@@ -39,6 +42,9 @@ static const struct {
 	    "your workspace's messages." },
 	{ "reconnected", "ok", "Reconnected. Your phone number was kept." },
 	{ "verified", "ok", "Verified with Meta just now." },
+	{ "verified_registered", "ok", "Verified with Meta just now. Meta "
+	    "approved a display name, so its number is registered and sends "
+	    "now." },
 	{ "needs_reconnect", "bad", "Meta no longer accepts this connection. "
 	    "Reconnect to continue." },
 	{ "restricted", "bad", "The connection works, but Meta still "
@@ -50,6 +56,25 @@ static const struct {
 	{ "not_connected", "warn", "Connect WhatsApp first." },
 	{ "catalog_connected", "ok", "The catalog is connected." },
 	{ "catalog_disconnected", "ok", "The catalog was removed." },
+	{ "phone_added", "ok", "The number was added: it can send now." },
+	{ "default_changed", "ok", "The default sending number was changed." },
+	{ "phone_removed", "ok", "The number was removed from this "
+	    "workspace. It is still registered with WhatsApp." },
+	{ "phone_deregistered", "ok", "The number was deregistered and "
+	    "removed from this workspace." },
+	{ "needs_code", "warn", "Meta needs to confirm the number first: "
+	    "send yourself a code by SMS or voice call, then enter it below." },
+	{ "code_sent", "ok", "Meta is sending the code. Enter it below with "
+	    "the number's PIN." },
+	{ "register_wait", "warn", "Meta asked us to wait a few minutes "
+	    "before registering the number. Verify the connection to try "
+	    "again." },
+	{ "register_limit", "bad", "Meta refused to register the number: it "
+	    "had too many registration attempts in 72 hours. See below when "
+	    "to try again." },
+	{ "pending_display_name", "warn", "The number waits for Meta to "
+	    "approve its display name. Registration is tried again when you "
+	    "verify the connection." },
 };
 
 static void
@@ -96,6 +121,62 @@ settings_webhooks(struct ctx *c, struct json_object *d,
 		    json_object_new_boolean(1));
 }
 
+/* A number's state (numbers.h) in the merchant's words. */
+static const char *
+settings_state(const char *state)
+{
+	if (strcmp(state, NUM_ACTIVE) == 0)
+		return "Sending";
+	if (strcmp(state, NUM_UNVERIFIED) == 0)
+		return "Needs its verification code";
+	if (strcmp(state, NUM_PENDING_NAME) == 0)
+		return "Waiting for Meta to approve the display name";
+	if (strcmp(state, NUM_REGISTER_FAILED) == 0)
+		return "Not registered";
+	return state;
+}
+
+/* The workspace's numbers, the default first (store_conn_page). */
+static void
+settings_numbers(struct json_object *d, const struct num_row *l, size_t n)
+{
+	struct json_object *arr, *o;
+	size_t		 i;
+
+	arr = json_object_new_array();
+	for (i = 0; i < n; i++) {
+		o = json_object_new_object();
+		settings_add(o, "id", l[i].id);
+		settings_add(o, "display_phone_number",
+		    l[i].display_phone_number);
+		settings_add(o, "verified_name", l[i].verified_name);
+		settings_add(o, "quality_rating", l[i].quality_rating);
+		settings_add(o, "messaging_limit",
+		    hm_limit_words(l[i].messaging_limit));
+		settings_add(o, "state", l[i].state);
+		settings_add(o, "state_label", settings_state(l[i].state));
+		settings_add(o, "state_detail", l[i].state_detail);
+		settings_add(o, "retry_after", l[i].retry_after);
+		if (strcmp(l[i].state, NUM_UNVERIFIED) == 0)
+			json_object_object_add(o, "unverified",
+			    json_object_new_boolean(1));
+		if (l[i].is_default)
+			json_object_object_add(o, "is_default",
+			    json_object_new_boolean(1));
+		else if (strcmp(l[i].state, NUM_ACTIVE) == 0)
+			json_object_object_add(o, "can_default",
+			    json_object_new_boolean(1));
+		if (l[i].coexistence)
+			json_object_object_add(o, "coexistence",
+			    json_object_new_boolean(1));
+		json_object_array_add(arr, o);
+	}
+	json_object_object_add(d, "phone_numbers", arr);
+	if (n > 0)
+		json_object_object_add(d, "has_numbers",
+		    json_object_new_boolean(1));
+}
+
 enum answer
 h_settings(struct ctx *c)
 {
@@ -106,6 +187,8 @@ h_settings(struct ctx *c)
 
 	/* The page's one statement after the gate's (doc/architecture.md). */
 	rc = store_conn_page(c->app->db, &c->ws, &p);
+	if (rc != STORE_OK)
+		store_conn_page_free(&p);
 	if (rc == STORE_GONE)
 		return view_error(c, 503, "The database is not answering. "
 		    "Please try again in a moment.");
@@ -113,8 +196,10 @@ h_settings(struct ctx *c)
 		return view_error(c, 500, "This workspace's data could not be "
 		    "read. If this persists, ask your administrator to run "
 		    "`waba-connect-admin migrate`.");
-	if ((d = json_object_new_object()) == NULL)
+	if ((d = json_object_new_object()) == NULL) {
+		store_conn_page_free(&p);
 		return view_internal(c, "out of memory");
+	}
 	json_object_object_add(d, "title",
 	    json_object_new_string("WhatsApp Connection"));
 	ws = json_object_new_object();
@@ -170,6 +255,9 @@ h_settings(struct ctx *c)
 		    json_object_new_boolean(r->token_expires_in <= 0));
 	}
 	settings_webhooks(c, d, &p);
+	if (r->has_token)
+		settings_numbers(d, p.numbers, p.nnumbers);
+	store_conn_page_free(&p);
 	{
 		char cb[600];
 		snprintf(cb, sizeof(cb), "%s/webhooks/meta",

@@ -12,6 +12,7 @@
 #include "../log.h"
 #include "../vault.h"
 #include "connection.h"
+#include "numbers.h"
 #include "sql.h"
 #include "webhooks.h"
 #include "workspaces.h"
@@ -104,28 +105,34 @@ store_conn_page(struct db *db, const struct workspace *ws,
     struct conn_page *p)
 {
 	struct sq	 q;
-	char		 sql[2048], hooks[400];
+	struct num_row	*nl;
+	char		 sql[3072], hooks[400], nums[600];
 	enum store_rc	 rc;
+	int		 f;
 
 	memset(p, 0, sizeof(*p));
-	if (store_wh_health_cols(hooks, sizeof(hooks), ws) == -1)
+	if (store_wh_health_cols(hooks, sizeof(hooks), ws) == -1 ||
+	    store_num_cols(nums, sizeof(nums), "n") == -1)
 		return STORE_ERR;
 	/*
 	 * The page's one round trip in the workspace's database: the
 	 * connection row, the newest test message (a derived table: one
-	 * dive into audit_log's action_id index) and the webhook counters.
+	 * dive into audit_log's action_id index), the webhook counters, and
+	 * one row per number (a handful; none: one row of NULLs), the
+	 * connection's columns repeated on each.
 	 */
 	snprintf(sql, sizeof(sql), "SELECT " CONN_COLS ", a.detail, a.at, "
-	    "%s " CONN_FROM " LEFT JOIN (SELECT detail, at FROM "
+	    "%s, %s " CONN_FROM " LEFT JOIN (SELECT detail, at FROM "
 	    "`%s`.audit_log WHERE action = 'test_message' ORDER BY id DESC "
-	    "LIMIT 1) a ON 1 = 1 WHERE c.id = 1", hooks, ws->db_name,
-	    ws->db_name, ws->db_name);
+	    "LIMIT 1) a ON 1 = 1 LEFT JOIN `%s`.phone_numbers n ON 1 = 1 "
+	    "WHERE c.id = 1 ORDER BY n.is_default DESC, n.added_at, n.id",
+	    hooks, nums, ws->db_name, ws->db_name, ws->db_name, ws->db_name);
 	if ((rc = sq_open_read(&q, db, &ws->srv, sql)) != STORE_OK)
 		return rc;
 	if ((rc = sq_run(&q)) != STORE_OK)
 		goto out;
-	if (sq_fetch(&q) != 1) {
-		rc = STORE_NOTFOUND;
+	if ((f = sq_fetch(&q)) != 1) {
+		rc = f == 0 ? STORE_NOTFOUND : STORE_ERR;
 		goto out;
 	}
 	conn_row(&q, &p->conn);
@@ -133,9 +140,31 @@ store_conn_page(struct db *db, const struct workspace *ws,
 	cp(p->test_at, sizeof(p->test_at), sq_col(&q, CONN_NCOLS + 1));
 	cp(p->hooks_last, sizeof(p->hooks_last), sq_col(&q, CONN_NCOLS + 2));
 	p->hooks_24h = (long)sq_colint(&q, CONN_NCOLS + 3);
+	do {
+		if (sq_col(&q, CONN_NCOLS + 4) == NULL)
+			continue;
+		if ((nl = realloc(p->numbers, (p->nnumbers + 1) *
+		    sizeof(*nl))) == NULL) {
+			rc = STORE_ERR;
+			goto out;
+		}
+		p->numbers = nl;
+		store_num_from_row(&q, CONN_NCOLS + 4,
+		    &p->numbers[p->nnumbers++]);
+	} while ((f = sq_fetch(&q)) == 1);
+	if (f == -1)
+		rc = STORE_ERR;
 out:
 	sq_close(&q);
 	return rc;
+}
+
+void
+store_conn_page_free(struct conn_page *p)
+{
+	free(p->numbers);
+	p->numbers = NULL;
+	p->nnumbers = 0;
 }
 
 static const char *
@@ -378,18 +407,39 @@ store_conn_version_used(struct db *db, const struct workspace *ws,
 	return STORE_OK;
 }
 
+/*
+ * Inside the transaction on my: forgets the workspace's numbers, all of
+ * them, or (keep_wabas not NULL) those on a WABA not in that
+ * comma-separated list.
+ */
+static enum store_rc
+conn_numbers_forget_on(MYSQL *my, const struct workspace *ws,
+    const char *keep_wabas)
+{
+	if (keep_wabas != NULL)
+		return sq_do_on(my, SQ_ARGS(SQ_S(keep_wabas)), "DELETE FROM "
+		    "`%s`.phone_numbers WHERE FIND_IN_SET(waba_id, ?) = 0",
+		    ws->db_name);
+	return sq_do_on(my, NULL, "DELETE FROM `%s`.phone_numbers",
+	    ws->db_name);
+}
+
 enum store_rc
 store_conn_save_oauth(struct db *db, const struct workspace *ws,
     const struct conn_oauth *o, const char *actor)
 {
+	MYSQL		*my;
 	enum store_rc	 rc;
 
 	/*
-	 * One statement, so the new token, its WABAs and the status change
-	 * together or not at all. A kept number stays; otherwise the number
-	 * is forgotten and the merchant picks one again.
+	 * One transaction, so the new token, its WABAs, the status and the
+	 * numbers change together or not at all. A kept number stays, with
+	 * the others the new token still grants; otherwise the numbers are
+	 * forgotten and the merchant adds them again.
 	 */
-	rc = sq_do(db, &ws->srv, SQ_ARGS(SQ_I(o->box->key_version),
+	if ((rc = sq_begin(db, &ws->srv, &my)) != STORE_OK)
+		return rc;
+	rc = sq_do_on(my, SQ_ARGS(SQ_I(o->box->key_version),
 	    SQ_B(o->box->nonce, VAULT_NONCE_BYTES),
 	    SQ_B(o->box->ct, o->box->ctlen), SQ_I(o->expires_at),
 	    SQ_I(o->expires_at), SQ_S(o->waba_ids), SQ_S(o->scopes),
@@ -411,9 +461,17 @@ store_conn_save_oauth(struct db *db, const struct workspace *ws,
 	    "connected_at = COALESCE(connected_at, UTC_TIMESTAMP()), "
 	    "last_verified_at = UTC_TIMESTAMP(), updated_at = UTC_TIMESTAMP() "
 	    "WHERE id = 1", ws->db_name);
-	if (rc == STORE_OK)
-		store_conn_audit(db, ws, actor, o->keep_phone ? "reconnected" :
-		    "token_stored", o->waba_id ? o->waba_id : o->waba_ids);
+	if (rc != STORE_OK ||
+	    (rc = conn_numbers_forget_on(my, ws, o->keep_phone ? o->waba_ids :
+	    NULL)) != STORE_OK)
+		goto fail;
+	if ((rc = sq_commit(db, my)) != STORE_OK)
+		return rc;
+	store_conn_audit(db, ws, actor, o->keep_phone ? "reconnected" :
+	    "token_stored", o->waba_id ? o->waba_id : o->waba_ids);
+	return STORE_OK;
+fail:
+	sq_rollback(db, my);
 	return rc;
 }
 
@@ -422,43 +480,59 @@ store_conn_choose_waba(struct db *db, const struct workspace *ws,
     const char *waba_id, const char *actor)
 {
 	struct sq	 q;
+	MYSQL		*my;
 	enum store_rc	 rc;
 
+	if ((rc = sq_begin(db, &ws->srv, &my)) != STORE_OK)
+		return rc;
 	/* FIND_IN_SET: only a WABA the token was granted can be chosen. */
-	if ((rc = sq_rows(&q, db, &ws->srv, SQ_ARGS(SQ_S(waba_id),
-	    SQ_S(waba_id)), "UPDATE `%s`.connection SET waba_id = ?, "
+	if ((rc = sq_rows_on(&q, my, SQ_ARGS(SQ_S(waba_id), SQ_S(waba_id)),
+	    "UPDATE `%s`.connection SET waba_id = ?, "
 	    "phone_number_id = NULL, display_phone_number = NULL, "
 	    "verified_name = NULL, quality_rating = NULL, "
 	    "status = 'pending_phone_selection', updated_at = UTC_TIMESTAMP() "
 	    "WHERE id = 1 AND token_ct IS NOT NULL AND "
 	    "FIND_IN_SET(?, waba_ids) > 0", ws->db_name)) != STORE_OK)
-		return rc;
+		goto fail;
 	if (sq_affected(&q) == 0)
 		rc = STORE_NOTFOUND;
 	sq_close(&q);
-	if (rc == STORE_OK)
-		store_conn_audit(db, ws, actor, "waba_chosen", waba_id);
+	/* The numbers belonged to the choice made before. */
+	if (rc != STORE_OK ||
+	    (rc = conn_numbers_forget_on(my, ws, NULL)) != STORE_OK)
+		goto fail;
+	if ((rc = sq_commit(db, my)) != STORE_OK)
+		return rc;
+	store_conn_audit(db, ws, actor, "waba_chosen", waba_id);
+	return STORE_OK;
+fail:
+	sq_rollback(db, my);
 	return rc;
 }
 
 enum store_rc
-store_conn_select_phone(struct db *db, const struct workspace *ws,
-    const struct conn_phone *p, const char *actor)
+store_conn_default_on(MYSQL *my, const struct workspace *ws,
+    const struct num_row *n)
 {
-	enum store_rc	 rc;
-
-	rc = sq_do(db, &ws->srv, SQ_ARGS(SQ_S(p->id),
-	    SQ_S(p->display_phone_number), SQ_S(p->verified_name),
-	    SQ_S(p->quality_rating)), "UPDATE `%s`.connection SET "
+	/*
+	 * A default makes a waiting connection connected (unless a
+	 * restriction holds it); none makes it wait. A needs_reconnect for
+	 * the token stays: a number proves nothing about the token.
+	 */
+	return sq_do_on(my, SQ_ARGS(SQ_S(n ? n->id : NULL),
+	    SQ_S(n ? n->display_phone_number : NULL),
+	    SQ_S(n ? n->verified_name : NULL),
+	    SQ_S(n ? n->quality_rating : NULL), SQ_S(n ? n->id : NULL)),
+	    "UPDATE `%s`.connection SET "
 	    "phone_number_id = ?, display_phone_number = ?, verified_name = ?, "
 	    "quality_rating = ?, "
-	    "status = IF(" CONN_RESTRICTED ", 'needs_reconnect', 'connected'), "
-	    "reason = IF(" CONN_RESTRICTED ", restriction, NULL), "
-	    "last_verified_at = UTC_TIMESTAMP(), updated_at = UTC_TIMESTAMP() "
-	    "WHERE id = 1", ws->db_name);
-	if (rc == STORE_OK)
-		store_conn_audit(db, ws, actor, "phone_selected", p->id);
-	return rc;
+	    "status = IF(? IS NULL, IF(status = 'connected', "
+	    "'pending_phone_selection', status), IF(" CONN_RESTRICTED ", "
+	    "'needs_reconnect', IF(status = 'pending_phone_selection', "
+	    "'connected', status))), "
+	    "reason = IF(" CONN_RESTRICTED ", restriction, reason), "
+	    "updated_at = UTC_TIMESTAMP() WHERE id = 1 AND token_ct IS NOT NULL",
+	    ws->db_name);
 }
 
 enum store_rc
@@ -537,9 +611,12 @@ enum store_rc
 store_conn_disconnect(struct db *db, const struct workspace *ws,
     const char *actor)
 {
+	MYSQL		*my;
 	enum store_rc	 rc;
 
-	rc = sq_do(db, &ws->srv, NULL, "UPDATE `%s`.connection SET "
+	if ((rc = sq_begin(db, &ws->srv, &my)) != STORE_OK)
+		return rc;
+	rc = sq_do_on(my, NULL, "UPDATE `%s`.connection SET "
 	    "status = 'not_connected', reason = NULL, waba_id = NULL, "
 	    "waba_ids = NULL, scopes = NULL, token_key_version = NULL, "
 	    "token_nonce = NULL, token_ct = NULL, token_expires_at = NULL, "
@@ -550,8 +627,15 @@ store_conn_disconnect(struct db *db, const struct workspace *ws,
 	    "restriction_waba = NULL, restriction_at = NULL, "
 	    "restriction_until = NULL, updated_at = UTC_TIMESTAMP() WHERE id = 1",
 	    ws->db_name);
-	if (rc == STORE_OK)
-		store_conn_audit(db, ws, actor, "disconnected", NULL);
+	if (rc != STORE_OK ||
+	    (rc = conn_numbers_forget_on(my, ws, NULL)) != STORE_OK)
+		goto fail;
+	if ((rc = sq_commit(db, my)) != STORE_OK)
+		return rc;
+	store_conn_audit(db, ws, actor, "disconnected", NULL);
+	return STORE_OK;
+fail:
+	sq_rollback(db, my);
 	return rc;
 }
 

@@ -15,6 +15,7 @@ struct db;
 struct workspace;
 struct vault;
 struct vault_box;
+struct num_row;
 
 struct conn_row {
 	char		 status[32];	/* not_connected | pending_phone_selection | ... */
@@ -49,14 +50,19 @@ struct conn_page {
 	char		 test_at[32];		/* its time, "" when none */
 	char		 hooks_last[32];	/* as store_wh_health's last */
 	long		 hooks_24h;		/* and its count_24h */
+	struct num_row	*numbers;	/* the default first; store_conn_page_free */
+	size_t		 nnumbers;
 };
 
 /*
  * The settings page's data in one round trip: store_conn_get's row,
- * the newest test_message audit entry, store_wh_health's counters.
+ * the newest test_message audit entry, store_wh_health's counters and
+ * the workspace's numbers (as store_num_list). Free with
+ * store_conn_page_free, whatever the outcome.
  */
 enum store_rc	 store_conn_page(struct db *, const struct workspace *,
 		    struct conn_page *);
+void		 store_conn_page_free(struct conn_page *);
 /* The stored box of kind (VAULT_KIND_*); STORE_NOTFOUND when none. */
 enum store_rc	 store_conn_token_get(struct db *, const struct workspace *,
 		    const char *kind, struct vault_box *);
@@ -114,8 +120,12 @@ enum store_rc	 store_conn_save_oauth(struct db *, const struct workspace *,
 /* Picks one of the granted WABAs (STORE_NOTFOUND when not granted). */
 enum store_rc	 store_conn_choose_waba(struct db *, const struct workspace *,
 		    const char *waba_id, const char *actor);
-enum store_rc	 store_conn_select_phone(struct db *, const struct workspace *,
-		    const struct conn_phone *, const char *actor);
+/*
+ * Inside a transaction of the workspace (numbers.c): the connection row
+ * mirrors default number n, or no number (NULL), and its status follows.
+ */
+enum store_rc	 store_conn_default_on(MYSQL *, const struct workspace *,
+		    const struct num_row *);
 /* needs_reconnect (or another status) with a reason for people. */
 enum store_rc	 store_conn_mark(struct db *, const struct workspace *,
 		    const char *status, const char *reason);

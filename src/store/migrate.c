@@ -223,6 +223,51 @@ static const char *const workspace_v4[] = {
 };
 
 /*
+ * v5 (issue 10): a workspace uses several numbers. phone_numbers (made
+ * in v1, never written until now) holds each number in use, with where
+ * it is on its way to sending (state and why), Meta's details, whether
+ * it is also on the WhatsApp Business app (coexistence) and the one-time
+ * syncs that ran, and, only while its registration waits for Meta to
+ * approve its display name, its PIN as a vault box (retried then without
+ * asking again); one of the active numbers is the default sender, which
+ * the connection row mirrors. default_one makes "at most one default" a
+ * unique key, not a hope. Today's number moves in as the default.
+ */
+static const char *const workspace_v5[] = {
+	"ALTER TABLE `%1$s`.phone_numbers"
+	" ADD COLUMN IF NOT EXISTS code_verification_status VARCHAR(32) NULL,"
+	" ADD COLUMN IF NOT EXISTS messaging_limit VARCHAR(64) NULL,"
+	" ADD COLUMN IF NOT EXISTS state ENUM('active','unverified',"
+	"  'pending_display_name','register_failed') NOT NULL"
+	"  DEFAULT 'active',"
+	" ADD COLUMN IF NOT EXISTS state_detail VARCHAR(500) NULL,"
+	" ADD COLUMN IF NOT EXISTS retry_after DATETIME NULL,"
+	" ADD COLUMN IF NOT EXISTS is_default TINYINT(1) NOT NULL DEFAULT 0,"
+	" ADD COLUMN IF NOT EXISTS default_one TINYINT(1)"
+	"  AS (IF(is_default = 1, 1, NULL)) PERSISTENT,"
+	" ADD COLUMN IF NOT EXISTS coexistence TINYINT(1) NOT NULL DEFAULT 0,"
+	" ADD COLUMN IF NOT EXISTS synced_state_at DATETIME NULL,"
+	" ADD COLUMN IF NOT EXISTS synced_history_at DATETIME NULL,"
+	" ADD COLUMN IF NOT EXISTS added_at DATETIME NULL,"
+	" ADD COLUMN IF NOT EXISTS pin_key_version INT UNSIGNED NULL,"
+	" ADD COLUMN IF NOT EXISTS pin_nonce BINARY(24) NULL,"
+	" ADD COLUMN IF NOT EXISTS pin_ct VARBINARY(256) NULL,"
+	" ADD UNIQUE INDEX IF NOT EXISTS default_one (default_one)",
+	"INSERT INTO `%1$s`.phone_numbers (id, waba_id, display_phone_number,"
+	" verified_name, quality_rating, fetched_at, state, is_default,"
+	" added_at)"
+	" SELECT phone_number_id, COALESCE(waba_id, ''),"
+	"  COALESCE(display_phone_number, ''), verified_name, quality_rating,"
+	"  COALESCE(last_verified_at, connected_at, UTC_TIMESTAMP()),"
+	"  'active', 1, COALESCE(connected_at, UTC_TIMESTAMP())"
+	" FROM `%1$s`.connection WHERE id = 1 AND phone_number_id IS NOT NULL"
+	" AND NOT EXISTS (SELECT 1 FROM `%1$s`.phone_numbers"
+	"  WHERE is_default = 1)"
+	" ON DUPLICATE KEY UPDATE is_default = 1, state = 'active'",
+	NULL
+};
+
+/*
  * Control v2: sign-in throttling by device cookie (OWASP "Slow Down
  * Online Guessing Attacks with Device Cookies"). A failure from a
  * browser with a valid device cookie names that device and counts only
@@ -260,7 +305,7 @@ static const char *const control_v3[] = {
 static const char *const *const control_migrations[] = { control_v1,
 	control_v2, control_v3 };
 static const char *const *const workspace_migrations[] = { workspace_v1,
-	workspace_v2, workspace_v3, workspace_v4 };
+	workspace_v2, workspace_v3, workspace_v4, workspace_v5 };
 
 #define NCONTROL (int)(sizeof(control_migrations) / sizeof(control_migrations[0]))
 #define NWORKSPACE (int)(sizeof(workspace_migrations) / \

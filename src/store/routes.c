@@ -59,9 +59,47 @@ route_regrant(struct db *db, MYSQL *my)
 	    "GROUP BY g.waba_id", sq_ctl(db));
 }
 
+/*
+ * Routes each number of the comma-separated list to workspace, inside
+ * the transaction on my; STORE_DUP when one routes elsewhere already.
+ */
+static enum store_rc
+route_phones(struct db *db, MYSQL *my, const char *phones,
+    uint64_t workspace)
+{
+	struct sq	 q;
+	char		 id[33];
+	const char	*p;
+	size_t		 n;
+	enum store_rc	 rc;
+
+	for (p = phones; p != NULL && *p != '\0'; p += n + (p[n] == ',')) {
+		n = strcspn(p, ",");
+		if (n == 0)
+			continue;
+		if (n >= sizeof(id))
+			return STORE_ERR;
+		memcpy(id, p, n);
+		id[n] = '\0';
+		if ((rc = route_put(db, my, "phone", id, workspace, 0)) !=
+		    STORE_OK)
+			return rc;
+		if ((rc = sq_one_on(&q, my, SQ_ARGS(SQ_S(id)), "SELECT "
+		    "workspace_id FROM `%s`.webhook_routes WHERE kind = "
+		    "'phone' AND external_id = ?", sq_ctl(db))) != STORE_OK)
+			return rc == STORE_NOTFOUND ? STORE_ERR : rc;
+		rc = (uint64_t)sq_colint(&q, 0) == workspace ? STORE_OK :
+		    STORE_DUP;
+		sq_close(&q);
+		if (rc != STORE_OK)
+			return rc;
+	}
+	return STORE_OK;
+}
+
 enum store_rc
 store_route_replace(struct db *db, uint64_t workspace,
-    const char *granted, const char *chosen, const char *phone_id)
+    const char *granted, const char *chosen, const char *phones)
 {
 	MYSQL		*my;
 	char		 id[33];
@@ -99,9 +137,7 @@ store_route_replace(struct db *db, uint64_t workspace,
 		    STORE_OK)
 			goto fail;
 	}
-	if (phone_id != NULL && *phone_id != '\0' &&
-	    (rc = route_put(db, my, "phone", phone_id, workspace, 1)) !=
-	    STORE_OK)
+	if ((rc = route_phones(db, my, phones, workspace)) != STORE_OK)
 		goto fail;
 	if ((rc = route_regrant(db, my)) != STORE_OK)
 		goto fail;

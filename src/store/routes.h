@@ -2,9 +2,10 @@
  * routes: webhook routing (doc/architecture.md, The webhook path): Meta's
  * phone_number_id and WABA id → the workspace, in the control database.
  * The routes are what the connection rows say:
- * - a number routes to the workspace whose connection selected it (the
- *   latest selection wins: it sends from there now); events that name a
- *   number (messages, statuses, errors) go by its route only;
+ * - a number routes to the one workspace that uses it (phone_numbers):
+ *   a number another workspace uses cannot be added (STORE_DUP), so
+ *   events that name a number (messages, statuses, errors) go by its
+ *   route only;
  * - a WABA routes to the workspace whose connection chose it (waba_id),
  *   taking it from any other; a WABA a token merely grants (waba_ids,
  *   not chosen) routes to that workspace only while no route for it
@@ -24,12 +25,14 @@ struct db;
 
 /*
  * Makes the workspace's routes exactly granted (comma-separated, may be
- * NULL), chosen (may be NULL) and phone_id (may be NULL), in one
- * transaction: its other routes go. All NULL clears them (disconnect).
+ * NULL), chosen (may be NULL) and phones (comma-separated, may be NULL),
+ * in one transaction: its other routes go. All NULL clears them
+ * (disconnect). STORE_DUP, with nothing changed, when one of phones
+ * routes to another workspace.
  */
 enum store_rc	 store_route_replace(struct db *, uint64_t workspace,
 		    const char *granted, const char *chosen,
-		    const char *phone_id);
+		    const char *phones);
 enum store_rc	 store_route_find(struct db *, const char *kind,
 		    const char *external_id, uint64_t *workspace);
 

@@ -102,3 +102,16 @@ def post_form(b, path, fields):
     data = dict(fields)
     data["csrf_token"] = csrf(page)
     return b.post(path, data)
+
+
+def add_number(b, slug, phone, pin="123456", status=303):
+    """Adds one of the listed numbers on the phone numbers page; returns the
+    answer (its status checked against status)."""
+    page = b.get(settings_path(slug) + "/phone-numbers")
+    assert page.status == 200, (page.status, page.text[:500])
+    fields = {"csrf_token": csrf(page), "phone_number_id": phone}
+    if pin is not None:
+        fields["pin"] = pin
+    r = b.post(settings_path(slug) + "/phone-numbers", fields)
+    assert r.status == status, (r.status, r.text[:800])
+    return r

@@ -16,8 +16,8 @@ from stack import binary
 
 ADMIN = binary("waba-connect-admin")
 STATUS_KEYS = ["workspace", "status", "reason", "waba_id", "phone_number_id",
-               "display_phone_number", "token_expires_at", "catalog",
-               "last_webhook_at", "webhook_events"]
+               "display_phone_number", "phone_numbers", "token_expires_at",
+               "catalog", "last_webhook_at", "webhook_events"]
 GOOD_PASSWORD = "correct horse battery staple"
 
 
@@ -309,6 +309,7 @@ class AdminCommands(AdminCase):
         self.assertEqual(list(doc["catalog"].items()),
                          [("catalog_id", None), ("status", "not_connected")])
         self.assertEqual(doc["webhook_events"], 0)
+        self.assertEqual(doc["phone_numbers"], [])
 
         # Webhook counts are real: one event today, one two days ago.
         db = "waba_ws_%d" % ws

@@ -555,10 +555,21 @@ class Connection(StackCase):
             ("webhook_routes_away", "webhook_routes")
         self.st.sql("RENAME TABLE %s TO %s" % (a, b), db="waba_control")
 
+    def route_writes_fail(self, fail):
+        """Makes writing routes fail while they can still be read: the
+        number is registered, then its route cannot be stored."""
+        if fail:
+            self.st.sql("CREATE TRIGGER routes_refuse BEFORE INSERT ON "
+                        "webhook_routes FOR EACH ROW SIGNAL SQLSTATE '45000' "
+                        "SET MESSAGE_TEXT = 'routes refused'", db="waba_control")
+        else:
+            self.st.sql("DROP TRIGGER IF EXISTS routes_refuse", db="waba_control")
+
     def test_route_failures_are_said_and_heal(self):
         r = self.callback()
         self.assertEqual(r.status, 303)
         page = self.b.get(S + "/phone-numbers")
+        # Routes that cannot even be read: refused before Meta is asked.
         self.routes_table_gone(True)
         try:
             r = self.b.post(S + "/phone-numbers", {"csrf_token": csrf(page),
@@ -567,7 +578,17 @@ class Connection(StackCase):
         finally:
             self.routes_table_gone(False)
         self.assertEqual(r.status, 503)
-        self.assertIn("choose the number again", r.text)
+        self.assertIn("nothing was changed", r.text)
+        self.assertEqual(self.sb.requests("register"), [])
+        self.route_writes_fail(True)
+        try:
+            r = self.b.post(S + "/phone-numbers", {"csrf_token": csrf(page),
+                                                   "phone_number_id": PHONE,
+                                                   "pin": "123456"})
+        finally:
+            self.route_writes_fail(False)
+        self.assertEqual(r.status, 503)
+        self.assertIn("add the number again", r.text)
         # Choosing it again completes what the failure left undone.
         page = self.b.get(S + "/phone-numbers")
         r = self.b.post(S + "/phone-numbers", {"csrf_token": csrf(page),

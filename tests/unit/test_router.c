@@ -39,7 +39,9 @@ match(int m, const char *path, char *slug, int *status, int *allowed)
 	*status = -1;
 	*allowed = -1;
 	strcpy(slug, "stale");
-	return router_match(table, N, m, path, slug, status, allowed);
+	struct req_var	 var;
+
+	return router_match(table, N, m, path, slug, &var, status, allowed);
 }
 
 static void
@@ -120,6 +122,49 @@ test_method(void)
 	CU_ASSERT_PTR_NOT_NULL(match(REQ_POST, "/login", slug, &st, &al));
 }
 
+/*
+ * A {name} segment is captured as sent, bounded, for its declared
+ * IN_PATH field to check; its name comes from the pattern.
+ */
+static void
+test_var_segment(void)
+{
+	static const struct route t[] = {
+		{ REQ_POST, "/w/{slug}/n/{phone_number_id}/default", fa, 0,
+		    ROUTE_PAGE, NULL, { { 0 } } },
+		{ REQ_GET, "/w/{slug}/n", fb, 0, ROUTE_PAGE, NULL, { { 0 } } },
+	};
+	struct req_var	 var;
+	char		 slug[64], path[160], seg[70];
+	int		 st, al;
+
+	CU_ASSERT_PTR_EQUAL(router_match(t, 2, REQ_POST,
+	    "/w/acme/n/1065403/default", slug, &var, &st, &al), &t[0]);
+	CU_ASSERT_STRING_EQUAL(slug, "acme");
+	CU_ASSERT_STRING_EQUAL(var.name, "phone_number_id");
+	CU_ASSERT_STRING_EQUAL(var.value, "1065403");
+	/* Another route leaves no variable behind. */
+	strcpy(var.name, "stale");
+	CU_ASSERT_PTR_EQUAL(router_match(t, 2, REQ_GET, "/w/acme/n", slug,
+	    &var, &st, &al), &t[1]);
+	CU_ASSERT_STRING_EQUAL(var.name, "");
+	/* Empty or over 64 bytes: no such path. */
+	CU_ASSERT_PTR_NULL(router_match(t, 2, REQ_POST, "/w/acme/n//default",
+	    slug, &var, &st, &al));
+	CU_ASSERT_EQUAL(st, 404);
+	memset(seg, '1', 65);
+	seg[65] = '\0';
+	snprintf(path, sizeof(path), "/w/acme/n/%s/default", seg);
+	CU_ASSERT_PTR_NULL(router_match(t, 2, REQ_POST, path, slug, &var,
+	    &st, &al));
+	CU_ASSERT_EQUAL(st, 404);
+	seg[64] = '\0';
+	snprintf(path, sizeof(path), "/w/acme/n/%s/default", seg);
+	CU_ASSERT_PTR_NOT_NULL(router_match(t, 2, REQ_POST, path, slug, &var,
+	    &st, &al));
+	CU_ASSERT_EQUAL(strlen(var.value), 64);
+}
+
 /* A request with one query and one form field, and a JSON body. */
 static struct kv	 qkv[1], fkv[1];
 static struct req	 rq;
@@ -152,6 +197,28 @@ check1(const struct in_field *f, const char *v, struct in_val *out)
 	if (e != IN_OK)
 		CU_ASSERT_EQUAL(bad, 0);	/* the field is named */
 	return e;
+}
+
+/* An IN_PATH field reads the segment its name names, and checks it. */
+static void
+test_in_path(void)
+{
+	struct in_field	 f = { "phone_number_id", IN_PATH, IN_DIGITS, 1, 32,
+			    NULL, 1, NULL };
+	struct in_val	 v;
+	size_t		 bad = 99;
+
+	set_req(NULL, NULL, NULL, NULL);
+	strcpy(rq.var.name, "phone_number_id");
+	strcpy(rq.var.value, "106540352242922");
+	CU_ASSERT_EQUAL(in_check(&f, 1, &rq, NULL, &v, &bad), IN_OK);
+	CU_ASSERT_STRING_EQUAL(v.s, "106540352242922");
+	strcpy(rq.var.value, "10654a");
+	CU_ASSERT_EQUAL(in_check(&f, 1, &rq, NULL, &v, &bad), IN_INVALID);
+	CU_ASSERT_EQUAL(bad, 0);
+	strcpy(rq.var.name, "other");
+	strcpy(rq.var.value, "1");
+	CU_ASSERT_EQUAL(in_check(&f, 1, &rq, NULL, &v, &bad), IN_MISSING);
 }
 
 static void
@@ -329,14 +396,16 @@ test_route_kind(void)
 		{ REQ_GET, "/page", fb, 0, ROUTE_PAGE, NULL, { { 0 } } },
 	};
 	const struct route *r;
+	struct req_var	 var;
 	char	 slug[64];
 	int	 st, al;
 
-	r = router_match(api, 2, REQ_POST, "/api/v1/x", slug, &st, &al);
+	r = router_match(api, 2, REQ_POST, "/api/v1/x", slug, &var, &st,
+	    &al);
 	CU_ASSERT_PTR_NOT_NULL(r);
 	CU_ASSERT_EQUAL(r ? (int)r->kind : -1, (int)ROUTE_API);
 	CU_ASSERT_EQUAL(r ? route_nfields(r) : 0, 1);
-	r = router_match(api, 2, REQ_GET, "/page", slug, &st, &al);
+	r = router_match(api, 2, REQ_GET, "/page", slug, &var, &st, &al);
 	CU_ASSERT_EQUAL(r ? (int)r->kind : -1, (int)ROUTE_PAGE);
 	CU_ASSERT_EQUAL(r ? route_nfields(r) : 9, 0);
 }
@@ -345,7 +414,9 @@ static const struct ut_test tests[] = {
 	{ "literal paths", test_literal },
 	{ "slug segments", test_slug },
 	{ "405 with allowed methods", test_method },
+	{ "variable segments", test_var_segment },
 	{ "declared field: digits, required/optional", test_in_digits },
+	{ "declared field: path segment", test_in_path },
 	{ "declared field: e164, slug, printable, text",
 	    test_in_e164_slug_printable },
 	{ "declared field: hex, enum", test_in_hex_enum },

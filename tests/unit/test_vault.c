@@ -433,6 +433,16 @@ test_kind(void)
 	    sizeof(err)), 0);
 	vault_secret_free(&s);
 	vault_box_free(&b);
+	/* A PIN box opens as a PIN only: the kind is part of what is sealed. */
+	CU_ASSERT_EQUAL_FATAL(vault_encrypt(v, 3, VAULT_KIND_PIN, "123456", 6,
+	    &b, err, sizeof(err)), 0);
+	expect_nodecrypt(v, 3, VAULT_KIND_WABA, &b, "");
+	CU_ASSERT_EQUAL(vault_decrypt(v, 3, VAULT_KIND_PIN, &b, &s, err,
+	    sizeof(err)), 0);
+	CU_ASSERT_EQUAL(s.len, 6);
+	CU_ASSERT_EQUAL(memcmp(s.data, "123456", 6), 0);
+	vault_secret_free(&s);
+	vault_box_free(&b);
 	vault_close(v);
 	teardown();
 }
