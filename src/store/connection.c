@@ -328,7 +328,9 @@ store_conn_rekey(struct db *db, const struct workspace *ws,
 	if ((rc = conn_rekey_one(my, ws, VAULT_KIND_WABA, v, changed, err,
 	    errlen)) != STORE_OK ||
 	    (rc = conn_rekey_one(my, ws, VAULT_KIND_CATALOG, v, changed, err,
-	    errlen)) != STORE_OK) {
+	    errlen)) != STORE_OK ||
+	    (rc = store_num_rekey_on(my, ws, v, changed, err, errlen)) !=
+	    STORE_OK) {
 		sq_rollback(db, my);
 		*changed = 0;
 		return rc;
@@ -344,10 +346,13 @@ store_conn_version_span(struct db *db, const struct workspace *ws,
 	enum store_rc	 rc;
 
 	*lo = *hi = 0;
+	/* Every box of the workspace: tokens, and PINs kept while waiting. */
 	rc = sq_one(&q, db, &ws->srv, NULL, "SELECT MIN(v), MAX(v) FROM "
 	    "(SELECT token_key_version AS v FROM `%1$s`.connection WHERE "
 	    "token_ct IS NOT NULL UNION ALL SELECT token_key_version FROM "
-	    "`%1$s`.catalog WHERE token_ct IS NOT NULL) t", ws->db_name);
+	    "`%1$s`.catalog WHERE token_ct IS NOT NULL UNION ALL SELECT "
+	    "pin_key_version FROM `%1$s`.phone_numbers WHERE pin_ct IS NOT "
+	    "NULL) t", ws->db_name);
 	if (rc != STORE_OK)
 		return rc == STORE_NOTFOUND ? STORE_OK : rc;
 	if (sq_col(&q, 0) != NULL) {
@@ -370,7 +375,9 @@ store_conn_versions(struct db *db, const struct workspace *ws,
 	*mask = 0;
 	if ((rc = sq_rows(&q, db, &ws->srv, NULL, "SELECT token_key_version "
 	    "FROM `%1$s`.connection WHERE token_ct IS NOT NULL UNION SELECT "
-	    "token_key_version FROM `%1$s`.catalog", ws->db_name)) != STORE_OK)
+	    "token_key_version FROM `%1$s`.catalog UNION SELECT "
+	    "pin_key_version FROM `%1$s`.phone_numbers WHERE pin_ct IS NOT "
+	    "NULL", ws->db_name)) != STORE_OK)
 		return rc;
 	while ((r = sq_fetch(&q)) == 1) {
 		ver = sq_colint(&q, 0);
@@ -395,11 +402,14 @@ store_conn_version_used(struct db *db, const struct workspace *ws,
 		*used = (mask >> (ver - 1)) & 1;
 		return rc;
 	}
-	rc = sq_one(&q, db, &ws->srv, SQ_ARGS(SQ_I(ver), SQ_I(ver)), "SELECT "
+	rc = sq_one(&q, db, &ws->srv, SQ_ARGS(SQ_I(ver), SQ_I(ver),
+	    SQ_I(ver)), "SELECT "
 	    "(SELECT COUNT(*) FROM `%1$s`.connection WHERE token_ct IS NOT "
 	    "NULL AND token_key_version = ?) + (SELECT COUNT(*) FROM "
 	    "`%1$s`.catalog WHERE token_ct IS NOT NULL AND "
-	    "token_key_version = ?)", ws->db_name);
+	    "token_key_version = ?) + (SELECT COUNT(*) FROM "
+	    "`%1$s`.phone_numbers WHERE pin_ct IS NOT NULL AND "
+	    "pin_key_version = ?)", ws->db_name);
 	if (rc != STORE_OK)
 		return rc == STORE_NOTFOUND ? STORE_OK : rc;
 	*used = sq_colint(&q, 0) > 0;

@@ -339,6 +339,16 @@ class NumberStates(StackCase):
                           "phone_numbers", db="waba_ws_1").split()
         self.assertEqual(len(pin), 2)
         self.assertNotIn("123456".encode().hex().upper(), pin[0])
+        # A key rotation re-encrypts it like the tokens, so the old key
+        # can go while the number still waits.
+        before = pin
+        out = self.st.admin("keys", "rotate").stdout
+        self.assertIn("re-encrypted 2 token(s)", out)
+        pin = self.st.sql("SELECT HEX(pin_ct), pin_key_version FROM "
+                          "phone_numbers", db="waba_ws_1").split()
+        self.assertNotEqual(pin, before)
+        self.assertEqual(pin[1], str(int(before[1]) + 1))
+        self.st.admin("keys", "drop", before[1])
         # Verify while Meta still reviews: it stays waiting.
         r = post_form(self.b, S + "/verify", {})
         self.assertEqual(r.header("Location"), S + "?m=verified")
