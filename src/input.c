@@ -159,6 +159,15 @@ in_check(const struct in_field *fs, size_t n, const struct req *r,
 			s = r->fcgi != NULL ? req_param(r, f->name) : NULL;
 			break;
 		}
+		/*
+		 * A browser sends every input of a form, an untouched one
+		 * empty: for an optional field that cannot be empty, that is
+		 * "not given", not a bad value (a PIN left blank where none
+		 * is needed). A required one is still missing.
+		 */
+		if (s != NULL && *s == '\0' && f->min > 0 &&
+		    f->where == IN_FORM)
+			s = NULL;
 		if (s == NULL) {
 			if (f->need == IN_REQUIRED)
 				return IN_MISSING;

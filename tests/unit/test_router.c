@@ -234,7 +234,14 @@ test_in_digits(void)
 	CU_ASSERT_EQUAL(check1(&f, "12345", &v), IN_INVALID);
 	CU_ASSERT_EQUAL(check1(&f, "1234567", &v), IN_INVALID);
 	CU_ASSERT_EQUAL(check1(&f, "abcdef", &v), IN_INVALID);
-	CU_ASSERT_EQUAL(check1(&f, "", &v), IN_INVALID);
+	/* A form's empty input is not given: missing when required... */
+	CU_ASSERT_EQUAL(check1(&f, "", &v), IN_MISSING);
+	/* ...and unset when optional, not a bad value. */
+	f.need = IN_OPTIONAL;
+	CU_ASSERT_EQUAL(check1(&f, "", &v), IN_OK);
+	CU_ASSERT(!v.set);
+	CU_ASSERT_EQUAL(check1(&f, "12345", &v), IN_INVALID);
+	f.need = IN_REQUIRED;
 	/* Absent: refused when required, unset when optional. */
 	set_req(NULL, NULL, "other", "1");
 	{
