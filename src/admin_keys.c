@@ -22,7 +22,8 @@
 int
 admin_keys_init(struct ctx *c)
 {
-	char	 err[512];
+	const char	*owner = geteuid() == 0 ? c->cfg->user : NULL;
+	char		 err[512];
 
 	if (vault_ring_init(c->cfg->key_ring_file, err, sizeof(err)) == -1)
 		return admin_fail("%s", err);
@@ -31,16 +32,14 @@ admin_keys_init(struct ctx *c)
 	 * re-read it as [server] user after a rotation (priv.h): the ring
 	 * is that user's. Rotations keep the owner (vault_ring_add).
 	 */
-	if (geteuid() == 0 && c->cfg->user != NULL &&
-	    chown(c->cfg->key_ring_file, c->cfg->user_uid,
+	if (owner != NULL && chown(c->cfg->key_ring_file, c->cfg->user_uid,
 	    c->cfg->user_gid) == -1)
 		return admin_fail("%s: created, but cannot give it to user %s: "
-		    "%s", c->cfg->key_ring_file, c->cfg->user, strerror(errno));
+		    "%s", c->cfg->key_ring_file, owner, strerror(errno));
 	printf("created key ring %s (key version 1, mode 0600%s%s); back it "
 	    "up: without it no stored token can be decrypted\n",
-	    c->cfg->key_ring_file, geteuid() == 0 && c->cfg->user != NULL ?
-	    ", owned by " : "", geteuid() == 0 && c->cfg->user != NULL ?
-	    c->cfg->user : "");
+	    c->cfg->key_ring_file, owner ? ", owned by " : "",
+	    owner ? owner : "");
 	return 0;
 }
 
