@@ -440,8 +440,11 @@ static const char	*body_data;
 static void
 body_fill(FCGX_Stream *st)
 {
-	st->rdNext = (unsigned char *)body_data;
-	st->stop = st->rdNext + (body_data != NULL ? strlen(body_data) : 0);
+	/* Never NULL: NULL + 0 is undefined (UBSan says so). */
+	const char	*d = body_data != NULL ? body_data : "";
+
+	st->rdNext = (unsigned char *)d;
+	st->stop = st->rdNext + strlen(d);
 	body_data = NULL;
 	if (st->stop == st->rdNext)
 		st->isClosed = 1;
