@@ -32,6 +32,7 @@
 	{ (nm), (w), IN_TEXT, (lo), (hi), NULL, (req), (y) }
 
 static const char *const hub_modes[] = { "subscribe", NULL };
+static const char *const popup_modes[] = { "1", NULL };
 
 /*
  * The whole of doc/contract.md, Routes, that the app serves, in one table,
@@ -50,7 +51,27 @@ static const struct route routes[] = {
 	    ROUTE_PAGE, NULL, {
 	    [SETTINGS_FLASH] = PRINT("m", IN_QUERY, 0, 64, 0, NULL) } },
 	{ REQ_POST, "/w/{slug}/settings/whatsapp/connect", h_connect,
-	    ROUTE_SESSION, ROUTE_PAGE, NULL, { { 0 } } },
+	    ROUTE_SESSION, ROUTE_PAGE, NULL, {
+	    /* embedded_signup.js: the state as JSON, no redirect. */
+	    [CONNECT_POPUP] = { "popup", IN_FORM, IN_ENUM, 0, 0, popup_modes,
+		0, NULL } } },
+	{ REQ_POST, "/w/{slug}/settings/whatsapp/embedded-signup",
+	    h_embedded_signup, ROUTE_SESSION, ROUTE_PAGE, NULL, {
+	    [ES_CODE] = PRINT("code", IN_FORM, 1, 2048, 1, "Meta's answer "
+		"did not include a valid authorization code, so nothing was "
+		"changed. Try connecting again."),
+	    [ES_STATE] = { "state", IN_FORM, IN_HEX, 32, 32, NULL, 1,
+		"This connection attempt is incomplete, so nothing was "
+		"changed. Start again from your WhatsApp settings page." },
+	    [ES_WABA] = DIGITS("waba_id", IN_FORM, 1, 32, 0, "Meta's popup "
+		"sent a business account id that is not valid, so nothing was "
+		"changed. Try connecting again."),
+	    [ES_PHONE] = DIGITS("phone_number_id", IN_FORM, 1, 32, 0, "Meta's "
+		"popup sent a phone number id that is not valid, so nothing "
+		"was changed. Try connecting again."),
+	    [ES_BUSINESS] = DIGITS("business_id", IN_FORM, 1, 32, 0, "Meta's "
+		"popup sent a business id that is not valid, so nothing was "
+		"changed. Try connecting again.") } },
 	{ REQ_GET, "/oauth/meta/callback", h_oauth_callback, ROUTE_SESSION,
 	    ROUTE_PAGE, NULL, {
 	    [CB_STATE] = { "state", IN_QUERY, IN_HEX, 32, 32, NULL, 1,
@@ -63,7 +84,10 @@ static const struct route routes[] = {
 	    [CB_ERROR_DESC] = TEXT("error_description", IN_QUERY, 0, 4096, 0,
 		NULL) } },
 	{ REQ_GET, "/w/{slug}/settings/whatsapp/phone-numbers", h_phones_get,
-	    ROUTE_SESSION, ROUTE_PAGE, NULL, { { 0 } } },
+	    ROUTE_SESSION, ROUTE_PAGE, NULL, {
+	    /* Preselected: the number the popup reported (oauth.c). */
+	    [PHONES_PICK] = DIGITS("phone_number_id", IN_QUERY, 1, 32, 0,
+		NULL) } },
 	{ REQ_POST, "/w/{slug}/settings/whatsapp/phone-numbers", h_phones_post,
 	    ROUTE_SESSION, ROUTE_PAGE, NULL, {
 	    [PHONES_PHONE] = DIGITS("phone_number_id", IN_FORM, 1, 32, 0,
@@ -259,6 +283,46 @@ app_mount(struct app *a, char *err, size_t errlen)
 }
 
 /*
+ * scheme://host[:port] of url, as a CSP source and an event.origin are
+ * spelled (RFC 6454: no path, no trailing slash, the default port left
+ * out).
+ */
+static int
+app_origin(const char *url, char *out, size_t outlen)
+{
+	CURLU	*u;
+	char	*scheme = NULL, *host = NULL, *port = NULL;
+	int	 rc = -1;
+
+	if ((u = curl_url()) == NULL)
+		return -1;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+		goto out;
+	/* Without CURLU_DEFAULT_PORT, curl gives the port only when the
+	   URL names one; a named default port is dropped like a browser
+	   does. */
+	if (curl_url_get(u, CURLUPART_PORT, &port, 0) != CURLUE_OK)
+		port = NULL;
+	if (port != NULL && ((strcmp(scheme, "https") == 0 &&
+	    strcmp(port, "443") == 0) || (strcmp(scheme, "http") == 0 &&
+	    strcmp(port, "80") == 0))) {
+		curl_free(port);
+		port = NULL;
+	}
+	if ((size_t)snprintf(out, outlen, "%s://%s%s%s", scheme, host,
+	    port ? ":" : "", port ? port : "") < outlen)
+		rc = 0;
+out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+/*
  * Everything here is read from disk and can be wrong there, so it is
  * what a reload validates. The supervisor calls app_load at start-up and
  * on SIGHUP and keeps the result; a forked worker inherits that memory
@@ -275,6 +339,11 @@ app_load(struct app *a, const char *config_path, char *err, size_t errlen)
 		return -1;
 	if (app_mount(a, err, errlen) == -1)
 		goto fail;
+	if (app_origin(a->cfg->sdk_url, a->sdk_origin, sizeof(a->sdk_origin)) ==
+	    -1) {
+		snprintf(err, errlen, "[meta] sdk_url: cannot parse its origin");
+		goto fail;
+	}
 	/* template.c names file:line; the operator also needs the directory. */
 	if ((a->tmpl = tmpl_load_dir(a->cfg->template_dir, why,
 	    sizeof(why))) == NULL) {
@@ -325,6 +394,7 @@ app_start(struct app *a, char *err, size_t errlen)
 	}
 	/* Connect button → 303 to Meta's dialog: the CSP must allow it. */
 	resp_set_form_origins(a->cfg->dialog_base_url);
+	resp_set_sdk_origins(a->sdk_origin, a->cfg->dialog_base_url);
 	return 0;
 }
 

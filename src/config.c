@@ -66,6 +66,7 @@ static const struct ckey ckeys[] = {
 	{ "meta", "graph_version", C_STR, O(graph_version), 0, 0 },
 	{ "meta", "graph_base_url", C_STR, O(graph_base_url), 0, 0 },
 	{ "meta", "dialog_base_url", C_STR, O(dialog_base_url), 0, 0 },
+	{ "meta", "sdk_url", C_STR, O(sdk_url), 0, 0 },
 	{ "meta", "webhook_verify_token", C_SECRET, O(webhook_verify_token),
 	    0, 0 },
 	{ "meta", "webhook_verify_token_file", C_SECRET,
@@ -444,6 +445,8 @@ cfg_validate(struct config *c, const char *name, char *err, size_t errlen)
 	    cfg_default(&c->graph_base_url, "https://graph.facebook.com") ==
 	    -1 ||
 	    cfg_default(&c->dialog_base_url, "https://www.facebook.com") == -1 ||
+	    cfg_default(&c->sdk_url,
+	    "https://connect.facebook.net/en_US/sdk.js") == -1 ||
 	    cfg_default(&c->control_db, "waba_control") == -1 ||
 	    cfg_default(&c->workspace_db_prefix, "waba_ws_") == -1 ||
 	    cfg_default(&c->listen, "127.0.0.1:9000") == -1 ||
@@ -472,7 +475,9 @@ cfg_validate(struct config *c, const char *name, char *err, size_t errlen)
 	    cfg_check_url(c->graph_base_url, "meta", "graph_base_url", 1,
 	    NULL, err, errlen) == -1 ||
 	    cfg_check_url(c->dialog_base_url, "meta", "dialog_base_url", 1,
-	    NULL, err, errlen) == -1) {
+	    NULL, err, errlen) == -1 ||
+	    cfg_check_url(c->sdk_url, "meta", "sdk_url", 1, NULL, err,
+	    errlen) == -1) {
 		char tmp[512];
 		snprintf(tmp, sizeof(tmp), "%s", err);
 		cfg_seterr(err, errlen, "%s: %s", name, tmp);

@@ -51,6 +51,7 @@ struct config {
 	char		*graph_version;	/* like v25.0 */
 	char		*graph_base_url;
 	char		*dialog_base_url;
+	char		*sdk_url;	/* the JS SDK the popup loads */
 	char		*webhook_verify_token; /* secret */
 	char		*ca_file;	/* may be NULL: the system's CAs */
 	long		 connect_timeout_ms;

@@ -22,10 +22,11 @@
 #include "handlers.h"
 #include "meta.h"
 
+/* pick: the number to preselect, else the one in use (NULL: that one). */
 static enum answer
 phones_page(struct ctx *c, int status, const struct conn_row *r,
     const struct graph_phone *list, size_t n, const char *error,
-    const char *reference)
+    const char *reference, const char *pick)
 {
 	struct json_object *d, *arr, *o;
 	char		 ids[1001], *tok, *save;
@@ -73,7 +74,7 @@ phones_page(struct ctx *c, int status, const struct conn_row *r,
 		    json_object_new_string(list[i].quality_rating));
 		json_object_object_add(o, "status",
 		    json_object_new_string(list[i].status));
-		if (strcmp(list[i].id, r->phone_number_id) == 0)
+		if (strcmp(list[i].id, pick ? pick : r->phone_number_id) == 0)
 			json_object_object_add(o, "selected",
 			    json_object_new_boolean(1));
 		json_object_array_add(arr, o);
@@ -122,7 +123,9 @@ h_phones_get(struct ctx *c)
 
 	if (phones_load(c, &r, &list, &n) == ANSWERED)
 		return ANSWERED;
-	rc = phones_page(c, 200, &r, list, n, NULL, NULL);
+	/* Declared digits (app.c); a number not listed selects nothing. */
+	rc = phones_page(c, 200, &r, list, n, NULL, NULL,
+	    c->in[PHONES_PICK].s);
 	free(list);
 	return rc;
 }
@@ -183,7 +186,7 @@ h_phones_post(struct ctx *c)
 		return ANSWERED;
 	if (*r.waba_id == '\0') {
 		ret = phones_page(c, 400, &r, NULL, 0, "Choose a WhatsApp "
-		    "Business Account first.", NULL);
+		    "Business Account first.", NULL, NULL);
 		goto out;
 	}
 	for (i = 0; phone != NULL && i < n; i++)
@@ -191,13 +194,13 @@ h_phones_post(struct ctx *c)
 			pick = &list[i];
 	if (pick == NULL) {
 		ret = phones_page(c, 400, &r, list, n, "Choose one of the "
-		    "phone numbers listed below.", NULL);
+		    "phone numbers listed below.", NULL, NULL);
 		goto out;
 	}
 	/* Declared six digits (app.c); only its presence is left. */
 	if (pin == NULL) {
 		ret = phones_page(c, 400, &r, list, n, "Enter the number's "
-		    "six-digit two-step verification PIN.", NULL);
+		    "six-digit two-step verification PIN.", NULL, NULL);
 		goto out;
 	}
 	if ((ret = hm_token(c, VAULT_KIND_WABA, &tok)) == ANSWERED)
@@ -212,7 +215,7 @@ h_phones_post(struct ctx *c)
 			ret = phones_page(c, 400, &r, list, n, "Meta says this "
 			    "two-step verification PIN is not right for the "
 			    "number. Check it in WhatsApp Manager and try "
-			    "again.", e.fbtrace_id);
+			    "again.", e.fbtrace_id, NULL);
 		}
 		else
 			ret = hm_graph_failed(c, "registering the number", &e,

@@ -51,6 +51,8 @@ test_good_and_defaults(void)
 	CU_ASSERT_STRING_EQUAL(c->graph_version, "v25.0");
 	CU_ASSERT_STRING_EQUAL(c->graph_base_url, "https://graph.facebook.com");
 	CU_ASSERT_STRING_EQUAL(c->dialog_base_url, "https://www.facebook.com");
+	CU_ASSERT_STRING_EQUAL(c->sdk_url,
+	    "https://connect.facebook.net/en_US/sdk.js");
 	CU_ASSERT_STRING_EQUAL(c->control_db, "waba_control");
 	CU_ASSERT_STRING_EQUAL(c->workspace_db_prefix, "waba_ws_");
 	CU_ASSERT_STRING_EQUAL(c->app_secret, "s3cret-value");
@@ -92,6 +94,12 @@ test_bad_values(void)
 	expect_err(BASE "[meta]\ndialog_base_url = ftp://x\n",
 	    "[meta] dialog_base_url");
 	expect_err(BASE "[meta]\ngraph_version = 25\n", "[meta] graph_version");
+	/* The SDK runs in the merchant's browser: https, or a loopback test. */
+	expect_err(BASE "[meta]\nsdk_url = http://sdk.example.com/sdk.js\n",
+	    "[meta] sdk_url: http:// is only allowed for loopback");
+	expect_err(BASE "[meta]\nsdk_url = sdk.js\n", "[meta] sdk_url");
+	expect_err(BASE "[meta]\nsdk_url = https://x/sdk.js?v=1\n",
+	    "[meta] sdk_url: must not have a query");
 	expect_err(BASE "[database]\ncontrol_db = a;drop\n",
 	    "[database] control_db");
 	expect_err(BASE "[meta]\napp_secret = other\n",
