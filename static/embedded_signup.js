@@ -126,7 +126,7 @@
 			return;
 		if (a.error) {
 			finish('Meta could not complete the connection and said: "' +
-			    a.error + '". Nothing was changed. Try connecting ' +
+			    a.error + '" Nothing was changed. Try connecting ' +
 			    'again.' + (a.ref ? ' Reference for Meta support: ' +
 			    a.ref : ''));
 			return;
@@ -197,7 +197,8 @@
 			   error_message; an abandoned flow with current_step. */
 			if (data.error_message) {
 				attempt.error = String(data.error_message);
-				attempt.ref = [data.error_id, data.session_id].
+				attempt.ref = [data.error_id || data.error_code,
+				    data.session_id].
 				    filter(function (x) { return x; }).join(' / ');
 			} else if (m.event === 'ERROR')
 				attempt.error = 'an unknown error';
