@@ -283,46 +283,6 @@ app_mount(struct app *a, char *err, size_t errlen)
 }
 
 /*
- * scheme://host[:port] of url, as a CSP source and an event.origin are
- * spelled (RFC 6454: no path, no trailing slash, the default port left
- * out).
- */
-static int
-app_origin(const char *url, char *out, size_t outlen)
-{
-	CURLU	*u;
-	char	*scheme = NULL, *host = NULL, *port = NULL;
-	int	 rc = -1;
-
-	if ((u = curl_url()) == NULL)
-		return -1;
-	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
-		goto out;
-	/* Without CURLU_DEFAULT_PORT, curl gives the port only when the
-	   URL names one; a named default port is dropped like a browser
-	   does. */
-	if (curl_url_get(u, CURLUPART_PORT, &port, 0) != CURLUE_OK)
-		port = NULL;
-	if (port != NULL && ((strcmp(scheme, "https") == 0 &&
-	    strcmp(port, "443") == 0) || (strcmp(scheme, "http") == 0 &&
-	    strcmp(port, "80") == 0))) {
-		curl_free(port);
-		port = NULL;
-	}
-	if ((size_t)snprintf(out, outlen, "%s://%s%s%s", scheme, host,
-	    port ? ":" : "", port ? port : "") < outlen)
-		rc = 0;
-out:
-	curl_free(scheme);
-	curl_free(host);
-	curl_free(port);
-	curl_url_cleanup(u);
-	return rc;
-}
-
-/*
  * Everything here is read from disk and can be wrong there, so it is
  * what a reload validates. The supervisor calls app_load at start-up and
  * on SIGHUP and keeps the result; a forked worker inherits that memory
@@ -339,8 +299,8 @@ app_load(struct app *a, const char *config_path, char *err, size_t errlen)
 		return -1;
 	if (app_mount(a, err, errlen) == -1)
 		goto fail;
-	if (app_origin(a->cfg->sdk_url, a->sdk_origin, sizeof(a->sdk_origin)) ==
-	    -1) {
+	if (config_url_origin(a->cfg->sdk_url, a->sdk_origin,
+	    sizeof(a->sdk_origin)) == -1) {
 		snprintf(err, errlen, "[meta] sdk_url: cannot parse its origin");
 		goto fail;
 	}

@@ -343,6 +343,40 @@ config_url_is_loopback(const char *url)
 	return rc;
 }
 
+int
+config_url_origin(const char *url, char *out, size_t outlen)
+{
+	CURLU	*u;
+	char	*scheme = NULL, *host = NULL, *port = NULL;
+	int	 rc = -1;
+
+	if ((u = curl_url()) == NULL)
+		return -1;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+		goto out;
+	/* curl gives the port only when the URL names one; a named default
+	   port is dropped, as a browser spells the origin. */
+	if (curl_url_get(u, CURLUPART_PORT, &port, 0) != CURLUE_OK)
+		port = NULL;
+	if (port != NULL && ((strcmp(scheme, "https") == 0 &&
+	    strcmp(port, "443") == 0) || (strcmp(scheme, "http") == 0 &&
+	    strcmp(port, "80") == 0))) {
+		curl_free(port);
+		port = NULL;
+	}
+	if ((size_t)snprintf(out, outlen, "%s://%s%s%s", scheme, host,
+	    port ? ":" : "", port ? port : "") < outlen)
+		rc = 0;
+out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return rc;
+}
+
 /*
  * A base URL must be absolute http(s) with a host, and plain http only
  * where the traffic cannot leave the machine (doc/contract.md,

@@ -268,9 +268,12 @@
 	});
 
 	window.fbAsyncInit = function () {
+		/* No app events: the page's CSP lets the SDK reach its own
+		   origin only, and nothing about the merchant goes to Meta
+		   from here but the login itself. */
 		window.FB.init({
 			appId: d.appId,
-			autoLogAppEvents: true,
+			autoLogAppEvents: false,
 			xfbml: false,
 			version: d.graphVersion
 		});

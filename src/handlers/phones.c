@@ -200,7 +200,7 @@ h_phones_post(struct ctx *c)
 	/* Declared six digits (app.c); only its presence is left. */
 	if (pin == NULL) {
 		ret = phones_page(c, 400, &r, list, n, "Enter the number's "
-		    "six-digit two-step verification PIN.", NULL, NULL);
+		    "six-digit two-step verification PIN.", NULL, pick->id);
 		goto out;
 	}
 	if ((ret = hm_token(c, VAULT_KIND_WABA, &tok)) == ANSWERED)
@@ -215,7 +215,7 @@ h_phones_post(struct ctx *c)
 			ret = phones_page(c, 400, &r, list, n, "Meta says this "
 			    "two-step verification PIN is not right for the "
 			    "number. Check it in WhatsApp Manager and try "
-			    "again.", e.fbtrace_id, NULL);
+			    "again.", e.fbtrace_id, pick->id);
 		}
 		else
 			ret = hm_graph_failed(c, "registering the number", &e,

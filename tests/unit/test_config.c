@@ -159,6 +159,40 @@ test_secret_file(void)
 	expect_err(text, "[database] password_file: cannot read");
 }
 
+/* The SDK's origin, as the CSP and embedded_signup.js compare it. */
+static void
+test_url_origin(void)
+{
+	static const struct {
+		const char	*url, *want;
+	} t[] = {
+		{ "https://connect.facebook.net/en_US/sdk.js",
+		    "https://connect.facebook.net" },
+		{ "http://127.0.0.1:8123/sdk.js", "http://127.0.0.1:8123" },
+		{ "https://x.example:443/a/b", "https://x.example" },
+		{ "http://localhost:80/", "http://localhost" },
+		{ "https://x.example:8443", "https://x.example:8443" },
+		{ "http://[::1]:9000/sdk.js", "http://[::1]:9000" },
+		{ "sdk.js", NULL },
+	};
+	char	 out[64], tiny[8];
+	size_t	 i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		ut_case("%s", t[i].url);
+		if (t[i].want == NULL) {
+			UT_EQ_INT(config_url_origin(t[i].url, out, sizeof(out)),
+			    -1);
+			continue;
+		}
+		UT_EQ_INT(config_url_origin(t[i].url, out, sizeof(out)), 0);
+		UT_EQ_STR(out, t[i].want);
+	}
+	ut_case("too small");
+	UT_EQ_INT(config_url_origin("https://connect.facebook.net/", tiny,
+	    sizeof(tiny)), -1);
+}
+
 static void
 test_loopback(void)
 {
@@ -199,6 +233,7 @@ static const struct ut_test tests[] = {
 	{ "missing required", test_missing_required },
 	{ "secret from file", test_secret_file },
 	{ "loopback check", test_loopback },
+	{ "URL origin", test_url_origin },
 	{ "webhook retention", test_webhook_retention },
 	{ NULL, NULL }
 };
