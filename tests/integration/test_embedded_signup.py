@@ -203,6 +203,27 @@ class EmbeddedSignup(StackCase):
         self.assertEqual(r.header("Location"), S + "?m=connected")
         self.assertEqual(self.row(), ("connected", WABA, PHONE2, "1"))
 
+    def test_reconnect_by_popup(self):
+        r = self.finish(phone_number_id=PHONE)
+        page = self.b.get(r.header("Location"))
+        r = self.b.post(S + "/phone-numbers", {"csrf_token": csrf(page),
+                                               "phone_number_id": PHONE,
+                                               "pin": "123456"})
+        self.assertEqual(self.row(), ("connected", WABA, PHONE, "1"))
+        # The same number again: kept, as a redirect reconnect keeps it.
+        r = self.finish(phone_number_id=PHONE)
+        self.assertEqual(r.status, 303, r.text[:800])
+        self.assertEqual(r.header("Location"), S + "?m=reconnected")
+        self.assertEqual(self.row(), ("connected", WABA, PHONE, "1"))
+        # Another number chosen in the popup: that one is what the
+        # merchant wants now, preselected and waiting for its PIN.
+        r = self.finish(phone_number_id=PHONE2)
+        self.assertEqual(r.status, 303, r.text[:800])
+        self.assertEqual(r.header("Location"),
+                         S + "/phone-numbers?phone_number_id=" + PHONE2)
+        self.assertEqual(self.row(), ("pending_phone_selection", WABA, "",
+                                      "1"))
+
     def test_finish_only_waba_waits_for_a_number(self):
         r = self.finish(outcome="finish_only_waba", waba_id=WABA)
         self.assertEqual(r.status, 303, r.text[:800])
