@@ -36,6 +36,7 @@ h_connect(struct ctx *c)
 	const struct config *cfg = c->app->cfg;
 	unsigned char	 raw[STATE_BYTES], hash[32];
 	char		 state[STATE_BYTES * 2 + 1], redirect[600], path[64];
+	char		 json[STATE_BYTES * 2 + 16];
 	char		*url;
 	const char	*params[14];
 	size_t		 n = 0;
@@ -54,9 +55,8 @@ h_connect(struct ctx *c)
 		 * the popup's code. Only this session's page can read it:
 		 * the gate checked the CSRF token, and fetch is same-origin.
 		 */
-		snprintf(redirect, sizeof(redirect), "{\"state\":\"%s\"}",
-		    state);
-		resp_text(c->resp, 200, redirect);
+		snprintf(json, sizeof(json), "{\"state\":\"%s\"}", state);
+		resp_text(c->resp, 200, json);
 		snprintf(c->resp->ctype, sizeof(c->resp->ctype),
 		    "application/json");
 		log_info("workspace %llu: Embedded Signup popup started",
