@@ -49,6 +49,11 @@ USER_ID = "10229870011223344"
 USER_NAME = "Dana Demo"
 WABA_1, WABA_2 = "102290129340398", "102290129340399"
 PHONE_1, PHONE_2, PHONE_3 = "106540352242922", "106540352242923", "106540352242924"
+# Onboarding states (issue 10), shared only in their own scenarios so that
+# tests counting the numbers of WABA_1 / WABA_2 see what they always saw.
+WABA_3, WABA_4 = "102290129340400", "102290129340401"
+PHONE_UNVERIFIED, PHONE_NAME_PENDING = "106540352242925", "106540352242926"
+PHONE_ELSEWHERE, PHONE_COEX = "106540352242927", "106540352242928"
 CATALOG_ID = "880011223344556"
 CUSTOMER_WA_ID, CUSTOMER_NAME = "16505551234", "Sheena Nelson"
 
@@ -61,7 +66,10 @@ MAX_BODY = 1 << 20
 ES_SCOPES = ["whatsapp_business_management", "whatsapp_business_messaging",
              "business_management"]
 SCENARIOS = {"one_waba": ("One WABA with two phone numbers", [WABA_1]),
-             "two_wabas": ("Two WABAs", [WABA_1, WABA_2])}
+             "two_wabas": ("Two WABAs", [WABA_1, WABA_2]),
+             "all_states": ("Three WABAs, numbers in every state",
+                            [WABA_1, WABA_2, WABA_3]),
+             "coexistence": ("A WhatsApp Business app number (coexistence)", [WABA_4])}
 CODE_GRANTS = {"short": ("user_short", SHORT_LIVED),
                "long": ("user_long", LONG_LIVED),
                "system_user": ("system_user", 0)}
@@ -72,9 +80,34 @@ PERMISSIONS = {
     "public_profile": "Your name and profile picture",
 }
 INJECT_ENDPOINTS = ("access_token", "exchange_token", "debug_token", "phone_numbers",
-                    "phone", "register", "subscribed_apps", "messages", "catalog")
-INJECT_ERRORS = ("190", "429", "500", "131047", "timeout", "badjson", "html")
-WA_RATE_CODES = (80007, 80008, 130429, 131048, 131056)
+                    "phone", "register", "subscribed_apps", "messages", "catalog",
+                    "deregister", "set_pin", "request_code", "verify_code", "smb_app_data")
+# The onboarding errors are the very objects the sandbox's own rules raise
+# (see Sandbox._register and friends), so an injected one looks like a real one.
+INJECT_ERRORS = ("190", "429", "500", "131047", "timeout", "badjson", "html",
+                 "133005", "133006", "133016", "2388001", "136024", "136025")
+WA_RATE_CODES = (80007, 80008, 130429, 131048, 131056, 133016)
+# Register and deregister together: Meta allows 10 calls per number in 72
+# hours and answers 133016 after that. Config register_limit turns counting
+# on (off by default: a long test run or demo reconnects far more often).
+META_REGISTER_LIMIT, REGISTER_WINDOW = 10, 72 * 3600
+VERIFY_CODE_TTL = 600
+FIXTURE_VERSION = 2  # a --state-file of another version starts afresh
+SDK_CODE_TTL = 30  # "The exchangeable token code has a time-to-live of 30 seconds"
+SYNC_TYPES = ("smb_app_state_sync", "history")
+WEBHOOK_KINDS = ("message", "status", "error", "account_update", "smb_message_echoes",
+                 "smb_app_state_sync", "history")
+# Keys of a fixture number that are the sandbox's bookkeeping, never Graph fields.
+NUMBER_INTERNAL = ("waba_id", "registered", "pin", "in_use_elsewhere", "verification",
+                   "register_calls", "smb_sync")
+# Screens of Embedded Signup, for CANCEL's current_step (Meta's "Embedded
+# Signup flow errors" page names these).
+ES_STEPS = ("BUSINESS_ACCOUNT_SELECTION", "WABA_PHONE_PROFILE_PICKER", "PHONE_NUMBER_SETUP",
+            "PHONE_NUMBER_VERIFICATION", "PERMISSIONS")
+# The merchant's WhatsApp Business app contacts and chats, for coexistence's
+# smb_app_state_sync and history webhooks.
+APP_CONTACTS = [(CUSTOMER_WA_ID, "Sheena Nelson", "Sheena"),
+                ("447700900123", "Oliver Brown", "Oliver")]
 
 # Messages Meta sends with OAuthException code 190, by error_subcode.
 REVOKE_MESSAGES = {
@@ -88,7 +121,9 @@ REVOKE_MESSAGES = {
 }
 ALNUM = string.ascii_letters + string.digits
 SAFE_QUERY_KEYS = {"client_id", "redirect_uri", "response_type", "config_id", "scope",
-                   "fields", "grant_type", "endpoint", "limit", "decision", "scenario", "msg"}
+                   "fields", "grant_type", "endpoint", "limit", "decision", "scenario", "msg",
+                   "outcome", "current_step", "code_method", "language", "sync_type",
+                   "featureType", "origin", "phone_number_id", "waba_id"}
 # urllib must never send loopback webhooks through an environment proxy.
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -141,9 +176,11 @@ class GraphError(Exception):
     """A Graph API error: {"error": {message, type, code, error_subcode?, ...}}."""
 
     def __init__(self, status, message, code, type_="OAuthException", subcode=None,
-                 transient=None, error_data=None, www=None, trace=None):
+                 transient=None, error_data=None, www=None, trace=None, user_title=None,
+                 user_msg=None):
         super().__init__(message)
         self.trace = trace  # fbtrace_id to send; random when None
+        self.user_title, self.user_msg = user_title, user_msg
         self.status, self.message, self.code, self.type = status, message, code, type_
         self.subcode, self.transient, self.error_data = subcode, transient, error_data
         self.www = www  # WWW-Authenticate reason, as Meta sends on OAuth errors
@@ -156,6 +193,10 @@ class GraphError(Exception):
             err["is_transient"] = self.transient
         if self.error_data is not None:
             err["error_data"] = self.error_data
+        if self.user_title is not None:
+            err["error_user_title"] = self.user_title
+        if self.user_msg is not None:
+            err["error_user_msg"] = self.user_msg
         err["fbtrace_id"] = self.trace or fbtrace()
         return {"error": err}
 
@@ -186,6 +227,68 @@ def err_param(message, details=None):
     return GraphError(400, message, 100, error_data=data)
 
 
+def wa_error(code, title, details, status=400):
+    """A Cloud API error as Meta's WhatsApp error table gives it: the title in
+    the message, the explanation in error_data.details."""
+    return GraphError(status, f"(#{code}) {title}", code,
+                      error_data={"messaging_product": "whatsapp", "details": details})
+
+
+def err_pin_mismatch():
+    return wa_error(133005, "Two step verification PIN Mismatch",
+                    "Two step verification PIN Mismatch")
+
+
+def err_not_verified():
+    return wa_error(133006, "Phone number re-verification needed",
+                    "Phone number needs to be verified before registering.")
+
+
+def err_register_limit():
+    return wa_error(133016, "Account register deregister rate limit exceeded",
+                    "Registration or Deregistration failed because there were too many "
+                    "attempts for this phone number in a short period of time")
+
+
+# Register's "Cannot Create Certificate" (100/2388001): the number's certificate
+# comes from its approved display name, so Meta cannot make one while the name
+# is not approved, nor for a number still registered to another WhatsApp account.
+CERT_MESSAGES = {
+    "in_use": ("This number is registered to an existing WhatsApp account. To use this "
+               "number, disconnect it from the existing account."),
+    "display_name": ("Your display name has not been approved yet. You can register this "
+                     "number once the display name is approved."),
+}
+
+
+def err_certificate(variant="display_name"):
+    return GraphError(400, "Invalid parameter", 100, subcode=2388001, transient=False,
+                      user_title="Cannot Create Certificate",
+                      user_msg=CERT_MESSAGES.get(variant, CERT_MESSAGES["display_name"]))
+
+
+def err_request_code():
+    return wa_error(136024, "Request code error",
+                    "The verification code could not be sent. Try again later or use the "
+                    "other code_method.")
+
+
+def err_verify_code():
+    return wa_error(136025, "Verify code error",
+                    "The code does not match the last code sent to this number, or it "
+                    "has expired.")
+
+
+ONBOARDING_ERRORS = {
+    "133005": lambda rule: err_pin_mismatch(),
+    "133006": lambda rule: err_not_verified(),
+    "133016": lambda rule: err_register_limit(),
+    "2388001": lambda rule: err_certificate(rule.get("variant") or "display_name"),
+    "136024": lambda rule: err_request_code(),
+    "136025": lambda rule: err_verify_code(),
+}
+
+
 def select_fields(obj, fields, default, node_type):
     """Graph's ?fields= projection; unknown names fail as Graph does."""
     names = default
@@ -201,13 +304,17 @@ def select_fields(obj, fields, default, node_type):
 
 def fixture(app_id):
     """The initial world: one business, two WABAs, three numbers, one catalog."""
-    def number(pid, waba, display, name, quality, status):
-        return {"id": pid, "waba_id": waba, "display_phone_number": display,
-                "verified_name": name, "quality_rating": quality, "status": status,
-                "code_verification_status": "VERIFIED", "name_status": "APPROVED",
-                "throughput": {"level": "STANDARD"}, "messaging_limit_tier": "TIER_1K",
-                "account_mode": "LIVE", "is_official_business_account": False,
-                "registered": False, "pin": None}
+    def number(pid, waba, display, name, quality, status, **over):
+        n = {"id": pid, "waba_id": waba, "display_phone_number": display,
+             "verified_name": name, "quality_rating": quality, "status": status,
+             "code_verification_status": "VERIFIED", "name_status": "APPROVED",
+             "throughput": {"level": "STANDARD"}, "messaging_limit_tier": "TIER_1K",
+             "account_mode": "LIVE", "is_official_business_account": False,
+             "is_on_biz_app": False, "registered": False, "pin": None,
+             "in_use_elsewhere": False, "verification": None, "register_calls": [],
+             "smb_sync": {}}
+        n.update(over)
+        return n
 
     def waba(wid, name):
         return {"id": wid, "name": name, "business_id": BUSINESS_ID, "currency": "USD",
@@ -217,18 +324,40 @@ def fixture(app_id):
 
     return {
         "config": {"scenario": "one_waba", "code_grant": "short", "dialog_auto": None,
-                   "require_appsecret_proof": True, "pins": {}, "allowed_redirect_uris": []},
+                   "require_appsecret_proof": True, "pins": {}, "allowed_redirect_uris": [],
+                   "sdk_code_ttl": SDK_CODE_TTL, "history_sharing": True,
+                   "smb_sync_webhooks": True, "register_limit": None},
         "wabas": {WABA_1: waba(WABA_1, "Demo Merchant"),
-                  WABA_2: waba(WABA_2, "Demo Merchant EU")},
+                  WABA_2: waba(WABA_2, "Demo Merchant EU"),
+                  WABA_3: waba(WABA_3, "Demo Merchant Onboarding"),
+                  WABA_4: waba(WABA_4, "Demo Merchant Shop")},
         "numbers": {
             PHONE_1: number(PHONE_1, WABA_1, "+1 555 0100", "Demo Merchant", "GREEN", "CONNECTED"),
             PHONE_2: number(PHONE_2, WABA_1, "+1 555 0101", "Demo Merchant Support", "YELLOW",
                             "CONNECTED"),
             PHONE_3: number(PHONE_3, WABA_2, "+1 555 0102", "Demo Merchant EU", "GREEN",
-                            "CONNECTED")},
+                            "CONNECTED"),
+            # Added in WhatsApp Manager but never verified: request_code first.
+            PHONE_UNVERIFIED: number(PHONE_UNVERIFIED, WABA_3, "+1 555 0103",
+                                     "Demo Merchant Deliveries", "UNKNOWN", "PENDING",
+                                     code_verification_status="NOT_VERIFIED"),
+            # Verified, but its display name is still in review: register fails.
+            PHONE_NAME_PENDING: number(PHONE_NAME_PENDING, WABA_3, "+1 555 0104",
+                                       "Demo Merchant Bookings", "UNKNOWN", "PENDING",
+                                       name_status="PENDING_REVIEW"),
+            # Still registered to another WhatsApp account (another WABA, or the app).
+            PHONE_ELSEWHERE: number(PHONE_ELSEWHERE, WABA_3, "+1 555 0105",
+                                    "Demo Merchant Old Line", "UNKNOWN", "PENDING",
+                                    in_use_elsewhere=True),
+            # On the WhatsApp Business app and, after coexistence onboarding, on
+            # Cloud API too: no register call, contacts and history to sync once.
+            PHONE_COEX: number(PHONE_COEX, WABA_4, "+1 555 0106", "Demo Merchant Shop",
+                               "GREEN", "CONNECTED", is_on_biz_app=True, registered=True,
+                               messaging_limit_tier="TIER_250")},
         "catalogs": {CATALOG_ID: {"id": CATALOG_ID, "name": "Demo Merchant Products",
                                   "product_count": 12, "vertical": "commerce"}},
         "codes": {}, "tokens": {}, "messages": [], "webhooks": [], "app_id": app_id,
+        "fixture_version": FIXTURE_VERSION,
     }
 
 
@@ -264,7 +393,9 @@ class Sandbox:
                 st = json.load(f)
         except (OSError, ValueError):
             return None
-        return st if st.get("app_id") == self.app_id else None
+        if st.get("app_id") != self.app_id or st.get("fixture_version") != FIXTURE_VERSION:
+            return None
+        return st
 
     def _save(self):
         if not self.state_file:
@@ -349,20 +480,126 @@ class Sandbox:
                         "numbers": [(n["display_phone_number"], n["verified_name"])
                                     for n in self.state["numbers"].values()
                                     if n["waba_id"] == w]}
-                    for w in SCENARIOS["two_wabas"][1]}
+                    for w in self.state["wabas"]}
 
-    def issue_code(self, ctx):
+    def issue_code(self, ctx, sdk=False):
+        """A code for the redirect flow (bound to its redirect_uri, 10 minutes)
+        or for the JS SDK's popup (bound to no redirect_uri, config sdk_code_ttl
+        seconds: Meta gives Embedded Signup's code 30)."""
         with self.lock:
             codes = self.state["codes"]
             for old in [c for c, r in codes.items() if r["expires_at"] < now() - 3600]:
                 del codes[old]
             code = "AQ" + "".join(secrets.choice(ALNUM + "-_") for _ in range(120))
+            ttl = self.state["config"]["sdk_code_ttl"] if sdk else CODE_TTL
             codes[code] = {
-                "redirect_uri": ctx["redirect_uri"], "scopes": ctx["scopes"],
+                "redirect_uri": None if sdk else ctx["redirect_uri"], "scopes": ctx["scopes"],
                 "wabas": list(SCENARIOS[ctx["scenario"]][1]), "scenario": ctx["scenario"],
-                "created_at": now(), "expires_at": now() + CODE_TTL, "used": False}
+                "flow": "sdk" if sdk else "redirect",
+                "created_at": now(), "expires_at": now() + ttl, "used": False}
             self._save()
             return code
+
+    # -- Embedded Signup in a popup (the JS SDK stand-in's dialog) ---------------
+
+    def es_context(self, p):
+        """Validate what FB.login put in the popup's URL, as the dialog would."""
+        with self.lock:
+            if p.get("client_id") != self.app_id:
+                raise DialogError("Invalid App ID",
+                                  "The provided app ID does not look like a valid app ID.")
+            origin = p.get("origin") or ""
+            if not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+", origin):
+                raise DialogError("Invalid origin", "FB.login must be called from an http(s) "
+                                  "page; the SDK sends its origin.")
+            if p.get("response_type") != "code" or \
+                    p.get("override_default_response_type") != "true":
+                raise DialogError("Unsupported response_type",
+                                  "Embedded Signup needs response_type: 'code' and "
+                                  "override_default_response_type: true.")
+            try:
+                extras = json.loads(p.get("extras") or "{}")
+            except ValueError:
+                extras = None
+            if not isinstance(extras, dict):
+                raise DialogError("Invalid extras", "extras must be a JSON object.")
+            if p.get("config_id"):
+                scopes = list(ES_SCOPES)
+            else:
+                scopes = [x for x in re.split(r"[,\s]+", p.get("scope", "")) if x]
+            if "public_profile" not in scopes:
+                scopes.append("public_profile")
+            coex = extras.get("featureType") == "whatsapp_business_app_onboarding"
+            scenario = p.get("scenario") or ("coexistence" if coex
+                                             else self.state["config"]["scenario"])
+            if scenario not in SCENARIOS:
+                scenario = "one_waba"
+            return {"origin": origin, "scopes": scopes, "scenario": scenario,
+                    "extras": extras, "coexistence": coex, "redirect_uri": None}
+
+    def es_numbers(self, scenario):
+        """(id, label, WABA id, on the Business app) of the numbers a scenario shares."""
+        with self.lock:
+            wabas = SCENARIOS[scenario][1]
+            return [(n["id"], f"{n['display_phone_number']} ({n['verified_name']}, "
+                              f"{self.state['wabas'][n['waba_id']]['name']})",
+                     n["waba_id"], bool(n.get("is_on_biz_app")))
+                    for n in self.state["numbers"].values() if n["waba_id"] in wabas]
+
+    def es_decide(self, ctx, p):
+        """The messages the popup posts to its opener: the WA_EMBEDDED_SIGNUP
+        session event (shaped as Meta's "Session logging message event
+        listener") and the FB.login callback's response."""
+        outcome = p.get("outcome")
+        wabas = SCENARIOS[ctx["scenario"]][1]
+        failed = {"authResponse": None, "status": "unknown"}
+        if outcome == "cancel":
+            step = p.get("current_step") or "PHONE_NUMBER_SETUP"
+            if step not in ES_STEPS:
+                raise DialogError("Unknown step", f"current_step must be one of "
+                                  f"{', '.join(ES_STEPS)}.")
+            return {"data": {"current_step": step}, "type": "WA_EMBEDDED_SIGNUP",
+                    "event": "CANCEL"}, failed
+        if outcome in ("report_error", "error"):
+            data = {"error_message": p.get("error_message") or
+                    "Your verified name violates WhatsApp guidelines. Please edit your "
+                    "verified name and try again.",
+                    "error_code": "524126", "session_id": secrets.token_hex(8)[:15],
+                    "timestamp": str(now())}
+            return {"data": data, "type": "WA_EMBEDDED_SIGNUP",
+                    "event": "CANCEL" if outcome == "report_error" else "ERROR"}, failed
+        data = {}
+        if outcome == "finish":
+            with self.lock:
+                number = self.state["numbers"].get(p.get("phone_number_id") or "")
+            if number is None or number["waba_id"] not in wabas:
+                raise DialogError("Choose a number", "The number must be one of the WABAs "
+                                  "this scenario shares.")
+            if bool(number.get("is_on_biz_app")) != ctx["coexistence"]:
+                raise DialogError("Wrong kind of number", (
+                    "That number is on the WhatsApp Business app: start Embedded Signup "
+                    "with extras.featureType 'whatsapp_business_app_onboarding'."
+                    if number.get("is_on_biz_app") else
+                    "This flow onboards a WhatsApp Business app number; choose one."))
+            data = {"phone_number_id": number["id"], "waba_id": number["waba_id"]}
+            event = "FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING" if ctx["coexistence"] \
+                else "FINISH"
+        elif outcome == "finish_only_waba":
+            waba = p.get("waba_id") or wabas[0]
+            if waba not in wabas:
+                raise DialogError("Choose a WABA", "The WABA must be one this scenario "
+                                  "shares.")
+            data, event = {"waba_id": waba}, "FINISH_ONLY_WABA"
+        else:
+            raise DialogError("Unknown outcome", "outcome must be finish, finish_only_waba, "
+                              "cancel, report_error or error.")
+        data["business_id"] = BUSINESS_ID
+        if len(wabas) > 1:
+            data["waba_ids"] = list(wabas)  # "only included for multi-WABA flows"
+        code = self.issue_code(ctx, sdk=True)
+        return ({"data": data, "type": "WA_EMBEDDED_SIGNUP", "event": event},
+                {"authResponse": {"code": code, "userID": USER_ID, "expiresIn": None,
+                                  "graphDomain": "facebook"}, "status": "connected"})
 
     # -- oauth/access_token -------------------------------------------------
 
@@ -384,9 +621,13 @@ class Sandbox:
                 return {"access_token": self.app_token, "token_type": "bearer"}
             if not p.get("code"):
                 raise GraphError(400, "(#100) The parameter code is required", 100)
-            if "redirect_uri" not in p:
-                raise GraphError(400, "Missing redirect_uri parameter.", 191)
             rec = self.state["codes"].get(p["code"])
+            # The JS SDK's code is exchanged without a redirect_uri (Meta's
+            # Embedded Signup "exchange the token code" call has none); an
+            # empty one is the same.
+            sdk = rec is not None and rec.get("redirect_uri") is None
+            if "redirect_uri" not in p and not sdk:
+                raise GraphError(400, "Missing redirect_uri parameter.", 191)
             if rec is None:
                 raise GraphError(400, "Invalid verification code format.", 100, www="invalid_code")
             if rec["used"]:
@@ -398,7 +639,7 @@ class Sandbox:
             # Meta spends the code on the first attempt, even one that fails.
             rec["used"] = True
             self._save()
-            if p["redirect_uri"] != rec["redirect_uri"]:
+            if (p.get("redirect_uri") or None) != rec["redirect_uri"]:
                 raise GraphError(400, "Error validating verification code. Please make sure "
                                  "your redirect_uri is identical to the one you used in the "
                                  "OAuth dialog request", 100, subcode=36008, www="invalid_code")
@@ -519,7 +760,7 @@ class Sandbox:
         return number
 
     def _number_view(self, n):
-        view = {k: v for k, v in n.items() if k not in ("waba_id", "registered", "pin")}
+        view = {k: v for k, v in n.items() if k not in NUMBER_INTERNAL}
         view["platform_type"] = "CLOUD_API" if n["registered"] else "NOT_APPLICABLE"
         view["is_pin_enabled"] = n["pin"] is not None
         # Present even when unset, so ?fields=webhook_configuration is not "nonexisting".
@@ -550,6 +791,16 @@ class Sandbox:
                                      self.PHONE_DEFAULT, "WhatsAppBusinessPhoneNumber")
             if endpoint == "register":
                 return self._register(self._number_for(rec, node, m), p)
+            if endpoint == "deregister":
+                return self._deregister(self._number_for(rec, node, m))
+            if endpoint == "set_pin":
+                return self._set_pin(self._number_for(rec, node, m), p)
+            if endpoint == "request_code":
+                return self._request_code(self._number_for(rec, node, m), p)
+            if endpoint == "verify_code":
+                return self._verify_code(self._number_for(rec, node, m), p)
+            if endpoint == "smb_app_data":
+                return self._smb_app_data(self._number_for(rec, node, m), p, req)
             if endpoint == "subscribed_apps":
                 return self._subscribed_apps(self._waba_for(rec, node, m), p, m)
             if endpoint == "messages":
@@ -591,23 +842,115 @@ class Sandbox:
                 out["paging"]["next"] = url + "?" + urllib.parse.urlencode(query)
         return out
 
-    def _register(self, number, p):
-        if p.get("messaging_product") != "whatsapp":
-            raise err_param("(#100) The parameter messaging_product is required.")
-        pin = str(p.get("pin", ""))
+    @staticmethod
+    def _check_pin(pin):
         if not re.fullmatch(r"\d{6}", pin):
             err = err_param("(#100) Invalid parameter",
                             "Invalid value for parameter pin: it must be a 6-digit number.")
             err.subcode = 2494010  # plausible; Meta does not document one (see README)
             raise err
+
+    def _count_register_call(self, number):
+        """Register and deregister share one budget per number; the call that
+        would exceed it fails with 133016 and is not counted."""
+        limit = self.state["config"]["register_limit"]
+        calls = [t for t in number.setdefault("register_calls", [])
+                 if t > now() - REGISTER_WINDOW]
+        if limit is not None and len(calls) >= limit:
+            number["register_calls"] = calls
+            self._save()
+            raise err_register_limit()
+        number["register_calls"] = calls + [now()]
+
+    def _register(self, number, p):
+        if p.get("messaging_product") != "whatsapp":
+            raise err_param("(#100) The parameter messaging_product is required.")
+        pin = str(p.get("pin", ""))
+        self._check_pin(pin)
+        self._count_register_call(number)
+        self._save()
+        # The order is ours (Meta documents none): what the number is, then
+        # whether it may get a certificate, then the PIN.
+        if number.get("is_on_biz_app") or number.get("in_use_elsewhere"):
+            raise err_certificate("in_use")
+        if number["code_verification_status"] != "VERIFIED":
+            raise err_not_verified()
+        if number["name_status"] != "APPROVED":
+            raise err_certificate("display_name")
         expected = self.state["config"]["pins"].get(number["id"]) or number["pin"]
         if expected and expected != pin:
-            raise GraphError(400, "(#133005) Two step verification PIN Mismatch", 133005,
-                             error_data={"messaging_product": "whatsapp",
-                                         "details": "Two step verification PIN Mismatch"})
+            raise err_pin_mismatch()
         number.update(registered=True, pin=pin, status="CONNECTED")
         self._save()
         return {"success": True}
+
+    def _deregister(self, number):
+        self._count_register_call(number)
+        number.update(registered=False, status="DISCONNECTED")
+        self._save()
+        return {"success": True}
+
+    def _set_pin(self, number, p):
+        """POST /{phone} with pin: sets (or changes) two-step verification."""
+        if "pin" not in p:
+            raise err_param("(#100) The parameter pin is required")
+        pin = str(p["pin"])
+        self._check_pin(pin)
+        number["pin"] = pin
+        # A PIN set through the API replaces one the test put in config.
+        self.state["config"]["pins"].pop(number["id"], None)
+        self._save()
+        return {"success": True}
+
+    def _request_code(self, number, p):
+        method = str(p.get("code_method", ""))
+        if method not in ("SMS", "VOICE"):
+            raise err_param(f"(#100) Param code_method must be one of {{SMS, VOICE}} - got "
+                            f"\"{method}\".")
+        language = str(p.get("language", ""))
+        if not re.fullmatch(r"[a-z]{2,3}(_[A-Z]{2})?", language):
+            raise err_param("(#100) The parameter language is required" if not language
+                            else f"(#100) Param language must be a locale - got "
+                                 f"\"{language}\".")
+        code = "".join(secrets.choice(string.digits) for _ in range(6))
+        number["verification"] = {"code": code, "code_method": method, "language": language,
+                                  "sent_at": now(), "expires_at": now() + VERIFY_CODE_TTL}
+        self._save()
+        return {"success": True}
+
+    def _verify_code(self, number, p):
+        code = str(p.get("code", ""))
+        if not code:
+            raise err_param("(#100) The parameter code is required")
+        sent = number.get("verification")
+        if (not sent or now() >= sent["expires_at"]
+                or not hmac.compare_digest(code.encode(), sent["code"].encode())):
+            raise err_verify_code()
+        number["verification"] = dict(sent, verified_at=now())
+        number["code_verification_status"] = "VERIFIED"
+        self._save()
+        return {"success": True}
+
+    def _smb_app_data(self, number, p, req):
+        """Coexistence's one-time syncs; the webhooks follow from build_sync_webhooks."""
+        if p.get("messaging_product") != "whatsapp":
+            raise err_param("(#100) The parameter messaging_product is required.")
+        sync = str(p.get("sync_type", ""))
+        if sync not in SYNC_TYPES:
+            raise err_param(f"(#100) Param sync_type must be one of {{smb_app_state_sync, "
+                            f"history}} - got \"{sync}\".")
+        if not number.get("is_on_biz_app"):
+            raise err_param("(#100) Invalid parameter", "This phone number was not onboarded "
+                            "from the WhatsApp Business app.")
+        if sync in number.setdefault("smb_sync", {}):
+            raise err_param("(#100) Invalid parameter", f"The {sync} synchronization has "
+                            "already been requested for this phone number. It can only be "
+                            "performed once.")
+        rid = secrets.token_hex(16)
+        number["smb_sync"][sync] = {"request_id": rid, "at": now()}
+        self._save()
+        req.after = ("smb_sync", number["id"], sync)
+        return {"messaging_product": "whatsapp", "request_id": rid}
 
     def _subscribed_apps(self, waba, p, method):
         subs = waba["subscribed_apps"]
@@ -671,7 +1014,10 @@ class Sandbox:
                     rule[key] = int(body[key])
         except (TypeError, ValueError):
             raise ControlError(400, "count, delay, subcode, code, http_status must be numbers")
-        rule["variant"] = body.get("variant", "truncated")
+        rule["variant"] = body.get("variant", "display_name" if error == "2388001"
+                                   else "truncated")
+        if error == "2388001" and rule["variant"] not in CERT_MESSAGES:
+            raise ControlError(400, f"variant must be one of {', '.join(CERT_MESSAGES)}")
         trace = body.get("fbtrace_id")
         if trace is not None:
             if not (isinstance(trace, str) and re.fullmatch(r"[A-Za-z0-9_-]{1,40}", trace)):
@@ -717,7 +1063,9 @@ class Sandbox:
         elif rule["error"] == "429":
             if code is None:
                 code = (130429 if endpoint == "messages" else 80007
-                        if endpoint in ("phone_numbers", "phone", "register", "subscribed_apps")
+                        if endpoint in ("phone_numbers", "phone", "register", "subscribed_apps",
+                                        "deregister", "set_pin", "request_code",
+                                        "verify_code", "smb_app_data")
                         else 4)
             texts = {4: "(#4) Application request limit reached",
                      17: "(#17) User request limit reached",
@@ -735,6 +1083,8 @@ class Sandbox:
                              error_data={"messaging_product": "whatsapp",
                                          "details": details[code]} if code in details else None,
                              subcode=rule.get("subcode") or (2494055 if code == 130429 else None))
+        elif rule["error"] in ONBOARDING_ERRORS:
+            err = ONBOARDING_ERRORS[rule["error"]](rule)
         elif rule["error"] == "131047":
             # Cloud API: a free-form message outside the 24-hour window.
             err = GraphError(rule.get("http_status") or 400, "(#131047) Re-engagement message",
@@ -803,7 +1153,12 @@ class Sandbox:
                       "require_appsecret_proof": lambda v: isinstance(v, bool),
                       "pins": lambda v: isinstance(v, dict) and all(
                           re.fullmatch(r"\d{6}", str(x)) for x in v.values()),
-                      "allowed_redirect_uris": lambda v: isinstance(v, list)}
+                      "allowed_redirect_uris": lambda v: isinstance(v, list),
+                      "sdk_code_ttl": lambda v: isinstance(v, int) and 1 <= v <= 3600,
+                      "history_sharing": lambda v: isinstance(v, bool),
+                      "smb_sync_webhooks": lambda v: isinstance(v, bool),
+                      "register_limit": lambda v: v is None or (
+                          isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 1000)}
             for key, value in body.items():
                 if key not in checks or not checks[key](value):
                     raise ControlError(400, f"bad config value for {key!r}")
@@ -814,6 +1169,37 @@ class Sandbox:
                     cfg[key] = value
             self._save()
             return copy.deepcopy(cfg)
+
+    NUMBER_UPDATES = {
+        "name_status": lambda v: v in ("APPROVED", "PENDING_REVIEW", "DECLINED", "EXPIRED",
+                                       "AVAILABLE_WITHOUT_REVIEW", "NONE"),
+        "code_verification_status": lambda v: v in ("VERIFIED", "NOT_VERIFIED", "EXPIRED"),
+        "in_use_elsewhere": lambda v: isinstance(v, bool),
+        "is_on_biz_app": lambda v: isinstance(v, bool),
+        "registered": lambda v: isinstance(v, bool),
+        "quality_rating": lambda v: v in ("GREEN", "YELLOW", "RED", "UNKNOWN"),
+        "status": lambda v: isinstance(v, str) and re.fullmatch(r"[A-Z_]{1,32}", v),
+        "messaging_limit_tier": lambda v: isinstance(v, str) and re.fullmatch(
+            r"TIER_[0-9A-Z]{1,12}", v),
+        "verified_name": lambda v: isinstance(v, str) and 0 < len(v) <= 120,
+        "register_calls": lambda v: v == [],
+        "smb_sync": lambda v: v == {},
+    }
+
+    def update_number(self, body):
+        """What happens at Meta outside the API: a display name approved, a
+        number freed from its old account, a sync allowed again, ..."""
+        with self.lock:
+            number = self.state["numbers"].get(str(body.get("phone_number_id")))
+            if number is None:
+                raise ControlError(400, "phone_number_id must be a fixture number")
+            changes = {k: v for k, v in body.items() if k != "phone_number_id"}
+            for key, value in changes.items():
+                if key not in self.NUMBER_UPDATES or not self.NUMBER_UPDATES[key](value):
+                    raise ControlError(400, f"bad value for {key!r}")
+            number.update(changes)
+            self._save()
+            return copy.deepcopy(number)
 
     def _select_tokens(self, body):
         if body.get("all"):
@@ -897,8 +1283,8 @@ class Sandbox:
         """Real-shaped payloads for /_sandbox/webhook, plus the URL to post them to."""
         with self.lock:
             kind = body.get("kind", "message")
-            if kind not in ("message", "status", "error", "account_update"):
-                raise ControlError(400, "kind must be message, status, error or account_update")
+            if kind not in WEBHOOK_KINDS:
+                raise ControlError(400, f"kind must be one of {', '.join(WEBHOOK_KINDS)}")
             try:
                 count = int(body.get("count", 1))
             except (TypeError, ValueError):
@@ -922,8 +1308,11 @@ class Sandbox:
             if not url:
                 raise ControlError(400, "no webhook URL: start with --webhook-url or pass \"url\"")
             meta = {"display_phone_number": display, "phone_number_id": pid}
-            payloads = [self._payload(kind, body, waba, pid, meta, i, count)
-                        for i in range(count)]
+            if kind in SYNC_TYPES:
+                payloads = self._sync_payloads(kind, body, waba, meta)
+            else:
+                payloads = [self._payload(kind, body, waba, pid, meta, i, count)
+                            for i in range(count)]
             # Like Meta: a WABA's messages, statuses and account changes reach only
             # apps it subscribed (POST /{waba}/subscribed_apps). PARTNER_* events are
             # about the partnership itself and go to the partner app regardless, as
@@ -978,6 +1367,15 @@ class Sandbox:
                                          "error-codes"}]
             value = {"messaging_product": "whatsapp", "metadata": meta, "statuses": [st]}
             return self._envelope(waba, value, "messages")
+        if kind == "smb_message_echoes":
+            # A message the merchant sent from the WhatsApp Business app.
+            to = digits_of(body.get("to", CUSTOMER_WA_ID)) or CUSTOMER_WA_ID
+            value = {"messaging_product": "whatsapp", "metadata": meta, "message_echoes": [{
+                "from": meta["display_phone_number"], "to": to, "id": wamid(to),
+                "timestamp": str(t), "type": "text",
+                "text": {"body": body.get("text", "Sent from the WhatsApp Business app")
+                         + suffix}}]}
+            return self._envelope(waba, value, "smb_message_echoes")
         if kind == "error":
             value = {"messaging_product": "whatsapp", "metadata": meta, "errors": [{
                 "code": 131000, "title": "Something went wrong", "message":
@@ -1006,6 +1404,77 @@ class Sandbox:
         return self._envelope(PARTNER_BUSINESS_ID if partner else waba, value,
                               "account_update", t)
 
+    def _sync_payloads(self, kind, body, waba, meta):
+        """Coexistence's smb_app_state_sync (the app's contacts, one webhook) and
+        history (one webhook per phase: 0 = the last day, 1 = up to 90 days,
+        2 = up to 180 days; or one with error 2593109 when the business chose
+        not to share its chats), shaped as Meta's webhook reference."""
+        t = now()
+        business = meta["display_phone_number"]
+        value = {"messaging_product": "whatsapp", "metadata": meta}
+        if kind == "smb_app_state_sync":
+            action = body.get("action", "add")
+            if action not in ("add", "remove"):
+                raise ControlError(400, "action must be add or remove")
+            value["state_sync"] = [{"type": "contact",
+                                    "contact": {"full_name": full, "first_name": first,
+                                                "phone_number": wa_id},
+                                    "action": action, "metadata": {"timestamp": str(t)}}
+                                   for wa_id, full, first in APP_CONTACTS]
+            return [self._envelope(waba, value, kind)]
+        shared = body.get("shared", self.state["config"]["history_sharing"])
+        if not shared:
+            text = "History sync is turned off by the business from the WhatsApp Business App"
+            value["history"] = [{"errors": [{"code": 2593109, "title": text, "message": text,
+                                             "error_data": {"details": text}}]}]
+            return [self._envelope(waba, value, kind)]
+        phases = [int(body["phase"])] if body.get("phase") is not None else [0, 1, 2]
+        if not all(0 <= ph <= 2 for ph in phases):
+            raise ControlError(400, "phase must be 0, 1 or 2")
+        out = []
+        for ph in phases:
+            age = (3600, 30 * 86400, 120 * 86400)[ph]
+            threads = []
+            for wa_id, full, _ in APP_CONTACTS:
+                asked, answered = t - age - 60, t - age
+                threads.append({"id": wa_id, "messages": [
+                    {"from": wa_id, "id": wamid(wa_id), "timestamp": str(asked),
+                     "type": "text", "text": {"body": f"Hi, is my order ready? ({full})"},
+                     "history_context": {"status": "read"}},
+                    {"from": business, "to": wa_id, "id": wamid(wa_id),
+                     "timestamp": str(answered), "type": "text",
+                     "text": {"body": "Yes, you can pick it up today."},
+                     "history_context": {"status": "delivered"}}]})
+            value = {"messaging_product": "whatsapp", "metadata": meta,
+                     "history": [{"metadata": {"phase": ph, "chunk_order": 1,
+                                               "progress": round(100 * (ph + 1) / 3)
+                                               if len(phases) > 1 else 100},
+                                  "threads": threads}]}
+            out.append(self._envelope(waba, value, kind))
+        return out
+
+    def sync_webhooks_later(self, pid, sync):
+        """What Meta sends after POST /{phone}/smb_app_data (when config
+        smb_sync_webhooks is on): the webhooks of that sync_type, built now
+        (from the state of this moment) and posted from another thread."""
+        body = {"kind": sync, "phone_number_id": pid}
+        with self.lock:
+            if not self.state["config"]["smb_sync_webhooks"]:
+                return
+            try:
+                built = self.build_webhooks(body)
+            except ControlError as e:
+                sys.stderr.write(f"smb_app_data {sync} for {pid}: no webhook ({e})\n")
+                return
+
+        def send():
+            time.sleep(0.2)  # after the app has had its answer
+            out = self.send_webhooks(body, built)
+            sys.stderr.write(f"smb_app_data {sync} for {pid}: {out['sent']} webhook(s) "
+                             f"{out.get('not_delivered') or out['responses']}\n")
+
+        threading.Thread(target=send, daemon=True).start()
+
     @staticmethod
     def _envelope(entry_id, value, field, t=None):
         entry = {"id": entry_id}
@@ -1032,8 +1501,8 @@ class Sandbox:
         except (urllib.error.URLError, OSError) as e:
             return None, str(getattr(e, "reason", e))
 
-    def send_webhooks(self, body):
-        url, payloads, blocked = self.build_webhooks(body)
+    def send_webhooks(self, body, built=None):
+        url, payloads, blocked = built or self.build_webhooks(body)
         if blocked:
             return {"sent": 0, "url": url, "responses": [], "bodies": payloads,
                     "not_delivered": "the app is not subscribed to this WABA "
@@ -1101,7 +1570,9 @@ def dialog_page(sb, prefix, p, ctx):
     assets = ""
     for wid, info in sb.dialog_assets().items():
         nums = ", ".join(f"{esc(d)} ({esc(n)})" for d, n in info["numbers"])
-        note = "" if wid in SCENARIOS["one_waba"][1] else " <em>(Two WABAs only)</em>"
+        shared = [label for label, wabas in SCENARIOS.values() if wid in wabas]
+        note = "" if wid in SCENARIOS["one_waba"][1] else \
+            f" <em>({esc(' / '.join(shared))} only)</em>"
         assets += (f"<li>WhatsApp Business Account <strong>{esc(info['name'])}</strong> "
                    f"<span>ID {esc(wid)}: {nums}</span>{note}</li>")
     inner = (f"<h1>{esc(sb.app_name)}</h1><p>{esc(sb.app_name)} is requesting access to:</p>"
@@ -1117,6 +1588,154 @@ def dialog_page(sb, prefix, p, ctx):
              f"to the information you share. App ID {esc(sb.app_id)}.</p>"
              f"<p class=\"muted\"><a href=\"/_sandbox/\">Sandbox control page</a></p>")
     return page(f"Log in with Facebook | {sb.app_name}", inner)
+
+
+def es_dialog_page(sb, prefix, p, ctx):
+    """The popup FB.login opens: pick what to share, then finish, finish
+    without a number, cancel (on a chosen screen) or report an error."""
+    esc = html.escape
+    hidden = "".join(f"<input type=\"hidden\" name=\"{esc(k)}\" value=\"{esc(v)}\">"
+                     for k, v in p.items() if k in ("client_id", "config_id", "scope",
+                                                    "response_type", "extras", "origin",
+                                                    "override_default_response_type",
+                                                    "display"))
+    scen = "".join(f"<option value=\"{k}\"{' selected' if k == ctx['scenario'] else ''}>"
+                   f"{esc(label)}</option>" for k, (label, _) in SCENARIOS.items())
+    numbers = sb.es_numbers(ctx["scenario"])
+    first = next((n for n in numbers if n[3] == ctx["coexistence"]), None)
+    nums = "".join(f"<option value=\"{esc(pid)}\"{' selected' if first and pid == first[0] else ''}>"
+                   f"{esc(label)}{' [WhatsApp Business app]' if app else ''}</option>"
+                   for pid, label, _, app in numbers)
+    wabas = "".join(f"<option value=\"{w}\">{esc(sb.dialog_assets()[w]['name'])} ({w})"
+                    "</option>" for w in SCENARIOS[ctx["scenario"]][1])
+    steps = "".join(f"<option value=\"{x}\"{' selected' if x == 'PHONE_NUMBER_SETUP' else ''}>"
+                    f"{x}</option>" for x in ES_STEPS)
+    kind = ("Connect your WhatsApp Business app" if ctx["coexistence"]
+            else "Set up WhatsApp Business")
+    inner = (f"<h1>{esc(kind)}</h1><p>{esc(sb.app_name)} wants to use WhatsApp for your "
+             f"business. Business: <strong>{esc(BUSINESS_NAME)}</strong> <span class=\"muted\">"
+             f"(ID {BUSINESS_ID})</span></p><form id=\"es\" method=\"get\" "
+             f"action=\"{esc(prefix)}/dialog/embedded_signup/decide\">{hidden}"
+             f"<h2>What to share</h2><p><label for=\"scenario\">Accounts: </label><select "
+             f"id=\"scenario\" name=\"scenario\">{scen}</select> <button type=\"submit\" "
+             f"id=\"change\" name=\"outcome\" value=\"change\" class=\"secondary\">Change"
+             f"</button></p><p><label for=\"phone_number_id\">Phone number: </label><select "
+             f"id=\"phone_number_id\" name=\"phone_number_id\">{nums}</select></p>"
+             f"<p><label for=\"waba_id\">Without a number, share: </label><select id=\"waba_id\" "
+             f"name=\"waba_id\">{wabas}</select></p><p><label for=\"current_step\">Cancel on "
+             f"screen: </label><select id=\"current_step\" name=\"current_step\">{steps}"
+             f"</select></p><div class=\"buttons\"><button type=\"submit\" id=\"cancel\" "
+             f"name=\"outcome\" value=\"cancel\" class=\"secondary\">Cancel</button><button "
+             f"type=\"submit\" id=\"report-error\" name=\"outcome\" value=\"report_error\" "
+             f"class=\"secondary\">Report an error</button><button type=\"submit\" "
+             f"id=\"finish-only-waba\" name=\"outcome\" value=\"finish_only_waba\" "
+             f"class=\"secondary\">Finish without a number</button><button type=\"submit\" "
+             f"id=\"finish\" name=\"outcome\" value=\"finish\" class=\"primary\">Finish"
+             f"</button></div></form><p class=\"muted\">Meta sandbox: this popup stands in "
+             f"for Embedded Signup; it answers the page at {esc(ctx['origin'])}.</p>"
+             f"<script>{ES_ABANDON_JS.replace('__ORIGIN__', js_string(ctx['origin']))}</script>")
+    return page(f"Embedded Signup | {sb.app_name}", inner)
+
+
+def js_string(value):
+    """A JSON string literal that is safe inside a <script> element."""
+    return json.dumps(value).replace("<", "\\u003c")
+
+
+# Closing the popup before finishing is Meta's "abandoned flow": a CANCEL
+# with the screen the merchant was on (here: the step chosen on the page).
+ES_ABANDON_JS = ("(function(){var f=document.getElementById('es'),sent=false;"
+                 "f.addEventListener('submit',function(){sent=true;});"
+                 "window.addEventListener('pagehide',function(){var o=window.opener;"
+                 "if(sent||!o||o.closed)return;o.postMessage(JSON.stringify({data:{"
+                 "current_step:document.getElementById('current_step').value},"
+                 "type:'WA_EMBEDDED_SIGNUP',event:'CANCEL'}),__ORIGIN__);});})();")
+
+
+def es_result_page(origin, session, login):
+    """Posts the session event (a JSON string, as Meta's) and the login
+    response to the opener, then closes. Without an opener it shows them."""
+    blob = json.dumps({"origin": origin, "session": session, "login": login})
+    blob = blob.replace("<", "\\u003c")
+    script = ("(function(){var r=JSON.parse(document.getElementById('es-result').textContent);"
+              "var o=window.opener;if(!o||o.closed){document.getElementById('note').textContent="
+              "'No window to return to.';return;}"
+              "o.postMessage(JSON.stringify(r.session),r.origin);"
+              "o.postMessage({type:'SANDBOX_FB_LOGIN_RESPONSE',response:r.login},r.origin);"
+              "setTimeout(function(){window.close();},100);})();")
+    inner = (f"<h1>{html.escape(session['event'])}</h1><p id=\"note\">Returning to "
+             f"{html.escape(origin)}…</p><pre>{html.escape(json.dumps(session, indent=1))}</pre>"
+             f"<script type=\"application/json\" id=\"es-result\">{blob}</script>"
+             f"<script>{script}</script>")
+    return page("Embedded Signup", inner)
+
+
+SDK_JS = r"""/* Meta sandbox: a stand-in for connect.facebook.net/en_US/sdk.js.
+ * FB.init / FB.login as Embedded Signup uses them; FB.login opens the
+ * sandbox's Embedded Signup dialog in a popup. The popup posts the
+ * WA_EMBEDDED_SIGNUP session event to the opener with this sandbox's origin
+ * (Meta's come from https://www.facebook.com), then the login response,
+ * which calls FB.login's callback. */
+(function () {
+  "use strict";
+  var ORIGIN = __ORIGIN__;
+  if (window.FB && window.FB.__sandbox) return;
+  var settings = null;
+  function login(cb, opts) {
+    if (!settings || !settings.appId) {
+      console.error("FB.login() called before FB.init().");
+      return;
+    }
+    opts = opts || {};
+    var q = new URLSearchParams();
+    q.set("client_id", String(settings.appId));
+    if (opts.config_id) q.set("config_id", String(opts.config_id));
+    if (opts.scope) q.set("scope", String(opts.scope));
+    q.set("response_type", opts.response_type || "token");
+    if (opts.override_default_response_type) q.set("override_default_response_type", "true");
+    q.set("extras", JSON.stringify(opts.extras || {}));
+    q.set("origin", window.location.origin);
+    q.set("display", "popup");
+    var url = ORIGIN + "/" + (settings.version || "v25.0") + "/dialog/embedded_signup?" + q;
+    var popup = window.open(url, "fb_embedded_signup", "width=640,height=760,left=80,top=40");
+    var done = false, timer = null;
+    function finish(resp) {
+      if (done) return;
+      done = true;
+      window.removeEventListener("message", onMessage);
+      if (timer) clearInterval(timer);
+      if (typeof cb === "function") cb(resp);
+    }
+    function onMessage(ev) {
+      if (ev.origin !== ORIGIN || ev.source !== popup) return;
+      var d = ev.data;
+      if (d && typeof d === "object" && d.type === "SANDBOX_FB_LOGIN_RESPONSE")
+        finish(d.response);
+    }
+    if (!popup) {
+      finish({ authResponse: null, status: "unknown" });
+      return;
+    }
+    window.addEventListener("message", onMessage);
+    timer = setInterval(function () {
+      if (popup.closed) {
+        clearInterval(timer);
+        timer = null;
+        /* Messages still in flight arrive first. */
+        setTimeout(function () { finish({ authResponse: null, status: "unknown" }); }, 300);
+      }
+    }, 250);
+  }
+  window.FB = {
+    __sandbox: true,
+    init: function (o) { settings = o || {}; },
+    login: login,
+    getLoginStatus: function (cb) { if (cb) cb({ status: "unknown", authResponse: null }); },
+    logout: function (cb) { if (cb) cb({ status: "unknown", authResponse: null }); }
+  };
+  if (typeof window.fbAsyncInit === "function") setTimeout(window.fbAsyncInit, 0);
+})();
+"""
 
 
 def control_page(sb, flash):
@@ -1135,9 +1754,28 @@ def control_page(sb, flash):
         hooks = (button("webhook", "Inbound message", kind="message", phone_number_id=n["id"])
                  + "".join(button("webhook", f"Status: {s}", kind="status", status=s,
                                   phone_number_id=n["id"]) for s in ("delivered", "read")))
+        states, fixes = [], ""
+        if n["code_verification_status"] != "VERIFIED":
+            sent = n.get("verification")
+            states.append(f"code {n['code_verification_status']}"
+                          + (f", last code sent: {sent['code']}" if sent else ""))
+        if n["name_status"] != "APPROVED":
+            states.append(f"display name {n['name_status']}")
+            fixes += button("number", "Approve display name", phone_number_id=n["id"],
+                            change="approve_name")
+        if n.get("in_use_elsewhere"):
+            states.append("on another WhatsApp account")
+            fixes += button("number", "Free the number", phone_number_id=n["id"],
+                            change="free")
+        if n.get("is_on_biz_app"):
+            states.append("WhatsApp Business app; synced: "
+                          + (", ".join(n.get("smb_sync") or {}) or "nothing"))
+            hooks += button("webhook", "Echo from the app", kind="smb_message_echoes",
+                            phone_number_id=n["id"])
         rows += (f"<tr><td>{esc(n['display_phone_number'])}<br><span class=\"muted\">"
                  f"{esc(n['id'])}</span></td><td>{esc(n['waba_id'])}</td>"
                  f"<td>{'yes' if n['registered'] else 'no'}</td>"
+                 f"<td>{esc('; '.join(states) or 'ready')}{'<br>' if fixes else ''}{fixes}</td>"
                  f"<td>{'yes' if subscribed else 'no'}</td><td>{hooks}</td></tr>")
     tokens = "".join(f"<tr><td>{esc(t['token'][:14])}…</td><td>{esc(t['kind'])}</td><td>"
                      f"{esc(t['state'])}</td><td>{esc(', '.join(t['wabas']))}</td></tr>"
@@ -1153,7 +1791,7 @@ def control_page(sb, flash):
              f"; dialog scenario {esc(st['config']['scenario'])}</p>"
              + (f"<p class=\"flash\">{esc(flash)}</p>" if flash else "")
              + f"<h2>Phone numbers</h2><table><tr><th>Number</th><th>WABA</th><th>Registered"
-             f"</th><th>Subscribed</th><th>Send webhook</th></tr>{rows}</table>"
+             f"</th><th>State</th><th>Subscribed</th><th>Send webhook</th></tr>{rows}</table>"
              f"<h2>Account</h2>{wabas}<h2>Tokens</h2><p>{button('revoke_all', 'Revoke all tokens')}"
              f"{button('expire_all', 'Expire all tokens')}{button('reset', 'Reset everything')}"
              f"</p><table><tr><th>Token</th><th>Kind</th><th>State</th><th>WABAs</th></tr>"
@@ -1186,6 +1824,7 @@ class Req:
         self.token = str(token) if token else None
         proof = self.params.get("appsecret_proof")
         self.proof = str(proof) if proof else None
+        self.after = None  # work to do once the answer is sent (sync webhooks)
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -1255,6 +1894,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                                   "type": "OAuthException", "code": 1}})
             if parts.path == "/_sandbox" or parts.path.startswith("/_sandbox/"):
                 return self._control(sb, method, parts.path, query, raw)
+            if method == "GET" and re.fullmatch(r"/(?:[a-z]{2}_[A-Z]{2}/)?sdk(?:\.debug)?\.js",
+                                                parts.path):
+                return self._sdk(sb)
             return self._meta(sb, method, parts.path, query, raw)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
@@ -1308,13 +1950,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return ("exchange_token" if grant == "fb_exchange_token" else "access_token"), None
         if segs == ["debug_token"]:
             return "debug_token", None
+        if segs[:2] == ["dialog", "embedded_signup"]:
+            return ("es_dialog" if len(segs) == 2 else
+                    "es_decide" if segs[2:] == ["decide"] else "unknown"), None
         if len(segs) == 2 and segs[1] in ("phone_numbers", "register", "subscribed_apps",
-                                          "messages"):
+                                          "messages", "deregister", "request_code",
+                                          "verify_code", "smb_app_data"):
             return segs[1], segs[0]
         if len(segs) == 1:
             node = segs[0]
             with sb.lock:
-                kind = ("phone" if node in sb.state["numbers"] else
+                kind = ("set_pin" if node in sb.state["numbers"] and method == "POST" else
+                        "phone" if node in sb.state["numbers"] else
                         "waba" if node in sb.state["wabas"] else
                         "catalog" if node in sb.state["catalogs"] else
                         "me" if node == "me" else "object")
@@ -1343,6 +1990,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         sb.record_request(self._entry)
         if endpoint in ("dialog", "dialog_decide"):
             return self._dialog(sb, endpoint, prefix, req)
+        if endpoint in ("es_dialog", "es_decide"):
+            return self._es_dialog(sb, endpoint, prefix, req)
         rule = sb.take_inject(endpoint)
         edge = None
         if rule and rule["error"] == "timeout":
@@ -1368,8 +2017,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if edge is None:
                 return self._graph_error(err)
         if edge is not None:
+            self._after(sb, req)
             return self._edge_error(edge)
-        return self._json(200, answer, extra)
+        self._json(200, answer, extra)
+        self._after(sb, req)
+
+    @staticmethod
+    def _after(sb, req):
+        """Meta's asynchronous consequences of a call: after smb_app_data, the
+        sync webhooks, from another thread (never the lock's, never before the
+        answer), so an app that handles webhooks in the same pool is not
+        waiting on itself."""
+        if req.after and req.after[0] == "smb_sync":
+            sb.sync_webhooks_later(*req.after[1:])
 
     def _edge_error(self, rule):
         """What Meta's edge proxy sends when the backend was slow: a bare 5xx
@@ -1427,6 +2087,43 @@ class Handler(http.server.BaseHTTPRequestHandler):
         location = urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, q, "_=_"))
         return self._redirect(302, location)
 
+    def _es_dialog(self, sb, endpoint, prefix, req):
+        """The JS SDK stand-in's popup: the dialog, then the page that posts
+        the result to the opener."""
+        html_headers = {"Cache-Control": "no-store"}
+        try:
+            ctx = sb.es_context(req.query)
+            if endpoint == "es_dialog" or req.query.get("outcome") == "change":
+                if endpoint == "es_decide":
+                    q = {k: v for k, v in req.query.items() if k != "outcome"}
+                    return self._redirect(302, f"{prefix}/dialog/embedded_signup?"
+                                          + urllib.parse.urlencode(q))
+                return self._send(200, es_dialog_page(sb, prefix, req.query, ctx),
+                                  "text/html; charset=utf-8", html_headers)
+            session, login = sb.es_decide(ctx, req.query)
+        except DialogError as e:
+            inner = (f"<h1>{html.escape(e.title)}</h1><p>{html.escape(e.text)}</p>"
+                     "<p class=\"muted\"><a href=\"/_sandbox/\">Sandbox control page</a></p>")
+            return self._send(400, page(e.title, inner), "text/html; charset=utf-8")
+        return self._send(200, es_result_page(ctx["origin"], session, login),
+                          "text/html; charset=utf-8", html_headers)
+
+    def _sdk(self, sb):
+        host = self.headers.get("Host") or "%s:%d" % self.server.server_address[:2]
+        origin = f"{'https' if self.server.tls else 'http'}://{host}"
+        self._entry = {"time": time.time(), "endpoint": "sdk", "method": self.command,
+                       "path": urllib.parse.urlsplit(self.path).path, "version": None,
+                       "query": {}, "body": None, "access_token": None,
+                       "appsecret_proof": None, "authorization": None, "token_via": None,
+                       "scheme": "https" if self.server.tls else "http"}
+        sb.record_request(self._entry)
+        body = SDK_JS.replace("__ORIGIN__", json.dumps(origin)).encode()
+        return self._send(200, body, "application/javascript; charset=utf-8",
+                          {"Cache-Control": "no-store",
+                           # Meta's snippet loads it with crossorigin="anonymous".
+                           "Access-Control-Allow-Origin": "*",
+                           "Cross-Origin-Resource-Policy": "cross-origin"})
+
     # -- control API ----------------------------------------------------------
 
     def _control(self, sb, method, path, query, raw):
@@ -1464,6 +2161,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 ("POST", "/_sandbox/subscribe"): lambda: sb.set_subscription(body, True),
                 ("POST", "/_sandbox/unsubscribe"): lambda: sb.set_subscription(body, False),
                 ("POST", "/_sandbox/webhook"): lambda: sb.send_webhooks(body),
+                ("POST", "/_sandbox/numbers/update"): lambda: sb.update_number(body),
             }
             route = routes.get((method, path.rstrip("/")))
             if route is None:
@@ -1493,6 +2191,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             elif action == "scenario":
                 sb.set_config({"scenario": form.get("scenario")})
                 note = f"Dialog scenario is now {form.get('scenario')}"
+            elif action == "number":
+                change = {"approve_name": {"name_status": "APPROVED"},
+                          "free": {"in_use_elsewhere": False}}.get(form.get("change"))
+                if change is None:
+                    raise ControlError(400, "change must be approve_name or free")
+                sb.update_number(dict(change, phone_number_id=form.get("phone_number_id")))
+                note = f"Number {form.get('phone_number_id')}: {form.get('change')}"
             else:
                 raise ControlError(404, f"unknown action {action}")
         except ControlError as e:

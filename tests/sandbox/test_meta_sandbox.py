@@ -14,6 +14,8 @@ import http.server
 import json
 import os
 import queue
+import re
+import shutil
 import ssl
 import subprocess
 import sys
@@ -31,6 +33,12 @@ APP_NAME = "WABA Connect Test"
 REDIRECT = "http://127.0.0.1:9/oauth/meta/callback"
 WABA_1, WABA_2 = "102290129340398", "102290129340399"
 PHONE_1, PHONE_2, PHONE_3 = "106540352242922", "106540352242923", "106540352242924"
+WABA_3, WABA_4 = "102290129340400", "102290129340401"
+UNVERIFIED, NAME_PENDING = "106540352242925", "106540352242926"
+ELSEWHERE, COEX = "106540352242927", "106540352242928"
+BUSINESS_ID = "100220012345678"
+APP_ORIGIN = "http://127.0.0.1:9"
+CUSTOMER = "16505551234"
 
 
 def proof(token):
@@ -248,7 +256,8 @@ class SandboxTest(unittest.TestCase):
         form.feed(page)
         self.assertEqual(form.buttons["continue"], ("decision", "continue"))
         self.assertEqual(form.buttons["cancel"], ("decision", "cancel"))
-        self.assertEqual(form.selects["scenario"], ["one_waba", "two_wabas"])
+        self.assertEqual(form.selects["scenario"],
+                         ["one_waba", "two_wabas", "all_states", "coexistence"])
         self.assertEqual(form.hidden["state"], "st4te-xyz")
 
         # Submitting the page's own form (as a browser would) redirects with a code.
@@ -781,6 +790,31 @@ class SandboxTest(unittest.TestCase):
         self.assertEqual(status, 303)
         self.next_hook()
 
+    def test_control_page_shows_and_fixes_number_states(self):
+        token = self.user_token(scenario="all_states")
+        self.graph("POST", f"/{UNVERIFIED}/request_code", token,
+                   params={"code_method": "SMS", "language": "en_US"})
+        code = self.number_state(UNVERIFIED)["verification"]["code"]
+        _, _, page = self.call("GET", "/_sandbox/")
+        self.assertIn(f"code NOT_VERIFIED, last code sent: {code}", page)
+        self.assertIn("display name PENDING_REVIEW", page)
+        self.assertIn("on another WhatsApp account", page)
+        self.assertIn("WhatsApp Business app; synced: nothing", page)
+        for change, phone, key, value in (("approve_name", NAME_PENDING, "name_status",
+                                           "APPROVED"),
+                                          ("free", ELSEWHERE, "in_use_elsewhere", False)):
+            status, headers, _ = self.call("POST", "/_sandbox/ui/number", form={
+                "phone_number_id": phone, "change": change})
+            self.assertEqual(status, 303)
+            self.assertEqual(self.number_state(phone)[key], value)
+        status, headers, _ = self.call("POST", "/_sandbox/ui/number", form={
+            "phone_number_id": PHONE_1, "change": "delete"})
+        self.assertIn("Error", urllib.parse.unquote_plus(headers["location"]))
+        self.subscribe(WABA_4)
+        self.call("POST", "/_sandbox/ui/webhook", form={"kind": "smb_message_echoes",
+                                                        "phone_number_id": COEX})
+        self.hook_value("smb_message_echoes")
+
     def test_stderr_log_has_no_secrets(self):
         token = self.user_token()
         self.graph("GET", f"/{WABA_1}/phone_numbers", token)
@@ -797,10 +831,556 @@ class SandboxTest(unittest.TestCase):
     def test_unknown_path_and_state_shape(self):
         self.assertGraphError(self.call("GET", "/v25.0/some/odd/path"), 400, 2500)
         state = self.control("GET", "/_sandbox/state")
-        self.assertEqual(set(state["wabas"]), {WABA_1, WABA_2})
+        self.assertEqual(set(state["wabas"]), {WABA_1, WABA_2, WABA_3, WABA_4})
         self.assertEqual(state["app"], {"id": APP_ID, "name": APP_NAME,
                                         "webhook_url": self.hook_url})
         self.assertNotIn(APP_SECRET, json.dumps(state))
+
+    # -- onboarding: numbers in every state (issue 10) ----------------------------
+
+    def phone_fields(self, token, phone, fields):
+        status, _, data = self.graph("GET", f"/{phone}", token, params={"fields": fields})
+        self.assertEqual(status, 200, data)
+        return data
+
+    def number_state(self, phone):
+        return self.control("GET", "/_sandbox/state")["numbers"][phone]
+
+    def test_new_wabas_only_in_their_scenarios(self):
+        token = self.user_token()  # one_waba: what existing tests count is unchanged
+        _, _, data = self.graph("GET", f"/{WABA_1}/phone_numbers", token)
+        self.assertEqual([n["id"] for n in data["data"]], [PHONE_1, PHONE_2])
+        self.assertGraphError(self.graph("GET", f"/{WABA_3}/phone_numbers", token),
+                              400, 100, 33)
+        info = self.debug(self.user_token(scenario="two_wabas"))
+        targets = {g["scope"]: g.get("target_ids") for g in info["granular_scopes"]}
+        self.assertEqual(targets["whatsapp_business_management"], [WABA_1, WABA_2])
+
+        token = self.user_token(scenario="all_states")
+        info = self.debug(token)
+        targets = {g["scope"]: g.get("target_ids") for g in info["granular_scopes"]}
+        self.assertEqual(targets["whatsapp_business_management"], [WABA_1, WABA_2, WABA_3])
+        _, _, data = self.graph("GET", f"/{WABA_3}/phone_numbers", token, params={
+            "fields": "id,code_verification_status,name_status,status,is_on_biz_app"})
+        self.assertEqual(data["data"], [
+            {"id": UNVERIFIED, "code_verification_status": "NOT_VERIFIED",
+             "name_status": "APPROVED", "status": "PENDING", "is_on_biz_app": False},
+            {"id": NAME_PENDING, "code_verification_status": "VERIFIED",
+             "name_status": "PENDING_REVIEW", "status": "PENDING", "is_on_biz_app": False},
+            {"id": ELSEWHERE, "code_verification_status": "VERIFIED",
+             "name_status": "APPROVED", "status": "PENDING", "is_on_biz_app": False}])
+
+        token = self.user_token(scenario="coexistence")
+        _, _, data = self.graph("GET", f"/{WABA_4}/phone_numbers", token)
+        self.assertEqual([n["id"] for n in data["data"]], [COEX])
+        self.assertEqual(self.phone_fields(token, COEX, "is_on_biz_app,platform_type"),
+                         {"id": COEX, "is_on_biz_app": True, "platform_type": "CLOUD_API"})
+        self.assertGraphError(self.graph("GET", f"/{WABA_1}", token), 400, 100, 33)
+
+    def test_unverified_number_gets_a_code_then_registers(self):
+        token = self.user_token(scenario="all_states")
+        err = self.assertGraphError(self.register(token, UNVERIFIED), 400, 133006)
+        self.assertEqual(err["message"], "(#133006) Phone number re-verification needed")
+        self.assertIn("verified before registering", err["error_data"]["details"])
+        self.assertGraphError(self.graph("POST", f"/{UNVERIFIED}/verify_code", token,
+                                         form={"code": "123456"}), 400, 136025)
+        err = self.assertGraphError(self.graph("POST", f"/{UNVERIFIED}/request_code", token,
+                                               form={"code_method": "EMAIL",
+                                                     "language": "en_US"}), 400, 100)
+        self.assertIn("code_method", err["message"])
+        self.assertGraphError(self.graph("POST", f"/{UNVERIFIED}/request_code", token,
+                                         form={"code_method": "SMS"}), 400, 100)
+        # As Meta's reference sends them: in the query string.
+        status, _, data = self.graph("POST", f"/{UNVERIFIED}/request_code", token,
+                                     params={"code_method": "VOICE", "language": "de_DE"})
+        self.assertEqual((status, data), (200, {"success": True}))
+        sent = self.number_state(UNVERIFIED)["verification"]
+        self.assertRegex(sent["code"], r"^\d{6}$")
+        self.assertEqual((sent["code_method"], sent["language"]), ("VOICE", "de_DE"))
+        wrong = "000000" if sent["code"] != "000000" else "111111"
+        err = self.assertGraphError(self.graph("POST", f"/{UNVERIFIED}/verify_code", token,
+                                               form={"code": wrong}), 400, 136025)
+        self.assertEqual(err["message"], "(#136025) Verify code error")
+        self.assertEqual(self.phone_fields(token, UNVERIFIED, "code_verification_status")
+                         ["code_verification_status"], "NOT_VERIFIED")
+        status, _, data = self.graph("POST", f"/{UNVERIFIED}/verify_code", token,
+                                     json_body={"code": sent["code"]})
+        self.assertEqual((status, data), (200, {"success": True}))
+        self.assertEqual(self.phone_fields(token, UNVERIFIED, "code_verification_status")
+                         ["code_verification_status"], "VERIFIED")
+        status, _, _ = self.register(token, UNVERIFIED)
+        self.assertEqual(status, 200)
+        self.assertEqual(self.phone_fields(token, UNVERIFIED, "status,platform_type"),
+                         {"id": UNVERIFIED, "status": "CONNECTED", "platform_type": "CLOUD_API"})
+        # An expired code is refused like a wrong one.
+        self.graph("POST", f"/{UNVERIFIED}/request_code", token,
+                   params={"code_method": "SMS", "language": "en_US"})
+        code = self.number_state(UNVERIFIED)["verification"]["code"]
+        self.control("POST", "/_sandbox/numbers/update", {
+            "phone_number_id": UNVERIFIED, "code_verification_status": "EXPIRED"})
+        self.assertGraphError(self.register(token, UNVERIFIED), 400, 133006)
+        status, _, _ = self.graph("POST", f"/{UNVERIFIED}/verify_code", token,
+                                  form={"code": code})
+        self.assertEqual(status, 200)
+        reqs = [r["endpoint"] for r in self.control("GET", "/_sandbox/requests")["requests"]]
+        self.assertIn("request_code", reqs)
+        self.assertIn("verify_code", reqs)
+
+    def test_display_name_pending_then_approved(self):
+        token = self.user_token(scenario="all_states")
+        err = self.assertGraphError(self.register(token, NAME_PENDING), 400, 100, 2388001,
+                                    "OAuthException")
+        self.assertEqual(err["error_user_title"], "Cannot Create Certificate")
+        self.assertIn("display name", err["error_user_msg"])
+        self.assertIs(err["is_transient"], False)
+        self.assertEqual(self.phone_fields(token, NAME_PENDING, "name_status")["name_status"],
+                         "PENDING_REVIEW")
+        self.assertEqual(self.call("POST", "/_sandbox/numbers/update", json_body={
+            "phone_number_id": NAME_PENDING, "name_status": "MAYBE"})[0], 400)
+        self.assertEqual(self.call("POST", "/_sandbox/numbers/update", json_body={
+            "phone_number_id": "42", "name_status": "APPROVED"})[0], 400)
+        out = self.control("POST", "/_sandbox/numbers/update",
+                           {"phone_number_id": NAME_PENDING, "name_status": "APPROVED"})
+        self.assertEqual(out["name_status"], "APPROVED")
+        status, _, _ = self.register(token, NAME_PENDING)
+        self.assertEqual(status, 200)
+
+    def test_number_still_on_another_account(self):
+        token = self.user_token(scenario="all_states")
+        err = self.assertGraphError(self.register(token, ELSEWHERE), 400, 100, 2388001)
+        self.assertEqual(err["error_user_title"], "Cannot Create Certificate")
+        self.assertIn("registered to an existing WhatsApp account", err["error_user_msg"])
+        self.control("POST", "/_sandbox/numbers/update",
+                     {"phone_number_id": ELSEWHERE, "in_use_elsewhere": False})
+        self.assertEqual(self.register(token, ELSEWHERE)[0], 200)
+
+    def test_register_limit_deregister_and_pin(self):
+        token = self.user_token()
+        self.control("POST", "/_sandbox/config", {"register_limit": 2})
+        self.assertEqual(self.register(token)[0], 200)
+        status, _, data = self.graph("POST", f"/{PHONE_1}/deregister", token)
+        self.assertEqual((status, data), (200, {"success": True}))
+        self.assertEqual(self.phone_fields(token, PHONE_1, "platform_type,status"),
+                         {"id": PHONE_1, "platform_type": "NOT_APPLICABLE",
+                          "status": "DISCONNECTED"})
+        err = self.assertGraphError(self.register(token), 400, 133016)
+        self.assertEqual(err["message"],
+                         "(#133016) Account register deregister rate limit exceeded")
+        self.assertIn("too many attempts", err["error_data"]["details"])
+        self.assertFalse(self.number_state(PHONE_1)["registered"])
+        self.assertGraphError(self.graph("POST", f"/{PHONE_1}/deregister", token), 400, 133016)
+        self.control("POST", "/_sandbox/numbers/update",
+                     {"phone_number_id": PHONE_1, "register_calls": []})
+        self.assertEqual(self.register(token)[0], 200)
+        self.control("POST", "/_sandbox/config", {"register_limit": None})
+
+        # Two-step verification: POST /{phone} with pin sets a new PIN, which
+        # replaces one the merchant forgot (config pins plays that PIN).
+        self.control("POST", "/_sandbox/config", {"pins": {PHONE_2: "654321"}})
+        self.assertGraphError(self.register(token, PHONE_2, "123456"), 400, 133005)
+        self.assertGraphError(self.graph("POST", f"/{PHONE_2}", token, form={"pin": "12"}),
+                              400, 100)
+        self.assertGraphError(self.graph("POST", f"/{PHONE_2}", token, form={}), 400, 100)
+        status, _, data = self.graph("POST", f"/{PHONE_2}", token,
+                                     json_body={"pin": "246810"})
+        self.assertEqual((status, data), (200, {"success": True}))
+        self.assertTrue(self.phone_fields(token, PHONE_2, "is_pin_enabled")["is_pin_enabled"])
+        self.assertGraphError(self.register(token, PHONE_2, "654321"), 400, 133005)
+        self.assertEqual(self.register(token, PHONE_2, "246810")[0], 200)
+        reqs = self.control("GET", "/_sandbox/requests", params={"endpoint": "set_pin"})
+        self.assertEqual(len(reqs["requests"]), 3)
+
+    def test_injected_onboarding_errors(self):
+        token = self.user_token(scenario="all_states")
+        cases = [("register", "133005", 133005, None), ("register", "133006", 133006, None),
+                 ("register", "133016", 133016, None), ("register", "2388001", 100, 2388001),
+                 ("request_code", "136024", 136024, None),
+                 ("verify_code", "136025", 136025, None),
+                 ("deregister", "133016", 133016, None),
+                 ("smb_app_data", "500", 2, None), ("set_pin", "429", 80007, None)]
+        calls = {"register": lambda: self.register(token),
+                 "request_code": lambda: self.graph("POST", f"/{PHONE_1}/request_code", token,
+                                                    params={"code_method": "SMS",
+                                                            "language": "en_US"}),
+                 "verify_code": lambda: self.graph("POST", f"/{PHONE_1}/verify_code", token,
+                                                   form={"code": "123456"}),
+                 "deregister": lambda: self.graph("POST", f"/{PHONE_1}/deregister", token),
+                 "smb_app_data": lambda: self.graph("POST", f"/{PHONE_1}/smb_app_data", token,
+                                                    json_body={"messaging_product": "whatsapp",
+                                                               "sync_type": "history"}),
+                 "set_pin": lambda: self.graph("POST", f"/{PHONE_1}", token,
+                                               form={"pin": "123456"})}
+        for endpoint, error, code, subcode in cases:
+            with self.subTest(endpoint=endpoint, error=error):
+                self.control("POST", "/_sandbox/inject", {"endpoint": endpoint,
+                                                          "error": error})
+                status = 429 if error == "429" else 500 if error == "500" else 400
+                self.assertGraphError(calls[endpoint](), status, code, subcode)
+        err = None
+        self.control("POST", "/_sandbox/inject", {"endpoint": "register", "error": "2388001",
+                                                  "variant": "in_use"})
+        err = self.assertGraphError(self.register(token), 400, 100, 2388001)
+        self.assertIn("existing WhatsApp account", err["error_user_msg"])
+        self.assertEqual(self.call("POST", "/_sandbox/inject", json_body={
+            "endpoint": "register", "error": "2388001", "variant": "nope"})[0], 400)
+        # Nothing was registered by the injected failures; the next call works.
+        self.assertFalse(self.number_state(PHONE_1)["registered"])
+        self.assertEqual(self.register(token)[0], 200)
+
+    # -- coexistence --------------------------------------------------------------
+
+    def smb_sync(self, token, sync_type, phone=COEX):
+        return self.graph("POST", f"/{phone}/smb_app_data", token, json_body={
+            "messaging_product": "whatsapp", "sync_type": sync_type})
+
+    def hook_value(self, field):
+        payload = json.loads(self.next_hook()[1])
+        change = payload["entry"][0]["changes"][0]
+        self.assertEqual(change["field"], field)
+        return payload["entry"][0]["id"], change["value"]
+
+    def test_coexistence_no_register_and_sync_once(self):
+        token = self.user_token(scenario="coexistence")
+        err = self.assertGraphError(self.register(token, COEX), 400, 100, 2388001)
+        self.assertIn("existing WhatsApp account", err["error_user_msg"])
+        # Already on Cloud API: messages go out without register.
+        status, _, _ = self.graph("POST", f"/{COEX}/messages", token, json_body={
+            "messaging_product": "whatsapp", "to": CUSTOMER, "type": "text",
+            "text": {"body": "hello from the API"}})
+        self.assertEqual(status, 200)
+        self.subscribe(WABA_4)
+        self.assertGraphError(self.smb_sync(token, "contacts"), 400, 100)
+        self.assertGraphError(self.graph("POST", f"/{COEX}/smb_app_data", token, json_body={
+            "sync_type": "history"}), 400, 100)
+        self.assertTrue(self.receiver.got.empty())
+
+        status, _, data = self.smb_sync(token, "smb_app_state_sync")
+        self.assertEqual(status, 200, data)
+        self.assertEqual(data["messaging_product"], "whatsapp")
+        self.assertRegex(data["request_id"], r"^[0-9a-f]{32}$")
+        waba, value = self.hook_value("smb_app_state_sync")
+        self.assertEqual(waba, WABA_4)
+        self.assertEqual(value["metadata"], {"display_phone_number": "15550106",
+                                             "phone_number_id": COEX})
+        first = value["state_sync"][0]
+        self.assertEqual((first["type"], first["action"]), ("contact", "add"))
+        self.assertEqual(first["contact"], {"full_name": "Sheena Nelson",
+                                            "first_name": "Sheena",
+                                            "phone_number": CUSTOMER})
+        err = self.assertGraphError(self.smb_sync(token, "smb_app_state_sync"), 400, 100)
+        self.assertIn("only be performed once", err["error_data"]["details"])
+
+        status, _, _ = self.smb_sync(token, "history")
+        self.assertEqual(status, 200)
+        phases = []
+        for _ in range(3):
+            _, value = self.hook_value("history")
+            chunk = value["history"][0]
+            phases.append((chunk["metadata"]["phase"], chunk["metadata"]["progress"]))
+            thread = chunk["threads"][0]
+            self.assertEqual(thread["id"], CUSTOMER)
+            mine = [m for m in thread["messages"] if m["from"] == "15550106"]
+            self.assertEqual(mine[0]["to"], CUSTOMER)
+            self.assertIn("status", mine[0]["history_context"])
+        self.assertEqual(phases, [(0, 33), (1, 67), (2, 100)])
+        self.assertGraphError(self.smb_sync(token, "history"), 400, 100)
+        state = self.number_state(COEX)["smb_sync"]
+        self.assertEqual(set(state), {"smb_app_state_sync", "history"})
+        # A number that is not on the Business app has nothing to sync.
+        other = self.user_token()
+        err = self.assertGraphError(self.smb_sync(other, "history", PHONE_1), 400, 100)
+        self.assertIn("WhatsApp Business app", err["error_data"]["details"])
+        # The control API can allow it again (as a new onboarding would).
+        self.control("POST", "/_sandbox/numbers/update",
+                     {"phone_number_id": COEX, "smb_sync": {}})
+        self.assertEqual(self.smb_sync(token, "history")[0], 200)
+        for _ in range(3):
+            self.hook_value("history")
+
+    def test_coexistence_webhooks_on_demand(self):
+        self.subscribe(WABA_4)
+        out = self.control("POST", "/_sandbox/webhook", {"kind": "smb_message_echoes",
+                                                         "phone_number_id": COEX,
+                                                         "to": "+44 7700 900123",
+                                                         "text": "see you at 5"})
+        self.assertEqual(out["responses"], [200])
+        _, value = self.hook_value("smb_message_echoes")
+        echo = value["message_echoes"][0]
+        self.assertEqual((echo["from"], echo["to"], echo["type"], echo["text"]["body"]),
+                         ("15550106", "447700900123", "text", "see you at 5"))
+        self.assertTrue(echo["id"].startswith("wamid."))
+        self.control("POST", "/_sandbox/webhook", {"kind": "history", "phone_number_id": COEX,
+                                                   "shared": False})
+        _, value = self.hook_value("history")
+        self.assertEqual(value["history"][0]["errors"][0]["code"], 2593109)
+        self.control("POST", "/_sandbox/webhook", {"kind": "history", "phone_number_id": COEX,
+                                                   "phase": 1})
+        _, value = self.hook_value("history")
+        self.assertEqual(value["history"][0]["metadata"],
+                         {"phase": 1, "chunk_order": 1, "progress": 100})
+        self.control("POST", "/_sandbox/webhook", {"kind": "smb_app_state_sync",
+                                                   "phone_number_id": COEX,
+                                                   "action": "remove"})
+        _, value = self.hook_value("smb_app_state_sync")
+        self.assertEqual(value["state_sync"][0]["action"], "remove")
+        self.assertEqual(self.call("POST", "/_sandbox/webhook", json_body={
+            "kind": "history", "phase": 5, "phone_number_id": COEX})[0], 400)
+        # The business declined to share; or the sandbox sends nothing at all.
+        token = self.user_token(scenario="coexistence")
+        self.control("POST", "/_sandbox/config", {"history_sharing": False})
+        self.assertEqual(self.smb_sync(token, "history")[0], 200)
+        _, value = self.hook_value("history")
+        self.assertEqual(value["history"][0]["errors"][0]["code"], 2593109)
+        self.control("POST", "/_sandbox/config", {"smb_sync_webhooks": False})
+        self.assertEqual(self.smb_sync(token, "smb_app_state_sync")[0], 200)
+        time.sleep(0.6)
+        self.assertTrue(self.receiver.got.empty())
+
+    # -- the JS SDK stand-in and its Embedded Signup popup ---------------------------
+
+    def es_query(self, **extra):
+        q = {"client_id": APP_ID, "config_id": "987654321", "response_type": "code",
+             "override_default_response_type": "true",
+             "extras": json.dumps({"setup": {}, "sessionInfoVersion": "3"}),
+             "origin": APP_ORIGIN, "display": "popup"}
+        q.update(extra)
+        return q
+
+    def es_decide(self, **extra):
+        status, headers, page = self.call("GET", "/v25.0/dialog/embedded_signup/decide",
+                                          params=self.es_query(**extra))
+        self.assertEqual(status, 200, page)
+        self.assertEqual(headers["cache-control"], "no-store")
+        m = re.search(r'<script type="application/json" id="es-result">(.*?)</script>',
+                      page, re.S)
+        self.assertTrue(m, page)
+        result = json.loads(m.group(1))
+        self.assertEqual(result["origin"], APP_ORIGIN)
+        self.assertEqual(result["session"]["type"], "WA_EMBEDDED_SIGNUP")
+        return result["session"], result["login"]
+
+    def test_sdk_js(self):
+        for path in ("/sdk.js", "/en_US/sdk.js"):
+            status, headers, body = self.call("GET", path)
+            self.assertEqual(status, 200)
+            self.assertTrue(headers["content-type"].startswith("application/javascript"))
+            self.assertEqual(headers["access-control-allow-origin"], "*")
+            self.assertIn("window.FB", body)
+            self.assertIn(json.dumps(f"http://127.0.0.1:{self.port}"), body)
+            self.assertIn("/dialog/embedded_signup?", body)
+            self.assertIn("fbAsyncInit", body)
+        reqs = self.control("GET", "/_sandbox/requests", params={"endpoint": "sdk"})
+        self.assertEqual(len(reqs["requests"]), 2)
+        if shutil.which("node"):  # at least, it parses
+            r = subprocess.run(["node", "--check", "-"], input=body, text=True,
+                               capture_output=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_es_dialog_page_and_refusals(self):
+        status, headers, page = self.call("GET", "/v25.0/dialog/embedded_signup",
+                                          params=self.es_query())
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["cache-control"], "no-store")
+        form = FormParser()
+        form.feed(page)
+        self.assertEqual(form.action, "/v25.0/dialog/embedded_signup/decide")
+        for button, value in (("finish", "finish"), ("finish-only-waba", "finish_only_waba"),
+                              ("cancel", "cancel"), ("report-error", "report_error"),
+                              ("change", "change")):
+            self.assertEqual(form.buttons[button], ("outcome", value))
+        self.assertEqual(form.selects["phone_number_id"], [PHONE_1, PHONE_2])
+        self.assertEqual(form.selects["waba_id"], [WABA_1])
+        self.assertIn("PHONE_NUMBER_SETUP", form.selects["current_step"])
+        self.assertEqual(form.hidden["origin"], APP_ORIGIN)
+        # "Change" shows the dialog again with another scenario's assets.
+        status, headers, _ = self.call("GET", "/v25.0/dialog/embedded_signup/decide",
+                                       params=self.es_query(outcome="change",
+                                                            scenario="all_states"))
+        self.assertEqual(status, 302)
+        _, _, page = self.call("GET", headers["location"])
+        form = FormParser()
+        form.feed(page)
+        self.assertEqual(form.selects["phone_number_id"],
+                         [PHONE_1, PHONE_2, PHONE_3, UNVERIFIED, NAME_PENDING, ELSEWHERE])
+        # featureType whatsapp_business_app_onboarding: the Business app number.
+        _, _, page = self.call("GET", "/v25.0/dialog/embedded_signup", params=self.es_query(
+            extras=json.dumps({"setup": {}, "featureType": "whatsapp_business_app_onboarding",
+                               "sessionInfoVersion": "3"})))
+        self.assertIn("Connect your WhatsApp Business app", page)
+        form = FormParser()
+        form.feed(page)
+        self.assertEqual(form.selects["phone_number_id"], [COEX])
+        for bad, text in ((dict(client_id="42"), "Invalid App ID"),
+                          (dict(override_default_response_type=""), "response_type"),
+                          (dict(response_type="token"), "response_type"),
+                          (dict(origin="javascript:alert(1)"), "Invalid origin"),
+                          (dict(extras="[1"), "Invalid extras")):
+            with self.subTest(bad=bad):
+                status, _, page = self.call("GET", "/v25.0/dialog/embedded_signup",
+                                            params=self.es_query(**bad))
+                self.assertEqual(status, 400)
+                self.assertIn(text, page)
+                self.assertNotIn('id="finish"', page)
+
+    def test_es_finish_code_exchanges_without_redirect_uri(self):
+        session, login = self.es_decide(outcome="finish", phone_number_id=PHONE_2)
+        self.assertEqual(session, {"data": {"phone_number_id": PHONE_2, "waba_id": WABA_1,
+                                            "business_id": BUSINESS_ID},
+                                   "type": "WA_EMBEDDED_SIGNUP", "event": "FINISH"})
+        self.assertEqual(login["status"], "connected")
+        code = login["authResponse"]["code"]
+        self.assertTrue(code.startswith("AQ"))
+        params = {"client_id": APP_ID, "client_secret": APP_SECRET, "code": code}
+        status, _, data = self.call("GET", "/v25.0/oauth/access_token", params=params)
+        self.assertEqual(status, 200, data)
+        info = self.debug(data["access_token"])
+        targets = {g["scope"]: g.get("target_ids") for g in info["granular_scopes"]}
+        self.assertEqual(targets["whatsapp_business_management"], [WABA_1])
+        self.assertGraphError(self.call("GET", "/v25.0/oauth/access_token", params=params),
+                              400, 100, 36009)
+        # The redirect flow's redirect_uri does not fit a popup's code; an
+        # empty one does, as no redirect_uri does.
+        _, login = self.es_decide(outcome="finish", phone_number_id=PHONE_1)
+        self.assertGraphError(self.exchange(login["authResponse"]["code"]), 400, 100, 36008)
+        _, login = self.es_decide(outcome="finish", phone_number_id=PHONE_1)
+        status, _, _ = self.call("POST", "/v25.0/oauth/access_token", form=dict(
+            params, code=login["authResponse"]["code"], redirect_uri=""))
+        self.assertEqual(status, 200)
+        # Meta's Embedded Signup code lives 30 seconds (config sdk_code_ttl).
+        codes = self.control("GET", "/_sandbox/state")["codes"]
+        sdk = [c for c in codes if c["flow"] == "sdk"]
+        self.assertTrue(all(c["expires_at"] - c["created_at"] == 30 for c in sdk))
+        self.control("POST", "/_sandbox/config", {"sdk_code_ttl": 1})
+        _, login = self.es_decide(outcome="finish", phone_number_id=PHONE_1)
+        time.sleep(1.1)
+        self.assertGraphError(self.call("GET", "/v25.0/oauth/access_token", params=dict(
+            params, code=login["authResponse"]["code"])), 400, 100, 36007)
+
+    def test_es_other_outcomes(self):
+        count = lambda: len(self.control("GET", "/_sandbox/state")["codes"])  # noqa: E731
+        session, login = self.es_decide(outcome="finish_only_waba", scenario="two_wabas",
+                                        waba_id=WABA_2)
+        self.assertEqual(session["event"], "FINISH_ONLY_WABA")
+        self.assertEqual(session["data"], {"waba_id": WABA_2, "business_id": BUSINESS_ID,
+                                           "waba_ids": [WABA_1, WABA_2]})
+        status, _, data = self.call("GET", "/v25.0/oauth/access_token", params={
+            "client_id": APP_ID, "client_secret": APP_SECRET,
+            "code": login["authResponse"]["code"]})
+        self.assertEqual(status, 200, data)
+        before = count()
+        session, login = self.es_decide(outcome="cancel", current_step="PERMISSIONS")
+        self.assertEqual(session, {"data": {"current_step": "PERMISSIONS"},
+                                   "type": "WA_EMBEDDED_SIGNUP", "event": "CANCEL"})
+        self.assertEqual(login, {"authResponse": None, "status": "unknown"})
+        session, login = self.es_decide(outcome="report_error")
+        self.assertEqual(session["event"], "CANCEL")
+        self.assertEqual(set(session["data"]), {"error_message", "error_code", "session_id",
+                                                "timestamp"})
+        self.assertIsNone(login["authResponse"])
+        session, _ = self.es_decide(outcome="error", error_message="Something broke")
+        self.assertEqual((session["event"], session["data"]["error_message"]),
+                         ("ERROR", "Something broke"))
+        self.assertEqual(count(), before)  # no code for a flow that did not finish
+
+        coex = json.dumps({"setup": {}, "featureType": "whatsapp_business_app_onboarding",
+                           "sessionInfoVersion": "3"})
+        session, login = self.es_decide(outcome="finish", extras=coex, phone_number_id=COEX)
+        self.assertEqual(session["event"], "FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING")
+        self.assertEqual(session["data"], {"phone_number_id": COEX, "waba_id": WABA_4,
+                                           "business_id": BUSINESS_ID})
+        self.assertTrue(login["authResponse"]["code"])
+        for bad in (dict(extras=coex, phone_number_id=PHONE_1),
+                    dict(scenario="coexistence", phone_number_id=COEX),
+                    dict(phone_number_id=PHONE_3), dict(outcome="cancel", current_step="X"),
+                    dict(outcome="finish_only_waba", waba_id=WABA_2), dict(outcome="x")):
+            with self.subTest(bad=bad):
+                q = dict({"outcome": "finish"}, **bad)
+                status, _, _ = self.call("GET", "/v25.0/dialog/embedded_signup/decide",
+                                         params=self.es_query(**q))
+                self.assertEqual(status, 400)
+
+
+
+class SdkPopupTest(unittest.TestCase):
+    """The SDK stand-in in a real browser (headless Chromium through the
+    browser tests' Playwright, tests/browser): sdk_popup.mjs serves an app
+    page on another origin, clicks FB.login and acts in the popup."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pw = os.path.join(HERE, "..", "browser")
+        missing = [what for what, ok in (
+            ("node", shutil.which("node")),
+            ("chromium", os.path.exists(os.environ.get("CHROMIUM", "/usr/bin/chromium"))),
+            ("playwright-core", os.path.isdir(os.path.join(cls.pw, "node_modules",
+                                                            "playwright-core")))) if not ok]
+        if missing:
+            raise unittest.SkipTest("needs " + ", ".join(missing))
+        cls.tmp = tempfile.TemporaryDirectory()
+        secret = os.path.join(cls.tmp.name, "secret")
+        with open(secret, "w") as f:
+            f.write(APP_SECRET + "\n")
+        cls.proc, cls.stderr, cls.port = start_sandbox(cls.tmp.name, secret, "http")
+
+    @classmethod
+    def tearDownClass(cls):
+        stop_sandbox(cls.proc, cls.stderr)
+        cls.tmp.cleanup()
+
+    def control(self, method, path, body=None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            conn.request(method, path, body=json.dumps(body or {}),
+                         headers={"Content-Type": "application/json"})
+            r = conn.getresponse()
+            return r.status, json.loads(r.read())
+        finally:
+            conn.close()
+
+    def exchange(self, code):
+        q = urllib.parse.urlencode({"client_id": APP_ID, "client_secret": APP_SECRET,
+                                    "code": code})
+        return self.control("GET", "/v25.0/oauth/access_token?" + q)
+
+    def test_popup_flows_in_chromium(self):
+        self.control("POST", "/_sandbox/reset")
+        # The whole run takes longer than Meta's 30 seconds.
+        self.assertEqual(self.control("POST", "/_sandbox/config", {"sdk_code_ttl": 600})[0],
+                         200)
+        env = dict(os.environ, SANDBOX_URL=f"http://127.0.0.1:{self.port}", APP_ID=APP_ID,
+                   PLAYWRIGHT_DIR=self.pw)
+        r = subprocess.run(["node", os.path.join(HERE, "sdk_popup.mjs")], env=env,
+                           capture_output=True, text=True, timeout=240)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        got = {o["name"]: o for o in map(json.loads, r.stdout.splitlines())}
+        events = {k: [e["event"] for e in v["events"]] for k, v in got.items()}
+        self.assertEqual(events, {"finish": ["FINISH"],
+                                  "coexistence": ["FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING"],
+                                  "only_waba": ["FINISH_ONLY_WABA"], "cancel": ["CANCEL"],
+                                  "closed": ["CANCEL"]})
+        self.assertEqual(got["finish"]["events"][0]["data"], {
+            "phone_number_id": PHONE_2, "waba_id": WABA_1, "business_id": BUSINESS_ID})
+        self.assertEqual(got["coexistence"]["events"][0]["data"]["phone_number_id"], COEX)
+        self.assertEqual(got["cancel"]["events"][0]["data"], {"current_step": "PERMISSIONS"})
+        self.assertEqual(got["closed"]["events"][0]["data"],
+                         {"current_step": "PHONE_NUMBER_SETUP"})
+        for name in ("finish", "coexistence", "only_waba"):
+            with self.subTest(name=name):
+                login = got[name]["login"]
+                # The session event reached the page before the callback ran.
+                self.assertEqual(login["events"], 1)
+                self.assertEqual(login["response"]["status"], "connected")
+                status, data = self.exchange(login["response"]["authResponse"]["code"])
+                self.assertEqual(status, 200, data)
+                self.assertTrue(data["access_token"].startswith("EAAG"))
+        for name in ("cancel", "closed"):
+            self.assertEqual(got[name]["login"]["response"],
+                             {"authResponse": None, "status": "unknown"})
+        _, state = self.control("GET", "/_sandbox/requests")
+        dialogs = [q for q in state["requests"] if q["endpoint"] == "es_dialog"]
+        self.assertEqual(len(dialogs), 5)
+        self.assertEqual(json.loads(dialogs[1]["query"]["extras"])["featureType"],
+                         "whatsapp_business_app_onboarding")
 
 
 class SandboxTLSTest(unittest.TestCase):
