@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Meta sandbox: plays graph.facebook.com and Facebook Login's OAuth dialog.
+"""Meta sandbox: plays graph.facebook.com, Facebook Login's OAuth dialog and
+the JavaScript SDK's Embedded Signup popup (connect.facebook.net/…/sdk.js).
 
 waba-connect's integration tests and demo point meta.graph_base_url and
 meta.dialog_base_url here, because tests cannot reach Meta.  Only the slice of
@@ -86,7 +87,7 @@ INJECT_ENDPOINTS = ("access_token", "exchange_token", "debug_token", "phone_numb
 # (see Sandbox._register and friends), so an injected one looks like a real one.
 INJECT_ERRORS = ("190", "429", "500", "131047", "timeout", "badjson", "html",
                  "133005", "133006", "133016", "2388001", "136024", "136025")
-WA_RATE_CODES = (80007, 80008, 130429, 131048, 131056, 133016)
+WA_RATE_CODES = (80007, 80008, 130429, 131048, 131056)
 # Register and deregister together: Meta allows 10 calls per number in 72
 # hours and answers 133016 after that. Config register_limit turns counting
 # on (off by default: a long test run or demo reconnects far more often).
@@ -100,8 +101,8 @@ WEBHOOK_KINDS = ("message", "status", "error", "account_update", "smb_message_ec
 # Keys of a fixture number that are the sandbox's bookkeeping, never Graph fields.
 NUMBER_INTERNAL = ("waba_id", "registered", "pin", "in_use_elsewhere", "verification",
                    "register_calls", "smb_sync")
-# Screens of Embedded Signup, for CANCEL's current_step (Meta's "Embedded
-# Signup flow errors" page names these).
+# Screens of Embedded Signup, for CANCEL's current_step. PHONE_NUMBER_SETUP is
+# Meta's documented example; the others are plausible names (see README).
 ES_STEPS = ("BUSINESS_ACCOUNT_SELECTION", "WABA_PHONE_PROFILE_PICKER", "PHONE_NUMBER_SETUP",
             "PHONE_NUMBER_VERIFICATION", "PERMISSIONS")
 # The merchant's WhatsApp Business app contacts and chats, for coexistence's
@@ -303,7 +304,7 @@ def select_fields(obj, fields, default, node_type):
 
 
 def fixture(app_id):
-    """The initial world: one business, two WABAs, three numbers, one catalog."""
+    """The initial world: one business, four WABAs, seven numbers, one catalog."""
     def number(pid, waba, display, name, quality, status, **over):
         n = {"id": pid, "waba_id": waba, "display_phone_number": display,
              "verified_name": name, "quality_rating": quality, "status": status,
@@ -1154,7 +1155,8 @@ class Sandbox:
                       "pins": lambda v: isinstance(v, dict) and all(
                           re.fullmatch(r"\d{6}", str(x)) for x in v.values()),
                       "allowed_redirect_uris": lambda v: isinstance(v, list),
-                      "sdk_code_ttl": lambda v: isinstance(v, int) and 1 <= v <= 3600,
+                      "sdk_code_ttl": lambda v: (isinstance(v, int) and not isinstance(v, bool)
+                                                 and 1 <= v <= 3600),
                       "history_sharing": lambda v: isinstance(v, bool),
                       "smb_sync_webhooks": lambda v: isinstance(v, bool),
                       "register_limit": lambda v: v is None or (
@@ -1603,7 +1605,8 @@ def es_dialog_page(sb, prefix, p, ctx):
                    f"{esc(label)}</option>" for k, (label, _) in SCENARIOS.items())
     numbers = sb.es_numbers(ctx["scenario"])
     first = next((n for n in numbers if n[3] == ctx["coexistence"]), None)
-    nums = "".join(f"<option value=\"{esc(pid)}\"{' selected' if first and pid == first[0] else ''}>"
+    chosen = first[0] if first else None
+    nums = "".join(f"<option value=\"{esc(pid)}\"{' selected' if pid == chosen else ''}>"
                    f"{esc(label)}{' [WhatsApp Business app]' if app else ''}</option>"
                    for pid, label, _, app in numbers)
     wabas = "".join(f"<option value=\"{w}\">{esc(sb.dialog_assets()[w]['name'])} ({w})"
