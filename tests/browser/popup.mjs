@@ -89,11 +89,25 @@ try {
     q.get('config_id') && JSON.parse(q.get('extras')).sessionInfoVersion === '3',
   "FB.login got config_id, response_type 'code', override_default_response_type and extras");
   await shot(popup, 'popup-dialog');
+  // A page of another origin that can reach ours (window.opener) forges
+  // Meta's message: ignored, the attempt goes on.
+  const other = BASE.replace('//127.0.0.1:', '//localhost:');
+  const [forger] = await Promise.all([page.waitForEvent('popup'),
+    page.evaluate((u) => { window.open(u, 'forger'); }, `${other}/login`)]);
+  await forger.waitForLoadState();
+  await forger.evaluate(() => window.opener.postMessage(JSON.stringify({
+    type: 'WA_EMBEDDED_SIGNUP', event: 'CANCEL',
+    data: { current_step: 'FORGED_STEP' } }), '*'));
+  await page.waitForTimeout(500);
+  expect(await page.isHidden('#signup-note'),
+    'a WA_EMBEDDED_SIGNUP message from another origin is ignored');
+  await forger.close();
   await popup.selectOption('#current_step', 'PHONE_NUMBER_SETUP');
   await Promise.all([popup.waitForEvent('close'), popup.click('#cancel')]);
   await page.waitForSelector('#signup-note:not([hidden])');
   let note = await page.textContent('#signup-note');
-  expect(note.includes('closed Meta') && note.includes('PHONE_NUMBER_SETUP'),
+  expect(note.includes('closed Meta') && note.includes('PHONE_NUMBER_SETUP') &&
+    !note.includes('FORGED'),
     `the cancel step is shown (${note})`);
   expect((await page.textContent('#connection-status')).includes('Not connected'),
     'cancel changed nothing');
