@@ -219,6 +219,9 @@ class Stack:
                      "app_secret_file": self.path("app-secret"),
                      "graph_version": "v25.0",
                      "graph_base_url": graph, "dialog_base_url": dialog,
+                     # The sandbox's stand-in for Meta's JS SDK: the
+                     # Embedded Signup popup (with [meta] config_id).
+                     "sdk_url": dialog + "/sdk.js",
                      "webhook_verify_token_file": self.path("verify-token"),
                      "connect_timeout_ms": 2000, "timeout_ms": 3000,
                      "max_retries": 2},
@@ -293,7 +296,8 @@ server.errorlog = "{run}/lighttpd-error.log"
 # The limits of etc/{src}, as shipped:
 {limits}
 alias.url = ( "/static/" => "{static}/" )
-mimetype.assign = ( ".css" => "text/css; charset=utf-8" )
+mimetype.assign = ( ".css" => "text/css; charset=utf-8",
+                    ".js" => "text/javascript; charset=utf-8" )
 $HTTP["url"] !~ "^/static/" {{
   fastcgi.server = ( "/" => ((
     {fcgi}

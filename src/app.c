@@ -64,7 +64,27 @@ static const struct route routes[] = {
 	    [SETTINGS_FLASH] = PRINT("m", IN_QUERY, 0, 64, IN_IGNORE_BAD,
 		NULL) } },
 	{ REQ_POST, "/w/{slug}/settings/whatsapp/connect", h_connect,
-	    ROUTE_SESSION, ROUTE_PAGE, NULL, { { 0 } } },
+	    ROUTE_SESSION, ROUTE_PAGE, NULL, {
+	    /* embedded_signup.js: the state as JSON, no redirect. */
+	    [CONNECT_POPUP] = { "popup", IN_FORM, IN_ENUM, 0, 0, one,
+		0, NULL } } },
+	{ REQ_POST, "/w/{slug}/settings/whatsapp/embedded-signup",
+	    h_embedded_signup, ROUTE_SESSION, ROUTE_PAGE, NULL, {
+	    [ES_CODE] = PRINT("code", IN_FORM, 1, 2048, 1, "Meta's answer "
+		"did not include a valid authorization code, so nothing was "
+		"changed. Try connecting again."),
+	    [ES_STATE] = { "state", IN_FORM, IN_HEX, 32, 32, NULL, 1,
+		"This connection attempt is incomplete, so nothing was "
+		"changed. Start again from your WhatsApp settings page." },
+	    [ES_WABA] = DIGITS("waba_id", IN_FORM, 1, 32, 0, "Meta's popup "
+		"sent a business account id that is not valid, so nothing was "
+		"changed. Try connecting again."),
+	    [ES_PHONE] = DIGITS("phone_number_id", IN_FORM, 1, 32, 0, "Meta's "
+		"popup sent a phone number id that is not valid, so nothing "
+		"was changed. Try connecting again."),
+	    [ES_BUSINESS] = DIGITS("business_id", IN_FORM, 1, 32, 0, "Meta's "
+		"popup sent a business id that is not valid, so nothing was "
+		"changed. Try connecting again.") } },
 	{ REQ_GET, "/oauth/meta/callback", h_oauth_callback, ROUTE_SESSION,
 	    ROUTE_PAGE, NULL, {
 	    [CB_STATE] = { "state", IN_QUERY, IN_HEX, 32, 32, NULL, 1,
@@ -77,7 +97,10 @@ static const struct route routes[] = {
 	    [CB_ERROR_DESC] = TEXT("error_description", IN_QUERY, 0, 4096, 0,
 		NULL) } },
 	{ REQ_GET, "/w/{slug}/settings/whatsapp/phone-numbers", h_phones_get,
-	    ROUTE_SESSION, ROUTE_PAGE, NULL, { { 0 } } },
+	    ROUTE_SESSION, ROUTE_PAGE, NULL, {
+	    /* Preselected: the number the popup reported (oauth.c). */
+	    [PHONES_PICK] = DIGITS("phone_number_id", IN_QUERY, 1, 32, 0,
+		NULL) } },
 	{ REQ_POST, "/w/{slug}/settings/whatsapp/phone-numbers", h_phones_post,
 	    ROUTE_SESSION, ROUTE_PAGE, NULL, {
 	    [PHONES_PHONE] = DIGITS("phone_number_id", IN_FORM, 1, 32, 0,
@@ -336,6 +359,11 @@ app_load(struct app *a, const char *config_path, char *err, size_t errlen)
 		return -1;
 	if (app_mount(a, err, errlen) == -1)
 		goto fail;
+	if (config_url_origin(a->cfg->sdk_url, a->sdk_origin,
+	    sizeof(a->sdk_origin)) == -1) {
+		snprintf(err, errlen, "[meta] sdk_url: cannot parse its origin");
+		goto fail;
+	}
 	/* template.c names file:line; the operator also needs the directory. */
 	if ((a->tmpl = tmpl_load_dir(a->cfg->template_dir, why,
 	    sizeof(why))) == NULL) {
@@ -386,6 +414,7 @@ app_start(struct app *a, char *err, size_t errlen)
 	}
 	/* Connect button → 303 to Meta's dialog: the CSP must allow it. */
 	resp_set_form_origins(a->cfg->dialog_base_url);
+	resp_set_sdk_origins(a->sdk_origin, a->cfg->dialog_base_url);
 	return 0;
 }
 

@@ -30,6 +30,9 @@ struct app {
 	struct vault	*vault;	/* key ring, opened at start-up */
 	struct graph	*graph;	/* Meta Graph client: one curl handle */
 	char		 mount[256];	/* path of server.base_url, "" for / */
+	/* scheme://host[:port] of [meta] sdk_url: the origin the popup's
+	   messages may come from besides Meta's own (embedded_signup.js). */
+	char		 sdk_origin[256];
 };
 
 /*

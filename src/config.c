@@ -68,6 +68,7 @@ static const struct ckey ckeys[] = {
 	{ "meta", "graph_version", C_STR, O(graph_version), 0, 0 },
 	{ "meta", "graph_base_url", C_STR, O(graph_base_url), 0, 0 },
 	{ "meta", "dialog_base_url", C_STR, O(dialog_base_url), 0, 0 },
+	{ "meta", "sdk_url", C_STR, O(sdk_url), 0, 0 },
 	{ "meta", "webhook_verify_token", C_SECRET, O(webhook_verify_token),
 	    0, 0 },
 	{ "meta", "webhook_verify_token_file", C_SECRET,
@@ -344,6 +345,40 @@ config_url_is_loopback(const char *url)
 	return rc;
 }
 
+int
+config_url_origin(const char *url, char *out, size_t outlen)
+{
+	CURLU	*u;
+	char	*scheme = NULL, *host = NULL, *port = NULL;
+	int	 rc = -1;
+
+	if ((u = curl_url()) == NULL)
+		return -1;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+		goto out;
+	/* curl gives the port only when the URL names one; a named default
+	   port is dropped, as a browser spells the origin. */
+	if (curl_url_get(u, CURLUPART_PORT, &port, 0) != CURLUE_OK)
+		port = NULL;
+	if (port != NULL && ((strcmp(scheme, "https") == 0 &&
+	    strcmp(port, "443") == 0) || (strcmp(scheme, "http") == 0 &&
+	    strcmp(port, "80") == 0))) {
+		curl_free(port);
+		port = NULL;
+	}
+	if ((size_t)snprintf(out, outlen, "%s://%s%s%s", scheme, host,
+	    port ? ":" : "", port ? port : "") < outlen)
+		rc = 0;
+out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return rc;
+}
+
 /*
  * A base URL must be absolute http(s) with a host, and plain http only
  * where the traffic cannot leave the machine (doc/contract.md,
@@ -474,6 +509,8 @@ cfg_validate(struct config *c, const char *name, char *err, size_t errlen)
 	    cfg_default(&c->graph_base_url, "https://graph.facebook.com") ==
 	    -1 ||
 	    cfg_default(&c->dialog_base_url, "https://www.facebook.com") == -1 ||
+	    cfg_default(&c->sdk_url,
+	    "https://connect.facebook.net/en_US/sdk.js") == -1 ||
 	    cfg_default(&c->control_db, "waba_control") == -1 ||
 	    cfg_default(&c->workspace_db_prefix, "waba_ws_") == -1 ||
 	    cfg_default(&c->listen, "127.0.0.1:9000") == -1 ||
@@ -502,7 +539,9 @@ cfg_validate(struct config *c, const char *name, char *err, size_t errlen)
 	    cfg_check_url(c->graph_base_url, "meta", "graph_base_url", 1,
 	    NULL, err, errlen) == -1 ||
 	    cfg_check_url(c->dialog_base_url, "meta", "dialog_base_url", 1,
-	    NULL, err, errlen) == -1) {
+	    NULL, err, errlen) == -1 ||
+	    cfg_check_url(c->sdk_url, "meta", "sdk_url", 1, NULL, err,
+	    errlen) == -1) {
 		char tmp[512];
 		snprintf(tmp, sizeof(tmp), "%s", err);
 		cfg_seterr(err, errlen, "%s: %s", name, tmp);

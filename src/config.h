@@ -60,6 +60,7 @@ struct config {
 	char		*graph_version;	/* like v25.0 */
 	char		*graph_base_url;
 	char		*dialog_base_url;
+	char		*sdk_url;	/* the JS SDK the popup loads */
 	char		*webhook_verify_token; /* secret */
 	char		*ca_file;	/* may be NULL: the system's CAs */
 	long		 connect_timeout_ms;
@@ -88,5 +89,11 @@ struct config	*config_load(const char *path, char *err, size_t errlen);
 void		 config_free(struct config *c);
 /* 1 when url's host is a loopback literal (127/8, [::1]) or localhost. */
 int		 config_url_is_loopback(const char *url);
+/*
+ * scheme://host[:port] of an absolute URL, as a CSP source and a
+ * message event's origin spell it (RFC 6454: no path, no default
+ * port). 0, or -1 when it does not parse or out is too small.
+ */
+int		 config_url_origin(const char *url, char *out, size_t outlen);
 
 #endif

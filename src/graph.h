@@ -269,7 +269,10 @@ char	*graph_json_text_message(const char *to, const char *body);
 
 /* POST /{ver}/oauth/access_token, form body client_id, client_secret,
    redirect_uri, code. No appsecret_proof: there is no token yet,
-   client_secret authenticates. */
+   client_secret authenticates. redirect_uri NULL: a code from the JS
+   SDK's FB.login (the Embedded Signup popup), which no redirect made,
+   is exchanged without one (Embedded Signup, "Exchange the token code
+   for a business token"). */
 int	 graph_exchange_code(struct graph *, const char *code,
 	    const char *redirect_uri, struct buf *token_out, long *expires_in,
 	    struct graph_err *);

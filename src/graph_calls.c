@@ -79,12 +79,16 @@ graph_exchange_code(struct graph *g, const char *code,
     const char *redirect_uri, struct buf *token_out, long *expires_in,
     struct graph_err *err)
 {
-	const char *const	 form[] = { "client_id", g->app_id,
-	    "client_secret", g->app_secret, "redirect_uri", redirect_uri,
-	    "code", code, NULL };
+	const char	*form[] = { "client_id", g->app_id,
+	    "client_secret", g->app_secret, "code", code,
+	    "redirect_uri", redirect_uri, NULL };
 
-	if (code == NULL || redirect_uri == NULL)
-		return graph_fail(err, "no code or redirect_uri to exchange");
+	if (code == NULL)
+		return graph_fail(err, "no code to exchange");
+	/* A code from FB.login goes without redirect_uri: the form ends
+	   before it. */
+	if (redirect_uri == NULL)
+		form[6] = NULL;
 	/* Not idempotent: Meta spends a code on its first use, even one
 	   that then fails ("Manually Build a Login Flow"). */
 	return graph_token_post(g, "access_token", NULL, form, 0, token_out,

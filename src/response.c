@@ -14,11 +14,23 @@
 #include "response.h"
 
 static char	 resp_form_origins[512] = "";
+static char	 resp_sdk_sources[1200] = "";
 
 void
 resp_set_form_origins(const char *origins)
 {
 	snprintf(resp_form_origins, sizeof(resp_form_origins), "%s", origins);
+}
+
+void
+resp_set_sdk_origins(const char *sdk_origin, const char *frame_origins)
+{
+	/* Our own script is a file under static/ ('self'); the state it
+	   asks for before the popup posts back is 'self' too. */
+	snprintf(resp_sdk_sources, sizeof(resp_sdk_sources),
+	    "; script-src 'self' %s; connect-src 'self' %s; frame-src %s%s%s",
+	    sdk_origin, sdk_origin, sdk_origin, *frame_origins ? " " : "",
+	    frame_origins);
 }
 
 void
@@ -93,7 +105,8 @@ resp_redirect(struct resp *r, int status, const char *location)
 
 /*
  * The security headers go on every answer, error pages and redirects
- * included: no inline script anywhere (CSP), never framed, no Referer
+ * included: no inline script anywhere (CSP; a script file only on the
+ * one page that asks for the SDK, allow_sdk), never framed, no Referer
  * leaking OAuth codes or workspace paths, and nothing cached, since every
  * page is per-user.
  */
@@ -108,14 +121,15 @@ resp_send(struct resp *r, FCGX_Stream *out, int head_only)
 	    "Content-Type: %s\r\n"
 	    "Content-Length: %zu\r\n"
 	    "Content-Security-Policy: default-src 'none'; style-src 'self'; "
-	    "img-src 'self'; form-action 'self'%s%s; frame-ancestors 'none'; "
+	    "img-src 'self'; form-action 'self'%s%s%s; frame-ancestors 'none'; "
 	    "base-uri 'none'\r\n"
 	    "X-Frame-Options: DENY\r\n"
 	    "X-Content-Type-Options: nosniff\r\n"
 	    "Referrer-Policy: no-referrer\r\n"
 	    "Cache-Control: no-store\r\n",
 	    r->status, resp_reason(r->status), r->ctype, r->body.len,
-	    *resp_form_origins ? " " : "", resp_form_origins) == -1 ||
+	    *resp_form_origins ? " " : "", resp_form_origins,
+	    r->allow_sdk ? resp_sdk_sources : "") == -1 ||
 	    buf_append(&h, r->headers.data, r->headers.len) == -1 ||
 	    buf_puts(&h, "\r\n") == -1)
 		goto out;

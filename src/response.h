@@ -16,10 +16,21 @@ struct resp {
 	char		 ctype[64];
 	struct buf	 headers;	/* "Name: value\r\n" lines */
 	struct buf	 body;
+	/* This page loads Meta's JS SDK (resp_set_sdk_origins). */
+	int		 allow_sdk;
 };
 
 /* Origins a form may post to / be redirected to (CSP form-action). */
 void	 resp_set_form_origins(const char *);
+/*
+ * What a page that loads Meta's JS SDK may also reach: the SDK's origin
+ * for its script, its requests and its frames, and frame_origins (the
+ * dialog's, whose helper frames the SDK opens) for frames. Only answers
+ * with allow_sdk set carry them; every other answer keeps
+ * default-src 'none' with no script at all.
+ */
+void	 resp_set_sdk_origins(const char *sdk_origin,
+	    const char *frame_origins);
 void	 resp_init(struct resp *);
 void	 resp_free(struct resp *);
 /* Forgets headers and body: a handler's half-built page gives way to an error page. */

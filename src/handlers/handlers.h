@@ -26,10 +26,14 @@ enum answer	h_logout(struct ctx *);
 enum { SETTINGS_FLASH };
 enum answer	h_settings(struct ctx *);
 /* oauth.c */
+enum { CONNECT_POPUP };
 enum answer	h_connect(struct ctx *);
 enum { CB_STATE, CB_CODE, CB_ERROR, CB_ERROR_DESC };
 enum answer	h_oauth_callback(struct ctx *);
+enum { ES_CODE, ES_STATE, ES_WABA, ES_PHONE, ES_BUSINESS };
+enum answer	h_embedded_signup(struct ctx *);
 /* phones.c */
+enum { PHONES_PICK };
 enum answer	h_phones_get(struct ctx *);
 enum { PHONES_PHONE, PHONES_PIN, PHONES_WABA, PHONES_SET_PIN };
 enum answer	h_phones_post(struct ctx *);

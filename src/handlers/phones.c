@@ -57,9 +57,11 @@ phones_add_str(struct json_object *o, const char *k, const char *v)
 	json_object_object_add(o, k, json_object_new_string(v ? v : ""));
 }
 
+/* pick: the number to preselect (NULL: the first one listed). */
 static enum answer
 phones_page(struct ctx *c, int status, const struct conn_row *r,
-    const struct phones_list *l, const char *error, const char *reference)
+    const struct phones_list *l, const char *error, const char *reference,
+    const char *pick)
 {
 	struct json_object *d, *arr, *o;
 	char		 ids[1001], *tok, *save;
@@ -116,9 +118,10 @@ phones_page(struct ctx *c, int status, const struct conn_row *r,
 		if (strcmp(l->v[i].waba_id, r->waba_id) != 0)
 			json_object_object_add(o, "other_waba",
 			    json_object_new_boolean(1));
-		if (shown++ == 0)
+		if (pick != NULL ? strcmp(p->id, pick) == 0 : shown == 0)
 			json_object_object_add(o, "selected",
 			    json_object_new_boolean(1));
+		shown++;
 		json_object_array_add(arr, o);
 	}
 	json_object_object_add(d, "numbers", arr);
@@ -253,7 +256,8 @@ h_phones_get(struct ctx *c)
 		phones_list_free(&l);
 		return ANSWERED;
 	}
-	rc = phones_page(c, 200, &r, &l, NULL, NULL);
+	/* Declared digits (app.c); a number not listed selects nothing. */
+	rc = phones_page(c, 200, &r, &l, NULL, NULL, c->in[PHONES_PICK].s);
 	phones_list_free(&l);
 	return rc;
 }
@@ -391,11 +395,12 @@ phones_wait(struct ctx *c, const struct phones_item *pick, const char *state,
 /* A refusal on the numbers page, or (l NULL: no list at hand) alone. */
 static enum answer
 phones_refuse(struct ctx *c, int status, const struct conn_row *r,
-    const struct phones_list *l, const char *msg, const char *reference)
+    const struct phones_list *l, const char *msg, const char *reference,
+    const char *pick)
 {
 	if (l == NULL)
 		return view_error(c, status, msg);
-	return phones_page(c, status, r, l, msg, reference);
+	return phones_page(c, status, r, l, msg, reference, pick);
 }
 
 /*
@@ -418,11 +423,11 @@ phones_register_failed(struct ctx *c, const struct conn_row *r,
 		    "verification PIN is not right for the number. Check it "
 		    "in WhatsApp Manager and try again. If the number has no "
 		    "PIN yet, or nobody knows it, tick \"set this as the "
-		    "number's new PIN\".", e->fbtrace_id);
+		    "number's new PIN\".", e->fbtrace_id, pick->p.id);
 	case 133009:
 		return phones_refuse(c, 429, r, l, "Meta saw too many PIN "
 		    "attempts for this number in a short time. Wait a few "
-		    "minutes before trying again.", e->fbtrace_id);
+		    "minutes before trying again.", e->fbtrace_id, pick->p.id);
 	case 133006:
 		return phones_wait(c, pick, NUM_UNVERIFIED, "Meta needs to "
 		    "confirm this number with a code first: send one by SMS or "
@@ -457,7 +462,7 @@ phones_register_failed(struct ctx *c, const struct conn_row *r,
 		    "registered to another WhatsApp account (the WhatsApp "
 		    "or WhatsApp Business app, or another provider). "
 		    "Disconnect it there first, then add it again.",
-		    e->fbtrace_id);
+		    e->fbtrace_id, pick->p.id);
 	default:
 		break;
 	}
@@ -543,7 +548,7 @@ h_phones_post(struct ctx *c)
 	}
 	if (*r.waba_id == '\0') {
 		ret = phones_page(c, 400, &r, &l, "Choose a WhatsApp "
-		    "Business Account first.", NULL);
+		    "Business Account first.", NULL, NULL);
 		goto out;
 	}
 	for (i = 0; phone != NULL && i < l.n; i++)
@@ -557,7 +562,7 @@ h_phones_post(struct ctx *c)
 		    &l, phone != NULL && other ? "That number is already used "
 		    "by another workspace. A number sends for one workspace "
 		    "only: remove it there first." : "Choose one of the phone "
-		    "numbers listed below.", NULL);
+		    "numbers listed below.", NULL, NULL);
 		goto out;
 	}
 	/*
@@ -575,7 +580,7 @@ h_phones_post(struct ctx *c)
 	/* Declared six digits (app.c); only its presence is left. */
 	if (pin == NULL && !pick->p.on_biz_app) {
 		ret = phones_page(c, 400, &r, &l, "Enter the number's "
-		    "six-digit two-step verification PIN.", NULL);
+		    "six-digit two-step verification PIN.", NULL, pick->p.id);
 		goto out;
 	}
 	if ((ret = phones_register(c, &r, &l, pick, pin, set_pin)) ==

@@ -12,6 +12,7 @@
 #include "../app.h"
 #include "../config.h"
 #include "../request.h"
+#include "../response.h"
 #include "../store/connection.h"
 #include "../store/numbers.h"
 #include "../store/webhooks.h"
@@ -177,6 +178,33 @@ settings_numbers(struct json_object *d, const struct num_row *l, size_t n)
 		    json_object_new_boolean(1));
 }
 
+/*
+ * Embedded Signup v4 runs in Meta's popup, from a Facebook Login for
+ * Business configuration: without [meta] config_id there is no popup,
+ * and the page carries no script at all. With it, the Connect form keeps
+ * posting to /connect (the redirect flow, without JavaScript), and its
+ * data- attributes tell static/embedded_signup.js what FB.init and
+ * FB.login need; only this answer's CSP lets the SDK in.
+ */
+static void
+settings_popup(struct ctx *c, struct json_object *d)
+{
+	const struct config *cfg = c->app->cfg;
+	struct json_object *p;
+
+	if (cfg->config_id == NULL)
+		return;
+	p = json_object_new_object();
+	settings_add(p, "sdk_url", cfg->sdk_url);
+	settings_add(p, "sdk_origin", c->app->sdk_origin);
+	settings_add(p, "dialog_base_url", cfg->dialog_base_url);
+	settings_add(p, "app_id", cfg->app_id);
+	settings_add(p, "config_id", cfg->config_id);
+	settings_add(p, "graph_version", cfg->graph_version);
+	json_object_object_add(d, "popup", p);
+	c->resp->allow_sdk = 1;
+}
+
 enum answer
 h_settings(struct ctx *c)
 {
@@ -258,6 +286,7 @@ h_settings(struct ctx *c)
 	if (r->has_token)
 		settings_numbers(d, p.numbers, p.nnumbers);
 	store_conn_page_free(&p);
+	settings_popup(c, d);
 	{
 		char cb[600];
 		snprintf(cb, sizeof(cb), "%s/webhooks/meta",

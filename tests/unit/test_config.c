@@ -52,6 +52,8 @@ test_good_and_defaults(void)
 	CU_ASSERT_STRING_EQUAL(c->graph_version, "v25.0");
 	CU_ASSERT_STRING_EQUAL(c->graph_base_url, "https://graph.facebook.com");
 	CU_ASSERT_STRING_EQUAL(c->dialog_base_url, "https://www.facebook.com");
+	CU_ASSERT_STRING_EQUAL(c->sdk_url,
+	    "https://connect.facebook.net/en_US/sdk.js");
 	CU_ASSERT_STRING_EQUAL(c->control_db, "waba_control");
 	CU_ASSERT_STRING_EQUAL(c->workspace_db_prefix, "waba_ws_");
 	CU_ASSERT_STRING_EQUAL(c->app_secret, "s3cret-value");
@@ -93,6 +95,12 @@ test_bad_values(void)
 	expect_err(BASE "[meta]\ndialog_base_url = ftp://x\n",
 	    "[meta] dialog_base_url");
 	expect_err(BASE "[meta]\ngraph_version = 25\n", "[meta] graph_version");
+	/* The SDK runs in the merchant's browser: https, or a loopback test. */
+	expect_err(BASE "[meta]\nsdk_url = http://sdk.example.com/sdk.js\n",
+	    "[meta] sdk_url: http:// is only allowed for loopback");
+	expect_err(BASE "[meta]\nsdk_url = sdk.js\n", "[meta] sdk_url");
+	expect_err(BASE "[meta]\nsdk_url = https://x/sdk.js?v=1\n",
+	    "[meta] sdk_url: must not have a query");
 	expect_err(BASE "[database]\ncontrol_db = a;drop\n",
 	    "[database] control_db");
 	expect_err(BASE "[meta]\napp_secret = other\n",
@@ -150,6 +158,40 @@ test_secret_file(void)
 	snprintf(text, sizeof(text), BASE "[database]\npassword_file = %s\n",
 	    path);
 	expect_err(text, "[database] password_file: cannot read");
+}
+
+/* The SDK's origin, as the CSP and embedded_signup.js compare it. */
+static void
+test_url_origin(void)
+{
+	static const struct {
+		const char	*url, *want;
+	} t[] = {
+		{ "https://connect.facebook.net/en_US/sdk.js",
+		    "https://connect.facebook.net" },
+		{ "http://127.0.0.1:8123/sdk.js", "http://127.0.0.1:8123" },
+		{ "https://x.example:443/a/b", "https://x.example" },
+		{ "http://localhost:80/", "http://localhost" },
+		{ "https://x.example:8443", "https://x.example:8443" },
+		{ "http://[::1]:9000/sdk.js", "http://[::1]:9000" },
+		{ "sdk.js", NULL },
+	};
+	char	 out[64], tiny[8];
+	size_t	 i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		ut_case("%s", t[i].url);
+		if (t[i].want == NULL) {
+			UT_EQ_INT(config_url_origin(t[i].url, out, sizeof(out)),
+			    -1);
+			continue;
+		}
+		UT_EQ_INT(config_url_origin(t[i].url, out, sizeof(out)), 0);
+		UT_EQ_STR(out, t[i].want);
+	}
+	ut_case("too small");
+	UT_EQ_INT(config_url_origin("https://connect.facebook.net/", tiny,
+	    sizeof(tiny)), -1);
 }
 
 static void
@@ -232,6 +274,7 @@ static const struct ut_test tests[] = {
 	{ "missing required", test_missing_required },
 	{ "secret from file", test_secret_file },
 	{ "loopback check", test_loopback },
+	{ "URL origin", test_url_origin },
 	{ "webhook retention", test_webhook_retention },
 	{ "server user", test_user },
 	{ NULL, NULL }

@@ -249,6 +249,47 @@ test_form_origins(void)
 	resp_free(&r);
 }
 
+/*
+ * The SDK's origin reaches script-src, connect-src and frame-src only on
+ * an answer that asks for it; every other answer, even after one that
+ * did, still has no script source at all.
+ */
+static void
+test_sdk_origins(void)
+{
+	struct memout	 m;
+	struct resp	 r;
+	const char	*out;
+
+	resp_set_sdk_origins("https://connect.facebook.net",
+	    "https://www.facebook.com");
+	resp_init(&r);
+	out = sent(&r, &m, 0);
+	UT_HAS_STR(out, security[0]);
+	CU_ASSERT_PTR_NULL(strstr(out, "script-src"));
+	CU_ASSERT_PTR_NULL(strstr(out, "connect.facebook.net"));
+	buf_free(&m.got);
+
+	r.allow_sdk = 1;
+	out = sent(&r, &m, 0);
+	UT_HAS_STR(out, "Content-Security-Policy: default-src 'none'; "
+	    "style-src 'self'; img-src 'self'; form-action 'self'; "
+	    "script-src 'self' https://connect.facebook.net; "
+	    "connect-src 'self' https://connect.facebook.net; "
+	    "frame-src https://connect.facebook.net https://www.facebook.com; "
+	    "frame-ancestors 'none'; base-uri 'none'\r\n");
+	buf_free(&m.got);
+
+	/* An error page replacing it forgets the SDK with the rest. */
+	resp_reset(&r);
+	out = sent(&r, &m, 0);
+	UT_HAS_STR(out, security[0]);
+	CU_ASSERT_PTR_NULL(strstr(out, "script-src"));
+	buf_free(&m.got);
+	resp_free(&r);
+	resp_set_sdk_origins("", "");
+}
+
 /* A stream the server closed: resp_send says so. */
 static void
 test_send_closed(void)
@@ -271,6 +312,7 @@ static const struct ut_test tests[] = {
 	{ "send: status line and security headers", test_send },
 	{ "send: redirect", test_send_redirect },
 	{ "send: form origins", test_form_origins },
+	{ "send: SDK origins on one page only", test_sdk_origins },
 	{ "send: closed stream", test_send_closed },
 	{ NULL, NULL }
 };
