@@ -212,7 +212,12 @@
 		settle();
 	});
 
-	function start() {
+	/*
+	 * feature: '' (the default Cloud API flow) or
+	 * 'whatsapp_business_app_onboarding' (coexistence: a number that
+	 * stays on the WhatsApp Business app, which only the popup offers).
+	 */
+	function start(feature) {
 		var a = { };
 
 		attempt = a;
@@ -230,10 +235,10 @@
 			config_id: d.configId,
 			response_type: 'code',
 			override_default_response_type: true,
-			/* v4 is the configuration's; setup, featureType ('':
-			   the default Cloud API flow) and sessionInfoVersion
-			   as the implementation reference passes them. */
-			extras: { setup: {}, featureType: '',
+			/* v4 is the configuration's; setup, featureType and
+			   sessionInfoVersion as the implementation reference
+			   passes them. */
+			extras: { setup: {}, featureType: feature,
 			    sessionInfoVersion: '3' }
 		});
 		window.fetch(form.action, {
@@ -260,11 +265,14 @@
 	}
 
 	form.addEventListener('submit', function (ev) {
+		var b = ev.submitter;
+
 		if (!ready)
 			return;		/* no SDK (yet): the redirect flow */
 		ev.preventDefault();
 		if (!attempt)
-			start();
+			start(b && b.value === 'whatsapp_business_app_onboarding' ?
+			    'whatsapp_business_app_onboarding' : '');
 	});
 
 	window.fbAsyncInit = function () {
@@ -279,6 +287,9 @@
 		});
 		ready = true;
 		form.setAttribute('data-popup-ready', '1');
+		/* Coexistence exists only in the popup: shown once it can open. */
+		if (document.getElementById('connect-app'))
+			document.getElementById('connect-app').hidden = false;
 	};
 	(function () {
 		var s = document.createElement('script');
