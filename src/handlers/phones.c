@@ -607,6 +607,22 @@ phones_mine(struct ctx *c, const char *id, struct num_row *n)
 	return GO_ON;
 }
 
+/*
+ * The number of a code route: one of the workspace's, still waiting for
+ * its code; and the token to ask Meta with (wipe it). GO_ON or ANSWERED.
+ */
+static enum answer
+phones_unverified(struct ctx *c, const char *id, struct num_row *n,
+    struct vault_secret *tok)
+{
+	if (phones_mine(c, id, n) == ANSWERED)
+		return ANSWERED;
+	if (strcmp(n->state, NUM_UNVERIFIED) != 0)
+		return view_error(c, 400, "This number does not need a "
+		    "verification code.");
+	return hm_token(c, VAULT_KIND_WABA, tok);
+}
+
 enum answer
 h_phone_request_code(struct ctx *c)
 {
@@ -622,12 +638,7 @@ h_phone_request_code(struct ctx *c)
 	char		 detail[200];
 	int		 made;
 
-	if (phones_mine(c, id, &n) == ANSWERED)
-		return ANSWERED;
-	if (strcmp(n.state, NUM_UNVERIFIED) != 0)
-		return view_error(c, 400, "This number does not need a "
-		    "verification code.");
-	if (hm_token(c, VAULT_KIND_WABA, &tok) == ANSWERED)
+	if (phones_unverified(c, id, &n, &tok) == ANSWERED)
 		return ANSWERED;
 	if (graph_request_code(c->app->graph, tok.data, id, method, lang,
 	    &e) == -1) {
@@ -660,12 +671,7 @@ h_phone_verify_code(struct ctx *c)
 	enum answer	 ret;
 	int		 rc, made;
 
-	if (phones_mine(c, id, &n) == ANSWERED)
-		return ANSWERED;
-	if (strcmp(n.state, NUM_UNVERIFIED) != 0)
-		return view_error(c, 400, "This number does not need a "
-		    "verification code.");
-	if (hm_token(c, VAULT_KIND_WABA, &tok) == ANSWERED)
+	if (phones_unverified(c, id, &n, &tok) == ANSWERED)
 		return ANSWERED;
 	rc = graph_verify_code(c->app->graph, tok.data, id,
 	    c->in[VERIFY_CODE].s, &e);

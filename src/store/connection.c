@@ -181,8 +181,9 @@ conn_table(const char *kind)
  * vault says so, naming the workspace), not a database failure. -1 only
  * when out of memory.
  */
-static int
-conn_box_from_row(const struct sq *q, unsigned int i, struct vault_box *b)
+int
+store_conn_box_from_row(const struct sq *q, unsigned int i,
+    struct vault_box *b)
 {
 	long long	 ver;
 
@@ -224,7 +225,7 @@ store_conn_token_get(struct db *db, const struct workspace *ws,
 	if ((rc = sq_run(&q)) == STORE_OK) {
 		if (sq_fetch(&q) != 1)
 			rc = STORE_NOTFOUND;
-		else if (conn_box_from_row(&q, 0, b) == -1)
+		else if (store_conn_box_from_row(&q, 0, b) == -1)
 			rc = STORE_ERR;
 	}
 	sq_close(&q);
@@ -289,7 +290,7 @@ conn_rekey_one(MYSQL *my, const struct workspace *ws, const char *kind,
 		return STORE_OK;	/* no token: nothing to re-encrypt */
 	if (rc != STORE_OK)
 		return rc;
-	if (conn_box_from_row(&q, 0, &in) == -1)
+	if (store_conn_box_from_row(&q, 0, &in) == -1)
 		rc = STORE_ERR;
 	sq_close(&q);
 	if (rc != STORE_OK)

@@ -63,6 +63,14 @@ struct conn_page {
 enum store_rc	 store_conn_page(struct db *, const struct workspace *,
 		    struct conn_page *);
 void		 store_conn_page_free(struct conn_page *);
+/*
+ * A vault box from the current row's (version, nonce, ct) columns at
+ * i..: a row whose version or nonce is missing or malformed still
+ * becomes a box, marked damaged (the vault then says so, naming the
+ * workspace). -1 only when out of memory; the caller vault_box_frees it.
+ */
+int		 store_conn_box_from_row(const struct sq *, unsigned int i,
+		    struct vault_box *);
 /* The stored box of kind (VAULT_KIND_*); STORE_NOTFOUND when none. */
 enum store_rc	 store_conn_token_get(struct db *, const struct workspace *,
 		    const char *kind, struct vault_box *);

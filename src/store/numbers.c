@@ -477,31 +477,6 @@ store_num_synced(struct db *db, const struct workspace *ws, const char *id,
 	return rc;
 }
 
-/* The box in columns i.. of the current row (see conn_box_from_row). */
-static int
-num_box_from_row(const struct sq *q, unsigned int i, struct vault_box *b)
-{
-	long long	 ver;
-
-	memset(b, 0, sizeof(*b));
-	ver = sq_col(q, i) != NULL ? sq_colint(q, i) : 0;
-	if (ver >= 1 && ver <= UINT32_MAX)
-		b->key_version = (uint32_t)ver;
-	else
-		b->damaged = 1;
-	if (sq_col(q, i + 1) != NULL &&
-	    sq_collen(q, i + 1) == VAULT_NONCE_BYTES)
-		memcpy(b->nonce, sq_col(q, i + 1), VAULT_NONCE_BYTES);
-	else
-		b->damaged = 1;
-	b->ctlen = sq_col(q, i + 2) != NULL ? sq_collen(q, i + 2) : 0;
-	if ((b->ct = malloc(b->ctlen ? b->ctlen : 1)) == NULL)
-		return -1;
-	if (b->ctlen > 0)
-		memcpy(b->ct, sq_col(q, i + 2), b->ctlen);
-	return 0;
-}
-
 enum store_rc
 store_num_pin(struct db *db, const struct workspace *ws, const char *id,
     struct vault_box *b)
@@ -520,7 +495,7 @@ store_num_pin(struct db *db, const struct workspace *ws, const char *id,
 	if ((rc = sq_run(&q)) == STORE_OK) {
 		if (sq_fetch(&q) != 1)
 			rc = STORE_NOTFOUND;
-		else if (num_box_from_row(&q, 0, b) == -1)
+		else if (store_conn_box_from_row(&q, 0, b) == -1)
 			rc = STORE_ERR;
 	}
 	sq_close(&q);
@@ -557,7 +532,7 @@ store_num_rekey_on(MYSQL *my, const struct workspace *ws,
 			ids = ni;
 			snprintf(ids[n], sizeof(ids[n]), "%s",
 			    sq_col(&q, 0) ? sq_col(&q, 0) : "");
-			if (num_box_from_row(&q, 1, &in[n]) == -1) {
+			if (store_conn_box_from_row(&q, 1, &in[n]) == -1) {
 				rc = STORE_ERR;
 				break;
 			}

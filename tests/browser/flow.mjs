@@ -3,38 +3,14 @@
 // saves a screenshot of every page under $OUT_DIR.
 //
 // env: BASE_URL, SANDBOX_URL, EMAIL, PASSWORD, SLUG, OUT_DIR
-import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { env, expect, launch, shooter } from './lib.mjs';
 
-const env = (k) => {
-  if (!process.env[k]) throw new Error(`${k} is not set`);
-  return process.env[k];
-};
 const BASE = env('BASE_URL'), SANDBOX = env('SANDBOX_URL');
-const OUT = env('OUT_DIR'), SLUG = env('SLUG');
-mkdirSync(OUT, { recursive: true });
+const SLUG = env('SLUG');
 
-let step = 0;
-async function shot(page, name) {
-  step += 1;
-  const file = join(OUT, `${String(step).padStart(2, '0')}-${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  console.log(`screenshot ${file}`);
-}
+const shot = shooter();
 
-function expect(cond, what) {
-  if (!cond) throw new Error(`expected: ${what}`);
-  console.log(`ok - ${what}`);
-}
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update',
-    '--disable-sync'],
-});
+const browser = await launch();
 const csp = [];
 try {
   const page = await browser.newPage();

@@ -5,45 +5,16 @@
 // screenshot of every page under $OUT_DIR.
 //
 // env: BASE_URL, SANDBOX_URL, EMAIL, PASSWORD, SLUG, OUT_DIR
-import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { env, expect, launch, sandbox, shooter } from './lib.mjs';
 
-const env = (k) => {
-  if (!process.env[k]) throw new Error(`${k} is not set`);
-  return process.env[k];
-};
-const BASE = env('BASE_URL'), SANDBOX = env('SANDBOX_URL');
-const OUT = env('OUT_DIR'), SLUG = env('SLUG');
+const BASE = env('BASE_URL'), SLUG = env('SLUG');
 const S = `${BASE}/w/${SLUG}/settings/whatsapp`;
-mkdirSync(OUT, { recursive: true });
+const shot = shooter();
 
 const PHONE = '106540352242922', PHONE2 = '106540352242923';
 const PHONE_EU = '106540352242924', UNVERIFIED = '106540352242925';
 const NAME_PENDING = '106540352242926', ELSEWHERE = '106540352242927';
 const WABA = '102290129340398';
-
-let step = 0;
-async function shot(page, name) {
-  step += 1;
-  const file = join(OUT, `${String(step).padStart(2, '0')}-${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  console.log(`screenshot ${file}`);
-}
-
-function expect(cond, what) {
-  if (!cond) throw new Error(`expected: ${what}`);
-  console.log(`ok - ${what}`);
-}
-
-async function sandbox(path, body) {
-  const r = await fetch(`${SANDBOX}${path}`, body === undefined ? {} : {
-    method: 'POST', headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  if (!r.ok) throw new Error(`sandbox ${path}: ${r.status}`);
-  return r.json();
-}
 
 async function registers(pid) {
   const r = await sandbox('/_sandbox/requests?endpoint=register');
@@ -59,13 +30,7 @@ async function add(page, pid, pin, urlRe, setPin = false) {
   await Promise.all([page.waitForURL(urlRe), page.click('#use-number')]);
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update',
-    '--disable-sync'],
-});
+const browser = await launch();
 const csp = [];
 try {
   await sandbox('/_sandbox/reset', {});
@@ -82,7 +47,7 @@ try {
     page.click('button[type=submit]')]);
 
   // Connect, sharing every kind of number (the sandbox's all_states).
-  await Promise.all([page.waitForURL(`${SANDBOX}/**`), page.click('#connect')]);
+  await Promise.all([page.waitForURL(`${env('SANDBOX_URL')}/**`), page.click('#connect')]);
   await page.selectOption('#scenario', 'all_states');
   await Promise.all([page.waitForURL(/\/phone-numbers(#.*)?$/), page.click('#continue')]);
   await page.check(`input[name=waba_id][value="${WABA}"]`);

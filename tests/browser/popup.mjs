@@ -7,31 +7,13 @@
 // unchanged. A screenshot of every step goes to $OUT_DIR.
 //
 // env: BASE_URL, SANDBOX_URL, EMAIL, PASSWORD, SLUG, SLUG_NOJS, OUT_DIR
-import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { env, expect, launch, shooter } from './lib.mjs';
 
-const env = (k) => {
-  if (!process.env[k]) throw new Error(`${k} is not set`);
-  return process.env[k];
-};
 const BASE = env('BASE_URL'), SANDBOX = env('SANDBOX_URL');
-const OUT = env('OUT_DIR'), SLUG = env('SLUG'), SLUG_NOJS = env('SLUG_NOJS');
+const SLUG = env('SLUG'), SLUG_NOJS = env('SLUG_NOJS');
 const PHONE2 = '106540352242923';
-mkdirSync(OUT, { recursive: true });
 
-let step = 0;
-async function shot(page, name) {
-  step += 1;
-  const file = join(OUT, `popup-${String(step).padStart(2, '0')}-${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  console.log(`screenshot ${file}`);
-}
-
-function expect(cond, what) {
-  if (!cond) throw new Error(`expected: ${what}`);
-  console.log(`ok - ${what}`);
-}
+const shot = shooter('popup-');
 
 async function signIn(page, slug) {
   await page.goto(`${BASE}/login`);
@@ -57,13 +39,7 @@ async function exchanges() {
   return (await r.json()).requests;
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update',
-    '--disable-sync'],
-});
+const browser = await launch();
 const csp = [];
 try {
   // -- With JavaScript: the popup ----------------------------------------
