@@ -425,13 +425,15 @@ app_vault(struct app *a)
 
 	switch (vault_refresh(&a->vault, a->cfg->key_ring_file, err,
 	    sizeof(err))) {
-	case 1:
+	case VAULT_RELOADED:
 		log_info("key ring reloaded: now at version %u",
 		    (unsigned)vault_current_version(a->vault));
 		break;
-	case -1:
+	case VAULT_UNREADABLE:
 		log_err("key ring not reloaded, still at version %u: %s",
 		    (unsigned)vault_current_version(a->vault), err);
+		break;
+	case VAULT_CURRENT:
 		break;
 	}
 	return a->vault;

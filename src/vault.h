@@ -93,12 +93,19 @@ void vault_close(struct vault *);
  * new tokens are always encrypted with the newest key on disk, not with
  * the key a long-lived worker loaded before `keys rotate`; a later
  * `keys drop` of that older key would make them undecryptable.
- * Returns 0 when *vp is current, 1 after replacing it (the old vault is
- * closed), -1 with err when the file cannot be read or is not a valid
- * ring: *vp is then kept as it was. *vp may be NULL (nothing loaded
- * yet). Not for a vault other threads are using.
+ * Returns VAULT_CURRENT when *vp is current, VAULT_RELOADED after
+ * replacing it (the old vault is closed), VAULT_UNREADABLE with err when
+ * the file cannot be read or is not a valid ring: *vp is then kept as it
+ * was. *vp may be NULL (nothing loaded yet). Not for a vault other
+ * threads are using.
  */
-int  vault_refresh(struct vault **vp, const char *path, char *err, size_t errlen);
+enum vault_refresh {
+	VAULT_UNREADABLE = -1,
+	VAULT_CURRENT = 0,
+	VAULT_RELOADED = 1
+};
+enum vault_refresh vault_refresh(struct vault **vp, const char *path,
+	    char *err, size_t errlen);
 uint32_t vault_current_version(const struct vault *);
 int  vault_has_version(const struct vault *, uint32_t ver);
 /*

@@ -630,7 +630,7 @@ webhook_event_is_loss(const struct webhook_event *ev, char *reason,
 
 	wh_err(reason, reasonlen, "%s", "");
 	if (ev == NULL || ev->kind != WEBHOOK_ACCOUNT_UPDATE ||
-	    webhook_event_standing(ev) == -1)
+	    webhook_event_standing(ev) == WEBHOOK_LIFTED)
 		return 0;
 	for (i = 0; i < sizeof(wh_losses) / sizeof(wh_losses[0]); i++) {
 		if (strcmp(ev->event, wh_losses[i].event) != 0)
@@ -654,7 +654,7 @@ webhook_event_is_loss(const struct webhook_event *ev, char *reason,
 	return 0;
 }
 
-int
+enum webhook_standing
 webhook_event_standing(const struct webhook_event *ev)
 {
 	static const char ban[] = "DISABLED_UPDATE: ban state ";
@@ -662,19 +662,19 @@ webhook_event_standing(const struct webhook_event *ev)
 	size_t		 n;
 
 	if (ev == NULL || ev->kind != WEBHOOK_ACCOUNT_UPDATE)
-		return 0;
+		return WEBHOOK_NEUTRAL;
 	if (strcmp(ev->event, "ACCOUNT_RESTRICTION") == 0)
 		return strcmp(ev->text, "ACCOUNT_RESTRICTION: none") == 0 ?
-		    -1 : 1;
+		    WEBHOOK_LIFTED : WEBHOOK_RESTRICTED;
 	if (strcmp(ev->event, "DISABLED_UPDATE") != 0 ||
 	    strncmp(ev->text, ban, sizeof(ban) - 1) != 0)
-		return 0;
+		return WEBHOOK_NEUTRAL;
 	/* wh_summary() wrote the state as a WH_NAME word. */
 	state = ev->text + sizeof(ban) - 1;
 	n = strcspn(state, " ");
 	if (n == 7 && strncmp(state, "DISABLE", 7) == 0)
-		return 1;
+		return WEBHOOK_RESTRICTED;
 	if (n == 9 && strncmp(state, "REINSTATE", 9) == 0)
-		return -1;
-	return 0;
+		return WEBHOOK_LIFTED;
+	return WEBHOOK_NEUTRAL;
 }

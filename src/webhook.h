@@ -80,12 +80,18 @@ void	 webhook_batch_free(struct webhook_batch *);
 int	 webhook_event_is_loss(const struct webhook_event *, char *reason, size_t reasonlen);
 /*
  * For account_update: what it says about the account's standing with
- * Meta, which a new token does not change: 1 restricted or banned
- * (ACCOUNT_RESTRICTION; DISABLED_UPDATE with ban state DISABLE), -1
- * lifted (DISABLED_UPDATE with ban state REINSTATE; ACCOUNT_RESTRICTION
- * whose restriction_info is an empty list), 0 anything else
- * (our access lost or granted, informational events).
+ * Meta, which a new token does not change: WEBHOOK_RESTRICTED
+ * (ACCOUNT_RESTRICTION; DISABLED_UPDATE with ban state DISABLE),
+ * WEBHOOK_LIFTED (DISABLED_UPDATE with ban state REINSTATE;
+ * ACCOUNT_RESTRICTION whose restriction_info is an empty list),
+ * WEBHOOK_NEUTRAL for anything else (our access lost or granted,
+ * informational events).
  */
-int	 webhook_event_standing(const struct webhook_event *);
+enum webhook_standing {
+	WEBHOOK_LIFTED = -1,	/* Meta lifted a restriction or ban */
+	WEBHOOK_NEUTRAL = 0,	/* nothing about the account's standing */
+	WEBHOOK_RESTRICTED = 1	/* restricted or banned */
+};
+enum webhook_standing webhook_event_standing(const struct webhook_event *);
 
 #endif

@@ -150,19 +150,20 @@ wh_account_update(MYSQL *my, const struct workspace *ws,
 	long long	 t = e->timestamp > 0 && e->timestamp <= WH_TIME_MAX ?
 			    e->timestamp : (long long)time(NULL);
 	long long	 until = e->until <= WH_TIME_MAX ? e->until : 0;
-	int		 standing = webhook_event_standing(e), apply;
+	enum webhook_standing standing = webhook_event_standing(e);
+	int		 apply;
 	enum store_rc	 rc;
 
 	memset(&r, 0, sizeof(r));
-	if ((loss != NULL || standing == -1) &&
+	if ((loss != NULL || standing == WEBHOOK_LIFTED) &&
 	    (rc = wh_row_get(my, ws, e, t, standing, &r)) != STORE_OK)
 		return rc;
-	apply = standing == -1 ? r.ban : loss != NULL && r.mine;
+	apply = standing == WEBHOOK_LIFTED ? r.ban : loss != NULL && r.mine;
 	if (apply && r.stale) {
 		apply = 0;
 		/* The note first: LEFT(, 500) may cut the text. */
 		snprintf(detail, sizeof(detail), "not applied, older than the "
-		    "%s of %s UTC: %s", standing != 0 ? "restriction update" :
+		    "%s of %s UTC: %s", standing != WEBHOOK_NEUTRAL ? "restriction update" :
 		    "connection", r.newer, e->text);
 	} else
 		snprintf(detail, sizeof(detail), "%s", e->text);
@@ -171,7 +172,7 @@ wh_account_update(MYSQL *my, const struct workspace *ws,
 	    "detail) VALUES (UTC_TIMESTAMP(), ?, ?, LEFT(?, 500))",
 	    ws->db_name)) != STORE_OK || !apply)
 		return rc;
-	if (standing == -1)
+	if (standing == WEBHOOK_LIFTED)
 		/*
 		 * The ban is lifted: forget it, and when it alone held the
 		 * connection back, the connection is what it was before.

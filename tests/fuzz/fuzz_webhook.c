@@ -113,9 +113,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* A reason with no room is never written. */
 		(void)webhook_event_is_loss(ev, NULL, 0);
 		/* A restriction or ban is a loss; only account_update has one. */
-		if (webhook_event_standing(ev) == 1)
+		if (webhook_event_standing(ev) == WEBHOOK_RESTRICTED)
 			FUZZ_CHECK(webhook_event_is_loss(ev, NULL, 0));
-		if (webhook_event_standing(ev) != 0)
+		if (webhook_event_standing(ev) != WEBHOOK_NEUTRAL)
 			FUZZ_CHECK(ev->kind == WEBHOOK_ACCOUNT_UPDATE);
 		FUZZ_CHECK(ev->until >= 0);
 	}

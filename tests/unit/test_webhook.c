@@ -997,14 +997,14 @@ test_standing(void)
 	CU_ASSERT_EQUAL(until, 0);
 	/* Meta lists no restriction left: lifted, and no loss. */
 	CU_ASSERT_EQUAL(standing("{'event':'ACCOUNT_RESTRICTION',"
-	    "'restriction_info':[]}", NULL), -1);
+	    "'restriction_info':[]}", NULL), WEBHOOK_LIFTED);
 	CU_ASSERT_EQUAL(loss("{'event':'ACCOUNT_RESTRICTION',"
 	    "'restriction_info':[]}", r, sizeof(r)), 0);
 	CU_ASSERT_EQUAL(loss("{'event':'ACCOUNT_RESTRICTION',"
 	    "'restriction_info':['x']}", r, sizeof(r)), 1);
 	/* Lifted: REINSTATE; neither: scheduled, unknown, access events. */
 	CU_ASSERT_EQUAL(standing("{'event':'DISABLED_UPDATE','ban_info':"
-	    "{'waba_ban_state':'REINSTATE'}}", NULL), -1);
+	    "{'waba_ban_state':'REINSTATE'}}", NULL), WEBHOOK_LIFTED);
 	CU_ASSERT_EQUAL(standing("{'event':'DISABLED_UPDATE','ban_info':"
 	    "{'waba_ban_state':'SCHEDULE_FOR_DISABLE'}}", NULL), 0);
 	CU_ASSERT_EQUAL(standing("{'event':'DISABLED_UPDATE','ban_info':"
@@ -1019,8 +1019,8 @@ test_standing(void)
 	memset(&ev, 0, sizeof(ev));
 	ev.kind = WEBHOOK_MESSAGE;
 	strcpy(ev.event, "ACCOUNT_RESTRICTION");
-	CU_ASSERT_EQUAL(webhook_event_standing(&ev), 0);
-	CU_ASSERT_EQUAL(webhook_event_standing(NULL), 0);
+	CU_ASSERT_EQUAL(webhook_event_standing(&ev), WEBHOOK_NEUTRAL);
+	CU_ASSERT_EQUAL(webhook_event_standing(NULL), WEBHOOK_NEUTRAL);
 }
 
 static int
