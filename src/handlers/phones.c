@@ -784,8 +784,7 @@ phones_sync_ran(struct ctx *c, const char *sync_type, const char *at)
 
 	snprintf(msg, sizeof(msg), "The %s from the WhatsApp Business app "
 	    "already ran for this number%s%s%s. Meta lets each sync run only "
-	    "once per number, so it was not requested again; what it sent "
-	    "is kept with the workspace's webhook events.",
+	    "once per number, so it was not requested again.",
 	    phones_sync_words(sync_type), *at ? " on " : "", at,
 	    *at ? " UTC" : "");
 	return view_error(c, 409, msg);
