@@ -582,10 +582,10 @@ class Coexistence(StackCase):
 
     def test_history_declined_and_echoes_stored(self):
         add_number(self.b, "acme", COEX, pin=None)
-        # The business declined to share its chats: Meta says so once.
+        # The business declined to share its chats (redelivered: once).
         self.sb.call("POST", "/_sandbox/webhook",
                      {"kind": "history", "phone_number_id": COEX,
-                      "shared": False})
+                      "shared": False, "redeliver": True})
         got = self.events("history")
         self.assertEqual(len(got), 1)
         self.assertTrue(got[0][3].startswith("error 2593109: History sync "
@@ -602,10 +602,10 @@ class Coexistence(StackCase):
         mid = self.st.sql("SELECT message_id FROM webhook_events WHERE kind "
                           "= 'echo'", db="waba_ws_1").strip()
         self.assertTrue(mid.startswith("wamid."), mid)
-        # A contact removed in the app later on.
+        # Contacts removed in the app later on (redelivered: stored once).
         self.sb.call("POST", "/_sandbox/webhook",
                      {"kind": "smb_app_state_sync", "phone_number_id": COEX,
-                      "action": "remove"})
+                      "action": "remove", "redeliver": True})
         self.assertEqual(sorted(s for (_, s, _, _) in
                                 self.events("state_sync")),
                          ["remove", "remove"])
