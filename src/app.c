@@ -124,7 +124,8 @@ static const struct route routes[] = {
 	    [SYNC_ID] = DIGITS("phone_number_id", IN_PATH, 1, 32, 1,
 		"That is not a phone number ID."),
 	    [SYNC_TYPE] = { "sync_type", IN_FORM, IN_ENUM, 0, 0, sync_types,
-		1, "Choose what to sync: the contacts or the chat history." } } },
+		1, "Choose what to sync: the contacts or the chat "
+		"history." } } },
 	{ REQ_POST, "/w/{slug}/settings/whatsapp/phone-numbers/"
 	    "{phone_number_id}/remove", h_phone_remove, ROUTE_SESSION,
 	    ROUTE_PAGE, NULL, {

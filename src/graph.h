@@ -33,7 +33,7 @@ struct config;
 #define GRAPH_PHONE_PAGES	10	/* pages followed per listing */
 #define GRAPH_CURSOR_MAX	512	/* paging.cursors.after, with NUL */
 #define GRAPH_MIN_ATTEMPT_MS	200	/* a retry shorter than this is no use */
-#define GRAPH_REQUEST_ID_MAX	129	/* smb_app_data's request_id, with NUL */
+#define GRAPH_REQUEST_ID_MAX	129	/* smb_app_data request_id + NUL */
 
 struct graph_err {
 	long	 http_status;	/* 0 when no HTTP answer came */

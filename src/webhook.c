@@ -415,7 +415,8 @@ wh_history(struct webhook_event *ev, struct json_object *it)
 /* One list of a change's value, and what each of its items becomes. */
 struct wh_list {
 	const char	*key;
-	int		(*item)(struct webhook_event *, struct json_object *);
+	int		(*item)(struct webhook_event *,
+			    struct json_object *);
 };
 
 /*

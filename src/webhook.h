@@ -7,8 +7,9 @@
  * webhook_parse() turns a delivery into a flat list of events (inbound
  * messages, delivery statuses, asynchronous errors, account_update
  * notices, and for coexistence numbers the echoes of messages sent from
- * the WhatsApp Business app, its contacts and its chat history); webhook_event_is_loss() says which account_update events
- * mean the connection is gone. Nothing here touches the database or the
+ * the WhatsApp Business app, its contacts and its chat history);
+ * webhook_event_is_loss() says which account_update events mean the
+ * connection is gone. Nothing here touches the database or the
  * network: the webhooks handler routes the events and stores them.
  *
  * Details the declarations below leave open:
@@ -42,7 +43,7 @@ enum webhook_kind {
 	WEBHOOK_MESSAGE, WEBHOOK_STATUS, WEBHOOK_ERROR, WEBHOOK_ACCOUNT_UPDATE,
 	WEBHOOK_ECHO,		/* smb_message_echoes: sent from the app */
 	WEBHOOK_STATE_SYNC,	/* smb_app_state_sync: an app contact */
-	WEBHOOK_HISTORY		/* history: one chunk of the app's chats */
+	WEBHOOK_HISTORY		/* history: a chunk of the app's chats */
 };
 
 struct webhook_event {

@@ -33,7 +33,7 @@ struct vault_box;
 #define NUM_COEX_MPS		20
 
 /* The one-time coexistence syncs (POST /{phone}/smb_app_data). */
-#define NUM_SYNC_STATE		"smb_app_state_sync"	/* the app's contacts */
+#define NUM_SYNC_STATE		"smb_app_state_sync"	/* contacts */
 #define NUM_SYNC_HISTORY	"history"		/* its chats */
 
 struct num_row {
@@ -50,8 +50,8 @@ struct num_row {
 	char		 retry_after[32];	/* UTC, "" when none */
 	int		 is_default;
 	int		 coexistence;	/* also on the WhatsApp Business app */
-	int		 max_mps;	/* what a sender may use: NUM_COEX_MPS
-					   for coexistence, 0 = Meta's limit */
+	int		 max_mps;	/* for the sender: NUM_COEX_MPS for
+					   coexistence, 0 = Meta's limit */
 	char		 synced_state_at[32];	/* coexistence syncs, "" = not run */
 	char		 synced_history_at[32];
 	char		 added_at[32];

@@ -75,7 +75,7 @@ wh_dedup_key(const struct webhook_event *e, char *out, size_t len)
 		    'c', hex);
 		return;
 	default:
-		/* As stored since v1: a new format would store old ones twice. */
+		/* As since v1: a new format would store old ones twice. */
 		snprintf(raw, sizeof(raw), "%s|%s|%s|%s|%ld|%lld|%s",
 		    wh_kind(e->kind), e->waba_id, e->phone_number_id, e->event,
 		    e->code, (long long)e->timestamp, e->text);

@@ -108,7 +108,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(strspn(ev->phone_number_id, "0123456789") ==
 		    strlen(ev->phone_number_id));
 		/* Coexistence events are routed by their number: never none. */
-		if (ev->kind == WEBHOOK_ECHO || ev->kind == WEBHOOK_STATE_SYNC ||
+		if (ev->kind == WEBHOOK_ECHO ||
+		    ev->kind == WEBHOOK_STATE_SYNC ||
 		    ev->kind == WEBHOOK_HISTORY)
 			FUZZ_CHECK(ev->phone_number_id[0] != '\0');
 		/* Only an echo names who it went to, and always does. */

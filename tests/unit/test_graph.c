@@ -1012,8 +1012,8 @@ test_request_id(void)
 
 	memset(&e, 0, sizeof(e));
 	CU_ASSERT_EQUAL(graph_parse_request_id(BODY("{\"messaging_product\":"
-	    "\"whatsapp\",\"request_id\":\"9c1f0e2d3b4a59687766554433221100\"}"),
-	    rid, &e), 0);
+	    "\"whatsapp\",\"request_id\":"
+	    "\"9c1f0e2d3b4a59687766554433221100\"}"), rid, &e), 0);
 	CU_ASSERT_STRING_EQUAL(rid, "9c1f0e2d3b4a59687766554433221100");
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		memset(&e, 0, sizeof(e));
