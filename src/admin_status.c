@@ -66,6 +66,10 @@ status_json(const struct workspace *ws, const struct conn_row *r,
 		    admin_jstr(nums[i].state));
 		json_object_object_add(p, "is_default",
 		    json_object_new_boolean(nums[i].is_default));
+		json_object_object_add(p, "coexistence",
+		    json_object_new_boolean(nums[i].coexistence));
+		json_object_object_add(p, "max_mps", nums[i].max_mps > 0 ?
+		    json_object_new_int(nums[i].max_mps) : NULL);
 		json_object_array_add(arr, p);
 	}
 	json_object_object_add(o, "phone_numbers", arr);

@@ -6,8 +6,10 @@
  * webhook_signature_ok() says whether a raw body really comes from Meta;
  * webhook_parse() turns a delivery into a flat list of events (inbound
  * messages, delivery statuses, asynchronous errors, account_update
- * notices); webhook_event_is_loss() says which account_update events
- * mean the connection is gone. Nothing here touches the database or the
+ * notices, and for coexistence numbers the echoes of messages sent from
+ * the WhatsApp Business app, its contacts and its chat history);
+ * webhook_event_is_loss() says which account_update events mean the
+ * connection is gone. Nothing here touches the database or the
  * network: the webhooks handler routes the events and stores them.
  *
  * Details the declarations below leave open:
@@ -37,19 +39,25 @@
 
 #define WEBHOOK_MAX_EVENTS 1000	/* per delivery; more is malformed */
 
-enum webhook_kind { WEBHOOK_MESSAGE, WEBHOOK_STATUS, WEBHOOK_ERROR, WEBHOOK_ACCOUNT_UPDATE };
+enum webhook_kind {
+	WEBHOOK_MESSAGE, WEBHOOK_STATUS, WEBHOOK_ERROR, WEBHOOK_ACCOUNT_UPDATE,
+	WEBHOOK_ECHO,		/* smb_message_echoes: sent from the app */
+	WEBHOOK_STATE_SYNC,	/* smb_app_state_sync: an app contact */
+	WEBHOOK_HISTORY		/* history: a chunk of the app's chats */
+};
 
 struct webhook_event {
 	enum webhook_kind kind;
 	char	 waba_id[33];		/* entry[].id — except PARTNER_* account_update events, whose entry.id is the partner business: there value.waba_info.waba_id */
 	char	 phone_number_id[33];	/* value.metadata.phone_number_id; "" for account_update */
-	char	 id[192];		/* message: messages[].id; status: statuses[].id; error: "" ; account_update: "" */
-	char	 status[32];		/* status: sent|delivered|read|failed|...; else "" */
-	char	 from[160];		/* message: messages[].from (digits), else from_user_id (a business-scoped user id, "US.1349…", when Meta withholds the number); status: recipient_id */
-	char	 type[32];		/* message: type (text, image, ...) */
-	char	 text[1025];		/* message: text.body (other types: "" ); status failed: errors[0].title/message; error: errors[].message or title; account_update: a short human summary, e.g. "PARTNER_REMOVED" or restriction/ban info */
-	long	 code;			/* error code for errors/failed statuses, else 0 */
-	int64_t	 timestamp;		/* messages/statuses: their "timestamp" (a decimal string in Meta's payloads); entry.time for account_update; 0 if absent */
+	char	 id[192];		/* message: messages[].id; status: statuses[].id; echo: message_echoes[].id; else "" */
+	char	 status[32];		/* status: sent|delivered|read|failed|...; state_sync: its action (add|remove); else "" */
+	char	 from[160];		/* message: messages[].from (digits), else from_user_id (a business-scoped user id, "US.1349…", when Meta withholds the number); status: recipient_id; echo: from (the business's number); state_sync: contact.phone_number */
+	char	 to[160];		/* echo: to (digits), else to_user_id: the customer; else "" */
+	char	 type[32];		/* message, echo: type (text, image, ...); state_sync: type (contact) */
+	char	 text[1025];		/* message: text.body (other types: "" ); status failed: errors[0].title/message; error: errors[].message or title; account_update: a short human summary, e.g. "PARTNER_REMOVED" or restriction/ban info; echo: "to TO: body" ("to TO: (type)" for other types); state_sync: "add contact: Full Name" or "remove contact"; history: "phase P, chunk C, progress N%: T threads, M messages" (-1 for a chunk_order or progress not given), or "error CODE: message" */
+	long	 code;			/* error code for errors/failed statuses/history errors, else 0 */
+	int64_t	 timestamp;		/* messages/statuses/echoes: their "timestamp" (a decimal string in Meta's payloads); state_sync: metadata.timestamp; entry.time for account_update; 0 if absent (history) */
 	char	 event[64];		/* account_update: value.event; else "" */
 	int64_t	 until;			/* ACCOUNT_RESTRICTION: when the last of its restrictions ends (Unix time), 0 when any has no numeric expiration */
 };
@@ -70,8 +78,8 @@ enum webhook_err {
 };
 
 /*
- * Parses a delivery. Returns WEBHOOK_NOMEM when we ran out of memory, WEBHOOK_MALFORMED (err says why) when the body is not JSON, is nested deeper than 16, is not an object, or "object" is not "whatsapp_business_account" or "entry" is not an array, or it holds more than WEBHOOK_MAX_EVENTS events. Otherwise WEBHOOK_OK: every well-formed item becomes an event; an entry, change or item with missing or wrong-typed required fields is skipped and counted in skipped (never a crash). Fields other than messages/account_update are skipped (counted).
- * Required: entry[].id (string of digits) ; changes[].field (string) ; changes[].value (object); for field "messages": value.metadata.phone_number_id (digit string); messages[].id (string, 1..191), messages[].from (digits), statuses[].id, statuses[].status (string), statuses[].recipient_id (digit string, may be absent for some types: then ""); errors[].code (int). For "account_update": value.event (string); PARTNER_* events need value.waba_info.waba_id (digit string).
+ * Parses a delivery. Returns WEBHOOK_NOMEM when we ran out of memory, WEBHOOK_MALFORMED (err says why) when the body is not JSON, is nested deeper than 16, is not an object, or "object" is not "whatsapp_business_account" or "entry" is not an array, or it holds more than WEBHOOK_MAX_EVENTS events. Otherwise WEBHOOK_OK: every well-formed item becomes an event; an entry, change or item with missing or wrong-typed required fields is skipped and counted in skipped (never a crash). Fields other than messages, smb_message_echoes, smb_app_state_sync, history and account_update are skipped (counted).
+ * Required: entry[].id (string of digits) ; changes[].field (string) ; changes[].value (object); for the fields about a number (messages, smb_message_echoes, smb_app_state_sync, history): value.metadata.phone_number_id (digit string). messages: messages[].id (string, 1..191), messages[].from (digits), statuses[].id, statuses[].status (string), statuses[].recipient_id (digit string, may be absent for some types: then ""); errors[].code (int). smb_message_echoes: message_echoes[].id, .from (digits), .to (digits) or .to_user_id. smb_app_state_sync: state_sync[].type, .action, .contact.phone_number (digits). history: history[].errors[0].code (int), else history[].metadata.phase (a number or digit string; threads may be absent: 0). For "account_update": value.event (string); PARTNER_* events need value.waba_info.waba_id (digit string).
  * Strings that are too long for their field: skip that item (ids) or truncate on a UTF-8 boundary (text). out is zeroed first; free with webhook_batch_free even on error.
  */
 enum webhook_err webhook_parse(const char *body, size_t len, struct webhook_batch *out, char *err, size_t errlen);

@@ -5,7 +5,9 @@
  * merchant picks one first), add one (register it with its two-step
  * verification PIN, subscribe our app to its WABA's webhooks), make one
  * the default sender, or stop using one (and, when asked and confirmed,
- * deregister it at Meta).
+ * deregister it at Meta). A number also on the WhatsApp Business app
+ * (coexistence) is not registered; it offers the app's one-time contacts
+ * and chat history sync instead.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -775,6 +777,118 @@ h_phone_remove(struct ctx *c)
 	log_info("workspace %llu: number %s removed",
 	    (unsigned long long)c->ws.id, id);
 	return hm_back(c, dereg ? "phone_deregistered" : "phone_removed");
+}
+
+/* What the merchant calls each coexistence sync. */
+static const char *
+phones_sync_words(const char *sync_type)
+{
+	return strcmp(sync_type, NUM_SYNC_STATE) == 0 ? "contacts sync" :
+	    "chat history sync";
+}
+
+/* A sync that already ran: said from our record, Meta not asked. */
+static enum answer
+phones_sync_ran(struct ctx *c, const char *sync_type, const char *at)
+{
+	char		 msg[400];
+
+	snprintf(msg, sizeof(msg), "The %s from the WhatsApp Business app "
+	    "already ran for this number%s%s%s. Meta lets each sync run only "
+	    "once per number, so it was not requested again.",
+	    phones_sync_words(sync_type), *at ? " on " : "", at,
+	    *at ? " UTC" : "");
+	return view_error(c, 409, msg);
+}
+
+/*
+ * Meta's refusal of a second sync. Meta documents no code for it (100
+ * "Invalid parameter" is what is seen), so its words decide: the sync
+ * ran before, through us or another app of the merchant's.
+ */
+static int
+phones_sync_was_run(const struct graph_err *e)
+{
+	static const char *const said[] = { "already been requested",
+	    "only be performed once", "already requested" };
+	size_t		 i;
+
+	if (e->code != 100)
+		return 0;
+	for (i = 0; i < sizeof(said) / sizeof(said[0]); i++)
+		if (strstr(e->details, said[i]) != NULL ||
+		    strstr(e->message, said[i]) != NULL ||
+		    strstr(e->user_msg, said[i]) != NULL)
+			return 1;
+	return 0;
+}
+
+/*
+ * The one-time syncs of a coexistence number (Meta, "Onboarding
+ * WhatsApp Business app users": contacts first, then the chat history,
+ * each once; the data comes as smb_app_state_sync and history webhooks).
+ * Recorded after Meta accepted it, not before: a call that failed did
+ * not run, and recording first would forbid the retry. Meta refusing
+ * it as already requested is a record too, so the next request is
+ * answered here without a call.
+ */
+enum answer
+h_phone_sync(struct ctx *c)
+{
+	static const char *const types[] = { NUM_SYNC_STATE, NUM_SYNC_HISTORY };
+	const char	*id = c->in[SYNC_ID].s;
+	const char	*sync = types[c->in[SYNC_TYPE].choice];
+	const char	*at;
+	char		 rid[GRAPH_REQUEST_ID_MAX];
+	struct vault_secret tok;
+	struct num_row	 n;
+	struct graph_err e;
+	enum store_rc	 rc;
+	int		 ret;
+
+	if (phones_mine(c, id, &n) == ANSWERED)
+		return ANSWERED;
+	if (!n.coexistence)
+		return view_error(c, 400, "Only a number that is also on the "
+		    "WhatsApp Business app has contacts and chats there to "
+		    "sync.");
+	at = strcmp(sync, NUM_SYNC_STATE) == 0 ? n.synced_state_at :
+	    n.synced_history_at;
+	if (*at)
+		return phones_sync_ran(c, sync, at);
+	if (strcmp(sync, NUM_SYNC_HISTORY) == 0 && *n.synced_state_at == '\0')
+		return view_error(c, 409, "Sync the contacts from the WhatsApp "
+		    "Business app first: the chat history comes after them.");
+	if (hm_token(c, VAULT_KIND_WABA, &tok) == ANSWERED)
+		return ANSWERED;
+	ret = graph_smb_app_data(c->app->graph, tok.data, id, sync, rid, &e);
+	vault_secret_free(&tok);
+	if (ret == -1 && !phones_sync_was_run(&e))
+		return hm_graph_failed(c, strcmp(sync, NUM_SYNC_STATE) == 0 ?
+		    "starting the contacts sync" :
+		    "starting the chat history sync", &e, 1);
+	rc = store_num_synced(c->app->db, &c->ws, id, sync, c->sess.email);
+	if (rc != STORE_OK && rc != STORE_DUP) {
+		log_err("workspace %llu: number %s: %s ran at Meta but was "
+		    "not recorded", (unsigned long long)c->ws.id, id, sync);
+		return view_error(c, 503, "Meta started the sync, but the "
+		    "database did not answer while we recorded it. It ran: "
+		    "do not start it again.");
+	}
+	if (ret == -1) {
+		log_info("workspace %llu: number %s: %s refused by Meta as "
+		    "already run (fbtrace_id %s): recorded",
+		    (unsigned long long)c->ws.id, id, sync,
+		    graph_err_trace(&e));
+		if (phones_mine(c, id, &n) == ANSWERED)
+			return ANSWERED;
+		return phones_sync_ran(c, sync, strcmp(sync, NUM_SYNC_STATE) ==
+		    0 ? n.synced_state_at : n.synced_history_at);
+	}
+	log_info("workspace %llu: number %s: %s started (request_id %s)",
+	    (unsigned long long)c->ws.id, id, sync, rid);
+	return hm_back(c, strcmp(sync, NUM_SYNC_STATE) == 0 ? "sync_state" :
+	    "sync_history");
 }
 
 /*

@@ -47,6 +47,7 @@ store_num_from_row(const struct sq *q, unsigned int i, struct num_row *r)
 	num_cp(r->retry_after, sizeof(r->retry_after), sq_col(q, i + 10));
 	r->is_default = sq_colint(q, i + 11) != 0;
 	r->coexistence = sq_colint(q, i + 12) != 0;
+	r->max_mps = r->coexistence ? NUM_COEX_MPS : 0;
 	num_cp(r->synced_state_at, sizeof(r->synced_state_at),
 	    sq_col(q, i + 13));
 	num_cp(r->synced_history_at, sizeof(r->synced_history_at),
@@ -452,13 +453,13 @@ store_num_synced(struct db *db, const struct workspace *ws, const char *id,
     const char *sync_type, const char *actor)
 {
 	struct sq	 q;
-	char		 sql[256];
+	char		 sql[256], detail[128];
 	const char	*col;
 	enum store_rc	 rc;
 
-	if (strcmp(sync_type, "smb_app_state_sync") == 0)
+	if (strcmp(sync_type, NUM_SYNC_STATE) == 0)
 		col = "synced_state_at";
-	else if (strcmp(sync_type, "history") == 0)
+	else if (strcmp(sync_type, NUM_SYNC_HISTORY) == 0)
 		col = "synced_history_at";
 	else
 		return STORE_ERR;
@@ -472,8 +473,10 @@ store_num_synced(struct db *db, const struct workspace *ws, const char *id,
 	if ((rc = sq_run(&q)) == STORE_OK && sq_affected(&q) == 0)
 		rc = STORE_DUP;
 	sq_close(&q);
-	if (rc == STORE_OK)
-		store_conn_audit(db, ws, actor, "coexistence_sync", sync_type);
+	if (rc == STORE_OK) {
+		snprintf(detail, sizeof(detail), "%s for %s", sync_type, id);
+		store_conn_audit(db, ws, actor, "coexistence_sync", detail);
+	}
 	return rc;
 }
 

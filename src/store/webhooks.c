@@ -28,15 +28,25 @@ wh_kind(enum webhook_kind k)
 		return "status";
 	case WEBHOOK_ERROR:
 		return "error";
-	default:
-		return "account_update";
+	case WEBHOOK_ECHO:
+		return "echo";
+	case WEBHOOK_STATE_SYNC:
+		return "state_sync";
+	case WEBHOOK_HISTORY:
+		return "history";
+	case WEBHOOK_ACCOUNT_UPDATE:
+		break;
 	}
+	return "account_update";
 }
 
 /*
  * What makes an event "the same" across redeliveries: a message by its
- * id, a status by message id and status (delivered and read are two
- * events), and events without an id by a hash of what they say.
+ * id, an echo by its own message id (kept apart from inbound ones), a
+ * status by message id and status (delivered and read are two events),
+ * and events without an id by a hash of what they say: a contact by
+ * its number, action, time and name, a history chunk by its number and
+ * summary (phase, chunk, progress and counts).
  */
 static void
 wh_dedup_key(const struct webhook_event *e, char *out, size_t len)
@@ -51,7 +61,21 @@ wh_dedup_key(const struct webhook_event *e, char *out, size_t len)
 	case WEBHOOK_STATUS:
 		snprintf(raw, sizeof(raw), "s:%s:%s", e->id, e->status);
 		break;
+	case WEBHOOK_ECHO:
+		snprintf(raw, sizeof(raw), "x:%s", e->id);
+		break;
+	case WEBHOOK_STATE_SYNC:
+	case WEBHOOK_HISTORY:
+		snprintf(raw, sizeof(raw), "%s|%s|%s|%s|%lld|%s",
+		    wh_kind(e->kind), e->phone_number_id, e->status, e->from,
+		    (long long)e->timestamp, e->text);
+		crypto_hash_sha256(h, (const unsigned char *)raw, strlen(raw));
+		sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
+		snprintf(out, len, "%c:%s", e->kind == WEBHOOK_HISTORY ? 'h' :
+		    'c', hex);
+		return;
 	default:
+		/* As since v1: a new format would store old ones twice. */
 		snprintf(raw, sizeof(raw), "%s|%s|%s|%s|%ld|%lld|%s",
 		    wh_kind(e->kind), e->waba_id, e->phone_number_id, e->event,
 		    e->code, (long long)e->timestamp, e->text);
