@@ -99,8 +99,8 @@ class AdminCommands(AdminCase):
                "DROP COLUMN restriction, DROP COLUMN restriction_event, "
                "DROP COLUMN restriction_waba, DROP COLUMN restriction_at, "
                "DROP COLUMN restriction_until" % db)
-        self.q("DELETE FROM %s.schema_version ORDER BY version DESC LIMIT 1"
-               % db)
+        # Version 4 and every one after it (they may all run again).
+        self.q("DELETE FROM %s.schema_version WHERE version >= 4" % db)
         self.q("UPDATE %s.connection SET status = 'needs_reconnect', "
                "reason = '%s', waba_id = '123', connected_at = "
                "'2026-01-02 03:04:05'" % (db, reason))
