@@ -518,8 +518,12 @@ phones_active(struct ctx *c, const struct phones_item *pick, int first)
 	/* A restriction Meta reported still holds: say so, not "connected". */
 	if (store_conn_restricted(c->app->db, &c->ws, &restricted) != STORE_OK)
 		restricted = 0;
-	return hm_back(c, restricted ? "restricted" : first ? "connected" :
-	    "phone_added");
+	if (restricted)
+		return hm_back(c, "restricted");
+	/* A WhatsApp Business app number: say what it can do next. */
+	if (pick->p.on_biz_app)
+		return hm_back(c, first ? "connected_app" : "phone_added_app");
+	return hm_back(c, first ? "connected" : "phone_added");
 }
 
 enum answer

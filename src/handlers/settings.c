@@ -58,6 +58,12 @@ static const struct {
 	{ "catalog_connected", "ok", "The catalog is connected." },
 	{ "catalog_disconnected", "ok", "The catalog was removed." },
 	{ "phone_added", "ok", "The number was added: it can send now." },
+	{ "connected_app", "ok", "WhatsApp is connected, and the number stays "
+	    "on the WhatsApp Business app. Sync its contacts and then its chat "
+	    "history from the app below: each can run once." },
+	{ "phone_added_app", "ok", "The number was added and stays on the "
+	    "WhatsApp Business app. Sync its contacts and then its chat "
+	    "history below: each can run once." },
 	{ "default_changed", "ok", "The default sending number was changed." },
 	{ "phone_removed", "ok", "The number was removed from this "
 	    "workspace. It is still registered with WhatsApp." },

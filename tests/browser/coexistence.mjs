@@ -48,7 +48,7 @@ try {
   expect((await page.content()).includes('no PIN needed'),
     'the page says the app number needs no PIN');
   await shot(page, 'number-preselected');
-  await Promise.all([page.waitForURL(/\?m=connected$/), page.click('#use-number')]);
+  await Promise.all([page.waitForURL(/\?m=connected_app$/), page.click('#use-number')]);
   expect((await calls('register')).length === 0, 'no register call');
   expect((await page.textContent(`#number-${COEX}`)).includes(
     'also on the WhatsApp Business app'), 'shown as also on the app');

@@ -473,7 +473,7 @@ class Coexistence(StackCase):
         self.assertIn("stays there, no PIN needed", page.text)
         # Added without a PIN, and never registered: it stays on the app.
         r = add_number(self.b, "acme", COEX, pin=None)
-        self.assertEqual(r.header("Location"), S + "?m=connected")
+        self.assertEqual(r.header("Location"), S + "?m=connected_app")
         self.assertEqual(self.sb.requests("register"), [])
         self.assertEqual(self.st.sql(
             "SELECT state, coexistence, IFNULL(synced_state_at, '-') FROM "
