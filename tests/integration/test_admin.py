@@ -99,7 +99,8 @@ class AdminCommands(AdminCase):
                "DROP COLUMN restriction, DROP COLUMN restriction_event, "
                "DROP COLUMN restriction_waba, DROP COLUMN restriction_at, "
                "DROP COLUMN restriction_until" % db)
-        # Version 4 and every one after it (they may all run again).
+        # Back to version 3: v4 made those columns, and v5 (numbers),
+        # newer, must not be the only one migrate applies again.
         self.q("DELETE FROM %s.schema_version WHERE version >= 4" % db)
         self.q("UPDATE %s.connection SET status = 'needs_reconnect', "
                "reason = '%s', waba_id = '123', connected_at = "
