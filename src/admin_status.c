@@ -30,10 +30,10 @@ static int
 status_json(const struct workspace *ws, const struct conn_row *r,
     const struct num_row *nums, size_t n, const char *last, long long day)
 {
-	json_object	*o, *k, *arr, *p;
-	char		 t1[24], t2[24];
-	size_t		 i;
-	int		 ret;
+	json_object *o, *k, *arr, *p;
+	char         t1[24], t2[24];
+	size_t       i;
+	int          ret;
 
 	o = json_object_new_object();
 	k = json_object_new_object();
@@ -62,14 +62,14 @@ status_json(const struct workspace *ws, const struct conn_row *r,
 		    admin_jstr(nums[i].verified_name));
 		json_object_object_add(p, "quality_rating",
 		    admin_jstr(nums[i].quality_rating));
-		json_object_object_add(p, "status",
-		    admin_jstr(nums[i].state));
+		json_object_object_add(p, "status", admin_jstr(nums[i].state));
 		json_object_object_add(p, "is_default",
 		    json_object_new_boolean(nums[i].is_default));
 		json_object_object_add(p, "coexistence",
 		    json_object_new_boolean(nums[i].coexistence));
-		json_object_object_add(p, "max_mps", nums[i].max_mps > 0 ?
-		    json_object_new_int(nums[i].max_mps) : NULL);
+		json_object_object_add(p, "max_mps",
+		    nums[i].max_mps > 0 ? json_object_new_int(nums[i].max_mps)
+		                        : NULL);
 		json_object_array_add(arr, p);
 	}
 	json_object_object_add(o, "phone_numbers", arr);
@@ -82,8 +82,7 @@ status_json(const struct workspace *ws, const struct conn_row *r,
 	json_object_object_add(o, "catalog", k);
 	json_object_object_add(o, "last_webhook_at",
 	    admin_jstr(iso_utc(last, t2)));
-	json_object_object_add(o, "webhook_events",
-	    json_object_new_int64(day));
+	json_object_object_add(o, "webhook_events", json_object_new_int64(day));
 	ret = admin_print_json(o);
 	json_object_put(o);
 	return ret;
@@ -99,7 +98,7 @@ static void
 status_text(const struct workspace *ws, const struct conn_row *r,
     const struct num_row *nums, size_t n, const char *last, long long day)
 {
-	size_t		 i;
+	size_t i;
 
 	printf("workspace       %s (%s)\n", ws->slug, ws->name);
 	printf("status          %s\n", r->status);
@@ -118,8 +117,10 @@ status_text(const struct workspace *ws, const struct conn_row *r,
 		printf("token           none\n");
 	else
 		printf("token           key version %" PRIu32 ", expires "
-		    "%s%s\n", r->key_version, r->token_expires_at[0] ?
-		    r->token_expires_at : "never (or unknown)",
+		       "%s%s\n",
+		    r->key_version,
+		    r->token_expires_at[0] ? r->token_expires_at
+		                           : "never (or unknown)",
 		    r->token_expires_at[0] ? " UTC" : "");
 	if (r->has_catalog)
 		printf("catalog         %s (%s)\n", r->catalog_id,
@@ -135,13 +136,13 @@ int
 admin_status(struct ctx *c)
 {
 	struct workspace ws;
-	struct conn_row	 r;
-	struct num_row	*nums;
-	size_t		 n;
-	char		 last[32];
-	long		 day;
-	enum store_rc	 rc;
-	int		 ret;
+	struct conn_row  r;
+	struct num_row  *nums;
+	size_t           n;
+	char             last[32];
+	long             day;
+	enum store_rc    rc;
+	int              ret;
 
 	if ((ret = admin_find_workspace(c, c->argv[0], &ws)) != 0)
 		return ret;
