@@ -278,7 +278,7 @@ app_api_gate(struct ctx *c, const struct route *rt)
 	apikey_hash(key, hash);
 	want_ws = strstr(rt->pattern, "{slug}") != NULL;
 	rc = store_apikey_auth(c->app->db, hash, want_ws ? c->req->slug :
-	    NULL, &a);
+	    NULL, &a, &c->ws);
 	if (rc == STORE_NOTFOUND)
 		return api_error(c, 401, "unauthorized", APP_API_NO_KEY);
 	if (rc != STORE_OK)
@@ -298,12 +298,6 @@ app_api_gate(struct ctx *c, const struct route *rt)
 		return GO_ON;
 	if (!a.may_touch)
 		return api_error(c, 404, "not_found", APP_API_NO_WS);
-	rc = store_ws_by_slug(c->app->db, c->req->slug, &c->ws);
-	if (rc == STORE_NOTFOUND)
-		return api_error(c, 404, "not_found", APP_API_NO_WS);
-	if (rc != STORE_OK)
-		return api_error(c, 503, "unavailable", "the database is not "
-		    "answering; try again in a moment");
 	c->has_ws = 1;
 	return GO_ON;
 }

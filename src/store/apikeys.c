@@ -13,6 +13,7 @@
 #include "../db.h"
 #include "apikeys.h"
 #include "sql.h"
+#include "workspaces.h"
 
 enum store_rc
 store_apikey_add(struct db *db, const char *name,
@@ -151,41 +152,66 @@ store_apikey_revoke(struct db *db, const char *name, int *already)
 }
 
 /*
- * One round trip: the key, and whether the workspace named slug is one
- * it may touch (an unknown slug is simply not one). Scopes come as the
- * SET's text and are parsed by name, so their bits do not depend on the
- * column's declaration order.
+ * One statement, the API request's first round trip (sq_open_read: a
+ * read, so it is also the connection's check, as the session gate's):
+ * the key, and the workspace named slug when the key may touch it. A
+ * workspace the key may not touch reads as none, never as its row, and
+ * one still being made (no database yet) as none too. Scopes come as
+ * the SET's text and are parsed by name, so their bits do not depend on
+ * the column's declaration order.
  */
 enum store_rc
 store_apikey_auth(struct db *db, const unsigned char hash[APIKEY_HASH_BYTES],
-    const char *slug, struct apikey_auth *a)
+    const char *slug, struct apikey_auth *a, struct workspace *ws)
 {
 	struct sq	 q;
+	char		 sql[1024];
 	enum store_rc	 rc;
 
 	memset(a, 0, sizeof(*a));
-	if ((rc = sq_one(&q, db, NULL, SQ_ARGS(SQ_S(slug ? slug : ""),
-	    SQ_B(hash, APIKEY_HASH_BYTES)), "SELECT k.id, k.key_hash, "
-	    "k.scopes, k.all_workspaces OR EXISTS (SELECT 1 FROM "
-	    "`%1$s`.api_key_workspaces a JOIN `%1$s`.workspaces w ON w.id = "
-	    "a.workspace_id WHERE a.key_id = k.id AND w.slug = ?), "
-	    "k.last_used_at IS NULL OR k.last_used_at < UTC_TIMESTAMP() - "
-	    "INTERVAL 60 SECOND FROM `%1$s`.api_keys k WHERE k.key_hash = ? "
-	    "AND k.revoked_at IS NULL", sq_ctl(db))) != STORE_OK)
+	snprintf(sql, sizeof(sql), "SELECT w.id, w.slug, w.name, w.db_name, "
+	    "w.db_host, w.db_port, w.db_socket, k.id, k.key_hash, k.scopes, "
+	    "w.id IS NOT NULL AND (k.all_workspaces OR EXISTS (SELECT 1 FROM "
+	    "`%1$s`.api_key_workspaces a WHERE a.key_id = k.id AND "
+	    "a.workspace_id = w.id)), k.last_used_at IS NULL OR "
+	    "k.last_used_at < UTC_TIMESTAMP() - INTERVAL 60 SECOND FROM "
+	    "`%1$s`.api_keys k LEFT JOIN `%1$s`.workspaces w ON w.slug = ? "
+	    "AND w.db_name IS NOT NULL WHERE k.key_hash = ? AND k.revoked_at "
+	    "IS NULL", sq_ctl(db));
+	if ((rc = sq_open_read(&q, db, NULL, sql)) != STORE_OK)
 		return rc;
-	if (sq_collen(&q, 1) != APIKEY_HASH_BYTES || sodium_memcmp(
-	    sq_col(&q, 1), hash, APIKEY_HASH_BYTES) != 0) {
-		sq_close(&q);
-		return STORE_NOTFOUND;
+	sq_str(&q, slug);	/* NULL: = NULL matches no workspace */
+	sq_bin(&q, hash, APIKEY_HASH_BYTES);
+	if ((rc = sq_run(&q)) != STORE_OK)
+		goto out;
+	switch (sq_fetch(&q)) {
+	case 1:
+		break;
+	case 0:
+		rc = STORE_NOTFOUND;
+		goto out;
+	default:
+		rc = STORE_ERR;
+		goto out;
 	}
-	a->id = (uint64_t)sq_colint(&q, 0);
-	if (apikey_scopes_parse(sq_col(&q, 2) ? sq_col(&q, 2) : "",
+	if (sq_collen(&q, 8) != APIKEY_HASH_BYTES || sodium_memcmp(
+	    sq_col(&q, 8), hash, APIKEY_HASH_BYTES) != 0) {
+		rc = STORE_NOTFOUND;
+		goto out;
+	}
+	a->id = (uint64_t)sq_colint(&q, 7);
+	if (apikey_scopes_parse(sq_col(&q, 9) ? sq_col(&q, 9) : "",
 	    &a->scopes, NULL, 0) == -1)
 		a->scopes = 0;
-	a->may_touch = sq_colint(&q, 3) != 0;
-	a->stale = sq_colint(&q, 4) != 0;
+	a->stale = sq_colint(&q, 11) != 0;
+	if (sq_colint(&q, 10) != 0 && sq_col(&q, 0) != NULL) {
+		if ((rc = store_ws_from_row(&q, ws)) != STORE_OK)
+			goto out;
+		a->may_touch = 1;
+	}
+out:
 	sq_close(&q);
-	return STORE_OK;
+	return rc;
 }
 
 enum store_rc

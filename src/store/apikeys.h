@@ -12,6 +12,7 @@
 
 #include "../apikey.h"
 #include "sql.h"
+#include "workspaces.h"
 
 /* One key as list shows it: never the key, never its hash. */
 struct apikey_row {
@@ -30,7 +31,7 @@ struct apikey_row {
 struct apikey_auth {
 	uint64_t	 id;
 	unsigned	 scopes;
-	int		 may_touch;	/* the {slug} workspace is the key's */
+	int		 may_touch;	/* *ws is the {slug} workspace, the key's */
 	int		 stale;	/* last_used_at is over a minute old */
 };
 
@@ -53,15 +54,16 @@ void		 store_apikey_list_free(struct apikey_row *, size_t n);
 enum store_rc	 store_apikey_revoke(struct db *, const char *name,
 		    int *already);
 /*
- * The unrevoked key whose hash is hash, and whether it may touch the
- * workspace slug (NULL: no workspace asked for). STORE_NOTFOUND for an
- * unknown or revoked key. The stored hash is compared with hash in
- * constant time once the index found the row, so the answer does not
- * depend on how much of it matched.
+ * The unrevoked key whose hash is hash, and, when it may touch the
+ * workspace slug (NULL: none asked for), that workspace in *ws
+ * (a->may_touch set; an unknown slug is simply not one it may touch).
+ * STORE_NOTFOUND for an unknown or revoked key. The stored hash is
+ * compared with hash in constant time once the index found the row.
  */
 enum store_rc	 store_apikey_auth(struct db *,
 		    const unsigned char hash[APIKEY_HASH_BYTES],
-		    const char *slug, struct apikey_auth *);
+		    const char *slug, struct apikey_auth *,
+		    struct workspace *ws);
 /*
  * last_used_at = now, unless another worker did so within the minute
  * (the gate calls it only when stale: at most one write a minute a key).

@@ -267,3 +267,62 @@ class ApiKeys(StackCase):
             self.assertNotIn("9" * 40, text, os.path.basename(name))
             self.assertNotRegex(text, r"wck_[0-9a-f]{16}",
                                 os.path.basename(name))
+
+
+class ApiRoundTrips(StackCase):
+    """The gate is one statement (the key, its right to the workspace and
+    the workspace's row), the request's first round trip, with no ping
+    before it; last_used_at costs one write a minute, not one a request.
+    Counted by the server as test_roundtrips.py counts the settings page
+    (its docstring says how); this stack's MariaDB serves only it."""
+    workers = 1
+    TRIPS = ("Questions", "Com_stmt_prepare", "Com_stmt_close",
+             "Com_stmt_reset", "Com_admin_commands")
+    SHOWN = TRIPS + ("Com_stmt_execute", "Com_update")
+
+    @classmethod
+    def setUpStack(cls):
+        cls.st.admin("workspace", "add", "trips-api", "Trips")
+
+    def status(self):
+        out = self.st.sql("SHOW GLOBAL STATUS WHERE Variable_name IN (%s)"
+                          % ", ".join("'%s'" % n for n in self.SHOWN))
+        return {k: int(v) for k, v in
+                (line.split("\t") for line in out.splitlines())}
+
+    def counted(self, fn):
+        a = self.status()
+        b = self.status()
+        fn()
+        c = self.status()
+        return {k: (c[k] - b[k]) - (b[k] - a[k]) for k in self.SHOWN}
+
+    def test_gate_is_one_round_trip(self):
+        key = self.st.admin("api-key", "add", "trips", "--scopes",
+                            "connection:read").stdout.strip()
+        h = {"Authorization": "Bearer " + key}
+
+        def load(n):
+            for _ in range(n):
+                r = request(self.port, "GET",
+                            "/api/v1/w/trips-api/connection", headers=h)
+                self.assertEqual(r.status, 200, r.text[:300])
+        load(3)  # prepares what the route runs, and writes last_used_at
+        n = 20
+        d = self.counted(lambda: load(n))
+        print("\nGET /connection, per request: %s" % ", ".join(
+            "%s %.2f" % (k, d[k] / n) for k in self.SHOWN))
+        # The gate, then status.c's three reads of the workspace.
+        self.assertEqual(d["Com_stmt_execute"], 4 * n, d)
+        self.assertEqual(d["Com_stmt_prepare"], 0, d)
+        self.assertEqual(d["Com_update"], 0, d)
+        self.assertEqual(sum(d[k] for k in self.TRIPS), 4 * n, d)
+        # A refused key costs the one statement and nothing else.
+        bad = {"Authorization": "Bearer wck_" + "0" * 64}
+        request(self.port, "GET", "/api/v1/w/trips-api/connection",
+                headers=bad)
+        d = self.counted(lambda: [request(
+            self.port, "GET", "/api/v1/w/trips-api/connection",
+            headers=bad) for _ in range(n)])
+        self.assertEqual(d["Com_stmt_execute"], n, d)
+        self.assertLessEqual(sum(d[k] for k in self.TRIPS), n, d)
