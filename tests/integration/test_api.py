@@ -326,3 +326,23 @@ class ApiRoundTrips(StackCase):
             headers=bad) for _ in range(n)])
         self.assertEqual(d["Com_stmt_execute"], n, d)
         self.assertLessEqual(sum(d[k] for k in self.TRIPS), n, d)
+
+    def test_zz_database_down_is_503_then_back(self):
+        key = self.st.admin("api-key", "add", "trips-down", "--scopes",
+                            "connection:read").stdout.strip()
+        h = {"Authorization": "Bearer " + key}
+        path = "/api/v1/w/trips-api/connection"
+        self.assertEqual(request(self.port, "GET", path, headers=h).status,
+                         200)
+        self.st.stop_mariadb()
+        try:
+            r = request(self.port, "GET", path, headers=h)
+            self.assertEqual(r.status, 503, r.text[:300])
+            self.assertEqual(json.loads(r.text)["error"]["code"],
+                             "unavailable")
+        finally:
+            self.st.start_mariadb()
+        # The gate's read is the connection's check: a second try on a
+        # new connection, not a 503.
+        r = request(self.port, "GET", path, headers=h)
+        self.assertEqual(r.status, 200, r.text[:300])
