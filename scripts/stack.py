@@ -501,7 +501,9 @@ def demo():
     port = int(os.environ.get("WABA_DEMO_PORT", "8080"))
     st = Stack(run, port=port, workers=2)
     # The sandbox reads the app secret the config names; write it first.
-    st.write_config()
+    # A Facebook Login for Business configuration id (the sandbox takes
+    # any): Connect opens the Embedded Signup popup, as with Meta.
+    st.write_config(**{"meta.config_id": "778899001122334"})
     try:
         st.start_mariadb()
         st.start_sandbox(int(os.environ.get("WABA_DEMO_SANDBOX_PORT",

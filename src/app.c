@@ -47,6 +47,9 @@
 static const char *const hub_modes[] = { "subscribe", NULL };
 static const char *const one[] = { "1", NULL };	/* a ticked box */
 static const char *const code_methods[] = { "SMS", "VOICE", NULL };
+/* In h_phone_sync's order: contacts, then chats. */
+static const char *const sync_types[] = { "smb_app_state_sync", "history",
+    NULL };
 
 /*
  * The whole of doc/contract.md, Routes, that the app serves, in one table,
@@ -140,6 +143,14 @@ static const struct route routes[] = {
 	    ROUTE_PAGE, NULL, {
 	    [PHONE_ID] = DIGITS("phone_number_id", IN_PATH, 1, 32, 1,
 		"That is not a phone number ID.") } },
+	{ REQ_POST, "/w/{slug}/settings/whatsapp/phone-numbers/"
+	    "{phone_number_id}/sync", h_phone_sync, ROUTE_SESSION,
+	    ROUTE_PAGE, NULL, {
+	    [SYNC_ID] = DIGITS("phone_number_id", IN_PATH, 1, 32, 1,
+		"That is not a phone number ID."),
+	    [SYNC_TYPE] = { "sync_type", IN_FORM, IN_ENUM, 0, 0, sync_types,
+		1, "Choose what to sync: the contacts or the chat "
+		"history." } } },
 	{ REQ_POST, "/w/{slug}/settings/whatsapp/phone-numbers/"
 	    "{phone_number_id}/remove", h_phone_remove, ROUTE_SESSION,
 	    ROUTE_PAGE, NULL, {
@@ -472,13 +483,15 @@ app_vault(struct app *a)
 
 	switch (vault_refresh(&a->vault, a->cfg->key_ring_file, err,
 	    sizeof(err))) {
-	case 1:
+	case VAULT_RELOADED:
 		log_info("key ring reloaded: now at version %u",
 		    (unsigned)vault_current_version(a->vault));
 		break;
-	case -1:
+	case VAULT_UNREADABLE:
 		log_err("key ring not reloaded, still at version %u: %s",
 		    (unsigned)vault_current_version(a->vault), err);
+		break;
+	case VAULT_CURRENT:
 		break;
 	}
 	return a->vault;

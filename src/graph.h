@@ -33,6 +33,7 @@ struct config;
 #define GRAPH_PHONE_PAGES	10	/* pages followed per listing */
 #define GRAPH_CURSOR_MAX	512	/* paging.cursors.after, with NUL */
 #define GRAPH_MIN_ATTEMPT_MS	200	/* a retry shorter than this is no use */
+#define GRAPH_REQUEST_ID_MAX	129	/* smb_app_data request_id + NUL */
 
 struct graph_err {
 	long	 http_status;	/* 0 when no HTTP answer came */
@@ -231,6 +232,12 @@ int	 graph_parse_success(const char *body, size_t len, struct graph_err *);
 /* The send-message answer: messages[0].id. */
 int	 graph_parse_message_id(const char *body, size_t len,
 	    char message_id[256], struct graph_err *);
+/*
+ * The coexistence sync answer {"messaging_product","request_id"}: the
+ * request id ([A-Za-z0-9_-], shorter than GRAPH_REQUEST_ID_MAX).
+ */
+int	 graph_parse_request_id(const char *body, size_t len,
+	    char request_id[GRAPH_REQUEST_ID_MAX], struct graph_err *);
 /* A catalog's {"id","name"}: the name. */
 int	 graph_parse_catalog(const char *body, size_t len, char name[201],
 	    struct graph_err *);
@@ -318,6 +325,16 @@ int	 graph_subscribe(struct graph *, const char *token,
 int	 graph_send_text(struct graph *, const char *token,
 	    const char *phone_id, const char *to, const char *body,
 	    char message_id[256], struct graph_err *);
+/*
+ * POST /{ver}/{phone_id}/smb_app_data, messaging_product=whatsapp and
+ * sync_type (smb_app_state_sync: the WhatsApp Business app's contacts;
+ * history: its chats): starts a coexistence number's one-time sync,
+ * whose data arrives later as webhooks. Meta runs each sync_type once
+ * per number, so the call is never repeated blindly; request_id out.
+ */
+int	 graph_smb_app_data(struct graph *, const char *token,
+	    const char *phone_id, const char *sync_type,
+	    char request_id[GRAPH_REQUEST_ID_MAX], struct graph_err *);
 /* GET /{ver}/{catalog_id}?fields=id,name: the catalog's name. */
 int	 graph_catalog(struct graph *, const char *token,
 	    const char *catalog_id, char name[201], struct graph_err *);

@@ -391,6 +391,38 @@ graph_send_text(struct graph *g, const char *token, const char *phone_id,
 }
 
 int
+graph_smb_app_data(struct graph *g, const char *token, const char *phone_id,
+    const char *sync_type, char request_id[GRAPH_REQUEST_ID_MAX],
+    struct graph_err *err)
+{
+	const char *const form[] = { "messaging_product", "whatsapp",
+	    "sync_type", sync_type, NULL };
+	struct buf	 resp;
+	char		*body;
+	int		 rc = -1;
+
+	request_id[0] = '\0';
+	if (sync_type == NULL)
+		return graph_fail(err, "no sync_type");
+	if ((body = graph_form_encode(form)) == NULL)
+		return graph_fail(err, "out of memory");
+	/*
+	 * Not idempotent: Meta runs each sync_type once per number
+	 * ("Onboarding WhatsApp Business app users"), and a second call
+	 * is refused, so a lost answer must not be replaced by a retry.
+	 */
+	if (graph_node(g, "smb_app_data", token, phone_id, "smb_app_data",
+	    NULL, "application/x-www-form-urlencoded", body, 0, &resp,
+	    err) == 0) {
+		rc = graph_parse_request_id(resp.data, resp.len, request_id,
+		    err);
+		buf_free_secret(&resp);
+	}
+	graph_secret_free(body);
+	return rc;
+}
+
+int
 graph_catalog(struct graph *g, const char *token, const char *catalog_id,
     char name[201], struct graph_err *err)
 {

@@ -672,6 +672,31 @@ out:
 }
 
 int
+graph_parse_request_id(const char *body, size_t len,
+    char request_id[GRAPH_REQUEST_ID_MAX], struct graph_err *err)
+{
+	struct json_object	*root;
+	const char		*s;
+	size_t			 n;
+	int			 rc = -1;
+
+	request_id[0] = '\0';
+	if ((root = gp_root(body, len, err)) == NULL)
+		return -1;
+	/* It reaches our logs: an id-like word, refused rather than cut. */
+	if ((s = jx_str(root, "request_id", &n)) == NULL || n == 0 ||
+	    n >= GRAPH_REQUEST_ID_MAX || strspn(s, "0123456789"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-") != n)
+		gp_missing(err, "request_id", "a request id string");
+	else {
+		memcpy(request_id, s, n + 1);
+		rc = 0;
+	}
+	json_object_put(root);
+	return rc;
+}
+
+int
 graph_parse_catalog(const char *body, size_t len, char name[201],
     struct graph_err *err)
 {

@@ -55,6 +55,11 @@ numbers_array(const struct num_row *nums, size_t n)
 		json_object_object_add(p, "status", jstr(nums[i].state));
 		json_object_object_add(p, "is_default",
 		    json_object_new_boolean(nums[i].is_default));
+		/* Also on the WhatsApp Business app: the sender's limit. */
+		json_object_object_add(p, "coexistence",
+		    json_object_new_boolean(nums[i].coexistence));
+		json_object_object_add(p, "max_mps", nums[i].max_mps > 0 ?
+		    json_object_new_int(nums[i].max_mps) : NULL);
 		json_object_array_add(arr, p);
 	}
 	return arr;

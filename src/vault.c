@@ -255,21 +255,23 @@ vault_same_file(const struct vault *v, const struct stat *st)
 	    v->ctime.tv_nsec == st->st_ctim.tv_nsec;
 }
 
-int
+enum vault_refresh
 vault_refresh(struct vault **vp, const char *path, char *err, size_t errlen)
 {
 	struct stat	 st;
 	struct vault	*nv;
 
-	if (stat(path, &st) == -1)
-		return vault_err(err, errlen, "%s: %s", path, strerror(errno));
+	if (stat(path, &st) == -1) {
+		(void)vault_err(err, errlen, "%s: %s", path, strerror(errno));
+		return VAULT_UNREADABLE;
+	}
 	if (*vp != NULL && vault_same_file(*vp, &st))
-		return 0;
+		return VAULT_CURRENT;
 	if ((nv = vault_open(path, err, errlen)) == NULL)
-		return -1;
+		return VAULT_UNREADABLE;
 	vault_close(*vp);
 	*vp = nv;
-	return 1;
+	return VAULT_RELOADED;
 }
 
 void

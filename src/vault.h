@@ -49,7 +49,10 @@ struct vault_box {
 	int		 damaged;
 };
 
-/* Plaintext secret: sodium_malloc'd, NUL-terminated for convenience (len excludes the NUL); wipe with vault_secret_free. */
+/*
+ * Plaintext secret: sodium_malloc'd, NUL-terminated for convenience (len
+ * excludes the NUL); wipe with vault_secret_free.
+ */
 struct vault_secret {
 	char	*data;
 	size_t	 len;
@@ -85,7 +88,8 @@ int  vault_ring_drop(const char *path, uint32_t ver, char *err, size_t errlen);
  * parent's locked pages, which stay resident while the parent holds
  * them (the pool's workers use the supervisor's vault this way).
  */
-struct vault *vault_open(const char *path, char *err, size_t errlen);	/* checks mode 0600 (no group/other bits) and ownership-independent */
+/* Checks mode 0600 (no group or other bits), whoever owns the file. */
+struct vault *vault_open(const char *path, char *err, size_t errlen);
 void vault_close(struct vault *);
 /*
  * Rereads the ring at path when the file is no longer the one *vp was
@@ -93,12 +97,19 @@ void vault_close(struct vault *);
  * new tokens are always encrypted with the newest key on disk, not with
  * the key a long-lived worker loaded before `keys rotate`; a later
  * `keys drop` of that older key would make them undecryptable.
- * Returns 0 when *vp is current, 1 after replacing it (the old vault is
- * closed), -1 with err when the file cannot be read or is not a valid
- * ring: *vp is then kept as it was. *vp may be NULL (nothing loaded
- * yet). Not for a vault other threads are using.
+ * Returns VAULT_CURRENT when *vp is current, VAULT_RELOADED after
+ * replacing it (the old vault is closed), VAULT_UNREADABLE with err when
+ * the file cannot be read or is not a valid ring: *vp is then kept as it
+ * was. *vp may be NULL (nothing loaded yet). Not for a vault other
+ * threads are using.
  */
-int  vault_refresh(struct vault **vp, const char *path, char *err, size_t errlen);
+enum vault_refresh {
+	VAULT_UNREADABLE = -1,
+	VAULT_CURRENT = 0,
+	VAULT_RELOADED = 1
+};
+enum vault_refresh vault_refresh(struct vault **vp, const char *path,
+	    char *err, size_t errlen);
 uint32_t vault_current_version(const struct vault *);
 int  vault_has_version(const struct vault *, uint32_t ver);
 /*
@@ -133,6 +144,7 @@ int  vault_decrypt(const struct vault *, uint64_t workspace_id, const char *kind
 int  vault_reencrypt(const struct vault *, uint64_t workspace_id, const char *kind,
 	    const struct vault_box *in, struct vault_box *out, char *err, size_t errlen);
 void vault_box_free(struct vault_box *);
-void vault_secret_free(struct vault_secret *);	/* sodium_memzero + free; safe on zeroed struct */
+/* sodium_memzero and free; safe on a zeroed struct. */
+void vault_secret_free(struct vault_secret *);
 
 #endif

@@ -6,10 +6,12 @@
  * skipped and counted, because Meta redelivers what we refuse for days,
  * and one odd item must not hold back the good ones next to it.
  *
- * References: WhatsApp Cloud API webhooks reference, "messages" and
- * "account_update" (developers.facebook.com/documentation/
- * business-messaging/whatsapp/webhooks/reference/); Graph API Webhooks,
- * "Validating Payloads"; RFC 8259.
+ * References: WhatsApp Cloud API webhooks reference, "messages",
+ * "account_update", and for numbers also on the WhatsApp Business app
+ * (coexistence) "smb_message_echoes", "smb_app_state_sync" and "history"
+ * (developers.facebook.com/documentation/business-messaging/whatsapp/
+ * webhooks/reference/); Graph API Webhooks, "Validating Payloads";
+ * RFC 8259.
  */
 #include <limits.h>
 #include <stdarg.h>
@@ -31,6 +33,7 @@
 #define WH_MAC		crypto_auth_hmacsha256_BYTES
 #define WH_SIG_HEX	(2 * WH_MAC)
 #define WH_DIGITS	"0123456789"
+#define WH_N(a)		(sizeof(a) / sizeof((a)[0]))
 #define WH_NAME		WH_DIGITS "ABCDEFGHIJKLMNOPQRSTUVWXYZ" \
 			"abcdefghijklmnopqrstuvwxyz._-+/="
 
@@ -270,18 +273,161 @@ wh_error(struct webhook_event *ev, struct json_object *e)
 	return 0;
 }
 
-/* field "messages": one value may carry messages, statuses and errors. */
-static int
-wh_messages(struct wh_ctx *c, const char *waba, struct json_object *value)
+/*
+ * A count or index that Meta sends as a number or, in some captures, as
+ * a string of digits; -1 when absent or anything else.
+ */
+static long long
+wh_num(struct json_object *o, const char *key)
 {
-	static const struct {
-		const char	*key;
-		int		(*item)(struct webhook_event *,
-				    struct json_object *);
-	} lists[] = {
-		{ "messages", wh_message }, { "statuses", wh_status },
-		{ "errors", wh_error },
-	};
+	struct json_object	*v;
+	const char		*s;
+
+	if ((v = jx_get(o, key, json_type_int)) != NULL)
+		return json_object_get_int64(v) >= 0 ?
+		    json_object_get_int64(v) : -1;
+	if ((s = jx_str(o, key, NULL)) == NULL || *s == '\0' ||
+	    strspn(s, WH_DIGITS) != strlen(s) || strlen(s) > 18)
+		return -1;
+	return strtoll(s, NULL, 10);
+}
+
+/*
+ * message_echoes[] (field smb_message_echoes): a message the merchant
+ * sent from the WhatsApp Business app, which Cloud API did not send.
+ * Its summary names the customer it went to.
+ */
+static int
+wh_echo(struct webhook_event *ev, struct json_object *m)
+{
+	struct json_object	*t;
+	const char		*s = NULL;
+	char			 tmp[1200];
+
+	ev->kind = WEBHOOK_ECHO;
+	if (wh_id(ev->id, sizeof(ev->id), jx_str(m, "id", NULL),
+	    WH_NAME) == -1 ||
+	    wh_id(ev->from, sizeof(ev->from), jx_str(m, "from", NULL),
+	    WH_DIGITS) == -1 || strlen(ev->from) > 32)
+		return -1;
+	/* The customer: a number, or a user id when Meta withholds it. */
+	if (jx_absent(m, "to")) {
+		if (wh_bsuid(ev->to, sizeof(ev->to),
+		    jx_str(m, "to_user_id", NULL)) == -1)
+			return -1;
+	} else if (wh_id(ev->to, sizeof(ev->to), jx_str(m, "to", NULL),
+	    WH_DIGITS) == -1 || strlen(ev->to) > 32)
+		return -1;
+	if (!jx_absent(m, "type") &&
+	    wh_id(ev->type, sizeof(ev->type), jx_str(m, "type", NULL),
+	    WH_NAME) == -1)
+		return -1;
+	ev->timestamp = wh_time(m, "timestamp");
+	if (strcmp(ev->type, "text") == 0 &&
+	    (t = jx_get(m, "text", json_type_object)) != NULL)
+		s = jx_str(t, "body", NULL);
+	if (s != NULL)
+		snprintf(tmp, sizeof(tmp), "to %s: %s", ev->to, s);
+	else
+		snprintf(tmp, sizeof(tmp), "to %s: (%s)", ev->to,
+		    *ev->type ? ev->type : "unknown");
+	jx_copy(ev->text, sizeof(ev->text), tmp);
+	return 0;
+}
+
+/*
+ * state_sync[] (field smb_app_state_sync): a contact of the WhatsApp
+ * Business app added (or edited: also "add") or removed; the name is
+ * absent on removal.
+ */
+static int
+wh_state_sync(struct webhook_event *ev, struct json_object *it)
+{
+	struct json_object	*ct;
+	const char		*name;
+	char			 tmp[1200];
+
+	ev->kind = WEBHOOK_STATE_SYNC;
+	if (wh_id(ev->type, sizeof(ev->type), jx_str(it, "type", NULL),
+	    WH_NAME) == -1 ||
+	    wh_id(ev->status, sizeof(ev->status), jx_str(it, "action", NULL),
+	    WH_NAME) == -1 ||
+	    (ct = jx_get(it, "contact", json_type_object)) == NULL ||
+	    wh_id(ev->from, sizeof(ev->from), jx_str(ct, "phone_number",
+	    NULL), WH_DIGITS) == -1 || strlen(ev->from) > 32)
+		return -1;
+	ev->timestamp = wh_time(jx_get(it, "metadata", json_type_object),
+	    "timestamp");
+	if ((name = jx_str(ct, "full_name", NULL)) != NULL && *name != '\0')
+		snprintf(tmp, sizeof(tmp), "%s %s: %s", ev->status, ev->type,
+		    name);
+	else
+		snprintf(tmp, sizeof(tmp), "%s %s", ev->status, ev->type);
+	jx_copy(ev->text, sizeof(ev->text), tmp);
+	return 0;
+}
+
+/*
+ * history[] (field history): one chunk of the app's chats, kept as a
+ * summary (phase 0 the last day, 1 up to 90 days, 2 up to 180; progress
+ * in percent), or the error that ends the sync (2593109: the business
+ * chose not to share its chats).
+ */
+static int
+wh_history(struct webhook_event *ev, struct json_object *it)
+{
+	struct json_object	*errs, *e, *md, *threads, *th, *msgs;
+	long long		 phase, chunk, progress;
+	size_t			 i, n, nmsg = 0;
+	char			 tmp[1200];
+
+	ev->kind = WEBHOOK_HISTORY;
+	if ((errs = jx_get(it, "errors", json_type_array)) != NULL &&
+	    json_object_array_length(errs) > 0) {
+		e = json_object_array_get_idx(errs, 0);
+		if (jx_get(e, "code", json_type_int) == NULL)
+			return -1;
+		wh_error_detail(ev, e);
+		snprintf(tmp, sizeof(tmp), "error %ld: %s", ev->code, ev->text);
+		jx_copy(ev->text, sizeof(ev->text), tmp);
+		return 0;
+	}
+	if ((md = jx_get(it, "metadata", json_type_object)) == NULL ||
+	    (phase = wh_num(md, "phase")) < 0)
+		return -1;
+	chunk = wh_num(md, "chunk_order");
+	progress = wh_num(md, "progress");
+	n = 0;
+	if ((threads = jx_get(it, "threads", json_type_array)) != NULL) {
+		n = json_object_array_length(threads);
+		for (i = 0; i < n; i++)
+			if ((th = json_object_array_get_idx(threads, i)) !=
+			    NULL && (msgs = jx_get(th, "messages",
+			    json_type_array)) != NULL)
+				nmsg += json_object_array_length(msgs);
+	}
+	snprintf(tmp, sizeof(tmp), "phase %lld, chunk %lld, progress %lld%%: "
+	    "%zu threads, %zu messages", phase, chunk, progress, n, nmsg);
+	jx_copy(ev->text, sizeof(ev->text), tmp);
+	return 0;
+}
+
+/* One list of a change's value, and what each of its items becomes. */
+struct wh_list {
+	const char	*key;
+	int		(*item)(struct webhook_event *,
+			    struct json_object *);
+};
+
+/*
+ * A change about one number (value.metadata.phone_number_id): each item
+ * of each list becomes an event. Field "messages" may carry messages,
+ * statuses and errors in one value; the coexistence fields one list each.
+ */
+static int
+wh_number_change(struct wh_ctx *c, const char *waba,
+    struct json_object *value, const struct wh_list *lists, size_t nlists)
+{
 	struct webhook_event	 ev, base;
 	struct json_object	*arr, *it;
 	size_t			 i, j, n;
@@ -294,7 +440,7 @@ wh_messages(struct wh_ctx *c, const char *waba, struct json_object *value)
 		c->out->skipped++;
 		return 0;
 	}
-	for (i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+	for (i = 0; i < nlists; i++) {
 		if (jx_absent(value, lists[i].key))
 			continue;
 		if ((arr = jx_get(value, lists[i].key,
@@ -318,6 +464,32 @@ wh_messages(struct wh_ctx *c, const char *waba, struct json_object *value)
 	}
 	return 0;
 }
+
+static const struct wh_list wh_messages[] = {
+	{ "messages", wh_message }, { "statuses", wh_status },
+	{ "errors", wh_error },
+};
+static const struct wh_list wh_echoes[] = {
+	{ "message_echoes", wh_echo },
+};
+static const struct wh_list wh_state[] = {
+	{ "state_sync", wh_state_sync },
+};
+static const struct wh_list wh_chats[] = {
+	{ "history", wh_history },
+};
+
+/* The fields about one number, and their lists. */
+static const struct {
+	const char		*field;
+	const struct wh_list	*lists;
+	size_t			 n;
+} wh_fields[] = {
+	{ "messages", wh_messages, WH_N(wh_messages) },
+	{ "smb_message_echoes", wh_echoes, WH_N(wh_echoes) },
+	{ "smb_app_state_sync", wh_state, WH_N(wh_state) },
+	{ "history", wh_chats, WH_N(wh_chats) },
+};
 
 /* A token from Meta's payload fit for a summary, or "unknown". */
 static const char *
@@ -461,7 +633,7 @@ wh_entry(struct wh_ctx *c, struct json_object *entry)
 	const char		*field;
 	char			 waba[33];
 	int64_t			 when;
-	size_t			 i, n;
+	size_t			 i, k, n;
 	int			 rc;
 
 	if (entry == NULL || !json_object_is_type(entry, json_type_object) ||
@@ -480,8 +652,12 @@ wh_entry(struct wh_ctx *c, struct json_object *entry)
 			c->out->skipped++;
 			continue;
 		}
-		if (strcmp(field, "messages") == 0)
-			rc = wh_messages(c, waba, value);
+		for (k = 0; k < WH_N(wh_fields); k++)
+			if (strcmp(field, wh_fields[k].field) == 0)
+				break;
+		if (k < WH_N(wh_fields))
+			rc = wh_number_change(c, waba, value,
+			    wh_fields[k].lists, wh_fields[k].n);
 		else if (strcmp(field, "account_update") == 0)
 			rc = wh_account_update(c, waba, when, value);
 		else {
@@ -630,7 +806,7 @@ webhook_event_is_loss(const struct webhook_event *ev, char *reason,
 
 	wh_err(reason, reasonlen, "%s", "");
 	if (ev == NULL || ev->kind != WEBHOOK_ACCOUNT_UPDATE ||
-	    webhook_event_standing(ev) == -1)
+	    webhook_event_standing(ev) == WEBHOOK_LIFTED)
 		return 0;
 	for (i = 0; i < sizeof(wh_losses) / sizeof(wh_losses[0]); i++) {
 		if (strcmp(ev->event, wh_losses[i].event) != 0)
@@ -654,7 +830,7 @@ webhook_event_is_loss(const struct webhook_event *ev, char *reason,
 	return 0;
 }
 
-int
+enum webhook_standing
 webhook_event_standing(const struct webhook_event *ev)
 {
 	static const char ban[] = "DISABLED_UPDATE: ban state ";
@@ -662,19 +838,19 @@ webhook_event_standing(const struct webhook_event *ev)
 	size_t		 n;
 
 	if (ev == NULL || ev->kind != WEBHOOK_ACCOUNT_UPDATE)
-		return 0;
+		return WEBHOOK_NEUTRAL;
 	if (strcmp(ev->event, "ACCOUNT_RESTRICTION") == 0)
 		return strcmp(ev->text, "ACCOUNT_RESTRICTION: none") == 0 ?
-		    -1 : 1;
+		    WEBHOOK_LIFTED : WEBHOOK_RESTRICTED;
 	if (strcmp(ev->event, "DISABLED_UPDATE") != 0 ||
 	    strncmp(ev->text, ban, sizeof(ban) - 1) != 0)
-		return 0;
+		return WEBHOOK_NEUTRAL;
 	/* wh_summary() wrote the state as a WH_NAME word. */
 	state = ev->text + sizeof(ban) - 1;
 	n = strcspn(state, " ");
 	if (n == 7 && strncmp(state, "DISABLE", 7) == 0)
-		return 1;
+		return WEBHOOK_RESTRICTED;
 	if (n == 9 && strncmp(state, "REINSTATE", 9) == 0)
-		return -1;
-	return 0;
+		return WEBHOOK_LIFTED;
+	return WEBHOOK_NEUTRAL;
 }

@@ -45,6 +45,8 @@ enum { CODE_ID, CODE_METHOD, CODE_LANGUAGE };
 enum answer	h_phone_request_code(struct ctx *);
 enum { VERIFY_ID, VERIFY_CODE, VERIFY_PIN, VERIFY_SET_PIN };
 enum answer	h_phone_verify_code(struct ctx *);
+enum { SYNC_ID, SYNC_TYPE };
+enum answer	h_phone_sync(struct ctx *);
 /* Verify's part for the numbers (phones.c), with the decrypted token. */
 enum answer	phones_refresh(struct ctx *, const char *token, int *done);
 /* actions.c */

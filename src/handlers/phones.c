@@ -1,11 +1,13 @@
 /*
- * Phone numbers: list the numbers a workspace can add (those of its
- * chosen WABA and of the other WABAs its token grants, that no workspace
- * uses yet; when the token grants several WABAs and none is chosen, the
- * merchant picks one first), add one (register it with its two-step
- * verification PIN, subscribe our app to its WABA's webhooks), make one
- * the default sender, or stop using one (and, when asked and confirmed,
- * deregister it at Meta).
+ * Adding phone numbers: list the numbers a workspace can add (those of
+ * its chosen WABA and of the other WABAs its token grants, that no
+ * workspace uses yet; when the token grants several WABAs and none is
+ * chosen, the merchant picks one first), and add one: register it with
+ * its two-step verification PIN (or keep it waiting, with what to do,
+ * when Meta refuses for now) and subscribe our app to its WABA's
+ * webhooks. A number also on the WhatsApp Business app (coexistence) is
+ * not registered. What happens to a number once added is in
+ * phone_actions.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,16 +27,10 @@
 #include "../view.h"
 #include "handlers.h"
 #include "meta.h"
+#include "phones.h"
 
 /* Granted WABAs whose numbers are listed: a merchant has a handful. */
 #define PHONES_MAX_WABAS	10
-
-/* A number that can be added, and the WABA it is on. */
-struct phones_item {
-	struct graph_phone	 p;
-	char			 waba_id[33];
-	int			 mine;	/* used here already: not offered */
-};
 
 struct phones_list {
 	struct phones_item	*v;
@@ -51,7 +47,7 @@ phones_list_free(struct phones_list *l)
 	memset(l, 0, sizeof(*l));
 }
 
-static void
+void
 phones_add_str(struct json_object *o, const char *k, const char *v)
 {
 	json_object_object_add(o, k, json_object_new_string(v ? v : ""));
@@ -292,7 +288,7 @@ phones_choose_waba(struct ctx *c, const char *waba)
 }
 
 /* What a stored number needs to become an item (verify-code). */
-static void
+void
 phones_item_from_row(const struct num_row *n, struct phones_item *it)
 {
 	memset(it, 0, sizeof(*it));
@@ -320,7 +316,7 @@ phones_item_from_row(const struct num_row *n, struct phones_item *it)
  * with the page: the database did not answer, or another workspace took
  * the number a moment before (it keeps it).
  */
-static enum answer
+enum answer
 phones_store(struct ctx *c, const struct phones_item *pick,
     const char *state, const char *detail, int retry_seconds,
     const struct vault_box *pin, int *made_default)
@@ -475,7 +471,7 @@ phones_register_failed(struct ctx *c, const struct conn_row *r,
  * setting pin as its two-step verification PIN when asked, and
  * subscribes to its WABA. GO_ON, or ANSWERED with the page.
  */
-static enum answer
+enum answer
 phones_register(struct ctx *c, const struct conn_row *r,
     const struct phones_list *l, const struct phones_item *pick,
     const char *pin, int set_pin)
@@ -508,7 +504,7 @@ out:
 }
 
 /* Registered: stored as active, and the merchant told so. */
-static enum answer
+enum answer
 phones_active(struct ctx *c, const struct phones_item *pick, int first)
 {
 	int		 restricted, made_default;
@@ -522,8 +518,12 @@ phones_active(struct ctx *c, const struct phones_item *pick, int first)
 	/* A restriction Meta reported still holds: say so, not "connected". */
 	if (store_conn_restricted(c->app->db, &c->ws, &restricted) != STORE_OK)
 		restricted = 0;
-	return hm_back(c, restricted ? "restricted" : first ? "connected" :
-	    "phone_added");
+	if (restricted)
+		return hm_back(c, "restricted");
+	/* A WhatsApp Business app number: say what it can do next. */
+	if (pick->p.on_biz_app)
+		return hm_back(c, first ? "connected_app" : "phone_added_app");
+	return hm_back(c, first ? "connected" : "phone_added");
 }
 
 enum answer
@@ -592,278 +592,3 @@ out:
 	return ret;
 }
 
-/* The number named in the path, which must be one of the workspace's. */
-static enum answer
-phones_mine(struct ctx *c, const char *id, struct num_row *n)
-{
-	enum store_rc	 rc;
-
-	rc = store_num_get(c->app->db, &c->ws, id, n);
-	if (rc == STORE_NOTFOUND)
-		return view_error(c, 404, "This workspace does not use that "
-		    "number.");
-	if (rc != STORE_OK)
-		return hm_db_down(c);
-	return GO_ON;
-}
-
-/*
- * The number of a code route: one of the workspace's, still waiting for
- * its code; and the token to ask Meta with (wipe it). GO_ON or ANSWERED.
- */
-static enum answer
-phones_unverified(struct ctx *c, const char *id, struct num_row *n,
-    struct vault_secret *tok)
-{
-	if (phones_mine(c, id, n) == ANSWERED)
-		return ANSWERED;
-	if (strcmp(n->state, NUM_UNVERIFIED) != 0)
-		return view_error(c, 400, "This number does not need a "
-		    "verification code.");
-	return hm_token(c, VAULT_KIND_WABA, tok);
-}
-
-enum answer
-h_phone_request_code(struct ctx *c)
-{
-	static const char *const methods[] = { "SMS", "VOICE" };
-	const char	*id = c->in[CODE_ID].s;
-	const char	*method = methods[c->in[CODE_METHOD].choice];
-	const char	*lang = c->in[CODE_LANGUAGE].set ?
-			    c->in[CODE_LANGUAGE].s : "en_US";
-	struct vault_secret tok;
-	struct phones_item it;
-	struct num_row	 n;
-	struct graph_err e;
-	char		 detail[200];
-	int		 made;
-
-	if (phones_unverified(c, id, &n, &tok) == ANSWERED)
-		return ANSWERED;
-	if (graph_request_code(c->app->graph, tok.data, id, method, lang,
-	    &e) == -1) {
-		vault_secret_free(&tok);
-		return hm_graph_failed(c, "sending the verification code", &e,
-		    1);
-	}
-	vault_secret_free(&tok);
-	phones_item_from_row(&n, &it);
-	snprintf(detail, sizeof(detail), "Meta sent a code by %s. Enter it "
-	    "with the number's PIN.", strcmp(method, "SMS") == 0 ? "SMS" :
-	    "voice call");
-	if (phones_store(c, &it, NUM_UNVERIFIED, detail, 0, NULL, &made) ==
-	    ANSWERED)
-		return ANSWERED;
-	log_info("workspace %llu: verification code requested for number %s "
-	    "(%s)", (unsigned long long)c->ws.id, id, method);
-	return hm_back(c, "code_sent");
-}
-
-enum answer
-h_phone_verify_code(struct ctx *c)
-{
-	const char	*id = c->in[VERIFY_ID].s;
-	struct vault_secret tok;
-	struct phones_item it;
-	struct conn_row	 r;
-	struct num_row	 n;
-	struct graph_err e;
-	enum answer	 ret;
-	int		 rc, made;
-
-	if (phones_unverified(c, id, &n, &tok) == ANSWERED)
-		return ANSWERED;
-	rc = graph_verify_code(c->app->graph, tok.data, id,
-	    c->in[VERIFY_CODE].s, &e);
-	vault_secret_free(&tok);
-	if (rc == -1) {
-		if (e.http_status == 400 && !e.maybe_done)
-			return view_error(c, 400, "Meta did not accept this "
-			    "code: it does not match the last code sent, or "
-			    "it expired. Send a new code and try again.");
-		return hm_graph_failed(c, "checking the verification code", &e,
-		    1);
-	}
-	phones_item_from_row(&n, &it);
-	snprintf(it.p.code_verification_status,
-	    sizeof(it.p.code_verification_status), "VERIFIED");
-	/* Verified now, whatever registration says next. */
-	if (phones_store(c, &it, NUM_REGISTER_FAILED, "Verified. It is not "
-	    "registered yet: add it again with its PIN.", 0, NULL, &made) ==
-	    ANSWERED)
-		return ANSWERED;
-	if (store_conn_get(c->app->db, &c->ws, &r) != STORE_OK)
-		return hm_db_down(c);
-	ret = phones_register(c, &r, NULL, &it, c->in[VERIFY_PIN].s,
-	    c->in[VERIFY_SET_PIN].set);
-	if (ret == GO_ON)
-		ret = phones_active(c, &it, 0);
-	return ret;
-}
-
-enum answer
-h_phone_default(struct ctx *c)
-{
-	const char	*id = c->in[PHONE_ID].s;
-	enum store_rc	 rc;
-
-	rc = store_num_default(c->app->db, &c->ws, id, c->sess.email);
-	if (rc == STORE_NOTFOUND)
-		return view_error(c, 400, "Only a registered number this "
-		    "workspace uses can be its default sender.");
-	if (rc != STORE_OK)
-		return hm_db_down(c);
-	log_info("workspace %llu: number %s is the default",
-	    (unsigned long long)c->ws.id, id);
-	return hm_back(c, "default_changed");
-}
-
-/* Deregistering takes the number off Cloud API: ask before doing it. */
-static enum answer
-phones_confirm(struct ctx *c, const struct num_row *n)
-{
-	struct json_object *d;
-
-	if ((d = json_object_new_object()) == NULL)
-		return view_internal(c, "out of memory");
-	phones_add_str(d, "title", "Deregister this number?");
-	phones_add_str(d, "workspace_name", c->ws.name);
-	phones_add_str(d, "slug", c->ws.slug);
-	phones_add_str(d, "id", n->id);
-	phones_add_str(d, "display_phone_number", n->display_phone_number);
-	return view_page(c, 200, "phone_remove", d);
-}
-
-enum answer
-h_phone_remove(struct ctx *c)
-{
-	const char	*id = c->in[REMOVE_ID].s;
-	int		 dereg = c->in[REMOVE_DEREGISTER].set;
-	struct vault_secret tok;
-	struct num_row	 n;
-	struct graph_err e;
-	enum store_rc	 rc;
-
-	if (phones_mine(c, id, &n) == ANSWERED)
-		return ANSWERED;
-	if (dereg && !c->in[REMOVE_CONFIRM].set)
-		return phones_confirm(c, &n);
-	/*
-	 * Deregister before forgetting: when Meta refuses, the number stays
-	 * in use here, as it still is at Meta. Coexistence numbers are not
-	 * registered with us, so there is nothing to deregister.
-	 */
-	if (dereg && !n.coexistence) {
-		if (hm_token(c, VAULT_KIND_WABA, &tok) == ANSWERED)
-			return ANSWERED;
-		if (graph_deregister(c->app->graph, tok.data, id, &e) == -1) {
-			vault_secret_free(&tok);
-			return hm_graph_failed(c, "deregistering the number",
-			    &e, 1);
-		}
-		vault_secret_free(&tok);
-		log_info("workspace %llu: number %s deregistered",
-		    (unsigned long long)c->ws.id, id);
-	}
-	rc = store_num_remove(c->app->db, &c->ws, id, c->sess.email);
-	if (rc != STORE_OK && rc != STORE_NOTFOUND)
-		return hm_db_down(c);
-	if (hm_routes(c) != STORE_OK)
-		return view_error(c, 503, "The number was removed, but the "
-		    "database did not answer while we finished. Please remove "
-		    "it again in a moment.");
-	log_info("workspace %llu: number %s removed",
-	    (unsigned long long)c->ws.id, id);
-	return hm_back(c, dereg ? "phone_deregistered" : "phone_removed");
-}
-
-/*
- * Verify's part for the numbers: each number's details as Meta has them
- * now, and a number that waited for its display name registered once
- * Meta approved it, with the PIN kept for that (then wiped). *done counts
- * the numbers registered. GO_ON, or ANSWERED with the page of a failed
- * call.
- */
-enum answer
-phones_refresh(struct ctx *c, const char *token, int *done)
-{
-	struct num_row	*l = NULL;
-	struct phones_item it;
-	struct graph_phone ph;
-	struct graph_err e;
-	struct vault_box box;
-	struct vault_secret pin;
-	struct num_add	 a;
-	char		 err[256];
-	size_t		 n = 0, i;
-	enum answer	 ret = GO_ON;
-	int		 made;
-
-	*done = 0;
-	if (store_num_list(c->app->db, &c->ws, &l, &n) != STORE_OK)
-		return hm_db_down(c);
-	for (i = 0; i < n && ret == GO_ON; i++) {
-		if (graph_phone(c->app->graph, token, l[i].id, &ph, &e) == -1) {
-			ret = hm_graph_failed(c, "reading your phone numbers",
-			    &e, 1);
-			break;
-		}
-		phones_item_from_row(&l[i], &it);
-		it.p = ph;
-		memset(&a, 0, sizeof(a));
-		a.id = ph.id;
-		a.display_phone_number = ph.display_phone_number;
-		a.verified_name = ph.verified_name;
-		a.quality_rating = ph.quality_rating;
-		a.status = ph.status;
-		a.code_verification_status = ph.code_verification_status;
-		a.messaging_limit = ph.messaging_limit_tier;
-		a.coexistence = ph.on_biz_app;
-		if (store_num_refresh(c->app->db, &c->ws, &a) != STORE_OK) {
-			ret = hm_db_down(c);
-			break;
-		}
-		if (strcmp(l[i].state, NUM_PENDING_NAME) != 0 ||
-		    strcmp(ph.name_status, "APPROVED") != 0)
-			continue;
-		if (store_num_pin(c->app->db, &c->ws, l[i].id, &box) !=
-		    STORE_OK) {
-			log_info("workspace %llu: number %s: display name "
-			    "approved, no PIN kept: waits to be added again",
-			    (unsigned long long)c->ws.id, l[i].id);
-			continue;
-		}
-		if (vault_decrypt(app_vault(c->app), c->ws.id, VAULT_KIND_PIN,
-		    &box, &pin, err, sizeof(err)) == -1) {
-			vault_box_free(&box);
-			log_err("%s", err);
-			continue;
-		}
-		vault_box_free(&box);
-		if (graph_register(c->app->graph, token, ph.id, pin.data,
-		    &e) == -1 ||
-		    graph_subscribe(c->app->graph, token, it.waba_id, &e) ==
-		    -1) {
-			vault_secret_free(&pin);
-			/* Said on the number's row; Verify itself goes on. */
-			log_info("workspace %llu: number %s: register tried "
-			    "again, refused (code %ld subcode %ld)",
-			    (unsigned long long)c->ws.id, ph.id, e.code,
-			    e.subcode);
-			continue;
-		}
-		vault_secret_free(&pin);
-		/* Active: the stored PIN is wiped with the waiting. */
-		if (phones_store(c, &it, NUM_ACTIVE, NULL, 0, NULL, &made) ==
-		    ANSWERED) {
-			ret = ANSWERED;
-			break;
-		}
-		log_info("workspace %llu: number %s registered after its "
-		    "display name was approved", (unsigned long long)c->ws.id,
-		    ph.id);
-		(*done)++;
-	}
-	free(l);
-	return ret;
-}

@@ -58,6 +58,12 @@ static const struct {
 	{ "catalog_connected", "ok", "The catalog is connected." },
 	{ "catalog_disconnected", "ok", "The catalog was removed." },
 	{ "phone_added", "ok", "The number was added: it can send now." },
+	{ "connected_app", "ok", "WhatsApp is connected, and the number stays "
+	    "on the WhatsApp Business app. Sync its contacts and then its chat "
+	    "history from the app below: each can run once." },
+	{ "phone_added_app", "ok", "The number was added and stays on the "
+	    "WhatsApp Business app. Sync its contacts and then its chat "
+	    "history below: each can run once." },
 	{ "default_changed", "ok", "The default sending number was changed." },
 	{ "phone_removed", "ok", "The number was removed from this "
 	    "workspace. It is still registered with WhatsApp." },
@@ -76,6 +82,12 @@ static const struct {
 	{ "pending_display_name", "warn", "The number waits for Meta to "
 	    "approve its display name. Registration is tried again when you "
 	    "verify the connection." },
+	{ "sync_state", "ok", "Meta is sending the contacts from the WhatsApp "
+	    "Business app. They arrive in the next minutes; then the chat "
+	    "history can be synced." },
+	{ "sync_history", "ok", "Meta is sending the chat history from the "
+	    "WhatsApp Business app (up to six months), if the business agreed "
+	    "to share it in the app. It arrives in the next minutes." },
 };
 
 static void
@@ -137,6 +149,27 @@ settings_state(const char *state)
 	return state;
 }
 
+/*
+ * A number also on the WhatsApp Business app: its throughput, and its
+ * one-time syncs (contacts, then chats) offered or dated once run.
+ */
+static void
+settings_coexistence(struct json_object *o, const struct num_row *n)
+{
+	json_object_object_add(o, "coexistence", json_object_new_boolean(1));
+	json_object_object_add(o, "max_mps", json_object_new_int(n->max_mps));
+	if (*n->synced_state_at)
+		settings_add(o, "synced_state_at", n->synced_state_at);
+	else
+		json_object_object_add(o, "can_sync_state",
+		    json_object_new_boolean(1));
+	if (*n->synced_history_at)
+		settings_add(o, "synced_history_at", n->synced_history_at);
+	else if (*n->synced_state_at)
+		json_object_object_add(o, "can_sync_history",
+		    json_object_new_boolean(1));
+}
+
 /* The workspace's numbers, the default first (store_conn_page). */
 static void
 settings_numbers(struct json_object *d, const struct num_row *l, size_t n)
@@ -168,8 +201,7 @@ settings_numbers(struct json_object *d, const struct num_row *l, size_t n)
 			json_object_object_add(o, "can_default",
 			    json_object_new_boolean(1));
 		if (l[i].coexistence)
-			json_object_object_add(o, "coexistence",
-			    json_object_new_boolean(1));
+			settings_coexistence(o, &l[i]);
 		json_object_array_add(arr, o);
 	}
 	json_object_object_add(d, "phone_numbers", arr);

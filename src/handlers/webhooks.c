@@ -121,6 +121,13 @@ wh_deliver(struct ctx *c, uint64_t wsid, const struct webhook_event **evs,
 			log_info("webhook: workspace %s: account_update %s%s",
 			    ws.slug, evs[i]->event, loss[i] ?
 			    " (connection lost, unless already recorded)" : "");
+		else if (evs[i]->kind == WEBHOOK_HISTORY && evs[i]->code != 0)
+			/* No chats will come: the log says why. */
+			log_info("webhook: workspace %s: number %s: history "
+			    "sync ended by Meta with code %ld%s", ws.slug,
+			    evs[i]->phone_number_id, evs[i]->code,
+			    evs[i]->code == 2593109 ? " (the business chose "
+			    "not to share its chats)" : "");
 out:
 	free(why);
 	free(loss);

@@ -80,24 +80,16 @@ enum store_rc
 store_conn_get(struct db *db, const struct workspace *ws, struct conn_row *r)
 {
 	struct sq	 q;
-	char		 sql[1024];
 	enum store_rc	 rc;
 
 	memset(r, 0, sizeof(*r));
-	snprintf(sql, sizeof(sql), "SELECT " CONN_COLS " " CONN_FROM
-	    " WHERE c.id = 1", ws->db_name, ws->db_name);
-	if ((rc = sq_open(&q, db, &ws->srv, sql)) != STORE_OK)
+	if ((rc = sq_one(&q, db, &ws->srv, NULL, "SELECT " CONN_COLS " "
+	    CONN_FROM " WHERE c.id = 1", ws->db_name, ws->db_name)) !=
+	    STORE_OK)
 		return rc;
-	if ((rc = sq_run(&q)) != STORE_OK)
-		goto out;
-	if (sq_fetch(&q) != 1) {
-		rc = STORE_NOTFOUND;
-		goto out;
-	}
 	conn_row(&q, r);
-out:
 	sq_close(&q);
-	return rc;
+	return STORE_OK;
 }
 
 enum store_rc
@@ -214,20 +206,14 @@ store_conn_token_get(struct db *db, const struct workspace *ws,
     const char *kind, struct vault_box *b)
 {
 	struct sq	 q;
-	char		 sql[256];
 	enum store_rc	 rc;
 
-	snprintf(sql, sizeof(sql), "SELECT token_key_version, token_nonce, "
-	    "token_ct FROM `%s`.%s WHERE id = 1 AND token_ct IS NOT NULL",
-	    ws->db_name, conn_table(kind));
-	if ((rc = sq_open(&q, db, &ws->srv, sql)) != STORE_OK)
+	if ((rc = sq_one(&q, db, &ws->srv, NULL, "SELECT token_key_version, "
+	    "token_nonce, token_ct FROM `%s`.%s WHERE id = 1 AND token_ct IS "
+	    "NOT NULL", ws->db_name, conn_table(kind))) != STORE_OK)
 		return rc;
-	if ((rc = sq_run(&q)) == STORE_OK) {
-		if (sq_fetch(&q) != 1)
-			rc = STORE_NOTFOUND;
-		else if (store_conn_box_from_row(&q, 0, b) == -1)
-			rc = STORE_ERR;
-	}
+	if (store_conn_box_from_row(&q, 0, b) == -1)
+		rc = STORE_ERR;
 	sq_close(&q);
 	return rc;
 }
@@ -603,19 +589,17 @@ store_conn_restricted(struct db *db, const struct workspace *ws,
     int *restricted)
 {
 	struct sq	 q;
-	char		 sql[512];
 	enum store_rc	 rc;
 
 	*restricted = 0;
-	snprintf(sql, sizeof(sql), "SELECT " CONN_RESTRICTED " FROM "
-	    "`%s`.connection WHERE id = 1 AND token_ct IS NOT NULL",
-	    ws->db_name);
-	if ((rc = sq_open(&q, db, &ws->srv, sql)) != STORE_OK)
-		return rc;
-	if ((rc = sq_run(&q)) == STORE_OK && sq_fetch(&q) == 1)
-		*restricted = sq_colint(&q, 0) != 0;
+	/* No token (no row): nothing to hold, not a failure. */
+	if ((rc = sq_one(&q, db, &ws->srv, NULL, "SELECT " CONN_RESTRICTED
+	    " FROM `%s`.connection WHERE id = 1 AND token_ct IS NOT NULL",
+	    ws->db_name)) != STORE_OK)
+		return rc == STORE_NOTFOUND ? STORE_OK : rc;
+	*restricted = sq_colint(&q, 0) != 0;
 	sq_close(&q);
-	return rc;
+	return STORE_OK;
 }
 
 enum store_rc

@@ -47,6 +47,7 @@ store_num_from_row(const struct sq *q, unsigned int i, struct num_row *r)
 	num_cp(r->retry_after, sizeof(r->retry_after), sq_col(q, i + 10));
 	r->is_default = sq_colint(q, i + 11) != 0;
 	r->coexistence = sq_colint(q, i + 12) != 0;
+	r->max_mps = r->coexistence ? NUM_COEX_MPS : 0;
 	num_cp(r->synced_state_at, sizeof(r->synced_state_at),
 	    sq_col(q, i + 13));
 	num_cp(r->synced_history_at, sizeof(r->synced_history_at),
@@ -87,20 +88,16 @@ store_num_list(struct db *db, const struct workspace *ws,
 {
 	struct sq	 q;
 	struct num_row	*l = NULL, *nl;
-	char		 sql[512];
 	size_t		 cnt = 0;
 	enum store_rc	 rc;
 	int		 f;
 
 	*list = NULL;
 	*n = 0;
-	snprintf(sql, sizeof(sql), "SELECT " NUM_COLS " FROM "
+	if ((rc = sq_rows(&q, db, &ws->srv, NULL, "SELECT " NUM_COLS " FROM "
 	    "`%s`.phone_numbers ORDER BY is_default DESC, added_at, id",
-	    ws->db_name);
-	if ((rc = sq_open(&q, db, &ws->srv, sql)) != STORE_OK)
+	    ws->db_name)) != STORE_OK)
 		return rc;
-	if ((rc = sq_run(&q)) != STORE_OK)
-		goto out;
 	while ((f = sq_fetch(&q)) == 1) {
 		if ((nl = realloc(l, (cnt + 1) * sizeof(*l))) == NULL) {
 			rc = STORE_ERR;
@@ -127,42 +124,15 @@ store_num_get(struct db *db, const struct workspace *ws, const char *id,
     struct num_row *r)
 {
 	struct sq	 q;
-	char		 sql[512];
 	enum store_rc	 rc;
 
-	snprintf(sql, sizeof(sql), "SELECT " NUM_COLS " FROM "
-	    "`%s`.phone_numbers WHERE id = ?", ws->db_name);
-	if ((rc = sq_open(&q, db, &ws->srv, sql)) != STORE_OK)
+	if ((rc = sq_one(&q, db, &ws->srv, SQ_ARGS(SQ_S(id)), "SELECT "
+	    NUM_COLS " FROM `%s`.phone_numbers WHERE id = ?",
+	    ws->db_name)) != STORE_OK)
 		return rc;
-	sq_str(&q, id);
-	if ((rc = sq_run(&q)) == STORE_OK) {
-		if (sq_fetch(&q) == 1)
-			num_from_row(&q, r);
-		else
-			rc = STORE_NOTFOUND;
-	}
+	num_from_row(&q, r);
 	sq_close(&q);
-	return rc;
-}
-
-/* One statement with string arguments inside the transaction on my. */
-static enum store_rc
-num_exec_on(MYSQL *my, const char *sql, const char *const *args, size_t n,
-    uint64_t *affected)
-{
-	struct sq	 q;
-	enum store_rc	 rc;
-	size_t		 i;
-
-	if ((rc = sq_open_on(&q, my, sql)) != STORE_OK)
-		return rc;
-	for (i = 0; i < n; i++)
-		sq_str(&q, args[i]);
-	rc = sq_run(&q);
-	if (affected != NULL)
-		*affected = sq_affected(&q);
-	sq_close(&q);
-	return rc;
+	return STORE_OK;
 }
 
 /*
@@ -175,46 +145,37 @@ num_settle_default(MYSQL *my, const struct workspace *ws, int *made)
 {
 	struct sq	 q;
 	struct num_row	 r;
-	char		 sql[512];
 	enum store_rc	 rc;
-	int		 found = 0;
 
 	if (made != NULL)
 		*made = 0;
-	snprintf(sql, sizeof(sql), "SELECT " NUM_COLS " FROM "
+	rc = sq_one_on(&q, my, NULL, "SELECT " NUM_COLS " FROM "
 	    "`%s`.phone_numbers WHERE is_default = 1 OR state = 'active' "
 	    "ORDER BY is_default DESC, added_at, id LIMIT 1 FOR UPDATE",
 	    ws->db_name);
-	if ((rc = sq_open_on(&q, my, sql)) != STORE_OK)
-		return rc;
-	if ((rc = sq_run(&q)) == STORE_OK && sq_fetch(&q) == 1) {
-		num_from_row(&q, &r);
-		found = 1;
-	}
-	sq_close(&q);
+	if (rc == STORE_NOTFOUND)
+		return store_conn_default_on(my, ws, NULL);
 	if (rc != STORE_OK)
 		return rc;
-	if (found && !r.is_default) {
-		const char *args[1] = { r.id };
-
-		snprintf(sql, sizeof(sql), "UPDATE `%s`.phone_numbers SET "
-		    "is_default = 1 WHERE id = ?", ws->db_name);
-		if ((rc = num_exec_on(my, sql, args, 1, NULL)) != STORE_OK)
+	num_from_row(&q, &r);
+	sq_close(&q);
+	if (!r.is_default) {
+		if ((rc = sq_do_on(my, SQ_ARGS(SQ_S(r.id)), "UPDATE "
+		    "`%s`.phone_numbers SET is_default = 1 WHERE id = ?",
+		    ws->db_name)) != STORE_OK)
 			return rc;
 		r.is_default = 1;
 		if (made != NULL)
 			*made = 1;
 	}
-	return store_conn_default_on(my, ws, found ? &r : NULL);
+	return store_conn_default_on(my, ws, &r);
 }
 
 enum store_rc
 store_num_put(struct db *db, const struct workspace *ws,
     const struct num_add *a, const char *actor, int *made_default)
 {
-	struct sq	 q;
 	MYSQL		*my;
-	char		 sql[2048];
 	enum store_rc	 rc;
 
 	*made_default = 0;
@@ -224,7 +185,16 @@ store_num_put(struct db *db, const struct workspace *ws,
 	 * Adding again keeps whether it is the default and the syncs that
 	 * ran: those are facts about the number, not about this attempt.
 	 */
-	snprintf(sql, sizeof(sql), "INSERT INTO `%s`.phone_numbers (id, "
+	if ((rc = sq_do_on(my, SQ_ARGS(SQ_S(a->id), SQ_S(a->waba_id),
+	    SQ_S(a->display_phone_number ? a->display_phone_number : ""),
+	    SQ_S(a->verified_name), SQ_S(a->quality_rating), SQ_S(a->status),
+	    SQ_S(a->code_verification_status), SQ_S(a->messaging_limit),
+	    SQ_S(a->state), SQ_S(a->state_detail), SQ_I(a->retry_seconds),
+	    SQ_I(a->retry_seconds), SQ_I(a->coexistence),
+	    a->pin ? SQ_I(a->pin->key_version) : SQ_NULL,
+	    a->pin ? SQ_B(a->pin->nonce, VAULT_NONCE_BYTES) : SQ_NULL,
+	    a->pin ? SQ_B(a->pin->ct, a->pin->ctlen) : SQ_NULL),
+	    "INSERT INTO `%s`.phone_numbers (id, "
 	    "waba_id, display_phone_number, verified_name, quality_rating, "
 	    "status, code_verification_status, messaging_limit, state, "
 	    "state_detail, retry_after, coexistence, pin_key_version, "
@@ -242,44 +212,14 @@ store_num_put(struct db *db, const struct workspace *ws,
 	    "VALUES(messaging_limit), state = VALUES(state), state_detail = "
 	    "VALUES(state_detail), retry_after = VALUES(retry_after), "
 	    "coexistence = VALUES(coexistence), fetched_at = "
-	    "VALUES(fetched_at)", ws->db_name);
-	if ((rc = sq_open_on(&q, my, sql)) != STORE_OK)
-		goto fail;
-	sq_str(&q, a->id);
-	sq_str(&q, a->waba_id);
-	sq_str(&q, a->display_phone_number ? a->display_phone_number : "");
-	sq_str(&q, a->verified_name);
-	sq_str(&q, a->quality_rating);
-	sq_str(&q, a->status);
-	sq_str(&q, a->code_verification_status);
-	sq_str(&q, a->messaging_limit);
-	sq_str(&q, a->state);
-	sq_str(&q, a->state_detail);
-	sq_int(&q, a->retry_seconds);
-	sq_int(&q, a->retry_seconds);
-	sq_int(&q, a->coexistence);
-	if (a->pin != NULL) {
-		sq_int(&q, a->pin->key_version);
-		sq_bin(&q, a->pin->nonce, VAULT_NONCE_BYTES);
-		sq_bin(&q, a->pin->ct, a->pin->ctlen);
-	} else {
-		sq_null(&q);
-		sq_null(&q);
-		sq_null(&q);
-	}
-	rc = sq_run(&q);
-	sq_close(&q);
-	if (rc != STORE_OK)
+	    "VALUES(fetched_at)", ws->db_name)) != STORE_OK)
 		goto fail;
 	/* A default that stopped being active is no default any more. */
-	if (strcmp(a->state, NUM_ACTIVE) != 0) {
-		const char *args[1] = { a->id };
-
-		snprintf(sql, sizeof(sql), "UPDATE `%s`.phone_numbers SET "
-		    "is_default = 0 WHERE id = ?", ws->db_name);
-		if ((rc = num_exec_on(my, sql, args, 1, NULL)) != STORE_OK)
-			goto fail;
-	}
+	if (strcmp(a->state, NUM_ACTIVE) != 0 &&
+	    (rc = sq_do_on(my, SQ_ARGS(SQ_S(a->id)), "UPDATE "
+	    "`%s`.phone_numbers SET is_default = 0 WHERE id = ?",
+	    ws->db_name)) != STORE_OK)
+		goto fail;
 	if ((rc = num_settle_default(my, ws, made_default)) != STORE_OK)
 		goto fail;
 	if ((rc = sq_commit(db, my)) != STORE_OK)
@@ -296,31 +236,20 @@ enum store_rc
 store_num_refresh(struct db *db, const struct workspace *ws,
     const struct num_add *a)
 {
-	struct sq	 q;
 	MYSQL		*my;
-	char		 sql[768];
 	enum store_rc	 rc;
 
 	if ((rc = sq_begin(db, &ws->srv, &my)) != STORE_OK)
 		return rc;
-	snprintf(sql, sizeof(sql), "UPDATE `%s`.phone_numbers SET "
+	rc = sq_do_on(my, SQ_ARGS(SQ_S(a->display_phone_number),
+	    SQ_S(a->verified_name), SQ_S(a->quality_rating), SQ_S(a->status),
+	    SQ_S(a->code_verification_status), SQ_S(a->messaging_limit),
+	    SQ_I(a->coexistence), SQ_S(a->id)), "UPDATE `%s`.phone_numbers SET "
 	    "display_phone_number = COALESCE(?, display_phone_number), "
 	    "verified_name = ?, quality_rating = ?, status = ?, "
 	    "code_verification_status = ?, messaging_limit = ?, "
 	    "coexistence = ?, fetched_at = UTC_TIMESTAMP() WHERE id = ?",
 	    ws->db_name);
-	if ((rc = sq_open_on(&q, my, sql)) != STORE_OK)
-		goto fail;
-	sq_str(&q, a->display_phone_number);
-	sq_str(&q, a->verified_name);
-	sq_str(&q, a->quality_rating);
-	sq_str(&q, a->status);
-	sq_str(&q, a->code_verification_status);
-	sq_str(&q, a->messaging_limit);
-	sq_int(&q, a->coexistence);
-	sq_str(&q, a->id);
-	rc = sq_run(&q);
-	sq_close(&q);
 	if (rc != STORE_OK ||
 	    (rc = num_settle_default(my, ws, NULL)) != STORE_OK)
 		goto fail;
@@ -337,31 +266,20 @@ store_num_default(struct db *db, const struct workspace *ws, const char *id,
 	struct sq	 q;
 	struct num_row	 r;
 	MYSQL		*my;
-	char		 sql[512];
-	const char	*args[1] = { id };
 	enum store_rc	 rc;
 
 	if ((rc = sq_begin(db, &ws->srv, &my)) != STORE_OK)
 		return rc;
 	/* Only a registered number can send, so only it can be the default. */
-	snprintf(sql, sizeof(sql), "SELECT " NUM_COLS " FROM "
-	    "`%s`.phone_numbers WHERE id = ? AND state = 'active' FOR UPDATE",
-	    ws->db_name);
-	if ((rc = sq_open_on(&q, my, sql)) != STORE_OK)
+	if ((rc = sq_one_on(&q, my, SQ_ARGS(SQ_S(id)), "SELECT " NUM_COLS
+	    " FROM `%s`.phone_numbers WHERE id = ? AND state = 'active' FOR "
+	    "UPDATE", ws->db_name)) != STORE_OK)
 		goto fail;
-	sq_str(&q, id);
-	if ((rc = sq_run(&q)) == STORE_OK) {
-		if (sq_fetch(&q) == 1)
-			num_from_row(&q, &r);
-		else
-			rc = STORE_NOTFOUND;
-	}
+	num_from_row(&q, &r);
 	sq_close(&q);
-	if (rc != STORE_OK)
-		goto fail;
-	snprintf(sql, sizeof(sql), "UPDATE `%s`.phone_numbers SET "
-	    "is_default = (id = ?)", ws->db_name);
-	if ((rc = num_exec_on(my, sql, args, 1, NULL)) != STORE_OK ||
+	if ((rc = sq_do_on(my, SQ_ARGS(SQ_S(id)), "UPDATE "
+	    "`%s`.phone_numbers SET is_default = (id = ?)", ws->db_name)) !=
+	    STORE_OK ||
 	    (rc = store_conn_default_on(my, ws, &r)) != STORE_OK)
 		goto fail;
 	if ((rc = sq_commit(db, my)) != STORE_OK)
@@ -377,18 +295,18 @@ enum store_rc
 store_num_remove(struct db *db, const struct workspace *ws, const char *id,
     const char *actor)
 {
+	struct sq	 q;
 	MYSQL		*my;
-	char		 sql[256];
-	const char	*args[1] = { id };
 	uint64_t	 hit = 0;
 	enum store_rc	 rc;
 
 	if ((rc = sq_begin(db, &ws->srv, &my)) != STORE_OK)
 		return rc;
-	snprintf(sql, sizeof(sql), "DELETE FROM `%s`.phone_numbers WHERE "
-	    "id = ?", ws->db_name);
-	if ((rc = num_exec_on(my, sql, args, 1, &hit)) != STORE_OK)
+	if ((rc = sq_rows_on(&q, my, SQ_ARGS(SQ_S(id)), "DELETE FROM "
+	    "`%s`.phone_numbers WHERE id = ?", ws->db_name)) != STORE_OK)
 		goto fail;
+	hit = sq_affected(&q);
+	sq_close(&q);
 	if (hit == 0) {
 		sq_rollback(db, my);
 		return STORE_NOTFOUND;
@@ -407,11 +325,8 @@ fail:
 enum store_rc
 store_num_clear(struct db *db, const struct workspace *ws)
 {
-	char		 sql[256];
-
-	snprintf(sql, sizeof(sql), "DELETE FROM `%s`.phone_numbers",
+	return sq_do(db, &ws->srv, NULL, "DELETE FROM `%s`.phone_numbers",
 	    ws->db_name);
-	return sq_exec(db, &ws->srv, sql);
 }
 
 enum store_rc
@@ -419,30 +334,27 @@ store_num_ids(struct db *db, const struct workspace *ws, char *ids,
     size_t len)
 {
 	struct sq	 q;
-	char		 sql[256];
 	size_t		 used = 0, n;
 	const char	*id;
 	enum store_rc	 rc;
 
 	*ids = '\0';
-	snprintf(sql, sizeof(sql), "SELECT id FROM `%s`.phone_numbers "
-	    "ORDER BY id", ws->db_name);
-	if ((rc = sq_open(&q, db, &ws->srv, sql)) != STORE_OK)
+	if ((rc = sq_rows(&q, db, &ws->srv, NULL, "SELECT id FROM "
+	    "`%s`.phone_numbers ORDER BY id", ws->db_name)) != STORE_OK)
 		return rc;
-	if ((rc = sq_run(&q)) == STORE_OK)
-		while (sq_fetch(&q) == 1) {
-			if ((id = sq_col(&q, 0)) == NULL)
-				continue;
-			n = strlen(id);
-			if (used + n + 2 > len) {
-				rc = STORE_ERR;
-				break;
-			}
-			if (used > 0)
-				ids[used++] = ',';
-			memcpy(ids + used, id, n + 1);
-			used += n;
+	while (sq_fetch(&q) == 1) {
+		if ((id = sq_col(&q, 0)) == NULL)
+			continue;
+		n = strlen(id);
+		if (used + n + 2 > len) {
+			rc = STORE_ERR;
+			break;
 		}
+		if (used > 0)
+			ids[used++] = ',';
+		memcpy(ids + used, id, n + 1);
+		used += n;
+	}
 	sq_close(&q);
 	return rc;
 }
@@ -452,28 +364,28 @@ store_num_synced(struct db *db, const struct workspace *ws, const char *id,
     const char *sync_type, const char *actor)
 {
 	struct sq	 q;
-	char		 sql[256];
+	char		 detail[128];
 	const char	*col;
 	enum store_rc	 rc;
 
-	if (strcmp(sync_type, "smb_app_state_sync") == 0)
+	if (strcmp(sync_type, NUM_SYNC_STATE) == 0)
 		col = "synced_state_at";
-	else if (strcmp(sync_type, "history") == 0)
+	else if (strcmp(sync_type, NUM_SYNC_HISTORY) == 0)
 		col = "synced_history_at";
 	else
 		return STORE_ERR;
 	/* Meta lets each sync run once: so does the row. */
-	snprintf(sql, sizeof(sql), "UPDATE `%s`.phone_numbers SET %s = "
-	    "UTC_TIMESTAMP() WHERE id = ? AND %s IS NULL", ws->db_name, col,
-	    col);
-	if ((rc = sq_open(&q, db, &ws->srv, sql)) != STORE_OK)
+	if ((rc = sq_rows(&q, db, &ws->srv, SQ_ARGS(SQ_S(id)), "UPDATE "
+	    "`%s`.phone_numbers SET %s = UTC_TIMESTAMP() WHERE id = ? AND "
+	    "%s IS NULL", ws->db_name, col, col)) != STORE_OK)
 		return rc;
-	sq_str(&q, id);
-	if ((rc = sq_run(&q)) == STORE_OK && sq_affected(&q) == 0)
+	if (sq_affected(&q) == 0)
 		rc = STORE_DUP;
 	sq_close(&q);
-	if (rc == STORE_OK)
-		store_conn_audit(db, ws, actor, "coexistence_sync", sync_type);
+	if (rc == STORE_OK) {
+		snprintf(detail, sizeof(detail), "%s for %s", sync_type, id);
+		store_conn_audit(db, ws, actor, "coexistence_sync", detail);
+	}
 	return rc;
 }
 
@@ -482,22 +394,15 @@ store_num_pin(struct db *db, const struct workspace *ws, const char *id,
     struct vault_box *b)
 {
 	struct sq	 q;
-	char		 sql[256];
 	enum store_rc	 rc;
 
 	memset(b, 0, sizeof(*b));
-	snprintf(sql, sizeof(sql), "SELECT pin_key_version, pin_nonce, "
-	    "pin_ct FROM `%s`.phone_numbers WHERE id = ? AND pin_ct IS NOT "
-	    "NULL", ws->db_name);
-	if ((rc = sq_open(&q, db, &ws->srv, sql)) != STORE_OK)
+	if ((rc = sq_one(&q, db, &ws->srv, SQ_ARGS(SQ_S(id)), "SELECT "
+	    "pin_key_version, pin_nonce, pin_ct FROM `%s`.phone_numbers WHERE "
+	    "id = ? AND pin_ct IS NOT NULL", ws->db_name)) != STORE_OK)
 		return rc;
-	sq_str(&q, id);
-	if ((rc = sq_run(&q)) == STORE_OK) {
-		if (sq_fetch(&q) != 1)
-			rc = STORE_NOTFOUND;
-		else if (store_conn_box_from_row(&q, 0, b) == -1)
-			rc = STORE_ERR;
-	}
+	if (store_conn_box_from_row(&q, 0, b) == -1)
+		rc = STORE_ERR;
 	sq_close(&q);
 	return rc;
 }
@@ -508,36 +413,33 @@ store_num_rekey_on(MYSQL *my, const struct workspace *ws,
 {
 	struct sq	 q;
 	struct vault_box *in = NULL, *nb, out;
-	char		 sql[256], (*ids)[33] = NULL, (*ni)[33];
+	char		 (*ids)[33] = NULL, (*ni)[33];
 	size_t		 n = 0, i;
 	enum store_rc	 rc;
 
-	snprintf(sql, sizeof(sql), "SELECT id, pin_key_version, pin_nonce, "
-	    "pin_ct FROM `%s`.phone_numbers WHERE pin_ct IS NOT NULL FOR "
-	    "UPDATE", ws->db_name);
-	if ((rc = sq_open_on(&q, my, sql)) != STORE_OK)
+	if ((rc = sq_rows_on(&q, my, NULL, "SELECT id, pin_key_version, "
+	    "pin_nonce, pin_ct FROM `%s`.phone_numbers WHERE pin_ct IS NOT "
+	    "NULL FOR UPDATE", ws->db_name)) != STORE_OK)
 		return rc;
-	if ((rc = sq_run(&q)) == STORE_OK)
-		while (sq_fetch(&q) == 1) {
-			if ((nb = realloc(in, (n + 1) * sizeof(*in))) == NULL) {
-				rc = STORE_ERR;
-				break;
-			}
-			in = nb;
-			if ((ni = realloc(ids, (n + 1) * sizeof(*ids))) ==
-			    NULL) {
-				rc = STORE_ERR;
-				break;
-			}
-			ids = ni;
-			snprintf(ids[n], sizeof(ids[n]), "%s",
-			    sq_col(&q, 0) ? sq_col(&q, 0) : "");
-			if (store_conn_box_from_row(&q, 1, &in[n]) == -1) {
-				rc = STORE_ERR;
-				break;
-			}
-			n++;
+	while (sq_fetch(&q) == 1) {
+		if ((nb = realloc(in, (n + 1) * sizeof(*in))) == NULL) {
+			rc = STORE_ERR;
+			break;
 		}
+		in = nb;
+		if ((ni = realloc(ids, (n + 1) * sizeof(*ids))) == NULL) {
+			rc = STORE_ERR;
+			break;
+		}
+		ids = ni;
+		snprintf(ids[n], sizeof(ids[n]), "%s",
+		    sq_col(&q, 0) ? sq_col(&q, 0) : "");
+		if (store_conn_box_from_row(&q, 1, &in[n]) == -1) {
+			rc = STORE_ERR;
+			break;
+		}
+		n++;
+	}
 	sq_close(&q);
 	for (i = 0; rc == STORE_OK && i < n; i++) {
 		/* A damaged box is reported by the vault, with its workspace. */
@@ -549,17 +451,11 @@ store_num_rekey_on(MYSQL *my, const struct workspace *ws,
 			rc = STORE_ERR;
 			break;
 		}
-		snprintf(sql, sizeof(sql), "UPDATE `%s`.phone_numbers SET "
+		rc = sq_do_on(my, SQ_ARGS(SQ_I(out.key_version),
+		    SQ_B(out.nonce, VAULT_NONCE_BYTES), SQ_B(out.ct, out.ctlen),
+		    SQ_S(ids[i])), "UPDATE `%s`.phone_numbers SET "
 		    "pin_key_version = ?, pin_nonce = ?, pin_ct = ? WHERE "
 		    "id = ?", ws->db_name);
-		if ((rc = sq_open_on(&q, my, sql)) == STORE_OK) {
-			sq_int(&q, out.key_version);
-			sq_bin(&q, out.nonce, VAULT_NONCE_BYTES);
-			sq_bin(&q, out.ct, out.ctlen);
-			sq_str(&q, ids[i]);
-			rc = sq_run(&q);
-			sq_close(&q);
-		}
 		vault_box_free(&out);
 		if (rc == STORE_OK)
 			(*changed)++;

@@ -24,6 +24,18 @@ struct vault_box;
 #define NUM_PENDING_NAME	"pending_display_name"	/* Meta reviews */
 #define NUM_REGISTER_FAILED	"register_failed"	/* say why, retry */
 
+/*
+ * Meta's throughput for a number also on the WhatsApp Business app
+ * (coexistence): 20 messages a second, whatever its tier; other Cloud
+ * API numbers send at the throughput Meta gives them (80 a second by
+ * default, more once Meta raises it), which is Meta's to enforce.
+ */
+#define NUM_COEX_MPS		20
+
+/* The one-time coexistence syncs (POST /{phone}/smb_app_data). */
+#define NUM_SYNC_STATE		"smb_app_state_sync"	/* contacts */
+#define NUM_SYNC_HISTORY	"history"		/* its chats */
+
 struct num_row {
 	char		 id[33];
 	char		 waba_id[33];
@@ -38,6 +50,8 @@ struct num_row {
 	char		 retry_after[32];	/* UTC, "" when none */
 	int		 is_default;
 	int		 coexistence;	/* also on the WhatsApp Business app */
+	int		 max_mps;	/* for the sender: NUM_COEX_MPS for
+					   coexistence, 0 = Meta's limit */
 	char		 synced_state_at[32];	/* coexistence syncs, "" = not run */
 	char		 synced_history_at[32];
 	char		 added_at[32];
@@ -125,8 +139,9 @@ enum store_rc	 store_num_clear(struct db *, const struct workspace *);
 enum store_rc	 store_num_ids(struct db *, const struct workspace *,
 		    char *ids, size_t len);
 /*
- * Records that a coexistence sync (sync_type "smb_app_state_sync" or
- * "history") ran for the number; STORE_DUP when it already had.
+ * Records that a coexistence sync (sync_type NUM_SYNC_STATE or
+ * NUM_SYNC_HISTORY) ran for the number; STORE_DUP when it already had
+ * (or the number is not the workspace's any more).
  */
 enum store_rc	 store_num_synced(struct db *, const struct workspace *,
 		    const char *id, const char *sync_type, const char *actor);

@@ -8,7 +8,6 @@
 
 #include "../config.h"
 #include "../db.h"
-#include "../log.h"
 #include "sessions.h"
 #include "sql.h"
 #include "workspaces.h"
@@ -18,53 +17,14 @@ store_sess_create(struct db *db, const unsigned char hash[SESSION_HASH_BYTES],
     uint64_t user, const char *csrf)
 {
 	const struct config *c = db_config(db);
-	struct sq	 q;
-	char		 sql[512];
-	enum store_rc	 rc;
 
-	snprintf(sql, sizeof(sql), "INSERT INTO `%s`.sessions (id_hash, "
+	return sq_do(db, NULL, SQ_ARGS(SQ_B(hash, SESSION_HASH_BYTES),
+	    SQ_I(user), SQ_S(csrf), SQ_I(c->session_idle_minutes),
+	    SQ_I(c->session_max_hours)), "INSERT INTO `%s`.sessions (id_hash, "
 	    "user_id, csrf_token, created_at, last_seen_at, expires_at) "
 	    "VALUES (?, ?, ?, UTC_TIMESTAMP(), UTC_TIMESTAMP(), "
 	    "LEAST(UTC_TIMESTAMP() + INTERVAL ? MINUTE, "
 	    "UTC_TIMESTAMP() + INTERVAL ? HOUR))", sq_ctl(db));
-	if ((rc = sq_open(&q, db, NULL, sql)) != STORE_OK)
-		return rc;
-	sq_bin(&q, hash, SESSION_HASH_BYTES);
-	sq_int(&q, (long long)user);
-	sq_str(&q, csrf);
-	sq_int(&q, c->session_idle_minutes);
-	sq_int(&q, c->session_max_hours);
-	rc = sq_run(&q);
-	sq_close(&q);
-	return rc;
-}
-
-/*
- * The gate's row as a workspace: columns 0-6 in workspaces.c's order
- * (id, slug, name, db_name, db_host, db_port, db_socket).
- */
-static enum store_rc
-sess_ws_from_row(const struct sq *q, struct workspace *ws)
-{
-	const char	*dbname = sq_col(q, 3) ? sq_col(q, 3) : "";
-
-	memset(ws, 0, sizeof(*ws));
-	ws->id = (uint64_t)sq_colint(q, 0);
-	snprintf(ws->slug, sizeof(ws->slug), "%s", sq_col(q, 1));
-	snprintf(ws->name, sizeof(ws->name), "%s", sq_col(q, 2));
-	snprintf(ws->db_name, sizeof(ws->db_name), "%s", dbname);
-	snprintf(ws->srv.host, sizeof(ws->srv.host), "%s", sq_col(q, 4));
-	ws->srv.port = (unsigned int)sq_colint(q, 5);
-	snprintf(ws->srv.socket, sizeof(ws->srv.socket), "%s", sq_col(q, 6));
-	/* The name is spliced into SQL: it must be one we generate. */
-	if (*dbname == '\0' || strlen(dbname) >= sizeof(ws->db_name) ||
-	    strspn(dbname, "abcdefghijklmnopqrstuvwxyz0123456789_") !=
-	    strlen(dbname)) {
-		log_err("workspace %llu: bad database name",
-		    (unsigned long long)ws->id);
-		return STORE_ERR;
-	}
-	return STORE_OK;
 }
 
 enum store_rc
@@ -89,6 +49,7 @@ store_sess_gate(struct db *db, const unsigned char hash[SESSION_HASH_BYTES],
 	 * was last touched; checking them against the configuration too
 	 * makes a lowered session_idle_minutes or session_max_hours end
 	 * existing sessions at once rather than after their old expiry.
+	 * Columns 0-6 are STORE_WS_COLS of w, for store_ws_from_row.
 	 */
 	snprintf(sql, sizeof(sql), "SELECT w.id, w.slug, w.name, w.db_name, "
 	    "w.db_host, w.db_port, w.db_socket, s.user_id, u.email, "
@@ -102,10 +63,10 @@ store_sess_gate(struct db *db, const unsigned char hash[SESSION_HASH_BYTES],
 	    "INTERVAL ? HOUR", sq_ctl(db), sq_ctl(db), sq_ctl(db), sq_ctl(db));
 	if ((rc = sq_open_read(&q, db, NULL, sql)) != STORE_OK)
 		return rc;
-	sq_str(&q, slug);	/* NULL: = NULL matches no workspace */
-	sq_bin(&q, hash, SESSION_HASH_BYTES);
-	sq_int(&q, c->session_idle_minutes);
-	sq_int(&q, c->session_max_hours);
+	/* sq_open_read has no row helper: its list bound by sq_bind. */
+	sq_bind(&q, SQ_ARGS(SQ_S(slug),	/* NULL: = NULL, no workspace */
+	    SQ_B(hash, SESSION_HASH_BYTES), SQ_I(c->session_idle_minutes),
+	    SQ_I(c->session_max_hours)));
 	if ((rc = sq_run(&q)) != STORE_OK)
 		goto out;
 	switch (sq_fetch(&q)) {
@@ -123,7 +84,7 @@ store_sess_gate(struct db *db, const unsigned char hash[SESSION_HASH_BYTES],
 	snprintf(s->csrf, sizeof(s->csrf), "%s", sq_col(&q, 9));
 	stale = sq_colint(&q, 10) != 0;
 	if (ws != NULL && member != NULL && sq_col(&q, 0) != NULL) {
-		if ((rc = sess_ws_from_row(&q, ws)) != STORE_OK)
+		if ((rc = store_ws_from_row(&q, ws)) != STORE_OK)
 			goto out;
 		*member = 1;
 	}
@@ -140,18 +101,12 @@ out:
 	 * prepared statements here) or a stored procedure; a minute of
 	 * granularity on a limit counted in minutes costs nothing.
 	 */
-	snprintf(sql, sizeof(sql), "UPDATE `%s`.sessions SET last_seen_at = "
-	    "UTC_TIMESTAMP(), expires_at = LEAST(created_at + INTERVAL ? "
-	    "HOUR, UTC_TIMESTAMP() + INTERVAL ? MINUTE) WHERE id_hash = ?",
+	return sq_do(db, NULL, SQ_ARGS(SQ_I(c->session_max_hours),
+	    SQ_I(c->session_idle_minutes), SQ_B(hash, SESSION_HASH_BYTES)),
+	    "UPDATE `%s`.sessions SET last_seen_at = UTC_TIMESTAMP(), "
+	    "expires_at = LEAST(created_at + INTERVAL ? HOUR, "
+	    "UTC_TIMESTAMP() + INTERVAL ? MINUTE) WHERE id_hash = ?",
 	    sq_ctl(db));
-	if ((rc = sq_open(&q, db, NULL, sql)) != STORE_OK)
-		return rc;
-	sq_int(&q, c->session_max_hours);
-	sq_int(&q, c->session_idle_minutes);
-	sq_bin(&q, hash, SESSION_HASH_BYTES);
-	rc = sq_run(&q);
-	sq_close(&q);
-	return rc;
 }
 
 enum store_rc
@@ -164,18 +119,9 @@ store_sess_get(struct db *db, const unsigned char hash[SESSION_HASH_BYTES],
 enum store_rc
 store_sess_delete(struct db *db, const unsigned char hash[SESSION_HASH_BYTES])
 {
-	struct sq	 q;
-	char		 sql[256];
-	enum store_rc	 rc;
-
-	snprintf(sql, sizeof(sql), "DELETE FROM `%s`.sessions WHERE "
-	    "id_hash = ? OR expires_at < UTC_TIMESTAMP()", sq_ctl(db));
-	if ((rc = sq_open(&q, db, NULL, sql)) != STORE_OK)
-		return rc;
-	sq_bin(&q, hash, SESSION_HASH_BYTES);
-	rc = sq_run(&q);
-	sq_close(&q);
-	return rc;
+	return sq_do(db, NULL, SQ_ARGS(SQ_B(hash, SESSION_HASH_BYTES)),
+	    "DELETE FROM `%s`.sessions WHERE id_hash = ? OR "
+	    "expires_at < UTC_TIMESTAMP()", sq_ctl(db));
 }
 
 enum store_rc
@@ -184,85 +130,52 @@ store_sess_attempt(struct db *db, const char *email, const char *addr,
     struct store_sess_counts *n)
 {
 	struct sq	 q;
-	char		 sql[768];
+	struct sq_arg	 dev;
 	enum store_rc	 rc;
 
 	*id = 0;
 	memset(n, 0, sizeof(*n));
-	snprintf(sql, sizeof(sql), "INSERT INTO `%s`.login_failures (email, "
-	    "addr, device, at) VALUES (?, ?, ?, UTC_TIMESTAMP())", sq_ctl(db));
-	if ((rc = sq_open(&q, db, NULL, sql)) != STORE_OK)
+	dev = device ? SQ_B(device, SESSION_DEVICE_BYTES) : SQ_NULL;
+	if ((rc = sq_rows(&q, db, NULL, SQ_ARGS(SQ_S(email), SQ_S(addr), dev),
+	    "INSERT INTO `%s`.login_failures (email, addr, device, at) "
+	    "VALUES (?, ?, ?, UTC_TIMESTAMP())", sq_ctl(db))) != STORE_OK)
 		return rc;
-	sq_str(&q, email);
-	sq_str(&q, addr);
-	if (device)
-		sq_bin(&q, device, SESSION_DEVICE_BYTES);
-	else
-		sq_null(&q);
-	if ((rc = sq_run(&q)) == STORE_OK)
-		*id = sq_insert_id(&q);
+	*id = sq_insert_id(&q);
 	sq_close(&q);
-	if (rc != STORE_OK)
-		return rc;
 
 	/*
 	 * A trusted device's failures count only against that device, so
 	 * that nobody else's guessing can lock its owner out; everyone
-	 * else's count per email and per address.
+	 * else's count per email and per address. Without a device,
+	 * device = NULL matches nothing: 0.
 	 */
-	snprintf(sql, sizeof(sql), "SELECT "
-	    "(SELECT COUNT(*) FROM `%s`.login_failures WHERE email = ? AND "
+	if ((rc = sq_one(&q, db, NULL, SQ_ARGS(SQ_S(email), SQ_I(minutes),
+	    SQ_S(addr), SQ_I(minutes), dev, SQ_I(minutes)), "SELECT "
+	    "(SELECT COUNT(*) FROM `%1$s`.login_failures WHERE email = ? AND "
 	    "device IS NULL AND at > UTC_TIMESTAMP() - INTERVAL ? MINUTE), "
-	    "(SELECT COUNT(*) FROM `%s`.login_failures WHERE addr = ? AND "
+	    "(SELECT COUNT(*) FROM `%1$s`.login_failures WHERE addr = ? AND "
 	    "device IS NULL AND at > UTC_TIMESTAMP() - INTERVAL ? MINUTE), "
-	    "(SELECT COUNT(*) FROM `%s`.login_failures WHERE device = ? AND "
-	    "at > UTC_TIMESTAMP() - INTERVAL ? MINUTE)", sq_ctl(db), sq_ctl(db),
-	    sq_ctl(db));
-	if ((rc = sq_open(&q, db, NULL, sql)) != STORE_OK)
-		return rc;
-	sq_str(&q, email);
-	sq_int(&q, minutes);
-	sq_str(&q, addr);
-	sq_int(&q, minutes);
-	if (device)
-		sq_bin(&q, device, SESSION_DEVICE_BYTES);
-	else
-		sq_null(&q);	/* = NULL matches nothing: 0 */
-	sq_int(&q, minutes);
-	if ((rc = sq_run(&q)) == STORE_OK) {
-		if (sq_fetch(&q) == 1) {
-			n->by_email = (int)sq_colint(&q, 0);
-			n->by_addr = (int)sq_colint(&q, 1);
-			n->by_device = (int)sq_colint(&q, 2);
-		} else
-			rc = STORE_ERR;
-	}
+	    "(SELECT COUNT(*) FROM `%1$s`.login_failures WHERE device = ? AND "
+	    "at > UTC_TIMESTAMP() - INTERVAL ? MINUTE)", sq_ctl(db))) !=
+	    STORE_OK)
+		/* A SELECT without FROM has its one row: none is a fault. */
+		return rc == STORE_NOTFOUND ? STORE_ERR : rc;
+	n->by_email = (int)sq_colint(&q, 0);
+	n->by_addr = (int)sq_colint(&q, 1);
+	n->by_device = (int)sq_colint(&q, 2);
 	sq_close(&q);
-	if (rc != STORE_OK)
-		return rc;
 	/*
 	 * Old attempts only cost space: prune as we go. The count is what
 	 * matters; a failed prune must not fail the sign-in.
 	 */
-	snprintf(sql, sizeof(sql), "DELETE FROM `%s`.login_failures WHERE "
+	(void)sq_do(db, NULL, NULL, "DELETE FROM `%s`.login_failures WHERE "
 	    "at < UTC_TIMESTAMP() - INTERVAL 1 DAY LIMIT 100", sq_ctl(db));
-	(void)sq_exec(db, NULL, sql);
 	return STORE_OK;
 }
 
 enum store_rc
 store_sess_attempt_forget(struct db *db, uint64_t id)
 {
-	struct sq	 q;
-	char		 sql[256];
-	enum store_rc	 rc;
-
-	snprintf(sql, sizeof(sql), "DELETE FROM `%s`.login_failures WHERE "
-	    "id = ?", sq_ctl(db));
-	if ((rc = sq_open(&q, db, NULL, sql)) != STORE_OK)
-		return rc;
-	sq_int(&q, (long long)id);
-	rc = sq_run(&q);
-	sq_close(&q);
-	return rc;
+	return sq_do(db, NULL, SQ_ARGS(SQ_I(id)), "DELETE FROM "
+	    "`%s`.login_failures WHERE id = ?", sq_ctl(db));
 }

@@ -28,15 +28,25 @@ wh_kind(enum webhook_kind k)
 		return "status";
 	case WEBHOOK_ERROR:
 		return "error";
-	default:
-		return "account_update";
+	case WEBHOOK_ECHO:
+		return "echo";
+	case WEBHOOK_STATE_SYNC:
+		return "state_sync";
+	case WEBHOOK_HISTORY:
+		return "history";
+	case WEBHOOK_ACCOUNT_UPDATE:
+		break;
 	}
+	return "account_update";
 }
 
 /*
  * What makes an event "the same" across redeliveries: a message by its
- * id, a status by message id and status (delivered and read are two
- * events), and events without an id by a hash of what they say.
+ * id, an echo by its own message id (kept apart from inbound ones), a
+ * status by message id and status (delivered and read are two events),
+ * and events without an id by a hash of what they say: a contact by
+ * its number, action, time and name, a history chunk by its number and
+ * summary (phase, chunk, progress and counts).
  */
 static void
 wh_dedup_key(const struct webhook_event *e, char *out, size_t len)
@@ -51,7 +61,21 @@ wh_dedup_key(const struct webhook_event *e, char *out, size_t len)
 	case WEBHOOK_STATUS:
 		snprintf(raw, sizeof(raw), "s:%s:%s", e->id, e->status);
 		break;
+	case WEBHOOK_ECHO:
+		snprintf(raw, sizeof(raw), "x:%s", e->id);
+		break;
+	case WEBHOOK_STATE_SYNC:
+	case WEBHOOK_HISTORY:
+		snprintf(raw, sizeof(raw), "%s|%s|%s|%s|%lld|%s",
+		    wh_kind(e->kind), e->phone_number_id, e->status, e->from,
+		    (long long)e->timestamp, e->text);
+		crypto_hash_sha256(h, (const unsigned char *)raw, strlen(raw));
+		sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
+		snprintf(out, len, "%c:%s", e->kind == WEBHOOK_HISTORY ? 'h' :
+		    'c', hex);
+		return;
 	default:
+		/* As since v1: a new format would store old ones twice. */
 		snprintf(raw, sizeof(raw), "%s|%s|%s|%s|%ld|%lld|%s",
 		    wh_kind(e->kind), e->waba_id, e->phone_number_id, e->event,
 		    e->code, (long long)e->timestamp, e->text);
@@ -150,19 +174,20 @@ wh_account_update(MYSQL *my, const struct workspace *ws,
 	long long	 t = e->timestamp > 0 && e->timestamp <= WH_TIME_MAX ?
 			    e->timestamp : (long long)time(NULL);
 	long long	 until = e->until <= WH_TIME_MAX ? e->until : 0;
-	int		 standing = webhook_event_standing(e), apply;
+	enum webhook_standing standing = webhook_event_standing(e);
+	int		 apply;
 	enum store_rc	 rc;
 
 	memset(&r, 0, sizeof(r));
-	if ((loss != NULL || standing == -1) &&
+	if ((loss != NULL || standing == WEBHOOK_LIFTED) &&
 	    (rc = wh_row_get(my, ws, e, t, standing, &r)) != STORE_OK)
 		return rc;
-	apply = standing == -1 ? r.ban : loss != NULL && r.mine;
+	apply = standing == WEBHOOK_LIFTED ? r.ban : loss != NULL && r.mine;
 	if (apply && r.stale) {
 		apply = 0;
 		/* The note first: LEFT(, 500) may cut the text. */
 		snprintf(detail, sizeof(detail), "not applied, older than the "
-		    "%s of %s UTC: %s", standing != 0 ? "restriction update" :
+		    "%s of %s UTC: %s", standing != WEBHOOK_NEUTRAL ? "restriction update" :
 		    "connection", r.newer, e->text);
 	} else
 		snprintf(detail, sizeof(detail), "%s", e->text);
@@ -171,7 +196,7 @@ wh_account_update(MYSQL *my, const struct workspace *ws,
 	    "detail) VALUES (UTC_TIMESTAMP(), ?, ?, LEFT(?, 500))",
 	    ws->db_name)) != STORE_OK || !apply)
 		return rc;
-	if (standing == -1)
+	if (standing == WEBHOOK_LIFTED)
 		/*
 		 * The ban is lifted: forget it, and when it alone held the
 		 * connection back, the connection is what it was before.

@@ -37,7 +37,7 @@ enum store_rc	 store_ws_each(struct db *,
 
 /*
  * For the store's modules that select workspaces joined with their own
- * tables (users.c): the columns, in the order store_ws_from_row reads
+ * tables (users.c, sessions.c): the columns, in the order store_ws_from_row reads
  * them, and the row as a workspace. STORE_ERR when its database name is
  * not one we generate (it is spliced into SQL).
  */

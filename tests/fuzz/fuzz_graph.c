@@ -74,7 +74,8 @@ parse_answers(const char *body, size_t len)
 	struct graph_token_info	 ti;
 	struct graph_phone	 ph, *list = NULL;
 	struct buf		 tok = BUF_INIT;
-	char			 after[GRAPH_CURSOR_MAX], id[256], name[201];
+	char			 after[GRAPH_CURSOR_MAX], id[256], name[201],
+				 rid[GRAPH_REQUEST_ID_MAX];
 	long			 expires_in = -1;
 	size_t			 n = 0, i;
 	int			 rc;
@@ -119,6 +120,11 @@ parse_answers(const char *body, size_t len)
 	check_err(&e, rc);
 	if (rc == 0)
 		FUZZ_CHECK(FUZZ_TERMINATED(id));
+
+	rc = graph_parse_request_id(body, len, rid, fresh(&e));
+	check_err(&e, rc);
+	if (rc == 0)
+		FUZZ_CHECK(FUZZ_TERMINATED(rid) && rid[0] != '\0');
 
 	rc = graph_parse_catalog(body, len, name, fresh(&e));
 	check_err(&e, rc);

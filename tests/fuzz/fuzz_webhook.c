@@ -98,6 +98,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(FUZZ_TERMINATED(ev->id));
 		FUZZ_CHECK(FUZZ_TERMINATED(ev->status));
 		FUZZ_CHECK(FUZZ_TERMINATED(ev->from));
+		FUZZ_CHECK(FUZZ_TERMINATED(ev->to));
 		FUZZ_CHECK(FUZZ_TERMINATED(ev->type));
 		FUZZ_CHECK(FUZZ_TERMINATED(ev->text));
 		FUZZ_CHECK(FUZZ_TERMINATED(ev->event));
@@ -106,6 +107,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    strlen(ev->waba_id));
 		FUZZ_CHECK(strspn(ev->phone_number_id, "0123456789") ==
 		    strlen(ev->phone_number_id));
+		/* Coexistence events are routed by their number: never none. */
+		if (ev->kind == WEBHOOK_ECHO ||
+		    ev->kind == WEBHOOK_STATE_SYNC ||
+		    ev->kind == WEBHOOK_HISTORY)
+			FUZZ_CHECK(ev->phone_number_id[0] != '\0');
+		/* Only an echo names who it went to, and always does. */
+		FUZZ_CHECK((ev->kind == WEBHOOK_ECHO) == (ev->to[0] != '\0'));
 		reason[0] = 'x';
 		if (webhook_event_is_loss(ev, reason, sizeof(reason)))
 			FUZZ_CHECK(ev->kind == WEBHOOK_ACCOUNT_UPDATE);
@@ -113,9 +121,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* A reason with no room is never written. */
 		(void)webhook_event_is_loss(ev, NULL, 0);
 		/* A restriction or ban is a loss; only account_update has one. */
-		if (webhook_event_standing(ev) == 1)
+		if (webhook_event_standing(ev) == WEBHOOK_RESTRICTED)
 			FUZZ_CHECK(webhook_event_is_loss(ev, NULL, 0));
-		if (webhook_event_standing(ev) != 0)
+		if (webhook_event_standing(ev) != WEBHOOK_NEUTRAL)
 			FUZZ_CHECK(ev->kind == WEBHOOK_ACCOUNT_UPDATE);
 		FUZZ_CHECK(ev->until >= 0);
 	}

@@ -1,7 +1,10 @@
 """Issue 10, item 1: several numbers per workspace — add, make default,
 remove (and deregister, confirmed), one workspace per number, routes per
-number, status --json, and the migration of a single-number workspace."""
+number, status --json, and the migration of a single-number workspace;
+item 2, number states; item 4, coexistence (WhatsApp Business app
+numbers: no register, the one-time syncs, their webhooks)."""
 import json
+import time
 
 from base import StackCase
 from meta import (PHONE, PHONE2, PHONE_EU, WABA, WABA2, Sandbox, add_number,
@@ -412,3 +415,197 @@ class NumberStates(StackCase):
                             db="waba_ws_1").strip()
         self.assertIn(delta, ("71", "72"))
         self.assertIn("Try again after", self.b.get(S).text)
+
+
+COEX = "106540352242928"
+WABA4 = "102290129340401"
+
+
+class Coexistence(StackCase):
+    """Item 4: a number also on the WhatsApp Business app is not
+    registered, syncs the app's contacts then its chats once each, and
+    its webhooks (the syncs' and the app's echoes) are stored."""
+    workers = 2
+    sandbox = True
+
+    @classmethod
+    def setUpStack(cls):
+        cls.st.admin("workspace", "add", "acme", "Acme Ltd")
+        cls.st.admin("user", "add", "acme", "alice@acme.example",
+                     input=PW + "\n")
+
+    def setUp(self):
+        self.sb = Sandbox(self.st.sandbox_port, self.st.app_secret)
+        self.sb.reset()
+        self.b = sign_in(self.port, "alice@acme.example", PW)
+        self.assertEqual(post_form(self.b, S + "/disconnect", {}).status, 303)
+        self.st.sql("DELETE FROM webhook_events", db="waba_ws_1")
+        r = self.b.get(self.sb.decide(start_connect(self.b, "acme"),
+                                      scenario="coexistence"))
+        self.assertEqual(r.status, 303, r.text[:500])
+
+    def sync(self, sync_type, pid=COEX):
+        return post_form(self.b, S + "/phone-numbers/%s/sync" % pid,
+                         {"sync_type": sync_type})
+
+    def syncs(self):
+        return [(node(q), q["body"].get("sync_type"))
+                for q in self.sb.requests("smb_app_data")]
+
+    def events(self, kind):
+        out = self.st.sql("SELECT IFNULL(phone_number_id, ''), "
+                          "IFNULL(status, ''), IFNULL(wa_from, ''), "
+                          "IFNULL(body, '') FROM webhook_events WHERE kind "
+                          "= '%s' ORDER BY id" % kind, db="waba_ws_1")
+        return [tuple(l.split("\t")) for l in out.splitlines()]
+
+    def wait_events(self, kind, n):
+        """The sync's webhooks come from Meta a moment after its answer."""
+        for _ in range(100):
+            got = self.events(kind)
+            if len(got) >= n:
+                return got
+            time.sleep(0.1)
+        return self.events(kind)
+
+    def test_coexistence_number_syncs_once(self):
+        page = self.b.get(S + "/phone-numbers")
+        self.assertIn("stays there, no PIN needed", page.text)
+        # Added without a PIN, and never registered: it stays on the app.
+        r = add_number(self.b, "acme", COEX, pin=None)
+        self.assertEqual(r.header("Location"), S + "?m=connected_app")
+        self.assertEqual(self.sb.requests("register"), [])
+        self.assertEqual(self.st.sql(
+            "SELECT state, coexistence, IFNULL(synced_state_at, '-') FROM "
+            "phone_numbers", db="waba_ws_1").split(), ["active", "1", "-"])
+        page = self.b.get(S)
+        self.assertIn('id="coexistence-%s"' % COEX, page.text)
+        self.assertIn("also on the WhatsApp Business app (sends up to 20 "
+                      "messages a second)", page.text)
+        self.assertIn('id="sync-contacts-%s"' % COEX, page.text)
+        # Chats come after the contacts, which are not synced yet.
+        self.assertNotIn('id="sync-history-%s"' % COEX, page.text)
+        r = self.sync("history")
+        self.assertEqual(r.status, 409)
+        self.assertIn("Sync the contacts from the WhatsApp Business app "
+                      "first", r.text)
+        self.assertEqual(self.syncs(), [])
+        doc = json.loads(self.st.admin("status", "acme", "--json").stdout)
+        self.assertEqual([(n["phone_number_id"], n["coexistence"],
+                           n["max_mps"]) for n in doc["phone_numbers"]],
+                         [(COEX, True, 20)])
+
+        # Contacts: one call, recorded, and Meta's webhook stored.
+        r = self.sync("smb_app_state_sync")
+        self.assertEqual(r.status, 303, r.text[:800])
+        self.assertEqual(r.header("Location"), S + "?m=sync_state")
+        self.assertEqual(self.syncs(), [(COEX, "smb_app_state_sync")])
+        self.assertEqual(self.sb.requests("smb_app_data")[0]["body"]
+                         .get("messaging_product"), "whatsapp")
+        got = self.wait_events("state_sync", 2)
+        self.assertEqual(sorted(got), [
+            (COEX, "add", "16505551234", "add contact: Sheena Nelson"),
+            (COEX, "add", "447700900123", "add contact: Oliver Brown")])
+        at = self.st.sql("SELECT synced_state_at FROM phone_numbers",
+                         db="waba_ws_1").strip()
+        self.assertRegex(at, r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
+        page = self.b.get(S + "?m=sync_state")
+        self.assertIn("Meta is sending the contacts", page.text)
+        self.assertIn("Contacts synced on %s UTC" % at, page.text)
+        self.assertNotIn('id="sync-contacts-%s"' % COEX, page.text)
+        self.assertIn('id="sync-history-%s"' % COEX, page.text)
+
+        # Again: refused from our record, Meta not asked a second time.
+        r = self.sync("smb_app_state_sync")
+        self.assertEqual(r.status, 409)
+        self.assertIn("The contacts sync from the WhatsApp Business app "
+                      "already ran for this number on %s UTC" % at, r.text)
+        self.assertIn("only once", r.text)
+        self.assertEqual(len(self.syncs()), 1)
+
+        # The chat history, then once only as well.
+        r = self.sync("history")
+        self.assertEqual(r.header("Location"), S + "?m=sync_history")
+        got = self.wait_events("history", 3)
+        self.assertEqual([b for (_, _, _, b) in got], [
+            "phase %d, chunk 1, progress %d%%: 2 threads, 4 messages" %
+            (ph, pr) for ph, pr in ((0, 33), (1, 67), (2, 100))])
+        r = self.sync("history")
+        self.assertEqual(r.status, 409)
+        self.assertIn("chat history sync", r.text)
+        self.assertEqual(self.syncs(), [(COEX, "smb_app_state_sync"),
+                                        (COEX, "history")])
+        page = self.b.get(S)
+        self.assertIn('id="synced-history-%s"' % COEX, page.text)
+        self.assertNotIn('id="sync-history-%s"' % COEX, page.text)
+        audit = self.st.sql("SELECT detail FROM audit_log WHERE action = "
+                            "'coexistence_sync' ORDER BY id",
+                            db="waba_ws_1").split("\n")
+        self.assertEqual(audit[:2], ["smb_app_state_sync for " + COEX,
+                                     "history for " + COEX])
+
+    def test_meta_refusal_records_the_sync(self):
+        """The sync ran before we knew (another app, a lost answer): Meta
+        refuses it, we record it, and ask Meta no more."""
+        add_number(self.b, "acme", COEX, pin=None)
+        self.sb.config(smb_sync_webhooks=False)
+        r = self.sync("smb_app_state_sync")
+        self.assertEqual(r.status, 303)
+        # As if it had run at Meta without our record of it.
+        self.st.sql("UPDATE phone_numbers SET synced_state_at = NULL",
+                    db="waba_ws_1")
+        r = self.sync("smb_app_state_sync")
+        self.assertEqual(r.status, 409, r.text[:800])
+        self.assertIn("already ran for this number on", r.text)
+        self.assertEqual(len(self.syncs()), 2)
+        self.assertNotEqual(self.st.sql(
+            "SELECT IFNULL(synced_state_at, '') FROM phone_numbers",
+            db="waba_ws_1").strip(), "")
+        r = self.sync("smb_app_state_sync")
+        self.assertEqual(r.status, 409)
+        self.assertEqual(len(self.syncs()), 2)
+
+    def test_only_coexistence_numbers_sync(self):
+        add_number(self.b, "acme", COEX, pin=None)
+        self.st.sql("UPDATE phone_numbers SET coexistence = 0",
+                    db="waba_ws_1")
+        r = self.sync("smb_app_state_sync")
+        self.assertEqual(r.status, 400)
+        self.assertIn("Only a number that is also on the WhatsApp Business "
+                      "app", r.text)
+        # Not a number of this workspace; not a sync type.
+        self.assertEqual(self.sync("smb_app_state_sync", PHONE).status, 404)
+        r = self.sync("contacts")
+        self.assertEqual(r.status, 400)
+        self.assertIn("Choose what to sync", r.text)
+        self.assertEqual(self.syncs(), [])
+
+    def test_history_declined_and_echoes_stored(self):
+        add_number(self.b, "acme", COEX, pin=None)
+        # The business declined to share its chats (redelivered: once).
+        self.sb.call("POST", "/_sandbox/webhook",
+                     {"kind": "history", "phone_number_id": COEX,
+                      "shared": False, "redeliver": True})
+        got = self.events("history")
+        self.assertEqual(len(got), 1)
+        self.assertTrue(got[0][3].startswith("error 2593109: History sync "
+                                             "is turned off"), got)
+        # A message the merchant sent from the app, delivered twice.
+        self.sb.call("POST", "/_sandbox/webhook",
+                     {"kind": "smb_message_echoes", "phone_number_id": COEX,
+                      "to": "16505551234", "text": "See you at five",
+                      "redeliver": True})
+        got = self.events("echo")
+        self.assertEqual(len(got), 1, got)
+        self.assertEqual(got[0][0], COEX)
+        self.assertEqual(got[0][3], "to 16505551234: See you at five")
+        mid = self.st.sql("SELECT message_id FROM webhook_events WHERE kind "
+                          "= 'echo'", db="waba_ws_1").strip()
+        self.assertTrue(mid.startswith("wamid."), mid)
+        # Contacts removed in the app later on (redelivered: stored once).
+        self.sb.call("POST", "/_sandbox/webhook",
+                     {"kind": "smb_app_state_sync", "phone_number_id": COEX,
+                      "action": "remove", "redeliver": True})
+        self.assertEqual(sorted(s for (_, s, _, _) in
+                                self.events("state_sync")),
+                         ["remove", "remove"])

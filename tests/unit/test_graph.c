@@ -993,6 +993,44 @@ test_success_and_catalog(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(e.message, "\"name\""));
 }
 
+/* smb_app_data's answer: the request id, refused when odd, never cut. */
+static void
+test_request_id(void)
+{
+	static const char *const bad[] = {
+		"{\"messaging_product\":\"whatsapp\"}",
+		"{\"request_id\":42}",
+		"{\"request_id\":\"\"}",
+		"{\"request_id\":\"a b\"}",
+		"{\"request_id\":\"../x\"}",
+		"[\"request_id\"]",
+	};
+	struct graph_err	 e;
+	struct buf		 b = BUF_INIT;
+	char			 rid[GRAPH_REQUEST_ID_MAX];
+	size_t			 i;
+
+	memset(&e, 0, sizeof(e));
+	CU_ASSERT_EQUAL(graph_parse_request_id(BODY("{\"messaging_product\":"
+	    "\"whatsapp\",\"request_id\":"
+	    "\"9c1f0e2d3b4a59687766554433221100\"}"), rid, &e), 0);
+	CU_ASSERT_STRING_EQUAL(rid, "9c1f0e2d3b4a59687766554433221100");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&e, 0, sizeof(e));
+		CU_ASSERT_EQUAL(graph_parse_request_id(bad[i], strlen(bad[i]),
+		    rid, &e), -1);
+		CU_ASSERT_TRUE(e.bad_response);
+		CU_ASSERT_STRING_EQUAL(rid, "");
+	}
+	buf_puts(&b, "{\"request_id\":\"");
+	for (i = 0; i < GRAPH_REQUEST_ID_MAX; i++)
+		buf_putc(&b, 'a');
+	buf_puts(&b, "\"}");
+	CU_ASSERT_EQUAL(graph_parse_request_id(b.data, b.len, rid, &e), -1);
+	CU_ASSERT_STRING_EQUAL(rid, "");
+	buf_free(&b);
+}
+
 static void
 test_text_json(void)
 {
@@ -1033,6 +1071,7 @@ static const struct ut_test tests[] = {
 	{ "phone", test_phone_single },
 	{ "message id", test_message_id },
 	{ "success and catalog", test_success_and_catalog },
+	{ "request id", test_request_id },
 	{ "text message json", test_text_json },
 	{ "request budget", test_budget },
 	{ "trace header", test_trace_header },

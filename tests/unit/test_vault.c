@@ -640,18 +640,18 @@ test_refresh(void)
 	setup();
 	CU_ASSERT_EQUAL_FATAL(vault_ring_init(ring, err, sizeof(err)), 0);
 	/* Nothing loaded yet: the first refresh opens the ring. */
-	CU_ASSERT_EQUAL_FATAL(vault_refresh(&v, ring, err, sizeof(err)), 1);
+	CU_ASSERT_EQUAL_FATAL(vault_refresh(&v, ring, err, sizeof(err)), VAULT_RELOADED);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
 	was = v;
-	CU_ASSERT_EQUAL(vault_refresh(&v, ring, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(vault_refresh(&v, ring, err, sizeof(err)), VAULT_CURRENT);
 	CU_ASSERT_PTR_EQUAL(v, was);
 	CU_ASSERT_EQUAL(vault_current_version(v), 1);
 
 	CU_ASSERT_EQUAL_FATAL(vault_ring_add(ring, &nv, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(nv, 2);
-	CU_ASSERT_EQUAL(vault_refresh(&v, ring, err, sizeof(err)), 1);
+	CU_ASSERT_EQUAL(vault_refresh(&v, ring, err, sizeof(err)), VAULT_RELOADED);
 	CU_ASSERT_EQUAL(vault_current_version(v), 2);
-	CU_ASSERT_EQUAL(vault_refresh(&v, ring, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(vault_refresh(&v, ring, err, sizeof(err)), VAULT_CURRENT);
 	CU_ASSERT_EQUAL_FATAL(vault_encrypt(v, 7, VAULT_KIND_WABA, TOKEN,
 	    strlen(TOKEN), &b, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(b.key_version, 2);
@@ -663,14 +663,14 @@ test_refresh(void)
 	snprintf(t, sizeof(t), "3 %s\n", k);
 	fputs(t, f);
 	fclose(f);
-	CU_ASSERT_EQUAL(vault_refresh(&v, ring, err, sizeof(err)), 1);
+	CU_ASSERT_EQUAL(vault_refresh(&v, ring, err, sizeof(err)), VAULT_RELOADED);
 	CU_ASSERT_EQUAL(vault_current_version(v), 3);
 	CU_ASSERT(vault_has_version(v, 1));
 
 	/* Broken on disk: refused, and the loaded keys stay usable. */
 	CU_ASSERT_EQUAL_FATAL(chmod(ring, 0644), 0);
 	was = v;
-	CU_ASSERT_EQUAL(vault_refresh(&v, ring, err, sizeof(err)), -1);
+	CU_ASSERT_EQUAL(vault_refresh(&v, ring, err, sizeof(err)), VAULT_UNREADABLE);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "0644"));
 	CU_ASSERT_PTR_EQUAL(v, was);
 	CU_ASSERT_EQUAL_FATAL(vault_encrypt(v, 7, VAULT_KIND_WABA, TOKEN,
@@ -681,11 +681,11 @@ test_refresh(void)
 	vault_secret_free(&s);
 	vault_box_free(&b);
 	CU_ASSERT_EQUAL_FATAL(chmod(ring, 0600), 0);
-	CU_ASSERT_EQUAL(vault_refresh(&v, ring, err, sizeof(err)), 1);
+	CU_ASSERT_EQUAL(vault_refresh(&v, ring, err, sizeof(err)), VAULT_RELOADED);
 	CU_ASSERT_EQUAL(vault_current_version(v), 3);
 
 	unlink(ring);
-	CU_ASSERT_EQUAL(vault_refresh(&v, ring, err, sizeof(err)), -1);
+	CU_ASSERT_EQUAL(vault_refresh(&v, ring, err, sizeof(err)), VAULT_UNREADABLE);
 	CU_ASSERT_PTR_NOT_NULL(v);
 	vault_close(v);
 	teardown();

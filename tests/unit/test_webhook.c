@@ -761,6 +761,155 @@ test_skipped(void)
 	}
 }
 
+/*
+ * Coexistence (numbers also on the WhatsApp Business app): the three
+ * fields as Meta's reference shows them and the sandbox sends them.
+ */
+static void
+test_echoes(void)
+{
+	struct webhook_batch	 b;
+
+	CU_ASSERT_EQUAL_FATAL(parse(DELIVERY(ENTRY(WABA,
+	    CHANGE("smb_message_echoes", MSGVAL("'message_echoes':[{'from':"
+	    "'15550783881','to':'16505551234','id':'wamid.ECHO1','timestamp':"
+	    "'1739321024','type':'text','text':{'body':'See you at 5'}},"
+	    "{'from':'15550783881','to_user_id':'US.13491208655302741918',"
+	    "'id':'wamid.ECHO2','type':'image','image':{'id':'1'}}]")))), &b),
+	    WEBHOOK_OK);
+	CU_ASSERT_EQUAL_FATAL(b.n, 2);
+	CU_ASSERT_EQUAL(b.skipped, 0);
+	CU_ASSERT_EQUAL(b.ev[0].kind, WEBHOOK_ECHO);
+	CU_ASSERT_STRING_EQUAL(b.ev[0].waba_id, WABA);
+	CU_ASSERT_STRING_EQUAL(b.ev[0].phone_number_id, PNID);
+	CU_ASSERT_STRING_EQUAL(b.ev[0].id, "wamid.ECHO1");
+	CU_ASSERT_STRING_EQUAL(b.ev[0].from, "15550783881");
+	CU_ASSERT_STRING_EQUAL(b.ev[0].to, "16505551234");
+	CU_ASSERT_STRING_EQUAL(b.ev[0].type, "text");
+	CU_ASSERT_STRING_EQUAL(b.ev[0].text, "to 16505551234: See you at 5");
+	CU_ASSERT_EQUAL(b.ev[0].timestamp, 1739321024);
+	CU_ASSERT_STRING_EQUAL(b.ev[1].to, "US.13491208655302741918");
+	CU_ASSERT_STRING_EQUAL(b.ev[1].text,
+	    "to US.13491208655302741918: (image)");
+	webhook_batch_free(&b);
+}
+
+static void
+test_state_sync(void)
+{
+	struct webhook_batch	 b;
+
+	CU_ASSERT_EQUAL_FATAL(parse(DELIVERY(ENTRY(WABA,
+	    CHANGE("smb_app_state_sync", MSGVAL("'state_sync':[{'type':"
+	    "'contact','contact':{'full_name':'Pablo Morales','first_name':"
+	    "'Pablo','phone_number':'16505551234'},'action':'add','metadata':"
+	    "{'timestamp':'1739321024'}},{'type':'contact','contact':"
+	    "{'phone_number':'447700900123'},'action':'remove','metadata':"
+	    "{'timestamp':1739321025}}]")))), &b), WEBHOOK_OK);
+	CU_ASSERT_EQUAL_FATAL(b.n, 2);
+	CU_ASSERT_EQUAL(b.ev[0].kind, WEBHOOK_STATE_SYNC);
+	CU_ASSERT_STRING_EQUAL(b.ev[0].phone_number_id, PNID);
+	CU_ASSERT_STRING_EQUAL(b.ev[0].from, "16505551234");
+	CU_ASSERT_STRING_EQUAL(b.ev[0].status, "add");
+	CU_ASSERT_STRING_EQUAL(b.ev[0].type, "contact");
+	CU_ASSERT_STRING_EQUAL(b.ev[0].text, "add contact: Pablo Morales");
+	CU_ASSERT_EQUAL(b.ev[0].timestamp, 1739321024);
+	CU_ASSERT_STRING_EQUAL(b.ev[1].status, "remove");
+	CU_ASSERT_STRING_EQUAL(b.ev[1].text, "remove contact");
+	CU_ASSERT_EQUAL(b.ev[1].timestamp, 1739321025);
+	webhook_batch_free(&b);
+}
+
+#define HISTVAL(chunks) DELIVERY(ENTRY(WABA, CHANGE("history", \
+	MSGVAL("'history':[" chunks "]"))))
+
+static void
+test_history(void)
+{
+	struct webhook_batch	 b;
+
+	CU_ASSERT_EQUAL_FATAL(parse(HISTVAL("{'metadata':{'phase':0,"
+	    "'chunk_order':1,'progress':100},'threads':[{'id':'16505551234',"
+	    "'messages':[{'from':'16505551234','id':'wamid.H1','timestamp':"
+	    "'1739230000','type':'text','text':{'body':'Hi'},"
+	    "'history_context':{'status':'read'}},{'from':'15550783881','to':"
+	    "'16505551234','id':'wamid.H2','type':'text','text':{'body':'Hello'"
+	    "}}]},{'id':'447700900123','messages':[]}]},"
+	    "{'metadata':{'phase':'2','chunk_order':'3','progress':'67'}}"),
+	    &b), WEBHOOK_OK);
+	CU_ASSERT_EQUAL_FATAL(b.n, 2);
+	CU_ASSERT_EQUAL(b.ev[0].kind, WEBHOOK_HISTORY);
+	CU_ASSERT_STRING_EQUAL(b.ev[0].phone_number_id, PNID);
+	CU_ASSERT_STRING_EQUAL(b.ev[0].text, "phase 0, chunk 1, progress "
+	    "100%: 2 threads, 2 messages");
+	CU_ASSERT_EQUAL(b.ev[0].timestamp, 0);
+	CU_ASSERT_STRING_EQUAL(b.ev[1].text, "phase 2, chunk 3, progress "
+	    "67%: 0 threads, 0 messages");
+	webhook_batch_free(&b);
+	/* The business declined to share its chats. */
+	CU_ASSERT_EQUAL_FATAL(parse(HISTVAL("{'errors':[{'code':2593109,"
+	    "'title':'History sync is turned off by the business from the "
+	    "WhatsApp Business App','message':'History sync is turned off by "
+	    "the business from the WhatsApp Business App','error_data':"
+	    "{'details':'x'}}]}"), &b), WEBHOOK_OK);
+	CU_ASSERT_EQUAL_FATAL(b.n, 1);
+	CU_ASSERT_EQUAL(b.ev[0].kind, WEBHOOK_HISTORY);
+	CU_ASSERT_EQUAL(b.ev[0].code, 2593109);
+	CU_ASSERT_STRING_EQUAL(b.ev[0].text, "error 2593109: History sync is "
+	    "turned off by the business from the WhatsApp Business App");
+	webhook_batch_free(&b);
+}
+
+#define ECHOES(items) DELIVERY(ENTRY(WABA, CHANGE("smb_message_echoes", \
+	MSGVAL("'message_echoes':[" items "]"))))
+#define STATES(items) DELIVERY(ENTRY(WABA, CHANGE("smb_app_state_sync", \
+	MSGVAL("'state_sync':[" items "]"))))
+#define GOODECHO "{'from':'1','to':'2','id':'wamid.E'}"
+#define GOODSTATE "{'type':'contact','action':'add','contact':" \
+	"{'phone_number':'1'}}"
+
+/* Each required field of the coexistence items, missing or odd. */
+static void
+test_coexistence_skipped(void)
+{
+	skips(ECHOES(GOODECHO), 1, 0);
+	skips(ECHOES("{'to':'2','id':'wamid.E'}"), 0, 1);
+	skips(ECHOES("{'from':'+1','to':'2','id':'wamid.E'}"), 0, 1);
+	skips(ECHOES("{'from':'1','id':'wamid.E'}"), 0, 1);
+	skips(ECHOES("{'from':'1','to':'x2','id':'wamid.E'}"), 0, 1);
+	skips(ECHOES("{'from':'1','to_user_id':'not a user','id':'wamid.E'}"),
+	    0, 1);
+	skips(ECHOES("{'from':'1','to':'2'}"), 0, 1);
+	skips(ECHOES("{'from':'1','to':'2','id':'wamid E'}"), 0, 1);
+	skips(ECHOES("{'from':'1','to':'2','id':'wamid.E','type':7}"), 0, 1);
+	skips(ECHOES("7,null,[]," GOODECHO), 1, 3);
+	/* The number is what routes it: without metadata it is skipped. */
+	skips(DELIVERY(ENTRY(WABA, CHANGE("smb_message_echoes",
+	    "{'message_echoes':[" GOODECHO "]}"))), 0, 1);
+	skips(DELIVERY(ENTRY(WABA, CHANGE("smb_message_echoes",
+	    MSGVAL("'message_echoes':" GOODECHO)))), 0, 1);
+	skips(STATES(GOODSTATE), 1, 0);
+	skips(STATES("{'action':'add','contact':{'phone_number':'1'}}"), 0, 1);
+	skips(STATES("{'type':'contact','contact':{'phone_number':'1'}}"),
+	    0, 1);
+	skips(STATES("{'type':'contact','action':'add'}"), 0, 1);
+	skips(STATES("{'type':'contact','action':'add','contact':"
+	    "{'full_name':'A'}}"), 0, 1);
+	skips(STATES("{'type':'contact','action':'add','contact':"
+	    "{'phone_number':'+1'}}"), 0, 1);
+	skips(STATES("{'type':'contact','action':'a b','contact':"
+	    "{'phone_number':'1'}}"), 0, 1);
+	skips(HISTVAL("{'metadata':{'phase':0}}"), 1, 0);
+	skips(HISTVAL("{'metadata':{'phase':-1}}"), 0, 1);
+	skips(HISTVAL("{'metadata':{'phase':'x'}}"), 0, 1);
+	skips(HISTVAL("{'metadata':{}}"), 0, 1);
+	skips(HISTVAL("{'threads':[]}"), 0, 1);
+	skips(HISTVAL("{'errors':[{'title':'no code'}]}"), 0, 1);
+	skips(HISTVAL("{'errors':['x']}"), 0, 1);
+	/* An empty errors list says nothing: the metadata decides. */
+	skips(HISTVAL("{'errors':[],'metadata':{'phase':1}}"), 1, 0);
+}
+
 /* A delivery with n read statuses. */
 static void
 statuses(struct buf *b, size_t n)
@@ -997,14 +1146,14 @@ test_standing(void)
 	CU_ASSERT_EQUAL(until, 0);
 	/* Meta lists no restriction left: lifted, and no loss. */
 	CU_ASSERT_EQUAL(standing("{'event':'ACCOUNT_RESTRICTION',"
-	    "'restriction_info':[]}", NULL), -1);
+	    "'restriction_info':[]}", NULL), WEBHOOK_LIFTED);
 	CU_ASSERT_EQUAL(loss("{'event':'ACCOUNT_RESTRICTION',"
 	    "'restriction_info':[]}", r, sizeof(r)), 0);
 	CU_ASSERT_EQUAL(loss("{'event':'ACCOUNT_RESTRICTION',"
 	    "'restriction_info':['x']}", r, sizeof(r)), 1);
 	/* Lifted: REINSTATE; neither: scheduled, unknown, access events. */
 	CU_ASSERT_EQUAL(standing("{'event':'DISABLED_UPDATE','ban_info':"
-	    "{'waba_ban_state':'REINSTATE'}}", NULL), -1);
+	    "{'waba_ban_state':'REINSTATE'}}", NULL), WEBHOOK_LIFTED);
 	CU_ASSERT_EQUAL(standing("{'event':'DISABLED_UPDATE','ban_info':"
 	    "{'waba_ban_state':'SCHEDULE_FOR_DISABLE'}}", NULL), 0);
 	CU_ASSERT_EQUAL(standing("{'event':'DISABLED_UPDATE','ban_info':"
@@ -1019,8 +1168,8 @@ test_standing(void)
 	memset(&ev, 0, sizeof(ev));
 	ev.kind = WEBHOOK_MESSAGE;
 	strcpy(ev.event, "ACCOUNT_RESTRICTION");
-	CU_ASSERT_EQUAL(webhook_event_standing(&ev), 0);
-	CU_ASSERT_EQUAL(webhook_event_standing(NULL), 0);
+	CU_ASSERT_EQUAL(webhook_event_standing(&ev), WEBHOOK_NEUTRAL);
+	CU_ASSERT_EQUAL(webhook_event_standing(NULL), WEBHOOK_NEUTRAL);
 }
 
 static int
@@ -1048,6 +1197,10 @@ static const struct ut_test tests[] = {
 	{ "long text", test_long_text },
 	{ "loss", test_loss },
 	{ "standing", test_standing },
+	{ "coexistence echoes", test_echoes },
+	{ "coexistence state sync", test_state_sync },
+	{ "coexistence history", test_history },
+	{ "coexistence skipped", test_coexistence_skipped },
 	{ NULL, NULL }
 };
 
