@@ -30,24 +30,24 @@
 #include "db.h"
 #include "log.h"
 #include "request.h"
-#include "input.h"	/* router_slug_valid */
+#include "input.h" /* router_slug_valid */
 #include "store/workspaces.h"
 #include "vault.h"
 #include "store/migrate.h"
 #include "store/sql.h"
 
-#define OPT_JSON	0x1	/* the command takes --json */
-#define OPT_CATALOG	0x2	/* the command takes --catalog-id ID */
-#define OPT_SERVER	0x4	/* --db-host HOST [--db-port N] | --db-socket P */
-#define OPT_WORKSPACE	0x8	/* --workspace SLUG */
-#define OPT_APIKEY	0x10	/* --scopes S[,S...] [--workspace SLUG]... */
+#define OPT_JSON      0x1  /* the command takes --json */
+#define OPT_CATALOG   0x2  /* the command takes --catalog-id ID */
+#define OPT_SERVER    0x4  /* --db-host HOST [--db-port N] | --db-socket P */
+#define OPT_WORKSPACE 0x8  /* --workspace SLUG */
+#define OPT_APIKEY    0x10 /* --scopes S[,S...] [--workspace SLUG]... */
 
-static void	usage(FILE *, const char *, int);
+static void usage(FILE *, const char *, int);
 
 int
 admin_fail(const char *fmt, ...)
 {
-	va_list	 ap;
+	va_list ap;
 
 	fputs(PROG ": ", stderr);
 	va_start(ap, fmt);
@@ -84,9 +84,9 @@ admin_store_fail(enum store_rc rc, const char *what)
 int
 admin_need_db(struct ctx *c, int schema)
 {
-	char		 err[512];
-	int		 have;
-	enum store_rc	 rc;
+	char          err[512];
+	int           have;
+	enum store_rc rc;
 
 	if (db_ping(c->db, err, sizeof(err)) == -1) {
 		admin_fail("cannot reach the database: %s", err);
@@ -100,7 +100,8 @@ admin_need_db(struct ctx *c, int schema)
 	}
 	if (have < store_mig_control_latest()) {
 		admin_fail("the control database %s is not migrated: run `" PROG
-		    " migrate` first", c->cfg->control_db);
+		           " migrate` first",
+		    c->cfg->control_db);
 		return -1;
 	}
 	return 0;
@@ -110,11 +111,11 @@ admin_need_db(struct ctx *c, int schema)
 int
 admin_find_workspace(struct ctx *c, const char *slug, struct workspace *ws)
 {
-	enum store_rc	 rc;
+	enum store_rc rc;
 
 	if (!router_slug_valid(slug, strlen(slug)))
 		return admin_fail("bad workspace slug: use 1 to 63 of a-z, 0-9 "
-		    "and -");
+		                  "and -");
 	if (admin_need_db(c, 1) == -1)
 		return EX_FAIL;
 	if ((rc = store_ws_by_slug(c->db, slug, ws)) == STORE_NOTFOUND)
@@ -128,7 +129,7 @@ admin_find_workspace(struct ctx *c, const char *slug, struct workspace *ws)
 size_t
 admin_utf8_chars(const char *s, size_t len)
 {
-	size_t	 i, n = 0;
+	size_t i, n = 0;
 
 	for (i = 0; i < len; i++)
 		n += ((unsigned char)s[i] & 0xc0) != 0x80;
@@ -146,11 +147,11 @@ admin_utf8_chars(const char *s, size_t len)
 long
 admin_read_secret(const char *what, size_t min, size_t max, char **out)
 {
-	struct termios	 old, quiet;
-	char		*s, ch;
-	size_t		 len = 0;
-	ssize_t		 n;
-	int		 tty, e = 0, over = 0;
+	struct termios old, quiet;
+	char          *s, ch;
+	size_t         len = 0;
+	ssize_t        n;
+	int            tty, e = 0, over = 0;
 
 	if ((*out = s = sodium_malloc(max + 1)) == NULL) {
 		admin_fail("out of memory");
@@ -197,8 +198,8 @@ admin_read_secret(const char *what, size_t min, size_t max, char **out)
 		admin_fail("the %s is not valid UTF-8 text", what);
 	else if (admin_utf8_chars(s, len) < min)
 		admin_fail("the %s is too short: %zu characters, it needs at "
-		    "least %zu characters", what, admin_utf8_chars(s, len),
-		    min);
+		           "least %zu characters",
+		    what, admin_utf8_chars(s, len), min);
 	else
 		return (long)len;
 	return -1;
@@ -223,24 +224,24 @@ admin_jstr(const char *s)
 int
 admin_print_json(json_object *o)
 {
-	const char	*s;
+	const char *s;
 
-	if ((s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-	    JSON_C_TO_STRING_NOSLASHESCAPE)) == NULL)
+	if ((s = json_object_to_json_string_ext(o,
+	         JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) ==
+	    NULL)
 		return admin_fail("out of memory");
 	printf("%s\n", s);
 	return 0;
 }
 
-
 /* ---- the command table and main ------------------------------------- */
 
 static const struct command {
-	const char	*name, *sub;
-	int		 nargs;	/* operands, exactly */
-	int		 opts;	/* OPT_* */
-	int		(*fn)(struct ctx *);
-	const char	*args, *what;
+	const char *name, *sub;
+	int         nargs; /* operands, exactly */
+	int         opts;  /* OPT_* */
+	int (*fn)(struct ctx *);
+	const char *args, *what;
 } commands[] = {
 	{ "migrate", NULL, 0, 0, admin_migrate, "",
 	    "create or upgrade the control and workspace DBs" },
@@ -280,17 +281,17 @@ static const struct command {
 static void
 usage(FILE *f, const char *group, int help)
 {
-	char	 line[128];
-	size_t	 i;
+	char   line[128];
+	size_t i;
 
 	fprintf(f, "usage: " PROG " [--config FILE] COMMAND ...\n");
 	for (i = 0; i < NCOMMANDS; i++) {
 		if (group && strcmp(group, commands[i].name) != 0)
 			continue;
 		snprintf(line, sizeof(line), "%s%s%s%s%s", commands[i].name,
-		    commands[i].sub ? " " : "", commands[i].sub ?
-		    commands[i].sub : "", *commands[i].args ? " " : "",
-		    commands[i].args);
+		    commands[i].sub ? " " : "",
+		    commands[i].sub ? commands[i].sub : "",
+		    *commands[i].args ? " " : "", commands[i].args);
 		if (help && strlen(line) > 28)
 			fprintf(f, "  %s\n  %-28s  %s\n", line, "",
 			    commands[i].what);
@@ -300,7 +301,8 @@ usage(FILE *f, const char *group, int help)
 			fprintf(f, "       " PROG " %s\n", line);
 	}
 	if (help)
-		fprintf(f, "\n  --config FILE   configuration (default: "
+		fprintf(f,
+		    "\n  --config FILE   configuration (default: "
 		    "$WABA_CONNECT_CONFIG)\n  --help, --version\n\n"
 		    "An interrupted or failed `keys rotate` is finished by "
 		    "running it again:\nit then adds no key. Exit status: 0 ok, "
@@ -316,16 +318,16 @@ static const struct command *
 parse_command(int argc, char **argv, struct ctx *c)
 {
 	const struct command *cmd = NULL;
-	const char	*a;
-	size_t		 i;
-	int		 k, skip, n = 0, group = 0, dashdash = 0;
+	const char           *a;
+	size_t                i;
+	int                   k, skip, n = 0, group = 0, dashdash = 0;
 
 	for (i = 0; argc > 0 && cmd == NULL && i < NCOMMANDS; i++) {
 		if (strcmp(commands[i].name, argv[0]) != 0)
 			continue;
 		group = 1;
-		if (commands[i].sub == NULL || (argc > 1 &&
-		    strcmp(commands[i].sub, argv[1]) == 0))
+		if (commands[i].sub == NULL ||
+		    (argc > 1 && strcmp(commands[i].sub, argv[1]) == 0))
 			cmd = &commands[i];
 	}
 	if (cmd == NULL) {
@@ -388,17 +390,15 @@ parse_command(int argc, char **argv, struct ctx *c)
 int
 main(int argc, char *argv[])
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
+	static const struct option opts[] = { { "config", required_argument,
+		                                  NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
-	};
-	const struct command *cmd;
-	struct ctx	 c;
-	const char	*path = getenv("WABA_CONNECT_CONFIG");
-	char		 err[512];
-	int		 ch, ret;
+		{ "version", no_argument, NULL, 'V' }, { NULL, 0, NULL, 0 } };
+	const struct command      *cmd;
+	struct ctx                 c;
+	const char                *path = getenv("WABA_CONNECT_CONFIG");
+	char                       err[512];
+	int                        ch, ret;
 
 	/* "+": options stop at the command, whose own come after it. */
 	while ((ch = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
@@ -422,7 +422,7 @@ main(int argc, char *argv[])
 		return EX_USAGE;
 	if (path == NULL || *path == '\0') {
 		admin_fail("no configuration: give --config FILE or set "
-		    "WABA_CONNECT_CONFIG");
+		           "WABA_CONNECT_CONFIG");
 		return EX_USAGE;
 	}
 	/* Progress lines reach a pipe as they happen. */

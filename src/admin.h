@@ -18,94 +18,91 @@
 #include "store/sql.h"
 #include "store/workspaces.h"
 
-#define PROG		"waba-connect-admin"
-#define EX_FAIL		1
-#define EX_USAGE	2
+#define PROG     "waba-connect-admin"
+#define EX_FAIL  1
+#define EX_USAGE 2
 /* --workspace options one api-key add takes; more is a usage error. */
-#define ADMIN_MAX_WORKSPACES	64
+#define ADMIN_MAX_WORKSPACES 64
 
 struct config;
 struct db;
 struct vault;
 
 struct ctx {
-	struct config	*cfg;
-	struct db	*db;
-	int		 json;
-	const char	*catalog_id;
-	const char	*db_host, *db_port, *db_socket;	/* OPT_SERVER */
-	const char	*workspace;	/* OPT_WORKSPACE */
+	struct config *cfg;
+	struct db     *db;
+	int            json;
+	const char    *catalog_id;
+	const char    *db_host, *db_port, *db_socket; /* OPT_SERVER */
+	const char    *workspace;                     /* OPT_WORKSPACE */
 	/* OPT_APIKEY: --scopes, and each --workspace in order. */
-	const char	*scopes;
-	const char	*workspaces[ADMIN_MAX_WORKSPACES];
-	int		 nworkspaces;
-	int		 argc;	/* operands, options taken out */
-	char		**argv;
+	const char *scopes;
+	const char *workspaces[ADMIN_MAX_WORKSPACES];
+	int         nworkspaces;
+	int         argc; /* operands, options taken out */
+	char      **argv;
 };
 
 /* State carried through store_ws_each() by the walkers below. */
 struct walk {
-	struct ctx	*c;
-	struct vault	*v;
-	uint32_t	 ver;
-	uint32_t	 lo, hi;	/* key versions in use (keys rotate) */
-	int		 failed, tokens, n;
-	enum store_rc	 rc;
+	struct ctx       *c;
+	struct vault     *v;
+	uint32_t          ver;
+	uint32_t          lo, hi; /* key versions in use (keys rotate) */
+	int               failed, tokens, n;
+	enum store_rc     rc;
 	struct workspace *list;
-	struct workspace hit;
-	json_object	*arr;
+	struct workspace  hit;
+	json_object      *arr;
 };
 
 /* "PROG: message" on stderr; returns EX_FAIL. */
-int		 admin_fail(const char *, ...)
-		    __attribute__((format(printf, 1, 2)));
+int admin_fail(const char *, ...) __attribute__((format(printf, 1, 2)));
 /* why, then the usage of the command group; returns EX_USAGE. */
-int		 admin_misuse(const char *group, const char *why);
+int admin_misuse(const char *group, const char *why);
 /* A store failure for people; returns EX_FAIL. */
-int		 admin_store_fail(enum store_rc, const char *what);
+int admin_store_fail(enum store_rc, const char *what);
 /*
  * 0 when the database answers and, with schema, the control database is
  * migrated; -1 after saying why.
  */
-int		 admin_need_db(struct ctx *, int schema);
+int admin_need_db(struct ctx *, int schema);
 /* 0 and *ws, or the exit status after saying why. */
-int		 admin_find_workspace(struct ctx *, const char *slug,
-		    struct workspace *);
+int admin_find_workspace(struct ctx *, const char *slug, struct workspace *);
 /* Code points of valid UTF-8. */
-size_t		 admin_utf8_chars(const char *, size_t);
+size_t admin_utf8_chars(const char *, size_t);
 /*
  * A secret from the first line of standard input into *out, max + 1
  * bytes of sodium_malloc'd memory that the caller wipes and frees with
  * admin_secret_free(*out, max + 1), also after -1. Returns its length,
  * or -1 after saying why.
  */
-long		 admin_read_secret(const char *what, size_t min, size_t max,
-		    char **out);
-void		 admin_secret_free(char *, size_t cap);
+long admin_read_secret(const char *what, size_t min, size_t max, char **out);
+void admin_secret_free(char *, size_t cap);
 /* A new JSON string, or NULL (JSON null) for NULL or "". */
-json_object	*admin_jstr(const char *);
+json_object *admin_jstr(const char *);
 /* o on one line of stdout; o stays the caller's. Returns 0 or EX_FAIL. */
-int		 admin_print_json(json_object *o);
+int admin_print_json(json_object *o);
 
 /* The commands: each returns the exit status. admin_workspace.c: */
-int		 admin_migrate(struct ctx *);
-int		 admin_workspace_add(struct ctx *);
-int		 admin_workspace_list(struct ctx *);
-int		 admin_user_add(struct ctx *);
+int admin_migrate(struct ctx *);
+int admin_workspace_add(struct ctx *);
+int admin_workspace_list(struct ctx *);
+int admin_user_add(struct ctx *);
 /* admin_keys.c: */
-int		 admin_keys_init(struct ctx *);
-int		 admin_keys_rotate(struct ctx *);
-int		 admin_keys_rekey(struct ctx *);
-int		 admin_keys_drop(struct ctx *);
-int		 admin_keys_list(struct ctx *);
-int		 admin_token_set(struct ctx *);
+int admin_keys_init(struct ctx *);
+int admin_keys_rotate(struct ctx *);
+int admin_keys_rekey(struct ctx *);
+int admin_keys_drop(struct ctx *);
+int admin_keys_list(struct ctx *);
+int admin_token_set(struct ctx *);
 /* admin_status.c: */
-int		 admin_status(struct ctx *);
+int admin_status(struct ctx *);
 /* admin_prune.c: */
-int		 admin_prune(struct ctx *);
+int admin_prune(struct ctx *);
 /* admin_apikeys.c: */
-int		 admin_apikey_add(struct ctx *);
-int		 admin_apikey_list(struct ctx *);
-int		 admin_apikey_revoke(struct ctx *);
+int admin_apikey_add(struct ctx *);
+int admin_apikey_list(struct ctx *);
+int admin_apikey_revoke(struct ctx *);
 
 #endif

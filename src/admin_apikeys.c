@@ -23,7 +23,7 @@
 static json_object *
 jtime(const char *sql)
 {
-	char	 iso[24];
+	char iso[24];
 
 	if (strlen(sql) < 19 || sql[10] != ' ')
 		return NULL;
@@ -35,23 +35,26 @@ int
 admin_apikey_add(struct ctx *c)
 {
 	struct workspace ws;
-	uint64_t	 ids[ADMIN_MAX_WORKSPACES];
-	unsigned char	 hash[APIKEY_HASH_BYTES];
-	char		 key[APIKEY_LEN + 1], shown[APIKEY_SHOWN_LEN + 1];
-	char		 bad[80], why[300];
-	const char	*name = c->argv[0];
-	unsigned	 scopes;
-	enum store_rc	 rc;
-	int		 i, ret;
+	uint64_t         ids[ADMIN_MAX_WORKSPACES];
+	unsigned char    hash[APIKEY_HASH_BYTES];
+	char             key[APIKEY_LEN + 1], shown[APIKEY_SHOWN_LEN + 1];
+	char             bad[80], why[300];
+	const char      *name = c->argv[0];
+	unsigned         scopes;
+	enum store_rc    rc;
+	int              i, ret;
 
 	if (!apikey_name_valid(name))
-		return admin_misuse("api-key", "bad key name: use 1 to 64 of "
+		return admin_misuse("api-key",
+		    "bad key name: use 1 to 64 of "
 		    "A-Z, a-z, 0-9, '.', '_' and '-'");
 	if (c->scopes == NULL)
-		return admin_misuse("api-key", "give the key's scopes with "
+		return admin_misuse("api-key",
+		    "give the key's scopes with "
 		    "--scopes S[,S...]");
 	if (apikey_scopes_parse(c->scopes, &scopes, bad, sizeof(bad)) == -1) {
-		snprintf(why, sizeof(why), "--scopes: \"%s\" is not a scope; "
+		snprintf(why, sizeof(why),
+		    "--scopes: \"%s\" is not a scope; "
 		    "use connection:read, messages:send, templates:read, "
 		    "templates:write, media:write, catalog:write, events:read",
 		    bad);
@@ -72,14 +75,18 @@ admin_apikey_add(struct ctx *c)
 	    c->nworkspaces == 0, ids, (size_t)c->nworkspaces);
 	if (rc == STORE_OK) {
 		printf("%s\n", key);
-		fprintf(stderr, PROG ": api key %s made (%s..., %s); it is shown "
-		    "only this once\n", name, shown, c->nworkspaces == 0 ?
-		    "every workspace" : "its workspaces only");
+		fprintf(stderr,
+		    PROG ": api key %s made (%s..., %s); it is shown "
+		         "only this once\n",
+		    name, shown,
+		    c->nworkspaces == 0 ? "every workspace"
+		                        : "its workspaces only");
 	}
 	sodium_memzero(key, sizeof(key));
 	if (rc == STORE_DUP)
 		return admin_fail("there is already an api key named %s (a "
-		    "revoked key keeps its name)", name);
+		                  "revoked key keeps its name)",
+		    name);
 	if (rc != STORE_OK)
 		return admin_store_fail(rc, "storing the api key");
 	return 0;
@@ -88,12 +95,12 @@ admin_apikey_add(struct ctx *c)
 static int
 list_json(const struct apikey_row *rows, size_t n)
 {
-	json_object	*arr, *o, *sc, *ws;
-	const char	*name;
-	char		*list, *tok, *save;
-	size_t		 i;
-	unsigned	 b;
-	int		 ret;
+	json_object *arr, *o, *sc, *ws;
+	const char  *name;
+	char        *list, *tok, *save;
+	size_t       i;
+	unsigned     b;
+	int          ret;
 
 	if ((arr = json_object_new_array()) == NULL)
 		return admin_fail("out of memory");
@@ -116,7 +123,7 @@ list_json(const struct apikey_row *rows, size_t n)
 				json_object_array_add(sc,
 				    json_object_new_string(name));
 		for (tok = strtok_r(list, ",", &save); tok != NULL;
-		    tok = strtok_r(NULL, ",", &save))
+		     tok = strtok_r(NULL, ",", &save))
 			json_object_array_add(ws, json_object_new_string(tok));
 		free(list);
 		json_object_object_add(o, "name",
@@ -143,8 +150,8 @@ list_json(const struct apikey_row *rows, size_t n)
 static void
 list_text(const struct apikey_row *rows, size_t n)
 {
-	char	 sc[256];
-	size_t	 i;
+	char   sc[256];
+	size_t i;
 
 	printf("%-20s %-15s %-8s %-19s %-19s %s\n", "NAME", "PREFIX", "STATE",
 	    "CREATED (UTC)", "LAST USED (UTC)", "SCOPES / WORKSPACES");
@@ -153,10 +160,12 @@ list_text(const struct apikey_row *rows, size_t n)
 			sc[0] = '\0';
 		printf("%-20s %s... %-8s %-19s %-19s %s / %s\n", rows[i].name,
 		    rows[i].shown, rows[i].revoked_at[0] ? "revoked" : "active",
-		    rows[i].created_at, rows[i].last_used_at[0] ?
-		    rows[i].last_used_at : "never", sc, rows[i].all_ws ?
-		    "every workspace" : *rows[i].workspaces ?
-		    rows[i].workspaces : "none left");
+		    rows[i].created_at,
+		    rows[i].last_used_at[0] ? rows[i].last_used_at : "never",
+		    sc,
+		    rows[i].all_ws            ? "every workspace"
+		        : *rows[i].workspaces ? rows[i].workspaces
+		                              : "none left");
 	}
 }
 
@@ -164,9 +173,9 @@ int
 admin_apikey_list(struct ctx *c)
 {
 	struct apikey_row *rows;
-	size_t		 n;
-	enum store_rc	 rc;
-	int		 ret = 0;
+	size_t             n;
+	enum store_rc      rc;
+	int                ret = 0;
 
 	if (admin_need_db(c, 1) == -1)
 		return EX_FAIL;
@@ -183,12 +192,13 @@ admin_apikey_list(struct ctx *c)
 int
 admin_apikey_revoke(struct ctx *c)
 {
-	const char	*name = c->argv[0];
-	enum store_rc	 rc;
-	int		 already;
+	const char   *name = c->argv[0];
+	enum store_rc rc;
+	int           already;
 
 	if (!apikey_name_valid(name))
-		return admin_misuse("api-key", "bad key name: use 1 to 64 of "
+		return admin_misuse("api-key",
+		    "bad key name: use 1 to 64 of "
 		    "A-Z, a-z, 0-9, '.', '_' and '-'");
 	if (admin_need_db(c, 1) == -1)
 		return EX_FAIL;
@@ -198,7 +208,7 @@ admin_apikey_revoke(struct ctx *c)
 	if (rc != STORE_OK)
 		return admin_store_fail(rc, "revoking the api key");
 	/* No worker caches keys: the next request with it is refused. */
-	printf("api key %s %s\n", name, already ? "was already revoked" :
-	    "revoked");
+	printf("api key %s %s\n", name,
+	    already ? "was already revoked" : "revoked");
 	return 0;
 }

@@ -22,8 +22,8 @@
 int
 admin_keys_init(struct ctx *c)
 {
-	const char	*owner = geteuid() == 0 ? c->cfg->user : NULL;
-	char		 err[512];
+	const char *owner = geteuid() == 0 ? c->cfg->user : NULL;
+	char        err[512];
 
 	if (vault_ring_init(c->cfg->key_ring_file, err, sizeof(err)) == -1)
 		return admin_fail("%s", err);
@@ -32,12 +32,14 @@ admin_keys_init(struct ctx *c)
 	 * re-read it as [server] user after a rotation (priv.h): the ring
 	 * is that user's. Rotations keep the owner (vault_ring_add).
 	 */
-	if (owner != NULL && chown(c->cfg->key_ring_file, c->cfg->user_uid,
-	    c->cfg->user_gid) == -1)
+	if (owner != NULL &&
+	    chown(c->cfg->key_ring_file, c->cfg->user_uid, c->cfg->user_gid) ==
+	        -1)
 		return admin_fail("%s: created, but cannot give it to user %s: "
-		    "%s", c->cfg->key_ring_file, owner, strerror(errno));
+		                  "%s",
+		    c->cfg->key_ring_file, owner, strerror(errno));
 	printf("created key ring %s (key version 1, mode 0600%s%s); back it "
-	    "up: without it no stored token can be decrypted\n",
+	       "up: without it no stored token can be decrypted\n",
 	    c->cfg->key_ring_file, owner ? ", owned by " : "",
 	    owner ? owner : "");
 	return 0;
@@ -46,17 +48,18 @@ admin_keys_init(struct ctx *c)
 static int
 rekey_one(const struct workspace *ws, void *arg)
 {
-	struct walk	*w = arg;
-	char		 err[512];
-	int		 changed = 0;
-	enum store_rc	 rc;
+	struct walk  *w = arg;
+	char          err[512];
+	int           changed = 0;
+	enum store_rc rc;
 
 	rc = store_conn_rekey(w->c->db, ws, w->v, &changed, err, sizeof(err));
 	if (rc == STORE_OK) {
 		w->tokens += changed;
 		w->n++;
 		printf("workspace %s (id %" PRIu64 "): re-encrypted %d "
-		    "token(s)\n", ws->slug, ws->id, changed);
+		       "token(s)\n",
+		    ws->slug, ws->id, changed);
 		return 0;
 	}
 	w->failed++;
@@ -73,9 +76,9 @@ rekey_one(const struct workspace *ws, void *arg)
 static int
 rekey_all(struct ctx *c)
 {
-	struct walk	 w = { .c = c };
-	char		 err[512];
-	enum store_rc	 rc;
+	struct walk   w = { .c = c };
+	char          err[512];
+	enum store_rc rc;
 
 	if ((w.v = vault_open(c->cfg->key_ring_file, err, sizeof(err))) == NULL)
 		return admin_fail("%s", err);
@@ -85,12 +88,15 @@ rekey_all(struct ctx *c)
 	if (rc != STORE_OK)
 		return admin_store_fail(rc, "listing workspaces");
 	if (w.failed)
-		return admin_fail("%d workspace(s) still have tokens that are "
+		return admin_fail(
+		    "%d workspace(s) still have tokens that are "
 		    "not on key version %" PRIu32 "; once fixed, run `" PROG
 		    " keys rotate` again: it finishes this rotation without "
-		    "adding another key", w.failed, w.ver);
+		    "adding another key",
+		    w.failed, w.ver);
 	printf("re-encrypted %d token(s) in %d workspace(s); every token is on "
-	    "key version %" PRIu32 "\n", w.tokens, w.n, w.ver);
+	       "key version %" PRIu32 "\n",
+	    w.tokens, w.n, w.ver);
 	return 0;
 }
 
@@ -106,8 +112,8 @@ admin_keys_rekey(struct ctx *c)
 static int
 span_one(const struct workspace *ws, void *arg)
 {
-	struct walk	*w = arg;
-	uint32_t	 lo, hi;
+	struct walk *w = arg;
+	uint32_t     lo, hi;
 
 	if ((w->rc = store_conn_version_span(w->c->db, ws, &lo, &hi)) !=
 	    STORE_OK)
@@ -136,11 +142,11 @@ span_one(const struct workspace *ws, void *arg)
 int
 admin_keys_rotate(struct ctx *c)
 {
-	struct walk	 w = { .c = c };
-	struct vault	*v;
-	char		 err[512];
-	uint32_t	 cur;
-	enum store_rc	 rc;
+	struct walk   w = { .c = c };
+	struct vault *v;
+	char          err[512];
+	uint32_t      cur;
+	enum store_rc rc;
 
 	if (admin_need_db(c, 1) == -1)
 		return EX_FAIL;
@@ -153,27 +159,30 @@ admin_keys_rotate(struct ctx *c)
 	    (rc = w.rc) != STORE_OK)
 		return admin_store_fail(rc, "reading the key versions in use");
 	if (w.hi > cur)
-		return admin_fail("workspace %s (id %" PRIu64 ") has tokens on "
+		return admin_fail(
+		    "workspace %s (id %" PRIu64 ") has tokens on "
 		    "key version %" PRIu32 ", newer than the newest key in %s "
 		    "(%" PRIu32 "): that is not the key ring they were stored "
-		    "with; nothing was changed", w.hit.slug, w.hit.id, w.hi,
-		    c->cfg->key_ring_file, cur);
+		    "with; nothing was changed",
+		    w.hit.slug, w.hit.id, w.hi, c->cfg->key_ring_file, cur);
 	if (w.lo != 0 && w.lo < cur)
-		printf("tokens on key version %" PRIu32 " are left from an "
-		    "unfinished rotation: finishing the rotation to version %"
-		    PRIu32 " (no key added; a new key is added once every "
+		printf(
+		    "tokens on key version %" PRIu32 " are left from an "
+		    "unfinished rotation: finishing the rotation to version %" PRIu32
+		    " (no key added; a new key is added once every "
 		    "token is on version %" PRIu32 ": a workspace that fails "
-		    "below must be fixed or disconnected first)\n", w.lo, cur,
-		    cur);
+		    "below must be fixed or disconnected first)\n",
+		    w.lo, cur, cur);
 	else {
 		if (vault_ring_add(c->cfg->key_ring_file, &cur, err,
-		    sizeof(err)) == -1)
+		        sizeof(err)) == -1)
 			return admin_fail("%s", err);
-		printf("added key version %" PRIu32 " to %s; re-encrypting "
+		printf(
+		    "added key version %" PRIu32 " to %s; re-encrypting "
 		    "tokens (if this is interrupted or a workspace fails, run "
 		    "`" PROG " keys rotate` again: it finishes the rotation "
-		    "without adding another key, as `keys rekey` does)\n", cur,
-		    c->cfg->key_ring_file);
+		    "without adding another key, as `keys rekey` does)\n",
+		    cur, c->cfg->key_ring_file);
 	}
 	/* Workers stat the ring before they encrypt (vault_refresh). */
 	return rekey_all(c);
@@ -182,11 +191,11 @@ admin_keys_rotate(struct ctx *c)
 static int
 drop_check(const struct workspace *ws, void *arg)
 {
-	struct walk	*w = arg;
-	int		 used = 0;
+	struct walk *w = arg;
+	int          used = 0;
 
-	if ((w->rc = store_conn_version_used(w->c->db, ws, w->ver,
-	    &used)) != STORE_OK)
+	if ((w->rc = store_conn_version_used(w->c->db, ws, w->ver, &used)) !=
+	    STORE_OK)
 		return 1;
 	if (used)
 		w->hit = *ws;
@@ -196,18 +205,18 @@ drop_check(const struct workspace *ws, void *arg)
 int
 admin_keys_drop(struct ctx *c)
 {
-	struct walk	 w = { .c = c };
-	struct vault	*v;
-	const char	*s = c->argv[0];
-	char		 err[512];
-	uint32_t	 cur;
-	int		 has;
-	enum store_rc	 rc;
+	struct walk   w = { .c = c };
+	struct vault *v;
+	const char   *s = c->argv[0];
+	char          err[512];
+	uint32_t      cur;
+	int           has;
+	enum store_rc rc;
 
 	if (strspn(s, "0123456789") != strlen(s) || strlen(s) > 5 ||
 	    (w.ver = (uint32_t)strtoul(s, NULL, 10)) < 1 || w.ver > 65535)
 		return admin_fail("bad key version: give a number from 1 to "
-		    "65535");
+		                  "65535");
 	if ((v = vault_open(c->cfg->key_ring_file, err, sizeof(err))) == NULL)
 		return admin_fail("%s", err);
 	cur = vault_current_version(v);
@@ -215,10 +224,12 @@ admin_keys_drop(struct ctx *c)
 	vault_close(v);
 	if (!has)
 		return admin_fail("key version %" PRIu32 " is not in the key "
-		    "ring %s", w.ver, c->cfg->key_ring_file);
+		                  "ring %s",
+		    w.ver, c->cfg->key_ring_file);
 	if (w.ver == cur)
 		return admin_fail("key version %" PRIu32 " is the current key "
-		    "and cannot be dropped; `" PROG " keys rotate` first",
+		                  "and cannot be dropped; `" PROG
+		                  " keys rotate` first",
 		    w.ver);
 	if (admin_need_db(c, 1) == -1)
 		return EX_FAIL;
@@ -227,10 +238,12 @@ admin_keys_drop(struct ctx *c)
 	    (rc = w.rc) != STORE_OK)
 		return admin_store_fail(rc, "checking key versions in use");
 	if (w.hit.id != 0)
-		return admin_fail("key version %" PRIu32 " still encrypts "
+		return admin_fail(
+		    "key version %" PRIu32 " still encrypts "
 		    "tokens of workspace %s (id %" PRIu64 "): run `" PROG
 		    " keys rotate` first, which finishes the unfinished "
-		    "rotation", w.ver, w.hit.slug, w.hit.id);
+		    "rotation",
+		    w.ver, w.hit.slug, w.hit.id);
 	if (vault_ring_drop(c->cfg->key_ring_file, w.ver, err, sizeof(err)) ==
 	    -1)
 		return admin_fail("%s", err);
@@ -242,17 +255,17 @@ admin_keys_drop(struct ctx *c)
 int
 admin_keys_list(struct ctx *c)
 {
-	struct vault	*v;
-	char		 err[512];
-	uint32_t	 ver, cur;
+	struct vault *v;
+	char          err[512];
+	uint32_t      ver, cur;
 
 	if ((v = vault_open(c->cfg->key_ring_file, err, sizeof(err))) == NULL)
 		return admin_fail("%s", err);
 	cur = vault_current_version(v);
 	for (ver = 1; ver <= cur; ver++)
 		if (vault_has_version(v, ver))
-			printf("%" PRIu32 "%s\n", ver, ver == cur ?
-			    " (current)" : "");
+			printf("%" PRIu32 "%s\n", ver,
+			    ver == cur ? " (current)" : "");
 	vault_close(v);
 	return 0;
 }
@@ -262,28 +275,32 @@ admin_keys_list(struct ctx *c)
 int
 admin_token_set(struct ctx *c)
 {
-	const char	*kind = c->argv[1], *cid = c->catalog_id;
+	const char      *kind = c->argv[1], *cid = c->catalog_id;
 	struct workspace ws;
-	struct vault	*v = NULL;
+	struct vault    *v = NULL;
 	struct vault_box box;
-	char		 err[512], *tok = NULL;
-	long		 len, i;
-	enum store_rc	 rc;
-	int		 ret = EX_FAIL, catalog, enc;
+	char             err[512], *tok = NULL;
+	long             len, i;
+	enum store_rc    rc;
+	int              ret = EX_FAIL, catalog, enc;
 
 	memset(&box, 0, sizeof(box));
 	catalog = strcmp(kind, VAULT_KIND_CATALOG) == 0;
 	if (!catalog && strcmp(kind, VAULT_KIND_WABA) != 0)
-		return admin_misuse("token", "token kind must be waba or "
+		return admin_misuse("token",
+		    "token kind must be waba or "
 		    "catalog");
 	if (catalog && cid == NULL)
-		return admin_misuse("token", "a catalog token needs "
+		return admin_misuse("token",
+		    "a catalog token needs "
 		    "--catalog-id ID");
 	if (!catalog && cid != NULL)
-		return admin_misuse("token", "--catalog-id is only for catalog "
+		return admin_misuse("token",
+		    "--catalog-id is only for catalog "
 		    "tokens");
-	if (cid && (*cid == '\0' || strlen(cid) > 32 ||
-	    strspn(cid, "0123456789") != strlen(cid)))
+	if (cid &&
+	    (*cid == '\0' || strlen(cid) > 32 ||
+	        strspn(cid, "0123456789") != strlen(cid)))
 		return admin_fail("bad catalog id: 1 to 32 digits");
 	if ((ret = admin_find_workspace(c, c->argv[0], &ws)) != 0)
 		return ret;
@@ -297,7 +314,7 @@ admin_token_set(struct ctx *c)
 	for (i = 0; i < len; i++)
 		if (tok[i] < 0x21 || tok[i] > 0x7e) {
 			admin_fail("the token must be printable ASCII without "
-			    "spaces");
+			           "spaces");
 			goto out;
 		}
 	enc = vault_encrypt(v, ws.id, kind, tok, (size_t)len, &box, err,
@@ -314,7 +331,7 @@ admin_token_set(struct ctx *c)
 		goto out;
 	}
 	printf("stored the %s token for workspace %s (key version %" PRIu32
-	    "); the next Verify on the settings page checks it with Meta\n",
+	       "); the next Verify on the settings page checks it with Meta\n",
 	    catalog ? "catalog" : "WABA", ws.slug, box.key_version);
 	ret = 0;
 out:

@@ -16,10 +16,10 @@
 #include "store/workspaces.h"
 
 struct prune {
-	struct ctx	*c;
-	const char	*slug;
-	int		 workspaces, failed;
-	uint64_t	 events, hours;
+	struct ctx *c;
+	const char *slug;
+	int         workspaces, failed;
+	uint64_t    events, hours;
 };
 
 static void
@@ -32,9 +32,9 @@ prune_progress(const char *table, uint64_t deleted, void *arg)
 static int
 prune_one(const struct workspace *ws, void *arg)
 {
-	struct prune	*p = arg;
-	enum store_rc	 rc;
-	uint64_t	 ev, hr;
+	struct prune *p = arg;
+	enum store_rc rc;
+	uint64_t      ev, hr;
 
 	rc = store_wh_prune(p->c->db, ws, p->c->cfg->webhook_retention_days,
 	    prune_progress, (void *)ws->slug, &ev, &hr);
@@ -42,14 +42,16 @@ prune_one(const struct workspace *ws, void *arg)
 	p->events += ev;
 	p->hours += hr;
 	if (rc == STORE_OK) {
-		printf("workspace %s: pruned %" PRIu64 " webhook events and %"
-		    PRIu64 " hourly counters\n", ws->slug, ev, hr);
+		printf("workspace %s: pruned %" PRIu64
+		       " webhook events and %" PRIu64 " hourly counters\n",
+		    ws->slug, ev, hr);
 		return 0;
 	}
 	p->failed++;
 	admin_store_fail(rc, "pruning");
 	admin_fail("workspace %s: pruning stopped after %" PRIu64 " events "
-	    "and %" PRIu64 " hourly counters", ws->slug, ev, hr);
+	           "and %" PRIu64 " hourly counters",
+	    ws->slug, ev, hr);
 	/* Workspaces may live on other servers: try them all. */
 	return 0;
 }
@@ -57,10 +59,10 @@ prune_one(const struct workspace *ws, void *arg)
 int
 admin_prune(struct ctx *c)
 {
-	struct prune	 p = { .c = c, .slug = c->workspace };
+	struct prune     p = { .c = c, .slug = c->workspace };
 	struct workspace ws;
-	enum store_rc	 rc;
-	int		 ret;
+	enum store_rc    rc;
+	int              ret;
 
 	printf("pruning webhook events older than %d days\n",
 	    c->cfg->webhook_retention_days);
@@ -71,12 +73,13 @@ admin_prune(struct ctx *c)
 	} else {
 		if (admin_need_db(c, 1) == -1)
 			return EX_FAIL;
-		if ((rc = store_ws_each(c->db, prune_one, &p)) !=
-		    STORE_OK && p.failed == 0)
+		if ((rc = store_ws_each(c->db, prune_one, &p)) != STORE_OK &&
+		    p.failed == 0)
 			return admin_store_fail(rc, "listing workspaces");
 	}
 	printf("pruned %" PRIu64 " webhook events and %" PRIu64 " hourly "
-	    "counters in %d workspace(s)\n", p.events, p.hours, p.workspaces);
+	       "counters in %d workspace(s)\n",
+	    p.events, p.hours, p.workspaces);
 	if (p.failed)
 		return admin_fail("%d workspace(s) not fully pruned", p.failed);
 	return 0;

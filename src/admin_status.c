@@ -27,7 +27,7 @@ static void
 status_text(const struct workspace *ws, const struct conn_row *r,
     const struct num_row *nums, size_t n, const char *last, long long day)
 {
-	size_t		 i;
+	size_t i;
 
 	printf("workspace       %s (%s)\n", ws->slug, ws->name);
 	printf("status          %s\n", r->status);
@@ -46,8 +46,10 @@ status_text(const struct workspace *ws, const struct conn_row *r,
 		printf("token           none\n");
 	else
 		printf("token           key version %" PRIu32 ", expires "
-		    "%s%s\n", r->key_version, r->token_expires_at[0] ?
-		    r->token_expires_at : "never (or unknown)",
+		       "%s%s\n",
+		    r->key_version,
+		    r->token_expires_at[0] ? r->token_expires_at
+		                           : "never (or unknown)",
 		    r->token_expires_at[0] ? " UTC" : "");
 	if (r->has_catalog)
 		printf("catalog         %s (%s)\n", r->catalog_id,
@@ -63,14 +65,14 @@ int
 admin_status(struct ctx *c)
 {
 	struct workspace ws;
-	struct conn_row	 r;
-	struct num_row	*nums;
-	size_t		 n;
-	char		 last[32];
-	long		 day;
-	enum store_rc	 rc;
-	json_object	*o;
-	int		 ret;
+	struct conn_row  r;
+	struct num_row  *nums;
+	size_t           n;
+	char             last[32];
+	long             day;
+	enum store_rc    rc;
+	json_object     *o;
+	int              ret;
 
 	if ((ret = admin_find_workspace(c, c->argv[0], &ws)) != 0)
 		return ret;

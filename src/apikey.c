@@ -11,15 +11,14 @@
 #include "apikey.h"
 
 /* In bit order: bit i is names[i]. doc/contract.md, Internal API. */
-static const char *const scope_names[APIKEY_NSCOPES] = {
-	"connection:read", "messages:send", "templates:read",
-	"templates:write", "media:write", "catalog:write", "events:read"
-};
+static const char *const scope_names[APIKEY_NSCOPES] = { "connection:read",
+	"messages:send", "templates:read", "templates:write", "media:write",
+	"catalog:write", "events:read" };
 
 void
 apikey_new(char out[APIKEY_LEN + 1])
 {
-	unsigned char	 raw[APIKEY_RANDOM_BYTES];
+	unsigned char raw[APIKEY_RANDOM_BYTES];
 
 	randombytes_buf(raw, sizeof(raw));
 	memcpy(out, APIKEY_PREFIX, APIKEY_PREFIX_LEN);
@@ -32,14 +31,14 @@ apikey_new(char out[APIKEY_LEN + 1])
 int
 apikey_valid(const char *s, size_t len)
 {
-	size_t	 i;
+	size_t i;
 
-	if (len != APIKEY_LEN || memcmp(s, APIKEY_PREFIX,
-	    APIKEY_PREFIX_LEN) != 0)
+	if (len != APIKEY_LEN ||
+	    memcmp(s, APIKEY_PREFIX, APIKEY_PREFIX_LEN) != 0)
 		return 0;
 	for (i = APIKEY_PREFIX_LEN; i < len; i++)
 		if (!((s[i] >= '0' && s[i] <= '9') ||
-		    (s[i] >= 'a' && s[i] <= 'f')))
+		        (s[i] >= 'a' && s[i] <= 'f')))
 			return 0;
 	return 1;
 }
@@ -47,7 +46,7 @@ apikey_valid(const char *s, size_t len)
 const char *
 apikey_from_header(const char *hdr)
 {
-	const char	*k;
+	const char *k;
 
 	if (hdr == NULL || strncasecmp(hdr, "Bearer ", 7) != 0)
 		return NULL;
@@ -71,15 +70,15 @@ apikey_shown(const char *key, char out[APIKEY_SHOWN_LEN + 1])
 int
 apikey_name_valid(const char *name)
 {
-	size_t	 i, len = strlen(name);
+	size_t i, len = strlen(name);
 
 	if (len == 0 || len > APIKEY_NAME_MAX)
 		return 0;
 	for (i = 0; i < len; i++)
 		if (!((name[i] >= 'a' && name[i] <= 'z') ||
-		    (name[i] >= 'A' && name[i] <= 'Z') ||
-		    (name[i] >= '0' && name[i] <= '9') ||
-		    name[i] == '.' || name[i] == '_' || name[i] == '-'))
+		        (name[i] >= 'A' && name[i] <= 'Z') ||
+		        (name[i] >= '0' && name[i] <= '9') || name[i] == '.' ||
+		        name[i] == '_' || name[i] == '-'))
 			return 0;
 	return 1;
 }
@@ -87,7 +86,7 @@ apikey_name_valid(const char *name)
 const char *
 apikey_scope_name(unsigned bit)
 {
-	unsigned	 i;
+	unsigned i;
 
 	for (i = 0; i < APIKEY_NSCOPES; i++)
 		if (bit == 1u << i)
@@ -98,7 +97,7 @@ apikey_scope_name(unsigned bit)
 unsigned
 apikey_scope_bit(const char *name)
 {
-	unsigned	 i;
+	unsigned i;
 
 	for (i = 0; i < APIKEY_NSCOPES; i++)
 		if (strcmp(name, scope_names[i]) == 0)
@@ -107,13 +106,12 @@ apikey_scope_bit(const char *name)
 }
 
 int
-apikey_scopes_parse(const char *list, unsigned *mask, char *bad,
-    size_t badlen)
+apikey_scopes_parse(const char *list, unsigned *mask, char *bad, size_t badlen)
 {
-	char		 one[32];
-	const char	*p = list, *end;
-	size_t		 len;
-	unsigned	 bit;
+	char        one[32];
+	const char *p = list, *end;
+	size_t      len;
+	unsigned    bit;
 
 	*mask = 0;
 	for (;;) {
@@ -127,8 +125,8 @@ apikey_scopes_parse(const char *list, unsigned *mask, char *bad,
 		}
 		if (bit == 0) {
 			if (bad != NULL)
-				snprintf(bad, badlen, "%.*s", (int)(len > 64 ?
-				    64 : len), p);
+				snprintf(bad, badlen, "%.*s",
+				    (int)(len > 64 ? 64 : len), p);
 			*mask = 0;
 			return -1;
 		}
@@ -142,9 +140,9 @@ apikey_scopes_parse(const char *list, unsigned *mask, char *bad,
 int
 apikey_scopes_format(unsigned mask, char *out, size_t len)
 {
-	size_t		 used = 0;
-	unsigned	 i;
-	int		 n;
+	size_t   used = 0;
+	unsigned i;
+	int      n;
 
 	if (len == 0)
 		return -1;

@@ -38,181 +38,210 @@
  * enum in_need: 0 optional, 1 required, or IN_IGNORE_BAD.
  */
 #define DIGITS(nm, w, lo, hi, need, y) \
-	{ (nm), (w), IN_DIGITS, (lo), (hi), NULL, (need), (y) }
+	{ \
+		(nm), (w), IN_DIGITS, (lo), (hi), NULL, (need), (y) \
+	}
 #define PRINT(nm, w, lo, hi, need, y) \
-	{ (nm), (w), IN_PRINTABLE, (lo), (hi), NULL, (need), (y) }
+	{ \
+		(nm), (w), IN_PRINTABLE, (lo), (hi), NULL, (need), (y) \
+	}
 #define TEXT(nm, w, lo, hi, need, y) \
-	{ (nm), (w), IN_TEXT, (lo), (hi), NULL, (need), (y) }
+	{ \
+		(nm), (w), IN_TEXT, (lo), (hi), NULL, (need), (y) \
+	}
 
 static const char *const hub_modes[] = { "subscribe", NULL };
-static const char *const one[] = { "1", NULL };	/* a ticked box */
+static const char *const one[] = { "1", NULL }; /* a ticked box */
 static const char *const code_methods[] = { "SMS", "VOICE", NULL };
 /* In h_phone_sync's order: contacts, then chats. */
 static const char *const sync_types[] = { "smb_app_state_sync", "history",
-    NULL };
+	NULL };
 
 /*
  * The whole of doc/contract.md, Routes, that the app serves, in one table,
  * with what each route accepts. Field order is the handler's enum (handlers.h).
  */
+/* clang-format off: one route per block, laid out by hand. */
 static const struct route routes[] = {
 	{ REQ_GET, "/healthz", h_healthz, 0, ROUTE_PAGE, NULL, { { 0 } } },
 	{ REQ_GET, "/login", h_login_get, 0, ROUTE_PAGE, NULL, { { 0 } } },
-	{ REQ_POST, "/login", h_login_post, 0, ROUTE_PAGE, NULL, {
-	    [LOGIN_EMAIL] = TEXT("email", IN_FORM, 0, 1024, 0, NULL),
-	    [LOGIN_PASSWORD] = TEXT("password", IN_FORM, 0, 4096, 0, NULL),
-	    [LOGIN_TOKEN] = TEXT("csrf_token", IN_FORM, 0, 128, 0, NULL) } },
+	{ REQ_POST, "/login", h_login_post, 0, ROUTE_PAGE, NULL,
+	    { [LOGIN_EMAIL] = TEXT("email", IN_FORM, 0, 1024, 0, NULL),
+	        [LOGIN_PASSWORD] = TEXT("password", IN_FORM, 0, 4096, 0, NULL),
+	        [LOGIN_TOKEN] = TEXT("csrf_token", IN_FORM, 0, 128, 0,
+	            NULL) } },
 	{ REQ_POST, "/logout", h_logout, ROUTE_SESSION, ROUTE_PAGE, NULL,
 	    { { 0 } } },
 	{ REQ_GET, "/w/{slug}/settings/whatsapp", h_settings, ROUTE_SESSION,
-	    ROUTE_PAGE, NULL, {
-	    [SETTINGS_FLASH] = PRINT("m", IN_QUERY, 0, 64, IN_IGNORE_BAD,
-		NULL) } },
+	    ROUTE_PAGE, NULL,
+	    { [SETTINGS_FLASH] = PRINT("m", IN_QUERY, 0, 64, IN_IGNORE_BAD,
+	          NULL) } },
 	{ REQ_POST, "/w/{slug}/settings/whatsapp/connect", h_connect,
-	    ROUTE_SESSION, ROUTE_PAGE, NULL, {
-	    /* embedded_signup.js: the state as JSON, no redirect. */
-	    [CONNECT_POPUP] = { "popup", IN_FORM, IN_ENUM, 0, 0, one,
-		0, NULL } } },
+	    ROUTE_SESSION, ROUTE_PAGE, NULL,
+	    { /* embedded_signup.js: the state as JSON, no redirect. */
+	        [CONNECT_POPUP] = { "popup", IN_FORM, IN_ENUM, 0, 0, one, 0,
+	            NULL } } },
 	{ REQ_POST, "/w/{slug}/settings/whatsapp/embedded-signup",
-	    h_embedded_signup, ROUTE_SESSION, ROUTE_PAGE, NULL, {
-	    [ES_CODE] = PRINT("code", IN_FORM, 1, 2048, 1, "Meta's answer "
-		"did not include a valid authorization code, so nothing was "
-		"changed. Try connecting again."),
-	    [ES_STATE] = { "state", IN_FORM, IN_HEX, 32, 32, NULL, 1,
-		"This connection attempt is incomplete, so nothing was "
-		"changed. Start again from your WhatsApp settings page." },
-	    [ES_WABA] = DIGITS("waba_id", IN_FORM, 1, 32, 0, "Meta's popup "
-		"sent a business account id that is not valid, so nothing was "
-		"changed. Try connecting again."),
-	    [ES_PHONE] = DIGITS("phone_number_id", IN_FORM, 1, 32, 0, "Meta's "
-		"popup sent a phone number id that is not valid, so nothing "
-		"was changed. Try connecting again."),
-	    [ES_BUSINESS] = DIGITS("business_id", IN_FORM, 1, 32, 0, "Meta's "
-		"popup sent a business id that is not valid, so nothing was "
-		"changed. Try connecting again.") } },
+	    h_embedded_signup, ROUTE_SESSION, ROUTE_PAGE, NULL,
+	    { [ES_CODE] = PRINT("code", IN_FORM, 1, 2048, 1,
+	          "Meta's answer "
+	          "did not include a valid authorization code, so nothing was "
+	          "changed. Try connecting again."),
+	        [ES_STATE] = { "state", IN_FORM, IN_HEX, 32, 32, NULL, 1,
+	            "This connection attempt is incomplete, so nothing was "
+	            "changed. Start again from your WhatsApp settings page." },
+	        [ES_WABA] = DIGITS("waba_id", IN_FORM, 1, 32, 0,
+	            "Meta's popup "
+	            "sent a business account id that is not valid, so nothing was "
+	            "changed. Try connecting again."),
+	        [ES_PHONE] = DIGITS("phone_number_id", IN_FORM, 1, 32, 0,
+	            "Meta's "
+	            "popup sent a phone number id that is not valid, so nothing "
+	            "was changed. Try connecting again."),
+	        [ES_BUSINESS] = DIGITS("business_id", IN_FORM, 1, 32, 0,
+	            "Meta's "
+	            "popup sent a business id that is not valid, so nothing was "
+	            "changed. Try connecting again.") } },
 	{ REQ_GET, "/oauth/meta/callback", h_oauth_callback, ROUTE_SESSION,
-	    ROUTE_PAGE, NULL, {
-	    [CB_STATE] = { "state", IN_QUERY, IN_HEX, 32, 32, NULL, 1,
-		"This link from Meta is incomplete. Start again from your "
-		"WhatsApp settings page." },
-	    [CB_CODE] = PRINT("code", IN_QUERY, 1, 2048, 0, "Meta's answer "
-		"did not include a valid authorization code, so nothing was "
-		"changed. Try connecting again."),
-	    [CB_ERROR] = TEXT("error", IN_QUERY, 1, 300, 0, NULL),
-	    [CB_ERROR_DESC] = TEXT("error_description", IN_QUERY, 0, 4096, 0,
-		NULL) } },
+	    ROUTE_PAGE, NULL,
+	    { [CB_STATE] = { "state", IN_QUERY, IN_HEX, 32, 32, NULL, 1,
+	          "This link from Meta is incomplete. Start again from your "
+	          "WhatsApp settings page." },
+	        [CB_CODE] = PRINT("code", IN_QUERY, 1, 2048, 0,
+	            "Meta's answer "
+	            "did not include a valid authorization code, so nothing was "
+	            "changed. Try connecting again."),
+	        [CB_ERROR] = TEXT("error", IN_QUERY, 1, 300, 0, NULL),
+	        [CB_ERROR_DESC] = TEXT("error_description", IN_QUERY, 0, 4096,
+	            0, NULL) } },
 	{ REQ_GET, "/w/{slug}/settings/whatsapp/phone-numbers", h_phones_get,
-	    ROUTE_SESSION, ROUTE_PAGE, NULL, {
-	    /* Preselected: the number the popup reported (oauth.c). */
-	    [PHONES_PICK] = DIGITS("phone_number_id", IN_QUERY, 1, 32, 0,
-		NULL) } },
+	    ROUTE_SESSION, ROUTE_PAGE, NULL,
+	    { /* Preselected: the number the popup reported (oauth.c). */
+	        [PHONES_PICK] = DIGITS("phone_number_id", IN_QUERY, 1, 32, 0,
+	            NULL) } },
 	{ REQ_POST, "/w/{slug}/settings/whatsapp/phone-numbers", h_phones_post,
-	    ROUTE_SESSION, ROUTE_PAGE, NULL, {
-	    [PHONES_PHONE] = DIGITS("phone_number_id", IN_FORM, 1, 32, 0,
-		"Choose one of the phone numbers listed below."),
-	    /* Two-step verification PINs are exactly six digits. */
-	    [PHONES_PIN] = DIGITS("pin", IN_FORM, 6, 6, 0, "Enter the "
-		"number's six-digit two-step verification PIN."),
-	    [PHONES_WABA] = DIGITS("waba_id", IN_FORM, 1, 32, 0, "Choose one "
-		"of the listed WhatsApp Business Accounts."),
-	    [PHONES_SET_PIN] = { "set_pin", IN_FORM, IN_ENUM, 0, 0, one, 0,
-		NULL } } },
-	{ REQ_POST, "/w/{slug}/settings/whatsapp/phone-numbers/"
-	    "{phone_number_id}/request-code", h_phone_request_code,
-	    ROUTE_SESSION, ROUTE_PAGE, NULL, {
-	    [CODE_ID] = DIGITS("phone_number_id", IN_PATH, 1, 32, 1,
-		"That is not a phone number ID."),
-	    [CODE_METHOD] = { "code_method", IN_FORM, IN_ENUM, 0, 0,
-		code_methods, 1, "Choose SMS or voice call." },
-	    /* A locale as Meta takes it: en_US, pt_BR, de. */
-	    [CODE_LANGUAGE] = PRINT("language", IN_FORM, 2, 10, 0,
-		"Choose the language of the message.") } },
-	{ REQ_POST, "/w/{slug}/settings/whatsapp/phone-numbers/"
-	    "{phone_number_id}/verify-code", h_phone_verify_code,
-	    ROUTE_SESSION, ROUTE_PAGE, NULL, {
-	    [VERIFY_ID] = DIGITS("phone_number_id", IN_PATH, 1, 32, 1,
-		"That is not a phone number ID."),
-	    [VERIFY_CODE] = DIGITS("code", IN_FORM, 6, 6, 1, "Enter the "
-		"six-digit code Meta sent."),
-	    [VERIFY_PIN] = DIGITS("pin", IN_FORM, 6, 6, 1, "Enter the "
-		"number's six-digit two-step verification PIN."),
-	    [VERIFY_SET_PIN] = { "set_pin", IN_FORM, IN_ENUM, 0, 0, one, 0,
-		NULL } } },
-	{ REQ_POST, "/w/{slug}/settings/whatsapp/phone-numbers/"
-	    "{phone_number_id}/default", h_phone_default, ROUTE_SESSION,
-	    ROUTE_PAGE, NULL, {
-	    [PHONE_ID] = DIGITS("phone_number_id", IN_PATH, 1, 32, 1,
-		"That is not a phone number ID.") } },
-	{ REQ_POST, "/w/{slug}/settings/whatsapp/phone-numbers/"
-	    "{phone_number_id}/sync", h_phone_sync, ROUTE_SESSION,
-	    ROUTE_PAGE, NULL, {
-	    [SYNC_ID] = DIGITS("phone_number_id", IN_PATH, 1, 32, 1,
-		"That is not a phone number ID."),
-	    [SYNC_TYPE] = { "sync_type", IN_FORM, IN_ENUM, 0, 0, sync_types,
-		1, "Choose what to sync: the contacts or the chat "
-		"history." } } },
-	{ REQ_POST, "/w/{slug}/settings/whatsapp/phone-numbers/"
-	    "{phone_number_id}/remove", h_phone_remove, ROUTE_SESSION,
-	    ROUTE_PAGE, NULL, {
-	    [REMOVE_ID] = DIGITS("phone_number_id", IN_PATH, 1, 32, 1,
-		"That is not a phone number ID."),
-	    [REMOVE_DEREGISTER] = { "deregister", IN_FORM, IN_ENUM, 0, 0,
-		one, 0, "To deregister the number too, tick the box." },
-	    [REMOVE_CONFIRM] = { "confirm", IN_FORM, IN_ENUM, 0, 0, one, 0,
-		NULL } } },
+	    ROUTE_SESSION, ROUTE_PAGE, NULL,
+	    { [PHONES_PHONE] = DIGITS("phone_number_id", IN_FORM, 1, 32, 0,
+	          "Choose one of the phone numbers listed below."),
+	        /* Two-step verification PINs are exactly six digits. */
+	        [PHONES_PIN] = DIGITS("pin", IN_FORM, 6, 6, 0,
+	            "Enter the "
+	            "number's six-digit two-step verification PIN."),
+	        [PHONES_WABA] = DIGITS("waba_id", IN_FORM, 1, 32, 0,
+	            "Choose one "
+	            "of the listed WhatsApp Business Accounts."),
+	        [PHONES_SET_PIN] = { "set_pin", IN_FORM, IN_ENUM, 0, 0, one, 0,
+	            NULL } } },
+	{ REQ_POST,
+	    "/w/{slug}/settings/whatsapp/phone-numbers/"
+	    "{phone_number_id}/request-code",
+	    h_phone_request_code, ROUTE_SESSION, ROUTE_PAGE, NULL,
+	    { [CODE_ID] = DIGITS("phone_number_id", IN_PATH, 1, 32, 1,
+	          "That is not a phone number ID."),
+	        [CODE_METHOD] = { "code_method", IN_FORM, IN_ENUM, 0, 0,
+	            code_methods, 1, "Choose SMS or voice call." },
+	        /* A locale as Meta takes it: en_US, pt_BR, de. */
+	        [CODE_LANGUAGE] = PRINT("language", IN_FORM, 2, 10, 0,
+	            "Choose the language of the message.") } },
+	{ REQ_POST,
+	    "/w/{slug}/settings/whatsapp/phone-numbers/"
+	    "{phone_number_id}/verify-code",
+	    h_phone_verify_code, ROUTE_SESSION, ROUTE_PAGE, NULL,
+	    { [VERIFY_ID] = DIGITS("phone_number_id", IN_PATH, 1, 32, 1,
+	          "That is not a phone number ID."),
+	        [VERIFY_CODE] = DIGITS("code", IN_FORM, 6, 6, 1,
+	            "Enter the "
+	            "six-digit code Meta sent."),
+	        [VERIFY_PIN] = DIGITS("pin", IN_FORM, 6, 6, 1,
+	            "Enter the "
+	            "number's six-digit two-step verification PIN."),
+	        [VERIFY_SET_PIN] = { "set_pin", IN_FORM, IN_ENUM, 0, 0, one, 0,
+	            NULL } } },
+	{ REQ_POST,
+	    "/w/{slug}/settings/whatsapp/phone-numbers/"
+	    "{phone_number_id}/default",
+	    h_phone_default, ROUTE_SESSION, ROUTE_PAGE, NULL,
+	    { [PHONE_ID] = DIGITS("phone_number_id", IN_PATH, 1, 32, 1,
+	          "That is not a phone number ID.") } },
+	{ REQ_POST,
+	    "/w/{slug}/settings/whatsapp/phone-numbers/"
+	    "{phone_number_id}/sync",
+	    h_phone_sync, ROUTE_SESSION, ROUTE_PAGE, NULL,
+	    { [SYNC_ID] = DIGITS("phone_number_id", IN_PATH, 1, 32, 1,
+	          "That is not a phone number ID."),
+	        [SYNC_TYPE] = { "sync_type", IN_FORM, IN_ENUM, 0, 0, sync_types,
+	            1,
+	            "Choose what to sync: the contacts or the chat "
+	            "history." } } },
+	{ REQ_POST,
+	    "/w/{slug}/settings/whatsapp/phone-numbers/"
+	    "{phone_number_id}/remove",
+	    h_phone_remove, ROUTE_SESSION, ROUTE_PAGE, NULL,
+	    { [REMOVE_ID] = DIGITS("phone_number_id", IN_PATH, 1, 32, 1,
+	          "That is not a phone number ID."),
+	        [REMOVE_DEREGISTER] = { "deregister", IN_FORM, IN_ENUM, 0, 0,
+	            one, 0, "To deregister the number too, tick the box." },
+	        [REMOVE_CONFIRM] = { "confirm", IN_FORM, IN_ENUM, 0, 0, one, 0,
+	            NULL } } },
 	{ REQ_POST, "/w/{slug}/settings/whatsapp/catalog", h_catalog,
-	    ROUTE_SESSION, ROUTE_PAGE, NULL, {
-	    [CATALOG_ID] = DIGITS("catalog_id", IN_FORM, 1, 32, 1, "The "
-		"catalog ID is the number shown in Commerce Manager (digits "
-		"only)."),
-	    [CATALOG_TOKEN] = PRINT("catalog_token", IN_FORM, 1, 4096, 1,
-		"Paste the catalog's access token (no spaces).") } },
+	    ROUTE_SESSION, ROUTE_PAGE, NULL,
+	    { [CATALOG_ID] = DIGITS("catalog_id", IN_FORM, 1, 32, 1,
+	          "The "
+	          "catalog ID is the number shown in Commerce Manager (digits "
+	          "only)."),
+	        [CATALOG_TOKEN] = PRINT("catalog_token", IN_FORM, 1, 4096, 1,
+	            "Paste the catalog's access token (no spaces).") } },
 	{ REQ_POST, "/w/{slug}/settings/whatsapp/catalog/disconnect",
 	    h_catalog_disconnect, ROUTE_SESSION, ROUTE_PAGE, NULL, { { 0 } } },
 	{ REQ_POST, "/w/{slug}/settings/whatsapp/verify", h_verify,
 	    ROUTE_SESSION, ROUTE_PAGE, NULL, { { 0 } } },
 	{ REQ_POST, "/w/{slug}/settings/whatsapp/test-message", h_test_message,
-	    ROUTE_SESSION, ROUTE_PAGE, NULL, {
-	    [TEST_TO] = { "to", IN_FORM, IN_E164, 0, 0, NULL, 1, "Enter the "
-		"recipient's number in international format, digits only "
-		"(for example 4915112345678)." } } },
+	    ROUTE_SESSION, ROUTE_PAGE, NULL,
+	    { [TEST_TO] = { "to", IN_FORM, IN_E164, 0, 0, NULL, 1,
+	          "Enter the "
+	          "recipient's number in international format, digits only "
+	          "(for example 4915112345678)." } } },
 	{ REQ_POST, "/w/{slug}/settings/whatsapp/disconnect", h_disconnect,
 	    ROUTE_SESSION, ROUTE_PAGE, NULL, { { 0 } } },
 	{ REQ_GET, "/webhooks/meta", h_webhook_verify, 0, ROUTE_HOOK,
-	    "verification refused\n", {
-	    [HUB_MODE] = { "hub.mode", IN_QUERY, IN_ENUM, 0, 0, hub_modes, 1,
-		NULL },
-	    [HUB_TOKEN] = TEXT("hub.verify_token", IN_QUERY, 1, 1024, 1, NULL),
-	    [HUB_CHALLENGE] = PRINT("hub.challenge", IN_QUERY, 1, 256, 1,
-		NULL) } },
+	    "verification refused\n",
+	    { [HUB_MODE] = { "hub.mode", IN_QUERY, IN_ENUM, 0, 0, hub_modes, 1,
+	          NULL },
+	        [HUB_TOKEN] = TEXT("hub.verify_token", IN_QUERY, 1, 1024, 1,
+	            NULL),
+	        [HUB_CHALLENGE] = PRINT("hub.challenge", IN_QUERY, 1, 256, 1,
+	            NULL) } },
 	{ REQ_POST, "/webhooks/meta", h_webhook_event, ROUTE_RAW_BODY,
-	    ROUTE_HOOK, "bad signature\n", {
-	    [HOOK_SIGNATURE] = PRINT("HTTP_X_HUB_SIGNATURE_256", IN_HEADER, 1,
-		256, 1, NULL) } },
+	    ROUTE_HOOK, "bad signature\n",
+	    { [HOOK_SIGNATURE] = PRINT("HTTP_X_HUB_SIGNATURE_256", IN_HEADER, 1,
+	          256, 1, NULL) } },
 	/* The internal API: a key's scope in flags (router.h). */
 	{ REQ_GET, "/api/v1/w/{slug}/connection", h_api_connection,
 	    ROUTE_SCOPE(APIKEY_SCOPE_CONNECTION_READ), ROUTE_API, NULL,
 	    { { 0 } } },
 };
+/* clang-format on */
 
 /* Not a member and no such workspace look alike: nothing is confirmed. */
-#define APP_NOTHING_HERE "There is nothing at this address. Check the " \
+#define APP_NOTHING_HERE \
+	"There is nothing at this address. Check the " \
 	"link, or go back to your workspace settings."
 
 enum answer
 app_member(struct ctx *c, const char *slug, uint64_t id)
 {
-	enum store_rc	 rc;
+	enum store_rc rc;
 
-	rc = slug != NULL ? store_ws_by_slug(c->app->db, slug, &c->ws) :
-	    store_ws_by_id(c->app->db, id, &c->ws);
+	rc = slug != NULL ? store_ws_by_slug(c->app->db, slug, &c->ws)
+	                  : store_ws_by_id(c->app->db, id, &c->ws);
 	if (rc == STORE_OK)
 		rc = store_user_is_member(c->app->db, c->sess.user_id,
 		    c->ws.id);
 	if (rc == STORE_NOTFOUND)
 		return view_error(c, 404, APP_NOTHING_HERE);
 	if (rc != STORE_OK)
-		return view_error(c, 503, "The database is not answering. "
+		return view_error(c, 503,
+		    "The database is not answering. "
 		    "Please try again in a moment.");
 	c->has_ws = 1;
 	return GO_ON;
@@ -227,9 +256,9 @@ app_member(struct ctx *c, const char *slug, uint64_t id)
 static enum answer
 app_gate(struct ctx *c, const struct route *rt)
 {
-	char		 loc[300];
-	enum store_rc	 rc;
-	int		 want_ws, member;
+	char          loc[300];
+	enum store_rc rc;
+	int           want_ws, member;
 
 	/*
 	 * Session, user, workspace and membership in one statement, the
@@ -244,21 +273,24 @@ app_gate(struct ctx *c, const struct route *rt)
 		return ANSWERED;
 	}
 	if (rc != STORE_OK)
-		return view_error(c, 503, "The database is not answering. "
+		return view_error(c, 503,
+		    "The database is not answering. "
 		    "Please try again in a moment.");
 	if (want_ws && !member)
 		return view_error(c, 404, APP_NOTHING_HERE);
 	c->has_ws = want_ws;
-	if (c->req->method == REQ_POST && !session_csrf_ok(c,
-	    kv_get(&c->req->form, "csrf_token")))
-		return view_error(c, 403, "This form has expired or did not "
+	if (c->req->method == REQ_POST &&
+	    !session_csrf_ok(c, kv_get(&c->req->form, "csrf_token")))
+		return view_error(c, 403,
+		    "This form has expired or did not "
 		    "come from this site, so nothing was changed. Reload the "
 		    "page and try again.");
 	return GO_ON;
 }
 
 /* One answer for every key that does not open the door, whatever why. */
-#define APP_API_NO_KEY "a valid API key is required: Authorization: " \
+#define APP_API_NO_KEY \
+	"a valid API key is required: Authorization: " \
 	"Bearer <key>"
 #define APP_API_NO_WS "no such workspace"
 
@@ -275,25 +307,26 @@ app_gate(struct ctx *c, const struct route *rt)
 static enum answer
 app_api_gate(struct ctx *c, const struct route *rt)
 {
-	unsigned char	 hash[APIKEY_HASH_BYTES];
+	unsigned char      hash[APIKEY_HASH_BYTES];
 	struct apikey_auth a;
-	const char	*key, *scope;
-	unsigned	 need = ROUTE_SCOPE_OF(rt->flags);
-	char		 msg[128];
-	enum store_rc	 rc;
-	int		 want_ws;
+	const char        *key, *scope;
+	unsigned           need = ROUTE_SCOPE_OF(rt->flags);
+	char               msg[128];
+	enum store_rc      rc;
+	int                want_ws;
 
-	if ((key = apikey_from_header(req_param(c->req,
-	    "HTTP_AUTHORIZATION"))) == NULL)
+	if ((key = apikey_from_header(
+	         req_param(c->req, "HTTP_AUTHORIZATION"))) == NULL)
 		return api_error(c, 401, "unauthorized", APP_API_NO_KEY);
 	apikey_hash(key, hash);
 	want_ws = strstr(rt->pattern, "{slug}") != NULL;
-	rc = store_apikey_auth(c->app->db, hash, want_ws ? c->req->slug :
-	    NULL, &a, &c->ws);
+	rc = store_apikey_auth(c->app->db, hash, want_ws ? c->req->slug : NULL,
+	    &a, &c->ws);
 	if (rc == STORE_NOTFOUND)
 		return api_error(c, 401, "unauthorized", APP_API_NO_KEY);
 	if (rc != STORE_OK)
-		return api_error(c, 503, "unavailable", "the database is not "
+		return api_error(c, 503, "unavailable",
+		    "the database is not "
 		    "answering; try again in a moment");
 	/* At most one write a minute per key, not one per request. */
 	if (a.stale && store_apikey_touch(c->app->db, a.id) != STORE_OK)
@@ -301,8 +334,10 @@ app_api_gate(struct ctx *c, const struct route *rt)
 		    (unsigned long long)a.id);
 	if (need == 0 || (a.scopes & need) != need) {
 		scope = apikey_scope_name(need);
-		snprintf(msg, sizeof(msg), "this API key does not have the "
-		    "scope %s", scope ? scope : "this route needs");
+		snprintf(msg, sizeof(msg),
+		    "this API key does not have the "
+		    "scope %s",
+		    scope ? scope : "this route needs");
 		return api_error(c, 403, "forbidden", msg);
 	}
 	if (!want_ws)
@@ -322,42 +357,45 @@ static enum answer
 app_fields(struct ctx *c, const struct route *rt)
 {
 	const struct in_field *f;
-	const char	*what;
-	struct json_tokener *tk;
-	enum in_err	 err;
-	char		 msg[600], url[512];
-	size_t		 n = route_nfields(rt), i, bad;
+	const char            *what;
+	struct json_tokener   *tk;
+	enum in_err            err;
+	char                   msg[600], url[512];
+	size_t                 n = route_nfields(rt), i, bad;
 
 	/* Parsed by its length: the body's bytes need not end in a NUL. */
 	for (i = 0; i < n && c->json == NULL; i++)
 		if (rt->in[i].where == IN_JSON && c->req->body.len > 0 &&
-		    c->req->body.len <= INT_MAX && (tk = json_tokener_new()) !=
-		    NULL) {
+		    c->req->body.len <= INT_MAX &&
+		    (tk = json_tokener_new()) != NULL) {
 			c->json = json_tokener_parse_ex(tk, c->req->body.data,
 			    (int)c->req->body.len);
 			json_tokener_free(tk);
 		}
-	if ((err = in_check(rt->in, n, c->req, c->json, c->in, &bad)) ==
-	    IN_OK)
+	if ((err = in_check(rt->in, n, c->req, c->json, c->in, &bad)) == IN_OK)
 		return GO_ON;
 	f = &rt->in[bad];
-	what = err == IN_MISSING ? "missing" : err == IN_BODY ?
-	    "(body is not a JSON object)" : "refused";
+	what = err == IN_MISSING ? "missing"
+	    : err == IN_BODY     ? "(body is not a JSON object)"
+	                         : "refused";
 	/* A refused callback from Meta is worth a warning: misconfigured. */
 	if (rt->kind == ROUTE_HOOK)
-		log_warn("%s %s: field %s %s", c->req->method_str,
-		    c->req->path, f->name, what);
+		log_warn("%s %s: field %s %s", c->req->method_str, c->req->path,
+		    f->name, what);
 	else
-		log_info("%s %s: field %s %s", c->req->method_str,
-		    c->req->path, f->name, what);
+		log_info("%s %s: field %s %s", c->req->method_str, c->req->path,
+		    f->name, what);
 	switch (rt->kind) {
 	case ROUTE_HOOK:
 		resp_text(c->resp, 403, rt->refusal);
 		return ANSWERED;
 	case ROUTE_API:
-		snprintf(msg, sizeof(msg), err == IN_BODY ? "the body must be "
-		    "a JSON object" : err == IN_MISSING ? "%s is required" :
-		    "%s is not valid", f->name);
+		snprintf(msg, sizeof(msg),
+		    err == IN_BODY          ? "the body must be "
+		                              "a JSON object"
+		        : err == IN_MISSING ? "%s is required"
+		                            : "%s is not valid",
+		    f->name);
 		return api_error(c, 400, "invalid_request", msg);
 	case ROUTE_PAGE:
 		break;
@@ -378,9 +416,9 @@ app_fields(struct ctx *c, const struct route *rt)
 static int
 app_mount(struct app *a, char *err, size_t errlen)
 {
-	CURLU	*u;
-	char	*path = NULL;
-	size_t	 len;
+	CURLU *u;
+	char  *path = NULL;
+	size_t len;
 
 	a->mount[0] = '\0';
 	if ((u = curl_url()) == NULL)
@@ -410,7 +448,7 @@ app_mount(struct app *a, char *err, size_t errlen)
 int
 app_load(struct app *a, const char *config_path, char *err, size_t errlen)
 {
-	char	 why[512];
+	char why[512];
 
 	memset(a, 0, sizeof(*a));
 	if ((a->cfg = config_load(config_path, err, errlen)) == NULL)
@@ -418,13 +456,14 @@ app_load(struct app *a, const char *config_path, char *err, size_t errlen)
 	if (app_mount(a, err, errlen) == -1)
 		goto fail;
 	if (config_url_origin(a->cfg->sdk_url, a->sdk_origin,
-	    sizeof(a->sdk_origin)) == -1) {
-		snprintf(err, errlen, "[meta] sdk_url: cannot parse its origin");
+	        sizeof(a->sdk_origin)) == -1) {
+		snprintf(err, errlen,
+		    "[meta] sdk_url: cannot parse its origin");
 		goto fail;
 	}
 	/* template.c names file:line; the operator also needs the directory. */
-	if ((a->tmpl = tmpl_load_dir(a->cfg->template_dir, why,
-	    sizeof(why))) == NULL) {
+	if ((a->tmpl = tmpl_load_dir(a->cfg->template_dir, why, sizeof(why))) ==
+	    NULL) {
 		snprintf(err, errlen, "%s/%s", a->cfg->template_dir, why);
 		goto fail;
 	}
@@ -444,8 +483,7 @@ app_load(struct app *a, const char *config_path, char *err, size_t errlen)
 	 * every child. A worker re-opens the ring by itself when it changed
 	 * on disk (app_vault) or when it meets a newer key version.
 	 */
-	if ((a->vault = vault_open(a->cfg->key_ring_file, err, errlen)) ==
-	    NULL)
+	if ((a->vault = vault_open(a->cfg->key_ring_file, err, errlen)) == NULL)
 		goto fail;
 	return 0;
 fail:
@@ -479,10 +517,10 @@ app_start(struct app *a, char *err, size_t errlen)
 struct vault *
 app_vault(struct app *a)
 {
-	char	 err[512];
+	char err[512];
 
-	switch (vault_refresh(&a->vault, a->cfg->key_ring_file, err,
-	    sizeof(err))) {
+	switch (
+	    vault_refresh(&a->vault, a->cfg->key_ring_file, err, sizeof(err))) {
 	case VAULT_RELOADED:
 		log_info("key ring reloaded: now at version %u",
 		    (unsigned)vault_current_version(a->vault));
@@ -520,7 +558,7 @@ app_free(struct app *a)
 static void
 app_refuse(struct ctx *c, enum req_err err, const char *why)
 {
-	int	 status = 400;
+	int status = 400;
 
 	switch (err) {
 	case REQ_TOO_LONG:
@@ -548,13 +586,13 @@ app_refuse(struct ctx *c, enum req_err err, const char *why)
 void
 app_handle(struct app *a, FCGX_Request *f)
 {
-	struct req	 req;
-	struct resp	 resp;
-	struct ctx	 c;
+	struct req          req;
+	struct resp         resp;
+	struct ctx          c;
 	const struct route *rt;
-	char		 why[256] = "", allow[32];
-	enum req_err	 err;
-	int		 status, allowed;
+	char                why[256] = "", allow[32];
+	enum req_err        err;
+	int                 status, allowed;
 
 	resp_init(&resp);
 	memset(&c, 0, sizeof(c));
@@ -569,9 +607,11 @@ app_handle(struct app *a, FCGX_Request *f)
 		goto send;
 	}
 	/* No route takes more than the larger limit: refuse before routing. */
-	if (req.content_length > (a->cfg->max_body > a->cfg->webhook_max_body ?
-	    a->cfg->max_body : a->cfg->webhook_max_body)) {
-		view_error(&c, 413, "What you sent is larger than this server "
+	if (req.content_length > (a->cfg->max_body > a->cfg->webhook_max_body
+	                                 ? a->cfg->max_body
+	                                 : a->cfg->webhook_max_body)) {
+		view_error(&c, 413,
+		    "What you sent is larger than this server "
 		    "accepts.");
 		goto send;
 	}
@@ -580,28 +620,32 @@ app_handle(struct app *a, FCGX_Request *f)
 	if (rt == NULL) {
 		snprintf(allow, sizeof(allow), "%s%s%s",
 		    allowed & REQ_GET ? "GET, HEAD" : "",
-		    (allowed & REQ_GET) && (allowed & REQ_POST) ?
-		    ", " : "", allowed & REQ_POST ? "POST" : "");
+		    (allowed & REQ_GET) && (allowed & REQ_POST) ? ", " : "",
+		    allowed & REQ_POST ? "POST" : "");
 		/* An API client reads JSON, whatever it asked for. */
 		if (strncmp(req.path, "/api/", 5) == 0)
-			api_error(&c, status, status == 405 ?
-			    "method_not_allowed" : "not_found", status == 405 ?
-			    "this route does not take that method" :
-			    "no such route");
+			api_error(&c, status,
+			    status == 405 ? "method_not_allowed" : "not_found",
+			    status == 405
+			        ? "this route does not take that method"
+			        : "no such route");
 		else if (status == 405)
-			view_error(&c, 405, "This address does not accept "
+			view_error(&c, 405,
+			    "This address does not accept "
 			    "that kind of request.");
 		else
-			view_error(&c, 404, "There is nothing at this "
+			view_error(&c, 404,
+			    "There is nothing at this "
 			    "address. Check the link, or go back to your "
 			    "workspace settings.");
 		if (status == 405)
 			resp_header(&resp, "Allow", allow);
 		goto send;
 	}
-	if ((err = req_read_body(&req, rt->flags & ROUTE_RAW_BODY ?
-	    a->cfg->webhook_max_body : a->cfg->max_body,
-	    !(rt->flags & ROUTE_RAW_BODY), why, sizeof(why))) != REQ_OK) {
+	if ((err = req_read_body(&req,
+	         rt->flags & ROUTE_RAW_BODY ? a->cfg->webhook_max_body
+	                                    : a->cfg->max_body,
+	         !(rt->flags & ROUTE_RAW_BODY), why, sizeof(why))) != REQ_OK) {
 		app_refuse(&c, err, why);
 		goto send;
 	}
@@ -611,7 +655,7 @@ app_handle(struct app *a, FCGX_Request *f)
 		goto send;
 	if (app_fields(&c, rt) == ANSWERED)
 		goto send;
-	(void)rt->fn(&c);	/* always ANSWERED: see app.h */
+	(void)rt->fn(&c); /* always ANSWERED: see app.h */
 send:
 	/* Its slot in the Meta bulkhead is free before a slow client
 	   reads the answer. */

@@ -24,15 +24,15 @@ struct json_object;
 struct FCGX_Request;
 
 struct app {
-	struct config	*cfg;	/* owned: app_free() frees it */
-	struct tmpl_set	*tmpl;
-	struct db	*db;
-	struct vault	*vault;	/* key ring, opened at start-up */
-	struct graph	*graph;	/* Meta Graph client: one curl handle */
-	char		 mount[256];	/* path of server.base_url, "" for / */
+	struct config   *cfg; /* owned: app_free() frees it */
+	struct tmpl_set *tmpl;
+	struct db       *db;
+	struct vault    *vault;      /* key ring, opened at start-up */
+	struct graph    *graph;      /* Meta Graph client: one curl handle */
+	char             mount[256]; /* path of server.base_url, "" for / */
 	/* scheme://host[:port] of [meta] sdk_url: the origin the popup's
 	   messages may come from besides Meta's own (embedded_signup.js). */
-	char		 sdk_origin[256];
+	char sdk_origin[256];
 };
 
 /*
@@ -51,29 +51,26 @@ struct app {
  * (enum in_err for declared fields, enum store_rc for the store), and
  * their caller decides the page. Plain predicates return 0/1.
  */
-enum answer {
-	GO_ON,
-	ANSWERED
-};
+enum answer { GO_ON, ANSWERED };
 
 /* One request's world, handed to every handler. */
 struct ctx {
-	struct app	*app;
-	struct req	*req;
-	struct resp	*resp;
+	struct app  *app;
+	struct req  *req;
+	struct resp *resp;
 	/* Filled by the dispatcher for routes that need them. */
-	int		 has_sess;
+	int                has_sess;
 	struct session_row sess;
-	unsigned char	 sess_hash[SESSION_HASH_BYTES];
-	int		 has_ws;
-	struct workspace ws;
+	unsigned char      sess_hash[SESSION_HASH_BYTES];
+	int                has_ws;
+	struct workspace   ws;
 	/*
 	 * The route's declared fields (struct route's in[]), checked: in[i]
 	 * is field i. Handlers name the index by their route's enum in
 	 * handlers.h.
 	 */
-	struct in_val	 in[IN_MAX_FIELDS];
-	struct json_object *json;	/* the parsed JSON body, owned */
+	struct in_val       in[IN_MAX_FIELDS];
+	struct json_object *json; /* the parsed JSON body, owned */
 };
 
 /*
@@ -91,15 +88,14 @@ enum answer app_member(struct ctx *, const char *slug, uint64_t id);
  * with one line in err naming the file (a broken template names
  * dir/file:line: reason) and *a empty. On success a owns the config.
  */
-int	 app_load(struct app *, const char *config_path, char *err,
-	    size_t errlen);
+int app_load(struct app *, const char *config_path, char *err, size_t errlen);
 /*
  * Opens the per-process parts (Graph client, database handle) of a
  * loaded app; call it in the process that serves, after fork.
  */
-int	 app_start(struct app *, char *err, size_t errlen);
+int app_start(struct app *, char *err, size_t errlen);
 /* Frees everything app_load and app_start made, the config too. */
-void	 app_free(struct app *);
+void app_free(struct app *);
 /*
  * The key ring to encrypt with: reread first when the file changed on
  * disk (vault_refresh), so a token stored after `keys rotate` uses the
@@ -108,6 +104,6 @@ void	 app_free(struct app *);
  */
 struct vault *app_vault(struct app *);
 /* Answers one FastCGI request, start to finish, and logs it. */
-void	 app_handle(struct app *, struct FCGX_Request *);
+void app_handle(struct app *, struct FCGX_Request *);
 
 #endif

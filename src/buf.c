@@ -23,8 +23,8 @@ buf_init(struct buf *b)
 static int
 buf_grow(struct buf *b, size_t more)
 {
-	size_t	 need, ncap;
-	char	*p;
+	size_t need, ncap;
+	char  *p;
 
 	if (more > SIZE_MAX - b->len - 1)
 		return -1;
@@ -74,8 +74,8 @@ buf_putc(struct buf *b, char c)
 int
 buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
-	va_list	 cp;
-	int	 n;
+	va_list cp;
+	int     n;
 
 	va_copy(cp, ap);
 	n = vsnprintf(NULL, 0, fmt, cp);
@@ -90,8 +90,8 @@ buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 int
 buf_printf(struct buf *b, const char *fmt, ...)
 {
-	va_list	 ap;
-	int	 rc;
+	va_list ap;
+	int     rc;
 
 	va_start(ap, fmt);
 	rc = buf_vprintf(b, fmt, ap);
@@ -131,7 +131,7 @@ buf_free_secret(struct buf *b)
 char *
 buf_detach(struct buf *b)
 {
-	char	*p = b->data;
+	char *p = b->data;
 
 	if (p == NULL)
 		p = strdup("");

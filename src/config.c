@@ -29,11 +29,11 @@
 enum ctype { C_STR, C_SECRET, C_INT, C_LONG, C_SIZE, C_LEVEL };
 
 struct ckey {
-	const char	*section;
-	const char	*key;
-	enum ctype	 type;
-	size_t		 off;
-	long		 min, max;	/* numbers only */
+	const char *section;
+	const char *key;
+	enum ctype  type;
+	size_t      off;
+	long        min, max; /* numbers only */
 };
 
 #define O(f) offsetof(struct config, f)
@@ -46,10 +46,10 @@ static const struct ckey ckeys[] = {
 	{ "server", "log_level", C_LEVEL, O(log_level), 0, 0 },
 	{ "server", "max_body", C_SIZE, O(max_body), 1024, 64L << 20 },
 	{ "server", "drain_seconds", C_INT, O(drain_seconds), 1, 3600 },
-	{ "server", "session_idle_minutes", C_INT, O(session_idle_minutes),
-	    1, 60 * 24 * 30 },
-	{ "server", "session_max_hours", C_INT, O(session_max_hours),
-	    1, 24 * 90 },
+	{ "server", "session_idle_minutes", C_INT, O(session_idle_minutes), 1,
+	    60 * 24 * 30 },
+	{ "server", "session_max_hours", C_INT, O(session_max_hours), 1,
+	    24 * 90 },
 	{ "server", "user", C_STR, O(user), 0, 0 },
 	{ "database", "host", C_STR, O(db_host), 0, 0 },
 	{ "database", "port", C_INT, O(db_port), 1, 65535 },
@@ -58,8 +58,8 @@ static const struct ckey ckeys[] = {
 	{ "database", "password", C_SECRET, O(db_password), 0, 0 },
 	{ "database", "password_file", C_SECRET, O(db_password), 1, 0 },
 	{ "database", "control_db", C_STR, O(control_db), 0, 0 },
-	{ "database", "workspace_db_prefix", C_STR, O(workspace_db_prefix),
-	    0, 0 },
+	{ "database", "workspace_db_prefix", C_STR, O(workspace_db_prefix), 0,
+	    0 },
 	{ "crypto", "key_ring_file", C_STR, O(key_ring_file), 0, 0 },
 	{ "meta", "app_id", C_STR, O(app_id), 0, 0 },
 	{ "meta", "app_secret", C_SECRET, O(app_secret), 0, 0 },
@@ -69,32 +69,32 @@ static const struct ckey ckeys[] = {
 	{ "meta", "graph_base_url", C_STR, O(graph_base_url), 0, 0 },
 	{ "meta", "dialog_base_url", C_STR, O(dialog_base_url), 0, 0 },
 	{ "meta", "sdk_url", C_STR, O(sdk_url), 0, 0 },
-	{ "meta", "webhook_verify_token", C_SECRET, O(webhook_verify_token),
-	    0, 0 },
+	{ "meta", "webhook_verify_token", C_SECRET, O(webhook_verify_token), 0,
+	    0 },
 	{ "meta", "webhook_verify_token_file", C_SECRET,
 	    O(webhook_verify_token), 1, 0 },
 	{ "meta", "ca_file", C_STR, O(ca_file), 0, 0 },
-	{ "meta", "connect_timeout_ms", C_LONG, O(connect_timeout_ms),
-	    100, 60000 },
+	{ "meta", "connect_timeout_ms", C_LONG, O(connect_timeout_ms), 100,
+	    60000 },
 	{ "meta", "timeout_ms", C_LONG, O(timeout_ms), 100, 300000 },
 	{ "meta", "max_retries", C_INT, O(max_retries), 0, 10 },
 	{ "meta", "request_budget_ms", C_LONG, O(request_budget_ms), 1000,
 	    600000 },
-	{ "meta", "max_concurrent_calls", C_INT, O(max_concurrent_calls),
-	    1, 256 },
+	{ "meta", "max_concurrent_calls", C_INT, O(max_concurrent_calls), 1,
+	    256 },
 	{ "meta", "breaker_failures", C_INT, O(breaker_failures), 1, 1000 },
 	{ "meta", "breaker_seconds", C_INT, O(breaker_seconds), 1, 3600 },
 	{ "meta", "webhook_max_body", C_SIZE, O(webhook_max_body), 1024,
 	    64L << 20 },
-	{ "meta", "webhook_silence_minutes", C_INT,
-	    O(webhook_silence_minutes), 1, 60 * 24 * 30 },
+	{ "meta", "webhook_silence_minutes", C_INT, O(webhook_silence_minutes),
+	    1, 60 * 24 * 30 },
 	/*
 	 * Stored events are the dedupe table: pruned sooner than Meta's
 	 * redelivery window (up to 7 days), a late retry would be stored
 	 * as new.
 	 */
-	{ "webhooks", "retention_days", C_INT, O(webhook_retention_days),
-	    7, 3650 },
+	{ "webhooks", "retention_days", C_INT, O(webhook_retention_days), 7,
+	    3650 },
 };
 #undef O
 
@@ -104,14 +104,13 @@ cfg_str(struct config *c, const struct ckey *k)
 	return (char **)((char *)c + k->off);
 }
 
-static void
-cfg_seterr(char *err, size_t errlen, const char *fmt, ...)
+static void cfg_seterr(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
 cfg_seterr(char *err, size_t errlen, const char *fmt, ...)
 {
-	va_list	 ap;
+	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
@@ -121,7 +120,7 @@ cfg_seterr(char *err, size_t errlen, const char *fmt, ...)
 static char *
 cfg_trim(char *s)
 {
-	char	*e;
+	char *e;
 
 	while (isspace((unsigned char)*s))
 		s++;
@@ -148,14 +147,13 @@ cfg_free_secret(char **p)
  * The caller wipes and frees it.
  */
 static char *
-cfg_slurp(const char *path, size_t max, size_t *len, char *err,
-    size_t errlen)
+cfg_slurp(const char *path, size_t max, size_t *len, char *err, size_t errlen)
 {
-	struct stat	 st;
-	char		*text = NULL;
-	ssize_t		 n = 0;
-	size_t		 got = 0, size;
-	int		 fd;
+	struct stat st;
+	char       *text = NULL;
+	ssize_t     n = 0;
+	size_t      got = 0, size;
+	int         fd;
 
 	*len = 0;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
@@ -169,8 +167,10 @@ cfg_slurp(const char *path, size_t max, size_t *len, char *err,
 		goto fail;
 	}
 	if (!S_ISREG(st.st_mode) || (uintmax_t)st.st_size > max) {
-		cfg_seterr(err, errlen, "%s: not a regular file of at most "
-		    "%zu bytes", path, max);
+		cfg_seterr(err, errlen,
+		    "%s: not a regular file of at most "
+		    "%zu bytes",
+		    path, max);
 		goto fail;
 	}
 	/* One byte more than its size: a file growing meanwhile is seen. */
@@ -179,8 +179,9 @@ cfg_slurp(const char *path, size_t max, size_t *len, char *err,
 		cfg_seterr(err, errlen, "%s: out of memory", path);
 		goto fail;
 	}
-	while (got < size + 1 && ((n = read(fd, text + got, size + 1 - got)) >
-	    0 || (n == -1 && errno == EINTR)))
+	while (got < size + 1 &&
+	    ((n = read(fd, text + got, size + 1 - got)) > 0 ||
+	        (n == -1 && errno == EINTR)))
 		got += n > 0 ? (size_t)n : 0;
 	if (n == -1) {
 		cfg_seterr(err, errlen, "cannot read %s: %s", path,
@@ -211,8 +212,8 @@ fail:
 static int
 cfg_read_secret_file(const char *path, char **out, char *err, size_t errlen)
 {
-	char		*text, *nl;
-	size_t		 len;
+	char  *text, *nl;
+	size_t len;
 
 	if ((text = cfg_slurp(path, 65536, &len, err, errlen)) == NULL)
 		return -1;
@@ -233,8 +234,8 @@ cfg_read_secret_file(const char *path, char **out, char *err, size_t errlen)
 static int
 cfg_number(const char *v, long min, long max, long *out)
 {
-	char	*end;
-	long	 n;
+	char *end;
+	long  n;
 
 	errno = 0;
 	n = strtol(v, &end, 10);
@@ -248,17 +249,18 @@ static int
 cfg_set(struct config *c, const struct ckey *k, const char *v,
     const char *where, char *err, size_t errlen)
 {
-	long	 n;
-	char	**sp;
+	long   n;
+	char **sp;
 
 	switch (k->type) {
 	case C_STR:
 	case C_SECRET:
 		sp = cfg_str(c, k);
 		if (*sp != NULL) {
-			cfg_seterr(err, errlen, "%s: [%s] %s: given twice "
-			    "(or together with its _file form)", where,
-			    k->section, k->key);
+			cfg_seterr(err, errlen,
+			    "%s: [%s] %s: given twice "
+			    "(or together with its _file form)",
+			    where, k->section, k->key);
 			return -1;
 		}
 		if (*v == '\0') {
@@ -282,9 +284,10 @@ cfg_set(struct config *c, const struct ckey *k, const char *v,
 	case C_LONG:
 	case C_SIZE:
 		if (cfg_number(v, k->min, k->max, &n) == -1) {
-			cfg_seterr(err, errlen, "%s: [%s] %s: \"%s\" is not a "
-			    "whole number from %ld to %ld", where, k->section,
-			    k->key, v, k->min, k->max);
+			cfg_seterr(err, errlen,
+			    "%s: [%s] %s: \"%s\" is not a "
+			    "whole number from %ld to %ld",
+			    where, k->section, k->key, v, k->min, k->max);
 			return -1;
 		}
 		if (k->type == C_INT)
@@ -304,9 +307,10 @@ cfg_set(struct config *c, const struct ckey *k, const char *v,
 		else if (strcmp(v, "debug") == 0)
 			c->log_level = LOG_LVL_DEBUG;
 		else {
-			cfg_seterr(err, errlen, "%s: [%s] %s: \"%s\" is not "
-			    "one of error, warn, info, debug", where,
-			    k->section, k->key, v);
+			cfg_seterr(err, errlen,
+			    "%s: [%s] %s: \"%s\" is not "
+			    "one of error, warn, info, debug",
+			    where, k->section, k->key, v);
 			return -1;
 		}
 		return 0;
@@ -325,9 +329,9 @@ cfg_default(char **p, const char *v)
 int
 config_url_is_loopback(const char *url)
 {
-	CURLU	*u;
-	char	*host = NULL;
-	int	 rc = 0;
+	CURLU *u;
+	char  *host = NULL;
+	int    rc = 0;
 
 	if ((u = curl_url()) == NULL)
 		return 0;
@@ -338,7 +342,7 @@ config_url_is_loopback(const char *url)
 		rc = strcmp(host, "localhost") == 0 ||
 		    strcmp(host, "[::1]") == 0 ||
 		    (inet_pton(AF_INET, host, &a4) == 1 &&
-		    (ntohl(a4.s_addr) >> 24) == 127);
+		        (ntohl(a4.s_addr) >> 24) == 127);
 		curl_free(host);
 	}
 	curl_url_cleanup(u);
@@ -348,9 +352,9 @@ config_url_is_loopback(const char *url)
 int
 config_url_origin(const char *url, char *out, size_t outlen)
 {
-	CURLU	*u;
-	char	*scheme = NULL, *host = NULL, *port = NULL;
-	int	 rc = -1;
+	CURLU *u;
+	char  *scheme = NULL, *host = NULL, *port = NULL;
+	int    rc = -1;
 
 	if ((u = curl_url()) == NULL)
 		return -1;
@@ -362,14 +366,14 @@ config_url_origin(const char *url, char *out, size_t outlen)
 	   port is dropped, as a browser spells the origin. */
 	if (curl_url_get(u, CURLUPART_PORT, &port, 0) != CURLUE_OK)
 		port = NULL;
-	if (port != NULL && ((strcmp(scheme, "https") == 0 &&
-	    strcmp(port, "443") == 0) || (strcmp(scheme, "http") == 0 &&
-	    strcmp(port, "80") == 0))) {
+	if (port != NULL &&
+	    ((strcmp(scheme, "https") == 0 && strcmp(port, "443") == 0) ||
+	        (strcmp(scheme, "http") == 0 && strcmp(port, "80") == 0))) {
 		curl_free(port);
 		port = NULL;
 	}
 	if ((size_t)snprintf(out, outlen, "%s://%s%s%s", scheme, host,
-	    port ? ":" : "", port ? port : "") < outlen)
+	        port ? ":" : "", port ? port : "") < outlen)
 		rc = 0;
 out:
 	curl_free(scheme);
@@ -388,18 +392,20 @@ static int
 cfg_check_url(char *url, const char *section, const char *key,
     int http_loopback_only, int *is_https, char *err, size_t errlen)
 {
-	CURLU	*u;
-	char	*scheme = NULL, *host = NULL;
-	size_t	 len;
-	int	 rc = -1;
+	CURLU *u;
+	char  *scheme = NULL, *host = NULL;
+	size_t len;
+	int    rc = -1;
 
 	if ((u = curl_url()) == NULL)
 		return -1;
 	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
-		cfg_seterr(err, errlen, "[%s] %s: \"%s\" is not an absolute "
-		    "URL", section, key, url);
+		cfg_seterr(err, errlen,
+		    "[%s] %s: \"%s\" is not an absolute "
+		    "URL",
+		    section, key, url);
 		goto out;
 	}
 	if (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0) {
@@ -409,13 +415,17 @@ cfg_check_url(char *url, const char *section, const char *key,
 	}
 	if (http_loopback_only && strcmp(scheme, "http") == 0 &&
 	    !config_url_is_loopback(url)) {
-		cfg_seterr(err, errlen, "[%s] %s: http:// is only allowed for "
-		    "loopback addresses; use https://", section, key);
+		cfg_seterr(err, errlen,
+		    "[%s] %s: http:// is only allowed for "
+		    "loopback addresses; use https://",
+		    section, key);
 		goto out;
 	}
 	if (strchr(url, '?') || strchr(url, '#')) {
-		cfg_seterr(err, errlen, "[%s] %s: must not have a query or "
-		    "fragment", section, key);
+		cfg_seterr(err, errlen,
+		    "[%s] %s: must not have a query or "
+		    "fragment",
+		    section, key);
 		goto out;
 	}
 	if (is_https)
@@ -439,7 +449,7 @@ out:
 static int
 cfg_user(struct config *c, const char *name, char *err, size_t errlen)
 {
-	struct passwd	*pw;
+	struct passwd *pw;
 
 	if (c->user == NULL)
 		return 0;
@@ -450,8 +460,10 @@ cfg_user(struct config *c, const char *name, char *err, size_t errlen)
 		return -1;
 	}
 	if (pw->pw_uid == 0) {
-		cfg_seterr(err, errlen, "%s: [server] user: \"%s\" is root; "
-		    "name the unprivileged user to serve as", name, c->user);
+		cfg_seterr(err, errlen,
+		    "%s: [server] user: \"%s\" is root; "
+		    "name the unprivileged user to serve as",
+		    name, c->user);
 		return -1;
 	}
 	c->user_uid = pw->pw_uid;
@@ -463,8 +475,8 @@ static int
 cfg_validate(struct config *c, const char *name, char *err, size_t errlen)
 {
 	static const struct {
-		size_t		 off;
-		const char	*what;
+		size_t      off;
+		const char *what;
 	} required[] = {
 		{ offsetof(struct config, base_url), "[server] base_url" },
 		{ offsetof(struct config, db_user), "[database] user" },
@@ -476,7 +488,7 @@ cfg_validate(struct config *c, const char *name, char *err, size_t errlen)
 		{ offsetof(struct config, webhook_verify_token),
 		    "[meta] webhook_verify_token (or webhook_verify_token_file)" },
 	};
-	size_t	 i;
+	size_t      i;
 	const char *p;
 
 	for (i = 0; i < sizeof(required) / sizeof(required[0]); i++)
@@ -487,30 +499,37 @@ cfg_validate(struct config *c, const char *name, char *err, size_t errlen)
 		}
 	for (p = c->app_id; *p; p++)
 		if (!isdigit((unsigned char)*p)) {
-			cfg_seterr(err, errlen, "%s: [meta] app_id: must be "
-			    "the numeric app id", name);
+			cfg_seterr(err, errlen,
+			    "%s: [meta] app_id: must be "
+			    "the numeric app id",
+			    name);
 			return -1;
 		}
 	if (c->graph_version != NULL) {
 		p = c->graph_version;
 		if (*p++ != 'v' || !isdigit((unsigned char)*p) ||
 		    strspn(p, "0123456789.") != strlen(p)) {
-			cfg_seterr(err, errlen, "%s: [meta] graph_version: "
-			    "\"%s\" is not like v25.0", name, c->graph_version);
+			cfg_seterr(err, errlen,
+			    "%s: [meta] graph_version: "
+			    "\"%s\" is not like v25.0",
+			    name, c->graph_version);
 			return -1;
 		}
 	}
 	if (c->db_host && c->db_socket) {
-		cfg_seterr(err, errlen, "%s: [database] host and socket: give "
-		    "one, not both", name);
+		cfg_seterr(err, errlen,
+		    "%s: [database] host and socket: give "
+		    "one, not both",
+		    name);
 		return -1;
 	}
 	if (cfg_default(&c->graph_version, "v25.0") == -1 ||
 	    cfg_default(&c->graph_base_url, "https://graph.facebook.com") ==
-	    -1 ||
-	    cfg_default(&c->dialog_base_url, "https://www.facebook.com") == -1 ||
+	        -1 ||
+	    cfg_default(&c->dialog_base_url, "https://www.facebook.com") ==
+	        -1 ||
 	    cfg_default(&c->sdk_url,
-	    "https://connect.facebook.net/en_US/sdk.js") == -1 ||
+	        "https://connect.facebook.net/en_US/sdk.js") == -1 ||
 	    cfg_default(&c->control_db, "waba_control") == -1 ||
 	    cfg_default(&c->workspace_db_prefix, "waba_ws_") == -1 ||
 	    cfg_default(&c->listen, "127.0.0.1:9000") == -1 ||
@@ -521,27 +540,32 @@ cfg_validate(struct config *c, const char *name, char *err, size_t errlen)
 		return -1;
 	/* Database names are built from these: keep them identifier-safe. */
 	if (strspn(c->control_db, "abcdefghijklmnopqrstuvwxyz0123456789_") !=
-	    strlen(c->control_db) || strlen(c->control_db) > 48) {
-		cfg_seterr(err, errlen, "%s: [database] control_db: use a-z, "
-		    "0-9 and _ only (at most 48)", name);
+	        strlen(c->control_db) ||
+	    strlen(c->control_db) > 48) {
+		cfg_seterr(err, errlen,
+		    "%s: [database] control_db: use a-z, "
+		    "0-9 and _ only (at most 48)",
+		    name);
 		return -1;
 	}
 	if (strspn(c->workspace_db_prefix,
-	    "abcdefghijklmnopqrstuvwxyz0123456789_") !=
-	    strlen(c->workspace_db_prefix) ||
+	        "abcdefghijklmnopqrstuvwxyz0123456789_") !=
+	        strlen(c->workspace_db_prefix) ||
 	    strlen(c->workspace_db_prefix) > 32) {
-		cfg_seterr(err, errlen, "%s: [database] workspace_db_prefix: "
-		    "use a-z, 0-9 and _ only (at most 32)", name);
+		cfg_seterr(err, errlen,
+		    "%s: [database] workspace_db_prefix: "
+		    "use a-z, 0-9 and _ only (at most 32)",
+		    name);
 		return -1;
 	}
-	if (cfg_check_url(c->base_url, "server", "base_url", 0,
-	    &c->base_https, err, errlen) == -1 ||
-	    cfg_check_url(c->graph_base_url, "meta", "graph_base_url", 1,
-	    NULL, err, errlen) == -1 ||
+	if (cfg_check_url(c->base_url, "server", "base_url", 0, &c->base_https,
+	        err, errlen) == -1 ||
+	    cfg_check_url(c->graph_base_url, "meta", "graph_base_url", 1, NULL,
+	        err, errlen) == -1 ||
 	    cfg_check_url(c->dialog_base_url, "meta", "dialog_base_url", 1,
-	    NULL, err, errlen) == -1 ||
+	        NULL, err, errlen) == -1 ||
 	    cfg_check_url(c->sdk_url, "meta", "sdk_url", 1, NULL, err,
-	    errlen) == -1) {
+	        errlen) == -1) {
 		char tmp[512];
 		snprintf(tmp, sizeof(tmp), "%s", err);
 		cfg_seterr(err, errlen, "%s: %s", name, tmp);
@@ -554,16 +578,18 @@ cfg_validate(struct config *c, const char *name, char *err, size_t errlen)
 	 * effective ids: priv.c checks this file as [server] user while
 	 * its real uid is still root's.
 	 */
-	if (c->ca_file != NULL && faccessat(AT_FDCWD, c->ca_file, R_OK,
-	    AT_EACCESS) == -1) {
+	if (c->ca_file != NULL &&
+	    faccessat(AT_FDCWD, c->ca_file, R_OK, AT_EACCESS) == -1) {
 		cfg_seterr(err, errlen, "%s: [meta] ca_file: %s: %s", name,
 		    c->ca_file, strerror(errno));
 		return -1;
 	}
-	if (strncmp(c->listen, "unix:", 5) != 0 && strchr(c->listen, ':') ==
-	    NULL) {
-		cfg_seterr(err, errlen, "%s: [server] listen: \"%s\" is not "
-		    "HOST:PORT or unix:PATH", name, c->listen);
+	if (strncmp(c->listen, "unix:", 5) != 0 &&
+	    strchr(c->listen, ':') == NULL) {
+		cfg_seterr(err, errlen,
+		    "%s: [server] listen: \"%s\" is not "
+		    "HOST:PORT or unix:PATH",
+		    name, c->listen);
 		return -1;
 	}
 	return cfg_user(c, name, err, errlen);
@@ -572,10 +598,10 @@ cfg_validate(struct config *c, const char *name, char *err, size_t errlen)
 struct config *
 config_parse(const char *name, const char *text, char *err, size_t errlen)
 {
-	struct config	*c;
-	char		*copy = NULL, *line, *next, *eq, *k, *v;
-	char		 section[32] = "", where[512];
-	size_t		 i, lineno = 0;
+	struct config     *c;
+	char              *copy = NULL, *line, *next, *eq, *k, *v;
+	char               section[32] = "", where[512];
+	size_t             i, lineno = 0;
 	const struct ckey *key;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
@@ -621,11 +647,15 @@ config_parse(const char *name, const char *text, char *err, size_t errlen)
 			}
 			*v = '\0';
 			snprintf(section, sizeof(section), "%s", line + 1);
-			if (strcmp(section, "server") && strcmp(section,
-			    "database") && strcmp(section, "crypto") &&
-			    strcmp(section, "meta") && strcmp(section, "webhooks")) {
-				cfg_seterr(err, errlen, "%s: unknown section "
-				    "[%s]", where, section);
+			if (strcmp(section, "server") &&
+			    strcmp(section, "database") &&
+			    strcmp(section, "crypto") &&
+			    strcmp(section, "meta") &&
+			    strcmp(section, "webhooks")) {
+				cfg_seterr(err, errlen,
+				    "%s: unknown section "
+				    "[%s]",
+				    where, section);
 				goto fail;
 			}
 			continue;
@@ -639,8 +669,10 @@ config_parse(const char *name, const char *text, char *err, size_t errlen)
 		k = cfg_trim(line);
 		v = cfg_trim(eq + 1);
 		if (*section == '\0') {
-			cfg_seterr(err, errlen, "%s: %s: key outside of a "
-			    "[section]", where, k);
+			cfg_seterr(err, errlen,
+			    "%s: %s: key outside of a "
+			    "[section]",
+			    where, k);
 			goto fail;
 		}
 		key = NULL;
@@ -673,9 +705,9 @@ fail:
 struct config *
 config_load(const char *path, char *err, size_t errlen)
 {
-	struct config	*c;
-	char		*text;
-	size_t		 len;
+	struct config *c;
+	char          *text;
+	size_t         len;
 
 	/* The file may hold [database] password: see cfg_slurp(). */
 	if ((text = cfg_slurp(path, 1 << 20, &len, err, errlen)) == NULL)
@@ -693,7 +725,7 @@ config_load(const char *path, char *err, size_t errlen)
 void
 config_free(struct config *c)
 {
-	size_t	 i;
+	size_t i;
 
 	if (c == NULL)
 		return;

@@ -13,67 +13,62 @@
 
 #include <stddef.h>
 
-enum log_level {
-	LOG_LVL_ERROR = 0,
-	LOG_LVL_WARN,
-	LOG_LVL_INFO,
-	LOG_LVL_DEBUG
-};
+enum log_level { LOG_LVL_ERROR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
 struct config {
 	/* [server] */
-	char		*base_url;	/* no trailing slash */
-	int		 base_https;	/* base_url is https: __Host- cookies */
-	int		 workers;
-	long		 max_requests;	/* 0: never recycle */
-	char		*listen;	/* HOST:PORT or unix:PATH */
-	char		*template_dir;
-	enum log_level	 log_level;
-	size_t		 max_body;	/* form bodies; larger is 413 */
-	int		 drain_seconds;	/* SIGTERM grace for in-flight work */
-	int		 session_idle_minutes;
-	int		 session_max_hours;
+	char          *base_url;   /* no trailing slash */
+	int            base_https; /* base_url is https: __Host- cookies */
+	int            workers;
+	long           max_requests; /* 0: never recycle */
+	char          *listen;       /* HOST:PORT or unix:PATH */
+	char          *template_dir;
+	enum log_level log_level;
+	size_t         max_body;      /* form bodies; larger is 413 */
+	int            drain_seconds; /* SIGTERM grace for in-flight work */
+	int            session_idle_minutes;
+	int            session_max_hours;
 	/*
 	 * Who the pool serves as when started as root (priv.h); NULL: not
 	 * given. The ids are looked up when the file is parsed.
 	 */
-	char		*user;
-	uid_t		 user_uid;
-	gid_t		 user_gid;
+	char *user;
+	uid_t user_uid;
+	gid_t user_gid;
 
 	/* [database] */
-	char		*db_host;	/* exactly one of host and socket */
-	int		 db_port;
-	char		*db_socket;
-	char		*db_user;
-	char		*db_password;	/* secret; may be NULL */
-	char		*control_db;
-	char		*workspace_db_prefix;
+	char *db_host; /* exactly one of host and socket */
+	int   db_port;
+	char *db_socket;
+	char *db_user;
+	char *db_password; /* secret; may be NULL */
+	char *control_db;
+	char *workspace_db_prefix;
 
 	/* [crypto] */
-	char		*key_ring_file;
+	char *key_ring_file;
 
 	/* [meta] */
-	char		*app_id;	/* digits only */
-	char		*app_secret;	/* secret */
-	char		*config_id;	/* may be NULL: scope= is sent instead */
-	char		*graph_version;	/* like v25.0 */
-	char		*graph_base_url;
-	char		*dialog_base_url;
-	char		*sdk_url;	/* the JS SDK the popup loads */
-	char		*webhook_verify_token; /* secret */
-	char		*ca_file;	/* may be NULL: the system's CAs */
-	long		 connect_timeout_ms;
-	long		 timeout_ms;
-	int		 max_retries;
-	long		 request_budget_ms;	/* all Graph calls of one request */
-	int		 max_concurrent_calls;	/* 0: half the workers, >= 1 */
-	int		 breaker_failures;
-	int		 breaker_seconds;
-	size_t		 webhook_max_body;
-	int		 webhook_silence_minutes;
+	char  *app_id;        /* digits only */
+	char  *app_secret;    /* secret */
+	char  *config_id;     /* may be NULL: scope= is sent instead */
+	char  *graph_version; /* like v25.0 */
+	char  *graph_base_url;
+	char  *dialog_base_url;
+	char  *sdk_url;              /* the JS SDK the popup loads */
+	char  *webhook_verify_token; /* secret */
+	char  *ca_file;              /* may be NULL: the system's CAs */
+	long   connect_timeout_ms;
+	long   timeout_ms;
+	int    max_retries;
+	long   request_budget_ms;    /* all Graph calls of one request */
+	int    max_concurrent_calls; /* 0: half the workers, >= 1 */
+	int    breaker_failures;
+	int    breaker_seconds;
+	size_t webhook_max_body;
+	int    webhook_silence_minutes;
 	/* [webhooks]: stored events and hourly counters older are pruned. */
-	int		 webhook_retention_days;
+	int webhook_retention_days;
 };
 
 /*
@@ -81,19 +76,19 @@ struct config {
  * leaves one line in err naming the file, line and key; the line never
  * contains a secret's value. The caller owns the result: config_free().
  */
-struct config	*config_parse(const char *name, const char *text, char *err,
-		    size_t errlen);
+struct config *config_parse(const char *name, const char *text, char *err,
+    size_t errlen);
 /* Read and parse the file at path; as config_parse otherwise. */
-struct config	*config_load(const char *path, char *err, size_t errlen);
+struct config *config_load(const char *path, char *err, size_t errlen);
 /* Frees c and wipes its secrets; NULL is fine. */
-void		 config_free(struct config *c);
+void config_free(struct config *c);
 /* 1 when url's host is a loopback literal (127/8, [::1]) or localhost. */
-int		 config_url_is_loopback(const char *url);
+int config_url_is_loopback(const char *url);
 /*
  * scheme://host[:port] of an absolute URL, as a CSP source and a
  * message event's origin spell it (RFC 6454: no path, no default
  * port). 0, or -1 when it does not parse or out is too small.
  */
-int		 config_url_origin(const char *url, char *out, size_t outlen);
+int config_url_origin(const char *url, char *out, size_t outlen);
 
 #endif

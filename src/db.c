@@ -21,36 +21,36 @@
  * needed and the table is full, the least recently used connection not
  * in use by the current request is closed (db_conn()).
  */
-#define DB_MAX_SERVERS	16
-#define DB_MAX_STMTS	128	/* more than the app has distinct queries */
+#define DB_MAX_SERVERS 16
+#define DB_MAX_STMTS   128 /* more than the app has distinct queries */
 
 struct db_stmt {
-	MYSQL		*my;
-	MYSQL_STMT	*st;
-	char		*sql;
+	MYSQL      *my;
+	MYSQL_STMT *st;
+	char       *sql;
 };
 
 struct db_slot {
-	struct db_server srv;
-	MYSQL		*my;
-	int		 verified;	/* checked in this request (see db_conn) */
-	unsigned long long used;	/* db->clock at the last db_conn() */
+	struct db_server   srv;
+	MYSQL             *my;
+	int                verified; /* checked in this request (see db_conn) */
+	unsigned long long used;     /* db->clock at the last db_conn() */
 };
 
 struct db {
 	const struct config *cfg;
-	struct db_slot	 slots[DB_MAX_SERVERS];
-	size_t		 n;
-	struct db_stmt	 stmts[DB_MAX_STMTS];
-	size_t		 nstmts;
-	size_t		 evict;		/* round robin when full */
-	unsigned long long clock;	/* counts db_conn() calls */
+	struct db_slot       slots[DB_MAX_SERVERS];
+	size_t               n;
+	struct db_stmt       stmts[DB_MAX_STMTS];
+	size_t               nstmts;
+	size_t               evict; /* round robin when full */
+	unsigned long long   clock; /* counts db_conn() calls */
 };
 
 static void
 db_stmt_forget(struct db *db, MYSQL *my)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < DB_MAX_STMTS; i++)
 		if (db->stmts[i].st && (my == NULL || db->stmts[i].my == my)) {
@@ -64,8 +64,8 @@ db_stmt_forget(struct db *db, MYSQL *my)
 MYSQL_STMT *
 db_stmt(struct db *db, MYSQL *my, const char *sql, unsigned int *err)
 {
-	struct db_stmt	*e = NULL;
-	size_t		 i;
+	struct db_stmt *e = NULL;
+	size_t          i;
 
 	for (i = 0; i < DB_MAX_STMTS; i++) {
 		if (db->stmts[i].st == NULL) {
@@ -108,7 +108,7 @@ fail:
 struct db *
 db_new(const struct config *cfg)
 {
-	struct db	*db;
+	struct db *db;
 
 	if ((db = calloc(1, sizeof(*db))) == NULL)
 		return NULL;
@@ -119,7 +119,7 @@ db_new(const struct config *cfg)
 void
 db_free(struct db *db)
 {
-	size_t	 i;
+	size_t i;
 
 	if (db == NULL)
 		return;
@@ -154,9 +154,9 @@ static MYSQL *
 db_open(const struct db *db, const struct db_server *s, char *err,
     size_t errlen)
 {
-	MYSQL		*my;
-	unsigned int	 ctimeout = 3, rwtimeout = 15;
-	my_bool		 off = 0;
+	MYSQL       *my;
+	unsigned int ctimeout = 3, rwtimeout = 15;
+	my_bool      off = 0;
 
 	if ((my = mysql_init(NULL)) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -175,13 +175,14 @@ db_open(const struct db *db, const struct db_server *s, char *err,
 	 * SIMULTANEOUS_ASSIGNMENT would read the old value). Sent with the
 	 * handshake of every connection, reconnects included.
 	 */
-	mysql_optionsv(my, MYSQL_INIT_COMMAND, "SET SESSION sql_mode = "
+	mysql_optionsv(my, MYSQL_INIT_COMMAND,
+	    "SET SESSION sql_mode = "
 	    "'STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,"
 	    "NO_ENGINE_SUBSTITUTION'");
 	if (mysql_real_connect(my, s->socket[0] ? NULL : s->host,
-	    db->cfg->db_user, db->cfg->db_password, NULL,
-	    s->socket[0] ? 0 : s->port, s->socket[0] ? s->socket : NULL,
-	    CLIENT_FOUND_ROWS) == NULL) {
+	        db->cfg->db_user, db->cfg->db_password, NULL,
+	        s->socket[0] ? 0 : s->port, s->socket[0] ? s->socket : NULL,
+	        CLIENT_FOUND_ROWS) == NULL) {
 		/* The connector's message names host and cause, never the password. */
 		snprintf(err, errlen, "database %s: %s",
 		    s->socket[0] ? s->socket : s->host, mysql_error(my));
@@ -200,8 +201,8 @@ db_open(const struct db *db, const struct db_server *s, char *err,
 static struct db_slot *
 db_slot_victim(struct db *db)
 {
-	struct db_slot	*v = NULL;
-	size_t		 i;
+	struct db_slot *v = NULL;
+	size_t          i;
 
 	for (i = 0; i < db->n; i++)
 		if (!db->slots[i].verified &&
@@ -216,8 +217,8 @@ db_conn_at(struct db *db, const struct db_server *srv, int ping, char *err,
     size_t errlen)
 {
 	struct db_server s;
-	struct db_slot	*slot = NULL;
-	size_t		 i;
+	struct db_slot  *slot = NULL;
+	size_t           i;
 
 	db_resolve(db, srv, &s);
 	for (i = 0; i < db->n; i++)
@@ -229,13 +230,15 @@ db_conn_at(struct db *db, const struct db_server *srv, int ping, char *err,
 		if (db->n < DB_MAX_SERVERS)
 			slot = &db->slots[db->n++];
 		else if ((slot = db_slot_victim(db)) == NULL) {
-			snprintf(err, errlen, "too many database servers in "
+			snprintf(err, errlen,
+			    "too many database servers in "
 			    "one request");
 			return NULL;
 		} else if (slot->my != NULL) {
 			log_debug("database %s: connection closed to make "
-			    "room for %s", slot->srv.socket[0] ?
-			    slot->srv.socket : slot->srv.host,
+			          "room for %s",
+			    slot->srv.socket[0] ? slot->srv.socket
+			                        : slot->srv.host,
 			    s.socket[0] ? s.socket : s.host);
 			db_drop(db, slot->my);
 		}
@@ -279,7 +282,7 @@ db_conn_unchecked(struct db *db, const struct db_server *srv, char *err,
 void
 db_request_begin(struct db *db)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < db->n; i++)
 		db->slots[i].verified = 0;
@@ -288,7 +291,7 @@ db_request_begin(struct db *db)
 void
 db_drop(struct db *db, MYSQL *my)
 {
-	size_t	 i;
+	size_t i;
 
 	db_stmt_forget(db, my);
 	for (i = 0; i < db->n; i++)
@@ -301,7 +304,7 @@ db_drop(struct db *db, MYSQL *my)
 int
 db_is_gone(MYSQL *my)
 {
-	unsigned int	 e = mysql_errno(my);
+	unsigned int e = mysql_errno(my);
 
 	return e == CR_SERVER_GONE_ERROR || e == CR_SERVER_LOST ||
 	    e == CR_CONNECTION_ERROR || e == CR_CONN_HOST_ERROR ||
@@ -311,8 +314,8 @@ db_is_gone(MYSQL *my)
 int
 db_ping(struct db *db, char *err, size_t errlen)
 {
-	MYSQL	*my;
-	int	 attempt;
+	MYSQL *my;
+	int    attempt;
 
 	for (attempt = 0; attempt < 2; attempt++) {
 		if ((my = db_conn(db, NULL, err, errlen)) == NULL)

@@ -16,21 +16,20 @@ struct config;
 
 /* Where a database lives; an empty host and socket mean the control server. */
 struct db_server {
-	char		 host[256];
-	unsigned int	 port;
-	char		 socket[256];
+	char         host[256];
+	unsigned int port;
+	char         socket[256];
 };
 
 struct db;
 
-struct db	*db_new(const struct config *);
-void		 db_free(struct db *);
+struct db *db_new(const struct config *);
+void       db_free(struct db *);
 /*
  * The connection to srv (NULL: the control DB's server), opened when
  * needed. NULL with a message in err when the server cannot be reached.
  */
-MYSQL		*db_conn(struct db *, const struct db_server *, char *err,
-		    size_t errlen);
+MYSQL *db_conn(struct db *, const struct db_server *, char *err, size_t errlen);
 /*
  * db_conn without the ping before a kept connection's first use in this
  * request, for a caller that proves the connection with a statement it
@@ -38,8 +37,8 @@ MYSQL		*db_conn(struct db *, const struct db_server *, char *err,
  * once more on a new one (sq_open_read). Its success counts as the
  * ping for the rest of the request; its failure drops the connection.
  */
-MYSQL		*db_conn_unchecked(struct db *, const struct db_server *,
-		    char *err, size_t errlen);
+MYSQL *db_conn_unchecked(struct db *, const struct db_server *, char *err,
+    size_t errlen);
 /*
  * The worker's prepared statements, kept per connection
  * (doc/architecture.md, Processes): the same SQL text on the same
@@ -47,17 +46,16 @@ MYSQL		*db_conn_unchecked(struct db *, const struct db_server *,
  * execute, or NULL with the server's error number in *err. Statements are
  * closed with their connection.
  */
-MYSQL_STMT	*db_stmt(struct db *, MYSQL *, const char *sql,
-		    unsigned int *err);
+MYSQL_STMT *db_stmt(struct db *, MYSQL *, const char *sql, unsigned int *err);
 /* A new request: each connection is checked once before its first use. */
-void		 db_request_begin(struct db *);
+void db_request_begin(struct db *);
 /* Forgets a connection that failed, so the next db_conn reopens it. */
-void		 db_drop(struct db *, MYSQL *);
+void db_drop(struct db *, MYSQL *);
 /* 1 when the last error on my means the server went away. */
-int		 db_is_gone(MYSQL *);
+int db_is_gone(MYSQL *);
 /* The config the connections were opened with. */
 const struct config *db_config(const struct db *);
 /* Pings the control server, reconnecting once; 0 when it answers. */
-int		 db_ping(struct db *, char *err, size_t errlen);
+int db_ping(struct db *, char *err, size_t errlen);
 
 #endif

@@ -28,32 +28,32 @@
 #include "log.h"
 #include "meta_gate.h"
 
-#define GRAPH_USER_AGENT	"waba-connect/0.1"
+#define GRAPH_USER_AGENT "waba-connect/0.1"
 /* Backoff: full jitter over 250 ms * 2^attempt, at most 4 s ("Exponential
    Backoff And Jitter", AWS Architecture Blog; Meta: "wait and retry"). */
-#define GRAPH_BACKOFF_BASE_MS	250
-#define GRAPH_BACKOFF_CAP_MS	4000
+#define GRAPH_BACKOFF_BASE_MS 250
+#define GRAPH_BACKOFF_CAP_MS  4000
 /* Our answers are small; this much room up front means an access_token
    answer never moves (realloc would leave a copy of the token behind). */
-#define GRAPH_RESP_PRIME	16384
+#define GRAPH_RESP_PRIME 16384
 
 static const char graph_zeros[GRAPH_RESP_PRIME];
 
 /* Response body collector: stops at GRAPH_MAX_BODY. */
 struct graph_sink {
-	struct buf	*b;
-	int		 too_big;
+	struct buf *b;
+	int         too_big;
 };
 
 /* Response headers: only Meta's trace id is kept. */
 struct graph_hdrs {
-	char		 trace[64];
+	char trace[64];
 };
 
 static int64_t
 graph_now_ms(void)
 {
-	struct timespec	 ts;
+	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -63,7 +63,7 @@ graph_now_ms(void)
 static long
 graph_remaining_ms(const struct graph *g)
 {
-	int64_t	 left;
+	int64_t left;
 
 	if (g->deadline_ms == 0)
 		return -1;
@@ -107,19 +107,21 @@ int
 graph_trace_header(const char *line, size_t len, char *out, size_t size)
 {
 	static const char name[] = "x-fb-trace-id:";
-	size_t		 i, n;
+	size_t            i, n;
 
 	if (len < sizeof(name) - 1 ||
 	    strncasecmp(line, name, sizeof(name) - 1) != 0)
 		return 0;
-	for (i = sizeof(name) - 1; i < len && (line[i] == ' ' ||
-	    line[i] == '\t'); i++)
+	for (i = sizeof(name) - 1;
+	     i < len && (line[i] == ' ' || line[i] == '\t'); i++)
 		;
-	for (n = 0; i + n < len && line[i + n] != '\r' &&
-	    line[i + n] != '\n'; n++)
-		if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		    "0123456789_/+=-", line[i + n]) == NULL || line[i + n] ==
-		    '\0')
+	for (n = 0; i + n < len && line[i + n] != '\r' && line[i + n] != '\n';
+	     n++)
+		if (strchr(
+		        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		        "0123456789_/+=-",
+		        line[i + n]) == NULL ||
+		    line[i + n] == '\0')
 			return 0;
 	if (n == 0 || n >= size)
 		return 0;
@@ -136,9 +138,9 @@ graph_trace_header(const char *line, size_t len, char *out, size_t size)
 static int
 graph_base_ok(const char *base)
 {
-	CURLU	*u;
-	char	*scheme = NULL;
-	int	 ok = 0;
+	CURLU *u;
+	char  *scheme = NULL;
+	int    ok = 0;
 
 	if (base == NULL || (u = curl_url()) == NULL)
 		return 0;
@@ -146,7 +148,7 @@ graph_base_ok(const char *base)
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK)
 		ok = strcmp(scheme, "https") == 0 ||
 		    (strcmp(scheme, "http") == 0 &&
-		    config_url_is_loopback(base));
+		        config_url_is_loopback(base));
 	curl_free(scheme);
 	curl_url_cleanup(u);
 	return ok;
@@ -155,13 +157,13 @@ graph_base_ok(const char *base)
 struct graph *
 graph_new(const struct config *cfg)
 {
-	struct graph	*g;
+	struct graph *g;
 
 	if (sodium_init() < 0)
 		return NULL;
 	if (!graph_base_ok(cfg->graph_base_url)) {
 		log_err("graph: [meta] graph_base_url must be https:// "
-		    "(http:// only for loopback)");
+		        "(http:// only for loopback)");
 		return NULL;
 	}
 	if ((g = calloc(1, sizeof(*g))) == NULL)
@@ -169,13 +171,15 @@ graph_new(const struct config *cfg)
 	g->connect_timeout_ms = cfg->connect_timeout_ms;
 	g->timeout_ms = cfg->timeout_ms;
 	g->max_retries = cfg->max_retries < 0 ? 0 : cfg->max_retries;
-	g->budget_ms = cfg->request_budget_ms > 0 ? cfg->request_budget_ms :
-	    30000;
+	g->budget_ms = cfg->request_budget_ms > 0 ? cfg->request_budget_ms
+	                                          : 30000;
 	g->gate.max_calls = cfg->max_concurrent_calls;
-	g->gate.breaker_failures = cfg->breaker_failures > 0 ?
-	    cfg->breaker_failures : 5;
-	g->gate.breaker_seconds = cfg->breaker_seconds > 0 ?
-	    cfg->breaker_seconds : 30;
+	g->gate.breaker_failures = cfg->breaker_failures > 0
+	    ? cfg->breaker_failures
+	    : 5;
+	g->gate.breaker_seconds = cfg->breaker_seconds > 0
+	    ? cfg->breaker_seconds
+	    : 30;
 	/* A probe outlives no page: past the budget its process is gone
 	   or has given up. */
 	g->gate.probe_ms = g->budget_ms + 1000;
@@ -186,7 +190,7 @@ graph_new(const struct config *cfg)
 	    (g->app_id = strdup(cfg->app_id)) == NULL ||
 	    (g->app_secret = strdup(cfg->app_secret)) == NULL ||
 	    (cfg->ca_file != NULL &&
-	    (g->ca_file = strdup(cfg->ca_file)) == NULL) ||
+	        (g->ca_file = strdup(cfg->ca_file)) == NULL) ||
 	    (g->curl = curl_easy_init()) == NULL) {
 		log_err("graph: out of memory");
 		graph_free(g);
@@ -218,7 +222,7 @@ graph_free(struct graph *g)
 static void
 graph_slist_free_secret(struct curl_slist *l)
 {
-	struct curl_slist	*p;
+	struct curl_slist *p;
 
 	for (p = l; p != NULL; p = p->next)
 		if (p->data != NULL)
@@ -229,12 +233,12 @@ graph_slist_free_secret(struct curl_slist *l)
 static size_t
 graph_write(char *data, size_t size, size_t nmemb, void *arg)
 {
-	struct graph_sink	*s = arg;
-	size_t			 n = size * nmemb;
+	struct graph_sink *s = arg;
+	size_t             n = size * nmemb;
 
 	if (n > GRAPH_MAX_BODY - s->b->len) {
 		s->too_big = 1;
-		return 0;	/* aborts the transfer: CURLE_WRITE_ERROR */
+		return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
 	}
 	if (buf_append(s->b, data, n) == -1)
 		return 0;
@@ -244,8 +248,8 @@ graph_write(char *data, size_t size, size_t nmemb, void *arg)
 static size_t
 graph_header(char *data, size_t size, size_t nmemb, void *arg)
 {
-	struct graph_hdrs	*h = arg;
-	size_t			 n = size * nmemb;
+	struct graph_hdrs *h = arg;
+	size_t             n = size * nmemb;
 
 	graph_trace_header(data, n, h->trace, sizeof(h->trace));
 	return n;
@@ -260,21 +264,24 @@ static void
 graph_transport_err(CURLcode cc, const struct graph_sink *sink,
     const char *errbuf, struct graph_err *err, int *unsent)
 {
-	const char	*why = *errbuf != '\0' ? errbuf : curl_easy_strerror(cc);
+	const char *why = *errbuf != '\0' ? errbuf : curl_easy_strerror(cc);
 
 	*unsent = 0;
 	switch (cc) {
 	case CURLE_OPERATION_TIMEDOUT:
 		err->timeout = err->transient = 1;
-		snprintf(err->message, sizeof(err->message), "Meta did not "
-		    "answer in time (%s)", why);
+		snprintf(err->message, sizeof(err->message),
+		    "Meta did not "
+		    "answer in time (%s)",
+		    why);
 		return;
 	case CURLE_FILESIZE_EXCEEDED:
 	case CURLE_WRITE_ERROR:
 		err->bad_response = 1;
 		snprintf(err->message, sizeof(err->message), "Meta's answer %s",
-		    sink->too_big || cc == CURLE_FILESIZE_EXCEEDED ?
-		    "is larger than 4 MiB" : "could not be stored");
+		    sink->too_big || cc == CURLE_FILESIZE_EXCEEDED
+		        ? "is larger than 4 MiB"
+		        : "could not be stored");
 		return;
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_RESOLVE_PROXY:
@@ -296,8 +303,10 @@ graph_transport_err(CURLcode cc, const struct graph_sink *sink,
 		 * certificate problem and the host, never the URL's query.
 		 */
 		err->network = err->tls = 1;
-		snprintf(err->message, sizeof(err->message), "Meta's TLS "
-		    "certificate was not accepted (%s)", why);
+		snprintf(err->message, sizeof(err->message),
+		    "Meta's TLS "
+		    "certificate was not accepted (%s)",
+		    why);
 		return;
 	case CURLE_UNSUPPORTED_PROTOCOL:
 		/* Configuration: asking again won't help. */
@@ -307,8 +316,10 @@ graph_transport_err(CURLcode cc, const struct graph_sink *sink,
 		break;
 	}
 	err->network = 1;
-	snprintf(err->message, sizeof(err->message), "could not reach Meta "
-	    "(%s)", why);
+	snprintf(err->message, sizeof(err->message),
+	    "could not reach Meta "
+	    "(%s)",
+	    why);
 }
 
 /*
@@ -320,13 +331,13 @@ graph_perform(struct graph *g, const struct graph_req *r, const char *url,
     long timeout_ms, struct buf *resp, struct graph_hdrs *h,
     struct graph_err *err, int *unsent)
 {
-	CURL			*c = g->curl;
-	struct curl_slist	*hdrs = NULL, *l;
-	struct graph_sink	 sink = { resp, 0 };
-	char			 errbuf[CURL_ERROR_SIZE], ctype[128], *auth = NULL;
-	CURLcode		 cc;
-	long			 reqsize = -1;
-	int			 rc = -1;
+	CURL              *c = g->curl;
+	struct curl_slist *hdrs = NULL, *l;
+	struct graph_sink  sink = { resp, 0 };
+	char               errbuf[CURL_ERROR_SIZE], ctype[128], *auth = NULL;
+	CURLcode           cc;
+	long               reqsize = -1;
+	int                rc = -1;
 
 	errbuf[0] = '\0';
 	h->trace[0] = '\0';
@@ -335,15 +346,16 @@ graph_perform(struct graph *g, const struct graph_req *r, const char *url,
 #if LIBCURL_VERSION_NUM >= 0x075500
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 #else
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS, CURLPROTO_HTTP | CURLPROTO_HTTPS);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS,
+	    CURLPROTO_HTTP | CURLPROTO_HTTPS);
 #endif
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-	    g->connect_timeout_ms < timeout_ms ? g->connect_timeout_ms :
-	    timeout_ms);
+	    g->connect_timeout_ms < timeout_ms ? g->connect_timeout_ms
+	                                       : timeout_ms);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
@@ -365,7 +377,8 @@ graph_perform(struct graph *g, const struct graph_req *r, const char *url,
 	 */
 	if (r->token != NULL) {
 		if ((auth = graph_bearer_header(r->token)) == NULL) {
-			snprintf(err->message, sizeof(err->message), "the "
+			snprintf(err->message, sizeof(err->message),
+			    "the "
 			    "access token has unexpected characters");
 			g->last = CURLE_BAD_FUNCTION_ARGUMENT;
 			goto out;
@@ -397,7 +410,8 @@ graph_perform(struct graph *g, const struct graph_req *r, const char *url,
 		 * have reached Meta either.
 		 */
 		if (curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &reqsize) ==
-		    CURLE_OK && reqsize == 0)
+		        CURLE_OK &&
+		    reqsize == 0)
 			*unsent = 1;
 		goto out;
 	}
@@ -422,7 +436,7 @@ out:
 static uint32_t
 graph_backoff_ms(int attempt)
 {
-	uint32_t	 cap = GRAPH_BACKOFF_CAP_MS;
+	uint32_t cap = GRAPH_BACKOFF_CAP_MS;
 
 	if (attempt < 5 && (GRAPH_BACKOFF_BASE_MS << attempt) < (int)cap)
 		cap = (uint32_t)(GRAPH_BACKOFF_BASE_MS << attempt);
@@ -432,7 +446,7 @@ graph_backoff_ms(int attempt)
 static void
 graph_sleep_ms(uint32_t ms)
 {
-	struct timespec	 ts;
+	struct timespec ts;
 
 	ts.tv_sec = ms / 1000;
 	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
@@ -451,18 +465,19 @@ graph_do(struct graph *g, const struct graph_req *r, struct buf *resp,
     struct graph_err *err)
 {
 	struct graph_hdrs h;
-	enum gate_rc gr;
-	char	*url;
-	const char *why;
-	long	 tmo, wait_s;
-	uint32_t backoff = 0;
-	int	 attempt, answered, unsent, retry, graph_obj, rc = -1;
+	enum gate_rc      gr;
+	char             *url;
+	const char       *why;
+	long              tmo, wait_s;
+	uint32_t          backoff = 0;
+	int               attempt, answered, unsent, retry, graph_obj, rc = -1;
 
 	buf_init(resp);
 	memset(err, 0, sizeof(*err));
-	if ((url = graph_build_url(g->base, g->version, r->path,
-	    r->params)) == NULL) {
-		snprintf(err->message, sizeof(err->message), "cannot build the "
+	if ((url = graph_build_url(g->base, g->version, r->path, r->params)) ==
+	    NULL) {
+		snprintf(err->message, sizeof(err->message),
+		    "cannot build the "
 		    "Graph URL for %s (an id with unexpected characters?)",
 		    r->endpoint);
 		return -1;
@@ -473,14 +488,17 @@ graph_do(struct graph *g, const struct graph_req *r, struct buf *resp,
 	 * and webhooks. A refusal is immediate; nothing was sent. The
 	 * slot is the request's (graph_budget_end).
 	 */
-	if (!g->pass.active && (gr = gate_enter(&g->gate, r->endpoint,
-	    &g->pass, &wait_s)) != GATE_OK) {
+	if (!g->pass.active &&
+	    (gr = gate_enter(&g->gate, r->endpoint, &g->pass, &wait_s)) !=
+	        GATE_OK) {
 		err->unavailable = 1;
 		err->retry_after = wait_s;
 		snprintf(err->message, sizeof(err->message), "%s",
-		    gr == GATE_BUSY ? "too many calls to Meta are waiting for "
-		    "an answer" : "Meta failed repeatedly; calls are paused "
-		    "(circuit breaker open)");
+		    gr == GATE_BUSY
+		        ? "too many calls to Meta are waiting for "
+		          "an answer"
+		        : "Meta failed repeatedly; calls are paused "
+		          "(circuit breaker open)");
 		log_info("graph %s: not called: %s, fbtrace_id -", r->endpoint,
 		    err->message);
 		sodium_memzero(url, strlen(url));
@@ -492,24 +510,28 @@ graph_do(struct graph *g, const struct graph_req *r, struct buf *resp,
 		snprintf(err->message, sizeof(err->message), "out of memory");
 		goto out;
 	}
-	for (attempt = 0; ; attempt++) {
+	for (attempt = 0;; attempt++) {
 		buf_reset(resp);
 		memset(err, 0, sizeof(*err));
 		if ((tmo = graph_attempt_timeout_ms(g->timeout_ms,
-		    graph_remaining_ms(g))) == 0) {
+		         graph_remaining_ms(g))) == 0) {
 			err->timeout = 1;
-			snprintf(err->message, sizeof(err->message), "the time "
+			snprintf(err->message, sizeof(err->message),
+			    "the time "
 			    "this page may spend on Meta ran out");
 			log_warn("graph %s: request budget spent, not called, "
-			    "fbtrace_id -", r->endpoint);
+			         "fbtrace_id -",
+			    r->endpoint);
 			break;
 		}
 		answered = graph_perform(g, r, url, tmo, resp, &h, err,
-		    &unsent) == 0;
+		               &unsent) == 0;
 		gate_report(&g->gate, r->endpoint, &g->pass,
-		    (answered && err->http_status < 500) ? GATE_UP :
-		    ((answered && err->http_status >= 500) || err->timeout) ?
-		    GATE_DOWN : GATE_NEUTRAL);
+		    (answered && err->http_status < 500) ? GATE_UP
+		        : ((answered && err->http_status >= 500) ||
+		              err->timeout)
+		        ? GATE_DOWN
+		        : GATE_NEUTRAL);
 		if (answered && err->http_status >= 200 &&
 		    err->http_status < 300) {
 			/* A 2xx body can still be unreadable: the parser's
@@ -523,7 +545,7 @@ graph_do(struct graph *g, const struct graph_req *r, struct buf *resp,
 		graph_obj = 0;
 		if (answered) {
 			graph_obj = graph_error_parse(err->http_status,
-			    buf_str(resp), resp->len, err) == 0;
+			                buf_str(resp), resp->len, err) == 0;
 			/* HTML error pages from Meta's edge carry only the
 			   header. */
 			if (err->fbtrace_id[0] == '\0')
@@ -540,7 +562,7 @@ graph_do(struct graph *g, const struct graph_req *r, struct buf *resp,
 		 */
 		if (!r->idempotent && !unsent && !err->rejected &&
 		    ((answered && (err->http_status >= 500 || !graph_obj)) ||
-		    err->timeout || err->network))
+		        err->timeout || err->network))
 			err->maybe_done = 1;
 		retry = err->transient && attempt < g->max_retries &&
 		    (r->idempotent || unsent || err->rejected);
@@ -558,7 +580,8 @@ graph_do(struct graph *g, const struct graph_req *r, struct buf *resp,
 		}
 		if (answered)
 			log_warn("graph %s: HTTP %ld, code %ld/%ld, fbtrace_id "
-			    "%s%s", r->endpoint, err->http_status, err->code,
+			         "%s%s",
+			    r->endpoint, err->http_status, err->code,
 			    err->subcode, graph_err_trace(err), why);
 		else if (err->tls)
 			/* The operator needs the certificate problem and the

@@ -28,45 +28,45 @@ struct buf;
 struct config;
 
 /* Limits on what one answer may hold. */
-#define GRAPH_MAX_BODY		(4 * 1024 * 1024)	/* response bytes */
-#define GRAPH_PHONES_MAX	200	/* numbers listed per WABA */
-#define GRAPH_PHONE_PAGES	10	/* pages followed per listing */
-#define GRAPH_CURSOR_MAX	512	/* paging.cursors.after, with NUL */
-#define GRAPH_MIN_ATTEMPT_MS	200	/* a retry shorter than this is no use */
-#define GRAPH_REQUEST_ID_MAX	129	/* smb_app_data request_id + NUL */
+#define GRAPH_MAX_BODY       (4 * 1024 * 1024) /* response bytes */
+#define GRAPH_PHONES_MAX     200               /* numbers listed per WABA */
+#define GRAPH_PHONE_PAGES    10                /* pages followed per listing */
+#define GRAPH_CURSOR_MAX     512 /* paging.cursors.after, with NUL */
+#define GRAPH_MIN_ATTEMPT_MS 200 /* a retry shorter than this is no use */
+#define GRAPH_REQUEST_ID_MAX 129 /* smb_app_data request_id + NUL */
 
 struct graph_err {
-	long	 http_status;	/* 0 when no HTTP answer came */
-	long	 code;		/* Graph error.code, 0 if none */
-	long	 subcode;	/* error.error_subcode, 0 if none */
-	int	 transient;	/* worth retrying: 429, 5xx, is_transient,
+	long http_status;  /* 0 when no HTTP answer came */
+	long code;         /* Graph error.code, 0 if none */
+	long subcode;      /* error.error_subcode, 0 if none */
+	int  transient;    /* worth retrying: 429, 5xx, is_transient,
 				   rate-limit codes, timeouts */
-	int	 rejected;	/* Meta's answer says it turned the call
+	int  rejected;     /* Meta's answer says it turned the call
 				   away without acting on it: HTTP 429, or a
 				   Graph error whose code Meta documents as
 				   throttling or downtime (not code 1, which
 				   Meta calls only "possibly" temporary) */
-	int	 maybe_done;	/* a call that is not idempotent failed
+	int  maybe_done;   /* a call that is not idempotent failed
 				   after it may have reached Meta (a bare
 				   5xx, an HTML answer, a timeout after
 				   sending): Meta may have acted, so it was
 				   not repeated */
-	int	 unavailable;	/* Meta was not called: max_concurrent_calls
+	int  unavailable;  /* Meta was not called: max_concurrent_calls
 				   in flight, or the circuit breaker open
 				   (meta_gate.h) */
-	long	 retry_after;	/* with unavailable: seconds to wait */
-	int	 timeout;	/* the call timed out */
-	int	 network;	/* could not connect / TLS / other transport */
-	int	 tls;		/* with network: Meta's certificate was not
+	long retry_after;  /* with unavailable: seconds to wait */
+	int  timeout;      /* the call timed out */
+	int  network;      /* could not connect / TLS / other transport */
+	int  tls;          /* with network: Meta's certificate was not
 				   verified (untrusted CA, wrong host name) */
-	int	 bad_response;	/* 2xx but body not JSON or fields missing or
+	int  bad_response; /* 2xx but body not JSON or fields missing or
 				   wrong-typed */
-	char	 type[64];
-	char	 message[512];	/* Meta's message, or ours for transport and
+	char type[64];
+	char message[512];   /* Meta's message, or ours for transport and
 				   parse errors */
-	char	 user_msg[512];	/* error_user_msg when Meta gives one */
-	char	 details[512];	/* error_data.details (Cloud API errors) */
-	char	 fbtrace_id[64];	/* error.fbtrace_id, else the
+	char user_msg[512];  /* error_user_msg when Meta gives one */
+	char details[512];   /* error_data.details (Cloud API errors) */
+	char fbtrace_id[64]; /* error.fbtrace_id, else the
 					   x-fb-trace-id response header */
 };
 
@@ -78,8 +78,8 @@ struct graph;
  * NULL on failure (logged), e.g. an http:// graph_base_url that is not
  * loopback.
  */
-struct graph	*graph_new(const struct config *);
-void		 graph_free(struct graph *);
+struct graph *graph_new(const struct config *);
+void          graph_free(struct graph *);
 /*
  * Starts the time budget ([meta] request_budget_ms) that every Graph call
  * until the next graph_budget_start shares, retries and backoff included:
@@ -87,7 +87,7 @@ void		 graph_free(struct graph *);
  * many calls it makes. Called at the start of each HTTP request. Without
  * it (the admin tool) calls have no overall deadline.
  */
-void		 graph_budget_start(struct graph *);
+void graph_budget_start(struct graph *);
 /*
  * The request's Meta calls are over. A request takes one slot of the
  * pool's Meta bulkhead (meta_gate.h) at its first Graph call and keeps
@@ -95,7 +95,7 @@ void		 graph_budget_start(struct graph *);
  * exchanged, then "no capacity" for the rest); this gives it back.
  * graph_budget_start and graph_free do too.
  */
-void		 graph_budget_end(struct graph *);
+void graph_budget_end(struct graph *);
 
 /* --- Pure helpers ------------------------------------------------------ */
 
@@ -104,22 +104,21 @@ void		 graph_budget_end(struct graph *);
  * remaining_ms), 0 when nothing remains (do not start it); remaining_ms
  * < 0 means no budget.
  */
-long	 graph_attempt_timeout_ms(long timeout_ms, long remaining_ms);
+long graph_attempt_timeout_ms(long timeout_ms, long remaining_ms);
 /* 1 when sleeping backoff_ms still leaves GRAPH_MIN_ATTEMPT_MS for the
    retry within remaining_ms (< 0: no budget, always 1). */
-int	 graph_retry_fits(long backoff_ms, long remaining_ms);
+int graph_retry_fits(long backoff_ms, long remaining_ms);
 /*
  * The value of an x-fb-trace-id header line ("Name: value\r\n", any
  * case) into out (size >= 2): 1 when line is that header and its value
  * is a plausible trace id ([A-Za-z0-9_/+=-], shorter than size), else 0
  * and out untouched. Header values reach our logs: nothing else passes.
  */
-int	 graph_trace_header(const char *line, size_t len, char *out,
-	    size_t size);
+int graph_trace_header(const char *line, size_t len, char *out, size_t size);
 
 /* Hex HMAC-SHA256(key = app_secret, message = token), NUL-terminated. */
-void	 graph_appsecret_proof(const char *app_secret, const char *token,
-	    char out[65]);
+void graph_appsecret_proof(const char *app_secret, const char *token,
+    char out[65]);
 /*
  * base/version/path?k=v&... built with curl's URL API; a malloc'd string
  * (free()) or NULL. path is ids and fixed names: anything but
@@ -129,8 +128,8 @@ void	 graph_appsecret_proof(const char *app_secret, const char *token,
  * [A-Za-z0-9_.], values are URL-encoded by curl. The result may hold a
  * token: wipe it before freeing when it does.
  */
-char	*graph_build_url(const char *base, const char *version,
-	    const char *path, const char *const *params);
+char *graph_build_url(const char *base, const char *version, const char *path,
+    const char *const *params);
 /*
  * "Authorization: Bearer TOKEN" (RFC 6750 §2.1), malloc'd to its exact
  * size so no copy of the token is left behind by a realloc; wipe it with
@@ -138,7 +137,7 @@ char	*graph_build_url(const char *base, const char *version,
  * visible ASCII (a CR or LF would start a header of its own), or on
  * allocation failure.
  */
-char	*graph_bearer_header(const char *token);
+char *graph_bearer_header(const char *token);
 /*
  * params (key, value, ..., NULL; keys [A-Za-z0-9_.], as for
  * graph_build_url) as an application/x-www-form-urlencoded body: values
@@ -146,9 +145,9 @@ char	*graph_bearer_header(const char *token);
  * exact size (it may hold a secret: wipe it with graph_secret_free);
  * NULL on a bad key or allocation failure. An empty list gives "".
  */
-char	*graph_form_encode(const char *const *params);
+char *graph_form_encode(const char *const *params);
 /* Wipes a NUL-terminated string with sodium_memzero, then free()s it. */
-void	 graph_secret_free(char *);
+void graph_secret_free(char *);
 /*
  * Fills err (zeroed first) from an HTTP status and a response body.
  * Returns 0 when the body held a Graph error object, -1 otherwise (err
@@ -159,49 +158,48 @@ void	 graph_secret_free(char *);
  * but never rejected: an edge proxy's 502/504 says nothing about
  * whether the call behind it ran.
  */
-int	 graph_error_parse(long http_status, const char *body, size_t len,
-	    struct graph_err *);
+int graph_error_parse(long http_status, const char *body, size_t len,
+    struct graph_err *);
 /* 1 when code (Graph error.code) is one Meta says to wait out and retry. */
-int	 graph_code_is_transient(long code);
+int graph_code_is_transient(long code);
 /* 1 when code says Meta turned the call away unprocessed (throttling,
    downtime): graph_code_is_transient but for 1, "API Unknown". */
-int	 graph_code_is_rejection(long code);
+int graph_code_is_rejection(long code);
 /* Plain words for the settings page: why Meta refused a token (190). */
 const char *graph_reason_190(long subcode);
 /* e's fbtrace_id for a log line, or "-" when Meta gave none. */
 const char *graph_err_trace(const struct graph_err *e);
 /* 1 when err means the token is unusable (code 190, or 102). */
-int	 graph_err_is_token(const struct graph_err *);
+int graph_err_is_token(const struct graph_err *);
 
 /* --- Answers, and their parsers (graph_parse.c) ------------------------- */
 
 struct graph_token_info {
-	int	 is_valid;
-	int64_t	 expires_at;	/* unix time, 0 = never */
-	char	 scopes[1001];	/* comma-separated */
-	char	 waba_ids[1001];	/* comma-separated, from granular_scopes
+	int     is_valid;
+	int64_t expires_at;     /* unix time, 0 = never */
+	char    scopes[1001];   /* comma-separated */
+	char    waba_ids[1001]; /* comma-separated, from granular_scopes
 					   whatsapp_business_management
 					   target_ids, de-duplicated, in order */
-	size_t	 nwaba;
-	long	 error_code, error_subcode;	/* data.error when !is_valid */
-	char	 error_message[256];
+	size_t  nwaba;
+	long    error_code, error_subcode; /* data.error when !is_valid */
+	char    error_message[256];
 };
 
 /* 1 when waba_id is one of the WABAs debug_token says the token grants. */
-int	 graph_token_has_waba(const struct graph_token_info *,
-	    const char *waba_id);
+int graph_token_has_waba(const struct graph_token_info *, const char *waba_id);
 
 struct graph_phone {
-	char	 id[33];
-	char	 display_phone_number[65];
-	char	 verified_name[201];
-	char	 quality_rating[33];
-	char	 status[65];		/* "status" field, may be empty */
-	char	 code_verification_status[65];
-	char	 name_status[33];	/* APPROVED, PENDING_REVIEW, ... */
-	char	 messaging_limit_tier[33];	/* TIER_1K, ... */
-	char	 platform_type[33];	/* CLOUD_API, NOT_APPLICABLE, ... */
-	int	 on_biz_app;	/* is_on_biz_app: coexistence */
+	char id[33];
+	char display_phone_number[65];
+	char verified_name[201];
+	char quality_rating[33];
+	char status[65]; /* "status" field, may be empty */
+	char code_verification_status[65];
+	char name_status[33];          /* APPROVED, PENDING_REVIEW, ... */
+	char messaging_limit_tier[33]; /* TIER_1K, ... */
+	char platform_type[33];        /* CLOUD_API, NOT_APPLICABLE, ... */
+	int  on_biz_app;               /* is_on_biz_app: coexistence */
 };
 
 /*
@@ -211,42 +209,41 @@ struct graph_phone {
 /* {"access_token","expires_in"?}: the token into tok, an initialized
    buf that is wiped first (the caller wipes it after use with
    buf_free_secret); expires_in 0 when absent. */
-int	 graph_parse_access_token(const char *body, size_t len,
-	    struct buf *tok, long *expires_in, struct graph_err *);
+int graph_parse_access_token(const char *body, size_t len, struct buf *tok,
+    long *expires_in, struct graph_err *);
 /* debug_token's {"data":{...}}. */
-int	 graph_parse_token_info(const char *body, size_t len,
-	    struct graph_token_info *, struct graph_err *);
+int graph_parse_token_info(const char *body, size_t len,
+    struct graph_token_info *, struct graph_err *);
 /*
  * One page of {"data":[numbers],"paging":{...}}: appends to *list and *n
  * (realloc'd; at most GRAPH_PHONES_MAX in all) and writes the next page's
  * cursor into after (GRAPH_CURSOR_MAX bytes), "" on the last page.
  */
-int	 graph_parse_phones(const char *body, size_t len,
-	    struct graph_phone **list, size_t *n, char *after,
-	    struct graph_err *);
+int graph_parse_phones(const char *body, size_t len, struct graph_phone **list,
+    size_t *n, char *after, struct graph_err *);
 /* One phone number object. */
-int	 graph_parse_phone(const char *body, size_t len, struct graph_phone *,
-	    struct graph_err *);
+int graph_parse_phone(const char *body, size_t len, struct graph_phone *,
+    struct graph_err *);
 /* {"success":true}; false or anything else is an error. */
-int	 graph_parse_success(const char *body, size_t len, struct graph_err *);
+int graph_parse_success(const char *body, size_t len, struct graph_err *);
 /* The send-message answer: messages[0].id. */
-int	 graph_parse_message_id(const char *body, size_t len,
-	    char message_id[256], struct graph_err *);
+int graph_parse_message_id(const char *body, size_t len, char message_id[256],
+    struct graph_err *);
 /*
  * The coexistence sync answer {"messaging_product","request_id"}: the
  * request id ([A-Za-z0-9_-], shorter than GRAPH_REQUEST_ID_MAX).
  */
-int	 graph_parse_request_id(const char *body, size_t len,
-	    char request_id[GRAPH_REQUEST_ID_MAX], struct graph_err *);
+int graph_parse_request_id(const char *body, size_t len,
+    char request_id[GRAPH_REQUEST_ID_MAX], struct graph_err *);
 /* A catalog's {"id","name"}: the name. */
-int	 graph_parse_catalog(const char *body, size_t len, char name[201],
-	    struct graph_err *);
+int graph_parse_catalog(const char *body, size_t len, char name[201],
+    struct graph_err *);
 
 /*
  * The JSON body of a text message (Cloud API "Messages"), malloc'd
  * (free()), or NULL.
  */
-char	*graph_json_text_message(const char *to, const char *body);
+char *graph_json_text_message(const char *to, const char *body);
 
 /* --- Calls --------------------------------------------------------------- */
 
@@ -280,51 +277,48 @@ char	*graph_json_text_message(const char *to, const char *body);
    SDK's FB.login (the Embedded Signup popup), which no redirect made,
    is exchanged without one (Embedded Signup, "Exchange the token code
    for a business token"). */
-int	 graph_exchange_code(struct graph *, const char *code,
-	    const char *redirect_uri, struct buf *token_out, long *expires_in,
-	    struct graph_err *);
+int graph_exchange_code(struct graph *, const char *code,
+    const char *redirect_uri, struct buf *token_out, long *expires_in,
+    struct graph_err *);
 /* POST /{ver}/oauth/access_token, form body grant_type=fb_exchange_token,
    client_id, client_secret, fb_exchange_token: a long-lived token for a
    short one. */
-int	 graph_exchange_long_lived(struct graph *, const char *short_token,
-	    struct buf *token_out, long *expires_in, struct graph_err *);
+int graph_exchange_long_lived(struct graph *, const char *short_token,
+    struct buf *token_out, long *expires_in, struct graph_err *);
 /* GET /{ver}/debug_token?input_token=TOKEN with the app token
    (APPID|APPSECRET) as the Bearer token. input_token stays in the query:
    Meta documents debug_token as a GET with that parameter only. */
-int	 graph_debug_token(struct graph *, const char *token,
-	    struct graph_token_info *, struct graph_err *);
+int graph_debug_token(struct graph *, const char *token,
+    struct graph_token_info *, struct graph_err *);
 /* GET /{ver}/{waba_id}/phone_numbers, following cursors (at most
    GRAPH_PHONE_PAGES pages, GRAPH_PHONES_MAX numbers). *list is malloc'd
    (free()), NULL when there are none. */
-int	 graph_phone_numbers(struct graph *, const char *token,
-	    const char *waba_id, struct graph_phone **list, size_t *n,
-	    struct graph_err *);
+int graph_phone_numbers(struct graph *, const char *token, const char *waba_id,
+    struct graph_phone **list, size_t *n, struct graph_err *);
 /* GET /{ver}/{phone_id}?fields=... */
-int	 graph_phone(struct graph *, const char *token, const char *phone_id,
-	    struct graph_phone *, struct graph_err *);
+int graph_phone(struct graph *, const char *token, const char *phone_id,
+    struct graph_phone *, struct graph_err *);
 /* POST /{ver}/{phone_id}/register, messaging_product=whatsapp&pin=PIN. */
-int	 graph_register(struct graph *, const char *token,
-	    const char *phone_id, const char *pin, struct graph_err *);
+int graph_register(struct graph *, const char *token, const char *phone_id,
+    const char *pin, struct graph_err *);
 /* POST /{ver}/{phone_id}/request_code: code_method SMS or VOICE. */
-int	 graph_request_code(struct graph *, const char *token,
-	    const char *phone_id, const char *method, const char *language,
-	    struct graph_err *);
+int graph_request_code(struct graph *, const char *token, const char *phone_id,
+    const char *method, const char *language, struct graph_err *);
 /* POST /{ver}/{phone_id}/verify_code with the code Meta sent. */
-int	 graph_verify_code(struct graph *, const char *token,
-	    const char *phone_id, const char *code, struct graph_err *);
+int graph_verify_code(struct graph *, const char *token, const char *phone_id,
+    const char *code, struct graph_err *);
 /* POST /{ver}/{phone_id} with pin: sets the two-step verification PIN. */
-int	 graph_set_pin(struct graph *, const char *token, const char *phone_id,
-	    const char *pin, struct graph_err *);
+int graph_set_pin(struct graph *, const char *token, const char *phone_id,
+    const char *pin, struct graph_err *);
 /* POST /{ver}/{phone_id}/deregister. */
-int	 graph_deregister(struct graph *, const char *token,
-	    const char *phone_id, struct graph_err *);
+int graph_deregister(struct graph *, const char *token, const char *phone_id,
+    struct graph_err *);
 /* POST /{ver}/{waba_id}/subscribed_apps. */
-int	 graph_subscribe(struct graph *, const char *token,
-	    const char *waba_id, struct graph_err *);
+int graph_subscribe(struct graph *, const char *token, const char *waba_id,
+    struct graph_err *);
 /* POST /{ver}/{phone_id}/messages: one text message; the wamid out. */
-int	 graph_send_text(struct graph *, const char *token,
-	    const char *phone_id, const char *to, const char *body,
-	    char message_id[256], struct graph_err *);
+int graph_send_text(struct graph *, const char *token, const char *phone_id,
+    const char *to, const char *body, char message_id[256], struct graph_err *);
 /*
  * POST /{ver}/{phone_id}/smb_app_data, messaging_product=whatsapp and
  * sync_type (smb_app_state_sync: the WhatsApp Business app's contacts;
@@ -332,11 +326,11 @@ int	 graph_send_text(struct graph *, const char *token,
  * whose data arrives later as webhooks. Meta runs each sync_type once
  * per number, so the call is never repeated blindly; request_id out.
  */
-int	 graph_smb_app_data(struct graph *, const char *token,
-	    const char *phone_id, const char *sync_type,
-	    char request_id[GRAPH_REQUEST_ID_MAX], struct graph_err *);
+int graph_smb_app_data(struct graph *, const char *token, const char *phone_id,
+    const char *sync_type, char request_id[GRAPH_REQUEST_ID_MAX],
+    struct graph_err *);
 /* GET /{ver}/{catalog_id}?fields=id,name: the catalog's name. */
-int	 graph_catalog(struct graph *, const char *token,
-	    const char *catalog_id, char name[201], struct graph_err *);
+int graph_catalog(struct graph *, const char *token, const char *catalog_id,
+    char name[201], struct graph_err *);
 
 #endif

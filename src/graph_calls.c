@@ -15,7 +15,8 @@
 #include "graph.h"
 #include "graph_int.h"
 
-#define GRAPH_PHONE_FIELDS	"id,display_phone_number,verified_name," \
+#define GRAPH_PHONE_FIELDS \
+	"id,display_phone_number,verified_name," \
 	"quality_rating,status,code_verification_status,name_status," \
 	"messaging_limit_tier,platform_type,is_on_biz_app"
 
@@ -32,8 +33,8 @@ static int
 graph_token_answer(struct graph *g, const struct graph_req *r,
     struct buf *token_out, long *expires_in, struct graph_err *err)
 {
-	struct buf	 resp;
-	int		 rc = -1;
+	struct buf resp;
+	int        rc = -1;
 
 	*expires_in = 0;
 	if (graph_do(g, r, &resp, err) == -1)
@@ -57,12 +58,13 @@ graph_token_post(struct graph *g, const char *endpoint,
     const char *const *query, const char *const *form, int idempotent,
     struct buf *token_out, long *expires_in, struct graph_err *err)
 {
-	struct graph_req	 r = { .endpoint = endpoint,
-	    .path = "oauth/access_token", .params = query,
-	    .ctype = "application/x-www-form-urlencoded",
-	    .idempotent = idempotent };
-	char			*body;
-	int			 rc;
+	struct graph_req r = { .endpoint = endpoint,
+		.path = "oauth/access_token",
+		.params = query,
+		.ctype = "application/x-www-form-urlencoded",
+		.idempotent = idempotent };
+	char            *body;
+	int              rc;
 
 	*expires_in = 0;
 	if ((body = graph_form_encode(form)) == NULL)
@@ -75,13 +77,12 @@ graph_token_post(struct graph *g, const char *endpoint,
 }
 
 int
-graph_exchange_code(struct graph *g, const char *code,
-    const char *redirect_uri, struct buf *token_out, long *expires_in,
-    struct graph_err *err)
+graph_exchange_code(struct graph *g, const char *code, const char *redirect_uri,
+    struct buf *token_out, long *expires_in, struct graph_err *err)
 {
-	const char	*form[] = { "client_id", g->app_id,
-	    "client_secret", g->app_secret, "code", code,
-	    "redirect_uri", redirect_uri, NULL };
+	const char *form[] = { "client_id", g->app_id, "client_secret",
+		g->app_secret, "code", code, "redirect_uri", redirect_uri,
+		NULL };
 
 	if (code == NULL)
 		return graph_fail(err, "no code to exchange");
@@ -99,12 +100,12 @@ int
 graph_exchange_long_lived(struct graph *g, const char *short_token,
     struct buf *token_out, long *expires_in, struct graph_err *err)
 {
-	char			 proof[65];
-	const char *const	 query[] = { "appsecret_proof", proof, NULL };
-	const char *const	 form[] = { "grant_type", "fb_exchange_token",
-	    "client_id", g->app_id, "client_secret", g->app_secret,
-	    "fb_exchange_token", short_token, NULL };
-	int			 rc;
+	char              proof[65];
+	const char *const query[] = { "appsecret_proof", proof, NULL };
+	const char *const form[] = { "grant_type", "fb_exchange_token",
+		"client_id", g->app_id, "client_secret", g->app_secret,
+		"fb_exchange_token", short_token, NULL };
+	int               rc;
 
 	if (short_token == NULL)
 		return graph_fail(err, "no access token to exchange");
@@ -121,19 +122,21 @@ int
 graph_debug_token(struct graph *g, const char *token,
     struct graph_token_info *ti, struct graph_err *err)
 {
-	struct buf		 app = BUF_INIT, resp;
-	char			 proof[65];
+	struct buf app = BUF_INIT, resp;
+	char       proof[65];
 	/*
 	 * The "debug_token" reference documents only GET with input_token
 	 * in the query (the endpoint has no POST), so the inspected token
 	 * stays in the URL; the app token that authenticates the call
 	 * goes in the header like any other.
 	 */
-	const char *const	 params[] = { "input_token", token,
-	    "appsecret_proof", proof, NULL };
-	struct graph_req	 r = { .endpoint = "debug_token",
-	    .path = "debug_token", .params = params, .idempotent = 1 };
-	int			 rc = -1;
+	const char *const params[] = { "input_token", token, "appsecret_proof",
+		proof, NULL };
+	struct graph_req  r = { .endpoint = "debug_token",
+		 .path = "debug_token",
+		 .params = params,
+		 .idempotent = 1 };
+	int               rc = -1;
 
 	memset(ti, 0, sizeof(*ti));
 	if (token == NULL)
@@ -158,13 +161,15 @@ int
 graph_phone_numbers(struct graph *g, const char *token, const char *waba_id,
     struct graph_phone **list, size_t *n, struct graph_err *err)
 {
-	struct buf		 path = BUF_INIT, resp;
-	char			 proof[65], after[GRAPH_CURSOR_MAX];
-	const char		*params[] = { "fields", GRAPH_PHONE_FIELDS,
-	    "appsecret_proof", proof, NULL, NULL, NULL };
-	struct graph_req	 rr = { .endpoint = "phone_numbers",
-	    .params = params, .token = token, .idempotent = 1 };
-	int			 page, rc = -1;
+	struct buf       path = BUF_INIT, resp;
+	char             proof[65], after[GRAPH_CURSOR_MAX];
+	const char      *params[] = { "fields", GRAPH_PHONE_FIELDS,
+		     "appsecret_proof", proof, NULL, NULL, NULL };
+	struct graph_req rr = { .endpoint = "phone_numbers",
+		.params = params,
+		.token = token,
+		.idempotent = 1 };
+	int              page, rc = -1;
 
 	*list = NULL;
 	*n = 0;
@@ -207,22 +212,25 @@ out:
 static int
 graph_node(struct graph *g, const char *endpoint, const char *token,
     const char *id, const char *edge, const char *fields, const char *ctype,
-    const char *body, int idempotent, struct buf *resp,
-    struct graph_err *err)
+    const char *body, int idempotent, struct buf *resp, struct graph_err *err)
 {
-	struct buf		 path = BUF_INIT;
-	char			 proof[65];
-	const char *const	 params[] = { "appsecret_proof", proof,
-	    fields ? "fields" : NULL, fields, NULL };
-	struct graph_req	 r = { .endpoint = endpoint, .params = params,
-	    .token = token, .ctype = ctype, .body = body,
-	    .bodylen = body ? strlen(body) : 0, .idempotent = idempotent };
-	int			 rc;
+	struct buf        path = BUF_INIT;
+	char              proof[65];
+	const char *const params[] = { "appsecret_proof", proof,
+		fields ? "fields" : NULL, fields, NULL };
+	struct graph_req  r = { .endpoint = endpoint,
+		 .params = params,
+		 .token = token,
+		 .ctype = ctype,
+		 .body = body,
+		 .bodylen = body ? strlen(body) : 0,
+		 .idempotent = idempotent };
+	int               rc;
 
 	if (token == NULL || id == NULL)
 		return graph_fail(err, "no access token or object id");
-	if (buf_printf(&path, "%s%s%s", id, edge ? "/" : "", edge ? edge : "")
-	    == -1)
+	if (buf_printf(&path, "%s%s%s", id, edge ? "/" : "",
+	        edge ? edge : "") == -1)
 		return graph_fail(err, "out of memory");
 	r.path = buf_str(&path);
 	graph_appsecret_proof(g->app_secret, token, proof);
@@ -236,12 +244,12 @@ int
 graph_phone(struct graph *g, const char *token, const char *phone_id,
     struct graph_phone *p, struct graph_err *err)
 {
-	struct buf	 resp;
-	int		 rc;
+	struct buf resp;
+	int        rc;
 
 	memset(p, 0, sizeof(*p));
 	if (graph_node(g, "phone", token, phone_id, NULL, GRAPH_PHONE_FIELDS,
-	    NULL, NULL, 1, &resp, err) == -1)
+	        NULL, NULL, 1, &resp, err) == -1)
 		return -1;
 	rc = graph_parse_phone(resp.data, resp.len, p, err);
 	buf_free_secret(&resp);
@@ -252,11 +260,11 @@ int
 graph_register(struct graph *g, const char *token, const char *phone_id,
     const char *pin, struct graph_err *err)
 {
-	struct buf		 resp;
-	const char *const	 form[] = { "messaging_product", "whatsapp",
-	    "pin", pin, NULL };
-	char			*body;
-	int			 rc = -1;
+	struct buf        resp;
+	const char *const form[] = { "messaging_product", "whatsapp", "pin",
+		pin, NULL };
+	char             *body;
+	int               rc = -1;
 
 	if (pin == NULL)
 		return graph_fail(err, "no PIN");
@@ -268,7 +276,8 @@ graph_register(struct graph *g, const char *token, const char *phone_id,
 	   off any other host, and Cloud API limits register calls per
 	   number; a repeat after an unknown outcome is not harmless. */
 	if (graph_node(g, "register", token, phone_id, "register", NULL,
-	    "application/x-www-form-urlencoded", body, 0, &resp, err) == 0) {
+	        "application/x-www-form-urlencoded", body, 0, &resp,
+	        err) == 0) {
 		rc = graph_parse_success(resp.data, resp.len, err);
 		buf_free_secret(&resp);
 	}
@@ -286,14 +295,15 @@ graph_phone_post(struct graph *g, const char *endpoint, const char *token,
     const char *phone_id, const char *edge, const char *const *form,
     struct graph_err *err)
 {
-	struct buf	 resp;
-	char		*body;
-	int		 rc = -1;
+	struct buf resp;
+	char      *body;
+	int        rc = -1;
 
 	if ((body = graph_form_encode(form)) == NULL)
 		return graph_fail(err, "out of memory");
 	if (graph_node(g, endpoint, token, phone_id, edge, NULL,
-	    "application/x-www-form-urlencoded", body, 0, &resp, err) == 0) {
+	        "application/x-www-form-urlencoded", body, 0, &resp,
+	        err) == 0) {
 		rc = graph_parse_success(resp.data, resp.len, err);
 		buf_free_secret(&resp);
 	}
@@ -306,7 +316,7 @@ graph_request_code(struct graph *g, const char *token, const char *phone_id,
     const char *method, const char *language, struct graph_err *err)
 {
 	const char *const form[] = { "code_method", method, "language",
-	    language, NULL };
+		language, NULL };
 
 	return graph_phone_post(g, "request_code", token, phone_id,
 	    "request_code", form, err);
@@ -329,20 +339,19 @@ graph_set_pin(struct graph *g, const char *token, const char *phone_id,
 	const char *const form[] = { "pin", pin, NULL };
 
 	/* Cloud API "Two-Step Verification": POST /{phone} with pin. */
-	return graph_phone_post(g, "set_pin", token, phone_id, NULL, form,
-	    err);
+	return graph_phone_post(g, "set_pin", token, phone_id, NULL, form, err);
 }
 
 int
 graph_deregister(struct graph *g, const char *token, const char *phone_id,
     struct graph_err *err)
 {
-	struct buf		 resp;
-	int			 rc = -1;
+	struct buf resp;
+	int        rc = -1;
 
 	/* Not repeated blindly either: it is limited like register. */
 	if (graph_node(g, "deregister", token, phone_id, "deregister", NULL,
-	    "application/x-www-form-urlencoded", "", 0, &resp, err) == 0) {
+	        "application/x-www-form-urlencoded", "", 0, &resp, err) == 0) {
 		rc = graph_parse_success(resp.data, resp.len, err);
 		buf_free_secret(&resp);
 	}
@@ -353,12 +362,12 @@ int
 graph_subscribe(struct graph *g, const char *token, const char *waba_id,
     struct graph_err *err)
 {
-	struct buf	 resp;
-	int		 rc;
+	struct buf resp;
+	int        rc;
 
-	if (graph_node(g, "subscribed_apps", token, waba_id,
-	    "subscribed_apps", NULL, "application/x-www-form-urlencoded", "",
-	    1, &resp, err) == -1)
+	if (graph_node(g, "subscribed_apps", token, waba_id, "subscribed_apps",
+	        NULL, "application/x-www-form-urlencoded", "", 1, &resp,
+	        err) == -1)
 		return -1;
 	rc = graph_parse_success(resp.data, resp.len, err);
 	buf_free_secret(&resp);
@@ -370,9 +379,9 @@ graph_send_text(struct graph *g, const char *token, const char *phone_id,
     const char *to, const char *body, char message_id[256],
     struct graph_err *err)
 {
-	struct buf	 resp;
-	char		*json;
-	int		 rc;
+	struct buf resp;
+	char      *json;
+	int        rc;
 
 	message_id[0] = '\0';
 	if (to == NULL || body == NULL)
@@ -396,10 +405,10 @@ graph_smb_app_data(struct graph *g, const char *token, const char *phone_id,
     struct graph_err *err)
 {
 	const char *const form[] = { "messaging_product", "whatsapp",
-	    "sync_type", sync_type, NULL };
-	struct buf	 resp;
-	char		*body;
-	int		 rc = -1;
+		"sync_type", sync_type, NULL };
+	struct buf        resp;
+	char             *body;
+	int               rc = -1;
 
 	request_id[0] = '\0';
 	if (sync_type == NULL)
@@ -411,9 +420,9 @@ graph_smb_app_data(struct graph *g, const char *token, const char *phone_id,
 	 * ("Onboarding WhatsApp Business app users"), and a second call
 	 * is refused, so a lost answer must not be replaced by a retry.
 	 */
-	if (graph_node(g, "smb_app_data", token, phone_id, "smb_app_data",
-	    NULL, "application/x-www-form-urlencoded", body, 0, &resp,
-	    err) == 0) {
+	if (graph_node(g, "smb_app_data", token, phone_id, "smb_app_data", NULL,
+	        "application/x-www-form-urlencoded", body, 0, &resp,
+	        err) == 0) {
 		rc = graph_parse_request_id(resp.data, resp.len, request_id,
 		    err);
 		buf_free_secret(&resp);
@@ -426,12 +435,12 @@ int
 graph_catalog(struct graph *g, const char *token, const char *catalog_id,
     char name[201], struct graph_err *err)
 {
-	struct buf	 resp;
-	int		 rc;
+	struct buf resp;
+	int        rc;
 
 	name[0] = '\0';
 	if (graph_node(g, "catalog", token, catalog_id, NULL, "id,name", NULL,
-	    NULL, 1, &resp, err) == -1)
+	        NULL, 1, &resp, err) == -1)
 		return -1;
 	rc = graph_parse_catalog(resp.data, resp.len, name, err);
 	buf_free_secret(&resp);

@@ -17,18 +17,16 @@
 #include "buf.h"
 #include "graph.h"
 
-
 /*
  * Graph "Securing Requests": appsecret_proof is the hex SHA-256 HMAC of
  * the access token keyed with the app secret. The multi-part API takes a
  * key of any length (crypto_auth_hmacsha256() wants exactly 32 bytes).
  */
 void
-graph_appsecret_proof(const char *app_secret, const char *token,
-    char out[65])
+graph_appsecret_proof(const char *app_secret, const char *token, char out[65])
 {
-	crypto_auth_hmacsha256_state	 st;
-	unsigned char			 mac[crypto_auth_hmacsha256_BYTES];
+	crypto_auth_hmacsha256_state st;
+	unsigned char                mac[crypto_auth_hmacsha256_BYTES];
 
 	crypto_auth_hmacsha256_init(&st, (const unsigned char *)app_secret,
 	    strlen(app_secret));
@@ -44,14 +42,16 @@ graph_appsecret_proof(const char *app_secret, const char *token,
 static int
 graph_path_ok(const char *path)
 {
-	const char	*seg, *end;
-	size_t		 n;
+	const char *seg, *end;
+	size_t      n;
 
-	if (*path == '\0' || strspn(path, "abcdefghijklmnopqrstuvwxyz"
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_/.-") != strlen(path) ||
+	if (*path == '\0' ||
+	    strspn(path,
+	        "abcdefghijklmnopqrstuvwxyz"
+	        "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_/.-") != strlen(path) ||
 	    strstr(path, "..") != NULL)
 		return 0;
-	for (seg = path; ; seg = end + 1) {
+	for (seg = path;; seg = end + 1) {
 		end = strchr(seg, '/');
 		n = end != NULL ? (size_t)(end - seg) : strlen(seg);
 		if (n == 0 || (n == 1 && *seg == '.'))
@@ -65,14 +65,16 @@ char *
 graph_build_url(const char *base, const char *version, const char *path,
     const char *const *params)
 {
-	CURLU		*u;
-	struct buf	 p = BUF_INIT, kv = BUF_INIT;
-	char		*bpath = NULL, *curl_s = NULL, *url = NULL;
-	size_t		 n;
+	CURLU     *u;
+	struct buf p = BUF_INIT, kv = BUF_INIT;
+	char      *bpath = NULL, *curl_s = NULL, *url = NULL;
+	size_t     n;
 
-	if (base == NULL || version == NULL || path == NULL || *version ==
-	    '\0' || strspn(version, "abcdefghijklmnopqrstuvwxyz"
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.") != strlen(version) ||
+	if (base == NULL || version == NULL || path == NULL ||
+	    *version == '\0' ||
+	    strspn(version,
+	        "abcdefghijklmnopqrstuvwxyz"
+	        "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.") != strlen(version) ||
 	    strstr(version, "..") != NULL || !graph_path_ok(path))
 		return NULL;
 	if ((u = curl_url()) == NULL)
@@ -92,16 +94,17 @@ graph_build_url(const char *base, const char *version, const char *path,
 		goto fail;
 	for (; params != NULL && params[0] != NULL; params += 2) {
 		if (params[1] == NULL || *params[0] == '\0' ||
-		    strspn(params[0], "abcdefghijklmnopqrstuvwxyz"
-		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.") !=
-		    strlen(params[0]))
+		    strspn(params[0],
+		        "abcdefghijklmnopqrstuvwxyz"
+		        "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.") !=
+		        strlen(params[0]))
 			goto fail;
 		/* With APPENDQUERY, URLENCODE escapes all after the first
 		   '=': the value, never the key we checked above. */
 		buf_reset(&kv);
 		if (buf_printf(&kv, "%s=%s", params[0], params[1]) == -1 ||
 		    curl_url_set(u, CURLUPART_QUERY, buf_str(&kv),
-		    CURLU_APPENDQUERY | CURLU_URLENCODE) != CURLUE_OK)
+		        CURLU_APPENDQUERY | CURLU_URLENCODE) != CURLUE_OK)
 			goto fail;
 	}
 	/* Hand back plain malloc'd memory (free()), as documented. */
@@ -113,7 +116,7 @@ fail:
 	curl_free(curl_s);
 	curl_free(bpath);
 	buf_free(&p);
-	buf_free_secret(&kv);	/* may hold a token or a secret */
+	buf_free_secret(&kv); /* may hold a token or a secret */
 	curl_url_cleanup(u);
 	return url;
 }
@@ -122,9 +125,9 @@ char *
 graph_bearer_header(const char *token)
 {
 	static const char pfx[] = "Authorization: Bearer ";
-	const char	*p;
-	char		*h;
-	size_t		 n;
+	const char       *p;
+	char             *h;
+	size_t            n;
 
 	if (token == NULL || *token == '\0')
 		return NULL;
@@ -151,17 +154,19 @@ graph_unreserved(unsigned char ch)
 char *
 graph_form_encode(const char *const *params)
 {
-	static const char	 hex[] = "0123456789ABCDEF";
-	const char *const	*kv;
-	const unsigned char	*v;
-	char			*out, *o;
-	size_t			 n = 0;
+	static const char    hex[] = "0123456789ABCDEF";
+	const char *const   *kv;
+	const unsigned char *v;
+	char                *out, *o;
+	size_t               n = 0;
 
 	/* Sized first and written once: no realloc leaves a secret behind. */
 	for (kv = params; kv != NULL && kv[0] != NULL; kv += 2) {
 		if (kv[1] == NULL || *kv[0] == '\0' ||
-		    strspn(kv[0], "abcdefghijklmnopqrstuvwxyz"
-		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.") != strlen(kv[0]))
+		    strspn(kv[0],
+		        "abcdefghijklmnopqrstuvwxyz"
+		        "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.") !=
+		        strlen(kv[0]))
 			return NULL;
 		n += (kv != params) + strlen(kv[0]) + 1;
 		for (v = (const unsigned char *)kv[1]; *v != '\0'; v++)
@@ -203,7 +208,7 @@ graph_secret_free(char *s)
 static int
 graph_json_add(struct json_object *o, const char *key, const char *val)
 {
-	struct json_object	*v;
+	struct json_object *v;
 
 	if ((v = json_object_new_string(val)) == NULL)
 		return -1;
@@ -221,11 +226,12 @@ graph_json_add(struct json_object *o, const char *key, const char *val)
 char *
 graph_json_text_message(const char *to, const char *body)
 {
-	struct json_object	*o, *t = NULL;
-	const char		*s;
-	char			*out = NULL;
+	struct json_object *o, *t = NULL;
+	const char         *s;
+	char               *out = NULL;
 
-	if (to == NULL || body == NULL || (o = json_object_new_object()) == NULL)
+	if (to == NULL || body == NULL ||
+	    (o = json_object_new_object()) == NULL)
 		return NULL;
 	if (graph_json_add(o, "messaging_product", "whatsapp") == -1 ||
 	    graph_json_add(o, "recipient_type", "individual") == -1 ||
@@ -235,9 +241,10 @@ graph_json_text_message(const char *to, const char *body)
 	    graph_json_add(t, "body", body) == -1 ||
 	    json_object_object_add(o, "text", t) != 0)
 		goto out;
-	t = NULL;	/* o owns it now */
-	if ((s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-	    JSON_C_TO_STRING_NOSLASHESCAPE)) != NULL)
+	t = NULL; /* o owns it now */
+	if ((s = json_object_to_json_string_ext(o,
+	         JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) !=
+	    NULL)
 		out = strdup(s);
 out:
 	json_object_put(t);

@@ -19,33 +19,33 @@ struct graph_err;
 
 /* The handle, one per worker (graph_new). */
 struct graph {
-	CURL	*curl;
-	char	*base;		/* graph_base_url, no trailing slash */
-	char	*version;
-	char	*app_id;
-	char	*app_secret;	/* wiped by graph_free */
-	char	*ca_file;	/* NULL: the system's CAs */
-	long	 connect_timeout_ms;
-	long	 timeout_ms;
-	int	 max_retries;
-	long	 budget_ms;	/* [meta] request_budget_ms */
-	int64_t	 deadline_ms;	/* monotonic; 0: no budget (admin tool) */
-	struct gate_limits gate;	/* bulkhead and breaker, [meta] */
-	struct gate_pass pass;	/* this request's slot (graph_budget_end) */
-	CURLcode last;		/* the last transfer's result, for the log */
+	CURL   *curl;
+	char   *base; /* graph_base_url, no trailing slash */
+	char   *version;
+	char   *app_id;
+	char   *app_secret; /* wiped by graph_free */
+	char   *ca_file;    /* NULL: the system's CAs */
+	long    connect_timeout_ms;
+	long    timeout_ms;
+	int     max_retries;
+	long    budget_ms;       /* [meta] request_budget_ms */
+	int64_t deadline_ms;     /* monotonic; 0: no budget (admin tool) */
+	struct gate_limits gate; /* bulkhead and breaker, [meta] */
+	struct gate_pass   pass; /* this request's slot (graph_budget_end) */
+	CURLcode           last; /* the last transfer's result, for the log */
 };
 
 /* One call: what to send, and how it may be retried. */
 struct graph_req {
-	const char		*endpoint;	/* for logs, never the URL */
-	const char		*path;
-	const char *const	*params;	/* query: key, value, ..., NULL */
-	const char		*token;		/* Authorization: Bearer; NULL:
+	const char        *endpoint; /* for logs, never the URL */
+	const char        *path;
+	const char *const *params; /* query: key, value, ..., NULL */
+	const char        *token;  /* Authorization: Bearer; NULL:
 						   none (oauth/access_token) */
-	const char		*ctype;		/* NULL: GET, else POST */
-	const char		*body;
-	size_t			 bodylen;
-	int			 idempotent;
+	const char        *ctype;  /* NULL: GET, else POST */
+	const char        *body;
+	size_t             bodylen;
+	int                idempotent;
 };
 
 /*
@@ -53,7 +53,7 @@ struct graph_req {
  * resp (the caller parses it, then wipes it with buf_free_secret); -1
  * with err filled and resp already wiped.
  */
-int	graph_do(struct graph *, const struct graph_req *, struct buf *resp,
-	    struct graph_err *);
+int graph_do(struct graph *, const struct graph_req *, struct buf *resp,
+    struct graph_err *);
 
 #endif

@@ -29,15 +29,15 @@
 #include "graph.h"
 
 /* Meta's answers nest a few levels; anything deeper is not one. */
-#define GP_DEPTH	32
+#define GP_DEPTH 32
 /* Tokens are a few hundred characters; a longer one is not a token. */
-#define GP_TOKEN_MAX	4096
+#define GP_TOKEN_MAX 4096
 
 /* Always -1: a 2xx answer we cannot use. http_status is kept. */
 static int __attribute__((format(printf, 2, 3)))
 gp_bad(struct graph_err *err, const char *fmt, ...)
 {
-	va_list	 ap;
+	va_list ap;
 
 	err->bad_response = 1;
 	err->transient = 0;
@@ -61,9 +61,9 @@ gp_missing(struct graph_err *err, const char *field, const char *want)
 static struct json_object *
 gp_parse(const char *body, size_t len)
 {
-	struct json_tokener	*tok;
-	struct json_object	*obj;
-	size_t			 end;
+	struct json_tokener *tok;
+	struct json_object  *obj;
+	size_t               end;
 
 	if (body == NULL || len == 0 || len > GRAPH_MAX_BODY)
 		return NULL;
@@ -72,7 +72,8 @@ gp_parse(const char *body, size_t len)
 		return NULL;
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	obj = json_tokener_parse_ex(tok, body, (int)len);
-	if (obj != NULL && json_tokener_get_error(tok) == json_tokener_success) {
+	if (obj != NULL &&
+	    json_tokener_get_error(tok) == json_tokener_success) {
 		end = json_tokener_get_parse_end(tok);
 		while (end < len && strchr(" \t\r\n", body[end]) != NULL)
 			end++;
@@ -92,7 +93,7 @@ gp_parse(const char *body, size_t len)
 static int
 gp_is_id(const char *s, size_t max)
 {
-	size_t	 n = strlen(s);
+	size_t n = strlen(s);
 
 	return n > 0 && n < max && strspn(s, "0123456789") == n;
 }
@@ -101,10 +102,10 @@ gp_is_id(const char *s, size_t max)
 static long
 gp_long_lenient(struct json_object *o, const char *key)
 {
-	struct json_object	*v;
-	const char		*s;
-	char			*end;
-	long			 n;
+	struct json_object *v;
+	const char         *s;
+	char               *end;
+	long                n;
 
 	if ((v = jx_get(o, key, json_type_int)) != NULL)
 		return (long)json_object_get_int64(v);
@@ -115,10 +116,9 @@ gp_long_lenient(struct json_object *o, const char *key)
 }
 
 static void
-gp_copy_lenient(struct json_object *o, const char *key, char *dst,
-    size_t size)
+gp_copy_lenient(struct json_object *o, const char *key, char *dst, size_t size)
 {
-	const char	*s;
+	const char *s;
 
 	if ((s = jx_str(o, key, NULL)) != NULL)
 		jx_copy(dst, size, s);
@@ -138,8 +138,17 @@ int
 graph_code_is_transient(long code)
 {
 	switch (code) {
-	case 1: case 2: case 4: case 17: case 32: case 341: case 613:
-	case 130429: case 131016: case 131056: case 133004:
+	case 1:
+	case 2:
+	case 4:
+	case 17:
+	case 32:
+	case 341:
+	case 613:
+	case 130429:
+	case 131016:
+	case 131056:
+	case 133004:
 		return 1;
 	default:
 		return code >= 80000 && code <= 80014;
@@ -163,8 +172,8 @@ int
 graph_error_parse(long http_status, const char *body, size_t len,
     struct graph_err *err)
 {
-	struct json_object	*root, *e, *v;
-	int			 rc = -1;
+	struct json_object *root, *e, *v;
+	int                 rc = -1;
 
 	memset(err, 0, sizeof(*err));
 	err->http_status = http_status;
@@ -178,7 +187,8 @@ graph_error_parse(long http_status, const char *body, size_t len,
 	if ((e = jx_get(root, "error", json_type_object)) != NULL) {
 		err->code = gp_long_lenient(e, "code");
 		err->subcode = gp_long_lenient(e, "error_subcode");
-		if ((v = jx_get(e, "is_transient", json_type_boolean)) != NULL &&
+		if ((v = jx_get(e, "is_transient", json_type_boolean)) !=
+		        NULL &&
 		    json_object_get_boolean(v))
 			err->transient = 1;
 		if (graph_code_is_transient(err->code))
@@ -199,8 +209,10 @@ graph_error_parse(long http_status, const char *body, size_t len,
 			    "Meta returned error code %ld", err->code);
 		rc = 0;
 	} else
-		snprintf(err->message, sizeof(err->message), "Meta answered "
-		    "HTTP %ld without a Graph error object", http_status);
+		snprintf(err->message, sizeof(err->message),
+		    "Meta answered "
+		    "HTTP %ld without a Graph error object",
+		    http_status);
 	json_object_put(root);
 	return rc;
 }
@@ -220,7 +232,7 @@ graph_reason_190(long subcode)
 		return "the app was removed from the business";
 	case 459:
 		return "the Facebook account is locked until its owner "
-		    "logs in to Facebook";
+		       "logs in to Facebook";
 	case 460:
 		return "the Facebook password was changed";
 	case 463:
@@ -229,7 +241,7 @@ graph_reason_190(long subcode)
 		return "the Facebook user is not confirmed";
 	case 467:
 		return "the access token is no longer valid (the user logged "
-		    "out)";
+		       "out)";
 	case 492:
 		return "the user no longer has a role in the business";
 	default:
@@ -251,7 +263,7 @@ graph_err_is_token(const struct graph_err *err)
 static struct json_object *
 gp_root(const char *body, size_t len, struct graph_err *err)
 {
-	struct json_object	*root;
+	struct json_object *root;
 
 	if ((root = gp_parse(body, len)) == NULL) {
 		gp_bad(err, "Meta's answer is not JSON");
@@ -269,10 +281,10 @@ int
 graph_parse_access_token(const char *body, size_t len, struct buf *tok,
     long *expires_in, struct graph_err *err)
 {
-	struct json_object	*root, *v;
-	const char		*s;
-	size_t			 n, i;
-	int			 rc = -1;
+	struct json_object *root, *v;
+	const char         *s;
+	size_t              n, i;
+	int                 rc = -1;
 
 	buf_free_secret(tok);
 	*expires_in = 0;
@@ -284,8 +296,10 @@ graph_parse_access_token(const char *body, size_t len, struct buf *tok,
 		goto out;
 	}
 	for (i = 0; i < n; i++)
-		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f) {
-			gp_bad(err, "Meta's \"access_token\" has characters "
+		if ((unsigned char)s[i] <= 0x20 ||
+		    (unsigned char)s[i] >= 0x7f) {
+			gp_bad(err,
+			    "Meta's \"access_token\" has characters "
 			    "a token cannot have");
 			goto out;
 		}
@@ -322,7 +336,7 @@ out:
 static int
 gp_list_add(char *dst, size_t size, const char *s)
 {
-	size_t	 have = strlen(dst), n = strlen(s);
+	size_t have = strlen(dst), n = strlen(s);
 
 	if (have + (have > 0) + n >= size)
 		return -1;
@@ -335,7 +349,7 @@ gp_list_add(char *dst, size_t size, const char *s)
 static int
 gp_list_has(const char *list, const char *s)
 {
-	size_t	 n = strlen(s);
+	size_t n = strlen(s);
 
 	for (;;) {
 		if (strncmp(list, s, n) == 0 &&
@@ -363,13 +377,14 @@ static int
 gp_granular(struct json_object *data, struct graph_token_info *ti,
     struct graph_err *err)
 {
-	struct json_object	*gs, *g, *ids, *idv;
-	const char		*scope, *id;
-	size_t			 i, j;
+	struct json_object *gs, *g, *ids, *idv;
+	const char         *scope, *id;
+	size_t              i, j;
 
 	if ((gs = jx_get(data, "granular_scopes", json_type_array)) == NULL)
-		return jx_absent(data, "granular_scopes") ? 0 :
-		    gp_missing(err, "data.granular_scopes", "an array");
+		return jx_absent(data, "granular_scopes")
+		    ? 0
+		    : gp_missing(err, "data.granular_scopes", "an array");
 	for (i = 0; i < json_object_array_length(gs); i++) {
 		g = json_object_array_get_idx(gs, i);
 		if (g == NULL || !json_object_is_type(g, json_type_object) ||
@@ -378,8 +393,10 @@ gp_granular(struct json_object *data, struct graph_token_info *ti,
 			    "a string");
 		if ((ids = jx_get(g, "target_ids", json_type_array)) == NULL) {
 			if (!jx_absent(g, "target_ids"))
-				return gp_missing(err, "data.granular_scopes[]"
-				    ".target_ids", "an array");
+				return gp_missing(err,
+				    "data.granular_scopes[]"
+				    ".target_ids",
+				    "an array");
 			continue;
 		}
 		if (strcmp(scope, "whatsapp_business_management") != 0)
@@ -389,13 +406,16 @@ gp_granular(struct json_object *data, struct graph_token_info *ti,
 			if (idv == NULL ||
 			    !json_object_is_type(idv, json_type_string) ||
 			    !gp_is_id(id = json_object_get_string(idv), 33))
-				return gp_missing(err, "data.granular_scopes[]"
-				    ".target_ids[]", "an id string");
+				return gp_missing(err,
+				    "data.granular_scopes[]"
+				    ".target_ids[]",
+				    "an id string");
 			if (gp_list_has(ti->waba_ids, id))
 				continue;
 			if (gp_list_add(ti->waba_ids, sizeof(ti->waba_ids),
-			    id) == -1)
-				return gp_bad(err, "Meta's answer lists more "
+			        id) == -1)
+				return gp_bad(err,
+				    "Meta's answer lists more "
 				    "WhatsApp Business Accounts than we keep");
 			ti->nwaba++;
 		}
@@ -407,10 +427,10 @@ int
 graph_parse_token_info(const char *body, size_t len,
     struct graph_token_info *ti, struct graph_err *err)
 {
-	struct json_object	*root, *data, *v, *e;
-	const char		*s;
-	size_t			 i;
-	int			 rc = -1;
+	struct json_object *root, *data, *v, *e;
+	const char         *s;
+	size_t              i;
+	int                 rc = -1;
 
 	memset(ti, 0, sizeof(*ti));
 	if ((root = gp_root(body, len, err)) == NULL)
@@ -435,13 +455,15 @@ graph_parse_token_info(const char *body, size_t len,
 			e = json_object_array_get_idx(v, i);
 			if (e == NULL ||
 			    !json_object_is_type(e, json_type_string) ||
-			    strchr(s = json_object_get_string(e), ',') != NULL) {
+			    strchr(s = json_object_get_string(e), ',') !=
+			        NULL) {
 				gp_missing(err, "data.scopes[]", "a string");
 				goto out;
 			}
-			if (gp_list_add(ti->scopes, sizeof(ti->scopes),
-			    s) == -1) {
-				gp_bad(err, "Meta's answer lists more scopes "
+			if (gp_list_add(ti->scopes, sizeof(ti->scopes), s) ==
+			    -1) {
+				gp_bad(err,
+				    "Meta's answer lists more scopes "
 				    "than we keep");
 				goto out;
 			}
@@ -472,7 +494,7 @@ static int
 gp_opt_copy(struct json_object *o, const char *key, char *dst, size_t size,
     const char *field, struct graph_err *err)
 {
-	const char	*s;
+	const char *s;
 
 	dst[0] = '\0';
 	if ((s = jx_str(o, key, NULL)) != NULL)
@@ -484,8 +506,8 @@ gp_opt_copy(struct json_object *o, const char *key, char *dst, size_t size,
 
 /* An optional boolean: absent is 0, another type an error. */
 static int
-gp_opt_bool(struct json_object *o, const char *key, int *dst,
-    const char *field, struct graph_err *err)
+gp_opt_bool(struct json_object *o, const char *key, int *dst, const char *field,
+    struct graph_err *err)
 {
 	struct json_object *v;
 
@@ -503,8 +525,8 @@ static int
 gp_phone(struct json_object *o, struct graph_phone *p, const char *where,
     struct graph_err *err)
 {
-	const char	*s;
-	char		 f[64];
+	const char *s;
+	char        f[64];
 
 	memset(p, 0, sizeof(*p));
 	if (o == NULL || !json_object_is_type(o, json_type_object)) {
@@ -513,8 +535,7 @@ gp_phone(struct json_object *o, struct graph_phone *p, const char *where,
 		return gp_missing(err, f, "an object");
 	}
 	snprintf(f, sizeof(f), "%sid", where);
-	if ((s = jx_str(o, "id", NULL)) == NULL ||
-	    !gp_is_id(s, sizeof(p->id)))
+	if ((s = jx_str(o, "id", NULL)) == NULL || !gp_is_id(s, sizeof(p->id)))
 		return gp_missing(err, f, "an id string");
 	memcpy(p->id, s, strlen(s) + 1);
 	snprintf(f, sizeof(f), "%sdisplay_phone_number", where);
@@ -523,32 +544,32 @@ gp_phone(struct json_object *o, struct graph_phone *p, const char *where,
 	jx_copy(p->display_phone_number, sizeof(p->display_phone_number), s);
 	snprintf(f, sizeof(f), "%sverified_name", where);
 	if (gp_opt_copy(o, "verified_name", p->verified_name,
-	    sizeof(p->verified_name), f, err) == -1)
+	        sizeof(p->verified_name), f, err) == -1)
 		return -1;
 	snprintf(f, sizeof(f), "%squality_rating", where);
 	if (gp_opt_copy(o, "quality_rating", p->quality_rating,
-	    sizeof(p->quality_rating), f, err) == -1)
+	        sizeof(p->quality_rating), f, err) == -1)
 		return -1;
 	snprintf(f, sizeof(f), "%sstatus", where);
-	if (gp_opt_copy(o, "status", p->status, sizeof(p->status), f,
-	    err) == -1)
+	if (gp_opt_copy(o, "status", p->status, sizeof(p->status), f, err) ==
+	    -1)
 		return -1;
 	snprintf(f, sizeof(f), "%scode_verification_status", where);
 	if (gp_opt_copy(o, "code_verification_status",
-	    p->code_verification_status, sizeof(p->code_verification_status),
-	    f, err) == -1)
+	        p->code_verification_status,
+	        sizeof(p->code_verification_status), f, err) == -1)
 		return -1;
 	snprintf(f, sizeof(f), "%sname_status", where);
 	if (gp_opt_copy(o, "name_status", p->name_status,
-	    sizeof(p->name_status), f, err) == -1)
+	        sizeof(p->name_status), f, err) == -1)
 		return -1;
 	snprintf(f, sizeof(f), "%smessaging_limit_tier", where);
 	if (gp_opt_copy(o, "messaging_limit_tier", p->messaging_limit_tier,
-	    sizeof(p->messaging_limit_tier), f, err) == -1)
+	        sizeof(p->messaging_limit_tier), f, err) == -1)
 		return -1;
 	snprintf(f, sizeof(f), "%splatform_type", where);
 	if (gp_opt_copy(o, "platform_type", p->platform_type,
-	    sizeof(p->platform_type), f, err) == -1)
+	        sizeof(p->platform_type), f, err) == -1)
 		return -1;
 	snprintf(f, sizeof(f), "%sis_on_biz_app", where);
 	return gp_opt_bool(o, "is_on_biz_app", &p->on_biz_app, f, err);
@@ -558,8 +579,8 @@ int
 graph_parse_phone(const char *body, size_t len, struct graph_phone *p,
     struct graph_err *err)
 {
-	struct json_object	*root;
-	int			 rc;
+	struct json_object *root;
+	int                 rc;
 
 	memset(p, 0, sizeof(*p));
 	if ((root = gp_root(body, len, err)) == NULL)
@@ -577,11 +598,11 @@ int
 graph_parse_phones(const char *body, size_t len, struct graph_phone **list,
     size_t *n, char *after, struct graph_err *err)
 {
-	struct json_object	*root, *data, *paging, *cur;
-	struct graph_phone	 p, *nl;
-	const char		*s;
-	size_t			 i, cnt;
-	int			 rc = -1;
+	struct json_object *root, *data, *paging, *cur;
+	struct graph_phone  p, *nl;
+	const char         *s;
+	size_t              i, cnt;
+	int                 rc = -1;
 
 	after[0] = '\0';
 	if ((root = gp_root(body, len, err)) == NULL)
@@ -592,8 +613,8 @@ graph_parse_phones(const char *body, size_t len, struct graph_phone **list,
 	}
 	cnt = json_object_array_length(data);
 	for (i = 0; i < cnt && *n < GRAPH_PHONES_MAX; i++) {
-		if (gp_phone(json_object_array_get_idx(data, i), &p,
-		    "data[].", err) == -1)
+		if (gp_phone(json_object_array_get_idx(data, i), &p, "data[].",
+		        err) == -1)
 			goto out;
 		/* *n <= GRAPH_PHONES_MAX: the size cannot overflow. */
 		if ((nl = realloc(*list, (*n + 1) * sizeof(**list))) == NULL) {
@@ -626,8 +647,8 @@ out:
 int
 graph_parse_success(const char *body, size_t len, struct graph_err *err)
 {
-	struct json_object	*root, *v;
-	int			 rc = -1;
+	struct json_object *root, *v;
+	int                 rc = -1;
 
 	if ((root = gp_root(body, len, err)) == NULL)
 		return -1;
@@ -645,10 +666,10 @@ int
 graph_parse_message_id(const char *body, size_t len, char message_id[256],
     struct graph_err *err)
 {
-	struct json_object	*root, *msgs;
-	const char		*s;
-	size_t			 n;
-	int			 rc = -1;
+	struct json_object *root, *msgs;
+	const char         *s;
+	size_t              n;
+	int                 rc = -1;
 
 	message_id[0] = '\0';
 	if ((root = gp_root(body, len, err)) == NULL)
@@ -660,7 +681,8 @@ graph_parse_message_id(const char *body, size_t len, char message_id[256],
 	}
 	/* A wamid is an id: refuse, never truncate, one that does not fit. */
 	if ((s = jx_str(json_object_array_get_idx(msgs, 0), "id", &n)) ==
-	    NULL || n == 0 || n >= 256) {
+	        NULL ||
+	    n == 0 || n >= 256) {
 		gp_missing(err, "messages[0].id", "a message id string");
 		goto out;
 	}
@@ -675,18 +697,20 @@ int
 graph_parse_request_id(const char *body, size_t len,
     char request_id[GRAPH_REQUEST_ID_MAX], struct graph_err *err)
 {
-	struct json_object	*root;
-	const char		*s;
-	size_t			 n;
-	int			 rc = -1;
+	struct json_object *root;
+	const char         *s;
+	size_t              n;
+	int                 rc = -1;
 
 	request_id[0] = '\0';
 	if ((root = gp_root(body, len, err)) == NULL)
 		return -1;
 	/* It reaches our logs: an id-like word, refused rather than cut. */
 	if ((s = jx_str(root, "request_id", &n)) == NULL || n == 0 ||
-	    n >= GRAPH_REQUEST_ID_MAX || strspn(s, "0123456789"
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-") != n)
+	    n >= GRAPH_REQUEST_ID_MAX ||
+	    strspn(s,
+	        "0123456789"
+	        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-") != n)
 		gp_missing(err, "request_id", "a request id string");
 	else {
 		memcpy(request_id, s, n + 1);
@@ -700,9 +724,9 @@ int
 graph_parse_catalog(const char *body, size_t len, char name[201],
     struct graph_err *err)
 {
-	struct json_object	*root;
-	const char		*s;
-	int			 rc = -1;
+	struct json_object *root;
+	const char         *s;
+	int                 rc = -1;
 
 	name[0] = '\0';
 	if ((root = gp_root(body, len, err)) == NULL)

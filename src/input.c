@@ -32,13 +32,13 @@ int
 in_value_ok(const struct in_field *f, const char *s, size_t len,
     struct in_val *v)
 {
-	size_t	 i;
-	int	 hi, lo;
+	size_t i;
+	int    hi, lo;
 
 	v->s = s;
 	v->len = len;
 	if (strlen(s) != len)
-		return 0;	/* a NUL inside: request.c refuses it already */
+		return 0; /* a NUL inside: request.c refuses it already */
 	switch (f->type) {
 	case IN_SLUG:
 		return router_slug_valid(s, len);
@@ -79,7 +79,7 @@ in_value_ok(const struct in_field *f, const char *s, size_t len,
 			}
 		return 0;
 	case IN_OBJECT:
-		return 0;	/* only in a JSON body: see in_json */
+		return 0; /* only in a JSON body: see in_json */
 	}
 	return 0;
 }
@@ -95,11 +95,10 @@ in_bad(const struct in_field *f, struct in_val *v)
 /* A member of the JSON body: a string for the string types, an object
    (bounded by its size as we would send it back) for IN_OBJECT. */
 static enum in_err
-in_json(const struct in_field *f, struct json_object *body,
-    struct in_val *v)
+in_json(const struct in_field *f, struct json_object *body, struct in_val *v)
 {
 	struct json_object *m;
-	const char	*s;
+	const char         *s;
 
 	if (body == NULL || !json_object_is_type(body, json_type_object))
 		return IN_BODY;
@@ -108,7 +107,7 @@ in_json(const struct in_field *f, struct json_object *body,
 	if (f->type == IN_OBJECT) {
 		if (!json_object_is_type(m, json_type_object) ||
 		    strlen(json_object_to_json_string_ext(m,
-		    JSON_C_TO_STRING_PLAIN)) > f->max)
+		        JSON_C_TO_STRING_PLAIN)) > f->max)
 			return in_bad(f, v);
 		v->obj = m;
 		v->set = 1;
@@ -128,9 +127,9 @@ in_check(const struct in_field *fs, size_t n, const struct req *r,
     struct json_object *body, struct in_val *out, size_t *bad)
 {
 	const struct in_field *f;
-	const char	*s;
-	enum in_err	 e;
-	size_t		 i;
+	const char            *s;
+	enum in_err            e;
+	size_t                 i;
 
 	for (i = 0; i < n; i++) {
 		f = &fs[i];
@@ -146,8 +145,9 @@ in_check(const struct in_field *fs, size_t n, const struct req *r,
 			if (strcmp(f->name, "slug") == 0)
 				s = *r->slug ? r->slug : NULL;
 			else
-				s = strcmp(f->name, r->var.name) == 0 ?
-				    r->var.value : NULL;
+				s = strcmp(f->name, r->var.name) == 0
+				    ? r->var.value
+				    : NULL;
 			break;
 		case IN_QUERY:
 			s = kv_get(&r->query, f->name);
@@ -173,8 +173,8 @@ in_check(const struct in_field *fs, size_t n, const struct req *r,
 				return IN_MISSING;
 			continue;
 		}
-		if (f->type == IN_OBJECT || !in_value_ok(f, s, strlen(s),
-		    &out[i])) {
+		if (f->type == IN_OBJECT ||
+		    !in_value_ok(f, s, strlen(s), &out[i])) {
 			if ((e = in_bad(f, &out[i])) != IN_OK)
 				return e;
 			continue;

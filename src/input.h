@@ -12,32 +12,32 @@
 struct req;
 struct json_object;
 
-#define IN_MAX_FIELDS	6	/* fields one route declares */
-#define IN_HEX_MAX	64	/* bytes an IN_HEX field decodes to */
+#define IN_MAX_FIELDS 6  /* fields one route declares */
+#define IN_HEX_MAX    64 /* bytes an IN_HEX field decodes to */
 
 enum in_where {
-	IN_PATH,	/* the {slug} segment */
+	IN_PATH, /* the {slug} segment */
 	IN_QUERY,
 	IN_FORM,
-	IN_JSON,	/* a member of a JSON object body */
-	IN_HEADER	/* a FastCGI parameter, e.g. HTTP_X_HUB_SIGNATURE_256 */
+	IN_JSON,  /* a member of a JSON object body */
+	IN_HEADER /* a FastCGI parameter, e.g. HTTP_X_HUB_SIGNATURE_256 */
 };
 
 enum in_type {
-	IN_SLUG,	/* [a-z0-9-]{1,63} */
-	IN_DIGITS,	/* min..max ASCII digits */
-	IN_E164,	/* "+"? then 8..15 digits, no leading 0; stored without + */
-	IN_HEX,		/* exactly 2*max hex digits; decoded into bin */
-	IN_PRINTABLE,	/* min..max bytes of 0x21..0x7e */
-	IN_TEXT,	/* min..max bytes of UTF-8 text (request.c checked it) */
-	IN_ENUM,	/* one of values */
-	IN_OBJECT	/* a JSON object, at most max bytes as sent */
+	IN_SLUG,   /* [a-z0-9-]{1,63} */
+	IN_DIGITS, /* min..max ASCII digits */
+	IN_E164,   /* "+"? then 8..15 digits, no leading 0; stored without + */
+	IN_HEX,    /* exactly 2*max hex digits; decoded into bin */
+	IN_PRINTABLE, /* min..max bytes of 0x21..0x7e */
+	IN_TEXT,      /* min..max bytes of UTF-8 text (request.c checked it) */
+	IN_ENUM,      /* one of values */
+	IN_OBJECT     /* a JSON object, at most max bytes as sent */
 };
 
 /* Whether a field may be absent, and what a bad value does. */
 enum in_need {
-	IN_OPTIONAL,	/* may be absent; a bad value is refused */
-	IN_REQUIRED,	/* must be there, and valid */
+	IN_OPTIONAL, /* may be absent; a bad value is refused */
+	IN_REQUIRED, /* must be there, and valid */
 	/*
 	 * May be absent, and a bad value counts as absent: only for what
 	 * decorates a page and changes nothing, such as the flash key
@@ -48,34 +48,34 @@ enum in_need {
 };
 
 struct in_field {
-	const char		*name;
-	enum in_where		 where;
-	enum in_type		 type;
-	size_t			 min, max;	/* see enum in_type */
-	const char *const	*values;	/* IN_ENUM: NULL-terminated */
-	enum in_need		 need;
+	const char        *name;
+	enum in_where      where;
+	enum in_type       type;
+	size_t             min, max; /* see enum in_type */
+	const char *const *values;   /* IN_ENUM: NULL-terminated */
+	enum in_need       need;
 	/* What the refusal page says, in words the merchant can act on. */
-	const char		*why;
+	const char *why;
 };
 
 /* One checked value. Strings point into the request (or json) and live
    as long as it. */
 struct in_val {
-	int			 set;
-	const char		*s;		/* NUL-terminated */
-	size_t			 len;
-	unsigned char		 bin[IN_HEX_MAX];	/* IN_HEX */
-	size_t			 binlen;
-	size_t			 choice;	/* IN_ENUM: index in values */
-	struct json_object	*obj;		/* IN_OBJECT: borrowed */
+	int                 set;
+	const char         *s; /* NUL-terminated */
+	size_t              len;
+	unsigned char       bin[IN_HEX_MAX]; /* IN_HEX */
+	size_t              binlen;
+	size_t              choice; /* IN_ENUM: index in values */
+	struct json_object *obj;    /* IN_OBJECT: borrowed */
 };
 
 /* Why a request's fields were refused. */
 enum in_err {
 	IN_OK,
-	IN_MISSING,	/* a required field is absent */
-	IN_INVALID,	/* present, but not of its type or bounds */
-	IN_BODY		/* a JSON field declared, the body not a JSON object */
+	IN_MISSING, /* a required field is absent */
+	IN_INVALID, /* present, but not of its type or bounds */
+	IN_BODY     /* a JSON field declared, the body not a JSON object */
 };
 
 /*
@@ -83,14 +83,12 @@ enum in_err {
  * body (NULL when there is none or it did not parse). Fills out[i] for
  * field i. On failure returns why and sets *bad to the field's index.
  */
-enum in_err	 in_check(const struct in_field *, size_t n,
-		    const struct req *, struct json_object *body,
-		    struct in_val *out, size_t *bad);
+enum in_err in_check(const struct in_field *, size_t n, const struct req *,
+    struct json_object *body, struct in_val *out, size_t *bad);
 /* One value against one field's type and bounds; 1 when it fits. */
-int		 in_value_ok(const struct in_field *, const char *, size_t,
-		    struct in_val *);
+int in_value_ok(const struct in_field *, const char *, size_t, struct in_val *);
 
 /* A workspace slug, [a-z0-9-]{1,63} (router.c; the admin tool uses it too). */
-int		 router_slug_valid(const char *, size_t);
+int router_slug_valid(const char *, size_t);
 
 #endif

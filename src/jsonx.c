@@ -15,7 +15,7 @@
 struct json_object *
 jx_get(struct json_object *o, const char *key, enum json_type t)
 {
-	struct json_object	*v;
+	struct json_object *v;
 
 	if (o == NULL || !json_object_is_type(o, json_type_object) ||
 	    !json_object_object_get_ex(o, key, &v) || v == NULL)
@@ -26,7 +26,7 @@ jx_get(struct json_object *o, const char *key, enum json_type t)
 int
 jx_absent(struct json_object *o, const char *key)
 {
-	struct json_object	*v;
+	struct json_object *v;
 
 	return !json_object_object_get_ex(o, key, &v) || v == NULL;
 }
@@ -34,9 +34,9 @@ jx_absent(struct json_object *o, const char *key)
 const char *
 jx_str(struct json_object *o, const char *key, size_t *len)
 {
-	struct json_object	*v;
-	const char		*s;
-	size_t			 n;
+	struct json_object *v;
+	const char         *s;
+	size_t              n;
 
 	if ((v = jx_get(o, key, json_type_string)) == NULL)
 		return NULL;
@@ -57,7 +57,7 @@ jx_str(struct json_object *o, const char *key, size_t *len)
 void
 jx_copy(char *dst, size_t size, const char *s)
 {
-	size_t	 n = strlen(s);
+	size_t n = strlen(s);
 
 	if (n >= size) {
 		n = size - 1;
@@ -71,7 +71,7 @@ jx_copy(char *dst, size_t size, const char *s)
 struct json_tokener *
 jx_tokener_new(int depth, size_t len)
 {
-	struct json_tokener	*tok;
+	struct json_tokener *tok;
 
 	if (len > INT_MAX - 64 || (tok = json_tokener_new_ex(depth)) == NULL)
 		return NULL;

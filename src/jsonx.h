@@ -13,22 +13,22 @@
 
 /* The member key of o when it has type t; NULL when absent, null or not. */
 struct json_object *jx_get(struct json_object *, const char *key,
-		    enum json_type);
+    enum json_type);
 /* 1 when key is absent or null: optional fields may be either. */
-int		 jx_absent(struct json_object *, const char *key);
+int jx_absent(struct json_object *, const char *key);
 /*
  * The string member key of o, or NULL when it is absent, not a string,
  * or has a NUL inside (\u0000), which C strings would silently cut.
  * *len (when len is not NULL) gets its length. Borrowed from o.
  */
-const char	*jx_str(struct json_object *, const char *key, size_t *len);
+const char *jx_str(struct json_object *, const char *key, size_t *len);
 /*
  * Copies the string s into the field dst of size bytes (size > 0), cut
  * on a UTF-8 character boundary when it does not fit, so a long name or
  * text never ends in half a character. Meant for text; an identifier
  * that does not fit must be refused, not cut (a cut id is another id).
  */
-void		 jx_copy(char *dst, size_t size, const char *s);
+void jx_copy(char *dst, size_t size, const char *s);
 
 /*
  * json-c's tokener gathers each string of the text in its printbuf (pb),
@@ -41,8 +41,8 @@ void		 jx_copy(char *dst, size_t size, const char *s);
  */
 struct json_tokener *jx_tokener_new(int depth, size_t len);
 /* Zeroes the string buffer (what the last string parsed left there). */
-void		 jx_tokener_wipe(struct json_tokener *);
+void jx_tokener_wipe(struct json_tokener *);
 /* Wipes, then frees; NULL is a no-op, as for free(). */
-void		 jx_tokener_free(struct json_tokener *);
+void jx_tokener_free(struct json_tokener *);
 
 #endif

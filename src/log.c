@@ -12,8 +12,8 @@
 
 #include "log.h"
 
-static const char	*log_prog = "waba-connect";
-static enum log_level	 log_lvl = LOG_LVL_INFO;
+static const char    *log_prog = "waba-connect";
+static enum log_level log_lvl = LOG_LVL_INFO;
 
 void
 log_init(const char *progname, enum log_level lvl)
@@ -31,9 +31,9 @@ log_set_level(enum log_level lvl)
 size_t
 log_escape(char *dst, size_t dstlen, const char *src)
 {
-	static const char hex[] = "0123456789abcdef";
+	static const char    hex[] = "0123456789abcdef";
 	const unsigned char *p;
-	size_t		 n = 0;
+	size_t               n = 0;
 
 	if (dstlen == 0)
 		return 0;
@@ -65,9 +65,9 @@ static void
 log_emit(enum log_level lvl, const char *fmt, va_list ap)
 {
 	static const char *names[] = { "error", "warn", "info", "debug" };
-	char		 msg[2048], esc[sizeof(msg) * 4], ts[32];
-	struct timespec	 now;
-	struct tm	 tm;
+	char               msg[2048], esc[sizeof(msg) * 4], ts[32];
+	struct timespec    now;
+	struct tm          tm;
 
 	if (lvl > log_lvl)
 		return;
@@ -76,21 +76,20 @@ log_emit(enum log_level lvl, const char *fmt, va_list ap)
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	fprintf(stderr, "%s.%03ldZ %s[%ld] %s: %s\n", ts,
-	    now.tv_nsec / 1000000, log_prog, (long)getpid(), names[lvl], esc);
+	fprintf(stderr, "%s.%03ldZ %s[%ld] %s: %s\n", ts, now.tv_nsec / 1000000,
+	    log_prog, (long)getpid(), names[lvl], esc);
 	fflush(stderr);
 }
 
-#define LOG_FN(name, lvl)			\
-void						\
-name(const char *fmt, ...)			\
-{						\
-	va_list	ap;				\
-						\
-	va_start(ap, fmt);			\
-	log_emit(lvl, fmt, ap);			\
-	va_end(ap);				\
-}
+#define LOG_FN(name, lvl) \
+	void name(const char *fmt, ...) \
+	{ \
+		va_list ap; \
+\
+		va_start(ap, fmt); \
+		log_emit(lvl, fmt, ap); \
+		va_end(ap); \
+	}
 LOG_FN(log_err, LOG_LVL_ERROR)
 LOG_FN(log_warn, LOG_LVL_WARN)
 LOG_FN(log_info, LOG_LVL_INFO)

@@ -11,12 +11,12 @@
 
 #include "config.h"
 
-void	log_init(const char *progname, enum log_level);
-void	log_set_level(enum log_level);
-void	log_err(const char *, ...) __attribute__((format(printf, 1, 2)));
-void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
-void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
-void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+void log_init(const char *progname, enum log_level);
+void log_set_level(enum log_level);
+void log_err(const char *, ...) __attribute__((format(printf, 1, 2)));
+void log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
 /*
  * What every line goes through: each byte that is not printable ASCII
  * (C0 and C1 controls, DEL, and every byte of a non-ASCII character, so
@@ -25,9 +25,9 @@ void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
  * at most dstlen bytes with the NUL, never half an escape; returns the
  * length written.
  */
-size_t	log_escape(char *dst, size_t dstlen, const char *src);
+size_t log_escape(char *dst, size_t dstlen, const char *src);
 /* The access line: method, path without query string, status, µs. */
-void	log_request(const char *method, const char *path, int status,
-	    long long duration_us);
+void log_request(const char *method, const char *path, int status,
+    long long duration_us);
 
 #endif

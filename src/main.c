@@ -52,11 +52,12 @@ usage(FILE *f)
 static int
 stdin_is_listener(void)
 {
-	int		 v = 0;
-	socklen_t	 len = sizeof(v);
+	int       v = 0;
+	socklen_t len = sizeof(v);
 
-	return getsockopt(FCGI_LISTENSOCK_FILENO, SOL_SOCKET, SO_ACCEPTCONN,
-	    &v, &len) == 0 && v;
+	return getsockopt(FCGI_LISTENSOCK_FILENO, SOL_SOCKET, SO_ACCEPTCONN, &v,
+	           &len) == 0 &&
+	    v;
 }
 
 /*
@@ -78,23 +79,21 @@ become_user(const char *path, struct app *app, char *err, size_t errlen)
 int
 main(int argc, char *argv[])
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
+	static const struct option opts[] = { { "config", required_argument,
+		                                  NULL, 'c' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "check", no_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
-	};
-	const char	*path = getenv("WABA_CONNECT_CONFIG");
-	const char	*listen_addr = NULL;
-	struct app	 app;
-	char		 err[512], *end, *addr;
-	long		 workers = 0;
-	int		 ch, check = 0, fd, rc, spawned;
-	sigset_t	 early;
-	enum priv_plan	 plan;
+		{ "version", no_argument, NULL, 'V' }, { NULL, 0, NULL, 0 } };
+	const char                *path = getenv("WABA_CONNECT_CONFIG");
+	const char                *listen_addr = NULL;
+	struct app                 app;
+	char                       err[512], *end, *addr;
+	long                       workers = 0;
+	int                        ch, check = 0, fd, rc, spawned;
+	sigset_t                   early;
+	enum priv_plan             plan;
 
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
@@ -108,7 +107,8 @@ main(int argc, char *argv[])
 			errno = 0;
 			workers = strtol(optarg, &end, 10);
 			if (errno || *end || workers < 1 || workers > 256) {
-				fprintf(stderr, "waba-connect: --workers: "
+				fprintf(stderr,
+				    "waba-connect: --workers: "
 				    "give 1 to 256\n");
 				return 2;
 			}
@@ -132,12 +132,14 @@ main(int argc, char *argv[])
 		return 2;
 	}
 	if (path == NULL) {
-		fprintf(stderr, "waba-connect: no configuration: give --config "
+		fprintf(stderr,
+		    "waba-connect: no configuration: give --config "
 		    "FILE or set WABA_CONNECT_CONFIG\n");
 		return 2;
 	}
 	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
-		fprintf(stderr, "waba-connect: library initialisation failed\n");
+		fprintf(stderr,
+		    "waba-connect: library initialisation failed\n");
 		return 1;
 	}
 	log_init("waba-connect", LOG_LVL_INFO);
@@ -179,23 +181,24 @@ main(int argc, char *argv[])
 
 	if (spawned) {
 		/* The web server opened the socket: nothing else needs root. */
-		if (plan == PRIV_DROP && become_user(path, &app, err,
-		    sizeof(err)) == -1) {
+		if (plan == PRIV_DROP &&
+		    become_user(path, &app, err, sizeof(err)) == -1) {
 			fprintf(stderr, "waba-connect: %s\n", err);
 			app_free(&app);
 			return 1;
 		}
 		/* No supervisor: the spawned siblings share a named gate. */
 		if (gate_init_spawned(path, app.cfg->workers, err,
-		    sizeof(err)) == -1)
+		        sizeof(err)) == -1)
 			log_warn("%s: Meta calls are not limited across "
-			    "processes", err);
+			         "processes",
+			    err);
 		return pool_worker(path, &app, FCGI_LISTENSOCK_FILENO, 1);
 	}
 
 	/* A copy: the supervisor replaces the config on reload. */
-	if ((addr = strdup(listen_addr ? listen_addr :
-	    app.cfg->listen)) == NULL) {
+	if ((addr = strdup(listen_addr ? listen_addr : app.cfg->listen)) ==
+	    NULL) {
 		app_free(&app);
 		return 1;
 	}
@@ -208,9 +211,9 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	/* The socket may be in a root-only place, or a port below 1024. */
-	if (plan == PRIV_DROP && (priv_socket(addr, app.cfg, err,
-	    sizeof(err)) == -1 || become_user(path, &app, err,
-	    sizeof(err)) == -1)) {
+	if (plan == PRIV_DROP &&
+	    (priv_socket(addr, app.cfg, err, sizeof(err)) == -1 ||
+	        become_user(path, &app, err, sizeof(err)) == -1)) {
 		fprintf(stderr, "waba-connect: %s\n", err);
 		/* Not serving: no socket left behind for the web server. */
 		if (strncmp(addr, "unix:", 5) == 0)

@@ -28,19 +28,19 @@
 #include "meta_gate.h"
 
 /* Bump when struct gate_shm changes: a named segment outlives us. */
-#define GATE_NAME_FMT	"/waba-connect-gate-v1.%lu.%08lx"
+#define GATE_NAME_FMT "/waba-connect-gate-v1.%lu.%08lx"
 
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "process-shared atomics");
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "process-shared atomics");
 
 struct gate_shm {
-	atomic_int	 pool_workers;
-	atomic_int	 fails;		/* consecutive timeouts/5xx */
-	atomic_llong	 open_until;	/* 0: closed; else open until, then
+	atomic_int   pool_workers;
+	atomic_int   fails;       /* consecutive timeouts/5xx */
+	atomic_llong open_until;  /* 0: closed; else open until, then
 					   half-open */
-	atomic_llong	 probe_until;	/* half-open: the probe's claim */
-	atomic_int	 probe_pid;
-	atomic_int	 slot[GATE_SLOTS];	/* owner pid, 0: free */
+	atomic_llong probe_until; /* half-open: the probe's claim */
+	atomic_int   probe_pid;
+	atomic_int   slot[GATE_SLOTS]; /* owner pid, 0: free */
 };
 
 static struct gate_shm *gate;
@@ -48,7 +48,7 @@ static struct gate_shm *gate;
 static long long
 gate_now_ms(void)
 {
-	struct timespec	 ts;
+	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -57,7 +57,7 @@ gate_now_ms(void)
 int
 gate_init_pool(int nworkers, char *err, size_t errlen)
 {
-	void	*p;
+	void *p;
 
 	p = mmap(NULL, sizeof(*gate), PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -75,7 +75,7 @@ gate_init_pool(int nworkers, char *err, size_t errlen)
 static unsigned long
 gate_hash(const char *s)
 {
-	uint32_t	 h = 2166136261u;
+	uint32_t h = 2166136261u;
 
 	for (; *s != '\0'; s++) {
 		h ^= (unsigned char)*s;
@@ -88,10 +88,10 @@ int
 gate_init_spawned(const char *config_path, int nworkers, char *err,
     size_t errlen)
 {
-	char		 name[96], *real;
-	struct stat	 st;
-	void		*p;
-	int		 fd;
+	char        name[96], *real;
+	struct stat st;
+	void       *p;
+	int         fd;
 
 	if ((real = realpath(config_path, NULL)) == NULL) {
 		snprintf(err, errlen, "meta gate: %s: %s", config_path,
@@ -109,8 +109,10 @@ gate_init_spawned(const char *config_path, int nworkers, char *err,
 	/* Someone else's object under our name could steer our calls. */
 	if (fstat(fd, &st) == -1 || st.st_uid != geteuid() ||
 	    (st.st_mode & 077) != 0) {
-		snprintf(err, errlen, "meta gate: /dev/shm%s is not ours alone "
-		    "(owner or mode)", name);
+		snprintf(err, errlen,
+		    "meta gate: /dev/shm%s is not ours alone "
+		    "(owner or mode)",
+		    name);
 		goto fail;
 	}
 	/* Growing zero-fills: two processes doing it at once agree. */
@@ -139,7 +141,7 @@ fail:
 void
 gate_forget(pid_t pid)
 {
-	int	 i, owner;
+	int i, owner;
 
 	if (gate == NULL || pid <= 0)
 		return;
@@ -147,7 +149,8 @@ gate_forget(pid_t pid)
 		owner = (int)pid;
 		if (atomic_compare_exchange_strong(&gate->slot[i], &owner, 0))
 			log_warn("meta gate: worker %ld died inside a Meta "
-			    "call; its call slot is free again", (long)pid);
+			         "call; its call slot is free again",
+			    (long)pid);
 	}
 	owner = (int)pid;
 	if (atomic_compare_exchange_strong(&gate->probe_pid, &owner, 0))
@@ -157,7 +160,7 @@ gate_forget(pid_t pid)
 int
 gate_capacity(const struct gate_limits *lim)
 {
-	int	 n = lim->max_calls;
+	int n = lim->max_calls;
 
 	if (n <= 0 && gate != NULL)
 		n = atomic_load(&gate->pool_workers) / 2;
@@ -174,7 +177,7 @@ gate_capacity(const struct gate_limits *lim)
 static int
 gate_reclaim(int n)
 {
-	int	 i, pid, freed = 0;
+	int i, pid, freed = 0;
 
 	for (i = 0; i < n; i++) {
 		pid = atomic_load(&gate->slot[i]);
@@ -183,7 +186,8 @@ gate_reclaim(int n)
 			continue;
 		if (atomic_compare_exchange_strong(&gate->slot[i], &pid, 0)) {
 			log_warn("meta gate: process %d died inside a Meta "
-			    "call; its call slot is free again", pid);
+			         "call; its call slot is free again",
+			    pid);
 			freed++;
 		}
 	}
@@ -193,13 +197,13 @@ gate_reclaim(int n)
 static int
 gate_take_slot(int n)
 {
-	int	 i, pass, free_;
+	int i, pass, free_;
 
 	for (pass = 0; pass < 2; pass++) {
 		for (i = 0; i < n; i++) {
 			free_ = 0;
 			if (atomic_compare_exchange_strong(&gate->slot[i],
-			    &free_, (int)getpid()))
+			        &free_, (int)getpid()))
 				return i;
 		}
 		if (pass == 0 && gate_reclaim(n) == 0)
@@ -212,8 +216,8 @@ enum gate_rc
 gate_enter(const struct gate_limits *lim, const char *endpoint,
     struct gate_pass *p, long *retry_after_s)
 {
-	long long	 now, until, claim;
-	int		 n;
+	long long now, until, claim;
+	int       n;
 
 	p->slot = -1;
 	p->probe = p->active = 0;
@@ -228,8 +232,9 @@ gate_enter(const struct gate_limits *lim, const char *endpoint,
 		}
 		/* Half-open: the first to claim the probe goes. */
 		claim = atomic_load(&gate->probe_until);
-		if (claim > now || !atomic_compare_exchange_strong(
-		    &gate->probe_until, &claim, now + lim->probe_ms)) {
+		if (claim > now ||
+		    !atomic_compare_exchange_strong(&gate->probe_until, &claim,
+		        now + lim->probe_ms)) {
 			*retry_after_s = 1;
 			return GATE_OPEN;
 		}
@@ -245,12 +250,14 @@ gate_enter(const struct gate_limits *lim, const char *endpoint,
 		}
 		*retry_after_s = 1;
 		log_warn("meta gate: %d Meta calls in flight "
-		    "(max_concurrent_calls), %s refused", n, endpoint);
+		         "(max_concurrent_calls), %s refused",
+		    n, endpoint);
 		return GATE_BUSY;
 	}
 	if (p->probe)
 		log_info("meta gate: circuit breaker half-open: %s is the "
-		    "probe", endpoint);
+		         "probe",
+		    endpoint);
 	p->active = 1;
 	return GATE_OK;
 }
@@ -259,8 +266,8 @@ void
 gate_report(const struct gate_limits *lim, const char *endpoint,
     struct gate_pass *p, enum gate_outcome o)
 {
-	long long	 closed = 0, until;
-	int		 n;
+	long long closed = 0, until;
+	int       n;
 
 	if (!p->active || o == GATE_NEUTRAL)
 		return;
@@ -275,7 +282,8 @@ gate_report(const struct gate_limits *lim, const char *endpoint,
 			atomic_store(&gate->fails, 0);
 			if (atomic_exchange(&gate->open_until, 0) != 0)
 				log_info("meta gate: circuit breaker closed: "
-				    "Meta answered %s", endpoint);
+				         "Meta answered %s",
+				    endpoint);
 			atomic_store(&gate->probe_pid, 0);
 			atomic_store(&gate->probe_until, 0);
 			p->probe = 0;
@@ -289,16 +297,18 @@ gate_report(const struct gate_limits *lim, const char *endpoint,
 		atomic_store(&gate->probe_until, 0);
 		p->probe = 0;
 		log_warn("meta gate: circuit breaker probe %s failed: open "
-		    "again, Meta calls fail fast for %d s", endpoint,
-		    lim->breaker_seconds);
+		         "again, Meta calls fail fast for %d s",
+		    endpoint, lim->breaker_seconds);
 		return;
 	}
 	n = atomic_fetch_add(&gate->fails, 1) + 1;
 	if (n >= lim->breaker_failures &&
 	    atomic_compare_exchange_strong(&gate->open_until, &closed, until))
-		log_warn("meta gate: circuit breaker open after %d consecutive "
+		log_warn(
+		    "meta gate: circuit breaker open after %d consecutive "
 		    "timeouts/5xx from Meta (last: %s): Meta calls fail fast "
-		    "for %d s", n, endpoint, lim->breaker_seconds);
+		    "for %d s",
+		    n, endpoint, lim->breaker_seconds);
 }
 
 int
@@ -310,7 +320,7 @@ gate_may_retry(const struct gate_pass *p)
 void
 gate_leave(struct gate_pass *p)
 {
-	int	 me = (int)getpid();
+	int me = (int)getpid();
 
 	if (!p->active)
 		return;

@@ -25,36 +25,36 @@
 
 #include <sys/types.h>
 
-#define GATE_SLOTS	256	/* = the most workers a pool may have */
+#define GATE_SLOTS 256 /* = the most workers a pool may have */
 
 /* Per process, from its config: a reload takes effect with it. */
 struct gate_limits {
-	int	 max_calls;	/* [meta] max_concurrent_calls; 0: half the
+	int  max_calls; /* [meta] max_concurrent_calls; 0: half the
 				   pool's workers, at least 1 */
-	int	 breaker_failures;
-	int	 breaker_seconds;
-	long	 probe_ms;	/* a probe that neither answers nor ends in
+	int  breaker_failures;
+	int  breaker_seconds;
+	long probe_ms; /* a probe that neither answers nor ends in
 				   this long (its process died) is given up */
 };
 
 /* One call's passage through the gate. */
 struct gate_pass {
-	int	 slot;		/* -1: none held */
-	int	 probe;		/* this call is the half-open probe */
-	int	 active;	/* a gate exists and was entered */
+	int slot;   /* -1: none held */
+	int probe;  /* this call is the half-open probe */
+	int active; /* a gate exists and was entered */
 };
 
 enum gate_rc {
 	GATE_OK = 0,
-	GATE_BUSY,		/* max_concurrent_calls in flight */
-	GATE_OPEN		/* the breaker is open */
+	GATE_BUSY, /* max_concurrent_calls in flight */
+	GATE_OPEN  /* the breaker is open */
 };
 
 /* What one attempt says about Meta's health. */
 enum gate_outcome {
-	GATE_UP,		/* Meta answered (anything below 500) */
-	GATE_DOWN,		/* a timeout or a 5xx */
-	GATE_NEUTRAL		/* says nothing of Meta (refused connection,
+	GATE_UP,     /* Meta answered (anything below 500) */
+	GATE_DOWN,   /* a timeout or a 5xx */
+	GATE_NEUTRAL /* says nothing of Meta (refused connection,
 				   TLS, our own errors) */
 };
 
@@ -62,17 +62,17 @@ enum gate_outcome {
  * Standalone: the shared state for a pool of nworkers, before the
  * first fork. 0, or -1 with err.
  */
-int	 gate_init_pool(int nworkers, char *err, size_t errlen);
+int gate_init_pool(int nworkers, char *err, size_t errlen);
 /*
  * Spawned mode: opens (or creates, mode 0600) the state shared by the
  * processes of this uid spawned with config_path; nworkers is the
  * pool's size as configured ([server] workers, lighttpd's max-procs).
  * 0, or -1 with err (the process then runs without a gate).
  */
-int	 gate_init_spawned(const char *config_path, int nworkers, char *err,
-	    size_t errlen);
+int gate_init_spawned(const char *config_path, int nworkers, char *err,
+    size_t errlen);
 /* Supervisor: pid is dead and reaped; frees what it held. */
-void	 gate_forget(pid_t pid);
+void gate_forget(pid_t pid);
 
 /*
  * Before a Graph call: GATE_OK (pass filled; gate_leave after), or why
@@ -80,15 +80,15 @@ void	 gate_forget(pid_t pid);
  * will last, for a Retry-After header.
  */
 enum gate_rc gate_enter(const struct gate_limits *, const char *endpoint,
-	    struct gate_pass *, long *retry_after_s);
+    struct gate_pass *, long                                   *retry_after_s);
 /* After each attempt. */
-void	 gate_report(const struct gate_limits *, const char *endpoint,
-	    struct gate_pass *, enum gate_outcome);
+void gate_report(const struct gate_limits *, const char *endpoint,
+    struct gate_pass *, enum gate_outcome);
 /* 1 when another attempt may follow (the breaker is not open). */
-int	 gate_may_retry(const struct gate_pass *);
+int gate_may_retry(const struct gate_pass *);
 /* After the call, whatever came of it. */
-void	 gate_leave(struct gate_pass *);
+void gate_leave(struct gate_pass *);
 /* The bulkhead's size for these limits, for logs and tests. */
-int	 gate_capacity(const struct gate_limits *);
+int gate_capacity(const struct gate_limits *);
 
 #endif

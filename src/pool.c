@@ -79,7 +79,7 @@ pool_default(int sig)
 int
 pool_listen(const char *addr, char *err, size_t errlen)
 {
-	int	 fd;
+	int         fd;
 	const char *path;
 
 	if (strncmp(addr, "unix:", 5) == 0) {
@@ -107,8 +107,8 @@ pool_listen(const char *addr, char *err, size_t errlen)
 static void
 pool_reload(const char *path, struct app *app)
 {
-	struct app	 napp;
-	char		 err[512];
+	struct app napp;
+	char       err[512];
 
 	if (path == NULL) {
 		log_warn("SIGHUP: no --config file to reload");
@@ -139,7 +139,7 @@ pool_reload(const char *path, struct app *app)
 static int
 pool_wait(int fd, const sigset_t *mask)
 {
-	struct pollfd	 pfd;
+	struct pollfd pfd;
 
 	pfd.fd = fd;
 	pfd.events = POLLIN;
@@ -154,14 +154,13 @@ pool_wait(int fd, const sigset_t *mask)
 }
 
 int
-pool_worker(const char *config_path, struct app *app, int fd,
-    int reload_on_hup)
+pool_worker(const char *config_path, struct app *app, int fd, int reload_on_hup)
 {
-	FCGX_Request	 r;
-	sigset_t	 block, old;
-	char		 err[512];
-	long		 served = 0;
-	int		 rc, fl, status = 0;
+	FCGX_Request r;
+	sigset_t     block, old;
+	char         err[512];
+	long         served = 0;
+	int          rc, fl, status = 0;
 
 	pool_catch(SIGTERM);
 	pool_catch(SIGINT);
@@ -185,7 +184,7 @@ pool_worker(const char *config_path, struct app *app, int fd,
 	sigdelset(&old, SIGTERM);
 	sigdelset(&old, SIGINT);
 	sigdelset(&old, SIGHUP);
-	sigdelset(&old, SIGCHLD);	/* blocked by the supervisor */
+	sigdelset(&old, SIGCHLD); /* blocked by the supervisor */
 
 	if (app_start(app, err, sizeof(err)) == -1) {
 		log_err("%s", err);
@@ -268,8 +267,7 @@ pool_crash_add(struct pool_crashes *c, long long now_ms)
 }
 
 unsigned int
-pool_crash_recent(struct pool_crashes *c, long long now_ms,
-    long long window_ms)
+pool_crash_recent(struct pool_crashes *c, long long now_ms, long long window_ms)
 {
 	/* Crashes are added in time order: the old ones are at the head. */
 	while (c->n > 0 && c->at[c->head] <= now_ms - window_ms) {
@@ -282,7 +280,7 @@ pool_crash_recent(struct pool_crashes *c, long long now_ms,
 static long long
 pool_now_ms(void)
 {
-	struct timespec	 ts;
+	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -305,8 +303,8 @@ pool_child_exit(int status)
 }
 
 struct pool_child {
-	pid_t		 pid;
-	unsigned int	 gen;
+	pid_t        pid;
+	unsigned int gen;
 };
 
 static struct pool_child pool_kids[2 * POOL_MAX_WORKERS];
@@ -319,8 +317,8 @@ static struct pool_child pool_kids[2 * POOL_MAX_WORKERS];
 static int
 pool_spawn(struct app *app, int fd, unsigned int gen)
 {
-	pid_t		 pid;
-	size_t		 i;
+	pid_t  pid;
+	size_t i;
 
 	for (i = 0; i < sizeof(pool_kids) / sizeof(pool_kids[0]); i++)
 		if (pool_kids[i].pid == 0)
@@ -349,7 +347,7 @@ pool_spawn(struct app *app, int fd, unsigned int gen)
 static size_t
 pool_count(unsigned int gen, int any)
 {
-	size_t	 i, n = 0;
+	size_t i, n = 0;
 
 	for (i = 0; i < sizeof(pool_kids) / sizeof(pool_kids[0]); i++)
 		if (pool_kids[i].pid && (any || pool_kids[i].gen == gen))
@@ -360,7 +358,7 @@ pool_count(unsigned int gen, int any)
 static void
 pool_signal_gen(unsigned int gen, int all, int sig)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < sizeof(pool_kids) / sizeof(pool_kids[0]); i++)
 		if (pool_kids[i].pid && (all || pool_kids[i].gen == gen))
@@ -371,9 +369,9 @@ pool_signal_gen(unsigned int gen, int all, int sig)
 static void
 pool_reap(unsigned int gen, struct pool_crashes *crashes)
 {
-	pid_t	 pid;
-	int	 st;
-	size_t	 i;
+	pid_t  pid;
+	int    st;
+	size_t i;
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
 		for (i = 0; i < sizeof(pool_kids) / sizeof(pool_kids[0]); i++)
@@ -385,29 +383,29 @@ pool_reap(unsigned int gen, struct pool_crashes *crashes)
 		   back: before its pid can be anyone's again. */
 		gate_forget(pid);
 		if (WIFSIGNALED(st))
-			log_warn("worker %ld killed by signal %d",
-			    (long)pid, WTERMSIG(st));
+			log_warn("worker %ld killed by signal %d", (long)pid,
+			    WTERMSIG(st));
 		else if (WEXITSTATUS(st) != 0)
-			log_warn("worker %ld exited with status %d",
-			    (long)pid, WEXITSTATUS(st));
-		if (pool_kids[i].gen == gen && (WIFSIGNALED(st) ||
-		    WEXITSTATUS(st) != 0))
+			log_warn("worker %ld exited with status %d", (long)pid,
+			    WEXITSTATUS(st));
+		if (pool_kids[i].gen == gen &&
+		    (WIFSIGNALED(st) || WEXITSTATUS(st) != 0))
 			pool_crash_add(crashes, pool_now_ms());
 		pool_kids[i].pid = 0;
 	}
 }
 
 int
-pool_supervise(const char *config_path, struct app *app, int fd,
-    int nworkers, const char *listen_addr)
+pool_supervise(const char *config_path, struct app *app, int fd, int nworkers,
+    const char *listen_addr)
 {
-	sigset_t	 block, old;
+	sigset_t                   block, old;
 	static struct pool_crashes crashes;
-	unsigned int	 gen = 1;
-	int		 want = nworkers, hold;
-	struct timespec	 until, now, pause = { 1, 0 };
-	struct app	 napp;
-	char		 err[512];
+	unsigned int               gen = 1;
+	int                        want = nworkers, hold;
+	struct timespec            until, now, pause = { 1, 0 };
+	struct app                 napp;
+	char                       err[512];
 
 	if (config_path == NULL) {
 		log_err("standalone mode needs --config");
@@ -442,16 +440,20 @@ pool_supervise(const char *config_path, struct app *app, int fd,
 			 * workers serving, and their replacements on the
 			 * state they were started with.
 			 */
-			if (app_load(&napp, config_path, err,
-			    sizeof(err)) == -1)
+			if (app_load(&napp, config_path, err, sizeof(err)) ==
+			    -1)
 				log_err("reload refused, keeping the running "
-				    "config: %s", err);
+				        "config: %s",
+				    err);
 			else {
 				/* We are that user now: no way back to root. */
 				if ((napp.cfg->user == NULL) !=
-				    (app->cfg->user == NULL) || (napp.cfg->user &&
-				    strcmp(napp.cfg->user, app->cfg->user) != 0))
-					log_warn("[server] user changed: it takes "
+				        (app->cfg->user == NULL) ||
+				    (napp.cfg->user &&
+				        strcmp(napp.cfg->user,
+				            app->cfg->user) != 0))
+					log_warn(
+					    "[server] user changed: it takes "
 					    "effect at the next start");
 				app_free(app);
 				*app = napp;
@@ -472,7 +474,8 @@ pool_supervise(const char *config_path, struct app *app, int fd,
 			 * leave the window and never trigger it.
 			 */
 			if (pool_crash_recent(&crashes, pool_now_ms(),
-			    POOL_CRASH_WINDOW_MS) > (unsigned int)want * 3) {
+			        POOL_CRASH_WINDOW_MS) >
+			    (unsigned int)want * 3) {
 				hold = 1;
 				break;
 			}

@@ -19,32 +19,32 @@ struct app;
  * keeps the running state when any of it is broken. Returns the
  * process exit status.
  */
-int	 pool_worker(const char *config_path, struct app *app, int fd,
-	    int reload_on_hup);
+int pool_worker(const char *config_path, struct app *app, int fd,
+    int reload_on_hup);
 /*
  * Runs the supervisor until SIGTERM/SIGINT; returns the exit status.
  * Takes ownership of app (loaded, not started); workers are forked with
  * it and SIGHUP replaces it only with a state that loaded completely.
  */
-int	 pool_supervise(const char *config_path, struct app *app, int fd,
-	    int nworkers, const char *listen_addr);
+int pool_supervise(const char *config_path, struct app *app, int fd,
+    int nworkers, const char *listen_addr);
 /*
  * The supervisor's crash-loop guard: the times (ms, monotonic) of the
  * latest crashes, oldest first, so that only crashes within a sliding
  * window count. POOL_CRASH_RING holds more than the largest limit
  * (3 x 256 workers).
  */
-#define POOL_CRASH_RING		1024
-#define POOL_CRASH_WINDOW_MS	1000
+#define POOL_CRASH_RING      1024
+#define POOL_CRASH_WINDOW_MS 1000
 struct pool_crashes {
-	long long	 at[POOL_CRASH_RING];
-	unsigned int	 head, n;
+	long long    at[POOL_CRASH_RING];
+	unsigned int head, n;
 };
-void		 pool_crash_add(struct pool_crashes *, long long now_ms);
+void pool_crash_add(struct pool_crashes *, long long now_ms);
 /* Forgets crashes older than window_ms; returns how many remain. */
-unsigned int	 pool_crash_recent(struct pool_crashes *, long long now_ms,
-		    long long window_ms);
+unsigned int pool_crash_recent(struct pool_crashes *, long long now_ms,
+    long long window_ms);
 /* Opens "HOST:PORT" or "unix:PATH" for FastCGI; -1 with err on failure. */
-int	 pool_listen(const char *addr, char *err, size_t errlen);
+int pool_listen(const char *addr, char *err, size_t errlen);
 
 #endif

@@ -22,11 +22,12 @@ int
 priv_plan(const struct config *cfg, enum priv_plan *plan, char *err,
     size_t errlen)
 {
-	uid_t	 euid = geteuid();
+	uid_t euid = geteuid();
 
 	*plan = PRIV_KEEP;
 	if (euid == 0 && cfg->user == NULL) {
-		snprintf(err, errlen, "started as root without [server] user: "
+		snprintf(err, errlen,
+		    "started as root without [server] user: "
 		    "refusing to serve as root; set [server] user to the "
 		    "account to serve as");
 		return -1;
@@ -36,7 +37,8 @@ priv_plan(const struct config *cfg, enum priv_plan *plan, char *err,
 		return 0;
 	}
 	if (cfg->user != NULL && euid != cfg->user_uid) {
-		snprintf(err, errlen, "[server] user is \"%s\" (uid %lu), but "
+		snprintf(err, errlen,
+		    "[server] user is \"%s\" (uid %lu), but "
 		    "started as uid %lu: only root can become another user; "
 		    "start as root or as %s, or remove [server] user",
 		    cfg->user, (unsigned long)cfg->user_uid,
@@ -50,7 +52,7 @@ int
 priv_socket(const char *listen_addr, const struct config *cfg, char *err,
     size_t errlen)
 {
-	const char	*path;
+	const char *path;
 
 	if (strncmp(listen_addr, "unix:", 5) != 0)
 		return 0;
@@ -64,8 +66,10 @@ priv_socket(const char *listen_addr, const struct config *cfg, char *err,
 	 */
 	if (chown(path, cfg->user_uid, cfg->user_gid) == -1 ||
 	    chmod(path, 0660) == -1) {
-		snprintf(err, errlen, "%s: cannot hand the socket to user %s: "
-		    "%s", path, cfg->user, strerror(errno));
+		snprintf(err, errlen,
+		    "%s: cannot hand the socket to user %s: "
+		    "%s",
+		    path, cfg->user, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -79,31 +83,33 @@ priv_socket(const char *listen_addr, const struct config *cfg, char *err,
  * warning.
  */
 static int
-priv_check_files(const char *config_path, const struct config *cfg,
-    char *err, size_t errlen)
+priv_check_files(const char *config_path, const struct config *cfg, char *err,
+    size_t errlen)
 {
-	struct config	*again;
-	char		 why[512];
-	int		 fd;
+	struct config *again;
+	char           why[512];
+	int            fd;
 
 	if ((fd = open(cfg->key_ring_file, O_RDONLY | O_CLOEXEC)) == -1) {
-		snprintf(err, errlen, "%s: %s as user %s: the workers re-read "
+		snprintf(err, errlen,
+		    "%s: %s as user %s: the workers re-read "
 		    "the key ring when keys are rotated; make it owned by %s, "
-		    "mode 0600", cfg->key_ring_file, strerror(errno),
-		    cfg->user, cfg->user);
+		    "mode 0600",
+		    cfg->key_ring_file, strerror(errno), cfg->user, cfg->user);
 		return -1;
 	}
 	close(fd);
 	/* config_load reads every *_file secret and checks ca_file too. */
 	if ((again = config_load(config_path, why, sizeof(why))) == NULL)
 		log_warn("as user %s: %s; SIGHUP will refuse to reload until "
-		    "it is readable", cfg->user, why);
+		         "it is readable",
+		    cfg->user, why);
 	config_free(again);
-	if (faccessat(AT_FDCWD, cfg->template_dir, R_OK | X_OK,
-	    AT_EACCESS) == -1)
+	if (faccessat(AT_FDCWD, cfg->template_dir, R_OK | X_OK, AT_EACCESS) ==
+	    -1)
 		log_warn("as user %s: %s: %s; SIGHUP will refuse to reload "
-		    "until it is readable", cfg->user, cfg->template_dir,
-		    strerror(errno));
+		         "until it is readable",
+		    cfg->user, cfg->template_dir, strerror(errno));
 	return 0;
 }
 
@@ -111,10 +117,10 @@ int
 priv_drop(const char *config_path, const struct config *cfg, char *err,
     size_t errlen)
 {
-	uid_t	 ru, eu, su;
-	gid_t	 rg, eg, sg;
+	uid_t       ru, eu, su;
+	gid_t       rg, eg, sg;
 	const char *what;
-	int	 rc;
+	int         rc;
 
 	/* initgroups: the user's own supplementary groups, not root's. */
 	if (initgroups(cfg->user, cfg->user_gid) == -1) {
@@ -151,15 +157,19 @@ priv_drop(const char *config_path, const struct config *cfg, char *err,
 	/* The drop must be for good: neither root nor root's group back. */
 	if (setuid(0) != -1 || seteuid(0) != -1 ||
 	    (cfg->user_gid != 0 && setgid(0) != -1)) {
-		snprintf(err, errlen, "privilege drop to user %s: root could "
-		    "be regained", cfg->user);
+		snprintf(err, errlen,
+		    "privilege drop to user %s: root could "
+		    "be regained",
+		    cfg->user);
 		return -1;
 	}
 	if (getresuid(&ru, &eu, &su) == -1 || getresgid(&rg, &eg, &sg) == -1 ||
 	    ru != cfg->user_uid || eu != ru || su != ru ||
 	    rg != cfg->user_gid || eg != rg || sg != rg) {
-		snprintf(err, errlen, "privilege drop to user %s: ids not as "
-		    "set", cfg->user);
+		snprintf(err, errlen,
+		    "privilege drop to user %s: ids not as "
+		    "set",
+		    cfg->user);
 		return -1;
 	}
 	return 0;

@@ -12,8 +12,8 @@
 struct config;
 
 enum priv_plan {
-	PRIV_KEEP = 0,	/* not root: run as we are */
-	PRIV_DROP	/* root with [server] user: priv_drop() before serving */
+	PRIV_KEEP = 0, /* not root: run as we are */
+	PRIV_DROP      /* root with [server] user: priv_drop() before serving */
 };
 
 /*
@@ -23,15 +23,15 @@ enum priv_plan {
  * (only root can become another user, and serving as the wrong one would
  * be a silent surprise).
  */
-int	 priv_plan(const struct config *cfg, enum priv_plan *plan, char *err,
-	    size_t errlen);
+int priv_plan(const struct config *cfg, enum priv_plan *plan, char *err,
+    size_t errlen);
 /*
  * Hands a unix:PATH listening socket to [server] user and its group,
  * mode 0660, so the web server connects when it runs as that user or is
  * in that group. Other addresses are left alone. -1 with err.
  */
-int	 priv_socket(const char *listen_addr, const struct config *cfg,
-	    char *err, size_t errlen);
+int priv_socket(const char *listen_addr, const struct config *cfg, char *err,
+    size_t errlen);
 /*
  * Becomes [server] user: its groups (initgroups), then its gid, then its
  * uid, real, effective and saved, and checks that root cannot be had
@@ -42,7 +42,7 @@ int	 priv_socket(const char *listen_addr, const struct config *cfg,
  * about. -1 with err: the caller must exit, not serve; after a refused
  * key ring it is still root.
  */
-int	 priv_drop(const char *config_path, const struct config *cfg,
-	    char *err, size_t errlen);
+int priv_drop(const char *config_path, const struct config *cfg, char *err,
+    size_t errlen);
 
 #endif

@@ -21,7 +21,7 @@
 long long
 req_now_us(void)
 {
-	struct timespec	 ts;
+	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
@@ -36,13 +36,14 @@ int
 req_utf8_valid(const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s, *e = p + len;
-	unsigned int	 cp;
-	int		 n, i;
+	unsigned int         cp;
+	int                  n, i;
 
 	while (p < e) {
 		if (*p < 0x80) {
 			if ((*p < 0x20 && *p != '\t' && *p != '\r' &&
-			    *p != '\n') || *p == 0x7f)
+			        *p != '\n') ||
+			    *p == 0x7f)
 				return 0;
 			p++;
 			continue;
@@ -87,9 +88,9 @@ req_hexval(int c)
 int
 req_percent_decode(const char *s, size_t len, int plus, struct buf *out)
 {
-	size_t	 i;
-	int	 hi, lo;
-	char	 c;
+	size_t i;
+	int    hi, lo;
+	char   c;
 
 	/*
 	 * The decoded text is never longer than the encoded one: room for
@@ -128,7 +129,7 @@ req_percent_decode(const char *s, size_t len, int plus, struct buf *out)
 const char *
 kv_get(const struct kvlist *l, const char *key)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < l->n; i++)
 		if (strcmp(l->v[i].key, key) == 0)
@@ -139,7 +140,7 @@ kv_get(const struct kvlist *l, const char *key)
 void
 kv_free(struct kvlist *l)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < l->n; i++) {
 		free(l->v[i].key);
@@ -157,7 +158,7 @@ kv_free(struct kvlist *l)
 static int
 kv_add(struct kvlist *l, struct buf *k, struct buf *v)
 {
-	struct kv	*nv;
+	struct kv *nv;
 
 	if ((nv = realloc(l->v, (l->n + 1) * sizeof(*nv))) == NULL)
 		return -1;
@@ -190,13 +191,13 @@ req_why(char *why, size_t whylen, const char *msg, const char *key)
  * field, and ambiguity is how parameter pollution starts.
  */
 enum req_err
-req_parse_urlencoded(const char *s, size_t len, struct kvlist *out,
-    char *why, size_t whylen)
+req_parse_urlencoded(const char *s, size_t len, struct kvlist *out, char *why,
+    size_t whylen)
 {
-	struct buf	 k = BUF_INIT, v = BUF_INIT;
-	const char	*p = s, *e = s + len, *amp, *eq;
-	size_t		 klen;
-	enum req_err	 err = REQ_BAD_FIELDS;
+	struct buf   k = BUF_INIT, v = BUF_INIT;
+	const char  *p = s, *e = s + len, *amp, *eq;
+	size_t       klen;
+	enum req_err err = REQ_BAD_FIELDS;
 
 	while (p < e) {
 		if ((amp = memchr(p, '&', (size_t)(e - p))) == NULL)
@@ -221,7 +222,7 @@ req_parse_urlencoded(const char *s, size_t len, struct kvlist *out,
 			goto fail;
 		}
 		if (req_percent_decode(eq ? eq + 1 : amp,
-		    eq ? (size_t)(amp - eq - 1) : 0, 1, &v) == -1) {
+		        eq ? (size_t)(amp - eq - 1) : 0, 1, &v) == -1) {
 			err = REQ_BAD_ENCODING;
 			req_why(why, whylen, "malformed value for field",
 			    k.data);
@@ -279,8 +280,8 @@ req_cookie_ours(const char *name, size_t len)
 void
 req_parse_cookies(const char *h, struct kvlist *out)
 {
-	struct buf	 k = BUF_INIT, v = BUF_INIT;
-	const char	*p = h, *semi, *eq, *ks, *ke, *vs, *ve;
+	struct buf  k = BUF_INIT, v = BUF_INIT;
+	const char *p = h, *semi, *eq, *ks, *ke, *vs, *ve;
 
 	while (p && *p) {
 		semi = strchr(p, ';');
@@ -308,8 +309,9 @@ req_parse_cookies(const char *h, struct kvlist *out)
 		}
 		if (ke == ks || ke - ks > REQ_MAX_KEY || ve - vs > 4096)
 			continue;
-		if (strspn(ks, "!#$%&'*+-.^_`|~0123456789"
-		    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") <
+		if (strspn(ks,
+		        "!#$%&'*+-.^_`|~0123456789"
+		        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") <
 		    (size_t)(ke - ks))
 			continue;
 		/* cookie-octet: printable ASCII except " , ; \ and space */
@@ -348,20 +350,20 @@ req_parse_cookies(const char *h, struct kvlist *out)
 void
 req_addr_key(const char *addr, char *out, size_t outlen)
 {
-	struct in6_addr	 a6;
-	struct in_addr	 a4;
-	char		 s[INET6_ADDRSTRLEN];
+	struct in6_addr a6;
+	struct in_addr  a4;
+	char            s[INET6_ADDRSTRLEN];
 
 	if (outlen == 0)
 		return;
 	if (inet_pton(AF_INET, addr, &a4) == 1)
-		snprintf(out, outlen, "%s", inet_ntop(AF_INET, &a4, s,
-		    sizeof(s)) ? s : addr);
+		snprintf(out, outlen, "%s",
+		    inet_ntop(AF_INET, &a4, s, sizeof(s)) ? s : addr);
 	else if (inet_pton(AF_INET6, addr, &a6) == 1) {
 		if (IN6_IS_ADDR_V4MAPPED(&a6)) {
 			memcpy(&a4, &a6.s6_addr[12], 4);
-			snprintf(out, outlen, "%s", inet_ntop(AF_INET, &a4, s,
-			    sizeof(s)) ? s : addr);
+			snprintf(out, outlen, "%s",
+			    inet_ntop(AF_INET, &a4, s, sizeof(s)) ? s : addr);
 			return;
 		}
 		memset(&a6.s6_addr[8], 0, 8);
@@ -388,7 +390,7 @@ req_param(const struct req *r, const char *name)
 static char *
 req_raw_path(const char *uri, size_t len)
 {
-	char	*p;
+	char *p;
 
 	if (len <= REQ_LOG_PATH)
 		return strndup(uri, len);
@@ -400,15 +402,15 @@ req_raw_path(const char *uri, size_t len)
 }
 
 enum req_err
-req_init(struct req *r, struct FCGX_Request *f, const char *mount,
-    char *why, size_t whylen)
+req_init(struct req *r, struct FCGX_Request *f, const char *mount, char *why,
+    size_t whylen)
 {
-	const char	*m, *uri, *q, *cl, *ra, *ck;
-	struct buf	 path = BUF_INIT;
-	size_t		 ulen, mlen;
-	char		*end;
+	const char        *m, *uri, *q, *cl, *ra, *ck;
+	struct buf         path = BUF_INIT;
+	size_t             ulen, mlen;
+	char              *end;
 	unsigned long long n;
-	enum req_err	 err;
+	enum req_err       err;
 
 	memset(r, 0, sizeof(*r));
 	r->fcgi = f;
@@ -477,8 +479,9 @@ req_init(struct req *r, struct FCGX_Request *f, const char *mount,
 		return REQ_NOMEM;
 	}
 
-	if (q && (err = req_parse_urlencoded(q + 1, strlen(q + 1), &r->query,
-	    why, whylen)) != REQ_OK)
+	if (q &&
+	    (err = req_parse_urlencoded(q + 1, strlen(q + 1), &r->query, why,
+	         whylen)) != REQ_OK)
 		return err;
 	if ((ck = FCGX_GetParam("HTTP_COOKIE", f->envp)) != NULL)
 		req_parse_cookies(ck, &r->cookies);
@@ -499,10 +502,10 @@ enum req_err
 req_read_body(struct req *r, size_t max, int parse_form, char *why,
     size_t whylen)
 {
-	const char	*ct;
-	char		 chunk[8192];
-	int		 n;
-	size_t		 want;
+	const char *ct;
+	char        chunk[8192];
+	int         n;
+	size_t      want;
 
 	if (r->content_length > max) {
 		req_why(why, whylen, "the request body is too large", NULL);
@@ -516,8 +519,9 @@ req_read_body(struct req *r, size_t max, int parse_form, char *why,
 	if (buf_reserve(&r->body, want) == -1)
 		goto nomem;
 	while (want > 0) {
-		n = FCGX_GetStr(chunk, want < sizeof(chunk) ? (int)want :
-		    (int)sizeof(chunk), r->fcgi->in);
+		n = FCGX_GetStr(chunk,
+		    want < sizeof(chunk) ? (int)want : (int)sizeof(chunk),
+		    r->fcgi->in);
 		if (n <= 0)
 			break;
 		if (buf_append(&r->body, chunk, (size_t)n) == -1) {
@@ -534,10 +538,12 @@ req_read_body(struct req *r, size_t max, int parse_form, char *why,
 	if (!parse_form || r->body.len == 0)
 		return REQ_OK;
 	ct = FCGX_GetParam("CONTENT_TYPE", r->fcgi->envp);
-	if (ct == NULL || strncasecmp(ct, "application/x-www-form-urlencoded",
-	    33) != 0) {
-		req_why(why, whylen, "expected a form "
-		    "(application/x-www-form-urlencoded)", NULL);
+	if (ct == NULL ||
+	    strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0) {
+		req_why(why, whylen,
+		    "expected a form "
+		    "(application/x-www-form-urlencoded)",
+		    NULL);
 		return REQ_NOT_FORM;
 	}
 	return req_parse_urlencoded(r->body.data, r->body.len, &r->form, why,

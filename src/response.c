@@ -13,8 +13,8 @@
 #include "buf.h"
 #include "response.h"
 
-static char	 resp_form_origins[512] = "";
-static char	 resp_sdk_sources[1200] = "";
+static char resp_form_origins[512] = "";
+static char resp_sdk_sources[1200] = "";
 
 void
 resp_set_form_origins(const char *origins)
@@ -59,22 +59,38 @@ const char *
 resp_reason(int status)
 {
 	switch (status) {
-	case 200: return "OK";
-	case 302: return "Found";
-	case 303: return "See Other";
-	case 400: return "Bad Request";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 413: return "Content Too Large";
-	case 414: return "URI Too Long";
-	case 415: return "Unsupported Media Type";
-	case 429: return "Too Many Requests";
-	case 500: return "Internal Server Error";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	default: return "Unknown";
+	case 200:
+		return "OK";
+	case 302:
+		return "Found";
+	case 303:
+		return "See Other";
+	case 400:
+		return "Bad Request";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 413:
+		return "Content Too Large";
+	case 414:
+		return "URI Too Long";
+	case 415:
+		return "Unsupported Media Type";
+	case 429:
+		return "Too Many Requests";
+	case 500:
+		return "Internal Server Error";
+	case 502:
+		return "Bad Gateway";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
+	default:
+		return "Unknown";
 	}
 }
 
@@ -113,23 +129,24 @@ resp_redirect(struct resp *r, int status, const char *location)
 int
 resp_send(struct resp *r, FCGX_Stream *out, int head_only)
 {
-	struct buf	 h = BUF_INIT;
-	int		 rc = -1;
+	struct buf h = BUF_INIT;
+	int        rc = -1;
 
 	/* libfcgi's own printf knows no %zu: format here, write once. */
-	if (buf_printf(&h, "Status: %d %s\r\n"
-	    "Content-Type: %s\r\n"
-	    "Content-Length: %zu\r\n"
-	    "Content-Security-Policy: default-src 'none'; style-src 'self'; "
-	    "img-src 'self'; form-action 'self'%s%s%s; frame-ancestors 'none'; "
-	    "base-uri 'none'\r\n"
-	    "X-Frame-Options: DENY\r\n"
-	    "X-Content-Type-Options: nosniff\r\n"
-	    "Referrer-Policy: no-referrer\r\n"
-	    "Cache-Control: no-store\r\n",
-	    r->status, resp_reason(r->status), r->ctype, r->body.len,
-	    *resp_form_origins ? " " : "", resp_form_origins,
-	    r->allow_sdk ? resp_sdk_sources : "") == -1 ||
+	if (buf_printf(&h,
+	        "Status: %d %s\r\n"
+	        "Content-Type: %s\r\n"
+	        "Content-Length: %zu\r\n"
+	        "Content-Security-Policy: default-src 'none'; style-src 'self'; "
+	        "img-src 'self'; form-action 'self'%s%s%s; frame-ancestors 'none'; "
+	        "base-uri 'none'\r\n"
+	        "X-Frame-Options: DENY\r\n"
+	        "X-Content-Type-Options: nosniff\r\n"
+	        "Referrer-Policy: no-referrer\r\n"
+	        "Cache-Control: no-store\r\n",
+	        r->status, resp_reason(r->status), r->ctype, r->body.len,
+	        *resp_form_origins ? " " : "", resp_form_origins,
+	        r->allow_sdk ? resp_sdk_sources : "") == -1 ||
 	    buf_append(&h, r->headers.data, r->headers.len) == -1 ||
 	    buf_puts(&h, "\r\n") == -1)
 		goto out;

@@ -14,7 +14,7 @@
 size_t
 route_nfields(const struct route *rt)
 {
-	size_t	 n = 0;
+	size_t n = 0;
 
 	while (n < IN_MAX_FIELDS && rt->in[n].name != NULL)
 		n++;
@@ -24,13 +24,13 @@ route_nfields(const struct route *rt)
 int
 router_slug_valid(const char *s, size_t len)
 {
-	size_t	 i;
+	size_t i;
 
 	if (len == 0 || len > 63)
 		return 0;
 	for (i = 0; i < len; i++)
 		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+		        (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
 			return 0;
 	return 1;
 }
@@ -40,8 +40,8 @@ static int
 router_path_match(const char *pat, const char *path, char slug[64],
     struct req_var *var)
 {
-	const char	*pe, *se;
-	size_t		 plen, slen;
+	const char *pe, *se;
+	size_t      plen, slen;
 
 	for (;;) {
 		if (*pat != '/' || *path != '/')
@@ -81,8 +81,8 @@ const struct route *
 router_match(const struct route *t, size_t n, int method, const char *path,
     char slug[64], struct req_var *var, int *status, int *allowed)
 {
-	size_t	 i;
-	int	 m = method == REQ_HEAD ? REQ_GET : method;
+	size_t i;
+	int    m = method == REQ_HEAD ? REQ_GET : method;
 
 	*allowed = 0;
 	for (i = 0; i < n; i++) {

@@ -23,13 +23,13 @@ typedef enum answer (*route_fn)(struct ctx *);
  * callbacks.
  */
 enum route_kind {
-	ROUTE_PAGE,	/* HTML error page, 400 */
-	ROUTE_API,	/* {"error":{"code":"invalid_request",...}}, 400 */
-	ROUTE_HOOK	/* refusal text with status 403 */
+	ROUTE_PAGE, /* HTML error page, 400 */
+	ROUTE_API,  /* {"error":{"code":"invalid_request",...}}, 400 */
+	ROUTE_HOOK  /* refusal text with status 403 */
 };
 
-#define ROUTE_RAW_BODY	0x01	/* keep the body as bytes (webhooks) */
-#define ROUTE_SESSION	0x02	/* needs a signed-in user */
+#define ROUTE_RAW_BODY 0x01 /* keep the body as bytes (webhooks) */
+#define ROUTE_SESSION  0x02 /* needs a signed-in user */
 /*
  * ROUTE_API: the scope its key must hold, one APIKEY_SCOPE_ bit
  * (apikey.h), kept in flags above bit 8: ROUTE_SCOPE(APIKEY_SCOPE_...).
@@ -38,30 +38,30 @@ enum route_kind {
  * spelled: a new member would change every route's line. An API route
  * without one is refused to every key (403), never open to all.
  */
-#define ROUTE_SCOPE(bit)	((int)(bit) << 8)
-#define ROUTE_SCOPE_OF(flags)	((unsigned)(flags) >> 8)
+#define ROUTE_SCOPE(bit)      ((int)(bit) << 8)
+#define ROUTE_SCOPE_OF(flags) ((unsigned)(flags) >> 8)
 
 struct route {
-	int		 methods;	/* REQ_GET | REQ_POST ... */
-	const char	*pattern;
-	route_fn	 fn;
-	int		 flags;
-	enum route_kind	 kind;
+	int             methods; /* REQ_GET | REQ_POST ... */
+	const char     *pattern;
+	route_fn        fn;
+	int             flags;
+	enum route_kind kind;
 	/* ROUTE_HOOK: what a refusal answers, e.g. "bad signature\n". */
-	const char	*refusal;
+	const char *refusal;
 	/* Its inputs, checked before fn runs; the rest of in[] is zero. */
-	struct in_field	 in[IN_MAX_FIELDS];
+	struct in_field in[IN_MAX_FIELDS];
 };
 /* How many fields a route declares. */
-size_t		 route_nfields(const struct route *);
+size_t route_nfields(const struct route *);
 
 /*
  * Finds the route for method and path. Returns it, or NULL with *status
  * set to 404 (no such path) or 405 (path known, method not; *allowed
  * then holds the methods that are).
  */
-const struct route *router_match(const struct route *, size_t,
-		    int method, const char *path, char slug[64],
-		    struct req_var *, int *status, int *allowed);
+const struct route *router_match(const struct route *, size_t, int method,
+    const char *path, char slug[64], struct req_var *, int *status,
+    int *allowed);
 
 #endif

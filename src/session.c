@@ -19,8 +19,8 @@
 #include "store/sessions.h"
 #include "vault.h"
 
-#define ID_BYTES	32
-#define HEX_LEN		(ID_BYTES * 2)
+#define ID_BYTES 32
+#define HEX_LEN  (ID_BYTES * 2)
 
 /*
  * With https, the __Host- prefix makes the browser refuse the cookie
@@ -37,11 +37,12 @@ sess_cookie(const struct ctx *c, int login)
 static int
 sess_set_cookie(struct ctx *c, int login, const char *value, int clear)
 {
-	char	 h[256];
+	char h[256];
 
 	snprintf(h, sizeof(h), "%s=%s; Path=/; HttpOnly; SameSite=Lax%s%s",
-	    sess_cookie(c, login), value, c->app->cfg->base_https ?
-	    "; Secure" : "", clear ? "; Max-Age=0" : "");
+	    sess_cookie(c, login), value,
+	    c->app->cfg->base_https ? "; Secure" : "",
+	    clear ? "; Max-Age=0" : "");
 	return resp_header(c->resp, "Set-Cookie", h);
 }
 
@@ -49,7 +50,7 @@ sess_set_cookie(struct ctx *c, int login, const char *value, int clear)
 static int
 sess_parse(const char *hex, unsigned char id[ID_BYTES])
 {
-	size_t	 len;
+	size_t len;
 
 	if (hex == NULL || strlen(hex) != HEX_LEN)
 		return -1;
@@ -62,8 +63,8 @@ sess_parse(const char *hex, unsigned char id[ID_BYTES])
 enum store_rc
 session_gate(struct ctx *c, const char *slug, int *member)
 {
-	unsigned char	 id[ID_BYTES];
-	enum store_rc	 rc;
+	unsigned char id[ID_BYTES];
+	enum store_rc rc;
 
 	c->has_sess = 0;
 	if (member != NULL)
@@ -88,9 +89,9 @@ session_load(struct ctx *c)
 enum store_rc
 session_start(struct ctx *c, uint64_t user)
 {
-	unsigned char	 id[ID_BYTES], csrf[ID_BYTES];
-	char		 hex[HEX_LEN + 1], csrfhex[HEX_LEN + 1];
-	enum store_rc	 rc;
+	unsigned char id[ID_BYTES], csrf[ID_BYTES];
+	char          hex[HEX_LEN + 1], csrfhex[HEX_LEN + 1];
+	enum store_rc rc;
 
 	/* A session the browser already had is ended: no fixation. */
 	if (c->has_sess || session_load(c) == STORE_OK)
@@ -114,7 +115,7 @@ session_start(struct ctx *c, uint64_t user)
 enum store_rc
 session_end(struct ctx *c)
 {
-	enum store_rc	 rc = STORE_OK;
+	enum store_rc rc = STORE_OK;
 
 	if (c->has_sess)
 		rc = store_sess_delete(c->app->db, c->sess_hash);
@@ -141,8 +142,8 @@ session_csrf_ok(const struct ctx *c, const char *token)
 int
 session_login_token(struct ctx *c, char out[HEX_LEN + 1])
 {
-	const char	*have = kv_get(&c->req->cookies, sess_cookie(c, 1));
-	unsigned char	 raw[ID_BYTES];
+	const char   *have = kv_get(&c->req->cookies, sess_cookie(c, 1));
+	unsigned char raw[ID_BYTES];
 
 	if (sess_parse(have, raw) == 0) {
 		snprintf(out, HEX_LEN + 1, "%s", have);
@@ -170,10 +171,10 @@ session_login_token_ok(const struct ctx *c, const char *token)
  * account, which exempts it from the per-email and per-address lockouts
  * (its own failures are limited per nonce instead).
  */
-#define DEV_CTX		"wabadevc"
-#define DEV_HEX		(SESSION_DEVICE_BYTES * 2)
-#define DEV_MAC_HEX	(crypto_auth_hmacsha256_BYTES * 2)
-#define DEV_MAX_AGE	(180L * 24 * 3600)
+#define DEV_CTX     "wabadevc"
+#define DEV_HEX     (SESSION_DEVICE_BYTES * 2)
+#define DEV_MAC_HEX (crypto_auth_hmacsha256_BYTES * 2)
+#define DEV_MAX_AGE (180L * 24 * 3600)
 
 static const char *
 dev_cookie(const struct ctx *c)
@@ -187,8 +188,8 @@ dev_mac(struct ctx *c, uint32_t ver,
     unsigned char mac[crypto_auth_hmacsha256_BYTES])
 {
 	crypto_auth_hmacsha256_state st;
-	unsigned char	 key[VAULT_SUBKEY_BYTES];
-	struct vault	*v = app_vault(c->app);
+	unsigned char                key[VAULT_SUBKEY_BYTES];
+	struct vault                *v = app_vault(c->app);
 
 	if (v == NULL || vault_derive(v, ver, DEV_CTX, key) == -1)
 		return -1;
@@ -206,13 +207,13 @@ int
 session_device_check(struct ctx *c, const char *email,
     unsigned char device[SESSION_DEVICE_BYTES])
 {
-	const char	*v = kv_get(&c->req->cookies, dev_cookie(c));
-	unsigned char	 mac[crypto_auth_hmacsha256_BYTES];
-	unsigned char	 want[crypto_auth_hmacsha256_BYTES];
-	unsigned long	 ver;
-	size_t		 len;
-	char		*end;
-	int		 ok;
+	const char   *v = kv_get(&c->req->cookies, dev_cookie(c));
+	unsigned char mac[crypto_auth_hmacsha256_BYTES];
+	unsigned char want[crypto_auth_hmacsha256_BYTES];
+	unsigned long ver;
+	size_t        len;
+	char         *end;
+	int           ok;
 
 	if (v == NULL || *v < '1' || *v > '9')
 		return 0;
@@ -220,10 +221,12 @@ session_device_check(struct ctx *c, const char *email,
 	if (ver > UINT32_MAX || *end != '.' ||
 	    strlen(end + 1) != DEV_HEX + 1 + DEV_MAC_HEX ||
 	    end[1 + DEV_HEX] != '.' ||
-	    sodium_hex2bin(device, SESSION_DEVICE_BYTES, end + 1, DEV_HEX,
-	    NULL, &len, NULL) != 0 || len != SESSION_DEVICE_BYTES ||
+	    sodium_hex2bin(device, SESSION_DEVICE_BYTES, end + 1, DEV_HEX, NULL,
+	        &len, NULL) != 0 ||
+	    len != SESSION_DEVICE_BYTES ||
 	    sodium_hex2bin(mac, sizeof(mac), end + 2 + DEV_HEX, DEV_MAC_HEX,
-	    NULL, &len, NULL) != 0 || len != sizeof(mac))
+	        NULL, &len, NULL) != 0 ||
+	    len != sizeof(mac))
 		return 0;
 	/* A version dropped from the ring: the cookie is simply not valid. */
 	if (dev_mac(c, (uint32_t)ver, device, email, want) == -1)
@@ -236,11 +239,11 @@ session_device_check(struct ctx *c, const char *email,
 int
 session_device_issue(struct ctx *c, const char *email)
 {
-	unsigned char	 nonce[SESSION_DEVICE_BYTES];
-	unsigned char	 mac[crypto_auth_hmacsha256_BYTES];
-	char		 nhex[DEV_HEX + 1], mhex[DEV_MAC_HEX + 1], h[320];
-	struct vault	*v = app_vault(c->app);
-	uint32_t	 ver;
+	unsigned char nonce[SESSION_DEVICE_BYTES];
+	unsigned char mac[crypto_auth_hmacsha256_BYTES];
+	char          nhex[DEV_HEX + 1], mhex[DEV_MAC_HEX + 1], h[320];
+	struct vault *v = app_vault(c->app);
+	uint32_t      ver;
 
 	if (v == NULL)
 		return -1;
@@ -250,8 +253,10 @@ session_device_issue(struct ctx *c, const char *email)
 		return -1;
 	sodium_bin2hex(nhex, sizeof(nhex), nonce, sizeof(nonce));
 	sodium_bin2hex(mhex, sizeof(mhex), mac, sizeof(mac));
-	snprintf(h, sizeof(h), "%s=%u.%s.%s; Path=/; Max-Age=%ld; HttpOnly; "
-	    "SameSite=Lax%s", dev_cookie(c), (unsigned)ver, nhex, mhex,
-	    DEV_MAX_AGE, c->app->cfg->base_https ? "; Secure" : "");
+	snprintf(h, sizeof(h),
+	    "%s=%u.%s.%s; Path=/; Max-Age=%ld; HttpOnly; "
+	    "SameSite=Lax%s",
+	    dev_cookie(c), (unsigned)ver, nhex, mhex, DEV_MAX_AGE,
+	    c->app->cfg->base_https ? "; Secure" : "");
 	return resp_header(c->resp, "Set-Cookie", h);
 }

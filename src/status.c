@@ -35,8 +35,8 @@ iso_utc(const char *sql, char out[24])
 static json_object *
 numbers_array(const struct num_row *nums, size_t n)
 {
-	json_object	*arr, *p;
-	size_t		 i;
+	json_object *arr, *p;
+	size_t       i;
 
 	if ((arr = json_object_new_array()) == NULL)
 		return NULL;
@@ -58,8 +58,9 @@ numbers_array(const struct num_row *nums, size_t n)
 		/* Also on the WhatsApp Business app: the sender's limit. */
 		json_object_object_add(p, "coexistence",
 		    json_object_new_boolean(nums[i].coexistence));
-		json_object_object_add(p, "max_mps", nums[i].max_mps > 0 ?
-		    json_object_new_int(nums[i].max_mps) : NULL);
+		json_object_object_add(p, "max_mps",
+		    nums[i].max_mps > 0 ? json_object_new_int(nums[i].max_mps)
+		                        : NULL);
 		json_object_array_add(arr, p);
 	}
 	return arr;
@@ -69,13 +70,13 @@ enum store_rc
 status_object(struct db *db, const struct workspace *ws,
     struct json_object **out)
 {
-	struct conn_row	 r;
-	struct num_row	*nums = NULL;
-	json_object	*o = NULL, *k = NULL, *arr;
-	char		 last[32], t1[24], t2[24];
-	size_t		 n = 0;
-	long		 day;
-	enum store_rc	 rc;
+	struct conn_row r;
+	struct num_row *nums = NULL;
+	json_object    *o = NULL, *k = NULL, *arr;
+	char            last[32], t1[24], t2[24];
+	size_t          n = 0;
+	long            day;
+	enum store_rc   rc;
 
 	*out = NULL;
 	if ((rc = store_conn_get(db, ws, &r)) != STORE_OK ||

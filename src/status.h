@@ -18,7 +18,7 @@ struct json_object;
  * builds the object into *out (the caller's: json_object_put). STORE_ERR
  * also when out of memory; the store has logged any database failure.
  */
-enum store_rc	 status_object(struct db *, const struct workspace *,
-		    struct json_object **out);
+enum store_rc status_object(struct db *, const struct workspace *,
+    struct json_object **out);
 
 #endif

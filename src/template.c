@@ -31,7 +31,7 @@
  * is what they share.
  */
 #if !defined(_GNU_SOURCE) && !defined(_POSIX_C_SOURCE)
-#define _POSIX_C_SOURCE 200809L	/* scandir, strndup, strnlen */
+#define _POSIX_C_SOURCE 200809L /* scandir, strndup, strnlen */
 #endif
 
 #include <sys/types.h>
@@ -51,7 +51,7 @@
 size_t
 tmpl_index(const struct tmpl_set *set, const char *name)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < set->n; i++)
 		if (name != NULL && strcmp(set->t[i].name, name) == 0)
@@ -63,7 +63,7 @@ tmpl_index(const struct tmpl_set *set, const char *name)
 static struct tmpl_set *
 tmpl_set_new(size_t n, char *err, size_t errlen)
 {
-	struct tmpl_set	*set = NULL;
+	struct tmpl_set *set = NULL;
 
 	if (n <= (SIZE_MAX - sizeof(*set)) / sizeof(set->t[0]))
 		set = calloc(1, sizeof(*set) + n * sizeof(set->t[0]));
@@ -80,7 +80,7 @@ static int
 tmpl_compile(struct tmpl_set *set, const char *name, char *src, size_t len,
     char *err, size_t errlen)
 {
-	struct tmpl	*t = &set->t[set->n];
+	struct tmpl *t = &set->t[set->n];
 
 	t->src = src;
 	t->srclen = len;
@@ -104,12 +104,12 @@ tmpl_compile(struct tmpl_set *set, const char *name, char *src, size_t len,
  * bounded by the limit itself.
  */
 static int
-tmpl_check_depth(struct tmpl_set *set, struct tmpl *t, size_t depth,
-    char *err, size_t errlen)
+tmpl_check_depth(struct tmpl_set *set, struct tmpl *t, size_t depth, char *err,
+    size_t errlen)
 {
-	struct tmpl_node	*n;
-	struct tmpl		*c;
-	size_t			 i;
+	struct tmpl_node *n;
+	struct tmpl      *c;
+	size_t            i;
 
 	t->mark = 1;
 	t->height = 0;
@@ -133,7 +133,7 @@ tmpl_check_depth(struct tmpl_set *set, struct tmpl *t, size_t depth,
 	}
 	t->mark = 2;
 	return 0;
- deep:
+deep:
 	return tmpl_fail(err, errlen, t, n->line,
 	    "partials nested deeper than %d", TMPL_MAX_PARTIALS);
 }
@@ -142,8 +142,8 @@ tmpl_check_depth(struct tmpl_set *set, struct tmpl *t, size_t depth,
 static int
 tmpl_link(struct tmpl_set *set, char *err, size_t errlen)
 {
-	struct tmpl_node	*n;
-	size_t			 i, j;
+	struct tmpl_node *n;
+	size_t            i, j;
 
 	for (i = 0; i < set->n; i++) {
 		const struct tmpl *t = &set->t[i];
@@ -165,12 +165,12 @@ tmpl_link(struct tmpl_set *set, char *err, size_t errlen)
 }
 
 struct tmpl_set *
-tmpl_load_mem(const char *const *names, const char *const *sources,
-    size_t n, char *err, size_t errlen)
+tmpl_load_mem(const char *const *names, const char *const *sources, size_t n,
+    char *err, size_t errlen)
 {
-	struct tmpl_set	*set;
-	char		*src;
-	size_t		 i, len;
+	struct tmpl_set *set;
+	char            *src;
+	size_t           i, len;
 
 	if ((set = tmpl_set_new(n, err, errlen)) == NULL)
 		return NULL;
@@ -193,7 +193,7 @@ tmpl_load_mem(const char *const *names, const char *const *sources,
 	if (tmpl_link(set, err, errlen) == -1)
 		goto fail;
 	return set;
- fail:
+fail:
 	tmpl_free(set);
 	return NULL;
 }
@@ -203,17 +203,17 @@ static int
 tmpl_read(const char *path, const char *file, char **srcp, size_t *lenp,
     char *err, size_t errlen)
 {
-	struct stat	 st;
-	FILE		*fp;
-	char		*src = NULL;
-	size_t		 len;
+	struct stat st;
+	FILE       *fp;
+	char       *src = NULL;
+	size_t      len;
 
 	if ((fp = fopen(path, "r")) == NULL || fstat(fileno(fp), &st) == -1)
 		goto syserr;
 	if (!S_ISREG(st.st_mode) || st.st_size > TMPL_MAX_FILE) {
 		tmpl_fail(err, errlen, NULL, 0, "%s: %s", file,
-		    S_ISREG(st.st_mode) ? "larger than 1 MiB" :
-		    "not a regular file");
+		    S_ISREG(st.st_mode) ? "larger than 1 MiB"
+		                        : "not a regular file");
 		goto fail;
 	}
 	if ((src = malloc((size_t)st.st_size + 1)) == NULL)
@@ -227,9 +227,9 @@ tmpl_read(const char *path, const char *file, char **srcp, size_t *lenp,
 	*srcp = src;
 	*lenp = len;
 	return 0;
- syserr:
+syserr:
 	tmpl_fail(err, errlen, NULL, 0, "%s: %s", file, strerror(errno));
- fail:
+fail:
 	free(src);
 	if (fp != NULL)
 		fclose(fp);
@@ -240,7 +240,7 @@ tmpl_read(const char *path, const char *file, char **srcp, size_t *lenp,
 static int
 tmpl_is_html(const struct dirent *de)
 {
-	size_t	 n = strlen(de->d_name);
+	size_t n = strlen(de->d_name);
 
 	return de->d_name[0] != '.' && n > 5 &&
 	    strcmp(de->d_name + n - 5, ".html") == 0;
@@ -249,17 +249,16 @@ tmpl_is_html(const struct dirent *de)
 struct tmpl_set *
 tmpl_load_dir(const char *dir, char *err, size_t errlen)
 {
-	struct tmpl_set	*set = NULL;
-	struct dirent	**ents = NULL;
-	struct buf	 path = BUF_INIT;
-	char		*src, *name;
-	size_t		 len;
-	int		 i, n;
+	struct tmpl_set *set = NULL;
+	struct dirent  **ents = NULL;
+	struct buf       path = BUF_INIT;
+	char            *src, *name;
+	size_t           len;
+	int              i, n;
 
 	/* Sorted, so that the error reported first is reproducible. */
 	if ((n = scandir(dir, &ents, tmpl_is_html, alphasort)) == -1) {
-		tmpl_fail(err, errlen, NULL, 0, "%s: %s", dir,
-		    strerror(errno));
+		tmpl_fail(err, errlen, NULL, 0, "%s: %s", dir, strerror(errno));
 		return NULL;
 	}
 	if ((set = tmpl_set_new((size_t)n, err, errlen)) == NULL)
@@ -271,8 +270,8 @@ tmpl_load_dir(const char *dir, char *err, size_t errlen)
 			tmpl_fail(err, errlen, NULL, 0, "out of memory");
 			goto fail;
 		}
-		if (tmpl_read(buf_str(&path), name, &src, &len, err,
-		    errlen) == -1)
+		if (tmpl_read(buf_str(&path), name, &src, &len, err, errlen) ==
+		    -1)
 			goto fail;
 		name[strlen(name) - 5] = '\0';
 		if (tmpl_compile(set, name, src, len, err, errlen) == -1)
@@ -280,10 +279,10 @@ tmpl_load_dir(const char *dir, char *err, size_t errlen)
 	}
 	if (tmpl_link(set, err, errlen) == 0)
 		goto out;
- fail:
+fail:
 	tmpl_free(set);
 	set = NULL;
- out:
+out:
 	for (i = 0; i < n; i++)
 		free(ents[i]);
 	free(ents);
@@ -300,7 +299,7 @@ tmpl_exists(const struct tmpl_set *set, const char *name)
 void
 tmpl_free(struct tmpl_set *set)
 {
-	size_t	 i, j;
+	size_t i, j;
 
 	if (set == NULL)
 		return;
@@ -315,4 +314,3 @@ tmpl_free(struct tmpl_set *set)
 	}
 	free(set);
 }
-

@@ -15,7 +15,7 @@
 
 struct json_object;
 struct buf;
-struct tmpl_set;	/* every template of one directory, compiled */
+struct tmpl_set; /* every template of one directory, compiled */
 
 /*
  * Loads and compiles every "*.html" file in dir (non-recursive). The
@@ -35,9 +35,9 @@ struct tmpl_set *tmpl_load_dir(const char *dir, char *err, size_t errlen);
  * names in errors are names[i] + ".html".
  */
 struct tmpl_set *tmpl_load_mem(const char *const *names,
-	    const char *const *sources, size_t n, char *err, size_t errlen);
+    const char *const *sources, size_t n, char *err, size_t errlen);
 /* Returns 1 when the set has a template of that name, else 0. */
-int  tmpl_exists(const struct tmpl_set *, const char *name);
+int tmpl_exists(const struct tmpl_set *, const char *name);
 /*
  * Renders template `name` with context ctx (a json object; may be NULL)
  * appending to out. Returns 0, or -1 with a message in err (unknown
@@ -45,14 +45,13 @@ int  tmpl_exists(const struct tmpl_set *, const char *name);
  * call: never half a page.
  */
 int  tmpl_render(const struct tmpl_set *, const char *name,
-	    struct json_object *ctx, struct buf *out, char *err,
-	    size_t errlen);
+     struct json_object *ctx, struct buf *out, char *err, size_t errlen);
 void tmpl_free(struct tmpl_set *);
 /*
  * The one HTML escaper of the project: & < > " ' ` = escaped as &amp;
  * &lt; &gt; &quot; &#39; &#96; &#61;. Returns 0, or -1 on allocation
  * failure with out unchanged.
  */
-int  tmpl_escape_html(struct buf *out, const char *s, size_t len);
+int tmpl_escape_html(struct buf *out, const char *s, size_t len);
 
 #endif

@@ -6,7 +6,7 @@
  * here; template.c resolves them once the whole set is compiled.
  */
 #if !defined(_GNU_SOURCE) && !defined(_POSIX_C_SOURCE)
-#define _POSIX_C_SOURCE 200809L	/* strndup */
+#define _POSIX_C_SOURCE 200809L /* strndup */
 #endif
 
 #include <stdarg.h>
@@ -25,8 +25,8 @@ int
 tmpl_fail(char *err, size_t errlen, const struct tmpl *t, unsigned line,
     const char *fmt, ...)
 {
-	char	 msg[256];
-	va_list	 ap;
+	char    msg[256];
+	va_list ap;
 
 	if (err == NULL || errlen == 0)
 		return -1;
@@ -44,27 +44,27 @@ tmpl_fail(char *err, size_t errlen, const struct tmpl *t, unsigned line,
 
 /* One scanned tag, before it becomes a node. */
 struct tmpl_tag {
-	char		 type;	/* one of #^/>!&{, 0 for a variable */
-	unsigned	 line;
-	size_t		 end;	/* one past the closing braces */
-	const char	*name;	/* trimmed, not NUL-terminated */
-	size_t		 namelen;
+	char        type; /* one of #^/>!&{, 0 for a variable */
+	unsigned    line;
+	size_t      end;  /* one past the closing braces */
+	const char *name; /* trimmed, not NUL-terminated */
+	size_t      namelen;
 };
 
 struct tmpl_parser {
-	struct tmpl	*t;
-	char		*err;
-	size_t		 errlen;
-	struct tmpl_tag	 open[TMPL_MAX_SECTIONS];
-	size_t		 opennode[TMPL_MAX_SECTIONS];
-	size_t		 depth;
+	struct tmpl    *t;
+	char           *err;
+	size_t          errlen;
+	struct tmpl_tag open[TMPL_MAX_SECTIONS];
+	size_t          opennode[TMPL_MAX_SECTIONS];
+	size_t          depth;
 };
 
 /* Offset of needle in s[from, len), or len when absent. */
 static size_t
 tmpl_find(const char *s, size_t len, size_t from, const char *needle)
 {
-	size_t	 n = strlen(needle);
+	size_t n = strlen(needle);
 
 	while (from + n <= len) {
 		const char *p = memchr(s + from, needle[0], len - from - n + 1);
@@ -82,8 +82,8 @@ tmpl_find(const char *s, size_t len, size_t from, const char *needle)
 static unsigned
 tmpl_count_lines(const char *s, size_t n)
 {
-	const char	*p, *end = s + n;
-	unsigned	 c = 0;
+	const char *p, *end = s + n;
+	unsigned    c = 0;
 
 	while ((p = memchr(s, '\n', (size_t)(end - s))) != NULL) {
 		c++;
@@ -109,7 +109,7 @@ tmpl_namechar(char c)
 static int
 tmpl_name_ok(const char *s, size_t n)
 {
-	size_t	 i, seglen = 0;
+	size_t i, seglen = 0;
 
 	if (n == 1 && s[0] == '.')
 		return 1;
@@ -129,11 +129,11 @@ tmpl_name_ok(const char *s, size_t n)
 static struct tmpl_node *
 tmpl_node_add(struct tmpl *t, enum tmpl_op op, unsigned line)
 {
-	struct tmpl_node	*p;
+	struct tmpl_node *p;
 
 	if (t->nnodes == t->nodecap) {
 		/* Cannot overflow: there are fewer nodes than source bytes. */
-		size_t	 ncap = t->nodecap ? t->nodecap * 2 : 16;
+		size_t ncap = t->nodecap ? t->nodecap * 2 : 16;
 
 		if ((p = realloc(t->nodes, ncap * sizeof(*p))) == NULL)
 			return NULL;
@@ -156,9 +156,9 @@ static int
 tmpl_scan_tag(struct tmpl_parser *ps, size_t start, unsigned line,
     struct tmpl_tag *tag)
 {
-	const struct tmpl	*t = ps->t;
-	const char		*s = t->src, *closer = "}}";
-	size_t			 len = t->srclen, p = start + 2, close;
+	const struct tmpl *t = ps->t;
+	const char        *s = t->src, *closer = "}}";
+	size_t             len = t->srclen, p = start + 2, close;
 
 	memset(tag, 0, sizeof(*tag));
 	tag->line = line;
@@ -187,8 +187,10 @@ tmpl_scan_tag(struct tmpl_parser *ps, size_t start, unsigned line,
 	if (!tmpl_name_ok(tag->name, tag->namelen) ||
 	    (tag->type == '>' && tag->name[0] == '.'))
 		return tmpl_fail(ps->err, ps->errlen, t, line,
-		    "invalid name \"%.*s\"", (int)(tag->namelen >
-		    TMPL_QUOTE_MAX ? TMPL_QUOTE_MAX : tag->namelen), tag->name);
+		    "invalid name \"%.*s\"",
+		    (int)(tag->namelen > TMPL_QUOTE_MAX ? TMPL_QUOTE_MAX
+		                                        : tag->namelen),
+		    tag->name);
 	return 0;
 }
 
@@ -206,7 +208,7 @@ static void
 tmpl_standalone(const struct tmpl_tag *tag, const char *s, size_t len,
     size_t pos, size_t *textend, size_t *after)
 {
-	size_t	 b = *textend, e = *after;
+	size_t b = *textend, e = *after;
 
 	if (tag->type == 0 || strchr("#^/>!", tag->type) == NULL)
 		return;
@@ -230,11 +232,11 @@ tmpl_standalone(const struct tmpl_tag *tag, const char *s, size_t len,
 static int
 tmpl_apply_tag(struct tmpl_parser *ps, const struct tmpl_tag *tag)
 {
-	struct tmpl		*t = ps->t;
-	struct tmpl_node	*n;
-	const struct tmpl_tag	*o;
-	enum tmpl_op		 op = TMPL_VAR;
-	size_t			 i;
+	struct tmpl           *t = ps->t;
+	struct tmpl_node      *n;
+	const struct tmpl_tag *o;
+	enum tmpl_op           op = TMPL_VAR;
+	size_t                 i;
 
 	switch (tag->type) {
 	case '!':
@@ -250,8 +252,9 @@ tmpl_apply_tag(struct tmpl_parser *ps, const struct tmpl_tag *tag)
 		    memcmp(o->name, tag->name, tag->namelen) != 0)
 			return tmpl_fail(ps->err, ps->errlen, t, tag->line,
 			    "close \"%.*s\" does not match open section "
-			    "\"%.*s\"", (int)tag->namelen, tag->name,
-			    (int)o->namelen, o->name);
+			    "\"%.*s\"",
+			    (int)tag->namelen, tag->name, (int)o->namelen,
+			    o->name);
 		ps->depth--;
 		t->nodes[ps->opennode[ps->depth]].end = t->nnodes;
 		return 0;
@@ -276,7 +279,7 @@ tmpl_apply_tag(struct tmpl_parser *ps, const struct tmpl_tag *tag)
 	if ((n = tmpl_node_add(t, op, tag->line)) == NULL)
 		goto oom;
 	if (tag->namelen == 1 && tag->name[0] == '.')
-		return 0;	/* nseg 0: the current item */
+		return 0; /* nseg 0: the current item */
 	if ((n->key = strndup(tag->name, tag->namelen)) == NULL)
 		goto oom;
 	if (op == TMPL_PARTIAL)
@@ -287,26 +290,26 @@ tmpl_apply_tag(struct tmpl_parser *ps, const struct tmpl_tag *tag)
 			n->nseg++;
 		}
 	return 0;
- oom:
+oom:
 	return tmpl_fail(ps->err, ps->errlen, t, tag->line, "out of memory");
 }
 
 int
 tmpl_parse(struct tmpl *t, char *err, size_t errlen)
 {
-	struct tmpl_parser	 ps;
-	struct tmpl_tag		 tag;
-	struct tmpl_node	*n;
-	const char		*s = t->src;
-	size_t			 len = t->srclen, pos = 0, textend, after;
-	unsigned		 line = 1;
+	struct tmpl_parser ps;
+	struct tmpl_tag    tag;
+	struct tmpl_node  *n;
+	const char        *s = t->src;
+	size_t             len = t->srclen, pos = 0, textend, after;
+	unsigned           line = 1;
 
 	memset(&ps, 0, sizeof(ps));
 	ps.t = t;
 	ps.err = err;
 	ps.errlen = errlen;
 	while (pos < len) {
-		size_t	 start = tmpl_find(s, len, pos, "{{");
+		size_t   start = tmpl_find(s, len, pos, "{{");
 		unsigned tagline;
 
 		tagline = line + tmpl_count_lines(s + pos, start - pos);

@@ -14,15 +14,15 @@
 
 struct tmpl_render {
 	const struct tmpl_set *set;
-	struct buf	*out;
-	struct json_object *stack[TMPL_MAX_STACK];	/* innermost last */
-	size_t		 depth;
-	char		*err;
-	size_t		 errlen;
+	struct buf            *out;
+	struct json_object    *stack[TMPL_MAX_STACK]; /* innermost last */
+	size_t                 depth;
+	char                  *err;
+	size_t                 errlen;
 };
 
-static int	tmpl_render_range(struct tmpl_render *, const struct tmpl *,
-		    size_t, size_t);
+static int tmpl_render_range(struct tmpl_render *, const struct tmpl *, size_t,
+    size_t);
 
 int
 tmpl_escape_html(struct buf *out, const char *s, size_t len)
@@ -31,11 +31,11 @@ tmpl_escape_html(struct buf *out, const char *s, size_t len)
 	 * Beyond the usual five: ` closes attributes in old IE, and = matters
 	 * in unquoted attribute values (the OWASP list).
 	 */
-	static const char	 special[] = "&<>\"'`=";
-	static const char	*const ent[] = { "&amp;", "&lt;", "&gt;",
-	    "&quot;", "&#39;", "&#96;", "&#61;" };
-	const char		*p;
-	size_t			 i, run = 0, mark = out->len;
+	static const char        special[] = "&<>\"'`=";
+	static const char *const ent[] = { "&amp;", "&lt;", "&gt;", "&quot;",
+		"&#39;", "&#96;", "&#61;" };
+	const char              *p;
+	size_t                   i, run = 0, mark = out->len;
 
 	for (i = 0; i < len; i++) {
 		if (s[i] == '\0' || (p = strchr(special, s[i])) == NULL)
@@ -48,7 +48,7 @@ tmpl_escape_html(struct buf *out, const char *s, size_t len)
 	if (buf_append(out, s + run, len - run) == -1)
 		goto fail;
 	return 0;
- fail:
+fail:
 	if (out->data != NULL) {
 		out->len = mark;
 		out->data[mark] = '\0';
@@ -64,9 +64,9 @@ tmpl_escape_html(struct buf *out, const char *s, size_t len)
 static struct json_object *
 tmpl_lookup(const struct tmpl_render *r, const struct tmpl_node *n)
 {
-	struct json_object	*v = NULL;
-	const char		*seg = n->key;
-	size_t			 d, i;
+	struct json_object *v = NULL;
+	const char         *seg = n->key;
+	size_t              d, i;
 
 	if (n->nseg == 0)
 		return r->stack[r->depth - 1];
@@ -89,8 +89,8 @@ tmpl_lookup(const struct tmpl_render *r, const struct tmpl_node *n)
 static int
 tmpl_put_value(struct buf *out, struct json_object *v, int escape)
 {
-	const char	*s;
-	size_t		 len;
+	const char *s;
+	size_t      len;
 
 	switch (json_object_get_type(v)) {
 	case json_type_string:
@@ -146,7 +146,7 @@ static int
 tmpl_render_with(struct tmpl_render *r, const struct tmpl *t, size_t from,
     size_t to, struct json_object *v)
 {
-	int	 rc;
+	int rc;
 
 	if (r->depth == TMPL_MAX_STACK)
 		return tmpl_fail(r->err, r->errlen, t, 0,
@@ -161,10 +161,10 @@ static int
 tmpl_render_range(struct tmpl_render *r, const struct tmpl *t, size_t from,
     size_t to)
 {
-	const struct tmpl_node	*n;
-	const struct tmpl	*p;
-	struct json_object	*v;
-	size_t			 i = from, k;
+	const struct tmpl_node *n;
+	const struct tmpl      *p;
+	struct json_object     *v;
+	size_t                  i = from, k;
 
 	while (i < to) {
 		n = &t->nodes[i];
@@ -176,17 +176,18 @@ tmpl_render_range(struct tmpl_render *r, const struct tmpl *t, size_t from,
 		case TMPL_VAR:
 		case TMPL_RAW:
 			if (tmpl_put_value(r->out, tmpl_lookup(r, n),
-			    n->op == TMPL_VAR) == -1)
+			        n->op == TMPL_VAR) == -1)
 				return tmpl_oom(r);
 			break;
 		case TMPL_SECTION:
 			v = tmpl_lookup(r, n);
 			if (json_object_is_type(v, json_type_array)) {
 				for (k = 0; k < json_object_array_length(v);
-				    k++)
+				     k++)
 					if (tmpl_render_with(r, t, i + 1,
-					    n->end, json_object_array_get_idx(v,
-					    k)) == -1)
+					        n->end,
+					        json_object_array_get_idx(v,
+					            k)) == -1)
 						return -1;
 			} else if (tmpl_truthy(v) &&
 			    tmpl_render_with(r, t, i + 1, n->end, v) == -1)
@@ -214,9 +215,9 @@ int
 tmpl_render(const struct tmpl_set *set, const char *name,
     struct json_object *ctx, struct buf *out, char *err, size_t errlen)
 {
-	struct tmpl_render	 r;
-	const struct tmpl	*t;
-	size_t			 i, mark = out->len;
+	struct tmpl_render r;
+	const struct tmpl *t;
+	size_t             i, mark = out->len;
 
 	if (set == NULL || (i = tmpl_index(set, name)) == set->n)
 		return tmpl_fail(err, errlen, NULL, 0,

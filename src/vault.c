@@ -21,34 +21,35 @@
 
 #include "vault.h"
 
-#define VAULT_KEY_BYTES		32
-#define VAULT_ABYTES		crypto_aead_xchacha20poly1305_ietf_ABYTES
-#define VAULT_KDF_CTX		"wabatokn"
-#define VAULT_VERSION_MAX	65535
+#define VAULT_KEY_BYTES   32
+#define VAULT_ABYTES      crypto_aead_xchacha20poly1305_ietf_ABYTES
+#define VAULT_KDF_CTX     "wabatokn"
+#define VAULT_VERSION_MAX 65535
 /* 65535 versions are about 3 MiB of text; anything bigger is not a ring. */
-#define VAULT_RING_MAX		(4 * 1024 * 1024)
+#define VAULT_RING_MAX (4 * 1024 * 1024)
 /* workspace id (8) || kind length (1) || kind (at most 7) || version (4) */
-#define VAULT_AD_MAX		(8 + 1 + 7 + 4)
+#define VAULT_AD_MAX (8 + 1 + 7 + 4)
 /* Longer base64 cannot be a 32-byte key; bounds the decoding scratch. */
-#define VAULT_B64_MAX		128
+#define VAULT_B64_MAX 128
 /* "65535 " || 44 characters of base64 || "\n" || NUL, with room to spare */
-#define VAULT_LINE_MAX		64
+#define VAULT_LINE_MAX 64
 
 _Static_assert(crypto_kdf_KEYBYTES == VAULT_KEY_BYTES &&
-    crypto_aead_xchacha20poly1305_ietf_KEYBYTES == VAULT_KEY_BYTES &&
-    crypto_aead_xchacha20poly1305_ietf_NPUBBYTES == VAULT_NONCE_BYTES &&
-    sizeof(VAULT_KDF_CTX) - 1 == crypto_kdf_CONTEXTBYTES, "vault sizes");
+        crypto_aead_xchacha20poly1305_ietf_KEYBYTES == VAULT_KEY_BYTES &&
+        crypto_aead_xchacha20poly1305_ietf_NPUBBYTES == VAULT_NONCE_BYTES &&
+        sizeof(VAULT_KDF_CTX) - 1 == crypto_kdf_CONTEXTBYTES,
+    "vault sizes");
 
 struct vault {
 	/* Which file this is, for vault_refresh(): see vault_same_file(). */
-	dev_t		 dev;
-	ino_t		 ino;
-	off_t		 size;
-	struct timespec	 mtime, ctime;
-	size_t		 n;
-	uint32_t	*vers;	/* strictly increasing; the last is current */
-	size_t		*line;	/* where each key's line starts in the ring */
-	unsigned char	*keys;	/* sodium_malloc'd, read-only once open */
+	dev_t           dev;
+	ino_t           ino;
+	off_t           size;
+	struct timespec mtime, ctime;
+	size_t          n;
+	uint32_t       *vers; /* strictly increasing; the last is current */
+	size_t         *line; /* where each key's line starts in the ring */
+	unsigned char  *keys; /* sodium_malloc'd, read-only once open */
 };
 
 static const char vault_ring_header[] =
@@ -60,7 +61,7 @@ static const char vault_ring_header[] =
 static int __attribute__((format(printf, 3, 4)))
 vault_err(char *err, size_t errlen, const char *fmt, ...)
 {
-	va_list	 ap;
+	va_list ap;
 
 	if (err != NULL && errlen > 0) {
 		va_start(ap, fmt);
@@ -91,11 +92,11 @@ static int
 vault_parse_line(const char *s, size_t n, uint32_t prev, uint32_t *ver,
     unsigned char *key, char *why, size_t whylen)
 {
-	unsigned char	 bin[VAULT_B64_MAX / 4 * 3];
-	const char	*e = s + n, *tok;
-	size_t		 binlen = 0;
-	unsigned long	 v = 0;
-	int		 rc;
+	unsigned char bin[VAULT_B64_MAX / 4 * 3];
+	const char   *e = s + n, *tok;
+	size_t        binlen = 0;
+	unsigned long v = 0;
+	int           rc;
 
 	while (s < e && vault_blank(*s))
 		s++;
@@ -104,14 +105,15 @@ vault_parse_line(const char *s, size_t n, uint32_t prev, uint32_t *ver,
 	if (s == e || *s == '#')
 		return 0;
 	for (tok = s; s < e && *s >= '0' && *s <= '9'; s++)
-		if (v <= VAULT_VERSION_MAX)	/* saturate, don't overflow */
+		if (v <= VAULT_VERSION_MAX) /* saturate, don't overflow */
 			v = v * 10 + (unsigned long)(*s - '0');
 	if (s == tok || s == e || !vault_blank(*s))
 		return vault_err(why, whylen, "expected \"VERSION BASE64KEY\"");
 	if (v <= prev || v > VAULT_VERSION_MAX)
-		return vault_err(why, whylen, "key version must be %" PRIu32
-		    "..%d (versions strictly increase)", prev + 1,
-		    VAULT_VERSION_MAX);
+		return vault_err(why, whylen,
+		    "key version must be %" PRIu32
+		    "..%d (versions strictly increase)",
+		    prev + 1, VAULT_VERSION_MAX);
 	while (s < e && vault_blank(*s))
 		s++;
 	tok = s;
@@ -147,14 +149,14 @@ static struct vault *
 vault_load(const char *path, const char *real, char **textp, size_t *lenp,
     char *err, size_t errlen)
 {
-	struct stat	 st;
-	struct vault	*v = NULL;
-	const char	*p, *nl, *end;
-	char		*text = NULL, why[128];
-	size_t		 len = 0, lineno, maxkeys = 1;
-	ssize_t		 n = 0;
-	uint32_t	 ver = 0;
-	int		 fd, rc;
+	struct stat   st;
+	struct vault *v = NULL;
+	const char   *p, *nl, *end;
+	char         *text = NULL, why[128];
+	size_t        len = 0, lineno, maxkeys = 1;
+	ssize_t       n = 0;
+	uint32_t      ver = 0;
+	int           fd, rc;
 
 	if (vault_sodium_init() == -1 ||
 	    (fd = open(real, O_RDONLY | O_CLOEXEC)) == -1) {
@@ -164,19 +166,22 @@ vault_load(const char *path, const char *real, char **textp, size_t *lenp,
 	if (fstat(fd, &st) == -1)
 		vault_err(err, errlen, "%s: %s", path, strerror(errno));
 	else if (!S_ISREG(st.st_mode) || st.st_size > VAULT_RING_MAX)
-		vault_err(err, errlen, "%s: not a key ring (a regular file of "
-		    "at most %d bytes)", path, VAULT_RING_MAX);
+		vault_err(err, errlen,
+		    "%s: not a key ring (a regular file of "
+		    "at most %d bytes)",
+		    path, VAULT_RING_MAX);
 	else if (st.st_mode & (S_IRWXG | S_IRWXO))
-		vault_err(err, errlen, "%s: mode %04o lets group or others "
-		    "access the key ring; it must be 0600", path,
-		    (unsigned int)(st.st_mode & 07777));
-	else if ((text = sodium_malloc((size_t)st.st_size + 1 +
-	    VAULT_LINE_MAX)) == NULL)
+		vault_err(err, errlen,
+		    "%s: mode %04o lets group or others "
+		    "access the key ring; it must be 0600",
+		    path, (unsigned int)(st.st_mode & 07777));
+	else if ((text = sodium_malloc(
+	              (size_t)st.st_size + 1 + VAULT_LINE_MAX)) == NULL)
 		vault_err(err, errlen, "%s: out of memory", path);
 	else
-		while (len < (size_t)st.st_size && ((n = read(fd, text + len,
-		    (size_t)st.st_size - len)) > 0 || (n == -1 &&
-		    errno == EINTR)))
+		while (len < (size_t)st.st_size &&
+		    ((n = read(fd, text + len, (size_t)st.st_size - len)) > 0 ||
+		        (n == -1 && errno == EINTR)))
 			len += n > 0 ? (size_t)n : 0;
 	if (text != NULL && n == -1)
 		vault_err(err, errlen, "%s: %s", path, strerror(errno));
@@ -184,8 +189,8 @@ vault_load(const char *path, const char *real, char **textp, size_t *lenp,
 	if (text == NULL || n == -1)
 		goto fail;
 
-	for (p = text, end = text + len; (nl = memchr(p, '\n',
-	    (size_t)(end - p))) != NULL; p = nl + 1)
+	for (p = text, end = text + len;
+	     (nl = memchr(p, '\n', (size_t)(end - p))) != NULL; p = nl + 1)
 		maxkeys++;
 	if ((v = calloc(1, sizeof(*v))) == NULL ||
 	    (v->vers = calloc(maxkeys, sizeof(*v->vers))) == NULL ||
@@ -248,8 +253,7 @@ static int
 vault_same_file(const struct vault *v, const struct stat *st)
 {
 	return v->dev == st->st_dev && v->ino == st->st_ino &&
-	    v->size == st->st_size &&
-	    v->mtime.tv_sec == st->st_mtim.tv_sec &&
+	    v->size == st->st_size && v->mtime.tv_sec == st->st_mtim.tv_sec &&
 	    v->mtime.tv_nsec == st->st_mtim.tv_nsec &&
 	    v->ctime.tv_sec == st->st_ctim.tv_sec &&
 	    v->ctime.tv_nsec == st->st_ctim.tv_nsec;
@@ -258,8 +262,8 @@ vault_same_file(const struct vault *v, const struct stat *st)
 enum vault_refresh
 vault_refresh(struct vault **vp, const char *path, char *err, size_t errlen)
 {
-	struct stat	 st;
-	struct vault	*nv;
+	struct stat   st;
+	struct vault *nv;
 
 	if (stat(path, &st) == -1) {
 		(void)vault_err(err, errlen, "%s: %s", path, strerror(errno));
@@ -296,7 +300,7 @@ vault_current_version(const struct vault *v)
 static const unsigned char *
 vault_key(const struct vault *v, uint32_t ver)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < v->n; i++)
 		if (v->vers[i] == ver)
@@ -322,7 +326,9 @@ vault_derive(const struct vault *v, uint32_t ver, const char *ctx,
 		return -1;
 	/* Subkey id 0: a context names one key, unlike workspaces' ids. */
 	return crypto_kdf_derive_from_key(out, VAULT_SUBKEY_BYTES, 0, ctx,
-	    master) == 0 ? 0 : -1;
+	           master) == 0
+	    ? 0
+	    : -1;
 }
 
 /*
@@ -336,19 +342,23 @@ vault_bind(const struct vault *v, uint64_t ws, const char *kind, uint32_t ver,
     unsigned char *sub, unsigned char *ad, size_t *adlen, char *err,
     size_t errlen)
 {
-	const unsigned char	*master;
-	size_t			 i, n = 0;
+	const unsigned char *master;
+	size_t               i, n = 0;
 
-	if (kind == NULL || (strcmp(kind, VAULT_KIND_WABA) != 0 &&
-	    strcmp(kind, VAULT_KIND_CATALOG) != 0 &&
-	    strcmp(kind, VAULT_KIND_PIN) != 0))
-		return vault_err(err, errlen, "workspace %" PRIu64 ": unknown "
-		    "token kind (expected \"%s\", \"%s\" or \"%s\")", ws,
-		    VAULT_KIND_WABA, VAULT_KIND_CATALOG, VAULT_KIND_PIN);
+	if (kind == NULL ||
+	    (strcmp(kind, VAULT_KIND_WABA) != 0 &&
+	        strcmp(kind, VAULT_KIND_CATALOG) != 0 &&
+	        strcmp(kind, VAULT_KIND_PIN) != 0))
+		return vault_err(err, errlen,
+		    "workspace %" PRIu64 ": unknown "
+		    "token kind (expected \"%s\", \"%s\" or \"%s\")",
+		    ws, VAULT_KIND_WABA, VAULT_KIND_CATALOG, VAULT_KIND_PIN);
 	if ((master = vault_key(v, ver)) == NULL)
-		return vault_err(err, errlen, "workspace %" PRIu64 ": %s token "
+		return vault_err(err, errlen,
+		    "workspace %" PRIu64 ": %s token "
 		    "needs key version %" PRIu32 ", which is not in the key "
-		    "ring", ws, kind, ver);
+		    "ring",
+		    ws, kind, ver);
 	crypto_kdf_derive_from_key(sub, VAULT_KEY_BYTES, ws, VAULT_KDF_CTX,
 	    master);
 	for (i = 0; i < 8; i++)
@@ -367,19 +377,21 @@ vault_encrypt(const struct vault *v, uint64_t workspace_id, const char *kind,
     const char *plaintext, size_t len, struct vault_box *out, char *err,
     size_t errlen)
 {
-	unsigned char		 ad[VAULT_AD_MAX], sub[VAULT_KEY_BYTES];
-	unsigned long long	 clen;
-	size_t			 adlen;
+	unsigned char      ad[VAULT_AD_MAX], sub[VAULT_KEY_BYTES];
+	unsigned long long clen;
+	size_t             adlen;
 
 	memset(out, 0, sizeof(*out));
 	if ((plaintext == NULL && len > 0) ||
 	    len > crypto_aead_xchacha20poly1305_ietf_MESSAGEBYTES_MAX ||
 	    (out->ct = malloc(len + VAULT_ABYTES)) == NULL)
-		return vault_err(err, errlen, "workspace %" PRIu64 ": cannot "
-		    "encrypt a token of %zu bytes", workspace_id, len);
+		return vault_err(err, errlen,
+		    "workspace %" PRIu64 ": cannot "
+		    "encrypt a token of %zu bytes",
+		    workspace_id, len);
 	out->key_version = vault_current_version(v);
-	if (vault_bind(v, workspace_id, kind, out->key_version, sub, ad,
-	    &adlen, err, errlen) == -1) {
+	if (vault_bind(v, workspace_id, kind, out->key_version, sub, ad, &adlen,
+	        err, errlen) == -1) {
 		vault_box_free(out);
 		return -1;
 	}
@@ -398,36 +410,40 @@ vault_decrypt(const struct vault *v, uint64_t workspace_id, const char *kind,
     const struct vault_box *in, struct vault_secret *out, char *err,
     size_t errlen)
 {
-	unsigned char		 ad[VAULT_AD_MAX], sub[VAULT_KEY_BYTES];
-	unsigned long long	 mlen;
-	size_t			 adlen;
-	char			*p;
-	int			 rc;
+	unsigned char      ad[VAULT_AD_MAX], sub[VAULT_KEY_BYTES];
+	unsigned long long mlen;
+	size_t             adlen;
+	char              *p;
+	int                rc;
 
 	out->data = NULL;
 	out->len = 0;
 	if (in->damaged)
-		return vault_err(err, errlen, "workspace %" PRIu64 ": %s token "
+		return vault_err(err, errlen,
+		    "workspace %" PRIu64 ": %s token "
 		    "is stored damaged (its key version or nonce is missing or "
-		    "malformed) and cannot be decrypted", workspace_id,
-		    kind ? kind : "?");
+		    "malformed) and cannot be decrypted",
+		    workspace_id, kind ? kind : "?");
 	if (vault_bind(v, workspace_id, kind, in->key_version, sub, ad, &adlen,
-	    err, errlen) == -1)
+	        err, errlen) == -1)
 		return -1;
 	if (in->ct == NULL || in->ctlen < VAULT_ABYTES)
-		rc = vault_err(err, errlen, "workspace %" PRIu64 ": %s token "
-		    "is truncated (%zu bytes)", workspace_id, kind,
-		    in->ct == NULL ? 0 : in->ctlen);
+		rc = vault_err(err, errlen,
+		    "workspace %" PRIu64 ": %s token "
+		    "is truncated (%zu bytes)",
+		    workspace_id, kind, in->ct == NULL ? 0 : in->ctlen);
 	else if ((p = sodium_malloc(in->ctlen - VAULT_ABYTES + 1)) == NULL)
 		rc = vault_err(err, errlen, "out of memory");
-	else if ((rc = crypto_aead_xchacha20poly1305_ietf_decrypt(
-	    (unsigned char *)p, &mlen, NULL, in->ct, in->ctlen, ad, adlen,
-	    in->nonce, sub)) != 0) {
+	else if ((rc = crypto_aead_xchacha20poly1305_ietf_decrypt((unsigned char
+	                                                                  *)p,
+	              &mlen, NULL, in->ct, in->ctlen, ad, adlen, in->nonce,
+	              sub)) != 0) {
 		sodium_free(p);
-		rc = vault_err(err, errlen, "workspace %" PRIu64 ": %s token "
+		rc = vault_err(err, errlen,
+		    "workspace %" PRIu64 ": %s token "
 		    "does not decrypt with key version %" PRIu32 " (tampered, "
-		    "moved, or wrong key ring)", workspace_id, kind,
-		    in->key_version);
+		    "moved, or wrong key ring)",
+		    workspace_id, kind, in->key_version);
 	} else {
 		p[mlen] = '\0';
 		out->data = p;
@@ -439,11 +455,10 @@ vault_decrypt(const struct vault *v, uint64_t workspace_id, const char *kind,
 
 int
 vault_reencrypt(const struct vault *v, uint64_t workspace_id, const char *kind,
-    const struct vault_box *in, struct vault_box *out, char *err,
-    size_t errlen)
+    const struct vault_box *in, struct vault_box *out, char *err, size_t errlen)
 {
-	struct vault_secret	 s;
-	int			 rc;
+	struct vault_secret s;
+	int                 rc;
 
 	memset(out, 0, sizeof(*out));
 	/* Decrypting first means that even a box only copied is checked. */
@@ -493,11 +508,12 @@ vault_secret_free(struct vault_secret *s)
 static int
 vault_lockdir(const char *real)
 {
-	char	*copy;
-	int	 fd = -1;
+	char *copy;
+	int   fd = -1;
 
-	if ((copy = strdup(real)) != NULL && (fd = open(dirname(copy),
-	    O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1 &&
+	if ((copy = strdup(real)) != NULL &&
+	    (fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) !=
+	        -1 &&
 	    flock(fd, LOCK_EX) == -1) {
 		close(fd);
 		fd = -1;
@@ -517,19 +533,19 @@ static int
 vault_write(const char *path, const char *real, int dfd, const char *text,
     size_t len, char *err, size_t errlen)
 {
-	struct stat	 st;
-	char		*tmp;
-	ssize_t		 n;
-	int		 fd = -1, e = 0;
+	struct stat st;
+	char       *tmp;
+	ssize_t     n;
+	int         fd = -1, e = 0;
 
 	if (asprintf(&tmp, "%s.XXXXXX", real) == -1)
 		return vault_err(err, errlen, "out of memory");
-	if ((fd = mkstemp(tmp)) == -1)	/* mode 0600, as a ring must be */
+	if ((fd = mkstemp(tmp)) == -1) /* mode 0600, as a ring must be */
 		e = errno;
-	else if (stat(real, &st) == 0 && (st.st_uid != geteuid() ||
-	    st.st_gid != getegid()) && fchown(fd, st.st_uid, st.st_gid) == -1 &&
-	    st.st_uid != geteuid())
-		e = errno;	/* only a group we are not in may stay ours */
+	else if (stat(real, &st) == 0 &&
+	    (st.st_uid != geteuid() || st.st_gid != getegid()) &&
+	    fchown(fd, st.st_uid, st.st_gid) == -1 && st.st_uid != geteuid())
+		e = errno; /* only a group we are not in may stay ours */
 	while (e == 0 && len > 0) {
 		if ((n = write(fd, text, len)) == -1 && errno != EINTR)
 			e = errno;
@@ -565,18 +581,20 @@ vault_write(const char *path, const char *real, int dfd, const char *text,
 int
 vault_ring_init(const char *path, char *err, size_t errlen)
 {
-	size_t	 len = sizeof(vault_ring_header) - 1;
-	ssize_t	 n;
-	int	 fd, rc = 0;
+	size_t  len = sizeof(vault_ring_header) - 1;
+	ssize_t n;
+	int     fd, rc = 0;
 
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0600)) == -1)
-		return vault_err(err, errlen, "%s: %s", path, errno == EEXIST ?
-		    "already exists; refusing to overwrite a key ring" :
-		    strerror(errno));
+	if ((fd = open(path,
+	         O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) ==
+	    -1)
+		return vault_err(err, errlen, "%s: %s", path,
+		    errno == EEXIST
+		        ? "already exists; refusing to overwrite a key ring"
+		        : strerror(errno));
 	if ((n = write(fd, vault_ring_header, len)) != (ssize_t)len)
-		rc = vault_err(err, errlen, "%s: %s", path, n == -1 ?
-		    strerror(errno) : "short write");
+		rc = vault_err(err, errlen, "%s: %s", path,
+		    n == -1 ? strerror(errno) : "short write");
 	close(fd);
 	if (rc == -1 || (rc = vault_ring_add(path, NULL, err, errlen)) == -1)
 		unlink(path);
@@ -592,12 +610,12 @@ static int
 vault_ring_edit(const char *path, int add, uint32_t ver, uint32_t *newver,
     char *err, size_t errlen)
 {
-	struct vault	*v = NULL;
-	unsigned char	 key[VAULT_KEY_BYTES];
-	const char	*nl;
-	char		 b64[VAULT_LINE_MAX], *real, *text = NULL;
-	size_t		 len, i, end;
-	int		 dfd = -1, rc = -1;
+	struct vault *v = NULL;
+	unsigned char key[VAULT_KEY_BYTES];
+	const char   *nl;
+	char          b64[VAULT_LINE_MAX], *real, *text = NULL;
+	size_t        len, i, end;
+	int           dfd = -1, rc = -1;
 
 	if ((real = realpath(path, NULL)) == NULL ||
 	    (dfd = vault_lockdir(real)) == -1) {
@@ -609,14 +627,16 @@ vault_ring_edit(const char *path, int add, uint32_t ver, uint32_t *newver,
 	i = 0;
 	while (i < v->n && v->vers[i] != ver)
 		i++;
-	if (add && (ver = (v->n ? vault_current_version(v) : 0) + 1) >
-	    VAULT_VERSION_MAX)
+	if (add &&
+	    (ver = (v->n ? vault_current_version(v) : 0) + 1) >
+	        VAULT_VERSION_MAX)
 		vault_err(err, errlen, "%s: key version %d is the last one",
 		    path, VAULT_VERSION_MAX);
 	else if (!add && i + 1 >= v->n)
 		vault_err(err, errlen, "%s: key version %" PRIu32 " %s", path,
-		    ver, i == v->n ? "is not in the key ring" :
-		    "is the current key and cannot be dropped");
+		    ver,
+		    i == v->n ? "is not in the key ring"
+		              : "is the current key and cannot be dropped");
 	else {
 		if (add && len > 0 && text[len - 1] != '\n')
 			text[len++] = '\n';
@@ -642,7 +662,7 @@ done:
 	sodium_free(text);
 	vault_close(v);
 	if (dfd != -1)
-		close(dfd);	/* releases the lock, after the rename */
+		close(dfd); /* releases the lock, after the rename */
 	free(real);
 	return rc;
 }

@@ -26,27 +26,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define VAULT_NONCE_BYTES 24
-#define VAULT_KIND_WABA "waba"
+#define VAULT_NONCE_BYTES  24
+#define VAULT_KIND_WABA    "waba"
 #define VAULT_KIND_CATALOG "catalog"
 /* A number's two-step verification PIN, kept only while its registration
    waits for Meta (a display name in review) and wiped once it is done. */
 #define VAULT_KIND_PIN "pin"
 
-struct vault;	/* an opened key ring */
+struct vault; /* an opened key ring */
 
 /* One stored secret, as it goes to/comes from the database row. */
 struct vault_box {
-	uint32_t	 key_version;
-	unsigned char	 nonce[VAULT_NONCE_BYTES];
-	unsigned char	*ct;	/* ciphertext || tag, malloc'd, owned by the box */
-	size_t		 ctlen;
+	uint32_t       key_version;
+	unsigned char  nonce[VAULT_NONCE_BYTES];
+	unsigned char *ct; /* ciphertext || tag, malloc'd, owned by the box */
+	size_t         ctlen;
 	/*
 	 * Set by whoever read the box from storage when the row's version
 	 * or nonce was missing or malformed: such a box never decrypts, and
 	 * vault_decrypt says so with the workspace, as for any bad box.
 	 */
-	int		 damaged;
+	int damaged;
 };
 
 /*
@@ -54,16 +54,16 @@ struct vault_box {
  * excludes the NUL); wipe with vault_secret_free.
  */
 struct vault_secret {
-	char	*data;
-	size_t	 len;
+	char  *data;
+	size_t len;
 };
 
-int  vault_sodium_init(void);	/* sodium_init wrapper; 0 ok */
+int vault_sodium_init(void); /* sodium_init wrapper; 0 ok */
 /*
  * Creates a new key ring file with version 1 (O_CREAT|O_EXCL, mode 0600).
  * Fails if it exists. The file starts with a comment explaining itself.
  */
-int  vault_ring_init(const char *path, char *err, size_t errlen);
+int vault_ring_init(const char *path, char *err, size_t errlen);
 /*
  * Appends a new key version to the ring file atomically (write temp file
  * 0600 in same dir, fsync, rename); the new file keeps the old one's
@@ -74,12 +74,13 @@ int  vault_ring_init(const char *path, char *err, size_t errlen);
  * flock(2) on the ring's directory, so two concurrent rotations cannot
  * lose a key. A symlinked ring is rewritten at its target.
  */
-int  vault_ring_add(const char *path, uint32_t *newver, char *err, size_t errlen);
+int vault_ring_add(const char *path, uint32_t *newver, char *err,
+    size_t errlen);
 /*
  * Rewrites the ring without version `ver` (refuses to drop the current/highest one).
  * Same atomic write and locking as vault_ring_add; other lines are kept.
  */
-int  vault_ring_drop(const char *path, uint32_t ver, char *err, size_t errlen);
+int vault_ring_drop(const char *path, uint32_t ver, char *err, size_t errlen);
 /*
  * Returns NULL with a message in err on failure. Keys live in
  * sodium_malloc'd memory (locked where the system allows), read-only
@@ -90,7 +91,7 @@ int  vault_ring_drop(const char *path, uint32_t ver, char *err, size_t errlen);
  */
 /* Checks mode 0600 (no group or other bits), whoever owns the file. */
 struct vault *vault_open(const char *path, char *err, size_t errlen);
-void vault_close(struct vault *);
+void          vault_close(struct vault *);
 /*
  * Rereads the ring at path when the file is no longer the one *vp was
  * read from (one stat(2): cheap enough before every encryption), so that
@@ -108,10 +109,10 @@ enum vault_refresh {
 	VAULT_CURRENT = 0,
 	VAULT_RELOADED = 1
 };
-enum vault_refresh vault_refresh(struct vault **vp, const char *path,
-	    char *err, size_t errlen);
-uint32_t vault_current_version(const struct vault *);
-int  vault_has_version(const struct vault *, uint32_t ver);
+enum vault_refresh vault_refresh(struct vault **vp, const char *path, char *err,
+    size_t errlen);
+uint32_t           vault_current_version(const struct vault *);
+int                vault_has_version(const struct vault *, uint32_t ver);
 /*
  * A 32-byte key for another purpose (signing cookies...), derived from
  * master key ver under ctx, 8 characters other than the token context:
@@ -119,30 +120,33 @@ int  vault_has_version(const struct vault *, uint32_t ver);
  * version. The caller wipes out.
  */
 #define VAULT_SUBKEY_BYTES 32
-int  vault_derive(const struct vault *, uint32_t ver, const char *ctx,
-	    unsigned char out[VAULT_SUBKEY_BYTES]);
+int vault_derive(const struct vault *, uint32_t ver, const char *ctx,
+    unsigned char out[VAULT_SUBKEY_BYTES]);
 /*
  * Encrypts with the current key version. kind is VAULT_KIND_WABA,
  * VAULT_KIND_CATALOG or VAULT_KIND_PIN (anything else: error). On success the caller owns
  * out (vault_box_free); on failure out is left empty.
  */
-int  vault_encrypt(const struct vault *, uint64_t workspace_id, const char *kind,
-	    const char *plaintext, size_t len, struct vault_box *out, char *err, size_t errlen);
+int vault_encrypt(const struct vault *, uint64_t workspace_id, const char *kind,
+    const char *plaintext, size_t len, struct vault_box *out, char *err,
+    size_t errlen);
 /*
  * On success the caller owns out (vault_secret_free); on failure out is
  * left empty ({ NULL, 0 }) and -1 returned: a box that does not decrypt
  * never becomes an empty token.
  */
-int  vault_decrypt(const struct vault *, uint64_t workspace_id, const char *kind,
-	    const struct vault_box *in, struct vault_secret *out, char *err, size_t errlen);
+int vault_decrypt(const struct vault *, uint64_t workspace_id, const char *kind,
+    const struct vault_box *in, struct vault_secret *out, char *err,
+    size_t errlen);
 /*
  * Decrypts with in->key_version and re-encrypts with the current version;
  * no-op copy when already current (made only once in decrypts, so a
  * rotation also finds tampered rows). out must not be in; on failure out
  * is left empty.
  */
-int  vault_reencrypt(const struct vault *, uint64_t workspace_id, const char *kind,
-	    const struct vault_box *in, struct vault_box *out, char *err, size_t errlen);
+int  vault_reencrypt(const struct vault *, uint64_t workspace_id,
+     const char *kind, const struct vault_box *in, struct vault_box *out,
+     char *err, size_t errlen);
 void vault_box_free(struct vault_box *);
 /* sodium_memzero and free; safe on a zeroed struct. */
 void vault_secret_free(struct vault_secret *);

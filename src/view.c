@@ -17,10 +17,9 @@
 #include "view.h"
 
 enum answer
-view_page(struct ctx *c, int status, const char *tmpl,
-    struct json_object *data)
+view_page(struct ctx *c, int status, const char *tmpl, struct json_object *data)
 {
-	char	 err[256];
+	char err[256];
 
 	if (data == NULL)
 		data = json_object_new_object();
@@ -43,7 +42,7 @@ view_page(struct ctx *c, int status, const char *tmpl,
 	    "text/html; charset=utf-8");
 	c->resp->status = status;
 	if (tmpl_render(c->app->tmpl, tmpl, data, &c->resp->body, err,
-	    sizeof(err)) == -1) {
+	        sizeof(err)) == -1) {
 		log_err("render %s: %s", tmpl, err);
 		goto fail;
 	}
@@ -51,7 +50,8 @@ view_page(struct ctx *c, int status, const char *tmpl,
 	return ANSWERED;
 fail:
 	json_object_put(data);
-	resp_text(c->resp, 500, "Internal error: the page could not be "
+	resp_text(c->resp, 500,
+	    "Internal error: the page could not be "
 	    "rendered. Please try again.\n");
 	return ANSWERED;
 }
@@ -60,17 +60,27 @@ static const char *
 view_title(int status)
 {
 	switch (status) {
-	case 400: return "This request could not be understood";
-	case 403: return "This action was refused";
-	case 404: return "Page not found";
-	case 405: return "This action is not available here";
-	case 413: return "What you sent is too large";
-	case 429: return "Please wait a moment";
-	case 502: return "Meta could not complete this";
-	case 503: return "Temporarily unavailable";
-	case 504: return "Meta did not answer in time";
-	default: return status >= 500 ? "Something went wrong on our side" :
-	    "This request could not be completed";
+	case 400:
+		return "This request could not be understood";
+	case 403:
+		return "This action was refused";
+	case 404:
+		return "Page not found";
+	case 405:
+		return "This action is not available here";
+	case 413:
+		return "What you sent is too large";
+	case 429:
+		return "Please wait a moment";
+	case 502:
+		return "Meta could not complete this";
+	case 503:
+		return "Temporarily unavailable";
+	case 504:
+		return "Meta did not answer in time";
+	default:
+		return status >= 500 ? "Something went wrong on our side"
+		                     : "This request could not be completed";
 	}
 }
 
@@ -79,7 +89,7 @@ view_error_with(struct ctx *c, int status, const char *message,
     const char *retry_url, const char *reference, int reconnect)
 {
 	struct json_object *d;
-	char		 url[512];
+	char                url[512];
 
 	if ((d = json_object_new_object()) == NULL)
 		return view_page(c, status, "error", NULL);

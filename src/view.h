@@ -16,7 +16,7 @@ struct json_object;
  * (mount path) and "title" when missing.
  */
 enum answer view_page(struct ctx *, int status, const char *tmpl,
-	    struct json_object *data);
+    struct json_object *data);
 /* The error page for status, with a plain-words message and a way forward. */
 enum answer view_error(struct ctx *, int status, const char *message);
 
@@ -26,7 +26,7 @@ enum answer view_error(struct ctx *, int status, const char *message);
  * workspace in c->ws). Any may be NULL/0.
  */
 enum answer view_error_with(struct ctx *, int status, const char *message,
-	    const char *retry_url, const char *reference, int reconnect);
+    const char *retry_url, const char *reference, int reconnect);
 
 /*
  * A bug on our side (out of memory, a page that did not render): logs

@@ -28,27 +28,28 @@
 #include "webhook.h"
 
 /* Meta's deliveries nest 11 levels at most (status → errors → error_data). */
-#define WH_DEPTH	16
-#define WH_SIG_PREFIX	"sha256="
-#define WH_MAC		crypto_auth_hmacsha256_BYTES
-#define WH_SIG_HEX	(2 * WH_MAC)
-#define WH_DIGITS	"0123456789"
-#define WH_N(a)		(sizeof(a) / sizeof((a)[0]))
-#define WH_NAME		WH_DIGITS "ABCDEFGHIJKLMNOPQRSTUVWXYZ" \
-			"abcdefghijklmnopqrstuvwxyz._-+/="
+#define WH_DEPTH      16
+#define WH_SIG_PREFIX "sha256="
+#define WH_MAC        crypto_auth_hmacsha256_BYTES
+#define WH_SIG_HEX    (2 * WH_MAC)
+#define WH_DIGITS     "0123456789"
+#define WH_N(a)       (sizeof(a) / sizeof((a)[0]))
+#define WH_NAME \
+	WH_DIGITS "ABCDEFGHIJKLMNOPQRSTUVWXYZ" \
+	          "abcdefghijklmnopqrstuvwxyz._-+/="
 
 struct wh_ctx {
-	struct webhook_batch	*out;
-	size_t			 cap;
-	char			*err;
-	size_t			 errlen;
-	int			 nomem;	/* the refusal is ours, not Meta's */
+	struct webhook_batch *out;
+	size_t                cap;
+	char                 *err;
+	size_t                errlen;
+	int                   nomem; /* the refusal is ours, not Meta's */
 };
 
 static void __attribute__((format(printf, 3, 4)))
 wh_err(char *err, size_t errlen, const char *fmt, ...)
 {
-	va_list	 ap;
+	va_list ap;
 
 	if (err == NULL || errlen == 0)
 		return;
@@ -67,11 +68,11 @@ int
 webhook_signature_ok(const char *app_secret, const char *header,
     const void *body, size_t len)
 {
-	crypto_auth_hmacsha256_state	 st;
-	unsigned char			 want[WH_MAC], got[WH_MAC];
-	const char			*hex, *end;
-	size_t				 binlen;
-	int				 ok;
+	crypto_auth_hmacsha256_state st;
+	unsigned char                want[WH_MAC], got[WH_MAC];
+	const char                  *hex, *end;
+	size_t                       binlen;
+	int                          ok;
 
 	/* An empty secret is a configuration mistake, never a valid key. */
 	if (app_secret == NULL || *app_secret == '\0' || header == NULL ||
@@ -83,7 +84,8 @@ webhook_signature_ok(const char *app_secret, const char *header,
 	if (strnlen(hex, WH_SIG_HEX + 1) != WH_SIG_HEX)
 		return 0;
 	if (sodium_hex2bin(got, sizeof(got), hex, WH_SIG_HEX, NULL, &binlen,
-	    &end) != 0 || binlen != sizeof(got) || end != hex + WH_SIG_HEX)
+	        &end) != 0 ||
+	    binlen != sizeof(got) || end != hex + WH_SIG_HEX)
 		return 0;
 	crypto_auth_hmacsha256_init(&st, (const unsigned char *)app_secret,
 	    strlen(app_secret));
@@ -104,7 +106,7 @@ webhook_signature_ok(const char *app_secret, const char *header,
 static int
 wh_id(char *dst, size_t size, const char *s, const char *charset)
 {
-	size_t	 n;
+	size_t n;
 
 	if (s == NULL || (n = strlen(s)) == 0 || n >= size ||
 	    strspn(s, charset) != n)
@@ -120,9 +122,9 @@ wh_id(char *dst, size_t size, const char *s, const char *charset)
 static int64_t
 wh_time(struct json_object *o, const char *key)
 {
-	struct json_object	*v;
-	const char		*s;
-	int64_t			 t;
+	struct json_object *v;
+	const char         *s;
+	int64_t             t;
 
 	if ((v = jx_get(o, key, json_type_int)) != NULL) {
 		t = json_object_get_int64(v);
@@ -138,8 +140,8 @@ wh_time(struct json_object *o, const char *key)
 static void
 wh_error_detail(struct webhook_event *ev, struct json_object *e)
 {
-	struct json_object	*code;
-	const char		*s;
+	struct json_object *code;
+	const char         *s;
 
 	if ((code = jx_get(e, "code", json_type_int)) != NULL)
 		ev->code = (long)json_object_get_int64(code);
@@ -152,9 +154,9 @@ wh_error_detail(struct webhook_event *ev, struct json_object *e)
 static int
 wh_push(struct wh_ctx *c, const struct webhook_event *ev)
 {
-	struct webhook_batch	*b = c->out;
-	struct webhook_event	*p;
-	size_t			 ncap;
+	struct webhook_batch *b = c->out;
+	struct webhook_event *p;
+	size_t                ncap;
 
 	if (b->n >= WEBHOOK_MAX_EVENTS) {
 		wh_err(c->err, c->errlen, "more than %d events in one delivery",
@@ -185,8 +187,8 @@ wh_push(struct wh_ctx *c, const struct webhook_event *ev)
 static int
 wh_bsuid(char *dst, size_t size, const char *s)
 {
-	const char	*p;
-	size_t		 n;
+	const char *p;
+	size_t      n;
 
 	if (s == NULL || strlen(s) < 4 || s[0] < 'A' || s[0] > 'Z' ||
 	    s[1] < 'A' || s[1] > 'Z' || s[2] != '.')
@@ -194,8 +196,9 @@ wh_bsuid(char *dst, size_t size, const char *s)
 	p = s + 3;
 	if (strncmp(p, "ENT.", 4) == 0)
 		p += 4;
-	n = strspn(p, WH_DIGITS "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "abcdefghijklmnopqrstuvwxyz");
+	n = strspn(p,
+	    WH_DIGITS "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	              "abcdefghijklmnopqrstuvwxyz");
 	if (n == 0 || n > 128 || p[n] != '\0')
 		return -1;
 	return wh_id(dst, size, s, WH_NAME);
@@ -205,25 +208,25 @@ wh_bsuid(char *dst, size_t size, const char *s)
 static int
 wh_message(struct webhook_event *ev, struct json_object *m)
 {
-	struct json_object	*t;
-	const char		*s;
+	struct json_object *t;
+	const char         *s;
 
 	ev->kind = WEBHOOK_MESSAGE;
-	if (wh_id(ev->id, sizeof(ev->id), jx_str(m, "id", NULL),
-	    WH_NAME) == -1)
+	if (wh_id(ev->id, sizeof(ev->id), jx_str(m, "id", NULL), WH_NAME) == -1)
 		return -1;
 	/* Users with a username may have their number withheld. */
 	if (jx_absent(m, "from")) {
 		if (wh_bsuid(ev->from, sizeof(ev->from),
-		    jx_str(m, "from_user_id", NULL)) == -1)
+		        jx_str(m, "from_user_id", NULL)) == -1)
 			return -1;
 	} else if (wh_id(ev->from, sizeof(ev->from), jx_str(m, "from", NULL),
-	    WH_DIGITS) == -1 || strlen(ev->from) > 32)
+	               WH_DIGITS) == -1 ||
+	    strlen(ev->from) > 32)
 		return -1;
 	/* Meta always names the type; a wrong one is not a message we know. */
 	if (!jx_absent(m, "type") &&
 	    wh_id(ev->type, sizeof(ev->type), jx_str(m, "type", NULL),
-	    WH_NAME) == -1)
+	        WH_NAME) == -1)
 		return -1;
 	ev->timestamp = wh_time(m, "timestamp");
 	if (strcmp(ev->type, "text") == 0 &&
@@ -237,18 +240,18 @@ wh_message(struct webhook_event *ev, struct json_object *m)
 static int
 wh_status(struct webhook_event *ev, struct json_object *st)
 {
-	struct json_object	*errs, *e;
+	struct json_object *errs, *e;
 
 	ev->kind = WEBHOOK_STATUS;
-	if (wh_id(ev->id, sizeof(ev->id), jx_str(st, "id", NULL),
-	    WH_NAME) == -1 ||
+	if (wh_id(ev->id, sizeof(ev->id), jx_str(st, "id", NULL), WH_NAME) ==
+	        -1 ||
 	    wh_id(ev->status, sizeof(ev->status), jx_str(st, "status", NULL),
-	    WH_NAME) == -1)
+	        WH_NAME) == -1)
 		return -1;
-	if (!jx_absent(st, "recipient_id") && (wh_id(ev->from,
-	    sizeof(ev->from), jx_str(st, "recipient_id", NULL),
-	    WH_DIGITS) == -1 ||
-	    strlen(ev->from) > 32))
+	if (!jx_absent(st, "recipient_id") &&
+	    (wh_id(ev->from, sizeof(ev->from), jx_str(st, "recipient_id", NULL),
+	         WH_DIGITS) == -1 ||
+	        strlen(ev->from) > 32))
 		return -1;
 	ev->timestamp = wh_time(st, "timestamp");
 	if (strcmp(ev->status, "failed") != 0)
@@ -280,12 +283,12 @@ wh_error(struct webhook_event *ev, struct json_object *e)
 static long long
 wh_num(struct json_object *o, const char *key)
 {
-	struct json_object	*v;
-	const char		*s;
+	struct json_object *v;
+	const char         *s;
 
 	if ((v = jx_get(o, key, json_type_int)) != NULL)
-		return json_object_get_int64(v) >= 0 ?
-		    json_object_get_int64(v) : -1;
+		return json_object_get_int64(v) >= 0 ? json_object_get_int64(v)
+		                                     : -1;
 	if ((s = jx_str(o, key, NULL)) == NULL || *s == '\0' ||
 	    strspn(s, WH_DIGITS) != strlen(s) || strlen(s) > 18)
 		return -1;
@@ -300,27 +303,29 @@ wh_num(struct json_object *o, const char *key)
 static int
 wh_echo(struct webhook_event *ev, struct json_object *m)
 {
-	struct json_object	*t;
-	const char		*s = NULL;
-	char			 tmp[1200];
+	struct json_object *t;
+	const char         *s = NULL;
+	char                tmp[1200];
 
 	ev->kind = WEBHOOK_ECHO;
-	if (wh_id(ev->id, sizeof(ev->id), jx_str(m, "id", NULL),
-	    WH_NAME) == -1 ||
+	if (wh_id(ev->id, sizeof(ev->id), jx_str(m, "id", NULL), WH_NAME) ==
+	        -1 ||
 	    wh_id(ev->from, sizeof(ev->from), jx_str(m, "from", NULL),
-	    WH_DIGITS) == -1 || strlen(ev->from) > 32)
+	        WH_DIGITS) == -1 ||
+	    strlen(ev->from) > 32)
 		return -1;
 	/* The customer: a number, or a user id when Meta withholds it. */
 	if (jx_absent(m, "to")) {
 		if (wh_bsuid(ev->to, sizeof(ev->to),
-		    jx_str(m, "to_user_id", NULL)) == -1)
+		        jx_str(m, "to_user_id", NULL)) == -1)
 			return -1;
 	} else if (wh_id(ev->to, sizeof(ev->to), jx_str(m, "to", NULL),
-	    WH_DIGITS) == -1 || strlen(ev->to) > 32)
+	               WH_DIGITS) == -1 ||
+	    strlen(ev->to) > 32)
 		return -1;
 	if (!jx_absent(m, "type") &&
 	    wh_id(ev->type, sizeof(ev->type), jx_str(m, "type", NULL),
-	    WH_NAME) == -1)
+	        WH_NAME) == -1)
 		return -1;
 	ev->timestamp = wh_time(m, "timestamp");
 	if (strcmp(ev->type, "text") == 0 &&
@@ -343,18 +348,19 @@ wh_echo(struct webhook_event *ev, struct json_object *m)
 static int
 wh_state_sync(struct webhook_event *ev, struct json_object *it)
 {
-	struct json_object	*ct;
-	const char		*name;
-	char			 tmp[1200];
+	struct json_object *ct;
+	const char         *name;
+	char                tmp[1200];
 
 	ev->kind = WEBHOOK_STATE_SYNC;
 	if (wh_id(ev->type, sizeof(ev->type), jx_str(it, "type", NULL),
-	    WH_NAME) == -1 ||
+	        WH_NAME) == -1 ||
 	    wh_id(ev->status, sizeof(ev->status), jx_str(it, "action", NULL),
-	    WH_NAME) == -1 ||
+	        WH_NAME) == -1 ||
 	    (ct = jx_get(it, "contact", json_type_object)) == NULL ||
-	    wh_id(ev->from, sizeof(ev->from), jx_str(ct, "phone_number",
-	    NULL), WH_DIGITS) == -1 || strlen(ev->from) > 32)
+	    wh_id(ev->from, sizeof(ev->from), jx_str(ct, "phone_number", NULL),
+	        WH_DIGITS) == -1 ||
+	    strlen(ev->from) > 32)
 		return -1;
 	ev->timestamp = wh_time(jx_get(it, "metadata", json_type_object),
 	    "timestamp");
@@ -376,10 +382,10 @@ wh_state_sync(struct webhook_event *ev, struct json_object *it)
 static int
 wh_history(struct webhook_event *ev, struct json_object *it)
 {
-	struct json_object	*errs, *e, *md, *threads, *th, *msgs;
-	long long		 phase, chunk, progress;
-	size_t			 i, n, nmsg = 0;
-	char			 tmp[1200];
+	struct json_object *errs, *e, *md, *threads, *th, *msgs;
+	long long           phase, chunk, progress;
+	size_t              i, n, nmsg = 0;
+	char                tmp[1200];
 
 	ev->kind = WEBHOOK_HISTORY;
 	if ((errs = jx_get(it, "errors", json_type_array)) != NULL &&
@@ -402,21 +408,23 @@ wh_history(struct webhook_event *ev, struct json_object *it)
 		n = json_object_array_length(threads);
 		for (i = 0; i < n; i++)
 			if ((th = json_object_array_get_idx(threads, i)) !=
-			    NULL && (msgs = jx_get(th, "messages",
-			    json_type_array)) != NULL)
+			        NULL &&
+			    (msgs = jx_get(th, "messages", json_type_array)) !=
+			        NULL)
 				nmsg += json_object_array_length(msgs);
 	}
-	snprintf(tmp, sizeof(tmp), "phase %lld, chunk %lld, progress %lld%%: "
-	    "%zu threads, %zu messages", phase, chunk, progress, n, nmsg);
+	snprintf(tmp, sizeof(tmp),
+	    "phase %lld, chunk %lld, progress %lld%%: "
+	    "%zu threads, %zu messages",
+	    phase, chunk, progress, n, nmsg);
 	jx_copy(ev->text, sizeof(ev->text), tmp);
 	return 0;
 }
 
 /* One list of a change's value, and what each of its items becomes. */
 struct wh_list {
-	const char	*key;
-	int		(*item)(struct webhook_event *,
-			    struct json_object *);
+	const char *key;
+	int (*item)(struct webhook_event *, struct json_object *);
 };
 
 /*
@@ -425,26 +433,27 @@ struct wh_list {
  * statuses and errors in one value; the coexistence fields one list each.
  */
 static int
-wh_number_change(struct wh_ctx *c, const char *waba,
-    struct json_object *value, const struct wh_list *lists, size_t nlists)
+wh_number_change(struct wh_ctx *c, const char *waba, struct json_object *value,
+    const struct wh_list *lists, size_t nlists)
 {
-	struct webhook_event	 ev, base;
-	struct json_object	*arr, *it;
-	size_t			 i, j, n;
+	struct webhook_event ev, base;
+	struct json_object  *arr, *it;
+	size_t               i, j, n;
 
 	memset(&base, 0, sizeof(base));
 	memcpy(base.waba_id, waba, strlen(waba) + 1);
 	if (wh_id(base.phone_number_id, sizeof(base.phone_number_id),
-	    jx_str(jx_get(value, "metadata", json_type_object),
-	    "phone_number_id", NULL), WH_DIGITS) == -1) {
+	        jx_str(jx_get(value, "metadata", json_type_object),
+	            "phone_number_id", NULL),
+	        WH_DIGITS) == -1) {
 		c->out->skipped++;
 		return 0;
 	}
 	for (i = 0; i < nlists; i++) {
 		if (jx_absent(value, lists[i].key))
 			continue;
-		if ((arr = jx_get(value, lists[i].key,
-		    json_type_array)) == NULL) {
+		if ((arr = jx_get(value, lists[i].key, json_type_array)) ==
+		    NULL) {
 			c->out->skipped++;
 			continue;
 		}
@@ -466,7 +475,8 @@ wh_number_change(struct wh_ctx *c, const char *waba,
 }
 
 static const struct wh_list wh_messages[] = {
-	{ "messages", wh_message }, { "statuses", wh_status },
+	{ "messages", wh_message },
+	{ "statuses", wh_status },
 	{ "errors", wh_error },
 };
 static const struct wh_list wh_echoes[] = {
@@ -481,9 +491,9 @@ static const struct wh_list wh_chats[] = {
 
 /* The fields about one number, and their lists. */
 static const struct {
-	const char		*field;
-	const struct wh_list	*lists;
-	size_t			 n;
+	const char           *field;
+	const struct wh_list *lists;
+	size_t                n;
 } wh_fields[] = {
 	{ "messages", wh_messages, WH_N(wh_messages) },
 	{ "smb_message_echoes", wh_echoes, WH_N(wh_echoes) },
@@ -495,8 +505,8 @@ static const struct {
 static const char *
 wh_word(struct json_object *o, const char *key)
 {
-	char		 tmp[64];
-	const char	*s = jx_str(o, key, NULL);
+	char        tmp[64];
+	const char *s = jx_str(o, key, NULL);
 
 	return wh_id(tmp, sizeof(tmp), s, WH_NAME) == 0 ? s : "unknown";
 }
@@ -510,14 +520,14 @@ wh_word(struct json_object *o, const char *key)
 static void
 wh_restrictions(struct buf *b, struct json_object *value, int64_t *until)
 {
-	struct json_object	*arr, *r;
-	const char		*s;
-	char			 when[32];
-	struct tm		 tm;
-	time_t			 t;
-	size_t			 i, n, shown = 0;
-	int64_t			 last = 0;
-	int			 open = 0;
+	struct json_object *arr, *r;
+	const char         *s;
+	char                when[32];
+	struct tm           tm;
+	time_t              t;
+	size_t              i, n, shown = 0;
+	int64_t             last = 0;
+	int                 open = 0;
 
 	*until = 0;
 	if ((arr = jx_get(value, "restriction_info", json_type_array)) == NULL)
@@ -542,8 +552,7 @@ wh_restrictions(struct buf *b, struct json_object *value, int64_t *until)
 			open = 1;
 		else if ((int64_t)t > last)
 			last = (int64_t)t;
-		if (t > 0 &&
-		    gmtime_r(&t, &tm) != NULL &&
+		if (t > 0 && gmtime_r(&t, &tm) != NULL &&
 		    strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm) > 0)
 			buf_printf(b, " until %s", when);
 		else if ((s = jx_str(r, "expiration", NULL)) != NULL)
@@ -565,9 +574,9 @@ wh_restrictions(struct buf *b, struct json_object *value, int64_t *until)
 static int
 wh_summary(struct webhook_event *ev, struct json_object *value)
 {
-	struct buf		 b = BUF_INIT;
-	struct json_object	*o;
-	const char		*s;
+	struct buf          b = BUF_INIT;
+	struct json_object *o;
+	const char         *s;
 
 	buf_puts(&b, ev->event);
 	if (strcmp(ev->event, "ACCOUNT_RESTRICTION") == 0)
@@ -599,21 +608,23 @@ static int
 wh_account_update(struct wh_ctx *c, const char *waba, int64_t when,
     struct json_object *value)
 {
-	struct webhook_event	 ev;
-	int			 partner;
+	struct webhook_event ev;
+	int                  partner;
 
 	memset(&ev, 0, sizeof(ev));
 	ev.kind = WEBHOOK_ACCOUNT_UPDATE;
 	ev.timestamp = when;
 	memcpy(ev.waba_id, waba, strlen(waba) + 1);
 	if (wh_id(ev.event, sizeof(ev.event), jx_str(value, "event", NULL),
-	    WH_NAME) == -1)
+	        WH_NAME) == -1)
 		goto skip;
 	partner = strncmp(ev.event, "PARTNER_", 8) == 0 &&
 	    strstr(ev.event, "CERTIFICATION") == NULL;
-	if (partner && wh_id(ev.waba_id, sizeof(ev.waba_id),
-	    jx_str(jx_get(value, "waba_info", json_type_object), "waba_id",
-	    NULL), WH_DIGITS) == -1)
+	if (partner &&
+	    wh_id(ev.waba_id, sizeof(ev.waba_id),
+	        jx_str(jx_get(value, "waba_info", json_type_object), "waba_id",
+	            NULL),
+	        WH_DIGITS) == -1)
 		goto skip;
 	if (wh_summary(&ev, value) == -1) {
 		wh_err(c->err, c->errlen, "out of memory");
@@ -629,16 +640,16 @@ skip:
 static int
 wh_entry(struct wh_ctx *c, struct json_object *entry)
 {
-	struct json_object	*changes, *ch, *value;
-	const char		*field;
-	char			 waba[33];
-	int64_t			 when;
-	size_t			 i, k, n;
-	int			 rc;
+	struct json_object *changes, *ch, *value;
+	const char         *field;
+	char                waba[33];
+	int64_t             when;
+	size_t              i, k, n;
+	int                 rc;
 
 	if (entry == NULL || !json_object_is_type(entry, json_type_object) ||
-	    wh_id(waba, sizeof(waba), jx_str(entry, "id", NULL),
-	    WH_DIGITS) == -1 ||
+	    wh_id(waba, sizeof(waba), jx_str(entry, "id", NULL), WH_DIGITS) ==
+	        -1 ||
 	    (changes = jx_get(entry, "changes", json_type_array)) == NULL) {
 		c->out->skipped++;
 		return 0;
@@ -679,18 +690,19 @@ wh_entry(struct wh_ctx *c, struct json_object *entry)
 static struct json_object *
 wh_json(const char *body, size_t len, int *nomem, char *err, size_t errlen)
 {
-	struct json_tokener	*tok;
-	struct json_object	*obj;
-	enum json_tokener_error	 jerr;
-	size_t			 end;
+	struct json_tokener    *tok;
+	struct json_object     *obj;
+	enum json_tokener_error jerr;
+	size_t                  end;
 
 	if ((tok = json_tokener_new_ex(WH_DEPTH)) == NULL) {
 		wh_err(err, errlen, "out of memory");
 		*nomem = 1;
 		return NULL;
 	}
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
-	    JSON_TOKENER_ALLOW_TRAILING_CHARS | JSON_TOKENER_VALIDATE_UTF8);
+	json_tokener_set_flags(tok,
+	    JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS |
+	        JSON_TOKENER_VALIDATE_UTF8);
 	obj = json_tokener_parse_ex(tok, body, (int)len);
 	jerr = json_tokener_get_error(tok);
 	end = json_tokener_get_parse_end(tok);
@@ -698,9 +710,10 @@ wh_json(const char *body, size_t len, int *nomem, char *err, size_t errlen)
 		end++;
 	if (obj == NULL || jerr != json_tokener_success || end != len) {
 		wh_err(err, errlen, "not JSON: %s",
-		    jerr == json_tokener_continue ? "truncated" :
-		    jerr != json_tokener_success ?
-		    json_tokener_error_desc(jerr) : "data after the value");
+		    jerr == json_tokener_continue ? "truncated"
+		        : jerr != json_tokener_success
+		        ? json_tokener_error_desc(jerr)
+		        : "data after the value");
 		json_object_put(obj);
 		obj = NULL;
 	}
@@ -712,10 +725,10 @@ enum webhook_err
 webhook_parse(const char *body, size_t len, struct webhook_batch *out,
     char *err, size_t errlen)
 {
-	struct wh_ctx		 c;
-	struct json_object	*root = NULL, *entries;
-	const char		*s;
-	size_t			 i, n;
+	struct wh_ctx       c;
+	struct json_object *root = NULL, *entries;
+	const char         *s;
+	size_t              i, n;
 
 	wh_err(err, errlen, "%s", "");
 	if (out == NULL)
@@ -736,7 +749,8 @@ webhook_parse(const char *body, size_t len, struct webhook_batch *out,
 	/* jx_str() also refuses a root that is not an object. */
 	if ((s = jx_str(root, "object", NULL)) == NULL ||
 	    strcmp(s, "whatsapp_business_account") != 0) {
-		wh_err(err, errlen, "not an object with \"object\": "
+		wh_err(err, errlen,
+		    "not an object with \"object\": "
 		    "\"whatsapp_business_account\"");
 		goto fail;
 	}
@@ -776,9 +790,9 @@ webhook_batch_free(struct webhook_batch *b)
  * it (or after the event name) end the reason.
  */
 static const struct {
-	const char	*event;
-	const char	*need;
-	const char	*reason;
+	const char *event;
+	const char *need;
+	const char *reason;
 } wh_losses[] = {
 	{ "PARTNER_REMOVED", NULL,
 	    "the business removed this app from its WhatsApp account" },
@@ -800,9 +814,9 @@ int
 webhook_event_is_loss(const struct webhook_event *ev, char *reason,
     size_t reasonlen)
 {
-	char		 tmp[1200];	/* reason and summary */
-	const char	*p, *rest;
-	size_t		 i, n;
+	char        tmp[1200]; /* reason and summary */
+	const char *p, *rest;
+	size_t      i, n;
 
 	wh_err(reason, reasonlen, "%s", "");
 	if (ev == NULL || ev->kind != WEBHOOK_ACCOUNT_UPDATE ||
@@ -811,8 +825,8 @@ webhook_event_is_loss(const struct webhook_event *ev, char *reason,
 	for (i = 0; i < sizeof(wh_losses) / sizeof(wh_losses[0]); i++) {
 		if (strcmp(ev->event, wh_losses[i].event) != 0)
 			continue;
-		p = wh_losses[i].need != NULL ? wh_losses[i].need :
-		    wh_losses[i].event;
+		p = wh_losses[i].need != NULL ? wh_losses[i].need
+		                              : wh_losses[i].event;
 		n = strlen(p);
 		rest = strncmp(ev->text, p, n) == 0 ? ev->text + n : NULL;
 		/* "DISABLE" must not match "DISABLED_...". */
@@ -834,14 +848,15 @@ enum webhook_standing
 webhook_event_standing(const struct webhook_event *ev)
 {
 	static const char ban[] = "DISABLED_UPDATE: ban state ";
-	const char	*state;
-	size_t		 n;
+	const char       *state;
+	size_t            n;
 
 	if (ev == NULL || ev->kind != WEBHOOK_ACCOUNT_UPDATE)
 		return WEBHOOK_NEUTRAL;
 	if (strcmp(ev->event, "ACCOUNT_RESTRICTION") == 0)
-		return strcmp(ev->text, "ACCOUNT_RESTRICTION: none") == 0 ?
-		    WEBHOOK_LIFTED : WEBHOOK_RESTRICTED;
+		return strcmp(ev->text, "ACCOUNT_RESTRICTION: none") == 0
+		    ? WEBHOOK_LIFTED
+		    : WEBHOOK_RESTRICTED;
 	if (strcmp(ev->event, "DISABLED_UPDATE") != 0 ||
 	    strncmp(ev->text, ban, sizeof(ban) - 1) != 0)
 		return WEBHOOK_NEUTRAL;

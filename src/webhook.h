@@ -37,13 +37,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WEBHOOK_MAX_EVENTS 1000	/* per delivery; more is malformed */
+#define WEBHOOK_MAX_EVENTS 1000 /* per delivery; more is malformed */
 
 enum webhook_kind {
-	WEBHOOK_MESSAGE, WEBHOOK_STATUS, WEBHOOK_ERROR, WEBHOOK_ACCOUNT_UPDATE,
-	WEBHOOK_ECHO,		/* smb_message_echoes: sent from the app */
-	WEBHOOK_STATE_SYNC,	/* smb_app_state_sync: an app contact */
-	WEBHOOK_HISTORY		/* history: a chunk of the app's chats */
+	WEBHOOK_MESSAGE,
+	WEBHOOK_STATUS,
+	WEBHOOK_ERROR,
+	WEBHOOK_ACCOUNT_UPDATE,
+	WEBHOOK_ECHO,       /* smb_message_echoes: sent from the app */
+	WEBHOOK_STATE_SYNC, /* smb_app_state_sync: an app contact */
+	WEBHOOK_HISTORY     /* history: a chunk of the app's chats */
 };
 
 /*
@@ -83,24 +86,24 @@ enum webhook_kind {
  */
 struct webhook_event {
 	enum webhook_kind kind;
-	char	 waba_id[33];
-	char	 phone_number_id[33];
-	char	 id[192];
-	char	 status[32];
-	char	 from[160];
-	char	 to[160];
-	char	 type[32];
-	char	 text[1025];
-	long	 code;
-	int64_t	 timestamp;
-	char	 event[64];
-	int64_t	 until;
+	char              waba_id[33];
+	char              phone_number_id[33];
+	char              id[192];
+	char              status[32];
+	char              from[160];
+	char              to[160];
+	char              type[32];
+	char              text[1025];
+	long              code;
+	int64_t           timestamp;
+	char              event[64];
+	int64_t           until;
 };
 
 struct webhook_batch {
-	struct webhook_event	*ev;
-	size_t			 n;
-	size_t			 skipped;	/* malformed items skipped */
+	struct webhook_event *ev;
+	size_t                n;
+	size_t                skipped; /* malformed items skipped */
 };
 
 /*
@@ -109,13 +112,13 @@ struct webhook_batch {
  * otherwise (NULL header, wrong prefix, truncated, non-hex, wrong
  * value).
  */
-int	 webhook_signature_ok(const char *app_secret, const char *header,
-	    const void *body, size_t len);
+int webhook_signature_ok(const char *app_secret, const char *header,
+    const void *body, size_t len);
 /* What webhook_parse made of a delivery. */
 enum webhook_err {
 	WEBHOOK_OK,
-	WEBHOOK_MALFORMED,	/* not a delivery: acknowledge, never retried */
-	WEBHOOK_NOMEM		/* ours, not Meta's: answer so that Meta retries */
+	WEBHOOK_MALFORMED, /* not a delivery: acknowledge, never retried */
+	WEBHOOK_NOMEM      /* ours, not Meta's: answer so that Meta retries */
 };
 
 /*
@@ -153,8 +156,8 @@ enum webhook_err {
  * webhook_batch_free even on error.
  */
 enum webhook_err webhook_parse(const char *body, size_t len,
-	    struct webhook_batch *out, char *err, size_t errlen);
-void	 webhook_batch_free(struct webhook_batch *);
+    struct webhook_batch *out, char *err, size_t errlen);
+void             webhook_batch_free(struct webhook_batch *);
 /*
  * For account_update: 1 when the event means our access is gone or the
  * account cannot be used (PARTNER_REMOVED, PARTNER_APP_UNINSTALLED,
@@ -163,8 +166,8 @@ void	 webhook_batch_free(struct webhook_batch *);
  * page in reason (e.g. "the business removed this app from its WhatsApp
  * account"). 0 for PARTNER_ADDED and informational events.
  */
-int	 webhook_event_is_loss(const struct webhook_event *, char *reason,
-	    size_t reasonlen);
+int webhook_event_is_loss(const struct webhook_event *, char *reason,
+    size_t reasonlen);
 /*
  * For account_update: what it says about the account's standing with
  * Meta, which a new token does not change: WEBHOOK_RESTRICTED
@@ -175,9 +178,9 @@ int	 webhook_event_is_loss(const struct webhook_event *, char *reason,
  * informational events).
  */
 enum webhook_standing {
-	WEBHOOK_LIFTED = -1,	/* Meta lifted a restriction or ban */
-	WEBHOOK_NEUTRAL = 0,	/* nothing about the account's standing */
-	WEBHOOK_RESTRICTED = 1	/* restricted or banned */
+	WEBHOOK_LIFTED = -1,   /* Meta lifted a restriction or ban */
+	WEBHOOK_NEUTRAL = 0,   /* nothing about the account's standing */
+	WEBHOOK_RESTRICTED = 1 /* restricted or banned */
 };
 enum webhook_standing webhook_event_standing(const struct webhook_event *);
 

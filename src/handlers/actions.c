@@ -21,7 +21,8 @@
 #include "handlers.h"
 #include "meta.h"
 
-#define TEST_TEXT "This is a test message from waba-connect: your WhatsApp " \
+#define TEST_TEXT \
+	"This is a test message from waba-connect: your WhatsApp " \
 	"connection works."
 
 /*
@@ -32,21 +33,21 @@ static enum answer
 verify_catalog(struct ctx *c, const struct conn_row *r)
 {
 	struct vault_secret tok;
-	struct graph_err e;
-	char		 name[201];
-	int		 rc;
+	struct graph_err    e;
+	char                name[201];
+	int                 rc;
 
 	if (hm_token(c, VAULT_KIND_CATALOG, &tok) == ANSWERED)
 		return ANSWERED;
 	rc = graph_catalog(c->app->graph, tok.data, r->catalog_id, name, &e);
 	vault_secret_free(&tok);
 	if (rc == 0 || !graph_err_is_token(&e))
-		return GO_ON;	/* transient trouble is not the token's fault */
+		return GO_ON; /* transient trouble is not the token's fault */
 	log_info("workspace %llu: catalog token no longer valid (subcode %ld "
-	    "fbtrace_id %s)", (unsigned long long)c->ws.id, e.subcode,
-	    graph_err_trace(&e));
+	         "fbtrace_id %s)",
+	    (unsigned long long)c->ws.id, e.subcode, graph_err_trace(&e));
 	if (store_conn_catalog_mark(c->app->db, &c->ws,
-	    graph_reason_190(e.subcode)) != STORE_OK)
+	        graph_reason_190(e.subcode)) != STORE_OK)
 		return hm_db_down(c);
 	return GO_ON;
 }
@@ -55,33 +56,36 @@ verify_catalog(struct ctx *c, const struct conn_row *r)
 static enum answer
 verify_app_refused(struct ctx *c, const struct graph_err *e)
 {
-	char		 msg[1200], url[512];
+	char msg[1200], url[512];
 
 	log_err("workspace %llu: Meta refused the app token on debug_token "
-	    "(code %ld subcode %ld fbtrace_id %s): check [meta] app_id and "
-	    "app_secret", (unsigned long long)c->ws.id, e->code, e->subcode,
+	        "(code %ld subcode %ld fbtrace_id %s): check [meta] app_id and "
+	        "app_secret",
+	    (unsigned long long)c->ws.id, e->code, e->subcode,
 	    graph_err_trace(e));
 	hm_settings_url(c, url, sizeof(url));
-	snprintf(msg, sizeof(msg), "Meta refused this app's own credentials "
+	snprintf(msg, sizeof(msg),
+	    "Meta refused this app's own credentials "
 	    "while verifying the connection, so it could not be checked. This "
 	    "is a problem with the server's app configuration (its app ID or "
 	    "app secret), not with your WhatsApp connection, which was left "
 	    "as it was. Please tell your administrator, with the reference "
-	    "below. Meta's answer: \"%s\" (code %ld).", e->message, e->code);
+	    "below. Meta's answer: \"%s\" (code %ld).",
+	    e->message, e->code);
 	return view_error_with(c, 502, msg, url, e->fbtrace_id, 0);
 }
 
 enum answer
 h_verify(struct ctx *c)
 {
-	struct conn_row	 r;
-	struct vault_secret tok;
+	struct conn_row         r;
+	struct vault_secret     tok;
 	struct graph_token_info ti;
-	struct graph_phone ph;
-	struct conn_phone cp, *cpp = NULL;
-	struct graph_err e;
-	char		 reason[200];
-	int		 restricted, registered = 0;
+	struct graph_phone      ph;
+	struct conn_phone       cp, *cpp = NULL;
+	struct graph_err        e;
+	char                    reason[200];
+	int                     restricted, registered = 0;
 
 	if (store_conn_get(c->app->db, &c->ws, &r) != STORE_OK)
 		return hm_db_down(c);
@@ -103,11 +107,11 @@ h_verify(struct ctx *c)
 	if (!ti.is_valid) {
 		vault_secret_free(&tok);
 		log_info("workspace %llu: token no longer valid (code %ld "
-		    "subcode %ld fbtrace_id %s)", (unsigned long long)c->ws.id,
-		    ti.error_code, ti.error_subcode,
-		    graph_err_trace(&e));
+		         "subcode %ld fbtrace_id %s)",
+		    (unsigned long long)c->ws.id, ti.error_code,
+		    ti.error_subcode, graph_err_trace(&e));
 		if (store_conn_mark(c->app->db, &c->ws, "needs_reconnect",
-		    graph_reason_190(ti.error_subcode)) != STORE_OK)
+		        graph_reason_190(ti.error_subcode)) != STORE_OK)
 			return hm_db_down(c);
 		return hm_back(c, "needs_reconnect");
 	}
@@ -119,20 +123,23 @@ h_verify(struct ctx *c)
 	 */
 	if (*r.waba_id && !graph_token_has_waba(&ti, r.waba_id)) {
 		vault_secret_free(&tok);
-		snprintf(reason, sizeof(reason), "this connection no longer has "
+		snprintf(reason, sizeof(reason),
+		    "this connection no longer has "
 		    "access to the WhatsApp Business Account %s; reconnect and "
-		    "share it again on Meta's page", r.waba_id);
+		    "share it again on Meta's page",
+		    r.waba_id);
 		log_info("workspace %llu: WABA %s no longer granted "
-		    "(fbtrace_id %s)", (unsigned long long)c->ws.id, r.waba_id,
+		         "(fbtrace_id %s)",
+		    (unsigned long long)c->ws.id, r.waba_id,
 		    graph_err_trace(&e));
 		if (store_conn_mark(c->app->db, &c->ws, "needs_reconnect",
-		    reason) != STORE_OK)
+		        reason) != STORE_OK)
 			return hm_db_down(c);
 		return hm_back(c, "needs_reconnect");
 	}
 	if (*r.phone_number_id) {
 		if (graph_phone(c->app->graph, tok.data, r.phone_number_id, &ph,
-		    &e) == -1) {
+		        &e) == -1) {
 			vault_secret_free(&tok);
 			return hm_graph_failed(c, "reading your phone number",
 			    &e, 1);
@@ -149,36 +156,39 @@ h_verify(struct ctx *c)
 	}
 	vault_secret_free(&tok);
 	if (store_conn_verified(c->app->db, &c->ws, ti.expires_at, ti.scopes,
-	    cpp, &restricted) != STORE_OK)
+	        cpp, &restricted) != STORE_OK)
 		return hm_db_down(c);
 	if (r.has_catalog && verify_catalog(c, &r) == ANSWERED)
 		return ANSWERED;
 	/* The token works, but only Meta can lift what it restricted. */
 	if (restricted)
 		log_info("workspace %llu: token valid, but Meta's restriction "
-		    "of WABA %s still holds", (unsigned long long)c->ws.id,
-		    *r.waba_id ? r.waba_id : "-");
-	return hm_back(c, restricted ? "restricted" : registered ?
-	    "verified_registered" : "verified");
+		         "of WABA %s still holds",
+		    (unsigned long long)c->ws.id, *r.waba_id ? r.waba_id : "-");
+	return hm_back(c,
+	    restricted       ? "restricted"
+	        : registered ? "verified_registered"
+	                     : "verified");
 }
 
 enum answer
 h_test_message(struct ctx *c)
 {
-	struct conn_row	 r;
+	struct conn_row     r;
 	struct vault_secret tok;
-	struct graph_err e;
-	const char	*to = c->in[TEST_TO].s;
-	char		 id[256], detail[400], url[512];
-	int		 rc;
+	struct graph_err    e;
+	const char         *to = c->in[TEST_TO].s;
+	char                id[256], detail[400], url[512];
+	int                 rc;
 
 	hm_settings_url(c, url, sizeof(url));
 	if (store_conn_get(c->app->db, &c->ws, &r) != STORE_OK)
 		return hm_db_down(c);
 	if (strcmp(r.status, "connected") != 0 || *r.phone_number_id == '\0')
-		return view_error_with(c, 409, "Connect WhatsApp and select a "
-		    "phone number before sending a test message.", url, NULL,
-		    0);
+		return view_error_with(c, 409,
+		    "Connect WhatsApp and select a "
+		    "phone number before sending a test message.",
+		    url, NULL, 0);
 	if (hm_token(c, VAULT_KIND_WABA, &tok) == ANSWERED)
 		return ANSWERED;
 	rc = graph_send_text(c->app->graph, tok.data, r.phone_number_id, to,

@@ -18,15 +18,17 @@
 enum answer
 api_json(struct ctx *c, int status, struct json_object *o)
 {
-	const char	*s;
+	const char *s;
 
-	if (o == NULL || (s = json_object_to_json_string_ext(o,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) ==
-	    NULL) {
+	if (o == NULL ||
+	    (s = json_object_to_json_string_ext(o,
+	         JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) ==
+	        NULL) {
 		json_object_put(o);
 		log_err("%s %s: out of memory", c->req->method_str,
 		    c->req->path);
-		resp_text(c->resp, 500, "{\"error\":{\"code\":\"internal\","
+		resp_text(c->resp, 500,
+		    "{\"error\":{\"code\":\"internal\","
 		    "\"message\":\"out of memory\"}}");
 	} else {
 		resp_text(c->resp, status, s);
@@ -39,7 +41,7 @@ api_json(struct ctx *c, int status, struct json_object *o)
 enum answer
 api_error(struct ctx *c, int status, const char *code, const char *message)
 {
-	json_object	*o, *e;
+	json_object *o, *e;
 
 	if ((o = json_object_new_object()) == NULL ||
 	    (e = json_object_new_object()) == NULL) {
@@ -60,13 +62,15 @@ enum answer
 h_api_connection(struct ctx *c)
 {
 	struct json_object *o;
-	enum store_rc	 rc;
+	enum store_rc       rc;
 
 	if ((rc = status_object(c->app->db, &c->ws, &o)) == STORE_OK)
 		return api_json(c, 200, o);
 	if (rc == STORE_GONE)
-		return api_error(c, 503, "unavailable", "the database is not "
+		return api_error(c, 503, "unavailable",
+		    "the database is not "
 		    "answering; try again in a moment");
-	return api_error(c, 503, "unavailable", "the connection could not "
+	return api_error(c, 503, "unavailable",
+	    "the connection could not "
 	    "be read; try again in a moment");
 }

@@ -10,66 +10,66 @@
 #include "../app.h"
 
 /* health.c */
-enum answer	h_healthz(struct ctx *);
+enum answer h_healthz(struct ctx *);
 /* auth.c */
 /*
  * Once per worker, before it serves: the hash that unknown emails are
  * checked against, so that no sign-in pays for making it. -1 when out
  * of memory.
  */
-int		auth_init(void);
-enum answer	h_login_get(struct ctx *);
+int         auth_init(void);
+enum answer h_login_get(struct ctx *);
 enum { LOGIN_EMAIL, LOGIN_PASSWORD, LOGIN_TOKEN };
-enum answer	h_login_post(struct ctx *);
-enum answer	h_logout(struct ctx *);
+enum answer h_login_post(struct ctx *);
+enum answer h_logout(struct ctx *);
 /* settings.c */
 enum { SETTINGS_FLASH };
-enum answer	h_settings(struct ctx *);
+enum answer h_settings(struct ctx *);
 /* oauth.c */
 enum { CONNECT_POPUP };
-enum answer	h_connect(struct ctx *);
+enum answer h_connect(struct ctx *);
 enum { CB_STATE, CB_CODE, CB_ERROR, CB_ERROR_DESC };
-enum answer	h_oauth_callback(struct ctx *);
+enum answer h_oauth_callback(struct ctx *);
 enum { ES_CODE, ES_STATE, ES_WABA, ES_PHONE, ES_BUSINESS };
-enum answer	h_embedded_signup(struct ctx *);
+enum answer h_embedded_signup(struct ctx *);
 /* phones.c */
 enum { PHONES_PICK };
-enum answer	h_phones_get(struct ctx *);
+enum answer h_phones_get(struct ctx *);
 enum { PHONES_PHONE, PHONES_PIN, PHONES_WABA, PHONES_SET_PIN };
-enum answer	h_phones_post(struct ctx *);
+enum answer h_phones_post(struct ctx *);
 enum { PHONE_ID };
-enum answer	h_phone_default(struct ctx *);
+enum answer h_phone_default(struct ctx *);
 enum { REMOVE_ID, REMOVE_DEREGISTER, REMOVE_CONFIRM };
-enum answer	h_phone_remove(struct ctx *);
+enum answer h_phone_remove(struct ctx *);
 enum { CODE_ID, CODE_METHOD, CODE_LANGUAGE };
-enum answer	h_phone_request_code(struct ctx *);
+enum answer h_phone_request_code(struct ctx *);
 enum { VERIFY_ID, VERIFY_CODE, VERIFY_PIN, VERIFY_SET_PIN };
-enum answer	h_phone_verify_code(struct ctx *);
+enum answer h_phone_verify_code(struct ctx *);
 enum { SYNC_ID, SYNC_TYPE };
-enum answer	h_phone_sync(struct ctx *);
+enum answer h_phone_sync(struct ctx *);
 /* Verify's part for the numbers (phones.c), with the decrypted token. */
-enum answer	phones_refresh(struct ctx *, const char *token, int *done);
+enum answer phones_refresh(struct ctx *, const char *token, int *done);
 /* actions.c */
-enum answer	h_verify(struct ctx *);
+enum answer h_verify(struct ctx *);
 enum { TEST_TO };
-enum answer	h_test_message(struct ctx *);
-enum answer	h_disconnect(struct ctx *);
+enum answer h_test_message(struct ctx *);
+enum answer h_disconnect(struct ctx *);
 /* catalog.c */
 enum { CATALOG_ID, CATALOG_TOKEN };
-enum answer	h_catalog(struct ctx *);
-enum answer	h_catalog_disconnect(struct ctx *);
+enum answer h_catalog(struct ctx *);
+enum answer h_catalog_disconnect(struct ctx *);
 /* webhooks.c */
 enum { HUB_MODE, HUB_TOKEN, HUB_CHALLENGE };
-enum answer	h_webhook_verify(struct ctx *);
+enum answer h_webhook_verify(struct ctx *);
 enum { HOOK_SIGNATURE };
-enum answer	h_webhook_event(struct ctx *);
+enum answer h_webhook_event(struct ctx *);
 /* api.c: the internal API (/api/v1/). */
 struct json_object;
 /* o as the answer, with status; takes o (NULL: a 500 for out of memory). */
-enum answer	api_json(struct ctx *, int status, struct json_object *o);
+enum answer api_json(struct ctx *, int status, struct json_object *o);
 /* {"error":{"code":code,"message":message}} (doc/contract.md, Errors). */
-enum answer	api_error(struct ctx *, int status, const char *code,
-		    const char *message);
-enum answer	h_api_connection(struct ctx *);
+enum answer api_error(struct ctx *, int status, const char *code,
+    const char *message);
+enum answer h_api_connection(struct ctx *);
 
 #endif

@@ -20,7 +20,7 @@
 enum answer
 h_healthz(struct ctx *c)
 {
-	char	 err[256];
+	char err[256];
 
 	if (db_ping(c->app->db, err, sizeof(err)) == -1) {
 		log_warn("healthz: %s", err);

@@ -29,8 +29,8 @@ hm_settings_url(const struct ctx *c, char *out, size_t len)
 enum answer
 hm_back(struct ctx *c, const char *flash)
 {
-	char	 url[512];
-	size_t	 n;
+	char   url[512];
+	size_t n;
 
 	hm_settings_url(c, url, sizeof(url));
 	n = strlen(url);
@@ -43,7 +43,8 @@ hm_back(struct ctx *c, const char *flash)
 enum answer
 hm_db_down(struct ctx *c)
 {
-	return view_error(c, 503, "The database is not answering, so nothing "
+	return view_error(c, 503,
+	    "The database is not answering, so nothing "
 	    "was changed. Please try again in a moment.");
 }
 
@@ -51,8 +52,8 @@ enum answer
 hm_token(struct ctx *c, const char *kind, struct vault_secret *out)
 {
 	struct vault_box box;
-	char		 err[256], url[512];
-	enum store_rc	 rc;
+	char             err[256], url[512];
+	enum store_rc    rc;
 
 	memset(out, 0, sizeof(*out));
 	rc = store_conn_token_get(c->app->db, &c->ws, kind, &box);
@@ -68,15 +69,17 @@ hm_token(struct ctx *c, const char *kind, struct vault_secret *out)
 	if (!vault_has_version(c->app->vault, box.key_version))
 		(void)app_vault(c->app);
 	if (vault_decrypt(c->app->vault, c->ws.id, kind, &box, out, err,
-	    sizeof(err)) == -1) {
+	        sizeof(err)) == -1) {
 		/* Names the workspace; says nothing of the token. */
 		log_err("%s", err);
 		vault_box_free(&box);
 		hm_settings_url(c, url, sizeof(url));
-		view_error_with(c, 500, "This workspace's stored access could "
+		view_error_with(c, 500,
+		    "This workspace's stored access could "
 		    "not be decrypted (the server's key ring does not match). "
 		    "Your administrator has been told in the server log; "
-		    "reconnecting WhatsApp stores a fresh token.", url, NULL, 1);
+		    "reconnecting WhatsApp stores a fresh token.",
+		    url, NULL, 1);
 		return ANSWERED;
 	}
 	vault_box_free(&box);
@@ -91,7 +94,7 @@ hm_token(struct ctx *c, const char *kind, struct vault_secret *out)
 static void
 hm_meta_said(const struct graph_err *e, char *out, size_t len)
 {
-	char	 sub[32] = "";
+	char sub[32] = "";
 
 	out[0] = '\0';
 	if (e->code == 0)
@@ -111,13 +114,14 @@ hm_meta_said(const struct graph_err *e, char *out, size_t len)
 static enum answer
 hm_meta_slow(struct ctx *c, const char *what, const struct graph_err *e)
 {
-	char	 msg[512], url[512], secs[24];
+	char msg[512], url[512], secs[24];
 
-	snprintf(secs, sizeof(secs), "%ld", e->retry_after > 0 ?
-	    e->retry_after : 1);
+	snprintf(secs, sizeof(secs), "%ld",
+	    e->retry_after > 0 ? e->retry_after : 1);
 	if (c->req != NULL && c->req->path != NULL &&
 	    strncmp(c->req->path, "/api/", 5) == 0) {
-		resp_text(c->resp, 503, "{\"error\":{\"code\":\"unavailable\","
+		resp_text(c->resp, 503,
+		    "{\"error\":{\"code\":\"unavailable\","
 		    "\"message\":\"Meta is slow right now: no capacity for a "
 		    "Meta call. Try again in a moment.\"}}");
 		snprintf(c->resp->ctype, sizeof(c->resp->ctype),
@@ -126,9 +130,11 @@ hm_meta_slow(struct ctx *c, const char *what, const struct graph_err *e)
 		return ANSWERED;
 	}
 	hm_settings_url(c, url, sizeof(url));
-	snprintf(msg, sizeof(msg), "Meta is slow right now, try again in a "
+	snprintf(msg, sizeof(msg),
+	    "Meta is slow right now, try again in a "
 	    "moment. So as not to keep you waiting, %s was not started: "
-	    "nothing was sent to Meta and nothing was changed.", what);
+	    "nothing was sent to Meta and nothing was changed.",
+	    what);
 	view_error_with(c, 503, msg, url, NULL, 0);
 	resp_header(c->resp, "Retry-After", secs);
 	return ANSWERED;
@@ -138,79 +144,99 @@ enum answer
 hm_graph_failed(struct ctx *c, const char *what, const struct graph_err *e,
     int stored)
 {
-	char		 msg[2048], said[1700], url[512];
-	const char	*reason;
-	size_t		 n;
-	int		 status = 502;
+	char        msg[2048], said[1700], url[512];
+	const char *reason;
+	size_t      n;
+	int         status = 502;
 
 	if (e->unavailable)
 		return hm_meta_slow(c, what, e);
 	log_warn("workspace %llu: Meta call failed while %s: http %ld code "
-	    "%ld subcode %ld fbtrace_id %s", (unsigned long long)c->ws.id,
-	    what, e->http_status, e->code, e->subcode,
-	    graph_err_trace(e));
+	         "%ld subcode %ld fbtrace_id %s",
+	    (unsigned long long)c->ws.id, what, e->http_status, e->code,
+	    e->subcode, graph_err_trace(e));
 	hm_settings_url(c, url, sizeof(url));
 	hm_meta_said(e, said, sizeof(said));
 	if (graph_err_is_token(e)) {
 		reason = graph_reason_190(e->subcode);
-		if (stored && store_conn_mark(c->app->db, &c->ws,
-		    "needs_reconnect", reason) != STORE_OK)
+		if (stored &&
+		    store_conn_mark(c->app->db, &c->ws, "needs_reconnect",
+		        reason) != STORE_OK)
 			log_err("workspace %llu: could not mark "
-			    "needs_reconnect", (unsigned long long)c->ws.id);
+			        "needs_reconnect",
+			    (unsigned long long)c->ws.id);
 		if (stored)
-			snprintf(msg, sizeof(msg), "Meta no longer accepts this "
+			snprintf(msg, sizeof(msg),
+			    "Meta no longer accepts this "
 			    "workspace's access (%s), so %s did not work. "
-			    "Reconnect WhatsApp to continue.%s", reason, what,
-			    said);
+			    "Reconnect WhatsApp to continue.%s",
+			    reason, what, said);
 		else
-			snprintf(msg, sizeof(msg), "Meta did not accept the new "
+			snprintf(msg, sizeof(msg),
+			    "Meta did not accept the new "
 			    "access (%s) while %s. Nothing was changed. Try "
-			    "connecting again.%s", reason, what, said);
+			    "connecting again.%s",
+			    reason, what, said);
 		return view_error_with(c, 502, msg, url, e->fbtrace_id, 1);
 	}
 	if (e->timeout) {
 		status = 504;
-		snprintf(msg, sizeof(msg), "Meta did not answer in time while "
-		    "%s. Nothing was changed. Try again in a minute.", what);
+		snprintf(msg, sizeof(msg),
+		    "Meta did not answer in time while "
+		    "%s. Nothing was changed. Try again in a minute.",
+		    what);
 	} else if (e->tls)
 		/* Not the merchant's doing, and not a blip: say who can fix
 		   it. The details (which certificate problem, which host)
 		   are in the server log, not on the page. */
-		snprintf(msg, sizeof(msg), "We could not confirm that we were "
+		snprintf(msg, sizeof(msg),
+		    "We could not confirm that we were "
 		    "talking to Meta while %s: the server's secure connection "
 		    "to Meta was refused because Meta's certificate could not "
 		    "be verified. Nothing was sent and nothing was changed. "
 		    "This needs your administrator: the server log says "
-		    "which certificate check failed.", what);
+		    "which certificate check failed.",
+		    what);
 	else if (e->network)
-		snprintf(msg, sizeof(msg), "We could not reach Meta while %s. "
+		snprintf(msg, sizeof(msg),
+		    "We could not reach Meta while %s. "
 		    "Nothing was changed. Try again in a minute; if it keeps "
 		    "happening, the server's connection to Meta needs "
-		    "checking.", what);
+		    "checking.",
+		    what);
 	else if (e->bad_response)
-		snprintf(msg, sizeof(msg), "Meta sent an answer we could not "
+		snprintf(msg, sizeof(msg),
+		    "Meta sent an answer we could not "
 		    "read while %s. Nothing was changed. Try again; if it "
 		    "persists, contact support with the reference below.",
 		    what);
-	else if (e->http_status == 429 || (e->transient &&
-	    e->http_status < 500))
-		snprintf(msg, sizeof(msg), "Meta is limiting requests right "
+	else if (e->http_status == 429 ||
+	    (e->transient && e->http_status < 500))
+		snprintf(msg, sizeof(msg),
+		    "Meta is limiting requests right "
 		    "now, even after several tries, while %s. Nothing was "
-		    "changed. Wait a few minutes and try again.%s", what, said);
+		    "changed. Wait a few minutes and try again.%s",
+		    what, said);
 	else if (e->http_status >= 500)
-		snprintf(msg, sizeof(msg), "Meta had a problem on its side "
-		    "while %s. Nothing was changed. Try again later.%s", what,
-		    said);
+		snprintf(msg, sizeof(msg),
+		    "Meta had a problem on its side "
+		    "while %s. Nothing was changed. Try again later.%s",
+		    what, said);
 	else if (*said)
-		snprintf(msg, sizeof(msg), "Meta refused %s. Nothing was "
-		    "changed.%s", what, said);
+		snprintf(msg, sizeof(msg),
+		    "Meta refused %s. Nothing was "
+		    "changed.%s",
+		    what, said);
 	else
-		snprintf(msg, sizeof(msg), "Meta refused %s: %s. Nothing was "
-		    "changed.", what, e->message);
+		snprintf(msg, sizeof(msg),
+		    "Meta refused %s: %s. Nothing was "
+		    "changed.",
+		    what, e->message);
 	/* "Nothing was changed" is about our side; Meta's is unknown. */
 	if (e->maybe_done) {
 		n = strlen(msg);
-		snprintf(msg + n, sizeof(msg) - n, " The request had reached "
+		snprintf(msg + n, sizeof(msg) - n,
+		    " The request had reached "
 		    "Meta, so Meta may have acted on it anyway; it was not "
 		    "repeated, so that it cannot happen twice. Check before "
 		    "trying again.");
@@ -221,9 +247,9 @@ hm_graph_failed(struct ctx *c, const char *what, const struct graph_err *e,
 enum store_rc
 hm_routes(struct ctx *c)
 {
-	struct conn_row	 r;
-	char		 ids[2048];
-	enum store_rc	 rc;
+	struct conn_row r;
+	char            ids[2048];
+	enum store_rc   rc;
 
 	/*
 	 * The control and workspace databases may be on different servers,
@@ -232,7 +258,7 @@ hm_routes(struct ctx *c)
 	 */
 	if ((rc = store_conn_get(c->app->db, &c->ws, &r)) == STORE_OK &&
 	    (rc = store_num_ids(c->app->db, &c->ws, ids, sizeof(ids))) ==
-	    STORE_OK)
+	        STORE_OK)
 		rc = store_route_replace(c->app->db, c->ws.id,
 		    r.has_token ? r.waba_ids : NULL,
 		    r.has_token ? r.waba_id : NULL, r.has_token ? ids : NULL);
@@ -257,7 +283,7 @@ hm_limit_words(const char *tier)
 		{ "TIER_100K", "100,000 customers a day" },
 		{ "TIER_UNLIMITED", "no daily limit" },
 	};
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		if (strcmp(tier, t[i].tier) == 0)

@@ -24,11 +24,11 @@ enum answer hm_token(struct ctx *, const char *kind, struct vault_secret *out);
  * so a 190 marks the connection needs_reconnect. Returns ANSWERED.
  */
 enum answer hm_graph_failed(struct ctx *, const char *what,
-	    const struct graph_err *, int stored);
+    const struct graph_err *, int                     stored);
 /* 303 to the settings page with a flash message key. */
 enum answer hm_back(struct ctx *, const char *flash);
 /* The settings page's address, for links. */
-void	 hm_settings_url(const struct ctx *, char *, size_t);
+void hm_settings_url(const struct ctx *, char *, size_t);
 /*
  * Rewrites the workspace's webhook routes from its rows as they are now
  * (its WABAs, its numbers; routes.h). STORE_DUP when a number routes

@@ -26,27 +26,27 @@
 #include "handlers.h"
 #include "meta.h"
 
-#define STATE_BYTES	32
-#define STATE_TTL	600		/* seconds: doc/architecture.md */
-#define LONG_LIVED	(7 * 86400)	/* shorter-lived tokens are exchanged */
+#define STATE_BYTES 32
+#define STATE_TTL   600         /* seconds: doc/architecture.md */
+#define LONG_LIVED  (7 * 86400) /* shorter-lived tokens are exchanged */
 
 enum answer
 h_connect(struct ctx *c)
 {
 	const struct config *cfg = c->app->cfg;
-	unsigned char	 raw[STATE_BYTES], hash[32];
-	char		 state[STATE_BYTES * 2 + 1], redirect[600], path[64];
-	char		 json[STATE_BYTES * 2 + 16];
-	char		*url;
-	const char	*params[14];
-	size_t		 n = 0;
+	unsigned char        raw[STATE_BYTES], hash[32];
+	char        state[STATE_BYTES * 2 + 1], redirect[600], path[64];
+	char        json[STATE_BYTES * 2 + 16];
+	char       *url;
+	const char *params[14];
+	size_t      n = 0;
 
 	randombytes_buf(raw, sizeof(raw));
 	sodium_bin2hex(state, sizeof(state), raw, sizeof(raw));
 	crypto_hash_sha256(hash, raw, sizeof(raw));
 	sodium_memzero(raw, sizeof(raw));
 	if (store_oauth_put(c->app->db, hash, c->ws.id, c->sess_hash,
-	    STATE_TTL) != STORE_OK)
+	        STATE_TTL) != STORE_OK)
 		return hm_db_down(c);
 	if (c->in[CONNECT_POPUP].set) {
 		/*
@@ -82,12 +82,12 @@ h_connect(struct ctx *c)
 	} else {
 		params[n++] = "scope";
 		params[n++] = "whatsapp_business_management,"
-		    "whatsapp_business_messaging,business_management";
+		              "whatsapp_business_messaging,business_management";
 	}
 	params[n] = NULL;
 	snprintf(path, sizeof(path), "dialog/oauth");
 	if ((url = graph_build_url(cfg->dialog_base_url, cfg->graph_version,
-	    path, params)) == NULL)
+	         path, params)) == NULL)
 		return view_internal(c, "out of memory (dialog URL)");
 	resp_redirect(c->resp, 303, url);
 	free(url);
@@ -100,14 +100,14 @@ h_connect(struct ctx *c)
 static int
 in_list(const char *list, const char *needle)
 {
-	size_t		 n = strlen(needle);
-	const char	*p = list;
+	size_t      n = strlen(needle);
+	const char *p = list;
 
 	if (n == 0)
 		return 0;
 	while ((p = strstr(p, needle)) != NULL) {
-		if ((p == list || p[-1] == ',') && (p[n] == ',' ||
-		    p[n] == '\0'))
+		if ((p == list || p[-1] == ',') &&
+		    (p[n] == ',' || p[n] == '\0'))
 			return 1;
 		p += n;
 	}
@@ -120,8 +120,8 @@ in_list(const char *list, const char *needle)
  * debug_token and the WABA's numbers confirm them. NULL: not given.
  */
 struct oauth_hint {
-	const char	*waba_id;
-	const char	*phone_number_id;
+	const char *waba_id;
+	const char *phone_number_id;
 };
 
 /*
@@ -137,20 +137,19 @@ callback_phones(struct ctx *c, const char *token, const char *waba,
     const struct conn_row *old, const char *hint, int *keep, char pick[33])
 {
 	struct graph_phone *list = NULL;
-	struct graph_err e;
-	size_t		 n = 0, i;
-	int		 same;
+	struct graph_err    e;
+	size_t              n = 0, i;
+	int                 same;
 
 	*keep = 0;
 	pick[0] = '\0';
 	if (waba == NULL)
 		return GO_ON;
-	same = *old->phone_number_id != '\0' && strcmp(waba,
-	    old->waba_id) == 0;
+	same = *old->phone_number_id != '\0' && strcmp(waba, old->waba_id) == 0;
 	if (!same && hint == NULL)
 		return GO_ON;
-	if (graph_phone_numbers(c->app->graph, token, waba, &list, &n,
-	    &e) == -1)
+	if (graph_phone_numbers(c->app->graph, token, waba, &list, &n, &e) ==
+	    -1)
 		return hm_graph_failed(c, "checking your phone numbers", &e, 0);
 	for (i = 0; i < n; i++) {
 		if (same && strcmp(list[i].id, old->phone_number_id) == 0)
@@ -161,8 +160,8 @@ callback_phones(struct ctx *c, const char *token, const char *waba,
 	free(list);
 	if (hint != NULL && *pick == '\0')
 		log_warn("workspace %llu: the popup named number %s, which is "
-		    "not one of WABA %s's; ignored", (unsigned long long)c->ws.id,
-		    hint, waba);
+		         "not one of WABA %s's; ignored",
+		    (unsigned long long)c->ws.id, hint, waba);
 	if (*pick != '\0' && strcmp(pick, old->phone_number_id) != 0)
 		*keep = 0;
 	return GO_ON;
@@ -176,10 +175,10 @@ callback_phones(struct ctx *c, const char *token, const char *waba,
  */
 static const char *
 callback_waba(struct ctx *c, const struct graph_token_info *ti,
-    const struct conn_row *old, const struct oauth_hint *hint,
-    char first[33], const char **hint_phone)
+    const struct conn_row *old, const struct oauth_hint *hint, char first[33],
+    const char **hint_phone)
 {
-	size_t		 len;
+	size_t len;
 
 	*hint_phone = NULL;
 	if (hint != NULL && hint->waba_id != NULL) {
@@ -188,14 +187,14 @@ callback_waba(struct ctx *c, const struct graph_token_info *ti,
 			return hint->waba_id;
 		}
 		log_warn("workspace %llu: the popup named WABA %s, which the "
-		    "token does not grant; ignored", (unsigned long long)c->ws.id,
-		    hint->waba_id);
+		         "token does not grant; ignored",
+		    (unsigned long long)c->ws.id, hint->waba_id);
 	}
 	if (hint != NULL && hint->phone_number_id != NULL &&
 	    *hint_phone == NULL)
 		log_warn("workspace %llu: the popup named number %s without a "
-		    "granted WABA; ignored", (unsigned long long)c->ws.id,
-		    hint->phone_number_id);
+		         "granted WABA; ignored",
+		    (unsigned long long)c->ws.id, hint->phone_number_id);
 	if (ti->nwaba == 1) {
 		len = strcspn(ti->waba_ids, ",");
 		snprintf(first, 33, "%.*s", (int)len, ti->waba_ids);
@@ -210,14 +209,14 @@ static enum answer
 callback_finish(struct ctx *c, const char *token,
     const struct graph_token_info *ti, const struct oauth_hint *hint)
 {
-	struct conn_row	 old;
+	struct conn_row   old;
 	struct conn_oauth o;
-	struct vault_box box;
-	struct graph_err e;
-	char		 err[256], first[33], pick[33], url[600];
-	const char	*waba, *hint_phone;
-	enum store_rc	 rc;
-	int		 keep, restricted;
+	struct vault_box  box;
+	struct graph_err  e;
+	char              err[256], first[33], pick[33], url[600];
+	const char       *waba, *hint_phone;
+	enum store_rc     rc;
+	int               keep, restricted;
 
 	if (store_conn_get(c->app->db, &c->ws, &old) != STORE_OK)
 		return hm_db_down(c);
@@ -232,10 +231,12 @@ callback_finish(struct ctx *c, const char *token,
 	 * the old connection as it was (subscribing twice is harmless).
 	 */
 	if (keep && graph_subscribe(c->app->graph, token, waba, &e) == -1)
-		return hm_graph_failed(c, "subscribing to your account's "
-		    "webhooks", &e, 0);
+		return hm_graph_failed(c,
+		    "subscribing to your account's "
+		    "webhooks",
+		    &e, 0);
 	if (vault_encrypt(app_vault(c->app), c->ws.id, VAULT_KIND_WABA, token,
-	    strlen(token), &box, err, sizeof(err)) == -1) {
+	        strlen(token), &box, err, sizeof(err)) == -1) {
 		return view_internal(c, err);
 	}
 	memset(&o, 0, sizeof(o));
@@ -260,13 +261,16 @@ callback_finish(struct ctx *c, const char *token,
 	 */
 	if (hm_routes(c) != STORE_OK && keep)
 		/* The state is spent; adding the number writes them. */
-		return view_error(c, 503, "Your WhatsApp access was renewed, "
+		return view_error(c, 503,
+		    "Your WhatsApp access was renewed, "
 		    "but the database did not answer while we finished, so "
 		    "messages cannot reach this workspace yet. Open the phone "
 		    "numbers page and add your number again.");
 	/* A new token does not lift a restriction Meta reported. */
-	if (keep && store_conn_restricted(c->app->db, &c->ws, &restricted) ==
-	    STORE_OK && restricted)
+	if (keep &&
+	    store_conn_restricted(c->app->db, &c->ws, &restricted) ==
+	        STORE_OK &&
+	    restricted)
 		return hm_back(c, "restricted");
 	if (keep)
 		return hm_back(c, "reconnected");
@@ -275,7 +279,8 @@ callback_finish(struct ctx *c, const char *token,
 	hm_settings_url(c, url, sizeof(url));
 	strncat(url, "/phone-numbers", sizeof(url) - strlen(url) - 1);
 	if (*pick != '\0') {
-		strncat(url, "?phone_number_id=", sizeof(url) - strlen(url) - 1);
+		strncat(url,
+		    "?phone_number_id=", sizeof(url) - strlen(url) - 1);
 		strncat(url, pick, sizeof(url) - strlen(url) - 1);
 	}
 	resp_redirect(c->resp, 303, url);
@@ -291,9 +296,9 @@ callback_finish(struct ctx *c, const char *token,
 static enum answer
 callback_meta_error(struct ctx *c, const char *error, const char *url)
 {
-	const char	*desc = c->in[CB_ERROR_DESC].s;
-	char		 d[301], msg[700];
-	size_t		 i;
+	const char *desc = c->in[CB_ERROR_DESC].s;
+	char        d[301], msg[700];
+	size_t      i;
 
 	snprintf(d, sizeof(d), "%s", desc != NULL && *desc ? desc : error);
 	for (i = 0; d[i] != '\0'; i++)
@@ -301,10 +306,12 @@ callback_meta_error(struct ctx *c, const char *error, const char *url)
 			d[i] = ' ';
 	log_warn("workspace %llu: Meta's dialog returned an error (%.40s)",
 	    (unsigned long long)c->ws.id, error);
-	snprintf(msg, sizeof(msg), "Meta could not complete the connection "
+	snprintf(msg, sizeof(msg),
+	    "Meta could not complete the connection "
 	    "and said: \"%s\". Nothing was changed. Try connecting again; if "
 	    "it keeps happening, check that you may manage this business in "
-	    "Meta Business Suite.", d);
+	    "Meta Business Suite.",
+	    d);
 	return view_error_with(c, 502, msg, url, NULL, 0);
 }
 
@@ -316,13 +323,14 @@ callback_meta_error(struct ctx *c, const char *error, const char *url)
 static enum answer
 oauth_take(struct ctx *c, const struct in_val *state, uint64_t *wsid)
 {
-	unsigned char	 hash[32];
-	enum store_rc	 rc;
+	unsigned char hash[32];
+	enum store_rc rc;
 
 	crypto_hash_sha256(hash, state->bin, state->binlen);
 	rc = store_oauth_take(c->app->db, hash, c->sess_hash, wsid);
 	if (rc == STORE_NOTFOUND)
-		return view_error(c, 400, "This connection attempt has expired, "
+		return view_error(c, 400,
+		    "This connection attempt has expired, "
 		    "was already used, or was started in another browser "
 		    "session, so nothing was changed. Start again from your "
 		    "WhatsApp settings page.");
@@ -342,17 +350,17 @@ static enum answer
 oauth_token(struct ctx *c, const char *code, const char *redirect,
     const char *url, struct buf *tok, struct graph_token_info *ti)
 {
-	struct buf	 ltok = BUF_INIT;
+	struct buf       ltok = BUF_INIT;
 	struct graph_err e;
-	long		 expires_in = 0, lexp = 0;
+	long             expires_in = 0, lexp = 0;
 
-	if (graph_exchange_code(c->app->graph, code, redirect, tok,
-	    &expires_in, &e) == -1)
-		return hm_graph_failed(c, "exchanging Meta's authorization code",
-		    &e, 0);
+	if (graph_exchange_code(c->app->graph, code, redirect, tok, &expires_in,
+	        &e) == -1)
+		return hm_graph_failed(c,
+		    "exchanging Meta's authorization code", &e, 0);
 	if (expires_in > 0 && expires_in < LONG_LIVED) {
 		if (graph_exchange_long_lived(c->app->graph, tok->data, &ltok,
-		    &lexp, &e) == -1) {
+		        &lexp, &e) == -1) {
 			buf_free_secret(&ltok);
 			return hm_graph_failed(c, "getting a long-lived token",
 			    &e, 0);
@@ -364,47 +372,55 @@ oauth_token(struct ctx *c, const char *code, const char *redirect,
 		return hm_graph_failed(c, "checking the new token", &e, 0);
 	if (!ti->is_valid || ti->nwaba == 0)
 		log_warn("workspace %llu: new token %s (code %ld subcode %ld "
-		    "fbtrace_id %s)", (unsigned long long)c->ws.id,
+		         "fbtrace_id %s)",
+		    (unsigned long long)c->ws.id,
 		    !ti->is_valid ? "not valid" : "grants no WABA",
 		    ti->error_code, ti->error_subcode, graph_err_trace(&e));
 	if (!ti->is_valid)
-		return view_error_with(c, 502, "Meta says the new access token "
+		return view_error_with(c, 502,
+		    "Meta says the new access token "
 		    "is not valid, so nothing was changed. Try connecting "
-		    "again.", url, e.fbtrace_id, 0);
+		    "again.",
+		    url, e.fbtrace_id, 0);
 	if (ti->nwaba == 0)
-		return view_error_with(c, 400, "No WhatsApp Business Account "
+		return view_error_with(c, 400,
+		    "No WhatsApp Business Account "
 		    "was shared with this app, so nothing was changed. Connect "
-		    "again and choose an account on Meta's page.", url,
-		    e.fbtrace_id, 0);
+		    "again and choose an account on Meta's page.",
+		    url, e.fbtrace_id, 0);
 	return GO_ON;
 }
 
 enum answer
 h_oauth_callback(struct ctx *c)
 {
-	const struct config *cfg = c->app->cfg;
-	const char	*code = c->in[CB_CODE].s;
-	const char	*error = c->in[CB_ERROR].s;
-	char		 redirect[600], url[512];
-	struct buf	 tok = BUF_INIT;
+	const struct config    *cfg = c->app->cfg;
+	const char             *code = c->in[CB_CODE].s;
+	const char             *error = c->in[CB_ERROR].s;
+	char                    redirect[600], url[512];
+	struct buf              tok = BUF_INIT;
 	struct graph_token_info ti;
-	uint64_t	 wsid;
-	enum answer	 ret;
+	uint64_t                wsid;
+	enum answer             ret;
 
 	if (oauth_take(c, &c->in[CB_STATE], &wsid) == ANSWERED)
 		return ANSWERED;
 	hm_settings_url(c, url, sizeof(url));
 
 	if (error != NULL && strcmp(error, "access_denied") == 0)
-		return view_error_with(c, 200, "You cancelled connecting "
+		return view_error_with(c, 200,
+		    "You cancelled connecting "
 		    "WhatsApp on Meta's page, so nothing was changed. You can "
-		    "connect whenever you are ready.", url, NULL, 0);
+		    "connect whenever you are ready.",
+		    url, NULL, 0);
 	if (error != NULL)
 		return callback_meta_error(c, error, url);
 	if (code == NULL)
-		return view_error_with(c, 400, "Meta's answer did not include "
+		return view_error_with(c, 400,
+		    "Meta's answer did not include "
 		    "a valid authorization code, so nothing was changed. "
-		    "Try connecting again.", url, NULL, 0);
+		    "Try connecting again.",
+		    url, NULL, 0);
 
 	snprintf(redirect, sizeof(redirect), "%s/oauth/meta/callback",
 	    cfg->base_url);
@@ -425,12 +441,12 @@ h_oauth_callback(struct ctx *c)
 enum answer
 h_embedded_signup(struct ctx *c)
 {
-	struct oauth_hint hint;
-	char		 url[512];
-	struct buf	 tok = BUF_INIT;
+	struct oauth_hint       hint;
+	char                    url[512];
+	struct buf              tok = BUF_INIT;
 	struct graph_token_info ti;
-	uint64_t	 wsid, slug_ws = c->ws.id;
-	enum answer	 ret;
+	uint64_t                wsid, slug_ws = c->ws.id;
+	enum answer             ret;
 
 	hm_settings_url(c, url, sizeof(url));
 	if (oauth_take(c, &c->in[ES_STATE], &wsid) == ANSWERED)
@@ -438,9 +454,10 @@ h_embedded_signup(struct ctx *c)
 	/* A state made for another workspace must not connect this one. */
 	if (wsid != slug_ws) {
 		log_warn("workspace %llu: popup state made for workspace %llu; "
-		    "refused", (unsigned long long)slug_ws,
-		    (unsigned long long)wsid);
-		return view_error_with(c, 400, "This connection attempt was "
+		         "refused",
+		    (unsigned long long)slug_ws, (unsigned long long)wsid);
+		return view_error_with(c, 400,
+		    "This connection attempt was "
 		    "started for another workspace, so nothing was changed. "
 		    "Start again from this workspace's WhatsApp settings page.",
 		    url, NULL, 0);
@@ -448,8 +465,8 @@ h_embedded_signup(struct ctx *c)
 	hint.waba_id = c->in[ES_WABA].s;
 	hint.phone_number_id = c->in[ES_PHONE].s;
 	log_info("workspace %llu: Embedded Signup popup finished (WABA %s, "
-	    "number %s, business %s)", (unsigned long long)c->ws.id,
-	    hint.waba_id ? hint.waba_id : "-",
+	         "number %s, business %s)",
+	    (unsigned long long)c->ws.id, hint.waba_id ? hint.waba_id : "-",
 	    hint.phone_number_id ? hint.phone_number_id : "-",
 	    c->in[ES_BUSINESS].s ? c->in[ES_BUSINESS].s : "-");
 	if ((ret = oauth_token(c, c->in[ES_CODE].s, NULL, url, &tok, &ti)) ==

@@ -29,11 +29,12 @@
 enum answer
 phones_mine(struct ctx *c, const char *id, struct num_row *n)
 {
-	enum store_rc	 rc;
+	enum store_rc rc;
 
 	rc = store_num_get(c->app->db, &c->ws, id, n);
 	if (rc == STORE_NOTFOUND)
-		return view_error(c, 404, "This workspace does not use that "
+		return view_error(c, 404,
+		    "This workspace does not use that "
 		    "number.");
 	if (rc != STORE_OK)
 		return hm_db_down(c);
@@ -51,7 +52,8 @@ phones_unverified(struct ctx *c, const char *id, struct num_row *n,
 	if (phones_mine(c, id, n) == ANSWERED)
 		return ANSWERED;
 	if (strcmp(n->state, NUM_UNVERIFIED) != 0)
-		return view_error(c, 400, "This number does not need a "
+		return view_error(c, 400,
+		    "This number does not need a "
 		    "verification code.");
 	return hm_token(c, VAULT_KIND_WABA, tok);
 }
@@ -60,49 +62,51 @@ enum answer
 h_phone_request_code(struct ctx *c)
 {
 	static const char *const methods[] = { "SMS", "VOICE" };
-	const char	*id = c->in[CODE_ID].s;
-	const char	*method = methods[c->in[CODE_METHOD].choice];
-	const char	*lang = c->in[CODE_LANGUAGE].set ?
-			    c->in[CODE_LANGUAGE].s : "en_US";
+	const char              *id = c->in[CODE_ID].s;
+	const char              *method = methods[c->in[CODE_METHOD].choice];
+	const char *lang = c->in[CODE_LANGUAGE].set ? c->in[CODE_LANGUAGE].s
+	                                            : "en_US";
 	struct vault_secret tok;
-	struct phones_item it;
-	struct num_row	 n;
-	struct graph_err e;
-	char		 detail[200];
-	int		 made;
+	struct phones_item  it;
+	struct num_row      n;
+	struct graph_err    e;
+	char                detail[200];
+	int                 made;
 
 	if (phones_unverified(c, id, &n, &tok) == ANSWERED)
 		return ANSWERED;
-	if (graph_request_code(c->app->graph, tok.data, id, method, lang,
-	    &e) == -1) {
+	if (graph_request_code(c->app->graph, tok.data, id, method, lang, &e) ==
+	    -1) {
 		vault_secret_free(&tok);
 		return hm_graph_failed(c, "sending the verification code", &e,
 		    1);
 	}
 	vault_secret_free(&tok);
 	phones_item_from_row(&n, &it);
-	snprintf(detail, sizeof(detail), "Meta sent a code by %s. Enter it "
-	    "with the number's PIN.", strcmp(method, "SMS") == 0 ? "SMS" :
-	    "voice call");
+	snprintf(detail, sizeof(detail),
+	    "Meta sent a code by %s. Enter it "
+	    "with the number's PIN.",
+	    strcmp(method, "SMS") == 0 ? "SMS" : "voice call");
 	if (phones_store(c, &it, NUM_UNVERIFIED, detail, 0, NULL, &made) ==
 	    ANSWERED)
 		return ANSWERED;
 	log_info("workspace %llu: verification code requested for number %s "
-	    "(%s)", (unsigned long long)c->ws.id, id, method);
+	         "(%s)",
+	    (unsigned long long)c->ws.id, id, method);
 	return hm_back(c, "code_sent");
 }
 
 enum answer
 h_phone_verify_code(struct ctx *c)
 {
-	const char	*id = c->in[VERIFY_ID].s;
+	const char         *id = c->in[VERIFY_ID].s;
 	struct vault_secret tok;
-	struct phones_item it;
-	struct conn_row	 r;
-	struct num_row	 n;
-	struct graph_err e;
-	enum answer	 ret;
-	int		 rc, made;
+	struct phones_item  it;
+	struct conn_row     r;
+	struct num_row      n;
+	struct graph_err    e;
+	enum answer         ret;
+	int                 rc, made;
 
 	if (phones_unverified(c, id, &n, &tok) == ANSWERED)
 		return ANSWERED;
@@ -111,7 +115,8 @@ h_phone_verify_code(struct ctx *c)
 	vault_secret_free(&tok);
 	if (rc == -1) {
 		if (e.http_status == 400 && !e.maybe_done)
-			return view_error(c, 400, "Meta did not accept this "
+			return view_error(c, 400,
+			    "Meta did not accept this "
 			    "code: it does not match the last code sent, or "
 			    "it expired. Send a new code and try again.");
 		return hm_graph_failed(c, "checking the verification code", &e,
@@ -121,9 +126,10 @@ h_phone_verify_code(struct ctx *c)
 	snprintf(it.p.code_verification_status,
 	    sizeof(it.p.code_verification_status), "VERIFIED");
 	/* Verified now, whatever registration says next. */
-	if (phones_store(c, &it, NUM_REGISTER_FAILED, "Verified. It is not "
-	    "registered yet: add it again with its PIN.", 0, NULL, &made) ==
-	    ANSWERED)
+	if (phones_store(c, &it, NUM_REGISTER_FAILED,
+	        "Verified. It is not "
+	        "registered yet: add it again with its PIN.",
+	        0, NULL, &made) == ANSWERED)
 		return ANSWERED;
 	if (store_conn_get(c->app->db, &c->ws, &r) != STORE_OK)
 		return hm_db_down(c);
@@ -137,12 +143,13 @@ h_phone_verify_code(struct ctx *c)
 enum answer
 h_phone_default(struct ctx *c)
 {
-	const char	*id = c->in[PHONE_ID].s;
-	enum store_rc	 rc;
+	const char   *id = c->in[PHONE_ID].s;
+	enum store_rc rc;
 
 	rc = store_num_default(c->app->db, &c->ws, id, c->sess.email);
 	if (rc == STORE_NOTFOUND)
-		return view_error(c, 400, "Only a registered number this "
+		return view_error(c, 400,
+		    "Only a registered number this "
 		    "workspace uses can be its default sender.");
 	if (rc != STORE_OK)
 		return hm_db_down(c);
@@ -170,12 +177,12 @@ phones_confirm(struct ctx *c, const struct num_row *n)
 enum answer
 h_phone_remove(struct ctx *c)
 {
-	const char	*id = c->in[REMOVE_ID].s;
-	int		 dereg = c->in[REMOVE_DEREGISTER].set;
+	const char         *id = c->in[REMOVE_ID].s;
+	int                 dereg = c->in[REMOVE_DEREGISTER].set;
 	struct vault_secret tok;
-	struct num_row	 n;
-	struct graph_err e;
-	enum store_rc	 rc;
+	struct num_row      n;
+	struct graph_err    e;
+	enum store_rc       rc;
 
 	if (phones_mine(c, id, &n) == ANSWERED)
 		return ANSWERED;
@@ -202,7 +209,8 @@ h_phone_remove(struct ctx *c)
 	if (rc != STORE_OK && rc != STORE_NOTFOUND)
 		return hm_db_down(c);
 	if (hm_routes(c) != STORE_OK)
-		return view_error(c, 503, "The number was removed, but the "
+		return view_error(c, 503,
+		    "The number was removed, but the "
 		    "database did not answer while we finished. Please remove "
 		    "it again in a moment.");
 	log_info("workspace %llu: number %s removed",
@@ -214,17 +222,18 @@ h_phone_remove(struct ctx *c)
 static const char *
 phones_sync_words(const char *sync_type)
 {
-	return strcmp(sync_type, NUM_SYNC_STATE) == 0 ? "contacts sync" :
-	    "chat history sync";
+	return strcmp(sync_type, NUM_SYNC_STATE) == 0 ? "contacts sync"
+	                                              : "chat history sync";
 }
 
 /* A sync that already ran: said from our record, Meta not asked. */
 static enum answer
 phones_sync_ran(struct ctx *c, const char *sync_type, const char *at)
 {
-	char		 msg[400];
+	char msg[400];
 
-	snprintf(msg, sizeof(msg), "The %s from the WhatsApp Business app "
+	snprintf(msg, sizeof(msg),
+	    "The %s from the WhatsApp Business app "
 	    "already ran for this number%s%s%s. Meta lets each sync run only "
 	    "once per number, so it was not requested again.",
 	    phones_sync_words(sync_type), *at ? " on " : "", at,
@@ -241,8 +250,8 @@ static int
 phones_sync_was_run(const struct graph_err *e)
 {
 	static const char *const said[] = { "already been requested",
-	    "only be performed once", "already requested" };
-	size_t		 i;
+		"only be performed once", "already requested" };
+	size_t                   i;
 
 	if (e->code != 100)
 		return 0;
@@ -267,59 +276,66 @@ enum answer
 h_phone_sync(struct ctx *c)
 {
 	static const char *const types[] = { NUM_SYNC_STATE, NUM_SYNC_HISTORY };
-	const char	*id = c->in[SYNC_ID].s;
-	const char	*sync = types[c->in[SYNC_TYPE].choice];
-	const char	*at;
-	char		 rid[GRAPH_REQUEST_ID_MAX];
-	struct vault_secret tok;
-	struct num_row	 n;
-	struct graph_err e;
-	enum store_rc	 rc;
-	int		 ret;
+	const char              *id = c->in[SYNC_ID].s;
+	const char              *sync = types[c->in[SYNC_TYPE].choice];
+	const char              *at;
+	char                     rid[GRAPH_REQUEST_ID_MAX];
+	struct vault_secret      tok;
+	struct num_row           n;
+	struct graph_err         e;
+	enum store_rc            rc;
+	int                      ret;
 
 	if (phones_mine(c, id, &n) == ANSWERED)
 		return ANSWERED;
 	if (!n.coexistence)
-		return view_error(c, 400, "Only a number that is also on the "
+		return view_error(c, 400,
+		    "Only a number that is also on the "
 		    "WhatsApp Business app has contacts and chats there to "
 		    "sync.");
-	at = strcmp(sync, NUM_SYNC_STATE) == 0 ? n.synced_state_at :
-	    n.synced_history_at;
+	at = strcmp(sync, NUM_SYNC_STATE) == 0 ? n.synced_state_at
+	                                       : n.synced_history_at;
 	if (*at)
 		return phones_sync_ran(c, sync, at);
 	if (strcmp(sync, NUM_SYNC_HISTORY) == 0 && *n.synced_state_at == '\0')
-		return view_error(c, 409, "Sync the contacts from the WhatsApp "
+		return view_error(c, 409,
+		    "Sync the contacts from the WhatsApp "
 		    "Business app first: the chat history comes after them.");
 	if (hm_token(c, VAULT_KIND_WABA, &tok) == ANSWERED)
 		return ANSWERED;
 	ret = graph_smb_app_data(c->app->graph, tok.data, id, sync, rid, &e);
 	vault_secret_free(&tok);
 	if (ret == -1 && !phones_sync_was_run(&e))
-		return hm_graph_failed(c, strcmp(sync, NUM_SYNC_STATE) == 0 ?
-		    "starting the contacts sync" :
-		    "starting the chat history sync", &e, 1);
+		return hm_graph_failed(c,
+		    strcmp(sync, NUM_SYNC_STATE) == 0
+		        ? "starting the contacts sync"
+		        : "starting the chat history sync",
+		    &e, 1);
 	rc = store_num_synced(c->app->db, &c->ws, id, sync, c->sess.email);
 	if (rc != STORE_OK && rc != STORE_DUP) {
 		log_err("workspace %llu: number %s: %s ran at Meta but was "
-		    "not recorded", (unsigned long long)c->ws.id, id, sync);
-		return view_error(c, 503, "Meta started the sync, but the "
+		        "not recorded",
+		    (unsigned long long)c->ws.id, id, sync);
+		return view_error(c, 503,
+		    "Meta started the sync, but the "
 		    "database did not answer while we recorded it. It ran: "
 		    "do not start it again.");
 	}
 	if (ret == -1) {
 		log_info("workspace %llu: number %s: %s refused by Meta as "
-		    "already run (fbtrace_id %s): recorded",
+		         "already run (fbtrace_id %s): recorded",
 		    (unsigned long long)c->ws.id, id, sync,
 		    graph_err_trace(&e));
 		if (phones_mine(c, id, &n) == ANSWERED)
 			return ANSWERED;
-		return phones_sync_ran(c, sync, strcmp(sync, NUM_SYNC_STATE) ==
-		    0 ? n.synced_state_at : n.synced_history_at);
+		return phones_sync_ran(c, sync,
+		    strcmp(sync, NUM_SYNC_STATE) == 0 ? n.synced_state_at
+		                                      : n.synced_history_at);
 	}
 	log_info("workspace %llu: number %s: %s started (request_id %s)",
 	    (unsigned long long)c->ws.id, id, sync, rid);
-	return hm_back(c, strcmp(sync, NUM_SYNC_STATE) == 0 ? "sync_state" :
-	    "sync_history");
+	return hm_back(c,
+	    strcmp(sync, NUM_SYNC_STATE) == 0 ? "sync_state" : "sync_history");
 }
 
 /*
@@ -332,17 +348,17 @@ h_phone_sync(struct ctx *c)
 enum answer
 phones_refresh(struct ctx *c, const char *token, int *done)
 {
-	struct num_row	*l = NULL;
-	struct phones_item it;
-	struct graph_phone ph;
-	struct graph_err e;
-	struct vault_box box;
+	struct num_row     *l = NULL;
+	struct phones_item  it;
+	struct graph_phone  ph;
+	struct graph_err    e;
+	struct vault_box    box;
 	struct vault_secret pin;
-	struct num_add	 a;
-	char		 err[256];
-	size_t		 n = 0, i;
-	enum answer	 ret = GO_ON;
-	int		 made;
+	struct num_add      a;
+	char                err[256];
+	size_t              n = 0, i;
+	enum answer         ret = GO_ON;
+	int                 made;
 
 	*done = 0;
 	if (store_num_list(c->app->db, &c->ws, &l, &n) != STORE_OK)
@@ -373,26 +389,27 @@ phones_refresh(struct ctx *c, const char *token, int *done)
 			continue;
 		if (store_num_pin(c->app->db, &c->ws, l[i].id, &box) !=
 		    STORE_OK) {
-			log_info("workspace %llu: number %s: display name "
+			log_info(
+			    "workspace %llu: number %s: display name "
 			    "approved, no PIN kept: waits to be added again",
 			    (unsigned long long)c->ws.id, l[i].id);
 			continue;
 		}
 		if (vault_decrypt(app_vault(c->app), c->ws.id, VAULT_KIND_PIN,
-		    &box, &pin, err, sizeof(err)) == -1) {
+		        &box, &pin, err, sizeof(err)) == -1) {
 			vault_box_free(&box);
 			log_err("%s", err);
 			continue;
 		}
 		vault_box_free(&box);
-		if (graph_register(c->app->graph, token, ph.id, pin.data,
-		    &e) == -1 ||
+		if (graph_register(c->app->graph, token, ph.id, pin.data, &e) ==
+		        -1 ||
 		    graph_subscribe(c->app->graph, token, it.waba_id, &e) ==
-		    -1) {
+		        -1) {
 			vault_secret_free(&pin);
 			/* Said on the number's row; Verify itself goes on. */
 			log_info("workspace %llu: number %s: register tried "
-			    "again, refused (code %ld subcode %ld)",
+			         "again, refused (code %ld subcode %ld)",
 			    (unsigned long long)c->ws.id, ph.id, e.code,
 			    e.subcode);
 			continue;
@@ -405,8 +422,8 @@ phones_refresh(struct ctx *c, const char *token, int *done)
 			break;
 		}
 		log_info("workspace %llu: number %s registered after its "
-		    "display name was approved", (unsigned long long)c->ws.id,
-		    ph.id);
+		         "display name was approved",
+		    (unsigned long long)c->ws.id, ph.id);
 		(*done)++;
 	}
 	free(l);

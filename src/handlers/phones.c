@@ -30,13 +30,13 @@
 #include "phones.h"
 
 /* Granted WABAs whose numbers are listed: a merchant has a handful. */
-#define PHONES_MAX_WABAS	10
+#define PHONES_MAX_WABAS 10
 
 struct phones_list {
-	struct phones_item	*v;
-	size_t			 n;
-	struct num_row		*mine;	/* the workspace's numbers */
-	size_t			 nmine;
+	struct phones_item *v;
+	size_t              n;
+	struct num_row     *mine; /* the workspace's numbers */
+	size_t              nmine;
 };
 
 static void
@@ -60,13 +60,13 @@ phones_page(struct ctx *c, int status, const struct conn_row *r,
     const char *pick)
 {
 	struct json_object *d, *arr, *o;
-	char		 ids[1001], *tok, *save;
-	size_t		 i, shown;
+	char                ids[1001], *tok, *save;
+	size_t              i, shown;
 
 	if ((d = json_object_new_object()) == NULL)
 		return view_internal(c, "out of memory");
-	phones_add_str(d, "title", l->nmine > 0 ? "Add a phone number" :
-	    "Choose a phone number");
+	phones_add_str(d, "title",
+	    l->nmine > 0 ? "Add a phone number" : "Choose a phone number");
 	phones_add_str(d, "workspace_name", c->ws.name);
 	phones_add_str(d, "slug", c->ws.slug);
 	if (error)
@@ -78,7 +78,7 @@ phones_page(struct ctx *c, int status, const struct conn_row *r,
 		/* Several WABAs granted: the merchant picks one first. */
 		snprintf(ids, sizeof(ids), "%s", r->waba_ids);
 		for (tok = strtok_r(ids, ",", &save); tok;
-		    tok = strtok_r(NULL, ",", &save)) {
+		     tok = strtok_r(NULL, ",", &save)) {
 			o = json_object_new_object();
 			phones_add_str(o, "id", tok);
 			json_object_array_add(arr, o);
@@ -137,9 +137,9 @@ static enum answer
 phones_used(struct ctx *c, const struct phones_list *l, const char *id,
     int *used, int *other)
 {
-	uint64_t	 owner;
-	enum store_rc	 rc;
-	size_t		 i;
+	uint64_t      owner;
+	enum store_rc rc;
+	size_t        i;
 
 	*used = *other = 0;
 	rc = store_route_find(c->app->db, "phone", id, &owner);
@@ -170,9 +170,9 @@ phones_fetch(struct ctx *c, const char *token, const char *waba,
 {
 	struct graph_phone *list = NULL;
 	struct phones_item *nv;
-	struct graph_err e;
-	size_t		 n = 0, i;
-	int		 used, other;
+	struct graph_err    e;
+	size_t              n = 0, i;
+	int                 used, other;
 
 	if (graph_phone_numbers(c->app->graph, token, waba, &list, &n, &e) ==
 	    -1)
@@ -204,13 +204,12 @@ static enum answer
 phones_load(struct ctx *c, struct conn_row *r, struct phones_list *l)
 {
 	struct vault_secret tok;
-	char		 ids[1001], *w, *save;
-	int		 count = 0;
+	char                ids[1001], *w, *save;
+	int                 count = 0;
 
 	memset(l, 0, sizeof(*l));
 	if (store_conn_get(c->app->db, &c->ws, r) != STORE_OK ||
-	    store_num_list(c->app->db, &c->ws, &l->mine, &l->nmine) !=
-	    STORE_OK)
+	    store_num_list(c->app->db, &c->ws, &l->mine, &l->nmine) != STORE_OK)
 		return hm_db_down(c);
 	if (!r->has_token)
 		return hm_back(c, "not_connected");
@@ -227,8 +226,8 @@ phones_load(struct ctx *c, struct conn_row *r, struct phones_list *l)
 			continue;
 		if (++count >= PHONES_MAX_WABAS) {
 			log_info("workspace %llu: numbers of WABAs after the "
-			    "%dth not listed", (unsigned long long)c->ws.id,
-			    PHONES_MAX_WABAS);
+			         "%dth not listed",
+			    (unsigned long long)c->ws.id, PHONES_MAX_WABAS);
 			break;
 		}
 		if (phones_fetch(c, tok.data, w, l) == ANSWERED)
@@ -244,9 +243,9 @@ answered:
 enum answer
 h_phones_get(struct ctx *c)
 {
-	struct conn_row	 r;
+	struct conn_row    r;
 	struct phones_list l;
-	enum answer	 rc;
+	enum answer        rc;
 
 	if (phones_load(c, &r, &l) == ANSWERED) {
 		phones_list_free(&l);
@@ -261,16 +260,18 @@ h_phones_get(struct ctx *c)
 static enum answer
 phones_choose_waba(struct ctx *c, const char *waba)
 {
-	char		 url[512];
-	enum store_rc	 rc;
+	char          url[512];
+	enum store_rc rc;
 
 	hm_settings_url(c, url, sizeof(url));
 	strncat(url, "/phone-numbers", sizeof(url) - strlen(url) - 1);
 	rc = store_conn_choose_waba(c->app->db, &c->ws, waba, c->sess.email);
 	if (rc == STORE_NOTFOUND)
-		return view_error_with(c, 400, "That WhatsApp Business Account "
+		return view_error_with(c, 400,
+		    "That WhatsApp Business Account "
 		    "was not shared with this app. Choose one of the listed "
-		    "accounts, or connect again.", url, NULL, 0);
+		    "accounts, or connect again.",
+		    url, NULL, 0);
 	if (rc != STORE_OK)
 		return hm_db_down(c);
 	/*
@@ -279,10 +280,11 @@ phones_choose_waba(struct ctx *c, const char *waba)
 	 * taken from a workspace merely granted it (routes.h).
 	 */
 	if (hm_routes(c) != STORE_OK)
-		return view_error_with(c, 503, "The business account was "
+		return view_error_with(c, 503,
+		    "The business account was "
 		    "chosen, but the database did not answer while we "
-		    "finished. Please choose it again in a moment.", url, NULL,
-		    0);
+		    "finished. Please choose it again in a moment.",
+		    url, NULL, 0);
 	resp_redirect(c->resp, 303, url);
 	return ANSWERED;
 }
@@ -293,8 +295,8 @@ phones_item_from_row(const struct num_row *n, struct phones_item *it)
 {
 	memset(it, 0, sizeof(*it));
 	snprintf(it->p.id, sizeof(it->p.id), "%s", n->id);
-	snprintf(it->p.display_phone_number,
-	    sizeof(it->p.display_phone_number), "%s", n->display_phone_number);
+	snprintf(it->p.display_phone_number, sizeof(it->p.display_phone_number),
+	    "%s", n->display_phone_number);
 	snprintf(it->p.verified_name, sizeof(it->p.verified_name), "%s",
 	    n->verified_name);
 	snprintf(it->p.quality_rating, sizeof(it->p.quality_rating), "%s",
@@ -303,8 +305,8 @@ phones_item_from_row(const struct num_row *n, struct phones_item *it)
 	snprintf(it->p.code_verification_status,
 	    sizeof(it->p.code_verification_status), "%s",
 	    n->code_verification_status);
-	snprintf(it->p.messaging_limit_tier,
-	    sizeof(it->p.messaging_limit_tier), "%s", n->messaging_limit);
+	snprintf(it->p.messaging_limit_tier, sizeof(it->p.messaging_limit_tier),
+	    "%s", n->messaging_limit);
 	it->p.on_biz_app = n->coexistence;
 	snprintf(it->waba_id, sizeof(it->waba_id), "%s", n->waba_id);
 	it->mine = 1;
@@ -317,12 +319,12 @@ phones_item_from_row(const struct num_row *n, struct phones_item *it)
  * the number a moment before (it keeps it).
  */
 enum answer
-phones_store(struct ctx *c, const struct phones_item *pick,
-    const char *state, const char *detail, int retry_seconds,
-    const struct vault_box *pin, int *made_default)
+phones_store(struct ctx *c, const struct phones_item *pick, const char *state,
+    const char *detail, int retry_seconds, const struct vault_box *pin,
+    int *made_default)
 {
-	struct num_add	 a;
-	enum store_rc	 rc;
+	struct num_add a;
+	enum store_rc  rc;
 
 	memset(&a, 0, sizeof(a));
 	a.id = pick->p.id;
@@ -339,7 +341,7 @@ phones_store(struct ctx *c, const struct phones_item *pick,
 	a.coexistence = pick->p.on_biz_app;
 	a.pin = pin;
 	if (store_num_put(c->app->db, &c->ws, &a, c->sess.email,
-	    made_default) != STORE_OK)
+	        made_default) != STORE_OK)
 		return hm_db_down(c);
 	/*
 	 * After the rows. Without its route the number's messages would be
@@ -349,12 +351,14 @@ phones_store(struct ctx *c, const struct phones_item *pick,
 	if ((rc = hm_routes(c)) == STORE_DUP) {
 		(void)store_num_remove(c->app->db, &c->ws, pick->p.id,
 		    c->sess.email);
-		return view_error(c, 409, "That number is already used by "
+		return view_error(c, 409,
+		    "That number is already used by "
 		    "another workspace. A number sends for one workspace only: "
 		    "remove it there first.");
 	}
 	if (rc != STORE_OK)
-		return view_error(c, 503, "The number was registered, but the "
+		return view_error(c, 503,
+		    "The number was registered, but the "
 		    "database did not answer while we finished, so its "
 		    "messages cannot reach this workspace yet. Please add "
 		    "the number again in a moment.");
@@ -368,19 +372,19 @@ phones_store(struct ctx *c, const struct phones_item *pick,
  */
 static enum answer
 phones_wait(struct ctx *c, const struct phones_item *pick, const char *state,
-    const char *detail, int retry_seconds, const char *pin,
-    const char *flash)
+    const char *detail, int retry_seconds, const char *pin, const char *flash)
 {
 	struct vault_box box;
-	char		 err[256];
-	enum answer	 ret;
-	int		 made;
+	char             err[256];
+	enum answer      ret;
+	int              made;
 
 	memset(&box, 0, sizeof(box));
 	log_info("workspace %llu: number %s waits: %s",
 	    (unsigned long long)c->ws.id, pick->p.id, state);
-	if (pin != NULL && vault_encrypt(app_vault(c->app), c->ws.id,
-	    VAULT_KIND_PIN, pin, strlen(pin), &box, err, sizeof(err)) == -1)
+	if (pin != NULL &&
+	    vault_encrypt(app_vault(c->app), c->ws.id, VAULT_KIND_PIN, pin,
+	        strlen(pin), &box, err, sizeof(err)) == -1)
 		return view_internal(c, err);
 	ret = phones_store(c, pick, state, detail, retry_seconds,
 	    pin != NULL ? &box : NULL, &made);
@@ -411,34 +415,44 @@ phones_register_failed(struct ctx *c, const struct conn_row *r,
     const char *pin, const struct graph_err *e)
 {
 	log_info("workspace %llu: register refused for number %s (code %ld "
-	    "subcode %ld fbtrace_id %s)", (unsigned long long)c->ws.id,
-	    pick->p.id, e->code, e->subcode, graph_err_trace(e));
+	         "subcode %ld fbtrace_id %s)",
+	    (unsigned long long)c->ws.id, pick->p.id, e->code, e->subcode,
+	    graph_err_trace(e));
 	switch (e->code) {
 	case 133005:
-		return phones_refuse(c, 400, r, l, "Meta says this two-step "
+		return phones_refuse(c, 400, r, l,
+		    "Meta says this two-step "
 		    "verification PIN is not right for the number. Check it "
 		    "in WhatsApp Manager and try again. If the number has no "
 		    "PIN yet, or nobody knows it, tick \"set this as the "
-		    "number's new PIN\".", e->fbtrace_id, pick->p.id);
+		    "number's new PIN\".",
+		    e->fbtrace_id, pick->p.id);
 	case 133009:
-		return phones_refuse(c, 429, r, l, "Meta saw too many PIN "
+		return phones_refuse(c, 429, r, l,
+		    "Meta saw too many PIN "
 		    "attempts for this number in a short time. Wait a few "
-		    "minutes before trying again.", e->fbtrace_id, pick->p.id);
+		    "minutes before trying again.",
+		    e->fbtrace_id, pick->p.id);
 	case 133006:
-		return phones_wait(c, pick, NUM_UNVERIFIED, "Meta needs to "
+		return phones_wait(c, pick, NUM_UNVERIFIED,
+		    "Meta needs to "
 		    "confirm this number with a code first: send one by SMS or "
-		    "voice call, then enter it.", 0, NULL, "needs_code");
+		    "voice call, then enter it.",
+		    0, NULL, "needs_code");
 	case 133015:
-		return phones_wait(c, pick, NUM_REGISTER_FAILED, "Meta asked "
+		return phones_wait(c, pick, NUM_REGISTER_FAILED,
+		    "Meta asked "
 		    "us to wait a few minutes before registering this number. "
-		    "Verify the connection after that to try again.", 300,
-		    NULL, "register_wait");
+		    "Verify the connection after that to try again.",
+		    300, NULL, "register_wait");
 	case 133016:
 		/* 10 register calls per number in a moving 72-hour window. */
-		return phones_wait(c, pick, NUM_REGISTER_FAILED, "Meta allows "
+		return phones_wait(c, pick, NUM_REGISTER_FAILED,
+		    "Meta allows "
 		    "10 registration attempts per number in 72 hours, and "
 		    "this number has used them. Try again after the time "
-		    "shown.", 72 * 3600, NULL, "register_limit");
+		    "shown.",
+		    72 * 3600, NULL, "register_limit");
 	case 100:
 		if (e->subcode != 2388001)
 			break;
@@ -450,11 +464,14 @@ phones_register_failed(struct ctx *c, const struct conn_row *r,
 		 */
 		if (*pick->p.name_status != '\0' &&
 		    strcmp(pick->p.name_status, "APPROVED") != 0)
-			return phones_wait(c, pick, NUM_PENDING_NAME, "Meta "
+			return phones_wait(c, pick, NUM_PENDING_NAME,
+			    "Meta "
 			    "has not approved the number's display name yet. "
 			    "Registration is tried again when you verify the "
-			    "connection.", 0, pin, "pending_display_name");
-		return phones_refuse(c, 409, r, l, "This number is still "
+			    "connection.",
+			    0, pin, "pending_display_name");
+		return phones_refuse(c, 409, r, l,
+		    "This number is still "
 		    "registered to another WhatsApp account (the WhatsApp "
 		    "or WhatsApp Business app, or another provider). "
 		    "Disconnect it there first, then add it again.",
@@ -477,27 +494,30 @@ phones_register(struct ctx *c, const struct conn_row *r,
     const char *pin, int set_pin)
 {
 	struct vault_secret tok;
-	struct graph_err e;
-	enum answer	 ret = GO_ON;
+	struct graph_err    e;
+	enum answer         ret = GO_ON;
 
 	if (hm_token(c, VAULT_KIND_WABA, &tok) == ANSWERED)
 		return ANSWERED;
 	if (!pick->p.on_biz_app) {
-		if (set_pin && graph_set_pin(c->app->graph, tok.data,
-		    pick->p.id, pin, &e) == -1) {
-			ret = hm_graph_failed(c, "setting the number's PIN",
-			    &e, 1);
+		if (set_pin &&
+		    graph_set_pin(c->app->graph, tok.data, pick->p.id, pin,
+		        &e) == -1) {
+			ret = hm_graph_failed(c, "setting the number's PIN", &e,
+			    1);
 			goto out;
 		}
 		if (graph_register(c->app->graph, tok.data, pick->p.id, pin,
-		    &e) == -1) {
+		        &e) == -1) {
 			ret = phones_register_failed(c, r, l, pick, pin, &e);
 			goto out;
 		}
 	}
 	if (graph_subscribe(c->app->graph, tok.data, pick->waba_id, &e) == -1)
-		ret = hm_graph_failed(c, "subscribing to your account's "
-		    "webhooks", &e, 1);
+		ret = hm_graph_failed(c,
+		    "subscribing to your account's "
+		    "webhooks",
+		    &e, 1);
 out:
 	vault_secret_free(&tok);
 	return ret;
@@ -507,7 +527,7 @@ out:
 enum answer
 phones_active(struct ctx *c, const struct phones_item *pick, int first)
 {
-	int		 restricted, made_default;
+	int restricted, made_default;
 
 	if (phones_store(c, pick, NUM_ACTIVE, NULL, 0, NULL, &made_default) ==
 	    ANSWERED)
@@ -529,16 +549,16 @@ phones_active(struct ctx *c, const struct phones_item *pick, int first)
 enum answer
 h_phones_post(struct ctx *c)
 {
-	const char	*phone = c->in[PHONES_PHONE].s;
-	const char	*pin = c->in[PHONES_PIN].s;
-	const char	*waba = c->in[PHONES_WABA].s;
-	int		 set_pin = c->in[PHONES_SET_PIN].set;
-	struct conn_row	 r;
-	struct phones_list l;
+	const char               *phone = c->in[PHONES_PHONE].s;
+	const char               *pin = c->in[PHONES_PIN].s;
+	const char               *waba = c->in[PHONES_WABA].s;
+	int                       set_pin = c->in[PHONES_SET_PIN].set;
+	struct conn_row           r;
+	struct phones_list        l;
 	const struct phones_item *pick = NULL;
-	size_t		 i;
-	enum answer	 ret;
-	int		 used, other;
+	size_t                    i;
+	enum answer               ret;
+	int                       used, other;
 
 	if (waba != NULL && phone == NULL)
 		return phones_choose_waba(c, waba);
@@ -547,22 +567,28 @@ h_phones_post(struct ctx *c)
 		goto out;
 	}
 	if (*r.waba_id == '\0') {
-		ret = phones_page(c, 400, &r, &l, "Choose a WhatsApp "
-		    "Business Account first.", NULL, NULL);
+		ret = phones_page(c, 400, &r, &l,
+		    "Choose a WhatsApp "
+		    "Business Account first.",
+		    NULL, NULL);
 		goto out;
 	}
 	for (i = 0; phone != NULL && i < l.n; i++)
 		if (strcmp(l.v[i].p.id, phone) == 0)
 			pick = &l.v[i];
 	if (pick == NULL) {
-		if (phone != NULL && (ret = phones_used(c, &l, phone, &used,
-		    &other)) == ANSWERED)
+		if (phone != NULL &&
+		    (ret = phones_used(c, &l, phone, &used, &other)) ==
+		        ANSWERED)
 			goto out;
-		ret = phones_page(c, phone != NULL && other ? 409 : 400, &r,
-		    &l, phone != NULL && other ? "That number is already used "
-		    "by another workspace. A number sends for one workspace "
-		    "only: remove it there first." : "Choose one of the phone "
-		    "numbers listed below.", NULL, NULL);
+		ret = phones_page(c, phone != NULL && other ? 409 : 400, &r, &l,
+		    phone != NULL && other
+		        ? "That number is already used "
+		          "by another workspace. A number sends for one workspace "
+		          "only: remove it there first."
+		        : "Choose one of the phone "
+		          "numbers listed below.",
+		    NULL, NULL);
 		goto out;
 	}
 	/*
@@ -572,23 +598,25 @@ h_phones_post(struct ctx *c)
 	if (!pick->p.on_biz_app &&
 	    strcmp(pick->p.code_verification_status, "VERIFIED") != 0 &&
 	    *pick->p.code_verification_status != '\0') {
-		ret = phones_wait(c, pick, NUM_UNVERIFIED, "Meta needs to "
+		ret = phones_wait(c, pick, NUM_UNVERIFIED,
+		    "Meta needs to "
 		    "confirm this number with a code first: send one by SMS or "
-		    "voice call, then enter it.", 0, NULL, "needs_code");
+		    "voice call, then enter it.",
+		    0, NULL, "needs_code");
 		goto out;
 	}
 	/* Declared six digits (app.c); only its presence is left. */
 	if (pin == NULL && !pick->p.on_biz_app) {
-		ret = phones_page(c, 400, &r, &l, "Enter the number's "
-		    "six-digit two-step verification PIN.", NULL, pick->p.id);
+		ret = phones_page(c, 400, &r, &l,
+		    "Enter the number's "
+		    "six-digit two-step verification PIN.",
+		    NULL, pick->p.id);
 		goto out;
 	}
-	if ((ret = phones_register(c, &r, &l, pick, pin, set_pin)) ==
-	    ANSWERED)
+	if ((ret = phones_register(c, &r, &l, pick, pin, set_pin)) == ANSWERED)
 		goto out;
 	ret = phones_active(c, pick, l.nmine == 0);
 out:
 	phones_list_free(&l);
 	return ret;
 }
-

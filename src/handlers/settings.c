@@ -37,55 +37,71 @@ settings_label(const char *status)
  * nothing a link carries is shown to the merchant verbatim.
  */
 static const struct {
-	const char	*key, *kind, *text;
+	const char *key, *kind, *text;
 } flashes[] = {
-	{ "connected", "ok", "WhatsApp is connected: this number now sends "
+	{ "connected", "ok",
+	    "WhatsApp is connected: this number now sends "
 	    "your workspace's messages." },
 	{ "reconnected", "ok", "Reconnected. Your phone number was kept." },
 	{ "verified", "ok", "Verified with Meta just now." },
-	{ "verified_registered", "ok", "Verified with Meta just now. Meta "
+	{ "verified_registered", "ok",
+	    "Verified with Meta just now. Meta "
 	    "approved a display name, so its number is registered and sends "
 	    "now." },
-	{ "needs_reconnect", "bad", "Meta no longer accepts this connection. "
+	{ "needs_reconnect", "bad",
+	    "Meta no longer accepts this connection. "
 	    "Reconnect to continue." },
-	{ "restricted", "bad", "The connection works, but Meta still "
+	{ "restricted", "bad",
+	    "The connection works, but Meta still "
 	    "restricts this WhatsApp Business Account (see the reason). It "
 	    "stays so until Meta lifts it." },
 	{ "test_sent", "ok", "Test message sent." },
-	{ "disconnected", "ok", "WhatsApp was disconnected from this "
+	{ "disconnected", "ok",
+	    "WhatsApp was disconnected from this "
 	    "workspace." },
 	{ "not_connected", "warn", "Connect WhatsApp first." },
 	{ "catalog_connected", "ok", "The catalog is connected." },
 	{ "catalog_disconnected", "ok", "The catalog was removed." },
 	{ "phone_added", "ok", "The number was added: it can send now." },
-	{ "connected_app", "ok", "WhatsApp is connected, and the number stays "
+	{ "connected_app", "ok",
+	    "WhatsApp is connected, and the number stays "
 	    "on the WhatsApp Business app. Sync its contacts and then its chat "
 	    "history from the app below: each can run once." },
-	{ "phone_added_app", "ok", "The number was added and stays on the "
+	{ "phone_added_app", "ok",
+	    "The number was added and stays on the "
 	    "WhatsApp Business app. Sync its contacts and then its chat "
 	    "history below: each can run once." },
 	{ "default_changed", "ok", "The default sending number was changed." },
-	{ "phone_removed", "ok", "The number was removed from this "
+	{ "phone_removed", "ok",
+	    "The number was removed from this "
 	    "workspace. It is still registered with WhatsApp." },
-	{ "phone_deregistered", "ok", "The number was deregistered and "
+	{ "phone_deregistered", "ok",
+	    "The number was deregistered and "
 	    "removed from this workspace." },
-	{ "needs_code", "warn", "Meta needs to confirm the number first: "
+	{ "needs_code", "warn",
+	    "Meta needs to confirm the number first: "
 	    "send yourself a code by SMS or voice call, then enter it below." },
-	{ "code_sent", "ok", "Meta is sending the code. Enter it below with "
+	{ "code_sent", "ok",
+	    "Meta is sending the code. Enter it below with "
 	    "the number's PIN." },
-	{ "register_wait", "warn", "Meta asked us to wait a few minutes "
+	{ "register_wait", "warn",
+	    "Meta asked us to wait a few minutes "
 	    "before registering the number. Verify the connection to try "
 	    "again." },
-	{ "register_limit", "bad", "Meta refused to register the number: it "
+	{ "register_limit", "bad",
+	    "Meta refused to register the number: it "
 	    "had too many registration attempts in 72 hours. See below when "
 	    "to try again." },
-	{ "pending_display_name", "warn", "The number waits for Meta to "
+	{ "pending_display_name", "warn",
+	    "The number waits for Meta to "
 	    "approve its display name. Registration is tried again when you "
 	    "verify the connection." },
-	{ "sync_state", "ok", "Meta is sending the contacts from the WhatsApp "
+	{ "sync_state", "ok",
+	    "Meta is sending the contacts from the WhatsApp "
 	    "Business app. They arrive in the next minutes; then the chat "
 	    "history can be synced." },
-	{ "sync_history", "ok", "Meta is sending the chat history from the "
+	{ "sync_history", "ok",
+	    "Meta is sending the chat history from the "
 	    "WhatsApp Business app (up to six months), if the business agreed "
 	    "to share it in the app. It arrives in the next minutes." },
 };
@@ -107,12 +123,12 @@ static void
 settings_webhooks(struct ctx *c, struct json_object *d,
     const struct conn_page *p)
 {
-	char		 limit[32];
+	char                limit[32];
 	struct json_object *t, *w;
-	time_t		 now = time(NULL) - (time_t)c->app->cfg->
-			    webhook_silence_minutes * 60;
-	struct tm	 tm;
-	const char	*sent = p->test_at, *last = p->hooks_last;
+	time_t              now = time(NULL) -
+	    (time_t)c->app->cfg->webhook_silence_minutes * 60;
+	struct tm   tm;
+	const char *sent = p->test_at, *last = p->hooks_last;
 
 	if (*sent) {
 		t = json_object_new_object();
@@ -175,7 +191,7 @@ static void
 settings_numbers(struct json_object *d, const struct num_row *l, size_t n)
 {
 	struct json_object *arr, *o;
-	size_t		 i;
+	size_t              i;
 
 	arr = json_object_new_array();
 	for (i = 0; i < n; i++) {
@@ -222,7 +238,7 @@ static void
 settings_popup(struct ctx *c, struct json_object *d)
 {
 	const struct config *cfg = c->app->cfg;
-	struct json_object *p;
+	struct json_object  *p;
 
 	if (cfg->config_id == NULL)
 		return;
@@ -240,20 +256,22 @@ settings_popup(struct ctx *c, struct json_object *d)
 enum answer
 h_settings(struct ctx *c)
 {
-	struct conn_page p;
+	struct conn_page       p;
 	const struct conn_row *r = &p.conn;
-	struct json_object *d, *ws, *cat;
-	enum store_rc	 rc;
+	struct json_object    *d, *ws, *cat;
+	enum store_rc          rc;
 
 	/* The page's one statement after the gate's (doc/architecture.md). */
 	rc = store_conn_page(c->app->db, &c->ws, &p);
 	if (rc != STORE_OK)
 		store_conn_page_free(&p);
 	if (rc == STORE_GONE)
-		return view_error(c, 503, "The database is not answering. "
+		return view_error(c, 503,
+		    "The database is not answering. "
 		    "Please try again in a moment.");
 	if (rc != STORE_OK)
-		return view_error(c, 500, "This workspace's data could not be "
+		return view_error(c, 500,
+		    "This workspace's data could not be "
 		    "read. If this persists, ask your administrator to run "
 		    "`waba-connect-admin migrate`.");
 	if ((d = json_object_new_object()) == NULL) {
@@ -269,8 +287,10 @@ h_settings(struct ctx *c)
 	settings_add(d, "status", r->status);
 	settings_add(d, "status_label", settings_label(r->status));
 	settings_add(d, "reason", r->reason);
-	json_object_object_add(d, strcmp(r->status, "not_connected") == 0 ?
-	    "not_connected" : "has_connection", json_object_new_boolean(1));
+	json_object_object_add(d,
+	    strcmp(r->status, "not_connected") == 0 ? "not_connected"
+	                                            : "has_connection",
+	    json_object_new_boolean(1));
 	if (strcmp(r->status, "connected") == 0)
 		json_object_object_add(d, "connected",
 		    json_object_new_boolean(1));
@@ -297,18 +317,20 @@ h_settings(struct ctx *c)
 	}
 	{
 		const char *m = c->in[SETTINGS_FLASH].s;
-		size_t i;
+		size_t      i;
 		for (i = 0; m && i < sizeof(flashes) / sizeof(flashes[0]); i++)
 			if (strcmp(m, flashes[i].key) == 0) {
-				struct json_object *f = json_object_new_object();
+				struct json_object *f =
+				    json_object_new_object();
 				settings_add(f, "kind", flashes[i].kind);
 				settings_add(f, "text", flashes[i].text);
 				json_object_object_add(d, "flash", f);
 			}
 	}
 	/* Warn a week ahead, before anything fails. */
-	if (r->has_token && *r->token_expires_at && r->token_expires_in <
-	    7 * 86400 && strcmp(r->status, "needs_reconnect") != 0) {
+	if (r->has_token && *r->token_expires_at &&
+	    r->token_expires_in < 7 * 86400 &&
+	    strcmp(r->status, "needs_reconnect") != 0) {
 		json_object_object_add(d, "expiry_warning",
 		    json_object_new_boolean(1));
 		json_object_object_add(d, "expired",

@@ -28,7 +28,8 @@
 static int
 wh_token_eq(const char *a, const char *b)
 {
-	unsigned char	 ha[crypto_generichash_BYTES], hb[crypto_generichash_BYTES];
+	unsigned char ha[crypto_generichash_BYTES],
+	    hb[crypto_generichash_BYTES];
 
 	if (a == NULL || b == NULL)
 		return 0;
@@ -44,7 +45,7 @@ h_webhook_verify(struct ctx *c)
 {
 	/* hub.mode is "subscribe" and the challenge printable: app.c. */
 	if (!wh_token_eq(c->in[HUB_TOKEN].s,
-	    c->app->cfg->webhook_verify_token)) {
+	        c->app->cfg->webhook_verify_token)) {
 		log_warn("webhook verification refused");
 		resp_text(c->resp, 403, "verification refused\n");
 		return ANSWERED;
@@ -65,8 +66,8 @@ static enum store_rc
 wh_route(struct ctx *c, const struct webhook_event *e, uint64_t *ws)
 {
 	if (*e->phone_number_id)
-		return store_route_find(c->app->db, "phone",
-		    e->phone_number_id, ws);
+		return store_route_find(c->app->db, "phone", e->phone_number_id,
+		    ws);
 	if (*e->waba_id)
 		return store_route_find(c->app->db, "waba", e->waba_id, ws);
 	return STORE_NOTFOUND;
@@ -88,16 +89,16 @@ wh_deliver(struct ctx *c, uint64_t wsid, const struct webhook_event **evs,
     size_t n)
 {
 	struct workspace ws;
-	char		(*why)[256] = NULL;
-	const char	**loss = NULL;
-	enum store_rc	 rc;
-	int		 stored;
-	size_t		 i;
+	char(*why)[256] = NULL;
+	const char  **loss = NULL;
+	enum store_rc rc;
+	int           stored;
+	size_t        i;
 
 	if ((rc = store_ws_by_id(c->app->db, wsid, &ws)) != STORE_OK) {
 		if (rc == STORE_NOTFOUND) {
 			log_warn("webhook: routed to workspace %llu, which is "
-			    "gone: %zu events acknowledged",
+			         "gone: %zu events acknowledged",
 			    (unsigned long long)wsid, n);
 			return STORE_OK;
 		}
@@ -119,15 +120,18 @@ wh_deliver(struct ctx *c, uint64_t wsid, const struct webhook_event **evs,
 	for (i = 0; i < n; i++)
 		if (evs[i]->kind == WEBHOOK_ACCOUNT_UPDATE)
 			log_info("webhook: workspace %s: account_update %s%s",
-			    ws.slug, evs[i]->event, loss[i] ?
-			    " (connection lost, unless already recorded)" : "");
+			    ws.slug, evs[i]->event,
+			    loss[i]
+			        ? " (connection lost, unless already recorded)"
+			        : "");
 		else if (evs[i]->kind == WEBHOOK_HISTORY && evs[i]->code != 0)
 			/* No chats will come: the log says why. */
 			log_info("webhook: workspace %s: number %s: history "
-			    "sync ended by Meta with code %ld%s", ws.slug,
-			    evs[i]->phone_number_id, evs[i]->code,
+			         "sync ended by Meta with code %ld%s",
+			    ws.slug, evs[i]->phone_number_id, evs[i]->code,
 			    evs[i]->code == 2593109 ? " (the business chose "
-			    "not to share its chats)" : "");
+			                              "not to share its chats)"
+			                            : "");
 out:
 	free(why);
 	free(loss);
@@ -137,17 +141,16 @@ out:
 enum answer
 h_webhook_event(struct ctx *c)
 {
-	struct webhook_batch b;
+	struct webhook_batch         b;
 	const struct webhook_event **group = NULL;
-	uint64_t	*owner = NULL, ws;
-	char		 err[256];
-	enum store_rc	 rc;
-	size_t		 i, j, n;
-	enum answer	 ret = ANSWERED;
+	uint64_t                    *owner = NULL, ws;
+	char                         err[256];
+	enum store_rc                rc;
+	size_t                       i, j, n;
+	enum answer                  ret = ANSWERED;
 
 	if (!webhook_signature_ok(c->app->cfg->app_secret,
-	    c->in[HOOK_SIGNATURE].s, c->req->body.data,
-	    c->req->body.len)) {
+	        c->in[HOOK_SIGNATURE].s, c->req->body.data, c->req->body.len)) {
 		log_warn("webhook: bad or missing signature (%zu bytes)",
 		    c->req->body.len);
 		resp_text(c->resp, 403, "bad signature\n");
@@ -170,7 +173,8 @@ h_webhook_event(struct ctx *c)
 		return ANSWERED;
 	}
 	if (b.skipped)
-		log_warn("webhook: %zu malformed items acknowledged", b.skipped);
+		log_warn("webhook: %zu malformed items acknowledged",
+		    b.skipped);
 	if (b.n == 0)
 		goto ok;
 	if ((owner = calloc(b.n, sizeof(*owner))) == NULL ||
@@ -181,10 +185,12 @@ h_webhook_event(struct ctx *c)
 	for (i = 0; i < b.n; i++) {
 		rc = wh_route(c, &b.ev[i], &owner[i]);
 		if (rc == STORE_NOTFOUND) {
-			log_warn("webhook: no workspace for number %s / WABA %s: "
-			    "acknowledged", *b.ev[i].phone_number_id ?
-			    b.ev[i].phone_number_id : "-", *b.ev[i].waba_id ?
-			    b.ev[i].waba_id : "-");
+			log_warn(
+			    "webhook: no workspace for number %s / WABA %s: "
+			    "acknowledged",
+			    *b.ev[i].phone_number_id ? b.ev[i].phone_number_id
+			                             : "-",
+			    *b.ev[i].waba_id ? b.ev[i].waba_id : "-");
 			owner[i] = 0;
 		} else if (rc != STORE_OK) {
 			ret = wh_unavailable(c);

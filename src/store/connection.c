@@ -25,7 +25,8 @@
  * nothing about it, so they keep it; it counts for the WABA it was
  * reported on. Used after waba_id has its new value in a statement.
  */
-#define CONN_RESTRICTED "(restriction IS NOT NULL AND " \
+#define CONN_RESTRICTED \
+	"(restriction IS NOT NULL AND " \
 	"restriction_waba <=> waba_id AND (restriction_until IS NULL OR " \
 	"restriction_until > UTC_TIMESTAMP()))"
 
@@ -39,14 +40,16 @@ cp(char *dst, size_t len, const char *s)
  * The connection row with its catalog: store_conn_get's statement and
  * the first CONN_NCOLS columns of store_conn_page's, read by conn_row().
  */
-#define CONN_COLS "c.status, c.reason, c.waba_id, c.waba_ids, c.scopes, " \
+#define CONN_COLS \
+	"c.status, c.reason, c.waba_id, c.waba_ids, c.scopes, " \
 	"c.token_ct IS NOT NULL, c.token_key_version, c.token_expires_at, " \
 	"TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), c.token_expires_at), " \
 	"c.phone_number_id, c.display_phone_number, c.verified_name, " \
 	"c.quality_rating, c.connected_at, c.last_verified_at, " \
 	"k.catalog_id, k.catalog_name, k.status, k.reason"
 #define CONN_NCOLS 19
-#define CONN_FROM "FROM `%s`.connection c LEFT JOIN `%s`.catalog k ON " \
+#define CONN_FROM \
+	"FROM `%s`.connection c LEFT JOIN `%s`.catalog k ON " \
 	"k.id = 1"
 
 static void
@@ -79,13 +82,13 @@ conn_row(const struct sq *q, struct conn_row *r)
 enum store_rc
 store_conn_get(struct db *db, const struct workspace *ws, struct conn_row *r)
 {
-	struct sq	 q;
-	enum store_rc	 rc;
+	struct sq     q;
+	enum store_rc rc;
 
 	memset(r, 0, sizeof(*r));
-	if ((rc = sq_one(&q, db, &ws->srv, NULL, "SELECT " CONN_COLS " "
-	    CONN_FROM " WHERE c.id = 1", ws->db_name, ws->db_name)) !=
-	    STORE_OK)
+	if ((rc = sq_one(&q, db, &ws->srv, NULL,
+	         "SELECT " CONN_COLS " " CONN_FROM " WHERE c.id = 1",
+	         ws->db_name, ws->db_name)) != STORE_OK)
 		return rc;
 	conn_row(&q, r);
 	sq_close(&q);
@@ -93,14 +96,13 @@ store_conn_get(struct db *db, const struct workspace *ws, struct conn_row *r)
 }
 
 enum store_rc
-store_conn_page(struct db *db, const struct workspace *ws,
-    struct conn_page *p)
+store_conn_page(struct db *db, const struct workspace *ws, struct conn_page *p)
 {
-	struct sq	 q;
-	struct num_row	*nl;
-	char		 sql[3072], hooks[400], nums[600];
-	enum store_rc	 rc;
-	int		 f;
+	struct sq       q;
+	struct num_row *nl;
+	char            sql[3072], hooks[400], nums[600];
+	enum store_rc   rc;
+	int             f;
 
 	memset(p, 0, sizeof(*p));
 	if (store_wh_health_cols(hooks, sizeof(hooks), ws) == -1 ||
@@ -113,7 +115,8 @@ store_conn_page(struct db *db, const struct workspace *ws,
 	 * one row per number (a handful; none: one row of NULLs), the
 	 * connection's columns repeated on each.
 	 */
-	snprintf(sql, sizeof(sql), "SELECT " CONN_COLS ", a.detail, a.at, "
+	snprintf(sql, sizeof(sql),
+	    "SELECT " CONN_COLS ", a.detail, a.at, "
 	    "%s, %s " CONN_FROM " LEFT JOIN (SELECT detail, at FROM "
 	    "`%s`.audit_log WHERE action = 'test_message' ORDER BY id DESC "
 	    "LIMIT 1) a ON 1 = 1 LEFT JOIN `%s`.phone_numbers n ON 1 = 1 "
@@ -135,8 +138,8 @@ store_conn_page(struct db *db, const struct workspace *ws,
 	do {
 		if (sq_col(&q, CONN_NCOLS + 4) == NULL)
 			continue;
-		if ((nl = realloc(p->numbers, (p->nnumbers + 1) *
-		    sizeof(*nl))) == NULL) {
+		if ((nl = realloc(p->numbers,
+		         (p->nnumbers + 1) * sizeof(*nl))) == NULL) {
 			rc = STORE_ERR;
 			goto out;
 		}
@@ -162,8 +165,7 @@ store_conn_page_free(struct conn_page *p)
 static const char *
 conn_table(const char *kind)
 {
-	return strcmp(kind, VAULT_KIND_CATALOG) == 0 ? "catalog" :
-	    "connection";
+	return strcmp(kind, VAULT_KIND_CATALOG) == 0 ? "catalog" : "connection";
 }
 
 /*
@@ -174,10 +176,9 @@ conn_table(const char *kind)
  * when out of memory.
  */
 int
-store_conn_box_from_row(const struct sq *q, unsigned int i,
-    struct vault_box *b)
+store_conn_box_from_row(const struct sq *q, unsigned int i, struct vault_box *b)
 {
-	long long	 ver;
+	long long ver;
 
 	memset(b, 0, sizeof(*b));
 	ver = sq_col(q, i) != NULL ? sq_colint(q, i) : 0;
@@ -205,12 +206,14 @@ enum store_rc
 store_conn_token_get(struct db *db, const struct workspace *ws,
     const char *kind, struct vault_box *b)
 {
-	struct sq	 q;
-	enum store_rc	 rc;
+	struct sq     q;
+	enum store_rc rc;
 
-	if ((rc = sq_one(&q, db, &ws->srv, NULL, "SELECT token_key_version, "
-	    "token_nonce, token_ct FROM `%s`.%s WHERE id = 1 AND token_ct IS "
-	    "NOT NULL", ws->db_name, conn_table(kind))) != STORE_OK)
+	if ((rc = sq_one(&q, db, &ws->srv, NULL,
+	         "SELECT token_key_version, "
+	         "token_nonce, token_ct FROM `%s`.%s WHERE id = 1 AND token_ct IS "
+	         "NOT NULL",
+	         ws->db_name, conn_table(kind))) != STORE_OK)
 		return rc;
 	if (store_conn_box_from_row(&q, 0, b) == -1)
 		rc = STORE_ERR;
@@ -219,12 +222,14 @@ store_conn_token_get(struct db *db, const struct workspace *ws,
 }
 
 enum store_rc
-store_conn_audit(struct db *db, const struct workspace *ws,
-    const char *actor, const char *action, const char *detail)
+store_conn_audit(struct db *db, const struct workspace *ws, const char *actor,
+    const char *action, const char *detail)
 {
-	return sq_do(db, &ws->srv, SQ_ARGS(SQ_S(actor), SQ_S(action),
-	    SQ_S(detail)), "INSERT INTO `%s`.audit_log (at, actor, action, "
-	    "detail) VALUES (UTC_TIMESTAMP(), ?, ?, ?)", ws->db_name);
+	return sq_do(db, &ws->srv,
+	    SQ_ARGS(SQ_S(actor), SQ_S(action), SQ_S(detail)),
+	    "INSERT INTO `%s`.audit_log (at, actor, action, "
+	    "detail) VALUES (UTC_TIMESTAMP(), ?, ?, ?)",
+	    ws->db_name);
 }
 
 enum store_rc
@@ -232,28 +237,34 @@ store_conn_token_put(struct db *db, const struct workspace *ws,
     const char *kind, const struct vault_box *b, const char *catalog_id,
     const char *actor)
 {
-	enum store_rc	 rc;
+	enum store_rc rc;
 
 	if (strcmp(kind, VAULT_KIND_CATALOG) == 0)
-		rc = sq_do(db, &ws->srv, SQ_ARGS(SQ_S(catalog_id),
-		    SQ_I(b->key_version), SQ_B(b->nonce, VAULT_NONCE_BYTES),
-		    SQ_B(b->ct, b->ctlen)), "REPLACE INTO `%s`.catalog (id, "
+		rc = sq_do(db, &ws->srv,
+		    SQ_ARGS(SQ_S(catalog_id), SQ_I(b->key_version),
+		        SQ_B(b->nonce, VAULT_NONCE_BYTES),
+		        SQ_B(b->ct, b->ctlen)),
+		    "REPLACE INTO `%s`.catalog (id, "
 		    "catalog_id, status, token_key_version, token_nonce, "
 		    "token_ct, connected_at) VALUES (1, ?, 'connected', ?, ?, "
-		    "?, UTC_TIMESTAMP())", ws->db_name);
+		    "?, UTC_TIMESTAMP())",
+		    ws->db_name);
 	else
 		/*
 		 * Not yet checked against Meta: the page says so, and
 		 * Verify (or the OAuth flow) settles the status.
 		 */
-		rc = sq_do(db, &ws->srv, SQ_ARGS(SQ_I(b->key_version),
-		    SQ_B(b->nonce, VAULT_NONCE_BYTES), SQ_B(b->ct, b->ctlen)),
+		rc = sq_do(db, &ws->srv,
+		    SQ_ARGS(SQ_I(b->key_version),
+		        SQ_B(b->nonce, VAULT_NONCE_BYTES),
+		        SQ_B(b->ct, b->ctlen)),
 		    "UPDATE `%s`.connection SET "
 		    "token_key_version = ?, token_nonce = ?, token_ct = ?, "
 		    "status = IF(status = 'not_connected', "
 		    "'pending_phone_selection', status), "
 		    "token_stored_at = UTC_TIMESTAMP(), "
-		    "updated_at = UTC_TIMESTAMP() WHERE id = 1", ws->db_name);
+		    "updated_at = UTC_TIMESTAMP() WHERE id = 1",
+		    ws->db_name);
 	if (rc == STORE_OK)
 		store_conn_audit(db, ws, actor, "token_set", kind);
 	return rc;
@@ -264,16 +275,18 @@ static enum store_rc
 conn_rekey_one(MYSQL *my, const struct workspace *ws, const char *kind,
     const struct vault *v, int *changed, char *err, size_t errlen)
 {
-	struct sq	 q;
+	struct sq        q;
 	struct vault_box in, out;
-	enum store_rc	 rc;
+	enum store_rc    rc;
 
 	memset(&out, 0, sizeof(out));
-	rc = sq_one_on(&q, my, NULL, "SELECT token_key_version, token_nonce, "
+	rc = sq_one_on(&q, my, NULL,
+	    "SELECT token_key_version, token_nonce, "
 	    "token_ct FROM `%s`.%s WHERE id = 1 AND token_ct IS NOT NULL "
-	    "FOR UPDATE", ws->db_name, conn_table(kind));
+	    "FOR UPDATE",
+	    ws->db_name, conn_table(kind));
 	if (rc == STORE_NOTFOUND)
-		return STORE_OK;	/* no token: nothing to re-encrypt */
+		return STORE_OK; /* no token: nothing to re-encrypt */
 	if (rc != STORE_OK)
 		return rc;
 	if (store_conn_box_from_row(&q, 0, &in) == -1)
@@ -291,10 +304,12 @@ conn_rekey_one(MYSQL *my, const struct workspace *ws, const char *kind,
 		return STORE_ERR;
 	}
 	vault_box_free(&in);
-	rc = sq_do_on(my, SQ_ARGS(SQ_I(out.key_version),
-	    SQ_B(out.nonce, VAULT_NONCE_BYTES), SQ_B(out.ct, out.ctlen)),
+	rc = sq_do_on(my,
+	    SQ_ARGS(SQ_I(out.key_version), SQ_B(out.nonce, VAULT_NONCE_BYTES),
+	        SQ_B(out.ct, out.ctlen)),
 	    "UPDATE `%s`.%s SET token_key_version = ?, token_nonce = ?, "
-	    "token_ct = ? WHERE id = 1", ws->db_name, conn_table(kind));
+	    "token_ct = ? WHERE id = 1",
+	    ws->db_name, conn_table(kind));
 	vault_box_free(&out);
 	if (rc == STORE_OK)
 		(*changed)++;
@@ -305,19 +320,19 @@ enum store_rc
 store_conn_rekey(struct db *db, const struct workspace *ws,
     const struct vault *v, int *changed, char *err, size_t errlen)
 {
-	MYSQL		*my;
-	enum store_rc	 rc;
+	MYSQL        *my;
+	enum store_rc rc;
 
 	*changed = 0;
 	snprintf(err, errlen, "database error");
 	if ((rc = sq_begin(db, &ws->srv, &my)) != STORE_OK)
 		return rc;
 	if ((rc = conn_rekey_one(my, ws, VAULT_KIND_WABA, v, changed, err,
-	    errlen)) != STORE_OK ||
+	         errlen)) != STORE_OK ||
 	    (rc = conn_rekey_one(my, ws, VAULT_KIND_CATALOG, v, changed, err,
-	    errlen)) != STORE_OK ||
+	         errlen)) != STORE_OK ||
 	    (rc = store_num_rekey_on(my, ws, v, changed, err, errlen)) !=
-	    STORE_OK) {
+	        STORE_OK) {
 		sq_rollback(db, my);
 		*changed = 0;
 		return rc;
@@ -326,20 +341,22 @@ store_conn_rekey(struct db *db, const struct workspace *ws,
 }
 
 enum store_rc
-store_conn_version_span(struct db *db, const struct workspace *ws,
-    uint32_t *lo, uint32_t *hi)
+store_conn_version_span(struct db *db, const struct workspace *ws, uint32_t *lo,
+    uint32_t *hi)
 {
-	struct sq	 q;
-	enum store_rc	 rc;
+	struct sq     q;
+	enum store_rc rc;
 
 	*lo = *hi = 0;
 	/* Every box of the workspace: tokens, and PINs kept while waiting. */
-	rc = sq_one(&q, db, &ws->srv, NULL, "SELECT MIN(v), MAX(v) FROM "
+	rc = sq_one(&q, db, &ws->srv, NULL,
+	    "SELECT MIN(v), MAX(v) FROM "
 	    "(SELECT token_key_version AS v FROM `%1$s`.connection WHERE "
 	    "token_ct IS NOT NULL UNION ALL SELECT token_key_version FROM "
 	    "`%1$s`.catalog WHERE token_ct IS NOT NULL UNION ALL SELECT "
 	    "pin_key_version FROM `%1$s`.phone_numbers WHERE pin_ct IS NOT "
-	    "NULL) t", ws->db_name);
+	    "NULL) t",
+	    ws->db_name);
 	if (rc != STORE_OK)
 		return rc == STORE_NOTFOUND ? STORE_OK : rc;
 	if (sq_col(&q, 0) != NULL) {
@@ -351,20 +368,21 @@ store_conn_version_span(struct db *db, const struct workspace *ws,
 }
 
 enum store_rc
-store_conn_versions(struct db *db, const struct workspace *ws,
-    uint64_t *mask)
+store_conn_versions(struct db *db, const struct workspace *ws, uint64_t *mask)
 {
-	struct sq	 q;
-	enum store_rc	 rc;
-	long long	 ver;
-	int		 r;
+	struct sq     q;
+	enum store_rc rc;
+	long long     ver;
+	int           r;
 
 	*mask = 0;
-	if ((rc = sq_rows(&q, db, &ws->srv, NULL, "SELECT token_key_version "
-	    "FROM `%1$s`.connection WHERE token_ct IS NOT NULL UNION SELECT "
-	    "token_key_version FROM `%1$s`.catalog UNION SELECT "
-	    "pin_key_version FROM `%1$s`.phone_numbers WHERE pin_ct IS NOT "
-	    "NULL", ws->db_name)) != STORE_OK)
+	if ((rc = sq_rows(&q, db, &ws->srv, NULL,
+	         "SELECT token_key_version "
+	         "FROM `%1$s`.connection WHERE token_ct IS NOT NULL UNION SELECT "
+	         "token_key_version FROM `%1$s`.catalog UNION SELECT "
+	         "pin_key_version FROM `%1$s`.phone_numbers WHERE pin_ct IS NOT "
+	         "NULL",
+	         ws->db_name)) != STORE_OK)
 		return rc;
 	while ((r = sq_fetch(&q)) == 1) {
 		ver = sq_colint(&q, 0);
@@ -376,27 +394,28 @@ store_conn_versions(struct db *db, const struct workspace *ws,
 }
 
 enum store_rc
-store_conn_version_used(struct db *db, const struct workspace *ws,
-    uint32_t ver, int *used)
+store_conn_version_used(struct db *db, const struct workspace *ws, uint32_t ver,
+    int *used)
 {
-	struct sq	 q;
-	uint64_t	 mask;
-	enum store_rc	 rc;
+	struct sq     q;
+	uint64_t      mask;
+	enum store_rc rc;
 
 	*used = 0;
-	if (ver >= 1 && ver <= 64) {	/* what store_conn_versions() answers */
+	if (ver >= 1 && ver <= 64) { /* what store_conn_versions() answers */
 		rc = store_conn_versions(db, ws, &mask);
 		*used = (mask >> (ver - 1)) & 1;
 		return rc;
 	}
-	rc = sq_one(&q, db, &ws->srv, SQ_ARGS(SQ_I(ver), SQ_I(ver),
-	    SQ_I(ver)), "SELECT "
+	rc = sq_one(&q, db, &ws->srv, SQ_ARGS(SQ_I(ver), SQ_I(ver), SQ_I(ver)),
+	    "SELECT "
 	    "(SELECT COUNT(*) FROM `%1$s`.connection WHERE token_ct IS NOT "
 	    "NULL AND token_key_version = ?) + (SELECT COUNT(*) FROM "
 	    "`%1$s`.catalog WHERE token_ct IS NOT NULL AND "
 	    "token_key_version = ?) + (SELECT COUNT(*) FROM "
 	    "`%1$s`.phone_numbers WHERE pin_ct IS NOT NULL AND "
-	    "pin_key_version = ?)", ws->db_name);
+	    "pin_key_version = ?)",
+	    ws->db_name);
 	if (rc != STORE_OK)
 		return rc == STORE_NOTFOUND ? STORE_OK : rc;
 	*used = sq_colint(&q, 0) > 0;
@@ -414,7 +433,8 @@ conn_numbers_forget_on(MYSQL *my, const struct workspace *ws,
     const char *keep_wabas)
 {
 	if (keep_wabas != NULL)
-		return sq_do_on(my, SQ_ARGS(SQ_S(keep_wabas)), "DELETE FROM "
+		return sq_do_on(my, SQ_ARGS(SQ_S(keep_wabas)),
+		    "DELETE FROM "
 		    "`%s`.phone_numbers WHERE FIND_IN_SET(waba_id, ?) = 0",
 		    ws->db_name);
 	return sq_do_on(my, NULL, "DELETE FROM `%s`.phone_numbers",
@@ -425,8 +445,8 @@ enum store_rc
 store_conn_save_oauth(struct db *db, const struct workspace *ws,
     const struct conn_oauth *o, const char *actor)
 {
-	MYSQL		*my;
-	enum store_rc	 rc;
+	MYSQL        *my;
+	enum store_rc rc;
 
 	/*
 	 * One transaction, so the new token, its WABAs, the status and the
@@ -436,13 +456,15 @@ store_conn_save_oauth(struct db *db, const struct workspace *ws,
 	 */
 	if ((rc = sq_begin(db, &ws->srv, &my)) != STORE_OK)
 		return rc;
-	rc = sq_do_on(my, SQ_ARGS(SQ_I(o->box->key_version),
-	    SQ_B(o->box->nonce, VAULT_NONCE_BYTES),
-	    SQ_B(o->box->ct, o->box->ctlen), SQ_I(o->expires_at),
-	    SQ_I(o->expires_at), SQ_S(o->waba_ids), SQ_S(o->scopes),
-	    SQ_I(o->keep_phone), SQ_S(o->waba_id), SQ_I(o->keep_phone),
-	    SQ_I(o->keep_phone), SQ_I(o->keep_phone), SQ_I(o->keep_phone),
-	    SQ_I(o->keep_phone)), "UPDATE `%s`.connection SET "
+	rc = sq_do_on(my,
+	    SQ_ARGS(SQ_I(o->box->key_version),
+	        SQ_B(o->box->nonce, VAULT_NONCE_BYTES),
+	        SQ_B(o->box->ct, o->box->ctlen), SQ_I(o->expires_at),
+	        SQ_I(o->expires_at), SQ_S(o->waba_ids), SQ_S(o->scopes),
+	        SQ_I(o->keep_phone), SQ_S(o->waba_id), SQ_I(o->keep_phone),
+	        SQ_I(o->keep_phone), SQ_I(o->keep_phone), SQ_I(o->keep_phone),
+	        SQ_I(o->keep_phone)),
+	    "UPDATE `%s`.connection SET "
 	    "token_key_version = ?, token_nonce = ?, token_ct = ?, "
 	    "token_expires_at = IF(? = 0, NULL, FROM_UNIXTIME(?)), "
 	    "waba_ids = ?, scopes = ?, "
@@ -457,15 +479,17 @@ store_conn_save_oauth(struct db *db, const struct workspace *ws,
 	    "quality_rating = IF(? = 1, quality_rating, NULL), "
 	    "connected_at = COALESCE(connected_at, UTC_TIMESTAMP()), "
 	    "last_verified_at = UTC_TIMESTAMP(), updated_at = UTC_TIMESTAMP() "
-	    "WHERE id = 1", ws->db_name);
+	    "WHERE id = 1",
+	    ws->db_name);
 	if (rc != STORE_OK ||
-	    (rc = conn_numbers_forget_on(my, ws, o->keep_phone ? o->waba_ids :
-	    NULL)) != STORE_OK)
+	    (rc = conn_numbers_forget_on(my, ws,
+	         o->keep_phone ? o->waba_ids : NULL)) != STORE_OK)
 		goto fail;
 	if ((rc = sq_commit(db, my)) != STORE_OK)
 		return rc;
-	store_conn_audit(db, ws, actor, o->keep_phone ? "reconnected" :
-	    "token_stored", o->waba_id ? o->waba_id : o->waba_ids);
+	store_conn_audit(db, ws, actor,
+	    o->keep_phone ? "reconnected" : "token_stored",
+	    o->waba_id ? o->waba_id : o->waba_ids);
 	return STORE_OK;
 fail:
 	sq_rollback(db, my);
@@ -476,20 +500,21 @@ enum store_rc
 store_conn_choose_waba(struct db *db, const struct workspace *ws,
     const char *waba_id, const char *actor)
 {
-	struct sq	 q;
-	MYSQL		*my;
-	enum store_rc	 rc;
+	struct sq     q;
+	MYSQL        *my;
+	enum store_rc rc;
 
 	if ((rc = sq_begin(db, &ws->srv, &my)) != STORE_OK)
 		return rc;
 	/* FIND_IN_SET: only a WABA the token was granted can be chosen. */
 	if ((rc = sq_rows_on(&q, my, SQ_ARGS(SQ_S(waba_id), SQ_S(waba_id)),
-	    "UPDATE `%s`.connection SET waba_id = ?, "
-	    "phone_number_id = NULL, display_phone_number = NULL, "
-	    "verified_name = NULL, quality_rating = NULL, "
-	    "status = 'pending_phone_selection', updated_at = UTC_TIMESTAMP() "
-	    "WHERE id = 1 AND token_ct IS NOT NULL AND "
-	    "FIND_IN_SET(?, waba_ids) > 0", ws->db_name)) != STORE_OK)
+	         "UPDATE `%s`.connection SET waba_id = ?, "
+	         "phone_number_id = NULL, display_phone_number = NULL, "
+	         "verified_name = NULL, quality_rating = NULL, "
+	         "status = 'pending_phone_selection', updated_at = UTC_TIMESTAMP() "
+	         "WHERE id = 1 AND token_ct IS NOT NULL AND "
+	         "FIND_IN_SET(?, waba_ids) > 0",
+	         ws->db_name)) != STORE_OK)
 		goto fail;
 	if (sq_affected(&q) == 0)
 		rc = STORE_NOTFOUND;
@@ -516,10 +541,11 @@ store_conn_default_on(MYSQL *my, const struct workspace *ws,
 	 * restriction holds it); none makes it wait. A needs_reconnect for
 	 * the token stays: a number proves nothing about the token.
 	 */
-	return sq_do_on(my, SQ_ARGS(SQ_S(n ? n->id : NULL),
-	    SQ_S(n ? n->display_phone_number : NULL),
-	    SQ_S(n ? n->verified_name : NULL),
-	    SQ_S(n ? n->quality_rating : NULL), SQ_S(n ? n->id : NULL)),
+	return sq_do_on(my,
+	    SQ_ARGS(SQ_S(n ? n->id : NULL),
+	        SQ_S(n ? n->display_phone_number : NULL),
+	        SQ_S(n ? n->verified_name : NULL),
+	        SQ_S(n ? n->quality_rating : NULL), SQ_S(n ? n->id : NULL)),
 	    "UPDATE `%s`.connection SET "
 	    "phone_number_id = ?, display_phone_number = ?, verified_name = ?, "
 	    "quality_rating = ?, "
@@ -533,15 +559,16 @@ store_conn_default_on(MYSQL *my, const struct workspace *ws,
 }
 
 enum store_rc
-store_conn_mark(struct db *db, const struct workspace *ws,
-    const char *status, const char *reason)
+store_conn_mark(struct db *db, const struct workspace *ws, const char *status,
+    const char *reason)
 {
-	enum store_rc	 rc;
+	enum store_rc rc;
 
 	rc = sq_do(db, &ws->srv, SQ_ARGS(SQ_S(status), SQ_S(reason)),
 	    "UPDATE `%s`.connection SET status = ?, reason = ?, "
 	    "updated_at = UTC_TIMESTAMP() WHERE id = 1 AND "
-	    "token_ct IS NOT NULL", ws->db_name);
+	    "token_ct IS NOT NULL",
+	    ws->db_name);
 	if (rc == STORE_OK)
 		store_conn_audit(db, ws, "meta", status, reason);
 	return rc;
@@ -552,34 +579,36 @@ store_conn_verified(struct db *db, const struct workspace *ws,
     int64_t expires_at, const char *scopes, const struct conn_phone *p,
     int *restricted)
 {
-	enum store_rc	 rc;
+	enum store_rc rc;
 
 	*restricted = 0;
-	if ((rc = sq_do(db, &ws->srv, SQ_ARGS(SQ_I(expires_at),
-	    SQ_I(expires_at), SQ_S(scopes && *scopes ? scopes : NULL),
-	    SQ_S(p ? p->display_phone_number : NULL),
-	    SQ_S(p ? p->verified_name : NULL),
-	    SQ_S(p ? p->quality_rating : NULL)), "UPDATE `%s`.connection SET "
-	    "token_expires_at = IF(? = 0, NULL, FROM_UNIXTIME(?)), "
-	    "scopes = COALESCE(?, scopes), "
-	    "display_phone_number = COALESCE(?, display_phone_number), "
-	    "verified_name = COALESCE(?, verified_name), "
-	    "quality_rating = COALESCE(?, quality_rating), "
-	    "status = IF(" CONN_RESTRICTED ", 'needs_reconnect', "
-	    "IF(phone_number_id IS NULL, 'pending_phone_selection', "
-	    "'connected')), "
-	    "reason = IF(" CONN_RESTRICTED ", restriction, NULL), "
-	    "restriction = IF(restriction_until <= UTC_TIMESTAMP(), NULL, "
-	    "restriction), "
-	    "restriction_event = IF(restriction IS NULL, NULL, "
-	    "restriction_event), "
-	    "restriction_waba = IF(restriction IS NULL, NULL, "
-	    "restriction_waba), "
-	    "restriction_until = IF(restriction IS NULL, NULL, "
-	    "restriction_until), "
-	    "last_verified_at = UTC_TIMESTAMP(), "
-	    "updated_at = UTC_TIMESTAMP() WHERE id = 1 AND token_ct IS NOT NULL",
-	    ws->db_name)) != STORE_OK)
+	if ((rc = sq_do(db, &ws->srv,
+	         SQ_ARGS(SQ_I(expires_at), SQ_I(expires_at),
+	             SQ_S(scopes && *scopes ? scopes : NULL),
+	             SQ_S(p ? p->display_phone_number : NULL),
+	             SQ_S(p ? p->verified_name : NULL),
+	             SQ_S(p ? p->quality_rating : NULL)),
+	         "UPDATE `%s`.connection SET "
+	         "token_expires_at = IF(? = 0, NULL, FROM_UNIXTIME(?)), "
+	         "scopes = COALESCE(?, scopes), "
+	         "display_phone_number = COALESCE(?, display_phone_number), "
+	         "verified_name = COALESCE(?, verified_name), "
+	         "quality_rating = COALESCE(?, quality_rating), "
+	         "status = IF(" CONN_RESTRICTED ", 'needs_reconnect', "
+	         "IF(phone_number_id IS NULL, 'pending_phone_selection', "
+	         "'connected')), "
+	         "reason = IF(" CONN_RESTRICTED ", restriction, NULL), "
+	         "restriction = IF(restriction_until <= UTC_TIMESTAMP(), NULL, "
+	         "restriction), "
+	         "restriction_event = IF(restriction IS NULL, NULL, "
+	         "restriction_event), "
+	         "restriction_waba = IF(restriction IS NULL, NULL, "
+	         "restriction_waba), "
+	         "restriction_until = IF(restriction IS NULL, NULL, "
+	         "restriction_until), "
+	         "last_verified_at = UTC_TIMESTAMP(), "
+	         "updated_at = UTC_TIMESTAMP() WHERE id = 1 AND token_ct IS NOT NULL",
+	         ws->db_name)) != STORE_OK)
 		return rc;
 	return store_conn_restricted(db, ws, restricted);
 }
@@ -588,14 +617,15 @@ enum store_rc
 store_conn_restricted(struct db *db, const struct workspace *ws,
     int *restricted)
 {
-	struct sq	 q;
-	enum store_rc	 rc;
+	struct sq     q;
+	enum store_rc rc;
 
 	*restricted = 0;
 	/* No token (no row): nothing to hold, not a failure. */
-	if ((rc = sq_one(&q, db, &ws->srv, NULL, "SELECT " CONN_RESTRICTED
-	    " FROM `%s`.connection WHERE id = 1 AND token_ct IS NOT NULL",
-	    ws->db_name)) != STORE_OK)
+	if ((rc = sq_one(&q, db, &ws->srv, NULL,
+	         "SELECT " CONN_RESTRICTED
+	         " FROM `%s`.connection WHERE id = 1 AND token_ct IS NOT NULL",
+	         ws->db_name)) != STORE_OK)
 		return rc == STORE_NOTFOUND ? STORE_OK : rc;
 	*restricted = sq_colint(&q, 0) != 0;
 	sq_close(&q);
@@ -606,12 +636,13 @@ enum store_rc
 store_conn_disconnect(struct db *db, const struct workspace *ws,
     const char *actor)
 {
-	MYSQL		*my;
-	enum store_rc	 rc;
+	MYSQL        *my;
+	enum store_rc rc;
 
 	if ((rc = sq_begin(db, &ws->srv, &my)) != STORE_OK)
 		return rc;
-	rc = sq_do_on(my, NULL, "UPDATE `%s`.connection SET "
+	rc = sq_do_on(my, NULL,
+	    "UPDATE `%s`.connection SET "
 	    "status = 'not_connected', reason = NULL, waba_id = NULL, "
 	    "waba_ids = NULL, scopes = NULL, token_key_version = NULL, "
 	    "token_nonce = NULL, token_ct = NULL, token_expires_at = NULL, "
@@ -639,16 +670,19 @@ store_conn_catalog_save(struct db *db, const struct workspace *ws,
     const char *catalog_id, const char *name, const struct vault_box *b,
     const char *actor)
 {
-	enum store_rc	 rc;
+	enum store_rc rc;
 
-	rc = sq_do(db, &ws->srv, SQ_ARGS(SQ_S(catalog_id), SQ_S(name),
-	    SQ_I(b->key_version), SQ_B(b->nonce, VAULT_NONCE_BYTES),
-	    SQ_B(b->ct, b->ctlen)), "REPLACE INTO `%s`.catalog (id, "
+	rc = sq_do(db, &ws->srv,
+	    SQ_ARGS(SQ_S(catalog_id), SQ_S(name), SQ_I(b->key_version),
+	        SQ_B(b->nonce, VAULT_NONCE_BYTES), SQ_B(b->ct, b->ctlen)),
+	    "REPLACE INTO `%s`.catalog (id, "
 	    "catalog_id, catalog_name, status, reason, token_key_version, "
 	    "token_nonce, token_ct, connected_at) VALUES (1, ?, ?, "
-	    "'connected', NULL, ?, ?, ?, UTC_TIMESTAMP())", ws->db_name);
+	    "'connected', NULL, ?, ?, ?, UTC_TIMESTAMP())",
+	    ws->db_name);
 	if (rc == STORE_OK)
-		store_conn_audit(db, ws, actor, "catalog_connected", catalog_id);
+		store_conn_audit(db, ws, actor, "catalog_connected",
+		    catalog_id);
 	return rc;
 }
 
@@ -656,16 +690,18 @@ enum store_rc
 store_conn_catalog_mark(struct db *db, const struct workspace *ws,
     const char *reason)
 {
-	return sq_do(db, &ws->srv, SQ_ARGS(SQ_S(reason)), "UPDATE "
+	return sq_do(db, &ws->srv, SQ_ARGS(SQ_S(reason)),
+	    "UPDATE "
 	    "`%s`.catalog SET status = 'needs_reconnect', reason = ? "
-	    "WHERE id = 1", ws->db_name);
+	    "WHERE id = 1",
+	    ws->db_name);
 }
 
 enum store_rc
 store_conn_catalog_delete(struct db *db, const struct workspace *ws,
     const char *actor)
 {
-	enum store_rc	 rc;
+	enum store_rc rc;
 
 	rc = sq_do(db, &ws->srv, NULL, "DELETE FROM `%s`.catalog WHERE id = 1",
 	    ws->db_name);

@@ -336,14 +336,15 @@ static const char *const control_v4[] = {
 	NULL
 };
 
-static const char *const *const control_migrations[] = { control_v1,
-	control_v2, control_v3, control_v4 };
+static const char *const *const control_migrations[] = { control_v1, control_v2,
+	control_v3, control_v4 };
 static const char *const *const workspace_migrations[] = { workspace_v1,
 	workspace_v2, workspace_v3, workspace_v4, workspace_v5 };
 
-#define NCONTROL (int)(sizeof(control_migrations) / sizeof(control_migrations[0]))
-#define NWORKSPACE (int)(sizeof(workspace_migrations) / \
-	sizeof(workspace_migrations[0]))
+#define NCONTROL \
+	(int)(sizeof(control_migrations) / sizeof(control_migrations[0]))
+#define NWORKSPACE \
+	(int)(sizeof(workspace_migrations) / sizeof(workspace_migrations[0]))
 
 int
 store_mig_control_latest(void)
@@ -357,15 +358,14 @@ store_mig_workspace_latest(void)
 	return NWORKSPACE;
 }
 
-static void
-report(store_mig_report fn, void *arg, const char *fmt, ...)
+static void report(store_mig_report fn, void *arg, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
 report(store_mig_report fn, void *arg, const char *fmt, ...)
 {
-	char	 line[512];
-	va_list	 ap;
+	char    line[512];
+	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
@@ -378,9 +378,9 @@ static enum store_rc
 mig_exec(struct db *db, const struct db_server *srv, const char *fmt,
     const char *dbname)
 {
-	struct buf	 sql = BUF_INIT;
-	const char	*p, *hit;
-	enum store_rc	 rc = STORE_ERR;
+	struct buf    sql = BUF_INIT;
+	const char   *p, *hit;
+	enum store_rc rc = STORE_ERR;
 
 	/*
 	 * The database name is ours ([a-z0-9_], checked by config and by
@@ -401,11 +401,13 @@ static enum store_rc
 mig_version(struct db *db, const struct db_server *srv, const char *dbname,
     int *version)
 {
-	struct sq	 q;
-	enum store_rc	 rc;
+	struct sq     q;
+	enum store_rc rc;
 
-	if ((rc = sq_one(&q, db, srv, NULL, "SELECT COALESCE(MAX(version), 0) "
-	    "FROM `%s`.schema_version", dbname)) != STORE_OK)
+	if ((rc = sq_one(&q, db, srv, NULL,
+	         "SELECT COALESCE(MAX(version), 0) "
+	         "FROM `%s`.schema_version",
+	         dbname)) != STORE_OK)
 		/* MAX() always has a row: none is a failure. */
 		return rc == STORE_NOTFOUND ? STORE_ERR : rc;
 	*version = (int)sq_colint(&q, 0);
@@ -416,8 +418,8 @@ mig_version(struct db *db, const struct db_server *srv, const char *dbname,
 static enum store_rc
 mig_lock(struct db *db, const struct db_server *srv, int take)
 {
-	struct sq	 q;
-	enum store_rc	 rc;
+	struct sq     q;
+	enum store_rc rc;
 
 	if (!take)
 		return sq_do(db, srv, NULL,
@@ -439,37 +441,43 @@ mig_apply(struct db *db, const struct db_server *srv, const char *dbname,
     const char *const *const *list, int n, const char *what,
     store_mig_report fn, void *arg)
 {
-	const char	*const *stmt;
-	enum store_rc	 rc;
-	int		 have = 0, v;
+	const char *const *stmt;
+	enum store_rc      rc;
+	int                have = 0, v;
 
 	if ((rc = mig_lock(db, srv, 1)) != STORE_OK)
 		return rc;
-	if ((rc = sq_do(db, srv, NULL, "CREATE DATABASE IF NOT EXISTS `%s` "
-	    "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci", dbname)) !=
-	    STORE_OK ||
-	    (rc = sq_do(db, srv, NULL, "CREATE TABLE IF NOT EXISTS "
-	    "`%s`.schema_version (version INT NOT NULL PRIMARY KEY, "
-	    "applied_at DATETIME NOT NULL) ENGINE=InnoDB", dbname)) !=
-	    STORE_OK ||
+	if ((rc = sq_do(db, srv, NULL,
+	         "CREATE DATABASE IF NOT EXISTS `%s` "
+	         "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
+	         dbname)) != STORE_OK ||
+	    (rc = sq_do(db, srv, NULL,
+	         "CREATE TABLE IF NOT EXISTS "
+	         "`%s`.schema_version (version INT NOT NULL PRIMARY KEY, "
+	         "applied_at DATETIME NOT NULL) ENGINE=InnoDB",
+	         dbname)) != STORE_OK ||
 	    (rc = mig_version(db, srv, dbname, &have)) != STORE_OK)
 		goto out;
 	if (have > n) {
-		report(fn, arg, "%s %s: at version %d, newer than this "
-		    "program (%d): refusing", what, dbname, have, n);
+		report(fn, arg,
+		    "%s %s: at version %d, newer than this "
+		    "program (%d): refusing",
+		    what, dbname, have, n);
 		rc = STORE_ERR;
 		goto out;
 	}
 	if (have == n)
-		report(fn, arg, "%s %s: up to date (version %d)", what,
-		    dbname, n);
+		report(fn, arg, "%s %s: up to date (version %d)", what, dbname,
+		    n);
 	for (v = have + 1; v <= n; v++) {
 		for (stmt = list[v - 1]; *stmt; stmt++)
 			if ((rc = mig_exec(db, srv, *stmt, dbname)) != STORE_OK)
 				goto out;
-		if ((rc = sq_do(db, srv, SQ_ARGS(SQ_I(v)), "INSERT INTO "
-		    "`%s`.schema_version (version, applied_at) VALUES (?, "
-		    "UTC_TIMESTAMP())", dbname)) != STORE_OK)
+		if ((rc = sq_do(db, srv, SQ_ARGS(SQ_I(v)),
+		         "INSERT INTO "
+		         "`%s`.schema_version (version, applied_at) VALUES (?, "
+		         "UTC_TIMESTAMP())",
+		         dbname)) != STORE_OK)
 			goto out;
 		report(fn, arg, "%s %s: applied version %d", what, dbname, v);
 	}
@@ -481,8 +489,8 @@ out:
 enum store_rc
 store_mig_control(struct db *db, store_mig_report fn, void *arg)
 {
-	return mig_apply(db, NULL, sq_ctl(db),
-	    control_migrations, NCONTROL, "control database", fn, arg);
+	return mig_apply(db, NULL, sq_ctl(db), control_migrations, NCONTROL,
+	    "control database", fn, arg);
 }
 
 /*
@@ -492,15 +500,16 @@ store_mig_control(struct db *db, store_mig_report fn, void *arg)
 enum store_rc
 store_mig_control_version(struct db *db, int *version)
 {
-	struct sq	 q;
-	const char	*dbname = sq_ctl(db);
-	enum store_rc	 rc;
-	int		 found;
+	struct sq     q;
+	const char   *dbname = sq_ctl(db);
+	enum store_rc rc;
+	int           found;
 
 	*version = 0;
-	if ((rc = sq_one(&q, db, NULL, SQ_ARGS(SQ_S(dbname)), "SELECT "
-	    "COUNT(*) FROM information_schema.tables WHERE table_schema = ? "
-	    "AND table_name = 'schema_version'")) != STORE_OK)
+	if ((rc = sq_one(&q, db, NULL, SQ_ARGS(SQ_S(dbname)),
+	         "SELECT "
+	         "COUNT(*) FROM information_schema.tables WHERE table_schema = ? "
+	         "AND table_name = 'schema_version'")) != STORE_OK)
 		/* COUNT() always has a row too. */
 		return rc == STORE_NOTFOUND ? STORE_ERR : rc;
 	found = sq_colint(&q, 0) > 0;
@@ -514,7 +523,7 @@ enum store_rc
 store_mig_workspace(struct db *db, const struct workspace *ws,
     store_mig_report fn, void *arg)
 {
-	char	 what[128];
+	char what[128];
 
 	snprintf(what, sizeof(what), "workspace %s: database", ws->slug);
 	return mig_apply(db, &ws->srv, ws->db_name, workspace_migrations,

@@ -15,7 +15,8 @@
 #include "sql.h"
 #include "workspaces.h"
 
-#define NUM_COLS "id, waba_id, display_phone_number, verified_name, " \
+#define NUM_COLS \
+	"id, waba_id, display_phone_number, verified_name, " \
 	"quality_rating, status, code_verification_status, messaging_limit, " \
 	"state, state_detail, retry_after, is_default, coexistence, " \
 	"synced_state_at, synced_history_at, added_at"
@@ -35,11 +36,10 @@ store_num_from_row(const struct sq *q, unsigned int i, struct num_row *r)
 	num_cp(r->display_phone_number, sizeof(r->display_phone_number),
 	    sq_col(q, i + 2));
 	num_cp(r->verified_name, sizeof(r->verified_name), sq_col(q, i + 3));
-	num_cp(r->quality_rating, sizeof(r->quality_rating),
-	    sq_col(q, i + 4));
+	num_cp(r->quality_rating, sizeof(r->quality_rating), sq_col(q, i + 4));
 	num_cp(r->status, sizeof(r->status), sq_col(q, i + 5));
-	num_cp(r->code_verification_status,
-	    sizeof(r->code_verification_status), sq_col(q, i + 6));
+	num_cp(r->code_verification_status, sizeof(r->code_verification_status),
+	    sq_col(q, i + 6));
 	num_cp(r->messaging_limit, sizeof(r->messaging_limit),
 	    sq_col(q, i + 7));
 	num_cp(r->state, sizeof(r->state), sq_col(q, i + 8));
@@ -65,12 +65,13 @@ int
 store_num_cols(char *buf, size_t len, const char *alias)
 {
 	static const char *const cols[NUM_NCOLS] = { "id", "waba_id",
-	    "display_phone_number", "verified_name", "quality_rating",
-	    "status", "code_verification_status", "messaging_limit", "state",
-	    "state_detail", "retry_after", "is_default", "coexistence",
-	    "synced_state_at", "synced_history_at", "added_at" };
-	size_t		 used = 0, i;
-	int		 n;
+		"display_phone_number", "verified_name", "quality_rating",
+		"status", "code_verification_status", "messaging_limit",
+		"state", "state_detail", "retry_after", "is_default",
+		"coexistence", "synced_state_at", "synced_history_at",
+		"added_at" };
+	size_t                   used = 0, i;
+	int                      n;
 
 	for (i = 0; i < NUM_NCOLS; i++) {
 		n = snprintf(buf + used, len - used, "%s%s.%s", i ? ", " : "",
@@ -83,20 +84,21 @@ store_num_cols(char *buf, size_t len, const char *alias)
 }
 
 enum store_rc
-store_num_list(struct db *db, const struct workspace *ws,
-    struct num_row **list, size_t *n)
+store_num_list(struct db *db, const struct workspace *ws, struct num_row **list,
+    size_t *n)
 {
-	struct sq	 q;
-	struct num_row	*l = NULL, *nl;
-	size_t		 cnt = 0;
-	enum store_rc	 rc;
-	int		 f;
+	struct sq       q;
+	struct num_row *l = NULL, *nl;
+	size_t          cnt = 0;
+	enum store_rc   rc;
+	int             f;
 
 	*list = NULL;
 	*n = 0;
-	if ((rc = sq_rows(&q, db, &ws->srv, NULL, "SELECT " NUM_COLS " FROM "
-	    "`%s`.phone_numbers ORDER BY is_default DESC, added_at, id",
-	    ws->db_name)) != STORE_OK)
+	if ((rc = sq_rows(&q, db, &ws->srv, NULL,
+	         "SELECT " NUM_COLS " FROM "
+	         "`%s`.phone_numbers ORDER BY is_default DESC, added_at, id",
+	         ws->db_name)) != STORE_OK)
 		return rc;
 	while ((f = sq_fetch(&q)) == 1) {
 		if ((nl = realloc(l, (cnt + 1) * sizeof(*l))) == NULL) {
@@ -123,12 +125,12 @@ enum store_rc
 store_num_get(struct db *db, const struct workspace *ws, const char *id,
     struct num_row *r)
 {
-	struct sq	 q;
-	enum store_rc	 rc;
+	struct sq     q;
+	enum store_rc rc;
 
-	if ((rc = sq_one(&q, db, &ws->srv, SQ_ARGS(SQ_S(id)), "SELECT "
-	    NUM_COLS " FROM `%s`.phone_numbers WHERE id = ?",
-	    ws->db_name)) != STORE_OK)
+	if ((rc = sq_one(&q, db, &ws->srv, SQ_ARGS(SQ_S(id)),
+	         "SELECT " NUM_COLS " FROM `%s`.phone_numbers WHERE id = ?",
+	         ws->db_name)) != STORE_OK)
 		return rc;
 	num_from_row(&q, r);
 	sq_close(&q);
@@ -143,13 +145,14 @@ store_num_get(struct db *db, const struct workspace *ws, const char *id,
 static enum store_rc
 num_settle_default(MYSQL *my, const struct workspace *ws, int *made)
 {
-	struct sq	 q;
-	struct num_row	 r;
-	enum store_rc	 rc;
+	struct sq      q;
+	struct num_row r;
+	enum store_rc  rc;
 
 	if (made != NULL)
 		*made = 0;
-	rc = sq_one_on(&q, my, NULL, "SELECT " NUM_COLS " FROM "
+	rc = sq_one_on(&q, my, NULL,
+	    "SELECT " NUM_COLS " FROM "
 	    "`%s`.phone_numbers WHERE is_default = 1 OR state = 'active' "
 	    "ORDER BY is_default DESC, added_at, id LIMIT 1 FOR UPDATE",
 	    ws->db_name);
@@ -160,9 +163,10 @@ num_settle_default(MYSQL *my, const struct workspace *ws, int *made)
 	num_from_row(&q, &r);
 	sq_close(&q);
 	if (!r.is_default) {
-		if ((rc = sq_do_on(my, SQ_ARGS(SQ_S(r.id)), "UPDATE "
-		    "`%s`.phone_numbers SET is_default = 1 WHERE id = ?",
-		    ws->db_name)) != STORE_OK)
+		if ((rc = sq_do_on(my, SQ_ARGS(SQ_S(r.id)),
+		         "UPDATE "
+		         "`%s`.phone_numbers SET is_default = 1 WHERE id = ?",
+		         ws->db_name)) != STORE_OK)
 			return rc;
 		r.is_default = 1;
 		if (made != NULL)
@@ -175,8 +179,8 @@ enum store_rc
 store_num_put(struct db *db, const struct workspace *ws,
     const struct num_add *a, const char *actor, int *made_default)
 {
-	MYSQL		*my;
-	enum store_rc	 rc;
+	MYSQL        *my;
+	enum store_rc rc;
 
 	*made_default = 0;
 	if ((rc = sq_begin(db, &ws->srv, &my)) != STORE_OK)
@@ -185,47 +189,53 @@ store_num_put(struct db *db, const struct workspace *ws,
 	 * Adding again keeps whether it is the default and the syncs that
 	 * ran: those are facts about the number, not about this attempt.
 	 */
-	if ((rc = sq_do_on(my, SQ_ARGS(SQ_S(a->id), SQ_S(a->waba_id),
-	    SQ_S(a->display_phone_number ? a->display_phone_number : ""),
-	    SQ_S(a->verified_name), SQ_S(a->quality_rating), SQ_S(a->status),
-	    SQ_S(a->code_verification_status), SQ_S(a->messaging_limit),
-	    SQ_S(a->state), SQ_S(a->state_detail), SQ_I(a->retry_seconds),
-	    SQ_I(a->retry_seconds), SQ_I(a->coexistence),
-	    a->pin ? SQ_I(a->pin->key_version) : SQ_NULL,
-	    a->pin ? SQ_B(a->pin->nonce, VAULT_NONCE_BYTES) : SQ_NULL,
-	    a->pin ? SQ_B(a->pin->ct, a->pin->ctlen) : SQ_NULL),
-	    "INSERT INTO `%s`.phone_numbers (id, "
-	    "waba_id, display_phone_number, verified_name, quality_rating, "
-	    "status, code_verification_status, messaging_limit, state, "
-	    "state_detail, retry_after, coexistence, pin_key_version, "
-	    "pin_nonce, pin_ct, fetched_at, added_at) "
-	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, IF(? = 0, NULL, "
-	    "UTC_TIMESTAMP() + INTERVAL ? SECOND), ?, ?, ?, ?, "
-	    "UTC_TIMESTAMP(), UTC_TIMESTAMP()) ON DUPLICATE KEY UPDATE "
-	    "pin_key_version = VALUES(pin_key_version), pin_nonce = "
-	    "VALUES(pin_nonce), pin_ct = VALUES(pin_ct), waba_id = "
-	    "VALUES(waba_id), display_phone_number = "
-	    "VALUES(display_phone_number), verified_name = "
-	    "VALUES(verified_name), quality_rating = VALUES(quality_rating), "
-	    "status = VALUES(status), code_verification_status = "
-	    "VALUES(code_verification_status), messaging_limit = "
-	    "VALUES(messaging_limit), state = VALUES(state), state_detail = "
-	    "VALUES(state_detail), retry_after = VALUES(retry_after), "
-	    "coexistence = VALUES(coexistence), fetched_at = "
-	    "VALUES(fetched_at)", ws->db_name)) != STORE_OK)
+	if ((rc = sq_do_on(my,
+	         SQ_ARGS(SQ_S(a->id), SQ_S(a->waba_id),
+	             SQ_S(a->display_phone_number ? a->display_phone_number
+	                                          : ""),
+	             SQ_S(a->verified_name), SQ_S(a->quality_rating),
+	             SQ_S(a->status), SQ_S(a->code_verification_status),
+	             SQ_S(a->messaging_limit), SQ_S(a->state),
+	             SQ_S(a->state_detail), SQ_I(a->retry_seconds),
+	             SQ_I(a->retry_seconds), SQ_I(a->coexistence),
+	             a->pin ? SQ_I(a->pin->key_version) : SQ_NULL,
+	             a->pin ? SQ_B(a->pin->nonce, VAULT_NONCE_BYTES) : SQ_NULL,
+	             a->pin ? SQ_B(a->pin->ct, a->pin->ctlen) : SQ_NULL),
+	         "INSERT INTO `%s`.phone_numbers (id, "
+	         "waba_id, display_phone_number, verified_name, quality_rating, "
+	         "status, code_verification_status, messaging_limit, state, "
+	         "state_detail, retry_after, coexistence, pin_key_version, "
+	         "pin_nonce, pin_ct, fetched_at, added_at) "
+	         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, IF(? = 0, NULL, "
+	         "UTC_TIMESTAMP() + INTERVAL ? SECOND), ?, ?, ?, ?, "
+	         "UTC_TIMESTAMP(), UTC_TIMESTAMP()) ON DUPLICATE KEY UPDATE "
+	         "pin_key_version = VALUES(pin_key_version), pin_nonce = "
+	         "VALUES(pin_nonce), pin_ct = VALUES(pin_ct), waba_id = "
+	         "VALUES(waba_id), display_phone_number = "
+	         "VALUES(display_phone_number), verified_name = "
+	         "VALUES(verified_name), quality_rating = VALUES(quality_rating), "
+	         "status = VALUES(status), code_verification_status = "
+	         "VALUES(code_verification_status), messaging_limit = "
+	         "VALUES(messaging_limit), state = VALUES(state), state_detail = "
+	         "VALUES(state_detail), retry_after = VALUES(retry_after), "
+	         "coexistence = VALUES(coexistence), fetched_at = "
+	         "VALUES(fetched_at)",
+	         ws->db_name)) != STORE_OK)
 		goto fail;
 	/* A default that stopped being active is no default any more. */
 	if (strcmp(a->state, NUM_ACTIVE) != 0 &&
-	    (rc = sq_do_on(my, SQ_ARGS(SQ_S(a->id)), "UPDATE "
-	    "`%s`.phone_numbers SET is_default = 0 WHERE id = ?",
-	    ws->db_name)) != STORE_OK)
+	    (rc = sq_do_on(my, SQ_ARGS(SQ_S(a->id)),
+	         "UPDATE "
+	         "`%s`.phone_numbers SET is_default = 0 WHERE id = ?",
+	         ws->db_name)) != STORE_OK)
 		goto fail;
 	if ((rc = num_settle_default(my, ws, made_default)) != STORE_OK)
 		goto fail;
 	if ((rc = sq_commit(db, my)) != STORE_OK)
 		return rc;
-	store_conn_audit(db, ws, actor, strcmp(a->state, NUM_ACTIVE) == 0 ?
-	    "phone_added" : "phone_pending", a->id);
+	store_conn_audit(db, ws, actor,
+	    strcmp(a->state, NUM_ACTIVE) == 0 ? "phone_added" : "phone_pending",
+	    a->id);
 	return STORE_OK;
 fail:
 	sq_rollback(db, my);
@@ -236,15 +246,17 @@ enum store_rc
 store_num_refresh(struct db *db, const struct workspace *ws,
     const struct num_add *a)
 {
-	MYSQL		*my;
-	enum store_rc	 rc;
+	MYSQL        *my;
+	enum store_rc rc;
 
 	if ((rc = sq_begin(db, &ws->srv, &my)) != STORE_OK)
 		return rc;
-	rc = sq_do_on(my, SQ_ARGS(SQ_S(a->display_phone_number),
-	    SQ_S(a->verified_name), SQ_S(a->quality_rating), SQ_S(a->status),
-	    SQ_S(a->code_verification_status), SQ_S(a->messaging_limit),
-	    SQ_I(a->coexistence), SQ_S(a->id)), "UPDATE `%s`.phone_numbers SET "
+	rc = sq_do_on(my,
+	    SQ_ARGS(SQ_S(a->display_phone_number), SQ_S(a->verified_name),
+	        SQ_S(a->quality_rating), SQ_S(a->status),
+	        SQ_S(a->code_verification_status), SQ_S(a->messaging_limit),
+	        SQ_I(a->coexistence), SQ_S(a->id)),
+	    "UPDATE `%s`.phone_numbers SET "
 	    "display_phone_number = COALESCE(?, display_phone_number), "
 	    "verified_name = ?, quality_rating = ?, status = ?, "
 	    "code_verification_status = ?, messaging_limit = ?, "
@@ -263,23 +275,26 @@ enum store_rc
 store_num_default(struct db *db, const struct workspace *ws, const char *id,
     const char *actor)
 {
-	struct sq	 q;
-	struct num_row	 r;
-	MYSQL		*my;
-	enum store_rc	 rc;
+	struct sq      q;
+	struct num_row r;
+	MYSQL         *my;
+	enum store_rc  rc;
 
 	if ((rc = sq_begin(db, &ws->srv, &my)) != STORE_OK)
 		return rc;
 	/* Only a registered number can send, so only it can be the default. */
-	if ((rc = sq_one_on(&q, my, SQ_ARGS(SQ_S(id)), "SELECT " NUM_COLS
-	    " FROM `%s`.phone_numbers WHERE id = ? AND state = 'active' FOR "
-	    "UPDATE", ws->db_name)) != STORE_OK)
+	if ((rc = sq_one_on(&q, my, SQ_ARGS(SQ_S(id)),
+	         "SELECT " NUM_COLS
+	         " FROM `%s`.phone_numbers WHERE id = ? AND state = 'active' FOR "
+	         "UPDATE",
+	         ws->db_name)) != STORE_OK)
 		goto fail;
 	num_from_row(&q, &r);
 	sq_close(&q);
-	if ((rc = sq_do_on(my, SQ_ARGS(SQ_S(id)), "UPDATE "
-	    "`%s`.phone_numbers SET is_default = (id = ?)", ws->db_name)) !=
-	    STORE_OK ||
+	if ((rc = sq_do_on(my, SQ_ARGS(SQ_S(id)),
+	         "UPDATE "
+	         "`%s`.phone_numbers SET is_default = (id = ?)",
+	         ws->db_name)) != STORE_OK ||
 	    (rc = store_conn_default_on(my, ws, &r)) != STORE_OK)
 		goto fail;
 	if ((rc = sq_commit(db, my)) != STORE_OK)
@@ -295,15 +310,17 @@ enum store_rc
 store_num_remove(struct db *db, const struct workspace *ws, const char *id,
     const char *actor)
 {
-	struct sq	 q;
-	MYSQL		*my;
-	uint64_t	 hit = 0;
-	enum store_rc	 rc;
+	struct sq     q;
+	MYSQL        *my;
+	uint64_t      hit = 0;
+	enum store_rc rc;
 
 	if ((rc = sq_begin(db, &ws->srv, &my)) != STORE_OK)
 		return rc;
-	if ((rc = sq_rows_on(&q, my, SQ_ARGS(SQ_S(id)), "DELETE FROM "
-	    "`%s`.phone_numbers WHERE id = ?", ws->db_name)) != STORE_OK)
+	if ((rc = sq_rows_on(&q, my, SQ_ARGS(SQ_S(id)),
+	         "DELETE FROM "
+	         "`%s`.phone_numbers WHERE id = ?",
+	         ws->db_name)) != STORE_OK)
 		goto fail;
 	hit = sq_affected(&q);
 	sq_close(&q);
@@ -330,17 +347,18 @@ store_num_clear(struct db *db, const struct workspace *ws)
 }
 
 enum store_rc
-store_num_ids(struct db *db, const struct workspace *ws, char *ids,
-    size_t len)
+store_num_ids(struct db *db, const struct workspace *ws, char *ids, size_t len)
 {
-	struct sq	 q;
-	size_t		 used = 0, n;
-	const char	*id;
-	enum store_rc	 rc;
+	struct sq     q;
+	size_t        used = 0, n;
+	const char   *id;
+	enum store_rc rc;
 
 	*ids = '\0';
-	if ((rc = sq_rows(&q, db, &ws->srv, NULL, "SELECT id FROM "
-	    "`%s`.phone_numbers ORDER BY id", ws->db_name)) != STORE_OK)
+	if ((rc = sq_rows(&q, db, &ws->srv, NULL,
+	         "SELECT id FROM "
+	         "`%s`.phone_numbers ORDER BY id",
+	         ws->db_name)) != STORE_OK)
 		return rc;
 	while (sq_fetch(&q) == 1) {
 		if ((id = sq_col(&q, 0)) == NULL)
@@ -363,10 +381,10 @@ enum store_rc
 store_num_synced(struct db *db, const struct workspace *ws, const char *id,
     const char *sync_type, const char *actor)
 {
-	struct sq	 q;
-	char		 detail[128];
-	const char	*col;
-	enum store_rc	 rc;
+	struct sq     q;
+	char          detail[128];
+	const char   *col;
+	enum store_rc rc;
 
 	if (strcmp(sync_type, NUM_SYNC_STATE) == 0)
 		col = "synced_state_at";
@@ -375,9 +393,11 @@ store_num_synced(struct db *db, const struct workspace *ws, const char *id,
 	else
 		return STORE_ERR;
 	/* Meta lets each sync run once: so does the row. */
-	if ((rc = sq_rows(&q, db, &ws->srv, SQ_ARGS(SQ_S(id)), "UPDATE "
-	    "`%s`.phone_numbers SET %s = UTC_TIMESTAMP() WHERE id = ? AND "
-	    "%s IS NULL", ws->db_name, col, col)) != STORE_OK)
+	if ((rc = sq_rows(&q, db, &ws->srv, SQ_ARGS(SQ_S(id)),
+	         "UPDATE "
+	         "`%s`.phone_numbers SET %s = UTC_TIMESTAMP() WHERE id = ? AND "
+	         "%s IS NULL",
+	         ws->db_name, col, col)) != STORE_OK)
 		return rc;
 	if (sq_affected(&q) == 0)
 		rc = STORE_DUP;
@@ -393,13 +413,15 @@ enum store_rc
 store_num_pin(struct db *db, const struct workspace *ws, const char *id,
     struct vault_box *b)
 {
-	struct sq	 q;
-	enum store_rc	 rc;
+	struct sq     q;
+	enum store_rc rc;
 
 	memset(b, 0, sizeof(*b));
-	if ((rc = sq_one(&q, db, &ws->srv, SQ_ARGS(SQ_S(id)), "SELECT "
-	    "pin_key_version, pin_nonce, pin_ct FROM `%s`.phone_numbers WHERE "
-	    "id = ? AND pin_ct IS NOT NULL", ws->db_name)) != STORE_OK)
+	if ((rc = sq_one(&q, db, &ws->srv, SQ_ARGS(SQ_S(id)),
+	         "SELECT "
+	         "pin_key_version, pin_nonce, pin_ct FROM `%s`.phone_numbers WHERE "
+	         "id = ? AND pin_ct IS NOT NULL",
+	         ws->db_name)) != STORE_OK)
 		return rc;
 	if (store_conn_box_from_row(&q, 0, b) == -1)
 		rc = STORE_ERR;
@@ -408,18 +430,20 @@ store_num_pin(struct db *db, const struct workspace *ws, const char *id,
 }
 
 enum store_rc
-store_num_rekey_on(MYSQL *my, const struct workspace *ws,
-    const struct vault *v, int *changed, char *err, size_t errlen)
+store_num_rekey_on(MYSQL *my, const struct workspace *ws, const struct vault *v,
+    int *changed, char *err, size_t errlen)
 {
-	struct sq	 q;
+	struct sq         q;
 	struct vault_box *in = NULL, *nb, out;
-	char		 (*ids)[33] = NULL, (*ni)[33];
-	size_t		 n = 0, i;
-	enum store_rc	 rc;
+	char(*ids)[33] = NULL, (*ni)[33];
+	size_t        n = 0, i;
+	enum store_rc rc;
 
-	if ((rc = sq_rows_on(&q, my, NULL, "SELECT id, pin_key_version, "
-	    "pin_nonce, pin_ct FROM `%s`.phone_numbers WHERE pin_ct IS NOT "
-	    "NULL FOR UPDATE", ws->db_name)) != STORE_OK)
+	if ((rc = sq_rows_on(&q, my, NULL,
+	         "SELECT id, pin_key_version, "
+	         "pin_nonce, pin_ct FROM `%s`.phone_numbers WHERE pin_ct IS NOT "
+	         "NULL FOR UPDATE",
+	         ws->db_name)) != STORE_OK)
 		return rc;
 	while (sq_fetch(&q) == 1) {
 		if ((nb = realloc(in, (n + 1) * sizeof(*in))) == NULL) {
@@ -447,15 +471,18 @@ store_num_rekey_on(MYSQL *my, const struct workspace *ws,
 		    in[i].key_version == vault_current_version(v))
 			continue;
 		if (vault_reencrypt(v, ws->id, VAULT_KIND_PIN, &in[i], &out,
-		    err, errlen) == -1) {
+		        err, errlen) == -1) {
 			rc = STORE_ERR;
 			break;
 		}
-		rc = sq_do_on(my, SQ_ARGS(SQ_I(out.key_version),
-		    SQ_B(out.nonce, VAULT_NONCE_BYTES), SQ_B(out.ct, out.ctlen),
-		    SQ_S(ids[i])), "UPDATE `%s`.phone_numbers SET "
+		rc = sq_do_on(my,
+		    SQ_ARGS(SQ_I(out.key_version),
+		        SQ_B(out.nonce, VAULT_NONCE_BYTES),
+		        SQ_B(out.ct, out.ctlen), SQ_S(ids[i])),
+		    "UPDATE `%s`.phone_numbers SET "
 		    "pin_key_version = ?, pin_nonce = ?, pin_ct = ? WHERE "
-		    "id = ?", ws->db_name);
+		    "id = ?",
+		    ws->db_name);
 		vault_box_free(&out);
 		if (rc == STORE_OK)
 			(*changed)++;

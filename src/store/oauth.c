@@ -14,19 +14,22 @@
 #include "sql.h"
 
 enum store_rc
-store_oauth_put(struct db *db, const unsigned char hash[32],
-    uint64_t workspace, const unsigned char session[32], int ttl)
+store_oauth_put(struct db *db, const unsigned char hash[32], uint64_t workspace,
+    const unsigned char session[32], int ttl)
 {
-	enum store_rc	 rc;
+	enum store_rc rc;
 
-	if ((rc = sq_do(db, NULL, SQ_ARGS(SQ_B(hash, 32), SQ_I(workspace),
-	    SQ_B(session, 32), SQ_I(ttl)), "INSERT INTO `%s`.oauth_states "
-	    "(state_hash, workspace_id, session_hash, expires_at) VALUES "
-	    "(?, ?, ?, UTC_TIMESTAMP() + INTERVAL ? SECOND)", sq_ctl(db))) !=
-	    STORE_OK)
+	if ((rc = sq_do(db, NULL,
+	         SQ_ARGS(SQ_B(hash, 32), SQ_I(workspace), SQ_B(session, 32),
+	             SQ_I(ttl)),
+	         "INSERT INTO `%s`.oauth_states "
+	         "(state_hash, workspace_id, session_hash, expires_at) VALUES "
+	         "(?, ?, ?, UTC_TIMESTAMP() + INTERVAL ? SECOND)",
+	         sq_ctl(db))) != STORE_OK)
 		return rc;
 	/* Abandoned round trips only cost space: prune as we go. */
-	return sq_do(db, NULL, NULL, "DELETE FROM `%s`.oauth_states WHERE "
+	return sq_do(db, NULL, NULL,
+	    "DELETE FROM `%s`.oauth_states WHERE "
 	    "expires_at < UTC_TIMESTAMP() - INTERVAL 1 DAY LIMIT 100",
 	    sq_ctl(db));
 }
@@ -35,17 +38,19 @@ enum store_rc
 store_oauth_take(struct db *db, const unsigned char hash[32],
     const unsigned char session[32], uint64_t *workspace)
 {
-	struct sq	 q;
-	MYSQL		*my;
-	char		 stored[32];
-	enum store_rc	 rc;
-	int		 live = 0, found;
+	struct sq     q;
+	MYSQL        *my;
+	char          stored[32];
+	enum store_rc rc;
+	int           live = 0, found;
 
 	if ((rc = sq_begin(db, NULL, &my)) != STORE_OK)
 		return rc;
-	rc = sq_one_on(&q, my, SQ_ARGS(SQ_B(hash, 32)), "SELECT workspace_id, "
+	rc = sq_one_on(&q, my, SQ_ARGS(SQ_B(hash, 32)),
+	    "SELECT workspace_id, "
 	    "session_hash, expires_at > UTC_TIMESTAMP() FROM `%s`.oauth_states "
-	    "WHERE state_hash = ? FOR UPDATE", sq_ctl(db));
+	    "WHERE state_hash = ? FOR UPDATE",
+	    sq_ctl(db));
 	if (rc == STORE_NOTFOUND) {
 		sq_rollback(db, my);
 		return STORE_NOTFOUND;
@@ -63,8 +68,10 @@ store_oauth_take(struct db *db, const unsigned char hash[32],
 		sq_rollback(db, my);
 		return STORE_NOTFOUND;
 	}
-	if ((rc = sq_do_on(my, SQ_ARGS(SQ_B(hash, 32)), "DELETE FROM "
-	    "`%s`.oauth_states WHERE state_hash = ?", sq_ctl(db))) != STORE_OK)
+	if ((rc = sq_do_on(my, SQ_ARGS(SQ_B(hash, 32)),
+	         "DELETE FROM "
+	         "`%s`.oauth_states WHERE state_hash = ?",
+	         sq_ctl(db))) != STORE_OK)
 		goto fail;
 	if ((rc = sq_commit(db, my)) != STORE_OK)
 		return rc;

@@ -17,11 +17,12 @@
 static enum store_rc
 ret_cutoff(struct db *db, const struct workspace *ws, int days, char out[32])
 {
-	struct sq	 q;
-	enum store_rc	 rc;
+	struct sq     q;
+	enum store_rc rc;
 
 	*out = '\0';
-	rc = sq_one(&q, db, &ws->srv, SQ_ARGS(SQ_I(days)), "SELECT "
+	rc = sq_one(&q, db, &ws->srv, SQ_ARGS(SQ_I(days)),
+	    "SELECT "
 	    "DATE_FORMAT(UTC_TIMESTAMP() - INTERVAL ? DAY, "
 	    "'%%Y-%%m-%%d %%H:00:00')");
 	if (rc == STORE_NOTFOUND)
@@ -42,15 +43,16 @@ ret_batches(struct db *db, const struct workspace *ws, const char *table,
     const char *col, const char *order, const char *cutoff,
     store_wh_prune_report fn, void *arg, uint64_t *deleted)
 {
-	struct sq	 q;
-	enum store_rc	 rc;
-	uint64_t	 n;
+	struct sq     q;
+	enum store_rc rc;
+	uint64_t      n;
 
 	do {
-		if ((rc = sq_rows(&q, db, &ws->srv, SQ_ARGS(SQ_S(cutoff),
-		    SQ_I(RETENTION_BATCH)), "DELETE FROM `%s`.%s WHERE %s < ? "
-		    "ORDER BY %s LIMIT ?", ws->db_name, table, col, order)) !=
-		    STORE_OK)
+		if ((rc = sq_rows(&q, db, &ws->srv,
+		         SQ_ARGS(SQ_S(cutoff), SQ_I(RETENTION_BATCH)),
+		         "DELETE FROM `%s`.%s WHERE %s < ? "
+		         "ORDER BY %s LIMIT ?",
+		         ws->db_name, table, col, order)) != STORE_OK)
 			return rc;
 		n = sq_affected(&q);
 		sq_close(&q);
@@ -65,8 +67,8 @@ enum store_rc
 store_wh_prune(struct db *db, const struct workspace *ws, int days,
     store_wh_prune_report fn, void *arg, uint64_t *events, uint64_t *hours)
 {
-	char		 cutoff[32];
-	enum store_rc	 rc;
+	char          cutoff[32];
+	enum store_rc rc;
 
 	*events = *hours = 0;
 	if ((rc = ret_cutoff(db, ws, days, cutoff)) != STORE_OK)
@@ -78,8 +80,8 @@ store_wh_prune(struct db *db, const struct workspace *ws, int days,
 	 * (received_at, id) is the received_at index's own order.
 	 */
 	if ((rc = ret_batches(db, ws, "webhook_events", "received_at",
-	    "received_at, id", cutoff, fn, arg, events)) != STORE_OK)
+	         "received_at, id", cutoff, fn, arg, events)) != STORE_OK)
 		return rc;
-	return ret_batches(db, ws, "webhook_hourly", "hour", "hour", cutoff,
-	    fn, arg, hours);
+	return ret_batches(db, ws, "webhook_hourly", "hour", "hour", cutoff, fn,
+	    arg, hours);
 }

@@ -15,11 +15,11 @@ struct db;
 struct workspace;
 
 /* Rows one DELETE removes at most: one short transaction each. */
-#define RETENTION_BATCH	1000
+#define RETENTION_BATCH 1000
 
 /* Called after each batch: the table and the rows it lost so far. */
-typedef void	(*store_wh_prune_report)(const char *table, uint64_t deleted,
-		    void *arg);
+typedef void (
+    *store_wh_prune_report)(const char *table, uint64_t deleted, void *arg);
 
 /*
  * Deletes ws's webhook events received, and hourly counter rows for
@@ -28,8 +28,7 @@ typedef void	(*store_wh_prune_report)(const char *table, uint64_t deleted,
  * exactly the events left in its hour. *events and *hours get the rows
  * deleted (also when a later batch fails). fn may be NULL.
  */
-enum store_rc	 store_wh_prune(struct db *, const struct workspace *,
-		    int days, store_wh_prune_report fn, void *arg,
-		    uint64_t *events, uint64_t *hours);
+enum store_rc store_wh_prune(struct db *, const struct workspace *, int days,
+    store_wh_prune_report fn, void *arg, uint64_t *events, uint64_t *hours);
 
 #endif

@@ -18,8 +18,9 @@ static enum store_rc
 route_put(struct db *db, MYSQL *my, const char *kind, const char *id,
     uint64_t workspace, int take)
 {
-	return sq_do_on(my, SQ_ARGS(SQ_S(kind), SQ_S(id), SQ_I(workspace),
-	    SQ_I(take)), "INSERT INTO `%s`.webhook_routes (kind, external_id, "
+	return sq_do_on(my,
+	    SQ_ARGS(SQ_S(kind), SQ_S(id), SQ_I(workspace), SQ_I(take)),
+	    "INSERT INTO `%s`.webhook_routes (kind, external_id, "
 	    "workspace_id) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE "
 	    "workspace_id = IF(?, VALUES(workspace_id), workspace_id)",
 	    sq_ctl(db));
@@ -29,8 +30,10 @@ route_put(struct db *db, MYSQL *my, const char *kind, const char *id,
 static enum store_rc
 route_forget(struct db *db, MYSQL *my, const char *table, uint64_t workspace)
 {
-	return sq_do_on(my, SQ_ARGS(SQ_I(workspace)), "DELETE FROM `%s`.%s "
-	    "WHERE workspace_id = ?", sq_ctl(db), table);
+	return sq_do_on(my, SQ_ARGS(SQ_I(workspace)),
+	    "DELETE FROM `%s`.%s "
+	    "WHERE workspace_id = ?",
+	    sq_ctl(db), table);
 }
 
 /* Records that workspace's token grants waba_id. */
@@ -39,7 +42,8 @@ route_grant(struct db *db, MYSQL *my, const char *waba_id, uint64_t workspace)
 {
 	return sq_do_on(my, SQ_ARGS(SQ_S(waba_id), SQ_I(workspace)),
 	    "INSERT IGNORE INTO `%s`.webhook_grants (waba_id, workspace_id) "
-	    "VALUES (?, ?)", sq_ctl(db));
+	    "VALUES (?, ?)",
+	    sq_ctl(db));
 }
 
 /*
@@ -51,12 +55,14 @@ route_grant(struct db *db, MYSQL *my, const char *waba_id, uint64_t workspace)
 static enum store_rc
 route_regrant(struct db *db, MYSQL *my)
 {
-	return sq_do_on(my, NULL, "INSERT IGNORE INTO `%1$s`.webhook_routes "
+	return sq_do_on(my, NULL,
+	    "INSERT IGNORE INTO `%1$s`.webhook_routes "
 	    "(kind, external_id, workspace_id) SELECT 'waba', g.waba_id, "
 	    "MIN(g.workspace_id) FROM `%1$s`.webhook_grants g LEFT JOIN "
 	    "`%1$s`.webhook_routes r ON r.kind = 'waba' AND "
 	    "r.external_id = g.waba_id WHERE r.external_id IS NULL "
-	    "GROUP BY g.waba_id", sq_ctl(db));
+	    "GROUP BY g.waba_id",
+	    sq_ctl(db));
 }
 
 /*
@@ -64,14 +70,13 @@ route_regrant(struct db *db, MYSQL *my)
  * the transaction on my; STORE_DUP when one routes elsewhere already.
  */
 static enum store_rc
-route_phones(struct db *db, MYSQL *my, const char *phones,
-    uint64_t workspace)
+route_phones(struct db *db, MYSQL *my, const char *phones, uint64_t workspace)
 {
-	struct sq	 q;
-	char		 id[33];
-	const char	*p;
-	size_t		 n;
-	enum store_rc	 rc;
+	struct sq     q;
+	char          id[33];
+	const char   *p;
+	size_t        n;
+	enum store_rc rc;
 
 	for (p = phones; p != NULL && *p != '\0'; p += n + (p[n] == ',')) {
 		n = strcspn(p, ",");
@@ -84,12 +89,14 @@ route_phones(struct db *db, MYSQL *my, const char *phones,
 		if ((rc = route_put(db, my, "phone", id, workspace, 0)) !=
 		    STORE_OK)
 			return rc;
-		if ((rc = sq_one_on(&q, my, SQ_ARGS(SQ_S(id)), "SELECT "
-		    "workspace_id FROM `%s`.webhook_routes WHERE kind = "
-		    "'phone' AND external_id = ?", sq_ctl(db))) != STORE_OK)
+		if ((rc = sq_one_on(&q, my, SQ_ARGS(SQ_S(id)),
+		         "SELECT "
+		         "workspace_id FROM `%s`.webhook_routes WHERE kind = "
+		         "'phone' AND external_id = ?",
+		         sq_ctl(db))) != STORE_OK)
 			return rc == STORE_NOTFOUND ? STORE_ERR : rc;
-		rc = (uint64_t)sq_colint(&q, 0) == workspace ? STORE_OK :
-		    STORE_DUP;
+		rc = (uint64_t)sq_colint(&q, 0) == workspace ? STORE_OK
+		                                             : STORE_DUP;
 		sq_close(&q);
 		if (rc != STORE_OK)
 			return rc;
@@ -98,21 +105,21 @@ route_phones(struct db *db, MYSQL *my, const char *phones,
 }
 
 enum store_rc
-store_route_replace(struct db *db, uint64_t workspace,
-    const char *granted, const char *chosen, const char *phones)
+store_route_replace(struct db *db, uint64_t workspace, const char *granted,
+    const char *chosen, const char *phones)
 {
-	MYSQL		*my;
-	char		 id[33];
-	const char	*p;
-	size_t		 n;
-	enum store_rc	 rc;
+	MYSQL        *my;
+	char          id[33];
+	const char   *p;
+	size_t        n;
+	enum store_rc rc;
 
 	if ((rc = sq_begin(db, NULL, &my)) != STORE_OK)
 		return rc;
 	if ((rc = route_forget(db, my, "webhook_routes", workspace)) !=
-	    STORE_OK ||
+	        STORE_OK ||
 	    (rc = route_forget(db, my, "webhook_grants", workspace)) !=
-	    STORE_OK)
+	        STORE_OK)
 		goto fail;
 	/* The chosen WABA first: it is taken, the others only granted. */
 	if (chosen != NULL && *chosen != '\0' &&
@@ -151,12 +158,13 @@ enum store_rc
 store_route_find(struct db *db, const char *kind, const char *external_id,
     uint64_t *workspace)
 {
-	struct sq	 q;
-	enum store_rc	 rc;
+	struct sq     q;
+	enum store_rc rc;
 
 	if ((rc = sq_one(&q, db, NULL, SQ_ARGS(SQ_S(kind), SQ_S(external_id)),
-	    "SELECT workspace_id FROM `%s`.webhook_routes WHERE kind = ? AND "
-	    "external_id = ?", sq_ctl(db))) != STORE_OK)
+	         "SELECT workspace_id FROM `%s`.webhook_routes WHERE kind = ? AND "
+	         "external_id = ?",
+	         sq_ctl(db))) != STORE_OK)
 		return rc;
 	*workspace = (uint64_t)sq_colint(&q, 0);
 	sq_close(&q);

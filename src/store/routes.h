@@ -30,10 +30,9 @@ struct db;
  * (disconnect). STORE_DUP, with nothing changed, when one of phones
  * routes to another workspace.
  */
-enum store_rc	 store_route_replace(struct db *, uint64_t workspace,
-		    const char *granted, const char *chosen,
-		    const char *phones);
-enum store_rc	 store_route_find(struct db *, const char *kind,
-		    const char *external_id, uint64_t *workspace);
+enum store_rc store_route_replace(struct db *, uint64_t workspace,
+    const char *granted, const char *chosen, const char *phones);
+enum store_rc store_route_find(struct db *, const char *kind,
+    const char *external_id, uint64_t *workspace);
 
 #endif

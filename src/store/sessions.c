@@ -18,25 +18,26 @@ store_sess_create(struct db *db, const unsigned char hash[SESSION_HASH_BYTES],
 {
 	const struct config *c = db_config(db);
 
-	return sq_do(db, NULL, SQ_ARGS(SQ_B(hash, SESSION_HASH_BYTES),
-	    SQ_I(user), SQ_S(csrf), SQ_I(c->session_idle_minutes),
-	    SQ_I(c->session_max_hours)), "INSERT INTO `%s`.sessions (id_hash, "
+	return sq_do(db, NULL,
+	    SQ_ARGS(SQ_B(hash, SESSION_HASH_BYTES), SQ_I(user), SQ_S(csrf),
+	        SQ_I(c->session_idle_minutes), SQ_I(c->session_max_hours)),
+	    "INSERT INTO `%s`.sessions (id_hash, "
 	    "user_id, csrf_token, created_at, last_seen_at, expires_at) "
 	    "VALUES (?, ?, ?, UTC_TIMESTAMP(), UTC_TIMESTAMP(), "
 	    "LEAST(UTC_TIMESTAMP() + INTERVAL ? MINUTE, "
-	    "UTC_TIMESTAMP() + INTERVAL ? HOUR))", sq_ctl(db));
+	    "UTC_TIMESTAMP() + INTERVAL ? HOUR))",
+	    sq_ctl(db));
 }
 
 enum store_rc
 store_sess_gate(struct db *db, const unsigned char hash[SESSION_HASH_BYTES],
-    const char *slug, struct session_row *s, struct workspace *ws,
-    int *member)
+    const char *slug, struct session_row *s, struct workspace *ws, int *member)
 {
 	const struct config *c = db_config(db);
-	struct sq	 q;
-	char		 sql[1024];
-	enum store_rc	 rc;
-	int		 stale = 0;
+	struct sq            q;
+	char                 sql[1024];
+	enum store_rc        rc;
+	int                  stale = 0;
 
 	if (member != NULL)
 		*member = 0;
@@ -51,7 +52,8 @@ store_sess_gate(struct db *db, const unsigned char hash[SESSION_HASH_BYTES],
 	 * existing sessions at once rather than after their old expiry.
 	 * Columns 0-6 are STORE_WS_COLS of w, for store_ws_from_row.
 	 */
-	snprintf(sql, sizeof(sql), "SELECT w.id, w.slug, w.name, w.db_name, "
+	snprintf(sql, sizeof(sql),
+	    "SELECT w.id, w.slug, w.name, w.db_name, "
 	    "w.db_host, w.db_port, w.db_socket, s.user_id, u.email, "
 	    "s.csrf_token, s.last_seen_at < UTC_TIMESTAMP() - INTERVAL 1 "
 	    "MINUTE FROM `%s`.sessions s JOIN `%s`.users u ON u.id = "
@@ -60,13 +62,15 @@ store_sess_gate(struct db *db, const unsigned char hash[SESSION_HASH_BYTES],
 	    "s.user_id WHERE s.id_hash = ? AND s.expires_at > "
 	    "UTC_TIMESTAMP() AND s.last_seen_at > UTC_TIMESTAMP() - "
 	    "INTERVAL ? MINUTE AND s.created_at > UTC_TIMESTAMP() - "
-	    "INTERVAL ? HOUR", sq_ctl(db), sq_ctl(db), sq_ctl(db), sq_ctl(db));
+	    "INTERVAL ? HOUR",
+	    sq_ctl(db), sq_ctl(db), sq_ctl(db), sq_ctl(db));
 	if ((rc = sq_open_read(&q, db, NULL, sql)) != STORE_OK)
 		return rc;
 	/* sq_open_read has no row helper: its list bound by sq_bind. */
-	sq_bind(&q, SQ_ARGS(SQ_S(slug),	/* NULL: = NULL, no workspace */
-	    SQ_B(hash, SESSION_HASH_BYTES), SQ_I(c->session_idle_minutes),
-	    SQ_I(c->session_max_hours)));
+	sq_bind(&q,
+	    SQ_ARGS(SQ_S(slug), /* NULL: = NULL, no workspace */
+	        SQ_B(hash, SESSION_HASH_BYTES), SQ_I(c->session_idle_minutes),
+	        SQ_I(c->session_max_hours)));
 	if ((rc = sq_run(&q)) != STORE_OK)
 		goto out;
 	switch (sq_fetch(&q)) {
@@ -101,8 +105,9 @@ out:
 	 * prepared statements here) or a stored procedure; a minute of
 	 * granularity on a limit counted in minutes costs nothing.
 	 */
-	return sq_do(db, NULL, SQ_ARGS(SQ_I(c->session_max_hours),
-	    SQ_I(c->session_idle_minutes), SQ_B(hash, SESSION_HASH_BYTES)),
+	return sq_do(db, NULL,
+	    SQ_ARGS(SQ_I(c->session_max_hours), SQ_I(c->session_idle_minutes),
+	        SQ_B(hash, SESSION_HASH_BYTES)),
 	    "UPDATE `%s`.sessions SET last_seen_at = UTC_TIMESTAMP(), "
 	    "expires_at = LEAST(created_at + INTERVAL ? HOUR, "
 	    "UTC_TIMESTAMP() + INTERVAL ? MINUTE) WHERE id_hash = ?",
@@ -121,7 +126,8 @@ store_sess_delete(struct db *db, const unsigned char hash[SESSION_HASH_BYTES])
 {
 	return sq_do(db, NULL, SQ_ARGS(SQ_B(hash, SESSION_HASH_BYTES)),
 	    "DELETE FROM `%s`.sessions WHERE id_hash = ? OR "
-	    "expires_at < UTC_TIMESTAMP()", sq_ctl(db));
+	    "expires_at < UTC_TIMESTAMP()",
+	    sq_ctl(db));
 }
 
 enum store_rc
@@ -129,16 +135,17 @@ store_sess_attempt(struct db *db, const char *email, const char *addr,
     const unsigned char *device, int minutes, uint64_t *id,
     struct store_sess_counts *n)
 {
-	struct sq	 q;
-	struct sq_arg	 dev;
-	enum store_rc	 rc;
+	struct sq     q;
+	struct sq_arg dev;
+	enum store_rc rc;
 
 	*id = 0;
 	memset(n, 0, sizeof(*n));
 	dev = device ? SQ_B(device, SESSION_DEVICE_BYTES) : SQ_NULL;
 	if ((rc = sq_rows(&q, db, NULL, SQ_ARGS(SQ_S(email), SQ_S(addr), dev),
-	    "INSERT INTO `%s`.login_failures (email, addr, device, at) "
-	    "VALUES (?, ?, ?, UTC_TIMESTAMP())", sq_ctl(db))) != STORE_OK)
+	         "INSERT INTO `%s`.login_failures (email, addr, device, at) "
+	         "VALUES (?, ?, ?, UTC_TIMESTAMP())",
+	         sq_ctl(db))) != STORE_OK)
 		return rc;
 	*id = sq_insert_id(&q);
 	sq_close(&q);
@@ -149,15 +156,17 @@ store_sess_attempt(struct db *db, const char *email, const char *addr,
 	 * else's count per email and per address. Without a device,
 	 * device = NULL matches nothing: 0.
 	 */
-	if ((rc = sq_one(&q, db, NULL, SQ_ARGS(SQ_S(email), SQ_I(minutes),
-	    SQ_S(addr), SQ_I(minutes), dev, SQ_I(minutes)), "SELECT "
-	    "(SELECT COUNT(*) FROM `%1$s`.login_failures WHERE email = ? AND "
-	    "device IS NULL AND at > UTC_TIMESTAMP() - INTERVAL ? MINUTE), "
-	    "(SELECT COUNT(*) FROM `%1$s`.login_failures WHERE addr = ? AND "
-	    "device IS NULL AND at > UTC_TIMESTAMP() - INTERVAL ? MINUTE), "
-	    "(SELECT COUNT(*) FROM `%1$s`.login_failures WHERE device = ? AND "
-	    "at > UTC_TIMESTAMP() - INTERVAL ? MINUTE)", sq_ctl(db))) !=
-	    STORE_OK)
+	if ((rc = sq_one(&q, db, NULL,
+	         SQ_ARGS(SQ_S(email), SQ_I(minutes), SQ_S(addr), SQ_I(minutes),
+	             dev, SQ_I(minutes)),
+	         "SELECT "
+	         "(SELECT COUNT(*) FROM `%1$s`.login_failures WHERE email = ? AND "
+	         "device IS NULL AND at > UTC_TIMESTAMP() - INTERVAL ? MINUTE), "
+	         "(SELECT COUNT(*) FROM `%1$s`.login_failures WHERE addr = ? AND "
+	         "device IS NULL AND at > UTC_TIMESTAMP() - INTERVAL ? MINUTE), "
+	         "(SELECT COUNT(*) FROM `%1$s`.login_failures WHERE device = ? AND "
+	         "at > UTC_TIMESTAMP() - INTERVAL ? MINUTE)",
+	         sq_ctl(db))) != STORE_OK)
 		/* A SELECT without FROM has its one row: none is a fault. */
 		return rc == STORE_NOTFOUND ? STORE_ERR : rc;
 	n->by_email = (int)sq_colint(&q, 0);
@@ -168,14 +177,18 @@ store_sess_attempt(struct db *db, const char *email, const char *addr,
 	 * Old attempts only cost space: prune as we go. The count is what
 	 * matters; a failed prune must not fail the sign-in.
 	 */
-	(void)sq_do(db, NULL, NULL, "DELETE FROM `%s`.login_failures WHERE "
-	    "at < UTC_TIMESTAMP() - INTERVAL 1 DAY LIMIT 100", sq_ctl(db));
+	(void)sq_do(db, NULL, NULL,
+	    "DELETE FROM `%s`.login_failures WHERE "
+	    "at < UTC_TIMESTAMP() - INTERVAL 1 DAY LIMIT 100",
+	    sq_ctl(db));
 	return STORE_OK;
 }
 
 enum store_rc
 store_sess_attempt_forget(struct db *db, uint64_t id)
 {
-	return sq_do(db, NULL, SQ_ARGS(SQ_I(id)), "DELETE FROM "
-	    "`%s`.login_failures WHERE id = ?", sq_ctl(db));
+	return sq_do(db, NULL, SQ_ARGS(SQ_I(id)),
+	    "DELETE FROM "
+	    "`%s`.login_failures WHERE id = ?",
+	    sq_ctl(db));
 }

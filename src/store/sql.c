@@ -20,7 +20,7 @@
 enum store_rc
 sq_classify(MYSQL *my)
 {
-	unsigned int	 e = mysql_errno(my);
+	unsigned int e = mysql_errno(my);
 
 	if (db_is_gone(my))
 		return STORE_GONE;
@@ -36,7 +36,7 @@ sq_classify(MYSQL *my)
 static void
 sq_free_cols(struct sq *q)
 {
-	unsigned int	 i;
+	unsigned int i;
 
 	for (i = 0; i < SQ_MAX_COLS; i++) {
 		/* Result buffers may have held ciphertext or hashes. */
@@ -52,8 +52,8 @@ sq_free_cols(struct sq *q)
 static enum store_rc
 sq_stmt_fail(struct sq *q, const char *what)
 {
-	unsigned int	 e = mysql_stmt_errno(q->st);
-	enum store_rc	 rc;
+	unsigned int  e = mysql_stmt_errno(q->st);
+	enum store_rc rc;
 
 	q->err = e;
 	if (e == ER_DUP_ENTRY)
@@ -81,15 +81,16 @@ static enum store_rc
 sq_open_at(struct sq *q, struct db *db, const struct db_server *srv,
     const char *sql, int checked)
 {
-	char		 err[256];
-	int		 attempt;
-	unsigned int	 e;
+	char         err[256];
+	int          attempt;
+	unsigned int e;
 
 	memset(q, 0, sizeof(*q));
 	for (attempt = 0; attempt < 2; attempt++) {
 		/* A retry has dropped the connection: it reopens, no ping. */
-		q->my = checked || attempt ? db_conn(db, srv, err, sizeof(err)) :
-		    db_conn_unchecked(db, srv, err, sizeof(err));
+		q->my = checked || attempt
+		    ? db_conn(db, srv, err, sizeof(err))
+		    : db_conn_unchecked(db, srv, err, sizeof(err));
 		if (q->my == NULL) {
 			log_warn("%s", err);
 			return STORE_GONE;
@@ -117,7 +118,7 @@ enum store_rc
 sq_open_read(struct sq *q, struct db *db, const struct db_server *srv,
     const char *sql)
 {
-	enum store_rc	 rc;
+	enum store_rc rc;
 
 	if ((rc = sq_open_at(q, db, srv, sql, 0)) == STORE_OK) {
 		q->again_srv = srv;
@@ -129,7 +130,7 @@ sq_open_read(struct sq *q, struct db *db, const struct db_server *srv,
 enum store_rc
 sq_open_on(struct sq *q, MYSQL *my, const char *sql)
 {
-	enum store_rc	 rc;
+	enum store_rc rc;
 
 	memset(q, 0, sizeof(*q));
 	q->my = my;
@@ -149,8 +150,8 @@ sq_open_on(struct sq *q, MYSQL *my, const char *sql)
 enum store_rc
 sq_begin(struct db *db, const struct db_server *srv, MYSQL **out)
 {
-	struct sq	 q;
-	enum store_rc	 rc;
+	struct sq     q;
+	enum store_rc rc;
 
 	/* sq_open reconnects if needed; nothing is in flight yet. */
 	if ((rc = sq_open(&q, db, srv, "START TRANSACTION")) != STORE_OK)
@@ -164,7 +165,7 @@ sq_begin(struct db *db, const struct db_server *srv, MYSQL **out)
 enum store_rc
 sq_commit(struct db *db, MYSQL *my)
 {
-	enum store_rc	 rc;
+	enum store_rc rc;
 
 	if (mysql_commit(my) == 0)
 		return STORE_OK;
@@ -210,7 +211,7 @@ sq_str(struct sq *q, const char *s)
 void
 sq_bin(struct sq *q, const void *p, size_t len)
 {
-	MYSQL_BIND	*b;
+	MYSQL_BIND *b;
 
 	if ((b = sq_next(q)) == NULL)
 		return;
@@ -225,7 +226,7 @@ sq_bin(struct sq *q, const void *p, size_t len)
 void
 sq_int(struct sq *q, long long v)
 {
-	MYSQL_BIND	*b;
+	MYSQL_BIND *b;
 
 	if ((b = sq_next(q)) == NULL)
 		return;
@@ -238,7 +239,7 @@ sq_int(struct sq *q, long long v)
 void
 sq_null(struct sq *q)
 {
-	MYSQL_BIND	*b;
+	MYSQL_BIND *b;
 
 	if ((b = sq_next(q)) == NULL)
 		return;
@@ -251,11 +252,11 @@ sq_null(struct sq *q)
 static enum store_rc
 sq_run_once(struct sq *q)
 {
-	MYSQL_RES	*meta;
-	MYSQL_FIELD	*f;
-	my_bool		 on = 1;
-	unsigned int	 i, n;
-	unsigned long	 sz;
+	MYSQL_RES    *meta;
+	MYSQL_FIELD  *f;
+	my_bool       on = 1;
+	unsigned int  i, n;
+	unsigned long sz;
 
 	if (q->bad || q->np != mysql_stmt_param_count(q->st)) {
 		log_err("sql: %u parameters bound, %lu expected", q->np,
@@ -291,7 +292,7 @@ sq_run_once(struct sq *q)
 		f = mysql_fetch_field_direct(meta, i);
 		sz = (f->max_length > 0 ? f->max_length : 1) + 1;
 		if (sz < 32)
-			sz = 32;	/* numbers and dates as text */
+			sz = 32; /* numbers and dates as text */
 		if ((q->rbuf[i] = calloc(1, sz)) == NULL) {
 			mysql_free_result(meta);
 			return STORE_ERR;
@@ -312,8 +313,8 @@ sq_run_once(struct sq *q)
 enum store_rc
 sq_run(struct sq *q)
 {
-	struct sq	 again;
-	enum store_rc	 rc;
+	struct sq     again;
+	enum store_rc rc;
 
 	if ((rc = sq_run_once(q)) != STORE_GONE || q->again_sql == NULL)
 		return rc;
@@ -336,8 +337,8 @@ sq_run(struct sq *q)
 int
 sq_fetch(struct sq *q)
 {
-	unsigned int	 i;
-	int		 rc;
+	unsigned int i;
+	int          rc;
 
 	if (q->nr == 0)
 		return 0;
@@ -350,8 +351,9 @@ sq_fetch(struct sq *q)
 	}
 	for (i = 0; i < q->nr; i++)
 		if (!q->rnull[i])
-			q->rbuf[i][q->rlen[i] < q->r[i].buffer_length ?
-			    q->rlen[i] : q->r[i].buffer_length] = '\0';
+			q->rbuf[i][q->rlen[i] < q->r[i].buffer_length
+			        ? q->rlen[i]
+			        : q->r[i].buffer_length] = '\0';
 	return 1;
 }
 
@@ -372,14 +374,14 @@ sq_collen(const struct sq *q, unsigned int i)
 	 * A truncated fetch reports the column's full length; only
 	 * buffer_length bytes of it are in rbuf (sq_fetch cut it there).
 	 */
-	return q->rlen[i] < q->r[i].buffer_length ? q->rlen[i] :
-	    q->r[i].buffer_length;
+	return q->rlen[i] < q->r[i].buffer_length ? q->rlen[i]
+	                                          : q->r[i].buffer_length;
 }
 
 long long
 sq_colint(const struct sq *q, unsigned int i)
 {
-	const char	*s = sq_col(q, i);
+	const char *s = sq_col(q, i);
 
 	return s ? strtoll(s, NULL, 10) : 0;
 }
@@ -420,8 +422,8 @@ sq_close(struct sq *q)
 enum store_rc
 sq_exec(struct db *db, const struct db_server *srv, const char *sql)
 {
-	struct sq	 q;
-	enum store_rc	 rc;
+	struct sq     q;
+	enum store_rc rc;
 
 	if ((rc = sq_open(&q, db, srv, sql)) != STORE_OK)
 		return rc;
@@ -433,7 +435,7 @@ sq_exec(struct db *db, const struct db_server *srv, const char *sql)
 unsigned int
 sq_bind(struct sq *q, const struct sq_arg *a)
 {
-	unsigned int	 n = 0;
+	unsigned int n = 0;
 
 	for (; a != NULL && a->type != SQ_T_END; a++, n++)
 		switch (a->type) {
@@ -471,10 +473,10 @@ static enum store_rc
 sq_vrows(struct sq *q, struct db *db, const struct db_server *srv, MYSQL *my,
     const struct sq_arg *args, const char *fmt, va_list ap)
 {
-	char		 sql[SQ_MAX_SQL];
-	enum store_rc	 rc;
-	unsigned int	 err;
-	int		 n;
+	char          sql[SQ_MAX_SQL];
+	enum store_rc rc;
+	unsigned int  err;
+	int           n;
 
 	memset(q, 0, sizeof(*q));
 	n = vsnprintf(sql, sizeof(sql), fmt, ap);
@@ -501,7 +503,7 @@ sq_vrows(struct sq *q, struct db *db, const struct db_server *srv, MYSQL *my,
 static enum store_rc
 sq_first(struct sq *q, enum store_rc rc)
 {
-	unsigned int	 err;
+	unsigned int err;
 
 	if (rc != STORE_OK)
 		return rc;
@@ -525,9 +527,9 @@ enum store_rc
 sq_do(struct db *db, const struct db_server *srv, const struct sq_arg *args,
     const char *fmt, ...)
 {
-	struct sq	 q;
-	va_list		 ap;
-	enum store_rc	 rc;
+	struct sq     q;
+	va_list       ap;
+	enum store_rc rc;
 
 	va_start(ap, fmt);
 	rc = sq_vrows(&q, db, srv, NULL, args, fmt, ap);
@@ -540,9 +542,9 @@ sq_do(struct db *db, const struct db_server *srv, const struct sq_arg *args,
 enum store_rc
 sq_do_on(MYSQL *my, const struct sq_arg *args, const char *fmt, ...)
 {
-	struct sq	 q;
-	va_list		 ap;
-	enum store_rc	 rc;
+	struct sq     q;
+	va_list       ap;
+	enum store_rc rc;
 
 	va_start(ap, fmt);
 	rc = sq_vrows(&q, NULL, NULL, my, args, fmt, ap);
@@ -556,8 +558,8 @@ enum store_rc
 sq_rows(struct sq *q, struct db *db, const struct db_server *srv,
     const struct sq_arg *args, const char *fmt, ...)
 {
-	va_list		 ap;
-	enum store_rc	 rc;
+	va_list       ap;
+	enum store_rc rc;
 
 	va_start(ap, fmt);
 	rc = sq_vrows(q, db, srv, NULL, args, fmt, ap);
@@ -566,11 +568,11 @@ sq_rows(struct sq *q, struct db *db, const struct db_server *srv,
 }
 
 enum store_rc
-sq_rows_on(struct sq *q, MYSQL *my, const struct sq_arg *args,
-    const char *fmt, ...)
+sq_rows_on(struct sq *q, MYSQL *my, const struct sq_arg *args, const char *fmt,
+    ...)
 {
-	va_list		 ap;
-	enum store_rc	 rc;
+	va_list       ap;
+	enum store_rc rc;
 
 	va_start(ap, fmt);
 	rc = sq_vrows(q, NULL, NULL, my, args, fmt, ap);
@@ -582,8 +584,8 @@ enum store_rc
 sq_one(struct sq *q, struct db *db, const struct db_server *srv,
     const struct sq_arg *args, const char *fmt, ...)
 {
-	va_list		 ap;
-	enum store_rc	 rc;
+	va_list       ap;
+	enum store_rc rc;
 
 	va_start(ap, fmt);
 	rc = sq_vrows(q, db, srv, NULL, args, fmt, ap);
@@ -592,11 +594,11 @@ sq_one(struct sq *q, struct db *db, const struct db_server *srv,
 }
 
 enum store_rc
-sq_one_on(struct sq *q, MYSQL *my, const struct sq_arg *args,
-    const char *fmt, ...)
+sq_one_on(struct sq *q, MYSQL *my, const struct sq_arg *args, const char *fmt,
+    ...)
 {
-	va_list		 ap;
-	enum store_rc	 rc;
+	va_list       ap;
+	enum store_rc rc;
 
 	va_start(ap, fmt);
 	rc = sq_vrows(q, NULL, NULL, my, args, fmt, ap);

@@ -15,38 +15,38 @@
 struct db;
 struct db_server;
 
-#define SQ_MAX_PARAMS	24
-#define SQ_MAX_COLS	48
+#define SQ_MAX_PARAMS 24
+#define SQ_MAX_COLS   48
 
 /* Outcomes shared by every store function. */
 enum store_rc {
 	STORE_OK = 0,
 	STORE_NOTFOUND = 1,
-	STORE_ERR = -1,		/* a bug or a constraint: logged */
-	STORE_GONE = -2,	/* the server is unreachable: answer 503 */
-	STORE_DUP = -3		/* a unique key already holds this value */
+	STORE_ERR = -1,  /* a bug or a constraint: logged */
+	STORE_GONE = -2, /* the server is unreachable: answer 503 */
+	STORE_DUP = -3   /* a unique key already holds this value */
 };
 
 struct sq {
-	struct db	*db;	/* set by sq_open: a dead connection is dropped */
-	MYSQL		*my;
-	MYSQL_STMT	*st;
-	MYSQL_BIND	 p[SQ_MAX_PARAMS];
-	long long	 pint[SQ_MAX_PARAMS];
-	unsigned long	 plen[SQ_MAX_PARAMS];
-	my_bool		 pnull[SQ_MAX_PARAMS];
-	unsigned int	 np;
-	MYSQL_BIND	 r[SQ_MAX_COLS];
-	char		*rbuf[SQ_MAX_COLS];
-	unsigned long	 rlen[SQ_MAX_COLS];
-	my_bool		 rnull[SQ_MAX_COLS];
-	unsigned int	 nr;
-	int		 bad;	/* a bind failed: sq_run refuses */
-	unsigned int	 err;	/* the server's error number of the last failure */
-	int		 cached;	/* owned by the db's statement cache */
+	struct db    *db; /* set by sq_open: a dead connection is dropped */
+	MYSQL        *my;
+	MYSQL_STMT   *st;
+	MYSQL_BIND    p[SQ_MAX_PARAMS];
+	long long     pint[SQ_MAX_PARAMS];
+	unsigned long plen[SQ_MAX_PARAMS];
+	my_bool       pnull[SQ_MAX_PARAMS];
+	unsigned int  np;
+	MYSQL_BIND    r[SQ_MAX_COLS];
+	char         *rbuf[SQ_MAX_COLS];
+	unsigned long rlen[SQ_MAX_COLS];
+	my_bool       rnull[SQ_MAX_COLS];
+	unsigned int  nr;
+	int           bad; /* a bind failed: sq_run refuses */
+	unsigned int  err; /* the server's error number of the last failure */
+	int           cached; /* owned by the db's statement cache */
 	/* sq_open_read: what to run again on a new connection, once. */
 	const struct db_server *again_srv;
-	const char	*again_sql;
+	const char             *again_sql;
 };
 
 /*
@@ -54,8 +54,8 @@ struct sq {
  * connection found dead here is reopened once: nothing has run yet, so
  * retrying is always safe.
  */
-enum store_rc	 sq_open(struct sq *, struct db *, const struct db_server *,
-		    const char *sql);
+enum store_rc sq_open(struct sq *, struct db *, const struct db_server *,
+    const char *sql);
 /*
  * sq_open for a read, outside a transaction, that is safe to run twice:
  * without the ping before the connection's first use in the request
@@ -64,35 +64,35 @@ enum store_rc	 sq_open(struct sq *, struct db *, const struct db_server *,
  * runs the read once more on a new connection, as the ping would have
  * reconnected. srv and sql must stay valid until sq_close.
  */
-enum store_rc	 sq_open_read(struct sq *, struct db *,
-		    const struct db_server *, const char *sql);
+enum store_rc sq_open_read(struct sq *, struct db *, const struct db_server *,
+    const char *sql);
 /*
  * Transactions: every statement of one runs on the same connection, with
  * no reconnect in between (a reconnect would silently split it).
  */
-enum store_rc	 sq_begin(struct db *, const struct db_server *, MYSQL **);
-enum store_rc	 sq_open_on(struct sq *, MYSQL *, const char *sql);
-enum store_rc	 sq_commit(struct db *, MYSQL *);
-void		 sq_rollback(struct db *, MYSQL *);
-void		 sq_str(struct sq *, const char *);	/* NULL binds NULL */
-void		 sq_bin(struct sq *, const void *, size_t);
-void		 sq_int(struct sq *, long long);
-void		 sq_null(struct sq *);
+enum store_rc sq_begin(struct db *, const struct db_server *, MYSQL **);
+enum store_rc sq_open_on(struct sq *, MYSQL *, const char *sql);
+enum store_rc sq_commit(struct db *, MYSQL *);
+void          sq_rollback(struct db *, MYSQL *);
+void          sq_str(struct sq *, const char *); /* NULL binds NULL */
+void          sq_bin(struct sq *, const void *, size_t);
+void          sq_int(struct sq *, long long);
+void          sq_null(struct sq *);
 /* Executes; result rows (if any) are buffered client-side. */
-enum store_rc	 sq_run(struct sq *);
+enum store_rc sq_run(struct sq *);
 /* 1: a row is ready; 0: no more rows; -1: error. */
-int		 sq_fetch(struct sq *);
+int sq_fetch(struct sq *);
 /* Column i of the current row: NULL for SQL NULL, else NUL-terminated. */
-const char	*sq_col(const struct sq *, unsigned int);
-size_t		 sq_collen(const struct sq *, unsigned int);
-long long	 sq_colint(const struct sq *, unsigned int);
-uint64_t	 sq_affected(const struct sq *);
-uint64_t	 sq_insert_id(const struct sq *);
-void		 sq_close(struct sq *);
+const char *sq_col(const struct sq *, unsigned int);
+size_t      sq_collen(const struct sq *, unsigned int);
+long long   sq_colint(const struct sq *, unsigned int);
+uint64_t    sq_affected(const struct sq *);
+uint64_t    sq_insert_id(const struct sq *);
+void        sq_close(struct sq *);
 /* The connection's own error, classified (for functions that mix calls). */
-enum store_rc	 sq_classify(MYSQL *);
+enum store_rc sq_classify(MYSQL *);
 /* Runs one statement without parameters or results (DDL, BEGIN, COMMIT). */
-enum store_rc	 sq_exec(struct db *, const struct db_server *, const char *sql);
+enum store_rc sq_exec(struct db *, const struct db_server *, const char *sql);
 
 /*
  * Row helpers: one call opens the statement, binds its parameters, runs
@@ -110,22 +110,22 @@ enum store_rc	 sq_exec(struct db *, const struct db_server *, const char *sql);
  * Outcomes are sq_run's (STORE_DUP for a unique key, STORE_GONE when the
  * server went away); a statement longer than SQ_MAX_SQL is STORE_ERR.
  */
-#define SQ_MAX_SQL	4096
+#define SQ_MAX_SQL 4096
 
 enum sq_type {
 	SQ_T_END = 0,
-	SQ_T_STR,		/* s; NULL binds NULL */
-	SQ_T_BIN,		/* b, len bytes */
-	SQ_T_INT,		/* i */
+	SQ_T_STR, /* s; NULL binds NULL */
+	SQ_T_BIN, /* b, len bytes */
+	SQ_T_INT, /* i */
 	SQ_T_NULL
 };
 
 struct sq_arg {
-	enum sq_type	 type;
-	const char	*s;
-	const void	*b;
-	size_t		 len;
-	long long	 i;
+	enum sq_type type;
+	const char  *s;
+	const void  *b;
+	size_t       len;
+	long long    i;
 };
 
 /*
@@ -133,49 +133,48 @@ struct sq_arg {
  * diagnostic (-Wint-conversion, -Wincompatible-pointer-types; errors
  * with --enable-werror).
  */
-#define SQ_S(v)		((struct sq_arg){ .type = SQ_T_STR, .s = (v) })
-#define SQ_B(p, n)	((struct sq_arg){ .type = SQ_T_BIN, .b = (p), \
-			    .len = (n) })
-#define SQ_I(v)		((struct sq_arg){ .type = SQ_T_INT, .i = (v) })
-#define SQ_NULL		((struct sq_arg){ .type = SQ_T_NULL })
+#define SQ_S(v)    ((struct sq_arg){ .type = SQ_T_STR, .s = (v) })
+#define SQ_B(p, n) ((struct sq_arg){ .type = SQ_T_BIN, .b = (p), .len = (n) })
+#define SQ_I(v)    ((struct sq_arg){ .type = SQ_T_INT, .i = (v) })
+#define SQ_NULL    ((struct sq_arg){ .type = SQ_T_NULL })
 /* The list, ended by its terminator: SQ_ARGS(SQ_S(a), SQ_I(b)). */
-#define SQ_ARGS(...)	((const struct sq_arg[]){ __VA_ARGS__, \
-			    { .type = SQ_T_END } })
+#define SQ_ARGS(...) \
+	((const struct sq_arg[]){ __VA_ARGS__, { .type = SQ_T_END } })
 
 /*
  * Binds the list (NULL: nothing) after what q already holds, through
  * sq_str/sq_bin/sq_int/sq_null; more than SQ_MAX_PARAMS marks q bad, so
  * sq_run refuses it. Returns how many it bound.
  */
-unsigned int	 sq_bind(struct sq *, const struct sq_arg *);
+unsigned int sq_bind(struct sq *, const struct sq_arg *);
 /* Runs a statement whose rows, if any, nobody reads. */
-enum store_rc	 sq_do(struct db *, const struct db_server *,
-		    const struct sq_arg *, const char *fmt, ...)
-		    __attribute__((format(printf, 4, 5)));
-enum store_rc	 sq_do_on(MYSQL *, const struct sq_arg *, const char *fmt,
-		    ...) __attribute__((format(printf, 3, 4)));
+enum store_rc sq_do(struct db *, const struct db_server *,
+    const struct sq_arg *, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+enum store_rc sq_do_on(MYSQL *, const struct sq_arg *, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /*
  * Runs a statement and keeps q for its rows (sq_fetch), sq_affected or
  * sq_insert_id: on STORE_OK the caller sq_closes q. On any other outcome
  * q is closed already (sq_close again is harmless) but q->err still
  * holds the server's error number.
  */
-enum store_rc	 sq_rows(struct sq *, struct db *,
-		    const struct db_server *, const struct sq_arg *,
-		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-enum store_rc	 sq_rows_on(struct sq *, MYSQL *, const struct sq_arg *,
-		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+enum store_rc sq_rows(struct sq *, struct db *, const struct db_server *,
+    const struct sq_arg *, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+enum store_rc sq_rows_on(struct sq *, MYSQL *, const struct sq_arg *,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /*
  * As sq_rows, with the first row fetched: STORE_OK, the row is ready
  * (sq_col...) and the caller sq_closes q; STORE_NOTFOUND when there is
  * none (q closed).
  */
-enum store_rc	 sq_one(struct sq *, struct db *, const struct db_server *,
-		    const struct sq_arg *, const char *fmt, ...)
-		    __attribute__((format(printf, 5, 6)));
-enum store_rc	 sq_one_on(struct sq *, MYSQL *, const struct sq_arg *,
-		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+enum store_rc sq_one(struct sq *, struct db *, const struct db_server *,
+    const struct sq_arg *, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+enum store_rc sq_one_on(struct sq *, MYSQL *, const struct sq_arg *,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* The control database's name, for the tables every workspace shares. */
-const char	*sq_ctl(const struct db *);
+const char *sq_ctl(const struct db *);
 
 #endif

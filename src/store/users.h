@@ -12,22 +12,22 @@
 #include "workspaces.h"
 
 struct user {
-	uint64_t	 id;
-	char		 email[255];
+	uint64_t id;
+	char     email[255];
 };
 
 /* The user with that email and the stored password hash (caller's buffer). */
-enum store_rc	 store_user_by_email(struct db *, const char *email,
-		    struct user *, char *hash, size_t hashlen);
-enum store_rc	 store_user_add(struct db *, const char *email,
-		    const char *hash, uint64_t *id);
-enum store_rc	 store_user_member_add(struct db *, uint64_t user,
-		    uint64_t workspace);
+enum store_rc store_user_by_email(struct db *, const char *email, struct user *,
+    char *hash, size_t hashlen);
+enum store_rc store_user_add(struct db *, const char *email, const char *hash,
+    uint64_t *id);
+enum store_rc store_user_member_add(struct db *, uint64_t user,
+    uint64_t workspace);
 /* STORE_OK when user belongs to workspace, STORE_NOTFOUND when not. */
-enum store_rc	 store_user_is_member(struct db *, uint64_t user,
-		    uint64_t workspace);
+enum store_rc store_user_is_member(struct db *, uint64_t user,
+    uint64_t workspace);
 /* The user's first workspace (where sign-in lands). */
-enum store_rc	 store_user_first_ws(struct db *, uint64_t user,
-		    struct workspace *);
+enum store_rc store_user_first_ws(struct db *, uint64_t user,
+    struct workspace *);
 
 #endif

@@ -51,8 +51,8 @@ wh_kind(enum webhook_kind k)
 static void
 wh_dedup_key(const struct webhook_event *e, char *out, size_t len)
 {
-	unsigned char	 h[crypto_hash_sha256_BYTES];
-	char		 hex[sizeof(h) * 2 + 1], raw[1400];
+	unsigned char h[crypto_hash_sha256_BYTES];
+	char          hex[sizeof(h) * 2 + 1], raw[1400];
 
 	switch (e->kind) {
 	case WEBHOOK_MESSAGE:
@@ -71,8 +71,8 @@ wh_dedup_key(const struct webhook_event *e, char *out, size_t len)
 		    (long long)e->timestamp, e->text);
 		crypto_hash_sha256(h, (const unsigned char *)raw, strlen(raw));
 		sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
-		snprintf(out, len, "%c:%s", e->kind == WEBHOOK_HISTORY ? 'h' :
-		    'c', hex);
+		snprintf(out, len, "%c:%s",
+		    e->kind == WEBHOOK_HISTORY ? 'h' : 'c', hex);
 		return;
 	default:
 		/* As since v1: a new format would store old ones twice. */
@@ -81,8 +81,8 @@ wh_dedup_key(const struct webhook_event *e, char *out, size_t len)
 		    e->code, (long long)e->timestamp, e->text);
 		crypto_hash_sha256(h, (const unsigned char *)raw, strlen(raw));
 		sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
-		snprintf(out, len, "%c:%s", e->kind == WEBHOOK_ERROR ? 'e' : 'a',
-		    hex);
+		snprintf(out, len, "%c:%s",
+		    e->kind == WEBHOOK_ERROR ? 'e' : 'a', hex);
 		return;
 	}
 	/* Ids are at most 191 bytes, but with a status they may not fit. */
@@ -100,8 +100,8 @@ wh_dedup_key(const struct webhook_event *e, char *out, size_t len)
  * past 9999-12-31 DATE_ADD overflows, which strict mode makes an error:
  * such a time is treated as absent.
  */
-#define WH_UTC		"DATE_ADD('1970-01-01 00:00:00', INTERVAL ? SECOND)"
-#define WH_TIME_MAX	253402300799LL
+#define WH_UTC      "DATE_ADD('1970-01-01 00:00:00', INTERVAL ? SECOND)"
+#define WH_TIME_MAX 253402300799LL
 
 /*
  * What the connection row says about an account_update, read with the
@@ -113,22 +113,22 @@ wh_dedup_key(const struct webhook_event *e, char *out, size_t len)
  * restriction (held).
  */
 struct wh_row {
-	int	 mine, ban, stale, held;
-	char	 newer[32];
+	int  mine, ban, stale, held;
+	char newer[32];
 };
 
 static enum store_rc
-wh_row_get(MYSQL *my, const struct workspace *ws,
-    const struct webhook_event *e, long long t, int standing,
-    struct wh_row *r)
+wh_row_get(MYSQL *my, const struct workspace *ws, const struct webhook_event *e,
+    long long t, int standing, struct wh_row *r)
 {
-	struct sq	 q;
-	enum store_rc	 rc;
+	struct sq     q;
+	enum store_rc rc;
 
 	memset(r, 0, sizeof(*r));
 	/* What lifts it is of its kind: REINSTATE a ban, "none" a restriction. */
-	rc = sq_one_on(&q, my, SQ_ARGS(SQ_S(e->waba_id), SQ_S(e->waba_id),
-	    SQ_S(e->event), SQ_I(standing != 0), SQ_I(t), SQ_I(standing != 0)),
+	rc = sq_one_on(&q, my,
+	    SQ_ARGS(SQ_S(e->waba_id), SQ_S(e->waba_id), SQ_S(e->event),
+	        SQ_I(standing != 0), SQ_I(t), SQ_I(standing != 0)),
 	    "SELECT token_ct IS NOT NULL AND "
 	    "(waba_id IS NULL OR waba_id = '' OR waba_id = ?), "
 	    "restriction_waba <=> ? AND restriction_event = ?, "
@@ -136,9 +136,10 @@ wh_row_get(MYSQL *my, const struct workspace *ws,
 	    "IF(?, restriction_at, token_stored_at), "
 	    "status = 'needs_reconnect' AND restriction IS NOT NULL AND "
 	    "reason <=> restriction "
-	    "FROM `%s`.connection WHERE id = 1 FOR UPDATE", ws->db_name);
+	    "FROM `%s`.connection WHERE id = 1 FOR UPDATE",
+	    ws->db_name);
 	if (rc == STORE_NOTFOUND)
-		return STORE_OK;	/* no connection row: nothing is mine */
+		return STORE_OK; /* no connection row: nothing is mine */
 	if (rc != STORE_OK)
 		return rc;
 	r->mine = sq_colint(&q, 0) != 0;
@@ -169,14 +170,15 @@ static enum store_rc
 wh_account_update(MYSQL *my, const struct workspace *ws,
     const struct webhook_event *e, const char *loss)
 {
-	struct wh_row	 r;
-	char		 detail[1200];
-	long long	 t = e->timestamp > 0 && e->timestamp <= WH_TIME_MAX ?
-			    e->timestamp : (long long)time(NULL);
-	long long	 until = e->until <= WH_TIME_MAX ? e->until : 0;
+	struct wh_row r;
+	char          detail[1200];
+	long long     t = e->timestamp > 0 && e->timestamp <= WH_TIME_MAX
+	        ? e->timestamp
+	        : (long long)time(NULL);
+	long long     until = e->until <= WH_TIME_MAX ? e->until : 0;
 	enum webhook_standing standing = webhook_event_standing(e);
-	int		 apply;
-	enum store_rc	 rc;
+	int                   apply;
+	enum store_rc         rc;
 
 	memset(&r, 0, sizeof(r));
 	if ((loss != NULL || standing == WEBHOOK_LIFTED) &&
@@ -186,49 +188,60 @@ wh_account_update(MYSQL *my, const struct workspace *ws,
 	if (apply && r.stale) {
 		apply = 0;
 		/* The note first: LEFT(, 500) may cut the text. */
-		snprintf(detail, sizeof(detail), "not applied, older than the "
-		    "%s of %s UTC: %s", standing != WEBHOOK_NEUTRAL ? "restriction update" :
-		    "connection", r.newer, e->text);
+		snprintf(detail, sizeof(detail),
+		    "not applied, older than the "
+		    "%s of %s UTC: %s",
+		    standing != WEBHOOK_NEUTRAL ? "restriction update"
+		                                : "connection",
+		    r.newer, e->text);
 	} else
 		snprintf(detail, sizeof(detail), "%s", e->text);
-	if ((rc = sq_do_on(my, SQ_ARGS(SQ_S("meta"), SQ_S("account_update"),
-	    SQ_S(detail)), "INSERT INTO `%s`.audit_log (at, actor, action, "
-	    "detail) VALUES (UTC_TIMESTAMP(), ?, ?, LEFT(?, 500))",
-	    ws->db_name)) != STORE_OK || !apply)
+	if ((rc = sq_do_on(my,
+	         SQ_ARGS(SQ_S("meta"), SQ_S("account_update"), SQ_S(detail)),
+	         "INSERT INTO `%s`.audit_log (at, actor, action, "
+	         "detail) VALUES (UTC_TIMESTAMP(), ?, ?, LEFT(?, 500))",
+	         ws->db_name)) != STORE_OK ||
+	    !apply)
 		return rc;
 	if (standing == WEBHOOK_LIFTED)
 		/*
 		 * The ban is lifted: forget it, and when it alone held the
 		 * connection back, the connection is what it was before.
 		 */
-		return sq_do_on(my, SQ_ARGS(SQ_I(r.held), SQ_I(r.held),
-		    SQ_I(t)), "UPDATE `%s`.connection SET "
+		return sq_do_on(my,
+		    SQ_ARGS(SQ_I(r.held), SQ_I(r.held), SQ_I(t)),
+		    "UPDATE `%s`.connection SET "
 		    "status = IF(?, IF(phone_number_id IS NULL, "
 		    "'pending_phone_selection', 'connected'), status), "
 		    "reason = IF(?, NULL, reason), restriction = NULL, "
 		    "restriction_event = NULL, restriction_waba = NULL, "
 		    "restriction_until = NULL, restriction_at = " WH_UTC ", "
-		    "updated_at = UTC_TIMESTAMP() WHERE id = 1", ws->db_name);
+		    "updated_at = UTC_TIMESTAMP() WHERE id = 1",
+		    ws->db_name);
 	if (standing == 1)
 		/* Kept apart from reason, which Verify may rewrite. */
-		return sq_do_on(my, SQ_ARGS(SQ_S(loss), SQ_S(loss),
-		    SQ_S(e->event), SQ_S(e->waba_id), SQ_I(t), SQ_I(until),
-		    SQ_I(until)), "UPDATE `%s`.connection SET "
+		return sq_do_on(my,
+		    SQ_ARGS(SQ_S(loss), SQ_S(loss), SQ_S(e->event),
+		        SQ_S(e->waba_id), SQ_I(t), SQ_I(until), SQ_I(until)),
+		    "UPDATE `%s`.connection SET "
 		    "status = 'needs_reconnect', reason = LEFT(?, 500), "
 		    "restriction = LEFT(?, 500), restriction_event = ?, "
 		    "restriction_waba = ?, restriction_at = " WH_UTC ", "
 		    "restriction_until = IF(? = 0, NULL, " WH_UTC "), "
-		    "updated_at = UTC_TIMESTAMP() WHERE id = 1", ws->db_name);
+		    "updated_at = UTC_TIMESTAMP() WHERE id = 1",
+		    ws->db_name);
 	/*
 	 * Only a stored token can be lost; not_connected stays as it is.
 	 * The token may grant WABAs this workspace does not send from (they
 	 * route here for account_update): losing one of those loses nothing.
 	 */
-	return sq_do_on(my, SQ_ARGS(SQ_S(loss), SQ_S(e->waba_id)), "UPDATE "
+	return sq_do_on(my, SQ_ARGS(SQ_S(loss), SQ_S(e->waba_id)),
+	    "UPDATE "
 	    "`%s`.connection SET status = 'needs_reconnect', reason = "
 	    "LEFT(?, 500), updated_at = UTC_TIMESTAMP() WHERE id = 1 AND "
 	    "token_ct IS NOT NULL AND (waba_id IS NULL OR waba_id = '' OR "
-	    "waba_id = ?)", ws->db_name);
+	    "waba_id = ?)",
+	    ws->db_name);
 }
 
 /*
@@ -241,15 +254,17 @@ wh_account_update(MYSQL *my, const struct workspace *ws,
 static enum store_rc
 wh_count(MYSQL *my, const struct workspace *ws)
 {
-	struct sq	 q;
-	enum store_rc	 rc;
+	struct sq     q;
+	enum store_rc rc;
 
-	if ((rc = sq_rows_on(&q, my, NULL, "INSERT INTO `%1$s`.webhook_hourly "
-	    "(hour, events, last_at) SELECT DATE_FORMAT(received_at, "
-	    "'%%Y-%%m-%%d %%H:00:00'), 1, received_at FROM "
-	    "`%1$s`.webhook_events WHERE id = LAST_INSERT_ID() ON DUPLICATE "
-	    "KEY UPDATE events = events + 1, last_at = GREATEST(last_at, "
-	    "VALUES(last_at))", ws->db_name)) == STORE_OK)
+	if ((rc = sq_rows_on(&q, my, NULL,
+	         "INSERT INTO `%1$s`.webhook_hourly "
+	         "(hour, events, last_at) SELECT DATE_FORMAT(received_at, "
+	         "'%%Y-%%m-%%d %%H:00:00'), 1, received_at FROM "
+	         "`%1$s`.webhook_events WHERE id = LAST_INSERT_ID() ON DUPLICATE "
+	         "KEY UPDATE events = events + 1, last_at = GREATEST(last_at, "
+	         "VALUES(last_at))",
+	         ws->db_name)) == STORE_OK)
 		sq_close(&q);
 	/*
 	 * A database not yet at version 3 keeps storing events: the
@@ -257,7 +272,8 @@ wh_count(MYSQL *my, const struct workspace *ws)
 	 */
 	if (rc == STORE_ERR && q.err == ER_NO_SUCH_TABLE) {
 		log_err("webhook: workspace %s: no hourly counters; run "
-		    "waba-connect-admin migrate", ws->slug);
+		        "waba-connect-admin migrate",
+		    ws->slug);
 		rc = STORE_OK;
 	}
 	return rc;
@@ -265,17 +281,17 @@ wh_count(MYSQL *my, const struct workspace *ws)
 
 enum store_rc
 store_wh_save(struct db *db, const struct workspace *ws,
-    const struct webhook_event *const *ev, const char *const *loss,
-    size_t n, int *stored)
+    const struct webhook_event *const *ev, const char *const *loss, size_t n,
+    int *stored)
 {
-	struct sq	 q;
-	MYSQL		*my;
-	char		 key[192], msgid[192];
+	struct sq                   q;
+	MYSQL                      *my;
+	char                        key[192], msgid[192];
 	const struct webhook_event *e;
-	enum store_rc	 rc;
-	int		 fresh, toolong;
-	long long	 ts;
-	size_t		 i;
+	enum store_rc               rc;
+	int                         fresh, toolong;
+	long long                   ts;
+	size_t                      i;
 
 	*stored = 0;
 	if ((rc = sq_begin(db, &ws->srv, &my)) != STORE_OK)
@@ -293,14 +309,15 @@ store_wh_save(struct db *db, const struct workspace *ws,
 		 * transaction: that is how a redelivered event is told from
 		 * a new one.
 		 */
-		rc = sq_rows_on(&q, my, SQ_ARGS(SQ_S(key),
-		    SQ_S(wh_kind(e->kind)),
-		    SQ_S(*e->phone_number_id ? e->phone_number_id : NULL),
-		    SQ_S(*msgid ? msgid : NULL),
-		    SQ_S(*e->status ? e->status : *e->event ? e->event :
-		    NULL),
-		    SQ_S(*e->from ? e->from : NULL),
-		    SQ_S(*e->text ? e->text : NULL), SQ_I(ts), SQ_I(ts)),
+		rc = sq_rows_on(&q, my,
+		    SQ_ARGS(SQ_S(key), SQ_S(wh_kind(e->kind)),
+		        SQ_S(*e->phone_number_id ? e->phone_number_id : NULL),
+		        SQ_S(*msgid ? msgid : NULL),
+		        SQ_S(*e->status     ? e->status
+		                : *e->event ? e->event
+		                            : NULL),
+		        SQ_S(*e->from ? e->from : NULL),
+		        SQ_S(*e->text ? e->text : NULL), SQ_I(ts), SQ_I(ts)),
 		    "INSERT INTO `%s`.webhook_events (dedup_key, kind, "
 		    "phone_number_id, message_id, status, wa_from, body, "
 		    "event_at, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, "
@@ -318,7 +335,8 @@ store_wh_save(struct db *db, const struct workspace *ws,
 		 * events rather than fail it forever.
 		 */
 		if (toolong) {
-			log_err("webhook: workspace %s: a %s event does not fit "
+			log_err(
+			    "webhook: workspace %s: a %s event does not fit "
 			    "its database; run waba-connect-admin migrate",
 			    ws->slug, wh_kind(e->kind));
 			rc = STORE_OK;
@@ -329,8 +347,8 @@ store_wh_save(struct db *db, const struct workspace *ws,
 		if (fresh && (rc = wh_count(my, ws)) != STORE_OK)
 			goto fail;
 		if (fresh && e->kind == WEBHOOK_ACCOUNT_UPDATE &&
-		    (rc = wh_account_update(my, ws, e, loss ? loss[i] : NULL)) !=
-		    STORE_OK)
+		    (rc = wh_account_update(my, ws, e,
+		         loss ? loss[i] : NULL)) != STORE_OK)
 			goto fail;
 	}
 	return sq_commit(db, my);
@@ -343,7 +361,7 @@ fail:
 int
 store_wh_health_cols(char *buf, size_t len, const struct workspace *ws)
 {
-	int	 n;
+	int n;
 
 	/*
 	 * From the hourly counters, not the events: at most 24 rows and
@@ -352,7 +370,8 @@ store_wh_health_cols(char *buf, size_t len, const struct workspace *ws)
 	 * before it, so an event is counted for 23 to 24 hours after it
 	 * arrived and never once it is older than 24 hours.
 	 */
-	n = snprintf(buf, len, "(SELECT last_at FROM `%s`.webhook_hourly "
+	n = snprintf(buf, len,
+	    "(SELECT last_at FROM `%s`.webhook_hourly "
 	    "ORDER BY hour DESC LIMIT 1), (SELECT COALESCE(SUM(events), 0) "
 	    "FROM `%s`.webhook_hourly WHERE hour >= DATE_FORMAT("
 	    "UTC_TIMESTAMP(), '%%Y-%%m-%%d %%H:00:00') - INTERVAL 23 HOUR)",
@@ -364,9 +383,9 @@ enum store_rc
 store_wh_health(struct db *db, const struct workspace *ws, char last[32],
     long *count)
 {
-	struct sq	 q;
-	char		 cols[400];
-	enum store_rc	 rc;
+	struct sq     q;
+	char          cols[400];
+	enum store_rc rc;
 
 	*last = '\0';
 	*count = 0;

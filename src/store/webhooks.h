@@ -24,22 +24,21 @@ struct webhook_event;
  * when loss[i] is not NULL the connection turns needs_reconnect with
  * loss[i] as its reason. loss may be NULL (no losses).
  */
-enum store_rc	 store_wh_save(struct db *, const struct workspace *,
-		    const struct webhook_event *const *,
-		    const char *const *loss, size_t n, int *stored);
+enum store_rc store_wh_save(struct db *, const struct workspace *,
+    const struct webhook_event *const *, const char *const *loss, size_t n,
+    int *stored);
 /*
  * When the last event was stored ("" never), and how many in the last
  * 24 hours counted by whole UTC hours (the current one and the 23
  * before it), read from the hourly counters store_wh_save() keeps.
  */
-enum store_rc	 store_wh_health(struct db *, const struct workspace *,
-		    char last[32], long *count_24h);
+enum store_rc store_wh_health(struct db *, const struct workspace *,
+    char last[32], long *count_24h);
 /*
  * store_wh_health's two columns (last, count_24h) as select
  * expressions, for a statement that reads them along with other data
  * (store_conn_page). -1 when buf is too small.
  */
-int		 store_wh_health_cols(char *buf, size_t len,
-		    const struct workspace *);
+int store_wh_health_cols(char *buf, size_t len, const struct workspace *);
 
 #endif

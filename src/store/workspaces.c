@@ -44,12 +44,12 @@ store_ws_from_row(const struct sq *q, struct workspace *ws)
 enum store_rc
 store_ws_by_slug(struct db *db, const char *slug, struct workspace *ws)
 {
-	struct sq	 q;
-	enum store_rc	 rc;
+	struct sq     q;
+	enum store_rc rc;
 
-	if ((rc = sq_one(&q, db, NULL, SQ_ARGS(SQ_S(slug)), "SELECT "
-	    STORE_WS_COLS " FROM `%s`.workspaces WHERE slug = ?",
-	    sq_ctl(db))) != STORE_OK)
+	if ((rc = sq_one(&q, db, NULL, SQ_ARGS(SQ_S(slug)),
+	         "SELECT " STORE_WS_COLS " FROM `%s`.workspaces WHERE slug = ?",
+	         sq_ctl(db))) != STORE_OK)
 		return rc;
 	rc = store_ws_from_row(&q, ws);
 	sq_close(&q);
@@ -59,12 +59,12 @@ store_ws_by_slug(struct db *db, const char *slug, struct workspace *ws)
 enum store_rc
 store_ws_by_id(struct db *db, uint64_t id, struct workspace *ws)
 {
-	struct sq	 q;
-	enum store_rc	 rc;
+	struct sq     q;
+	enum store_rc rc;
 
-	if ((rc = sq_one(&q, db, NULL, SQ_ARGS(SQ_I(id)), "SELECT "
-	    STORE_WS_COLS " FROM `%s`.workspaces WHERE id = ?",
-	    sq_ctl(db))) != STORE_OK)
+	if ((rc = sq_one(&q, db, NULL, SQ_ARGS(SQ_I(id)),
+	         "SELECT " STORE_WS_COLS " FROM `%s`.workspaces WHERE id = ?",
+	         sq_ctl(db))) != STORE_OK)
 		return rc;
 	rc = store_ws_from_row(&q, ws);
 	sq_close(&q);
@@ -75,28 +75,30 @@ enum store_rc
 store_ws_add(struct db *db, const char *slug, const char *name,
     const struct db_server *srv, struct workspace *ws)
 {
-	struct sq	 q;
-	MYSQL		*my;
-	char		 dbname[65];
-	uint64_t	 id;
-	enum store_rc	 rc;
+	struct sq     q;
+	MYSQL        *my;
+	char          dbname[65];
+	uint64_t      id;
+	enum store_rc rc;
 
 	if ((rc = sq_begin(db, NULL, &my)) != STORE_OK)
 		return rc;
-	if ((rc = sq_rows_on(&q, my, SQ_ARGS(SQ_S(slug), SQ_S(name),
-	    SQ_S(srv ? srv->host : ""), SQ_I(srv ? srv->port : 0),
-	    SQ_S(srv ? srv->socket : "")), "INSERT INTO `%s`.workspaces "
-	    "(slug, name, db_host, db_port, db_socket) VALUES (?, ?, ?, ?, ?)",
-	    sq_ctl(db))) != STORE_OK)
+	if ((rc = sq_rows_on(&q, my,
+	         SQ_ARGS(SQ_S(slug), SQ_S(name), SQ_S(srv ? srv->host : ""),
+	             SQ_I(srv ? srv->port : 0), SQ_S(srv ? srv->socket : "")),
+	         "INSERT INTO `%s`.workspaces "
+	         "(slug, name, db_host, db_port, db_socket) VALUES (?, ?, ?, ?, ?)",
+	         sq_ctl(db))) != STORE_OK)
 		goto fail;
 	id = sq_insert_id(&q);
 	sq_close(&q);
 	/* The id names the database: known only after the insert. */
 	snprintf(dbname, sizeof(dbname), "%s%llu",
 	    db_config(db)->workspace_db_prefix, (unsigned long long)id);
-	if ((rc = sq_do_on(my, SQ_ARGS(SQ_S(dbname), SQ_I(id)), "UPDATE "
-	    "`%s`.workspaces SET db_name = ? WHERE id = ?", sq_ctl(db))) !=
-	    STORE_OK)
+	if ((rc = sq_do_on(my, SQ_ARGS(SQ_S(dbname), SQ_I(id)),
+	         "UPDATE "
+	         "`%s`.workspaces SET db_name = ? WHERE id = ?",
+	         sq_ctl(db))) != STORE_OK)
 		goto fail;
 	/* A failed COMMIT has dropped (closed) the connection: no rollback. */
 	if ((rc = sq_commit(db, my)) != STORE_OK)
@@ -108,18 +110,19 @@ fail:
 }
 
 enum store_rc
-store_ws_each(struct db *db,
-    int (*fn)(const struct workspace *, void *), void *arg)
+store_ws_each(struct db *db, int (*fn)(const struct workspace *, void *),
+    void                *arg)
 {
-	struct sq	 q;
+	struct sq         q;
 	struct workspace *all = NULL, *n;
-	size_t		 count = 0, i;
-	enum store_rc	 rc, bad = STORE_OK;
-	int		 r;
+	size_t            count = 0, i;
+	enum store_rc     rc, bad = STORE_OK;
+	int               r;
 
-	if ((rc = sq_rows(&q, db, NULL, NULL, "SELECT " STORE_WS_COLS
-	    " FROM `%s`.workspaces WHERE db_name IS NOT NULL ORDER BY id",
-	    sq_ctl(db))) != STORE_OK)
+	if ((rc = sq_rows(&q, db, NULL, NULL,
+	         "SELECT " STORE_WS_COLS
+	         " FROM `%s`.workspaces WHERE db_name IS NOT NULL ORDER BY id",
+	         sq_ctl(db))) != STORE_OK)
 		return rc;
 	/*
 	 * Collect first, then call: fn may itself use the database (and
@@ -141,7 +144,7 @@ store_ws_each(struct db *db,
 	sq_close(&q);
 	for (i = 0; rc == STORE_OK && i < count; i++)
 		if (fn(&all[i], arg) != 0) {
-			bad = STORE_OK;	/* fn stopped before it */
+			bad = STORE_OK; /* fn stopped before it */
 			break;
 		}
 	free(all);

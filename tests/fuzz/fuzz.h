@@ -12,22 +12,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-int	 LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-#define FUZZ_CHECK(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "%s:%d: property broken: %s\n",		\
-		    __FILE__, __LINE__, #cond);				\
-		abort();						\
-	}								\
-} while (0)
+#define FUZZ_CHECK(cond) \
+	do { \
+		if (!(cond)) { \
+			fprintf(stderr, "%s:%d: property broken: %s\n", \
+			    __FILE__, __LINE__, #cond); \
+			abort(); \
+		} \
+	} while (0)
 
 /* A NUL-terminated copy of the input, for the parsers that take C
    strings (a NUL inside ends the string there, as it would for them). */
 static inline char *
 fuzz_cstr(const uint8_t *data, size_t size)
 {
-	char	*s;
+	char *s;
 
 	if ((s = malloc(size + 1)) == NULL)
 		abort();

@@ -10,18 +10,17 @@
 #include "config.h"
 #include "fuzz.h"
 
-#define MAX_FILE_KEYS	3
+#define MAX_FILE_KEYS 3
 
-static const char *const file_keys[MAX_FILE_KEYS] = {
-	"password_file", "app_secret_file", "webhook_verify_token_file"
-};
+static const char *const file_keys[MAX_FILE_KEYS] = { "password_file",
+	"app_secret_file", "webhook_verify_token_file" };
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct config	*c;
-	char		*text, err[1024];
-	size_t		 i;
+	struct config *c;
+	char          *text, err[1024];
+	size_t         i;
 
 	text = fuzz_cstr(data, size);
 	for (i = 0; i < MAX_FILE_KEYS; i++)
@@ -39,8 +38,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(c->base_url != NULL && c->db_user != NULL &&
 		    c->key_ring_file != NULL && c->app_id != NULL &&
 		    c->app_secret != NULL && c->webhook_verify_token != NULL);
-		FUZZ_CHECK(strspn(c->app_id, "0123456789") ==
-		    strlen(c->app_id));
+		FUZZ_CHECK(
+		    strspn(c->app_id, "0123456789") == strlen(c->app_id));
 		FUZZ_CHECK((c->db_host == NULL) != (c->db_socket == NULL));
 		FUZZ_CHECK(c->workers >= 1 && c->workers <= 256);
 		FUZZ_CHECK(c->graph_version[0] == 'v');

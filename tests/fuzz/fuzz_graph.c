@@ -46,9 +46,9 @@ static void
 parse_errors(const char *body, size_t len)
 {
 	static const long statuses[] = { 400, 401, 429, 503 };
-	struct graph_err	 e;
-	size_t			 i;
-	int			 rc;
+	struct graph_err  e;
+	size_t            i;
+	int               rc;
 
 	for (i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
 		rc = graph_error_parse(statuses[i], body, len, &e);
@@ -70,15 +70,15 @@ parse_errors(const char *body, size_t len)
 static void
 parse_answers(const char *body, size_t len)
 {
-	struct graph_err	 e;
-	struct graph_token_info	 ti;
-	struct graph_phone	 ph, *list = NULL;
-	struct buf		 tok = BUF_INIT;
-	char			 after[GRAPH_CURSOR_MAX], id[256], name[201],
-				 rid[GRAPH_REQUEST_ID_MAX];
-	long			 expires_in = -1;
-	size_t			 n = 0, i;
-	int			 rc;
+	struct graph_err        e;
+	struct graph_token_info ti;
+	struct graph_phone      ph, *list = NULL;
+	struct buf              tok = BUF_INIT;
+	char                    after[GRAPH_CURSOR_MAX], id[256], name[201],
+	    rid[GRAPH_REQUEST_ID_MAX];
+	long   expires_in = -1;
+	size_t n = 0, i;
+	int    rc;
 
 	rc = graph_parse_access_token(body, len, &tok, &expires_in, fresh(&e));
 	check_err(&e, rc);
@@ -135,19 +135,21 @@ parse_answers(const char *body, size_t len)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char	 trace[64];
-	size_t	 n;
+	char   trace[64];
+	size_t n;
 
 	parse_errors((const char *)data, size);
 	parse_answers((const char *)data, size);
 
 	memset(trace, 'x', sizeof(trace));
 	if (graph_trace_header((const char *)data, size, trace,
-	    sizeof(trace))) {
+	        sizeof(trace))) {
 		n = strlen(trace);
 		FUZZ_CHECK(n > 0 && n < sizeof(trace));
-		FUZZ_CHECK(strspn(trace, "abcdefghijklmnopqrstuvwxyz"
-		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_/+=-") == n);
+		FUZZ_CHECK(
+		    strspn(trace,
+		        "abcdefghijklmnopqrstuvwxyz"
+		        "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_/+=-") == n);
 	}
 	return 0;
 }

@@ -17,7 +17,7 @@
 static void
 check_kvlist(const struct kvlist *l, int utf8, size_t max)
 {
-	size_t	 i;
+	size_t i;
 
 	FUZZ_CHECK(l->n <= max);
 	for (i = 0; i < l->n; i++) {
@@ -26,8 +26,8 @@ check_kvlist(const struct kvlist *l, int utf8, size_t max)
 		FUZZ_CHECK(strlen(l->v[i].key) <= REQ_MAX_KEY);
 		FUZZ_CHECK(strlen(l->v[i].val) == l->v[i].len);
 		if (utf8) {
-			FUZZ_CHECK(req_utf8_valid(l->v[i].key,
-			    strlen(l->v[i].key)));
+			FUZZ_CHECK(
+			    req_utf8_valid(l->v[i].key, strlen(l->v[i].key)));
 			FUZZ_CHECK(req_utf8_valid(l->v[i].val, l->v[i].len));
 		}
 		/* Unique keys: a lookup finds this very pair. */
@@ -45,8 +45,8 @@ hexval(int c)
 static void
 check_log_escape(const char *s)
 {
-	static char	 out[4 * 4096 + 1];
-	size_t		 n, i, j = 0;
+	static char out[4 * 4096 + 1];
+	size_t      n, i, j = 0;
 
 	if (strlen(s) > 4096)
 		return;
@@ -71,13 +71,13 @@ check_log_escape(const char *s)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const char	*s = (const char *)data;
-	struct kvlist	 l = { NULL, 0 };
-	struct buf	 out = BUF_INIT;
-	char		 why[256], *cs;
-	enum req_err	 err;
-	int		 plus, rc;
-	size_t		 i;
+	const char   *s = (const char *)data;
+	struct kvlist l = { NULL, 0 };
+	struct buf    out = BUF_INIT;
+	char          why[256], *cs;
+	enum req_err  err;
+	int           plus, rc;
+	size_t        i;
 
 	why[0] = '\0';
 	err = req_parse_urlencoded(s, size, &l, why, sizeof(why));

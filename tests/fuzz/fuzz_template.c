@@ -18,8 +18,8 @@
 #include "fuzz.h"
 #include "template.h"
 
-#define MAX_TEMPLATES	4
-#define MAX_RENDER_TAGS	24	/* "{{" at most, to be rendered */
+#define MAX_TEMPLATES   4
+#define MAX_RENDER_TAGS 24 /* "{{" at most, to be rendered */
 
 static const char ctx_json[] =
     "{\"title\":\"Settings <b>&amp;</b> \\\"quotes\\\" 'x' `y` =z\","
@@ -38,7 +38,7 @@ static const char *const names[MAX_TEMPLATES] = { "main", "a", "b", "c" };
 static size_t
 count_tags(const uint8_t *data, size_t size)
 {
-	size_t	 i, n = 0;
+	size_t i, n = 0;
 
 	for (i = 0; i + 1 < size; i++)
 		if (data[i] == '{' && data[i + 1] == '{')
@@ -49,8 +49,8 @@ count_tags(const uint8_t *data, size_t size)
 static void
 check_escape(const uint8_t *data, size_t size)
 {
-	struct buf	 out = BUF_INIT;
-	size_t		 i;
+	struct buf out = BUF_INIT;
+	size_t     i;
 
 	FUZZ_CHECK(tmpl_escape_html(&out, (const char *)data, size) == 0);
 	FUZZ_CHECK(out.len >= size);
@@ -60,30 +60,31 @@ check_escape(const uint8_t *data, size_t size)
 	/* Every & starts an entity we wrote. */
 	for (i = 0; i < out.len; i++)
 		if (out.data[i] == '&')
-			FUZZ_CHECK(memchr(out.data + i, ';', out.len - i) !=
-			    NULL && (out.data[i + 1] == '#' ||
-			    strncmp(out.data + i, "&amp;", 5) == 0 ||
-			    strncmp(out.data + i, "&lt;", 4) == 0 ||
-			    strncmp(out.data + i, "&gt;", 4) == 0 ||
-			    strncmp(out.data + i, "&quot;", 6) == 0));
+			FUZZ_CHECK(
+			    memchr(out.data + i, ';', out.len - i) != NULL &&
+			    (out.data[i + 1] == '#' ||
+			        strncmp(out.data + i, "&amp;", 5) == 0 ||
+			        strncmp(out.data + i, "&lt;", 4) == 0 ||
+			        strncmp(out.data + i, "&gt;", 4) == 0 ||
+			        strncmp(out.data + i, "&quot;", 6) == 0));
 	buf_free(&out);
 }
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char			*copy, *srcs[MAX_TEMPLATES], err[512];
-	struct tmpl_set		*set;
-	struct json_object	*ctx;
-	struct buf		 out = BUF_INIT;
-	size_t			 n = 0, i, mark;
-	char			*p, *end;
-	int			 rc;
+	char               *copy, *srcs[MAX_TEMPLATES], err[512];
+	struct tmpl_set    *set;
+	struct json_object *ctx;
+	struct buf          out = BUF_INIT;
+	size_t              n = 0, i, mark;
+	char               *p, *end;
+	int                 rc;
 
 	check_escape(data, size);
 
 	copy = fuzz_cstr(data, size);
-	for (p = copy, end = copy + size; n < MAX_TEMPLATES; ) {
+	for (p = copy, end = copy + size; n < MAX_TEMPLATES;) {
 		srcs[n++] = p;
 		p += strlen(p);
 		if (p >= end)
@@ -123,7 +124,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_CHECK(rc == 0 || rc == -1);
 		}
 		FUZZ_CHECK(tmpl_render(set, "missing", ctx, &out, err,
-		    sizeof(err)) == -1);
+		               sizeof(err)) == -1);
 		json_object_put(ctx);
 	}
 	buf_free(&out);

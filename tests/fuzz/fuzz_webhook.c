@@ -11,14 +11,14 @@
 #include "fuzz.h"
 #include "webhook.h"
 
-#define SECRET	"fuzz-app-secret"
+#define SECRET "fuzz-app-secret"
 
 /* "sha256=" + lowercase hex of HMAC-SHA256(SECRET, body). */
 static void
 sign(const void *body, size_t len, char out[72])
 {
-	crypto_auth_hmacsha256_state	 st;
-	unsigned char			 mac[32];
+	crypto_auth_hmacsha256_state st;
+	unsigned char                mac[32];
 
 	crypto_auth_hmacsha256_init(&st, (const unsigned char *)SECRET,
 	    strlen(SECRET));
@@ -31,9 +31,9 @@ sign(const void *body, size_t len, char out[72])
 static void
 check_signature(const uint8_t *data, size_t size)
 {
-	char		 good[72], bad[80];
-	const uint8_t	*nl;
-	size_t		 i, hlen;
+	char           good[72], bad[80];
+	const uint8_t *nl;
+	size_t         i, hlen;
 
 	sign(data, size, good);
 	FUZZ_CHECK(webhook_signature_ok(SECRET, good, data, size) == 1);
@@ -64,25 +64,25 @@ check_signature(const uint8_t *data, size_t size)
 		bad[hlen] = '\0';
 		sign(nl + 1, size - hlen - 1, good);
 		FUZZ_CHECK(webhook_signature_ok(SECRET, bad, nl + 1,
-		    size - hlen - 1) == (strlen(bad) == 71 &&
-		    strncmp(bad, good, 7) == 0 &&
-		    strcasecmp(bad + 7, good + 7) == 0));
+		               size - hlen - 1) ==
+		    (strlen(bad) == 71 && strncmp(bad, good, 7) == 0 &&
+		        strcasecmp(bad + 7, good + 7) == 0));
 	}
 }
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct webhook_batch	 b;
-	char			 err[256], reason[256];
-	size_t			 i;
-	enum webhook_err	 rc;
+	struct webhook_batch b;
+	char                 err[256], reason[256];
+	size_t               i;
+	enum webhook_err     rc;
 
 	check_signature(data, size);
 
 	rc = webhook_parse((const char *)data, size, &b, err, sizeof(err));
-	FUZZ_CHECK(rc == WEBHOOK_OK || rc == WEBHOOK_MALFORMED ||
-	    rc == WEBHOOK_NOMEM);
+	FUZZ_CHECK(
+	    rc == WEBHOOK_OK || rc == WEBHOOK_MALFORMED || rc == WEBHOOK_NOMEM);
 	FUZZ_CHECK(FUZZ_TERMINATED(err));
 	/* A refusal says why; an empty reason would log nothing useful. */
 	if (rc != WEBHOOK_OK)
@@ -103,8 +103,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(FUZZ_TERMINATED(ev->text));
 		FUZZ_CHECK(FUZZ_TERMINATED(ev->event));
 		/* Ids are digits only (webhook.h). */
-		FUZZ_CHECK(strspn(ev->waba_id, "0123456789") ==
-		    strlen(ev->waba_id));
+		FUZZ_CHECK(
+		    strspn(ev->waba_id, "0123456789") == strlen(ev->waba_id));
 		FUZZ_CHECK(strspn(ev->phone_number_id, "0123456789") ==
 		    strlen(ev->phone_number_id));
 		/* Coexistence events are routed by their number: never none. */

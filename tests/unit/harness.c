@@ -16,14 +16,14 @@
 #include "harness.h"
 
 /* Enough to see where two values part; longer ones end with "...". */
-#define SHOW_MAX	400
+#define SHOW_MAX 400
 
-static char	 cur_case[128];
+static char cur_case[128];
 
 void
 ut_case(const char *fmt, ...)
 {
-	va_list	 ap;
+	va_list ap;
 
 	if (fmt == NULL) {
 		cur_case[0] = '\0';
@@ -48,9 +48,9 @@ clear_case(void)
 static void
 show(char *out, size_t outsz, const void *p, size_t len)
 {
-	const unsigned char	*s = p;
-	size_t			 i, o = 0;
-	int			 n;
+	const unsigned char *s = p;
+	size_t               i, o = 0;
+	int                  n;
 
 	if (p == NULL) {
 		snprintf(out, outsz, "NULL");
@@ -77,17 +77,16 @@ show(char *out, size_t outsz, const void *p, size_t len)
  * Records the assertion with CUnit (which copies the message), formatting
  * the message only when it failed.
  */
-static int
-report(int ok, unsigned int line, const char *file, const char *func,
+static int report(int ok, unsigned int line, const char *file, const char *func,
     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 static int
 report(int ok, unsigned int line, const char *file, const char *func,
     const char *fmt, ...)
 {
-	char	 msg[4 * SHOW_MAX * 2 + 512];
-	size_t	 o = 0;
-	va_list	 ap;
+	char    msg[4 * SHOW_MAX * 2 + 512];
+	size_t  o = 0;
+	va_list ap;
 
 	msg[0] = '\0';
 	if (!ok) {
@@ -98,8 +97,8 @@ report(int ok, unsigned int line, const char *file, const char *func,
 		vsnprintf(msg + o, sizeof(msg) - o, fmt, ap);
 		va_end(ap);
 	}
-	CU_assertImplementation(ok ? CU_TRUE : CU_FALSE, line, msg, file,
-	    func, CU_FALSE);
+	CU_assertImplementation(ok ? CU_TRUE : CU_FALSE, line, msg, file, func,
+	    CU_FALSE);
 	return ok;
 }
 
@@ -107,26 +106,26 @@ int
 ut_eq_str(const char *have, const char *want, const char *hexpr,
     const char *wexpr, unsigned int line, const char *file, const char *func)
 {
-	char	 h[4 * SHOW_MAX + 8], w[4 * SHOW_MAX + 8];
-	int	 ok;
+	char h[4 * SHOW_MAX + 8], w[4 * SHOW_MAX + 8];
+	int  ok;
 
-	ok = (have == NULL || want == NULL) ? have == want :
-	    strcmp(have, want) == 0;
+	ok = (have == NULL || want == NULL) ? have == want
+	                                    : strcmp(have, want) == 0;
 	if (!ok) {
 		show(h, sizeof(h), have, have ? strlen(have) : 0);
 		show(w, sizeof(w), want, want ? strlen(want) : 0);
 	}
-	return report(ok, line, file, func, "%s: have %s, want %s (%s)",
-	    hexpr, ok ? "" : h, ok ? "" : w, wexpr);
+	return report(ok, line, file, func, "%s: have %s, want %s (%s)", hexpr,
+	    ok ? "" : h, ok ? "" : w, wexpr);
 }
 
 int
 ut_eq_mem(const void *have, size_t hlen, const void *want, size_t wlen,
-    const char *hexpr, const char *wexpr, unsigned int line,
-    const char *file, const char *func)
+    const char *hexpr, const char *wexpr, unsigned int line, const char *file,
+    const char *func)
 {
-	char	 h[4 * SHOW_MAX + 8], w[4 * SHOW_MAX + 8];
-	int	 ok;
+	char h[4 * SHOW_MAX + 8], w[4 * SHOW_MAX + 8];
+	int  ok;
 
 	if (have == NULL || want == NULL)
 		ok = have == want;
@@ -150,8 +149,8 @@ ut_eq_int(intmax_t have, intmax_t want, const char *hexpr, const char *wexpr,
 }
 
 int
-ut_eq_uint(uintmax_t have, uintmax_t want, const char *hexpr,
-    const char *wexpr, unsigned int line, const char *file, const char *func)
+ut_eq_uint(uintmax_t have, uintmax_t want, const char *hexpr, const char *wexpr,
+    unsigned int line, const char *file, const char *func)
 {
 	return report(have == want, line, file, func,
 	    "%s: have %ju, want %ju (%s)", hexpr, have, want, wexpr);
@@ -161,8 +160,8 @@ int
 ut_has_str(const char *hay, const char *needle, int want, const char *hexpr,
     const char *nexpr, unsigned int line, const char *file, const char *func)
 {
-	char	 h[4 * SHOW_MAX + 8], n[4 * SHOW_MAX + 8];
-	int	 found, ok;
+	char h[4 * SHOW_MAX + 8], n[4 * SHOW_MAX + 8];
+	int  found, ok;
 
 	found = hay != NULL && needle != NULL && strstr(hay, needle) != NULL;
 	ok = found == want;
@@ -178,11 +177,11 @@ ut_has_str(const char *hay, const char *needle, int want, const char *hexpr,
 int
 main(void)
 {
-	const struct ut_suite	*us;
-	const struct ut_test	*ut;
-	CU_pSuite		 s;
-	unsigned int		 failures;
-	int			 rc;
+	const struct ut_suite *us;
+	const struct ut_test  *ut;
+	CU_pSuite              s;
+	unsigned int           failures;
+	int                    rc;
 
 	/* Before the registry exists, so a skip leaves nothing to clean. */
 	for (us = ut_suites; us->name != NULL; us++) {
@@ -214,7 +213,7 @@ main(void)
 	failures = CU_get_number_of_failures();
 	CU_cleanup_registry();
 	return failures ? 1 : 0;
- fail:
+fail:
 	fprintf(stderr, "CUnit: %s\n", CU_get_error_msg());
 	CU_cleanup_registry();
 	return 1;

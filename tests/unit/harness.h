@@ -25,20 +25,20 @@
 
 #include <CUnit/CUnit.h>
 
-#define UT_SKIP	77	/* before(): skip the whole program */
+#define UT_SKIP 77 /* before(): skip the whole program */
 
 struct ut_test {
-	const char	*name;
-	CU_TestFunc	 fn;
+	const char *name;
+	CU_TestFunc fn;
 };
 
 struct ut_suite {
-	const char		*name;
+	const char *name;
 	/* Once, before CUnit starts: 0 goes on, UT_SKIP skips, else fails. */
-	int			(*before)(void);
-	CU_InitializeFunc	 init;		/* CUnit's, may be NULL */
-	CU_CleanupFunc		 cleanup;	/* CUnit's, may be NULL */
-	const struct ut_test	*tests;		/* ends with a NULL name */
+	int (*before)(void);
+	CU_InitializeFunc     init;    /* CUnit's, may be NULL */
+	CU_CleanupFunc        cleanup; /* CUnit's, may be NULL */
+	const struct ut_test *tests;   /* ends with a NULL name */
 };
 
 /* Defined by each test program; ends with a NULL name. */
@@ -49,7 +49,7 @@ extern const struct ut_suite ut_suites[];
  * table-driven test says which row failed. Cleared before every test;
  * ut_case(NULL) clears it.
  */
-void	ut_case(const char *, ...) __attribute__((format(printf, 1, 2)));
+void ut_case(const char *, ...) __attribute__((format(printf, 1, 2)));
 
 /*
  * Each returns 1 when the check holds, 0 when not (after recording a
@@ -57,16 +57,16 @@ void	ut_case(const char *, ...) __attribute__((format(printf, 1, 2)));
  * if (!UT_EQ_INT(rc, 0)) return;
  * A NULL string is shown as NULL and equals only NULL.
  */
-int	ut_eq_str(const char *, const char *, const char *, const char *,
-	    unsigned int, const char *, const char *);
-int	ut_eq_mem(const void *, size_t, const void *, size_t, const char *,
-	    const char *, unsigned int, const char *, const char *);
-int	ut_eq_int(intmax_t, intmax_t, const char *, const char *,
-	    unsigned int, const char *, const char *);
-int	ut_eq_uint(uintmax_t, uintmax_t, const char *, const char *,
-	    unsigned int, const char *, const char *);
-int	ut_has_str(const char *, const char *, int, const char *,
-	    const char *, unsigned int, const char *, const char *);
+int ut_eq_str(const char *, const char *, const char *, const char *,
+    unsigned int, const char *, const char *);
+int ut_eq_mem(const void *, size_t, const void *, size_t, const char *,
+    const char *, unsigned int, const char *, const char *);
+int ut_eq_int(intmax_t, intmax_t, const char *, const char *, unsigned int,
+    const char *, const char *);
+int ut_eq_uint(uintmax_t, uintmax_t, const char *, const char *, unsigned int,
+    const char *, const char *);
+int ut_has_str(const char *, const char *, int, const char *, const char *,
+    unsigned int, const char *, const char *);
 
 #define UT_EQ_STR(have, want) \
 	ut_eq_str((have), (want), #have, #want, __LINE__, __FILE__, __func__)
@@ -74,8 +74,8 @@ int	ut_has_str(const char *, const char *, int, const char *,
 	ut_eq_mem((have), (hlen), (want), (wlen), #have, #want, __LINE__, \
 	    __FILE__, __func__)
 #define UT_EQ_INT(have, want) \
-	ut_eq_int((intmax_t)(have), (intmax_t)(want), #have, #want, \
-	    __LINE__, __FILE__, __func__)
+	ut_eq_int((intmax_t)(have), (intmax_t)(want), #have, #want, __LINE__, \
+	    __FILE__, __func__)
 #define UT_EQ_UINT(have, want) \
 	ut_eq_uint((uintmax_t)(have), (uintmax_t)(want), #have, #want, \
 	    __LINE__, __FILE__, __func__)

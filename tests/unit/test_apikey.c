@@ -14,13 +14,14 @@ before(void)
 	return sodium_init() < 0 ? 1 : 0;
 }
 
-#define HEX64 "0123456789abcdef0123456789abcdef" \
+#define HEX64 \
+	"0123456789abcdef0123456789abcdef" \
 	"0123456789abcdef0123456789abcdef"
 
 static void
 test_new_is_valid_and_random(void)
 {
-	char	 a[APIKEY_LEN + 1], b[APIKEY_LEN + 1];
+	char a[APIKEY_LEN + 1], b[APIKEY_LEN + 1];
 
 	apikey_new(a);
 	apikey_new(b);
@@ -36,23 +37,29 @@ static void
 test_valid_table(void)
 {
 	static const struct {
-		const char	*s;
-		int		 want;
+		const char *s;
+		int         want;
 	} cases[] = {
 		{ "wck_" HEX64, 1 },
-		{ "wck_" HEX64 "0", 0 },		/* too long */
-		{ "wck_" "123456789abcdef0123456789abcdef"
-		    "0123456789abcdef0123456789abcdef", 0 },	/* short */
-		{ "WCK_" HEX64, 0 },			/* prefix case */
+		{ "wck_" HEX64 "0", 0 }, /* too long */
+		{ "wck_"
+		  "123456789abcdef0123456789abcdef"
+		  "0123456789abcdef0123456789abcdef",
+		    0 },             /* short */
+		{ "WCK_" HEX64, 0 }, /* prefix case */
 		{ "wck-" HEX64, 0 },
-		{ "wck_" "0123456789ABCDEF0123456789abcdef"
-		    "0123456789abcdef0123456789abcdef", 0 },	/* upper hex */
-		{ "wck_" "0123456789abcdeg0123456789abcdef"
-		    "0123456789abcdef0123456789abcdef", 0 },	/* not hex */
+		{ "wck_"
+		  "0123456789ABCDEF0123456789abcdef"
+		  "0123456789abcdef0123456789abcdef",
+		    0 }, /* upper hex */
+		{ "wck_"
+		  "0123456789abcdeg0123456789abcdef"
+		  "0123456789abcdef0123456789abcdef",
+		    0 }, /* not hex */
 		{ "", 0 },
 		{ "wck_", 0 },
 	};
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		ut_case("case %zu: %s", i, cases[i].s);
@@ -67,24 +74,24 @@ static void
 test_from_header_table(void)
 {
 	static const struct {
-		const char	*hdr;
-		int		 ok;
+		const char *hdr;
+		int         ok;
 	} cases[] = {
 		{ "Bearer wck_" HEX64, 1 },
-		{ "bearer wck_" HEX64, 1 },		/* RFC 7235: any case */
-		{ "BEARER   wck_" HEX64, 1 },		/* 1*SP */
+		{ "bearer wck_" HEX64, 1 },   /* RFC 7235: any case */
+		{ "BEARER   wck_" HEX64, 1 }, /* 1*SP */
 		{ "Bearer", 0 },
 		{ "Bearer ", 0 },
 		{ "Bearerwck_" HEX64, 0 },
 		{ "Basic wck_" HEX64, 0 },
-		{ "Bearer wck_" HEX64 " ", 0 },	/* nothing after */
+		{ "Bearer wck_" HEX64 " ", 0 }, /* nothing after */
 		{ "Bearer wck_" HEX64 ",x", 0 },
 		{ " Bearer wck_" HEX64, 0 },
 		{ "Bearer\twck_" HEX64, 0 },
 		{ "wck_" HEX64, 0 },
 	};
-	const char	*k;
-	size_t		 i;
+	const char *k;
+	size_t      i;
 
 	CU_ASSERT_PTR_NULL(apikey_from_header(NULL));
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -102,15 +109,16 @@ test_from_header_table(void)
 static void
 test_hash_and_shown(void)
 {
-	unsigned char	 h[APIKEY_HASH_BYTES], want[APIKEY_HASH_BYTES];
-	char		 shown[APIKEY_SHOWN_LEN + 1];
-	size_t		 n;
+	unsigned char h[APIKEY_HASH_BYTES], want[APIKEY_HASH_BYTES];
+	char          shown[APIKEY_SHOWN_LEN + 1];
+	size_t        n;
 
 	apikey_hash("wck_" HEX64, h);
 	/* printf 'wck_0123...cdef' | sha256sum */
-	CU_ASSERT_FATAL(sodium_hex2bin(want, sizeof(want),
-	    "6234899bfc4a85c004e9e3c6acd3d879bcf2a0d9154ecca6a7aceec0f3511034",
-	    64, NULL, &n, NULL) == 0);
+	CU_ASSERT_FATAL(
+	    sodium_hex2bin(want, sizeof(want),
+	        "6234899bfc4a85c004e9e3c6acd3d879bcf2a0d9154ecca6a7aceec0f3511034",
+	        64, NULL, &n, NULL) == 0);
 	UT_EQ_MEM(h, sizeof(h), want, sizeof(want));
 	apikey_shown("wck_" HEX64, shown);
 	UT_EQ_STR(shown, "wck_01234567");
@@ -119,7 +127,7 @@ test_hash_and_shown(void)
 static void
 test_names(void)
 {
-	char	 long_name[80];
+	char long_name[80];
 
 	UT_EQ_INT(apikey_name_valid("svc-inbox"), 1);
 	UT_EQ_INT(apikey_name_valid("Campaigns_2.prod"), 1);
@@ -138,11 +146,12 @@ test_names(void)
 static void
 test_scopes(void)
 {
-	static const char *const all = "connection:read,messages:send,"
+	static const char *const all =
+	    "connection:read,messages:send,"
 	    "templates:read,templates:write,media:write,catalog:write,"
 	    "events:read";
-	char		 out[256], bad[80];
-	unsigned	 m, i;
+	char     out[256], bad[80];
+	unsigned m, i;
 
 	UT_EQ_INT(apikey_scopes_parse(all, &m, bad, sizeof(bad)), 0);
 	UT_EQ_UINT(m, (1u << APIKEY_NSCOPES) - 1);
@@ -150,12 +159,15 @@ test_scopes(void)
 	UT_EQ_STR(out, all);
 	/* Any order and repeats in; the canonical order out. */
 	UT_EQ_INT(apikey_scopes_parse("events:read,connection:read,"
-	    "events:read", &m, bad, sizeof(bad)), 0);
+	                              "events:read",
+	              &m, bad, sizeof(bad)),
+	    0);
 	UT_EQ_UINT(m, APIKEY_SCOPE_EVENTS_READ | APIKEY_SCOPE_CONNECTION_READ);
 	UT_EQ_INT(apikey_scopes_format(m, out, sizeof(out)), 0);
 	UT_EQ_STR(out, "connection:read,events:read");
 	UT_EQ_INT(apikey_scopes_parse("connection:read,admin", &m, bad,
-	    sizeof(bad)), -1);
+	              sizeof(bad)),
+	    -1);
 	UT_EQ_STR(bad, "admin");
 	UT_EQ_UINT(m, 0);
 	UT_EQ_INT(apikey_scopes_parse("", &m, bad, sizeof(bad)), -1);
@@ -180,12 +192,8 @@ static const struct ut_test tests[] = {
 	{ "the format, case by case", test_valid_table },
 	{ "Authorization: Bearer", test_from_header_table },
 	{ "hash and shown prefix", test_hash_and_shown },
-	{ "key names", test_names },
-	{ "scopes", test_scopes },
-	{ NULL, NULL }
+	{ "key names", test_names }, { "scopes", test_scopes }, { NULL, NULL }
 };
 
-const struct ut_suite ut_suites[] = {
-	{ "apikey", before, NULL, NULL, tests },
-	{ NULL, NULL, NULL, NULL, NULL }
-};
+const struct ut_suite ut_suites[] = { { "apikey", before, NULL, NULL, tests },
+	{ NULL, NULL, NULL, NULL, NULL } };

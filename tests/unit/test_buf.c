@@ -11,8 +11,8 @@
 static void
 test_empty(void)
 {
-	struct buf	 b = BUF_INIT;
-	char		*p;
+	struct buf b = BUF_INIT;
+	char      *p;
 
 	UT_EQ_STR(buf_str(&b), "");
 	UT_EQ_UINT(b.len, 0);
@@ -28,7 +28,7 @@ test_empty(void)
 static void
 test_append_nul(void)
 {
-	struct buf	 b = BUF_INIT;
+	struct buf b = BUF_INIT;
 
 	CU_ASSERT_EQUAL(buf_append(&b, "a\0b", 3), 0);
 	CU_ASSERT_EQUAL(buf_putc(&b, '\0'), 0);
@@ -47,9 +47,9 @@ test_append_nul(void)
 static void
 test_growth(void)
 {
-	struct buf	 b = BUF_INIT;
-	char		 want[5000];
-	size_t		 i;
+	struct buf b = BUF_INIT;
+	char       want[5000];
+	size_t     i;
 
 	for (i = 0; i < sizeof(want) - 1; i++) {
 		want[i] = (char)('a' + i % 26);
@@ -68,9 +68,9 @@ static void
 test_reserve(void)
 {
 	static const size_t ns[] = { 1, 63, 64, 65, 1000, 4096 };
-	struct buf	 b = BUF_INIT;
-	const char	*before;
-	size_t		 i, k;
+	struct buf          b = BUF_INIT;
+	const char         *before;
+	size_t              i, k;
 
 	for (i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
 		ut_case("reserve %zu", ns[i]);
@@ -89,7 +89,7 @@ test_reserve(void)
 static void
 test_overflow(void)
 {
-	struct buf	 b = BUF_INIT;
+	struct buf b = BUF_INIT;
 
 	buf_puts(&b, "keep");
 	CU_ASSERT_EQUAL(buf_append(&b, "x", SIZE_MAX), -1);
@@ -104,17 +104,17 @@ static void
 test_printf(void)
 {
 	static const struct {
-		const char	*s;
-		int		 n;
-		const char	*want;
+		const char *s;
+		int         n;
+		const char *want;
 	} t[] = {
 		{ "", 0, "=0;" },
 		{ "a", -1, "a=-1;" },
 		{ "percent %d", 2147483647, "percent %d=2147483647;" },
 	};
-	struct buf	 b = BUF_INIT;
-	char		 big[3000];
-	size_t		 i;
+	struct buf b = BUF_INIT;
+	char       big[3000];
+	size_t     i;
 
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		ut_case("%zu: %s", i, t[i].want);
@@ -142,10 +142,10 @@ test_printf(void)
 static void
 test_reset_detach(void)
 {
-	struct buf	 b = BUF_INIT;
-	const char	*before;
-	size_t		 cap;
-	char		*p;
+	struct buf  b = BUF_INIT;
+	const char *before;
+	size_t      cap;
+	char       *p;
 
 	buf_puts(&b, "hello");
 	before = b.data;
@@ -172,18 +172,11 @@ test_reset_detach(void)
 	UT_EQ_STR(buf_str(&b), "");
 }
 
-static const struct ut_test tests[] = {
-	{ "empty", test_empty },
-	{ "append with NULs", test_append_nul },
-	{ "growth", test_growth },
-	{ "reserve", test_reserve },
-	{ "overflow refused", test_overflow },
-	{ "printf", test_printf },
-	{ "reset and detach", test_reset_detach },
-	{ NULL, NULL }
-};
+static const struct ut_test tests[] = { { "empty", test_empty },
+	{ "append with NULs", test_append_nul }, { "growth", test_growth },
+	{ "reserve", test_reserve }, { "overflow refused", test_overflow },
+	{ "printf", test_printf }, { "reset and detach", test_reset_detach },
+	{ NULL, NULL } };
 
-const struct ut_suite ut_suites[] = {
-	{ "buf", NULL, NULL, NULL, tests },
-	{ NULL, NULL, NULL, NULL, NULL }
-};
+const struct ut_suite ut_suites[] = { { "buf", NULL, NULL, NULL, tests },
+	{ NULL, NULL, NULL, NULL, NULL } };

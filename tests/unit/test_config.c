@@ -17,7 +17,7 @@
 	"[meta]\napp_id = 1234\napp_secret = s3cret-value\n" \
 	"webhook_verify_token = vt\n"
 
-static char	 err[512];
+static char err[512];
 
 static struct config *
 parse(const char *text)
@@ -65,7 +65,7 @@ test_good_and_defaults(void)
 	CU_ASSERT_EQUAL(c->breaker_seconds, 30);
 	config_free(c);
 	c = parse(BASE "max_concurrent_calls = 3\nbreaker_failures = 7\n"
-	    "breaker_seconds = 2\n");
+	               "breaker_seconds = 2\n");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
 	CU_ASSERT_EQUAL(c->max_concurrent_calls, 3);
 	CU_ASSERT_EQUAL(c->breaker_failures, 7);
@@ -76,7 +76,8 @@ test_good_and_defaults(void)
 static void
 test_unknown_key_and_section(void)
 {
-	expect_err(BASE "colour = blue\n", "t.conf:11: unknown key [meta] colour");
+	expect_err(BASE "colour = blue\n",
+	    "t.conf:11: unknown key [meta] colour");
 	expect_err("[nope]\n", "t.conf:1: unknown section [nope]");
 	expect_err("x = 1\n", "t.conf:1: x: key outside of a [section]");
 	expect_err("[server]\njunk\n", "t.conf:2: expected key = value");
@@ -105,7 +106,8 @@ test_bad_values(void)
 	    "[database] control_db");
 	expect_err(BASE "[meta]\napp_secret = other\n",
 	    "[meta] app_secret: given twice");
-	expect_err(BASE "[meta]\nconfig_id = \n", "[meta] config_id: empty value");
+	expect_err(BASE "[meta]\nconfig_id = \n",
+	    "[meta] config_id: empty value");
 	expect_err(BASE "[meta]\nrequest_budget_ms = 999\n",
 	    "[meta] request_budget_ms");
 	expect_err(BASE "[meta]\nrequest_budget_ms = 600001\n",
@@ -127,27 +129,29 @@ test_missing_required(void)
 	expect_err("[server]\nbase_url = https://x.example\n",
 	    "t.conf: [database] user is required");
 	expect_err("[server]\nbase_url = https://x.example\n[database]\n"
-	    "user = u\n[crypto]\nkey_ring_file = k\n[meta]\napp_id = 1\n"
-	    "webhook_verify_token = v\n",
+	           "user = u\n[crypto]\nkey_ring_file = k\n[meta]\napp_id = 1\n"
+	           "webhook_verify_token = v\n",
 	    "[meta] app_secret (or app_secret_file) is required");
 }
 
 static void
 test_secret_file(void)
 {
-	char		 path[] = "/tmp/waba-cfg-XXXXXX", text[1024];
-	FILE		*f;
-	int		 fd;
-	struct config	*c;
+	char           path[] = "/tmp/waba-cfg-XXXXXX", text[1024];
+	FILE          *f;
+	int            fd;
+	struct config *c;
 
 	fd = mkstemp(path);
 	CU_ASSERT_FATAL(fd >= 0);
 	f = fdopen(fd, "w");
 	fputs("from-file-secret\nignored second line\n", f);
 	fclose(f);
-	snprintf(text, sizeof(text), "[server]\nbase_url = https://a.example/"
+	snprintf(text, sizeof(text),
+	    "[server]\nbase_url = https://a.example/"
 	    "app\n[database]\nuser = u\n[crypto]\nkey_ring_file = k\n[meta]\n"
-	    "app_id = 1\napp_secret_file = %s\nwebhook_verify_token = v\n", path);
+	    "app_id = 1\napp_secret_file = %s\nwebhook_verify_token = v\n",
+	    path);
 	c = parse(text);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
 	CU_ASSERT_STRING_EQUAL(c->app_secret, "from-file-secret");
@@ -165,7 +169,7 @@ static void
 test_url_origin(void)
 {
 	static const struct {
-		const char	*url, *want;
+		const char *url, *want;
 	} t[] = {
 		{ "https://connect.facebook.net/en_US/sdk.js",
 		    "https://connect.facebook.net" },
@@ -176,8 +180,8 @@ test_url_origin(void)
 		{ "http://[::1]:9000/sdk.js", "http://[::1]:9000" },
 		{ "sdk.js", NULL },
 	};
-	char	 out[64], tiny[8];
-	size_t	 i;
+	char   out[64], tiny[8];
+	size_t i;
 
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		ut_case("%s", t[i].url);
@@ -191,7 +195,8 @@ test_url_origin(void)
 	}
 	ut_case("too small");
 	UT_EQ_INT(config_url_origin("https://connect.facebook.net/", tiny,
-	    sizeof(tiny)), -1);
+	              sizeof(tiny)),
+	    -1);
 }
 
 static void
@@ -231,11 +236,11 @@ test_webhook_retention(void)
 static void
 test_user(void)
 {
-	struct config	*c;
-	struct passwd	*pw;
-	char		 text[1024], name[64] = "";
-	uid_t		 uid = 0;
-	gid_t		 gid = 0;
+	struct config *c;
+	struct passwd *pw;
+	char           text[1024], name[64] = "";
+	uid_t          uid = 0;
+	gid_t          gid = 0;
 
 	c = parse(BASE);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
@@ -267,20 +272,15 @@ test_user(void)
 	    "t.conf: [server] user: \"root\" is root");
 }
 
-static const struct ut_test tests[] = {
-	{ "good file and defaults", test_good_and_defaults },
+static const struct ut_test tests[] = { { "good file and defaults",
+	                                    test_good_and_defaults },
 	{ "unknown key and section", test_unknown_key_and_section },
 	{ "bad values", test_bad_values },
 	{ "missing required", test_missing_required },
 	{ "secret from file", test_secret_file },
-	{ "loopback check", test_loopback },
-	{ "URL origin", test_url_origin },
+	{ "loopback check", test_loopback }, { "URL origin", test_url_origin },
 	{ "webhook retention", test_webhook_retention },
-	{ "server user", test_user },
-	{ NULL, NULL }
-};
+	{ "server user", test_user }, { NULL, NULL } };
 
-const struct ut_suite ut_suites[] = {
-	{ "config", NULL, NULL, NULL, tests },
-	{ NULL, NULL, NULL, NULL, NULL }
-};
+const struct ut_suite ut_suites[] = { { "config", NULL, NULL, NULL, tests },
+	{ NULL, NULL, NULL, NULL, NULL } };

@@ -15,9 +15,9 @@
 #include "graph.h"
 #include "harness.h"
 
-#define PARSE_ERR(status, s, e)	graph_error_parse((status), (s), strlen(s), (e))
+#define PARSE_ERR(status, s, e) graph_error_parse((status), (s), strlen(s), (e))
 /* A literal body and its length. */
-#define BODY(s)			(s), strlen(s)
+#define BODY(s) (s), strlen(s)
 
 /* A Graph error body with the given members inside "error". */
 static const char *
@@ -33,25 +33,28 @@ errbody(char *out, size_t size, const char *members)
 static void
 test_proof(void)
 {
-	char	 out[65];
-	char	 key[101];
+	char out[65];
+	char key[101];
 
 	/* printf %s EAAGtoken | openssl dgst -sha256 -hmac app-secret */
 	graph_appsecret_proof("app-secret", "EAAGtoken", out);
-	CU_ASSERT_STRING_EQUAL(out, "a4ce06bfe906a3dc23b52fe84057d568"
+	CU_ASSERT_STRING_EQUAL(out,
+	    "a4ce06bfe906a3dc23b52fe84057d568"
 	    "2332255492b579adf8a54fd53fe8d74e");
 	/* RFC 4231 test case 1: key 0x0b * 20, "Hi There". */
 	memset(key, 0x0b, 20);
 	key[20] = '\0';
 	graph_appsecret_proof(key, "Hi There", out);
-	CU_ASSERT_STRING_EQUAL(out, "b0344c61d8db38535ca8afceaf0bf12b"
+	CU_ASSERT_STRING_EQUAL(out,
+	    "b0344c61d8db38535ca8afceaf0bf12b"
 	    "881dc200c9833da726e9376c2e32cff7");
 	/* A key longer than a SHA-256 block is hashed first (RFC 2104):
 	   python3 hmac.new(b'k'*100, b'1234|secret', sha256). */
 	memset(key, 'k', 100);
 	key[100] = '\0';
 	graph_appsecret_proof(key, "1234|secret", out);
-	CU_ASSERT_STRING_EQUAL(out, "f27e56dade23b362714018d9f6a1ae9b"
+	CU_ASSERT_STRING_EQUAL(out,
+	    "f27e56dade23b362714018d9f6a1ae9b"
 	    "4b95e9df379c91327105bdfc23d6cb35");
 	CU_ASSERT_EQUAL(strlen(out), 64);
 }
@@ -61,7 +64,7 @@ test_proof(void)
 static void
 test_bearer_header(void)
 {
-	char	*h;
+	char *h;
 
 	h = graph_bearer_header("EAAGtoken");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
@@ -87,22 +90,23 @@ test_bearer_header(void)
 static void
 test_form_encode(void)
 {
-	const char *const	 p1[] = { "client_id", "1234", "client_secret",
-	    "s3cr&t=x y", "redirect_uri",
-	    "https://app.example/oauth/meta/callback?a=1", "code",
-	    "AQ-_.~+/", NULL };
-	const char *const	 p2[] = { "messaging_product", "whatsapp",
-	    "pin", "123456", NULL };
-	const char *const	 utf8[] = { "t", "\xc3\xa9\x01", NULL };
-	const char *const	 empty[] = { NULL };
-	const char *const	 badkey[] = { "a&b", "1", NULL };
-	const char *const	 nokey[] = { "", "1", NULL };
-	const char *const	 noval[] = { "a", NULL, NULL };
-	char			*b;
+	const char *const p1[] = { "client_id", "1234", "client_secret",
+		"s3cr&t=x y", "redirect_uri",
+		"https://app.example/oauth/meta/callback?a=1", "code",
+		"AQ-_.~+/", NULL };
+	const char *const p2[] = { "messaging_product", "whatsapp", "pin",
+		"123456", NULL };
+	const char *const utf8[] = { "t", "\xc3\xa9\x01", NULL };
+	const char *const empty[] = { NULL };
+	const char *const badkey[] = { "a&b", "1", NULL };
+	const char *const nokey[] = { "", "1", NULL };
+	const char *const noval[] = { "a", NULL, NULL };
+	char             *b;
 
 	b = graph_form_encode(p1);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
-	CU_ASSERT_STRING_EQUAL(b, "client_id=1234&client_secret=s3cr%26t%3Dx"
+	CU_ASSERT_STRING_EQUAL(b,
+	    "client_id=1234&client_secret=s3cr%26t%3Dx"
 	    "%20y&redirect_uri=https%3A%2F%2Fapp.example%2Foauth%2Fmeta%2F"
 	    "callback%3Fa%3D1&code=AQ-_.~%2B%2F");
 	graph_secret_free(b);
@@ -141,8 +145,8 @@ test_budget(void)
 	CU_ASSERT_EQUAL(graph_attempt_timeout_ms(20000, 0), 0);
 	/* ...and a retry starts only when it still gets a useful attempt. */
 	CU_ASSERT_TRUE(graph_retry_fits(1000, 1000 + GRAPH_MIN_ATTEMPT_MS));
-	CU_ASSERT_FALSE(graph_retry_fits(1000, 1000 + GRAPH_MIN_ATTEMPT_MS -
-	    1));
+	CU_ASSERT_FALSE(
+	    graph_retry_fits(1000, 1000 + GRAPH_MIN_ATTEMPT_MS - 1));
 	CU_ASSERT_FALSE(graph_retry_fits(4000, 3000));
 	CU_ASSERT_FALSE(graph_retry_fits(0, 0));
 }
@@ -150,7 +154,7 @@ test_budget(void)
 static void
 test_trace_header(void)
 {
-	char	 out[64];
+	char        out[64];
 	const char *l;
 
 	strcpy(out, "keep");
@@ -182,7 +186,7 @@ static void
 check_url(const char *base, const char *ver, const char *path,
     const char *const *params, const char *want)
 {
-	char	*u = graph_build_url(base, ver, path, params);
+	char *u = graph_build_url(base, ver, path, params);
 
 	if (want == NULL) {
 		CU_ASSERT_PTR_NULL(u);
@@ -196,7 +200,7 @@ check_url(const char *base, const char *ver, const char *path,
 static void
 test_url_basic(void)
 {
-	const char *const	 p[] = { "fields", "id,name", NULL };
+	const char *const p[] = { "fields", "id,name", NULL };
 
 	check_url("https://graph.facebook.com", "v25.0", "debug_token", NULL,
 	    "https://graph.facebook.com/v25.0/debug_token");
@@ -213,20 +217,17 @@ test_url_basic(void)
 static void
 test_url_escaping(void)
 {
-	const char *const	 p[] = {
-		"redirect_uri", "https://app.example/oauth/meta/callback?x=1",
-		"code", "AQ&evil=1",
-		"v", "a b+c=d",
-		"h", "#frag%",
-		"u", "caf\xc3\xa9",
-		"e", "",
-		NULL };
-	char			*u;
+	const char *const p[] = { "redirect_uri",
+		"https://app.example/oauth/meta/callback?x=1", "code",
+		"AQ&evil=1", "v", "a b+c=d", "h", "#frag%", "u", "caf\xc3\xa9",
+		"e", "", NULL };
+	char             *u;
 
 	u = graph_build_url("https://graph.facebook.com", "v25.0",
 	    "oauth/access_token", p);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(u);
-	CU_ASSERT_STRING_EQUAL(u, "https://graph.facebook.com/v25.0/oauth/"
+	CU_ASSERT_STRING_EQUAL(u,
+	    "https://graph.facebook.com/v25.0/oauth/"
 	    "access_token?redirect_uri=https%3a%2f%2fapp.example%2foauth%2f"
 	    "meta%2fcallback%3fx%3d1&code=AQ%26evil%3d1&v=a+b%2bc%3dd"
 	    "&h=%23frag%25&u=caf%c3%a9&e=");
@@ -239,16 +240,16 @@ test_url_escaping(void)
 static void
 test_url_rejects(void)
 {
-	const char *const	 badkey[] = { "a&b", "1", NULL };
-	const char *const	 nullval[] = { "a", NULL, NULL };
-	const char		*paths[] = { "../me", "a/../b", "a/..", "..",
-	    "a?b=1", "a%2fb", "a@b", "a#b", "a b", "", "/abc", "abc/",
-	    "a//b", "./a", "a/./b", "a\\b", "caf\xc3\xa9" };
-	size_t			 i;
+	const char *const badkey[] = { "a&b", "1", NULL };
+	const char *const nullval[] = { "a", NULL, NULL };
+	const char       *paths[] = { "../me", "a/../b", "a/..", "..", "a?b=1",
+		      "a%2fb", "a@b", "a#b", "a b", "", "/abc", "abc/", "a//b", "./a",
+		      "a/./b", "a\\b", "caf\xc3\xa9" };
+	size_t            i;
 
 	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
-		check_url("https://graph.facebook.com", "v25.0", paths[i],
-		    NULL, NULL);
+		check_url("https://graph.facebook.com", "v25.0", paths[i], NULL,
+		    NULL);
 	check_url("https://graph.facebook.com", "v25.0/x", "me", NULL, NULL);
 	check_url("https://graph.facebook.com", "", "me", NULL, NULL);
 	check_url("https://graph.facebook.com", "..", "me", NULL, NULL);
@@ -266,24 +267,29 @@ test_url_rejects(void)
 static void
 test_err_190(void)
 {
-	static const struct { long sub; const char *words; } cases[] = {
+	static const struct {
+		long        sub;
+		const char *words;
+	} cases[] = {
 		{ 458, "the app was removed from the business" },
 		{ 460, "the Facebook password was changed" },
 		{ 463, "the access token expired" },
 		{ 467, NULL },
 		{ 0, "Meta no longer accepts the access token" },
 	};
-	struct graph_err	 e;
-	char			 b[512], m[160], sub[32];
-	size_t			 i;
+	struct graph_err e;
+	char             b[512], m[160], sub[32];
+	size_t           i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		sub[0] = '\0';
 		if (cases[i].sub != 0)
 			snprintf(sub, sizeof(sub), ",\"error_subcode\":%ld",
 			    cases[i].sub);
-		snprintf(m, sizeof(m), "\"message\":\"Error validating access "
-		    "token\",\"type\":\"OAuthException\",\"code\":190%s", sub);
+		snprintf(m, sizeof(m),
+		    "\"message\":\"Error validating access "
+		    "token\",\"type\":\"OAuthException\",\"code\":190%s",
+		    sub);
 		CU_ASSERT_EQUAL(PARSE_ERR(400, errbody(b, sizeof(b), m), &e),
 		    0);
 		CU_ASSERT_EQUAL(e.http_status, 400);
@@ -293,16 +299,15 @@ test_err_190(void)
 		CU_ASSERT_TRUE(graph_err_is_token(&e));
 		CU_ASSERT_STRING_EQUAL(e.type, "OAuthException");
 		CU_ASSERT_STRING_EQUAL(e.fbtrace_id, "AbC123");
-		CU_ASSERT_STRING_EQUAL(e.message, "Error validating access token");
+		CU_ASSERT_STRING_EQUAL(e.message,
+		    "Error validating access token");
 		if (cases[i].words != NULL)
 			CU_ASSERT_STRING_EQUAL(graph_reason_190(cases[i].sub),
 			    cases[i].words);
 	}
 	/* 467 has words of its own, not the generic ones. */
-	CU_ASSERT_STRING_NOT_EQUAL(graph_reason_190(467),
-	    graph_reason_190(0));
-	CU_ASSERT_STRING_NOT_EQUAL(graph_reason_190(459),
-	    graph_reason_190(0));
+	CU_ASSERT_STRING_NOT_EQUAL(graph_reason_190(467), graph_reason_190(0));
+	CU_ASSERT_STRING_NOT_EQUAL(graph_reason_190(459), graph_reason_190(0));
 	CU_ASSERT_STRING_EQUAL(graph_reason_190(12345), graph_reason_190(0));
 	/* 102 API Session is a dead token too; 100 is not. */
 	PARSE_ERR(400, "{\"error\":{\"message\":\"x\",\"code\":102}}", &e);
@@ -315,17 +320,18 @@ test_err_190(void)
 static void
 test_err_rate_limits(void)
 {
-	static const long	 codes[] = { 4, 17, 32, 613, 80007, 130429,
-	    131056, 1, 2 };
-	struct graph_err	 e;
-	char			 b[512], m[128];
-	size_t			 i;
+	static const long codes[] = { 4, 17, 32, 613, 80007, 130429, 131056, 1,
+		2 };
+	struct graph_err  e;
+	char              b[512], m[128];
+	size_t            i;
 
 	/* Graph answers app throttling with HTTP 400: the code decides. */
 	for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
-		snprintf(m, sizeof(m), "\"message\":\"(#%ld) limit\","
-		    "\"type\":\"OAuthException\",\"code\":%ld", codes[i],
-		    codes[i]);
+		snprintf(m, sizeof(m),
+		    "\"message\":\"(#%ld) limit\","
+		    "\"type\":\"OAuthException\",\"code\":%ld",
+		    codes[i], codes[i]);
 		CU_ASSERT_EQUAL(PARSE_ERR(400, errbody(b, sizeof(b), m), &e),
 		    0);
 		CU_ASSERT_EQUAL(e.code, codes[i]);
@@ -334,12 +340,16 @@ test_err_rate_limits(void)
 		CU_ASSERT_TRUE(graph_code_is_transient(codes[i]));
 	}
 	/* The sandbox's (and Meta's) 130429 body, with HTTP 429. */
-	CU_ASSERT_EQUAL(PARSE_ERR(429, "{\"error\":{\"message\":\"(#130429) "
-	    "Rate limit hit\",\"type\":\"OAuthException\",\"code\":130429,"
-	    "\"error_data\":{\"messaging_product\":\"whatsapp\",\"details\":"
-	    "\"Cloud API message throughput has been reached.\"},"
-	    "\"error_subcode\":2494055,\"fbtrace_id\":\"Az8or2yhqkZfEZ-_4Qn_"
-	    "Bam\"}}", &e), 0);
+	CU_ASSERT_EQUAL(
+	    PARSE_ERR(429,
+	        "{\"error\":{\"message\":\"(#130429) "
+	        "Rate limit hit\",\"type\":\"OAuthException\",\"code\":130429,"
+	        "\"error_data\":{\"messaging_product\":\"whatsapp\",\"details\":"
+	        "\"Cloud API message throughput has been reached.\"},"
+	        "\"error_subcode\":2494055,\"fbtrace_id\":\"Az8or2yhqkZfEZ-_4Qn_"
+	        "Bam\"}}",
+	        &e),
+	    0);
 	CU_ASSERT_EQUAL(e.http_status, 429);
 	CU_ASSERT_EQUAL(e.code, 130429);
 	CU_ASSERT_EQUAL(e.subcode, 2494055);
@@ -360,43 +370,52 @@ static void
 test_err_rejected(void)
 {
 	static const struct {
-		long		 status;
-		const char	*body;
-		int		 transient, rejected;
+		long        status;
+		const char *body;
+		int         transient, rejected;
 	} t[] = {
 		/* Meta's throttling and downtime codes: refused, not done. */
 		{ 400, "{\"error\":{\"message\":\"x\",\"code\":4}}", 1, 1 },
 		{ 400, "{\"error\":{\"message\":\"x\",\"code\":80007}}", 1, 1 },
-		{ 500, "{\"error\":{\"message\":\"x\",\"code\":2,"
-		    "\"is_transient\":true}}", 1, 1 },
-		{ 503, "{\"error\":{\"message\":\"x\",\"code\":131016}}", 1, 1 },
-		{ 429, "{\"error\":{\"message\":\"x\",\"code\":130429}}", 1, 1 },
+		{ 500,
+		    "{\"error\":{\"message\":\"x\",\"code\":2,"
+		    "\"is_transient\":true}}",
+		    1, 1 },
+		{ 503, "{\"error\":{\"message\":\"x\",\"code\":131016}}", 1,
+		    1 },
+		{ 429, "{\"error\":{\"message\":\"x\",\"code\":130429}}", 1,
+		    1 },
 		/* 429 says not processed, whatever the body. */
 		{ 429, "<html>Too Many Requests</html>", 1, 1 },
 		/* Code 1 is only "possibly" temporary: may have been done. */
 		{ 500, "{\"error\":{\"message\":\"x\",\"code\":1}}", 1, 0 },
 		/* is_transient alone does not say the call did not run. */
-		{ 400, "{\"error\":{\"message\":\"x\",\"code\":12345,"
-		    "\"is_transient\":true}}", 1, 0 },
+		{ 400,
+		    "{\"error\":{\"message\":\"x\",\"code\":12345,"
+		    "\"is_transient\":true}}",
+		    1, 0 },
 		/* An edge proxy's bare 5xx: worth a retry if idempotent only. */
 		{ 504, "<html><body>504 Gateway Time-out</body></html>", 1, 0 },
 		{ 502, "", 1, 0 },
 		{ 500, "{\"message\":\"no error object\"}", 1, 0 },
 		{ 400, "{\"error\":{\"message\":\"x\",\"code\":100}}", 0, 0 },
 	};
-	struct graph_err	 e;
-	size_t			 i;
+	struct graph_err e;
+	size_t           i;
 
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		graph_error_parse(t[i].status, t[i].body, strlen(t[i].body), &e);
-		if (e.transient != t[i].transient || e.rejected != t[i].rejected)
-			fprintf(stderr, "case %zu (%ld %s): have transient %d "
-			    "rejected %d, want %d %d\n", i, t[i].status,
-			    t[i].body, e.transient, e.rejected, t[i].transient,
-			    t[i].rejected);
+		graph_error_parse(t[i].status, t[i].body, strlen(t[i].body),
+		    &e);
+		if (e.transient != t[i].transient ||
+		    e.rejected != t[i].rejected)
+			fprintf(stderr,
+			    "case %zu (%ld %s): have transient %d "
+			    "rejected %d, want %d %d\n",
+			    i, t[i].status, t[i].body, e.transient, e.rejected,
+			    t[i].transient, t[i].rejected);
 		CU_ASSERT_EQUAL(e.transient, t[i].transient);
 		CU_ASSERT_EQUAL(e.rejected, t[i].rejected);
-		CU_ASSERT_FALSE(e.maybe_done);	/* graph_do's to decide */
+		CU_ASSERT_FALSE(e.maybe_done); /* graph_do's to decide */
 	}
 	CU_ASSERT_FALSE(graph_code_is_rejection(1));
 	CU_ASSERT_TRUE(graph_code_is_rejection(2));
@@ -407,19 +426,25 @@ test_err_rejected(void)
 static void
 test_err_not_transient(void)
 {
-	struct graph_err	 e;
+	struct graph_err e;
 
-	CU_ASSERT_EQUAL(PARSE_ERR(400, "{\"error\":{\"message\":\"Unsupported "
-	    "get request. Object with ID '1' does not exist\",\"type\":"
-	    "\"GraphMethodException\",\"code\":100,\"error_subcode\":33,"
-	    "\"fbtrace_id\":\"x\"}}", &e), 0);
+	CU_ASSERT_EQUAL(
+	    PARSE_ERR(400,
+	        "{\"error\":{\"message\":\"Unsupported "
+	        "get request. Object with ID '1' does not exist\",\"type\":"
+	        "\"GraphMethodException\",\"code\":100,\"error_subcode\":33,"
+	        "\"fbtrace_id\":\"x\"}}",
+	        &e),
+	    0);
 	CU_ASSERT_EQUAL(e.code, 100);
 	CU_ASSERT_EQUAL(e.subcode, 33);
 	CU_ASSERT_FALSE(e.transient);
 	CU_ASSERT_STRING_EQUAL(e.type, "GraphMethodException");
 	/* Permission denied (403, code 200) is not worth retrying. */
-	PARSE_ERR(403, "{\"error\":{\"message\":\"(#200) Permissions error\","
-	    "\"code\":200}}", &e);
+	PARSE_ERR(403,
+	    "{\"error\":{\"message\":\"(#200) Permissions error\","
+	    "\"code\":200}}",
+	    &e);
 	CU_ASSERT_FALSE(e.transient);
 	CU_ASSERT_EQUAL(e.code, 200);
 }
@@ -427,14 +452,15 @@ test_err_not_transient(void)
 static void
 test_err_whatsapp(void)
 {
-	static const long	 perm[] = { 131026, 133005, 133010, 131047,
-	    131008, 131009, 131030, 131005 };
-	struct graph_err	 e;
-	char			 b[512], m[160];
-	size_t			 i;
+	static const long perm[] = { 131026, 133005, 133010, 131047, 131008,
+		131009, 131030, 131005 };
+	struct graph_err  e;
+	char              b[512], m[160];
+	size_t            i;
 
 	for (i = 0; i < sizeof(perm) / sizeof(perm[0]); i++) {
-		snprintf(m, sizeof(m), "\"message\":\"(#%ld) x\",\"type\":"
+		snprintf(m, sizeof(m),
+		    "\"message\":\"(#%ld) x\",\"type\":"
 		    "\"OAuthException\",\"code\":%ld,\"error_data\":{"
 		    "\"messaging_product\":\"whatsapp\",\"details\":\"d\"}",
 		    perm[i], perm[i]);
@@ -444,11 +470,14 @@ test_err_whatsapp(void)
 		CU_ASSERT_FALSE(e.transient);
 		CU_ASSERT_FALSE(graph_err_is_token(&e));
 	}
-	PARSE_ERR(400, "{\"error\":{\"message\":\"(#133005) Two step "
+	PARSE_ERR(400,
+	    "{\"error\":{\"message\":\"(#133005) Two step "
 	    "verification PIN Mismatch\",\"type\":\"OAuthException\","
 	    "\"code\":133005,\"error_user_title\":\"PIN\",\"error_user_msg\":"
-	    "\"Check the PIN\",\"fbtrace_id\":\"F1\"}}", &e);
-	CU_ASSERT_STRING_EQUAL(e.message, "(#133005) Two step verification "
+	    "\"Check the PIN\",\"fbtrace_id\":\"F1\"}}",
+	    &e);
+	CU_ASSERT_STRING_EQUAL(e.message,
+	    "(#133005) Two step verification "
 	    "PIN Mismatch");
 	CU_ASSERT_STRING_EQUAL(e.user_msg, "Check the PIN");
 	/* Temporary Cloud API outages are retried. */
@@ -462,26 +491,34 @@ test_err_whatsapp(void)
 static void
 test_err_is_transient_flag(void)
 {
-	struct graph_err	 e;
+	struct graph_err e;
 
-	CU_ASSERT_EQUAL(PARSE_ERR(400, "{\"error\":{\"message\":\"Temporary\","
-	    "\"type\":\"OAuthException\",\"code\":12345,\"is_transient\":"
-	    "true}}", &e), 0);
+	CU_ASSERT_EQUAL(
+	    PARSE_ERR(400,
+	        "{\"error\":{\"message\":\"Temporary\","
+	        "\"type\":\"OAuthException\",\"code\":12345,\"is_transient\":"
+	        "true}}",
+	        &e),
+	    0);
 	CU_ASSERT_TRUE(e.transient);
-	PARSE_ERR(400, "{\"error\":{\"message\":\"x\",\"code\":12345,"
-	    "\"is_transient\":false}}", &e);
+	PARSE_ERR(400,
+	    "{\"error\":{\"message\":\"x\",\"code\":12345,"
+	    "\"is_transient\":false}}",
+	    &e);
 	CU_ASSERT_FALSE(e.transient);
 	/* Only a JSON true counts. */
-	PARSE_ERR(400, "{\"error\":{\"message\":\"x\",\"code\":12345,"
-	    "\"is_transient\":\"true\"}}", &e);
+	PARSE_ERR(400,
+	    "{\"error\":{\"message\":\"x\",\"code\":12345,"
+	    "\"is_transient\":\"true\"}}",
+	    &e);
 	CU_ASSERT_FALSE(e.transient);
 }
 
 static void
 test_err_no_object(void)
 {
-	struct graph_err	 e;
-	const char		*html = "<html><body>502 Bad Gateway</body></html>";
+	struct graph_err e;
+	const char      *html = "<html><body>502 Bad Gateway</body></html>";
 
 	/* A 5xx with an HTML page: transient, no Graph error. */
 	CU_ASSERT_EQUAL(graph_error_parse(500, html, strlen(html), &e), -1);
@@ -505,8 +542,7 @@ test_err_no_object(void)
 	CU_ASSERT_EQUAL(PARSE_ERR(400, "{\"error\":null}", &e), -1);
 	/* Truncated JSON, and JSON followed by junk. */
 	CU_ASSERT_EQUAL(PARSE_ERR(400, "{\"error\":{\"code\":190", &e), -1);
-	CU_ASSERT_EQUAL(PARSE_ERR(400, "{\"error\":{\"code\":190}} x", &e),
-	    -1);
+	CU_ASSERT_EQUAL(PARSE_ERR(400, "{\"error\":{\"code\":190}} x", &e), -1);
 	/* Trailing white space is still one document. */
 	CU_ASSERT_EQUAL(PARSE_ERR(400, "{\"error\":{\"code\":190}}\r\n", &e),
 	    0);
@@ -516,34 +552,44 @@ test_err_no_object(void)
 static void
 test_err_wrong_types(void)
 {
-	struct graph_err	 e;
-	char			*deep;
-	size_t			 i;
+	struct graph_err e;
+	char            *deep;
+	size_t           i;
 
 	/* A code sent as a decimal string is still understood. */
-	CU_ASSERT_EQUAL(PARSE_ERR(400, "{\"error\":{\"message\":\"m\",\"code\":"
-	    "\"190\",\"error_subcode\":\"463\"}}", &e), 0);
+	CU_ASSERT_EQUAL(PARSE_ERR(400,
+	                    "{\"error\":{\"message\":\"m\",\"code\":"
+	                    "\"190\",\"error_subcode\":\"463\"}}",
+	                    &e),
+	    0);
 	CU_ASSERT_EQUAL(e.code, 190);
 	CU_ASSERT_EQUAL(e.subcode, 463);
 	CU_ASSERT_TRUE(graph_err_is_token(&e));
 	/* Anything else wrong-typed is ignored, never fatal. */
-	CU_ASSERT_EQUAL(PARSE_ERR(400, "{\"error\":{\"message\":42,\"code\":"
-	    "\"19x\",\"error_subcode\":[1],\"type\":{},\"fbtrace_id\":12345,"
-	    "\"error_user_msg\":null}}", &e), 0);
+	CU_ASSERT_EQUAL(
+	    PARSE_ERR(400,
+	        "{\"error\":{\"message\":42,\"code\":"
+	        "\"19x\",\"error_subcode\":[1],\"type\":{},\"fbtrace_id\":12345,"
+	        "\"error_user_msg\":null}}",
+	        &e),
+	    0);
 	CU_ASSERT_EQUAL(e.code, 0);
 	CU_ASSERT_EQUAL(e.subcode, 0);
 	CU_ASSERT_STRING_EQUAL(e.fbtrace_id, "");
 	CU_ASSERT_STRING_EQUAL(e.type, "");
 	CU_ASSERT_STRING_EQUAL(e.user_msg, "");
-	CU_ASSERT_STRING_NOT_EQUAL(e.message, "");	/* ours, generic */
+	CU_ASSERT_STRING_NOT_EQUAL(e.message, ""); /* ours, generic */
 	PARSE_ERR(400, "{\"error\":{\"code\":1.5e3,\"message\":\"m\"}}", &e);
 	CU_ASSERT_EQUAL(e.code, 0);
 	PARSE_ERR(400, "{\"error\":{\"code\":\"99999999999999999999999\"}}",
 	    &e);
 	CU_ASSERT_EQUAL(e.code, 0);
 	/* A message with a NUL inside is not copied as a cut string. */
-	CU_ASSERT_EQUAL(PARSE_ERR(400, "{\"error\":{\"code\":1,\"message\":"
-	    "\"a\\u0000b\"}}", &e), 0);
+	CU_ASSERT_EQUAL(PARSE_ERR(400,
+	                    "{\"error\":{\"code\":1,\"message\":"
+	                    "\"a\\u0000b\"}}",
+	                    &e),
+	    0);
 	CU_ASSERT_STRING_NOT_EQUAL(e.message, "a");
 	/* Nesting deeper than any Graph answer is refused, not recursed. */
 	deep = malloc(20001);
@@ -560,9 +606,9 @@ test_err_wrong_types(void)
 static void
 test_err_long_fields(void)
 {
-	struct graph_err	 e;
-	struct buf		 b = BUF_INIT;
-	size_t			 i;
+	struct graph_err e;
+	struct buf       b = BUF_INIT;
+	size_t           i;
 
 	/* 3000 'x's then a 2-byte character straddling the cut. */
 	buf_puts(&b, "{\"error\":{\"code\":100,\"message\":\"");
@@ -592,39 +638,43 @@ test_err_long_fields(void)
 static void
 test_access_token(void)
 {
-	struct graph_err	 e;
-	struct buf		 t = BUF_INIT;
-	long			 exp;
-	const char		*ok = "{\"access_token\":\"EAAGabc123\","
-	    "\"token_type\":\"bearer\",\"expires_in\":5183944}";
-	const char		*bad[] = {
-		"{\"access_token\":12345,\"token_type\":null,\"expires_in\":"
-		    "\"soon\"}",
-		"{\"token_type\":\"bearer\"}",
-		"{\"access_token\":\"\"}",
-		"{\"access_token\":\"EAAG abc\"}",
-		"{\"access_token\":\"EAAGabc\",\"expires_in\":\"5400\"}",
-		"{\"access_token\":\"EAAGabc\",\"expires_in\":-1}",
-		"{\"data\": [{\"id\": \"1065403522",
-		"<html><body>Sorry, something went wrong.</body></html>",
-		"[\"EAAG\"]",
+	struct graph_err e;
+	struct buf       t = BUF_INIT;
+	long             exp;
+	const char      *ok = "{\"access_token\":\"EAAGabc123\","
+	                      "\"token_type\":\"bearer\",\"expires_in\":5183944}";
+	const char      *bad[] = {
+		     "{\"access_token\":12345,\"token_type\":null,\"expires_in\":"
+		          "\"soon\"}",
+		     "{\"token_type\":\"bearer\"}",
+		     "{\"access_token\":\"\"}",
+		     "{\"access_token\":\"EAAG abc\"}",
+		     "{\"access_token\":\"EAAGabc\",\"expires_in\":\"5400\"}",
+		     "{\"access_token\":\"EAAGabc\",\"expires_in\":-1}",
+		     "{\"data\": [{\"id\": \"1065403522",
+		     "<html><body>Sorry, something went wrong.</body></html>",
+		     "[\"EAAG\"]",
 	};
-	size_t			 i;
+	size_t i;
 
 	memset(&e, 0, sizeof(e));
-	CU_ASSERT_EQUAL(graph_parse_access_token(ok, strlen(ok), &t, &exp,
-	    &e), 0);
+	CU_ASSERT_EQUAL(graph_parse_access_token(ok, strlen(ok), &t, &exp, &e),
+	    0);
 	CU_ASSERT_STRING_EQUAL(buf_str(&t), "EAAGabc123");
 	CU_ASSERT_EQUAL(exp, 5183944);
 	/* A system-user token: no expires_in, never expires. */
-	CU_ASSERT_EQUAL(graph_parse_access_token(BODY("{\"access_token\":"
-	    "\"EAAGx\",\"token_type\":\"bearer\"}"), &t, &exp, &e), 0);
+	CU_ASSERT_EQUAL(graph_parse_access_token(
+	                    BODY("{\"access_token\":"
+	                         "\"EAAGx\",\"token_type\":\"bearer\"}"),
+	                    &t, &exp, &e),
+	    0);
 	CU_ASSERT_STRING_EQUAL(buf_str(&t), "EAAGx");
 	CU_ASSERT_EQUAL(exp, 0);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		memset(&e, 0, sizeof(e));
-		CU_ASSERT_EQUAL(graph_parse_access_token(bad[i],
-		    strlen(bad[i]), &t, &exp, &e), -1);
+		CU_ASSERT_EQUAL(graph_parse_access_token(bad[i], strlen(bad[i]),
+		                    &t, &exp, &e),
+		    -1);
 		CU_ASSERT_TRUE(e.bad_response);
 		CU_ASSERT_FALSE(e.transient);
 		CU_ASSERT_EQUAL(t.len, 0);
@@ -654,16 +704,18 @@ static const char debug_ok[] =
 static void
 test_token_info(void)
 {
-	struct graph_token_info	 ti;
-	struct graph_err	 e;
-	const char		*b;
+	struct graph_token_info ti;
+	struct graph_err        e;
+	const char             *b;
 
 	memset(&e, 0, sizeof(e));
-	CU_ASSERT_EQUAL(graph_parse_token_info(debug_ok, strlen(debug_ok),
-	    &ti, &e), 0);
+	CU_ASSERT_EQUAL(graph_parse_token_info(debug_ok, strlen(debug_ok), &ti,
+	                    &e),
+	    0);
 	CU_ASSERT_TRUE(ti.is_valid);
 	CU_ASSERT_EQUAL(ti.expires_at, 1780000000);
-	CU_ASSERT_STRING_EQUAL(ti.scopes, "whatsapp_business_management,"
+	CU_ASSERT_STRING_EQUAL(ti.scopes,
+	    "whatsapp_business_management,"
 	    "whatsapp_business_messaging,business_management,public_profile");
 	/* Management targets only, de-duplicated, in order. */
 	CU_ASSERT_STRING_EQUAL(ti.waba_ids, "102290129340398,102290129340399");
@@ -698,9 +750,11 @@ test_token_info(void)
 static void
 test_token_info_bad(void)
 {
-	static const struct { const char *body, *field; } bad[] = {
+	static const struct {
+		const char *body, *field;
+	} bad[] = {
 		{ "{\"data\":{\"is_valid\":\"yes\",\"expires_at\":\"never\","
-		    "\"scopes\":\"all\",\"granular_scopes\":{}}}",
+		  "\"scopes\":\"all\",\"granular_scopes\":{}}}",
 		    "data.is_valid" },
 		{ "{\"data\":{\"expires_at\":1}}", "data.is_valid" },
 		{ "{\"data\":[]}", "data" },
@@ -716,26 +770,29 @@ test_token_info_bad(void)
 		{ "{\"data\":{\"is_valid\":true,\"granular_scopes\":[1]}}",
 		    "data.granular_scopes[].scope" },
 		{ "{\"data\":{\"is_valid\":true,\"granular_scopes\":[{"
-		    "\"scope\":\"whatsapp_business_management\",\"target_ids\":"
-		    "\"1\"}]}}", "data.granular_scopes[].target_ids" },
+		  "\"scope\":\"whatsapp_business_management\",\"target_ids\":"
+		  "\"1\"}]}}",
+		    "data.granular_scopes[].target_ids" },
 		{ "{\"data\":{\"is_valid\":true,\"granular_scopes\":[{"
-		    "\"scope\":\"whatsapp_business_management\",\"target_ids\":"
-		    "[102290129340398]}]}}",
+		  "\"scope\":\"whatsapp_business_management\",\"target_ids\":"
+		  "[102290129340398]}]}}",
 		    "data.granular_scopes[].target_ids[]" },
 		/* An id that would walk a URL path is not an id. */
 		{ "{\"data\":{\"is_valid\":true,\"granular_scopes\":[{"
-		    "\"scope\":\"whatsapp_business_management\",\"target_ids\":"
-		    "[\"../me\"]}]}}", "data.granular_scopes[].target_ids[]" },
+		  "\"scope\":\"whatsapp_business_management\",\"target_ids\":"
+		  "[\"../me\"]}]}}",
+		    "data.granular_scopes[].target_ids[]" },
 		{ "not json", NULL },
 	};
-	struct graph_token_info	 ti;
-	struct graph_err	 e;
-	size_t			 i;
+	struct graph_token_info ti;
+	struct graph_err        e;
+	size_t                  i;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		memset(&e, 0, sizeof(e));
 		CU_ASSERT_EQUAL(graph_parse_token_info(bad[i].body,
-		    strlen(bad[i].body), &ti, &e), -1);
+		                    strlen(bad[i].body), &ti, &e),
+		    -1);
 		CU_ASSERT_TRUE(e.bad_response);
 		CU_ASSERT_FALSE(ti.is_valid);
 		if (bad[i].field != NULL) {
@@ -750,14 +807,15 @@ test_token_info_bad(void)
 static void
 test_token_info_overflow(void)
 {
-	struct graph_token_info	 ti;
-	struct graph_err	 e;
-	struct buf		 b = BUF_INIT;
-	int			 i;
+	struct graph_token_info ti;
+	struct graph_err        e;
+	struct buf              b = BUF_INIT;
+	int                     i;
 
 	/* 100 distinct 15-digit WABA ids do not fit 1000 bytes: refused,
 	   never silently cut (a lost WABA would look like "not shared"). */
-	buf_puts(&b, "{\"data\":{\"is_valid\":true,\"granular_scopes\":[{"
+	buf_puts(&b,
+	    "{\"data\":{\"is_valid\":true,\"granular_scopes\":[{"
 	    "\"scope\":\"whatsapp_business_management\",\"target_ids\":[");
 	for (i = 0; i < 100; i++)
 		buf_printf(&b, "%s\"1022901293%05d\"", i ? "," : "", i);
@@ -780,17 +838,19 @@ static const char phones_p1[] =
 static void
 test_phones(void)
 {
-	struct graph_phone	*l = NULL;
-	struct graph_err	 e;
-	size_t			 n = 0;
-	char			 after[GRAPH_CURSOR_MAX];
-	const char		*last = "{\"data\":[{\"id\":\"106540352242924\","
+	struct graph_phone *l = NULL;
+	struct graph_err    e;
+	size_t              n = 0;
+	char                after[GRAPH_CURSOR_MAX];
+	const char         *last =
+	    "{\"data\":[{\"id\":\"106540352242924\","
 	    "\"display_phone_number\":\"+1 555 0102\"}],\"paging\":{"
 	    "\"cursors\":{\"before\":\"Mg==\",\"after\":\"Mg==\"}}}";
 
 	memset(&e, 0, sizeof(e));
-	CU_ASSERT_EQUAL(graph_parse_phones(phones_p1, strlen(phones_p1), &l,
-	    &n, after, &e), 0);
+	CU_ASSERT_EQUAL(graph_parse_phones(phones_p1, strlen(phones_p1), &l, &n,
+	                    after, &e),
+	    0);
 	CU_ASSERT_EQUAL_FATAL(n, 2);
 	CU_ASSERT_STRING_EQUAL(after, "MQ==");
 	CU_ASSERT_STRING_EQUAL(l[0].id, "106540352242922");
@@ -799,17 +859,19 @@ test_phones(void)
 	CU_ASSERT_STRING_EQUAL(l[0].quality_rating, "GREEN");
 	CU_ASSERT_STRING_EQUAL(l[0].status, "CONNECTED");
 	CU_ASSERT_STRING_EQUAL(l[0].code_verification_status, "NOT_VERIFIED");
-	CU_ASSERT_STRING_EQUAL(l[1].status, "");	/* null is absent */
+	CU_ASSERT_STRING_EQUAL(l[1].status, ""); /* null is absent */
 	CU_ASSERT_STRING_EQUAL(l[1].verified_name, "");
 	/* The last page (no "next") appends and ends the walk. */
 	CU_ASSERT_EQUAL(graph_parse_phones(last, strlen(last), &l, &n, after,
-	    &e), 0);
+	                    &e),
+	    0);
 	CU_ASSERT_EQUAL_FATAL(n, 3);
 	CU_ASSERT_STRING_EQUAL(after, "");
 	CU_ASSERT_STRING_EQUAL(l[2].id, "106540352242924");
 	/* An empty WABA. */
 	CU_ASSERT_EQUAL(graph_parse_phones(BODY("{\"data\":[]}"), &l, &n, after,
-	    &e), 0);
+	                    &e),
+	    0);
 	CU_ASSERT_EQUAL(n, 3);
 	free(l);
 }
@@ -817,35 +879,44 @@ test_phones(void)
 static void
 test_phones_bad(void)
 {
-	static const struct { const char *body, *field; } bad[] = {
+	static const struct {
+		const char *body, *field;
+	} bad[] = {
 		{ "{\"data\":{\"id\":106540352242922},\"paging\":[]}", "data" },
 		{ "{\"paging\":{}}", "data" },
 		{ "{\"data\":[1]}", "data[]" },
-		{ "{\"data\":[{\"display_phone_number\":\"+1\"}]}", "data[].id" },
+		{ "{\"data\":[{\"display_phone_number\":\"+1\"}]}",
+		    "data[].id" },
 		{ "{\"data\":[{\"id\":106540352242922,\"display_phone_number\":"
-		    "\"+1\"}]}", "data[].id" },
+		  "\"+1\"}]}",
+		    "data[].id" },
 		{ "{\"data\":[{\"id\":\"1/../me\",\"display_phone_number\":"
-		    "\"+1\"}]}", "data[].id" },
-		{ "{\"data\":[{\"id\":\"1\"}]}", "data[].display_phone_number" },
+		  "\"+1\"}]}",
+		    "data[].id" },
+		{ "{\"data\":[{\"id\":\"1\"}]}",
+		    "data[].display_phone_number" },
 		{ "{\"data\":[{\"id\":\"1\",\"display_phone_number\":\"+1\","
-		    "\"quality_rating\":3}]}", "data[].quality_rating" },
+		  "\"quality_rating\":3}]}",
+		    "data[].quality_rating" },
 		{ "{\"data\":[],\"paging\":[]}", "paging" },
 		{ "{\"data\":[],\"paging\":{\"next\":\"https://x\"}}",
 		    "paging.cursors.after" },
 		{ "{\"data\":[],\"paging\":{\"next\":\"https://x\",\"cursors\":"
-		    "{\"after\":7}}}", "paging.cursors.after" },
+		  "{\"after\":7}}}",
+		    "paging.cursors.after" },
 		{ "{\"data\": [{\"id\": \"1065403522", NULL },
 	};
-	struct graph_phone	*l = NULL;
-	struct graph_err	 e;
-	size_t			 i, n;
-	char			 after[GRAPH_CURSOR_MAX], want[128];
+	struct graph_phone *l = NULL;
+	struct graph_err    e;
+	size_t              i, n;
+	char                after[GRAPH_CURSOR_MAX], want[128];
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		memset(&e, 0, sizeof(e));
 		n = 0;
 		CU_ASSERT_EQUAL(graph_parse_phones(bad[i].body,
-		    strlen(bad[i].body), &l, &n, after, &e), -1);
+		                    strlen(bad[i].body), &l, &n, after, &e),
+		    -1);
 		CU_ASSERT_TRUE(e.bad_response);
 		if (bad[i].field != NULL) {
 			snprintf(want, sizeof(want), "\"%s\"", bad[i].field);
@@ -859,19 +930,22 @@ test_phones_bad(void)
 static void
 test_phones_cap(void)
 {
-	struct graph_phone	*l = NULL;
-	struct graph_err	 e;
-	struct buf		 b = BUF_INIT;
-	size_t			 n = 0;
-	char			 after[GRAPH_CURSOR_MAX];
-	int			 i;
+	struct graph_phone *l = NULL;
+	struct graph_err    e;
+	struct buf          b = BUF_INIT;
+	size_t              n = 0;
+	char                after[GRAPH_CURSOR_MAX];
+	int                 i;
 
 	/* 250 numbers with a "next": capped at 200, and no further page. */
 	buf_puts(&b, "{\"data\":[");
 	for (i = 0; i < 250; i++)
-		buf_printf(&b, "%s{\"id\":\"%d\",\"display_phone_number\":"
-		    "\"+%d\"}", i ? "," : "", 1000 + i, i);
-	buf_puts(&b, "],\"paging\":{\"cursors\":{\"after\":\"x\"},\"next\":"
+		buf_printf(&b,
+		    "%s{\"id\":\"%d\",\"display_phone_number\":"
+		    "\"+%d\"}",
+		    i ? "," : "", 1000 + i, i);
+	buf_puts(&b,
+	    "],\"paging\":{\"cursors\":{\"after\":\"x\"},\"next\":"
 	    "\"https://x\"}}");
 	CU_ASSERT_EQUAL(graph_parse_phones(b.data, b.len, &l, &n, after, &e),
 	    0);
@@ -885,14 +959,15 @@ test_phones_cap(void)
 static void
 test_phone_single(void)
 {
-	struct graph_phone	 p;
-	struct graph_err	 e;
-	struct buf		 b = BUF_INIT;
-	const char		*ok = "{\"verified_name\":\"Caf\xc3\xa9\","
+	struct graph_phone p;
+	struct graph_err   e;
+	struct buf         b = BUF_INIT;
+	const char        *ok =
+	    "{\"verified_name\":\"Caf\xc3\xa9\","
 	    "\"display_phone_number\":\"+1 555 0100\",\"id\":\"106540352242922\""
 	    ",\"quality_rating\":\"GREEN\",\"platform_type\":\"CLOUD_API\","
 	    "\"throughput\":{\"level\":\"STANDARD\"}}";
-	int			 i;
+	int i;
 
 	memset(&e, 0, sizeof(e));
 	CU_ASSERT_EQUAL(graph_parse_phone(ok, strlen(ok), &p, &e), 0);
@@ -902,7 +977,8 @@ test_phone_single(void)
 	CU_ASSERT_EQUAL(graph_parse_phone(BODY("[]"), &p, &e), -1);
 	CU_ASSERT_TRUE(e.bad_response);
 	/* A verified_name longer than we keep is cut on a character. */
-	buf_puts(&b, "{\"id\":\"1\",\"display_phone_number\":\"+1\","
+	buf_puts(&b,
+	    "{\"id\":\"1\",\"display_phone_number\":\"+1\","
 	    "\"verified_name\":\"");
 	for (i = 0; i < 199; i++)
 		buf_putc(&b, 'n');
@@ -924,9 +1000,12 @@ test_phone_single(void)
 static void
 test_message_id(void)
 {
-	static const struct { const char *body, *field; } bad[] = {
+	static const struct {
+		const char *body, *field;
+	} bad[] = {
 		{ "{\"messaging_product\":\"whatsapp\",\"messages\":\"wamid.x\","
-		    "\"contacts\":{}}", "messages" },
+		  "\"contacts\":{}}",
+		    "messages" },
 		{ "{\"messages\":[]}", "messages" },
 		{ "{\"contacts\":[]}", "messages" },
 		{ "{\"messages\":[\"wamid.x\"]}", "messages[0].id" },
@@ -934,23 +1013,26 @@ test_message_id(void)
 		{ "{\"messages\":[{\"id\":\"\"}]}", "messages[0].id" },
 		{ "{\"messages\":[{}]}", "messages[0].id" },
 	};
-	struct graph_err	 e;
-	struct buf		 b = BUF_INIT;
-	char			 id[256], want[64];
-	const char		*ok = "{\"messaging_product\":\"whatsapp\","
+	struct graph_err e;
+	struct buf       b = BUF_INIT;
+	char             id[256], want[64];
+	const char      *ok =
+	    "{\"messaging_product\":\"whatsapp\","
 	    "\"contacts\":[{\"input\":\"+16505551234\",\"wa_id\":"
 	    "\"16505551234\"}],\"messages\":[{\"id\":\"wamid.HBgLMTY1MDUwNzY1"
 	    "MjAVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA\"}]}";
-	size_t			 i;
+	size_t i;
 
 	memset(&e, 0, sizeof(e));
 	CU_ASSERT_EQUAL(graph_parse_message_id(ok, strlen(ok), id, &e), 0);
-	CU_ASSERT_STRING_EQUAL(id, "wamid.HBgLMTY1MDUwNzY1MjAVAgARGBI5QTNDQTVC"
+	CU_ASSERT_STRING_EQUAL(id,
+	    "wamid.HBgLMTY1MDUwNzY1MjAVAgARGBI5QTNDQTVC"
 	    "M0Q0Q0Q2RTY3RTcA");
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		memset(&e, 0, sizeof(e));
 		CU_ASSERT_EQUAL(graph_parse_message_id(bad[i].body,
-		    strlen(bad[i].body), id, &e), -1);
+		                    strlen(bad[i].body), id, &e),
+		    -1);
 		CU_ASSERT_TRUE(e.bad_response);
 		CU_ASSERT_STRING_EQUAL(id, "");
 		snprintf(want, sizeof(want), "\"%s\"", bad[i].field);
@@ -968,27 +1050,35 @@ test_message_id(void)
 static void
 test_success_and_catalog(void)
 {
-	struct graph_err	 e;
-	char			 name[201];
+	struct graph_err e;
+	char             name[201];
 
 	memset(&e, 0, sizeof(e));
 	CU_ASSERT_EQUAL(graph_parse_success(BODY("{\"success\":true}"), &e), 0);
-	CU_ASSERT_EQUAL(graph_parse_success(BODY("{\"success\":false}"), &e), -1);
+	CU_ASSERT_EQUAL(graph_parse_success(BODY("{\"success\":false}"), &e),
+	    -1);
 	CU_ASSERT_TRUE(e.bad_response);
 	memset(&e, 0, sizeof(e));
-	CU_ASSERT_EQUAL(graph_parse_success(BODY("{\"success\":\"true\","
-	    "\"id\":42,\"data\":\"unexpected\"}"), &e), -1);
+	CU_ASSERT_EQUAL(
+	    graph_parse_success(BODY("{\"success\":\"true\","
+	                             "\"id\":42,\"data\":\"unexpected\"}"),
+	        &e),
+	    -1);
 	CU_ASSERT_TRUE(e.bad_response);
 	CU_ASSERT_PTR_NOT_NULL(strstr(e.message, "\"success\""));
 	CU_ASSERT_EQUAL(graph_parse_success("", 0, &e), -1);
 	CU_ASSERT_EQUAL(graph_parse_success(BODY("{\"success\":true"), &e), -1);
 
-	CU_ASSERT_EQUAL(graph_parse_catalog(BODY("{\"id\":\"880011223344556\","
-	    "\"name\":\"Demo Merchant Products\"}"), name, &e), 0);
+	CU_ASSERT_EQUAL(
+	    graph_parse_catalog(BODY("{\"id\":\"880011223344556\","
+	                             "\"name\":\"Demo Merchant Products\"}"),
+	        name, &e),
+	    0);
 	CU_ASSERT_STRING_EQUAL(name, "Demo Merchant Products");
 	memset(&e, 0, sizeof(e));
 	CU_ASSERT_EQUAL(graph_parse_catalog(BODY("{\"id\":\"1\",\"name\":7}"),
-	    name, &e), -1);
+	                    name, &e),
+	    -1);
 	CU_ASSERT_TRUE(e.bad_response);
 	CU_ASSERT_PTR_NOT_NULL(strstr(e.message, "\"name\""));
 }
@@ -1005,20 +1095,24 @@ test_request_id(void)
 		"{\"request_id\":\"../x\"}",
 		"[\"request_id\"]",
 	};
-	struct graph_err	 e;
-	struct buf		 b = BUF_INIT;
-	char			 rid[GRAPH_REQUEST_ID_MAX];
-	size_t			 i;
+	struct graph_err e;
+	struct buf       b = BUF_INIT;
+	char             rid[GRAPH_REQUEST_ID_MAX];
+	size_t           i;
 
 	memset(&e, 0, sizeof(e));
-	CU_ASSERT_EQUAL(graph_parse_request_id(BODY("{\"messaging_product\":"
-	    "\"whatsapp\",\"request_id\":"
-	    "\"9c1f0e2d3b4a59687766554433221100\"}"), rid, &e), 0);
+	CU_ASSERT_EQUAL(graph_parse_request_id(
+	                    BODY("{\"messaging_product\":"
+	                         "\"whatsapp\",\"request_id\":"
+	                         "\"9c1f0e2d3b4a59687766554433221100\"}"),
+	                    rid, &e),
+	    0);
 	CU_ASSERT_STRING_EQUAL(rid, "9c1f0e2d3b4a59687766554433221100");
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		memset(&e, 0, sizeof(e));
 		CU_ASSERT_EQUAL(graph_parse_request_id(bad[i], strlen(bad[i]),
-		    rid, &e), -1);
+		                    rid, &e),
+		    -1);
 		CU_ASSERT_TRUE(e.bad_response);
 		CU_ASSERT_STRING_EQUAL(rid, "");
 	}
@@ -1034,12 +1128,13 @@ test_request_id(void)
 static void
 test_text_json(void)
 {
-	char	*j;
+	char *j;
 
 	j = graph_json_text_message("16505551234",
 	    "He said \"hi\"\n\\ </script> caf\xc3\xa9");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(j);
-	CU_ASSERT_STRING_EQUAL(j, "{\"messaging_product\":\"whatsapp\","
+	CU_ASSERT_STRING_EQUAL(j,
+	    "{\"messaging_product\":\"whatsapp\","
 	    "\"recipient_type\":\"individual\",\"to\":\"16505551234\","
 	    "\"type\":\"text\",\"text\":{\"body\":\"He said \\\"hi\\\"\\n"
 	    "\\\\ </script> caf\xc3\xa9\"}}");
@@ -1047,12 +1142,9 @@ test_text_json(void)
 	CU_ASSERT_PTR_NULL(graph_json_text_message(NULL, "x"));
 }
 
-static const struct ut_test tests[] = {
-	{ "appsecret_proof", test_proof },
-	{ "url basic", test_url_basic },
-	{ "url escaping", test_url_escaping },
-	{ "url rejects", test_url_rejects },
-	{ "error 190", test_err_190 },
+static const struct ut_test tests[] = { { "appsecret_proof", test_proof },
+	{ "url basic", test_url_basic }, { "url escaping", test_url_escaping },
+	{ "url rejects", test_url_rejects }, { "error 190", test_err_190 },
 	{ "error rate limits", test_err_rate_limits },
 	{ "error rejected", test_err_rejected },
 	{ "error not transient", test_err_not_transient },
@@ -1065,10 +1157,8 @@ static const struct ut_test tests[] = {
 	{ "token info", test_token_info },
 	{ "token info bad", test_token_info_bad },
 	{ "token info overflow", test_token_info_overflow },
-	{ "phones", test_phones },
-	{ "phones bad", test_phones_bad },
-	{ "phones cap", test_phones_cap },
-	{ "phone", test_phone_single },
+	{ "phones", test_phones }, { "phones bad", test_phones_bad },
+	{ "phones cap", test_phones_cap }, { "phone", test_phone_single },
 	{ "message id", test_message_id },
 	{ "success and catalog", test_success_and_catalog },
 	{ "request id", test_request_id },
@@ -1076,11 +1166,7 @@ static const struct ut_test tests[] = {
 	{ "request budget", test_budget },
 	{ "trace header", test_trace_header },
 	{ "bearer header", test_bearer_header },
-	{ "form encode", test_form_encode },
-	{ NULL, NULL }
-};
+	{ "form encode", test_form_encode }, { NULL, NULL } };
 
-const struct ut_suite ut_suites[] = {
-	{ "graph", NULL, NULL, NULL, tests },
-	{ NULL, NULL, NULL, NULL, NULL }
-};
+const struct ut_suite ut_suites[] = { { "graph", NULL, NULL, NULL, tests },
+	{ NULL, NULL, NULL, NULL, NULL } };

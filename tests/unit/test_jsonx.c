@@ -11,13 +11,13 @@
 #include "../../src/jsonx.h"
 #include "harness.h"
 
-#define TOKEN_LEN	3000
+#define TOKEN_LEN 3000
 
 /* {"access_token":"EAAB…"} with a token long enough to need growing. */
 static void
 answer(struct buf *b)
 {
-	int	 i;
+	int i;
 
 	buf_puts(b, "{\"access_token\":\"EAAB");
 	for (i = 4; i < TOKEN_LEN; i++)
@@ -28,7 +28,7 @@ answer(struct buf *b)
 static int
 all_zero(const char *p, size_t n)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < n; i++)
 		if (p[i] != 0)
@@ -39,11 +39,11 @@ all_zero(const char *p, size_t n)
 static void
 test_tokener_never_moves(void)
 {
-	struct buf		 b = BUF_INIT;
-	struct json_tokener	*tok;
-	struct json_object	*o, *v;
-	char			*before;
-	int			 size;
+	struct buf           b = BUF_INIT;
+	struct json_tokener *tok;
+	struct json_object  *o, *v;
+	char                *before;
+	int                  size;
 
 	answer(&b);
 	/*
@@ -74,7 +74,7 @@ test_tokener_never_moves(void)
 	CU_ASSERT_EQUAL(json_object_get_string_len(v), TOKEN_LEN);
 	/* What the token left in the buffer is gone once wiped. */
 	CU_ASSERT(memmem(tok->pb->buf, (size_t)tok->pb->size,
-	    strstr(b.data, "EAAB") + 100, 40) != NULL);
+	              strstr(b.data, "EAAB") + 100, 40) != NULL);
 	jx_tokener_wipe(tok);
 	CU_ASSERT(all_zero(tok->pb->buf, (size_t)tok->pb->size));
 	json_object_put(o);
@@ -86,10 +86,10 @@ static void
 test_tokener_escapes(void)
 {
 	/* \u escapes decode shorter than they are written: still in place. */
-	const char		*s = "{\"t\":\"\\u00e9\\ud83d\\ude00\\n\"}";
-	struct json_tokener	*tok;
-	struct json_object	*o, *v;
-	char			*before;
+	const char          *s = "{\"t\":\"\\u00e9\\ud83d\\ude00\\n\"}";
+	struct json_tokener *tok;
+	struct json_object  *o, *v;
+	char                *before;
 
 	tok = jx_tokener_new(8, strlen(s));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(tok);
@@ -109,9 +109,9 @@ static void
 test_get(void)
 {
 	static const struct {
-		const char	*key;
-		enum json_type	 type;
-		int		 found;
+		const char    *key;
+		enum json_type type;
+		int            found;
 	} t[] = {
 		{ "s", json_type_string, 1 },
 		{ "s", json_type_int, 0 },
@@ -123,15 +123,16 @@ test_get(void)
 		{ "o", json_type_object, 1 },
 		{ "a", json_type_array, 1 },
 		{ "a", json_type_object, 0 },
-		{ "z", json_type_null, 0 },	/* null is absent, not a value */
+		{ "z", json_type_null, 0 }, /* null is absent, not a value */
 		{ "z", json_type_string, 0 },
 		{ "missing", json_type_string, 0 },
 		{ "", json_type_string, 1 },
 	};
-	struct json_object	*o, *v;
-	size_t			 i;
+	struct json_object *o, *v;
+	size_t              i;
 
-	o = json_tokener_parse("{\"s\":\"x\",\"n\":7,\"d\":1.5,\"b\":false,"
+	o = json_tokener_parse(
+	    "{\"s\":\"x\",\"n\":7,\"d\":1.5,\"b\":false,"
 	    "\"o\":{},\"a\":[1],\"z\":null,\"\":\"empty key\"}");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
@@ -146,10 +147,10 @@ test_get(void)
 	    "empty key");
 	/* Not an object (an answer that is an array, or nothing): NULL. */
 	CU_ASSERT_PTR_NULL(jx_get(NULL, "s", json_type_string));
-	CU_ASSERT_PTR_NULL(jx_get(jx_get(o, "a", json_type_array), "s",
-	    json_type_string));
-	CU_ASSERT_PTR_NULL(jx_get(jx_get(o, "s", json_type_string), "s",
-	    json_type_string));
+	CU_ASSERT_PTR_NULL(
+	    jx_get(jx_get(o, "a", json_type_array), "s", json_type_string));
+	CU_ASSERT_PTR_NULL(
+	    jx_get(jx_get(o, "s", json_type_string), "s", json_type_string));
 	json_object_put(o);
 }
 
@@ -158,17 +159,21 @@ static void
 test_absent(void)
 {
 	static const struct {
-		const char	*key;
-		int		 absent;
+		const char *key;
+		int         absent;
 	} t[] = {
-		{ "missing", 1 }, { "z", 1 }, { "f", 0 }, { "zero", 0 },
-		{ "e", 0 }, { "o", 0 },
+		{ "missing", 1 },
+		{ "z", 1 },
+		{ "f", 0 },
+		{ "zero", 0 },
+		{ "e", 0 },
+		{ "o", 0 },
 	};
-	struct json_object	*o;
-	size_t			 i;
+	struct json_object *o;
+	size_t              i;
 
 	o = json_tokener_parse("{\"z\":null,\"f\":false,\"zero\":0,"
-	    "\"e\":\"\",\"o\":{}}");
+	                       "\"e\":\"\",\"o\":{}}");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		ut_case("%s", t[i].key);
@@ -181,7 +186,7 @@ test_absent(void)
 static void
 test_tokener_limits(void)
 {
-	struct json_tokener	*tok;
+	struct json_tokener *tok;
 
 	CU_ASSERT_PTR_NULL(jx_tokener_new(8, (size_t)INT_MAX));
 	CU_ASSERT_PTR_NULL(jx_tokener_new(8, (size_t)INT_MAX - 63));
@@ -202,17 +207,17 @@ static void
 test_tokener_depth(void)
 {
 	static const struct {
-		const char	*text;
-		int		 ok;
+		const char *text;
+		int         ok;
 	} t[] = {
 		{ "[[1]]", 1 },
 		{ "{\"a\":{\"b\":1}}", 1 },
 		{ "[[[1]]]", 0 },
 		{ "{\"a\":{\"b\":[1]}}", 0 },
 	};
-	struct json_tokener	*tok;
-	struct json_object	*o;
-	size_t			 i;
+	struct json_tokener *tok;
+	struct json_object  *o;
+	size_t               i;
 
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		ut_case("%s", t[i].text);
@@ -221,8 +226,8 @@ test_tokener_depth(void)
 		o = json_tokener_parse_ex(tok, t[i].text,
 		    (int)strlen(t[i].text));
 		UT_EQ_INT(o != NULL, t[i].ok);
-		UT_EQ_INT(json_tokener_get_error(tok), t[i].ok ?
-		    json_tokener_success : json_tokener_error_depth);
+		UT_EQ_INT(json_tokener_get_error(tok),
+		    t[i].ok ? json_tokener_success : json_tokener_error_depth);
 		json_object_put(o);
 		jx_tokener_free(tok);
 	}
@@ -237,16 +242,16 @@ static void
 test_copy(void)
 {
 	static const struct {
-		const char	*in;
-		size_t		 size;
-		const char	*want;
+		const char *in;
+		size_t      size;
+		const char *want;
 	} t[] = {
-		{ "abc", 4, "abc" },		/* fits exactly */
-		{ "abcd", 4, "abc" },		/* ASCII: cut anywhere */
+		{ "abc", 4, "abc" },  /* fits exactly */
+		{ "abcd", 4, "abc" }, /* ASCII: cut anywhere */
 		{ "", 1, "" },
 		{ "abc", 1, "" },
 		{ "a\xe2\x82\xac", 5, "a\xe2\x82\xac" },
-		{ "a\xe2\x82\xac", 4, "a" },	/* not "a\xe2\x82" */
+		{ "a\xe2\x82\xac", 4, "a" }, /* not "a\xe2\x82" */
 		{ "a\xe2\x82\xac", 3, "a" },
 		{ "a\xe2\x82\xac", 2, "a" },
 		{ "\xe2\x82\xac\xe2\x82\xac", 6, "\xe2\x82\xac" },
@@ -255,8 +260,8 @@ test_copy(void)
 		{ "\xf0\x9f\x98\x80!", 4, "" },
 		{ "\xc3\xa9t\xc3\xa9", 5, "\xc3\xa9t" },
 	};
-	char	 dst[16];
-	size_t	 i, j;
+	char   dst[16];
+	size_t i, j;
 
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		ut_case("\"%s\" into %zu", t[i].in, t[i].size);
@@ -275,24 +280,24 @@ static void
 test_str(void)
 {
 	static const struct {
-		const char	*key;
-		const char	*want;
-		size_t		 len;
+		const char *key;
+		const char *want;
+		size_t      len;
 	} t[] = {
 		{ "s", "x y", 3 },
 		{ "e", "", 0 },
 		{ "u", "\xc3\xa9", 2 },
-		{ "nul", NULL, 0 },	/* "a\u0000b" would read as "a" */
+		{ "nul", NULL, 0 }, /* "a\u0000b" would read as "a" */
 		{ "n", NULL, 0 },
 		{ "z", NULL, 0 },
 		{ "missing", NULL, 0 },
 	};
-	struct json_object	*o;
-	const char		*s;
-	size_t			 i, len;
+	struct json_object *o;
+	const char         *s;
+	size_t              i, len;
 
 	o = json_tokener_parse("{\"s\":\"x y\",\"e\":\"\",\"u\":\"\\u00e9\","
-	    "\"nul\":\"a\\u0000b\",\"n\":7,\"z\":null}");
+	                       "\"nul\":\"a\\u0000b\",\"n\":7,\"z\":null}");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		ut_case("%s", t[i].key);
@@ -308,19 +313,14 @@ test_str(void)
 	json_object_put(o);
 }
 
-static const struct ut_test tests[] = {
-	{ "tokener buffer never moves", test_tokener_never_moves },
+static const struct ut_test tests[] = { { "tokener buffer never moves",
+	                                    test_tokener_never_moves },
 	{ "tokener with escapes", test_tokener_escapes },
-	{ "typed member lookup", test_get },
-	{ "absent or null", test_absent },
+	{ "typed member lookup", test_get }, { "absent or null", test_absent },
 	{ "tokener size limits", test_tokener_limits },
 	{ "tokener depth", test_tokener_depth },
 	{ "bounded copy on a character boundary", test_copy },
-	{ "string members", test_str },
-	{ NULL, NULL }
-};
+	{ "string members", test_str }, { NULL, NULL } };
 
-const struct ut_suite ut_suites[] = {
-	{ "jsonx", NULL, NULL, NULL, tests },
-	{ NULL, NULL, NULL, NULL, NULL }
-};
+const struct ut_suite ut_suites[] = { { "jsonx", NULL, NULL, NULL, tests },
+	{ NULL, NULL, NULL, NULL, NULL } };

@@ -7,7 +7,7 @@
 #include "harness.h"
 
 static const struct {
-	const char	*in, *want;
+	const char *in, *want;
 } cases[] = {
 	{ "GET /w/acme/settings", "GET /w/acme/settings" },
 	/* C0 controls: no forged second line, no terminal escapes */
@@ -30,14 +30,15 @@ static const struct {
 static void
 test_escape_table(void)
 {
-	char	 out[256];
-	size_t	 i, n;
+	char   out[256];
+	size_t i, n;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		n = log_escape(out, sizeof(out), cases[i].in);
 		if (strcmp(out, cases[i].want) != 0)
-			fprintf(stderr, "\ncase %zu: have \"%s\", want \"%s\"\n",
-			    i, out, cases[i].want);
+			fprintf(stderr,
+			    "\ncase %zu: have \"%s\", want \"%s\"\n", i, out,
+			    cases[i].want);
 		CU_ASSERT_STRING_EQUAL(out, cases[i].want);
 		CU_ASSERT_EQUAL(n, strlen(cases[i].want));
 	}
@@ -46,8 +47,8 @@ test_escape_table(void)
 static void
 test_every_byte(void)
 {
-	char	 in[2], out[8];
-	int	 c;
+	char in[2], out[8];
+	int  c;
 
 	/* Every byte but printable ASCII comes out as 4 printable bytes. */
 	for (c = 1; c < 256; c++) {
@@ -60,16 +61,19 @@ test_every_byte(void)
 			CU_ASSERT_EQUAL(strlen(out), 4);
 			CU_ASSERT_EQUAL(out[0], '\\');
 		}
-		CU_ASSERT_EQUAL(strspn(out, " !\"#$%&'()*+,-./0123456789:;<=>?@"
-		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz"
-		    "{|}~"), strlen(out));
+		CU_ASSERT_EQUAL(
+		    strspn(out,
+		        " !\"#$%&'()*+,-./0123456789:;<=>?@"
+		        "ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz"
+		        "{|}~"),
+		    strlen(out));
 	}
 }
 
 static void
 test_truncation(void)
 {
-	char	 out[6];
+	char out[6];
 
 	/* "ab" fits; "\x0a" and its NUL would need 5 of the 4 bytes left. */
 	CU_ASSERT_EQUAL(log_escape(out, sizeof(out), "ab\ncd"), 2);
@@ -80,14 +84,9 @@ test_truncation(void)
 	CU_ASSERT_STRING_EQUAL(out, "");
 }
 
-static const struct ut_test tests[] = {
-	{ "escape table", test_escape_table },
-	{ "every byte", test_every_byte },
-	{ "truncation", test_truncation },
-	{ NULL, NULL }
-};
+static const struct ut_test tests[] = { { "escape table", test_escape_table },
+	{ "every byte", test_every_byte }, { "truncation", test_truncation },
+	{ NULL, NULL } };
 
-const struct ut_suite ut_suites[] = {
-	{ "log", NULL, NULL, NULL, tests },
-	{ NULL, NULL, NULL, NULL, NULL }
-};
+const struct ut_suite ut_suites[] = { { "log", NULL, NULL, NULL, tests },
+	{ NULL, NULL, NULL, NULL, NULL } };

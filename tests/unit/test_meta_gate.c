@@ -22,7 +22,7 @@ static const struct gate_limits lim6 = { 0, 3, 1, 5000 };
 static void
 sleep_ms(long ms)
 {
-	struct timespec	 ts = { ms / 1000, (ms % 1000) * 1000000L };
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 
 	nanosleep(&ts, NULL);
 }
@@ -32,8 +32,8 @@ static void
 test_no_gate(void)
 {
 	struct gate_pass p;
-	long		 ra;
-	int		 i;
+	long             ra;
+	int              i;
 
 	for (i = 0; i < 300; i++) {
 		CU_ASSERT_EQUAL(gate_enter(&lim6, "t", &p, &ra), GATE_OK);
@@ -47,11 +47,11 @@ test_no_gate(void)
 static void
 test_bulkhead(void)
 {
-	struct gate_pass p[4];
+	struct gate_pass   p[4];
 	struct gate_limits one = lim6;
-	char		 err[256];
-	long		 ra;
-	int		 i;
+	char               err[256];
+	long               ra;
+	int                i;
 
 	CU_ASSERT_EQUAL_FATAL(gate_init_pool(6, err, sizeof(err)), 0);
 	/* Default: half the pool's workers. */
@@ -80,10 +80,10 @@ static void
 test_dead_owner(void)
 {
 	struct gate_pass p[3], q;
-	int		 fds[2], st, round;
-	char		 c;
-	long		 ra;
-	pid_t		 pid;
+	int              fds[2], st, round;
+	char             c;
+	long             ra;
+	pid_t            pid;
 
 	for (round = 0; round < 2; round++) {
 		CU_ASSERT_EQUAL_FATAL(pipe(fds), 0);
@@ -119,7 +119,7 @@ static void
 fail_once(const struct gate_limits *l)
 {
 	struct gate_pass p;
-	long		 ra;
+	long             ra;
 
 	CU_ASSERT_EQUAL(gate_enter(l, "t", &p, &ra), GATE_OK);
 	gate_report(l, "t", &p, GATE_DOWN);
@@ -130,7 +130,7 @@ static void
 test_breaker(void)
 {
 	struct gate_pass p, q;
-	long		 ra;
+	long             ra;
 
 	/* Not consecutive: an answer in between resets the count. */
 	fail_once(&lim6);
@@ -192,15 +192,10 @@ before_meta_gate(void)
 	return 0;
 }
 
-static const struct ut_test tests[] = {
-	{ "no gate", test_no_gate },
-	{ "bulkhead", test_bulkhead },
-	{ "dead owner", test_dead_owner },
-	{ "breaker", test_breaker },
-	{ NULL, NULL }
-};
+static const struct ut_test tests[] = { { "no gate", test_no_gate },
+	{ "bulkhead", test_bulkhead }, { "dead owner", test_dead_owner },
+	{ "breaker", test_breaker }, { NULL, NULL } };
 
-const struct ut_suite ut_suites[] = {
-	{ "meta_gate", before_meta_gate, NULL, NULL, tests },
-	{ NULL, NULL, NULL, NULL, NULL }
-};
+const struct ut_suite ut_suites[] = { { "meta_gate", before_meta_gate, NULL,
+	                                  NULL, tests },
+	{ NULL, NULL, NULL, NULL, NULL } };

@@ -11,13 +11,13 @@
 #include "pool.h"
 #include "harness.h"
 
-static struct pool_crashes	 c;
+static struct pool_crashes c;
 
 /* 3 workers: the guard holds respawn above 9 crashes in the window. */
 static void
 test_spread(void)
 {
-	long long	 t;
+	long long t;
 
 	memset(&c, 0, sizeof(c));
 	/* One crash every 400 ms for an hour: never more than 3 at once. */
@@ -30,7 +30,7 @@ test_spread(void)
 static void
 test_burst(void)
 {
-	int	 i;
+	int i;
 
 	memset(&c, 0, sizeof(c));
 	for (i = 0; i < 10; i++)
@@ -49,25 +49,24 @@ test_burst(void)
 static void
 test_ring_full(void)
 {
-	int	 i;
+	int i;
 
 	memset(&c, 0, sizeof(c));
 	for (i = 0; i < 3 * POOL_CRASH_RING; i++)
 		pool_crash_add(&c, 100000 + i / 10);
 	CU_ASSERT_EQUAL(pool_crash_recent(&c, 100000 + 3 * POOL_CRASH_RING / 10,
-	    POOL_CRASH_WINDOW_MS), POOL_CRASH_RING);
-	CU_ASSERT_EQUAL(pool_crash_recent(&c, 100000 + 3 * POOL_CRASH_RING / 10 +
-	    POOL_CRASH_WINDOW_MS, POOL_CRASH_WINDOW_MS), 0);
+	                    POOL_CRASH_WINDOW_MS),
+	    POOL_CRASH_RING);
+	CU_ASSERT_EQUAL(pool_crash_recent(&c,
+	                    100000 + 3 * POOL_CRASH_RING / 10 +
+	                        POOL_CRASH_WINDOW_MS,
+	                    POOL_CRASH_WINDOW_MS),
+	    0);
 }
 
-static const struct ut_test tests[] = {
-	{ "crashes spread out", test_spread },
-	{ "crash burst", test_burst },
-	{ "ring full", test_ring_full },
-	{ NULL, NULL }
-};
+static const struct ut_test tests[] = { { "crashes spread out", test_spread },
+	{ "crash burst", test_burst }, { "ring full", test_ring_full },
+	{ NULL, NULL } };
 
-const struct ut_suite ut_suites[] = {
-	{ "pool", NULL, NULL, NULL, tests },
-	{ NULL, NULL, NULL, NULL, NULL }
-};
+const struct ut_suite ut_suites[] = { { "pool", NULL, NULL, NULL, tests },
+	{ NULL, NULL, NULL, NULL, NULL } };

@@ -13,7 +13,7 @@
 static enum req_err
 parse(const char *s, struct kvlist *l)
 {
-	char	 why[128];
+	char why[128];
 
 	memset(l, 0, sizeof(*l));
 	return req_parse_urlencoded(s, strlen(s), l, why, sizeof(why));
@@ -22,7 +22,7 @@ parse(const char *s, struct kvlist *l)
 static void
 test_simple_pairs(void)
 {
-	struct kvlist	 l;
+	struct kvlist l;
 
 	CU_ASSERT_EQUAL(parse("a=1&b=two+words&c=%C3%A9t%C3%A9", &l), REQ_OK);
 	CU_ASSERT_EQUAL(l.n, 3);
@@ -36,7 +36,7 @@ test_simple_pairs(void)
 static void
 test_empty_and_valueless(void)
 {
-	struct kvlist	 l;
+	struct kvlist l;
 
 	CU_ASSERT_EQUAL(parse("", &l), REQ_OK);
 	CU_ASSERT_EQUAL(l.n, 0);
@@ -52,7 +52,7 @@ test_empty_and_valueless(void)
 static void
 test_malformed_percent(void)
 {
-	struct kvlist	 l;
+	struct kvlist l;
 
 	CU_ASSERT_EQUAL(parse("a=%", &l), REQ_BAD_ENCODING);
 	CU_ASSERT_EQUAL(parse("a=%4", &l), REQ_BAD_ENCODING);
@@ -67,8 +67,8 @@ test_malformed_percent(void)
 static void
 test_embedded_nul(void)
 {
-	struct kvlist	 l;
-	const char	 raw[] = "a=x\0y";
+	struct kvlist l;
+	const char    raw[] = "a=x\0y";
 
 	CU_ASSERT_EQUAL(parse("a=x%00y", &l), REQ_BAD_ENCODING);
 	CU_ASSERT_EQUAL(parse("a%00b=1", &l), REQ_BAD_ENCODING);
@@ -76,7 +76,8 @@ test_embedded_nul(void)
 	{
 		char why[64];
 		CU_ASSERT_EQUAL(req_parse_urlencoded(raw, sizeof(raw) - 1, &l,
-		    why, sizeof(why)), REQ_BAD_ENCODING);
+		                    why, sizeof(why)),
+		    REQ_BAD_ENCODING);
 	}
 }
 
@@ -84,19 +85,19 @@ static void
 test_bad_utf8(void)
 {
 	static const struct {
-		const char	*in;
-		enum req_err	 want;
+		const char  *in;
+		enum req_err want;
 	} t[] = {
-		{ "a=%C3", REQ_BAD_ENCODING },		/* truncated */
-		{ "a=%C0%AF", REQ_BAD_ENCODING },	/* overlong '/' */
-		{ "a=%ED%A0%80", REQ_BAD_ENCODING },	/* surrogate */
-		{ "a=%F4%90%80%80", REQ_BAD_ENCODING },	/* > U+10FFFF */
+		{ "a=%C3", REQ_BAD_ENCODING },          /* truncated */
+		{ "a=%C0%AF", REQ_BAD_ENCODING },       /* overlong '/' */
+		{ "a=%ED%A0%80", REQ_BAD_ENCODING },    /* surrogate */
+		{ "a=%F4%90%80%80", REQ_BAD_ENCODING }, /* > U+10FFFF */
 		{ "a=%FF", REQ_BAD_ENCODING },
-		{ "a=%01", REQ_BAD_ENCODING },		/* control */
-		{ "a=%F0%9F%98%80", REQ_OK },		/* emoji ok */
+		{ "a=%01", REQ_BAD_ENCODING }, /* control */
+		{ "a=%F0%9F%98%80", REQ_OK },  /* emoji ok */
 	};
-	struct kvlist	 l;
-	size_t		 i;
+	struct kvlist l;
+	size_t        i;
 
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		ut_case("%s", t[i].in);
@@ -108,12 +109,13 @@ test_bad_utf8(void)
 static void
 test_duplicates_refused(void)
 {
-	struct kvlist	 l;
-	char		 why[128];
+	struct kvlist l;
+	char          why[128];
 
 	memset(&l, 0, sizeof(l));
 	CU_ASSERT_EQUAL(req_parse_urlencoded("a=1&a=2", 7, &l, why,
-	    sizeof(why)), REQ_BAD_FIELDS);
+	                    sizeof(why)),
+	    REQ_BAD_FIELDS);
 	CU_ASSERT_PTR_NOT_NULL(strstr(why, "twice"));
 	CU_ASSERT_EQUAL(l.n, 0);
 	/* Same key once encoded and once not is still a duplicate. */
@@ -123,9 +125,9 @@ test_duplicates_refused(void)
 static void
 test_overlong(void)
 {
-	struct kvlist	 l;
-	struct buf	 b = BUF_INIT;
-	int		 i;
+	struct kvlist l;
+	struct buf    b = BUF_INIT;
+	int           i;
 
 	/* Key longer than REQ_MAX_KEY. */
 	for (i = 0; i < REQ_MAX_KEY + 1; i++)
@@ -149,11 +151,12 @@ test_overlong(void)
 static void
 test_cookies(void)
 {
-	struct kvlist	 l;
+	struct kvlist l;
 
 	memset(&l, 0, sizeof(l));
 	req_parse_cookies("waba_session=abc123; theme=dark;"
-	    "__Host-waba_login=\"q\"", &l);
+	                  "__Host-waba_login=\"q\"",
+	    &l);
 	CU_ASSERT_EQUAL(l.n, 2);
 	CU_ASSERT_STRING_EQUAL(kv_get(&l, "waba_session"), "abc123");
 	CU_ASSERT_STRING_EQUAL(kv_get(&l, "__Host-waba_login"), "q");
@@ -163,7 +166,8 @@ test_cookies(void)
 
 	/* Malformed pairs are skipped, the rest kept; first name wins. */
 	req_parse_cookies("junk; =x; waba_b@d=1; waba_sid=first; "
-	    "waba_sid=second; waba_v=has\\slash; waba_ok=1", &l);
+	                  "waba_sid=second; waba_v=has\\slash; waba_ok=1",
+	    &l);
 	CU_ASSERT_EQUAL(l.n, 2);
 	CU_ASSERT_STRING_EQUAL(kv_get(&l, "waba_sid"), "first");
 	CU_ASSERT_STRING_EQUAL(kv_get(&l, "waba_ok"), "1");
@@ -184,9 +188,9 @@ test_cookies(void)
 static void
 test_cookies_behind_many(void)
 {
-	struct kvlist	 l;
-	struct buf	 b = BUF_INIT;
-	int		 i;
+	struct kvlist l;
+	struct buf    b = BUF_INIT;
+	int           i;
 
 	memset(&l, 0, sizeof(l));
 	for (i = 0; i < REQ_MAX_PAIRS + 36; i++)
@@ -216,7 +220,7 @@ test_cookies_behind_many(void)
 static void
 test_percent_decode_path(void)
 {
-	struct buf	 b = BUF_INIT;
+	struct buf b = BUF_INIT;
 
 	CU_ASSERT_EQUAL(req_percent_decode("/a+b%20c", 8, 0, &b), 0);
 	CU_ASSERT_STRING_EQUAL(b.data, "/a+b c");
@@ -228,9 +232,9 @@ test_percent_decode_path(void)
 static void
 test_cookie_limits(void)
 {
-	struct kvlist	 l;
-	struct buf	 b = BUF_INIT;
-	int		 i;
+	struct kvlist l;
+	struct buf    b = BUF_INIT;
+	int           i;
 
 	memset(&l, 0, sizeof(l));
 	/* A value of 4096 bytes is kept, one of 4097 skipped. */
@@ -272,9 +276,9 @@ static enum req_err
 init_uri(struct req *r, const char *uri)
 {
 	static FCGX_Request f;
-	char		*env[3], why[128];
-	struct buf	 u = BUF_INIT;
-	enum req_err	 status;
+	char               *env[3], why[128];
+	struct buf          u = BUF_INIT;
+	enum req_err        status;
 
 	buf_printf(&u, "REQUEST_URI=%s", uri);
 	env[0] = "REQUEST_METHOD=GET";
@@ -291,9 +295,9 @@ init_uri(struct req *r, const char *uri)
 static void
 test_query_and_path_limits(void)
 {
-	struct req	 r;
-	struct buf	 b = BUF_INIT;
-	int		 i;
+	struct req r;
+	struct buf b = BUF_INIT;
+	int        i;
 
 	/* A query string of exactly REQ_MAX_QUERY bytes is read... */
 	buf_puts(&b, "/healthz?q=");
@@ -332,7 +336,7 @@ test_query_and_path_limits(void)
 static void
 test_encoded_slash(void)
 {
-	struct req	 r;
+	struct req r;
 
 	CU_ASSERT_EQUAL(init_uri(&r, "/w/acme%2Fsettings/whatsapp"),
 	    REQ_BAD_ENCODING);
@@ -342,8 +346,7 @@ test_encoded_slash(void)
 	CU_ASSERT_EQUAL(init_uri(&r, "/w/acme%2fsettings/whatsapp"),
 	    REQ_BAD_ENCODING);
 	req_free(&r);
-	CU_ASSERT_EQUAL(init_uri(&r, "/w/acme/settings%2F"),
-	    REQ_BAD_ENCODING);
+	CU_ASSERT_EQUAL(init_uri(&r, "/w/acme/settings%2F"), REQ_BAD_ENCODING);
 	req_free(&r);
 	/* Other escapes still decode, and the query string may carry %2F. */
 	CU_ASSERT_EQUAL(init_uri(&r, "/w/acme/settings/whatsapp?next=%2Fw%2Fx"),
@@ -366,9 +369,9 @@ test_encoded_slash(void)
 static void
 test_decode_sized_once(void)
 {
-	struct buf	 b = BUF_INIT, in = BUF_INIT;
-	char		*before;
-	int		 i;
+	struct buf b = BUF_INIT, in = BUF_INIT;
+	char      *before;
+	int        i;
 
 	for (i = 0; i < 3000; i++)
 		buf_puts(&in, i % 3 ? "p" : "%41");
@@ -398,7 +401,7 @@ static void
 test_addr_key(void)
 {
 	static const struct {
-		const char	*in, *want;
+		const char *in, *want;
 	} cases[] = {
 		{ "203.0.113.7", "203.0.113.7" },
 		{ "::ffff:203.0.113.7", "203.0.113.7" },
@@ -407,17 +410,17 @@ test_addr_key(void)
 		{ "2001:DB8:1:2:ffff::", "2001:db8:1:2::/64" },
 		{ "2001:db8:1:3::1", "2001:db8:1:3::/64" },
 		{ "::1", "::/64" },
-		{ "fe80::1%eth0", "fe80::1%eth0" },	/* not for inet_pton */
+		{ "fe80::1%eth0", "fe80::1%eth0" }, /* not for inet_pton */
 		{ "", "" },
 	};
-	char	 out[80];
-	size_t	 i;
+	char   out[80];
+	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		req_addr_key(cases[i].in, out, sizeof(out));
 		if (strcmp(out, cases[i].want) != 0)
-			fprintf(stderr, "\n%s: have %s, want %s\n",
-			    cases[i].in, out, cases[i].want);
+			fprintf(stderr, "\n%s: have %s, want %s\n", cases[i].in,
+			    out, cases[i].want);
 		CU_ASSERT_STRING_EQUAL(out, cases[i].want);
 	}
 	/* Two privacy addresses of one host share one key. */
@@ -435,13 +438,13 @@ test_addr_key(void)
 }
 
 /* A FastCGI stdin that holds body and then ends, as a closed record would. */
-static const char	*body_data;
+static const char *body_data;
 
 static void
 body_fill(FCGX_Stream *st)
 {
 	/* Never NULL: NULL + 0 is undefined (UBSan says so). */
-	const char	*d = body_data != NULL ? body_data : "";
+	const char *d = body_data != NULL ? body_data : "";
 
 	st->rdNext = (unsigned char *)d;
 	st->stop = st->rdNext + strlen(d);
@@ -458,17 +461,17 @@ static void
 test_body_refusals(void)
 {
 	static const struct {
-		const char	*cl;	/* CONTENT_LENGTH=..., NULL: none */
-		const char	*ct;
-		const char	*body;
-		size_t		 max;
-		int		 form;
-		enum req_err	 init, read;
+		const char  *cl; /* CONTENT_LENGTH=..., NULL: none */
+		const char  *ct;
+		const char  *body;
+		size_t       max;
+		int          form;
+		enum req_err init, read;
 	} t[] = {
-		{ "3", "application/x-www-form-urlencoded", "a=1", 3, 1,
-		    REQ_OK, REQ_OK },
-		{ "3", "application/x-www-form-urlencoded", "a=1", 2, 1,
-		    REQ_OK, REQ_TOO_LARGE },
+		{ "3", "application/x-www-form-urlencoded", "a=1", 3, 1, REQ_OK,
+		    REQ_OK },
+		{ "3", "application/x-www-form-urlencoded", "a=1", 2, 1, REQ_OK,
+		    REQ_TOO_LARGE },
 		{ "10", "application/x-www-form-urlencoded", "a=1", 100, 1,
 		    REQ_OK, REQ_CUT_SHORT },
 		{ "3", "text/plain", "a=1", 100, 1, REQ_OK, REQ_NOT_FORM },
@@ -484,12 +487,12 @@ test_body_refusals(void)
 		{ "3x", NULL, "a=1", 100, 1, REQ_BAD_LENGTH, REQ_OK },
 		{ "-3", NULL, "a=1", 100, 1, REQ_BAD_LENGTH, REQ_OK },
 	};
-	FCGX_Stream	 in;
-	FCGX_Request	 f;
-	struct req	 r;
-	struct buf	 cl = BUF_INIT, ct = BUF_INIT;
-	char		*env[6], why[128];
-	size_t		 i, n;
+	FCGX_Stream  in;
+	FCGX_Request f;
+	struct req   r;
+	struct buf   cl = BUF_INIT, ct = BUF_INIT;
+	char        *env[6], why[128];
+	size_t       i, n;
 
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		ut_case("%s %s \"%s\" max %zu", t[i].cl ? t[i].cl : "-",
@@ -517,9 +520,11 @@ test_body_refusals(void)
 		f.in = &in;
 		why[0] = '\0';
 		if (UT_EQ_INT(req_init(&r, &f, "", why, sizeof(why)),
-		    t[i].init) && t[i].init == REQ_OK)
+		        t[i].init) &&
+		    t[i].init == REQ_OK)
 			UT_EQ_INT(req_read_body(&r, t[i].max, t[i].form, why,
-			    sizeof(why)), t[i].read);
+			              sizeof(why)),
+			    t[i].read);
 		/* Every refusal says why, for the log and the page. */
 		if (t[i].init != REQ_OK || t[i].read != REQ_OK)
 			CU_ASSERT(why[0] != '\0');
@@ -529,15 +534,12 @@ test_body_refusals(void)
 	buf_free(&ct);
 }
 
-static const struct ut_test tests[] = {
-	{ "simple pairs", test_simple_pairs },
+static const struct ut_test tests[] = { { "simple pairs", test_simple_pairs },
 	{ "empty and valueless", test_empty_and_valueless },
 	{ "malformed percent escapes", test_malformed_percent },
-	{ "embedded NUL", test_embedded_nul },
-	{ "bad UTF-8", test_bad_utf8 },
+	{ "embedded NUL", test_embedded_nul }, { "bad UTF-8", test_bad_utf8 },
 	{ "duplicate keys refused", test_duplicates_refused },
-	{ "overlong input", test_overlong },
-	{ "cookies", test_cookies },
+	{ "overlong input", test_overlong }, { "cookies", test_cookies },
 	{ "path decoding", test_percent_decode_path },
 	{ "cookie limits", test_cookie_limits },
 	{ "our cookies behind many others", test_cookies_behind_many },
@@ -545,11 +547,7 @@ static const struct ut_test tests[] = {
 	{ "decoding sized once", test_decode_sized_once },
 	{ "address key for throttling", test_addr_key },
 	{ "query and path limits", test_query_and_path_limits },
-	{ "body refusals named", test_body_refusals },
-	{ NULL, NULL }
-};
+	{ "body refusals named", test_body_refusals }, { NULL, NULL } };
 
-const struct ut_suite ut_suites[] = {
-	{ "request", NULL, NULL, NULL, tests },
-	{ NULL, NULL, NULL, NULL, NULL }
-};
+const struct ut_suite ut_suites[] = { { "request", NULL, NULL, NULL, tests },
+	{ NULL, NULL, NULL, NULL, NULL } };

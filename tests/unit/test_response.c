@@ -17,15 +17,15 @@
 
 /* A small window, so long answers go through the flush callback. */
 struct memout {
-	FCGX_Stream	 s;
-	unsigned char	 win[128];
-	struct buf	 got;
+	FCGX_Stream   s;
+	unsigned char win[128];
+	struct buf    got;
 };
 
 static void
 mem_flush(FCGX_Stream *s, int close)
 {
-	struct memout	*m = s->data;
+	struct memout *m = s->data;
 
 	(void)close;
 	buf_append(&m->got, m->win, (size_t)(s->wrNext - m->win));
@@ -54,8 +54,8 @@ sent(struct resp *r, struct memout *m, int head_only)
 
 static const char *const security[] = {
 	"\r\nContent-Security-Policy: default-src 'none'; style-src 'self'; "
-	    "img-src 'self'; form-action 'self'; frame-ancestors 'none'; "
-	    "base-uri 'none'\r\n",
+	"img-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+	"base-uri 'none'\r\n",
 	"\r\nX-Frame-Options: DENY\r\n",
 	"\r\nX-Content-Type-Options: nosniff\r\n",
 	"\r\nReferrer-Policy: no-referrer\r\n",
@@ -66,20 +66,28 @@ static void
 test_reason(void)
 {
 	static const struct {
-		int		 status;
-		const char	*want;
+		int         status;
+		const char *want;
 	} t[] = {
-		{ 200, "OK" }, { 302, "Found" }, { 303, "See Other" },
-		{ 400, "Bad Request" }, { 403, "Forbidden" },
-		{ 404, "Not Found" }, { 405, "Method Not Allowed" },
-		{ 413, "Content Too Large" }, { 414, "URI Too Long" },
+		{ 200, "OK" },
+		{ 302, "Found" },
+		{ 303, "See Other" },
+		{ 400, "Bad Request" },
+		{ 403, "Forbidden" },
+		{ 404, "Not Found" },
+		{ 405, "Method Not Allowed" },
+		{ 413, "Content Too Large" },
+		{ 414, "URI Too Long" },
 		{ 415, "Unsupported Media Type" },
 		{ 429, "Too Many Requests" },
-		{ 500, "Internal Server Error" }, { 502, "Bad Gateway" },
-		{ 503, "Service Unavailable" }, { 504, "Gateway Timeout" },
-		{ 418, "Unknown" }, { 0, "Unknown" },
+		{ 500, "Internal Server Error" },
+		{ 502, "Bad Gateway" },
+		{ 503, "Service Unavailable" },
+		{ 504, "Gateway Timeout" },
+		{ 418, "Unknown" },
+		{ 0, "Unknown" },
 	};
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		ut_case("status %d", t[i].status);
@@ -92,8 +100,8 @@ static void
 test_header_refused(void)
 {
 	static const struct {
-		const char	*name, *value;
-		int		 want;
+		const char *name, *value;
+		int         want;
 	} t[] = {
 		{ "X-Ok", "plain value", 0 },
 		{ "X-Ok", "", 0 },
@@ -105,9 +113,9 @@ test_header_refused(void)
 		{ "X-Bad\n", "v", -1 },
 		{ "X-Bad: y", "v", -1 },
 	};
-	struct resp	 r;
-	struct buf	 want = BUF_INIT;
-	size_t		 i;
+	struct resp r;
+	struct buf  want = BUF_INIT;
+	size_t      i;
 
 	resp_init(&r);
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
@@ -125,7 +133,7 @@ test_header_refused(void)
 static void
 test_init_text_redirect(void)
 {
-	struct resp	 r;
+	struct resp r;
 
 	resp_init(&r);
 	UT_EQ_INT(r.status, 200);
@@ -158,8 +166,8 @@ static void
 test_send(void)
 {
 	static const struct {
-		int		 status;
-		const char	*line;
+		int         status;
+		const char *line;
 	} t[] = {
 		{ 200, "Status: 200 OK\r\n" },
 		{ 303, "Status: 303 See Other\r\n" },
@@ -167,11 +175,11 @@ test_send(void)
 		{ 500, "Status: 500 Internal Server Error\r\n" },
 		{ 299, "Status: 299 Unknown\r\n" },
 	};
-	struct memout	 m;
-	struct resp	 r;
-	const char	*out, *end;
-	char		 body[700], want[64];
-	size_t		 i, k;
+	struct memout m;
+	struct resp   r;
+	const char   *out, *end;
+	char          body[700], want[64];
+	size_t        i, k;
 
 	memset(body, 'b', sizeof(body) - 1);
 	body[sizeof(body) - 1] = '\0';
@@ -183,7 +191,8 @@ test_send(void)
 		resp_header(&r, "Set-Cookie", "a=b; Path=/");
 		out = sent(&r, &m, 0);
 		CU_ASSERT(strncmp(out, t[i].line, strlen(t[i].line)) == 0);
-		UT_HAS_STR(out, "\r\nContent-Type: text/html; charset=utf-8\r\n");
+		UT_HAS_STR(out,
+		    "\r\nContent-Type: text/html; charset=utf-8\r\n");
 		snprintf(want, sizeof(want), "\r\nContent-Length: %zu\r\n",
 		    strlen(body));
 		UT_HAS_STR(out, want);
@@ -211,10 +220,10 @@ test_send(void)
 static void
 test_send_redirect(void)
 {
-	struct memout	 m;
-	struct resp	 r;
-	const char	*out;
-	size_t		 k;
+	struct memout m;
+	struct resp   r;
+	const char   *out;
+	size_t        k;
 
 	resp_init(&r);
 	resp_redirect(&r, 303, "/login");
@@ -232,14 +241,15 @@ test_send_redirect(void)
 static void
 test_form_origins(void)
 {
-	struct memout	 m;
-	struct resp	 r;
-	const char	*out;
+	struct memout m;
+	struct resp   r;
+	const char   *out;
 
 	resp_init(&r);
 	resp_set_form_origins("https://www.facebook.com");
 	out = sent(&r, &m, 0);
-	UT_HAS_STR(out, "; form-action 'self' https://www.facebook.com; "
+	UT_HAS_STR(out,
+	    "; form-action 'self' https://www.facebook.com; "
 	    "frame-ancestors 'none'; ");
 	buf_free(&m.got);
 	resp_set_form_origins("");
@@ -257,9 +267,9 @@ test_form_origins(void)
 static void
 test_sdk_origins(void)
 {
-	struct memout	 m;
-	struct resp	 r;
-	const char	*out;
+	struct memout m;
+	struct resp   r;
+	const char   *out;
 
 	resp_set_sdk_origins("https://connect.facebook.net",
 	    "https://www.facebook.com");
@@ -272,7 +282,8 @@ test_sdk_origins(void)
 
 	r.allow_sdk = 1;
 	out = sent(&r, &m, 0);
-	UT_HAS_STR(out, "Content-Security-Policy: default-src 'none'; "
+	UT_HAS_STR(out,
+	    "Content-Security-Policy: default-src 'none'; "
 	    "style-src 'self'; img-src 'self'; form-action 'self'; "
 	    "script-src 'self' https://connect.facebook.net; "
 	    "connect-src 'self' https://connect.facebook.net; "
@@ -294,8 +305,8 @@ test_sdk_origins(void)
 static void
 test_send_closed(void)
 {
-	struct memout	 m;
-	struct resp	 r;
+	struct memout m;
+	struct resp   r;
 
 	resp_init(&r);
 	mem_open(&m);
@@ -305,19 +316,14 @@ test_send_closed(void)
 	resp_free(&r);
 }
 
-static const struct ut_test tests[] = {
-	{ "reason phrases", test_reason },
+static const struct ut_test tests[] = { { "reason phrases", test_reason },
 	{ "header splitting refused", test_header_refused },
 	{ "init, text, redirect, reset", test_init_text_redirect },
 	{ "send: status line and security headers", test_send },
 	{ "send: redirect", test_send_redirect },
 	{ "send: form origins", test_form_origins },
 	{ "send: SDK origins on one page only", test_sdk_origins },
-	{ "send: closed stream", test_send_closed },
-	{ NULL, NULL }
-};
+	{ "send: closed stream", test_send_closed }, { NULL, NULL } };
 
-const struct ut_suite ut_suites[] = {
-	{ "response", NULL, NULL, NULL, tests },
-	{ NULL, NULL, NULL, NULL, NULL }
-};
+const struct ut_suite ut_suites[] = { { "response", NULL, NULL, NULL, tests },
+	{ NULL, NULL, NULL, NULL, NULL } };

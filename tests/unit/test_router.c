@@ -14,9 +14,24 @@
 #include "../../src/router.h"
 #include "harness.h"
 
-static enum answer fa(struct ctx *c) { (void)c; return ANSWERED; }
-static enum answer fb(struct ctx *c) { (void)c; return ANSWERED; }
-static enum answer fc(struct ctx *c) { (void)c; return ANSWERED; }
+static enum answer
+fa(struct ctx *c)
+{
+	(void)c;
+	return ANSWERED;
+}
+static enum answer
+fb(struct ctx *c)
+{
+	(void)c;
+	return ANSWERED;
+}
+static enum answer
+fc(struct ctx *c)
+{
+	(void)c;
+	return ANSWERED;
+}
 
 static const struct route table[] = {
 	{ REQ_GET, "/healthz", fa, 0, ROUTE_PAGE, NULL, { { 0 } } },
@@ -24,8 +39,7 @@ static const struct route table[] = {
 	    { { 0 } } },
 	{ REQ_POST, "/w/{slug}/settings/whatsapp/connect", fc, 0, ROUTE_PAGE,
 	    NULL, { { 0 } } },
-	{ REQ_GET | REQ_POST, "/login", fa, 0, ROUTE_PAGE, NULL,
-	    { { 0 } } },
+	{ REQ_GET | REQ_POST, "/login", fa, 0, ROUTE_PAGE, NULL, { { 0 } } },
 };
 #define N (sizeof(table) / sizeof(table[0]))
 
@@ -39,7 +53,7 @@ match(int m, const char *path, char *slug, int *status, int *allowed)
 	*status = -1;
 	*allowed = -1;
 	strcpy(slug, "stale");
-	struct req_var	 var;
+	struct req_var var;
 
 	return router_match(table, N, m, path, slug, &var, status, allowed);
 }
@@ -47,8 +61,8 @@ match(int m, const char *path, char *slug, int *status, int *allowed)
 static void
 test_literal(void)
 {
-	char	 slug[64];
-	int	 st = 0, al;
+	char                slug[64];
+	int                 st = 0, al;
 	const struct route *r;
 
 	r = match(REQ_GET, "/healthz", slug, &st, &al);
@@ -70,25 +84,25 @@ test_literal(void)
 static void
 test_slug(void)
 {
-	char	 slug[64];
-	int	 st, al;
+	char                slug[64];
+	int                 st, al;
 	const struct route *r;
 
 	r = match(REQ_GET, "/w/acme-1/settings/whatsapp", slug, &st, &al);
 	CU_ASSERT_PTR_NOT_NULL(r);
 	CU_ASSERT_STRING_EQUAL(slug, "acme-1");
-	CU_ASSERT_PTR_NULL(match(REQ_GET, "/w/Acme/settings/whatsapp", slug,
-	    &st, &al));
+	CU_ASSERT_PTR_NULL(
+	    match(REQ_GET, "/w/Acme/settings/whatsapp", slug, &st, &al));
 	CU_ASSERT_EQUAL(st, 404);
-	CU_ASSERT_PTR_NULL(match(REQ_GET, "/w//settings/whatsapp", slug, &st,
-	    &al));
+	CU_ASSERT_PTR_NULL(
+	    match(REQ_GET, "/w//settings/whatsapp", slug, &st, &al));
 	CU_ASSERT_EQUAL(st, 404);
 	CU_ASSERT_STRING_EQUAL(slug, "");
-	CU_ASSERT_PTR_NULL(match(REQ_GET, "/w/a_b/settings/whatsapp", slug,
-	    &st, &al));
+	CU_ASSERT_PTR_NULL(
+	    match(REQ_GET, "/w/a_b/settings/whatsapp", slug, &st, &al));
 	CU_ASSERT_EQUAL(st, 404);
-	CU_ASSERT_PTR_NULL(match(REQ_GET, "/w/../settings/whatsapp", slug,
-	    &st, &al));
+	CU_ASSERT_PTR_NULL(
+	    match(REQ_GET, "/w/../settings/whatsapp", slug, &st, &al));
 	CU_ASSERT_EQUAL(st, 404);
 	{
 		char path[128];
@@ -106,14 +120,14 @@ test_slug(void)
 static void
 test_method(void)
 {
-	char	 slug[64];
-	int	 st, al;
+	char slug[64];
+	int  st, al;
 
 	CU_ASSERT_PTR_NULL(match(REQ_POST, "/healthz", slug, &st, &al));
 	CU_ASSERT_EQUAL(st, 405);
 	CU_ASSERT_EQUAL(al, REQ_GET);
-	CU_ASSERT_PTR_NULL(match(REQ_GET, "/w/a/settings/whatsapp/connect",
-	    slug, &st, &al));
+	CU_ASSERT_PTR_NULL(
+	    match(REQ_GET, "/w/a/settings/whatsapp/connect", slug, &st, &al));
 	CU_ASSERT_EQUAL(st, 405);
 	CU_ASSERT_EQUAL(al, REQ_POST);
 	CU_ASSERT_PTR_NULL(match(REQ_OTHER, "/login", slug, &st, &al));
@@ -134,19 +148,22 @@ test_var_segment(void)
 		    ROUTE_PAGE, NULL, { { 0 } } },
 		{ REQ_GET, "/w/{slug}/n", fb, 0, ROUTE_PAGE, NULL, { { 0 } } },
 	};
-	struct req_var	 var;
-	char		 slug[64], path[160], seg[70];
-	int		 st, al;
+	struct req_var var;
+	char           slug[64], path[160], seg[70];
+	int            st, al;
 
 	CU_ASSERT_PTR_EQUAL(router_match(t, 2, REQ_POST,
-	    "/w/acme/n/1065403/default", slug, &var, &st, &al), &t[0]);
+	                        "/w/acme/n/1065403/default", slug, &var, &st,
+	                        &al),
+	    &t[0]);
 	CU_ASSERT_STRING_EQUAL(slug, "acme");
 	CU_ASSERT_STRING_EQUAL(var.name, "phone_number_id");
 	CU_ASSERT_STRING_EQUAL(var.value, "1065403");
 	/* Another route leaves no variable behind. */
 	strcpy(var.name, "stale");
-	CU_ASSERT_PTR_EQUAL(router_match(t, 2, REQ_GET, "/w/acme/n", slug,
-	    &var, &st, &al), &t[1]);
+	CU_ASSERT_PTR_EQUAL(router_match(t, 2, REQ_GET, "/w/acme/n", slug, &var,
+	                        &st, &al),
+	    &t[1]);
 	CU_ASSERT_STRING_EQUAL(var.name, "");
 	/* Empty or over 64 bytes: no such path. */
 	CU_ASSERT_PTR_NULL(router_match(t, 2, REQ_POST, "/w/acme/n//default",
@@ -155,19 +172,19 @@ test_var_segment(void)
 	memset(seg, '1', 65);
 	seg[65] = '\0';
 	snprintf(path, sizeof(path), "/w/acme/n/%s/default", seg);
-	CU_ASSERT_PTR_NULL(router_match(t, 2, REQ_POST, path, slug, &var,
-	    &st, &al));
+	CU_ASSERT_PTR_NULL(
+	    router_match(t, 2, REQ_POST, path, slug, &var, &st, &al));
 	CU_ASSERT_EQUAL(st, 404);
 	seg[64] = '\0';
 	snprintf(path, sizeof(path), "/w/acme/n/%s/default", seg);
-	CU_ASSERT_PTR_NOT_NULL(router_match(t, 2, REQ_POST, path, slug, &var,
-	    &st, &al));
+	CU_ASSERT_PTR_NOT_NULL(
+	    router_match(t, 2, REQ_POST, path, slug, &var, &st, &al));
 	CU_ASSERT_EQUAL(strlen(var.value), 64);
 }
 
 /* A request with one query and one form field, and a JSON body. */
-static struct kv	 qkv[1], fkv[1];
-static struct req	 rq;
+static struct kv  qkv[1], fkv[1];
+static struct req rq;
 
 static void
 set_req(const char *qk, const char *qv, const char *fk, const char *fv)
@@ -189,13 +206,13 @@ set_req(const char *qk, const char *qv, const char *fk, const char *fv)
 static enum in_err
 check1(const struct in_field *f, const char *v, struct in_val *out)
 {
-	size_t	 bad = 99;
+	size_t      bad = 99;
 	enum in_err e;
 
 	set_req(NULL, NULL, f->name, v);
 	e = in_check(f, 1, &rq, NULL, out, &bad);
 	if (e != IN_OK)
-		CU_ASSERT_EQUAL(bad, 0);	/* the field is named */
+		CU_ASSERT_EQUAL(bad, 0); /* the field is named */
 	return e;
 }
 
@@ -203,10 +220,10 @@ check1(const struct in_field *f, const char *v, struct in_val *out)
 static void
 test_in_path(void)
 {
-	struct in_field	 f = { "phone_number_id", IN_PATH, IN_DIGITS, 1, 32,
-			    NULL, 1, NULL };
-	struct in_val	 v;
-	size_t		 bad = 99;
+	struct in_field f = { "phone_number_id", IN_PATH, IN_DIGITS, 1, 32,
+		NULL, 1, NULL };
+	struct in_val   v;
+	size_t          bad = 99;
 
 	set_req(NULL, NULL, NULL, NULL);
 	strcpy(rq.var.name, "phone_number_id");
@@ -224,9 +241,8 @@ test_in_path(void)
 static void
 test_in_digits(void)
 {
-	struct in_field	 f = { "pin", IN_FORM, IN_DIGITS, 6, 6, NULL, 1,
-			    NULL };
-	struct in_val	 v;
+	struct in_field f = { "pin", IN_FORM, IN_DIGITS, 6, 6, NULL, 1, NULL };
+	struct in_val   v;
 
 	CU_ASSERT_EQUAL(check1(&f, "123456", &v), IN_OK);
 	CU_ASSERT(v.set);
@@ -259,15 +275,15 @@ test_in_digits(void)
 static void
 test_in_e164_slug_printable(void)
 {
-	struct in_field	 e = { "to", IN_FORM, IN_E164, 0, 0, NULL, 1, NULL };
-	struct in_field	 s = { "ws", IN_FORM, IN_SLUG, 0, 0, NULL, 1, NULL };
-	struct in_field	 p = { "tok", IN_FORM, IN_PRINTABLE, 1, 8, NULL, 1,
-			    NULL };
-	struct in_field	 t = { "txt", IN_FORM, IN_TEXT, 0, 4, NULL, 1, NULL };
-	struct in_val	 v;
+	struct in_field e = { "to", IN_FORM, IN_E164, 0, 0, NULL, 1, NULL };
+	struct in_field s = { "ws", IN_FORM, IN_SLUG, 0, 0, NULL, 1, NULL };
+	struct in_field p = { "tok", IN_FORM, IN_PRINTABLE, 1, 8, NULL, 1,
+		NULL };
+	struct in_field t = { "txt", IN_FORM, IN_TEXT, 0, 4, NULL, 1, NULL };
+	struct in_val   v;
 
 	CU_ASSERT_EQUAL(check1(&e, "+4915112345678", &v), IN_OK);
-	CU_ASSERT_STRING_EQUAL(v.s, "4915112345678");	/* without the + */
+	CU_ASSERT_STRING_EQUAL(v.s, "4915112345678"); /* without the + */
 	CU_ASSERT_EQUAL(check1(&e, "4915112345678", &v), IN_OK);
 	CU_ASSERT_EQUAL(check1(&e, "12ab", &v), IN_INVALID);
 	CU_ASSERT_EQUAL(check1(&e, "0491511234", &v), IN_INVALID);
@@ -286,11 +302,11 @@ static void
 test_in_hex_enum(void)
 {
 	static const char *const modes[] = { "subscribe", "other", NULL };
-	struct in_field	 h = { "state", IN_QUERY, IN_HEX, 2, 2, NULL, 1, NULL };
-	struct in_field	 m = { "hub.mode", IN_QUERY, IN_ENUM, 0, 0, modes, 1,
-			    NULL };
-	struct in_val	 v;
-	size_t		 bad;
+	struct in_field h = { "state", IN_QUERY, IN_HEX, 2, 2, NULL, 1, NULL };
+	struct in_field m = { "hub.mode", IN_QUERY, IN_ENUM, 0, 0, modes, 1,
+		NULL };
+	struct in_val   v;
+	size_t          bad;
 
 	set_req("state", "0aFf", NULL, NULL);
 	CU_ASSERT_EQUAL(in_check(&h, 1, &rq, NULL, &v, &bad), IN_OK);
@@ -314,13 +330,13 @@ test_in_hex_enum(void)
 static void
 test_in_json(void)
 {
-	struct in_field	 fs[2] = {
+	struct in_field fs[2] = {
 		{ "name", IN_JSON, IN_PRINTABLE, 1, 10, NULL, 1, NULL },
 		{ "meta", IN_JSON, IN_OBJECT, 0, 20, NULL, 0, NULL },
 	};
-	struct in_val	 v[2];
+	struct in_val       v[2];
 	struct json_object *o;
-	size_t		 bad = 99;
+	size_t              bad = 99;
 
 	set_req(NULL, NULL, NULL, NULL);
 	CU_ASSERT_EQUAL(in_check(fs, 2, &rq, NULL, v, &bad), IN_BODY);
@@ -330,9 +346,9 @@ test_in_json(void)
 	CU_ASSERT_PTR_NOT_NULL(v[1].obj);
 	json_object_put(o);
 	o = json_tokener_parse("{\"name\":\"abc\",\"meta\":{\"a\":"
-	    "\"0123456789012345\"}}");
+	                       "\"0123456789012345\"}}");
 	CU_ASSERT_EQUAL(in_check(fs, 2, &rq, o, v, &bad), IN_INVALID);
-	CU_ASSERT_EQUAL(bad, 1);	/* too large, and named */
+	CU_ASSERT_EQUAL(bad, 1); /* too large, and named */
 	json_object_put(o);
 	o = json_tokener_parse("{\"name\":7}");
 	CU_ASSERT_EQUAL(in_check(fs, 2, &rq, o, v, &bad), IN_INVALID);
@@ -350,18 +366,18 @@ test_in_json(void)
 static void
 test_in_ignore_bad(void)
 {
-	struct in_field	 fs[2] = {
+	struct in_field fs[2] = {
 		{ "m", IN_QUERY, IN_PRINTABLE, 0, 8, NULL, IN_IGNORE_BAD,
 		    NULL },
 		{ "pin", IN_FORM, IN_DIGITS, 6, 6, NULL, IN_REQUIRED, NULL },
 	};
-	struct in_field	 j = { "m", IN_JSON, IN_PRINTABLE, 0, 8, NULL,
-			    IN_IGNORE_BAD, NULL };
-	struct in_val	 v[2];
+	struct in_field     j = { "m", IN_JSON, IN_PRINTABLE, 0, 8, NULL,
+		    IN_IGNORE_BAD, NULL };
+	struct in_val       v[2];
 	struct json_object *o;
-	size_t		 bad = 99;
+	size_t              bad = 99;
 
-	set_req("m", "connected", "pin", "123456");	/* 9 > 8 bytes */
+	set_req("m", "connected", "pin", "123456"); /* 9 > 8 bytes */
 	CU_ASSERT_EQUAL(in_check(fs, 2, &rq, NULL, v, &bad), IN_OK);
 	CU_ASSERT(!v[0].set);
 	CU_ASSERT_PTR_NULL(v[0].s);
@@ -398,17 +414,17 @@ static void
 test_route_kind(void)
 {
 	static const struct route api[] = {
-		{ REQ_POST, "/api/v1/x", fa, 0, ROUTE_API, NULL, {
-		    { "name", IN_JSON, IN_PRINTABLE, 1, 10, NULL, 1, NULL } } },
+		{ REQ_POST, "/api/v1/x", fa, 0, ROUTE_API, NULL,
+		    { { "name", IN_JSON, IN_PRINTABLE, 1, 10, NULL, 1,
+		        NULL } } },
 		{ REQ_GET, "/page", fb, 0, ROUTE_PAGE, NULL, { { 0 } } },
 	};
 	const struct route *r;
-	struct req_var	 var;
-	char	 slug[64];
-	int	 st, al;
+	struct req_var      var;
+	char                slug[64];
+	int                 st, al;
 
-	r = router_match(api, 2, REQ_POST, "/api/v1/x", slug, &var, &st,
-	    &al);
+	r = router_match(api, 2, REQ_POST, "/api/v1/x", slug, &var, &st, &al);
 	CU_ASSERT_PTR_NOT_NULL(r);
 	CU_ASSERT_EQUAL(r ? (int)r->kind : -1, (int)ROUTE_API);
 	CU_ASSERT_EQUAL(r ? route_nfields(r) : 0, 1);
@@ -417,8 +433,7 @@ test_route_kind(void)
 	CU_ASSERT_EQUAL(r ? route_nfields(r) : 9, 0);
 }
 
-static const struct ut_test tests[] = {
-	{ "literal paths", test_literal },
+static const struct ut_test tests[] = { { "literal paths", test_literal },
 	{ "slug segments", test_slug },
 	{ "405 with allowed methods", test_method },
 	{ "variable segments", test_var_segment },
@@ -428,13 +443,8 @@ static const struct ut_test tests[] = {
 	    test_in_e164_slug_printable },
 	{ "declared field: hex, enum", test_in_hex_enum },
 	{ "declared field: JSON members and objects", test_in_json },
-	{ "declared field: a bad cosmetic one is dropped",
-	    test_in_ignore_bad },
-	{ "route kind is declared", test_route_kind },
-	{ NULL, NULL }
-};
+	{ "declared field: a bad cosmetic one is dropped", test_in_ignore_bad },
+	{ "route kind is declared", test_route_kind }, { NULL, NULL } };
 
-const struct ut_suite ut_suites[] = {
-	{ "router", NULL, NULL, NULL, tests },
-	{ NULL, NULL, NULL, NULL, NULL }
-};
+const struct ut_suite ut_suites[] = { { "router", NULL, NULL, NULL, tests },
+	{ NULL, NULL, NULL, NULL, NULL } };

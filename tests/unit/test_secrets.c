@@ -25,7 +25,7 @@
 #include "../../src/request.h"
 #include "harness.h"
 
-#define MARKER	"Zq7MARKERsecretXw"
+#define MARKER "Zq7MARKERsecretXw"
 
 /* A sanitizer intercepts these itself: this check is for normal builds. */
 #if defined(__SANITIZE_ADDRESS__)
@@ -39,18 +39,19 @@
 #define INTERPOSE 1
 #endif
 
-static int	 watching;
-static int	 moved, freed;
+static int watching;
+static int moved, freed;
 
 #if INTERPOSE
-static void	*(*real_realloc)(void *, size_t);
-static void	 (*real_free)(void *);
+static void *(*real_realloc)(void *, size_t);
+static void (*real_free)(void *);
 
 static int
 holds_marker(void *p)
 {
-	return p != NULL && memmem(p, malloc_usable_size(p), MARKER,
-	    sizeof(MARKER) - 1) != NULL;
+	return p != NULL &&
+	    memmem(p, malloc_usable_size(p), MARKER, sizeof(MARKER) - 1) !=
+	    NULL;
 }
 
 void *
@@ -67,11 +68,11 @@ realloc(void *p, size_t n)
 void
 free(void *p)
 {
-	static int	 resolving;
+	static int resolving;
 
 	if (real_free == NULL) {
 		if (resolving)
-			return;		/* dlsym's own bookkeeping: leaked */
+			return; /* dlsym's own bookkeeping: leaked */
 		resolving = 1;
 		real_free = (void (*)(void *))dlsym(RTLD_NEXT, "free");
 		resolving = 0;
@@ -94,8 +95,10 @@ unwatch(const char *what)
 {
 	watching = 0;
 	if (moved || freed)
-		fprintf(stderr, "\n%s: %d realloc(s) and %d free(s) of a "
-		    "block holding the secret\n", what, moved, freed);
+		fprintf(stderr,
+		    "\n%s: %d realloc(s) and %d free(s) of a "
+		    "block holding the secret\n",
+		    what, moved, freed);
 	CU_ASSERT_EQUAL(moved, 0);
 	CU_ASSERT_EQUAL(freed, 0);
 }
@@ -108,7 +111,7 @@ unwatch(const char *what)
 static void
 long_secret(struct buf *b, int n, const char *pct)
 {
-	int	 i;
+	int i;
 
 	for (i = 0; i < n; i++) {
 		if (i % 200 == 0)
@@ -120,16 +123,17 @@ long_secret(struct buf *b, int n, const char *pct)
 static void
 test_form(void)
 {
-	struct buf	 body = BUF_INIT;
-	struct kvlist	 l = { NULL, 0 };
-	char		 why[128];
+	struct buf    body = BUF_INIT;
+	struct kvlist l = { NULL, 0 };
+	char          why[128];
 
 	buf_puts(&body, "email=a%40example.com&password=");
 	long_secret(&body, 3000, "%41");
 	buf_puts(&body, "&csrf_token=x");
 	watch();
 	CU_ASSERT_EQUAL(req_parse_urlencoded(body.data, body.len, &l, why,
-	    sizeof(why)), REQ_OK);
+	                    sizeof(why)),
+	    REQ_OK);
 	CU_ASSERT_PTR_NOT_NULL(kv_get(&l, "password"));
 	kv_free(&l);
 	unwatch("form decoding");
@@ -141,13 +145,13 @@ test_form(void)
  * the web server's records would. The body is longer than the 8 KiB
  * req_read_body reads at a time: it must not grow its buffer per read.
  */
-static struct buf	 feed;
-static size_t		 fed;
+static struct buf feed;
+static size_t     fed;
 
 static void
 feed_fill(FCGX_Stream *st)
 {
-	size_t	 n = feed.len - fed < 1000 ? feed.len - fed : 1000;
+	size_t n = feed.len - fed < 1000 ? feed.len - fed : 1000;
 
 	st->rdNext = (unsigned char *)feed.data + fed;
 	st->stop = st->rdNext + n;
@@ -159,13 +163,12 @@ feed_fill(FCGX_Stream *st)
 static void
 test_request_body(void)
 {
-	FCGX_Stream	 in;
-	FCGX_Request	 f;
-	struct req	 r;
-	char		 cl[32], why[128];
-	char		*env[] = { "REQUEST_METHOD=POST", "REQUEST_URI=/login",
-			    "CONTENT_TYPE=application/x-www-form-urlencoded",
-			    cl, NULL };
+	FCGX_Stream  in;
+	FCGX_Request f;
+	struct req   r;
+	char         cl[32], why[128];
+	char        *env[] = { "REQUEST_METHOD=POST", "REQUEST_URI=/login",
+		       "CONTENT_TYPE=application/x-www-form-urlencoded", cl, NULL };
 
 	buf_init(&feed);
 	buf_puts(&feed, "email=a%40example.com&password=");
@@ -192,12 +195,12 @@ test_request_body(void)
 static void
 test_config_files(void)
 {
-	char		 conf[] = "/tmp/waba-sec-XXXXXX";
-	char		 sfile[] = "/tmp/waba-sec-XXXXXX", err[512];
-	struct buf	 s = BUF_INIT;
-	struct config	*c;
-	FILE		*f;
-	int		 fd;
+	char           conf[] = "/tmp/waba-sec-XXXXXX";
+	char           sfile[] = "/tmp/waba-sec-XXXXXX", err[512];
+	struct buf     s = BUF_INIT;
+	struct config *c;
+	FILE          *f;
+	int            fd;
 
 	long_secret(&s, 6000, NULL);
 	CU_ASSERT_FATAL((fd = mkstemp(sfile)) >= 0);
@@ -205,11 +208,13 @@ test_config_files(void)
 	close(fd);
 	CU_ASSERT_FATAL((fd = mkstemp(conf)) >= 0);
 	f = fdopen(fd, "w");
-	fprintf(f, "[server]\nbase_url = http://127.0.0.1:8080/\n"
+	fprintf(f,
+	    "[server]\nbase_url = http://127.0.0.1:8080/\n"
 	    "[database]\nuser = waba\npassword = %s\n"
 	    "[crypto]\nkey_ring_file = /tmp/k\n"
 	    "[meta]\napp_id = 1234\napp_secret_file = %s\n"
-	    "webhook_verify_token = vt\n", s.data, sfile);
+	    "webhook_verify_token = vt\n",
+	    s.data, sfile);
 	fclose(f);
 
 	watch();
@@ -231,9 +236,9 @@ test_config_files(void)
 static void
 test_graph_token(void)
 {
-	struct buf	 body = BUF_INIT, tok = BUF_INIT;
+	struct buf       body = BUF_INIT, tok = BUF_INIT;
 	struct graph_err ge;
-	long		 expires = 0;
+	long             expires = 0;
 
 	buf_puts(&body, "{\"access_token\":\"");
 	long_secret(&body, 3000, NULL);
@@ -241,7 +246,8 @@ test_graph_token(void)
 	memset(&ge, 0, sizeof(ge));
 	watch();
 	CU_ASSERT_EQUAL(graph_parse_access_token(body.data, body.len, &tok,
-	    &expires, &ge), 0);
+	                    &expires, &ge),
+	    0);
 	CU_ASSERT_EQUAL(expires, 5183944);
 	CU_ASSERT_EQUAL(strncmp(buf_str(&tok), MARKER, sizeof(MARKER) - 1), 0);
 	buf_free_secret(&tok);
@@ -256,15 +262,11 @@ before_secrets(void)
 	return INTERPOSE ? 0 : UT_SKIP;
 }
 
-static const struct ut_test tests[] = {
-	{ "form decoding", test_form },
+static const struct ut_test tests[] = { { "form decoding", test_form },
 	{ "request body and form", test_request_body },
 	{ "config and secret file", test_config_files },
-	{ "Graph answer with a token", test_graph_token },
-	{ NULL, NULL }
-};
+	{ "Graph answer with a token", test_graph_token }, { NULL, NULL } };
 
-const struct ut_suite ut_suites[] = {
-	{ "secrets", before_secrets, NULL, NULL, tests },
-	{ NULL, NULL, NULL, NULL, NULL }
-};
+const struct ut_suite ut_suites[] = { { "secrets", before_secrets, NULL, NULL,
+	                                  tests },
+	{ NULL, NULL, NULL, NULL, NULL } };

@@ -24,26 +24,29 @@
 #include "../../src/vault.h"
 #include "harness.h"
 
-#define HEX64	"0123456789abcdef0123456789abcdef" \
-		"0123456789abcdef0123456789abcdef"
+#define HEX64 \
+	"0123456789abcdef0123456789abcdef" \
+	"0123456789abcdef0123456789abcdef"
 
-static char		 dir[] = "/tmp/test_session.XXXXXX";
-static char		 ring[64];
-static struct app	 app_http, app_https;
-static struct req	 req;
-static struct resp	 resp;
-static struct ctx	 c;
+static char        dir[] = "/tmp/test_session.XXXXXX";
+static char        ring[64];
+static struct app  app_http, app_https;
+static struct req  req;
+static struct resp resp;
+static struct ctx  c;
 
 static struct config *
 conf(const char *base)
 {
-	char	 text[512], err[512];
+	char           text[512], err[512];
 	struct config *cf;
 
-	snprintf(text, sizeof(text), "[server]\nbase_url = %s\n"
+	snprintf(text, sizeof(text),
+	    "[server]\nbase_url = %s\n"
 	    "[database]\nuser = waba\n[crypto]\nkey_ring_file = %s\n"
 	    "[meta]\napp_id = 1234\napp_secret = s\n"
-	    "webhook_verify_token = vt\n", base, ring);
+	    "webhook_verify_token = vt\n",
+	    base, ring);
 	if ((cf = config_parse("t.conf", text, err, sizeof(err))) == NULL)
 		fprintf(stderr, "%s\n", err);
 	return cf;
@@ -58,7 +61,7 @@ before_session(void)
 static int
 init_session(void)
 {
-	char	 err[512];
+	char err[512];
 
 	if (mkdtemp(dir) == NULL)
 		return -1;
@@ -111,10 +114,11 @@ fresh(struct app *a, const char *cookie)
 static int
 is_hex64(const char *s)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < 64; i++)
-		if (!isxdigit((unsigned char)s[i]) || isupper((unsigned char)s[i]))
+		if (!isxdigit((unsigned char)s[i]) ||
+		    isupper((unsigned char)s[i]))
 			return 0;
 	return s[64] == '\0';
 }
@@ -123,21 +127,24 @@ static void
 test_csrf(void)
 {
 	static const struct {
-		const char	*token;
-		int		 want;
+		const char *token;
+		int         want;
 	} t[] = {
 		{ HEX64, 1 },
 		{ "1123456789abcdef0123456789abcdef"
-		  "0123456789abcdef0123456789abcdef", 0 },
+		  "0123456789abcdef0123456789abcdef",
+		    0 },
 		{ "0123456789abcdef0123456789abcdef"
-		  "0123456789abcdef0123456789abcdee", 0 },
+		  "0123456789abcdef0123456789abcdee",
+		    0 },
 		{ "0123456789abcdef0123456789abcdef"
-		  "0123456789abcdef0123456789abcde", 0 },
+		  "0123456789abcdef0123456789abcde",
+		    0 },
 		{ HEX64 "0", 0 },
 		{ "", 0 },
 		{ NULL, 0 },
 	};
-	size_t	 i;
+	size_t i;
 
 	fresh(&app_http, NULL);
 	snprintf(c.sess.csrf, sizeof(c.sess.csrf), "%s", HEX64);
@@ -165,11 +172,11 @@ test_login_token_new(void)
 		"other=1",
 		"waba_login=" HEX64 "0",
 		"waba_login=0123456789abcdef0123456789abcdef"
-		    "0123456789abcdef0123456789abcdeg",
+		"0123456789abcdef0123456789abcdeg",
 		"waba_login=",
 	};
-	char	 out[65], first[65] = "", want[160];
-	size_t	 i;
+	char   out[65], first[65] = "", want[160];
+	size_t i;
 
 	for (i = 0; i < sizeof(cookies) / sizeof(cookies[0]); i++) {
 		ut_case("cookie %s", cookies[i] ? cookies[i] : "(none)");
@@ -178,8 +185,10 @@ test_login_token_new(void)
 		CU_ASSERT(is_hex64(out));
 		CU_ASSERT(strcmp(out, first) != 0);
 		snprintf(first, sizeof(first), "%s", out);
-		snprintf(want, sizeof(want), "Set-Cookie: waba_login=%s; "
-		    "Path=/; HttpOnly; SameSite=Lax\r\n", out);
+		snprintf(want, sizeof(want),
+		    "Set-Cookie: waba_login=%s; "
+		    "Path=/; HttpOnly; SameSite=Lax\r\n",
+		    out);
 		UT_EQ_STR(buf_str(&resp.headers), want);
 		/* The new token is not valid until the browser sends it back. */
 		UT_EQ_INT(session_login_token_ok(&c, out), 0);
@@ -188,8 +197,10 @@ test_login_token_new(void)
 	ut_case("https");
 	fresh(&app_https, NULL);
 	UT_EQ_INT(session_login_token(&c, out), 0);
-	snprintf(want, sizeof(want), "Set-Cookie: __Host-waba_login=%s; "
-	    "Path=/; HttpOnly; SameSite=Lax; Secure\r\n", out);
+	snprintf(want, sizeof(want),
+	    "Set-Cookie: __Host-waba_login=%s; "
+	    "Path=/; HttpOnly; SameSite=Lax; Secure\r\n",
+	    out);
 	UT_EQ_STR(buf_str(&resp.headers), want);
 }
 
@@ -197,7 +208,7 @@ test_login_token_new(void)
 static void
 test_login_token_reuse(void)
 {
-	char	 out[65];
+	char out[65];
 
 	fresh(&app_http, "a=b; waba_login=" HEX64);
 	UT_EQ_INT(session_login_token(&c, out), 0);
@@ -225,14 +236,12 @@ static void
 test_load_malformed(void)
 {
 	static const char *const cookies[] = {
-		NULL,
-		"waba_session=",
-		"waba_session=" HEX64 "0",
+		NULL, "waba_session=", "waba_session=" HEX64 "0",
 		"waba_session=0123456789abcdef0123456789abcdef"
-		    "0123456789abcdef0123456789abcdeZ",
-		"__Host-waba_session=" HEX64,	/* not our name over http */
+		"0123456789abcdef0123456789abcdeZ",
+		"__Host-waba_session=" HEX64, /* not our name over http */
 	};
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < sizeof(cookies) / sizeof(cookies[0]); i++) {
 		ut_case("cookie %s", cookies[i] ? cookies[i] : "(none)");
@@ -249,11 +258,13 @@ test_end_clears(void)
 {
 	fresh(&app_http, NULL);
 	UT_EQ_INT(session_end(&c), STORE_OK);
-	UT_EQ_STR(buf_str(&resp.headers), "Set-Cookie: waba_session=; Path=/; "
+	UT_EQ_STR(buf_str(&resp.headers),
+	    "Set-Cookie: waba_session=; Path=/; "
 	    "HttpOnly; SameSite=Lax; Max-Age=0\r\n");
 	fresh(&app_https, NULL);
 	UT_EQ_INT(session_end(&c), STORE_OK);
-	UT_EQ_STR(buf_str(&resp.headers), "Set-Cookie: __Host-waba_session=; "
+	UT_EQ_STR(buf_str(&resp.headers),
+	    "Set-Cookie: __Host-waba_session=; "
 	    "Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=0\r\n");
 }
 
@@ -261,7 +272,7 @@ test_end_clears(void)
 static int
 issue(struct app *a, const char *email, char *val, size_t len)
 {
-	const char	*h, *eq, *semi;
+	const char *h, *eq, *semi;
 
 	fresh(a, NULL);
 	if (!UT_EQ_INT(session_device_issue(&c, email), 0))
@@ -277,8 +288,8 @@ static int
 check(struct app *a, const char *name, const char *val, const char *email,
     unsigned char dev[16])
 {
-	struct buf	 cookie = BUF_INIT;
-	int		 ok;
+	struct buf cookie = BUF_INIT;
+	int        ok;
 
 	buf_printf(&cookie, "%s=%s", name, val);
 	fresh(a, buf_str(&cookie));
@@ -290,18 +301,20 @@ check(struct app *a, const char *name, const char *val, const char *email,
 static void
 test_device_format(void)
 {
-	char		 val[300], hdr[400], nhex[33];
-	unsigned char	 dev[16];
+	char          val[300], hdr[400], nhex[33];
+	unsigned char dev[16];
 
-	CU_ASSERT_FATAL(issue(&app_http, "a@example.com", val,
-	    sizeof(val)) == 0);
+	CU_ASSERT_FATAL(
+	    issue(&app_http, "a@example.com", val, sizeof(val)) == 0);
 	/* VERSION.NONCE.MAC: 1, 32 and 64 lower-case hex digits. */
 	UT_EQ_UINT(strlen(val), 2 + 32 + 1 + 64);
 	CU_ASSERT(strncmp(val, "1.", 2) == 0);
 	UT_EQ_INT(val[34], '.');
 	CU_ASSERT(is_hex64(val + 35));
-	snprintf(hdr, sizeof(hdr), "Set-Cookie: waba_device=%s; Path=/; "
-	    "Max-Age=15552000; HttpOnly; SameSite=Lax\r\n", val);
+	snprintf(hdr, sizeof(hdr),
+	    "Set-Cookie: waba_device=%s; Path=/; "
+	    "Max-Age=15552000; HttpOnly; SameSite=Lax\r\n",
+	    val);
 	UT_EQ_STR(buf_str(&resp.headers), hdr);
 	/* The email is not in the cookie. */
 	UT_LACKS_STR(buf_str(&resp.headers), "example");
@@ -311,12 +324,13 @@ test_device_format(void)
 	sodium_bin2hex(nhex, sizeof(nhex), dev, sizeof(dev));
 	UT_EQ_MEM(nhex, 32, val + 2, 32);
 
-	CU_ASSERT_FATAL(issue(&app_https, "a@example.com", val,
-	    sizeof(val)) == 0);
+	CU_ASSERT_FATAL(
+	    issue(&app_https, "a@example.com", val, sizeof(val)) == 0);
 	UT_HAS_STR(buf_str(&resp.headers), "Set-Cookie: __Host-waba_device=");
 	UT_HAS_STR(buf_str(&resp.headers), "SameSite=Lax; Secure\r\n");
-	UT_EQ_INT(check(&app_https, "__Host-waba_device", val,
-	    "a@example.com", dev), 1);
+	UT_EQ_INT(check(&app_https, "__Host-waba_device", val, "a@example.com",
+	              dev),
+	    1);
 	UT_EQ_INT(check(&app_https, "waba_device", val, "a@example.com", dev),
 	    0);
 }
@@ -326,9 +340,9 @@ static void
 test_device_refused(void)
 {
 	static const struct {
-		const char	*what;
-		size_t		 at;	/* byte replaced, or cut there */
-		char		 with;	/* 0: cut */
+		const char *what;
+		size_t      at;   /* byte replaced, or cut there */
+		char        with; /* 0: cut */
 	} t[] = {
 		{ "version 0", 0, '0' },
 		{ "version 2, not in the ring", 0, '2' },
@@ -341,12 +355,12 @@ test_device_refused(void)
 		{ "mac cut short", 98, 0 },
 		{ "nothing", 0, 0 },
 	};
-	char		 good[300], bad[302];
-	unsigned char	 dev[16];
-	size_t		 i;
+	char          good[300], bad[302];
+	unsigned char dev[16];
+	size_t        i;
 
-	CU_ASSERT_FATAL(issue(&app_http, "a@example.com", good,
-	    sizeof(good)) == 0);
+	CU_ASSERT_FATAL(
+	    issue(&app_http, "a@example.com", good, sizeof(good)) == 0);
 	UT_EQ_INT(check(&app_http, "waba_device", good, "b@example.com", dev),
 	    0);
 	UT_EQ_INT(check(&app_http, "waba_device", good, "A@example.com", dev),
@@ -354,14 +368,15 @@ test_device_refused(void)
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		ut_case("%s", t[i].what);
 		snprintf(bad, sizeof(bad), "%s", good);
-		if (t[i].with == 'x')	/* another valid hex digit */
+		if (t[i].with == 'x') /* another valid hex digit */
 			bad[t[i].at] = bad[t[i].at] == '0' ? '1' : '0';
 		else if (t[i].with != 0)
 			bad[t[i].at] = t[i].with;
 		else
 			bad[t[i].at] = '\0';
-		UT_EQ_INT(check(&app_http, "waba_device", bad,
-		    "a@example.com", dev), 0);
+		UT_EQ_INT(check(&app_http, "waba_device", bad, "a@example.com",
+		              dev),
+		    0);
 	}
 	ut_case(NULL);
 	/* Extra bytes after the MAC. */
@@ -373,18 +388,14 @@ test_device_refused(void)
 	    1);
 }
 
-static const struct ut_test tests[] = {
-	{ "CSRF token comparison", test_csrf },
+static const struct ut_test tests[] = { { "CSRF token comparison", test_csrf },
 	{ "sign-in token: new", test_login_token_new },
 	{ "sign-in token: reused", test_login_token_reuse },
 	{ "malformed session cookies", test_load_malformed },
 	{ "sign-out clears the cookie", test_end_clears },
 	{ "device cookie format", test_device_format },
-	{ "device cookie refused", test_device_refused },
-	{ NULL, NULL }
-};
+	{ "device cookie refused", test_device_refused }, { NULL, NULL } };
 
-const struct ut_suite ut_suites[] = {
-	{ "session", before_session, init_session, cleanup_session, tests },
-	{ NULL, NULL, NULL, NULL, NULL }
-};
+const struct ut_suite ut_suites[] = { { "session", before_session, init_session,
+	                                  cleanup_session, tests },
+	{ NULL, NULL, NULL, NULL, NULL } };

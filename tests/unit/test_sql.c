@@ -25,7 +25,7 @@
 #endif
 #endif
 
-static struct sq	 q;
+static struct sq q;
 
 /* A column as sq_run sets it up: a buffer of len bytes plus the NUL. */
 static void
@@ -87,7 +87,7 @@ static void
 test_close_frees_after_loss(void)
 {
 #ifndef ASAN
-	size_t	 before, during, after;
+	size_t before, during, after;
 
 	before = mallinfo2().uordblks;
 #endif
@@ -98,7 +98,7 @@ test_close_frees_after_loss(void)
 	during = mallinfo2().uordblks;
 	CU_ASSERT(during >= before + 200000);
 #endif
-	q.nr = 0;		/* as sq_stmt_fail leaves it */
+	q.nr = 0; /* as sq_stmt_fail leaves it */
 	sq_close(&q);
 #ifndef ASAN
 	after = mallinfo2().uordblks;
@@ -117,13 +117,14 @@ static void
 test_bind_kinds(void)
 {
 	static const unsigned char bytes[3] = { 0, 0xff, 7 };
-	const char	*str = "abc";
-	uint64_t	 id = 42;
-	unsigned int	 n;
+	const char                *str = "abc";
+	uint64_t                   id = 42;
+	unsigned int               n;
 
 	memset(&q, 0, sizeof(q));
-	n = sq_bind(&q, SQ_ARGS(SQ_S(str), SQ_I(-5), SQ_B(bytes, sizeof(bytes)),
-	    SQ_NULL, SQ_S(NULL), SQ_I(id)));
+	n = sq_bind(&q,
+	    SQ_ARGS(SQ_S(str), SQ_I(-5), SQ_B(bytes, sizeof(bytes)), SQ_NULL,
+	        SQ_S(NULL), SQ_I(id)));
 	UT_EQ_UINT(n, 6);
 	UT_EQ_UINT(q.np, 6);
 	UT_EQ_INT(q.bad, 0);
@@ -169,9 +170,9 @@ test_bind_appends(void)
 static void
 test_bind_refuses(void)
 {
-	struct sq_arg	 many[SQ_MAX_PARAMS + 2];
-	struct sq_arg	 odd[2];
-	unsigned int	 i;
+	struct sq_arg many[SQ_MAX_PARAMS + 2];
+	struct sq_arg odd[2];
+	unsigned int  i;
 
 	for (i = 0; i < SQ_MAX_PARAMS + 1; i++)
 		many[i] = SQ_I(i);
@@ -201,7 +202,7 @@ test_bind_refuses(void)
 static void
 test_sql_too_long(void)
 {
-	char	*big;
+	char *big;
 
 	big = malloc(SQ_MAX_SQL + 1);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(big);
@@ -229,9 +230,9 @@ test_sql_too_long(void)
 static void
 test_ctl_is_config(void)
 {
-	struct config	 cfg;
-	struct db	*db;
-	char		 name[] = "ctl_under_test";
+	struct config cfg;
+	struct db    *db;
+	char          name[] = "ctl_under_test";
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.control_db = name;
@@ -241,8 +242,7 @@ test_ctl_is_config(void)
 	db_free(db);
 }
 
-static const struct ut_test tests[] = {
-	{ "ctl is config", test_ctl_is_config },
+static const struct ut_test tests[] = { { "ctl is config", test_ctl_is_config },
 	{ "bind kinds", test_bind_kinds },
 	{ "bind appends", test_bind_appends },
 	{ "bind refuses", test_bind_refuses },
@@ -250,10 +250,7 @@ static const struct ut_test tests[] = {
 	{ "collen clamped", test_collen_clamped },
 	{ "close bounded", test_close_bounded },
 	{ "close frees after loss", test_close_frees_after_loss },
-	{ NULL, NULL }
-};
+	{ NULL, NULL } };
 
-const struct ut_suite ut_suites[] = {
-	{ "sql", NULL, NULL, NULL, tests },
-	{ NULL, NULL, NULL, NULL, NULL }
-};
+const struct ut_suite ut_suites[] = { { "sql", NULL, NULL, NULL, tests },
+	{ NULL, NULL, NULL, NULL, NULL } };

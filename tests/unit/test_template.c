@@ -17,8 +17,8 @@
 #include "template.h"
 #include "harness.h"
 
-static struct buf	 out = BUF_INIT;
-static char		 err[512];
+static struct buf out = BUF_INIT;
+static char       err[512];
 
 /*
  * Compiles names[0..n) -> srcs, renders `name` with the JSON text ctx
@@ -29,9 +29,9 @@ static const char *
 render_set(const char *const *names, const char *const *srcs, size_t n,
     const char *name, const char *ctx)
 {
-	struct tmpl_set		*set;
-	struct json_object	*obj = NULL;
-	int			 rc;
+	struct tmpl_set    *set;
+	struct json_object *obj = NULL;
+	int                 rc;
 
 	buf_reset(&out);
 	err[0] = '\0';
@@ -55,7 +55,7 @@ render_set(const char *const *names, const char *const *srcs, size_t n,
 static const char *
 render(const char *src, const char *ctx)
 {
-	const char	*names[] = { "t" };
+	const char *names[] = { "t" };
 
 	return render_set(names, &src, 1, "t", ctx);
 }
@@ -64,7 +64,7 @@ render(const char *src, const char *ctx)
 static const char *
 load_error_set(const char *const *names, const char *const *srcs, size_t n)
 {
-	struct tmpl_set	*set;
+	struct tmpl_set *set;
 
 	err[0] = '\0';
 	if ((set = tmpl_load_mem(names, srcs, n, err, sizeof(err))) != NULL) {
@@ -77,7 +77,7 @@ load_error_set(const char *const *names, const char *const *srcs, size_t n)
 static const char *
 load_error(const char *src)
 {
-	const char	*names[] = { "t" };
+	const char *names[] = { "t" };
 
 	return load_error_set(names, &src, 1);
 }
@@ -85,7 +85,7 @@ load_error(const char *src)
 static void
 test_escape_html(void)
 {
-	struct buf	 b = BUF_INIT;
+	struct buf b = BUF_INIT;
 
 	CU_ASSERT_EQUAL(tmpl_escape_html(&b, "a<b>&\"'`=z", 10), 0);
 	CU_ASSERT_STRING_EQUAL(buf_str(&b),
@@ -103,28 +103,29 @@ test_escape_html(void)
 static void
 test_variables_escape(void)
 {
-	const char	*ctx = "{\"v\": \"<a href='x'>&\\\"`=\"}";
+	const char *ctx = "{\"v\": \"<a href='x'>&\\\"`=\"}";
 
 	CU_ASSERT_STRING_EQUAL(render("[{{v}}]", ctx),
 	    "[&lt;a href&#61;&#39;x&#39;&gt;&amp;&quot;&#96;&#61;]");
-	CU_ASSERT_STRING_EQUAL(render("[{{{v}}}]", ctx),
-	    "[<a href='x'>&\"`=]");
+	CU_ASSERT_STRING_EQUAL(render("[{{{v}}}]", ctx), "[<a href='x'>&\"`=]");
 	CU_ASSERT_STRING_EQUAL(render("[{{&v}}]", ctx), "[<a href='x'>&\"`=]");
 	CU_ASSERT_STRING_EQUAL(render("[{{& v }}]", ctx),
 	    "[<a href='x'>&\"`=]");
-	CU_ASSERT_STRING_EQUAL(render("[{{ v }}]", "{\"v\":\"<\"}"),
-	    "[&lt;]");
+	CU_ASSERT_STRING_EQUAL(render("[{{ v }}]", "{\"v\":\"<\"}"), "[&lt;]");
 	CU_ASSERT_STRING_EQUAL(render("[{{{ v }}}]", "{\"v\":\"<\"}"), "[<]");
 }
 
 static void
 test_variables_values(void)
 {
-	const char	*ctx = "{\"s\":\"str\", \"t\":true, \"f\":false, "
+	const char *ctx =
+	    "{\"s\":\"str\", \"t\":true, \"f\":false, "
 	    "\"n\":null, \"o\":{\"a\":1}, \"a\":[1,2], \"e\":\"\"}";
 
 	CU_ASSERT_STRING_EQUAL(render("{{s}}|{{t}}|{{f}}|{{n}}|{{o}}|{{a}}|"
-	    "{{e}}|{{missing}}", ctx), "str|true||||||");
+	                              "{{e}}|{{missing}}",
+	                           ctx),
+	    "str|true||||||");
 	CU_ASSERT_STRING_EQUAL(render("plain text only", NULL),
 	    "plain text only");
 	CU_ASSERT_STRING_EQUAL(render("a{{x}}b{{.}}c", NULL), "abc");
@@ -136,13 +137,15 @@ test_variables_values(void)
 static void
 test_numbers(void)
 {
-	const char	*sec = "{{#n}}[{{.}}]{{/n}}";
+	const char *sec = "{{#n}}[{{.}}]{{/n}}";
 
 	CU_ASSERT_STRING_EQUAL(render("{{i}} {{neg}} {{zero}} {{big}}",
-	    "{\"i\":42, \"neg\":-7, \"zero\":0, "
-	    "\"big\":9007199254740993}"), "42 -7 0 9007199254740993");
+	                           "{\"i\":42, \"neg\":-7, \"zero\":0, "
+	                           "\"big\":9007199254740993}"),
+	    "42 -7 0 9007199254740993");
 	CU_ASSERT_STRING_EQUAL(render("{{d}} {{h}}",
-	    "{\"d\":1.5, \"h\":-0.25}"), "1.5 -0.25");
+	                           "{\"d\":1.5, \"h\":-0.25}"),
+	    "1.5 -0.25");
 	CU_ASSERT_STRING_EQUAL(render(sec, "{\"n\":3}"), "[3]");
 	CU_ASSERT_STRING_EQUAL(render(sec, "{\"n\":0}"), "");
 	CU_ASSERT_STRING_EQUAL(render(sec, "{\"n\":0.0}"), "");
@@ -152,8 +155,8 @@ test_numbers(void)
 static void
 test_dotted_names(void)
 {
-	const char	*ctx = "{\"a\":{\"b\":{\"c\":\"deep\"}, "
-	    "\"s\":\"x\"}, \"c\":\"top\"}";
+	const char *ctx = "{\"a\":{\"b\":{\"c\":\"deep\"}, "
+	                  "\"s\":\"x\"}, \"c\":\"top\"}";
 
 	CU_ASSERT_STRING_EQUAL(render("{{a.b.c}}", ctx), "deep");
 	CU_ASSERT_STRING_EQUAL(render("{{a.s}}", ctx), "x");
@@ -171,13 +174,17 @@ static void
 test_sections(void)
 {
 	CU_ASSERT_STRING_EQUAL(render("{{#l}}<{{.}}>{{/l}}",
-	    "{\"l\":[\"a\",\"b\",\"c\"]}"), "<a><b><c>");
+	                           "{\"l\":[\"a\",\"b\",\"c\"]}"),
+	    "<a><b><c>");
 	CU_ASSERT_STRING_EQUAL(render("{{#l}}{{n}},{{/l}}",
-	    "{\"l\":[{\"n\":1},{\"n\":2}]}"), "1,2,");
+	                           "{\"l\":[{\"n\":1},{\"n\":2}]}"),
+	    "1,2,");
 	CU_ASSERT_STRING_EQUAL(render("{{#o}}{{x}}-{{y}}{{/o}}",
-	    "{\"o\":{\"x\":\"X\",\"y\":\"Y\"}}"), "X-Y");
+	                           "{\"o\":{\"x\":\"X\",\"y\":\"Y\"}}"),
+	    "X-Y");
 	CU_ASSERT_STRING_EQUAL(render("{{#t}}yes{{/t}}{{#f}}no{{/f}}",
-	    "{\"t\":true,\"f\":false}"), "yes");
+	                           "{\"t\":true,\"f\":false}"),
+	    "yes");
 	CU_ASSERT_STRING_EQUAL(render("[{{#e}}no{{/e}}]", "{\"e\":[]}"), "[]");
 	CU_ASSERT_STRING_EQUAL(render("[{{#m}}no{{/m}}]", "{}"), "[]");
 	CU_ASSERT_STRING_EQUAL(render("[{{#m}}no{{/m}}]", NULL), "[]");
@@ -186,20 +193,23 @@ test_sections(void)
 	CU_ASSERT_STRING_EQUAL(render("[{{#s}}no{{/s}}]", "{\"s\":\"\"}"),
 	    "[]");
 	CU_ASSERT_STRING_EQUAL(render("[{{#s}}<{{.}}>{{/s}}]",
-	    "{\"s\":\"hi&\"}"), "[<hi&amp;>]");
+	                           "{\"s\":\"hi&\"}"),
+	    "[<hi&amp;>]");
 	CU_ASSERT_STRING_EQUAL(render("{{#t}}{{.}}{{/t}}", "{\"t\":true}"),
 	    "true");
 	/* Nulls inside an array still iterate, rendering as nothing. */
 	CU_ASSERT_STRING_EQUAL(render("{{#l}}[{{.}}]{{/l}}",
-	    "{\"l\":[null,1]}"), "[][1]");
+	                           "{\"l\":[null,1]}"),
+	    "[][1]");
 	CU_ASSERT_STRING_EQUAL(render("{{#l}}{{#.}}{{.}}{{/.}};{{/l}}",
-	    "{\"l\":[[1,2],[3]]}"), "12;3;");
+	                           "{\"l\":[[1,2],[3]]}"),
+	    "12;3;");
 }
 
 static void
 test_inverted(void)
 {
-	const char	*src = "{{^x}}none{{/x}}";
+	const char *src = "{{^x}}none{{/x}}";
 
 	CU_ASSERT_STRING_EQUAL(render(src, "{}"), "none");
 	CU_ASSERT_STRING_EQUAL(render(src, NULL), "none");
@@ -212,33 +222,36 @@ test_inverted(void)
 	CU_ASSERT_STRING_EQUAL(render(src, "{\"x\":{}}"), "");
 	CU_ASSERT_STRING_EQUAL(render(src, "{\"x\":\"a\"}"), "");
 	CU_ASSERT_STRING_EQUAL(render("{{#l}}{{.}}{{/l}}{{^l}}empty{{/l}}",
-	    "{\"l\":[]}"), "empty");
+	                           "{\"l\":[]}"),
+	    "empty");
 }
 
 static void
 test_nested_lookup(void)
 {
-	const char	*ctx = "{\"site\":\"S\", \"name\":\"outer\", "
+	const char *ctx =
+	    "{\"site\":\"S\", \"name\":\"outer\", "
 	    "\"users\":[{\"name\":\"ann\", \"tags\":[\"x\",\"y\"]}, "
 	    "{\"name\":\"bob\", \"site\":\"B\", \"tags\":[]}]}";
 
-	CU_ASSERT_STRING_EQUAL(render("{{#users}}{{name}}@{{site}}"
-	    "{{#tags}}<{{.}}:{{name}}>{{/tags}}{{^tags}}-{{/tags}};"
-	    "{{/users}}{{name}}", ctx),
+	CU_ASSERT_STRING_EQUAL(
+	    render("{{#users}}{{name}}@{{site}}"
+	           "{{#tags}}<{{.}}:{{name}}>{{/tags}}{{^tags}}-{{/tags}};"
+	           "{{/users}}{{name}}",
+	        ctx),
 	    "ann@S<x:ann><y:ann>;bob@B-;outer");
 }
 
 static void
 test_partials(void)
 {
-	const char	*names[] = { "page", "item", "empty" };
-	const char	*srcs[] = {
+	const char *names[] = { "page", "item", "empty" };
+	const char *srcs[] = {
 		"<ul>{{#items}}{{>item}}{{/items}}</ul>{{>empty}}|{{> item}}",
-		"<li>{{name}}@{{owner}}</li>",
-		""
+		"<li>{{name}}@{{owner}}</li>", ""
 	};
-	const char	*ctx = "{\"owner\":\"o&o\", \"name\":\"top\", "
-	    "\"items\":[{\"name\":\"a\"},{\"name\":\"b<\"}]}";
+	const char *ctx = "{\"owner\":\"o&o\", \"name\":\"top\", "
+	                  "\"items\":[{\"name\":\"a\"},{\"name\":\"b<\"}]}";
 
 	CU_ASSERT_STRING_EQUAL(render_set(names, srcs, 3, "page", ctx),
 	    "<ul><li>a@o&amp;o</li><li>b&lt;@o&amp;o</li></ul>"
@@ -252,8 +265,7 @@ static void
 test_comments(void)
 {
 	CU_ASSERT_STRING_EQUAL(render("a{{! a comment }}b", "{}"), "ab");
-	CU_ASSERT_STRING_EQUAL(render("a{{!\nmulti {{ line\n}}b", "{}"),
-	    "ab");
+	CU_ASSERT_STRING_EQUAL(render("a{{!\nmulti {{ line\n}}b", "{}"), "ab");
 	CU_ASSERT_STRING_EQUAL(render("a{{!}}b", "{}"), "ab");
 	/* Lines are still counted through a multi-line comment. */
 	CU_ASSERT_STRING_EQUAL(load_error("{{!\n\n}}\n{{#x}}"),
@@ -263,24 +275,28 @@ test_comments(void)
 static void
 test_standalone(void)
 {
-	const char	*ctx = "{\"items\":[\"a\",\"b\"]}";
+	const char *ctx = "{\"items\":[\"a\",\"b\"]}";
 
 	CU_ASSERT_STRING_EQUAL(render("<ul>\n  {{#items}}\n  <li>{{.}}</li>\n"
-	    "  {{/items}}\n</ul>\n", ctx),
+	                              "  {{/items}}\n</ul>\n",
+	                           ctx),
 	    "<ul>\n  <li>a</li>\n  <li>b</li>\n</ul>\n");
 	CU_ASSERT_STRING_EQUAL(render("<p>\n{{^items}}\nnone\n{{/items}}\n"
-	    "</p>\n", "{}"), "<p>\nnone\n</p>\n");
+	                              "</p>\n",
+	                           "{}"),
+	    "<p>\nnone\n</p>\n");
 	/* Comments, also multi-line, and tabs. */
 	CU_ASSERT_STRING_EQUAL(render("a\n\t{{! note }}\t\nb\n{{!\nx\n}}\nc",
-	    "{}"), "a\nb\nc");
+	                           "{}"),
+	    "a\nb\nc");
 	/* CRLF line ends, first line, last line without newline. */
-	CU_ASSERT_STRING_EQUAL(render("{{#items}}\r\n{{.}}\r\n{{/items}}",
-	    ctx), "a\r\nb\r\n");
+	CU_ASSERT_STRING_EQUAL(render("{{#items}}\r\n{{.}}\r\n{{/items}}", ctx),
+	    "a\r\nb\r\n");
 	/* A standalone partial keeps the partial's own newlines only. */
 	{
-		const char	*names[] = { "p", "row" };
-		const char	*srcs[] = { "<table>\n  {{>row}}\n</table>\n",
-		    "<tr>\n" };
+		const char *names[] = { "p", "row" };
+		const char *srcs[] = { "<table>\n  {{>row}}\n</table>\n",
+			"<tr>\n" };
 
 		CU_ASSERT_STRING_EQUAL(render_set(names, srcs, 2, "p", "{}"),
 		    "<table>\n<tr>\n</table>\n");
@@ -289,7 +305,8 @@ test_standalone(void)
 	CU_ASSERT_STRING_EQUAL(render("x {{#items}}\n{{/items}} y\n", ctx),
 	    "x \n\n y\n");
 	CU_ASSERT_STRING_EQUAL(render("{{v}} {{#t}}\nA\n{{/t}}\n",
-	    "{\"v\":\"V\",\"t\":true}"), "V \nA\n");
+	                           "{\"v\":\"V\",\"t\":true}"),
+	    "V \nA\n");
 	/* Variables never make a line standalone. */
 	CU_ASSERT_STRING_EQUAL(render("a\n  {{v}}\nb", "{}"), "a\n  \nb");
 	/* Two block tags on one line: neither is standalone. */
@@ -340,15 +357,16 @@ test_load_errors(void)
 	CU_ASSERT_STRING_EQUAL(load_error("\n\n{{> nowhere }}\n"),
 	    "t.html:3: missing partial \"nowhere\"");
 	CU_ASSERT_STRING_EQUAL(load_error("fine {{a.b}} {{{c}}} {{&d}} {{.}}\n"
-	    "{{#e}}{{^f}}{{/f}}{{/e}}{{! x }}"), "loaded");
+	                                  "{{#e}}{{^f}}{{/f}}{{/e}}{{! x }}"),
+	    "loaded");
 }
 
 static void
 test_partial_recursion(void)
 {
-	const char	*names[18], *srcs[18];
-	char		 name[18][8], src[18][32];
-	size_t		 i;
+	const char *names[18], *srcs[18];
+	char        name[18][8], src[18][32];
+	size_t      i;
 
 	CU_ASSERT_STRING_EQUAL(load_error("a\n{{#x}}\n{{>t}}\n{{/x}}\n"),
 	    "t.html:3: recursive partial \"t\"");
@@ -380,8 +398,8 @@ test_partial_recursion(void)
 static void
 test_section_depth(void)
 {
-	struct buf	 src = BUF_INIT;
-	int		 i;
+	struct buf src = BUF_INIT;
+	int        i;
 
 	for (i = 0; i < 32; i++)
 		buf_puts(&src, "{{#a}}");
@@ -401,9 +419,9 @@ test_section_depth(void)
 static void
 test_context_depth(void)
 {
-	struct buf	 a = BUF_INIT, b = BUF_INIT;
-	const char	*names[] = { "a", "b" }, *srcs[2];
-	int		 i;
+	struct buf  a = BUF_INIT, b = BUF_INIT;
+	const char *names[] = { "a", "b" }, *srcs[2];
+	int         i;
 
 	for (i = 0; i < 32; i++)
 		buf_puts(&a, "{{#t}}");
@@ -437,11 +455,11 @@ test_context_depth(void)
 static void
 test_render_api(void)
 {
-	const char		*names[] = { "page" };
-	const char		*srcs[] = { "<p>{{x}}</p>" };
-	struct tmpl_set		*set;
-	struct json_object	*ctx;
-	struct buf		 b = BUF_INIT;
+	const char         *names[] = { "page" };
+	const char         *srcs[] = { "<p>{{x}}</p>" };
+	struct tmpl_set    *set;
+	struct json_object *ctx;
+	struct buf          b = BUF_INIT;
 
 	set = tmpl_load_mem(names, srcs, 1, err, sizeof(err));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(set);
@@ -470,8 +488,8 @@ test_render_api(void)
 
 	/* Duplicate names and sizes. */
 	{
-		const char	*dn[] = { "a", "a" }, *ds[] = { "1", "2" };
-		char		*big;
+		const char *dn[] = { "a", "a" }, *ds[] = { "1", "2" };
+		char       *big;
 
 		CU_ASSERT_STRING_EQUAL(load_error_set(dn, ds, 2),
 		    "a.html: duplicate template");
@@ -491,9 +509,9 @@ test_render_api(void)
 static int
 write_file(const char *dir, const char *name, const char *text)
 {
-	char	 path[PATH_MAX];
-	FILE	*fp;
-	int	 rc;
+	char  path[PATH_MAX];
+	FILE *fp;
+	int   rc;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	if ((fp = fopen(path, "w")) == NULL)
@@ -507,7 +525,7 @@ write_file(const char *dir, const char *name, const char *text)
 static void
 remove_file(const char *dir, const char *name)
 {
-	char	 path[PATH_MAX];
+	char path[PATH_MAX];
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	unlink(path);
@@ -516,15 +534,17 @@ remove_file(const char *dir, const char *name)
 static void
 test_load_dir(void)
 {
-	char			 dir[] = "/tmp/test_template.XXXXXX";
-	char			 sub[PATH_MAX];
-	struct tmpl_set		*set;
-	struct json_object	*ctx;
-	struct buf		 b = BUF_INIT;
+	char                dir[] = "/tmp/test_template.XXXXXX";
+	char                sub[PATH_MAX];
+	struct tmpl_set    *set;
+	struct json_object *ctx;
+	struct buf          b = BUF_INIT;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
-	CU_ASSERT_EQUAL(write_file(dir, "layout.html",
-	    "<main>\n  {{#rows}}\n  {{>row}}\n  {{/rows}}\n</main>\n"), 0);
+	CU_ASSERT_EQUAL(
+	    write_file(dir, "layout.html",
+	        "<main>\n  {{#rows}}\n  {{>row}}\n  {{/rows}}\n</main>\n"),
+	    0);
 	CU_ASSERT_EQUAL(write_file(dir, "row.html", "<p>{{.}}</p>\n"), 0);
 	CU_ASSERT_EQUAL(write_file(dir, "notes.txt", "{{#broken"), 0);
 	CU_ASSERT_EQUAL(write_file(dir, ".#row.html", "{{#broken"), 0);
@@ -545,7 +565,8 @@ test_load_dir(void)
 
 	/* An error names the file and the line. */
 	CU_ASSERT_EQUAL(write_file(dir, "bad.html",
-	    "<ul>\n\n  {{#items}}\n  <li>{{.}}</li>\n</ul>\n"), 0);
+	                    "<ul>\n\n  {{#items}}\n  <li>{{.}}</li>\n</ul>\n"),
+	    0);
 	CU_ASSERT_PTR_NULL(tmpl_load_dir(dir, err, sizeof(err)));
 	CU_ASSERT_STRING_EQUAL(err, "bad.html:3: unclosed section \"items\"");
 	remove_file(dir, "bad.html");
@@ -588,28 +609,20 @@ cleanup_template(void)
 	return 0;
 }
 
-static const struct ut_test tests[] = {
-	{ "escape_html", test_escape_html },
+static const struct ut_test tests[] = { { "escape_html", test_escape_html },
 	{ "variables_escape", test_variables_escape },
 	{ "variables_values", test_variables_values },
-	{ "numbers", test_numbers },
-	{ "dotted_names", test_dotted_names },
-	{ "sections", test_sections },
-	{ "inverted", test_inverted },
-	{ "nested_lookup", test_nested_lookup },
-	{ "partials", test_partials },
-	{ "comments", test_comments },
-	{ "standalone", test_standalone },
+	{ "numbers", test_numbers }, { "dotted_names", test_dotted_names },
+	{ "sections", test_sections }, { "inverted", test_inverted },
+	{ "nested_lookup", test_nested_lookup }, { "partials", test_partials },
+	{ "comments", test_comments }, { "standalone", test_standalone },
 	{ "load_errors", test_load_errors },
 	{ "partial_recursion", test_partial_recursion },
 	{ "section_depth", test_section_depth },
 	{ "context_depth", test_context_depth },
-	{ "render_api", test_render_api },
-	{ "load_dir", test_load_dir },
-	{ NULL, NULL }
-};
+	{ "render_api", test_render_api }, { "load_dir", test_load_dir },
+	{ NULL, NULL } };
 
-const struct ut_suite ut_suites[] = {
-	{ "template", NULL, NULL, cleanup_template, tests },
-	{ NULL, NULL, NULL, NULL, NULL }
-};
+const struct ut_suite ut_suites[] = { { "template", NULL, NULL,
+	                                  cleanup_template, tests },
+	{ NULL, NULL, NULL, NULL, NULL } };

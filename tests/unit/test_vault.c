@@ -17,11 +17,11 @@
 #include "vault.h"
 #include "harness.h"
 
-#define TOKEN	"EAAGsecretTOKENvalue1234567890"
+#define TOKEN "EAAGsecretTOKENvalue1234567890"
 
-static char	 dir[64];
-static char	 ring[128];
-static char	 err[512];
+static char dir[64];
+static char ring[128];
+static char err[512];
 
 /* A fresh temporary directory with the ring path inside it. */
 static void
@@ -36,9 +36,9 @@ setup(void)
 static int
 count_files(void)
 {
-	DIR		*d;
-	struct dirent	*e;
-	int		 n = 0;
+	DIR           *d;
+	struct dirent *e;
+	int            n = 0;
 
 	if ((d = opendir(dir)) == NULL)
 		return -1;
@@ -52,9 +52,9 @@ count_files(void)
 static void
 teardown(void)
 {
-	DIR		*d;
-	struct dirent	*e;
-	char		 p[512];
+	DIR           *d;
+	struct dirent *e;
+	char           p[512];
 
 	if ((d = opendir(dir)) == NULL)
 		return;
@@ -71,7 +71,7 @@ teardown(void)
 static void
 write_file(const char *path, const char *text, mode_t mode)
 {
-	FILE	*f;
+	FILE *f;
 
 	unlink(path);
 	CU_ASSERT_FATAL((f = fopen(path, "w")) != NULL);
@@ -83,8 +83,8 @@ write_file(const char *path, const char *text, mode_t mode)
 static size_t
 read_file(const char *path, char *out, size_t outlen)
 {
-	FILE	*f;
-	size_t	 n;
+	FILE  *f;
+	size_t n;
 
 	if ((f = fopen(path, "r")) == NULL)
 		return 0;
@@ -98,7 +98,7 @@ read_file(const char *path, char *out, size_t outlen)
 static void
 b64key(char *out, size_t outlen, size_t n, unsigned char c)
 {
-	unsigned char	 k[64];
+	unsigned char k[64];
 
 	memset(k, c, n);
 	sodium_bin2base64(out, outlen, k, n, sodium_base64_VARIANT_ORIGINAL);
@@ -107,7 +107,7 @@ b64key(char *out, size_t outlen, size_t n, unsigned char c)
 static struct vault *
 open_ring(void)
 {
-	struct vault	*v;
+	struct vault *v;
 
 	v = vault_open(ring, err, sizeof(err));
 	if (v == NULL)
@@ -118,9 +118,9 @@ open_ring(void)
 static void
 test_ring_init(void)
 {
-	struct stat	 st;
-	char		 before[1024], after[1024];
-	struct vault	*v;
+	struct stat   st;
+	char          before[1024], after[1024];
+	struct vault *v;
 
 	setup();
 	CU_ASSERT_EQUAL_FATAL(vault_ring_init(ring, err, sizeof(err)), 0);
@@ -155,7 +155,7 @@ test_ring_init(void)
 static void
 test_open_mode(void)
 {
-	struct vault	*v;
+	struct vault *v;
 
 	setup();
 	CU_ASSERT_EQUAL_FATAL(vault_ring_init(ring, err, sizeof(err)), 0);
@@ -171,7 +171,8 @@ test_open_mode(void)
 	/* The writers check the mode too, rather than spread a loose ring. */
 	CU_ASSERT_EQUAL_FATAL(chmod(ring, 0604), 0);
 	CU_ASSERT_EQUAL(vault_ring_add(ring, &(uint32_t){ 0 }, err,
-	    sizeof(err)), -1);
+	                    sizeof(err)),
+	    -1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "0604"));
 
 	CU_ASSERT_EQUAL_FATAL(chmod(ring, 0400), 0);
@@ -188,7 +189,7 @@ test_open_mode(void)
 static void
 expect_bad(const char *text, int line, const char *reason, const char *key)
 {
-	char	 want[256];
+	char want[256];
 
 	write_file(ring, text, 0600);
 	err[0] = '\0';
@@ -209,8 +210,8 @@ expect_bad(const char *text, int line, const char *reason, const char *key)
 static void
 test_malformed(void)
 {
-	struct vault	*v;
-	char		 k32[64], k31[64], k33[64], t[512];
+	struct vault *v;
+	char          k32[64], k31[64], k33[64], t[512];
 
 	setup();
 	b64key(k32, sizeof(k32), 32, 'a');
@@ -258,17 +259,21 @@ test_malformed(void)
 	 * associated data stops a relabelled box from decrypting.
 	 */
 	{
-		struct vault_box	b;
-		struct vault_secret	s;
+		struct vault_box    b;
+		struct vault_secret s;
 
 		CU_ASSERT_EQUAL_FATAL(vault_encrypt(v, 7, VAULT_KIND_WABA,
-		    TOKEN, strlen(TOKEN), &b, err, sizeof(err)), 0);
+		                          TOKEN, strlen(TOKEN), &b, err,
+		                          sizeof(err)),
+		    0);
 		CU_ASSERT_EQUAL(b.key_version, 7);
 		b.key_version = 1;
 		CU_ASSERT_EQUAL(vault_decrypt(v, 7, VAULT_KIND_WABA, &b, &s,
-		    err, sizeof(err)), -1);
+		                    err, sizeof(err)),
+		    -1);
 		CU_ASSERT_PTR_NULL(s.data);
-		CU_ASSERT_PTR_NOT_NULL(strstr(err, "workspace 7: waba token "
+		CU_ASSERT_PTR_NOT_NULL(strstr(err,
+		    "workspace 7: waba token "
 		    "does not decrypt with key version 1"));
 		vault_box_free(&b);
 	}
@@ -279,22 +284,24 @@ test_malformed(void)
 static void
 roundtrip(struct vault *v, const char *pt, size_t len)
 {
-	struct vault_box	 b;
-	struct vault_secret	 s;
+	struct vault_box    b;
+	struct vault_secret s;
 
 	CU_ASSERT_EQUAL_FATAL(vault_encrypt(v, 7, VAULT_KIND_WABA, pt, len, &b,
-	    err, sizeof(err)), 0);
+	                          err, sizeof(err)),
+	    0);
 	CU_ASSERT_EQUAL(b.key_version, vault_current_version(v));
 	CU_ASSERT_EQUAL(b.ctlen, len + 16);
 	CU_ASSERT_EQUAL_FATAL(vault_decrypt(v, 7, VAULT_KIND_WABA, &b, &s, err,
-	    sizeof(err)), 0);
+	                          sizeof(err)),
+	    0);
 	CU_ASSERT_EQUAL(s.len, len);
 	CU_ASSERT(len == 0 || memcmp(s.data, pt, len) == 0);
 	CU_ASSERT_EQUAL(s.data[len], '\0');
 	vault_secret_free(&s);
 	CU_ASSERT_PTR_NULL(s.data);
 	CU_ASSERT_EQUAL(s.len, 0);
-	vault_secret_free(&s);	/* safe twice */
+	vault_secret_free(&s); /* safe twice */
 	vault_box_free(&b);
 	CU_ASSERT_PTR_NULL(b.ct);
 }
@@ -302,10 +309,10 @@ roundtrip(struct vault *v, const char *pt, size_t len)
 static void
 test_roundtrip(void)
 {
-	struct vault		*v;
-	struct vault_box	 a, b;
-	char			*big;
-	size_t			 i;
+	struct vault    *v;
+	struct vault_box a, b;
+	char            *big;
+	size_t           i;
 
 	setup();
 	CU_ASSERT_EQUAL_FATAL(vault_ring_init(ring, err, sizeof(err)), 0);
@@ -321,9 +328,11 @@ test_roundtrip(void)
 
 	/* Same token twice: fresh nonces, different ciphertexts. */
 	CU_ASSERT_EQUAL_FATAL(vault_encrypt(v, 7, VAULT_KIND_CATALOG, TOKEN,
-	    strlen(TOKEN), &a, err, sizeof(err)), 0);
+	                          strlen(TOKEN), &a, err, sizeof(err)),
+	    0);
 	CU_ASSERT_EQUAL_FATAL(vault_encrypt(v, 7, VAULT_KIND_CATALOG, TOKEN,
-	    strlen(TOKEN), &b, err, sizeof(err)), 0);
+	                          strlen(TOKEN), &b, err, sizeof(err)),
+	    0);
 	CU_ASSERT(memcmp(a.nonce, b.nonce, VAULT_NONCE_BYTES) != 0);
 	CU_ASSERT(memcmp(a.ct, b.ct, a.ctlen) != 0);
 	CU_ASSERT_PTR_NULL(memmem(a.ct, a.ctlen, TOKEN, strlen(TOKEN)));
@@ -338,8 +347,8 @@ static void
 expect_nodecrypt(struct vault *v, uint64_t ws, const char *kind,
     const struct vault_box *b, const char *want)
 {
-	struct vault_secret	 s = { (char *)"junk", 4 };
-	char			 name[64];
+	struct vault_secret s = { (char *)"junk", 4 };
+	char                name[64];
 
 	err[0] = '\0';
 	CU_ASSERT_EQUAL(vault_decrypt(v, ws, kind, b, &s, err, sizeof(err)),
@@ -357,16 +366,17 @@ expect_nodecrypt(struct vault *v, uint64_t ws, const char *kind,
 static void
 test_tamper(void)
 {
-	struct vault		*v;
-	struct vault_box	 b;
-	const char		*bad = "does not decrypt with key version 1 "
-				    "(tampered, moved, or wrong key ring)";
+	struct vault    *v;
+	struct vault_box b;
+	const char      *bad = "does not decrypt with key version 1 "
+	                       "(tampered, moved, or wrong key ring)";
 
 	setup();
 	CU_ASSERT_EQUAL_FATAL(vault_ring_init(ring, err, sizeof(err)), 0);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(v = open_ring());
 	CU_ASSERT_EQUAL_FATAL(vault_encrypt(v, 7, VAULT_KIND_WABA, TOKEN,
-	    strlen(TOKEN), &b, err, sizeof(err)), 0);
+	                          strlen(TOKEN), &b, err, sizeof(err)),
+	    0);
 
 	b.nonce[5] ^= 0x01;
 	expect_nodecrypt(v, 7, VAULT_KIND_WABA, &b, bad);
@@ -374,7 +384,7 @@ test_tamper(void)
 	b.ct[0] ^= 0x80;
 	expect_nodecrypt(v, 7, VAULT_KIND_WABA, &b, bad);
 	b.ct[0] ^= 0x80;
-	b.ct[b.ctlen - 1] ^= 0x01;	/* the tag */
+	b.ct[b.ctlen - 1] ^= 0x01; /* the tag */
 	expect_nodecrypt(v, 7, VAULT_KIND_WABA, &b, bad);
 	b.ct[b.ctlen - 1] ^= 0x01;
 	b.ctlen--;
@@ -384,10 +394,12 @@ test_tamper(void)
 	b.ctlen = strlen(TOKEN) + 16;
 
 	/* Copied into another workspace's row, or the other kind's column. */
-	expect_nodecrypt(v, 8, VAULT_KIND_WABA, &b, "waba token does not "
+	expect_nodecrypt(v, 8, VAULT_KIND_WABA, &b,
+	    "waba token does not "
 	    "decrypt");
 	expect_nodecrypt(v, (uint64_t)7 << 32, VAULT_KIND_WABA, &b, bad);
-	expect_nodecrypt(v, 7, VAULT_KIND_CATALOG, &b, "catalog token does "
+	expect_nodecrypt(v, 7, VAULT_KIND_CATALOG, &b,
+	    "catalog token does "
 	    "not decrypt");
 
 	/* Still intact after all that. */
@@ -395,7 +407,8 @@ test_tamper(void)
 		struct vault_secret s;
 
 		CU_ASSERT_EQUAL(vault_decrypt(v, 7, VAULT_KIND_WABA, &b, &s,
-		    err, sizeof(err)), 0);
+		                    err, sizeof(err)),
+		    0);
 		vault_secret_free(&s);
 	}
 	vault_box_free(&b);
@@ -406,39 +419,46 @@ test_tamper(void)
 static void
 test_kind(void)
 {
-	struct vault		*v;
-	struct vault_box	 b, c;
-	struct vault_secret	 s;
+	struct vault       *v;
+	struct vault_box    b, c;
+	struct vault_secret s;
 
 	setup();
 	CU_ASSERT_EQUAL_FATAL(vault_ring_init(ring, err, sizeof(err)), 0);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(v = open_ring());
 	CU_ASSERT_EQUAL(vault_encrypt(v, 3, "whatsapp", TOKEN, strlen(TOKEN),
-	    &b, err, sizeof(err)), -1);
+	                    &b, err, sizeof(err)),
+	    -1);
 	CU_ASSERT_PTR_NULL(b.ct);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "workspace 3: unknown token kind"));
 	CU_ASSERT_PTR_NULL(strstr(err, TOKEN));
-	CU_ASSERT_EQUAL(vault_encrypt(v, 3, NULL, TOKEN, strlen(TOKEN), &b,
-	    err, sizeof(err)), -1);
+	CU_ASSERT_EQUAL(vault_encrypt(v, 3, NULL, TOKEN, strlen(TOKEN), &b, err,
+	                    sizeof(err)),
+	    -1);
 	CU_ASSERT_EQUAL(vault_encrypt(v, 3, "WABA", TOKEN, strlen(TOKEN), &b,
-	    err, sizeof(err)), -1);
+	                    err, sizeof(err)),
+	    -1);
 
 	CU_ASSERT_EQUAL_FATAL(vault_encrypt(v, 3, VAULT_KIND_WABA, TOKEN,
-	    strlen(TOKEN), &b, err, sizeof(err)), 0);
+	                          strlen(TOKEN), &b, err, sizeof(err)),
+	    0);
 	expect_nodecrypt(v, 3, "wab", &b, "unknown token kind");
-	CU_ASSERT_EQUAL(vault_reencrypt(v, 3, "nope", &b, &c, err,
-	    sizeof(err)), -1);
+	CU_ASSERT_EQUAL(vault_reencrypt(v, 3, "nope", &b, &c, err, sizeof(err)),
+	    -1);
 	CU_ASSERT_PTR_NULL(c.ct);
 	CU_ASSERT_EQUAL(vault_decrypt(v, 3, VAULT_KIND_WABA, &b, &s, err,
-	    sizeof(err)), 0);
+	                    sizeof(err)),
+	    0);
 	vault_secret_free(&s);
 	vault_box_free(&b);
 	/* A PIN box opens as a PIN only: the kind is part of what is sealed. */
 	CU_ASSERT_EQUAL_FATAL(vault_encrypt(v, 3, VAULT_KIND_PIN, "123456", 6,
-	    &b, err, sizeof(err)), 0);
+	                          &b, err, sizeof(err)),
+	    0);
 	expect_nodecrypt(v, 3, VAULT_KIND_WABA, &b, "");
 	CU_ASSERT_EQUAL(vault_decrypt(v, 3, VAULT_KIND_PIN, &b, &s, err,
-	    sizeof(err)), 0);
+	                    sizeof(err)),
+	    0);
 	CU_ASSERT_EQUAL(s.len, 6);
 	CU_ASSERT_EQUAL(memcmp(s.data, "123456", 6), 0);
 	vault_secret_free(&s);
@@ -450,22 +470,23 @@ test_kind(void)
 static void
 test_rotation(void)
 {
-	struct vault		*v;
-	struct vault_box	 old, cur, re, same;
-	struct vault_secret	 s;
-	char			 text[2048];
-	uint32_t		 nv = 0;
+	struct vault       *v;
+	struct vault_box    old, cur, re, same;
+	struct vault_secret s;
+	char                text[2048];
+	uint32_t            nv = 0;
 
 	setup();
 	CU_ASSERT_EQUAL_FATAL(vault_ring_init(ring, err, sizeof(err)), 0);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(v = open_ring());
 	CU_ASSERT_EQUAL_FATAL(vault_encrypt(v, 7, VAULT_KIND_WABA, TOKEN,
-	    strlen(TOKEN), &old, err, sizeof(err)), 0);
+	                          strlen(TOKEN), &old, err, sizeof(err)),
+	    0);
 	vault_close(v);
 
 	CU_ASSERT_EQUAL_FATAL(vault_ring_add(ring, &nv, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(nv, 2);
-	CU_ASSERT_EQUAL(count_files(), 1);	/* no temporary left */
+	CU_ASSERT_EQUAL(count_files(), 1); /* no temporary left */
 	read_file(ring, text, sizeof(text));
 	CU_ASSERT_PTR_NOT_NULL(strstr(text, "# waba-connect key ring"));
 	{
@@ -479,49 +500,59 @@ test_rotation(void)
 	CU_ASSERT_EQUAL(vault_current_version(v), 2);
 	CU_ASSERT(vault_has_version(v, 1));
 	CU_ASSERT_EQUAL(vault_decrypt(v, 7, VAULT_KIND_WABA, &old, &s, err,
-	    sizeof(err)), 0);
+	                    sizeof(err)),
+	    0);
 	CU_ASSERT(s.len == strlen(TOKEN) && memcmp(s.data, TOKEN, s.len) == 0);
 	vault_secret_free(&s);
 	CU_ASSERT_EQUAL_FATAL(vault_encrypt(v, 7, VAULT_KIND_WABA, TOKEN,
-	    strlen(TOKEN), &cur, err, sizeof(err)), 0);
+	                          strlen(TOKEN), &cur, err, sizeof(err)),
+	    0);
 	CU_ASSERT_EQUAL(cur.key_version, 2);
 
 	/* A box relabelled with another version that exists still fails. */
 	cur.key_version = 1;
-	expect_nodecrypt(v, 7, VAULT_KIND_WABA, &cur, "does not decrypt with "
+	expect_nodecrypt(v, 7, VAULT_KIND_WABA, &cur,
+	    "does not decrypt with "
 	    "key version 1");
 	cur.key_version = 3;
-	expect_nodecrypt(v, 7, VAULT_KIND_WABA, &cur, "key version 3, which "
+	expect_nodecrypt(v, 7, VAULT_KIND_WABA, &cur,
+	    "key version 3, which "
 	    "is not in the key ring");
 	cur.key_version = 2;
 	old.key_version = 2;
-	expect_nodecrypt(v, 7, VAULT_KIND_WABA, &old, "does not decrypt with "
+	expect_nodecrypt(v, 7, VAULT_KIND_WABA, &old,
+	    "does not decrypt with "
 	    "key version 2");
 	old.key_version = 1;
 
 	/* Re-encryption moves to the current version; current is a copy. */
 	CU_ASSERT_EQUAL_FATAL(vault_reencrypt(v, 7, VAULT_KIND_WABA, &old, &re,
-	    err, sizeof(err)), 0);
+	                          err, sizeof(err)),
+	    0);
 	CU_ASSERT_EQUAL(re.key_version, 2);
 	CU_ASSERT_EQUAL_FATAL(vault_reencrypt(v, 7, VAULT_KIND_WABA, &re, &same,
-	    err, sizeof(err)), 0);
+	                          err, sizeof(err)),
+	    0);
 	CU_ASSERT_EQUAL(same.key_version, 2);
-	CU_ASSERT(same.ctlen == re.ctlen && memcmp(same.ct, re.ct,
-	    re.ctlen) == 0 && memcmp(same.nonce, re.nonce,
-	    VAULT_NONCE_BYTES) == 0);
+	CU_ASSERT(same.ctlen == re.ctlen &&
+	    memcmp(same.ct, re.ct, re.ctlen) == 0 &&
+	    memcmp(same.nonce, re.nonce, VAULT_NONCE_BYTES) == 0);
 	CU_ASSERT(same.ct != re.ct);
 	vault_box_free(&same);
 	/* Even a current box is copied only if it decrypts. */
 	re.ct[3] ^= 0x10;
-	CU_ASSERT_EQUAL(vault_reencrypt(v, 7, VAULT_KIND_WABA, &re, &same,
-	    err, sizeof(err)), -1);
+	CU_ASSERT_EQUAL(vault_reencrypt(v, 7, VAULT_KIND_WABA, &re, &same, err,
+	                    sizeof(err)),
+	    -1);
 	CU_ASSERT_PTR_NULL(same.ct);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err, "workspace 7: waba token does not "
+	CU_ASSERT_PTR_NOT_NULL(strstr(err,
+	    "workspace 7: waba token does not "
 	    "decrypt with key version 2"));
 	re.ct[3] ^= 0x10;
 	/* Re-encryption of a box that does not decrypt fails, naming it. */
-	CU_ASSERT_EQUAL(vault_reencrypt(v, 9, VAULT_KIND_WABA, &old, &same,
-	    err, sizeof(err)), -1);
+	CU_ASSERT_EQUAL(vault_reencrypt(v, 9, VAULT_KIND_WABA, &old, &same, err,
+	                    sizeof(err)),
+	    -1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "workspace 9:"));
 	CU_ASSERT_PTR_NULL(same.ct);
 	vault_close(v);
@@ -540,10 +571,12 @@ test_rotation(void)
 	CU_ASSERT(!vault_has_version(v, 1));
 	CU_ASSERT_EQUAL(vault_current_version(v), 2);
 	CU_ASSERT_EQUAL(vault_decrypt(v, 7, VAULT_KIND_WABA, &re, &s, err,
-	    sizeof(err)), 0);
+	                    sizeof(err)),
+	    0);
 	CU_ASSERT(s.len == strlen(TOKEN) && memcmp(s.data, TOKEN, s.len) == 0);
 	vault_secret_free(&s);
-	expect_nodecrypt(v, 7, VAULT_KIND_WABA, &old, "key version 1, which "
+	expect_nodecrypt(v, 7, VAULT_KIND_WABA, &old,
+	    "key version 1, which "
 	    "is not in the key ring");
 	vault_close(v);
 
@@ -561,9 +594,9 @@ test_rotation(void)
 static void
 test_ring_edit(void)
 {
-	struct vault	*v;
-	char		 k[64], t[512], link[160], text[2048];
-	uint32_t	 nv = 0;
+	struct vault *v;
+	char          k[64], t[512], link[160], text[2048];
+	uint32_t      nv = 0;
 
 	setup();
 	b64key(k, sizeof(k), 32, 'k');
@@ -579,7 +612,8 @@ test_ring_edit(void)
 	CU_ASSERT_EQUAL(vault_ring_drop(link, 10, err, sizeof(err)), 0);
 	read_file(ring, text, sizeof(text));
 	CU_ASSERT_EQUAL(strncmp(text, "# backed up 2025-01-01\n# note\n20 ",
-	    33), 0);
+	                    33),
+	    0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(text, "\n21 "));
 	CU_ASSERT_PTR_NULL(strstr(text, "10 "));
 	{
@@ -630,30 +664,35 @@ test_ring_edit(void)
 static void
 test_refresh(void)
 {
-	struct vault		*v = NULL, *was;
-	struct vault_box	 b;
-	struct vault_secret	 s;
-	char			 k[64], t[256];
-	uint32_t		 nv = 0;
-	FILE			*f;
+	struct vault       *v = NULL, *was;
+	struct vault_box    b;
+	struct vault_secret s;
+	char                k[64], t[256];
+	uint32_t            nv = 0;
+	FILE               *f;
 
 	setup();
 	CU_ASSERT_EQUAL_FATAL(vault_ring_init(ring, err, sizeof(err)), 0);
 	/* Nothing loaded yet: the first refresh opens the ring. */
-	CU_ASSERT_EQUAL_FATAL(vault_refresh(&v, ring, err, sizeof(err)), VAULT_RELOADED);
+	CU_ASSERT_EQUAL_FATAL(vault_refresh(&v, ring, err, sizeof(err)),
+	    VAULT_RELOADED);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
 	was = v;
-	CU_ASSERT_EQUAL(vault_refresh(&v, ring, err, sizeof(err)), VAULT_CURRENT);
+	CU_ASSERT_EQUAL(vault_refresh(&v, ring, err, sizeof(err)),
+	    VAULT_CURRENT);
 	CU_ASSERT_PTR_EQUAL(v, was);
 	CU_ASSERT_EQUAL(vault_current_version(v), 1);
 
 	CU_ASSERT_EQUAL_FATAL(vault_ring_add(ring, &nv, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(nv, 2);
-	CU_ASSERT_EQUAL(vault_refresh(&v, ring, err, sizeof(err)), VAULT_RELOADED);
+	CU_ASSERT_EQUAL(vault_refresh(&v, ring, err, sizeof(err)),
+	    VAULT_RELOADED);
 	CU_ASSERT_EQUAL(vault_current_version(v), 2);
-	CU_ASSERT_EQUAL(vault_refresh(&v, ring, err, sizeof(err)), VAULT_CURRENT);
+	CU_ASSERT_EQUAL(vault_refresh(&v, ring, err, sizeof(err)),
+	    VAULT_CURRENT);
 	CU_ASSERT_EQUAL_FATAL(vault_encrypt(v, 7, VAULT_KIND_WABA, TOKEN,
-	    strlen(TOKEN), &b, err, sizeof(err)), 0);
+	                          strlen(TOKEN), &b, err, sizeof(err)),
+	    0);
 	CU_ASSERT_EQUAL(b.key_version, 2);
 	vault_box_free(&b);
 
@@ -663,29 +702,35 @@ test_refresh(void)
 	snprintf(t, sizeof(t), "3 %s\n", k);
 	fputs(t, f);
 	fclose(f);
-	CU_ASSERT_EQUAL(vault_refresh(&v, ring, err, sizeof(err)), VAULT_RELOADED);
+	CU_ASSERT_EQUAL(vault_refresh(&v, ring, err, sizeof(err)),
+	    VAULT_RELOADED);
 	CU_ASSERT_EQUAL(vault_current_version(v), 3);
 	CU_ASSERT(vault_has_version(v, 1));
 
 	/* Broken on disk: refused, and the loaded keys stay usable. */
 	CU_ASSERT_EQUAL_FATAL(chmod(ring, 0644), 0);
 	was = v;
-	CU_ASSERT_EQUAL(vault_refresh(&v, ring, err, sizeof(err)), VAULT_UNREADABLE);
+	CU_ASSERT_EQUAL(vault_refresh(&v, ring, err, sizeof(err)),
+	    VAULT_UNREADABLE);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "0644"));
 	CU_ASSERT_PTR_EQUAL(v, was);
 	CU_ASSERT_EQUAL_FATAL(vault_encrypt(v, 7, VAULT_KIND_WABA, TOKEN,
-	    strlen(TOKEN), &b, err, sizeof(err)), 0);
+	                          strlen(TOKEN), &b, err, sizeof(err)),
+	    0);
 	CU_ASSERT_EQUAL(b.key_version, 3);
 	CU_ASSERT_EQUAL(vault_decrypt(v, 7, VAULT_KIND_WABA, &b, &s, err,
-	    sizeof(err)), 0);
+	                    sizeof(err)),
+	    0);
 	vault_secret_free(&s);
 	vault_box_free(&b);
 	CU_ASSERT_EQUAL_FATAL(chmod(ring, 0600), 0);
-	CU_ASSERT_EQUAL(vault_refresh(&v, ring, err, sizeof(err)), VAULT_RELOADED);
+	CU_ASSERT_EQUAL(vault_refresh(&v, ring, err, sizeof(err)),
+	    VAULT_RELOADED);
 	CU_ASSERT_EQUAL(vault_current_version(v), 3);
 
 	unlink(ring);
-	CU_ASSERT_EQUAL(vault_refresh(&v, ring, err, sizeof(err)), VAULT_UNREADABLE);
+	CU_ASSERT_EQUAL(vault_refresh(&v, ring, err, sizeof(err)),
+	    VAULT_UNREADABLE);
 	CU_ASSERT_PTR_NOT_NULL(v);
 	vault_close(v);
 	teardown();
@@ -701,20 +746,13 @@ before_vault(void)
 	return 0;
 }
 
-static const struct ut_test tests[] = {
-	{ "ring init", test_ring_init },
+static const struct ut_test tests[] = { { "ring init", test_ring_init },
 	{ "open checks mode", test_open_mode },
-	{ "malformed rings", test_malformed },
-	{ "round trip", test_roundtrip },
-	{ "tampering and moving", test_tamper },
-	{ "token kinds", test_kind },
-	{ "rotation", test_rotation },
-	{ "ring editing", test_ring_edit },
-	{ "refresh from disk", test_refresh },
-	{ NULL, NULL }
-};
+	{ "malformed rings", test_malformed }, { "round trip", test_roundtrip },
+	{ "tampering and moving", test_tamper }, { "token kinds", test_kind },
+	{ "rotation", test_rotation }, { "ring editing", test_ring_edit },
+	{ "refresh from disk", test_refresh }, { NULL, NULL } };
 
-const struct ut_suite ut_suites[] = {
-	{ "vault", before_vault, NULL, NULL, tests },
-	{ NULL, NULL, NULL, NULL, NULL }
-};
+const struct ut_suite ut_suites[] = { { "vault", before_vault, NULL, NULL,
+	                                  tests },
+	{ NULL, NULL, NULL, NULL, NULL } };

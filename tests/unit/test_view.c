@@ -21,18 +21,18 @@
 #error "UT_TEMPLATE_DIR: the source tree's templates/"
 #endif
 
-static struct app	 app;
-static struct resp	 resp;
-static struct ctx	 c;
+static struct app  app;
+static struct resp resp;
+static struct ctx  c;
 
 static int
 init_view(void)
 {
-	char	 err[512];
+	char err[512];
 
 	log_init("test_view", LOG_LVL_ERROR);
-	if ((app.tmpl = tmpl_load_dir(UT_TEMPLATE_DIR, err,
-	    sizeof(err))) == NULL) {
+	if ((app.tmpl = tmpl_load_dir(UT_TEMPLATE_DIR, err, sizeof(err))) ==
+	    NULL) {
 		fprintf(stderr, "%s\n", err);
 		return -1;
 	}
@@ -63,8 +63,8 @@ static void
 test_error_pages(void)
 {
 	static const struct {
-		int		 status;
-		const char	*title;
+		int         status;
+		const char *title;
 	} t[] = {
 		{ 400, "This request could not be understood" },
 		{ 403, "This action was refused" },
@@ -79,8 +79,8 @@ test_error_pages(void)
 		{ 599, "Something went wrong on our side" },
 		{ 418, "This request could not be completed" },
 	};
-	char	 want[128];
-	size_t	 i;
+	char   want[128];
+	size_t i;
 
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		ut_case("status %d", t[i].status);
@@ -114,7 +114,8 @@ test_error_escapes(void)
 	fresh();
 	view_error_with(&c, 400, "<script>alert(\"x\")</script>&",
 	    "/back?a=1&b=\"2\"", "Ab<1>", 0);
-	UT_HAS_STR(buf_str(&resp.body), "&lt;script&gt;alert(&quot;x&quot;)"
+	UT_HAS_STR(buf_str(&resp.body),
+	    "&lt;script&gt;alert(&quot;x&quot;)"
 	    "&lt;/script&gt;&amp;");
 	UT_LACKS_STR(buf_str(&resp.body), "<script>");
 	UT_HAS_STR(buf_str(&resp.body),
@@ -147,7 +148,8 @@ test_error_way_forward(void)
 	/* The header's sign-out form: the user, escaped, and the token. */
 	UT_HAS_STR(buf_str(&resp.body), "<span>a&lt;b@example.com</span>");
 	UT_HAS_STR(buf_str(&resp.body), "action=\"/waba/logout\"");
-	UT_HAS_STR(buf_str(&resp.body), "value=\"" \
+	UT_HAS_STR(buf_str(&resp.body),
+	    "value=\""
 	    "0000000000000000000000000000000000000000000000000000000000000007\"");
 }
 
@@ -159,7 +161,8 @@ test_keeps_headers(void)
 	resp_header(&resp, "Set-Cookie", "waba_login=x; Path=/");
 	buf_puts(&resp.body, "half a page");
 	view_error(&c, 403, "No.");
-	UT_EQ_STR(buf_str(&resp.headers), "Set-Cookie: waba_login=x; Path=/\r\n");
+	UT_EQ_STR(buf_str(&resp.headers),
+	    "Set-Cookie: waba_login=x; Path=/\r\n");
 	UT_LACKS_STR(buf_str(&resp.body), "half a page");
 	UT_HAS_STR(buf_str(&resp.body), "No.");
 }
@@ -187,22 +190,18 @@ test_page_base(void)
 	json_object_object_add(d, "title", json_object_new_string("Sign in"));
 	view_page(&c, 200, "login", d);
 	UT_EQ_INT(resp.status, 200);
-	UT_HAS_STR(buf_str(&resp.body),
-	    "href=\"/waba/static/style.css\"");
+	UT_HAS_STR(buf_str(&resp.body), "href=\"/waba/static/style.css\"");
 	UT_HAS_STR(buf_str(&resp.body), "<title>Sign in · WhatsApp");
 }
 
-static const struct ut_test tests[] = {
-	{ "error pages per status", test_error_pages },
+static const struct ut_test tests[] = { { "error pages per status",
+	                                    test_error_pages },
 	{ "error page escapes", test_error_escapes },
 	{ "error page ways forward", test_error_way_forward },
 	{ "headers kept", test_keeps_headers },
 	{ "missing template", test_missing_template },
-	{ "page base", test_page_base },
-	{ NULL, NULL }
-};
+	{ "page base", test_page_base }, { NULL, NULL } };
 
-const struct ut_suite ut_suites[] = {
-	{ "view", NULL, init_view, cleanup_view, tests },
-	{ NULL, NULL, NULL, NULL, NULL }
-};
+const struct ut_suite ut_suites[] = { { "view", NULL, init_view, cleanup_view,
+	                                  tests },
+	{ NULL, NULL, NULL, NULL, NULL } };

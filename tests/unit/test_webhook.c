@@ -22,22 +22,22 @@
 
 #define DELIVERY(entries) \
 	"{'object':'whatsapp_business_account','entry':[" entries "]}"
-#define ENTRY(id, changes) "{'id':'" id "','changes':[" changes "]}"
+#define ENTRY(id, changes)   "{'id':'" id "','changes':[" changes "]}"
 #define CHANGE(field, value) "{'value':" value ",'field':'" field "'}"
 #define MSGVAL(lists) \
 	"{'messaging_product':'whatsapp','metadata':{'display_phone_number':" \
 	"'15550783881','phone_number_id':'106540352242922'}," lists "}"
-#define WABA "102290129340398"
-#define PNID "106540352242922"
+#define WABA    "102290129340398"
+#define PNID    "106540352242922"
 #define PARTNER "8000000000001"
 
-static char	 errbuf[256];
+static char errbuf[256];
 
 /* s with every ' turned into ", as a malloc'd string. */
 static char *
 sq(const char *s)
 {
-	char	*p, *q;
+	char *p, *q;
 
 	if ((p = strdup(s)) == NULL)
 		abort();
@@ -50,7 +50,7 @@ sq(const char *s)
 static enum webhook_err
 parse(const char *squoted, struct webhook_batch *b)
 {
-	char		*j = sq(squoted);
+	char            *j = sq(squoted);
 	enum webhook_err rc;
 
 	rc = webhook_parse(j, strlen(j), b, errbuf, sizeof(errbuf));
@@ -62,7 +62,7 @@ parse(const char *squoted, struct webhook_batch *b)
 static void
 refused(const char *body, size_t len)
 {
-	struct webhook_batch	 b;
+	struct webhook_batch b;
 
 	errbuf[0] = '\0';
 	CU_ASSERT_EQUAL(webhook_parse(body, len, &b, errbuf, sizeof(errbuf)),
@@ -76,7 +76,7 @@ refused(const char *body, size_t len)
 static void
 refused_sq(const char *squoted)
 {
-	char	*j = sq(squoted);
+	char *j = sq(squoted);
 
 	refused(j, strlen(j));
 	free(j);
@@ -84,11 +84,12 @@ refused_sq(const char *squoted)
 
 /* --- Signature ------------------------------------------------------ */
 
-#define SECRET	"app-secret-0123"
-#define SIGBODY	"{\"object\":\"whatsapp_business_account\",\"entry\":[]}"
+#define SECRET  "app-secret-0123"
+#define SIGBODY "{\"object\":\"whatsapp_business_account\",\"entry\":[]}"
 /* printf %s SIGBODY | openssl dgst -sha256 -hmac app-secret-0123 */
-#define SIGHEX	"84199fbd4a1e11c21a139a9c021114d2" \
-		"008bfe4fdd754bc12ad059ac5c52d31f"
+#define SIGHEX \
+	"84199fbd4a1e11c21a139a9c021114d2" \
+	"008bfe4fdd754bc12ad059ac5c52d31f"
 
 static int
 sig(const char *header)
@@ -99,8 +100,8 @@ sig(const char *header)
 static void
 test_sig_ok(void)
 {
-	char	 up[80], key[101];
-	size_t	 i;
+	char   up[80], key[101];
+	size_t i;
 
 	CU_ASSERT_EQUAL(sig("sha256=" SIGHEX), 1);
 	snprintf(up, sizeof(up), "sha256=%s", SIGHEX);
@@ -112,24 +113,31 @@ test_sig_ok(void)
 	   printf %s hello | openssl dgst -sha256 -hmac kkk...(100 k) */
 	memset(key, 'k', 100);
 	key[100] = '\0';
-	CU_ASSERT_EQUAL(webhook_signature_ok(key, "sha256="
-	    "3fd578d761a4f6703009e92d2e8a0aea"
-	    "22ab9ab50d4ad250dc95d8c369dec3f5", "hello", 5), 1);
+	CU_ASSERT_EQUAL(webhook_signature_ok(key,
+	                    "sha256="
+	                    "3fd578d761a4f6703009e92d2e8a0aea"
+	                    "22ab9ab50d4ad250dc95d8c369dec3f5",
+	                    "hello", 5),
+	    1);
 	/* An empty body is signed too. */
-	CU_ASSERT_EQUAL(webhook_signature_ok(SECRET, "sha256="
-	    "f4ff8f59ac08ef3b192aaa215c03a281"
-	    "4b7813dbdd229d82acc82782e2bb8804", "", 0), 1);
+	CU_ASSERT_EQUAL(webhook_signature_ok(SECRET,
+	                    "sha256="
+	                    "f4ff8f59ac08ef3b192aaa215c03a281"
+	                    "4b7813dbdd229d82acc82782e2bb8804",
+	                    "", 0),
+	    1);
 }
 
 static void
 test_sig_bad(void)
 {
-	char	 h[100];
-	char	 body[] = SIGBODY;
+	char h[100];
+	char body[] = SIGBODY;
 
 	/* Wrong value: last digit changed. */
 	CU_ASSERT_EQUAL(sig("sha256=84199fbd4a1e11c21a139a9c021114d2"
-	    "008bfe4fdd754bc12ad059ac5c52d310"), 0);
+	                    "008bfe4fdd754bc12ad059ac5c52d310"),
+	    0);
 	CU_ASSERT_EQUAL(sig(NULL), 0);
 	CU_ASSERT_EQUAL(sig(""), 0);
 	CU_ASSERT_EQUAL(sig("sha256="), 0);
@@ -154,70 +162,76 @@ test_sig_bad(void)
 	/* Body altered by one byte, or one byte shorter. */
 	body[2] = 'O';
 	CU_ASSERT_EQUAL(webhook_signature_ok(SECRET, "sha256=" SIGHEX, body,
-	    strlen(body)), 0);
+	                    strlen(body)),
+	    0);
 	CU_ASSERT_EQUAL(webhook_signature_ok(SECRET, "sha256=" SIGHEX, SIGBODY,
-	    strlen(SIGBODY) - 1), 0);
+	                    strlen(SIGBODY) - 1),
+	    0);
 	/* Another secret, or none. */
 	CU_ASSERT_EQUAL(webhook_signature_ok("app-secret-0124",
-	    "sha256=" SIGHEX, SIGBODY, strlen(SIGBODY)), 0);
+	                    "sha256=" SIGHEX, SIGBODY, strlen(SIGBODY)),
+	    0);
 	CU_ASSERT_EQUAL(webhook_signature_ok("", "sha256=" SIGHEX, SIGBODY,
-	    strlen(SIGBODY)), 0);
+	                    strlen(SIGBODY)),
+	    0);
 	CU_ASSERT_EQUAL(webhook_signature_ok(NULL, "sha256=" SIGHEX, SIGBODY,
-	    strlen(SIGBODY)), 0);
+	                    strlen(SIGBODY)),
+	    0);
 	CU_ASSERT_EQUAL(webhook_signature_ok(SECRET, "sha256=" SIGHEX, NULL,
-	    10), 0);
+	                    10),
+	    0);
 }
 
 /* --- Messages ------------------------------------------------------- */
 
 /* Meta's documented text message example, spacing and all. */
 static const char text_example[] =
-"{\n"
-"  'object': 'whatsapp_business_account',\n"
-"  'entry': [\n"
-"    {\n"
-"      'id': '102290129340398',\n"
-"      'changes': [\n"
-"        {\n"
-"          'value': {\n"
-"            'messaging_product': 'whatsapp',\n"
-"            'metadata': {\n"
-"              'display_phone_number': '15550783881',\n"
-"              'phone_number_id': '106540352242922'\n"
-"            },\n"
-"            'contacts': [\n"
-"              {\n"
-"                'profile': {\n"
-"                  'name': 'Sheena Nelson'\n"
-"                },\n"
-"                'wa_id': '16505551234'\n"
-"              }\n"
-"            ],\n"
-"            'messages': [\n"
-"              {\n"
-"                'from': '16505551234',\n"
-"                'id': 'wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAz"
-"ODEwMTQ0RgA=',\n"
-"                'timestamp': '1749416383',\n"
-"                'type': 'text',\n"
-"                'text': {\n"
-"                  'body': 'Does it come in another color?'\n"
-"                }\n"
-"              }\n"
-"            ]\n"
-"          },\n"
-"          'field': 'messages'\n"
-"        }\n"
-"      ]\n"
-"    }\n"
-"  ]\n"
-"}\n";
+    "{\n"
+    "  'object': 'whatsapp_business_account',\n"
+    "  'entry': [\n"
+    "    {\n"
+    "      'id': '102290129340398',\n"
+    "      'changes': [\n"
+    "        {\n"
+    "          'value': {\n"
+    "            'messaging_product': 'whatsapp',\n"
+    "            'metadata': {\n"
+    "              'display_phone_number': '15550783881',\n"
+    "              'phone_number_id': '106540352242922'\n"
+    "            },\n"
+    "            'contacts': [\n"
+    "              {\n"
+    "                'profile': {\n"
+    "                  'name': 'Sheena Nelson'\n"
+    "                },\n"
+    "                'wa_id': '16505551234'\n"
+    "              }\n"
+    "            ],\n"
+    "            'messages': [\n"
+    "              {\n"
+    "                'from': '16505551234',\n"
+    "                'id': 'wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAz"
+    "ODEwMTQ0RgA=',\n"
+    "                'timestamp': '1749416383',\n"
+    "                'type': 'text',\n"
+    "                'text': {\n"
+    "                  'body': 'Does it come in another color?'\n"
+    "                }\n"
+    "              }\n"
+    "            ]\n"
+    "          },\n"
+    "          'field': 'messages'\n"
+    "        }\n"
+    "      ]\n"
+    "    }\n"
+    "  ]\n"
+    "}\n";
 
 static void
 test_text_message(void)
 {
-	struct webhook_batch	 b;
-	struct webhook_event	*e;
+	struct webhook_batch  b;
+	struct webhook_event *e;
 
 	CU_ASSERT_EQUAL_FATAL(parse(text_example, &b), WEBHOOK_OK);
 	CU_ASSERT_EQUAL_FATAL(b.n, 1);
@@ -226,7 +240,8 @@ test_text_message(void)
 	CU_ASSERT_EQUAL(e->kind, WEBHOOK_MESSAGE);
 	CU_ASSERT_STRING_EQUAL(e->waba_id, WABA);
 	CU_ASSERT_STRING_EQUAL(e->phone_number_id, PNID);
-	CU_ASSERT_STRING_EQUAL(e->id, "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQz"
+	CU_ASSERT_STRING_EQUAL(e->id,
+	    "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQz"
 	    "QTRBNjU5OUFFRTAzODEwMTQ0RgA=");
 	CU_ASSERT_STRING_EQUAL(e->from, "16505551234");
 	CU_ASSERT_STRING_EQUAL(e->type, "text");
@@ -245,10 +260,11 @@ test_text_message(void)
  * then only the business-scoped user id (Meta, "Business-scoped user
  * IDs"). A message with neither, or a malformed id, is skipped.
  */
-#define BSUID_MSG(fromfield) "{'object':'whatsapp_business_account'," \
+#define BSUID_MSG(fromfield) \
+	"{'object':'whatsapp_business_account'," \
 	"'entry':[{'id':'" WABA "','changes':[{'field':'messages','value':" \
-	"{'messaging_product':'whatsapp','metadata':{'phone_number_id':'" \
-	PNID "'},'messages':[{" fromfield "'id':'wamid.B1'," \
+	"{'messaging_product':'whatsapp','metadata':{'phone_number_id':'" PNID \
+	"'},'messages':[{" fromfield "'id':'wamid.B1'," \
 	"'timestamp':'1749416383','type':'text','text':{'body':'hi'}}]}}]}]}"
 
 static void
@@ -263,23 +279,29 @@ test_bsuid_sender(void)
 		BSUID_MSG("'from_user_id':7,"),
 		BSUID_MSG("'from':'12345678901234567890123456789012345',"),
 	};
-	struct webhook_batch	 b;
-	size_t			 i;
+	struct webhook_batch b;
+	size_t               i;
 
-	CU_ASSERT_EQUAL_FATAL(parse(BSUID_MSG(
-	    "'from_user_id':'US.13491208655302741918',"), &b), WEBHOOK_OK);
+	CU_ASSERT_EQUAL_FATAL(
+	    parse(BSUID_MSG("'from_user_id':'US.13491208655302741918',"), &b),
+	    WEBHOOK_OK);
 	CU_ASSERT_EQUAL_FATAL(b.n, 1);
 	CU_ASSERT_STRING_EQUAL(b.ev[0].from, "US.13491208655302741918");
 	CU_ASSERT_STRING_EQUAL(b.ev[0].text, "hi");
 	webhook_batch_free(&b);
-	CU_ASSERT_EQUAL_FATAL(parse(BSUID_MSG(
-	    "'from_user_id':'US.ENT.11815799212886844830',"), &b), WEBHOOK_OK);
+	CU_ASSERT_EQUAL_FATAL(
+	    parse(BSUID_MSG("'from_user_id':'US.ENT.11815799212886844830',"),
+	        &b),
+	    WEBHOOK_OK);
 	CU_ASSERT_EQUAL_FATAL(b.n, 1);
 	CU_ASSERT_STRING_EQUAL(b.ev[0].from, "US.ENT.11815799212886844830");
 	webhook_batch_free(&b);
 	/* A number, when there is one, is what we keep. */
-	CU_ASSERT_EQUAL_FATAL(parse(BSUID_MSG("'from':'16505551234',"
-	    "'from_user_id':'US.13491208655302741918',"), &b), WEBHOOK_OK);
+	CU_ASSERT_EQUAL_FATAL(
+	    parse(BSUID_MSG("'from':'16505551234',"
+	                    "'from_user_id':'US.13491208655302741918',"),
+	        &b),
+	    WEBHOOK_OK);
 	CU_ASSERT_EQUAL_FATAL(b.n, 1);
 	CU_ASSERT_STRING_EQUAL(b.ev[0].from, "16505551234");
 	webhook_batch_free(&b);
@@ -294,14 +316,20 @@ test_bsuid_sender(void)
 static void
 test_image_message(void)
 {
-	struct webhook_batch	 b;
+	struct webhook_batch b;
 
-	CU_ASSERT_EQUAL_FATAL(parse(DELIVERY(ENTRY(WABA, CHANGE("messages",
-	    MSGVAL("'contacts':[{'profile':{'name':'Sheena'},'wa_id':"
-	    "'16505551234'}],'messages':[{'from':'16505551234','id':"
-	    "'wamid.IMG1','timestamp':'1749416500','type':'image','image':"
-	    "{'caption':'the red one','mime_type':'image/jpeg','sha256':"
-	    "'abc','id':'1003383421387256'}}]")))), &b), WEBHOOK_OK);
+	CU_ASSERT_EQUAL_FATAL(
+	    parse(
+	        DELIVERY(ENTRY(WABA,
+	            CHANGE("messages",
+	                MSGVAL(
+	                    "'contacts':[{'profile':{'name':'Sheena'},'wa_id':"
+	                    "'16505551234'}],'messages':[{'from':'16505551234','id':"
+	                    "'wamid.IMG1','timestamp':'1749416500','type':'image','image':"
+	                    "{'caption':'the red one','mime_type':'image/jpeg','sha256':"
+	                    "'abc','id':'1003383421387256'}}]")))),
+	        &b),
+	    WEBHOOK_OK);
 	CU_ASSERT_EQUAL_FATAL(b.n, 1);
 	CU_ASSERT_EQUAL(b.ev[0].kind, WEBHOOK_MESSAGE);
 	CU_ASSERT_STRING_EQUAL(b.ev[0].type, "image");
@@ -313,32 +341,39 @@ test_image_message(void)
 
 /* --- Statuses and errors -------------------------------------------- */
 
-#define PRICING "'pricing':{'billable':false,'pricing_model':'PMP'," \
+#define PRICING \
+	"'pricing':{'billable':false,'pricing_model':'PMP'," \
 	"'type':'free_customer_service','category':'service'}"
 
 static void
 test_statuses(void)
 {
-	struct webhook_batch	 b;
-	struct webhook_event	*e;
+	struct webhook_batch  b;
+	struct webhook_event *e;
 
-	CU_ASSERT_EQUAL_FATAL(parse(DELIVERY(ENTRY(WABA, CHANGE("messages",
-	    MSGVAL("'statuses':["
-	    "{'id':'wamid.OUT1','status':'sent','timestamp':'1750000001',"
-	    "'recipient_id':'16505551234'," PRICING "},"
-	    "{'id':'wamid.OUT1','status':'delivered','timestamp':'1750000002',"
-	    "'recipient_id':'16505551234'," PRICING "},"
-	    "{'id':'wamid.OUT1','status':'read','timestamp':'1750000003',"
-	    "'recipient_id':'16505551234'},"
-	    "{'id':'wamid.OUT2','status':'failed','timestamp':'1750000004',"
-	    "'recipient_id':'16505551234','errors':[{'code':131049,'title':"
-	    "'This message was not delivered to maintain healthy ecosystem "
-	    "engagement.','message':'This message was not delivered to "
-	    "maintain healthy ecosystem engagement.','error_data':{'details':"
-	    "'In order to maintain a healthy ecosystem engagement, the message "
-	    "failed to be delivered.'},'href':'/documentation/'}]},"
-	    "{'id':'wamid.OUT3','status':'played','timestamp':'1750000005'}"
-	    "]")))), &b), WEBHOOK_OK);
+	CU_ASSERT_EQUAL_FATAL(
+	    parse(
+	        DELIVERY(ENTRY(WABA,
+	            CHANGE("messages",
+	                MSGVAL(
+	                    "'statuses':["
+	                    "{'id':'wamid.OUT1','status':'sent','timestamp':'1750000001',"
+	                    "'recipient_id':'16505551234'," PRICING "},"
+	                    "{'id':'wamid.OUT1','status':'delivered','timestamp':'1750000002',"
+	                    "'recipient_id':'16505551234'," PRICING "},"
+	                    "{'id':'wamid.OUT1','status':'read','timestamp':'1750000003',"
+	                    "'recipient_id':'16505551234'},"
+	                    "{'id':'wamid.OUT2','status':'failed','timestamp':'1750000004',"
+	                    "'recipient_id':'16505551234','errors':[{'code':131049,'title':"
+	                    "'This message was not delivered to maintain healthy ecosystem "
+	                    "engagement.','message':'This message was not delivered to "
+	                    "maintain healthy ecosystem engagement.','error_data':{'details':"
+	                    "'In order to maintain a healthy ecosystem engagement, the message "
+	                    "failed to be delivered.'},'href':'/documentation/'}]},"
+	                    "{'id':'wamid.OUT3','status':'played','timestamp':'1750000005'}"
+	                    "]")))),
+	        &b),
+	    WEBHOOK_OK);
 	CU_ASSERT_EQUAL_FATAL(b.n, 5);
 	CU_ASSERT_EQUAL(b.skipped, 0);
 	e = &b.ev[0];
@@ -358,7 +393,8 @@ test_statuses(void)
 	CU_ASSERT_STRING_EQUAL(e->status, "failed");
 	CU_ASSERT_STRING_EQUAL(e->id, "wamid.OUT2");
 	CU_ASSERT_EQUAL(e->code, 131049);
-	CU_ASSERT_STRING_EQUAL(e->text, "This message was not delivered to "
+	CU_ASSERT_STRING_EQUAL(e->text,
+	    "This message was not delivered to "
 	    "maintain healthy ecosystem engagement.");
 	/* No recipient_id: kept, with from "". */
 	CU_ASSERT_STRING_EQUAL(b.ev[4].status, "played");
@@ -366,13 +402,19 @@ test_statuses(void)
 	webhook_batch_free(&b);
 
 	/* A failure with an odd error object is still a failure. */
-	CU_ASSERT_EQUAL_FATAL(parse(DELIVERY(ENTRY(WABA, CHANGE("messages",
-	    MSGVAL("'statuses':["
-	    "{'id':'wamid.F1','status':'failed','errors':[{'title':'Only a "
-	    "title'}]},"
-	    "{'id':'wamid.F2','status':'failed','errors':'nope'},"
-	    "{'id':'wamid.F3','status':'sent','errors':[{'code':1}]}"
-	    "]")))), &b), WEBHOOK_OK);
+	CU_ASSERT_EQUAL_FATAL(
+	    parse(
+	        DELIVERY(ENTRY(WABA,
+	            CHANGE("messages",
+	                MSGVAL(
+	                    "'statuses':["
+	                    "{'id':'wamid.F1','status':'failed','errors':[{'title':'Only a "
+	                    "title'}]},"
+	                    "{'id':'wamid.F2','status':'failed','errors':'nope'},"
+	                    "{'id':'wamid.F3','status':'sent','errors':[{'code':1}]}"
+	                    "]")))),
+	        &b),
+	    WEBHOOK_OK);
 	CU_ASSERT_EQUAL_FATAL(b.n, 3);
 	CU_ASSERT_EQUAL(b.ev[0].code, 0);
 	CU_ASSERT_STRING_EQUAL(b.ev[0].text, "Only a title");
@@ -385,18 +427,24 @@ test_statuses(void)
 static void
 test_value_errors(void)
 {
-	struct webhook_batch	 b;
+	struct webhook_batch b;
 
-	CU_ASSERT_EQUAL_FATAL(parse(DELIVERY(ENTRY(WABA, CHANGE("messages",
-	    MSGVAL("'errors':[{'code':131000,'title':'Something went wrong',"
-	    "'message':'Something went wrong (message)','error_data':"
-	    "{'details':"
-	    "'Message failed to send due to an unknown error.'},'href':"
-	    "'https://developers.facebook.com/docs/whatsapp/cloud-api/support/"
-	    "error-codes/'},"
-	    "{'code':130429,'title':'Rate limit hit'},"
-	    "{'title':'no code'},"
-	    "{'code':'131000','title':'code as string'}]")))), &b), WEBHOOK_OK);
+	CU_ASSERT_EQUAL_FATAL(
+	    parse(
+	        DELIVERY(ENTRY(WABA,
+	            CHANGE("messages",
+	                MSGVAL(
+	                    "'errors':[{'code':131000,'title':'Something went wrong',"
+	                    "'message':'Something went wrong (message)','error_data':"
+	                    "{'details':"
+	                    "'Message failed to send due to an unknown error.'},'href':"
+	                    "'https://developers.facebook.com/docs/whatsapp/cloud-api/support/"
+	                    "error-codes/'},"
+	                    "{'code':130429,'title':'Rate limit hit'},"
+	                    "{'title':'no code'},"
+	                    "{'code':'131000','title':'code as string'}]")))),
+	        &b),
+	    WEBHOOK_OK);
 	CU_ASSERT_EQUAL_FATAL(b.n, 2);
 	CU_ASSERT_EQUAL(b.skipped, 2);
 	CU_ASSERT_EQUAL(b.ev[0].kind, WEBHOOK_ERROR);
@@ -412,23 +460,30 @@ test_value_errors(void)
 /* --- account_update ------------------------------------------------- */
 
 /* As meta_sandbox.py sends it: entry.time, one change. */
-#define ACCOUNT(entry_id, value) "{'id':'" entry_id "','time':1750000100," \
+#define ACCOUNT(entry_id, value) \
+	"{'id':'" entry_id "','time':1750000100," \
 	"'changes':[{'value':" value ",'field':'account_update'}]}"
 
 static void
 test_partner_events(void)
 {
-	struct webhook_batch	 b;
-	struct webhook_event	*e;
+	struct webhook_batch  b;
+	struct webhook_event *e;
 
-	CU_ASSERT_EQUAL_FATAL(parse(DELIVERY(
-	    ACCOUNT(PARTNER, "{'event':'PARTNER_ADDED','waba_info':{'waba_id':"
-	    "'" WABA "','owner_business_id':'3000000000003'}}") ","
-	    ACCOUNT(PARTNER, "{'event':'PARTNER_REMOVED','waba_info':"
-	    "{'waba_id':'" WABA "','owner_business_id':'3000000000003'}}") ","
-	    ACCOUNT(PARTNER, "{'event':'PARTNER_APP_UNINSTALLED','waba_info':"
-	    "{'waba_id':'" WABA "','owner_business_id':'3000000000003',"
-	    "'partner_app_id':'4000000000004'}}")), &b), WEBHOOK_OK);
+	CU_ASSERT_EQUAL_FATAL(
+	    parse(
+	        DELIVERY(ACCOUNT(PARTNER,
+	            "{'event':'PARTNER_ADDED','waba_info':{'waba_id':"
+	            "'" WABA
+	            "','owner_business_id':'3000000000003'}}") "," ACCOUNT(PARTNER,
+	            "{'event':'PARTNER_REMOVED','waba_info':"
+	            "{'waba_id':'" WABA
+	            "','owner_business_id':'3000000000003'}}") "," ACCOUNT(PARTNER,
+	            "{'event':'PARTNER_APP_UNINSTALLED','waba_info':"
+	            "{'waba_id':'" WABA "','owner_business_id':'3000000000003',"
+	            "'partner_app_id':'4000000000004'}}")),
+	        &b),
+	    WEBHOOK_OK);
 	CU_ASSERT_EQUAL_FATAL(b.n, 3);
 	e = &b.ev[0];
 	CU_ASSERT_EQUAL(e->kind, WEBHOOK_ACCOUNT_UPDATE);
@@ -447,16 +502,19 @@ test_partner_events(void)
 	webhook_batch_free(&b);
 
 	/* Without a usable waba_info we would act on the wrong account. */
-	CU_ASSERT_EQUAL_FATAL(parse(DELIVERY(
-	    ACCOUNT(PARTNER, "{'event':'PARTNER_REMOVED'}") ","
-	    ACCOUNT(PARTNER, "{'event':'PARTNER_REMOVED','waba_info':[]}") ","
-	    ACCOUNT(PARTNER, "{'event':'PARTNER_REMOVED','waba_info':"
-	    "{'waba_id':102290129340398}}") ","
-	    ACCOUNT(PARTNER, "{'event':'PARTNER_REMOVED','waba_info':"
-	    "{'waba_id':'act_1'}}") ","
-	    ACCOUNT(PARTNER, "{'event':42}") ","
-	    ACCOUNT(PARTNER, "{'event':''}") ","
-	    ACCOUNT(PARTNER, "{'waba_info':{'waba_id':'" WABA "'}}")), &b),
+	CU_ASSERT_EQUAL_FATAL(
+	    parse(
+	        DELIVERY(ACCOUNT(PARTNER,
+	            "{'event':'PARTNER_REMOVED'}") "," ACCOUNT(PARTNER,
+	            "{'event':'PARTNER_REMOVED','waba_info':[]}") "," ACCOUNT(PARTNER,
+	            "{'event':'PARTNER_REMOVED','waba_info':"
+	            "{'waba_id':102290129340398}}") "," ACCOUNT(PARTNER,
+	            "{'event':'PARTNER_REMOVED','waba_info':"
+	            "{'waba_id':'act_1'}}") "," ACCOUNT(PARTNER,
+	            "{'event':42}") "," ACCOUNT(PARTNER,
+	            "{'event':''}") "," ACCOUNT(PARTNER,
+	            "{'waba_info':{'waba_id':'" WABA "'}}")),
+	        &b),
 	    WEBHOOK_OK);
 	CU_ASSERT_EQUAL(b.n, 0);
 	CU_ASSERT_EQUAL(b.skipped, 7);
@@ -466,26 +524,32 @@ test_partner_events(void)
 static void
 test_account_events(void)
 {
-	struct webhook_batch	 b;
+	struct webhook_batch b;
 
-	CU_ASSERT_EQUAL_FATAL(parse(DELIVERY(
-	    ACCOUNT(WABA, "{'event':'ACCOUNT_RESTRICTION','restriction_info':"
-	    "[{'restriction_type':'RESTRICTED_BIZ_INITIATED_MESSAGING',"
-	    "'expiration':1750604900},{'restriction_type':"
-	    "'RESTRICTED_ADD_PHONE_NUMBER_ACTION','expiration':"
-	    "'2026-04-19T13:59:20+0000'}]}") ","
-	    ACCOUNT(WABA, "{'event':'DISABLED_UPDATE','ban_info':"
-	    "{'waba_ban_state':'DISABLE','waba_ban_date':'June 15, 2025'}}") ","
-	    ACCOUNT(WABA, "{'event':'ACCOUNT_VIOLATION','violation_info':"
-	    "{'violation_type':'ADULT'}}") ","
-	    ACCOUNT(WABA, "{'event':'ACCOUNT_DELETED'}") ","
-	    "{'id':'" WABA "','changes':[{'value':{'event':'ACCOUNT_UPDATE'},"
-	    "'field':'account_update'}]}"), &b), WEBHOOK_OK);
+	CU_ASSERT_EQUAL_FATAL(
+	    parse(
+	        DELIVERY(ACCOUNT(WABA,
+	            "{'event':'ACCOUNT_RESTRICTION','restriction_info':"
+	            "[{'restriction_type':'RESTRICTED_BIZ_INITIATED_MESSAGING',"
+	            "'expiration':1750604900},{'restriction_type':"
+	            "'RESTRICTED_ADD_PHONE_NUMBER_ACTION','expiration':"
+	            "'2026-04-19T13:59:20+0000'}]}") "," ACCOUNT(WABA,
+	            "{'event':'DISABLED_UPDATE','ban_info':"
+	            "{'waba_ban_state':'DISABLE','waba_ban_date':'June 15, 2025'}}") "," ACCOUNT(WABA,
+	            "{'event':'ACCOUNT_VIOLATION','violation_info':"
+	            "{'violation_type':'ADULT'}}") "," ACCOUNT(WABA,
+	            "{'event':'ACCOUNT_DELETED'}") ","
+	                                           "{'id':'" WABA
+	                                           "','changes':[{'value':{'event':'ACCOUNT_UPDATE'},"
+	                                           "'field':'account_update'}]}"),
+	        &b),
+	    WEBHOOK_OK);
 	CU_ASSERT_EQUAL_FATAL(b.n, 5);
 	CU_ASSERT_EQUAL(b.skipped, 0);
 	CU_ASSERT_STRING_EQUAL(b.ev[0].event, "ACCOUNT_RESTRICTION");
 	CU_ASSERT_STRING_EQUAL(b.ev[0].waba_id, WABA);
-	CU_ASSERT_STRING_EQUAL(b.ev[0].text, "ACCOUNT_RESTRICTION: "
+	CU_ASSERT_STRING_EQUAL(b.ev[0].text,
+	    "ACCOUNT_RESTRICTION: "
 	    "RESTRICTED_BIZ_INITIATED_MESSAGING until 2025-06-22 15:08 UTC, "
 	    "RESTRICTED_ADD_PHONE_NUMBER_ACTION until "
 	    "2026-04-19T13:59:20+0000");
@@ -500,11 +564,13 @@ test_account_events(void)
 	webhook_batch_free(&b);
 
 	/* Details that are not tokens are not repeated into the summary. */
-	CU_ASSERT_EQUAL_FATAL(parse(DELIVERY(
-	    ACCOUNT(WABA, "{'event':'DISABLED_UPDATE','ban_info':"
-	    "{'waba_ban_state':'DISABLE now'}}") ","
-	    ACCOUNT(WABA, "{'event':'DISABLED_UPDATE','ban_info':'DISABLE'}")),
-	    &b), WEBHOOK_OK);
+	CU_ASSERT_EQUAL_FATAL(
+	    parse(DELIVERY(ACCOUNT(WABA,
+	              "{'event':'DISABLED_UPDATE','ban_info':"
+	              "{'waba_ban_state':'DISABLE now'}}") "," ACCOUNT(WABA,
+	              "{'event':'DISABLED_UPDATE','ban_info':'DISABLE'}")),
+	        &b),
+	    WEBHOOK_OK);
 	CU_ASSERT_EQUAL_FATAL(b.n, 2);
 	CU_ASSERT_STRING_EQUAL(b.ev[0].text,
 	    "DISABLED_UPDATE: ban state unknown");
@@ -514,23 +580,24 @@ test_account_events(void)
 
 /* --- Several entries, redelivery ------------------------------------ */
 
-static const char multi[] = DELIVERY(
-    ENTRY(WABA,
-	CHANGE("messages", MSGVAL("'messages':[{'from':'16505551234','id':"
-	    "'wamid.A','timestamp':'1750000010','type':'text','text':{'body':"
-	    "'first'}},{'from':'16505551235','id':'wamid.B','timestamp':"
-	    "'1750000011','type':'text','text':{'body':'second'}}]")) ","
-	CHANGE("message_template_status_update", "{'event':'APPROVED'}") ","
-	CHANGE("messages", "{'messaging_product':'whatsapp','metadata':"
-	    "{'phone_number_id':'106540352242999'},'statuses':[{'id':"
-	    "'wamid.C','status':'delivered','timestamp':'1750000012',"
-	    "'recipient_id':'16505551234'}]}")) ","
-    ACCOUNT(WABA, "{'event':'ACCOUNT_DELETED'}"));
+static const char multi[] = DELIVERY(ENTRY(WABA,
+    CHANGE("messages",
+        MSGVAL(
+            "'messages':[{'from':'16505551234','id':"
+            "'wamid.A','timestamp':'1750000010','type':'text','text':{'body':"
+            "'first'}},{'from':'16505551235','id':'wamid.B','timestamp':"
+            "'1750000011','type':'text','text':{'body':'second'}}]")) "," CHANGE("message_template_status_update",
+        "{'event':'APPROVED'}") "," CHANGE("messages",
+        "{'messaging_product':'whatsapp','metadata':"
+        "{'phone_number_id':'106540352242999'},'statuses':[{'id':"
+        "'wamid.C','status':'delivered','timestamp':'1750000012',"
+        "'recipient_id':'16505551234'}]}")) "," ACCOUNT(WABA,
+    "{'event':'ACCOUNT_DELETED'}"));
 
 static void
 test_multi(void)
 {
-	struct webhook_batch	 b;
+	struct webhook_batch b;
 
 	CU_ASSERT_EQUAL_FATAL(parse(multi, &b), WEBHOOK_OK);
 	CU_ASSERT_EQUAL_FATAL(b.n, 4);
@@ -562,8 +629,8 @@ same_event(const struct webhook_event *a, const struct webhook_event *b)
 static void
 test_redelivery(void)
 {
-	struct webhook_batch	 a, b;
-	size_t			 i;
+	struct webhook_batch a, b;
+	size_t               i;
 
 	CU_ASSERT_EQUAL_FATAL(parse(multi, &a), WEBHOOK_OK);
 	CU_ASSERT_EQUAL_FATAL(parse(multi, &b), WEBHOOK_OK);
@@ -580,11 +647,11 @@ test_redelivery(void)
 static void
 test_refused(void)
 {
-	struct webhook_batch	 b;
-	struct buf		 d = BUF_INIT;
-	char			 deep[200];
-	size_t			 i;
-	enum webhook_err	 rc;
+	struct webhook_batch b;
+	struct buf           d = BUF_INIT;
+	char                 deep[200];
+	size_t               i;
+	enum webhook_err     rc;
 
 	refused_sq("not json");
 	refused_sq("{'object':'whatsapp_business_account','entry':[");
@@ -607,11 +674,12 @@ test_refused(void)
 	refused("{\"object\":\"whatsapp_business_account\",\"entry\":[]}\0",
 	    sizeof("{\"object\":\"whatsapp_business_account\",\"entry\":[]}"));
 	refused("{\"object\":\"whatsapp_\0business_account\",\"entry\":[]}",
-	    sizeof("{\"object\":\"whatsapp_\0business_account\",\"entry\":[]}")
-	    - 1);
+	    sizeof(
+	        "{\"object\":\"whatsapp_\0business_account\",\"entry\":[]}") -
+	        1);
 	/* Invalid UTF-8 is not JSON (RFC 8259 §8.1). */
 	refused_sq("{'object':'whatsapp_business_account','entry':[],"
-	    "'x':'\xff'}");
+	           "'x':'\xff'}");
 	/* Depth 100. */
 	for (i = 0; i < 100; i++)
 		deep[i] = '[';
@@ -632,18 +700,19 @@ test_refused(void)
 	rc = webhook_parse(SIGBODY "\r\n", strlen(SIGBODY) + 2, &b, NULL, 0);
 	CU_ASSERT_EQUAL(rc, WEBHOOK_OK);
 	webhook_batch_free(&b);
-	CU_ASSERT_EQUAL(webhook_parse("[]", 2, &b, NULL, 0),
-	    WEBHOOK_MALFORMED);
+	CU_ASSERT_EQUAL(webhook_parse("[]", 2, &b, NULL, 0), WEBHOOK_MALFORMED);
 	webhook_batch_free(&b);
 }
 
 static void
 test_empty(void)
 {
-	struct webhook_batch	 b;
+	struct webhook_batch b;
 
 	CU_ASSERT_EQUAL(parse("{'object':'whatsapp_business_account',"
-	    "'entry':[]}", &b), WEBHOOK_OK);
+	                      "'entry':[]}",
+	                    &b),
+	    WEBHOOK_OK);
 	CU_ASSERT_EQUAL(b.n, 0);
 	CU_ASSERT_EQUAL(b.skipped, 0);
 	CU_ASSERT_PTR_NULL(b.ev);
@@ -656,7 +725,7 @@ test_empty(void)
 static void
 skips(const char *delivery, size_t want_n, size_t want_skipped)
 {
-	struct webhook_batch	 b;
+	struct webhook_batch b;
 
 	CU_ASSERT_EQUAL_FATAL(parse(delivery, &b), WEBHOOK_OK);
 	CU_ASSERT_EQUAL(b.n, want_n);
@@ -667,14 +736,18 @@ skips(const char *delivery, size_t want_n, size_t want_skipped)
 	webhook_batch_free(&b);
 }
 
-#define GOODMSG "{'from':'16505551234','id':'wamid.OK','type':'text'," \
+#define GOODMSG \
+	"{'from':'16505551234','id':'wamid.OK','type':'text'," \
 	"'text':{'body':'ok'}}"
-#define MSGS(items) DELIVERY(ENTRY(WABA, CHANGE("messages", \
-	MSGVAL("'messages':[" items "]"))))
-#define STS(items) DELIVERY(ENTRY(WABA, CHANGE("messages", \
-	MSGVAL("'statuses':[" items "]"))))
+#define MSGS(items) \
+	DELIVERY( \
+	    ENTRY(WABA, CHANGE("messages", MSGVAL("'messages':[" items "]"))))
+#define STS(items) \
+	DELIVERY( \
+	    ENTRY(WABA, CHANGE("messages", MSGVAL("'statuses':[" items "]"))))
 /* A 191-character id, the longest that fits. */
-#define ID191 "wamid.ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJKLMNOPQRSTUVWXYZAB" \
+#define ID191 \
+	"wamid.ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJKLMNOPQRSTUVWXYZAB" \
 	"CDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJ" \
 	"KLMNOPQRSTUVWXYZABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJKLMNOPQR" \
 	"STUVWXYZABC"
@@ -684,34 +757,57 @@ test_skipped(void)
 {
 	/* Entries. */
 	skips(DELIVERY("{'id':102290129340398,'changes':[" CHANGE("messages",
-	    MSGVAL("'messages':[" GOODMSG "]")) "]}"), 0, 1);
+	          MSGVAL("'messages':[" GOODMSG "]")) "]}"),
+	    0, 1);
 	skips(DELIVERY("{'id':'waba-1','changes':[]}"), 0, 1);
 	skips(DELIVERY("{'id':'','changes':[]}"), 0, 1);
 	skips(DELIVERY("{'id':'1234567890123456789012345678901234','changes'"
-	    ":[]}"), 0, 1);
+	               ":[]}"),
+	    0, 1);
 	skips(DELIVERY("{'id':'" WABA "'}"), 0, 1);
 	skips(DELIVERY("{'id':'" WABA "','changes':{}}"), 0, 1);
-	skips(DELIVERY("42,null,'x',[]," ENTRY(WABA, CHANGE("messages",
-	    MSGVAL("'messages':[" GOODMSG "]")))), 1, 4);
+	skips(DELIVERY("42,null,'x',[]," ENTRY(WABA,
+	          CHANGE("messages", MSGVAL("'messages':[" GOODMSG "]")))),
+	    1, 4);
 	/* Changes. */
-	skips(DELIVERY(ENTRY(WABA, "42,{'field':'messages'},{'value':{}},"
-	    "{'field':7,'value':{}},{'field':'messages','value':[]}")), 0, 5);
+	skips(DELIVERY(ENTRY(WABA,
+	          "42,{'field':'messages'},{'value':{}},"
+	          "{'field':7,'value':{}},{'field':'messages','value':[]}")),
+	    0, 5);
 	/* metadata missing, phone_number_id of the wrong type or shape. */
-	skips(DELIVERY(ENTRY(WABA, CHANGE("messages", "{'messages':["
-	    GOODMSG "]}"))), 0, 1);
-	skips(DELIVERY(ENTRY(WABA, CHANGE("messages", "{'metadata':"
-	    "{'phone_number_id':106540352242922},'messages':[" GOODMSG "]}"))),
+	skips(DELIVERY(ENTRY(WABA,
+	          CHANGE("messages", "{'messages':[" GOODMSG "]}"))),
 	    0, 1);
-	skips(DELIVERY(ENTRY(WABA, CHANGE("messages", "{'metadata':"
-	    "{'phone_number_id':'+106540352242922'},'messages':[" GOODMSG
-	    "]}"))), 0, 1);
-	skips(DELIVERY(ENTRY(WABA, CHANGE("messages", "{'metadata':'x',"
-	    "'messages':[" GOODMSG "]}"))), 0, 1);
+	skips(DELIVERY(ENTRY(WABA,
+	          CHANGE("messages",
+	              "{'metadata':"
+	              "{'phone_number_id':106540352242922},'messages':[" GOODMSG
+	              "]}"))),
+	    0, 1);
+	skips(
+	    DELIVERY(ENTRY(WABA,
+	        CHANGE("messages",
+	            "{'metadata':"
+	            "{'phone_number_id':'+106540352242922'},'messages':[" GOODMSG
+	            "]}"))),
+	    0, 1);
+	skips(DELIVERY(ENTRY(WABA,
+	          CHANGE("messages",
+	              "{'metadata':'x',"
+	              "'messages':[" GOODMSG "]}"))),
+	    0, 1);
 	/* messages not an array: the statuses next to it still count. */
-	skips(DELIVERY(ENTRY(WABA, CHANGE("messages", MSGVAL("'messages':"
-	    GOODMSG ",'statuses':[{'id':'wamid.S','status':'read'}]")))), 1, 1);
-	skips(DELIVERY(ENTRY(WABA, CHANGE("messages", MSGVAL("'messages':"
-	    "null")))), 0, 0);
+	skips(DELIVERY(ENTRY(WABA,
+	          CHANGE("messages",
+	              MSGVAL(
+	                  "'messages':" GOODMSG
+	                  ",'statuses':[{'id':'wamid.S','status':'read'}]")))),
+	    1, 1);
+	skips(DELIVERY(ENTRY(WABA,
+	          CHANGE("messages",
+	              MSGVAL("'messages':"
+	                     "null")))),
+	    0, 0);
 	/* Messages: id missing, empty, too long, of the wrong type. */
 	skips(MSGS("{'from':'16505551234','type':'text'}," GOODMSG), 1, 1);
 	skips(MSGS("{'id':'','from':'16505551234'}"), 0, 1);
@@ -725,33 +821,40 @@ test_skipped(void)
 	skips(MSGS("{'id':'wamid.1','from':'+16505551234'}"), 0, 1);
 	skips(MSGS("{'id':'wamid.1','from':16505551234}"), 0, 1);
 	skips(MSGS("{'id':'wamid.1','from':"
-	    "'123456789012345678901234567890123'}"), 0, 1);
+	           "'123456789012345678901234567890123'}"),
+	    0, 1);
 	skips(MSGS("{'id':'wamid.1','from':'1','type':['text']}"), 0, 1);
 	skips(MSGS("1,'x',null,[]," GOODMSG), 1, 4);
 	/* A text that is not an object or has no body is just "". */
-	skips(MSGS("{'id':'wamid.1','from':'1','type':'text','text':'hi'},"
-	    "{'id':'wamid.2','from':'1','type':'text','text':{'body':5}}"),
+	skips(
+	    MSGS("{'id':'wamid.1','from':'1','type':'text','text':'hi'},"
+	         "{'id':'wamid.2','from':'1','type':'text','text':{'body':5}}"),
 	    2, 0);
 	/* Statuses: status as a number, missing, bad recipient. */
 	skips(STS("{'id':'wamid.S','status':3,'recipient_id':'1'}"), 0, 1);
 	skips(STS("{'id':'wamid.S','recipient_id':'1'}"), 0, 1);
 	skips(STS("{'status':'read','recipient_id':'1'}"), 0, 1);
 	skips(STS("{'id':'wamid.S','status':'read','recipient_id':1}"), 0, 1);
-	skips(STS("{'id':'wamid.S','status':'read','recipient_id':'x1'}"),
-	    0, 1);
+	skips(STS("{'id':'wamid.S','status':'read','recipient_id':'x1'}"), 0,
+	    1);
 	skips(STS("{'id':'wamid.S','status':'a_status_name_of_32_characters__'"
-	    ",'recipient_id':'1'}"), 0, 1);
-	skips(STS("{'id':'wamid.S','status':'read','recipient_id':null}"),
-	    1, 0);
+	          ",'recipient_id':'1'}"),
+	    0, 1);
+	skips(STS("{'id':'wamid.S','status':'read','recipient_id':null}"), 1,
+	    0);
 	/* Timestamps that are not decimal are 0, not a reason to drop. */
 	{
-		struct webhook_batch	 b;
+		struct webhook_batch b;
 
-		CU_ASSERT_EQUAL_FATAL(parse(STS("{'id':'wamid.S','status':"
-		    "'read','timestamp':'12x'},{'id':'wamid.T','status':"
-		    "'read','timestamp':-5},{'id':'wamid.U','status':'read',"
-		    "'timestamp':1750000000},{'id':'wamid.V','status':'read',"
-		    "'timestamp':'99999999999999999999'}"), &b), WEBHOOK_OK);
+		CU_ASSERT_EQUAL_FATAL(
+		    parse(
+		        STS("{'id':'wamid.S','status':"
+		            "'read','timestamp':'12x'},{'id':'wamid.T','status':"
+		            "'read','timestamp':-5},{'id':'wamid.U','status':'read',"
+		            "'timestamp':1750000000},{'id':'wamid.V','status':'read',"
+		            "'timestamp':'99999999999999999999'}"),
+		        &b),
+		    WEBHOOK_OK);
 		CU_ASSERT_EQUAL_FATAL(b.n, 4);
 		CU_ASSERT_EQUAL(b.ev[0].timestamp, 0);
 		CU_ASSERT_EQUAL(b.ev[1].timestamp, 0);
@@ -768,14 +871,19 @@ test_skipped(void)
 static void
 test_echoes(void)
 {
-	struct webhook_batch	 b;
+	struct webhook_batch b;
 
-	CU_ASSERT_EQUAL_FATAL(parse(DELIVERY(ENTRY(WABA,
-	    CHANGE("smb_message_echoes", MSGVAL("'message_echoes':[{'from':"
-	    "'15550783881','to':'16505551234','id':'wamid.ECHO1','timestamp':"
-	    "'1739321024','type':'text','text':{'body':'See you at 5'}},"
-	    "{'from':'15550783881','to_user_id':'US.13491208655302741918',"
-	    "'id':'wamid.ECHO2','type':'image','image':{'id':'1'}}]")))), &b),
+	CU_ASSERT_EQUAL_FATAL(
+	    parse(
+	        DELIVERY(ENTRY(WABA,
+	            CHANGE("smb_message_echoes",
+	                MSGVAL(
+	                    "'message_echoes':[{'from':"
+	                    "'15550783881','to':'16505551234','id':'wamid.ECHO1','timestamp':"
+	                    "'1739321024','type':'text','text':{'body':'See you at 5'}},"
+	                    "{'from':'15550783881','to_user_id':'US.13491208655302741918',"
+	                    "'id':'wamid.ECHO2','type':'image','image':{'id':'1'}}]")))),
+	        &b),
 	    WEBHOOK_OK);
 	CU_ASSERT_EQUAL_FATAL(b.n, 2);
 	CU_ASSERT_EQUAL(b.skipped, 0);
@@ -797,15 +905,21 @@ test_echoes(void)
 static void
 test_state_sync(void)
 {
-	struct webhook_batch	 b;
+	struct webhook_batch b;
 
-	CU_ASSERT_EQUAL_FATAL(parse(DELIVERY(ENTRY(WABA,
-	    CHANGE("smb_app_state_sync", MSGVAL("'state_sync':[{'type':"
-	    "'contact','contact':{'full_name':'Pablo Morales','first_name':"
-	    "'Pablo','phone_number':'16505551234'},'action':'add','metadata':"
-	    "{'timestamp':'1739321024'}},{'type':'contact','contact':"
-	    "{'phone_number':'447700900123'},'action':'remove','metadata':"
-	    "{'timestamp':1739321025}}]")))), &b), WEBHOOK_OK);
+	CU_ASSERT_EQUAL_FATAL(
+	    parse(
+	        DELIVERY(ENTRY(WABA,
+	            CHANGE("smb_app_state_sync",
+	                MSGVAL(
+	                    "'state_sync':[{'type':"
+	                    "'contact','contact':{'full_name':'Pablo Morales','first_name':"
+	                    "'Pablo','phone_number':'16505551234'},'action':'add','metadata':"
+	                    "{'timestamp':'1739321024'}},{'type':'contact','contact':"
+	                    "{'phone_number':'447700900123'},'action':'remove','metadata':"
+	                    "{'timestamp':1739321025}}]")))),
+	        &b),
+	    WEBHOOK_OK);
 	CU_ASSERT_EQUAL_FATAL(b.n, 2);
 	CU_ASSERT_EQUAL(b.ev[0].kind, WEBHOOK_STATE_SYNC);
 	CU_ASSERT_STRING_EQUAL(b.ev[0].phone_number_id, PNID);
@@ -820,52 +934,69 @@ test_state_sync(void)
 	webhook_batch_free(&b);
 }
 
-#define HISTVAL(chunks) DELIVERY(ENTRY(WABA, CHANGE("history", \
-	MSGVAL("'history':[" chunks "]"))))
+#define HISTVAL(chunks) \
+	DELIVERY( \
+	    ENTRY(WABA, CHANGE("history", MSGVAL("'history':[" chunks "]"))))
 
 static void
 test_history(void)
 {
-	struct webhook_batch	 b;
+	struct webhook_batch b;
 
-	CU_ASSERT_EQUAL_FATAL(parse(HISTVAL("{'metadata':{'phase':0,"
-	    "'chunk_order':1,'progress':100},'threads':[{'id':'16505551234',"
-	    "'messages':[{'from':'16505551234','id':'wamid.H1','timestamp':"
-	    "'1739230000','type':'text','text':{'body':'Hi'},"
-	    "'history_context':{'status':'read'}},{'from':'15550783881','to':"
-	    "'16505551234','id':'wamid.H2','type':'text','text':{'body':'Hello'"
-	    "}}]},{'id':'447700900123','messages':[]}]},"
-	    "{'metadata':{'phase':'2','chunk_order':'3','progress':'67'}}"),
-	    &b), WEBHOOK_OK);
+	CU_ASSERT_EQUAL_FATAL(
+	    parse(
+	        HISTVAL(
+	            "{'metadata':{'phase':0,"
+	            "'chunk_order':1,'progress':100},'threads':[{'id':'16505551234',"
+	            "'messages':[{'from':'16505551234','id':'wamid.H1','timestamp':"
+	            "'1739230000','type':'text','text':{'body':'Hi'},"
+	            "'history_context':{'status':'read'}},{'from':'15550783881','to':"
+	            "'16505551234','id':'wamid.H2','type':'text','text':{'body':'Hello'"
+	            "}}]},{'id':'447700900123','messages':[]}]},"
+	            "{'metadata':{'phase':'2','chunk_order':'3','progress':'67'}}"),
+	        &b),
+	    WEBHOOK_OK);
 	CU_ASSERT_EQUAL_FATAL(b.n, 2);
 	CU_ASSERT_EQUAL(b.ev[0].kind, WEBHOOK_HISTORY);
 	CU_ASSERT_STRING_EQUAL(b.ev[0].phone_number_id, PNID);
-	CU_ASSERT_STRING_EQUAL(b.ev[0].text, "phase 0, chunk 1, progress "
+	CU_ASSERT_STRING_EQUAL(b.ev[0].text,
+	    "phase 0, chunk 1, progress "
 	    "100%: 2 threads, 2 messages");
 	CU_ASSERT_EQUAL(b.ev[0].timestamp, 0);
-	CU_ASSERT_STRING_EQUAL(b.ev[1].text, "phase 2, chunk 3, progress "
+	CU_ASSERT_STRING_EQUAL(b.ev[1].text,
+	    "phase 2, chunk 3, progress "
 	    "67%: 0 threads, 0 messages");
 	webhook_batch_free(&b);
 	/* The business declined to share its chats. */
-	CU_ASSERT_EQUAL_FATAL(parse(HISTVAL("{'errors':[{'code':2593109,"
-	    "'title':'History sync is turned off by the business from the "
-	    "WhatsApp Business App','message':'History sync is turned off by "
-	    "the business from the WhatsApp Business App','error_data':"
-	    "{'details':'x'}}]}"), &b), WEBHOOK_OK);
+	CU_ASSERT_EQUAL_FATAL(
+	    parse(
+	        HISTVAL(
+	            "{'errors':[{'code':2593109,"
+	            "'title':'History sync is turned off by the business from the "
+	            "WhatsApp Business App','message':'History sync is turned off by "
+	            "the business from the WhatsApp Business App','error_data':"
+	            "{'details':'x'}}]}"),
+	        &b),
+	    WEBHOOK_OK);
 	CU_ASSERT_EQUAL_FATAL(b.n, 1);
 	CU_ASSERT_EQUAL(b.ev[0].kind, WEBHOOK_HISTORY);
 	CU_ASSERT_EQUAL(b.ev[0].code, 2593109);
-	CU_ASSERT_STRING_EQUAL(b.ev[0].text, "error 2593109: History sync is "
+	CU_ASSERT_STRING_EQUAL(b.ev[0].text,
+	    "error 2593109: History sync is "
 	    "turned off by the business from the WhatsApp Business App");
 	webhook_batch_free(&b);
 }
 
-#define ECHOES(items) DELIVERY(ENTRY(WABA, CHANGE("smb_message_echoes", \
-	MSGVAL("'message_echoes':[" items "]"))))
-#define STATES(items) DELIVERY(ENTRY(WABA, CHANGE("smb_app_state_sync", \
-	MSGVAL("'state_sync':[" items "]"))))
+#define ECHOES(items) \
+	DELIVERY(ENTRY(WABA, \
+	    CHANGE("smb_message_echoes", \
+	        MSGVAL("'message_echoes':[" items "]"))))
+#define STATES(items) \
+	DELIVERY(ENTRY(WABA, \
+	    CHANGE("smb_app_state_sync", MSGVAL("'state_sync':[" items "]"))))
 #define GOODECHO "{'from':'1','to':'2','id':'wamid.E'}"
-#define GOODSTATE "{'type':'contact','action':'add','contact':" \
+#define GOODSTATE \
+	"{'type':'contact','action':'add','contact':" \
 	"{'phone_number':'1'}}"
 
 /* Each required field of the coexistence items, missing or odd. */
@@ -884,21 +1015,28 @@ test_coexistence_skipped(void)
 	skips(ECHOES("{'from':'1','to':'2','id':'wamid.E','type':7}"), 0, 1);
 	skips(ECHOES("7,null,[]," GOODECHO), 1, 3);
 	/* The number is what routes it: without metadata it is skipped. */
-	skips(DELIVERY(ENTRY(WABA, CHANGE("smb_message_echoes",
-	    "{'message_echoes':[" GOODECHO "]}"))), 0, 1);
-	skips(DELIVERY(ENTRY(WABA, CHANGE("smb_message_echoes",
-	    MSGVAL("'message_echoes':" GOODECHO)))), 0, 1);
+	skips(DELIVERY(ENTRY(WABA,
+	          CHANGE("smb_message_echoes",
+	              "{'message_echoes':[" GOODECHO "]}"))),
+	    0, 1);
+	skips(DELIVERY(ENTRY(WABA,
+	          CHANGE("smb_message_echoes",
+	              MSGVAL("'message_echoes':" GOODECHO)))),
+	    0, 1);
 	skips(STATES(GOODSTATE), 1, 0);
 	skips(STATES("{'action':'add','contact':{'phone_number':'1'}}"), 0, 1);
-	skips(STATES("{'type':'contact','contact':{'phone_number':'1'}}"),
-	    0, 1);
+	skips(STATES("{'type':'contact','contact':{'phone_number':'1'}}"), 0,
+	    1);
 	skips(STATES("{'type':'contact','action':'add'}"), 0, 1);
 	skips(STATES("{'type':'contact','action':'add','contact':"
-	    "{'full_name':'A'}}"), 0, 1);
+	             "{'full_name':'A'}}"),
+	    0, 1);
 	skips(STATES("{'type':'contact','action':'add','contact':"
-	    "{'phone_number':'+1'}}"), 0, 1);
+	             "{'phone_number':'+1'}}"),
+	    0, 1);
 	skips(STATES("{'type':'contact','action':'a b','contact':"
-	    "{'phone_number':'1'}}"), 0, 1);
+	             "{'phone_number':'1'}}"),
+	    0, 1);
 	skips(HISTVAL("{'metadata':{'phase':0}}"), 1, 0);
 	skips(HISTVAL("{'metadata':{'phase':-1}}"), 0, 1);
 	skips(HISTVAL("{'metadata':{'phase':'x'}}"), 0, 1);
@@ -914,30 +1052,34 @@ test_coexistence_skipped(void)
 static void
 statuses(struct buf *b, size_t n)
 {
-	size_t	 i;
+	size_t i;
 
 	buf_reset(b);
-	buf_puts(b, "{\"object\":\"whatsapp_business_account\",\"entry\":[{"
+	buf_puts(b,
+	    "{\"object\":\"whatsapp_business_account\",\"entry\":[{"
 	    "\"id\":\"" WABA "\",\"changes\":[{\"field\":\"messages\","
 	    "\"value\":"
 	    "{\"metadata\":{\"phone_number_id\":\"" PNID "\"},\"statuses\":[");
 	for (i = 0; i < n; i++)
-		buf_printf(b, "%s{\"id\":\"wamid.%zu\",\"status\":\"read\","
+		buf_printf(b,
+		    "%s{\"id\":\"wamid.%zu\",\"status\":\"read\","
 		    "\"timestamp\":\"1750000000\",\"recipient_id\":"
-		    "\"16505551234\"}", i ? "," : "", i);
+		    "\"16505551234\"}",
+		    i ? "," : "", i);
 	buf_puts(b, "]}}]}]}");
 }
 
 static void
 test_limits(void)
 {
-	struct buf		 body = BUF_INIT;
-	struct webhook_batch	 b;
-	clock_t			 t0;
+	struct buf           body = BUF_INIT;
+	struct webhook_batch b;
+	clock_t              t0;
 
 	statuses(&body, WEBHOOK_MAX_EVENTS);
 	CU_ASSERT_EQUAL(webhook_parse(body.data, body.len, &b, errbuf,
-	    sizeof(errbuf)), WEBHOOK_OK);
+	                    sizeof(errbuf)),
+	    WEBHOOK_OK);
 	CU_ASSERT_EQUAL(b.n, WEBHOOK_MAX_EVENTS);
 	CU_ASSERT_STRING_EQUAL(b.ev[WEBHOOK_MAX_EVENTS - 1].id, "wamid.999");
 	webhook_batch_free(&b);
@@ -958,21 +1100,23 @@ test_limits(void)
 static void
 test_long_text(void)
 {
-	struct buf		 body = BUF_INIT;
-	struct webhook_batch	 b;
-	size_t			 i;
+	struct buf           body = BUF_INIT;
+	struct webhook_batch b;
+	size_t               i;
 
-	buf_puts(&body, "{\"object\":\"whatsapp_business_account\",\"entry\":[{"
+	buf_puts(&body,
+	    "{\"object\":\"whatsapp_business_account\",\"entry\":[{"
 	    "\"id\":\"" WABA "\",\"changes\":[{\"field\":\"messages\","
 	    "\"value\":"
 	    "{\"metadata\":{\"phone_number_id\":\"" PNID "\"},\"messages\":[{"
 	    "\"id\":\"wamid.L\",\"from\":\"1\",\"type\":\"text\",\"text\":{"
 	    "\"body\":\"");
 	for (i = 0; i < 400; i++)
-		buf_puts(&body, "\xe2\x82\xac");	/* U+20AC EURO SIGN */
+		buf_puts(&body, "\xe2\x82\xac"); /* U+20AC EURO SIGN */
 	buf_puts(&body, "\"}}]}}]}]}");
 	CU_ASSERT_EQUAL_FATAL(webhook_parse(body.data, body.len, &b, errbuf,
-	    sizeof(errbuf)), WEBHOOK_OK);
+	                          sizeof(errbuf)),
+	    WEBHOOK_OK);
 	CU_ASSERT_EQUAL_FATAL(b.n, 1);
 	/* 341 whole characters; the 342nd would need bytes 1023..1025. */
 	CU_ASSERT_EQUAL(strlen(b.ev[0].text), 1023);
@@ -987,9 +1131,9 @@ test_long_text(void)
 static int
 account_event(const char *value, struct webhook_event *ev)
 {
-	struct webhook_batch	 b;
-	char			 d[1024];
-	int			 rc = -1;
+	struct webhook_batch b;
+	char                 d[1024];
+	int                  rc = -1;
 
 	snprintf(d, sizeof(d), DELIVERY(ACCOUNT(WABA, "%s")), value);
 	if (parse(d, &b) == WEBHOOK_OK && b.n == 1) {
@@ -1003,7 +1147,7 @@ account_event(const char *value, struct webhook_event *ev)
 static int
 loss(const char *value, char *reason, size_t reasonlen)
 {
-	struct webhook_event	 ev;
+	struct webhook_event ev;
 
 	if (account_event(value, &ev) == -1)
 		return -1;
@@ -1015,38 +1159,53 @@ loss(const char *value, char *reason, size_t reasonlen)
 static void
 test_loss(void)
 {
-	struct webhook_event	 ev;
-	char			 r[256];
+	struct webhook_event ev;
+	char                 r[256];
 
 	CU_ASSERT_EQUAL(loss("{'event':'PARTNER_REMOVED'," WI "}", r,
-	    sizeof(r)), 1);
-	CU_ASSERT_STRING_EQUAL(r, "the business removed this app from its "
+	                    sizeof(r)),
+	    1);
+	CU_ASSERT_STRING_EQUAL(r,
+	    "the business removed this app from its "
 	    "WhatsApp account");
 	CU_ASSERT_EQUAL(loss("{'event':'PARTNER_APP_UNINSTALLED'," WI "}", r,
-	    sizeof(r)), 1);
+	                    sizeof(r)),
+	    1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(r, "permissions"));
 	CU_ASSERT_EQUAL(loss("{'event':'ACCOUNT_DELETED'}", r, sizeof(r)), 1);
 	CU_ASSERT_STRING_EQUAL(r, "the WhatsApp Business Account was deleted");
 	CU_ASSERT_EQUAL(loss("{'event':'ACCOUNT_OFFBOARDED'}", r, sizeof(r)),
 	    1);
-	CU_ASSERT_EQUAL(loss("{'event':'DISABLED_UPDATE','ban_info':"
-	    "{'waba_ban_state':'DISABLE','waba_ban_date':'June 15, 2025'}}", r,
-	    sizeof(r)), 1);
-	CU_ASSERT_STRING_EQUAL(r, "Meta disabled the WhatsApp Business "
+	CU_ASSERT_EQUAL(
+	    loss(
+	        "{'event':'DISABLED_UPDATE','ban_info':"
+	        "{'waba_ban_state':'DISABLE','waba_ban_date':'June 15, 2025'}}",
+	        r, sizeof(r)),
+	    1);
+	CU_ASSERT_STRING_EQUAL(r,
+	    "Meta disabled the WhatsApp Business "
 	    "Account (June 15, 2025)");
 	CU_ASSERT_EQUAL(loss("{'event':'DISABLED_UPDATE','ban_info':"
-	    "{'waba_ban_state':'DISABLE'}}", r, sizeof(r)), 1);
-	CU_ASSERT_STRING_EQUAL(r, "Meta disabled the WhatsApp Business "
+	                     "{'waba_ban_state':'DISABLE'}}",
+	                    r, sizeof(r)),
+	    1);
+	CU_ASSERT_STRING_EQUAL(r,
+	    "Meta disabled the WhatsApp Business "
 	    "Account");
-	CU_ASSERT_EQUAL(loss("{'event':'ACCOUNT_RESTRICTION','restriction_info'"
-	    ":[{'restriction_type':'RESTRICTED_BIZ_INITIATED_MESSAGING',"
-	    "'expiration':1750604900}]}", r, sizeof(r)), 1);
-	CU_ASSERT_STRING_EQUAL(r, "Meta restricted the WhatsApp Business "
+	CU_ASSERT_EQUAL(
+	    loss("{'event':'ACCOUNT_RESTRICTION','restriction_info'"
+	         ":[{'restriction_type':'RESTRICTED_BIZ_INITIATED_MESSAGING',"
+	         "'expiration':1750604900}]}",
+	        r, sizeof(r)),
+	    1);
+	CU_ASSERT_STRING_EQUAL(r,
+	    "Meta restricted the WhatsApp Business "
 	    "Account: RESTRICTED_BIZ_INITIATED_MESSAGING until 2025-06-22 "
 	    "15:08 UTC");
 	CU_ASSERT_EQUAL(loss("{'event':'ACCOUNT_RESTRICTION'}", r, sizeof(r)),
 	    1);
-	CU_ASSERT_STRING_EQUAL(r, "Meta restricted the WhatsApp Business "
+	CU_ASSERT_STRING_EQUAL(r,
+	    "Meta restricted the WhatsApp Business "
 	    "Account");
 	/* Truncated reasons, and no room for one at all. */
 	CU_ASSERT_EQUAL(loss("{'event':'ACCOUNT_DELETED'}", r, 8), 1);
@@ -1056,19 +1215,28 @@ test_loss(void)
 	/* Not losses: a scheduled or lifted ban, warnings, additions. */
 	strcpy(r, "stale");
 	CU_ASSERT_EQUAL(loss("{'event':'DISABLED_UPDATE','ban_info':"
-	    "{'waba_ban_state':'SCHEDULE_FOR_DISABLE'}}", r, sizeof(r)), 0);
+	                     "{'waba_ban_state':'SCHEDULE_FOR_DISABLE'}}",
+	                    r, sizeof(r)),
+	    0);
 	CU_ASSERT_STRING_EQUAL(r, "");
 	CU_ASSERT_EQUAL(loss("{'event':'DISABLED_UPDATE','ban_info':"
-	    "{'waba_ban_state':'REINSTATE'}}", r, sizeof(r)), 0);
+	                     "{'waba_ban_state':'REINSTATE'}}",
+	                    r, sizeof(r)),
+	    0);
 	CU_ASSERT_EQUAL(loss("{'event':'DISABLED_UPDATE','ban_info':"
-	    "{'waba_ban_state':'DISABLED_SOMEHOW'}}", r, sizeof(r)), 0);
+	                     "{'waba_ban_state':'DISABLED_SOMEHOW'}}",
+	                    r, sizeof(r)),
+	    0);
 	CU_ASSERT_EQUAL(loss("{'event':'DISABLED_UPDATE'}", r, sizeof(r)), 0);
 	CU_ASSERT_EQUAL(loss("{'event':'PARTNER_ADDED'," WI "}", r, sizeof(r)),
 	    0);
 	CU_ASSERT_EQUAL(loss("{'event':'PARTNER_APP_INSTALLED'," WI "}", r,
-	    sizeof(r)), 0);
+	                    sizeof(r)),
+	    0);
 	CU_ASSERT_EQUAL(loss("{'event':'ACCOUNT_VIOLATION','violation_info':"
-	    "{'violation_type':'SCAM'}}", r, sizeof(r)), 0);
+	                     "{'violation_type':'SCAM'}}",
+	                    r, sizeof(r)),
+	    0);
 	CU_ASSERT_EQUAL(loss("{'event':'ACCOUNT_RECONNECTED'}", r, sizeof(r)),
 	    0);
 	CU_ASSERT_EQUAL(loss("{'event':'MM_LITE_TERMS_SIGNED'}", r, sizeof(r)),
@@ -1093,7 +1261,8 @@ test_loss(void)
 	strcpy(ev.event, "ACCOUNT_RESTRICTION");
 	strcpy(ev.text, "");
 	CU_ASSERT_EQUAL(webhook_event_is_loss(&ev, r, sizeof(r)), 1);
-	CU_ASSERT_STRING_EQUAL(r, "Meta restricted the WhatsApp Business "
+	CU_ASSERT_STRING_EQUAL(r,
+	    "Meta restricted the WhatsApp Business "
 	    "Account");
 	CU_ASSERT_EQUAL(webhook_event_is_loss(NULL, r, sizeof(r)), 0);
 }
@@ -1102,7 +1271,7 @@ test_loss(void)
 static int
 standing(const char *value, int64_t *until)
 {
-	struct webhook_event	 ev;
+	struct webhook_event ev;
 
 	if (account_event(value, &ev) == -1)
 		return -9;
@@ -1114,57 +1283,86 @@ standing(const char *value, int64_t *until)
 static void
 test_standing(void)
 {
-	struct webhook_event	 ev;
-	int64_t			 until;
-	char			 r[256];
+	struct webhook_event ev;
+	int64_t              until;
+	char                 r[256];
 
 	/* Restricted or banned: a new token changes nothing about it. */
-	CU_ASSERT_EQUAL(standing("{'event':'ACCOUNT_RESTRICTION',"
-	    "'restriction_info':[{'restriction_type':'RESTRICTED_ADD_PHONE_"
-	    "NUMBER_ACTION','expiration':1750604900},{'restriction_type':"
-	    "'RESTRICTED_BIZ_INITIATED_MESSAGING','expiration':1750000000}]}",
-	    &until), 1);
-	CU_ASSERT_EQUAL(until, 1750604900);	/* the later of the two */
+	CU_ASSERT_EQUAL(
+	    standing(
+	        "{'event':'ACCOUNT_RESTRICTION',"
+	        "'restriction_info':[{'restriction_type':'RESTRICTED_ADD_PHONE_"
+	        "NUMBER_ACTION','expiration':1750604900},{'restriction_type':"
+	        "'RESTRICTED_BIZ_INITIATED_MESSAGING','expiration':1750000000}]}",
+	        &until),
+	    1);
+	CU_ASSERT_EQUAL(until, 1750604900); /* the later of the two */
 	/* One end unknown (a date string, or none): nobody knows the end. */
-	CU_ASSERT_EQUAL(standing("{'event':'ACCOUNT_RESTRICTION',"
-	    "'restriction_info':[{'restriction_type':'A','expiration':"
-	    "1750604900},{'restriction_type':'B','expiration':"
-	    "'2022-12-12T07:09:27.000Z'}]}", &until), 1);
-	CU_ASSERT_EQUAL(until, 0);
-	CU_ASSERT_EQUAL(standing("{'event':'ACCOUNT_RESTRICTION',"
-	    "'restriction_info':[{'restriction_type':'A'}]}", &until), 1);
-	CU_ASSERT_EQUAL(until, 0);
-	CU_ASSERT_EQUAL(standing("{'event':'ACCOUNT_RESTRICTION'}", &until),
+	CU_ASSERT_EQUAL(
+	    standing("{'event':'ACCOUNT_RESTRICTION',"
+	             "'restriction_info':[{'restriction_type':'A','expiration':"
+	             "1750604900},{'restriction_type':'B','expiration':"
+	             "'2022-12-12T07:09:27.000Z'}]}",
+	        &until),
 	    1);
 	CU_ASSERT_EQUAL(until, 0);
-	CU_ASSERT_EQUAL(standing("{'event':'DISABLED_UPDATE','ban_info':"
-	    "{'waba_ban_state':'DISABLE','waba_ban_date':'June 15, 2025'}}",
-	    NULL), 1);
+	CU_ASSERT_EQUAL(
+	    standing("{'event':'ACCOUNT_RESTRICTION',"
+	             "'restriction_info':[{'restriction_type':'A'}]}",
+	        &until),
+	    1);
+	CU_ASSERT_EQUAL(until, 0);
+	CU_ASSERT_EQUAL(standing("{'event':'ACCOUNT_RESTRICTION'}", &until), 1);
+	CU_ASSERT_EQUAL(until, 0);
+	CU_ASSERT_EQUAL(
+	    standing(
+	        "{'event':'DISABLED_UPDATE','ban_info':"
+	        "{'waba_ban_state':'DISABLE','waba_ban_date':'June 15, 2025'}}",
+	        NULL),
+	    1);
 	/* A list we cannot read is not an empty one. */
 	CU_ASSERT_EQUAL(standing("{'event':'ACCOUNT_RESTRICTION',"
-	    "'restriction_info':['x', 3]}", &until), 1);
+	                         "'restriction_info':['x', 3]}",
+	                    &until),
+	    1);
 	CU_ASSERT_EQUAL(until, 0);
 	/* Meta lists no restriction left: lifted, and no loss. */
 	CU_ASSERT_EQUAL(standing("{'event':'ACCOUNT_RESTRICTION',"
-	    "'restriction_info':[]}", NULL), WEBHOOK_LIFTED);
+	                         "'restriction_info':[]}",
+	                    NULL),
+	    WEBHOOK_LIFTED);
 	CU_ASSERT_EQUAL(loss("{'event':'ACCOUNT_RESTRICTION',"
-	    "'restriction_info':[]}", r, sizeof(r)), 0);
+	                     "'restriction_info':[]}",
+	                    r, sizeof(r)),
+	    0);
 	CU_ASSERT_EQUAL(loss("{'event':'ACCOUNT_RESTRICTION',"
-	    "'restriction_info':['x']}", r, sizeof(r)), 1);
+	                     "'restriction_info':['x']}",
+	                    r, sizeof(r)),
+	    1);
 	/* Lifted: REINSTATE; neither: scheduled, unknown, access events. */
 	CU_ASSERT_EQUAL(standing("{'event':'DISABLED_UPDATE','ban_info':"
-	    "{'waba_ban_state':'REINSTATE'}}", NULL), WEBHOOK_LIFTED);
+	                         "{'waba_ban_state':'REINSTATE'}}",
+	                    NULL),
+	    WEBHOOK_LIFTED);
 	CU_ASSERT_EQUAL(standing("{'event':'DISABLED_UPDATE','ban_info':"
-	    "{'waba_ban_state':'SCHEDULE_FOR_DISABLE'}}", NULL), 0);
+	                         "{'waba_ban_state':'SCHEDULE_FOR_DISABLE'}}",
+	                    NULL),
+	    0);
 	CU_ASSERT_EQUAL(standing("{'event':'DISABLED_UPDATE','ban_info':"
-	    "{'waba_ban_state':'DISABLED_SOMEHOW'}}", NULL), 0);
+	                         "{'waba_ban_state':'DISABLED_SOMEHOW'}}",
+	                    NULL),
+	    0);
 	CU_ASSERT_EQUAL(standing("{'event':'DISABLED_UPDATE','ban_info':"
-	    "{'waba_ban_state':'REINSTATED'}}", NULL), 0);
+	                         "{'waba_ban_state':'REINSTATED'}}",
+	                    NULL),
+	    0);
 	CU_ASSERT_EQUAL(standing("{'event':'DISABLED_UPDATE'}", NULL), 0);
 	CU_ASSERT_EQUAL(standing("{'event':'PARTNER_REMOVED'," WI "}", NULL),
 	    0);
 	CU_ASSERT_EQUAL(standing("{'event':'ACCOUNT_VIOLATION',"
-	    "'violation_info':{'violation_type':'SCAM'}}", NULL), 0);
+	                         "'violation_info':{'violation_type':'SCAM'}}",
+	                    NULL),
+	    0);
 	memset(&ev, 0, sizeof(ev));
 	ev.kind = WEBHOOK_MESSAGE;
 	strcpy(ev.event, "ACCOUNT_RESTRICTION");
@@ -1178,33 +1376,23 @@ before_webhook(void)
 	return sodium_init() < 0 ? -1 : 0;
 }
 
-static const struct ut_test tests[] = {
-	{ "signature ok", test_sig_ok },
+static const struct ut_test tests[] = { { "signature ok", test_sig_ok },
 	{ "signature bad", test_sig_bad },
 	{ "text message", test_text_message },
 	{ "image message", test_image_message },
 	{ "sender by user id", test_bsuid_sender },
-	{ "statuses", test_statuses },
-	{ "value errors", test_value_errors },
+	{ "statuses", test_statuses }, { "value errors", test_value_errors },
 	{ "partner events", test_partner_events },
 	{ "account events", test_account_events },
-	{ "several entries", test_multi },
-	{ "redelivery", test_redelivery },
-	{ "refused", test_refused },
-	{ "empty entry", test_empty },
-	{ "skipped", test_skipped },
-	{ "limits", test_limits },
-	{ "long text", test_long_text },
-	{ "loss", test_loss },
-	{ "standing", test_standing },
-	{ "coexistence echoes", test_echoes },
+	{ "several entries", test_multi }, { "redelivery", test_redelivery },
+	{ "refused", test_refused }, { "empty entry", test_empty },
+	{ "skipped", test_skipped }, { "limits", test_limits },
+	{ "long text", test_long_text }, { "loss", test_loss },
+	{ "standing", test_standing }, { "coexistence echoes", test_echoes },
 	{ "coexistence state sync", test_state_sync },
 	{ "coexistence history", test_history },
-	{ "coexistence skipped", test_coexistence_skipped },
-	{ NULL, NULL }
-};
+	{ "coexistence skipped", test_coexistence_skipped }, { NULL, NULL } };
 
-const struct ut_suite ut_suites[] = {
-	{ "webhook", before_webhook, NULL, NULL, tests },
-	{ NULL, NULL, NULL, NULL, NULL }
-};
+const struct ut_suite ut_suites[] = { { "webhook", before_webhook, NULL, NULL,
+	                                  tests },
+	{ NULL, NULL, NULL, NULL, NULL } };
