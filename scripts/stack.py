@@ -373,11 +373,13 @@ Alias /static/ "{static}/"
 ProxyPass /static/ !
 # enablereuse=off, as in etc/: kept connections would pin the workers.
 ProxyPass / fcgi://127.0.0.1:{pool_port}/ enablereuse=off
-# The limits of etc/apache-waba-connect.conf, as shipped:
+# The limits and the API block of etc/apache-waba-connect.conf, as shipped:
 {limits}
+{api}
 """.format(run=self.run, port=self.port, pool_port=pool_port,
            static=static, mods=mods,
-           limits=shipped_block("apache-waba-connect.conf", "limits"))
+           limits=shipped_block("apache-waba-connect.conf", "limits"),
+           api=shipped_block("apache-waba-connect.conf", "api"))
         path = self.path("apache.conf")
         with open(path, "w") as f:
             f.write(conf)

@@ -5,8 +5,8 @@
  * [SUB]" to a function; each checks its operands before it touches the
  * database, so a typo never leaves half a change behind. This file holds
  * main, the table and the helpers the commands share (admin.h); the
- * commands live in admin_workspace.c, admin_keys.c, admin_status.c and
- * admin_prune.c.
+ * commands live in admin_workspace.c, admin_keys.c, admin_status.c,
+ * admin_prune.c and admin_apikeys.c.
  *
  * Exit status: 0 ok, 1 failure (one line on stderr), 2 bad usage.
  * Passwords and tokens are read from standard input with read(2) into
@@ -36,10 +36,11 @@
 #include "store/migrate.h"
 #include "store/sql.h"
 
-#define OPT_JSON      0x1 /* the command takes --json */
-#define OPT_CATALOG   0x2 /* the command takes --catalog-id ID */
-#define OPT_SERVER    0x4 /* --db-host HOST [--db-port N] | --db-socket P */
-#define OPT_WORKSPACE 0x8 /* --workspace SLUG */
+#define OPT_JSON      0x1  /* the command takes --json */
+#define OPT_CATALOG   0x2  /* the command takes --catalog-id ID */
+#define OPT_SERVER    0x4  /* --db-host HOST [--db-port N] | --db-socket P */
+#define OPT_WORKSPACE 0x8  /* --workspace SLUG */
+#define OPT_APIKEY    0x10 /* --scopes S[,S...] [--workspace SLUG]... */
 
 static void usage(FILE *, const char *, int);
 
@@ -266,6 +267,13 @@ static const struct command {
 	{ "token", "set", 2, OPT_CATALOG, admin_token_set,
 	    "SLUG waba|catalog [--catalog-id ID]",
 	    "store a token read from stdin" },
+	{ "api-key", "add", 1, OPT_APIKEY, admin_apikey_add,
+	    "NAME --scopes S[,S...] [--workspace SLUG]...",
+	    "make an internal API key (printed once)" },
+	{ "api-key", "list", 0, OPT_JSON, admin_apikey_list, "[--json]",
+	    "list API keys (never the key itself)" },
+	{ "api-key", "revoke", 1, 0, admin_apikey_revoke, "NAME",
+	    "end an API key, on the next request" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -357,6 +365,13 @@ parse_command(int argc, char **argv, struct ctx *c)
 		else if ((cmd->opts & OPT_WORKSPACE) && k + 1 < argc &&
 		    strcmp(a, "--workspace") == 0)
 			c->workspace = argv[++k];
+		else if ((cmd->opts & OPT_APIKEY) && k + 1 < argc &&
+		    strcmp(a, "--scopes") == 0)
+			c->scopes = argv[++k];
+		else if ((cmd->opts & OPT_APIKEY) && k + 1 < argc &&
+		    strcmp(a, "--workspace") == 0 &&
+		    c->nworkspaces < ADMIN_MAX_WORKSPACES)
+			c->workspaces[c->nworkspaces++] = argv[++k];
 		else {
 			fprintf(stderr, PROG ": %s: unknown option \"%s\"\n",
 			    cmd->name, a);

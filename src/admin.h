@@ -3,8 +3,9 @@
  * main, the command table and these helpers; each admin_*.c holds one
  * family of commands (admin_workspace.c: migrate, workspace, user;
  * admin_keys.c: keys, token; admin_status.c: status; admin_prune.c:
- * prune). Every helper that reports a failure prints one line on stderr
- * itself, so a command only returns what the helper returned. Only the admin tool includes this.
+ * prune; admin_apikeys.c: api-key). Every helper that reports a
+ * failure prints one line on stderr itself, so a command only returns
+ * what the helper returned. Only the admin tool includes this.
  */
 #ifndef WABA_ADMIN_H
 #define WABA_ADMIN_H
@@ -20,6 +21,8 @@
 #define PROG     "waba-connect-admin"
 #define EX_FAIL  1
 #define EX_USAGE 2
+/* --workspace options one api-key add takes; more is a usage error. */
+#define ADMIN_MAX_WORKSPACES 64
 
 struct config;
 struct db;
@@ -32,8 +35,12 @@ struct ctx {
 	const char    *catalog_id;
 	const char    *db_host, *db_port, *db_socket; /* OPT_SERVER */
 	const char    *workspace;                     /* OPT_WORKSPACE */
-	int            argc; /* operands, options taken out */
-	char         **argv;
+	/* OPT_APIKEY: --scopes, and each --workspace in order. */
+	const char *scopes;
+	const char *workspaces[ADMIN_MAX_WORKSPACES];
+	int         nworkspaces;
+	int         argc; /* operands, options taken out */
+	char      **argv;
 };
 
 /* State carried through store_ws_each() by the walkers below. */
@@ -93,5 +100,9 @@ int admin_token_set(struct ctx *);
 int admin_status(struct ctx *);
 /* admin_prune.c: */
 int admin_prune(struct ctx *);
+/* admin_apikeys.c: */
+int admin_apikey_add(struct ctx *);
+int admin_apikey_list(struct ctx *);
+int admin_apikey_revoke(struct ctx *);
 
 #endif

@@ -10,83 +10,12 @@
 #include <json-c/json.h>
 
 #include "admin.h"
+#include "status.h"
 #include "store/connection.h"
 #include "store/numbers.h"
 #include "store/sql.h"
 #include "store/webhooks.h"
 #include "store/workspaces.h"
-
-/* "YYYY-MM-DD HH:MM:SS" (UTC, as the store gives it) to ISO 8601. */
-static const char *
-iso_utc(const char *sql, char out[24])
-{
-	if (strlen(sql) < 19 || sql[10] != ' ')
-		return NULL;
-	snprintf(out, 24, "%.10sT%.8sZ", sql, sql + 11);
-	return out;
-}
-
-static int
-status_json(const struct workspace *ws, const struct conn_row *r,
-    const struct num_row *nums, size_t n, const char *last, long long day)
-{
-	json_object *o, *k, *arr, *p;
-	char         t1[24], t2[24];
-	size_t       i;
-	int          ret;
-
-	o = json_object_new_object();
-	k = json_object_new_object();
-	if (o == NULL || k == NULL) {
-		json_object_put(o);
-		json_object_put(k);
-		return admin_fail("out of memory");
-	}
-	json_object_object_add(o, "workspace", admin_jstr(ws->slug));
-	json_object_object_add(o, "status", admin_jstr(r->status));
-	json_object_object_add(o, "reason", admin_jstr(r->reason));
-	json_object_object_add(o, "waba_id", admin_jstr(r->waba_id));
-	json_object_object_add(o, "phone_number_id",
-	    admin_jstr(r->phone_number_id));
-	json_object_object_add(o, "display_phone_number",
-	    admin_jstr(r->display_phone_number));
-	/* doc/contract.md, JSON shapes: the default first. */
-	arr = json_object_new_array();
-	for (i = 0; i < n; i++) {
-		p = json_object_new_object();
-		json_object_object_add(p, "phone_number_id",
-		    admin_jstr(nums[i].id));
-		json_object_object_add(p, "display_phone_number",
-		    admin_jstr(nums[i].display_phone_number));
-		json_object_object_add(p, "verified_name",
-		    admin_jstr(nums[i].verified_name));
-		json_object_object_add(p, "quality_rating",
-		    admin_jstr(nums[i].quality_rating));
-		json_object_object_add(p, "status", admin_jstr(nums[i].state));
-		json_object_object_add(p, "is_default",
-		    json_object_new_boolean(nums[i].is_default));
-		json_object_object_add(p, "coexistence",
-		    json_object_new_boolean(nums[i].coexistence));
-		json_object_object_add(p, "max_mps",
-		    nums[i].max_mps > 0 ? json_object_new_int(nums[i].max_mps)
-		                        : NULL);
-		json_object_array_add(arr, p);
-	}
-	json_object_object_add(o, "phone_numbers", arr);
-	json_object_object_add(o, "token_expires_at",
-	    admin_jstr(iso_utc(r->token_expires_at, t1)));
-	json_object_object_add(k, "catalog_id",
-	    admin_jstr(r->has_catalog ? r->catalog_id : NULL));
-	json_object_object_add(k, "status",
-	    admin_jstr(r->has_catalog ? r->catalog_status : "not_connected"));
-	json_object_object_add(o, "catalog", k);
-	json_object_object_add(o, "last_webhook_at",
-	    admin_jstr(iso_utc(last, t2)));
-	json_object_object_add(o, "webhook_events", json_object_new_int64(day));
-	ret = admin_print_json(o);
-	json_object_put(o);
-	return ret;
-}
 
 static const char *
 dash(const char *s)
@@ -142,22 +71,26 @@ admin_status(struct ctx *c)
 	char             last[32];
 	long             day;
 	enum store_rc    rc;
+	json_object     *o;
 	int              ret;
 
 	if ((ret = admin_find_workspace(c, c->argv[0], &ws)) != 0)
 		return ret;
+	/* The object GET /connection answers too (status.c). */
+	if (c->json) {
+		if ((rc = status_object(c->db, &ws, &o)) != STORE_OK)
+			return admin_store_fail(rc, "reading the status");
+		ret = admin_print_json(o);
+		json_object_put(o);
+		return ret;
+	}
 	if ((rc = store_conn_get(c->db, &ws, &r)) != STORE_OK)
 		return admin_store_fail(rc, "reading the connection");
 	if ((rc = store_wh_health(c->db, &ws, last, &day)) != STORE_OK)
 		return admin_store_fail(rc, "reading webhook events");
 	if ((rc = store_num_list(c->db, &ws, &nums, &n)) != STORE_OK)
 		return admin_store_fail(rc, "reading the phone numbers");
-	if (c->json)
-		ret = status_json(&ws, &r, nums, n, last, day);
-	else {
-		status_text(&ws, &r, nums, n, last, day);
-		ret = 0;
-	}
+	status_text(&ws, &r, nums, n, last, day);
 	free(nums);
-	return ret;
+	return 0;
 }

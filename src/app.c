@@ -14,6 +14,7 @@
 #include <fcgiapp.h>
 #include <json-c/json.h>
 
+#include "apikey.h"
 #include "app.h"
 #include "config.h"
 #include "db.h"
@@ -25,6 +26,7 @@
 #include "response.h"
 #include "router.h"
 #include "session.h"
+#include "store/apikeys.h"
 #include "store/users.h"
 #include "store/workspaces.h"
 #include "vault.h"
@@ -213,6 +215,10 @@ static const struct route routes[] = {
 	    ROUTE_HOOK, "bad signature\n",
 	    { [HOOK_SIGNATURE] = PRINT("HTTP_X_HUB_SIGNATURE_256", IN_HEADER, 1,
 	          256, 1, NULL) } },
+	/* The internal API: a key's scope in flags (router.h). */
+	{ REQ_GET, "/api/v1/w/{slug}/connection", h_api_connection,
+	    ROUTE_SCOPE(APIKEY_SCOPE_CONNECTION_READ), ROUTE_API, NULL,
+	    { { 0 } } },
 };
 /* clang-format on */
 
@@ -282,6 +288,66 @@ app_gate(struct ctx *c, const struct route *rt)
 	return GO_ON;
 }
 
+/* One answer for every key that does not open the door, whatever why. */
+#define APP_API_NO_KEY \
+	"a valid API key is required: Authorization: " \
+	"Bearer <key>"
+#define APP_API_NO_WS "no such workspace"
+
+/*
+ * The gate in front of every ROUTE_API route (doc/contract.md, Internal
+ * API), in this order: a key that is well-formed, known and not revoked
+ * (else 401, the same answer for each), the route's scope (else 403),
+ * and for {slug} routes a workspace the key may touch (else 404, the
+ * answer an unknown workspace gets, so a key learns nothing of others).
+ * No session and no CSRF token: no browser holds these keys. The key is
+ * read from the database on every request, never cached, so a revoke
+ * is refused by every worker on its next request.
+ */
+static enum answer
+app_api_gate(struct ctx *c, const struct route *rt)
+{
+	unsigned char      hash[APIKEY_HASH_BYTES];
+	struct apikey_auth a;
+	const char        *key, *scope;
+	unsigned           need = ROUTE_SCOPE_OF(rt->flags);
+	char               msg[128];
+	enum store_rc      rc;
+	int                want_ws;
+
+	if ((key = apikey_from_header(
+	         req_param(c->req, "HTTP_AUTHORIZATION"))) == NULL)
+		return api_error(c, 401, "unauthorized", APP_API_NO_KEY);
+	apikey_hash(key, hash);
+	want_ws = strstr(rt->pattern, "{slug}") != NULL;
+	rc = store_apikey_auth(c->app->db, hash, want_ws ? c->req->slug : NULL,
+	    &a, &c->ws);
+	if (rc == STORE_NOTFOUND)
+		return api_error(c, 401, "unauthorized", APP_API_NO_KEY);
+	if (rc != STORE_OK)
+		return api_error(c, 503, "unavailable",
+		    "the database is not "
+		    "answering; try again in a moment");
+	/* At most one write a minute per key, not one per request. */
+	if (a.stale && store_apikey_touch(c->app->db, a.id) != STORE_OK)
+		log_warn("api key %llu: last_used_at not updated",
+		    (unsigned long long)a.id);
+	if (need == 0 || (a.scopes & need) != need) {
+		scope = apikey_scope_name(need);
+		snprintf(msg, sizeof(msg),
+		    "this API key does not have the "
+		    "scope %s",
+		    scope ? scope : "this route needs");
+		return api_error(c, 403, "forbidden", msg);
+	}
+	if (!want_ws)
+		return GO_ON;
+	if (!a.may_touch)
+		return api_error(c, 404, "not_found", APP_API_NO_WS);
+	c->has_ws = 1;
+	return GO_ON;
+}
+
 /*
  * The declared fields, checked before the handler runs. A refusal names
  * the field: in the route's own words (its why) on a page, as
@@ -293,7 +359,6 @@ app_fields(struct ctx *c, const struct route *rt)
 	const struct in_field *f;
 	const char            *what;
 	struct json_tokener   *tk;
-	struct json_object    *o, *e;
 	enum in_err            err;
 	char                   msg[600], url[512];
 	size_t                 n = route_nfields(rt), i, bad;
@@ -331,22 +396,7 @@ app_fields(struct ctx *c, const struct route *rt)
 		        : err == IN_MISSING ? "%s is required"
 		                            : "%s is not valid",
 		    f->name);
-		if ((o = json_object_new_object()) == NULL ||
-		    (e = json_object_new_object()) == NULL) {
-			json_object_put(o);
-			return view_internal(c, "JSON error");
-		}
-		json_object_object_add(e, "code",
-		    json_object_new_string("invalid_request"));
-		json_object_object_add(e, "message",
-		    json_object_new_string(msg));
-		json_object_object_add(o, "error", e);
-		resp_text(c->resp, 400,
-		    json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-		snprintf(c->resp->ctype, sizeof(c->resp->ctype),
-		    "application/json");
-		json_object_put(o);
-		return ANSWERED;
+		return api_error(c, 400, "invalid_request", msg);
 	case ROUTE_PAGE:
 		break;
 	}
@@ -568,21 +618,28 @@ app_handle(struct app *a, FCGX_Request *f)
 	rt = router_match(routes, sizeof(routes) / sizeof(routes[0]),
 	    req.method, req.path, req.slug, &req.var, &status, &allowed);
 	if (rt == NULL) {
-		if (status == 405) {
-			snprintf(allow, sizeof(allow), "%s%s%s",
-			    allowed & REQ_GET ? "GET, HEAD" : "",
-			    (allowed & REQ_GET) && (allowed & REQ_POST) ? ", "
-			                                                : "",
-			    allowed & REQ_POST ? "POST" : "");
+		snprintf(allow, sizeof(allow), "%s%s%s",
+		    allowed & REQ_GET ? "GET, HEAD" : "",
+		    (allowed & REQ_GET) && (allowed & REQ_POST) ? ", " : "",
+		    allowed & REQ_POST ? "POST" : "");
+		/* An API client reads JSON, whatever it asked for. */
+		if (strncmp(req.path, "/api/", 5) == 0)
+			api_error(&c, status,
+			    status == 405 ? "method_not_allowed" : "not_found",
+			    status == 405
+			        ? "this route does not take that method"
+			        : "no such route");
+		else if (status == 405)
 			view_error(&c, 405,
 			    "This address does not accept "
 			    "that kind of request.");
-			resp_header(&resp, "Allow", allow);
-		} else
+		else
 			view_error(&c, 404,
 			    "There is nothing at this "
 			    "address. Check the link, or go back to your "
 			    "workspace settings.");
+		if (status == 405)
+			resp_header(&resp, "Allow", allow);
 		goto send;
 	}
 	if ((err = req_read_body(&req,
@@ -593,6 +650,8 @@ app_handle(struct app *a, FCGX_Request *f)
 		goto send;
 	}
 	if ((rt->flags & ROUTE_SESSION) && app_gate(&c, rt) == ANSWERED)
+		goto send;
+	if (rt->kind == ROUTE_API && app_api_gate(&c, rt) == ANSWERED)
 		goto send;
 	if (app_fields(&c, rt) == ANSWERED)
 		goto send;

@@ -30,6 +30,16 @@ enum route_kind {
 
 #define ROUTE_RAW_BODY 0x01 /* keep the body as bytes (webhooks) */
 #define ROUTE_SESSION  0x02 /* needs a signed-in user */
+/*
+ * ROUTE_API: the scope its key must hold, one APIKEY_SCOPE_ bit
+ * (apikey.h), kept in flags above bit 8: ROUTE_SCOPE(APIKEY_SCOPE_...).
+ * In flags rather than a member of its own because every entry of the
+ * table is positional and -Wextra wants each member of each entry
+ * spelled: a new member would change every route's line. An API route
+ * without one is refused to every key (403), never open to all.
+ */
+#define ROUTE_SCOPE(bit)      ((int)(bit) << 8)
+#define ROUTE_SCOPE_OF(flags) ((unsigned)(flags) >> 8)
 
 struct route {
 	int             methods; /* REQ_GET | REQ_POST ... */

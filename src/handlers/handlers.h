@@ -63,5 +63,13 @@ enum { HUB_MODE, HUB_TOKEN, HUB_CHALLENGE };
 enum answer h_webhook_verify(struct ctx *);
 enum { HOOK_SIGNATURE };
 enum answer h_webhook_event(struct ctx *);
+/* api.c: the internal API (/api/v1/). */
+struct json_object;
+/* o as the answer, with status; takes o (NULL: a 500 for out of memory). */
+enum answer api_json(struct ctx *, int status, struct json_object *o);
+/* {"error":{"code":code,"message":message}} (doc/contract.md, Errors). */
+enum answer api_error(struct ctx *, int status, const char *code,
+    const char *message);
+enum answer h_api_connection(struct ctx *);
 
 #endif

@@ -302,8 +302,42 @@ static const char *const control_v3[] = {
 	NULL
 };
 
+/*
+ * Control v4: the internal API's keys (doc/contract.md, Internal API).
+ * Only the SHA-256 of a key is kept (apikey.h says why that is enough),
+ * unique so the gate finds a key by it; shown_prefix is what list
+ * prints. A key with all_workspaces 0 touches only the workspaces of
+ * api_key_workspaces: when the last of them is deleted it touches none,
+ * never all. Revoked keys stay, with revoked_at, so list shows them.
+ */
+static const char *const control_v4[] = {
+	"CREATE TABLE IF NOT EXISTS `%1$s`.api_keys ("
+	" id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,"
+	" name VARCHAR(64) NOT NULL UNIQUE,"
+	" key_hash BINARY(32) NOT NULL UNIQUE,"
+	" shown_prefix CHAR(12) NOT NULL,"
+	" scopes SET('connection:read','messages:send','templates:read',"
+	"  'templates:write','media:write','catalog:write','events:read')"
+	"  NOT NULL,"
+	" all_workspaces TINYINT(1) NOT NULL,"
+	" created_at DATETIME NOT NULL DEFAULT UTC_TIMESTAMP(),"
+	" last_used_at DATETIME NULL,"
+	" revoked_at DATETIME NULL"
+	") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+	"CREATE TABLE IF NOT EXISTS `%1$s`.api_key_workspaces ("
+	" key_id BIGINT UNSIGNED NOT NULL,"
+	" workspace_id BIGINT UNSIGNED NOT NULL,"
+	" PRIMARY KEY (key_id, workspace_id),"
+	" INDEX (workspace_id),"
+	" FOREIGN KEY (key_id) REFERENCES `%1$s`.api_keys(id) ON DELETE CASCADE,"
+	" FOREIGN KEY (workspace_id) REFERENCES `%1$s`.workspaces(id)"
+	"  ON DELETE CASCADE"
+	") ENGINE=InnoDB",
+	NULL
+};
+
 static const char *const *const control_migrations[] = { control_v1, control_v2,
-	control_v3 };
+	control_v3, control_v4 };
 static const char *const *const workspace_migrations[] = { workspace_v1,
 	workspace_v2, workspace_v3, workspace_v4, workspace_v5 };
 

@@ -102,3 +102,17 @@ class BehindApache(StackCase):
             t.join()
         self.assertEqual([s for s in statuses if s != 200], [])
         self.assertGreater(len(statuses), 100)
+
+    def test_api_key_reaches_the_app(self):
+        # Authorization must get through mod_proxy_fcgi to the gate.
+        r = self.st.admin("api-key", "add", "apache-svc", "--scopes",
+                          "connection:read")
+        key = r.stdout.strip()
+        path = "/api/v1/w/%s/connection" % SLUG
+        r = request(self.port, "GET", path,
+                    headers={"Authorization": "Bearer " + key})
+        self.assertEqual(r.status, 200, r.text[:300])
+        self.assertEqual(json.loads(r.text)["workspace"], SLUG)
+        r = request(self.port, "GET", path)
+        self.assertEqual(r.status, 401)
+        self.assertEqual(json.loads(r.text)["error"]["code"], "unauthorized")

@@ -1,0 +1,117 @@
+/*
+ * status: the `status --json` object of doc/contract.md, JSON shapes,
+ * for the admin tool and GET /api/v1/w/{slug}/connection alike. Nothing
+ * secret is in it: whether a token is stored shows only as its expiry.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "status.h"
+#include "store/connection.h"
+#include "store/numbers.h"
+#include "store/webhooks.h"
+
+/* JSON null for what the store leaves empty. */
+static json_object *
+jstr(const char *s)
+{
+	return s && *s ? json_object_new_string(s) : NULL;
+}
+
+/* "YYYY-MM-DD HH:MM:SS" (UTC, as the store gives it) to ISO 8601. */
+static const char *
+iso_utc(const char *sql, char out[24])
+{
+	if (strlen(sql) < 19 || sql[10] != ' ')
+		return NULL;
+	snprintf(out, 24, "%.10sT%.8sZ", sql, sql + 11);
+	return out;
+}
+
+/* doc/contract.md, JSON shapes: the default first, as the store sorts. */
+static json_object *
+numbers_array(const struct num_row *nums, size_t n)
+{
+	json_object *arr, *p;
+	size_t       i;
+
+	if ((arr = json_object_new_array()) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		if ((p = json_object_new_object()) == NULL) {
+			json_object_put(arr);
+			return NULL;
+		}
+		json_object_object_add(p, "phone_number_id", jstr(nums[i].id));
+		json_object_object_add(p, "display_phone_number",
+		    jstr(nums[i].display_phone_number));
+		json_object_object_add(p, "verified_name",
+		    jstr(nums[i].verified_name));
+		json_object_object_add(p, "quality_rating",
+		    jstr(nums[i].quality_rating));
+		json_object_object_add(p, "status", jstr(nums[i].state));
+		json_object_object_add(p, "is_default",
+		    json_object_new_boolean(nums[i].is_default));
+		/* Also on the WhatsApp Business app: the sender's limit. */
+		json_object_object_add(p, "coexistence",
+		    json_object_new_boolean(nums[i].coexistence));
+		json_object_object_add(p, "max_mps",
+		    nums[i].max_mps > 0 ? json_object_new_int(nums[i].max_mps)
+		                        : NULL);
+		json_object_array_add(arr, p);
+	}
+	return arr;
+}
+
+enum store_rc
+status_object(struct db *db, const struct workspace *ws,
+    struct json_object **out)
+{
+	struct conn_row r;
+	struct num_row *nums = NULL;
+	json_object    *o = NULL, *k = NULL, *arr;
+	char            last[32], t1[24], t2[24];
+	size_t          n = 0;
+	long            day;
+	enum store_rc   rc;
+
+	*out = NULL;
+	if ((rc = store_conn_get(db, ws, &r)) != STORE_OK ||
+	    (rc = store_wh_health(db, ws, last, &day)) != STORE_OK ||
+	    (rc = store_num_list(db, ws, &nums, &n)) != STORE_OK)
+		return rc;
+	rc = STORE_ERR;
+	if ((o = json_object_new_object()) == NULL ||
+	    (k = json_object_new_object()) == NULL ||
+	    (arr = numbers_array(nums, n)) == NULL)
+		goto fail;
+	json_object_object_add(o, "workspace", jstr(ws->slug));
+	json_object_object_add(o, "status", jstr(r.status));
+	json_object_object_add(o, "reason", jstr(r.reason));
+	json_object_object_add(o, "waba_id", jstr(r.waba_id));
+	json_object_object_add(o, "phone_number_id", jstr(r.phone_number_id));
+	json_object_object_add(o, "display_phone_number",
+	    jstr(r.display_phone_number));
+	json_object_object_add(o, "phone_numbers", arr);
+	json_object_object_add(o, "token_expires_at",
+	    jstr(iso_utc(r.token_expires_at, t1)));
+	json_object_object_add(k, "catalog_id",
+	    jstr(r.has_catalog ? r.catalog_id : NULL));
+	json_object_object_add(k, "status",
+	    jstr(r.has_catalog ? r.catalog_status : "not_connected"));
+	json_object_object_add(o, "catalog", k);
+	k = NULL;
+	json_object_object_add(o, "last_webhook_at", jstr(iso_utc(last, t2)));
+	json_object_object_add(o, "webhook_events", json_object_new_int64(day));
+	free(nums);
+	*out = o;
+	return STORE_OK;
+fail:
+	json_object_put(k);
+	json_object_put(o);
+	free(nums);
+	return rc;
+}
