@@ -340,13 +340,6 @@ fail:
 }
 
 enum store_rc
-store_num_clear(struct db *db, const struct workspace *ws)
-{
-	return sq_do(db, &ws->srv, NULL, "DELETE FROM `%s`.phone_numbers",
-	    ws->db_name);
-}
-
-enum store_rc
 store_num_ids(struct db *db, const struct workspace *ws, char *ids, size_t len)
 {
 	struct sq     q;

@@ -127,8 +127,6 @@ enum store_rc store_num_pin(struct db *, const struct workspace *,
  */
 enum store_rc store_num_rekey_on(MYSQL *, const struct workspace *,
     const struct vault *, int *changed, char *err, size_t errlen);
-/* Forgets every number (a new WABA chosen, a disconnect). */
-enum store_rc store_num_clear(struct db *, const struct workspace *);
 /*
  * The ids of the workspace's numbers, comma-separated, for the webhook
  * routes (STORE_ERR if they do not fit in len).

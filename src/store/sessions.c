@@ -115,13 +115,6 @@ out:
 }
 
 enum store_rc
-store_sess_get(struct db *db, const unsigned char hash[SESSION_HASH_BYTES],
-    struct session_row *s)
-{
-	return store_sess_gate(db, hash, NULL, s, NULL, NULL);
-}
-
-enum store_rc
 store_sess_delete(struct db *db, const unsigned char hash[SESSION_HASH_BYTES])
 {
 	return sq_do(db, NULL, SQ_ARGS(SQ_B(hash, SESSION_HASH_BYTES)),

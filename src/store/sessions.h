@@ -36,9 +36,6 @@ enum store_rc store_sess_create(struct db *,
 enum store_rc store_sess_gate(struct db *,
     const unsigned char hash[SESSION_HASH_BYTES], const char *slug,
     struct session_row *, struct workspace *, int *member);
-/* store_sess_gate without a workspace. */
-enum store_rc store_sess_get(struct db *,
-    const unsigned char hash[SESSION_HASH_BYTES], struct session_row *);
 enum store_rc store_sess_delete(struct db *,
     const unsigned char hash[SESSION_HASH_BYTES]);
 #define SESSION_DEVICE_BYTES 16 /* a device cookie's nonce */
