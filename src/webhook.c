@@ -204,6 +204,23 @@ wh_bsuid(char *dst, size_t size, const char *s)
 	return wh_id(dst, size, s, WH_NAME);
 }
 
+/*
+ * A customer as Meta names them: a number in key (digits, at most 32),
+ * or, when Meta withholds it (users with a username), a business-scoped
+ * user id in idkey. -1 when neither fits.
+ */
+static int
+wh_party(char *dst, size_t size, struct json_object *o, const char *key,
+    const char *idkey)
+{
+	if (jx_absent(o, key))
+		return wh_bsuid(dst, size, jx_str(o, idkey, NULL));
+	if (wh_id(dst, size, jx_str(o, key, NULL), WH_DIGITS) == -1 ||
+	    strlen(dst) > 32)
+		return -1;
+	return 0;
+}
+
 /* messages[]: an inbound message. -1 when it lacks a required field. */
 static int
 wh_message(struct webhook_event *ev, struct json_object *m)
@@ -214,14 +231,8 @@ wh_message(struct webhook_event *ev, struct json_object *m)
 	ev->kind = WEBHOOK_MESSAGE;
 	if (wh_id(ev->id, sizeof(ev->id), jx_str(m, "id", NULL), WH_NAME) == -1)
 		return -1;
-	/* Users with a username may have their number withheld. */
-	if (jx_absent(m, "from")) {
-		if (wh_bsuid(ev->from, sizeof(ev->from),
-		        jx_str(m, "from_user_id", NULL)) == -1)
-			return -1;
-	} else if (wh_id(ev->from, sizeof(ev->from), jx_str(m, "from", NULL),
-	               WH_DIGITS) == -1 ||
-	    strlen(ev->from) > 32)
+	if (wh_party(ev->from, sizeof(ev->from), m, "from", "from_user_id") ==
+	    -1)
 		return -1;
 	/* Meta always names the type; a wrong one is not a message we know. */
 	if (!jx_absent(m, "type") &&
@@ -314,14 +325,8 @@ wh_echo(struct webhook_event *ev, struct json_object *m)
 	        WH_DIGITS) == -1 ||
 	    strlen(ev->from) > 32)
 		return -1;
-	/* The customer: a number, or a user id when Meta withholds it. */
-	if (jx_absent(m, "to")) {
-		if (wh_bsuid(ev->to, sizeof(ev->to),
-		        jx_str(m, "to_user_id", NULL)) == -1)
-			return -1;
-	} else if (wh_id(ev->to, sizeof(ev->to), jx_str(m, "to", NULL),
-	               WH_DIGITS) == -1 ||
-	    strlen(ev->to) > 32)
+	/* The customer. */
+	if (wh_party(ev->to, sizeof(ev->to), m, "to", "to_user_id") == -1)
 		return -1;
 	if (!jx_absent(m, "type") &&
 	    wh_id(ev->type, sizeof(ev->type), jx_str(m, "type", NULL),
