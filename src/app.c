@@ -555,6 +555,24 @@ app_free(struct app *a)
  * 413, 415, 400 for the client; 500 when we ran out of memory) and the
  * page says what, in request.c's words.
  */
+/*
+ * Whether the request is for the internal API, which answers JSON even
+ * before its route is known. req_init leaves the raw path (with the
+ * mount point) when it refuses a request, the path below it otherwise.
+ */
+static int
+app_is_api(const struct ctx *c)
+{
+	const char *p = c->req->path;
+	size_t      m = strlen(c->app->mount);
+
+	if (p == NULL)
+		return 0;
+	if (m > 0 && strncmp(p, c->app->mount, m) == 0 && p[m] == '/')
+		p += m;
+	return strncmp(p, "/api/", 5) == 0;
+}
+
 static void
 app_refuse(struct ctx *c, enum req_err err, const char *why)
 {
@@ -571,7 +589,10 @@ app_refuse(struct ctx *c, enum req_err err, const char *why)
 		status = 415;
 		break;
 	case REQ_NOMEM:
-		(void)view_internal(c, why);
+		if (app_is_api(c))
+			(void)api_error(c, 500, "internal", why);
+		else
+			(void)view_internal(c, why);
 		return;
 	case REQ_BAD_ENCODING:
 	case REQ_BAD_FIELDS:
@@ -580,7 +601,12 @@ app_refuse(struct ctx *c, enum req_err err, const char *why)
 	case REQ_OK:
 		break;
 	}
-	(void)view_error(c, status, why);
+	/* doc/contract.md, Internal API: too_large, else invalid_request. */
+	if (app_is_api(c))
+		(void)api_error(c, status,
+		    status == 413 ? "too_large" : "invalid_request", why);
+	else
+		(void)view_error(c, status, why);
 }
 
 void
@@ -610,9 +636,8 @@ app_handle(struct app *a, FCGX_Request *f)
 	if (req.content_length > (a->cfg->max_body > a->cfg->webhook_max_body
 	                                 ? a->cfg->max_body
 	                                 : a->cfg->webhook_max_body)) {
-		view_error(&c, 413,
-		    "What you sent is larger than this server "
-		    "accepts.");
+		app_refuse(&c, REQ_TOO_LARGE,
+		    "What you sent is larger than this server accepts.");
 		goto send;
 	}
 	rt = router_match(routes, sizeof(routes) / sizeof(routes[0]),

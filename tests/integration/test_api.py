@@ -249,6 +249,26 @@ class ApiKeys(StackCase):
         self.error_of(r, 405, "method_not_allowed")
         self.assertEqual(r.header("Allow"), "GET, HEAD")
 
+    def test_request_refusals_answer_json(self):
+        """Refused before its route is known (too long, not strictly
+        encoded, too large): an API client still reads a JSON error."""
+        key = self.add_key("svc-refused")
+        h = {"Authorization": "Bearer " + key}
+        r = request(self.port, "GET", "/api/v1/w/api-a/" + "x" * 3000,
+                    headers=h)
+        self.error_of(r, 414, "invalid_request")
+        r = request(self.port, "GET", "/api/v1/w/api-a/%zz", headers=h)
+        self.error_of(r, 400, "invalid_request")
+        r = request(self.port, "POST", "/api/v1/w/api-a/connection",
+                    body=b"x" * (2 << 20),
+                    headers=dict(h, **{"Content-Type":
+                                       "application/json"}))
+        self.error_of(r, 413, "too_large")
+        # A page keeps answering pages.
+        r = request(self.port, "GET", "/w/api-a/" + "x" * 3000)
+        self.assertEqual(r.status, 414)
+        self.assertIn("text/html", r.header("Content-Type"))
+
     def test_zz_keys_never_in_logs(self):
         # Runs last (by name): every key made above has been used.
         keys = [self.add_key("svc-log")]
