@@ -445,12 +445,41 @@ app_mount(struct app *a, char *err, size_t errlen)
  * and never reads these files again, so a worker started after a refused
  * reload runs the last good state, not the broken files.
  */
+/*
+ * The route table's own rules, checked before anything serves: a path
+ * under /api/ is an API route (JSON refusals, the key gate) and every API
+ * route declares the scope a key needs. A route missing one would refuse
+ * every key (it fails closed), but that is a bug to find at start-up,
+ * not in production.
+ */
+static int
+app_routes_ok(char *err, size_t errlen)
+{
+	size_t i;
+	int    api;
+
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		api = strncmp(routes[i].pattern, "/api/", 5) == 0;
+		if (api != (routes[i].kind == ROUTE_API) ||
+		    (api && ROUTE_SCOPE_OF(routes[i].flags) == 0)) {
+			snprintf(err, errlen,
+			    "route %s: an /api/ path must be ROUTE_API with "
+			    "a ROUTE_SCOPE, and only those",
+			    routes[i].pattern);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int
 app_load(struct app *a, const char *config_path, char *err, size_t errlen)
 {
 	char why[512];
 
 	memset(a, 0, sizeof(*a));
+	if (app_routes_ok(err, errlen) == -1)
+		return -1;
 	if ((a->cfg = config_load(config_path, err, errlen)) == NULL)
 		return -1;
 	if (app_mount(a, err, errlen) == -1)
