@@ -268,6 +268,52 @@ static const char *const workspace_v5[] = {
 };
 
 /*
+ * v6 (issue 11, the Graph gateway):
+ * - webhook_events keeps what Meta sent, whole: the message, status or
+ *   error object as delivered (object), the change's metadata and the
+ *   sender's contacts[] entry (contact), and the WABA it came for, so
+ *   the events feed (GET /events) hands an inbox every image, reply and
+ *   location, not just a text body. JSON is MariaDB's LONGTEXT with a
+ *   JSON_VALID check; the writer bounds it by the webhook body limit.
+ *   Rows stored before v6 have no object: the feed rebuilds a minimal
+ *   one from the typed columns.
+ * - api_idempotency: the first outcome of a POST /messages per
+ *   Idempotency-Key (24 h), running while its call to Meta is under
+ *   way, so a retry after a timeout is answered from here and never
+ *   reaches Meta twice; request_hash tells a repeat from a different
+ *   body sent under the same key.
+ * - send_hourly and connection.last_send_*: messages sent and failed
+ *   through the gateway per UTC hour, and the last failure in Meta's
+ *   words, for send health on the page and in status --json.
+ */
+static const char *const workspace_v6[] = {
+	"ALTER TABLE `%1$s`.webhook_events"
+	" ADD COLUMN IF NOT EXISTS waba_id VARCHAR(32) NULL,"
+	" ADD COLUMN IF NOT EXISTS object JSON NULL,"
+	" ADD COLUMN IF NOT EXISTS metadata JSON NULL,"
+	" ADD COLUMN IF NOT EXISTS contact JSON NULL",
+	"CREATE TABLE IF NOT EXISTS `%1$s`.api_idempotency ("
+	" idem_key VARBINARY(64) NOT NULL PRIMARY KEY,"
+	" request_hash BINARY(32) NOT NULL,"
+	" state ENUM('running','done') NOT NULL,"
+	" http_status SMALLINT UNSIGNED NULL,"
+	" body TEXT NULL,"
+	" created_at DATETIME NOT NULL,"
+	" finished_at DATETIME NULL,"
+	" INDEX (created_at)"
+	") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+	"CREATE TABLE IF NOT EXISTS `%1$s`.send_hourly ("
+	" hour DATETIME NOT NULL PRIMARY KEY,"
+	" ok INT UNSIGNED NOT NULL DEFAULT 0,"
+	" failed INT UNSIGNED NOT NULL DEFAULT 0"
+	") ENGINE=InnoDB",
+	"ALTER TABLE `%1$s`.connection"
+	" ADD COLUMN IF NOT EXISTS last_send_error VARCHAR(500) NULL,"
+	" ADD COLUMN IF NOT EXISTS last_send_error_at DATETIME NULL",
+	NULL
+};
+
+/*
  * Control v2: sign-in throttling by device cookie (OWASP "Slow Down
  * Online Guessing Attacks with Device Cookies"). A failure from a
  * browser with a valid device cookie names that device and counts only
@@ -339,7 +385,7 @@ static const char *const control_v4[] = {
 static const char *const *const control_migrations[] = { control_v1, control_v2,
 	control_v3, control_v4 };
 static const char *const *const workspace_migrations[] = { workspace_v1,
-	workspace_v2, workspace_v3, workspace_v4, workspace_v5 };
+	workspace_v2, workspace_v3, workspace_v4, workspace_v5, workspace_v6 };
 
 #define NCONTROL \
 	(int)(sizeof(control_migrations) / sizeof(control_migrations[0]))
