@@ -5,14 +5,18 @@
  * any of these runs; c->ws is the workspace the key may touch.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include <json-c/json.h>
 
 #include "../app.h"
+#include "../graph.h"
 #include "../log.h"
 #include "../request.h"
 #include "../response.h"
 #include "../status.h"
+#include "../store/connection.h"
+#include "../vault.h"
 #include "handlers.h"
 
 enum answer
@@ -55,6 +59,199 @@ api_error(struct ctx *c, int status, const char *code, const char *message)
 	if (status == 401)
 		resp_header(c->resp, "WWW-Authenticate", "Bearer");
 	return api_json(c, status, o);
+}
+
+enum answer
+api_db_down(struct ctx *c)
+{
+	return api_error(c, 503, "unavailable",
+	    "the database is not answering; try again in a moment");
+}
+
+enum answer
+api_ready(struct ctx *c, struct conn_row *r)
+{
+	if (store_conn_get(c->app->db, &c->ws, r) != STORE_OK)
+		return api_db_down(c);
+	if (strcmp(r->status, "needs_reconnect") == 0)
+		return api_error(c, 409, "needs_reconnect",
+		    *r->reason ? r->reason
+		               : "the connection needs to be reconnected "
+		                 "on the workspace's WhatsApp settings page");
+	if (strcmp(r->status, "connected") != 0 || !r->has_token)
+		return api_error(c, 409, "not_connected",
+		    "this workspace has not connected WhatsApp (or has not "
+		    "chosen a phone number yet)");
+	return GO_ON;
+}
+
+enum answer
+api_token(struct ctx *c, const char *kind, struct vault_secret *out)
+{
+	struct vault_box box;
+	char             err[256];
+	enum store_rc    rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = store_conn_token_get(c->app->db, &c->ws, kind, &box);
+	if (rc == STORE_NOTFOUND)
+		return api_error(c, 409, "not_connected",
+		    strcmp(kind, VAULT_KIND_CATALOG) == 0
+		        ? "this workspace has not connected a Meta catalog"
+		        : "this workspace has not connected WhatsApp");
+	if (rc != STORE_OK)
+		return api_db_down(c);
+	/* As hm_token: a `keys rotate` this worker has not seen yet. */
+	if (!vault_has_version(c->app->vault, box.key_version))
+		(void)app_vault(c->app);
+	if (vault_decrypt(c->app->vault, c->ws.id, kind, &box, out, err,
+	        sizeof(err)) == -1) {
+		log_err("%s", err); /* names the workspace, not the token */
+		vault_box_free(&box);
+		return api_error(c, 500, "internal",
+		    "the workspace's stored access could not be decrypted "
+		    "(the server's key ring does not match); the server log "
+		    "says more");
+	}
+	vault_box_free(&box);
+	return GO_ON;
+}
+
+/*
+ * How long a caller should wait after Meta's own rate limits. Meta
+ * sends no Retry-After; these follow its documented windows: the
+ * throughput cap (130429) is per second, the pair limit (131056) about
+ * one message per 6 s to one user, the others (4, 17, 32, 613, 80007:
+ * app, user, page, custom and WABA limits) are counted over an hour, so
+ * a minute is a polite first wait.
+ */
+long
+api_retry_after(const struct graph_err *e)
+{
+	if (e->unavailable)
+		return e->retry_after > 0 ? e->retry_after : 1;
+	switch (e->code) {
+	case 130429:
+		return 1;
+	case 131056:
+		return 6;
+	default:
+		return 60;
+	}
+}
+
+/* 1 when e is one of Meta's rate limits (doc/contract.md, Errors). */
+int
+api_is_rate_limit(const struct graph_err *e)
+{
+	switch (e->code) {
+	case 4:
+	case 17:
+	case 32:
+	case 613:
+	case 80007:
+	case 130429:
+	case 131056:
+		return 1;
+	default:
+		return e->http_status == 429;
+	}
+}
+
+static enum answer
+api_meta_error(struct ctx *c, int status, const char *code, const char *message,
+    const struct graph_err *e)
+{
+	json_object *o, *err, *m;
+
+	if ((o = json_object_new_object()) == NULL ||
+	    (err = json_object_new_object()) == NULL) {
+		json_object_put(o);
+		return api_json(c, status, NULL);
+	}
+	json_object_object_add(o, "error", err);
+	json_object_object_add(err, "code", json_object_new_string(code));
+	json_object_object_add(err, "message", json_object_new_string(message));
+	/* meta only when Meta answered with an error object. */
+	if (e->code != 0 && (m = json_object_new_object()) != NULL) {
+		json_object_object_add(m, "code",
+		    json_object_new_int64(e->code));
+		if (e->subcode != 0)
+			json_object_object_add(m, "error_subcode",
+			    json_object_new_int64(e->subcode));
+		if (*e->fbtrace_id)
+			json_object_object_add(m, "fbtrace_id",
+			    json_object_new_string(e->fbtrace_id));
+		json_object_object_add(err, "meta", m);
+	}
+	return api_json(c, status, o);
+}
+
+enum answer
+api_graph_failed(struct ctx *c, const char *what, const char *kind,
+    const struct graph_err *e)
+{
+	char msg[1600], ra[24];
+	long wait;
+
+	if (e->unavailable) {
+		snprintf(ra, sizeof(ra), "%ld", api_retry_after(e));
+		resp_header(c->resp, "Retry-After", ra);
+		return api_error(c, 503, "unavailable",
+		    "Meta is slow or failing right now; this call was not "
+		    "made, try again after Retry-After seconds");
+	}
+	log_warn("workspace %llu: Meta call failed while %s: http %ld code "
+	         "%ld subcode %ld fbtrace_id %s",
+	    (unsigned long long)c->ws.id, what, e->http_status, e->code,
+	    e->subcode, graph_err_trace(e));
+	if (graph_err_is_token(e)) {
+		const char *reason = graph_reason_190(e->subcode);
+		int         catalog = kind != NULL &&
+		    strcmp(kind, VAULT_KIND_CATALOG) == 0;
+
+		if ((catalog ? store_conn_catalog_mark(c->app->db, &c->ws,
+		                   reason)
+		             : store_conn_mark(c->app->db, &c->ws,
+		                   "needs_reconnect", reason)) != STORE_OK)
+			log_err("workspace %llu: could not mark %s "
+			        "needs_reconnect",
+			    (unsigned long long)c->ws.id,
+			    catalog ? "the catalog" : "the connection");
+		snprintf(msg, sizeof(msg),
+		    "Meta no longer accepts this workspace's %s (%s); it must "
+		    "be reconnected on the workspace's WhatsApp settings page",
+		    catalog ? "catalog access" : "access", reason);
+		return api_meta_error(c, 409, "needs_reconnect", msg, e);
+	}
+	if (api_is_rate_limit(e)) {
+		wait = api_retry_after(e);
+		snprintf(ra, sizeof(ra), "%ld", wait);
+		resp_header(c->resp, "Retry-After", ra);
+		snprintf(msg, sizeof(msg),
+		    "Meta is limiting these calls (%s); nothing was done, try "
+		    "again after Retry-After seconds",
+		    e->message);
+		return api_meta_error(c, 429, "rate_limited", msg, e);
+	}
+	if (e->http_status >= 400 && e->http_status < 500 && e->code != 0 &&
+	    !e->transient) {
+		snprintf(msg, sizeof(msg), "Meta refused %s: %s%s%s%s%s%s",
+		    what, e->message, *e->details ? " (" : "", e->details,
+		    *e->details ? ")" : "", *e->user_msg ? ": " : "",
+		    e->user_msg);
+		return api_meta_error(c, 422, "meta_rejected", msg, e);
+	}
+	snprintf(msg, sizeof(msg), "%s while %s%s",
+	    e->timeout            ? "Meta did not answer in time"
+	        : e->network      ? "Meta could not be reached"
+	        : e->bad_response ? "Meta sent an answer that could not be read"
+	                          : "Meta failed",
+	    what,
+	    e->maybe_done ? "; the request had reached Meta, so Meta may "
+	                    "have acted on it: it was not repeated"
+	                  : "; nothing was done");
+	return api_meta_error(c, 502, "meta_unavailable", msg, e);
 }
 
 /* GET /api/v1/w/{slug}/connection: the object `status --json` prints. */

@@ -70,6 +70,41 @@ enum answer api_json(struct ctx *, int status, struct json_object *o);
 /* {"error":{"code":code,"message":message}} (doc/contract.md, Errors). */
 enum answer api_error(struct ctx *, int status, const char *code,
     const char *message);
+/* 503 unavailable: the database did not answer. */
+enum answer api_db_down(struct ctx *);
+struct conn_row;
+/*
+ * The workspace's connection row into r; GO_ON when it is connected
+ * with a token, else ANSWERED with 409 not_connected or needs_reconnect
+ * (with the stored reason), or 503.
+ */
+enum answer api_ready(struct ctx *, struct conn_row *r);
+struct vault_secret;
+/*
+ * The workspace's token of kind (VAULT_KIND_WABA, VAULT_KIND_CATALOG)
+ * decrypted into out (wipe it with vault_secret_free); GO_ON, else
+ * ANSWERED (409 not_connected, 503, 500).
+ */
+enum answer api_token(struct ctx *, const char *kind, struct vault_secret *out);
+struct graph_err;
+/*
+ * A failed Graph call made with the token of kind, answered per
+ * doc/contract.md (Errors): 503 unavailable (bulkhead, breaker: Meta
+ * not called) with Retry-After; a token Meta no longer accepts (190)
+ * marks the connection (or the catalog) needs_reconnect with the reason
+ * and answers 409 needs_reconnect; Meta's rate limits 429 rate_limited
+ * with Retry-After; Meta's refusal of the content 422 meta_rejected;
+ * anything else 502 meta_unavailable, saying whether Meta may have
+ * acted. Meta's code, subcode and fbtrace_id go in error.meta. what
+ * names the call in the message and the log ("sending the message").
+ */
+enum answer api_graph_failed(struct ctx *, const char *what, const char *kind,
+    const struct graph_err *e);
+/* The Retry-After (seconds) for a rate-limited or refused call. */
+long api_retry_after(const struct graph_err *);
+/* 1 when e is one of Meta's rate limits (HTTP 429, codes 4, 17, 32,
+   613, 80007, 130429, 131056). */
+int         api_is_rate_limit(const struct graph_err *);
 enum answer h_api_connection(struct ctx *);
 
 #endif
