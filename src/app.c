@@ -638,6 +638,24 @@ app_refuse(struct ctx *c, enum req_err err, const char *why)
 		(void)view_error(c, status, why);
 }
 
+/* The Allow header of a 405 (RFC 9110 §10.2.1): the route's methods. */
+static void
+app_allow(int allowed, char *out, size_t len)
+{
+	static const struct {
+		int         m;
+		const char *name;
+	} names[] = { { REQ_GET, "GET, HEAD" }, { REQ_POST, "POST" },
+		{ REQ_DELETE, "DELETE" } };
+	size_t i, n = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (allowed & names[i].m)
+			n += (size_t)snprintf(out + n, n < len ? len - n : 0,
+			    "%s%s", n ? ", " : "", names[i].name);
+}
+
 void
 app_handle(struct app *a, FCGX_Request *f)
 {
@@ -672,10 +690,7 @@ app_handle(struct app *a, FCGX_Request *f)
 	rt = router_match(routes, sizeof(routes) / sizeof(routes[0]),
 	    req.method, req.path, req.slug, &req.var, &status, &allowed);
 	if (rt == NULL) {
-		snprintf(allow, sizeof(allow), "%s%s%s",
-		    allowed & REQ_GET ? "GET, HEAD" : "",
-		    (allowed & REQ_GET) && (allowed & REQ_POST) ? ", " : "",
-		    allowed & REQ_POST ? "POST" : "");
+		app_allow(allowed, allow, sizeof(allow));
 		/* An API client reads JSON, whatever it asked for. */
 		if (strncmp(req.path, "/api/", 5) == 0)
 			api_error(&c, status,

@@ -427,6 +427,8 @@ req_init(struct req *r, struct FCGX_Request *f, const char *mount, char *why,
 		r->method = REQ_HEAD;
 	else if (strcmp(m, "POST") == 0)
 		r->method = REQ_POST;
+	else if (strcmp(m, "DELETE") == 0)
+		r->method = REQ_DELETE;
 	else
 		r->method = REQ_OTHER;
 	for (end = r->method_str; *end; end++)

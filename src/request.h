@@ -19,7 +19,13 @@ struct FCGX_Request;
 #define REQ_MAX_PATH  2048
 #define REQ_LOG_PATH  256 /* bytes of a refused path the log shows */
 
-enum req_method { REQ_GET = 1, REQ_HEAD = 2, REQ_POST = 4, REQ_OTHER = 8 };
+enum req_method {
+	REQ_GET = 1,
+	REQ_HEAD = 2,
+	REQ_POST = 4,
+	REQ_DELETE = 8, /* the internal API's deletes */
+	REQ_OTHER = 16
+};
 
 struct kv {
 	char  *key;
