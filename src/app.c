@@ -49,6 +49,10 @@
 	{ \
 		(nm), (w), IN_TEXT, (lo), (hi), NULL, (need), (y) \
 	}
+/* The {phone_number_id} of the number routes: Meta's ids are digits. */
+#define PHONE_IN_PATH \
+	DIGITS("phone_number_id", IN_PATH, 1, 32, 1, \
+	    "That is not a phone number ID.")
 
 static const char *const hub_modes[] = { "subscribe", NULL };
 static const char *const one[] = { "1", NULL }; /* a ticked box */
@@ -136,8 +140,7 @@ static const struct route routes[] = {
 	    "/w/{slug}/settings/whatsapp/phone-numbers/"
 	    "{phone_number_id}/request-code",
 	    h_phone_request_code, ROUTE_SESSION, ROUTE_PAGE, NULL,
-	    { [CODE_ID] = DIGITS("phone_number_id", IN_PATH, 1, 32, 1,
-	          "That is not a phone number ID."),
+	    { [CODE_ID] = PHONE_IN_PATH,
 	        [CODE_METHOD] = { "code_method", IN_FORM, IN_ENUM, 0, 0,
 	            code_methods, 1, "Choose SMS or voice call." },
 	        /* A locale as Meta takes it: en_US, pt_BR, de. */
@@ -147,8 +150,7 @@ static const struct route routes[] = {
 	    "/w/{slug}/settings/whatsapp/phone-numbers/"
 	    "{phone_number_id}/verify-code",
 	    h_phone_verify_code, ROUTE_SESSION, ROUTE_PAGE, NULL,
-	    { [VERIFY_ID] = DIGITS("phone_number_id", IN_PATH, 1, 32, 1,
-	          "That is not a phone number ID."),
+	    { [VERIFY_ID] = PHONE_IN_PATH,
 	        [VERIFY_CODE] = DIGITS("code", IN_FORM, 6, 6, 1,
 	            "Enter the "
 	            "six-digit code Meta sent."),
@@ -161,14 +163,12 @@ static const struct route routes[] = {
 	    "/w/{slug}/settings/whatsapp/phone-numbers/"
 	    "{phone_number_id}/default",
 	    h_phone_default, ROUTE_SESSION, ROUTE_PAGE, NULL,
-	    { [PHONE_ID] = DIGITS("phone_number_id", IN_PATH, 1, 32, 1,
-	          "That is not a phone number ID.") } },
+	    { [PHONE_ID] = PHONE_IN_PATH } },
 	{ REQ_POST,
 	    "/w/{slug}/settings/whatsapp/phone-numbers/"
 	    "{phone_number_id}/sync",
 	    h_phone_sync, ROUTE_SESSION, ROUTE_PAGE, NULL,
-	    { [SYNC_ID] = DIGITS("phone_number_id", IN_PATH, 1, 32, 1,
-	          "That is not a phone number ID."),
+	    { [SYNC_ID] = PHONE_IN_PATH,
 	        [SYNC_TYPE] = { "sync_type", IN_FORM, IN_ENUM, 0, 0, sync_types,
 	            1,
 	            "Choose what to sync: the contacts or the chat "
@@ -177,8 +177,7 @@ static const struct route routes[] = {
 	    "/w/{slug}/settings/whatsapp/phone-numbers/"
 	    "{phone_number_id}/remove",
 	    h_phone_remove, ROUTE_SESSION, ROUTE_PAGE, NULL,
-	    { [REMOVE_ID] = DIGITS("phone_number_id", IN_PATH, 1, 32, 1,
-	          "That is not a phone number ID."),
+	    { [REMOVE_ID] = PHONE_IN_PATH,
 	        [REMOVE_DEREGISTER] = { "deregister", IN_FORM, IN_ENUM, 0, 0,
 	            one, 0, "To deregister the number too, tick the box." },
 	        [REMOVE_CONFIRM] = { "confirm", IN_FORM, IN_ENUM, 0, 0, one, 0,
