@@ -2,6 +2,7 @@
 Meta sandbox when a class asks for it)."""
 import os
 import shutil
+import subprocess
 import unittest
 
 from stack import ROOT, Stack, binary, free_port
@@ -57,3 +58,24 @@ class StackCase(unittest.TestCase):
     @property
     def port(self):
         return self.st.port
+
+
+class BrowserCase(StackCase):
+    """A stack with the sandbox, for the Chromium flows in tests/browser."""
+    workers = 2
+    sandbox = True
+
+    def run_flow(self, script, done, shots="", **env):
+        """Runs tests/browser/SCRIPT against this stack (env: EMAIL,
+        PASSWORD, SLUG...; screenshots under tests/out/screenshots/SHOTS)
+        and checks that it exits 0 having printed its final line DONE."""
+        env = dict(os.environ, BASE_URL=self.st.base_url,
+                   SANDBOX_URL="http://127.0.0.1:%d" % self.st.sandbox_port,
+                   OUT_DIR=os.path.join(OUT, "screenshots", shots).rstrip("/"),
+                   **env)
+        r = subprocess.run(
+            ["node", os.path.join(ROOT, "tests", "browser", script)],
+            env=env, capture_output=True, text=True, timeout=300)
+        print(r.stdout)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn(done, r.stdout)

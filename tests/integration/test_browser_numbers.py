@@ -1,19 +1,12 @@
 """Issue 10, items 1 and 2: several numbers and number states, clicked
 through in headless Chromium (Playwright, Debian's chromium); screenshots
 land in tests/out/screenshots/numbers."""
-import os
-import subprocess
-
-from base import OUT, StackCase
-from stack import ROOT
+from base import BrowserCase
 
 PW = "browser numbers password"
 
 
-class BrowserNumbers(StackCase):
-    workers = 2
-    sandbox = True
-
+class BrowserNumbers(BrowserCase):
     @classmethod
     def setUpStack(cls):
         cls.st.admin("workspace", "add", "multi", "Multi Numbers Ltd")
@@ -21,23 +14,14 @@ class BrowserNumbers(StackCase):
                      input=PW + "\n")
 
     def test_numbers_flow(self):
-        env = dict(os.environ, BASE_URL=self.st.base_url,
-                   SANDBOX_URL="http://127.0.0.1:%d" % self.st.sandbox_port,
-                   EMAIL="merchant@multi.example", PASSWORD=PW, SLUG="multi",
-                   OUT_DIR=os.path.join(OUT, "screenshots", "numbers"))
-        r = subprocess.run(["node", os.path.join(ROOT, "tests", "browser",
-                                                 "numbers.mjs")],
-                           env=env, capture_output=True, text=True, timeout=300)
-        print(r.stdout)
-        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertIn("ok - registered once its display name was approved",
-                      r.stdout)
+        self.run_flow("numbers.mjs",
+                      "ok - registered once its display name was approved",
+                      shots="numbers", EMAIL="merchant@multi.example",
+                      PASSWORD=PW, SLUG="multi")
 
 
-class BrowserCoexistence(StackCase):
+class BrowserCoexistence(BrowserCase):
     """Item 4: a WhatsApp Business app number through the popup."""
-    workers = 2
-    sandbox = True
     config = {"meta.config_id": "778899001122334"}
 
     @classmethod
@@ -47,13 +31,7 @@ class BrowserCoexistence(StackCase):
                      input=PW + "\n")
 
     def test_coexistence_flow(self):
-        env = dict(os.environ, BASE_URL=self.st.base_url,
-                   SANDBOX_URL="http://127.0.0.1:%d" % self.st.sandbox_port,
-                   EMAIL="merchant@app.example", PASSWORD=PW, SLUG="app",
-                   OUT_DIR=os.path.join(OUT, "screenshots", "coexistence"))
-        r = subprocess.run(["node", os.path.join(ROOT, "tests", "browser",
-                                                 "coexistence.mjs")],
-                           env=env, capture_output=True, text=True, timeout=300)
-        print(r.stdout)
-        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertIn("ok - coexistence onboarding and sync", r.stdout)
+        self.run_flow("coexistence.mjs",
+                      "ok - coexistence onboarding and sync",
+                      shots="coexistence", EMAIL="merchant@app.example",
+                      PASSWORD=PW, SLUG="app")
