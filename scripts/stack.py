@@ -6,6 +6,7 @@ a MariaDB server on a unix socket, the waba-connect pool (standalone
 supervisor or spawned by lighttpd), lighttpd on 127.0.0.1 in front, and,
 when present, the Meta sandbox. Every process is stopped by close().
 """
+import json
 import os
 import secrets
 import shutil
@@ -496,6 +497,11 @@ ProxyPass / fcgi://127.0.0.1:{pool_port}/ enablereuse=off
             shutil.rmtree(d, ignore_errors=True)
 
 
+API_SCOPES = ("connection:read", "messages:send", "templates:read",
+              "templates:write", "media:write", "catalog:write",
+              "events:read")
+
+
 def demo():
     run = os.path.join(ROOT, "run", "demo")
     port = int(os.environ.get("WABA_DEMO_PORT", "8080"))
@@ -523,6 +529,27 @@ def demo():
                 f.write(pw)
         with open(pw_file) as f:
             login = ("merchant@demo.example", f.read().strip())
+        # An internal API key for the README's curl walkthrough, made
+        # once and kept beside the password (0600): the key is shown
+        # only when it is made.
+        key_file = st.path("demo-api-key")
+        keys = json.loads(st.admin("api-key", "list", "--json").stdout)
+        names = [k["name"] for k in keys]
+        live = [k["name"] for k in keys if not k.get("revoked_at")
+                and k["name"].startswith("demo-service")]
+        if not os.path.exists(key_file) or not live:
+            # A revoked key keeps its name: take the next free one.
+            name, n = "demo-service", 1
+            while name in names:
+                n += 1
+                name = "demo-service-%d" % n
+            key = st.admin("api-key", "add", name, "--scopes",
+                           ",".join(API_SCOPES), "--workspace",
+                           "demo").stdout.strip()
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+                         0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(key + "\n")
         st.start_pool()
         st.start_lighttpd()
         print()
@@ -530,6 +557,8 @@ def demo():
         print("  %s/login" % st.base_url)
         print("  sign in as %s with password %s" % login)
         print("  health: %s/healthz" % st.base_url)
+        print("  internal API key (all scopes, workspace demo): %s"
+              % key_file)
         print("  Meta sandbox: http://127.0.0.1:%d/_sandbox/"
               % st.sandbox_port)
         print("  logs: %s/*.log" % run)
