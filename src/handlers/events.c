@@ -102,7 +102,8 @@ ev_rebuild(const struct ev_row *r)
 	ev_put(o, "timestamp", ts);
 	if (strcmp(r->kind, "message") == 0 && r->body != NULL &&
 	    (t = json_object_new_object()) != NULL) {
-		json_object_object_add(o, "type", json_object_new_string("text"));
+		json_object_object_add(o, "type",
+		    json_object_new_string("text"));
 		ev_put(t, "body", r->body);
 		json_object_object_add(o, "text", t);
 	} else if (strcmp(r->kind, "message") != 0)
@@ -139,8 +140,8 @@ ev_json(const struct ev_row *r)
  * *got how many.
  */
 static enum store_rc
-ev_read(struct ctx *c, uint64_t *next, unsigned limit,
-    struct json_object *arr, size_t *got)
+ev_read(struct ctx *c, uint64_t *next, unsigned limit, struct json_object *arr,
+    size_t *got)
 {
 	struct sq           q;
 	struct ev_row       r;
@@ -221,8 +222,7 @@ ev_wait(struct ctx *c, uint64_t *next, unsigned limit, long wait_ms,
 		nanosleep(&tick, NULL);
 		now = ev_now_ms();
 		gen = gate_events_gen(c->ws.id);
-		if (gen != gen0 || now - last >= EV_DB_EVERY_MS ||
-		    now >= end) {
+		if (gen != gen0 || now - last >= EV_DB_EVERY_MS || now >= end) {
 			gen0 = gen;
 			last = now;
 			if ((rc = ev_read(c, next, limit, arr, got)) !=

@@ -56,8 +56,8 @@ store_ev_next(struct sq *q, struct ev_row *r)
 }
 
 enum store_rc
-store_ev_connection_on(MYSQL *my, const struct workspace *ws,
-    const char *state, const char *reason)
+store_ev_connection_on(MYSQL *my, const struct workspace *ws, const char *state,
+    const char *reason)
 {
 	struct json_object *o;
 	const char         *s;
