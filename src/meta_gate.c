@@ -369,8 +369,9 @@ gate_wait_enter(int max, int *place)
 	int i, pass, free_;
 
 	*place = -1;
+	/* Nothing could count them: no long-poll waits at all. */
 	if (gate == NULL)
-		return 1;
+		return 0;
 	if (max > GATE_SLOTS)
 		max = GATE_SLOTS;
 	for (pass = 0; pass < 2; pass++) {

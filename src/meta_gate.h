@@ -101,8 +101,9 @@ int gate_capacity(const struct gate_limits *);
  *   place is a pid in waiter[], taken by compare-and-swap and freed by
  *   gate_wait_leave, by gate_forget for a reaped worker, or by the next
  *   process that finds every place taken and the owner of one gone, as
- *   for the call slots. gate_wait_enter: 1 with *place taken (-1: no
- *   gate, nothing to count with), 0 when max wait already;
+ *   for the call slots. gate_wait_enter: 1 with *place taken, 0 when
+ *   max wait already or there is no gate (nothing could count them, so
+ *   none waits: the answer comes at once);
  * - an events generation per workspace (by id modulo GATE_EVENT_GENS,
  *   so two workspaces may share one: a waiter then looks in its
  *   database for nothing, which is harmless): the webhook handler bumps
