@@ -218,6 +218,15 @@ static const struct route routes[] = {
 	{ REQ_GET, "/api/v1/w/{slug}/connection", h_api_connection,
 	    ROUTE_SCOPE(APIKEY_SCOPE_CONNECTION_READ), ROUTE_API, NULL,
 	    { { 0 } } },
+	{ REQ_GET, "/api/v1/w/{slug}/events", h_api_events,
+	    ROUTE_SCOPE(APIKEY_SCOPE_EVENTS_READ), ROUTE_API, NULL,
+	    { [EV_AFTER] = { "after", IN_QUERY, IN_NUMBER, 0,
+	          9223372036854775807ULL, NULL, 0,
+	          "after must be an event id (a whole number, 0 or more)" },
+	        [EV_LIMIT] = { "limit", IN_QUERY, IN_NUMBER, 1, 1000, NULL, 0,
+	            "limit must be a whole number from 1 to 1000" },
+	        [EV_WAIT] = { "wait", IN_QUERY, IN_NUMBER, 0, 30, NULL, 0,
+	            "wait must be a whole number of seconds from 0 to 30" } } },
 };
 /* clang-format on */
 

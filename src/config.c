@@ -95,6 +95,7 @@ static const struct ckey ckeys[] = {
 	 */
 	{ "webhooks", "retention_days", C_INT, O(webhook_retention_days), 7,
 	    3650 },
+	{ "api", "max_waiting", C_INT, O(api_max_waiting), 1, 256 },
 };
 #undef O
 
@@ -497,6 +498,19 @@ cfg_validate(struct config *c, const char *name, char *err, size_t errlen)
 			    required[i].what);
 			return -1;
 		}
+	/*
+	 * Long-polls of the events feed hold a worker each: a pool they
+	 * could fill would answer nothing else. Unset, a quarter of it.
+	 */
+	if (c->api_max_waiting == 0)
+		c->api_max_waiting = c->workers / 4 > 0 ? c->workers / 4 : 1;
+	else if (c->workers > 1 && c->api_max_waiting >= c->workers) {
+		cfg_seterr(err, errlen,
+		    "%s: [api] max_waiting: %d must be below [server] "
+		    "workers (%d), or long-polls could hold every worker",
+		    name, c->api_max_waiting, c->workers);
+		return -1;
+	}
 	for (p = c->app_id; *p; p++)
 		if (!isdigit((unsigned char)*p)) {
 			cfg_seterr(err, errlen,
@@ -651,7 +665,8 @@ config_parse(const char *name, const char *text, char *err, size_t errlen)
 			    strcmp(section, "database") &&
 			    strcmp(section, "crypto") &&
 			    strcmp(section, "meta") &&
-			    strcmp(section, "webhooks")) {
+			    strcmp(section, "webhooks") &&
+			    strcmp(section, "api")) {
 				cfg_seterr(err, errlen,
 				    "%s: unknown section "
 				    "[%s]",

@@ -69,6 +69,9 @@ struct config {
 	int    webhook_silence_minutes;
 	/* [webhooks]: stored events and hourly counters older are pruned. */
 	int webhook_retention_days;
+	/* [api]: long-polls of GET /events at once, across the pool;
+	   config_parse resolves 0 (unset) to a quarter of the workers. */
+	int api_max_waiting;
 };
 
 /*

@@ -78,6 +78,13 @@ in_value_ok(const struct in_field *f, const char *s, size_t len,
 				return 1;
 			}
 		return 0;
+	case IN_NUMBER:
+		/* 19 digits always fit: no overflow to check. */
+		if (!in_digits(s, len, 1, 19))
+			return 0;
+		for (v->num = 0, i = 0; i < len; i++)
+			v->num = v->num * 10 + (unsigned long long)(s[i] - '0');
+		return v->num >= f->min && v->num <= f->max;
 	case IN_OBJECT:
 		return 0; /* only in a JSON body: see in_json */
 	}

@@ -31,6 +31,8 @@ enum in_type {
 	IN_PRINTABLE, /* min..max bytes of 0x21..0x7e */
 	IN_TEXT,      /* min..max bytes of UTF-8 text (request.c checked it) */
 	IN_ENUM,      /* one of values */
+	IN_NUMBER,    /* a decimal number from min to max, digits only (at
+	                 most 19 of them); its value in num */
 	IN_OBJECT     /* a JSON object, at most max bytes as sent */
 };
 
@@ -67,6 +69,7 @@ struct in_val {
 	unsigned char       bin[IN_HEX_MAX]; /* IN_HEX */
 	size_t              binlen;
 	size_t              choice; /* IN_ENUM: index in values */
+	unsigned long long  num;    /* IN_NUMBER */
 	struct json_object *obj;    /* IN_OBJECT: borrowed */
 };
 

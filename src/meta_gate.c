@@ -27,7 +27,11 @@
 #include "log.h"
 #include "meta_gate.h"
 
-/* Bump when struct gate_shm changes: a named segment outlives us. */
+/*
+ * Bump when a member of struct gate_shm changes place: a named segment
+ * outlives us. Members appended at the end need no bump: a segment made
+ * by an older process is grown (zero-filled) by the first newer one.
+ */
 #define GATE_NAME_FMT "/waba-connect-gate-v1.%lu.%08lx"
 
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "process-shared atomics");
@@ -41,6 +45,9 @@ struct gate_shm {
 	atomic_llong probe_until; /* half-open: the probe's claim */
 	atomic_int   probe_pid;
 	atomic_int   slot[GATE_SLOTS]; /* owner pid, 0: free */
+	/* The events feed (gate_wait_*, gate_events_*): appended. */
+	atomic_int   waiter[GATE_SLOTS]; /* a long-poll's pid, 0: free */
+	atomic_llong events_gen[GATE_EVENT_GENS];
 };
 
 static struct gate_shm *gate;
@@ -155,6 +162,10 @@ gate_forget(pid_t pid)
 	owner = (int)pid;
 	if (atomic_compare_exchange_strong(&gate->probe_pid, &owner, 0))
 		atomic_store(&gate->probe_until, 0);
+	for (i = 0; i < GATE_SLOTS; i++) {
+		owner = (int)pid;
+		atomic_compare_exchange_strong(&gate->waiter[i], &owner, 0);
+	}
 }
 
 int
@@ -190,6 +201,23 @@ gate_reclaim(int n)
 			    pid);
 			freed++;
 		}
+	}
+	return freed;
+}
+
+/* As gate_reclaim, for the long-polls' places. */
+static int
+gate_reclaim_waiters(int n)
+{
+	int i, pid, freed = 0;
+
+	for (i = 0; i < n; i++) {
+		pid = atomic_load(&gate->waiter[i]);
+		if (pid <= 0 || pid == (int)getpid() ||
+		    kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		freed += atomic_compare_exchange_strong(&gate->waiter[i], &pid,
+		    0);
 	}
 	return freed;
 }
@@ -333,4 +361,56 @@ gate_leave(struct gate_pass *p)
 	}
 	p->slot = -1;
 	p->probe = p->active = 0;
+}
+
+int
+gate_wait_enter(int max, int *place)
+{
+	int i, pass, free_;
+
+	*place = -1;
+	/* Nothing could count them: no long-poll waits at all. */
+	if (gate == NULL)
+		return 0;
+	if (max > GATE_SLOTS)
+		max = GATE_SLOTS;
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < max; i++) {
+			free_ = 0;
+			if (atomic_compare_exchange_strong(&gate->waiter[i],
+			        &free_, (int)getpid())) {
+				*place = i;
+				return 1;
+			}
+		}
+		if (pass == 0 && gate_reclaim_waiters(max) == 0)
+			break;
+	}
+	return 0;
+}
+
+void
+gate_wait_leave(int *place)
+{
+	int me = (int)getpid();
+
+	if (gate != NULL && *place >= 0 && *place < GATE_SLOTS)
+		atomic_compare_exchange_strong(&gate->waiter[*place], &me, 0);
+	*place = -1;
+}
+
+void
+gate_events_bump(uint64_t workspace)
+{
+	if (gate != NULL)
+		atomic_fetch_add(&gate->events_gen[workspace % GATE_EVENT_GENS],
+		    1);
+}
+
+long long
+gate_events_gen(uint64_t workspace)
+{
+	return gate != NULL
+	    ? atomic_load(&gate->events_gen[workspace % GATE_EVENT_GENS])
+	    : 0;
 }

@@ -25,7 +25,10 @@
 
 #include <sys/types.h>
 
-#define GATE_SLOTS 256 /* = the most workers a pool may have */
+#include <stdint.h>
+
+#define GATE_SLOTS      256 /* = the most workers a pool may have */
+#define GATE_EVENT_GENS 64  /* events generations, by workspace id */
 
 /* Per process, from its config: a reload takes effect with it. */
 struct gate_limits {
@@ -90,5 +93,27 @@ int gate_may_retry(const struct gate_pass *);
 void gate_leave(struct gate_pass *);
 /* The bulkhead's size for these limits, for logs and tests. */
 int gate_capacity(const struct gate_limits *);
+
+/*
+ * The events feed's long-polls (GET /events with wait > 0; doc/
+ * architecture.md, The events feed), in the same shared memory:
+ * - at most max ([api] max_waiting) wait at once across the pool: a
+ *   place is a pid in waiter[], taken by compare-and-swap and freed by
+ *   gate_wait_leave, by gate_forget for a reaped worker, or by the next
+ *   process that finds every place taken and the owner of one gone, as
+ *   for the call slots. gate_wait_enter: 1 with *place taken, 0 when
+ *   max wait already or there is no gate (nothing could count them, so
+ *   none waits: the answer comes at once);
+ * - an events generation per workspace (by id modulo GATE_EVENT_GENS,
+ *   so two workspaces may share one: a waiter then looks in its
+ *   database for nothing, which is harmless): the webhook handler bumps
+ *   it after it committed new events, and a waiter that sees it change
+ *   looks at once instead of at its next periodic look. Without a gate
+ *   gate_events_gen is always 0 and only the periodic look finds them.
+ */
+int       gate_wait_enter(int max, int *place);
+void      gate_wait_leave(int *place);
+void      gate_events_bump(uint64_t workspace);
+long long gate_events_gen(uint64_t workspace);
 
 #endif

@@ -44,6 +44,7 @@ struct wh_ctx {
 	char                 *err;
 	size_t                errlen;
 	int                   nomem; /* the refusal is ours, not Meta's */
+	size_t                len;   /* the body's: what a kept part may be */
 };
 
 static void __attribute__((format(printf, 3, 4)))
@@ -176,6 +177,96 @@ wh_push(struct wh_ctx *c, const struct webhook_event *ev)
 		c->cap = ncap;
 	}
 	b->ev[b->n++] = *ev;
+	return 0;
+}
+
+static void
+wh_ev_free(struct webhook_event *ev)
+{
+	free(ev->object);
+	free(ev->metadata);
+	free(ev->contact);
+	ev->object = ev->metadata = ev->contact = NULL;
+}
+
+/*
+ * o as JSON text for the event to own, in *out (NULL when o is NULL).
+ * json-c writes Meta's object back member by member, values as parsed
+ * (strings, numbers, nesting), so the feed hands out what Meta sent.
+ * A part is never longer than the delivery it came in, which the
+ * webhook body limit bounds; should the serialization be (it cannot
+ * grow by more than number spellings), the part is left out and the
+ * feed rebuilds a minimal one, rather than storing more than the limit.
+ */
+static int
+wh_dump(struct wh_ctx *c, struct json_object *o, char **out)
+{
+	const char *s;
+	size_t      n;
+
+	*out = NULL;
+	if (o == NULL)
+		return 0;
+	if ((s = json_object_to_json_string_ext(o,
+	         JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) ==
+	    NULL)
+		goto nomem;
+	if ((n = strlen(s)) > c->len)
+		return 0;
+	if ((*out = malloc(n + 1)) == NULL)
+		goto nomem;
+	memcpy(*out, s, n + 1);
+	return 0;
+nomem:
+	wh_err(c->err, c->errlen, "out of memory");
+	c->nomem = 1;
+	return -1;
+}
+
+/*
+ * The sender's value.contacts[] entry: the one whose wa_id (or, for a
+ * user whose number Meta withholds, user_id) is the message's sender;
+ * else, when there is just one entry, that one (Meta sends one contact
+ * per change for a single message). NULL when none fits.
+ */
+static struct json_object *
+wh_contact_of(struct json_object *value, const char *from)
+{
+	struct json_object *arr, *ct;
+	const char         *id;
+	size_t              i, n;
+
+	if ((arr = jx_get(value, "contacts", json_type_array)) == NULL ||
+	    (n = json_object_array_length(arr)) == 0)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		ct = json_object_array_get_idx(arr, i);
+		if (!json_object_is_type(ct, json_type_object))
+			continue;
+		if (((id = jx_str(ct, "wa_id", NULL)) != NULL &&
+		        strcmp(id, from) == 0) ||
+		    ((id = jx_str(ct, "user_id", NULL)) != NULL &&
+		        strcmp(id, from) == 0))
+			return ct;
+	}
+	ct = json_object_array_get_idx(arr, 0);
+	return n == 1 && json_object_is_type(ct, json_type_object) ? ct : NULL;
+}
+
+/* The item, the change's metadata and (messages) the sender, kept whole. */
+static int
+wh_keep(struct wh_ctx *c, struct webhook_event *ev, struct json_object *item,
+    struct json_object *value)
+{
+	if (wh_dump(c, item, &ev->object) == -1 ||
+	    wh_dump(c, jx_get(value, "metadata", json_type_object),
+	        &ev->metadata) == -1 ||
+	    (ev->kind == WEBHOOK_MESSAGE &&
+	        wh_dump(c, wh_contact_of(value, ev->from), &ev->contact) ==
+	            -1)) {
+		wh_ev_free(ev);
+		return -1;
+	}
 	return 0;
 }
 
@@ -472,8 +563,12 @@ wh_number_change(struct wh_ctx *c, const char *waba, struct json_object *value,
 				c->out->skipped++;
 				continue;
 			}
-			if (wh_push(c, &ev) == -1)
+			if (wh_keep(c, &ev, it, value) == -1)
 				return -1;
+			if (wh_push(c, &ev) == -1) {
+				wh_ev_free(&ev);
+				return -1;
+			}
 		}
 	}
 	return 0;
@@ -636,7 +731,14 @@ wh_account_update(struct wh_ctx *c, const char *waba, int64_t when,
 		c->nomem = 1;
 		return -1;
 	}
-	return wh_push(c, &ev);
+	/* The whole value: event, waba_info, ban_info, restriction_info... */
+	if (wh_dump(c, value, &ev.object) == -1)
+		return -1;
+	if (wh_push(c, &ev) == -1) {
+		wh_ev_free(&ev);
+		return -1;
+	}
+	return 0;
 skip:
 	c->out->skipped++;
 	return 0;
@@ -739,7 +841,7 @@ webhook_parse(const char *body, size_t len, struct webhook_batch *out,
 	if (out == NULL)
 		return WEBHOOK_MALFORMED;
 	memset(out, 0, sizeof(*out));
-	c = (struct wh_ctx){ out, 0, err, errlen, 0 };
+	c = (struct wh_ctx){ out, 0, err, errlen, 0, len };
 	if (body == NULL || len == 0 || len > INT_MAX) {
 		wh_err(err, errlen, "body empty or too large (%zu bytes)", len);
 		goto fail;
@@ -779,8 +881,12 @@ fail:
 void
 webhook_batch_free(struct webhook_batch *b)
 {
+	size_t i;
+
 	if (b == NULL)
 		return;
+	for (i = 0; i < b->n; i++)
+		wh_ev_free(&b->ev[i]);
 	free(b->ev);
 	memset(b, 0, sizeof(*b));
 }

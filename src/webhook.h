@@ -98,6 +98,24 @@ struct webhook_event {
 	int64_t           timestamp;
 	char              event[64];
 	int64_t           until;
+	/*
+	 * What Meta sent, whole, as JSON text (json-c's serialization of
+	 * Meta's own object: same members and values, whitespace aside),
+	 * for the events feed; malloc'd, owned by the batch
+	 * (webhook_batch_free), NULL when there is none or it would be
+	 * longer than the delivery itself:
+	 * - object: message: the messages[] item; status: the statuses[]
+	 *   item; error: the value.errors[] item; echo: the
+	 *   message_echoes[] item; state_sync, history: their item;
+	 *   account_update: the change's value.
+	 * - metadata: value.metadata of a change about a number.
+	 * - contact: message: the value.contacts[] entry whose wa_id is
+	 *   the sender's number (or user_id its business-scoped id), else
+	 *   the only entry there is.
+	 */
+	char *object;
+	char *metadata;
+	char *contact;
 };
 
 struct webhook_batch {
@@ -153,7 +171,8 @@ enum webhook_err {
  *
  * Strings too long for their field: that item is skipped (ids) or the
  * text cut on a UTF-8 boundary. out is zeroed first; free it with
- * webhook_batch_free even on error.
+ * webhook_batch_free even on error (it frees each event's object,
+ * metadata and contact too).
  */
 enum webhook_err webhook_parse(const char *body, size_t len,
     struct webhook_batch *out, char *err, size_t errlen);

@@ -106,5 +106,8 @@ long api_retry_after(const struct graph_err *);
    613, 80007, 130429, 131056). */
 int         api_is_rate_limit(const struct graph_err *);
 enum answer h_api_connection(struct ctx *);
+/* events.c: GET /api/v1/w/{slug}/events */
+enum { EV_AFTER, EV_LIMIT, EV_WAIT };
+enum answer h_api_events(struct ctx *);
 
 #endif

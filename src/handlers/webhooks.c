@@ -15,6 +15,7 @@
 #include "../app.h"
 #include "../config.h"
 #include "../log.h"
+#include "../meta_gate.h"
 #include "../request.h"
 #include "../response.h"
 #include "../store/routes.h"
@@ -117,6 +118,9 @@ wh_deliver(struct ctx *c, uint64_t wsid, const struct webhook_event **evs,
 		goto out;
 	log_info("webhook: workspace %s: %zu events, %d new", ws.slug, n,
 	    stored);
+	/* Committed: a long-poll of the events feed may look now. */
+	if (stored > 0)
+		gate_events_bump(ws.id);
 	for (i = 0; i < n; i++)
 		if (evs[i]->kind == WEBHOOK_ACCOUNT_UPDATE)
 			log_info("webhook: workspace %s: account_update %s%s",

@@ -10,8 +10,10 @@
 
 #include "../db.h"
 #include "../log.h"
+#include "../meta_gate.h"
 #include "../vault.h"
 #include "connection.h"
+#include "events.h"
 #include "numbers.h"
 #include "sql.h"
 #include "webhooks.h"
@@ -441,12 +443,67 @@ conn_numbers_forget_on(MYSQL *my, const struct workspace *ws,
 	    ws->db_name);
 }
 
+/*
+ * The connection's status, with the row locked until the transaction
+ * ends: "" when there is no row.
+ */
+static enum store_rc
+conn_status_on(MYSQL *my, const struct workspace *ws, char out[32])
+{
+	struct sq     q;
+	enum store_rc rc;
+
+	*out = '\0';
+	rc = sq_one_on(&q, my, NULL,
+	    "SELECT status FROM `%s`.connection WHERE id = 1 FOR UPDATE",
+	    ws->db_name);
+	if (rc == STORE_NOTFOUND)
+		return STORE_OK;
+	if (rc != STORE_OK)
+		return rc;
+	cp(out, 32, sq_col(&q, 0));
+	sq_close(&q);
+	return STORE_OK;
+}
+
+/*
+ * After a change of the connection inside its transaction, before
+ * holding the status it had (conn_status_on): the events feed's
+ * "connection" event when it turned needs_reconnect (with reason) or
+ * back to connected from needs_reconnect ("restored"). A change to the
+ * status it already had is no event: one expired token is seen once,
+ * however many calls Meta refused.
+ */
+static enum store_rc
+conn_event_on(MYSQL *my, const struct workspace *ws, const char *before,
+    const char *reason, int *emitted)
+{
+	char          after[32];
+	enum store_rc rc;
+
+	if ((rc = conn_status_on(my, ws, after)) != STORE_OK)
+		return rc;
+	if (strcmp(after, before) == 0)
+		return STORE_OK;
+	if (strcmp(after, "needs_reconnect") == 0)
+		rc = store_ev_connection_on(my, ws, "needs_reconnect", reason);
+	else if (strcmp(before, "needs_reconnect") == 0 &&
+	    strcmp(after, "connected") == 0)
+		rc = store_ev_connection_on(my, ws, "restored", NULL);
+	else
+		return STORE_OK;
+	*emitted = rc == STORE_OK;
+	return rc;
+}
+
 enum store_rc
 store_conn_save_oauth(struct db *db, const struct workspace *ws,
     const struct conn_oauth *o, const char *actor)
 {
 	MYSQL        *my;
+	char          before[32];
 	enum store_rc rc;
+	int           emitted = 0;
 
 	/*
 	 * One transaction, so the new token, its WABAs, the status and the
@@ -456,6 +513,8 @@ store_conn_save_oauth(struct db *db, const struct workspace *ws,
 	 */
 	if ((rc = sq_begin(db, &ws->srv, &my)) != STORE_OK)
 		return rc;
+	if ((rc = conn_status_on(my, ws, before)) != STORE_OK)
+		goto fail;
 	rc = sq_do_on(my,
 	    SQ_ARGS(SQ_I(o->box->key_version),
 	        SQ_B(o->box->nonce, VAULT_NONCE_BYTES),
@@ -483,10 +542,13 @@ store_conn_save_oauth(struct db *db, const struct workspace *ws,
 	    ws->db_name);
 	if (rc != STORE_OK ||
 	    (rc = conn_numbers_forget_on(my, ws,
-	         o->keep_phone ? o->waba_ids : NULL)) != STORE_OK)
+	         o->keep_phone ? o->waba_ids : NULL)) != STORE_OK ||
+	    (rc = conn_event_on(my, ws, before, NULL, &emitted)) != STORE_OK)
 		goto fail;
 	if ((rc = sq_commit(db, my)) != STORE_OK)
 		return rc;
+	if (emitted)
+		gate_events_bump(ws->id);
 	store_conn_audit(db, ws, actor,
 	    o->keep_phone ? "reconnected" : "token_stored",
 	    o->waba_id ? o->waba_id : o->waba_ids);
@@ -562,15 +624,33 @@ enum store_rc
 store_conn_mark(struct db *db, const struct workspace *ws, const char *status,
     const char *reason)
 {
+	MYSQL        *my;
+	char          before[32];
 	enum store_rc rc;
+	int           emitted = 0;
 
-	rc = sq_do(db, &ws->srv, SQ_ARGS(SQ_S(status), SQ_S(reason)),
-	    "UPDATE `%s`.connection SET status = ?, reason = ?, "
-	    "updated_at = UTC_TIMESTAMP() WHERE id = 1 AND "
-	    "token_ct IS NOT NULL",
-	    ws->db_name);
-	if (rc == STORE_OK)
-		store_conn_audit(db, ws, "meta", status, reason);
+	/*
+	 * With the row locked, so that of two workers both refused by Meta
+	 * (190) the second sees the first's needs_reconnect: one event.
+	 */
+	if ((rc = sq_begin(db, &ws->srv, &my)) != STORE_OK)
+		return rc;
+	if ((rc = conn_status_on(my, ws, before)) != STORE_OK ||
+	    (rc = sq_do_on(my, SQ_ARGS(SQ_S(status), SQ_S(reason)),
+	         "UPDATE `%s`.connection SET status = ?, reason = ?, "
+	         "updated_at = UTC_TIMESTAMP() WHERE id = 1 AND "
+	         "token_ct IS NOT NULL",
+	         ws->db_name)) != STORE_OK ||
+	    (rc = conn_event_on(my, ws, before, reason, &emitted)) != STORE_OK)
+		goto fail;
+	if ((rc = sq_commit(db, my)) != STORE_OK)
+		return rc;
+	if (emitted)
+		gate_events_bump(ws->id);
+	store_conn_audit(db, ws, "meta", status, reason);
+	return STORE_OK;
+fail:
+	sq_rollback(db, my);
 	return rc;
 }
 
@@ -579,10 +659,18 @@ store_conn_verified(struct db *db, const struct workspace *ws,
     int64_t expires_at, const char *scopes, const struct conn_phone *p,
     int *restricted)
 {
+	MYSQL        *my;
+	char          before[32];
 	enum store_rc rc;
+	int           emitted = 0;
 
 	*restricted = 0;
-	if ((rc = sq_do(db, &ws->srv,
+	/* A Verify that finds the token good again: "restored" in the feed. */
+	if ((rc = sq_begin(db, &ws->srv, &my)) != STORE_OK)
+		return rc;
+	if ((rc = conn_status_on(my, ws, before)) != STORE_OK)
+		goto fail;
+	if ((rc = sq_do_on(my,
 	         SQ_ARGS(SQ_I(expires_at), SQ_I(expires_at),
 	             SQ_S(scopes && *scopes ? scopes : NULL),
 	             SQ_S(p ? p->display_phone_number : NULL),
@@ -608,9 +696,17 @@ store_conn_verified(struct db *db, const struct workspace *ws,
 	         "restriction_until), "
 	         "last_verified_at = UTC_TIMESTAMP(), "
 	         "updated_at = UTC_TIMESTAMP() WHERE id = 1 AND token_ct IS NOT NULL",
-	         ws->db_name)) != STORE_OK)
+	         ws->db_name)) != STORE_OK ||
+	    (rc = conn_event_on(my, ws, before, NULL, &emitted)) != STORE_OK)
+		goto fail;
+	if ((rc = sq_commit(db, my)) != STORE_OK)
 		return rc;
+	if (emitted)
+		gate_events_bump(ws->id);
 	return store_conn_restricted(db, ws, restricted);
+fail:
+	sq_rollback(db, my);
+	return rc;
 }
 
 enum store_rc

@@ -317,11 +317,14 @@ store_wh_save(struct db *db, const struct workspace *ws,
 		                : *e->event ? e->event
 		                            : NULL),
 		        SQ_S(*e->from ? e->from : NULL),
-		        SQ_S(*e->text ? e->text : NULL), SQ_I(ts), SQ_I(ts)),
+		        SQ_S(*e->text ? e->text : NULL), SQ_I(ts), SQ_I(ts),
+		        SQ_S(*e->waba_id ? e->waba_id : NULL), SQ_S(e->object),
+		        SQ_S(e->metadata), SQ_S(e->contact)),
 		    "INSERT INTO `%s`.webhook_events (dedup_key, kind, "
 		    "phone_number_id, message_id, status, wa_from, body, "
-		    "event_at, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, "
-		    "IF(? = 0, NULL, " WH_UTC "), UTC_TIMESTAMP())",
+		    "event_at, received_at, waba_id, object, metadata, "
+		    "contact) VALUES (?, ?, ?, ?, ?, ?, ?, "
+		    "IF(? = 0, NULL, " WH_UTC "), UTC_TIMESTAMP(), ?, ?, ?, ?)",
 		    ws->db_name);
 		fresh = rc == STORE_OK;
 		toolong = rc == STORE_ERR && q.err == ER_DATA_TOO_LONG;

@@ -232,6 +232,36 @@ test_webhook_retention(void)
 	    "unknown key [webhooks] retention");
 }
 
+/* [api] max_waiting: a quarter of the workers by default, at least 1,
+   and never the whole pool. */
+static void
+test_api_max_waiting(void)
+{
+	struct config *c = parse(BASE);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(c->workers, 4);
+	CU_ASSERT_EQUAL(c->api_max_waiting, 1);
+	config_free(c);
+	c = parse(BASE "[server]\nworkers = 16\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(c->api_max_waiting, 4);
+	config_free(c);
+	c = parse(BASE "[server]\nworkers = 1\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(c->api_max_waiting, 1);
+	config_free(c);
+	c = parse(BASE "[server]\nworkers = 8\n[api]\nmax_waiting = 7\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(c->api_max_waiting, 7);
+	config_free(c);
+	expect_err(BASE "[server]\nworkers = 8\n[api]\nmax_waiting = 8\n",
+	    "t.conf: [api] max_waiting: 8 must be below [server] workers (8)");
+	expect_err(BASE "[api]\nmax_waiting = 0\n",
+	    "[api] max_waiting: \"0\" is not a whole number from 1 to 256");
+	expect_err(BASE "[api]\nmax_wait = 2\n", "unknown key [api] max_wait");
+}
+
 /* [server] user is looked up at parse time; root is no drop at all. */
 static void
 test_user(void)
@@ -280,6 +310,7 @@ static const struct ut_test tests[] = { { "good file and defaults",
 	{ "secret from file", test_secret_file },
 	{ "loopback check", test_loopback }, { "URL origin", test_url_origin },
 	{ "webhook retention", test_webhook_retention },
+	{ "api max_waiting", test_api_max_waiting },
 	{ "server user", test_user }, { NULL, NULL } };
 
 const struct ut_suite ut_suites[] = { { "config", NULL, NULL, NULL, tests },

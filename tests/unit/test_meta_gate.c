@@ -192,9 +192,59 @@ before_meta_gate(void)
 	return 0;
 }
 
+/*
+ * The events feed's long-polls: at most max places across the pool, one
+ * per process pid; a child killed while waiting loses its place
+ * (gate_forget, or reclaimed when the places are full). The events
+ * generation moves for its workspace only (modulo GATE_EVENT_GENS).
+ */
+static void
+test_waiters(void)
+{
+	int       fds[2], st, a, b, round;
+	char      c;
+	long long g0, g1;
+	pid_t     pid;
+
+	for (round = 0; round < 2; round++) {
+		CU_ASSERT_EQUAL_FATAL(pipe(fds), 0);
+		if ((pid = fork()) == 0) {
+			close(fds[0]);
+			if (gate_wait_enter(2, &a) != 1 || a < 0 ||
+			    write(fds[1], "x", 1) != 1)
+				_exit(1);
+			pause();
+			_exit(0);
+		}
+		close(fds[1]);
+		CU_ASSERT_EQUAL(read(fds[0], &c, 1), 1);
+		close(fds[0]);
+		CU_ASSERT_EQUAL(gate_wait_enter(2, &a), 1);
+		CU_ASSERT(a >= 0);
+		/* The child and we: max 2 taken. */
+		CU_ASSERT_EQUAL(gate_wait_enter(2, &b), 0);
+		CU_ASSERT_EQUAL(b, -1);
+		kill(pid, SIGKILL);
+		CU_ASSERT_EQUAL(waitpid(pid, &st, 0), pid);
+		if (round == 0)
+			gate_forget(pid);
+		CU_ASSERT_EQUAL(gate_wait_enter(2, &b), 1);
+		gate_wait_leave(&a);
+		CU_ASSERT_EQUAL(a, -1);
+		gate_wait_leave(&b);
+	}
+	g0 = gate_events_gen(7);
+	g1 = gate_events_gen(8);
+	gate_events_bump(7);
+	CU_ASSERT_EQUAL(gate_events_gen(7), g0 + 1);
+	CU_ASSERT_EQUAL(gate_events_gen(7 + GATE_EVENT_GENS), g0 + 1);
+	CU_ASSERT_EQUAL(gate_events_gen(8), g1);
+}
+
 static const struct ut_test tests[] = { { "no gate", test_no_gate },
 	{ "bulkhead", test_bulkhead }, { "dead owner", test_dead_owner },
-	{ "breaker", test_breaker }, { NULL, NULL } };
+	{ "breaker", test_breaker }, { "waiters", test_waiters },
+	{ NULL, NULL } };
 
 const struct ut_suite ut_suites[] = { { "meta_gate", before_meta_gate, NULL,
 	                                  NULL, tests },

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include <CUnit/Basic.h>
+#include <json-c/json.h>
 #include <sodium.h>
 
 #include "buf.h"
@@ -1376,6 +1377,133 @@ before_webhook(void)
 	return sodium_init() < 0 ? -1 : 0;
 }
 
+/* --- What Meta sent, whole (the events feed) -------------------------- */
+
+/* 1 when JSON text have and the single-quoted want are the same value. */
+static int
+same_json(const char *have, const char *squoted)
+{
+	char               *w = sq(squoted);
+	struct json_object *a = have ? json_tokener_parse(have) : NULL,
+	                   *b = json_tokener_parse(w);
+	int eq = a != NULL && b != NULL && json_object_equal(a, b);
+
+	if (!eq)
+		fprintf(stderr, "have %s\nwant %s\n", have ? have : "(null)",
+		    w);
+	json_object_put(a);
+	json_object_put(b);
+	free(w);
+	return eq;
+}
+
+#define IMG \
+	"{'from':'16505551234','id':'wamid.IMG','timestamp':'1764570000'," \
+	"'type':'image','context':{'from':'15550783881','id':'wamid.CTX'}," \
+	"'image':{'caption':'the damage','mime_type':'image/jpeg'," \
+	"'sha256':'uVX9MUKhK0Bq6gfLPn1Ft8mBkbYzaPmZfwbGHwWxT1I=','id':'1003'}}"
+#define LOC \
+	"{'from':'16505550000','id':'wamid.LOC','timestamp':'1764570001'," \
+	"'type':'location','location':{'latitude':52.517036,'longitude':" \
+	"13.38886,'name':'Forum','address':'Unter den Linden 1'}}"
+#define CT1 "{'profile':{'name':'Kerstin'},'wa_id':'16505551234'}"
+#define CT2 "{'profile':{'name':'Other'},'wa_id':'16505550000'}"
+#define STATUS_PRICED \
+	"{'id':'wamid.OUT','status':'delivered','timestamp':'1764570002'," \
+	"'recipient_id':'16505551234','conversation':{'id':'c1','origin':" \
+	"{'type':'marketing'}},'pricing':{'billable':true,'pricing_model':" \
+	"'PMP','category':'marketing','type':'regular'}}"
+#define VALERR \
+	"{'code':131000,'title':'Something went wrong','message':" \
+	"'Something went wrong','error_data':{'details':'Unable'}}"
+#define META_PART \
+	"{'display_phone_number':'15550783881','phone_number_id':'" PNID "'}"
+
+static void
+test_objects_kept_whole(void)
+{
+	struct webhook_batch b;
+
+	CU_ASSERT_EQUAL_FATAL(parse(DELIVERY(ENTRY(WABA,
+	                                CHANGE("messages",
+	                                    MSGVAL("'contacts':[" CT1 "," CT2
+	                                           "],'messages':[" IMG "," LOC
+	                                           "]")) "," CHANGE("messages",
+	                                    MSGVAL(
+	                                        "'statuses':[" STATUS_PRICED
+	                                        "],'errors':[" VALERR "]")))),
+	                          &b),
+	    WEBHOOK_OK);
+	CU_ASSERT_EQUAL_FATAL(b.n, 4);
+	CU_ASSERT(same_json(b.ev[0].object, IMG));
+	CU_ASSERT(same_json(b.ev[0].metadata, META_PART));
+	CU_ASSERT(same_json(b.ev[0].contact, CT1));
+	/* Matched by wa_id, not by place. */
+	CU_ASSERT(same_json(b.ev[1].object, LOC));
+	CU_ASSERT(same_json(b.ev[1].contact, CT2));
+	CU_ASSERT(same_json(b.ev[2].object, STATUS_PRICED));
+	CU_ASSERT(same_json(b.ev[2].metadata, META_PART));
+	CU_ASSERT_PTR_NULL(b.ev[2].contact);
+	CU_ASSERT_EQUAL(b.ev[3].kind, WEBHOOK_ERROR);
+	CU_ASSERT(same_json(b.ev[3].object, VALERR));
+	CU_ASSERT_PTR_NULL(b.ev[3].contact);
+	webhook_batch_free(&b);
+}
+
+static void
+test_contact_choice(void)
+{
+	struct webhook_batch b;
+
+	/* The only entry, whatever its wa_id says. */
+	CU_ASSERT_EQUAL_FATAL(parse(DELIVERY(ENTRY(WABA,
+	                                CHANGE("messages",
+	                                    MSGVAL("'contacts':[" CT2
+	                                           "],'messages':[" IMG "]")))),
+	                          &b),
+	    WEBHOOK_OK);
+	CU_ASSERT_EQUAL_FATAL(b.n, 1);
+	CU_ASSERT(same_json(b.ev[0].contact, CT2));
+	webhook_batch_free(&b);
+	/* Two that are not the sender: none. No contacts: none. */
+	CU_ASSERT_EQUAL_FATAL(parse(DELIVERY(ENTRY(WABA,
+	                                CHANGE("messages",
+	                                    MSGVAL("'contacts':[" CT2 "," CT2
+	                                           "],'messages':[" IMG "]")))),
+	                          &b),
+	    WEBHOOK_OK);
+	CU_ASSERT_PTR_NULL(b.ev[0].contact);
+	webhook_batch_free(&b);
+	CU_ASSERT_EQUAL_FATAL(parse(DELIVERY(ENTRY(WABA,
+	                                CHANGE("messages",
+	                                    MSGVAL("'messages':[" IMG "]")))),
+	                          &b),
+	    WEBHOOK_OK);
+	CU_ASSERT_PTR_NULL(b.ev[0].contact);
+	CU_ASSERT(same_json(b.ev[0].object, IMG));
+	webhook_batch_free(&b);
+}
+
+static void
+test_account_update_object(void)
+{
+	struct webhook_batch b;
+	const char *v = "{'event':'ACCOUNT_VIOLATION','violation_info':"
+	                "{'violation_type':'SCAM'}}";
+	char        d[512];
+
+	snprintf(d, sizeof(d),
+	    DELIVERY("{'id':'" WABA "','time':1764570000,'changes':["
+	             "{'field':'account_update','value':%s}]}"),
+	    v);
+	CU_ASSERT_EQUAL_FATAL(parse(d, &b), WEBHOOK_OK);
+	CU_ASSERT_EQUAL_FATAL(b.n, 1);
+	CU_ASSERT(same_json(b.ev[0].object, v));
+	CU_ASSERT_PTR_NULL(b.ev[0].metadata);
+	CU_ASSERT_PTR_NULL(b.ev[0].contact);
+	webhook_batch_free(&b);
+}
+
 static const struct ut_test tests[] = { { "signature ok", test_sig_ok },
 	{ "signature bad", test_sig_bad },
 	{ "text message", test_text_message },
@@ -1391,7 +1519,11 @@ static const struct ut_test tests[] = { { "signature ok", test_sig_ok },
 	{ "standing", test_standing }, { "coexistence echoes", test_echoes },
 	{ "coexistence state sync", test_state_sync },
 	{ "coexistence history", test_history },
-	{ "coexistence skipped", test_coexistence_skipped }, { NULL, NULL } };
+	{ "coexistence skipped", test_coexistence_skipped },
+	{ "objects kept whole", test_objects_kept_whole },
+	{ "contact choice", test_contact_choice },
+	{ "account_update object", test_account_update_object },
+	{ NULL, NULL } };
 
 const struct ut_suite ut_suites[] = { { "webhook", before_webhook, NULL, NULL,
 	                                  tests },
