@@ -15,6 +15,7 @@
 #include <json-c/json.h>
 
 #include "apikey.h"
+#include "catbatch.h"
 #include "app.h"
 #include "config.h"
 #include "db.h"
@@ -219,6 +220,17 @@ static const struct route routes[] = {
 	{ REQ_GET, "/api/v1/w/{slug}/connection", h_api_connection,
 	    ROUTE_SCOPE(APIKEY_SCOPE_CONNECTION_READ), ROUTE_API, NULL,
 	    { { 0 } } },
+	/* requests (an array) is checked by catbatch_check in the handler. */
+	{ REQ_POST, "/api/v1/w/{slug}/catalog/items", h_api_catalog_items,
+	    ROUTE_SCOPE(APIKEY_SCOPE_CATALOG_WRITE), ROUTE_API, NULL,
+	    { [CITEMS_TYPE] = { "item_type", IN_JSON, IN_ENUM, 0, 0,
+	          catbatch_item_types, 1, NULL } } },
+	/* Reading a push's outcome is part of pushing: catalog:write. */
+	{ REQ_GET, "/api/v1/w/{slug}/catalog/batches/{handle}",
+	    h_api_catalog_batch, ROUTE_SCOPE(APIKEY_SCOPE_CATALOG_WRITE),
+	    ROUTE_API, NULL,
+	    { [CBATCH_HANDLE] = { "handle", IN_PATH, IN_B64URL, 1, REQ_VAR_MAX,
+	          NULL, 1, NULL } } },
 };
 /* clang-format on */
 
@@ -711,10 +723,13 @@ app_handle(struct app *a, FCGX_Request *f)
 			resp_header(&resp, "Allow", allow);
 		goto send;
 	}
+	/* An API route takes JSON (app_fields parses it) or raw bytes,
+	   never a form. */
 	if ((err = req_read_body(&req,
 	         rt->flags & ROUTE_RAW_BODY ? a->cfg->webhook_max_body
 	                                    : a->cfg->max_body,
-	         !(rt->flags & ROUTE_RAW_BODY), why, sizeof(why))) != REQ_OK) {
+	         !(rt->flags & ROUTE_RAW_BODY) && rt->kind != ROUTE_API, why,
+	         sizeof(why))) != REQ_OK) {
 		app_refuse(&c, err, why);
 		goto send;
 	}

@@ -31,6 +31,8 @@ enum in_type {
 	IN_PRINTABLE, /* min..max bytes of 0x21..0x7e */
 	IN_TEXT,      /* min..max bytes of UTF-8 text (request.c checked it) */
 	IN_ENUM,      /* one of values */
+	IN_B64URL,    /* min..max of [A-Za-z0-9_-] (RFC 4648 §5), then at
+	                 most two '=': Meta's opaque handles */
 	IN_OBJECT     /* a JSON object, at most max bytes as sent */
 };
 
