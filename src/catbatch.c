@@ -19,8 +19,8 @@ const char *const catbatch_item_types[] = { "DESTINATION", "FLIGHT",
 	"HOME_LISTING", "HOTEL", "HOTEL_ROOM", "PRODUCT_ITEM", "VEHICLE",
 	"VEHICLE_OFFER", NULL };
 
-static const char *const catbatch_methods[] = { "CREATE", "UPDATE",
-	"DELETE", NULL };
+static const char *const catbatch_methods[] = { "CREATE", "UPDATE", "DELETE",
+	NULL };
 
 static int
 catbatch_fail(char *why, size_t whylen, size_t i, const char *what)
@@ -90,7 +90,8 @@ catbatch_check(struct json_object *body, int *too_many, char *why,
 	size_t              i, n;
 
 	*too_many = 0;
-	if (body == NULL || !json_object_object_get_ex(body, "requests", &reqs) ||
+	if (body == NULL ||
+	    !json_object_object_get_ex(body, "requests", &reqs) ||
 	    !json_object_is_type(reqs, json_type_array)) {
 		snprintf(why, whylen,
 		    "requests is required: an array of {\"method\",\"data\"}");

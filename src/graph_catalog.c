@@ -42,8 +42,9 @@ gc_parse(const char *body, size_t len)
 		return NULL;
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	o = json_tokener_parse_ex(tok, body, (int)len);
-	if (o != NULL && (json_tokener_get_error(tok) != json_tokener_success ||
-	                     json_tokener_get_parse_end(tok) != len)) {
+	if (o != NULL &&
+	    (json_tokener_get_error(tok) != json_tokener_success ||
+	        json_tokener_get_parse_end(tok) != len)) {
 		json_object_put(o);
 		o = NULL;
 	}
@@ -88,8 +89,8 @@ bad:
 }
 
 int
-graph_parse_batch_status(const char *body, size_t len,
-    struct json_object **out, struct graph_err *err)
+graph_parse_batch_status(const char *body, size_t len, struct json_object **out,
+    struct graph_err *err)
 {
 	struct json_object *root, *data, *s;
 
@@ -140,7 +141,7 @@ gc_call(struct graph *g, const char *endpoint, const char *token,
 		 .ctype = body ? "application/json" : NULL,
 		 .body = body,
 		 .bodylen = body ? strlen(body) : 0,
-		/* A push is not idempotent (a CREATE twice is refused
+		 /* A push is not idempotent (a CREATE twice is refused
 		   the second time, an UPDATE may race a later one); a
 		   status read is. */
 		 .idempotent = body == NULL };

@@ -147,9 +147,10 @@ test_parse_items_batch(void)
 	UT_EQ_INT(graph_parse_items_batch("{}", 2, &out, &e), -1);
 	UT_EQ_INT(graph_parse_items_batch("{\"handles\":[]} x", 16, &out, &e),
 	    -1);
-	UT_EQ_INT(graph_parse_items_batch("{\"handles\":[],\"validation_status\""
-	                                  ":{}}",
-	              35, &out, &e),
+	UT_EQ_INT(
+	    graph_parse_items_batch("{\"handles\":[],\"validation_status\""
+	                            ":{}}",
+	        35, &out, &e),
 	    -1);
 }
 
@@ -171,7 +172,8 @@ test_parse_batch_status(void)
 	json_object_put(out);
 	UT_EQ_INT(graph_parse_batch_status("{\"data\":[]}", 11, &out, &e), 0);
 	CU_ASSERT_PTR_NULL(out);
-	UT_EQ_INT(graph_parse_batch_status("{\"data\":[{}]}", 13, &out, &e), -1);
+	UT_EQ_INT(graph_parse_batch_status("{\"data\":[{}]}", 13, &out, &e),
+	    -1);
 	UT_EQ_INT(graph_parse_batch_status("[]", 2, &out, &e), -1);
 	UT_EQ_INT(graph_parse_batch_status("<html>", 6, &out, &e), -1);
 	UT_EQ_INT(e.bad_response, 1);
