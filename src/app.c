@@ -650,6 +650,25 @@ app_refuse(struct ctx *c, enum req_err err, const char *why)
 		(void)view_error(c, status, why);
 }
 
+int
+app_routes_print(FILE *f)
+{
+	static const struct {
+		int         m;
+		const char *name;
+	} names[] = { { REQ_GET, "GET" }, { REQ_POST, "POST" },
+		{ REQ_DELETE, "DELETE" } };
+	size_t i, k;
+
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		for (k = 0; k < sizeof(names) / sizeof(names[0]); k++)
+			if ((routes[i].methods & names[k].m) &&
+			    fprintf(f, "%s %s\n", names[k].name,
+			        routes[i].pattern) < 0)
+				return -1;
+	return fflush(f) == 0 ? 0 : -1;
+}
+
 /* The Allow header of a 405 (RFC 9110 §10.2.1): the route's methods. */
 static void
 app_allow(int allowed, char *out, size_t len)
