@@ -15,6 +15,7 @@
 #include <json-c/json.h>
 
 #include "apikey.h"
+#include "catbatch.h"
 #include "app.h"
 #include "config.h"
 #include "db.h"
@@ -227,6 +228,17 @@ static const struct route routes[] = {
 	            "limit must be a whole number from 1 to 1000" },
 	        [EV_WAIT] = { "wait", IN_QUERY, IN_NUMBER, 0, 30, NULL, 0,
 	            "wait must be a whole number of seconds from 0 to 30" } } },
+	/* requests (an array) is checked by catbatch_check in the handler. */
+	{ REQ_POST, "/api/v1/w/{slug}/catalog/items", h_api_catalog_items,
+	    ROUTE_SCOPE(APIKEY_SCOPE_CATALOG_WRITE), ROUTE_API, NULL,
+	    { [CITEMS_TYPE] = { "item_type", IN_JSON, IN_ENUM, 0, 0,
+	          catbatch_item_types, 1, NULL } } },
+	/* Reading a push's outcome is part of pushing: catalog:write. */
+	{ REQ_GET, "/api/v1/w/{slug}/catalog/batches/{handle}",
+	    h_api_catalog_batch, ROUTE_SCOPE(APIKEY_SCOPE_CATALOG_WRITE),
+	    ROUTE_API, NULL,
+	    { [CBATCH_HANDLE] = { "handle", IN_PATH, IN_B64URL, 1, REQ_VAR_MAX,
+	          NULL, 1, NULL } } },
 };
 /* clang-format on */
 
@@ -646,6 +658,25 @@ app_refuse(struct ctx *c, enum req_err err, const char *why)
 		(void)view_error(c, status, why);
 }
 
+int
+app_routes_print(FILE *f)
+{
+	static const struct {
+		int         m;
+		const char *name;
+	} names[] = { { REQ_GET, "GET" }, { REQ_POST, "POST" },
+		{ REQ_DELETE, "DELETE" } };
+	size_t i, k;
+
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		for (k = 0; k < sizeof(names) / sizeof(names[0]); k++)
+			if ((routes[i].methods & names[k].m) &&
+			    fprintf(f, "%s %s\n", names[k].name,
+			        routes[i].pattern) < 0)
+				return -1;
+	return fflush(f) == 0 ? 0 : -1;
+}
+
 /* The Allow header of a 405 (RFC 9110 §10.2.1): the route's methods. */
 static void
 app_allow(int allowed, char *out, size_t len)
@@ -719,10 +750,13 @@ app_handle(struct app *a, FCGX_Request *f)
 			resp_header(&resp, "Allow", allow);
 		goto send;
 	}
+	/* An API route takes JSON (app_fields parses it) or raw bytes,
+	   never a form. */
 	if ((err = req_read_body(&req,
 	         rt->flags & ROUTE_RAW_BODY ? a->cfg->webhook_max_body
 	                                    : a->cfg->max_body,
-	         !(rt->flags & ROUTE_RAW_BODY), why, sizeof(why))) != REQ_OK) {
+	         !(rt->flags & ROUTE_RAW_BODY) && rt->kind != ROUTE_API, why,
+	         sizeof(why))) != REQ_OK) {
 		app_refuse(&c, err, why);
 		goto send;
 	}

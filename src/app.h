@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "input.h"
 #include "store/sessions.h"
@@ -103,6 +104,12 @@ void app_free(struct app *);
  * kept: its keys still decrypt and encrypt what they did.
  */
 struct vault *app_vault(struct app *);
+/*
+ * Writes the route table to f, one "METHOD PATTERN" line per method of
+ * each route (GET routes also answer HEAD: not listed). 0, or -1 when
+ * writing failed.
+ */
+int app_routes_print(FILE *f);
 /* Answers one FastCGI request, start to finish, and logs it. */
 void app_handle(struct app *, struct FCGX_Request *);
 

@@ -333,4 +333,38 @@ int graph_smb_app_data(struct graph *, const char *token, const char *phone_id,
 int graph_catalog(struct graph *, const char *token, const char *catalog_id,
     char name[201], struct graph_err *);
 
+/* --- Catalog Batch API (graph_catalog.c) ------------------------------- */
+
+struct json_object;
+/*
+ * items_batch's answer: 0 with *out a new {"handles":[strings],
+ * "validation_status":[...] when Meta gave one} (json_object_put it),
+ * or -1 with err->bad_response.
+ */
+int graph_parse_items_batch(const char *body, size_t len,
+    struct json_object **out, struct graph_err *);
+/*
+ * check_batch_request_status's {"data":[status]}: 0 with *out the
+ * status object as Meta shaped it (a reference: json_object_put it), or
+ * NULL when data is empty; -1 when there is no data array or its
+ * element has no string status.
+ */
+int graph_parse_batch_status(const char *body, size_t len,
+    struct json_object **out, struct graph_err *);
+/*
+ * POST /{ver}/{catalog_id}/items_batch with body (catbatch_body's JSON)
+ * and the catalog's own token: *answer as graph_parse_items_batch. Not
+ * idempotent: never repeated unless Meta says it did not act.
+ */
+int graph_items_batch(struct graph *, const char *token, const char *catalog_id,
+    const char *body, struct json_object **answer, struct graph_err *);
+/*
+ * GET /{ver}/{catalog_id}/check_batch_request_status?handle=H
+ * &load_ids_of_invalid_requests=true: *status as
+ * graph_parse_batch_status.
+ */
+int graph_batch_status(struct graph *, const char *token,
+    const char *catalog_id, const char *handle, struct json_object **status,
+    struct graph_err *);
+
 #endif

@@ -69,6 +69,12 @@ in_value_ok(const struct in_field *f, const char *s, size_t len,
 			    (unsigned char)s[i] >= 0x7f)
 				return 0;
 		return 1;
+	case IN_B64URL:
+		i = strspn(s,
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		    "0123456789_-");
+		return len >= f->min && len <= f->max && i > 0 &&
+		    len - i <= 2 && strspn(s + i, "=") == len - i;
 	case IN_TEXT:
 		return len >= f->min && len <= f->max && req_utf8_valid(s, len);
 	case IN_ENUM:

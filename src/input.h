@@ -33,6 +33,8 @@ enum in_type {
 	IN_ENUM,      /* one of values */
 	IN_NUMBER,    /* a decimal number from min to max, digits only (at
 	                 most 19 of them); its value in num */
+	IN_B64URL,    /* min..max of [A-Za-z0-9_-] (RFC 4648 §5), then at
+	                 most two '=': Meta's opaque handles */
 	IN_OBJECT     /* a JSON object, at most max bytes as sent */
 };
 

@@ -31,7 +31,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: waba-connect [--config FILE] [--listen ADDR] "
-	    "[--workers N] [--check]\n"
+	    "[--workers N] [--check] [--routes]\n"
 	    "\n"
 	    "  --config FILE   configuration (default: $WABA_CONNECT_CONFIG)\n"
 	    "  --listen ADDR   standalone mode: HOST:PORT or unix:PATH\n"
@@ -39,6 +39,7 @@ usage(FILE *f)
 	    "  --workers N     standalone mode: worker processes "
 	    "(default: [server] workers)\n"
 	    "  --check         load config, key ring and templates, report, and exit\n"
+	    "  --routes        print the route table (METHOD PATTERN a line), exit\n"
 	    "  --help, --version\n"
 	    "\n"
 	    "Without --listen/--workers, when standard input is a listening\n"
@@ -84,6 +85,7 @@ main(int argc, char *argv[])
 		{ "listen", required_argument, NULL, 'l' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "check", no_argument, NULL, 'k' },
+		{ "routes", no_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' }, { NULL, 0, NULL, 0 } };
 	const char                *path = getenv("WABA_CONNECT_CONFIG");
@@ -116,6 +118,10 @@ main(int argc, char *argv[])
 		case 'k':
 			check = 1;
 			break;
+		case 'r':
+			/* The table as served, for doc/api/openapi.yaml's
+			   test: no config needed. */
+			return app_routes_print(stdout) == 0 ? 0 : 1;
 		case 'h':
 			usage(stdout);
 			return 0;

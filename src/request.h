@@ -18,6 +18,12 @@ struct FCGX_Request;
 #define REQ_MAX_QUERY 8192
 #define REQ_MAX_PATH  2048
 #define REQ_LOG_PATH  256 /* bytes of a refused path the log shows */
+/*
+ * Bytes of a route's variable segment: Meta's catalog batch handles
+ * (GET .../catalog/batches/{handle}) run past 100 characters (the
+ * Catalog Batch API guide's sample handle is 110).
+ */
+#define REQ_VAR_MAX 256
 
 enum req_method {
 	REQ_GET = 1,
@@ -58,11 +64,11 @@ struct req {
 	/*
 	 * The route's other variable segment, e.g. {phone_number_id}: its
 	 * name and the segment as sent, which its declared IN_PATH field
-	 * checks (router.c only bounds the length).
+	 * checks (router.c only bounds the length, REQ_VAR_MAX).
 	 */
 	struct req_var {
 		char name[32];
-		char value[65];
+		char value[REQ_VAR_MAX + 1];
 	} var;
 	long long start_us;
 };

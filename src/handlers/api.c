@@ -121,7 +121,8 @@ api_token(struct ctx *c, const char *kind, struct vault_secret *out)
  * How long a caller should wait after Meta's own rate limits. Meta
  * sends no Retry-After; these follow its documented windows: the
  * throughput cap (130429) is per second, the pair limit (131056) about
- * one message per 6 s to one user, the others (4, 17, 32, 613, 80007:
+ * one message per 6 s to one user, the others (4, 17, 32, 613, 80000-
+ * 80014 such as 80007 and the catalog's 80009 and 80014:
  * app, user, page, custom and WABA limits) are counted over an hour, so
  * a minute is a polite first wait.
  */
@@ -154,7 +155,10 @@ api_is_rate_limit(const struct graph_err *e)
 	case 131056:
 		return 1;
 	default:
-		return e->http_status == 429;
+		/* 80000-80014: business use case limits, among them the
+		   catalog's (80009) and its batch uploads' (80014). */
+		return (e->code >= 80000 && e->code <= 80014) ||
+		    e->http_status == 429;
 	}
 }
 

@@ -1,10 +1,33 @@
 """Small HTTP and FastCGI clients for the integration tests (stdlib only)."""
 import http.client
+import json
+import os
 import socket
 import struct
 import threading
 import time
 import urllib.parse
+
+# Every /api/ answer any test gets, for test_openapi.py to validate against
+# doc/api/openapi.yaml (run.py empties it when a run starts).
+ANSWERS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                       "out", "api_answers.jsonl")
+ANSWER_HEADERS = ("content-type", "retry-after", "idempotent-replayed",
+                  "www-authenticate", "allow", "cache-control")
+_answers_lock = threading.Lock()
+
+
+def record_answer(method, path, r):
+    """Appends one /api/ answer (method, path as sent, status, the headers
+    the document speaks of, body) to ANSWERS, one JSON line."""
+    line = json.dumps({"method": method, "path": path, "status": r.status,
+                       "headers": {k.lower(): v for k, v in r.headers
+                                   if k.lower() in ANSWER_HEADERS},
+                       "body": r.text}) + "\n"
+    with _answers_lock:
+        os.makedirs(os.path.dirname(ANSWERS), exist_ok=True)
+        with open(ANSWERS, "a") as f:
+            f.write(line)
 
 
 class Response:
@@ -40,7 +63,10 @@ def request(port, method, path, body=None, headers=None, timeout=15,
             h.setdefault("Content-Type", "application/x-www-form-urlencoded")
         conn.request(method, path, body=body, headers=h)
         r = conn.getresponse()
-        return Response(r.status, r.getheaders(), r.read())
+        resp = Response(r.status, r.getheaders(), r.read())
+        if path.startswith("/api/"):
+            record_answer(method, path, resp)
+        return resp
     finally:
         conn.close()
 

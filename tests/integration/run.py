@@ -11,16 +11,37 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 
 
+# Runs after every other module, the sandbox's too: it validates the API
+# answers they recorded (client.ANSWERS) against doc/api/openapi.yaml.
+LAST = "test_openapi"
+
+
+def module_of(suite):
+    """The module name of the first test in a (nested) suite, or None."""
+    for t in suite:
+        if isinstance(t, unittest.TestCase):
+            return type(t).__module__
+        name = module_of(t)
+        if name:
+            return name
+    return None
+
+
 def main():
     loader = unittest.TestLoader()
     pattern = sys.argv[1] if len(sys.argv) > 1 else "test_*.py"
-    suite = unittest.TestSuite()
-    suite.addTests(loader.discover(HERE, pattern=pattern, top_level_dir=HERE))
+    suite, first, last = unittest.TestSuite(), [], []
+    for s in loader.discover(HERE, pattern=pattern, top_level_dir=HERE):
+        (last if module_of(s) == LAST else first).append(s)
+    suite.addTests(first)
     sandbox = os.path.join(ROOT, "tests", "sandbox")
     if pattern == "test_*.py" and os.path.exists(
             os.path.join(sandbox, "test_meta_sandbox.py")):
         suite.addTests(loader.discover(sandbox, pattern="test_*.py",
                                        top_level_dir=sandbox))
+    suite.addTests(last)
+    # This run's answers only.
+    open(os.path.join(ROOT, "tests", "out", "api_answers.jsonl"), "w").close()
     result = unittest.TextTestRunner(verbosity=2).run(suite)
     bad = result.failures + result.errors
     failed = len(bad)

@@ -290,6 +290,138 @@ ONBOARDING_ERRORS = {
 }
 
 
+# -- Catalog Batch API (items_batch, check_batch_request_status) -------------
+# Meta's references: "Send Item Updates" (item_type, requests[].method and
+# .data, data.id the retailer id, at most 5,000 requests), the items_batch
+# answer {"handles": [...], "validation_status": [...]}, and
+# check_batch_request_status ({"data": [{"handle", "status", "errors",
+# "errors_total_count", "warnings", "warnings_total_count",
+# "ids_of_invalid_requests"}]}, each error {"line", "id", "message"}).
+CATALOG_BATCH_ENDPOINTS = ("items_batch", "check_batch_request_status")
+INJECT_ENDPOINTS += CATALOG_BATCH_ENDPOINTS
+CATALOG_ITEM_TYPES = ("DESTINATION", "FLIGHT", "HOME_LISTING", "HOTEL", "HOTEL_ROOM",
+                      "PRODUCT_ITEM", "VEHICLE", "VEHICLE_OFFER")
+CATALOG_BATCH_MAX = 5000
+# The catalog's own rate limits: batch uploads (items_batch) and calls (the rest).
+CATALOG_RATE_CODES = {"items_batch": 80014, "check_batch_request_status": 80009}
+CATALOG_RATE_TEXTS = {
+    80014: "(#80014) There have been too many calls for the batch uploads to this catalog "
+           "account. Wait a bit and try again.",
+    80009: "(#80009) There have been too many calls to this Catalog account. Wait a bit "
+           "and try again."}
+PRODUCT_REQUIRED = ("title", "description", "availability", "condition", "price", "link",
+                    "image_link")
+PRODUCT_AVAILABILITY = ("in stock", "out of stock", "preorder", "available for order",
+                        "discontinued")
+PRODUCT_CONDITION = ("new", "refurbished", "used")
+
+
+def catalog_item_errors(method, data, products, allow_upsert):
+    """What Meta's ingestion says about one valid-shaped request (empty: saved)."""
+    rid = data["id"]
+    if method == "DELETE":
+        return [] if rid in products else [f"Item with id {rid} does not exist."]
+    if method == "UPDATE" and rid not in products and not allow_upsert:
+        return [f"Item with id {rid} does not exist and allow_upsert is false."]
+    out = []
+    if method == "CREATE" or rid not in products:
+        for field in PRODUCT_REQUIRED:
+            if data.get(field) in (None, ""):
+                out.append(f"You cannot create a EntProductItem without required field "
+                           f"{field.replace('_', ' ').title().replace(' ', '')}")
+        if not any(data.get(k) for k in ("brand", "gtin", "mpn")):
+            out.append("Either gtin, mpn, or brand are required")
+    if data.get("availability") not in (None, "", *PRODUCT_AVAILABILITY):
+        out.append(f"Invalid value for availability: {data['availability']}")
+    if data.get("condition") not in (None, "", *PRODUCT_CONDITION):
+        out.append(f"Invalid value for condition: {data['condition']}")
+    if data.get("price") not in (None, "") and not (isinstance(data["price"], str) and
+                                re.fullmatch(r"\d+(\.\d{1,2})? [A-Z]{3}", data["price"])):
+        out.append(f"Invalid value for price: {data['price']!r} (expected e.g. \"9.99 USD\")")
+    return out
+
+
+def catalog_items_batch(state, rec, node, req):
+    """POST /{catalog_id}/items_batch: checks the call as Graph does (a bad
+    parameter fails the whole call with code 100), applies the valid requests to
+    the catalog's products and keeps their errors for the batch's status."""
+    cat = state["catalogs"].get(node)
+    if cat is None or node not in rec.get("catalogs", []) or req.method != "POST":
+        raise err_object(node, req.method)
+    p = req.params
+    item_type = p.get("item_type")
+    if item_type is None:
+        raise GraphError(400, "(#100) The parameter item_type is required", 100)
+    if item_type not in CATALOG_ITEM_TYPES:
+        raise GraphError(400, f"(#100) Param item_type must be one of {{"
+                         f"{', '.join(CATALOG_ITEM_TYPES)}}} - got \"{item_type}\".", 100)
+    reqs = p.get("requests")
+    if reqs is None:
+        raise GraphError(400, "(#100) The parameter requests is required", 100)
+    if isinstance(reqs, str):  # the form encoding of Meta's curl samples
+        try:
+            reqs = json.loads(reqs)
+        except ValueError:
+            raise GraphError(400, "(#100) Param requests must be a valid JSON array", 100) \
+                from None
+    if not isinstance(reqs, list) or not reqs:
+        raise GraphError(400, "(#100) Param requests must be a non-empty array", 100)
+    if len(reqs) > CATALOG_BATCH_MAX:
+        raise GraphError(400, f"(#100) Param requests must contain at most "
+                         f"{CATALOG_BATCH_MAX} elements", 100)
+    for i, r in enumerate(reqs):
+        if not (isinstance(r, dict) and r.get("method") in ("CREATE", "UPDATE", "DELETE")
+                and isinstance(r.get("data"), dict)
+                and isinstance(r["data"].get("id"), str) and r["data"]["id"]):
+            raise GraphError(400, f"(#100) Param requests[{i}] must have a method (CREATE, "
+                             "UPDATE or DELETE) and data with an id", 100)
+    allow_upsert = str(p.get("allow_upsert", "true")).lower() != "false"
+    products = cat.setdefault("products", {})
+    errors, invalid = [], []
+    for line, r in enumerate(reqs):
+        data, rid = r["data"], r["data"]["id"]
+        problems = (catalog_item_errors(r["method"], data, products, allow_upsert)
+                    if item_type == "PRODUCT_ITEM" else [])
+        if problems:
+            invalid.append(rid)
+            errors.extend({"line": line, "id": rid,
+                           "message": f"Invalid value: Value passed at position {line} "
+                                      f"(id={rid}) is invalid: \"{m}\""} for m in problems)
+        elif r["method"] == "DELETE":
+            products.pop(rid, None)
+        else:
+            products[rid] = {**products.get(rid, {}), **data, "item_type": item_type}
+    cat["product_count"] = len(products)
+    handle = "Ac" + secrets.token_urlsafe(81)[:108]
+    state.setdefault("batches", {})[handle] = {
+        "catalog_id": node, "checks": 0, "errors": errors, "invalid": invalid,
+        "requests": len(reqs), "created": now()}
+    return {"handles": [handle], "validation_status": []}
+
+
+def catalog_batch_status(state, rec, node, req):
+    """GET /{catalog_id}/check_batch_request_status?handle=H: "started" at the
+    first look, "finished" from the second (Meta's batches take a while)."""
+    cat = state["catalogs"].get(node)
+    if cat is None or node not in rec.get("catalogs", []) or req.method != "GET":
+        raise err_object(node, req.method)
+    handle = req.params.get("handle")
+    if not handle:
+        raise GraphError(400, "(#100) The parameter handle is required", 100)
+    batch = state.get("batches", {}).get(handle)
+    if batch is None or batch["catalog_id"] != node:
+        return {"data": []}
+    batch["checks"] += 1
+    finished = batch["checks"] > 1
+    load_ids = str(req.params.get("load_ids_of_invalid_requests", "false")).lower() == "true"
+    status = {"handle": handle, "status": "finished" if finished else "started",
+              "errors_total_count": len(batch["errors"]) if finished else 0,
+              "errors": batch["errors"][:100] if finished else [],
+              "warnings_total_count": 0, "warnings": [],
+              "ids_of_invalid_requests": batch["invalid"] if finished and load_ids else []}
+    return {"data": [status]}
+
+
 def select_fields(obj, fields, default, node_type):
     """Graph's ?fields= projection; unknown names fail as Graph does."""
     names = default
@@ -819,6 +951,12 @@ class Sandbox:
                 if cat is None or node not in rec.get("catalogs", []):
                     raise err_object(node, m)
                 return select_fields(cat, p.get("fields"), ["id", "name"], "ProductCatalog")
+            if endpoint in CATALOG_BATCH_ENDPOINTS:
+                fn = (catalog_items_batch if endpoint == "items_batch"
+                      else catalog_batch_status)
+                answer = fn(self.state, rec, node, req)
+                self._save()
+                return answer
             if endpoint == "me":
                 return {"id": rec["user_id"], "name": USER_NAME}
             raise err_object(node, m)
@@ -1055,6 +1193,11 @@ class Sandbox:
 
     def injected_error(self, endpoint, rule):
         code = rule.get("code")
+        if endpoint in CATALOG_RATE_CODES and rule["error"] == "429" and code is None:
+            code = CATALOG_RATE_CODES[endpoint]
+            err = GraphError(rule.get("http_status") or 400, CATALOG_RATE_TEXTS[code], code,
+                             trace=rule.get("fbtrace_id"))
+            return err
         if rule["error"] == "190":
             sc = rule.get("subcode", 463)
             msg = (expired_message(now() - 60, now()) if sc == 463 else
@@ -1956,6 +2099,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if segs[:2] == ["dialog", "embedded_signup"]:
             return ("es_dialog" if len(segs) == 2 else
                     "es_decide" if segs[2:] == ["decide"] else "unknown"), None
+        if len(segs) == 2 and segs[1] in CATALOG_BATCH_ENDPOINTS:
+            return segs[1], segs[0]
         if len(segs) == 2 and segs[1] in ("phone_numbers", "register", "subscribed_apps",
                                           "messages", "deregister", "request_code",
                                           "verify_code", "smb_app_data"):

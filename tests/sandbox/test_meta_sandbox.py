@@ -562,6 +562,114 @@ class SandboxTest(unittest.TestCase):
         status, _, _ = self.graph("GET", "/880011223344556", fixture["tokens"][0])
         self.assertEqual(status, 200)
 
+    # -- Catalog Batch API ----------------------------------------------------------
+
+    @staticmethod
+    def product(rid, **over):
+        data = {"id": rid, "title": f"Shirt {rid}", "description": "Cotton",
+                "availability": "in stock", "condition": "new", "price": "9.99 USD",
+                "link": f"https://shop.example/{rid}", "image_link": "https://shop.example/i.jpg",
+                "brand": "Demo"}
+        data.update(over)
+        return data
+
+    def test_items_batch_then_status_started_then_finished(self):
+        token = self.control("POST", "/_sandbox/catalogs", {"catalog_id": "CAT_B"})["token"]
+        reqs = [{"method": "CREATE", "data": self.product(f"r-{i}")} for i in range(3)]
+        reqs.append({"method": "CREATE", "data": self.product("bad", availability=None,
+                                                              price="cheap")})
+        status, _, data = self.graph("POST", "/CAT_B/items_batch", token, bearer=True,
+                                     json_body={"item_type": "PRODUCT_ITEM",
+                                                "requests": reqs})
+        self.assertEqual(status, 200, data)
+        self.assertEqual(len(data["handles"]), 1)
+        handle = data["handles"][0]
+        self.assertRegex(handle, r"^[A-Za-z0-9_-]{100,}$")
+        self.assertEqual(data["validation_status"], [])
+        q = {"handle": handle, "load_ids_of_invalid_requests": "true"}
+        _, _, first = self.graph("GET", "/CAT_B/check_batch_request_status", token, params=q)
+        self.assertEqual(first["data"][0]["status"], "started")
+        _, _, done = self.graph("GET", "/CAT_B/check_batch_request_status", token, params=q)
+        st = done["data"][0]
+        self.assertEqual((st["status"], st["handle"], st["errors_total_count"]),
+                         ("finished", handle, 2))
+        self.assertEqual({e["id"] for e in st["errors"]}, {"bad"})
+        self.assertEqual({e["line"] for e in st["errors"]}, {3})
+        self.assertIn("Availability", st["errors"][0]["message"])
+        self.assertEqual(st["ids_of_invalid_requests"], ["bad"])
+        products = self.control("GET", "/_sandbox/state")["catalogs"]["CAT_B"]["products"]
+        self.assertEqual(sorted(products), ["r-0", "r-1", "r-2"])
+        # Without load_ids_of_invalid_requests the ids stay empty, as Meta's do.
+        _, _, done = self.graph("GET", "/CAT_B/check_batch_request_status", token,
+                                params={"handle": handle})
+        self.assertEqual(done["data"][0]["ids_of_invalid_requests"], [])
+        # The form encoding of Meta's curl samples: requests as a JSON string.
+        status, _, data = self.graph("POST", "/CAT_B/items_batch", token, form={
+            "item_type": "PRODUCT_ITEM",
+            "requests": json.dumps([{"method": "UPDATE", "data": {"id": "r-0",
+                                                                  "price": "5.00 USD"}},
+                                    {"method": "DELETE", "data": {"id": "r-1"}}])})
+        self.assertEqual(status, 200, data)
+        products = self.control("GET", "/_sandbox/state")["catalogs"]["CAT_B"]["products"]
+        self.assertEqual((sorted(products), products["r-0"]["price"]),
+                         (["r-0", "r-2"], "5.00 USD"))
+        # Another catalog's handle, or none known: an empty collection.
+        other = self.control("POST", "/_sandbox/catalogs", {"catalog_id": "CAT_C"})["token"]
+        _, _, data = self.graph("GET", "/CAT_C/check_batch_request_status", other,
+                                params={"handle": handle})
+        self.assertEqual(data, {"data": []})
+
+    def test_items_batch_refusals_like_meta(self):
+        token = self.control("POST", "/_sandbox/catalogs", {"catalog_id": "CAT_B"})["token"]
+        ok = [{"method": "DELETE", "data": {"id": "x"}}]
+        for body in ({"requests": ok}, {"item_type": "SHOE", "requests": ok},
+                     {"item_type": "PRODUCT_ITEM"},
+                     {"item_type": "PRODUCT_ITEM", "requests": []},
+                     {"item_type": "PRODUCT_ITEM", "requests": ok * 5001},
+                     {"item_type": "PRODUCT_ITEM", "requests": [{"method": "PUT",
+                                                                 "data": {"id": "x"}}]},
+                     {"item_type": "PRODUCT_ITEM", "requests": [{"method": "DELETE",
+                                                                 "data": {}}]}):
+            self.assertGraphError(self.graph("POST", "/CAT_B/items_batch", token,
+                                             json_body=body), 400, 100)
+        self.assertFalse(self.control("GET", "/_sandbox/state").get("batches"))
+        # A WABA token, or another catalog's: not this catalog.
+        self.assertGraphError(self.graph("POST", "/CAT_B/items_batch", self.user_token(),
+                                         json_body={"item_type": "PRODUCT_ITEM",
+                                                    "requests": ok}), 400, 100, 33)
+        self.assertGraphError(self.graph("GET", "/CAT_B/check_batch_request_status", token),
+                              400, 100)
+
+    def test_catalog_batch_injections_and_revoked_token(self):
+        token = self.control("POST", "/_sandbox/catalogs", {"catalog_id": "CAT_B"})["token"]
+        body = {"item_type": "PRODUCT_ITEM", "requests": [{"method": "DELETE",
+                                                           "data": {"id": "x"}}]}
+        self.control("POST", "/_sandbox/inject", {"endpoint": "items_batch", "error": "429",
+                                                  "fbtrace_id": "TRACE1"})
+        err = self.assertGraphError(self.graph("POST", "/CAT_B/items_batch", token,
+                                               json_body=body), 400, 80014)
+        self.assertEqual(err["fbtrace_id"], "TRACE1")
+        self.control("POST", "/_sandbox/inject", {"endpoint": "check_batch_request_status",
+                                                  "error": "429"})
+        self.assertGraphError(self.graph("GET", "/CAT_B/check_batch_request_status", token,
+                                         params={"handle": "Ac"}), 400, 80009)
+        for endpoint in ("items_batch", "check_batch_request_status"):
+            self.control("POST", "/_sandbox/inject", {"endpoint": endpoint, "error": "500"})
+            self.control("POST", "/_sandbox/inject", {"endpoint": endpoint, "error": "190",
+                                                      "subcode": 460})
+        for want in ((500, 2), (400, 190)):
+            self.assertGraphError(self.graph("POST", "/CAT_B/items_batch", token,
+                                             json_body=body), *want)
+            self.assertGraphError(self.graph("GET", "/CAT_B/check_batch_request_status",
+                                             token, params={"handle": "Ac"}), *want)
+        self.assertEqual(self.graph("POST", "/CAT_B/items_batch", token,
+                                    json_body=body)[0], 200)
+        self.control("POST", "/_sandbox/tokens/revoke", {"token": token})
+        self.assertGraphError(self.graph("POST", "/CAT_B/items_batch", token,
+                                         json_body=body), 400, 190, 460)
+        self.assertEqual(len(self.control("GET", "/_sandbox/requests",
+                                          params={"endpoint": "items_batch"})["requests"]), 5)
+
     # -- request log ----------------------------------------------------------------
 
     def test_requests_log_shows_token_and_proof(self):

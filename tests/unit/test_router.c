@@ -149,7 +149,7 @@ test_var_segment(void)
 		{ REQ_GET, "/w/{slug}/n", fb, 0, ROUTE_PAGE, NULL, { { 0 } } },
 	};
 	struct req_var var;
-	char           slug[64], path[160], seg[70];
+	char           slug[64], path[REQ_VAR_MAX + 96], seg[REQ_VAR_MAX + 2];
 	int            st, al;
 
 	CU_ASSERT_PTR_EQUAL(router_match(t, 2, REQ_POST,
@@ -165,21 +165,21 @@ test_var_segment(void)
 	                        &st, &al),
 	    &t[1]);
 	CU_ASSERT_STRING_EQUAL(var.name, "");
-	/* Empty or over 64 bytes: no such path. */
+	/* Empty or over REQ_VAR_MAX bytes: no such path. */
 	CU_ASSERT_PTR_NULL(router_match(t, 2, REQ_POST, "/w/acme/n//default",
 	    slug, &var, &st, &al));
 	CU_ASSERT_EQUAL(st, 404);
-	memset(seg, '1', 65);
-	seg[65] = '\0';
+	memset(seg, '1', REQ_VAR_MAX + 1);
+	seg[REQ_VAR_MAX + 1] = '\0';
 	snprintf(path, sizeof(path), "/w/acme/n/%s/default", seg);
 	CU_ASSERT_PTR_NULL(
 	    router_match(t, 2, REQ_POST, path, slug, &var, &st, &al));
 	CU_ASSERT_EQUAL(st, 404);
-	seg[64] = '\0';
+	seg[REQ_VAR_MAX] = '\0';
 	snprintf(path, sizeof(path), "/w/acme/n/%s/default", seg);
 	CU_ASSERT_PTR_NOT_NULL(
 	    router_match(t, 2, REQ_POST, path, slug, &var, &st, &al));
-	CU_ASSERT_EQUAL(strlen(var.value), 64);
+	CU_ASSERT_EQUAL(strlen(var.value), REQ_VAR_MAX);
 }
 
 /* A request with one query and one form field, and a JSON body. */
@@ -296,6 +296,29 @@ test_in_e164_slug_printable(void)
 	CU_ASSERT_EQUAL(check1(&p, "123456789", &v), IN_INVALID);
 	CU_ASSERT_EQUAL(check1(&t, "a b", &v), IN_OK);
 	CU_ASSERT_EQUAL(check1(&t, "abcde", &v), IN_INVALID);
+}
+
+/* Meta's opaque handles: base64url, '=' padding only at the end. */
+static void
+test_in_b64url(void)
+{
+	struct in_field b = { "handle", IN_FORM, IN_B64URL, 1, 12, NULL, 1,
+		NULL };
+	static const struct {
+		const char *in;
+		enum in_err want;
+	} cases[] = { { "AczwaOW7j_Eu", IN_OK }, { "a-b_c", IN_OK },
+		{ "abc=", IN_OK }, { "abc==", IN_OK }, { "abc===", IN_INVALID },
+		{ "ab=c", IN_INVALID }, { "=", IN_INVALID },
+		{ "a+b", IN_INVALID }, { "a/b", IN_INVALID },
+		{ "a.b", IN_INVALID }, { "AczwaOW7j_EuQ", IN_INVALID } };
+	struct in_val v;
+	size_t        i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ut_case("%s", cases[i].in);
+		UT_EQ_INT(check1(&b, cases[i].in, &v), cases[i].want);
+	}
 }
 
 static void
@@ -442,6 +465,7 @@ static const struct ut_test tests[] = { { "literal paths", test_literal },
 	{ "declared field: e164, slug, printable, text",
 	    test_in_e164_slug_printable },
 	{ "declared field: hex, enum", test_in_hex_enum },
+	{ "declared field: base64url handle", test_in_b64url },
 	{ "declared field: JSON members and objects", test_in_json },
 	{ "declared field: a bad cosmetic one is dropped", test_in_ignore_bad },
 	{ "route kind is declared", test_route_kind }, { NULL, NULL } };
