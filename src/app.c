@@ -219,6 +219,19 @@ static const struct route routes[] = {
 	{ REQ_GET, "/api/v1/w/{slug}/connection", h_api_connection,
 	    ROUTE_SCOPE(APIKEY_SCOPE_CONNECTION_READ), ROUTE_API, NULL,
 	    { { 0 } } },
+	{ REQ_POST, "/api/v1/w/{slug}/media", h_api_media,
+	    ROUTE_UPLOAD | ROUTE_SCOPE(APIKEY_SCOPE_MEDIA_WRITE), ROUTE_API,
+	    NULL,
+	    { [MEDIA_FROM] = DIGITS("from", IN_QUERY, 1, 32, 0, NULL),
+	        /* Checked against Meta's types by the handler. */
+	        [MEDIA_CTYPE] = TEXT("CONTENT_TYPE", IN_HEADER, 1, 255, 0,
+	            NULL) } },
+	{ REQ_POST, "/api/v1/w/{slug}/uploads", h_api_uploads,
+	    ROUTE_UPLOAD | ROUTE_SCOPE(APIKEY_SCOPE_MEDIA_WRITE), ROUTE_API,
+	    NULL,
+	    { [UPLOAD_CTYPE] = TEXT("CONTENT_TYPE", IN_HEADER, 1, 255, 0, NULL),
+	        [UPLOAD_NAME] = TEXT("HTTP_X_FILE_NAME", IN_HEADER, 1, 255, 0,
+	            NULL) } },
 };
 /* clang-format on */
 
@@ -656,6 +669,19 @@ app_allow(int allowed, char *out, size_t len)
 			    "%s%s", n ? ", " : "", names[i].name);
 }
 
+/* The largest body any route takes: forms, webhooks or uploads. */
+static size_t
+app_max_body(const struct config *cfg)
+{
+	size_t m = cfg->max_body;
+
+	if (cfg->webhook_max_body > m)
+		m = cfg->webhook_max_body;
+	if (cfg->api_max_upload_bytes > m)
+		m = cfg->api_max_upload_bytes;
+	return m;
+}
+
 void
 app_handle(struct app *a, FCGX_Request *f)
 {
@@ -679,10 +705,12 @@ app_handle(struct app *a, FCGX_Request *f)
 		app_refuse(&c, err, why);
 		goto send;
 	}
-	/* No route takes more than the larger limit: refuse before routing. */
-	if (req.content_length > (a->cfg->max_body > a->cfg->webhook_max_body
-	                                 ? a->cfg->max_body
-	                                 : a->cfg->webhook_max_body)) {
+	/*
+	 * No route takes more than the largest limit: refuse before
+	 * routing. Each route then has its own (req_read_body below, or
+	 * for ROUTE_UPLOAD the file type's, in its handler).
+	 */
+	if (req.content_length > app_max_body(a->cfg)) {
 		app_refuse(&c, REQ_TOO_LARGE,
 		    "What you sent is larger than this server accepts.");
 		goto send;
@@ -711,7 +739,8 @@ app_handle(struct app *a, FCGX_Request *f)
 			resp_header(&resp, "Allow", allow);
 		goto send;
 	}
-	if ((err = req_read_body(&req,
+	if (!(rt->flags & ROUTE_UPLOAD) &&
+	    (err = req_read_body(&req,
 	         rt->flags & ROUTE_RAW_BODY ? a->cfg->webhook_max_body
 	                                    : a->cfg->max_body,
 	         !(rt->flags & ROUTE_RAW_BODY), why, sizeof(why))) != REQ_OK) {

@@ -69,6 +69,8 @@ struct config {
 	int    webhook_silence_minutes;
 	/* [webhooks]: stored events and hourly counters older are pruned. */
 	int webhook_retention_days;
+	/* [api]: the largest body POST /media and /uploads take. */
+	size_t api_max_upload_bytes;
 };
 
 /*

@@ -138,6 +138,9 @@ char *graph_build_url(const char *base, const char *version, const char *path,
  * allocation failure.
  */
 char *graph_bearer_header(const char *token);
+/* The same with scheme "Bearer" or "OAuth" (the Resumable Upload API's
+   data calls take only "Authorization: OAuth"); NULL for another. */
+char *graph_auth_header(const char *scheme, const char *token);
 /*
  * params (key, value, ..., NULL; keys [A-Za-z0-9_.], as for
  * graph_build_url) as an application/x-www-form-urlencoded body: values
@@ -332,5 +335,46 @@ int graph_smb_app_data(struct graph *, const char *token, const char *phone_id,
 /* GET /{ver}/{catalog_id}?fields=id,name: the catalog's name. */
 int graph_catalog(struct graph *, const char *token, const char *catalog_id,
     char name[201], struct graph_err *);
+
+/* --- Media uploads (graph_media.c) ------------------------------------- */
+
+#define GRAPH_MEDIA_ID_MAX  65   /* a Cloud API media id + NUL */
+#define GRAPH_UPLOAD_ID_MAX 1024 /* "upload:...?sig=..." + NUL */
+#define GRAPH_HANDLE_MAX    2048 /* a Resumable Upload handle + NUL */
+
+/*
+ * 1 when id is a Resumable Upload session id as Meta gives them:
+ * "upload:" and base64, optionally "?sig=" and base64 (Graph API,
+ * Resumable Upload API); nothing else is ever put in a path.
+ */
+int graph_upload_id_ok(const char *id);
+/*
+ * POST /{ver}/{phone_id}/media as multipart/form-data (Cloud API, Media):
+ * messaging_product=whatsapp, type, and the file part (file_name, type,
+ * the len bytes at data, sent from there without a copy). media_id out.
+ * Not idempotent: never repeated blindly.
+ */
+int graph_media_upload(struct graph *, const char *token, const char *phone_id,
+    const char *type, const char *file_name, const void *data, size_t len,
+    char media_id[GRAPH_MEDIA_ID_MAX], struct graph_err *);
+/*
+ * POST /{ver}/{app_id}/uploads?file_name=&file_length=&file_type=: a
+ * Resumable Upload session for the app (its id out). Not idempotent.
+ */
+int graph_upload_session(struct graph *, const char *token,
+    const char *file_name, size_t len, const char *type,
+    char upload_id[GRAPH_UPLOAD_ID_MAX], struct graph_err *);
+/*
+ * POST /{ver}/{upload_id} with "Authorization: OAuth" and "file_offset:
+ * offset", the bytes data[offset..len) as the body: the file's handle
+ * ("h") out. Not repeated blindly; after a failure that may have
+ * reached Meta, graph_upload_offset says where to resume.
+ */
+int graph_upload_data(struct graph *, const char *token, const char *upload_id,
+    const char *type, const void *data, size_t len, size_t offset, char *handle,
+    size_t handle_size, struct graph_err *);
+/* GET /{ver}/{upload_id}: the session's file_offset (bytes Meta has). */
+int graph_upload_offset(struct graph *, const char *token,
+    const char *upload_id, size_t *offset, struct graph_err *);
 
 #endif

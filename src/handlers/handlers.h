@@ -106,5 +106,10 @@ long api_retry_after(const struct graph_err *);
    613, 80007, 130429, 131056). */
 int         api_is_rate_limit(const struct graph_err *);
 enum answer h_api_connection(struct ctx *);
+/* media.c: the raw uploads (ROUTE_UPLOAD: the handler reads the body). */
+enum { MEDIA_FROM, MEDIA_CTYPE };
+enum answer h_api_media(struct ctx *);
+enum { UPLOAD_CTYPE, UPLOAD_NAME };
+enum answer h_api_uploads(struct ctx *);
 
 #endif
