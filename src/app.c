@@ -669,17 +669,23 @@ app_allow(int allowed, char *out, size_t len)
 			    "%s%s", n ? ", " : "", names[i].name);
 }
 
-/* The largest body any route takes: forms, webhooks or uploads. */
+/*
+ * The largest body rt takes: a form's, the webhook's, an upload's (whose
+ * handler then applies the file type's smaller limit). With no route
+ * (404, 405) the larger of a form's and the webhook's, as before a route
+ * is known: only the two upload routes take more.
+ */
 static size_t
-app_max_body(const struct config *cfg)
+app_body_limit(const struct config *cfg, const struct route *rt)
 {
-	size_t m = cfg->max_body;
-
-	if (cfg->webhook_max_body > m)
-		m = cfg->webhook_max_body;
-	if (cfg->api_max_upload_bytes > m)
-		m = cfg->api_max_upload_bytes;
-	return m;
+	if (rt != NULL && (rt->flags & ROUTE_UPLOAD))
+		return cfg->api_max_upload_bytes;
+	if (rt != NULL && (rt->flags & ROUTE_RAW_BODY))
+		return cfg->webhook_max_body;
+	if (rt != NULL)
+		return cfg->max_body;
+	return cfg->max_body > cfg->webhook_max_body ? cfg->max_body
+	                                             : cfg->webhook_max_body;
 }
 
 void
@@ -705,18 +711,18 @@ app_handle(struct app *a, FCGX_Request *f)
 		app_refuse(&c, err, why);
 		goto send;
 	}
+	rt = router_match(routes, sizeof(routes) / sizeof(routes[0]),
+	    req.method, req.path, req.slug, &req.var, &status, &allowed);
 	/*
-	 * No route takes more than the largest limit: refuse before
-	 * routing. Each route then has its own (req_read_body below, or
-	 * for ROUTE_UPLOAD the file type's, in its handler).
+	 * Over its route's limit (or, with no route, over every limit but
+	 * an upload's): refused before a byte of the body is read, before
+	 * the gate. Routing costs no I/O.
 	 */
-	if (req.content_length > app_max_body(a->cfg)) {
+	if (req.content_length > app_body_limit(a->cfg, rt)) {
 		app_refuse(&c, REQ_TOO_LARGE,
 		    "What you sent is larger than this server accepts.");
 		goto send;
 	}
-	rt = router_match(routes, sizeof(routes) / sizeof(routes[0]),
-	    req.method, req.path, req.slug, &req.var, &status, &allowed);
 	if (rt == NULL) {
 		app_allow(allowed, allow, sizeof(allow));
 		/* An API client reads JSON, whatever it asked for. */
@@ -740,9 +746,7 @@ app_handle(struct app *a, FCGX_Request *f)
 		goto send;
 	}
 	if (!(rt->flags & ROUTE_UPLOAD) &&
-	    (err = req_read_body(&req,
-	         rt->flags & ROUTE_RAW_BODY ? a->cfg->webhook_max_body
-	                                    : a->cfg->max_body,
+	    (err = req_read_body(&req, app_body_limit(a->cfg, rt),
 	         !(rt->flags & ROUTE_RAW_BODY), why, sizeof(why))) != REQ_OK) {
 		app_refuse(&c, err, why);
 		goto send;

@@ -168,7 +168,8 @@ test_oauth_header_and_upload_url(void)
 	CU_ASSERT_PTR_NULL(graph_auth_header("OAuth", "EA\r\nX: y"));
 	u = graph_build_url("https://graph.facebook.com", "v25.0",
 	    "upload:YWJj+/x=", params);
-	UT_EQ_STR(u, "https://graph.facebook.com/v25.0/upload:YWJj+/x=?sig=AR-x_y");
+	UT_EQ_STR(u,
+	    "https://graph.facebook.com/v25.0/upload:YWJj+/x=?sig=AR-x_y");
 	free(u);
 	/* Only an upload session's path may hold ':', '+' or '='. */
 	CU_ASSERT_PTR_NULL(graph_build_url("https://graph.facebook.com",
@@ -179,15 +180,14 @@ test_oauth_header_and_upload_url(void)
 	    "v25.0", "upload:a/../b", NULL));
 }
 
-static const struct ut_test tests[] = {
-	{ "Cloud API media types and limits", test_cloud_types },
+static const struct ut_test tests[] = { { "Cloud API media types and limits",
+	                                    test_cloud_types },
 	{ "Resumable Upload types", test_upload_types },
 	{ "WebP animation flag", test_webp_animated },
 	{ "X-File-Name", test_file_names },
 	{ "upload session ids", test_upload_ids },
 	{ "OAuth header, upload URL", test_oauth_header_and_upload_url },
-	{ NULL, NULL }
-};
+	{ NULL, NULL } };
 
 const struct ut_suite ut_suites[] = { { "media", NULL, NULL, NULL, tests },
 	{ NULL, NULL, NULL, NULL, NULL } };
