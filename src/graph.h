@@ -14,7 +14,8 @@
  * URL; logs name the endpoint, the HTTP status, Meta's code/subcode and
  * fbtrace_id.
  *
- * graph.c is the handle and the transport, graph_calls.c the calls;
+ * graph.c is the handle and the transport, graph_calls.c the calls
+ * (graph_media.c those that upload files);
  * graph_encode.c builds what we send and graph_parse.c turns Meta's JSON
  * into these structs (pure functions, unit-tested without network).
  */

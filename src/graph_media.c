@@ -239,8 +239,6 @@ graph_upload_data(struct graph *g, const char *token, const char *upload_id,
 		 .auth = "OAuth",
 		 .headers = headers,
 		 .ctype = type,
-		 .body = (const char *)data + offset,
-		 .bodylen = len - offset,
 		 /* Not repeated blindly: graph_upload_offset tells what
 		    Meta holds, and the caller resumes from there. */
 		 .idempotent = 0 };
@@ -250,6 +248,8 @@ graph_upload_data(struct graph *g, const char *token, const char *upload_id,
 	if (token == NULL || type == NULL || offset > len ||
 	    (data == NULL && len > 0) || !graph_upload_id_ok(upload_id))
 		return gm_fail(err, "no token, type or upload session");
+	r.body = (const char *)data + offset;
+	r.bodylen = len - offset;
 	snprintf(off, sizeof(off), "file_offset: %zu", offset);
 	graph_appsecret_proof(g->app_secret, token, proof);
 	if (gm_upload_target(upload_id, &path, params, proof) == -1) {
