@@ -239,6 +239,19 @@ static const struct route routes[] = {
 	    ROUTE_API, NULL,
 	    { [CBATCH_HANDLE] = { "handle", IN_PATH, IN_B64URL, 1, REQ_VAR_MAX,
 	          NULL, 1, NULL } } },
+	{ REQ_POST, "/api/v1/w/{slug}/media", h_api_media,
+	    ROUTE_UPLOAD | ROUTE_SCOPE(APIKEY_SCOPE_MEDIA_WRITE), ROUTE_API,
+	    NULL,
+	    { [MEDIA_FROM] = DIGITS("from", IN_QUERY, 1, 32, 0, NULL),
+	        /* Checked against Meta's types by the handler. */
+	        [MEDIA_CTYPE] = TEXT("CONTENT_TYPE", IN_HEADER, 1, 255, 0,
+	            NULL) } },
+	{ REQ_POST, "/api/v1/w/{slug}/uploads", h_api_uploads,
+	    ROUTE_UPLOAD | ROUTE_SCOPE(APIKEY_SCOPE_MEDIA_WRITE), ROUTE_API,
+	    NULL,
+	    { [UPLOAD_CTYPE] = TEXT("CONTENT_TYPE", IN_HEADER, 1, 255, 0, NULL),
+	        [UPLOAD_NAME] = TEXT("HTTP_X_FILE_NAME", IN_HEADER, 1, 255, 0,
+	            NULL) } },
 };
 /* clang-format on */
 
@@ -695,6 +708,25 @@ app_allow(int allowed, char *out, size_t len)
 			    "%s%s", n ? ", " : "", names[i].name);
 }
 
+/*
+ * The largest body rt takes: a form's, the webhook's, an upload's (whose
+ * handler then applies the file type's smaller limit). With no route
+ * (404, 405) the larger of a form's and the webhook's, as before a route
+ * is known: only the two upload routes take more.
+ */
+static size_t
+app_body_limit(const struct config *cfg, const struct route *rt)
+{
+	if (rt != NULL && (rt->flags & ROUTE_UPLOAD))
+		return cfg->api_max_upload_bytes;
+	if (rt != NULL && (rt->flags & ROUTE_RAW_BODY))
+		return cfg->webhook_max_body;
+	if (rt != NULL)
+		return cfg->max_body;
+	return cfg->max_body > cfg->webhook_max_body ? cfg->max_body
+	                                             : cfg->webhook_max_body;
+}
+
 void
 app_handle(struct app *a, FCGX_Request *f)
 {
@@ -718,16 +750,18 @@ app_handle(struct app *a, FCGX_Request *f)
 		app_refuse(&c, err, why);
 		goto send;
 	}
-	/* No route takes more than the larger limit: refuse before routing. */
-	if (req.content_length > (a->cfg->max_body > a->cfg->webhook_max_body
-	                                 ? a->cfg->max_body
-	                                 : a->cfg->webhook_max_body)) {
+	rt = router_match(routes, sizeof(routes) / sizeof(routes[0]),
+	    req.method, req.path, req.slug, &req.var, &status, &allowed);
+	/*
+	 * Over its route's limit (or, with no route, over every limit but
+	 * an upload's): refused before a byte of the body is read, before
+	 * the gate. Routing costs no I/O.
+	 */
+	if (req.content_length > app_body_limit(a->cfg, rt)) {
 		app_refuse(&c, REQ_TOO_LARGE,
 		    "What you sent is larger than this server accepts.");
 		goto send;
 	}
-	rt = router_match(routes, sizeof(routes) / sizeof(routes[0]),
-	    req.method, req.path, req.slug, &req.var, &status, &allowed);
 	if (rt == NULL) {
 		app_allow(allowed, allow, sizeof(allow));
 		/* An API client reads JSON, whatever it asked for. */
@@ -751,10 +785,9 @@ app_handle(struct app *a, FCGX_Request *f)
 		goto send;
 	}
 	/* An API route takes JSON (app_fields parses it) or raw bytes,
-	   never a form. */
-	if ((err = req_read_body(&req,
-	         rt->flags & ROUTE_RAW_BODY ? a->cfg->webhook_max_body
-	                                    : a->cfg->max_body,
+	   never a form; an upload's handler reads its own body. */
+	if (!(rt->flags & ROUTE_UPLOAD) &&
+	    (err = req_read_body(&req, app_body_limit(a->cfg, rt),
 	         !(rt->flags & ROUTE_RAW_BODY) && rt->kind != ROUTE_API, why,
 	         sizeof(why))) != REQ_OK) {
 		app_refuse(&c, err, why);

@@ -96,6 +96,13 @@ static const struct ckey ckeys[] = {
 	{ "webhooks", "retention_days", C_INT, O(webhook_retention_days), 7,
 	    3650 },
 	{ "api", "max_waiting", C_INT, O(api_max_waiting), 1, 256 },
+	/*
+	 * The internal API's raw uploads (POST /media, /uploads): Meta's
+	 * largest file is a 100 MB document. One such body is held in a
+	 * worker's memory while it is sent on, so no more than 1 GiB.
+	 */
+	{ "api", "max_upload_bytes", C_SIZE, O(api_max_upload_bytes), 1024,
+	    1L << 30 },
 };
 #undef O
 
@@ -640,6 +647,7 @@ config_parse(const char *name, const char *text, char *err, size_t errlen)
 	c->webhook_max_body = 1L << 20;
 	c->webhook_silence_minutes = 24 * 60;
 	c->webhook_retention_days = 30;
+	c->api_max_upload_bytes = 100L << 20;
 	if ((copy = strdup(text)) == NULL)
 		goto fail;
 

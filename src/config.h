@@ -72,6 +72,8 @@ struct config {
 	/* [api]: long-polls of GET /events at once, across the pool;
 	   config_parse resolves 0 (unset) to a quarter of the workers. */
 	int api_max_waiting;
+	/* [api]: the largest body POST /media and /uploads take. */
+	size_t api_max_upload_bytes;
 };
 
 /*

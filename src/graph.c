@@ -255,6 +255,75 @@ graph_header(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/* A multipart body's part, read in place (curl_mime_data_cb). */
+struct graph_src {
+	const char *p;
+	size_t      len, pos;
+};
+
+#define GRAPH_MAX_PARTS 4
+
+static size_t
+graph_src_read(char *out, size_t size, size_t nitems, void *arg)
+{
+	struct graph_src *s = arg;
+	size_t            n = size * nitems;
+
+	if (n > s->len - s->pos)
+		n = s->len - s->pos;
+	memcpy(out, s->p + s->pos, n);
+	s->pos += n;
+	return n;
+}
+
+/* curl rewinds a part when it sends the body again (a reused
+   connection that turned out closed). */
+static int
+graph_src_seek(void *arg, curl_off_t off, int origin)
+{
+	struct graph_src *s = arg;
+
+	if (origin != SEEK_SET || off < 0 || (size_t)off > s->len)
+		return CURL_SEEKFUNC_CANTSEEK;
+	s->pos = (size_t)off;
+	return CURL_SEEKFUNC_OK;
+}
+
+/*
+ * r's parts as curl's mime structure on handle c; NULL when out of
+ * memory. The file's bytes are not copied: curl reads them through
+ * src[] while it sends.
+ */
+static curl_mime *
+graph_mime(CURL *c, const struct graph_req *r, struct graph_src *src)
+{
+	curl_mime     *m;
+	curl_mimepart *part;
+	size_t         i;
+
+	if (r->nparts > GRAPH_MAX_PARTS || (m = curl_mime_init(c)) == NULL)
+		return NULL;
+	for (i = 0; i < r->nparts; i++) {
+		src[i].p = r->parts[i].data;
+		src[i].len = r->parts[i].len;
+		src[i].pos = 0;
+		if ((part = curl_mime_addpart(m)) == NULL ||
+		    curl_mime_name(part, r->parts[i].name) != CURLE_OK ||
+		    curl_mime_data_cb(part, (curl_off_t)src[i].len,
+		        graph_src_read, graph_src_seek, NULL,
+		        &src[i]) != CURLE_OK ||
+		    (r->parts[i].filename != NULL &&
+		        curl_mime_filename(part, r->parts[i].filename) !=
+		            CURLE_OK) ||
+		    (r->parts[i].type != NULL &&
+		        curl_mime_type(part, r->parts[i].type) != CURLE_OK)) {
+			curl_mime_free(m);
+			return NULL;
+		}
+	}
+	return m;
+}
+
 /*
  * Transport failures into err. unsent is set when the request cannot
  * have reached Meta (no connection was made), the only failures a call
@@ -334,6 +403,9 @@ graph_perform(struct graph *g, const struct graph_req *r, const char *url,
 	CURL              *c = g->curl;
 	struct curl_slist *hdrs = NULL, *l;
 	struct graph_sink  sink = { resp, 0 };
+	struct graph_src   src[GRAPH_MAX_PARTS];
+	curl_mime         *mime = NULL;
+	const char *const *x;
 	char               errbuf[CURL_ERROR_SIZE], ctype[128], *auth = NULL;
 	CURLcode           cc;
 	long               reqsize = -1;
@@ -376,7 +448,8 @@ graph_perform(struct graph *g, const struct graph_req *r, const char *url,
 	 * examples use it).
 	 */
 	if (r->token != NULL) {
-		if ((auth = graph_bearer_header(r->token)) == NULL) {
+		if ((auth = graph_auth_header(r->auth ? r->auth : "Bearer",
+		         r->token)) == NULL) {
 			snprintf(err->message, sizeof(err->message),
 			    "the "
 			    "access token has unexpected characters");
@@ -387,7 +460,19 @@ graph_perform(struct graph *g, const struct graph_req *r, const char *url,
 			goto oom;
 		hdrs = l;
 	}
-	if (r->ctype != NULL) {
+	for (x = r->headers; x != NULL && *x != NULL; x++) {
+		if ((l = curl_slist_append(hdrs, *x)) == NULL)
+			goto oom;
+		hdrs = l;
+	}
+	if (r->nparts > 0) {
+		/* curl writes the multipart Content-Type and boundary. */
+		if ((mime = graph_mime(c, r, src)) == NULL ||
+		    (l = curl_slist_append(hdrs, "Expect:")) == NULL)
+			goto oom;
+		hdrs = l;
+		curl_easy_setopt(c, CURLOPT_MIMEPOST, mime);
+	} else if (r->ctype != NULL) {
 		snprintf(ctype, sizeof(ctype), "Content-Type: %s", r->ctype);
 		/* No "Expect: 100-continue" round trip on larger bodies. */
 		if ((l = curl_slist_append(hdrs, ctype)) == NULL)
@@ -427,6 +512,8 @@ out:
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
+	curl_easy_setopt(c, CURLOPT_MIMEPOST, NULL);
+	curl_mime_free(mime);
 	graph_slist_free_secret(hdrs);
 	graph_secret_free(auth);
 	return rc;

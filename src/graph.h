@@ -14,7 +14,8 @@
  * URL; logs name the endpoint, the HTTP status, Meta's code/subcode and
  * fbtrace_id.
  *
- * graph.c is the handle and the transport, graph_calls.c the calls;
+ * graph.c is the handle and the transport, graph_calls.c the calls
+ * (graph_media.c those that upload files);
  * graph_encode.c builds what we send and graph_parse.c turns Meta's JSON
  * into these structs (pure functions, unit-tested without network).
  */
@@ -138,6 +139,9 @@ char *graph_build_url(const char *base, const char *version, const char *path,
  * allocation failure.
  */
 char *graph_bearer_header(const char *token);
+/* The same with scheme "Bearer" or "OAuth" (the Resumable Upload API's
+   data calls take only "Authorization: OAuth"); NULL for another. */
+char *graph_auth_header(const char *scheme, const char *token);
 /*
  * params (key, value, ..., NULL; keys [A-Za-z0-9_.], as for
  * graph_build_url) as an application/x-www-form-urlencoded body: values
@@ -366,5 +370,45 @@ int graph_items_batch(struct graph *, const char *token, const char *catalog_id,
 int graph_batch_status(struct graph *, const char *token,
     const char *catalog_id, const char *handle, struct json_object **status,
     struct graph_err *);
+/* --- Media uploads (graph_media.c) ------------------------------------- */
+
+#define GRAPH_MEDIA_ID_MAX  65   /* a Cloud API media id + NUL */
+#define GRAPH_UPLOAD_ID_MAX 1024 /* "upload:...?sig=..." + NUL */
+#define GRAPH_HANDLE_MAX    2048 /* a Resumable Upload handle + NUL */
+
+/*
+ * 1 when id is a Resumable Upload session id as Meta gives them:
+ * "upload:" and base64, optionally "?sig=" and base64 (Graph API,
+ * Resumable Upload API); nothing else is ever put in a path.
+ */
+int graph_upload_id_ok(const char *id);
+/*
+ * POST /{ver}/{phone_id}/media as multipart/form-data (Cloud API, Media):
+ * messaging_product=whatsapp, type, and the file part (file_name, type,
+ * the len bytes at data, sent from there without a copy). media_id out.
+ * Not idempotent: never repeated blindly.
+ */
+int graph_media_upload(struct graph *, const char *token, const char *phone_id,
+    const char *type, const char *file_name, const void *data, size_t len,
+    char media_id[GRAPH_MEDIA_ID_MAX], struct graph_err *);
+/*
+ * POST /{ver}/{app_id}/uploads?file_name=&file_length=&file_type=: a
+ * Resumable Upload session for the app (its id out). Not idempotent.
+ */
+int graph_upload_session(struct graph *, const char *token,
+    const char *file_name, size_t len, const char *type,
+    char upload_id[GRAPH_UPLOAD_ID_MAX], struct graph_err *);
+/*
+ * POST /{ver}/{upload_id} with "Authorization: OAuth" and "file_offset:
+ * offset", the bytes data[offset..len) as the body: the file's handle
+ * ("h") out. Not repeated blindly; after a failure that may have
+ * reached Meta, graph_upload_offset says where to resume.
+ */
+int graph_upload_data(struct graph *, const char *token, const char *upload_id,
+    const char *type, const void *data, size_t len, size_t offset, char *handle,
+    size_t handle_size, struct graph_err *);
+/* GET /{ver}/{upload_id}: the session's file_offset (bytes Meta has). */
+int graph_upload_offset(struct graph *, const char *token,
+    const char *upload_id, size_t *offset, struct graph_err *);
 
 #endif

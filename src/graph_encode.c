@@ -38,17 +38,27 @@ graph_appsecret_proof(const char *app_secret, const char *token, char out[65])
 	sodium_memzero(mac, sizeof(mac));
 }
 
-/* Path segments are ids and fixed names: nothing to escape, no dots. */
+/*
+ * Path segments are ids and fixed names: nothing to escape, no dots.
+ * One id is Meta's own and not of that alphabet: a Resumable Upload
+ * session, "upload:" and base64 (Graph API, Resumable Upload API), which
+ * Meta's examples put in the path as it is; graph_upload_id_ok has
+ * checked it, and only such a path may hold ':', '+' and '='.
+ */
 static int
 graph_path_ok(const char *path)
 {
 	const char *seg, *end;
 	size_t      n;
+	int         upload = strncmp(path, "upload:", 7) == 0;
 
 	if (*path == '\0' ||
-	    strspn(path,
-	        "abcdefghijklmnopqrstuvwxyz"
-	        "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_/.-") != strlen(path) ||
+	    strspn(path + (upload ? 7 : 0),
+	        upload ? "abcdefghijklmnopqrstuvwxyz"
+	                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_/.-+="
+	               : "abcdefghijklmnopqrstuvwxyz"
+	                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_/.-") !=
+	        strlen(path + (upload ? 7 : 0)) ||
 	    strstr(path, "..") != NULL)
 		return 0;
 	for (seg = path;; seg = end + 1) {
@@ -122,24 +132,34 @@ fail:
 }
 
 char *
-graph_bearer_header(const char *token)
+graph_auth_header(const char *scheme, const char *token)
 {
-	static const char pfx[] = "Authorization: Bearer ";
+	static const char pfx[] = "Authorization: ";
 	const char       *p;
 	char             *h;
-	size_t            n;
+	size_t            n, sn;
 
-	if (token == NULL || *token == '\0')
+	if (scheme == NULL || token == NULL || *token == '\0' ||
+	    (strcmp(scheme, "Bearer") != 0 && strcmp(scheme, "OAuth") != 0))
 		return NULL;
 	for (p = token; *p != '\0'; p++)
 		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
 			return NULL;
 	n = strlen(token);
-	if ((h = malloc(sizeof(pfx) + n)) == NULL)
+	sn = strlen(scheme);
+	if ((h = malloc(sizeof(pfx) + sn + 1 + n)) == NULL)
 		return NULL;
 	memcpy(h, pfx, sizeof(pfx) - 1);
-	memcpy(h + sizeof(pfx) - 1, token, n + 1);
+	memcpy(h + sizeof(pfx) - 1, scheme, sn);
+	h[sizeof(pfx) - 1 + sn] = ' ';
+	memcpy(h + sizeof(pfx) + sn, token, n + 1);
 	return h;
+}
+
+char *
+graph_bearer_header(const char *token)
+{
+	return graph_auth_header("Bearer", token);
 }
 
 /* RFC 3986 §2.3 unreserved: sent as is; everything else as %XX. */

@@ -35,6 +35,19 @@ struct graph {
 	CURLcode           last; /* the last transfer's result, for the log */
 };
 
+/*
+ * One part of a multipart/form-data body, sent with curl's mime API.
+ * data is read where it lies (curl_mime_data_cb), never copied: it must
+ * live until graph_do returns.
+ */
+struct graph_part {
+	const char *name;
+	const char *data;
+	size_t      len;
+	const char *filename; /* NULL: a plain field */
+	const char *type;     /* the part's Content-Type; NULL: none */
+};
+
 /* One call: what to send, and how it may be retried. */
 struct graph_req {
 	const char        *endpoint; /* for logs, never the URL */
@@ -46,6 +59,15 @@ struct graph_req {
 	const char        *body;
 	size_t             bodylen;
 	int                idempotent;
+	/* The Authorization scheme: NULL "Bearer", or "OAuth". */
+	const char *auth;
+	/* More header lines ("file_offset: 0"), NULL-terminated; never a
+	   secret: they are not wiped. */
+	const char *const *headers;
+	/* With nparts > 0: a POST of these as multipart/form-data (ctype
+	   and body are not used). */
+	const struct graph_part *parts;
+	size_t                   nparts;
 };
 
 /*

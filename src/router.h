@@ -31,6 +31,12 @@ enum route_kind {
 #define ROUTE_RAW_BODY 0x01 /* keep the body as bytes (webhooks) */
 #define ROUTE_SESSION  0x02 /* needs a signed-in user */
 /*
+ * The body is a file's bytes, up to [api] max_upload_bytes: not read
+ * before the handler, which checks its type and size from the headers
+ * first (handlers/media.c), after the gate has said who is asking.
+ */
+#define ROUTE_UPLOAD 0x04
+/*
  * ROUTE_API: the scope its key must hold, one APIKEY_SCOPE_ bit
  * (apikey.h), kept in flags above bit 8: ROUTE_SCOPE(APIKEY_SCOPE_...).
  * In flags rather than a member of its own because every entry of the

@@ -114,5 +114,10 @@ enum { CITEMS_TYPE };
 enum answer h_api_catalog_items(struct ctx *);
 enum { CBATCH_HANDLE };
 enum answer h_api_catalog_batch(struct ctx *);
+/* media.c: the raw uploads (ROUTE_UPLOAD: the handler reads the body). */
+enum { MEDIA_FROM, MEDIA_CTYPE };
+enum answer h_api_media(struct ctx *);
+enum { UPLOAD_CTYPE, UPLOAD_NAME };
+enum answer h_api_uploads(struct ctx *);
 
 #endif

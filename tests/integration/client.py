@@ -153,7 +153,9 @@ def _nv(name, value):
 class FastCGIRequest:
     """A request sent in parts, so a test decides when it completes."""
 
-    def __init__(self, sock_path, method, path, body_len, content_type=None):
+    def __init__(self, sock_path, method, path, body_len, content_type=None,
+                 extra=None):
+        """extra: more FastCGI parameters (HTTP_AUTHORIZATION, QUERY_STRING)."""
         self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.s.settimeout(30)
         self.s.connect(sock_path)
@@ -162,6 +164,7 @@ class FastCGIRequest:
                   "REMOTE_ADDR": "127.0.0.1", "SERVER_PROTOCOL": "HTTP/1.1"}
         if content_type:
             params["CONTENT_TYPE"] = content_type
+        params.update(extra or {})
         self.s.sendall(_record(FCGI_BEGIN, struct.pack("!HB5x", 1, 0)))
         self.s.sendall(_record(FCGI_PARAMS, b"".join(
             _nv(k, v) for k, v in params.items())))

@@ -23,9 +23,7 @@ TOOL = os.path.join(ROOT, "tests", "openapi")
 PENDING = {("POST", "/api/v1/w/{slug}/messages"),
            ("GET", "/api/v1/w/{slug}/templates"),
            ("POST", "/api/v1/w/{slug}/templates"),
-           ("DELETE", "/api/v1/w/{slug}/templates/{name}"),
-           ("POST", "/api/v1/w/{slug}/media"),
-           ("POST", "/api/v1/w/{slug}/uploads")}
+           ("DELETE", "/api/v1/w/{slug}/templates/{name}")}
 
 
 def validate(answers):

@@ -87,6 +87,25 @@ INJECT_ENDPOINTS = ("access_token", "exchange_token", "debug_token", "phone_numb
 # (see Sandbox._register and friends), so an injected one looks like a real one.
 INJECT_ERRORS = ("190", "429", "500", "131047", "timeout", "badjson", "html",
                  "133005", "133006", "133016", "2388001", "136024", "136025")
+# Media and resumable uploads (Sandbox.media_* below). "partial" is for the
+# upload's data call: half the bytes are kept, then the edge's bare 504.
+MEDIA_INJECT_ENDPOINTS = ("media", "media_object", "uploads", "upload_data",
+                          "upload_status")
+INJECT_ENDPOINTS = INJECT_ENDPOINTS + MEDIA_INJECT_ENDPOINTS
+INJECT_ERRORS = INJECT_ERRORS + ("partial", "131053")
+# Cloud API "Supported media types" (type -> largest size in bytes) and the
+# Resumable Upload API's file_type values.
+MEDIA_TYPES = {t: 16 << 20 for t in ("audio/aac", "audio/amr", "audio/mpeg", "audio/mp4",
+                                     "audio/ogg", "video/3gpp", "video/3gp", "video/mp4")}
+MEDIA_TYPES.update({t: 100 << 20 for t in (
+    "text/plain", "application/pdf", "application/vnd.ms-powerpoint", "application/msword",
+    "application/vnd.ms-excel",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")})
+MEDIA_TYPES.update({"image/jpeg": 5 << 20, "image/png": 5 << 20, "image/webp": 500 << 10})
+UPLOAD_TYPES = ("application/pdf", "image/jpeg", "image/jpg", "image/png", "video/mp4")
+MAX_MEDIA_BODY = 32 << 20  # what the sandbox reads for media and uploads
 WA_RATE_CODES = (80007, 80008, 130429, 131048, 131056)
 # Register and deregister together: Meta allows 10 calls per number in 72
 # hours and answers 133016 after that. Config register_limit turns counting
@@ -959,6 +978,8 @@ class Sandbox:
                 return answer
             if endpoint == "me":
                 return {"id": rec["user_id"], "name": USER_NAME}
+            if endpoint in MEDIA_INJECT_ENDPOINTS:
+                return self.media_graph(rec, req, endpoint, node)
             raise err_object(node, m)
 
     @staticmethod
@@ -1137,6 +1158,148 @@ class Sandbox:
         return {"messaging_product": "whatsapp", "contacts": [{"input": to, "wa_id": wa_id}],
                 "messages": [{"id": mid}]}
 
+    # -- media and resumable uploads ----------------------------------------
+    # Cloud API POST /{phone}/media (multipart: messaging_product, type, file),
+    # GET /{media_id}; Graph's Resumable Upload API: POST /{app}/uploads, then
+    # POST /upload:... (Authorization: OAuth, file_offset header, the bytes),
+    # GET /upload:... for file_offset. Bytes are kept in memory only.
+
+    def media_graph(self, rec, req, endpoint, node):
+        st = self.state
+        st.setdefault("media", {})
+        st.setdefault("uploads", {})
+        if not hasattr(self, "_upload_bytes"):
+            self._upload_bytes = {}
+        if endpoint == "media":
+            number = self._number_for(rec, node, req.method, "whatsapp_business_messaging")
+            return self._media_upload(number, req)
+        if endpoint == "media_object":
+            media = st["media"].get(node)
+            if media is None or req.method != "GET":
+                raise err_object(node, req.method)
+            self._number_for(rec, media["phone_number_id"], req.method,
+                             "whatsapp_business_messaging")
+            return {"messaging_product": "whatsapp", "url":
+                    f"{req.url}?mid={node}&ext={now() + 300}", "mime_type": media["mime_type"],
+                    "sha256": media["sha256"], "file_size": media["file_size"], "id": node}
+        if endpoint == "uploads":
+            return self._upload_session(rec, req, node)
+        return self._upload_data(rec, req, node)
+
+    def _media_upload(self, number, req):
+        p, files = req.params, req.files or {}
+        if req.method != "POST":
+            raise err_object(number["id"], req.method)
+        if p.get("messaging_product") != "whatsapp":
+            raise err_param("(#100) The parameter messaging_product is required.")
+        if not p.get("type"):
+            raise err_param("(#100) The parameter type is required.")
+        f = files.get("file")
+        if f is None:
+            raise err_param("(#100) The parameter file is required.")
+        mime = p["type"].split(";")[0].strip().lower()
+        if mime not in MEDIA_TYPES:
+            raise wa_error(131053, "Media upload error",
+                           f"Unsupported file type: {p['type']}")
+        if len(f["data"]) > MEDIA_TYPES[mime]:
+            raise wa_error(131053, "Media upload error",
+                           f"File size {len(f['data'])} exceeds the limit for {mime}")
+        if not f["data"]:
+            raise wa_error(131053, "Media upload error", "The file is empty")
+        mid = str(10**15 + secrets.randbelow(9 * 10**15))
+        self.state["media"][mid] = {
+            "phone_number_id": number["id"], "mime_type": mime,
+            "sha256": hashlib.sha256(f["data"]).hexdigest(), "file_size": len(f["data"]),
+            "file_name": f.get("filename"), "part_type": f.get("type"), "uploaded_at": now()}
+        self._save()
+        return {"id": mid}
+
+    def _upload_session(self, rec, req, node):
+        p = req.params
+        if req.method != "POST" or node != self.app_id:
+            raise err_object(node, req.method)
+        try:
+            length = int(p.get("file_length", ""))
+        except ValueError:
+            length = -1
+        if length <= 0:
+            raise err_param("(#100) Param file_length must be a positive integer")
+        if p.get("file_type") not in UPLOAD_TYPES:
+            raise err_param("(#100) Param file_type must be one of {"
+                            + ", ".join(UPLOAD_TYPES) + "}")
+        inner = (f"1:attachment:{secrets.token_hex(16)}?file_name={p.get('file_name', '')}"
+                 f"&file_length={length}&file_type={p['file_type']}")
+        sid = ("upload:" + base64.b64encode(inner.encode()).decode() + "?sig="
+               + base64.urlsafe_b64encode(secrets.token_bytes(12)).decode().rstrip("="))
+        self.state["uploads"][sid] = {"file_name": p.get("file_name"), "file_length": length,
+                                      "file_type": p["file_type"], "user_id": rec["user_id"],
+                                      "file_offset": 0, "h": None}
+        self._upload_bytes[sid] = b""
+        self._save()
+        return {"id": sid}
+
+    def _upload_data(self, rec, req, node):
+        sid = node + ("?sig=" + req.query["sig"] if "sig" in req.query else "")
+        sess = self.state["uploads"].get(sid)
+        if sess is None:
+            raise err_object(node, req.method)
+        if not (req.auth_scheme or "").lower() == "oauth":
+            raise GraphError(400, "(#100) The access token must be sent in an "
+                             "\"Authorization: OAuth\" header", 100)
+        if req.method == "GET":
+            return {"id": sid, "file_offset": sess["file_offset"]}
+        if req.method != "POST":
+            raise err_object(node, req.method)
+        try:
+            offset = int(req.headers.get("file_offset", ""))
+        except ValueError:
+            raise err_param("(#100) The file_offset header is required") from None
+        if offset != sess["file_offset"]:
+            raise err_param(f"(#100) file_offset {offset} does not match the session's "
+                            f"offset {sess['file_offset']}")
+        data = req.raw or b""
+        if getattr(req, "partial", False):
+            data = data[:max(1, len(data) // 2)]
+        have = self._upload_bytes.get(sid, b"") + data
+        if len(have) > sess["file_length"]:
+            raise err_param("(#100) More bytes than file_length")
+        self._upload_bytes[sid] = have
+        sess["file_offset"] = len(have)
+        sess.setdefault("posts", []).append({"file_offset": offset, "bytes": len(data),
+                                             "content_type": req.headers.get("Content-Type")})
+        if len(have) == sess["file_length"]:
+            sess["sha256"] = hashlib.sha256(have).hexdigest()
+            sess["h"] = ("4::" + base64.b64encode(sess["file_type"].encode()).decode() + ":"
+                         + base64.urlsafe_b64encode(secrets.token_bytes(18)).decode()
+                         + f":e:{now() + 30 * 86400}:{self.app_id}:{rec['user_id']}:"
+                         + base64.urlsafe_b64encode(secrets.token_bytes(9)).decode()
+                         + "\n4::" + base64.b64encode(b"x").decode())
+        self._save()
+        if sess["h"] is None:
+            return {"id": sid, "file_offset": sess["file_offset"]}
+        return {"h": sess["h"]}
+
+    @staticmethod
+    def media_multipart(ctype, raw):
+        """multipart/form-data into (fields, files) with the email parser."""
+        import email.parser
+        import email.policy
+        msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+            b"Content-Type: " + ctype.encode() + b"\r\n\r\n" + raw)
+        fields, files = {}, {}
+        if not msg.is_multipart():
+            raise GraphError(400, "(#100) The request body is not multipart/form-data", 100)
+        for part in msg.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            data = part.get_payload(decode=True) or b""
+            if part.get_filename() is not None:
+                files[name] = {"filename": part.get_filename(),
+                               "type": part.get_content_type() if part.get("Content-Type")
+                               else None, "data": data}
+            else:
+                fields[name] = data.decode("utf-8", "replace")
+        return fields, files
+
     # -- failure injection --------------------------------------------------
 
     def add_inject(self, body):
@@ -1229,6 +1392,10 @@ class Sandbox:
                              subcode=rule.get("subcode") or (2494055 if code == 130429 else None))
         elif rule["error"] in ONBOARDING_ERRORS:
             err = ONBOARDING_ERRORS[rule["error"]](rule)
+        elif rule["error"] == "131053":
+            err = wa_error(131053, "Media upload error",
+                           "Unable to upload the media used in the message. Ensure it is a "
+                           "supported media type.", status=rule.get("http_status") or 400)
         elif rule["error"] == "131047":
             # Cloud API: a free-form message outside the 24-hour window.
             err = GraphError(rule.get("http_status") or 400, "(#131047) Re-engagement message",
@@ -1971,6 +2138,8 @@ class Req:
         proof = self.params.get("appsecret_proof")
         self.proof = str(proof) if proof else None
         self.after = None  # work to do once the answer is sent (sync webhooks)
+        self.headers, self.auth_scheme = headers, scheme or None
+        self.raw, self.files = None, None  # media and upload bodies
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -2066,7 +2235,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 pass  # trailers
             return raw if size == 0 else None
         length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
+        media = re.search(r"/(?:media|uploads)$|/upload:", urllib.parse.urlsplit(
+            self.path).path) is not None
+        if length > (MAX_MEDIA_BODY if media else MAX_BODY):
             return None
         return self.rfile.read(length) if length > 0 else b""
 
@@ -2101,6 +2272,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     "es_decide" if segs[2:] == ["decide"] else "unknown"), None
         if len(segs) == 2 and segs[1] in CATALOG_BATCH_ENDPOINTS:
             return segs[1], segs[0]
+        media = self.media_classify(sb, method, path, segs)
+        if media is not None:
+            return media
         if len(segs) == 2 and segs[1] in ("phone_numbers", "register", "subscribed_apps",
                                           "messages", "deregister", "request_code",
                                           "verify_code", "smb_app_data"):
@@ -2116,15 +2290,46 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return kind, node
         return "unknown", None
 
+    @staticmethod
+    def media_classify(sb, method, path, segs):
+        """The media endpoints: an upload session's id may hold '/' (base64)."""
+        if path.startswith("/upload:"):
+            return ("upload_status" if method == "GET" else "upload_data"), path[1:]
+        if len(segs) == 2 and segs[1] == "media":
+            return "media", segs[0]
+        if len(segs) == 2 and segs[1] == "uploads":
+            return "uploads", segs[0]
+        if len(segs) == 1:
+            with sb.lock:
+                if segs[0] in sb.state.get("media", {}):
+                    return "media_object", segs[0]
+        return None
+
+    def media_body(self, path, raw, req_holder):
+        """Bodies that are not parameters: the upload's bytes, multipart media."""
+        ctype = self.headers.get("Content-Type") or ""
+        if path.startswith("/upload:"):
+            req_holder["raw"] = raw
+            return {}
+        if ctype.split(";")[0].strip().lower() == "multipart/form-data":
+            fields, files = Sandbox.media_multipart(ctype, raw)
+            req_holder["files"] = files
+            return fields
+        return None
+
     def _meta(self, sb, method, path, query, raw):
         m = re.match(r"^/v\d+\.\d+(?=/|$)", path)
         prefix = m.group(0) if m else ""
         path = path[len(prefix):] or "/"
+        holder = {}
         try:
-            body_params = self._body_params(raw)
+            body_params = self.media_body(path, raw, holder)
+            if body_params is None:
+                body_params = self._body_params(raw)
         except GraphError as err:
             return self._graph_error(err)
         req = Req(method, path, query, body_params, self.headers)
+        req.raw, req.files = holder.get("raw"), holder.get("files")
         host = self.headers.get("Host") or "%s:%d" % self.server.server_address[:2]
         scheme = "https" if self.server.tls else "http"
         req.url = f"{scheme}://{host}{prefix}{path}"
@@ -2135,6 +2340,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                        "access_token": req.token, "appsecret_proof": req.proof,
                        "authorization": self.headers.get("Authorization"),
                        "token_via": req.token_via, "scheme": scheme}
+        if endpoint in MEDIA_INJECT_ENDPOINTS:
+            self._entry.update(self.media_record(req))
         sb.record_request(self._entry)
         if endpoint in ("dialog", "dialog_decide"):
             return self._dialog(sb, endpoint, prefix, req)
@@ -2144,8 +2351,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         edge = None
         if rule and rule["error"] == "timeout":
             sb.pause(rule["delay"])  # then answer normally, late
-        elif rule and rule["error"] == "html":
+        elif rule and rule["error"] in ("html", "partial"):
             edge = rule  # acted on below, then lost behind the edge's page
+            req.partial = rule["error"] == "partial"  # and only half of it
         elif rule and rule["error"] == "badjson":
             return self._badjson(endpoint, rule)
         elif rule:
@@ -2169,6 +2377,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self._edge_error(edge)
         self._json(200, answer, extra)
         self._after(sb, req)
+
+    def media_record(self, req):
+        """What a media call carried, for the tests: sizes and hashes, not bytes."""
+        out = {"content_type": self.headers.get("Content-Type"),
+               "file_offset_header": self.headers.get("file_offset")}
+        if req.raw is not None:
+            out["raw_size"] = len(req.raw)
+            out["raw_sha256"] = hashlib.sha256(req.raw).hexdigest()
+        if req.files:
+            out["files"] = {k: {"filename": f["filename"], "type": f["type"],
+                                "size": len(f["data"]),
+                                "sha256": hashlib.sha256(f["data"]).hexdigest()}
+                            for k, f in req.files.items()}
+        return out
 
     @staticmethod
     def _after(sb, req):

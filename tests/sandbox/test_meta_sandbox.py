@@ -1408,6 +1408,124 @@ class SandboxTest(unittest.TestCase):
                 self.assertEqual(status, 400)
 
 
+    # -- media and resumable uploads ------------------------------------------
+
+    def raw(self, method, path, body, headers):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+        finally:
+            conn.close()
+        try:
+            data = json.loads(data)
+        except ValueError:
+            data = data.decode()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+
+    def multipart(self, token, fields, file=None, phone=PHONE_1):
+        b = "----sandboxboundary"
+        parts = []
+        for k, v in fields.items():
+            parts.append(f'--{b}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n'
+                         f'{v}\r\n'.encode())
+        if file is not None:
+            name, ctype, data = file
+            parts.append(f'--{b}\r\nContent-Disposition: form-data; name="file"; '
+                         f'filename="{name}"\r\nContent-Type: {ctype}\r\n\r\n'.encode()
+                         + data + b"\r\n")
+        body = b"".join(parts) + f"--{b}--\r\n".encode()
+        return self.raw("POST", f"/v25.0/{phone}/media?appsecret_proof={proof(token)}", body,
+                        {"Authorization": f"Bearer {token}",
+                         "Content-Type": f"multipart/form-data; boundary={b}"})
+
+    def test_media_upload_multipart(self):
+        token = self.user_token()
+        png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+        status, _, data = self.multipart(token, {"messaging_product": "whatsapp",
+                                                 "type": "image/png"},
+                                         ("a.png", "image/png", png))
+        self.assertEqual(status, 200, data)
+        mid = data["id"]
+        self.assertTrue(mid.isdigit())
+        req = self.control("GET", "/_sandbox/requests", params={"endpoint": "media"})
+        f = req["requests"][-1]["files"]["file"]
+        self.assertEqual((f["size"], f["sha256"], f["type"]),
+                         (len(png), hashlib.sha256(png).hexdigest(), "image/png"))
+        status, _, obj = self.graph("GET", f"/{mid}", token, bearer=True)
+        self.assertEqual(status, 200, obj)
+        self.assertEqual((obj["mime_type"], obj["file_size"], obj["sha256"]),
+                         ("image/png", len(png), hashlib.sha256(png).hexdigest()))
+        # Meta's refusals: each parameter, an unsupported type, a size over the limit.
+        self.assertGraphError(self.multipart(token, {"type": "image/png"},
+                                             ("a.png", "image/png", png)), 400, 100)
+        self.assertGraphError(self.multipart(token, {"messaging_product": "whatsapp"},
+                                             ("a.png", "image/png", png)), 400, 100)
+        self.assertGraphError(self.multipart(token, {"messaging_product": "whatsapp",
+                                                     "type": "image/png"}), 400, 100)
+        self.assertGraphError(self.multipart(token, {"messaging_product": "whatsapp",
+                                                     "type": "image/gif"},
+                                             ("a.gif", "image/gif", b"GIF89a")), 400, 131053)
+        big = b"\0" * ((500 << 10) + 1)
+        self.assertGraphError(self.multipart(token, {"messaging_product": "whatsapp",
+                                                     "type": "image/webp"},
+                                             ("s.webp", "image/webp", big)), 400, 131053)
+        self.control("POST", "/_sandbox/inject", {"endpoint": "media", "error": "131053"})
+        self.assertGraphError(self.multipart(token, {"messaging_product": "whatsapp",
+                                                     "type": "image/png"},
+                                             ("a.png", "image/png", png)), 400, 131053)
+
+    def upload_session(self, token, **over):
+        params = {"file_name": "head.png", "file_length": "10", "file_type": "image/png",
+                  "appsecret_proof": proof(token)}
+        params.update(over)
+        return self.raw("POST", f"/v25.0/{APP_ID}/uploads?" + urllib.parse.urlencode(params),
+                        b"", {"Authorization": f"Bearer {token}"})
+
+    def upload_post(self, token, sid, data, offset, scheme="OAuth"):
+        path, _, sig = sid.partition("?")
+        return self.raw("POST", f"/v25.0/{path}?{sig}&appsecret_proof={proof(token)}", data,
+                        {"Authorization": f"{scheme} {token}", "file_offset": str(offset),
+                         "Content-Type": "image/png"})
+
+    def test_resumable_upload_session_data_and_offset(self):
+        token = self.user_token()
+        data = b"0123456789"
+        status, _, sess = self.upload_session(token)
+        self.assertEqual(status, 200, sess)
+        sid = sess["id"]
+        self.assertTrue(sid.startswith("upload:") and "?sig=" in sid, sid)
+        # Meta's rules: the token only as "Authorization: OAuth", the right offset.
+        self.assertGraphError(self.upload_post(token, sid, data, 0, scheme="Bearer"), 400, 100)
+        self.assertGraphError(self.upload_post(token, sid, data, 3), 400, 100)
+        self.control("POST", "/_sandbox/inject", {"endpoint": "upload_data",
+                                                  "error": "partial"})
+        status, _, _ = self.upload_post(token, sid, data, 0)
+        self.assertEqual(status, 504)
+        path, _, sig = sid.partition("?")
+        status, _, got = self.raw("GET", f"/v25.0/{path}?{sig}&appsecret_proof={proof(token)}",
+                                  None, {"Authorization": f"OAuth {token}"})
+        self.assertEqual((status, got), (200, {"id": sid, "file_offset": 5}))
+        status, _, done = self.upload_post(token, sid, data[5:], 5)
+        self.assertEqual(status, 200, done)
+        self.assertTrue(done["h"].startswith("4::"), done)
+        up = self.control("GET", "/_sandbox/state")["uploads"][sid]
+        self.assertEqual(up["sha256"], hashlib.sha256(data).hexdigest())
+        self.assertEqual([p["file_offset"] for p in up["posts"]], [0, 5])
+        # The session's own refusals, and injection on each endpoint.
+        self.assertGraphError(self.upload_session(token, file_type="image/gif"), 400, 100)
+        self.assertGraphError(self.upload_session(token, file_length="0"), 400, 100)
+        for ep in ("uploads", "upload_status", "upload_data"):
+            with self.subTest(endpoint=ep):
+                self.control("POST", "/_sandbox/inject", {"endpoint": ep, "error": "500"})
+                status, _, s2 = self.upload_session(token) if ep == "uploads" else (
+                    self.raw("GET", f"/v25.0/{path}?{sig}&appsecret_proof={proof(token)}",
+                             None, {"Authorization": f"OAuth {token}"})
+                    if ep == "upload_status" else self.upload_post(token, sid, b"x", 10))
+                self.assertEqual(status, 500, s2)
+                self.control("POST", "/_sandbox/inject/clear")
+
 
 class SdkPopupTest(unittest.TestCase):
     """The SDK stand-in in a real browser (headless Chromium through the

@@ -302,9 +302,30 @@ test_user(void)
 	    "t.conf: [server] user: \"root\" is root");
 }
 
+/* [api] max_upload_bytes: 100 MiB by default, bounded both ways. */
+static void
+test_api_section(void)
+{
+	struct config *c = parse(BASE);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	UT_EQ_UINT(c->api_max_upload_bytes, 100u << 20);
+	config_free(c);
+	c = parse(BASE "[api]\nmax_upload_bytes = 16777216\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	UT_EQ_UINT(c->api_max_upload_bytes, 16u << 20);
+	config_free(c);
+	expect_err(BASE "[api]\nmax_upload_bytes = 1023\n",
+	    "[api] max_upload_bytes");
+	expect_err(BASE "[api]\nmax_upload_bytes = 1073741825\n",
+	    "[api] max_upload_bytes");
+	expect_err(BASE "[api]\nmax_upload = 5\n", "unknown key [api]");
+}
+
 static const struct ut_test tests[] = { { "good file and defaults",
 	                                    test_good_and_defaults },
 	{ "unknown key and section", test_unknown_key_and_section },
+	{ "[api] max_upload_bytes", test_api_section },
 	{ "bad values", test_bad_values },
 	{ "missing required", test_missing_required },
 	{ "secret from file", test_secret_file },
