@@ -80,6 +80,9 @@ in_value_ok(const struct in_field *f, const char *s, size_t len,
 		return 0;
 	case IN_OBJECT:
 		return 0; /* only in a JSON body: see in_json */
+	case IN_NAME:
+		return len >= f->min && len <= f->max &&
+		    strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_") == len;
 	}
 	return 0;
 }

@@ -31,7 +31,8 @@ enum in_type {
 	IN_PRINTABLE, /* min..max bytes of 0x21..0x7e */
 	IN_TEXT,      /* min..max bytes of UTF-8 text (request.c checked it) */
 	IN_ENUM,      /* one of values */
-	IN_OBJECT     /* a JSON object, at most max bytes as sent */
+	IN_OBJECT,    /* a JSON object, at most max bytes as sent */
+	IN_NAME       /* min..max of [a-z0-9_]: a message template name */
 };
 
 /* Whether a field may be absent, and what a bad value does. */

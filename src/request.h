@@ -58,11 +58,12 @@ struct req {
 	/*
 	 * The route's other variable segment, e.g. {phone_number_id}: its
 	 * name and the segment as sent, which its declared IN_PATH field
-	 * checks (router.c only bounds the length).
+	 * checks (router.c only bounds the length): up to 512 bytes, a
+	 * message template's name (DELETE /api/v1/w/{slug}/templates/{name}).
 	 */
 	struct req_var {
 		char name[32];
-		char value[65];
+		char value[513];
 	} var;
 	long long start_us;
 };

@@ -2,7 +2,7 @@
  * router: the route table of doc/contract.md, Routes. A pattern is a path whose
  * segments are literal, "{slug}" or one other "{name}"; a slug must match
  * [a-z0-9-]{1,63}, so handlers get a validated workspace slug or are never
- * called, and the other segment (at most 64 bytes) is checked by the
+ * called, and the other segment (at most 512 bytes) is checked by the
  * route's IN_PATH field of that name before the handler runs.
  */
 #ifndef WABA_ROUTER_H

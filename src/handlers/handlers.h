@@ -106,5 +106,12 @@ long api_retry_after(const struct graph_err *);
    613, 80007, 130429, 131056). */
 int         api_is_rate_limit(const struct graph_err *);
 enum answer h_api_connection(struct ctx *);
+/* templates.c: the WABA's message templates through the gateway. */
+enum { TPLS_STATUS, TPLS_NAME, TPLS_AFTER, TPLS_LIMIT };
+enum answer h_api_templates_get(struct ctx *);
+enum { TPLC_NAME, TPLC_LANGUAGE, TPLC_CATEGORY };
+enum answer h_api_templates_post(struct ctx *);
+enum { TPLD_NAME, TPLD_HSM_ID };
+enum answer h_api_template_delete(struct ctx *);
 
 #endif
