@@ -1128,6 +1128,14 @@ class Sandbox:
         self._save()
         return {"success": True}
 
+    def clear_templates(self):
+        """Forgets every template, deleted ones too (a test's fresh start
+        without new tokens)."""
+        with self.lock:
+            self.state["templates"], self.state["templates_deleted"] = [], []
+            self._save()
+            return {"ok": True}
+
     def template_status(self, body):
         """What Meta's review does outside the API: a template approved,
         rejected (with a reason), paused, disabled ...; its status changes
@@ -2360,6 +2368,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 ("POST", "/_sandbox/webhook"): lambda: sb.send_webhooks(body),
                 ("POST", "/_sandbox/numbers/update"): lambda: sb.update_number(body),
                 ("POST", "/_sandbox/templates/status"): lambda: sb.template_status(body),
+                ("POST", "/_sandbox/templates/clear"): sb.clear_templates,
             }
             route = routes.get((method, path.rstrip("/")))
             if route is None:
