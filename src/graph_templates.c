@@ -79,8 +79,9 @@ gt_template(struct json_object *t)
 			json_object_put(out);
 			return NULL;
 		}
-		if (v != NULL && json_object_object_add(out, gt_members[i].name,
-		                     json_object_get(v)) != 0) {
+		if (v != NULL &&
+		    json_object_object_add(out, gt_members[i].name,
+		        json_object_get(v)) != 0) {
 			json_object_put(out);
 			return NULL;
 		}
@@ -114,8 +115,9 @@ graph_parse_templates(const char *body, size_t len,
 	for (i = 0; i < n; i++) {
 		if ((t = gt_template(json_object_array_get_idx(data, i))) ==
 		    NULL) {
-			gt_bad(err, "template in \"data\" (id, name, language, "
-			            "status and category expected)");
+			gt_bad(err,
+			    "template in \"data\" (id, name, language, "
+			    "status and category expected)");
 			goto out;
 		}
 		json_object_array_add(arr, t);
@@ -233,9 +235,9 @@ graph_templates(struct graph *g, const char *token, const char *waba_id,
     char next[GRAPH_CURSOR_MAX], struct graph_err *err)
 {
 	char              limit[12];
-	const char *const params[] = { "fields", GRAPH_TEMPLATE_FIELDS, "status",
-		q->status, "name", q->name, "after", q->after, "limit",
-		q->limit > 0 ? limit : NULL, NULL };
+	const char *const params[] = { "fields", GRAPH_TEMPLATE_FIELDS,
+		"status", q->status, "name", q->name, "after", q->after,
+		"limit", q->limit > 0 ? limit : NULL, NULL };
 	struct buf        resp;
 	int               rc;
 

@@ -62,8 +62,9 @@ msgtpl_language_ok(const char *s)
 		return 0;
 	if (s[n] == '\0')
 		return 1;
-	return s[n] == '_' && strspn(s + n + 1, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") ==
-	    2 && s[n + 3] == '\0';
+	return s[n] == '_' &&
+	    strspn(s + n + 1, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == 2 &&
+	    s[n + 3] == '\0';
 }
 
 /* Characters, as Meta counts its limits: UTF-8 lead bytes. */

@@ -98,8 +98,8 @@ h_api_templates_post(struct ctx *c)
 		free(json);
 		return ANSWERED;
 	}
-	rc = graph_template_create(c->app->graph, tok.data, r.waba_id, json,
-	    &t, &e);
+	rc = graph_template_create(c->app->graph, tok.data, r.waba_id, json, &t,
+	    &e);
 	vault_secret_free(&tok);
 	free(json);
 	if (rc == -1)
@@ -121,8 +121,7 @@ h_api_templates_post(struct ctx *c)
 enum answer
 h_api_template_delete(struct ctx *c)
 {
-	const char         *hsm = c->in[TPLD_HSM_ID].set ? c->in[TPLD_HSM_ID].s
-	                                                 : NULL;
+	const char *hsm = c->in[TPLD_HSM_ID].set ? c->in[TPLD_HSM_ID].s : NULL;
 	struct conn_row     r;
 	struct vault_secret tok;
 	struct graph_err    e;

@@ -44,9 +44,9 @@ test_good_templates_pass_whole(void)
 		"\"code_expiration_minutes\":5},{\"type\":\"BUTTONS\","
 		"\"buttons\":[{\"type\":\"OTP\",\"otp_type\":\"COPY_CODE\"}]}]}",
 	};
-	struct json_object      *in, *back;
-	char                    *out, err[300];
-	size_t                   i;
+	struct json_object *in, *back;
+	char               *out, err[300];
+	size_t              i;
 
 	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		ut_case("good %zu", i);
@@ -126,7 +126,7 @@ test_bad_templates_name_the_member(void)
 static void
 test_text_limits_count_characters(void)
 {
-	char  buf[4096], body[2049], *out, err[300];
+	char   buf[4096], body[2049], *out, err[300];
 	size_t i;
 
 	/* 1024 two-byte characters: within the body's 1024. */
@@ -199,8 +199,8 @@ test_parse_templates_page(void)
 	UT_EQ_STR(next, "");
 	json_object_put(t);
 	/* A template without its id, or a next page without a cursor. */
-	UT_EQ_INT(graph_parse_templates("{\"data\":[{\"name\":\"a\"}]}", 24,
-	              &t, next, &e),
+	UT_EQ_INT(graph_parse_templates("{\"data\":[{\"name\":\"a\"}]}", 24, &t,
+	              next, &e),
 	    -1);
 	CU_ASSERT(e.bad_response);
 	CU_ASSERT_PTR_NULL(t);
@@ -229,14 +229,12 @@ test_parse_created(void)
 	CU_ASSERT(e.bad_response);
 }
 
-static const struct ut_test tests[] = {
-	{ "good templates pass whole", test_good_templates_pass_whole },
+static const struct ut_test tests[] = { { "good templates pass whole",
+	                                    test_good_templates_pass_whole },
 	{ "bad templates name the member", test_bad_templates_name_the_member },
 	{ "text limits count characters", test_text_limits_count_characters },
 	{ "name and language", test_name_and_language },
 	{ "parse a page of templates", test_parse_templates_page },
-	{ "parse the create answer", test_parse_created },
-	{ NULL, NULL }
-};
+	{ "parse the create answer", test_parse_created }, { NULL, NULL } };
 const struct ut_suite ut_suites[] = { { "msgtpl", NULL, NULL, NULL, tests },
 	{ NULL, NULL, NULL, NULL, NULL } };
