@@ -62,6 +62,13 @@ static const char *const code_methods[] = { "SMS", "VOICE", NULL };
 static const char *const sync_types[] = { "smb_app_state_sync", "history",
 	NULL };
 
+/* Meta's template statuses ("Message Templates", status filter). */
+static const char *const tpl_statuses[] = { "APPROVED", "IN_APPEAL", "PENDING",
+	"REJECTED", "PENDING_DELETION", "DELETED", "DISABLED", "PAUSED",
+	"LIMIT_EXCEEDED", "ARCHIVED", NULL };
+static const char *const tpl_categories[] = { "MARKETING", "UTILITY",
+	"AUTHENTICATION", NULL };
+
 /*
  * The whole of doc/contract.md, Routes, that the app serves, in one table,
  * with what each route accepts. Field order is the handler's enum (handlers.h).
@@ -237,8 +244,8 @@ static const struct route routes[] = {
 	{ REQ_GET, "/api/v1/w/{slug}/catalog/batches/{handle}",
 	    h_api_catalog_batch, ROUTE_SCOPE(APIKEY_SCOPE_CATALOG_WRITE),
 	    ROUTE_API, NULL,
-	    { [CBATCH_HANDLE] = { "handle", IN_PATH, IN_B64URL, 1, REQ_VAR_MAX,
-	          NULL, 1, NULL } } },
+	    { [CBATCH_HANDLE] = { "handle", IN_PATH, IN_B64URL, 1,
+	          CATBATCH_HANDLE_MAX, NULL, 1, NULL } } },
 	{ REQ_POST, "/api/v1/w/{slug}/media", h_api_media,
 	    ROUTE_UPLOAD | ROUTE_SCOPE(APIKEY_SCOPE_MEDIA_WRITE), ROUTE_API,
 	    NULL,
@@ -252,6 +259,30 @@ static const struct route routes[] = {
 	    { [UPLOAD_CTYPE] = TEXT("CONTENT_TYPE", IN_HEADER, 1, 255, 0, NULL),
 	        [UPLOAD_NAME] = TEXT("HTTP_X_FILE_NAME", IN_HEADER, 1, 255, 0,
 	            NULL) } },
+	{ REQ_GET, "/api/v1/w/{slug}/templates", h_api_templates_get,
+	    ROUTE_SCOPE(APIKEY_SCOPE_TEMPLATES_READ), ROUTE_API, NULL,
+	    { [TPLS_STATUS] = { "status", IN_QUERY, IN_ENUM, 0, 0, tpl_statuses,
+	          0, NULL },
+	        /* Meta matches part of a name: the name's own alphabet. */
+	        [TPLS_NAME] = { "name", IN_QUERY, IN_NAME, 1, 512, NULL, 0,
+	            NULL },
+	        /* Meta's cursor, opaque: printable and bounded. */
+	        [TPLS_AFTER] = PRINT("after", IN_QUERY, 1, GRAPH_CURSOR_MAX - 1,
+	            0, NULL),
+	        [TPLS_LIMIT] = DIGITS("limit", IN_QUERY, 1, 3, 0, NULL) } },
+	/* A JSON body (an API body is never a form): app_fields, then
+	   msgtpl_json. */
+	{ REQ_POST, "/api/v1/w/{slug}/templates", h_api_templates_post,
+	    ROUTE_SCOPE(APIKEY_SCOPE_TEMPLATES_WRITE), ROUTE_API, NULL,
+	    { [TPLC_NAME] = { "name", IN_JSON, IN_NAME, 1, 512, NULL, 1, NULL },
+	        [TPLC_LANGUAGE] = PRINT("language", IN_JSON, 2, 6, 1, NULL),
+	        [TPLC_CATEGORY] = { "category", IN_JSON, IN_ENUM, 0, 0,
+	            tpl_categories, 1, NULL } } },
+	{ REQ_DELETE, "/api/v1/w/{slug}/templates/{name}",
+	    h_api_template_delete, ROUTE_SCOPE(APIKEY_SCOPE_TEMPLATES_WRITE),
+	    ROUTE_API, NULL,
+	    { [TPLD_NAME] = { "name", IN_PATH, IN_NAME, 1, 512, NULL, 1, NULL },
+	        [TPLD_HSM_ID] = DIGITS("hsm_id", IN_QUERY, 1, 32, 0, NULL) } },
 };
 /* clang-format on */
 

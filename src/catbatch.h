@@ -15,6 +15,8 @@ struct json_object;
 
 #define CATBATCH_MAX_REQUESTS 5000 /* Meta: "up to 5,000 items" */
 #define CATBATCH_ID_MAX       100  /* a retailer id's bytes (Meta: max 100) */
+/* A batch handle's bytes: Meta's sample is 110; room for twice that. */
+#define CATBATCH_HANDLE_MAX 256
 
 /* Meta's item_type values, NULL-terminated (the route's IN_ENUM). */
 extern const char *const catbatch_item_types[];

@@ -485,6 +485,8 @@ graph_perform(struct graph *g, const struct graph_req *r, const char *url,
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
 		    (curl_off_t)r->bodylen);
 	}
+	if (r->method == GRAPH_DELETE)
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "DELETE");
 	if (hdrs != NULL)
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	if ((g->last = cc = curl_easy_perform(c)) != CURLE_OK) {

@@ -410,5 +410,63 @@ int graph_upload_data(struct graph *, const char *token, const char *upload_id,
 /* GET /{ver}/{upload_id}: the session's file_offset (bytes Meta has). */
 int graph_upload_offset(struct graph *, const char *token,
     const char *upload_id, size_t *offset, struct graph_err *);
+/* --- Message templates (graph_templates.c) ------------------------------ */
+
+/*
+ * WhatsApp Business Management API, "Message Templates" (the
+ * message_templates edge of a WhatsApp Business Account). The WABA id
+ * is always the connection's own; no caller passes one it was sent.
+ */
+#define GRAPH_TEMPLATE_FIELDS \
+	"id,name,language,status,category,components,quality_score," \
+	"rejected_reason,parameter_format"
+
+struct json_object;
+
+/* One page's filters; NULL or 0 for what is not asked. */
+struct graph_tpl_query {
+	const char *status; /* APPROVED, PENDING, REJECTED, ... */
+	const char *name;
+	const char *after; /* paging.cursors.after of the page before */
+	unsigned    limit; /* 0: Meta's default */
+};
+
+/* POST's answer. */
+struct graph_tpl_created {
+	char id[33];
+	char status[33];
+	char category[33];
+};
+
+/*
+ * One page of {"data":[templates],"paging":{...}}: *templates a new
+ * JSON array (json_object_put it) of Meta's template objects, each with
+ * only the members of GRAPH_TEMPLATE_FIELDS, id, name, language, status
+ * and category checked as strings; next the next page's cursor
+ * (GRAPH_CURSOR_MAX bytes), "" on the last page (no paging.next).
+ */
+int graph_parse_templates(const char *body, size_t len,
+    struct json_object **templates, char next[GRAPH_CURSOR_MAX],
+    struct graph_err *);
+/* The create answer {"id","status","category"}. */
+int graph_parse_template_created(const char *body, size_t len,
+    struct graph_tpl_created *, struct graph_err *);
+/* GET /{ver}/{waba_id}/message_templates?fields=GRAPH_TEMPLATE_FIELDS
+   and q's filters: one page, as graph_parse_templates. Idempotent. */
+int graph_templates(struct graph *, const char *token, const char *waba_id,
+    const struct graph_tpl_query *q, struct json_object **templates,
+    char next[GRAPH_CURSOR_MAX], struct graph_err *);
+/* POST /{ver}/{waba_id}/message_templates with json (msgtpl_json's
+   body). Not idempotent: a repeat after an unknown outcome could make
+   the template twice (or fail as a duplicate of itself). */
+int graph_template_create(struct graph *, const char *token,
+    const char *waba_id, const char *json, struct graph_tpl_created *,
+    struct graph_err *);
+/* DELETE /{ver}/{waba_id}/message_templates?name=NAME[&hsm_id=ID]:
+   every language of name, or only the one whose id is hsm_id. Never
+   repeated blindly either: a second delete of a done one fails. */
+int graph_template_delete(struct graph *, const char *token,
+    const char *waba_id, const char *name, const char *hsm_id,
+    struct graph_err *);
 
 #endif

@@ -48,6 +48,16 @@ struct graph_part {
 	const char *type;     /* the part's Content-Type; NULL: none */
 };
 
+/*
+ * The HTTP method of a call. GET and POST follow from the body (a
+ * ctype means POST); a DELETE says so, as Graph's deletes have no body
+ * (the message_templates edge takes its name and hsm_id in the query).
+ */
+enum graph_method {
+	GRAPH_BY_BODY, /* GET, or POST when ctype is set */
+	GRAPH_DELETE
+};
+
 /* One call: what to send, and how it may be retried. */
 struct graph_req {
 	const char        *endpoint; /* for logs, never the URL */
@@ -68,6 +78,7 @@ struct graph_req {
 	   and body are not used). */
 	const struct graph_part *parts;
 	size_t                   nparts;
+	enum graph_method        method; /* zero: by the body, as above */
 };
 
 /*
@@ -77,5 +88,11 @@ struct graph_req {
  */
 int graph_do(struct graph *, const struct graph_req *, struct buf *resp,
     struct graph_err *);
+/*
+ * A whole 2xx body as one strict JSON value of bounded depth, parsed
+ * without leaving copies of its strings behind (graph_parse.c); NULL
+ * when it is not one. The caller puts it.
+ */
+struct json_object *graph_json_parse(const char *body, size_t len);
 
 #endif

@@ -27,6 +27,7 @@
 #include "buf.h"
 #include "jsonx.h"
 #include "graph.h"
+#include "graph_int.h"
 
 /* Meta's answers nest a few levels; anything deeper is not one. */
 #define GP_DEPTH 32
@@ -87,6 +88,12 @@ gp_parse(const char *body, size_t len)
 	}
 	jx_tokener_free(tok);
 	return obj;
+}
+
+struct json_object *
+graph_json_parse(const char *body, size_t len)
+{
+	return gp_parse(body, len);
 }
 
 /* Graph object ids are decimal strings; they end up in URL paths. */

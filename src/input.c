@@ -93,6 +93,9 @@ in_value_ok(const struct in_field *f, const char *s, size_t len,
 		return v->num >= f->min && v->num <= f->max;
 	case IN_OBJECT:
 		return 0; /* only in a JSON body: see in_json */
+	case IN_NAME:
+		return len >= f->min && len <= f->max &&
+		    strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_") == len;
 	}
 	return 0;
 }

@@ -19,11 +19,12 @@ struct FCGX_Request;
 #define REQ_MAX_PATH  2048
 #define REQ_LOG_PATH  256 /* bytes of a refused path the log shows */
 /*
- * Bytes of a route's variable segment: Meta's catalog batch handles
- * (GET .../catalog/batches/{handle}) run past 100 characters (the
- * Catalog Batch API guide's sample handle is 110).
+ * Bytes of a route's variable segment: a message template's name
+ * (DELETE .../templates/{name}) may be 512; Meta's catalog batch
+ * handles (GET .../catalog/batches/{handle}) run past 100 characters
+ * (the Catalog Batch API guide's sample handle is 110).
  */
-#define REQ_VAR_MAX 256
+#define REQ_VAR_MAX 512
 
 enum req_method {
 	REQ_GET = 1,

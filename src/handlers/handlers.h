@@ -119,5 +119,12 @@ enum { MEDIA_FROM, MEDIA_CTYPE };
 enum answer h_api_media(struct ctx *);
 enum { UPLOAD_CTYPE, UPLOAD_NAME };
 enum answer h_api_uploads(struct ctx *);
+/* templates.c: the WABA's message templates through the gateway. */
+enum { TPLS_STATUS, TPLS_NAME, TPLS_AFTER, TPLS_LIMIT };
+enum answer h_api_templates_get(struct ctx *);
+enum { TPLC_NAME, TPLC_LANGUAGE, TPLC_CATEGORY };
+enum answer h_api_templates_post(struct ctx *);
+enum { TPLD_NAME, TPLD_HSM_ID };
+enum answer h_api_template_delete(struct ctx *);
 
 #endif

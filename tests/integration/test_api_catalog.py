@@ -174,7 +174,12 @@ class ApiCatalog(StackCase):
         # A handle that is not Meta's alphabet, or longer than any of Meta's.
         self.error_of(self.call("GET", BATCH % ("cat-a", "abc.def")), 400,
                       "invalid_request")
-        self.error_of(self.call("GET", BATCH % ("cat-a", "a" * 257)), 404, "not_found")
+        # Longer than CATBATCH_HANDLE_MAX: refused by the field; longer
+        # than any path segment (REQ_VAR_MAX): no such path.
+        self.error_of(self.call("GET", BATCH % ("cat-a", "a" * 257)), 400,
+                      "invalid_request")
+        self.error_of(self.call("GET", BATCH % ("cat-a", "a" * 513)), 404,
+                      "not_found")
         self.assertEqual(self.sent(None), [])
 
     def test_too_many_requests_is_413_and_nothing_is_sent(self):

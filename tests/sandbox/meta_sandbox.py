@@ -82,7 +82,9 @@ PERMISSIONS = {
 }
 INJECT_ENDPOINTS = ("access_token", "exchange_token", "debug_token", "phone_numbers",
                     "phone", "register", "subscribed_apps", "messages", "catalog",
-                    "deregister", "set_pin", "request_code", "verify_code", "smb_app_data")
+                    "deregister", "set_pin", "request_code", "verify_code", "smb_app_data",
+                    # message_templates by method (issue 11): list, create, delete
+                    "message_templates", "create_template", "delete_template")
 # The onboarding errors are the very objects the sandbox's own rules raise
 # (see Sandbox._register and friends), so an injected one looks like a real one.
 INJECT_ERRORS = ("190", "429", "500", "131047", "timeout", "badjson", "html",
@@ -117,6 +119,23 @@ SDK_CODE_TTL = 30  # "The exchangeable token code has a time-to-live of 30 secon
 SYNC_TYPES = ("smb_app_state_sync", "history")
 WEBHOOK_KINDS = ("message", "status", "error", "account_update", "smb_message_echoes",
                  "smb_app_state_sync", "history")
+# Message templates ("Message Templates" reference; webhook field
+# message_template_status_update). Statuses a template can have, the events
+# the control API plays, and the documented rejection reasons.
+TEMPLATE_STATUSES = ("APPROVED", "IN_APPEAL", "PENDING", "REJECTED", "PENDING_DELETION",
+                     "DELETED", "DISABLED", "PAUSED", "LIMIT_EXCEEDED", "ARCHIVED")
+TEMPLATE_EVENTS = ("APPROVED", "REJECTED", "PAUSED", "DISABLED", "PENDING", "IN_APPEAL",
+                   "FLAGGED", "REINSTATED", "ARCHIVED", "UNARCHIVED")
+TEMPLATE_REASONS = ("NONE", "ABUSIVE_CONTENT", "INCORRECT_CATEGORY", "INVALID_FORMAT",
+                    "PROMOTIONAL", "SCAM", "TAG_CONTENT_MISMATCH")
+TEMPLATE_CATEGORIES = ("AUTHENTICATION", "MARKETING", "UTILITY")
+TEMPLATE_FIELDS = ("id", "name", "language", "status", "category", "components",
+                   "parameter_format", "quality_score", "rejected_reason", "sub_category",
+                   "message_send_ttl_seconds")
+TEMPLATE_DEFAULT = ["name", "parameter_format", "components", "language", "status",
+                    "category", "id"]
+LANGUAGE_NAMES = {"en": "English", "en_US": "English (US)", "en_GB": "English (UK)",
+                  "de": "German", "fr": "French", "es": "Spanish", "pt_BR": "Portuguese (BR)"}
 # Keys of a fixture number that are the sandbox's bookkeeping, never Graph fields.
 NUMBER_INTERNAL = ("waba_id", "registered", "pin", "in_use_elsewhere", "verification",
                    "register_calls", "smb_sync")
@@ -532,6 +551,7 @@ class Sandbox:
 
     def _fresh(self):
         st = fixture(self.app_id)
+        st["templates"], st["templates_deleted"] = [], []  # message_templates, per WABA
         self._add_token(st, new_token(), "catalog", [], ["catalog_management",
                                                          "business_management"],
                         0, catalogs=[CATALOG_ID])
@@ -958,6 +978,8 @@ class Sandbox:
             if endpoint == "messages":
                 number = self._number_for(rec, node, m, "whatsapp_business_messaging")
                 return self._send_message(number, p)
+            if endpoint in ("message_templates", "create_template", "delete_template"):
+                return self._templates(self._waba_for(rec, node, m), endpoint, p, req)
             if endpoint == "waba":
                 waba = dict(self._waba_for(rec, node, m))
                 waba["owner_business_info"] = {"id": BUSINESS_ID, "name": BUSINESS_NAME}
@@ -1299,6 +1321,182 @@ class Sandbox:
             else:
                 fields[name] = data.decode("utf-8", "replace")
         return fields, files
+    # -- message templates (issue 11) ------------------------------------------
+
+    def _template_list(self):
+        # setdefault: a --state-file from before templates has none yet.
+        return self.state.setdefault("templates", [])
+
+    @staticmethod
+    def _language_name(code):
+        return LANGUAGE_NAMES.get(code, code)
+
+    def _templates(self, waba, endpoint, p, req):
+        """GET / POST / DELETE /{waba_id}/message_templates, as the Message
+        Templates reference: a page of the WABA's templates (status and
+        name filters, cursors), a new one PENDING review, or a delete by
+        name (every language) or by name and hsm_id (that one)."""
+        rows = [t for t in self._template_list() if t["waba_id"] == waba["id"]]
+        if endpoint == "message_templates":
+            status = p.get("status")
+            if status is not None:
+                wanted = [x.strip() for x in str(status).split(",")]
+                for x in wanted:
+                    if x not in TEMPLATE_STATUSES:
+                        raise err_param(f"(#100) Param status[0] must be one of "
+                                        f"{{{', '.join(TEMPLATE_STATUSES)}}} - got \"{x}\".")
+                rows = [t for t in rows if t["status"] in wanted]
+            if p.get("name"):
+                rows = [t for t in rows if str(p["name"]) in t["name"]]
+            view = [select_fields({k: t.get(k) for k in TEMPLATE_FIELDS}, p.get("fields"),
+                                  TEMPLATE_DEFAULT, "WhatsAppBusinessHSM") for t in rows]
+            return self._page(view, p, req.url)
+        if endpoint == "delete_template":
+            return self._template_delete(waba, rows, p)
+        return self._template_create(waba, rows, p)
+
+    def _template_create(self, waba, rows, p):
+        for key in ("name", "language", "category", "components"):
+            if p.get(key) in (None, "", []):
+                raise err_param(f"(#100) The parameter {key} is required.")
+        name, lang, cat = p["name"], p["language"], p["category"]
+        if not (isinstance(name, str) and re.fullmatch(r"[a-z0-9_]{1,512}", name)):
+            err = err_param("(#100) Invalid parameter")
+            err.subcode = 2388043  # plausible; see README
+            err.user_title = "Invalid template name"
+            err.user_msg = ("Template names can only contain lowercase alphanumeric "
+                            "characters and underscores.")
+            raise err
+        if cat not in TEMPLATE_CATEGORIES:
+            raise err_param(f"(#100) Param category must be one of "
+                            f"{{{', '.join(TEMPLATE_CATEGORIES)}}} - got \"{cat}\".")
+        comps = p["components"]
+        if isinstance(comps, str):  # a form body carries it as JSON text
+            try:
+                comps = json.loads(comps)
+            except ValueError:
+                comps = None
+        if not (isinstance(comps, list) and all(isinstance(c, dict) for c in comps)
+                and any(c.get("type") == "BODY" for c in comps)):
+            raise err_param("(#100) Invalid parameter", "components must be an array of "
+                            "component objects that includes a BODY.")
+        human = self._language_name(str(lang))
+        if any(t["name"] == name and t["language"] == lang for t in rows):
+            err = err_param("(#100) Invalid parameter")
+            err.subcode = 2388024
+            err.user_title = "Content in This Language Already Exists"
+            err.user_msg = (f"There is already {human} content for this template. You can "
+                            "create a new template and try again.")
+            raise err
+        if any(d["waba_id"] == waba["id"] and d["name"] == name and d["language"] == lang
+               for d in self.state.setdefault("templates_deleted", [])):
+            err = err_param("(#100) Invalid parameter")
+            err.subcode = 2388023
+            err.user_title = "Message Template Language Is Being Deleted"
+            err.user_msg = (f"New {human} content can't be added while the existing {human} "
+                            "content is being deleted. Try again in 4 weeks or create a new "
+                            "message template.")
+            raise err
+        tid = "".join(secrets.choice(string.digits) for _ in range(15))
+        tpl = {"id": tid, "waba_id": waba["id"], "name": name, "language": lang,
+               "category": cat, "components": comps, "status": "PENDING",
+               "parameter_format": p.get("parameter_format", "POSITIONAL"),
+               "quality_score": {"score": "UNKNOWN", "date": now()},
+               "rejected_reason": "NONE", "sub_category": None,
+               "message_send_ttl_seconds": p.get("message_send_ttl_seconds"),
+               "created_at": now()}
+        self._template_list().append(tpl)
+        self._save()
+        return {"id": tid, "status": "PENDING", "category": cat}
+
+    def _template_delete(self, waba, rows, p):
+        name, hsm = p.get("name"), p.get("hsm_id")
+        if not name:
+            raise err_param("(#100) The parameter name is required.")
+        gone = [t for t in rows if t["name"] == name and (not hsm or t["id"] == str(hsm))]
+        if not gone:
+            err = err_param("(#100) Invalid parameter")
+            err.subcode = 2593002
+            err.user_title = "Message template not found"
+            err.user_msg = f"The message template {name} wasn't found for this account."
+            raise err
+        ids = {t["id"] for t in gone}
+        self.state["templates"] = [t for t in self._template_list() if t["id"] not in ids]
+        self.state.setdefault("templates_deleted", []).extend(
+            {"waba_id": t["waba_id"], "name": t["name"], "language": t["language"],
+             "id": t["id"], "at": now()} for t in gone)
+        self._save()
+        return {"success": True}
+
+    def clear_templates(self):
+        """Forgets every template, deleted ones too (a test's fresh start
+        without new tokens)."""
+        with self.lock:
+            self.state["templates"], self.state["templates_deleted"] = [], []
+            self._save()
+            return {"ok": True}
+
+    def template_status(self, body):
+        """What Meta's review does outside the API: a template approved,
+        rejected (with a reason), paused, disabled ...; its status changes
+        and the message_template_status_update webhook goes to the app
+        (unless "webhook": false), shaped as Meta's webhook reference."""
+        event = body.get("event")
+        if event not in TEMPLATE_EVENTS:
+            raise ControlError(400, f"event must be one of {', '.join(TEMPLATE_EVENTS)}")
+        reason = body.get("reason", "NONE")
+        if event == "REJECTED" and reason not in TEMPLATE_REASONS:
+            raise ControlError(400, f"reason must be one of {', '.join(TEMPLATE_REASONS)}")
+        with self.lock:
+            rows = self._template_list()
+            tid = body.get("template_id")
+            match = [t for t in rows if (tid and t["id"] == str(tid)) or (
+                not tid and t["name"] == body.get("name")
+                and t["language"] == body.get("language", t["language"]))]
+            if len(match) != 1:
+                raise ControlError(404, "name one template: template_id, or name "
+                                        "(and language)")
+            t = match[0]
+            status = {"FLAGGED": t["status"], "REINSTATED": "APPROVED",
+                      "UNARCHIVED": "APPROVED"}.get(event, event)
+            t["status"] = status
+            t["rejected_reason"] = reason if event == "REJECTED" else "NONE"
+            if event == "APPROVED":
+                t["quality_score"] = {"score": "GREEN", "date": now()}
+            value = {"event": event, "message_template_id": int(t["id"]),
+                     "message_template_name": t["name"],
+                     "message_template_language": t["language"], "reason": reason,
+                     "message_template_category": t["category"]}
+            if event == "DISABLED":
+                value["disable_info"] = {"disable_date": now()}
+            if event == "PAUSED":
+                value["other_info"] = {"title": "FIRST_PAUSE", "description": str(
+                    body.get("description", "Your WhatsApp message template has been paused "
+                             "for 3 hours because of low quality."))}
+            payload = self._envelope(t["waba_id"], value, "message_template_status_update",
+                                     now())
+            sub = self.state["wabas"].get(t["waba_id"], {}).get(
+                "subscribed_apps", {}).get(self.app_id)
+            url = body.get("url") or (sub or {}).get("override_callback_uri") \
+                or self.webhook_url
+            self._save()
+            out = {"template": {k: t.get(k) for k in TEMPLATE_FIELDS}, "bodies": [payload]}
+        if body.get("webhook", True) is False:
+            return dict(out, sent=0, responses=[])
+        if sub is None or not url:
+            return dict(out, sent=0, responses=[], not_delivered=(
+                "the app is not subscribed to this WABA" if url else "no webhook URL"))
+        raw = json.dumps(payload, separators=(",", ":")).encode()
+        code, error = self.deliver(url, raw, body.get("signature"))
+        with self.lock:
+            self.state["webhooks"].append({"time": now(), "kind": "message_template_status_update",
+                                           "url": url, "responses": [code]})
+            del self.state["webhooks"][:-50]
+            self._save()
+        out.update(sent=1, url=url, responses=[code])
+        if error:
+            out["errors"] = [error]
+        return out
 
     # -- failure injection --------------------------------------------------
 
@@ -2275,6 +2473,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         media = self.media_classify(sb, method, path, segs)
         if media is not None:
             return media
+        if len(segs) == 2 and segs[1] == "message_templates":
+            return {"POST": "create_template", "DELETE": "delete_template"}.get(
+                method, "message_templates"), segs[0]
         if len(segs) == 2 and segs[1] in ("phone_numbers", "register", "subscribed_apps",
                                           "messages", "deregister", "request_code",
                                           "verify_code", "smb_app_data"):
@@ -2532,6 +2733,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 ("POST", "/_sandbox/unsubscribe"): lambda: sb.set_subscription(body, False),
                 ("POST", "/_sandbox/webhook"): lambda: sb.send_webhooks(body),
                 ("POST", "/_sandbox/numbers/update"): lambda: sb.update_number(body),
+                ("POST", "/_sandbox/templates/status"): lambda: sb.template_status(body),
+                ("POST", "/_sandbox/templates/clear"): sb.clear_templates,
             }
             route = routes.get((method, path.rstrip("/")))
             if route is None:

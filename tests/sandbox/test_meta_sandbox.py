@@ -1527,6 +1527,144 @@ class SandboxTest(unittest.TestCase):
                 self.control("POST", "/_sandbox/inject/clear")
 
 
+    # -- message templates (issue 11) -----------------------------------------
+
+    TPL = {"name": "order_update", "language": "en_US", "category": "UTILITY",
+           "components": [{"type": "BODY", "text": "Your order {{1}} has shipped."}]}
+
+    def create_template(self, token, **over):
+        return self.graph("POST", f"/{WABA_1}/message_templates", token, bearer=True,
+                          json_body=dict(self.TPL, **over))
+
+    def test_template_create_list_filters_and_paging(self):
+        token = self.user_token()
+        status, _, data = self.create_template(token)
+        self.assertEqual(status, 200, data)
+        self.assertEqual((data["status"], data["category"]), ("PENDING", "UTILITY"))
+        self.assertRegex(data["id"], r"^\d{15}$")
+        for i in range(4):
+            self.assertEqual(self.create_template(token, name=f"promo_{i}",
+                                                  category="MARKETING")[0], 200)
+        status, _, page = self.graph("GET", f"/{WABA_1}/message_templates", token,
+                                     params={"limit": "2"})
+        self.assertEqual(status, 200, page)
+        self.assertEqual([t["name"] for t in page["data"]], ["order_update", "promo_0"])
+        self.assertEqual(sorted(page["data"][0]),
+                         sorted(["name", "parameter_format", "components", "language",
+                                 "status", "category", "id"]))
+        self.assertIn("next", page["paging"])
+        seen = [t["name"] for t in page["data"]]
+        while "next" in page["paging"]:
+            status, _, page = self.graph(
+                "GET", f"/{WABA_1}/message_templates", token,
+                params={"limit": "2", "after": page["paging"]["cursors"]["after"]})
+            seen += [t["name"] for t in page["data"]]
+        self.assertEqual(seen, ["order_update"] + [f"promo_{i}" for i in range(4)])
+        _, _, page = self.graph("GET", f"/{WABA_1}/message_templates", token,
+                                params={"name": "promo", "fields": "name,status,rejected_reason"})
+        self.assertEqual(len(page["data"]), 4)
+        self.assertEqual(page["data"][0]["rejected_reason"], "NONE")
+        _, _, page = self.graph("GET", f"/{WABA_1}/message_templates", token,
+                                params={"status": "APPROVED"})
+        self.assertEqual(page["data"], [])
+        self.assertGraphError(self.graph("GET", f"/{WABA_1}/message_templates", token,
+                                         params={"status": "GREEN"}), 400, 100)
+        # Another WABA's list is its own.
+        _, _, page = self.graph("GET", f"/{WABA_2}/message_templates",
+                                self.user_token("two_wabas"))
+        self.assertEqual(page["data"], [])
+
+    def test_template_validation_errors_as_meta(self):
+        token = self.user_token()
+        self.assertGraphError(self.create_template(token, name="Order-Update"), 400, 100,
+                              2388043)
+        self.assertGraphError(self.create_template(token, category="TRANSACTIONAL"), 400,
+                              100)
+        self.assertGraphError(self.create_template(token, components=[]), 400, 100)
+        self.assertGraphError(self.create_template(token, components=[{"type": "FOOTER"}]),
+                              400, 100)
+        self.assertEqual(self.create_template(token)[0], 200)
+        r = self.create_template(token)
+        self.assertGraphError(r, 400, 100, 2388024)
+        self.assertIn("English (US)", r[2]["error"]["error_user_msg"])
+        # Another language of the same name is another template.
+        self.assertEqual(self.create_template(token, language="de")[0], 200)
+        self.assertEqual(len(self.control("GET", "/_sandbox/state")["templates"]), 2)
+
+    def test_template_delete_by_name_or_hsm_id(self):
+        token = self.user_token()
+        ids = [self.create_template(token, language=lang)[2]["id"]
+               for lang in ("en_US", "de", "fr")]
+        path = f"/{WABA_1}/message_templates"
+        status, _, data = self.graph("DELETE", path, token, bearer=True,
+                                     params={"name": "order_update", "hsm_id": ids[1]})
+        self.assertEqual((status, data), (200, {"success": True}))
+        left = self.control("GET", "/_sandbox/state")["templates"]
+        self.assertEqual(sorted(t["language"] for t in left), ["en_US", "fr"])
+        # A language being deleted cannot be made again (2388023).
+        self.assertGraphError(self.create_template(token, language="de"), 400, 100, 2388023)
+        status, _, _ = self.graph("DELETE", path, token, bearer=True,
+                                  params={"name": "order_update"})
+        self.assertEqual(status, 200)
+        self.assertEqual(self.control("GET", "/_sandbox/state")["templates"], [])
+        self.assertGraphError(self.graph("DELETE", path, token, bearer=True,
+                                         params={"name": "order_update"}), 400, 100, 2593002)
+        reqs = self.control("GET", "/_sandbox/requests",
+                            params={"endpoint": "delete_template"})["requests"]
+        self.assertEqual([r["method"] for r in reqs], ["DELETE"] * 3)
+
+    def test_template_review_sends_signed_status_webhook(self):
+        self.subscribe()
+        token = self.user_token()
+        tid = self.create_template(token)[2]["id"]
+        out = self.control("POST", "/_sandbox/templates/status",
+                           {"template_id": tid, "event": "APPROVED"})
+        self.assertEqual((out["sent"], out["responses"]), (1, [200]))
+        headers, raw = self.next_hook()
+        expected = "sha256=" + hmac.new(APP_SECRET.encode(), raw, hashlib.sha256).hexdigest()
+        self.assertEqual(headers["X-Hub-Signature-256"], expected)
+        change = json.loads(raw)["entry"][0]["changes"][0]
+        self.assertEqual(change["field"], "message_template_status_update")
+        self.assertEqual(change["value"], {
+            "event": "APPROVED", "message_template_id": int(tid),
+            "message_template_name": "order_update", "message_template_language": "en_US",
+            "reason": "NONE", "message_template_category": "UTILITY"})
+        _, _, page = self.graph("GET", f"/{WABA_1}/message_templates", token)
+        self.assertEqual(page["data"][0]["status"], "APPROVED")
+        # Rejected with a reason, by name; then disabled (with disable_info).
+        out = self.control("POST", "/_sandbox/templates/status",
+                           {"name": "order_update", "event": "REJECTED",
+                            "reason": "PROMOTIONAL"})
+        value = json.loads(self.next_hook()[1])["entry"][0]["changes"][0]["value"]
+        self.assertEqual((value["event"], value["reason"]), ("REJECTED", "PROMOTIONAL"))
+        self.assertEqual(out["template"]["rejected_reason"], "PROMOTIONAL")
+        self.control("POST", "/_sandbox/templates/status",
+                     {"template_id": tid, "event": "DISABLED"})
+        value = json.loads(self.next_hook()[1])["entry"][0]["changes"][0]["value"]
+        self.assertIn("disable_date", value["disable_info"])
+        for bad in ({"template_id": tid, "event": "LOVED"},
+                    {"template_id": tid, "event": "REJECTED", "reason": "UGLY"},
+                    {"template_id": "1", "event": "APPROVED"}):
+            status, _, _ = self.call("POST", "/_sandbox/templates/status", json_body=bad)
+            self.assertIn(status, (400, 404), bad)
+
+    def test_template_error_injection_per_endpoint(self):
+        token = self.user_token()
+        path = f"/{WABA_1}/message_templates"
+        for endpoint, method in (("message_templates", "GET"), ("create_template", "POST"),
+                                 ("delete_template", "DELETE")):
+            self.control("POST", "/_sandbox/inject", {"endpoint": endpoint, "error": "190"})
+            r = self.graph(method, path, token, bearer=True,
+                           json_body=self.TPL if method == "POST" else None,
+                           params={"name": "order_update"} if method == "DELETE" else None)
+            self.assertGraphError(r, 400, 190, 463)
+        self.control("POST", "/_sandbox/inject", {"endpoint": "create_template",
+                                                  "error": "429"})
+        self.assertGraphError(self.create_template(token), 400, 4)
+        # Nothing was made by the injected failures.
+        self.assertEqual(self.control("GET", "/_sandbox/state")["templates"], [])
+
+
 class SdkPopupTest(unittest.TestCase):
     """The SDK stand-in in a real browser (headless Chromium through the
     browser tests' Playwright, tests/browser): sdk_popup.mjs serves an app
