@@ -69,6 +69,13 @@ struct config {
 	int    webhook_silence_minutes;
 	/* [webhooks]: stored events and hourly counters older are pruned. */
 	int webhook_retention_days;
+	/* [monitor]: the standalone supervisor runs the health monitor as
+	   a child (enabled, default true); each workspace is checked once
+	   per interval; a token expiring within expiry_warning_days is a
+	   warning. */
+	int monitor_enabled;
+	int monitor_interval_minutes;
+	int monitor_expiry_warning_days;
 };
 
 /*
