@@ -669,7 +669,8 @@ config_parse(const char *name, const char *text, char *err, size_t errlen)
 			    strcmp(section, "database") &&
 			    strcmp(section, "crypto") &&
 			    strcmp(section, "meta") &&
-			    strcmp(section, "webhooks")) {
+			    strcmp(section, "webhooks") &&
+			    strcmp(section, "monitor")) {
 				cfg_seterr(err, errlen,
 				    "%s: unknown section "
 				    "[%s]",
