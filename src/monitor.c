@@ -500,6 +500,7 @@ mon_one(struct monitor *m, uint64_t id, const struct workspace *known,
 	if (store_mon_claim(m->db, id, m->owner, lease, force, &claimed) !=
 	    STORE_OK) {
 		m->failed++;
+		m->stuck++;
 		return;
 	}
 	if (!claimed) {
@@ -536,21 +537,29 @@ monitor_pass(struct monitor *m, const struct workspace *only)
 {
 	uint64_t      ids[MON_BATCH];
 	size_t        n, i;
+	int           done;
 	enum store_rc rc;
 
-	m->checked = m->failed = m->skipped = m->busy = 0;
+	m->checked = m->failed = m->skipped = m->busy = m->stuck = 0;
 	if (only != NULL) {
 		mon_one(m, only->id, only, 1);
 		return STORE_OK;
 	}
 	if ((rc = store_mon_seed(m->db)) != STORE_OK)
 		return rc;
-	/* A released workspace is due again only later: this ends. */
+	/*
+	 * A released workspace is due again only later: this ends. A batch
+	 * of which nothing could be claimed or released (the control
+	 * database failing under us) would come back as it was: stop.
+	 */
 	do {
 		if ((rc = store_mon_due(m->db, ids, MON_BATCH, &n)) != STORE_OK)
 			return rc;
+		done = m->stuck;
 		for (i = 0; i < n && !(m->stop && *m->stop); i++)
 			mon_one(m, ids[i], NULL, 0);
+		if (n > 0 && m->stuck - done == (int)n)
+			break;
 	} while (n == MON_BATCH && !(m->stop && *m->stop));
 	return STORE_OK;
 }

@@ -42,6 +42,7 @@ struct monitor {
 	/* The last pass: checked (finished), failed (Meta or the
 	   database), busy (--workspace held by another monitor). */
 	int checked, failed, skipped, busy;
+	int stuck; /* claims the control database refused */
 };
 
 /*

@@ -14,7 +14,6 @@
 #include "store/connection.h"
 #include "store/monitor.h"
 #include "store/numbers.h"
-#include "store/webhooks.h"
 
 /* JSON null for what the store leaves empty. */
 static json_object *
@@ -121,9 +120,9 @@ status_object(struct db *db, const struct workspace *ws,
 
 	*out = NULL;
 	memset(&health, 0, sizeof(health));
+	/* The health row comes with the webhook counters: one round trip. */
 	if ((rc = store_conn_get(db, ws, &r)) != STORE_OK ||
-	    (rc = store_mon_health_get(db, ws, &health)) != STORE_OK ||
-	    (rc = store_wh_health(db, ws, last, &day)) != STORE_OK ||
+	    (rc = store_mon_status(db, ws, &health, last, &day)) != STORE_OK ||
 	    (rc = store_num_list(db, ws, &nums, &n)) != STORE_OK) {
 		store_mon_health_free(&health);
 		return rc;

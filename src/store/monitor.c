@@ -12,6 +12,7 @@
 #include "../buf.h"
 #include "monitor.h"
 #include "sql.h"
+#include "webhooks.h"
 #include "workspaces.h"
 
 /*
@@ -144,6 +145,12 @@ store_mon_lease_get(struct db *db, uint64_t id, char next[32], int *failures)
 	"checked_at, can_send_message, messaging_limit, quality_rating, " \
 	"name_status, throughput, token_expires_at, webhook_ok, " \
 	"subscription_ok, warnings, last_error, last_error_at"
+/* The same, of the table aliased h. */
+#define MON_COLS_H \
+	"h.checked_at, h.can_send_message, h.messaging_limit, " \
+	"h.quality_rating, h.name_status, h.throughput, h.token_expires_at, " \
+	"h.webhook_ok, h.subscription_ok, h.warnings, h.last_error, " \
+	"h.last_error_at"
 
 static void
 mon_col(const struct sq *q, unsigned int i, char *dst, size_t size)
@@ -157,24 +164,26 @@ mon_colbool(const struct sq *q, unsigned int i)
 	return sq_col(q, i) ? sq_colint(q, i) != 0 : -1;
 }
 
+/* MON_COLS from column i on. */
 static enum store_rc
-mon_from_row(const struct sq *q, struct mon_health *h)
+mon_from_row(const struct sq *q, unsigned int i, struct mon_health *h)
 {
 	h->has_row = 1;
-	mon_col(q, 0, h->checked_at, sizeof(h->checked_at));
-	mon_col(q, 1, h->can_send, sizeof(h->can_send));
-	mon_col(q, 2, h->messaging_limit, sizeof(h->messaging_limit));
-	mon_col(q, 3, h->quality_rating, sizeof(h->quality_rating));
-	mon_col(q, 4, h->name_status, sizeof(h->name_status));
-	mon_col(q, 5, h->throughput, sizeof(h->throughput));
-	mon_col(q, 6, h->token_expires_at, sizeof(h->token_expires_at));
-	h->webhook_ok = mon_colbool(q, 7);
-	h->subscription_ok = mon_colbool(q, 8);
-	if (sq_col(q, 9) != NULL &&
-	    (h->warnings = strndup(sq_col(q, 9), sq_collen(q, 9))) == NULL)
+	mon_col(q, i + 0, h->checked_at, sizeof(h->checked_at));
+	mon_col(q, i + 1, h->can_send, sizeof(h->can_send));
+	mon_col(q, i + 2, h->messaging_limit, sizeof(h->messaging_limit));
+	mon_col(q, i + 3, h->quality_rating, sizeof(h->quality_rating));
+	mon_col(q, i + 4, h->name_status, sizeof(h->name_status));
+	mon_col(q, i + 5, h->throughput, sizeof(h->throughput));
+	mon_col(q, i + 6, h->token_expires_at, sizeof(h->token_expires_at));
+	h->webhook_ok = mon_colbool(q, i + 7);
+	h->subscription_ok = mon_colbool(q, i + 8);
+	if (sq_col(q, i + 9) != NULL &&
+	    (h->warnings = strndup(sq_col(q, i + 9), sq_collen(q, i + 9))) ==
+	        NULL)
 		return STORE_ERR;
-	mon_col(q, 10, h->last_error, sizeof(h->last_error));
-	mon_col(q, 11, h->last_error_at, sizeof(h->last_error_at));
+	mon_col(q, i + 10, h->last_error, sizeof(h->last_error));
+	mon_col(q, i + 11, h->last_error_at, sizeof(h->last_error_at));
 	return STORE_OK;
 }
 
@@ -196,7 +205,7 @@ mon_get_on(MYSQL *my, struct db *db, const struct workspace *ws,
 	              ws->db_name);
 	if (rc != STORE_OK)
 		return rc == STORE_NOTFOUND ? STORE_OK : rc;
-	rc = mon_from_row(&q, h);
+	rc = mon_from_row(&q, 0, h);
 	sq_close(&q);
 	return rc;
 }
@@ -206,6 +215,35 @@ store_mon_health_get(struct db *db, const struct workspace *ws,
     struct mon_health *h)
 {
 	return mon_get_on(NULL, db, ws, h);
+}
+
+enum store_rc
+store_mon_status(struct db *db, const struct workspace *ws,
+    struct mon_health *h, char last[32], long *count_24h)
+{
+	struct sq     q;
+	char          cols[400];
+	enum store_rc rc;
+
+	memset(h, 0, sizeof(*h));
+	h->webhook_ok = h->subscription_ok = -1;
+	*last = '\0';
+	*count_24h = 0;
+	if (store_wh_health_cols(cols, sizeof(cols), ws) == -1)
+		return STORE_ERR;
+	/* One row whether or not the monitor ever wrote one. */
+	if ((rc = sq_one(&q, db, &ws->srv, NULL,
+	         "SELECT h.id IS NOT NULL, " MON_COLS_H ", %s FROM (SELECT 1) "
+	         "AS one LEFT JOIN `%s`.health AS h ON h.id = 1",
+	         cols, ws->db_name)) != STORE_OK)
+		return rc == STORE_NOTFOUND ? STORE_OK : rc;
+	if (sq_colint(&q, 0) != 0) {
+		rc = mon_from_row(&q, 1, h);
+	}
+	snprintf(last, 32, "%s", sq_col(&q, 13) ? sq_col(&q, 13) : "");
+	*count_24h = (long)sq_colint(&q, 14);
+	sq_close(&q);
+	return rc;
 }
 
 void

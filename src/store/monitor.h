@@ -79,6 +79,13 @@ enum store_rc store_mon_health_get(struct db *, const struct workspace *,
     struct mon_health *);
 void          store_mon_health_free(struct mon_health *);
 /*
+ * status --json's one read of both: the health row (as
+ * store_mon_health_get) and store_wh_health's webhook counters, in one
+ * round trip.
+ */
+enum store_rc store_mon_status(struct db *, const struct workspace *,
+    struct mon_health *, char last[32], long *count_24h);
+/*
  * A check that finished: h's values (checked_at now, last_error
  * cleared), and one audit entry ("health", actor "monitor") saying what
  * changed from the row before, in one transaction. *changed: MON_CH_*.
