@@ -226,6 +226,10 @@ class Stack:
                      "webhook_verify_token_file": self.path("verify-token"),
                      "connect_timeout_ms": 2000, "timeout_ms": 3000,
                      "max_retries": 2},
+            # The health monitor child is on by default in production;
+            # here only tests/integration/test_monitor.py turns it on,
+            # so no other test sees its calls to the sandbox.
+            "monitor": {"enabled": "false"},
         }
         if POOL_USER:
             conf["server"]["user"] = POOL_USER
@@ -266,7 +270,7 @@ class Stack:
     def stop_pool(self, sig=signal.SIGTERM):
         self._stop("pool", sig)
 
-    def worker_pids(self):
+    def _pool_children(self):
         p = self.procs.get("pool")
         if p is None:
             return []
@@ -275,7 +279,24 @@ class Stack:
                                  capture_output=True, text=True).stdout
         except OSError:
             return []
-        return [int(x) for x in out.split()]
+        kids = []
+        for pid in (int(x) for x in out.split()):
+            try:
+                with open("/proc/%d/comm" % pid) as f:
+                    kids.append((pid, f.read().strip()))
+            except OSError:
+                pass
+        return kids
+
+    def worker_pids(self):
+        """The pool's workers (not its health monitor child)."""
+        return [pid for pid, comm in self._pool_children()
+                if comm != "waba-monitor"]
+
+    def monitor_pids(self):
+        """The pool's health monitor child ([monitor] enabled)."""
+        return [pid for pid, comm in self._pool_children()
+                if comm == "waba-monitor"]
 
     def write_lighttpd(self, spawn=False, workers=None):
         fcgi = ('"socket" => "%s",\n' % (self.path("spawn.sock") if spawn

@@ -6,7 +6,7 @@
  * database, so a typo never leaves half a change behind. This file holds
  * main, the table and the helpers the commands share (admin.h); the
  * commands live in admin_workspace.c, admin_keys.c, admin_status.c,
- * admin_prune.c and admin_apikeys.c.
+ * admin_prune.c, admin_apikeys.c and admin_monitor.c.
  *
  * Exit status: 0 ok, 1 failure (one line on stderr), 2 bad usage.
  * Passwords and tokens are read from standard input with read(2) into
@@ -41,6 +41,7 @@
 #define OPT_SERVER    0x4  /* --db-host HOST [--db-port N] | --db-socket P */
 #define OPT_WORKSPACE 0x8  /* --workspace SLUG */
 #define OPT_APIKEY    0x10 /* --scopes S[,S...] [--workspace SLUG]... */
+#define OPT_ONCE      0x20 /* --once */
 
 static void usage(FILE *, const char *, int);
 
@@ -264,6 +265,11 @@ static const struct command {
 	    "a workspace's WhatsApp connection" },
 	{ "prune", NULL, 0, OPT_WORKSPACE, admin_prune, "[--workspace SLUG]",
 	    "delete webhook events older than [webhooks] retention_days" },
+	{ "monitor", NULL, 0, OPT_ONCE | OPT_WORKSPACE, admin_monitor,
+	    "[--once] [--workspace SLUG]",
+	    "check connections with Meta (one pass with --once)" },
+	{ "health", NULL, 0, OPT_JSON, admin_health, "[--json]",
+	    "workspaces with a problem now (exit 1 when any)" },
 	{ "token", "set", 2, OPT_CATALOG, admin_token_set,
 	    "SLUG waba|catalog [--catalog-id ID]",
 	    "store a token read from stdin" },
@@ -347,6 +353,8 @@ parse_command(int argc, char **argv, struct ctx *c)
 			dashdash = 1;
 		else if ((cmd->opts & OPT_JSON) && strcmp(a, "--json") == 0)
 			c->json = 1;
+		else if ((cmd->opts & OPT_ONCE) && strcmp(a, "--once") == 0)
+			c->once = 1;
 		else if ((cmd->opts & OPT_CATALOG) &&
 		    strcmp(a, "--catalog-id") == 0 && k + 1 < argc)
 			c->catalog_id = argv[++k];

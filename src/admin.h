@@ -3,7 +3,7 @@
  * main, the command table and these helpers; each admin_*.c holds one
  * family of commands (admin_workspace.c: migrate, workspace, user;
  * admin_keys.c: keys, token; admin_status.c: status; admin_prune.c:
- * prune; admin_apikeys.c: api-key). Every helper that reports a
+ * prune; admin_apikeys.c: api-key; admin_monitor.c: monitor, health). Every helper that reports a
  * failure prints one line on stderr itself, so a command only returns
  * what the helper returned. Only the admin tool includes this.
  */
@@ -32,6 +32,7 @@ struct ctx {
 	struct config *cfg;
 	struct db     *db;
 	int            json;
+	int            once; /* monitor --once */
 	const char    *catalog_id;
 	const char    *db_host, *db_port, *db_socket; /* OPT_SERVER */
 	const char    *workspace;                     /* OPT_WORKSPACE */
@@ -100,6 +101,9 @@ int admin_token_set(struct ctx *);
 int admin_status(struct ctx *);
 /* admin_prune.c: */
 int admin_prune(struct ctx *);
+/* admin_monitor.c: */
+int admin_monitor(struct ctx *);
+int admin_health(struct ctx *);
 /* admin_apikeys.c: */
 int admin_apikey_add(struct ctx *);
 int admin_apikey_list(struct ctx *);

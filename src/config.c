@@ -26,7 +26,7 @@
 #include "buf.h"
 #include "config.h"
 
-enum ctype { C_STR, C_SECRET, C_INT, C_LONG, C_SIZE, C_LEVEL };
+enum ctype { C_STR, C_SECRET, C_INT, C_LONG, C_SIZE, C_LEVEL, C_BOOL };
 
 struct ckey {
 	const char *section;
@@ -103,6 +103,12 @@ static const struct ckey ckeys[] = {
 	 */
 	{ "api", "max_upload_bytes", C_SIZE, O(api_max_upload_bytes), 1024,
 	    1L << 30 },
+	/* The health monitor (doc/architecture.md, The health monitor). */
+	{ "monitor", "enabled", C_BOOL, O(monitor_enabled), 0, 0 },
+	{ "monitor", "interval_minutes", C_INT, O(monitor_interval_minutes), 1,
+	    60 * 24 * 7 },
+	{ "monitor", "expiry_warning_days", C_INT,
+	    O(monitor_expiry_warning_days), 1, 365 },
 };
 #undef O
 
@@ -305,6 +311,15 @@ cfg_set(struct config *c, const struct ckey *k, const char *v,
 		else
 			*(size_t *)((char *)c + k->off) = (size_t)n;
 		return 0;
+	case C_BOOL:
+		if (strcmp(v, "true") == 0 || strcmp(v, "false") == 0) {
+			*(int *)((char *)c + k->off) = strcmp(v, "true") == 0;
+			return 0;
+		}
+		cfg_seterr(err, errlen,
+		    "%s: [%s] %s: \"%s\" is not true or false", where,
+		    k->section, k->key, v);
+		return -1;
 	case C_LEVEL:
 		if (strcmp(v, "error") == 0)
 			c->log_level = LOG_LVL_ERROR;
@@ -648,6 +663,9 @@ config_parse(const char *name, const char *text, char *err, size_t errlen)
 	c->webhook_silence_minutes = 24 * 60;
 	c->webhook_retention_days = 30;
 	c->api_max_upload_bytes = 100L << 20;
+	c->monitor_enabled = 1;
+	c->monitor_interval_minutes = 60;
+	c->monitor_expiry_warning_days = 7;
 	if ((copy = strdup(text)) == NULL)
 		goto fail;
 
@@ -674,7 +692,8 @@ config_parse(const char *name, const char *text, char *err, size_t errlen)
 			    strcmp(section, "crypto") &&
 			    strcmp(section, "meta") &&
 			    strcmp(section, "webhooks") &&
-			    strcmp(section, "api")) {
+			    strcmp(section, "api") &&
+			    strcmp(section, "monitor")) {
 				cfg_seterr(err, errlen,
 				    "%s: unknown section "
 				    "[%s]",

@@ -74,6 +74,13 @@ struct config {
 	int api_max_waiting;
 	/* [api]: the largest body POST /media and /uploads take. */
 	size_t api_max_upload_bytes;
+	/* [monitor]: the standalone supervisor runs the health monitor as
+	   a child (enabled, default true); each workspace is checked once
+	   per interval; a token expiring within expiry_warning_days is a
+	   warning. */
+	int monitor_enabled;
+	int monitor_interval_minutes;
+	int monitor_expiry_warning_days;
 };
 
 /*

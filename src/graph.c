@@ -81,6 +81,12 @@ graph_budget_start(struct graph *g)
 }
 
 void
+graph_set_background(struct graph *g)
+{
+	g->gate.no_slot = 1;
+}
+
+void
 graph_budget_end(struct graph *g)
 {
 	if (g != NULL)

@@ -97,6 +97,13 @@ void graph_budget_start(struct graph *);
  * graph_budget_start and graph_free do too.
  */
 void graph_budget_end(struct graph *);
+/*
+ * The health monitor's handle (monitor.h): its calls pass the circuit
+ * breaker and count for it, but take no slot of the bulkhead, which is
+ * the workers' (meta_gate.h, no_slot). The monitor calls Meta one call
+ * at a time, so it adds at most one call in flight to the pool's.
+ */
+void graph_set_background(struct graph *);
 
 /* --- Pure helpers ------------------------------------------------------ */
 
@@ -243,6 +250,54 @@ int graph_parse_request_id(const char *body, size_t len,
 int graph_parse_catalog(const char *body, size_t len, char name[201],
     struct graph_err *);
 
+/* --- The health monitor's reads (graph_health.c) ------------------------ */
+
+#define GRAPH_HEALTH_ERRORS 8    /* health_status errors kept */
+#define GRAPH_URL_MAX       1025 /* a callback URL, with NUL */
+
+/* One error of health_status.entities[] (Meta, "Health Status"). */
+struct graph_health_error {
+	char entity[33]; /* entity_type: PHONE_NUMBER, WABA, BUSINESS, APP */
+	long code;       /* error_code */
+	char description[301];
+	char solution[301]; /* possible_solution */
+};
+
+/*
+ * A number as the monitor reads it: the phone number node's own fields
+ * (graph_phone), its messaging limit (whatsapp_business_manager_
+ * messaging_limit, which replaces the deprecated messaging_limit_tier),
+ * throughput.level, health_status (can_send_message AVAILABLE, LIMITED
+ * or BLOCKED, "" when Meta sent none, and the entities' errors) and
+ * webhook_configuration: the callback URLs set on the number, its WABA
+ * and the app, the first of which Meta calls (Meta, "Webhook
+ * overrides").
+ */
+struct graph_phone_health {
+	struct graph_phone        phone;
+	char                      messaging_limit[33];
+	char                      throughput[33];
+	char                      can_send[16];
+	struct graph_health_error errors[GRAPH_HEALTH_ERRORS];
+	size_t                    nerrors;
+	int                       has_hooks; /* webhook_configuration given */
+	char hook_phone[GRAPH_URL_MAX], hook_waba[GRAPH_URL_MAX],
+	    hook_app[GRAPH_URL_MAX];
+};
+
+/* GET {phone}?fields=... with the health fields. */
+int graph_parse_phone_health(const char *body, size_t len,
+    struct graph_phone_health *, struct graph_err *);
+/* The callback URL Meta uses for the number's messages: the number's
+   override, else the WABA's, else the app's; "" when none is known. */
+const char *graph_hook_effective(const struct graph_phone_health *);
+/*
+ * GET {waba}/subscribed_apps' {"data":[{"whatsapp_business_api_data":
+ * {"id",...}},...]}: *subscribed 1 when app_id is one of them.
+ */
+int graph_parse_subscribed(const char *body, size_t len, const char *app_id,
+    int *subscribed, struct graph_err *);
+
 /*
  * The JSON body of a text message (Cloud API "Messages"), malloc'd
  * (free()), or NULL.
@@ -333,6 +388,13 @@ int graph_send_text(struct graph *, const char *token, const char *phone_id,
 int graph_smb_app_data(struct graph *, const char *token, const char *phone_id,
     const char *sync_type, char request_id[GRAPH_REQUEST_ID_MAX],
     struct graph_err *);
+/* GET /{ver}/{phone_id}?fields=... with health_status, the messaging
+   limit, throughput and webhook_configuration (graph_health.c). */
+int graph_phone_health(struct graph *, const char *token, const char *phone_id,
+    struct graph_phone_health *, struct graph_err *);
+/* GET /{ver}/{waba_id}/subscribed_apps: is [meta] app_id subscribed? */
+int graph_subscribed_apps(struct graph *, const char *token,
+    const char *waba_id, int *subscribed, struct graph_err *);
 /* GET /{ver}/{catalog_id}?fields=id,name: the catalog's name. */
 int graph_catalog(struct graph *, const char *token, const char *catalog_id,
     char name[201], struct graph_err *);

@@ -446,3 +446,45 @@ graph_catalog(struct graph *g, const char *token, const char *catalog_id,
 	buf_free_secret(&resp);
 	return rc;
 }
+
+/*
+ * The health monitor's read of a number: the fields graph_phone reads,
+ * and those that say whether it can send and where Meta delivers its
+ * webhooks (graph.h, struct graph_phone_health).
+ */
+#define GRAPH_PHONE_HEALTH_FIELDS \
+	GRAPH_PHONE_FIELDS ",whatsapp_business_manager_messaging_limit," \
+	                   "throughput,health_status,webhook_configuration"
+
+int
+graph_phone_health(struct graph *g, const char *token, const char *phone_id,
+    struct graph_phone_health *h, struct graph_err *err)
+{
+	struct buf resp;
+	int        rc;
+
+	memset(h, 0, sizeof(*h));
+	if (graph_node(g, "phone_health", token, phone_id, NULL,
+	        GRAPH_PHONE_HEALTH_FIELDS, NULL, NULL, 1, &resp, err) == -1)
+		return -1;
+	rc = graph_parse_phone_health(resp.data, resp.len, h, err);
+	buf_free_secret(&resp);
+	return rc;
+}
+
+int
+graph_subscribed_apps(struct graph *g, const char *token, const char *waba_id,
+    int *subscribed, struct graph_err *err)
+{
+	struct buf resp;
+	int        rc;
+
+	*subscribed = 0;
+	if (graph_node(g, "subscribed_apps_get", token, waba_id,
+	        "subscribed_apps", NULL, NULL, NULL, 1, &resp, err) == -1)
+		return -1;
+	rc = graph_parse_subscribed(resp.data, resp.len, g->app_id, subscribed,
+	    err);
+	buf_free_secret(&resp);
+	return rc;
+}

@@ -95,4 +95,26 @@ int graph_do(struct graph *, const struct graph_req *, struct buf *resp,
  */
 struct json_object *graph_json_parse(const char *body, size_t len);
 
+/*
+ * The parsing helpers graph_parse.c shares with graph_health.c. Each
+ * failing one sets err->bad_response and a message naming the field.
+ */
+struct json_object;
+struct graph_phone;
+/* Always -1. */
+int gp_bad(struct graph_err *, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Always -1: field is missing or not of the type want names. */
+int gp_missing(struct graph_err *, const char *field, const char *want);
+/* The root object of a 2xx body (the caller puts it), or NULL. */
+struct json_object *gp_root(const char *body, size_t len, struct graph_err *);
+/* An optional string member into dst ("" when absent or null). */
+int gp_opt_copy(struct json_object *, const char *key, char *dst, size_t size,
+    const char *field, struct graph_err *);
+/* A number, or a string of digits; 0 otherwise. */
+long gp_long_lenient(struct json_object *, const char *key);
+/* One WhatsAppBusinessPhoneNumber node; where prefixes field names. */
+int gp_phone(struct json_object *, struct graph_phone *, const char *where,
+    struct graph_err *);
+
 #endif

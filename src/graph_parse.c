@@ -35,7 +35,7 @@
 #define GP_TOKEN_MAX 4096
 
 /* Always -1: a 2xx answer we cannot use. http_status is kept. */
-static int __attribute__((format(printf, 2, 3)))
+int
 gp_bad(struct graph_err *err, const char *fmt, ...)
 {
 	va_list ap;
@@ -48,7 +48,7 @@ gp_bad(struct graph_err *err, const char *fmt, ...)
 	return -1;
 }
 
-static int
+int
 gp_missing(struct graph_err *err, const char *field, const char *want)
 {
 	return gp_bad(err, "Meta's answer has no valid \"%s\" (%s expected)",
@@ -106,7 +106,7 @@ gp_is_id(const char *s, size_t max)
 }
 
 /* Lenient integer for error objects: a number, or a string of digits. */
-static long
+long
 gp_long_lenient(struct json_object *o, const char *key)
 {
 	struct json_object *v;
@@ -267,7 +267,7 @@ graph_err_is_token(const struct graph_err *err)
 /* --- 2xx answers ---------------------------------------------------------- */
 
 /* Root object of a 2xx answer, or NULL after gp_bad. */
-static struct json_object *
+struct json_object *
 gp_root(const char *body, size_t len, struct graph_err *err)
 {
 	struct json_object *root;
@@ -497,7 +497,7 @@ out:
 }
 
 /* An optional string member into dst; absent or null leaves "". */
-static int
+int
 gp_opt_copy(struct json_object *o, const char *key, char *dst, size_t size,
     const char *field, struct graph_err *err)
 {
@@ -528,7 +528,7 @@ gp_opt_bool(struct json_object *o, const char *key, int *dst, const char *field,
 }
 
 /* One WhatsAppBusinessPhoneNumber node; where names it in messages. */
-static int
+int
 gp_phone(struct json_object *o, struct graph_phone *p, const char *where,
     struct graph_err *err)
 {

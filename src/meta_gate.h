@@ -38,6 +38,10 @@ struct gate_limits {
 	int  breaker_seconds;
 	long probe_ms; /* a probe that neither answers nor ends in
 				   this long (its process died) is given up */
+	int  no_slot;  /* the health monitor: it obeys the breaker and
+				   reports to it, but takes no bulkhead slot,
+				   so it never holds a worker's capacity; it
+				   makes one call at a time of its own */
 };
 
 /* One call's passage through the gate. */

@@ -2,8 +2,11 @@
  * pool: the process model (doc/architecture.md, Processes). The
  * supervisor keeps N workers on one listening socket and outlives their
  * crashes, reloads and recycling; each worker serves one request at a
- * time, so nothing a worker holds needs a lock.
+ * time, so nothing a worker holds needs a lock. With [monitor] enabled
+ * it also keeps one health monitor child (monitor.h), which serves no
+ * request and is restarted, reloaded and stopped like a worker.
  */
+#include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -36,6 +39,7 @@
 #include "config.h"
 #include "log.h"
 #include "meta_gate.h"
+#include "monitor.h"
 #include "pool.h"
 
 #define POOL_MAX_WORKERS 256
@@ -305,9 +309,46 @@ pool_child_exit(int status)
 struct pool_child {
 	pid_t        pid;
 	unsigned int gen;
+	int          monitor; /* the health monitor, not a worker */
 };
 
 static struct pool_child pool_kids[2 * POOL_MAX_WORKERS];
+
+/*
+ * The health monitor child: the supervisor's app (config, key ring), its
+ * own database connection and curl handle, and the privileges the
+ * workers have (dropped before the supervisor forks anyone). The
+ * inherited mask blocks SIGTERM: it comes in only while the monitor
+ * sleeps, so a check under way finishes and gives its lease back.
+ */
+static int
+pool_monitor(struct app *app)
+{
+	struct monitor m;
+	sigset_t       wait_mask;
+	char           err[512];
+
+	/* Shows as such in ps and /proc/PID/comm. */
+	prctl(PR_SET_NAME, "waba-monitor", 0, 0, 0);
+	pool_catch(SIGTERM);
+	pool_catch(SIGINT);
+	signal(SIGHUP, SIG_IGN);
+	pool_default(SIGCHLD);
+	signal(SIGPIPE, SIG_IGN);
+	sigprocmask(SIG_SETMASK, NULL, &wait_mask);
+	sigdelset(&wait_mask, SIGTERM);
+	sigdelset(&wait_mask, SIGINT);
+	if (app_start(app, err, sizeof(err)) == -1) {
+		log_err("monitor: %s", err);
+		app_free(app);
+		return 1;
+	}
+	monitor_init(&m, app->cfg, app->db, &app->vault, app->graph);
+	m.stop = &pool_term;
+	monitor_loop(&m, &wait_mask);
+	app_free(app);
+	return 0;
+}
 
 /*
  * The child inherits app, the state the supervisor validated last, and
@@ -315,7 +356,7 @@ static struct pool_child pool_kids[2 * POOL_MAX_WORKERS];
  * edit never followed by SIGHUP) cannot reach a replacement worker.
  */
 static int
-pool_spawn(struct app *app, int fd, unsigned int gen)
+pool_spawn(struct app *app, int fd, unsigned int gen, int monitor)
 {
 	pid_t  pid;
 	size_t i;
@@ -337,22 +378,45 @@ pool_spawn(struct app *app, int fd, unsigned int gen)
 		 * being caught here and erased by this reset.
 		 */
 		pool_term = pool_hup = pool_chld = 0;
+		if (monitor) {
+			/* It serves no request: the socket is not its. */
+			close(fd);
+			pool_child_exit(pool_monitor(app));
+		}
 		pool_child_exit(pool_worker(NULL, app, fd, 0));
 	}
 	pool_kids[i].pid = pid;
 	pool_kids[i].gen = gen;
+	pool_kids[i].monitor = monitor;
+	if (monitor)
+		log_info("monitor started (pid %ld)", (long)pid);
 	return 0;
 }
 
+/* Workers of generation gen, or (any) every child, monitor included. */
 static size_t
 pool_count(unsigned int gen, int any)
 {
 	size_t i, n = 0;
 
 	for (i = 0; i < sizeof(pool_kids) / sizeof(pool_kids[0]); i++)
-		if (pool_kids[i].pid && (any || pool_kids[i].gen == gen))
+		if (pool_kids[i].pid &&
+		    (any || (pool_kids[i].gen == gen && !pool_kids[i].monitor)))
 			n++;
 	return n;
+}
+
+/* 1 when generation gen has its monitor. */
+static int
+pool_has_monitor(unsigned int gen)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(pool_kids) / sizeof(pool_kids[0]); i++)
+		if (pool_kids[i].pid && pool_kids[i].monitor &&
+		    pool_kids[i].gen == gen)
+			return 1;
+	return 0;
 }
 
 static void
@@ -365,9 +429,13 @@ pool_signal_gen(unsigned int gen, int all, int sig)
 			kill(pool_kids[i].pid, sig);
 }
 
-/* Collects dead children; notes when one of generation gen died badly. */
+/*
+ * Collects dead children; notes when one of generation gen died badly,
+ * a worker in crashes, the monitor in mcrashes.
+ */
 static void
-pool_reap(unsigned int gen, struct pool_crashes *crashes)
+pool_reap(unsigned int gen, struct pool_crashes *crashes,
+    struct pool_crashes *mcrashes)
 {
 	pid_t  pid;
 	int    st;
@@ -383,14 +451,18 @@ pool_reap(unsigned int gen, struct pool_crashes *crashes)
 		   back: before its pid can be anyone's again. */
 		gate_forget(pid);
 		if (WIFSIGNALED(st))
-			log_warn("worker %ld killed by signal %d", (long)pid,
-			    WTERMSIG(st));
+			log_warn("%s %ld killed by signal %d",
+			    pool_kids[i].monitor ? "monitor" : "worker",
+			    (long)pid, WTERMSIG(st));
 		else if (WEXITSTATUS(st) != 0)
-			log_warn("worker %ld exited with status %d", (long)pid,
-			    WEXITSTATUS(st));
+			log_warn("%s %ld exited with status %d",
+			    pool_kids[i].monitor ? "monitor" : "worker",
+			    (long)pid, WEXITSTATUS(st));
 		if (pool_kids[i].gen == gen &&
 		    (WIFSIGNALED(st) || WEXITSTATUS(st) != 0))
-			pool_crash_add(crashes, pool_now_ms());
+			pool_crash_add(pool_kids[i].monitor ? mcrashes
+			                                    : crashes,
+			    pool_now_ms());
 		pool_kids[i].pid = 0;
 	}
 }
@@ -400,7 +472,7 @@ pool_supervise(const char *config_path, struct app *app, int fd, int nworkers,
     const char *listen_addr)
 {
 	sigset_t                   block, old;
-	static struct pool_crashes crashes;
+	static struct pool_crashes crashes, mcrashes;
 	unsigned int               gen = 1;
 	int                        want = nworkers, hold;
 	struct timespec            until, now, pause = { 1, 0 };
@@ -431,7 +503,7 @@ pool_supervise(const char *config_path, struct app *app, int fd, int nworkers,
 	log_info("supervisor started, %d workers", want);
 	while (!pool_term) {
 		pool_chld = 0;
-		pool_reap(gen, &crashes);
+		pool_reap(gen, &crashes, &mcrashes);
 		if (pool_hup) {
 			pool_hup = 0;
 			/*
@@ -480,10 +552,18 @@ pool_supervise(const char *config_path, struct app *app, int fd, int nworkers,
 				break;
 			}
 			/* fork failed: try again after the pause too. */
-			if (pool_spawn(app, fd, gen) == -1) {
+			if (pool_spawn(app, fd, gen, 0) == -1) {
 				hold = 1;
 				break;
 			}
+		}
+		/* The monitor: the same guard, counted on its own. */
+		if (app->cfg->monitor_enabled && !pool_term &&
+		    !pool_has_monitor(gen)) {
+			if (pool_crash_recent(&mcrashes, pool_now_ms(),
+			        POOL_CRASH_WINDOW_MS) > 3 ||
+			    pool_spawn(app, fd, gen, 1) == -1)
+				hold = 1;
 		}
 		if (!pool_term && !pool_hup && !pool_chld) {
 			if (hold)
@@ -498,7 +578,7 @@ pool_supervise(const char *config_path, struct app *app, int fd, int nworkers,
 	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += app->cfg->drain_seconds;
 	while (pool_count(gen, 1) > 0) {
-		pool_reap(gen, &crashes);
+		pool_reap(gen, &crashes, &mcrashes);
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (now.tv_sec > until.tv_sec) {
 			log_warn("drain timeout: killing %zu workers",

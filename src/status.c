@@ -2,6 +2,7 @@
  * status: the `status --json` object of doc/contract.md, JSON shapes,
  * for the admin tool and GET /api/v1/w/{slug}/connection alike. Nothing
  * secret is in it: whether a token is stored shows only as its expiry.
+ * "health" is what the health monitor stored (store/monitor.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,8 +12,8 @@
 
 #include "status.h"
 #include "store/connection.h"
+#include "store/monitor.h"
 #include "store/numbers.h"
-#include "store/webhooks.h"
 
 /* JSON null for what the store leaves empty. */
 static json_object *
@@ -66,23 +67,66 @@ numbers_array(const struct num_row *nums, size_t n)
 	return arr;
 }
 
+static json_object *
+jbool(int v)
+{
+	return v < 0 ? NULL : json_object_new_boolean(v);
+}
+
+/*
+ * doc/contract.md, JSON shapes: "health", what the monitor found last
+ * (every value null before its first check, warnings []).
+ */
+static json_object *
+health_object(const struct mon_health *h)
+{
+	json_object *o, *w = NULL;
+	char         t[24];
+
+	if ((o = json_object_new_object()) == NULL)
+		return NULL;
+	json_object_object_add(o, "checked_at",
+	    jstr(iso_utc(h->checked_at, t)));
+	json_object_object_add(o, "can_send_message", jstr(h->can_send));
+	json_object_object_add(o, "messaging_limit", jstr(h->messaging_limit));
+	json_object_object_add(o, "quality_rating", jstr(h->quality_rating));
+	json_object_object_add(o, "name_status", jstr(h->name_status));
+	json_object_object_add(o, "webhook_ok", jbool(h->webhook_ok));
+	json_object_object_add(o, "subscription_ok", jbool(h->subscription_ok));
+	/* The monitor wrote it with json-c: it parses, unless edited. */
+	if (h->warnings != NULL &&
+	    ((w = json_tokener_parse(h->warnings)) == NULL ||
+	        !json_object_is_type(w, json_type_array))) {
+		json_object_put(w);
+		w = NULL;
+	}
+	json_object_object_add(o, "warnings", w ? w : json_object_new_array());
+	json_object_object_add(o, "last_error", jstr(h->last_error));
+	return o;
+}
+
 enum store_rc
 status_object(struct db *db, const struct workspace *ws,
     struct json_object **out)
 {
-	struct conn_row r;
-	struct num_row *nums = NULL;
-	json_object    *o = NULL, *k = NULL, *arr;
-	char            last[32], t1[24], t2[24];
-	size_t          n = 0;
-	long            day;
-	enum store_rc   rc;
+	struct conn_row   r;
+	struct num_row   *nums = NULL;
+	struct mon_health health;
+	json_object      *o = NULL, *k = NULL, *arr, *hj;
+	char              last[32], t1[24], t2[24];
+	size_t            n = 0;
+	long              day;
+	enum store_rc     rc;
 
 	*out = NULL;
+	memset(&health, 0, sizeof(health));
+	/* The health row comes with the webhook counters: one round trip. */
 	if ((rc = store_conn_get(db, ws, &r)) != STORE_OK ||
-	    (rc = store_wh_health(db, ws, last, &day)) != STORE_OK ||
-	    (rc = store_num_list(db, ws, &nums, &n)) != STORE_OK)
+	    (rc = store_mon_status(db, ws, &health, last, &day)) != STORE_OK ||
+	    (rc = store_num_list(db, ws, &nums, &n)) != STORE_OK) {
+		store_mon_health_free(&health);
 		return rc;
+	}
 	rc = STORE_ERR;
 	if ((o = json_object_new_object()) == NULL ||
 	    (k = json_object_new_object()) == NULL ||
@@ -106,12 +150,17 @@ status_object(struct db *db, const struct workspace *ws,
 	k = NULL;
 	json_object_object_add(o, "last_webhook_at", jstr(iso_utc(last, t2)));
 	json_object_object_add(o, "webhook_events", json_object_new_int64(day));
+	if ((hj = health_object(&health)) == NULL)
+		goto fail;
+	json_object_object_add(o, "health", hj);
 	free(nums);
+	store_mon_health_free(&health);
 	*out = o;
 	return STORE_OK;
 fail:
 	json_object_put(k);
 	json_object_put(o);
 	free(nums);
+	store_mon_health_free(&health);
 	return rc;
 }

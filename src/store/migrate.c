@@ -382,10 +382,59 @@ static const char *const control_v4[] = {
 	NULL
 };
 
+/*
+ * Control v5 (issue 12, the health monitor): one lease per workspace, so
+ * that however many monitors run (one per pool, on several hosts, and
+ * `monitor --once` from a timer) each workspace is checked at most once
+ * per interval. A monitor claims a workspace with one UPDATE whose WHERE
+ * says it is due and nobody holds it (store/health.c); failures counts
+ * the checks in a row that Meta failed, for the backoff.
+ */
+static const char *const control_v5[] = {
+	"CREATE TABLE IF NOT EXISTS `%1$s`.monitor_leases ("
+	" workspace_id BIGINT UNSIGNED NOT NULL PRIMARY KEY,"
+	" next_check_at DATETIME NOT NULL,"
+	" lease_owner VARCHAR(128) NULL,"
+	" lease_until DATETIME NULL,"
+	" failures INT UNSIGNED NOT NULL DEFAULT 0,"
+	" INDEX (next_check_at),"
+	" FOREIGN KEY (workspace_id) REFERENCES `%1$s`.workspaces(id)"
+	"  ON DELETE CASCADE"
+	") ENGINE=InnoDB",
+	NULL
+};
+
+/*
+ * v7 (issue 12, the health monitor): what the last check found, one row
+ * (id 1), written by the monitor only. The scalar columns are the
+ * default number's; warnings is the JSON array status --json shows
+ * (doc/contract.md, JSON shapes); last_error says why the last check
+ * could not finish (Meta unreachable), NULL after one that did.
+ */
+static const char *const workspace_v7[] = {
+	"CREATE TABLE IF NOT EXISTS `%1$s`.health ("
+	" id TINYINT UNSIGNED NOT NULL PRIMARY KEY,"
+	" checked_at DATETIME NULL,"
+	" can_send_message VARCHAR(16) NULL,"
+	" messaging_limit VARCHAR(32) NULL,"
+	" quality_rating VARCHAR(32) NULL,"
+	" name_status VARCHAR(32) NULL,"
+	" throughput VARCHAR(32) NULL,"
+	" token_expires_at DATETIME NULL,"
+	" webhook_ok TINYINT(1) NULL,"
+	" subscription_ok TINYINT(1) NULL,"
+	" warnings JSON NULL,"
+	" last_error VARCHAR(500) NULL,"
+	" last_error_at DATETIME NULL"
+	") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+	NULL
+};
+
 static const char *const *const control_migrations[] = { control_v1, control_v2,
-	control_v3, control_v4 };
+	control_v3, control_v4, control_v5 };
 static const char *const *const workspace_migrations[] = { workspace_v1,
-	workspace_v2, workspace_v3, workspace_v4, workspace_v5, workspace_v6 };
+	workspace_v2, workspace_v3, workspace_v4, workspace_v5, workspace_v6,
+	workspace_v7 };
 
 #define NCONTROL \
 	(int)(sizeof(control_migrations) / sizeof(control_migrations[0]))

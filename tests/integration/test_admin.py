@@ -17,7 +17,7 @@ from stack import binary
 ADMIN = binary("waba-connect-admin")
 STATUS_KEYS = ["workspace", "status", "reason", "waba_id", "phone_number_id",
                "display_phone_number", "phone_numbers", "token_expires_at",
-               "catalog", "last_webhook_at", "webhook_events"]
+               "catalog", "last_webhook_at", "webhook_events", "health"]
 GOOD_PASSWORD = "correct horse battery staple"
 
 
@@ -310,6 +310,12 @@ class AdminCommands(AdminCase):
         self.assertEqual(list(doc["catalog"].items()),
                          [("catalog_id", None), ("status", "not_connected")])
         self.assertEqual(doc["webhook_events"], 0)
+        # Never checked by the monitor: every value null, no warning.
+        self.assertEqual(doc["health"], {
+            "checked_at": None, "can_send_message": None,
+            "messaging_limit": None, "quality_rating": None,
+            "name_status": None, "webhook_ok": None,
+            "subscription_ok": None, "warnings": [], "last_error": None})
         self.assertEqual(doc["phone_numbers"], [])
 
         # Webhook counts are real: one event today, one two days ago.

@@ -938,7 +938,95 @@ class Sandbox:
         # Present even when unset, so ?fields=webhook_configuration is not "nonexisting".
         view["webhook_configuration"] = ({"application": self.webhook_url}
                                          if self.webhook_url else None)
+        self._health_view(n, view)
         return view
+
+    # -- the health monitor's fields (issue 12) -------------------------------
+
+    HEALTH_LEVELS = ("AVAILABLE", "LIMITED", "BLOCKED")
+    HEALTH_ENTITIES = ("PHONE_NUMBER", "WABA", "BUSINESS", "APP")
+
+    def _health_view(self, n, view):
+        """Meta's shapes ("Health Status", "Webhook overrides", "Messaging
+        limits"): whatsapp_business_manager_messaging_limit replaces the
+        deprecated messaging_limit_tier; health_status names every entity of
+        the chain, its can_send_message and errors; webhook_configuration
+        lists the number's override, the WABA's (the override_callback_uri
+        of our app's subscription) and the app's callback, as far as set."""
+        view["whatsapp_business_manager_messaging_limit"] = n.get(
+            "messaging_limit", n.get("messaging_limit_tier"))
+        for k in ("health", "webhook_override", "messaging_limit"):
+            view.pop(k, None)
+        health = n.get("health") or {}
+        ids = {"PHONE_NUMBER": n["id"], "WABA": n["waba_id"], "BUSINESS": BUSINESS_ID,
+               "APP": self.app_id}
+        entities, worst = [], "AVAILABLE"
+        for kind in self.HEALTH_ENTITIES:
+            h = health.get(kind) or {}
+            ent = {"entity_type": kind, "id": ids[kind],
+                   "can_send_message": h.get("can_send_message", "AVAILABLE")}
+            if h.get("errors"):
+                ent["errors"] = copy.deepcopy(h["errors"])
+            if self.HEALTH_LEVELS.index(ent["can_send_message"]) > \
+                    self.HEALTH_LEVELS.index(worst):
+                worst = ent["can_send_message"]
+            entities.append(ent)
+        view["health_status"] = {"can_send_message": worst, "entities": entities}
+        conf = {}
+        if n.get("webhook_override"):
+            conf["phone_number"] = n["webhook_override"]
+        sub = self.state["wabas"].get(n["waba_id"], {}).get("subscribed_apps", {}).get(
+            self.app_id) or {}
+        if sub.get("override_callback_uri"):
+            conf["whatsapp_business_account"] = sub["override_callback_uri"]
+        if self.state.get("app_webhook_url", self.webhook_url):
+            conf["application"] = self.state.get("app_webhook_url", self.webhook_url)
+        view["webhook_configuration"] = conf or None
+
+    def set_health(self, body):
+        """An entity of a number's health_status: can_send_message and Meta's
+        errors [{error_code, error_description, possible_solution}]."""
+        with self.lock:
+            number = self.state["numbers"].get(str(body.get("phone_number_id")))
+            if number is None:
+                raise ControlError(400, "phone_number_id must be a fixture number")
+            kind = body.get("entity_type", "PHONE_NUMBER")
+            level = body.get("can_send_message", "AVAILABLE")
+            errors = body.get("errors", [])
+            if kind not in self.HEALTH_ENTITIES or level not in self.HEALTH_LEVELS:
+                raise ControlError(400, "entity_type or can_send_message is not Meta's")
+            if not isinstance(errors, list) or not all(
+                    isinstance(e, dict) and isinstance(e.get("error_code"), int)
+                    and isinstance(e.get("error_description"), str) for e in errors):
+                raise ControlError(400, "errors: [{error_code, error_description, "
+                                   "possible_solution?}]")
+            number.setdefault("health", {})[kind] = {"can_send_message": level,
+                                                     "errors": errors}
+            self._save()
+            return copy.deepcopy(number["health"])
+
+    def set_app_webhook(self, body):
+        """The app's callback URL in the App Dashboard (null: none)."""
+        with self.lock:
+            url = body.get("webhook_url")
+            if url is not None and not (isinstance(url, str) and url.startswith("http")):
+                raise ControlError(400, "webhook_url must be an http(s) URL or null")
+            self.state["app_webhook_url"] = url
+            self._save()
+            return {"webhook_url": url}
+
+    def set_expiry(self, body):
+        """A token that expires expires_in seconds from now."""
+        with self.lock:
+            try:
+                left = int(body.get("expires_in"))
+            except (TypeError, ValueError):
+                raise ControlError(400, "expires_in must be a number of seconds") from None
+            recs = self._select_tokens(body)
+            for rec in recs:
+                rec["expires_at"] = now() + left
+            self._save()
+            return {"updated": len(recs)}
 
     PHONE_DEFAULT = ["verified_name", "code_verification_status", "display_phone_number",
                      "quality_rating", "platform_type", "throughput", "webhook_configuration",
@@ -1692,6 +1780,12 @@ class Sandbox:
         "messaging_limit_tier": lambda v: isinstance(v, str) and re.fullmatch(
             r"TIER_[0-9A-Z]{1,12}", v),
         "verified_name": lambda v: isinstance(v, str) and 0 < len(v) <= 120,
+        "messaging_limit": lambda v: isinstance(v, str) and re.fullmatch(
+            r"TIER_[0-9A-Z]{1,12}", v),
+        "throughput": lambda v: isinstance(v, dict) and v.get("level") in (
+            "STANDARD", "HIGH", "NOT_APPLICABLE"),
+        "webhook_override": lambda v: v is None or (isinstance(v, str) and
+                                                    v.startswith("http")),
         "register_calls": lambda v: v == [],
         "smb_sync": lambda v: v == {},
     }
@@ -2735,6 +2829,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 ("POST", "/_sandbox/numbers/update"): lambda: sb.update_number(body),
                 ("POST", "/_sandbox/templates/status"): lambda: sb.template_status(body),
                 ("POST", "/_sandbox/templates/clear"): sb.clear_templates,
+                ("POST", "/_sandbox/numbers/health"): lambda: sb.set_health(body),
+                ("POST", "/_sandbox/app/webhook"): lambda: sb.set_app_webhook(body),
+                ("POST", "/_sandbox/tokens/expires"): lambda: sb.set_expiry(body),
             }
             route = routes.get((method, path.rstrip("/")))
             if route is None:

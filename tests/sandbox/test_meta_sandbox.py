@@ -954,6 +954,67 @@ class SandboxTest(unittest.TestCase):
     def number_state(self, phone):
         return self.control("GET", "/_sandbox/state")["numbers"][phone]
 
+    # -- the health monitor's fields (issue 12) ----------------------------
+
+    def test_health_fields_default_and_set(self):
+        token = self.user_token()
+        data = self.phone_fields(token, PHONE_1, "health_status,throughput,"
+                                 "whatsapp_business_manager_messaging_limit,"
+                                 "webhook_configuration")
+        hs = data["health_status"]
+        self.assertEqual(hs["can_send_message"], "AVAILABLE")
+        self.assertEqual([e["entity_type"] for e in hs["entities"]],
+                         ["PHONE_NUMBER", "WABA", "BUSINESS", "APP"])
+        self.assertEqual(hs["entities"][0]["id"], PHONE_1)
+        self.assertEqual(data["throughput"], {"level": "STANDARD"})
+        self.assertEqual(data["whatsapp_business_manager_messaging_limit"], "TIER_1K")
+        self.assertEqual(data["webhook_configuration"], {"application": self.hook_url})
+        err = {"error_code": 141006, "error_description": "Payment method error.",
+               "possible_solution": "Add a payment method."}
+        self.control("POST", "/_sandbox/numbers/health",
+                     {"phone_number_id": PHONE_1, "entity_type": "WABA",
+                      "can_send_message": "BLOCKED", "errors": [err]})
+        self.control("POST", "/_sandbox/numbers/update",
+                     {"phone_number_id": PHONE_1, "messaging_limit": "TIER_10K",
+                      "throughput": {"level": "HIGH"},
+                      "webhook_override": "https://num.example/h"})
+        self.control("POST", "/_sandbox/subscribe",
+                     {"waba_id": WABA_1, "override_callback_uri": "https://waba.example/h"})
+        self.control("POST", "/_sandbox/app/webhook", {"webhook_url": "https://app.example/h"})
+        data = self.phone_fields(token, PHONE_1, "health_status,throughput,"
+                                 "whatsapp_business_manager_messaging_limit,"
+                                 "webhook_configuration")
+        self.assertEqual(data["health_status"]["can_send_message"], "BLOCKED")
+        waba = data["health_status"]["entities"][1]
+        self.assertEqual((waba["entity_type"], waba["id"], waba["errors"]),
+                         ("WABA", WABA_1, [err]))
+        self.assertEqual(data["throughput"], {"level": "HIGH"})
+        self.assertEqual(data["whatsapp_business_manager_messaging_limit"], "TIER_10K")
+        self.assertEqual(data["webhook_configuration"],
+                         {"phone_number": "https://num.example/h",
+                          "whatsapp_business_account": "https://waba.example/h",
+                          "application": "https://app.example/h"})
+        # Bad values change nothing.
+        for path, body in (("/_sandbox/numbers/health",
+                            {"phone_number_id": PHONE_1, "can_send_message": "MAYBE"}),
+                           ("/_sandbox/numbers/health",
+                            {"phone_number_id": PHONE_1, "errors": [{"error_code": "x"}]}),
+                           ("/_sandbox/numbers/health", {"phone_number_id": "42"}),
+                           ("/_sandbox/app/webhook", {"webhook_url": "ftp://x"}),
+                           ("/_sandbox/numbers/update",
+                            {"phone_number_id": PHONE_1, "throughput": {"level": "FAST"}}),
+                           ("/_sandbox/tokens/expires", {"all": True, "expires_in": "soon"})):
+            self.assertEqual(self.call("POST", path, json_body=body)[0], 400, (path, body))
+
+    def test_token_expires_in(self):
+        token = self.user_token()
+        self.control("POST", "/_sandbox/tokens/expires", {"token": token, "expires_in": 3600})
+        data = self.debug(token)
+        self.assertTrue(data["is_valid"])
+        self.assertTrue(3500 <= data["expires_at"] - time.time() <= 3700)
+        self.control("POST", "/_sandbox/tokens/expires", {"token": token, "expires_in": -5})
+        self.assertFalse(self.debug(token)["is_valid"])
+
     def test_new_wabas_only_in_their_scenarios(self):
         token = self.user_token()  # one_waba: what existing tests count is unchanged
         _, _, data = self.graph("GET", f"/{WABA_1}/phone_numbers", token)

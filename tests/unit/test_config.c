@@ -232,6 +232,32 @@ test_webhook_retention(void)
 	    "unknown key [webhooks] retention");
 }
 
+/* [monitor]: on by default, hourly, a week's warning; true | false. */
+static void
+test_monitor(void)
+{
+	struct config *c = parse(BASE);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(c->monitor_enabled, 1);
+	CU_ASSERT_EQUAL(c->monitor_interval_minutes, 60);
+	CU_ASSERT_EQUAL(c->monitor_expiry_warning_days, 7);
+	config_free(c);
+	c = parse(BASE "[monitor]\nenabled = false\ninterval_minutes = 5\n"
+	               "expiry_warning_days = 30\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(c->monitor_enabled, 0);
+	CU_ASSERT_EQUAL(c->monitor_interval_minutes, 5);
+	CU_ASSERT_EQUAL(c->monitor_expiry_warning_days, 30);
+	config_free(c);
+	expect_err(BASE "[monitor]\nenabled = yes\n",
+	    "t.conf:12: [monitor] enabled: \"yes\" is not true or false");
+	expect_err(BASE "[monitor]\ninterval_minutes = 0\n",
+	    "[monitor] interval_minutes: \"0\" is not a whole number");
+	expect_err(BASE "[monitor]\nexpiry_warning_days = 366\n",
+	    "[monitor] expiry_warning_days: \"366\"");
+}
+
 /* [api] max_waiting: a quarter of the workers by default, at least 1,
    and never the whole pool. */
 static void
@@ -332,7 +358,8 @@ static const struct ut_test tests[] = { { "good file and defaults",
 	{ "loopback check", test_loopback }, { "URL origin", test_url_origin },
 	{ "webhook retention", test_webhook_retention },
 	{ "api max_waiting", test_api_max_waiting },
-	{ "server user", test_user }, { NULL, NULL } };
+	{ "monitor", test_monitor }, { "server user", test_user },
+	{ NULL, NULL } };
 
 const struct ut_suite ut_suites[] = { { "config", NULL, NULL, NULL, tests },
 	{ NULL, NULL, NULL, NULL, NULL } };

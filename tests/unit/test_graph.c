@@ -1142,6 +1142,116 @@ test_text_json(void)
 	CU_ASSERT_PTR_NULL(graph_json_text_message(NULL, "x"));
 }
 
+/* Meta, "Health Status", "Webhook overrides", "Messaging limits". */
+static void
+test_phone_health(void)
+{
+	static const char body[] =
+	    "{\"id\":\"106540352242922\",\"display_phone_number\":\"+1 555 0100\","
+	    "\"quality_rating\":\"YELLOW\",\"status\":\"CONNECTED\","
+	    "\"name_status\":\"APPROVED\",\"code_verification_status\":\"VERIFIED\","
+	    "\"whatsapp_business_manager_messaging_limit\":\"TIER_2K\","
+	    "\"throughput\":{\"level\":\"STANDARD\"},"
+	    "\"health_status\":{\"can_send_message\":\"BLOCKED\",\"entities\":["
+	    "{\"entity_type\":\"PHONE_NUMBER\",\"id\":\"106540352242922\","
+	    "\"can_send_message\":\"AVAILABLE\"},"
+	    "{\"entity_type\":\"WABA\",\"id\":\"102290129340398\","
+	    "\"can_send_message\":\"BLOCKED\",\"errors\":[{\"error_code\":141006,"
+	    "\"error_description\":\"There is an error with the payment "
+	    "method.\",\"possible_solution\":\"Add a new payment method.\"}]},"
+	    "\"junk\",{\"entity_type\":\"APP\",\"errors\":[7]}]},"
+	    "\"webhook_configuration\":{\"application\":\"https://a.example/h\","
+	    "\"whatsapp_business_account\":\"https://w.example/h\"}}";
+	struct graph_phone_health h;
+	struct graph_err          e;
+
+	CU_ASSERT_EQUAL_FATAL(graph_parse_phone_health(body, strlen(body), &h,
+	                          &e),
+	    0);
+	CU_ASSERT_STRING_EQUAL(h.phone.id, "106540352242922");
+	CU_ASSERT_STRING_EQUAL(h.phone.quality_rating, "YELLOW");
+	CU_ASSERT_STRING_EQUAL(h.messaging_limit, "TIER_2K");
+	CU_ASSERT_STRING_EQUAL(h.throughput, "STANDARD");
+	CU_ASSERT_STRING_EQUAL(h.can_send, "BLOCKED");
+	CU_ASSERT_EQUAL_FATAL(h.nerrors, 1);
+	CU_ASSERT_STRING_EQUAL(h.errors[0].entity, "WABA");
+	CU_ASSERT_EQUAL(h.errors[0].code, 141006);
+	CU_ASSERT_STRING_EQUAL(h.errors[0].solution,
+	    "Add a new payment method.");
+	CU_ASSERT_TRUE(h.has_hooks);
+	/* The WABA's override comes before the app's callback. */
+	CU_ASSERT_STRING_EQUAL(graph_hook_effective(&h), "https://w.example/h");
+}
+
+static void
+test_phone_health_old_and_bad(void)
+{
+	static const char old[] =
+	    "{\"id\":\"1\",\"display_phone_number\":\"+1\","
+	    "\"messaging_limit_tier\":\"TIER_1K\"}";
+	static const char *const bad[] = {
+		"{\"id\":\"1\",\"display_phone_number\":\"+1\",\"health_status\":[]}",
+		"{\"id\":\"1\",\"display_phone_number\":\"+1\",\"throughput\":1}",
+		"{\"id\":\"1\",\"display_phone_number\":\"+1\","
+		"\"webhook_configuration\":{\"application\":5}}",
+		"{\"id\":\"1\",\"display_phone_number\":\"+1\","
+		"\"health_status\":{\"entities\":{}}}",
+		"{\"display_phone_number\":\"+1\"}",
+		"[]",
+	};
+	struct graph_phone_health h;
+	struct graph_err          e;
+	size_t                    i;
+
+	CU_ASSERT_EQUAL_FATAL(graph_parse_phone_health(old, strlen(old), &h,
+	                          &e),
+	    0);
+	/* Before whatsapp_business_manager_messaging_limit: the tier. */
+	CU_ASSERT_STRING_EQUAL(h.messaging_limit, "TIER_1K");
+	CU_ASSERT_STRING_EQUAL(h.can_send, "");
+	CU_ASSERT_FALSE(h.has_hooks);
+	CU_ASSERT_STRING_EQUAL(graph_hook_effective(&h), "");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&e, 0, sizeof(e));
+		CU_ASSERT_EQUAL(graph_parse_phone_health(bad[i], strlen(bad[i]),
+		                    &h, &e),
+		    -1);
+		CU_ASSERT_TRUE(e.bad_response);
+	}
+}
+
+static void
+test_subscribed(void)
+{
+	static const char yes[] =
+	    "{\"data\":[{\"whatsapp_business_api_data\":{\"id\":\"99\","
+	    "\"name\":\"x\"}},\"junk\",{\"whatsapp_business_api_data\":{"
+	    "\"id\":\"1234567890123456\",\"link\":\"l\",\"name\":\"ours\"},"
+	    "\"override_callback_uri\":\"https://o.example\"}]}";
+	static const char no[] =
+	    "{\"data\":[{\"whatsapp_business_api_data\":{\"id\":\"99\"}}]}";
+	struct graph_err e;
+	int              sub;
+
+	CU_ASSERT_EQUAL(graph_parse_subscribed(yes, strlen(yes),
+	                    "1234567890123456", &sub, &e),
+	    0);
+	CU_ASSERT_TRUE(sub);
+	CU_ASSERT_EQUAL(graph_parse_subscribed(no, strlen(no),
+	                    "1234567890123456", &sub, &e),
+	    0);
+	CU_ASSERT_FALSE(sub);
+	CU_ASSERT_EQUAL(graph_parse_subscribed("{\"data\":[]}", 11,
+	                    "1234567890123456", &sub, &e),
+	    0);
+	CU_ASSERT_FALSE(sub);
+	CU_ASSERT_EQUAL(graph_parse_subscribed("{}", 2, "1", &sub, &e), -1);
+	CU_ASSERT_TRUE(e.bad_response);
+	CU_ASSERT_EQUAL(graph_parse_subscribed("{\"data\":{}}", 11, "1", &sub,
+	                    &e),
+	    -1);
+}
+
 static const struct ut_test tests[] = { { "appsecret_proof", test_proof },
 	{ "url basic", test_url_basic }, { "url escaping", test_url_escaping },
 	{ "url rejects", test_url_rejects }, { "error 190", test_err_190 },
@@ -1166,7 +1276,10 @@ static const struct ut_test tests[] = { { "appsecret_proof", test_proof },
 	{ "request budget", test_budget },
 	{ "trace header", test_trace_header },
 	{ "bearer header", test_bearer_header },
-	{ "form encode", test_form_encode }, { NULL, NULL } };
+	{ "form encode", test_form_encode },
+	{ "phone health", test_phone_health },
+	{ "phone health old and bad", test_phone_health_old_and_bad },
+	{ "subscribed apps", test_subscribed }, { NULL, NULL } };
 
 const struct ut_suite ut_suites[] = { { "graph", NULL, NULL, NULL, tests },
 	{ NULL, NULL, NULL, NULL, NULL } };

@@ -17,7 +17,7 @@
 #include "meta_gate.h"
 #include "harness.h"
 
-static const struct gate_limits lim6 = { 0, 3, 1, 5000 };
+static const struct gate_limits lim6 = { 0, 3, 1, 5000, 0 };
 
 static void
 sleep_ms(long ms)
@@ -48,7 +48,7 @@ static void
 test_bulkhead(void)
 {
 	struct gate_pass   p[4];
-	struct gate_limits one = lim6;
+	struct gate_limits one = lim6, bg = lim6;
 	char               err[256];
 	long               ra;
 	int                i;
@@ -65,8 +65,17 @@ test_bulkhead(void)
 	CU_ASSERT_EQUAL(gate_enter(&lim6, "t", &p[3], &ra), GATE_BUSY);
 	CU_ASSERT_EQUAL(ra, 1);
 	CU_ASSERT_FALSE(p[3].active);
+	/* The health monitor takes no slot: it passes a full bulkhead,
+	   and takes none of the workers' either. */
+	bg.no_slot = 1;
+	CU_ASSERT_EQUAL(gate_enter(&bg, "monitor", &p[3], &ra), GATE_OK);
+	CU_ASSERT_TRUE(p[3].active);
+	CU_ASSERT_EQUAL(p[3].slot, -1);
+	gate_leave(&p[3]);
 	gate_leave(&p[1]);
+	CU_ASSERT_EQUAL(gate_enter(&bg, "monitor", &p[3], &ra), GATE_OK);
 	CU_ASSERT_EQUAL(gate_enter(&lim6, "t", &p[1], &ra), GATE_OK);
+	gate_leave(&p[3]);
 	for (i = 0; i < 3; i++)
 		gate_leave(&p[i]);
 }
@@ -154,6 +163,13 @@ test_breaker(void)
 	gate_leave(&p);
 	CU_ASSERT_EQUAL(gate_enter(&lim6, "t", &p, &ra), GATE_OPEN);
 	CU_ASSERT_EQUAL(ra, 1);
+	{
+		/* The monitor obeys the breaker too, slot or no slot. */
+		struct gate_limits bg = lim6;
+
+		bg.no_slot = 1;
+		CU_ASSERT_EQUAL(gate_enter(&bg, "monitor", &p, &ra), GATE_OPEN);
+	}
 	/* ...that then succeeds is no probe: the breaker stays open. */
 	gate_report(&lim6, "t", &q, GATE_UP);
 	gate_leave(&q);
