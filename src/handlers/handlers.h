@@ -106,5 +106,15 @@ long api_retry_after(const struct graph_err *);
    613, 80007, 130429, 131056). */
 int         api_is_rate_limit(const struct graph_err *);
 enum answer h_api_connection(struct ctx *);
+/* messages.c: POST /api/v1/w/{slug}/messages. */
+enum {
+	MSG_TO,
+	MSG_TYPE,
+	MSG_FROM,
+	MSG_RECIPIENT_TYPE,
+	MSG_CONTEXT,
+	MSG_IDEM_KEY
+};
+enum answer h_api_messages(struct ctx *);
 
 #endif
