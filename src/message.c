@@ -14,8 +14,8 @@
 #include "message.h"
 
 /* Cloud API "Messages" reference: the types a business may send. */
-const char *const msg_types[] = { "text", "image", "audio", "video",
-	"document", "sticker", "location", "contacts", "interactive", "template",
+const char *const msg_types[] = { "text", "image", "audio", "video", "document",
+	"sticker", "location", "contacts", "interactive", "template",
 	"reaction", NULL };
 const char *const msg_recipient_types[] = { "individual", "group", NULL };
 
@@ -125,8 +125,9 @@ msg_check(struct json_object *body, char *err, size_t errlen)
 	size_t              n, tn;
 
 	if (body == NULL || !json_object_is_type(body, json_type_object))
-		return msg_fail(err, errlen, "%s", "the body must be a JSON "
-		                                   "object");
+		return msg_fail(err, errlen, "%s",
+		    "the body must be a JSON "
+		    "object");
 	if ((type = jx_str(body, "type", NULL)) == NULL ||
 	    !msg_in(msg_types, type))
 		return msg_fail(err, errlen, "%s",
@@ -152,9 +153,15 @@ msg_check(struct json_object *body, char *err, size_t errlen)
 			    "%s is not a member of a message object", k);
 		}
 	}
-	if (jx_get(body, type, json_type_object) == NULL)
+	/* Meta's one exception: a contacts message carries an array. */
+	if (strcmp(type, "contacts") == 0
+	        ? (v = jx_get(body, type, json_type_array)) == NULL ||
+	            json_object_array_length(v) == 0
+	        : jx_get(body, type, json_type_object) == NULL)
 		return msg_fail(err, errlen,
-		    "a message of type %s needs its %s object", type, type);
+		    "a message of type %s needs its %s %s", type, type,
+		    strcmp(type, "contacts") == 0 ? "array (of contact objects)"
+		                                  : "object");
 	if ((s = jx_str(body, "messaging_product", NULL)) == NULL
 	        ? !jx_absent(body, "messaging_product")
 	        : strcmp(s, "whatsapp") != 0)
@@ -168,9 +175,9 @@ msg_check(struct json_object *body, char *err, size_t errlen)
 		    "recipient_type must be individual or group");
 	if ((to = jx_str(body, "to", &tn)) == NULL)
 		return msg_fail(err, errlen, "%s", "to is required");
-	if (rt != NULL && strcmp(rt, "group") == 0 ? !msg_group_ok(to, tn)
-	                                           : !msg_phone_ok(to, tn) &&
-	            !msg_bsuid_ok(to, tn))
+	if (rt != NULL && strcmp(rt, "group") == 0
+	        ? !msg_group_ok(to, tn)
+	        : !msg_phone_ok(to, tn) && !msg_bsuid_ok(to, tn))
 		return msg_fail(err, errlen, "%s",
 		    "to must be the user's phone number in international "
 		    "format (digits, optionally after +), a business-scoped "

@@ -30,7 +30,8 @@ extern const char *const msg_recipient_types[];
  * Checks body, a parsed JSON object: 0, or -1 with a sentence for the
  * client in err (naming the member). Beyond the route's declared fields:
  * no member outside the message object's (and "from"); the type's own
- * object present and an object, no other type's; to a phone number
+ * object present and an object (contacts: a non-empty array), no other
+ * type's; to a phone number
  * ("+" and 5 to 20 digits), a business-scoped user id (CC.xxx or
  * CC.ENT.xxx) or, for recipient_type "group", a group id;
  * messaging_product, when given, "whatsapp"; context {"message_id"} with

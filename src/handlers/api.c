@@ -121,8 +121,9 @@ api_token(struct ctx *c, const char *kind, struct vault_secret *out)
  * How long a caller should wait after Meta's own rate limits. Meta
  * sends no Retry-After; these follow its documented windows: the
  * throughput cap (130429) is per second, the pair limit (131056) about
- * one message per 6 s to one user, the others (4, 17, 32, 613, 80007:
- * app, user, page, custom and WABA limits) are counted over an hour, so
+ * one message per 6 s to one user, the others (4, 17, 32, 613, 80007,
+ * 80008: app, user, page, custom and WABA limits; 131048, the spam rate
+ * limit that follows the number's quality) are counted over an hour, so
  * a minute is a polite first wait.
  */
 long
@@ -150,7 +151,9 @@ api_is_rate_limit(const struct graph_err *e)
 	case 32:
 	case 613:
 	case 80007:
+	case 80008:
 	case 130429:
+	case 131048: /* spam rate limit: the number's quality holds sends */
 	case 131056:
 		return 1;
 	default:

@@ -103,7 +103,7 @@ enum answer api_graph_failed(struct ctx *, const char *what, const char *kind,
 /* The Retry-After (seconds) for a rate-limited or refused call. */
 long api_retry_after(const struct graph_err *);
 /* 1 when e is one of Meta's rate limits (HTTP 429, codes 4, 17, 32,
-   613, 80007, 130429, 131056). */
+   613, 80007, 80008, 130429, 131048, 131056). */
 int         api_is_rate_limit(const struct graph_err *);
 enum answer h_api_connection(struct ctx *);
 /* messages.c: POST /api/v1/w/{slug}/messages. */

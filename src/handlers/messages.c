@@ -112,9 +112,8 @@ msgs_settle(struct ctx *c, const char *key, int keep)
 
 	if (key == NULL)
 		return ANSWERED;
-	rc = keep ? store_idem_finish(c->app->db, &c->ws, key,
-	                c->resp->status, c->resp->body.data,
-	                c->resp->body.len)
+	rc = keep ? store_idem_finish(c->app->db, &c->ws, key, c->resp->status,
+	                c->resp->body.data, c->resp->body.len)
 	          : store_idem_release(c->app->db, &c->ws, key);
 	if (rc != STORE_OK)
 		log_err("workspace %llu: idempotency key not %s: a repeat "
@@ -199,16 +198,17 @@ h_api_messages(struct ctx *c)
 	struct vault_secret tok;
 	struct graph_sent   sent;
 	struct graph_err    e;
-	const char         *key = c->in[MSG_IDEM_KEY].set ? c->in[MSG_IDEM_KEY].s
-	                                                  : NULL;
-	char                err[300], phone[33];
-	int                 rc, keep;
+	const char *key = c->in[MSG_IDEM_KEY].set ? c->in[MSG_IDEM_KEY].s
+	                                          : NULL;
+	char        err[300], phone[33];
+	int         rc, keep;
 
 	if (msg_check(c->json, err, sizeof(err)) == -1)
 		return api_error(c, 400, "invalid_request", err);
 	if (key != NULL && msgs_claim(c, key) == ANSWERED)
 		return ANSWERED;
-	if (api_ready(c, &r) == ANSWERED || msgs_from(c, &r, phone) == ANSWERED ||
+	if (api_ready(c, &r) == ANSWERED ||
+	    msgs_from(c, &r, phone) == ANSWERED ||
 	    api_token(c, VAULT_KIND_WABA, &tok) == ANSWERED)
 		return msgs_settle(c, key, 0);
 	/* The URL is built from the stored id alone (graph_node). */
@@ -231,8 +231,8 @@ h_api_messages(struct ctx *c)
 	 * alike: a retry with the key gets the same answer, never a
 	 * second message.
 	 */
-	keep = !(e.unavailable || api_is_rate_limit(&e) ||
-	    graph_err_is_token(&e));
+	keep = !(
+	    e.unavailable || api_is_rate_limit(&e) || graph_err_is_token(&e));
 	(void)api_graph_failed(c, "sending the message", VAULT_KIND_WABA, &e);
 	return msgs_settle(c, key, keep);
 }

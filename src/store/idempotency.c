@@ -21,8 +21,7 @@ static enum store_rc
 idem_insert(struct db *db, const struct workspace *ws, const char *key,
     const unsigned char hash[IDEM_HASH])
 {
-	return sq_do(db, &ws->srv,
-	    SQ_ARGS(SQ_S(key), SQ_B(hash, IDEM_HASH)),
+	return sq_do(db, &ws->srv, SQ_ARGS(SQ_S(key), SQ_B(hash, IDEM_HASH)),
 	    "INSERT INTO `%s`.api_idempotency (idem_key, request_hash, "
 	    "state, created_at) VALUES (?, ?, 'running', UTC_TIMESTAMP())",
 	    ws->db_name);
@@ -86,7 +85,8 @@ store_idem_claim(struct db *db, const struct workspace *ws, const char *key,
 		if (row->age_s < IDEM_TTL_S)
 			return STORE_DUP;
 		idem_row_free(row);
-		if ((rc = sq_do(db, &ws->srv, SQ_ARGS(SQ_S(key), SQ_I(IDEM_TTL_S)),
+		if ((rc = sq_do(db, &ws->srv,
+		         SQ_ARGS(SQ_S(key), SQ_I(IDEM_TTL_S)),
 		         "DELETE FROM `%s`.api_idempotency WHERE idem_key = ? "
 		         "AND created_at <= UTC_TIMESTAMP() - INTERVAL ? SECOND",
 		         ws->db_name)) != STORE_OK)

@@ -17,10 +17,10 @@
 struct db;
 struct workspace;
 
-#define IDEM_KEY_MAX   64    /* bytes of an Idempotency-Key */
-#define IDEM_HASH      32    /* SHA-256 of the request */
-#define IDEM_TTL_S     86400 /* a kept outcome's life: 24 h */
-#define IDEM_BODY_MAX  65535 /* TEXT: what an answer may be */
+#define IDEM_KEY_MAX  64    /* bytes of an Idempotency-Key */
+#define IDEM_HASH     32    /* SHA-256 of the request */
+#define IDEM_TTL_S    86400 /* a kept outcome's life: 24 h */
+#define IDEM_BODY_MAX 65535 /* TEXT: what an answer may be */
 
 /* A key already claimed: what the first request left. */
 struct idem_row {
@@ -38,8 +38,7 @@ struct idem_row {
  * *row (idem_row_free it); else the store's failure.
  */
 enum store_rc store_idem_claim(struct db *, const struct workspace *,
-    const char *key, const unsigned char hash[IDEM_HASH],
-    struct idem_row *row);
+    const char *key, const unsigned char hash[IDEM_HASH], struct idem_row *row);
 /* The claimed key's outcome, kept: status and body replayed later. */
 enum store_rc store_idem_finish(struct db *, const struct workspace *,
     const char *key, int status, const char *body, size_t len);
