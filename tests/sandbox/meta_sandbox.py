@@ -1074,9 +1074,10 @@ class Sandbox:
 
     @staticmethod
     def _sent_answer(to, wa_id, mid):
-        """Meta's answer to a send: a business-scoped user id has no wa_id."""
+        """Meta's answer to a send: a business-scoped user id (CC.xxx) has no
+        wa_id; a phone number, however written, has its digits."""
         contact = {"input": to}
-        if re.fullmatch(r"\+?\d+", to):
+        if not re.fullmatch(r"[A-Z]{2}\.[A-Za-z0-9.]+", to):
             contact["wa_id"] = wa_id
         return {"messaging_product": "whatsapp", "contacts": [contact],
                 "messages": [{"id": mid}]}
