@@ -4,13 +4,16 @@
  * workspace (or one), printing progress per batch and per workspace and
  * the totals. Until the monitor runs it, operators schedule it
  * (etc/waba-connect-prune.timer). Safe to run at any time and to
- * interrupt: each batch is its own short transaction.
+ * interrupt: each batch is its own short transaction. It also deletes
+ * the internal API's Idempotency-Keys once their 24 hours are over
+ * (store/idempotency.h), which count as absent from then on anyway.
  */
 #include <inttypes.h>
 #include <stdio.h>
 
 #include "admin.h"
 #include "config.h"
+#include "store/idempotency.h"
 #include "store/retention.h"
 #include "store/sql.h"
 #include "store/workspaces.h"
@@ -36,8 +39,17 @@ prune_one(const struct workspace *ws, void *arg)
 	enum store_rc rc;
 	uint64_t      ev, hr;
 
+	unsigned long long keys = 0;
+
 	rc = store_wh_prune(p->c->db, ws, p->c->cfg->webhook_retention_days,
 	    prune_progress, (void *)ws->slug, &ev, &hr);
+	if (rc == STORE_OK &&
+	    (rc = store_idem_prune(p->c->db, ws, RETENTION_BATCH, &keys)) ==
+	        STORE_OK &&
+	    keys > 0)
+		printf("workspace %s: pruned %llu idempotency keys older than "
+		       "24 hours\n",
+		    ws->slug, keys);
 	p->workspaces++;
 	p->events += ev;
 	p->hours += hr;

@@ -16,6 +16,7 @@
 
 #include "apikey.h"
 #include "catbatch.h"
+#include "message.h"
 #include "app.h"
 #include "config.h"
 #include "db.h"
@@ -28,6 +29,7 @@
 #include "router.h"
 #include "session.h"
 #include "store/apikeys.h"
+#include "store/idempotency.h"
 #include "store/users.h"
 #include "store/workspaces.h"
 #include "vault.h"
@@ -283,6 +285,24 @@ static const struct route routes[] = {
 	    ROUTE_API, NULL,
 	    { [TPLD_NAME] = { "name", IN_PATH, IN_NAME, 1, 512, NULL, 1, NULL },
 	        [TPLD_HSM_ID] = DIGITS("hsm_id", IN_QUERY, 1, 32, 0, NULL) } },
+	/* The rest of the body is message.c's (msg_check). */
+	{ REQ_POST, "/api/v1/w/{slug}/messages", h_api_messages,
+	    ROUTE_SCOPE(APIKEY_SCOPE_MESSAGES_SEND), ROUTE_API, NULL,
+	    { [MSG_TO] = PRINT("to", IN_JSON, 1, MSG_TO_MAX, 1, NULL),
+	        [MSG_TYPE] = { "type", IN_JSON, IN_ENUM, 0, 0, msg_types, 1,
+	            NULL },
+	        [MSG_FROM] = DIGITS("from", IN_JSON, 1, 32, 0,
+	            "from must be the phone_number_id of one of the "
+	            "workspace's numbers"),
+	        [MSG_RECIPIENT_TYPE] = { "recipient_type", IN_JSON, IN_ENUM, 0,
+	            0, msg_recipient_types, 0, NULL },
+	        [MSG_CONTEXT] = { "context", IN_JSON, IN_OBJECT, 0,
+	            MSG_CONTEXT_MAX, NULL, 0, NULL },
+	        /* 1-64 visible ASCII (doc/contract.md, Idempotency). */
+	        [MSG_IDEM_KEY] = PRINT("HTTP_IDEMPOTENCY_KEY", IN_HEADER, 1,
+	            IDEM_KEY_MAX, 0,
+	            "the Idempotency-Key header must be 1 to 64 visible "
+	            "ASCII characters") } },
 };
 /* clang-format on */
 
@@ -454,12 +474,15 @@ app_fields(struct ctx *c, const struct route *rt)
 		resp_text(c->resp, 403, rt->refusal);
 		return ANSWERED;
 	case ROUTE_API:
-		snprintf(msg, sizeof(msg),
-		    err == IN_BODY          ? "the body must be "
-		                              "a JSON object"
-		        : err == IN_MISSING ? "%s is required"
-		                            : "%s is not valid",
-		    f->name);
+		if (err == IN_INVALID && f->why != NULL)
+			snprintf(msg, sizeof(msg), "%s", f->why);
+		else
+			snprintf(msg, sizeof(msg),
+			    err == IN_BODY          ? "the body must be "
+			                              "a JSON object"
+			        : err == IN_MISSING ? "%s is required"
+			                            : "%s is not valid",
+			    f->name);
 		return api_error(c, 400, "invalid_request", msg);
 	case ROUTE_PAGE:
 		break;

@@ -240,6 +240,13 @@ int graph_parse_success(const char *body, size_t len, struct graph_err *);
 /* The send-message answer: messages[0].id. */
 int graph_parse_message_id(const char *body, size_t len, char message_id[256],
     struct graph_err *);
+/* What a send answered: the wamid, and the user's WhatsApp id. */
+struct graph_sent {
+	char message_id[256];
+	char wa_id[141]; /* contacts[0].wa_id, "" when Meta gave none */
+};
+int graph_parse_sent(const char *body, size_t len, struct graph_sent *,
+    struct graph_err *);
 /*
  * The coexistence sync answer {"messaging_product","request_id"}: the
  * request id ([A-Za-z0-9_-], shorter than GRAPH_REQUEST_ID_MAX).
@@ -303,6 +310,14 @@ int graph_parse_subscribed(const char *body, size_t len, const char *app_id,
  * (free()), or NULL.
  */
 char *graph_json_text_message(const char *to, const char *body);
+
+/*
+ * The JSON body of any message: msg (a checked client message object,
+ * message.h) with messaging_product "whatsapp" and without "from";
+ * malloc'd (free()), or NULL.
+ */
+struct json_object;
+char *graph_json_message(struct json_object *msg);
 
 /* --- Calls --------------------------------------------------------------- */
 
@@ -378,6 +393,13 @@ int graph_subscribe(struct graph *, const char *token, const char *waba_id,
 /* POST /{ver}/{phone_id}/messages: one text message; the wamid out. */
 int graph_send_text(struct graph *, const char *token, const char *phone_id,
     const char *to, const char *body, char message_id[256], struct graph_err *);
+/*
+ * POST /{ver}/{phone_id}/messages with any message object (the internal
+ * API's POST /messages): the body is graph_json_message(msg). Never
+ * repeated unless Meta's answer proves it did not act (as every send).
+ */
+int graph_send_message(struct graph *, const char *token, const char *phone_id,
+    struct json_object *msg, struct graph_sent *, struct graph_err *);
 /*
  * POST /{ver}/{phone_id}/smb_app_data, messaging_product=whatsapp and
  * sync_type (smb_app_state_sync: the WhatsApp Business app's contacts;

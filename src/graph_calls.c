@@ -400,6 +400,28 @@ graph_send_text(struct graph *g, const char *token, const char *phone_id,
 }
 
 int
+graph_send_message(struct graph *g, const char *token, const char *phone_id,
+    struct json_object *msg, struct graph_sent *out, struct graph_err *err)
+{
+	struct buf resp;
+	char      *json;
+	int        rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((json = graph_json_message(msg)) == NULL)
+		return graph_fail(err, "no message, or out of memory");
+	/* Not idempotent: a repeated send is a second message. */
+	rc = graph_node(g, "messages", token, phone_id, "messages", NULL,
+	    "application/json", json, 0, &resp, err);
+	free(json);
+	if (rc == -1)
+		return -1;
+	rc = graph_parse_sent(resp.data, resp.len, out, err);
+	buf_free_secret(&resp);
+	return rc;
+}
+
+int
 graph_smb_app_data(struct graph *g, const char *token, const char *phone_id,
     const char *sync_type, char request_id[GRAPH_REQUEST_ID_MAX],
     struct graph_err *err)

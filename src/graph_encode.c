@@ -271,3 +271,42 @@ out:
 	json_object_put(o);
 	return out;
 }
+
+/*
+ * The client's message object as Meta's "Messages" endpoint takes it:
+ * messaging_product first, then every member as sent but "from" (the
+ * gateway's own: which of the workspace's numbers sends) and the
+ * client's messaging_product (message.c let only "whatsapp" through).
+ * The members are shared with msg, not copied: json-c counts the
+ * references, and out's own are dropped with it.
+ */
+char *
+graph_json_message(struct json_object *msg)
+{
+	struct json_object *o;
+	const char         *s;
+	char               *out = NULL;
+
+	if (msg == NULL || !json_object_is_type(msg, json_type_object) ||
+	    (o = json_object_new_object()) == NULL)
+		return NULL;
+	if (graph_json_add(o, "messaging_product", "whatsapp") == -1)
+		goto out;
+	json_object_object_foreach(msg, k, v)
+	{
+		if (strcmp(k, "from") == 0 ||
+		    strcmp(k, "messaging_product") == 0)
+			continue;
+		if (json_object_object_add(o, k, json_object_get(v)) != 0) {
+			json_object_put(v);
+			goto out;
+		}
+	}
+	if ((s = json_object_to_json_string_ext(o,
+	         JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) !=
+	    NULL)
+		out = strdup(s);
+out:
+	json_object_put(o);
+	return out;
+}

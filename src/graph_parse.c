@@ -700,6 +700,35 @@ out:
 	return rc;
 }
 
+/*
+ * Meta's answer to a send: {"messaging_product","contacts":[{"input",
+ * "wa_id"}],"messages":[{"id"}]}. The id is required; contacts[0].wa_id
+ * may be missing (a send to a business-scoped user id need not have
+ * one): wa_id is then "".
+ */
+int
+graph_parse_sent(const char *body, size_t len, struct graph_sent *out,
+    struct graph_err *err)
+{
+	struct json_object *root, *c;
+	const char         *s;
+	size_t              n;
+
+	memset(out, 0, sizeof(*out));
+	if (graph_parse_message_id(body, len, out->message_id, err) == -1)
+		return -1;
+	if ((root = gp_root(body, len, err)) == NULL)
+		return -1;
+	if ((c = jx_get(root, "contacts", json_type_array)) != NULL &&
+	    json_object_array_length(c) > 0 &&
+	    (s = jx_str(json_object_array_get_idx(c, 0), "wa_id", &n)) !=
+	        NULL &&
+	    n > 0 && n < sizeof(out->wa_id))
+		memcpy(out->wa_id, s, n + 1);
+	json_object_put(root);
+	return 0;
+}
+
 int
 graph_parse_request_id(const char *body, size_t len,
     char request_id[GRAPH_REQUEST_ID_MAX], struct graph_err *err)

@@ -105,6 +105,28 @@ health_object(const struct mon_health *h)
 	return o;
 }
 
+/*
+ * doc/contract.md, JSON shapes: sends, what the gateway's sends did in
+ * the last hour and the last failure in Meta's words (null when none).
+ */
+static json_object *
+sends_object(const struct conn_row *r)
+{
+	json_object *s;
+	char         at[24];
+
+	if ((s = json_object_new_object()) == NULL)
+		return NULL;
+	json_object_object_add(s, "ok_1h",
+	    json_object_new_int64(r->sends_ok_1h));
+	json_object_object_add(s, "failed_1h",
+	    json_object_new_int64(r->sends_failed_1h));
+	json_object_object_add(s, "last_error", jstr(r->last_send_error));
+	json_object_object_add(s, "last_error_at",
+	    jstr(iso_utc(r->last_send_error_at, at)));
+	return s;
+}
+
 enum store_rc
 status_object(struct db *db, const struct workspace *ws,
     struct json_object **out)
@@ -153,6 +175,10 @@ status_object(struct db *db, const struct workspace *ws,
 	if ((hj = health_object(&health)) == NULL)
 		goto fail;
 	json_object_object_add(o, "health", hj);
+	if ((k = sends_object(&r)) == NULL)
+		goto fail;
+	json_object_object_add(o, "sends", k);
+	k = NULL;
 	free(nums);
 	store_mon_health_free(&health);
 	*out = o;

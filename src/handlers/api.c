@@ -122,8 +122,9 @@ api_token(struct ctx *c, const char *kind, struct vault_secret *out)
  * sends no Retry-After; these follow its documented windows: the
  * throughput cap (130429) is per second, the pair limit (131056) about
  * one message per 6 s to one user, the others (4, 17, 32, 613, 80000-
- * 80014 such as 80007 and the catalog's 80009 and 80014:
- * app, user, page, custom and WABA limits) are counted over an hour, so
+ * 80014 such as 80007, 80008 and the catalog's 80009 and 80014: app,
+ * user, page, custom and WABA limits; 131048, the spam rate limit that
+ * follows the number's quality) are counted over an hour, so
  * a minute is a polite first wait.
  */
 long
@@ -150,8 +151,8 @@ api_is_rate_limit(const struct graph_err *e)
 	case 17:
 	case 32:
 	case 613:
-	case 80007:
 	case 130429:
+	case 131048: /* spam rate limit: the number's quality holds sends */
 	case 131056:
 		return 1;
 	default:

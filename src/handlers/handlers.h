@@ -103,7 +103,7 @@ enum answer api_graph_failed(struct ctx *, const char *what, const char *kind,
 /* The Retry-After (seconds) for a rate-limited or refused call. */
 long api_retry_after(const struct graph_err *);
 /* 1 when e is one of Meta's rate limits (HTTP 429, codes 4, 17, 32,
-   613, 80000-80014, 130429, 131056). */
+   613, 80000-80014, 130429, 131048, 131056). */
 int         api_is_rate_limit(const struct graph_err *);
 enum answer h_api_connection(struct ctx *);
 /* events.c: GET /api/v1/w/{slug}/events */
@@ -126,5 +126,15 @@ enum { TPLC_NAME, TPLC_LANGUAGE, TPLC_CATEGORY };
 enum answer h_api_templates_post(struct ctx *);
 enum { TPLD_NAME, TPLD_HSM_ID };
 enum answer h_api_template_delete(struct ctx *);
+/* messages.c: POST /api/v1/w/{slug}/messages. */
+enum {
+	MSG_TO,
+	MSG_TYPE,
+	MSG_FROM,
+	MSG_RECIPIENT_TYPE,
+	MSG_CONTEXT,
+	MSG_IDEM_KEY
+};
+enum answer h_api_messages(struct ctx *);
 
 #endif

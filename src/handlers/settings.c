@@ -150,6 +150,25 @@ settings_webhooks(struct ctx *c, struct json_object *d,
 		    json_object_new_boolean(1));
 }
 
+/*
+ * Send health (store/sends.h): what the other services sent through the
+ * gateway in the last hour, and the last failure in Meta's words, read
+ * with the connection row (no round trip of its own).
+ */
+static void
+settings_sends(struct json_object *d, const struct conn_row *r)
+{
+	struct json_object *s = json_object_new_object();
+
+	json_object_object_add(s, "ok_1h",
+	    json_object_new_int64(r->sends_ok_1h));
+	json_object_object_add(s, "failed_1h",
+	    json_object_new_int64(r->sends_failed_1h));
+	settings_add(s, "last_error", r->last_send_error);
+	settings_add(s, "last_error_at", r->last_send_error_at);
+	json_object_object_add(d, "sends", s);
+}
+
 /* A number's state (numbers.h) in the merchant's words. */
 static const char *
 settings_state(const char *state)
@@ -337,6 +356,7 @@ h_settings(struct ctx *c)
 		    json_object_new_boolean(r->token_expires_in <= 0));
 	}
 	settings_webhooks(c, d, &p);
+	settings_sends(d, r);
 	if (r->has_token)
 		settings_numbers(d, p.numbers, p.nnumbers);
 	store_conn_page_free(&p);

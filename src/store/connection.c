@@ -48,8 +48,21 @@ cp(char *dst, size_t len, const char *s)
 	"TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), c.token_expires_at), " \
 	"c.phone_number_id, c.display_phone_number, c.verified_name, " \
 	"c.quality_rating, c.connected_at, c.last_verified_at, " \
-	"k.catalog_id, k.catalog_name, k.status, k.reason"
-#define CONN_NCOLS 19
+	"k.catalog_id, k.catalog_name, k.status, k.reason, " \
+	"c.last_send_error, c.last_send_error_at, " CONN_SENDS
+#define CONN_NCOLS 23
+/*
+ * Send health (sends.h) in the connection's own statement: "the last
+ * hour" counted by whole UTC hours, the current one and the one before
+ * (rows whose hour began less than two hours ago), so a send counts for
+ * one to two hours and a failure at 09:59 is still shown at 10:01. At
+ * most two rows, read by primary key.
+ */
+#define CONN_SENDS \
+	"(SELECT COALESCE(SUM(s.ok), 0) FROM `%s`.send_hourly s WHERE " \
+	"s.hour > UTC_TIMESTAMP() - INTERVAL 2 HOUR), " \
+	"(SELECT COALESCE(SUM(s.failed), 0) FROM `%s`.send_hourly s WHERE " \
+	"s.hour > UTC_TIMESTAMP() - INTERVAL 2 HOUR)"
 #define CONN_FROM \
 	"FROM `%s`.connection c LEFT JOIN `%s`.catalog k ON " \
 	"k.id = 1"
@@ -79,6 +92,10 @@ conn_row(const struct sq *q, struct conn_row *r)
 	cp(r->catalog_name, sizeof(r->catalog_name), sq_col(q, 16));
 	cp(r->catalog_status, sizeof(r->catalog_status), sq_col(q, 17));
 	cp(r->catalog_reason, sizeof(r->catalog_reason), sq_col(q, 18));
+	cp(r->last_send_error, sizeof(r->last_send_error), sq_col(q, 19));
+	cp(r->last_send_error_at, sizeof(r->last_send_error_at), sq_col(q, 20));
+	r->sends_ok_1h = sq_colint(q, 21);
+	r->sends_failed_1h = sq_colint(q, 22);
 }
 
 enum store_rc
@@ -90,7 +107,8 @@ store_conn_get(struct db *db, const struct workspace *ws, struct conn_row *r)
 	memset(r, 0, sizeof(*r));
 	if ((rc = sq_one(&q, db, &ws->srv, NULL,
 	         "SELECT " CONN_COLS " " CONN_FROM " WHERE c.id = 1",
-	         ws->db_name, ws->db_name)) != STORE_OK)
+	         ws->db_name, ws->db_name, ws->db_name, ws->db_name)) !=
+	    STORE_OK)
 		return rc;
 	conn_row(&q, r);
 	sq_close(&q);
@@ -102,7 +120,7 @@ store_conn_page(struct db *db, const struct workspace *ws, struct conn_page *p)
 {
 	struct sq       q;
 	struct num_row *nl;
-	char            sql[3072], hooks[400], nums[600];
+	char            sql[SQ_MAX_SQL], hooks[400], nums[600];
 	enum store_rc   rc;
 	int             f;
 
@@ -117,13 +135,15 @@ store_conn_page(struct db *db, const struct workspace *ws, struct conn_page *p)
 	 * one row per number (a handful; none: one row of NULLs), the
 	 * connection's columns repeated on each.
 	 */
-	snprintf(sql, sizeof(sql),
-	    "SELECT " CONN_COLS ", a.detail, a.at, "
-	    "%s, %s " CONN_FROM " LEFT JOIN (SELECT detail, at FROM "
-	    "`%s`.audit_log WHERE action = 'test_message' ORDER BY id DESC "
-	    "LIMIT 1) a ON 1 = 1 LEFT JOIN `%s`.phone_numbers n ON 1 = 1 "
-	    "WHERE c.id = 1 ORDER BY n.is_default DESC, n.added_at, n.id",
-	    hooks, nums, ws->db_name, ws->db_name, ws->db_name, ws->db_name);
+	if (snprintf(sql, sizeof(sql),
+	        "SELECT " CONN_COLS ", a.detail, a.at, "
+	        "%s, %s " CONN_FROM " LEFT JOIN (SELECT detail, at FROM "
+	        "`%s`.audit_log WHERE action = 'test_message' ORDER BY id DESC "
+	        "LIMIT 1) a ON 1 = 1 LEFT JOIN `%s`.phone_numbers n ON 1 = 1 "
+	        "WHERE c.id = 1 ORDER BY n.is_default DESC, n.added_at, n.id",
+	        ws->db_name, ws->db_name, hooks, nums, ws->db_name, ws->db_name,
+	        ws->db_name, ws->db_name) >= (int)sizeof(sql))
+		return STORE_ERR;
 	if ((rc = sq_open_read(&q, db, &ws->srv, sql)) != STORE_OK)
 		return rc;
 	if ((rc = sq_run(&q)) != STORE_OK)

@@ -38,6 +38,10 @@ struct conn_row {
 	char      catalog_name[201];
 	char      catalog_status[32];
 	char      catalog_reason[501];
+	/* Send health (sends.h): the last hour, and the last failure. */
+	long long sends_ok_1h, sends_failed_1h;
+	char      last_send_error[501]; /* Meta's words, "" when none */
+	char      last_send_error_at[32];
 };
 
 enum store_rc store_conn_get(struct db *, const struct workspace *,

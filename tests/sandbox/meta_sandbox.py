@@ -108,6 +108,10 @@ MEDIA_TYPES.update({t: 100 << 20 for t in (
 MEDIA_TYPES.update({"image/jpeg": 5 << 20, "image/png": 5 << 20, "image/webp": 500 << 10})
 UPLOAD_TYPES = ("application/pdf", "image/jpeg", "image/jpg", "image/png", "video/mp4")
 MAX_MEDIA_BODY = 32 << 20  # what the sandbox reads for media and uploads
+# The Cloud API's refusals of one send (Meta's WhatsApp error codes table):
+# injected by name, answered as Meta answers them (see MESSAGE_ERRORS).
+MESSAGE_INJECT_ERRORS = ("131026", "131051", "131056", "131048", "param")
+INJECT_ERRORS += MESSAGE_INJECT_ERRORS
 WA_RATE_CODES = (80007, 80008, 130429, 131048, 131056)
 # Register and deregister together: Meta allows 10 calls per number in 72
 # hours and answers 133016 after that. Config register_limit turns counting
@@ -316,6 +320,82 @@ def err_verify_code():
     return wa_error(136025, "Verify code error",
                     "The code does not match the last code sent to this number, or it "
                     "has expired.")
+
+
+# -- sends: what Meta's POST /{phone}/messages checks and refuses --------------
+
+# The types a business may send ("Messages" reference) and, for each, what
+# Meta requires in the type's object before it accepts the message.
+MESSAGE_TYPES = ("text", "image", "audio", "video", "document", "sticker", "location",
+                 "contacts", "interactive", "template", "reaction")
+MEDIA_MESSAGE_TYPES = ("image", "audio", "video", "document", "sticker")
+
+
+def err_send_param(details):
+    """Meta's answer to a send whose parameters are wrong (HTTP 400)."""
+    return wa_error(131009, "Parameter value is not valid", details)
+
+
+def check_message_object(p):
+    """Raises Meta's error for a message object Meta would refuse; returns
+    (type, the type's object) otherwise."""
+    if p.get("messaging_product") != "whatsapp":
+        raise err_param("(#100) The parameter messaging_product is required.")
+    if not str(p.get("to") or ""):
+        raise err_param("(#100) The parameter to is required.")
+    kind = p.get("type", "text")
+    if kind not in MESSAGE_TYPES:
+        raise err_send_param(f"Unsupported message type: {kind}")
+    if p.get("recipient_type", "individual") not in ("individual", "group"):
+        raise err_send_param("recipient_type must be individual or group")
+    obj = p.get(kind)
+    if kind == "contacts":
+        if not (isinstance(obj, list) and obj and all(isinstance(c, dict) and
+                                                      isinstance(c.get("name"), dict)
+                                                      for c in obj)):
+            raise err_param("(#100) The parameter contacts['name'] is required.")
+        return kind, obj
+    if not isinstance(obj, dict):
+        raise err_param(f"(#100) The parameter {kind} is required.")
+    need = {"text": ("body",), "location": ("latitude", "longitude"),
+            "interactive": ("type", "action"), "template": ("name", "language"),
+            "reaction": ("message_id", "emoji")}.get(kind, ())
+    for field in need:
+        if obj.get(field) is None:
+            raise err_param(f"(#100) The parameter {kind}['{field}'] is required.")
+    if kind == "text" and not (isinstance(obj["body"], str) and obj["body"]):
+        raise err_param("(#100) The parameter text['body'] is required.")
+    if kind in MEDIA_MESSAGE_TYPES and not (obj.get("id") or obj.get("link")):
+        raise err_send_param(f"Please specify either id or link for {kind}.")
+    if kind == "template" and not (isinstance(obj["language"], dict) and
+                                   obj["language"].get("code")):
+        raise err_param("(#100) The parameter template['language']['code'] is required.")
+    ctx = p.get("context")
+    if ctx is not None and not (isinstance(ctx, dict) and ctx.get("message_id")):
+        raise err_param("(#100) The parameter context['message_id'] is required.")
+    return kind, obj
+
+
+MESSAGE_ERRORS = {
+    "131026": lambda rule: wa_error(131026, "Message undeliverable",
+                                    "Message failed to send because the recipient's "
+                                    "phone number is not a WhatsApp number, or they "
+                                    "have not accepted the new Terms of Service."),
+    "131051": lambda rule: wa_error(131051, "Unsupported message type",
+                                    "Message type is not currently supported."),
+    "131056": lambda rule: wa_error(131056, "(Business Account, Consumer Account) pair "
+                                    "rate limit hit",
+                                    "Message failed to send because there were too many "
+                                    "messages sent from this phone number to the same "
+                                    "phone number in a short period of time."),
+    "131048": lambda rule: wa_error(131048, "Spam rate limit hit",
+                                    "Message failed to send because there are "
+                                    "restrictions on how many messages can be sent from "
+                                    "this phone number. This may be because too many "
+                                    "previous messages were blocked or flagged as spam."),
+    "param": lambda rule: wa_error(rule.get("code") or 100, "Invalid parameter",
+                                   "Parameter 'to' is not a valid phone number."),
+}
 
 
 ONBOARDING_ERRORS = {
@@ -1243,16 +1323,9 @@ class Sandbox:
         return {"data": rows}
 
     def _send_message(self, number, p):
-        if p.get("messaging_product") != "whatsapp":
-            raise err_param("(#100) The parameter messaging_product is required.")
-        to = str(p.get("to") or "")
-        if not to:
-            raise err_param("(#100) The parameter to is required.")
-        kind = p.get("type", "text")
+        kind, _ = check_message_object(p)
+        to = str(p.get("to"))
         text = p.get("text")
-        if kind == "text" and not (isinstance(text, dict) and isinstance(text.get("body"), str)
-                                   and text["body"]):
-            raise err_param("(#100) The parameter text['body'] is required.")
         if not number["registered"]:
             raise GraphError(400, "(#133010) Account not registered", 133010,
                              error_data={"messaging_product": "whatsapp",
@@ -1263,9 +1336,19 @@ class Sandbox:
             "id": mid, "phone_number_id": number["id"], "waba_id": number["waba_id"],
             "to": to, "wa_id": wa_id, "type": kind, "recipient_type":
             p.get("recipient_type", "individual"),
-            "body": text.get("body") if isinstance(text, dict) else None, "timestamp": now()})
+            "body": text.get("body") if isinstance(text, dict) else None, "timestamp": now(),
+            "message": copy.deepcopy(p)})
         self._save()
-        return {"messaging_product": "whatsapp", "contacts": [{"input": to, "wa_id": wa_id}],
+        return self._sent_answer(to, wa_id, mid)
+
+    @staticmethod
+    def _sent_answer(to, wa_id, mid):
+        """Meta's answer to a send: a business-scoped user id (CC.xxx) has no
+        wa_id; a phone number, however written, has its digits."""
+        contact = {"input": to}
+        if not re.fullmatch(r"[A-Z]{2}\.[A-Za-z0-9.]+", to):
+            contact["wa_id"] = wa_id
+        return {"messaging_product": "whatsapp", "contacts": [contact],
                 "messages": [{"id": mid}]}
 
     # -- media and resumable uploads ----------------------------------------
@@ -1606,6 +1689,8 @@ class Sandbox:
                                    else "truncated")
         if error == "2388001" and rule["variant"] not in CERT_MESSAGES:
             raise ControlError(400, f"variant must be one of {', '.join(CERT_MESSAGES)}")
+        if body.get("match") is not None:
+            rule["match"] = str(body["match"])  # only calls whose body holds it
         trace = body.get("fbtrace_id")
         if trace is not None:
             if not (isinstance(trace, str) and re.fullmatch(r"[A-Za-z0-9_-]{1,40}", trace)):
@@ -1628,17 +1713,31 @@ class Sandbox:
             wake = self._wake
         wake.wait(max(0.0, seconds))
 
-    def take_inject(self, endpoint):
+    def take_inject(self, endpoint, params=None):
         """The rule the next call of this endpoint obeys, consuming one use."""
         with self.lock:
             rules = self.injects.get(endpoint)
             if not rules:
                 return None
-            rule = dict(rules[0])
-            rules[0]["count"] -= 1
-            if rules[0]["count"] <= 0:
-                rules.pop(0)
+            i = self._inject_index(rules, params)
+            if i is None:
+                return None
+            rule = dict(rules[i])
+            rules[i]["count"] -= 1
+            if rules[i]["count"] <= 0:
+                rules.pop(i)
             return rule
+
+    @staticmethod
+    def _inject_index(rules, params):
+        """The first rule for this call: one with "match" only when the call's
+        body holds that text (a campaign's chosen sends), else the first
+        rule without one."""
+        text = json.dumps(params, sort_keys=True) if params else ""
+        for i, rule in enumerate(rules):
+            if "match" not in rule or rule["match"] in text:
+                return i
+        return None
 
     def injected_error(self, endpoint, rule):
         code = rule.get("code")
@@ -1682,6 +1781,8 @@ class Sandbox:
             err = wa_error(131053, "Media upload error",
                            "Unable to upload the media used in the message. Ensure it is a "
                            "supported media type.", status=rule.get("http_status") or 400)
+        elif rule["error"] in MESSAGE_ERRORS:
+            err = MESSAGE_ERRORS[rule["error"]](rule)
         elif rule["error"] == "131047":
             # Cloud API: a free-form message outside the 24-hour window.
             err = GraphError(rule.get("http_status") or 400, "(#131047) Re-engagement message",
@@ -1861,6 +1962,35 @@ class Sandbox:
                 waba["subscribed_apps"].pop(self.app_id, None)
             self._save()
             return {"subscribed_apps": sorted(waba["subscribed_apps"])}
+
+    def add_sender(self, body):
+        """A WABA with one registered number and a system-user token for it
+        (control API): what a connected workspace has, made in one call so a
+        test of sends can have many workspaces without the dialog."""
+        with self.lock:
+            waba = str(body.get("waba_id") or "")
+            pid = str(body.get("phone_number_id") or "")
+            if not (re.fullmatch(r"\d{6,20}", waba) and re.fullmatch(r"\d{6,20}", pid)):
+                raise ControlError(400, "waba_id and phone_number_id must be 6-20 digits")
+            if pid in self.state["numbers"] and self.state["numbers"][pid]["waba_id"] != waba:
+                raise ControlError(409, "that number belongs to another WABA")
+            fx = fixture(self.app_id)
+            if waba not in self.state["wabas"]:
+                w = copy.deepcopy(fx["wabas"][WABA_1])
+                w.update({"id": waba, "name": str(body.get("name") or f"WABA {waba}"),
+                          "subscribed_apps": {}})
+                self.state["wabas"][waba] = w
+            n = copy.deepcopy(fx["numbers"][PHONE_1])
+            n.update({"id": pid, "waba_id": waba, "registered": True,
+                      "display_phone_number": str(body.get("display_phone_number") or
+                                                  "+1 555 " + pid[-4:])})
+            self.state["numbers"][pid] = n
+            token = new_token()
+            self._add_token(self.state, token, "system_user", [waba],
+                            ["whatsapp_business_management",
+                             "whatsapp_business_messaging"], 0)
+            self._save()
+            return {"token": token, "waba_id": waba, "phone_number_id": pid}
 
     def create_catalog(self, body):
         with self.lock:
@@ -2642,7 +2772,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self._dialog(sb, endpoint, prefix, req)
         if endpoint in ("es_dialog", "es_decide"):
             return self._es_dialog(sb, endpoint, prefix, req)
-        rule = sb.take_inject(endpoint)
+        rule = sb.take_inject(endpoint, body_params)
         edge = None
         if rule and rule["error"] == "timeout":
             sb.pause(rule["delay"])  # then answer normally, late
@@ -2823,6 +2953,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 ("POST", "/_sandbox/requests/clear"):
                     lambda: (sb.clear_requests(), {"ok": True})[1],
                 ("POST", "/_sandbox/catalogs"): lambda: sb.create_catalog(body),
+                ("POST", "/_sandbox/senders"): lambda: sb.add_sender(body),
                 ("POST", "/_sandbox/subscribe"): lambda: sb.set_subscription(body, True),
                 ("POST", "/_sandbox/unsubscribe"): lambda: sb.set_subscription(body, False),
                 ("POST", "/_sandbox/webhook"): lambda: sb.send_webhooks(body),
