@@ -142,8 +142,10 @@ media_file_name_ok(const char *name, size_t len)
 {
 	size_t i;
 
-	if (name == NULL || len == 0 || len > 255 || strcmp(name, ".") == 0 ||
-	    strcmp(name, "..") == 0)
+	/* By its length: the name need not end in a NUL. */
+	if (name == NULL || len == 0 || len > 255 ||
+	    (len == 1 && name[0] == '.') ||
+	    (len == 2 && memcmp(name, "..", 2) == 0))
 		return 0;
 	for (i = 0; i < len; i++)
 		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f ||
