@@ -20,8 +20,16 @@
 #include "settings_health.h"
 
 /* The card's rows, each with the warnings that belong to it. */
-enum { ROW_SEND, ROW_LIMIT, ROW_QUALITY, ROW_NAME, ROW_HOOKS, ROW_TOKEN,
-	ROW_OTHER, ROW_N };
+enum {
+	ROW_SEND,
+	ROW_LIMIT,
+	ROW_QUALITY,
+	ROW_NAME,
+	ROW_HOOKS,
+	ROW_TOKEN,
+	ROW_OTHER,
+	ROW_N
+};
 
 static const char *const row_keys[ROW_N] = { "can_send", "limit", "quality",
 	"name", "webhooks", "token", "other" };
@@ -110,8 +118,7 @@ sh_can_send(struct json_object *card, const char *v)
 		    "warn");
 	else if (strcmp(v, "BLOCKED") == 0)
 		sh_row(card, ROW_SEND,
-		    "No (BLOCKED): Meta does not let this number send",
-		    "bad");
+		    "No (BLOCKED): Meta does not let this number send", "bad");
 	else
 		sh_row(card, ROW_SEND, *v ? v : "Meta did not say", "unknown");
 }
