@@ -289,6 +289,33 @@ mon_number(struct mon_check *k, const struct num_row *n,
 	}
 }
 
+/*
+ * The number's row (and the connection's mirror of the default) takes
+ * what Meta said, as Verify's does: the page's numbers table and its
+ * quality then agree with the Health card.
+ */
+static void
+mon_refresh(struct mon_check *k, const struct graph_phone_health *h)
+{
+	const struct graph_phone *p = &h->phone;
+	struct num_add            a;
+
+	memset(&a, 0, sizeof(a));
+	a.id = p->id;
+	a.display_phone_number = p->display_phone_number;
+	a.verified_name = p->verified_name;
+	a.quality_rating = p->quality_rating;
+	a.status = p->status;
+	a.code_verification_status = p->code_verification_status;
+	a.messaging_limit = *h->messaging_limit ? h->messaging_limit
+	                                        : p->messaging_limit_tier;
+	a.coexistence = p->on_biz_app;
+	if (store_num_refresh(k->m->db, k->ws, &a) != STORE_OK)
+		log_warn("monitor: workspace %s: number %s: its details could "
+		         "not be stored",
+		    k->ws->slug, p->id);
+}
+
 static enum mon_outcome
 mon_numbers(struct mon_check *k, const char *token)
 {
@@ -312,6 +339,7 @@ mon_numbers(struct mon_check *k, const char *token)
 			break;
 		}
 		mon_number(k, &nums[i], &h);
+		mon_refresh(k, &h);
 	}
 	free(nums);
 	return out;

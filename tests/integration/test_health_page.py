@@ -180,6 +180,11 @@ class HealthPage(StackCase):
         self.assertIn("recipients are blocking or reporting", dd(p, "health-quality"))
         self.assertEqual(kind(p, "health-quality"), "bad")
         self.assertIn("250 customers a day", dd(p, "health-limit"))
+        # The numbers table and the connection's facts say the same.
+        row = re.search(r'<tr id="number-%s">(.*?)</tr>' % PHONE, p.text, re.S).group(1)
+        self.assertIn("<td>RED</td>", row)
+        self.assertIn("250 customers a day", row)
+        self.assertIn("<dt>Quality rating</dt><dd>RED</dd>", p.text)
 
     def test_subscription_missing(self):
         # Removed at Meta: the check subscribes again, and the card is fine.

@@ -23,7 +23,8 @@ test_next_check(void)
 				long    iv = intervals[a];
 				int64_t t = times[c];
 				int64_t n = monitor_next_check(ids[b], iv, t);
-				int64_t phase = (int64_t)((ids[b] * 2654435761u) %
+				int64_t phase = (int64_t)((ids[b] *
+				                              2654435761u) %
 				    (uint64_t)iv);
 
 				/* At least half an interval on, at most 1.5. */
