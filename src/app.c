@@ -204,6 +204,8 @@ static const struct route routes[] = {
 	    h_catalog_disconnect, ROUTE_SESSION, ROUTE_PAGE, NULL, { { 0 } } },
 	{ REQ_POST, "/w/{slug}/settings/whatsapp/verify", h_verify,
 	    ROUTE_SESSION, ROUTE_PAGE, NULL, { { 0 } } },
+	{ REQ_POST, "/w/{slug}/settings/whatsapp/check", h_check_now,
+	    ROUTE_SESSION, ROUTE_PAGE, NULL, { { 0 } } },
 	{ REQ_POST, "/w/{slug}/settings/whatsapp/test-message", h_test_message,
 	    ROUTE_SESSION, ROUTE_PAGE, NULL,
 	    { [TEST_TO] = { "to", IN_FORM, IN_E164, 0, 0, NULL, 1,

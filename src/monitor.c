@@ -55,8 +55,8 @@ struct mon_check {
 	char                    token_err[300];
 };
 
-void
-monitor_init(struct monitor *m, const struct config *cfg, struct db *db,
+static void
+mon_setup(struct monitor *m, const struct config *cfg, struct db *db,
     struct vault **vault, struct graph *graph)
 {
 	char host[64];
@@ -66,11 +66,18 @@ monitor_init(struct monitor *m, const struct config *cfg, struct db *db,
 	m->db = db;
 	m->vault = vault;
 	m->graph = graph;
-	graph_set_background(graph);
 	if (gethostname(host, sizeof(host)) == -1)
 		snprintf(host, sizeof(host), "unknown");
 	host[sizeof(host) - 1] = '\0';
 	snprintf(m->owner, sizeof(m->owner), "%s:%ld", host, (long)getpid());
+}
+
+void
+monitor_init(struct monitor *m, const struct config *cfg, struct db *db,
+    struct vault **vault, struct graph *graph)
+{
+	mon_setup(m, cfg, db, vault, graph);
+	graph_set_background(graph);
 }
 
 /*
@@ -86,6 +93,18 @@ mon_event(const struct workspace *ws, const char *type, const char *state,
 {
 	log_info("monitor: workspace %s: event %s%s%s: %s", ws->slug, type,
 	    state ? " " : "", state ? state : "", detail);
+}
+
+/*
+ * Each call of the monitor's own has its own request budget; a check a
+ * merchant asked for shares its request's one (and its bulkhead slot),
+ * like any page's calls.
+ */
+static void
+mon_budget(struct mon_check *k)
+{
+	if (!k->m->in_request)
+		graph_budget_start(k->m->graph);
 }
 
 static void mon_warn(struct mon_check *k, const char *code, const char *phone,
@@ -155,6 +174,7 @@ mon_reconnect(struct mon_check *k, const char *reason)
 {
 	log_info("monitor: workspace %s: needs_reconnect: %s", k->ws->slug,
 	    reason);
+	k->m->found_reconnect = 1;
 	/* Once: a repeat would audit (and announce) it every interval. */
 	if ((strcmp(k->conn.status, "needs_reconnect") != 0 ||
 	        strcmp(k->conn.reason, reason) != 0) &&
@@ -269,6 +289,33 @@ mon_number(struct mon_check *k, const struct num_row *n,
 	}
 }
 
+/*
+ * The number's row (and the connection's mirror of the default) takes
+ * what Meta said, as Verify's does: the page's numbers table and its
+ * quality then agree with the Health card.
+ */
+static void
+mon_refresh(struct mon_check *k, const struct graph_phone_health *h)
+{
+	const struct graph_phone *p = &h->phone;
+	struct num_add            a;
+
+	memset(&a, 0, sizeof(a));
+	a.id = p->id;
+	a.display_phone_number = p->display_phone_number;
+	a.verified_name = p->verified_name;
+	a.quality_rating = p->quality_rating;
+	a.status = p->status;
+	a.code_verification_status = p->code_verification_status;
+	a.messaging_limit = *h->messaging_limit ? h->messaging_limit
+	                                        : p->messaging_limit_tier;
+	a.coexistence = p->on_biz_app;
+	if (store_num_refresh(k->m->db, k->ws, &a) != STORE_OK)
+		log_warn("monitor: workspace %s: number %s: its details could "
+		         "not be stored",
+		    k->ws->slug, p->id);
+}
+
 static enum mon_outcome
 mon_numbers(struct mon_check *k, const char *token)
 {
@@ -284,7 +331,7 @@ mon_numbers(struct mon_check *k, const char *token)
 		if (strcmp(nums[i].state, NUM_ACTIVE) != 0)
 			continue;
 		read++;
-		graph_budget_start(k->m->graph);
+		mon_budget(k);
 		if (graph_phone_health(k->m->graph, token, nums[i].id, &h,
 		        &e) == -1) {
 			mon_meta_failed(k, "reading a phone number", &e);
@@ -292,6 +339,7 @@ mon_numbers(struct mon_check *k, const char *token)
 			break;
 		}
 		mon_number(k, &nums[i], &h);
+		mon_refresh(k, &h);
 	}
 	free(nums);
 	return out;
@@ -307,7 +355,7 @@ mon_subscription(struct mon_check *k, const char *token)
 
 	if (*k->conn.waba_id == '\0')
 		return MON_DONE;
-	graph_budget_start(k->m->graph);
+	mon_budget(k);
 	if (graph_subscribed_apps(k->m->graph, token, k->conn.waba_id, &sub,
 	        &e) == -1) {
 		mon_meta_failed(k, "reading the WABA's subscribed apps", &e);
@@ -317,7 +365,7 @@ mon_subscription(struct mon_check *k, const char *token)
 	if (sub)
 		return MON_DONE;
 	/* Idempotent at Meta: subscribing twice is one subscription. */
-	graph_budget_start(k->m->graph);
+	mon_budget(k);
 	if (graph_subscribe(k->m->graph, token, k->conn.waba_id, &e) == 0) {
 		k->now.subscription_ok = 1;
 		snprintf(detail, sizeof(detail),
@@ -403,7 +451,7 @@ mon_check_token(struct mon_check *k, const char *token)
 	unsigned                changed;
 	const char             *w;
 
-	graph_budget_start(k->m->graph);
+	mon_budget(k);
 	if (graph_debug_token(k->m->graph, token, &ti, &e) == -1) {
 		mon_meta_failed(k, "checking the token", &e);
 		return MON_FAILED;
@@ -440,6 +488,7 @@ mon_check_token(struct mon_check *k, const char *token)
 	    STORE_OK)
 		return MON_FAILED;
 	mon_announce(k, changed, k->now.warnings);
+	k->m->found_warnings = (int)json_object_array_length(k->warnings);
 	return MON_DONE;
 }
 
@@ -451,6 +500,8 @@ mon_check(struct monitor *m, const struct workspace *ws)
 	enum mon_outcome    out = MON_FAILED;
 
 	memset(&k, 0, sizeof(k));
+	m->found_warnings = -1;
+	m->found_reconnect = 0;
 	k.m = m;
 	k.ws = ws;
 	k.now.webhook_ok = k.now.subscription_ok = -1;
@@ -586,4 +637,65 @@ monitor_loop(struct monitor *m, const sigset_t *wait_mask)
 			break;
 	}
 	log_info("monitor: stopped");
+}
+
+int64_t
+monitor_next_check(uint64_t id, long interval_s, int64_t t)
+{
+	int64_t phase, k;
+
+	if (interval_s < 1)
+		interval_s = 1;
+	phase = mon_phase(id, interval_s);
+	/* store_mon_release's MON_UTC_EXPR, in C; floor for t < phase too. */
+	k = t + interval_s / 2 - phase;
+	k = (k >= 0 ? k / interval_s : -((-k + interval_s - 1) / interval_s)) +
+	    1;
+	return phase + interval_s * k;
+}
+
+enum mon_now
+monitor_check_now(const struct config *cfg, struct db *db, struct vault **vault,
+    struct graph *graph, const struct workspace *ws, int *warnings)
+{
+	struct monitor   m;
+	enum mon_outcome out;
+	long             interval = (long)cfg->monitor_interval_minutes * 60;
+	/*
+	 * The lease is the rate limit: held from the press for a minute, or
+	 * for as long as the request may take if that is longer.
+	 */
+	long hold = cfg->request_budget_ms / 1000 + 10;
+	int  claimed;
+
+	*warnings = 0;
+	if (hold < MONITOR_NOW_GAP_S)
+		hold = MONITOR_NOW_GAP_S;
+	mon_setup(&m, cfg, db, vault, graph);
+	m.in_request = 1;
+	if (store_mon_claim(db, ws->id, m.owner, hold, 1, &claimed) != STORE_OK)
+		return MON_NOW_DB;
+	if (!claimed)
+		return MON_NOW_BUSY;
+	out = mon_check(&m, ws);
+	if (store_mon_release_held(db, ws->id, m.owner, out == MON_FAILED,
+	        interval, mon_phase(ws->id, interval)) != STORE_OK)
+		log_warn("monitor: workspace %s: the lease could not be given "
+		         "back: it frees itself in %ld s",
+		    ws->slug, hold);
+	log_info("monitor: workspace %s: checked on request (%s)", ws->slug,
+	    out == MON_FAILED        ? "failed"
+	        : out == MON_SKIPPED ? "not connected"
+	                             : "done");
+	if (out == MON_SKIPPED)
+		return MON_NOW_NOT_CONNECTED;
+	if (out == MON_FAILED)
+		return MON_NOW_FAILED;
+	if (m.found_reconnect)
+		return MON_NOW_RECONNECT;
+	/* Done but nothing saved: the token could not be decrypted. */
+	if (m.found_warnings < 0)
+		return MON_NOW_FAILED;
+	*warnings = m.found_warnings > 0 ? m.found_warnings : 0;
+	return *warnings ? MON_NOW_WARNINGS : MON_NOW_OK;
 }

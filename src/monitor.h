@@ -43,6 +43,11 @@ struct monitor {
 	   database), busy (--workspace held by another monitor). */
 	int checked, failed, skipped, busy;
 	int stuck; /* claims the control database refused */
+	/* monitor_check_now's: the calls share the request's budget. */
+	int in_request;
+	/* The last check's findings: the warnings it saved (-1: it saved
+	   none), whether it marked the connection needs_reconnect. */
+	int found_warnings, found_reconnect;
 };
 
 /*
@@ -61,5 +66,38 @@ enum store_rc monitor_pass(struct monitor *, const struct workspace *only);
  * (the signals that set *m->stop must be blocked outside it).
  */
 void monitor_loop(struct monitor *, const sigset_t *wait_mask);
+
+/*
+ * When the monitor next checks workspace id after a check that finished
+ * at unix time t, with interval_s between checks: the point
+ * store_mon_release gives it (the settings page shows it without
+ * reading the lease, which lives in the control database).
+ */
+int64_t monitor_next_check(uint64_t id, long interval_s, int64_t t);
+
+/* Check now: at most one per this many seconds per workspace. */
+#define MONITOR_NOW_GAP_S 60
+
+enum mon_now {
+	MON_NOW_OK,            /* checked: nothing to warn about */
+	MON_NOW_WARNINGS,      /* checked: *warnings warnings stored */
+	MON_NOW_RECONNECT,     /* checked: the connection needs_reconnect */
+	MON_NOW_FAILED,        /* Meta failed: last_error says why */
+	MON_NOW_NOT_CONNECTED, /* nothing to check */
+	MON_NOW_BUSY, /* checked less than MONITOR_NOW_GAP_S ago, or now */
+	MON_NOW_DB    /* the database failed */
+};
+
+/*
+ * Check now (the settings page): ws checked at once, inside the
+ * request, with the worker's Graph handle, so its calls share the
+ * request's budget and bulkhead slot. It takes ws's lease as a monitor
+ * would, for MONITOR_NOW_GAP_S at least, and keeps it taken until then
+ * (store_mon_release_held): a second press, on any worker, is refused
+ * (MON_NOW_BUSY) without a call to Meta, and so is a press while a
+ * monitor checks ws.
+ */
+enum mon_now monitor_check_now(const struct config *, struct db *,
+    struct vault **, struct graph *, const struct workspace *, int *warnings);
 
 #endif

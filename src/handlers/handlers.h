@@ -25,6 +25,8 @@ enum answer h_logout(struct ctx *);
 /* settings.c */
 enum { SETTINGS_FLASH };
 enum answer h_settings(struct ctx *);
+/* settings_health.c: Check now */
+enum answer h_check_now(struct ctx *);
 /* oauth.c */
 enum { CONNECT_POPUP };
 enum answer h_connect(struct ctx *);

@@ -19,6 +19,7 @@
 #include "../view.h"
 #include "handlers.h"
 #include "meta.h"
+#include "settings_health.h"
 
 static const char *
 settings_label(const char *status)
@@ -60,6 +61,20 @@ static const struct {
 	    "WhatsApp was disconnected from this "
 	    "workspace." },
 	{ "not_connected", "warn", "Connect WhatsApp first." },
+	/* Check now (settings_health.c): the card says the rest. */
+	{ "check_ok", "ok",
+	    "Checked with Meta just now: everything works. See Health "
+	    "below." },
+	{ "check_warnings", "warn",
+	    "Checked with Meta just now: Meta reports problems. See Health "
+	    "below for each, with what to do." },
+	{ "check_failed", "bad",
+	    "The check could not finish: Meta did not answer in time. Health "
+	    "below shows the last complete check; the next is tried within "
+	    "minutes." },
+	{ "check_busy", "warn",
+	    "This connection was checked less than a minute ago (or is being "
+	    "checked now). Try again in a minute." },
 	{ "catalog_connected", "ok", "The catalog is connected." },
 	{ "catalog_disconnected", "ok", "The catalog was removed." },
 	{ "phone_added", "ok", "The number was added: it can send now." },
@@ -357,6 +372,7 @@ h_settings(struct ctx *c)
 	}
 	settings_webhooks(c, d, &p);
 	settings_sends(d, r);
+	settings_health(d, c->app->cfg, &c->ws, &p);
 	if (r->has_token)
 		settings_numbers(d, p.numbers, p.nnumbers);
 	store_conn_page_free(&p);

@@ -115,6 +115,10 @@ store_conn_get(struct db *db, const struct workspace *ws, struct conn_row *r)
 	return STORE_OK;
 }
 
+/* store_conn_page's columns after CONN_COLS: see its statement. */
+#define PAGE_HEALTH (CONN_NCOLS + 4)
+#define PAGE_NUMS   (PAGE_HEALTH + 1 + STORE_MON_NCOLS + 2)
+
 enum store_rc
 store_conn_page(struct db *db, const struct workspace *ws, struct conn_page *p)
 {
@@ -125,24 +129,32 @@ store_conn_page(struct db *db, const struct workspace *ws, struct conn_page *p)
 	int             f;
 
 	memset(p, 0, sizeof(*p));
+	p->health.webhook_ok = p->health.subscription_ok = -1;
 	if (store_wh_health_cols(hooks, sizeof(hooks), ws) == -1 ||
 	    store_num_cols(nums, sizeof(nums), "n") == -1)
 		return STORE_ERR;
 	/*
 	 * The page's one round trip in the workspace's database: the
 	 * connection row, the newest test message (a derived table: one
-	 * dive into audit_log's action_id index), the webhook counters, and
-	 * one row per number (a handful; none: one row of NULLs), the
-	 * connection's columns repeated on each.
+	 * dive into audit_log's action_id index), the webhook counters, the
+	 * monitor's health row with its time and the server's as unix times
+	 * (TIMESTAMPDIFF from the epoch: the session's time zone plays no
+	 * part), and one row per number (a handful; none: one row of
+	 * NULLs), the other columns repeated on each.
 	 */
 	if (snprintf(sql, sizeof(sql),
-	        "SELECT " CONN_COLS ", a.detail, a.at, "
-	        "%s, %s " CONN_FROM " LEFT JOIN (SELECT detail, at FROM "
+	        "SELECT " CONN_COLS ", a.detail, a.at, %s, h.id IS NOT NULL, "
+	        "%s, "
+	        "TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', h.checked_at), "
+	        "TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', UTC_TIMESTAMP()), "
+	        "%s " CONN_FROM " LEFT JOIN (SELECT detail, at FROM "
 	        "`%s`.audit_log WHERE action = 'test_message' ORDER BY id DESC "
-	        "LIMIT 1) a ON 1 = 1 LEFT JOIN `%s`.phone_numbers n ON 1 = 1 "
+	        "LIMIT 1) a ON 1 = 1 LEFT JOIN `%s`.health h ON h.id = 1 "
+	        "LEFT JOIN `%s`.phone_numbers n ON 1 = 1 "
 	        "WHERE c.id = 1 ORDER BY n.is_default DESC, n.added_at, n.id",
-	        ws->db_name, ws->db_name, hooks, nums, ws->db_name, ws->db_name,
-	        ws->db_name, ws->db_name) >= (int)sizeof(sql))
+	        ws->db_name, ws->db_name, hooks, store_mon_cols(), nums,
+	        ws->db_name, ws->db_name, ws->db_name, ws->db_name,
+	        ws->db_name) >= (int)sizeof(sql))
 		return STORE_ERR;
 	if ((rc = sq_open_read(&q, db, &ws->srv, sql)) != STORE_OK)
 		return rc;
@@ -157,8 +169,14 @@ store_conn_page(struct db *db, const struct workspace *ws, struct conn_page *p)
 	cp(p->test_at, sizeof(p->test_at), sq_col(&q, CONN_NCOLS + 1));
 	cp(p->hooks_last, sizeof(p->hooks_last), sq_col(&q, CONN_NCOLS + 2));
 	p->hooks_24h = (long)sq_colint(&q, CONN_NCOLS + 3);
+	if (sq_colint(&q, PAGE_HEALTH) != 0 &&
+	    (rc = store_mon_from_row(&q, PAGE_HEALTH + 1, &p->health)) !=
+	        STORE_OK)
+		goto out;
+	p->checked_unix = sq_colint(&q, PAGE_NUMS - 2);
+	p->now_unix = sq_colint(&q, PAGE_NUMS - 1);
 	do {
-		if (sq_col(&q, CONN_NCOLS + 4) == NULL)
+		if (sq_col(&q, PAGE_NUMS) == NULL)
 			continue;
 		if ((nl = realloc(p->numbers,
 		         (p->nnumbers + 1) * sizeof(*nl))) == NULL) {
@@ -166,8 +184,7 @@ store_conn_page(struct db *db, const struct workspace *ws, struct conn_page *p)
 			goto out;
 		}
 		p->numbers = nl;
-		store_num_from_row(&q, CONN_NCOLS + 4,
-		    &p->numbers[p->nnumbers++]);
+		store_num_from_row(&q, PAGE_NUMS, &p->numbers[p->nnumbers++]);
 	} while ((f = sq_fetch(&q)) == 1);
 	if (f == -1)
 		rc = STORE_ERR;
@@ -182,6 +199,7 @@ store_conn_page_free(struct conn_page *p)
 	free(p->numbers);
 	p->numbers = NULL;
 	p->nnumbers = 0;
+	store_mon_health_free(&p->health);
 }
 
 static const char *

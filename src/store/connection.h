@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "monitor.h"
 #include "sql.h"
 
 struct db;
@@ -56,12 +57,17 @@ struct conn_page {
 	long hooks_24h;          /* and its count_24h */
 	struct num_row *numbers; /* the default first; store_conn_page_free */
 	size_t          nnumbers;
+	/* The monitor's health row (has_row 0: never checked). */
+	struct mon_health health;
+	long long checked_unix; /* its checked_at as a unix time; 0: none */
+	long long now_unix;     /* the database server's clock, likewise */
 };
 
 /*
  * The settings page's data in one round trip: store_conn_get's row,
- * the newest test_message audit entry, store_wh_health's counters and
- * the workspace's numbers (as store_num_list). Free with
+ * the newest test_message audit entry, store_wh_health's counters, the
+ * health row (as store_mon_health_get) and the workspace's numbers (as
+ * store_num_list). Free with
  * store_conn_page_free, whatever the outcome.
  */
 enum store_rc store_conn_page(struct db *, const struct workspace *,

@@ -86,9 +86,10 @@ store_mon_claim(struct db *db, uint64_t id, const char *owner, long lease_s,
 	return STORE_OK;
 }
 
-enum store_rc
-store_mon_release(struct db *db, uint64_t id, const char *owner, int failed,
-    long interval_s, long phase_s)
+/* keep: the lease's end stays (store_mon_release_held). */
+static enum store_rc
+mon_release(struct db *db, uint64_t id, const char *owner, int failed,
+    long interval_s, long phase_s, int keep)
 {
 	if (interval_s < 1)
 		interval_s = 1;
@@ -96,13 +97,14 @@ store_mon_release(struct db *db, uint64_t id, const char *owner, int failed,
 	if (failed)
 		/* next_check_at first: it reads failures before the +1. */
 		return sq_do(db, NULL,
-		    SQ_ARGS(SQ_I(interval_s), SQ_I((long long)id), SQ_S(owner)),
+		    SQ_ARGS(SQ_I(interval_s), SQ_I(keep != 0),
+		        SQ_I((long long)id), SQ_S(owner)),
 		    "UPDATE `%s`.monitor_leases SET next_check_at = "
 		    "DATE_ADD(UTC_TIMESTAMP(), INTERVAL LEAST(?, 60 * "
 		    "POW(2, LEAST(failures, 16))) SECOND), "
 		    "failures = failures + 1, lease_owner = NULL, "
-		    "lease_until = NULL WHERE workspace_id = ? AND "
-		    "lease_owner <=> ?",
+		    "lease_until = IF(?, lease_until, NULL) WHERE "
+		    "workspace_id = ? AND lease_owner <=> ?",
 		    sq_ctl(db));
 	/*
 	 * The workspace's points are phase + k * interval: the first one
@@ -111,12 +113,26 @@ store_mon_release(struct db *db, uint64_t id, const char *owner, int failed,
 	 */
 	return sq_do(db, NULL,
 	    SQ_ARGS(SQ_I(phase_s), SQ_I(interval_s), SQ_I(interval_s),
-	        SQ_I(phase_s), SQ_I(interval_s), SQ_I((long long)id),
-	        SQ_S(owner)),
+	        SQ_I(phase_s), SQ_I(interval_s), SQ_I(keep != 0),
+	        SQ_I((long long)id), SQ_S(owner)),
 	    "UPDATE `%s`.monitor_leases SET next_check_at = " MON_UTC_EXPR
-	    ", failures = 0, lease_owner = NULL, lease_until = NULL "
-	    "WHERE workspace_id = ? AND lease_owner <=> ?",
+	    ", failures = 0, lease_owner = NULL, lease_until = IF(?, "
+	    "lease_until, NULL) WHERE workspace_id = ? AND lease_owner <=> ?",
 	    sq_ctl(db));
+}
+
+enum store_rc
+store_mon_release(struct db *db, uint64_t id, const char *owner, int failed,
+    long interval_s, long phase_s)
+{
+	return mon_release(db, id, owner, failed, interval_s, phase_s, 0);
+}
+
+enum store_rc
+store_mon_release_held(struct db *db, uint64_t id, const char *owner,
+    int failed, long interval_s, long phase_s)
+{
+	return mon_release(db, id, owner, failed, interval_s, phase_s, 1);
 }
 
 enum store_rc
@@ -164,9 +180,15 @@ mon_colbool(const struct sq *q, unsigned int i)
 	return sq_col(q, i) ? sq_colint(q, i) != 0 : -1;
 }
 
+const char *
+store_mon_cols(void)
+{
+	return MON_COLS_H;
+}
+
 /* MON_COLS from column i on. */
-static enum store_rc
-mon_from_row(const struct sq *q, unsigned int i, struct mon_health *h)
+enum store_rc
+store_mon_from_row(const struct sq *q, unsigned int i, struct mon_health *h)
 {
 	h->has_row = 1;
 	mon_col(q, i + 0, h->checked_at, sizeof(h->checked_at));
@@ -205,7 +227,7 @@ mon_get_on(MYSQL *my, struct db *db, const struct workspace *ws,
 	              ws->db_name);
 	if (rc != STORE_OK)
 		return rc == STORE_NOTFOUND ? STORE_OK : rc;
-	rc = mon_from_row(&q, 0, h);
+	rc = store_mon_from_row(&q, 0, h);
 	sq_close(&q);
 	return rc;
 }
@@ -238,7 +260,7 @@ store_mon_status(struct db *db, const struct workspace *ws,
 	         cols, ws->db_name)) != STORE_OK)
 		return rc == STORE_NOTFOUND ? STORE_OK : rc;
 	if (sq_colint(&q, 0) != 0) {
-		rc = mon_from_row(&q, 1, h);
+		rc = store_mon_from_row(&q, 1, h);
 	}
 	snprintf(last, 32, "%s", sq_col(&q, 13) ? sq_col(&q, 13) : "");
 	*count_24h = (long)sq_colint(&q, 14);

@@ -43,6 +43,14 @@ enum store_rc store_mon_claim(struct db *, uint64_t id, const char *owner,
  */
 enum store_rc store_mon_release(struct db *, uint64_t id, const char *owner,
     int failed, long interval_s, long phase_s);
+/*
+ * As store_mon_release, for a check the merchant asked for (Check now):
+ * the lease's end stays where store_mon_claim put it, so nobody (no
+ * other press, no monitor) claims the workspace again before then. Its
+ * length is the rate limit.
+ */
+enum store_rc store_mon_release_held(struct db *, uint64_t id,
+    const char *owner, int failed, long interval_s, long phase_s);
 /* The lease's next_check_at ("" when none) and failures in a row. */
 enum store_rc store_mon_lease_get(struct db *, uint64_t id, char next[32],
     int *failures);
@@ -73,6 +81,15 @@ enum mon_change {
 	MON_CH_WARNINGS = 0x20
 };
 
+/*
+ * The health row's columns of a table aliased h, STORE_MON_NCOLS of
+ * them, for a statement that reads more (store_conn_page); the row at
+ * column i into h with store_mon_from_row (has_row 1; free h).
+ */
+#define STORE_MON_NCOLS 12
+const char   *store_mon_cols(void);
+enum store_rc store_mon_from_row(const struct sq *, unsigned int i,
+    struct mon_health *);
 /* ws's row into h (has_row 0 when never checked); free with
    store_mon_health_free, whatever the outcome. */
 enum store_rc store_mon_health_get(struct db *, const struct workspace *,
