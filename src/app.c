@@ -20,6 +20,7 @@
 #include "app.h"
 #include "config.h"
 #include "db.h"
+#include "jsonx.h"
 #include "graph.h"
 #include "handlers/handlers.h"
 #include "input.h"
@@ -40,6 +41,10 @@
  * Declared inputs, spelled the same way everywhere in the table. need is
  * enum in_need: 0 optional, 1 required, or IN_IGNORE_BAD.
  */
+/* An API body's JSON nesting: Meta's deepest objects (an interactive
+   list's sections and rows, a template's buttons) need fewer than 10. */
+#define APP_JSON_DEPTH 32
+
 #define DIGITS(nm, w, lo, hi, need, y) \
 	{ \
 		(nm), (w), IN_DIGITS, (lo), (hi), NULL, (need), (y) \
@@ -444,19 +449,27 @@ app_fields(struct ctx *c, const struct route *rt)
 {
 	const struct in_field *f;
 	const char            *what;
-	struct json_tokener   *tk;
 	enum in_err            err;
+	char                   jerr[128];
+	int                    nomem;
 	char                   msg[600], url[512];
 	size_t                 n = route_nfields(rt), i, bad;
 
-	/* Parsed by its length: the body's bytes need not end in a NUL. */
+	/*
+	 * Strict, by its length (the bytes need not end in a NUL): one
+	 * JSON value and nothing after it, valid UTF-8, so that what a
+	 * lenient parser would have guessed at is never sent on to Meta.
+	 * Anything else leaves c->json NULL: in_check's IN_BODY, a 400.
+	 */
 	for (i = 0; i < n && c->json == NULL; i++)
-		if (rt->in[i].where == IN_JSON && c->req->body.len > 0 &&
-		    c->req->body.len <= INT_MAX &&
-		    (tk = json_tokener_new()) != NULL) {
-			c->json = json_tokener_parse_ex(tk, c->req->body.data,
-			    (int)c->req->body.len);
-			json_tokener_free(tk);
+		if (rt->in[i].where == IN_JSON && c->req->body.len > 0) {
+			c->json = jx_parse_strict(c->req->body.data,
+			    c->req->body.len, APP_JSON_DEPTH, &nomem, jerr,
+			    sizeof(jerr));
+			if (c->json == NULL)
+				log_info("%s %s: body %s", c->req->method_str,
+				    c->req->path, jerr);
+			break;
 		}
 	if ((err = in_check(rt->in, n, c->req, c->json, c->in, &bad)) == IN_OK)
 		return GO_ON;

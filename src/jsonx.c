@@ -5,6 +5,7 @@
  */
 #include <limits.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <json-c/printbuf.h>
@@ -103,4 +104,46 @@ jx_tokener_free(struct json_tokener *tok)
 		return;
 	jx_tokener_wipe(tok);
 	json_tokener_free(tok);
+}
+
+struct json_object *
+jx_parse_strict(const char *text, size_t len, int depth, int *nomem, char *err,
+    size_t errlen)
+{
+	struct json_tokener    *tok;
+	struct json_object     *obj;
+	enum json_tokener_error jerr;
+	size_t                  end;
+
+	*nomem = 0;
+	if (len > INT_MAX) {
+		snprintf(err, errlen, "not JSON: too long");
+		return NULL;
+	}
+	if ((tok = json_tokener_new_ex(depth)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		*nomem = 1;
+		return NULL;
+	}
+	/* Trailing characters allowed only to be looked at: whitespace. */
+	json_tokener_set_flags(tok,
+	    JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS |
+	        JSON_TOKENER_VALIDATE_UTF8);
+	obj = json_tokener_parse_ex(tok, text, (int)len);
+	jerr = json_tokener_get_error(tok);
+	end = json_tokener_get_parse_end(tok);
+	while (obj != NULL && end < len && strchr(" \t\r\n", text[end]) &&
+	    text[end] != '\0')
+		end++;
+	if (obj == NULL || jerr != json_tokener_success || end != len) {
+		snprintf(err, errlen, "not JSON: %s",
+		    jerr == json_tokener_continue ? "truncated"
+		        : jerr != json_tokener_success
+		        ? json_tokener_error_desc(jerr)
+		        : "data after the value");
+		json_object_put(obj);
+		obj = NULL;
+	}
+	json_tokener_free(tok);
+	return obj;
 }

@@ -40,6 +40,16 @@ void jx_copy(char *dst, size_t size, const char *s);
  * json_tokener.c"); this is the one place that does.
  */
 struct json_tokener *jx_tokener_new(int depth, size_t len);
+/*
+ * text (len bytes, no NUL needed) as one strict JSON value (RFC 8259:
+ * no single quotes, trailing commas or other json-c leniencies; valid
+ * UTF-8; at most depth levels) with nothing after it but whitespace: a
+ * new object (json_object_put it), or NULL with err saying why (*nomem
+ * 1 when it was our memory, not the text). What every body from outside
+ * goes through: webhooks and the internal API's JSON bodies.
+ */
+struct json_object *jx_parse_strict(const char *text, size_t len, int depth,
+    int *nomem, char *err, size_t errlen);
 /* Zeroes the string buffer (what the last string parsed left there). */
 void jx_tokener_wipe(struct json_tokener *);
 /* Wipes, then frees; NULL is a no-op, as for free(). */

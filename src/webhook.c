@@ -789,43 +789,11 @@ wh_entry(struct wh_ctx *c, struct json_object *entry)
 	return 0;
 }
 
-/*
- * The whole body must be one JSON value: strict RFC 8259, valid UTF-8,
- * at most WH_DEPTH levels, nothing after it but whitespace. The caller
- * refused NULs, which strchr() would take for whitespace.
- */
+/* The whole body: one strict JSON value of at most WH_DEPTH levels. */
 static struct json_object *
 wh_json(const char *body, size_t len, int *nomem, char *err, size_t errlen)
 {
-	struct json_tokener    *tok;
-	struct json_object     *obj;
-	enum json_tokener_error jerr;
-	size_t                  end;
-
-	if ((tok = json_tokener_new_ex(WH_DEPTH)) == NULL) {
-		wh_err(err, errlen, "out of memory");
-		*nomem = 1;
-		return NULL;
-	}
-	json_tokener_set_flags(tok,
-	    JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS |
-	        JSON_TOKENER_VALIDATE_UTF8);
-	obj = json_tokener_parse_ex(tok, body, (int)len);
-	jerr = json_tokener_get_error(tok);
-	end = json_tokener_get_parse_end(tok);
-	while (obj != NULL && end < len && strchr(" \t\r\n", body[end]))
-		end++;
-	if (obj == NULL || jerr != json_tokener_success || end != len) {
-		wh_err(err, errlen, "not JSON: %s",
-		    jerr == json_tokener_continue ? "truncated"
-		        : jerr != json_tokener_success
-		        ? json_tokener_error_desc(jerr)
-		        : "data after the value");
-		json_object_put(obj);
-		obj = NULL;
-	}
-	json_tokener_free(tok);
-	return obj;
+	return jx_parse_strict(body, len, WH_DEPTH, nomem, err, errlen);
 }
 
 enum webhook_err

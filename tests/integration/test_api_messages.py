@@ -168,6 +168,13 @@ class ApiMessages(StackCase):
             (b"{not json", 400), (b"[1,2]", 400), (b"", 400),
             (json.dumps(self.msg(text={"body": "x" * 20000})).encode(), 413),
         ]
+        # What a lenient parser would guess at (json-c's defaults take
+        # every one of these) is refused, never sent on to Meta.
+        good = json.dumps(self.msg()).encode()
+        cases += [(good + b" garbage", 400), (good + good, 400),
+                  (good.replace(b'"', b"'"), 400),
+                  (good[:-1] + b",}", 400),
+                  (good.replace(b'"hello"', b'"\xff\xfe"'), 400)]
         for raw, status in cases:
             r = send(self.port, "msg-a", self.key, None, raw=raw)
             self.error(r, status, "too_large" if status == 413 else "invalid_request")
