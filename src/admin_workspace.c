@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "admin.h"
+#include "hostlist.h"
 #include "db.h"
 #include "request.h"
 #include "input.h" /* router_slug_valid */
@@ -100,10 +101,11 @@ name_valid(const char *s)
 static int
 server_opts(const struct ctx *c, struct db_server *srv)
 {
-	const char *h = c->db_host, *s = c->db_socket;
-	char       *end;
-	long        port;
-	size_t      i;
+	const char    *h = c->db_host, *s = c->db_socket;
+	char          *end, why[128];
+	long           port;
+	size_t         i;
+	struct hl_host hosts[HL_MAX];
 
 	memset(srv, 0, sizeof(*srv));
 	if (h && s)
@@ -115,13 +117,12 @@ server_opts(const struct ctx *c, struct db_server *srv)
 		    "--db-port goes with "
 		    "--db-host");
 	if (h) {
-		if (*h == '\0' || strlen(h) >= sizeof(srv->host) ||
-		    strspn(h,
-		        "abcdefghijklmnopqrstuvwxyz"
-		        "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") !=
-		        strlen(h))
-			return admin_fail("bad --db-host: a host name or "
-			                  "address");
+		/* Several, comma-separated: the nodes of one server (a cluster's). */
+		if (strlen(h) >= sizeof(srv->host) ||
+		    hl_parse(h, 3306, hosts, HL_MAX, why, sizeof(why)) < 0)
+			return admin_fail(
+			    "bad --db-host: a host name or "
+			    "address, or several, comma-separated");
 		snprintf(srv->host, sizeof(srv->host), "%s", h);
 	}
 	if (c->db_port) {

@@ -25,6 +25,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "hostlist.h"
 
 enum ctype { C_STR, C_SECRET, C_INT, C_LONG, C_SIZE, C_LEVEL, C_BOOL };
 
@@ -511,8 +512,10 @@ cfg_validate(struct config *c, const char *name, char *err, size_t errlen)
 		{ offsetof(struct config, webhook_verify_token),
 		    "[meta] webhook_verify_token (or webhook_verify_token_file)" },
 	};
-	size_t      i;
-	const char *p;
+	size_t         i;
+	const char    *p;
+	struct hl_host hosts[HL_MAX];
+	char           why[128];
 
 	for (i = 0; i < sizeof(required) / sizeof(required[0]); i++)
 		if (*(char **)((char *)c + required[i].off) == NULL) {
@@ -557,6 +560,11 @@ cfg_validate(struct config *c, const char *name, char *err, size_t errlen)
 		    "%s: [database] host and socket: give "
 		    "one, not both",
 		    name);
+		return -1;
+	}
+	if (c->db_host != NULL &&
+	    hl_parse(c->db_host, 3306, hosts, HL_MAX, why, sizeof(why)) < 0) {
+		cfg_seterr(err, errlen, "%s: [database] host: %s", name, why);
 		return -1;
 	}
 	if (cfg_default(&c->graph_version, "v25.0") == -1 ||

@@ -8,12 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <errmsg.h>
 #include <mysql.h>
 
 #include "config.h"
 #include "db.h"
+#include "hostlist.h"
 #include "log.h"
 
 /*
@@ -23,6 +25,14 @@
  */
 #define DB_MAX_SERVERS 16
 #define DB_MAX_STMTS   128 /* more than the app has distinct queries */
+/*
+ * How long a host that refused us or lost our connection goes to the
+ * back of its list: long enough that every request in the meantime goes
+ * straight to a live node, short enough that a node back from a restart
+ * is preferred again within seconds (the list's order is the operator's
+ * preference).
+ */
+#define DB_DOWN_SECONDS 10
 
 struct db_stmt {
 	MYSQL      *my;
@@ -35,6 +45,8 @@ struct db_slot {
 	MYSQL             *my;
 	int                verified; /* checked in this request (see db_conn) */
 	unsigned long long used;     /* db->clock at the last db_conn() */
+	unsigned int       cur;      /* the host list entry connected to */
+	time_t             down[HL_MAX]; /* tried last until then */
 };
 
 struct db {
@@ -89,7 +101,7 @@ db_stmt(struct db *db, MYSQL *my, const char *sql, unsigned int *err)
 		goto fail;
 	if (mysql_stmt_prepare(e->st, sql, strlen(sql)) != 0) {
 		*err = mysql_stmt_errno(e->st);
-		if (!((*err >= 2000 && *err < 3000) || *err == 4031))
+		if (!db_errno_gone(*err))
 			log_err("sql prepare: %u %s [%.80s]", *err,
 			    mysql_stmt_error(e->st), sql);
 		goto fail;
@@ -150,9 +162,22 @@ db_resolve(const struct db *db, const struct db_server *in,
 	out->port = db->cfg->db_port;
 }
 
+int
+db_errno_gone(unsigned int e)
+{
+	/*
+	 * Client errors (2000-2999: gone, lost, cannot connect), the
+	 * server's idle timeout, and a Galera node that has left the
+	 * cluster's primary component (ER_UNKNOWN_COM_ERROR, "WSREP has
+	 * not yet prepared node for application use"): each answers every
+	 * later statement the same way, so the connection is replaced.
+	 */
+	return (e >= 2000 && e < 3000) || e == 4031 || e == 1047;
+}
+
 static MYSQL *
-db_open(const struct db *db, const struct db_server *s, char *err,
-    size_t errlen)
+db_open_one(const struct db *db, const struct db_server *s,
+    const struct hl_host *h, char *err, size_t errlen)
 {
 	MYSQL       *my;
 	unsigned int ctimeout = 3, rwtimeout = 15;
@@ -179,17 +204,59 @@ db_open(const struct db *db, const struct db_server *s, char *err,
 	    "SET SESSION sql_mode = "
 	    "'STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,"
 	    "NO_ENGINE_SUBSTITUTION'");
-	if (mysql_real_connect(my, s->socket[0] ? NULL : s->host,
-	        db->cfg->db_user, db->cfg->db_password, NULL,
-	        s->socket[0] ? 0 : s->port, s->socket[0] ? s->socket : NULL,
-	        CLIENT_FOUND_ROWS) == NULL) {
+	if (mysql_real_connect(my, h ? h->name : NULL, db->cfg->db_user,
+	        db->cfg->db_password, NULL, h ? h->port : 0,
+	        h ? NULL : s->socket, CLIENT_FOUND_ROWS) == NULL) {
 		/* The connector's message names host and cause, never the password. */
-		snprintf(err, errlen, "database %s: %s",
-		    s->socket[0] ? s->socket : s->host, mysql_error(my));
+		if (h)
+			snprintf(err, errlen, "database %s:%u: %s", h->name,
+			    h->port, mysql_error(my));
+		else
+			snprintf(err, errlen, "database %s: %s", s->socket,
+			    mysql_error(my));
 		mysql_close(my);
 		return NULL;
 	}
 	return my;
+}
+
+/*
+ * Opens slot's connection: a socket, or the first host of its list that
+ * answers, hosts that failed in the last DB_DOWN_SECONDS last.
+ */
+static MYSQL *
+db_open(const struct db *db, struct db_slot *slot, char *err, size_t errlen)
+{
+	struct hl_host hosts[HL_MAX];
+	MYSQL         *my;
+	time_t         now = time(NULL);
+	int            n, pass, i;
+
+	if (slot->srv.socket[0])
+		return db_open_one(db, &slot->srv, NULL, err, errlen);
+	if ((n = hl_parse(slot->srv.host, slot->srv.port, hosts, HL_MAX, err,
+	         errlen)) < 0)
+		return NULL; /* config and admin checked it: not reached */
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; i < n; i++) {
+			if ((slot->down[i] > now) != pass)
+				continue;
+			if ((my = db_open_one(db, &slot->srv, &hosts[i], err,
+			         errlen)) != NULL) {
+				if (i != 0 && n > 1)
+					log_info("database %s:%u: connected "
+					         "(entry %d of the host list)",
+					    hosts[i].name, hosts[i].port,
+					    i + 1);
+				slot->cur = (unsigned int)i;
+				slot->down[i] = 0;
+				return my;
+			}
+			slot->down[i] = now + DB_DOWN_SECONDS;
+			if (n > 1)
+				log_warn("%s", err);
+		}
+	return NULL;
 }
 
 /*
@@ -242,9 +309,8 @@ db_conn_at(struct db *db, const struct db_server *srv, int ping, char *err,
 			    s.socket[0] ? s.socket : s.host);
 			db_drop(db, slot->my);
 		}
+		memset(slot, 0, sizeof(*slot));
 		slot->srv = s;
-		slot->my = NULL;
-		slot->verified = 0;
 	}
 	slot->used = ++db->clock;
 	/*
@@ -258,10 +324,10 @@ db_conn_at(struct db *db, const struct db_server *srv, int ping, char *err,
 	    mysql_ping(slot->my) != 0) {
 		log_info("database connection lost (%s): reconnecting",
 		    mysql_error(slot->my));
-		db_drop(db, slot->my);
+		db_lost(db, slot->my);
 	}
 	if (slot->my == NULL)
-		slot->my = db_open(db, &s, err, errlen);
+		slot->my = db_open(db, slot, err, errlen);
 	slot->verified = slot->my != NULL;
 	return slot->my;
 }
@@ -301,6 +367,19 @@ db_drop(struct db *db, MYSQL *my)
 		}
 }
 
+void
+db_lost(struct db *db, MYSQL *my)
+{
+	size_t i;
+
+	for (i = 0; i < db->n; i++)
+		if (db->slots[i].my == my && my != NULL &&
+		    db->slots[i].cur < HL_MAX)
+			db->slots[i].down[db->slots[i].cur] = time(NULL) +
+			    DB_DOWN_SECONDS;
+	db_drop(db, my);
+}
+
 int
 db_is_gone(MYSQL *my)
 {
@@ -308,7 +387,8 @@ db_is_gone(MYSQL *my)
 
 	return e == CR_SERVER_GONE_ERROR || e == CR_SERVER_LOST ||
 	    e == CR_CONNECTION_ERROR || e == CR_CONN_HOST_ERROR ||
-	    e == 4031 /* ER_CLIENT_INTERACTION_TIMEOUT */;
+	    e == 4031 /* ER_CLIENT_INTERACTION_TIMEOUT */ ||
+	    e == 1047 /* a Galera node outside the primary component */;
 }
 
 int
@@ -323,7 +403,7 @@ db_ping(struct db *db, char *err, size_t errlen)
 		if (mysql_ping(my) == 0)
 			return 0;
 		snprintf(err, errlen, "database ping: %s", mysql_error(my));
-		db_drop(db, my);
+		db_lost(db, my);
 	}
 	return -1;
 }

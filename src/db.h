@@ -14,7 +14,12 @@
 
 struct config;
 
-/* Where a database lives; an empty host and socket mean the control server. */
+/*
+ * Where a database lives; an empty host and socket mean the control server.
+ * host may list several "host[:port]" entries, comma-separated, for one
+ * logical server (the nodes of a Galera cluster, say): connections go to
+ * the first that answers, in order (src/hostlist.h).
+ */
 struct db_server {
 	char         host[256];
 	unsigned int port;
@@ -49,8 +54,16 @@ MYSQL *db_conn_unchecked(struct db *, const struct db_server *, char *err,
 MYSQL_STMT *db_stmt(struct db *, MYSQL *, const char *sql, unsigned int *err);
 /* A new request: each connection is checked once before its first use. */
 void db_request_begin(struct db *);
-/* Forgets a connection that failed, so the next db_conn reopens it. */
+/* Forgets a connection, so the next db_conn reopens it. */
 void db_drop(struct db *, MYSQL *);
+/*
+ * db_drop for a connection that was lost (db_is_gone): its host is
+ * tried last for a while, so the next db_conn goes to the next entry
+ * of the server's host list at once instead of back to a dead node.
+ */
+void db_lost(struct db *, MYSQL *);
+/* 1 when a server error number means the connection is of no more use. */
+int db_errno_gone(unsigned int);
 /* 1 when the last error on my means the server went away. */
 int db_is_gone(MYSQL *);
 /* The config the connections were opened with. */

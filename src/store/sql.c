@@ -58,7 +58,7 @@ sq_stmt_fail(struct sq *q, const char *what)
 	q->err = e;
 	if (e == ER_DUP_ENTRY)
 		return STORE_DUP;
-	rc = (e >= 2000 && e < 3000) || e == 4031 ? STORE_GONE : STORE_ERR;
+	rc = db_errno_gone(e) ? STORE_GONE : STORE_ERR;
 	/* Messages name tables and columns, never bound values. */
 	log_err("sql %s: %u %s", what, e, mysql_stmt_error(q->st));
 	if (rc == STORE_GONE && q->db != NULL) {
@@ -70,7 +70,7 @@ sq_stmt_fail(struct sq *q, const char *what)
 			mysql_stmt_close(q->st);
 		q->st = NULL;
 		sq_free_cols(q);
-		db_drop(q->db, q->my);
+		db_lost(q->db, q->my);
 		q->my = NULL;
 	}
 	return rc;
@@ -100,9 +100,9 @@ sq_open_at(struct sq *q, struct db *db, const struct db_server *srv,
 			q->db = db;
 			return STORE_OK;
 		}
-		if (!((e >= 2000 && e < 3000) || e == 4031))
+		if (!db_errno_gone(e))
 			return STORE_ERR;
-		db_drop(db, q->my);
+		db_lost(db, q->my);
 	}
 	return STORE_GONE;
 }
@@ -172,7 +172,7 @@ sq_commit(struct db *db, MYSQL *my)
 	rc = sq_classify(my);
 	log_err("sql commit: %s", mysql_error(my));
 	if (rc == STORE_GONE)
-		db_drop(db, my);
+		db_lost(db, my);
 	else
 		mysql_rollback(my);
 	return rc;
@@ -182,7 +182,7 @@ void
 sq_rollback(struct db *db, MYSQL *my)
 {
 	if (mysql_rollback(my) != 0 && db_is_gone(my))
-		db_drop(db, my);
+		db_lost(db, my);
 }
 
 static MYSQL_BIND *

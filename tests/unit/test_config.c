@@ -74,6 +74,20 @@ test_good_and_defaults(void)
 }
 
 static void
+test_database_host_list(void)
+{
+	struct config *c = parse(BASE "[database]\nhost = 127.0.0.1:33061, "
+	                              "127.0.0.1:33062\n");
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	config_free(c);
+	expect_err(BASE "[database]\nhost = a,,b\n",
+	    "[database] host: an empty entry");
+	expect_err(BASE "[database]\nhost = db1:70000\n",
+	    "[database] host: \"db1:70000\" is not a host");
+}
+
+static void
 test_unknown_key_and_section(void)
 {
 	expect_err(BASE "colour = blue\n",
@@ -350,6 +364,7 @@ test_api_section(void)
 
 static const struct ut_test tests[] = { { "good file and defaults",
 	                                    test_good_and_defaults },
+	{ "database host list", test_database_host_list },
 	{ "unknown key and section", test_unknown_key_and_section },
 	{ "[api] max_upload_bytes", test_api_section },
 	{ "bad values", test_bad_values },
