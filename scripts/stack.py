@@ -178,6 +178,92 @@ class Stack:
                 readable_by_pool(self.path("db-password"))
         return sock
 
+    # -- a Galera cluster (issue 15) --------------------------------------
+    def start_galera(self, nodes=3):
+        """A MariaDB Galera cluster of `nodes` nodes (Debian's galera-4)
+        on loopback TCP ports, with the waba user. Returns the host list
+        for [database] host: "127.0.0.1:p1,127.0.0.1:p2,...". The nodes
+        run as the mysql user: rsync's state transfer, which a joining
+        node needs, refuses a root-owned data directory."""
+        import pwd
+        mysql = pwd.getpwnam("mysql")
+        base = self.path("galera")
+        os.makedirs(base, exist_ok=True)
+        os.chown(base, mysql.pw_uid, mysql.pw_gid)
+        self.galera = []
+        for i in range(nodes):
+            self.galera.append({
+                "name": "galera%d" % (i + 1), "port": free_port(),
+                "gport": free_port(), "ist": free_port(), "sst": free_port(),
+                "data": os.path.join(base, "n%d" % (i + 1)),
+                "sock": os.path.join(base, "n%d.sock" % (i + 1))})
+        for i in range(nodes):
+            self.start_galera_node(i, new=(i == 0))
+        wait_for(lambda: self.galera_size(0) == nodes, 90, "Galera cluster")
+        pw = self.db_password
+        self.sql("CREATE USER 'waba'@'localhost' IDENTIFIED BY '%s';"
+                 "CREATE USER 'waba'@'127.0.0.1' IDENTIFIED BY '%s';"
+                 "GRANT ALL ON `waba\\_%%`.* TO 'waba'@'localhost';"
+                 "GRANT ALL ON `waba\\_%%`.* TO 'waba'@'127.0.0.1';"
+                 % (pw, pw), socket=self.galera[0]["sock"])
+        with open(self.path("db-password"), "w") as f:
+            f.write(pw + "\n")
+        readable_by_pool(self.path("db-password"))
+        return ",".join("127.0.0.1:%d" % n["port"] for n in self.galera)
+
+    def start_galera_node(self, i, new=False):
+        n = self.galera[i]
+        if not os.path.isdir(os.path.join(n["data"], "mysql")):
+            os.makedirs(n["data"], exist_ok=True)
+            subprocess.run(["chown", "-R", "mysql:mysql", n["data"]],
+                           check=True)
+            r = subprocess.run(
+                ["mariadb-install-db", "--no-defaults", "--user=mysql",
+                 "--datadir=" + n["data"],
+                 "--auth-root-authentication-method=socket",
+                 "--skip-test-db"], capture_output=True, text=True)
+            if r.returncode != 0:
+                raise RuntimeError("mariadb-install-db failed:\n" +
+                                   r.stdout[-2000:] + r.stderr[-2000:])
+        peers = ",".join("127.0.0.1:%d" % m["gport"] for m in self.galera)
+        argv = ["mariadbd", "--no-defaults", "--user=mysql",
+                "--datadir=" + n["data"], "--socket=" + n["sock"],
+                "--pid-file=" + n["data"] + ".pid",
+                "--bind-address=127.0.0.1", "--port=%d" % n["port"],
+                "--log-error=" + n["data"] + ".err",
+                "--innodb-buffer-pool-size=64M",
+                "--innodb-log-file-size=16M",
+                "--binlog-format=ROW", "--innodb-autoinc-lock-mode=2",
+                "--default-storage-engine=InnoDB",
+                "--wsrep-on=ON",
+                "--wsrep-provider=/usr/lib/galera/libgalera_smm.so",
+                "--wsrep-cluster-name=waba-test",
+                "--wsrep-node-name=" + n["name"],
+                "--wsrep-node-address=127.0.0.1:%d" % n["gport"],
+                "--wsrep-cluster-address=gcomm://" + peers,
+                "--wsrep-provider-options=gmcast.listen_addr=tcp://"
+                "127.0.0.1:%d;ist.recv_addr=127.0.0.1:%d;gcache.size=16M"
+                % (n["gport"], n["ist"]),
+                "--wsrep-sst-method=rsync",
+                "--wsrep-sst-receive-address=127.0.0.1:%d" % n["sst"]]
+        if new:
+            argv.append("--wsrep-new-cluster")
+        self._spawn(n["name"], argv)
+        wait_for(lambda: self.galera_state(i) == "Synced", 90,
+                 "Galera node " + n["name"])
+
+    def galera_status(self, i, var):
+        out = self.sql("SHOW STATUS LIKE '%s'" % var,
+                       socket=self.galera[i]["sock"])
+        return out.split("\t")[1].strip() if out else None
+
+    def galera_state(self, i):
+        return self.galera_status(i, "wsrep_local_state_comment")
+
+    def galera_size(self, i):
+        v = self.galera_status(i, "wsrep_cluster_size")
+        return int(v) if v else 0
+
     def stop_mariadb(self, name="mariadb"):
         self._stop(name, timeout=60)
 
@@ -249,16 +335,17 @@ class Stack:
         readable_by_pool(self.config_path)
 
     # -- the pool and the web server -------------------------------------
-    def start_pool(self, workers=None, tcp_port=None):
-        """The standalone pool on the unix socket, or on 127.0.0.1:tcp_port."""
+    def start_pool(self, workers=None, tcp_port=None, name="pool"):
+        """The standalone pool on the unix socket, or on 127.0.0.1:tcp_port
+        (name: another pool's, beside the first, e.g. "pool2")."""
         exe = binary("waba-connect")
         listen = ("127.0.0.1:%d" % tcp_port if tcp_port
                   else "unix:" + self.pool_socket)
-        self._spawn("pool", [exe, "--config", self.config_path,
-                             "--listen", listen,
-                             "--workers", str(workers or self.workers)])
+        self._spawn(name, [exe, "--config", self.config_path,
+                           "--listen", listen,
+                           "--workers", str(workers or self.workers)])
         want = workers or self.workers
-        wait_for(lambda: len(self.worker_pids()) >= want, 20, "workers")
+        wait_for(lambda: len(self.worker_pids(name)) >= want, 20, "workers")
         if tcp_port:
             wait_for(lambda: socket.create_connection(
                 ("127.0.0.1", tcp_port), 0.2).close() or True, 20,
@@ -270,8 +357,8 @@ class Stack:
     def stop_pool(self, sig=signal.SIGTERM):
         self._stop("pool", sig)
 
-    def _pool_children(self):
-        p = self.procs.get("pool")
+    def _pool_children(self, name="pool"):
+        p = self.procs.get(name)
         if p is None:
             return []
         try:
@@ -288,14 +375,14 @@ class Stack:
                 pass
         return kids
 
-    def worker_pids(self):
+    def worker_pids(self, name="pool"):
         """The pool's workers (not its health monitor child)."""
-        return [pid for pid, comm in self._pool_children()
+        return [pid for pid, comm in self._pool_children(name)
                 if comm != "waba-monitor"]
 
-    def monitor_pids(self):
+    def monitor_pids(self, name="pool"):
         """The pool's health monitor child ([monitor] enabled)."""
-        return [pid for pid, comm in self._pool_children()
+        return [pid for pid, comm in self._pool_children(name)
                 if comm == "waba-monitor"]
 
     def write_lighttpd(self, spawn=False, workers=None):
@@ -511,8 +598,11 @@ ProxyPass / fcgi://127.0.0.1:{pool_port}/ enablereuse=off
     def close(self):
         for name in ("lighttpd", "apache", "pool", "sandbox"):
             self._stop(name)
+        for name in [n for n in self.procs if n.startswith("pool")]:
+            self._stop(name)
         # Every MariaDB server last: the control one and any other.
-        for name in [n for n in self.procs if n.startswith("mariadb")]:
+        for name in [n for n in self.procs
+                     if n.startswith("mariadb") or n.startswith("galera")]:
             self._stop(name, timeout=60)
         for d in self.cleanup:
             shutil.rmtree(d, ignore_errors=True)

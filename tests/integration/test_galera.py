@@ -1,0 +1,293 @@
+"""Issue 15 item 5: a real cluster. A 3-node MariaDB Galera cluster on
+loopback (Debian's galera-4) holds the control DB and most workspaces,
+[database] host lists its three nodes; a second, separate MariaDB holds
+one workspace (the directory, as before); two waba-connect pools on
+different TCP ports sit behind one lighttpd, which balances between them,
+and each runs its monitor child. The OAuth flow started on one pool
+finishes on the other; a node killed mid-load costs nothing that was
+acknowledged; the monitors of both pools check each workspace once."""
+import json
+import os
+import shutil
+import signal
+import threading
+import time
+import unittest
+
+from base import OUT
+from client import request
+from meta import PHONE, PHONE2, PHONE_EU, WABA2, Sandbox, csrf, post_form, \
+    settings_path, sign_in
+from stack import ROOT, Stack, binary, free_port, shipped_block, wait_for
+from test_webhooks import messages_body, msg
+
+PW = "galera test password"
+CLUSTER = ("c1", "c2")  # workspaces on the cluster
+SEPARATE = "sep"              # the workspace on the separate server
+
+
+class Galera(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        run = os.path.join(OUT, "run", __name__ + ".Galera")
+        shutil.rmtree(run, ignore_errors=True)
+        st = cls.st = Stack(run, workers=2)
+        try:
+            st.write_config()
+            hosts = st.start_galera(3)
+            st.start_mariadb()  # the separate server
+            st.start_sandbox()
+            st.write_config(**{
+                "database.socket": None, "database.host": hosts,
+                "monitor.enabled": "true", "monitor.interval_minutes": 1})
+            st.admin("keys", "init")
+            st.admin("migrate")
+            for slug in CLUSTER:
+                st.admin("workspace", "add", slug, slug.upper())
+            st.admin("workspace", "add", SEPARATE, "Separate",
+                     "--db-socket", st.db_socket)
+            for slug in CLUSTER + (SEPARATE,):
+                st.admin("user", "add", slug, "%s@x.example" % slug,
+                         input=PW + "\n")
+            cls.pool_ports = {"a": free_port(), "b": free_port()}
+            st.start_pool(tcp_port=cls.pool_ports["a"], name="pool")
+            st.start_pool(tcp_port=cls.pool_ports["b"], name="pool2")
+            cls.start_lighttpd()
+        except BaseException:
+            st.close()
+            raise
+
+    @classmethod
+    def start_lighttpd(cls):
+        """One lighttpd in front of both pools, balancing between them;
+        a request with "X-Pool: a" or "b" goes to that pool alone (how
+        a test makes a flow start on one and finish on the other)."""
+        st = cls.st
+
+        def backend(port):
+            return ('( "host" => "127.0.0.1", "port" => %d, '
+                    '"check-local" => "disable", '
+                    '"fix-root-scriptname" => "enable", %s )'
+                    % (port, shipped_block("lighttpd.conf",
+                                           "backend limits")))
+        a, b = (backend(cls.pool_ports[k]) for k in ("a", "b"))
+        conf = """
+server.modules = ( "mod_alias", "mod_fastcgi" )
+server.document-root = "{static}"
+server.bind = "127.0.0.1"
+server.port = {port}
+server.pid-file = "{run}/lighttpd.pid"
+server.errorlog = "{run}/lighttpd-error.log"
+{limits}
+fastcgi.balance = "round-robin"
+$HTTP["url"] !~ "^/static/" {{
+  fastcgi.server = ( "/" => ( {a}, {b} ) )
+  $REQUEST_HEADER["X-Pool"] == "a" {{ fastcgi.server = ( "/" => ( {a} ) ) }}
+  $REQUEST_HEADER["X-Pool"] == "b" {{ fastcgi.server = ( "/" => ( {b} ) ) }}
+}}
+""".format(static=os.path.join(ROOT, "static"), port=st.port, run=st.run,
+           limits=shipped_block("lighttpd.conf", "limits"), a=a, b=b)
+        path = st.path("lighttpd.conf")
+        with open(path, "w") as f:
+            f.write(conf)
+        import subprocess
+        subprocess.run(["lighttpd", "-tt", "-f", path], check=True,
+                       stdout=subprocess.DEVNULL)
+        st._spawn("lighttpd", ["lighttpd", "-D", "-f", path])
+        wait_for(lambda: request(st.port, "GET", "/healthz").status == 200,
+                 20, "lighttpd")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.st.close()
+
+    # -- helpers -----------------------------------------------------------
+    def setUp(self):
+        self.sb = Sandbox(self.st.sandbox_port, self.st.app_secret)
+
+    def node_sql(self, statement, db=None, node=None):
+        """SQL on a live node of the cluster (the first alive, or node)."""
+        nodes = [node] if node is not None else range(len(self.st.galera))
+        for i in nodes:
+            if self.st.procs.get(self.st.galera[i]["name"]) is None:
+                continue
+            out = self.st.sql(statement, db=db,
+                              socket=self.st.galera[i]["sock"])
+            if out is not None:
+                return out
+        raise AssertionError("no Galera node answers")
+
+    def ws_db(self, slug):
+        return self.node_sql("SELECT db_name FROM workspaces WHERE slug = "
+                             "'%s'" % slug, db="waba_control").strip()
+
+    def pool_log(self, name):
+        with open(self.st.path(name + ".log")) as f:
+            return f.read()
+
+    def connect(self, slug, phone, start="a", finish="b", waba=None):
+        """The merchant's OAuth round trip, its start pinned to one pool
+        and the callback to the other, then a number picked (balanced)."""
+        b = sign_in(self.st.port, "%s@x.example" % slug, PW)
+        S = settings_path(slug)
+        page = b.get(S, headers={"X-Pool": start})
+        r = b.post(S + "/connect", {"csrf_token": csrf(page)},
+                   headers={"X-Pool": start})
+        self.assertEqual(r.status, 303, r.text[:500])
+        cb = self.sb.decide(r.header("Location"),
+                            scenario="two_wabas" if waba else None)
+        r = b.get(cb, headers={"X-Pool": finish})
+        self.assertEqual(r.status, 303, r.text[:500])
+        page = b.get(S + "/phone-numbers")
+        if waba:
+            b.post(S + "/phone-numbers", {"csrf_token": csrf(page),
+                                          "waba_id": waba})
+            page = b.get(S + "/phone-numbers")
+        r = b.post(S + "/phone-numbers", {"csrf_token": csrf(page),
+                                          "phone_number_id": phone,
+                                          "pin": "123456"})
+        self.assertEqual(r.header("Location"), S + "?m=connected")
+        return b
+
+    def status(self, slug):
+        return json.loads(self.st.admin("status", slug, "--json").stdout)
+
+    # -- the tests, in order: test_1 connects the workspaces the others use
+    def test_1_flow_started_on_one_pool_finishes_on_the_other(self):
+        self.assertEqual(self.st.galera_size(0), 3)
+        before = {n: self.pool_log(n).count("/oauth/meta/callback")
+                  for n in ("pool", "pool2")}
+        self.connect("c1", PHONE, "a", "b")
+        self.connect("c2", PHONE2, "b", "a")
+        after = {n: self.pool_log(n).count("/oauth/meta/callback")
+                 for n in ("pool", "pool2")}
+        self.assertEqual(after["pool2"] - before["pool2"], 1)
+        self.assertEqual(after["pool"] - before["pool"], 1)
+        for slug in ("c1", "c2"):
+            self.assertEqual(self.status(slug)["status"], "connected")
+        # The state row lives in the cluster: every node has the same.
+        counts = {self.node_sql("SELECT COUNT(*) FROM connection WHERE "
+                                "status = 'connected'", db=self.ws_db("c1"),
+                                node=i).strip() for i in range(3)}
+        self.assertEqual(counts, {"1"})
+
+    def test_2_separate_server_beside_the_cluster(self):
+        self.connect(SEPARATE, PHONE_EU, waba=WABA2)
+        db = self.ws_db(SEPARATE)
+        self.assertIn(db, self.st.sql("SHOW DATABASES").split())
+        self.assertNotIn(db, self.node_sql("SHOW DATABASES").split())
+        self.assertEqual(self.status(SEPARATE)["status"], "connected")
+
+    def test_3_monitors_of_both_pools_check_each_workspace_once(self):
+        wait_for(lambda: len(self.st.monitor_pids("pool")) == 1 and
+                 len(self.st.monitor_pids("pool2")) == 1, 20, "monitors")
+        tokens = {}
+
+        def checked():
+            tokens.clear()
+            for q in self.sb.requests("debug_token"):
+                if q["query"].get("input_token"):
+                    t = q["query"]["input_token"]
+                    tokens[t] = tokens.get(t, 0) + 1
+            return len(tokens) >= 3
+
+        # Due within one interval (a minute, spread over it).
+        self.sb.call("POST", "/_sandbox/requests/clear", {})
+        wait_for(checked, 75, "a monitor pass over every workspace")
+        time.sleep(2)
+        checked()
+        self.assertEqual(set(tokens.values()), {1}, tokens)
+        for slug in ("c1", "c2", SEPARATE):
+            self.assertIsNotNone(self.status(slug)["health"]["checked_at"])
+
+    def test_4_node_killed_under_load(self):
+        """The first node of the host list (every pool's connections are
+        on it) is killed with SIGKILL while webhooks, page views and an
+        OAuth flow go on: the pools move to the next node, every
+        delivery acknowledged is stored exactly once, and nothing but
+        200 or a 503 (Meta redelivers) is answered."""
+        b = sign_in(self.st.port, "c1@x.example", PW)
+        lock = threading.Lock()
+        log, done = [], []
+        stop = threading.Event()
+
+        def deliveries(n):
+            i = 0
+            while not stop.is_set():
+                text = "galera-%d-%d" % (n, i)
+                body = messages_body(PHONE, [msg("wamid.G%d.%d" % (n, i),
+                                                 text)])
+                while True:
+                    try:
+                        st = self.post(body).status
+                    except OSError as e:
+                        st = "error: %s" % e
+                    with lock:
+                        log.append((time.monotonic(), "webhook", st))
+                    if st == 200:
+                        break
+                    time.sleep(0.05)
+                with lock:
+                    done.append(text)
+                i += 1
+
+        def pages():
+            while not stop.is_set():
+                try:
+                    st = b.get(settings_path("c1")).status
+                except OSError as e:
+                    st = "error: %s" % e
+                with lock:
+                    log.append((time.monotonic(), "page", st))
+
+        ts = [threading.Thread(target=deliveries, args=(n,))
+              for n in range(3)] + [threading.Thread(target=pages)]
+        for t in ts:
+            t.start()
+        try:
+            time.sleep(1.5)
+            killed = time.monotonic()
+            p = self.st.procs.pop("galera1")
+            p.kill()
+            p.wait()
+            time.sleep(3.0)
+            # A whole Reconnect, on a cluster of two.
+            b2 = sign_in(self.st.port, "c2@x.example", PW)
+            r = post_form(b2, settings_path("c2") + "/disconnect", {})
+            self.assertEqual(r.status, 303)
+            self.connect("c2", PHONE2, "b", "a")
+        finally:
+            stop.set()
+            for t in ts:
+                t.join(30)
+        statuses = [s for _, _, s in log]
+        odd = [s for s in statuses if s not in (200, 503)]
+        self.assertEqual(odd, [], "answers other than 200 and 503")
+        after = [s for t, _, s in log if t > killed + 1.0]
+        self.assertTrue(after and set(after) == {200},
+                        "not all 200 a second after the kill")
+        self.assertGreater(len(done), 20)
+        rows = self.node_sql("SELECT body, COUNT(*) FROM webhook_events "
+                             "WHERE body LIKE 'galera-%' GROUP BY body",
+                             db=self.ws_db("c1"))
+        stored = dict(line.split("\t") for line in rows.splitlines())
+        self.assertEqual(sorted(stored), sorted(done))
+        self.assertEqual(set(stored.values()), {"1"})
+        self.assertEqual(self.status("c2")["status"], "connected")
+        # The pools said where they went.
+        logs = self.pool_log("pool") + self.pool_log("pool2")
+        self.assertIn("entry 2 of the host list", logs)
+        self.assertEqual(self.st.galera_size(1), 2)
+
+    def post(self, body):
+        import hashlib
+        import hmac
+        sig = "sha256=" + hmac.new(self.st.app_secret.encode(), body,
+                                   hashlib.sha256).hexdigest()
+        return request(self.st.port, "POST", "/webhooks/meta", body=body,
+                       headers={"Content-Type": "application/json",
+                                "X-Hub-Signature-256": sig})
+
+
+if __name__ == "__main__":
+    unittest.main()
