@@ -228,16 +228,31 @@ static int
 cfg_read_secret_file(const char *path, char **out, char *err, size_t errlen)
 {
 	char  *text, *nl;
-	size_t len;
+	size_t len, line, i;
 
 	if ((text = cfg_slurp(path, 65536, &len, err, errlen)) == NULL)
 		return -1;
-	if ((nl = strchr(text, '\n')) != NULL)
-		*nl = '\0';
-	if (text[0] == '\0') {
+	/*
+	 * The first line, without its LF or a CRLF file's CR. A control
+	 * character left in it (a NUL would cut the secret short, a tab or
+	 * CR inside is a paste gone wrong) is refused rather than taken as
+	 * part of a secret that then fails at Meta for no visible reason.
+	 */
+	nl = memchr(text, '\n', len);
+	line = nl ? (size_t)(nl - text) : len;
+	if (line > 0 && text[line - 1] == '\r')
+		line--;
+	text[line] = '\0';
+	for (i = 0; i < line; i++)
+		if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f)
+			break;
+	if (line == 0 || i < line) {
 		sodium_memzero(text, len);
 		free(text);
-		cfg_seterr(err, errlen, "%s is empty", path);
+		cfg_seterr(err, errlen,
+		    line == 0 ? "%s is empty"
+		              : "%s: its first line holds a control character",
+		    path);
 		return -1;
 	}
 	*out = strdup(text);

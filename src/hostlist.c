@@ -12,8 +12,8 @@
 #include "hostlist.h"
 
 int
-hl_parse(const char *list, unsigned int default_port,
-    struct hl_host *out, size_t max, char *err, size_t errlen)
+hl_parse(const char *list, unsigned int default_port, struct hl_host *out,
+    size_t max, char *err, size_t errlen)
 {
 	const char *p = list, *e, *h, *he, *colon;
 	size_t      n = 0, len;
@@ -30,7 +30,8 @@ hl_parse(const char *list, unsigned int default_port,
 		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
 			len--;
 		if (len == 0) {
-			snprintf(err, errlen, "an empty entry in the host list");
+			snprintf(err, errlen,
+			    "an empty entry in the host list");
 			return -1;
 		}
 		if (n == max) {
@@ -82,4 +83,3 @@ bad:
 	    (int)(len > 64 ? 64 : len), p);
 	return -1;
 }
-

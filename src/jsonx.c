@@ -106,6 +106,53 @@ jx_tokener_free(struct json_tokener *tok)
 	json_tokener_free(tok);
 }
 
+const char *
+jx_name(const char *name, char *buf, size_t size)
+{
+	size_t i, n = 0;
+
+	if (size == 0)
+		return buf;
+	for (i = 0; name[i] != '\0' && n + 1 < size; i++) {
+		if (i == JX_NAME_MAX && n + 4 <= size) {
+			memcpy(buf + n, "...", 3);
+			n += 3;
+			break;
+		}
+		buf[n++] = name[i] >= 0x20 && name[i] < 0x7f ? name[i] : '?';
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/*
+ * RFC 8259: control characters (U+0000 to U+001F) appear in a string
+ * only escaped. json-c's strict mode still takes them raw, so a raw
+ * newline could reach a member name and from there a message: refused.
+ */
+static int
+jx_raw_control(const char *text, size_t len)
+{
+	size_t i;
+	int    in = 0, esc = 0;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)text[i];
+
+		if (!in)
+			in = c == '"';
+		else if (esc)
+			esc = 0;
+		else if (c == '\\')
+			esc = 1;
+		else if (c == '"')
+			in = 0;
+		else if (c < 0x20)
+			return 1;
+	}
+	return 0;
+}
+
 struct json_object *
 jx_parse_strict(const char *text, size_t len, int depth, int *nomem, char *err,
     size_t errlen)
@@ -141,6 +188,12 @@ jx_parse_strict(const char *text, size_t len, int depth, int *nomem, char *err,
 		        : jerr != json_tokener_success
 		        ? json_tokener_error_desc(jerr)
 		        : "data after the value");
+		json_object_put(obj);
+		obj = NULL;
+	}
+	if (obj != NULL && jx_raw_control(text, len)) {
+		snprintf(err, errlen, "%s",
+		    "not JSON: a control character not escaped in a string");
 		json_object_put(obj);
 		obj = NULL;
 	}

@@ -50,6 +50,13 @@ struct json_tokener *jx_tokener_new(int depth, size_t len);
  */
 struct json_object *jx_parse_strict(const char *text, size_t len, int depth,
     int *nomem, char *err, size_t errlen);
+/*
+ * A member name from outside, fit to quote in a one-line message: the
+ * name's printable ASCII, anything else as '?', cut to JX_NAME_MAX bytes
+ * with "..." after. Writes buf (at least JX_NAME_MAX + 4 bytes), returns it.
+ */
+#define JX_NAME_MAX 40
+const char *jx_name(const char *name, char *buf, size_t size);
 /* Zeroes the string buffer (what the last string parsed left there). */
 void jx_tokener_wipe(struct json_tokener *);
 /* Wipes, then frees; NULL is a no-op, as for free(). */

@@ -141,6 +141,7 @@ msg_check(struct json_object *body, char *err, size_t errlen)
 		for (; !json_object_iter_equal(&it, &end);
 		     json_object_iter_next(&it)) {
 			const char *k = json_object_iter_peek_name(&it);
+			char        name[JX_NAME_MAX + 4];
 
 			if (msg_in(msg_members, k) || strcmp(k, type) == 0)
 				continue;
@@ -150,7 +151,8 @@ msg_check(struct json_object *body, char *err, size_t errlen)
 				    "message's type",
 				    k);
 			return msg_fail(err, errlen,
-			    "%s is not a member of a message object", k);
+			    "%s is not a member of a message object",
+			    jx_name(k, name, sizeof(name)));
 		}
 	}
 	/* Meta's one exception: a contacts message carries an array. */

@@ -15,6 +15,7 @@
 
 #include <json-c/json.h>
 
+#include "jsonx.h"
 #include "msgtpl.h"
 
 static const char *const mt_categories[] = { "MARKETING", "UTILITY",
@@ -146,6 +147,7 @@ mt_components_ok(struct json_object *a, char *err, size_t errlen)
 static int
 mt_member(const char *key, struct json_object *v, char *err, size_t errlen)
 {
+	char        name[JX_NAME_MAX + 4];
 	const char *s = json_object_is_type(v, json_type_string)
 	    ? json_object_get_string(v)
 	    : NULL;
@@ -190,7 +192,8 @@ mt_member(const char *key, struct json_object *v, char *err, size_t errlen)
 			    "seconds (-1 for Meta's default)");
 	} else
 		return mt_bad(err, errlen,
-		    "%.64s is not a member of a message template", key);
+		    "%s is not a member of a message template",
+		    jx_name(key, name, sizeof(name)));
 	return 0;
 }
 

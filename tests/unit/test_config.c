@@ -172,6 +172,23 @@ test_secret_file(void)
 	CU_ASSERT_EQUAL(c->base_https, 1);
 	CU_ASSERT_STRING_EQUAL(c->base_url, "https://a.example/app");
 	config_free(c);
+	/* A CRLF file's CR is not part of the secret. */
+	f = fopen(path, "w");
+	fputs("crlf-secret\r\n", f);
+	fclose(f);
+	c = parse(text);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_STRING_EQUAL(c->app_secret, "crlf-secret");
+	config_free(c);
+	/* A control character inside (a NUL would cut it short): refused. */
+	f = fopen(path, "w");
+	fwrite("abc\0def\n", 1, 8, f);
+	fclose(f);
+	expect_err(text, "its first line holds a control character");
+	f = fopen(path, "w");
+	fputs("\r\n", f);
+	fclose(f);
+	expect_err(text, "is empty");
 	unlink(path);
 	snprintf(text, sizeof(text), BASE "[database]\npassword_file = %s\n",
 	    path);

@@ -53,7 +53,7 @@ test_refused(void)
 	static const char *bad[] = { "", " ", "a,,b", "a,", ",a", "bad host!",
 		"h:0", "h:65536", "h:", "h:12x", "h:-1", "[::1", "[::1]x",
 		"[]:3306", "h;drop", "a,b,c,d,e,f,g,h,i", NULL };
-	size_t i;
+	size_t             i;
 
 	for (i = 0; bad[i]; i++) {
 		if (parse(bad[i]) != -1)
@@ -63,16 +63,12 @@ test_refused(void)
 		CU_ASSERT_PTR_NULL(strchr(err, '\n'));
 	}
 	CU_ASSERT_EQUAL(parse("a,b,c,d,e,f,g,h"), 8);
-	CU_ASSERT_PTR_NOT_NULL(strstr((parse("ok, bad host"), err), "bad host"));
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr((parse("ok, bad host"), err), "bad host"));
 }
 
-static const struct ut_test tests[] = {
-	{ "one and several", test_one_and_several },
-	{ "IPv6", test_ipv6 },
-	{ "refused", test_refused },
-	{ NULL, NULL }
-};
-const struct ut_suite ut_suites[] = {
-	{ "hostlist", NULL, NULL, NULL, tests },
-	{ NULL, NULL, NULL, NULL, NULL }
-};
+static const struct ut_test tests[] = { { "one and several",
+	                                    test_one_and_several },
+	{ "IPv6", test_ipv6 }, { "refused", test_refused }, { NULL, NULL } };
+const struct ut_suite ut_suites[] = { { "hostlist", NULL, NULL, NULL, tests },
+	{ NULL, NULL, NULL, NULL, NULL } };

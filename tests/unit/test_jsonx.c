@@ -313,6 +313,53 @@ test_str(void)
 	json_object_put(o);
 }
 
+/* Raw control characters in strings are not JSON (RFC 8259, 7). */
+static void
+test_strict_raw_control(void)
+{
+	static const char  *bad[] = { "{\"a\nb\":1}", "{\"a\":\"x\ty\"}",
+		 "[\"\x01\"]", NULL };
+	static const char  *good[] = { "{\"a\\nb\":1}", "{\"a\":\"x\\ty\"}",
+		 "{\n\t\"a\" : \"\\\"\\\\\"\r\n}", NULL };
+	struct json_object *o;
+	char                err[128];
+	int                 nomem, i;
+
+	for (i = 0; bad[i]; i++) {
+		o = jx_parse_strict(bad[i], strlen(bad[i]), 8, &nomem, err,
+		    sizeof(err));
+		CU_ASSERT_PTR_NULL(o);
+		json_object_put(o);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "control character"));
+	}
+	for (i = 0; good[i]; i++) {
+		o = jx_parse_strict(good[i], strlen(good[i]), 8, &nomem, err,
+		    sizeof(err));
+		if (o == NULL)
+			fprintf(stderr, "\nrefused %s: %s\n", good[i], err);
+		CU_ASSERT_PTR_NOT_NULL(o);
+		json_object_put(o);
+	}
+}
+
+/* A name from outside quoted in a message: printable, bounded. */
+static void
+test_name(void)
+{
+	char buf[JX_NAME_MAX + 4], tiny[4];
+
+	CU_ASSERT_STRING_EQUAL(jx_name("colour", buf, sizeof(buf)), "colour");
+	CU_ASSERT_STRING_EQUAL(jx_name("a\nb\x7f\xc3\xa9", buf, sizeof(buf)),
+	    "a?b???");
+	CU_ASSERT_STRING_EQUAL(
+	    jx_name("0123456789012345678901234567890123456789"
+	            "0123456789",
+	        buf, sizeof(buf)),
+	    "0123456789012345678901234567890123456789...");
+	CU_ASSERT_STRING_EQUAL(jx_name("abcdef", tiny, sizeof(tiny)), "abc");
+	CU_ASSERT_STRING_EQUAL(jx_name("", buf, sizeof(buf)), "");
+}
+
 static const struct ut_test tests[] = { { "tokener buffer never moves",
 	                                    test_tokener_never_moves },
 	{ "tokener with escapes", test_tokener_escapes },
@@ -320,7 +367,9 @@ static const struct ut_test tests[] = { { "tokener buffer never moves",
 	{ "tokener size limits", test_tokener_limits },
 	{ "tokener depth", test_tokener_depth },
 	{ "bounded copy on a character boundary", test_copy },
-	{ "string members", test_str }, { NULL, NULL } };
+	{ "string members", test_str },
+	{ "strict: raw control characters", test_strict_raw_control },
+	{ "names fit for a message", test_name }, { NULL, NULL } };
 
 const struct ut_suite ut_suites[] = { { "jsonx", NULL, NULL, NULL, tests },
 	{ NULL, NULL, NULL, NULL, NULL } };

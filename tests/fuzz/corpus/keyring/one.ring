@@ -1,0 +1,1 @@
+1 aFUm33Dsq3huwXWgdk80EGoGUwuBE/iErG2cz4FL4IQ=
