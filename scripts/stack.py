@@ -378,7 +378,12 @@ class Stack:
     def worker_pids(self, name="pool"):
         """The pool's workers (not its health monitor child)."""
         return [pid for pid, comm in self._pool_children(name)
-                if comm != "waba-monitor"]
+                if comm not in ("waba-monitor", "waba-push")]
+
+    def pusher_pids(self, name="pool"):
+        """The pool's events pusher child ([events] push_url)."""
+        return [pid for pid, comm in self._pool_children(name)
+                if comm == "waba-push"]
 
     def monitor_pids(self, name="pool"):
         """The pool's health monitor child ([monitor] enabled)."""

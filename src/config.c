@@ -104,6 +104,13 @@ static const struct ckey ckeys[] = {
 	 */
 	{ "api", "max_upload_bytes", C_SIZE, O(api_max_upload_bytes), 1024,
 	    1L << 30 },
+	/*
+	 * Push of the events feed to the SaaS (doc/architecture.md, Push):
+	 * where, and the HMAC key its X-Waba-Signature-256 is made with.
+	 */
+	{ "events", "push_url", C_STR, O(push_url), 0, 0 },
+	{ "events", "push_secret", C_SECRET, O(push_secret), 0, 0 },
+	{ "events", "push_secret_file", C_SECRET, O(push_secret), 1, 0 },
 	/* The health monitor (doc/architecture.md, The health monitor). */
 	{ "monitor", "enabled", C_BOOL, O(monitor_enabled), 0, 0 },
 	{ "monitor", "interval_minutes", C_INT, O(monitor_interval_minutes), 1,
@@ -510,6 +517,18 @@ cfg_user(struct config *c, const char *name, char *err, size_t errlen)
 	return 0;
 }
 
+/* A section is one that some key of the table is in: no second list. */
+static int
+cfg_section_known(const char *section)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(ckeys) / sizeof(ckeys[0]); i++)
+		if (strcmp(ckeys[i].section, section) == 0)
+			return 1;
+	return 0;
+}
+
 static int
 cfg_validate(struct config *c, const char *name, char *err, size_t errlen)
 {
@@ -577,6 +596,15 @@ cfg_validate(struct config *c, const char *name, char *err, size_t errlen)
 		    name);
 		return -1;
 	}
+	/* Unsigned pushes would let anyone who can reach the receiver forge them. */
+	if ((c->push_url != NULL) != (c->push_secret != NULL)) {
+		cfg_seterr(err, errlen,
+		    c->push_url
+		        ? "%s: [events] push_url needs push_secret_file"
+		        : "%s: [events] push_secret_file without push_url",
+		    name);
+		return -1;
+	}
 	if (c->db_host != NULL &&
 	    hl_parse(c->db_host, 3306, hosts, HL_MAX, why, sizeof(why)) < 0) {
 		cfg_seterr(err, errlen, "%s: [database] host: %s", name, why);
@@ -624,7 +652,10 @@ cfg_validate(struct config *c, const char *name, char *err, size_t errlen)
 	    cfg_check_url(c->dialog_base_url, "meta", "dialog_base_url", 1,
 	        NULL, err, errlen) == -1 ||
 	    cfg_check_url(c->sdk_url, "meta", "sdk_url", 1, NULL, err,
-	        errlen) == -1) {
+	        errlen) == -1 ||
+	    (c->push_url != NULL &&
+	        cfg_check_url(c->push_url, "events", "push_url", 1, NULL, err,
+	            errlen) == -1)) {
 		char tmp[512];
 		snprintf(tmp, sizeof(tmp), "%s", err);
 		cfg_seterr(err, errlen, "%s: %s", name, tmp);
@@ -710,13 +741,7 @@ config_parse(const char *name, const char *text, char *err, size_t errlen)
 			}
 			*v = '\0';
 			snprintf(section, sizeof(section), "%s", line + 1);
-			if (strcmp(section, "server") &&
-			    strcmp(section, "database") &&
-			    strcmp(section, "crypto") &&
-			    strcmp(section, "meta") &&
-			    strcmp(section, "webhooks") &&
-			    strcmp(section, "api") &&
-			    strcmp(section, "monitor")) {
+			if (!cfg_section_known(section)) {
 				cfg_seterr(err, errlen,
 				    "%s: unknown section "
 				    "[%s]",

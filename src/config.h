@@ -74,6 +74,10 @@ struct config {
 	int api_max_waiting;
 	/* [api]: the largest body POST /media and /uploads take. */
 	size_t api_max_upload_bytes;
+	/* [events]: every event POSTed to push_url (NULL: no push), signed
+	   with push_secret; the supervisor then runs a pusher child. */
+	char *push_url;
+	char *push_secret;
 	/* [monitor]: the standalone supervisor runs the health monitor as
 	   a child (enabled, default true); each workspace is checked once
 	   per interval; a token expiring within expiry_warning_days is a

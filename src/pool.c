@@ -40,6 +40,7 @@
 #include "log.h"
 #include "meta_gate.h"
 #include "monitor.h"
+#include "push.h"
 #include "pool.h"
 
 #define POOL_MAX_WORKERS 256
@@ -306,10 +307,21 @@ pool_child_exit(int status)
 	_exit(status);
 }
 
+/* What a child of the supervisor is: one of the workers, or a helper. */
+enum pool_role {
+	POOL_WORKER = 0,
+	POOL_MONITOR, /* the health monitor ([monitor] enabled) */
+	POOL_PUSHER,  /* the events' push ([events] push_url) */
+	POOL_ROLES
+};
+
+static const char *const pool_role_name[POOL_ROLES] = { "worker", "monitor",
+	"pusher" };
+
 struct pool_child {
-	pid_t        pid;
-	unsigned int gen;
-	int          monitor; /* the health monitor, not a worker */
+	pid_t          pid;
+	unsigned int   gen;
+	enum pool_role role;
 };
 
 static struct pool_child pool_kids[2 * POOL_MAX_WORKERS];
@@ -351,12 +363,46 @@ pool_monitor(struct app *app)
 }
 
 /*
+ * The pusher child (push.h): like the monitor, the supervisor's app and
+ * the workers' privileges, its own connections and curl handle, and
+ * SIGTERM let in only while it sleeps, so a push under way finishes and
+ * its cursor is saved.
+ */
+static int
+pool_pusher(struct app *app)
+{
+	struct push *p;
+	sigset_t     wait_mask;
+	char         err[512];
+
+	prctl(PR_SET_NAME, "waba-push", 0, 0, 0);
+	pool_catch(SIGTERM);
+	pool_catch(SIGINT);
+	signal(SIGHUP, SIG_IGN);
+	pool_default(SIGCHLD);
+	signal(SIGPIPE, SIG_IGN);
+	sigprocmask(SIG_SETMASK, NULL, &wait_mask);
+	sigdelset(&wait_mask, SIGTERM);
+	sigdelset(&wait_mask, SIGINT);
+	if (app_start(app, err, sizeof(err)) == -1 ||
+	    (p = push_new(app->cfg, app->db, err, sizeof(err))) == NULL) {
+		log_err("push: %s", err);
+		app_free(app);
+		return 1;
+	}
+	push_loop(p, &pool_term, &wait_mask);
+	push_free(p);
+	app_free(app);
+	return 0;
+}
+
+/*
  * The child inherits app, the state the supervisor validated last, and
  * re-reads nothing: so a file broken after that (reload refused, or an
  * edit never followed by SIGHUP) cannot reach a replacement worker.
  */
 static int
-pool_spawn(struct app *app, int fd, unsigned int gen, int monitor)
+pool_spawn(struct app *app, int fd, unsigned int gen, enum pool_role role)
 {
 	pid_t  pid;
 	size_t i;
@@ -378,18 +424,21 @@ pool_spawn(struct app *app, int fd, unsigned int gen, int monitor)
 		 * being caught here and erased by this reset.
 		 */
 		pool_term = pool_hup = pool_chld = 0;
-		if (monitor) {
+		if (role != POOL_WORKER)
 			/* It serves no request: the socket is not its. */
 			close(fd);
+		if (role == POOL_MONITOR)
 			pool_child_exit(pool_monitor(app));
-		}
+		if (role == POOL_PUSHER)
+			pool_child_exit(pool_pusher(app));
 		pool_child_exit(pool_worker(NULL, app, fd, 0));
 	}
 	pool_kids[i].pid = pid;
 	pool_kids[i].gen = gen;
-	pool_kids[i].monitor = monitor;
-	if (monitor)
-		log_info("monitor started (pid %ld)", (long)pid);
+	pool_kids[i].role = role;
+	if (role != POOL_WORKER)
+		log_info("%s started (pid %ld)", pool_role_name[role],
+		    (long)pid);
 	return 0;
 }
 
@@ -401,19 +450,21 @@ pool_count(unsigned int gen, int any)
 
 	for (i = 0; i < sizeof(pool_kids) / sizeof(pool_kids[0]); i++)
 		if (pool_kids[i].pid &&
-		    (any || (pool_kids[i].gen == gen && !pool_kids[i].monitor)))
+		    (any ||
+		        (pool_kids[i].gen == gen &&
+		            pool_kids[i].role == POOL_WORKER)))
 			n++;
 	return n;
 }
 
-/* 1 when generation gen has its monitor. */
+/* 1 when generation gen has its child of that role. */
 static int
-pool_has_monitor(unsigned int gen)
+pool_has(unsigned int gen, enum pool_role role)
 {
 	size_t i;
 
 	for (i = 0; i < sizeof(pool_kids) / sizeof(pool_kids[0]); i++)
-		if (pool_kids[i].pid && pool_kids[i].monitor &&
+		if (pool_kids[i].pid && pool_kids[i].role == role &&
 		    pool_kids[i].gen == gen)
 			return 1;
 	return 0;
@@ -431,11 +482,10 @@ pool_signal_gen(unsigned int gen, int all, int sig)
 
 /*
  * Collects dead children; notes when one of generation gen died badly,
- * a worker in crashes, the monitor in mcrashes.
+ * in crashes[] by its role.
  */
 static void
-pool_reap(unsigned int gen, struct pool_crashes *crashes,
-    struct pool_crashes *mcrashes)
+pool_reap(unsigned int gen, struct pool_crashes *crashes)
 {
 	pid_t  pid;
 	int    st;
@@ -452,16 +502,15 @@ pool_reap(unsigned int gen, struct pool_crashes *crashes,
 		gate_forget(pid);
 		if (WIFSIGNALED(st))
 			log_warn("%s %ld killed by signal %d",
-			    pool_kids[i].monitor ? "monitor" : "worker",
-			    (long)pid, WTERMSIG(st));
+			    pool_role_name[pool_kids[i].role], (long)pid,
+			    WTERMSIG(st));
 		else if (WEXITSTATUS(st) != 0)
 			log_warn("%s %ld exited with status %d",
-			    pool_kids[i].monitor ? "monitor" : "worker",
-			    (long)pid, WEXITSTATUS(st));
+			    pool_role_name[pool_kids[i].role], (long)pid,
+			    WEXITSTATUS(st));
 		if (pool_kids[i].gen == gen &&
 		    (WIFSIGNALED(st) || WEXITSTATUS(st) != 0))
-			pool_crash_add(pool_kids[i].monitor ? mcrashes
-			                                    : crashes,
+			pool_crash_add(&crashes[pool_kids[i].role],
 			    pool_now_ms());
 		pool_kids[i].pid = 0;
 	}
@@ -472,7 +521,7 @@ pool_supervise(const char *config_path, struct app *app, int fd, int nworkers,
     const char *listen_addr)
 {
 	sigset_t                   block, old;
-	static struct pool_crashes crashes, mcrashes;
+	static struct pool_crashes crashes[POOL_ROLES];
 	unsigned int               gen = 1;
 	int                        want = nworkers, hold;
 	struct timespec            until, now, pause = { 1, 0 };
@@ -503,7 +552,7 @@ pool_supervise(const char *config_path, struct app *app, int fd, int nworkers,
 	log_info("supervisor started, %d workers", want);
 	while (!pool_term) {
 		pool_chld = 0;
-		pool_reap(gen, &crashes, &mcrashes);
+		pool_reap(gen, crashes);
 		if (pool_hup) {
 			pool_hup = 0;
 			/*
@@ -545,24 +594,31 @@ pool_supervise(const char *config_path, struct app *app, int fd, int nworkers,
 			 * meanwhile. Crashes spread over the pool's life
 			 * leave the window and never trigger it.
 			 */
-			if (pool_crash_recent(&crashes, pool_now_ms(),
-			        POOL_CRASH_WINDOW_MS) >
+			if (pool_crash_recent(&crashes[POOL_WORKER],
+			        pool_now_ms(), POOL_CRASH_WINDOW_MS) >
 			    (unsigned int)want * 3) {
 				hold = 1;
 				break;
 			}
 			/* fork failed: try again after the pause too. */
-			if (pool_spawn(app, fd, gen, 0) == -1) {
+			if (pool_spawn(app, fd, gen, POOL_WORKER) == -1) {
 				hold = 1;
 				break;
 			}
 		}
-		/* The monitor: the same guard, counted on its own. */
+		/* The monitor and the pusher: the same guard, each on its own. */
 		if (app->cfg->monitor_enabled && !pool_term &&
-		    !pool_has_monitor(gen)) {
-			if (pool_crash_recent(&mcrashes, pool_now_ms(),
-			        POOL_CRASH_WINDOW_MS) > 3 ||
-			    pool_spawn(app, fd, gen, 1) == -1)
+		    !pool_has(gen, POOL_MONITOR)) {
+			if (pool_crash_recent(&crashes[POOL_MONITOR],
+			        pool_now_ms(), POOL_CRASH_WINDOW_MS) > 3 ||
+			    pool_spawn(app, fd, gen, POOL_MONITOR) == -1)
+				hold = 1;
+		}
+		if (app->cfg->push_url != NULL && !pool_term &&
+		    !pool_has(gen, POOL_PUSHER)) {
+			if (pool_crash_recent(&crashes[POOL_PUSHER],
+			        pool_now_ms(), POOL_CRASH_WINDOW_MS) > 3 ||
+			    pool_spawn(app, fd, gen, POOL_PUSHER) == -1)
 				hold = 1;
 		}
 		if (!pool_term && !pool_hup && !pool_chld) {
@@ -578,7 +634,7 @@ pool_supervise(const char *config_path, struct app *app, int fd, int nworkers,
 	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += app->cfg->drain_seconds;
 	while (pool_count(gen, 1) > 0) {
-		pool_reap(gen, &crashes, &mcrashes);
+		pool_reap(gen, crashes);
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (now.tv_sec > until.tv_sec) {
 			log_warn("drain timeout: killing %zu workers",

@@ -10,8 +10,11 @@
 
 #include <json-c/json.h>
 
+#include "config.h"
+#include "db.h"
 #include "status.h"
 #include "store/connection.h"
+#include "store/push.h"
 #include "store/monitor.h"
 #include "store/numbers.h"
 
@@ -30,6 +33,40 @@ iso_utc(const char *sql, char out[24])
 		return NULL;
 	snprintf(out, 24, "%.10sT%.8sZ", sql, sql + 11);
 	return out;
+}
+
+/*
+ * doc/contract.md, JSON shapes: "push", how far the SaaS's receiver is
+ * behind ([events] push_url; JSON null without one): events not yet
+ * acknowledged (counted up to PUSH_PENDING_CAP), and the last failure.
+ */
+#define PUSH_PENDING_CAP 1000000
+static enum store_rc
+push_object(struct db *db, const struct workspace *ws, json_object **out)
+{
+	struct push_row r;
+	json_object    *o;
+	long long       pending;
+	enum store_rc   rc;
+
+	*out = NULL;
+	if (db_config(db)->push_url == NULL)
+		return STORE_OK;
+	if ((rc = store_push_get(db, ws->id, &r)) != STORE_OK &&
+	    rc != STORE_NOTFOUND)
+		return rc;
+	if ((rc = store_push_pending(db, ws, r.last_event_id, PUSH_PENDING_CAP,
+	         &pending)) != STORE_OK)
+		return rc;
+	if ((o = json_object_new_object()) == NULL)
+		return STORE_ERR;
+	json_object_object_add(o, "pending", json_object_new_int64(pending));
+	json_object_object_add(o, "last_error", jstr(r.last_error));
+	json_object_object_add(o, "last_error_at", jstr(r.last_error_at));
+	json_object_object_add(o, "failures",
+	    json_object_new_int64((int64_t)r.failures));
+	*out = o;
+	return STORE_OK;
 }
 
 /* doc/contract.md, JSON shapes: the default first, as the store sorts. */
@@ -178,6 +215,10 @@ status_object(struct db *db, const struct workspace *ws,
 	if ((k = sends_object(&r)) == NULL)
 		goto fail;
 	json_object_object_add(o, "sends", k);
+	k = NULL;
+	if ((rc = push_object(db, ws, &k)) != STORE_OK)
+		goto fail;
+	json_object_object_add(o, "push", k);
 	k = NULL;
 	free(nums);
 	store_mon_health_free(&health);

@@ -22,6 +22,7 @@
 
 #include "../app.h"
 #include "../config.h"
+#include "../evjson.h"
 #include "../graph.h"
 #include "../log.h"
 #include "../meta_gate.h"
@@ -43,98 +44,6 @@ ev_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static struct json_object *
-ev_parse(const char *s)
-{
-	return s != NULL ? json_tokener_parse(s) : NULL;
-}
-
-static void
-ev_put(struct json_object *o, const char *key, const char *s)
-{
-	if (s != NULL && *s != '\0')
-		json_object_object_add(o, key, json_object_new_string(s));
-}
-
-/*
- * A row stored before schema v6 kept only the typed columns: the
- * object is rebuilt from them under Meta's own names (a text message's
- * body as text.body, a status's recipient_id, an account_update's
- * event), so a client reads old and new rows alike, knowing that an old
- * one carries no more than that.
- */
-static struct json_object *
-ev_rebuild(const struct ev_row *r)
-{
-	struct json_object *o, *t, *errs, *e;
-	char                ts[24];
-
-	if ((o = json_object_new_object()) == NULL)
-		return NULL;
-	if (r->event_at > 0)
-		snprintf(ts, sizeof(ts), "%lld", r->event_at);
-	else
-		*ts = '\0';
-	if (strcmp(r->kind, "account_update") == 0) {
-		ev_put(o, "event", r->status);
-		return o;
-	}
-	if (strcmp(r->kind, "error") == 0) {
-		ev_put(o, "message", r->body);
-		return o;
-	}
-	ev_put(o, "id", r->message_id);
-	if (strcmp(r->kind, "status") == 0) {
-		ev_put(o, "status", r->status);
-		ev_put(o, "recipient_id", r->from);
-		ev_put(o, "timestamp", ts);
-		if (r->body != NULL && *r->body != '\0' &&
-		    (errs = json_object_new_array()) != NULL) {
-			if ((e = json_object_new_object()) != NULL) {
-				ev_put(e, "message", r->body);
-				json_object_array_add(errs, e);
-			}
-			json_object_object_add(o, "errors", errs);
-		}
-		return o;
-	}
-	ev_put(o, "from", r->from);
-	ev_put(o, "timestamp", ts);
-	if (strcmp(r->kind, "message") == 0 && r->body != NULL &&
-	    (t = json_object_new_object()) != NULL) {
-		json_object_object_add(o, "type",
-		    json_object_new_string("text"));
-		ev_put(t, "body", r->body);
-		json_object_object_add(o, "text", t);
-	} else if (strcmp(r->kind, "message") != 0)
-		ev_put(o, "summary", r->body);
-	return o;
-}
-
-static struct json_object *
-ev_json(const struct ev_row *r)
-{
-	struct json_object *o, *obj;
-
-	if ((o = json_object_new_object()) == NULL)
-		return NULL;
-	if ((obj = ev_parse(r->object)) == NULL)
-		obj = ev_rebuild(r);
-	json_object_object_add(o, "id", json_object_new_uint64(r->id));
-	json_object_object_add(o, "type", json_object_new_string(r->kind));
-	json_object_object_add(o, "received_at",
-	    json_object_new_string(r->received_at ? r->received_at : ""));
-	json_object_object_add(o, "waba_id",
-	    r->waba_id ? json_object_new_string(r->waba_id) : NULL);
-	json_object_object_add(o, "phone_number_id",
-	    r->phone_number_id ? json_object_new_string(r->phone_number_id)
-	                       : NULL);
-	json_object_object_add(o, "object", obj);
-	json_object_object_add(o, "metadata", ev_parse(r->metadata));
-	json_object_object_add(o, "contact", ev_parse(r->contact));
-	return o;
-}
-
 /*
  * The events after *next into arr, *next moved to the last one's id;
  * *got how many.
@@ -153,7 +62,7 @@ ev_read(struct ctx *c, uint64_t *next, unsigned limit, struct json_object *arr,
 	    STORE_OK)
 		return rc;
 	while (store_ev_next(&q, &r)) {
-		if ((e = ev_json(&r)) == NULL) {
+		if ((e = evj_event(&r)) == NULL) {
 			sq_close(&q);
 			return STORE_ERR;
 		}

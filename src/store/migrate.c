@@ -405,6 +405,31 @@ static const char *const control_v5[] = {
 };
 
 /*
+ * v6 (issue 13, push of the events feed): per workspace, the last event
+ * the push receiver acknowledged (the cursor: an event is pushed again
+ * after a crash between its 2xx and this row's update, never lost), the
+ * pusher holding the workspace (one at a time keeps its events in order,
+ * whatever the number of pools), and the failures in a row with when to
+ * try again (the backoff).
+ */
+static const char *const control_v6[] = {
+	"CREATE TABLE IF NOT EXISTS `%1$s`.push_state ("
+	" workspace_id BIGINT UNSIGNED NOT NULL PRIMARY KEY,"
+	" last_event_id BIGINT UNSIGNED NOT NULL DEFAULT 0,"
+	" lease_owner VARCHAR(128) NULL,"
+	" lease_until DATETIME(3) NULL,"
+	" failures INT UNSIGNED NOT NULL DEFAULT 0,"
+	" retry_at DATETIME(3) NULL,"
+	" last_error VARCHAR(255) NULL,"
+	" last_error_at DATETIME NULL,"
+	" pushed_at DATETIME NULL,"
+	" FOREIGN KEY (workspace_id) REFERENCES `%1$s`.workspaces(id)"
+	"  ON DELETE CASCADE"
+	") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+	NULL
+};
+
+/*
  * v7 (issue 12, the health monitor): what the last check found, one row
  * (id 1), written by the monitor only. The scalar columns are the
  * default number's; warnings is the JSON array status --json shows
@@ -431,7 +456,7 @@ static const char *const workspace_v7[] = {
 };
 
 static const char *const *const control_migrations[] = { control_v1, control_v2,
-	control_v3, control_v4, control_v5 };
+	control_v3, control_v4, control_v5, control_v6 };
 static const char *const *const workspace_migrations[] = { workspace_v1,
 	workspace_v2, workspace_v3, workspace_v4, workspace_v5, workspace_v6,
 	workspace_v7 };

@@ -33,8 +33,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    "webhook_verify_token = vt\n",
 		    path);
 	}
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	         0600)) == -1 ||
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) ==
+	        -1 ||
 	    write(fd, data, size) != (ssize_t)size)
 		abort();
 	close(fd);
@@ -52,8 +52,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		why = strstr(err, path);
 		why = why ? why + strlen(path) : err;
 		for (i = 0; i + 8 <= line; i++)
-			FUZZ_CHECK(memmem(why, strlen(why), data + i, 8) ==
-			    NULL);
+			FUZZ_CHECK(
+			    memmem(why, strlen(why), data + i, 8) == NULL);
 		return 0;
 	}
 	FUZZ_CHECK(c->app_secret != NULL && c->app_secret[0] != '\0');

@@ -23,8 +23,8 @@ write_ring(const uint8_t *data, size_t size)
 	if (path[0] == '\0')
 		snprintf(path, sizeof(path), "/tmp/fuzz-keyring-%ld",
 		    (long)getpid());
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	         0600)) == -1 ||
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) ==
+	        -1 ||
 	    fchmod(fd, 0600) == -1 || write(fd, data, size) != (ssize_t)size)
 		abort();
 	close(fd);
@@ -33,12 +33,12 @@ write_ring(const uint8_t *data, size_t size)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct vault        *v;
-	struct vault_box     box = { 0 };
-	struct vault_secret  out = { 0 };
-	char                 err[512];
-	uint32_t             cur;
-	static const char    token[] = "EAAGfuzztoken";
+	struct vault       *v;
+	struct vault_box    box = { 0 };
+	struct vault_secret out = { 0 };
+	char                err[512];
+	uint32_t            cur;
+	static const char   token[] = "EAAGfuzztoken";
 
 	if (path[0] == '\0' && vault_sodium_init() != 0)
 		abort();
@@ -53,15 +53,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			const uint8_t *p = data + i;
 			size_t         k;
 
-			for (k = 0; k < 16 && ((p[k] >= 'A' && p[k] <= 'Z') ||
-			                (p[k] >= 'a' && p[k] <= 'z') ||
-			                (p[k] >= '0' && p[k] <= '9') ||
-			                p[k] == '+' || p[k] == '/');
+			for (k = 0; k < 16 &&
+			     ((p[k] >= 'A' && p[k] <= 'Z') ||
+			         (p[k] >= 'a' && p[k] <= 'z') ||
+			         (p[k] >= '0' && p[k] <= '9') || p[k] == '+' ||
+			         p[k] == '/');
 			     k++)
 				;
 			if (k == 16)
-				FUZZ_CHECK(memmem(err, strlen(err), p, 16) ==
-				    NULL);
+				FUZZ_CHECK(
+				    memmem(err, strlen(err), p, 16) == NULL);
 		}
 		return 0;
 	}
