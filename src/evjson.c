@@ -103,4 +103,3 @@ evj_event(const struct ev_row *r)
 	json_object_object_add(o, "contact", evj_parse(r->contact));
 	return o;
 }
-

@@ -169,8 +169,8 @@ push_list(struct push *p, long long now)
  * status or libcurl's words) otherwise.
  */
 static int
-push_post(struct push *p, const char *body, size_t len, uint64_t id,
-    char *why, size_t whylen)
+push_post(struct push *p, const char *body, size_t len, uint64_t id, char *why,
+    size_t whylen)
 {
 	struct curl_slist *h;
 	char               sig[PUSH_SIG_LEN + 1], line[128], idh[64];
@@ -203,8 +203,7 @@ push_post(struct push *p, const char *body, size_t len, uint64_t id,
 	curl_easy_setopt(p->curl, CURLOPT_SSL_VERIFYHOST, 2L);
 	curl_easy_setopt(p->curl, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(p->curl, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(p->curl, CURLOPT_POSTFIELDSIZE_LARGE,
-	    (curl_off_t)len);
+	curl_easy_setopt(p->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	curl_easy_setopt(p->curl, CURLOPT_USERAGENT, "waba-connect-push");
 	curl_easy_setopt(p->curl, CURLOPT_WRITEFUNCTION, push_discard);
 	curl_easy_setopt(p->curl, CURLOPT_ERRORBUFFER, p->errbuf);
@@ -246,8 +245,8 @@ push_workspace(struct push *p, struct push_ws *w, volatile sig_atomic_t *stop)
 	if (store_push_last_event(p->db, &w->ws, &newest) != STORE_OK ||
 	    newest <= w->seen)
 		return;
-	if (store_push_claim(p->db, w->ws.id, p->owner, PUSH_LEASE_S,
-	        &claimed, &cursor) != STORE_OK ||
+	if (store_push_claim(p->db, w->ws.id, p->owner, PUSH_LEASE_S, &claimed,
+	        &cursor) != STORE_OK ||
 	    !claimed)
 		return; /* another pusher has it, or its backoff runs */
 	while (!*stop && !failed && cursor < newest) {

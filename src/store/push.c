@@ -55,8 +55,7 @@ store_push_claim(struct db *db, uint64_t ws, const char *owner, long lease_s,
 }
 
 enum store_rc
-store_push_done(struct db *db, uint64_t ws, const char *owner,
-    uint64_t last_id)
+store_push_done(struct db *db, uint64_t ws, const char *owner, uint64_t last_id)
 {
 	return sq_do(db, NULL,
 	    SQ_ARGS(SQ_I((long long)last_id), SQ_I((long long)ws), SQ_S(owner)),
