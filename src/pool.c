@@ -333,28 +333,43 @@ static struct pool_child pool_kids[2 * POOL_MAX_WORKERS];
  * inherited mask blocks SIGTERM: it comes in only while the monitor
  * sleeps, so a check under way finishes and gives its lease back.
  */
+/*
+ * What every helper child (the monitor, the pusher) starts with: its
+ * name in ps and /proc/PID/comm, SIGTERM/SIGINT caught but let in only
+ * through *wait_mask (while it sleeps), SIGHUP ignored (the supervisor
+ * reloads by replacing it), and the app started (its own connections).
+ * -1 when it cannot start: logged, app freed.
+ */
 static int
-pool_monitor(struct app *app)
+pool_helper_start(struct app *app, const char *comm, sigset_t *wait_mask)
 {
-	struct monitor m;
-	sigset_t       wait_mask;
-	char           err[512];
+	char err[512];
 
-	/* Shows as such in ps and /proc/PID/comm. */
-	prctl(PR_SET_NAME, "waba-monitor", 0, 0, 0);
+	prctl(PR_SET_NAME, comm, 0, 0, 0);
 	pool_catch(SIGTERM);
 	pool_catch(SIGINT);
 	signal(SIGHUP, SIG_IGN);
 	pool_default(SIGCHLD);
 	signal(SIGPIPE, SIG_IGN);
-	sigprocmask(SIG_SETMASK, NULL, &wait_mask);
-	sigdelset(&wait_mask, SIGTERM);
-	sigdelset(&wait_mask, SIGINT);
+	sigprocmask(SIG_SETMASK, NULL, wait_mask);
+	sigdelset(wait_mask, SIGTERM);
+	sigdelset(wait_mask, SIGINT);
 	if (app_start(app, err, sizeof(err)) == -1) {
-		log_err("monitor: %s", err);
+		log_err("%s: %s", comm, err);
 		app_free(app);
-		return 1;
+		return -1;
 	}
+	return 0;
+}
+
+static int
+pool_monitor(struct app *app)
+{
+	struct monitor m;
+	sigset_t       wait_mask;
+
+	if (pool_helper_start(app, "waba-monitor", &wait_mask) == -1)
+		return 1;
 	monitor_init(&m, app->cfg, app->db, &app->vault, app->graph);
 	m.stop = &pool_term;
 	monitor_loop(&m, &wait_mask);
@@ -375,17 +390,9 @@ pool_pusher(struct app *app)
 	sigset_t     wait_mask;
 	char         err[512];
 
-	prctl(PR_SET_NAME, "waba-push", 0, 0, 0);
-	pool_catch(SIGTERM);
-	pool_catch(SIGINT);
-	signal(SIGHUP, SIG_IGN);
-	pool_default(SIGCHLD);
-	signal(SIGPIPE, SIG_IGN);
-	sigprocmask(SIG_SETMASK, NULL, &wait_mask);
-	sigdelset(&wait_mask, SIGTERM);
-	sigdelset(&wait_mask, SIGINT);
-	if (app_start(app, err, sizeof(err)) == -1 ||
-	    (p = push_new(app->cfg, app->db, err, sizeof(err))) == NULL) {
+	if (pool_helper_start(app, "waba-push", &wait_mask) == -1)
+		return 1;
+	if ((p = push_new(app->cfg, app->db, err, sizeof(err))) == NULL) {
 		log_err("push: %s", err);
 		app_free(app);
 		return 1;

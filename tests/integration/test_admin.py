@@ -18,7 +18,7 @@ ADMIN = binary("waba-connect-admin")
 STATUS_KEYS = ["workspace", "status", "reason", "waba_id", "phone_number_id",
                "display_phone_number", "phone_numbers", "token_expires_at",
                "catalog", "last_webhook_at", "webhook_events", "health",
-               "sends"]
+               "sends", "push"]
 GOOD_PASSWORD = "correct horse battery staple"
 
 
@@ -304,6 +304,7 @@ class AdminCommands(AdminCase):
         self.assertEqual(list(doc.keys()), STATUS_KEYS)
         self.assertEqual(doc["workspace"], "stat")
         self.assertEqual(doc["status"], "not_connected")
+        self.assertIsNone(doc["push"])  # no [events] push_url here
         for k in ("reason", "waba_id", "phone_number_id",
                   "display_phone_number", "token_expires_at",
                   "last_webhook_at"):

@@ -32,10 +32,7 @@ test_sign_rfc4231(void)
 }
 
 static const struct ut_test tests[] = {
-	{ "signature, RFC 4231 vector", test_sign_rfc4231 },
-	{ NULL, NULL }
+	{ "signature, RFC 4231 vector", test_sign_rfc4231 }, { NULL, NULL }
 };
-const struct ut_suite ut_suites[] = {
-	{ "push", NULL, NULL, NULL, tests },
-	{ NULL, NULL, NULL, NULL, NULL }
-};
+const struct ut_suite ut_suites[] = { { "push", NULL, NULL, NULL, tests },
+	{ NULL, NULL, NULL, NULL, NULL } };
