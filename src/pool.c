@@ -39,6 +39,7 @@
 #include "config.h"
 #include "log.h"
 #include "meta_gate.h"
+#include "metrics.h"
 #include "monitor.h"
 #include "pool.h"
 
@@ -497,6 +498,11 @@ pool_supervise(const char *config_path, struct app *app, int fd, int nworkers,
 
 	/* Shared by every worker forked from here (meta_gate.h). */
 	if (gate_init_pool(nworkers, err, sizeof(err)) == -1) {
+		log_err("%s", err);
+		return 1;
+	}
+	/* /metrics' counters, likewise (metrics.h). */
+	if (metrics_init_pool(err, sizeof(err)) == -1) {
 		log_err("%s", err);
 		return 1;
 	}
