@@ -443,6 +443,7 @@ main(int argc, char *argv[])
 	if ((c.cfg = config_load(path, err, sizeof(err))) == NULL)
 		return admin_fail("%s", err);
 	log_init(PROG, LOG_LVL_WARN);
+	log_set_format(c.cfg->log_json);
 	if ((c.db = db_new(c.cfg)) == NULL)
 		ret = admin_fail("out of memory");
 	else

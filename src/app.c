@@ -818,6 +818,28 @@ app_body_limit(const struct config *cfg, const struct route *rt)
 	                                             : cfg->webhook_max_body;
 }
 
+/*
+ * The request's id on every log line until it ends (log.h): the
+ * client's X-Request-Id when it is a plain token (a load balancer's or
+ * the calling service's, so one id follows a request across systems),
+ * else a new one. Anything else the client sent is not echoed: it could
+ * be made to look like another request's id, or carry what a log must
+ * not.
+ */
+static void
+app_request_id(FCGX_Request *f)
+{
+	const char *id = FCGX_GetParam("HTTP_X_REQUEST_ID", f->envp);
+	char        made[33];
+
+	if (log_request_id_valid(id)) {
+		log_set_request_id(id);
+		return;
+	}
+	log_request_id_make(made);
+	log_set_request_id(made);
+}
+
 /* A webhook delivery's outcome, from its answer (handlers/webhooks.c). */
 static const char *
 app_hook_outcome(int status)
@@ -853,6 +875,7 @@ app_handle(struct app *a, FCGX_Request *f)
 	c.req = &req;
 	c.resp = &resp;
 
+	app_request_id(f);
 	db_request_begin(a->db);
 	graph_budget_start(a->graph);
 	if ((err = req_init(&req, f, a->mount, why, sizeof(why))) != REQ_OK) {
@@ -913,6 +936,8 @@ send:
 	/* Its slot in the Meta bulkhead is free before a slow client
 	   reads the answer. */
 	graph_budget_end(a->graph);
+	/* The request's id, for the client to quote (issue 15, Logs). */
+	resp_header(&resp, "X-Request-Id", log_request_id());
 	resp_send(&resp, f->out, req.method == REQ_HEAD);
 	log_request(req.method_str, req.path ? req.path : "-", resp.status,
 	    req_now_us() - req.start_us);
@@ -923,4 +948,5 @@ send:
 	json_object_put(c.json);
 	resp_free(&resp);
 	req_free(&req);
+	log_set_request_id(NULL);
 }

@@ -175,6 +175,7 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	log_set_level(app.cfg->log_level);
+	log_set_format(app.cfg->log_json);
 	if (check) {
 		printf("%s: ok\n", path);
 		app_free(&app);

@@ -41,11 +41,11 @@ static const int metrics_codes[] = { 200, 201, 202, 204, 301, 302, 303, 304,
 #define METRICS_NSTATUS (METRICS_NCODES + 1) /* the last: any other */
 
 /* Upper bounds in µs; the exposition prints them in seconds. */
-static const long long metrics_bounds_us[METRICS_NBUCKETS] = { 5000, 10000,
-	25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 5000000,
-	10000000 };
-static const char *const metrics_bounds_s[METRICS_NBUCKETS] = { "0.005",
-	"0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10" };
+static const long long   metrics_bounds_us[METRICS_NBUCKETS] = { 5000, 10000,
+	  25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 5000000,
+	  10000000 };
+static const char *const metrics_bounds_s[METRICS_NBUCKETS] = { "0.005", "0.01",
+	"0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10" };
 
 struct metrics_key {
 	atomic_int   state; /* 0 free, 1 being named, 2 named */
@@ -54,20 +54,20 @@ struct metrics_key {
 };
 
 struct metrics_shm {
-	atomic_llong req[METRICS_ROUTES + 1][METRICS_NSTATUS];
-	atomic_llong bucket[METRICS_ROUTES + 1][METRICS_NBUCKETS];
-	atomic_llong dur_us[METRICS_ROUTES + 1];
-	atomic_llong dur_n[METRICS_ROUTES + 1];
-	atomic_llong mon_passes, mon_failed, mon_last_us, mon_sum_us;
-	atomic_llong outbox_depth, outbox_set;
+	atomic_llong       req[METRICS_ROUTES + 1][METRICS_NSTATUS];
+	atomic_llong       bucket[METRICS_ROUTES + 1][METRICS_NBUCKETS];
+	atomic_llong       dur_us[METRICS_ROUTES + 1];
+	atomic_llong       dur_n[METRICS_ROUTES + 1];
+	atomic_llong       mon_passes, mon_failed, mon_last_us, mon_sum_us;
+	atomic_llong       outbox_depth, outbox_set;
 	struct metrics_key key[METRICS_KEYS];
 };
 
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "process-shared atomics");
 
 static struct metrics_shm *metrics;
-static const char *const  *metrics_route_names, *const *metrics_route_methods;
-static size_t              metrics_nroutes;
+static const char *const *metrics_route_names, *const *metrics_route_methods;
+static size_t metrics_nroutes;
 
 int
 metrics_init_pool(char *err, size_t errlen)
@@ -109,8 +109,8 @@ metrics_init_spawned(const char *config_path, char *err, size_t errlen)
 		    strerror(errno));
 		return -1;
 	}
-	snprintf(name, sizeof(name), METRICS_NAME_FMT,
-	    (unsigned long)geteuid(), metrics_hash(real));
+	snprintf(name, sizeof(name), METRICS_NAME_FMT, (unsigned long)geteuid(),
+	    metrics_hash(real));
 	free(real);
 	if ((fd = shm_open(name, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
 		snprintf(err, errlen, "metrics: shm_open %s: %s", name,
@@ -129,8 +129,8 @@ metrics_init_spawned(const char *config_path, char *err, size_t errlen)
 		snprintf(err, errlen, "metrics: %s: %s", name, strerror(errno));
 		goto fail;
 	}
-	p = mmap(NULL, sizeof(*metrics), PROT_READ | PROT_WRITE, MAP_SHARED,
-	    fd, 0);
+	p = mmap(NULL, sizeof(*metrics), PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+	    0);
 	if (p == MAP_FAILED) {
 		snprintf(err, errlen, "metrics: mmap %s: %s", name,
 		    strerror(errno));
@@ -145,8 +145,7 @@ fail:
 }
 
 void
-metrics_routes(const char *const *names, const char *const *methods,
-    size_t n)
+metrics_routes(const char *const *names, const char *const *methods, size_t n)
 {
 	metrics_route_names = names;
 	metrics_route_methods = methods;
@@ -265,13 +264,12 @@ metrics_outbox_depth(long long depth)
 
 /* One entry "ADDR" or "ADDR/BITS" into 16 bytes (IPv4 as ::ffff:a.b.c.d). */
 static int
-metrics_parse_net(const char *s, size_t len, unsigned char net[16],
-    int *bits)
+metrics_parse_net(const char *s, size_t len, unsigned char net[16], int *bits)
 {
-	char          text[64], *slash, *end;
+	char           text[64], *slash, *end;
 	struct in_addr a4;
-	long          b;
-	int           v4;
+	long           b;
+	int            v4;
 
 	if (len == 0 || len >= sizeof(text))
 		return -1;
@@ -314,8 +312,8 @@ metrics_in_net(const unsigned char addr[16], const unsigned char net[16],
 
 /* Calls fn for each entry of list; stops at the first non-zero. */
 static int
-metrics_each(const char *list,
-    int (*fn)(const char *, size_t, void *), void *arg)
+metrics_each(const char *list, int (*fn)(const char *, size_t, void *),
+    void                *arg)
 {
 	const char *p = list, *e;
 	int         rc;
@@ -393,8 +391,9 @@ metrics_allow_check(const char *list, char *why, size_t whylen)
 	if (metrics_each(list, metrics_check_one, &w) != 0)
 		return -1;
 	if (w.n == 0) {
-		snprintf(why, whylen, "no address (give 127.0.0.1 for none "
-		                      "but this host)");
+		snprintf(why, whylen,
+		    "no address (give 127.0.0.1 for none "
+		    "but this host)");
 		return -1;
 	}
 	return 0;
@@ -411,7 +410,8 @@ metrics_label(struct buf *out, const char *s, size_t len)
 
 	for (i = 0; i < len && rc == 0; i++) {
 		if (s[i] == '\\' || s[i] == '"')
-			rc = buf_putc(out, '\\') == -1 ? -1 : buf_putc(out, s[i]);
+			rc = buf_putc(out, '\\') == -1 ? -1
+			                               : buf_putc(out, s[i]);
 		else if (s[i] == '\n')
 			rc = buf_puts(out, "\\n");
 		else
@@ -444,7 +444,6 @@ metrics_route_labels(struct buf *o, size_t r)
 	return rc == 0 ? 0 : -1;
 }
 
-
 static int
 metrics_render_requests(struct buf *o)
 {
@@ -453,9 +452,10 @@ metrics_render_requests(struct buf *o)
 	int       rc = 0;
 	char      code[16];
 
-	rc |= buf_puts(o, "# HELP waba_http_requests_total Requests answered, "
-	                  "by route pattern and status.\n"
-	                  "# TYPE waba_http_requests_total counter\n");
+	rc |= buf_puts(o,
+	    "# HELP waba_http_requests_total Requests answered, "
+	    "by route pattern and status.\n"
+	    "# TYPE waba_http_requests_total counter\n");
 	for (r = 0; r <= METRICS_ROUTES; r++)
 		for (s = 0; s < METRICS_NSTATUS; s++) {
 			if ((v = atomic_load(&metrics->req[r][s])) == 0)
@@ -469,16 +469,18 @@ metrics_render_requests(struct buf *o)
 			rc |= metrics_route_labels(o, r);
 			rc |= buf_printf(o, ",status=\"%s\"} %lld\n", code, v);
 		}
-	rc |= buf_puts(o, "# HELP waba_http_request_duration_seconds Time "
-	                  "from the request's first byte to its answer.\n"
-	                  "# TYPE waba_http_request_duration_seconds "
-	                  "histogram\n");
+	rc |= buf_puts(o,
+	    "# HELP waba_http_request_duration_seconds Time "
+	    "from the request's first byte to its answer.\n"
+	    "# TYPE waba_http_request_duration_seconds "
+	    "histogram\n");
 	for (r = 0; r <= METRICS_ROUTES; r++) {
 		if ((n = atomic_load(&metrics->dur_n[r])) == 0)
 			continue;
 		for (b = 0; b <= METRICS_NBUCKETS; b++) {
-			rc |= buf_puts(o, "waba_http_request_duration_seconds_"
-			                  "bucket{");
+			rc |= buf_puts(o,
+			    "waba_http_request_duration_seconds_"
+			    "bucket{");
 			rc |= metrics_route_labels(o, r);
 			rc |= buf_printf(o, ",le=\"%s\"} %lld\n",
 			    b < METRICS_NBUCKETS ? metrics_bounds_s[b] : "+Inf",
@@ -600,8 +602,8 @@ metrics_render(struct buf *o, const struct metrics_gate *g,
 	    "# HELP waba_monitor_last_pass_seconds How long the last pass "
 	    "took.\n# TYPE waba_monitor_last_pass_seconds gauge\n"
 	    "waba_monitor_last_pass_seconds %lld.%06lld\n",
-	    atomic_load(&metrics->mon_passes), atomic_load(&metrics->mon_failed),
-	    v / 1000000, v % 1000000);
+	    atomic_load(&metrics->mon_passes),
+	    atomic_load(&metrics->mon_failed), v / 1000000, v % 1000000);
 	if (atomic_load(&metrics->outbox_set))
 		rc |= buf_printf(o,
 		    "# HELP waba_outbox_depth Messages queued in the outbox.\n"

@@ -131,6 +131,7 @@ pool_reload(const char *path, struct app *app)
 	app_free(app);
 	*app = napp;
 	log_set_level(app->cfg->log_level);
+	log_set_format(app->cfg->log_json);
 	log_info("reloaded %s", path);
 }
 
@@ -536,6 +537,7 @@ pool_supervise(const char *config_path, struct app *app, int fd, int nworkers,
 				app_free(app);
 				*app = napp;
 				log_set_level(app->cfg->log_level);
+				log_set_format(app->cfg->log_json);
 				/* The listener stays open: no request lost. */
 				pool_signal_gen(gen, 0, SIGTERM);
 				gen++;

@@ -11,8 +11,10 @@ from client import FastCGIRequest, hammer, request
 from stack import ROOT, binary, wait_for
 
 # One access line (src/log.c, src/app.c): the worker's pid in the prefix,
-# then method, path without the query string, status and microseconds.
-ACCESS = re.compile(r"^\S+ waba-connect\[(\d+)\] info: (\S+) (\S+) (\d{3}) "
+# then the request's id in brackets (log.h), method, path without the
+# query string, status and microseconds.
+ACCESS = re.compile(r"^\S+ waba-connect\[(\d+)\] info: (?:\[[\w.:-]+\] )?"
+                    r"(\S+) (\S+) (\d{3}) "
                     r"(\d+)us$", re.M)
 
 SECURITY_HEADERS = {
