@@ -159,9 +159,11 @@ log_emit(enum log_level lvl, const char *fmt, va_list ap)
 		    names[lvl], log_rid[0] ? ",\"request_id\":\"" : "", log_rid,
 		    log_rid[0] ? "\"" : "", js);
 	} else if (log_rid[0])
-		fprintf(stderr, "%s.%03ldZ %s[%ld] %s: [%s] %s\n", ts,
+		/* Last, so what reads the line by its start reads it as
+		   before. */
+		fprintf(stderr, "%s.%03ldZ %s[%ld] %s: %s request_id=%s\n", ts,
 		    now.tv_nsec / 1000000, log_prog, (long)getpid(), names[lvl],
-		    log_rid, esc);
+		    esc, log_rid);
 	else
 		fprintf(stderr, "%s.%03ldZ %s[%ld] %s: %s\n", ts,
 		    now.tv_nsec / 1000000, log_prog, (long)getpid(), names[lvl],

@@ -111,7 +111,7 @@ class JsonLogs(StackCase):
 
 
 class TextLogs(StackCase):
-    """The default text format: the id in brackets after the level."""
+    """The default text format: the id last, as request_id=ID."""
     workers = 1
 
     def test_text_line_has_the_id(self):
@@ -120,5 +120,5 @@ class TextLogs(StackCase):
         self.assertEqual(r.status, 200)
         with open(self.st.path("pool.log")) as f:
             log = f.read()
-        self.assertRegex(log, r"waba-connect\[\d+\] info: \[%s\] GET /login "
-                              r"200 \d+us\n" % rid)
+        self.assertRegex(log, r"waba-connect\[\d+\] info: GET /login "
+                              r"200 \d+us request_id=%s\n" % rid)

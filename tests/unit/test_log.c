@@ -228,7 +228,8 @@ test_text_lines(void)
 	char *text = capture(emit_text);
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
-	CU_ASSERT_PTR_NOT_NULL(strstr(text, "] info: [rid-2] hello\n"));
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(text, "] info: hello request_id=rid-2\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(text, "] info: bye\n"));
 	free(text);
 }
