@@ -6,7 +6,7 @@
  * database, so a typo never leaves half a change behind. This file holds
  * main, the table and the helpers the commands share (admin.h); the
  * commands live in admin_workspace.c, admin_keys.c, admin_status.c,
- * admin_prune.c, admin_apikeys.c and admin_monitor.c.
+ * admin_prune.c, admin_apikeys.c, admin_monitor.c and admin_doctor.c.
  *
  * Exit status: 0 ok, 1 failure (one line on stderr), 2 bad usage.
  * Passwords and tokens are read from standard input with read(2) into
@@ -270,6 +270,8 @@ static const struct command {
 	    "check connections with Meta (one pass with --once)" },
 	{ "health", NULL, 0, OPT_JSON, admin_health, "[--json]",
 	    "workspaces with a problem now (exit 1 when any)" },
+	{ "doctor", NULL, 0, 0, admin_doctor, "",
+	    "check the installation, one line per check (exit 1 on a failure)" },
 	{ "token", "set", 2, OPT_CATALOG, admin_token_set,
 	    "SLUG waba|catalog [--catalog-id ID]",
 	    "store a token read from stdin" },
@@ -437,9 +439,11 @@ main(int argc, char *argv[])
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (vault_sodium_init() == -1)
 		return admin_fail("libsodium initialisation failed");
+	c.config_path = path;
 	if ((c.cfg = config_load(path, err, sizeof(err))) == NULL)
 		return admin_fail("%s", err);
 	log_init(PROG, LOG_LVL_WARN);
+	log_set_format(c.cfg->log_json);
 	if ((c.db = db_new(c.cfg)) == NULL)
 		ret = admin_fail("out of memory");
 	else

@@ -3,9 +3,10 @@
  * main, the command table and these helpers; each admin_*.c holds one
  * family of commands (admin_workspace.c: migrate, workspace, user;
  * admin_keys.c: keys, token; admin_status.c: status; admin_prune.c:
- * prune; admin_apikeys.c: api-key; admin_monitor.c: monitor, health). Every helper that reports a
- * failure prints one line on stderr itself, so a command only returns
- * what the helper returned. Only the admin tool includes this.
+ * prune; admin_apikeys.c: api-key; admin_monitor.c: monitor, health;
+ * admin_doctor.c: doctor). Every helper that reports a failure prints
+ * one line on stderr itself, so a command only returns what the helper
+ * returned. Only the admin tool includes this.
  */
 #ifndef WABA_ADMIN_H
 #define WABA_ADMIN_H
@@ -31,6 +32,7 @@ struct vault;
 struct ctx {
 	struct config *cfg;
 	struct db     *db;
+	const char    *config_path; /* --config or $WABA_CONNECT_CONFIG */
 	int            json;
 	int            once; /* monitor --once */
 	const char    *catalog_id;
@@ -104,6 +106,8 @@ int admin_prune(struct ctx *);
 /* admin_monitor.c: */
 int admin_monitor(struct ctx *);
 int admin_health(struct ctx *);
+/* admin_doctor.c: */
+int admin_doctor(struct ctx *);
 /* admin_apikeys.c: */
 int admin_apikey_add(struct ctx *);
 int admin_apikey_list(struct ctx *);

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "request.h"
 #include "response.h"
+#include "metrics.h"
 #include "router.h"
 #include "session.h"
 #include "store/apikeys.h"
@@ -83,6 +84,8 @@ static const char *const tpl_categories[] = { "MARKETING", "UTILITY",
 /* clang-format off: one route per block, laid out by hand. */
 static const struct route routes[] = {
 	{ REQ_GET, "/healthz", h_healthz, 0, ROUTE_PAGE, NULL, { { 0 } } },
+	/* [metrics] allow only; 404 for anyone else (handlers/metrics.c). */
+	{ REQ_GET, "/metrics", h_metrics, 0, ROUTE_PAGE, NULL, { { 0 } } },
 	{ REQ_GET, "/login", h_login_get, 0, ROUTE_PAGE, NULL, { { 0 } } },
 	{ REQ_POST, "/login", h_login_post, 0, ROUTE_PAGE, NULL,
 	    { [LOGIN_EMAIL] = TEXT("email", IN_FORM, 0, 1024, 0, NULL),
@@ -574,6 +577,24 @@ app_routes_ok(char *err, size_t errlen)
 	return 0;
 }
 
+/* /metrics names a request's route by its pattern (metrics.h). */
+static void
+app_metrics_routes(void)
+{
+	static const char *names[sizeof(routes) / sizeof(routes[0])];
+	static const char *methods[sizeof(routes) / sizeof(routes[0])];
+	size_t             i;
+
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		names[i] = routes[i].pattern;
+		methods[i] = (routes[i].methods & REQ_GET) ? "GET"
+		    : (routes[i].methods & REQ_POST)       ? "POST"
+		    : (routes[i].methods & REQ_DELETE)     ? "DELETE"
+		                                           : "";
+	}
+	metrics_routes(names, methods, sizeof(routes) / sizeof(routes[0]));
+}
+
 int
 app_load(struct app *a, const char *config_path, char *err, size_t errlen)
 {
@@ -582,6 +603,7 @@ app_load(struct app *a, const char *config_path, char *err, size_t errlen)
 	memset(a, 0, sizeof(*a));
 	if (app_routes_ok(err, errlen) == -1)
 		return -1;
+	app_metrics_routes();
 	if ((a->cfg = config_load(config_path, err, errlen)) == NULL)
 		return -1;
 	if (app_mount(a, err, errlen) == -1)
@@ -796,13 +818,53 @@ app_body_limit(const struct config *cfg, const struct route *rt)
 	                                             : cfg->webhook_max_body;
 }
 
+/*
+ * The request's id on every log line until it ends (log.h): the
+ * client's X-Request-Id when it is a plain token (a load balancer's or
+ * the calling service's, so one id follows a request across systems),
+ * else a new one. Anything else the client sent is not echoed: it could
+ * be made to look like another request's id, or carry what a log must
+ * not.
+ */
+static void
+app_request_id(FCGX_Request *f)
+{
+	const char *id = FCGX_GetParam("HTTP_X_REQUEST_ID", f->envp);
+	char        made[33];
+
+	if (log_request_id_valid(id)) {
+		log_set_request_id(id);
+		return;
+	}
+	log_request_id_make(made);
+	log_set_request_id(made);
+}
+
+/* A webhook delivery's outcome, from its answer (handlers/webhooks.c). */
+static const char *
+app_hook_outcome(int status)
+{
+	switch (status) {
+	case 200:
+		return "accepted";
+	case 403:
+		return "bad_signature";
+	case 413:
+		return "too_large";
+	case 503:
+		return "database_unavailable";
+	default:
+		return status >= 500 ? "error" : "refused";
+	}
+}
+
 void
 app_handle(struct app *a, FCGX_Request *f)
 {
 	struct req          req;
 	struct resp         resp;
 	struct ctx          c;
-	const struct route *rt;
+	const struct route *rt = NULL;
 	char                why[256] = "", allow[32];
 	enum req_err        err;
 	int                 status, allowed;
@@ -813,6 +875,7 @@ app_handle(struct app *a, FCGX_Request *f)
 	c.req = &req;
 	c.resp = &resp;
 
+	app_request_id(f);
 	db_request_begin(a->db);
 	graph_budget_start(a->graph);
 	if ((err = req_init(&req, f, a->mount, why, sizeof(why))) != REQ_OK) {
@@ -873,10 +936,17 @@ send:
 	/* Its slot in the Meta bulkhead is free before a slow client
 	   reads the answer. */
 	graph_budget_end(a->graph);
+	/* The request's id, for the client to quote (issue 15, Logs). */
+	resp_header(&resp, "X-Request-Id", log_request_id());
 	resp_send(&resp, f->out, req.method == REQ_HEAD);
 	log_request(req.method_str, req.path ? req.path : "-", resp.status,
 	    req_now_us() - req.start_us);
+	metrics_request(rt ? (int)(rt - routes) : -1, resp.status,
+	    req_now_us() - req.start_us);
+	if (rt != NULL && rt->fn == h_webhook_event)
+		metrics_webhook(app_hook_outcome(resp.status));
 	json_object_put(c.json);
 	resp_free(&resp);
 	req_free(&req);
+	log_set_request_id(NULL);
 }

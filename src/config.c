@@ -26,6 +26,7 @@
 #include "buf.h"
 #include "config.h"
 #include "hostlist.h"
+#include "metrics.h"
 
 enum ctype { C_STR, C_SECRET, C_INT, C_LONG, C_SIZE, C_LEVEL, C_BOOL };
 
@@ -117,6 +118,9 @@ static const struct ckey ckeys[] = {
 	    60 * 24 * 7 },
 	{ "monitor", "expiry_warning_days", C_INT,
 	    O(monitor_expiry_warning_days), 1, 365 },
+	/* Operations (issue 15): cfg_ops checks both. */
+	{ "metrics", "allow", C_STR, O(metrics_allow), 0, 0 },
+	{ "server", "log_format", C_STR, O(log_format), 0, 0 },
 };
 #undef O
 
@@ -488,6 +492,33 @@ out:
 }
 
 /*
+ * Operations (issue 15): [metrics] allow (default loopback only) and
+ * [server] log_format.
+ */
+static int
+cfg_ops(struct config *c, const char *name, char *err, size_t errlen)
+{
+	char why[160];
+
+	if (cfg_default(&c->metrics_allow, "127.0.0.0/8, ::1") == -1 ||
+	    cfg_default(&c->log_format, "text") == -1)
+		return -1;
+	if (metrics_allow_check(c->metrics_allow, why, sizeof(why)) == -1) {
+		cfg_seterr(err, errlen, "%s: [metrics] allow: %s", name, why);
+		return -1;
+	}
+	if (strcmp(c->log_format, "json") != 0 &&
+	    strcmp(c->log_format, "text") != 0) {
+		cfg_seterr(err, errlen,
+		    "%s: [server] log_format: \"%.32s\" is not text or json",
+		    name, c->log_format);
+		return -1;
+	}
+	c->log_json = strcmp(c->log_format, "json") == 0;
+	return 0;
+}
+
+/*
  * [server] user is looked up once, here, so that a typo stops start-up
  * (and --check) with its name rather than at the privilege drop. Root
  * is refused: dropping to root would be no drop at all (priv.c).
@@ -682,6 +713,8 @@ cfg_validate(struct config *c, const char *name, char *err, size_t errlen)
 		    name, c->listen);
 		return -1;
 	}
+	if (cfg_ops(c, name, err, errlen) == -1)
+		return -1;
 	return cfg_user(c, name, err, errlen);
 }
 

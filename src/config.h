@@ -85,6 +85,12 @@ struct config {
 	int monitor_enabled;
 	int monitor_interval_minutes;
 	int monitor_expiry_warning_days;
+	/* Operations (issue 15). [metrics] allow: who GET /metrics answers
+	   (metrics_allowed), checked here. [server] log_format: text (the
+	   default) or json, one object a line (log.c). */
+	char *metrics_allow;
+	char *log_format;
+	int   log_json;
 };
 
 /*

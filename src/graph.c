@@ -27,6 +27,7 @@
 #include "graph_int.h"
 #include "log.h"
 #include "meta_gate.h"
+#include "metrics.h"
 
 #define GRAPH_USER_AGENT "waba-connect/0.1"
 /* Backoff: full jitter over 250 ms * 2^attempt, at most 4 s ("Exponential
@@ -549,6 +550,19 @@ graph_sleep_ms(uint32_t ms)
 		;
 }
 
+/* One attempt's outcome, as /metrics counts it (metrics.h). */
+static const char *
+graph_outcome(int answered, const struct graph_err *err)
+{
+	if (answered && err->http_status >= 200 && err->http_status < 300)
+		return "ok";
+	if (answered)
+		return err->http_status >= 500 ? "http_5xx" : "graph_error";
+	if (err->timeout)
+		return "timeout";
+	return err->tls ? "tls" : "network";
+}
+
 /*
  * Runs a call with its retries. 0 with a 2xx body in resp, which the
  * caller parses (a bad one is not retried) and then wipes with
@@ -596,6 +610,8 @@ graph_do(struct graph *g, const struct graph_req *r, struct buf *resp,
 		          "(circuit breaker open)");
 		log_info("graph %s: not called: %s, fbtrace_id -", r->endpoint,
 		    err->message);
+		metrics_graph(r->endpoint,
+		    gr == GATE_BUSY ? "busy" : "breaker_open");
 		sodium_memzero(url, strlen(url));
 		free(url);
 		return -1;
@@ -617,10 +633,12 @@ graph_do(struct graph *g, const struct graph_req *r, struct buf *resp,
 			log_warn("graph %s: request budget spent, not called, "
 			         "fbtrace_id -",
 			    r->endpoint);
+			metrics_graph(r->endpoint, "budget");
 			break;
 		}
 		answered = graph_perform(g, r, url, tmo, resp, &h, err,
 		               &unsent) == 0;
+		metrics_graph(r->endpoint, graph_outcome(answered, err));
 		gate_report(&g->gate, r->endpoint, &g->pass,
 		    (answered && err->http_status < 500) ? GATE_UP
 		        : ((answered && err->http_status >= 500) ||

@@ -10,10 +10,81 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "log.h"
 
 static const char    *log_prog = "waba-connect";
 static enum log_level log_lvl = LOG_LVL_INFO;
+static int            log_json;
+static char           log_rid[65];
+
+void
+log_set_format(int json)
+{
+	log_json = json;
+}
+
+void
+log_set_request_id(const char *id)
+{
+	snprintf(log_rid, sizeof(log_rid), "%s", id ? id : "");
+}
+
+const char *
+log_request_id(void)
+{
+	return log_rid;
+}
+
+int
+log_request_id_valid(const char *id)
+{
+	size_t n;
+
+	if (id == NULL || (n = strlen(id)) == 0 || n > 64)
+		return 0;
+	return strspn(id,
+	           "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	           "0123456789._:-") == n;
+}
+
+void
+log_request_id_make(char out[33])
+{
+	unsigned char rnd[16];
+
+	randombytes_buf(rnd, sizeof(rnd));
+	sodium_bin2hex(out, 33, rnd, sizeof(rnd));
+}
+
+size_t
+log_json_str(char *dst, size_t dstlen, const char *src)
+{
+	static const char    hex[] = "0123456789abcdef";
+	const unsigned char *p;
+	size_t               n = 0, need;
+
+	if (dstlen == 0)
+		return 0;
+	for (p = (const unsigned char *)src; *p; p++) {
+		need = (*p == '"' || *p == '\\') ? 2 : *p < 0x20 ? 6 : 1;
+		if (dstlen - n < need + 1)
+			break;
+		if (need == 2) {
+			dst[n++] = '\\';
+			dst[n++] = (char)*p;
+		} else if (need == 6) {
+			memcpy(dst + n, "\\u00", 4);
+			n += 4;
+			dst[n++] = hex[*p >> 4];
+			dst[n++] = hex[*p & 0xf];
+		} else
+			dst[n++] = (char)*p;
+	}
+	dst[n] = '\0';
+	return n;
+}
 
 void
 log_init(const char *progname, enum log_level lvl)
@@ -76,8 +147,27 @@ log_emit(enum log_level lvl, const char *fmt, va_list ap)
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	fprintf(stderr, "%s.%03ldZ %s[%ld] %s: %s\n", ts, now.tv_nsec / 1000000,
-	    log_prog, (long)getpid(), names[lvl], esc);
+	if (log_json) {
+		/* esc is printable ASCII: only " and \ need more. */
+		static char js[sizeof(esc) * 2];
+
+		log_json_str(js, sizeof(js), esc);
+		fprintf(stderr,
+		    "{\"ts\":\"%s.%03ldZ\",\"prog\":\"%s\",\"pid\":%ld,"
+		    "\"level\":\"%s\"%s%s%s,\"msg\":\"%s\"}\n",
+		    ts, now.tv_nsec / 1000000, log_prog, (long)getpid(),
+		    names[lvl], log_rid[0] ? ",\"request_id\":\"" : "", log_rid,
+		    log_rid[0] ? "\"" : "", js);
+	} else if (log_rid[0])
+		/* Last, so what reads the line by its start reads it as
+		   before. */
+		fprintf(stderr, "%s.%03ldZ %s[%ld] %s: %s request_id=%s\n", ts,
+		    now.tv_nsec / 1000000, log_prog, (long)getpid(), names[lvl],
+		    esc, log_rid);
+	else
+		fprintf(stderr, "%s.%03ldZ %s[%ld] %s: %s\n", ts,
+		    now.tv_nsec / 1000000, log_prog, (long)getpid(), names[lvl],
+		    esc);
 	fflush(stderr);
 }
 

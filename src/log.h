@@ -26,6 +26,30 @@ void log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
  * length written.
  */
 size_t log_escape(char *dst, size_t dstlen, const char *src);
+/*
+ * [server] log_format: 0 text (the default), 1 json: one object a line,
+ * {"ts","prog","pid","level","request_id" (when one is set),"msg"}; the
+ * message escaped as in text (log_escape), then for JSON (log_json_str).
+ */
+void log_set_format(int json);
+/*
+ * The request this process serves now: every line logged until it is
+ * cleared (NULL) carries the id, the Graph calls' lines too. id must be
+ * log_request_id_valid or made by log_request_id_make.
+ */
+void        log_set_request_id(const char *id);
+const char *log_request_id(void); /* "" when none */
+/* 1..64 of A-Z a-z 0-9 . _ : - : what an X-Request-Id may be. */
+int log_request_id_valid(const char *id);
+/* A new id, 32 hex digits (128 random bits), into out[33]. */
+void log_request_id_make(char out[33]);
+/*
+ * src as the contents of a JSON string (no quotes): " and \ escaped,
+ * control bytes as \u00XX; other bytes as they are (callers pass
+ * log_escape's ASCII). At most dstlen bytes with the NUL, never half an
+ * escape; returns the length written.
+ */
+size_t log_json_str(char *dst, size_t dstlen, const char *src);
 /* The access line: method, path without query string, status, µs. */
 void log_request(const char *method, const char *path, int status,
     long long duration_us);

@@ -23,6 +23,7 @@
 #include "config.h"
 #include "log.h"
 #include "meta_gate.h"
+#include "metrics.h"
 #include "pool.h"
 #include "priv.h"
 
@@ -174,6 +175,7 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	log_set_level(app.cfg->log_level);
+	log_set_format(app.cfg->log_json);
 	if (check) {
 		printf("%s: ok\n", path);
 		app_free(&app);
@@ -199,6 +201,9 @@ main(int argc, char *argv[])
 			log_warn("%s: Meta calls are not limited across "
 			         "processes",
 			    err);
+		/* And share /metrics' counters the same way. */
+		if (metrics_init_spawned(path, err, sizeof(err)) == -1)
+			log_warn("%s: /metrics counts this process only", err);
 		return pool_worker(path, &app, FCGI_LISTENSOCK_FILENO, 1);
 	}
 

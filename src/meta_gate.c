@@ -418,3 +418,23 @@ gate_events_gen(uint64_t workspace)
 	    ? atomic_load(&gate->events_gen[workspace % GATE_EVENT_GENS])
 	    : 0;
 }
+
+/*
+ * For GET /metrics: calls in flight now (slots held, of the first n)
+ * and the breaker's state, 0 closed, 1 open, 2 half-open (open_until
+ * passed: the next call is the probe).
+ */
+void
+gate_state(int n, int *in_use, int *breaker)
+{
+	long long until;
+	int       i;
+
+	*in_use = *breaker = 0;
+	if (gate == NULL)
+		return;
+	for (i = 0; i < n && i < GATE_SLOTS; i++)
+		*in_use += atomic_load(&gate->slot[i]) != 0;
+	if ((until = atomic_load(&gate->open_until)) != 0)
+		*breaker = gate_now_ms() < until ? 1 : 2;
+}

@@ -97,6 +97,9 @@ int gate_may_retry(const struct gate_pass *);
 void gate_leave(struct gate_pass *);
 /* The bulkhead's size for these limits, for logs and tests. */
 int gate_capacity(const struct gate_limits *);
+/* Slots held among the first n, and the breaker (0 closed, 1 open,
+   2 half-open), for GET /metrics. */
+void gate_state(int n, int *in_use, int *breaker);
 
 /*
  * The events feed's long-polls (GET /events with wait > 0; doc/

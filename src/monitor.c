@@ -27,6 +27,7 @@
 #include "config.h"
 #include "graph.h"
 #include "log.h"
+#include "metrics.h"
 #include "monitor.h"
 #include "store/connection.h"
 #include "store/monitor.h"
@@ -623,7 +624,18 @@ monitor_loop(struct monitor *m, const sigset_t *wait_mask)
 	log_info("monitor: started as %s, each workspace every %d minutes",
 	    m->owner, m->cfg->monitor_interval_minutes);
 	while (!*m->stop) {
-		if (monitor_pass(m, NULL) != STORE_OK)
+		struct timespec t0, t1;
+		enum store_rc   rc;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		rc = monitor_pass(m, NULL);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		/* GET /metrics: the pool's monitor child shares its counters. */
+		metrics_monitor_pass((long long)(t1.tv_sec - t0.tv_sec) *
+		            1000000 +
+		        (t1.tv_nsec - t0.tv_nsec) / 1000,
+		    rc != STORE_OK || m->failed > 0);
+		if (rc != STORE_OK)
 			log_warn("monitor: the control database failed; "
 			         "trying again in %d s",
 			    MON_SLEEP_S);

@@ -39,6 +39,7 @@
 #include "config.h"
 #include "log.h"
 #include "meta_gate.h"
+#include "metrics.h"
 #include "monitor.h"
 #include "push.h"
 #include "pool.h"
@@ -131,6 +132,7 @@ pool_reload(const char *path, struct app *app)
 	app_free(app);
 	*app = napp;
 	log_set_level(app->cfg->log_level);
+	log_set_format(app->cfg->log_json);
 	log_info("reloaded %s", path);
 }
 
@@ -556,6 +558,11 @@ pool_supervise(const char *config_path, struct app *app, int fd, int nworkers,
 		log_err("%s", err);
 		return 1;
 	}
+	/* /metrics' counters, likewise (metrics.h). */
+	if (metrics_init_pool(err, sizeof(err)) == -1) {
+		log_err("%s", err);
+		return 1;
+	}
 	log_info("supervisor started, %d workers", want);
 	while (!pool_term) {
 		pool_chld = 0;
@@ -586,6 +593,7 @@ pool_supervise(const char *config_path, struct app *app, int fd, int nworkers,
 				app_free(app);
 				*app = napp;
 				log_set_level(app->cfg->log_level);
+				log_set_format(app->cfg->log_json);
 				/* The listener stays open: no request lost. */
 				pool_signal_gen(gen, 0, SIGTERM);
 				gen++;

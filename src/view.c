@@ -103,6 +103,10 @@ view_error_with(struct ctx *c, int status, const char *message,
 	if (reference && *reference)
 		json_object_object_add(d, "reference",
 		    json_object_new_string(reference));
+	/* The request's id (log.h): what the operator finds in the logs. */
+	if (*log_request_id())
+		json_object_object_add(d, "request_id",
+		    json_object_new_string(log_request_id()));
 	if (reconnect && c->has_ws) {
 		snprintf(url, sizeof(url), "%s/w/%s/settings/whatsapp/connect",
 		    c->app->mount, c->ws.slug);

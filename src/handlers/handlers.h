@@ -11,6 +11,8 @@
 
 /* health.c */
 enum answer h_healthz(struct ctx *);
+/* metrics.c: GET /metrics, [metrics] allow only. */
+enum answer h_metrics(struct ctx *);
 /* auth.c */
 /*
  * Once per worker, before it serves: the hash that unknown emails are

@@ -649,3 +649,29 @@ store_mig_workspace(struct db *db, const struct workspace *ws,
 	return mig_apply(db, &ws->srv, ws->db_name, workspace_migrations,
 	    NWORKSPACE, what, fn, arg);
 }
+
+/*
+ * As store_mig_control_version, for ws's database on its own server:
+ * 0 when the database or its schema_version table does not exist yet
+ * (doctor says "run migrate" instead of logging a missing table).
+ */
+enum store_rc
+store_mig_workspace_version(struct db *db, const struct workspace *ws,
+    int *version)
+{
+	struct sq     q;
+	enum store_rc rc;
+	int           found;
+
+	*version = 0;
+	if ((rc = sq_one(&q, db, &ws->srv, SQ_ARGS(SQ_S(ws->db_name)),
+	         "SELECT "
+	         "COUNT(*) FROM information_schema.tables WHERE table_schema = ? "
+	         "AND table_name = 'schema_version'")) != STORE_OK)
+		return rc == STORE_NOTFOUND ? STORE_ERR : rc;
+	found = sq_colint(&q, 0) > 0;
+	sq_close(&q);
+	if (!found)
+		return STORE_OK;
+	return mig_version(db, &ws->srv, ws->db_name, version);
+}

@@ -23,6 +23,9 @@ enum store_rc store_mig_workspace(struct db *, const struct workspace *,
  * migrate" instead of failing on a missing table.
  */
 enum store_rc store_mig_control_version(struct db *, int *version);
+/* The same for ws's database, on its server (doctor). */
+enum store_rc store_mig_workspace_version(struct db *, const struct workspace *,
+    int *version);
 /* Latest versions, for status output and tests. */
 int store_mig_control_latest(void);
 int store_mig_workspace_latest(void);

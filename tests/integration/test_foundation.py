@@ -11,9 +11,10 @@ from client import FastCGIRequest, hammer, request
 from stack import ROOT, binary, wait_for
 
 # One access line (src/log.c, src/app.c): the worker's pid in the prefix,
-# then method, path without the query string, status and microseconds.
+# then method, path without the query string, status and microseconds,
+# and last the request's id (log.h).
 ACCESS = re.compile(r"^\S+ waba-connect\[(\d+)\] info: (\S+) (\S+) (\d{3}) "
-                    r"(\d+)us$", re.M)
+                    r"(\d+)us(?: request_id=[\w.:-]+)?$", re.M)
 
 SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",

@@ -1,0 +1,75 @@
+/*
+ * metrics: the counters GET /metrics exposes (doc/contract.md, Metrics),
+ * kept in memory shared by every process of the pool, as meta_gate's
+ * state is: the supervisor maps it before it forks (metrics_init_pool),
+ * processes the web server spawns map one named segment per user and
+ * config file (metrics_init_spawned). Every recorder is a few lock-free
+ * atomic adds and does nothing before an init, so the admin tool and
+ * the unit tests call them freely.
+ *
+ * Labels are only what we chose: route patterns, status codes, Graph
+ * endpoint names, outcome words. Never an id, a path with ids, a token.
+ */
+#ifndef WABA_METRICS_H
+#define WABA_METRICS_H
+
+#include <stddef.h>
+
+struct buf;
+
+#define METRICS_ROUTES 64 /* routes of the table; one more: unmatched */
+
+int metrics_init_pool(char *err, size_t errlen);
+int metrics_init_spawned(const char *config_path, char *err, size_t errlen);
+
+/*
+ * The route table's patterns and methods, by index (app.c, at load):
+ * the exposition labels route i route="names[i]", method="methods[i]"
+ * (one route entry per method and pattern, so the pair is unique).
+ */
+void metrics_routes(const char *const *names, const char *const *methods,
+    size_t n);
+/* One answered request: its route's index (-1: none), status, time. */
+void metrics_request(int route, int status, long long duration_us);
+/*
+ * One Graph attempt or refusal: endpoint as graph_do names it, outcome
+ * one of ok, graph_error, http_5xx, timeout, network, tls, busy,
+ * breaker_open, budget.
+ */
+void metrics_graph(const char *endpoint, const char *outcome);
+/* One POST /webhooks/meta: stored, bad_signature, too_large, bad_body,
+   unknown, error... (handlers/webhooks.c). */
+void metrics_webhook(const char *outcome);
+/* One monitor pass and how long it took. */
+void metrics_monitor_pass(long long duration_us, int failed);
+/*
+ * Hooks for the outbox and the sender (issue 13): the queue's depth now,
+ * and one send's outcome (sent, failed, unknown...).
+ */
+void metrics_outbox_depth(long long depth);
+void metrics_send(const char *outcome);
+
+/*
+ * Whether addr (REMOTE_ADDR, IPv4 or IPv6 text) is in list, [metrics]
+ * allow: addresses or CIDR prefixes separated by commas or spaces.
+ * metrics_allow_check: 0, or -1 with why naming the bad entry (config).
+ */
+int metrics_allowed(const char *list, const char *addr);
+int metrics_allow_check(const char *list, char *why, size_t whylen);
+
+/* The bulkhead and breaker's state, for the exposition (meta_gate.c). */
+struct metrics_gate {
+	int in_use, capacity;
+	int breaker; /* 0 closed, 1 open, 2 half-open */
+};
+/* Workspaces by connection status, counted by the caller (the store). */
+struct metrics_ws {
+	long not_connected, pending, connected, needs_reconnect;
+	int  known; /* 0: the count failed; left out */
+};
+
+/* The Prometheus text exposition (format 0.0.4) into out; 0 or -1. */
+int metrics_render(struct buf *out, const struct metrics_gate *,
+    const struct metrics_ws *);
+
+#endif

@@ -1,0 +1,220 @@
+"""Issue 15: GET /metrics through lighttpd and the real pool, read with
+Prometheus's own parser (Debian's python3-prometheus-client): the
+exposition parses, the counters move (requests by route and status, the
+latency histogram, Graph calls, webhook deliveries), they are shared by
+every worker of the pool (requests spread over the workers all count),
+the gauges are there (bulkhead, breaker, workspaces, monitor passes),
+and only the addresses of [metrics] allow get an answer."""
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import subprocess
+import sys
+import threading
+
+try:
+    from prometheus_client.parser import text_string_to_metric_families
+except ImportError:
+    # Debian's python3-prometheus-client (scripts/deps), when the tests
+    # run on another Python than Debian's own (it is pure Python).
+    sys.path.append("/usr/lib/python3/dist-packages")
+    from prometheus_client.parser import text_string_to_metric_families
+
+from base import StackCase
+from meta import PHONE, Sandbox, csrf, settings_path, sign_in, start_connect
+from stack import binary, wait_for
+
+PW = "metrics test password"
+SLUG = "acme"
+S = settings_path(SLUG)
+
+
+def get(port, path, source="127.0.0.1", method="GET", body=None,
+        headers=None):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=20,
+                                   source_address=(source, 0))
+    try:
+        c.request(method, path, body=body, headers=headers or {})
+        r = c.getresponse()
+        return r.status, dict(r.getheaders()), r.read().decode()
+    finally:
+        c.close()
+
+
+class Metrics(StackCase):
+    workers = 3
+    sandbox = True
+    # Loopback's 127.0.0.1 only: 127.0.0.2, loopback too, is "another
+    # host" for the allow list.
+    config = {"metrics.allow": "127.0.0.1, ::1", "monitor.enabled": "true"}
+
+    @classmethod
+    def setUpStack(cls):
+        cls.st.admin("workspace", "add", SLUG, "Acme Ltd")
+        cls.st.admin("workspace", "add", "other", "Other Co")
+        cls.st.admin("user", "add", SLUG, "alice@acme.example",
+                     input=PW + "\n")
+
+    def scrape(self):
+        status, headers, text = get(self.port, "/metrics")
+        self.assertEqual(status, 200, text[:500])
+        self.assertIn("version=0.0.4", headers.get("Content-Type", ""))
+        samples = {}
+        for fam in text_string_to_metric_families(text):
+            for s in fam.samples:
+                key = (s.name, tuple(sorted(s.labels.items())))
+                samples[key] = s.value
+        return samples
+
+    @staticmethod
+    def value(samples, name, **labels):
+        return samples.get((name, tuple(sorted(labels.items()))), 0)
+
+    def test_requests_counted_across_workers(self):
+        before = self.scrape()
+        n = 30
+        errors = []
+
+        def hit():
+            try:
+                for _ in range(n // 6):
+                    st, _, _ = get(self.port, "/login")
+                    if st != 200:
+                        errors.append(st)
+            except Exception as e:  # noqa: BLE001
+                errors.append(e)
+        threads = [threading.Thread(target=hit) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [])
+        for _ in range(3):
+            get(self.port, "/no/such/page")
+        after = self.scrape()
+        # Exactly n, whichever worker answered the scrape: the counters
+        # are the pool's, not one process's.
+        self.assertEqual(
+            self.value(after, "waba_http_requests_total", method="GET", route="/login",
+                       status="200") -
+            self.value(before, "waba_http_requests_total", method="GET", route="/login",
+                       status="200"), n)
+        self.assertEqual(
+            self.value(after, "waba_http_requests_total", method="",
+                       route="unmatched", status="404") -
+            self.value(before, "waba_http_requests_total", method="",
+                       route="unmatched", status="404"), 3)
+        # The histogram: count moved by n, +Inf equals count, buckets
+        # never decrease.
+        cnt = self.value(after, "waba_http_request_duration_seconds_count",
+                         method="GET", route="/login")
+        self.assertEqual(cnt - self.value(
+            before, "waba_http_request_duration_seconds_count",
+            method="GET", route="/login"), n)
+        self.assertEqual(self.value(
+            after, "waba_http_request_duration_seconds_bucket",
+            method="GET", route="/login", le="+Inf"), cnt)
+        last = 0
+        for le in ("0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5",
+                   "1", "2.5", "5", "10"):
+            v = self.value(after, "waba_http_request_duration_seconds_bucket",
+                           method="GET", route="/login", le=le)
+            self.assertGreaterEqual(v, last, le)
+            last = v
+        self.assertGreater(self.value(
+            after, "waba_http_request_duration_seconds_sum", method="GET", route="/login"),
+            0)
+        # No id, no slug in a label: route patterns only.
+        for (name, labels) in after:
+            for k, v in labels:
+                if k == "route":
+                    self.assertNotIn(SLUG, v)
+
+    def test_webhook_deliveries(self):
+        before = self.scrape()
+        body = json.dumps({"object": "whatsapp_business_account",
+                           "entry": []}).encode()
+        sig = "sha256=" + hmac.new(self.st.app_secret.encode(), body,
+                                   hashlib.sha256).hexdigest()
+        st, _, _ = get(self.port, "/webhooks/meta", method="POST", body=body,
+                       headers={"Content-Type": "application/json",
+                                "X-Hub-Signature-256": sig})
+        self.assertEqual(st, 200)
+        st, _, _ = get(self.port, "/webhooks/meta", method="POST", body=body,
+                       headers={"Content-Type": "application/json",
+                                "X-Hub-Signature-256": "sha256=00"})
+        self.assertEqual(st, 403)
+        after = self.scrape()
+        for outcome in ("accepted", "bad_signature"):
+            self.assertEqual(
+                self.value(after, "waba_webhook_deliveries_total",
+                           outcome=outcome) -
+                self.value(before, "waba_webhook_deliveries_total",
+                           outcome=outcome), 1, outcome)
+
+    def test_graph_calls_and_workspaces(self):
+        before = self.scrape()
+        b = sign_in(self.port, "alice@acme.example", PW)
+        sb = Sandbox(self.st.sandbox_port, self.st.app_secret)
+        r = b.get(sb.decide(start_connect(b, SLUG)))
+        self.assertEqual(r.status, 303, r.text[:500])
+        after = self.scrape()
+        moved = {labels: v - before.get((name, labels), 0)
+                 for (name, labels), v in after.items()
+                 if name == "waba_graph_calls_total"}
+        ok = sum(v for labels, v in moved.items()
+                 if ("outcome", "ok") in labels)
+        self.assertGreater(ok, 0, moved)
+        endpoints = {dict(l)["endpoint"] for l, v in moved.items() if v}
+        for e in endpoints:
+            self.assertRegex(e, r"^[a-z_./{}]+$")
+        # Every workspace is counted under one status.
+        total = sum(v for (name, labels), v in after.items()
+                    if name == "waba_workspaces")
+        self.assertEqual(total, 2)
+        self.assertEqual(self.value(after, "waba_meta_breaker_state"), 0)
+        self.assertGreaterEqual(
+            self.value(after, "waba_meta_bulkhead_capacity"), 1)
+        self.assertEqual(self.value(after, "waba_meta_bulkhead_in_use"), 0)
+
+    def test_monitor_pass_counted(self):
+        # The supervisor's monitor child makes a pass when it starts.
+        wait_for(lambda: self.value(self.scrape(),
+                                    "waba_monitor_passes_total") >= 1,
+                 25, "a monitor pass in /metrics")
+        s = self.scrape()
+        self.assertGreaterEqual(
+            self.value(s, "waba_monitor_last_pass_seconds"), 0)
+
+    def test_other_addresses_get_404(self):
+        st, headers, text = get(self.port, "/metrics", source="127.0.0.2")
+        self.assertEqual(st, 404)
+        self.assertNotIn("waba_http_requests_total", text)
+        self.assertIn("text/html", headers.get("Content-Type", ""))
+
+    def test_bad_allow_stops_start_up(self):
+        with open(self.st.config_path) as f:
+            text = f.read().replace("allow = 127.0.0.1, ::1",
+                                    "allow = 127.0.0.1, localhost")
+        path = self.st.path("bad-allow.conf")
+        with open(path, "w") as f:
+            f.write(text)
+        r = subprocess.run([binary("waba-connect-admin"), "--config", path,
+                            "workspace", "list"], capture_output=True,
+                           text=True)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("[metrics] allow", r.stderr)
+        self.assertIn('"localhost"', r.stderr)
+
+
+class MetricsDefault(StackCase):
+    """No [metrics] allow: loopback (127.0.0.0/8, ::1) is let in."""
+    workers = 1
+
+    def test_loopback_allowed_by_default(self):
+        for src in ("127.0.0.1", "127.0.0.2"):
+            st, _, text = get(self.port, "/metrics", source=src)
+            self.assertEqual(st, 200, src)
+            list(text_string_to_metric_families(text))
