@@ -115,6 +115,33 @@ store_conn_get(struct db *db, const struct workspace *ws, struct conn_row *r)
 	return STORE_OK;
 }
 
+/*
+ * The gateway's one workspace read before a Meta call: store_conn_get's
+ * row and the WhatsApp token's box (b->ct NULL when none is stored), in
+ * one round trip rather than two (test_roundtrips.SendRoundTrips).
+ */
+enum store_rc
+store_conn_get_box(struct db *db, const struct workspace *ws,
+    struct conn_row *r, struct vault_box *b)
+{
+	struct sq     q;
+	enum store_rc rc;
+
+	memset(r, 0, sizeof(*r));
+	memset(b, 0, sizeof(*b));
+	if ((rc = sq_one(&q, db, &ws->srv, NULL,
+	         "SELECT " CONN_COLS ", c.token_key_version, c.token_nonce, "
+	         "c.token_ct " CONN_FROM " WHERE c.id = 1",
+	         ws->db_name, ws->db_name, ws->db_name, ws->db_name)) !=
+	    STORE_OK)
+		return rc;
+	conn_row(&q, r);
+	if (r->has_token && store_conn_box_from_row(&q, CONN_NCOLS, b) == -1)
+		rc = STORE_ERR;
+	sq_close(&q);
+	return rc;
+}
+
 /* store_conn_page's columns after CONN_COLS: see its statement. */
 #define PAGE_HEALTH (CONN_NCOLS + 4)
 #define PAGE_NUMS   (PAGE_HEALTH + 1 + STORE_MON_NCOLS + 2)
