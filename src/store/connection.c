@@ -712,7 +712,9 @@ store_conn_mark(struct db *db, const struct workspace *ws, const char *status,
 		return rc;
 	if (emitted)
 		gate_events_bump(ws->id);
-	store_conn_audit(db, ws, "meta", status, reason);
+	/* Once per change, as the event: not once per refused call. */
+	if (strcmp(before, status) != 0)
+		store_conn_audit(db, ws, "meta", status, reason);
 	return STORE_OK;
 fail:
 	sq_rollback(db, my);
@@ -851,11 +853,45 @@ enum store_rc
 store_conn_catalog_mark(struct db *db, const struct workspace *ws,
     const char *reason)
 {
-	return sq_do(db, &ws->srv, SQ_ARGS(SQ_S(reason)),
-	    "UPDATE "
-	    "`%s`.catalog SET status = 'needs_reconnect', reason = ? "
-	    "WHERE id = 1",
+	struct sq     q;
+	MYSQL        *my;
+	char          before[32] = "";
+	enum store_rc rc;
+	int           changed;
+
+	/* As store_conn_mark: the row locked, one event and audit entry
+	   per change, however many calls Meta refused. */
+	if ((rc = sq_begin(db, &ws->srv, &my)) != STORE_OK)
+		return rc;
+	rc = sq_one_on(&q, my, NULL,
+	    "SELECT status FROM `%s`.catalog WHERE id = 1 FOR UPDATE",
 	    ws->db_name);
+	if (rc == STORE_NOTFOUND) {
+		sq_rollback(db, my);
+		return STORE_OK;
+	}
+	if (rc != STORE_OK)
+		goto fail;
+	cp(before, sizeof(before), sq_col(&q, 0));
+	sq_close(&q);
+	changed = strcmp(before, "needs_reconnect") != 0;
+	if ((rc = sq_do_on(my, SQ_ARGS(SQ_S(reason)),
+	         "UPDATE `%s`.catalog SET status = 'needs_reconnect', "
+	         "reason = ? WHERE id = 1",
+	         ws->db_name)) != STORE_OK ||
+	    (changed && (rc = store_ev_catalog_on(my, ws, reason)) != STORE_OK))
+		goto fail;
+	if ((rc = sq_commit(db, my)) != STORE_OK)
+		return rc;
+	if (changed) {
+		gate_events_bump(ws->id);
+		store_conn_audit(db, ws, "meta", "catalog_needs_reconnect",
+		    reason);
+	}
+	return STORE_OK;
+fail:
+	sq_rollback(db, my);
+	return rc;
 }
 
 enum store_rc

@@ -229,9 +229,10 @@ class ApiMessages(StackCase):
                                 ("131048", {}, "60"), ("429", {"code": 80007}, "60")):
             self.sb.clear_injections()
             self.sb.inject("messages", error, count=5, **kw)
-            e = self.error(send(self.port, "msg-a", self.key, self.msg()), 429,
-                           "rate_limited")
+            r = send(self.port, "msg-a", self.key, self.msg())
+            e = self.error(r, 429, "rate_limited")
             self.assertIn("code", e["meta"])
+            self.assertEqual(r.header("Retry-After"), wait, error)
         self.sb.clear_injections()
         self.assertEqual(send(self.port, "msg-a", self.key, self.msg())
                          .header("Retry-After"), None)
@@ -458,3 +459,88 @@ class ApiMessages(StackCase):
             self.assertEqual(q["token_via"], "header")
         for tok in self.tokens + [self.key]:
             self.assertNotIn(tok, logs)
+
+
+class ApiUnavailable(StackCase):
+    """503 unavailable from the gateway when Meta's capacity is spent:
+    the bulkhead full (another send holds the one slot) or the breaker
+    open (Meta kept failing). Meta is not called, Retry-After says when
+    to come back, and the Idempotency-Key is released: a retry with the
+    same key then sends, once."""
+    workers = 3
+    sandbox = True
+    config = {"meta.max_concurrent_calls": 1, "meta.max_retries": 0,
+              "meta.timeout_ms": 8000, "meta.breaker_failures": 2,
+              "meta.breaker_seconds": 1}
+
+    @classmethod
+    def setUpStack(cls):
+        cls.sb = Sandbox(cls.st.sandbox_port, cls.st.app_secret)
+        cls.st.admin("workspace", "add", "msg-u", "U")
+        add_sender(cls.st, cls.sb, "msg-u", WABA_A, PHONE_A)
+        cls.key = add_key(cls.st, "sender-u", "messages:send")
+
+    def tearDown(self):
+        self.sb.clear_injections()
+
+    def body(self, text):
+        return {"to": TO, "type": "text", "text": {"body": text}}
+
+    def posts(self, text):
+        return [q for q in self.sb.requests("messages") if q["method"] == "POST"
+                and text in json.dumps(q["body"])]
+
+    def refused(self, r):
+        self.assertEqual(r.status, 503, r.text[:400])
+        self.assertEqual(json.loads(r.text)["error"]["code"], "unavailable")
+        self.assertRegex(r.header("Retry-After") or "", r"^[1-9][0-9]*$")
+
+    def test_bulkhead_full_is_503_and_the_key_is_released(self):
+        self.sb.inject("messages", "timeout", count=1, delay=3)
+        slow = {}
+        t = threading.Thread(target=lambda: slow.update(r=send(
+            self.port, "msg-u", self.key, self.body("holds the slot"))))
+        t.start()
+        wait_for(lambda: self.posts("holds the slot"), 10, "the slow send")
+        r = send(self.port, "msg-u", self.key, self.body("bulkhead retry"),
+                 idem="bulkhead-1")
+        self.refused(r)
+        self.assertEqual(self.posts("bulkhead retry"), [])
+        t.join(20)
+        self.assertEqual(slow["r"].status, 200, slow["r"].text[:300])
+        r = send(self.port, "msg-u", self.key, self.body("bulkhead retry"),
+                 idem="bulkhead-1")
+        self.assertEqual(r.status, 200, r.text[:300])
+        self.assertIsNone(r.header("Idempotent-Replayed"))
+        self.assertEqual(len(self.posts("bulkhead retry")), 1)
+        r = send(self.port, "msg-u", self.key, self.body("bulkhead retry"),
+                 idem="bulkhead-1")
+        self.assertEqual(r.header("Idempotent-Replayed"), "true")
+        self.assertEqual(len(self.posts("bulkhead retry")), 1)
+
+    def test_breaker_open_is_503_and_the_key_is_released(self):
+        self.sb.inject("messages", "500", count=2)
+        for i in range(2):
+            r = send(self.port, "msg-u", self.key, self.body("fails %d" % i))
+            self.assertEqual(r.status, 502, r.text[:300])
+        r = send(self.port, "msg-u", self.key, self.body("breaker retry"),
+                 idem="breaker-1")
+        self.refused(r)
+        self.assertEqual(self.posts("breaker retry"), [])
+        # Retried with the same key until the breaker lets one through
+        # (after breaker_seconds): sent once, then replayed.
+        got = {}
+
+        def retried():
+            got["r"] = send(self.port, "msg-u", self.key,
+                            self.body("breaker retry"), idem="breaker-1")
+            if got["r"].status == 503:
+                return False
+            return True
+        wait_for(retried, 10, "the breaker's probe")
+        self.assertEqual(got["r"].status, 200, got["r"].text[:300])
+        self.assertEqual(len(self.posts("breaker retry")), 1)
+        r = send(self.port, "msg-u", self.key, self.body("breaker retry"),
+                 idem="breaker-1")
+        self.assertEqual(r.header("Idempotent-Replayed"), "true")
+        self.assertEqual(len(self.posts("breaker retry")), 1)
