@@ -32,6 +32,7 @@
 #include "session.h"
 #include "store/apikeys.h"
 #include "store/idempotency.h"
+#include "store/sends.h"
 #include "store/users.h"
 #include "store/workspaces.h"
 #include "vault.h"
@@ -689,8 +690,24 @@ app_vault(struct app *a)
 }
 
 void
+app_idle(struct app *a, int all)
+{
+	if (a->sends != NULL && a->db != NULL)
+		store_send_flush(a->db, a->sends, all);
+}
+
+long
+app_idle_ms(const struct app *a)
+{
+	return store_send_due_ms(a->sends);
+}
+
+void
 app_free(struct app *a)
 {
+	app_idle(a, 1);
+	free(a->sends);
+	a->sends = NULL;
 	tmpl_free(a->tmpl);
 	db_free(a->db);
 	vault_close(a->vault);

@@ -23,6 +23,7 @@ struct req;
 struct resp;
 struct json_object;
 struct FCGX_Request;
+struct send_tally;
 
 struct app {
 	struct config   *cfg; /* owned: app_free() frees it */
@@ -34,6 +35,8 @@ struct app {
 	/* scheme://host[:port] of [meta] sdk_url: the origin the popup's
 	   messages may come from besides Meta's own (embedded_signup.js). */
 	char sdk_origin[256];
+	/* The worker's send health not yet written (store/sends.h). */
+	struct send_tally *sends;
 };
 
 /*
@@ -97,6 +100,13 @@ int app_load(struct app *, const char *config_path, char *err, size_t errlen);
 int app_start(struct app *, char *err, size_t errlen);
 /* Frees everything app_load and app_start made, the config too. */
 void app_free(struct app *);
+/*
+ * Between requests: writes the send tallies that are due (all: every
+ * one). app_idle_ms says how long the worker may wait for a request
+ * before one is due, -1 for as long as it likes.
+ */
+void app_idle(struct app *, int all);
+long app_idle_ms(const struct app *);
 /*
  * The key ring to encrypt with: reread first when the file changed on
  * disk (vault_refresh), so a token stored after `keys rotate` uses the

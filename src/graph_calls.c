@@ -20,8 +20,7 @@
 	"quality_rating,status,code_verification_status,name_status," \
 	"messaging_limit_tier,platform_type,is_on_biz_app"
 
-/* Always -1: a call that failed before reaching the network. */
-static int
+int
 graph_fail(struct graph_err *err, const char *why)
 {
 	memset(err, 0, sizeof(*err));

@@ -81,6 +81,8 @@ struct graph_req {
 	enum graph_method        method; /* zero: by the body, as above */
 };
 
+/* Always -1, err saying why: a call that failed before the network. */
+int graph_fail(struct graph_err *, const char *why);
 /*
  * Runs a call with its retries within the budget. 0 with a 2xx body in
  * resp (the caller parses it, then wipes it with buf_free_secret); -1

@@ -20,14 +20,6 @@
 #include "graph_int.h"
 #include "jsonx.h"
 
-static int
-gm_fail(struct graph_err *err, const char *why)
-{
-	memset(err, 0, sizeof(*err));
-	snprintf(err->message, sizeof(err->message), "%s", why);
-	return -1;
-}
-
 /* A 2xx answer that is not what Meta documents. */
 static int
 gm_bad(struct graph_err *err, const char *field)
@@ -163,9 +155,9 @@ graph_media_upload(struct graph *g, const char *token, const char *phone_id,
 	media_id[0] = '\0';
 	if (token == NULL || phone_id == NULL || type == NULL ||
 	    file_name == NULL || (data == NULL && len > 0))
-		return gm_fail(err, "no token, number, type or file");
+		return graph_fail(err, "no token, number, type or file");
 	if (buf_printf(&path, "%s/media", phone_id) == -1)
-		return gm_fail(err, "out of memory");
+		return graph_fail(err, "out of memory");
 	r.path = buf_str(&path);
 	graph_appsecret_proof(g->app_secret, token, proof);
 	rc = graph_do(g, &r, &resp, err);
@@ -202,10 +194,10 @@ graph_upload_session(struct graph *g, const char *token, const char *file_name,
 
 	upload_id[0] = '\0';
 	if (token == NULL || file_name == NULL || type == NULL)
-		return gm_fail(err, "no token, file name or type");
+		return graph_fail(err, "no token, file name or type");
 	snprintf(length, sizeof(length), "%zu", len);
 	if (buf_printf(&path, "%s/uploads", g->app_id) == -1)
-		return gm_fail(err, "out of memory");
+		return graph_fail(err, "out of memory");
 	r.path = buf_str(&path);
 	graph_appsecret_proof(g->app_secret, token, proof);
 	rc = graph_do(g, &r, &resp, err);
@@ -247,14 +239,14 @@ graph_upload_data(struct graph *g, const char *token, const char *upload_id,
 	handle[0] = '\0';
 	if (token == NULL || type == NULL || offset > len ||
 	    (data == NULL && len > 0) || !graph_upload_id_ok(upload_id))
-		return gm_fail(err, "no token, type or upload session");
+		return graph_fail(err, "no token, type or upload session");
 	r.body = (const char *)data + offset;
 	r.bodylen = len - offset;
 	snprintf(off, sizeof(off), "file_offset: %zu", offset);
 	graph_appsecret_proof(g->app_secret, token, proof);
 	if (gm_upload_target(upload_id, &path, params, proof) == -1) {
 		buf_free(&path);
-		return gm_fail(err, "out of memory");
+		return graph_fail(err, "out of memory");
 	}
 	r.path = buf_str(&path);
 	r.params = params;
@@ -286,11 +278,11 @@ graph_upload_offset(struct graph *g, const char *token, const char *upload_id,
 
 	*offset = 0;
 	if (token == NULL || !graph_upload_id_ok(upload_id))
-		return gm_fail(err, "no token or upload session");
+		return graph_fail(err, "no token or upload session");
 	graph_appsecret_proof(g->app_secret, token, proof);
 	if (gm_upload_target(upload_id, &path, params, proof) == -1) {
 		buf_free(&path);
-		return gm_fail(err, "out of memory");
+		return graph_fail(err, "out of memory");
 	}
 	r.path = buf_str(&path);
 	r.params = params;

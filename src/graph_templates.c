@@ -174,14 +174,6 @@ graph_parse_template_created(const char *body, size_t len,
 	return rc;
 }
 
-static int
-gt_fail(struct graph_err *err, const char *why)
-{
-	memset(err, 0, sizeof(*err));
-	snprintf(err->message, sizeof(err->message), "%s", why);
-	return -1;
-}
-
 /*
  * One call on {waba_id}/message_templates: params after the proof
  * (key, value pairs, NULL-ended; a NULL value is skipped), the body when
@@ -208,19 +200,19 @@ gt_call(struct graph *g, const char *endpoint, const char *token,
 	int              rc;
 
 	if (token == NULL || !gt_is_id(waba_id))
-		return gt_fail(err, "no access token or WABA id");
+		return graph_fail(err, "no access token or WABA id");
 	/* A filter not asked for is left out of the query. */
 	for (i = 0; params != NULL && params[i] != NULL; i += 2) {
 		if (params[i + 1] == NULL)
 			continue;
 		if (n + 2 >= sizeof(all) / sizeof(all[0]) ||
 		    strlen(params[i + 1]) > GT_PARAM_MAX)
-			return gt_fail(err, "a template filter is too long");
+			return graph_fail(err, "a template filter is too long");
 		all[n++] = params[i];
 		all[n++] = params[i + 1];
 	}
 	if (buf_printf(&path, "%s/message_templates", waba_id) == -1)
-		return gt_fail(err, "out of memory");
+		return graph_fail(err, "out of memory");
 	r.path = buf_str(&path);
 	graph_appsecret_proof(g->app_secret, token, proof);
 	rc = graph_do(g, &r, resp, err);
@@ -261,7 +253,7 @@ graph_template_create(struct graph *g, const char *token, const char *waba_id,
 
 	memset(out, 0, sizeof(*out));
 	if (json == NULL)
-		return gt_fail(err, "no template to create");
+		return graph_fail(err, "no template to create");
 	if (gt_call(g, "create_template", token, waba_id, NULL, json,
 	        GRAPH_BY_BODY, 0, &resp, err) == -1)
 		return -1;
@@ -279,7 +271,7 @@ graph_template_delete(struct graph *g, const char *token, const char *waba_id,
 	int               rc;
 
 	if (name == NULL || *name == '\0')
-		return gt_fail(err, "no template name");
+		return graph_fail(err, "no template name");
 	if (gt_call(g, "delete_template", token, waba_id, params, NULL,
 	        GRAPH_DELETE, 0, &resp, err) == -1)
 		return -1;

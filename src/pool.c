@@ -141,23 +141,28 @@ pool_reload(const char *path, struct app *app)
  * everywhere else in the worker and only let in here, by ppoll's atomic
  * mask swap: a SIGTERM or SIGHUP can't slip in between the check of the
  * flags and a wait that would then sleep until the next request.
- * Returns 1 when fd is readable, 0 on a signal, -1 on an error.
+ * Returns 1 when fd is readable, 0 on a signal, 2 when timeout_ms
+ * (-1: none) passed, -1 on an error.
  */
 static int
-pool_wait(int fd, const sigset_t *mask)
+pool_wait(int fd, const sigset_t *mask, long timeout_ms)
 {
-	struct pollfd pfd;
+	struct pollfd   pfd;
+	struct timespec ts;
+	int             n;
 
 	pfd.fd = fd;
 	pfd.events = POLLIN;
 	pfd.revents = 0;
-	if (ppoll(&pfd, 1, NULL, mask) == -1) {
+	ts.tv_sec = timeout_ms / 1000;
+	ts.tv_nsec = (timeout_ms % 1000) * 1000000L;
+	if ((n = ppoll(&pfd, 1, timeout_ms >= 0 ? &ts : NULL, mask)) == -1) {
 		if (errno == EINTR)
 			return 0;
 		log_err("poll: %s", strerror(errno));
 		return -1;
 	}
-	return 1;
+	return n > 0 ? 1 : 2;
 }
 
 int
@@ -232,11 +237,15 @@ pool_worker(const char *config_path, struct app *app, int fd, int reload_on_hup)
 		 * A connection the web server keeps open (FCGI_KEEP_CONN)
 		 * brings the next request on itself, not on the listener.
 		 */
-		if ((rc = pool_wait(r.ipcFd >= 0 ? r.ipcFd : fd, &old)) == -1) {
+		/* Idle, the send tallies are written once due (app_idle). */
+		if ((rc = pool_wait(r.ipcFd >= 0 ? r.ipcFd : fd, &old,
+		         app_idle_ms(app))) == -1) {
 			status = 1;
 			break;
 		}
-		if (rc == 0)
+		if (rc == 2)
+			app_idle(app, 0);
+		if (rc != 1)
 			continue;
 		rc = FCGX_Accept_r(&r);
 		/* A client gone before we took its connection is not ours. */
@@ -254,6 +263,8 @@ pool_worker(const char *config_path, struct app *app, int fd, int reload_on_hup)
 			fcntl(r.ipcFd, F_SETFL, fl & ~O_NONBLOCK);
 		app_handle(app, &r);
 		FCGX_Finish_r(&r);
+		/* After the answer has gone: no request waits for these. */
+		app_idle(app, 0);
 		served++;
 	}
 	FCGX_Free(&r, 0);

@@ -205,6 +205,9 @@ status_object(struct db *db, const struct workspace *ws,
 	    jstr(r.has_catalog ? r.catalog_id : NULL));
 	json_object_object_add(k, "status",
 	    jstr(r.has_catalog ? r.catalog_status : "not_connected"));
+	/* Why it needs reconnecting, in Meta's terms (190's subcode). */
+	json_object_object_add(k, "reason",
+	    jstr(r.has_catalog && *r.catalog_reason ? r.catalog_reason : NULL));
 	json_object_object_add(o, "catalog", k);
 	k = NULL;
 	json_object_object_add(o, "last_webhook_at", jstr(iso_utc(last, t2)));

@@ -68,11 +68,10 @@ api_db_down(struct ctx *c)
 	    "the database is not answering; try again in a moment");
 }
 
-enum answer
-api_ready(struct ctx *c, struct conn_row *r)
+/* 409 unless r is connected with a token; GO_ON when it is. */
+static enum answer
+api_ready_row(struct ctx *c, const struct conn_row *r)
 {
-	if (store_conn_get(c->app->db, &c->ws, r) != STORE_OK)
-		return api_db_down(c);
 	if (strcmp(r->status, "needs_reconnect") == 0)
 		return api_error(c, 409, "needs_reconnect",
 		    *r->reason ? r->reason
@@ -86,10 +85,40 @@ api_ready(struct ctx *c, struct conn_row *r)
 }
 
 enum answer
+api_ready(struct ctx *c, struct conn_row *r)
+{
+	if (store_conn_get(c->app->db, &c->ws, r) != STORE_OK)
+		return api_db_down(c);
+	return api_ready_row(c, r);
+}
+
+/* Decrypts box into out (then freed either way), or answers 500. */
+static enum answer
+api_open_box(struct ctx *c, const char *kind, struct vault_box *box,
+    struct vault_secret *out)
+{
+	char err[256];
+
+	/* As hm_token: a `keys rotate` this worker has not seen yet. */
+	if (!vault_has_version(c->app->vault, box->key_version))
+		(void)app_vault(c->app);
+	if (vault_decrypt(c->app->vault, c->ws.id, kind, box, out, err,
+	        sizeof(err)) == -1) {
+		log_err("%s", err); /* names the workspace, not the token */
+		vault_box_free(box);
+		return api_error(c, 500, "internal",
+		    "the workspace's stored access could not be decrypted "
+		    "(the server's key ring does not match); the server log "
+		    "says more");
+	}
+	vault_box_free(box);
+	return GO_ON;
+}
+
+enum answer
 api_token(struct ctx *c, const char *kind, struct vault_secret *out)
 {
 	struct vault_box box;
-	char             err[256];
 	enum store_rc    rc;
 
 	memset(out, 0, sizeof(*out));
@@ -101,20 +130,26 @@ api_token(struct ctx *c, const char *kind, struct vault_secret *out)
 		        : "this workspace has not connected WhatsApp");
 	if (rc != STORE_OK)
 		return api_db_down(c);
-	/* As hm_token: a `keys rotate` this worker has not seen yet. */
-	if (!vault_has_version(c->app->vault, box.key_version))
-		(void)app_vault(c->app);
-	if (vault_decrypt(c->app->vault, c->ws.id, kind, &box, out, err,
-	        sizeof(err)) == -1) {
-		log_err("%s", err); /* names the workspace, not the token */
+	return api_open_box(c, kind, &box, out);
+}
+
+enum answer
+api_ready_token(struct ctx *c, struct conn_row *r, struct vault_secret *out)
+{
+	struct vault_box box;
+	enum store_rc    rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = store_conn_get_box(c->app->db, &c->ws, r, &box)) !=
+	    STORE_OK) {
 		vault_box_free(&box);
-		return api_error(c, 500, "internal",
-		    "the workspace's stored access could not be decrypted "
-		    "(the server's key ring does not match); the server log "
-		    "says more");
+		return api_db_down(c);
 	}
-	vault_box_free(&box);
-	return GO_ON;
+	if (api_ready_row(c, r) == ANSWERED) {
+		vault_box_free(&box);
+		return ANSWERED;
+	}
+	return api_open_box(c, VAULT_KIND_WABA, &box, out);
 }
 
 /*

@@ -90,6 +90,12 @@ struct vault_secret;
  * ANSWERED (409 not_connected, 503, 500).
  */
 enum answer api_token(struct ctx *, const char *kind, struct vault_secret *out);
+/*
+ * api_ready and api_token(VAULT_KIND_WABA) in one round trip: the
+ * gateway's read before a Meta call with the WhatsApp token.
+ */
+enum answer api_ready_token(struct ctx *, struct conn_row *r,
+    struct vault_secret *out);
 struct graph_err;
 /*
  * A failed Graph call made with the token of kind, answered per

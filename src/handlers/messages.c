@@ -6,6 +6,7 @@
  * idempotency keys and counts send health.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
@@ -186,7 +187,15 @@ msgs_count(struct ctx *c, int ok, const struct graph_err *e)
 		snprintf(words, sizeof(words), "%s%s%s%s", e->message,
 		    *e->details ? " (" : "", e->details,
 		    *e->details ? ")" : "");
-	if (store_send_count(c->app->db, &c->ws, ok, words) != STORE_OK)
+	if (c->app->sends == NULL &&
+	    (c->app->sends = calloc(1, sizeof(*c->app->sends))) == NULL) {
+		log_warn("workspace %llu: send not counted in send health "
+		         "(out of memory)",
+		    (unsigned long long)c->ws.id);
+		return;
+	}
+	if (store_send_count(c->app->db, c->app->sends, &c->ws, ok, words) !=
+	    STORE_OK)
 		log_warn("workspace %llu: send not counted in send health",
 		    (unsigned long long)c->ws.id);
 }
@@ -207,10 +216,12 @@ h_api_messages(struct ctx *c)
 		return api_error(c, 400, "invalid_request", err);
 	if (key != NULL && msgs_claim(c, key) == ANSWERED)
 		return ANSWERED;
-	if (api_ready(c, &r) == ANSWERED ||
-	    msgs_from(c, &r, phone) == ANSWERED ||
-	    api_token(c, VAULT_KIND_WABA, &tok) == ANSWERED)
+	if (api_ready_token(c, &r, &tok) == ANSWERED)
 		return msgs_settle(c, key, 0);
+	if (msgs_from(c, &r, phone) == ANSWERED) {
+		vault_secret_free(&tok);
+		return msgs_settle(c, key, 0);
+	}
 	/* The URL is built from the stored id alone (graph_node). */
 	rc = graph_send_message(c->app->graph, tok.data, phone, c->json, &sent,
 	    &e);

@@ -27,13 +27,15 @@
 static enum answer
 tpl_access(struct ctx *c, struct conn_row *r, struct vault_secret *tok)
 {
-	if (api_ready(c, r) == ANSWERED)
+	if (api_ready_token(c, r, tok) == ANSWERED)
 		return ANSWERED;
-	if (*r->waba_id == '\0')
+	if (*r->waba_id == '\0') {
+		vault_secret_free(tok);
 		return api_error(c, 409, "not_connected",
 		    "this workspace has not chosen a WhatsApp Business "
 		    "Account yet");
-	return api_token(c, VAULT_KIND_WABA, tok);
+	}
+	return GO_ON;
 }
 
 /* GET /api/v1/w/{slug}/templates: {"templates":[...],"next":cursor|null}. */

@@ -115,6 +115,33 @@ store_conn_get(struct db *db, const struct workspace *ws, struct conn_row *r)
 	return STORE_OK;
 }
 
+/*
+ * The gateway's one workspace read before a Meta call: store_conn_get's
+ * row and the WhatsApp token's box (b->ct NULL when none is stored), in
+ * one round trip rather than two (test_roundtrips.SendRoundTrips).
+ */
+enum store_rc
+store_conn_get_box(struct db *db, const struct workspace *ws,
+    struct conn_row *r, struct vault_box *b)
+{
+	struct sq     q;
+	enum store_rc rc;
+
+	memset(r, 0, sizeof(*r));
+	memset(b, 0, sizeof(*b));
+	if ((rc = sq_one(&q, db, &ws->srv, NULL,
+	         "SELECT " CONN_COLS ", c.token_key_version, c.token_nonce, "
+	         "c.token_ct " CONN_FROM " WHERE c.id = 1",
+	         ws->db_name, ws->db_name, ws->db_name, ws->db_name)) !=
+	    STORE_OK)
+		return rc;
+	conn_row(&q, r);
+	if (r->has_token && store_conn_box_from_row(&q, CONN_NCOLS, b) == -1)
+		rc = STORE_ERR;
+	sq_close(&q);
+	return rc;
+}
+
 /* store_conn_page's columns after CONN_COLS: see its statement. */
 #define PAGE_HEALTH (CONN_NCOLS + 4)
 #define PAGE_NUMS   (PAGE_HEALTH + 1 + STORE_MON_NCOLS + 2)
@@ -685,7 +712,9 @@ store_conn_mark(struct db *db, const struct workspace *ws, const char *status,
 		return rc;
 	if (emitted)
 		gate_events_bump(ws->id);
-	store_conn_audit(db, ws, "meta", status, reason);
+	/* Once per change, as the event: not once per refused call. */
+	if (strcmp(before, status) != 0)
+		store_conn_audit(db, ws, "meta", status, reason);
 	return STORE_OK;
 fail:
 	sq_rollback(db, my);
@@ -824,11 +853,45 @@ enum store_rc
 store_conn_catalog_mark(struct db *db, const struct workspace *ws,
     const char *reason)
 {
-	return sq_do(db, &ws->srv, SQ_ARGS(SQ_S(reason)),
-	    "UPDATE "
-	    "`%s`.catalog SET status = 'needs_reconnect', reason = ? "
-	    "WHERE id = 1",
+	struct sq     q;
+	MYSQL        *my;
+	char          before[32] = "";
+	enum store_rc rc;
+	int           changed;
+
+	/* As store_conn_mark: the row locked, one event and audit entry
+	   per change, however many calls Meta refused. */
+	if ((rc = sq_begin(db, &ws->srv, &my)) != STORE_OK)
+		return rc;
+	rc = sq_one_on(&q, my, NULL,
+	    "SELECT status FROM `%s`.catalog WHERE id = 1 FOR UPDATE",
 	    ws->db_name);
+	if (rc == STORE_NOTFOUND) {
+		sq_rollback(db, my);
+		return STORE_OK;
+	}
+	if (rc != STORE_OK)
+		goto fail;
+	cp(before, sizeof(before), sq_col(&q, 0));
+	sq_close(&q);
+	changed = strcmp(before, "needs_reconnect") != 0;
+	if ((rc = sq_do_on(my, SQ_ARGS(SQ_S(reason)),
+	         "UPDATE `%s`.catalog SET status = 'needs_reconnect', "
+	         "reason = ? WHERE id = 1",
+	         ws->db_name)) != STORE_OK ||
+	    (changed && (rc = store_ev_catalog_on(my, ws, reason)) != STORE_OK))
+		goto fail;
+	if ((rc = sq_commit(db, my)) != STORE_OK)
+		return rc;
+	if (changed) {
+		gate_events_bump(ws->id);
+		store_conn_audit(db, ws, "meta", "catalog_needs_reconnect",
+		    reason);
+	}
+	return STORE_OK;
+fail:
+	sq_rollback(db, my);
+	return rc;
 }
 
 enum store_rc

@@ -47,6 +47,9 @@ struct conn_row {
 
 enum store_rc store_conn_get(struct db *, const struct workspace *,
     struct conn_row *);
+/* store_conn_get's row and the WhatsApp token's box in one statement. */
+enum store_rc store_conn_get_box(struct db *, const struct workspace *,
+    struct conn_row *, struct vault_box *);
 
 /* What the settings page shows, read in one statement. */
 struct conn_page {

@@ -3,6 +3,7 @@
  * connection events the gateway writes there, apart from store_wh_*
  * (webhooks.c), which stores Meta's deliveries as they come.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,12 +56,17 @@ store_ev_next(struct sq *q, struct ev_row *r)
 	return 1;
 }
 
-enum store_rc
-store_ev_connection_on(MYSQL *my, const struct workspace *ws, const char *state,
-    const char *reason)
+/*
+ * A "connection" event; access "catalog" for the catalog's own token
+ * (its dedup_key's state is then "catalog_" state: a change of its own).
+ */
+static enum store_rc
+ev_connection_on(MYSQL *my, const struct workspace *ws, const char *state,
+    const char *reason, const char *access)
 {
 	struct json_object *o;
 	const char         *s;
+	char                key[64];
 	enum store_rc       rc;
 
 	if ((o = json_object_new_object()) == NULL)
@@ -69,6 +75,11 @@ store_ev_connection_on(MYSQL *my, const struct workspace *ws, const char *state,
 	if (reason != NULL && *reason != '\0')
 		json_object_object_add(o, "reason",
 		    json_object_new_string(reason));
+	if (access != NULL)
+		json_object_object_add(o, "access",
+		    json_object_new_string(access));
+	snprintf(key, sizeof(key), "%s%s%s", access ? access : "",
+	    access ? "_" : "", state);
 	if ((s = json_object_to_json_string_ext(o,
 	         JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) ==
 	    NULL) {
@@ -81,7 +92,7 @@ store_ev_connection_on(MYSQL *my, const struct workspace *ws, const char *state,
 	 * duplicate is the same change written twice: not an error.
 	 */
 	rc = sq_do_on(my,
-	    SQ_ARGS(SQ_S(state), SQ_S(state), SQ_S(reason), SQ_S(s)),
+	    SQ_ARGS(SQ_S(key), SQ_S(state), SQ_S(reason), SQ_S(s)),
 	    "INSERT INTO `%1$s`.webhook_events (dedup_key, kind, status, "
 	    "body, received_at, waba_id, phone_number_id, object) SELECT "
 	    "CONCAT('k:', ?, ':', (SELECT COALESCE(MAX(id), 0) FROM "
@@ -91,4 +102,17 @@ store_ev_connection_on(MYSQL *my, const struct workspace *ws, const char *state,
 	    ws->db_name);
 	json_object_put(o);
 	return rc == STORE_DUP ? STORE_OK : rc;
+}
+
+enum store_rc
+store_ev_connection_on(MYSQL *my, const struct workspace *ws, const char *state,
+    const char *reason)
+{
+	return ev_connection_on(my, ws, state, reason, NULL);
+}
+
+enum store_rc
+store_ev_catalog_on(MYSQL *my, const struct workspace *ws, const char *reason)
+{
+	return ev_connection_on(my, ws, "needs_reconnect", reason, "catalog");
 }

@@ -51,5 +51,11 @@ int store_ev_next(struct sq *q, struct ev_row *r);
  */
 enum store_rc store_ev_connection_on(MYSQL *, const struct workspace *,
     const char *state, const char *reason);
+/*
+ * The same for the catalog's token refused by Meta (190): a "connection"
+ * event {"state":"needs_reconnect","reason","access":"catalog"}.
+ */
+enum store_rc store_ev_catalog_on(MYSQL *, const struct workspace *,
+    const char *reason);
 
 #endif

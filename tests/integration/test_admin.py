@@ -310,7 +310,8 @@ class AdminCommands(AdminCase):
                   "last_webhook_at"):
             self.assertIsNone(doc[k], k)
         self.assertEqual(list(doc["catalog"].items()),
-                         [("catalog_id", None), ("status", "not_connected")])
+                         [("catalog_id", None), ("status", "not_connected"),
+                          ("reason", None)])
         self.assertEqual(doc["webhook_events"], 0)
         # Never checked by the monitor: every value null, no warning.
         self.assertEqual(doc["health"], {
@@ -396,7 +397,7 @@ class AdminCommands(AdminCase):
         doc = json.loads(self.ok("status", "tok", "--json").stdout)
         self.assertEqual(doc["status"], "pending_phone_selection")
         self.assertEqual(doc["catalog"], {"catalog_id": "5550123",
-                                          "status": "connected"})
+                                          "status": "connected", "reason": None})
         self.assertEqual(self.versions(ws), [1, 1])
         self.assertEqual(self.q("SELECT actor FROM waba_ws_%d.audit_log "
                                 "LIMIT 1" % ws), "admin")

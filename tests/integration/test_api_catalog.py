@@ -258,7 +258,21 @@ class ApiCatalog(StackCase):
         self.assertIn("catalog", err["message"])
         after = self.status_json("cat-r")
         self.assertEqual(after["catalog"]["status"], "needs_reconnect")
+        self.assertIsNone(before["catalog"]["reason"])
+        self.assertTrue(after["catalog"]["reason"])
         self.assertEqual(after["status"], before["status"])
+        # Seen in the feed and the audit log, once, naming the catalog.
+        db = self.st.sql("SELECT db_name FROM workspaces WHERE slug = 'cat-r'",
+                         db="waba_control").strip()
+        events = [json.loads(x) for x in self.st.sql(
+            "SELECT object FROM webhook_events WHERE kind = 'connection'",
+            db=db).splitlines()]
+        self.assertEqual(events, [{"state": "needs_reconnect", "access": "catalog",
+                                   "reason": after["catalog"]["reason"]}])
+        self.assertEqual(self.st.sql(
+            "SELECT detail FROM audit_log WHERE action = "
+            "'catalog_needs_reconnect'", db=db).splitlines(),
+            [after["catalog"]["reason"]])
         self.assertEqual(after.get("reason"), before.get("reason"))
         # Seen once: the next calls answer from the stored state, Meta not asked.
         self.assertEqual(len(self.sent("items_batch")), 1)

@@ -475,8 +475,14 @@ class Events(StackCase):
 
     # --- connection events ------------------------------------------------
 
+    def marks_audited(self):
+        return int(self.st.sql(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'needs_reconnect' "
+            "AND actor = 'meta'", db="waba_ws_1").strip())
+
     def test_zz_190_is_one_connection_event_then_restored(self):
         start = self.head()
+        audited = self.marks_audited()
         self.sb.call("POST", "/_sandbox/tokens/expire", {"all": True})
         r = post_form(self.b, S + "/test-message", {"to": FROM})
         self.assertEqual(r.status, 502, r.text[:300])
@@ -494,6 +500,8 @@ class Events(StackCase):
                           "reason": "the access token expired"})
         self.assertEqual(got[0]["waba_id"], WABA)
         self.assertEqual(got[0]["phone_number_id"], PHONE)
+        # And audited once: a mark that changes nothing is no new entry.
+        self.assertEqual(self.marks_audited() - audited, 1)
         # A reconnect that brings it back: "restored", once.
         mark = got[0]["id"]
         r = self.b.get(self.sb.decide(start_connect(self.b, SLUG)))

@@ -13,10 +13,12 @@ from base import StackCase
 from client import request
 from gateway import add_key, add_sender, send, ws_db
 from meta import Sandbox, sign_in
+from stack import wait_for
 
 WABA_A, PHONE_A, PHONE_A2 = "500000000001", "600000000001", "600000000002"
 WABA_B, PHONE_B = "500000000002", "600000000003"
 WABA_R, PHONE_R = "500000000003", "600000000004"
+WABA_H, PHONE_H = "500000000004", "600000000005"
 PW = "gateway test password"
 TO = "4915112345678"
 WAMID = "wamid.HBgMNDkxNTExMjM0NTY3OBUCABIYFDNBQjEyMzQ1Njc4OTBBQkNERUYA"
@@ -54,15 +56,18 @@ class ApiMessages(StackCase):
     @classmethod
     def setUpStack(cls):
         cls.sb = Sandbox(cls.st.sandbox_port, cls.st.app_secret)
-        for slug in ("msg-a", "msg-b", "msg-r"):
+        for slug in ("msg-a", "msg-b", "msg-r", "msg-h"):
             cls.st.admin("workspace", "add", slug, slug.upper())
         cls.st.admin("user", "add", "msg-r", "rita@r.example", input=PW + "\n")
         cls.st.admin("user", "add", "msg-a", "anna@a.example", input=PW + "\n")
+        cls.st.admin("user", "add", "msg-h", "hana@h.example", input=PW + "\n")
         cls.tokens = [add_sender(cls.st, cls.sb, "msg-a", WABA_A, PHONE_A),
                       add_sender(cls.st, cls.sb, "msg-a", WABA_A, PHONE_A2,
                                  default=False),
                       add_sender(cls.st, cls.sb, "msg-b", WABA_B, PHONE_B),
-                      add_sender(cls.st, cls.sb, "msg-r", WABA_R, PHONE_R)]
+                      add_sender(cls.st, cls.sb, "msg-r", WABA_R, PHONE_R),
+                      # Sent to by the send health tests alone.
+                      add_sender(cls.st, cls.sb, "msg-h", WABA_H, PHONE_H)]
         cls.key = add_key(cls.st, "sender", "messages:send")
         cls.key_a = add_key(cls.st, "sender-a", "messages:send", ["msg-a"])
         cls.key_read = add_key(cls.st, "reader", "connection:read")
@@ -224,9 +229,10 @@ class ApiMessages(StackCase):
                                 ("131048", {}, "60"), ("429", {"code": 80007}, "60")):
             self.sb.clear_injections()
             self.sb.inject("messages", error, count=5, **kw)
-            e = self.error(send(self.port, "msg-a", self.key, self.msg()), 429,
-                           "rate_limited")
+            r = send(self.port, "msg-a", self.key, self.msg())
+            e = self.error(r, 429, "rate_limited")
             self.assertIn("code", e["meta"])
+            self.assertEqual(r.header("Retry-After"), wait, error)
         self.sb.clear_injections()
         self.assertEqual(send(self.port, "msg-a", self.key, self.msg())
                          .header("Retry-After"), None)
@@ -386,37 +392,48 @@ class ApiMessages(StackCase):
                                      "idem_key = 'k-stale'", db=db).strip(), "0")
 
     # -- send health ---------------------------------------------------
+    def sends_become(self, slug, ok, failed):
+        """Send health as status --json reads it once the workers have
+        written their tallies (store/sends.h: at most a second after a
+        send, or at once for a failure)."""
+        got = {}
+
+        def seen():
+            got.update(self.status_json(slug)["sends"])
+            return (got["ok_1h"], got["failed_1h"]) == (ok, failed)
+        wait_for(seen, 10, "send health %d ok, %d failed" % (ok, failed))
+        return got
+
     def test_send_health_in_status_and_page(self):
-        before = self.status_json("msg-b")["sends"]
+        before = self.status_json("msg-h")["sends"]
         self.assertEqual(sorted(before), ["failed_1h", "last_error", "last_error_at",
                                           "ok_1h"])
+        self.assertEqual((before["ok_1h"], before["failed_1h"]), (0, 0))
         for _ in range(2):
-            self.assertEqual(send(self.port, "msg-b", self.key, self.msg()).status, 200)
+            self.assertEqual(send(self.port, "msg-h", self.key, self.msg()).status, 200)
         self.sb.inject("messages", "131026")
-        send(self.port, "msg-b", self.key, self.msg())
-        after = self.status_json("msg-b")["sends"]
-        self.assertEqual(after["ok_1h"] - before["ok_1h"], 2)
-        self.assertEqual(after["failed_1h"] - before["failed_1h"], 1)
+        send(self.port, "msg-h", self.key, self.msg())
+        # The failure is written at once, with its worker's tally.
+        self.assertEqual(self.status_json("msg-h")["sends"]["failed_1h"], 1)
+        after = self.sends_become("msg-h", 2, 1)
         self.assertIn("131026", after["last_error"])
         self.assertIn("not a WhatsApp number", after["last_error"])
         self.assertRegex(after["last_error_at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
         key = add_key(self.st, "health-reader", "connection:read")
-        r = request(self.port, "GET", "/api/v1/w/msg-b/connection",
+        r = request(self.port, "GET", "/api/v1/w/msg-h/connection",
                     headers={"Authorization": "Bearer " + key})
         self.assertEqual(json.loads(r.text)["sends"], after)
-
-    def test_settings_page_shows_send_health(self):
-        self.assertEqual(send(self.port, "msg-a", self.key, self.msg()).status, 200)
-        self.sb.inject("messages", "131051")
-        send(self.port, "msg-a", self.key, self.msg())
-        st = self.status_json("msg-a")["sends"]
-        b = sign_in(self.port, "anna@a.example", PW)
-        page = b.get("/w/msg-a/settings/whatsapp")
+        # Many sends in a burst: each counted once, none lost or doubled,
+        # written by idle workers (only status --json asks meanwhile).
+        for _ in range(20):
+            self.assertEqual(send(self.port, "msg-h", self.key, self.msg()).status, 200)
+        self.sends_become("msg-h", 22, 1)
+        b = sign_in(self.port, "hana@h.example", PW)
+        page = b.get("/w/msg-h/settings/whatsapp")
         self.assertEqual(page.status, 200)
         self.assertIn('id="send-health"', page.text)
-        self.assertIn("%d sent, %d failed in the last hour"
-                      % (st["ok_1h"], st["failed_1h"]), page.text)
-        self.assertIn("Unsupported message type", page.text)
+        self.assertIn("22 sent, 1 failed in the last hour", page.text)
+        self.assertIn("not a WhatsApp number", page.text)
 
     # -- secrets -------------------------------------------------------
     def test_zz_token_never_in_answers_logs_or_urls(self):
@@ -442,3 +459,88 @@ class ApiMessages(StackCase):
             self.assertEqual(q["token_via"], "header")
         for tok in self.tokens + [self.key]:
             self.assertNotIn(tok, logs)
+
+
+class ApiUnavailable(StackCase):
+    """503 unavailable from the gateway when Meta's capacity is spent:
+    the bulkhead full (another send holds the one slot) or the breaker
+    open (Meta kept failing). Meta is not called, Retry-After says when
+    to come back, and the Idempotency-Key is released: a retry with the
+    same key then sends, once."""
+    workers = 3
+    sandbox = True
+    config = {"meta.max_concurrent_calls": 1, "meta.max_retries": 0,
+              "meta.timeout_ms": 8000, "meta.breaker_failures": 2,
+              "meta.breaker_seconds": 1}
+
+    @classmethod
+    def setUpStack(cls):
+        cls.sb = Sandbox(cls.st.sandbox_port, cls.st.app_secret)
+        cls.st.admin("workspace", "add", "msg-u", "U")
+        add_sender(cls.st, cls.sb, "msg-u", WABA_A, PHONE_A)
+        cls.key = add_key(cls.st, "sender-u", "messages:send")
+
+    def tearDown(self):
+        self.sb.clear_injections()
+
+    def body(self, text):
+        return {"to": TO, "type": "text", "text": {"body": text}}
+
+    def posts(self, text):
+        return [q for q in self.sb.requests("messages") if q["method"] == "POST"
+                and text in json.dumps(q["body"])]
+
+    def refused(self, r):
+        self.assertEqual(r.status, 503, r.text[:400])
+        self.assertEqual(json.loads(r.text)["error"]["code"], "unavailable")
+        self.assertRegex(r.header("Retry-After") or "", r"^[1-9][0-9]*$")
+
+    def test_bulkhead_full_is_503_and_the_key_is_released(self):
+        self.sb.inject("messages", "timeout", count=1, delay=3)
+        slow = {}
+        t = threading.Thread(target=lambda: slow.update(r=send(
+            self.port, "msg-u", self.key, self.body("holds the slot"))))
+        t.start()
+        wait_for(lambda: self.posts("holds the slot"), 10, "the slow send")
+        r = send(self.port, "msg-u", self.key, self.body("bulkhead retry"),
+                 idem="bulkhead-1")
+        self.refused(r)
+        self.assertEqual(self.posts("bulkhead retry"), [])
+        t.join(20)
+        self.assertEqual(slow["r"].status, 200, slow["r"].text[:300])
+        r = send(self.port, "msg-u", self.key, self.body("bulkhead retry"),
+                 idem="bulkhead-1")
+        self.assertEqual(r.status, 200, r.text[:300])
+        self.assertIsNone(r.header("Idempotent-Replayed"))
+        self.assertEqual(len(self.posts("bulkhead retry")), 1)
+        r = send(self.port, "msg-u", self.key, self.body("bulkhead retry"),
+                 idem="bulkhead-1")
+        self.assertEqual(r.header("Idempotent-Replayed"), "true")
+        self.assertEqual(len(self.posts("bulkhead retry")), 1)
+
+    def test_breaker_open_is_503_and_the_key_is_released(self):
+        self.sb.inject("messages", "500", count=2)
+        for i in range(2):
+            r = send(self.port, "msg-u", self.key, self.body("fails %d" % i))
+            self.assertEqual(r.status, 502, r.text[:300])
+        r = send(self.port, "msg-u", self.key, self.body("breaker retry"),
+                 idem="breaker-1")
+        self.refused(r)
+        self.assertEqual(self.posts("breaker retry"), [])
+        # Retried with the same key until the breaker lets one through
+        # (after breaker_seconds): sent once, then replayed.
+        got = {}
+
+        def retried():
+            got["r"] = send(self.port, "msg-u", self.key,
+                            self.body("breaker retry"), idem="breaker-1")
+            if got["r"].status == 503:
+                return False
+            return True
+        wait_for(retried, 10, "the breaker's probe")
+        self.assertEqual(got["r"].status, 200, got["r"].text[:300])
+        self.assertEqual(len(self.posts("breaker retry")), 1)
+        r = send(self.port, "msg-u", self.key, self.body("breaker retry"),
+                 idem="breaker-1")
+        self.assertEqual(r.header("Idempotent-Replayed"), "true")
+        self.assertEqual(len(self.posts("breaker retry")), 1)

@@ -534,7 +534,7 @@ class Connection(StackCase):
         self.assertNotIn(cat["token"], page.text)
         js = self.status_json()
         self.assertEqual(js["catalog"], {"catalog_id": "770011",
-                                         "status": "connected"})
+                                         "status": "connected", "reason": None})
         # Meta revokes the catalog token: Verify notices and says so.
         self.connect()
         self.sb.call("POST", "/_sandbox/tokens/revoke",
