@@ -29,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -325,25 +326,25 @@ def page_sql(st, wl, pairs):
     store_conn_page's, exactly as the code builds them today."""
     st.sql("SET GLOBAL log_output = 'TABLE'; TRUNCATE mysql.general_log; "
            "SET GLOBAL general_log = 1")
-    import urllib.request
+
     slug, cookie = pairs[-1]
     req = urllib.request.Request(st.base_url + PAGE % slug,
                                  headers={"Cookie": "waba_session=" + cookie})
-    urllib.request.urlopen(req).read()
+    page = urllib.request.urlopen(req).read()
     st.sql("SET GLOBAL general_log = 0")
     rows = st.sql("SELECT argument FROM mysql.general_log WHERE "
                   "command_type = 'Prepare'")
-    gate = page = None
+    gate = psql = None
     for line in rows.split("\n"):
         if "sessions s JOIN" in line:
             gate = line
         elif "connection c LEFT JOIN" in line:
-            page = line
+            psql = line
     db = st.sql("SELECT db_name FROM workspaces WHERE slug = '%s'" % slug,
                 db="waba_control").strip()
-    if gate is None or page is None:
+    if gate is None or psql is None:
         raise RuntimeError("the page's statements were not in the log")
-    return gate, page.replace("`%s`" % db, "`@DB@`")
+    return gate, psql.replace("`%s`" % db, "`@DB@`"), page
 
 
 def build_limit():
@@ -485,10 +486,8 @@ def main():
         os.chmod(tmp, 0o755)
         script = lua_sessions(os.path.join(tmp, "settings.lua"), pairs,
                               "waba_session")
-        import urllib.request
-        page = urllib.request.urlopen(urllib.request.Request(
-            st.base_url + PAGE % pairs[0][0],
-            headers={"Cookie": "waba_session=" + pairs[0][1]})).read()
+        # The page's statements, from its first request (prepared then).
+        gate, psql, page = page_sql(st, wl, pairs)
         docroot = os.path.join(tmp, "doc")
         os.makedirs(docroot)
         with open(os.path.join(docroot, "page.html"), "wb") as f:
@@ -531,8 +530,8 @@ def main():
             pscript = lua_sessions(os.path.join(tmp, "peer.lua"), pairs,
                                    "waba_session")
             r = wrk("http://127.0.0.1:%d/" % peer_port, seconds, pscript)
-            fpm = [int(x) for x in sh(["pgrep", "-P", str(
-                st.procs["php-fpm"].pid)]).stdout.split()]
+            fpm = [int(x) for x in sh(["pgrep", "-f", "php-fpm: pool peer"]
+                                      ).stdout.split()]
             row("peer", r, kib(rss_kib(fpm)))
             with open(os.path.join(tmp, "peer.html"), "wb") as f:
                 f.write(urllib.request.urlopen(urllib.request.Request(
@@ -541,7 +540,6 @@ def main():
         else:
             notes.append("peer: no php-fpm installed")
         # limit: the page's own two statements from C, WORKERS connections.
-        gate, psql = page_sql(st, wl, pairs)
         with open(os.path.join(tmp, "limit.sql"), "w") as f:
             f.write(gate + "\n" + psql + "\n")
         with open(os.path.join(tmp, "limit.sessions"), "w") as f:
@@ -568,10 +566,13 @@ def main():
         r = wrk(st.base_url + "/webhooks/meta", seconds, ws)
         acked = int(re.search(r"acked (\d+)", r["out"]).group(1))
         total, distinct = stored(st, run_id)
-        ok = total == distinct and total == acked
+        # Every acknowledged delivery stored, none twice. wrk drops the
+        # requests in flight when its time is up: those may be stored
+        # unacknowledged (at most one per connection).
+        ok = total == distinct and acked <= total <= acked + CONNS
         row("webhook", r, kib(rss_kib(st.worker_pids())),
             "acked %d stored %d distinct %d %s" % (
-                acked, total, distinct, "exactly once" if ok else "MISMATCH"))
+                acked, total, distinct, "once each" if ok else "MISMATCH"))
         if not ok:
             failed.append("webhook exactly-once")
         # gateway and sender: the other issues' benches, when present.
