@@ -193,10 +193,19 @@ def sessions(st, wl):
                         hashlib.sha256(raw).hexdigest(),
                         ids["u%d@bench.example" % i], secrets.token_hex(32)))
         out.append((wl.slug(i), raw.hex()))
-    st.sql("INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, "
-           "last_seen_at, expires_at) VALUES " + ",".join(rows),
-           db="waba_control")
+    for k in range(0, len(rows), 200):  # an argument is at most 128 KiB
+        st.sql("INSERT INTO sessions (id_hash, user_id, csrf_token, "
+               "created_at, last_seen_at, expires_at) VALUES " +
+               ",".join(rows[k:k + 200]), db="waba_control")
     return out
+
+
+def db_status(st):
+    names = ("Com_stmt_prepare", "Com_stmt_execute", "Com_stmt_close",
+             "Opened_tables", "Opened_table_definitions")
+    out = st.sql("SHOW GLOBAL STATUS WHERE Variable_name IN (%s)" % ", ".join(
+        "'%s'" % n for n in names))
+    return {k: int(v) for k, v in (l.split("\t") for l in out.splitlines())}
 
 
 # -- wrk ----------------------------------------------------------------------
@@ -569,6 +578,12 @@ def main():
         st.start_mariadb()
         st.admin("migrate")
         pairs = sessions(st, wl)
+        # 1,000 workspace databases of ~12 tables: MariaDB's defaults
+        # (2,000 open tables, 400 definitions) would reopen tables on
+        # most requests, for every scenario alike. Sized as a server
+        # with this many workspaces should be (doc: RESULTS.md).
+        st.sql("SET GLOBAL table_open_cache = 20000; "
+               "SET GLOBAL table_definition_cache = 20000")
         st.start_pool()
         st.start_lighttpd()
         tmp = tempfile.mkdtemp(prefix="bench-", dir=st.run)
@@ -603,9 +618,15 @@ def main():
         if peer_port:
             r = wrk("http://127.0.0.1:%d/page.html" % peer_port, seconds)
             row("static", r, "-", "%d bytes" % len(page))
-        # settings: random workspaces, busy ones among them.
+        # settings: random workspaces, busy ones among them; what
+        # MariaDB counted per request beside it.
+        before = db_status(st)
         r = wrk(st.base_url + "/", seconds, script)
-        row("settings", r, kib(rss_kib(st.worker_pids())))
+        after = db_status(st)
+        per = {k: (after[k] - before[k]) / max(1, r["n"]) for k in after}
+        row("settings", r, kib(rss_kib(st.worker_pids())),
+            "per request: %s" % ", ".join("%s %.2f" % (k.replace("Com_", ""), v)
+                                          for k, v in sorted(per.items())))
         # busy and quiet alone, back to back.
         busy = [p for p in pairs if int(p[0][2:]) <= wl.busy]
         quiet = [p for p in pairs if int(p[0][2:]) > wl.busy][:len(busy) * 5]
