@@ -142,6 +142,24 @@ store_conn_get_box(struct db *db, const struct workspace *ws,
 	return rc;
 }
 
+/*
+ * The page's order of numbers: the default first, then as they were
+ * added (added_at is "YYYY-MM-DD HH:MM:SS": compared as text, as in
+ * time), then by id.
+ */
+static int
+num_order(const void *a, const void *b)
+{
+	const struct num_row *x = a, *y = b;
+	int                   d;
+
+	if (x->is_default != y->is_default)
+		return y->is_default - x->is_default;
+	if ((d = strcmp(x->added_at, y->added_at)) != 0)
+		return d;
+	return strcmp(x->id, y->id);
+}
+
 /* store_conn_page's columns after CONN_COLS: see its statement. */
 #define PAGE_HEALTH (CONN_NCOLS + 4)
 #define PAGE_NUMS   (PAGE_HEALTH + 1 + STORE_MON_NCOLS + 2)
@@ -162,25 +180,33 @@ store_conn_page(struct db *db, const struct workspace *ws, struct conn_page *p)
 		return STORE_ERR;
 	/*
 	 * The page's one round trip in the workspace's database: the
-	 * connection row, the newest test message (a derived table: one
-	 * dive into audit_log's action_id index), the webhook counters, the
+	 * connection row, the newest test message (two scalar subqueries,
+	 * each one dive into audit_log's action_id index, reading the same
+	 * row: one statement, one snapshot), the webhook counters, the
 	 * monitor's health row with its time and the server's as unix times
 	 * (TIMESTAMPDIFF from the epoch: the session's time zone plays no
 	 * part), and one row per number (a handful; none: one row of
 	 * NULLs), the other columns repeated on each.
+	 *
+	 * No derived table and no ORDER BY (the numbers are sorted here):
+	 * either made MariaDB build a temporary table on every view, and
+	 * with the health row's TEXT columns an on-disk Aria one, created
+	 * and dropped per page. That capped the page far below the peer's
+	 * eight statements (bench/RESULTS.md), and MariaDB 10.11.19 was
+	 * seen to crash dropping it (signal 11 in ha_maria::drop_table)
+	 * under scripts/bench's concurrent load.
 	 */
 	if (snprintf(sql, sizeof(sql),
-	        "SELECT " CONN_COLS ", a.detail, a.at, %s, h.id IS NOT NULL, "
-	        "%s, "
+	        "SELECT " CONN_COLS ", (SELECT detail FROM `%s`.audit_log "
+	        "WHERE action = 'test_message' ORDER BY id DESC LIMIT 1), "
+	        "(SELECT at FROM `%s`.audit_log WHERE action = 'test_message' "
+	        "ORDER BY id DESC LIMIT 1), %s, h.id IS NOT NULL, %s, "
 	        "TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', h.checked_at), "
 	        "TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', UTC_TIMESTAMP()), "
-	        "%s " CONN_FROM " LEFT JOIN (SELECT detail, at FROM "
-	        "`%s`.audit_log WHERE action = 'test_message' ORDER BY id DESC "
-	        "LIMIT 1) a ON 1 = 1 LEFT JOIN `%s`.health h ON h.id = 1 "
-	        "LEFT JOIN `%s`.phone_numbers n ON 1 = 1 "
-	        "WHERE c.id = 1 ORDER BY n.is_default DESC, n.added_at, n.id",
-	        ws->db_name, ws->db_name, hooks, store_mon_cols(), nums,
-	        ws->db_name, ws->db_name, ws->db_name, ws->db_name,
+	        "%s " CONN_FROM " LEFT JOIN `%s`.health h ON h.id = 1 "
+	        "LEFT JOIN `%s`.phone_numbers n ON 1 = 1 WHERE c.id = 1",
+	        ws->db_name, ws->db_name, ws->db_name, ws->db_name, hooks,
+	        store_mon_cols(), nums, ws->db_name, ws->db_name, ws->db_name,
 	        ws->db_name) >= (int)sizeof(sql))
 		return STORE_ERR;
 	if ((rc = sq_open_read(&q, db, &ws->srv, sql)) != STORE_OK)
@@ -215,6 +241,8 @@ store_conn_page(struct db *db, const struct workspace *ws, struct conn_page *p)
 	} while ((f = sq_fetch(&q)) == 1);
 	if (f == -1)
 		rc = STORE_ERR;
+	else if (p->nnumbers > 1)
+		qsort(p->numbers, p->nnumbers, sizeof(*p->numbers), num_order);
 out:
 	sq_close(&q);
 	return rc;
