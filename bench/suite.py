@@ -726,7 +726,9 @@ def main():
             r = sh([sys.executable, exe, str(seconds)] +
                    (["--smoke"] if smoke else []), timeout=600)
             print(r.stdout)
-            if r.returncode:
+            if r.returncode == 3:
+                notes.append("%s: target missed" % name)
+            elif r.returncode:
                 failed.append(name)
             notes.append("%s: %s" % (name, r.stdout.strip()))
         # callback: last, on a workspace of its own (a Connect replaces
