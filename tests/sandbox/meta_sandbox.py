@@ -1691,6 +1691,13 @@ class Sandbox:
             raise ControlError(400, f"variant must be one of {', '.join(CERT_MESSAGES)}")
         if body.get("match") is not None:
             rule["match"] = str(body["match"])  # only calls whose body holds it
+        if body.get("method") is not None:
+            # Only calls of this HTTP method: GET /{waba}/subscribed_apps
+            # answers while its POST (subscribing again) fails.
+            method = str(body["method"]).upper()
+            if method not in ("GET", "POST", "DELETE"):
+                raise ControlError(400, "method must be GET, POST or DELETE")
+            rule["method"] = method
         trace = body.get("fbtrace_id")
         if trace is not None:
             if not (isinstance(trace, str) and re.fullmatch(r"[A-Za-z0-9_-]{1,40}", trace)):
@@ -1713,13 +1720,13 @@ class Sandbox:
             wake = self._wake
         wake.wait(max(0.0, seconds))
 
-    def take_inject(self, endpoint, params=None):
+    def take_inject(self, endpoint, params=None, method=None):
         """The rule the next call of this endpoint obeys, consuming one use."""
         with self.lock:
             rules = self.injects.get(endpoint)
             if not rules:
                 return None
-            i = self._inject_index(rules, params)
+            i = self._inject_index(rules, params, method)
             if i is None:
                 return None
             rule = dict(rules[i])
@@ -1729,12 +1736,14 @@ class Sandbox:
             return rule
 
     @staticmethod
-    def _inject_index(rules, params):
+    def _inject_index(rules, params, method=None):
         """The first rule for this call: one with "match" only when the call's
-        body holds that text (a campaign's chosen sends), else the first
-        rule without one."""
+        body holds that text (a campaign's chosen sends), one with "method"
+        only for calls of that method, else the first rule without them."""
         text = json.dumps(params, sort_keys=True) if params else ""
         for i, rule in enumerate(rules):
+            if "method" in rule and rule["method"] != method:
+                continue
             if "match" not in rule or rule["match"] in text:
                 return i
         return None
@@ -2772,7 +2781,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self._dialog(sb, endpoint, prefix, req)
         if endpoint in ("es_dialog", "es_decide"):
             return self._es_dialog(sb, endpoint, prefix, req)
-        rule = sb.take_inject(endpoint, body_params)
+        rule = sb.take_inject(endpoint, body_params, method)
         edge = None
         if rule and rule["error"] == "timeout":
             sb.pause(rule["delay"])  # then answer normally, late

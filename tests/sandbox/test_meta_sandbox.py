@@ -544,6 +544,20 @@ class SandboxTest(unittest.TestCase):
             "endpoint": "nowhere", "error": "500"})
         self.assertEqual(status, 400)
 
+    def test_inject_by_method(self):
+        token = self.user_token()
+        self.control("POST", "/_sandbox/inject", {"endpoint": "subscribed_apps",
+                                                  "error": "500", "method": "post"})
+        status, _, _ = self.graph("GET", f"/{WABA_1}/subscribed_apps", token)
+        self.assertEqual(status, 200)  # the GET is not the rule's
+        self.assertGraphError(self.graph("POST", f"/{WABA_1}/subscribed_apps", token),
+                              500, 2)
+        status, _, _ = self.graph("POST", f"/{WABA_1}/subscribed_apps", token)
+        self.assertEqual(status, 200)  # count 1: used up
+        status, _, _ = self.call("POST", "/_sandbox/inject", json_body={
+            "endpoint": "subscribed_apps", "error": "500", "method": "PATCH"})
+        self.assertEqual(status, 400)
+
     # -- catalog --------------------------------------------------------------------
 
     def test_catalog(self):
