@@ -52,4 +52,16 @@ int store_ev_next(struct sq *q, struct ev_row *r);
 enum store_rc store_ev_connection_on(MYSQL *, const struct workspace *,
     const char *state, const char *reason);
 
+/*
+ * Inside a transaction: one event of ours of type kind (connection,
+ * phone_quality, template_status, ...) whose object is the JSON text
+ * object, status and body its typed columns (NULL: none), for number
+ * phone (NULL: the connection's default). key names the change
+ * ("expiring", "q:<number>:<rating>", ...): the same key twice with no
+ * event of ours between them is stored once (a duplicate is STORE_OK).
+ */
+enum store_rc store_ev_emit_on(MYSQL *, const struct workspace *,
+    const char *kind, const char *key, const char *status, const char *phone,
+    const char *body, const char *object);
+
 #endif

@@ -9,7 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "../buf.h"
+#include "../meta_gate.h"
+#include "events.h"
 #include "monitor.h"
 #include "sql.h"
 #include "webhooks.h"
@@ -292,6 +296,112 @@ mon_flag(int v)
 	return v < 0 ? "" : v ? "yes" : "no";
 }
 
+/*
+ * Warnings (a JSON array's text) other than token_expiring, which has
+ * its own event: how many, and the first one's message into first.
+ */
+static int
+mon_risks(const char *warnings, char *first, size_t firstlen)
+{
+	json_object *a, *w, *v;
+	size_t       i, n;
+	int          risks = 0;
+
+	if (first != NULL)
+		*first = '\0';
+	if (warnings == NULL || (a = json_tokener_parse(warnings)) == NULL)
+		return 0;
+	n = json_object_is_type(a, json_type_array)
+	    ? json_object_array_length(a)
+	    : 0;
+	for (i = 0; i < n; i++) {
+		w = json_object_array_get_idx(a, i);
+		if (json_object_object_get_ex(w, "code", &v) &&
+		    strcmp(json_object_get_string(v), "token_expiring") == 0)
+			continue;
+		if (risks++ == 0 && first != NULL &&
+		    json_object_object_get_ex(w, "message", &v))
+			snprintf(first, firstlen, "%s",
+			    json_object_get_string(v));
+	}
+	json_object_put(a);
+	return risks;
+}
+
+/* 1 when the JSON array text holds a warning with this code. */
+static int
+mon_has(const char *warnings, const char *code)
+{
+	char needle[64];
+
+	snprintf(needle, sizeof(needle), "\"code\":\"%s\"", code);
+	return warnings != NULL && strstr(warnings, needle) != NULL;
+}
+
+/*
+ * The events feed's side of a saved check (doc/contract.md, Health
+ * monitor), in its transaction with the health row locked, so each
+ * change is announced once however many passes see it: phone_quality
+ * when the default number's quality changed, connection "expiring" when
+ * the token's warning appeared, "at_risk" when other warnings appeared
+ * where there were none, "restored" when they all went. *emitted: 1
+ * when any was written.
+ */
+static enum store_rc
+mon_events_on(MYSQL *my, const struct workspace *ws,
+    const struct mon_health *old, const struct mon_health *h, unsigned changed,
+    int *emitted)
+{
+	json_object  *o;
+	char          first[600];
+	const char   *s;
+	int           was, now;
+	enum store_rc rc = STORE_OK;
+
+	if ((changed & MON_CH_QUALITY) && old->has_row && *h->quality_rating) {
+		if ((o = json_object_new_object()) == NULL)
+			return STORE_ERR;
+		json_object_object_add(o, "quality_rating",
+		    json_object_new_string(h->quality_rating));
+		json_object_object_add(o, "previous",
+		    *old->quality_rating
+		        ? json_object_new_string(old->quality_rating)
+		        : NULL);
+		json_object_object_add(o, "source",
+		    json_object_new_string("monitor"));
+		snprintf(first, sizeof(first), "q:%s", h->quality_rating);
+		s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+		rc = s ? store_ev_emit_on(my, ws, "phone_quality", first,
+		             h->quality_rating, NULL, NULL, s)
+		       : STORE_ERR;
+		json_object_put(o);
+		if (rc != STORE_OK)
+			return rc;
+		*emitted = 1;
+	}
+	if (mon_has(h->warnings, "token_expiring") &&
+	    !mon_has(old->warnings, "token_expiring")) {
+		snprintf(first, sizeof(first),
+		    "the access token expires at %s UTC", h->token_expires_at);
+		if ((rc = store_ev_connection_on(my, ws, "expiring", first)) !=
+		    STORE_OK)
+			return rc;
+		*emitted = 1;
+	}
+	was = mon_risks(old->warnings, NULL, 0);
+	now = mon_risks(h->warnings, first, sizeof(first));
+	if (now > 0 && was == 0)
+		rc = store_ev_connection_on(my, ws, "at_risk", first);
+	else if (now == 0 && was > 0)
+		rc = store_ev_connection_on(my, ws, "restored",
+		    "the health check finds nothing wrong any more");
+	else
+		return STORE_OK;
+	if (rc == STORE_OK)
+		*emitted = 1;
+	return rc;
+}
+
 enum store_rc
 store_mon_health_save(struct db *db, const struct workspace *ws,
     const struct mon_health *h, unsigned *changed)
@@ -301,6 +411,7 @@ store_mon_health_save(struct db *db, const struct workspace *ws,
 	MYSQL            *my;
 	const char       *w = h->warnings ? h->warnings : "[]";
 	enum store_rc     rc;
+	int               emitted = 0;
 
 	*changed = 0;
 	if ((rc = sq_begin(db, &ws->srv, &my)) != STORE_OK)
@@ -339,7 +450,9 @@ store_mon_health_save(struct db *db, const struct workspace *ws,
 	    "last_error, last_error_at) VALUES (1, UTC_TIMESTAMP(), ?, ?, ?, "
 	    "?, ?, ?, ?, ?, ?, NULL, NULL)",
 	    ws->db_name);
-	if (rc != STORE_OK)
+	if (rc != STORE_OK ||
+	    (rc = mon_events_on(my, ws, &old, h, *changed, &emitted)) !=
+	        STORE_OK)
 		goto fail;
 	/* The first check of a workspace is a change from nothing. */
 	if ((*changed != 0 || !old.has_row || *old.last_error) &&
@@ -350,7 +463,8 @@ store_mon_health_save(struct db *db, const struct workspace *ws,
 	         "VALUES (UTC_TIMESTAMP(), 'monitor', 'health', LEFT(?, 500))",
 	         ws->db_name)) != STORE_OK)
 		goto fail;
-	rc = sq_commit(db, my);
+	if ((rc = sq_commit(db, my)) == STORE_OK && emitted)
+		gate_events_bump(ws->id);
 	store_mon_health_free(&old);
 	buf_free(&d);
 	return rc;

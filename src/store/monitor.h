@@ -104,8 +104,12 @@ enum store_rc store_mon_status(struct db *, const struct workspace *,
     struct mon_health *, char last[32], long *count_24h);
 /*
  * A check that finished: h's values (checked_at now, last_error
- * cleared), and one audit entry ("health", actor "monitor") saying what
- * changed from the row before, in one transaction. *changed: MON_CH_*.
+ * cleared), one audit entry ("health", actor "monitor") saying what
+ * changed from the row before, and the events feed's events for it, in
+ * one transaction: phone_quality (the default number's quality
+ * changed), connection "expiring" (a token_expiring warning appeared),
+ * "at_risk" (other warnings appeared where there were none), "restored"
+ * (they all went). *changed: MON_CH_*.
  */
 enum store_rc store_mon_health_save(struct db *, const struct workspace *,
     const struct mon_health *h, unsigned *changed);
