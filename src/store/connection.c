@@ -117,7 +117,8 @@ store_conn_get(struct db *db, const struct workspace *ws, struct conn_row *r)
 
 /* store_conn_page's columns after CONN_COLS: see its statement. */
 #define PAGE_HEALTH (CONN_NCOLS + 4)
-#define PAGE_NUMS   (PAGE_HEALTH + 1 + STORE_MON_NCOLS + 2)
+#define PAGE_TPL    (PAGE_HEALTH + 1 + STORE_MON_NCOLS + 2)
+#define PAGE_NUMS   (PAGE_TPL + 2)
 
 enum store_rc
 store_conn_page(struct db *db, const struct workspace *ws, struct conn_page *p)
@@ -139,22 +140,32 @@ store_conn_page(struct db *db, const struct workspace *ws, struct conn_page *p)
 	 * dive into audit_log's action_id index), the webhook counters, the
 	 * monitor's health row with its time and the server's as unix times
 	 * (TIMESTAMPDIFF from the epoch: the session's time zone plays no
-	 * part), and one row per number (a handful; none: one row of
-	 * NULLs), the other columns repeated on each.
+	 * part), the templates (two uncorrelated subqueries, run once: the
+	 * count per status as a JSON object, the newest 20 rejected, paused
+	 * or disabled ones as a JSON array), and one row per number (a
+	 * handful; none: one row of NULLs), the other columns repeated on
+	 * each.
 	 */
 	if (snprintf(sql, sizeof(sql),
 	        "SELECT " CONN_COLS ", a.detail, a.at, %s, h.id IS NOT NULL, "
 	        "%s, "
 	        "TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', h.checked_at), "
 	        "TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', UTC_TIMESTAMP()), "
+	        "(SELECT JSON_OBJECTAGG(st, k) FROM (SELECT IFNULL(status, "
+	        "'PENDING') AS st, COUNT(*) AS k FROM `%s`.templates GROUP BY "
+	        "st) AS tc), "
+	        "(SELECT JSON_ARRAYAGG(JSON_OBJECT('id', id, 'name', name, "
+	        "'language', language, 'status', status, 'reason', reason) "
+	        "ORDER BY status_at DESC LIMIT 20) FROM `%s`.templates WHERE "
+	        "status IN ('REJECTED', 'PAUSED', 'DISABLED')), "
 	        "%s " CONN_FROM " LEFT JOIN (SELECT detail, at FROM "
 	        "`%s`.audit_log WHERE action = 'test_message' ORDER BY id DESC "
 	        "LIMIT 1) a ON 1 = 1 LEFT JOIN `%s`.health h ON h.id = 1 "
 	        "LEFT JOIN `%s`.phone_numbers n ON 1 = 1 "
 	        "WHERE c.id = 1 ORDER BY n.is_default DESC, n.added_at, n.id",
-	        ws->db_name, ws->db_name, hooks, store_mon_cols(), nums,
-	        ws->db_name, ws->db_name, ws->db_name, ws->db_name,
-	        ws->db_name) >= (int)sizeof(sql))
+	        ws->db_name, ws->db_name, hooks, store_mon_cols(), ws->db_name,
+	        ws->db_name, nums, ws->db_name, ws->db_name, ws->db_name,
+	        ws->db_name, ws->db_name) >= (int)sizeof(sql))
 		return STORE_ERR;
 	if ((rc = sq_open_read(&q, db, &ws->srv, sql)) != STORE_OK)
 		return rc;
@@ -173,8 +184,15 @@ store_conn_page(struct db *db, const struct workspace *ws, struct conn_page *p)
 	    (rc = store_mon_from_row(&q, PAGE_HEALTH + 1, &p->health)) !=
 	        STORE_OK)
 		goto out;
-	p->checked_unix = sq_colint(&q, PAGE_NUMS - 2);
-	p->now_unix = sq_colint(&q, PAGE_NUMS - 1);
+	p->checked_unix = sq_colint(&q, PAGE_TPL - 2);
+	p->now_unix = sq_colint(&q, PAGE_TPL - 1);
+	if ((sq_col(&q, PAGE_TPL) != NULL &&
+	        (p->tpl_counts = strdup(sq_col(&q, PAGE_TPL))) == NULL) ||
+	    (sq_col(&q, PAGE_TPL + 1) != NULL &&
+	        (p->tpl_troubled = strdup(sq_col(&q, PAGE_TPL + 1))) == NULL)) {
+		rc = STORE_ERR;
+		goto out;
+	}
 	do {
 		if (sq_col(&q, PAGE_NUMS) == NULL)
 			continue;
@@ -199,6 +217,9 @@ store_conn_page_free(struct conn_page *p)
 	free(p->numbers);
 	p->numbers = NULL;
 	p->nnumbers = 0;
+	free(p->tpl_counts);
+	free(p->tpl_troubled);
+	p->tpl_counts = p->tpl_troubled = NULL;
 	store_mon_health_free(&p->health);
 }
 

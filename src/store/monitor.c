@@ -16,6 +16,7 @@
 #include "events.h"
 #include "monitor.h"
 #include "sql.h"
+#include "trouble.h"
 #include "webhooks.h"
 #include "workspaces.h"
 
@@ -126,6 +127,17 @@ mon_release(struct db *db, uint64_t id, const char *owner, int failed,
 }
 
 enum store_rc
+store_mon_due_now(struct db *db, uint64_t id)
+{
+	/* A lease held now is left alone: that check is under way. */
+	return sq_do(db, NULL, SQ_ARGS(SQ_I((long long)id)),
+	    "UPDATE `%s`.monitor_leases SET next_check_at = UTC_TIMESTAMP(), "
+	    "failures = 0 WHERE workspace_id = ? AND (lease_until IS NULL OR "
+	    "lease_until < UTC_TIMESTAMP())",
+	    sq_ctl(db));
+}
+
+enum store_rc
 store_mon_release(struct db *db, uint64_t id, const char *owner, int failed,
     long interval_s, long phase_s)
 {
@@ -164,13 +176,13 @@ store_mon_lease_get(struct db *db, uint64_t id, char next[32], int *failures)
 #define MON_COLS \
 	"checked_at, can_send_message, messaging_limit, quality_rating, " \
 	"name_status, throughput, token_expires_at, webhook_ok, " \
-	"subscription_ok, warnings, last_error, last_error_at"
+	"subscription_ok, warnings, last_error, last_error_at, hook_warnings"
 /* The same, of the table aliased h. */
 #define MON_COLS_H \
 	"h.checked_at, h.can_send_message, h.messaging_limit, " \
 	"h.quality_rating, h.name_status, h.throughput, h.token_expires_at, " \
 	"h.webhook_ok, h.subscription_ok, h.warnings, h.last_error, " \
-	"h.last_error_at"
+	"h.last_error_at, h.hook_warnings"
 
 static void
 mon_col(const struct sq *q, unsigned int i, char *dst, size_t size)
@@ -204,12 +216,23 @@ store_mon_from_row(const struct sq *q, unsigned int i, struct mon_health *h)
 	mon_col(q, i + 6, h->token_expires_at, sizeof(h->token_expires_at));
 	h->webhook_ok = mon_colbool(q, i + 7);
 	h->subscription_ok = mon_colbool(q, i + 8);
-	if (sq_col(q, i + 9) != NULL &&
-	    (h->warnings = strndup(sq_col(q, i + 9), sq_collen(q, i + 9))) ==
-	        NULL)
+	if ((sq_col(q, i + 9) != NULL &&
+	        (h->checked_warnings = strndup(sq_col(q, i + 9),
+	             sq_collen(q, i + 9))) == NULL) ||
+	    (sq_col(q, i + 12) != NULL &&
+	        (h->hook_warnings = strndup(sq_col(q, i + 12),
+	             sq_collen(q, i + 12))) == NULL))
 		return STORE_ERR;
 	mon_col(q, i + 10, h->last_error, sizeof(h->last_error));
 	mon_col(q, i + 11, h->last_error_at, sizeof(h->last_error_at));
+	/* What people are shown: the check's warnings, then the webhooks'. */
+	if (h->hook_warnings == NULL || strcmp(h->hook_warnings, "[]") == 0) {
+		if (h->checked_warnings != NULL &&
+		    (h->warnings = strdup(h->checked_warnings)) == NULL)
+			return STORE_ERR;
+	} else if ((h->warnings = store_tr_merge(h->checked_warnings,
+	                h->hook_warnings)) == NULL)
+		return STORE_ERR;
 	return STORE_OK;
 }
 
@@ -266,8 +289,10 @@ store_mon_status(struct db *db, const struct workspace *ws,
 	if (sq_colint(&q, 0) != 0) {
 		rc = store_mon_from_row(&q, 1, h);
 	}
-	snprintf(last, 32, "%s", sq_col(&q, 13) ? sq_col(&q, 13) : "");
-	*count_24h = (long)sq_colint(&q, 14);
+	snprintf(last, 32, "%s",
+	    sq_col(&q, 1 + STORE_MON_NCOLS) ? sq_col(&q, 1 + STORE_MON_NCOLS)
+	                                    : "");
+	*count_24h = (long)sq_colint(&q, 2 + STORE_MON_NCOLS);
 	sq_close(&q);
 	return rc;
 }
@@ -276,7 +301,9 @@ void
 store_mon_health_free(struct mon_health *h)
 {
 	free(h->warnings);
-	h->warnings = NULL;
+	free(h->checked_warnings);
+	free(h->hook_warnings);
+	h->warnings = h->checked_warnings = h->hook_warnings = NULL;
 }
 
 /* "quality GREEN -> YELLOW; " when a and b differ; bit into *changed. */
@@ -358,7 +385,8 @@ mon_events_on(MYSQL *my, const struct workspace *ws,
 	int           was, now;
 	enum store_rc rc = STORE_OK;
 
-	if ((changed & MON_CH_QUALITY) && old->has_row && *h->quality_rating) {
+	if ((changed & MON_CH_QUALITY) && *old->checked_at &&
+	    *h->quality_rating) {
 		if ((o = json_object_new_object()) == NULL)
 			return STORE_ERR;
 		json_object_object_add(o, "quality_rating",
@@ -380,7 +408,7 @@ mon_events_on(MYSQL *my, const struct workspace *ws,
 		*emitted = 1;
 	}
 	if (mon_has(h->warnings, "token_expiring") &&
-	    !mon_has(old->warnings, "token_expiring")) {
+	    !mon_has(old->checked_warnings, "token_expiring")) {
 		snprintf(first, sizeof(first),
 		    "the access token expires at %s UTC", h->token_expires_at);
 		if ((rc = store_ev_connection_on(my, ws, "expiring", first)) !=
@@ -388,7 +416,7 @@ mon_events_on(MYSQL *my, const struct workspace *ws,
 			return rc;
 		*emitted = 1;
 	}
-	was = mon_risks(old->warnings, NULL, 0);
+	was = mon_risks(old->checked_warnings, NULL, 0);
 	now = mon_risks(h->warnings, first, sizeof(first));
 	if (now > 0 && was == 0)
 		rc = store_ev_connection_on(my, ws, "at_risk", first);
@@ -430,7 +458,8 @@ store_mon_health_save(struct db *db, const struct workspace *ws,
 	    mon_flag(h->webhook_ok), MON_CH_HOOKS, changed);
 	mon_diff(&d, "subscribed", mon_flag(old.subscription_ok),
 	    mon_flag(h->subscription_ok), MON_CH_HOOKS, changed);
-	if (strcmp(old.warnings ? old.warnings : "[]", w) != 0) {
+	if (strcmp(old.checked_warnings ? old.checked_warnings : "[]", w) !=
+	    0) {
 		*changed |= MON_CH_WARNINGS;
 		buf_printf(&d, "warnings %s", w);
 	}
@@ -443,12 +472,13 @@ store_mon_health_save(struct db *db, const struct workspace *ws,
 	        SQ_S(*h->token_expires_at ? h->token_expires_at : NULL),
 	        h->webhook_ok < 0 ? SQ_NULL : SQ_I(h->webhook_ok),
 	        h->subscription_ok < 0 ? SQ_NULL : SQ_I(h->subscription_ok),
-	        SQ_S(w)),
+	        SQ_S(w), SQ_S(old.hook_warnings)),
+	    /* The webhooks' warnings stay as they were (row locked). */
 	    "REPLACE INTO `%s`.health (id, checked_at, can_send_message, "
 	    "messaging_limit, quality_rating, name_status, throughput, "
 	    "token_expires_at, webhook_ok, subscription_ok, warnings, "
-	    "last_error, last_error_at) VALUES (1, UTC_TIMESTAMP(), ?, ?, ?, "
-	    "?, ?, ?, ?, ?, ?, NULL, NULL)",
+	    "last_error, last_error_at, hook_warnings) VALUES (1, "
+	    "UTC_TIMESTAMP(), ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)",
 	    ws->db_name);
 	if (rc != STORE_OK ||
 	    (rc = mon_events_on(my, ws, &old, h, *changed, &emitted)) !=

@@ -121,8 +121,16 @@ VERIFY_CODE_TTL = 600
 FIXTURE_VERSION = 2  # a --state-file of another version starts afresh
 SDK_CODE_TTL = 30  # "The exchangeable token code has a time-to-live of 30 seconds"
 SYNC_TYPES = ("smb_app_state_sync", "history")
+# The WABA fields that say something is wrong, each as its webhook reference
+# (developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/
+# reference/<field>); message_template_status_update also comes from
+# /_sandbox/templates/status, which changes the template too.
+TROUBLE_KINDS = ("message_template_status_update", "message_template_quality_update",
+                 "template_category_update", "phone_number_quality_update",
+                 "phone_number_name_update", "account_alerts", "account_review_update",
+                 "business_capability_update", "security")
 WEBHOOK_KINDS = ("message", "status", "error", "account_update", "smb_message_echoes",
-                 "smb_app_state_sync", "history")
+                 "smb_app_state_sync", "history") + TROUBLE_KINDS
 # Message templates ("Message Templates" reference; webhook field
 # message_template_status_update). Statuses a template can have, the events
 # the control API plays, and the documented rejection reasons.
@@ -2127,6 +2135,8 @@ class Sandbox:
                 "href": "https://developers.facebook.com/docs/whatsapp/cloud-api/support/"
                         "error-codes/"}]}
             return self._envelope(waba, value, "messages")
+        if kind in TROUBLE_KINDS:
+            return self._trouble_payload(kind, body, waba, meta, t)
         event = str(body.get("event", "PARTNER_REMOVED"))
         value = {"event": event}
         partner = event.startswith("PARTNER_") and "CERTIFICATION" not in event
@@ -2146,6 +2156,64 @@ class Sandbox:
         # PARTNER_* events arrive on the partner's (our) business id; others on the WABA.
         return self._envelope(PARTNER_BUSINESS_ID if partner else waba, value,
                               "account_update", t)
+
+    def _trouble_payload(self, kind, body, waba, meta, t):
+        """A trouble field's value with the documented members (defaults
+        below), then body["value"]'s members over it (a test's own)."""
+        display = meta["display_phone_number"]
+        tpl = {"message_template_id": int(body.get("template_id", 1234567890123456)),
+               "message_template_name": body.get("name", "order_update"),
+               "message_template_language": body.get("language", "en_US")}
+        if kind == "message_template_status_update":
+            value = dict(tpl, event=body.get("event", "REJECTED"),
+                         reason=body.get("reason", "INVALID_FORMAT"),
+                         message_template_category=body.get("category", "UTILITY"))
+        elif kind == "message_template_quality_update":
+            value = dict(previous_quality_score=body.get("previous", "GREEN"),
+                         new_quality_score=body.get("quality", "YELLOW"), **tpl)
+        elif kind == "template_category_update":
+            value = dict(tpl, previous_category=body.get("previous", "UTILITY"),
+                         new_category=body.get("category", "MARKETING"))
+        elif kind == "phone_number_quality_update":
+            event = body.get("event", "FLAGGED")
+            value = {"display_phone_number": display, "event": event,
+                     "current_limit": body.get("current_limit", "TIER_1K"),
+                     "max_daily_conversations_per_business": 1000}
+            if event in ("DOWNGRADE", "UPGRADE"):
+                value["old_limit"] = body.get("old_limit", "TIER_10K")
+        elif kind == "phone_number_name_update":
+            decision = body.get("decision", "REJECTED")
+            value = {"display_phone_number": display, "decision": decision,
+                     "requested_verified_name": body.get("name", "Acme Shop"),
+                     "rejection_reason": body.get("reason") if decision == "REJECTED"
+                     else None}
+        elif kind == "account_alerts":
+            value = {"entity_type": body.get("entity_type", "WABA"),
+                     "entity_id": str(body.get("entity_id", waba)),
+                     "alert_info": {
+                         "alert_severity": body.get("severity", "CRITICAL"),
+                         "alert_status": body.get("alert_status", "ACTIVE"),
+                         "alert_type": body.get("alert_type",
+                                                "INCREASED_CAPABILITIES_ELIGIBILITY_FAILED"),
+                         "alert_description": body.get(
+                             "description", "Your business is not eligible for a higher "
+                             "messaging limit at this time.")}}
+        elif kind == "account_review_update":
+            value = {"decision": body.get("decision", "REJECTED")}
+        elif kind == "business_capability_update":
+            value = {"max_daily_conversation_per_phone": 2000,
+                     "max_daily_conversations_per_business": 2000,
+                     "max_phone_numbers_per_business": 2, "max_phone_numbers_per_waba": 2}
+        else:  # security
+            value = {"display_phone_number": display,
+                     "event": body.get("event", "PIN_CHANGED"),
+                     "requester": str(body.get("requester", "1234567890"))}
+        extra = body.get("value")
+        if extra is not None:
+            if not isinstance(extra, dict):
+                raise ControlError(400, "value must be an object")
+            value.update(extra)
+        return self._envelope(waba, value, kind, t)
 
     def _sync_payloads(self, kind, body, waba, meta):
         """Coexistence's smb_app_state_sync (the app's contacts, one webhook) and
