@@ -20,11 +20,14 @@ st_reason(const char *r)
 	static const struct {
 		const char *code, *words;
 	} m[] = {
-		{ "INVALID_FORMAT", "the format is wrong (variables, length or "
-		                    "formatting): fix it and submit it again" },
-		{ "INCORRECT_CATEGORY", "the category does not fit the content" },
+		{ "INVALID_FORMAT",
+		    "the format is wrong (variables, length or "
+		    "formatting): fix it and submit it again" },
+		{ "INCORRECT_CATEGORY",
+		    "the category does not fit the content" },
 		{ "ABUSIVE_CONTENT", "Meta considers the content abusive" },
-		{ "PROMOTIONAL", "promotional content in a non-marketing template" },
+		{ "PROMOTIONAL",
+		    "promotional content in a non-marketing template" },
 		{ "SCAM", "Meta considers the content a scam" },
 		{ "TAG_CONTENT_MISMATCH",
 		    "the content does not match the template's category" },

@@ -808,8 +808,12 @@ store_conn_disconnect(struct db *db, const struct workspace *ws,
 	    "restriction_waba = NULL, restriction_at = NULL, "
 	    "restriction_until = NULL, updated_at = UTC_TIMESTAMP() WHERE id = 1",
 	    ws->db_name);
+	/* The webhooks' warnings were about the account just let go. */
 	if (rc != STORE_OK ||
-	    (rc = conn_numbers_forget_on(my, ws, NULL)) != STORE_OK)
+	    (rc = conn_numbers_forget_on(my, ws, NULL)) != STORE_OK ||
+	    (rc = sq_do_on(my, NULL,
+	         "UPDATE `%s`.health SET hook_warnings = NULL WHERE id = 1",
+	         ws->db_name)) != STORE_OK)
 		goto fail;
 	if ((rc = sq_commit(db, my)) != STORE_OK)
 		return rc;

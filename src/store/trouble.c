@@ -122,9 +122,9 @@ static enum store_rc
 tr_template(MYSQL *my, const struct workspace *ws,
     const struct webhook_event *e)
 {
-	char          msg[2400];
-	int           status = strcmp(e->event, "message_template_status_update") == 0;
-	int           quality = strcmp(e->event, "message_template_quality_update") == 0;
+	char msg[2400];
+	int  status = strcmp(e->event, "message_template_status_update") == 0;
+	int  quality = strcmp(e->event, "message_template_quality_update") == 0;
 	long long     t = e->timestamp > 0 ? e->timestamp : 0;
 	enum store_rc rc;
 
@@ -205,8 +205,7 @@ tr_phone_quality(MYSQL *my, const struct workspace *ws,
 }
 
 static enum store_rc
-tr_notice(MYSQL *my, const struct workspace *ws,
-    const struct webhook_event *e)
+tr_notice(MYSQL *my, const struct workspace *ws, const struct webhook_event *e)
 {
 	char          id[33], who[170], msg[2400];
 	enum store_rc rc;
@@ -267,8 +266,7 @@ tr_notice(MYSQL *my, const struct workspace *ws,
 
 /* The account_update events that warn without cutting the connection. */
 static enum store_rc
-tr_account(MYSQL *my, const struct workspace *ws,
-    const struct webhook_event *e)
+tr_account(MYSQL *my, const struct workspace *ws, const struct webhook_event *e)
 {
 	char msg[2400];
 

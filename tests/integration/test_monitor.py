@@ -4,6 +4,7 @@ finds and stores, `health`, status --json's "health", and the supervisor's
 monitor child."""
 import json
 import os
+import pty
 import signal
 import subprocess
 import threading
@@ -463,3 +464,53 @@ class MonitorConfig(StackCase):
         r = self.check(**{"monitor.enabled": "false", "monitor.interval_minutes": "15",
                           "monitor.expiry_warning_days": "14"})
         self.assertEqual(r.returncode, 0, r.stderr)
+
+
+class MonitorProgress(StackCase):
+    """`monitor --once` prints a progress line per 50 workspaces, and only
+    on a terminal (run here under a pseudo-terminal)."""
+    sandbox = False
+    workers = 1
+
+    @classmethod
+    def setUpStack(cls):
+        for i in range(52):
+            cls.st.admin("workspace", "add", "ws%02d" % i, "Workspace %d" % i)
+
+    def run_on_pty(self, argv):
+        master, slave = pty.openpty()
+        try:
+            p = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave)
+            os.close(slave)
+            slave = -1
+            out = b""
+            while True:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # EIO: the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            self.assertEqual(p.wait(60), 0, out)
+            return out.decode()
+        finally:
+            os.close(master)
+            if slave != -1:
+                os.close(slave)
+
+    def test_progress_line_on_a_terminal(self):
+        argv = [binary("waba-connect-admin"), "--config", self.st.config_path,
+                "monitor", "--once"]
+        out = self.run_on_pty(argv)
+        lines = [x for x in out.splitlines() if "workspaces so far" in x]
+        self.assertEqual(len(lines), 1, out)  # 52: one line, at 50
+        self.assertIn("monitor: 50 workspaces so far (0 checked, 0 failed, "
+                      "50 not connected)", lines[0])
+        # Not a terminal: no progress lines, just the summary.
+        self.st.sql("UPDATE monitor_leases SET next_check_at = UTC_TIMESTAMP()",
+                    db="waba_control")
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("so far", r.stdout + r.stderr)
+        self.assertIn("52 not connected", r.stdout + r.stderr)

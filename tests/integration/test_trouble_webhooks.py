@@ -182,6 +182,9 @@ class TroubleWebhooks(StackCase):
         # No PIN in the feed, the warning or the page.
         self.assertNotIn("123456", json.dumps(self.feed()))
         self.assertNotIn("123456", json.dumps(self.warnings()))
+        # Meta sends nothing that ends it; a disconnect does.
+        self.assertEqual(post_form(self.b, S + "/disconnect", {}).status, 303)
+        self.assertEqual(self.warnings("pin"), [])
 
     # -- the account -----------------------------------------------------------
     def test_alerts_review_and_capability(self):
