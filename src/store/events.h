@@ -1,7 +1,8 @@
 /*
  * events: the workspace's stored events read in id order for the events
  * feed (GET /api/v1/w/{slug}/events, doc/contract.md, Internal API), and
- * the connection events (type "connection") written beside Meta's.
+ * the events of ours (connection, the monitor's phone_quality) written
+ * beside Meta's.
  */
 #ifndef WABA_EVENTS_STORE_H
 #define WABA_EVENTS_STORE_H
@@ -24,7 +25,9 @@ struct workspace;
 struct ev_row {
 	uint64_t    id;
 	const char *kind; /* message, status, error, account_update, echo,
-	                     state_sync, history, connection */
+	                     state_sync, history, template_status,
+	                     phone_quality, Meta's other trouble fields by
+	                     name (store/trouble.h), connection */
 	const char *received_at; /* 2025-12-01T10:00:00Z */
 	const char *waba_id, *phone_number_id;
 	const char *object, *metadata, *contact;
