@@ -7,8 +7,8 @@
  * (timeout, 5xx, breaker open) ends the check: the values already
  * stored stay, last_error says why, and the lease backs off. Warnings
  * are built as the JSON array status --json shows, {"code", "message",
- * "phone_number_id"?}, and stored whole; what changed is audited by the
- * store and announced by mon_event.
+ * "phone_number_id"?}, and stored whole; what changed is audited and
+ * announced in the events feed by the store, in the same transaction.
  */
 #include <sys/types.h>
 
@@ -82,21 +82,6 @@ monitor_init(struct monitor *m, const struct config *cfg, struct db *db,
 }
 
 /*
- * The events of doc/contract.md, Health monitor (`connection` with a
- * state, `phone_quality`) for the feed of GET /events. The feed lives
- * in the gateway's store; until it takes them here, each is logged
- * (and the change behind it is in the audit log already).
- * needs_reconnect is not emitted here: store_conn_mark announces it.
- */
-static void
-mon_event(const struct workspace *ws, const char *type, const char *state,
-    const char *detail)
-{
-	log_info("monitor: workspace %s: event %s%s%s: %s", ws->slug, type,
-	    state ? " " : "", state ? state : "", detail);
-}
-
-/*
  * Each call of the monitor's own has its own request budget; a check a
  * merchant asked for shares its request's one (and its bulkhead slot),
  * like any page's calls.
@@ -130,16 +115,6 @@ mon_warn(struct mon_check *k, const char *code, const char *phone,
 		json_object_object_add(w, "phone_number_id",
 		    json_object_new_string(phone));
 	json_object_array_add(k->warnings, w);
-}
-
-/* 1 when the JSON array text holds a warning with this code. */
-static int
-mon_had(const char *warnings, const char *code)
-{
-	char needle[64];
-
-	snprintf(needle, sizeof(needle), "\"code\":\"%s\"", code);
-	return warnings != NULL && strstr(warnings, needle) != NULL;
 }
 
 /* "YYYY-MM-DD HH:MM:SS" UTC of a unix time. */
@@ -419,27 +394,11 @@ mon_passed(struct mon_check *k, const struct graph_token_info *ti)
 		return MON_FAILED;
 	if (strcmp(k->conn.status, "needs_reconnect") == 0 &&
 	    strcmp(after.status, "needs_reconnect") != 0) {
+		/* store_conn_verified wrote the feed's "restored". */
 		store_conn_audit(k->m->db, k->ws, "monitor", "restored",
 		    "a passing health check: the connection works again");
-		mon_event(k->ws, "connection", "restored", after.status);
 	}
 	return MON_DONE;
-}
-
-/* The events the saved changes call for. */
-static void
-mon_announce(struct mon_check *k, unsigned changed, const char *warnings)
-{
-	if ((changed & MON_CH_QUALITY) && k->old.has_row)
-		mon_event(k->ws, "phone_quality", NULL,
-		    *k->now.quality_rating ? k->now.quality_rating : "-");
-	if (mon_had(warnings, "token_expiring") &&
-	    !mon_had(k->old.warnings, "token_expiring"))
-		mon_event(k->ws, "connection", "expiring",
-		    k->now.token_expires_at);
-	if ((changed & MON_CH_WARNINGS) && strcmp(warnings, "[]") != 0 &&
-	    (k->old.warnings == NULL || strcmp(k->old.warnings, "[]") == 0))
-		mon_event(k->ws, "connection", "at_risk", warnings);
 }
 
 static enum mon_outcome
@@ -488,7 +447,10 @@ mon_check_token(struct mon_check *k, const char *token)
 	if (store_mon_health_save(k->m->db, k->ws, &k->now, &changed) !=
 	    STORE_OK)
 		return MON_FAILED;
-	mon_announce(k, changed, k->now.warnings);
+	/* The feed's events were written with the row (store/monitor.h). */
+	if (changed != 0)
+		log_info("monitor: workspace %s: health changed (0x%x)",
+		    k->ws->slug, changed);
 	k->m->found_warnings = (int)json_object_array_length(k->warnings);
 	return MON_DONE;
 }

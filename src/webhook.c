@@ -744,6 +744,249 @@ skip:
 	return 0;
 }
 
+/* ---- the trouble fields ---------------------------------------------- */
+
+/* A word of Meta's into dst, or "" when absent or not a WH_NAME word. */
+static void
+wh_token(char *dst, size_t size, struct json_object *o, const char *key)
+{
+	if (wh_id(dst, size, jx_str(o, key, NULL), WH_NAME) == -1)
+		*dst = '\0';
+}
+
+/* A display_phone_number's digits ("+1 555-0100" and "15550100" alike). */
+static int
+wh_display(char *dst, size_t size, struct json_object *o)
+{
+	const char *s = jx_str(o, "display_phone_number", NULL);
+	size_t      n = 0;
+
+	if (s == NULL)
+		return -1;
+	for (; *s && n + 1 < size; s++)
+		if (*s >= '0' && *s <= '9')
+			dst[n++] = *s;
+		else if (strchr(" +-()", *s) == NULL)
+			return -1;
+	dst[n] = '\0';
+	return n > 0 && *s == '\0' ? 0 : -1;
+}
+
+/* The three template fields: one event each (struct webhook_event). */
+static int
+wh_template(struct webhook_event *ev, const char *field,
+    struct json_object *value)
+{
+	struct json_object *o;
+	const char         *s;
+	char                a[32], b[32];
+	long long           id = wh_num(value, "message_template_id");
+
+	if (id <= 0)
+		return -1;
+	snprintf(ev->id, sizeof(ev->id), "%lld", id);
+	snprintf(ev->event, sizeof(ev->event), "%s", field);
+	if ((s = jx_str(value, "message_template_name", NULL)) != NULL)
+		jx_copy(ev->name, sizeof(ev->name), s);
+	wh_token(ev->type, sizeof(ev->type), value,
+	    "message_template_language");
+	wh_token(ev->category, sizeof(ev->category), value,
+	    "message_template_category");
+	if (strcmp(field, "message_template_status_update") == 0) {
+		if (wh_id(ev->status, sizeof(ev->status),
+		        jx_str(value, "event", NULL), WH_NAME) == -1)
+			return -1;
+		o = jx_get(value, "other_info", json_type_object);
+		if ((s = jx_str(value, "reason", NULL)) != NULL && *s &&
+		    strcmp(s, "NONE") != 0)
+			jx_copy(ev->text, sizeof(ev->text), s);
+		else if (o != NULL &&
+		    ((s = jx_str(o, "description", NULL)) != NULL ||
+		        (s = jx_str(o, "title", NULL)) != NULL))
+			jx_copy(ev->text, sizeof(ev->text), s);
+		return 0;
+	}
+	if (strcmp(field, "message_template_quality_update") == 0) {
+		wh_token(a, sizeof(a), value, "previous_quality_score");
+		if (wh_id(ev->status, sizeof(ev->status),
+		        jx_str(value, "new_quality_score", NULL),
+		        WH_NAME) == -1)
+			return -1;
+		snprintf(ev->text, sizeof(ev->text), "quality %s -> %s",
+		    *a ? a : "-", ev->status);
+		return 0;
+	}
+	/* template_category_update: done, or to come (correct_category). */
+	if (wh_id(ev->status, sizeof(ev->status),
+	        jx_str(value, "new_category", NULL), WH_NAME) == -1)
+		return -1;
+	snprintf(ev->category, sizeof(ev->category), "%s", ev->status);
+	wh_token(a, sizeof(a), value, "previous_category");
+	wh_token(b, sizeof(b), value, "correct_category");
+	if (*b)
+		snprintf(ev->text, sizeof(ev->text), "category %s to become %s",
+		    ev->status, b);
+	else
+		snprintf(ev->text, sizeof(ev->text), "category %s -> %s",
+		    *a ? a : "-", ev->status);
+	return 0;
+}
+
+/* A limit Meta sends as a word ("TIER_1K") or a number (2000, -1). */
+static void
+wh_limit(char *dst, size_t size, struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if ((v = jx_get(o, key, json_type_int)) != NULL)
+		snprintf(dst, size, "%lld",
+		    (long long)json_object_get_int64(v));
+	else
+		wh_token(dst, size, o, key);
+}
+
+static int
+wh_phone_quality(struct webhook_event *ev, struct json_object *value)
+{
+	char was[32], now[32];
+
+	if (wh_display(ev->from, sizeof(ev->from), value) == -1 ||
+	    wh_id(ev->status, sizeof(ev->status), jx_str(value, "event", NULL),
+	        WH_NAME) == -1)
+		return -1;
+	wh_limit(was, sizeof(was), value, "old_limit");
+	wh_limit(now, sizeof(now), value, "current_limit");
+	if (*now == '\0')
+		wh_limit(now, sizeof(now), value,
+		    "max_daily_conversations_per_business");
+	snprintf(ev->text, sizeof(ev->text), "%s: limit %s -> %s", ev->status,
+	    *was ? was : "-", *now ? now : "-");
+	return 0;
+}
+
+static int
+wh_notice(struct webhook_event *ev, const char *field,
+    struct json_object *value)
+{
+	struct json_object *ai;
+	const char         *s;
+	char                sev[32], a[32], b[32];
+
+	snprintf(ev->type, sizeof(ev->type), "%s", field);
+	if (strcmp(field, "phone_number_name_update") == 0) {
+		if (wh_display(ev->from, sizeof(ev->from), value) == -1 ||
+		    wh_id(ev->status, sizeof(ev->status),
+		        jx_str(value, "decision", NULL), WH_NAME) == -1)
+			return -1;
+		if ((s = jx_str(value, "requested_verified_name", NULL)) !=
+		    NULL)
+			jx_copy(ev->name, sizeof(ev->name), s);
+		if ((s = jx_str(value, "rejection_reason", NULL)) != NULL &&
+		    strcmp(s, "NONE") != 0)
+			jx_copy(ev->text, sizeof(ev->text), s);
+		return 0;
+	}
+	if (strcmp(field, "account_alerts") == 0) {
+		if ((ai = jx_get(value, "alert_info", json_type_object)) ==
+		        NULL ||
+		    wh_id(ev->event, sizeof(ev->event),
+		        jx_str(ai, "alert_type", NULL), WH_NAME) == -1 ||
+		    wh_id(ev->status, sizeof(ev->status),
+		        jx_str(ai, "alert_status", NULL), WH_NAME) == -1)
+			return -1;
+		if (wh_id(ev->from, sizeof(ev->from),
+		        jx_str(value, "entity_id", NULL), WH_DIGITS) == -1)
+			*ev->from = '\0';
+		wh_token(sev, sizeof(sev), ai, "alert_severity");
+		s = jx_str(ai, "alert_description", NULL);
+		snprintf(ev->text, sizeof(ev->text), "%s: %s",
+		    *sev ? sev : "ALERT", s && *s ? s : ev->event);
+		return 0;
+	}
+	if (strcmp(field, "account_review_update") == 0)
+		return wh_id(ev->status, sizeof(ev->status),
+		    jx_str(value, "decision", NULL), WH_NAME);
+	if (strcmp(field, "business_capability_update") == 0) {
+		wh_limit(a, sizeof(a), value,
+		    "max_daily_conversations_per_business");
+		wh_limit(b, sizeof(b), value, "max_phone_numbers_per_business");
+		snprintf(ev->text, sizeof(ev->text),
+		    "max_daily_conversations_per_business %s, "
+		    "max_phone_numbers_per_business %s",
+		    *a ? a : "-", *b ? b : "-");
+		return 0;
+	}
+	/* security */
+	if (wh_display(ev->from, sizeof(ev->from), value) == -1 ||
+	    wh_id(ev->status, sizeof(ev->status), jx_str(value, "event", NULL),
+	        WH_NAME) == -1)
+		return -1;
+	return 0;
+}
+
+/* Which trouble field, and what it becomes. */
+static const struct {
+	const char       *field;
+	enum webhook_kind kind;
+} wh_trouble[] = {
+	{ "message_template_status_update", WEBHOOK_TEMPLATE },
+	{ "message_template_quality_update", WEBHOOK_TEMPLATE },
+	{ "template_category_update", WEBHOOK_TEMPLATE },
+	{ "phone_number_quality_update", WEBHOOK_PHONE_QUALITY },
+	{ "phone_number_name_update", WEBHOOK_NOTICE },
+	{ "account_alerts", WEBHOOK_NOTICE },
+	{ "account_review_update", WEBHOOK_NOTICE },
+	{ "business_capability_update", WEBHOOK_NOTICE },
+	{ "security", WEBHOOK_NOTICE },
+};
+
+/* -1: out of memory; 0: pushed or skipped (counted); 1: not one of these. */
+static int
+wh_trouble_change(struct wh_ctx *c, const char *waba, int64_t when,
+    const char *field, struct json_object *value)
+{
+	struct webhook_event ev;
+	size_t               k;
+	int                  rc;
+
+	for (k = 0; k < WH_N(wh_trouble); k++)
+		if (strcmp(field, wh_trouble[k].field) == 0)
+			break;
+	if (k == WH_N(wh_trouble))
+		return 1;
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = wh_trouble[k].kind;
+	ev.timestamp = when;
+	memcpy(ev.waba_id, waba, strlen(waba) + 1);
+	rc = ev.kind == WEBHOOK_TEMPLATE       ? wh_template(&ev, field, value)
+	    : ev.kind == WEBHOOK_PHONE_QUALITY ? wh_phone_quality(&ev, value)
+	                                       : wh_notice(&ev, field, value);
+	if (rc == -1) {
+		c->out->skipped++;
+		return 0;
+	}
+	/* The feed tells the fields apart by metadata.field. */
+	if (ev.kind == WEBHOOK_TEMPLATE || ev.kind == WEBHOOK_PHONE_QUALITY) {
+		char meta[96];
+
+		snprintf(meta, sizeof(meta), "{\"field\":\"%s\"}", field);
+		if ((ev.metadata = strdup(meta)) == NULL) {
+			wh_err(c->err, c->errlen, "out of memory");
+			c->nomem = 1;
+			return -1;
+		}
+	}
+	if (wh_dump(c, value, &ev.object) == -1) {
+		wh_ev_free(&ev);
+		return -1;
+	}
+	if (wh_push(c, &ev) == -1) {
+		wh_ev_free(&ev);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 wh_entry(struct wh_ctx *c, struct json_object *entry)
 {
@@ -778,8 +1021,9 @@ wh_entry(struct wh_ctx *c, struct json_object *entry)
 			    wh_fields[k].lists, wh_fields[k].n);
 		else if (strcmp(field, "account_update") == 0)
 			rc = wh_account_update(c, waba, when, value);
-		else {
-			/* Template, quality and other fields: not ours. */
+		else if ((rc = wh_trouble_change(c, waba, when, field,
+		              value)) == 1) {
+			/* Other fields: not ours. */
 			c->out->skipped++;
 			rc = 0;
 		}
@@ -932,6 +1176,15 @@ webhook_event_standing(const struct webhook_event *ev)
 
 	if (ev == NULL || ev->kind != WEBHOOK_ACCOUNT_UPDATE)
 		return WEBHOOK_NEUTRAL;
+	/*
+	 * Offboarded (the number moved to another device or was registered
+	 * again): a hold a new token does not lift, only Meta's
+	 * ACCOUNT_RECONNECTED.
+	 */
+	if (strcmp(ev->event, "ACCOUNT_OFFBOARDED") == 0)
+		return WEBHOOK_RESTRICTED;
+	if (strcmp(ev->event, "ACCOUNT_RECONNECTED") == 0)
+		return WEBHOOK_LIFTED;
 	if (strcmp(ev->event, "ACCOUNT_RESTRICTION") == 0)
 		return strcmp(ev->text, "ACCOUNT_RESTRICTION: none") == 0
 		    ? WEBHOOK_LIFTED

@@ -46,7 +46,18 @@ enum webhook_kind {
 	WEBHOOK_ACCOUNT_UPDATE,
 	WEBHOOK_ECHO,       /* smb_message_echoes: sent from the app */
 	WEBHOOK_STATE_SYNC, /* smb_app_state_sync: an app contact */
-	WEBHOOK_HISTORY     /* history: a chunk of the app's chats */
+	WEBHOOK_HISTORY,    /* history: a chunk of the app's chats */
+	/*
+	 * The WABA fields that say something is wrong (doc/architecture.md,
+	 * Trouble webhooks), none about one number's metadata:
+	 */
+	WEBHOOK_TEMPLATE,      /* message_template_status_update,
+	                     message_template_quality_update,
+	                     template_category_update */
+	WEBHOOK_PHONE_QUALITY, /* phone_number_quality_update */
+	WEBHOOK_NOTICE         /* phone_number_name_update, account_alerts,
+	                  account_review_update, business_capability_update,
+	                  security: the field in type */
 };
 
 /*
@@ -83,6 +94,27 @@ enum webhook_kind {
  * - event: account_update: value.event; else "".
  * - until: ACCOUNT_RESTRICTION: when the last of its restrictions ends
  *   (Unix time), 0 when any has no numeric expiration.
+ * The trouble fields (entry.id the WABA; timestamp entry.time):
+ * - template: event the field; id message_template_id (digits); name
+ *   message_template_name; type message_template_language; status the
+ *   new value: event (APPROVED, REJECTED, PAUSED, ...),
+ *   new_quality_score or new_category; category
+ *   message_template_category or new_category; text Meta's reason
+ *   (reason unless NONE, other_info's description or title) or the
+ *   change ("quality GREEN -> YELLOW", "category UTILITY ->
+ *   MARKETING", "category to become MARKETING" for an impending one).
+ * - phone quality: from display_phone_number (digits); status event
+ *   (FLAGGED, UNFLAGGED, UPGRADE, DOWNGRADE, ...); text "EVENT: limit
+ *   OLD -> CURRENT" from old_limit and current_limit (or
+ *   max_daily_conversations_per_business).
+ * - notice: type the field; phone_number_name_update: from
+ *   display_phone_number, status decision, name
+ *   requested_verified_name, text rejection_reason; account_alerts:
+ *   from entity_id, status alert_info.alert_status, event
+ *   alert_info.alert_type, type-independent text "SEVERITY: description";
+ *   account_review_update: status decision; business_capability_update:
+ *   text its limits; security: from display_phone_number, status event
+ *   (PIN_CHANGED, PIN_RESET_REQUEST, PIN_RESET_SUCCESS).
  */
 struct webhook_event {
 	enum webhook_kind kind;
@@ -98,6 +130,8 @@ struct webhook_event {
 	int64_t           timestamp;
 	char              event[64];
 	int64_t           until;
+	char              name[513]; /* template name; requested name */
+	char              category[32];
 	/*
 	 * What Meta sent, whole, as JSON text (json-c's serialization of
 	 * Meta's own object: same members and values, whitespace aside),
@@ -148,8 +182,8 @@ enum webhook_err {
  * well-formed item becomes an event; an entry, change or item with
  * missing or wrong-typed required fields is skipped and counted in
  * skipped (never a crash). Fields other than messages,
- * smb_message_echoes, smb_app_state_sync, history and account_update
- * are skipped (counted).
+ * smb_message_echoes, smb_app_state_sync, history, account_update and
+ * the trouble fields (struct webhook_event) are skipped (counted).
  *
  * Required: entry[].id (string of digits); changes[].field (string);
  * changes[].value (object); for the fields about a number (messages,
@@ -168,6 +202,12 @@ enum webhook_err {
  *   absent: 0).
  * - account_update: value.event (string); PARTNER_* events need
  *   value.waba_info.waba_id (digit string).
+ * - template fields: value.message_template_id (number or digits);
+ *   message_template_status_update also value.event.
+ * - phone_number_quality_update, phone_number_name_update, security:
+ *   value.display_phone_number (digits) and value.event (decision
+ *   for the name); account_alerts: value.alert_info.alert_type and
+ *   .alert_status; account_review_update: value.decision.
  *
  * Strings too long for their field: that item is skipped (ids) or the
  * text cut on a UTF-8 boundary. out is zeroed first; free it with
@@ -190,9 +230,10 @@ int webhook_event_is_loss(const struct webhook_event *, char *reason,
 /*
  * For account_update: what it says about the account's standing with
  * Meta, which a new token does not change: WEBHOOK_RESTRICTED
- * (ACCOUNT_RESTRICTION; DISABLED_UPDATE with ban state DISABLE),
- * WEBHOOK_LIFTED (DISABLED_UPDATE with ban state REINSTATE;
- * ACCOUNT_RESTRICTION whose restriction_info is an empty list),
+ * (ACCOUNT_RESTRICTION; DISABLED_UPDATE with ban state DISABLE;
+ * ACCOUNT_OFFBOARDED), WEBHOOK_LIFTED (DISABLED_UPDATE with ban state
+ * REINSTATE; ACCOUNT_RESTRICTION whose restriction_info is an empty
+ * list; ACCOUNT_RECONNECTED, which lifts ACCOUNT_OFFBOARDED),
  * WEBHOOK_NEUTRAL for anything else (our access lost or granted,
  * informational events).
  */

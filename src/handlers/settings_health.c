@@ -49,6 +49,9 @@ sh_row_of(const char *code)
 		{ "subscription", ROW_HOOKS },
 		{ "webhooks_silent", ROW_HOOKS },
 		{ "token_expiring", ROW_TOKEN },
+		/* The webhooks' (store/trouble.c); the rest under "Also". */
+		{ "quality_flagged", ROW_QUALITY },
+		{ "messaging_limit", ROW_LIMIT },
 	};
 	size_t i;
 
@@ -213,7 +216,7 @@ sh_token(struct json_object *card, const struct conn_row *r)
  * row that looked fine but has one is a warning.
  */
 static void
-sh_warnings(struct json_object *card, const char *text)
+sh_warnings(struct json_object *card, const char *text, int checked)
 {
 	struct json_object *arr, *w, *code, *msg, *row, *notes, *kind;
 	size_t              i, n;
@@ -231,7 +234,10 @@ sh_warnings(struct json_object *card, const char *text)
 		if (!json_object_object_get_ex(w, "code", &code) ||
 		    !json_object_object_get_ex(w, "message", &msg))
 			continue;
+		/* Unchecked, only the token's row and "Also" are shown. */
 		r = sh_row_of(json_object_get_string(code));
+		if (!checked && r != ROW_TOKEN)
+			r = ROW_OTHER;
 		if (!json_object_object_get_ex(card, row_keys[r], &row))
 			row = sh_row(card, r, NULL, "warn");
 		if (json_object_object_get_ex(row, "kind", &kind) &&
@@ -305,6 +311,8 @@ settings_health(struct json_object *d, const struct config *cfg,
 		json_object_object_add(card, "not_checked",
 		    json_object_new_boolean(1));
 		sh_token(card, &p->conn);
+		/* The webhooks' warnings need no check. */
+		sh_warnings(card, h->warnings, 0);
 		return;
 	}
 	json_object_object_add(card, "checked", json_object_new_boolean(1));
@@ -317,7 +325,7 @@ settings_health(struct json_object *d, const struct config *cfg,
 	sh_name(card, h->name_status);
 	sh_hooks(card, p);
 	sh_token(card, &p->conn);
-	sh_warnings(card, h->warnings);
+	sh_warnings(card, h->warnings, 1);
 }
 
 enum answer

@@ -18,6 +18,7 @@
 #include "../meta_gate.h"
 #include "../request.h"
 #include "../response.h"
+#include "../store/monitor.h"
 #include "../store/routes.h"
 #include "../store/webhooks.h"
 #include "../store/workspaces.h"
@@ -121,6 +122,13 @@ wh_deliver(struct ctx *c, uint64_t wsid, const struct webhook_event **evs,
 	/* Committed: a long-poll of the events feed may look now. */
 	if (stored > 0)
 		gate_events_bump(ws.id);
+	/* A lift restores nothing itself: the monitor's check, soon. */
+	for (i = 0; i < n; i++)
+		if (webhook_event_standing(evs[i]) == WEBHOOK_LIFTED &&
+		    store_mon_due_now(c->app->db, ws.id) != STORE_OK)
+			log_warn("webhook: workspace %s: could not make its "
+			         "health check due now",
+			    ws.slug);
 	for (i = 0; i < n; i++)
 		if (evs[i]->kind == WEBHOOK_ACCOUNT_UPDATE)
 			log_info("webhook: workspace %s: account_update %s%s",

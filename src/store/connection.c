@@ -162,7 +162,8 @@ num_order(const void *a, const void *b)
 
 /* store_conn_page's columns after CONN_COLS: see its statement. */
 #define PAGE_HEALTH (CONN_NCOLS + 4)
-#define PAGE_NUMS   (PAGE_HEALTH + 1 + STORE_MON_NCOLS + 2)
+#define PAGE_TPL    (PAGE_HEALTH + 1 + STORE_MON_NCOLS + 2)
+#define PAGE_NUMS   (PAGE_TPL + 2)
 
 enum store_rc
 store_conn_page(struct db *db, const struct workspace *ws, struct conn_page *p)
@@ -185,16 +186,20 @@ store_conn_page(struct db *db, const struct workspace *ws, struct conn_page *p)
 	 * row: one statement, one snapshot), the webhook counters, the
 	 * monitor's health row with its time and the server's as unix times
 	 * (TIMESTAMPDIFF from the epoch: the session's time zone plays no
-	 * part), and one row per number (a handful; none: one row of
-	 * NULLs), the other columns repeated on each.
+	 * part), the templates (two uncorrelated subqueries, run once: the
+	 * count per status as a JSON object, the newest 20 rejected, paused
+	 * or disabled ones as a JSON array), and one row per number (a
+	 * handful; none: one row of NULLs), the other columns repeated on
+	 * each.
 	 *
-	 * No derived table and no ORDER BY (the numbers are sorted here):
-	 * either made MariaDB build a temporary table on every view, and
-	 * with the health row's TEXT columns an on-disk Aria one, created
-	 * and dropped per page. That capped the page far below the peer's
-	 * eight statements (bench/RESULTS.md), and MariaDB 10.11.19 was
-	 * seen to crash dropping it (signal 11 in ha_maria::drop_table)
-	 * under scripts/bench's concurrent load.
+	 * No derived table around the page's rows and no ORDER BY (the
+	 * numbers are sorted here): either made MariaDB build a temporary
+	 * table on every view, and with the health row's TEXT columns an
+	 * on-disk Aria one, created and dropped per page. That capped the
+	 * page far below the peer's eight statements (bench/RESULTS.md),
+	 * and MariaDB 10.11.19 was seen to crash dropping it (signal 11 in
+	 * ha_maria::drop_table) under scripts/bench's concurrent load. The
+	 * templates' small aggregates read only their own table.
 	 */
 	if (snprintf(sql, sizeof(sql),
 	        "SELECT " CONN_COLS ", (SELECT detail FROM `%s`.audit_log "
@@ -203,11 +208,18 @@ store_conn_page(struct db *db, const struct workspace *ws, struct conn_page *p)
 	        "ORDER BY id DESC LIMIT 1), %s, h.id IS NOT NULL, %s, "
 	        "TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', h.checked_at), "
 	        "TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', UTC_TIMESTAMP()), "
+	        "(SELECT JSON_OBJECTAGG(st, k) FROM (SELECT IFNULL(status, "
+	        "'PENDING') AS st, COUNT(*) AS k FROM `%s`.templates GROUP BY "
+	        "st) AS tc), "
+	        "(SELECT JSON_ARRAYAGG(JSON_OBJECT('id', id, 'name', name, "
+	        "'language', language, 'status', status, 'reason', reason) "
+	        "ORDER BY status_at DESC LIMIT 20) FROM `%s`.templates WHERE "
+	        "status IN ('REJECTED', 'PAUSED', 'DISABLED')), "
 	        "%s " CONN_FROM " LEFT JOIN `%s`.health h ON h.id = 1 "
 	        "LEFT JOIN `%s`.phone_numbers n ON 1 = 1 WHERE c.id = 1",
 	        ws->db_name, ws->db_name, ws->db_name, ws->db_name, hooks,
-	        store_mon_cols(), nums, ws->db_name, ws->db_name, ws->db_name,
-	        ws->db_name) >= (int)sizeof(sql))
+	        store_mon_cols(), ws->db_name, ws->db_name, nums, ws->db_name,
+	        ws->db_name, ws->db_name, ws->db_name) >= (int)sizeof(sql))
 		return STORE_ERR;
 	if ((rc = sq_open_read(&q, db, &ws->srv, sql)) != STORE_OK)
 		return rc;
@@ -226,8 +238,15 @@ store_conn_page(struct db *db, const struct workspace *ws, struct conn_page *p)
 	    (rc = store_mon_from_row(&q, PAGE_HEALTH + 1, &p->health)) !=
 	        STORE_OK)
 		goto out;
-	p->checked_unix = sq_colint(&q, PAGE_NUMS - 2);
-	p->now_unix = sq_colint(&q, PAGE_NUMS - 1);
+	p->checked_unix = sq_colint(&q, PAGE_TPL - 2);
+	p->now_unix = sq_colint(&q, PAGE_TPL - 1);
+	if ((sq_col(&q, PAGE_TPL) != NULL &&
+	        (p->tpl_counts = strdup(sq_col(&q, PAGE_TPL))) == NULL) ||
+	    (sq_col(&q, PAGE_TPL + 1) != NULL &&
+	        (p->tpl_troubled = strdup(sq_col(&q, PAGE_TPL + 1))) == NULL)) {
+		rc = STORE_ERR;
+		goto out;
+	}
 	do {
 		if (sq_col(&q, PAGE_NUMS) == NULL)
 			continue;
@@ -254,6 +273,9 @@ store_conn_page_free(struct conn_page *p)
 	free(p->numbers);
 	p->numbers = NULL;
 	p->nnumbers = 0;
+	free(p->tpl_counts);
+	free(p->tpl_troubled);
+	p->tpl_counts = p->tpl_troubled = NULL;
 	store_mon_health_free(&p->health);
 }
 
@@ -844,8 +866,12 @@ store_conn_disconnect(struct db *db, const struct workspace *ws,
 	    "restriction_waba = NULL, restriction_at = NULL, "
 	    "restriction_until = NULL, updated_at = UTC_TIMESTAMP() WHERE id = 1",
 	    ws->db_name);
+	/* The webhooks' warnings were about the account just let go. */
 	if (rc != STORE_OK ||
-	    (rc = conn_numbers_forget_on(my, ws, NULL)) != STORE_OK)
+	    (rc = conn_numbers_forget_on(my, ws, NULL)) != STORE_OK ||
+	    (rc = sq_do_on(my, NULL,
+	         "UPDATE `%s`.health SET hook_warnings = NULL WHERE id = 1",
+	         ws->db_name)) != STORE_OK)
 		goto fail;
 	if ((rc = sq_commit(db, my)) != STORE_OK)
 		return rc;

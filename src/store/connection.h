@@ -64,6 +64,13 @@ struct conn_page {
 	struct mon_health health;
 	long long checked_unix; /* its checked_at as a unix time; 0: none */
 	long long now_unix;     /* the database server's clock, likewise */
+	/*
+	 * The templates table (workspace v8) as JSON text, malloc'd, NULL
+	 * when there are none: the count per status ({"APPROVED":3,...}),
+	 * and the newest 20 REJECTED, PAUSED or DISABLED ones, each
+	 * {"id","name","language","status","reason"}.
+	 */
+	char *tpl_counts, *tpl_troubled;
 };
 
 /*

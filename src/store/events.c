@@ -56,6 +56,34 @@ store_ev_next(struct sq *q, struct ev_row *r)
 	return 1;
 }
 
+enum store_rc
+store_ev_emit_on(MYSQL *my, const struct workspace *ws, const char *kind,
+    const char *key, const char *status, const char *phone, const char *body,
+    const char *object)
+{
+	enum store_rc rc;
+
+	/*
+	 * "k:" keys are only ours (Meta's use m, s, x, c, h, e, a), so the
+	 * last one is an index range of the dedup_key's unique index. The
+	 * key names the change and the event of ours before it: the same
+	 * change written twice in a row (two workers that both saw Meta's
+	 * 190) is stored once, and a duplicate is not an error.
+	 */
+	rc = sq_do_on(my,
+	    SQ_ARGS(SQ_S(key), SQ_S(kind), SQ_S(status), SQ_S(body),
+	        SQ_S(phone && *phone ? phone : NULL), SQ_S(object)),
+	    "INSERT INTO `%1$s`.webhook_events (dedup_key, kind, status, "
+	    "body, received_at, waba_id, phone_number_id, object) SELECT "
+	    "LEFT(CONCAT('k:', ?, ':', (SELECT COALESCE(MAX(id), 0) FROM "
+	    "`%1$s`.webhook_events WHERE dedup_key LIKE 'k:%%')), 191), "
+	    "?, ?, LEFT(?, 1024), UTC_TIMESTAMP(), c.waba_id, "
+	    "COALESCE(?, c.phone_number_id), ? FROM `%1$s`.connection c "
+	    "WHERE c.id = 1",
+	    ws->db_name);
+	return rc == STORE_DUP ? STORE_OK : rc;
+}
+
 /*
  * A "connection" event; access "catalog" for the catalog's own token
  * (its dedup_key's state is then "catalog_" state: a change of its own).
@@ -86,22 +114,10 @@ ev_connection_on(MYSQL *my, const struct workspace *ws, const char *state,
 		json_object_put(o);
 		return STORE_ERR;
 	}
-	/*
-	 * "k:" keys are only these (Meta's use m, s, x, c, h, e, a), so the
-	 * last one is an index range of the dedup_key's unique index. A
-	 * duplicate is the same change written twice: not an error.
-	 */
-	rc = sq_do_on(my,
-	    SQ_ARGS(SQ_S(key), SQ_S(state), SQ_S(reason), SQ_S(s)),
-	    "INSERT INTO `%1$s`.webhook_events (dedup_key, kind, status, "
-	    "body, received_at, waba_id, phone_number_id, object) SELECT "
-	    "CONCAT('k:', ?, ':', (SELECT COALESCE(MAX(id), 0) FROM "
-	    "`%1$s`.webhook_events WHERE dedup_key LIKE 'k:%%')), "
-	    "'connection', ?, LEFT(?, 1024), UTC_TIMESTAMP(), c.waba_id, "
-	    "c.phone_number_id, ? FROM `%1$s`.connection c WHERE c.id = 1",
-	    ws->db_name);
+	rc = store_ev_emit_on(my, ws, "connection", key, state, NULL, reason,
+	    s);
 	json_object_put(o);
-	return rc == STORE_DUP ? STORE_OK : rc;
+	return rc;
 }
 
 enum store_rc

@@ -1,7 +1,8 @@
 /*
  * events: the workspace's stored events read in id order for the events
  * feed (GET /api/v1/w/{slug}/events, doc/contract.md, Internal API), and
- * the connection events (type "connection") written beside Meta's.
+ * the events of ours (connection, the monitor's phone_quality) written
+ * beside Meta's.
  */
 #ifndef WABA_EVENTS_STORE_H
 #define WABA_EVENTS_STORE_H
@@ -24,7 +25,9 @@ struct workspace;
 struct ev_row {
 	uint64_t    id;
 	const char *kind; /* message, status, error, account_update, echo,
-	                     state_sync, history, connection */
+	                     state_sync, history, template_status,
+	                     phone_quality, Meta's other trouble fields by
+	                     name (store/trouble.h), connection */
 	const char *received_at; /* 2025-12-01T10:00:00Z */
 	const char *waba_id, *phone_number_id;
 	const char *object, *metadata, *contact;
@@ -57,5 +60,17 @@ enum store_rc store_ev_connection_on(MYSQL *, const struct workspace *,
  */
 enum store_rc store_ev_catalog_on(MYSQL *, const struct workspace *,
     const char *reason);
+
+/*
+ * Inside a transaction: one event of ours of type kind (connection,
+ * phone_quality, template_status, ...) whose object is the JSON text
+ * object, status and body its typed columns (NULL: none), for number
+ * phone (NULL: the connection's default). key names the change
+ * ("expiring", "q:<number>:<rating>", ...): the same key twice with no
+ * event of ours between them is stored once (a duplicate is STORE_OK).
+ */
+enum store_rc store_ev_emit_on(MYSQL *, const struct workspace *,
+    const char *kind, const char *key, const char *status, const char *phone,
+    const char *body, const char *object);
 
 #endif

@@ -455,11 +455,43 @@ static const char *const workspace_v7[] = {
 	NULL
 };
 
+/*
+ * v8 (issue 12, the trouble webhooks):
+ * - templates: each message template as Meta's webhooks last described
+ *   it (message_template_status_update, message_template_quality_update,
+ *   template_category_update), for the settings page's Templates card;
+ *   reason is Meta's for a rejection or pause; status_at the review's
+ *   time (entry.time), so an older redelivery never overwrites a newer
+ *   status.
+ * - health.hook_warnings: the warnings the webhooks raised (a flagged
+ *   number, a rejected display name, an alert, a changed PIN...), each
+ *   {"code","message","phone_number_id"?,"source":"webhook","key"},
+ *   kept apart from the monitor's warnings, which each check rewrites,
+ *   and shown with them.
+ */
+static const char *const workspace_v8[] = {
+	"CREATE TABLE IF NOT EXISTS `%1$s`.templates ("
+	" id VARCHAR(32) NOT NULL PRIMARY KEY,"
+	" name VARCHAR(512) NULL,"
+	" language VARCHAR(32) NULL,"
+	" status VARCHAR(32) NULL,"
+	" category VARCHAR(32) NULL,"
+	" quality VARCHAR(32) NULL,"
+	" reason VARCHAR(1024) NULL,"
+	" status_at DATETIME NULL,"
+	" updated_at DATETIME NOT NULL,"
+	" INDEX (status)"
+	") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+	"ALTER TABLE `%1$s`.health"
+	" ADD COLUMN IF NOT EXISTS hook_warnings JSON NULL",
+	NULL
+};
+
 static const char *const *const control_migrations[] = { control_v1, control_v2,
 	control_v3, control_v4, control_v5, control_v6 };
 static const char *const *const workspace_migrations[] = { workspace_v1,
 	workspace_v2, workspace_v3, workspace_v4, workspace_v5, workspace_v6,
-	workspace_v7 };
+	workspace_v7, workspace_v8 };
 
 #define NCONTROL \
 	(int)(sizeof(control_migrations) / sizeof(control_migrations[0]))

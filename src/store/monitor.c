@@ -9,9 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "../buf.h"
+#include "../meta_gate.h"
+#include "events.h"
 #include "monitor.h"
 #include "sql.h"
+#include "trouble.h"
 #include "webhooks.h"
 #include "workspaces.h"
 
@@ -122,6 +127,17 @@ mon_release(struct db *db, uint64_t id, const char *owner, int failed,
 }
 
 enum store_rc
+store_mon_due_now(struct db *db, uint64_t id)
+{
+	/* A lease held now is left alone: that check is under way. */
+	return sq_do(db, NULL, SQ_ARGS(SQ_I((long long)id)),
+	    "UPDATE `%s`.monitor_leases SET next_check_at = UTC_TIMESTAMP(), "
+	    "failures = 0 WHERE workspace_id = ? AND (lease_until IS NULL OR "
+	    "lease_until < UTC_TIMESTAMP())",
+	    sq_ctl(db));
+}
+
+enum store_rc
 store_mon_release(struct db *db, uint64_t id, const char *owner, int failed,
     long interval_s, long phase_s)
 {
@@ -160,13 +176,13 @@ store_mon_lease_get(struct db *db, uint64_t id, char next[32], int *failures)
 #define MON_COLS \
 	"checked_at, can_send_message, messaging_limit, quality_rating, " \
 	"name_status, throughput, token_expires_at, webhook_ok, " \
-	"subscription_ok, warnings, last_error, last_error_at"
+	"subscription_ok, warnings, last_error, last_error_at, hook_warnings"
 /* The same, of the table aliased h. */
 #define MON_COLS_H \
 	"h.checked_at, h.can_send_message, h.messaging_limit, " \
 	"h.quality_rating, h.name_status, h.throughput, h.token_expires_at, " \
 	"h.webhook_ok, h.subscription_ok, h.warnings, h.last_error, " \
-	"h.last_error_at"
+	"h.last_error_at, h.hook_warnings"
 
 static void
 mon_col(const struct sq *q, unsigned int i, char *dst, size_t size)
@@ -200,12 +216,23 @@ store_mon_from_row(const struct sq *q, unsigned int i, struct mon_health *h)
 	mon_col(q, i + 6, h->token_expires_at, sizeof(h->token_expires_at));
 	h->webhook_ok = mon_colbool(q, i + 7);
 	h->subscription_ok = mon_colbool(q, i + 8);
-	if (sq_col(q, i + 9) != NULL &&
-	    (h->warnings = strndup(sq_col(q, i + 9), sq_collen(q, i + 9))) ==
-	        NULL)
+	if ((sq_col(q, i + 9) != NULL &&
+	        (h->checked_warnings = strndup(sq_col(q, i + 9),
+	             sq_collen(q, i + 9))) == NULL) ||
+	    (sq_col(q, i + 12) != NULL &&
+	        (h->hook_warnings = strndup(sq_col(q, i + 12),
+	             sq_collen(q, i + 12))) == NULL))
 		return STORE_ERR;
 	mon_col(q, i + 10, h->last_error, sizeof(h->last_error));
 	mon_col(q, i + 11, h->last_error_at, sizeof(h->last_error_at));
+	/* What people are shown: the check's warnings, then the webhooks'. */
+	if (h->hook_warnings == NULL || strcmp(h->hook_warnings, "[]") == 0) {
+		if (h->checked_warnings != NULL &&
+		    (h->warnings = strdup(h->checked_warnings)) == NULL)
+			return STORE_ERR;
+	} else if ((h->warnings = store_tr_merge(h->checked_warnings,
+	                h->hook_warnings)) == NULL)
+		return STORE_ERR;
 	return STORE_OK;
 }
 
@@ -262,8 +289,10 @@ store_mon_status(struct db *db, const struct workspace *ws,
 	if (sq_colint(&q, 0) != 0) {
 		rc = store_mon_from_row(&q, 1, h);
 	}
-	snprintf(last, 32, "%s", sq_col(&q, 13) ? sq_col(&q, 13) : "");
-	*count_24h = (long)sq_colint(&q, 14);
+	snprintf(last, 32, "%s",
+	    sq_col(&q, 1 + STORE_MON_NCOLS) ? sq_col(&q, 1 + STORE_MON_NCOLS)
+	                                    : "");
+	*count_24h = (long)sq_colint(&q, 2 + STORE_MON_NCOLS);
 	sq_close(&q);
 	return rc;
 }
@@ -272,7 +301,9 @@ void
 store_mon_health_free(struct mon_health *h)
 {
 	free(h->warnings);
-	h->warnings = NULL;
+	free(h->checked_warnings);
+	free(h->hook_warnings);
+	h->warnings = h->checked_warnings = h->hook_warnings = NULL;
 }
 
 /* "quality GREEN -> YELLOW; " when a and b differ; bit into *changed. */
@@ -292,6 +323,113 @@ mon_flag(int v)
 	return v < 0 ? "" : v ? "yes" : "no";
 }
 
+/*
+ * Warnings (a JSON array's text) other than token_expiring, which has
+ * its own event: how many, and the first one's message into first.
+ */
+static int
+mon_risks(const char *warnings, char *first, size_t firstlen)
+{
+	json_object *a, *w, *v;
+	size_t       i, n;
+	int          risks = 0;
+
+	if (first != NULL)
+		*first = '\0';
+	if (warnings == NULL || (a = json_tokener_parse(warnings)) == NULL)
+		return 0;
+	n = json_object_is_type(a, json_type_array)
+	    ? json_object_array_length(a)
+	    : 0;
+	for (i = 0; i < n; i++) {
+		w = json_object_array_get_idx(a, i);
+		if (json_object_object_get_ex(w, "code", &v) &&
+		    strcmp(json_object_get_string(v), "token_expiring") == 0)
+			continue;
+		if (risks++ == 0 && first != NULL &&
+		    json_object_object_get_ex(w, "message", &v))
+			snprintf(first, firstlen, "%s",
+			    json_object_get_string(v));
+	}
+	json_object_put(a);
+	return risks;
+}
+
+/* 1 when the JSON array text holds a warning with this code. */
+static int
+mon_has(const char *warnings, const char *code)
+{
+	char needle[64];
+
+	snprintf(needle, sizeof(needle), "\"code\":\"%s\"", code);
+	return warnings != NULL && strstr(warnings, needle) != NULL;
+}
+
+/*
+ * The events feed's side of a saved check (doc/contract.md, Health
+ * monitor), in its transaction with the health row locked, so each
+ * change is announced once however many passes see it: phone_quality
+ * when the default number's quality changed, connection "expiring" when
+ * the token's warning appeared, "at_risk" when other warnings appeared
+ * where there were none, "restored" when they all went. *emitted: 1
+ * when any was written.
+ */
+static enum store_rc
+mon_events_on(MYSQL *my, const struct workspace *ws,
+    const struct mon_health *old, const struct mon_health *h, unsigned changed,
+    int *emitted)
+{
+	json_object  *o;
+	char          first[600];
+	const char   *s;
+	int           was, now;
+	enum store_rc rc = STORE_OK;
+
+	if ((changed & MON_CH_QUALITY) && *old->checked_at &&
+	    *h->quality_rating) {
+		if ((o = json_object_new_object()) == NULL)
+			return STORE_ERR;
+		json_object_object_add(o, "quality_rating",
+		    json_object_new_string(h->quality_rating));
+		json_object_object_add(o, "previous",
+		    *old->quality_rating
+		        ? json_object_new_string(old->quality_rating)
+		        : NULL);
+		json_object_object_add(o, "source",
+		    json_object_new_string("monitor"));
+		snprintf(first, sizeof(first), "q:%s", h->quality_rating);
+		s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+		rc = s ? store_ev_emit_on(my, ws, "phone_quality", first,
+		             h->quality_rating, NULL, NULL, s)
+		       : STORE_ERR;
+		json_object_put(o);
+		if (rc != STORE_OK)
+			return rc;
+		*emitted = 1;
+	}
+	if (mon_has(h->warnings, "token_expiring") &&
+	    !mon_has(old->checked_warnings, "token_expiring")) {
+		snprintf(first, sizeof(first),
+		    "the access token expires at %s UTC", h->token_expires_at);
+		if ((rc = store_ev_connection_on(my, ws, "expiring", first)) !=
+		    STORE_OK)
+			return rc;
+		*emitted = 1;
+	}
+	was = mon_risks(old->checked_warnings, NULL, 0);
+	now = mon_risks(h->warnings, first, sizeof(first));
+	if (now > 0 && was == 0)
+		rc = store_ev_connection_on(my, ws, "at_risk", first);
+	else if (now == 0 && was > 0)
+		rc = store_ev_connection_on(my, ws, "restored",
+		    "the health check finds nothing wrong any more");
+	else
+		return STORE_OK;
+	if (rc == STORE_OK)
+		*emitted = 1;
+	return rc;
+}
+
 enum store_rc
 store_mon_health_save(struct db *db, const struct workspace *ws,
     const struct mon_health *h, unsigned *changed)
@@ -301,6 +439,7 @@ store_mon_health_save(struct db *db, const struct workspace *ws,
 	MYSQL            *my;
 	const char       *w = h->warnings ? h->warnings : "[]";
 	enum store_rc     rc;
+	int               emitted = 0;
 
 	*changed = 0;
 	if ((rc = sq_begin(db, &ws->srv, &my)) != STORE_OK)
@@ -319,7 +458,8 @@ store_mon_health_save(struct db *db, const struct workspace *ws,
 	    mon_flag(h->webhook_ok), MON_CH_HOOKS, changed);
 	mon_diff(&d, "subscribed", mon_flag(old.subscription_ok),
 	    mon_flag(h->subscription_ok), MON_CH_HOOKS, changed);
-	if (strcmp(old.warnings ? old.warnings : "[]", w) != 0) {
+	if (strcmp(old.checked_warnings ? old.checked_warnings : "[]", w) !=
+	    0) {
 		*changed |= MON_CH_WARNINGS;
 		buf_printf(&d, "warnings %s", w);
 	}
@@ -332,14 +472,17 @@ store_mon_health_save(struct db *db, const struct workspace *ws,
 	        SQ_S(*h->token_expires_at ? h->token_expires_at : NULL),
 	        h->webhook_ok < 0 ? SQ_NULL : SQ_I(h->webhook_ok),
 	        h->subscription_ok < 0 ? SQ_NULL : SQ_I(h->subscription_ok),
-	        SQ_S(w)),
+	        SQ_S(w), SQ_S(old.hook_warnings)),
+	    /* The webhooks' warnings stay as they were (row locked). */
 	    "REPLACE INTO `%s`.health (id, checked_at, can_send_message, "
 	    "messaging_limit, quality_rating, name_status, throughput, "
 	    "token_expires_at, webhook_ok, subscription_ok, warnings, "
-	    "last_error, last_error_at) VALUES (1, UTC_TIMESTAMP(), ?, ?, ?, "
-	    "?, ?, ?, ?, ?, ?, NULL, NULL)",
+	    "last_error, last_error_at, hook_warnings) VALUES (1, "
+	    "UTC_TIMESTAMP(), ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)",
 	    ws->db_name);
-	if (rc != STORE_OK)
+	if (rc != STORE_OK ||
+	    (rc = mon_events_on(my, ws, &old, h, *changed, &emitted)) !=
+	        STORE_OK)
 		goto fail;
 	/* The first check of a workspace is a change from nothing. */
 	if ((*changed != 0 || !old.has_row || *old.last_error) &&
@@ -350,7 +493,8 @@ store_mon_health_save(struct db *db, const struct workspace *ws,
 	         "VALUES (UTC_TIMESTAMP(), 'monitor', 'health', LEFT(?, 500))",
 	         ws->db_name)) != STORE_OK)
 		goto fail;
-	rc = sq_commit(db, my);
+	if ((rc = sq_commit(db, my)) == STORE_OK && emitted)
+		gate_events_bump(ws->id);
 	store_mon_health_free(&old);
 	buf_free(&d);
 	return rc;

@@ -51,6 +51,12 @@ enum store_rc store_mon_release(struct db *, uint64_t id, const char *owner,
  */
 enum store_rc store_mon_release_held(struct db *, uint64_t id,
     const char *owner, int failed, long interval_s, long phase_s);
+/*
+ * Workspace id is due now (Meta lifted a restriction: the next check,
+ * not the webhook, restores the connection). No lease row: nothing
+ * (store_mon_seed makes one due now anyway).
+ */
+enum store_rc store_mon_due_now(struct db *, uint64_t id);
 /* The lease's next_check_at ("" when none) and failures in a row. */
 enum store_rc store_mon_lease_get(struct db *, uint64_t id, char next[32],
     int *failures);
@@ -66,7 +72,11 @@ struct mon_health {
 	char  throughput[33];
 	char  token_expires_at[32];
 	int   webhook_ok, subscription_ok;
-	char *warnings; /* a JSON array's text, malloc'd; NULL: [] */
+	char *warnings;         /* a JSON array's text, malloc'd; NULL: []. Read
+	                   from the row: the check's and the webhooks'
+	                   (store/trouble.h), as people are shown them */
+	char *checked_warnings; /* read: the check's alone */
+	char *hook_warnings;    /* read: the webhooks' (with their keys) */
 	char  last_error[501];
 	char  last_error_at[32];
 };
@@ -86,7 +96,7 @@ enum mon_change {
  * them, for a statement that reads more (store_conn_page); the row at
  * column i into h with store_mon_from_row (has_row 1; free h).
  */
-#define STORE_MON_NCOLS 12
+#define STORE_MON_NCOLS 13
 const char   *store_mon_cols(void);
 enum store_rc store_mon_from_row(const struct sq *, unsigned int i,
     struct mon_health *);
@@ -104,8 +114,12 @@ enum store_rc store_mon_status(struct db *, const struct workspace *,
     struct mon_health *, char last[32], long *count_24h);
 /*
  * A check that finished: h's values (checked_at now, last_error
- * cleared), and one audit entry ("health", actor "monitor") saying what
- * changed from the row before, in one transaction. *changed: MON_CH_*.
+ * cleared), one audit entry ("health", actor "monitor") saying what
+ * changed from the row before, and the events feed's events for it, in
+ * one transaction: phone_quality (the default number's quality
+ * changed), connection "expiring" (a token_expiring warning appeared),
+ * "at_risk" (other warnings appeared where there were none), "restored"
+ * (they all went). *changed: MON_CH_*.
  */
 enum store_rc store_mon_health_save(struct db *, const struct workspace *,
     const struct mon_health *h, unsigned *changed);

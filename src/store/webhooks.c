@@ -14,7 +14,9 @@
 #include "../db.h"
 #include "../log.h"
 #include "../webhook.h"
+#include "events.h"
 #include "sql.h"
+#include "trouble.h"
 #include "webhooks.h"
 #include "workspaces.h"
 
@@ -34,10 +36,22 @@ wh_kind(enum webhook_kind k)
 		return "state_sync";
 	case WEBHOOK_HISTORY:
 		return "history";
+	case WEBHOOK_TEMPLATE:
+		return "template_status";
+	case WEBHOOK_PHONE_QUALITY:
+		return "phone_quality";
+	case WEBHOOK_NOTICE: /* named after its field: wh_kind_of */
 	case WEBHOOK_ACCOUNT_UPDATE:
 		break;
 	}
 	return "account_update";
+}
+
+/* The feed's type of an event: a notice's is Meta's field. */
+static const char *
+wh_kind_of(const struct webhook_event *e)
+{
+	return e->kind == WEBHOOK_NOTICE ? e->type : wh_kind(e->kind);
 }
 
 /*
@@ -64,6 +78,21 @@ wh_dedup_key(const struct webhook_event *e, char *out, size_t len)
 	case WEBHOOK_ECHO:
 		snprintf(raw, sizeof(raw), "x:%s", e->id);
 		break;
+	case WEBHOOK_TEMPLATE:
+	case WEBHOOK_PHONE_QUALITY:
+	case WEBHOOK_NOTICE:
+		/* No id of Meta's: what it says, and when (entry.time). */
+		snprintf(raw, sizeof(raw), "%s|%s|%s|%s|%s|%s|%s|%lld|%.400s",
+		    wh_kind_of(e), e->waba_id, e->id, e->event, e->status,
+		    e->from, e->type, (long long)e->timestamp, e->text);
+		crypto_hash_sha256(h, (const unsigned char *)raw, strlen(raw));
+		sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
+		snprintf(out, len, "%c:%s",
+		    e->kind == WEBHOOK_TEMPLATE            ? 't'
+		        : e->kind == WEBHOOK_PHONE_QUALITY ? 'q'
+		                                           : 'n',
+		    hex);
+		return;
 	case WEBHOOK_STATE_SYNC:
 	case WEBHOOK_HISTORY:
 		snprintf(raw, sizeof(raw), "%s|%s|%s|%s|%lld|%s",
@@ -127,7 +156,10 @@ wh_row_get(MYSQL *my, const struct workspace *ws, const struct webhook_event *e,
 	memset(r, 0, sizeof(*r));
 	/* What lifts it is of its kind: REINSTATE a ban, "none" a restriction. */
 	rc = sq_one_on(&q, my,
-	    SQ_ARGS(SQ_S(e->waba_id), SQ_S(e->waba_id), SQ_S(e->event),
+	    SQ_ARGS(SQ_S(e->waba_id), SQ_S(e->waba_id),
+	        SQ_S(strcmp(e->event, "ACCOUNT_RECONNECTED") == 0
+	                ? "ACCOUNT_OFFBOARDED"
+	                : e->event),
 	        SQ_I(standing != 0), SQ_I(t), SQ_I(standing != 0)),
 	    "SELECT token_ct IS NOT NULL AND "
 	    "(waba_id IS NULL OR waba_id = '' OR waba_id = ?), "
@@ -148,6 +180,26 @@ wh_row_get(MYSQL *my, const struct workspace *ws, const struct webhook_event *e,
 	snprintf(r->newer, sizeof(r->newer), "%s",
 	    sq_col(&q, 3) ? sq_col(&q, 3) : "");
 	r->held = sq_colint(&q, 4) != 0;
+	sq_close(&q);
+	return STORE_OK;
+}
+
+/* The connection's status ("" without a row), the row locked. */
+static enum store_rc
+wh_status_on(MYSQL *my, const struct workspace *ws, char out[32])
+{
+	struct sq     q;
+	enum store_rc rc;
+
+	*out = '\0';
+	rc = sq_one_on(&q, my, NULL,
+	    "SELECT status FROM `%s`.connection WHERE id = 1 FOR UPDATE",
+	    ws->db_name);
+	if (rc == STORE_NOTFOUND)
+		return STORE_OK;
+	if (rc != STORE_OK)
+		return rc;
+	snprintf(out, 32, "%s", sq_col(&q, 0) ? sq_col(&q, 0) : "");
 	sq_close(&q);
 	return STORE_OK;
 }
@@ -176,6 +228,7 @@ wh_account_update(MYSQL *my, const struct workspace *ws,
 	        ? e->timestamp
 	        : (long long)time(NULL);
 	long long     until = e->until <= WH_TIME_MAX ? e->until : 0;
+	char          before[32], after[32];
 	enum webhook_standing standing = webhook_event_standing(e);
 	int                   apply;
 	enum store_rc         rc;
@@ -205,22 +258,26 @@ wh_account_update(MYSQL *my, const struct workspace *ws,
 		return rc;
 	if (standing == WEBHOOK_LIFTED)
 		/*
-		 * The ban is lifted: forget it, and when it alone held the
-		 * connection back, the connection is what it was before.
+		 * The ban is lifted: forget it. When it alone held the
+		 * connection back, the connection stays needs_reconnect until
+		 * a check passes (the monitor's next, which this makes due,
+		 * or Verify): Meta's word that the account may be used again
+		 * is not proof that our token and number work.
 		 */
-		return sq_do_on(my,
-		    SQ_ARGS(SQ_I(r.held), SQ_I(r.held), SQ_I(t)),
+		return sq_do_on(my, SQ_ARGS(SQ_I(r.held), SQ_I(t)),
 		    "UPDATE `%s`.connection SET "
-		    "status = IF(?, IF(phone_number_id IS NULL, "
-		    "'pending_phone_selection', 'connected'), status), "
-		    "reason = IF(?, NULL, reason), restriction = NULL, "
+		    "reason = IF(?, 'Meta lifted the restriction; the next "
+		    "health check confirms the connection works', reason), "
+		    "restriction = NULL, "
 		    "restriction_event = NULL, restriction_waba = NULL, "
 		    "restriction_until = NULL, restriction_at = " WH_UTC ", "
 		    "updated_at = UTC_TIMESTAMP() WHERE id = 1",
 		    ws->db_name);
+	if ((rc = wh_status_on(my, ws, before)) != STORE_OK)
+		return rc;
 	if (standing == 1)
 		/* Kept apart from reason, which Verify may rewrite. */
-		return sq_do_on(my,
+		rc = sq_do_on(my,
 		    SQ_ARGS(SQ_S(loss), SQ_S(loss), SQ_S(e->event),
 		        SQ_S(e->waba_id), SQ_I(t), SQ_I(until), SQ_I(until)),
 		    "UPDATE `%s`.connection SET "
@@ -235,13 +292,19 @@ wh_account_update(MYSQL *my, const struct workspace *ws,
 	 * The token may grant WABAs this workspace does not send from (they
 	 * route here for account_update): losing one of those loses nothing.
 	 */
-	return sq_do_on(my, SQ_ARGS(SQ_S(loss), SQ_S(e->waba_id)),
-	    "UPDATE "
-	    "`%s`.connection SET status = 'needs_reconnect', reason = "
-	    "LEFT(?, 500), updated_at = UTC_TIMESTAMP() WHERE id = 1 AND "
-	    "token_ct IS NOT NULL AND (waba_id IS NULL OR waba_id = '' OR "
-	    "waba_id = ?)",
-	    ws->db_name);
+	else
+		rc = sq_do_on(my, SQ_ARGS(SQ_S(loss), SQ_S(e->waba_id)),
+		    "UPDATE "
+		    "`%s`.connection SET status = 'needs_reconnect', reason = "
+		    "LEFT(?, 500), updated_at = UTC_TIMESTAMP() WHERE id = 1 AND "
+		    "token_ct IS NOT NULL AND (waba_id IS NULL OR waba_id = '' OR "
+		    "waba_id = ?)",
+		    ws->db_name);
+	/* The feed's connection event, once: only when the status changed. */
+	if (rc != STORE_OK || (rc = wh_status_on(my, ws, after)) != STORE_OK ||
+	    strcmp(before, after) == 0 || strcmp(after, "needs_reconnect") != 0)
+		return rc;
+	return store_ev_connection_on(my, ws, "needs_reconnect", loss);
 }
 
 /*
@@ -310,7 +373,7 @@ store_wh_save(struct db *db, const struct workspace *ws,
 		 * a new one.
 		 */
 		rc = sq_rows_on(&q, my,
-		    SQ_ARGS(SQ_S(key), SQ_S(wh_kind(e->kind)),
+		    SQ_ARGS(SQ_S(key), SQ_S(wh_kind_of(e)),
 		        SQ_S(*e->phone_number_id ? e->phone_number_id : NULL),
 		        SQ_S(*msgid ? msgid : NULL),
 		        SQ_S(*e->status     ? e->status
@@ -341,7 +404,7 @@ store_wh_save(struct db *db, const struct workspace *ws,
 			log_err(
 			    "webhook: workspace %s: a %s event does not fit "
 			    "its database; run waba-connect-admin migrate",
-			    ws->slug, wh_kind(e->kind));
+			    ws->slug, wh_kind_of(e));
 			rc = STORE_OK;
 		}
 		if (rc != STORE_OK)
@@ -352,6 +415,8 @@ store_wh_save(struct db *db, const struct workspace *ws,
 		if (fresh && e->kind == WEBHOOK_ACCOUNT_UPDATE &&
 		    (rc = wh_account_update(my, ws, e,
 		         loss ? loss[i] : NULL)) != STORE_OK)
+			goto fail;
+		if (fresh && (rc = store_tr_apply_on(my, ws, e)) != STORE_OK)
 			goto fail;
 	}
 	return sq_commit(db, my);

@@ -4,12 +4,14 @@ finds and stores, `health`, status --json's "health", and the supervisor's
 monitor child."""
 import json
 import os
+import pty
 import signal
 import subprocess
 import threading
 import time
 
 from base import StackCase
+from client import request
 from meta import PHONE, WABA, Sandbox, csrf, post_form, settings_path, sign_in, start_connect
 from stack import binary, wait_for
 
@@ -28,6 +30,8 @@ class Monitor(StackCase):
         cls.st.admin("workspace", "add", SLUG, "Acme Ltd")
         cls.st.admin("workspace", "add", "other", "Other Co")
         cls.st.admin("user", "add", SLUG, "alice@acme.example", input=PW + "\n")
+        cls.key = cls.st.admin("api-key", "add", "feed", "--scopes",
+                               "events:read").stdout.strip()
 
     def setUp(self):
         self.sb = Sandbox(self.st.sandbox_port, self.st.app_secret)
@@ -37,8 +41,10 @@ class Monitor(StackCase):
         self.assertEqual(r.status, 303)
         self.st.sql("DELETE FROM monitor_leases", db="waba_control")
         self.st.sql("DELETE FROM health", db="waba_ws_1")
+        self.st.sql("DELETE FROM audit_log", db="waba_ws_1")
         self.connect()
         self.sb.call("POST", "/_sandbox/requests/clear", {})
+        self.cursor = self.feed_head()
 
     # -- helpers -----------------------------------------------------------
     def connect(self):
@@ -66,6 +72,33 @@ class Monitor(StackCase):
     def audit(self, action):
         return self.st.sql("SELECT detail FROM audit_log WHERE action = '%s'"
                            % action, db="waba_ws_1").splitlines()
+
+    def feed_page(self, after):
+        r = request(self.port, "GET", "/api/v1/w/%s/events?after=%d&limit=1000"
+                    % (SLUG, after), headers={"Authorization": "Bearer " + self.key})
+        self.assertEqual(r.status, 200, r.text[:300])
+        return json.loads(r.text)
+
+    def feed_head(self):
+        after = 0
+        while True:
+            out = self.feed_page(after)
+            if not out["events"]:
+                return after
+            after = out["next"]
+
+    def feed(self, type_=None):
+        """The feed's events since setUp, of one type."""
+        got, after = [], self.cursor
+        while True:
+            out = self.feed_page(after)
+            if not out["events"]:
+                return [e for e in got if type_ is None or e["type"] == type_]
+            got += out["events"]
+            after = out["next"]
+
+    def states(self):
+        return [e["object"]["state"] for e in self.feed("connection")]
 
     def calls(self, endpoint, method=None):
         return [q for q in self.sb.requests(endpoint)
@@ -132,6 +165,13 @@ class Monitor(StackCase):
         self.assertIn("token_expiring", self.codes(js))
         w = [x for x in js["health"]["warnings"] if x["code"] == "token_expiring"][0]
         self.assertIn("in 3 days", w["message"])
+        # One `expiring` event, not one a pass; no at_risk for it.
+        self.assertEqual(self.states(), ["expiring"])
+        ev = self.feed("connection")[0]
+        self.assertIn("expires at", ev["object"]["reason"])
+        self.assertEqual(ev["phone_number_id"], PHONE)
+        self.monitor("--workspace", SLUG)
+        self.assertEqual(self.states(), ["expiring"])
 
     def test_subscription_removed_is_restored_once(self):
         self.sb.call("POST", "/_sandbox/unsubscribe", {"waba_id": WABA})
@@ -189,6 +229,77 @@ class Monitor(StackCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn(SLUG + ": connected", r.stdout)
         self.assertIn(why, r.stdout)
+
+    def test_at_risk_quality_and_restored_events_once_per_change(self):
+        self.monitor("--workspace", SLUG)
+        self.assertEqual(self.feed(), [])  # a healthy first check says nothing
+        self.sb.call("POST", "/_sandbox/numbers/health",
+                     {"phone_number_id": PHONE, "entity_type": "WABA",
+                      "can_send_message": "LIMITED",
+                      "errors": [{"error_code": 141010, "error_description":
+                                  "The business is not verified."}]})
+        self.sb.call("POST", "/_sandbox/numbers/update",
+                     {"phone_number_id": PHONE, "quality_rating": "YELLOW"})
+        self.monitor("--workspace", SLUG)
+        self.monitor("--workspace", SLUG)  # nothing new: no second event
+        self.assertEqual(self.states(), ["at_risk"])
+        self.assertTrue(self.feed("connection")[0]["object"]["reason"])
+        q = self.feed("phone_quality")
+        self.assertEqual(len(q), 1, q)
+        self.assertEqual(q[0]["object"]["quality_rating"], "YELLOW")
+        self.assertEqual(q[0]["object"]["previous"], "GREEN")
+        self.assertEqual(q[0]["phone_number_id"], PHONE)
+        self.sb.call("POST", "/_sandbox/numbers/health",
+                     {"phone_number_id": PHONE, "entity_type": "WABA",
+                      "can_send_message": "AVAILABLE", "errors": []})
+        self.sb.call("POST", "/_sandbox/numbers/update",
+                     {"phone_number_id": PHONE, "quality_rating": "GREEN"})
+        self.monitor("--workspace", SLUG)
+        self.assertEqual(self.states(), ["at_risk", "restored"])
+        self.assertEqual([e["object"]["quality_rating"]
+                          for e in self.feed("phone_quality")], ["YELLOW", "GREEN"])
+
+    def test_resubscribe_failed(self):
+        # GET shows the app missing; subscribing again (POST) fails at Meta.
+        self.sb.call("POST", "/_sandbox/unsubscribe", {"waba_id": WABA})
+        self.sb.inject("subscribed_apps", "500", count=5, method="POST")
+        self.monitor("--workspace", SLUG)
+        self.assertGreaterEqual(len(self.calls("subscribed_apps", "POST")), 1)
+        self.assertNotIn("1234567890123456",
+                         self.sb.state()["wabas"][WABA]["subscribed_apps"])
+        js = self.status()
+        self.assertIs(js["health"]["subscription_ok"], False)
+        self.assertIs(js["health"]["webhook_ok"], False)
+        self.assertIn("subscription", self.codes(js))
+        self.assertEqual(len(self.audit("resubscribe_failed")), 1)
+        self.assertEqual(self.audit("resubscribed"), [])
+        self.assertEqual(self.states(), ["at_risk"])
+        r = self.st.admin("health", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("not subscribed", r.stdout)
+        # Meta works again: the next check subscribes, the warning goes.
+        self.sb.clear_injections()
+        self.monitor("--workspace", SLUG)
+        self.assertEqual(len(self.audit("resubscribed")), 1)
+        self.assertNotIn("subscription", self.codes())
+        self.assertEqual(self.states(), ["at_risk", "restored"])
+
+    def test_display_name_and_number_status(self):
+        self.sb.call("POST", "/_sandbox/numbers/update",
+                     {"phone_number_id": PHONE, "name_status": "DECLINED",
+                      "status": "FLAGGED"})
+        self.monitor("--workspace", SLUG)
+        js = self.status()
+        self.assertEqual(js["health"]["name_status"], "DECLINED")
+        ws = {w["code"]: w for w in js["health"]["warnings"]}
+        self.assertIn("DECLINED", ws["display_name"]["message"])
+        self.assertEqual(ws["display_name"]["phone_number_id"], PHONE)
+        self.assertIn("FLAGGED", ws["number_status"]["message"])
+        r = self.st.admin("health", "--json", check=False)
+        self.assertEqual(r.returncode, 1)
+        row = json.loads(r.stdout.splitlines()[0])
+        self.assertEqual({w["code"] for w in row["warnings"]},
+                         {"display_name", "number_status"})
 
     def test_webhooks_silent_while_sends_succeed(self):
         self.st.sql("DELETE FROM webhook_hourly", db="waba_ws_1")
@@ -353,3 +464,53 @@ class MonitorConfig(StackCase):
         r = self.check(**{"monitor.enabled": "false", "monitor.interval_minutes": "15",
                           "monitor.expiry_warning_days": "14"})
         self.assertEqual(r.returncode, 0, r.stderr)
+
+
+class MonitorProgress(StackCase):
+    """`monitor --once` prints a progress line per 50 workspaces, and only
+    on a terminal (run here under a pseudo-terminal)."""
+    sandbox = False
+    workers = 1
+
+    @classmethod
+    def setUpStack(cls):
+        for i in range(52):
+            cls.st.admin("workspace", "add", "ws%02d" % i, "Workspace %d" % i)
+
+    def run_on_pty(self, argv):
+        master, slave = pty.openpty()
+        try:
+            p = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave)
+            os.close(slave)
+            slave = -1
+            out = b""
+            while True:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # EIO: the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            self.assertEqual(p.wait(60), 0, out)
+            return out.decode()
+        finally:
+            os.close(master)
+            if slave != -1:
+                os.close(slave)
+
+    def test_progress_line_on_a_terminal(self):
+        argv = [binary("waba-connect-admin"), "--config", self.st.config_path,
+                "monitor", "--once"]
+        out = self.run_on_pty(argv)
+        lines = [x for x in out.splitlines() if "workspaces so far" in x]
+        self.assertEqual(len(lines), 1, out)  # 52: one line, at 50
+        self.assertIn("monitor: 50 workspaces so far (0 checked, 0 failed, "
+                      "50 not connected)", lines[0])
+        # Not a terminal: no progress lines, just the summary.
+        self.st.sql("UPDATE monitor_leases SET next_check_at = UTC_TIMESTAMP()",
+                    db="waba_control")
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("so far", r.stdout + r.stderr)
+        self.assertIn("52 not connected", r.stdout + r.stderr)

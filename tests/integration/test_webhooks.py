@@ -548,11 +548,16 @@ class Restrictions(WebhookBase):
         js = status(self.st, "alpha")
         self.assertEqual(js["status"], "needs_reconnect")
         self.assertIn("Meta disabled", js["reason"])
-        # Meta reinstates the account: connected again.
+        # Meta reinstates the account: connected again once the
+        # monitor's next check passes (the lift made it due), not before.
         self.assertEqual(self.post(account_update(
             WABA, "DISABLED_UPDATE", when=t + 1, ban_info={
                 "waba_ban_state": "REINSTATE",
                 "waba_ban_date": "December 2, 2026"})).status, 200)
+        js = status(self.st, "alpha")
+        self.assertEqual(js["status"], "needs_reconnect")
+        self.assertIn("next health check", js["reason"])
+        self.st.admin("monitor", "--once", "--workspace", "alpha")
         js = status(self.st, "alpha")
         self.assertEqual((js["status"], js["reason"]), ("connected", None))
         # A late redelivery of an older ban does not undo that.
@@ -613,10 +618,14 @@ class Restrictions(WebhookBase):
             restriction_info=[])).status, 200)
         self.assertEqual(status(self.st, "alpha")["status"],
                          "needs_reconnect")
-        # Meta lists no restriction left: lifted.
+        # Meta lists no restriction left: lifted, and connected once
+        # the monitor's next check passes.
         self.assertEqual(self.post(account_update(
             WABA, "ACCOUNT_RESTRICTION", when=t + 1,
             restriction_info=[])).status, 200)
+        self.assertEqual(status(self.st, "alpha")["status"],
+                         "needs_reconnect")
+        self.st.admin("monitor", "--once", "--workspace", "alpha")
         js = status(self.st, "alpha")
         self.assertEqual((js["status"], js["reason"]), ("connected", None))
         self.assertTrue(self.verify(b).endswith("?m=verified"))

@@ -121,8 +121,16 @@ VERIFY_CODE_TTL = 600
 FIXTURE_VERSION = 2  # a --state-file of another version starts afresh
 SDK_CODE_TTL = 30  # "The exchangeable token code has a time-to-live of 30 seconds"
 SYNC_TYPES = ("smb_app_state_sync", "history")
+# The WABA fields that say something is wrong, each as its webhook reference
+# (developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/
+# reference/<field>); message_template_status_update also comes from
+# /_sandbox/templates/status, which changes the template too.
+TROUBLE_KINDS = ("message_template_status_update", "message_template_quality_update",
+                 "template_category_update", "phone_number_quality_update",
+                 "phone_number_name_update", "account_alerts", "account_review_update",
+                 "business_capability_update", "security")
 WEBHOOK_KINDS = ("message", "status", "error", "account_update", "smb_message_echoes",
-                 "smb_app_state_sync", "history")
+                 "smb_app_state_sync", "history") + TROUBLE_KINDS
 # Message templates ("Message Templates" reference; webhook field
 # message_template_status_update). Statuses a template can have, the events
 # the control API plays, and the documented rejection reasons.
@@ -1691,6 +1699,13 @@ class Sandbox:
             raise ControlError(400, f"variant must be one of {', '.join(CERT_MESSAGES)}")
         if body.get("match") is not None:
             rule["match"] = str(body["match"])  # only calls whose body holds it
+        if body.get("method") is not None:
+            # Only calls of this HTTP method: GET /{waba}/subscribed_apps
+            # answers while its POST (subscribing again) fails.
+            method = str(body["method"]).upper()
+            if method not in ("GET", "POST", "DELETE"):
+                raise ControlError(400, "method must be GET, POST or DELETE")
+            rule["method"] = method
         trace = body.get("fbtrace_id")
         if trace is not None:
             if not (isinstance(trace, str) and re.fullmatch(r"[A-Za-z0-9_-]{1,40}", trace)):
@@ -1713,13 +1728,13 @@ class Sandbox:
             wake = self._wake
         wake.wait(max(0.0, seconds))
 
-    def take_inject(self, endpoint, params=None):
+    def take_inject(self, endpoint, params=None, method=None):
         """The rule the next call of this endpoint obeys, consuming one use."""
         with self.lock:
             rules = self.injects.get(endpoint)
             if not rules:
                 return None
-            i = self._inject_index(rules, params)
+            i = self._inject_index(rules, params, method)
             if i is None:
                 return None
             rule = dict(rules[i])
@@ -1729,12 +1744,14 @@ class Sandbox:
             return rule
 
     @staticmethod
-    def _inject_index(rules, params):
+    def _inject_index(rules, params, method=None):
         """The first rule for this call: one with "match" only when the call's
-        body holds that text (a campaign's chosen sends), else the first
-        rule without one."""
+        body holds that text (a campaign's chosen sends), one with "method"
+        only for calls of that method, else the first rule without them."""
         text = json.dumps(params, sort_keys=True) if params else ""
         for i, rule in enumerate(rules):
+            if "method" in rule and rule["method"] != method:
+                continue
             if "match" not in rule or rule["match"] in text:
                 return i
         return None
@@ -2118,6 +2135,8 @@ class Sandbox:
                 "href": "https://developers.facebook.com/docs/whatsapp/cloud-api/support/"
                         "error-codes/"}]}
             return self._envelope(waba, value, "messages")
+        if kind in TROUBLE_KINDS:
+            return self._trouble_payload(kind, body, waba, meta, t)
         event = str(body.get("event", "PARTNER_REMOVED"))
         value = {"event": event}
         partner = event.startswith("PARTNER_") and "CERTIFICATION" not in event
@@ -2137,6 +2156,64 @@ class Sandbox:
         # PARTNER_* events arrive on the partner's (our) business id; others on the WABA.
         return self._envelope(PARTNER_BUSINESS_ID if partner else waba, value,
                               "account_update", t)
+
+    def _trouble_payload(self, kind, body, waba, meta, t):
+        """A trouble field's value with the documented members (defaults
+        below), then body["value"]'s members over it (a test's own)."""
+        display = meta["display_phone_number"]
+        tpl = {"message_template_id": int(body.get("template_id", 1234567890123456)),
+               "message_template_name": body.get("name", "order_update"),
+               "message_template_language": body.get("language", "en_US")}
+        if kind == "message_template_status_update":
+            value = dict(tpl, event=body.get("event", "REJECTED"),
+                         reason=body.get("reason", "INVALID_FORMAT"),
+                         message_template_category=body.get("category", "UTILITY"))
+        elif kind == "message_template_quality_update":
+            value = dict(previous_quality_score=body.get("previous", "GREEN"),
+                         new_quality_score=body.get("quality", "YELLOW"), **tpl)
+        elif kind == "template_category_update":
+            value = dict(tpl, previous_category=body.get("previous", "UTILITY"),
+                         new_category=body.get("category", "MARKETING"))
+        elif kind == "phone_number_quality_update":
+            event = body.get("event", "FLAGGED")
+            value = {"display_phone_number": display, "event": event,
+                     "current_limit": body.get("current_limit", "TIER_1K"),
+                     "max_daily_conversations_per_business": 1000}
+            if event in ("DOWNGRADE", "UPGRADE"):
+                value["old_limit"] = body.get("old_limit", "TIER_10K")
+        elif kind == "phone_number_name_update":
+            decision = body.get("decision", "REJECTED")
+            value = {"display_phone_number": display, "decision": decision,
+                     "requested_verified_name": body.get("name", "Acme Shop"),
+                     "rejection_reason": body.get("reason") if decision == "REJECTED"
+                     else None}
+        elif kind == "account_alerts":
+            value = {"entity_type": body.get("entity_type", "WABA"),
+                     "entity_id": str(body.get("entity_id", waba)),
+                     "alert_info": {
+                         "alert_severity": body.get("severity", "CRITICAL"),
+                         "alert_status": body.get("alert_status", "ACTIVE"),
+                         "alert_type": body.get("alert_type",
+                                                "INCREASED_CAPABILITIES_ELIGIBILITY_FAILED"),
+                         "alert_description": body.get(
+                             "description", "Your business is not eligible for a higher "
+                             "messaging limit at this time.")}}
+        elif kind == "account_review_update":
+            value = {"decision": body.get("decision", "REJECTED")}
+        elif kind == "business_capability_update":
+            value = {"max_daily_conversation_per_phone": 2000,
+                     "max_daily_conversations_per_business": 2000,
+                     "max_phone_numbers_per_business": 2, "max_phone_numbers_per_waba": 2}
+        else:  # security
+            value = {"display_phone_number": display,
+                     "event": body.get("event", "PIN_CHANGED"),
+                     "requester": str(body.get("requester", "1234567890"))}
+        extra = body.get("value")
+        if extra is not None:
+            if not isinstance(extra, dict):
+                raise ControlError(400, "value must be an object")
+            value.update(extra)
+        return self._envelope(waba, value, kind, t)
 
     def _sync_payloads(self, kind, body, waba, meta):
         """Coexistence's smb_app_state_sync (the app's contacts, one webhook) and
@@ -2772,7 +2849,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self._dialog(sb, endpoint, prefix, req)
         if endpoint in ("es_dialog", "es_decide"):
             return self._es_dialog(sb, endpoint, prefix, req)
-        rule = sb.take_inject(endpoint, body_params)
+        rule = sb.take_inject(endpoint, body_params, method)
         edge = None
         if rule and rule["error"] == "timeout":
             sb.pause(rule["delay"])  # then answer normally, late

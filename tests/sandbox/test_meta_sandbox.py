@@ -544,6 +544,20 @@ class SandboxTest(unittest.TestCase):
             "endpoint": "nowhere", "error": "500"})
         self.assertEqual(status, 400)
 
+    def test_inject_by_method(self):
+        token = self.user_token()
+        self.control("POST", "/_sandbox/inject", {"endpoint": "subscribed_apps",
+                                                  "error": "500", "method": "post"})
+        status, _, _ = self.graph("GET", f"/{WABA_1}/subscribed_apps", token)
+        self.assertEqual(status, 200)  # the GET is not the rule's
+        self.assertGraphError(self.graph("POST", f"/{WABA_1}/subscribed_apps", token),
+                              500, 2)
+        status, _, _ = self.graph("POST", f"/{WABA_1}/subscribed_apps", token)
+        self.assertEqual(status, 200)  # count 1: used up
+        status, _, _ = self.call("POST", "/_sandbox/inject", json_body={
+            "endpoint": "subscribed_apps", "error": "500", "method": "PATCH"})
+        self.assertEqual(status, 400)
+
     # -- catalog --------------------------------------------------------------------
 
     def test_catalog(self):
@@ -815,6 +829,50 @@ class SandboxTest(unittest.TestCase):
         entry = json.loads(self.next_hook()[1])["entry"][0]
         self.assertEqual(entry["id"], WABA_2)
         self.assertIn("restriction_info", entry["changes"][0]["value"])
+
+    def test_webhook_trouble_fields(self):
+        self.subscribe()
+        want = {
+            "message_template_status_update": {"event", "message_template_id",
+                                               "message_template_name",
+                                               "message_template_language", "reason"},
+            "message_template_quality_update": {"previous_quality_score",
+                                                "new_quality_score", "message_template_id"},
+            "template_category_update": {"previous_category", "new_category",
+                                         "message_template_id"},
+            "phone_number_quality_update": {"display_phone_number", "event",
+                                            "current_limit"},
+            "phone_number_name_update": {"display_phone_number", "decision",
+                                         "requested_verified_name", "rejection_reason"},
+            "account_alerts": {"entity_type", "entity_id", "alert_info"},
+            "account_review_update": {"decision"},
+            "business_capability_update": {"max_daily_conversations_per_business",
+                                           "max_phone_numbers_per_business"},
+            "security": {"display_phone_number", "event", "requester"},
+        }
+        for field, members in want.items():
+            out = self.control("POST", "/_sandbox/webhook",
+                               {"kind": field, "phone_number_id": PHONE_1})
+            self.assertEqual((out["sent"], out["responses"]), (1, [200]), field)
+            headers, raw = self.next_hook()
+            good = "sha256=" + hmac.new(APP_SECRET.encode(), raw, hashlib.sha256).hexdigest()
+            self.assertEqual(headers["X-Hub-Signature-256"], good)
+            entry = json.loads(raw)["entry"][0]
+            self.assertEqual(entry["id"], WABA_1)
+            self.assertIn("time", entry)
+            change = entry["changes"][0]
+            self.assertEqual(change["field"], field)
+            self.assertLessEqual(members, set(change["value"]), field)
+        # A test's own members over the defaults.
+        out = self.control("POST", "/_sandbox/webhook", {
+            "kind": "message_template_status_update", "event": "PAUSED",
+            "value": {"other_info": {"title": "FIRST_PAUSE", "description": "x"}}})
+        value = out["bodies"][0]["entry"][0]["changes"][0]["value"]
+        self.assertEqual((value["event"], value["other_info"]["title"]), ("PAUSED", "FIRST_PAUSE"))
+        self.next_hook()
+        status, _, _ = self.call("POST", "/_sandbox/webhook", json_body={
+            "kind": "security", "value": "not an object"})
+        self.assertEqual(status, 400)
 
     def test_webhook_only_for_subscribed_wabas(self):
         # Nothing subscribed yet: built, not delivered.

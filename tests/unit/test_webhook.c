@@ -602,7 +602,7 @@ test_multi(void)
 
 	CU_ASSERT_EQUAL_FATAL(parse(multi, &b), WEBHOOK_OK);
 	CU_ASSERT_EQUAL_FATAL(b.n, 4);
-	/* The template field is not ours: counted, not fatal. */
+	/* A template change without its id: skipped, counted, not fatal. */
 	CU_ASSERT_EQUAL(b.skipped, 1);
 	CU_ASSERT_STRING_EQUAL(b.ev[0].text, "first");
 	CU_ASSERT_STRING_EQUAL(b.ev[1].text, "second");
@@ -1047,6 +1047,199 @@ test_coexistence_skipped(void)
 	skips(HISTVAL("{'errors':['x']}"), 0, 1);
 	/* An empty errors list says nothing: the metadata decides. */
 	skips(HISTVAL("{'errors':[],'metadata':{'phase':1}}"), 1, 0);
+}
+
+#define TROUBLE(field, value) DELIVERY(ENTRY(WABA, CHANGE(field, value)))
+
+/* The one event of a trouble field's delivery into ev; its kind. */
+static int
+trouble1(const char *delivery, struct webhook_batch *b)
+{
+	if (parse(delivery, b) != WEBHOOK_OK || b->n != 1)
+		return -1;
+	return (int)b->ev[0].kind;
+}
+
+static void
+test_trouble_fields(void)
+{
+	struct webhook_batch  b;
+	struct webhook_event *e;
+
+	/* Meta's message_template_status_update: the id is a number. */
+	CU_ASSERT_EQUAL_FATAL(
+	    trouble1(TROUBLE("message_template_status_update",
+	                 "{'event':'REJECTED','message_template_id':"
+	                 "1234567890123456,'message_template_name':'promo',"
+	                 "'message_template_language':'en_US','reason':"
+	                 "'INVALID_FORMAT','message_template_category':"
+	                 "'MARKETING'}"),
+	        &b),
+	    WEBHOOK_TEMPLATE);
+	e = &b.ev[0];
+	CU_ASSERT_STRING_EQUAL(e->id, "1234567890123456");
+	CU_ASSERT_STRING_EQUAL(e->event, "message_template_status_update");
+	CU_ASSERT_STRING_EQUAL(e->status, "REJECTED");
+	CU_ASSERT_STRING_EQUAL(e->name, "promo");
+	CU_ASSERT_STRING_EQUAL(e->type, "en_US");
+	CU_ASSERT_STRING_EQUAL(e->category, "MARKETING");
+	CU_ASSERT_STRING_EQUAL(e->text, "INVALID_FORMAT");
+	CU_ASSERT_STRING_EQUAL(e->waba_id, WABA);
+	CU_ASSERT_PTR_NOT_NULL(e->object);
+	CU_ASSERT_STRING_EQUAL(e->metadata,
+	    "{\"field\":\"message_template_status_update\"}");
+	webhook_batch_free(&b);
+	/* A pause: reason NONE, Meta's words in other_info. */
+	CU_ASSERT_EQUAL_FATAL(
+	    trouble1(TROUBLE("message_template_status_update",
+	                 "{'event':'PAUSED','message_template_id':'77',"
+	                 "'reason':'NONE','other_info':{'title':'FIRST_PAUSE',"
+	                 "'description':'Paused for low quality.'}}"),
+	        &b),
+	    WEBHOOK_TEMPLATE);
+	CU_ASSERT_STRING_EQUAL(b.ev[0].text, "Paused for low quality.");
+	webhook_batch_free(&b);
+	CU_ASSERT_EQUAL_FATAL(
+	    trouble1(
+	        TROUBLE("message_template_quality_update",
+	            "{'previous_quality_score':'GREEN','new_quality_score':"
+	            "'RED','message_template_id':77}"),
+	        &b),
+	    WEBHOOK_TEMPLATE);
+	CU_ASSERT_STRING_EQUAL(b.ev[0].status, "RED");
+	CU_ASSERT_STRING_EQUAL(b.ev[0].text, "quality GREEN -> RED");
+	webhook_batch_free(&b);
+	CU_ASSERT_EQUAL_FATAL(
+	    trouble1(TROUBLE("template_category_update",
+	                 "{'message_template_id':77,'previous_category':"
+	                 "'UTILITY','new_category':'MARKETING'}"),
+	        &b),
+	    WEBHOOK_TEMPLATE);
+	CU_ASSERT_STRING_EQUAL(b.ev[0].category, "MARKETING");
+	CU_ASSERT_STRING_EQUAL(b.ev[0].text, "category UTILITY -> MARKETING");
+	webhook_batch_free(&b);
+	CU_ASSERT_EQUAL_FATAL(
+	    trouble1(TROUBLE("template_category_update",
+	                 "{'message_template_id':77,'correct_category':"
+	                 "'MARKETING','new_category':'UTILITY',"
+	                 "'category_update_timestamp':1750000000}"),
+	        &b),
+	    WEBHOOK_TEMPLATE);
+	CU_ASSERT_STRING_EQUAL(b.ev[0].text,
+	    "category UTILITY to become MARKETING");
+	webhook_batch_free(&b);
+	/* The number by its display_phone_number's digits. */
+	CU_ASSERT_EQUAL_FATAL(
+	    trouble1(TROUBLE("phone_number_quality_update",
+	                 "{'display_phone_number':'+1 555-078-3881','event':"
+	                 "'DOWNGRADE','old_limit':'TIER_10K','current_limit':"
+	                 "'TIER_1K'}"),
+	        &b),
+	    WEBHOOK_PHONE_QUALITY);
+	CU_ASSERT_STRING_EQUAL(b.ev[0].from, "15550783881");
+	CU_ASSERT_STRING_EQUAL(b.ev[0].status, "DOWNGRADE");
+	CU_ASSERT_STRING_EQUAL(b.ev[0].text,
+	    "DOWNGRADE: limit TIER_10K -> TIER_1K");
+	CU_ASSERT_STRING_EQUAL(b.ev[0].phone_number_id, "");
+	webhook_batch_free(&b);
+	CU_ASSERT_EQUAL_FATAL(
+	    trouble1(TROUBLE("phone_number_quality_update",
+	                 "{'display_phone_number':'15550783881','event':"
+	                 "'FLAGGED','max_daily_conversations_per_business':"
+	                 "2000}"),
+	        &b),
+	    WEBHOOK_PHONE_QUALITY);
+	CU_ASSERT_STRING_EQUAL(b.ev[0].text, "FLAGGED: limit - -> 2000");
+	webhook_batch_free(&b);
+	/* The notices: the field is their type. */
+	CU_ASSERT_EQUAL_FATAL(
+	    trouble1(TROUBLE("phone_number_name_update",
+	                 "{'display_phone_number':'15550783881','decision':"
+	                 "'REJECTED','requested_verified_name':'Acme!!',"
+	                 "'rejection_reason':'NAME_FORMAT_UNACCEPTABLE'}"),
+	        &b),
+	    WEBHOOK_NOTICE);
+	e = &b.ev[0];
+	CU_ASSERT_STRING_EQUAL(e->type, "phone_number_name_update");
+	CU_ASSERT_STRING_EQUAL(e->status, "REJECTED");
+	CU_ASSERT_STRING_EQUAL(e->name, "Acme!!");
+	CU_ASSERT_STRING_EQUAL(e->text, "NAME_FORMAT_UNACCEPTABLE");
+	CU_ASSERT_PTR_NULL(e->metadata);
+	webhook_batch_free(&b);
+	CU_ASSERT_EQUAL_FATAL(
+	    trouble1(
+	        TROUBLE("account_alerts",
+	            "{'entity_type':'PHONE_NUMBER','entity_id':'15550783881',"
+	            "'alert_info':{'alert_severity':'CRITICAL',"
+	            "'alert_status':'ACTIVE','alert_type':"
+	            "'OBA_REJECTED','alert_description':'Denied.'}}"),
+	        &b),
+	    WEBHOOK_NOTICE);
+	CU_ASSERT_STRING_EQUAL(b.ev[0].event, "OBA_REJECTED");
+	CU_ASSERT_STRING_EQUAL(b.ev[0].status, "ACTIVE");
+	CU_ASSERT_STRING_EQUAL(b.ev[0].from, "15550783881");
+	CU_ASSERT_STRING_EQUAL(b.ev[0].text, "CRITICAL: Denied.");
+	webhook_batch_free(&b);
+	CU_ASSERT_EQUAL_FATAL(trouble1(TROUBLE("account_review_update",
+	                                   "{'decision':'DEFERRED'}"),
+	                          &b),
+	    WEBHOOK_NOTICE);
+	CU_ASSERT_STRING_EQUAL(b.ev[0].status, "DEFERRED");
+	webhook_batch_free(&b);
+	CU_ASSERT_EQUAL_FATAL(
+	    trouble1(TROUBLE("business_capability_update",
+	                 "{'max_daily_conversations_per_business':-1,"
+	                 "'max_phone_numbers_per_business':2}"),
+	        &b),
+	    WEBHOOK_NOTICE);
+	CU_ASSERT_STRING_EQUAL(b.ev[0].text,
+	    "max_daily_conversations_per_business -1, "
+	    "max_phone_numbers_per_business 2");
+	webhook_batch_free(&b);
+	CU_ASSERT_EQUAL_FATAL(
+	    trouble1(TROUBLE("security",
+	                 "{'display_phone_number':'15550783881','event':"
+	                 "'PIN_CHANGED','requester':'2222'}"),
+	        &b),
+	    WEBHOOK_NOTICE);
+	CU_ASSERT_STRING_EQUAL(b.ev[0].type, "security");
+	CU_ASSERT_STRING_EQUAL(b.ev[0].status, "PIN_CHANGED");
+	webhook_batch_free(&b);
+	/* Required members missing or malformed: skipped, counted. */
+	skips(TROUBLE("message_template_status_update",
+	          "{'event':'APPROVED','message_template_id':'x1'}"),
+	    0, 1);
+	skips(TROUBLE("message_template_quality_update",
+	          "{'message_template_id':1}"),
+	    0, 1);
+	skips(TROUBLE("phone_number_quality_update",
+	          "{'display_phone_number':'call me','event':'FLAGGED'}"),
+	    0, 1);
+	skips(TROUBLE("security", "{'event':'PIN_CHANGED'}"), 0, 1);
+	skips(TROUBLE("account_alerts", "{'alert_info':{'alert_type':'X'}}"), 0,
+	    1);
+	skips(TROUBLE("account_review_update", "{'decision':'a b'}"), 0, 1);
+	skips(TROUBLE("some_future_field", "{}"), 0, 1);
+}
+
+/* Offboarded is a hold that only ACCOUNT_RECONNECTED lifts. */
+static void
+test_offboarded_standing(void)
+{
+	struct webhook_batch b;
+
+	CU_ASSERT_EQUAL_FATAL(
+	    parse(DELIVERY(ACCOUNT(WABA,
+	              "{'event':'ACCOUNT_OFFBOARDED'}") "," ACCOUNT(WABA,
+	              "{'event':'ACCOUNT_RECONNECTED'}")),
+	        &b),
+	    WEBHOOK_OK);
+	CU_ASSERT_EQUAL_FATAL(b.n, 2);
+	CU_ASSERT_EQUAL(webhook_event_standing(&b.ev[0]), WEBHOOK_RESTRICTED);
+	CU_ASSERT_EQUAL(webhook_event_standing(&b.ev[1]), WEBHOOK_LIFTED);
+	CU_ASSERT_EQUAL(webhook_event_is_loss(&b.ev[0], NULL, 0), 1);
+	CU_ASSERT_EQUAL(webhook_event_is_loss(&b.ev[1], NULL, 0), 0);
+	webhook_batch_free(&b);
 }
 
 /* A delivery with n read statuses. */
@@ -1523,7 +1716,8 @@ static const struct ut_test tests[] = { { "signature ok", test_sig_ok },
 	{ "objects kept whole", test_objects_kept_whole },
 	{ "contact choice", test_contact_choice },
 	{ "account_update object", test_account_update_object },
-	{ NULL, NULL } };
+	{ "trouble fields", test_trouble_fields },
+	{ "offboarded standing", test_offboarded_standing }, { NULL, NULL } };
 
 const struct ut_suite ut_suites[] = { { "webhook", before_webhook, NULL, NULL,
 	                                  tests },
