@@ -291,12 +291,25 @@ class Stack:
     def worker_pids(self):
         """The pool's workers (not its health monitor child)."""
         return [pid for pid, comm in self._pool_children()
-                if comm != "waba-monitor"]
+                if comm not in ("waba-monitor", "waba-sender")]
 
     def monitor_pids(self):
         """The pool's health monitor child ([monitor] enabled)."""
         return [pid for pid, comm in self._pool_children()
                 if comm == "waba-monitor"]
+
+    def sender_pids(self):
+        """The pool's outbox sender child ([sender] enabled)."""
+        return [pid for pid, comm in self._pool_children()
+                if comm == "waba-sender"]
+
+    def start_sender(self, name="sender"):
+        """A `waba-connect --sender` process of its own (issue 13)."""
+        return self._spawn(name, [binary("waba-connect"), "--config",
+                                  self.config_path, "--sender"])
+
+    def stop_sender(self, name="sender", sig=signal.SIGTERM):
+        self._stop(name, sig)
 
     def write_lighttpd(self, spawn=False, workers=None):
         fcgi = ('"socket" => "%s",\n' % (self.path("spawn.sock") if spawn
@@ -510,6 +523,8 @@ ProxyPass / fcgi://127.0.0.1:{pool_port}/ enablereuse=off
 
     def close(self):
         for name in ("lighttpd", "apache", "pool", "sandbox"):
+            self._stop(name)
+        for name in [n for n in self.procs if n.startswith("sender")]:
             self._stop(name)
         # Every MariaDB server last: the control one and any other.
         for name in [n for n in self.procs if n.startswith("mariadb")]:

@@ -40,6 +40,7 @@
 #include "log.h"
 #include "meta_gate.h"
 #include "monitor.h"
+#include "sender.h"
 #include "pool.h"
 
 #define POOL_MAX_WORKERS 256
@@ -310,9 +311,12 @@ struct pool_child {
 	pid_t        pid;
 	unsigned int gen;
 	int          monitor; /* the health monitor, not a worker */
+	int          sender;  /* the outbox's sender (issue 13) */
 };
 
 static struct pool_child pool_kids[2 * POOL_MAX_WORKERS];
+/* The sender's crashes, counted as the monitor's are. */
+static struct pool_crashes scrashes;
 
 /*
  * The health monitor child: the supervisor's app (config, key ring), its
@@ -350,6 +354,36 @@ pool_monitor(struct app *app)
 	return 0;
 }
 
+int
+pool_sender(struct app *app)
+{
+	char err[512];
+	int  rc;
+
+	/* Shows as such in ps and /proc/PID/comm. */
+	prctl(PR_SET_NAME, "waba-sender", 0, 0, 0);
+	pool_catch(SIGTERM);
+	pool_catch(SIGINT);
+	signal(SIGHUP, SIG_IGN);
+	pool_default(SIGCHLD);
+	signal(SIGPIPE, SIG_IGN);
+	/* The loop polls at least every 50 ms: a signal is seen then. */
+	{
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+	}
+	if (app_start(app, err, sizeof(err)) == -1) {
+		log_err("sender: %s", err);
+		app_free(app);
+		return 1;
+	}
+	rc = sender_run(app, &pool_term);
+	app_free(app);
+	return rc;
+}
+
 /*
  * The child inherits app, the state the supervisor validated last, and
  * re-reads nothing: so a file broken after that (reload refused, or an
@@ -378,6 +412,10 @@ pool_spawn(struct app *app, int fd, unsigned int gen, int monitor)
 		 * being caught here and erased by this reset.
 		 */
 		pool_term = pool_hup = pool_chld = 0;
+		if (monitor == 2) {
+			close(fd);
+			pool_child_exit(pool_sender(app));
+		}
 		if (monitor) {
 			/* It serves no request: the socket is not its. */
 			close(fd);
@@ -387,9 +425,11 @@ pool_spawn(struct app *app, int fd, unsigned int gen, int monitor)
 	}
 	pool_kids[i].pid = pid;
 	pool_kids[i].gen = gen;
-	pool_kids[i].monitor = monitor;
+	pool_kids[i].monitor = monitor == 1;
+	pool_kids[i].sender = monitor == 2;
 	if (monitor)
-		log_info("monitor started (pid %ld)", (long)pid);
+		log_info("%s started (pid %ld)",
+		    monitor == 2 ? "sender" : "monitor", (long)pid);
 	return 0;
 }
 
@@ -401,7 +441,9 @@ pool_count(unsigned int gen, int any)
 
 	for (i = 0; i < sizeof(pool_kids) / sizeof(pool_kids[0]); i++)
 		if (pool_kids[i].pid &&
-		    (any || (pool_kids[i].gen == gen && !pool_kids[i].monitor)))
+		    (any ||
+		        (pool_kids[i].gen == gen && !pool_kids[i].monitor &&
+		            !pool_kids[i].sender)))
 			n++;
 	return n;
 }
@@ -414,6 +456,19 @@ pool_has_monitor(unsigned int gen)
 
 	for (i = 0; i < sizeof(pool_kids) / sizeof(pool_kids[0]); i++)
 		if (pool_kids[i].pid && pool_kids[i].monitor &&
+		    pool_kids[i].gen == gen)
+			return 1;
+	return 0;
+}
+
+/* 1 when generation gen has its sender. */
+static int
+pool_has_sender(unsigned int gen)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(pool_kids) / sizeof(pool_kids[0]); i++)
+		if (pool_kids[i].pid && pool_kids[i].sender &&
 		    pool_kids[i].gen == gen)
 			return 1;
 	return 0;
@@ -452,16 +507,21 @@ pool_reap(unsigned int gen, struct pool_crashes *crashes,
 		gate_forget(pid);
 		if (WIFSIGNALED(st))
 			log_warn("%s %ld killed by signal %d",
-			    pool_kids[i].monitor ? "monitor" : "worker",
+			    pool_kids[i].sender        ? "sender"
+			        : pool_kids[i].monitor ? "monitor"
+			                               : "worker",
 			    (long)pid, WTERMSIG(st));
 		else if (WEXITSTATUS(st) != 0)
 			log_warn("%s %ld exited with status %d",
-			    pool_kids[i].monitor ? "monitor" : "worker",
+			    pool_kids[i].sender        ? "sender"
+			        : pool_kids[i].monitor ? "monitor"
+			                               : "worker",
 			    (long)pid, WEXITSTATUS(st));
 		if (pool_kids[i].gen == gen &&
 		    (WIFSIGNALED(st) || WEXITSTATUS(st) != 0))
-			pool_crash_add(pool_kids[i].monitor ? mcrashes
-			                                    : crashes,
+			pool_crash_add(pool_kids[i].sender ? &scrashes
+			        : pool_kids[i].monitor     ? mcrashes
+			                                   : crashes,
 			    pool_now_ms());
 		pool_kids[i].pid = 0;
 	}
@@ -563,6 +623,14 @@ pool_supervise(const char *config_path, struct app *app, int fd, int nworkers,
 			if (pool_crash_recent(&mcrashes, pool_now_ms(),
 			        POOL_CRASH_WINDOW_MS) > 3 ||
 			    pool_spawn(app, fd, gen, 1) == -1)
+				hold = 1;
+		}
+		/* The sender (issue 13): the same guard again. */
+		if (app->cfg->sender_enabled && !pool_term &&
+		    !pool_has_sender(gen)) {
+			if (pool_crash_recent(&scrashes, pool_now_ms(),
+			        POOL_CRASH_WINDOW_MS) > 3 ||
+			    pool_spawn(app, fd, gen, 2) == -1)
 				hold = 1;
 		}
 		if (!pool_term && !pool_hup && !pool_chld) {

@@ -84,8 +84,8 @@ obx_from(struct ctx *c, const char *from, size_t i, char last[33])
  * *kept holds the stripped object (json_object_put by the caller).
  */
 static enum answer
-obx_check(struct ctx *c, struct json_object *el, size_t i,
-    struct outbox_new *m, struct json_object **kept, char last[33])
+obx_check(struct ctx *c, struct json_object *el, size_t i, struct outbox_new *m,
+    struct json_object **kept, char last[33])
 {
 	struct json_object *o;
 	const char         *cid, *from;
@@ -150,7 +150,8 @@ obx_accepted(struct ctx *c, const struct outbox_new *m, size_t n)
 			json_object_put(o);
 			return api_json(c, 500, NULL);
 		}
-		json_object_object_add(e, "id", json_object_new_uint64(m[i].id));
+		json_object_object_add(e, "id",
+		    json_object_new_uint64(m[i].id));
 		json_object_object_add(e, "client_id",
 		    json_object_new_string(m[i].client_id));
 		json_object_array_add(a, e);

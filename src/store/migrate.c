@@ -450,7 +450,7 @@ static const char *const workspace_v9[] = {
 	" id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,"
 	" client_id VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,"
 	" phone_number_id VARCHAR(32) NULL,"
-	" to_addr VARCHAR(140) NOT NULL,"
+	" to_addr VARCHAR(140) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,"
 	" body MEDIUMTEXT NOT NULL,"
 	" state ENUM('queued','sending','sent','failed','unknown','paused')"
 	"  NOT NULL DEFAULT 'queued',"
@@ -464,6 +464,20 @@ static const char *const workspace_v9[] = {
 	" UNIQUE KEY outbox_client (client_id),"
 	" KEY outbox_claim (state, not_before, id),"
 	" KEY outbox_updated (state, updated_at)"
+	") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+	/* Each number's next free send slot (microseconds since the epoch,
+	   the database's clock): every sender paces a number from here. */
+	"CREATE TABLE IF NOT EXISTS `%1$s`.outbox_rate ("
+	" phone_number_id VARCHAR(32) NOT NULL PRIMARY KEY,"
+	" next_us BIGINT NOT NULL"
+	") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+	/* Each number and recipient's earliest next send. */
+	"CREATE TABLE IF NOT EXISTS `%1$s`.outbox_pair ("
+	" phone_number_id VARCHAR(32) NOT NULL,"
+	" to_addr VARCHAR(140) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,"
+	" next_us BIGINT NOT NULL,"
+	" PRIMARY KEY (phone_number_id, to_addr),"
+	" KEY outbox_pair_next (next_us)"
 	") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
 	NULL
 };

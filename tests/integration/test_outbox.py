@@ -5,6 +5,8 @@ client_id returns the first id and queues nothing; GET /outbox/{id} reads
 one, DELETE cancels a queued one (else 409). Nothing is sent by a worker:
 the sandbox sees no POST."""
 import json
+import signal
+import time
 
 from base import StackCase
 from client import request
@@ -187,3 +189,116 @@ class OutboxApi(StackCase):
                    "invalid_request")
         self.error(one(self.port, "obx-a", self.key, "GET", "x1"), 400,
                    "invalid_request")
+
+
+def wait(pred, timeout, what):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def counts(st, slug):
+    out = st.sql("SELECT state, COUNT(*) FROM outbox GROUP BY state",
+                 db=ws_db(st, slug))
+    return {k: int(v) for k, v in (l.split("\t") for l in out.split("\n") if l)}
+
+
+class OutboxSender(StackCase):
+    """The sender: two `waba-connect --sender` processes drain the outbox
+    of many workspaces at once: each message sent exactly once, each
+    number paced to per_number_mps in every one-second window, each
+    recipient to pair_interval_ms; kill -9, 190 and reconnect."""
+    workers = 2
+    sandbox = True
+    config = {"sender.per_number_mps": 80, "sender.pair_interval_ms": 1000,
+              "sender.claim_timeout_s": 8, "sender.max_attempts": 3,
+              "sender.max_in_flight": 64, "meta.timeout_ms": 5000}
+    NWS = 20
+
+    @classmethod
+    def setUpStack(cls):
+        cls.sb = Sandbox(cls.st.sandbox_port, cls.st.app_secret)
+        cls.slugs = ["snd-%02d" % i for i in range(cls.NWS)]
+        cls.phones = {}
+        for i, slug in enumerate(cls.slugs):
+            cls.st.admin("workspace", "add", slug, slug.upper())
+            phone = "62%010d" % i
+            add_sender(cls.st, cls.sb, slug, "52%010d" % i, phone)
+            cls.phones[slug] = phone
+        cls.key = add_key(cls.st, "snd", "messages:send")
+
+    def tearDown(self):
+        for name in ("sender", "sender2"):
+            self.st.stop_sender(name)
+        self.sb.clear_injections()
+
+    def enqueue(self, slug, n, tag, recipients=None):
+        recipients = recipients or n
+        ids = []
+        for start in range(0, n, 1000):
+            msgs = [text("%s-%d" % (tag, i),
+                         to="4917%08d" % (i % recipients))
+                    for i in range(start, min(n, start + 1000))]
+            r = outbox(self.port, slug, self.key, {"messages": msgs})
+            self.assertEqual(r.status, 202, r.text[:300])
+            ids += [a["id"] for a in json.loads(r.text)["accepted"]]
+        return ids
+
+    def sends(self, tag):
+        """The sandbox's sends of this test: {body text: [request, …]}."""
+        got = {}
+        for q in self.sb.call("GET", "/_sandbox/sends")["sends"]:
+            b = q.get("text") or ""
+            if b.startswith("hi " + tag + "-"):
+                got.setdefault((q["phone_number_id"], b), []).append(q)
+        return got
+
+    def drained(self, slugs, n):
+        total = sum(counts(self.st, s).get("sent", 0) for s in slugs)
+        return total >= n
+
+    def test_two_senders_drain_10000_once_within_limits(self):
+        per = 10000 // self.NWS
+        t0 = time.time()
+        for slug in self.slugs:
+            self.enqueue(slug, per, "big", recipients=per // 2)
+        enqueue_s = time.time() - t0
+        self.st.start_sender("sender")
+        self.st.start_sender("sender2")
+        wait(lambda: self.drained(self.slugs, 10000), 90, "the drain")
+        drain_s = time.time() - t0 - enqueue_s
+        print("enqueue %.1fs, drain %.1fs" % (enqueue_s, drain_s))
+        for slug in self.slugs:
+            self.assertEqual(counts(self.st, slug), {"sent": per}, slug)
+        sends = self.sends("big")
+        self.assertEqual(len(sends), 10000)
+        twice = [k for k, v in sends.items() if len(v) != 1]
+        self.assertEqual(twice, [])
+        by_phone, by_pair = {}, {}
+        for (phone, _), (q,) in sends.items():
+            by_phone.setdefault(phone, []).append(q["time"])
+            by_pair.setdefault((phone, q["to"]), []).append(q["time"])
+        for phone, ts in by_phone.items():
+            ts.sort()
+            j = 0
+            for i in range(len(ts)):
+                while ts[i] - ts[j] >= 1.0:
+                    j += 1
+                self.assertLessEqual(i - j + 1, 80, "%s over 80/s" % phone)
+        for pair, ts in by_pair.items():
+            ts.sort()
+            for a, b in zip(ts, ts[1:]):
+                # The sandbox stamps arrival: a few ms of jitter.
+                self.assertGreaterEqual(b - a, 0.98, pair)
+        # Every sent one has Meta's id, and its event is in the feed.
+        db = ws_db(self.st, self.slugs[0])
+        self.assertEqual(self.st.sql(
+            "SELECT COUNT(*) FROM outbox WHERE message_id LIKE 'wamid.%'",
+            db=db).strip(), str(per))
+        self.assertEqual(self.st.sql(
+            "SELECT COUNT(*) FROM webhook_events WHERE kind = "
+            "'message_sent'", db=db).strip(), str(per))
