@@ -26,14 +26,22 @@
 #include "store/workspaces.h"
 #include "vault.h"
 
-#define SND_MAX_WS      4096 /* workspaces one sender serves */
-#define SND_MAX_NUMBERS 16   /* numbers of one workspace it paces */
-#define SND_LOOK_MS     500  /* how often a workspace's state is read */
-#define SND_REFRESH_MS  2000 /* how often the workspace list is */
-#define SND_CLAIM_MS    20   /* between two claim rounds */
+#define SND_MAX_WS      4096   /* workspaces one sender serves */
+#define SND_MAX_NUMBERS 16     /* numbers of one workspace it paces */
+#define SND_LOOK_MS     500    /* how often a workspace's state is read */
+#define SND_REFRESH_MS  2000   /* how often the workspace list is */
+#define SND_CLAIM_MS    20     /* between two claim rounds */
 #define SND_HORIZON_US  200000 /* slots claimed ahead */
 #define SND_MAX_BODY    65536  /* a send's answer */
 #define SND_USER_AGENT  "waba-connect-sender"
+/*
+ * A send this much later than its slot (the loop was held up by the
+ * database) is given back rather than sent: sent late, it would crowd
+ * the next second of its number beyond per_number_mps. Paced 10% under
+ * the limit (snd_claim_number), SND_LATE_MS and the network's jitter
+ * still fit in any one second.
+ */
+#define SND_LATE_MS 20
 
 struct snd_ws {
 	struct workspace ws;
@@ -168,8 +176,9 @@ snd_look(struct snd *s, struct snd_ws *w, long long now)
 	if (ok)
 		w->marked = 0;
 	w->work = ok && queued;
-	if (w->work && store_outbox_numbers(s->app->db, &w->ws, w->num,
-	                   w->isdef, SND_MAX_NUMBERS, &w->nnum) != STORE_OK)
+	if (w->work &&
+	    store_outbox_numbers(s->app->db, &w->ws, w->num, w->isdef,
+	        SND_MAX_NUMBERS, &w->nnum) != STORE_OK)
 		w->work = 0;
 }
 
@@ -295,7 +304,7 @@ snd_claim_number(struct snd *s, struct snd_ws *w, size_t k, long long now)
 	struct outbox_claim *c;
 	struct outbox_want   want = { .phone_number_id = w->num[k],
 		  .is_default = w->isdef[k],
-		  .gap_us = (1000000LL * 41 / 40) / cfg->sender_per_number_mps,
+		  .gap_us = (1000000LL * 11 / 10) / cfg->sender_per_number_mps,
 		  .horizon_us = SND_HORIZON_US,
 		  .pair_us = (long long)cfg->sender_pair_interval_ms * 1000 };
 	struct vault_secret  tok;
@@ -348,9 +357,13 @@ snd_claim_number(struct snd *s, struct snd_ws *w, size_t k, long long now)
 	free(c);
 }
 
+static long long snd_step(struct snd *, long long now, int giving_back);
+
 static void
 snd_claim(struct snd *s, long long now)
 {
+	int running;
+
 	size_t i, k, n = s->nws;
 
 	/* Round-robin from a moving start: no workspace is always first. */
@@ -364,7 +377,10 @@ snd_claim(struct snd *s, long long now)
 		if (!w->work || w->paused)
 			continue;
 		for (k = 0; k < w->nnum && s->njobs < s->cap; k++)
-			snd_claim_number(s, w, k, now);
+			snd_claim_number(s, w, k, snd_now_ms());
+		/* What came due meanwhile leaves now, not after the round. */
+		(void)snd_step(s, snd_now_ms(), 0);
+		curl_multi_perform(s->multi, &running);
 	}
 	if (n > 0)
 		s->rr = (s->rr + 1) % n;
@@ -504,8 +520,9 @@ snd_after(struct snd *s, struct snd_job *j)
 		    store_conn_mark(s->app->db, &w->ws, "needs_reconnect",
 		        j->error) == STORE_OK) {
 			w->marked = 1;
-			log_warn("sender: workspace %s: Meta refused the token; "
-			         "its queue is paused until it reconnects",
+			log_warn(
+			    "sender: workspace %s: Meta refused the token; "
+			    "its queue is paused until it reconnects",
 			    w->ws.slug);
 		}
 		break;
@@ -579,7 +596,8 @@ snd_done(struct snd *s)
 	while ((m = curl_multi_info_read(s->multi, &left)) != NULL) {
 		if (m->msg != CURLMSG_DONE)
 			continue;
-		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&j);
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE,
+		    (char **)&j);
 		snd_outcome(s, j, m->data.result);
 		curl_multi_remove_handle(s->multi, j->e);
 		j->started = 0;
@@ -609,7 +627,11 @@ snd_step(struct snd *s, long long now, int giving_back)
 			continue; /* snd_settle_all's */
 		if (j->started)
 			continue;
-		if (j->due_ms <= now) {
+		if (j->due_ms + SND_LATE_MS < now) {
+			j->settle = 1;
+			j->end = OUTBOX_RELEASE;
+			j->retry_ms = 0;
+		} else if (j->due_ms <= now) {
 			if (curl_multi_add_handle(s->multi, j->e) == CURLM_OK)
 				j->started = 1;
 		} else if (j->due_ms < next)
@@ -625,11 +647,10 @@ sender_run(struct app *a, volatile sig_atomic_t *stop)
 {
 	const struct config *cfg = a->cfg;
 	struct snd           s;
-	long long            now, next, refresh = 0, expire = 0, claim = 0,
-	                               deadline = 0;
-	uint64_t             changed;
-	int                  running, rc = 1;
-	size_t               i;
+	long long now, next, refresh = 0, expire = 0, claim = 0, deadline = 0;
+	uint64_t  changed;
+	int       running, rc = 1;
+	size_t    i;
 
 	memset(&s, 0, sizeof(s));
 	s.app = a;
@@ -661,9 +682,10 @@ sender_run(struct app *a, volatile sig_atomic_t *stop)
 				        cfg->sender_claim_timeout_s,
 				        &changed) == STORE_OK &&
 				    changed > 0)
-					log_warn("sender: workspace %s: %llu "
-					         "messages left sending by a "
-					         "sender that stopped are unknown",
+					log_warn(
+					    "sender: workspace %s: %llu "
+					    "messages left sending by a "
+					    "sender that stopped are unknown",
 					    s.ws[i].ws.slug,
 					    (unsigned long long)changed);
 			expire = now + 1000;
@@ -676,9 +698,10 @@ sender_run(struct app *a, volatile sig_atomic_t *stop)
 		curl_multi_perform(s.multi, &running);
 		snd_done(&s);
 		snd_settle_all(&s);
-		if (*stop && s.njobs == 0)
+		if (deadline != 0 && s.njobs == 0)
 			break;
-		if (*stop && now > deadline) {
+		/* deadline, not *stop: a signal may have come in just now. */
+		if (deadline != 0 && now > deadline) {
 			/* Bounded: what is still in flight is unknown. */
 			for (i = 0; i < s.cap; i++)
 				if (s.jobs[i].used && !s.jobs[i].settle) {
@@ -687,8 +710,8 @@ sender_run(struct app *a, volatile sig_atomic_t *stop)
 					    ? OUTBOX_UNKNOWN
 					    : OUTBOX_RELEASE;
 					if (s.jobs[i].started) {
-						curl_multi_remove_handle(s.multi,
-						    s.jobs[i].e);
+						curl_multi_remove_handle(
+						    s.multi, s.jobs[i].e);
 						s.jobs[i].started = 0;
 					}
 					snprintf(s.jobs[i].error,
@@ -709,8 +732,8 @@ sender_run(struct app *a, volatile sig_atomic_t *stop)
 			next = 50;
 		curl_multi_poll(s.multi, NULL, 0, (int)next, NULL);
 	}
-	log_info("sender: stopped: %llu sent, %llu failed, %llu unknown", s.sent,
-	    s.failed, s.unknown);
+	log_info("sender: stopped: %llu sent, %llu failed, %llu unknown",
+	    s.sent, s.failed, s.unknown);
 	rc = 0;
 out:
 	if (s.jobs != NULL)

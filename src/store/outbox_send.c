@@ -200,7 +200,8 @@ store_outbox_claim(struct db *db, const struct workspace *ws,
 		    json_object_new_uint64(cand[i].id));
 		e = json_object_new_array();
 		json_object_array_add(e, json_object_new_string(cand[i].to));
-		json_object_array_add(e, json_object_new_int64(slot + w->pair_us));
+		json_object_array_add(e,
+		    json_object_new_int64(slot + w->pair_us));
 		json_object_array_add(pairs, e);
 		out[*n] = cand[i];
 		out[*n].slot_us = slot;
@@ -284,8 +285,8 @@ store_outbox_settle(struct db *db, const struct workspace *ws,
 		json_object_array_add(e,
 		    json_object_new_string(obs_state(r[i].end)));
 		json_object_array_add(e,
-		    json_object_new_string(r[i].message_id ? r[i].message_id
-		                                           : ""));
+		    json_object_new_string(
+		        r[i].message_id ? r[i].message_id : ""));
 		json_object_array_add(e,
 		    json_object_new_string(r[i].error ? r[i].error : ""));
 		json_object_array_add(e,
@@ -336,8 +337,8 @@ out:
 }
 
 enum store_rc
-store_outbox_hold(struct db *db, const struct workspace *ws,
-    const char *phone, const char *to, long long us)
+store_outbox_hold(struct db *db, const struct workspace *ws, const char *phone,
+    const char *to, long long us)
 {
 	if (to != NULL)
 		return sq_do(db, &ws->srv,
@@ -423,8 +424,8 @@ store_outbox_pending(struct db *db, const struct workspace *ws, int *queued,
 }
 
 enum store_rc
-store_outbox_numbers(struct db *db, const struct workspace *ws,
-    char (*ids)[33], int *is_default, size_t max, size_t *n)
+store_outbox_numbers(struct db *db, const struct workspace *ws, char (*ids)[33],
+    int *is_default, size_t max, size_t *n)
 {
 	struct sq     q;
 	enum store_rc rc;

@@ -201,9 +201,9 @@ def wait(pred, timeout, what):
     raise AssertionError("timed out waiting for " + what)
 
 
-def counts(st, slug):
-    out = st.sql("SELECT state, COUNT(*) FROM outbox GROUP BY state",
-                 db=ws_db(st, slug))
+def counts(st, slug, tag):
+    out = st.sql("SELECT state, COUNT(*) FROM outbox WHERE client_id LIKE "
+                 "'%s-%%' GROUP BY state" % tag, db=ws_db(st, slug))
     return {k: int(v) for k, v in (l.split("\t") for l in out.split("\n") if l)}
 
 
@@ -240,7 +240,7 @@ class OutboxSender(StackCase):
         recipients = recipients or n
         ids = []
         for start in range(0, n, 1000):
-            msgs = [text("%s-%d" % (tag, i),
+            msgs = [text("%s-%s-%d" % (tag, slug, i),
                          to="4917%08d" % (i % recipients))
                     for i in range(start, min(n, start + 1000))]
             r = outbox(self.port, slug, self.key, {"messages": msgs})
@@ -258,7 +258,7 @@ class OutboxSender(StackCase):
         return got
 
     def drained(self, slugs, n):
-        total = sum(counts(self.st, s).get("sent", 0) for s in slugs)
+        total = sum(counts(self.st, s, "big").get("sent", 0) for s in slugs)
         return total >= n
 
     def test_two_senders_drain_10000_once_within_limits(self):
@@ -273,7 +273,7 @@ class OutboxSender(StackCase):
         drain_s = time.time() - t0 - enqueue_s
         print("enqueue %.1fs, drain %.1fs" % (enqueue_s, drain_s))
         for slug in self.slugs:
-            self.assertEqual(counts(self.st, slug), {"sent": per}, slug)
+            self.assertEqual(counts(self.st, slug, "big"), {"sent": per}, slug)
         sends = self.sends("big")
         self.assertEqual(len(sends), 10000)
         twice = [k for k, v in sends.items() if len(v) != 1]
@@ -288,7 +288,8 @@ class OutboxSender(StackCase):
             for i in range(len(ts)):
                 while ts[i] - ts[j] >= 1.0:
                     j += 1
-                self.assertLessEqual(i - j + 1, 80, "%s over 80/s" % phone)
+                self.assertLessEqual(i - j + 1, 80, "%s over 80/s: %s" % (
+                    phone, [round(t - ts[j], 4) for t in ts[j:i + 1]]))
         for pair, ts in by_pair.items():
             ts.sort()
             for a, b in zip(ts, ts[1:]):
@@ -297,8 +298,131 @@ class OutboxSender(StackCase):
         # Every sent one has Meta's id, and its event is in the feed.
         db = ws_db(self.st, self.slugs[0])
         self.assertEqual(self.st.sql(
-            "SELECT COUNT(*) FROM outbox WHERE message_id LIKE 'wamid.%'",
-            db=db).strip(), str(per))
+            "SELECT COUNT(*) FROM outbox WHERE message_id LIKE 'wamid.%' "
+            "AND client_id LIKE 'big-%'", db=db).strip(), str(per))
         self.assertEqual(self.st.sql(
             "SELECT COUNT(*) FROM webhook_events WHERE kind = "
-            "'message_sent'", db=db).strip(), str(per))
+            "'message_sent' AND JSON_VALUE(object, '$.client_id') LIKE "
+            "'big-%'", db=db).strip(), str(per))
+
+    # -- crashes, stops, the token, the database --------------------------
+    def per_message(self, tag):
+        """{text body: POSTs the sandbox saw for it}."""
+        n = {}
+        for q in self.sb.call("GET", "/_sandbox/sends")["sends"]:
+            b = q.get("text") or ""
+            if b.startswith("hi " + tag + "-"):
+                n[b] = n.get(b, 0) + 1
+        return n
+
+    def states(self, slug, tag):
+        out = self.st.sql("SELECT client_id, state FROM outbox WHERE "
+                          "client_id LIKE '%s-%%'" % tag, db=ws_db(self.st, slug))
+        return dict(l.split("\t") for l in out.split("\n") if l)
+
+    def settled(self, slugs, tag):
+        return all(not ({"queued", "sending", "paused"} &
+                        set(self.states(s, tag).values())) for s in slugs)
+
+    def test_kill_9_mid_drain_loses_nothing_sends_nothing_twice(self):
+        slugs = self.slugs[:4]
+        for slug in slugs:
+            self.enqueue(slug, 300, "k9")
+        p = self.st.start_sender("sender")
+        wait(lambda: sum(self.per_message("k9").values()) >= 300, 30,
+             "the first sends")
+        p.send_signal(signal.SIGKILL)
+        p.wait(10)
+        self.st.start_sender("sender2")
+        wait(lambda: self.settled(slugs, "k9"), 60, "the rest, and the "
+             "interrupted ones declared unknown")
+        sent = self.per_message("k9")
+        self.assertEqual([b for b, n in sent.items() if n > 1], [])
+        unknown = 0
+        for slug in slugs:
+            st = self.states(slug, "k9")
+            self.assertEqual(len(st), 300)
+            for cid, state in st.items():
+                self.assertIn(state, ("sent", "unknown"), cid)
+                if state == "sent":
+                    self.assertEqual(sent.get("hi " + cid), 1, cid)
+                unknown += state == "unknown"
+        self.assertGreater(unknown, 0, "kill -9 interrupted nothing?")
+        self.assertLess(unknown, 4 * 64)
+        self.assertIn("messages left sending by a sender that stopped",
+                      open(self.st.path("sender2.log")).read())
+
+    def test_sigterm_finishes_in_flight_and_exits_0(self):
+        slug = self.slugs[4]
+        self.enqueue(slug, 400, "term")
+        p = self.st.start_sender("sender")
+        wait(lambda: sum(self.per_message("term").values()) >= 50, 30,
+             "the first sends")
+        p.send_signal(signal.SIGTERM)
+        self.assertEqual(p.wait(15), 0)
+        st = self.states(slug, "term")
+        self.assertEqual(set(st.values()) - {"sent", "queued"}, set(), st)
+        sent = self.per_message("term")
+        for cid, state in st.items():
+            self.assertEqual(sent.get("hi " + cid, 0),
+                             1 if state == "sent" else 0, cid)
+        self.assertIn("queued", st.values())  # it stopped claiming
+
+    def test_190_pauses_the_queue_and_reconnect_resumes_it(self):
+        slug, other = self.slugs[5], self.slugs[6]
+        db = ws_db(self.st, slug)
+        self.enqueue(slug, 200, "t190")
+        self.enqueue(other, 50, "t190o")
+        self.sb.inject("messages", "190", count=1,
+                       match="hi t190-%s-20\"" % slug)
+        self.st.start_sender("sender")
+        wait(lambda: self.st.sql("SELECT status FROM connection",
+                                 db=db).strip() == "needs_reconnect", 30,
+             "needs_reconnect")
+        wait(lambda: "paused" in self.states(slug, "t190").values() and
+             "queued" not in self.states(slug, "t190").values(), 10, "paused")
+        # The other workspace is not held up.
+        wait(lambda: self.settled([other], "t190o"), 30, "the other one")
+        self.assertEqual(set(self.states(other, "t190o").values()), {"sent"})
+        got = json.loads(one(self.port, slug, self.key, "GET",
+                             self.st.sql("SELECT id FROM outbox WHERE "
+                                         "client_id = 't190-%s-20'" % slug,
+                                         db=db).strip()).text)
+        self.assertEqual(got["state"], "paused")
+        before = sum(self.per_message("t190").values())
+        time.sleep(1.0)  # paused: nothing more is sent
+        self.assertEqual(sum(self.per_message("t190").values()), before)
+        # Marked once (one connection event), whatever the sends in flight.
+        self.assertEqual(self.st.sql(
+            "SELECT COUNT(*) FROM webhook_events WHERE kind = 'connection'",
+            db=db).strip(), "1")
+        # Reconnected (as a finished reconnect leaves the row): resumed.
+        self.st.sql("UPDATE connection SET status = 'connected', reason = NULL",
+                    db=db)
+        wait(lambda: self.settled([slug], "t190"), 30, "resumed")
+        st = self.states(slug, "t190")
+        self.assertEqual(set(st.values()), {"sent"})
+        sent = self.per_message("t190")
+        # Refused once with 190 (Meta did nothing), then sent once.
+        self.assertEqual(sent["hi t190-%s-20" % slug], 2)
+        self.assertEqual([b for b, n in sent.items()
+                          if n != 1 and b != "hi t190-%s-20" % slug], [])
+
+    def test_mariadb_restart_mid_drain(self):
+        slugs = self.slugs[7:11]
+        for slug in slugs:
+            self.enqueue(slug, 300, "mdb")
+        self.st.start_sender("sender")
+        wait(lambda: sum(self.per_message("mdb").values()) >= 200, 30,
+             "the first sends")
+        self.st.stop_mariadb()
+        time.sleep(1.0)
+        self.st.start_mariadb()
+        wait(lambda: self.settled(slugs, "mdb"), 60, "the drain after it")
+        sent = self.per_message("mdb")
+        self.assertEqual([b for b, n in sent.items() if n > 1], [])
+        for slug in slugs:
+            for cid, state in self.states(slug, "mdb").items():
+                self.assertIn(state, ("sent", "unknown"), cid)
+                if state == "sent":
+                    self.assertEqual(sent.get("hi " + cid), 1, cid)
