@@ -157,3 +157,35 @@ fail:
 	sq_rollback(db, my);
 	return rc;
 }
+
+/* Each count an index range of (state, updated_at): no table scan. */
+enum store_rc
+store_outbox_glance(struct db *db, const struct workspace *ws,
+    struct outbox_glance *g)
+{
+	struct sq     q;
+	enum store_rc rc;
+
+	memset(g, 0, sizeof(*g));
+	if ((rc = sq_one(&q, db, &ws->srv, NULL,
+	         "SELECT (SELECT COUNT(*) FROM `%1$s`.outbox WHERE state = "
+	         "'queued'), (SELECT COUNT(*) FROM `%1$s`.outbox WHERE state = "
+	         "'sending'), (SELECT COUNT(*) FROM `%1$s`.outbox WHERE state "
+	         "= 'paused'), (SELECT COUNT(*) FROM `%1$s`.outbox WHERE state "
+	         "= 'sent' AND updated_at >= UTC_TIMESTAMP(3) - INTERVAL 1 "
+	         "HOUR), (SELECT COUNT(*) FROM `%1$s`.outbox WHERE state = "
+	         "'failed' AND updated_at >= UTC_TIMESTAMP(3) - INTERVAL 1 "
+	         "HOUR), (SELECT COUNT(*) FROM `%1$s`.outbox WHERE state = "
+	         "'unknown' AND updated_at >= UTC_TIMESTAMP(3) - INTERVAL 1 "
+	         "HOUR)",
+	         ws->db_name)) != STORE_OK)
+		return rc;
+	g->queued = sq_colint(&q, 0);
+	g->sending = sq_colint(&q, 1);
+	g->paused = sq_colint(&q, 2);
+	g->sent_1h = sq_colint(&q, 3);
+	g->failed_1h = sq_colint(&q, 4);
+	g->unknown_1h = sq_colint(&q, 5);
+	sq_close(&q);
+	return STORE_OK;
+}

@@ -58,6 +58,14 @@ enum store_rc store_outbox_get(struct db *, const struct workspace *,
 enum store_rc store_outbox_cancel(struct db *, const struct workspace *,
     uint64_t id, struct outbox_row *row);
 
+/* The queue at a glance (status --json "outbox"). */
+struct outbox_glance {
+	long long queued, sending, paused;
+	long long sent_1h, failed_1h, unknown_1h; /* settled in the last hour */
+};
+enum store_rc store_outbox_glance(struct db *, const struct workspace *,
+    struct outbox_glance *);
+
 /* --- The sender's side (outbox_send.c) --------------------------------- */
 
 /* One claimed message: marked sending, its send slot fixed. */

@@ -389,6 +389,12 @@ class OutboxSender(StackCase):
                                          "client_id = 't190-%s-20'" % slug,
                                          db=db).strip()).text)
         self.assertEqual(got["state"], "paused")
+        ob = json.loads(self.st.admin("status", slug, "--json").stdout)["outbox"]
+        self.assertGreater(ob["paused"], 0)
+        self.assertEqual((ob["queued"], ob["paused_why"]), (0, "needs_reconnect"))
+        self.assertEqual(sorted(ob), ["failed_last_hour", "paused", "paused_why",
+                                      "queued", "sending", "sent_last_hour",
+                                      "unknown_last_hour"])
         before = sum(self.per_message("t190").values())
         time.sleep(1.0)  # paused: nothing more is sent
         self.assertEqual(sum(self.per_message("t190").values()), before)
