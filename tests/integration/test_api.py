@@ -337,7 +337,7 @@ class ApiRoundTrips(StackCase):
         self.assertEqual(d["Com_stmt_execute"], 5 * n, d)
         self.assertEqual(d["Com_stmt_prepare"], 0, d)
         self.assertEqual(d["Com_update"], 0, d)
-        self.assertEqual(sum(d[k] for k in self.TRIPS), 4 * n, d)
+        self.assertEqual(sum(d[k] for k in self.TRIPS), 5 * n, d)
         # A refused key costs the one statement and nothing else.
         bad = {"Authorization": "Bearer wck_" + "0" * 64}
         request(self.port, "GET", "/api/v1/w/trips-api/connection",
