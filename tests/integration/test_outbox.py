@@ -367,6 +367,18 @@ class OutboxSender(StackCase):
             self.assertEqual(sent.get("hi " + cid, 0),
                              1 if state == "sent" else 0, cid)
         self.assertIn("queued", st.values())  # it stopped claiming
+        # The sent ones are events of the feed, with Meta's id.
+        key = add_key(self.st, "snd-events", "events:read", [slug])
+        r = request(self.port, "GET", "/api/v1/w/%s/events?limit=1000" % slug,
+                    headers={"Authorization": "Bearer " + key}, timeout=15)
+        self.assertEqual(r.status, 200, r.text[:300])
+        evs = [e for e in json.loads(r.text)["events"]
+               if e["type"] == "message_sent" and
+               e["object"]["client_id"].startswith("term-")]
+        self.assertEqual(len(evs), list(st.values()).count("sent"))
+        self.assertTrue(all(e["object"]["message_id"].startswith("wamid.")
+                            for e in evs))
+        self.assertEqual(evs[0]["phone_number_id"], self.phones[slug])
 
     def test_190_pauses_the_queue_and_reconnect_resumes_it(self):
         slug, other = self.slugs[5], self.slugs[6]
