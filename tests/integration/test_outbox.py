@@ -5,6 +5,7 @@ client_id returns the first id and queues nothing; GET /outbox/{id} reads
 one, DELETE cancels a queued one (else 409). Nothing is sent by a worker:
 the sandbox sees no POST."""
 import json
+import os
 import signal
 import time
 
@@ -444,3 +445,39 @@ class OutboxSender(StackCase):
                 self.assertIn(state, ("sent", "unknown"), cid)
                 if state == "sent":
                     self.assertEqual(sent.get("hi " + cid), 1, cid)
+
+
+class OutboxSenderChild(StackCase):
+    """[sender] enabled: the standalone supervisor runs the sender as its
+    child (comm waba-sender, not a worker) and starts it again when it
+    dies, as it does the monitor."""
+    workers = 2
+    sandbox = True
+    config = {"sender.enabled": "true", "sender.pair_interval_ms": 0}
+
+    @classmethod
+    def setUpStack(cls):
+        cls.sb = Sandbox(cls.st.sandbox_port, cls.st.app_secret)
+        cls.st.admin("workspace", "add", "child", "Child")
+        add_sender(cls.st, cls.sb, "child", "530000000001", "630000000001")
+        cls.key = add_key(cls.st, "child", "messages:send")
+
+    def test_child_sends_and_is_restarted(self):
+        first = wait(lambda: self.st.sender_pids(), 20, "the sender child")
+        self.assertEqual(len(self.st.worker_pids()), 2)
+        r = outbox(self.port, "child", self.key,
+                   {"messages": [text("c-%d" % i) for i in range(20)]})
+        self.assertEqual(r.status, 202, r.text)
+        db = ws_db(self.st, "child")
+        wait(lambda: self.st.sql("SELECT COUNT(*) FROM outbox WHERE state = "
+                                 "'sent'", db=db).strip() == "20", 30, "sent")
+        os.kill(first[0], signal.SIGKILL)
+        again = wait(lambda: [p for p in self.st.sender_pids()
+                              if p != first[0]], 20, "a new sender child")
+        self.assertNotEqual(again, first)
+        r = outbox(self.port, "child", self.key,
+                   {"messages": [text("d-%d" % i) for i in range(5)]})
+        self.assertEqual(r.status, 202, r.text)
+        wait(lambda: self.st.sql("SELECT COUNT(*) FROM outbox WHERE state = "
+                                 "'sent'", db=db).strip() == "25", 30,
+             "sent by the new one")
