@@ -378,7 +378,7 @@ class Stack:
     def worker_pids(self, name="pool"):
         """The pool's workers (not its health monitor child)."""
         return [pid for pid, comm in self._pool_children(name)
-                if comm not in ("waba-monitor", "waba-push")]
+                if comm not in ("waba-monitor", "waba-push", "waba-sender")]
 
     def pusher_pids(self, name="pool"):
         """The pool's events pusher child ([events] push_url)."""
@@ -389,6 +389,19 @@ class Stack:
         """The pool's health monitor child ([monitor] enabled)."""
         return [pid for pid, comm in self._pool_children(name)
                 if comm == "waba-monitor"]
+
+    def sender_pids(self, name="pool"):
+        """The pool's outbox sender child ([sender] enabled)."""
+        return [pid for pid, comm in self._pool_children(name)
+                if comm == "waba-sender"]
+
+    def start_sender(self, name="sender"):
+        """A `waba-connect --sender` process of its own (issue 13)."""
+        return self._spawn(name, [binary("waba-connect"), "--config",
+                                  self.config_path, "--sender"])
+
+    def stop_sender(self, name="sender", sig=signal.SIGTERM):
+        self._stop(name, sig)
 
     def write_lighttpd(self, spawn=False, workers=None):
         fcgi = ('"socket" => "%s",\n' % (self.path("spawn.sock") if spawn
@@ -603,7 +616,8 @@ ProxyPass / fcgi://127.0.0.1:{pool_port}/ enablereuse=off
     def close(self):
         for name in ("lighttpd", "apache", "pool", "sandbox"):
             self._stop(name)
-        for name in [n for n in self.procs if n.startswith("pool")]:
+        for name in [n for n in self.procs
+                     if n.startswith("pool") or n.startswith("sender")]:
             self._stop(name)
         # Every MariaDB server last: the control one and any other.
         for name in [n for n in self.procs

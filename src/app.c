@@ -33,6 +33,7 @@
 #include "store/apikeys.h"
 #include "store/idempotency.h"
 #include "store/sends.h"
+#include "store/outbox.h"
 #include "store/users.h"
 #include "store/workspaces.h"
 #include "vault.h"
@@ -314,6 +315,22 @@ static const struct route routes[] = {
 	            IDEM_KEY_MAX, 0,
 	            "the Idempotency-Key header must be 1 to 64 visible "
 	            "ASCII characters") } },
+	/* Outbox (issue 13): each message is checked by outbox.c
+	   (msg_check, client_id). */
+	{ REQ_POST, "/api/v1/w/{slug}/outbox", h_api_outbox_post,
+	    ROUTE_SCOPE(APIKEY_SCOPE_MESSAGES_SEND), ROUTE_API, NULL,
+	    { [OBX_MESSAGES] = { "messages", IN_JSON, IN_ARRAY, 1,
+	          OUTBOX_BATCH_MAX, NULL, 1,
+	          "messages must be an array of 1 to 1000 message "
+	          "objects" } } },
+	{ REQ_GET, "/api/v1/w/{slug}/outbox/{id}", h_api_outbox_get,
+	    ROUTE_SCOPE(APIKEY_SCOPE_MESSAGES_SEND), ROUTE_API, NULL,
+	    { [OBX_ID] = { "id", IN_PATH, IN_NUMBER, 1, 9223372036854775807ULL,
+	          NULL, 1, NULL } } },
+	{ REQ_DELETE, "/api/v1/w/{slug}/outbox/{id}", h_api_outbox_delete,
+	    ROUTE_SCOPE(APIKEY_SCOPE_MESSAGES_SEND), ROUTE_API, NULL,
+	    { [OBX_ID] = { "id", IN_PATH, IN_NUMBER, 1, 9223372036854775807ULL,
+	          NULL, 1, NULL } } },
 };
 /* clang-format on */
 

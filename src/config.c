@@ -121,6 +121,16 @@ static const struct ckey ckeys[] = {
 	/* Operations (issue 15): cfg_ops checks both. */
 	{ "metrics", "allow", C_STR, O(metrics_allow), 0, 0 },
 	{ "server", "log_format", C_STR, O(log_format), 0, 0 },
+	/* The sender (issue 13, doc/architecture.md, The sender). */
+	{ "sender", "enabled", C_BOOL, O(sender_enabled), 0, 0 },
+	{ "sender", "max_in_flight", C_INT, O(sender_max_in_flight), 1, 4096 },
+	{ "sender", "per_number_mps", C_INT, O(sender_per_number_mps), 1,
+	    1000 },
+	{ "sender", "pair_interval_ms", C_INT, O(sender_pair_interval_ms), 0,
+	    3600000 },
+	{ "sender", "max_attempts", C_INT, O(sender_max_attempts), 1, 100 },
+	{ "sender", "claim_timeout_s", C_INT, O(sender_claim_timeout_s), 1,
+	    86400 },
 };
 #undef O
 
@@ -753,6 +763,12 @@ config_parse(const char *name, const char *text, char *err, size_t errlen)
 	c->monitor_enabled = 1;
 	c->monitor_interval_minutes = 60;
 	c->monitor_expiry_warning_days = 7;
+	c->sender_enabled = 0;
+	c->sender_max_in_flight = 256;
+	c->sender_per_number_mps = 80;
+	c->sender_pair_interval_ms = 6000;
+	c->sender_max_attempts = 5;
+	c->sender_claim_timeout_s = 300;
 	if ((copy = strdup(text)) == NULL)
 		goto fail;
 

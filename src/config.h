@@ -91,6 +91,17 @@ struct config {
 	char *metrics_allow;
 	char *log_format;
 	int   log_json;
+	/* [sender] (issue 13): the outbox's sender, a supervisor child
+	   when enabled (default false); requests in flight; Meta's
+	   limits per number and per number and recipient; attempts of a
+	   send Meta proved it did not act on; how old a 'sending' row
+	   must be to be declared unknown after a crash. */
+	int sender_enabled;
+	int sender_max_in_flight;
+	int sender_per_number_mps;
+	int sender_pair_interval_ms;
+	int sender_max_attempts;
+	int sender_claim_timeout_s;
 };
 
 /*

@@ -92,6 +92,7 @@ in_value_ok(const struct in_field *f, const char *s, size_t len,
 			v->num = v->num * 10 + (unsigned long long)(s[i] - '0');
 		return v->num >= f->min && v->num <= f->max;
 	case IN_OBJECT:
+	case IN_ARRAY:
 		return 0; /* only in a JSON body: see in_json */
 	case IN_NAME:
 		return len >= f->min && len <= f->max &&
@@ -124,6 +125,15 @@ in_json(const struct in_field *f, struct json_object *body, struct in_val *v)
 		if (!json_object_is_type(m, json_type_object) ||
 		    strlen(json_object_to_json_string_ext(m,
 		        JSON_C_TO_STRING_PLAIN)) > f->max)
+			return in_bad(f, v);
+		v->obj = m;
+		v->set = 1;
+		return IN_OK;
+	}
+	if (f->type == IN_ARRAY) {
+		if (!json_object_is_type(m, json_type_array) ||
+		    json_object_array_length(m) < f->min ||
+		    json_object_array_length(m) > f->max)
 			return in_bad(f, v);
 		v->obj = m;
 		v->set = 1;
@@ -189,7 +199,7 @@ in_check(const struct in_field *fs, size_t n, const struct req *r,
 				return IN_MISSING;
 			continue;
 		}
-		if (f->type == IN_OBJECT ||
+		if (f->type == IN_OBJECT || f->type == IN_ARRAY ||
 		    !in_value_ok(f, s, strlen(s), &out[i])) {
 			if ((e = in_bad(f, &out[i])) != IN_OK)
 				return e;

@@ -36,7 +36,8 @@ enum in_type {
 	IN_B64URL,    /* min..max of [A-Za-z0-9_-] (RFC 4648 §5), then at
 	                 most two '=': Meta's opaque handles */
 	IN_OBJECT,    /* a JSON object, at most max bytes as sent */
-	IN_NAME       /* min..max of [a-z0-9_]: a message template name */
+	IN_NAME,      /* min..max of [a-z0-9_]: a message template name */
+	IN_ARRAY      /* a JSON array of min..max elements (in obj) */
 };
 
 /* Whether a field may be absent, and what a bad value does. */

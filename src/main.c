@@ -32,7 +32,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: waba-connect [--config FILE] [--listen ADDR] "
-	    "[--workers N] [--check] [--routes]\n"
+	    "[--workers N] [--check] [--routes] [--sender]\n"
 	    "\n"
 	    "  --config FILE   configuration (default: $WABA_CONNECT_CONFIG)\n"
 	    "  --listen ADDR   standalone mode: HOST:PORT or unix:PATH\n"
@@ -41,6 +41,7 @@ usage(FILE *f)
 	    "(default: [server] workers)\n"
 	    "  --check         load config, key ring and templates, report, and exit\n"
 	    "  --routes        print the route table (METHOD PATTERN a line), exit\n"
+	    "  --sender        run the outbox's sender (no workers), until SIGTERM\n"
 	    "  --help, --version\n"
 	    "\n"
 	    "Without --listen/--workers, when standard input is a listening\n"
@@ -87,6 +88,7 @@ main(int argc, char *argv[])
 		{ "workers", required_argument, NULL, 'w' },
 		{ "check", no_argument, NULL, 'k' },
 		{ "routes", no_argument, NULL, 'r' },
+		{ "sender", no_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' }, { NULL, 0, NULL, 0 } };
 	const char                *path = getenv("WABA_CONNECT_CONFIG");
@@ -94,7 +96,7 @@ main(int argc, char *argv[])
 	struct app                 app;
 	char                       err[512], *end, *addr;
 	long                       workers = 0;
-	int                        ch, check = 0, fd, rc, spawned;
+	int                        ch, check = 0, fd, rc, spawned, sender = 0;
 	sigset_t                   early;
 	enum priv_plan             plan;
 
@@ -118,6 +120,9 @@ main(int argc, char *argv[])
 			break;
 		case 'k':
 			check = 1;
+			break;
+		case 's':
+			sender = 1;
 			break;
 		case 'r':
 			/* The table as served, for doc/api/openapi.yaml's
@@ -156,7 +161,7 @@ main(int argc, char *argv[])
 	 * pool_worker waits for requests with its handlers in place. (The
 	 * supervisor installs its own handlers before it blocks anything.)
 	 */
-	spawned = listen_addr == NULL && workers == 0 && !check &&
+	spawned = listen_addr == NULL && workers == 0 && !check && !sender &&
 	    stdin_is_listener();
 	if (spawned) {
 		sigemptyset(&early);
@@ -185,6 +190,16 @@ main(int argc, char *argv[])
 		fprintf(stderr, "waba-connect: %s\n", err);
 		app_free(&app);
 		return 1;
+	}
+	if (sender) {
+		/* The sender only: no socket, no workers (issue 13). */
+		if (plan == PRIV_DROP &&
+		    become_user(path, &app, err, sizeof(err)) == -1) {
+			fprintf(stderr, "waba-connect: %s\n", err);
+			app_free(&app);
+			return 1;
+		}
+		return pool_sender(&app);
 	}
 
 	if (spawned) {

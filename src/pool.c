@@ -42,6 +42,7 @@
 #include "metrics.h"
 #include "monitor.h"
 #include "push.h"
+#include "sender.h"
 #include "pool.h"
 
 #define POOL_MAX_WORKERS 256
@@ -325,11 +326,12 @@ enum pool_role {
 	POOL_WORKER = 0,
 	POOL_MONITOR, /* the health monitor ([monitor] enabled) */
 	POOL_PUSHER,  /* the events' push ([events] push_url) */
+	POOL_SENDER,  /* the outbox's sender ([sender] enabled) */
 	POOL_ROLES
 };
 
 static const char *const pool_role_name[POOL_ROLES] = { "worker", "monitor",
-	"pusher" };
+	"pusher", "sender" };
 
 struct pool_child {
 	pid_t          pid;
@@ -388,6 +390,36 @@ pool_monitor(struct app *app)
 	monitor_loop(&m, &wait_mask);
 	app_free(app);
 	return 0;
+}
+
+int
+pool_sender(struct app *app)
+{
+	char err[512];
+	int  rc;
+
+	/* Shows as such in ps and /proc/PID/comm. */
+	prctl(PR_SET_NAME, "waba-sender", 0, 0, 0);
+	pool_catch(SIGTERM);
+	pool_catch(SIGINT);
+	signal(SIGHUP, SIG_IGN);
+	pool_default(SIGCHLD);
+	signal(SIGPIPE, SIG_IGN);
+	/* The loop polls at least every 50 ms: a signal is seen then. */
+	{
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+	}
+	if (app_start(app, err, sizeof(err)) == -1) {
+		log_err("sender: %s", err);
+		app_free(app);
+		return 1;
+	}
+	rc = sender_run(app, &pool_term);
+	app_free(app);
+	return rc;
 }
 
 /*
@@ -451,6 +483,8 @@ pool_spawn(struct app *app, int fd, unsigned int gen, enum pool_role role)
 			pool_child_exit(pool_monitor(app));
 		if (role == POOL_PUSHER)
 			pool_child_exit(pool_pusher(app));
+		if (role == POOL_SENDER)
+			pool_child_exit(pool_sender(app));
 		pool_child_exit(pool_worker(NULL, app, fd, 0));
 	}
 	pool_kids[i].pid = pid;
@@ -645,6 +679,14 @@ pool_supervise(const char *config_path, struct app *app, int fd, int nworkers,
 			if (pool_crash_recent(&crashes[POOL_PUSHER],
 			        pool_now_ms(), POOL_CRASH_WINDOW_MS) > 3 ||
 			    pool_spawn(app, fd, gen, POOL_PUSHER) == -1)
+				hold = 1;
+		}
+		/* The sender (issue 13): the same guard again. */
+		if (app->cfg->sender_enabled && !pool_term &&
+		    !pool_has(gen, POOL_SENDER)) {
+			if (pool_crash_recent(&crashes[POOL_SENDER],
+			        pool_now_ms(), POOL_CRASH_WINDOW_MS) > 3 ||
+			    pool_spawn(app, fd, gen, POOL_SENDER) == -1)
 				hold = 1;
 		}
 		if (!pool_term && !pool_hup && !pool_chld) {

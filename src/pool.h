@@ -47,4 +47,11 @@ unsigned int pool_crash_recent(struct pool_crashes *, long long now_ms,
 /* Opens "HOST:PORT" or "unix:PATH" for FastCGI; -1 with err on failure. */
 int pool_listen(const char *addr, char *err, size_t errlen);
 
+/*
+ * The outbox's sender in this process (waba-connect --sender, or the
+ * supervisor's child with [sender] enabled): SIGTERM and SIGINT stop it
+ * cleanly. Frees app. Returns the exit status.
+ */
+int pool_sender(struct app *app);
+
 #endif

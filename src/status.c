@@ -13,6 +13,7 @@
 #include "config.h"
 #include "db.h"
 #include "status.h"
+#include "store/outbox.h"
 #include "store/connection.h"
 #include "store/push.h"
 #include "store/monitor.h"
@@ -164,6 +165,39 @@ sends_object(const struct conn_row *r)
 	return s;
 }
 
+/*
+ * "outbox" (issue 13): {"queued","sending","paused","sent_last_hour",
+ * "failed_last_hour","unknown_last_hour","paused_why"}, paused_why the
+ * connection's state while messages wait paused, else null.
+ */
+static enum store_rc
+status_outbox(struct db *db, const struct workspace *ws, json_object *o)
+{
+	struct outbox_glance g;
+	json_object         *b, *st;
+	enum store_rc        rc;
+
+	if ((rc = store_outbox_glance(db, ws, &g)) != STORE_OK)
+		return rc;
+	if ((b = json_object_new_object()) == NULL)
+		return STORE_ERR;
+	json_object_object_add(b, "queued", json_object_new_int64(g.queued));
+	json_object_object_add(b, "sending", json_object_new_int64(g.sending));
+	json_object_object_add(b, "paused", json_object_new_int64(g.paused));
+	json_object_object_add(b, "sent_last_hour",
+	    json_object_new_int64(g.sent_1h));
+	json_object_object_add(b, "failed_last_hour",
+	    json_object_new_int64(g.failed_1h));
+	json_object_object_add(b, "unknown_last_hour",
+	    json_object_new_int64(g.unknown_1h));
+	st = NULL;
+	if (g.paused > 0 && json_object_object_get_ex(o, "status", &st))
+		st = json_object_get(st);
+	json_object_object_add(b, "paused_why", st);
+	json_object_object_add(o, "outbox", b);
+	return STORE_OK;
+}
+
 enum store_rc
 status_object(struct db *db, const struct workspace *ws,
     struct json_object **out)
@@ -223,6 +257,8 @@ status_object(struct db *db, const struct workspace *ws,
 		goto fail;
 	json_object_object_add(o, "push", k);
 	k = NULL;
+	if ((rc = status_outbox(db, ws, o)) != STORE_OK)
+		goto fail;
 	free(nums);
 	store_mon_health_free(&health);
 	*out = o;

@@ -146,5 +146,11 @@ enum {
 	MSG_IDEM_KEY
 };
 enum answer h_api_messages(struct ctx *);
+/* outbox.c: POST /outbox, GET and DELETE /outbox/{id} (issue 13). */
+enum { OBX_MESSAGES };
+enum { OBX_ID = 0 };
+enum answer h_api_outbox_post(struct ctx *);
+enum answer h_api_outbox_get(struct ctx *);
+enum answer h_api_outbox_delete(struct ctx *);
 
 #endif

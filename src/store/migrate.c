@@ -487,11 +487,57 @@ static const char *const workspace_v8[] = {
 	NULL
 };
 
+/*
+ * v9 (issue 13, the outbox): messages queued by POST /outbox for the
+ * sender. client_id is unique (a repeat within OUTBOX_CLIENT_TTL_S
+ * returns the first id; an older row is replaced). phone_number_id is
+ * the explicit "from", NULL for the default number at send time; body
+ * is the message object as the client sent it, less client_id and from.
+ * (state, not_before, id) is the sender's claim order; claimed_at the
+ * age of a 'sending' row, for claim_timeout_s after a crash.
+ */
+static const char *const workspace_v9[] = {
+	"CREATE TABLE IF NOT EXISTS `%1$s`.outbox ("
+	" id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,"
+	" client_id VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,"
+	" phone_number_id VARCHAR(32) NULL,"
+	" to_addr VARCHAR(140) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,"
+	" body MEDIUMTEXT NOT NULL,"
+	" state ENUM('queued','sending','sent','failed','unknown','paused')"
+	"  NOT NULL DEFAULT 'queued',"
+	" attempts INT UNSIGNED NOT NULL DEFAULT 0,"
+	" not_before DATETIME(3) NOT NULL,"
+	" message_id VARCHAR(128) NULL,"
+	" error VARCHAR(1000) NULL,"
+	" created_at DATETIME NOT NULL,"
+	" claimed_at DATETIME(3) NULL,"
+	" updated_at DATETIME(3) NOT NULL,"
+	" UNIQUE KEY outbox_client (client_id),"
+	" KEY outbox_claim (state, not_before, id),"
+	" KEY outbox_updated (state, updated_at)"
+	") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+	/* Each number's next free send slot (microseconds since the epoch,
+	   the database's clock): every sender paces a number from here. */
+	"CREATE TABLE IF NOT EXISTS `%1$s`.outbox_rate ("
+	" phone_number_id VARCHAR(32) NOT NULL PRIMARY KEY,"
+	" next_us BIGINT NOT NULL"
+	") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+	/* Each number and recipient's earliest next send. */
+	"CREATE TABLE IF NOT EXISTS `%1$s`.outbox_pair ("
+	" phone_number_id VARCHAR(32) NOT NULL,"
+	" to_addr VARCHAR(140) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,"
+	" next_us BIGINT NOT NULL,"
+	" PRIMARY KEY (phone_number_id, to_addr),"
+	" KEY outbox_pair_next (next_us)"
+	") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+	NULL
+};
+
 static const char *const *const control_migrations[] = { control_v1, control_v2,
 	control_v3, control_v4, control_v5, control_v6 };
 static const char *const *const workspace_migrations[] = { workspace_v1,
 	workspace_v2, workspace_v3, workspace_v4, workspace_v5, workspace_v6,
-	workspace_v7, workspace_v8 };
+	workspace_v7, workspace_v8, workspace_v9 };
 
 #define NCONTROL \
 	(int)(sizeof(control_migrations) / sizeof(control_migrations[0]))

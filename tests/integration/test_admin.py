@@ -18,7 +18,7 @@ ADMIN = binary("waba-connect-admin")
 STATUS_KEYS = ["workspace", "status", "reason", "waba_id", "phone_number_id",
                "display_phone_number", "phone_numbers", "token_expires_at",
                "catalog", "last_webhook_at", "webhook_events", "health",
-               "sends", "push"]
+               "sends", "push", "outbox"]
 GOOD_PASSWORD = "correct horse battery staple"
 
 

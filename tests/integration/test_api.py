@@ -332,11 +332,12 @@ class ApiRoundTrips(StackCase):
         d = self.counted(lambda: load(n))
         print("\nGET /connection, per request: %s" % ", ".join(
             "%s %.2f" % (k, d[k] / n) for k in self.SHOWN))
-        # The gate, then status.c's three reads of the workspace.
-        self.assertEqual(d["Com_stmt_execute"], 4 * n, d)
+        # The gate, then status.c's four reads of the workspace (the
+        # fourth the outbox at a glance, issue 13).
+        self.assertEqual(d["Com_stmt_execute"], 5 * n, d)
         self.assertEqual(d["Com_stmt_prepare"], 0, d)
         self.assertEqual(d["Com_update"], 0, d)
-        self.assertEqual(sum(d[k] for k in self.TRIPS), 4 * n, d)
+        self.assertEqual(sum(d[k] for k in self.TRIPS), 5 * n, d)
         # A refused key costs the one statement and nothing else.
         bad = {"Authorization": "Bearer wck_" + "0" * 64}
         request(self.port, "GET", "/api/v1/w/trips-api/connection",

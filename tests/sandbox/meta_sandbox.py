@@ -629,6 +629,10 @@ class Sandbox:
         self.state_file = state_file
         self.lock = threading.RLock()
         self.requests = deque(maxlen=2000)
+        # Every POST /{phone}/messages, unbounded and small (issue 13's
+        # outbox tests count sends per message over 10,000 of them):
+        # arrival time, number, recipient, text body, and the answer.
+        self.sends = []
         self.injects = {}
         # Set (and replaced) by clear_injects: wakes every "timeout" sleep,
         # so a test's teardown never waits out a long injected delay.
@@ -1828,6 +1832,23 @@ class Sandbox:
             entry["seq"] = self._seq
             self.requests.append(entry)
 
+    def record_send(self, entry):
+        b = entry.get("body") or {}
+        text = b.get("text") if isinstance(b.get("text"), dict) else {}
+        with self.lock:
+            self.sends.append({"time": entry["time"],
+                               "phone_number_id": entry["path"].split("/")[-2],
+                               "to": b.get("to"), "text": text.get("body")})
+
+    def list_sends(self):
+        with self.lock:
+            return list(self.sends)
+
+    def clear_sends(self):
+        with self.lock:
+            self.sends = []
+        return {"ok": True}
+
     def list_requests(self, endpoint=None):
         with self.lock:
             return [copy.deepcopy(r) for r in self.requests
@@ -2845,6 +2866,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if endpoint in MEDIA_INJECT_ENDPOINTS:
             self._entry.update(self.media_record(req))
         sb.record_request(self._entry)
+        if endpoint == "messages" and method == "POST":
+            sb.record_send(self._entry)
         if endpoint in ("dialog", "dialog_decide"):
             return self._dialog(sb, endpoint, prefix, req)
         if endpoint in ("es_dialog", "es_decide"):
@@ -3027,6 +3050,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 ("POST", "/_sandbox/inject/clear"): sb.clear_injects,
                 ("GET", "/_sandbox/requests"):
                     lambda: {"requests": sb.list_requests(query.get("endpoint"))},
+                ("GET", "/_sandbox/sends"): lambda: {"sends": sb.list_sends()},
+                ("POST", "/_sandbox/sends/clear"): sb.clear_sends,
                 ("POST", "/_sandbox/requests/clear"):
                     lambda: (sb.clear_requests(), {"ok": True})[1],
                 ("POST", "/_sandbox/catalogs"): lambda: sb.create_catalog(body),
@@ -3086,6 +3111,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
 class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # A thread per connection answers sends concurrently; the backlog is
+    # a sender's (issue 13): hundreds of connections opened at once must
+    # not be dropped and retried a second later.
+    request_queue_size = 1024
     tls = None  # an ssl.SSLContext when serving https
 
     def get_request(self):

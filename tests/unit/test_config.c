@@ -289,6 +289,34 @@ test_monitor(void)
 	    "[monitor] expiry_warning_days: \"366\"");
 }
 
+/* [sender] (issue 13): off by default, Meta's limits as defaults. */
+static void
+test_sender(void)
+{
+	struct config *c = parse(BASE);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(c->sender_enabled, 0);
+	CU_ASSERT_EQUAL(c->sender_max_in_flight, 256);
+	CU_ASSERT_EQUAL(c->sender_per_number_mps, 80);
+	CU_ASSERT_EQUAL(c->sender_pair_interval_ms, 6000);
+	CU_ASSERT_EQUAL(c->sender_max_attempts, 5);
+	CU_ASSERT_EQUAL(c->sender_claim_timeout_s, 300);
+	config_free(c);
+	c = parse(BASE "[sender]\nenabled = true\nmax_in_flight = 8\n"
+	               "per_number_mps = 20\npair_interval_ms = 0\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(c->sender_enabled, 1);
+	CU_ASSERT_EQUAL(c->sender_max_in_flight, 8);
+	CU_ASSERT_EQUAL(c->sender_per_number_mps, 20);
+	CU_ASSERT_EQUAL(c->sender_pair_interval_ms, 0);
+	config_free(c);
+	expect_err(BASE "[sender]\nper_number_mps = 0\n",
+	    "[sender] per_number_mps: \"0\"");
+	expect_err(BASE "[sender]\nmax_in_flight = 5000\n",
+	    "[sender] max_in_flight: \"5000\"");
+}
+
 /* [api] max_waiting: a quarter of the workers by default, at least 1,
    and never the whole pool. */
 static void
@@ -390,8 +418,8 @@ static const struct ut_test tests[] = { { "good file and defaults",
 	{ "loopback check", test_loopback }, { "URL origin", test_url_origin },
 	{ "webhook retention", test_webhook_retention },
 	{ "api max_waiting", test_api_max_waiting },
-	{ "monitor", test_monitor }, { "server user", test_user },
-	{ NULL, NULL } };
+	{ "monitor", test_monitor }, { "sender", test_sender },
+	{ "server user", test_user }, { NULL, NULL } };
 
 const struct ut_suite ut_suites[] = { { "config", NULL, NULL, NULL, tests },
 	{ NULL, NULL, NULL, NULL, NULL } };

@@ -1,0 +1,748 @@
+/*
+ * sender: the outbox's event loop (sender.h). Claims are short
+ * transactions of store/outbox_send.c; a claimed message is marked
+ * sending before its request leaves, and after an outcome that does not
+ * prove Meta did nothing it is never sent again.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <json-c/json.h>
+#include <sodium.h>
+
+#include "app.h"
+#include "buf.h"
+#include "config.h"
+#include "graph.h"
+#include "log.h"
+#include "sender.h"
+#include "store/connection.h"
+#include "store/outbox.h"
+#include "store/workspaces.h"
+#include "vault.h"
+
+#define SND_MAX_WS      4096   /* workspaces one sender serves */
+#define SND_MAX_NUMBERS 16     /* numbers of one workspace it paces */
+#define SND_LOOK_MS     500    /* how often a workspace's state is read */
+#define SND_REFRESH_MS  2000   /* how often the workspace list is */
+#define SND_CLAIM_MS    20     /* between two claim rounds */
+#define SND_HORIZON_US  200000 /* slots claimed ahead */
+#define SND_MAX_BODY    65536  /* a send's answer */
+#define SND_USER_AGENT  "waba-connect-sender"
+/*
+ * A send this much later than its slot (the loop was held up by the
+ * database) is given back rather than sent: sent late, it would crowd
+ * the next second of its number beyond per_number_mps. Paced 10% under
+ * the limit (snd_claim_number), SND_LATE_MS and the network's jitter
+ * still fit in any one second.
+ */
+#define SND_LATE_MS 20
+
+struct snd_ws {
+	struct workspace ws;
+	int              live;   /* still listed */
+	int              paused; /* the connection cannot send */
+	int              marked; /* needs_reconnect marked after a 190 */
+	int              work;   /* something queued, as last seen */
+	long long        look_ms;
+	char             num[SND_MAX_NUMBERS][33];
+	int              isdef[SND_MAX_NUMBERS];
+	size_t           nnum;
+};
+
+struct snd_job {
+	int                used;
+	int                started; /* its request was added to the multi */
+	int                settle;  /* an outcome waits for the database */
+	struct snd_ws     *w;
+	uint64_t           id;
+	char               phone[33];
+	char               to[141];
+	unsigned           attempts;
+	long long          due_ms;
+	CURL              *e;
+	struct curl_slist *hdrs;
+	char              *url, *body;
+	struct buf         resp;
+	/* The outcome, once known. */
+	enum outbox_end end;
+	char            message_id[256];
+	char            error[1100];
+	long long       retry_ms;
+};
+
+struct snd {
+	struct app            *app;
+	CURLM                 *multi;
+	struct snd_ws         *ws;
+	size_t                 nws, rr;
+	struct snd_job        *jobs;
+	size_t                 njobs, cap;
+	volatile sig_atomic_t *stop;
+	unsigned long long     sent, failed, unknown;
+};
+
+static long long
+snd_now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static size_t
+snd_write(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct buf *b = arg;
+	size_t      n = size * nmemb;
+
+	if (b->len + n > SND_MAX_BODY || buf_append(b, data, n) == -1)
+		return 0;
+	return n;
+}
+
+/* --- Workspaces ---------------------------------------------------------- */
+
+static int
+snd_ws_add(const struct workspace *ws, void *arg)
+{
+	struct snd *s = arg;
+	size_t      i;
+
+	for (i = 0; i < s->nws; i++)
+		if (s->ws[i].ws.id == ws->id) {
+			s->ws[i].live = 1;
+			return 0;
+		}
+	if (s->nws == SND_MAX_WS)
+		return 0;
+	memset(&s->ws[s->nws], 0, sizeof(s->ws[0]));
+	s->ws[s->nws].ws = *ws;
+	s->ws[s->nws].live = 1;
+	s->nws++;
+	return 0;
+}
+
+static void
+snd_refresh(struct snd *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nws; i++)
+		s->ws[i].live = 0;
+	if (store_ws_each(s->app->db, snd_ws_add, s) != STORE_OK)
+		for (i = 0; i < s->nws; i++)
+			s->ws[i].live = 1; /* keep serving what we knew */
+}
+
+/*
+ * The workspace's state: a connection that cannot send pauses its
+ * queue (not_connected, needs_reconnect); a connected one resumes it.
+ */
+static void
+snd_look(struct snd *s, struct snd_ws *w, long long now)
+{
+	struct conn_row r;
+	uint64_t        changed;
+	int             queued, paused, ok;
+
+	w->look_ms = now + SND_LOOK_MS;
+	if (store_conn_get(s->app->db, &w->ws, &r) != STORE_OK ||
+	    store_outbox_pending(s->app->db, &w->ws, &queued, &paused) !=
+	        STORE_OK) {
+		w->work = 0;
+		return;
+	}
+	ok = strcmp(r.status, "connected") == 0 && r.has_token;
+	if (!ok && queued &&
+	    store_outbox_pause(s->app->db, &w->ws, 1, &changed) == STORE_OK &&
+	    changed > 0)
+		log_info("sender: workspace %s: %llu messages paused (%s)",
+		    w->ws.slug, (unsigned long long)changed, r.status);
+	if (ok && paused &&
+	    store_outbox_pause(s->app->db, &w->ws, 0, &changed) == STORE_OK &&
+	    changed > 0) {
+		log_info("sender: workspace %s: %llu messages resumed",
+		    w->ws.slug, (unsigned long long)changed);
+		queued = 1;
+	}
+	w->paused = !ok;
+	if (ok)
+		w->marked = 0;
+	w->work = ok && queued;
+	if (w->work &&
+	    store_outbox_numbers(s->app->db, &w->ws, w->num, w->isdef,
+	        SND_MAX_NUMBERS, &w->nnum) != STORE_OK)
+		w->work = 0;
+}
+
+/* --- Requests ------------------------------------------------------------ */
+
+static struct snd_job *
+snd_slot(struct snd *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->cap; i++)
+		if (!s->jobs[i].used)
+			return &s->jobs[i];
+	return NULL;
+}
+
+static void
+snd_job_free(struct snd *s, struct snd_job *j)
+{
+	if (j->e != NULL) {
+		if (j->started)
+			curl_multi_remove_handle(s->multi, j->e);
+		curl_easy_cleanup(j->e);
+	}
+	if (j->hdrs != NULL) {
+		struct curl_slist *l;
+
+		for (l = j->hdrs; l != NULL; l = l->next)
+			sodium_memzero(l->data, strlen(l->data));
+		curl_slist_free_all(j->hdrs);
+	}
+	if (j->url != NULL)
+		graph_secret_free(j->url);
+	free(j->body);
+	buf_free_secret(&j->resp);
+	memset(j, 0, sizeof(*j));
+	s->njobs--;
+}
+
+/* The request for a claimed message: URL, token, proof, body. */
+static int
+snd_build(struct snd *s, struct snd_job *j, const char *token,
+    const char *stored)
+{
+	const struct config *cfg = s->app->cfg;
+	struct json_object  *m;
+	struct curl_slist   *l;
+	char                 proof[65], path[64], *auth;
+	const char *const    params[] = { "appsecret_proof", proof, NULL };
+
+	if ((m = json_tokener_parse(stored)) == NULL)
+		return -1;
+	j->body = graph_json_message(m);
+	json_object_put(m);
+	snprintf(path, sizeof(path), "%s/messages", j->phone);
+	graph_appsecret_proof(cfg->app_secret, token, proof);
+	j->url = graph_build_url(cfg->graph_base_url, cfg->graph_version, path,
+	    params);
+	sodium_memzero(proof, sizeof(proof));
+	if (j->body == NULL || j->url == NULL ||
+	    (auth = graph_bearer_header(token)) == NULL)
+		return -1;
+	l = curl_slist_append(NULL, auth);
+	graph_secret_free(auth);
+	if (l == NULL)
+		return -1;
+	j->hdrs = l;
+	if ((l = curl_slist_append(j->hdrs,
+	         "Content-Type: application/json")) == NULL)
+		return -1;
+	j->hdrs = l;
+	if ((j->e = curl_easy_init()) == NULL)
+		return -1;
+	curl_easy_setopt(j->e, CURLOPT_URL, j->url);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(j->e, CURLOPT_PROTOCOLS_STR, "http,https");
+#endif
+	curl_easy_setopt(j->e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
+	curl_easy_setopt(j->e, CURLOPT_PIPEWAIT, 1L);
+	curl_easy_setopt(j->e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(j->e, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(j->e, CURLOPT_CONNECTTIMEOUT_MS,
+	    cfg->connect_timeout_ms);
+	curl_easy_setopt(j->e, CURLOPT_TIMEOUT_MS, cfg->timeout_ms);
+	curl_easy_setopt(j->e, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(j->e, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (cfg->ca_file != NULL)
+		curl_easy_setopt(j->e, CURLOPT_CAINFO, cfg->ca_file);
+	curl_easy_setopt(j->e, CURLOPT_USERAGENT, SND_USER_AGENT);
+	curl_easy_setopt(j->e, CURLOPT_HTTPHEADER, j->hdrs);
+	curl_easy_setopt(j->e, CURLOPT_POSTFIELDS, j->body);
+	curl_easy_setopt(j->e, CURLOPT_WRITEFUNCTION, snd_write);
+	curl_easy_setopt(j->e, CURLOPT_WRITEDATA, &j->resp);
+	curl_easy_setopt(j->e, CURLOPT_PRIVATE, j);
+	return 0;
+}
+
+static int
+snd_token(struct snd *s, struct snd_ws *w, struct vault_secret *tok)
+{
+	struct vault_box box;
+	char             err[256];
+
+	memset(tok, 0, sizeof(*tok));
+	if (store_conn_token_get(s->app->db, &w->ws, VAULT_KIND_WABA, &box) !=
+	    STORE_OK)
+		return -1;
+	if (!vault_has_version(s->app->vault, box.key_version))
+		(void)vault_refresh(&s->app->vault, s->app->cfg->key_ring_file,
+		    err, sizeof(err));
+	if (vault_decrypt(s->app->vault, w->ws.id, VAULT_KIND_WABA, &box, tok,
+	        err, sizeof(err)) == -1)
+		log_err("sender: %s", err); /* names the workspace only */
+	vault_box_free(&box);
+	return tok->data != NULL ? 0 : -1;
+}
+
+/* Claims what one number of w may send within the horizon. */
+static void
+snd_claim_number(struct snd *s, struct snd_ws *w, size_t k, long long now)
+{
+	const struct config *cfg = s->app->cfg;
+	struct outbox_claim *c;
+	struct outbox_want   want = { .phone_number_id = w->num[k],
+		  .is_default = w->isdef[k],
+		  .gap_us = (1000000LL * 11 / 10) / cfg->sender_per_number_mps,
+		  .horizon_us = SND_HORIZON_US,
+		  .pair_us = (long long)cfg->sender_pair_interval_ms * 1000 };
+	struct vault_secret  tok;
+	struct snd_job      *j;
+	long long            db_now;
+	size_t               n, i;
+	int                  busy;
+
+	want.max = (unsigned)(s->cap - s->njobs);
+	if (want.max == 0)
+		return;
+	if ((c = calloc(want.max, sizeof(*c))) == NULL)
+		return;
+	if (store_outbox_claim(s->app->db, &w->ws, &want, c, &n, &db_now,
+	        &busy) != STORE_OK) {
+		log_warn("sender: workspace %s: claim failed", w->ws.slug);
+		free(c);
+		return;
+	}
+	if (n == 0) {
+		free(c);
+		return;
+	}
+	if (snd_token(s, w, &tok) == -1)
+		memset(&tok, 0, sizeof(tok));
+	for (i = 0; i < n; i++) {
+		j = snd_slot(s);
+		memset(j, 0, sizeof(*j));
+		j->used = 1;
+		s->njobs++;
+		j->w = w;
+		j->id = c[i].id;
+		j->attempts = c[i].attempts;
+		snprintf(j->phone, sizeof(j->phone), "%s", w->num[k]);
+		snprintf(j->to, sizeof(j->to), "%s", c[i].to);
+		j->due_ms = now + (c[i].slot_us - db_now) / 1000;
+		if (tok.data == NULL ||
+		    snd_build(s, j, tok.data, c[i].body) == -1) {
+			/* Never sent: back in the queue, retried later. */
+			j->settle = 1;
+			j->end = OUTBOX_RELEASE;
+			j->retry_ms = 5000;
+			snprintf(j->error, sizeof(j->error),
+			    "the request could not be built (the token, or "
+			    "the stored message)");
+		}
+	}
+	vault_secret_free(&tok);
+	outbox_claims_free(c, n);
+	free(c);
+}
+
+static long long snd_step(struct snd *, long long now, int giving_back);
+
+static void
+snd_claim(struct snd *s, long long now)
+{
+	int running;
+
+	size_t i, k, n = s->nws;
+
+	/* Round-robin from a moving start: no workspace is always first. */
+	for (i = 0; i < n && s->njobs < s->cap && !*s->stop; i++) {
+		struct snd_ws *w = &s->ws[(s->rr + i) % n];
+
+		if (!w->live)
+			continue;
+		if (now >= w->look_ms)
+			snd_look(s, w, now);
+		if (!w->work || w->paused)
+			continue;
+		for (k = 0; k < w->nnum && s->njobs < s->cap; k++)
+			snd_claim_number(s, w, k, snd_now_ms());
+		/* What came due meanwhile leaves now, not after the round. */
+		(void)snd_step(s, snd_now_ms(), 0);
+		curl_multi_perform(s->multi, &running);
+	}
+	if (n > 0)
+		s->rr = (s->rr + 1) % n;
+}
+
+/* --- Outcomes ------------------------------------------------------------ */
+
+static long long
+snd_backoff_ms(unsigned attempts)
+{
+	long long ms = 500LL << (attempts > 6 ? 6 : attempts);
+
+	return ms > 30000 ? 30000 : ms;
+}
+
+/* Meta surely did not act: again later, or failed when out of tries. */
+static void
+snd_retry(struct snd *s, struct snd_job *j, const char *why)
+{
+	if ((int)j->attempts >= s->app->cfg->sender_max_attempts) {
+		j->end = OUTBOX_FAILED;
+		snprintf(j->error, sizeof(j->error),
+		    "not sent after %u attempts: %s", j->attempts, why);
+		return;
+	}
+	j->end = OUTBOX_RETRY;
+	j->retry_ms = snd_backoff_ms(j->attempts);
+	snprintf(j->error, sizeof(j->error), "%s", why);
+}
+
+static void
+snd_outcome(struct snd *s, struct snd_job *j, CURLcode cc)
+{
+	struct graph_err  e;
+	struct graph_sent sent;
+	long              http = 0;
+	curl_off_t        connected = 0;
+	int               parsed;
+
+	curl_easy_getinfo(j->e, CURLINFO_RESPONSE_CODE, &http);
+	curl_easy_getinfo(j->e, CURLINFO_CONNECT_TIME_T, &connected);
+	j->settle = 1;
+	if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
+	    (cc == CURLE_OPERATION_TIMEDOUT && connected == 0)) {
+		/* Never connected: nothing reached Meta. */
+		snd_retry(s, j, curl_easy_strerror(cc));
+		return;
+	}
+	if (cc != CURLE_OK) {
+		j->end = OUTBOX_UNKNOWN;
+		snprintf(j->error, sizeof(j->error),
+		    "Meta's answer did not arrive (%s): it may or may not have "
+		    "sent the message, so it is not sent again",
+		    curl_easy_strerror(cc));
+		return;
+	}
+	if (http == 200) {
+		memset(&e, 0, sizeof(e));
+		if (graph_parse_sent(j->resp.data, j->resp.len, &sent, &e) ==
+		    0) {
+			j->end = OUTBOX_SENT;
+			snprintf(j->message_id, sizeof(j->message_id), "%s",
+			    sent.message_id);
+			return;
+		}
+		j->end = OUTBOX_UNKNOWN;
+		snprintf(j->error, sizeof(j->error),
+		    "Meta answered 200 without a message id");
+		return;
+	}
+	parsed = graph_error_parse(http, j->resp.data, j->resp.len, &e) == 0;
+	if (graph_err_is_token(&e)) {
+		j->end = OUTBOX_PAUSE;
+		snprintf(j->error, sizeof(j->error), "%s",
+		    graph_reason_190(e.subcode));
+		return;
+	}
+	if (e.code == 130429 || (http == 429 && !parsed)) {
+		/* The number's throughput: that number waits a second. */
+		(void)store_outbox_hold(s->app->db, &j->w->ws, j->phone, NULL,
+		    1000000);
+		j->end = OUTBOX_RELEASE;
+		j->retry_ms = 1000;
+		snprintf(j->error, sizeof(j->error), "%s", e.message);
+		return;
+	}
+	if (e.code == 131056) {
+		/* The pair's limit: that recipient waits. */
+		(void)store_outbox_hold(s->app->db, &j->w->ws, j->phone, j->to,
+		    (long long)s->app->cfg->sender_pair_interval_ms * 1000);
+		j->end = OUTBOX_RELEASE;
+		j->retry_ms = s->app->cfg->sender_pair_interval_ms;
+		snprintf(j->error, sizeof(j->error), "%s", e.message);
+		return;
+	}
+	if (parsed && e.rejected) {
+		snd_retry(s, j, e.message);
+		return;
+	}
+	if (!parsed && http >= 500) {
+		j->end = OUTBOX_UNKNOWN;
+		snprintf(j->error, sizeof(j->error),
+		    "Meta answered HTTP %ld without an error: it may or may not "
+		    "have sent the message, so it is not sent again",
+		    http);
+		return;
+	}
+	j->end = OUTBOX_FAILED;
+	snprintf(j->error, sizeof(j->error), "%s%s%s%s", e.message,
+	    *e.details ? " (" : "", e.details, *e.details ? ")" : "");
+}
+
+/* What a stored outcome means beyond its row. */
+static void
+snd_after(struct snd *s, struct snd_job *j)
+{
+	struct snd_ws *w = j->w;
+	uint64_t       changed;
+
+	switch (j->end) {
+	case OUTBOX_SENT:
+		s->sent++;
+		break;
+	case OUTBOX_FAILED:
+		s->failed++;
+		break;
+	case OUTBOX_UNKNOWN:
+		s->unknown++;
+		log_warn("sender: workspace %s: message %llu unknown: %s",
+		    w->ws.slug, (unsigned long long)j->id, j->error);
+		break;
+	case OUTBOX_PAUSE:
+		w->paused = 1;
+		w->look_ms = 0;
+		(void)store_outbox_pause(s->app->db, &w->ws, 1, &changed);
+		if (!w->marked &&
+		    store_conn_mark(s->app->db, &w->ws, "needs_reconnect",
+		        j->error) == STORE_OK) {
+			w->marked = 1;
+			log_warn(
+			    "sender: workspace %s: Meta refused the token; "
+			    "its queue is paused until it reconnects",
+			    w->ws.slug);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+/*
+ * Stores the outcomes known, one transaction per workspace; what the
+ * database did not take stays for the next turn (the message is
+ * sending meanwhile, and settled when it answers again).
+ */
+static void
+snd_settle_all(struct snd *s)
+{
+	struct outbox_result *r;
+	struct snd_job      **js;
+	size_t                i, k, n;
+
+	if ((r = calloc(s->cap, sizeof(*r))) == NULL ||
+	    (js = calloc(s->cap, sizeof(*js))) == NULL) {
+		free(r);
+		return;
+	}
+	for (i = 0; i < s->cap; i++) {
+		struct snd_ws *w = s->jobs[i].w;
+
+		if (!s->jobs[i].used || !s->jobs[i].settle ||
+		    s->jobs[i].started)
+			continue;
+		for (n = 0, k = i; k < s->cap; k++) {
+			struct snd_job *j = &s->jobs[k];
+
+			if (!j->used || !j->settle || j->started || j->w != w)
+				continue;
+			js[n] = j;
+			r[n].id = j->id;
+			r[n].end = j->end;
+			r[n].message_id = *j->message_id ? j->message_id : NULL;
+			r[n].phone = j->phone;
+			r[n].error = *j->error ? j->error : NULL;
+			r[n].retry_ms = j->retry_ms;
+			n++;
+		}
+		if (store_outbox_settle(s->app->db, &w->ws, r, n) != STORE_OK) {
+			/* Not now: mark them started-less but skipped. */
+			for (k = 0; k < n; k++)
+				js[k]->started = -1;
+			continue;
+		}
+		for (k = 0; k < n; k++) {
+			snd_after(s, js[k]);
+			snd_job_free(s, js[k]);
+		}
+	}
+	for (i = 0; i < s->cap; i++)
+		if (s->jobs[i].started == -1)
+			s->jobs[i].started = 0;
+	free(js);
+	free(r);
+}
+
+static void
+snd_done(struct snd *s)
+{
+	struct snd_job *j;
+	CURLMsg        *m;
+	int             left;
+
+	while ((m = curl_multi_info_read(s->multi, &left)) != NULL) {
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE,
+		    (char **)&j);
+		snd_outcome(s, j, m->data.result);
+		curl_multi_remove_handle(s->multi, j->e);
+		j->started = 0;
+		curl_easy_cleanup(j->e);
+		j->e = NULL;
+	}
+}
+
+/* Settles what is known, starts what is due: the next due time. */
+static long long
+snd_step(struct snd *s, long long now, int giving_back)
+{
+	long long next = now + SND_CLAIM_MS;
+	size_t    i;
+
+	for (i = 0; i < s->cap; i++) {
+		struct snd_job *j = &s->jobs[i];
+
+		if (!j->used)
+			continue;
+		if (!j->started && !j->settle && giving_back) {
+			/* Stopping: a claimed message not sent yet goes back. */
+			j->settle = 1;
+			j->end = OUTBOX_RELEASE;
+		}
+		if (j->settle)
+			continue; /* snd_settle_all's */
+		if (j->started)
+			continue;
+		if (j->due_ms + SND_LATE_MS < now) {
+			j->settle = 1;
+			j->end = OUTBOX_RELEASE;
+			j->retry_ms = 0;
+		} else if (j->due_ms <= now) {
+			if (curl_multi_add_handle(s->multi, j->e) == CURLM_OK)
+				j->started = 1;
+		} else if (j->due_ms < next)
+			next = j->due_ms;
+	}
+	return next;
+}
+
+/* --- The loop ------------------------------------------------------------ */
+
+int
+sender_run(struct app *a, volatile sig_atomic_t *stop)
+{
+	const struct config *cfg = a->cfg;
+	struct snd           s;
+	long long now, next, refresh = 0, expire = 0, claim = 0, deadline = 0;
+	uint64_t  changed;
+	int       running, rc = 1;
+	size_t    i;
+
+	memset(&s, 0, sizeof(s));
+	s.app = a;
+	s.stop = stop;
+	s.cap = (size_t)cfg->sender_max_in_flight;
+	if ((s.multi = curl_multi_init()) == NULL ||
+	    (s.ws = calloc(SND_MAX_WS, sizeof(*s.ws))) == NULL ||
+	    (s.jobs = calloc(s.cap, sizeof(*s.jobs))) == NULL)
+		goto out;
+	curl_multi_setopt(s.multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+	log_info("sender: started (max_in_flight %d, per_number_mps %d, "
+	         "pair_interval_ms %d)",
+	    cfg->sender_max_in_flight, cfg->sender_per_number_mps,
+	    cfg->sender_pair_interval_ms);
+	for (;;) {
+		now = snd_now_ms();
+		if (*stop && deadline == 0) {
+			deadline = now + cfg->timeout_ms + 1000;
+			log_info("sender: stopping: %zu in flight", s.njobs);
+		}
+		if (!*stop && now >= refresh) {
+			snd_refresh(&s);
+			refresh = now + SND_REFRESH_MS;
+		}
+		if (!*stop && now >= expire) {
+			for (i = 0; i < s.nws; i++)
+				if (s.ws[i].live &&
+				    store_outbox_expire(a->db, &s.ws[i].ws,
+				        cfg->sender_claim_timeout_s,
+				        &changed) == STORE_OK &&
+				    changed > 0)
+					log_warn(
+					    "sender: workspace %s: %llu "
+					    "messages left sending by a "
+					    "sender that stopped are unknown",
+					    s.ws[i].ws.slug,
+					    (unsigned long long)changed);
+			expire = now + 1000;
+		}
+		if (!*stop && now >= claim) {
+			snd_claim(&s, now);
+			claim = now + SND_CLAIM_MS;
+		}
+		next = snd_step(&s, now, *stop != 0);
+		curl_multi_perform(s.multi, &running);
+		snd_done(&s);
+		snd_settle_all(&s);
+		if (deadline != 0 && s.njobs == 0)
+			break;
+		/* deadline, not *stop: a signal may have come in just now. */
+		if (deadline != 0 && now > deadline) {
+			/* Bounded: what is still in flight is unknown. */
+			for (i = 0; i < s.cap; i++)
+				if (s.jobs[i].used && !s.jobs[i].settle) {
+					s.jobs[i].settle = 1;
+					s.jobs[i].end = s.jobs[i].started
+					    ? OUTBOX_UNKNOWN
+					    : OUTBOX_RELEASE;
+					if (s.jobs[i].started) {
+						curl_multi_remove_handle(
+						    s.multi, s.jobs[i].e);
+						s.jobs[i].started = 0;
+					}
+					snprintf(s.jobs[i].error,
+					    sizeof(s.jobs[i].error),
+					    "the sender stopped before Meta "
+					    "answered");
+				}
+			snd_settle_all(&s);
+			if (now > deadline + 5000)
+				break; /* the database is gone: claim_timeout_s */
+		}
+		next -= snd_now_ms();
+		if (!*stop && claim - now < next)
+			next = claim - now;
+		if (next < 1)
+			next = 1;
+		if (next > 50)
+			next = 50;
+		curl_multi_poll(s.multi, NULL, 0, (int)next, NULL);
+	}
+	log_info("sender: stopped: %llu sent, %llu failed, %llu unknown",
+	    s.sent, s.failed, s.unknown);
+	rc = 0;
+out:
+	if (s.jobs != NULL)
+		for (i = 0; i < s.cap; i++)
+			if (s.jobs[i].used)
+				snd_job_free(&s, &s.jobs[i]);
+	free(s.jobs);
+	free(s.ws);
+	if (s.multi != NULL)
+		curl_multi_cleanup(s.multi);
+	return rc;
+}

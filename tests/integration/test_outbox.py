@@ -1,0 +1,483 @@
+"""The outbox (issue 13, doc/contract.md, Internal API: Outbox) through
+lighttpd, the pool and MariaDB: POST /outbox queues up to 1,000 messages
+in one transaction, each checked as POST /messages checks one; a repeated
+client_id returns the first id and queues nothing; GET /outbox/{id} reads
+one, DELETE cancels a queued one (else 409). Nothing is sent by a worker:
+the sandbox sees no POST."""
+import json
+import os
+import signal
+import time
+
+from base import StackCase
+from client import request
+from gateway import add_key, add_sender, ws_db
+from meta import Sandbox
+
+WABA_A, PHONE_A, PHONE_A2 = "510000000001", "610000000001", "610000000002"
+WABA_B, PHONE_B = "510000000002", "610000000003"
+TO = "4915112345678"
+
+
+def outbox(port, slug, key, body, raw=None):
+    h = {"Content-Type": "application/json", "Authorization": "Bearer " + key}
+    data = raw if raw is not None else json.dumps(body).encode()
+    return request(port, "POST", "/api/v1/w/%s/outbox" % slug, body=data,
+                   headers=h, timeout=30)
+
+
+def one(port, slug, key, method, oid):
+    return request(port, method, "/api/v1/w/%s/outbox/%s" % (slug, oid),
+                   headers={"Authorization": "Bearer " + key}, timeout=15)
+
+
+def text(cid, to=TO, **over):
+    m = {"to": to, "type": "text", "text": {"body": "hi " + cid},
+         "client_id": cid}
+    m.update(over)
+    return m
+
+
+class OutboxApi(StackCase):
+    workers = 2
+    sandbox = True
+
+    @classmethod
+    def setUpStack(cls):
+        cls.sb = Sandbox(cls.st.sandbox_port, cls.st.app_secret)
+        for slug in ("obx-a", "obx-b"):
+            cls.st.admin("workspace", "add", slug, slug.upper())
+        add_sender(cls.st, cls.sb, "obx-a", WABA_A, PHONE_A)
+        add_sender(cls.st, cls.sb, "obx-a", WABA_A, PHONE_A2, default=False)
+        add_sender(cls.st, cls.sb, "obx-b", WABA_B, PHONE_B)
+        cls.key = add_key(cls.st, "obx", "messages:send")
+        cls.key_read = add_key(cls.st, "obx-read", "connection:read")
+        cls.key_b = add_key(cls.st, "obx-b", "messages:send", ["obx-b"])
+
+    def error(self, r, status, code):
+        self.assertEqual(r.status, status, r.text[:400])
+        self.assertEqual(json.loads(r.text)["error"]["code"], code, r.text)
+        return json.loads(r.text)["error"]["message"]
+
+    def rows(self, slug, where="1"):
+        return self.st.sql("SELECT client_id, state, to_addr, "
+                           "IFNULL(phone_number_id, '-') FROM outbox WHERE "
+                           + where + " ORDER BY id", db=ws_db(self.st, slug))
+
+    def test_batch_is_queued_in_order_and_nothing_sent(self):
+        n = len(self.sb.requests("messages"))
+        msgs = [text("batch-%d" % i) for i in range(1000)]
+        msgs[7]["from"] = PHONE_A2
+        r = outbox(self.port, "obx-a", self.key, {"messages": msgs})
+        self.assertEqual(r.status, 202, r.text[:300])
+        acc = json.loads(r.text)["accepted"]
+        self.assertEqual([a["client_id"] for a in acc],
+                         ["batch-%d" % i for i in range(1000)])
+        ids = [a["id"] for a in acc]
+        self.assertEqual(len(set(ids)), 1000)
+        g = one(self.port, "obx-a", self.key, "GET", ids[7])
+        self.assertEqual(g.status, 200, g.text)
+        got = json.loads(g.text)
+        self.assertEqual(sorted(got), ["attempts", "client_id", "error", "id",
+                                       "message_id", "state", "updated_at"])
+        self.assertEqual((got["id"], got["client_id"], got["state"],
+                          got["attempts"], got["message_id"]),
+                         (ids[7], "batch-7", "queued", 0, None))
+        self.assertIn("batch-7\tqueued\t%s\t%s" % (TO, PHONE_A2),
+                      self.rows("obx-a", "client_id = 'batch-7'"))
+        self.assertIn("batch-8\tqueued\t%s\t-" % TO,
+                      self.rows("obx-a", "client_id = 'batch-8'"))
+        # The stored body is the message without client_id.
+        body = self.st.sql("SELECT body FROM outbox WHERE client_id = "
+                           "'batch-8'", db=ws_db(self.st, "obx-a")).strip()
+        self.assertEqual(json.loads(body), {"to": TO, "type": "text",
+                                            "text": {"body": "hi batch-8"}})
+        self.assertEqual(len(self.sb.requests("messages")), n)
+
+    def test_repeat_client_id_returns_first_id(self):
+        r = outbox(self.port, "obx-a", self.key, {"messages": [text("rep-1")]})
+        self.assertEqual(r.status, 202, r.text)
+        first = json.loads(r.text)["accepted"][0]["id"]
+        r = outbox(self.port, "obx-a", self.key,
+                   {"messages": [text("rep-1", to="4915100000000"),
+                                 text("rep-2"), text("rep-2")]})
+        self.assertEqual(r.status, 202, r.text)
+        acc = json.loads(r.text)["accepted"]
+        self.assertEqual(acc[0], {"id": first, "client_id": "rep-1"})
+        self.assertEqual(acc[1]["id"], acc[2]["id"])
+        self.assertEqual(self.rows("obx-a", "client_id LIKE 'rep-%'"),
+                         "rep-1\tqueued\t%s\t-\nrep-2\tqueued\t%s\t-\n"
+                         % (TO, TO))
+        # Another workspace has its own client_ids.
+        r = outbox(self.port, "obx-b", self.key, {"messages": [text("rep-1")]})
+        self.assertEqual(r.status, 202, r.text)
+        self.assertEqual(self.rows("obx-b", "client_id = 'rep-1'").count("\n"), 1)
+
+    def test_old_client_id_is_new_again(self):
+        r = outbox(self.port, "obx-a", self.key, {"messages": [text("old-1")]})
+        first = json.loads(r.text)["accepted"][0]["id"]
+        self.st.sql("UPDATE outbox SET created_at = UTC_TIMESTAMP() - "
+                    "INTERVAL 8 DAY WHERE id = %d" % first,
+                    db=ws_db(self.st, "obx-a"))
+        r = outbox(self.port, "obx-a", self.key, {"messages": [text("old-1")]})
+        self.assertEqual(r.status, 202, r.text)
+        self.assertNotEqual(json.loads(r.text)["accepted"][0]["id"], first)
+
+    def test_one_bad_message_queues_none(self):
+        cases = [
+            ([text("bad-1"), {"to": TO, "type": "text", "client_id": "bad-2"}],
+             "messages[1]: a message of type text needs its text object"),
+            ([text("bad-3"), text("")], "messages[1]: client_id"),
+            ([text("bad-4", client_id="x" * 65)], "messages[0]: client_id"),
+            ([text("bad-5", client_id="a b")], "messages[0]: client_id"),
+            ([{"to": TO, "type": "text", "text": {"body": "x"}}],
+             "messages[0]: client_id"),
+            ([text("bad-6", to="12")], "messages[0]: to must be"),
+            ([text("bad-7", extra=1)], "messages[0]: extra is not a member"),
+            ([text("bad-8", **{"from": PHONE_B})],
+             "messages[0]: from is not one of"),
+            ([text("bad-9", **{"from": "12ab"})], "messages[0]: from must be"),
+            (["nope"], "messages[0] must be a message object"),
+        ]
+        for msgs, words in cases:
+            with self.subTest(words=words):
+                r = outbox(self.port, "obx-a", self.key, {"messages": msgs})
+                self.assertIn(words, self.error(r, 400, "invalid_request"))
+        self.assertEqual(self.rows("obx-a", "client_id LIKE 'bad-%'"), "")
+        for body in ({"messages": []}, {"messages": {}}, {},
+                     {"messages": [text("bad-x")], "more": 1},
+                     {"messages": [text("big-%d" % i) for i in range(1001)]}):
+            with self.subTest(body=str(body)[:40]):
+                self.error(outbox(self.port, "obx-a", self.key, body), 400,
+                           "invalid_request")
+        self.error(outbox(self.port, "obx-a", self.key, None, raw=b"[1,"), 400,
+                   "invalid_request")
+        self.assertEqual(self.rows("obx-a", "client_id LIKE 'big-%' OR client_id = 'bad-x'"), "")
+
+    def test_keys_and_scopes(self):
+        body = {"messages": [text("scope-1")]}
+        self.error(outbox(self.port, "obx-a", self.key_read, body), 403,
+                   "forbidden")
+        self.error(outbox(self.port, "obx-a", self.key_b, body), 404,
+                   "not_found")
+        self.error(outbox(self.port, "obx-a", "nokey", body), 401,
+                   "unauthorized")
+        self.error(one(self.port, "obx-a", self.key_read, "GET", 1), 403,
+                   "forbidden")
+        self.assertEqual(self.rows("obx-a", "client_id = 'scope-1'"), "")
+
+    def test_get_and_cancel(self):
+        r = outbox(self.port, "obx-a", self.key,
+                   {"messages": [text("del-1"), text("del-2")]})
+        a, b = [x["id"] for x in json.loads(r.text)["accepted"]]
+        self.error(one(self.port, "obx-b", self.key, "GET", a), 404,
+                   "not_found")
+        self.error(one(self.port, "obx-b", self.key, "DELETE", a), 404,
+                   "not_found")
+        d = one(self.port, "obx-a", self.key, "DELETE", a)
+        self.assertEqual(d.status, 204, d.text)
+        self.error(one(self.port, "obx-a", self.key, "GET", a), 404,
+                   "not_found")
+        self.error(one(self.port, "obx-a", self.key, "DELETE", a), 404,
+                   "not_found")
+        self.st.sql("UPDATE outbox SET state = 'sent', message_id = "
+                    "'wamid.X' WHERE id = %d" % b, db=ws_db(self.st, "obx-a"))
+        self.assertIn("sent", self.error(
+            one(self.port, "obx-a", self.key, "DELETE", b), 409, "not_queued"))
+        got = json.loads(one(self.port, "obx-a", self.key, "GET", b).text)
+        self.assertEqual((got["state"], got["message_id"]), ("sent", "wamid.X"))
+        self.error(one(self.port, "obx-a", self.key, "GET", "0"), 400,
+                   "invalid_request")
+        self.error(one(self.port, "obx-a", self.key, "GET", "x1"), 400,
+                   "invalid_request")
+
+
+def wait(pred, timeout, what):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def counts(st, slug, tag):
+    out = st.sql("SELECT state, COUNT(*) FROM outbox WHERE client_id LIKE "
+                 "'%s-%%' GROUP BY state" % tag, db=ws_db(st, slug))
+    return {k: int(v) for k, v in (l.split("\t") for l in out.split("\n") if l)}
+
+
+class OutboxSender(StackCase):
+    """The sender: two `waba-connect --sender` processes drain the outbox
+    of many workspaces at once: each message sent exactly once, each
+    number paced to per_number_mps in every one-second window, each
+    recipient to pair_interval_ms; kill -9, 190 and reconnect."""
+    workers = 2
+    sandbox = True
+    config = {"sender.per_number_mps": 80, "sender.pair_interval_ms": 1000,
+              "sender.claim_timeout_s": 8, "sender.max_attempts": 3,
+              "sender.max_in_flight": 64, "meta.timeout_ms": 5000}
+    NWS = 20
+
+    @classmethod
+    def setUpStack(cls):
+        cls.sb = Sandbox(cls.st.sandbox_port, cls.st.app_secret)
+        cls.slugs = ["snd-%02d" % i for i in range(cls.NWS)]
+        cls.phones = {}
+        for i, slug in enumerate(cls.slugs):
+            cls.st.admin("workspace", "add", slug, slug.upper())
+            phone = "62%010d" % i
+            add_sender(cls.st, cls.sb, slug, "52%010d" % i, phone)
+            cls.phones[slug] = phone
+        cls.key = add_key(cls.st, "snd", "messages:send")
+
+    def tearDown(self):
+        for name in ("sender", "sender2"):
+            self.st.stop_sender(name)
+        self.sb.clear_injections()
+
+    def enqueue(self, slug, n, tag, recipients=None):
+        recipients = recipients or n
+        ids = []
+        for start in range(0, n, 1000):
+            msgs = [text("%s-%s-%d" % (tag, slug, i),
+                         to="4917%08d" % (i % recipients))
+                    for i in range(start, min(n, start + 1000))]
+            r = outbox(self.port, slug, self.key, {"messages": msgs})
+            self.assertEqual(r.status, 202, r.text[:300])
+            ids += [a["id"] for a in json.loads(r.text)["accepted"]]
+        return ids
+
+    def sends(self, tag):
+        """The sandbox's sends of this test: {body text: [request, …]}."""
+        got = {}
+        for q in self.sb.call("GET", "/_sandbox/sends")["sends"]:
+            b = q.get("text") or ""
+            if b.startswith("hi " + tag + "-"):
+                got.setdefault((q["phone_number_id"], b), []).append(q)
+        return got
+
+    def drained(self, slugs, n):
+        total = sum(counts(self.st, s, "big").get("sent", 0) for s in slugs)
+        return total >= n
+
+    def test_two_senders_drain_10000_once_within_limits(self):
+        per = 10000 // self.NWS
+        t0 = time.time()
+        for slug in self.slugs:
+            self.enqueue(slug, per, "big", recipients=per // 2)
+        enqueue_s = time.time() - t0
+        self.st.start_sender("sender")
+        self.st.start_sender("sender2")
+        wait(lambda: self.drained(self.slugs, 10000), 90, "the drain")
+        drain_s = time.time() - t0 - enqueue_s
+        print("enqueue %.1fs, drain %.1fs" % (enqueue_s, drain_s))
+        for slug in self.slugs:
+            self.assertEqual(counts(self.st, slug, "big"), {"sent": per}, slug)
+        sends = self.sends("big")
+        self.assertEqual(len(sends), 10000)
+        twice = [k for k, v in sends.items() if len(v) != 1]
+        self.assertEqual(twice, [])
+        by_phone, by_pair = {}, {}
+        for (phone, _), (q,) in sends.items():
+            by_phone.setdefault(phone, []).append(q["time"])
+            by_pair.setdefault((phone, q["to"]), []).append(q["time"])
+        for phone, ts in by_phone.items():
+            ts.sort()
+            j = 0
+            for i in range(len(ts)):
+                while ts[i] - ts[j] >= 1.0:
+                    j += 1
+                self.assertLessEqual(i - j + 1, 80, "%s over 80/s: %s" % (
+                    phone, [round(t - ts[j], 4) for t in ts[j:i + 1]]))
+        for pair, ts in by_pair.items():
+            ts.sort()
+            for a, b in zip(ts, ts[1:]):
+                # The sandbox stamps arrival: a few ms of jitter.
+                self.assertGreaterEqual(b - a, 0.98, pair)
+        # Every sent one has Meta's id, and its event is in the feed.
+        db = ws_db(self.st, self.slugs[0])
+        self.assertEqual(self.st.sql(
+            "SELECT COUNT(*) FROM outbox WHERE message_id LIKE 'wamid.%' "
+            "AND client_id LIKE 'big-%'", db=db).strip(), str(per))
+        self.assertEqual(self.st.sql(
+            "SELECT COUNT(*) FROM webhook_events WHERE kind = "
+            "'message_sent' AND JSON_VALUE(object, '$.client_id') LIKE "
+            "'big-%'", db=db).strip(), str(per))
+
+    # -- crashes, stops, the token, the database --------------------------
+    def per_message(self, tag):
+        """{text body: POSTs the sandbox saw for it}."""
+        n = {}
+        for q in self.sb.call("GET", "/_sandbox/sends")["sends"]:
+            b = q.get("text") or ""
+            if b.startswith("hi " + tag + "-"):
+                n[b] = n.get(b, 0) + 1
+        return n
+
+    def states(self, slug, tag):
+        out = self.st.sql("SELECT client_id, state FROM outbox WHERE "
+                          "client_id LIKE '%s-%%'" % tag, db=ws_db(self.st, slug))
+        return dict(l.split("\t") for l in out.split("\n") if l)
+
+    def settled(self, slugs, tag):
+        return all(not ({"queued", "sending", "paused"} &
+                        set(self.states(s, tag).values())) for s in slugs)
+
+    def test_kill_9_mid_drain_loses_nothing_sends_nothing_twice(self):
+        slugs = self.slugs[:4]
+        for slug in slugs:
+            self.enqueue(slug, 300, "k9")
+        p = self.st.start_sender("sender")
+        wait(lambda: sum(self.per_message("k9").values()) >= 300, 30,
+             "the first sends")
+        p.send_signal(signal.SIGKILL)
+        p.wait(10)
+        self.st.start_sender("sender2")
+        wait(lambda: self.settled(slugs, "k9"), 60, "the rest, and the "
+             "interrupted ones declared unknown")
+        sent = self.per_message("k9")
+        self.assertEqual([b for b, n in sent.items() if n > 1], [])
+        unknown = 0
+        for slug in slugs:
+            st = self.states(slug, "k9")
+            self.assertEqual(len(st), 300)
+            for cid, state in st.items():
+                self.assertIn(state, ("sent", "unknown"), cid)
+                if state == "sent":
+                    self.assertEqual(sent.get("hi " + cid), 1, cid)
+                unknown += state == "unknown"
+        self.assertGreater(unknown, 0, "kill -9 interrupted nothing?")
+        self.assertLess(unknown, 4 * 64)
+        self.assertIn("messages left sending by a sender that stopped",
+                      open(self.st.path("sender2.log")).read())
+
+    def test_sigterm_finishes_in_flight_and_exits_0(self):
+        slug = self.slugs[4]
+        self.enqueue(slug, 400, "term")
+        p = self.st.start_sender("sender")
+        wait(lambda: sum(self.per_message("term").values()) >= 50, 30,
+             "the first sends")
+        p.send_signal(signal.SIGTERM)
+        self.assertEqual(p.wait(15), 0)
+        st = self.states(slug, "term")
+        self.assertEqual(set(st.values()) - {"sent", "queued"}, set(), st)
+        sent = self.per_message("term")
+        for cid, state in st.items():
+            self.assertEqual(sent.get("hi " + cid, 0),
+                             1 if state == "sent" else 0, cid)
+        self.assertIn("queued", st.values())  # it stopped claiming
+        # The sent ones are events of the feed, with Meta's id.
+        key = add_key(self.st, "snd-events", "events:read", [slug])
+        r = request(self.port, "GET", "/api/v1/w/%s/events?limit=1000" % slug,
+                    headers={"Authorization": "Bearer " + key}, timeout=15)
+        self.assertEqual(r.status, 200, r.text[:300])
+        evs = [e for e in json.loads(r.text)["events"]
+               if e["type"] == "message_sent" and
+               e["object"]["client_id"].startswith("term-")]
+        self.assertEqual(len(evs), list(st.values()).count("sent"))
+        self.assertTrue(all(e["object"]["message_id"].startswith("wamid.")
+                            for e in evs))
+        self.assertEqual(evs[0]["phone_number_id"], self.phones[slug])
+
+    def test_190_pauses_the_queue_and_reconnect_resumes_it(self):
+        slug, other = self.slugs[5], self.slugs[6]
+        db = ws_db(self.st, slug)
+        self.enqueue(slug, 200, "t190")
+        self.enqueue(other, 50, "t190o")
+        self.sb.inject("messages", "190", count=1,
+                       match="hi t190-%s-20\"" % slug)
+        self.st.start_sender("sender")
+        wait(lambda: self.st.sql("SELECT status FROM connection",
+                                 db=db).strip() == "needs_reconnect", 30,
+             "needs_reconnect")
+        wait(lambda: "paused" in self.states(slug, "t190").values() and
+             "queued" not in self.states(slug, "t190").values(), 10, "paused")
+        # The other workspace is not held up.
+        wait(lambda: self.settled([other], "t190o"), 30, "the other one")
+        self.assertEqual(set(self.states(other, "t190o").values()), {"sent"})
+        got = json.loads(one(self.port, slug, self.key, "GET",
+                             self.st.sql("SELECT id FROM outbox WHERE "
+                                         "client_id = 't190-%s-20'" % slug,
+                                         db=db).strip()).text)
+        self.assertEqual(got["state"], "paused")
+        ob = json.loads(self.st.admin("status", slug, "--json").stdout)["outbox"]
+        self.assertGreater(ob["paused"], 0)
+        self.assertEqual((ob["queued"], ob["paused_why"]), (0, "needs_reconnect"))
+        self.assertEqual(sorted(ob), ["failed_last_hour", "paused", "paused_why",
+                                      "queued", "sending", "sent_last_hour",
+                                      "unknown_last_hour"])
+        before = sum(self.per_message("t190").values())
+        time.sleep(1.0)  # paused: nothing more is sent
+        self.assertEqual(sum(self.per_message("t190").values()), before)
+        # Marked once (one connection event), whatever the sends in flight.
+        self.assertEqual(self.st.sql(
+            "SELECT COUNT(*) FROM webhook_events WHERE kind = 'connection'",
+            db=db).strip(), "1")
+        # Reconnected (as a finished reconnect leaves the row): resumed.
+        self.st.sql("UPDATE connection SET status = 'connected', reason = NULL",
+                    db=db)
+        wait(lambda: self.settled([slug], "t190"), 30, "resumed")
+        st = self.states(slug, "t190")
+        self.assertEqual(set(st.values()), {"sent"})
+        sent = self.per_message("t190")
+        # Refused once with 190 (Meta did nothing), then sent once.
+        self.assertEqual(sent["hi t190-%s-20" % slug], 2)
+        self.assertEqual([b for b, n in sent.items()
+                          if n != 1 and b != "hi t190-%s-20" % slug], [])
+
+    def test_mariadb_restart_mid_drain(self):
+        slugs = self.slugs[7:11]
+        for slug in slugs:
+            self.enqueue(slug, 300, "mdb")
+        self.st.start_sender("sender")
+        wait(lambda: sum(self.per_message("mdb").values()) >= 200, 30,
+             "the first sends")
+        self.st.stop_mariadb()
+        time.sleep(1.0)
+        self.st.start_mariadb()
+        wait(lambda: self.settled(slugs, "mdb"), 60, "the drain after it")
+        sent = self.per_message("mdb")
+        self.assertEqual([b for b, n in sent.items() if n > 1], [])
+        for slug in slugs:
+            for cid, state in self.states(slug, "mdb").items():
+                self.assertIn(state, ("sent", "unknown"), cid)
+                if state == "sent":
+                    self.assertEqual(sent.get("hi " + cid), 1, cid)
+
+
+class OutboxSenderChild(StackCase):
+    """[sender] enabled: the standalone supervisor runs the sender as its
+    child (comm waba-sender, not a worker) and starts it again when it
+    dies, as it does the monitor."""
+    workers = 2
+    sandbox = True
+    config = {"sender.enabled": "true", "sender.pair_interval_ms": 0}
+
+    @classmethod
+    def setUpStack(cls):
+        cls.sb = Sandbox(cls.st.sandbox_port, cls.st.app_secret)
+        cls.st.admin("workspace", "add", "child", "Child")
+        add_sender(cls.st, cls.sb, "child", "530000000001", "630000000001")
+        cls.key = add_key(cls.st, "child", "messages:send")
+
+    def test_child_sends_and_is_restarted(self):
+        first = wait(lambda: self.st.sender_pids(), 20, "the sender child")
+        self.assertEqual(len(self.st.worker_pids()), 2)
+        r = outbox(self.port, "child", self.key,
+                   {"messages": [text("c-%d" % i) for i in range(20)]})
+        self.assertEqual(r.status, 202, r.text)
+        db = ws_db(self.st, "child")
+        wait(lambda: self.st.sql("SELECT COUNT(*) FROM outbox WHERE state = "
+                                 "'sent'", db=db).strip() == "20", 30, "sent")
+        os.kill(first[0], signal.SIGKILL)
+        again = wait(lambda: [p for p in self.st.sender_pids()
+                              if p != first[0]], 20, "a new sender child")
+        self.assertNotEqual(again, first)
+        r = outbox(self.port, "child", self.key,
+                   {"messages": [text("d-%d" % i) for i in range(5)]})
+        self.assertEqual(r.status, 202, r.text)
+        wait(lambda: self.st.sql("SELECT COUNT(*) FROM outbox WHERE state = "
+                                 "'sent'", db=db).strip() == "25", 30,
+             "sent by the new one")
