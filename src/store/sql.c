@@ -17,12 +17,26 @@
 #include "../log.h"
 #include "sql.h"
 
+/*
+ * The server gave up the transaction, not the connection: InnoDB's
+ * deadlock victim, a lock wait timeout, and Galera's certification
+ * conflict (also reported as ER_LOCK_DEADLOCK, "try restarting
+ * transaction"), seen when two nodes commit the same rows or a node's
+ * leaving aborts what it was replicating. Worth a retry by the client
+ * (a 503), not a dropped connection.
+ */
+static int
+sq_rolled_back(unsigned int e)
+{
+	return e == ER_LOCK_DEADLOCK || e == ER_LOCK_WAIT_TIMEOUT;
+}
+
 enum store_rc
 sq_classify(MYSQL *my)
 {
 	unsigned int e = mysql_errno(my);
 
-	if (db_is_gone(my))
+	if (db_is_gone(my) || sq_rolled_back(e))
 		return STORE_GONE;
 	if (e == ER_DUP_ENTRY)
 		return STORE_DUP;
@@ -58,10 +72,10 @@ sq_stmt_fail(struct sq *q, const char *what)
 	q->err = e;
 	if (e == ER_DUP_ENTRY)
 		return STORE_DUP;
-	rc = db_errno_gone(e) ? STORE_GONE : STORE_ERR;
+	rc = db_errno_gone(e) || sq_rolled_back(e) ? STORE_GONE : STORE_ERR;
 	/* Messages name tables and columns, never bound values. */
 	log_err("sql %s: %u %s", what, e, mysql_stmt_error(q->st));
-	if (rc == STORE_GONE && q->db != NULL) {
+	if (rc == STORE_GONE && db_errno_gone(e) && q->db != NULL) {
 		/*
 		 * The connection is dead: drop it (and its cached statements,
 		 * ours included) so the next request reconnects.
@@ -171,7 +185,7 @@ sq_commit(struct db *db, MYSQL *my)
 		return STORE_OK;
 	rc = sq_classify(my);
 	log_err("sql commit: %s", mysql_error(my));
-	if (rc == STORE_GONE)
+	if (db_is_gone(my))
 		db_lost(db, my);
 	else
 		mysql_rollback(my);

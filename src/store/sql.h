@@ -22,9 +22,14 @@ struct db_server;
 enum store_rc {
 	STORE_OK = 0,
 	STORE_NOTFOUND = 1,
-	STORE_ERR = -1,  /* a bug or a constraint: logged */
-	STORE_GONE = -2, /* the server is unreachable: answer 503 */
-	STORE_DUP = -3   /* a unique key already holds this value */
+	STORE_ERR = -1, /* a bug or a constraint: logged */
+	/*
+	 * The server is unreachable, or it rolled the transaction back
+	 * (a deadlock, a lock wait timeout, a Galera certification
+	 * conflict): nothing of it is stored, answer 503, a retry may work.
+	 */
+	STORE_GONE = -2,
+	STORE_DUP = -3 /* a unique key already holds this value */
 };
 
 struct sq {

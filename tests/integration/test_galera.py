@@ -5,7 +5,9 @@ one workspace (the directory, as before); two waba-connect pools on
 different TCP ports sit behind one lighttpd, which balances between them,
 and each runs its monitor child. The OAuth flow started on one pool
 finishes on the other; a node killed mid-load costs nothing that was
-acknowledged; the monitors of both pools check each workspace once."""
+acknowledged and no outbox message is sent twice (both pools' senders
+drain it through the kill); the monitors of both pools check each
+workspace once."""
 import json
 import os
 import shutil
@@ -16,6 +18,7 @@ import unittest
 
 from base import OUT
 from client import request
+from gateway import add_key
 from meta import PHONE, PHONE2, PHONE_EU, WABA2, Sandbox, csrf, post_form, \
     settings_path, sign_in
 from stack import ROOT, Stack, binary, free_port, shipped_block, wait_for
@@ -39,7 +42,9 @@ class Galera(unittest.TestCase):
             st.start_sandbox()
             st.write_config(**{
                 "database.socket": None, "database.host": hosts,
-                "monitor.enabled": "true", "monitor.interval_minutes": 1})
+                "monitor.enabled": "true", "monitor.interval_minutes": 1,
+                "sender.enabled": "true", "sender.claim_timeout_s": 5,
+                "meta.timeout_ms": 3000})
             st.admin("keys", "init")
             st.admin("migrate")
             for slug in CLUSTER:
@@ -49,6 +54,7 @@ class Galera(unittest.TestCase):
             for slug in CLUSTER + (SEPARATE,):
                 st.admin("user", "add", slug, "%s@x.example" % slug,
                          input=PW + "\n")
+            cls.key = add_key(st, "galera", "messages:send")
             cls.pool_ports = {"a": free_port(), "b": free_port()}
             st.start_pool(tcp_port=cls.pool_ports["a"], name="pool")
             st.start_pool(tcp_port=cls.pool_ports["b"], name="pool2")
@@ -247,6 +253,20 @@ $HTTP["url"] !~ "^/static/" {{
                 with lock:
                     log.append((time.monotonic(), "page", st))
 
+        # A campaign queued for the pools' two senders to drain through
+        # the kill (about 8 s at the 72 a second a number is paced to).
+        N = 600
+        msgs = [{"to": "4917%08d" % i, "type": "text",
+                 "text": {"body": "galera campaign %d" % i},
+                 "client_id": "gal-%d" % i} for i in range(N)]
+        r = request(self.st.port, "POST", "/api/v1/w/c1/outbox",
+                    body=json.dumps({"messages": msgs}).encode(),
+                    headers={"Content-Type": "application/json",
+                             "Authorization": "Bearer " + self.key},
+                    timeout=30)
+        self.assertEqual(r.status, 202, r.text[:300])
+        wait_for(lambda: len(self.st.sender_pids("pool")) == 1 and
+                 len(self.st.sender_pids("pool2")) == 1, 20, "senders")
         ts = [threading.Thread(target=deliveries, args=(n,))
               for n in range(3)] + [threading.Thread(target=pages)]
         for t in ts:
@@ -281,6 +301,31 @@ $HTTP["url"] !~ "^/static/" {{
         self.assertEqual(sorted(stored), sorted(done))
         self.assertEqual(set(stored.values()), {"1"})
         self.assertEqual(self.status("c2")["status"], "connected")
+        # The campaign: settled, each message sent at most once, and
+        # only one a sender had in flight at the kill may be "unknown".
+        db = self.ws_db("c1")
+
+        def settled():
+            out = self.node_sql("SELECT state, COUNT(*) FROM outbox WHERE "
+                                "client_id LIKE 'gal-%' GROUP BY state",
+                                db=db)
+            got = {k: int(v) for k, v in
+                   (line.split("\t") for line in out.splitlines())}
+            return got if set(got) <= {"sent", "unknown", "failed"} \
+                else None
+        wait_for(settled, 90, "the campaign settled")
+        states = settled()
+        self.assertEqual(sum(states.values()), N, states)
+        self.assertEqual(states.get("failed", 0), 0, states)
+        self.assertLessEqual(states.get("unknown", 0), 64, states)
+        sent = {}
+        for q in self.sb.call("GET", "/_sandbox/sends")["sends"]:
+            b = q.get("text") or ""
+            if b.startswith("galera campaign "):
+                sent[b] = sent.get(b, 0) + 1
+        self.assertEqual([b for b, n in sent.items() if n > 1], [],
+                         "sent twice")
+        self.assertGreaterEqual(len(sent), states.get("sent", 0))
         # The pools said where they went.
         logs = self.pool_log("pool") + self.pool_log("pool2")
         self.assertIn("entry 2 of the host list", logs)
