@@ -20,6 +20,7 @@
 #include "config.h"
 #include "graph.h"
 #include "log.h"
+#include "metrics.h"
 #include "sender.h"
 #include "store/connection.h"
 #include "store/outbox.h"
@@ -31,6 +32,7 @@
 #define SND_LOOK_MS     500    /* how often a workspace's state is read */
 #define SND_REFRESH_MS  2000   /* how often the workspace list is */
 #define SND_CLAIM_MS    20     /* between two claim rounds */
+#define SND_DEPTH_MS    10000  /* the queue's depth for /metrics */
 #define SND_HORIZON_US  200000 /* slots claimed ahead */
 #define SND_MAX_BODY    65536  /* a send's answer */
 #define SND_USER_AGENT  "waba-connect-sender"
@@ -408,6 +410,7 @@ snd_retry(struct snd *s, struct snd_job *j, const char *why)
 	}
 	j->end = OUTBOX_RETRY;
 	j->retry_ms = snd_backoff_ms(j->attempts);
+	metrics_send("retried");
 	snprintf(j->error, sizeof(j->error), "%s", why);
 }
 
@@ -503,12 +506,15 @@ snd_after(struct snd *s, struct snd_job *j)
 	switch (j->end) {
 	case OUTBOX_SENT:
 		s->sent++;
+		metrics_send("sent");
 		break;
 	case OUTBOX_FAILED:
 		s->failed++;
+		metrics_send("failed");
 		break;
 	case OUTBOX_UNKNOWN:
 		s->unknown++;
+		metrics_send("unknown");
 		log_warn("sender: workspace %s: message %llu unknown: %s",
 		    w->ws.slug, (unsigned long long)j->id, j->error);
 		break;
@@ -606,6 +612,27 @@ snd_done(struct snd *s)
 	}
 }
 
+/*
+ * The messages queued now in every workspace this sender serves, for
+ * /metrics (outbox depth; the pool's shared counters when this sender
+ * is its child). One count a workspace every SND_DEPTH_MS: a gauge, not
+ * worth more.
+ */
+static void
+snd_depth(struct snd *s)
+{
+	struct outbox_glance g;
+	long long            n = 0;
+	size_t               i;
+
+	for (i = 0; i < s->nws; i++)
+		if (s->ws[i].live &&
+		    store_outbox_glance(s->app->db, &s->ws[i].ws, &g) ==
+		        STORE_OK)
+			n += g.queued + g.paused;
+	metrics_outbox_depth(n);
+}
+
 /* Settles what is known, starts what is due: the next due time. */
 static long long
 snd_step(struct snd *s, long long now, int giving_back)
@@ -648,6 +675,7 @@ sender_run(struct app *a, volatile sig_atomic_t *stop)
 	const struct config *cfg = a->cfg;
 	struct snd           s;
 	long long now, next, refresh = 0, expire = 0, claim = 0, deadline = 0;
+	long long depth = 0;
 	uint64_t  changed;
 	int       running, rc = 1;
 	size_t    i;
@@ -689,6 +717,10 @@ sender_run(struct app *a, volatile sig_atomic_t *stop)
 					    s.ws[i].ws.slug,
 					    (unsigned long long)changed);
 			expire = now + 1000;
+		}
+		if (!*stop && now >= depth) {
+			snd_depth(&s);
+			depth = now + SND_DEPTH_MS;
 		}
 		if (!*stop && now >= claim) {
 			snd_claim(&s, now);

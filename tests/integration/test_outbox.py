@@ -471,6 +471,10 @@ class OutboxSenderChild(StackCase):
         db = ws_db(self.st, "child")
         wait(lambda: self.st.sql("SELECT COUNT(*) FROM outbox WHERE state = "
                                  "'sent'", db=db).strip() == "20", 30, "sent")
+        # The child's outcomes are in the pool's /metrics (shared counters).
+        m = request(self.port, "GET", "/metrics").text
+        self.assertRegex(m, r'waba_sends_total\{outcome="sent"\} 20\b')
+        self.assertIn("waba_outbox_depth", m)
         os.kill(first[0], signal.SIGKILL)
         again = wait(lambda: [p for p in self.st.sender_pids()
                               if p != first[0]], 20, "a new sender child")
