@@ -35,6 +35,9 @@ BUSY = ("Meta's capacity spent or the database down answer through "
         "api_graph_failed / api_db_down, whose 503 is tested on messages "
         "(test_api_messages.ApiUnavailable) and connection")
 UNEXERCISED = {
+    ('DELETE', '/api/v1/w/{slug}/outbox/{id}', '503'): BUSY,
+    ('GET', '/api/v1/w/{slug}/outbox/{id}', '503'): BUSY,
+    ('POST', '/api/v1/w/{slug}/outbox', '503'): BUSY,
     ('DELETE', '/api/v1/w/{slug}/templates/{name}', '401'):
         GATE,
     ('DELETE', '/api/v1/w/{slug}/templates/{name}', '429'):

@@ -164,7 +164,23 @@ class OutboxApi(StackCase):
                    "unauthorized")
         self.error(one(self.port, "obx-a", self.key_read, "GET", 1), 403,
                    "forbidden")
+        self.error(one(self.port, "obx-a", self.key_read, "DELETE", 1), 403,
+                   "forbidden")
+        self.error(one(self.port, "obx-a", "nokey", "GET", 1), 401,
+                   "unauthorized")
+        self.error(one(self.port, "obx-a", "nokey", "DELETE", 1), 401,
+                   "unauthorized")
+        self.error(one(self.port, "obx-a", self.key, "DELETE", "x1"), 400,
+                   "invalid_request")
         self.assertEqual(self.rows("obx-a", "client_id = 'scope-1'"), "")
+
+    def test_oversize_body_is_413(self):
+        # Beyond [server] max_body (1 MiB): refused before it is read.
+        before = self.rows("obx-a", "1")
+        raw = b'{"messages":[' + b" " * (1 << 20) + b"]}"
+        self.error(outbox(self.port, "obx-a", self.key, None, raw=raw), 413,
+                   "too_large")
+        self.assertEqual(self.rows("obx-a", "1"), before)
 
     def test_get_and_cancel(self):
         r = outbox(self.port, "obx-a", self.key,
