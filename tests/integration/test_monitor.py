@@ -313,6 +313,72 @@ class Monitor(StackCase):
         finally:
             self.st.sql("DELETE FROM send_hourly", db="waba_ws_1")
 
+    # -- each kind on every surface (issue 12, Done when) -------------------
+    def surfaces(self, status, code, state, page):
+        """After one `monitor --once` and no page view: the kind shows in
+        status --json (status, or the warning code), in `health --json`
+        (exit 1, this workspace), as a `connection` event of that state,
+        and on the settings page (page: a regex over its HTML)."""
+        self.monitor()
+        js = self.status()
+        self.assertEqual(js["status"], status)
+        if code:
+            self.assertIn(code, self.codes(js))
+        r = self.st.admin("health", "--json", check=False)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        rows = {x["workspace"]: x for x in map(json.loads,
+                                                r.stdout.splitlines())}
+        self.assertIn(SLUG, rows)
+        if code:
+            self.assertIn(code, [w["code"] for w in rows[SLUG]["warnings"]])
+        self.assertIn(state, self.states())
+        self.assertRegex(self.b.get(S).text, page)
+
+    def test_surfaces_revoked_token(self):
+        self.sb.call("POST", "/_sandbox/tokens/revoke", {"all": True, "subcode": 460})
+        self.surfaces("needs_reconnect", None, "needs_reconnect",
+                      r'id="reconnect-banner"')
+
+    def test_surfaces_waba_ungranted(self):
+        self.sb.call("POST", "/_sandbox/tokens/unshare", {"all": True, "waba_id": WABA})
+        self.surfaces("needs_reconnect", None, "needs_reconnect",
+                      r'id="reconnect-banner"')
+
+    def test_surfaces_callback_elsewhere(self):
+        self.sb.call("POST", "/_sandbox/numbers/update",
+                     {"phone_number_id": PHONE,
+                      "webhook_override": "https://elsewhere.example/hook"})
+        self.surfaces("connected", "callback_url", "at_risk",
+                      r'id="health-webhooks" class="h-(warn|bad)"')
+
+    def test_surfaces_expiring(self):
+        self.sb.call("POST", "/_sandbox/tokens/expires",
+                     {"all": True, "expires_in": 3 * 86400 + 60})
+        self.surfaces("connected", "token_expiring", "expiring",
+                      r'id="health-token" class="h-(warn|bad)"')
+
+    def test_surfaces_blocked(self):
+        self.sb.call("POST", "/_sandbox/numbers/health",
+                     {"phone_number_id": PHONE, "entity_type": "WABA",
+                      "can_send_message": "BLOCKED",
+                      "errors": [{"error_code": 141006,
+                                  "error_description": "There is an error "
+                                  "with the payment method.",
+                                  "possible_solution": "Add a payment "
+                                  "method."}]})
+        self.surfaces("connected", "can_send", "at_risk",
+                      r'id="health-can-send" class="h-bad"')
+
+    def test_surfaces_webhooks_silent(self):
+        self.st.sql("DELETE FROM webhook_hourly", db="waba_ws_1")
+        self.st.sql("REPLACE INTO send_hourly VALUES (DATE_FORMAT(UTC_TIMESTAMP(), "
+                    "'%Y-%m-%d %H:00:00'), 5, 0)", db="waba_ws_1")
+        try:
+            self.surfaces("connected", "webhooks_silent", "at_risk",
+                          r'id="health-webhooks" class="h-(warn|bad)"')
+        finally:
+            self.st.sql("DELETE FROM send_hourly", db="waba_ws_1")
+
     # -- leases and backoff --------------------------------------------------
     def test_two_monitors_check_each_workspace_once(self):
         # Slow debug_token: the two passes overlap.
