@@ -369,38 +369,38 @@ enum store_rc
 store_outbox_pause(struct db *db, const struct workspace *ws, int pause,
     uint64_t *changed)
 {
-	struct sq q;
+	struct sq     q;
+	enum store_rc rc;
 
+	/* rc first, then obs_changed: q is set by sq_rows before it is read. */
 	if (pause)
-		return obs_changed(&q,
-		    sq_rows(&q, db, &ws->srv, NULL,
-		        "UPDATE `%s`.outbox SET state = 'paused', updated_at = "
-		        "UTC_TIMESTAMP(3) WHERE state = 'queued'",
-		        ws->db_name),
-		    changed);
-	return obs_changed(&q,
-	    sq_rows(&q, db, &ws->srv, NULL,
-	        "UPDATE `%s`.outbox SET state = 'queued', updated_at = "
-	        "UTC_TIMESTAMP(3) WHERE state = 'paused'",
-	        ws->db_name),
-	    changed);
+		rc = sq_rows(&q, db, &ws->srv, NULL,
+		    "UPDATE `%s`.outbox SET state = 'paused', updated_at = "
+		    "UTC_TIMESTAMP(3) WHERE state = 'queued'",
+		    ws->db_name);
+	else
+		rc = sq_rows(&q, db, &ws->srv, NULL,
+		    "UPDATE `%s`.outbox SET state = 'queued', updated_at = "
+		    "UTC_TIMESTAMP(3) WHERE state = 'paused'",
+		    ws->db_name);
+	return obs_changed(&q, rc, changed);
 }
 
 enum store_rc
 store_outbox_expire(struct db *db, const struct workspace *ws, int age_s,
     uint64_t *changed)
 {
-	struct sq q;
+	struct sq     q;
+	enum store_rc rc;
 
-	return obs_changed(&q,
-	    sq_rows(&q, db, &ws->srv, SQ_ARGS(SQ_I(age_s)),
-	        "UPDATE `%s`.outbox SET state = 'unknown', error = 'the "
-	        "sender stopped while sending it: Meta may or may not have "
-	        "sent it, and it is not sent again', updated_at = "
-	        "UTC_TIMESTAMP(3) WHERE state = 'sending' AND claimed_at < "
-	        "UTC_TIMESTAMP(3) - INTERVAL ? SECOND",
-	        ws->db_name),
-	    changed);
+	rc = sq_rows(&q, db, &ws->srv, SQ_ARGS(SQ_I(age_s)),
+	    "UPDATE `%s`.outbox SET state = 'unknown', error = 'the "
+	    "sender stopped while sending it: Meta may or may not have "
+	    "sent it, and it is not sent again', updated_at = "
+	    "UTC_TIMESTAMP(3) WHERE state = 'sending' AND claimed_at < "
+	    "UTC_TIMESTAMP(3) - INTERVAL ? SECOND",
+	    ws->db_name);
+	return obs_changed(&q, rc, changed);
 }
 
 enum store_rc
