@@ -75,11 +75,14 @@ doc_server_name(const struct ctx *c, const struct db_server *srv, char *out,
 	if (srv != NULL && srv->socket[0])
 		snprintf(out, len, "unix:%s", srv->socket);
 	else if (srv != NULL && srv->host[0])
-		snprintf(out, len, "%s:%u", srv->host, srv->port);
+		/* A cluster's node list names its ports itself. */
+		snprintf(out, len, strchr(srv->host, ',') ? "%s" : "%s:%u",
+		    srv->host, srv->port);
 	else if (cfg->db_socket)
 		snprintf(out, len, "unix:%s", cfg->db_socket);
 	else
-		snprintf(out, len, "%s:%d", cfg->db_host, cfg->db_port);
+		snprintf(out, len, strchr(cfg->db_host, ',') ? "%s" : "%s:%d",
+		    cfg->db_host, cfg->db_port);
 }
 
 /* The config file: secrets may be in it, so nobody else may read it. */
