@@ -66,6 +66,7 @@ struct snd_job {
 	char               phone[33];
 	char               to[141];
 	unsigned           attempts;
+	uint64_t           claim; /* the claim's token, for the settle */
 	long long          due_ms;
 	CURL              *e;
 	struct curl_slist *hdrs;
@@ -340,6 +341,7 @@ snd_claim_number(struct snd *s, struct snd_ws *w, size_t k, long long now)
 		j->w = w;
 		j->id = c[i].id;
 		j->attempts = c[i].attempts;
+		j->claim = c[i].claim;
 		snprintf(j->phone, sizeof(j->phone), "%s", w->num[k]);
 		snprintf(j->to, sizeof(j->to), "%s", c[i].to);
 		j->due_ms = now + (c[i].slot_us - db_now) / 1000;
@@ -572,6 +574,7 @@ snd_settle_all(struct snd *s)
 			r[n].phone = j->phone;
 			r[n].error = *j->error ? j->error : NULL;
 			r[n].retry_ms = j->retry_ms;
+			r[n].claim = j->claim;
 			n++;
 		}
 		if (store_outbox_settle(s->app->db, &w->ws, r, n) != STORE_OK) {

@@ -533,11 +533,25 @@ static const char *const workspace_v9[] = {
 	NULL
 };
 
+/*
+ * v10 (issue 15, a double send under a Galera node's kill): each claim
+ * writes its own random token, and an outcome settles a row only while
+ * that claim holds it. Without it a settle whose commit was applied
+ * but not acknowledged (the node died) and was then repeated could put
+ * back in the queue a message another sender had claimed since, which
+ * was then sent again.
+ */
+static const char *const workspace_v10[] = {
+	"ALTER TABLE `%1$s`.outbox"
+	" ADD COLUMN IF NOT EXISTS claim BIGINT UNSIGNED NULL AFTER claimed_at",
+	NULL
+};
+
 static const char *const *const control_migrations[] = { control_v1, control_v2,
 	control_v3, control_v4, control_v5, control_v6 };
 static const char *const *const workspace_migrations[] = { workspace_v1,
 	workspace_v2, workspace_v3, workspace_v4, workspace_v5, workspace_v6,
-	workspace_v7, workspace_v8, workspace_v9 };
+	workspace_v7, workspace_v8, workspace_v9, workspace_v10 };
 
 #define NCONTROL \
 	(int)(sizeof(control_migrations) / sizeof(control_migrations[0]))

@@ -75,6 +75,7 @@ struct outbox_claim {
 	char     *body;     /* malloc'd (outbox_claims_free) */
 	unsigned  attempts; /* this one included */
 	long long slot_us;  /* when to send it, the database's clock */
+	uint64_t  claim;    /* this claim's token: its outcome must name it */
 };
 
 /* What the claim of one number may take. */
@@ -120,12 +121,14 @@ struct outbox_result {
 	const char     *phone;      /* the sending number */
 	const char     *error;      /* why, for all but SENT */
 	long long       retry_ms;   /* RETRY, RELEASE: wait this long */
+	uint64_t        claim;      /* the claim's token (outbox_claim) */
 };
 
 /*
  * Settles n sending messages in one transaction; SENT and FAILED also
  * record their message_sent / message_failed event for the feed. A
- * message that is no longer sending (cancelled, settled) is left alone.
+ * message that is no longer sending under that claim (cancelled,
+ * settled, claimed again since) is left alone.
  */
 enum store_rc store_outbox_settle(struct db *, const struct workspace *,
     const struct outbox_result *r, size_t n);

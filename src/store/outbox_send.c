@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <json-c/json.h>
+#include <sodium.h>
 
 #include "../db.h"
 #include "outbox.h"
@@ -88,19 +89,31 @@ obs_json(struct json_object *a)
 /* [id, …] → sending; [[id, us], …] → not before then; [[to, next]]. */
 static enum store_rc
 obs_mark(MYSQL *my, const struct workspace *ws, const char *phone,
-    struct json_object *claimed, struct json_object *later,
+    uint64_t claim, struct json_object *claimed, struct json_object *later,
     struct json_object *pairs)
 {
+	struct sq     q;
 	enum store_rc rc = STORE_OK;
+	uint64_t      took;
 
-	if (json_object_array_length(claimed) > 0 &&
-	    (rc = sq_do_on(my, SQ_ARGS(SQ_S(obs_json(claimed))),
-	         "UPDATE `%s`.outbox o JOIN JSON_TABLE(?, '$[*]' COLUMNS (id "
-	         "BIGINT UNSIGNED PATH '$')) j ON o.id = j.id SET o.state = "
-	         "'sending', o.attempts = o.attempts + 1, o.claimed_at = "
-	         "UTC_TIMESTAMP(3), o.updated_at = UTC_TIMESTAMP(3)",
-	         ws->db_name)) != STORE_OK)
-		return rc;
+	if (json_object_array_length(claimed) > 0) {
+		if ((rc = sq_rows_on(&q, my,
+		         SQ_ARGS(SQ_S(obs_json(claimed)),
+		             SQ_I((long long)claim)),
+		         "UPDATE `%s`.outbox o JOIN JSON_TABLE(?, '$[*]' COLUMNS "
+		         "(id BIGINT UNSIGNED PATH '$')) j ON o.id = j.id SET "
+		         "o.state = 'sending', o.attempts = o.attempts + 1, "
+		         "o.claimed_at = UTC_TIMESTAMP(3), o.claim = ?, "
+		         "o.updated_at = UTC_TIMESTAMP(3) WHERE o.state = 'queued'",
+		         ws->db_name)) != STORE_OK)
+			return rc;
+		took = sq_affected(&q);
+		sq_close(&q);
+		/* A row that was not queued any more is not ours to send:
+		   nothing of this claim then (the locks say it cannot be). */
+		if (took != json_object_array_length(claimed))
+			return STORE_GONE;
+	}
 	if (json_object_array_length(later) > 0 &&
 	    (rc = sq_do_on(my, SQ_ARGS(SQ_S(obs_json(later))),
 	         "UPDATE `%s`.outbox o JOIN JSON_TABLE(?, '$[*]' COLUMNS (id "
@@ -133,11 +146,15 @@ store_outbox_claim(struct db *db, const struct workspace *ws,
 	enum store_rc        rc;
 	long long            next, start, slot, p;
 	size_t               nc = 0, i, k, room;
+	uint64_t             claim;
 
 	*n = 0;
 	*busy = 0;
 	if (w->max == 0)
 		return STORE_OK;
+	/* 53 bits: exact through JSON and the database, never 0. */
+	randombytes_buf(&claim, sizeof(claim));
+	claim = (claim & ((1ULL << 53) - 1)) | 1;
 	if ((rc = sq_do(db, &ws->srv, SQ_ARGS(SQ_S(w->phone_number_id)),
 	         "INSERT IGNORE INTO `%s`.outbox_rate (phone_number_id, "
 	         "next_us) VALUES (?, 0)",
@@ -205,11 +222,12 @@ store_outbox_claim(struct db *db, const struct workspace *ws,
 		json_object_array_add(pairs, e);
 		out[*n] = cand[i];
 		out[*n].slot_us = slot;
+		out[*n].claim = claim;
 		cand[i].body = NULL; /* out's now */
 		(*n)++;
 		slot += w->gap_us;
 	}
-	if ((rc = obs_mark(my, ws, w->phone_number_id, claimed, later,
+	if ((rc = obs_mark(my, ws, w->phone_number_id, claim, claimed, later,
 	         pairs)) != STORE_OK)
 		goto fail;
 	if (*n > 0 &&
@@ -219,6 +237,23 @@ store_outbox_claim(struct db *db, const struct workspace *ws,
 	         ws->db_name)) != STORE_OK)
 		goto fail;
 	if ((rc = sq_commit(db, my)) != STORE_OK) {
+		/*
+		 * A commit lost with its connection may still have been
+		 * applied: the rows would then be sending under a claim that
+		 * nobody sends. They are given back at once (the token makes
+		 * it a no-op otherwise), not declared unknown after
+		 * claim_timeout_s.
+		 */
+		if (*n > 0)
+			(void)sq_do(db, &ws->srv,
+			    SQ_ARGS(SQ_S(obs_json(claimed)),
+			        SQ_I((long long)claim)),
+			    "UPDATE `%s`.outbox o JOIN JSON_TABLE(?, '$[*]' "
+			    "COLUMNS (id BIGINT UNSIGNED PATH '$')) j ON o.id = "
+			    "j.id SET o.state = 'queued', o.attempts = o.attempts - "
+			    "1, o.claim = NULL, o.updated_at = UTC_TIMESTAMP(3) "
+			    "WHERE o.state = 'sending' AND o.claim = ?",
+			    ws->db_name);
 		outbox_claims_free(out, *n);
 		*n = 0;
 	}
@@ -296,6 +331,8 @@ store_outbox_settle(struct db *db, const struct workspace *ws,
 		    json_object_new_int64(r[i].retry_ms * 1000));
 		json_object_array_add(e,
 		    json_object_new_string(r[i].phone ? r[i].phone : ""));
+		json_object_array_add(e,
+		    json_object_new_int64((int64_t)r[i].claim));
 		json_object_array_add(a, e);
 	}
 	js = obs_json(a);
@@ -305,12 +342,13 @@ store_outbox_settle(struct db *db, const struct workspace *ws,
 	         "UPDATE `%s`.outbox o JOIN JSON_TABLE(?, '$[*]' COLUMNS (id "
 	         "BIGINT UNSIGNED PATH '$[0]', st VARCHAR(16) PATH '$[1]', mid "
 	         "VARCHAR(128) PATH '$[2]', err VARCHAR(1000) PATH '$[3]', back "
-	         "INT PATH '$[4]', us BIGINT PATH '$[5]')) j ON o.id = j.id "
-	         "SET o.state = j.st, o.message_id = NULLIF(j.mid, ''), o.error "
-	         "= NULLIF(j.err, ''), o.attempts = o.attempts - j.back, "
-	         "o.not_before = UTC_TIMESTAMP(3) + INTERVAL j.us MICROSECOND, "
-	         "o.updated_at = UTC_TIMESTAMP(3) WHERE o.state = 'sending' OR "
-	         "(j.st = 'sent' AND o.state = 'unknown')",
+	         "INT PATH '$[4]', us BIGINT PATH '$[5]', cl BIGINT UNSIGNED "
+	         "PATH '$[7]')) j ON o.id = j.id SET o.state = j.st, "
+	         "o.message_id = NULLIF(j.mid, ''), o.error = NULLIF(j.err, "
+	         "''), o.attempts = o.attempts - j.back, o.not_before = "
+	         "UTC_TIMESTAMP(3) + INTERVAL j.us MICROSECOND, o.updated_at = "
+	         "UTC_TIMESTAMP(3) WHERE o.claim = j.cl AND (o.state = "
+	         "'sending' OR (j.st = 'sent' AND o.state = 'unknown'))",
 	         ws->db_name)) != STORE_OK ||
 	    (rc = sq_do_on(my, SQ_ARGS(SQ_S(js)),
 	         "INSERT IGNORE INTO `%1$s`.webhook_events (dedup_key, kind, "
@@ -322,8 +360,9 @@ store_outbox_settle(struct db *db, const struct workspace *ws,
 	         "'client_id', o.client_id, 'message_id', o.message_id, 'to', "
 	         "o.to_addr, 'from', j.ph, 'error', o.error) FROM JSON_TABLE(?, "
 	         "'$[*]' COLUMNS (id BIGINT UNSIGNED PATH '$[0]', st "
-	         "VARCHAR(16) PATH '$[1]', ph VARCHAR(32) PATH '$[6]')) j JOIN "
-	         "`%1$s`.outbox o ON o.id = j.id AND o.state = j.st JOIN "
+	         "VARCHAR(16) PATH '$[1]', ph VARCHAR(32) PATH '$[6]', cl "
+	         "BIGINT UNSIGNED PATH '$[7]')) j JOIN `%1$s`.outbox o ON o.id "
+	         "= j.id AND o.state = j.st AND o.claim = j.cl JOIN "
 	         "`%1$s`.connection c ON c.id = 1 WHERE j.st IN ('sent', "
 	         "'failed') ORDER BY o.id",
 	         ws->db_name)) != STORE_OK) {

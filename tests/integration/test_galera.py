@@ -25,11 +25,6 @@ from stack import ROOT, Stack, binary, free_port, shipped_block, wait_for
 from test_webhooks import messages_body, msg
 
 PW = "galera test password"
-# Open bug (issue 13/15, found 2026-12-02): with both pools' senders
-# draining through a node's SIGKILL, a few messages reached the sandbox
-# twice (2 runs of 3). Until it is found and fixed the campaign part
-# is skipped, saying so, rather than left to fail CI at random.
-CAMPAIGN = os.environ.get("WABA_GALERA_CAMPAIGN") == "1"
 CLUSTER = ("c1", "c2")  # workspaces on the cluster
 SEPARATE = "sep"              # the workspace on the separate server
 
@@ -236,12 +231,13 @@ $HTTP["url"] !~ "^/static/" {{
                 body = messages_body(PHONE, [msg("wamid.G%d.%d" % (n, i),
                                                  text)])
                 while True:
+                    t0 = time.monotonic()
                     try:
                         st = self.post(body).status
                     except OSError as e:
                         st = "error: %s" % e
                     with lock:
-                        log.append((time.monotonic(), "webhook", st))
+                        log.append((t0, "webhook", st, time.monotonic()))
                     if st == 200:
                         break
                     time.sleep(0.05)
@@ -251,19 +247,21 @@ $HTTP["url"] !~ "^/static/" {{
 
         def pages():
             while not stop.is_set():
+                t0 = time.monotonic()
                 try:
                     st = b.get(settings_path("c1")).status
                 except OSError as e:
                     st = "error: %s" % e
                 with lock:
-                    log.append((time.monotonic(), "page", st))
+                    log.append((t0, "page", st, time.monotonic()))
 
         # A campaign queued for the pools' two senders to drain through
         # the kill (about 8 s at the 72 a second a number is paced to).
-        N = 600 if CAMPAIGN else 0
-        if not CAMPAIGN:
-            print("skipped: the outbox campaign through the kill (open "
-                  "bug, WABA_GALERA_CAMPAIGN=1 runs it)")
+        # (It once found messages sent twice: a settle repeated after its
+        # COMMIT's answer was lost with node1 put back in the queue a
+        # message the other sender had claimed since. Outcomes now name
+        # their claim; test_outbox.py makes that fault on purpose.)
+        N = 600
         msgs = [{"to": "4917%08d" % i, "type": "text",
                  "text": {"body": "galera campaign %d" % i},
                  "client_id": "gal-%d" % i} for i in range(N)]
@@ -272,7 +270,7 @@ $HTTP["url"] !~ "^/static/" {{
                     headers={"Content-Type": "application/json",
                              "Authorization": "Bearer " + self.key},
                     timeout=30)
-        self.assertEqual(r.status, 202 if CAMPAIGN else 400, r.text[:300])
+        self.assertEqual(r.status, 202, r.text[:300])
         wait_for(lambda: len(self.st.sender_pids("pool")) == 1 and
                  len(self.st.sender_pids("pool2")) == 1, 20, "senders")
         ts = [threading.Thread(target=deliveries, args=(n,))
@@ -295,12 +293,17 @@ $HTTP["url"] !~ "^/static/" {{
             stop.set()
             for t in ts:
                 t.join(30)
-        statuses = [s for _, _, s in log]
+        statuses = [s for _, _, s, _ in log]
         odd = [s for s in statuses if s not in (200, 503)]
         self.assertEqual(odd, [], "answers other than 200 and 503")
-        after = [s for t, _, s in log if t > killed + 1.0]
+        # By when a request was sent, not answered: one sent just before
+        # the kill may wait out the cluster's reconfiguration and answer
+        # its 503 seconds later, as it should.
+        after = [s for t, _, s, _ in log if t > killed + 1.0]
         self.assertTrue(after and set(after) == {200},
-                        "not all 200 a second after the kill")
+                        "not all 200 a second after the kill: %r" %
+                        [(round(t - killed, 2), k, s, round(e - killed, 2))
+                         for t, k, s, e in log if s != 200])
         self.assertGreater(len(done), 20)
         rows = self.node_sql("SELECT body, COUNT(*) FROM webhook_events "
                              "WHERE body LIKE 'galera-%' GROUP BY body",
@@ -321,9 +324,9 @@ $HTTP["url"] !~ "^/static/" {{
                    (line.split("\t") for line in out.splitlines())}
             return got if set(got) <= {"sent", "unknown", "failed"} \
                 else None
-        wait_for(lambda: not CAMPAIGN or settled(), 90,
+        wait_for(settled, 90,
                  "the campaign settled")
-        states = (settled() or {}) if CAMPAIGN else {"sent": 0}
+        states = settled() or {}
         self.assertEqual(sum(states.values()), N, states)
         self.assertEqual(states.get("failed", 0), 0, states)
         self.assertLessEqual(states.get("unknown", 0), 64, states)

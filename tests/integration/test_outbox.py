@@ -11,6 +11,8 @@ import time
 
 from base import StackCase
 from client import request
+from stack import binary
+from dbproxy import DbProxy
 from gateway import add_key, add_sender, ws_db
 from meta import Sandbox
 
@@ -442,6 +444,62 @@ class OutboxSender(StackCase):
         self.assertEqual(sent["hi t190-%s-20" % slug], 2)
         self.assertEqual([b for b, n in sent.items()
                           if n != 1 and b != "hi t190-%s-20" % slug], [])
+
+    def test_repeated_settle_after_a_lost_commit_answer_sends_nothing_twice(
+            self):
+        """A settle whose COMMIT the server applied but whose answer was
+        lost (a node's crash, a cut connection) is repeated by its sender
+        after reconnecting. By then another sender may hold the message
+        under a claim of its own: the repeat must not touch it (each
+        outcome names its claim), or the message went back in the queue
+        while in flight and was sent a second time (issue 15: seen under
+        a Galera node's SIGKILL)."""
+        slug = self.slugs[11]
+        db = ws_db(self.st, slug)
+        self.enqueue(slug, 1, "lost")
+        body = "hi lost-%s-0" % slug
+        # First send refused by the pair's limit (Meta did nothing:
+        # queued again, not before a second from now); the second, by
+        # the other sender, answered late, so it is in flight when the
+        # first sender comes back and repeats its settle.
+        self.sb.inject("messages", "131056", count=1, match=body + '"')
+        self.sb.inject("messages", "timeout", count=1, delay=2.5,
+                       match=body + '"')
+        proxy = DbProxy(self.st.db_socket)
+        try:
+            with open(self.st.config_path) as f:
+                conf = f.read()
+            conf = conf.replace(
+                "socket = %s\n" % self.st.db_socket,
+                "host = 127.0.0.1:%d\n" % proxy.port)
+            self.assertIn("127.0.0.1:%d" % proxy.port, conf)
+            path = self.st.path("sender-proxied.conf")
+            with open(path, "w") as f:
+                f.write(conf)
+            os.chmod(path, 0o644)
+            proxy.arm(b'"queued"')  # the settle's bound outcome
+            self.st._spawn("sender", [binary("waba-connect"), "--config",
+                                      path, "--sender"])
+            self.assertTrue(proxy.lost.wait(20), "no settle was cut")
+            self.st.start_sender("sender2")
+            wait(lambda: self.per_message("lost").get(body, 0) == 2, 20,
+                 "the second sender's send")
+            self.assertEqual(self.states(slug, "lost"),
+                             {"lost-%s-0" % slug: "sending"})
+            proxy.open()  # the first sender repeats its settle now
+            wait(lambda: self.settled([slug], "lost"), 30, "settled")
+            time.sleep(2.0)  # time enough for a third send, if any
+            self.assertEqual(self.per_message("lost"), {body: 2})
+            self.assertEqual(self.states(slug, "lost"),
+                             {"lost-%s-0" % slug: "sent"})
+            self.assertEqual(self.st.sql(
+                "SELECT COUNT(*) FROM webhook_events WHERE kind = "
+                "'message_sent' AND JSON_VALUE(object, '$.client_id') = "
+                "'lost-%s-0'" % slug, db=db).strip(), "1")
+            with open(self.st.path("sender.log")) as f:
+                self.assertIn("sql commit", f.read())  # it saw the loss
+        finally:
+            proxy.close()
 
     def test_mariadb_restart_mid_drain(self):
         slugs = self.slugs[7:11]
