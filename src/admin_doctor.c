@@ -3,7 +3,8 @@
  * installation end to end and prints one line per check, "ok", "warn" or
  * "FAIL" first, exit 1 when any failed. The checks: the config file
  * (parsed, by then, and not readable by others), the key ring (owner,
- * mode 0600, well-formed), every database server reachable and every
+ * mode 0600, well-formed), every database server reachable (each node
+ * of a host list on its own, with its Galera state) and every
  * database at this program's schema, Meta's Graph API reachable (over
  * TLS with [meta] ca_file, when https), the webhook callback answering
  * Meta's verification handshake through the web server at [server]
@@ -44,6 +45,9 @@ struct doc {
 	/* Servers already found unreachable: their workspaces say so. */
 	struct db_server down[16];
 	int              ndown;
+	/* Host lists whose nodes were checked: once each. */
+	struct db_server listed[16];
+	int              nlisted;
 };
 
 static void doc_line(struct doc *, enum doc_verdict, const char *check,
@@ -83,6 +87,47 @@ doc_server_name(const struct ctx *c, const struct db_server *srv, char *out,
 	else
 		snprintf(out, len, strchr(cfg->db_host, ',') ? "%s" : "%s:%d",
 		    cfg->db_host, cfg->db_port);
+}
+
+/*
+ * One node of a host list. A node down or not Synced is a warning: the
+ * server still answers through the others, but with less to spare.
+ */
+static void
+doc_node(void *arg, const char *node, const char *detail, int ok)
+{
+	struct doc *d = arg;
+
+	if (!ok)
+		doc_line(d, DOC_WARN, "database node", "%s: %s", node, detail);
+	else if (*detail == '\0')
+		doc_line(d, DOC_OK, "database node", "%s reachable", node);
+	else if (strcmp(detail, "Synced") == 0)
+		doc_line(d, DOC_OK, "database node", "%s reachable, Galera %s",
+		    node, detail);
+	else
+		doc_line(d, DOC_WARN, "database node",
+		    "%s reachable, but Galera says %s (not Synced: it may "
+		    "refuse statements or answer stale)",
+		    node, detail);
+}
+
+/* The nodes of srv's host list (NULL: the control server's), once. */
+static void
+doc_nodes(struct doc *d, const struct db_server *srv)
+{
+	struct db_server none;
+	int              i;
+
+	memset(&none, 0, sizeof(none));
+	if (srv == NULL)
+		srv = &none;
+	for (i = 0; i < d->nlisted; i++)
+		if (memcmp(&d->listed[i], srv, sizeof(*srv)) == 0)
+			return;
+	if (d->nlisted < (int)(sizeof(d->listed) / sizeof(d->listed[0])))
+		d->listed[d->nlisted++] = *srv;
+	(void)db_nodes(d->c->db, srv, doc_node, d);
 }
 
 /* The config file: secrets may be in it, so nobody else may read it. */
@@ -212,6 +257,8 @@ doc_workspace(const struct workspace *ws, void *arg)
 	}
 	doc_line(d, DOC_OK, check, "%s on %s: schema version %d", ws->db_name,
 	    where, have);
+	if (ws->srv.host[0] || ws->srv.socket[0])
+		doc_nodes(d, &ws->srv);
 
 	snprintf(check, sizeof(check), "workspace %s subscription", ws->slug);
 	if ((rc = store_conn_get(c->db, ws, &conn)) != STORE_OK &&
@@ -267,6 +314,7 @@ doc_databases(struct doc *d)
 		return;
 	}
 	doc_line(d, DOC_OK, "database server", "%s reachable", where);
+	doc_nodes(d, NULL);
 	if ((rc = store_mig_control_version(c->db, &have)) != STORE_OK) {
 		doc_line(d, DOC_FAIL, "control database", "%s: database error",
 		    c->cfg->control_db);

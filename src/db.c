@@ -408,6 +408,48 @@ db_ping(struct db *db, char *err, size_t errlen)
 	return -1;
 }
 
+int
+db_nodes(struct db *db, const struct db_server *srv, db_node_fn fn, void *arg)
+{
+	struct hl_host   hosts[HL_MAX];
+	struct db_server s;
+	MYSQL           *my;
+	MYSQL_RES       *res;
+	MYSQL_ROW        row;
+	char             err[512], node[300], state[64];
+	int              n, i;
+
+	db_resolve(db, srv, &s);
+	if (s.socket[0])
+		return 0;
+	if ((n = hl_parse(s.host, s.port, hosts, HL_MAX, err, sizeof(err))) < 0)
+		return -1;
+	if (n < 2)
+		return 0;
+	for (i = 0; i < n; i++) {
+		snprintf(node, sizeof(node),
+		    strchr(hosts[i].name, ':') ? "[%s]:%u" : "%s:%u",
+		    hosts[i].name, hosts[i].port);
+		if ((my = db_open_one(db, &s, &hosts[i], err, sizeof(err))) ==
+		    NULL) {
+			fn(arg, node, err, 0);
+			continue;
+		}
+		/* Not a Galera node: no such variable, no row. */
+		*state = '\0';
+		if (mysql_query(my,
+		        "SHOW STATUS LIKE 'wsrep_local_state_comment'") == 0 &&
+		    (res = mysql_store_result(my)) != NULL) {
+			if ((row = mysql_fetch_row(res)) != NULL && row[1])
+				snprintf(state, sizeof(state), "%s", row[1]);
+			mysql_free_result(res);
+		}
+		fn(arg, node, state, 1);
+		mysql_close(my);
+	}
+	return n;
+}
+
 const struct config *
 db_config(const struct db *db)
 {

@@ -71,4 +71,17 @@ const struct config *db_config(const struct db *);
 /* Pings the control server, reconnecting once; 0 when it answers. */
 int db_ping(struct db *, char *err, size_t errlen);
 
+/*
+ * Each node of srv's host list (NULL: the control server's), on a
+ * connection of its own: fn(arg, "host:port", detail, ok) with detail
+ * the error, or the Galera node's wsrep_local_state_comment ("Synced";
+ * "" for a server without Galera). Returns the number of nodes, 0 for
+ * a socket or a single host (nothing beyond db_ping to say), -1 when
+ * the list does not parse.
+ */
+typedef void (
+    *db_node_fn)(void *arg, const char *node, const char *detail, int ok);
+int db_nodes(struct db *, const struct db_server *srv, db_node_fn fn,
+    void *arg);
+
 #endif

@@ -9,11 +9,8 @@
  * fresh mapping needs no initialisation and a segment two spawned
  * processes create at once is consistent.
  */
-#include <sys/mman.h>
-#include <sys/stat.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -26,6 +23,7 @@
 
 #include "log.h"
 #include "meta_gate.h"
+#include "shm.h"
 
 /*
  * Bump when a member of struct gate_shm changes place: a named segment
@@ -64,85 +62,21 @@ gate_now_ms(void)
 int
 gate_init_pool(int nworkers, char *err, size_t errlen)
 {
-	void *p;
-
-	p = mmap(NULL, sizeof(*gate), PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED) {
-		snprintf(err, errlen, "meta gate: shared memory: %s",
-		    strerror(errno));
+	if ((gate = shm_anon("meta gate", sizeof(*gate), err, errlen)) == NULL)
 		return -1;
-	}
-	gate = p;
 	atomic_store(&gate->pool_workers, nworkers);
 	return 0;
-}
-
-/* FNV-1a: a short, stable name for a path; not a secret, not security. */
-static unsigned long
-gate_hash(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 16777619u;
-	}
-	return h;
 }
 
 int
 gate_init_spawned(const char *config_path, int nworkers, char *err,
     size_t errlen)
 {
-	char        name[96], *real;
-	struct stat st;
-	void       *p;
-	int         fd;
-
-	if ((real = realpath(config_path, NULL)) == NULL) {
-		snprintf(err, errlen, "meta gate: %s: %s", config_path,
-		    strerror(errno));
+	if ((gate = shm_named("meta gate", GATE_NAME_FMT, config_path,
+	         sizeof(*gate), err, errlen)) == NULL)
 		return -1;
-	}
-	snprintf(name, sizeof(name), GATE_NAME_FMT, (unsigned long)geteuid(),
-	    gate_hash(real));
-	free(real);
-	if ((fd = shm_open(name, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
-		snprintf(err, errlen, "meta gate: shm_open %s: %s", name,
-		    strerror(errno));
-		return -1;
-	}
-	/* Someone else's object under our name could steer our calls. */
-	if (fstat(fd, &st) == -1 || st.st_uid != geteuid() ||
-	    (st.st_mode & 077) != 0) {
-		snprintf(err, errlen,
-		    "meta gate: /dev/shm%s is not ours alone "
-		    "(owner or mode)",
-		    name);
-		goto fail;
-	}
-	/* Growing zero-fills: two processes doing it at once agree. */
-	if (st.st_size < (off_t)sizeof(*gate) &&
-	    ftruncate(fd, sizeof(*gate)) == -1) {
-		snprintf(err, errlen, "meta gate: %s: %s", name,
-		    strerror(errno));
-		goto fail;
-	}
-	p = mmap(NULL, sizeof(*gate), PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-	    0);
-	if (p == MAP_FAILED) {
-		snprintf(err, errlen, "meta gate: mmap %s: %s", name,
-		    strerror(errno));
-		goto fail;
-	}
-	close(fd);
-	gate = p;
 	atomic_store(&gate->pool_workers, nworkers);
 	return 0;
-fail:
-	close(fd);
-	return -1;
 }
 
 void

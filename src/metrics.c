@@ -11,13 +11,10 @@
  * claimed by name, once, with a compare-and-swap. Two processes may
  * claim the same name at once: the exposition sums slots of one name.
  */
-#include <sys/mman.h>
-#include <sys/stat.h>
 
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,6 +24,7 @@
 
 #include "buf.h"
 #include "metrics.h"
+#include "shm.h"
 
 /* Bump when a member changes place (a named segment outlives us). */
 #define METRICS_NAME_FMT "/waba-connect-metrics-v1.%lu.%08lx"
@@ -72,76 +70,16 @@ static size_t metrics_nroutes;
 int
 metrics_init_pool(char *err, size_t errlen)
 {
-	void *p = mmap(NULL, sizeof(*metrics), PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED) {
-		snprintf(err, errlen, "metrics: shared memory: %s",
-		    strerror(errno));
-		return -1;
-	}
-	metrics = p;
-	return 0;
-}
-
-static unsigned long
-metrics_hash(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 16777619u;
-	}
-	return h;
+	metrics = shm_anon("metrics", sizeof(*metrics), err, errlen);
+	return metrics == NULL ? -1 : 0;
 }
 
 int
 metrics_init_spawned(const char *config_path, char *err, size_t errlen)
 {
-	char        name[96], *real;
-	struct stat st;
-	void       *p;
-	int         fd;
-
-	if ((real = realpath(config_path, NULL)) == NULL) {
-		snprintf(err, errlen, "metrics: %s: %s", config_path,
-		    strerror(errno));
-		return -1;
-	}
-	snprintf(name, sizeof(name), METRICS_NAME_FMT, (unsigned long)geteuid(),
-	    metrics_hash(real));
-	free(real);
-	if ((fd = shm_open(name, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
-		snprintf(err, errlen, "metrics: shm_open %s: %s", name,
-		    strerror(errno));
-		return -1;
-	}
-	/* Someone else's object under our name could feed us lies. */
-	if (fstat(fd, &st) == -1 || st.st_uid != geteuid() ||
-	    (st.st_mode & 077) != 0) {
-		snprintf(err, errlen, "metrics: /dev/shm%s is not ours alone",
-		    name);
-		goto fail;
-	}
-	if (st.st_size < (off_t)sizeof(*metrics) &&
-	    ftruncate(fd, sizeof(*metrics)) == -1) {
-		snprintf(err, errlen, "metrics: %s: %s", name, strerror(errno));
-		goto fail;
-	}
-	p = mmap(NULL, sizeof(*metrics), PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-	    0);
-	if (p == MAP_FAILED) {
-		snprintf(err, errlen, "metrics: mmap %s: %s", name,
-		    strerror(errno));
-		goto fail;
-	}
-	close(fd);
-	metrics = p;
-	return 0;
-fail:
-	close(fd);
-	return -1;
+	metrics = shm_named("metrics", METRICS_NAME_FMT, config_path,
+	    sizeof(*metrics), err, errlen);
+	return metrics == NULL ? -1 : 0;
 }
 
 void

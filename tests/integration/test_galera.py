@@ -184,6 +184,24 @@ $HTTP["url"] !~ "^/static/" {{
         self.assertNotIn(db, self.node_sql("SHOW DATABASES").split())
         self.assertEqual(self.status(SEPARATE)["status"], "connected")
 
+    def doctor_nodes(self):
+        """doctor's lines about the host list's nodes: {port: line}."""
+        out = self.st.admin("doctor", check=False).stdout
+        lines = [l for l in out.splitlines() if " database node " in l]
+        return {int(l.split("127.0.0.1:")[1].split()[0].rstrip(":")): l
+                for l in lines}
+
+    def test_2b_doctor_checks_every_node(self):
+        """doctor reaches each node of the host list on its own and says
+        its Galera state, once (the control DB and the cluster's
+        workspaces share the list); the separate server has no list."""
+        nodes = self.doctor_nodes()
+        self.assertEqual(sorted(nodes),
+                         sorted(n["port"] for n in self.st.galera), nodes)
+        for line in nodes.values():
+            self.assertTrue(line.startswith("ok "), line)
+            self.assertIn("reachable, Galera Synced", line)
+
     def test_3_monitors_of_both_pools_check_each_workspace_once(self):
         """Both pools run a monitor ([monitor] interval_minutes = 1);
         the leases in the control DB (on the cluster) let each workspace
@@ -312,6 +330,13 @@ $HTTP["url"] !~ "^/static/" {{
         self.assertEqual(sorted(stored), sorted(done))
         self.assertEqual(set(stored.values()), {"1"})
         self.assertEqual(self.status("c2")["status"], "connected")
+        # doctor names the dead node (a warning: the server still
+        # answers through the others) and the two left as Synced.
+        nodes = self.doctor_nodes()
+        dead = self.st.galera[0]["port"]
+        self.assertTrue(nodes[dead].startswith("warn "), nodes[dead])
+        self.assertEqual(sum("Galera Synced" in l for l in nodes.values()),
+                         2, nodes)
         # The campaign: settled, each message sent at most once, and
         # only one a sender had in flight at the kill may be "unknown".
         db = self.ws_db("c1")
