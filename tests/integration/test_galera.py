@@ -187,7 +187,7 @@ $HTTP["url"] !~ "^/static/" {{
     def doctor_nodes(self):
         """doctor's lines about the host list's nodes: {port: line}."""
         out = self.st.admin("doctor", check=False).stdout
-        lines = [l for l in out.splitlines() if " database node " in l]
+        lines = [l for l in out.splitlines() if " database node: " in l]
         return {int(l.split("127.0.0.1:")[1].split()[0].rstrip(":")): l
                 for l in lines}
 
@@ -355,18 +355,39 @@ $HTTP["url"] !~ "^/static/" {{
         self.assertEqual(sum(states.values()), N, states)
         self.assertEqual(states.get("failed", 0), 0, states)
         self.assertLessEqual(states.get("unknown", 0), 64, states)
-        sent = {}
+        sent, when = {}, {}
         for q in self.sb.call("GET", "/_sandbox/sends")["sends"]:
             b = q.get("text") or ""
             if b.startswith("galera campaign "):
                 sent[b] = sent.get(b, 0) + 1
-        self.assertEqual([b for b, n in sent.items() if n > 1], [],
-                         "sent twice")
+                when.setdefault(b, []).append(round(q["time"], 3))
+        twice = [b for b, n in sent.items() if n > 1]
+        self.assertEqual(twice, [], "sent twice: %s" % self.why_twice(
+            twice, when, db))
         self.assertGreaterEqual(len(sent), states.get("sent", 0))
         # The pools said where they went.
         logs = self.pool_log("pool") + self.pool_log("pool2")
         self.assertIn("entry 2 of the host list", logs)
         self.assertEqual(self.st.galera_size(1), 2)
+
+    def why_twice(self, twice, when, db):
+        """What a double send left behind, for the failure's message:
+        the sandbox's times, the rows, and the log lines naming them."""
+        out = []
+        for b in twice:
+            cid = "gal-" + b.rsplit(" ", 1)[1]
+            row = self.node_sql(
+                "SELECT id, state, attempts, claim, claimed_at, updated_at, "
+                "message_id FROM outbox WHERE client_id = '%s'" % cid, db=db)
+            oid = row.split("\t")[0]
+            lines = [l for n in ("pool", "pool2") for l in
+                     self.pool_log(n).splitlines()
+                     if "message %s " % oid in l or "message %s:" % oid in l]
+            out.append("%s at %s; row %s; %s" % (b, when[b], row.strip(),
+                                                 lines[-5:]))
+        sb = open(self.st.path("sandbox.log")).read()
+        out.append("sandbox tracebacks: %d" % sb.count("Traceback"))
+        return "\n".join(out)
 
     def post(self, body):
         import hashlib
