@@ -402,6 +402,19 @@ graph_transport_err(CURLcode cc, const struct graph_sink *sink,
  * One HTTP exchange on the reused handle. 0 when Meta answered (status
  * in err->http_status, body in resp), -1 with err filled otherwise.
  */
+int
+graph_send_once(void *clientp, char *primary_ip, char *local_ip,
+    int primary_port, int local_port)
+{
+	int *sent = clientp;
+
+	(void)primary_ip;
+	(void)local_ip;
+	(void)primary_port;
+	(void)local_port;
+	return ++*sent > 1 ? CURL_PREREQFUNC_ABORT : CURL_PREREQFUNC_OK;
+}
+
 static int
 graph_perform(struct graph *g, const struct graph_req *r, const char *url,
     long timeout_ms, struct buf *resp, struct graph_hdrs *h,
@@ -416,7 +429,7 @@ graph_perform(struct graph *g, const struct graph_req *r, const char *url,
 	char               errbuf[CURL_ERROR_SIZE], ctype[128], *auth = NULL;
 	CURLcode           cc;
 	long               reqsize = -1;
-	int                rc = -1;
+	int                rc = -1, sent = 0;
 
 	errbuf[0] = '\0';
 	h->trace[0] = '\0';
@@ -448,6 +461,10 @@ graph_perform(struct graph *g, const struct graph_req *r, const char *url,
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, graph_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, h);
+	if (!r->idempotent) {
+		curl_easy_setopt(c, CURLOPT_PREREQFUNCTION, graph_send_once);
+		curl_easy_setopt(c, CURLOPT_PREREQDATA, &sent);
+	}
 	/*
 	 * The token travels in a header, not in the URL: query strings are
 	 * written to proxies' and servers' access logs (Graph accepts
@@ -507,6 +524,13 @@ graph_perform(struct graph *g, const struct graph_req *r, const char *url,
 		        CURLE_OK &&
 		    reqsize == 0)
 			*unsent = 1;
+		if (sent > 1) {
+			/* The first request left: whatever the second did. */
+			*unsent = 0;
+			err->transient = 0;
+			snprintf(err->message, sizeof(err->message), "%s",
+			    GRAPH_SENT_ONCE_MESSAGE);
+		}
 		goto out;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &err->http_status);

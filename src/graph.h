@@ -116,6 +116,19 @@ long graph_attempt_timeout_ms(long timeout_ms, long remaining_ms);
 /* 1 when sleeping backoff_ms still leaves GRAPH_MIN_ATTEMPT_MS for the
    retry within remaining_ms (< 0: no budget, always 1). */
 int graph_retry_fits(long backoff_ms, long remaining_ms);
+
+/*
+ * A CURLOPT_PREREQFUNCTION for a call that must leave at most once;
+ * clientp points at an int counting the requests made. libcurl sends a
+ * request again on a fresh connection when a reused one closes before
+ * a byte of answer, which Meta may have acted on: the second time
+ * aborts the transfer (CURLE_ABORTED_BY_CALLBACK) instead.
+ */
+int graph_send_once(void *clientp, char *primary_ip, char *local_ip,
+    int primary_port, int local_port);
+#define GRAPH_SENT_ONCE_MESSAGE \
+	"the connection to Meta closed without an answer after the request " \
+	"had been sent: Meta may have acted on it, so it is not sent again"
 /*
  * The value of an x-fb-trace-id header line ("Name: value\r\n", any
  * case) into out (size >= 2): 1 when line is that header and its value

@@ -67,6 +67,7 @@ struct snd_job {
 	char               to[141];
 	unsigned           attempts;
 	uint64_t           claim; /* the claim's token, for the settle */
+	int                sent;  /* requests made (graph_send_once) */
 	long long          due_ms;
 	CURL              *e;
 	struct curl_slist *hdrs;
@@ -276,6 +277,8 @@ snd_build(struct snd *s, struct snd_job *j, const char *token,
 	curl_easy_setopt(j->e, CURLOPT_WRITEFUNCTION, snd_write);
 	curl_easy_setopt(j->e, CURLOPT_WRITEDATA, &j->resp);
 	curl_easy_setopt(j->e, CURLOPT_PRIVATE, j);
+	curl_easy_setopt(j->e, CURLOPT_PREREQFUNCTION, graph_send_once);
+	curl_easy_setopt(j->e, CURLOPT_PREREQDATA, &j->sent);
 	return 0;
 }
 
@@ -432,6 +435,12 @@ snd_outcome(struct snd *s, struct snd_job *j, CURLcode cc)
 	    (cc == CURLE_OPERATION_TIMEDOUT && connected == 0)) {
 		/* Never connected: nothing reached Meta. */
 		snd_retry(s, j, curl_easy_strerror(cc));
+		return;
+	}
+	if (cc != CURLE_OK && j->sent > 1) {
+		j->end = OUTBOX_UNKNOWN;
+		snprintf(j->error, sizeof(j->error), "%s",
+		    GRAPH_SENT_ONCE_MESSAGE);
 		return;
 	}
 	if (cc != CURLE_OK) {

@@ -78,7 +78,8 @@ shm_named(const char *what, const char *fmt, const char *config_path,
 	}
 	/* Growing zero-fills: two processes doing it at once agree. */
 	if (st.st_size < (off_t)size && ftruncate(fd, (off_t)size) == -1) {
-		snprintf(err, errlen, "%s: %s: %s", what, name, strerror(errno));
+		snprintf(err, errlen, "%s: %s: %s", what, name,
+		    strerror(errno));
 		goto out;
 	}
 	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);

@@ -255,6 +255,23 @@ class ApiMessages(StackCase):
             self.assertIn("may have acted", e["message"])
             self.assertEqual(len(self.posts()) - n, 1)
 
+    def test_connection_lost_after_the_send_is_502_and_sent_once(self):
+        """Meta acted, then the kept-alive connection closed without a
+        byte of answer: libcurl would send the POST again on a fresh
+        connection (it cannot tell this from an idle close); the gateway
+        stops that second request and says Meta may have acted."""
+        for _ in range(4):  # each worker's connection to Meta, kept alive
+            self.assertEqual(send(self.port, "msg-a", self.key,
+                                  self.msg()).status, 200)
+        for i in range(3):
+            self.sb.clear_injections()
+            self.sb.inject("messages", "drop")
+            n = len(self.posts())
+            e = self.error(send(self.port, "msg-a", self.key, self.msg(
+                text={"body": "dropped %d" % i})), 502, "meta_unavailable")
+            self.assertIn("may have acted", e["message"])
+            self.assertEqual(len(self.posts()) - n, 1, "sent again")
+
     def test_190_marks_needs_reconnect_once(self):
         self.sb.inject("messages", "190", count=1)
         n = len(self.posts(PHONE_R))

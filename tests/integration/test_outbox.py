@@ -501,6 +501,29 @@ class OutboxSender(StackCase):
         finally:
             proxy.close()
 
+    def test_connection_lost_after_the_send_is_unknown_and_sent_once(self):
+        """Meta acted, then the kept-alive connection closed without an
+        answer: libcurl would send the message again on a fresh
+        connection; the sender stops it, and the message is unknown."""
+        slug = self.slugs[12]
+        self.enqueue(slug, 30, "drop")
+        for i in (10, 20):
+            self.sb.inject("messages", "drop", count=1,
+                           match="hi drop-%s-%d\"" % (slug, i))
+        self.st.start_sender("sender")
+        wait(lambda: self.settled([slug], "drop"), 30, "the drain")
+        sent = self.per_message("drop")
+        self.assertEqual([b for b, n in sent.items() if n != 1], [])
+        self.assertEqual(len(sent), 30)
+        st = self.states(slug, "drop")
+        lost = {"drop-%s-%d" % (slug, i) for i in (10, 20)}
+        self.assertEqual({c for c, v in st.items() if v == "unknown"}, lost)
+        self.assertEqual({c for c, v in st.items() if v == "sent"},
+                         set(st) - lost)
+        err = self.st.sql("SELECT error FROM outbox WHERE client_id = "
+                          "'drop-%s-10'" % slug, db=ws_db(self.st, slug))
+        self.assertIn("may have acted on it", err)
+
     def test_mariadb_restart_mid_drain(self):
         slugs = self.slugs[7:11]
         for slug in slugs:

@@ -88,7 +88,8 @@ INJECT_ENDPOINTS = ("access_token", "exchange_token", "debug_token", "phone_numb
 # The onboarding errors are the very objects the sandbox's own rules raise
 # (see Sandbox._register and friends), so an injected one looks like a real one.
 INJECT_ERRORS = ("190", "429", "500", "131047", "timeout", "badjson", "html",
-                 "133005", "133006", "133016", "2388001", "136024", "136025")
+                 "133005", "133006", "133016", "2388001", "136024", "136025",
+                 "drop")
 # Media and resumable uploads (Sandbox.media_* below). "partial" is for the
 # upload's data call: half the bytes are kept, then the edge's bare 504.
 MEDIA_INJECT_ENDPOINTS = ("media", "media_object", "uploads", "upload_data",
@@ -2876,6 +2877,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         edge = None
         if rule and rule["error"] == "timeout":
             sb.pause(rule["delay"])  # then answer normally, late
+        elif rule and rule["error"] == "drop":
+            edge = rule  # acted on below, then the connection closes unanswered
         elif rule and rule["error"] in ("html", "partial"):
             edge = rule  # acted on below, then lost behind the edge's page
             req.partial = rule["error"] == "partial"  # and only half of it
@@ -2897,6 +2900,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except GraphError as err:
             if edge is None:
                 return self._graph_error(err)
+        if edge is not None and edge["error"] == "drop":
+            # Not a byte of answer: a client that reused this connection
+            # cannot tell "closed while idle" from "lost after acting",
+            # and curl sends a request again on a fresh connection then.
+            self._after(sb, req)
+            self.close_connection = True
+            return
         if edge is not None:
             self._after(sb, req)
             return self._edge_error(edge)

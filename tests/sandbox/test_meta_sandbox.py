@@ -922,8 +922,18 @@ class SandboxTest(unittest.TestCase):
         reqs = self.control("GET", "/_sandbox/requests", params={"endpoint": "phone"})
         self.assertEqual([r.get("fbtrace_id") for r in reqs["requests"]][1:],
                          ["TraceFive00", "TraceHtml"])
-        self.control("POST", "/_sandbox/inject", {"endpoint": "messages", "error": "131047"})
+        # "drop": the message is sent, and the connection closes with no
+        # byte of answer (http.client sees the server hang up).
         self.register(token)
+        self.control("POST", "/_sandbox/inject", {"endpoint": "messages", "error": "drop"})
+        before = len(self.control("GET", "/_sandbox/sends")["sends"])
+        with self.assertRaises((http.client.RemoteDisconnected, ConnectionError)):
+            self.graph("POST", f"/{PHONE_1}/messages", token, json_body={
+                "messaging_product": "whatsapp", "to": "447700900123", "type": "text",
+                "text": {"body": "dropped"}})
+        sends = self.control("GET", "/_sandbox/sends")["sends"]
+        self.assertEqual([q["text"] for q in sends[before:]], ["dropped"])
+        self.control("POST", "/_sandbox/inject", {"endpoint": "messages", "error": "131047"})
         status, _, body = self.graph("POST", f"/{PHONE_1}/messages", token, json_body={
             "messaging_product": "whatsapp", "to": "447700900123", "type": "text",
             "text": {"body": "hi"}})
