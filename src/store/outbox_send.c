@@ -17,6 +17,10 @@
 #include "workspaces.h"
 
 #define OBS_NOW_US "CAST(UNIX_TIMESTAMP(NOW(6)) * 1000000 AS SIGNED)"
+/* Why a message left sending by a sender that stopped is unknown. */
+#define OBS_UNKNOWN \
+	"the sender stopped while sending it: Meta may or may not have " \
+	"sent it, and it is not sent again"
 
 void
 outbox_claims_free(struct outbox_claim *c, size_t n)
@@ -353,18 +357,19 @@ store_outbox_settle(struct db *db, const struct workspace *ws,
 	    (rc = sq_do_on(my, SQ_ARGS(SQ_S(js)),
 	         "INSERT IGNORE INTO `%1$s`.webhook_events (dedup_key, kind, "
 	         "phone_number_id, message_id, wa_from, body, received_at, "
-	         "waba_id, object) SELECT CONCAT('o:', o.id), IF(o.state = "
-	         "'sent', 'message_sent', 'message_failed'), j.ph, "
-	         "o.message_id, o.to_addr, LEFT(o.error, 1024), "
-	         "UTC_TIMESTAMP(), c.waba_id, JSON_OBJECT('outbox_id', o.id, "
-	         "'client_id', o.client_id, 'message_id', o.message_id, 'to', "
-	         "o.to_addr, 'from', j.ph, 'error', o.error) FROM JSON_TABLE(?, "
+	         "waba_id, object) SELECT CONCAT(IF(o.state = 'unknown', "
+	         "'ou:', 'o:'), o.id), IF(o.state = 'sent', 'message_sent', "
+	         "'message_failed'), j.ph, o.message_id, o.to_addr, "
+	         "LEFT(o.error, 1024), UTC_TIMESTAMP(), c.waba_id, "
+	         "JSON_OBJECT('outbox_id', o.id, 'client_id', o.client_id, "
+	         "'message_id', o.message_id, 'to', o.to_addr, 'from', j.ph, "
+	         "'state', o.state, 'error', o.error) FROM JSON_TABLE(?, "
 	         "'$[*]' COLUMNS (id BIGINT UNSIGNED PATH '$[0]', st "
 	         "VARCHAR(16) PATH '$[1]', ph VARCHAR(32) PATH '$[6]', cl "
 	         "BIGINT UNSIGNED PATH '$[7]')) j JOIN `%1$s`.outbox o ON o.id "
 	         "= j.id AND o.state = j.st AND o.claim = j.cl JOIN "
 	         "`%1$s`.connection c ON c.id = 1 WHERE j.st IN ('sent', "
-	         "'failed') ORDER BY o.id",
+	         "'failed', 'unknown') ORDER BY o.id",
 	         ws->db_name)) != STORE_OK) {
 		sq_rollback(db, my);
 		goto out;
@@ -425,21 +430,55 @@ store_outbox_pause(struct db *db, const struct workspace *ws, int pause,
 	return obs_changed(&q, rc, changed);
 }
 
+/*
+ * One transaction: the rows' message_failed events (state "unknown",
+ * dedup key "ou:" id, so a "sent" that still lands has its own
+ * message_sent), then the rows; rolled back when there were none.
+ */
 enum store_rc
 store_outbox_expire(struct db *db, const struct workspace *ws, int age_s,
     uint64_t *changed)
 {
 	struct sq     q;
+	MYSQL        *my;
 	enum store_rc rc;
 
-	rc = sq_rows(&q, db, &ws->srv, SQ_ARGS(SQ_I(age_s)),
-	    "UPDATE `%s`.outbox SET state = 'unknown', error = 'the "
-	    "sender stopped while sending it: Meta may or may not have "
-	    "sent it, and it is not sent again', updated_at = "
-	    "UTC_TIMESTAMP(3) WHERE state = 'sending' AND claimed_at < "
-	    "UTC_TIMESTAMP(3) - INTERVAL ? SECOND",
-	    ws->db_name);
-	return obs_changed(&q, rc, changed);
+	*changed = 0;
+	if ((rc = sq_begin(db, &ws->srv, &my)) != STORE_OK)
+		return rc;
+	if ((rc = sq_rows_on(&q, my,
+	         SQ_ARGS(SQ_S(OBS_UNKNOWN), SQ_S(OBS_UNKNOWN), SQ_I(age_s)),
+	         "INSERT IGNORE INTO `%1$s`.webhook_events (dedup_key, kind, "
+	         "phone_number_id, message_id, wa_from, body, received_at, "
+	         "waba_id, object) SELECT CONCAT('ou:', o.id), "
+	         "'message_failed', o.phone_number_id, NULL, o.to_addr, ?, "
+	         "UTC_TIMESTAMP(), c.waba_id, JSON_OBJECT('outbox_id', o.id, "
+	         "'client_id', o.client_id, 'message_id', NULL, 'to', "
+	         "o.to_addr, 'from', o.phone_number_id, 'state', 'unknown', "
+	         "'error', ?) FROM `%1$s`.outbox o JOIN `%1$s`.connection c ON "
+	         "c.id = 1 WHERE o.state = 'sending' AND o.claimed_at < "
+	         "UTC_TIMESTAMP(3) - INTERVAL ? SECOND ORDER BY o.id",
+	         ws->db_name)) != STORE_OK)
+		goto fail;
+	sq_close(&q);
+	if ((rc = sq_rows_on(&q, my, SQ_ARGS(SQ_S(OBS_UNKNOWN), SQ_I(age_s)),
+	         "UPDATE `%s`.outbox SET state = 'unknown', error = ?, "
+	         "updated_at = UTC_TIMESTAMP(3) WHERE state = 'sending' AND "
+	         "claimed_at < UTC_TIMESTAMP(3) - INTERVAL ? SECOND",
+	         ws->db_name)) != STORE_OK)
+		goto fail;
+	*changed = sq_affected(&q);
+	sq_close(&q);
+	if (*changed == 0) {
+		sq_rollback(db, my);
+		return STORE_OK;
+	}
+	if ((rc = sq_commit(db, my)) != STORE_OK)
+		*changed = 0;
+	return rc;
+fail:
+	sq_rollback(db, my);
+	return rc;
 }
 
 enum store_rc

@@ -343,6 +343,21 @@ class OutboxSender(StackCase):
         return all(not ({"queued", "sending", "paused"} &
                         set(self.states(s, tag).values())) for s in slugs)
 
+    def outcome_events(self, slug, tag):
+        """{client_id: (event type, object.state)} of the feed's outcome
+        events for this tag's messages."""
+        out = self.st.sql(
+            "SELECT JSON_VALUE(object, '$.client_id'), kind, "
+            "JSON_VALUE(object, '$.state') FROM webhook_events WHERE kind IN "
+            "('message_sent', 'message_failed') AND JSON_VALUE(object, "
+            "'$.client_id') LIKE '%s-%%'" % tag, db=ws_db(self.st, slug))
+        got = {}
+        for line in out.splitlines():
+            cid, kind, state = line.split("\t")
+            self.assertNotIn(cid, got, "two outcome events")
+            got[cid] = (kind, state)
+        return got
+
     def test_kill_9_mid_drain_loses_nothing_sends_nothing_twice(self):
         slugs = self.slugs[:4]
         for slug in slugs:
@@ -367,6 +382,13 @@ class OutboxSender(StackCase):
                     self.assertEqual(sent.get("hi " + cid), 1, cid)
                 unknown += state == "unknown"
         self.assertGreater(unknown, 0, "kill -9 interrupted nothing?")
+        # Each one's outcome is an event: sent, or failed as unknown.
+        for slug in slugs:
+            ev = self.outcome_events(slug, "k9")
+            self.assertEqual(
+                ev, {c: ("message_sent", "sent") if v == "sent" else
+                     ("message_failed", "unknown")
+                     for c, v in self.states(slug, "k9").items()})
         self.assertLess(unknown, 4 * 64)
         self.assertIn("messages left sending by a sender that stopped",
                       open(self.st.path("sender2.log")).read())
@@ -523,6 +545,9 @@ class OutboxSender(StackCase):
         err = self.st.sql("SELECT error FROM outbox WHERE client_id = "
                           "'drop-%s-10'" % slug, db=ws_db(self.st, slug))
         self.assertIn("may have acted on it", err)
+        self.assertEqual(self.outcome_events(slug, "drop"),
+                         {c: ("message_failed", "unknown") for c in lost} |
+                         {c: ("message_sent", "sent") for c in set(st) - lost})
 
     def test_mariadb_restart_mid_drain(self):
         slugs = self.slugs[7:11]
