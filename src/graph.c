@@ -524,6 +524,8 @@ graph_perform(struct graph *g, const struct graph_req *r, const char *url,
 		        CURLE_OK &&
 		    reqsize == 0)
 			*unsent = 1;
+		if (!r->idempotent && sent == 0)
+			*unsent = 1; /* no connection was ever ready to send */
 		if (sent > 1) {
 			/* The first request left: whatever the second did. */
 			*unsent = 0;

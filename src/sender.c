@@ -425,15 +425,17 @@ snd_outcome(struct snd *s, struct snd_job *j, CURLcode cc)
 	struct graph_err  e;
 	struct graph_sent sent;
 	long              http = 0;
-	curl_off_t        connected = 0;
 	int               parsed;
 
 	curl_easy_getinfo(j->e, CURLINFO_RESPONSE_CODE, &http);
-	curl_easy_getinfo(j->e, CURLINFO_CONNECT_TIME_T, &connected);
 	j->settle = 1;
 	if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
-	    (cc == CURLE_OPERATION_TIMEDOUT && connected == 0)) {
-		/* Never connected: nothing reached Meta. */
+	    (cc == CURLE_OPERATION_TIMEDOUT && j->sent == 0)) {
+		/*
+		 * Never connected: nothing reached Meta. (Not the connect
+		 * time: it is 0 on a reused connection, where a timeout
+		 * comes after the request left.)
+		 */
 		snd_retry(s, j, curl_easy_strerror(cc));
 		return;
 	}

@@ -343,6 +343,25 @@ class OutboxSender(StackCase):
         return all(not ({"queued", "sending", "paused"} &
                         set(self.states(s, tag).values())) for s in slugs)
 
+    def test_timeout_on_a_kept_alive_connection_is_unknown_not_resent(self):
+        """Meta answers too late on a connection the sender reused: its
+        request had left, so the message is unknown and never sent again
+        (curl's connect time is 0 on a reused connection; taken for
+        "never connected", it resent messages through a Galera node's
+        kill, when answers were slow)."""
+        slug = self.slugs[13]
+        self.enqueue(slug, 20, "late")
+        self.sb.inject("messages", "timeout", count=1, delay=7,
+                       match="hi late-%s-10\"" % slug)
+        self.st.start_sender("sender")
+        wait(lambda: self.settled([slug], "late"), 40, "the drain")
+        sent = self.per_message("late")
+        self.assertEqual([b for b, n in sent.items() if n != 1], [])
+        st = self.states(slug, "late")
+        late = "late-%s-10" % slug
+        self.assertEqual(st.pop(late), "unknown")
+        self.assertEqual(set(st.values()), {"sent"})
+
     def outcome_events(self, slug, tag):
         """{client_id: (event type, object.state)} of the feed's outcome
         events for this tag's messages."""
