@@ -154,15 +154,23 @@ snd_look(struct snd *s, struct snd_ws *w, long long now)
 {
 	struct conn_row r;
 	uint64_t        changed;
-	int             queued, paused, ok;
+	int             queued, paused, stale, ok;
+	int             age_s = s->app->cfg->sender_claim_timeout_s;
 
 	w->look_ms = now + SND_LOOK_MS;
 	if (store_conn_get(s->app->db, &w->ws, &r) != STORE_OK ||
-	    store_outbox_pending(s->app->db, &w->ws, &queued, &paused) !=
-	        STORE_OK) {
+	    store_outbox_pending(s->app->db, &w->ws, age_s, &queued, &paused,
+	        &stale) != STORE_OK) {
 		w->work = 0;
 		return;
 	}
+	if (stale &&
+	    store_outbox_expire(s->app->db, &w->ws, age_s, &changed) ==
+	        STORE_OK &&
+	    changed > 0)
+		log_warn("sender: workspace %s: %llu messages left sending by "
+		         "a sender that stopped are unknown",
+		    w->ws.slug, (unsigned long long)changed);
 	ok = strcmp(r.status, "connected") == 0 && r.has_token;
 	if (!ok && queued &&
 	    store_outbox_pause(s->app->db, &w->ws, 1, &changed) == STORE_OK &&
@@ -688,11 +696,10 @@ sender_run(struct app *a, volatile sig_atomic_t *stop)
 {
 	const struct config *cfg = a->cfg;
 	struct snd           s;
-	long long now, next, refresh = 0, expire = 0, claim = 0, deadline = 0;
-	long long depth = 0;
-	uint64_t  changed;
-	int       running, rc = 1;
-	size_t    i;
+	long long            now, next, refresh = 0, claim = 0, deadline = 0;
+	long long            depth = 0;
+	int                  running, rc = 1;
+	size_t               i;
 
 	memset(&s, 0, sizeof(s));
 	s.app = a;
@@ -716,21 +723,6 @@ sender_run(struct app *a, volatile sig_atomic_t *stop)
 		if (!*stop && now >= refresh) {
 			snd_refresh(&s);
 			refresh = now + SND_REFRESH_MS;
-		}
-		if (!*stop && now >= expire) {
-			for (i = 0; i < s.nws; i++)
-				if (s.ws[i].live &&
-				    store_outbox_expire(a->db, &s.ws[i].ws,
-				        cfg->sender_claim_timeout_s,
-				        &changed) == STORE_OK &&
-				    changed > 0)
-					log_warn(
-					    "sender: workspace %s: %llu "
-					    "messages left sending by a "
-					    "sender that stopped are unknown",
-					    s.ws[i].ws.slug,
-					    (unsigned long long)changed);
-			expire = now + 1000;
 		}
 		if (!*stop && now >= depth) {
 			snd_depth(&s);

@@ -141,9 +141,13 @@ enum store_rc store_outbox_pause(struct db *, const struct workspace *,
 /* sending rows claimed more than age_s ago → unknown (a sender died). */
 enum store_rc store_outbox_expire(struct db *, const struct workspace *,
     int age_s, uint64_t *changed);
-/* Whether anything is queued or paused (a cheap look before claiming). */
+/*
+ * Whether anything is queued or paused, and whether a row has been
+ * sending longer than stale_s (for store_outbox_expire): one cheap
+ * look before claiming.
+ */
 enum store_rc store_outbox_pending(struct db *, const struct workspace *,
-    int *queued, int *paused);
+    int stale_s, int *queued, int *paused, int *stale);
 /* The workspace's active numbers, the default first: at most max. */
 enum store_rc store_outbox_numbers(struct db *, const struct workspace *,
     char (*ids)[33], int *is_default, size_t max, size_t *n);

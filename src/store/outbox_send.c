@@ -482,21 +482,24 @@ fail:
 }
 
 enum store_rc
-store_outbox_pending(struct db *db, const struct workspace *ws, int *queued,
-    int *paused)
+store_outbox_pending(struct db *db, const struct workspace *ws, int stale_s,
+    int *queued, int *paused, int *stale)
 {
 	struct sq     q;
 	enum store_rc rc;
 
-	*queued = *paused = 0;
-	if ((rc = sq_one(&q, db, &ws->srv, NULL,
+	*queued = *paused = *stale = 0;
+	if ((rc = sq_one(&q, db, &ws->srv, SQ_ARGS(SQ_I(stale_s)),
 	         "SELECT EXISTS (SELECT 1 FROM `%1$s`.outbox WHERE state = "
 	         "'queued'), EXISTS (SELECT 1 FROM `%1$s`.outbox WHERE state "
-	         "= 'paused')",
+	         "= 'paused'), EXISTS (SELECT 1 FROM `%1$s`.outbox WHERE state "
+	         "= 'sending' AND claimed_at < UTC_TIMESTAMP(3) - INTERVAL ? "
+	         "SECOND)",
 	         ws->db_name)) != STORE_OK)
 		return rc;
 	*queued = sq_colint(&q, 0) != 0;
 	*paused = sq_colint(&q, 1) != 0;
+	*stale = sq_colint(&q, 2) != 0;
 	sq_close(&q);
 	return STORE_OK;
 }
