@@ -9,7 +9,8 @@
  * TLS with [meta] ca_file, when https), the webhook callback answering
  * Meta's verification handshake through the web server at [server]
  * base_url, and each connected workspace's webhook subscription as the
- * monitor's last pass found it (the workspace's health row).
+ * monitor's last pass found it (the workspace's health row), and how
+ * old that pass is.
  *
  * No line holds a secret: the verify token is sent, as Meta sends it,
  * but never printed; URLs are printed without their query string.
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -213,6 +215,37 @@ doc_server_down(const struct doc *d, const struct db_server *srv)
 }
 
 /*
+ * How old the monitor's last check of a workspace is: older than two
+ * intervals (and five minutes' slack) means no monitor is running, and
+ * every verdict drawn from the health row is stale.
+ */
+static void
+doc_monitor_age(struct doc *d, const struct workspace *ws,
+    const char *checked_at)
+{
+	const struct config *cfg = d->c->cfg;
+	struct tm            tm;
+	char                 check[128];
+	long                 age, most;
+
+	snprintf(check, sizeof(check), "workspace %s monitor", ws->slug);
+	memset(&tm, 0, sizeof(tm));
+	if (strptime(checked_at, "%Y-%m-%d %H:%M:%S", &tm) == NULL)
+		return;
+	age = (long)(time(NULL) - timegm(&tm));
+	most = 2L * cfg->monitor_interval_minutes * 60 + 300;
+	if (age > most)
+		doc_line(d, DOC_WARN, check,
+		    "last check %ld minutes ago ([monitor] interval_minutes "
+		    "%d): is a monitor running (the pool's child, or "
+		    "waba-connect-monitor.timer)?",
+		    age / 60, cfg->monitor_interval_minutes);
+	else
+		doc_line(d, DOC_OK, check, "last check %ld minutes ago",
+		    age < 0 ? 0 : age / 60);
+}
+
+/*
  * A workspace's database: its server reached once (one line per server
  * that does not answer), then its schema version; the subscription as
  * the monitor last saw it.
@@ -293,6 +326,8 @@ doc_workspace(const struct workspace *ws, void *arg)
 		    "unknown: the monitor's last check (%s UTC) could not "
 		    "read it%s%s",
 		    h.checked_at, h.last_error[0] ? ": " : "", h.last_error);
+	if (h.has_row)
+		doc_monitor_age(d, ws, h.checked_at);
 	store_mon_health_free(&h);
 	return 0;
 }

@@ -100,6 +100,7 @@ class Doctor(DoctorMixin, StackCase):
                       "control database", "workspace acme database",
                       "workspace remote database",
                       "workspace acme subscription",
+                      "workspace acme monitor",
                       "workspace remote subscription", "meta", "webhook"):
             self.assertEqual(got[check][0], "ok", (check, r.stdout))
         self.assertIn("subscribed (monitor,", got["workspace acme subscription"][1])
@@ -203,6 +204,22 @@ class Doctor(DoctorMixin, StackCase):
         self.assertEqual(r.returncode, 1, r.stdout)
         self.assertEqual(got["workspace acme subscription"][0], "FAIL")
         self.assertIn("not subscribed", got["workspace acme subscription"][1])
+
+    def test_stale_monitor_is_a_warning(self):
+        """A health row from days ago: no monitor is running, and the
+        subscription's "ok" is old news; doctor says so."""
+        self.st.sql("UPDATE health SET checked_at = checked_at - INTERVAL 3 "
+                    "DAY", db="waba_ws_1")
+        try:
+            r, got = self.doctor()
+        finally:
+            self.st.sql("UPDATE health SET checked_at = checked_at + "
+                        "INTERVAL 3 DAY", db="waba_ws_1")
+        self.assertEqual(r.returncode, 0, r.stdout)
+        self.assertEqual(got["workspace acme monitor"][0], "warn", r.stdout)
+        self.assertIn("is a monitor running", got["workspace acme monitor"][1])
+        self.assertRegex(got["workspace acme monitor"][1],
+                         r"last check (43\d\d) minutes ago")
 
     def test_never_checked_is_a_warning(self):
         self.st.sql("CREATE TABLE health_kept AS SELECT * FROM health; "
