@@ -199,6 +199,13 @@ main(int argc, char *argv[])
 			app_free(&app);
 			return 1;
 		}
+		/*
+		 * Its counters in the named segment of this config: workers
+		 * the web server spawns on this host show them in /metrics
+		 * (a standalone pool's own segment is anonymous: not those).
+		 */
+		if (metrics_init_spawned(path, err, sizeof(err)) == -1)
+			log_warn("%s: the sender's counters stay its own", err);
 		return pool_sender(&app);
 	}
 

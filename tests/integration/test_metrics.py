@@ -218,3 +218,46 @@ class MetricsDefault(StackCase):
             st, _, text = get(self.port, "/metrics", source=src)
             self.assertEqual(st, 200, src)
             list(text_string_to_metric_families(text))
+
+
+class MetricsSpawnedSender(StackCase):
+    """Workers the web server spawns share their counters through a
+    named segment of their config; `waba-connect --sender` run as its
+    own service (etc/waba-connect-sender.service) maps the same one, so
+    its sends and the outbox's depth are in those workers' /metrics."""
+    workers = 2
+    sandbox = True
+    spawn = True
+    config = {"sender.pair_interval_ms": 0}
+
+    @classmethod
+    def setUpStack(cls):
+        from gateway import add_key, add_sender
+        cls.sb = Sandbox(cls.st.sandbox_port, cls.st.app_secret)
+        cls.st.admin("workspace", "add", "spawned", "Spawned")
+        add_sender(cls.st, cls.sb, "spawned", "540000000001", "640000000001")
+        cls.key = add_key(cls.st, "spawned", "messages:send")
+
+    scrape = Metrics.scrape
+    value = staticmethod(Metrics.value)
+
+    def test_sender_counts_in_the_workers_metrics(self):
+        before = self.value(self.scrape(), "waba_sends_total", outcome="sent")
+        msgs = [{"to": "4917%08d" % i, "type": "text",
+                 "text": {"body": "metrics %d" % i},
+                 "client_id": "m-%d" % i} for i in range(5)]
+        status, _, text = get(self.port, "/api/v1/w/spawned/outbox",
+                              method="POST",
+                              body=json.dumps({"messages": msgs}),
+                              headers={"Authorization": "Bearer " + self.key,
+                                       "Content-Type": "application/json"})
+        self.assertEqual(status, 202, text[:300])
+        self.st.start_sender("sender")
+        try:
+            wait_for(lambda: self.value(self.scrape(), "waba_sends_total",
+                                        outcome="sent") - before >= 5, 30,
+                     "the sender's sends in /metrics")
+            wait_for(lambda: ("waba_outbox_depth", ()) in self.scrape(), 30,
+                     "the outbox depth in /metrics")
+        finally:
+            self.st.stop_sender("sender")
