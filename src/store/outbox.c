@@ -1,9 +1,12 @@
 /*
  * outbox: the outbox rows of one workspace (outbox.h), a table family of
- * its own: enqueued, read and cancelled here, for the API.
+ * its own: enqueued, read and cancelled here, for the API; counted for
+ * status --json and the settings page's Outbox card.
  */
 #include <stdio.h>
 #include <string.h>
+
+#include <json-c/json.h>
 
 #include "../db.h"
 #include "outbox.h"
@@ -188,4 +191,121 @@ store_outbox_glance(struct db *db, const struct workspace *ws,
 	g->unknown_1h = sq_colint(&q, 5);
 	sq_close(&q);
 	return STORE_OK;
+}
+
+/*
+ * One capped count of store_outbox_page_col, appended at buf + *used: a
+ * probe for the row after the cap (one index range, OUTBOX_PAGE_CAP
+ * entries at most), and the COUNT only when there is none, which IF
+ * evaluates only then. Both read the statement's one snapshot.
+ */
+static int
+outbox_capped(char *buf, size_t len, size_t *used, const char *db,
+    const char *key, const char *state, int last_hour)
+{
+	const char *w = last_hour
+	    ? " AND updated_at >= UTC_TIMESTAMP(3) - INTERVAL 1 HOUR"
+	    : "";
+	int         n;
+
+	n = snprintf(buf + *used, len - *used,
+	    "'%s', IF((SELECT 1 FROM `%s`.outbox WHERE state = '%s'%s LIMIT 1 "
+	    "OFFSET %d) IS NULL, (SELECT COUNT(*) FROM `%s`.outbox WHERE "
+	    "state = '%s'%s), %d), ",
+	    key, db, state, w, OUTBOX_PAGE_CAP, db, state, w,
+	    OUTBOX_PAGE_CAP + 1);
+	if (n < 0 || (size_t)n >= len - *used)
+		return -1;
+	*used += (size_t)n;
+	return 0;
+}
+
+/*
+ * The counts as status --json's (store_outbox_glance), capped, and two
+ * ages: MIN(not_before) of the queued rows and MIN(updated_at) of the
+ * paused ones, each the first entry of its index (outbox_claim,
+ * outbox_updated), however long the queue.
+ */
+int
+store_outbox_page_col(char *buf, size_t len, const struct workspace *ws)
+{
+	static const struct {
+		const char *key, *state;
+		int         last_hour;
+	} c[] = {
+		{ "queued", "queued", 0 },
+		{ "sending", "sending", 0 },
+		{ "paused", "paused", 0 },
+		{ "sent", "sent", 1 },
+		{ "failed", "failed", 1 },
+		{ "unknown", "unknown", 1 },
+	};
+	size_t used, i;
+	int    n;
+
+	if ((n = snprintf(buf, len, "JSON_OBJECT(")) < 0 || (size_t)n >= len)
+		return -1;
+	used = (size_t)n;
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+		if (outbox_capped(buf, len, &used, ws->db_name, c[i].key,
+		        c[i].state, c[i].last_hour) == -1)
+			return -1;
+	n = snprintf(buf + used, len - used,
+	    "'wait_s', (SELECT GREATEST(0, TIMESTAMPDIFF(SECOND, "
+	    "MIN(not_before), UTC_TIMESTAMP(3))) FROM `%1$s`.outbox WHERE "
+	    "state = 'queued'), 'paused_s', (SELECT TIMESTAMPDIFF(SECOND, "
+	    "MIN(updated_at), UTC_TIMESTAMP(3)) FROM `%1$s`.outbox WHERE "
+	    "state = 'paused'))",
+	    ws->db_name);
+	return n < 0 || (size_t)n >= len - used ? -1 : 0;
+}
+
+/*
+ * The column's object: every member there, each an integer; an age may
+ * also be null (nothing queued, nothing paused): -1.
+ */
+int
+store_outbox_page_from(const char *json, struct outbox_page *p)
+{
+	const struct {
+		const char *key;
+		long long  *dst;
+		int         age;
+	} m[] = {
+		{ "queued", &p->g.queued, 0 },
+		{ "sending", &p->g.sending, 0 },
+		{ "paused", &p->g.paused, 0 },
+		{ "sent", &p->g.sent_1h, 0 },
+		{ "failed", &p->g.failed_1h, 0 },
+		{ "unknown", &p->g.unknown_1h, 0 },
+		{ "wait_s", &p->wait_s, 1 },
+		{ "paused_s", &p->paused_s, 1 },
+	};
+	struct json_object *o = NULL, *v;
+	size_t              i;
+	int                 rc = -1;
+
+	memset(p, 0, sizeof(*p));
+	if (json == NULL || (o = json_tokener_parse(json)) == NULL)
+		goto out;
+	if (!json_object_is_type(o, json_type_object))
+		goto out;
+	for (i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+		if (!json_object_object_get_ex(o, m[i].key, &v))
+			goto out;
+		if (v == NULL && m[i].age)
+			*m[i].dst = -1;
+		else if (json_object_is_type(v, json_type_int))
+			*m[i].dst = json_object_get_int64(v);
+		else
+			goto out;
+	}
+	rc = 0;
+out:
+	json_object_put(o);
+	if (rc == -1) {
+		memset(p, 0, sizeof(*p));
+		p->wait_s = p->paused_s = -1;
+	}
+	return rc;
 }

@@ -66,6 +66,32 @@ struct outbox_glance {
 enum store_rc store_outbox_glance(struct db *, const struct workspace *,
     struct outbox_glance *);
 
+/*
+ * The settings page's Outbox card, read as one column of
+ * store_conn_page's statement (no round trip of its own). Each count is
+ * an index range that stops after OUTBOX_PAGE_CAP rows: a count above it
+ * reads OUTBOX_PAGE_CAP + 1 and means "more than OUTBOX_PAGE_CAP", so a
+ * campaign of any size costs a page view the same.
+ */
+#define OUTBOX_PAGE_CAP 1000
+struct outbox_page {
+	struct outbox_glance g;
+	/*
+	 * Seconds the longest-waiting queued message has been due (since
+	 * it was queued, or since its retry came due); -1: none queued,
+	 * 0: every queued one waits for a later slot.
+	 */
+	long long wait_s;
+	long long paused_s; /* since the oldest paused one was paused; -1 */
+};
+/*
+ * The column's SQL (one JSON_OBJECT) into buf: -1 when it does not fit.
+ * store_outbox_page_from reads the column's text back; -1 when it is
+ * not the object the column makes.
+ */
+int store_outbox_page_col(char *buf, size_t len, const struct workspace *);
+int store_outbox_page_from(const char *json, struct outbox_page *);
+
 /* --- The sender's side (outbox_send.c) --------------------------------- */
 
 /* One claimed message: marked sending, its send slot fixed. */
