@@ -10,7 +10,7 @@ import json
 import re
 import time
 
-from base import StackCase
+from base import BrowserCase
 from client import request
 from gateway import add_key, add_sender, ws_db
 from meta import Sandbox, settings_path, sign_in
@@ -19,7 +19,7 @@ PW = "outbox page test password"
 EMAIL = "otto@outbox.example"
 CAP = 1000  # src/store/outbox.h, OUTBOX_PAGE_CAP
 SLUGS = {"empty": None, "queued": 1, "drain": 2, "pause": 3, "cap": 4,
-         "trips": 5}
+         "trips": 5, "shot": 6}
 TRIPS = ("Questions", "Com_stmt_prepare", "Com_stmt_close",
          "Com_stmt_reset", "Com_admin_commands")
 SHOWN = TRIPS + ("Com_stmt_execute", "Handler_read_next",
@@ -46,9 +46,8 @@ def text_of(page, ident):
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", m.group(2))).split())
 
 
-class OutboxPage(StackCase):
+class OutboxPage(BrowserCase):
     workers = 1  # one statement cache: the round trip count's warm-up fills it
-    sandbox = True
     config = {"sender.per_number_mps": 80, "sender.pair_interval_ms": 1000,
               "sender.max_attempts": 2, "meta.timeout_ms": 5000}
 
@@ -232,6 +231,27 @@ class OutboxPage(StackCase):
                          "more than %d · the oldest waiting under a minute"
                          % CAP)
         self.sql("cap", "DELETE FROM outbox")
+
+    def test_card_in_chromium(self):
+        """The card as a browser shows it (tests/browser/outbox.mjs): a
+        queue paused after a 190, with the last hour's outcomes."""
+        rows = ", ".join(
+            "('s-%d', '4915112345678', '{}', '%s', UTC_TIMESTAMP(3), "
+            "UTC_TIMESTAMP(), UTC_TIMESTAMP(3) - INTERVAL 5 MINUTE)"
+            % (i, st) for i, st in enumerate(
+                ["paused"] * 12 + ["sent"] * 30 + ["failed"] * 2 +
+                ["unknown"]))
+        self.sql("shot", "INSERT INTO outbox (client_id, to_addr, body, "
+                 "state, not_before, created_at, updated_at) VALUES " + rows)
+        self.sql("shot", "UPDATE connection SET status = 'needs_reconnect', "
+                 "reason = 'the access token expired'")
+        try:
+            self.run_flow("outbox.mjs", "ok - outbox card flow",
+                          shots="outbox", EMAIL=EMAIL, PASSWORD=PW,
+                          SLUG=self.slug["shot"])
+        finally:
+            self.sql("shot", "DELETE FROM outbox; UPDATE connection SET "
+                     "status = 'connected', reason = NULL")
 
     # -- the page's cost -------------------------------------------------------
     def test_one_statement_per_view_whatever_the_history(self):
