@@ -25,17 +25,32 @@ so_add(struct json_object *o, const char *k, const char *v)
 		json_object_object_add(o, k, json_object_new_string(v));
 }
 
-/* A capped count (outbox.h) as the card shows it. */
+/* A count (outbox.h) as the card shows it: "12", "at least 961". */
 static void
-so_count(struct json_object *card, const char *k, long long n)
+so_count(struct json_object *card, const char *k, const struct outbox_page *o,
+    enum outbox_state st)
 {
 	char s[48];
 
-	if (n > OUTBOX_PAGE_CAP)
-		snprintf(s, sizeof(s), "more than %d", OUTBOX_PAGE_CAP);
-	else
-		snprintf(s, sizeof(s), "%lld", n);
+	switch (o->how[st]) {
+	case OBX_EXACT:
+		snprintf(s, sizeof(s), "%lld", o->n[st]);
+		break;
+	case OBX_AT_LEAST:
+		snprintf(s, sizeof(s), "at least %lld", o->n[st]);
+		break;
+	case OBX_UNCOUNTED:
+		snprintf(s, sizeof(s), "not counted");
+		break;
+	}
 	so_add(card, k, s);
+}
+
+/* Something in it, or perhaps (not counted: its family is large). */
+static int
+so_some(const struct outbox_page *o, enum outbox_state st)
+{
+	return o->n[st] > 0 || o->how[st] == OBX_UNCOUNTED;
 }
 
 /* "under a minute", "1 minute", "12 minutes", "3 hours", "2 days". */
@@ -97,46 +112,52 @@ so_paused_why(struct json_object *card, const struct conn_row *r)
 void
 settings_outbox(struct json_object *d, const struct conn_page *p)
 {
+	static const struct {
+		const char       *key;
+		enum outbox_state st;
+	} counts[] = {
+		{ "queued", OBX_QUEUED },
+		{ "sending", OBX_SENDING },
+		{ "paused", OBX_PAUSED },
+		{ "sent_1h", OBX_SENT_1H },
+		{ "failed_1h", OBX_FAILED_1H },
+		{ "unknown_1h", OBX_UNKNOWN_1H },
+	};
 	const struct outbox_page *o = &p->outbox;
 	const struct conn_row    *r = &p->conn;
 	struct json_object       *card;
 	char                      s[64], note[300];
-	int                       ok;
+	size_t                    i;
+	int                       any = 0, ok;
 
-	if (!r->has_token && strcmp(r->status, "not_connected") == 0 &&
-	    o->g.queued + o->g.sending + o->g.paused + o->g.sent_1h +
-	            o->g.failed_1h + o->g.unknown_1h ==
-	        0)
+	for (i = 0; i < OBX_NSTATES; i++)
+		any |= so_some(o, (enum outbox_state)i);
+	if (!r->has_token && strcmp(r->status, "not_connected") == 0 && !any)
 		return;
 	card = json_object_new_object();
 	json_object_object_add(d, "outbox", card);
-	so_count(card, "queued", o->g.queued);
-	so_count(card, "sending", o->g.sending);
-	so_count(card, "paused", o->g.paused);
-	so_count(card, "sent_1h", o->g.sent_1h);
-	so_count(card, "failed_1h", o->g.failed_1h);
-	so_count(card, "unknown_1h", o->g.unknown_1h);
-	if (o->g.queued + o->g.sending + o->g.paused == 0)
+	for (i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
+		so_count(card, counts[i].key, o, counts[i].st);
+	if (!so_some(o, OBX_QUEUED) && !so_some(o, OBX_SENDING) &&
+	    !so_some(o, OBX_PAUSED))
 		json_object_object_add(card, "empty",
 		    json_object_new_boolean(1));
-	if (o->g.unknown_1h > 0)
+	if (so_some(o, OBX_UNKNOWN_1H))
 		json_object_object_add(card, "has_unknown",
 		    json_object_new_boolean(1));
-	if (o->g.queued > 0 && o->wait_s >= 0) {
+	if (o->wait_s >= 0) {
 		so_span(o->wait_s, s, sizeof(s));
 		so_add(card, "wait", s);
 	}
-	if (o->g.paused > 0) {
+	if (o->paused_s >= 0) {
 		so_paused_why(card, r);
-		if (o->paused_s >= 0) {
-			so_span(o->paused_s, s, sizeof(s));
-			so_add(card, "paused_for", s);
-		}
+		so_span(o->paused_s, s, sizeof(s));
+		so_add(card, "paused_for", s);
 	}
 	/* Queued, sendable, and nothing taken for minutes: said, not guessed at. */
 	ok = strcmp(r->status, "connected") == 0 && r->has_token;
-	if (ok && o->g.queued > 0 && o->g.sending == 0 &&
-	    o->wait_s >= SO_STUCK_S) {
+	if (ok && o->wait_s >= SO_STUCK_S && o->how[OBX_SENDING] == OBX_EXACT &&
+	    o->n[OBX_SENDING] == 0) {
 		so_span(o->wait_s, s, sizeof(s));
 		snprintf(note, sizeof(note),
 		    "The oldest queued message has waited %s and none is "

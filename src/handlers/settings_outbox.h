@@ -8,10 +8,11 @@ struct conn_page;
 struct json_object;
 
 /*
- * d.outbox: the queue's counts as text ("12", "more than 1000"), the
- * last hour's outcomes, how long the longest-waiting message has
- * waited, and why messages are paused, in words; nothing when the
- * workspace has no connection and its outbox has nothing to show.
+ * d.outbox: the queue's counts as text ("12", "at least 961", "not
+ * counted": outbox.h), the last hour's outcomes, how long the
+ * longest-waiting message has waited, and why messages are paused, in
+ * words; nothing when the workspace has no connection and its outbox
+ * has nothing to show.
  */
 void settings_outbox(struct json_object *d, const struct conn_page *);
 

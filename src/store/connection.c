@@ -192,13 +192,14 @@ store_conn_page(struct db *db, const struct workspace *ws, struct conn_page *p)
 	 * part), the templates (two uncorrelated subqueries, run once: the
 	 * count per status as a JSON object, the newest 20 rejected, paused
 	 * or disabled ones as a JSON array), the outbox's counts and ages
-	 * as one JSON object (store_outbox_page_col: uncorrelated, each an
-	 * index range capped at OUTBOX_PAGE_CAP rows or one index entry, so
-	 * neither the queue's length nor its history slows the page), and
+	 * as one JSON object (store_outbox_page_col: two index range scans
+	 * of at most OUTBOX_PAGE_SCAN rows and two index entries, so neither
+	 * the queue's length nor the table's history slows the page), and
 	 * one row per number (a handful; none: one row of NULLs), the other
-	 * columns repeated on each. With long database names its text
-	 * passes SQ_MAX_SQL, the row helpers' bound: it goes through
-	 * sq_open_read, which has none.
+	 * columns repeated on each. With 64-character database names its
+	 * text is 3,991 bytes, near SQ_MAX_SQL, the row helpers' bound: it
+	 * goes through sq_open_read, which has none, from a buffer with
+	 * room to grow.
 	 *
 	 * No derived table around the page's rows and no ORDER BY (the
 	 * numbers are sorted here): either made MariaDB build a temporary
