@@ -20,6 +20,7 @@
 #include "handlers.h"
 #include "meta.h"
 #include "settings_health.h"
+#include "settings_outbox.h"
 #include "settings_templates.h"
 
 static const char *
@@ -375,6 +376,7 @@ h_settings(struct ctx *c)
 	settings_sends(d, r);
 	settings_health(d, c->app->cfg, &c->ws, &p);
 	settings_templates(d, &p);
+	settings_outbox(d, &p);
 	if (r->has_token)
 		settings_numbers(d, p.numbers, p.nnumbers);
 	store_conn_page_free(&p);

@@ -163,21 +163,24 @@ num_order(const void *a, const void *b)
 /* store_conn_page's columns after CONN_COLS: see its statement. */
 #define PAGE_HEALTH (CONN_NCOLS + 4)
 #define PAGE_TPL    (PAGE_HEALTH + 1 + STORE_MON_NCOLS + 2)
-#define PAGE_NUMS   (PAGE_TPL + 2)
+#define PAGE_OUTBOX (PAGE_TPL + 2)
+#define PAGE_NUMS   (PAGE_OUTBOX + 1)
 
 enum store_rc
 store_conn_page(struct db *db, const struct workspace *ws, struct conn_page *p)
 {
 	struct sq       q;
 	struct num_row *nl;
-	char            sql[SQ_MAX_SQL], hooks[400], nums[600];
+	char            sql[2 * SQ_MAX_SQL], hooks[400], nums[600], obx[3072];
 	enum store_rc   rc;
 	int             f;
 
 	memset(p, 0, sizeof(*p));
 	p->health.webhook_ok = p->health.subscription_ok = -1;
+	p->outbox.wait_s = p->outbox.paused_s = -1;
 	if (store_wh_health_cols(hooks, sizeof(hooks), ws) == -1 ||
-	    store_num_cols(nums, sizeof(nums), "n") == -1)
+	    store_num_cols(nums, sizeof(nums), "n") == -1 ||
+	    store_outbox_page_col(obx, sizeof(obx), ws) == -1)
 		return STORE_ERR;
 	/*
 	 * The page's one round trip in the workspace's database: the
@@ -188,9 +191,15 @@ store_conn_page(struct db *db, const struct workspace *ws, struct conn_page *p)
 	 * (TIMESTAMPDIFF from the epoch: the session's time zone plays no
 	 * part), the templates (two uncorrelated subqueries, run once: the
 	 * count per status as a JSON object, the newest 20 rejected, paused
-	 * or disabled ones as a JSON array), and one row per number (a
-	 * handful; none: one row of NULLs), the other columns repeated on
-	 * each.
+	 * or disabled ones as a JSON array), the outbox's counts and ages
+	 * as one JSON object (store_outbox_page_col: two index range scans
+	 * of at most OUTBOX_PAGE_SCAN rows and two index entries, so neither
+	 * the queue's length nor the table's history slows the page), and
+	 * one row per number (a handful; none: one row of NULLs), the other
+	 * columns repeated on each. With 64-character database names its
+	 * text is 3,991 bytes, near SQ_MAX_SQL, the row helpers' bound: it
+	 * goes through sq_open_read, which has none, from a buffer with
+	 * room to grow.
 	 *
 	 * No derived table around the page's rows and no ORDER BY (the
 	 * numbers are sorted here): either made MariaDB build a temporary
@@ -214,12 +223,13 @@ store_conn_page(struct db *db, const struct workspace *ws, struct conn_page *p)
 	        "(SELECT JSON_ARRAYAGG(JSON_OBJECT('id', id, 'name', name, "
 	        "'language', language, 'status', status, 'reason', reason) "
 	        "ORDER BY status_at DESC LIMIT 20) FROM `%s`.templates WHERE "
-	        "status IN ('REJECTED', 'PAUSED', 'DISABLED')), "
+	        "status IN ('REJECTED', 'PAUSED', 'DISABLED')), %s, "
 	        "%s " CONN_FROM " LEFT JOIN `%s`.health h ON h.id = 1 "
 	        "LEFT JOIN `%s`.phone_numbers n ON 1 = 1 WHERE c.id = 1",
 	        ws->db_name, ws->db_name, ws->db_name, ws->db_name, hooks,
-	        store_mon_cols(), ws->db_name, ws->db_name, nums, ws->db_name,
-	        ws->db_name, ws->db_name, ws->db_name) >= (int)sizeof(sql))
+	        store_mon_cols(), ws->db_name, ws->db_name, obx, nums,
+	        ws->db_name, ws->db_name, ws->db_name,
+	        ws->db_name) >= (int)sizeof(sql))
 		return STORE_ERR;
 	if ((rc = sq_open_read(&q, db, &ws->srv, sql)) != STORE_OK)
 		return rc;
@@ -244,6 +254,13 @@ store_conn_page(struct db *db, const struct workspace *ws, struct conn_page *p)
 	        (p->tpl_counts = strdup(sq_col(&q, PAGE_TPL))) == NULL) ||
 	    (sq_col(&q, PAGE_TPL + 1) != NULL &&
 	        (p->tpl_troubled = strdup(sq_col(&q, PAGE_TPL + 1))) == NULL)) {
+		rc = STORE_ERR;
+		goto out;
+	}
+	if (store_outbox_page_from(sq_col(&q, PAGE_OUTBOX), &p->outbox) == -1) {
+		log_err("settings page: workspace %s: the outbox column is not "
+		        "its object",
+		    ws->slug);
 		rc = STORE_ERR;
 		goto out;
 	}

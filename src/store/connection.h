@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "monitor.h"
+#include "outbox.h"
 #include "sql.h"
 
 struct db;
@@ -71,14 +72,17 @@ struct conn_page {
 	 * {"id","name","language","status","reason"}.
 	 */
 	char *tpl_counts, *tpl_troubled;
+	/* The outbox at a glance (outbox.h), each count capped. */
+	struct outbox_page outbox;
 };
 
 /*
  * The settings page's data in one round trip: store_conn_get's row,
  * the newest test_message audit entry, store_wh_health's counters, the
- * health row (as store_mon_health_get) and the workspace's numbers (as
- * store_num_list). Free with
- * store_conn_page_free, whatever the outcome.
+ * health row (as store_mon_health_get), the templates, the outbox's
+ * counts (store_outbox_page_col) and the workspace's numbers (as
+ * store_num_list). Free with store_conn_page_free, whatever the
+ * outcome.
  */
 enum store_rc store_conn_page(struct db *, const struct workspace *,
     struct conn_page *);

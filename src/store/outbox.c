@@ -1,9 +1,12 @@
 /*
  * outbox: the outbox rows of one workspace (outbox.h), a table family of
- * its own: enqueued, read and cancelled here, for the API.
+ * its own: enqueued, read and cancelled here, for the API; counted for
+ * status --json and the settings page's Outbox card.
  */
 #include <stdio.h>
 #include <string.h>
+
+#include <json-c/json.h>
 
 #include "../db.h"
 #include "outbox.h"
@@ -188,4 +191,145 @@ store_outbox_glance(struct db *db, const struct workspace *ws,
 	g->unknown_1h = sq_colint(&q, 5);
 	sq_close(&q);
 	return STORE_OK;
+}
+
+/*
+ * The two families of store_outbox_page_col: their states in the order
+ * of the scan (ORDER BY state DESC: the ENUM's order backwards, so a
+ * backward range scan of the index, no sort), and the range.
+ */
+static const struct {
+	enum outbox_state st[3];
+	const char       *names[3];
+	const char       *key, *index, *where;
+} outbox_fam[] = {
+	{ { OBX_PAUSED, OBX_SENDING, OBX_QUEUED },
+	    { "paused", "sending", "queued" }, "now", "outbox_claim",
+	    "state IN ('queued', 'sending', 'paused')" },
+	{ { OBX_UNKNOWN_1H, OBX_FAILED_1H, OBX_SENT_1H },
+	    { "unknown", "failed", "sent" }, "hour", "outbox_updated",
+	    "state IN ('sent', 'failed', 'unknown') AND updated_at >= "
+	    "UTC_TIMESTAMP(3) - INTERVAL 1 HOUR" },
+};
+
+/*
+ * Why two scans and not one COUNT per state: each subquery of the
+ * page's statement costs its optimisation (about 20 us, a range
+ * analysis of outbox) on every view, whatever the outbox holds, and a
+ * capped count per state took two (a probe past the cap, then the
+ * COUNT): 14 subqueries, the page's database time half as much again.
+ * A family is one derived table of at most OUTBOX_PAGE_SCAN states,
+ * counted per state: two range scans, two small in-memory temporary
+ * tables, and the two ages, each a MIN() read from an index's first
+ * entry.
+ */
+int
+store_outbox_page_col(char *buf, size_t len, const struct workspace *ws)
+{
+	size_t used = 0, f;
+	int    n;
+
+	n = snprintf(buf, len, "JSON_OBJECT(");
+	for (f = 0; n >= 0 && (size_t)n < len - used &&
+	     f < sizeof(outbox_fam) / sizeof(outbox_fam[0]);
+	     f++) {
+		used += (size_t)n;
+		n = snprintf(buf + used, len - used,
+		    "'%s', (SELECT JSON_ARRAY(COUNT(IF(st = '%s', 1, NULL)), "
+		    "COUNT(IF(st = '%s', 1, NULL)), COUNT(IF(st = '%s', 1, "
+		    "NULL))) FROM (SELECT state AS st FROM `%s`.outbox FORCE "
+		    "INDEX (%s) WHERE %s ORDER BY state DESC LIMIT %d) AS f), ",
+		    outbox_fam[f].key, outbox_fam[f].names[0],
+		    outbox_fam[f].names[1], outbox_fam[f].names[2], ws->db_name,
+		    outbox_fam[f].index, outbox_fam[f].where, OUTBOX_PAGE_SCAN);
+	}
+	if (n < 0 || (size_t)n >= len - used)
+		return -1;
+	used += (size_t)n;
+	n = snprintf(buf + used, len - used,
+	    "'wait_s', (SELECT GREATEST(0, TIMESTAMPDIFF(SECOND, "
+	    "MIN(not_before), UTC_TIMESTAMP(3))) FROM `%1$s`.outbox WHERE "
+	    "state = 'queued'), 'paused_s', (SELECT TIMESTAMPDIFF(SECOND, "
+	    "MIN(updated_at), UTC_TIMESTAMP(3)) FROM `%1$s`.outbox WHERE "
+	    "state = 'paused'))",
+	    ws->db_name);
+	return n < 0 || (size_t)n >= len - used ? -1 : 0;
+}
+
+/* An integer member, or (an age) null: -1. */
+static int
+outbox_int(struct json_object *v, int age, long long *out)
+{
+	if (v == NULL && age) {
+		*out = -1;
+		return 0;
+	}
+	if (!json_object_is_type(v, json_type_int))
+		return -1;
+	*out = json_object_get_int64(v);
+	return 0;
+}
+
+/*
+ * A family's three counts, in its scan's order: all exact when the scan
+ * took fewer than OUTBOX_PAGE_SCAN rows; else it stopped in the last
+ * state it reached (at least that many) and never reached those after.
+ */
+static int
+outbox_family(struct json_object *a, size_t f, struct outbox_page *p)
+{
+	long long sum = 0, k[3];
+	size_t    i, last = 0;
+
+	if (!json_object_is_type(a, json_type_array) ||
+	    json_object_array_length(a) != 3)
+		return -1;
+	for (i = 0; i < 3; i++) {
+		if (outbox_int(json_object_array_get_idx(a, i), 0, &k[i]) ==
+		        -1 ||
+		    k[i] < 0)
+			return -1;
+		sum += k[i];
+		if (k[i] > 0)
+			last = i;
+	}
+	if (sum > OUTBOX_PAGE_SCAN)
+		return -1;
+	for (i = 0; i < 3; i++) {
+		p->n[outbox_fam[f].st[i]] = k[i];
+		p->how[outbox_fam[f].st[i]] = sum < OUTBOX_PAGE_SCAN ? OBX_EXACT
+		    : i < last                                       ? OBX_EXACT
+		    : i == last ? OBX_AT_LEAST
+		                : OBX_UNCOUNTED;
+	}
+	return 0;
+}
+
+int
+store_outbox_page_from(const char *json, struct outbox_page *p)
+{
+	struct json_object *o = NULL, *v;
+	int                 rc = -1;
+
+	memset(p, 0, sizeof(*p));
+	if (json == NULL || (o = json_tokener_parse(json)) == NULL ||
+	    !json_object_is_type(o, json_type_object))
+		goto out;
+	if (!json_object_object_get_ex(o, "now", &v) ||
+	    outbox_family(v, 0, p) == -1 ||
+	    !json_object_object_get_ex(o, "hour", &v) ||
+	    outbox_family(v, 1, p) == -1 ||
+	    !json_object_object_get_ex(o, "wait_s", &v) ||
+	    outbox_int(v, 1, &p->wait_s) == -1 ||
+	    !json_object_object_get_ex(o, "paused_s", &v) ||
+	    outbox_int(v, 1, &p->paused_s) == -1)
+		goto out;
+	rc = 0;
+out:
+	json_object_put(o);
+	if (rc == -1) {
+		memset(p, 0, sizeof(*p));
+		p->wait_s = p->paused_s = -1;
+	}
+	return rc;
 }

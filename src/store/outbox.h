@@ -66,6 +66,50 @@ struct outbox_glance {
 enum store_rc store_outbox_glance(struct db *, const struct workspace *,
     struct outbox_glance *);
 
+/*
+ * The settings page's Outbox card, read as one column of
+ * store_conn_page's statement (no round trip of its own). Its states
+ * come in two families, each counted by one index range scan that stops
+ * after OUTBOX_PAGE_SCAN rows, so a queue or an hour of any size costs a
+ * view the same: now (paused, sending, queued, in that order) and the
+ * last hour (unknown, failed, sent). A count is exact unless its
+ * family's scan stopped in it (at least n) or before it (not counted):
+ * the states that stay small come first.
+ */
+#define OUTBOX_PAGE_SCAN 1001
+enum outbox_state {
+	OBX_QUEUED,
+	OBX_SENDING,
+	OBX_PAUSED,
+	OBX_SENT_1H,
+	OBX_FAILED_1H,
+	OBX_UNKNOWN_1H,
+	OBX_NSTATES
+};
+enum outbox_count {
+	OBX_EXACT,
+	OBX_AT_LEAST, /* n or more: its family's scan stopped in it */
+	OBX_UNCOUNTED /* the scan stopped before it: n is 0 */
+};
+struct outbox_page {
+	long long         n[OBX_NSTATES];
+	enum outbox_count how[OBX_NSTATES];
+	/*
+	 * Seconds the longest-waiting queued message has been due (since
+	 * it was queued, or since its retry came due); -1: none queued,
+	 * 0: every queued one waits for a later slot.
+	 */
+	long long wait_s;
+	long long paused_s; /* since the oldest paused one was paused; -1 */
+};
+/*
+ * The column's SQL (one JSON_OBJECT) into buf: -1 when it does not fit.
+ * store_outbox_page_from reads the column's text back; -1 when it is
+ * not the object the column makes.
+ */
+int store_outbox_page_col(char *buf, size_t len, const struct workspace *);
+int store_outbox_page_from(const char *json, struct outbox_page *);
+
 /* --- The sender's side (outbox_send.c) --------------------------------- */
 
 /* One claimed message: marked sending, its send slot fixed. */

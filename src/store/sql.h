@@ -16,7 +16,7 @@ struct db;
 struct db_server;
 
 #define SQ_MAX_PARAMS 24
-#define SQ_MAX_COLS   64 /* store_conn_page reads 54 */
+#define SQ_MAX_COLS   64 /* store_conn_page reads 62 */
 
 /* Outcomes shared by every store function. */
 enum store_rc {
