@@ -9,12 +9,12 @@ page."""
 import html
 import json
 import re
-import time
 
 from base import BrowserCase
 from client import request
 from gateway import add_key, add_sender, ws_db
 from meta import Sandbox, settings_path, sign_in
+from test_outbox import wait
 
 PW = "outbox page test password"
 EMAIL = "otto@outbox.example"
@@ -28,14 +28,6 @@ SHOWN = TRIPS + ("Com_stmt_execute", "Handler_read_next",
                  "Created_tmp_disk_tables")
 
 
-def wait(pred, timeout, what):
-    end = time.time() + timeout
-    while time.time() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting for " + what)
 
 
 def text_of(page, ident):
