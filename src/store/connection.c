@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "../db.h"
 #include "../log.h"
 #include "../meta_gate.h"
@@ -166,6 +168,77 @@ num_order(const void *a, const void *b)
 #define PAGE_OUTBOX (PAGE_TPL + 2)
 #define PAGE_NUMS   (PAGE_OUTBOX + 1)
 
+/* Whether the template counts ({"STATUS": n}) hold a troubled one. */
+static int
+conn_any_troubled(const char *counts)
+{
+	static const char *const bad[] = { "REJECTED", "PAUSED", "DISABLED" };
+	struct json_object      *o, *v;
+	size_t                   i;
+	int                      any = 0;
+
+	if (counts == NULL || (o = json_tokener_parse(counts)) == NULL)
+		return 0;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (json_object_object_get_ex(o, bad[i], &v) &&
+		    json_object_get_int64(v) > 0)
+			any = 1;
+	json_object_put(o);
+	return any;
+}
+
+/*
+ * The newest 20 rejected, paused or disabled templates, as the card's
+ * JSON array. A statement of its own, run only when the counts say
+ * there are some: aggregated in the page's statement, the list made
+ * MariaDB write an on-disk temporary table on every view (JSON_ARRAYAGG
+ * of long values), troubled templates or not. Plain rows, sorted by the
+ * server in memory, made into JSON here.
+ */
+static enum store_rc
+conn_troubled(struct db *db, const struct workspace *ws, struct conn_page *p)
+{
+	static const char *const keys[] = { "id", "name", "language", "status",
+		"reason" };
+	struct json_object      *a, *o;
+	struct sq                q;
+	enum store_rc            rc;
+	size_t                   i;
+	int                      f;
+
+	if ((rc = sq_rows(&q, db, &ws->srv, NULL,
+	         "SELECT id, name, language, status, reason FROM "
+	         "`%s`.templates WHERE status IN ('REJECTED', 'PAUSED', "
+	         "'DISABLED') ORDER BY status_at DESC LIMIT 20",
+	         ws->db_name)) != STORE_OK)
+		return rc;
+	if ((a = json_object_new_array()) == NULL) {
+		sq_close(&q);
+		return STORE_ERR;
+	}
+	while ((f = sq_fetch(&q)) == 1) {
+		if ((o = json_object_new_object()) == NULL)
+			break;
+		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			json_object_object_add(o, keys[i],
+			    sq_col(&q, (unsigned)i)
+			        ? json_object_new_string(
+			              sq_col(&q, (unsigned)i))
+			        : NULL);
+		json_object_array_add(a, o);
+	}
+	sq_close(&q);
+	rc = f == 0 ? STORE_OK : STORE_ERR;
+	free(p->tpl_troubled);
+	p->tpl_troubled = NULL;
+	if (rc == STORE_OK &&
+	    (p->tpl_troubled = strdup(json_object_to_json_string_ext(a,
+	         JSON_C_TO_STRING_PLAIN))) == NULL)
+		rc = STORE_ERR;
+	json_object_put(a);
+	return rc;
+}
+
 enum store_rc
 store_conn_page(struct db *db, const struct workspace *ws, struct conn_page *p)
 {
@@ -189,9 +262,9 @@ store_conn_page(struct db *db, const struct workspace *ws, struct conn_page *p)
 	 * row: one statement, one snapshot), the webhook counters, the
 	 * monitor's health row with its time and the server's as unix times
 	 * (TIMESTAMPDIFF from the epoch: the session's time zone plays no
-	 * part), the templates (two uncorrelated subqueries, run once: the
-	 * count per status as a JSON object, the newest 20 rejected, paused
-	 * or disabled ones as a JSON array), the outbox's counts and ages
+	 * part), the templates' count per status as a JSON object (the
+	 * newest troubled ones come after, only when there are some:
+	 * conn_troubled; the column between is NULL), the outbox's counts and ages
 	 * as one JSON object (store_outbox_page_col: two index range scans
 	 * of at most OUTBOX_PAGE_SCAN rows and two index entries, so neither
 	 * the queue's length nor the table's history slows the page), and
@@ -208,7 +281,7 @@ store_conn_page(struct db *db, const struct workspace *ws, struct conn_page *p)
 	 * page far below the peer's eight statements (bench/RESULTS.md),
 	 * and MariaDB 10.11.19 was seen to crash dropping it (signal 11 in
 	 * ha_maria::drop_table) under scripts/bench's concurrent load. The
-	 * templates' small aggregates read only their own table.
+	 * templates' small aggregate reads only its own table.
 	 */
 	if (snprintf(sql, sizeof(sql),
 	        "SELECT " CONN_COLS ", (SELECT detail FROM `%s`.audit_log "
@@ -220,16 +293,12 @@ store_conn_page(struct db *db, const struct workspace *ws, struct conn_page *p)
 	        "(SELECT JSON_OBJECTAGG(st, k) FROM (SELECT IFNULL(status, "
 	        "'PENDING') AS st, COUNT(*) AS k FROM `%s`.templates GROUP BY "
 	        "st) AS tc), "
-	        "(SELECT JSON_ARRAYAGG(JSON_OBJECT('id', id, 'name', name, "
-	        "'language', language, 'status', status, 'reason', reason) "
-	        "ORDER BY status_at DESC LIMIT 20) FROM `%s`.templates WHERE "
-	        "status IN ('REJECTED', 'PAUSED', 'DISABLED')), %s, "
+	        "NULL, %s, "
 	        "%s " CONN_FROM " LEFT JOIN `%s`.health h ON h.id = 1 "
 	        "LEFT JOIN `%s`.phone_numbers n ON 1 = 1 WHERE c.id = 1",
 	        ws->db_name, ws->db_name, ws->db_name, ws->db_name, hooks,
-	        store_mon_cols(), ws->db_name, ws->db_name, obx, nums,
-	        ws->db_name, ws->db_name, ws->db_name,
-	        ws->db_name) >= (int)sizeof(sql))
+	        store_mon_cols(), ws->db_name, obx, nums, ws->db_name,
+	        ws->db_name, ws->db_name, ws->db_name) >= (int)sizeof(sql))
 		return STORE_ERR;
 	if ((rc = sq_open_read(&q, db, &ws->srv, sql)) != STORE_OK)
 		return rc;
@@ -279,6 +348,10 @@ store_conn_page(struct db *db, const struct workspace *ws, struct conn_page *p)
 		rc = STORE_ERR;
 	else if (p->nnumbers > 1)
 		qsort(p->numbers, p->nnumbers, sizeof(*p->numbers), num_order);
+	sq_close(&q);
+	if (rc == STORE_OK && conn_any_troubled(p->tpl_counts))
+		rc = conn_troubled(db, ws, p);
+	return rc;
 out:
 	sq_close(&q);
 	return rc;
