@@ -68,6 +68,8 @@ class OutboxApi(StackCase):
         n = len(self.sb.requests("messages"))
         msgs = [text("batch-%d" % i) for i in range(1000)]
         msgs[7]["from"] = PHONE_A2
+        odd = "hi batch-9 \u00e9 \U0001f600 \"q\" \\ \n\t</x> \u2028"
+        msgs[9]["text"]["body"] = odd
         r = outbox(self.port, "obx-a", self.key, {"messages": msgs})
         self.assertEqual(r.status, 202, r.text[:300])
         acc = json.loads(r.text)["accepted"]
@@ -92,6 +94,11 @@ class OutboxApi(StackCase):
                            "'batch-8'", db=ws_db(self.st, "obx-a")).strip()
         self.assertEqual(json.loads(body), {"to": TO, "type": "text",
                                             "text": {"body": "hi batch-8"}})
+        # Stored as sent, whatever the characters (quotes, backslashes,
+        # control characters, outside the BMP).
+        body = self.st.sql("SELECT HEX(body) FROM outbox WHERE client_id = "
+                           "'batch-9'", db=ws_db(self.st, "obx-a")).strip()
+        self.assertEqual(json.loads(bytes.fromhex(body))["text"]["body"], odd)
         self.assertEqual(len(self.sb.requests("messages")), n)
 
     def test_repeat_client_id_returns_first_id(self):
