@@ -250,8 +250,8 @@ def write_results(cmd, s):
                cmd, time.strftime("%Y-%m-%d %H:%M", time.gmtime()), load()),
            "", "Machine: %s, %s cores, %s, waba-connect %s." % (
                v["cpu"], v["cores"], v["mariadb"], v["waba-connect"]), "",
-           "Campaign: %d messages over %d workspaces (a number and a "
-           "recipient each), batches of %d from %d connections, 2 pool "
+           "Campaign: %d messages over %d workspaces (a number each, a "
+           "recipient per message), batches of %d from %d connections, 2 pool "
            "workers; one sender, max_in_flight 256, per_number_mps 1000." % (
                s["messages"], s["workspaces"], BATCH, CLIENTS), "",
            "| figure | value | target |", "|---|---:|---:|",
