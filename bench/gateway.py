@@ -49,27 +49,33 @@ BODY = json.dumps({"to": TO, "type": "text", "text": {"body": "bench"}},
                   separators=(",", ":"))
 
 
-def ensure_tools():
-    missing = [p for p, exe in (("nginx-light", "/usr/sbin/nginx"),
-                                ("wrk", "/usr/bin/wrk"))
-               if not os.path.exists(exe)]
+def ensure_tools(tools=(("nginx-light", "/usr/sbin/nginx"),
+                        ("wrk", "/usr/bin/wrk"))):
+    """apt-get installs the (package, program) pairs not there yet."""
+    missing = [p for p, exe in tools if not os.path.exists(exe)]
     if missing:
         subprocess.run(["apt-get", "install", "-y", "-qq"] + missing,
                        check=True, stdout=subprocess.DEVNULL)
 
 
-def start_nginx(run):
-    """nginx on a free loopback port answering SENT to everything."""
+def start_nginx(run, conns=256, tls=None):
+    """nginx on a free loopback port answering SENT to everything but
+    /nginx_status (its counters: stub_status); tls: (certificate, key)
+    to speak https and HTTP/2 instead. conns: its worker_connections."""
     port = free_port()
     d = os.path.join(run, "nginx")
     os.makedirs(os.path.join(d, "tmp"), exist_ok=True)
     conf = os.path.join(d, "nginx.conf")
+    listen = "127.0.0.1:%d" % port
+    if tls:
+        listen += " ssl http2;\n    ssl_certificate %s;\n    " \
+                  "ssl_certificate_key %s" % tls
     with open(conf, "w") as f:
         f.write("""daemon off;
 worker_processes 1;
 pid %(d)s/nginx.pid;
 error_log %(d)s/error.log warn;
-events { worker_connections 256; }
+events { worker_connections %(conns)d; }
 http {
   access_log off;
   client_body_temp_path %(d)s/tmp;
@@ -78,15 +84,17 @@ http {
   uwsgi_temp_path %(d)s/tmp;
   scgi_temp_path %(d)s/tmp;
   keepalive_requests 1000000;
+  http2_max_requests 1000000;
   server {
-    listen 127.0.0.1:%(port)d;
+    listen %(listen)s;
+    location = /nginx_status { stub_status; }
     location / {
       default_type application/json;
       return 200 '%(sent)s';
     }
   }
 }
-""" % {"d": d, "port": port, "sent": SENT})
+""" % {"d": d, "listen": listen, "sent": SENT, "conns": conns})
     p = subprocess.Popen(["/usr/sbin/nginx", "-c", conf, "-p", d],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     import socket
@@ -94,6 +102,24 @@ http {
                                               0.2).close() or True,
              10, "nginx")
     return p, port
+
+
+def connect(st, slug, waba, phone):
+    """A workspace connected as Connect leaves it, without Meta: its WABA
+    token stored through the vault, connected to waba, phone its active
+    default number. Returns its database's name."""
+    db = st.sql("SELECT db_name FROM workspaces WHERE slug = '%s'" % slug,
+                db="waba_control").strip()
+    st.admin("token", "set", slug, "waba", input="EAAB" + "x" * 60 + "\n")
+    st.sql("UPDATE connection SET status = 'connected', reason = NULL, "
+           "waba_id = '%s', waba_ids = '%s', phone_number_id = '%s', "
+           "display_phone_number = '+1 555 0001', connected_at = "
+           "UTC_TIMESTAMP()" % (waba, waba, phone), db=db)
+    st.sql("INSERT INTO phone_numbers (id, waba_id, display_phone_number, "
+           "fetched_at, state, is_default, added_at) VALUES ('%s', '%s', "
+           "'+1 555 0001', UTC_TIMESTAMP(), 'active', 1, "
+           "UTC_TIMESTAMP())" % (phone, waba), db=db)
+    return db
 
 
 def lua(method, headers, body=None, unique_key=False):
@@ -169,18 +195,7 @@ def main():
         st.admin("keys", "init")
         st.admin("migrate")
         st.admin("workspace", "add", "bench", "Bench")
-        db = st.sql("SELECT db_name FROM workspaces WHERE slug = 'bench'",
-                    db="waba_control").strip()
-        st.admin("token", "set", "bench", "waba", input="EAAB" + "x" * 60
-                 + "\n")
-        st.sql("UPDATE connection SET status = 'connected', reason = NULL, "
-               "waba_id = '%s', waba_ids = '%s', phone_number_id = '%s', "
-               "display_phone_number = '+1 555 0001', connected_at = "
-               "UTC_TIMESTAMP()" % (WABA, WABA, PHONE), db=db)
-        st.sql("INSERT INTO phone_numbers (id, waba_id, display_phone_number, "
-               "fetched_at, state, is_default, added_at) VALUES ('%s', '%s', "
-               "'+1 555 0001', UTC_TIMESTAMP(), 'active', 1, "
-               "UTC_TIMESTAMP())" % (PHONE, WABA), db=db)
+        connect(st, "bench", WABA, PHONE)
         key = st.admin("api-key", "add", "bench", "--scopes",
                        "messages:send,connection:read").stdout.strip()
         st.start_pool()

@@ -729,8 +729,11 @@ def main():
             if r.returncode == 3:
                 notes.append("%s: target missed" % name)
             elif r.returncode:
+                print(r.stderr[-3000:])
                 failed.append(name)
-            notes.append("%s: %s" % (name, r.stdout.strip()))
+            # Its last line is its figures as one JSON object.
+            notes.append("%s: %s" % (name, (r.stdout.strip().split("\n")
+                                            or [""])[-1]))
         # callback: last, on a workspace of its own (a Connect replaces
         # the connection and its routes).
         cb_slug = "cb" + secrets.token_hex(4)

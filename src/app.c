@@ -643,10 +643,6 @@ app_load(struct app *a, const char *config_path, char *err, size_t errlen)
 		    a->cfg->template_dir);
 		goto fail;
 	}
-	if (auth_init() == -1) {
-		snprintf(err, errlen, "out of memory (sign-in set-up)");
-		goto fail;
-	}
 	/*
 	 * The key ring is checked (mode 0600, well-formed) here too. Workers
 	 * share the supervisor's opened ring: its pages are locked in the
@@ -660,6 +656,16 @@ app_load(struct app *a, const char *config_path, char *err, size_t errlen)
 fail:
 	app_free(a);
 	return -1;
+}
+
+int
+app_signin_init(char *err, size_t errlen)
+{
+	if (auth_init() == -1) {
+		snprintf(err, errlen, "out of memory (sign-in set-up)");
+		return -1;
+	}
+	return 0;
 }
 
 /*

@@ -94,6 +94,13 @@ enum answer app_member(struct ctx *, const char *slug, uint64_t id);
  */
 int app_load(struct app *, const char *config_path, char *err, size_t errlen);
 /*
+ * Sign-in's set-up, once per process tree, before workers fork: the
+ * hash unknown emails are checked against (argon2id: 64 MiB for a tenth
+ * of a second). Only for processes that serve pages; the sender never
+ * checks a password. -1 with err: out of memory.
+ */
+int app_signin_init(char *err, size_t errlen);
+/*
  * Opens the per-process parts (Graph client, database handle) of a
  * loaded app; call it in the process that serves, after fork.
  */

@@ -208,6 +208,11 @@ main(int argc, char *argv[])
 			log_warn("%s: the sender's counters stay its own", err);
 		return pool_sender(&app);
 	}
+	if (app_signin_init(err, sizeof(err)) == -1) {
+		fprintf(stderr, "waba-connect: %s\n", err);
+		app_free(&app);
+		return 1;
+	}
 
 	if (spawned) {
 		/* The web server opened the socket: nothing else needs root. */

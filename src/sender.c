@@ -44,6 +44,13 @@
  * still fit in any one second.
  */
 #define SND_LATE_MS 20
+/*
+ * After Meta's 131056 a pair waits [sender] pair_interval_ms, and never
+ * less than this: configured below Meta's own interval (about 6 s; 0
+ * turns our pacing off), the refused message would otherwise be claimed
+ * and refused again on every claim round until Meta's interval passed.
+ */
+#define SND_PAIR_HOLD_MS 1000
 
 struct snd_ws {
 	struct workspace ws;
@@ -493,10 +500,14 @@ snd_outcome(struct snd *s, struct snd_job *j, CURLcode cc)
 	}
 	if (e.code == 131056) {
 		/* The pair's limit: that recipient waits. */
+		long long hold = s->app->cfg->sender_pair_interval_ms;
+
+		if (hold < SND_PAIR_HOLD_MS)
+			hold = SND_PAIR_HOLD_MS;
 		(void)store_outbox_hold(s->app->db, &j->w->ws, j->phone, j->to,
-		    (long long)s->app->cfg->sender_pair_interval_ms * 1000);
+		    hold * 1000);
 		j->end = OUTBOX_RELEASE;
-		j->retry_ms = s->app->cfg->sender_pair_interval_ms;
+		j->retry_ms = hold;
 		snprintf(j->error, sizeof(j->error), "%s", e.message);
 		return;
 	}

@@ -12,76 +12,161 @@
 #include "outbox.h"
 #include "workspaces.h"
 
-/*
- * One message: the INSERT is the client_id's claim (its unique key); a
- * duplicate younger than the TTL is a repeat, an older one is deleted
- * and the insert tried once more. A duplicate within one call (the same
- * client_id twice) is a repeat of the first.
- */
-static enum store_rc
-outbox_one(MYSQL *my, const struct workspace *ws, struct outbox_new *m)
+/* [[client_id, phone_number_id|null, to, body], …], or [client_id, …]. */
+static struct json_object *
+outbox_json(const struct outbox_new *m, size_t n, int ids_only)
 {
-	struct sq     q;
-	enum store_rc rc;
-	int           again;
-	long long     age;
+	struct json_object *a, *e;
+	size_t              i;
 
-	m->repeat = 0;
-	for (again = 0; again < 2; again++) {
-		rc = sq_rows_on(&q, my,
-		    SQ_ARGS(SQ_S(m->client_id), SQ_S(m->phone_number_id),
-		        SQ_S(m->to), SQ_S(m->body)),
-		    "INSERT INTO `%s`.outbox (client_id, phone_number_id, "
-		    "to_addr, body, state, not_before, created_at, updated_at) "
-		    "VALUES (?, ?, ?, ?, 'queued', UTC_TIMESTAMP(3), "
-		    "UTC_TIMESTAMP(), UTC_TIMESTAMP(3))",
-		    ws->db_name);
-		if (rc == STORE_OK) {
-			m->id = sq_insert_id(&q);
-			sq_close(&q);
-			return STORE_OK;
-		}
-		if (rc != STORE_DUP)
-			return rc;
-		if ((rc = sq_one_on(&q, my, SQ_ARGS(SQ_S(m->client_id)),
-		         "SELECT id, TIMESTAMPDIFF(SECOND, created_at, "
-		         "UTC_TIMESTAMP()) FROM `%s`.outbox WHERE client_id = ? "
-		         "FOR UPDATE",
-		         ws->db_name)) == STORE_NOTFOUND)
+	if ((a = json_object_new_array_ext((int)n)) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		if (ids_only) {
+			json_object_array_add(a,
+			    json_object_new_string(m[i].client_id));
 			continue;
-		if (rc != STORE_OK)
-			return rc;
-		m->id = (uint64_t)sq_colint(&q, 0);
-		age = sq_colint(&q, 1);
-		sq_close(&q);
-		if (age < OUTBOX_CLIENT_TTL_S) {
-			m->repeat = 1;
-			return STORE_OK;
 		}
-		if ((rc = sq_do_on(my, SQ_ARGS(SQ_I((long long)m->id)),
-		         "DELETE FROM `%s`.outbox WHERE id = ?",
-		         ws->db_name)) != STORE_OK)
-			return rc;
+		if ((e = json_object_new_array_ext(4)) == NULL) {
+			json_object_put(a);
+			return NULL;
+		}
+		json_object_array_add(e,
+		    json_object_new_string(m[i].client_id));
+		json_object_array_add(e,
+		    m[i].phone_number_id
+		        ? json_object_new_string(m[i].phone_number_id)
+		        : NULL);
+		json_object_array_add(e, json_object_new_string(m[i].to));
+		json_object_array_add(e, json_object_new_string(m[i].body));
+		json_object_array_add(a, e);
 	}
-	return STORE_ERR;
+	return a;
 }
 
+static const char *
+outbox_text(struct json_object *a)
+{
+	return json_object_to_json_string_ext(a,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
+/* The call's client_ids, one per row, numbered from 1 in its order. */
+#define OUTBOX_CIDS \
+	"JSON_TABLE(?, '$[*]' COLUMNS (ord FOR ORDINALITY, cid VARCHAR(255) " \
+	"CHARACTER SET ascii COLLATE ascii_bin PATH '$'))"
+
+/*
+ * The rows whose client_id is older than the TTL are given up (deleted
+ * by primary key): their client_ids are new again. Found by a plain read,
+ * which takes no lock, so a call with none (nearly all) locks no gap of
+ * outbox_client that another call is inserting into.
+ */
+static enum store_rc
+outbox_expire_ids(MYSQL *my, const struct workspace *ws, const char *cids)
+{
+	struct json_object *old;
+	struct sq           q;
+	enum store_rc       rc;
+
+	if ((rc = sq_rows_on(&q, my,
+	         SQ_ARGS(SQ_S(cids), SQ_I(OUTBOX_CLIENT_TTL_S)),
+	         "SELECT o.id FROM " OUTBOX_CIDS " j JOIN `%s`.outbox o ON "
+	         "o.client_id = j.cid WHERE o.created_at <= UTC_TIMESTAMP() - "
+	         "INTERVAL ? SECOND",
+	         ws->db_name)) != STORE_OK)
+		return rc;
+	if ((old = json_object_new_array()) == NULL) {
+		sq_close(&q);
+		return STORE_ERR;
+	}
+	while (sq_fetch(&q) == 1)
+		json_object_array_add(old,
+		    json_object_new_uint64((uint64_t)sq_colint(&q, 0)));
+	sq_close(&q);
+	if (json_object_array_length(old) > 0)
+		rc = sq_do_on(my, SQ_ARGS(SQ_S(outbox_text(old))),
+		    "DELETE FROM `%s`.outbox WHERE id IN (SELECT j.id FROM "
+		    "JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT UNSIGNED PATH "
+		    "'$')) j)",
+		    ws->db_name);
+	json_object_put(old);
+	return rc;
+}
+
+/*
+ * One transaction of a few statements, whatever n (a statement per
+ * message was a prepare, an execute and a close each: most of a
+ * 1,000-message call's time): the expired client_ids given up, every
+ * message inserted in the call's order but those whose client_id is
+ * there (INSERT IGNORE: like a single INSERT, one another call is
+ * inserting waits for it, then is kept; the first of a client_id twice
+ * in the call is the one queued), then each message's id read back by
+ * its client_id: the new row's, or the one already there. Every string
+ * was checked by the handler (lengths, ASCII, present), so the duplicate
+ * key is all IGNORE can pass over. Text columns of JSON_TABLE name their
+ * character set: by default they take the server's (latin1 unless
+ * configured), and a character outside it would be stored as '?'.
+ */
 enum store_rc
 store_outbox_enqueue(struct db *db, const struct workspace *ws,
     struct outbox_new *m, size_t n)
 {
-	MYSQL        *my;
-	enum store_rc rc;
-	size_t        i;
+	struct json_object *rows = NULL, *cids = NULL;
+	const char         *ctext;
+	struct sq           q;
+	MYSQL              *my;
+	enum store_rc       rc = STORE_ERR;
+	size_t              got = 0, i;
+	long long           ord;
 
-	if ((rc = sq_begin(db, &ws->srv, &my)) != STORE_OK)
-		return rc;
+	if (n == 0)
+		return STORE_OK;
+	if ((rows = outbox_json(m, n, 0)) == NULL ||
+	    (cids = outbox_json(m, n, 1)) == NULL)
+		goto out;
+	ctext = outbox_text(cids);
 	for (i = 0; i < n; i++)
-		if ((rc = outbox_one(my, ws, &m[i])) != STORE_OK)
-			goto fail;
-	return sq_commit(db, my);
+		m[i].id = 0;
+	if ((rc = sq_begin(db, &ws->srv, &my)) != STORE_OK)
+		goto out;
+	if ((rc = outbox_expire_ids(my, ws, ctext)) != STORE_OK ||
+	    (rc = sq_do_on(my, SQ_ARGS(SQ_S(outbox_text(rows))),
+	         "INSERT IGNORE INTO `%s`.outbox (client_id, phone_number_id, "
+	         "to_addr, body, state, not_before, created_at, updated_at) "
+	         "SELECT j.cid, j.ph, j.t, j.b, 'queued', UTC_TIMESTAMP(3), "
+	         "UTC_TIMESTAMP(), UTC_TIMESTAMP(3) FROM JSON_TABLE(?, '$[*]' "
+	         "COLUMNS (ord FOR ORDINALITY, cid VARCHAR(255) CHARACTER SET "
+	         "ascii COLLATE ascii_bin PATH '$[0]', ph VARCHAR(255) PATH "
+	         "'$[1]', t VARCHAR(255) CHARACTER SET ascii PATH '$[2]', b "
+	         "LONGTEXT CHARACTER SET utf8mb4 PATH '$[3]')) j ORDER BY j.ord",
+	         ws->db_name)) != STORE_OK)
+		goto fail;
+	/* A locking read: the rows as committed now, not a snapshot's. */
+	if ((rc = sq_rows_on(&q, my, SQ_ARGS(SQ_S(ctext)),
+	         "SELECT j.ord, o.id FROM " OUTBOX_CIDS " j JOIN `%s`.outbox o "
+	         "ON o.client_id = j.cid LOCK IN SHARE MODE",
+	         ws->db_name)) != STORE_OK)
+		goto fail;
+	while (sq_fetch(&q) == 1) {
+		ord = sq_colint(&q, 0);
+		if (ord >= 1 && (size_t)ord <= n && m[ord - 1].id == 0) {
+			m[ord - 1].id = (uint64_t)sq_colint(&q, 1);
+			got++;
+		}
+	}
+	sq_close(&q);
+	if (got != n) {
+		rc = STORE_ERR; /* cannot be: each client_id has its row now */
+		goto fail;
+	}
+	rc = sq_commit(db, my);
+	goto out;
 fail:
 	sq_rollback(db, my);
+out:
+	json_object_put(rows);
+	json_object_put(cids);
 	return rc;
 }
 

@@ -24,9 +24,8 @@ struct outbox_new {
 	const char *client_id;
 	const char *phone_number_id; /* NULL: the default number */
 	const char *to;
-	const char *body;   /* the message object as JSON text */
-	uint64_t    id;     /* out: its id (the first one's, for a repeat) */
-	int         repeat; /* out: 1 when the client_id was there already */
+	const char *body; /* the message object as JSON text */
+	uint64_t    id;   /* out: its id (the first one's, for a repeat) */
 };
 
 /* One message as GET /outbox/{id} shows it. */
@@ -43,8 +42,8 @@ struct outbox_row {
 /*
  * Enqueues the n messages of m in one transaction: all, or none (the
  * store's failure). A client_id seen in the last OUTBOX_CLIENT_TTL_S
- * enqueues nothing and gives the first id back (repeat 1); an older one
- * is replaced.
+ * (or earlier in m) enqueues nothing and gives the first id back; an
+ * older one is replaced. A few statements whatever n.
  */
 enum store_rc store_outbox_enqueue(struct db *, const struct workspace *,
     struct outbox_new *m, size_t n);

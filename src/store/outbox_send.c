@@ -35,7 +35,10 @@ outbox_claims_free(struct outbox_claim *c, size_t n)
 
 /*
  * The candidates, copied out of the statement: at most max, each with
- * its recipient's next slot (0: none) from outbox_pair.
+ * its recipient's next slot (0: none) from outbox_pair. Oldest due
+ * first, in outbox_claim's order (state, not_before, id): the scan stops
+ * at max. By id alone MariaDB read and sorted every due row of the
+ * workspace on every claim (33 ms for 8,800 queued, against 3 ms).
  */
 static enum store_rc
 obs_candidates(MYSQL *my, const struct workspace *ws,
@@ -55,8 +58,8 @@ obs_candidates(MYSQL *my, const struct workspace *ws,
 	         "`%1$s`.outbox_pair p ON p.phone_number_id = ? AND p.to_addr "
 	         "= o.to_addr WHERE o.state = 'queued' AND o.not_before <= "
 	         "UTC_TIMESTAMP(3) AND (o.phone_number_id = ? OR "
-	         "(o.phone_number_id IS NULL AND ? = 1)) ORDER BY o.id LIMIT ? "
-	         "FOR UPDATE SKIP LOCKED",
+	         "(o.phone_number_id IS NULL AND ? = 1)) ORDER BY o.not_before, "
+	         "o.id LIMIT ? FOR UPDATE SKIP LOCKED",
 	         ws->db_name)) != STORE_OK)
 		return rc;
 	while (*n < max && sq_fetch(&q) == 1) {
@@ -299,7 +302,9 @@ obs_state(enum outbox_end end)
  * the sent and failed ones (dedup_key "o:" id: written once, whoever
  * writes it). A row no longer sending (cancelled, settled, or declared
  * unknown after a claim timeout: then only "sent" still lands) is left
- * alone, and has no event.
+ * alone, and has no event. The error's JSON_TABLE column names utf8mb4:
+ * by default it would be the server's character set (latin1 unless
+ * configured), and Meta's text outside it stored as '?'.
  */
 enum store_rc
 store_outbox_settle(struct db *db, const struct workspace *ws,
@@ -345,14 +350,15 @@ store_outbox_settle(struct db *db, const struct workspace *ws,
 	if ((rc = sq_do_on(my, SQ_ARGS(SQ_S(js)),
 	         "UPDATE `%s`.outbox o JOIN JSON_TABLE(?, '$[*]' COLUMNS (id "
 	         "BIGINT UNSIGNED PATH '$[0]', st VARCHAR(16) PATH '$[1]', mid "
-	         "VARCHAR(128) PATH '$[2]', err VARCHAR(1000) PATH '$[3]', back "
-	         "INT PATH '$[4]', us BIGINT PATH '$[5]', cl BIGINT UNSIGNED "
-	         "PATH '$[7]')) j ON o.id = j.id SET o.state = j.st, "
-	         "o.message_id = NULLIF(j.mid, ''), o.error = NULLIF(j.err, "
-	         "''), o.attempts = o.attempts - j.back, o.not_before = "
-	         "UTC_TIMESTAMP(3) + INTERVAL j.us MICROSECOND, o.updated_at = "
-	         "UTC_TIMESTAMP(3) WHERE o.claim = j.cl AND (o.state = "
-	         "'sending' OR (j.st = 'sent' AND o.state = 'unknown'))",
+	         "VARCHAR(128) PATH '$[2]', err VARCHAR(1000) CHARACTER SET "
+	         "utf8mb4 PATH '$[3]', back INT PATH '$[4]', us BIGINT PATH "
+	         "'$[5]', cl BIGINT UNSIGNED PATH '$[7]')) j ON o.id = j.id "
+	         "SET o.state = j.st, o.message_id = NULLIF(j.mid, ''), o.error "
+	         "= NULLIF(j.err, ''), o.attempts = o.attempts - j.back, "
+	         "o.not_before = UTC_TIMESTAMP(3) + INTERVAL j.us MICROSECOND, "
+	         "o.updated_at = UTC_TIMESTAMP(3) WHERE o.claim = j.cl AND "
+	         "(o.state = 'sending' OR (j.st = 'sent' AND o.state = "
+	         "'unknown'))",
 	         ws->db_name)) != STORE_OK ||
 	    (rc = sq_do_on(my, SQ_ARGS(SQ_S(js)),
 	         "INSERT IGNORE INTO `%1$s`.webhook_events (dedup_key, kind, "

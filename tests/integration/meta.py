@@ -47,6 +47,14 @@ class Sandbox:
     def clear_injections(self):
         return self.call("POST", "/_sandbox/inject/clear", {})
 
+    def limits(self, **kw):
+        """Meta's limits on sends (per_number_mps, pair_interval_ms,
+        send_delay_ms, http_status; None turns one off); no arguments:
+        read them, with what each refused."""
+        if not kw:
+            return self.call("GET", "/_sandbox/limits")
+        return self.call("POST", "/_sandbox/limits", kw)
+
     def state(self):
         return self.call("GET", "/_sandbox/state")
 

@@ -70,6 +70,8 @@ class OutboxApi(StackCase):
         n = len(self.sb.requests("messages"))
         msgs = [text("batch-%d" % i) for i in range(1000)]
         msgs[7]["from"] = PHONE_A2
+        odd = "hi batch-9 \u00e9 \U0001f600 \"q\" \\ \n\t</x> \u2028"
+        msgs[9]["text"]["body"] = odd
         r = outbox(self.port, "obx-a", self.key, {"messages": msgs})
         self.assertEqual(r.status, 202, r.text[:300])
         acc = json.loads(r.text)["accepted"]
@@ -94,6 +96,11 @@ class OutboxApi(StackCase):
                            "'batch-8'", db=ws_db(self.st, "obx-a")).strip()
         self.assertEqual(json.loads(body), {"to": TO, "type": "text",
                                             "text": {"body": "hi batch-8"}})
+        # Stored as sent, whatever the characters (quotes, backslashes,
+        # control characters, outside the BMP).
+        body = self.st.sql("SELECT HEX(body) FROM outbox WHERE client_id = "
+                           "'batch-9'", db=ws_db(self.st, "obx-a")).strip()
+        self.assertEqual(json.loads(bytes.fromhex(body))["text"]["body"], odd)
         self.assertEqual(len(self.sb.requests("messages")), n)
 
     def test_repeat_client_id_returns_first_id(self):
@@ -254,6 +261,8 @@ class OutboxSender(StackCase):
         for name in ("sender", "sender2"):
             self.st.stop_sender(name)
         self.sb.clear_injections()
+        self.sb.limits(per_number_mps=None, pair_interval_ms=None,
+                       send_delay_ms=0)
 
     def enqueue(self, slug, n, tag, recipients=None):
         recipients = recipients or n
@@ -411,6 +420,102 @@ class OutboxSender(StackCase):
         self.assertLess(unknown, 4 * 64)
         self.assertIn("messages left sending by a sender that stopped",
                       open(self.st.path("sender2.log")).read())
+
+    def answers(self, tag):
+        """{phone: [(arrival, text body, HTTP status, Graph code), …]} of
+        the sandbox's sends of this test, oldest first."""
+        got = {}
+        for q in self.sb.call("GET", "/_sandbox/sends")["sends"]:
+            b = q.get("text") or ""
+            if b.startswith("hi " + tag + "-"):
+                got.setdefault(q["phone_number_id"], []).append(
+                    (q["time"], b, q["status"], q["code"]))
+        return got
+
+    def test_meta_limits_tighter_than_pacing(self):
+        """Meta allows less than [sender] paces for (80/s, 1000 ms a
+        pair): it answers 130429 and 131056. The sender holds back that
+        number, or that recipient, only; the refused messages go again
+        without spending an attempt; each is sent exactly once; another
+        workspace, and the number's other recipients, are not held up."""
+        a, b, c = self.slugs[11], self.slugs[12], self.slugs[13]
+        tags = ((a, "lima"), (b, "limb"), (c, "limc"))
+        self.sb.limits(per_number_mps=20, pair_interval_ms=2500,
+                       send_delay_ms=20)
+        self.enqueue(a, 100, "lima")  # a recipient each: the number's limit
+        # Three each to two people (the pair's limit), one each to ten.
+        msgs = [text("limb-%s-p%d" % (b, i), to="491700000000%d" % (i % 2))
+                for i in range(6)]
+        msgs += [text("limb-%s-o%d" % (b, i), to="4917100000%02d" % i)
+                 for i in range(10)]
+        r = outbox(self.port, b, self.key, {"messages": msgs})
+        self.assertEqual(r.status, 202, r.text[:300])
+        self.enqueue(c, 15, "limc")  # fewer than Meta's 20 in a second
+        self.st.start_sender("sender")
+        wait(lambda: all(self.settled([s], t) for s, t in tags), 60,
+             "every message settled")
+        for slug, tag in tags:
+            self.assertEqual(set(self.states(slug, tag).values()), {"sent"},
+                             slug)
+            # A refusal is not an attempt: each was claimed once for good.
+            self.assertEqual(self.st.sql(
+                "SELECT DISTINCT attempts FROM outbox WHERE client_id LIKE "
+                "'%s-%%'" % tag, db=ws_db(self.st, slug)).split(), ["1"])
+        ans = {}
+        for _, tag in tags:
+            ans.update(self.answers(tag))
+        pa, pb, pc = self.phones[a], self.phones[b], self.phones[c]
+        ok = {p: [x for x in ans[p] if x[2] == 200] for p in (pa, pb, pc)}
+        for p, n in ((pa, 100), (pb, 16), (pc, 15)):
+            bodies = [x[1] for x in ok[p]]
+            self.assertEqual(len(bodies), n, p)
+            self.assertEqual(len(set(bodies)), n, "sent twice: " + p)
+        refused = {p: [x[3] for x in ans[p] if x[2] != 200]
+                   for p in (pa, pb, pc)}
+        print("refused: %s" % {p: len(v) for p, v in refused.items()})
+        self.assertEqual(set(refused[pa]), {130429})
+        self.assertEqual(set(refused[pb]), {131056})
+        self.assertEqual(refused[pc], [])
+        # Held back after a refusal, not sending on at 80 a second into
+        # Meta's 20 (that would be some 60 refusals a second).
+        self.assertLess(len(refused[pa]), 200)
+        # The other workspace was done long before a's number, which
+        # Meta let through at 20 a second.
+        self.assertLess(ok[pc][-1][0], ok[pa][-1][0] - 2.0)
+        self.assertLess(ok[pc][-1][0] - ok[pc][0][0], 3.0)
+        # b's other recipients did not wait for the two held ones.
+        last_pair = max(x[0] for x in ok[pb] if "-p" in x[1])
+        others = [x[0] for x in ok[pb] if "-o" in x[1]]
+        self.assertLess(max(others), last_pair - 2.0)
+
+    def test_meta_pair_limit_with_no_pair_pacing(self):
+        """[sender] pair_interval_ms 0 (no pacing of a recipient at all)
+        and Meta's pair limit: a 131056 still holds the pair back a while,
+        rather than sending the refused message again at once."""
+        slug = self.slugs[14]
+        self.sb.limits(pair_interval_ms=1500)
+        msgs = [text("limz-%s-%d" % (slug, i), to="491720000000%d" % (i % 2))
+                for i in range(6)]
+        r = outbox(self.port, slug, self.key, {"messages": msgs})
+        self.assertEqual(r.status, 202, r.text[:300])
+        self.st.write_config(**{"sender.pair_interval_ms": 0})
+        try:
+            self.st.start_sender("sender")
+            time.sleep(0.5)  # it has read its configuration
+        finally:
+            self.st.write_config(**{"sender.pair_interval_ms":
+                                    self.config["sender.pair_interval_ms"]})
+        wait(lambda: self.settled([slug], "limz"), 60, "every message settled")
+        self.assertEqual(set(self.states(slug, "limz").values()), {"sent"})
+        got = self.answers("limz")[self.phones[slug]]
+        sent = [x[1] for x in got if x[2] == 200]
+        self.assertEqual(sorted(sent), sorted(set(sent)))
+        self.assertEqual(len(sent), 6)
+        refused = [x for x in got if x[2] != 200]
+        print("refused: %d" % len(refused))
+        self.assertEqual({x[3] for x in refused}, {131056})
+        # Four had to wait, each 1.5 s behind the one before it.
+        self.assertLessEqual(len(refused), 20)
 
     def test_sigterm_finishes_in_flight_and_exits_0(self):
         slug = self.slugs[4]

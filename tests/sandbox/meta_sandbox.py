@@ -114,6 +114,7 @@ MAX_MEDIA_BODY = 32 << 20  # what the sandbox reads for media and uploads
 MESSAGE_INJECT_ERRORS = ("131026", "131051", "131056", "131048", "param")
 INJECT_ERRORS += MESSAGE_INJECT_ERRORS
 WA_RATE_CODES = (80007, 80008, 130429, 131048, 131056)
+BSUID_RE = re.compile(r"[A-Z]{2}\.[A-Za-z0-9.]+")  # a business-scoped user id, not a number
 # Register and deregister together: Meta allows 10 calls per number in 72
 # hours and answers 133016 after that. Config register_limit turns counting
 # on (off by default: a long test run or demo reconnects far more often).
@@ -407,6 +408,29 @@ MESSAGE_ERRORS = {
 }
 
 
+# Meta's per-number and pair limits on sends, applied by the sandbox when
+# set through /_sandbox/limits (off by default and after a reset).
+# 130429 as in the sample response of Meta's "Error codes" page, subcode
+# 2494055 included; 131056 as MESSAGE_ERRORS has it. Both HTTP 400, the
+# status Meta's error table gives them (http_status picks 429).
+LIMITS_OFF = {"per_number_mps": None, "pair_interval_ms": None, "send_delay_ms": 0,
+              "http_status": 400}
+
+
+def err_throughput(status):
+    return GraphError(status, "(#130429) Rate limit hit", 130429, subcode=2494055,
+                      error_data={"messaging_product": "whatsapp",
+                                  "details": "Message failed to send because there were too "
+                                             "many messages sent from this phone number in a "
+                                             "short period of time"})
+
+
+def err_pair(status):
+    err = MESSAGE_ERRORS["131056"](None)
+    err.status = status
+    return err
+
+
 ONBOARDING_ERRORS = {
     "133005": lambda rule: err_pin_mismatch(),
     "133006": lambda rule: err_not_verified(),
@@ -638,6 +662,13 @@ class Sandbox:
         # Set (and replaced) by clear_injects: wakes every "timeout" sleep,
         # so a test's teardown never waits out a long injected delay.
         self._wake = threading.Event()
+        # Meta's limits on sends (set_limits): the accepted sends of each
+        # number in the last second, each pair's last accepted send, and
+        # how many sends each limit refused.
+        self.limits = dict(LIMITS_OFF)
+        self._window, self._pair_at = {}, {}
+        self.rejected = {"130429": 0, "131056": 0}
+        self._delay_wake = threading.Event()
         self.state = self._load() or self._fresh()
 
     # -- persistence --------------------------------------------------------
@@ -1344,6 +1375,7 @@ class Sandbox:
                              error_data={"messaging_product": "whatsapp",
                                          "details": "Account not registered"})
         wa_id = digits_of(to)
+        self._within_limits(number["id"], to if BSUID_RE.fullmatch(to) else wa_id)
         mid = wamid(wa_id)
         self.state["messages"].append({
             "id": mid, "phone_number_id": number["id"], "waba_id": number["waba_id"],
@@ -1354,12 +1386,67 @@ class Sandbox:
         self._save()
         return self._sent_answer(to, wa_id, mid)
 
+    def _within_limits(self, pid, recipient):
+        """Meta's limits on this send, under the lock (the answers of
+        concurrent sends are decided one at a time, in arrival order):
+        more than per_number_mps accepted sends of the number in the last
+        second → 130429; the same recipient again within pair_interval_ms
+        of the pair's last accepted send → 131056. A refused send counts
+        for neither."""
+        t = time.monotonic()
+        win = self._window.setdefault(pid, deque())
+        while win and win[0] <= t - 1.0:
+            win.popleft()
+        lim = self.limits
+        if lim["per_number_mps"] and len(win) >= lim["per_number_mps"]:
+            self.rejected["130429"] += 1
+            raise err_throughput(lim["http_status"])
+        last = self._pair_at.get((pid, recipient))
+        if (lim["pair_interval_ms"] and last is not None and
+                (t - last) * 1000 < lim["pair_interval_ms"]):
+            self.rejected["131056"] += 1
+            raise err_pair(lim["http_status"])
+        win.append(t)
+        self._pair_at[(pid, recipient)] = t
+
+    def set_limits(self, body):
+        """Any subset of LIMITS_OFF's keys; null turns a limit off."""
+        def count(lo, hi, nullable=False):
+            return lambda v: (v is None and nullable) or (
+                isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi)
+        checks = {"per_number_mps": (count(1, 100000, True), "null or 1..100000"),
+                  "pair_interval_ms": (count(1, 3600000, True), "null or 1..3600000"),
+                  "send_delay_ms": (count(0, 10000), "0..10000"),
+                  "http_status": (lambda v: v in (400, 429) and not isinstance(v, bool),
+                                  "400 or 429")}
+        for key, value in body.items():
+            if key not in checks:
+                raise ControlError(400, f"limits are {', '.join(checks)}, not {key!r}")
+            if not checks[key][0](value):
+                raise ControlError(400, f"{key} must be {checks[key][1]}")
+        with self.lock:
+            self.limits.update(body)
+            return self.get_limits()
+
+    def get_limits(self):
+        with self.lock:
+            return dict(self.limits, rejected=dict(self.rejected))
+
+    def send_delay(self):
+        """send_delay_ms before a send is answered: Meta's time to answer.
+        Never under the lock, so concurrent sends wait side by side; a
+        reset ends the waits in progress."""
+        with self.lock:
+            delay, wake = self.limits["send_delay_ms"], self._delay_wake
+        if delay:
+            wake.wait(delay / 1000.0)
+
     @staticmethod
     def _sent_answer(to, wa_id, mid):
         """Meta's answer to a send: a business-scoped user id (CC.xxx) has no
         wa_id; a phone number, however written, has its digits."""
         contact = {"input": to}
-        if not re.fullmatch(r"[A-Z]{2}\.[A-Za-z0-9.]+", to):
+        if not BSUID_RE.fullmatch(to):
             contact["wa_id"] = wa_id
         return {"messaging_product": "whatsapp", "contacts": [contact],
                 "messages": [{"id": mid}]}
@@ -1834,16 +1921,23 @@ class Sandbox:
             self.requests.append(entry)
 
     def record_send(self, entry):
+        """A send as it arrives; answered() fills in its status and, for
+        a Graph error, its code."""
         b = entry.get("body") or {}
         text = b.get("text") if isinstance(b.get("text"), dict) else {}
+        rec = {"time": entry["time"], "phone_number_id": entry["path"].split("/")[-2],
+               "to": b.get("to"), "text": text.get("body"), "status": None, "code": None}
         with self.lock:
-            self.sends.append({"time": entry["time"],
-                               "phone_number_id": entry["path"].split("/")[-2],
-                               "to": b.get("to"), "text": text.get("body")})
+            self.sends.append(rec)
+        return rec
+
+    def answered(self, rec, status, code=None):
+        with self.lock:
+            rec["status"], rec["code"] = status, code
 
     def list_sends(self):
         with self.lock:
-            return list(self.sends)
+            return [dict(s) for s in self.sends]
 
     def clear_sends(self):
         with self.lock:
@@ -1864,6 +1958,12 @@ class Sandbox:
             self.state = self._fresh()
             self.requests.clear()
             self.injects.clear()
+            self.limits = dict(LIMITS_OFF)
+            self._window.clear()
+            self._pair_at.clear()
+            self.rejected = {"130429": 0, "131056": 0}
+            self._delay_wake.set()
+            self._delay_wake = threading.Event()
             self._save()
 
     def snapshot(self):
@@ -2693,6 +2793,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         entry = getattr(self, "_entry", None)
         if entry is not None and headers and "x-fb-trace-id" in headers:
             entry["fbtrace_id"] = headers["x-fb-trace-id"]
+        sent = getattr(self, "_send_rec", None)
+        if sent is not None and sent["status"] is None:
+            self.server.sandbox.answered(sent, status, getattr(self, "_code", None))
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -2706,6 +2809,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self._send(status, json.dumps(obj).encode(), headers=headers)
 
     def _graph_error(self, err):
+        self._code = err.code
         body = err.body()
         headers = {"x-fb-trace-id": body["error"]["fbtrace_id"]}
         if err.www:
@@ -2867,8 +2971,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if endpoint in MEDIA_INJECT_ENDPOINTS:
             self._entry.update(self.media_record(req))
         sb.record_request(self._entry)
+        self._send_rec = self._code = None  # a keep-alive connection's previous request's
         if endpoint == "messages" and method == "POST":
-            sb.record_send(self._entry)
+            self._send_rec = sb.record_send(self._entry)
         if endpoint in ("dialog", "dialog_decide"):
             return self._dialog(sb, endpoint, prefix, req)
         if endpoint in ("es_dialog", "es_decide"):
@@ -2899,6 +3004,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 answer = sb.graph(req, endpoint, node)
         except GraphError as err:
             if edge is None:
+                if self._send_rec is not None:
+                    sb.send_delay()
                 return self._graph_error(err)
         if edge is not None and edge["error"] == "drop":
             # Not a byte of answer: a client that reused this connection
@@ -2910,6 +3017,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if edge is not None:
             self._after(sb, req)
             return self._edge_error(edge)
+        if self._send_rec is not None:
+            sb.send_delay()
         self._json(200, answer, extra)
         self._after(sb, req)
 
@@ -3062,6 +3171,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     lambda: {"requests": sb.list_requests(query.get("endpoint"))},
                 ("GET", "/_sandbox/sends"): lambda: {"sends": sb.list_sends()},
                 ("POST", "/_sandbox/sends/clear"): sb.clear_sends,
+                ("GET", "/_sandbox/limits"): sb.get_limits,
+                ("POST", "/_sandbox/limits"): lambda: sb.set_limits(body),
                 ("POST", "/_sandbox/requests/clear"):
                     lambda: (sb.clear_requests(), {"ok": True})[1],
                 ("POST", "/_sandbox/catalogs"): lambda: sb.create_catalog(body),

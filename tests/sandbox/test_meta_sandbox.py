@@ -1793,6 +1793,139 @@ class SandboxTest(unittest.TestCase):
         # Nothing was made by the injected failures.
         self.assertEqual(self.control("GET", "/_sandbox/state")["templates"], [])
 
+    # -- Meta's limits on sends (/_sandbox/limits) -----------------------------------
+
+    def sender_token(self, *phones):
+        token = self.user_token()
+        for phone in phones:
+            self.assertEqual(self.register(token, phone)[0], 200)
+        return token
+
+    def send(self, token, to, phone=PHONE_1, text="hi"):
+        return self.graph("POST", f"/{phone}/messages", token, bearer=True, json_body={
+            "messaging_product": "whatsapp", "to": to, "type": "text", "text": {"body": text}})
+
+    def test_limits_are_off_until_set_and_after_reset(self):
+        off = {"per_number_mps": None, "pair_interval_ms": None, "send_delay_ms": 0,
+               "http_status": 400, "rejected": {"130429": 0, "131056": 0}}
+        self.assertEqual(self.control("GET", "/_sandbox/limits"), off)
+        got = self.control("POST", "/_sandbox/limits", {"per_number_mps": 5,
+                                                         "pair_interval_ms": 250})
+        self.assertEqual(got, dict(off, per_number_mps=5, pair_interval_ms=250))
+        self.assertEqual(self.control("POST", "/_sandbox/limits", {"send_delay_ms": 10}),
+                         dict(got, send_delay_ms=10))
+        for bad in ({"per_number_mps": 0}, {"per_number_mps": "5"}, {"pair_interval_ms": True},
+                    {"send_delay_ms": None}, {"send_delay_ms": 10001}, {"http_status": 500},
+                    {"mps": 5}):
+            with self.subTest(bad=bad):
+                status, _, data = self.call("POST", "/_sandbox/limits", json_body=bad)
+                self.assertEqual(status, 400, data)
+        self.assertEqual(self.control("GET", "/_sandbox/limits")["per_number_mps"], 5)
+        self.control("POST", "/_sandbox/reset")
+        self.assertEqual(self.control("GET", "/_sandbox/limits"), off)
+        # Off: a burst to one recipient is answered, every send of it.
+        token = self.sender_token(PHONE_1)
+        for i in range(30):
+            self.assertEqual(self.send(token, CUSTOMER, text=f"burst {i}")[0], 200)
+
+    def test_per_number_mps_answers_130429_for_that_number_only(self):
+        token = self.sender_token(PHONE_1, PHONE_2)
+        self.control("POST", "/_sandbox/sends/clear")
+        self.control("POST", "/_sandbox/limits", {"per_number_mps": 3})
+        t0 = time.monotonic()
+        got = [self.send(token, f"4917000000{i:02d}", text=f"n{i}") for i in range(5)]
+        self.assertLess(time.monotonic() - t0, 0.9, "too slow to test a one-second window")
+        self.assertEqual([g[0] for g in got], [200, 200, 200, 400, 400])
+        err = got[3][2]["error"]
+        self.assertEqual({k: err[k] for k in ("message", "type", "code", "error_subcode",
+                                              "error_data")},
+                         {"message": "(#130429) Rate limit hit", "type": "OAuthException",
+                          "code": 130429, "error_subcode": 2494055,
+                          "error_data": {"messaging_product": "whatsapp",
+                                         "details": "Message failed to send because there "
+                                                    "were too many messages sent from this "
+                                                    "phone number in a short period of time"}})
+        self.assertTrue(err["fbtrace_id"])
+        self.assertEqual(got[3][1]["x-fb-trace-id"], err["fbtrace_id"])
+        # Another number has its own second.
+        self.assertEqual(self.send(token, "491700000099", PHONE_2)[0], 200)
+        # Refused sends are not Meta's messages, and do not count.
+        self.assertEqual(len(self.control("GET", "/_sandbox/state")["messages"]), 4)
+        sends = self.control("GET", "/_sandbox/sends")["sends"]
+        self.assertEqual([(s["text"], s["status"], s["code"]) for s in sends],
+                         [("n0", 200, None), ("n1", 200, None), ("n2", 200, None),
+                          ("n3", 400, 130429), ("n4", 400, 130429), ("hi", 200, None)])
+        time.sleep(max(0.0, t0 + 1.05 - time.monotonic()))
+        self.assertEqual(self.send(token, "491700000098")[0], 200)
+        self.assertEqual(self.control("GET", "/_sandbox/limits")["rejected"],
+                         {"130429": 2, "131056": 0})
+        # http_status 429: the same error, the other status Meta has used.
+        self.control("POST", "/_sandbox/limits", {"per_number_mps": 1, "http_status": 429})
+        time.sleep(1.05)
+        self.assertEqual(self.send(token, "491700000097")[0], 200)
+        self.assertGraphError(self.send(token, "491700000096"), 429, 130429, 2494055)
+
+    def test_pair_interval_answers_131056_for_that_recipient_only(self):
+        token = self.sender_token(PHONE_1, PHONE_2)
+        self.control("POST", "/_sandbox/limits", {"pair_interval_ms": 400})
+        self.assertEqual(self.send(token, CUSTOMER)[0], 200)
+        t0 = time.monotonic()
+        # The same person however the number is written.
+        err = self.assertGraphError(self.send(token, "+1 650-555-1234"), 400, 131056)
+        self.assertEqual(err["message"],
+                         "(#131056) (Business Account, Consumer Account) pair rate limit hit")
+        self.assertEqual(err["error_data"], {
+            "messaging_product": "whatsapp",
+            "details": "Message failed to send because there were too many messages sent "
+                       "from this phone number to the same phone number in a short period "
+                       "of time."})
+        self.assertNotIn("error_subcode", err)
+        self.assertEqual(self.send(token, "447700900123")[0], 200)  # another recipient
+        self.assertEqual(self.send(token, CUSTOMER, PHONE_2)[0], 200)  # another number
+        self.assertLess(time.monotonic() - t0, 0.35, "too slow to test a 400 ms interval")
+        # The refused send did not restart the interval.
+        time.sleep(max(0.0, t0 + 0.42 - time.monotonic()))
+        self.assertEqual(self.send(token, CUSTOMER)[0], 200)
+        self.assertEqual(self.control("GET", "/_sandbox/limits")["rejected"],
+                         {"130429": 0, "131056": 1})
+
+    def test_sends_are_answered_concurrently_after_send_delay_ms(self):
+        token = self.sender_token(PHONE_1)
+        self.control("POST", "/_sandbox/limits", {"send_delay_ms": 200})
+        t0 = time.monotonic()
+        self.assertEqual(self.send(token, CUSTOMER)[0], 200)
+        self.assertGreaterEqual(time.monotonic() - t0, 0.2)
+        results, errors = [], []
+
+        def one(i):
+            try:
+                start = time.monotonic()
+                status = self.send(token, f"4917100000{i:02d}")[0]
+                results.append((status, time.monotonic() - start))
+            except Exception as e:  # reported below
+                errors.append(e)
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(20)]
+        t0 = time.monotonic()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        elapsed = time.monotonic() - t0
+        self.assertEqual(errors, [])
+        self.assertEqual(sorted(r[0] for r in results), [200] * 20)
+        self.assertTrue(all(r[1] >= 0.2 for r in results), results)
+        # One after another they would take 20 x 200 ms = 4 s.
+        self.assertLess(elapsed, 1.5)
+        # Refused sends wait too (Meta's answer takes its time either way),
+        # and a reset ends the waits in progress.
+        self.control("POST", "/_sandbox/limits", {"pair_interval_ms": 3600000,
+                                                   "send_delay_ms": 5000})
+        t0 = time.monotonic()
+        threading.Timer(0.3, lambda: self.control("POST", "/_sandbox/reset")).start()
+        self.assertGraphError(self.send(token, CUSTOMER), 400, 131056)
+        self.assertGreaterEqual(time.monotonic() - t0, 0.3)
+        self.assertLess(time.monotonic() - t0, 3)
+
 
 class SdkPopupTest(unittest.TestCase):
     """The SDK stand-in in a real browser (headless Chromium through the
