@@ -254,6 +254,8 @@ static const struct command {
 	{ "user", "add", 2, 0, admin_user_add, "SLUG EMAIL",
 	    "add a user (password on stdin, 12+ characters)" },
 	{ "keys", "init", 0, 0, admin_keys_init, "", "create the key ring" },
+	{ "keys", "add", 0, 0, admin_keys_add, "",
+	    "add a key, re-encrypt nothing (then keys rekey)" },
 	{ "keys", "rotate", 0, 0, admin_keys_rotate, "",
 	    "add a key, re-encrypt every token with it" },
 	{ "keys", "rekey", 0, 0, admin_keys_rekey, "",

@@ -94,6 +94,7 @@ int admin_workspace_list(struct ctx *);
 int admin_user_add(struct ctx *);
 /* admin_keys.c: */
 int admin_keys_init(struct ctx *);
+int admin_keys_add(struct ctx *);
 int admin_keys_rotate(struct ctx *);
 int admin_keys_rekey(struct ctx *);
 int admin_keys_drop(struct ctx *);

@@ -1,5 +1,5 @@
 /*
- * waba-connect-admin: keys init|rotate|rekey|drop|list and token set,
+ * waba-connect-admin: keys init|add|rotate|rekey|drop|list and token set,
  * the commands that handle the key ring (vault.c) and the tokens it
  * encrypts.
  */
@@ -133,46 +133,63 @@ span_one(const struct workspace *ws, void *arg)
  * Rows record their key version, so the database itself says whether a
  * rotation is unfinished: a token older than the ring's newest key means
  * the last rotation stopped (interrupted, or a workspace failed) after
- * adding its key. Then this run finishes it with that key instead of
- * adding another, so re-running `keys rotate` is always safe. A token
+ * adding its key, or `keys add` was run and `keys rekey` not yet. A token
  * newer than the ring's newest key means the ring is not the one the
  * tokens were written with (an old backup?): adding a key would reuse
- * that version number for a different key, so nothing is done.
+ * that version number for a different key, so nothing may be done. 0 with
+ * the ring's current version and the oldest version in use (0: no
+ * token), or EX_FAIL after saying why.
  */
-int
-admin_keys_rotate(struct ctx *c)
+static int
+keys_span(struct ctx *c, uint32_t *cur, uint32_t *lo)
 {
 	struct walk   w = { .c = c };
 	struct vault *v;
 	char          err[512];
-	uint32_t      cur;
 	enum store_rc rc;
 
 	if (admin_need_db(c, 1) == -1)
 		return EX_FAIL;
 	if ((v = vault_open(c->cfg->key_ring_file, err, sizeof(err))) == NULL)
 		return admin_fail("%s", err);
-	cur = vault_current_version(v);
+	*cur = vault_current_version(v);
 	vault_close(v);
 	w.rc = STORE_OK;
 	if ((rc = store_ws_each(c->db, span_one, &w)) != STORE_OK ||
 	    (rc = w.rc) != STORE_OK)
 		return admin_store_fail(rc, "reading the key versions in use");
-	if (w.hi > cur)
+	if (w.hi > *cur)
 		return admin_fail(
 		    "workspace %s (id %" PRIu64 ") has tokens on "
 		    "key version %" PRIu32 ", newer than the newest key in %s "
 		    "(%" PRIu32 "): that is not the key ring they were stored "
 		    "with; nothing was changed",
-		    w.hit.slug, w.hit.id, w.hi, c->cfg->key_ring_file, cur);
-	if (w.lo != 0 && w.lo < cur)
+		    w.hit.slug, w.hit.id, w.hi, c->cfg->key_ring_file, *cur);
+	*lo = w.lo;
+	return 0;
+}
+
+/*
+ * An unfinished rotation is finished with the key it added rather than
+ * by adding another, so re-running `keys rotate` is always safe.
+ */
+int
+admin_keys_rotate(struct ctx *c)
+{
+	char     err[512];
+	uint32_t cur, lo;
+	int      rc;
+
+	if ((rc = keys_span(c, &cur, &lo)) != 0)
+		return rc;
+	if (lo != 0 && lo < cur)
 		printf(
 		    "tokens on key version %" PRIu32 " are left from an "
 		    "unfinished rotation: finishing the rotation to version %" PRIu32
 		    " (no key added; a new key is added once every "
 		    "token is on version %" PRIu32 ": a workspace that fails "
 		    "below must be fixed or disconnected first)\n",
-		    w.lo, cur, cur);
+		    lo, cur, cur);
 	else {
 		if (vault_ring_add(c->cfg->key_ring_file, &cur, err,
 		        sizeof(err)) == -1)
@@ -186,6 +203,36 @@ admin_keys_rotate(struct ctx *c)
 	}
 	/* Workers stat the ring before they encrypt (vault_refresh). */
 	return rekey_all(c);
+}
+
+/*
+ * The first half of a rotation alone, for several hosts with a copy of
+ * the ring each: the new key reaches every copy before any token is
+ * re-encrypted with it (doc/scaling.md). Refused while a rotation is
+ * unfinished, as rotate would not add a key then either.
+ */
+int
+admin_keys_add(struct ctx *c)
+{
+	char     err[512];
+	uint32_t cur, lo;
+	int      rc;
+
+	if ((rc = keys_span(c, &cur, &lo)) != 0)
+		return rc;
+	if (lo != 0 && lo < cur)
+		return admin_fail("tokens are still on key version %" PRIu32
+		                  ", older than the newest key (%" PRIu32
+		                  "): run `" PROG " keys rekey` first; no key "
+		                  "was added",
+		    lo, cur);
+	if (vault_ring_add(c->cfg->key_ring_file, &cur, err, sizeof(err)) == -1)
+		return admin_fail("%s", err);
+	printf("added key version %" PRIu32 " to %s; no token was "
+	       "re-encrypted: back the ring up and copy it to every host, "
+	       "then run `" PROG " keys rekey`\n",
+	    cur, c->cfg->key_ring_file);
+	return 0;
 }
 
 static int

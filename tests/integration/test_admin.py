@@ -7,6 +7,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import urllib.parse
 
@@ -363,8 +364,9 @@ class AdminCommands(AdminCase):
             self.assertIn("usage:", r.stderr + r.stdout, args)
         r = subprocess.run([ADMIN, "--help"], capture_output=True, text=True)
         self.assertEqual(r.returncode, 0)
-        for word in ("migrate", "workspace add", "user add", "keys rotate",
-                     "keys rekey", "keys drop", "status", "token set"):
+        for word in ("migrate", "workspace add", "user add", "keys add",
+                     "keys rotate", "keys rekey", "keys drop", "status",
+                     "token set"):
             self.assertIn(word, r.stdout)
         r = subprocess.run([ADMIN, "--version"], capture_output=True,
                            text=True)
@@ -495,6 +497,76 @@ class KeyRotation(AdminCase):
         self.ok("keys", "drop", "2")
         self.assertEqual(self.admin("keys", "init").returncode, 1)
         self.assertEqual(self.keys(), ["3 (current)"])
+
+
+class KeyAdd(AdminCase):
+    """keys add: the first half of a rotation, for rings copied to several
+    hosts: the key is added, no token moves to it until keys rekey."""
+
+    @classmethod
+    def setUpStack(cls):
+        for slug in ("add-a", "add-b"):
+            cls.st.admin("workspace", "add", slug, slug)
+            cls.st.admin("token", "set", slug, "waba",
+                         input="EAAG" + secrets.token_urlsafe(40) + "\n")
+
+    def keys(self):
+        return self.ok("keys", "list").stdout.split("\n")[:-1]
+
+    def test_add_rekey_drop(self):
+        a, b = self.ws_id("add-a"), self.ws_id("add-b")
+        ring = self.st.path("keyring")
+        # Another host's copy, taken before the key is added.
+        old = self.st.path("keyring-before-add")
+        shutil.copyfile(ring, old)
+        os.chmod(old, 0o600)
+
+        r = self.ok("keys", "add")
+        self.assertIn("added key version 2 to %s; no token was "
+                      "re-encrypted" % ring, r.stdout)
+        self.assertIn("keys rekey", r.stdout)
+        self.assertEqual(self.keys(), ["1", "2 (current)"])
+        self.assertEqual(self.versions(a), [1])
+        self.assertEqual(self.versions(b), [1])
+        # A second add before the rekey would pile keys up: refused.
+        r = self.admin("keys", "add")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("still on key version 1", r.stderr)
+        self.assertIn("keys rekey` first; no key was added", r.stderr)
+        self.assertEqual(self.keys(), ["1", "2 (current)"])
+        with open(old) as f:
+            self.assertNotIn("\n2 ", f.read())
+
+        r = self.ok("keys", "rekey")
+        self.assertIn("re-encrypted 2 token(s) in 2 workspace(s); every "
+                      "token is on key version 2", r.stdout)
+        self.assertEqual(self.versions(a), [2])
+        self.assertEqual(self.versions(b), [2])
+        self.ok("keys", "drop", "1")
+        self.assertEqual(self.keys(), ["2 (current)"])
+
+        # The copy from before: its newest key is older than the tokens'.
+        conf = self.st.path("old-ring.conf")
+        with open(self.st.config_path) as f:
+            text = f.read()
+        with open(conf, "w") as f:
+            f.write(text.replace(ring, old))
+        os.chmod(conf, 0o600)
+        r = subprocess.run([ADMIN, "--config", conf,
+                           "keys", "add"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("newer than the newest key in %s" % old, r.stderr)
+        self.assertIn("nothing was changed", r.stderr)
+        with open(old) as f:
+            self.assertNotIn("\n2 ", f.read())
+
+        # keys rotate finishes what keys add started, adding nothing.
+        self.ok("keys", "add")
+        r = self.ok("keys", "rotate")
+        self.assertIn("finishing the rotation to version 3", r.stdout)
+        self.assertNotIn("added key", r.stdout)
+        self.assertEqual(self.keys(), ["2", "3 (current)"])
+        self.assertEqual(self.versions(a), [3])
 
 
 class CopiedToken(AdminCase):
