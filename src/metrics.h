@@ -37,14 +37,16 @@ void metrics_request(int route, int status, long long duration_us);
  * breaker_open, budget.
  */
 void metrics_graph(const char *endpoint, const char *outcome);
-/* One POST /webhooks/meta: stored, bad_signature, too_large, bad_body,
-   unknown, error... (handlers/webhooks.c). */
+/* One POST /webhooks/meta, by its status (app_hook_outcome in app.c):
+   accepted, bad_signature, too_large, database_unavailable, error,
+   refused. */
 void metrics_webhook(const char *outcome);
 /* One monitor pass and how long it took. */
 void metrics_monitor_pass(long long duration_us, int failed);
 /*
- * Hooks for the outbox and the sender (issue 13): the queue's depth now,
- * and one send's outcome (sent, failed, unknown...).
+ * The sender's (sender.c): the queue's depth now, and one send's outcome:
+ * sent, failed, unknown, or retried (a try Meta did not act on, to be
+ * tried again).
  */
 void metrics_outbox_depth(long long depth);
 void metrics_send(const char *outcome);
