@@ -2,10 +2,10 @@
  * metrics: the counters GET /metrics exposes (doc/contract.md, Metrics),
  * kept in memory shared by every process of the pool, as meta_gate's
  * state is: the supervisor maps it before it forks (metrics_init_pool),
- * processes the web server spawns map one named segment per user and
- * config file (metrics_init_spawned). Every recorder is a few lock-free
- * atomic adds and does nothing before an init, so the admin tool and
- * the unit tests call them freely.
+ * processes the web server spawns, and waba-connect --sender, map one
+ * named segment per user and config file (metrics_init_spawned). Every
+ * recorder is a few lock-free atomic adds and does nothing before an
+ * init, so the admin tool and the unit tests call them freely.
  *
  * Labels are only what we chose: route patterns, status codes, Graph
  * endpoint names, outcome words. Never an id, a path with ids, a token.
