@@ -461,10 +461,18 @@ graph_perform(struct graph *g, const struct graph_req *r, const char *url,
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, graph_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, h);
-	if (!r->idempotent) {
-		curl_easy_setopt(c, CURLOPT_PREREQFUNCTION, graph_send_once);
-		curl_easy_setopt(c, CURLOPT_PREREQDATA, &sent);
-	}
+	/*
+	 * A call that is not idempotent counts the requests libcurl makes
+	 * (it resends on a fresh connection when a reused one closes
+	 * unanswered) and stops the second. configure requires libcurl
+	 * 7.80 for this; a library that refuses it anyway leaves the count
+	 * unknown, and then no failure is taken as proof of "not sent".
+	 */
+	if (!r->idempotent &&
+	    (curl_easy_setopt(c, CURLOPT_PREREQFUNCTION, graph_send_once) !=
+	            CURLE_OK ||
+	        curl_easy_setopt(c, CURLOPT_PREREQDATA, &sent) != CURLE_OK))
+		sent = -1;
 	/*
 	 * The token travels in a header, not in the URL: query strings are
 	 * written to proxies' and servers' access logs (Graph accepts
@@ -526,6 +534,14 @@ graph_perform(struct graph *g, const struct graph_req *r, const char *url,
 			*unsent = 1;
 		if (!r->idempotent && sent == 0)
 			*unsent = 1; /* no connection was ever ready to send */
+		if (!r->idempotent && sent != 0) {
+			/*
+			 * A request left (or we cannot tell): a failure after
+			 * it (libcurl's resend finding no connection, say)
+			 * does not prove Meta did nothing with the first.
+			 */
+			*unsent = 0;
+		}
 		if (sent > 1) {
 			/* The first request left: whatever the second did. */
 			*unsent = 0;
@@ -548,6 +564,8 @@ out:
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
 	curl_easy_setopt(c, CURLOPT_MIMEPOST, NULL);
+	curl_easy_setopt(c, CURLOPT_PREREQFUNCTION, NULL);
+	curl_easy_setopt(c, CURLOPT_PREREQDATA, NULL);
 	curl_mime_free(mime);
 	graph_slist_free_secret(hdrs);
 	graph_secret_free(auth);

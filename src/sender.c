@@ -292,8 +292,11 @@ snd_build(struct snd *s, struct snd_job *j, const char *token,
 	curl_easy_setopt(j->e, CURLOPT_WRITEFUNCTION, snd_write);
 	curl_easy_setopt(j->e, CURLOPT_WRITEDATA, &j->resp);
 	curl_easy_setopt(j->e, CURLOPT_PRIVATE, j);
-	curl_easy_setopt(j->e, CURLOPT_PREREQFUNCTION, graph_send_once);
-	curl_easy_setopt(j->e, CURLOPT_PREREQDATA, &j->sent);
+	/* Counts the requests (see snd_outcome); without it, never sent. */
+	if (curl_easy_setopt(j->e, CURLOPT_PREREQFUNCTION, graph_send_once) !=
+	        CURLE_OK ||
+	    curl_easy_setopt(j->e, CURLOPT_PREREQDATA, &j->sent) != CURLE_OK)
+		return -1;
 	return 0;
 }
 
@@ -444,12 +447,15 @@ snd_outcome(struct snd *s, struct snd_job *j, CURLcode cc)
 
 	curl_easy_getinfo(j->e, CURLINFO_RESPONSE_CODE, &http);
 	j->settle = 1;
-	if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
-	    (cc == CURLE_OPERATION_TIMEDOUT && j->sent == 0)) {
+	if (j->sent == 0 &&
+	    (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
+	        cc == CURLE_OPERATION_TIMEDOUT)) {
 		/*
-		 * Never connected: nothing reached Meta. (Not the connect
-		 * time: it is 0 on a reused connection, where a timeout
-		 * comes after the request left.)
+		 * Never connected: nothing reached Meta. Judged by the
+		 * request count, not the error alone: after a request left
+		 * on a reused connection that closed, libcurl's resend can
+		 * fail to connect, and the first may have been acted on. Not
+		 * the connect time either: it is 0 on a reused connection.
 		 */
 		snd_retry(s, j, curl_easy_strerror(cc));
 		return;

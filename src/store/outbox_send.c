@@ -437,23 +437,52 @@ store_outbox_pause(struct db *db, const struct workspace *ws, int pause,
 }
 
 /*
- * One transaction: the rows' message_failed events (state "unknown",
- * dedup key "ou:" id, so a "sent" that still lands has its own
- * message_sent), then the rows; rolled back when there were none.
+ * One transaction: the stale rows are chosen and locked once (by id, at
+ * most 1,000 a pass), then their message_failed events (state
+ * "unknown", dedup key "ou:" id, so a "sent" that still lands has its own
+ * message_sent) and the rows themselves. Each statement asking the clock
+ * on its own could pick different rows: a row that turns stale between
+ * them became unknown with no event. Rolled back when there were none.
  */
 enum store_rc
 store_outbox_expire(struct db *db, const struct workspace *ws, int age_s,
     uint64_t *changed)
 {
-	struct sq     q;
-	MYSQL        *my;
-	enum store_rc rc;
+	struct json_object *ids = NULL;
+	struct sq           q;
+	MYSQL              *my;
+	enum store_rc       rc;
+	const char         *js;
+	int                 f;
 
 	*changed = 0;
+	if ((ids = json_object_new_array()) == NULL)
+		return STORE_ERR;
 	if ((rc = sq_begin(db, &ws->srv, &my)) != STORE_OK)
-		return rc;
-	if ((rc = sq_rows_on(&q, my,
-	         SQ_ARGS(SQ_S(OBS_UNKNOWN), SQ_S(OBS_UNKNOWN), SQ_I(age_s)),
+		goto out;
+	if ((rc = sq_rows_on(&q, my, SQ_ARGS(SQ_I(age_s)),
+	         "SELECT id FROM `%s`.outbox WHERE state = 'sending' AND "
+	         "claimed_at < UTC_TIMESTAMP(3) - INTERVAL ? SECOND ORDER BY id "
+	         "LIMIT 1000 FOR UPDATE",
+	         ws->db_name)) != STORE_OK)
+		goto fail;
+	while ((f = sq_fetch(&q)) == 1)
+		if (json_object_array_add(ids,
+		        json_object_new_uint64((uint64_t)sq_colint(&q, 0))) !=
+		    0)
+			break;
+	sq_close(&q);
+	if (f != 0) {
+		rc = STORE_ERR;
+		goto fail;
+	}
+	if (json_object_array_length(ids) == 0) {
+		sq_rollback(db, my);
+		goto out;
+	}
+	js = obs_json(ids);
+	if ((rc = sq_do_on(my,
+	         SQ_ARGS(SQ_S(OBS_UNKNOWN), SQ_S(OBS_UNKNOWN), SQ_S(js)),
 	         "INSERT IGNORE INTO `%1$s`.webhook_events (dedup_key, kind, "
 	         "phone_number_id, message_id, wa_from, body, received_at, "
 	         "waba_id, object) SELECT CONCAT('ou:', o.id), "
@@ -461,29 +490,27 @@ store_outbox_expire(struct db *db, const struct workspace *ws, int age_s,
 	         "UTC_TIMESTAMP(), c.waba_id, JSON_OBJECT('outbox_id', o.id, "
 	         "'client_id', o.client_id, 'message_id', NULL, 'to', "
 	         "o.to_addr, 'from', o.phone_number_id, 'state', 'unknown', "
-	         "'error', ?) FROM `%1$s`.outbox o JOIN `%1$s`.connection c ON "
-	         "c.id = 1 WHERE o.state = 'sending' AND o.claimed_at < "
-	         "UTC_TIMESTAMP(3) - INTERVAL ? SECOND ORDER BY o.id",
+	         "'error', ?) FROM JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT "
+	         "UNSIGNED PATH '$')) j JOIN `%1$s`.outbox o ON o.id = j.id "
+	         "JOIN `%1$s`.connection c ON c.id = 1 ORDER BY o.id",
 	         ws->db_name)) != STORE_OK)
 		goto fail;
-	sq_close(&q);
-	if ((rc = sq_rows_on(&q, my, SQ_ARGS(SQ_S(OBS_UNKNOWN), SQ_I(age_s)),
-	         "UPDATE `%s`.outbox SET state = 'unknown', error = ?, "
-	         "updated_at = UTC_TIMESTAMP(3) WHERE state = 'sending' AND "
-	         "claimed_at < UTC_TIMESTAMP(3) - INTERVAL ? SECOND",
+	if ((rc = sq_rows_on(&q, my, SQ_ARGS(SQ_S(js), SQ_S(OBS_UNKNOWN)),
+	         "UPDATE `%s`.outbox o JOIN JSON_TABLE(?, '$[*]' COLUMNS (id "
+	         "BIGINT UNSIGNED PATH '$')) j ON o.id = j.id SET o.state = "
+	         "'unknown', o.error = ?, o.updated_at = UTC_TIMESTAMP(3) "
+	         "WHERE o.state = 'sending'",
 	         ws->db_name)) != STORE_OK)
 		goto fail;
 	*changed = sq_affected(&q);
 	sq_close(&q);
-	if (*changed == 0) {
-		sq_rollback(db, my);
-		return STORE_OK;
-	}
 	if ((rc = sq_commit(db, my)) != STORE_OK)
 		*changed = 0;
-	return rc;
+	goto out;
 fail:
 	sq_rollback(db, my);
+out:
+	json_object_put(ids);
 	return rc;
 }
 

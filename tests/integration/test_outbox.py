@@ -13,6 +13,7 @@ from base import StackCase
 from client import request
 from stack import binary
 from dbproxy import DbProxy
+from graphfront import GraphFront
 from gateway import add_key, add_sender, ws_db
 from meta import Sandbox
 
@@ -672,6 +673,43 @@ class OutboxSender(StackCase):
         self.assertEqual(self.outcome_events(slug, "drop"),
                          {c: ("message_failed", "unknown") for c in lost} |
                          {c: ("message_sent", "sent") for c in set(st) - lost})
+
+    def test_connection_lost_then_refused_is_unknown_and_sent_once(self):
+        """As above, but the fresh connection libcurl opens for its resend
+        is refused: a failed connect after a request left proves nothing
+        about that request, so the message is unknown, not retried (it
+        was retried, and sent twice, when the error alone decided)."""
+        slug = self.slugs[15]
+        front = GraphFront(self.st.sandbox_port)
+        try:
+            with open(self.st.config_path) as f:
+                conf = f.read()
+            graph = "http://127.0.0.1:%d" % self.st.sandbox_port
+            self.assertIn("graph_base_url = %s\n" % graph, conf)
+            conf = conf.replace("graph_base_url = %s\n" % graph,
+                                "graph_base_url = http://127.0.0.1:%d\n"
+                                % front.port)
+            path = self.st.path("sender-front.conf")
+            with open(path, "w") as f:
+                f.write(conf)
+            os.chmod(path, 0o644)
+            self.st._spawn("sender", [binary("waba-connect"), "--config",
+                                      path, "--sender"])
+            # One send first, so the lost one rides a kept-alive
+            # connection (libcurl resends only on a reused one).
+            self.enqueue(slug, 1, "warm")
+            wait(lambda: self.settled([slug], "warm"), 20, "the first send")
+            body = "hi cut-%s-0" % slug
+            front.arm(('"%s"' % body).encode())
+            self.enqueue(slug, 1, "cut")
+            self.assertTrue(front.lost.wait(20), "the send was not cut")
+            wait(lambda: self.settled([slug], "cut"), 20, "settled")
+            time.sleep(3.0)  # the front listens again: time for a resend
+            self.assertEqual(self.per_message("cut"), {body: 1})
+            self.assertEqual(self.states(slug, "cut"),
+                             {"cut-%s-0" % slug: "unknown"})
+        finally:
+            front.close()
 
     def test_mariadb_restart_mid_drain(self):
         slugs = self.slugs[7:11]

@@ -3,15 +3,23 @@
  * Graph client (appsecret_proof, URLs, error classification, and every
  * answer parser fed missing and wrong-typed fields). The calls themselves
  * are exercised against tests/sandbox/meta_sandbox.py by the integration
- * tests.
+ * tests, except what the sandbox cannot stage: a connection lost after the
+ * send with the server gone at once (lost_then_refused, a forked server).
  */
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <netinet/in.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <CUnit/Basic.h>
 
 #include "buf.h"
+#include "config.h"
 #include "graph.h"
 #include "harness.h"
 
@@ -1252,6 +1260,121 @@ test_subscribed(void)
 	    -1);
 }
 
+/* --- a send lost with the connection, then no server --------------- */
+
+/* Reads one request (headers, then Content-Length bytes); 0 at EOF. */
+static int
+srv_read_request(int fd)
+{
+	char    b[8192], *end, *cl;
+	size_t  n = 0;
+	ssize_t r;
+	long    len;
+
+	for (;;) {
+		if (n == sizeof(b) - 1)
+			return -1;
+		if ((r = read(fd, b + n, sizeof(b) - 1 - n)) <= 0)
+			return 0;
+		n += (size_t)r;
+		b[n] = '\0';
+		if ((end = strstr(b, "\r\n\r\n")) != NULL)
+			break;
+	}
+	len = (cl = strstr(b, "Content-Length: ")) != NULL ? atol(cl + 16) : 0;
+	for (n -= (size_t)(end + 4 - b); (long)n < len; n += (size_t)r)
+		if ((r = read(fd, b, sizeof(b))) <= 0)
+			return -1;
+	return 1;
+}
+
+/*
+ * Answers the first request on a kept-alive connection, reads the
+ * second and then closes the connection and its listening socket
+ * without a byte of answer: the second send reached "Meta", and
+ * libcurl's resend on a fresh connection is refused. Exits with the
+ * number of requests it read.
+ */
+static void
+srv_lost_then_refused(int ls)
+{
+	static const char ok[] = "HTTP/1.1 200 OK\r\n"
+	                         "Content-Type: application/json\r\n"
+	                         "Content-Length: 67\r\n\r\n"
+	                         "{\"messaging_product\":\"whatsapp\","
+	                         "\"messages\":[{\"id\":\"wamid.ONE000\"}]}";
+	int               n = 0, fd;
+
+	if ((fd = accept(ls, NULL, NULL)) == -1)
+		_exit(100);
+	if (srv_read_request(fd) == 1) {
+		n++;
+		if (write(fd, ok, sizeof(ok) - 1) != (ssize_t)sizeof(ok) - 1)
+			_exit(101);
+	}
+	if (srv_read_request(fd) == 1)
+		n++;
+	close(ls);
+	close(fd);
+	_exit(n);
+}
+
+static void
+test_lost_then_refused(void)
+{
+	struct sockaddr_in sa;
+	socklen_t          sl = sizeof(sa);
+	struct config      cfg;
+	struct graph      *g;
+	struct graph_err   e;
+	char               base[64], wamid[256];
+	int                ls, st, one = 1;
+	pid_t              pid;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	CU_ASSERT_FATAL((ls = socket(AF_INET, SOCK_STREAM, 0)) != -1);
+	setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	CU_ASSERT_FATAL(bind(ls, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	CU_ASSERT_FATAL(listen(ls, 4) == 0);
+	CU_ASSERT_FATAL(getsockname(ls, (struct sockaddr *)&sa, &sl) == 0);
+	snprintf(base, sizeof(base), "http://127.0.0.1:%u",
+	    (unsigned)ntohs(sa.sin_port));
+	CU_ASSERT_FATAL((pid = fork()) != -1);
+	if (pid == 0)
+		srv_lost_then_refused(ls);
+	close(ls);
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.graph_base_url = base;
+	cfg.graph_version = "v25.0";
+	cfg.app_id = "1234";
+	cfg.app_secret = "s3cret";
+	cfg.connect_timeout_ms = 2000;
+	cfg.timeout_ms = 5000;
+	cfg.max_retries = 2; /* a retry would be allowed if "unsent" */
+	cfg.request_budget_ms = 10000;
+	CU_ASSERT_FATAL((g = graph_new(&cfg)) != NULL);
+	graph_budget_start(g);
+	CU_ASSERT_EQUAL(graph_send_text(g, "EAAtoken", "1001", "15550001111",
+	                    "first", wamid, &e),
+	    0);
+	CU_ASSERT_STRING_EQUAL(wamid, "wamid.ONE000");
+	/* The second request is read by the server, the resend refused:
+	   the message may have been sent, and that is what we say. */
+	CU_ASSERT_EQUAL(graph_send_text(g, "EAAtoken", "1001", "15550001111",
+	                    "second", wamid, &e),
+	    -1);
+	CU_ASSERT_TRUE(e.maybe_done);
+	CU_ASSERT_TRUE(e.network);
+	graph_budget_end(g);
+	graph_free(g);
+	CU_ASSERT_FATAL(waitpid(pid, &st, 0) == pid);
+	CU_ASSERT_TRUE(WIFEXITED(st));
+	CU_ASSERT_EQUAL(WEXITSTATUS(st), 2);
+}
+
 static const struct ut_test tests[] = { { "appsecret_proof", test_proof },
 	{ "url basic", test_url_basic }, { "url escaping", test_url_escaping },
 	{ "url rejects", test_url_rejects }, { "error 190", test_err_190 },
@@ -1279,7 +1402,9 @@ static const struct ut_test tests[] = { { "appsecret_proof", test_proof },
 	{ "form encode", test_form_encode },
 	{ "phone health", test_phone_health },
 	{ "phone health old and bad", test_phone_health_old_and_bad },
-	{ "subscribed apps", test_subscribed }, { NULL, NULL } };
+	{ "subscribed apps", test_subscribed },
+	{ "send lost, resend refused", test_lost_then_refused },
+	{ NULL, NULL } };
 
 const struct ut_suite ut_suites[] = { { "graph", NULL, NULL, NULL, tests },
 	{ NULL, NULL, NULL, NULL, NULL } };
