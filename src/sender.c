@@ -27,15 +27,30 @@
 #include "store/workspaces.h"
 #include "vault.h"
 
-#define SND_MAX_WS      4096   /* workspaces one sender serves */
-#define SND_MAX_NUMBERS 16     /* numbers of one workspace it paces */
-#define SND_LOOK_MS     500    /* how often a workspace's state is read */
-#define SND_REFRESH_MS  2000   /* how often the workspace list is */
-#define SND_CLAIM_MS    20     /* between two claim rounds */
-#define SND_DEPTH_MS    10000  /* the queue's depth for /metrics */
-#define SND_HORIZON_US  200000 /* slots claimed ahead */
-#define SND_MAX_BODY    65536  /* a send's answer */
+#define SND_MAX_WS      4096  /* workspaces one sender serves */
+#define SND_MAX_NUMBERS 16    /* numbers of one workspace it paces */
+#define SND_LOOK_MS     500   /* how often a workspace's state is read */
+#define SND_REFRESH_MS  2000  /* how often the workspace list is */
+#define SND_CLAIM_MS    20    /* between two claim rounds */
+#define SND_DEPTH_MS    10000 /* the queue's depth for /metrics */
+#define SND_MAX_BODY    65536 /* a send's answer */
 #define SND_USER_AGENT  "waba-connect-sender"
+/*
+ * Slots claimed ahead. Short: a claimed message holds a place of
+ * max_in_flight until it is settled, and the loop must start it within
+ * SND_LATE_MS of its slot; a look 200 ms ahead made claims of ~180 rows
+ * whose transaction alone held the loop past that for the messages
+ * already claimed (half of a drain's claims were given back unsent).
+ */
+#define SND_HORIZON_US 60000
+/*
+ * Outcomes are stored in batches: a workspace's once SND_SETTLE_N of
+ * them are known, or the oldest has waited SND_SETTLE_MS (stopping:
+ * at once). A transaction and its commit for every few messages was
+ * much of the database's work per send; the rows stay sending meanwhile.
+ */
+#define SND_SETTLE_N  64
+#define SND_SETTLE_MS 25
 /*
  * A send this much later than its slot (the loop was held up by the
  * database) is given back rather than sent: sent late, it would crowd
@@ -66,8 +81,9 @@ struct snd_ws {
 
 struct snd_job {
 	int                used;
-	int                started; /* its request was added to the multi */
-	int                settle;  /* an outcome waits for the database */
+	int                started;  /* its request was added to the multi */
+	int                settle;   /* an outcome waits for the database */
+	long long          known_ms; /* since when (SND_SETTLE_MS) */
 	struct snd_ws     *w;
 	uint64_t           id;
 	char               phone[33];
@@ -88,12 +104,15 @@ struct snd_job {
 };
 
 struct snd {
-	struct app            *app;
-	CURLM                 *multi;
-	struct snd_ws         *ws;
-	size_t                 nws, rr;
-	struct snd_job        *jobs;
-	size_t                 njobs, cap;
+	struct app     *app;
+	CURLM          *multi;
+	struct snd_ws  *ws;
+	size_t          nws, rr;
+	struct snd_job *jobs;
+	size_t          njobs, cap;
+	/* Easy handles kept for the next request (curl_easy_reset). */
+	CURL                 **pool;
+	size_t                 npool;
 	volatile sig_atomic_t *stop;
 	unsigned long long     sent, failed, unknown;
 };
@@ -214,13 +233,39 @@ snd_slot(struct snd *s)
 	return NULL;
 }
 
+/*
+ * A finished request's easy handle, kept: making and freeing one per
+ * request was most of the sender's own CPU (malloc and free). Reset
+ * before its next use; connections stay in the multi handle's cache.
+ */
+static void
+snd_handle_put(struct snd *s, CURL *e)
+{
+	if (s->pool != NULL && s->npool < s->cap)
+		s->pool[s->npool++] = e;
+	else
+		curl_easy_cleanup(e);
+}
+
+static CURL *
+snd_handle_get(struct snd *s)
+{
+	CURL *e;
+
+	if (s->npool == 0)
+		return curl_easy_init();
+	e = s->pool[--s->npool];
+	curl_easy_reset(e);
+	return e;
+}
+
 static void
 snd_job_free(struct snd *s, struct snd_job *j)
 {
 	if (j->e != NULL) {
 		if (j->started)
 			curl_multi_remove_handle(s->multi, j->e);
-		curl_easy_cleanup(j->e);
+		snd_handle_put(s, j->e);
 	}
 	if (j->hdrs != NULL) {
 		struct curl_slist *l;
@@ -269,7 +314,7 @@ snd_build(struct snd *s, struct snd_job *j, const char *token,
 	         "Content-Type: application/json")) == NULL)
 		return -1;
 	j->hdrs = l;
-	if ((j->e = curl_easy_init()) == NULL)
+	if ((j->e = snd_handle_get(s)) == NULL)
 		return -1;
 	curl_easy_setopt(j->e, CURLOPT_URL, j->url);
 #if LIBCURL_VERSION_NUM >= 0x075500
@@ -370,6 +415,7 @@ snd_claim_number(struct snd *s, struct snd_ws *w, size_t k, long long now)
 		    snd_build(s, j, tok.data, c[i].body) == -1) {
 			/* Never sent: back in the queue, retried later. */
 			j->settle = 1;
+			j->known_ms = now;
 			j->end = OUTBOX_RELEASE;
 			j->retry_ms = 5000;
 			snprintf(j->error, sizeof(j->error),
@@ -576,16 +622,20 @@ snd_after(struct snd *s, struct snd_job *j)
 }
 
 /*
- * Stores the outcomes known, one transaction per workspace; what the
- * database did not take stays for the next turn (the message is
- * sending meanwhile, and settled when it answers again).
+ * Stores the outcomes known, one transaction per workspace, when it has
+ * enough of them or the oldest waited long enough (SND_SETTLE_N,
+ * SND_SETTLE_MS; all: at once); what the database did not take stays
+ * for the next turn (the message is sending meanwhile, and settled when
+ * it answers again).
  */
 static void
-snd_settle_all(struct snd *s)
+snd_settle_all(struct snd *s, int all)
 {
 	struct outbox_result *r;
 	struct snd_job      **js;
 	size_t                i, k, n;
+	long long             now = snd_now_ms(), oldest;
+	int                   running;
 
 	if ((r = calloc(s->cap, sizeof(*r))) == NULL ||
 	    (js = calloc(s->cap, sizeof(*js))) == NULL) {
@@ -598,11 +648,14 @@ snd_settle_all(struct snd *s)
 		if (!s->jobs[i].used || !s->jobs[i].settle ||
 		    s->jobs[i].started)
 			continue;
+		oldest = now;
 		for (n = 0, k = i; k < s->cap; k++) {
 			struct snd_job *j = &s->jobs[k];
 
 			if (!j->used || !j->settle || j->started || j->w != w)
 				continue;
+			if (j->known_ms < oldest)
+				oldest = j->known_ms;
 			js[n] = j;
 			r[n].id = j->id;
 			r[n].end = j->end;
@@ -612,6 +665,11 @@ snd_settle_all(struct snd *s)
 			r[n].retry_ms = j->retry_ms;
 			r[n].claim = j->claim;
 			n++;
+		}
+		if (!all && n < SND_SETTLE_N && now - oldest < SND_SETTLE_MS) {
+			for (k = 0; k < n; k++)
+				js[k]->started = -1; /* a later turn's */
+			continue;
 		}
 		if (store_outbox_settle(s->app->db, &w->ws, r, n) != STORE_OK) {
 			/* Not now: mark them started-less but skipped. */
@@ -623,6 +681,9 @@ snd_settle_all(struct snd *s)
 			snd_after(s, js[k]);
 			snd_job_free(s, js[k]);
 		}
+		/* What came due meanwhile leaves now, not after the turn. */
+		(void)snd_step(s, snd_now_ms(), 0);
+		curl_multi_perform(s->multi, &running);
 	}
 	for (i = 0; i < s->cap; i++)
 		if (s->jobs[i].started == -1)
@@ -646,7 +707,8 @@ snd_done(struct snd *s)
 		snd_outcome(s, j, m->data.result);
 		curl_multi_remove_handle(s->multi, j->e);
 		j->started = 0;
-		curl_easy_cleanup(j->e);
+		j->known_ms = snd_now_ms();
+		snd_handle_put(s, j->e);
 		j->e = NULL;
 	}
 }
@@ -697,6 +759,7 @@ snd_step(struct snd *s, long long now, int giving_back)
 			j->settle = 1;
 			j->end = OUTBOX_RELEASE;
 			j->retry_ms = 0;
+			j->known_ms = now;
 		} else if (j->due_ms <= now) {
 			if (curl_multi_add_handle(s->multi, j->e) == CURLM_OK)
 				j->started = 1;
@@ -724,7 +787,8 @@ sender_run(struct app *a, volatile sig_atomic_t *stop)
 	s.cap = (size_t)cfg->sender_max_in_flight;
 	if ((s.multi = curl_multi_init()) == NULL ||
 	    (s.ws = calloc(SND_MAX_WS, sizeof(*s.ws))) == NULL ||
-	    (s.jobs = calloc(s.cap, sizeof(*s.jobs))) == NULL)
+	    (s.jobs = calloc(s.cap, sizeof(*s.jobs))) == NULL ||
+	    (s.pool = calloc(s.cap, sizeof(*s.pool))) == NULL)
 		goto out;
 	curl_multi_setopt(s.multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
 	log_info("sender: started (max_in_flight %d, per_number_mps %d, "
@@ -752,7 +816,7 @@ sender_run(struct app *a, volatile sig_atomic_t *stop)
 		next = snd_step(&s, now, *stop != 0);
 		curl_multi_perform(s.multi, &running);
 		snd_done(&s);
-		snd_settle_all(&s);
+		snd_settle_all(&s, *stop != 0);
 		if (deadline != 0 && s.njobs == 0)
 			break;
 		/* deadline, not *stop: a signal may have come in just now. */
@@ -774,7 +838,7 @@ sender_run(struct app *a, volatile sig_atomic_t *stop)
 					    "the sender stopped before Meta "
 					    "answered");
 				}
-			snd_settle_all(&s);
+			snd_settle_all(&s, 1);
 			if (now > deadline + 5000)
 				break; /* the database is gone: claim_timeout_s */
 		}
@@ -797,6 +861,10 @@ out:
 				snd_job_free(&s, &s.jobs[i]);
 	free(s.jobs);
 	free(s.ws);
+	if (s.pool != NULL)
+		while (s.npool > 0)
+			curl_easy_cleanup(s.pool[--s.npool]);
+	free(s.pool);
 	if (s.multi != NULL)
 		curl_multi_cleanup(s.multi);
 	return rc;
