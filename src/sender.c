@@ -2,9 +2,17 @@
  * sender: the outbox's event loop (sender.h). Claims are short
  * transactions of store/outbox_send.c; a claimed message is marked
  * sending before its request leaves, and after an outcome that does not
- * prove Meta did nothing it is never sent again.
+ * prove Meta did nothing it is never sent again. Two threads: the loop
+ * (libcurl's multi: starts what is due, reads the answers) and the
+ * database side (claims, outcomes stored, the workspaces' state), which
+ * hand messages to each other under one mutex. With one thread the loop
+ * waited for every statement: the requests due meanwhile left late (or
+ * were given back, SND_LATE_MS), and the sender's and MariaDB's work for
+ * a send were one after the other instead of side by side.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,8 +90,9 @@ struct snd_ws {
 struct snd_job {
 	int                used;
 	int                started;  /* its request was added to the multi */
-	int                settle;   /* an outcome waits for the database */
 	long long          known_ms; /* since when (SND_SETTLE_MS) */
+	struct snd_job    *next;     /* in a hand-over list */
+	size_t             held;     /* its index in the loop's held */
 	struct snd_ws     *w;
 	uint64_t           id;
 	char               phone[33];
@@ -92,6 +101,8 @@ struct snd_job {
 	uint64_t           claim; /* the claim's token, for the settle */
 	int                sent;  /* requests made (graph_send_once) */
 	long long          due_ms;
+	long long          slot_us; /* the claim's, on the database's clock */
+	int                unsent;  /* given back before its request left */
 	CURL              *e;
 	struct curl_slist *hdrs;
 	char              *url, *body;
@@ -101,6 +112,8 @@ struct snd_job {
 	char            message_id[256];
 	char            error[1100];
 	long long       retry_ms;
+	long long       hold_us;   /* 429, 131056: the number (or pair) waits */
+	int             hold_pair; /* the pair, not the number */
 };
 
 struct snd {
@@ -109,10 +122,27 @@ struct snd {
 	struct snd_ws  *ws;
 	size_t          nws, rr;
 	struct snd_job *jobs;
-	size_t          njobs, cap;
+	size_t          njobs, cap; /* njobs: the database side's, under mu */
+	long long       lead_us;    /* outbox_want's, from the claims' time */
 	/* Easy handles kept for the next request (curl_easy_reset). */
-	CURL                 **pool;
-	size_t                 npool;
+	CURL **pool;
+	size_t npool;
+	/*
+	 * The hand-overs, under mu: claimed messages for the loop (ready),
+	 * outcomes for the database side (done); quit ends the latter.
+	 */
+	pthread_t       db_thread;
+	pthread_mutex_t mu;
+	pthread_cond_t  cv;
+	struct snd_job *ready, *done;
+	int             quit;
+	int             claiming; /* a claim round is under way */
+	/* The database side's: outcomes waiting for their batch. */
+	struct snd_job *unsettled;
+	/* The loop's: what it holds, and the outcomes not handed over yet. */
+	struct snd_job       **held;
+	size_t                 nheld;
+	struct snd_job        *out;
 	volatile sig_atomic_t *stop;
 	unsigned long long     sent, failed, unknown;
 };
@@ -279,7 +309,9 @@ snd_job_free(struct snd *s, struct snd_job *j)
 	free(j->body);
 	buf_free_secret(&j->resp);
 	memset(j, 0, sizeof(*j));
+	pthread_mutex_lock(&s->mu);
 	s->njobs--;
+	pthread_mutex_unlock(&s->mu);
 }
 
 /* The request for a claimed message: URL, token, proof, body. */
@@ -375,10 +407,11 @@ snd_claim_number(struct snd *s, struct snd_ws *w, size_t k, long long now)
 		  .is_default = w->isdef[k],
 		  .gap_us = (1000000LL * 11 / 10) / cfg->sender_per_number_mps,
 		  .horizon_us = SND_HORIZON_US,
+		  .lead_us = s->lead_us,
 		  .pair_us = (long long)cfg->sender_pair_interval_ms * 1000 };
 	struct vault_secret  tok;
-	struct snd_job      *j;
-	long long            db_now;
+	struct snd_job      *j, *ready = NULL, **tail = &ready;
+	long long            db_now, t0;
 	size_t               n, i;
 	int                  busy;
 
@@ -387,11 +420,20 @@ snd_claim_number(struct snd *s, struct snd_ws *w, size_t k, long long now)
 		return;
 	if ((c = calloc(want.max, sizeof(*c))) == NULL)
 		return;
+	t0 = snd_now_ms();
 	if (store_outbox_claim(s->app->db, &w->ws, &want, c, &n, &db_now,
 	        &busy) != STORE_OK) {
 		log_warn("sender: workspace %s: claim failed", w->ws.slug);
 		free(c);
 		return;
+	}
+	/* Twice the claims' time, smoothed: 2 to 50 ms. */
+	if (n > 0) {
+		s->lead_us = (3 * s->lead_us + 2000 * (snd_now_ms() - t0)) / 4;
+		if (s->lead_us < 2000)
+			s->lead_us = 2000;
+		if (s->lead_us > 50000)
+			s->lead_us = 50000;
 	}
 	if (n == 0) {
 		free(c);
@@ -403,7 +445,9 @@ snd_claim_number(struct snd *s, struct snd_ws *w, size_t k, long long now)
 		j = snd_slot(s);
 		memset(j, 0, sizeof(*j));
 		j->used = 1;
+		pthread_mutex_lock(&s->mu);
 		s->njobs++;
+		pthread_mutex_unlock(&s->mu);
 		j->w = w;
 		j->id = c[i].id;
 		j->attempts = c[i].attempts;
@@ -411,30 +455,39 @@ snd_claim_number(struct snd *s, struct snd_ws *w, size_t k, long long now)
 		snprintf(j->phone, sizeof(j->phone), "%s", w->num[k]);
 		snprintf(j->to, sizeof(j->to), "%s", c[i].to);
 		j->due_ms = now + (c[i].slot_us - db_now) / 1000;
+		j->slot_us = c[i].slot_us;
 		if (tok.data == NULL ||
 		    snd_build(s, j, tok.data, c[i].body) == -1) {
 			/* Never sent: back in the queue, retried later. */
-			j->settle = 1;
 			j->known_ms = now;
+			j->unsent = 1;
 			j->end = OUTBOX_RELEASE;
 			j->retry_ms = 5000;
 			snprintf(j->error, sizeof(j->error),
 			    "the request could not be built (the token, or "
 			    "the stored message)");
+			j->next = s->unsettled;
+			s->unsettled = j;
+			continue;
 		}
+		*tail = j;
+		tail = &j->next;
 	}
 	vault_secret_free(&tok);
 	outbox_claims_free(c, n);
 	free(c);
+	if (ready != NULL) {
+		pthread_mutex_lock(&s->mu);
+		*tail = s->ready;
+		s->ready = ready;
+		pthread_mutex_unlock(&s->mu);
+		curl_multi_wakeup(s->multi); /* the loop starts them */
+	}
 }
-
-static long long snd_step(struct snd *, long long now, int giving_back);
 
 static void
 snd_claim(struct snd *s, long long now)
 {
-	int running;
-
 	size_t i, k, n = s->nws;
 
 	/* Round-robin from a moving start: no workspace is always first. */
@@ -449,9 +502,6 @@ snd_claim(struct snd *s, long long now)
 			continue;
 		for (k = 0; k < w->nnum && s->njobs < s->cap; k++)
 			snd_claim_number(s, w, k, snd_now_ms());
-		/* What came due meanwhile leaves now, not after the round. */
-		(void)snd_step(s, snd_now_ms(), 0);
-		curl_multi_perform(s->multi, &running);
 	}
 	if (n > 0)
 		s->rr = (s->rr + 1) % n;
@@ -492,7 +542,6 @@ snd_outcome(struct snd *s, struct snd_job *j, CURLcode cc)
 	int               parsed;
 
 	curl_easy_getinfo(j->e, CURLINFO_RESPONSE_CODE, &http);
-	j->settle = 1;
 	if (j->sent == 0 &&
 	    (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
 	        cc == CURLE_OPERATION_TIMEDOUT)) {
@@ -543,8 +592,7 @@ snd_outcome(struct snd *s, struct snd_job *j, CURLcode cc)
 	}
 	if (e.code == 130429 || (http == 429 && !parsed)) {
 		/* The number's throughput: that number waits a second. */
-		(void)store_outbox_hold(s->app->db, &j->w->ws, j->phone, NULL,
-		    1000000);
+		j->hold_us = 1000000;
 		j->end = OUTBOX_RELEASE;
 		j->retry_ms = 1000;
 		snprintf(j->error, sizeof(j->error), "%s", e.message);
@@ -556,8 +604,8 @@ snd_outcome(struct snd *s, struct snd_job *j, CURLcode cc)
 
 		if (hold < SND_PAIR_HOLD_MS)
 			hold = SND_PAIR_HOLD_MS;
-		(void)store_outbox_hold(s->app->db, &j->w->ws, j->phone, j->to,
-		    hold * 1000);
+		j->hold_us = hold * 1000;
+		j->hold_pair = 1;
 		j->end = OUTBOX_RELEASE;
 		j->retry_ms = hold;
 		snprintf(j->error, sizeof(j->error), "%s", e.message);
@@ -622,41 +670,47 @@ snd_after(struct snd *s, struct snd_job *j)
 }
 
 /*
- * Stores the outcomes known, one transaction per workspace, when it has
- * enough of them or the oldest waited long enough (SND_SETTLE_N,
- * SND_SETTLE_MS; all: at once); what the database did not take stays
- * for the next turn (the message is sending meanwhile, and settled when
- * it answers again).
+ * Stores the outcomes known (s->unsettled), one transaction per
+ * workspace, when it has enough of them or the oldest waited long enough
+ * (SND_SETTLE_N, SND_SETTLE_MS; all: at once); what the database did not
+ * take stays for the next turn (the message is sending meanwhile, and
+ * settled when it answers again). A number or pair Meta throttled is
+ * held before its message can be claimed again.
  */
 static void
 snd_settle_all(struct snd *s, int all)
 {
 	struct outbox_result *r;
-	struct snd_job      **js;
-	size_t                i, k, n;
+	struct snd_job      **js = NULL, **grp = NULL, *j;
+	size_t                i, k, n, nj = 0;
 	long long             now = snd_now_ms(), oldest;
-	int                   running;
 
+	if (s->unsettled == NULL)
+		return;
 	if ((r = calloc(s->cap, sizeof(*r))) == NULL ||
-	    (js = calloc(s->cap, sizeof(*js))) == NULL) {
+	    (js = calloc(s->cap, sizeof(*js))) == NULL ||
+	    (grp = calloc(s->cap, sizeof(*grp))) == NULL) {
 		free(r);
+		free(js);
 		return;
 	}
-	for (i = 0; i < s->cap; i++) {
-		struct snd_ws *w = s->jobs[i].w;
+	for (j = s->unsettled; j != NULL && nj < s->cap; j = j->next)
+		js[nj++] = j;
+	s->unsettled = NULL;
+	for (i = 0; i < nj; i++) {
+		struct snd_ws *w;
 
-		if (!s->jobs[i].used || !s->jobs[i].settle ||
-		    s->jobs[i].started)
+		if (js[i] == NULL)
 			continue;
+		w = js[i]->w;
 		oldest = now;
-		for (n = 0, k = i; k < s->cap; k++) {
-			struct snd_job *j = &s->jobs[k];
-
-			if (!j->used || !j->settle || j->started || j->w != w)
+		for (n = 0, k = i; k < nj; k++) {
+			if ((j = js[k]) == NULL || j->w != w)
 				continue;
+			js[k] = NULL;
 			if (j->known_ms < oldest)
 				oldest = j->known_ms;
-			js[n] = j;
+			grp[n] = j;
 			r[n].id = j->id;
 			r[n].end = j->end;
 			r[n].message_id = *j->message_id ? j->message_id : NULL;
@@ -664,32 +718,52 @@ snd_settle_all(struct snd *s, int all)
 			r[n].error = *j->error ? j->error : NULL;
 			r[n].retry_ms = j->retry_ms;
 			r[n].claim = j->claim;
+			r[n].to = j->to;
+			r[n].slot_us = j->unsent ? j->slot_us : 0;
+			r[n].pair_us =
+			    (long long)s->app->cfg->sender_pair_interval_ms *
+			    1000;
 			n++;
 		}
-		if (!all && n < SND_SETTLE_N && now - oldest < SND_SETTLE_MS) {
+		if (all || n >= SND_SETTLE_N || now - oldest >= SND_SETTLE_MS) {
 			for (k = 0; k < n; k++)
-				js[k]->started = -1; /* a later turn's */
-			continue;
+				if (grp[k]->hold_us > 0) {
+					(void)store_outbox_hold(s->app->db,
+					    &w->ws, grp[k]->phone,
+					    grp[k]->hold_pair ? grp[k]->to
+					                      : NULL,
+					    grp[k]->hold_us);
+					grp[k]->hold_us = 0;
+				}
+			if (store_outbox_settle(s->app->db, &w->ws, r, n) ==
+			    STORE_OK) {
+				for (k = 0; k < n; k++) {
+					snd_after(s, grp[k]);
+					snd_job_free(s, grp[k]);
+				}
+				continue;
+			}
 		}
-		if (store_outbox_settle(s->app->db, &w->ws, r, n) != STORE_OK) {
-			/* Not now: mark them started-less but skipped. */
-			for (k = 0; k < n; k++)
-				js[k]->started = -1;
-			continue;
-		}
+		/* A later turn's. */
 		for (k = 0; k < n; k++) {
-			snd_after(s, js[k]);
-			snd_job_free(s, js[k]);
+			grp[k]->next = s->unsettled;
+			s->unsettled = grp[k];
 		}
-		/* What came due meanwhile leaves now, not after the turn. */
-		(void)snd_step(s, snd_now_ms(), 0);
-		curl_multi_perform(s->multi, &running);
 	}
-	for (i = 0; i < s->cap; i++)
-		if (s->jobs[i].started == -1)
-			s->jobs[i].started = 0;
+	free(grp);
 	free(js);
 	free(r);
+}
+
+/* The loop lets go of j: its outcome is for the database side. */
+static void
+snd_release(struct snd *s, struct snd_job *j, long long now)
+{
+	s->held[j->held] = s->held[--s->nheld];
+	s->held[j->held]->held = j->held;
+	j->known_ms = now;
+	j->next = s->out;
+	s->out = j;
 }
 
 static void
@@ -707,9 +781,7 @@ snd_done(struct snd *s)
 		snd_outcome(s, j, m->data.result);
 		curl_multi_remove_handle(s->multi, j->e);
 		j->started = 0;
-		j->known_ms = snd_now_ms();
-		snd_handle_put(s, j->e);
-		j->e = NULL;
+		snd_release(s, j, snd_now_ms());
 	}
 }
 
@@ -734,39 +806,150 @@ snd_depth(struct snd *s)
 	metrics_outbox_depth(n);
 }
 
-/* Settles what is known, starts what is due: the next due time. */
+/*
+ * The loop's turn: takes the claimed messages handed over, starts what
+ * is due, gives back what is too late (or everything not started when
+ * giving_back): the next due time.
+ */
 static long long
 snd_step(struct snd *s, long long now, int giving_back)
 {
-	long long next = now + SND_CLAIM_MS;
-	size_t    i;
+	struct snd_job *j, *in;
+	long long       next = now + SND_CLAIM_MS;
+	size_t          i;
 
-	for (i = 0; i < s->cap; i++) {
-		struct snd_job *j = &s->jobs[i];
-
-		if (!j->used)
+	pthread_mutex_lock(&s->mu);
+	in = s->ready;
+	s->ready = NULL;
+	pthread_mutex_unlock(&s->mu);
+	for (; in != NULL; in = j) {
+		j = in->next;
+		in->next = NULL;
+		in->held = s->nheld;
+		s->held[s->nheld++] = in;
+	}
+	for (i = 0; i < s->nheld;) {
+		j = s->held[i];
+		if (j->started) {
+			i++;
 			continue;
-		if (!j->started && !j->settle && giving_back) {
-			/* Stopping: a claimed message not sent yet goes back. */
-			j->settle = 1;
-			j->end = OUTBOX_RELEASE;
 		}
-		if (j->settle)
-			continue; /* snd_settle_all's */
-		if (j->started)
-			continue;
-		if (j->due_ms + SND_LATE_MS < now) {
-			j->settle = 1;
+		if (giving_back || j->due_ms + SND_LATE_MS < now) {
+			/* Stopping, or late: back in the queue, not sent. */
 			j->end = OUTBOX_RELEASE;
 			j->retry_ms = 0;
-			j->known_ms = now;
-		} else if (j->due_ms <= now) {
+			j->unsent = 1;
+			snd_release(s, j, now);
+			continue; /* held[i] is another one now */
+		}
+		if (j->due_ms <= now) {
 			if (curl_multi_add_handle(s->multi, j->e) == CURLM_OK)
 				j->started = 1;
 		} else if (j->due_ms < next)
 			next = j->due_ms;
+		i++;
 	}
 	return next;
+}
+
+/* Hands the loop's outcomes to the database side. */
+static void
+snd_hand_over(struct snd *s)
+{
+	struct snd_job **tail;
+
+	if (s->out == NULL)
+		return;
+	for (tail = &s->out; *tail != NULL; tail = &(*tail)->next)
+		;
+	pthread_mutex_lock(&s->mu);
+	*tail = s->done;
+	s->done = s->out;
+	pthread_mutex_unlock(&s->mu);
+	s->out = NULL;
+}
+
+/*
+ * The database side: the workspace list and each one's state, claims
+ * every SND_CLAIM_MS (handed to the loop), the loop's outcomes stored.
+ * Signals are the loop's (blocked here): a statement is never cut short.
+ */
+static void *
+snd_db_main(void *arg)
+{
+	struct snd     *s = arg;
+	struct snd_job *in, *j;
+	struct timespec ts;
+	long long       now, refresh = 0, claim = 0, depth = 0, wait;
+	int             quit;
+
+	for (;;) {
+		now = snd_now_ms();
+		if (!*s->stop && now >= refresh) {
+			snd_refresh(s);
+			refresh = now + SND_REFRESH_MS;
+		}
+		if (!*s->stop && now >= depth) {
+			snd_depth(s);
+			depth = now + SND_DEPTH_MS;
+		}
+		/*
+		 * claiming is set before *stop is read: the loop, once it
+		 * saw a stop, waits for a round under way (its messages
+		 * are given back), and no round starts after it looked.
+		 */
+		pthread_mutex_lock(&s->mu);
+		s->claiming = 1;
+		pthread_mutex_unlock(&s->mu);
+		if (!*s->stop && now >= claim) {
+			snd_claim(s, now);
+			claim = now + SND_CLAIM_MS;
+		}
+		pthread_mutex_lock(&s->mu);
+		s->claiming = 0;
+		in = s->done;
+		s->done = NULL;
+		quit = s->quit;
+		if (quit) {
+			/* Not the loop's any more: never sent, given back. */
+			for (j = s->ready; j != NULL; j = j->next) {
+				j->end = OUTBOX_RELEASE;
+				j->unsent = 1;
+				j->known_ms = now;
+			}
+			for (j = s->ready; j != NULL && j->next != NULL;
+			     j = j->next)
+				;
+			if (j != NULL) {
+				j->next = in;
+				in = s->ready;
+			}
+			s->ready = NULL;
+		}
+		pthread_mutex_unlock(&s->mu);
+		for (; in != NULL; in = j) {
+			j = in->next;
+			in->next = s->unsettled;
+			s->unsettled = in;
+		}
+		snd_settle_all(s, *s->stop || quit);
+		if (quit)
+			break;
+		wait = claim - snd_now_ms();
+		if (wait < 1)
+			wait = 1;
+		if (wait > SND_CLAIM_MS)
+			wait = SND_CLAIM_MS;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += wait * 1000000;
+		ts.tv_sec += ts.tv_nsec / 1000000000;
+		ts.tv_nsec %= 1000000000;
+		pthread_mutex_lock(&s->mu);
+		if (s->done == NULL && !s->quit)
+			(void)pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+		pthread_mutex_unlock(&s->mu);
+	}
+	return NULL;
 }
 
 /* --- The loop ------------------------------------------------------------ */
@@ -776,10 +959,11 @@ sender_run(struct app *a, volatile sig_atomic_t *stop)
 {
 	const struct config *cfg = a->cfg;
 	struct snd           s;
-	long long            now, next, refresh = 0, claim = 0, deadline = 0;
-	long long            depth = 0;
-	int                  running, rc = 1;
-	size_t               i;
+	struct snd_job      *j;
+	sigset_t             all, old;
+	long long            now, next, deadline = 0;
+	int                  running, rc = 1, started = 0, sync = 0;
+	size_t               i, njobs;
 
 	memset(&s, 0, sizeof(s));
 	s.app = a;
@@ -788,9 +972,32 @@ sender_run(struct app *a, volatile sig_atomic_t *stop)
 	if ((s.multi = curl_multi_init()) == NULL ||
 	    (s.ws = calloc(SND_MAX_WS, sizeof(*s.ws))) == NULL ||
 	    (s.jobs = calloc(s.cap, sizeof(*s.jobs))) == NULL ||
-	    (s.pool = calloc(s.cap, sizeof(*s.pool))) == NULL)
+	    (s.pool = calloc(s.cap, sizeof(*s.pool))) == NULL ||
+	    (s.held = calloc(s.cap, sizeof(*s.held))) == NULL)
 		goto out;
+	if (pthread_mutex_init(&s.mu, NULL) != 0)
+		goto out;
+	if (pthread_cond_init(&s.cv, NULL) != 0) {
+		pthread_mutex_destroy(&s.mu);
+		goto out;
+	}
+	sync = 1;
 	curl_multi_setopt(s.multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+	/*
+	 * Connections kept for max_in_flight requests over HTTP/1.1: by
+	 * default four per handle in the multi at the moment, so a lull
+	 * closed the connections the next burst opened again.
+	 */
+	curl_multi_setopt(s.multi, CURLMOPT_MAXCONNECTS, (long)s.cap);
+	/* The database side inherits a mask blocking every signal. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	started = pthread_create(&s.db_thread, NULL, snd_db_main, &s) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!started) {
+		log_err("sender: the database thread did not start");
+		goto out;
+	}
 	log_info("sender: started (max_in_flight %d, per_number_mps %d, "
 	         "pair_interval_ms %d)",
 	    cfg->sender_max_in_flight, cfg->sender_per_number_mps,
@@ -799,66 +1006,69 @@ sender_run(struct app *a, volatile sig_atomic_t *stop)
 		now = snd_now_ms();
 		if (*stop && deadline == 0) {
 			deadline = now + cfg->timeout_ms + 1000;
+			pthread_mutex_lock(&s.mu);
 			log_info("sender: stopping: %zu in flight", s.njobs);
-		}
-		if (!*stop && now >= refresh) {
-			snd_refresh(&s);
-			refresh = now + SND_REFRESH_MS;
-		}
-		if (!*stop && now >= depth) {
-			snd_depth(&s);
-			depth = now + SND_DEPTH_MS;
-		}
-		if (!*stop && now >= claim) {
-			snd_claim(&s, now);
-			claim = now + SND_CLAIM_MS;
+			pthread_cond_signal(&s.cv);
+			pthread_mutex_unlock(&s.mu);
 		}
 		next = snd_step(&s, now, *stop != 0);
 		curl_multi_perform(s.multi, &running);
 		snd_done(&s);
-		snd_settle_all(&s, *stop != 0);
-		if (deadline != 0 && s.njobs == 0)
-			break;
 		/* deadline, not *stop: a signal may have come in just now. */
 		if (deadline != 0 && now > deadline) {
 			/* Bounded: what is still in flight is unknown. */
-			for (i = 0; i < s.cap; i++)
-				if (s.jobs[i].used && !s.jobs[i].settle) {
-					s.jobs[i].settle = 1;
-					s.jobs[i].end = s.jobs[i].started
-					    ? OUTBOX_UNKNOWN
-					    : OUTBOX_RELEASE;
-					if (s.jobs[i].started) {
-						curl_multi_remove_handle(
-						    s.multi, s.jobs[i].e);
-						s.jobs[i].started = 0;
-					}
-					snprintf(s.jobs[i].error,
-					    sizeof(s.jobs[i].error),
-					    "the sender stopped before Meta "
-					    "answered");
+			while (s.nheld > 0) {
+				j = s.held[0];
+				j->end = j->started ? OUTBOX_UNKNOWN
+				                    : OUTBOX_RELEASE;
+				j->unsent = !j->started;
+				if (j->started) {
+					curl_multi_remove_handle(s.multi, j->e);
+					j->started = 0;
 				}
-			snd_settle_all(&s, 1);
-			if (now > deadline + 5000)
-				break; /* the database is gone: claim_timeout_s */
+				snprintf(j->error, sizeof(j->error),
+				    "the sender stopped before Meta answered");
+				snd_release(&s, j, now);
+			}
 		}
+		snd_hand_over(&s);
+		pthread_mutex_lock(&s.mu);
+		njobs = s.njobs;
+		if (s.claiming || s.ready != NULL)
+			njobs++; /* a round's messages, still to give back */
+		pthread_mutex_unlock(&s.mu);
+		if (deadline != 0 && njobs == 0)
+			break;
+		if (deadline != 0 && now > deadline + 5000)
+			break; /* the database is gone: claim_timeout_s */
 		next -= snd_now_ms();
-		if (!*stop && claim - now < next)
-			next = claim - now;
 		if (next < 1)
 			next = 1;
 		if (next > 50)
 			next = 50;
 		curl_multi_poll(s.multi, NULL, 0, (int)next, NULL);
 	}
-	log_info("sender: stopped: %llu sent, %llu failed, %llu unknown",
-	    s.sent, s.failed, s.unknown);
 	rc = 0;
 out:
+	if (started) {
+		pthread_mutex_lock(&s.mu);
+		s.quit = 1;
+		pthread_cond_signal(&s.cv);
+		pthread_mutex_unlock(&s.mu);
+		pthread_join(s.db_thread, NULL);
+		log_info(
+		    "sender: stopped: %llu sent, %llu failed, %llu unknown",
+		    s.sent, s.failed, s.unknown);
+	}
 	if (s.jobs != NULL)
 		for (i = 0; i < s.cap; i++)
 			if (s.jobs[i].used)
 				snd_job_free(&s, &s.jobs[i]);
+	if (sync) {
+		pthread_cond_destroy(&s.cv);
+		pthread_mutex_destroy(&s.mu);
+	}
+	free(s.held);
 	free(s.jobs);
 	free(s.ws);
 	if (s.pool != NULL)

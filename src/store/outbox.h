@@ -127,8 +127,13 @@ struct outbox_want {
 	int         is_default; /* also the rows without a from */
 	unsigned    max;        /* at most this many */
 	long long   gap_us;     /* between two sends of the number */
-	long long   horizon_us; /* slots no later than now + this */
-	long long   pair_us;    /* between two sends to one recipient */
+	long long   horizon_us; /* slots no later than now + lead + this */
+	/*
+	 * Slots no earlier than now + this: the time the claim's commit
+	 * and hand-over take, or its first messages are late already.
+	 */
+	long long lead_us;
+	long long pair_us; /* between two sends to one recipient */
 };
 
 /*
@@ -165,6 +170,15 @@ struct outbox_result {
 	const char     *error;      /* why, for all but SENT */
 	long long       retry_ms;   /* RETRY, RELEASE: wait this long */
 	uint64_t        claim;      /* the claim's token (outbox_claim) */
+	/*
+	 * RELEASE of a message whose request never left (given back late,
+	 * or stopping): its recipient's slot (outbox_pair) is given back
+	 * too, while no later claim moved it, so the recipient does not
+	 * wait pair_interval_ms for a message that was not sent. slot_us:
+	 * the claim's slot (0: keep the pair's), pair_us: the interval.
+	 */
+	const char *to;
+	long long   slot_us, pair_us;
 };
 
 /*

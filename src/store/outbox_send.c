@@ -151,7 +151,7 @@ store_outbox_claim(struct db *db, const struct workspace *ws,
 	struct sq            q;
 	MYSQL               *my;
 	enum store_rc        rc;
-	long long            next, start, slot, p;
+	long long            next, start, slot, p, base;
 	size_t               nc = 0, i, k, room;
 	uint64_t             claim;
 
@@ -183,12 +183,13 @@ store_outbox_claim(struct db *db, const struct workspace *ws,
 	next = sq_colint(&q, 0);
 	*now_us = sq_colint(&q, 1);
 	sq_close(&q);
-	start = next > *now_us ? next : *now_us;
-	if (start > *now_us + w->horizon_us) {
+	base = *now_us + w->lead_us;
+	start = next > base ? next : base;
+	if (start > base + w->horizon_us) {
 		rc = STORE_OK;
 		goto fail; /* nothing to claim yet: no change */
 	}
-	room = (size_t)((*now_us + w->horizon_us - start) / w->gap_us) + 1;
+	room = (size_t)((base + w->horizon_us - start) / w->gap_us) + 1;
 	if (room > w->max)
 		room = w->max;
 	/* Spares for messages whose recipient must wait. */
@@ -310,7 +311,7 @@ enum store_rc
 store_outbox_settle(struct db *db, const struct workspace *ws,
     const struct outbox_result *r, size_t n)
 {
-	struct json_object *a, *e;
+	struct json_object *a, *e, *back = NULL;
 	MYSQL              *my;
 	enum store_rc       rc;
 	const char         *js;
@@ -320,6 +321,24 @@ store_outbox_settle(struct db *db, const struct workspace *ws,
 		return STORE_OK;
 	if ((a = json_object_new_array_ext((int)n)) == NULL)
 		return STORE_ERR;
+	/* [[phone, to, slot, slot + interval]]: the pairs given back. */
+	for (i = 0; i < n; i++) {
+		if (r[i].slot_us <= 0 || r[i].to == NULL || r[i].phone == NULL)
+			continue;
+		if ((back == NULL &&
+		        (back = json_object_new_array()) == NULL) ||
+		    (e = json_object_new_array()) == NULL) {
+			json_object_put(a);
+			json_object_put(back);
+			return STORE_ERR;
+		}
+		json_object_array_add(e, json_object_new_string(r[i].phone));
+		json_object_array_add(e, json_object_new_string(r[i].to));
+		json_object_array_add(e, json_object_new_int64(r[i].slot_us));
+		json_object_array_add(e,
+		    json_object_new_int64(r[i].slot_us + r[i].pair_us));
+		json_object_array_add(back, e);
+	}
 	for (i = 0; i < n; i++) {
 		if ((e = json_object_new_array()) == NULL) {
 			json_object_put(a);
@@ -360,6 +379,15 @@ store_outbox_settle(struct db *db, const struct workspace *ws,
 	         "(o.state = 'sending' OR (j.st = 'sent' AND o.state = "
 	         "'unknown'))",
 	         ws->db_name)) != STORE_OK ||
+	    (back != NULL &&
+	        (rc = sq_do_on(my, SQ_ARGS(SQ_S(obs_json(back))),
+	             "UPDATE `%s`.outbox_pair p JOIN JSON_TABLE(?, '$[*]' "
+	             "COLUMNS (ph VARCHAR(32) CHARACTER SET ascii PATH '$[0]', "
+	             "t VARCHAR(140) CHARACTER SET ascii PATH '$[1]', s BIGINT "
+	             "PATH '$[2]', n BIGINT PATH '$[3]')) j ON "
+	             "p.phone_number_id = j.ph AND p.to_addr = j.t SET "
+	             "p.next_us = j.s WHERE p.next_us = j.n",
+	             ws->db_name)) != STORE_OK) ||
 	    (rc = sq_do_on(my, SQ_ARGS(SQ_S(js)),
 	         "INSERT IGNORE INTO `%1$s`.webhook_events (dedup_key, kind, "
 	         "phone_number_id, message_id, wa_from, body, received_at, "
@@ -383,6 +411,7 @@ store_outbox_settle(struct db *db, const struct workspace *ws,
 	rc = sq_commit(db, my);
 out:
 	json_object_put(a);
+	json_object_put(back);
 	return rc;
 }
 
