@@ -344,7 +344,24 @@ snd_claim_number(struct snd *s, struct snd_ws *w, size_t k, long long now)
 		return;
 	if (store_outbox_claim(s->app->db, &w->ws, &want, c, &n, &db_now,
 	        &busy) != STORE_OK) {
-		log_warn("sender: workspace %s: claim failed", w->ws.slug);
+		log_warn("sender: workspace %s: claim failed%s", w->ws.slug,
+		    n > 0 ? "; its rows are given back when the database "
+		            "answers"
+		          : "");
+		/* Perhaps sending under our claim: given back, not sent. */
+		for (i = 0; i < n; i++) {
+			j = snd_slot(s);
+			memset(j, 0, sizeof(*j));
+			j->used = 1;
+			s->njobs++;
+			j->w = w;
+			j->id = c[i].id;
+			j->claim = c[i].claim;
+			j->settle = 1;
+			j->end = OUTBOX_RELEASE;
+			snprintf(j->phone, sizeof(j->phone), "%s", w->num[k]);
+		}
+		outbox_claims_free(c, n);
 		free(c);
 		return;
 	}
@@ -392,14 +409,16 @@ snd_claim(struct snd *s, long long now)
 	size_t i, k, n = s->nws;
 
 	/* Round-robin from a moving start: no workspace is always first. */
-	for (i = 0; i < n && s->njobs < s->cap && !*s->stop; i++) {
+	for (i = 0; i < n && !*s->stop; i++) {
 		struct snd_ws *w = &s->ws[(s->rr + i) % n];
 
 		if (!w->live)
 			continue;
+		/* Looked at even when every slot is taken: a crashed
+		   sender's rows expire, a reconnect resumes its queue. */
 		if (now >= w->look_ms)
 			snd_look(s, w, now);
-		if (!w->work || w->paused)
+		if (!w->work || w->paused || s->njobs >= s->cap)
 			continue;
 		for (k = 0; k < w->nnum && s->njobs < s->cap; k++)
 			snd_claim_number(s, w, k, snd_now_ms());
@@ -479,8 +498,16 @@ snd_outcome(struct snd *s, struct snd_job *j, CURLcode cc)
 		if (graph_parse_sent(j->resp.data, j->resp.len, &sent, &e) ==
 		    0) {
 			j->end = OUTBOX_SENT;
-			snprintf(j->message_id, sizeof(j->message_id), "%s",
-			    sent.message_id);
+			/* outbox.message_id holds 128: a longer id is not
+			   cut (a cut id is another id), and not kept. */
+			if (strlen(sent.message_id) > OUTBOX_MESSAGE_ID_MAX)
+				snprintf(j->error, sizeof(j->error),
+				    "sent, but Meta's message id is longer "
+				    "than %d bytes and was not kept",
+				    OUTBOX_MESSAGE_ID_MAX);
+			else
+				snprintf(j->message_id, sizeof(j->message_id),
+				    "%s", sent.message_id);
 			return;
 		}
 		j->end = OUTBOX_UNKNOWN;
@@ -576,6 +603,52 @@ snd_after(struct snd *s, struct snd_job *j)
 }
 
 /*
+ * The error as the outbox stores it (VARCHAR(1000), utf8mb4): valid
+ * UTF-8, any other byte as '?', cut to 1,000 bytes on a character
+ * boundary. The settle's JSON text must be valid UTF-8, or the database
+ * refuses the whole batch, every turn, and no outcome of the workspace
+ * lands. Meta's text is not checked where it is parsed (json-c keeps
+ * the bytes); this keeps the settle safe whatever the error holds.
+ */
+static void
+snd_error_fit(char *e)
+{
+	unsigned char *p = (unsigned char *)e;
+	size_t         i = 0, n, k, len = strlen(e);
+
+	while (i < len) {
+		if (p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		n = p[i] >= 0xc2 && p[i] <= 0xdf   ? 2
+		    : p[i] >= 0xe0 && p[i] <= 0xef ? 3
+		    : p[i] >= 0xf0 && p[i] <= 0xf4 ? 4
+		                                   : 0;
+		for (k = 1; n != 0 && k < n; k++)
+			if (i + k >= len || (p[i + k] & 0xc0) != 0x80)
+				n = 0;
+		/* Overlong forms, surrogates, past U+10FFFF (RFC 3629). */
+		if (n != 0 &&
+		    ((p[i] == 0xe0 && p[i + 1] < 0xa0) ||
+		        (p[i] == 0xed && p[i + 1] > 0x9f) ||
+		        (p[i] == 0xf0 && p[i + 1] < 0x90) ||
+		        (p[i] == 0xf4 && p[i + 1] > 0x8f)))
+			n = 0;
+		if (n == 0) {
+			p[i++] = '?';
+			continue;
+		}
+		i += n;
+	}
+	if (len > 1000) {
+		for (i = 1000; i > 0 && (p[i] & 0xc0) == 0x80; i--)
+			;
+		p[i] = '\0';
+	}
+}
+
+/*
  * Stores the outcomes known, one transaction per workspace; what the
  * database did not take stays for the next turn (the message is
  * sending meanwhile, and settled when it answers again).
@@ -608,6 +681,7 @@ snd_settle_all(struct snd *s)
 			r[n].end = j->end;
 			r[n].message_id = *j->message_id ? j->message_id : NULL;
 			r[n].phone = j->phone;
+			snd_error_fit(j->error);
 			r[n].error = *j->error ? j->error : NULL;
 			r[n].retry_ms = j->retry_ms;
 			r[n].claim = j->claim;
@@ -760,8 +834,11 @@ sender_run(struct app *a, volatile sig_atomic_t *stop)
 			/* Bounded: what is still in flight is unknown. */
 			for (i = 0; i < s.cap; i++)
 				if (s.jobs[i].used && !s.jobs[i].settle) {
+					/* Still connecting (no request
+					   made): nothing reached Meta. */
 					s.jobs[i].settle = 1;
-					s.jobs[i].end = s.jobs[i].started
+					s.jobs[i].end = s.jobs[i].started &&
+					        s.jobs[i].sent != 0
 					    ? OUTBOX_UNKNOWN
 					    : OUTBOX_RELEASE;
 					if (s.jobs[i].started) {
