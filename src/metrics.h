@@ -3,7 +3,9 @@
  * kept in memory shared by every process of the pool, as meta_gate's
  * state is: the supervisor maps it before it forks (metrics_init_pool),
  * processes the web server spawns, and waba-connect --sender, map one
- * named segment per user and config file (metrics_init_spawned). Every
+ * named segment per user and config file (metrics_init_spawned), which
+ * waba-connect-admin monitor joins when it is there
+ * (metrics_attach_spawned). Every
  * recorder is a few lock-free atomic adds and does nothing before an
  * init, so the admin tool and the unit tests call them freely.
  *
