@@ -607,6 +607,22 @@ graph_outcome(int answered, const struct graph_err *err)
 	return err->tls ? "tls" : "network";
 }
 
+const char *
+graph_outcome_of(int curl_code, long http_status)
+{
+	struct graph_sink sink = { NULL, 0 };
+	struct graph_err  err;
+	int               unsent;
+
+	memset(&err, 0, sizeof(err));
+	if ((CURLcode)curl_code == CURLE_OK && http_status != 0) {
+		err.http_status = http_status;
+		return graph_outcome(1, &err);
+	}
+	graph_transport_err((CURLcode)curl_code, &sink, "", &err, &unsent);
+	return graph_outcome(0, &err);
+}
+
 /*
  * Runs a call with its retries. 0 with a 2xx body in resp, which the
  * caller parses (a bad one is not retried) and then wipes with

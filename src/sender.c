@@ -465,6 +465,7 @@ snd_outcome(struct snd *s, struct snd_job *j, CURLcode cc)
 	int               parsed;
 
 	curl_easy_getinfo(j->e, CURLINFO_RESPONSE_CODE, &http);
+	metrics_graph("messages", graph_outcome_of(cc, http));
 	j->settle = 1;
 	if (j->sent == 0 &&
 	    (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
