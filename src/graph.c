@@ -469,9 +469,9 @@ graph_perform(struct graph *g, const struct graph_req *r, const char *url,
 	 * unknown, and then no failure is taken as proof of "not sent".
 	 */
 	if (!r->idempotent &&
-	    (curl_easy_setopt(c, CURLOPT_PREREQFUNCTION, graph_send_once) !=
-	            CURLE_OK ||
-	        curl_easy_setopt(c, CURLOPT_PREREQDATA, &sent) != CURLE_OK))
+	    (curl_easy_setopt(c, CURLOPT_PREREQDATA, &sent) != CURLE_OK ||
+	        curl_easy_setopt(c, CURLOPT_PREREQFUNCTION, graph_send_once) !=
+	            CURLE_OK))
 		sent = -1;
 	/*
 	 * The token travels in a header, not in the URL: query strings are

@@ -293,9 +293,9 @@ snd_build(struct snd *s, struct snd_job *j, const char *token,
 	curl_easy_setopt(j->e, CURLOPT_WRITEDATA, &j->resp);
 	curl_easy_setopt(j->e, CURLOPT_PRIVATE, j);
 	/* Counts the requests (see snd_outcome); without it, never sent. */
-	if (curl_easy_setopt(j->e, CURLOPT_PREREQFUNCTION, graph_send_once) !=
-	        CURLE_OK ||
-	    curl_easy_setopt(j->e, CURLOPT_PREREQDATA, &j->sent) != CURLE_OK)
+	if (curl_easy_setopt(j->e, CURLOPT_PREREQDATA, &j->sent) != CURLE_OK ||
+	    curl_easy_setopt(j->e, CURLOPT_PREREQFUNCTION, graph_send_once) !=
+	        CURLE_OK)
 		return -1;
 	return 0;
 }
@@ -416,8 +416,12 @@ snd_claim(struct snd *s, long long now)
 			continue;
 		/* Looked at even when every slot is taken: a crashed
 		   sender's rows expire, a reconnect resumes its queue. */
-		if (now >= w->look_ms)
+		if (now >= w->look_ms) {
 			snd_look(s, w, now);
+			/* Answers that came meanwhile are read, not left to
+			   time out behind a long round of looks. */
+			curl_multi_perform(s->multi, &running);
+		}
 		if (!w->work || w->paused || s->njobs >= s->cap)
 			continue;
 		for (k = 0; k < w->nnum && s->njobs < s->cap; k++)
@@ -456,6 +460,18 @@ snd_retry(struct snd *s, struct snd_job *j, const char *why)
 	snprintf(j->error, sizeof(j->error), "%s", why);
 }
 
+/* A wamid fit for outbox.message_id (and the settle's JSON text). */
+static int
+snd_id_ok(const char *id)
+{
+	size_t n;
+
+	for (n = 0; id[n] != '\0'; n++)
+		if (id[n] < 0x21 || id[n] > 0x7e)
+			return 0;
+	return n > 0 && n <= OUTBOX_MESSAGE_ID_MAX;
+}
+
 static void
 snd_outcome(struct snd *s, struct snd_job *j, CURLcode cc)
 {
@@ -467,15 +483,16 @@ snd_outcome(struct snd *s, struct snd_job *j, CURLcode cc)
 	curl_easy_getinfo(j->e, CURLINFO_RESPONSE_CODE, &http);
 	metrics_graph("messages", graph_outcome_of(cc, http));
 	j->settle = 1;
-	if (j->sent == 0 &&
-	    (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
-	        cc == CURLE_OPERATION_TIMEDOUT)) {
+	if (j->sent == 0 && cc != CURLE_OK) {
 		/*
-		 * Never connected: nothing reached Meta. Judged by the
-		 * request count, not the error alone: after a request left
-		 * on a reused connection that closed, libcurl's resend can
-		 * fail to connect, and the first may have been acted on. Not
-		 * the connect time either: it is 0 on a reused connection.
+		 * No request was made (no connection, a TLS handshake that
+		 * failed, a timeout while connecting): nothing reached Meta.
+		 * Judged by the request count, not the error: after a
+		 * request left on a reused connection that closed, libcurl's
+		 * resend can fail to connect, and the first may have been
+		 * acted on. Not the connect time either: it is 0 on a reused
+		 * connection. What never works (a refused certificate) ends
+		 * failed after max_attempts, as not sent.
 		 */
 		snd_retry(s, j, curl_easy_strerror(cc));
 		return;
@@ -501,10 +518,11 @@ snd_outcome(struct snd *s, struct snd_job *j, CURLcode cc)
 			j->end = OUTBOX_SENT;
 			/* outbox.message_id holds 128: a longer id is not
 			   cut (a cut id is another id), and not kept. */
-			if (strlen(sent.message_id) > OUTBOX_MESSAGE_ID_MAX)
+			if (!snd_id_ok(sent.message_id))
 				snprintf(j->error, sizeof(j->error),
 				    "sent, but Meta's message id is longer "
-				    "than %d bytes and was not kept",
+				    "than %d bytes or not printable ASCII, "
+				    "and was not kept",
 				    OUTBOX_MESSAGE_ID_MAX);
 			else
 				snprintf(j->message_id, sizeof(j->message_id),
@@ -848,9 +866,11 @@ sender_run(struct app *a, volatile sig_atomic_t *stop)
 						s.jobs[i].started = 0;
 					}
 					snprintf(s.jobs[i].error,
-					    sizeof(s.jobs[i].error),
-					    "the sender stopped before Meta "
-					    "answered");
+					    sizeof(s.jobs[i].error), "%s",
+					    s.jobs[i].end == OUTBOX_UNKNOWN
+					        ? "the sender stopped before "
+					          "Meta answered"
+					        : "");
 				}
 			snd_settle_all(&s);
 			if (now > deadline + 5000)

@@ -710,6 +710,11 @@ class OutboxSender(StackCase):
             self.assertEqual(self.per_message("cut"), {body: 1})
             self.assertEqual(self.states(slug, "cut"),
                              {"cut-%s-0" % slug: "unknown"})
+            # The resend's connect failed (not a first request lost on a
+            # fresh connection, which libcurl does not resend).
+            self.assertIn("connect", self.st.sql(
+                "SELECT error FROM outbox WHERE client_id = 'cut-%s-0'"
+                % slug, db=ws_db(self.st, slug)))
         finally:
             front.close()
 
