@@ -3,7 +3,8 @@
  * installation end to end and prints one line per check, "ok", "warn" or
  * "FAIL" first, exit 1 when any failed. The checks: the config file
  * (parsed, by then, and not readable by others), the key ring (owner,
- * mode 0600, well-formed), every database server reachable (each node
+ * mode 0600, well-formed), the `*_file` secrets and their directories
+ * (who else may read or replace them), every database server reachable (each node
  * of a host list on its own, with its Galera state) and every
  * database at this program's schema, Meta's Graph API reachable (over
  * TLS with [meta] ca_file, when https), the webhook callback answering
@@ -16,6 +17,7 @@
  * but never printed; URLs are printed without their query string.
  */
 #include <errno.h>
+#include <libgen.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -199,6 +201,149 @@ doc_key_ring(struct doc *d)
 	    "%s: owner %s, mode 0600, current key version %u",
 	    cfg->key_ring_file, who, (unsigned)vault_current_version(v));
 	vault_close(v);
+}
+
+/* "name" for uid, or "uid N" when it has none. */
+static void
+doc_user_name(uid_t uid, char *out, size_t len)
+{
+	struct passwd *pw = getpwuid(uid);
+
+	if (pw != NULL)
+		snprintf(out, len, "%s", pw->pw_name);
+	else
+		snprintf(out, len, "uid %u", (unsigned)uid);
+}
+
+/*
+ * A `*_file` secret ([database] password_file, [meta] app_secret_file,
+ * ...): read once at start-up, as root or as the pool's user, so it is
+ * owned by one of them; nobody else may write it, and nobody else may
+ * read it but the pool's group (root:GROUP 0640, as debian/postinst
+ * makes them, or USER 0600). Graded as the key ring is: a fail, since
+ * whoever reads it can sign webhooks or reach the database as us.
+ */
+static void
+doc_secret_file(struct doc *d, const struct config_secret_file *f)
+{
+	const struct config *cfg = d->c->cfg;
+	uid_t                uid = cfg->user ? cfg->user_uid : geteuid();
+	gid_t                gid = cfg->user ? cfg->user_gid : getegid();
+	struct stat          st;
+	char                 check[96], who[64];
+	unsigned             mode;
+
+	snprintf(check, sizeof(check), "[%s] %s", f->section, f->key);
+	if (stat(f->path, &st) == -1) {
+		doc_line(d, DOC_FAIL, check, "%s: %s", f->path,
+		    strerror(errno));
+		return;
+	}
+	mode = (unsigned)(st.st_mode & 07777);
+	doc_user_name(uid, who, sizeof(who));
+	if (st.st_mode & S_IRWXO)
+		doc_line(d, DOC_FAIL, check,
+		    "%s: mode %04o lets others read or write it; make it 0600 "
+		    "(owner %s) or 0640 (owner root, the pool's group)",
+		    f->path, mode, who);
+	else if (st.st_mode & (S_IWGRP | S_IXGRP))
+		doc_line(d, DOC_FAIL, check,
+		    "%s: mode %04o lets its group write it; make it 0600 or "
+		    "0640",
+		    f->path, mode);
+	else if ((st.st_mode & S_IRGRP) && st.st_gid != gid)
+		doc_line(d, DOC_FAIL, check,
+		    "%s: mode %04o lets group %u read it, not the pool's "
+		    "(%u); make it 0600, or give it the pool's group",
+		    f->path, mode, (unsigned)st.st_gid, (unsigned)gid);
+	else if (st.st_uid != uid && st.st_uid != 0)
+		doc_line(d, DOC_FAIL, check,
+		    "%s: owned by uid %u, not by root or %s, who the pool "
+		    "serves as",
+		    f->path, (unsigned)st.st_uid, who);
+	else
+		doc_line(d, DOC_OK, check, "%s: owner %s, mode %04o", f->path,
+		    st.st_uid == 0 ? "root" : who, mode);
+}
+
+/*
+ * The directory of a secret file: whoever may write it may put another
+ * file in the secret's place (rename is the directory's business, not
+ * the file's). Only root, the pool's user and the pool's group may; a
+ * sticky directory (like /tmp) keeps others from renaming our files,
+ * but they may still plant one before it exists: a warning.
+ */
+static void
+doc_secret_dir(struct doc *d, const char *path)
+{
+	const struct config *cfg = d->c->cfg;
+	uid_t                uid = cfg->user ? cfg->user_uid : geteuid();
+	gid_t                gid = cfg->user ? cfg->user_gid : getegid();
+	struct stat          st;
+	char                *copy, *dir, who[64];
+	unsigned             mode;
+
+	if ((copy = strdup(path)) == NULL) {
+		doc_line(d, DOC_FAIL, "secret directory", "out of memory");
+		return;
+	}
+	dir = dirname(copy);
+	if (stat(dir, &st) == -1) {
+		doc_line(d, DOC_FAIL, "secret directory", "%s: %s", dir,
+		    strerror(errno));
+		goto out;
+	}
+	mode = (unsigned)(st.st_mode & 07777);
+	doc_user_name(st.st_uid, who, sizeof(who));
+	if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))
+		doc_line(d, DOC_FAIL, "secret directory",
+		    "%s: mode %04o lets others replace the secrets in it; "
+		    "make it 0750 (owner root, the pool's group)",
+		    dir, mode);
+	else if ((st.st_mode & S_IWGRP) && st.st_gid != gid &&
+	    !(st.st_mode & S_ISVTX))
+		doc_line(d, DOC_FAIL, "secret directory",
+		    "%s: mode %04o lets group %u replace the secrets in it; "
+		    "make it 0750",
+		    dir, mode, (unsigned)st.st_gid);
+	else if (st.st_uid != uid && st.st_uid != 0)
+		doc_line(d, DOC_FAIL, "secret directory",
+		    "%s: owned by %s, who may replace the secrets in it; "
+		    "make root its owner",
+		    dir, who);
+	else if (st.st_mode & (S_IWOTH | S_IWGRP))
+		doc_line(d, DOC_WARN, "secret directory",
+		    "%s: mode %04o: others may put a file where a secret is "
+		    "missing; keep secrets in a directory of mode 0750",
+		    dir, mode);
+	else
+		doc_line(d, DOC_OK, "secret directory",
+		    "%s: owner %s, mode %04o", dir, who, mode);
+out:
+	free(copy);
+}
+
+/* Every `*_file` secret the config named, then each directory once. */
+static void
+doc_secret_files(struct doc *d)
+{
+	const struct config *cfg = d->c->cfg;
+	char                 a[4096], b[4096], *da, *db;
+	int                  i, j, seen;
+
+	for (i = 0; i < cfg->nsecret_files; i++)
+		doc_secret_file(d, &cfg->secret_files[i]);
+	for (i = 0; i < cfg->nsecret_files; i++) {
+		snprintf(a, sizeof(a), "%s", cfg->secret_files[i].path);
+		da = dirname(a);
+		for (seen = 0, j = 0; j < i && !seen; j++) {
+			snprintf(b, sizeof(b), "%s", cfg->secret_files[j].path);
+			db = dirname(b);
+			seen = strcmp(da, db) == 0;
+		}
+		if (!seen)
+			doc_secret_dir(d, cfg->secret_files[i].path);
+	}
 }
 
 static int
@@ -530,6 +675,7 @@ admin_doctor(struct ctx *c)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	doc_config(&d);
 	doc_key_ring(&d);
+	doc_secret_files(&d);
 	doc_databases(&d);
 	doc_meta(&d);
 	doc_webhook(&d);

@@ -3,7 +3,9 @@
  * [--json] (doc/contract.md, Admin commands; monitor.h). monitor runs
  * the health monitor in the foreground until SIGTERM or SIGINT, or one
  * pass with --once (etc/waba-connect-monitor.timer), or checks one
- * workspace now with --workspace. health lists every workspace with a
+ * workspace now with --workspace. Its passes (not --workspace) count
+ * in the /metrics of the workers the web server spawns with the same
+ * config, run as the same user, when those have made their segment. health lists every workspace with a
  * problem now, from what the monitor stored: exit 1 when there is one,
  * so a monitoring system can alert on the exit status alone.
  */
@@ -11,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -18,6 +21,7 @@
 #include "admin.h"
 #include "config.h"
 #include "graph.h"
+#include "metrics.h"
 #include "monitor.h"
 #include "store/connection.h"
 #include "store/monitor.h"
@@ -65,6 +69,7 @@ admin_monitor(struct ctx *c)
 	struct vault    *v = NULL;
 	struct graph    *g = NULL;
 	sigset_t         wait_mask;
+	struct timespec  t0, t1;
 	char             err[512];
 	enum store_rc    rc;
 	int              ret = EX_FAIL;
@@ -82,6 +87,16 @@ admin_monitor(struct ctx *c)
 		goto out;
 	}
 	admin_monitor_signals(&wait_mask);
+	/*
+	 * Passes count where the workers' /metrics read them: the named
+	 * segment of this user and config, when workers the web server
+	 * spawns have made it (a timer's pass must not leave one behind
+	 * where nothing reads it). One workspace checked is not a pass.
+	 */
+	if (c->workspace == NULL && c->config_path != NULL &&
+	    metrics_attach_spawned(c->config_path, err, sizeof(err)) == -1)
+		fprintf(stderr, PROG ": %s: this pass is in no /metrics\n",
+		    err);
 	monitor_init(&m, c->cfg, c->db, &v, g);
 	m.stop = &admin_monitor_stop;
 	if (isatty(STDOUT_FILENO) || isatty(STDERR_FILENO))
@@ -91,7 +106,15 @@ admin_monitor(struct ctx *c)
 		ret = 0;
 		goto out;
 	}
-	if ((rc = monitor_pass(&m, c->workspace ? &ws : NULL)) != STORE_OK) {
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = monitor_pass(&m, c->workspace ? &ws : NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (c->workspace == NULL)
+		metrics_monitor_pass((long long)(t1.tv_sec - t0.tv_sec) *
+		            1000000 +
+		        (t1.tv_nsec - t0.tv_nsec) / 1000,
+		    rc != STORE_OK || m.failed > 0);
+	if (rc != STORE_OK) {
 		ret = admin_store_fail(rc, "listing the workspaces due");
 		goto out;
 	}

@@ -296,6 +296,24 @@ cfg_number(const char *v, long min, long max, long *out)
 	return 0;
 }
 
+/* Where a `*_file` secret came from (config.h: for doctor). */
+static int
+cfg_note_file(struct config *c, const struct ckey *k, const char *path)
+{
+	struct config_secret_file *f;
+
+	/* Each key is given once (cfg_set): the table cannot fill. */
+	if (c->nsecret_files == CONFIG_SECRET_FILES)
+		abort();
+	f = &c->secret_files[c->nsecret_files];
+	if ((f->path = strdup(path)) == NULL)
+		return -1;
+	f->section = k->section;
+	f->key = k->key;
+	c->nsecret_files++;
+	return 0;
+}
+
 static int
 cfg_set(struct config *c, const struct ckey *k, const char *v,
     const char *where, char *err, size_t errlen)
@@ -328,7 +346,7 @@ cfg_set(struct config *c, const struct ckey *k, const char *v,
 				    where, k->section, k->key, tmp);
 				return -1;
 			}
-			return 0;
+			return cfg_note_file(c, k, v);
 		}
 		return (*sp = strdup(v)) ? 0 : -1;
 	case C_INT:
@@ -876,5 +894,7 @@ config_free(struct config *c)
 			*cfg_str(c, &ckeys[i]) = NULL;
 		}
 	}
+	for (i = 0; i < (size_t)c->nsecret_files; i++)
+		free(c->secret_files[i].path);
 	free(c);
 }

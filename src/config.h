@@ -13,6 +13,9 @@
 
 #include <stddef.h>
 
+/* More than the `*_file` secret keys there are (config.c). */
+#define CONFIG_SECRET_FILES 8
+
 enum log_level { LOG_LVL_ERROR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
 struct config {
@@ -102,6 +105,16 @@ struct config {
 	int sender_pair_interval_ms;
 	int sender_max_attempts;
 	int sender_claim_timeout_s;
+	/* Where each secret given by a `*_file` key came from ([database]
+	   password_file, [meta] app_secret_file and
+	   webhook_verify_token_file, [events] push_secret_file), in the
+	   file's order: doctor checks who else may read or replace them.
+	   section and key are static; path is owned. */
+	struct config_secret_file {
+		const char *section, *key;
+		char       *path;
+	} secret_files[CONFIG_SECRET_FILES];
+	int nsecret_files;
 };
 
 /*

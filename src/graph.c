@@ -469,9 +469,9 @@ graph_perform(struct graph *g, const struct graph_req *r, const char *url,
 	 * unknown, and then no failure is taken as proof of "not sent".
 	 */
 	if (!r->idempotent &&
-	    (curl_easy_setopt(c, CURLOPT_PREREQFUNCTION, graph_send_once) !=
-	            CURLE_OK ||
-	        curl_easy_setopt(c, CURLOPT_PREREQDATA, &sent) != CURLE_OK))
+	    (curl_easy_setopt(c, CURLOPT_PREREQDATA, &sent) != CURLE_OK ||
+	        curl_easy_setopt(c, CURLOPT_PREREQFUNCTION, graph_send_once) !=
+	            CURLE_OK))
 		sent = -1;
 	/*
 	 * The token travels in a header, not in the URL: query strings are
@@ -605,6 +605,22 @@ graph_outcome(int answered, const struct graph_err *err)
 	if (err->timeout)
 		return "timeout";
 	return err->tls ? "tls" : "network";
+}
+
+const char *
+graph_outcome_of(int curl_code, long http_status)
+{
+	struct graph_sink sink = { NULL, 0 };
+	struct graph_err  err;
+	int               unsent;
+
+	memset(&err, 0, sizeof(err));
+	if ((CURLcode)curl_code == CURLE_OK && http_status != 0) {
+		err.http_status = http_status;
+		return graph_outcome(1, &err);
+	}
+	graph_transport_err((CURLcode)curl_code, &sink, "", &err, &unsent);
+	return graph_outcome(0, &err);
 }
 
 /*

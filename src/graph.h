@@ -126,6 +126,13 @@ int graph_retry_fits(long backoff_ms, long remaining_ms);
  */
 int graph_send_once(void *clientp, char *primary_ip, char *local_ip,
     int primary_port, int local_port);
+/*
+ * The outcome word of waba_graph_calls_total (metrics_graph) for one
+ * attempt made outside graph_do (the sender's curl multi handle): by
+ * HTTP status when curl_code (a CURLcode) is CURLE_OK, else timeout,
+ * tls or network, as graph_do counts its own.
+ */
+const char *graph_outcome_of(int curl_code, long http_status);
 #define GRAPH_SENT_ONCE_MESSAGE \
 	"the connection to Meta closed without an answer after the request " \
 	"had been sent: Meta may have acted on it, so it is not sent again"

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -27,10 +28,11 @@
 #include "shm.h"
 
 /* Bump when a member changes place (a named segment outlives us). */
-#define METRICS_NAME_FMT "/waba-connect-metrics-v1.%lu.%08lx"
+#define METRICS_NAME_FMT "/waba-connect-metrics-v2.%lu.%08lx"
 #define METRICS_KEYS     256
 #define METRICS_KEYLEN   72
 #define METRICS_NBUCKETS 11
+#define METRICS_MBUCKETS 10
 
 static const int metrics_codes[] = { 200, 201, 202, 204, 301, 302, 303, 304,
 	400, 401, 403, 404, 405, 409, 410, 413, 414, 415, 422, 429, 500, 502,
@@ -44,6 +46,15 @@ static const long long   metrics_bounds_us[METRICS_NBUCKETS] = { 5000, 10000,
 	  10000000 };
 static const char *const metrics_bounds_s[METRICS_NBUCKETS] = { "0.005", "0.01",
 	"0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10" };
+/*
+ * A monitor pass: one Graph call or two per workspace due, one at a
+ * time, so from a second (nothing due) to many minutes (thousands due).
+ */
+static const long long   metrics_mbounds_us[METRICS_MBUCKETS] = { 1000000,
+	  5000000, 15000000, 30000000, 60000000, 120000000, 300000000, 600000000,
+	  1800000000, 3600000000 };
+static const char *const metrics_mbounds_s[METRICS_MBUCKETS] = { "1", "5", "15",
+	"30", "60", "120", "300", "600", "1800", "3600" };
 
 struct metrics_key {
 	atomic_int   state; /* 0 free, 1 being named, 2 named */
@@ -56,7 +67,8 @@ struct metrics_shm {
 	atomic_llong       bucket[METRICS_ROUTES + 1][METRICS_NBUCKETS];
 	atomic_llong       dur_us[METRICS_ROUTES + 1];
 	atomic_llong       dur_n[METRICS_ROUTES + 1];
-	atomic_llong       mon_passes, mon_failed, mon_last_us, mon_sum_us;
+	atomic_llong       mon_passes, mon_failed, mon_sum_us, mon_last_end;
+	atomic_llong       mon_bucket[METRICS_MBUCKETS];
 	atomic_llong       outbox_depth, outbox_set;
 	struct metrics_key key[METRICS_KEYS];
 };
@@ -80,6 +92,16 @@ metrics_init_spawned(const char *config_path, char *err, size_t errlen)
 	metrics = shm_named("metrics", METRICS_NAME_FMT, config_path,
 	    sizeof(*metrics), err, errlen);
 	return metrics == NULL ? -1 : 0;
+}
+
+int
+metrics_attach_spawned(const char *config_path, char *err, size_t errlen)
+{
+	metrics = shm_named_existing("metrics", METRICS_NAME_FMT, config_path,
+	    sizeof(*metrics), err, errlen);
+	if (metrics != NULL)
+		return 0;
+	return errno == ENOENT ? 1 : -1;
 }
 
 void
@@ -181,12 +203,17 @@ metrics_send(const char *outcome)
 void
 metrics_monitor_pass(long long duration_us, int failed)
 {
+	size_t b;
+
 	if (metrics == NULL)
 		return;
 	atomic_fetch_add(&metrics->mon_passes, 1);
 	atomic_fetch_add(&metrics->mon_failed, failed ? 1 : 0);
-	atomic_store(&metrics->mon_last_us, duration_us);
+	for (b = 0; b < METRICS_MBUCKETS; b++)
+		if (duration_us <= metrics_mbounds_us[b])
+			atomic_fetch_add(&metrics->mon_bucket[b], 1);
 	atomic_fetch_add(&metrics->mon_sum_us, duration_us);
+	atomic_store(&metrics->mon_last_end, (long long)time(NULL));
 }
 
 void
@@ -486,13 +513,66 @@ metrics_render_keys(struct buf *o, char prefix, const char *metric,
 	return rc == 0 ? 0 : -1;
 }
 
+/*
+ * The monitor's passes recorded in this segment: the pool's monitor
+ * child, or `waba-connect-admin monitor` (--once from the timer) run
+ * as the same user with the same config. Before any pass the counters
+ * and the histogram are 0, which is true, and the last pass's time is
+ * 0, the Unix epoch: `time() - waba_monitor_last_pass_timestamp_seconds`
+ * is then as large as it gets, and an alert on a stale monitor fires
+ * rather than finding no series.
+ */
+static int
+metrics_render_monitor(struct buf *o)
+{
+	long long bucket[METRICS_MBUCKETS], n, v;
+	size_t    b;
+	int       rc = 0;
+
+	/*
+	 * The buckets before the count, the count before the sum: a pass
+	 * recorded meanwhile (count first, metrics_monitor_pass) then never
+	 * shows a bucket above +Inf.
+	 */
+	for (b = 0; b < METRICS_MBUCKETS; b++)
+		bucket[b] = atomic_load(&metrics->mon_bucket[b]);
+	n = atomic_load(&metrics->mon_passes);
+	v = atomic_load(&metrics->mon_sum_us);
+	rc |= buf_printf(o,
+	    "# HELP waba_monitor_passes_total Health monitor passes "
+	    "recorded (the pool's monitor child, or waba-connect-admin "
+	    "monitor).\n# TYPE waba_monitor_passes_total counter\n"
+	    "waba_monitor_passes_total %lld\n"
+	    "# HELP waba_monitor_pass_failures_total Passes in which a check "
+	    "failed.\n# TYPE waba_monitor_pass_failures_total counter\n"
+	    "waba_monitor_pass_failures_total %lld\n"
+	    "# HELP waba_monitor_last_pass_timestamp_seconds When the last "
+	    "pass ended, Unix time; 0: none recorded.\n"
+	    "# TYPE waba_monitor_last_pass_timestamp_seconds gauge\n"
+	    "waba_monitor_last_pass_timestamp_seconds %lld\n"
+	    "# HELP waba_monitor_pass_duration_seconds How long each pass "
+	    "took.\n# TYPE waba_monitor_pass_duration_seconds histogram\n",
+	    n, atomic_load(&metrics->mon_failed),
+	    atomic_load(&metrics->mon_last_end));
+	for (b = 0; b < METRICS_MBUCKETS; b++)
+		rc |= buf_printf(o,
+		    "waba_monitor_pass_duration_seconds_bucket{le=\"%s\"} "
+		    "%lld\n",
+		    metrics_mbounds_s[b], bucket[b]);
+	rc |= buf_printf(o,
+	    "waba_monitor_pass_duration_seconds_bucket{le=\"+Inf\"} %lld\n"
+	    "waba_monitor_pass_duration_seconds_sum %lld.%06lld\n"
+	    "waba_monitor_pass_duration_seconds_count %lld\n",
+	    n, v / 1000000, v % 1000000, n);
+	return rc == 0 ? 0 : -1;
+}
+
 int
 metrics_render(struct buf *o, const struct metrics_gate *g,
     const struct metrics_ws *ws)
 {
 	static const char *const graph_labels[] = { "endpoint", "outcome" };
 	static const char *const one_label[] = { "outcome" };
-	long long                v;
 	int                      rc = 0;
 
 	if (metrics == NULL)
@@ -529,19 +609,7 @@ metrics_render(struct buf *o, const struct metrics_gate *g,
 		    "waba_workspaces{status=\"needs_reconnect\"} %ld\n",
 		    ws->not_connected, ws->pending, ws->connected,
 		    ws->needs_reconnect);
-	v = atomic_load(&metrics->mon_last_us);
-	rc |= buf_printf(o,
-	    "# HELP waba_monitor_passes_total Health monitor passes (of the "
-	    "pool's monitor child).\n# TYPE waba_monitor_passes_total "
-	    "counter\nwaba_monitor_passes_total %lld\n"
-	    "# HELP waba_monitor_pass_failures_total Passes in which a check "
-	    "failed.\n# TYPE waba_monitor_pass_failures_total counter\n"
-	    "waba_monitor_pass_failures_total %lld\n"
-	    "# HELP waba_monitor_last_pass_seconds How long the last pass "
-	    "took.\n# TYPE waba_monitor_last_pass_seconds gauge\n"
-	    "waba_monitor_last_pass_seconds %lld.%06lld\n",
-	    atomic_load(&metrics->mon_passes),
-	    atomic_load(&metrics->mon_failed), v / 1000000, v % 1000000);
+	rc |= metrics_render_monitor(o);
 	if (atomic_load(&metrics->outbox_set))
 		rc |= buf_printf(o,
 		    "# HELP waba_outbox_depth Messages queued in the outbox.\n"

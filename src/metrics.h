@@ -3,7 +3,9 @@
  * kept in memory shared by every process of the pool, as meta_gate's
  * state is: the supervisor maps it before it forks (metrics_init_pool),
  * processes the web server spawns, and waba-connect --sender, map one
- * named segment per user and config file (metrics_init_spawned). Every
+ * named segment per user and config file (metrics_init_spawned), which
+ * waba-connect-admin monitor joins when it is there
+ * (metrics_attach_spawned). Every
  * recorder is a few lock-free atomic adds and does nothing before an
  * init, so the admin tool and the unit tests call them freely.
  *
@@ -21,6 +23,12 @@ struct buf;
 
 int metrics_init_pool(char *err, size_t errlen);
 int metrics_init_spawned(const char *config_path, char *err, size_t errlen);
+/*
+ * The named segment of config_path and this user only when it is there
+ * already (a pool's workers made it): 0, 1 when there is none (then the
+ * recorders do nothing), -1 with err when it cannot be used.
+ */
+int metrics_attach_spawned(const char *config_path, char *err, size_t errlen);
 
 /*
  * The route table's patterns and methods, by index (app.c, at load):
@@ -41,7 +49,10 @@ void metrics_graph(const char *endpoint, const char *outcome);
    accepted, bad_signature, too_large, database_unavailable, error,
    refused. */
 void metrics_webhook(const char *outcome);
-/* One monitor pass and how long it took. */
+/*
+ * One monitor pass and how long it took: the passes and failures
+ * counters, the pass duration histogram, the last pass's end time.
+ */
 void metrics_monitor_pass(long long duration_us, int failed);
 /*
  * The sender's (sender.c): the queue's depth now, and one send's outcome:

@@ -370,9 +370,9 @@ snd_build(struct snd *s, struct snd_job *j, const char *token,
 	curl_easy_setopt(j->e, CURLOPT_WRITEDATA, &j->resp);
 	curl_easy_setopt(j->e, CURLOPT_PRIVATE, j);
 	/* Counts the requests (see snd_outcome); without it, never sent. */
-	if (curl_easy_setopt(j->e, CURLOPT_PREREQFUNCTION, graph_send_once) !=
-	        CURLE_OK ||
-	    curl_easy_setopt(j->e, CURLOPT_PREREQDATA, &j->sent) != CURLE_OK)
+	if (curl_easy_setopt(j->e, CURLOPT_PREREQDATA, &j->sent) != CURLE_OK ||
+	    curl_easy_setopt(j->e, CURLOPT_PREREQFUNCTION, graph_send_once) !=
+	        CURLE_OK)
 		return -1;
 	return 0;
 }
@@ -423,7 +423,28 @@ snd_claim_number(struct snd *s, struct snd_ws *w, size_t k, long long now)
 	t0 = snd_now_ms();
 	if (store_outbox_claim(s->app->db, &w->ws, &want, c, &n, &db_now,
 	        &busy) != STORE_OK) {
-		log_warn("sender: workspace %s: claim failed", w->ws.slug);
+		log_warn("sender: workspace %s: claim failed%s", w->ws.slug,
+		    n > 0 ? "; its rows are given back when the database "
+		            "answers"
+		          : "");
+		/* Perhaps sending under our claim: given back, not sent. */
+		for (i = 0; i < n; i++) {
+			j = snd_slot(s);
+			memset(j, 0, sizeof(*j));
+			j->used = 1;
+			pthread_mutex_lock(&s->mu);
+			s->njobs++;
+			pthread_mutex_unlock(&s->mu);
+			j->w = w;
+			j->id = c[i].id;
+			j->claim = c[i].claim;
+			j->end = OUTBOX_RELEASE;
+			j->known_ms = now;
+			snprintf(j->phone, sizeof(j->phone), "%s", w->num[k]);
+			j->next = s->unsettled;
+			s->unsettled = j;
+		}
+		outbox_claims_free(c, n);
 		free(c);
 		return;
 	}
@@ -491,14 +512,17 @@ snd_claim(struct snd *s, long long now)
 	size_t i, k, n = s->nws;
 
 	/* Round-robin from a moving start: no workspace is always first. */
-	for (i = 0; i < n && s->njobs < s->cap && !*s->stop; i++) {
+	for (i = 0; i < n && !*s->stop; i++) {
 		struct snd_ws *w = &s->ws[(s->rr + i) % n];
 
 		if (!w->live)
 			continue;
+		/* Looked at even when every slot is taken: a crashed
+		   sender's rows expire, a reconnect resumes its queue. */
 		if (now >= w->look_ms)
-			snd_look(s, w, now);
-		if (!w->work || w->paused)
+			snd_look(s, w,
+			    now); /* the loop reads answers meanwhile */
+		if (!w->work || w->paused || s->njobs >= s->cap)
 			continue;
 		for (k = 0; k < w->nnum && s->njobs < s->cap; k++)
 			snd_claim_number(s, w, k, snd_now_ms());
@@ -533,6 +557,18 @@ snd_retry(struct snd *s, struct snd_job *j, const char *why)
 	snprintf(j->error, sizeof(j->error), "%s", why);
 }
 
+/* A wamid fit for outbox.message_id (and the settle's JSON text). */
+static int
+snd_id_ok(const char *id)
+{
+	size_t n;
+
+	for (n = 0; id[n] != '\0'; n++)
+		if (id[n] < 0x21 || id[n] > 0x7e)
+			return 0;
+	return n > 0 && n <= OUTBOX_MESSAGE_ID_MAX;
+}
+
 static void
 snd_outcome(struct snd *s, struct snd_job *j, CURLcode cc)
 {
@@ -542,15 +578,17 @@ snd_outcome(struct snd *s, struct snd_job *j, CURLcode cc)
 	int               parsed;
 
 	curl_easy_getinfo(j->e, CURLINFO_RESPONSE_CODE, &http);
-	if (j->sent == 0 &&
-	    (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
-	        cc == CURLE_OPERATION_TIMEDOUT)) {
+	metrics_graph("messages", graph_outcome_of(cc, http));
+	if (j->sent == 0 && cc != CURLE_OK) {
 		/*
-		 * Never connected: nothing reached Meta. Judged by the
-		 * request count, not the error alone: after a request left
-		 * on a reused connection that closed, libcurl's resend can
-		 * fail to connect, and the first may have been acted on. Not
-		 * the connect time either: it is 0 on a reused connection.
+		 * No request was made (no connection, a TLS handshake that
+		 * failed, a timeout while connecting): nothing reached Meta.
+		 * Judged by the request count, not the error: after a
+		 * request left on a reused connection that closed, libcurl's
+		 * resend can fail to connect, and the first may have been
+		 * acted on. Not the connect time either: it is 0 on a reused
+		 * connection. What never works (a refused certificate) ends
+		 * failed after max_attempts, as not sent.
 		 */
 		snd_retry(s, j, curl_easy_strerror(cc));
 		return;
@@ -574,8 +612,17 @@ snd_outcome(struct snd *s, struct snd_job *j, CURLcode cc)
 		if (graph_parse_sent(j->resp.data, j->resp.len, &sent, &e) ==
 		    0) {
 			j->end = OUTBOX_SENT;
-			snprintf(j->message_id, sizeof(j->message_id), "%s",
-			    sent.message_id);
+			/* outbox.message_id holds 128: a longer id is not
+			   cut (a cut id is another id), and not kept. */
+			if (!snd_id_ok(sent.message_id))
+				snprintf(j->error, sizeof(j->error),
+				    "sent, but Meta's message id is longer "
+				    "than %d bytes or not printable ASCII, "
+				    "and was not kept",
+				    OUTBOX_MESSAGE_ID_MAX);
+			else
+				snprintf(j->message_id, sizeof(j->message_id),
+				    "%s", sent.message_id);
 			return;
 		}
 		j->end = OUTBOX_UNKNOWN;
@@ -670,6 +717,52 @@ snd_after(struct snd *s, struct snd_job *j)
 }
 
 /*
+ * The error as the outbox stores it (VARCHAR(1000), utf8mb4): valid
+ * UTF-8, any other byte as '?', cut to 1,000 bytes on a character
+ * boundary. The settle's JSON text must be valid UTF-8, or the database
+ * refuses the whole batch, every turn, and no outcome of the workspace
+ * lands. Meta's text is not checked where it is parsed (json-c keeps
+ * the bytes); this keeps the settle safe whatever the error holds.
+ */
+static void
+snd_error_fit(char *e)
+{
+	unsigned char *p = (unsigned char *)e;
+	size_t         i = 0, n, k, len = strlen(e);
+
+	while (i < len) {
+		if (p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		n = p[i] >= 0xc2 && p[i] <= 0xdf   ? 2
+		    : p[i] >= 0xe0 && p[i] <= 0xef ? 3
+		    : p[i] >= 0xf0 && p[i] <= 0xf4 ? 4
+		                                   : 0;
+		for (k = 1; n != 0 && k < n; k++)
+			if (i + k >= len || (p[i + k] & 0xc0) != 0x80)
+				n = 0;
+		/* Overlong forms, surrogates, past U+10FFFF (RFC 3629). */
+		if (n != 0 &&
+		    ((p[i] == 0xe0 && p[i + 1] < 0xa0) ||
+		        (p[i] == 0xed && p[i + 1] > 0x9f) ||
+		        (p[i] == 0xf0 && p[i + 1] < 0x90) ||
+		        (p[i] == 0xf4 && p[i + 1] > 0x8f)))
+			n = 0;
+		if (n == 0) {
+			p[i++] = '?';
+			continue;
+		}
+		i += n;
+	}
+	if (len > 1000) {
+		for (i = 1000; i > 0 && (p[i] & 0xc0) == 0x80; i--)
+			;
+		p[i] = '\0';
+	}
+}
+
+/*
  * Stores the outcomes known (s->unsettled), one transaction per
  * workspace, when it has enough of them or the oldest waited long enough
  * (SND_SETTLE_N, SND_SETTLE_MS; all: at once); what the database did not
@@ -715,6 +808,7 @@ snd_settle_all(struct snd *s, int all)
 			r[n].end = j->end;
 			r[n].message_id = *j->message_id ? j->message_id : NULL;
 			r[n].phone = j->phone;
+			snd_error_fit(j->error);
 			r[n].error = *j->error ? j->error : NULL;
 			r[n].retry_ms = j->retry_ms;
 			r[n].claim = j->claim;
@@ -1019,15 +1113,21 @@ sender_run(struct app *a, volatile sig_atomic_t *stop)
 			/* Bounded: what is still in flight is unknown. */
 			while (s.nheld > 0) {
 				j = s.held[0];
-				j->end = j->started ? OUTBOX_UNKNOWN
-				                    : OUTBOX_RELEASE;
-				j->unsent = !j->started;
+				/* Still connecting (no request made):
+				   nothing reached Meta. */
+				j->end = j->started && j->sent != 0
+				    ? OUTBOX_UNKNOWN
+				    : OUTBOX_RELEASE;
+				j->unsent = j->end == OUTBOX_RELEASE;
 				if (j->started) {
 					curl_multi_remove_handle(s.multi, j->e);
 					j->started = 0;
 				}
-				snprintf(j->error, sizeof(j->error),
-				    "the sender stopped before Meta answered");
+				snprintf(j->error, sizeof(j->error), "%s",
+				    j->end == OUTBOX_UNKNOWN
+				        ? "the sender stopped before Meta "
+				          "answered"
+				        : "");
 				snd_release(&s, j, now);
 			}
 		}

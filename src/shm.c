@@ -42,9 +42,9 @@ shm_hash(const char *s)
 	return h;
 }
 
-void *
-shm_named(const char *what, const char *fmt, const char *config_path,
-    size_t size, char *err, size_t errlen)
+static void *
+shm_open_named(const char *what, const char *fmt, const char *config_path,
+    size_t size, int create, char *err, size_t errlen)
 {
 	char        name[96], *real;
 	struct stat st;
@@ -63,9 +63,13 @@ shm_named(const char *what, const char *fmt, const char *config_path,
 	    shm_hash(real));
 #pragma GCC diagnostic pop
 	free(real);
-	if ((fd = shm_open(name, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
+	if ((fd = shm_open(name, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0),
+	         0600)) == -1) {
+		int e = errno;
+
 		snprintf(err, errlen, "%s: shm_open %s: %s", what, name,
-		    strerror(errno));
+		    strerror(e));
+		errno = e;
 		return NULL;
 	}
 	/* Someone else's object under our name could steer or fool us. */
@@ -74,6 +78,7 @@ shm_named(const char *what, const char *fmt, const char *config_path,
 		snprintf(err, errlen,
 		    "%s: /dev/shm%s is not ours alone (owner or mode)", what,
 		    name);
+		errno = EPERM;
 		goto out;
 	}
 	/* Growing zero-fills: two processes doing it at once agree. */
@@ -91,4 +96,18 @@ shm_named(const char *what, const char *fmt, const char *config_path,
 out:
 	close(fd);
 	return p;
+}
+
+void *
+shm_named(const char *what, const char *fmt, const char *config_path,
+    size_t size, char *err, size_t errlen)
+{
+	return shm_open_named(what, fmt, config_path, size, 1, err, errlen);
+}
+
+void *
+shm_named_existing(const char *what, const char *fmt, const char *config_path,
+    size_t size, char *err, size_t errlen)
+{
+	return shm_open_named(what, fmt, config_path, size, 0, err, errlen);
 }

@@ -203,6 +203,7 @@ conn_troubled(struct db *db, const struct workspace *ws, struct conn_page *p)
 	struct json_object      *a, *o;
 	struct sq                q;
 	enum store_rc            rc;
+	const char              *js;
 	size_t                   i;
 	int                      f;
 
@@ -232,9 +233,10 @@ conn_troubled(struct db *db, const struct workspace *ws, struct conn_page *p)
 	free(p->tpl_troubled);
 	p->tpl_troubled = NULL;
 	if (rc == STORE_OK &&
-	    (p->tpl_troubled = strdup(json_object_to_json_string_ext(a,
-	         JSON_C_TO_STRING_PLAIN))) == NULL)
-		rc = STORE_ERR;
+	    ((js = json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN)) ==
+	            NULL ||
+	        (p->tpl_troubled = strdup(js)) == NULL))
+		rc = STORE_ERR; /* json-c's NULL is its out of memory */
 	json_object_put(a);
 	return rc;
 }

@@ -121,6 +121,9 @@ struct outbox_claim {
 	uint64_t  claim;    /* this claim's token: its outcome must name it */
 };
 
+/* outbox.message_id's width (workspace schema v9). */
+#define OUTBOX_MESSAGE_ID_MAX 128
+
 /* What the claim of one number may take. */
 struct outbox_want {
 	const char *phone_number_id;
@@ -144,7 +147,11 @@ struct outbox_want {
  * the number and of its recipient, and marked sending. A message whose
  * recipient's slot is later stays queued until then. *now_us is the
  * database's clock at the claim. out holds want->max entries; *n says
- * how many were claimed.
+ * how many were claimed. When the commit's answer is lost (it may have
+ * been applied) the rows are given back at once; when that fails too,
+ * the answer is not STORE_OK with *n > 0: out's ids and claim may be
+ * sending under that claim, and the caller gives them back later
+ * (store_outbox_settle, OUTBOX_RELEASE), not claim_timeout_s after.
  */
 enum store_rc store_outbox_claim(struct db *, const struct workspace *,
     const struct outbox_want *want, struct outbox_claim *out, size_t *n,

@@ -250,18 +250,19 @@ store_outbox_claim(struct db *db, const struct workspace *ws,
 		 * applied: the rows would then be sending under a claim that
 		 * nobody sends. They are given back at once (the token makes
 		 * it a no-op otherwise), not declared unknown after
-		 * claim_timeout_s.
+		 * claim_timeout_s; failing that, the caller keeps trying.
 		 */
-		if (*n > 0)
-			(void)sq_do(db, &ws->srv,
-			    SQ_ARGS(SQ_S(obs_json(claimed)),
-			        SQ_I((long long)claim)),
-			    "UPDATE `%s`.outbox o JOIN JSON_TABLE(?, '$[*]' "
-			    "COLUMNS (id BIGINT UNSIGNED PATH '$')) j ON o.id = "
-			    "j.id SET o.state = 'queued', o.attempts = o.attempts - "
-			    "1, o.claim = NULL, o.updated_at = UTC_TIMESTAMP(3) "
-			    "WHERE o.state = 'sending' AND o.claim = ?",
-			    ws->db_name);
+		if (*n > 0 &&
+		    sq_do(db, &ws->srv,
+		        SQ_ARGS(SQ_S(obs_json(claimed)),
+		            SQ_I((long long)claim)),
+		        "UPDATE `%s`.outbox o JOIN JSON_TABLE(?, '$[*]' "
+		        "COLUMNS (id BIGINT UNSIGNED PATH '$')) j ON o.id = "
+		        "j.id SET o.state = 'queued', o.attempts = o.attempts - "
+		        "1, o.claim = NULL, o.updated_at = UTC_TIMESTAMP(3) "
+		        "WHERE o.state = 'sending' AND o.claim = ?",
+		        ws->db_name) != STORE_OK)
+			goto out; /* out[0..*n) for the caller to give back */
 		outbox_claims_free(out, *n);
 		*n = 0;
 	}
@@ -374,6 +375,7 @@ store_outbox_settle(struct db *db, const struct workspace *ws,
 	         "'$[5]', cl BIGINT UNSIGNED PATH '$[7]')) j ON o.id = j.id "
 	         "SET o.state = j.st, o.message_id = NULLIF(j.mid, ''), o.error "
 	         "= NULLIF(j.err, ''), o.attempts = o.attempts - j.back, "
+	         "o.claim = IF(j.back = 1, NULL, o.claim), "
 	         "o.not_before = UTC_TIMESTAMP(3) + INTERVAL j.us MICROSECOND, "
 	         "o.updated_at = UTC_TIMESTAMP(3) WHERE o.claim = j.cl AND "
 	         "(o.state = 'sending' OR (j.st = 'sent' AND o.state = "
@@ -471,7 +473,9 @@ store_outbox_pause(struct db *db, const struct workspace *ws, int pause,
  * "unknown", dedup key "ou:" id, so a "sent" that still lands has its own
  * message_sent) and the rows themselves. Each statement asking the clock
  * on its own could pick different rows: a row that turns stale between
- * them became unknown with no event. Rolled back when there were none.
+ * them became unknown with no event. A row without a from is the
+ * default number's: its event names that number (the connection row's).
+ * Rolled back when there were none.
  */
 enum store_rc
 store_outbox_expire(struct db *db, const struct workspace *ws, int age_s,
@@ -515,11 +519,12 @@ store_outbox_expire(struct db *db, const struct workspace *ws, int age_s,
 	         "INSERT IGNORE INTO `%1$s`.webhook_events (dedup_key, kind, "
 	         "phone_number_id, message_id, wa_from, body, received_at, "
 	         "waba_id, object) SELECT CONCAT('ou:', o.id), "
-	         "'message_failed', o.phone_number_id, NULL, o.to_addr, ?, "
-	         "UTC_TIMESTAMP(), c.waba_id, JSON_OBJECT('outbox_id', o.id, "
-	         "'client_id', o.client_id, 'message_id', NULL, 'to', "
-	         "o.to_addr, 'from', o.phone_number_id, 'state', 'unknown', "
-	         "'error', ?) FROM JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT "
+	         "'message_failed', COALESCE(o.phone_number_id, "
+	         "c.phone_number_id), NULL, o.to_addr, ?, UTC_TIMESTAMP(), "
+	         "c.waba_id, JSON_OBJECT('outbox_id', o.id, 'client_id', "
+	         "o.client_id, 'message_id', NULL, 'to', o.to_addr, 'from', "
+	         "COALESCE(o.phone_number_id, c.phone_number_id), 'state', "
+	         "'unknown', 'error', ?) FROM JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT "
 	         "UNSIGNED PATH '$')) j JOIN `%1$s`.outbox o ON o.id = j.id "
 	         "JOIN `%1$s`.connection c ON c.id = 1 ORDER BY o.id",
 	         ws->db_name)) != STORE_OK)

@@ -108,6 +108,13 @@ class Doctor(DoctorMixin, StackCase):
                       got["workspace remote subscription"][1])
         self.assertIn("answers Meta's handshake", got["webhook"][1])
         self.assertIn("mode 0600", got["key ring"][1])
+        # Each `*_file` secret of the config, and their directory once.
+        for check in ("[database] password_file", "[meta] app_secret_file",
+                      "[meta] webhook_verify_token_file",
+                      "secret directory"):
+            self.assertEqual(got[check][0], "ok", (check, r.stdout))
+        self.assertIn("mode 0640", got["[meta] app_secret_file"][1])
+        self.assertEqual(r.stdout.count("secret directory:"), 1, r.stdout)
         self.assertRegex(r.stdout, r"\n0 failed, 0 warnings\n$")
         # The verify token went to the callback, never into the output.
         self.assertNotIn("verify_token=", r.stdout)
@@ -124,6 +131,74 @@ class Doctor(DoctorMixin, StackCase):
         self.assertIn("mode 0640", got["key ring"][1])
         # The others still ran.
         self.assertEqual(got["meta"][0], "ok", r.stdout)
+
+    def secret_copy(self, name, mode, key="app_secret_file"):
+        """A copy of the app secret at name (under the stack's
+        directory, or a path), mode given, and a config naming it."""
+        path = name if os.path.isabs(name) else self.st.path(name)
+        with open(path, "w") as f:
+            f.write(self.st.app_secret + "\n")
+        os.chown(path, -1, self.st.pool_gid)
+        os.chmod(path, mode)
+        return path, self.other_config(
+            name.replace("/", "_") + ".conf", **{key: key + " = " + path})
+
+    def test_secret_file_readable_by_others(self):
+        path, conf = self.secret_copy("open-secret", 0o644)
+        r, got = self.doctor(conf)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertEqual(got["[meta] app_secret_file"][0], "FAIL", r.stdout)
+        self.assertIn(path + ": mode 0644 lets others read or write it",
+                      got["[meta] app_secret_file"][1])
+        # The others' lines are there, and fine.
+        self.assertEqual(got["[database] password_file"][0], "ok", r.stdout)
+        self.assertEqual(got["key ring"][0], "ok", r.stdout)
+
+    def test_secret_file_writable_by_group(self):
+        path, conf = self.secret_copy("group-secret", 0o660)
+        r, got = self.doctor(conf)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertEqual(got["[meta] app_secret_file"][0], "FAIL", r.stdout)
+        self.assertIn("lets its group write it",
+                      got["[meta] app_secret_file"][1])
+
+    def test_secret_file_of_another_group_or_owner(self):
+        path, conf = self.secret_copy("other-group-secret", 0o640)
+        gid = os.stat(path).st_gid
+        other = 4242 if gid != 4242 else 4243
+        os.chown(path, -1, other)
+        r, got = self.doctor(conf)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("lets group %d read it" % other,
+                      got["[meta] app_secret_file"][1])
+        os.chmod(path, 0o600)
+        os.chown(path, 4242, -1)
+        r, got = self.doctor(conf)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("owned by uid 4242, not by root or",
+                      got["[meta] app_secret_file"][1])
+
+    def test_secret_directory_writable_by_others(self):
+        d = self.st.path("open-dir")
+        os.makedirs(d, exist_ok=True)
+        os.chmod(d, 0o777)
+        path, conf = self.secret_copy(os.path.join(d, "verify-token"), 0o640,
+                                      key="webhook_verify_token_file")
+        with open(path, "w") as f:
+            f.write(self.st.verify_token + "\n")
+        self.assertEqual(os.stat(path).st_mode & 0o777, 0o640)
+        r, got = self.doctor(conf)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        dirs = [l for l in r.stdout.splitlines() if " secret directory: " in l]
+        self.assertEqual(len(dirs), 2, r.stdout)
+        self.assertIn("FAIL secret directory: %s: mode 0777 lets others "
+                      "replace the secrets in it" % d, r.stdout)
+        self.assertEqual(got["[meta] webhook_verify_token_file"][0], "ok")
+        # Sticky (as /tmp): others cannot rename ours, but may plant one.
+        os.chmod(d, 0o1777)
+        r, got = self.doctor(conf)
+        self.assertEqual(r.returncode, 0, r.stdout)
+        self.assertIn("warn secret directory: %s: mode 1777" % d, r.stdout)
 
     def test_config_readable_by_others(self):
         path = self.other_config("open.conf")

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 try:
     from prometheus_client.parser import text_string_to_metric_families
@@ -185,8 +186,19 @@ class Metrics(StackCase):
                                     "waba_monitor_passes_total") >= 1,
                  25, "a monitor pass in /metrics")
         s = self.scrape()
-        self.assertGreaterEqual(
-            self.value(s, "waba_monitor_last_pass_seconds"), 0)
+        n = self.value(s, "waba_monitor_passes_total")
+        # A real histogram: Prometheus's parser has its _count, _sum and
+        # +Inf bucket, which agree with the passes counted.
+        self.assertEqual(
+            self.value(s, "waba_monitor_pass_duration_seconds_count"), n)
+        self.assertEqual(self.value(
+            s, "waba_monitor_pass_duration_seconds_bucket", le="+Inf"), n)
+        self.assertGreater(
+            self.value(s, "waba_monitor_pass_duration_seconds_sum"), 0)
+        self.assertGreater(
+            self.value(s, "waba_monitor_last_pass_timestamp_seconds"),
+            time.time() - 600)
+        self.assertNotIn(("waba_monitor_last_pass_seconds", ()), s)
 
     def test_other_addresses_get_404(self):
         st, headers, text = get(self.port, "/metrics", source="127.0.0.2")
@@ -224,7 +236,9 @@ class MetricsSpawnedSender(StackCase):
     """Workers the web server spawns share their counters through a
     named segment of their config; `waba-connect --sender` run as its
     own service (etc/waba-connect-sender.service) maps the same one, so
-    its sends and the outbox's depth are in those workers' /metrics."""
+    its sends, its Graph calls and the outbox's depth are in those
+    workers' /metrics; so does `waba-connect-admin monitor --once`
+    (etc/waba-connect-monitor.timer) with its passes."""
     workers = 2
     sandbox = True
     spawn = True
@@ -237,6 +251,21 @@ class MetricsSpawnedSender(StackCase):
         cls.st.admin("workspace", "add", "spawned", "Spawned")
         add_sender(cls.st, cls.sb, "spawned", "540000000001", "640000000001")
         cls.key = add_key(cls.st, "spawned", "messages:send")
+        # A named segment outlives its processes: an earlier run's, at
+        # this same config path, would hold its counts. None yet.
+        cls.drop_segment()
+
+    @classmethod
+    def drop_segment(cls):
+        try:
+            os.unlink(cls.segment(cls.st.config_path, cls.st.pool_uid))
+        except FileNotFoundError:
+            pass
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        cls.drop_segment()
 
     scrape = Metrics.scrape
     value = staticmethod(Metrics.value)
@@ -252,12 +281,82 @@ class MetricsSpawnedSender(StackCase):
                               headers={"Authorization": "Bearer " + self.key,
                                        "Content-Type": "application/json"})
         self.assertEqual(status, 202, text[:300])
+        calls = self.value(self.scrape(), "waba_graph_calls_total",
+                           endpoint="messages", outcome="ok")
         self.st.start_sender("sender")
         try:
             wait_for(lambda: self.value(self.scrape(), "waba_sends_total",
                                         outcome="sent") - before >= 5, 30,
                      "the sender's sends in /metrics")
+            # Its calls to Meta count as the workers' do: by endpoint
+            # and outcome, one per attempt.
+            self.assertEqual(self.value(
+                self.scrape(), "waba_graph_calls_total", endpoint="messages",
+                outcome="ok") - calls, 5)
             wait_for(lambda: ("waba_outbox_depth", ()) in self.scrape(), 30,
                      "the outbox depth in /metrics")
         finally:
             self.st.stop_sender("sender")
+
+    def admin_as_pool(self, *args, config=None):
+        """waba-connect-admin as the pool's user, as the timer's unit
+        runs it (the workers' segment is named for their user)."""
+        kw = {}
+        if os.geteuid() == 0 and self.st.pool_uid != 0:
+            kw = {"user": self.st.pool_uid, "group": self.st.pool_gid,
+                  "extra_groups": []}
+        return subprocess.run([binary("waba-connect-admin"), "--config",
+                               config or self.st.config_path] + list(args),
+                              capture_output=True, text=True, **kw)
+
+    @staticmethod
+    def segment(config, uid):
+        """/dev/shm's name of the metrics segment of config and uid
+        (metrics.c METRICS_NAME_FMT, shm.c shm_hash: FNV-1a)."""
+        h = 2166136261
+        for c in os.path.realpath(config).encode():
+            h = ((h ^ c) * 16777619) & 0xffffffff
+        return "/dev/shm/waba-connect-metrics-v2.%d.%08x" % (uid, h)
+
+    def test_monitor_once_counts_in_the_workers_metrics(self):
+        """No monitor has run: the passes and the histogram say 0 and
+        the last pass's time is 0 (never); then a timer's `monitor
+        --once` counts in these workers' /metrics."""
+        s = self.scrape()
+        self.assertEqual(self.value(s, "waba_monitor_passes_total"), 0)
+        self.assertIn(("waba_monitor_passes_total", ()), s)
+        self.assertEqual(
+            s[("waba_monitor_last_pass_timestamp_seconds", ())], 0)
+        self.assertEqual(
+            s[("waba_monitor_pass_duration_seconds_count", ())], 0)
+        self.assertNotIn(("waba_monitor_last_pass_seconds", ()), s)
+        t0 = int(time.time())
+        r = self.admin_as_pool("monitor", "--once")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertNotIn("/metrics", r.stderr)
+        s = self.scrape()
+        self.assertEqual(s[("waba_monitor_passes_total", ())], 1)
+        self.assertEqual(
+            s[("waba_monitor_pass_duration_seconds_count", ())], 1)
+        self.assertEqual(self.value(
+            s, "waba_monitor_pass_duration_seconds_bucket", le="+Inf"), 1)
+        self.assertGreater(
+            s[("waba_monitor_pass_duration_seconds_sum", ())], 0)
+        self.assertGreaterEqual(
+            s[("waba_monitor_last_pass_timestamp_seconds", ())], t0)
+        self.assertLessEqual(
+            s[("waba_monitor_last_pass_timestamp_seconds", ())], time.time())
+        # With another config no worker made a segment: none is left
+        # behind for nothing to read.
+        other = self.st.path("other-monitor.conf")
+        with open(self.st.config_path) as f, open(other, "w") as g:
+            g.write(f.read())
+        os.chown(other, -1, self.st.pool_gid)
+        os.chmod(other, 0o640)
+        r = self.admin_as_pool("monitor", "--once", config=other)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertTrue(os.path.exists(
+            self.segment(self.st.config_path, self.st.pool_uid)))
+        self.assertFalse(os.path.exists(
+            self.segment(other, self.st.pool_uid)))
+        self.assertEqual(self.scrape()[("waba_monitor_passes_total", ())], 1)

@@ -1798,6 +1798,20 @@ class Sandbox:
             if method not in ("GET", "POST", "DELETE"):
                 raise ControlError(400, "method must be GET, POST or DELETE")
             rule["method"] = method
+        for key in ("message", "details"):
+            if body.get(key) is not None:
+                if not (isinstance(body[key], str) and 0 < len(body[key]) <= 8000):
+                    raise ControlError(400, f"{key} must be 1..8000 characters")
+                rule[key] = body[key]
+        if body.get("message_hex") is not None:
+            try:
+                raw = bytes.fromhex(str(body["message_hex"]))
+            except ValueError:
+                raise ControlError(400, "message_hex must be hex digits")
+            if not 0 < len(raw) <= 8000 or b'"' in raw or b"\\" in raw or min(raw) < 0x20:
+                raise ControlError(400, "message_hex must be 1..8000 bytes, no quote, "
+                                        "backslash or control byte")
+            rule["message_hex"] = raw.hex()
         trace = body.get("fbtrace_id")
         if trace is not None:
             if not (isinstance(trace, str) and re.fullmatch(r"[A-Za-z0-9_-]{1,40}", trace)):
@@ -1909,6 +1923,12 @@ class Sandbox:
                              subcode=rule.get("subcode"))
         if rule.get("http_status"):
             err.status = rule["http_status"]
+        if rule.get("message") is not None:
+            err.message = rule["message"]  # Meta's words vary, and grow
+        if rule.get("message_hex") is not None:
+            err.raw_message = bytes.fromhex(rule["message_hex"])
+        if rule.get("details") is not None and err.error_data:
+            err.error_data = dict(err.error_data, details=rule["details"])
         err.trace = rule.get("fbtrace_id")
         return err
 
@@ -2815,6 +2835,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if err.www:
             headers["WWW-Authenticate"] = (f"OAuth \"Facebook Platform\" \"{err.www}\" "
                                            f"\"{err.message.replace(chr(34), '')}\"")
+        raw = getattr(err, "raw_message", None)
+        if raw is not None:
+            # Bytes as they are, valid UTF-8 or not (an edge's or a
+            # broken encoder's): JSON's syntax holds, its text does not.
+            body["error"]["message"] = "@RAW@"
+            self._send(err.status, json.dumps(body).encode().replace(b"@RAW@", raw),
+                       headers=headers)
+            return
         self._json(err.status, body, headers)
 
     def _redirect(self, status, location):

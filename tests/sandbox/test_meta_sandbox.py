@@ -558,6 +558,28 @@ class SandboxTest(unittest.TestCase):
             "endpoint": "subscribed_apps", "error": "500", "method": "PATCH"})
         self.assertEqual(status, 400)
 
+    def test_inject_in_other_words(self):
+        """message, details, message_hex: Meta's text as the test says."""
+        token = self.user_token()
+        self.register(token)
+        send = {"messaging_product": "whatsapp", "to": "447700900123", "type": "text",
+                "text": {"body": "hi"}}
+        self.control("POST", "/_sandbox/inject", {"endpoint": "messages", "error": "131026",
+                                                  "message": "m" * 600, "details": "d\u00e9"})
+        status, _, body = self.graph("POST", f"/{PHONE_1}/messages", token, json_body=send)
+        self.assertEqual((status, body["error"]["code"]), (400, 131026))
+        self.assertEqual(body["error"]["message"], "m" * 600)
+        self.assertEqual(body["error"]["error_data"]["details"], "d\u00e9")
+        self.control("POST", "/_sandbox/inject", {"endpoint": "messages", "error": "131026",
+                                                  "message_hex": "41c3a942"})
+        status, _, body = self.graph("POST", f"/{PHONE_1}/messages", token, json_body=send)
+        self.assertEqual(body["error"]["message"], "A\u00e9B")
+        for bad in ({"message": ""}, {"message": 5}, {"details": "x" * 8001},
+                    {"message_hex": "zz"}, {"message_hex": "22"}, {"message_hex": "0a"}):
+            status, _, _ = self.call("POST", "/_sandbox/inject", json_body=dict(
+                {"endpoint": "messages", "error": "131026"}, **bad))
+            self.assertEqual(status, 400, bad)
+
     # -- catalog --------------------------------------------------------------------
 
     def test_catalog(self):

@@ -1305,6 +1305,7 @@ srv_lost_then_refused(int ls)
 	                         "\"messages\":[{\"id\":\"wamid.ONE000\"}]}";
 	int               n = 0, fd;
 
+	alarm(30); /* never outlives a parent that gave up */
 	if ((fd = accept(ls, NULL, NULL)) == -1)
 		_exit(100);
 	if (srv_read_request(fd) == 1) {

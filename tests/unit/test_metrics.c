@@ -3,7 +3,9 @@
  * the exposition's text (counters move, a label value is escaped, a
  * slot claimed twice by name is one series).
  */
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <CUnit/Basic.h>
 
@@ -63,6 +65,9 @@ test_render(void)
 	struct metrics_ws        ws = { 3, 0, 2, 1, 1 };
 	struct buf               b = BUF_INIT;
 	char                     err[128];
+	const char              *p;
+	long long                ts;
+	time_t                   t0;
 
 	UT_EQ_INT(metrics_init_pool(err, sizeof(err)), 0);
 	metrics_routes(names, methods, 2);
@@ -76,9 +81,43 @@ test_render(void)
 	metrics_graph("debug_token", "timeout");
 	metrics_webhook("accepted");
 	metrics_webhook("with \"quote\" and \\ and\nnewline");
-	metrics_monitor_pass(1500000, 0);
+	/* No pass yet: zero passes, an empty histogram, "never" as 0. */
 	UT_EQ_INT(metrics_render(&b, &g, &ws), 0);
 	buf_putc(&b, '\0');
+	CU_ASSERT_PTR_NOT_NULL(strstr(b.data, "waba_monitor_passes_total 0\n"));
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(b.data, "waba_monitor_last_pass_timestamp_seconds 0\n"));
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(b.data, "waba_monitor_pass_duration_seconds_count 0\n"));
+	CU_ASSERT_PTR_NULL(strstr(b.data, "waba_monitor_last_pass_seconds"));
+	buf_reset(&b);
+	t0 = time(NULL);
+	metrics_monitor_pass(1500000, 0);
+	metrics_monitor_pass(20000000, 1);
+	UT_EQ_INT(metrics_render(&b, &g, &ws), 0);
+	buf_putc(&b, '\0');
+	CU_ASSERT_PTR_NOT_NULL(strstr(b.data, "waba_monitor_passes_total 2\n"));
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(b.data, "waba_monitor_pass_failures_total 1\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(b.data,
+	    "# TYPE waba_monitor_pass_duration_seconds histogram\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(b.data,
+	    "waba_monitor_pass_duration_seconds_bucket{le=\"1\"} 0\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(b.data,
+	    "waba_monitor_pass_duration_seconds_bucket{le=\"5\"} 1\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(b.data,
+	    "waba_monitor_pass_duration_seconds_bucket{le=\"30\"} 2\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(b.data,
+	    "waba_monitor_pass_duration_seconds_bucket{le=\"+Inf\"} 2\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(b.data,
+	    "waba_monitor_pass_duration_seconds_sum 21.500000\n"));
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(b.data, "waba_monitor_pass_duration_seconds_count 2\n"));
+	p = strstr(b.data, "\nwaba_monitor_last_pass_timestamp_seconds ");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	ts = strtoll(p + strlen("\nwaba_monitor_last_pass_timestamp_seconds "),
+	    NULL, 10);
+	CU_ASSERT(ts >= (long long)t0 && ts <= (long long)time(NULL));
 	CU_ASSERT_PTR_NOT_NULL(strstr(b.data,
 	    "waba_http_requests_total{method=\"GET\",route=\"/login\","
 	    "status=\"200\"} 2\n"));
@@ -111,8 +150,6 @@ test_render(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(b.data, "waba_meta_bulkhead_in_use 1\n"));
 	CU_ASSERT_PTR_NOT_NULL(
 	    strstr(b.data, "waba_workspaces{status=\"connected\"} 2\n"));
-	CU_ASSERT_PTR_NOT_NULL(
-	    strstr(b.data, "waba_monitor_last_pass_seconds 1.500000\n"));
 	/* No outbox yet: no gauge (issue 13 sets it). */
 	CU_ASSERT_PTR_NULL(strstr(b.data, "waba_outbox_depth"));
 	metrics_outbox_depth(7);
