@@ -105,11 +105,12 @@ class Nginx:
         self.proc.wait(10)
 
 
-def campaign(slugs, n, run_id):
+def campaign(slugs, n, run_id, first=0):
     """{slug: [batch bodies]}: n messages over the workspaces, a recipient
-    and a client_id each, in batches of at most BATCH."""
+    (from the first-th on) and a client_id each, in batches of at most
+    BATCH."""
     per = n // len(slugs)
-    out, k = {}, 0
+    out, k = {}, first
     for w, slug in enumerate(slugs):
         out[slug] = []
         for start in range(0, per, BATCH):
@@ -364,7 +365,10 @@ def main():
                 h2.port, "https", ca
             st.write_config()
             run2 = run_id + "h"
-            acc2, secs2, _, errs = enqueue(st, key, campaign(slugs, n, run2))
+            # Recipients of their own: the first drain's are paced
+            # (pair_interval_ms) for seconds after it.
+            acc2, secs2, _, errs = enqueue(st, key,
+                                           campaign(slugs, n, run2, n))
             problems += errs[:5]
             d2, p = drain(st, h2, dbs, n, run2, "sender2")
             problems += p
