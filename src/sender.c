@@ -44,13 +44,15 @@
 #define SND_MAX_BODY    65536 /* a send's answer */
 #define SND_USER_AGENT  "waba-connect-sender"
 /*
- * Slots claimed ahead. Short: a claimed message holds a place of
- * max_in_flight until it is settled, and the loop must start it within
- * SND_LATE_MS of its slot; a look 200 ms ahead made claims of ~180 rows
- * whose transaction alone held the loop past that for the messages
- * already claimed (half of a drain's claims were given back unsent).
+ * Slots claimed ahead: at least SND_HORIZON_US, and up to
+ * SND_HORIZON_MAX_US when a round of claims (and the settles between)
+ * takes longer, since a number is claimed for once a round: 1.5 times
+ * the rounds' smoothed interval. Each number takes at most its share of
+ * max_in_flight (the numbers with work in the last round), so a long
+ * look ahead does not let one campaign take another's turn.
  */
-#define SND_HORIZON_US 60000
+#define SND_HORIZON_US     60000
+#define SND_HORIZON_MAX_US 300000
 /*
  * Outcomes are stored in batches: a workspace's once SND_SETTLE_N of
  * them are known, or the oldest has waited SND_SETTLE_MS (stopping:
@@ -124,6 +126,8 @@ struct snd {
 	struct snd_job *jobs;
 	size_t          njobs, cap; /* njobs: the database side's, under mu */
 	long long       lead_us;    /* outbox_want's, from the claims' time */
+	long long       round_us;   /* between two claim rounds, smoothed */
+	size_t          nwork, nwork_next; /* numbers with work, last round */
 	/* Easy handles kept for the next request (curl_easy_reset). */
 	CURL **pool;
 	size_t npool;
@@ -406,7 +410,7 @@ snd_claim_number(struct snd *s, struct snd_ws *w, size_t k, long long now)
 	struct outbox_want   want = { .phone_number_id = w->num[k],
 		  .is_default = w->isdef[k],
 		  .gap_us = (1000000LL * 11 / 10) / cfg->sender_per_number_mps,
-		  .horizon_us = SND_HORIZON_US,
+		  .horizon_us = s->round_us * 3 / 2,
 		  .lead_us = s->lead_us,
 		  .pair_us = (long long)cfg->sender_pair_interval_ms * 1000 };
 	struct vault_secret  tok;
@@ -416,6 +420,14 @@ snd_claim_number(struct snd *s, struct snd_ws *w, size_t k, long long now)
 	int                  busy;
 
 	want.max = (unsigned)(s->cap - s->njobs);
+	if (s->nwork > 1 && want.max > s->cap / s->nwork)
+		want.max = (unsigned)(s->cap / s->nwork);
+	if (want.max < 16 && s->cap - s->njobs >= 16)
+		want.max = 16;
+	if (want.horizon_us < SND_HORIZON_US)
+		want.horizon_us = SND_HORIZON_US;
+	if (want.horizon_us > SND_HORIZON_MAX_US)
+		want.horizon_us = SND_HORIZON_MAX_US;
 	if (want.max == 0)
 		return;
 	if ((c = calloc(want.max, sizeof(*c))) == NULL)
@@ -511,6 +523,8 @@ snd_claim(struct snd *s, long long now)
 {
 	size_t i, k, n = s->nws;
 
+	s->nwork = s->nwork_next;
+	s->nwork_next = 0;
 	/* Round-robin from a moving start: no workspace is always first. */
 	for (i = 0; i < n && !*s->stop; i++) {
 		struct snd_ws *w = &s->ws[(s->rr + i) % n];
@@ -519,10 +533,13 @@ snd_claim(struct snd *s, long long now)
 			continue;
 		/* Looked at even when every slot is taken: a crashed
 		   sender's rows expire, a reconnect resumes its queue. */
+		/* The loop reads answers meanwhile. */
 		if (now >= w->look_ms)
-			snd_look(s, w,
-			    now); /* the loop reads answers meanwhile */
-		if (!w->work || w->paused || s->njobs >= s->cap)
+			snd_look(s, w, now);
+		if (!w->work || w->paused)
+			continue;
+		s->nwork_next += w->nnum;
+		if (s->njobs >= s->cap)
 			continue;
 		for (k = 0; k < w->nnum && s->njobs < s->cap; k++)
 			snd_claim_number(s, w, k, snd_now_ms());
@@ -974,7 +991,7 @@ snd_db_main(void *arg)
 	struct snd     *s = arg;
 	struct snd_job *in, *j;
 	struct timespec ts;
-	long long       now, refresh = 0, claim = 0, depth = 0, wait;
+	long long       now, refresh = 0, claim = 0, depth = 0, wait, last = 0;
 	int             quit;
 
 	for (;;) {
@@ -996,6 +1013,11 @@ snd_db_main(void *arg)
 		s->claiming = 1;
 		pthread_mutex_unlock(&s->mu);
 		if (!*s->stop && now >= claim) {
+			if (last != 0)
+				s->round_us = (3 * s->round_us +
+				                  1000 * (now - last)) /
+				    4;
+			last = now;
 			snd_claim(s, now);
 			claim = now + SND_CLAIM_MS;
 		}
