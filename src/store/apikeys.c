@@ -246,18 +246,19 @@ store_apikey_auth_conn(struct db *db,
 	 * on api_key_workspaces' primary key rather than store_apikey_auth's
 	 * EXISTS, which MariaDB plans as a subquery on every execution.
 	 */
-	snprintf(sql, sizeof(sql),
-	    "SELECT w.id, w.slug, w.name, w.db_name, w.db_host, w.db_port, "
-	    "w.db_socket, k.id, k.key_hash, k.scopes, k.last_used_at IS NULL "
-	    "OR k.last_used_at < UTC_TIMESTAMP() - INTERVAL 60 SECOND, " STORE_CONN_BOX_COLS
-	    " FROM `%1$s`.api_keys k JOIN `%1$s`.workspaces "
-	    "w ON w.slug = ? AND w.id = ? AND w.db_name = ? AND w.db_host = '' "
-	    "AND w.db_port = 0 AND w.db_socket = '' LEFT JOIN "
-	    "`%1$s`.api_key_workspaces g ON g.key_id = k.id AND g.workspace_id "
-	    "= w.id JOIN `%2$s`.connection c ON c.id = 1 WHERE k.key_hash = ? "
-	    "AND k.revoked_at IS NULL AND (k.all_workspaces OR g.key_id IS NOT "
-	    "NULL)",
-	    sq_ctl(db), known->db_name);
+	if (snprintf(sql, sizeof(sql),
+	        "SELECT w.id, w.slug, w.name, w.db_name, w.db_host, w.db_port, "
+	        "w.db_socket, k.id, k.key_hash, k.scopes, k.last_used_at IS NULL "
+	        "OR k.last_used_at < UTC_TIMESTAMP() - INTERVAL 60 SECOND, " STORE_CONN_BOX_COLS
+	        " FROM `%1$s`.api_keys k JOIN `%1$s`.workspaces "
+	        "w ON w.slug = ? AND w.id = ? AND w.db_name = ? AND w.db_host = '' "
+	        "AND w.db_port = 0 AND w.db_socket = '' LEFT JOIN "
+	        "`%1$s`.api_key_workspaces g ON g.key_id = k.id AND g.workspace_id "
+	        "= w.id JOIN `%2$s`.connection c ON c.id = 1 WHERE k.key_hash = ? "
+	        "AND k.revoked_at IS NULL AND (k.all_workspaces OR g.key_id IS NOT "
+	        "NULL)",
+	        sq_ctl(db), known->db_name) >= (int)sizeof(sql))
+		return STORE_ERR;
 	if ((rc = sq_open_read(&q, db, NULL, sql)) != STORE_OK)
 		return rc;
 	sq_str(&q, known->slug);
