@@ -274,7 +274,8 @@ static const struct route routes[] = {
 	        [UPLOAD_NAME] = TEXT("HTTP_X_FILE_NAME", IN_HEADER, 1, 255, 0,
 	            NULL) } },
 	{ REQ_GET, "/api/v1/w/{slug}/templates", h_api_templates_get,
-	    ROUTE_SCOPE(APIKEY_SCOPE_TEMPLATES_READ), ROUTE_API, NULL,
+	    ROUTE_CONN | ROUTE_SCOPE(APIKEY_SCOPE_TEMPLATES_READ), ROUTE_API,
+	    NULL,
 	    { [TPLS_STATUS] = { "status", IN_QUERY, IN_ENUM, 0, 0, tpl_statuses,
 	          0, NULL },
 	        /* Meta matches part of a name: the name's own alphabet. */
@@ -287,19 +288,22 @@ static const struct route routes[] = {
 	/* A JSON body (an API body is never a form): app_fields, then
 	   msgtpl_json. */
 	{ REQ_POST, "/api/v1/w/{slug}/templates", h_api_templates_post,
-	    ROUTE_SCOPE(APIKEY_SCOPE_TEMPLATES_WRITE), ROUTE_API, NULL,
+	    ROUTE_CONN | ROUTE_SCOPE(APIKEY_SCOPE_TEMPLATES_WRITE), ROUTE_API,
+	    NULL,
 	    { [TPLC_NAME] = { "name", IN_JSON, IN_NAME, 1, 512, NULL, 1, NULL },
 	        [TPLC_LANGUAGE] = PRINT("language", IN_JSON, 2, 6, 1, NULL),
 	        [TPLC_CATEGORY] = { "category", IN_JSON, IN_ENUM, 0, 0,
 	            tpl_categories, 1, NULL } } },
 	{ REQ_DELETE, "/api/v1/w/{slug}/templates/{name}",
-	    h_api_template_delete, ROUTE_SCOPE(APIKEY_SCOPE_TEMPLATES_WRITE),
-	    ROUTE_API, NULL,
+	    h_api_template_delete,
+	    ROUTE_CONN | ROUTE_SCOPE(APIKEY_SCOPE_TEMPLATES_WRITE), ROUTE_API,
+	    NULL,
 	    { [TPLD_NAME] = { "name", IN_PATH, IN_NAME, 1, 512, NULL, 1, NULL },
 	        [TPLD_HSM_ID] = DIGITS("hsm_id", IN_QUERY, 1, 32, 0, NULL) } },
 	/* The rest of the body is message.c's (msg_check). */
 	{ REQ_POST, "/api/v1/w/{slug}/messages", h_api_messages,
-	    ROUTE_SCOPE(APIKEY_SCOPE_MESSAGES_SEND), ROUTE_API, NULL,
+	    ROUTE_CONN | ROUTE_SCOPE(APIKEY_SCOPE_MESSAGES_SEND), ROUTE_API,
+	    NULL,
 	    { [MSG_TO] = PRINT("to", IN_JSON, 1, MSG_TO_MAX, 1, NULL),
 	        [MSG_TYPE] = { "type", IN_JSON, IN_ENUM, 0, 0, msg_types, 1,
 	            NULL },
@@ -414,17 +418,46 @@ app_gate(struct ctx *c, const struct route *rt)
  * answer an unknown workspace gets, so a key learns nothing of others).
  * No session and no CSRF token: no browser holds these keys. The key is
  * read from the database on every request, never cached, so a revoke
- * is refused by every worker on its next request.
+ * is refused by every worker on its next request. On a ROUTE_CONN route
+ * for a workspace this worker has seen on the control server, that read
+ * also brings the connection and its token's box (one statement, not
+ * two: store_apikey_auth_conn); when it finds nothing, whatever the
+ * reason, the plain read below decides the answer.
  */
+static struct workspace *
+app_gate_ws(struct app *a, const char *slug)
+{
+	unsigned i;
+
+	for (i = 0; a->gate_ws != NULL && slug != NULL && i < APP_GATE_WS; i++)
+		if (a->gate_ws[i].id != 0 &&
+		    strcmp(a->gate_ws[i].slug, slug) == 0)
+			return &a->gate_ws[i];
+	return NULL;
+}
+
+static void
+app_gate_ws_keep(struct app *a, const struct workspace *ws)
+{
+	if (*ws->srv.host || ws->srv.port || *ws->srv.socket ||
+	    app_gate_ws(a, ws->slug) != NULL)
+		return;
+	if (a->gate_ws == NULL &&
+	    (a->gate_ws = calloc(APP_GATE_WS, sizeof(*a->gate_ws))) == NULL)
+		return; /* no memory: two statements, as before */
+	a->gate_ws[a->gate_next++ % APP_GATE_WS] = *ws;
+}
+
 static enum answer
 app_api_gate(struct ctx *c, const struct route *rt)
 {
 	unsigned char      hash[APIKEY_HASH_BYTES];
 	struct apikey_auth a;
+	struct workspace  *known = NULL;
 	const char        *key, *scope;
 	unsigned           need = ROUTE_SCOPE_OF(rt->flags);
 	char               msg[128];
-	enum store_rc      rc;
+	enum store_rc      rc = STORE_NOTFOUND;
 	int                want_ws;
 
 	if ((key = apikey_from_header(
@@ -432,8 +465,21 @@ app_api_gate(struct ctx *c, const struct route *rt)
 		return api_error(c, 401, "unauthorized", APP_API_NO_KEY);
 	apikey_hash(key, hash);
 	want_ws = strstr(rt->pattern, "{slug}") != NULL;
-	rc = store_apikey_auth(c->app->db, hash, want_ws ? c->req->slug : NULL,
-	    &a, &c->ws);
+	if (want_ws && (rt->flags & ROUTE_CONN) &&
+	    (known = app_gate_ws(c->app, c->req->slug)) != NULL) {
+		rc = store_apikey_auth_conn(c->app->db, hash, known, &a, &c->ws,
+		    &c->pre_conn, &c->pre_box);
+		c->has_pre = rc == STORE_OK;
+		if (rc != STORE_OK)
+			memset(known, 0,
+			    sizeof(*known)); /* asked again below */
+	}
+	if (rc != STORE_OK) {
+		rc = store_apikey_auth(c->app->db, hash,
+		    want_ws ? c->req->slug : NULL, &a, &c->ws);
+		if (rc == STORE_OK && a.may_touch && (rt->flags & ROUTE_CONN))
+			app_gate_ws_keep(c->app, &c->ws);
+	}
 	if (rc == STORE_NOTFOUND)
 		return api_error(c, 401, "unauthorized", APP_API_NO_KEY);
 	if (rc != STORE_OK)
@@ -731,6 +777,8 @@ app_free(struct app *a)
 	app_idle(a, 1);
 	free(a->sends);
 	a->sends = NULL;
+	free(a->gate_ws);
+	a->gate_ws = NULL;
 	tmpl_free(a->tmpl);
 	db_free(a->db);
 	vault_close(a->vault);
@@ -986,6 +1034,7 @@ send:
 	if (rt != NULL && rt->fn == h_webhook_event)
 		metrics_webhook(app_hook_outcome(resp.status));
 	json_object_put(c.json);
+	vault_box_free(&c.pre_box);
 	resp_free(&resp);
 	req_free(&req);
 	log_set_request_id(NULL);

@@ -11,8 +11,10 @@
 #include <stdio.h>
 
 #include "input.h"
+#include "store/connection.h"
 #include "store/sessions.h"
 #include "store/workspaces.h"
+#include "vault.h"
 
 struct config;
 struct tmpl_set;
@@ -37,7 +39,17 @@ struct app {
 	char sdk_origin[256];
 	/* The worker's send health not yet written (store/sends.h). */
 	struct send_tally *sends;
+	/*
+	 * Workspaces (on the control server) the API gate has let a key
+	 * touch, by slug: what names the database in the gate's one
+	 * statement for a Meta call (app_api_gate). Never keys, never
+	 * grants: those are read on every request. An entry that no longer
+	 * matches its row is dropped, and the slug is asked for again.
+	 */
+	struct workspace *gate_ws; /* APP_GATE_WS of them, calloc'd */
+	unsigned          gate_next;
 };
+#define APP_GATE_WS 16
 
 /*
  * How handlers, the gate and the helpers they call answer: one enum.
@@ -68,6 +80,15 @@ struct ctx {
 	unsigned char      sess_hash[SESSION_HASH_BYTES];
 	int                has_ws;
 	struct workspace   ws;
+	/*
+	 * Set by the API gate on a ROUTE_CONN route when it read the
+	 * connection with the key (store_apikey_auth_conn): api_ready_token
+	 * takes these instead of reading them again. pre_box is freed
+	 * after the handler whatever it did.
+	 */
+	int              has_pre;
+	struct conn_row  pre_conn;
+	struct vault_box pre_box;
 	/*
 	 * The route's declared fields (struct route's in[]), checked: in[i]
 	 * is field i. Handlers name the index by their route's enum in

@@ -37,6 +37,12 @@ enum route_kind {
  */
 #define ROUTE_UPLOAD 0x04
 /*
+ * ROUTE_API: the handler calls Meta with the connection's WhatsApp token
+ * (api_ready_token), so the gate may read the connection and the key in
+ * one statement (app_api_gate).
+ */
+#define ROUTE_CONN 0x08
+/*
  * ROUTE_API: the scope its key must hold, one APIKEY_SCOPE_ bit
  * (apikey.h), kept in flags above bit 8: ROUTE_SCOPE(APIKEY_SCOPE_...).
  * In flags rather than a member of its own because every entry of the

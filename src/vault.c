@@ -3,12 +3,16 @@
  * Key material and plaintext live only in sodium_malloc'd memory, which
  * libsodium locks and wipes on free, or in stack buffers wiped before
  * return. buf is not used for secrets: its realloc leaves copies behind.
+ * Decrypted tokens come from a few slots in one such region per process
+ * (vault_slot_get), not from a sodium_malloc each: that cost ten system
+ * calls (guard pages, mlock, then munlock, munmap) on every Meta call.
  */
 #include <sys/file.h>
 #include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <inttypes.h>
 #include <libgen.h>
 #include <stdarg.h>
@@ -33,6 +37,14 @@
 #define VAULT_B64_MAX 128
 /* "65535 " || 44 characters of base64 || "\n" || NUL, with room to spare */
 #define VAULT_LINE_MAX 64
+
+/*
+ * Plaintext slots: a token is a few hundred bytes (a PIN six); one
+ * request holds at most two secrets at once. Longer plaintexts, and any
+ * beyond the slots, get a sodium_malloc of their own as before.
+ */
+#define VAULT_SLOTS      8
+#define VAULT_SLOT_BYTES 2048
 
 _Static_assert(crypto_kdf_KEYBYTES == VAULT_KEY_BYTES &&
         crypto_aead_xchacha20poly1305_ietf_KEYBYTES == VAULT_KEY_BYTES &&
@@ -405,6 +417,90 @@ vault_encrypt(const struct vault *v, uint64_t workspace_id, const char *kind,
 	return 0;
 }
 
+/*
+ * One sodium_malloc'd region (guard pages around it, locked where the
+ * system allows, never in a core dump) cut into VAULT_SLOTS slots, made
+ * on the first decrypt in each process: memory locks are not inherited
+ * across fork(2), and a child writing to its parent's copy would write
+ * to an unlocked private copy, so a process that finds the region is
+ * its parent's makes its own (and keeps the old one's address, so that
+ * a secret decrypted before the fork is still wiped and released
+ * there). A slot is wiped when freed (vault_secret_free), so a free
+ * slot holds only zeros. used[] is a bit per slot, claimed atomically:
+ * an opened vault may be shared by threads.
+ */
+struct vault_arena {
+	unsigned char   *mem;
+	pid_t            pid;
+	_Atomic unsigned used;
+};
+
+static struct vault_arena vault_arenas[2]; /* this process's, its parent's */
+
+static int
+vault_in_arena(const struct vault_arena *a, const void *p)
+{
+	const unsigned char *c = p;
+
+	return a->mem != NULL && c >= a->mem &&
+	    c < a->mem + VAULT_SLOTS * VAULT_SLOT_BYTES;
+}
+
+/* n bytes of locked memory for a plaintext: a slot, or sodium_malloc. */
+static void *
+vault_slot_get(size_t n)
+{
+	struct vault_arena *a = &vault_arenas[0];
+	unsigned            used, i;
+	pid_t               me = getpid();
+
+	if (n > VAULT_SLOT_BYTES)
+		return sodium_malloc(n);
+	if (a->mem == NULL || a->pid != me) {
+		/* The parent's slots stay where its secrets were. */
+		if (a->mem != NULL && vault_arenas[1].mem == NULL)
+			vault_arenas[1] = (struct vault_arena){ a->mem, a->pid,
+				atomic_load(&a->used) };
+		a->mem = sodium_malloc(VAULT_SLOTS * VAULT_SLOT_BYTES);
+		a->pid = me;
+		atomic_store(&a->used, 0);
+		if (a->mem == NULL)
+			return sodium_malloc(n);
+		sodium_memzero(a->mem, VAULT_SLOTS * VAULT_SLOT_BYTES);
+	}
+	used = atomic_load(&a->used);
+	for (i = 0; i < VAULT_SLOTS; i++) {
+		if (used & (1u << i))
+			continue;
+		if (atomic_compare_exchange_strong(&a->used, &used,
+		        used | (1u << i)))
+			return a->mem + (size_t)i * VAULT_SLOT_BYTES;
+		i = (unsigned)-1; /* used was reloaded: look again */
+	}
+	return sodium_malloc(n);
+}
+
+/* Wipes the len bytes at p and gives back its slot or its region. */
+static void
+vault_slot_put(void *p, size_t len)
+{
+	struct vault_arena *a;
+	size_t              i;
+
+	for (i = 0; i < 2; i++) {
+		a = &vault_arenas[i];
+		if (vault_in_arena(a, p)) {
+			sodium_memzero(p, len);
+			atomic_fetch_and(&a->used,
+			    ~(1u << (((unsigned char *)p - a->mem) /
+			          VAULT_SLOT_BYTES)));
+			return;
+		}
+	}
+	sodium_memzero(p, len);
+	sodium_free(p);
+}
+
 int
 vault_decrypt(const struct vault *v, uint64_t workspace_id, const char *kind,
     const struct vault_box *in, struct vault_secret *out, char *err,
@@ -432,13 +528,13 @@ vault_decrypt(const struct vault *v, uint64_t workspace_id, const char *kind,
 		    "workspace %" PRIu64 ": %s token "
 		    "is truncated (%zu bytes)",
 		    workspace_id, kind, in->ct == NULL ? 0 : in->ctlen);
-	else if ((p = sodium_malloc(in->ctlen - VAULT_ABYTES + 1)) == NULL)
+	else if ((p = vault_slot_get(in->ctlen - VAULT_ABYTES + 1)) == NULL)
 		rc = vault_err(err, errlen, "out of memory");
 	else if ((rc = crypto_aead_xchacha20poly1305_ietf_decrypt((unsigned char
 	                                                                  *)p,
 	              &mlen, NULL, in->ct, in->ctlen, ad, adlen, in->nonce,
 	              sub)) != 0) {
-		sodium_free(p);
+		vault_slot_put(p, in->ctlen - VAULT_ABYTES + 1);
 		rc = vault_err(err, errlen,
 		    "workspace %" PRIu64 ": %s token "
 		    "does not decrypt with key version %" PRIu32 " (tampered, "
@@ -494,8 +590,8 @@ vault_secret_free(struct vault_secret *s)
 {
 	if (s == NULL || s->data == NULL)
 		return;
-	sodium_memzero(s->data, s->len);
-	sodium_free(s->data);
+	/* All vault_decrypt wrote: the plaintext and its NUL. */
+	vault_slot_put(s->data, s->len + 1);
 	s->data = NULL;
 	s->len = 0;
 }

@@ -61,6 +61,25 @@ enum store_rc store_apikey_auth(struct db *,
     const unsigned char hash[APIKEY_HASH_BYTES], const char *slug,
     struct apikey_auth *, struct workspace                  *ws);
 /*
+ * store_apikey_auth for a Meta call's route, with store_conn_get_box's
+ * read of the workspace's connection in the same statement: one round
+ * trip where the gate and the handler made two. Only for a workspace
+ * whose database is on the control server, as *known says it was (a
+ * row an earlier store_apikey_auth read: the statement names its
+ * database). STORE_OK only when the key is unrevoked, may touch the
+ * workspace, and the workspace is still that row (slug, id, database and
+ * server alike): *ws, *r and *b are then filled (vault_box_free b). Any
+ * other outcome, a revoked key as an unknown one, is STORE_NOTFOUND (or
+ * an error), and the caller asks store_apikey_auth, whose answer says
+ * which refusal it is.
+ */
+struct conn_row;
+struct vault_box;
+enum store_rc store_apikey_auth_conn(struct db *,
+    const unsigned char hash[APIKEY_HASH_BYTES], const struct workspace *known,
+    struct apikey_auth *, struct workspace *ws, struct conn_row *r,
+    struct vault_box *b);
+/*
  * last_used_at = now, unless another worker did so within the minute
  * (the gate calls it only when stale: at most one write a minute a key).
  */

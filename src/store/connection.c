@@ -118,10 +118,32 @@ store_conn_get(struct db *db, const struct workspace *ws, struct conn_row *r)
 }
 
 /*
- * The gateway's one workspace read before a Meta call: store_conn_get's
- * row and the WhatsApp token's box (b->ct NULL when none is stored), in
- * one round trip rather than two (test_roundtrips.SendRoundTrips).
+ * The gateway's one workspace read before a Meta call: what a call needs
+ * of the connection row (status, reason, waba_id, phone_number_id,
+ * whether a token is stored) and the WhatsApp token's box (b->ct NULL
+ * when none is stored), in one round trip rather than two
+ * (test_roundtrips.SendRoundTrips). Not store_conn_get's statement: its
+ * catalog join and two send-health subqueries made MariaDB spend about
+ * four times the CPU of this one primary-key read on every send (bench/
+ * gateway.py); the page and GET /connection read those.
  */
+int
+store_conn_box_row(const struct sq *q, unsigned int i, struct conn_row *r,
+    struct vault_box *b)
+{
+	memset(r, 0, sizeof(*r));
+	memset(b, 0, sizeof(*b));
+	cp(r->status, sizeof(r->status), sq_col(q, i));
+	cp(r->reason, sizeof(r->reason), sq_col(q, i + 1));
+	cp(r->waba_id, sizeof(r->waba_id), sq_col(q, i + 2));
+	r->has_token = sq_colint(q, i + 3) != 0;
+	cp(r->phone_number_id, sizeof(r->phone_number_id), sq_col(q, i + 4));
+	r->key_version = (uint32_t)sq_colint(q, i + 5);
+	if (r->has_token && store_conn_box_from_row(q, i + 5, b) == -1)
+		return -1;
+	return 0;
+}
+
 enum store_rc
 store_conn_get_box(struct db *db, const struct workspace *ws,
     struct conn_row *r, struct vault_box *b)
@@ -132,13 +154,11 @@ store_conn_get_box(struct db *db, const struct workspace *ws,
 	memset(r, 0, sizeof(*r));
 	memset(b, 0, sizeof(*b));
 	if ((rc = sq_one(&q, db, &ws->srv, NULL,
-	         "SELECT " CONN_COLS ", c.token_key_version, c.token_nonce, "
-	         "c.token_ct " CONN_FROM " WHERE c.id = 1",
-	         ws->db_name, ws->db_name, ws->db_name, ws->db_name)) !=
-	    STORE_OK)
+	         "SELECT " STORE_CONN_BOX_COLS " FROM `%s`.connection c WHERE "
+	         "c.id = 1",
+	         ws->db_name)) != STORE_OK)
 		return rc;
-	conn_row(&q, r);
-	if (r->has_token && store_conn_box_from_row(&q, CONN_NCOLS, b) == -1)
+	if (store_conn_box_row(&q, 0, r, b) == -1)
 		rc = STORE_ERR;
 	sq_close(&q);
 	return rc;

@@ -48,9 +48,24 @@ struct conn_row {
 
 enum store_rc store_conn_get(struct db *, const struct workspace *,
     struct conn_row *);
-/* store_conn_get's row and the WhatsApp token's box in one statement. */
+/*
+ * For a Meta call: of store_conn_get's row only status, reason, waba_id,
+ * phone_number_id, has_token and key_version (the rest zeroed), and the
+ * WhatsApp token's box, in one statement.
+ */
 enum store_rc store_conn_get_box(struct db *, const struct workspace *,
     struct conn_row *, struct vault_box *);
+/*
+ * store_conn_get_box's columns, of the connection row aliased c, for a
+ * statement that reads them with others (store_apikey_auth_conn), and
+ * its reading of them from column i on: -1 only when out of memory (the
+ * caller vault_box_frees b either way).
+ */
+#define STORE_CONN_BOX_COLS \
+	"c.status, c.reason, c.waba_id, c.token_ct IS NOT NULL, " \
+	"c.phone_number_id, c.token_key_version, c.token_nonce, c.token_ct"
+int store_conn_box_row(const struct sq *, unsigned int i, struct conn_row *,
+    struct vault_box *);
 
 /* What the settings page shows, read in one statement. */
 struct conn_page {

@@ -6,6 +6,7 @@ no token anywhere it must not be."""
 import glob
 import hashlib
 import json
+import re
 import threading
 import time
 
@@ -165,6 +166,47 @@ class ApiMessages(StackCase):
                    "not_found")
         self.error(send(self.port, "nope", self.key, self.msg()), 404, "not_found")
         self.assertEqual(len(self.posts()), n)
+
+    def test_key_grant_and_connection_read_on_every_send(self):
+        # Every worker has sent for msg-b (the gate's one statement for a
+        # send names a database it has seen): the key, its grant, its
+        # scope and the connection are still read on each request.
+        later = add_key(self.st, "revoked-later", "messages:send")
+        n = len(self.posts(PHONE_B))
+        for _ in range(12):
+            self.assertEqual(send(self.port, "msg-b", later, self.msg()).status,
+                             200)
+        self.assertEqual(len(self.posts(PHONE_B)) - n, 12)
+        self.error(send(self.port, "msg-b", self.key_a, self.msg()), 404,
+                   "not_found")
+        self.error(send(self.port, "msg-b", self.key_read, self.msg()), 403,
+                   "forbidden")
+        db = ws_db(self.st, "msg-b")
+        self.st.sql("UPDATE connection SET status = 'needs_reconnect', "
+                    "reason = 'test: expired' WHERE id = 1", db=db)
+        try:
+            for _ in range(6):
+                e = self.error(send(self.port, "msg-b", later, self.msg()),
+                               409, "needs_reconnect")
+                self.assertEqual(e["message"], "test: expired")
+        finally:
+            self.st.sql("UPDATE connection SET status = 'connected', "
+                        "reason = NULL WHERE id = 1", db=db)
+        self.assertEqual(send(self.port, "msg-b", later, self.msg()).status, 200)
+        self.st.admin("api-key", "revoke", "revoked-later")
+        n = len(self.posts())
+        for _ in range(12):
+            self.error(send(self.port, "msg-b", later, self.msg()), 401,
+                       "unauthorized")
+        self.assertEqual(len(self.posts()), n)
+        # Both kinds of answer came from more than one worker.
+        with open(self.st.path("pool.log"), errors="replace") as f:
+            log = f.read()
+        for status in (200, 401):
+            pids = set(re.findall(
+                r"\[(\d+)\] \w+: POST /api/v1/w/msg-b/messages %d " % status,
+                log))
+            self.assertGreaterEqual(len(pids), 2, (status, pids))
 
     # -- edge refusals -------------------------------------------------
     def test_bad_bodies_are_refused_and_nothing_sent(self):

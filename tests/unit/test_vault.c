@@ -3,6 +3,7 @@
  * every way a stored token must refuse to decrypt.
  */
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -337,6 +338,73 @@ test_roundtrip(void)
 	CU_ASSERT(memcmp(a.ct, b.ct, a.ctlen) != 0);
 	CU_ASSERT_PTR_NULL(memmem(a.ct, a.ctlen, TOKEN, strlen(TOKEN)));
 	vault_box_free(&a);
+	vault_box_free(&b);
+	vault_close(v);
+	teardown();
+}
+
+/*
+ * Plaintexts held at once beyond the slots, each intact, each wiped when
+ * freed (its slot reads as zeros after, and is given out again); and a
+ * forked child gets slots of its own, not the parent's copy.
+ */
+static void
+test_slots(void)
+{
+	struct vault       *v;
+	struct vault_box    b;
+	struct vault_secret s[12], t;
+	char               *p[12];
+	size_t              i;
+	pid_t               pid;
+	int                 st, ok;
+
+	setup();
+	CU_ASSERT_EQUAL_FATAL(vault_ring_init(ring, err, sizeof(err)), 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(v = open_ring());
+	CU_ASSERT_EQUAL_FATAL(vault_encrypt(v, 7, VAULT_KIND_WABA, TOKEN,
+	                          strlen(TOKEN), &b, err, sizeof(err)),
+	    0);
+	for (i = 0; i < 12; i++) {
+		CU_ASSERT_EQUAL_FATAL(vault_decrypt(v, 7, VAULT_KIND_WABA, &b,
+		                          &s[i], err, sizeof(err)),
+		    0);
+		p[i] = s[i].data;
+	}
+	for (i = 0; i < 12; i++) {
+		CU_ASSERT_EQUAL(s[i].len, strlen(TOKEN));
+		CU_ASSERT_STRING_EQUAL(s[i].data, TOKEN);
+	}
+	vault_secret_free(&s[3]);
+	/* A slot's memory stays mapped: wiped, not just given back. */
+	for (i = 0; i <= strlen(TOKEN); i++)
+		CU_ASSERT_EQUAL(p[3][i], 0);
+	CU_ASSERT_EQUAL_FATAL(vault_decrypt(v, 7, VAULT_KIND_WABA, &b, &t, err,
+	                          sizeof(err)),
+	    0);
+	CU_ASSERT_PTR_EQUAL(t.data, p[3]);
+	CU_ASSERT_STRING_EQUAL(t.data, TOKEN);
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		ok = vault_decrypt(v, 7, VAULT_KIND_WABA, &b, &s[0], err,
+		         sizeof(err)) == 0 &&
+		    strcmp(s[0].data, TOKEN) == 0;
+		for (i = 0; i < 12; i++)
+			ok = ok && s[0].data != p[i];
+		vault_secret_free(&s[0]);
+		vault_secret_free(&t); /* the parent's slot, in the copy */
+		_exit(ok && t.data == NULL ? 0 : 1);
+	}
+	CU_ASSERT_FATAL(pid > 0);
+	CU_ASSERT_EQUAL(waitpid(pid, &st, 0), pid);
+	CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CU_ASSERT_STRING_EQUAL(t.data,
+	    TOKEN); /* the child's wipe was its own */
+	vault_secret_free(&t);
+	for (i = 0; i < 12; i++)
+		vault_secret_free(&s[i]);
+	for (i = 0; i < 8; i++)
+		CU_ASSERT_EQUAL(p[i][0], 0);
 	vault_box_free(&b);
 	vault_close(v);
 	teardown();
@@ -749,6 +817,7 @@ before_vault(void)
 static const struct ut_test tests[] = { { "ring init", test_ring_init },
 	{ "open checks mode", test_open_mode },
 	{ "malformed rings", test_malformed }, { "round trip", test_roundtrip },
+	{ "plaintext slots", test_slots },
 	{ "tampering and moving", test_tamper }, { "token kinds", test_kind },
 	{ "rotation", test_rotation }, { "ring editing", test_ring_edit },
 	{ "refresh from disk", test_refresh }, { NULL, NULL } };
