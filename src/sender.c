@@ -401,6 +401,25 @@ snd_token(struct snd *s, struct snd_ws *w, struct vault_secret *tok)
 	return tok->data != NULL ? 0 : -1;
 }
 
+/* A slot for claimed row c of number k of w, counted in flight. */
+static struct snd_job *
+snd_job_new(struct snd *s, struct snd_ws *w, size_t k,
+    const struct outbox_claim *c)
+{
+	struct snd_job *j = snd_slot(s);
+
+	memset(j, 0, sizeof(*j));
+	j->used = 1;
+	pthread_mutex_lock(&s->mu);
+	s->njobs++;
+	pthread_mutex_unlock(&s->mu);
+	j->w = w;
+	j->id = c->id;
+	j->claim = c->claim;
+	snprintf(j->phone, sizeof(j->phone), "%s", w->num[k]);
+	return j;
+}
+
 /* Claims what one number of w may send within the horizon. */
 static void
 snd_claim_number(struct snd *s, struct snd_ws *w, size_t k, long long now)
@@ -441,18 +460,9 @@ snd_claim_number(struct snd *s, struct snd_ws *w, size_t k, long long now)
 		          : "");
 		/* Perhaps sending under our claim: given back, not sent. */
 		for (i = 0; i < n; i++) {
-			j = snd_slot(s);
-			memset(j, 0, sizeof(*j));
-			j->used = 1;
-			pthread_mutex_lock(&s->mu);
-			s->njobs++;
-			pthread_mutex_unlock(&s->mu);
-			j->w = w;
-			j->id = c[i].id;
-			j->claim = c[i].claim;
+			j = snd_job_new(s, w, k, &c[i]);
 			j->end = OUTBOX_RELEASE;
 			j->known_ms = now;
-			snprintf(j->phone, sizeof(j->phone), "%s", w->num[k]);
 			j->next = s->unsettled;
 			s->unsettled = j;
 		}
@@ -475,17 +485,8 @@ snd_claim_number(struct snd *s, struct snd_ws *w, size_t k, long long now)
 	if (snd_token(s, w, &tok) == -1)
 		memset(&tok, 0, sizeof(tok));
 	for (i = 0; i < n; i++) {
-		j = snd_slot(s);
-		memset(j, 0, sizeof(*j));
-		j->used = 1;
-		pthread_mutex_lock(&s->mu);
-		s->njobs++;
-		pthread_mutex_unlock(&s->mu);
-		j->w = w;
-		j->id = c[i].id;
+		j = snd_job_new(s, w, k, &c[i]);
 		j->attempts = c[i].attempts;
-		j->claim = c[i].claim;
-		snprintf(j->phone, sizeof(j->phone), "%s", w->num[k]);
 		snprintf(j->to, sizeof(j->to), "%s", c[i].to);
 		j->due_ms = now + (c[i].slot_us - db_now) / 1000;
 		j->slot_us = c[i].slot_us;

@@ -161,6 +161,37 @@ store_apikey_revoke(struct db *db, const char *name, int *already)
 }
 
 /*
+ * Runs q (the gate's statements: key id in column 7, its hash in 8, its
+ * scopes in 9) and reads its one row into a: STORE_NOTFOUND when there
+ * is none or the hash read back differs (compared in constant time).
+ */
+static enum store_rc
+apikey_row(struct sq *q, const unsigned char hash[APIKEY_HASH_BYTES],
+    struct apikey_auth *a)
+{
+	enum store_rc rc;
+
+	if ((rc = sq_run(q)) != STORE_OK)
+		return rc;
+	switch (sq_fetch(q)) {
+	case 1:
+		break;
+	case 0:
+		return STORE_NOTFOUND;
+	default:
+		return STORE_ERR;
+	}
+	if (sq_collen(q, 8) != APIKEY_HASH_BYTES ||
+	    sodium_memcmp(sq_col(q, 8), hash, APIKEY_HASH_BYTES) != 0)
+		return STORE_NOTFOUND;
+	a->id = (uint64_t)sq_colint(q, 7);
+	if (apikey_scopes_parse(sq_col(q, 9) ? sq_col(q, 9) : "", &a->scopes,
+	        NULL, 0) == -1)
+		a->scopes = 0;
+	return STORE_OK;
+}
+
+/*
  * One statement, the API request's first round trip (sq_open_read: a
  * read, so it is also the connection's check, as the session gate's):
  * the key, and the workspace named slug when the key may touch it. A
@@ -193,27 +224,8 @@ store_apikey_auth(struct db *db, const unsigned char hash[APIKEY_HASH_BYTES],
 		return rc;
 	sq_str(&q, slug); /* NULL: = NULL matches no workspace */
 	sq_bin(&q, hash, APIKEY_HASH_BYTES);
-	if ((rc = sq_run(&q)) != STORE_OK)
+	if ((rc = apikey_row(&q, hash, a)) != STORE_OK)
 		goto out;
-	switch (sq_fetch(&q)) {
-	case 1:
-		break;
-	case 0:
-		rc = STORE_NOTFOUND;
-		goto out;
-	default:
-		rc = STORE_ERR;
-		goto out;
-	}
-	if (sq_collen(&q, 8) != APIKEY_HASH_BYTES ||
-	    sodium_memcmp(sq_col(&q, 8), hash, APIKEY_HASH_BYTES) != 0) {
-		rc = STORE_NOTFOUND;
-		goto out;
-	}
-	a->id = (uint64_t)sq_colint(&q, 7);
-	if (apikey_scopes_parse(sq_col(&q, 9) ? sq_col(&q, 9) : "", &a->scopes,
-	        NULL, 0) == -1)
-		a->scopes = 0;
 	a->stale = sq_colint(&q, 11) != 0;
 	if (sq_colint(&q, 10) != 0 && sq_col(&q, 0) != NULL) {
 		if ((rc = store_ws_from_row(&q, ws)) != STORE_OK)
@@ -265,29 +277,9 @@ store_apikey_auth_conn(struct db *db,
 	sq_int(&q, (long long)known->id);
 	sq_str(&q, known->db_name);
 	sq_bin(&q, hash, APIKEY_HASH_BYTES);
-	if ((rc = sq_run(&q)) != STORE_OK)
+	if ((rc = apikey_row(&q, hash, a)) != STORE_OK ||
+	    (rc = store_ws_from_row(&q, ws)) != STORE_OK)
 		goto out;
-	switch (sq_fetch(&q)) {
-	case 1:
-		break;
-	case 0:
-		rc = STORE_NOTFOUND;
-		goto out;
-	default:
-		rc = STORE_ERR;
-		goto out;
-	}
-	if (sq_collen(&q, 8) != APIKEY_HASH_BYTES ||
-	    sodium_memcmp(sq_col(&q, 8), hash, APIKEY_HASH_BYTES) != 0) {
-		rc = STORE_NOTFOUND;
-		goto out;
-	}
-	if ((rc = store_ws_from_row(&q, ws)) != STORE_OK)
-		goto out;
-	a->id = (uint64_t)sq_colint(&q, 7);
-	if (apikey_scopes_parse(sq_col(&q, 9) ? sq_col(&q, 9) : "", &a->scopes,
-	        NULL, 0) == -1)
-		a->scopes = 0;
 	a->stale = sq_colint(&q, 10) != 0;
 	a->may_touch = 1;
 	if (store_conn_box_row(&q, 11, r, b) == -1)
