@@ -12,6 +12,19 @@ import socket
 import threading
 
 
+def cut(*socks):
+    """Shut down and close each socket, whatever state it is in."""
+    for s in socks:
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        try:
+            s.close()
+        except OSError:
+            pass
+
+
 class DbProxy:
     def __init__(self, upstream_socket):
         self.upstream = upstream_socket
@@ -112,15 +125,7 @@ class DbProxy:
             self._cut(c, u)
 
     def _cut(self, c, u):
-        for s in (c, u):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            try:
-                s.close()
-            except OSError:
-                pass
+        cut(c, u)
 
     def _lose(self, c, u):
         self._cut(c, u)

@@ -13,6 +13,8 @@ import socket
 import threading
 import time
 
+from dbproxy import cut
+
 
 class GraphFront:
     def __init__(self, upstream_port, refuse_s=1.5):
@@ -101,7 +103,7 @@ class GraphFront:
                 dst.sendall(data)
         except OSError:
             pass
-        self._cut(src, dst)
+        cut(src, dst)
 
     def _lose(self, c, u):
         # Refused from now on: the listener goes before the client learns
@@ -110,22 +112,10 @@ class GraphFront:
         # thread is blocked in accept().)
         self._stop_listening()
         time.sleep(0.2)  # the sandbox has the body whole
-        self._cut(c, u)
+        cut(c, u)
         self.lost.set()
         threading.Timer(self.refuse_s, self._reopen).start()
 
     def _reopen(self):
         if not self.closed:
             self._listen()
-
-    @staticmethod
-    def _cut(*socks):
-        for s in socks:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            try:
-                s.close()
-            except OSError:
-                pass
