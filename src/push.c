@@ -165,6 +165,21 @@ push_list(struct push *p, long long now)
 }
 
 /*
+ * A transport failure after the request may have left: a connection
+ * the receiver reset or closed unanswered (an idle keep-alive it had
+ * just dropped, a restart). Worth one more try at once, on a fresh
+ * connection: the receiver dedupes by id, so a repeat costs nothing,
+ * while a backoff and a recorded error would raise an alarm for a
+ * blip. A refusal, a timeout or an answer is taken as it is.
+ */
+static int
+push_transient(CURLcode rc)
+{
+	return rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR ||
+	    rc == CURLE_GOT_NOTHING;
+}
+
+/*
  * POSTs one event. 0 on a 2xx; -1 with why (no secret, no body: the
  * status or libcurl's words) otherwise.
  */
@@ -176,6 +191,7 @@ push_post(struct push *p, const char *body, size_t len, uint64_t id, char *why,
 	char               sig[PUSH_SIG_LEN + 1], line[128], idh[64];
 	long               code = 0;
 	CURLcode           rc;
+	int                tries = 0;
 
 	push_sign(p->cfg->push_secret, body, len, sig);
 	snprintf(line, sizeof(line), "X-Waba-Signature-256: %s", sig);
@@ -189,6 +205,7 @@ push_post(struct push *p, const char *body, size_t len, uint64_t id, char *why,
 		snprintf(why, whylen, "out of memory");
 		return -1;
 	}
+again:
 	curl_easy_reset(p->curl);
 	curl_easy_setopt(p->curl, CURLOPT_URL, p->cfg->push_url);
 #if LIBCURL_VERSION_NUM >= 0x075500
@@ -207,8 +224,16 @@ push_post(struct push *p, const char *body, size_t len, uint64_t id, char *why,
 	curl_easy_setopt(p->curl, CURLOPT_USERAGENT, "waba-connect-push");
 	curl_easy_setopt(p->curl, CURLOPT_WRITEFUNCTION, push_discard);
 	curl_easy_setopt(p->curl, CURLOPT_ERRORBUFFER, p->errbuf);
+	if (tries > 0)
+		curl_easy_setopt(p->curl, CURLOPT_FRESH_CONNECT, 1L);
 	p->errbuf[0] = '\0';
 	rc = curl_easy_perform(p->curl);
+	if (rc != CURLE_OK && push_transient(rc) && tries++ == 0) {
+		log_info("push: event %llu: %s; tried again at once",
+		    (unsigned long long)id,
+		    p->errbuf[0] ? p->errbuf : curl_easy_strerror(rc));
+		goto again;
+	}
 	curl_slist_free_all(h);
 	sodium_memzero(sig, sizeof(sig));
 	sodium_memzero(line, sizeof(line));

@@ -11,6 +11,7 @@ import http.server
 import json
 import os
 import socket
+import struct
 import threading
 import time
 
@@ -29,6 +30,7 @@ class Receiver:
     def __init__(self, port):
         self.port = port
         self.mode = "ok"
+        self.drop = 0        # connections to drop unanswered, body read
         self.got = []        # (workspace, id, event) in arrival order
         self.bad = []        # bad signatures, bad JSON
         self.lock = threading.Lock()
@@ -44,6 +46,18 @@ class Receiver:
             def do_POST(self):
                 n = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(n)
+                with rec.lock:
+                    drop = rec.drop > 0
+                    rec.drop -= drop
+                if drop:
+                    # Had it, answers nothing, resets: what a receiver
+                    # that restarts mid-request or drops an idle
+                    # keep-alive does.
+                    self.connection.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER,
+                        struct.pack("ii", 1, 0))
+                    self.close_connection = True
+                    return
                 want = "sha256=" + hmac.new(SECRET.encode(), body,
                                             hashlib.sha256).hexdigest()
                 ok = hmac.compare_digest(
@@ -166,6 +180,19 @@ class Push(WebhookBase):
         wait_for(lambda: self.status("alpha")["push"]["pending"] == 0, 10,
                  "pending 0")
         self.assertIsNone(self.status("alpha")["push"]["last_error"])
+
+    def test_1b_a_dropped_connection_is_tried_again_at_once(self):
+        """A push whose connection the receiver drops unanswered is
+        sent again at once on a fresh one: delivered, with no failure
+        recorded and no backoff."""
+        self.rec.drop = 1
+        self.deliver("dropped", 1, (("alpha", PHONE),))
+        wait_for(self.all_pushed, 20, "the event pushed")
+        self.assertEqual(self.rec.drop, 0)
+        st = self.status("alpha")["push"]
+        self.assertIsNone(st["last_error"])
+        self.assertEqual(st["failures"], 0)
+        self.assert_in_order()
 
     def test_2_receiver_failing_then_back(self):
         self.rec.mode = "fail"
