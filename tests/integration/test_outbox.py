@@ -483,7 +483,9 @@ class OutboxSender(StackCase):
         # The other workspace was done long before a's number, which
         # Meta let through at 20 a second.
         self.assertLess(ok[pc][-1][0], ok[pa][-1][0] - 2.0)
-        self.assertLess(ok[pc][-1][0] - ok[pc][0][0], 3.0)
+        # Its 15 in a few seconds (a's 100 take 5 s or more at Meta's
+        # 20/s; 4 s leaves room for a loaded sanitizer run, 3.37 seen).
+        self.assertLess(ok[pc][-1][0] - ok[pc][0][0], 4.0)
         # b's other recipients did not wait for the two held ones.
         last_pair = max(x[0] for x in ok[pb] if "-p" in x[1])
         others = [x[0] for x in ok[pb] if "-o" in x[1]]
