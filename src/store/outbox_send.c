@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "../db.h"
+#include "../meta_gate.h"
 #include "outbox.h"
 #include "workspaces.h"
 
@@ -411,6 +412,13 @@ store_outbox_settle(struct db *db, const struct workspace *ws,
 		goto out;
 	}
 	rc = sq_commit(db, my);
+	/* Sent, failed, unknown: events, which long-polls wait for. */
+	for (i = 0; rc == STORE_OK && i < n; i++)
+		if (r[i].end == OUTBOX_SENT || r[i].end == OUTBOX_FAILED ||
+		    r[i].end == OUTBOX_UNKNOWN) {
+			gate_events_bump(ws->id);
+			break;
+		}
 out:
 	json_object_put(a);
 	json_object_put(back);
@@ -540,6 +548,8 @@ store_outbox_expire(struct db *db, const struct workspace *ws, int age_s,
 	sq_close(&q);
 	if ((rc = sq_commit(db, my)) != STORE_OK)
 		*changed = 0;
+	else if (*changed > 0)
+		gate_events_bump(ws->id);
 	goto out;
 fail:
 	sq_rollback(db, my);

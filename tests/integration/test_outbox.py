@@ -820,3 +820,55 @@ class OutboxSenderChild(StackCase):
         wait(lambda: self.st.sql("SELECT COUNT(*) FROM outbox WHERE state = "
                                  "'sent'", db=db).strip() == "25", 30,
              "sent by the new one")
+
+    def test_a_send_wakes_a_long_poll_at_once(self):
+        """The child's message_sent events move the feed's generation,
+        as a delivery does: a long-poll wakes as the send settles, not at
+        its next look at the database (once a second)."""
+        import threading
+        wait(lambda: self.st.sender_pids(), 20, "the sender child")
+        key = add_key(self.st, "child-ev", "events:read", ["child"])
+        late = []
+        for i in range(5):
+            cid = "wake-%d" % i
+            r = request(self.port, "GET", "/api/v1/w/child/events?limit=1",
+                        headers={"Authorization": "Bearer " + key},
+                        timeout=15)
+            head = json.loads(r.text)
+            after = head["next"]
+            while head["events"]:  # to the end of the feed
+                r = request(self.port, "GET",
+                            "/api/v1/w/child/events?limit=1000&after=%d"
+                            % after,
+                            headers={"Authorization": "Bearer " + key},
+                            timeout=15)
+                head = json.loads(r.text)
+                after = head["next"]
+            out = {}
+
+            def poll():
+                out["r"] = request(
+                    self.port, "GET",
+                    "/api/v1/w/child/events?wait=20&after=%d" % after,
+                    headers={"Authorization": "Bearer " + key}, timeout=30)
+                out["at"] = time.time()
+
+            t = threading.Thread(target=poll, daemon=True)
+            t.start()
+            time.sleep(0.3)
+            r = outbox(self.port, "child", self.key,
+                       {"messages": [text(cid)]})
+            self.assertEqual(r.status, 202, r.text)
+            t.join(25)
+            self.assertFalse(t.is_alive())
+            evs = json.loads(out["r"].text)["events"]
+            self.assertEqual([(e["type"], e["object"]["client_id"])
+                              for e in evs], [("message_sent", cid)])
+            sent_at = [q["time"] for q in
+                       self.sb.call("GET", "/_sandbox/sends")["sends"]
+                       if q.get("text") == "hi " + cid]
+            self.assertEqual(len(sent_at), 1)
+            late.append(out["at"] - sent_at[0])
+        print("woken after the send: %s s" % ", ".join(
+            "%.3f" % x for x in late))
+        self.assertLess(max(late), 0.5, late)
