@@ -83,6 +83,7 @@ struct snd_ws {
 	int              paused; /* the connection cannot send */
 	int              marked; /* needs_reconnect marked after a 190 */
 	int              work;   /* something queued, as last seen */
+	int              capped; /* more numbers than SND_MAX_NUMBERS: said */
 	long long        look_ms;
 	char             num[SND_MAX_NUMBERS][33];
 	int              isdef[SND_MAX_NUMBERS];
@@ -149,6 +150,7 @@ struct snd {
 	struct snd_job        *out;
 	volatile sig_atomic_t *stop;
 	unsigned long long     sent, failed, unknown;
+	int                    ws_capped; /* SND_MAX_WS reached: said */
 };
 
 static long long
@@ -184,8 +186,16 @@ snd_ws_add(const struct workspace *ws, void *arg)
 			s->ws[i].live = 1;
 			return 0;
 		}
-	if (s->nws == SND_MAX_WS)
+	if (s->nws == SND_MAX_WS) {
+		if (!s->ws_capped)
+			log_warn(
+			    "sender: more than %d workspaces: workspace %s "
+			    "and the ones after it are left to another "
+			    "sender",
+			    SND_MAX_WS, ws->slug);
+		s->ws_capped = 1;
 		return 0;
+	}
 	memset(&s->ws[s->nws], 0, sizeof(s->ws[0]));
 	s->ws[s->nws].ws = *ws;
 	s->ws[s->nws].live = 1;
@@ -214,7 +224,7 @@ snd_look(struct snd *s, struct snd_ws *w, long long now)
 {
 	struct conn_row r;
 	uint64_t        changed;
-	int             queued, paused, stale, ok;
+	int             queued, paused, stale, ok, more = 0;
 	int             age_s = s->app->cfg->sender_claim_timeout_s;
 
 	w->look_ms = now + SND_LOOK_MS;
@@ -250,8 +260,14 @@ snd_look(struct snd *s, struct snd_ws *w, long long now)
 	w->work = ok && queued;
 	if (w->work &&
 	    store_outbox_numbers(s->app->db, &w->ws, w->num, w->isdef,
-	        SND_MAX_NUMBERS, &w->nnum) != STORE_OK)
+	        SND_MAX_NUMBERS, &w->nnum, &more) != STORE_OK)
 		w->work = 0;
+	else if (w->work && more && !w->capped)
+		log_warn("sender: workspace %s: more than %d active numbers: "
+		         "messages from the ones after %s stay queued",
+		    w->ws.slug, SND_MAX_NUMBERS, w->num[SND_MAX_NUMBERS - 1]);
+	if (w->work)
+		w->capped = more;
 }
 
 /* --- Requests ------------------------------------------------------------ */

@@ -212,8 +212,11 @@ enum store_rc store_outbox_expire(struct db *, const struct workspace *,
  */
 enum store_rc store_outbox_pending(struct db *, const struct workspace *,
     int stale_s, int *queued, int *paused, int *stale);
-/* The workspace's active numbers, the default first: at most max. */
+/*
+ * The workspace's active numbers, the default first: at most max; *more
+ * set when it has others past them.
+ */
 enum store_rc store_outbox_numbers(struct db *, const struct workspace *,
-    char (*ids)[33], int *is_default, size_t max, size_t *n);
+    char (*ids)[33], int *is_default, size_t max, size_t *n, int *more);
 
 #endif

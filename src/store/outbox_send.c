@@ -583,13 +583,14 @@ store_outbox_pending(struct db *db, const struct workspace *ws, int stale_s,
 
 enum store_rc
 store_outbox_numbers(struct db *db, const struct workspace *ws, char (*ids)[33],
-    int *is_default, size_t max, size_t *n)
+    int *is_default, size_t max, size_t *n, int *more)
 {
 	struct sq     q;
 	enum store_rc rc;
 	size_t        len;
 
 	*n = 0;
+	*more = 0;
 	if ((rc = sq_rows(&q, db, &ws->srv, NULL,
 	         "SELECT id, is_default FROM `%s`.phone_numbers WHERE state = "
 	         "'active' ORDER BY is_default DESC, id",
@@ -604,6 +605,7 @@ store_outbox_numbers(struct db *db, const struct workspace *ws, char (*ids)[33],
 		is_default[*n] = sq_colint(&q, 1) != 0;
 		(*n)++;
 	}
+	*more = *n == max && sq_fetch(&q) == 1;
 	sq_close(&q);
 	return STORE_OK;
 }

@@ -520,6 +520,34 @@ class OutboxSender(StackCase):
         # Four had to wait, each 1.5 s behind the one before it.
         self.assertLessEqual(len(refused), 20)
 
+    def test_more_numbers_than_one_sender_paces_is_said(self):
+        """One sender paces 16 numbers of a workspace: the 17th's
+        messages stay queued (not lost, not sent unpaced) and the sender
+        says so in its log, once; the first 16 send."""
+        slug = "snd-many"
+        self.st.admin("workspace", "add", slug, "Many")
+        phones = ["64%010d" % i for i in range(17)]
+        add_sender(self.st, self.sb, slug, "54%010d" % 0, phones[0])
+        for ph in phones[1:]:
+            add_sender(self.st, self.sb, slug, "54%010d" % 0, ph,
+                       default=False)
+        msgs = [text("many-%s-%d" % (slug, i), **{"from": ph})
+                for i, ph in enumerate(phones)]
+        r = outbox(self.port, slug, self.key, {"messages": msgs})
+        self.assertEqual(r.status, 202, r.text[:300])
+        self.st.start_sender("sender")
+        wait(lambda: counts(self.st, slug, "many").get("sent", 0) == 16, 30,
+             "the first 16 sent")
+        time.sleep(2.5)  # a few looks more
+        self.assertEqual(counts(self.st, slug, "many"),
+                         {"sent": 16, "queued": 1})
+        self.assertEqual(self.states(slug, "many")[
+            "many-%s-16" % slug], "queued")
+        with open(self.st.path("sender.log")) as f:
+            log = f.read()
+        self.assertEqual(log.count("workspace %s: more than 16 active "
+                                   "numbers" % slug), 1, log[-2000:])
+
     def test_sigterm_finishes_in_flight_and_exits_0(self):
         slug = self.slugs[4]
         self.enqueue(slug, 400, "term")
