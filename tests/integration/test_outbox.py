@@ -849,7 +849,7 @@ class OutboxSenderChild(StackCase):
                                  "'sent'", db=db).strip() == "25", 30,
              "sent by the new one")
 
-    def test_a_send_wakes_a_long_poll_at_once(self):
+    def test_send_wakes_a_long_poll_at_once(self):
         """The child's message_sent events move the feed's generation,
         as a delivery does: a long-poll wakes as the send settles, not at
         its next look at the database (once a second)."""
