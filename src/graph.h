@@ -198,6 +198,12 @@ int graph_code_is_transient(long code);
 int graph_code_is_rejection(long code);
 /* Plain words for the settings page: why Meta refused a token (190). */
 const char *graph_reason_190(long subcode);
+/* 1 when e is one of Meta's rate limits (HTTP 429, codes 4, 17, 32,
+   613, 80000-80014, 130429, 131048, 131056). */
+int graph_err_is_rate_limit(const struct graph_err *);
+/* Seconds to wait after e: Retry-After for the gateway, the number's
+   hold for the sender. */
+long graph_err_retry_after(const struct graph_err *);
 /* e's fbtrace_id for a log line, or "-" when Meta gave none. */
 const char *graph_err_trace(const struct graph_err *e);
 /* 1 when err means the token is unusable (code 190, or 102). */

@@ -224,6 +224,53 @@ graph_error_parse(long http_status, const char *body, size_t len,
 	return rc;
 }
 
+/*
+ * How long a caller should wait after Meta's own rate limits. Meta
+ * sends no Retry-After; these follow its documented windows: the
+ * throughput cap (130429) is per second, the pair limit (131056) about
+ * one message per 6 s to one user, the others (4, 17, 32, 613, 80000-
+ * 80014 such as 80007, 80008 and the catalog's 80009 and 80014: app,
+ * user, page, custom and WABA limits; 131048, the spam rate limit that
+ * follows the number's quality) are counted over an hour, so
+ * a minute is a polite first wait.
+ */
+long
+graph_err_retry_after(const struct graph_err *e)
+{
+	if (e->unavailable)
+		return e->retry_after > 0 ? e->retry_after : 1;
+	switch (e->code) {
+	case 130429:
+		return 1;
+	case 131056:
+		return 6;
+	default:
+		return 60;
+	}
+}
+
+/* 1 when e is one of Meta's rate limits (doc/contract.md, Errors):
+   the gateway answers 429, the sender holds the number. */
+int
+graph_err_is_rate_limit(const struct graph_err *e)
+{
+	switch (e->code) {
+	case 4:
+	case 17:
+	case 32:
+	case 613:
+	case 130429:
+	case 131048: /* spam rate limit: the number's quality holds sends */
+	case 131056:
+		return 1;
+	default:
+		/* 80000-80014: business use case limits, among them the
+		   catalog's (80009) and its batch uploads' (80014). */
+		return (e->code >= 80000 && e->code <= 80014) ||
+		    e->http_status == 429;
+	}
+}
+
 const char *
 graph_err_trace(const struct graph_err *e)
 {

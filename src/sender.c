@@ -671,14 +671,6 @@ snd_outcome(struct snd *s, struct snd_job *j, CURLcode cc)
 		    graph_reason_190(e.subcode));
 		return;
 	}
-	if (e.code == 130429 || (http == 429 && !parsed)) {
-		/* The number's throughput: that number waits a second. */
-		j->hold_us = 1000000;
-		j->end = OUTBOX_RELEASE;
-		j->retry_ms = 1000;
-		snprintf(j->error, sizeof(j->error), "%s", e.message);
-		return;
-	}
 	if (e.code == 131056) {
 		/* The pair's limit: that recipient waits. */
 		long long hold = s->app->cfg->sender_pair_interval_ms;
@@ -689,6 +681,25 @@ snd_outcome(struct snd *s, struct snd_job *j, CURLcode cc)
 		j->hold_pair = 1;
 		j->end = OUTBOX_RELEASE;
 		j->retry_ms = hold;
+		snprintf(j->error, sizeof(j->error), "%s", e.message);
+		return;
+	}
+	if (graph_err_is_rate_limit(&e)) {
+		/*
+		 * Meta's limits are the number's (130429, 131048) or its
+		 * WABA's and app's (4, 80007, ...): the number waits them
+		 * out and the message goes back to the queue without an
+		 * attempt spent, or a limit counted over an hour would fail
+		 * a campaign message by message. A bare 429 is taken as the
+		 * throughput cap, the one Meta answers most.
+		 */
+		long long hold_ms = parsed && e.code != 0
+		    ? (long long)graph_err_retry_after(&e) * 1000
+		    : 1000;
+
+		j->hold_us = hold_ms * 1000;
+		j->end = OUTBOX_RELEASE;
+		j->retry_ms = hold_ms;
 		snprintf(j->error, sizeof(j->error), "%s", e.message);
 		return;
 	}

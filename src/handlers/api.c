@@ -158,52 +158,6 @@ api_ready_token(struct ctx *c, struct conn_row *r, struct vault_secret *out)
 	return api_open_box(c, VAULT_KIND_WABA, &box, out);
 }
 
-/*
- * How long a caller should wait after Meta's own rate limits. Meta
- * sends no Retry-After; these follow its documented windows: the
- * throughput cap (130429) is per second, the pair limit (131056) about
- * one message per 6 s to one user, the others (4, 17, 32, 613, 80000-
- * 80014 such as 80007, 80008 and the catalog's 80009 and 80014: app,
- * user, page, custom and WABA limits; 131048, the spam rate limit that
- * follows the number's quality) are counted over an hour, so
- * a minute is a polite first wait.
- */
-long
-api_retry_after(const struct graph_err *e)
-{
-	if (e->unavailable)
-		return e->retry_after > 0 ? e->retry_after : 1;
-	switch (e->code) {
-	case 130429:
-		return 1;
-	case 131056:
-		return 6;
-	default:
-		return 60;
-	}
-}
-
-/* 1 when e is one of Meta's rate limits (doc/contract.md, Errors). */
-int
-api_is_rate_limit(const struct graph_err *e)
-{
-	switch (e->code) {
-	case 4:
-	case 17:
-	case 32:
-	case 613:
-	case 130429:
-	case 131048: /* spam rate limit: the number's quality holds sends */
-	case 131056:
-		return 1;
-	default:
-		/* 80000-80014: business use case limits, among them the
-		   catalog's (80009) and its batch uploads' (80014). */
-		return (e->code >= 80000 && e->code <= 80014) ||
-		    e->http_status == 429;
-	}
-}
-
 static enum answer
 api_meta_error(struct ctx *c, int status, const char *code, const char *message,
     const struct graph_err *e)
@@ -241,7 +195,7 @@ api_graph_failed(struct ctx *c, const char *what, const char *kind,
 	long wait;
 
 	if (e->unavailable) {
-		snprintf(ra, sizeof(ra), "%ld", api_retry_after(e));
+		snprintf(ra, sizeof(ra), "%ld", graph_err_retry_after(e));
 		resp_header(c->resp, "Retry-After", ra);
 		return api_error(c, 503, "unavailable",
 		    "Meta is slow or failing right now; this call was not "
@@ -270,8 +224,8 @@ api_graph_failed(struct ctx *c, const char *what, const char *kind,
 		    catalog ? "catalog access" : "access", reason);
 		return api_meta_error(c, 409, "needs_reconnect", msg, e);
 	}
-	if (api_is_rate_limit(e)) {
-		wait = api_retry_after(e);
+	if (graph_err_is_rate_limit(e)) {
+		wait = graph_err_retry_after(e);
 		snprintf(ra, sizeof(ra), "%ld", wait);
 		resp_header(c->resp, "Retry-After", ra);
 		snprintf(msg, sizeof(msg),

@@ -110,11 +110,6 @@ struct graph_err;
  */
 enum answer api_graph_failed(struct ctx *, const char *what, const char *kind,
     const struct graph_err *e);
-/* The Retry-After (seconds) for a rate-limited or refused call. */
-long api_retry_after(const struct graph_err *);
-/* 1 when e is one of Meta's rate limits (HTTP 429, codes 4, 17, 32,
-   613, 80000-80014, 130429, 131048, 131056). */
-int         api_is_rate_limit(const struct graph_err *);
 enum answer h_api_connection(struct ctx *);
 /* events.c: GET /api/v1/w/{slug}/events */
 enum { EV_AFTER, EV_LIMIT, EV_WAIT };

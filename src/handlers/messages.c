@@ -242,8 +242,8 @@ h_api_messages(struct ctx *c)
 	 * alike: a retry with the key gets the same answer, never a
 	 * second message.
 	 */
-	keep = !(
-	    e.unavailable || api_is_rate_limit(&e) || graph_err_is_token(&e));
+	keep = !(e.unavailable || graph_err_is_rate_limit(&e) ||
+	    graph_err_is_token(&e));
 	(void)api_graph_failed(c, "sending the message", VAULT_KIND_WABA, &e);
 	return msgs_settle(c, key, keep);
 }

@@ -520,6 +520,59 @@ class OutboxSender(StackCase):
         # Four had to wait, each 1.5 s behind the one before it.
         self.assertLessEqual(len(refused), 20)
 
+    def test_metas_other_rate_limits_hold_the_number(self):
+        """An HTTP 429 with another of Meta's limits (80007, the WABA's,
+        counted over an hour) holds that number back a minute and puts
+        the message back in the queue without spending an attempt: not
+        retried message by message until each has failed. Another
+        workspace is not held up; once the hold is over, each is sent
+        once."""
+        slug, other = self.slugs[18], self.slugs[19]
+        db = ws_db(self.st, slug)
+        self.enqueue(slug, 10, "r80")
+        self.enqueue(other, 10, "r80o")
+        # Meta refuses every send of that number while its limit holds.
+        self.sb.inject("messages", "429", code=80007, count=1000,
+                       match="hi r80-%s-" % slug)
+        self.st.start_sender("sender")
+        wait(lambda: self.settled([other], "r80o"), 30, "the other one")
+        self.assertEqual(set(self.states(other, "r80o").values()), {"sent"})
+        time.sleep(3.0)  # old code: each tried again after 1 s, then 2 s
+        got = self.answers("r80")[self.phones[slug]]
+        self.assertTrue(got, "nothing was tried")
+        self.assertEqual({(x[2], x[3]) for x in got}, {(429, 80007)})
+        tried = [x[1] for x in got]
+        # Each tried once at most (those claimed before the first
+        # refusal came back), none again while the number is held.
+        self.assertEqual(len(tried), len(set(tried)), tried)
+        rows = self.st.sql(
+            "SELECT state, attempts, IFNULL(error, ''), TIMESTAMPDIFF("
+            "SECOND, UTC_TIMESTAMP(3), not_before) FROM outbox WHERE "
+            "client_id LIKE 'r80-%%'", db=db)
+        rows = [l.split("\t") for l in rows.split("\n") if l]
+        self.assertEqual(len(rows), 10)
+        for state, attempts, error, wait_s in rows:
+            self.assertEqual((state, attempts), ("queued", "0"), rows)
+            if error:  # a refused one: back after the number's hold
+                self.assertIn("80007", error)
+                self.assertGreaterEqual(int(wait_s), 50, rows)
+        self.assertEqual(sum(1 for r in rows if r[2]), len(tried))
+        held = int(self.st.sql(
+            "SELECT next_us DIV 1000000 - UNIX_TIMESTAMP() FROM outbox_rate "
+            "WHERE phone_number_id = '%s'" % self.phones[slug], db=db))
+        self.assertGreaterEqual(held, 50)
+        # Meta's limit is over (and the hold, sooner than a minute).
+        self.sb.clear_injections()
+        self.st.sql("UPDATE outbox SET not_before = UTC_TIMESTAMP(3) WHERE "
+                    "client_id LIKE 'r80-%'", db=db)
+        self.st.sql("UPDATE outbox_rate SET next_us = 0", db=db)
+        wait(lambda: self.settled([slug], "r80"), 30, "sent after the hold")
+        self.assertEqual(set(self.states(slug, "r80").values()), {"sent"})
+        ok = [x[1] for x in self.answers("r80")[self.phones[slug]]
+              if x[2] == 200]
+        self.assertEqual(sorted(ok), sorted(set(ok)))
+        self.assertEqual(len(ok), 10)
+
     def test_more_numbers_than_one_sender_paces_is_said(self):
         """One sender paces 16 numbers of a workspace: the 17th's
         messages stay queued (not lost, not sent unpaced) and the sender

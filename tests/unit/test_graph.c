@@ -346,7 +346,29 @@ test_err_rate_limits(void)
 		CU_ASSERT_TRUE(e.transient);
 		CU_ASSERT_FALSE(graph_err_is_token(&e));
 		CU_ASSERT_TRUE(graph_code_is_transient(codes[i]));
+		/* 1 and 2 are downtime, not a limit to wait out. */
+		CU_ASSERT_EQUAL(graph_err_is_rate_limit(&e), codes[i] > 2);
+		CU_ASSERT_EQUAL(graph_err_retry_after(&e),
+		    codes[i] == 130429       ? 1
+		        : codes[i] == 131056 ? 6
+		                             : 60);
 	}
+	/* The spam rate limit and the other business use case limits. */
+	memset(&e, 0, sizeof(e));
+	e.code = 131048;
+	CU_ASSERT_TRUE(graph_err_is_rate_limit(&e));
+	e.code = 80014;
+	CU_ASSERT_TRUE(graph_err_is_rate_limit(&e));
+	e.code = 80015;
+	CU_ASSERT_FALSE(graph_err_is_rate_limit(&e));
+	e.http_status = 429; /* whatever the code, a 429 is a limit */
+	CU_ASSERT_TRUE(graph_err_is_rate_limit(&e));
+	/* Not called (the bulkhead, the breaker): its own wait. */
+	memset(&e, 0, sizeof(e));
+	e.unavailable = 1;
+	CU_ASSERT_EQUAL(graph_err_retry_after(&e), 1);
+	e.retry_after = 7;
+	CU_ASSERT_EQUAL(graph_err_retry_after(&e), 7);
 	/* The sandbox's (and Meta's) 130429 body, with HTTP 429. */
 	CU_ASSERT_EQUAL(
 	    PARSE_ERR(429,
