@@ -88,6 +88,7 @@ struct snd_ws {
 	char             num[SND_MAX_NUMBERS][33];
 	int              isdef[SND_MAX_NUMBERS];
 	size_t           nnum;
+	size_t           njobs; /* its claimed, not yet settled (db side) */
 };
 
 struct snd_job {
@@ -328,6 +329,8 @@ snd_job_free(struct snd *s, struct snd_job *j)
 		graph_secret_free(j->url);
 	free(j->body);
 	buf_free_secret(&j->resp);
+	if (j->w != NULL)
+		j->w->njobs--;
 	memset(j, 0, sizeof(*j));
 	pthread_mutex_lock(&s->mu);
 	s->njobs--;
@@ -430,6 +433,7 @@ snd_job_new(struct snd *s, struct snd_ws *w, size_t k,
 	s->njobs++;
 	pthread_mutex_unlock(&s->mu);
 	j->w = w;
+	w->njobs++;
 	j->id = c->id;
 	j->claim = c->claim;
 	snprintf(j->phone, sizeof(j->phone), "%s", w->num[k]);
@@ -535,32 +539,61 @@ snd_claim_number(struct snd *s, struct snd_ws *w, size_t k, long long now)
 	}
 }
 
+/*
+ * The workspace's share of max_in_flight: its numbers' part of the
+ * numbers with work in the last round (all of it when alone).
+ */
+static size_t
+snd_share(const struct snd *s, const struct snd_ws *w)
+{
+	size_t share;
+
+	if (s->nwork <= w->nnum)
+		return s->cap;
+	share = s->cap * w->nnum / s->nwork;
+	return share > 0 ? share : 1;
+}
+
 static void
 snd_claim(struct snd *s, long long now)
 {
 	size_t i, k, n = s->nws;
+	int    pass, over;
 
 	s->nwork = s->nwork_next;
 	s->nwork_next = 0;
-	/* Round-robin from a moving start: no workspace is always first. */
-	for (i = 0; i < n && !*s->stop; i++) {
-		struct snd_ws *w = &s->ws[(s->rr + i) % n];
+	/*
+	 * Round-robin from a moving start: no workspace is always first.
+	 * Twice: first the workspaces holding less than their share of
+	 * max_in_flight, then the others with what is left. A campaign that
+	 * holds every slot would otherwise take each slot as it frees
+	 * whenever it comes before a small workspace in the turn's order,
+	 * nearly always, and the small one would wait for the campaign's
+	 * end (measured: 6.2 s for 10 sends, a campaign of 600 holding 64).
+	 */
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; i < n && !*s->stop; i++) {
+			struct snd_ws *w = &s->ws[(s->rr + i) % n];
 
-		if (!w->live)
-			continue;
-		/* Looked at even when every slot is taken: a crashed
-		   sender's rows expire, a reconnect resumes its queue. */
-		/* The loop reads answers meanwhile. */
-		if (now >= w->look_ms)
-			snd_look(s, w, now);
-		if (!w->work || w->paused)
-			continue;
-		s->nwork_next += w->nnum;
-		if (s->njobs >= s->cap)
-			continue;
-		for (k = 0; k < w->nnum && s->njobs < s->cap; k++)
-			snd_claim_number(s, w, k, snd_now_ms());
-	}
+			if (!w->live)
+				continue;
+			/* Looked at even when every slot is taken: a crashed
+			   sender's rows expire, a reconnect resumes its queue.
+			   The loop reads answers meanwhile. */
+			if (pass == 0 && now >= w->look_ms)
+				snd_look(s, w, now);
+			if (!w->work || w->paused)
+				continue;
+			if (pass == 0)
+				s->nwork_next += w->nnum;
+			if (s->njobs >= s->cap)
+				continue;
+			over = w->njobs >= snd_share(s, w);
+			if (over != pass)
+				continue;
+			for (k = 0; k < w->nnum && s->njobs < s->cap; k++)
+				snd_claim_number(s, w, k, snd_now_ms());
+		}
 	if (n > 0)
 		s->rr = (s->rr + 1) % n;
 }

@@ -301,6 +301,8 @@ class OutboxSender(StackCase):
         wait(lambda: self.drained(self.slugs, 10000), 90, "the drain")
         drain_s = time.time() - t0 - enqueue_s
         print("enqueue %.1fs, drain %.1fs" % (enqueue_s, drain_s))
+        # Accepted in seconds (0.5-3.5 s seen, sanitizer runs included).
+        self.assertLess(enqueue_s, 10.0)
         for slug in self.slugs:
             self.assertEqual(counts(self.st, slug, "big"), {"sent": per}, slug)
         sends = self.sends("big")
@@ -519,6 +521,79 @@ class OutboxSender(StackCase):
         self.assertEqual({x[3] for x in refused}, {131056})
         # Four had to wait, each 1.5 s behind the one before it.
         self.assertLessEqual(len(refused), 20)
+
+    def test_a_campaign_filling_max_in_flight_does_not_starve_others(self):
+        """One workspace's campaign holds every one of max_in_flight's 64
+        requests (Meta answers in 1.5 s: its number at 80/s would have
+        120 in flight); a small workspace's 10 queued meanwhile are sent
+        within seconds, not after the campaign."""
+        big, small = self.slugs[2], self.slugs[3]
+        self.sb.limits(send_delay_ms=1500)
+        self.enqueue(big, 600, "fbig")
+        self.st.start_sender("sender")
+        try:
+            wait(lambda: sum(self.per_message("fbig").values()) >= 100, 20,
+                 "the campaign under way")
+            t0 = time.time()
+            self.enqueue(small, 10, "fsml")
+            wait(lambda: self.settled([small], "fsml"), 20, "the small one")
+            small_s = time.time() - t0
+            left = counts(self.st, big, "fbig").get("queued", 0)
+            print("small one sent in %.1fs, campaign %d left" % (small_s,
+                                                                 left))
+            self.assertEqual(set(self.states(small, "fsml").values()),
+                             {"sent"})
+            self.assertGreater(left, 100)  # the campaign was far from done
+            # 1.5 s for Meta's answer, a claim or two: not the campaign's
+            # remaining 7 s at 64 per 1.5 s.
+            self.assertLess(small_s, 5.0)
+            # The campaign filled max_in_flight, and never went past it:
+            # what arrived within 1.4 s was all in flight at once.
+            ts = sorted(q["time"] for (ph, _), v in self.sends("fbig").items()
+                        for q in v)
+            most, j = 0, 0
+            for i in range(len(ts)):
+                while ts[i] - ts[j] >= 1.4:
+                    j += 1
+                most = max(most, i - j + 1)
+            print("the campaign's most in flight: %d" % most)
+            self.assertLessEqual(most, 64)
+            self.assertGreaterEqual(most, 48)
+        finally:
+            # Its leftovers would slow the tests after it.
+            self.st.stop_sender("sender")
+            self.st.sql("DELETE FROM outbox WHERE client_id LIKE 'fbig-%%' "
+                        "AND state = 'queued'", db=ws_db(self.st, big))
+
+    def test_not_connected_keeps_the_queue_paused(self):
+        """A workspace that is not connected (disconnected, or in the
+        middle of a reconnect, choosing its numbers) keeps its queue
+        paused: nothing is sent, status says paused and why. Connected
+        again, each is sent once."""
+        slug = self.slugs[17]
+        db = ws_db(self.st, slug)
+        self.enqueue(slug, 20, "ncon")
+        self.st.sql("UPDATE connection SET status = 'not_connected'", db=db)
+        try:
+            self.st.start_sender("sender")
+            wait(lambda: set(self.states(slug, "ncon").values()) ==
+                 {"paused"}, 10, "paused")
+            ob = json.loads(self.st.admin("status", slug,
+                                          "--json").stdout)["outbox"]
+            self.assertEqual((ob["queued"], ob["paused"], ob["paused_why"]),
+                             (0, 20, "not_connected"))
+            self.st.sql("UPDATE connection SET status = "
+                        "'pending_phone_selection'", db=db)
+            time.sleep(1.5)  # three looks of the sender's
+            self.assertEqual(set(self.states(slug, "ncon").values()),
+                             {"paused"})
+            self.assertEqual(self.per_message("ncon"), {})
+        finally:
+            self.st.sql("UPDATE connection SET status = 'connected'", db=db)
+        wait(lambda: self.settled([slug], "ncon"), 30, "resumed")
+        self.assertEqual(set(self.states(slug, "ncon").values()), {"sent"})
+        sent = self.per_message("ncon")
+        self.assertEqual((len(sent), set(sent.values())), (20, {1}))
 
     def test_metas_other_rate_limits_hold_the_number(self):
         """An HTTP 429 with another of Meta's limits (80007, the WABA's,
@@ -863,7 +938,9 @@ class OutboxSender(StackCase):
         sent = self.per_message("mdb")
         self.assertEqual([b for b, n in sent.items() if n > 1], [])
         for slug in slugs:
-            for cid, state in self.states(slug, "mdb").items():
+            st = self.states(slug, "mdb")
+            self.assertEqual(len(st), 300, slug)  # nothing lost
+            for cid, state in st.items():
                 self.assertIn(state, ("sent", "unknown"), cid)
                 if state == "sent":
                     self.assertEqual(sent.get("hi " + cid), 1, cid)
