@@ -547,11 +547,26 @@ static const char *const workspace_v10[] = {
 	NULL
 };
 
+/*
+ * v11 (issue 13): DELETE /outbox/{id} keeps the row as a tombstone,
+ * `cancelled`, rather than deleting it: its client_id stays taken for
+ * OUTBOX_CLIENT_TTL_S like any other, so a client that repeats a call
+ * after cancelling one of its messages does not queue it again. A value
+ * added at the end of an ENUM changes only the table's definition.
+ */
+static const char *const workspace_v11[] = {
+	"ALTER TABLE `%1$s`.outbox MODIFY state ENUM('queued','sending',"
+	"'sent','failed','unknown','paused','cancelled') NOT NULL DEFAULT "
+	"'queued'",
+	NULL
+};
+
 static const char *const *const control_migrations[] = { control_v1, control_v2,
 	control_v3, control_v4, control_v5, control_v6 };
 static const char *const *const workspace_migrations[] = { workspace_v1,
 	workspace_v2, workspace_v3, workspace_v4, workspace_v5, workspace_v6,
-	workspace_v7, workspace_v8, workspace_v9, workspace_v10 };
+	workspace_v7, workspace_v8, workspace_v9, workspace_v10,
+	workspace_v11 };
 
 #define NCONTROL \
 	(int)(sizeof(control_migrations) / sizeof(control_migrations[0]))

@@ -214,6 +214,13 @@ store_outbox_get(struct db *db, const struct workspace *ws, uint64_t id,
 	return STORE_OK;
 }
 
+/*
+ * Kept as a tombstone (`cancelled`), not deleted: its client_id stays
+ * taken for OUTBOX_CLIENT_TTL_S. A paused message (its workspace not
+ * connected) is not sent either and may be cancelled too; a cancelled
+ * one again is STORE_OK, so a DELETE repeated after a lost answer gets
+ * the same 204.
+ */
 enum store_rc
 store_outbox_cancel(struct db *db, const struct workspace *ws, uint64_t id,
     struct outbox_row *r)
@@ -232,13 +239,17 @@ store_outbox_cancel(struct db *db, const struct workspace *ws, uint64_t id,
 		goto fail;
 	outbox_fill(&q, r);
 	sq_close(&q);
-	if (strcmp(r->state, "queued") != 0) {
+	if (strcmp(r->state, "cancelled") == 0)
+		goto fail; /* rc is STORE_OK: nothing to change */
+	if (strcmp(r->state, "queued") != 0 &&
+	    strcmp(r->state, "paused") != 0) {
 		rc = STORE_DUP;
 		goto fail;
 	}
 	if ((rc = sq_do_on(my, SQ_ARGS(SQ_I((long long)id)),
-	         "DELETE FROM `%s`.outbox WHERE id = ?", ws->db_name)) !=
-	    STORE_OK)
+	         "UPDATE `%s`.outbox SET state = 'cancelled', updated_at = "
+	         "UTC_TIMESTAMP(3) WHERE id = ?",
+	         ws->db_name)) != STORE_OK)
 		goto fail;
 	return sq_commit(db, my);
 fail:

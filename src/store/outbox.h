@@ -50,9 +50,9 @@ enum store_rc store_outbox_enqueue(struct db *, const struct workspace *,
 enum store_rc store_outbox_get(struct db *, const struct workspace *,
     uint64_t id, struct outbox_row *);
 /*
- * Cancels (deletes) a queued message: STORE_OK; STORE_NOTFOUND when
- * there is none; STORE_DUP when it is no longer queued (*row says how
- * it stands).
+ * Cancels a queued (or paused) message, kept as `cancelled`: STORE_OK,
+ * also when it was cancelled already; STORE_NOTFOUND when there is
+ * none; STORE_DUP when it is past queued (*row says how it stands).
  */
 enum store_rc store_outbox_cancel(struct db *, const struct workspace *,
     uint64_t id, struct outbox_row *row);

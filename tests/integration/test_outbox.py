@@ -202,10 +202,24 @@ class OutboxApi(StackCase):
                    "not_found")
         d = one(self.port, "obx-a", self.key, "DELETE", a)
         self.assertEqual(d.status, 204, d.text)
-        self.error(one(self.port, "obx-a", self.key, "GET", a), 404,
-                   "not_found")
-        self.error(one(self.port, "obx-a", self.key, "DELETE", a), 404,
-                   "not_found")
+        # A tombstone: GET says so, a repeated DELETE is the same 204,
+        # and its client_id is still taken (a repeat queues nothing).
+        got = json.loads(one(self.port, "obx-a", self.key, "GET", a).text)
+        self.assertEqual((got["id"], got["client_id"], got["state"]),
+                         (a, "del-1", "cancelled"))
+        d = one(self.port, "obx-a", self.key, "DELETE", a)
+        self.assertEqual(d.status, 204, d.text)
+        r = outbox(self.port, "obx-a", self.key, {"messages": [text("del-1")]})
+        self.assertEqual(json.loads(r.text)["accepted"],
+                         [{"id": a, "client_id": "del-1"}])
+        self.assertEqual(self.st.sql(
+            "SELECT state FROM outbox WHERE client_id = 'del-1'",
+            db=ws_db(self.st, "obx-a")).strip(), "cancelled")
+        # A paused one (its workspace not connected) is not sent either.
+        self.st.sql("UPDATE outbox SET state = 'paused' WHERE id = %d" % b,
+                    db=ws_db(self.st, "obx-a"))
+        d = one(self.port, "obx-a", self.key, "DELETE", b)
+        self.assertEqual(d.status, 204, d.text)
         self.st.sql("UPDATE outbox SET state = 'sent', message_id = "
                     "'wamid.X' WHERE id = %d" % b, db=ws_db(self.st, "obx-a"))
         self.assertIn("sent", self.error(
