@@ -203,6 +203,8 @@ graph_new(const struct config *cfg)
 		graph_free(g);
 		return NULL;
 	}
+	/* NULL (a base the URL API refuses): each call says so, as before. */
+	g->url_prefix = graph_url_prefix(g->base, g->version);
 	return g;
 }
 
@@ -216,6 +218,7 @@ graph_free(struct graph *g)
 		curl_easy_cleanup(g->curl);
 	free(g->base);
 	free(g->version);
+	free(g->url_prefix);
 	free(g->app_id);
 	if (g->app_secret != NULL) {
 		sodium_memzero(g->app_secret, strlen(g->app_secret));
@@ -643,8 +646,10 @@ graph_do(struct graph *g, const struct graph_req *r, struct buf *resp,
 
 	buf_init(resp);
 	memset(err, 0, sizeof(*err));
-	if ((url = graph_build_url(g->base, g->version, r->path, r->params)) ==
-	    NULL) {
+	if ((r->params != NULL ||
+	        (url = graph_url_join(g->url_prefix, r->path)) == NULL) &&
+	    (url = graph_build_url(g->base, g->version, r->path, r->params)) ==
+	        NULL) {
 		snprintf(err->message, sizeof(err->message),
 		    "cannot build the "
 		    "Graph URL for %s (an id with unexpected characters?)",

@@ -159,6 +159,14 @@ void graph_appsecret_proof(const char *app_secret, const char *token,
 char *graph_build_url(const char *base, const char *version, const char *path,
     const char *const *params);
 /*
+ * The same URL for a call without params, in two steps: the prefix
+ * (base and version through the URL API, ending in '/') once, then
+ * graph_url_join per call. join answers NULL for any path it does not
+ * take as it is (then use graph_build_url). Both malloc'd (free()).
+ */
+char *graph_url_prefix(const char *base, const char *version);
+char *graph_url_join(const char *prefix, const char *path);
+/*
  * "Authorization: Bearer TOKEN" (RFC 6750 §2.1), malloc'd to its exact
  * size so no copy of the token is left behind by a realloc; wipe it with
  * graph_secret_free. NULL when token is empty or holds a byte outside

@@ -131,6 +131,54 @@ fail:
 	return url;
 }
 
+/*
+ * graph_build_url(base, version, "") for graph_url_join: parsed once by
+ * the URL API when the graph handle is made, not on every call (the
+ * parse, set and get were ~13 us of each gateway send). NULL when base
+ * or version is refused.
+ */
+char *
+graph_url_prefix(const char *base, const char *version)
+{
+	char  *u;
+	size_t n;
+
+	if ((u = graph_build_url(base, version, "x", NULL)) == NULL)
+		return NULL;
+	n = strlen(u);
+	if (n < 2 || strcmp(u + n - 2, "/x") != 0) {
+		free(u);
+		return NULL;
+	}
+	u[n - 1] = '\0';
+	return u;
+}
+
+/*
+ * prefix (graph_url_prefix) and path, as graph_build_url would give
+ * them for a call without params: a path of [A-Za-z0-9_/.-] alone,
+ * checked as there, is taken as it is by the URL API. NULL for any
+ * other path (an upload session's id, a refused one) or without
+ * memory: the caller then asks graph_build_url.
+ */
+char *
+graph_url_join(const char *prefix, const char *path)
+{
+	size_t np, nq;
+	char  *u;
+
+	if (prefix == NULL || path == NULL ||
+	    strncmp(path, "upload:", 7) == 0 || !graph_path_ok(path))
+		return NULL;
+	np = strlen(prefix);
+	nq = strlen(path);
+	if ((u = malloc(np + nq + 1)) == NULL)
+		return NULL;
+	memcpy(u, prefix, np);
+	memcpy(u + np, path, nq + 1);
+	return u;
+}
+
 char *
 graph_auth_header(const char *scheme, const char *token)
 {

@@ -22,6 +22,7 @@ struct graph {
 	CURL   *curl;
 	char   *base; /* graph_base_url, no trailing slash */
 	char   *version;
+	char   *url_prefix; /* graph_url_prefix(base, version) */
 	char   *app_id;
 	char   *app_secret; /* wiped by graph_free */
 	char   *ca_file;    /* NULL: the system's CAs */

@@ -195,6 +195,7 @@ check_url(const char *base, const char *ver, const char *path,
     const char *const *params, const char *want)
 {
 	char *u = graph_build_url(base, ver, path, params);
+	char *pfx, *j;
 
 	if (want == NULL) {
 		CU_ASSERT_PTR_NULL(u);
@@ -203,6 +204,32 @@ check_url(const char *base, const char *ver, const char *path,
 		CU_ASSERT_STRING_EQUAL(u, want);
 	}
 	free(u);
+	/* graph_do's short way, for calls without params: the same URL. */
+	if (params != NULL || (pfx = graph_url_prefix(base, ver)) == NULL)
+		return;
+	j = graph_url_join(pfx, path);
+	if (want == NULL || strncmp(path, "upload:", 7) == 0) {
+		CU_ASSERT_PTR_NULL(j);
+	} else {
+		CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+		CU_ASSERT_STRING_EQUAL(j, want);
+	}
+	free(j);
+	free(pfx);
+}
+
+static void
+test_url_prefix(void)
+{
+	char *p = graph_url_prefix("http://127.0.0.1:8089/meta//", "v25.0");
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	CU_ASSERT_STRING_EQUAL(p, "http://127.0.0.1:8089/meta/v25.0/");
+	free(p);
+	CU_ASSERT_PTR_NULL(graph_url_prefix("not a url", "v25.0"));
+	CU_ASSERT_PTR_NULL(
+	    graph_url_prefix("https://graph.facebook.com", "v25/0"));
+	CU_ASSERT_PTR_NULL(graph_url_join(NULL, "me"));
 }
 
 static void
@@ -1400,7 +1427,8 @@ test_lost_then_refused(void)
 
 static const struct ut_test tests[] = { { "appsecret_proof", test_proof },
 	{ "url basic", test_url_basic }, { "url escaping", test_url_escaping },
-	{ "url rejects", test_url_rejects }, { "error 190", test_err_190 },
+	{ "url prefix", test_url_prefix }, { "url rejects", test_url_rejects },
+	{ "error 190", test_err_190 },
 	{ "error rate limits", test_err_rate_limits },
 	{ "error rejected", test_err_rejected },
 	{ "error not transient", test_err_not_transient },
