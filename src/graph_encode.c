@@ -132,8 +132,9 @@ fail:
 }
 
 /*
- * graph_build_url(base, version, "") for graph_url_join: parsed once by
- * the URL API when the graph handle is made, not on every call (the
+ * What graph_build_url gives before the path ("base/version/", built
+ * for the path "x" and cut before it), for graph_url_join: parsed once
+ * by the URL API when the graph handle is made, not on every call (the
  * parse, set and get were ~13 us of each gateway send). NULL when base
  * or version is refused.
  */
