@@ -4,6 +4,7 @@ mints a WABA with a registered number and a token for it
 vault, as always), and the connection row and the number are written as a
 finished number selection leaves them (test_numbers.py covers that flow)."""
 import json
+import threading
 
 from client import request
 
@@ -51,3 +52,24 @@ def add_key(st, name, scopes, workspaces=()):
     for w in workspaces:
         args += ["--workspace", w]
     return st.admin(*args).stdout.strip()
+
+
+def side_by_side(one, n, ways):
+    """n calls of one() from `ways` threads at once (n // ways each):
+    requests that must reach several workers, since a connection wakes
+    one idle worker (EPOLLEXCLUSIVE) and calls one after the other may
+    all find the same one. Returns the answers, in no order."""
+    out, lock = [], threading.Lock()
+
+    def run(k):
+        for _ in range(k):
+            r = one()
+            with lock:
+                out.append(r)
+    ts = [threading.Thread(target=run, args=(n // ways,))
+          for _ in range(ways)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return out

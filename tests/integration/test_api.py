@@ -6,10 +6,10 @@ import glob
 import json
 import os
 import re
-import threading
 
 from base import StackCase
 from client import request
+from gateway import side_by_side
 
 SCOPES = ["connection:read", "messages:send", "templates:read",
           "templates:write", "media:write", "catalog:write", "events:read"]
@@ -182,19 +182,8 @@ class ApiKeys(StackCase):
         path = "/api/v1/w/api-a/connection"
 
         def burst(n=40):
-            got, lock = [], threading.Lock()
-
-            def one():
-                for _ in range(n // 8):
-                    s = self.conn("api-a", key).status
-                    with lock:
-                        got.append(s)
-            ts = [threading.Thread(target=one) for _ in range(8)]
-            for t in ts:
-                t.start()
-            for t in ts:
-                t.join()
-            return collections.Counter(got)
+            return collections.Counter(r.status for r in side_by_side(
+                lambda: self.conn("api-a", key), n, 8))
 
         self.assertEqual(burst(), {200: 40})
         r = self.admin("api-key", "revoke", "svc-revoke")

@@ -12,7 +12,7 @@ import time
 
 from base import StackCase
 from client import request
-from gateway import add_key, add_sender, send, ws_db
+from gateway import add_key, add_sender, send, side_by_side, ws_db
 from meta import Sandbox, sign_in
 from stack import wait_for
 
@@ -171,25 +171,8 @@ class ApiMessages(StackCase):
         # Every worker has sent for msg-b (the gate's one statement for a
         # send names a database it has seen): the key, its grant, its
         # scope and the connection are still read on each request.
-        # Sent three at a time: one connection wakes one idle worker
-        # (EPOLLEXCLUSIVE), so requests one after the other may all find
-        # the same worker; side by side they reach several.
-        def side_by_side(one, n=12, ways=3):
-            out, lock = [], threading.Lock()
-
-            def run(k):
-                for _ in range(k):
-                    r = one()
-                    with lock:
-                        out.append(r)
-            ts = [threading.Thread(target=run, args=(n // ways,))
-                  for _ in range(ways)]
-            for t in ts:
-                t.start()
-            for t in ts:
-                t.join()
-            return out
-
+        # Sent three at a time (side_by_side): one after the other, they
+        # may all find the same worker.
         def sent():
             # The bulkhead turns a send away (503, nothing sent) while
             # another worker is inside Meta's call: asked again.
@@ -202,7 +185,8 @@ class ApiMessages(StackCase):
 
         later = add_key(self.st, "revoked-later", "messages:send")
         n = len(self.posts(PHONE_B))
-        self.assertEqual([r.status for r in side_by_side(sent)], [200] * 12)
+        self.assertEqual([r.status for r in side_by_side(sent, 12, 3)],
+                         [200] * 12)
         self.assertEqual(len(self.posts(PHONE_B)) - n, 12)
         self.error(send(self.port, "msg-b", self.key_a, self.msg()), 404,
                    "not_found")
@@ -223,7 +207,7 @@ class ApiMessages(StackCase):
         self.st.admin("api-key", "revoke", "revoked-later")
         n = len(self.posts())
         for r in side_by_side(
-                lambda: send(self.port, "msg-b", later, self.msg())):
+                lambda: send(self.port, "msg-b", later, self.msg()), 12, 3):
             self.error(r, 401, "unauthorized")
         self.assertEqual(len(self.posts()), n)
         # Both kinds of answer came from more than one worker.
