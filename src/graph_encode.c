@@ -48,17 +48,17 @@ graph_appsecret_proof(const char *app_secret, const char *token, char out[65])
 static int
 graph_path_ok(const char *path)
 {
-	const char *seg, *end;
+	const char *seg, *end, *rest = path, *alphabet;
 	size_t      n;
-	int         upload = strncmp(path, "upload:", 7) == 0;
 
-	if (*path == '\0' ||
-	    strspn(path + (upload ? 7 : 0),
-	        upload ? "abcdefghijklmnopqrstuvwxyz"
-	                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_/.-+="
-	               : "abcdefghijklmnopqrstuvwxyz"
-	                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_/.-") !=
-	        strlen(path + (upload ? 7 : 0)) ||
+	alphabet = "abcdefghijklmnopqrstuvwxyz"
+	           "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_/.-";
+	if (strncmp(path, "upload:", 7) == 0) {
+		rest = strchr(path, ':') + 1;
+		alphabet = "abcdefghijklmnopqrstuvwxyz"
+		           "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_/.-+=";
+	}
+	if (*path == '\0' || strspn(rest, alphabet) != strlen(rest) ||
 	    strstr(path, "..") != NULL)
 		return 0;
 	for (seg = path;; seg = end + 1) {
