@@ -203,6 +203,35 @@ pool_epoll(int fd)
 	return ep;
 }
 
+/*
+ * Whether the connection may end with close() alone, not libfcgi's
+ * lingering close (shutdown, then reading until the web server's EOF,
+ * up to 2 s), which keeps a TCP stack from resetting a connection the
+ * web server still writes to, under our answer. On a Unix socket a
+ * reset never loses what we wrote (the web server reads its queue
+ * first), and once the request's stdin has been read to its end
+ * (req_read_body) the web server writes nothing more: the linger buys
+ * nothing there and costs three system calls and a sleep and wake-up
+ * per request (doc/architecture.md, The accept loop). A refusal before
+ * the body was read, or a TCP listener, still lingers.
+ */
+static int
+pool_close_plain(const FCGX_Request *r, int unix_listener)
+{
+	return unix_listener && !r->keepConnection && r->in != NULL &&
+	    FCGX_HasSeenEOF(r->in) == EOF;
+}
+
+static int
+pool_is_unix(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t               len = sizeof(ss);
+
+	return getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
+	    ss.ss_family == AF_UNIX;
+}
+
 int
 pool_worker(const char *config_path, struct app *app, int fd, int reload_on_hup)
 {
@@ -210,7 +239,7 @@ pool_worker(const char *config_path, struct app *app, int fd, int reload_on_hup)
 	sigset_t     block, old;
 	char         err[512];
 	long         served = 0;
-	int          rc, fl, ep, status = 0;
+	int          rc, fl, ep, unix_listener, status = 0;
 
 	pool_catch(SIGTERM);
 	pool_catch(SIGINT);
@@ -259,6 +288,7 @@ pool_worker(const char *config_path, struct app *app, int fd, int reload_on_hup)
 		return 1;
 	}
 	ep = pool_epoll(fd);
+	unix_listener = pool_is_unix(fd);
 
 	for (;;) {
 		if (pool_term)
@@ -303,6 +333,8 @@ pool_worker(const char *config_path, struct app *app, int fd, int reload_on_hup)
 		if ((fl = fcntl(r.ipcFd, F_GETFL)) != -1 && (fl & O_NONBLOCK))
 			fcntl(r.ipcFd, F_SETFL, fl & ~O_NONBLOCK);
 		app_handle(app, &r);
+		if (pool_close_plain(&r, unix_listener))
+			(void)FCGX_Detach(&r);
 		FCGX_Finish_r(&r);
 		/* After the answer has gone: no request waits for these. */
 		app_idle(app, 0);

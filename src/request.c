@@ -537,6 +537,15 @@ req_read_body(struct req *r, size_t max, int parse_form, char *why,
 		req_why(why, whylen, "the request body was cut short", NULL);
 		return REQ_CUT_SHORT;
 	}
+	/*
+	 * And the stream's end, the web server's empty FCGI_STDIN record,
+	 * sent with the body's last bytes (or the parameters): once it is
+	 * read the web server sends nothing more, and the pool may close
+	 * the connection without lingering (pool_close_plain). A byte
+	 * instead is past Content-Length: ignored, as before, and the
+	 * close lingers.
+	 */
+	(void)FCGX_GetChar(r->fcgi->in);
 	if (!parse_form || r->body.len == 0)
 		return REQ_OK;
 	ct = FCGX_GetParam("CONTENT_TYPE", r->fcgi->envp);

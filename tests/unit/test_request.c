@@ -453,6 +453,35 @@ body_fill(FCGX_Stream *st)
 		st->isClosed = 1;
 }
 
+/* A POST to /login with the given Content-Length, type and body. */
+static void
+body_request(FCGX_Request *f, FCGX_Stream *in, char *env[6], struct buf *cl,
+    struct buf *ct, const char *length, const char *type, const char *body)
+{
+	size_t n = 0;
+
+	env[n++] = "REQUEST_METHOD=POST";
+	env[n++] = "REQUEST_URI=/login";
+	buf_reset(cl);
+	buf_reset(ct);
+	if (length != NULL) {
+		buf_printf(cl, "CONTENT_LENGTH=%s", length);
+		env[n++] = cl->data;
+	}
+	if (type != NULL) {
+		buf_printf(ct, "CONTENT_TYPE=%s", type);
+		env[n++] = ct->data;
+	}
+	env[n] = NULL;
+	memset(in, 0, sizeof(*in));
+	in->isReader = 1;
+	in->fillBuffProc = body_fill;
+	body_data = body;
+	memset(f, 0, sizeof(*f));
+	f->envp = env;
+	f->in = in;
+}
+
 /*
  * What req_init and req_read_body make of a POST: each refusal names
  * its cause, so that app.c can answer 413, 415 or 400 by it.
@@ -492,32 +521,13 @@ test_body_refusals(void)
 	struct req   r;
 	struct buf   cl = BUF_INIT, ct = BUF_INIT;
 	char        *env[6], why[128];
-	size_t       i, n;
+	size_t       i;
 
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		ut_case("%s %s \"%s\" max %zu", t[i].cl ? t[i].cl : "-",
 		    t[i].ct ? t[i].ct : "-", t[i].body, t[i].max);
-		n = 0;
-		env[n++] = "REQUEST_METHOD=POST";
-		env[n++] = "REQUEST_URI=/login";
-		buf_reset(&cl);
-		buf_reset(&ct);
-		if (t[i].cl != NULL) {
-			buf_printf(&cl, "CONTENT_LENGTH=%s", t[i].cl);
-			env[n++] = cl.data;
-		}
-		if (t[i].ct != NULL) {
-			buf_printf(&ct, "CONTENT_TYPE=%s", t[i].ct);
-			env[n++] = ct.data;
-		}
-		env[n] = NULL;
-		memset(&in, 0, sizeof(in));
-		in.isReader = 1;
-		in.fillBuffProc = body_fill;
-		body_data = t[i].body;
-		memset(&f, 0, sizeof(f));
-		f.envp = env;
-		f.in = &in;
+		body_request(&f, &in, env, &cl, &ct, t[i].cl, t[i].ct,
+		    t[i].body);
 		why[0] = '\0';
 		if (UT_EQ_INT(req_init(&r, &f, "", why, sizeof(why)),
 		        t[i].init) &&
@@ -528,6 +538,46 @@ test_body_refusals(void)
 		/* Every refusal says why, for the log and the page. */
 		if (t[i].init != REQ_OK || t[i].read != REQ_OK)
 			CU_ASSERT(why[0] != '\0');
+		req_free(&r);
+	}
+	buf_free(&cl);
+	buf_free(&ct);
+}
+
+/*
+ * A body read whole is read to the stream's end, so the pool may close
+ * without lingering (pool_close_plain); one refused unread, or longer
+ * than its Content-Length, is not, and the close lingers.
+ */
+static void
+test_body_read_to_its_end(void)
+{
+	static const struct {
+		const char *cl, *body;
+		size_t      max;
+		int         at_end;
+	} t[] = {
+		{ "3", "a=1", 100, 1 },
+		{ NULL, "", 100, 1 },
+		{ "3", "a=1&b=2", 100, 0 },
+		{ "3", "a=1", 2, 0 },
+	};
+	FCGX_Stream  in;
+	FCGX_Request f;
+	struct req   r;
+	struct buf   cl = BUF_INIT, ct = BUF_INIT;
+	char        *env[6], why[128];
+	size_t       i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		ut_case("%s \"%s\" max %zu", t[i].cl ? t[i].cl : "-", t[i].body,
+		    t[i].max);
+		body_request(&f, &in, env, &cl, &ct, t[i].cl,
+		    "application/json", t[i].body);
+		if (UT_EQ_INT(req_init(&r, &f, "", why, sizeof(why)), REQ_OK)) {
+			(void)req_read_body(&r, t[i].max, 0, why, sizeof(why));
+			UT_EQ_INT(FCGX_HasSeenEOF(&in) == EOF, t[i].at_end);
+		}
 		req_free(&r);
 	}
 	buf_free(&cl);
@@ -547,7 +597,8 @@ static const struct ut_test tests[] = { { "simple pairs", test_simple_pairs },
 	{ "decoding sized once", test_decode_sized_once },
 	{ "address key for throttling", test_addr_key },
 	{ "query and path limits", test_query_and_path_limits },
-	{ "body refusals named", test_body_refusals }, { NULL, NULL } };
+	{ "body refusals named", test_body_refusals },
+	{ "body read to its end", test_body_read_to_its_end }, { NULL, NULL } };
 
 const struct ut_suite ut_suites[] = { { "request", NULL, NULL, NULL, tests },
 	{ NULL, NULL, NULL, NULL, NULL } };
