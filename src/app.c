@@ -13,6 +13,7 @@
 #include <curl/curl.h>
 #include <fcgiapp.h>
 #include <json-c/json.h>
+#include <sodium.h>
 
 #include "apikey.h"
 #include "catbatch.h"
@@ -419,10 +420,11 @@ app_gate(struct ctx *c, const struct route *rt)
  * No session and no CSRF token: no browser holds these keys. The key is
  * read from the database on every request, never cached, so a revoke
  * is refused by every worker on its next request. On a ROUTE_CONN route
- * for a workspace this worker has seen on the control server, that read
- * also brings the connection and its token's box (one statement, not
- * two: store_apikey_auth_conn); when it finds nothing, whatever the
- * reason, the plain read below decides the answer.
+ * for a workspace this worker has seen on the control server, and seen
+ * this key let into (grants never change: app.h), that read also
+ * brings the connection and its token's box (one statement, not two:
+ * store_apikey_auth_conn); when it finds nothing, whatever the reason,
+ * the plain read below decides the answer.
  */
 static struct workspace *
 app_gate_ws(struct app *a, const char *slug)
@@ -436,16 +438,49 @@ app_gate_ws(struct app *a, const char *slug)
 	return NULL;
 }
 
-static void
-app_gate_ws_keep(struct app *a, const struct workspace *ws)
+_Static_assert(sizeof(((struct app_grant *)0)->hash) == APIKEY_HASH_BYTES,
+    "a grant's key hash");
+
+/* Whether the key of hash was seen granted workspace ws_id (app.h). */
+static int
+app_gate_granted(const struct app *a,
+    const unsigned char hash[APIKEY_HASH_BYTES], uint64_t ws_id)
 {
-	if (*ws->srv.host || ws->srv.port || *ws->srv.socket ||
-	    app_gate_ws(a, ws->slug) != NULL)
+	unsigned i;
+
+	for (i = 0; a->gate_grants != NULL && i < APP_GATE_GRANTS; i++)
+		if (a->gate_grants[i].ws_id == ws_id &&
+		    sodium_memcmp(a->gate_grants[i].hash, hash,
+		        APIKEY_HASH_BYTES) == 0)
+			return 1;
+	return 0;
+}
+
+/* After the plain read let the key of hash touch ws. */
+static void
+app_gate_ws_keep(struct app *a, const struct workspace *ws,
+    const unsigned char hash[APIKEY_HASH_BYTES])
+{
+	struct app_grant *g;
+
+	if (*ws->srv.host || ws->srv.port || *ws->srv.socket)
 		return;
-	if (a->gate_ws == NULL &&
-	    (a->gate_ws = calloc(APP_GATE_WS, sizeof(*a->gate_ws))) == NULL)
-		return; /* no memory: two statements, as before */
-	a->gate_ws[a->gate_next++ % APP_GATE_WS] = *ws;
+	if (app_gate_ws(a, ws->slug) == NULL) {
+		if (a->gate_ws == NULL &&
+		    (a->gate_ws = calloc(APP_GATE_WS, sizeof(*a->gate_ws))) ==
+		        NULL)
+			return; /* no memory: two statements, as before */
+		a->gate_ws[a->gate_next++ % APP_GATE_WS] = *ws;
+	}
+	if (app_gate_granted(a, hash, ws->id))
+		return;
+	if (a->gate_grants == NULL &&
+	    (a->gate_grants = calloc(APP_GATE_GRANTS,
+	         sizeof(*a->gate_grants))) == NULL)
+		return;
+	g = &a->gate_grants[a->gate_grant_next++ % APP_GATE_GRANTS];
+	memcpy(g->hash, hash, APIKEY_HASH_BYTES);
+	g->ws_id = ws->id;
 }
 
 static enum answer
@@ -466,7 +501,8 @@ app_api_gate(struct ctx *c, const struct route *rt)
 	apikey_hash(key, hash);
 	want_ws = strstr(rt->pattern, "{slug}") != NULL;
 	if (want_ws && (rt->flags & ROUTE_CONN) &&
-	    (known = app_gate_ws(c->app, c->req->slug)) != NULL) {
+	    (known = app_gate_ws(c->app, c->req->slug)) != NULL &&
+	    app_gate_granted(c->app, hash, known->id)) {
 		rc = store_apikey_auth_conn(c->app->db, hash, known, &a, &c->ws,
 		    &c->pre_conn, &c->pre_box);
 		c->has_pre = rc == STORE_OK;
@@ -478,7 +514,7 @@ app_api_gate(struct ctx *c, const struct route *rt)
 		rc = store_apikey_auth(c->app->db, hash,
 		    want_ws ? c->req->slug : NULL, &a, &c->ws);
 		if (rc == STORE_OK && a.may_touch && (rt->flags & ROUTE_CONN))
-			app_gate_ws_keep(c->app, &c->ws);
+			app_gate_ws_keep(c->app, &c->ws, hash);
 	}
 	if (rc == STORE_NOTFOUND)
 		return api_error(c, 401, "unauthorized", APP_API_NO_KEY);
@@ -779,6 +815,8 @@ app_free(struct app *a)
 	a->sends = NULL;
 	free(a->gate_ws);
 	a->gate_ws = NULL;
+	free(a->gate_grants);
+	a->gate_grants = NULL;
 	tmpl_free(a->tmpl);
 	db_free(a->db);
 	vault_close(a->vault);

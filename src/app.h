@@ -42,14 +42,24 @@ struct app {
 	/*
 	 * Workspaces (on the control server) the API gate has let a key
 	 * touch, by slug: what names the database in the gate's one
-	 * statement for a Meta call (app_api_gate). Never keys, never
-	 * grants: those are read on every request. An entry that no longer
-	 * matches its row is dropped, and the slug is asked for again.
+	 * statement for a Meta call (app_api_gate). An entry that no
+	 * longer matches its row is dropped, and the slug is asked for
+	 * again. With them, which key (by its hash) was let touch which:
+	 * a key's grants are made with the key and never change
+	 * (store_apikey_add is their only writer; a revoke ends the key
+	 * itself), so a grant seen stays true. The key itself, revoked or
+	 * not and its scopes, is read on every request.
 	 */
 	struct workspace *gate_ws; /* APP_GATE_WS of them, calloc'd */
 	unsigned          gate_next;
+	struct app_grant {
+		unsigned char hash[32]; /* APIKEY_HASH_BYTES */
+		uint64_t      ws_id;
+	} * gate_grants; /* APP_GATE_GRANTS of them, calloc'd */
+	unsigned gate_grant_next;
 };
-#define APP_GATE_WS 16
+#define APP_GATE_WS     16
+#define APP_GATE_GRANTS 64
 
 /*
  * How handlers, the gate and the helpers they call answer: one enum.

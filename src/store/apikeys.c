@@ -254,9 +254,12 @@ store_apikey_auth_conn(struct db *db,
 	    *known->db_name == '\0')
 		return STORE_NOTFOUND;
 	/*
-	 * Inner joins: no row unless every part holds. The grant is a join
-	 * on api_key_workspaces' primary key rather than store_apikey_auth's
-	 * EXISTS, which MariaDB plans as a subquery on every execution.
+	 * Inner joins: no row unless every part holds. No grant: the
+	 * caller has seen this key granted known, and grants never change
+	 * (store_apikey_add is their only writer). A table fewer matters:
+	 * MariaDB plans a prepared statement on every execution (with and
+	 * without the grant from a bare C client, alternating, six rounds
+	 * of 3,000: median 257 -> 166 us on a loaded 2-core machine).
 	 */
 	if (snprintf(sql, sizeof(sql),
 	        "SELECT w.id, w.slug, w.name, w.db_name, w.db_host, w.db_port, "
@@ -264,11 +267,8 @@ store_apikey_auth_conn(struct db *db,
 	        "OR k.last_used_at < UTC_TIMESTAMP() - INTERVAL 60 SECOND, " STORE_CONN_BOX_COLS
 	        " FROM `%1$s`.api_keys k JOIN `%1$s`.workspaces "
 	        "w ON w.slug = ? AND w.id = ? AND w.db_name = ? AND w.db_host = '' "
-	        "AND w.db_port = 0 AND w.db_socket = '' LEFT JOIN "
-	        "`%1$s`.api_key_workspaces g ON g.key_id = k.id AND g.workspace_id "
-	        "= w.id JOIN `%2$s`.connection c ON c.id = 1 WHERE k.key_hash = ? "
-	        "AND k.revoked_at IS NULL AND (k.all_workspaces OR g.key_id IS NOT "
-	        "NULL)",
+	        "AND w.db_port = 0 AND w.db_socket = '' JOIN `%2$s`.connection c "
+	        "ON c.id = 1 WHERE k.key_hash = ? AND k.revoked_at IS NULL",
 	        sq_ctl(db), known->db_name) >= (int)sizeof(sql))
 		return STORE_ERR;
 	if ((rc = sq_open_read(&q, db, NULL, sql)) != STORE_OK)

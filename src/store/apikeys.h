@@ -66,8 +66,9 @@ enum store_rc store_apikey_auth(struct db *,
  * trip where the gate and the handler made two. Only for a workspace
  * whose database is on the control server, as *known says it was (a
  * row an earlier store_apikey_auth read: the statement names its
- * database). STORE_OK only when the key is unrevoked, may touch the
- * workspace, and the workspace is still that row (slug, id, database and
+ * database), and only for a key that read let touch it: grants never
+ * change, so it is not read again. STORE_OK only when the key is
+ * unrevoked and the workspace is still that row (slug, id, database and
  * server alike): *ws, *r and *b are then filled (vault_box_free b). Any
  * other outcome, a revoked key as an unknown one, is STORE_NOTFOUND (or
  * an error), and the caller asks store_apikey_auth, whose answer says

@@ -177,6 +177,24 @@ class ApiKeys(StackCase):
         self.assertEqual(unknown, self.error_of(
             self.conn("no-such-ws", allkey), 404, "not_found"))
 
+    def test_grant_seen_for_one_key_is_not_anothers(self):
+        """The gate of a Meta call's route remembers which key it let
+        into which workspace (grants never change): once an
+        all-workspaces key has been let into api-b on the workers, a
+        key for api-a alone is still refused there, by each of them."""
+        tpl = "/api/v1/w/%s/templates"
+        mine = self.add_key("svc-tpl-a", "templates:read", ["api-a"])
+        every = self.add_key("svc-tpl-all", "templates:read")
+        # api-b has not connected: the gate lets the key in, then 409.
+        for _ in range(2):
+            self.assertEqual({r.status for r in side_by_side(
+                lambda: self.get(tpl % "api-b", every), 16, 4)}, {409})
+        unknown = self.error_of(self.get(tpl % "no-such-ws", mine), 404,
+                                "not_found")
+        for r in side_by_side(lambda: self.get(tpl % "api-b", mine), 16, 4):
+            self.assertEqual(self.error_of(r, 404, "not_found"), unknown)
+        self.assertNotEqual(self.get(tpl % "api-a", mine).status, 404)
+
     def test_revocation_is_seen_by_every_worker_at_once(self):
         key = self.add_key("svc-revoke")
         path = "/api/v1/w/api-a/connection"
