@@ -451,8 +451,11 @@ def stored(st, run_id):
 # -- callback: the OAuth callback against the sandbox -------------------------
 class TimingProxy:
     """Between the pool and the sandbox: forwards every Graph call and
-    records when each was in the sandbox's hands (proxy time included,
-    so what is left of a callback is surely ours)."""
+    records when each was in the sandbox's hands, from the proxy having
+    its request line to the answer written back (the proxy's own
+    parsing and writing included: Python's http.server takes a good
+    part of a millisecond a call, which is not ours), so what is left
+    of a callback is surely ours."""
 
     def __init__(self, upstream_port):
         import http.client
@@ -476,10 +479,15 @@ class TimingProxy:
                 self.connection.setsockopt(socket.IPPROTO_TCP,
                                            socket.TCP_NODELAY, 1)
 
+            def parse_request(self):
+                # Called as soon as the request line is in.
+                self.t0 = time.monotonic()
+                return super().parse_request()
+
             def forward(self):
                 n = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(n) if n else None
-                t0 = time.monotonic()
+                t0 = self.t0
                 c = http.client.HTTPConnection("127.0.0.1", upstream_port,
                                                timeout=30)
                 hdrs = {k: v for k, v in self.headers.items()
@@ -488,8 +496,6 @@ class TimingProxy:
                 r = c.getresponse()
                 data = r.read()
                 c.close()
-                with lock:
-                    proxy.spans.append((t0, time.monotonic()))
                 self.send_response(r.status)
                 for k, v in r.getheaders():
                     if k.lower() not in ("transfer-encoding", "connection",
@@ -498,6 +504,9 @@ class TimingProxy:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+                self.wfile.flush()
+                with lock:
+                    proxy.spans.append((t0, time.monotonic()))
             do_GET = do_POST = do_DELETE = do_PUT = forward
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
