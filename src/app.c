@@ -462,10 +462,15 @@ app_gate_ws_keep(struct app *a, const struct workspace *ws,
     const unsigned char hash[APIKEY_HASH_BYTES])
 {
 	struct app_grant *g;
+	struct workspace *known;
 
 	if (*ws->srv.host || ws->srv.port || *ws->srv.socket)
 		return;
-	if (app_gate_ws(a, ws->slug) == NULL) {
+	if ((known = app_gate_ws(a, ws->slug)) != NULL) {
+		/* A row that has changed since: the new one replaces it. */
+		if (known->id != ws->id || strcmp(known->db_name, ws->db_name))
+			*known = *ws;
+	} else {
 		if (a->gate_ws == NULL &&
 		    (a->gate_ws = calloc(APP_GATE_WS, sizeof(*a->gate_ws))) ==
 		        NULL)

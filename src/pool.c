@@ -213,13 +213,15 @@ pool_epoll(int fd)
  * (req_read_body) the web server writes nothing more: the linger buys
  * nothing there and costs three system calls and a sleep and wake-up
  * per request (doc/architecture.md, The accept loop). A refusal before
- * the body was read, or a TCP listener, still lingers.
+ * the body was read, a stream that ended in an error (libfcgi marks it
+ * closed too, while the web server may still be writing), or a TCP
+ * listener still lingers.
  */
 static int
-pool_close_plain(const FCGX_Request *r, int unix_listener)
+pool_close_plain(FCGX_Request *r, int unix_listener)
 {
 	return unix_listener && !r->keepConnection && r->in != NULL &&
-	    FCGX_HasSeenEOF(r->in) == EOF;
+	    FCGX_HasSeenEOF(r->in) == EOF && FCGX_GetError(r->in) == 0;
 }
 
 static int

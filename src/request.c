@@ -543,9 +543,13 @@ req_read_body(struct req *r, size_t max, int parse_form, char *why,
 	 * read the web server sends nothing more, and the pool may close
 	 * the connection without lingering (pool_close_plain). A byte
 	 * instead is past Content-Length: ignored, as before, and the
-	 * close lingers.
+	 * close lingers. Only with a Content-Length, or for a method
+	 * without a body: a body of unknown length (chunked, passed on as
+	 * it comes) would hold the worker here for the client's pace.
 	 */
-	(void)FCGX_GetChar(r->fcgi->in);
+	if (FCGX_GetParam("CONTENT_LENGTH", r->fcgi->envp) != NULL ||
+	    r->method == REQ_GET || r->method == REQ_HEAD)
+		(void)FCGX_GetChar(r->fcgi->in);
 	if (!parse_form || r->body.len == 0)
 		return REQ_OK;
 	ct = FCGX_GetParam("CONTENT_TYPE", r->fcgi->envp);
