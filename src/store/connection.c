@@ -450,14 +450,16 @@ store_conn_token_get(struct db *db, const struct workspace *ws,
 	return rc;
 }
 
+#define CONN_AUDIT_SQL \
+	"INSERT INTO `%s`.audit_log (at, actor, action, detail) VALUES " \
+	"(UTC_TIMESTAMP(), ?, ?, ?)"
+
 enum store_rc
 store_conn_audit(struct db *db, const struct workspace *ws, const char *actor,
     const char *action, const char *detail)
 {
 	return sq_do(db, &ws->srv,
-	    SQ_ARGS(SQ_S(actor), SQ_S(action), SQ_S(detail)),
-	    "INSERT INTO `%s`.audit_log (at, actor, action, "
-	    "detail) VALUES (UTC_TIMESTAMP(), ?, ?, ?)",
+	    SQ_ARGS(SQ_S(actor), SQ_S(action), SQ_S(detail)), CONN_AUDIT_SQL,
 	    ws->db_name);
 }
 
@@ -767,18 +769,21 @@ store_conn_save_oauth(struct db *db, const struct workspace *ws,
 	    "last_verified_at = UTC_TIMESTAMP(), updated_at = UTC_TIMESTAMP() "
 	    "WHERE id = 1",
 	    ws->db_name);
+	/* The audit entry commits with what it tells: one fsync, not two. */
 	if (rc != STORE_OK ||
 	    (rc = conn_numbers_forget_on(my, ws,
 	         o->keep_phone ? o->waba_ids : NULL)) != STORE_OK ||
-	    (rc = conn_event_on(my, ws, before, NULL, &emitted)) != STORE_OK)
+	    (rc = conn_event_on(my, ws, before, NULL, &emitted)) != STORE_OK ||
+	    (rc = sq_do_on(my,
+	         SQ_ARGS(SQ_S(actor),
+	             SQ_S(o->keep_phone ? "reconnected" : "token_stored"),
+	             SQ_S(o->waba_id ? o->waba_id : o->waba_ids)),
+	         CONN_AUDIT_SQL, ws->db_name)) != STORE_OK)
 		goto fail;
 	if ((rc = sq_commit(db, my)) != STORE_OK)
 		return rc;
 	if (emitted)
 		gate_events_bump(ws->id);
-	store_conn_audit(db, ws, actor,
-	    o->keep_phone ? "reconnected" : "token_stored",
-	    o->waba_id ? o->waba_id : o->waba_ids);
 	return STORE_OK;
 fail:
 	sq_rollback(db, my);
