@@ -38,7 +38,16 @@ struct db_stmt {
 	MYSQL      *my;
 	MYSQL_STMT *st;
 	char       *sql;
+	/*
+	 * Held by an open sq (between db_stmt and db_stmt_done): neither
+	 * evicted nor handed out again, which would close a statement
+	 * whose rows are being read, or run it a second time under them.
+	 */
+	int busy;
 };
+
+/* The key under which each connection carries its db (db_of). */
+#define DB_USERDATA "waba-connect.db"
 
 struct db_slot {
 	struct db_server   srv;
@@ -73,29 +82,49 @@ db_stmt_forget(struct db *db, MYSQL *my)
 		}
 }
 
+/* The cache is full: the next entry round robin that nobody holds, emptied. */
+static struct db_stmt *
+db_stmt_victim(struct db *db)
+{
+	struct db_stmt *v;
+	size_t          i;
+
+	for (i = 0; i < DB_MAX_STMTS; i++) {
+		v = &db->stmts[db->evict++ % DB_MAX_STMTS];
+		if (v->busy)
+			continue;
+		mysql_stmt_close(v->st);
+		free(v->sql);
+		db->nstmts--;
+		return v;
+	}
+	return NULL;
+}
+
 MYSQL_STMT *
 db_stmt(struct db *db, MYSQL *my, const char *sql, unsigned int *err)
 {
 	struct db_stmt *e = NULL;
 	size_t          i;
 
+	*err = 0;
 	for (i = 0; i < DB_MAX_STMTS; i++) {
 		if (db->stmts[i].st == NULL) {
 			if (e == NULL)
 				e = &db->stmts[i];
 			continue;
 		}
-		if (db->stmts[i].my == my && strcmp(db->stmts[i].sql, sql) == 0)
+		if (db->stmts[i].my == my &&
+		    strcmp(db->stmts[i].sql, sql) == 0) {
+			if (db->stmts[i].busy)
+				return NULL; /* the caller prepares its own */
+			db->stmts[i].busy = 1;
 			return db->stmts[i].st;
+		}
 	}
-	if (e == NULL) {
-		e = &db->stmts[db->evict++ % DB_MAX_STMTS];
-		mysql_stmt_close(e->st);
-		free(e->sql);
-		db->nstmts--;
-	}
+	if (e == NULL && (e = db_stmt_victim(db)) == NULL)
+		return NULL; /* every one held: the caller prepares its own */
 	memset(e, 0, sizeof(*e));
-	*err = 0;
 	if ((e->sql = strdup(sql)) == NULL ||
 	    (e->st = mysql_stmt_init(my)) == NULL)
 		goto fail;
@@ -107,6 +136,7 @@ db_stmt(struct db *db, MYSQL *my, const char *sql, unsigned int *err)
 		goto fail;
 	}
 	e->my = my;
+	e->busy = 1;
 	db->nstmts++;
 	return e->st;
 fail:
@@ -115,6 +145,30 @@ fail:
 	free(e->sql);
 	memset(e, 0, sizeof(*e));
 	return NULL;
+}
+
+void
+db_stmt_done(struct db *db, MYSQL_STMT *st)
+{
+	size_t i;
+
+	for (i = 0; i < DB_MAX_STMTS; i++)
+		if (db->stmts[i].st == st) {
+			db->stmts[i].busy = 0;
+			return;
+		}
+}
+
+struct db *
+db_of(MYSQL *my)
+{
+	void *p = NULL;
+
+	if (my == NULL ||
+	    mysql_get_optionv(my, MARIADB_OPT_USERDATA, (char *)DB_USERDATA,
+	        &p) != 0)
+		return NULL;
+	return p;
 }
 
 struct db *
@@ -326,8 +380,12 @@ db_conn_at(struct db *db, const struct db_server *srv, int ping, char *err,
 		    mysql_error(slot->my));
 		db_lost(db, slot->my);
 	}
-	if (slot->my == NULL)
-		slot->my = db_open(db, slot, err, errlen);
+	if (slot->my == NULL &&
+	    (slot->my = db_open(db, slot, err, errlen)) != NULL &&
+	    mysql_optionsv(slot->my, MARIADB_OPT_USERDATA, (void *)DB_USERDATA,
+	        (void *)db) != 0)
+		log_warn("database: cannot mark the connection; statements in "
+		         "its transactions are prepared each time");
 	slot->verified = slot->my != NULL;
 	return slot->my;
 }
@@ -352,6 +410,9 @@ db_request_begin(struct db *db)
 
 	for (i = 0; i < db->n; i++)
 		db->slots[i].verified = 0;
+	/* What a request forgot to close is not held into the next. */
+	for (i = 0; i < DB_MAX_STMTS; i++)
+		db->stmts[i].busy = 0;
 }
 
 void

@@ -48,10 +48,15 @@ MYSQL *db_conn_unchecked(struct db *, const struct db_server *, char *err,
  * The worker's prepared statements, kept per connection
  * (doc/architecture.md, Processes): the same SQL text on the same
  * connection is prepared once. Returns a statement ready to bind and
- * execute, or NULL with the server's error number in *err. Statements are
- * closed with their connection.
+ * execute, held until db_stmt_done; or NULL with the server's error
+ * number in *err, or with *err 0 when the text's statement is held
+ * already or every cached one is (the caller then prepares one of its
+ * own). Statements are closed with their connection.
  */
 MYSQL_STMT *db_stmt(struct db *, MYSQL *, const char *sql, unsigned int *err);
+void        db_stmt_done(struct db *, MYSQL_STMT *);
+/* The db whose connection my is (NULL for one it did not open). */
+struct db *db_of(MYSQL *my);
 /* A new request: each connection is checked once before its first use. */
 void db_request_begin(struct db *);
 /* Forgets a connection, so the next db_conn reopens it. */

@@ -65,13 +65,15 @@ h_webhook_verify(struct ctx *c)
  * account_update, which names none.
  */
 static enum store_rc
-wh_route(struct ctx *c, const struct webhook_event *e, uint64_t *ws)
+wh_route(struct ctx *c, const struct webhook_event *e, uint64_t *id,
+    struct workspace *ws)
 {
 	if (*e->phone_number_id)
-		return store_route_find(c->app->db, "phone", e->phone_number_id,
-		    ws);
+		return store_route_find_ws(c->app->db, "phone",
+		    e->phone_number_id, id, ws);
 	if (*e->waba_id)
-		return store_route_find(c->app->db, "waba", e->waba_id, ws);
+		return store_route_find_ws(c->app->db, "waba", e->waba_id, id,
+		    ws);
 	return STORE_NOTFOUND;
 }
 
@@ -87,24 +89,21 @@ wh_unavailable(struct ctx *c)
  * loss does to the connection is part of the same transaction.
  */
 static enum store_rc
-wh_deliver(struct ctx *c, uint64_t wsid, const struct webhook_event **evs,
-    size_t n)
+wh_deliver(struct ctx *c, uint64_t wsid, const struct workspace *w,
+    const struct webhook_event **evs, size_t n)
 {
-	struct workspace ws;
+	const struct workspace ws = *w;
 	char(*why)[256] = NULL;
 	const char  **loss = NULL;
 	enum store_rc rc;
 	int           stored;
 	size_t        i;
 
-	if ((rc = store_ws_by_id(c->app->db, wsid, &ws)) != STORE_OK) {
-		if (rc == STORE_NOTFOUND) {
-			log_warn("webhook: routed to workspace %llu, which is "
-			         "gone: %zu events acknowledged",
-			    (unsigned long long)wsid, n);
-			return STORE_OK;
-		}
-		return rc;
+	if (ws.id == 0) {
+		log_warn("webhook: routed to workspace %llu, which is "
+		         "gone: %zu events acknowledged",
+		    (unsigned long long)wsid, n);
+		return STORE_OK;
 	}
 	if ((why = calloc(n, sizeof(*why))) == NULL ||
 	    (loss = calloc(n, sizeof(*loss))) == NULL) {
@@ -155,6 +154,7 @@ h_webhook_event(struct ctx *c)
 {
 	struct webhook_batch         b;
 	const struct webhook_event **group = NULL;
+	struct workspace            *wss = NULL;
 	uint64_t                    *owner = NULL, ws;
 	char                         err[256];
 	enum store_rc                rc;
@@ -190,12 +190,13 @@ h_webhook_event(struct ctx *c)
 	if (b.n == 0)
 		goto ok;
 	if ((owner = calloc(b.n, sizeof(*owner))) == NULL ||
-	    (group = calloc(b.n, sizeof(*group))) == NULL) {
+	    (group = calloc(b.n, sizeof(*group))) == NULL ||
+	    (wss = calloc(b.n, sizeof(*wss))) == NULL) {
 		ret = view_internal(c, "webhook: out of memory");
 		goto out;
 	}
 	for (i = 0; i < b.n; i++) {
-		rc = wh_route(c, &b.ev[i], &owner[i]);
+		rc = wh_route(c, &b.ev[i], &owner[i], &wss[i]);
 		if (rc == STORE_NOTFOUND) {
 			log_warn(
 			    "webhook: no workspace for number %s / WABA %s: "
@@ -219,7 +220,7 @@ h_webhook_event(struct ctx *c)
 				if (j > i)
 					owner[j] = 0;
 			}
-		if ((rc = wh_deliver(c, ws, group, n)) != STORE_OK) {
+		if ((rc = wh_deliver(c, ws, &wss[i], group, n)) != STORE_OK) {
 			if (rc == STORE_GONE)
 				ret = wh_unavailable(c);
 			else
@@ -232,6 +233,7 @@ ok:
 out:
 	free(owner);
 	free(group);
+	free(wss);
 	webhook_batch_free(&b);
 	return ret;
 }

@@ -9,6 +9,7 @@
 #include "../db.h"
 #include "routes.h"
 #include "sql.h"
+#include "workspaces.h"
 
 /*
  * One route inside the open transaction on my. An id routed to another
@@ -169,4 +170,43 @@ store_route_find(struct db *db, const char *kind, const char *external_id,
 	*workspace = (uint64_t)sq_colint(&q, 0);
 	sq_close(&q);
 	return STORE_OK;
+}
+
+enum store_rc
+store_route_find_ws(struct db *db, const char *kind, const char *external_id,
+    uint64_t *workspace, struct workspace *ws)
+{
+	struct sq     q;
+	char          sql[512];
+	enum store_rc rc;
+	int           f;
+
+	memset(ws, 0, sizeof(*ws));
+	if (snprintf(sql, sizeof(sql),
+	        "SELECT w.id, w.slug, w.name, w.db_name, w.db_host, "
+	        "w.db_port, w.db_socket, r.workspace_id FROM "
+	        "`%1$s`.webhook_routes r LEFT JOIN `%1$s`.workspaces w ON "
+	        "w.id = r.workspace_id WHERE r.kind = ? AND r.external_id = ?",
+	        sq_ctl(db)) >= (int)sizeof(sql))
+		return STORE_ERR;
+	/*
+	 * A read, safe to run twice: it is the connection's check too (no
+	 * ping first), so a delivery of one message is five round trips.
+	 */
+	if ((rc = sq_open_read(&q, db, NULL, sql)) != STORE_OK)
+		return rc;
+	sq_str(&q, kind);
+	sq_str(&q, external_id);
+	if ((rc = sq_run(&q)) != STORE_OK)
+		goto out;
+	if ((f = sq_fetch(&q)) != 1) {
+		rc = f == 0 ? STORE_NOTFOUND : STORE_ERR;
+		goto out;
+	}
+	*workspace = (uint64_t)sq_colint(&q, 7);
+	if (sq_col(&q, 0) != NULL)
+		rc = store_ws_from_row(&q, ws);
+out:
+	sq_close(&q);
+	return rc;
 }

@@ -34,5 +34,13 @@ enum store_rc store_route_replace(struct db *, uint64_t workspace,
     const char *granted, const char *chosen, const char *phones);
 enum store_rc store_route_find(struct db *, const char *kind,
     const char *external_id, uint64_t *workspace);
+/*
+ * store_route_find with the workspace's row, in one statement (a
+ * webhook delivery's first round trip). ws->id is 0 when the route
+ * names a workspace that is gone.
+ */
+struct workspace;
+enum store_rc store_route_find_ws(struct db *, const char *kind,
+    const char *external_id, uint64_t *workspace, struct workspace *ws);
 
 #endif

@@ -90,14 +90,34 @@ sq_stmt_fail(struct sq *q, const char *what)
 	return rc;
 }
 
+/* A statement of q's own on q->my, closed by sq_close. */
+static enum store_rc
+sq_prepare(struct sq *q, const char *sql)
+{
+	enum store_rc rc;
+
+	if ((q->st = mysql_stmt_init(q->my)) == NULL)
+		return STORE_ERR;
+	if (mysql_stmt_prepare(q->st, sql, strlen(sql)) != 0) {
+		rc = sq_stmt_fail(q, "prepare");
+		/* Nothing to close for the caller: it never had a statement. */
+		if (q->st != NULL)
+			mysql_stmt_close(q->st);
+		q->st = NULL;
+		return rc;
+	}
+	return STORE_OK;
+}
+
 /* checked: db_conn (ping a kept connection first) or db_conn_unchecked. */
 static enum store_rc
 sq_open_at(struct sq *q, struct db *db, const struct db_server *srv,
     const char *sql, int checked)
 {
-	char         err[256];
-	int          attempt;
-	unsigned int e;
+	char          err[256];
+	int           attempt;
+	unsigned int  e;
+	enum store_rc rc;
 
 	memset(q, 0, sizeof(*q));
 	for (attempt = 0; attempt < 2; attempt++) {
@@ -114,11 +134,18 @@ sq_open_at(struct sq *q, struct db *db, const struct db_server *srv,
 			q->db = db;
 			return STORE_OK;
 		}
+		if (e == 0)
+			break; /* held, or no room: one of its own */
 		if (!db_errno_gone(e))
 			return STORE_ERR;
 		db_lost(db, q->my);
 	}
-	return STORE_GONE;
+	if (attempt == 2)
+		return STORE_GONE;
+	q->db = db; /* a dead connection is dropped (sq_stmt_fail) */
+	if ((rc = sq_prepare(q, sql)) != STORE_OK)
+		q->db = NULL;
+	return rc;
 }
 
 enum store_rc
@@ -144,21 +171,29 @@ sq_open_read(struct sq *q, struct db *db, const struct db_server *srv,
 enum store_rc
 sq_open_on(struct sq *q, MYSQL *my, const char *sql)
 {
-	enum store_rc rc;
+	unsigned int e;
 
 	memset(q, 0, sizeof(*q));
 	q->my = my;
-	if ((q->st = mysql_stmt_init(my)) == NULL)
-		return STORE_ERR;
-	if (mysql_stmt_prepare(q->st, sql, strlen(sql)) != 0) {
-		rc = sq_stmt_fail(q, "prepare");
-		/* Nothing to close for the caller: it never had a statement. */
-		if (q->st != NULL)
-			mysql_stmt_close(q->st);
-		q->st = NULL;
-		return rc;
+	/*
+	 * A transaction's statements come from the cache too: a prepare
+	 * is a round trip and a parse, and closing one another message
+	 * (a webhook delivery's two inserts: 2 of its 9 round trips).
+	 * q->db stays NULL: a dead connection is for the transaction's
+	 * owner to drop, at its rollback or commit, not under it.
+	 */
+	if ((q->cdb = db_of(my)) != NULL &&
+	    (q->st = db_stmt(q->cdb, my, sql, &e)) != NULL) {
+		q->cached = 1;
+		return STORE_OK;
 	}
-	return STORE_OK;
+	if (q->cdb != NULL && e != 0) {
+		q->err = e;
+		return db_errno_gone(e) || sq_rolled_back(e) ? STORE_GONE
+		                                             : STORE_ERR;
+	}
+	q->cdb = NULL;
+	return sq_prepare(q, sql);
 }
 
 enum store_rc
@@ -344,6 +379,7 @@ sq_run(struct sq *q)
 		return rc;
 	q->my = again.my;
 	q->st = again.st;
+	q->cached = again.cached;
 	q->again_sql = NULL;
 	return sq_run_once(q);
 }
@@ -426,9 +462,10 @@ sq_close(struct sq *q)
 	 * what it resets on the server, long data and cursors, which sq_
 	 * never uses (no mysql_stmt_send_long_data, no STMT_ATTR_CURSOR_TYPE).
 	 */
-	if (q->st && q->cached)
+	if (q->st && q->cached) {
 		mysql_stmt_free_result(q->st);
-	else if (q->st)
+		db_stmt_done(q->cdb ? q->cdb : q->db, q->st);
+	} else if (q->st)
 		mysql_stmt_close(q->st);
 	memset(q, 0, sizeof(*q));
 }

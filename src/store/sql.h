@@ -49,6 +49,7 @@ struct sq {
 	int           bad; /* a bind failed: sq_run refuses */
 	unsigned int  err; /* the server's error number of the last failure */
 	int           cached; /* owned by the db's statement cache */
+	struct db    *cdb;    /* that cache, for one in a transaction */
 	/* sq_open_read: what to run again on a new connection, once. */
 	const struct db_server *again_srv;
 	const char             *again_sql;

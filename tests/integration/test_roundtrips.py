@@ -18,8 +18,11 @@ counted come after a warm-up, and the test checks that they prepared
 nothing.
 """
 import hashlib
+import hmac
+import json
 
 from base import StackCase
+from client import request
 from meta import settings_path, sign_in
 from stack import wait_for
 
@@ -169,6 +172,50 @@ class RoundTrips(StackCase):
         with open(self.st.path("pool.log"), errors="replace") as f:
             return f.read()
 
+    def deliver(self, phone, wamid):
+        body = json.dumps({"object": "whatsapp_business_account", "entry": [{
+            "id": "510000000077", "changes": [{"field": "messages", "value": {
+                "messaging_product": "whatsapp",
+                "metadata": {"display_phone_number": "15550177",
+                             "phone_number_id": phone},
+                "messages": [{"from": "4915112345678", "id": wamid,
+                              "timestamp": "1764570000", "type": "text",
+                              "text": {"body": "hi"}}]}}]}]}).encode()
+        sig = "sha256=" + hmac.new(self.st.app_secret.encode(), body,
+                                   hashlib.sha256).hexdigest()
+        r = request(self.port, "POST", "/webhooks/meta", body=body,
+                    headers={"Content-Type": "application/json",
+                             "X-Hub-Signature-256": sig})
+        self.assertEqual(r.status, 200, r.text[:300])
+
+    def test_webhook_delivery_costs_five_round_trips(self):
+        """A message's delivery: its route with the workspace (one
+        statement, which is also the connection's check: no ping),
+        then START TRANSACTION, the event, its hour's counter, COMMIT;
+        the transaction's statements prepared once per connection like
+        any other. It was eleven: a ping, the route and the workspace
+        apart, and both inserts prepared and closed every time."""
+        ws = self.st.sql("SELECT id, db_name FROM workspaces WHERE slug = "
+                         "'%s'" % SLUG, db="waba_control").split()
+        phone = "600000000077"
+        self.st.sql("INSERT IGNORE INTO webhook_routes (kind, external_id, "
+                    "workspace_id) VALUES ('phone', '%s', %s)"
+                    % (phone, ws[0]), db="waba_control")
+        for i in range(3):
+            self.deliver(phone, "wamid.trips.warm.%d" % i)
+        d = self.counted(lambda: [self.deliver(phone, "wamid.trips.%d" % i)
+                                  for i in range(LOADS)])
+        per = {k: d[k] / LOADS for k in SHOWN}
+        print("\nwebhook delivery, per delivery: %s" % ", ".join(
+            "%s %.2f" % kv for kv in per.items()))
+        self.assertEqual(d["Com_stmt_prepare"], 0, per)
+        self.assertEqual(d["Com_stmt_close"], 0, per)
+        self.assertEqual(d["Com_stmt_execute"], 4 * LOADS, per)
+        self.assertLessEqual(self.trips(d), 5 * LOADS, per)
+        self.assertEqual(self.st.sql(
+            "SELECT COUNT(*) FROM webhook_events WHERE message_id LIKE "
+            "'wamid.trips.%%'", db=ws[1]).strip(), str(LOADS + 3))
+
 
 class SendRoundTrips(RoundTrips):
     """Issue 11: a POST /messages costs one statement: the key gate
@@ -228,3 +275,4 @@ class SendRoundTrips(RoundTrips):
     test_gate_refuses_in_its_one_statement = None
     test_workspace_on_another_server = None
     test_zz_mariadb_restarted = None
+    test_webhook_delivery_costs_five_round_trips = None
