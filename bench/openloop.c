@@ -103,23 +103,24 @@ fail:
 int
 main(int argc, char **argv)
 {
-	struct target *tg;
-	struct req    *rq;
-	CURLM         *m;
-	CURL          *e;
-	CURLMsg       *msg;
-	double        *lat, rate, t0, t, end, wait;
-	size_t         ntg, total, next = 0, done = 0, nlat = 0;
-	long           code, errors = 0;
-	int            seconds, conns, running = 0, left;
-	unsigned int   seed = 12345;
-	fd_set         fr, fw, fx;
+	struct target  *tg;
+	struct req     *rq;
+	CURLM          *m;
+	CURL           *e;
+	CURLMsg        *msg;
+	double         *lat, rate, t0, t, end, wait;
+	size_t          ntg, total, next = 0, done = 0, nlat = 0;
+	long            code, errors = 0;
+	int             seconds, conns, running = 0, left;
+	unsigned int    seed = 12345;
+	fd_set          fr, fw, fx;
 	struct timespec ts;
-	long           ct;
-	int            maxfd;
+	long            ct;
+	int             maxfd;
 
 	if (argc != 5) {
-		fprintf(stderr, "usage: openloop RATE SECONDS CONNS REQUESTS\n");
+		fprintf(stderr,
+		    "usage: openloop RATE SECONDS CONNS REQUESTS\n");
 		return 2;
 	}
 	rate = atof(argv[1]);

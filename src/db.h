@@ -47,13 +47,16 @@ MYSQL *db_conn_unchecked(struct db *, const struct db_server *, char *err,
 /*
  * The worker's prepared statements, kept per connection
  * (doc/architecture.md, Processes): the same SQL text on the same
- * connection is prepared once. Returns a statement ready to bind and
- * execute, held until db_stmt_done; or NULL with the server's error
- * number in *err, or with *err 0 when the text's statement is held
- * already or every cached one is (the caller then prepares one of its
- * own). Statements are closed with their connection.
+ * connection is prepared once, while the cache (bounded by its size,
+ * least recently used out first) keeps it. Returns a statement ready to
+ * bind and execute, or NULL with the server's error number in *err (0:
+ * out of memory). *cached says whose it is: the cache's, held until
+ * db_stmt_done and closed with its connection; or the caller's, to
+ * close, when the cache's statement of this text is held already, or
+ * it is not kept (too large, every entry held).
  */
-MYSQL_STMT *db_stmt(struct db *, MYSQL *, const char *sql, unsigned int *err);
+MYSQL_STMT *db_stmt(struct db *, MYSQL *, const char *sql, unsigned int *err,
+    int *cached);
 void        db_stmt_done(struct db *, MYSQL_STMT *);
 /* The db whose connection my is (NULL for one it did not open). */
 struct db *db_of(MYSQL *my);
