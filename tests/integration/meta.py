@@ -104,6 +104,16 @@ def start_connect(b, slug):
     return r.header("Location")
 
 
+def post_webhook(port, app_secret, body):
+    """POSTs body to /webhooks/meta signed as Meta signs it
+    (X-Hub-Signature-256: HMAC-SHA256 with the app secret)."""
+    sig = "sha256=" + hmac.new(app_secret.encode(), body,
+                               hashlib.sha256).hexdigest()
+    return request(port, "POST", "/webhooks/meta", body=body,
+                   headers={"Content-Type": "application/json",
+                            "X-Hub-Signature-256": sig})
+
+
 def post_form(b, path, fields):
     """POSTs a form with the session's CSRF token (read off the settings page)."""
     page = b.get("/".join(path.split("/")[:5]))

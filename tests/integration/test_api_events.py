@@ -3,8 +3,6 @@
 them, come back from the feed with Meta's object unchanged, the change's
 metadata and the sender's contact; cursor, paging, long-poll and its
 limit ([api] max_waiting), and the connection's own events."""
-import hashlib
-import hmac
 import json
 import threading
 import time
@@ -12,8 +10,8 @@ import urllib.parse
 
 from base import StackCase
 from client import request
-from meta import (PHONE, WABA, Sandbox, csrf, post_form, settings_path,
-                  sign_in, start_connect)
+from meta import (PHONE, WABA, Sandbox, csrf, post_form, post_webhook,
+                  settings_path, sign_in, start_connect)
 
 PW = "events test password"
 SLUG = "evt"
@@ -194,11 +192,7 @@ class Events(StackCase):
     # --- helpers ---------------------------------------------------------
 
     def post(self, body):
-        sig = "sha256=" + hmac.new(self.st.app_secret.encode(), body,
-                                   hashlib.sha256).hexdigest()
-        r = request(self.port, "POST", "/webhooks/meta", body=body,
-                    headers={"Content-Type": "application/json",
-                             "X-Hub-Signature-256": sig})
+        r = post_webhook(self.port, self.st.app_secret, body)
         self.assertEqual(r.status, 200, r.text[:300])
         return r
 
