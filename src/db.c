@@ -94,14 +94,27 @@ db_stmt_clear(struct db *db, struct db_stmt *e)
 	memset(e, 0, sizeof(*e));
 }
 
+/*
+ * A connection's statements, as it closes. One still held by an open sq
+ * is orphaned instead (my NULL: no lookup finds it): closing it under
+ * its holder would free what the holder reads or closes next.
+ * db_stmt_done closes it, which libmariadb allows after the connection
+ * is gone (mysql_close detaches its statements).
+ */
 static void
 db_stmt_forget(struct db *db, MYSQL *my)
 {
 	size_t i;
 
-	for (i = 0; i < DB_MAX_STMTS; i++)
-		if (db->stmts[i].st && (my == NULL || db->stmts[i].my == my))
+	for (i = 0; i < DB_MAX_STMTS; i++) {
+		if (db->stmts[i].st == NULL ||
+		    (my != NULL && db->stmts[i].my != my))
+			continue;
+		if (db->stmts[i].busy && my != NULL)
+			db->stmts[i].my = NULL;
+		else
 			db_stmt_clear(db, &db->stmts[i]);
+	}
 }
 
 /* The least recently used entry that nobody holds; NULL if none. */
@@ -197,8 +210,20 @@ db_stmt_done(struct db *db, MYSQL_STMT *st)
 	for (i = 0; i < DB_MAX_STMTS; i++)
 		if (db->stmts[i].st == st) {
 			db->stmts[i].busy = 0;
+			if (db->stmts[i].my == NULL)
+				db_stmt_clear(db, &db->stmts[i]);
 			return;
 		}
+}
+
+void
+db_stmt_release(struct db *db)
+{
+	size_t i;
+
+	for (i = 0; i < DB_MAX_STMTS; i++)
+		if (db->stmts[i].st != NULL && db->stmts[i].busy)
+			db_stmt_done(db, db->stmts[i].st);
 }
 
 struct db *
@@ -452,9 +477,7 @@ db_request_begin(struct db *db)
 
 	for (i = 0; i < db->n; i++)
 		db->slots[i].verified = 0;
-	/* What a request forgot to close is not held into the next. */
-	for (i = 0; i < DB_MAX_STMTS; i++)
-		db->stmts[i].busy = 0;
+	db_stmt_release(db);
 }
 
 void

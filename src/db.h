@@ -58,6 +58,12 @@ MYSQL *db_conn_unchecked(struct db *, const struct db_server *, char *err,
 MYSQL_STMT *db_stmt(struct db *, MYSQL *, const char *sql, unsigned int *err,
     int *cached);
 void        db_stmt_done(struct db *, MYSQL_STMT *);
+/*
+ * Whatever is still held is released (what a request forgot to close is
+ * not held into the next): db_request_begin, and loops that have no
+ * requests (the sender's database thread) at each round.
+ */
+void db_stmt_release(struct db *);
 /* The db whose connection my is (NULL for one it did not open). */
 struct db *db_of(MYSQL *my);
 /* A new request: each connection is checked once before its first use. */

@@ -1056,6 +1056,8 @@ snd_db_main(void *arg)
 	int             quit;
 
 	for (;;) {
+		/* No requests here: each round starts with nothing held. */
+		db_stmt_release(s->app->db);
 		now = snd_now_ms();
 		if (!*s->stop && now >= refresh) {
 			snd_refresh(s);

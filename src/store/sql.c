@@ -82,6 +82,8 @@ sq_stmt_fail(struct sq *q, const char *what)
 		 */
 		if (!q->cached)
 			mysql_stmt_close(q->st);
+		else
+			db_stmt_done(q->db, q->st); /* db_lost closes it */
 		q->st = NULL;
 		sq_free_cols(q);
 		db_lost(q->db, q->my);
@@ -350,7 +352,13 @@ sq_run(struct sq *q)
 	struct sq     again;
 	enum store_rc rc;
 
-	if ((rc = sq_run_once(q)) != STORE_GONE || q->again_sql == NULL)
+	/*
+	 * Only a dropped connection (q->st gone with it) is read again: a
+	 * deadlock or a lock wait timeout is STORE_GONE too, on a live
+	 * connection, and its statement still open here.
+	 */
+	if ((rc = sq_run_once(q)) != STORE_GONE || q->again_sql == NULL ||
+	    q->st != NULL)
 		return rc;
 	/*
 	 * sq_stmt_fail has dropped the dead connection: the read goes once
