@@ -80,7 +80,7 @@ struct db {
 	struct db_stmt       stmts[DB_MAX_STMTS];
 	size_t               nstmts;
 	size_t               stmt_bytes; /* the sum of their costs */
-	unsigned long long   stmt_clock; /* counts db_stmt() hits */
+	unsigned long long   stmt_clock; /* ticks at each use of an entry */
 	unsigned long long   clock;      /* counts db_conn() calls */
 };
 
@@ -161,6 +161,8 @@ db_stmt(struct db *db, MYSQL *my, const char *sql, unsigned int *err,
 
 	*err = 0;
 	*cached = 0;
+	if (db == NULL)
+		return db_prepare(my, sql, err);
 	for (i = 0; i < DB_MAX_STMTS; i++) {
 		e = &db->stmts[i];
 		if (e->st == NULL || e->my != my || strcmp(e->sql, sql) != 0)

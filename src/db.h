@@ -53,7 +53,8 @@ MYSQL *db_conn_unchecked(struct db *, const struct db_server *, char *err,
  * out of memory). *cached says whose it is: the cache's, held until
  * db_stmt_done and closed with its connection; or the caller's, to
  * close, when the cache's statement of this text is held already, or
- * it is not kept (too large, every entry held).
+ * it is not kept (too large, every entry held), or there is no cache
+ * (a NULL db: a connection db_of does not know).
  */
 MYSQL_STMT *db_stmt(struct db *, MYSQL *, const char *sql, unsigned int *err,
     int *cached);

@@ -92,25 +92,6 @@ sq_stmt_fail(struct sq *q, const char *what)
 	return rc;
 }
 
-/* A statement of q's own on q->my, closed by sq_close. */
-static enum store_rc
-sq_prepare(struct sq *q, const char *sql)
-{
-	enum store_rc rc;
-
-	if ((q->st = mysql_stmt_init(q->my)) == NULL)
-		return STORE_ERR;
-	if (mysql_stmt_prepare(q->st, sql, strlen(sql)) != 0) {
-		rc = sq_stmt_fail(q, "prepare");
-		/* Nothing to close for the caller: it never had a statement. */
-		if (q->st != NULL)
-			mysql_stmt_close(q->st);
-		q->st = NULL;
-		return rc;
-	}
-	return STORE_OK;
-}
-
 /* checked: db_conn (ping a kept connection first) or db_conn_unchecked. */
 static enum store_rc
 sq_open_at(struct sq *q, struct db *db, const struct db_server *srv,
@@ -175,8 +156,7 @@ sq_open_on(struct sq *q, MYSQL *my, const char *sql)
 	 * q->db stays NULL: a dead connection is for the transaction's
 	 * owner to drop, at its rollback or commit, not under it.
 	 */
-	if ((q->cdb = db_of(my)) == NULL)
-		return sq_prepare(q, sql);
+	q->cdb = db_of(my); /* NULL: not ours to cache, q's own */
 	if ((q->st = db_stmt(q->cdb, my, sql, &e, &q->cached)) != NULL)
 		return STORE_OK;
 	q->err = e;
