@@ -77,6 +77,15 @@ wh_route(struct ctx *c, const struct webhook_event *e, uint64_t *id,
 	return STORE_NOTFOUND;
 }
 
+/* Whether wh_route finds a and b by the same number, or the same WABA. */
+static int
+wh_same_route(const struct webhook_event *a, const struct webhook_event *b)
+{
+	if (*a->phone_number_id || *b->phone_number_id)
+		return strcmp(a->phone_number_id, b->phone_number_id) == 0;
+	return strcmp(a->waba_id, b->waba_id) == 0;
+}
+
 static enum answer
 wh_unavailable(struct ctx *c)
 {
@@ -92,14 +101,13 @@ static enum store_rc
 wh_deliver(struct ctx *c, uint64_t wsid, const struct workspace *w,
     const struct webhook_event **evs, size_t n)
 {
-	const struct workspace ws = *w;
 	char(*why)[256] = NULL;
 	const char  **loss = NULL;
 	enum store_rc rc;
 	int           stored;
 	size_t        i;
 
-	if (ws.id == 0) {
+	if (w->id == 0) {
 		log_warn("webhook: routed to workspace %llu, which is "
 		         "gone: %zu events acknowledged",
 		    (unsigned long long)wsid, n);
@@ -113,25 +121,25 @@ wh_deliver(struct ctx *c, uint64_t wsid, const struct workspace *w,
 	for (i = 0; i < n; i++)
 		if (webhook_event_is_loss(evs[i], why[i], sizeof(why[i])))
 			loss[i] = why[i];
-	if ((rc = store_wh_save(c->app->db, &ws, evs, loss, n, &stored)) !=
+	if ((rc = store_wh_save(c->app->db, w, evs, loss, n, &stored)) !=
 	    STORE_OK)
 		goto out;
-	log_info("webhook: workspace %s: %zu events, %d new", ws.slug, n,
+	log_info("webhook: workspace %s: %zu events, %d new", w->slug, n,
 	    stored);
 	/* Committed: a long-poll of the events feed may look now. */
 	if (stored > 0)
-		gate_events_bump(ws.id);
+		gate_events_bump(w->id);
 	/* A lift restores nothing itself: the monitor's check, soon. */
 	for (i = 0; i < n; i++)
 		if (webhook_event_standing(evs[i]) == WEBHOOK_LIFTED &&
-		    store_mon_due_now(c->app->db, ws.id) != STORE_OK)
+		    store_mon_due_now(c->app->db, w->id) != STORE_OK)
 			log_warn("webhook: workspace %s: could not make its "
 			         "health check due now",
-			    ws.slug);
+			    w->slug);
 	for (i = 0; i < n; i++)
 		if (evs[i]->kind == WEBHOOK_ACCOUNT_UPDATE)
 			log_info("webhook: workspace %s: account_update %s%s",
-			    ws.slug, evs[i]->event,
+			    w->slug, evs[i]->event,
 			    loss[i]
 			        ? " (connection lost, unless already recorded)"
 			        : "");
@@ -139,7 +147,7 @@ wh_deliver(struct ctx *c, uint64_t wsid, const struct workspace *w,
 			/* No chats will come: the log says why. */
 			log_info("webhook: workspace %s: number %s: history "
 			         "sync ended by Meta with code %ld%s",
-			    ws.slug, evs[i]->phone_number_id, evs[i]->code,
+			    w->slug, evs[i]->phone_number_id, evs[i]->code,
 			    evs[i]->code == 2593109 ? " (the business chose "
 			                              "not to share its chats)"
 			                            : "");
@@ -196,6 +204,14 @@ h_webhook_event(struct ctx *c)
 		goto out;
 	}
 	for (i = 0; i < b.n; i++) {
+		/* A batch of one number's statuses is one route read. */
+		for (j = 0; j < i && !wh_same_route(&b.ev[i], &b.ev[j]); j++)
+			;
+		if (j < i) {
+			owner[i] = owner[j];
+			wss[i] = wss[j];
+			continue;
+		}
 		rc = wh_route(c, &b.ev[i], &owner[i], &wss[i]);
 		if (rc == STORE_NOTFOUND) {
 			log_warn(
