@@ -283,7 +283,7 @@ static const struct command {
 	{ "api-key", "list", 0, OPT_JSON, admin_apikey_list, "[--json]",
 	    "list API keys (never the key itself)" },
 	{ "api-key", "revoke", 1, 0, admin_apikey_revoke, "NAME",
-	    "end an API key, on the next request" },
+	    "end an API key (waits out [api] gate_lease_ms)" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

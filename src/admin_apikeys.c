@@ -15,6 +15,8 @@
 
 #include "admin.h"
 #include "apikey.h"
+#include "config.h"
+#include "meta_gate.h"
 #include "store/apikeys.h"
 #include "store/sql.h"
 #include "store/workspaces.h"
@@ -207,7 +209,13 @@ admin_apikey_revoke(struct ctx *c)
 		return admin_fail("no api key named %s", name);
 	if (rc != STORE_OK)
 		return admin_store_fail(rc, "revoking the api key");
-	/* No worker caches keys: the next request with it is refused. */
+	/*
+	 * A worker may reuse what it read of the key for a moment ([api]
+	 * gate_lease_ms): once that has passed, every worker of every host
+	 * refuses the key on its next request. Already revoked too: by a
+	 * run whose wait was cut short, or whose answer was lost.
+	 */
+	gate_conn_settle(c->cfg->api_gate_lease_ms);
 	printf("api key %s %s\n", name,
 	    already ? "was already revoked" : "revoked");
 	return 0;

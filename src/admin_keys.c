@@ -12,6 +12,7 @@
 
 #include "admin.h"
 #include "config.h"
+#include "meta_gate.h"
 #include "store/workspaces.h"
 #include "vault.h"
 #include "store/connection.h"
@@ -94,6 +95,9 @@ rekey_all(struct ctx *c)
 		    " keys rotate` again: it finishes this rotation without "
 		    "adding another key",
 		    w.failed, w.ver);
+	/* What a worker read before may be reused a moment (meta_gate.h). */
+	if (w.tokens > 0)
+		gate_conn_settle(c->cfg->api_gate_lease_ms);
 	printf("re-encrypted %d token(s) in %d workspace(s); every token is on "
 	       "key version %" PRIu32 "\n",
 	    w.tokens, w.n, w.ver);

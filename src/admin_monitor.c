@@ -22,6 +22,7 @@
 #include "config.h"
 #include "graph.h"
 #include "metrics.h"
+#include "meta_gate.h"
 #include "monitor.h"
 #include "store/connection.h"
 #include "store/monitor.h"
@@ -96,6 +97,17 @@ admin_monitor(struct ctx *c)
 	if (c->workspace == NULL && c->config_path != NULL &&
 	    metrics_attach_spawned(c->config_path, err, sizeof(err)) == -1)
 		fprintf(stderr, PROG ": %s: this pass is in no /metrics\n",
+		    err);
+	/*
+	 * The same for the gate: what a check changes in a connection ends
+	 * the workers' reuse of it at once (meta_gate.h), and the checks
+	 * obey their breaker as a pool's own monitor does.
+	 */
+	if (c->config_path != NULL &&
+	    gate_attach_spawned(c->config_path, err, sizeof(err)) == -1)
+		fprintf(stderr,
+		    PROG ": %s: workers see this pass's changes within [api] "
+		         "gate_lease_ms\n",
 		    err);
 	monitor_init(&m, c->cfg, c->db, &v, g);
 	m.stop = &admin_monitor_stop;

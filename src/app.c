@@ -9,12 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <fcgiapp.h>
 #include <json-c/json.h>
 #include <sodium.h>
 
+#include "apigate.h"
 #include "apikey.h"
 #include "catbatch.h"
 #include "message.h"
@@ -26,6 +28,7 @@
 #include "handlers/handlers.h"
 #include "input.h"
 #include "log.h"
+#include "meta_gate.h"
 #include "request.h"
 #include "response.h"
 #include "metrics.h"
@@ -405,148 +408,6 @@ app_gate(struct ctx *c, const struct route *rt)
 	return GO_ON;
 }
 
-/* One answer for every key that does not open the door, whatever why. */
-#define APP_API_NO_KEY \
-	"a valid API key is required: Authorization: " \
-	"Bearer <key>"
-#define APP_API_NO_WS "no such workspace"
-
-/*
- * The gate in front of every ROUTE_API route (doc/contract.md, Internal
- * API), in this order: a key that is well-formed, known and not revoked
- * (else 401, the same answer for each), the route's scope (else 403),
- * and for {slug} routes a workspace the key may touch (else 404, the
- * answer an unknown workspace gets, so a key learns nothing of others).
- * No session and no CSRF token: no browser holds these keys. The key is
- * read from the database on every request, never cached, so a revoke
- * is refused by every worker on its next request. On a ROUTE_CONN route
- * for a workspace this worker has seen on the control server, and seen
- * this key let into (grants never change: app.h), that read also
- * brings the connection and its token's box (one statement, not two:
- * store_apikey_auth_conn); when it finds nothing, whatever the reason,
- * the plain read below decides the answer.
- */
-static struct workspace *
-app_gate_ws(struct app *a, const char *slug)
-{
-	unsigned i;
-
-	for (i = 0; a->gate_ws != NULL && slug != NULL && i < APP_GATE_WS; i++)
-		if (a->gate_ws[i].id != 0 &&
-		    strcmp(a->gate_ws[i].slug, slug) == 0)
-			return &a->gate_ws[i];
-	return NULL;
-}
-
-_Static_assert(sizeof(((struct app_grant *)0)->hash) == APIKEY_HASH_BYTES,
-    "a grant's key hash");
-
-/* Whether the key of hash was seen granted workspace ws_id (app.h). */
-static int
-app_gate_granted(const struct app *a,
-    const unsigned char hash[APIKEY_HASH_BYTES], uint64_t ws_id)
-{
-	unsigned i;
-
-	for (i = 0; a->gate_grants != NULL && i < APP_GATE_GRANTS; i++)
-		if (a->gate_grants[i].ws_id == ws_id &&
-		    sodium_memcmp(a->gate_grants[i].hash, hash,
-		        APIKEY_HASH_BYTES) == 0)
-			return 1;
-	return 0;
-}
-
-/* After the plain read let the key of hash touch ws. */
-static void
-app_gate_ws_keep(struct app *a, const struct workspace *ws,
-    const unsigned char hash[APIKEY_HASH_BYTES])
-{
-	struct app_grant *g;
-	struct workspace *known;
-
-	if (*ws->srv.host || ws->srv.port || *ws->srv.socket)
-		return;
-	if ((known = app_gate_ws(a, ws->slug)) != NULL) {
-		/* A row that has changed since: the new one replaces it. */
-		if (known->id != ws->id || strcmp(known->db_name, ws->db_name))
-			*known = *ws;
-	} else {
-		if (a->gate_ws == NULL &&
-		    (a->gate_ws = calloc(APP_GATE_WS, sizeof(*a->gate_ws))) ==
-		        NULL)
-			return; /* no memory: two statements, as before */
-		a->gate_ws[a->gate_next++ % APP_GATE_WS] = *ws;
-	}
-	if (app_gate_granted(a, hash, ws->id))
-		return;
-	if (a->gate_grants == NULL &&
-	    (a->gate_grants = calloc(APP_GATE_GRANTS,
-	         sizeof(*a->gate_grants))) == NULL)
-		return;
-	g = &a->gate_grants[a->gate_grant_next++ % APP_GATE_GRANTS];
-	memcpy(g->hash, hash, APIKEY_HASH_BYTES);
-	g->ws_id = ws->id;
-}
-
-static enum answer
-app_api_gate(struct ctx *c, const struct route *rt)
-{
-	unsigned char      hash[APIKEY_HASH_BYTES];
-	struct apikey_auth a;
-	struct workspace  *known = NULL;
-	const char        *key, *scope;
-	unsigned           need = ROUTE_SCOPE_OF(rt->flags);
-	char               msg[128];
-	enum store_rc      rc = STORE_NOTFOUND;
-	int                want_ws;
-
-	if ((key = apikey_from_header(
-	         req_param(c->req, "HTTP_AUTHORIZATION"))) == NULL)
-		return api_error(c, 401, "unauthorized", APP_API_NO_KEY);
-	apikey_hash(key, hash);
-	want_ws = strstr(rt->pattern, "{slug}") != NULL;
-	if (want_ws && (rt->flags & ROUTE_CONN) &&
-	    (known = app_gate_ws(c->app, c->req->slug)) != NULL &&
-	    app_gate_granted(c->app, hash, known->id)) {
-		rc = store_apikey_auth_conn(c->app->db, hash, known, &a, &c->ws,
-		    &c->pre_conn, &c->pre_box);
-		c->has_pre = rc == STORE_OK;
-		if (rc != STORE_OK)
-			memset(known, 0,
-			    sizeof(*known)); /* asked again below */
-	}
-	if (rc != STORE_OK) {
-		rc = store_apikey_auth(c->app->db, hash,
-		    want_ws ? c->req->slug : NULL, &a, &c->ws);
-		if (rc == STORE_OK && a.may_touch && (rt->flags & ROUTE_CONN))
-			app_gate_ws_keep(c->app, &c->ws, hash);
-	}
-	if (rc == STORE_NOTFOUND)
-		return api_error(c, 401, "unauthorized", APP_API_NO_KEY);
-	if (rc != STORE_OK)
-		return api_error(c, 503, "unavailable",
-		    "the database is not "
-		    "answering; try again in a moment");
-	/* At most one write a minute per key, not one per request. */
-	if (a.stale && store_apikey_touch(c->app->db, a.id) != STORE_OK)
-		log_warn("api key %llu: last_used_at not updated",
-		    (unsigned long long)a.id);
-	if (need == 0 || (a.scopes & need) != need) {
-		scope = apikey_scope_name(need);
-		snprintf(msg, sizeof(msg),
-		    "this API key does not have the "
-		    "scope %s",
-		    scope ? scope : "this route needs");
-		return api_error(c, 403, "forbidden", msg);
-	}
-	if (!want_ws)
-		return GO_ON;
-	if (!a.may_touch)
-		return api_error(c, 404, "not_found", APP_API_NO_WS);
-	c->has_ws = 1;
-	return GO_ON;
-}
-
 /*
  * The declared fields, checked before the handler runs. A refusal names
  * the field: in the route's own words (its why) on a page, as
@@ -818,10 +679,7 @@ app_free(struct app *a)
 	app_idle(a, 1);
 	free(a->sends);
 	a->sends = NULL;
-	free(a->gate_ws);
-	a->gate_ws = NULL;
-	free(a->gate_grants);
-	a->gate_grants = NULL;
+	apigate_free(a);
 	tmpl_free(a->tmpl);
 	db_free(a->db);
 	vault_close(a->vault);
@@ -1058,7 +916,7 @@ app_handle(struct app *a, FCGX_Request *f)
 	}
 	if ((rt->flags & ROUTE_SESSION) && app_gate(&c, rt) == ANSWERED)
 		goto send;
-	if (rt->kind == ROUTE_API && app_api_gate(&c, rt) == ANSWERED)
+	if (rt->kind == ROUTE_API && apigate_check(&c, rt) == ANSWERED)
 		goto send;
 	if (app_fields(&c, rt) == ANSWERED)
 		goto send;

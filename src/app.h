@@ -42,13 +42,12 @@ struct app {
 	/*
 	 * Workspaces (on the control server) the API gate has let a key
 	 * touch, by slug: what names the database in the gate's one
-	 * statement for a Meta call (app_api_gate). An entry that no
+	 * statement for a Meta call (apigate_check). An entry that no
 	 * longer matches its row is dropped, and the slug is asked for
 	 * again. With them, which key (by its hash) was let touch which:
 	 * a key's grants are made with the key and never change
 	 * (store_apikey_add is their only writer; a revoke ends the key
-	 * itself), so a grant seen stays true. The key itself, revoked or
-	 * not and its scopes, is read on every request.
+	 * itself), so a grant seen stays true.
 	 */
 	struct workspace *gate_ws; /* APP_GATE_WS of them, calloc'd */
 	unsigned          gate_next;
@@ -57,9 +56,33 @@ struct app {
 		uint64_t      ws_id;
 	} * gate_grants; /* APP_GATE_GRANTS of them, calloc'd */
 	unsigned gate_grant_next;
+	/*
+	 * What the gate's one statement read for a key and a workspace
+	 * (the key's scopes, the workspace row, the connection and its
+	 * token's box), reused for at most [api] gate_lease_ms from before
+	 * the read, and only while the workspace's connection generation
+	 * (gate_conn_gen, meta_gate.h) has not moved: a write of the pool
+	 * to the connection is seen by every worker on its next request.
+	 * A revoke waits out the lease before it says it is done
+	 * (admin_apikeys.c), so a revoked key is refused on the next
+	 * request of every worker of every host after that.
+	 */
+	struct app_gate_hit {
+		unsigned char    hash[32]; /* APIKEY_HASH_BYTES */
+		uint64_t         ws_id;    /* 0: empty */
+		long long        until_ms; /* CLOCK_MONOTONIC */
+		long long        gen;
+		unsigned         scopes;
+		uint64_t         key_id;
+		struct workspace ws;
+		struct conn_row  conn;
+		struct vault_box box; /* ct owned */
+	} * gate_hits;                /* APP_GATE_HITS of them, calloc'd */
+	unsigned gate_hit_next;
 };
 #define APP_GATE_WS     16
 #define APP_GATE_GRANTS 64
+#define APP_GATE_HITS   16
 
 /*
  * How handlers, the gate and the helpers they call answer: one enum.

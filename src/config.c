@@ -99,6 +99,12 @@ static const struct ckey ckeys[] = {
 	    3650 },
 	{ "api", "max_waiting", C_INT, O(api_max_waiting), 1, 256 },
 	/*
+	 * How long a worker reuses the key gate's read (app.h,
+	 * app_gate_hit); also what `api-key revoke` waits. A minute at
+	 * most: that long a revoked key could still be let in.
+	 */
+	{ "api", "gate_lease_ms", C_INT, O(api_gate_lease_ms), 0, 60000 },
+	/*
 	 * The internal API's raw uploads (POST /media, /uploads): Meta's
 	 * largest file is a 100 MB document. One such body is held in a
 	 * worker's memory while it is sent on, so no more than 1 GiB.
@@ -778,6 +784,7 @@ config_parse(const char *name, const char *text, char *err, size_t errlen)
 	c->webhook_silence_minutes = 24 * 60;
 	c->webhook_retention_days = 30;
 	c->api_max_upload_bytes = 100L << 20;
+	c->api_gate_lease_ms = 250;
 	c->monitor_enabled = 1;
 	c->monitor_interval_minutes = 60;
 	c->monitor_expiry_warning_days = 7;

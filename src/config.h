@@ -75,6 +75,8 @@ struct config {
 	/* [api]: long-polls of GET /events at once, across the pool;
 	   config_parse resolves 0 (unset) to a quarter of the workers. */
 	int api_max_waiting;
+	/* [api]: how long a worker reuses the key gate's read; 0: never. */
+	int api_gate_lease_ms;
 	/* [api]: the largest body POST /media and /uploads take. */
 	size_t api_max_upload_bytes;
 	/* [events]: every event POSTed to push_url (NULL: no push), signed

@@ -206,6 +206,15 @@ main(int argc, char *argv[])
 		 */
 		if (metrics_init_spawned(path, err, sizeof(err)) == -1)
 			log_warn("%s: the sender's counters stay its own", err);
+		/*
+		 * And the gate's: a connection it marks (a 190) ends the
+		 * spawned workers' reuse of it at once (meta_gate.h).
+		 */
+		if (gate_init_spawned(path, app.cfg->workers, err,
+		        sizeof(err)) == -1)
+			log_warn("%s: workers see the sender's changes to a "
+			         "connection within [api] gate_lease_ms",
+			    err);
 		return pool_sender(&app);
 	}
 	if (app_signin_init(err, sizeof(err)) == -1) {

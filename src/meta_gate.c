@@ -46,12 +46,14 @@ struct gate_shm {
 	/* The events feed (gate_wait_*, gate_events_*): appended. */
 	atomic_int   waiter[GATE_SLOTS]; /* a long-poll's pid, 0: free */
 	atomic_llong events_gen[GATE_EVENT_GENS];
+	/* The API gate's reuse of its reads (gate_conn_*): appended. */
+	atomic_llong conn_gen[GATE_EVENT_GENS];
 };
 
 static struct gate_shm *gate;
 
-static long long
-gate_now_ms(void)
+long long
+gate_clock_ms(void)
 {
 	struct timespec ts;
 
@@ -77,6 +79,16 @@ gate_init_spawned(const char *config_path, int nworkers, char *err,
 		return -1;
 	atomic_store(&gate->pool_workers, nworkers);
 	return 0;
+}
+
+int
+gate_attach_spawned(const char *config_path, char *err, size_t errlen)
+{
+	gate = shm_named_existing("meta gate", GATE_NAME_FMT, config_path,
+	    sizeof(*gate), err, errlen);
+	if (gate != NULL)
+		return 0;
+	return errno == ENOENT ? 1 : -1;
 }
 
 void
@@ -186,7 +198,7 @@ gate_enter(const struct gate_limits *lim, const char *endpoint,
 	*retry_after_s = 0;
 	if (gate == NULL)
 		return GATE_OK;
-	now = gate_now_ms();
+	now = gate_clock_ms();
 	if ((until = atomic_load(&gate->open_until)) != 0) {
 		if (now < until) {
 			*retry_after_s = (long)((until - now + 999) / 1000);
@@ -237,7 +249,7 @@ gate_report(const struct gate_limits *lim, const char *endpoint,
 
 	if (!p->active || o == GATE_NEUTRAL)
 		return;
-	until = gate_now_ms() + (long long)lim->breaker_seconds * 1000;
+	until = gate_clock_ms() + (long long)lim->breaker_seconds * 1000;
 	/*
 	 * Only the probe closes an open breaker: a call that was already
 	 * under way when it opened and then got an answer says little
@@ -353,6 +365,37 @@ gate_events_gen(uint64_t workspace)
 	    : 0;
 }
 
+void
+gate_conn_bump(uint64_t workspace)
+{
+	if (gate != NULL)
+		atomic_fetch_add(&gate->conn_gen[workspace % GATE_EVENT_GENS],
+		    1);
+}
+
+long long
+gate_conn_gen(uint64_t workspace)
+{
+	return gate != NULL
+	    ? atomic_load(&gate->conn_gen[workspace % GATE_EVENT_GENS])
+	    : -1;
+}
+
+void
+gate_conn_settle(int lease_ms)
+{
+	/* A tenth more: clocks on two hosts need not tick alike. */
+	long long       ms = (long long)lease_ms * 11 / 10;
+	struct timespec ts = { (time_t)(ms / 1000),
+		(long)(ms % 1000) * 1000000L };
+
+	if (lease_ms <= 0)
+		return;
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
 /*
  * For GET /metrics: calls in flight now (slots held, of the first n)
  * and the breaker's state, 0 closed, 1 open, 2 half-open (open_until
@@ -370,5 +413,5 @@ gate_state(int n, int *in_use, int *breaker)
 	for (i = 0; i < n && i < GATE_SLOTS; i++)
 		*in_use += atomic_load(&gate->slot[i]) != 0;
 	if ((until = atomic_load(&gate->open_until)) != 0)
-		*breaker = gate_now_ms() < until ? 1 : 2;
+		*breaker = gate_clock_ms() < until ? 1 : 2;
 }

@@ -78,6 +78,13 @@ int gate_init_pool(int nworkers, char *err, size_t errlen);
  */
 int gate_init_spawned(const char *config_path, int nworkers, char *err,
     size_t errlen);
+/*
+ * For a process that writes what the workers read but is not one of
+ * them (`waba-connect-admin monitor` on a timer): the segment of
+ * config_path if spawned workers made one, never a new one. 0 attached,
+ * 1 there is none (nothing to tell), -1 with err.
+ */
+int gate_attach_spawned(const char *config_path, char *err, size_t errlen);
 /* Supervisor: pid is dead and reaped; frees what it held. */
 void gate_forget(pid_t pid);
 
@@ -122,5 +129,27 @@ int       gate_wait_enter(int max, int *place);
 void      gate_wait_leave(int *place);
 void      gate_events_bump(uint64_t workspace);
 long long gate_events_gen(uint64_t workspace);
+
+/*
+ * What the API gate read for a workspace (its key, workspace and
+ * connection rows, apigate_check) may be reused by a worker for [api]
+ * gate_lease_ms from before the read, unless the workspace's
+ * connection generation (by id modulo GATE_EVENT_GENS, as for events)
+ * moved since: every write of the pool to a workspace's connection row
+ * bumps it after its commit (store_conn_commit), so every worker of this
+ * pool sees the change on its next request. What is changed outside
+ * the pool (another host, the admin tool, a hand edit) is seen once the
+ * lease is over. gate_conn_gen is -1 without a gate: nothing could say
+ * a read went stale, so none is reused.
+ */
+void gate_conn_bump(uint64_t workspace);
+/* The gate's clock: CLOCK_MONOTONIC in milliseconds, one per host. */
+long long gate_clock_ms(void);
+long long gate_conn_gen(uint64_t workspace);
+/*
+ * Sleeps until every read a worker (of a pool with this lease_ms)
+ * made before now has expired: what a revoke waits.
+ */
+void gate_conn_settle(int lease_ms);
 
 #endif

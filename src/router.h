@@ -39,7 +39,7 @@ enum route_kind {
 /*
  * ROUTE_API: the handler calls Meta with the connection's WhatsApp token
  * (api_ready_token), so the gate may read the connection and the key in
- * one statement (app_api_gate).
+ * one statement (apigate_check).
  */
 #define ROUTE_CONN 0x08
 /*

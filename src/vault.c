@@ -585,6 +585,21 @@ vault_box_free(struct vault_box *b)
 	memset(b, 0, sizeof(*b));
 }
 
+int
+vault_box_dup(struct vault_box *to, const struct vault_box *b)
+{
+	*to = *b;
+	to->ct = NULL;
+	if (b->ct == NULL)
+		return 0;
+	if ((to->ct = malloc(b->ctlen)) == NULL) {
+		memset(to, 0, sizeof(*to));
+		return -1;
+	}
+	memcpy(to->ct, b->ct, b->ctlen);
+	return 0;
+}
+
 void
 vault_secret_free(struct vault_secret *s)
 {

@@ -148,6 +148,9 @@ int  vault_reencrypt(const struct vault *, uint64_t workspace_id,
      const char *kind, const struct vault_box *in, struct vault_box *out,
      char *err, size_t errlen);
 void vault_box_free(struct vault_box *);
+/* A copy of b that owns its own ciphertext: 0, or -1 (out of memory)
+   with to left empty. */
+int vault_box_dup(struct vault_box *to, const struct vault_box *b);
 /* sodium_memzero and free; safe on a zeroed struct. */
 void vault_secret_free(struct vault_secret *);
 

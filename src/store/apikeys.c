@@ -1,9 +1,10 @@
 /*
  * apikeys: the internal API's keys, in the control database. The gate
- * reads a key by its hash on every request (store_apikey_auth, or
- * store_apikey_auth_conn with the connection of a Meta call), with no
- * cache of keys in the worker: revoking a key is one UPDATE, and the
- * very next request on any worker reads the revoked row.
+ * reads a key by its hash (store_apikey_auth, or store_apikey_auth_conn
+ * with the connection of a Meta call, whose answer the worker may reuse
+ * for [api] gate_lease_ms: app.h): revoking a key is one UPDATE, and
+ * once the lease has passed (the admin tool waits it out) every
+ * worker's next request reads the revoked row.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -496,8 +496,19 @@ store_conn_token_put(struct db *db, const struct workspace *ws,
 		    "token_stored_at = UTC_TIMESTAMP(), "
 		    "updated_at = UTC_TIMESTAMP() WHERE id = 1",
 		    ws->db_name);
+	gate_conn_bump(ws->id);
 	if (rc == STORE_OK)
 		store_conn_audit(db, ws, actor, "token_set", kind);
+	return rc;
+}
+
+enum store_rc
+store_conn_commit(struct db *db, MYSQL *my, const struct workspace *ws)
+{
+	enum store_rc rc = sq_commit(db, my);
+
+	/* Whatever came of it: a commit that lost its answer may be done. */
+	gate_conn_bump(ws->id);
 	return rc;
 }
 
@@ -568,7 +579,7 @@ store_conn_rekey(struct db *db, const struct workspace *ws,
 		*changed = 0;
 		return rc;
 	}
-	return sq_commit(db, my);
+	return store_conn_commit(db, my, ws);
 }
 
 enum store_rc
@@ -780,7 +791,7 @@ store_conn_save_oauth(struct db *db, const struct workspace *ws,
 	             SQ_S(o->waba_id ? o->waba_id : o->waba_ids)),
 	         CONN_AUDIT_SQL, ws->db_name)) != STORE_OK)
 		goto fail;
-	if ((rc = sq_commit(db, my)) != STORE_OK)
+	if ((rc = store_conn_commit(db, my, ws)) != STORE_OK)
 		return rc;
 	if (emitted)
 		gate_events_bump(ws->id);
@@ -817,7 +828,7 @@ store_conn_choose_waba(struct db *db, const struct workspace *ws,
 	if (rc != STORE_OK ||
 	    (rc = conn_numbers_forget_on(my, ws, NULL)) != STORE_OK)
 		goto fail;
-	if ((rc = sq_commit(db, my)) != STORE_OK)
+	if ((rc = store_conn_commit(db, my, ws)) != STORE_OK)
 		return rc;
 	store_conn_audit(db, ws, actor, "waba_chosen", waba_id);
 	return STORE_OK;
@@ -875,7 +886,7 @@ store_conn_mark(struct db *db, const struct workspace *ws, const char *status,
 	         ws->db_name)) != STORE_OK ||
 	    (rc = conn_event_on(my, ws, before, reason, &emitted)) != STORE_OK)
 		goto fail;
-	if ((rc = sq_commit(db, my)) != STORE_OK)
+	if ((rc = store_conn_commit(db, my, ws)) != STORE_OK)
 		return rc;
 	if (emitted)
 		gate_events_bump(ws->id);
@@ -933,7 +944,7 @@ store_conn_verified(struct db *db, const struct workspace *ws,
 	         ws->db_name)) != STORE_OK ||
 	    (rc = conn_event_on(my, ws, before, NULL, &emitted)) != STORE_OK)
 		goto fail;
-	if ((rc = sq_commit(db, my)) != STORE_OK)
+	if ((rc = store_conn_commit(db, my, ws)) != STORE_OK)
 		return rc;
 	if (emitted)
 		gate_events_bump(ws->id);
@@ -990,7 +1001,7 @@ store_conn_disconnect(struct db *db, const struct workspace *ws,
 	         "UPDATE `%s`.health SET hook_warnings = NULL WHERE id = 1",
 	         ws->db_name)) != STORE_OK)
 		goto fail;
-	if ((rc = sq_commit(db, my)) != STORE_OK)
+	if ((rc = store_conn_commit(db, my, ws)) != STORE_OK)
 		return rc;
 	store_conn_audit(db, ws, actor, "disconnected", NULL);
 	return STORE_OK;

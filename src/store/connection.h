@@ -167,6 +167,12 @@ enum store_rc store_conn_save_oauth(struct db *, const struct workspace *,
 enum store_rc store_conn_choose_waba(struct db *, const struct workspace *,
     const char *waba_id, const char *actor);
 /*
+ * Commits a transaction that wrote the workspace's connection row (or
+ * what it mirrors: its default number), then tells the pool's API gate
+ * (gate_conn_bump, meta_gate.h), whatever the commit answered.
+ */
+enum store_rc store_conn_commit(struct db *, MYSQL *, const struct workspace *);
+/*
  * Inside a transaction of the workspace (numbers.c): the connection row
  * mirrors default number n, or no number (NULL), and its status follows.
  */

@@ -231,7 +231,7 @@ store_num_put(struct db *db, const struct workspace *ws,
 		goto fail;
 	if ((rc = num_settle_default(my, ws, made_default)) != STORE_OK)
 		goto fail;
-	if ((rc = sq_commit(db, my)) != STORE_OK)
+	if ((rc = store_conn_commit(db, my, ws)) != STORE_OK)
 		return rc;
 	store_conn_audit(db, ws, actor,
 	    strcmp(a->state, NUM_ACTIVE) == 0 ? "phone_added" : "phone_pending",
@@ -265,7 +265,7 @@ store_num_refresh(struct db *db, const struct workspace *ws,
 	if (rc != STORE_OK ||
 	    (rc = num_settle_default(my, ws, NULL)) != STORE_OK)
 		goto fail;
-	return sq_commit(db, my);
+	return store_conn_commit(db, my, ws);
 fail:
 	sq_rollback(db, my);
 	return rc;
@@ -297,7 +297,7 @@ store_num_default(struct db *db, const struct workspace *ws, const char *id,
 	         ws->db_name)) != STORE_OK ||
 	    (rc = store_conn_default_on(my, ws, &r)) != STORE_OK)
 		goto fail;
-	if ((rc = sq_commit(db, my)) != STORE_OK)
+	if ((rc = store_conn_commit(db, my, ws)) != STORE_OK)
 		return rc;
 	store_conn_audit(db, ws, actor, "phone_default", id);
 	return STORE_OK;
@@ -330,7 +330,7 @@ store_num_remove(struct db *db, const struct workspace *ws, const char *id,
 	}
 	if ((rc = num_settle_default(my, ws, NULL)) != STORE_OK)
 		goto fail;
-	if ((rc = sq_commit(db, my)) != STORE_OK)
+	if ((rc = store_conn_commit(db, my, ws)) != STORE_OK)
 		return rc;
 	store_conn_audit(db, ws, actor, "phone_removed", id);
 	return STORE_OK;

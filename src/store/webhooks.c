@@ -14,6 +14,7 @@
 #include "../db.h"
 #include "../log.h"
 #include "../webhook.h"
+#include "connection.h"
 #include "events.h"
 #include "sql.h"
 #include "trouble.h"
@@ -352,7 +353,7 @@ store_wh_save(struct db *db, const struct workspace *ws,
 	char                        key[192], msgid[192];
 	const struct webhook_event *e;
 	enum store_rc               rc;
-	int                         fresh, toolong;
+	int                         fresh, toolong, account = 0;
 	long long                   ts;
 	size_t                      i;
 
@@ -412,14 +413,17 @@ store_wh_save(struct db *db, const struct workspace *ws,
 		*stored += fresh;
 		if (fresh && (rc = wh_count(my, ws)) != STORE_OK)
 			goto fail;
-		if (fresh && e->kind == WEBHOOK_ACCOUNT_UPDATE &&
-		    (rc = wh_account_update(my, ws, e,
-		         loss ? loss[i] : NULL)) != STORE_OK)
-			goto fail;
+		if (fresh && e->kind == WEBHOOK_ACCOUNT_UPDATE) {
+			account = 1;
+			if ((rc = wh_account_update(my, ws, e,
+			         loss ? loss[i] : NULL)) != STORE_OK)
+				goto fail;
+		}
 		if (fresh && (rc = store_tr_apply_on(my, ws, e)) != STORE_OK)
 			goto fail;
 	}
-	return sq_commit(db, my);
+	/* Only an account update can change the connection row. */
+	return account ? store_conn_commit(db, my, ws) : sq_commit(db, my);
 fail:
 	sq_rollback(db, my);
 	*stored = 0;

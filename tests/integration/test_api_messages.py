@@ -12,8 +12,9 @@ import time
 
 from base import StackCase
 from client import request
-from gateway import add_key, add_sender, send, side_by_side, ws_db
-from meta import Sandbox, sign_in
+from gateway import (add_key, add_sender, hand_edit_seen, send, side_by_side,
+                     ws_db)
+from meta import Sandbox, post_webhook, sign_in
 from stack import wait_for
 
 WABA_A, PHONE_A, PHONE_A2 = "500000000001", "600000000001", "600000000002"
@@ -94,6 +95,16 @@ class ApiMessages(StackCase):
         body.update(over)
         return body
 
+    def sent(self, slug, key):
+        """A send; the bulkhead turns one away (503, nothing sent) while
+        another worker is inside Meta's call: asked again."""
+        for _ in range(200):
+            r = send(self.port, slug, key, self.msg())
+            if r.status != 503:
+                return r
+            time.sleep(0.02)
+        return r
+
     def status_json(self, slug):
         return json.loads(self.st.admin("status", slug, "--json").stdout)
 
@@ -167,26 +178,18 @@ class ApiMessages(StackCase):
         self.error(send(self.port, "nope", self.key, self.msg()), 404, "not_found")
         self.assertEqual(len(self.posts()), n)
 
-    def test_key_grant_and_connection_read_on_every_send(self):
+    def test_key_grant_and_connection_read_again(self):
         # Every worker has sent for msg-b (the gate's one statement for a
-        # send names a database it has seen): the key, its grant, its
-        # scope and the connection are still read on each request.
+        # send names a database it has seen, and its answer is reused a
+        # moment): the key's grant and scope still hold for each request,
+        # a hand edit of the connection is seen once the lease is over,
+        # a revoke as soon as the command is done.
         # Sent three at a time (side_by_side): one after the other, they
         # may all find the same worker.
-        def sent():
-            # The bulkhead turns a send away (503, nothing sent) while
-            # another worker is inside Meta's call: asked again.
-            for _ in range(200):
-                r = send(self.port, "msg-b", later, self.msg())
-                if r.status != 503:
-                    return r
-                time.sleep(0.02)
-            return r
-
         later = add_key(self.st, "revoked-later", "messages:send")
         n = len(self.posts(PHONE_B))
-        self.assertEqual([r.status for r in side_by_side(sent, 12, 3)],
-                         [200] * 12)
+        self.assertEqual([r.status for r in side_by_side(
+            lambda: self.sent("msg-b", later), 12, 3)], [200] * 12)
         self.assertEqual(len(self.posts(PHONE_B)) - n, 12)
         self.error(send(self.port, "msg-b", self.key_a, self.msg()), 404,
                    "not_found")
@@ -195,6 +198,7 @@ class ApiMessages(StackCase):
         db = ws_db(self.st, "msg-b")
         self.st.sql("UPDATE connection SET status = 'needs_reconnect', "
                     "reason = 'test: expired' WHERE id = 1", db=db)
+        hand_edit_seen()
         try:
             for _ in range(6):
                 e = self.error(send(self.port, "msg-b", later, self.msg()),
@@ -203,6 +207,7 @@ class ApiMessages(StackCase):
         finally:
             self.st.sql("UPDATE connection SET status = 'connected', "
                         "reason = NULL WHERE id = 1", db=db)
+        hand_edit_seen()
         self.assertEqual(send(self.port, "msg-b", later, self.msg()).status, 200)
         self.st.admin("api-key", "revoke", "revoked-later")
         n = len(self.posts())
@@ -335,10 +340,11 @@ class ApiMessages(StackCase):
         st = self.status_json("msg-r")
         self.assertEqual(st["status"], "needs_reconnect")
         self.assertTrue(st["reason"])
-        # The next call is refused without calling Meta.
-        e = self.error(send(self.port, "msg-r", self.key, self.msg()), 409,
-                       "needs_reconnect")
-        self.assertNotIn("meta", e)
+        # The next calls, on every worker, are refused without Meta
+        # (GateLease shows it for workers that had read it connected).
+        for r in side_by_side(
+                lambda: send(self.port, "msg-r", self.key, self.msg()), 12, 3):
+            self.assertNotIn("meta", self.error(r, 409, "needs_reconnect"))
         self.assertEqual(len(self.posts(PHONE_R)) - n, 1)
         b = sign_in(self.port, "rita@r.example", PW)
         page = b.get("/w/msg-r/settings/whatsapp")
@@ -614,3 +620,119 @@ class ApiUnavailable(StackCase):
                  idem="breaker-1")
         self.assertEqual(r.header("Idempotent-Replayed"), "true")
         self.assertEqual(len(self.posts("breaker retry")), 1)
+
+
+class GateLease(StackCase):
+    """A worker reuses the gate's read of a key, its workspace and the
+    connection for [api] gate_lease_ms (here long enough to see it):
+    what the pool itself changes is seen by every worker at once, a hand
+    edit once the lease is over, a revoke as soon as the command is
+    done, which waits the lease out."""
+    workers = 2
+    sandbox = True
+    LEASE = 4.0
+    config = {"api.gate_lease_ms": int(LEASE * 1000)}
+
+    @classmethod
+    def setUpStack(cls):
+        cls.sb = Sandbox(cls.st.sandbox_port, cls.st.app_secret)
+        for i, slug in enumerate(("lease-190", "lease-hand", "lease-key",
+                                  "lease-hook")):
+            cls.st.admin("workspace", "add", slug, slug.upper())
+            add_sender(cls.st, cls.sb, slug, "5100000000%02d" % i,
+                       "6100000000%02d" % i)
+        cls.key = add_key(cls.st, "lease", "messages:send")
+
+    def setUp(self):
+        self.sb.clear_injections()
+
+    def send(self, slug, key=None):
+        """A send, asked again while the bulkhead turns it away (503:
+        another worker is inside Meta's call, nothing was sent)."""
+        for _ in range(200):
+            r = send(self.port, slug, key or self.key,
+                     {"to": TO, "type": "text", "text": {"body": "lease"}})
+            if r.status != 503:
+                return r
+            time.sleep(0.02)
+        return r
+
+    def warm(self, slug, key=None):
+        """Until each worker has sent for slug (read it, and keeps it)."""
+        pat = re.compile(r"\[(\d+)\] \w+: POST /api/v1/w/%s/messages 200 "
+                         % re.escape(slug))
+        for _ in range(40):
+            self.assertEqual([r.status for r in side_by_side(
+                lambda: self.send(slug, key), 4, 2)], [200] * 4)
+            with open(self.st.path("pool.log"), errors="replace") as f:
+                if len(set(pat.findall(f.read()))) >= 2:
+                    return time.monotonic()
+        self.fail("one worker served every send for %s" % slug)
+
+    def posts(self, phone):
+        return [q for q in self.sb.requests("messages") if q["method"] ==
+                "POST" and q["path"].endswith("/%s/messages" % phone)]
+
+    def statuses(self, slug, n=8, key=None):
+        return [r.status for r in side_by_side(
+            lambda: self.send(slug, key), n, 2)]
+
+    def test_a_190_is_seen_by_every_worker_at_once(self):
+        self.warm("lease-190")
+        self.sb.inject("messages", "190", count=1)
+        n = len(self.posts("610000000000"))
+        r = self.send("lease-190")
+        self.assertEqual(r.status, 409, r.text[:300])
+        # The other worker's read is well inside its lease, and was of
+        # a connected workspace: it is not used.
+        self.assertEqual(self.statuses("lease-190"), [409] * 8)
+        self.assertEqual(len(self.posts("610000000000")) - n, 1)
+
+    def test_an_account_update_is_seen_by_every_worker_at_once(self):
+        waba, phone = "510000000003", "610000000003"
+        wsid = self.st.sql("SELECT id FROM workspaces WHERE slug = "
+                           "'lease-hook'", db="waba_control").strip()
+        self.st.sql("INSERT INTO webhook_routes (kind, external_id, "
+                    "workspace_id) VALUES ('waba', '%s', %s)" % (waba, wsid),
+                    db="waba_control")
+        self.warm("lease-hook")
+        # The business removed the app (Meta's account_update).
+        body = json.dumps({"object": "whatsapp_business_account", "entry": [{
+            "id": "55000", "time": int(time.time()), "changes": [{
+                "field": "account_update", "value": {
+                    "event": "PARTNER_REMOVED",
+                    "waba_info": {"waba_id": waba,
+                                  "owner_business_id": "77000"}}}]}]})
+        r = post_webhook(self.port, self.st.app_secret, body.encode())
+        self.assertEqual(r.status, 200, r.text[:300])
+        n = len(self.posts(phone))
+        self.assertEqual(self.statuses("lease-hook"), [409] * 8)
+        self.assertEqual(len(self.posts(phone)), n)
+
+    def test_a_hand_edit_is_seen_once_the_lease_is_over(self):
+        db = ws_db(self.st, "lease-hand")
+        self.warm("lease-hand")
+        self.st.sql("UPDATE connection SET status = 'needs_reconnect', "
+                    "reason = 'test: by hand' WHERE id = 1", db=db)
+        t = time.monotonic()
+        try:
+            got = self.statuses("lease-hand", 4)
+            if time.monotonic() - t < self.LEASE * 0.5:
+                # Nothing told the pool: what it read is still used.
+                self.assertIn(200, got)
+            time.sleep(self.LEASE * 1.1)
+            self.assertEqual(self.statuses("lease-hand"), [409] * 8)
+        finally:
+            self.st.sql("UPDATE connection SET status = 'connected', "
+                        "reason = NULL WHERE id = 1", db=db)
+
+    def test_revoke_waits_out_the_lease(self):
+        key = add_key(self.st, "lease-gone", "messages:send")
+        self.warm("lease-key", key)
+        t = time.monotonic()
+        r = self.st.admin("api-key", "revoke", "lease-gone")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertGreaterEqual(time.monotonic() - t, self.LEASE)
+        n = len(self.posts("610000000002"))
+        self.assertEqual(self.statuses("lease-key", key=key), [401] * 8)
+        self.assertEqual(len(self.posts("610000000002")), n)

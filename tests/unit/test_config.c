@@ -405,13 +405,26 @@ test_api_section(void)
 	expect_err(BASE "[api]\nmax_upload_bytes = 1073741825\n",
 	    "[api] max_upload_bytes");
 	expect_err(BASE "[api]\nmax_upload = 5\n", "unknown key [api]");
+	/* gate_lease_ms: 250 by default, 0 (read every time) to a minute. */
+	c = parse(BASE);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(c->api_gate_lease_ms, 250);
+	config_free(c);
+	c = parse(BASE "[api]\ngate_lease_ms = 0\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(c->api_gate_lease_ms, 0);
+	config_free(c);
+	expect_err(BASE "[api]\ngate_lease_ms = 60001\n",
+	    "[api] gate_lease_ms: \"60001\" is not a whole number from 0 to "
+	    "60000");
+	expect_err(BASE "[api]\ngate_lease_ms = -1\n", "[api] gate_lease_ms");
 }
 
 static const struct ut_test tests[] = { { "good file and defaults",
 	                                    test_good_and_defaults },
 	{ "database host list", test_database_host_list },
 	{ "unknown key and section", test_unknown_key_and_section },
-	{ "[api] max_upload_bytes", test_api_section },
+	{ "[api] max_upload_bytes, gate_lease_ms", test_api_section },
 	{ "bad values", test_bad_values },
 	{ "missing required", test_missing_required },
 	{ "secret from file", test_secret_file },

@@ -42,6 +42,10 @@ test_no_gate(void)
 		CU_ASSERT_TRUE(gate_may_retry(&p));
 		gate_leave(&p);
 	}
+	/* Nothing could say a gate read went stale: none is reused. */
+	CU_ASSERT_EQUAL(gate_conn_gen(7), -1);
+	gate_conn_bump(7);
+	CU_ASSERT_EQUAL(gate_conn_gen(7), -1);
 }
 
 static void
@@ -257,10 +261,27 @@ test_waiters(void)
 	CU_ASSERT_EQUAL(gate_events_gen(8), g1);
 }
 
+/* The connection generations: apart from the events', from 0. */
+static void
+test_conn_gens(void)
+{
+	long long e = gate_events_gen(7);
+	long long start = gate_conn_gen(7);
+
+	CU_ASSERT_TRUE(start >= 0);
+	gate_conn_bump(7);
+	CU_ASSERT_EQUAL(gate_conn_gen(7), start + 1);
+	CU_ASSERT_EQUAL(gate_conn_gen(7 + GATE_EVENT_GENS), start + 1);
+	CU_ASSERT_EQUAL(gate_events_gen(7), e);
+	gate_events_bump(8);
+	CU_ASSERT_EQUAL(gate_conn_gen(8), gate_conn_gen(8 + GATE_EVENT_GENS));
+	CU_ASSERT_EQUAL(gate_conn_gen(7), start + 1);
+}
+
 static const struct ut_test tests[] = { { "no gate", test_no_gate },
 	{ "bulkhead", test_bulkhead }, { "dead owner", test_dead_owner },
 	{ "breaker", test_breaker }, { "waiters", test_waiters },
-	{ NULL, NULL } };
+	{ "connection generations", test_conn_gens }, { NULL, NULL } };
 
 const struct ut_suite ut_suites[] = { { "meta_gate", before_meta_gate, NULL,
 	                                  NULL, tests },
