@@ -122,6 +122,10 @@ struct ctx {
 	int              has_pre;
 	struct conn_row  pre_conn;
 	struct vault_box pre_box;
+	/* The nonce of the WABA token api_ready_token opened: a 190 marks
+	   the connection only while that token is still the one stored. */
+	int           has_used_nonce;
+	unsigned char used_nonce[VAULT_NONCE_BYTES];
 	/*
 	 * The route's declared fields (struct route's in[]), checked: in[i]
 	 * is field i. Handlers name the index by their route's enum in

@@ -155,6 +155,8 @@ api_ready_token(struct ctx *c, struct conn_row *r, struct vault_secret *out)
 		vault_box_free(&box);
 		return ANSWERED;
 	}
+	memcpy(c->used_nonce, box.nonce, sizeof(c->used_nonce));
+	c->has_used_nonce = 1;
 	return api_open_box(c, VAULT_KIND_WABA, &box, out);
 }
 
@@ -209,11 +211,27 @@ api_graph_failed(struct ctx *c, const char *what, const char *kind,
 		const char *reason = graph_reason_190(e->subcode);
 		int         catalog = kind != NULL &&
 		    strcmp(kind, VAULT_KIND_CATALOG) == 0;
+		enum store_rc rc;
 
-		if ((catalog ? store_conn_catalog_mark(c->app->db, &c->ws,
-		                   reason)
-		             : store_conn_mark(c->app->db, &c->ws,
-		                   "needs_reconnect", reason)) != STORE_OK)
+		if (catalog)
+			rc = store_conn_catalog_mark(c->app->db, &c->ws,
+			    reason);
+		else if (c->has_used_nonce)
+			rc = store_conn_mark_token(c->app->db, &c->ws, reason,
+			    c->used_nonce);
+		else
+			rc = store_conn_mark(c->app->db, &c->ws,
+			    "needs_reconnect", reason);
+		if (rc == STORE_NOTFOUND && !catalog) {
+			/* Refused a token that has been replaced since. */
+			resp_header(c->resp, "Retry-After", "1");
+			return api_meta_error(c, 503, "unavailable",
+			    "this workspace's WhatsApp access was renewed "
+			    "while the call was made; Meta refused the old "
+			    "one, so nothing was done: try again",
+			    e);
+		}
+		if (rc != STORE_OK)
 			log_err("workspace %llu: could not mark %s "
 			        "needs_reconnect",
 			    (unsigned long long)c->ws.id,

@@ -863,10 +863,12 @@ store_conn_default_on(MYSQL *my, const struct workspace *ws,
 	    ws->db_name);
 }
 
-enum store_rc
-store_conn_mark(struct db *db, const struct workspace *ws, const char *status,
-    const char *reason)
+/* With nonce: only while the stored token is the one of that nonce. */
+static enum store_rc
+conn_mark(struct db *db, const struct workspace *ws, const char *status,
+    const char *reason, const unsigned char *nonce)
 {
+	struct sq     q;
 	MYSQL        *my;
 	char          before[32];
 	enum store_rc rc;
@@ -878,6 +880,15 @@ store_conn_mark(struct db *db, const struct workspace *ws, const char *status,
 	 */
 	if ((rc = sq_begin(db, &ws->srv, &my)) != STORE_OK)
 		return rc;
+	if (nonce != NULL) {
+		rc = sq_one_on(&q, my, SQ_ARGS(SQ_B(nonce, VAULT_NONCE_BYTES)),
+		    "SELECT 1 FROM `%s`.connection WHERE id = 1 AND "
+		    "token_nonce = ? FOR UPDATE",
+		    ws->db_name);
+		if (rc != STORE_OK)
+			goto fail; /* NOTFOUND: replaced since */
+		sq_close(&q);
+	}
 	if ((rc = conn_status_on(my, ws, before)) != STORE_OK ||
 	    (rc = sq_do_on(my, SQ_ARGS(SQ_S(status), SQ_S(reason)),
 	         "UPDATE `%s`.connection SET status = ?, reason = ?, "
@@ -897,6 +908,20 @@ store_conn_mark(struct db *db, const struct workspace *ws, const char *status,
 fail:
 	sq_rollback(db, my);
 	return rc;
+}
+
+enum store_rc
+store_conn_mark(struct db *db, const struct workspace *ws, const char *status,
+    const char *reason)
+{
+	return conn_mark(db, ws, status, reason, NULL);
+}
+
+enum store_rc
+store_conn_mark_token(struct db *db, const struct workspace *ws,
+    const char *reason, const unsigned char *nonce)
+{
+	return conn_mark(db, ws, "needs_reconnect", reason, nonce);
 }
 
 enum store_rc

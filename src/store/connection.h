@@ -182,6 +182,14 @@ enum store_rc store_conn_default_on(MYSQL *, const struct workspace *,
 enum store_rc store_conn_mark(struct db *, const struct workspace *,
     const char *status, const char *reason);
 /*
+ * needs_reconnect for the token of this nonce (VAULT_NONCE_BYTES), the
+ * one Meta refused: STORE_NOTFOUND, nothing changed, when another has
+ * been stored since (a reconnect while the call was made, or after the
+ * gate read it: app.h).
+ */
+enum store_rc store_conn_mark_token(struct db *, const struct workspace *,
+    const char *reason, const unsigned char *nonce);
+/*
  * After a successful Verify: expiry, scopes and the number's details;
  * connected (or pending_phone_selection) again, unless a restriction or
  * ban Meta reported still holds (*restricted 1: needs_reconnect with its

@@ -196,6 +196,9 @@ class ApiKeys(StackCase):
         self.assertNotEqual(self.get(tpl % "api-a", mine).status, 404)
 
     def test_revocation_is_seen_by_every_worker_at_once(self):
+        # GET /connection reads the key every time; the routes that call
+        # Meta reuse the read for a lease, which the revoke waits out
+        # (test_api_messages.GateLease.test_revoke_waits_out_the_lease).
         key = self.add_key("svc-revoke")
         path = "/api/v1/w/api-a/connection"
 

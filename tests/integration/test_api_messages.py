@@ -73,6 +73,7 @@ class ApiMessages(StackCase):
         cls.key = add_key(cls.st, "sender", "messages:send")
         cls.key_a = add_key(cls.st, "sender-a", "messages:send", ["msg-a"])
         cls.key_read = add_key(cls.st, "reader", "connection:read")
+        cls.key_events = add_key(cls.st, "feed", "events:read")
 
     def setUp(self):
         self.sb.clear_injections()
@@ -351,6 +352,14 @@ class ApiMessages(StackCase):
         self.assertIn('id="reconnect-banner"', page.text)
         self.assertIn(st["reason"], page.text)
         self.assertEqual(self.status_json("msg-r")["sends"]["failed_1h"], 1)
+        # And one connection event in the feed, for all these refusals.
+        r = request(self.port, "GET", "/api/v1/w/msg-r/events?limit=1000",
+                    headers={"Authorization": "Bearer " + self.key_events})
+        self.assertEqual(r.status, 200, r.text[:300])
+        got = [e["object"] for e in json.loads(r.text)["events"]
+               if e["type"] == "connection"]
+        self.assertEqual(got, [{"state": "needs_reconnect",
+                                "reason": st["reason"]}])
 
     # -- idempotency ---------------------------------------------------
     def test_same_key_twice_sends_once_and_replays(self):
@@ -624,7 +633,8 @@ class ApiUnavailable(StackCase):
 
 class GateLease(StackCase):
     """A worker reuses the gate's read of a key, its workspace and the
-    connection for [api] gate_lease_ms (here long enough to see it):
+    connection for [api] gate_lease_ms (here 4 s, long enough to see
+    it):
     what the pool itself changes is seen by every worker at once, a hand
     edit once the lease is over, a revoke as soon as the command is
     done, which waits the lease out."""
@@ -636,11 +646,13 @@ class GateLease(StackCase):
     @classmethod
     def setUpStack(cls):
         cls.sb = Sandbox(cls.st.sandbox_port, cls.st.app_secret)
+        cls.tokens = {}
         for i, slug in enumerate(("lease-190", "lease-hand", "lease-key",
-                                  "lease-hook")):
+                                  "lease-hook", "lease-swap")):
             cls.st.admin("workspace", "add", slug, slug.upper())
-            add_sender(cls.st, cls.sb, slug, "5100000000%02d" % i,
-                       "6100000000%02d" % i)
+            cls.tokens[slug] = add_sender(cls.st, cls.sb, slug,
+                                          "5100000000%02d" % i,
+                                          "6100000000%02d" % i)
         cls.key = add_key(cls.st, "lease", "messages:send")
 
     def setUp(self):
@@ -708,6 +720,35 @@ class GateLease(StackCase):
         n = len(self.posts(phone))
         self.assertEqual(self.statuses("lease-hook"), [409] * 8)
         self.assertEqual(len(self.posts(phone)), n)
+
+    def test_a_190_for_a_replaced_token_marks_nothing(self):
+        # Every worker holds the first token; another replaces it from
+        # outside the pool (the admin tool: seen within the lease) and
+        # Meta ends the first. A send on the old one is refused (190):
+        # that says nothing of the new token, which stays connected.
+        slug, waba, phone = "lease-swap", "510000000004", "610000000004"
+        t = self.warm(slug)
+        new = self.sb.call("POST", "/_sandbox/senders", {
+            "waba_id": waba, "phone_number_id": phone})["token"]
+        self.st.admin("token", "set", slug, "waba", input=new + "\n")
+        self.sb.call("POST", "/_sandbox/tokens/revoke",
+                     {"token": self.tokens[slug]})
+        # Not self.send: its 503s are the bulkhead's, asked again.
+        r = send(self.port, slug, self.key,
+                 {"to": TO, "type": "text", "text": {"body": "lease"}})
+        self.assertLess(time.monotonic() - t, self.LEASE * 0.9)
+        self.assertEqual(r.status, 503, r.text[:300])
+        body = json.loads(r.text)["error"]
+        self.assertEqual(body["code"], "unavailable")
+        self.assertEqual(body["meta"]["code"], 190)
+        self.assertEqual(r.header("Retry-After"), "1")
+        st = json.loads(self.st.admin("status", slug, "--json").stdout)
+        self.assertEqual(st["status"], "connected")
+        # Once the lease is over every worker sends with the new one.
+        time.sleep(self.LEASE * 1.1)
+        self.assertEqual(self.statuses(slug), [200] * 8)
+        self.assertTrue(all(q["access_token"] == new for q in
+                            self.posts(phone)[-8:]))
 
     def test_a_hand_edit_is_seen_once_the_lease_is_over(self):
         db = ws_db(self.st, "lease-hand")

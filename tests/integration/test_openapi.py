@@ -29,7 +29,7 @@ PENDING = set()
 # answers yet, each with why. The check below fails for a pair missing
 # from the recorded answers and not listed here, and for a listed pair
 # that a test now exercises (take it off then).
-GATE = ("the key gate (app_api_gate) is one for every route: its 401 is "
+GATE = ("the key gate (apigate_check) is one for every route: its 401 is "
         "tested on connection, messages and events (test_api.py)")
 BUSY = ("Meta's capacity spent or the database down answer through "
         "api_graph_failed / api_db_down, whose 503 is tested on messages "
