@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <curl/curl.h>
 #include <fcgiapp.h>
@@ -28,7 +27,6 @@
 #include "handlers/handlers.h"
 #include "input.h"
 #include "log.h"
-#include "meta_gate.h"
 #include "request.h"
 #include "response.h"
 #include "metrics.h"
