@@ -75,8 +75,35 @@ class Workload:
         return i <= self.busy
 
 
+def mariadb_sizing(wl):
+    """mariadbd options for the full workload, as a server holding it would be
+    set up. The test stack's server is sized for tests (a 64 MiB buffer
+    pool, a 16 MiB redo log): over the full workload's 19 GB its pages
+    were read again from the page cache on most requests (4.7 buffer
+    pool misses a settings page, 9.5 a webhook delivery) and the small
+    redo log's checkpoints flushed pages under every write (4 fsyncs a
+    delivery instead of 1). 1,000 workspace databases of ~12 tables
+    each also need table caches beyond MariaDB's defaults (2,000 open
+    tables, 400 definitions), set before start so InnoDB's open files
+    follow. Durability is not touched: innodb_flush_log_at_trx_commit
+    stays at its default, 1. The smoke run's 20 workspaces keep the
+    test stack's sizes."""
+    if wl.smoke:
+        return []
+    mem = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem = int(line.split()[1]) << 10
+    pool = max(128 << 20, min(4 << 30, mem // 4)) & ~((128 << 20) - 1)
+    return ["--innodb-buffer-pool-size=%d" % pool,
+            "--innodb-log-file-size=%d" % min(1 << 30, pool // 4),
+            "--table-open-cache=20000", "--table-definition-cache=20000"]
+
+
 def make_stack(wl):
     st = Stack(wl.dir, workers=WORKERS)
+    st.mariadb_args = mariadb_sizing(wl)
     saved = os.path.join(wl.dir, "bench-secrets.json")
     if os.path.exists(saved):
         with open(saved) as f:
@@ -483,6 +510,54 @@ def stored(st, run_id):
     return total, distinct
 
 
+def soak(st, wl, tmp, settings_lua, per_worker, seconds_max, chunk):
+    """The RSS target's measure: a fresh pool of WORKERS workers answers
+    settings pages (random workspaces) and unique webhook deliveries in
+    alternating chunks of `chunk` seconds until it has answered
+    per_worker x WORKERS requests or seconds_max have passed. The
+    largest worker RSS is read after every chunk; the workers must be
+    the same processes at the end (none crashed or recycled) and every
+    acknowledged delivery stored once. Returns a row and the samples
+    [(requests so far, KiB)]."""
+    st.stop_pool()
+    st.start_pool()
+    pids = sorted(st.worker_pids())
+    samples = [(0, rss_kib(pids))]
+    target = per_worker * WORKERS
+    n = errors = k = 0
+    p50s, p99s, maxes, problems = [], [], [], []
+    t0 = time.time()
+    while n < target and time.time() - t0 < seconds_max:
+        if k % 2 == 0:
+            r = wrk(st.base_url + "/", chunk, settings_lua)
+        else:
+            run_id = secrets.token_hex(4)
+            r = wrk(st.base_url + "/webhooks/meta", chunk, webhook_script(
+                st, wl, os.path.join(tmp, "soak%d.lua" % k), 4000 * chunk,
+                run_id))
+            acked = int(re.search(r"acked (\d+)", r["out"]).group(1))
+            total, distinct = stored(st, run_id)
+            if not (total == distinct and acked <= total <= acked + CONNS):
+                problems.append("chunk %d: acked %d stored %d distinct %d"
+                                % (k, acked, total, distinct))
+        n += r["n"]
+        errors += r["errors"]
+        p50s.append(r["p50"])
+        p99s.append(r["p99"])
+        maxes.append(r["max"])
+        samples.append((n, rss_kib(pids)))
+        k += 1
+    elapsed = time.time() - t0
+    if sorted(st.worker_pids()) != pids:
+        problems.append("the workers changed (a crash or a recycle)")
+    if n < target:
+        problems.append("%d requests of %d in %.0f s" % (n, target, elapsed))
+    row = {"rps": n / elapsed, "p50": sorted(p50s)[len(p50s) // 2],
+           "p99": max(p99s), "max": max(maxes), "errors": errors, "n": n,
+           "problems": problems}
+    return row, samples
+
+
 # -- callback: the OAuth callback against the sandbox -------------------------
 class TimingProxy:
     """Between the pool and the sandbox: forwards every Graph call and
@@ -631,12 +706,6 @@ def main():
         st.start_mariadb()
         st.admin("migrate")
         pairs = sessions(st, wl)
-        # 1,000 workspace databases of ~12 tables: MariaDB's defaults
-        # (2,000 open tables, 400 definitions) would reopen tables on
-        # most requests, for every scenario alike. Sized as a server
-        # with this many workspaces should be (doc: RESULTS.md).
-        st.sql("SET GLOBAL table_open_cache = 20000; "
-               "SET GLOBAL table_definition_cache = 20000")
         st.start_pool()
         st.start_lighttpd()
         tmp = tempfile.mkdtemp(prefix="bench-", dir=st.run)
@@ -818,9 +887,22 @@ def main():
             "own time (sandbox's taken off); whole callback p50 %.2f ms"
             % r.get("total_p50", 0))
         proxy.server.shutdown()
+        # soak: 100,000 requests a worker, RSS after every chunk.
+        r, samples = soak(st, wl, tmp, script, 1000 if smoke else 100000,
+                          120 if smoke else 600, 1 if smoke else 10)
+        grow = samples[-1][1] - min(v for _, v in samples[2:] or samples)
+        row("soak", r, kib(samples[-1][1]),
+            "%d requests to %d workers (settings and webhooks by turns), "
+            "largest worker RSS MiB after 0/%s: %s; growth after the first "
+            "two turns %+d KiB%s" % (
+                r["n"], WORKERS, "/".join("%dk" % (c // 1000)
+                                          for c, _ in samples[1:]),
+                "/".join("%.1f" % (v / 1024.0) for _, v in samples), grow,
+                "".join("; " + p for p in r["problems"])))
+        if r["problems"]:
+            failed.append("soak")
         final_rss = rss_kib(st.worker_pids())
-        served = sum(r["n"] for r in results
-                     if r["name"] not in ("static", "peer", "limit"))
+        served = r["n"]  # the soak's pool: started for it
     finally:
         for name in ("lighttpd-peer", "php-fpm"):
             st._stop(name)
@@ -848,7 +930,7 @@ def main():
         "| %s | %.2f |" % kv for kv in ratios]
     print("\n" + "\n".join(table) + "\n\n" + "\n".join(rat))
     print("load average after: %s; worker RSS at the end %.1f MiB (after "
-          "%d requests to the pool)" % (load(), final_rss / 1024.0, served))
+          "%d requests to the soak's workers)" % (load(), final_rss / 1024.0, served))
     for n in notes:
         print("  " + n)
     if not smoke:
@@ -878,10 +960,10 @@ def write_results(wl, seconds, table, rat, notes, final_rss, served):
            "events a day (busy: %d)." % (wl.n, wl.busy, wl.days, wl.per_day,
                                          wl.busy_day), "",
            "Machine: " + ", ".join("%s %s" % kv for kv in v.items()), "",
-           ] + table + [""] + rat + ["", "Worker RSS at the end of the run: "
-                                      "%.1f MiB, after %d requests to the "
-                                      "pool." % (final_rss / 1024.0, served),
-                                      ""]
+           ] + table + [""] + rat + [
+        "", "Worker RSS at the end of the run: %.1f MiB, after %d requests "
+        "to the same workers (the soak's)." % (final_rss / 1024.0, served),
+        ""]
     run += ["- " + n for n in notes] + ["", "<!-- /run -->"]
     with open(path, "w") as f:
         f.write(head + "\n".join(run) + tail)

@@ -102,6 +102,9 @@ class Stack:
         self.app_secret = secrets.token_hex(16)
         self.verify_token = secrets.token_urlsafe(12)
         self.config_extra = {}
+        # Extra mariadbd options (the bench sizes its server for its
+        # workload; the tests' small one is below).
+        self.mariadb_args = []
         self.cleanup = []    # directories close() removes
         self.pool_uid, self.pool_gid = pool_ids()
 
@@ -164,7 +167,8 @@ class Stack:
                            "--skip-networking",
                            "--innodb-buffer-pool-size=64M",
                            "--innodb-log-file-size=16M",
-                           "--log-error=" + self.path(name + ".err")])
+                           "--log-error=" + self.path(name + ".err")] +
+                    self.mariadb_args)
         wait_for(lambda: self.sql("SELECT 1", socket=sock) is not None, 60,
                  "MariaDB " + name)
         if fresh:
