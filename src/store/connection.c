@@ -293,8 +293,13 @@ store_conn_page(struct db *db, const struct workspace *ws, struct conn_page *p)
 	 * one row per number (a handful; none: one row of NULLs), the other
 	 * columns repeated on each. With 64-character database names its
 	 * text is 3,991 bytes, near SQ_MAX_SQL, the row helpers' bound: it
-	 * goes through sq_open_read, which has none, from a buffer with
-	 * room to grow.
+	 * goes through sq_open_text, which has none, from a buffer with
+	 * room to grow. As a plain query, not a prepared statement: it binds
+	 * nothing, and its text is the workspace's own. Over a thousand
+	 * workspaces the statement cache kept ~40 of them (30 KiB each in
+	 * libmariadb), so 0.87-0.94 of the pages prepared it, ran it once
+	 * and closed it, ~470 us of MariaDB's CPU a page more than the
+	 * query (bench/RESULTS.md), and pushed the other statements out.
 	 *
 	 * No derived table around the page's rows and no ORDER BY (the
 	 * numbers are sorted here): either made MariaDB build a temporary
@@ -322,7 +327,7 @@ store_conn_page(struct db *db, const struct workspace *ws, struct conn_page *p)
 	        store_mon_cols(), ws->db_name, obx, nums, ws->db_name,
 	        ws->db_name, ws->db_name, ws->db_name) >= (int)sizeof(sql))
 		return STORE_ERR;
-	if ((rc = sq_open_read(&q, db, &ws->srv, sql)) != STORE_OK)
+	if ((rc = sq_open_text(&q, db, &ws->srv, sql)) != STORE_OK)
 		return rc;
 	if ((rc = sq_run(&q)) != STORE_OK)
 		goto out;

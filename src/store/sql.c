@@ -2,7 +2,8 @@
  * sq_*: the only code that speaks MariaDB's prepared-statement API, so
  * that values are always bound, never spliced into SQL, and the
  * MYSQL_BIND bookkeeping and the error classification (STORE_DUP,
- * STORE_GONE...) live in one file.
+ * STORE_GONE...) live in one file. The one plain query it sends
+ * (sq_open_text) takes no values at all.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -140,6 +141,28 @@ sq_open_read(struct sq *q, struct db *db, const struct db_server *srv,
 		q->again_sql = sql;
 	}
 	return rc;
+}
+
+enum store_rc
+sq_open_text(struct sq *q, struct db *db, const struct db_server *srv,
+    const char *sql)
+{
+	char err[256];
+
+	memset(q, 0, sizeof(*q));
+	/*
+	 * Nothing goes to the server before sq_run: the query itself finds
+	 * a dead connection, and sq_run sends it once more on a new one.
+	 */
+	if ((q->my = db_conn_unchecked(db, srv, err, sizeof(err))) == NULL) {
+		log_warn("%s", err);
+		return STORE_GONE;
+	}
+	q->db = db;
+	q->text = sql;
+	q->again_srv = srv;
+	q->again_sql = sql;
+	return STORE_OK;
 }
 
 enum store_rc
@@ -326,11 +349,72 @@ sq_run_once(struct sq *q)
 	return STORE_OK;
 }
 
+static enum store_rc
+sq_text_once(struct sq *q)
+{
+	enum store_rc rc;
+	unsigned int  n;
+
+	if (q->bad || q->np != 0) {
+		log_err("sql: %u parameters bound to a plain query", q->np);
+		return STORE_ERR;
+	}
+	if (q->res != NULL) { /* an earlier run of this q */
+		mysql_free_result(q->res);
+		q->res = NULL;
+		q->row = NULL;
+		q->nr = 0;
+	}
+	if (mysql_real_query(q->my, q->text, strlen(q->text)) == 0) {
+		if ((q->res = mysql_store_result(q->my)) != NULL) {
+			if ((n = mysql_num_fields(q->res)) <= SQ_MAX_COLS) {
+				q->nr = n;
+				return STORE_OK;
+			}
+			log_err("sql: %u columns, at most %d", n, SQ_MAX_COLS);
+			return STORE_ERR;
+		}
+		if (mysql_field_count(q->my) == 0)
+			return STORE_OK; /* no result set, none was due */
+	}
+	q->err = mysql_errno(q->my);
+	rc = sq_classify(q->my);
+	/* Messages name tables and columns; the query holds no values. */
+	log_err("sql query: %u %s", q->err, mysql_error(q->my));
+	if (rc == STORE_GONE && db_is_gone(q->my)) {
+		db_lost(q->db, q->my);
+		q->my = NULL;
+	}
+	return rc;
+}
+
+static enum store_rc
+sq_text_run(struct sq *q)
+{
+	enum store_rc rc;
+	char          err[256];
+
+	if ((rc = sq_text_once(q)) != STORE_GONE || q->my != NULL ||
+	    q->again_sql == NULL)
+		return rc;
+	/* As sq_run's second read: the connection died, nothing ran. */
+	log_info("database connection lost: reading again");
+	q->again_sql = NULL;
+	if ((q->my = db_conn(q->db, q->again_srv, err, sizeof(err))) == NULL) {
+		log_warn("%s", err);
+		return STORE_GONE;
+	}
+	return sq_text_once(q);
+}
+
 enum store_rc
 sq_run(struct sq *q)
 {
 	struct sq     again;
 	enum store_rc rc;
+
+	if (q->text != NULL)
+		return sq_text_run(q);
 
 	/*
 	 * Only a dropped connection (q->st gone with it) is read again: a
@@ -365,6 +449,13 @@ sq_fetch(struct sq *q)
 
 	if (q->nr == 0)
 		return 0;
+	if (q->text != NULL) {
+		/* Buffered rows: the fetch itself cannot fail. */
+		if ((q->row = mysql_fetch_row(q->res)) == NULL)
+			return 0;
+		q->lens = mysql_fetch_lengths(q->res);
+		return 1;
+	}
 	rc = mysql_stmt_fetch(q->st);
 	if (rc == MYSQL_NO_DATA)
 		return 0;
@@ -383,6 +474,8 @@ sq_fetch(struct sq *q)
 const char *
 sq_col(const struct sq *q, unsigned int i)
 {
+	if (q->text != NULL) /* libmariadb ends each value with a NUL */
+		return i < q->nr && q->row != NULL ? q->row[i] : NULL;
 	if (i >= q->nr || q->rnull[i])
 		return NULL;
 	return q->rbuf[i];
@@ -391,6 +484,10 @@ sq_col(const struct sq *q, unsigned int i)
 size_t
 sq_collen(const struct sq *q, unsigned int i)
 {
+	if (q->text != NULL)
+		return i < q->nr && q->row != NULL && q->row[i] != NULL
+		    ? q->lens[i]
+		    : 0;
 	if (i >= q->nr || q->rnull[i])
 		return 0;
 	/*
@@ -412,12 +509,16 @@ sq_colint(const struct sq *q, unsigned int i)
 uint64_t
 sq_affected(const struct sq *q)
 {
+	if (q->text != NULL)
+		return q->my ? mysql_affected_rows(q->my) : 0;
 	return q->st ? mysql_stmt_affected_rows(q->st) : 0;
 }
 
 uint64_t
 sq_insert_id(const struct sq *q)
 {
+	if (q->text != NULL)
+		return q->my ? mysql_insert_id(q->my) : 0;
 	return q->st ? mysql_stmt_insert_id(q->st) : 0;
 }
 
@@ -425,6 +526,8 @@ void
 sq_close(struct sq *q)
 {
 	sq_free_cols(q);
+	if (q->res != NULL)
+		mysql_free_result(q->res);
 	/*
 	 * A cached statement is kept, ready for the next execute. Freeing
 	 * its result is all it needs, and costs no round trip: in MariaDB

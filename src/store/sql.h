@@ -2,7 +2,8 @@
  * sql: a thin layer over MariaDB's prepared-statement API, the only way
  * any module talks SQL. Parameters are bound, never spliced; results are
  * fetched as byte strings (the server converts numbers), which keeps the
- * MYSQL_BIND bookkeeping in this one file.
+ * MYSQL_BIND bookkeeping in this one file. A read with no parameters at
+ * all may go as plain text instead (sq_open_text).
  */
 #ifndef WABA_SQL_H
 #define WABA_SQL_H
@@ -53,6 +54,11 @@ struct sq {
 	/* sq_open_read: what to run again on a new connection, once. */
 	const struct db_server *again_srv;
 	const char             *again_sql;
+	/* sq_open_text: the statement, its rows and the current one. */
+	const char    *text;
+	MYSQL_RES     *res;
+	MYSQL_ROW      row;
+	unsigned long *lens;
 };
 
 /*
@@ -71,6 +77,21 @@ enum store_rc sq_open(struct sq *, struct db *, const struct db_server *,
  * reconnected. srv and sql must stay valid until sq_close.
  */
 enum store_rc sq_open_read(struct sq *, struct db *, const struct db_server *,
+    const char *sql);
+/*
+ * sq_open_read for a statement with no parameters whose text is not
+ * worth a place in the statement cache: sent as one plain query
+ * (COM_QUERY), with no prepare before and no close after. For a text
+ * used once in a while, as each workspace's own settings statement over
+ * a thousand workspaces is (the cache keeps ~40 of its size), a prepare
+ * and a close around every execute cost MariaDB ~470 us a page more
+ * than the query does (bench/RESULTS.md). Its rows read as sq_open's
+ * (sq_fetch, sq_col...); a bound parameter is refused (sq_run: STORE_ERR),
+ * so no value ever reaches the SQL's text. Not for rows holding secrets:
+ * their buffers are libmariadb's, freed without the wipe sq_close gives
+ * its own. sql must stay valid until sq_close.
+ */
+enum store_rc sq_open_text(struct sq *, struct db *, const struct db_server *,
     const char *sql);
 /*
  * Transactions: every statement of one runs on the same connection, with

@@ -96,8 +96,27 @@ class RoundTrips(StackCase):
         self.assertLessEqual(self.trips(d), 2 * LOADS, per)
         self.assertEqual(d["Com_stmt_prepare"], 0, per)
         self.assertEqual(d["Com_stmt_reset"], 0, per)
-        # Not fewer either: the page did read its data (two statements).
-        self.assertEqual(d["Com_stmt_execute"], 2 * LOADS, per)
+        # Not fewer either: the page did read its data (two statements):
+        # the gate's prepared one, and its own as one plain query.
+        self.assertEqual(d["Com_stmt_execute"], LOADS, per)
+        self.assertEqual(d["Questions"], 2 * LOADS, per)
+
+    def test_a_workspace_never_seen_prepares_nothing(self):
+        """The page's statement, its text the workspace's own, is a
+        plain query: a workspace this worker has not shown before costs
+        no prepare (and takes no place in the statement cache), and its
+        page is the same two round trips."""
+        st = self.st
+        b = sign_in(self.port, "tess@trips.example", PW)
+        self.load(b, 3)
+        for i in range(3):
+            slug = "fresh%d" % i
+            st.admin("workspace", "add", slug, "Fresh %d Ltd" % i)
+            st.admin("user", "add", slug, "tess@trips.example")
+            d = self.counted(lambda: self.load(b, 1, slug, "Fresh %d Ltd" % i))
+            self.assertEqual(d["Com_stmt_prepare"], 0, d)
+            self.assertEqual(d["Com_stmt_close"], 0, d)
+            self.assertEqual(self.trips(d), 2, d)
 
     def test_idle_slide_costs_one_write(self):
         """The idle expiry slides at most once a minute: the view that
@@ -165,6 +184,24 @@ class RoundTrips(StackCase):
         self.assertLessEqual(self.trips(d), 2 * 5, d)
         self.assertEqual(self.st.worker_pids(), pids)
         wait_for(lambda: "reading again" in self.pool_log(), 5,
+                 "the log line of the second try")
+
+    def test_zz_workspace_server_restarted(self):
+        """On a workspace's own server the page's plain query is the
+        first to find the connection dead: it is sent once more on a new
+        one, the page answers 200."""
+        b = sign_in(self.port, "tess@trips.example", PW)
+        self.load(b, 3, "afar", "Afar Ltd")
+        before = self.pool_log().count("reading again")
+        pids = self.st.worker_pids()
+        self.st.stop_mariadb("mariadb2")
+        self.st.start_mariadb("mariadb2")
+        self.load(b, 1, "afar", "Afar Ltd")
+        d = self.counted(lambda: self.load(b, 5, "afar", "Afar Ltd"),
+                         self.sock2)
+        self.assertEqual(self.trips(d), 5, d)
+        self.assertEqual(self.st.worker_pids(), pids)
+        wait_for(lambda: self.pool_log().count("reading again") > before, 5,
                  "the log line of the second try")
 
     def pool_log(self):
@@ -290,4 +327,6 @@ class SendRoundTrips(RoundTrips):
     test_gate_refuses_in_its_one_statement = None
     test_workspace_on_another_server = None
     test_zz_mariadb_restarted = None
+    test_a_workspace_never_seen_prepares_nothing = None
+    test_zz_workspace_server_restarted = None
     test_webhook_delivery_costs_five_round_trips = None

@@ -109,6 +109,50 @@ test_close_frees_after_loss(void)
 }
 
 /*
+ * A plain query's row (sq_open_text) reads through the same sq_col and
+ * sq_collen: libmariadb's values, NULL for SQL NULL, nothing past the
+ * result's columns or before the first fetch.
+ */
+static void
+test_text_columns(void)
+{
+	char         *row[3] = { "abc", NULL, "" };
+	unsigned long lens[3] = { 3, 0, 0 };
+
+	memset(&q, 0, sizeof(q));
+	q.text = "SELECT 1";
+	q.nr = 3;
+	CU_ASSERT_PTR_NULL(sq_col(&q, 0)); /* no row fetched yet */
+	CU_ASSERT_EQUAL(sq_collen(&q, 0), 0);
+	q.row = row;
+	q.lens = lens;
+	CU_ASSERT_STRING_EQUAL(sq_col(&q, 0), "abc");
+	CU_ASSERT_EQUAL(sq_collen(&q, 0), 3);
+	CU_ASSERT_PTR_NULL(sq_col(&q, 1));
+	CU_ASSERT_EQUAL(sq_collen(&q, 1), 0);
+	CU_ASSERT_STRING_EQUAL(sq_col(&q, 2), "");
+	CU_ASSERT_PTR_NULL(sq_col(&q, 3));
+	CU_ASSERT_EQUAL(sq_collen(&q, 3), 0);
+	CU_ASSERT_EQUAL(sq_colint(&q, 1), 0);
+	sq_close(&q);
+	CU_ASSERT_PTR_NULL(q.text);
+}
+
+/*
+ * A plain query takes no values: one bound to it is refused before
+ * anything is sent (no connection is touched: q.my is NULL here).
+ */
+static void
+test_text_refuses_params(void)
+{
+	memset(&q, 0, sizeof(q));
+	q.text = "SELECT ?";
+	sq_int(&q, 7);
+	CU_ASSERT_EQUAL(sq_run(&q), STORE_ERR);
+	sq_close(&q);
+}
+
+/*
  * Each kind of SQ_* argument becomes the bind sq_str/sq_bin/sq_int/
  * sq_null would have made, pointing at the caller's bytes (nothing is
  * copied but integers), in order.
@@ -250,7 +294,8 @@ static const struct ut_test tests[] = { { "ctl is config", test_ctl_is_config },
 	{ "collen clamped", test_collen_clamped },
 	{ "close bounded", test_close_bounded },
 	{ "close frees after loss", test_close_frees_after_loss },
-	{ NULL, NULL } };
+	{ "text columns", test_text_columns },
+	{ "text refuses params", test_text_refuses_params }, { NULL, NULL } };
 
 const struct ut_suite ut_suites[] = { { "sql", NULL, NULL, NULL, tests },
 	{ NULL, NULL, NULL, NULL, NULL } };
