@@ -682,6 +682,43 @@ sq_do_on(MYSQL *my, const struct sq_arg *args, const char *fmt, ...)
 }
 
 enum store_rc
+sq_do_text_on(MYSQL *my, unsigned int *err, const char *fmt, ...)
+{
+	char          sql[SQ_MAX_SQL];
+	MYSQL_RES    *res;
+	va_list       ap;
+	enum store_rc rc;
+	int           n;
+
+	*err = 0;
+	va_start(ap, fmt);
+	n = vsnprintf(sql, sizeof(sql), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(sql)) {
+		log_err("sql: a statement longer than %d bytes",
+		    SQ_MAX_SQL - 1);
+		return STORE_ERR;
+	}
+	if (mysql_real_query(my, sql, (unsigned long)n) == 0) {
+		/* Rows were not asked for: read and dropped, not left due. */
+		if ((res = mysql_store_result(my)) != NULL) {
+			mysql_free_result(res);
+			return STORE_OK;
+		}
+		if (mysql_field_count(my) == 0)
+			return STORE_OK;
+	}
+	*err = mysql_errno(my);
+	rc = sq_classify(my);
+	/*
+	 * The text holds no value, only names. A dead connection is the
+	 * transaction's owner's to drop, at its rollback or commit.
+	 */
+	log_err("sql query: %u %s", *err, mysql_error(my));
+	return rc;
+}
+
+enum store_rc
 sq_rows(struct sq *q, struct db *db, const struct db_server *srv,
     const struct sq_arg *args, const char *fmt, ...)
 {

@@ -181,6 +181,15 @@ enum store_rc sq_do(struct db *, const struct db_server *,
 enum store_rc sq_do_on(MYSQL *, const struct sq_arg *, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /*
+ * sq_do_on for a statement with no parameters: sent as one plain query
+ * (COM_QUERY), with no prepare and no close around it, for a text too
+ * many-fold to stay in the statement cache (each workspace's own, run
+ * once a delivery). The SQL's text is a format as the others', holding
+ * names only; *err is the server's error number of a failure (0: none).
+ */
+enum store_rc sq_do_text_on(MYSQL *, unsigned int *err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/*
  * Runs a statement and keeps q for its rows (sq_fetch), sq_affected or
  * sq_insert_id: on STORE_OK the caller sq_closes q. On any other outcome
  * q is closed already (sq_close again is harmless) but q->err still

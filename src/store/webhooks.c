@@ -318,23 +318,27 @@ wh_account_update(MYSQL *my, const struct workspace *ws,
 static enum store_rc
 wh_count(MYSQL *my, const struct workspace *ws)
 {
-	struct sq     q;
 	enum store_rc rc;
+	unsigned int  err;
 
-	if ((rc = sq_rows_on(&q, my, NULL,
-	         "INSERT INTO `%1$s`.webhook_hourly "
-	         "(hour, events, last_at) SELECT DATE_FORMAT(received_at, "
-	         "'%%Y-%%m-%%d %%H:00:00'), 1, received_at FROM "
-	         "`%1$s`.webhook_events WHERE id = LAST_INSERT_ID() ON DUPLICATE "
-	         "KEY UPDATE events = events + 1, last_at = GREATEST(last_at, "
-	         "VALUES(last_at))",
-	         ws->db_name)) == STORE_OK)
-		sq_close(&q);
+	/*
+	 * A plain query: it binds nothing, and its text is each
+	 * workspace's own, so over many workspaces the statement cache
+	 * would prepare and close it around nearly every delivery.
+	 */
+	rc = sq_do_text_on(my, &err,
+	    "INSERT INTO `%1$s`.webhook_hourly "
+	    "(hour, events, last_at) SELECT DATE_FORMAT(received_at, "
+	    "'%%Y-%%m-%%d %%H:00:00'), 1, received_at FROM "
+	    "`%1$s`.webhook_events WHERE id = LAST_INSERT_ID() ON DUPLICATE "
+	    "KEY UPDATE events = events + 1, last_at = GREATEST(last_at, "
+	    "VALUES(last_at))",
+	    ws->db_name);
 	/*
 	 * A database not yet at version 3 keeps storing events: the
 	 * migration's backfill counts them from the events afterwards.
 	 */
-	if (rc == STORE_ERR && q.err == ER_NO_SUCH_TABLE) {
+	if (rc == STORE_ERR && err == ER_NO_SUCH_TABLE) {
 		log_err("webhook: workspace %s: no hourly counters; run "
 		        "waba-connect-admin migrate",
 		    ws->slug);

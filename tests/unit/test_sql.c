@@ -153,6 +153,21 @@ test_text_refuses_params(void)
 }
 
 /*
+ * A plain statement cut at SQ_MAX_SQL might still run, as another one:
+ * it is refused before anything is sent (my is never touched: NULL).
+ */
+static void
+test_text_on_too_long(void)
+{
+	unsigned int err = 1;
+
+	CU_ASSERT_EQUAL(sq_do_text_on(NULL, &err, "SELECT '%0*d'", SQ_MAX_SQL,
+	                    1),
+	    STORE_ERR);
+	CU_ASSERT_EQUAL(err, 0);
+}
+
+/*
  * Each kind of SQ_* argument becomes the bind sq_str/sq_bin/sq_int/
  * sq_null would have made, pointing at the caller's bytes (nothing is
  * copied but integers), in order.
@@ -295,7 +310,8 @@ static const struct ut_test tests[] = { { "ctl is config", test_ctl_is_config },
 	{ "close bounded", test_close_bounded },
 	{ "close frees after loss", test_close_frees_after_loss },
 	{ "text columns", test_text_columns },
-	{ "text refuses params", test_text_refuses_params }, { NULL, NULL } };
+	{ "text refuses params", test_text_refuses_params },
+	{ "text on, too long", test_text_on_too_long }, { NULL, NULL } };
 
 const struct ut_suite ut_suites[] = { { "sql", NULL, NULL, NULL, tests },
 	{ NULL, NULL, NULL, NULL, NULL } };
