@@ -877,7 +877,7 @@ conn_mark(struct db *db, const struct workspace *ws, const char *status,
 	MYSQL        *my;
 	char          before[32];
 	enum store_rc rc;
-	int           emitted = 0;
+	int           emitted = 0, same;
 
 	/*
 	 * With the row locked, so that of two workers both refused by Meta
@@ -886,16 +886,23 @@ conn_mark(struct db *db, const struct workspace *ws, const char *status,
 	if ((rc = sq_begin(db, &ws->srv, &my)) != STORE_OK)
 		return rc;
 	if (nonce != NULL) {
+		/* The status, and whether the token is still the nonce's. */
 		rc = sq_one_on(&q, my, SQ_ARGS(SQ_B(nonce, VAULT_NONCE_BYTES)),
-		    "SELECT 1 FROM `%s`.connection WHERE id = 1 AND "
-		    "token_nonce = ? FOR UPDATE",
+		    "SELECT status, token_nonce <=> ? FROM `%s`.connection "
+		    "WHERE id = 1 FOR UPDATE",
 		    ws->db_name);
 		if (rc != STORE_OK)
-			goto fail; /* NOTFOUND: replaced since */
+			goto fail; /* NOTFOUND: no connection row */
+		same = sq_colint(&q, 1) != 0;
+		cp(before, sizeof(before), sq_col(&q, 0));
 		sq_close(&q);
-	}
-	if ((rc = conn_status_on(my, ws, before)) != STORE_OK ||
-	    (rc = sq_do_on(my, SQ_ARGS(SQ_S(status), SQ_S(reason)),
+		if (!same) {
+			rc = STORE_NOTFOUND; /* replaced since */
+			goto fail;
+		}
+	} else if ((rc = conn_status_on(my, ws, before)) != STORE_OK)
+		goto fail;
+	if ((rc = sq_do_on(my, SQ_ARGS(SQ_S(status), SQ_S(reason)),
 	         "UPDATE `%s`.connection SET status = ?, reason = ?, "
 	         "updated_at = UTC_TIMESTAMP() WHERE id = 1 AND "
 	         "token_ct IS NOT NULL",
