@@ -15,6 +15,7 @@
 #include "apigate.h"
 #include "apikey.h"
 #include "app.h"
+#include "clock.h"
 #include "config.h"
 #include "handlers/handlers.h"
 #include "log.h"
@@ -149,7 +150,7 @@ apigate_reuse(struct ctx *c, const unsigned char hash[APIKEY_HASH_BYTES],
 	if ((h = apigate_hit_find(c->app, hash, ws_id)) == NULL)
 		return 0;
 	gen = gate_conn_gen(ws_id);
-	if (gen < 0 || gen != h->gen || gate_clock_ms() >= h->until_ms) {
+	if (gen < 0 || gen != h->gen || clk_ms() >= h->until_ms) {
 		apigate_hit_drop(h);
 		return 0;
 	}
@@ -225,7 +226,7 @@ apigate_check(struct ctx *c, const struct route *rt)
 		else {
 			/* Taken before the read: a later write makes it old. */
 			gen = gate_conn_gen(known->id);
-			t0 = gate_clock_ms();
+			t0 = clk_ms();
 			rc = store_apikey_auth_conn(c->app->db, hash, known, &a,
 			    &c->ws, &c->pre_conn, &c->pre_box);
 			c->has_pre = rc == STORE_OK;

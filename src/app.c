@@ -18,6 +18,7 @@
 #include "apigate.h"
 #include "apikey.h"
 #include "catbatch.h"
+#include "clock.h"
 #include "message.h"
 #include "app.h"
 #include "config.h"
@@ -927,9 +928,9 @@ send:
 	resp_header(&resp, "X-Request-Id", log_request_id());
 	resp_send(&resp, f->out, req.method == REQ_HEAD);
 	log_request(req.method_str, req.path ? req.path : "-", resp.status,
-	    req_now_us() - req.start_us);
+	    clk_us() - req.start_us);
 	metrics_request(rt ? (int)(rt - routes) : -1, resp.status,
-	    req_now_us() - req.start_us);
+	    clk_us() - req.start_us);
 	if (rt != NULL && rt->fn == h_webhook_event)
 		metrics_webhook(app_hook_outcome(resp.status));
 	json_object_put(c.json);

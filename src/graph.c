@@ -22,6 +22,7 @@
 #include <sodium.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "config.h"
 #include "graph.h"
 #include "graph_int.h"
@@ -51,15 +52,6 @@ struct graph_hdrs {
 	char trace[64];
 };
 
-static int64_t
-graph_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* What is left of the request's budget: -1 none set, else >= 0. */
 static long
 graph_remaining_ms(const struct graph *g)
@@ -68,7 +60,7 @@ graph_remaining_ms(const struct graph *g)
 
 	if (g->deadline_ms == 0)
 		return -1;
-	left = g->deadline_ms - graph_now_ms();
+	left = g->deadline_ms - clk_ms();
 	return left > 0 ? (long)left : 0;
 }
 
@@ -78,7 +70,7 @@ graph_budget_start(struct graph *g)
 	if (g == NULL)
 		return;
 	gate_leave(&g->pass);
-	g->deadline_ms = graph_now_ms() + g->budget_ms;
+	g->deadline_ms = clk_ms() + g->budget_ms;
 }
 
 void

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "meta_gate.h"
 #include "shm.h"
@@ -51,15 +52,6 @@ struct gate_shm {
 };
 
 static struct gate_shm *gate;
-
-long long
-gate_clock_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int
 gate_init_pool(int nworkers, char *err, size_t errlen)
@@ -198,7 +190,7 @@ gate_enter(const struct gate_limits *lim, const char *endpoint,
 	*retry_after_s = 0;
 	if (gate == NULL)
 		return GATE_OK;
-	now = gate_clock_ms();
+	now = clk_ms();
 	if ((until = atomic_load(&gate->open_until)) != 0) {
 		if (now < until) {
 			*retry_after_s = (long)((until - now + 999) / 1000);
@@ -249,7 +241,7 @@ gate_report(const struct gate_limits *lim, const char *endpoint,
 
 	if (!p->active || o == GATE_NEUTRAL)
 		return;
-	until = gate_clock_ms() + (long long)lim->breaker_seconds * 1000;
+	until = clk_ms() + (long long)lim->breaker_seconds * 1000;
 	/*
 	 * Only the probe closes an open breaker: a call that was already
 	 * under way when it opened and then got an answer says little
@@ -413,5 +405,5 @@ gate_state(int n, int *in_use, int *breaker)
 	for (i = 0; i < n && i < GATE_SLOTS; i++)
 		*in_use += atomic_load(&gate->slot[i]) != 0;
 	if ((until = atomic_load(&gate->open_until)) != 0)
-		*breaker = gate_clock_ms() < until ? 1 : 2;
+		*breaker = clk_ms() < until ? 1 : 2;
 }

@@ -142,9 +142,7 @@ long long gate_events_gen(uint64_t workspace);
  * lease is over. gate_conn_gen is -1 without a gate: nothing could say
  * a read went stale, so none is reused.
  */
-void gate_conn_bump(uint64_t workspace);
-/* The gate's clock: CLOCK_MONOTONIC in milliseconds, one per host. */
-long long gate_clock_ms(void);
+void      gate_conn_bump(uint64_t workspace);
 long long gate_conn_gen(uint64_t workspace);
 /*
  * Sleeps until every read a worker (of a pool with this lease_ms)

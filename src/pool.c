@@ -37,6 +37,7 @@
 #endif
 
 #include "app.h"
+#include "clock.h"
 #include "config.h"
 #include "log.h"
 #include "meta_gate.h"
@@ -372,15 +373,6 @@ pool_crash_recent(struct pool_crashes *c, long long now_ms, long long window_ms)
 	return c->n;
 }
 
-static long long
-pool_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * A forked worker leaves by _exit(): the supervisor's atexit handlers
  * and stdio buffers are not the worker's to run. _exit() skips
@@ -640,8 +632,7 @@ pool_reap(unsigned int gen, struct pool_crashes *crashes)
 			    WEXITSTATUS(st));
 		if (pool_kids[i].gen == gen &&
 		    (WIFSIGNALED(st) || WEXITSTATUS(st) != 0))
-			pool_crash_add(&crashes[pool_kids[i].role],
-			    pool_now_ms());
+			pool_crash_add(&crashes[pool_kids[i].role], clk_ms());
 		pool_kids[i].pid = 0;
 	}
 }
@@ -730,8 +721,8 @@ pool_supervise(const char *config_path, struct app *app, int fd, int nworkers,
 			 * meanwhile. Crashes spread over the pool's life
 			 * leave the window and never trigger it.
 			 */
-			if (pool_crash_recent(&crashes[POOL_WORKER],
-			        pool_now_ms(), POOL_CRASH_WINDOW_MS) >
+			if (pool_crash_recent(&crashes[POOL_WORKER], clk_ms(),
+			        POOL_CRASH_WINDOW_MS) >
 			    (unsigned int)want * 3) {
 				hold = 1;
 				break;
@@ -745,23 +736,23 @@ pool_supervise(const char *config_path, struct app *app, int fd, int nworkers,
 		/* The monitor and the pusher: the same guard, each on its own. */
 		if (app->cfg->monitor_enabled && !pool_term &&
 		    !pool_has(gen, POOL_MONITOR)) {
-			if (pool_crash_recent(&crashes[POOL_MONITOR],
-			        pool_now_ms(), POOL_CRASH_WINDOW_MS) > 3 ||
+			if (pool_crash_recent(&crashes[POOL_MONITOR], clk_ms(),
+			        POOL_CRASH_WINDOW_MS) > 3 ||
 			    pool_spawn(app, fd, gen, POOL_MONITOR) == -1)
 				hold = 1;
 		}
 		if (app->cfg->push_url != NULL && !pool_term &&
 		    !pool_has(gen, POOL_PUSHER)) {
-			if (pool_crash_recent(&crashes[POOL_PUSHER],
-			        pool_now_ms(), POOL_CRASH_WINDOW_MS) > 3 ||
+			if (pool_crash_recent(&crashes[POOL_PUSHER], clk_ms(),
+			        POOL_CRASH_WINDOW_MS) > 3 ||
 			    pool_spawn(app, fd, gen, POOL_PUSHER) == -1)
 				hold = 1;
 		}
 		/* The sender (issue 13): the same guard again. */
 		if (app->cfg->sender_enabled && !pool_term &&
 		    !pool_has(gen, POOL_SENDER)) {
-			if (pool_crash_recent(&crashes[POOL_SENDER],
-			        pool_now_ms(), POOL_CRASH_WINDOW_MS) > 3 ||
+			if (pool_crash_recent(&crashes[POOL_SENDER], clk_ms(),
+			        POOL_CRASH_WINDOW_MS) > 3 ||
 			    pool_spawn(app, fd, gen, POOL_SENDER) == -1)
 				hold = 1;
 		}

@@ -15,6 +15,7 @@
 #include <json-c/json.h>
 #include <sodium.h>
 
+#include "clock.h"
 #include "config.h"
 #include "db.h"
 #include "evjson.h"
@@ -51,15 +52,6 @@ struct push {
 	long long            listed_at;
 	char                 errbuf[CURL_ERROR_SIZE];
 };
-
-static long long
-push_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void
 push_sign(const char *secret, const char *body, size_t len, char *out)
@@ -317,7 +309,7 @@ push_workspace(struct push *p, struct push_ws *w, volatile sig_atomic_t *stop)
 		store_push_failed(p->db, w->ws.id, p->owner, why,
 		    PUSH_MAX_BACKOFF);
 		/* The backoff is the database's: look again in a second. */
-		w->look_at = push_now_ms() + 1000;
+		w->look_at = clk_ms() + 1000;
 		return;
 	}
 	w->seen = cursor > newest ? cursor : newest;
@@ -333,7 +325,7 @@ push_loop(struct push *p, volatile sig_atomic_t *stop,
 
 	log_info("push: events to the SaaS's receiver, as %s", p->owner);
 	while (!*stop) {
-		now = push_now_ms();
+		now = clk_ms();
 		if (p->ws == NULL || now - p->listed_at >= PUSH_LIST_MS)
 			push_list(p, now);
 		db_request_begin(p->db);

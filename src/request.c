@@ -16,16 +16,8 @@
 #include <fcgiapp.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "request.h"
-
-long long
-req_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /*
  * UTF-8 as RFC 3629 defines it: no overlong forms, no surrogates, nothing
@@ -414,7 +406,7 @@ req_init(struct req *r, struct FCGX_Request *f, const char *mount, char *why,
 
 	memset(r, 0, sizeof(*r));
 	r->fcgi = f;
-	r->start_us = req_now_us();
+	r->start_us = clk_us();
 	buf_init(&r->body);
 
 	m = FCGX_GetParam("REQUEST_METHOD", f->envp);

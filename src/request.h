@@ -132,7 +132,5 @@ int req_utf8_valid(const char *, size_t);
  * when IPv4-mapped), IPv6 as its /64 ("2001:db8:1:2::/64").
  */
 void req_addr_key(const char *addr, char *out, size_t outlen);
-/* Timestamps for durations. */
-long long req_now_us(void);
 
 #endif

@@ -25,6 +25,7 @@
 
 #include "app.h"
 #include "buf.h"
+#include "clock.h"
 #include "config.h"
 #include "graph.h"
 #include "log.h"
@@ -153,15 +154,6 @@ struct snd {
 	unsigned long long     sent, failed, unknown;
 	int                    ws_capped; /* SND_MAX_WS reached: said */
 };
-
-static long long
-snd_now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
 
 static size_t
 snd_write(char *data, size_t size, size_t nmemb, void *arg)
@@ -471,7 +463,7 @@ snd_claim_number(struct snd *s, struct snd_ws *w, size_t k, long long now)
 		return;
 	if ((c = calloc(want.max, sizeof(*c))) == NULL)
 		return;
-	t0 = snd_now_ms();
+	t0 = clk_ms();
 	if (store_outbox_claim(s->app->db, &w->ws, &want, c, &n, &db_now,
 	        &busy) != STORE_OK) {
 		log_warn("sender: workspace %s: claim failed%s", w->ws.slug,
@@ -492,7 +484,7 @@ snd_claim_number(struct snd *s, struct snd_ws *w, size_t k, long long now)
 	}
 	/* Twice the claims' time, smoothed: 2 to 50 ms. */
 	if (n > 0) {
-		s->lead_us = (3 * s->lead_us + 2000 * (snd_now_ms() - t0)) / 4;
+		s->lead_us = (3 * s->lead_us + 2000 * (clk_ms() - t0)) / 4;
 		if (s->lead_us < 2000)
 			s->lead_us = 2000;
 		if (s->lead_us > 50000)
@@ -592,7 +584,7 @@ snd_claim(struct snd *s, long long now)
 			if (over != pass)
 				continue;
 			for (k = 0; k < w->nnum && s->njobs < s->cap; k++)
-				snd_claim_number(s, w, k, snd_now_ms());
+				snd_claim_number(s, w, k, clk_ms());
 		}
 	if (n > 0)
 		s->rr = (s->rr + 1) % n;
@@ -854,7 +846,7 @@ snd_settle_all(struct snd *s, int all)
 	struct outbox_result *r;
 	struct snd_job      **js = NULL, **grp = NULL, *j;
 	size_t                i, k, n, nj = 0;
-	long long             now = snd_now_ms(), oldest;
+	long long             now = clk_ms(), oldest;
 
 	if (s->unsettled == NULL)
 		return;
@@ -953,7 +945,7 @@ snd_done(struct snd *s)
 		snd_outcome(s, j, m->data.result);
 		curl_multi_remove_handle(s->multi, j->e);
 		j->started = 0;
-		snd_release(s, j, snd_now_ms());
+		snd_release(s, j, clk_ms());
 	}
 }
 
@@ -1058,7 +1050,7 @@ snd_db_main(void *arg)
 	for (;;) {
 		/* No requests here: each round starts with nothing held. */
 		db_stmt_release(s->app->db);
-		now = snd_now_ms();
+		now = clk_ms();
 		if (!*s->stop && now >= refresh) {
 			snd_refresh(s);
 			refresh = now + SND_REFRESH_MS;
@@ -1114,7 +1106,7 @@ snd_db_main(void *arg)
 		snd_settle_all(s, *s->stop || quit);
 		if (quit)
 			break;
-		wait = claim - snd_now_ms();
+		wait = claim - clk_ms();
 		if (wait < 1)
 			wait = 1;
 		if (wait > SND_CLAIM_MS)
@@ -1182,7 +1174,7 @@ sender_run(struct app *a, volatile sig_atomic_t *stop)
 	    cfg->sender_max_in_flight, cfg->sender_per_number_mps,
 	    cfg->sender_pair_interval_ms);
 	for (;;) {
-		now = snd_now_ms();
+		now = clk_ms();
 		if (*stop && deadline == 0) {
 			deadline = now + cfg->timeout_ms + 1000;
 			pthread_mutex_lock(&s.mu);
@@ -1226,7 +1218,7 @@ sender_run(struct app *a, volatile sig_atomic_t *stop)
 			break;
 		if (deadline != 0 && now > deadline + 5000)
 			break; /* the database is gone: claim_timeout_s */
-		next -= snd_now_ms();
+		next -= clk_ms();
 		if (next < 1)
 			next = 1;
 		if (next > 50)

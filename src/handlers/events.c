@@ -21,6 +21,7 @@
 #include <json-c/json.h>
 
 #include "../app.h"
+#include "../clock.h"
 #include "../config.h"
 #include "../evjson.h"
 #include "../graph.h"
@@ -34,15 +35,6 @@
 #define EV_LIMIT_DEFAULT 100
 #define EV_TICK_MS       50   /* how often a waiter looks at the gate */
 #define EV_DB_EVERY_MS   1000 /* and at the database: other hosts' events */
-
-static long long
-ev_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /*
  * The events after *next into arr, *next moved to the last one's id;
@@ -122,14 +114,14 @@ ev_wait(struct ctx *c, uint64_t *next, unsigned limit, long wait_ms,
     long long gen0, struct json_object *arr, size_t *got)
 {
 	struct timespec tick = { 0, EV_TICK_MS * 1000000L };
-	long long       end = ev_now_ms() + wait_ms, last = ev_now_ms(), now;
+	long long       end = clk_ms() + wait_ms, last = clk_ms(), now;
 	long long       gen;
 	enum store_rc   rc;
 
 	*got = 0;
 	for (;;) {
 		nanosleep(&tick, NULL);
-		now = ev_now_ms();
+		now = clk_ms();
 		gen = gate_events_gen(c->ws.id);
 		if (gen != gen0 || now - last >= EV_DB_EVERY_MS || now >= end) {
 			gen0 = gen;

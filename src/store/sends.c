@@ -7,18 +7,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "../clock.h"
 #include "../jsonx.h"
 #include "../log.h"
 #include "sends.h"
-
-static long long
-sends_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static long long
 sends_hour(void)
@@ -95,7 +87,7 @@ sends_place(struct db *db, struct send_tally *t, const struct workspace *ws,
 		p->ws = *ws;
 		p->hour = hour;
 		p->ok = 0;
-		p->since_ms = sends_now_ms();
+		p->since_ms = clk_ms();
 	}
 	return p;
 }
@@ -124,7 +116,7 @@ store_send_count(struct db *db, struct send_tally *t,
 void
 store_send_flush(struct db *db, struct send_tally *t, int all)
 {
-	long long now = sends_now_ms();
+	long long now = clk_ms();
 	size_t    i;
 
 	if (t == NULL)
@@ -139,7 +131,7 @@ store_send_flush(struct db *db, struct send_tally *t, int all)
 long
 store_send_due_ms(const struct send_tally *t)
 {
-	long long now = sends_now_ms(), left, best = -1;
+	long long now = clk_ms(), left, best = -1;
 	size_t    i;
 
 	if (t == NULL)
