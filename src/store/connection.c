@@ -713,7 +713,8 @@ conn_status_on(MYSQL *my, const struct workspace *ws, char out[32])
 
 /*
  * After a change of the connection inside its transaction, before
- * holding the status it had (conn_status_on): the events feed's
+ * holding the status it had (read with the row locked: conn_status_on,
+ * or conn_mark's own read): the events feed's
  * "connection" event when it turned needs_reconnect (with reason) or
  * back to connected from needs_reconnect ("restored"). A change to the
  * status it already had is no event: one expired token is seen once,

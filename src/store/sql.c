@@ -2,8 +2,8 @@
  * sq_*: the only code that speaks MariaDB's prepared-statement API, so
  * that values are always bound, never spliced into SQL, and the
  * MYSQL_BIND bookkeeping and the error classification (STORE_DUP,
- * STORE_GONE...) live in one file. The one plain query it sends
- * (sq_open_text) takes no values at all.
+ * STORE_GONE...) live in one file. The plain queries it sends
+ * (sq_open_text, sq_do_text_on) take no values at all.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -684,11 +684,10 @@ sq_do_on(MYSQL *my, const struct sq_arg *args, const char *fmt, ...)
 enum store_rc
 sq_do_text_on(MYSQL *my, unsigned int *err, const char *fmt, ...)
 {
-	char          sql[SQ_MAX_SQL];
-	MYSQL_RES    *res;
-	va_list       ap;
-	enum store_rc rc;
-	int           n;
+	char       sql[SQ_MAX_SQL];
+	MYSQL_RES *res;
+	va_list    ap;
+	int        n;
 
 	*err = 0;
 	va_start(ap, fmt);
@@ -708,14 +707,9 @@ sq_do_text_on(MYSQL *my, unsigned int *err, const char *fmt, ...)
 		if (mysql_field_count(my) == 0)
 			return STORE_OK;
 	}
+	/* A dead connection is the transaction's owner's to drop. */
 	*err = mysql_errno(my);
-	rc = sq_classify(my);
-	/*
-	 * The text holds no value, only names. A dead connection is the
-	 * transaction's owner's to drop, at its rollback or commit.
-	 */
-	log_err("sql query: %u %s", *err, mysql_error(my));
-	return rc;
+	return sq_classify(my);
 }
 
 enum store_rc

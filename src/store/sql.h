@@ -2,8 +2,9 @@
  * sql: a thin layer over MariaDB's prepared-statement API, the only way
  * any module talks SQL. Parameters are bound, never spliced; results are
  * fetched as byte strings (the server converts numbers), which keeps the
- * MYSQL_BIND bookkeeping in this one file. A read with no parameters at
- * all may go as plain text instead (sq_open_text).
+ * MYSQL_BIND bookkeeping in this one file. A statement with no parameters
+ * at all may go as plain text instead (sq_open_text for a read,
+ * sq_do_text_on inside a transaction).
  */
 #ifndef WABA_SQL_H
 #define WABA_SQL_H
@@ -185,7 +186,11 @@ enum store_rc sq_do_on(MYSQL *, const struct sq_arg *, const char *fmt, ...)
  * (COM_QUERY), with no prepare and no close around it, for a text too
  * many-fold to stay in the statement cache (each workspace's own, run
  * once a delivery). The SQL's text is a format as the others', holding
- * names only; *err is the server's error number of a failure (0: none).
+ * names only; rows, if any, are read and dropped. Outcomes as sq_run's
+ * (classified by sq_classify, as an execute's), with *err the server's
+ * error number (0: none); nothing is logged, the caller knows what a
+ * failure means. A dead connection is left to the transaction's
+ * rollback or commit to drop.
  */
 enum store_rc sq_do_text_on(MYSQL *, unsigned int *err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

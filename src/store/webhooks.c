@@ -343,7 +343,9 @@ wh_count(MYSQL *my, const struct workspace *ws)
 		        "waba-connect-admin migrate",
 		    ws->slug);
 		rc = STORE_OK;
-	}
+	} else if (rc != STORE_OK) /* names and numbers only: no value */
+		log_err("webhook: workspace %s: hourly counter: %u %s",
+		    ws->slug, err, mysql_error(my));
 	return rc;
 }
 

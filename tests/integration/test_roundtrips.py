@@ -225,8 +225,9 @@ class RoundTrips(StackCase):
         """A message's delivery: its route with the workspace (one
         statement, which is also the connection's check: no ping),
         then START TRANSACTION, the event, its hour's counter, COMMIT;
-        the transaction's statements prepared once per connection like
-        any other. It was eleven: a ping, the route and the workspace
+        START TRANSACTION and the event prepared once per connection
+        like any other statement, the counter a plain query (it binds
+        nothing). It was eleven: a ping, the route and the workspace
         apart, and both inserts prepared and closed every time."""
         ws = self.st.sql("SELECT id, db_name FROM workspaces WHERE slug = "
                          "'%s'" % SLUG, db="waba_control").split()
