@@ -189,9 +189,9 @@ class ApiMessages(StackCase):
         # may all find the same worker.
         later = add_key(self.st, "revoked-later", "messages:send")
         n = len(self.posts(PHONE_B))
-        self.assertEqual([r.status for r in side_by_side(
-            lambda: self.sent("msg-b", later), 12, 3)], [200] * 12)
-        self.assertEqual(len(self.posts(PHONE_B)) - n, 12)
+        rs = self.spread(lambda: self.sent("msg-b", later), 200)
+        self.assertEqual([r.status for r in rs], [200] * len(rs))
+        self.assertEqual(len(self.posts(PHONE_B)) - n, len(rs))
         self.error(send(self.port, "msg-b", self.key_a, self.msg()), 404,
                    "not_found")
         self.error(send(self.port, "msg-b", self.key_read, self.msg()), 403,
@@ -212,18 +212,34 @@ class ApiMessages(StackCase):
         self.assertEqual(send(self.port, "msg-b", later, self.msg()).status, 200)
         self.st.admin("api-key", "revoke", "revoked-later")
         n = len(self.posts())
-        for r in side_by_side(
-                lambda: send(self.port, "msg-b", later, self.msg()), 12, 3):
+        for r in self.spread(
+                lambda: send(self.port, "msg-b", later, self.msg()), 401):
             self.error(r, 401, "unauthorized")
         self.assertEqual(len(self.posts()), n)
         # Both kinds of answer came from more than one worker.
-        with open(self.st.path("pool.log"), errors="replace") as f:
-            log = f.read()
         for status in (200, 401):
-            pids = set(re.findall(
-                r"\[(\d+)\] \w+: POST /api/v1/w/msg-b/messages %d " % status,
-                log))
+            pids = self.answered_by(status)
             self.assertGreaterEqual(len(pids), 2, (status, pids))
+
+    def answered_by(self, status):
+        """The workers whose log shows a send for msg-b answered status."""
+        with open(self.st.path("pool.log"), errors="replace") as f:
+            return set(re.findall(
+                r"\[(\d+)\] \w+: POST /api/v1/w/msg-b/messages %d " % status,
+                f.read()))
+
+    def spread(self, one, status):
+        """Rounds of side_by_side(one, 12, 3) until answers of status
+        came from two workers, at most 8: three threads at once reach
+        both workers nearly always, but a connection wakes whichever
+        idle worker the kernel picks, and a fast one may take them all
+        (seen once in CI). Returns every answer."""
+        out = []
+        for _ in range(8):
+            out += side_by_side(one, 12, 3)
+            if len(self.answered_by(status)) >= 2:
+                break
+        return out
 
     # -- edge refusals -------------------------------------------------
     def test_bad_bodies_are_refused_and_nothing_sent(self):
