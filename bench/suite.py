@@ -242,10 +242,50 @@ def sessions(st, wl):
 
 def db_status(st):
     names = ("Questions", "Com_stmt_prepare", "Com_stmt_execute",
-             "Com_stmt_close", "Opened_tables", "Opened_table_definitions")
+             "Com_stmt_close", "Opened_tables", "Opened_table_definitions",
+             "Innodb_data_fsyncs")
     out = st.sql("SHOW GLOBAL STATUS WHERE Variable_name IN (%s)" % ", ".join(
         "'%s'" % n for n in names))
     return {k: int(v) for k, v in (l.split("\t") for l in out.splitlines())}
+
+
+def cpu_times():
+    """The machine's CPU ticks so far (/proc/stat): busy, stolen by the
+    hypervisor for other guests, and in all."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:9]]
+    v += [0] * (8 - len(v))  # user nice system idle iowait irq softirq steal
+    return sum(v) - v[3] - v[4] - v[7], v[7], sum(v)
+
+
+def cpu_note(a, b):
+    """What the cores did between two cpu_times(): a tail that comes
+    with a high steal is the virtual machine's, not the program's."""
+    busy, steal, total = (y - x for x, y in zip(a, b))
+    total = max(1, total)
+    return "cpu busy %d%%, steal %d%%" % (100 * busy // total,
+                                         100 * steal // total)
+
+
+def fsync_probe(path, n=200):
+    """p50 and p99 in ms of n 4 KiB writes each made durable with
+    fdatasync, in path's filesystem (the data directory's): the least a
+    durable commit waits for."""
+    fn = os.path.join(path, "fsync-probe")
+    fd = os.open(fn, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    ts = []
+    try:
+        block = b"\0" * 4096
+        for i in range(n):
+            t = time.monotonic()
+            os.pwrite(fd, block, (i % 64) * 4096)
+            os.fdatasync(fd)
+            ts.append((time.monotonic() - t) * 1000)
+    finally:
+        os.close(fd)
+        os.unlink(fn)
+    ts.sort()
+    return ts[len(ts) // 2], ts[min(len(ts) - 1, len(ts) * 99 // 100)]
 
 
 # -- wrk ----------------------------------------------------------------------
@@ -314,6 +354,19 @@ def rss_kib(pids):
         except OSError:
             pass
     return max(out) if out else 0
+
+
+def cpu_ticks(pids):
+    """User and system ticks (1/100 s) the processes have used so far."""
+    t = 0
+    for pid in pids:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                v = f.read().rsplit(")", 1)[1].split()
+            t += int(v[11]) + int(v[12])
+        except OSError:
+            pass
+    return t
 
 
 # -- peer: the page in PHP on PHP-FPM -----------------------------------------
@@ -524,6 +577,14 @@ def stored(st, run_id):
     return total, distinct
 
 
+def fsyncs(before, after, acked, c0, c1):
+    """A webhook run's fsyncs a delivery (fewer than one: concurrent
+    commits shared them) and what the cores did meanwhile."""
+    return "%.2f fsyncs a delivery, %s" % (
+        (after["Innodb_data_fsyncs"] - before["Innodb_data_fsyncs"]) /
+        max(1, acked), cpu_note(c0, c1))
+
+
 def delivered_once(st, r, run_id):
     """(acked, stored, distinct, ok) of a webhook run: every acknowledged
     delivery stored, none twice. wrk drops the requests in flight when
@@ -662,6 +723,10 @@ def callbacks(st, proxy, slug, cookie, n):
     b = Browser(st.port)
     b.jar["waba_session"] = cookie
     own, total, errors = [], [], 0
+    stmts = syncs = 0
+    with open(st.path("mariadb.pid")) as f:
+        pids = [int(f.read())] + st.worker_pids()
+    cpu = {"db": 0, "pool": 0}
     t_all = time.monotonic()
     for _ in range(n):
         page = b.get(settings_path(slug))
@@ -671,12 +736,21 @@ def callbacks(st, proxy, slug, cookie, n):
             errors += 1
             continue
         cb = sb.decide(r.header("Location"))
+        before = db_status(st)
+        c0 = cpu_ticks(pids[:1]), cpu_ticks(pids[1:])
         t0 = time.monotonic()
         r = b.get(cb)
         t1 = time.monotonic()
+        c1 = cpu_ticks(pids[:1]), cpu_ticks(pids[1:])
+        after = db_status(st)
+        cpu["db"] += c1[0] - c0[0]
+        cpu["pool"] += c1[1] - c0[1]
         if r.status not in (200, 303):
             errors += 1
             continue
+        # Questions counts the second SHOW STATUS too: one off.
+        stmts += after["Questions"] - before["Questions"] - 1
+        syncs += after["Innodb_data_fsyncs"] - before["Innodb_data_fsyncs"]
         total.append((t1 - t0) * 1000)
         own.append((t1 - t0 - proxy.within(t0, t1)) * 1000)
     own.sort()
@@ -687,7 +761,10 @@ def callbacks(st, proxy, slug, cookie, n):
     return {"rps": len(own) / el, "p50": own[len(own) // 2],
             "p99": own[min(len(own) - 1, len(own) * 99 // 100)],
             "max": own[-1], "n": len(own), "errors": errors,
-            "total_p50": sorted(total)[len(total) // 2]}
+            "total_p50": sorted(total)[len(total) // 2],
+            "stmts": stmts / len(own), "fsyncs": syncs / len(own),
+            "db_cpu_ms": cpu["db"] * 10.0 / len(own),
+            "pool_cpu_ms": cpu["pool"] * 10.0 / len(own)}
 
 
 # -- the run ------------------------------------------------------------------
@@ -725,6 +802,11 @@ def main():
     seed(wl)
     st, _ = make_stack(wl)
     results, notes = [], []
+    # The disk's own time for a durable write, beside the table: what
+    # each commit of the webhook and callback rows waits for at least.
+    p50, p99 = fsync_probe(wl.dir)
+    notes.append("disk: a 4 KiB write and fdatasync p50 %.2f ms, p99 %.2f "
+                 "ms (200, in the data directory's filesystem)" % (p50, p99))
     failed = []
     try:
         st.start_mariadb()
@@ -780,11 +862,13 @@ def main():
                                           for k, v in sorted(per.items())))
         # settings at half that rate, open loop: the p99 target's
         # measure (wrk's closed loop queues 16 requests on 2 workers).
+        c0 = cpu_times()
         half = openloop(st, pairs, os.path.join(tmp, "half.txt"),
                         r["rps"] / 2, seconds)
         row("s-half", half, kib(rss_kib(st.worker_pids())),
             "open loop at %d req/s (half of settings), latency from each "
-            "request's due time" % half["rate"])
+            "request's due time; %s" % (half["rate"],
+                                        cpu_note(c0, cpu_times())))
         # busy and quiet alone, alternating three times each: a single
         # turn of each swung 0.78-1.26 on a loaded machine; the ratio is
         # of the medians.
@@ -819,7 +903,10 @@ def main():
                     "http://127.0.0.1:%d" % peer_port + PAGE % pairs[0][0],
                     headers={"Cookie": "waba_session=" + pairs[0][1]})).read())
         else:
+            # scripts/bench installs it (scripts/deps bench): a table
+            # without the peer is not the issue's table.
             notes.append("peer: no php-fpm installed")
+            failed.append("peer")
         # limit: the page's own two statements from C, WORKERS connections.
         # Kept (not in tmp): the statements the limit ran, to rerun it.
         with open(st.path("limit.sql"), "w") as f:
@@ -845,11 +932,14 @@ def main():
         count = 2000 if smoke else 8000 * seconds
         ws = webhook_script(st, wl, os.path.join(tmp, "webhook.lua"), count,
                             run_id)
+        before, c0 = db_status(st), cpu_times()
         r = wrk(st.base_url + "/webhooks/meta", seconds, ws)
+        after, c1 = db_status(st), cpu_times()
         acked, total, distinct, ok = delivered_once(st, r, run_id)
         row("webhook", r, kib(rss_kib(st.worker_pids())),
-            "acked %d stored %d distinct %d %s" % (
-                acked, total, distinct, "once each" if ok else "MISMATCH"))
+            "acked %d stored %d distinct %d %s; %s" % (
+                acked, total, distinct, "once each" if ok else "MISMATCH",
+                fsyncs(before, after, acked, c0, c1)))
         if not ok:
             failed.append("webhook exactly-once")
         # The same with 8 workers: 8 commits in flight share each fsync
@@ -860,11 +950,14 @@ def main():
         run_id = secrets.token_hex(4)
         ws = webhook_script(st, wl, os.path.join(tmp, "webhook8.lua"), count,
                             run_id)
+        before, c0 = db_status(st), cpu_times()
         r = wrk(st.base_url + "/webhooks/meta", seconds, ws)
+        after, c1 = db_status(st), cpu_times()
         acked, total, distinct, ok = delivered_once(st, r, run_id)
         row("webhook-8w", r, kib(rss_kib(st.worker_pids())),
-            "8 workers; acked %d stored %d distinct %d %s" % (
-                acked, total, distinct, "once each" if ok else "MISMATCH"))
+            "8 workers; acked %d stored %d distinct %d %s; %s" % (
+                acked, total, distinct, "once each" if ok else "MISMATCH",
+                fsyncs(before, after, acked, c0, c1)))
         if not ok:
             failed.append("webhook-8w exactly-once")
         st.stop_pool()
@@ -876,6 +969,7 @@ def main():
                 print("  %-10s not built" % name)
                 notes.append("%s: not built (bench/%s.py missing)" % (name,
                                                                      name))
+                failed.append(name)
                 continue
             r = sh([sys.executable, exe, str(seconds)] +
                    (["--smoke"] if smoke else []), timeout=600)
@@ -901,8 +995,11 @@ def main():
         st.start_pool()
         r = callbacks(st, proxy, cb_slug, pairs[0][1], 20 if smoke else 200)
         row("callback", r, kib(rss_kib(st.worker_pids())),
-            "own time (sandbox's taken off); whole callback p50 %.2f ms"
-            % r.get("total_p50", 0))
+            "own time (sandbox's taken off); whole callback p50 %.2f ms; "
+            "per callback %.1f statements, %.1f fsyncs, CPU MariaDB %.2f ms, "
+            "workers %.2f ms"
+            % (r.get("total_p50", 0), r.get("stmts", 0), r.get("fsyncs", 0),
+               r.get("db_cpu_ms", 0), r.get("pool_cpu_ms", 0)))
         proxy.server.shutdown()
         # soak: 100,000 requests a worker, RSS after every chunk.
         r, samples = soak(st, wl, tmp, script, 1000 if smoke else 100000,
