@@ -587,6 +587,26 @@ sq_bind(struct sq *q, const struct sq_arg *a)
 }
 
 /*
+ * A statement's text from its format: its length, or -1 (logged) when
+ * it does not fit, for a cut statement might still run, as another one.
+ */
+static int sq_vformat(char[SQ_MAX_SQL], const char *, va_list)
+    __attribute__((format(printf, 2, 0)));
+
+static int
+sq_vformat(char sql[SQ_MAX_SQL], const char *fmt, va_list ap)
+{
+	int n = vsnprintf(sql, SQ_MAX_SQL, fmt, ap);
+
+	if (n < 0 || n >= SQ_MAX_SQL) {
+		log_err("sql: a statement longer than %d bytes",
+		    SQ_MAX_SQL - 1);
+		return -1;
+	}
+	return n;
+}
+
+/*
  * The one body of the row helpers: the SQL formatted from fmt, opened
  * on my (a transaction) or through the cache (my NULL), bound, run.
  * Whatever fails leaves q closed, with the server's error number kept
@@ -606,13 +626,8 @@ sq_vrows(struct sq *q, struct db *db, const struct db_server *srv, MYSQL *my,
 	int           n;
 
 	memset(q, 0, sizeof(*q));
-	n = vsnprintf(sql, sizeof(sql), fmt, ap);
-	if (n < 0 || (size_t)n >= sizeof(sql)) {
-		/* A cut statement might still prepare, as another one. */
-		log_err("sql: a statement longer than %d bytes",
-		    SQ_MAX_SQL - 1);
+	if ((n = sq_vformat(sql, fmt, ap)) < 0)
 		return STORE_ERR;
-	}
 	rc = my != NULL ? sq_open_on(q, my, sql) : sq_open(q, db, srv, sql);
 	if (rc == STORE_OK) {
 		sq_bind(q, args);
@@ -691,13 +706,10 @@ sq_do_text_on(MYSQL *my, unsigned int *err, const char *fmt, ...)
 
 	*err = 0;
 	va_start(ap, fmt);
-	n = vsnprintf(sql, sizeof(sql), fmt, ap);
+	n = sq_vformat(sql, fmt, ap);
 	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(sql)) {
-		log_err("sql: a statement longer than %d bytes",
-		    SQ_MAX_SQL - 1);
+	if (n < 0)
 		return STORE_ERR;
-	}
 	if (mysql_real_query(my, sql, (unsigned long)n) == 0) {
 		/* Rows were not asked for: read and dropped, not left due. */
 		if ((res = mysql_store_result(my)) != NULL) {
